@@ -1,0 +1,71 @@
+package io.jipam.core.net;
+
+import io.jipam.core.IpamException;
+import java.util.List;
+import java.util.stream.Collectors;
+
+/**
+ * The ranges one address of an attachment may come from: a pod gets one address from every range
+ * set of its network (two sets of different families make dual stack). All ranges of a set are of
+ * one family and disjoint.
+ */
+public record RangeSet(List<IpRange> ranges) {
+
+  public RangeSet {
+    if (ranges == null || ranges.isEmpty()) {
+      throw IpamException.invalidConfig("range set is empty");
+    }
+    ranges = List.copyOf(ranges);
+    IpFamily family = ranges.get(0).family();
+    for (int i = 0; i < ranges.size(); i++) {
+      IpRange r = ranges.get(i);
+      if (r.family() != family) {
+        throw IpamException.invalidConfig("range set %s mixes address families: %s and %s",
+            describe(ranges), ranges.get(0).subnet(), r.subnet());
+      }
+      for (int j = 0; j < i; j++) {
+        if (r.overlaps(ranges.get(j))) {
+          throw IpamException.invalidConfig("ranges %s and %s overlap", ranges.get(j), r);
+        }
+      }
+    }
+  }
+
+  public IpFamily family() {
+    return ranges.get(0).family();
+  }
+
+  /** Index of the range holding the address, or -1. */
+  public int indexOf(IpAddress address) {
+    for (int i = 0; i < ranges.size(); i++) {
+      if (ranges.get(i).contains(address)) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  public boolean contains(IpAddress address) {
+    return indexOf(address) >= 0;
+  }
+
+  public boolean overlaps(RangeSet other) {
+    for (IpRange a : ranges) {
+      for (IpRange b : other.ranges) {
+        if (a.overlaps(b)) {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
+  private static String describe(List<IpRange> ranges) {
+    return ranges.stream().map(IpRange::toString).collect(Collectors.joining(",", "[", "]"));
+  }
+
+  @Override
+  public String toString() {
+    return describe(ranges);
+  }
+}

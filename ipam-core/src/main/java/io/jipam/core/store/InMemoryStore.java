@@ -1,0 +1,62 @@
+package io.jipam.core.store;
+
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * {@link IpamStore} in this process's memory. One lock (this object's monitor) guards every pool;
+ * nothing is durable. When a pool is named with a changed config its allocations are carried over
+ * into a fresh state for the new ranges.
+ */
+final class InMemoryStore implements IpamStore {
+  /** @GuardedBy("this") */
+  private final Map<String, PoolState> pools = new HashMap<>();
+
+  private PoolState state(Pool pool) {
+    PoolState state = pools.get(pool.name());
+    if (state == null || !state.pool().equals(pool)) {
+      PoolState fresh = new PoolState(pool);
+      if (state != null) {
+        state.allocations().forEach(a -> fresh.load(a.address(), a.attachment(), a.pod()));
+      }
+      pools.put(pool.name(), fresh);
+      state = fresh;
+    }
+    return state;
+  }
+
+  @Override
+  public synchronized AllocationOutcome allocate(Pool pool, AllocationRequest request) {
+    return state(pool).allocate(request);
+  }
+
+  @Override
+  public synchronized List<Allocation> release(Pool pool, Attachment attachment) {
+    return state(pool).release(attachment);
+  }
+
+  @Override
+  public synchronized List<Allocation> find(Pool pool, Attachment attachment) {
+    return state(pool).find(attachment);
+  }
+
+  @Override
+  public synchronized List<Allocation> list(Pool pool) {
+    return state(pool).list();
+  }
+
+  @Override
+  public synchronized List<Allocation> retainOnly(Pool pool, Set<Attachment> valid) {
+    return state(pool).retainOnly(valid);
+  }
+
+  @Override
+  public synchronized PoolUsage usage(Pool pool) {
+    return state(pool).usage();
+  }
+
+  @Override
+  public void close() {}
+}

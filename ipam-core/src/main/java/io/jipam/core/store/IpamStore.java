@@ -1,0 +1,55 @@
+package io.jipam.core.store;
+
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Where allocations live: the one contract every store (in memory, host-local files, etcd)
+ * implements and that {@code IpamStoreContractTest} checks.
+ *
+ * <h2>Contract</h2>
+ * <ul>
+ *   <li><b>Atomic.</b> Each method is one atomic step against every other caller of the same
+ *       store, in this process or (for durable stores) in any other: {@link #allocate} reserves an
+ *       address in every range set or none, and no two attachments ever hold one address.
+ *   <li><b>Idempotent.</b> Allocating for an attachment that already holds addresses returns
+ *       them ({@link AllocationOutcome.Allocated#existing()}); releasing what is not held succeeds.
+ *   <li><b>Outcomes, not exceptions.</b> A taken, reserved or exhausted address is an {@link
+ *       AllocationOutcome}. Exceptions ({@link io.jipam.core.IpamException}) mean the store could
+ *       not do its job (I/O, unreachable, corrupt) and are always raised, never swallowed; when one
+ *       is raised nothing was changed, or the change is complete and durable as far as the store
+ *       promises (each store documents its durability).
+ *   <li><b>Thread-safe.</b> Every implementation may be called from many threads.
+ * </ul>
+ */
+public interface IpamStore extends AutoCloseable {
+
+  /** Reserves one address per range set of the pool for the request's attachment. */
+  AllocationOutcome allocate(Pool pool, AllocationRequest request);
+
+  /** Releases every address the attachment holds in the pool; returns what was released. */
+  List<Allocation> release(Pool pool, Attachment attachment);
+
+  /** The addresses the attachment holds in the pool, in range set order. */
+  List<Allocation> find(Pool pool, Attachment attachment);
+
+  /** Every allocation of the pool, ordered by address. */
+  List<Allocation> list(Pool pool);
+
+  /**
+   * Garbage collection: releases every allocation of the pool whose attachment is not in {@code
+   * valid}; returns what was released.
+   */
+  List<Allocation> retainOnly(Pool pool, Set<Attachment> valid);
+
+  /** How full the pool is. */
+  PoolUsage usage(Pool pool);
+
+  @Override
+  void close();
+
+  /** A store that keeps everything in this process's memory; for the service and for tests. */
+  static IpamStore inMemory() {
+    return new InMemoryStore();
+  }
+}

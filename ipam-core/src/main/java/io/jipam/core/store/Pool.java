@@ -1,0 +1,47 @@
+package io.jipam.core.store;
+
+import io.jipam.core.IpamException;
+import io.jipam.core.alloc.AllocationOrder;
+import io.jipam.core.net.IpAddress;
+import io.jipam.core.net.RangeSet;
+import java.util.List;
+import java.util.regex.Pattern;
+
+/**
+ * A named pool: the network's range sets (one address per set per attachment) and the order in
+ * which addresses are handed out. The name is the CNI network name; it is safe as a file name and
+ * an etcd key segment. Range sets never overlap.
+ */
+public record Pool(String name, List<RangeSet> rangeSets, AllocationOrder order) {
+  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.\\-]*");
+
+  public Pool {
+    if (name == null || name.length() > 253 || !NAME.matcher(name).matches()) {
+      throw IpamException.invalidConfig("invalid network name \"%s\": it must start with a letter or"
+          + " digit followed by letters, digits, '_', '.' or '-'", name);
+    }
+    if (rangeSets == null || rangeSets.isEmpty()) {
+      throw IpamException.invalidConfig("network \"%s\" has no ranges", name);
+    }
+    rangeSets = List.copyOf(rangeSets);
+    for (int i = 0; i < rangeSets.size(); i++) {
+      for (int j = 0; j < i; j++) {
+        if (rangeSets.get(i).overlaps(rangeSets.get(j))) {
+          throw IpamException.invalidConfig("range set %d %s overlaps range set %d %s",
+              i, rangeSets.get(i), j, rangeSets.get(j));
+        }
+      }
+    }
+    order = order == null ? AllocationOrder.ROUND_ROBIN : order;
+  }
+
+  /** Index of the range set holding the address, or -1. */
+  public int rangeSetIndexOf(IpAddress address) {
+    for (int i = 0; i < rangeSets.size(); i++) {
+      if (rangeSets.get(i).contains(address)) {
+        return i;
+      }
+    }
+    return -1;
+  }
+}

@@ -1,0 +1,280 @@
+package io.jipam.core.store;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jipam.core.alloc.AllocationOrder;
+import io.jipam.core.net.Cidr;
+import io.jipam.core.net.IpAddress;
+import io.jipam.core.net.IpRange;
+import io.jipam.core.net.RangeSet;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The {@link IpamStore} contract, run against every store: each store module extends this class
+ * and says how to open its store. Durable stores also say how to reopen one over the same state.
+ */
+public abstract class IpamStoreContractTest {
+  protected IpamStore store;
+
+  /** A fresh, empty store. Called once per test. */
+  protected abstract IpamStore openStore() throws Exception;
+
+  /**
+   * Another store over the same state as the one {@link #openStore} returned (another process's
+   * view, or the same after a restart); null for stores that keep nothing beyond themselves.
+   */
+  protected IpamStore reopenStore() throws Exception {
+    return null;
+  }
+
+  @BeforeEach
+  void open() throws Exception {
+    store = openStore();
+  }
+
+  @AfterEach
+  void closeStore() {
+    if (store != null) {
+      store.close();
+    }
+  }
+
+  protected static Pool pool(String name, AllocationOrder order, String... subnets) {
+    List<RangeSet> sets = new ArrayList<>();
+    for (String subnet : subnets) {
+      sets.add(new RangeSet(List.of(IpRange.withDefaults(Cidr.parse(subnet), null, null, null, null))));
+    }
+    return new Pool(name, sets, order);
+  }
+
+  protected static Attachment attachment(int i) {
+    return new Attachment("container" + i, "eth0");
+  }
+
+  private static IpAddress ip(String text) {
+    return IpAddress.parse(text);
+  }
+
+  private List<Allocation> allocated(Pool pool, AllocationRequest request) {
+    AllocationOutcome outcome = store.allocate(pool, request);
+    return assertInstanceOf(AllocationOutcome.Allocated.class, outcome, outcome::toString).allocations();
+  }
+
+  @Test
+  void allocate_dualStackPool_returnsOneAddressPerRangeSet() {
+    Pool pool = pool("dual", AllocationOrder.ROUND_ROBIN, "198.18.0.0/24", "fd00:1::/64");
+    List<Allocation> got = allocated(pool, AllocationRequest.of(attachment(1)));
+    assertEquals(2, got.size());
+    assertEquals(ip("198.18.0.2"), got.get(0).address());
+    assertEquals(ip("fd00:1::2"), got.get(1).address());
+    assertEquals(List.of(0, 1), got.stream().map(Allocation::rangeSetIndex).toList());
+  }
+
+  @Test
+  void allocate_sameAttachmentTwice_returnsHeldAddressesAsExisting() {
+    Pool pool = pool("net", AllocationOrder.ROUND_ROBIN, "198.18.0.0/24");
+    List<Allocation> first = allocated(pool, AllocationRequest.of(attachment(1)));
+    AllocationOutcome again = store.allocate(pool, AllocationRequest.of(attachment(1)));
+    AllocationOutcome.Allocated a = assertInstanceOf(AllocationOutcome.Allocated.class, again);
+    assertTrue(a.existing());
+    assertEquals(first, a.allocations());
+    assertEquals(1, store.list(pool).size());
+  }
+
+  @Test
+  void allocate_requestedAddressHeldByOther_returnsTakenAndChangesNothing() {
+    Pool pool = pool("net", AllocationOrder.ROUND_ROBIN, "198.18.0.0/24");
+    store.allocate(pool, new AllocationRequest(attachment(1), List.of(ip("198.18.0.50")), null));
+    AllocationOutcome outcome =
+        store.allocate(pool, new AllocationRequest(attachment(2), List.of(ip("198.18.0.50")), null));
+    AllocationOutcome.Taken taken = assertInstanceOf(AllocationOutcome.Taken.class, outcome);
+    assertEquals(attachment(1), taken.holder());
+    assertEquals(List.of(), store.find(pool, attachment(2)));
+    assertEquals(1, store.list(pool).size());
+  }
+
+  @Test
+  void allocate_requestedGatewayOrOutside_returnsUnavailable() {
+    Pool pool = pool("net", AllocationOrder.ROUND_ROBIN, "198.18.0.0/24");
+    for (String wanted : List.of("198.18.0.1", "198.18.0.255", "198.18.1.5", "fd00::5")) {
+      AllocationOutcome outcome =
+          store.allocate(pool, new AllocationRequest(attachment(1), List.of(ip(wanted)), null));
+      AllocationOutcome.Unavailable u = assertInstanceOf(AllocationOutcome.Unavailable.class, outcome, wanted);
+      assertTrue(u.reason().contains(wanted), u.reason());
+    }
+    assertEquals(List.of(), store.list(pool));
+  }
+
+  @Test
+  void allocate_requestedAddress_getsExactlyThatAndKeepsPod() {
+    Pool pool = pool("net", AllocationOrder.ROUND_ROBIN, "198.18.0.0/24");
+    PodRef pod = new PodRef("default", "web-0");
+    List<Allocation> got =
+        allocated(pool, new AllocationRequest(attachment(1), List.of(ip("198.18.0.77")), pod));
+    assertEquals(ip("198.18.0.77"), got.get(0).address());
+    assertEquals(pod, store.find(pool, attachment(1)).get(0).pod());
+  }
+
+  @Test
+  void allocate_fullRangeSet_returnsExhaustedAndWritesNoOtherSet() {
+    // 198.18.0.0/29: .1 is the gateway and .7 the broadcast, so .2 to .6 are free: five addresses
+    Pool pool = pool("small", AllocationOrder.ROUND_ROBIN, "fd00:2::/64", "198.18.0.0/29");
+    for (int i = 0; i < 5; i++) {
+      allocated(pool, AllocationRequest.of(attachment(i)));
+    }
+    AllocationOutcome outcome = store.allocate(pool, AllocationRequest.of(attachment(99)));
+    assertEquals(1, assertInstanceOf(AllocationOutcome.Exhausted.class, outcome).rangeSetIndex());
+    assertEquals(List.of(), store.find(pool, attachment(99)));
+    assertEquals(10, store.list(pool).size());
+    assertEquals(List.of(5L, 5L), store.usage(pool).allocated());
+    assertTrue(store.usage(pool).anyExhausted());
+  }
+
+  @Test
+  void release_unknownAttachment_succeedsWithNothing() {
+    Pool pool = pool("net", AllocationOrder.ROUND_ROBIN, "198.18.0.0/24");
+    assertEquals(List.of(), store.release(pool, attachment(7)));
+    assertEquals(List.of(), store.release(pool, attachment(7)));
+  }
+
+  @Test
+  void release_heldAddresses_freesThemForOthers() {
+    Pool pool = pool("net", AllocationOrder.LOWEST_FREE, "198.18.0.0/24", "fd00:3::/120");
+    List<Allocation> first = allocated(pool, AllocationRequest.of(attachment(1)));
+    assertEquals(first, store.release(pool, attachment(1)));
+    assertEquals(List.of(), store.find(pool, attachment(1)));
+    List<Allocation> second = allocated(pool, AllocationRequest.of(attachment(2)));
+    assertEquals(first.stream().map(Allocation::address).toList(),
+        second.stream().map(Allocation::address).toList());
+  }
+
+  @Test
+  void allocate_roundRobin_continuesAfterLastReservedAndWraps() {
+    Pool pool = pool("rr", AllocationOrder.ROUND_ROBIN, "198.18.0.0/29");
+    List<String> order = new ArrayList<>();
+    for (int i = 0; i < 7; i++) {
+      order.add(allocated(pool, AllocationRequest.of(attachment(i))).get(0).address().toString());
+      store.release(pool, attachment(i));
+    }
+    assertEquals(List.of("198.18.0.2", "198.18.0.3", "198.18.0.4", "198.18.0.5", "198.18.0.6",
+        "198.18.0.2", "198.18.0.3"), order);
+  }
+
+  @Test
+  void list_manyAllocations_orderedByAddressWithHolders() {
+    Pool pool = pool("net", AllocationOrder.LOWEST_FREE, "198.18.0.0/24");
+    for (int i = 0; i < 20; i++) {
+      allocated(pool, AllocationRequest.of(attachment(i)));
+    }
+    List<Allocation> all = store.list(pool);
+    assertEquals(20, all.size());
+    for (int i = 0; i < 20; i++) {
+      assertEquals(IpAddress.parse("198.18.0." + (i + 2)), all.get(i).address());
+      assertEquals(attachment(i), all.get(i).attachment());
+    }
+  }
+
+  @Test
+  void retainOnly_staleAttachments_releasedValidKept() {
+    Pool pool = pool("gc", AllocationOrder.ROUND_ROBIN, "198.18.0.0/24", "fd00:4::/64");
+    for (int i = 0; i < 6; i++) {
+      allocated(pool, AllocationRequest.of(attachment(i)));
+    }
+    Set<Attachment> valid = Set.of(attachment(1), attachment(4));
+    List<Allocation> released = store.retainOnly(pool, valid);
+    assertEquals(8, released.size());
+    assertFalse(released.stream().anyMatch(a -> valid.contains(a.attachment())));
+    assertEquals(4, store.list(pool).size());
+    assertEquals(2, store.find(pool, attachment(4)).size());
+  }
+
+  @Test
+  void pools_sameStoreTwoNetworks_areIndependent() {
+    Pool a = pool("net-a", AllocationOrder.LOWEST_FREE, "198.18.0.0/24");
+    Pool b = pool("net-b", AllocationOrder.LOWEST_FREE, "198.18.1.0/24");
+    allocated(a, AllocationRequest.of(attachment(1)));
+    assertEquals(List.of(), store.find(b, attachment(1)));
+    assertEquals(List.of(), store.list(b));
+  }
+
+  @Test
+  void allocate_manyThreadsChurning_neverHandsOneAddressToTwo() throws Exception {
+    Pool pool = pool("churn", AllocationOrder.ROUND_ROBIN, "198.18.0.0/26");
+    int threads = 8;
+    int rounds = churnRounds();
+    ExecutorService executor = Executors.newFixedThreadPool(threads);
+    ConcurrentHashMap<IpAddress, Attachment> holders = new ConcurrentHashMap<>();
+    List<String> violations = Collections.synchronizedList(new ArrayList<>());
+    CountDownLatch start = new CountDownLatch(1);
+    List<Future<?>> futures = new ArrayList<>();
+    for (int t = 0; t < threads; t++) {
+      int id = t;
+      futures.add(executor.submit(() -> {
+        start.await();
+        for (int r = 0; r < rounds; r++) {
+          Attachment mine = new Attachment("c" + id + "-" + r, "eth0");
+          AllocationOutcome outcome = store.allocate(pool, AllocationRequest.of(mine));
+          if (outcome instanceof AllocationOutcome.Allocated got) {
+            IpAddress address = got.allocations().get(0).address();
+            Attachment before = holders.putIfAbsent(address, mine);
+            if (before != null) {
+              violations.add(address + " held by " + before + " and " + mine);
+            }
+            holders.remove(address, mine);
+            store.release(pool, mine);
+          }
+        }
+        return null;
+      }));
+    }
+    start.countDown();
+    for (Future<?> f : futures) {
+      f.get();
+    }
+    executor.shutdown();
+    assertEquals(List.of(), violations);
+    assertEquals(List.of(), store.list(pool));
+  }
+
+  /** Rounds per thread in the churn test; slow durable stores may lower it. */
+  protected int churnRounds() {
+    return 200;
+  }
+
+  @Test
+  void reopen_afterAllocations_seesSameStateAndCursor() throws Exception {
+    Pool pool = pool("durable", AllocationOrder.ROUND_ROBIN, "198.18.0.0/24", "fd00:5::/64");
+    List<Allocation> held = allocated(pool, new AllocationRequest(attachment(1), List.of(),
+        new PodRef("ns", "pod-1")));
+    allocated(pool, AllocationRequest.of(attachment(2)));
+    store.release(pool, attachment(2));
+    IpamStore other = reopenStore();
+    if (other == null) {
+      return; // nothing outlives this store
+    }
+    try {
+      assertEquals(held, other.find(pool, attachment(1)));
+      assertEquals(Set.copyOf(held), new HashSet<>(other.list(pool)));
+      List<Allocation> next = ((AllocationOutcome.Allocated) other.allocate(pool,
+          AllocationRequest.of(attachment(3)))).allocations();
+      assertEquals(IpAddress.parse("198.18.0.4"), next.get(0).address(), "round-robin cursor survives");
+    } finally {
+      other.close();
+    }
+  }
+}
