@@ -1,0 +1,51 @@
+package io.jipam.core.cni;
+
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.jipam.core.store.Attachment;
+import java.util.Map;
+
+/**
+ * The CNI_* environment of one plugin call, checked for what its command needs: ADD and CHECK
+ * need CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME and CNI_PATH; DEL the same but CNI_NETNS (runtimes
+ * call DEL after the namespace is gone); GC and STATUS only CNI_PATH; VERSION nothing.
+ *
+ * @param netns may be null (DEL, GC, STATUS, VERSION)
+ */
+public record CniEnvironment(CniCommand command, String containerId, String netns, String ifname,
+    CniArgs args, String path) {
+
+  /**
+   * Reads and checks the environment.
+   *
+   * @throws IpamException {@code INVALID_ENVIRONMENT} naming the missing or malformed variable
+   */
+  public static CniEnvironment from(Map<String, String> env) {
+    CniCommand command = CniCommand.parse(env.get("CNI_COMMAND"));
+    if (command == CniCommand.VERSION) {
+      return new CniEnvironment(command, null, null, null, CniArgs.NONE, null);
+    }
+    boolean perAttachment = command == CniCommand.ADD || command == CniCommand.DEL
+        || command == CniCommand.CHECK;
+    String containerId = perAttachment ? required(env, "CNI_CONTAINERID", command) : null;
+    String netns = command == CniCommand.DEL ? env.get("CNI_NETNS")
+        : perAttachment ? required(env, "CNI_NETNS", command) : null;
+    String ifname = perAttachment ? required(env, "CNI_IFNAME", command) : null;
+    String path = required(env, "CNI_PATH", command);
+    CniArgs args = perAttachment ? CniArgs.parse(env.get("CNI_ARGS")) : CniArgs.NONE;
+    return new CniEnvironment(command, containerId, netns, ifname, args, path);
+  }
+
+  private static String required(Map<String, String> env, String name, CniCommand command) {
+    String value = env.get(name);
+    if (value == null || value.isEmpty()) {
+      throw new IpamException(ErrorCode.INVALID_ENVIRONMENT, name + " is not set (required for " + command + ")");
+    }
+    return value;
+  }
+
+  /** The attachment this call is about (ADD, DEL, CHECK). */
+  public Attachment attachment() {
+    return new Attachment(containerId, ifname);
+  }
+}

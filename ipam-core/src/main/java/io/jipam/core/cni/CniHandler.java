@@ -1,0 +1,161 @@
+package io.jipam.core.cni;
+
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.jipam.core.net.AddressWithPrefix;
+import io.jipam.core.net.IpAddress;
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOutcome;
+import io.jipam.core.store.AllocationRequest;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.Pool;
+import io.jipam.core.store.PoolUsage;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Runs one CNI command against a store: the IPAM semantics shared by the one-shot plugin and the
+ * service. Stateless and thread-safe; atomicity is the store's.
+ *
+ * <table>
+ *   <caption>Commands</caption>
+ *   <tr><th>command</th><th>what it does</th><th>output</th></tr>
+ *   <tr><td>ADD</td><td>one address per range set; a repeated ADD returns the held addresses</td><td>result</td></tr>
+ *   <tr><td>DEL</td><td>releases the attachment's addresses; succeeds when there are none</td><td>nothing</td></tr>
+ *   <tr><td>CHECK (0.4.0+)</td><td>error 3 when nothing is held, 102 when prevResult disagrees</td><td>nothing</td></tr>
+ *   <tr><td>GC (1.1.0+)</td><td>releases every allocation whose attachment is not in the valid list</td><td>nothing</td></tr>
+ *   <tr><td>STATUS (1.1.0+)</td><td>error 50 when some range set has no free address</td><td>nothing</td></tr>
+ * </table>
+ */
+public final class CniHandler {
+  private static final byte[] NO_OUTPUT = new byte[0];
+
+  private CniHandler() {}
+
+  /**
+   * Checks that the config's cniVersion allows the command: CHECK needs 0.4.0, GC and STATUS
+   * 1.1.0. Call before opening a store.
+   *
+   * @throws IpamException {@code INCOMPATIBLE_VERSION}
+   */
+  public static void checkVersion(CniCommand command, CniVersion version) {
+    boolean ok = switch (command) {
+      case CHECK -> version.supportsCheck();
+      case GC, STATUS -> version.isAtLeast1_1();
+      default -> true;
+    };
+    if (!ok) {
+      throw new IpamException(ErrorCode.INCOMPATIBLE_VERSION, command + " is not defined for cniVersion "
+          + version + "; it needs " + (command == CniCommand.CHECK ? "0.4.0" : "1.1.0") + " or later");
+    }
+  }
+
+  /**
+   * Runs the command and returns what the plugin prints on success (empty for all but ADD).
+   *
+   * @throws IpamException whatever went wrong, with the code the plugin exits with
+   */
+  public static byte[] handle(CniEnvironment env, NetworkConfig config, IpamStore store) {
+    checkVersion(env.command(), config.cniVersion());
+    Pool pool = config.ipam().pool();
+    return switch (env.command()) {
+      case ADD -> add(env, config, store, pool);
+      case DEL -> {
+        store.release(pool, env.attachment());
+        yield NO_OUTPUT;
+      }
+      case CHECK -> check(env, config, store, pool);
+      case GC -> {
+        if (config.validAttachments() == null) {
+          throw IpamException.invalidConfig(
+              "GC needs the list of valid attachments in \"cni.dev/valid-attachments\"");
+        }
+        store.retainOnly(pool, config.validAttachments());
+        yield NO_OUTPUT;
+      }
+      case STATUS -> status(store, pool);
+      case VERSION -> CniJson.versionInfo();
+    };
+  }
+
+  private static byte[] add(CniEnvironment env, NetworkConfig config, IpamStore store, Pool pool) {
+    List<IpAddress> requested = new ArrayList<>(config.requestedIps());
+    for (IpAddress ip : env.args().requestedIps()) {
+      if (!requested.contains(ip)) {
+        requested.add(ip);
+      }
+    }
+    Attachment attachment = env.attachment();
+    AllocationOutcome outcome =
+        store.allocate(pool, new AllocationRequest(attachment, requested, env.args().pod()));
+    if (outcome instanceof AllocationOutcome.Allocated allocated) {
+      return CniJson.result(config.cniVersion(),
+          CniResult.of(allocated.allocations(), pool, config.ipam()));
+    }
+    throw failure(outcome, pool);
+  }
+
+  /** The error for an allocation outcome that allocated nothing. */
+  public static IpamException failure(AllocationOutcome outcome, Pool pool) {
+    if (outcome instanceof AllocationOutcome.Taken taken) {
+      return new IpamException(ErrorCode.ADDRESS_UNAVAILABLE, "requested address " + taken.address()
+          + " is already allocated to " + taken.holder() + " in network " + pool.name());
+    }
+    if (outcome instanceof AllocationOutcome.Unavailable unavailable) {
+      return new IpamException(ErrorCode.ADDRESS_UNAVAILABLE, unavailable.reason());
+    }
+    if (outcome instanceof AllocationOutcome.Exhausted exhausted) {
+      return new IpamException(ErrorCode.POOL_EXHAUSTED, "no IP addresses available in range set "
+          + exhausted.rangeSetIndex() + " " + pool.rangeSets().get(exhausted.rangeSetIndex())
+          + " of network " + pool.name());
+    }
+    return new IpamException(ErrorCode.INTERNAL, "unexpected allocation outcome " + outcome);
+  }
+
+  private static byte[] check(CniEnvironment env, NetworkConfig config, IpamStore store, Pool pool) {
+    if (config.prevResult() == null) {
+      throw IpamException.invalidConfig("CHECK needs prevResult in the config");
+    }
+    List<Allocation> held = store.find(pool, env.attachment());
+    if (held.isEmpty()) {
+      throw new IpamException(ErrorCode.UNKNOWN_CONTAINER, "no address is allocated to "
+          + env.attachment() + " in network " + pool.name());
+    }
+    List<IpAddress> previous = new ArrayList<>();
+    List<Object> ips = JsonTree.list(config.prevResult(), "ips", "prevResult");
+    if (ips != null) {
+      for (int i = 0; i < ips.size(); i++) {
+        Map<String, Object> ip = JsonTree.asObject(ips.get(i), "prevResult.ips[" + i + "]");
+        String address = JsonTree.string(ip, "address", "prevResult.ips[" + i + "]");
+        if (address != null) {
+          previous.add(AddressWithPrefix.parse(address).address());
+        }
+      }
+    }
+    for (Allocation a : held) {
+      if (!previous.contains(a.address())) {
+        throw new IpamException(ErrorCode.ALLOCATION_MISMATCH, env.attachment() + " holds "
+            + a.address() + " in network " + pool.name() + " but prevResult lists " + previous);
+      }
+    }
+    return NO_OUTPUT;
+  }
+
+  private static byte[] status(IpamStore store, Pool pool) {
+    PoolUsage usage;
+    try {
+      usage = store.usage(pool);
+    } catch (IpamException e) {
+      throw new IpamException(ErrorCode.NOT_AVAILABLE, "store not available: " + e.getMessage(), e);
+    }
+    for (int i = 0; i < usage.free().size(); i++) {
+      if (usage.free().get(i) == 0) {
+        throw new IpamException(ErrorCode.NOT_AVAILABLE, "range set " + i + " "
+            + pool.rangeSets().get(i) + " of network " + pool.name() + " has no free address");
+      }
+    }
+    return NO_OUTPUT;
+  }
+}

@@ -1,0 +1,183 @@
+package io.jipam.core.cni;
+
+import static io.jipam.core.cni.JsonTree.asObject;
+import static io.jipam.core.cni.JsonTree.integer;
+import static io.jipam.core.cni.JsonTree.list;
+import static io.jipam.core.cni.JsonTree.object;
+import static io.jipam.core.cni.JsonTree.string;
+
+import io.jipam.core.IpamException;
+import io.jipam.core.alloc.AllocationOrder;
+import io.jipam.core.net.AddressWithPrefix;
+import io.jipam.core.net.Cidr;
+import io.jipam.core.net.IpAddress;
+import io.jipam.core.net.IpRange;
+import io.jipam.core.net.RangeSet;
+import io.jipam.core.store.Pool;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The {@code ipam} section of a network config, validated.
+ *
+ * <p>Accepts every key of the reference host-local ({@code ranges}, the legacy top-level {@code
+ * subnet}/{@code rangeStart}/{@code rangeEnd}/{@code gateway}, {@code routes}, {@code resolvConf},
+ * {@code dataDir}) so a conflist written for host-local works with only the type changed, plus
+ * jipam's own:
+ *
+ * <table>
+ *   <caption>jipam's own ipam keys</caption>
+ *   <tr><th>key</th><th>meaning</th><th>default</th></tr>
+ *   <tr><td>{@code order}</td><td>{@code "round-robin"} or {@code "lowest-free"}</td><td>round-robin</td></tr>
+ *   <tr><td>{@code exclude}</td><td>prefixes or addresses never handed out (also per range)</td><td>none</td></tr>
+ *   <tr><td>{@code store}</td><td>where allocations live: {@code {"type": "host-local"}} (files under dataDir) or {@code {"type": "etcd", ...}}</td><td>host-local</td></tr>
+ *   <tr><td>{@code logFile}</td><td>where the plugin logs; never stdout</td><td>none</td></tr>
+ * </table>
+ *
+ * @param store the raw {@code store} object; null means the host-local file store
+ */
+public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Path dataDir,
+    Map<String, Object> store, String logFile) {
+
+  public static final Path DEFAULT_DATA_DIR = Path.of("/var/lib/cni/networks");
+
+  public IpamConfig {
+    routes = List.copyOf(routes);
+  }
+
+  /** The store type named by {@code store.type}: {@code host-local} when absent. */
+  public String storeType() {
+    Object type = store == null ? null : store.get("type");
+    return type == null ? "host-local" : type.toString();
+  }
+
+  static IpamConfig parse(String networkName, Map<String, Object> ipam) {
+    String where = "ipam";
+    String type = string(ipam, "type", where);
+    if (type == null || type.isEmpty()) {
+      throw IpamException.invalidConfig("ipam.type is missing");
+    }
+    List<Cidr> commonExclude = excludes(ipam, where);
+    List<RangeSet> sets = new ArrayList<>();
+    if (ipam.get("subnet") != null) {
+      sets.add(new RangeSet(List.of(range(ipam, where, commonExclude))));
+    }
+    List<Object> ranges = list(ipam, "ranges", where);
+    if (ranges != null) {
+      for (int s = 0; s < ranges.size(); s++) {
+        Object set = ranges.get(s);
+        String setWhere = where + ".ranges[" + s + "]";
+        if (!(set instanceof List<?> members) || members.isEmpty()) {
+          throw IpamException.invalidConfig("%s must be a non-empty list of ranges", setWhere);
+        }
+        List<IpRange> rs = new ArrayList<>();
+        for (int r = 0; r < members.size(); r++) {
+          String rangeWhere = setWhere + "[" + r + "]";
+          rs.add(range(asObject(members.get(r), rangeWhere), rangeWhere, commonExclude));
+        }
+        sets.add(withContext(setWhere, () -> new RangeSet(rs)));
+      }
+    }
+    if (sets.isEmpty()) {
+      throw IpamException.invalidConfig("ipam has no ranges: set \"ranges\" or \"subnet\"");
+    }
+    AllocationOrder order = AllocationOrder.ROUND_ROBIN;
+    String orderText = string(ipam, "order", where);
+    if (orderText != null) {
+      order = AllocationOrder.fromConfig(orderText);
+      if (order == null) {
+        throw IpamException.invalidConfig(
+            "ipam.order \"%s\" is not \"round-robin\" or \"lowest-free\"", orderText);
+      }
+    }
+    Pool pool = new Pool(networkName, sets, order);
+
+    List<Route> routes = new ArrayList<>();
+    List<Object> routeList = list(ipam, "routes", where);
+    if (routeList != null) {
+      for (int i = 0; i < routeList.size(); i++) {
+        String routeWhere = where + ".routes[" + i + "]";
+        routes.add(route(asObject(routeList.get(i), routeWhere), routeWhere));
+      }
+    }
+    String resolvConf = string(ipam, "resolvConf", where);
+    Dns dns = resolvConf == null || resolvConf.isEmpty() ? Dns.EMPTY : Dns.fromResolvConf(Path.of(resolvConf));
+    String dataDir = string(ipam, "dataDir", where);
+    Map<String, Object> store = object(ipam, "store", where);
+    if (store != null) {
+      string(store, "type", where + ".store");
+    }
+    return new IpamConfig(type, pool,
+        routes, dns, dataDir == null || dataDir.isEmpty() ? DEFAULT_DATA_DIR : Path.of(dataDir),
+        store, string(ipam, "logFile", where));
+  }
+
+  private static IpRange range(Map<String, Object> r, String where, List<Cidr> commonExclude) {
+    return withContext(where, () -> {
+      String subnet = string(r, "subnet", where);
+      if (subnet == null) {
+        throw IpamException.invalidConfig("subnet is missing");
+      }
+      List<Cidr> exclude = new ArrayList<>(commonExclude);
+      exclude.addAll(excludes(r, where));
+      return IpRange.withDefaults(Cidr.parse(subnet), address(r, "rangeStart", where),
+          address(r, "rangeEnd", where), address(r, "gateway", where), exclude);
+    });
+  }
+
+  private static List<Cidr> excludes(Map<String, Object> from, String where) {
+    List<Object> raw = list(from, "exclude", where);
+    List<Cidr> out = new ArrayList<>();
+    if (raw != null) {
+      for (Object x : raw) {
+        if (!(x instanceof String s)) {
+          throw IpamException.invalidConfig("%s.exclude entries must be strings, not %s", where,
+              JsonTree.describe(x));
+        }
+        out.add(Cidr.parse(s));
+      }
+    }
+    return out;
+  }
+
+  private static IpAddress address(Map<String, Object> from, String key, String where) {
+    String text = string(from, key, where);
+    if (text == null || text.isEmpty()) {
+      return null;
+    }
+    IpAddress a = IpAddress.tryParse(text);
+    if (a == null) {
+      throw IpamException.invalidConfig("%s \"%s\" is not an IP address", key, text);
+    }
+    return a;
+  }
+
+  private static Route route(Map<String, Object> r, String where) {
+    String dst = string(r, "dst", where);
+    if (dst == null) {
+      throw IpamException.invalidConfig("%s.dst is missing", where);
+    }
+    AddressWithPrefix parsedDst = withContext(where + ".dst", () -> AddressWithPrefix.parse(dst));
+    if (parsedDst.isHostOnly() && dst.indexOf('/') < 0) {
+      throw IpamException.invalidConfig("%s.dst \"%s\" is not a prefix (address/length)", where, dst);
+    }
+    String gw = string(r, "gw", where);
+    IpAddress gateway = gw == null || gw.isEmpty() ? null : withContext(where + ".gw", () -> IpAddress.parse(gw));
+    return new Route(parsedDst, gateway, integer(r, "mtu", where), integer(r, "advmss", where),
+        integer(r, "priority", where), integer(r, "table", where), integer(r, "scope", where));
+  }
+
+  /** Runs a parse step, prefixing a config error's message with where in the config it was. */
+  static <T> T withContext(String where, java.util.function.Supplier<T> step) {
+    try {
+      return step.get();
+    } catch (IpamException e) {
+      if (e.getMessage().startsWith(where)) {
+        throw e;
+      }
+      throw new IpamException(e.code(), where + ": " + e.getMessage(), e);
+    }
+  }
+}

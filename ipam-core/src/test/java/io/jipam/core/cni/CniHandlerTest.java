@@ -1,0 +1,215 @@
+package io.jipam.core.cni;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.PodRef;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class CniHandlerTest {
+  private final IpamStore store = IpamStore.inMemory();
+
+  private static String conf(String version, String extra) {
+    return ("{'cniVersion':'" + version + "','name':'net','ipam':{'type':'jipam',"
+        + "'ranges':[[{'subnet':'198.18.0.0/29'}],[{'subnet':'fd00:20::/64'}]],"
+        + "'routes':[{'dst':'0.0.0.0/0'}]}" + extra + "}").replace('\'', '"');
+  }
+
+  private static Map<String, String> env(String command, String id, String args) {
+    Map<String, String> env = new HashMap<>();
+    env.put("CNI_COMMAND", command);
+    env.put("CNI_CONTAINERID", id);
+    env.put("CNI_NETNS", "/var/run/netns/x");
+    env.put("CNI_IFNAME", "eth0");
+    env.put("CNI_PATH", "/opt/cni/bin");
+    if (args != null) {
+      env.put("CNI_ARGS", args);
+    }
+    return env;
+  }
+
+  private Map<String, Object> run(Map<String, String> env, String conf) {
+    NetworkConfig config = NetworkConfig.from(JsonTree.parse(conf.getBytes(StandardCharsets.UTF_8)));
+    byte[] out = CniHandler.handle(CniEnvironment.from(env), config, store);
+    return out.length == 0 ? Map.of() : JsonTree.asObject(JsonTree.parse(out), "output");
+  }
+
+  private IpamException fails(Map<String, String> env, String conf) {
+    return assertThrows(IpamException.class, () -> run(env, conf));
+  }
+
+  private static List<String> addresses(Map<String, Object> result) {
+    @SuppressWarnings("unchecked")
+    List<Map<String, Object>> ips = (List<Map<String, Object>>) (Object) result.get("ips");
+    return ips.stream().map(ip -> (String) ip.get("address")).toList();
+  }
+
+  @Test
+  void add_dualStack_returnsOneAddressPerSetWithGatewayAndRoutes() {
+    Map<String, Object> result = run(env("ADD", "c1", null), conf("1.0.0", ""));
+    assertEquals(List.of("198.18.0.2/29", "fd00:20::2/64"), addresses(result));
+    assertEquals("1.0.0", result.get("cniVersion"));
+    assertTrue(result.containsKey("routes"));
+    assertTrue(result.containsKey("dns"));
+  }
+
+  @Test
+  void add_repeated_returnsSameAddressesWithoutLeak() {
+    var first = addresses(run(env("ADD", "c1", null), conf("1.0.0", "")));
+    var second = addresses(run(env("ADD", "c1", null), conf("1.0.0", "")));
+    assertEquals(first, second);
+    assertEquals(2, store.list(NetworkConfig.from(JsonTree.parse(conf("1.0.0", "").getBytes())).ipam().pool()).size());
+  }
+
+  @Test
+  void add_requestedThroughCniArgsWithKubeletKeys_getsItAndKeepsPod() {
+    var result = run(env("ADD", "c1",
+        "IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=cart-0;K8S_POD_INFRA_CONTAINER_ID=c1;IP=198.18.0.5"),
+        conf("1.0.0", ""));
+    assertEquals("198.18.0.5/29", addresses(result).get(0));
+    var pool = NetworkConfig.from(JsonTree.parse(conf("1.0.0", "").getBytes())).ipam().pool();
+    assertEquals(new PodRef("shop", "cart-0"), store.find(pool, new Attachment("c1", "eth0")).get(0).pod());
+  }
+
+  @Test
+  void add_requestedThroughRuntimeConfigTakenByOther_failsNamingAddressAndHolder() {
+    run(env("ADD", "c1", null), conf("1.0.0", ",'runtimeConfig':{'ips':['198.18.0.4/29']}".replace('\'', '"')));
+    IpamException e = fails(env("ADD", "c2", null),
+        conf("1.0.0", ",'args':{'cni':{'ips':['198.18.0.4']}}".replace('\'', '"')));
+    assertEquals(ErrorCode.ADDRESS_UNAVAILABLE, e.code());
+    assertTrue(e.getMessage().contains("198.18.0.4") && e.getMessage().contains("c1/eth0"), e.getMessage());
+  }
+
+  @Test
+  void add_requestedOutsideRanges_failsNamingAddress() {
+    IpamException e = fails(env("ADD", "c1", "IP=198.19.9.9"), conf("1.0.0", ""));
+    assertEquals(ErrorCode.ADDRESS_UNAVAILABLE, e.code());
+    assertTrue(e.getMessage().contains("198.19.9.9"), e.getMessage());
+  }
+
+  @Test
+  void add_poolExhausted_failsWithCode100AndWritesNothing() {
+    for (int i = 0; i < 5; i++) {
+      run(env("ADD", "c" + i, null), conf("1.0.0", ""));
+    }
+    IpamException e = fails(env("ADD", "last", null), conf("1.0.0", ""));
+    assertEquals(ErrorCode.POOL_EXHAUSTED, e.code());
+    assertEquals(100, e.code().cniCode());
+    assertTrue(e.getMessage().contains("198.18.0.1-198.18.0.6") || e.getMessage().contains("198.18.0"), e.getMessage());
+    var pool = NetworkConfig.from(JsonTree.parse(conf("1.0.0", "").getBytes())).ipam().pool();
+    assertEquals(List.of(), store.find(pool, new Attachment("last", "eth0")));
+  }
+
+  @Test
+  void del_unknownAttachmentWithoutNetns_succeeds() {
+    Map<String, String> env = env("DEL", "nobody", null);
+    env.remove("CNI_NETNS");
+    assertEquals(Map.of(), run(env, conf("1.0.0", "")));
+  }
+
+  @Test
+  void del_afterAdd_releasesAddresses() {
+    run(env("ADD", "c1", null), conf("0.4.0", ""));
+    run(env("DEL", "c1", null), conf("0.4.0", ""));
+    var pool = NetworkConfig.from(JsonTree.parse(conf("1.0.0", "").getBytes())).ipam().pool();
+    assertEquals(List.of(), store.list(pool));
+  }
+
+  @Test
+  void check_matchingPrevResult_succeeds_missingAllocation_fails3_mismatch_fails102() {
+    var result = run(env("ADD", "c1", null), conf("1.0.0", ""));
+    String prev = ",'prevResult':{'cniVersion':'1.0.0','ips':[{'address':'" + addresses(result).get(0)
+        + "'},{'address':'" + addresses(result).get(1) + "'}]}";
+    assertEquals(Map.of(), run(env("CHECK", "c1", null), conf("1.0.0", prev.replace('\'', '"'))));
+    assertEquals(ErrorCode.UNKNOWN_CONTAINER,
+        fails(env("CHECK", "other", null), conf("1.0.0", prev.replace('\'', '"'))).code());
+    String wrong = ",'prevResult':{'cniVersion':'1.0.0','ips':[{'address':'198.18.0.6/29'}]}";
+    IpamException e = fails(env("CHECK", "c1", null), conf("1.0.0", wrong.replace('\'', '"')));
+    assertEquals(ErrorCode.ALLOCATION_MISMATCH, e.code());
+    assertTrue(e.getMessage().contains("198.18.0.2"), e.getMessage());
+    assertEquals(ErrorCode.INVALID_CONFIG, fails(env("CHECK", "c1", null), conf("1.0.0", "")).code());
+  }
+
+  @ParameterizedTest
+  @CsvSource({"CHECK,0.3.1", "GC,1.0.0", "STATUS,1.0.0"})
+  void handle_commandNewerThanConfigVersion_failsWithCode1(String command, String version) {
+    IpamException e = fails(env(command, "c1", null), conf(version, ""));
+    assertEquals(ErrorCode.INCOMPATIBLE_VERSION, e.code());
+    assertTrue(e.getMessage().contains(version), e.getMessage());
+  }
+
+  @Test
+  void gc_validList_releasesOnlyStale() {
+    for (String id : List.of("keep", "drop1", "drop2")) {
+      run(env("ADD", id, null), conf("1.1.0", ""));
+    }
+    Map<String, String> env = Map.of("CNI_COMMAND", "GC", "CNI_PATH", "/opt/cni/bin");
+    run(env, conf("1.1.0", ",'cni.dev/valid-attachments':[{'containerID':'keep','ifname':'eth0'}]"
+        .replace('\'', '"')));
+    var pool = NetworkConfig.from(JsonTree.parse(conf("1.1.0", "").getBytes())).ipam().pool();
+    assertEquals(2, store.list(pool).size());
+    assertFalse(store.find(pool, new Attachment("keep", "eth0")).isEmpty());
+    assertEquals(ErrorCode.INVALID_CONFIG, fails(env, conf("1.1.0", "")).code());
+  }
+
+  @Test
+  void status_freeAddresses_succeeds_exhausted_fails50() {
+    Map<String, String> env = Map.of("CNI_COMMAND", "STATUS", "CNI_PATH", "/opt/cni/bin");
+    assertEquals(Map.of(), run(env, conf("1.1.0", "")));
+    for (int i = 0; i < 5; i++) {
+      run(env("ADD", "c" + i, null), conf("1.1.0", ""));
+    }
+    IpamException e = fails(env, conf("1.1.0", ""));
+    assertEquals(ErrorCode.NOT_AVAILABLE, e.code());
+    assertEquals(50, e.code().cniCode());
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "CNI_COMMAND|", "CNI_COMMAND|FROB", "CNI_CONTAINERID|", "CNI_IFNAME|", "CNI_NETNS|", "CNI_PATH|"})
+  void environment_missingOrBadVariable_fails4NamingIt(String variable, String value) {
+    Map<String, String> env = env("ADD", "c1", null);
+    if (value == null) {
+      env.remove(variable);
+    } else {
+      env.put(variable, value);
+    }
+    IpamException e = assertThrows(IpamException.class, () -> CniEnvironment.from(env));
+    assertEquals(ErrorCode.INVALID_ENVIRONMENT, e.code());
+    assertTrue(e.getMessage().contains(value == null ? variable : value), e.getMessage());
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "FOO=bar|FOO", "K8S_POD_NAME|K8S_POD_NAME", "IP=1.2.3|1.2.3"})
+  void cniArgs_malformedOrUnknownWithoutIgnore_fails4(String args, String named) {
+    IpamException e = assertThrows(IpamException.class, () -> CniArgs.parse(args));
+    assertEquals(ErrorCode.INVALID_ENVIRONMENT, e.code());
+    assertTrue(e.getMessage().contains(named), e.getMessage());
+  }
+
+  @Test
+  void cniArgs_unknownWithIgnoreUnknown_accepted() {
+    CniArgs args = CniArgs.parse("IgnoreUnknown=true;FOO=bar;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p");
+    assertEquals(new PodRef("ns", "p"), args.pod());
+  }
+
+  @Test
+  void attachment_containerIdEscapingDataDir_failsWithCode7() {
+    IpamException e = fails(env("ADD", "../../etc", null), conf("1.0.0", ""));
+    assertEquals(ErrorCode.INVALID_CONFIG, e.code());
+    assertTrue(e.getMessage().contains("../../etc"), e.getMessage());
+  }
+}

@@ -1,0 +1,150 @@
+package io.jipam.core.cni;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.jipam.core.alloc.AllocationOrder;
+import io.jipam.core.net.IpAddress;
+import io.jipam.core.store.Attachment;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+class NetworkConfigTest {
+
+  static NetworkConfig parse(String json) {
+    return NetworkConfig.from(JsonTree.parse(json.replace('\'', '"').getBytes(StandardCharsets.UTF_8)));
+  }
+
+  static String conf(String ipamBody) {
+    return "{'cniVersion':'1.0.0','name':'net1','type':'bridge','ipam':{'type':'jipam'," + ipamBody + "}}";
+  }
+
+  @Test
+  void from_hostLocalStyleConfig_readsEveryKey(@TempDir Path dir) throws Exception {
+    Path resolv = dir.resolve("resolv.conf");
+    Files.writeString(resolv, "# comment\nnameserver 198.18.0.53\nnameserver fd00::53\n"
+        + "domain example.test\nsearch a.test b.test\noptions ndots:2\n");
+    NetworkConfig c = parse(conf("'ranges':[[{'subnet':'198.18.0.0/24','rangeStart':'198.18.0.10',"
+        + "'rangeEnd':'198.18.0.20','gateway':'198.18.0.254'}],[{'subnet':'fd00:10::/64'}]],"
+        + "'routes':[{'dst':'0.0.0.0/0'},{'dst':'198.19.0.0/16','gw':'198.18.0.254'}],"
+        + "'resolvConf':'" + resolv + "','dataDir':'/tmp/x','order':'lowest-free'"));
+    assertEquals(CniVersion.V1_0_0, c.cniVersion());
+    assertEquals("net1", c.ipam().pool().name());
+    assertEquals(2, c.ipam().pool().rangeSets().size());
+    var range = c.ipam().pool().rangeSets().get(0).ranges().get(0);
+    assertEquals(IpAddress.parse("198.18.0.10"), range.rangeStart());
+    assertEquals(IpAddress.parse("198.18.0.254"), range.gateway());
+    var v6 = c.ipam().pool().rangeSets().get(1).ranges().get(0);
+    assertEquals(IpAddress.parse("fd00:10::1"), v6.gateway());
+    assertEquals(IpAddress.parse("fd00:10::ffff:ffff:ffff:ffff"), v6.rangeEnd());
+    assertEquals(AllocationOrder.LOWEST_FREE, c.ipam().pool().order());
+    assertEquals(2, c.ipam().routes().size());
+    assertNull(c.ipam().routes().get(0).gw());
+    assertEquals(List.of("198.18.0.53", "fd00::53"), c.ipam().dns().nameservers());
+    assertEquals("example.test", c.ipam().dns().domain());
+    assertEquals(List.of("a.test", "b.test"), c.ipam().dns().search());
+    assertEquals(List.of("ndots:2"), c.ipam().dns().options());
+    assertEquals(Path.of("/tmp/x"), c.ipam().dataDir());
+    assertEquals("host-local", c.ipam().storeType());
+  }
+
+  @Test
+  void from_legacyTopLevelSubnet_becomesFirstRangeSet() {
+    NetworkConfig c = parse(conf("'subnet':'198.18.1.0/24','rangeStart':'198.18.1.100',"
+        + "'ranges':[[{'subnet':'fd00:11::/120'}]]"));
+    assertEquals(2, c.ipam().pool().rangeSets().size());
+    assertEquals(IpAddress.parse("198.18.1.100"),
+        c.ipam().pool().rangeSets().get(0).ranges().get(0).rangeStart());
+    assertEquals(IpAddress.parse("198.18.1.254"),
+        c.ipam().pool().rangeSets().get(0).ranges().get(0).rangeEnd());
+    assertEquals(IpamConfig.DEFAULT_DATA_DIR, c.ipam().dataDir());
+  }
+
+  @Test
+  void from_requestedIpsInRuntimeConfigAndArgs_collectedWithoutDuplicates() {
+    NetworkConfig c = NetworkConfig.from(JsonTree.parse(("{'cniVersion':'1.0.0','name':'n','ipam':{"
+        + "'type':'jipam','subnet':'198.18.0.0/24'},'runtimeConfig':{'ips':['198.18.0.5/24']},"
+        + "'args':{'cni':{'ips':['198.18.0.5','fd00::7']}}}").replace('\'', '"').getBytes()));
+    assertEquals(List.of(IpAddress.parse("198.18.0.5"), IpAddress.parse("fd00::7")), c.requestedIps());
+  }
+
+  @Test
+  void from_gcAttachmentsUnderEitherKey_readsBoth() {
+    for (String key : List.of("cni.dev/valid-attachments", "cni.dev/attachments")) {
+      NetworkConfig c = NetworkConfig.from(JsonTree.parse(("{'cniVersion':'1.1.0','name':'n','ipam':{"
+          + "'type':'jipam','subnet':'198.18.0.0/24'},'" + key + "':[{'containerID':'abc','ifname':'eth0'}]}")
+          .replace('\'', '"').getBytes()));
+      assertEquals(Set.of(new Attachment("abc", "eth0")), c.validAttachments(), key);
+    }
+  }
+
+  static Stream<Arguments> badConfigs() {
+    return Stream.of(
+        Arguments.of("{", ErrorCode.DECODE_FAILURE, "invalid JSON"),
+        Arguments.of("[1]", ErrorCode.DECODE_FAILURE, "a list"),
+        Arguments.of("{'name':'n','ipam':{'type':'jipam','subnet':'198.18.0.0/24'}}",
+            ErrorCode.INCOMPATIBLE_VERSION, "no cniVersion"),
+        Arguments.of("{'cniVersion':'0.2.0','name':'n','ipam':{'type':'jipam','subnet':'198.18.0.0/24'}}",
+            ErrorCode.INCOMPATIBLE_VERSION, "0.2.0"),
+        Arguments.of("{'cniVersion':'1.0.0','ipam':{'type':'jipam','subnet':'198.18.0.0/24'}}",
+            ErrorCode.INVALID_CONFIG, "no network name"),
+        Arguments.of("{'cniVersion':'1.0.0','name':'../etc','ipam':{'type':'jipam','subnet':'198.18.0.0/24'}}",
+            ErrorCode.INVALID_CONFIG, "../etc"),
+        Arguments.of("{'cniVersion':'1.0.0','name':'n'}", ErrorCode.INVALID_CONFIG, "no ipam section"),
+        Arguments.of(conf("'x':1").replace("'type':'jipam',", ""), ErrorCode.INVALID_CONFIG, "ipam.type"),
+        Arguments.of(conf("'routes':[]"), ErrorCode.INVALID_CONFIG, "no ranges"),
+        Arguments.of(conf("'subnet':'198.18.0.5/24'"), ErrorCode.INVALID_CONFIG, "198.18.0.0"),
+        Arguments.of(conf("'subnet':'198.18.0.0/33'"), ErrorCode.INVALID_CONFIG, "198.18.0.0/33"),
+        Arguments.of(conf("'subnet':'banana'"), ErrorCode.INVALID_CONFIG, "banana"),
+        Arguments.of(conf("'subnet':'198.18.0.0/31'"), ErrorCode.INVALID_CONFIG, "198.18.0.0/31"),
+        Arguments.of(conf("'subnet':'198.18.0.0/24','rangeStart':'198.18.1.5'"), ErrorCode.INVALID_CONFIG, "198.18.1.5"),
+        Arguments.of(conf("'subnet':'198.18.0.0/24','rangeStart':'198.18.0.50','rangeEnd':'198.18.0.40'"),
+            ErrorCode.INVALID_CONFIG, "198.18.0.50"),
+        Arguments.of(conf("'subnet':'198.18.0.0/24','gateway':'198.19.0.1'"), ErrorCode.INVALID_CONFIG, "198.19.0.1"),
+        Arguments.of(conf("'subnet':'198.18.0.0/24','rangeEnd':'x.y'"), ErrorCode.INVALID_CONFIG, "x.y"),
+        Arguments.of(conf("'ranges':[[{'subnet':'198.18.0.0/24'},{'subnet':'fd00::/64'}]]"),
+            ErrorCode.INVALID_CONFIG, "fd00::/64"),
+        Arguments.of(conf("'ranges':[[{'subnet':'198.18.0.0/24'},{'subnet':'198.18.0.0/25'}]]"),
+            ErrorCode.INVALID_CONFIG, "overlap"),
+        Arguments.of(conf("'ranges':[[{'subnet':'198.18.0.0/24'}],[{'subnet':'198.18.0.128/25'}]]"),
+            ErrorCode.INVALID_CONFIG, "198.18.0.129-198.18.0.254"),
+        Arguments.of(conf("'ranges':[]]"), ErrorCode.DECODE_FAILURE, "line 1"),
+        Arguments.of(conf("'ranges':[[]]"), ErrorCode.INVALID_CONFIG, "ipam.ranges[0]"),
+        Arguments.of(conf("'ranges':['198.18.0.0/24']"), ErrorCode.INVALID_CONFIG, "ipam.ranges[0]"),
+        Arguments.of(conf("'ranges':[[{'rangeStart':'198.18.0.1'}]]"), ErrorCode.INVALID_CONFIG, "subnet is missing"),
+        Arguments.of(conf("'ranges':[[{'subnet':42}]]"), ErrorCode.INVALID_CONFIG, "42"),
+        Arguments.of(conf("'subnet':'fd00::/32'"), ErrorCode.INVALID_CONFIG, "2^64"),
+        Arguments.of(conf("'subnet':'198.18.0.0/24','order':'random'"), ErrorCode.INVALID_CONFIG, "random"),
+        Arguments.of(conf("'subnet':'198.18.0.0/24','exclude':['198.18.0.7/24']"), ErrorCode.INVALID_CONFIG, "198.18.0.7/24"),
+        Arguments.of(conf("'subnet':'198.18.0.0/24','routes':[{'dst':'nowhere'}]"), ErrorCode.INVALID_CONFIG, "nowhere"),
+        Arguments.of(conf("'subnet':'198.18.0.0/24','routes':[{'gw':'198.18.0.1'}]"), ErrorCode.INVALID_CONFIG, "dst"),
+        Arguments.of(conf("'subnet':'198.18.0.0/24','resolvConf':'/nonexistent/resolv.conf'"),
+            ErrorCode.INVALID_CONFIG, "/nonexistent/resolv.conf"),
+        Arguments.of(conf("'subnet':'198.18.0.0/24','store':'etcd'"), ErrorCode.INVALID_CONFIG, "ipam.store"),
+        Arguments.of("{'cniVersion':'1.0.0','name':'n','ipam':{'type':'jipam','subnet':'198.18.0.0/24'},"
+            + "'runtimeConfig':{'ips':['198.18.0.300']}}", ErrorCode.INVALID_CONFIG, "198.18.0.300"),
+        Arguments.of("{'cniVersion':'1.1.0','name':'n','ipam':{'type':'jipam','subnet':'198.18.0.0/24'},"
+            + "'cni.dev/valid-attachments':[{'containerID':'a/b','ifname':'eth0'}]}", ErrorCode.INVALID_CONFIG, "a/b"));
+  }
+
+  @ParameterizedTest(name = "[{index}] {2}")
+  @MethodSource("badConfigs")
+  void from_badConfig_failsWithCodeAndNamesValue(String json, ErrorCode code, String named) {
+    IpamException e = assertThrows(IpamException.class, () -> parse(json));
+    assertEquals(code, e.code(), e.getMessage());
+    assertTrue(e.getMessage().contains(named), () -> "message \"" + e.getMessage() + "\" should name " + named);
+  }
+}
