@@ -1,0 +1,39 @@
+package io.jipam.hostlocal;
+
+import io.jipam.core.store.IpamStore;
+import java.nio.file.Path;
+
+/**
+ * Opens {@link IpamStore}s that keep allocations in files, on-disk compatible with the reference
+ * CNI {@code host-local} IPAM plugin: a node can switch its network config from host-local to
+ * jipam and back without losing or duplicating an allocation.
+ *
+ * <p>A pool named {@code N} lives in {@code <dataDir>/N/} exactly as host-local lays it out (one
+ * file per address, {@code last_reserved_ip.<set>} cursors, the {@code lock} file); jipam adds a
+ * rebuildable index under {@code <dataDir>/.jipam/N/}. See {@code docs/hostlocal.md} and {@link
+ * HostLocalStore} for the layout, the locking, the staleness check and the durability promise.
+ */
+public final class HostLocalStores {
+  /** host-local's default data directory. */
+  public static final Path DEFAULT_DATA_DIR = Path.of("/var/lib/cni/networks");
+
+  private HostLocalStores() {}
+
+  /**
+   * A store over {@code dataDir} (host-local's {@code dataDir}, default {@link
+   * #DEFAULT_DATA_DIR}) that does not fsync, like host-local: an allocation survives the process
+   * being killed as soon as {@code allocate} returns, but not necessarily a power loss. Opening
+   * touches no file; directories are created on first use.
+   */
+  public static IpamStore open(Path dataDir) {
+    return new HostLocalStore(dataDir, false);
+  }
+
+  /**
+   * Like {@link #open(Path)}; with {@code fsync} every address file, cursor and the directory
+   * entries are forced to disk before a call returns, so an allocation also survives a power loss.
+   */
+  public static IpamStore open(Path dataDir, boolean fsync) {
+    return new HostLocalStore(dataDir, fsync);
+  }
+}
