@@ -137,8 +137,8 @@ public final class AddressBitmap {
       Bottom bottom = (Bottom) node;
       long word = bottom.words[i];
       long bit = 1L << offset;
-      if ((word & bit) == 0) {
-        return false;
+      if ((word & bit) == 0 || (bottom.pinned != null && (bottom.pinned[i] & bit) != 0)) {
+        return false; // not set, or set by setRange
       }
       word &= ~bit;
       bottom.words[i] = word;
@@ -255,6 +255,10 @@ public final class AddressBitmap {
           mask = (-1L << lo) & (-1L >>> (63 - hi));
         }
         bottom.words[i] |= mask;
+        if (bottom.pinned == null) {
+          bottom.pinned = new long[64];
+        }
+        bottom.pinned[i] |= mask;
         bottom.present |= 1L << i;
         if (bottom.words[i] == -1L) {
           bottom.full |= 1L << i;
@@ -278,6 +282,25 @@ public final class AddressBitmap {
         inner.full |= 1L << i;
       }
     }
+  }
+
+  /** Tree nodes allocated (shared {@link #setRange} markers not counted); for tests. */
+  long nodeCount() {
+    return nodeCount(root);
+  }
+
+  private static long nodeCount(Object node) {
+    if (node == null || node == FULL) {
+      return 0;
+    }
+    if (node instanceof Bottom) {
+      return 1;
+    }
+    long n = 1;
+    for (Object child : ((Inner) node).children) {
+      n += nodeCount(child);
+    }
+    return n;
   }
 
   private static int index(long offset, int level) {
@@ -316,6 +339,8 @@ public final class AddressBitmap {
 
   private static final class Bottom {
     final long[] words = new long[64];
+    /** Bits set by setRange, which clear() must not undo; null until a range touches the node. */
+    long[] pinned;
     long full;
     long present;
   }

@@ -31,7 +31,7 @@ public record AddressWithPrefix(IpAddress address, int prefixLength) {
       return new AddressWithPrefix(address, address.family().bits());
     }
     String digits = text.substring(slash + 1);
-    if (digits.isEmpty() || digits.length() > 3 || !digits.chars().allMatch(Character::isDigit)
+    if (digits.isEmpty() || digits.length() > 3 || !digits.chars().allMatch(c -> c >= '0' && c <= '9')
         || (digits.length() > 1 && digits.charAt(0) == '0')) {
       throw IpamException.invalidConfig("invalid prefix length in \"%s\"", text);
     }

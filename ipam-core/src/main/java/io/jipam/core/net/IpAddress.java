@@ -106,8 +106,8 @@ public record IpAddress(IpFamily family, long high, long low) implements Compara
     while (i < n) {
       int start = i;
       int value = 0;
-      while (i < n && Character.digit(text.charAt(i), 16) >= 0 && i - start < 4) {
-        value = (value << 4) | Character.digit(text.charAt(i), 16);
+      while (i < n && hexDigit(text.charAt(i)) >= 0 && i - start < 4) {
+        value = (value << 4) | hexDigit(text.charAt(i));
         i++;
       }
       if (i < n && text.charAt(i) == '.') {
@@ -160,6 +160,20 @@ public record IpAddress(IpFamily family, long high, long low) implements Compara
       low = (low << 16) | full[g + 4];
     }
     return v6(high, low);
+  }
+
+  /** The value of an ASCII hex digit, or -1 (Character.digit also takes other scripts' digits). */
+  private static int hexDigit(char c) {
+    if (c >= '0' && c <= '9') {
+      return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+      return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+      return c - 'A' + 10;
+    }
+    return -1;
   }
 
   public boolean isV4() {
