@@ -1,0 +1,257 @@
+package io.jipam.hostlocal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.jipam.core.alloc.AllocationOrder;
+import io.jipam.core.net.Cidr;
+import io.jipam.core.net.IpAddress;
+import io.jipam.core.net.IpRange;
+import io.jipam.core.net.RangeSet;
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOutcome;
+import io.jipam.core.store.AllocationRequest;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.PodRef;
+import io.jipam.core.store.Pool;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The on-disk layout, index staleness, crash remnants and name safety, without host-local. */
+class HostLocalStoreFilesTest {
+  @TempDir Path root;
+  Path dataDir;
+  Path netDir;
+  IpamStore store;
+
+  static final Pool POOL = pool("net", AllocationOrder.LOWEST_FREE, "198.18.0.0/24", "fd00:7::/64");
+
+  static Pool pool(String name, AllocationOrder order, String... subnets) {
+    List<RangeSet> sets = new ArrayList<>();
+    for (String s : subnets) {
+      sets.add(new RangeSet(List.of(IpRange.withDefaults(Cidr.parse(s), null, null, null, null))));
+    }
+    return new Pool(name, sets, order);
+  }
+
+  @BeforeEach
+  void open() {
+    dataDir = root.resolve("data");
+    netDir = dataDir.resolve("net");
+    store = HostLocalStores.open(dataDir);
+  }
+
+  @AfterEach
+  void close() {
+    store.close();
+  }
+
+  static Attachment att(String id) {
+    return new Attachment(id, "eth0");
+  }
+
+  static IpAddress ip(String s) {
+    return IpAddress.parse(s);
+  }
+
+  List<Allocation> allocated(String id, String... wanted) {
+    List<IpAddress> req = new ArrayList<>();
+    for (String w : wanted) {
+      req.add(ip(w));
+    }
+    AllocationOutcome o = store.allocate(POOL, new AllocationRequest(att(id), req, new PodRef("ns", id)));
+    return assertInstanceOf(AllocationOutcome.Allocated.class, o, o::toString).allocations();
+  }
+
+  /** Writes an address file as host-local does, then puts the directory's mtime back. */
+  void writeBehindBack(String address, String content, boolean hideFromMtime) throws Exception {
+    FileTime before = Files.getLastModifiedTime(netDir);
+    Files.write(netDir.resolve(address), content.getBytes(StandardCharsets.UTF_8));
+    if (hideFromMtime) {
+      Files.setLastModifiedTime(netDir, before);
+    }
+  }
+
+  @Test
+  void allocate_firstCall_writesHostLocalLayout() throws Exception {
+    allocated("c1");
+    assertEquals("c1\r\neth0", Files.readString(netDir.resolve("198.18.0.2")));
+    assertEquals("c1\r\neth0", Files.readString(netDir.resolve("fd00:7::2")));
+    assertEquals("198.18.0.2", Files.readString(netDir.resolve("last_reserved_ip.0")));
+    assertEquals("fd00:7::2", Files.readString(netDir.resolve("last_reserved_ip.1")));
+    assertTrue(Files.exists(netDir.resolve("lock")));
+    assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(netDir.resolve("198.18.0.2"))));
+    assertTrue(Files.exists(dataDir.resolve(".jipam/net/index")));
+    try (Stream<Path> s = Files.list(netDir)) {
+      assertEquals(Set.of("198.18.0.2", "fd00:7::2", "last_reserved_ip.0", "last_reserved_ip.1", "lock"),
+          Set.copyOf(s.map(p -> p.getFileName().toString()).toList()), "no jipam file among host-local's");
+    }
+  }
+
+  @Test
+  void find_fileAddedBehindBack_isSeenByLongLivedStore() throws Exception {
+    allocated("c1");
+    writeBehindBack("198.18.0.50", "other\r\neth0", false);
+    assertEquals(List.of(ip("198.18.0.50")), store.find(POOL, att("other")).stream().map(Allocation::address).toList());
+    AllocationOutcome o = store.allocate(POOL, new AllocationRequest(att("c2"), List.of(ip("198.18.0.50")), null));
+    assertEquals(att("other"), assertInstanceOf(AllocationOutcome.Taken.class, o).holder());
+  }
+
+  @Test
+  void find_fileDeletedBehindBack_isSeenByLongLivedAndFreshStore() throws Exception {
+    allocated("c1");
+    allocated("c2");
+    Files.delete(netDir.resolve("198.18.0.2"));
+    Files.delete(netDir.resolve("fd00:7::2"));
+    assertEquals(List.of(), store.find(POOL, att("c1")));
+    assertEquals(2, store.list(POOL).size());
+    try (IpamStore fresh = HostLocalStores.open(dataDir)) {
+      assertEquals(List.of(), fresh.find(POOL, att("c1")));
+      assertEquals(new PodRef("ns", "c2"), fresh.find(POOL, att("c2")).get(0).pod());
+    }
+  }
+
+  @Test
+  void allocate_fileAddedButMtimeUnchanged_neverHandsItOutTwice() throws Exception {
+    allocated("c1"); // .2
+    writeBehindBack("198.18.0.3", "other\r\neth0", true); // the stamp cannot see it
+    for (IpamStore s : List.of(store, HostLocalStores.open(dataDir))) {
+      List<Allocation> got = s == store ? allocated("c2")
+          : ((AllocationOutcome.Allocated) s.allocate(POOL, AllocationRequest.of(att("c3")))).allocations();
+      assertNotEquals(ip("198.18.0.3"), got.get(0).address());
+      assertEquals("other\r\neth0", Files.readString(netDir.resolve("198.18.0.3")));
+    }
+    assertEquals(1, store.find(POOL, att("other")).size(), "the clash made jipam rebuild its index");
+  }
+
+  @Test
+  void release_fileReassignedButMtimeUnchanged_leavesOthersFile() throws Exception {
+    allocated("c1", "198.18.0.9");
+    writeBehindBack("198.18.0.9", "other\r\neth0", true);
+    assertEquals(List.of(), store.release(POOL, att("c1")).stream().filter(a -> a.address().equals(ip("198.18.0.9"))).toList());
+    assertEquals("other\r\neth0", Files.readString(netDir.resolve("198.18.0.9")));
+    assertEquals(att("other"), store.find(POOL, att("other")).get(0).attachment());
+  }
+
+  @Test
+  void allocate_cursorChangedBehindBack_continuesFromIt() throws Exception {
+    Pool rr = pool("net", AllocationOrder.ROUND_ROBIN, "198.18.0.0/24");
+    store.allocate(rr, AllocationRequest.of(att("c1"))); // .2
+    Files.writeString(netDir.resolve("last_reserved_ip.0"), "198.18.0.100");
+    List<Allocation> got = ((AllocationOutcome.Allocated) store.allocate(rr, AllocationRequest.of(att("c2")))).allocations();
+    assertEquals(ip("198.18.0.101"), got.get(0).address());
+  }
+
+  @Test
+  void find_oldFormatFileWithContainerIdOnly_belongsToAnyIfnameOfThatContainer() throws Exception {
+    Files.createDirectories(netDir);
+    Files.writeString(netDir.resolve("198.18.0.20"), "legacy\n");
+    Files.writeString(netDir.resolve("fd00:7::20"), "legacy");
+    assertEquals(List.of(ip("198.18.0.20"), ip("fd00:7::20")),
+        store.find(POOL, new Attachment("legacy", "net1")).stream().map(Allocation::address).toList());
+    AllocationOutcome again = store.allocate(POOL, AllocationRequest.of(att("legacy")));
+    assertTrue(assertInstanceOf(AllocationOutcome.Allocated.class, again).existing());
+    assertEquals(List.of(), store.retainOnly(POOL, Set.of(att("legacy"))), "a live container keeps its old files");
+    assertEquals(2, store.release(POOL, att("legacy")).size());
+    assertFalse(Files.exists(netDir.resolve("198.18.0.20")));
+  }
+
+  @Test
+  void list_unreadableOrEmptyAddressFile_keepsAddressHeld() throws Exception {
+    Files.createDirectories(netDir);
+    Files.writeString(netDir.resolve("198.18.0.2"), "");
+    Files.writeString(netDir.resolve("198.18.0.3"), "bad id!\r\neth0");
+    Files.writeString(netDir.resolve("198.18.0.04"), "x\r\neth0"); // not canonical: not an address file
+    List<Allocation> got = allocated("c1");
+    assertEquals(ip("198.18.0.4"), got.get(0).address());
+    assertEquals(3, store.usage(POOL).allocated().get(0));
+  }
+
+  @Test
+  void load_indexMissingOrTruncated_rebuildsFromAddressFiles() throws Exception {
+    allocated("c1");
+    allocated("c2");
+    Path index = dataDir.resolve(".jipam/net/index");
+    byte[] full = Files.readAllBytes(index);
+    Files.write(index, java.util.Arrays.copyOf(full, full.length / 2));
+    try (IpamStore fresh = HostLocalStores.open(dataDir)) {
+      assertEquals(4, fresh.list(POOL).size());
+      assertEquals(att("c2"), fresh.find(POOL, att("c2")).get(0).attachment());
+    }
+    Files.delete(index);
+    try (IpamStore fresh = HostLocalStores.open(dataDir)) {
+      assertEquals(4, fresh.list(POOL).size());
+      assertEquals(PodRef.UNKNOWN, fresh.find(POOL, att("c2")).get(0).pod(), "pods live only in the index");
+    }
+  }
+
+  @Test
+  void load_tempFilesLeftByCrash_ignoredAndRemoved() throws Exception {
+    allocated("c1");
+    Files.writeString(netDir.resolve(".jipam-addr"), "c9\r\neth0");
+    Files.writeString(netDir.resolve(".jipam-cursor"), "198.18.0.77");
+    try (IpamStore fresh = HostLocalStores.open(dataDir)) {
+      assertEquals(2, fresh.list(POOL).size());
+      assertEquals(List.of(), fresh.find(POOL, att("c9")));
+    }
+    assertFalse(Files.exists(netDir.resolve(".jipam-addr")));
+    assertFalse(Files.exists(netDir.resolve(".jipam-cursor")));
+  }
+
+  @Test
+  void pool_networkNameEscapingDataDir_refusedAndNothingWritten() throws Exception {
+    for (String bad : List.of("../x", "..", ".", "a/b", "/etc", ".jipam", "")) {
+      IpamException e = assertThrows(IpamException.class, () -> {
+        Pool p = pool(bad, AllocationOrder.ROUND_ROBIN, "198.18.0.0/24");
+        store.allocate(p, AllocationRequest.of(att("c1")));
+      }, bad);
+      assertEquals(ErrorCode.INVALID_CONFIG, e.code(), bad);
+      assertEquals(7, e.code().cniCode());
+      IpamException direct = assertThrows(IpamException.class, () -> new PoolDir(dataDir, bad, false), bad);
+      assertEquals(ErrorCode.INVALID_CONFIG, direct.code());
+    }
+    for (String badId : List.of("../x", "a/../../b", "-x", "a\r\nb")) {
+      IpamException e = assertThrows(IpamException.class, () -> store.allocate(POOL, AllocationRequest.of(att(badId))));
+      assertEquals(ErrorCode.INVALID_CONFIG, e.code());
+    }
+    assertFalse(Files.exists(dataDir), "nothing written");
+    try (Stream<Path> s = Files.list(root)) {
+      assertEquals(List.of(), s.toList());
+    }
+  }
+
+  @Test
+  void parseHolder_bothHostLocalFormats_parsed() {
+    assertEquals(att("abc"), PoolDir.parseHolder("abc\r\neth0".getBytes(StandardCharsets.UTF_8)));
+    assertEquals(att("abc"), PoolDir.parseHolder("abc\r\neth0\n".getBytes(StandardCharsets.UTF_8)));
+    assertEquals(new Attachment("abc", PoolDir.LEGACY_IFNAME), PoolDir.parseHolder("abc".getBytes(StandardCharsets.UTF_8)));
+    assertEquals(PoolDir.UNREADABLE, PoolDir.parseHolder(new byte[0]));
+  }
+
+  @Test
+  void indexEscape_podWithSeparators_roundTrips() throws Exception {
+    PodRef pod = new PodRef("n\ts%", "p\r\nq");
+    store.allocate(POOL, new AllocationRequest(att("c1"), List.of(), pod));
+    try (IpamStore fresh = HostLocalStores.open(dataDir)) {
+      assertEquals(pod, fresh.find(POOL, att("c1")).get(0).pod());
+    }
+  }
+}
