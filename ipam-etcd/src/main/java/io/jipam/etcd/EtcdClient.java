@@ -1,0 +1,199 @@
+package io.jipam.etcd;
+
+import io.etcd.jetcd.ByteSequence;
+import io.etcd.jetcd.Client;
+import io.etcd.jetcd.ClientBuilder;
+import io.etcd.jetcd.KV;
+import io.etcd.jetcd.KeyValue;
+import io.etcd.jetcd.common.exception.EtcdException;
+import io.etcd.jetcd.kv.GetResponse;
+import io.etcd.jetcd.kv.TxnResponse;
+import io.etcd.jetcd.op.Cmp;
+import io.etcd.jetcd.op.CmpTarget;
+import io.etcd.jetcd.op.Op;
+import io.etcd.jetcd.options.DeleteOption;
+import io.etcd.jetcd.options.GetOption;
+import io.etcd.jetcd.options.PutOption;
+import io.grpc.netty.GrpcSslContexts;
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.netty.handler.ssl.SslContextBuilder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.LongSupplier;
+
+/**
+ * The jetcd client behind a store, with every call bounded by a deadline and every failure turned
+ * into an {@link IpamException}: {@code TRY_AGAIN_LATER} for what may pass (unreachable, no
+ * leader, timeouts), {@code IO_FAILURE} for what will not (auth, quota, bad request).
+ * Thread-safe.
+ */
+final class EtcdClient implements AutoCloseable {
+  private final Client client;
+  private final KV kv;
+  private final String endpoints;
+  private final LongSupplier nanoTime;
+
+  EtcdClient(EtcdStoreConfig config, LongSupplier nanoTime) {
+    this.nanoTime = nanoTime;
+    this.endpoints = String.join(",", config.endpoints());
+    ClientBuilder builder = Client.builder()
+        .endpoints(config.endpoints().toArray(String[]::new))
+        .connectTimeout(config.timeout())
+        .retryMaxDuration(config.timeout())
+        .keepaliveTime(java.time.Duration.ofSeconds(10))
+        .keepaliveTimeout(java.time.Duration.ofSeconds(5))
+        .maxInboundMessageSize(256 * 1024 * 1024);
+    if (config.tls() != null) {
+      try {
+        SslContextBuilder ssl = GrpcSslContexts.forClient();
+        if (config.tls().ca() != null) {
+          ssl.trustManager(config.tls().ca().toFile());
+        }
+        if (config.tls().cert() != null) {
+          ssl.keyManager(config.tls().cert().toFile(), config.tls().key().toFile());
+        }
+        builder.sslContext(ssl.build());
+      } catch (Exception e) {
+        throw IpamException.invalidConfig("etcd tls: cannot load %s: %s (the key must be PEM PKCS#8)",
+            config.tls(), e.getMessage());
+      }
+    }
+    if (config.user() != null) {
+      builder.user(bytes(config.user())).password(bytes(config.password()));
+    }
+    this.client = builder.build();
+    this.kv = client.getKVClient();
+  }
+
+  Client raw() {
+    return client;
+  }
+
+  static ByteSequence bytes(String s) {
+    return ByteSequence.from(s, StandardCharsets.UTF_8);
+  }
+
+  static String text(ByteSequence b) {
+    return b.toString(StandardCharsets.UTF_8);
+  }
+
+  static Cmp absent(String key) {
+    return new Cmp(bytes(key), Cmp.Op.EQUAL, CmpTarget.version(0));
+  }
+
+  static Cmp modRev(String key, long rev) {
+    return rev == 0 ? absent(key) : new Cmp(bytes(key), Cmp.Op.EQUAL, CmpTarget.modRevision(rev));
+  }
+
+  static Op put(String key, String value) {
+    return Op.put(bytes(key), bytes(value), PutOption.DEFAULT);
+  }
+
+  static Op delete(String key) {
+    return Op.delete(bytes(key), DeleteOption.DEFAULT);
+  }
+
+  static Op get(String key) {
+    return Op.get(bytes(key), GetOption.DEFAULT);
+  }
+
+  TxnResponse txn(List<Cmp> cmps, List<Op> then, List<Op> otherwise, long deadline, String what) {
+    CompletableFuture<TxnResponse> f = kv.txn()
+        .If(cmps.toArray(Cmp[]::new))
+        .Then(then.toArray(Op[]::new))
+        .Else(otherwise.toArray(Op[]::new))
+        .commit();
+    return await(f, deadline, what);
+  }
+
+  /** Reads many keys in one round trip (chunks of 100); null where a key does not exist. */
+  List<KeyValue> getAll(List<String> keys, long deadline, String what) {
+    List<KeyValue> out = new ArrayList<>(keys.size());
+    for (int from = 0; from < keys.size(); from += 100) {
+      List<String> chunk = keys.subList(from, Math.min(keys.size(), from + 100));
+      List<Op> gets = new ArrayList<>();
+      for (String k : chunk) {
+        gets.add(get(k));
+      }
+      TxnResponse r = txn(List.of(), gets, List.of(), deadline, what);
+      for (GetResponse g : r.getGetResponses()) {
+        out.add(g.getKvs().isEmpty() ? null : g.getKvs().get(0));
+      }
+    }
+    return out;
+  }
+
+  /** Every key under the prefix (values too unless keysOnly). */
+  List<KeyValue> range(String prefix, boolean keysOnly, long deadline, String what) {
+    GetOption option = GetOption.builder().isPrefix(true).withKeysOnly(keysOnly).build();
+    return await(kv.get(bytes(prefix), option), deadline, what).getKvs();
+  }
+
+  <T> T await(CompletableFuture<T> future, long deadline, String what) {
+    long remaining = deadline - nanoTime.getAsLong();
+    try {
+      if (remaining <= 0) {
+        throw new TimeoutException();
+      }
+      return future.get(remaining, TimeUnit.NANOSECONDS);
+    } catch (TimeoutException e) {
+      future.cancel(true);
+      throw new IpamException(ErrorCode.TRY_AGAIN_LATER, "etcd at " + endpoints + " did not answer " + what
+          + " in time: unreachable or without quorum");
+    } catch (InterruptedException e) {
+      future.cancel(true);
+      Thread.currentThread().interrupt();
+      throw new IpamException(ErrorCode.TRY_AGAIN_LATER, "interrupted while waiting for etcd (" + what + ")", e);
+    } catch (CancellationException e) {
+      throw new IpamException(ErrorCode.TRY_AGAIN_LATER, "etcd call cancelled (" + what + ")", e);
+    } catch (ExecutionException e) {
+      throw classify(e.getCause(), what);
+    }
+  }
+
+  IpamException classify(Throwable cause, String what) {
+    Throwable t = cause;
+    while (t != null) {
+      if (t instanceof IpamException ie) {
+        return ie;
+      }
+      if (t instanceof EtcdException ee) {
+        return switch (ee.getErrorCode()) {
+          case PERMISSION_DENIED, UNAUTHENTICATED, INVALID_ARGUMENT, RESOURCE_EXHAUSTED, OUT_OF_RANGE,
+              UNIMPLEMENTED, DATA_LOSS, FAILED_PRECONDITION ->
+              new IpamException(ErrorCode.IO_FAILURE, "etcd at " + endpoints + " refused " + what + ": "
+                  + ee.getMessage(), cause);
+          default -> transientFailure(what, cause);
+        };
+      }
+      if (t instanceof io.grpc.StatusRuntimeException se) {
+        return switch (se.getStatus().getCode()) {
+          case PERMISSION_DENIED, UNAUTHENTICATED, INVALID_ARGUMENT, RESOURCE_EXHAUSTED, OUT_OF_RANGE,
+              UNIMPLEMENTED, DATA_LOSS, FAILED_PRECONDITION ->
+              new IpamException(ErrorCode.IO_FAILURE, "etcd at " + endpoints + " refused " + what + ": "
+                  + se.getMessage(), cause);
+          default -> transientFailure(what, cause);
+        };
+      }
+      t = t.getCause();
+    }
+    return transientFailure(what, cause);
+  }
+
+  private IpamException transientFailure(String what, Throwable cause) {
+    return new IpamException(ErrorCode.TRY_AGAIN_LATER,
+        "etcd at " + endpoints + " failed " + what + ": " + cause, cause);
+  }
+
+  @Override
+  public void close() {
+    client.close();
+  }
+}

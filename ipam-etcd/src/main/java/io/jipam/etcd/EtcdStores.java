@@ -1,0 +1,23 @@
+package io.jipam.etcd;
+
+/**
+ * Opens etcd-backed stores. The only entry point of this module; implementations are
+ * package-private.
+ *
+ * <pre>{@code
+ * EtcdIpamStore store = EtcdStores.open(EtcdStoreConfig.fromJson(storeJson));
+ * }</pre>
+ */
+public final class EtcdStores {
+  private EtcdStores() {}
+
+  /**
+   * Connects to etcd as configured. Connecting is lazy: an unreachable etcd surfaces as {@code
+   * TRY_AGAIN_LATER} from the first call, not here.
+   *
+   * @throws io.jipam.core.IpamException INVALID_CONFIG when the TLS files cannot be loaded
+   */
+  public static EtcdIpamStore open(EtcdStoreConfig config) {
+    return new EtcdStore(config, System::nanoTime);
+  }
+}

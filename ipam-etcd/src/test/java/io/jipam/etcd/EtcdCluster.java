@@ -1,0 +1,268 @@
+package io.jipam.etcd;
+
+import java.io.File;
+import java.io.IOException;
+import java.net.HttpURLConnection;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.stream.Stream;
+
+/**
+ * Real etcd for tests: members started as processes from the {@code etcd} binary on PATH, on free
+ * loopback ports, with data in a temporary directory; or, when {@code ETCD_ENDPOINTS} is set, an
+ * external cluster that can only be used, not killed.
+ *
+ * <p>Every started process is also destroyed by a JVM shutdown hook, so a crashed test run does not
+ * leave etcd running.
+ */
+final class EtcdCluster implements AutoCloseable {
+  private static final Set<Process> ALL = ConcurrentHashMap.newKeySet();
+
+  static {
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> ALL.forEach(Process::destroyForcibly)));
+  }
+
+  private final List<String> external;
+  private final Path dir;
+  private final Member[] members;
+
+  private static final class Member {
+    final String name;
+    final int clientPort;
+    final int peerPort;
+    final Path data;
+    Process process;
+    boolean started;
+
+    Member(String name, int clientPort, int peerPort, Path data) {
+      this.name = name;
+      this.clientPort = clientPort;
+      this.peerPort = peerPort;
+      this.data = data;
+    }
+  }
+
+  private EtcdCluster(List<String> external) {
+    this.external = external;
+    this.dir = null;
+    this.members = new Member[0];
+  }
+
+  private EtcdCluster(int size, Path dir) throws IOException {
+    this.external = null;
+    this.dir = dir;
+    this.members = new Member[size];
+    int[] ports = freePorts(size * 2);
+    for (int i = 0; i < size; i++) {
+      members[i] = new Member("m" + i, ports[2 * i], ports[2 * i + 1], dir.resolve("m" + i));
+    }
+  }
+
+  /** The cluster from ETCD_ENDPOINTS, or null when that is not set. */
+  static EtcdCluster fromEnvironment() {
+    String env = System.getenv("ETCD_ENDPOINTS");
+    if (env == null || env.isBlank()) {
+      return null;
+    }
+    return new EtcdCluster(List.of(env.trim().split("\\s*,\\s*")));
+  }
+
+  /** Starts {@code size} members of a new cluster and waits until every one is healthy. */
+  static EtcdCluster start(int size) throws Exception {
+    Path binary = findEtcd();
+    if (binary == null) {
+      throw new IllegalStateException("no etcd for the tests: install an etcd server binary on PATH"
+          + " (Debian/Ubuntu: apt-get install etcd-server), or set ETCD_ENDPOINTS=http://host:2379 to use a"
+          + " running cluster");
+    }
+    EtcdCluster c = new EtcdCluster(size, Files.createTempDirectory("jipam-etcd-test"));
+    try {
+      for (int i = 0; i < size; i++) {
+        c.launch(i, binary);
+      }
+      for (int i = 0; i < size; i++) {
+        c.awaitHealthy(i, 30_000);
+      }
+    } catch (Exception e) {
+      c.close();
+      throw e;
+    }
+    return c;
+  }
+
+  boolean isExternal() {
+    return external != null;
+  }
+
+  int size() {
+    return external != null ? external.size() : members.length;
+  }
+
+  List<String> endpoints() {
+    if (external != null) {
+      return external;
+    }
+    List<String> out = new ArrayList<>();
+    for (Member m : members) {
+      out.add("http://127.0.0.1:" + m.clientPort);
+    }
+    return out;
+  }
+
+  static Path findEtcd() {
+    String path = System.getenv("PATH");
+    if (path == null) {
+      path = "/usr/bin:/usr/local/bin";
+    }
+    for (String d : path.split(File.pathSeparator)) {
+      Path p = Path.of(d, "etcd");
+      if (Files.isExecutable(p)) {
+        return p;
+      }
+    }
+    return null;
+  }
+
+  private void launch(int i, Path binary) throws IOException {
+    Member m = members[i];
+    StringBuilder initial = new StringBuilder();
+    for (Member o : members) {
+      if (initial.length() > 0) {
+        initial.append(',');
+      }
+      initial.append(o.name).append("=http://127.0.0.1:").append(o.peerPort);
+    }
+    List<String> cmd = List.of(binary.toString(),
+        "--name", m.name,
+        "--data-dir", m.data.toString(),
+        "--listen-client-urls", "http://127.0.0.1:" + m.clientPort,
+        "--advertise-client-urls", "http://127.0.0.1:" + m.clientPort,
+        "--listen-peer-urls", "http://127.0.0.1:" + m.peerPort,
+        "--initial-advertise-peer-urls", "http://127.0.0.1:" + m.peerPort,
+        "--initial-cluster", initial.toString(),
+        "--initial-cluster-state", m.started ? "existing" : "new",
+        "--initial-cluster-token", "jipam-test-" + dir.getFileName(),
+        "--heartbeat-interval", "50",
+        "--election-timeout", "500",
+        "--log-level", "warn");
+    ProcessBuilder pb = new ProcessBuilder(cmd);
+    pb.redirectErrorStream(true);
+    pb.redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve(m.name + ".log").toFile()));
+    String arch = System.getProperty("os.arch").toLowerCase(Locale.ROOT);
+    if (!arch.equals("amd64") && !arch.equals("x86_64")) {
+      pb.environment().put("ETCD_UNSUPPORTED_ARCH", arch.equals("aarch64") ? "arm64" : arch);
+    }
+    m.process = pb.start();
+    m.started = true;
+    ALL.add(m.process);
+  }
+
+  void awaitHealthy(int i, long millis) throws Exception {
+    Member m = members[i];
+    long end = System.currentTimeMillis() + millis;
+    while (System.currentTimeMillis() < end) {
+      if (!m.process.isAlive()) {
+        throw new IllegalStateException("etcd member " + m.name + " exited: " + log(i));
+      }
+      if (healthy(i)) {
+        return;
+      }
+      Thread.sleep(50);
+    }
+    throw new IllegalStateException("etcd member " + m.name + " not healthy in " + millis + " ms: " + log(i));
+  }
+
+  boolean healthy(int i) {
+    try {
+      HttpURLConnection c = (HttpURLConnection) URI.create("http://127.0.0.1:" + members[i].clientPort + "/health")
+          .toURL().openConnection();
+      c.setConnectTimeout(300);
+      c.setReadTimeout(1000);
+      try (var in = c.getInputStream()) {
+        return new String(in.readAllBytes(), StandardCharsets.UTF_8).contains("\"health\":\"true\"");
+      } finally {
+        c.disconnect();
+      }
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  String log(int i) {
+    try {
+      String text = Files.readString(dir.resolve(members[i].name + ".log"));
+      return text.length() > 2000 ? text.substring(text.length() - 2000) : text;
+    } catch (IOException e) {
+      return "(no log)";
+    }
+  }
+
+  /** kill -9 of one member. */
+  void kill(int i) throws InterruptedException {
+    requireOwned();
+    Member m = members[i];
+    m.process.destroyForcibly();
+    m.process.waitFor();
+    ALL.remove(m.process);
+  }
+
+  /** Starts a killed member again on its data directory and port. */
+  void restart(int i) throws Exception {
+    requireOwned();
+    launch(i, findEtcd());
+  }
+
+  private void requireOwned() {
+    if (external != null) {
+      throw new IllegalStateException("cannot kill or restart members of an external cluster");
+    }
+  }
+
+  @Override
+  public void close() {
+    for (Member m : members) {
+      if (m.process != null) {
+        m.process.destroyForcibly();
+        try {
+          m.process.waitFor();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        ALL.remove(m.process);
+      }
+    }
+    if (dir != null) {
+      try (Stream<Path> walk = Files.walk(dir)) {
+        walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      } catch (IOException ignored) {
+        // temp dir; best effort
+      }
+    }
+  }
+
+  private static int[] freePorts(int n) throws IOException {
+    int[] out = new int[n];
+    List<ServerSocket> held = new ArrayList<>();
+    try {
+      for (int i = 0; i < n; i++) {
+        ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress());
+        held.add(s);
+        out[i] = s.getLocalPort();
+      }
+    } finally {
+      for (ServerSocket s : held) {
+        s.close();
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,57 @@
+package io.jipam.etcd;
+
+import org.junit.jupiter.api.extension.ExtensionContext;
+import org.junit.jupiter.api.extension.ParameterContext;
+import org.junit.jupiter.api.extension.ParameterResolver;
+
+/**
+ * JUnit 5 extension that gives tests a real etcd: inject an {@link EtcdCluster} parameter. One
+ * single-member cluster is shared by every test of the run (from {@code ETCD_ENDPOINTS} when set,
+ * else started from the {@code etcd} binary on PATH) and stopped when the run ends. When neither
+ * is available the test fails, saying what to install. Tests that need their own multi-member
+ * cluster call {@link EtcdCluster#start} themselves.
+ *
+ * <p>No Testcontainers: this project's machines have no Docker engine. With one, a test could run
+ * {@code quay.io/coreos/etcd} and pass its URL through ETCD_ENDPOINTS.
+ */
+public final class EtcdExtension implements ParameterResolver {
+  private static final ExtensionContext.Namespace NS = ExtensionContext.Namespace.create(EtcdExtension.class);
+
+  @Override
+  public boolean supportsParameter(ParameterContext p, ExtensionContext c) {
+    return p.getParameter().getType() == EtcdCluster.class;
+  }
+
+  @Override
+  public Object resolveParameter(ParameterContext p, ExtensionContext c) {
+    return shared(c);
+  }
+
+  static EtcdCluster shared(ExtensionContext c) {
+    return c.getRoot().getStore(NS).getOrComputeIfAbsent("shared", k -> new Holder(), Holder.class).cluster;
+  }
+
+  /** Closed by JUnit when the root context closes: the end of the run. */
+  private static final class Holder implements ExtensionContext.Store.CloseableResource, AutoCloseable {
+    final EtcdCluster cluster;
+
+    Holder() {
+      EtcdCluster c = EtcdCluster.fromEnvironment();
+      if (c == null) {
+        try {
+          c = EtcdCluster.start(1);
+        } catch (RuntimeException e) {
+          throw e;
+        } catch (Exception e) {
+          throw new IllegalStateException("cannot start etcd: " + e.getMessage(), e);
+        }
+      }
+      this.cluster = c;
+    }
+
+    @Override
+    public void close() {
+      cluster.close();
+    }
+  }
+}

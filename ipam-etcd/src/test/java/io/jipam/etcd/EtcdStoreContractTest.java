@@ -1,0 +1,30 @@
+package io.jipam.etcd;
+
+import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.IpamStoreContractTest;
+import java.util.UUID;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/** The store contract against a real etcd; every test under its own key prefix. */
+@ExtendWith(EtcdExtension.class)
+class EtcdStoreContractTest extends IpamStoreContractTest {
+  private static EtcdCluster etcd;
+  private String prefix;
+
+  @BeforeAll
+  static void etcd(EtcdCluster cluster) {
+    etcd = cluster;
+  }
+
+  @Override
+  protected IpamStore openStore() {
+    prefix = "/jipam-test-" + UUID.randomUUID();
+    return EtcdStores.open(EtcdStoreConfig.of(etcd.endpoints(), "node-a").withPrefix(prefix));
+  }
+
+  @Override
+  protected IpamStore reopenStore() {
+    return EtcdStores.open(EtcdStoreConfig.of(etcd.endpoints(), "node-a").withPrefix(prefix));
+  }
+}
