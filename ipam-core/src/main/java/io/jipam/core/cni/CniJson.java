@@ -13,18 +13,15 @@ import java.io.UncheckedIOException;
 public final class CniJson {
   private CniJson() {}
 
-  private interface Body {
-    void write(JsonGenerator g) throws IOException;
+  /** A pretty-printing generator over {@code out}. */
+  private static JsonGenerator start(ByteArrayOutputStream out) throws IOException {
+    JsonGenerator g = JsonTree.FACTORY.createGenerator(out);
+    g.useDefaultPrettyPrinter();
+    return g;
   }
 
-  private static byte[] encode(Body body) {
-    ByteArrayOutputStream out = new ByteArrayOutputStream(512);
-    try (JsonGenerator g = JsonTree.FACTORY.createGenerator(out)) {
-      g.useDefaultPrettyPrinter();
-      body.write(g);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e); // writing to memory
-    }
+  private static byte[] finish(JsonGenerator g, ByteArrayOutputStream out) throws IOException {
+    g.close();
     out.write('\n');
     return out.toByteArray();
   }
@@ -33,7 +30,9 @@ public final class CniJson {
    * The ADD result: {@code ips[].version} before 1.0.0, the 1.1.0 route attributes from 1.1.0 on.
    */
   public static byte[] result(CniVersion version, CniResult result) {
-    return encode(g -> {
+    ByteArrayOutputStream out = new ByteArrayOutputStream(512);
+    try {
+      JsonGenerator g = start(out);
       g.writeStartObject();
       g.writeStringField("cniVersion", version.text());
       g.writeArrayFieldStart("ips");
@@ -84,12 +83,17 @@ public final class CniJson {
       }
       g.writeEndObject();
       g.writeEndObject();
-    });
+      return finish(g, out);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e); // writing to memory
+    }
   }
 
   /** The spec's error object; {@code version} is the config's cniVersion text when known. */
   public static byte[] error(String version, IpamException e) {
-    return encode(g -> {
+    ByteArrayOutputStream out = new ByteArrayOutputStream(256);
+    try {
+      JsonGenerator g = start(out);
       g.writeStartObject();
       g.writeStringField("cniVersion", version != null ? version : CniVersion.latest().text());
       g.writeNumberField("code", e.code().cniCode());
@@ -99,17 +103,25 @@ public final class CniJson {
         g.writeStringField("details", e.getCause().getMessage());
       }
       g.writeEndObject();
-    });
+      return finish(g, out);
+    } catch (IOException io) {
+      throw new UncheckedIOException(io); // writing to memory
+    }
   }
 
   /** VERSION's answer. */
   public static byte[] versionInfo() {
-    return encode(g -> {
+    ByteArrayOutputStream out = new ByteArrayOutputStream(128);
+    try {
+      JsonGenerator g = start(out);
       g.writeStartObject();
       g.writeStringField("cniVersion", CniVersion.latest().text());
       stringArray(g, "supportedVersions", CniVersion.SUPPORTED);
       g.writeEndObject();
-    });
+      return finish(g, out);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e); // writing to memory
+    }
   }
 
   private static void optional(JsonGenerator g, String name, Long value) throws IOException {

@@ -77,7 +77,11 @@ public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Pa
           String rangeWhere = setWhere + "[" + r + "]";
           rs.add(range(asObject(members.get(r), rangeWhere), rangeWhere, commonExclude));
         }
-        sets.add(withContext(setWhere, () -> new RangeSet(rs)));
+        try {
+          sets.add(new RangeSet(rs));
+        } catch (IpamException e) {
+          throw inContext(setWhere, e);
+        }
       }
     }
     if (sets.isEmpty()) {
@@ -115,7 +119,7 @@ public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Pa
   }
 
   private static IpRange range(Map<String, Object> r, String where, List<Cidr> commonExclude) {
-    return withContext(where, () -> {
+    try {
       String subnet = string(r, "subnet", where);
       if (subnet == null) {
         throw IpamException.invalidConfig("subnet is missing");
@@ -124,7 +128,9 @@ public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Pa
       exclude.addAll(excludes(r, where));
       return IpRange.withDefaults(Cidr.parse(subnet), address(r, "rangeStart", where),
           address(r, "rangeEnd", where), address(r, "gateway", where), exclude);
-    });
+    } catch (IpamException e) {
+      throw inContext(where, e);
+    }
   }
 
   private static List<Cidr> excludes(Map<String, Object> from, String where) {
@@ -159,25 +165,29 @@ public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Pa
     if (dst == null) {
       throw IpamException.invalidConfig("%s.dst is missing", where);
     }
-    AddressWithPrefix parsedDst = withContext(where + ".dst", () -> AddressWithPrefix.parse(dst));
+    AddressWithPrefix parsedDst;
+    try {
+      parsedDst = AddressWithPrefix.parse(dst);
+    } catch (IpamException e) {
+      throw inContext(where + ".dst", e);
+    }
     if (parsedDst.isHostOnly() && dst.indexOf('/') < 0) {
       throw IpamException.invalidConfig("%s.dst \"%s\" is not a prefix (address/length)", where, dst);
     }
     String gw = string(r, "gw", where);
-    IpAddress gateway = gw == null || gw.isEmpty() ? null : withContext(where + ".gw", () -> IpAddress.parse(gw));
+    IpAddress gateway = null;
+    if (gw != null && !gw.isEmpty()) {
+      gateway = IpAddress.tryParse(gw);
+      if (gateway == null) {
+        throw IpamException.invalidConfig("%s.gw \"%s\" is not an IP address", where, gw);
+      }
+    }
     return new Route(parsedDst, gateway, integer(r, "mtu", where), integer(r, "advmss", where),
         integer(r, "priority", where), integer(r, "table", where), integer(r, "scope", where));
   }
 
-  /** Runs a parse step, prefixing a config error's message with where in the config it was. */
-  static <T> T withContext(String where, java.util.function.Supplier<T> step) {
-    try {
-      return step.get();
-    } catch (IpamException e) {
-      if (e.getMessage().startsWith(where)) {
-        throw e;
-      }
-      throw new IpamException(e.code(), where + ": " + e.getMessage(), e);
-    }
+  /** The error with where in the config it happened in front of its message. */
+  static IpamException inContext(String where, IpamException e) {
+    return e.getMessage().startsWith(where) ? e : new IpamException(e.code(), where + ": " + e.getMessage(), e);
   }
 }

@@ -88,7 +88,11 @@ public record NetworkConfig(CniVersion cniVersion, String name, IpamConfig ipam,
         Map<String, Object> entry = JsonTree.asObject(entries.get(i), entryWhere);
         String id = string(entry, "containerID", entryWhere);
         String ifname = string(entry, "ifname", entryWhere);
-        valid.add(IpamConfig.withContext(entryWhere, () -> new Attachment(id, ifname)));
+        try {
+          valid.add(new Attachment(id, ifname));
+        } catch (IpamException e) {
+          throw IpamConfig.inContext(entryWhere, e);
+        }
       }
     }
     return new NetworkConfig(version, name, ipam, requested, prevResult,
@@ -103,7 +107,12 @@ public record NetworkConfig(CniVersion cniVersion, String name, IpamConfig ipam,
       if (!(ip instanceof String s)) {
         throw IpamException.invalidConfig("%s entries must be strings, not %s", where, JsonTree.describe(ip));
       }
-      IpAddress address = IpamConfig.withContext(where, () -> AddressWithPrefix.parse(s)).address();
+      IpAddress address;
+      try {
+        address = AddressWithPrefix.parse(s).address();
+      } catch (IpamException e) {
+        throw IpamConfig.inContext(where, e);
+      }
       if (!out.contains(address)) {
         out.add(address);
       }

@@ -31,8 +31,11 @@ public record AddressWithPrefix(IpAddress address, int prefixLength) {
       return new AddressWithPrefix(address, address.family().bits());
     }
     String digits = text.substring(slash + 1);
-    if (digits.isEmpty() || digits.length() > 3 || !digits.chars().allMatch(c -> c >= '0' && c <= '9')
-        || (digits.length() > 1 && digits.charAt(0) == '0')) {
+    boolean allDigits = !digits.isEmpty();
+    for (int i = 0; i < digits.length(); i++) {
+      allDigits &= digits.charAt(i) >= '0' && digits.charAt(i) <= '9';
+    }
+    if (!allDigits || digits.length() > 3 || (digits.length() > 1 && digits.charAt(0) == '0')) {
       throw IpamException.invalidConfig("invalid prefix length in \"%s\"", text);
     }
     int length = Integer.parseInt(digits);
@@ -50,5 +53,17 @@ public record AddressWithPrefix(IpAddress address, int prefixLength) {
   @Override
   public String toString() {
     return address + "/" + prefixLength;
+  }
+
+  // equals and hashCode written out: the generated ones bootstrap method handles on first use,
+  // which a one-shot plugin process pays for on every call
+  @Override
+  public boolean equals(Object other) {
+    return other instanceof AddressWithPrefix o && java.util.Objects.equals(address, o.address) && prefixLength == o.prefixLength;
+  }
+
+  @Override
+  public int hashCode() {
+    return address.hashCode() * 31 + prefixLength;
   }
 }

@@ -49,4 +49,16 @@ public record Cidr(IpAddress network, int prefixLength) {
   public String toString() {
     return network + "/" + prefixLength;
   }
+
+  // equals and hashCode written out: the generated ones bootstrap method handles on first use,
+  // which a one-shot plugin process pays for on every call
+  @Override
+  public boolean equals(Object other) {
+    return other instanceof Cidr o && java.util.Objects.equals(network, o.network) && prefixLength == o.prefixLength;
+  }
+
+  @Override
+  public int hashCode() {
+    return network.hashCode() * 31 + prefixLength;
+  }
 }

@@ -299,4 +299,16 @@ public record IpAddress(IpFamily family, long high, long low) implements Compara
     }
     return out.toString();
   }
+
+  // equals and hashCode written out: the generated ones bootstrap method handles on first use,
+  // which a one-shot plugin process pays for on every call
+  @Override
+  public boolean equals(Object other) {
+    return other instanceof IpAddress o && family == o.family && high == o.high && low == o.low;
+  }
+
+  @Override
+  public int hashCode() {
+    return family.hashCode() * 31 + Long.hashCode(high * 0x9E3779B97F4A7C15L ^ low);
+  }
 }

@@ -19,6 +19,14 @@ import java.util.List;
 public record IpRange(Cidr subnet, IpAddress rangeStart, IpAddress rangeEnd, IpAddress gateway,
     List<Cidr> exclude) {
 
+  /** Orders offset intervals by their unsigned start (a class, not a lambda: start-up cost). */
+  private static final Comparator<long[]> BY_START = new Comparator<>() {
+    @Override
+    public int compare(long[] a, long[] b) {
+      return Long.compareUnsigned(a[0], b[0]);
+    }
+  };
+
   public IpRange {
     if (subnet == null) {
       throw IpamException.invalidConfig("range has no subnet");
@@ -130,7 +138,7 @@ public record IpRange(Cidr subnet, IpAddress rangeStart, IpAddress rangeEnd, IpA
     for (Cidr x : exclude) {
       addClipped(intervals, x.network(), x.last());
     }
-    intervals.sort(Comparator.comparing((long[] i) -> i[0], Long::compareUnsigned));
+    intervals.sort(BY_START);
     List<long[]> merged = new ArrayList<>();
     for (long[] i : intervals) {
       long[] tail = merged.isEmpty() ? null : merged.get(merged.size() - 1);
@@ -162,5 +170,17 @@ public record IpRange(Cidr subnet, IpAddress rangeStart, IpAddress rangeEnd, IpA
   @Override
   public String toString() {
     return rangeStart + "-" + rangeEnd;
+  }
+
+  // equals and hashCode written out: the generated ones bootstrap method handles on first use,
+  // which a one-shot plugin process pays for on every call
+  @Override
+  public boolean equals(Object other) {
+    return other instanceof IpRange o && java.util.Objects.equals(subnet, o.subnet) && java.util.Objects.equals(rangeStart, o.rangeStart) && java.util.Objects.equals(rangeEnd, o.rangeEnd) && java.util.Objects.equals(gateway, o.gateway) && java.util.Objects.equals(exclude, o.exclude);
+  }
+
+  @Override
+  public int hashCode() {
+    return java.util.Objects.hash(subnet, rangeStart, rangeEnd, gateway, exclude);
   }
 }

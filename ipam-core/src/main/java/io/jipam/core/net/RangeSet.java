@@ -2,7 +2,6 @@ package io.jipam.core.net;
 
 import io.jipam.core.IpamException;
 import java.util.List;
-import java.util.stream.Collectors;
 
 /**
  * The ranges one address of an attachment may come from: a pod gets one address from every range
@@ -61,11 +60,27 @@ public record RangeSet(List<IpRange> ranges) {
   }
 
   private static String describe(List<IpRange> ranges) {
-    return ranges.stream().map(IpRange::toString).collect(Collectors.joining(",", "[", "]"));
+    StringBuilder out = new StringBuilder("[");
+    for (IpRange r : ranges) {
+      out.append(out.length() > 1 ? "," : "").append(r);
+    }
+    return out.append(']').toString();
   }
 
   @Override
   public String toString() {
     return describe(ranges);
+  }
+
+  // equals and hashCode written out: the generated ones bootstrap method handles on first use,
+  // which a one-shot plugin process pays for on every call
+  @Override
+  public boolean equals(Object other) {
+    return other instanceof RangeSet o && java.util.Objects.equals(ranges, o.ranges);
+  }
+
+  @Override
+  public int hashCode() {
+    return ranges.hashCode();
   }
 }

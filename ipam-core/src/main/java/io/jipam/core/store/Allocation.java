@@ -18,4 +18,16 @@ public record Allocation(IpAddress address, int rangeSetIndex, Attachment attach
       throw new IllegalArgumentException("rangeSetIndex " + rangeSetIndex + " < -1");
     }
   }
+
+  // equals and hashCode written out: the generated ones bootstrap method handles on first use,
+  // which a one-shot plugin process pays for on every call
+  @Override
+  public boolean equals(Object other) {
+    return other instanceof Allocation o && java.util.Objects.equals(address, o.address) && rangeSetIndex == o.rangeSetIndex && java.util.Objects.equals(attachment, o.attachment) && java.util.Objects.equals(pod, o.pod);
+  }
+
+  @Override
+  public int hashCode() {
+    return java.util.Objects.hash(address, rangeSetIndex, attachment, pod);
+  }
 }

@@ -29,4 +29,16 @@ public record Attachment(String containerId, String ifname) {
   public String toString() {
     return containerId + "/" + ifname;
   }
+
+  // equals and hashCode written out: the generated ones bootstrap method handles on first use,
+  // which a one-shot plugin process pays for on every call
+  @Override
+  public boolean equals(Object other) {
+    return other instanceof Attachment o && java.util.Objects.equals(containerId, o.containerId) && java.util.Objects.equals(ifname, o.ifname);
+  }
+
+  @Override
+  public int hashCode() {
+    return containerId.hashCode() * 31 + ifname.hashCode();
+  }
 }

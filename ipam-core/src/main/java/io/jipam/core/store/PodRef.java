@@ -21,4 +21,16 @@ public record PodRef(String namespace, String name) {
   public String toString() {
     return isKnown() ? namespace + "/" + name : "-";
   }
+
+  // equals and hashCode written out: the generated ones bootstrap method handles on first use,
+  // which a one-shot plugin process pays for on every call
+  @Override
+  public boolean equals(Object other) {
+    return other instanceof PodRef o && java.util.Objects.equals(namespace, o.namespace) && java.util.Objects.equals(name, o.name);
+  }
+
+  @Override
+  public int hashCode() {
+    return namespace.hashCode() * 31 + name.hashCode();
+  }
 }

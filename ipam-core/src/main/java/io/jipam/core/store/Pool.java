@@ -44,4 +44,16 @@ public record Pool(String name, List<RangeSet> rangeSets, AllocationOrder order)
     }
     return -1;
   }
+
+  // equals and hashCode written out: the generated ones bootstrap method handles on first use,
+  // which a one-shot plugin process pays for on every call
+  @Override
+  public boolean equals(Object other) {
+    return other instanceof Pool o && java.util.Objects.equals(name, o.name) && java.util.Objects.equals(rangeSets, o.rangeSets) && order == o.order;
+  }
+
+  @Override
+  public int hashCode() {
+    return java.util.Objects.hash(name, rangeSets, order);
+  }
 }

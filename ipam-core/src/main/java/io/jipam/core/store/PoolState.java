@@ -6,6 +6,7 @@ import io.jipam.core.net.IpRange;
 import io.jipam.core.net.RangeSet;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -21,6 +22,20 @@ import java.util.TreeMap;
  * <p>Not thread-safe: the store that owns an instance guards it with its lock.
  */
 public final class PoolState {
+  // comparators as classes, not lambdas: a one-shot plugin process pays for bootstrapping lambdas
+  private static final Comparator<Allocation> BY_ADDRESS = new Comparator<>() {
+    @Override
+    public int compare(Allocation x, Allocation y) {
+      return x.address().compareTo(y.address());
+    }
+  };
+  private static final Comparator<Allocation> BY_RANGE_SET = new Comparator<>() {
+    @Override
+    public int compare(Allocation x, Allocation y) {
+      return Integer.compare(x.rangeSetIndex(), y.rangeSetIndex());
+    }
+  };
+
   private final Pool pool;
   private final RangeSetAllocator[] allocators;
   private final IpAddress[] cursors;
@@ -179,7 +194,7 @@ public final class PoolState {
     for (Attachment a : stale) {
       released.addAll(release(a));
     }
-    released.sort((x, y) -> x.address().compareTo(y.address()));
+    released.sort(BY_ADDRESS);
     return released;
   }
 
@@ -195,8 +210,12 @@ public final class PoolState {
 
   private void index(Allocation allocation) {
     byAddress.put(allocation.address(), allocation);
-    List<Allocation> held = byAttachment.computeIfAbsent(allocation.attachment(), k -> new ArrayList<>(2));
+    List<Allocation> held = byAttachment.get(allocation.attachment());
+    if (held == null) {
+      held = new ArrayList<>(2);
+      byAttachment.put(allocation.attachment(), held);
+    }
     held.add(allocation);
-    held.sort((x, y) -> Integer.compare(x.rangeSetIndex(), y.rangeSetIndex()));
+    held.sort(BY_RANGE_SET);
   }
 }

@@ -1,0 +1,58 @@
+package io.jipam.plugin;
+
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.Map;
+
+/**
+ * Line-oriented log of a plugin call: appended to a file when one is configured, errors also to
+ * stderr. Never stdout (the runtime parses it). A log that cannot be written is ignored: logging
+ * must not fail a call.
+ */
+final class PluginLog {
+  private final String file;
+
+  private PluginLog(String file) {
+    this.file = file;
+  }
+
+  static PluginLog fromEnvironment(Map<String, String> env) {
+    return new PluginLog(env.get("JIPAM_LOG_FILE"));
+  }
+
+  /** The same log, writing to {@code configured} when the environment named no file. */
+  PluginLog withFile(String configured) {
+    return file != null || configured == null || configured.isEmpty() ? this : new PluginLog(configured);
+  }
+
+  void info(String message) {
+    append("INFO " + message);
+  }
+
+  void error(String message, Throwable t) {
+    String line = "ERROR " + message;
+    System.err.println("jipam: " + message);
+    if (t != null && !(t instanceof io.jipam.core.IpamException)) {
+      StringWriter trace = new StringWriter();
+      t.printStackTrace(new PrintWriter(trace));
+      line += "\n" + trace;
+    }
+    append(line);
+  }
+
+  private void append(String line) {
+    if (file == null) {
+      return;
+    }
+    String stamped = Instant.now() + " pid=" + ProcessHandle.current().pid() + " " + line + "\n";
+    try (FileOutputStream out = new FileOutputStream(file, true)) {
+      out.write(stamped.getBytes(StandardCharsets.UTF_8));
+    } catch (IOException ignored) {
+      // logging must not fail the call
+    }
+  }
+}

@@ -1,0 +1,61 @@
+package io.jipam.plugin;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/**
+ * The workload {@code jipam-train-cache} runs to record which classes a plugin call loads: the
+ * usual calls against a throw-away data dir, in one process. Exits non-zero when a call that must
+ * succeed did not, so a broken build cannot train a cache silently.
+ */
+public final class TrainingRun {
+  private TrainingRun() {}
+
+  public static void main(String[] args) throws IOException {
+    Path dir = Files.createTempDirectory("jipam-train");
+    try {
+      String conf = ("{'cniVersion':'1.0.0','name':'train','ipam':{'type':'jipam','dataDir':'"
+          + dir + "','ranges':[[{'subnet':'198.18.0.0/24'}],[{'subnet':'fd00::/64'}]],"
+          + "'routes':[{'dst':'0.0.0.0/0'}]}}").replace('\'', '"');
+      expect(0, call("ADD", conf));
+      expect(0, call("ADD", conf));
+      String check = conf.substring(0, conf.length() - 1)
+          + ",\"prevResult\":{\"ips\":[{\"address\":\"198.18.0.2/24\"},{\"address\":\"fd00::2/64\"}]}}";
+      expect(0, call("CHECK", check));
+      expect(0, call("DEL", conf));
+      expect(0, call("VERSION", ""));
+      expect(1, call("ADD", "{\"cniVersion\":\"1.0.0\",\"name\":\"train\",\"ipam\":{}}"));
+    } finally {
+      try (Stream<Path> files = Files.walk(dir)) {
+        files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      }
+    }
+  }
+
+  private static int call(String command, String stdin) {
+    Map<String, String> env = new HashMap<>();
+    env.put("CNI_COMMAND", command);
+    env.put("CNI_CONTAINERID", "training");
+    env.put("CNI_NETNS", "/var/run/netns/training");
+    env.put("CNI_IFNAME", "eth0");
+    env.put("CNI_PATH", "/opt/cni/bin");
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    return JipamPlugin.run(env, new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)),
+        new PrintStream(out, true, StandardCharsets.UTF_8));
+  }
+
+  private static void expect(int wanted, int got) {
+    if (wanted != got) {
+      throw new IllegalStateException("training call exited " + got + ", expected " + wanted);
+    }
+  }
+}
