@@ -90,6 +90,9 @@ final class EtcdStore implements EtcdIpamStore {
   private final ExecutorService committers;
   private final ConcurrentHashMap<String, PoolView> views = new ConcurrentHashMap<>();
   private volatile boolean closed;
+  /** Successful transactions and the requests they carried; for tests and the benchmark. */
+  final java.util.concurrent.atomic.AtomicLong commits = new java.util.concurrent.atomic.AtomicLong();
+  final java.util.concurrent.atomic.AtomicLong committedRequests = new java.util.concurrent.atomic.AtomicLong();
 
   EtcdStore(EtcdStoreConfig config, LongSupplier nanoTime) {
     this.config = config;
@@ -567,6 +570,8 @@ final class EtcdStore implements EtcdIpamStore {
         committing = false;
         if (r.isSucceeded()) {
           plan.apply(r.getHeader().getRevision());
+          commits.incrementAndGet();
+          committedRequests.addAndGet(included.size());
           for (Op op : included) {
             op.result.complete(op.outcome);
           }
