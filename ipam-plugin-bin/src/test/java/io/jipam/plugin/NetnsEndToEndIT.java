@@ -35,14 +35,22 @@ class NetnsEndToEndIT {
   static void prerequisites() {
     boolean root = "root".equals(System.getProperty("user.name"));
     boolean plugins = Files.isExecutable(Path.of("/usr/lib/cni/bridge")) && Files.isExecutable(Path.of("/usr/lib/cni/ptp"));
-    boolean ip = Files.isExecutable(Path.of("/usr/sbin/ip")) || Files.isExecutable(Path.of("/sbin/ip"))
-        || Files.isExecutable(Path.of("/usr/bin/ip")) || Files.isExecutable(Path.of("/bin/ip"));
+    boolean ip = onPath("ip") && onPath("ping");
     String why = !root ? "network namespaces need root" : !plugins ? "apt-get install containernetworking-plugins"
-        : "apt-get install iproute2";
+        : "apt-get install iproute2 iputils-ping";
     if (CniExec.underCi()) {
       assertTrue(root && plugins && ip, why);
     }
     assumeTrue(root && plugins && ip, why);
+  }
+
+  private static boolean onPath(String command) {
+    for (String dir : List.of("/usr/sbin", "/usr/bin", "/sbin", "/bin")) {
+      if (Files.isExecutable(Path.of(dir, command))) {
+        return true;
+      }
+    }
+    return false;
   }
 
   @BeforeEach
