@@ -122,6 +122,15 @@ public final class RangeSetAllocator {
     return startOffset == 0 ? null : firstClear(startRange, 0, startOffset - 1);
   }
 
+  /** Bitmap tree nodes of every range; for tests. */
+  long nodeCount() {
+    long n = 0;
+    for (AddressBitmap bitmap : bitmaps) {
+      n += bitmap.nodeCount();
+    }
+    return n;
+  }
+
   private IpAddress firstClear(int r, long from, long bound) {
     IpRange range = rangeSet.ranges().get(r);
     long limit = Long.compareUnsigned(bound, range.lastOffset()) < 0 ? bound : range.lastOffset();

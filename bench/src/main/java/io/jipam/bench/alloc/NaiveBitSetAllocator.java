@@ -1,0 +1,52 @@
+package io.jipam.bench.alloc;
+
+import io.jipam.core.net.IpAddress;
+import java.util.BitSet;
+
+/**
+ * The baseline: one range as a flat {@link BitSet} of {@code size} offsets searched with
+ * {@code nextClearBit}, which scans word by word. Memory is size / 8 bytes whatever the fill
+ * (2 MiB for a /8); a /64 does not fit at all.
+ */
+final class NaiveBitSetAllocator {
+  private final IpAddress start;
+  private final int size;
+  private final BitSet used;
+
+  NaiveBitSetAllocator(IpAddress start, int size) {
+    this.start = start;
+    this.size = size;
+    this.used = new BitSet(size);
+  }
+
+  void reserve(int offset) {
+    used.set(offset);
+  }
+
+  void mark(int offset) {
+    used.set(offset);
+  }
+
+  void unmark(int offset) {
+    used.clear(offset);
+  }
+
+  /** Host-local's order: after the cursor, wrapping, the cursor itself last; -1 when full. */
+  int nextRoundRobin(int cursor) {
+    int from = cursor + 1 >= size ? 0 : cursor + 1;
+    int found = used.nextClearBit(from);
+    if (found >= size) {
+      found = used.nextClearBit(0);
+    }
+    return found >= size ? -1 : found;
+  }
+
+  int nextLowest() {
+    int found = used.nextClearBit(0);
+    return found >= size ? -1 : found;
+  }
+
+  IpAddress addressAt(int offset) {
+    return start.plus(offset);
+  }
+}
