@@ -1,0 +1,306 @@
+package io.jipam.bench.etcd;
+
+import io.etcd.jetcd.ByteSequence;
+import io.etcd.jetcd.Client;
+import io.etcd.jetcd.KV;
+import io.etcd.jetcd.kv.TxnResponse;
+import io.etcd.jetcd.op.Cmp;
+import io.etcd.jetcd.op.CmpTarget;
+import io.etcd.jetcd.op.Op;
+import io.etcd.jetcd.options.PutOption;
+import io.jipam.core.alloc.AllocationOrder;
+import io.jipam.core.net.Cidr;
+import io.jipam.core.net.IpRange;
+import io.jipam.core.net.RangeSet;
+import io.jipam.core.store.AllocationOutcome;
+import io.jipam.core.store.AllocationRequest;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.Pool;
+import io.jipam.etcd.EtcdStoreConfig;
+import io.jipam.etcd.EtcdStores;
+import java.io.File;
+import java.net.HttpURLConnection;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
+
+/**
+ * Throughput of the etcd store against its two reference points, in one run against one etcd on
+ * loopback (started here from the {@code etcd} binary on PATH, or {@code ETCD_ENDPOINTS}):
+ *
+ * <ol>
+ *   <li>raw: 8 clients, each compare-and-swapping its own key in a loop: the ceiling of a design
+ *       that spends one transaction per allocation;
+ *   <li>global lock: 8 clients, every allocation under one cluster-wide etcd lock (lease + lock,
+ *       read the pool object, write it back, unlock): the whereabouts design;
+ *   <li>store: 8 simulated nodes (8 store instances, own node names) with {@code threads} callers
+ *       each, allocating (ADD) and then churning (ADD + DEL).
+ * </ol>
+ *
+ * <p>Usage: {@code java -cp "bench/target/classes:bench/target/lib/*" io.jipam.bench.etcd.EtcdBench
+ * [seconds per phase, default 5] [caller threads per node, default 32]}
+ */
+public final class EtcdBench {
+  private static final int CLIENTS = 8;
+
+  public static void main(String[] args) throws Exception {
+    int seconds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
+    int threads = args.length > 1 ? Integer.parseInt(args[1]) : 32;
+    String env = System.getenv("ETCD_ENDPOINTS");
+    Process etcd = null;
+    Path dir = null;
+    List<String> endpoints;
+    if (env != null && !env.isBlank()) {
+      endpoints = List.of(env.split(","));
+    } else {
+      dir = Files.createTempDirectory("jipam-etcd-bench");
+      int client;
+      int peer;
+      try (ServerSocket a = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+          ServerSocket b = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+        client = a.getLocalPort();
+        peer = b.getLocalPort();
+      }
+      etcd = startEtcd(dir, client, peer);
+      Process started = etcd;
+      Runtime.getRuntime().addShutdownHook(new Thread(started::destroyForcibly));
+      endpoints = List.of("http://127.0.0.1:" + client);
+    }
+    try {
+      System.out.printf("etcd %s, %d s per phase, %d clients/nodes, %d callers per node, %d cores%n",
+          endpoints, seconds, CLIENTS, threads, Runtime.getRuntime().availableProcessors());
+      double raw = rawCas(endpoints, seconds);
+      System.out.printf("raw CAS, 8 clients on 8 keys:          %8.0f transactions/s%n", raw);
+      double lock = globalLock(endpoints, seconds);
+      System.out.printf("global lock (whereabouts design):      %8.0f allocations/s%n", lock);
+      double[] store = store(endpoints, seconds, threads);
+      System.out.printf("jipam etcd store, 8 nodes, ADD:        %8.0f allocations/s (%.1f requests per transaction)%n",
+          store[0], store[2]);
+      System.out.printf("jipam etcd store, 8 nodes, ADD+DEL:    %8.0f operations/s%n", store[1]);
+      System.out.printf("ratio store ADD / global lock:         %8.1f x (goal >= 10)%n", store[0] / lock);
+      System.out.printf("ratio store ADD / raw CAS:             %8.2f x (goal >= 2)%n", store[0] / raw);
+    } finally {
+      if (etcd != null) {
+        etcd.destroyForcibly();
+        etcd.waitFor();
+        try (Stream<Path> walk = Files.walk(dir)) {
+          walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        }
+      }
+    }
+    System.exit(0);
+  }
+
+  private static Process startEtcd(Path dir, int client, int peer) throws Exception {
+    Path binary = null;
+    for (String d : System.getenv().getOrDefault("PATH", "/usr/bin").split(File.pathSeparator)) {
+      if (Files.isExecutable(Path.of(d, "etcd"))) {
+        binary = Path.of(d, "etcd");
+        break;
+      }
+    }
+    if (binary == null) {
+      throw new IllegalStateException("no etcd on PATH: apt-get install etcd-server, or set ETCD_ENDPOINTS");
+    }
+    ProcessBuilder pb = new ProcessBuilder(binary.toString(), "--name", "bench", "--data-dir",
+        dir.resolve("data").toString(), "--listen-client-urls", "http://127.0.0.1:" + client,
+        "--advertise-client-urls", "http://127.0.0.1:" + client, "--listen-peer-urls", "http://127.0.0.1:" + peer,
+        "--initial-advertise-peer-urls", "http://127.0.0.1:" + peer, "--initial-cluster",
+        "bench=http://127.0.0.1:" + peer, "--log-level", "warn");
+    pb.redirectErrorStream(true);
+    pb.redirectOutput(dir.resolve("etcd.log").toFile());
+    String arch = System.getProperty("os.arch");
+    if (!arch.equals("amd64") && !arch.equals("x86_64")) {
+      pb.environment().put("ETCD_UNSUPPORTED_ARCH", arch.equals("aarch64") ? "arm64" : arch);
+    }
+    Process p = pb.start();
+    long end = System.currentTimeMillis() + 20_000;
+    while (System.currentTimeMillis() < end) {
+      try {
+        HttpURLConnection c = (HttpURLConnection) URI.create("http://127.0.0.1:" + client + "/health").toURL()
+            .openConnection();
+        c.setConnectTimeout(300);
+        try (var in = c.getInputStream()) {
+          if (new String(in.readAllBytes(), StandardCharsets.UTF_8).contains("\"health\":\"true\"")) {
+            return p;
+          }
+        }
+      } catch (Exception notYet) {
+        Thread.sleep(50);
+      }
+    }
+    p.destroyForcibly();
+    throw new IllegalStateException("etcd did not become healthy: " + Files.readString(dir.resolve("etcd.log")));
+  }
+
+  private static ByteSequence bs(String s) {
+    return ByteSequence.from(s, StandardCharsets.UTF_8);
+  }
+
+  /** Runs {@code work} on CLIENTS threads: a warm-up second, then counts for {@code seconds}. */
+  private interface Worker {
+    void run(int id, AtomicLong counter, long[] measureWindow) throws Exception;
+  }
+
+  private static double measure(int workers, int seconds, Worker work) throws Exception {
+    AtomicLong counter = new AtomicLong();
+    long start = System.nanoTime() + 1_000_000_000L;
+    long end = start + seconds * 1_000_000_000L;
+    long[] window = {start, end};
+    ExecutorService ex = Executors.newFixedThreadPool(workers);
+    List<Future<?>> fs = new ArrayList<>();
+    for (int i = 0; i < workers; i++) {
+      int id = i;
+      fs.add(ex.submit(() -> {
+        work.run(id, counter, window);
+        return null;
+      }));
+    }
+    for (Future<?> f : fs) {
+      f.get();
+    }
+    ex.shutdown();
+    return counter.get() / (double) seconds;
+  }
+
+  private static boolean counting(long[] window) {
+    long now = System.nanoTime();
+    return now >= window[0] && now < window[1];
+  }
+
+  private static double rawCas(List<String> endpoints, int seconds) throws Exception {
+    String run = UUID.randomUUID().toString();
+    return measure(CLIENTS, seconds, (id, counter, window) -> {
+      try (Client client = Client.builder().endpoints(endpoints.toArray(String[]::new)).build()) {
+        KV kv = client.getKVClient();
+        ByteSequence key = bs("/bench/" + run + "/raw/" + id);
+        long rev = kv.put(key, bs("0")).get().getHeader().getRevision();
+        long n = 0;
+        while (System.nanoTime() < window[1]) {
+          TxnResponse r = kv.txn().If(new Cmp(key, Cmp.Op.EQUAL, CmpTarget.modRevision(rev)))
+              .Then(Op.put(key, bs(Long.toString(++n)), PutOption.DEFAULT)).Else(Op.get(key,
+                  io.etcd.jetcd.options.GetOption.DEFAULT)).commit().get();
+          if (r.isSucceeded()) {
+            rev = r.getHeader().getRevision();
+            if (counting(window)) {
+              counter.incrementAndGet();
+            }
+          } else {
+            rev = r.getGetResponses().get(0).getKvs().get(0).getModRevision();
+          }
+        }
+      }
+    });
+  }
+
+  private static double globalLock(List<String> endpoints, int seconds) throws Exception {
+    String run = UUID.randomUUID().toString();
+    ByteSequence lockName = bs("/bench/" + run + "/lock");
+    ByteSequence poolKey = bs("/bench/" + run + "/pool");
+    return measure(CLIENTS, seconds, (id, counter, window) -> {
+      try (Client client = Client.builder().endpoints(endpoints.toArray(String[]::new)).build()) {
+        long lease = client.getLeaseClient().grant(60).get().getID();
+        KV kv = client.getKVClient();
+        int n = 0;
+        while (System.nanoTime() < window[1]) {
+          ByteSequence owned = client.getLockClient().lock(lockName, lease).get().getKey();
+          try {
+            // the whereabouts step: read the whole pool object, add one address, write it back
+            var got = kv.get(poolKey).get().getKvs();
+            String pool = got.isEmpty() ? "" : got.get(0).getValue().toString(StandardCharsets.UTF_8);
+            String[] held = pool.isEmpty() ? new String[0] : pool.split(",");
+            StringBuilder next = new StringBuilder();
+            int keep = Math.max(0, held.length - 255); // a bounded pool object: /24 worth of entries
+            for (int i = keep; i < held.length; i++) {
+              next.append(held[i]).append(',');
+            }
+            next.append(id).append('-').append(n++);
+            kv.put(poolKey, bs(next.toString())).get();
+          } finally {
+            client.getLockClient().unlock(owned).get();
+          }
+          if (counting(window)) {
+            counter.incrementAndGet();
+          }
+        }
+        client.getLeaseClient().revoke(lease).get();
+      }
+    });
+  }
+
+  /** {ADD/s, ADD+DEL ops/s, requests per transaction}. */
+  private static double[] store(List<String> endpoints, int seconds, int threads) throws Exception {
+    String prefix = "/bench-" + UUID.randomUUID();
+    Pool pool = new Pool("bench", List.of(new RangeSet(List.of(
+        IpRange.withDefaults(Cidr.parse("10.64.0.0/12"), null, null, null, null)))), AllocationOrder.ROUND_ROBIN);
+    List<IpamStore> stores = new ArrayList<>();
+    for (int n = 0; n < CLIENTS; n++) {
+      stores.add(EtcdStores.open(EtcdStoreConfig.of(endpoints, "node-" + n).withPrefix(prefix)
+          .withTimeout(java.time.Duration.ofSeconds(10))));
+    }
+    AtomicLong seq = new AtomicLong();
+    try {
+      double adds = measure(CLIENTS * threads, seconds, (id, counter, window) -> {
+        IpamStore s = stores.get(id % CLIENTS);
+        while (System.nanoTime() < window[1]) {
+          AllocationOutcome out = s.allocate(pool, AllocationRequest.of(new Attachment("a" + seq.incrementAndGet(), "eth0")));
+          if (!(out instanceof AllocationOutcome.Allocated)) {
+            throw new IllegalStateException(out.toString());
+          }
+          if (counting(window)) {
+            counter.incrementAndGet();
+          }
+        }
+      });
+      double churn = measure(CLIENTS * threads, seconds, (id, counter, window) -> {
+        IpamStore s = stores.get(id % CLIENTS);
+        while (System.nanoTime() < window[1]) {
+          Attachment a = new Attachment("c" + seq.incrementAndGet(), "eth0");
+          s.allocate(pool, AllocationRequest.of(a));
+          s.release(pool, a);
+          if (counting(window)) {
+            counter.addAndGet(2);
+          }
+        }
+      });
+      long commits = 0;
+      long requests = 0;
+      for (IpamStore s : stores) {
+        long[] stats = statsOf(s);
+        commits += stats[0];
+        requests += stats[1];
+      }
+      return new double[] {adds, churn, commits == 0 ? 0 : requests / (double) commits};
+    } finally {
+      stores.forEach(IpamStore::close);
+    }
+  }
+
+  /** The store's commit counters, read reflectively (they are package-private in ipam-etcd). */
+  private static long[] statsOf(IpamStore s) {
+    try {
+      var commits = s.getClass().getDeclaredField("commits");
+      var requests = s.getClass().getDeclaredField("committedRequests");
+      commits.setAccessible(true);
+      requests.setAccessible(true);
+      return new long[] {((AtomicLong) commits.get(s)).get(), ((AtomicLong) requests.get(s)).get()};
+    } catch (ReflectiveOperationException e) {
+      return new long[] {0, 0};
+    }
+  }
+
+  private EtcdBench() {}
+}
