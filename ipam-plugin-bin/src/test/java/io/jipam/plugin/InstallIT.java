@@ -1,0 +1,30 @@
+package io.jipam.plugin;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The documented install step: jipam-install puts a working launcher into a CNI bin dir. */
+class InstallIT {
+  @TempDir Path binDir;
+
+  @Test
+  void install_intoBinDir_launcherAnswersVersionAndAdds() throws Exception {
+    String out = CniExec.sh(CniExec.DIST.resolve("bin/jipam-install").toString(), binDir.toString());
+    Path installed = binDir.resolve("jipam");
+    assertTrue(Files.isExecutable(installed), out);
+    CniExec.Result version = CniExec.run(installed, CniExec.env("VERSION", null, null, null), "");
+    assertEquals(0, version.exit(), version.toString());
+    assertTrue(version.stdout().contains("\"supportedVersions\""), version.stdout());
+    String conf = "{\"cniVersion\":\"1.0.0\",\"name\":\"inst\",\"ipam\":{\"type\":\"jipam\",\"dataDir\":\""
+        + binDir.resolve("data") + "\",\"subnet\":\"198.18.30.0/24\"}}";
+    CniExec.Result add = CniExec.run(installed, CniExec.env("ADD", "c1", "eth0", "/var/run/netns/c1"), conf);
+    assertEquals(0, add.exit(), add.toString());
+    assertTrue(add.stdout().contains("198.18.30.2/24"), add.stdout());
+    assertTrue(add.stderr().isEmpty(), "the JVM printed: " + add.stderr());
+  }
+}
