@@ -1,0 +1,14 @@
+# Sourced by the jipam launchers with $lib set to this folder: which JVM, class path and flags to
+# start with. jvm.env, written by jipam-train-cache, names the JVM, this folder's canonical path
+# (the class path must match the one the start-up cache was trained with) and the cache; without it
+# the `java` on PATH runs without a cache. JIPAM_JAVA (a java binary) and JIPAM_JAVA_OPTS override.
+JIPAM_JAVA_BIN=java
+JIPAM_LIB=$lib
+JIPAM_CACHE_FLAGS=
+if [ -r "$lib/jvm.env" ]; then . "$lib/jvm.env"; fi
+if [ -n "${JIPAM_JAVA:-}" ]; then JIPAM_JAVA_BIN=$JIPAM_JAVA; JIPAM_CACHE_FLAGS=; fi
+JIPAM_CLASSPATH=
+for jar in "$JIPAM_LIB"/*.jar; do JIPAM_CLASSPATH="$JIPAM_CLASSPATH${JIPAM_CLASSPATH:+:}$jar"; done
+# One-shot process: serial GC, C1 only, no perf data file; JVM warnings to stderr, never stdout
+# (the runtime parses stdout).
+JIPAM_JVM_FLAGS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xlog:disable -Xlog:all=warning:stderr $JIPAM_CACHE_FLAGS ${JIPAM_JAVA_OPTS:-}"
