@@ -90,40 +90,99 @@ import java.util.concurrent.locks.ReentrantLock;
  * never forced: after a power loss it is detected stale or truncated and rebuilt.
  *
  * <h2>Cost</h2>
- * ADD: lock, stat the directory, read the cursor files and the index, create one file per range
- * set, rename one cursor per range set, write the index. DEL and CHECK: the same with a read and a
- * delete per address. No directory walk unless the index is stale. The index is one file of
- * O(allocations) bytes; a long-lived store keeps the state in memory and skips reading it while
- * the stamp holds.
+ * Nothing walks the directory unless the index is stale. A call reads the directory's stamp, the
+ * cursor files, and (unless a long-lived store has the state cached) the index file as one
+ * string. Then:
+ * <ul>
+ *   <li>CHECK ({@link #find}) and DEL ({@link #release}): the attachment's lines are found by a
+ *       text search over the index (no per-record parsing); its address files are re-read (and
+ *       deleted); DEL appends {@code d} lines and a stamp to the index.
+ *   <li>ADD ({@link #allocate}): the attachment's existing addresses are found the same way; if
+ *       none, a {@link PoolState} that starts empty chooses the address (so ranges, gateway,
+ *       exclusions and the round-robin order are core's), and the address files act as its
+ *       bitmap: an address whose file exists is loaded as taken and the choice is made again (a
+ *       stat per taken address after the cursor, as host-local probes; beyond 512 probes the
+ *       whole index is parsed instead). One file is created per range set, one cursor renamed,
+ *       one line appended.
+ *   <li>list, usage and GC parse the whole index into a {@link PoolState}; a long-lived store
+ *       (one that has served the pool before) does the same once and then keeps that state while
+ *       the stamp holds, so its later calls read no index at all.
+ * </ul>
+ * The index file is O(allocations) bytes, read whole and searched, never parsed whole on the
+ * ADD, DEL and CHECK paths; appends are compacted into a new snapshot by the next full load once
+ * the file has doubled.
  *
  * <p>Thread-safe: all methods may be called from any thread.
  */
 final class HostLocalStore implements IpamStore {
+  /** How a store chooses between the text-search fast path and the whole parsed state. */
+  enum Mode {
+    /** Fast path on the first call for a pool, cached whole state afterwards (the default). */
+    AUTO,
+    /** Always the fast path where it applies, never a cached state (a one-shot process's view). */
+    FAST,
+    /** Always the whole state. */
+    FULL
+  }
+
   /** JVM-wide in-process locks, one per network directory. */
   private static final ConcurrentHashMap<Path, ReentrantLock> JVM_LOCKS = new ConcurrentHashMap<>();
   private static final int ATTEMPTS = 4;
+  private static final int MAX_PROBES = 512;
+  private static final List<Allocation> NONE = List.of();
 
   private final Path dataDir;
   private final boolean sync;
-  /** Per network name, the state as of a stamp. Each entry guarded by that pool's locks. */
+  private final Mode mode;
+  /** Per network name, the whole state as of a stamp. Each entry guarded by that pool's locks. */
   private final ConcurrentHashMap<String, Cached> cache = new ConcurrentHashMap<>();
+  /** Pools this store has served at least once (AUTO mode: they get a cached state). */
+  private final Set<String> served = ConcurrentHashMap.newKeySet();
 
   HostLocalStore(Path dataDir, boolean sync) {
-    this.dataDir = dataDir.toAbsolutePath().normalize();
-    this.sync = sync;
+    this(dataDir, sync, Mode.AUTO);
   }
 
-  /** The state a process last saw or left, and the stamp and cursors it belongs to. */
-  private record Cached(PoolState state, PoolDir.DirStamp stamp, String[] cursors) {}
+  HostLocalStore(Path dataDir, boolean sync, Mode mode) {
+    this.dataDir = dataDir.toAbsolutePath().normalize();
+    this.sync = sync;
+    this.mode = mode;
+  }
+
+  /** The whole state a store last saw or left, with the stamp and cursors it belongs to. */
+  private static final class Cached {
+    final PoolState state;
+    final PoolDir.DirStamp stamp;
+    final String[] cursors;
+    final long base;
+
+    Cached(PoolState state, PoolDir.DirStamp stamp, String[] cursors, long base) {
+      this.state = state;
+      this.stamp = stamp;
+      this.cursors = cursors;
+      this.base = base;
+    }
+  }
 
   /** One call's hold on a pool: both locks, and what was read under them. */
   private static final class Held {
     final PoolDir dir;
     final ReentrantLock jvmLock;
     FileChannel channel;
-    PoolDir.DirStamp loadedStamp;
+    /** The directory's stamp when the call (or its latest attempt) began. */
+    PoolDir.DirStamp now;
+    /** The cursor files' content; updated as the call writes them. */
     String[] cursors;
-    boolean indexDirty;
+    /** A cached whole state whose stamp still holds, or null. */
+    Cached cached;
+    /** The index as read (when no cached state), or null. */
+    IndexFile.Raw raw;
+    /** Whether {@link #raw} is valid now: its stamp is the directory's. */
+    boolean rawValid;
+    /** The snapshot length the index's appends count from. */
+    long base;
+    /** Whether the next write must be a whole snapshot (rebuilt, or too many appends). */
+    boolean snapshotNeeded;
 
     Held(PoolDir dir, ReentrantLock jvmLock) {
       this.dir = dir;
@@ -138,100 +197,162 @@ final class HostLocalStore implements IpamStore {
     Held h = lock(pool);
     List<Allocation> created = new ArrayList<>(2);
     try {
-      Attachment att = request.attachment();
+      boolean rebuild = false;
       for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
-        PoolState st = load(h, pool, attempt > 0);
-        List<Allocation> before = st.find(att);
-        if (before.isEmpty()) {
-          List<Allocation> legacy = legacyHeld(st, att);
-          if (!legacy.isEmpty()) {
-            if (!verified(h, legacy)) {
-              continue;
-            }
-            finish(h, st, false);
-            return new AllocationOutcome.Allocated(legacy, true);
-          }
-        } else if (!verified(h, before)) {
-          continue;
-        }
-        AllocationOutcome outcome = st.allocate(request);
-        if (!(outcome instanceof AllocationOutcome.Allocated got) || got.existing()) {
-          finish(h, st, false);
+        boolean fast = begin(h, pool, rebuild);
+        AllocationOutcome outcome = fast ? allocateFast(h, pool, request, created)
+            : allocateFull(h, pool, request, created, rebuild);
+        if (outcome != null) {
           return outcome;
         }
-        boolean clash = false;
-        for (Allocation a : got.allocations()) {
-          if (before.contains(a)) {
-            continue;
-          }
-          if (!h.dir.createAddressFile(a.address(), a.attachment())) {
-            clash = true; // a file jipam's index did not know about: rebuild and retry
-            break;
-          }
-          created.add(a);
-        }
-        if (clash) {
-          rollback(h, created);
-          cache.remove(pool.name());
-          continue;
-        }
-        for (Allocation a : got.allocations()) {
-          if (!before.contains(a)) {
-            h.dir.writeCursor(a.rangeSetIndex(), a.address());
-            h.cursors[a.rangeSetIndex()] = a.address().toString();
-          }
-        }
-        created.clear();
-        finish(h, st, true);
-        return outcome;
+        rebuild = true; // the index missed a change: rebuild from the address files and retry
       }
       throw contended(pool);
     } catch (IOException | DirectoryIteratorException e) {
       rollback(h, created);
-      cache.remove(pool.name());
       throw PoolDir.ioFailure("allocating in", h.dir.dir, e);
     } catch (RuntimeException e) {
       rollback(h, created);
-      cache.remove(pool.name());
       throw e;
     } finally {
       unlock(h);
     }
   }
 
+  /** ADD without parsing the index; null to retry with a rebuild. */
+  private AllocationOutcome allocateFast(Held h, Pool pool, AllocationRequest request,
+      List<Allocation> created) throws IOException {
+    Attachment att = request.attachment();
+    List<Allocation> held = heldPerIndex(h, pool, att);
+    if (!held.isEmpty()) {
+      if (!verified(h, held)) {
+        return null;
+      }
+      if (request.requested().isEmpty() && coversEverySet(held, pool)) {
+        finish(h, null, false, NONE, NONE);
+        return new AllocationOutcome.Allocated(held, true);
+      }
+      return allocateFull(h, pool, request, created, false); // partly held: let the whole state decide
+    }
+    int sets = pool.rangeSets().size();
+    PoolState st = new PoolState(pool);
+    setCursors(st, h.cursors);
+    IpAddress[] saved = new IpAddress[sets];
+    for (int probe = 0; probe < MAX_PROBES; probe++) {
+      for (int i = 0; i < sets; i++) {
+        saved[i] = st.cursor(i);
+      }
+      AllocationOutcome outcome = st.allocate(request);
+      if (!(outcome instanceof AllocationOutcome.Allocated got)) {
+        finish(h, null, false, NONE, NONE); // Taken (holder read from its file), Unavailable, Exhausted
+        return outcome;
+      }
+      if (got.existing()) {
+        return null; // cannot happen: the attachment held nothing here
+      }
+      IpAddress clash = null;
+      for (Allocation a : got.allocations()) {
+        if (!h.dir.createAddressFile(a.address(), a.attachment())) {
+          clash = a.address();
+          break;
+        }
+        created.add(a);
+      }
+      if (clash == null) {
+        writeCursors(h, got.allocations());
+        created.clear();
+        finish(h, null, true, got.allocations(), NONE);
+        return outcome;
+      }
+      rollback(h, created);
+      st.release(att);
+      for (int i = 0; i < sets; i++) {
+        st.setCursor(i, saved[i]);
+      }
+      Attachment holder = h.dir.readHolder(clash);
+      if (holder == null) {
+        continue; // gone meanwhile (a concurrent host-local DEL): choose again
+      }
+      if (holder.equals(att)) {
+        return null; // the index did not know this attachment holds it
+      }
+      st.load(clash, holder, PodRef.UNKNOWN);
+    }
+    return allocateFull(h, pool, request, created, false); // crowded after the cursor
+  }
+
+  /** ADD on the whole state; null to retry with a rebuild. */
+  private AllocationOutcome allocateFull(Held h, Pool pool, AllocationRequest request,
+      List<Allocation> created, boolean rebuild) throws IOException {
+    PoolState st = full(h, pool, rebuild);
+    Attachment att = request.attachment();
+    List<Allocation> before = st.find(att);
+    if (before.isEmpty()) {
+      List<Allocation> legacy = legacyHeld(st, att);
+      if (!legacy.isEmpty()) {
+        if (!verified(h, legacy)) {
+          return null;
+        }
+        finish(h, st, false, NONE, NONE);
+        return new AllocationOutcome.Allocated(legacy, true);
+      }
+    } else if (!verified(h, before)) {
+      return null;
+    }
+    AllocationOutcome outcome = st.allocate(request);
+    if (!(outcome instanceof AllocationOutcome.Allocated got) || got.existing()) {
+      finish(h, st, false, NONE, NONE);
+      return outcome;
+    }
+    List<Allocation> fresh = new ArrayList<>(2);
+    for (Allocation a : got.allocations()) {
+      if (before.contains(a)) {
+        continue;
+      }
+      if (!h.dir.createAddressFile(a.address(), a.attachment())) {
+        rollback(h, created);
+        return null; // a file the index did not know about
+      }
+      created.add(a);
+      fresh.add(a);
+    }
+    writeCursors(h, fresh);
+    created.clear();
+    finish(h, st, true, fresh, NONE);
+    return outcome;
+  }
+
   @Override
   public List<Allocation> release(Pool pool, Attachment attachment) {
     Held h = lock(pool);
     try {
-      for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
-        PoolState st = load(h, pool, attempt > 0);
-        Attachment holder = attachment;
-        List<Allocation> held = st.find(attachment);
-        if (held.isEmpty()) {
+      boolean rebuild = false;
+      for (int attempt = 0; attempt < ATTEMPTS; attempt++, rebuild = true) {
+        boolean fast = begin(h, pool, rebuild);
+        PoolState st = fast ? null : full(h, pool, rebuild);
+        List<Allocation> held = fast ? heldPerIndex(h, pool, attachment) : st.find(attachment);
+        if (held.isEmpty() && !fast) {
           held = legacyHeld(st, attachment);
-          holder = held.isEmpty() ? attachment : held.get(0).attachment();
         }
         if (held.isEmpty()) {
-          finish(h, st, false);
-          return List.of();
+          finish(h, st, false, NONE, NONE);
+          return NONE;
         }
         if (!verified(h, held)) {
           continue;
         }
-        st.release(holder);
+        if (st != null) {
+          st.release(held.get(0).attachment());
+        }
         for (Allocation a : held) {
           h.dir.deleteAddressFile(a.address());
         }
-        finish(h, st, true);
+        finish(h, st, true, NONE, held);
         return held;
       }
       throw contended(pool);
     } catch (IOException | DirectoryIteratorException e) {
-      cache.remove(pool.name());
       throw PoolDir.ioFailure("releasing in", h.dir.dir, e);
-    } catch (RuntimeException e) {
-      cache.remove(pool.name());
-      throw e;
     } finally {
       unlock(h);
     }
@@ -241,25 +362,23 @@ final class HostLocalStore implements IpamStore {
   public List<Allocation> find(Pool pool, Attachment attachment) {
     Held h = lock(pool);
     try {
-      for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
-        PoolState st = load(h, pool, attempt > 0);
-        List<Allocation> held = st.find(attachment);
-        if (held.isEmpty()) {
+      boolean rebuild = false;
+      for (int attempt = 0; attempt < ATTEMPTS; attempt++, rebuild = true) {
+        boolean fast = begin(h, pool, rebuild);
+        PoolState st = fast ? null : full(h, pool, rebuild);
+        List<Allocation> held = fast ? heldPerIndex(h, pool, attachment) : st.find(attachment);
+        if (held.isEmpty() && !fast) {
           held = legacyHeld(st, attachment);
         }
         if (!verified(h, held)) {
           continue;
         }
-        finish(h, st, false);
+        finish(h, st, false, NONE, NONE);
         return held;
       }
       throw contended(pool);
     } catch (IOException | DirectoryIteratorException e) {
-      cache.remove(pool.name());
       throw PoolDir.ioFailure("reading", h.dir.dir, e);
-    } catch (RuntimeException e) {
-      cache.remove(pool.name());
-      throw e;
     } finally {
       unlock(h);
     }
@@ -269,16 +388,13 @@ final class HostLocalStore implements IpamStore {
   public List<Allocation> list(Pool pool) {
     Held h = lock(pool);
     try {
-      PoolState st = load(h, pool, false);
+      begin(h, pool, false);
+      PoolState st = full(h, pool, false);
       List<Allocation> all = st.list();
-      finish(h, st, false);
+      finish(h, st, false, NONE, NONE);
       return all;
     } catch (IOException | DirectoryIteratorException e) {
-      cache.remove(pool.name());
       throw PoolDir.ioFailure("reading", h.dir.dir, e);
-    } catch (RuntimeException e) {
-      cache.remove(pool.name());
-      throw e;
     } finally {
       unlock(h);
     }
@@ -288,16 +404,13 @@ final class HostLocalStore implements IpamStore {
   public PoolUsage usage(Pool pool) {
     Held h = lock(pool);
     try {
-      PoolState st = load(h, pool, false);
+      begin(h, pool, false);
+      PoolState st = full(h, pool, false);
       PoolUsage usage = st.usage();
-      finish(h, st, false);
+      finish(h, st, false, NONE, NONE);
       return usage;
     } catch (IOException | DirectoryIteratorException e) {
-      cache.remove(pool.name());
       throw PoolDir.ioFailure("reading", h.dir.dir, e);
-    } catch (RuntimeException e) {
-      cache.remove(pool.name());
-      throw e;
     } finally {
       unlock(h);
     }
@@ -313,8 +426,10 @@ final class HostLocalStore implements IpamStore {
     }
     Held h = lock(pool);
     try {
-      for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
-        PoolState st = load(h, pool, attempt > 0);
+      boolean rebuild = false;
+      for (int attempt = 0; attempt < ATTEMPTS; attempt++, rebuild = true) {
+        begin(h, pool, rebuild);
+        PoolState st = full(h, pool, rebuild);
         List<Allocation> doomed = new ArrayList<>();
         for (Allocation a : st.allocations()) {
           if (!keep.contains(a.attachment())) {
@@ -328,16 +443,12 @@ final class HostLocalStore implements IpamStore {
         for (Allocation a : released) {
           h.dir.deleteAddressFile(a.address());
         }
-        finish(h, st, !released.isEmpty());
+        finish(h, st, !released.isEmpty(), NONE, released);
         return released;
       }
       throw contended(pool);
     } catch (IOException | DirectoryIteratorException e) {
-      cache.remove(pool.name());
       throw PoolDir.ioFailure("collecting garbage in", h.dir.dir, e);
-    } catch (RuntimeException e) {
-      cache.remove(pool.name());
-      throw e;
     } finally {
       unlock(h);
     }
@@ -391,7 +502,7 @@ final class HostLocalStore implements IpamStore {
     }
   }
 
-  private static void unlock(Held h) {
+  private void unlock(Held h) {
     try {
       if (h.channel != null) {
         h.channel.close(); // releases the file lock
@@ -399,6 +510,7 @@ final class HostLocalStore implements IpamStore {
     } catch (IOException e) {
       // closing a lock file cannot lose data; the lock goes with the descriptor
     } finally {
+      served.add(h.dir.network);
       h.jvmLock.unlock();
     }
   }
@@ -411,41 +523,75 @@ final class HostLocalStore implements IpamStore {
   // ---------------------------------------------------------------- loading and persisting
 
   /**
-   * The pool's state under the locks: the cached one or the index when the stamp still holds,
-   * else rebuilt from the address files (always when {@code rebuild}). Cursors are re-read from
-   * the cursor files every time. The returned state is removed from the cache while the call
-   * may change it; {@link #finish} puts it back.
+   * Starts (an attempt of) a call under the locks: reads the directory's stamp and the cursor
+   * files, takes a cached whole state whose stamp still holds, else reads the index. Returns
+   * whether the call may take the fast path. The cache entry is removed while the call may
+   * change its state; {@link #finish} puts one back.
    */
-  private PoolState load(Held h, Pool pool, boolean rebuild) throws IOException {
+  private boolean begin(Held h, Pool pool, boolean rebuild) throws IOException {
     PoolDir d = h.dir;
-    PoolDir.DirStamp now = d.stat();
+    h.now = d.stat();
     int sets = pool.rangeSets().size();
     String[] cursors = new String[sets];
     for (int i = 0; i < sets; i++) {
       cursors[i] = d.readCursor(i);
     }
-    h.loadedStamp = now;
     h.cursors = cursors;
-    h.indexDirty = false;
-    Cached c = cache.remove(pool.name());
-    PoolState st;
-    if (!rebuild && c != null && c.stamp().equals(now) && cursorsMatch(c.cursors(), cursors)) {
-      st = c.state().pool().equals(pool) ? c.state() : reload(pool, c.state().allocations());
-    } else {
-      IndexFile.Snapshot snap = IndexFile.read(d);
-      if (!rebuild && snap != null && snap.stamp().equals(now) && cursorsMatch(snap.cursors(), cursors)) {
-        st = reload(pool, snap.allocations());
-      } else {
-        Collection<Allocation> pods = snap != null ? snap.allocations()
-            : c != null ? c.state().allocations() : List.of();
-        st = scan(pool, d, pods);
-        h.indexDirty = true;
+    h.snapshotNeeded = false;
+    Cached c = cache.remove(d.network);
+    h.cached = c != null && !rebuild && c.stamp.equals(h.now) && cursorsMatch(c.cursors, cursors) ? c : null;
+    h.raw = null;
+    h.rawValid = false;
+    if (h.cached != null) {
+      h.base = h.cached.base;
+      return false;
+    }
+    h.raw = IndexFile.read(d);
+    h.rawValid = h.raw != null && h.raw.stamp.equals(h.now) && cursorsMatch(h.raw.cursors, cursors);
+    h.base = h.rawValid ? h.raw.base : 0;
+    boolean longLived = mode == Mode.FULL || mode == Mode.AUTO && served.contains(d.network);
+    return !rebuild && h.rawValid && !h.raw.oversized() && !longLived;
+  }
+
+  /**
+   * The pool's whole state: the cached one, the parsed index when valid, else (and always when
+   * {@code rebuild}) rebuilt from the address files.
+   */
+  private PoolState full(Held h, Pool pool, boolean rebuild) throws IOException {
+    PoolState st = null;
+    if (!rebuild && h.cached != null) {
+      PoolState c = h.cached.state;
+      st = c.pool().equals(pool) ? c : reload(pool, c.allocations());
+    } else if (!rebuild && h.rawValid) {
+      try {
+        st = reload(pool, IndexFile.parseAll(h.raw));
+        h.snapshotNeeded = h.raw.oversized();
+      } catch (RuntimeException e) {
+        st = null; // a corrupt line: rebuild
       }
     }
-    for (int i = 0; i < sets; i++) {
+    if (st == null) {
+      Collection<Allocation> pods = List.of();
+      if (h.raw != null) {
+        try {
+          pods = IndexFile.parseAll(h.raw);
+        } catch (RuntimeException e) {
+          pods = List.of();
+        }
+      } else if (h.cached != null) {
+        pods = h.cached.state.allocations();
+      }
+      st = scan(pool, h.dir, pods);
+      h.snapshotNeeded = true;
+    }
+    setCursors(st, h.cursors);
+    return st;
+  }
+
+  private static void setCursors(PoolState st, String[] cursors) {
+    for (int i = 0; i < cursors.length; i++) {
       st.setCursor(i, cursors[i].isEmpty() ? null : IpAddress.tryParse(cursors[i]));
     }
-    return st;
   }
 
   private static boolean cursorsMatch(String[] recorded, String[] now) {
@@ -505,21 +651,37 @@ final class HostLocalStore implements IpamStore {
   }
 
   /**
-   * Ends a call that went well: when the directory or the index changed, records the new stamp
-   * and writes the index; caches the state.
+   * Ends a call that went well. When the directory changed or the index must be rewritten:
+   * records the new stamp, waits for the clock (see {@link #settle}), and appends the call's
+   * changes to the index or writes a snapshot. Caches a whole state; a fast-path call (no
+   * {@code st}) leaves no cache. The files are the truth: when the index cannot be written it is
+   * deleted, and the call still succeeds.
    */
-  private void finish(Held h, PoolState st, boolean dirChanged) throws IOException {
+  private void finish(Held h, PoolState st, boolean dirChanged, List<Allocation> added,
+      List<Allocation> removed) throws IOException {
     PoolDir d = h.dir;
-    PoolDir.DirStamp stamp = h.loadedStamp;
-    if (dirChanged || h.indexDirty) {
+    PoolDir.DirStamp stamp = h.now;
+    long base = h.base;
+    if (dirChanged || h.snapshotNeeded) {
       if (dirChanged) {
         d.syncDir();
       }
       stamp = d.stat();
       settle(d, stamp.mtimeNanos());
-      IndexFile.write(d, stamp, h.cursors, st.allocations());
+      try {
+        if (st != null && (h.snapshotNeeded || !Files.exists(d.index))) {
+          base = IndexFile.writeSnapshot(d, stamp, h.cursors, st.allocations());
+        } else {
+          IndexFile.append(d, added, removed, stamp, base, h.cursors);
+        }
+      } catch (IpamException e) {
+        IndexFile.discard(d);
+        st = null;
+      }
     }
-    cache.put(d.network, new Cached(st, stamp, h.cursors.clone()));
+    if (st != null && mode != Mode.FAST) {
+      cache.put(d.network, new Cached(st, stamp, h.cursors.clone(), base));
+    }
   }
 
   /**
@@ -545,23 +707,51 @@ final class HostLocalStore implements IpamStore {
 
   // ---------------------------------------------------------------- helpers
 
+  private static void writeCursors(Held h, List<Allocation> fresh) throws IOException {
+    for (Allocation a : fresh) {
+      h.dir.writeCursor(a.rangeSetIndex(), a.address());
+      h.cursors[a.rangeSetIndex()] = a.address().toString();
+    }
+  }
+
+  /** Fast path: what the (valid) index says the attachment holds, or an old file for its ID. */
+  private static List<Allocation> heldPerIndex(Held h, Pool pool, Attachment att) {
+    List<Allocation> held = IndexFile.find(h.raw, pool, att);
+    if (held.isEmpty() && !PoolDir.LEGACY_IFNAME.equals(att.ifname())) {
+      held = IndexFile.find(h.raw, pool, new Attachment(att.containerId(), PoolDir.LEGACY_IFNAME));
+    }
+    return held;
+  }
+
+  private static boolean coversEverySet(List<Allocation> held, Pool pool) {
+    int sets = pool.rangeSets().size();
+    if (held.size() != sets) {
+      return false;
+    }
+    for (int i = 0; i < sets; i++) {
+      if (held.get(i).rangeSetIndex() != i) {
+        return false;
+      }
+    }
+    return true;
+  }
+
   /** What an old-format file (container ID only) gives the attachment's container, or nothing. */
   private static List<Allocation> legacyHeld(PoolState st, Attachment att) {
     if (PoolDir.LEGACY_IFNAME.equals(att.ifname())) {
-      return List.of();
+      return NONE;
     }
     return st.find(new Attachment(att.containerId(), PoolDir.LEGACY_IFNAME));
   }
 
   /**
    * Whether every allocation's address file still names its holder. When not, the index missed
-   * a change: the cached state is dropped and the caller retries with a rebuild.
+   * a change, and the caller retries with a rebuild.
    */
-  private boolean verified(Held h, List<Allocation> allocations) throws IOException {
+  private static boolean verified(Held h, List<Allocation> allocations) throws IOException {
     for (Allocation a : allocations) {
       Attachment onDisk = h.dir.readHolder(a.address());
       if (onDisk == null || !onDisk.equals(a.attachment())) {
-        cache.remove(h.dir.network);
         return false;
       }
     }

@@ -5,11 +5,15 @@ import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.PodRef;
+import io.jipam.core.store.Pool;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashMap;
@@ -17,32 +21,57 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * jipam's snapshot of one pool, {@code <dataDir>/.jipam/<network>/index}: a cache of the address
+ * jipam's index of one pool, {@code <dataDir>/.jipam/<network>/index}: a cache of the address
  * files plus what they cannot hold (the pod of each allocation). Text, one record a line, fields
- * separated by tabs, free text percent-escaped:
+ * separated by tabs, pod names percent-escaped:
  *
  * <pre>
- * jipam-hostlocal-index 1
- * dir     FILEKEY  MTIME_NANOS        stamp: network directory identity and mtime after jipam's last write
- * cursors N  C0  C1 ...               content of last_reserved_ip.0..N-1 as jipam left it ("" = none)
- * a       ADDRESS  CONTAINERID  IFNAME  POD_NAMESPACE  POD_NAME
- * ...
- * end     COUNT                       written last: a truncated file is never taken for a valid one
+ * jipam-hostlocal-index 2                              magic, first line
+ * a  ADDRESS  CONTAINERID  IFNAME  POD_NS  POD_NAME    ADDRESS is held (a later line for it wins)
+ * d  ADDRESS                                           ADDRESS is free
+ * s  FILEKEY  MTIME_NANOS  BASE  N  C0 .. CN-1         stamp (see HostLocalStore)
  * </pre>
  *
- * Written to {@code index.tmp} and renamed over {@code index}, so a reader sees the old or the new
- * snapshot, never a mix. Not thread-safe; used under the pool's lock.
+ * A snapshot (magic, one {@code a} line per allocation in address order, a stamp) is written to
+ * {@code index.tmp} and renamed over the index. Each later call appends its {@code a}/{@code d}
+ * lines and a new stamp with one {@code write(2)} (O(1) bytes), so a killed process leaves the
+ * old or the new tail, and a torn tail (power loss) has no trailing stamp. The index is valid only
+ * when its last line is a stamp equal to the directory's current one. {@code BASE} is the
+ * snapshot's length: when appends have made the file more than twice that (plus 256 KiB), the
+ * next call that has the whole state rewrites the snapshot (amortised O(1) per call).
+ *
+ * <p>Reading: {@link #find} answers "what does this attachment hold" by a plain text search over
+ * the file (no per-record parsing); {@link #parseAll} parses every record (only for list, usage,
+ * GC, and a long-lived store). Not thread-safe; used under the pool's lock.
  */
 final class IndexFile {
-  private static final String MAGIC = "jipam-hostlocal-index 1";
+  private static final String MAGIC = "jipam-hostlocal-index 2\n";
+  private static final long SLACK = 256 * 1024;
 
-  /** A parsed index; {@code allocations} carry range set index -1 (recomputed on load). */
-  record Snapshot(PoolDir.DirStamp stamp, String[] cursors, List<Allocation> allocations) {}
+  /** The index as read: its text (ISO-8859-1, one char a byte) and its trailing stamp. */
+  static final class Raw {
+    final String text;
+    final PoolDir.DirStamp stamp;
+    final long base;
+    final String[] cursors;
+
+    Raw(String text, PoolDir.DirStamp stamp, long base, String[] cursors) {
+      this.text = text;
+      this.stamp = stamp;
+      this.base = base;
+      this.cursors = cursors;
+    }
+
+    /** Whether appends have grown the file enough that the next full writer should compact. */
+    boolean oversized() {
+      return text.length() > 2 * base + SLACK;
+    }
+  }
 
   private IndexFile() {}
 
-  /** The index, or null when it is missing or does not parse (then the caller rebuilds). */
-  static Snapshot read(PoolDir d) {
+  /** The index, or null when it is missing, unreadable or has no trailing stamp. */
+  static Raw read(PoolDir d) {
     byte[] bytes;
     try {
       bytes = Files.readAllBytes(d.index);
@@ -52,126 +81,178 @@ final class IndexFile {
       return null; // a cache: unreadable means rebuild
     }
     try {
-      return parse(new String(bytes, StandardCharsets.UTF_8));
+      String text = new String(bytes, StandardCharsets.ISO_8859_1);
+      int n = text.length();
+      if (!text.startsWith(MAGIC) || text.charAt(n - 1) != '\n') {
+        return null;
+      }
+      int start = text.lastIndexOf('\n', n - 2) + 1;
+      if (!text.startsWith("s\t", start)) {
+        return null;
+      }
+      String[] f = text.substring(start, n - 1).split("\t", -1);
+      int count = Integer.parseInt(f[4]);
+      if (f.length != 5 + count) {
+        return null;
+      }
+      String[] cursors = new String[count];
+      for (int i = 0; i < count; i++) {
+        cursors[i] = utf8(unescape(f[5 + i]));
+      }
+      return new Raw(text, new PoolDir.DirStamp(utf8(unescape(f[1])), Long.parseLong(f[2])),
+          Long.parseLong(f[3]), cursors);
     } catch (RuntimeException e) {
       return null;
     }
   }
 
-  private static Snapshot parse(String text) {
-    int pos = 0;
-    int n = text.length();
-    PoolDir.DirStamp stamp = null;
-    String[] cursors = null;
-    List<Allocation> allocations = new ArrayList<>();
+  /**
+   * What the index says the attachment holds, by text search: every {@code a} line naming it
+   * that no later line for the same address overrides. Range set indexes are the pool's.
+   */
+  static List<Allocation> find(Raw raw, Pool pool, Attachment att) {
+    String text = raw.text;
+    String needle = "\t" + att.containerId() + "\t" + att.ifname() + "\t";
+    List<Allocation> out = new ArrayList<>(2);
+    int from = 0;
+    while (true) {
+      int at = text.indexOf(needle, from);
+      if (at < 0) {
+        return out;
+      }
+      from = at + 1;
+      int start = text.lastIndexOf('\n', at) + 1;
+      if (!text.startsWith("a\t", start) || text.indexOf('\t', start + 2) != at) {
+        continue; // the needle matched other fields
+      }
+      String address = text.substring(start + 2, at);
+      int end = text.indexOf('\n', at);
+      if (text.indexOf("\nd\t" + address + "\n", end) >= 0 || text.indexOf("\na\t" + address + "\t", end) >= 0) {
+        continue; // released or re-assigned later
+      }
+      String[] f = text.substring(start, end).split("\t", -1);
+      IpAddress ip = IpAddress.parse(address);
+      Allocation a = new Allocation(ip, pool.rangeSetIndexOf(ip), att,
+          new PodRef(utf8(unescape(f[4])), utf8(unescape(f[5]))));
+      int i = out.size();
+      while (i > 0 && out.get(i - 1).rangeSetIndex() > a.rangeSetIndex()) {
+        i--;
+      }
+      out.add(i, a); // range set order, as PoolState keeps it
+    }
+  }
+
+  /** Every allocation the index records, with range set index -1 (recomputed on load). */
+  static Collection<Allocation> parseAll(Raw raw) {
+    String text = raw.text;
+    Map<IpAddress, Allocation> live = new HashMap<>();
     Map<String, Attachment> attachments = new HashMap<>();
-    boolean sawMagic = false;
-    String[] f = new String[6];
+    int pos = MAGIC.length();
+    int n = text.length();
     while (pos < n) {
       int eol = text.indexOf('\n', pos);
-      if (eol < 0) {
-        return null; // no trailing newline: truncated
+      char kind = text.charAt(pos);
+      if (kind == 'a') {
+        int t1 = text.indexOf('\t', pos + 2);
+        int t2 = text.indexOf('\t', t1 + 1);
+        int t3 = text.indexOf('\t', t2 + 1);
+        int t4 = text.indexOf('\t', t3 + 1);
+        IpAddress address = IpAddress.parse(text.substring(pos + 2, t1));
+        String key = text.substring(t1 + 1, t3);
+        Attachment att = attachments.get(key);
+        if (att == null) {
+          att = new Attachment(text.substring(t1 + 1, t2), text.substring(t2 + 1, t3));
+          attachments.put(key, att);
+        }
+        live.put(address, new Allocation(address, -1, att, new PodRef(
+            utf8(unescape(text.substring(t3 + 1, t4))), utf8(unescape(text.substring(t4 + 1, eol))))));
+      } else if (kind == 'd') {
+        live.remove(IpAddress.parse(text.substring(pos + 2, eol)));
+      } else if (kind != 's') {
+        throw new IllegalStateException("bad index line at " + pos);
       }
-      String line = text.substring(pos, eol);
       pos = eol + 1;
-      if (!sawMagic) {
-        if (!line.equals(MAGIC)) {
-          return null;
-        }
-        sawMagic = true;
-        continue;
-      }
-      int fields = split(line, f);
-      switch (f[0]) {
-        case "dir" -> stamp = new PoolDir.DirStamp(unescape(f[1]), Long.parseLong(f[2]));
-        case "cursors" -> {
-          int count = Integer.parseInt(f[1]);
-          cursors = new String[count];
-          String[] all = line.split("\t", -1);
-          for (int i = 0; i < count; i++) {
-            cursors[i] = unescape(all[2 + i]);
-          }
-        }
-        case "a" -> {
-          if (fields != 6) {
-            return null;
-          }
-          IpAddress address = IpAddress.parse(f[1]);
-          String key = f[2] + '\t' + f[3];
-          Attachment att = attachments.get(key);
-          if (att == null) {
-            att = new Attachment(f[2], f[3]);
-            attachments.put(key, att);
-          }
-          allocations.add(new Allocation(address, -1, att, new PodRef(unescape(f[4]), unescape(f[5]))));
-        }
-        case "end" -> {
-          if (pos != n || stamp == null || cursors == null
-              || Integer.parseInt(f[1]) != allocations.size()) {
-            return null;
-          }
-          return new Snapshot(stamp, cursors, allocations);
-        }
-        default -> {
-          return null;
-        }
-      }
     }
-    return null; // no end line
+    return live.values();
   }
 
-  /** Splits on tabs into at most out.length fields; returns the number of fields. */
-  private static int split(String line, String[] out) {
-    int count = 0;
-    int start = 0;
-    while (count < out.length) {
-      int tab = line.indexOf('\t', start);
-      if (tab < 0 || count == out.length - 1) {
-        out[count++] = line.substring(start);
-        break;
-      }
-      out[count++] = line.substring(start, tab);
-      start = tab + 1;
-    }
-    for (int i = count; i < out.length; i++) {
-      out[i] = "";
-    }
-    return count;
-  }
-
-  /** Writes the snapshot: temp file, then an atomic rename over the index. */
-  static void write(PoolDir d, PoolDir.DirStamp stamp, String[] cursors,
+  /** Rewrites the index as a snapshot (temp file, atomic rename); returns its base length. */
+  static long writeSnapshot(PoolDir d, PoolDir.DirStamp stamp, String[] cursors,
       Collection<Allocation> allocations) {
     StringBuilder out = new StringBuilder(64 + allocations.size() * 64);
-    out.append(MAGIC).append('\n');
-    out.append("dir\t").append(escape(stamp.fileKey())).append('\t').append(stamp.mtimeNanos()).append('\n');
-    out.append("cursors\t").append(cursors.length);
-    for (String c : cursors) {
-      out.append('\t').append(escape(c));
-    }
-    out.append('\n');
+    out.append(MAGIC);
     for (Allocation a : allocations) {
-      out.append("a\t").append(a.address()).append('\t').append(a.attachment().containerId())
-          .append('\t').append(a.attachment().ifname()).append('\t').append(escape(a.pod().namespace()))
-          .append('\t').append(escape(a.pod().name())).append('\n');
+      added(out, a);
     }
-    out.append("end\t").append(allocations.size()).append('\n');
+    byte[] body = out.toString().getBytes(StandardCharsets.UTF_8);
+    byte[] tail = stampLine(stamp, body.length, cursors).getBytes(StandardCharsets.UTF_8);
+    byte[] all = new byte[body.length + tail.length];
+    System.arraycopy(body, 0, all, 0, body.length);
+    System.arraycopy(tail, 0, all, body.length, tail.length);
     try {
       Files.deleteIfExists(d.indexTemp);
-      d.writeNew(d.indexTemp, out.toString().getBytes(StandardCharsets.UTF_8));
+      d.writeNew(d.indexTemp, all);
       Files.move(d.indexTemp, d.index, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     } catch (IOException e) {
       throw PoolDir.ioFailure("writing index", d.index, e);
     }
+    return body.length;
   }
 
-  /** Deletes the index so that the next call rebuilds it. */
+  /** Deletes the index (best effort) so that the next call rebuilds it. */
   static void discard(PoolDir d) {
     try {
       Files.deleteIfExists(d.index);
     } catch (IOException e) {
-      throw PoolDir.ioFailure("deleting index", d.index, e);
+      // its stamp no longer matches the directory, so it will not be trusted anyway
     }
+  }
+
+  /** Appends one call's changes and the new stamp, in one write. */
+  static void append(PoolDir d, List<Allocation> added, List<Allocation> removed,
+      PoolDir.DirStamp stamp, long base, String[] cursors) {
+    StringBuilder out = new StringBuilder(128 + 64 * (added.size() + removed.size()));
+    for (Allocation a : removed) {
+      out.append("d\t").append(a.address().toString()).append('\n');
+    }
+    for (Allocation a : added) {
+      added(out, a);
+    }
+    out.append(stampLine(stamp, base, cursors));
+    ByteBuffer buf = ByteBuffer.wrap(out.toString().getBytes(StandardCharsets.UTF_8));
+    try (FileChannel ch = FileChannel.open(d.index, StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
+      while (buf.hasRemaining()) {
+        ch.write(buf);
+      }
+    } catch (IOException e) {
+      throw PoolDir.ioFailure("appending to index", d.index, e);
+    }
+  }
+
+  private static void added(StringBuilder out, Allocation a) {
+    out.append("a\t").append(a.address().toString()).append('\t').append(a.attachment().containerId())
+        .append('\t').append(a.attachment().ifname()).append('\t').append(escape(a.pod().namespace()))
+        .append('\t').append(escape(a.pod().name())).append('\n');
+  }
+
+  private static String stampLine(PoolDir.DirStamp stamp, long base, String[] cursors) {
+    StringBuilder out = new StringBuilder(96);
+    out.append("s\t").append(escape(stamp.fileKey())).append('\t').append(stamp.mtimeNanos())
+        .append('\t').append(base).append('\t').append(cursors.length);
+    for (String c : cursors) {
+      out.append('\t').append(escape(c));
+    }
+    return out.append('\n').toString();
+  }
+
+  /** Text read as ISO-8859-1 back to the UTF-8 it was written as. */
+  private static String utf8(String latin1) {
+    for (int i = 0; i < latin1.length(); i++) {
+      if (latin1.charAt(i) >= 0x80) {
+        return new String(latin1.getBytes(StandardCharsets.ISO_8859_1), StandardCharsets.UTF_8);
+      }
+    }
+    return latin1;
   }
 
   static String escape(String s) {

@@ -246,6 +246,41 @@ final class PoolDir {
     return new IpamException(ErrorCode.IO_FAILURE, what + " " + path + ": " + e, e);
   }
 
-  /** Identity (device and inode) and mtime of the network directory. */
-  record DirStamp(String fileKey, long mtimeNanos) {}
+  /**
+   * Identity (device and inode) and mtime of the network directory. A plain class, not a record:
+   * record equals would bootstrap through invokedynamic, which costs start-up time in the
+   * one-shot plugin.
+   */
+  static final class DirStamp {
+    private final String fileKey;
+    private final long mtimeNanos;
+
+    DirStamp(String fileKey, long mtimeNanos) {
+      this.fileKey = fileKey;
+      this.mtimeNanos = mtimeNanos;
+    }
+
+    String fileKey() {
+      return fileKey;
+    }
+
+    long mtimeNanos() {
+      return mtimeNanos;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+      return o instanceof DirStamp other && other.mtimeNanos == mtimeNanos && other.fileKey.equals(fileKey);
+    }
+
+    @Override
+    public int hashCode() {
+      return fileKey.hashCode() * 31 + Long.hashCode(mtimeNanos);
+    }
+
+    @Override
+    public String toString() {
+      return fileKey + "@" + mtimeNanos;
+    }
+  }
 }

@@ -1,0 +1,24 @@
+package io.jipam.hostlocal;
+
+import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.IpamStoreContractTest;
+import java.nio.file.Path;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The contract with every call taking the path a one-shot plugin process takes: no cached state,
+ * the index searched rather than parsed where possible.
+ */
+class HostLocalStoreFastPathContractTest extends IpamStoreContractTest {
+  @TempDir Path dataDir;
+
+  @Override
+  protected IpamStore openStore() {
+    return new HostLocalStore(dataDir, false, HostLocalStore.Mode.FAST);
+  }
+
+  @Override
+  protected IpamStore reopenStore() {
+    return new HostLocalStore(dataDir, false, HostLocalStore.Mode.FAST);
+  }
+}

@@ -1,0 +1,83 @@
+package io.jipam.hostlocal;
+
+import io.jipam.core.alloc.AllocationOrder;
+import io.jipam.core.net.Cidr;
+import io.jipam.core.net.IpRange;
+import io.jipam.core.net.RangeSet;
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOutcome;
+import io.jipam.core.store.AllocationRequest;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.PodRef;
+import io.jipam.core.store.Pool;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+/**
+ * A separate JVM working one data directory, for the crash and multi-process tests. Prints one
+ * line per event and flushes it before doing anything else:
+ *
+ * <pre>
+ * A NANOTIME ID ADDR...   after allocate returned (NANOTIME read after)
+ * R NANOTIME ID           before release is called (NANOTIME read before)
+ * X ID OUTCOME            allocate returned something else
+ * DONE
+ * </pre>
+ *
+ * Usage: {@code StoreChild crash|churn DATADIR PREFIX OPS SEED}. crash: allocate forever (up to
+ * OPS), releasing one of its own now and then; churn: OPS rounds of allocate then release.
+ */
+public final class StoreChild {
+  static Pool pool(String mode) {
+    List<RangeSet> sets = new ArrayList<>();
+    String[] subnets = mode.equals("crash") ? new String[] {"198.18.0.0/22", "fd00:9::/64"}
+        : new String[] {"198.18.0.0/26"};
+    for (String s : subnets) {
+      sets.add(new RangeSet(List.of(IpRange.withDefaults(Cidr.parse(s), null, null, null, null))));
+    }
+    return new Pool(mode, sets, AllocationOrder.ROUND_ROBIN);
+  }
+
+  public static void main(String[] args) {
+    String mode = args[0];
+    Path dataDir = Path.of(args[1]);
+    String prefix = args[2];
+    int ops = Integer.parseInt(args[3]);
+    Random random = new Random(Long.parseLong(args[4]));
+    Pool pool = pool(mode);
+    PrintStream out = System.out;
+    List<Attachment> held = new ArrayList<>();
+    try (IpamStore store = HostLocalStores.open(dataDir)) {
+      for (int i = 0; i < ops; i++) {
+        Attachment a = new Attachment(prefix + "-" + i, "eth0");
+        AllocationOutcome o = store.allocate(pool, new AllocationRequest(a, List.of(), new PodRef("ns", a.containerId())));
+        long t = System.nanoTime();
+        if (o instanceof AllocationOutcome.Allocated got) {
+          StringBuilder line = new StringBuilder("A ").append(t).append(' ').append(a.containerId());
+          for (Allocation x : got.allocations()) {
+            line.append(' ').append(x.address());
+          }
+          out.println(line);
+          out.flush();
+          held.add(a);
+        } else {
+          out.println("X " + a.containerId() + " " + o);
+          out.flush();
+        }
+        boolean churn = mode.equals("churn");
+        if (!held.isEmpty() && (churn || held.size() > 40 || random.nextInt(3) == 0)) {
+          Attachment victim = held.remove(churn ? 0 : random.nextInt(held.size()));
+          out.println("R " + System.nanoTime() + " " + victim.containerId());
+          out.flush();
+          store.release(pool, victim);
+        }
+      }
+    }
+    out.println("DONE");
+    out.flush();
+  }
+}
