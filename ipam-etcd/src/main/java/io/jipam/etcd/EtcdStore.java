@@ -580,8 +580,9 @@ final class EtcdStore implements EtcdIpamStore {
         } else {
           plan.refresh(r.getGetResponses(), knownAbsent);
           conflicts++;
-          if (conflicts > 2) {
-            pause(ThreadLocalRandom.current().nextInt(1, 2 + Math.min(conflicts, 20)));
+          if (conflicts > 1) {
+            // exponential backoff with full jitter: stores racing on one block spread out
+            pause(ThreadLocalRandom.current().nextInt(0, 1 + Math.min(64, 1 << Math.min(conflicts, 6))));
           }
         }
       } catch (IpamException e) {
@@ -811,6 +812,7 @@ final class EtcdStore implements EtcdIpamStore {
     final Set<Integer> allRead = new HashSet<>();
     final ArrayDeque<Runnable> undo = new ArrayDeque<>();
     final Set<String> savedThisOp = new HashSet<>();
+    boolean affinityRefreshed;
 
     Plan(PoolView v) {
       this.v = v;
@@ -1029,8 +1031,65 @@ final class EtcdStore implements EtcdIpamStore {
     }
 
     private Allocation allocateFree(Op op, int set) {
+      Allocation got = fromOwnBlocks(op, set);
+      if (got != null) {
+        return got;
+      }
+      // list the existing blocks BEFORE re-reading the affinities: a block another store of this
+      // node claims after the listing is not in it, so claiming it fails its guard and is read
+      existingIds(set);
+      if (!affinityRefreshed && refreshAffinities()) {
+        // another store of this node (another plugin process) claimed a block since we loaded
+        got = fromOwnBlocks(op, set);
+      }
+      return got != null ? got : claimOrBorrow(op, set);
+    }
+
+    /**
+     * Re-reads this node's affinity keys and loads blocks claimed by other stores of the node;
+     * true when there were any.
+     */
+    private boolean refreshAffinities() {
+      affinityRefreshed = true;
+      String prefix = keys.affinityPrefix(node, v.pool.name());
+      List<String> missing = new ArrayList<>();
+      List<Integer> sets = new ArrayList<>();
+      List<IpAddress> nets = new ArrayList<>();
+      for (KeyValue kv : etcd.range(prefix, true, deadlineOfPlan(), "listing affinities of " + node)) {
+        String[] parts = EtcdClient.text(kv.getKey()).substring(prefix.length()).split("/");
+        int s = Integer.parseInt(parts[0]);
+        IpAddress net = s < layout.sets() ? layout.netOf(s, parts[1]) : null;
+        String key = net == null ? null : keys.block(v.pool.name(), s, parts[1]);
+        if (key != null && !own.get(s).containsKey(net) && !work.containsKey(key)) {
+          missing.add(key);
+          sets.add(s);
+          nets.add(net);
+        }
+      }
+      if (missing.isEmpty()) {
+        return false;
+      }
+      List<KeyValue> got = etcd.getAll(missing, deadlineOfPlan(), "reading blocks of " + node);
+      boolean found = false;
+      for (int i = 0; i < got.size(); i++) {
+        KeyValue kv = got.get(i);
+        if (kv == null) {
+          continue;
+        }
+        int s = sets.get(i);
+        Block b = Block.decode(missing.get(i), s, nets.get(i), layout.hostBits(s), EtcdClient.text(kv.getValue()),
+            kv.getModRevision());
+        v.cache(b);
+        if (b.owner.equals(node)) {
+          own.get(s).put(b.net, b.key);
+          found = true;
+        }
+      }
+      return found;
+    }
+
+    private Allocation fromOwnBlocks(Op op, int set) {
       AllocationOrder order = op.pool.order();
-      String name = op.pool.name();
       // 1. this node's blocks, in address order
       for (Map.Entry<IpAddress, String> e : own.get(set).entrySet()) {
         Block b = peek(e.getValue());
@@ -1046,6 +1105,12 @@ final class EtcdStore implements EtcdIpamStore {
           }
         }
       }
+      return null;
+    }
+
+    private Allocation claimOrBorrow(Op op, int set) {
+      AllocationOrder order = op.pool.order();
+      String name = op.pool.name();
       // 2. a block nobody has claimed yet
       Set<String> existing = existingIds(set);
       int seen = 0;

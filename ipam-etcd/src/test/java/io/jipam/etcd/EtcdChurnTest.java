@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jipam.core.net.Cidr;
 import io.jipam.core.net.IpAddress;
+import io.jipam.core.store.Attachment;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
@@ -100,11 +101,18 @@ class EtcdChurnTest {
       }
       ex.shutdown();
       List<Churn.Hold> all = new ArrayList<>();
+      long tryAgain = 0;
       for (Churn c : churns) {
         assertEquals(List.of(), List.copyOf(c.errors));
         all.addAll(c.holds);
+        tryAgain += c.tryAgain.get();
+        // a starved request (TRY_AGAIN_LATER under this contention) is repeated by the runtime as DEL
+        for (Attachment a : c.uncertain) {
+          stores.get(0).release(Churn.POOL, a);
+        }
       }
-      assertEquals(4 * 2 * 50, all.size());
+      assertTrue(tryAgain <= 20, tryAgain + " requests starved");
+      assertTrue(all.size() >= 4 * 2 * 50 - tryAgain, all.size() + " holds");
       assertEquals(List.of(), Churn.overlaps(all));
       Set<IpAddress> blocks = new HashSet<>();
       all.forEach(h -> blocks.add(h.address().masked(26)));
