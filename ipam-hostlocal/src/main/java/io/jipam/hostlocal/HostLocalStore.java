@@ -2,6 +2,7 @@ package io.jipam.hostlocal;
 
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
+import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.AllocationOutcome;
@@ -101,8 +102,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *       none, a {@link PoolState} that starts empty chooses the address (so ranges, gateway,
  *       exclusions and the round-robin order are core's), and the address files act as its
  *       bitmap: an address whose file exists is loaded as taken and the choice is made again (a
- *       stat per taken address after the cursor, as host-local probes; beyond 512 probes the
- *       whole index is parsed instead). One file is created per range set, one cursor renamed,
+ *       stat per taken address after the cursor, as host-local probes; beyond 64 probes, or for
+ *       the lowest-free order, the whole index is parsed instead). One file is created per range set, one cursor renamed,
  *       one line appended.
  *   <li>list, usage and GC parse the whole index into a {@link PoolState}; a long-lived store
  *       (one that has served the pool before) does the same once and then keeps that state while
@@ -128,7 +129,7 @@ final class HostLocalStore implements IpamStore {
   /** JVM-wide in-process locks, one per network directory. */
   private static final ConcurrentHashMap<Path, ReentrantLock> JVM_LOCKS = new ConcurrentHashMap<>();
   private static final int ATTEMPTS = 4;
-  private static final int MAX_PROBES = 512;
+  private static final int MAX_PROBES = 64;
   private static final List<Allocation> NONE = List.of();
 
   private final Path dataDir;
@@ -236,6 +237,9 @@ final class HostLocalStore implements IpamStore {
       }
       return allocateFull(h, pool, request, created, false); // partly held: let the whole state decide
     }
+    if (pool.order() != AllocationOrder.ROUND_ROBIN) {
+      return allocateFull(h, pool, request, created, false); // lowest-free would probe from the start
+    }
     int sets = pool.rangeSets().size();
     PoolState st = new PoolState(pool);
     setCursors(st, h.cursors);
@@ -275,8 +279,8 @@ final class HostLocalStore implements IpamStore {
       if (holder == null) {
         continue; // gone meanwhile (a concurrent host-local DEL): choose again
       }
-      if (holder.equals(att)) {
-        return null; // the index did not know this attachment holds it
+      if (holder.equals(att) || !IndexFile.holds(h.raw, clash)) {
+        return null; // a file the index does not know: it missed a change, rebuild
       }
       st.load(clash, holder, PodRef.UNKNOWN);
     }

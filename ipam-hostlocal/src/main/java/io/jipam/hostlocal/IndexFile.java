@@ -142,6 +142,12 @@ final class IndexFile {
     }
   }
 
+  /** Whether the index records the address as held (its last line for it is an {@code a}). */
+  static boolean holds(Raw raw, IpAddress address) {
+    String a = address.toString();
+    return raw.text.lastIndexOf("\na\t" + a + "\t") > raw.text.lastIndexOf("\nd\t" + a + "\n");
+  }
+
   /** Every allocation the index records, with range set index -1 (recomputed on load). */
   static Collection<Allocation> parseAll(Raw raw) {
     String text = raw.text;

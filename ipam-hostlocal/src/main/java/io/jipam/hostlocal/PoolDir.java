@@ -140,6 +140,9 @@ final class PoolDir {
    * @return false, creating nothing, when the address file already exists
    */
   boolean createAddressFile(IpAddress address, Attachment holder) throws IOException {
+    if (addressFile(address).toFile().exists()) {
+      return false; // cheap answer for a taken address; link(2) below is the one that counts
+    }
     Files.deleteIfExists(addressTemp);
     writeNew(addressTemp, content(holder));
     try {

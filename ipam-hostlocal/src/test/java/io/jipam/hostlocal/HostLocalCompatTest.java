@@ -52,7 +52,11 @@ class HostLocalCompatTest {
       }
       Assumptions.abort(BINARY + " is missing");
     }
-    store = HostLocalStores.open(dataDir);
+    store = newStore();
+  }
+
+  IpamStore newStore() {
+    return HostLocalStores.open(dataDir);
   }
 
   @AfterEach
@@ -191,7 +195,7 @@ class HostLocalCompatTest {
     assertFalse(Files.exists(dataDir.resolve(NET).resolve("198.18.0.2")));
     assertFalse(Files.exists(dataDir.resolve(NET).resolve("fd00:1::2")));
     assertTrue(Files.exists(dataDir.resolve(NET).resolve("198.18.0.3")));
-    IpamStore fresh = HostLocalStores.open(dataDir);
+    IpamStore fresh = newStore();
     assertEquals(List.of(), fresh.find(DUAL, att("j1")));
     assertEquals(List.of("198.18.0.3", "fd00:1::3"), addresses(fresh.find(DUAL, att("j2"))));
   }

@@ -35,8 +35,16 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The on-disk layout, index staleness, crash remnants and name safety, without host-local. */
+/**
+ * The on-disk layout, index staleness, crash remnants and name safety, without host-local. Runs
+ * with the default store; {@link HostLocalStoreFilesFastTest} runs it again with every call on the
+ * one-shot fast path.
+ */
 class HostLocalStoreFilesTest {
+  IpamStore newStore() {
+    return HostLocalStores.open(dataDir);
+  }
+
   @TempDir Path root;
   Path dataDir;
   Path netDir;
@@ -56,7 +64,7 @@ class HostLocalStoreFilesTest {
   void open() {
     dataDir = root.resolve("data");
     netDir = dataDir.resolve("net");
-    store = HostLocalStores.open(dataDir);
+    store = newStore();
   }
 
   @AfterEach
@@ -123,7 +131,7 @@ class HostLocalStoreFilesTest {
     Files.delete(netDir.resolve("fd00:7::2"));
     assertEquals(List.of(), store.find(POOL, att("c1")));
     assertEquals(2, store.list(POOL).size());
-    try (IpamStore fresh = HostLocalStores.open(dataDir)) {
+    try (IpamStore fresh = newStore()) {
       assertEquals(List.of(), fresh.find(POOL, att("c1")));
       assertEquals(new PodRef("ns", "c2"), fresh.find(POOL, att("c2")).get(0).pod());
     }
@@ -133,7 +141,7 @@ class HostLocalStoreFilesTest {
   void allocate_fileAddedButMtimeUnchanged_neverHandsItOutTwice() throws Exception {
     allocated("c1"); // .2
     writeBehindBack("198.18.0.3", "other\r\neth0", true); // the stamp cannot see it
-    for (IpamStore s : List.of(store, HostLocalStores.open(dataDir))) {
+    for (IpamStore s : List.of(store, newStore())) {
       List<Allocation> got = s == store ? allocated("c2")
           : ((AllocationOutcome.Allocated) s.allocate(POOL, AllocationRequest.of(att("c3")))).allocations();
       assertNotEquals(ip("198.18.0.3"), got.get(0).address());
@@ -192,12 +200,12 @@ class HostLocalStoreFilesTest {
     Path index = dataDir.resolve(".jipam/net/index");
     byte[] full = Files.readAllBytes(index);
     Files.write(index, java.util.Arrays.copyOf(full, full.length / 2));
-    try (IpamStore fresh = HostLocalStores.open(dataDir)) {
+    try (IpamStore fresh = newStore()) {
       assertEquals(4, fresh.list(POOL).size());
       assertEquals(att("c2"), fresh.find(POOL, att("c2")).get(0).attachment());
     }
     Files.delete(index);
-    try (IpamStore fresh = HostLocalStores.open(dataDir)) {
+    try (IpamStore fresh = newStore()) {
       assertEquals(4, fresh.list(POOL).size());
       assertEquals(PodRef.UNKNOWN, fresh.find(POOL, att("c2")).get(0).pod(), "pods live only in the index");
     }
@@ -208,7 +216,7 @@ class HostLocalStoreFilesTest {
     allocated("c1");
     Files.writeString(netDir.resolve(".jipam-addr"), "c9\r\neth0");
     Files.writeString(netDir.resolve(".jipam-cursor"), "198.18.0.77");
-    try (IpamStore fresh = HostLocalStores.open(dataDir)) {
+    try (IpamStore fresh = newStore()) {
       assertEquals(2, fresh.list(POOL).size());
       assertEquals(List.of(), fresh.find(POOL, att("c9")));
     }
@@ -250,8 +258,24 @@ class HostLocalStoreFilesTest {
   void indexEscape_podWithSeparators_roundTrips() throws Exception {
     PodRef pod = new PodRef("n\ts%", "p\r\nq");
     store.allocate(POOL, new AllocationRequest(att("c1"), List.of(), pod));
-    try (IpamStore fresh = HostLocalStores.open(dataDir)) {
+    try (IpamStore fresh = newStore()) {
       assertEquals(pod, fresh.find(POOL, att("c1")).get(0).pod());
+    }
+  }
+
+  @Test
+  void allocate_lowestFreeBehindManyTaken_fallsBackToIndexAndPicksLowest() {
+    Pool low = pool("low", AllocationOrder.LOWEST_FREE, "198.18.0.0/22");
+    for (int i = 0; i < 600; i++) {
+      store.allocate(low, AllocationRequest.of(att("c" + i)));
+    }
+    store.release(low, att("c100")); // 198.18.0.102
+    try (IpamStore s = newStore()) {
+      AllocationOutcome o = s.allocate(low, AllocationRequest.of(att("n1")));
+      assertEquals(ip("198.18.0.102"), assertInstanceOf(AllocationOutcome.Allocated.class, o).allocations().get(0).address());
+      o = s.allocate(low, AllocationRequest.of(att("n2"))); 
+      assertEquals(ip("198.18.2.90"), assertInstanceOf(AllocationOutcome.Allocated.class, o).allocations().get(0).address());
+      assertEquals(601, s.list(low).size());
     }
   }
 }

@@ -55,11 +55,11 @@ class HostLocalStoreProcessTest {
     final List<String> lines = Collections.synchronizedList(new ArrayList<>());
     final Thread reader;
 
-    Child(String mode, String prefix, int ops, long seed) throws IOException {
+    Child(String mode, String prefix, int ops, long seed, HostLocalStore.Mode storeMode) throws IOException {
       String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
       ProcessBuilder pb = new ProcessBuilder(java, "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
           "-Xmx64m", "-cp", System.getProperty("java.class.path"), StoreChild.class.getName(), mode,
-          dataDir.toString(), prefix, Integer.toString(ops), Long.toString(seed));
+          dataDir.toString(), prefix, Integer.toString(ops), Long.toString(seed), storeMode.name());
       pb.redirectError(ProcessBuilder.Redirect.INHERIT);
       process = pb.start();
       children.add(process);
@@ -106,7 +106,9 @@ class HostLocalStoreProcessTest {
     Map<Attachment, List<String>> reported = new LinkedHashMap<>();
     int totalAllocations = 0;
     for (int round = 0; round < 8; round++) {
-      Child child = new Child("crash", "k" + round, 1_000_000, round);
+      // even rounds take the one-shot fast path on every call, odd ones the cached whole state
+      Child child = new Child("crash", "k" + round, 1_000_000, round,
+          round % 2 == 0 ? HostLocalStore.Mode.FAST : HostLocalStore.Mode.AUTO);
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
       while (child.lines.isEmpty() && System.nanoTime() < deadline) {
         Thread.sleep(5);
@@ -158,7 +160,8 @@ class HostLocalStoreProcessTest {
     int rounds = 60;
     List<Child> running = new ArrayList<>();
     for (int i = 0; i < processes; i++) {
-      running.add(new Child("churn", "p" + i, rounds, i));
+      running.add(new Child("churn", "p" + i, rounds, i,
+          i % 2 == 0 ? HostLocalStore.Mode.FAST : HostLocalStore.Mode.AUTO));
     }
     // address -> holding intervals [allocate returned, release called], across every process
     Map<String, List<long[]>> intervals = new TreeMap<>();

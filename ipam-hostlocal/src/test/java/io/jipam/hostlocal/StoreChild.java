@@ -28,7 +28,7 @@ import java.util.Random;
  * DONE
  * </pre>
  *
- * Usage: {@code StoreChild crash|churn DATADIR PREFIX OPS SEED}. crash: allocate forever (up to
+ * Usage: {@code StoreChild crash|churn DATADIR PREFIX OPS SEED [FAST|AUTO|FULL]}. crash: allocate forever (up to
  * OPS), releasing one of its own now and then; churn: OPS rounds of allocate then release.
  */
 public final class StoreChild {
@@ -51,7 +51,8 @@ public final class StoreChild {
     Pool pool = pool(mode);
     PrintStream out = System.out;
     List<Attachment> held = new ArrayList<>();
-    try (IpamStore store = HostLocalStores.open(dataDir)) {
+    HostLocalStore.Mode storeMode = args.length > 5 ? HostLocalStore.Mode.valueOf(args[5]) : HostLocalStore.Mode.AUTO;
+    try (IpamStore store = new HostLocalStore(dataDir, false, storeMode)) {
       for (int i = 0; i < ops; i++) {
         Attachment a = new Attachment(prefix + "-" + i, "eth0");
         AllocationOutcome o = store.allocate(pool, new AllocationRequest(a, List.of(), new PodRef("ns", a.containerId())));
