@@ -58,23 +58,26 @@ import java.util.concurrent.locks.ReentrantLock;
  * {@link PoolState} in it.
  *
  * <h2>Index staleness</h2>
- * The index records a stamp: the network directory's file key (device and inode) and mtime as read
- * after jipam's last change to the directory, and the content of every {@code last_reserved_ip.N}
- * as jipam left it. Creating, deleting or renaming an entry changes the directory's mtime, and
- * host-local rewrites a cursor file on every ADD, so a host-local ADD or DEL since jipam's last
- * write changes the stamp, and the index is then rebuilt from the address files (pods carried over
- * for allocations whose address and holder did not change). The index itself lives outside the
- * network directory, so writing it does not move the directory's mtime.
+ * The index ends with a stamp: the network directory's file key (device and inode) and mtime as
+ * read after jipam's last change to the directory, and the content of every {@code
+ * last_reserved_ip.N} as jipam left it. Every call compares it with a fresh {@code stat} of the
+ * directory and the cursor files; any difference means someone else changed the directory, and
+ * the state is rebuilt from the address files (one directory walk; pods carried over where the
+ * address and holder did not change). This catches: any entry created, deleted or renamed (they
+ * change the directory's mtime; a deleted and re-created directory changes the inode), and every
+ * host-local ADD (it rewrites a cursor file). The index lives outside the network directory, so
+ * writing it does not move the directory's mtime.
  *
- * <p>Limits: mtimes are stamped from a coarse clock (one jiffy, typically 4 ms) on kernels before
- * 6.13 (newer ones hand out distinct fine-grained stamps once an mtime has been read). So before
- * writing the index jipam waits, at most a few ms, until a freshly written file gets an mtime later
- * than the recorded one: any change after the call returns then gets a later mtime. A host-local
- * running concurrently with jipam (not supported, see above) can still slip a change in unseen, and
- * someone resetting the directory's mtime by hand defeats the check. Every consequence is
- * conservative: an unseen host-local file makes jipam's exclusive create fail, and jipam rebuilds;
- * an unseen deletion keeps an address looking held until a rebuild; find and release re-read the
- * address files they return and rebuild on any disagreement.
+ * <p>Limits. Kernels before 6.13 stamp mtimes from a coarse clock (one jiffy, 4 ms at HZ=250), so
+ * a change within the same tick as jipam's last one keeps the mtime. jipam therefore waits, after
+ * releasing the locks and before returning, until a freshly written probe file gets an mtime later
+ * than the recorded one: a change made after the call returned gets a later mtime. What remains
+ * unseen by the stamp: a change by a host-local running concurrently with jipam (not supported,
+ * see Locking), and a directory mtime reset by hand. Their effects are bounded: an unseen file
+ * makes jipam's exclusive create fail, and a fast-path ADD probing onto a file the index does not
+ * record rebuilds; find and release re-read every address file they return or delete and rebuild
+ * on any disagreement, so they never report or delete another attachment's address; an unseen
+ * deletion can only keep an address looking held (never handed out twice) until a rebuild.
  *
  * <h2>Atomicity and crashes</h2>
  * An address file appears complete or not at all (content written to a temp file, then hard-linked
@@ -103,8 +106,8 @@ import java.util.concurrent.locks.ReentrantLock;
  *       exclusions and the round-robin order are core's), and the address files act as its
  *       bitmap: an address whose file exists is loaded as taken and the choice is made again (a
  *       stat per taken address after the cursor, as host-local probes; beyond 64 probes, or for
- *       the lowest-free order, the whole index is parsed instead). One file is created per range set, one cursor renamed,
- *       one line appended.
+ *       the lowest-free order, the whole index is parsed instead). One file is created per
+ *       range set, one cursor renamed, one line appended.
  *   <li>list, usage and GC parse the whole index into a {@link PoolState}; a long-lived store
  *       (one that has served the pool before) does the same once and then keeps that state while
  *       the stamp holds, so its later calls read no index at all.
@@ -731,11 +734,7 @@ final class HostLocalStore implements IpamStore {
 
   /** Fast path: what the (valid) index says the attachment holds, or an old file for its ID. */
   private static List<Allocation> heldPerIndex(Held h, Pool pool, Attachment att) {
-    List<Allocation> held = IndexFile.find(h.raw, pool, att);
-    if (held.isEmpty() && !PoolDir.LEGACY_IFNAME.equals(att.ifname())) {
-      held = IndexFile.find(h.raw, pool, new Attachment(att.containerId(), PoolDir.LEGACY_IFNAME));
-    }
-    return held;
+    return IndexFile.find(h.raw, pool, att, PoolDir.LEGACY_IFNAME);
   }
 
   private static boolean coversEverySet(List<Allocation> held, Pool pool) {

@@ -107,33 +107,49 @@ final class IndexFile {
   }
 
   /**
-   * What the index says the attachment holds, by text search: every {@code a} line naming it
-   * that no later line for the same address overrides. Range set indexes are the pool's.
+   * What the index says the attachment holds, by one text search for its container ID: every
+   * {@code a} line naming it that no later line for the same address overrides. When it holds
+   * nothing, what an old-format file (ifname {@code legacyIfname}) gives its container. Range
+   * set indexes are the pool's.
    */
-  static List<Allocation> find(Raw raw, Pool pool, Attachment att) {
+  static List<Allocation> find(Raw raw, Pool pool, Attachment att, String legacyIfname) {
     String text = raw.text;
-    String needle = "\t" + att.containerId() + "\t" + att.ifname() + "\t";
-    List<Allocation> out = new ArrayList<>(2);
+    String needle = "\t" + att.containerId() + "\t";
+    List<Allocation> exact = new ArrayList<>(2);
+    List<Allocation> legacy = null;
     int from = 0;
     while (true) {
       int at = text.indexOf(needle, from);
       if (at < 0) {
-        return out;
+        return exact.isEmpty() && legacy != null ? legacy : exact;
       }
       from = at + 1;
       int start = text.lastIndexOf('\n', at) + 1;
       if (!text.startsWith("a\t", start) || text.indexOf('\t', start + 2) != at) {
         continue; // the needle matched other fields
       }
+      int ifStart = at + needle.length();
+      int ifEnd = text.indexOf('\t', ifStart);
+      String ifname = text.substring(ifStart, ifEnd);
+      boolean isExact = ifname.equals(att.ifname());
+      if (!isExact && !ifname.equals(legacyIfname)) {
+        continue;
+      }
       String address = text.substring(start + 2, at);
       int end = text.indexOf('\n', at);
       if (text.indexOf("\nd\t" + address + "\n", end) >= 0 || text.indexOf("\na\t" + address + "\t", end) >= 0) {
         continue; // released or re-assigned later
       }
-      String[] f = text.substring(start, end).split("\t", -1);
+      int podEnd = text.indexOf('\t', ifEnd + 1);
       IpAddress ip = IpAddress.parse(address);
-      Allocation a = new Allocation(ip, pool.rangeSetIndexOf(ip), att,
-          new PodRef(utf8(unescape(f[4])), utf8(unescape(f[5]))));
+      Attachment holder = isExact ? att : new Attachment(att.containerId(), legacyIfname);
+      Allocation a = new Allocation(ip, pool.rangeSetIndexOf(ip), holder, new PodRef(
+          utf8(unescape(text.substring(ifEnd + 1, podEnd))), utf8(unescape(text.substring(podEnd + 1, end)))));
+      List<Allocation> out = exact;
+      if (!isExact) {
+        legacy = legacy == null ? new ArrayList<>(2) : legacy;
+        out = legacy;
+      }
       int i = out.size();
       while (i > 0 && out.get(i - 1).rangeSetIndex() > a.rangeSetIndex()) {
         i--;
