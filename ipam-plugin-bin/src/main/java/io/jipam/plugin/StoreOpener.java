@@ -17,8 +17,9 @@ final class StoreOpener {
     String type = config.storeType();
     return switch (type) {
       case "host-local" -> HostLocalStores.open(config.dataDir());
+      case "etcd" -> EtcdStoreLoader.open(config.store());
       default -> throw new IpamException(ErrorCode.UNSUPPORTED_FIELD, "ipam.store.type \"" + type
-          + "\" is not supported; use \"host-local\"");
+          + "\" is not supported; use \"host-local\" or \"etcd\"");
     };
   }
 }

@@ -1,0 +1,131 @@
+package io.jipam.plugin;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.jipam.core.cni.JsonTree;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The plugin on the etcd store, named from the conflist ({@code "store": {"type": "etcd", ...}}),
+ * against a real etcd this test starts on loopback: two nodes get addresses from their own blocks,
+ * a repeated ADD returns the same address, DEL frees it, and an unreachable etcd is error 11.
+ */
+class EtcdPluginIT {
+  private static Process etcd;
+  private static String endpoint;
+  private static Path etcdDir;
+
+  @TempDir Path tmp;
+
+  @BeforeAll
+  static void startEtcd() throws Exception {
+    Path binary = Path.of("/usr/bin/etcd");
+    if (CniExec.underCi()) {
+      assertTrue(Files.isExecutable(binary), "apt-get install etcd-server");
+    }
+    assumeTrue(Files.isExecutable(binary), "apt-get install etcd-server");
+    int client = freePort();
+    int peer = freePort();
+    etcdDir = Files.createTempDirectory("jipam-etcd-it");
+    endpoint = "http://127.0.0.1:" + client;
+    etcd = new ProcessBuilder(binary.toString(), "--name", "it", "--data-dir", etcdDir.resolve("data").toString(),
+        "--listen-client-urls", endpoint, "--advertise-client-urls", endpoint,
+        "--listen-peer-urls", "http://127.0.0.1:" + peer, "--initial-advertise-peer-urls", "http://127.0.0.1:" + peer,
+        "--initial-cluster", "it=http://127.0.0.1:" + peer)
+        .redirectErrorStream(true).redirectOutput(etcdDir.resolve("etcd.log").toFile()).start();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (true) {
+      try (Socket s = new Socket("127.0.0.1", client)) {
+        break;
+      } catch (IOException notYet) {
+        if (System.nanoTime() > deadline || !etcd.isAlive()) {
+          throw new IllegalStateException("etcd did not start: " + Files.readString(etcdDir.resolve("etcd.log")));
+        }
+        Thread.sleep(100);
+      }
+    }
+  }
+
+  @AfterAll
+  static void stopEtcd() throws Exception {
+    if (etcd != null) {
+      etcd.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
+  }
+
+  private static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    }
+  }
+
+  private static String conf(String endpoints, String node) {
+    return ("{'cniVersion':'1.0.0','name':'etcd-net','ipam':{'type':'jipam',"
+        + "'ranges':[[{'subnet':'198.18.64.0/22'}]],'store':{'type':'etcd','endpoints':['" + endpoints
+        + "'],'node':'" + node + "','timeoutMillis':2000,'prefix':'/it'}}}").replace('\'', '"');
+  }
+
+  @SuppressWarnings("unchecked")
+  private static String address(CniExec.Result add) {
+    assertEquals(0, add.exit(), add.toString());
+    Map<String, Object> result = (Map<String, Object>) JsonTree.parse(add.stdout().getBytes());
+    return (String) ((List<Map<String, Object>>) result.get("ips")).get(0).get("address");
+  }
+
+  @Test
+  void addDel_twoNodesThroughPlugin_ownBlocksIdempotentAddReleased() {
+    String a1 = address(CniExec.run(CniExec.JIPAM, CniExec.env("ADD", "pa1", "eth0", "/x"), conf(endpoint, "node-a")));
+    String b1 = address(CniExec.run(CniExec.JIPAM, CniExec.env("ADD", "pb1", "eth0", "/x"), conf(endpoint, "node-b")));
+    String a2 = address(CniExec.run(CniExec.JIPAM, CniExec.env("ADD", "pa2", "eth0", "/x"), conf(endpoint, "node-a")));
+    assertNotEquals(a1, b1);
+    // /26 blocks: both of node-a's addresses share a block, node-b's is in another
+    assertEquals(block(a1), block(a2));
+    assertNotEquals(block(a1), block(b1));
+    assertEquals(a1, address(CniExec.run(CniExec.JIPAM, CniExec.env("ADD", "pa1", "eth0", "/x"), conf(endpoint, "node-a"))));
+    assertEquals(0, CniExec.run(CniExec.JIPAM, CniExec.env("DEL", "pa1", "eth0", null), conf(endpoint, "node-a")).exit());
+    assertEquals(0, CniExec.run(CniExec.JIPAM, CniExec.env("DEL", "pa1", "eth0", null), conf(endpoint, "node-a")).exit());
+    String prev = "\"prevResult\":{\"ips\":[{\"address\":\"" + b1 + "\"}]},";
+    CniExec.Result check = CniExec.run(CniExec.JIPAM, CniExec.env("CHECK", "pb1", "eth0", "/x"),
+        conf(endpoint, "node-b").replaceFirst("\"ipam\"", prev + "\"ipam\""));
+    assertEquals(0, check.exit(), check.toString());
+  }
+
+  @Test
+  void add_etcdUnreachable_failsWithCode11InBoundedTime() throws Exception {
+    int closed = freePort();
+    long start = System.nanoTime();
+    CniExec.Result add = CniExec.run(CniExec.JIPAM, CniExec.env("ADD", "px", "eth0", "/x"),
+        conf("http://127.0.0.1:" + closed, "node-a"));
+    long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+    assertEquals(1, add.exit(), add.toString());
+    assertEquals(11L, ((Map<?, ?>) JsonTree.parse(add.stdout().getBytes())).get("code"), add.toString());
+    assertTrue(millis < 15_000, "took " + millis + " ms");
+  }
+
+  @Test
+  void add_unknownEtcdKey_failsWithCode7NamingIt() {
+    String conf = conf(endpoint, "node-a").replace("\"prefix\"", "\"colour\":\"blue\",\"prefix\"");
+    CniExec.Result add = CniExec.run(CniExec.JIPAM, CniExec.env("ADD", "py", "eth0", "/x"), conf);
+    assertEquals(1, add.exit(), add.toString());
+    assertTrue(add.stdout().contains("colour"), add.stdout());
+  }
+
+  private static String block(String address) {
+    String[] octets = address.substring(0, address.indexOf('/')).split("\\.");
+    return octets[2] + "." + (Integer.parseInt(octets[3]) / 64);
+  }
+}
