@@ -278,4 +278,43 @@ class HostLocalStoreFilesTest {
       assertEquals(601, s.list(low).size());
     }
   }
+
+  @Test
+  void index_manyAppends_compactedIntoSnapshot() throws Exception {
+    long saved = IndexFile.slack;
+    IndexFile.slack = 0;
+    try {
+      Path index = dataDir.resolve(".jipam/net/index");
+      for (int i = 0; i < 40; i++) {
+        try (IpamStore s = newStore()) { // a one-shot process per call
+          allocatedIn(s, "keep" + i);
+          allocatedIn(s, "tmp" + i);
+          s.release(POOL, att("tmp" + i));
+        }
+        long lines = Files.readAllLines(index).size();
+        assertTrue(lines <= 2 * (2 * (i + 1) + 2) + 12, "index stays compact: " + lines + " lines after " + i);
+      }
+      try (IpamStore s = newStore()) {
+        assertEquals(80, s.list(POOL).size());
+        assertEquals(new PodRef("ns", "keep7"), s.find(POOL, att("keep7")).get(0).pod());
+      }
+    } finally {
+      IndexFile.slack = saved;
+    }
+  }
+
+  @Test
+  void open_withFsync_allocatesAndReleases() throws Exception {
+    try (IpamStore s = HostLocalStores.open(dataDir, true)) {
+      List<Allocation> got = allocatedIn(s, "c1");
+      assertEquals("c1\r\neth0", Files.readString(netDir.resolve(got.get(0).address().toString())));
+      assertEquals(got, s.release(POOL, att("c1")));
+      assertEquals(List.of(), s.list(POOL));
+    }
+  }
+
+  static List<Allocation> allocatedIn(IpamStore s, String id) {
+    AllocationOutcome o = s.allocate(POOL, new AllocationRequest(att(id), List.of(), new PodRef("ns", id)));
+    return assertInstanceOf(AllocationOutcome.Allocated.class, o, o::toString).allocations();
+  }
 }
