@@ -27,6 +27,17 @@ public final class AddressBitmap {
   private final int topLevel;
   private Object root;
   private long cardinality;
+  /**
+   * The last node of each kind dropped for being empty, kept for the next node created: an
+   * allocate+release pair on an otherwise empty part of the space would else allocate and drop
+   * a node (half a KiB) every time. At most one bottom and one inner node per level, so memory
+   * still follows what is set.
+   */
+  private Bottom spareBottom;
+  /** Scratch for set and clear: the inner nodes on the path to the offset, by level. */
+  private final Inner[] path;
+  private final Inner[] spareInners;
+  private int spareInnerCount;
 
   /**
    * A bitmap able to hold offsets {@code 0..lastOffset} (unsigned).
@@ -43,6 +54,8 @@ public final class AddressBitmap {
       level++;
     }
     this.topLevel = level;
+    this.spareInners = new Inner[level - 1];
+    this.path = new Inner[level + 1];
   }
 
   /** How many offsets were set through {@link #set} and not cleared (not counting ranges). */
@@ -67,96 +80,98 @@ public final class AddressBitmap {
 
   /** Sets the offset; returns false when it was already set. */
   public boolean set(long offset) {
-    if (root == FULL) {
+    Object node = root;
+    if (node == FULL) {
       return false;
     }
-    if (root == null) {
-      root = newNode(topLevel);
+    if (node == null) {
+      node = root = newNode(topLevel);
     }
-    boolean changed = set(root, topLevel, offset);
-    if (changed) {
-      cardinality++;
-    }
-    return changed;
-  }
-
-  private static boolean set(Object node, int level, long offset) {
-    int i = index(offset, level);
-    if (level == 1) {
-      Bottom bottom = (Bottom) node;
-      long word = bottom.words[i];
-      long bit = 1L << offset;
-      if ((word & bit) != 0) {
+    Inner[] path = this.path;
+    for (int level = topLevel; level > 1; level--) {
+      Inner inner = (Inner) node;
+      int i = index(offset, level);
+      Object child = inner.children[i];
+      if (child == FULL) {
         return false;
       }
-      word |= bit;
-      bottom.words[i] = word;
-      bottom.present |= 1L << i;
-      if (word == -1L) {
-        bottom.full |= 1L << i;
+      if (child == null) {
+        child = newNode(level - 1);
+        inner.children[i] = child;
+        inner.present |= 1L << i;
       }
-      return true;
+      path[level] = inner;
+      node = child;
     }
-    Inner inner = (Inner) node;
-    Object child = inner.children[i];
-    if (child == FULL) {
+    Bottom bottom = (Bottom) node;
+    int i = index(offset, 1);
+    long word = bottom.words[i];
+    long bit = 1L << offset;
+    if ((word & bit) != 0) {
       return false;
     }
-    if (child == null) {
-      child = newNode(level - 1);
-      inner.children[i] = child;
-      inner.present |= 1L << i;
-    }
-    if (!set(child, level - 1, offset)) {
-      return false;
-    }
-    if (isFull(child)) {
-      inner.full |= 1L << i;
+    word |= bit;
+    bottom.words[i] = word;
+    bottom.present |= 1L << i;
+    cardinality++;
+    if (word == -1L && (bottom.full |= 1L << i) == -1L) {
+      // the bottom node filled up: mark it full in its parent, and so on up while nodes fill
+      for (int level = 2; level <= topLevel; level++) {
+        Inner inner = path[level];
+        if ((inner.full |= 1L << index(offset, level)) != -1L) {
+          break;
+        }
+      }
     }
     return true;
   }
 
   /** Clears the offset; returns false when it was not set (or lies in a {@link #setRange} range). */
   public boolean clear(long offset) {
-    if (root == null || root == FULL) {
+    Object node = root;
+    if (node == null || node == FULL) {
       return false;
     }
-    boolean changed = clear(root, topLevel, offset);
-    if (changed) {
-      cardinality--;
-      if (isEmpty(root)) {
-        root = null;
+    Inner[] path = this.path;
+    for (int level = topLevel; level > 1; level--) {
+      Inner inner = (Inner) node;
+      Object child = inner.children[index(offset, level)];
+      if (child == null || child == FULL) {
+        return false;
       }
+      path[level] = inner;
+      node = child;
     }
-    return changed;
-  }
-
-  private static boolean clear(Object node, int level, long offset) {
-    int i = index(offset, level);
-    if (level == 1) {
-      Bottom bottom = (Bottom) node;
-      long word = bottom.words[i];
-      long bit = 1L << offset;
-      if ((word & bit) == 0 || (bottom.pinned != null && (bottom.pinned[i] & bit) != 0)) {
-        return false; // not set, or set by setRange
+    Bottom bottom = (Bottom) node;
+    int i = index(offset, 1);
+    long word = bottom.words[i];
+    long bit = 1L << offset;
+    if ((word & bit) == 0 || (bottom.pinned != null && (bottom.pinned[i] & bit) != 0)) {
+      return false; // not set, or set by setRange
+    }
+    word &= ~bit;
+    bottom.words[i] = word;
+    boolean wasFull = (bottom.full & (1L << i)) != 0;
+    bottom.full &= ~(1L << i);
+    cardinality--;
+    boolean empty = word == 0 && (bottom.present &= ~(1L << i)) == 0;
+    // up the path: a node that was full is no longer; a node left empty is dropped
+    Object child = bottom;
+    for (int level = 2; level <= topLevel && (wasFull || empty); level++) {
+      Inner inner = path[level];
+      long childBit = 1L << index(offset, level);
+      wasFull = (inner.full & childBit) != 0;
+      inner.full &= ~childBit;
+      if (empty) {
+        inner.children[index(offset, level)] = null;
+        empty = (inner.present &= ~childBit) == 0;
+        recycle(child);
       }
-      word &= ~bit;
-      bottom.words[i] = word;
-      bottom.full &= ~(1L << i);
-      if (word == 0) {
-        bottom.present &= ~(1L << i);
-      }
-      return true;
+      child = inner;
     }
-    Inner inner = (Inner) node;
-    Object child = inner.children[i];
-    if (child == null || child == FULL || !clear(child, level - 1, offset)) {
-      return false;
-    }
-    inner.full &= ~(1L << i);
-    if (isEmpty(child)) {
-      inner.children[i] = null;
-      inner.present &= ~(1L << i);
+    if (empty) {
+      recycle(root);
+      root = null;
     }
     return true;
   }
@@ -166,53 +181,73 @@ public final class AddressBitmap {
    * may lie past the {@code lastOffset} given at construction; callers bound it.
    */
   public long nextClear(long from) {
-    if (root == null) {
+    Object node = root;
+    if (node == null) {
       return from;
     }
-    if (root == FULL) {
+    if (node == FULL) {
       return NOT_FOUND;
     }
-    return nextClear(root, topLevel, from);
-  }
-
-  private static long nextClear(Object node, int level, long from) {
-    int i = index(from, level);
-    int shift = 6 * level;
-    if (level == 1) {
+    // walk down from's path, remembering the deepest node with a non-full child after it
+    Inner fork = null;
+    int forkLevel = 0;
+    int forkChild = 0;
+    boolean blocked = false;
+    for (int level = topLevel; level > 1; level--) {
+      Inner inner = (Inner) node;
+      int i = index(from, level);
+      long later = i == 63 ? 0 : ~inner.full & (-1L << (i + 1));
+      if (level >= 10) {
+        later &= 0xFFFFL; // the top node of a 2^64 space has only 16 children
+      }
+      if (later != 0) {
+        fork = inner;
+        forkLevel = level;
+        forkChild = Long.numberOfTrailingZeros(later);
+      }
+      if ((inner.full & (1L << i)) != 0) {
+        blocked = true;
+        break;
+      }
+      Object child = inner.children[i];
+      if (child == null) {
+        return from; // an empty subtree
+      }
+      node = child;
+    }
+    if (!blocked) {
       Bottom bottom = (Bottom) node;
+      int i = index(from, 1);
       long free = ~bottom.words[i] & (-1L << from);
       if (free != 0) {
         return (from & ~63L) | Long.numberOfTrailingZeros(free);
       }
-      long candidates = i == 63 ? 0 : ~bottom.full & (-1L << (i + 1));
-      if (candidates == 0) {
-        return NOT_FOUND;
-      }
-      int j = Long.numberOfTrailingZeros(candidates);
-      return nodeBase(from, level) | ((long) j << shift) | Long.numberOfTrailingZeros(~bottom.words[j]);
-    }
-    Inner inner = (Inner) node;
-    if ((inner.full & (1L << i)) == 0) {
-      Object child = inner.children[i];
-      if (child == null) {
-        return from;
-      }
-      long found = nextClear(child, level - 1, from);
-      if (found != NOT_FOUND) {
-        return found;
+      long later = i == 63 ? 0 : ~bottom.full & (-1L << (i + 1));
+      if (later != 0) {
+        int j = Long.numberOfTrailingZeros(later);
+        return nodeBase(from, 1) | ((long) j << 6) | Long.numberOfTrailingZeros(~bottom.words[j]);
       }
     }
-    long candidates = i == 63 ? 0 : ~inner.full & (-1L << (i + 1));
-    if (candidates == 0) {
+    if (fork == null) {
       return NOT_FOUND;
     }
-    int j = Long.numberOfTrailingZeros(candidates);
-    if (shift > 58 && (j >>> (64 - shift)) != 0) {
-      return NOT_FOUND; // the top node of a 2^64 space has only 2^(64 - shift) children
+    // the first clear offset of the fork's non-full child: the leftmost non-full path down
+    long base = nodeBase(from, forkLevel) | ((long) forkChild << (6 * forkLevel));
+    Object child = fork.children[forkChild];
+    for (int level = forkLevel - 1; ; level--) {
+      if (child == null) {
+        return base;
+      }
+      if (level == 1) {
+        Bottom bottom = (Bottom) child;
+        int j = Long.numberOfTrailingZeros(~bottom.full);
+        return base | ((long) j << 6) | Long.numberOfTrailingZeros(~bottom.words[j]);
+      }
+      Inner inner = (Inner) child;
+      int j = Long.numberOfTrailingZeros(~inner.full);
+      base |= (long) j << (6 * level);
+      child = inner.children[j];
     }
-    long childBase = nodeBase(from, level) | ((long) j << shift);
-    Object child = inner.children[j];
-    return child == null ? childBase : nextClear(child, level - 1, childBase);
   }
 
   /**
@@ -237,7 +272,7 @@ public final class AddressBitmap {
     setRange(root, topLevel, 0, from, to);
   }
 
-  private static void setRange(Object node, int level, long base, long from, long to) {
+  private void setRange(Object node, int level, long base, long from, long to) {
     int shift = 6 * level;
     int first = Long.compareUnsigned(from, base) <= 0 ? 0 : index(from, level);
     long last = lastOf(base, level);
@@ -319,8 +354,29 @@ public final class AddressBitmap {
     return span >= 64 ? -1L : base | ((1L << span) - 1);
   }
 
-  private static Object newNode(int level) {
-    return level == 1 ? new Bottom() : new Inner();
+  private Object newNode(int level) {
+    if (level == 1) {
+      Bottom b = spareBottom;
+      spareBottom = null;
+      return b != null ? b : new Bottom();
+    }
+    if (spareInnerCount > 0) {
+      Inner n = spareInners[--spareInnerCount];
+      spareInners[spareInnerCount] = null;
+      return n;
+    }
+    return new Inner();
+  }
+
+  /** Keeps an empty node just dropped: all its words are 0 / children null, as when new. */
+  private void recycle(Object node) {
+    if (node instanceof Bottom b) {
+      b.full = 0;
+      spareBottom = b;
+    } else if (node instanceof Inner n && spareInnerCount < spareInners.length) {
+      n.full = 0;
+      spareInners[spareInnerCount++] = n;
+    }
   }
 
   private static boolean isFull(Object node) {
@@ -328,13 +384,6 @@ public final class AddressBitmap {
       return true;
     }
     return node instanceof Bottom b ? b.full == -1L : ((Inner) node).full == -1L;
-  }
-
-  private static boolean isEmpty(Object node) {
-    if (node == FULL) {
-      return false;
-    }
-    return node instanceof Bottom b ? b.present == 0 : ((Inner) node).present == 0;
   }
 
   private static final class Bottom {

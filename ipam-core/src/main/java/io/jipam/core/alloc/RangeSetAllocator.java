@@ -1,6 +1,7 @@
 package io.jipam.core.alloc;
 
 import io.jipam.core.net.IpAddress;
+import io.jipam.core.net.IpFamily;
 import io.jipam.core.net.IpRange;
 import io.jipam.core.net.RangeSet;
 
@@ -15,18 +16,34 @@ import io.jipam.core.net.RangeSet;
  * guarded by the lock of the store that owns it.
  */
 public final class RangeSetAllocator {
+  /** No valid offset: a range holds at most 2^64 - 1 addresses, so the last offset is below it. */
+  private static final long OUTSIDE = -1L;
+
   private final RangeSet rangeSet;
+  /** Each range's last offset and first address, cached: the hot path reads them on every call. */
+  private final long[] lastOffsets;
+  private final IpFamily family;
+  private final long[] startHigh;
+  private final long[] startLow;
   private final AddressBitmap[] bitmaps;
   private final long capacity;
   private long allocated;
 
   public RangeSetAllocator(RangeSet rangeSet) {
     this.rangeSet = rangeSet;
-    this.bitmaps = new AddressBitmap[rangeSet.ranges().size()];
+    IpRange[] ranges = rangeSet.ranges().toArray(new IpRange[0]);
+    this.lastOffsets = new long[ranges.length];
+    this.family = rangeSet.family();
+    this.startHigh = new long[ranges.length];
+    this.startLow = new long[ranges.length];
+    this.bitmaps = new AddressBitmap[ranges.length];
     long total = 0;
     for (int i = 0; i < bitmaps.length; i++) {
-      IpRange range = rangeSet.ranges().get(i);
-      AddressBitmap bitmap = new AddressBitmap(range.lastOffset());
+      IpRange range = ranges[i];
+      lastOffsets[i] = range.lastOffset();
+      startHigh[i] = range.rangeStart().high();
+      startLow[i] = range.rangeStart().low();
+      AddressBitmap bitmap = new AddressBitmap(lastOffsets[i]);
       long usable = range.lastOffset() + 1;
       for (long[] reserved : range.reservedOffsets()) {
         bitmap.setRange(reserved[0], reserved[1]);
@@ -54,8 +71,13 @@ public final class RangeSetAllocator {
 
   /** Whether the address is in a range of the set, not reserved, and not marked. */
   public boolean isFree(IpAddress address) {
-    int r = rangeSet.indexOf(address);
-    return r >= 0 && !bitmaps[r].get(rangeSet.ranges().get(r).offsetOf(address));
+    for (int r = 0; r < bitmaps.length; r++) {
+      long offset = offsetIn(r, address);
+      if (offset != OUTSIDE) {
+        return !bitmaps[r].get(offset);
+      }
+    }
+    return false;
   }
 
   /**
@@ -63,28 +85,34 @@ public final class RangeSetAllocator {
    * marked.
    */
   public boolean mark(IpAddress address) {
-    int r = rangeSet.indexOf(address);
-    if (r < 0 || rangeSet.ranges().get(r).isReserved(address)) {
-      return false;
+    for (int r = 0; r < bitmaps.length; r++) {
+      long offset = offsetIn(r, address);
+      if (offset != OUTSIDE) {
+        // reserved offsets are set (and pinned) in the bitmap since construction: set() refuses them
+        boolean changed = bitmaps[r].set(offset);
+        if (changed) {
+          allocated++;
+        }
+        return changed;
+      }
     }
-    boolean changed = bitmaps[r].set(rangeSet.ranges().get(r).offsetOf(address));
-    if (changed) {
-      allocated++;
-    }
-    return changed;
+    return false;
   }
 
   /** Marks the address free again; returns false when it was not marked. */
   public boolean unmark(IpAddress address) {
-    int r = rangeSet.indexOf(address);
-    if (r < 0) {
-      return false;
+    for (int r = 0; r < bitmaps.length; r++) {
+      long offset = offsetIn(r, address);
+      if (offset != OUTSIDE) {
+        // reserved offsets are pinned: clear() refuses them
+        boolean changed = bitmaps[r].clear(offset);
+        if (changed) {
+          allocated--;
+        }
+        return changed;
+      }
     }
-    boolean changed = bitmaps[r].clear(rangeSet.ranges().get(r).offsetOf(address));
-    if (changed) {
-      allocated--;
-    }
-    return changed;
+    return false;
   }
 
   /**
@@ -99,16 +127,18 @@ public final class RangeSetAllocator {
     int startRange = 0;
     long startOffset = 0;
     if (order == AllocationOrder.ROUND_ROBIN && lastReserved != null) {
-      int r = rangeSet.indexOf(lastReserved);
-      if (r >= 0) {
-        IpRange range = rangeSet.ranges().get(r);
-        long offset = range.offsetOf(lastReserved);
-        if (offset == range.lastOffset()) {
+      for (int r = 0; r < count; r++) {
+        long offset = offsetIn(r, lastReserved);
+        if (offset == OUTSIDE) {
+          continue;
+        }
+        if (offset == lastOffsets[r]) {
           startRange = (r + 1) % count;
         } else {
           startRange = r;
           startOffset = offset + 1;
         }
+        break;
       }
     }
     for (int k = 0; k < count; k++) {
@@ -132,12 +162,30 @@ public final class RangeSetAllocator {
   }
 
   private IpAddress firstClear(int r, long from, long bound) {
-    IpRange range = rangeSet.ranges().get(r);
-    long limit = Long.compareUnsigned(bound, range.lastOffset()) < 0 ? bound : range.lastOffset();
+    long limit = Long.compareUnsigned(bound, lastOffsets[r]) < 0 ? bound : lastOffsets[r];
     long offset = bitmaps[r].nextClear(from);
     if (offset == AddressBitmap.NOT_FOUND || Long.compareUnsigned(offset, limit) > 0) {
       return null;
     }
-    return range.addressAt(offset);
+    // rangeStart + offset, offset <= lastOffset: stays within the range, no overflow check needed
+    long low = startLow[r] + offset;
+    if (family == IpFamily.V4) {
+      return IpAddress.v4(low);
+    }
+    return IpAddress.v6(startHigh[r] + (Long.compareUnsigned(low, startLow[r]) < 0 ? 1 : 0), low);
+  }
+
+  /**
+   * The address's offset in range r, or {@link #OUTSIDE} when it is not in [rangeStart, rangeEnd]
+   * (what {@code range.contains} then {@code range.offsetOf} compute, in one subtraction).
+   */
+  private long offsetIn(int r, IpAddress address) {
+    if (address.family() != family) {
+      return OUTSIDE;
+    }
+    long low = address.low() - startLow[r];
+    long borrow = Long.compareUnsigned(address.low(), startLow[r]) < 0 ? 1 : 0;
+    long high = address.high() - startHigh[r] - borrow;
+    return high != 0 || Long.compareUnsigned(low, lastOffsets[r]) > 0 ? OUTSIDE : low;
   }
 }
