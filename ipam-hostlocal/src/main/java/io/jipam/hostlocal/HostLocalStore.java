@@ -66,7 +66,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * address and holder did not change). This catches: any entry created, deleted or renamed (they
  * change the directory's mtime; a deleted and re-created directory changes the inode), and every
  * host-local ADD (it rewrites a cursor file). The index lives outside the network directory, so
- * writing it does not move the directory's mtime.
+ * writing it does not move the directory's mtime. A cached whole state is also checked against
+ * the index file's inode and size, which every jipam write changes (appends grow it, snapshots
+ * replace it): changes by other jipam processes or stores are seen whatever the clock's
+ * granularity.
  *
  * <p>Limits. Kernels before 6.13 stamp mtimes from a coarse clock (one jiffy, 4 ms at HZ=250), so
  * a change within the same tick as jipam's last one keeps the mtime. jipam therefore waits, after
@@ -159,12 +162,15 @@ final class HostLocalStore implements IpamStore {
     final PoolDir.DirStamp stamp;
     final String[] cursors;
     final long base;
+    /** {@link PoolDir#indexVersion} after this state was written: other jipam writers change it. */
+    final String indexVersion;
 
-    Cached(PoolState state, PoolDir.DirStamp stamp, String[] cursors, long base) {
+    Cached(PoolState state, PoolDir.DirStamp stamp, String[] cursors, long base, String indexVersion) {
       this.state = state;
       this.stamp = stamp;
       this.cursors = cursors;
       this.base = base;
+      this.indexVersion = indexVersion;
     }
   }
 
@@ -551,7 +557,8 @@ final class HostLocalStore implements IpamStore {
     h.cursors = cursors;
     h.snapshotNeeded = false;
     Cached c = cache.remove(d.network);
-    h.cached = c != null && !rebuild && c.stamp.equals(h.now) && cursorsMatch(c.cursors, cursors) ? c : null;
+    h.cached = c != null && !rebuild && c.stamp.equals(h.now) && cursorsMatch(c.cursors, cursors)
+        && c.indexVersion.equals(d.indexVersion()) ? c : null;
     h.raw = null;
     h.rawValid = false;
     if (h.cached != null) {
@@ -692,7 +699,7 @@ final class HostLocalStore implements IpamStore {
       }
     }
     if (st != null && mode != Mode.FAST) {
-      cache.put(d.network, new Cached(st, stamp, h.cursors.clone(), base));
+      cache.put(d.network, new Cached(st, stamp, h.cursors.clone(), base, d.indexVersion()));
     }
   }
 

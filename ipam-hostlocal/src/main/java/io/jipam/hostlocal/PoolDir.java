@@ -126,6 +126,19 @@ final class PoolDir {
     return new DirStamp(String.valueOf(a.fileKey()), nanos(a));
   }
 
+  /**
+   * The index file's identity and size, "" when missing. Every jipam write changes it (an append
+   * grows the file, a snapshot is a new inode), whatever the clock's granularity.
+   */
+  String indexVersion() throws IOException {
+    try {
+      BasicFileAttributes a = Files.readAttributes(index, BasicFileAttributes.class);
+      return a.fileKey() + ":" + a.size();
+    } catch (NoSuchFileException e) {
+      return "";
+    }
+  }
+
   static long nanos(BasicFileAttributes a) {
     java.time.Instant t = a.lastModifiedTime().toInstant();
     return t.getEpochSecond() * 1_000_000_000L + t.getNano();

@@ -317,4 +317,17 @@ class HostLocalStoreFilesTest {
     AllocationOutcome o = s.allocate(POOL, new AllocationRequest(att(id), List.of(), new PodRef("ns", id)));
     return assertInstanceOf(AllocationOutcome.Allocated.class, o, o::toString).allocations();
   }
+
+  @Test
+  void list_otherJipamStoreChangedWithinSameMtime_seenByCachedStore() throws Exception {
+    allocated("c1");
+    allocated("c2");
+    assertEquals(4, store.list(POOL).size()); // the default store now holds a cached whole state
+    FileTime before = Files.getLastModifiedTime(netDir);
+    try (IpamStore other = newStore()) {
+      other.release(POOL, att("c1"));
+    }
+    Files.setLastModifiedTime(netDir, before); // as if in the same clock tick
+    assertEquals(List.of(att("c2"), att("c2")), store.list(POOL).stream().map(Allocation::attachment).toList());
+  }
 }
