@@ -34,7 +34,7 @@ import java.util.Set;
  * | dataDir/NET/last_reserved_ip.SET        | both                | last address handed out in range set SET  |
  * | dataDir/NET/lock                        | both, empty         | host-local flock()s it, jipam fcntl-locks |
  * | dataDir/NET/.jipam-addr, .jipam-cursor  | jipam, transient    | temp files; left only by a crash, removed |
- * | dataDir/.jipam/NET/index                | jipam               | snapshot: stamp + allocations + pods      |
+ * | dataDir/.jipam/NET/index                | jipam               | snapshot + appended changes, then a stamp |
  * | dataDir/.jipam/NET/index.tmp            | jipam, transient    | next index, renamed over index            |
  * | dataDir/.jipam/NET/clock                | jipam               | one byte; its mtime reads the fs clock    |
  * </pre>
