@@ -16,7 +16,11 @@ final class NaiveBitSetAllocator {
   NaiveBitSetAllocator(IpAddress start, int size) {
     this.start = start;
     this.size = size;
-    this.used = new BitSet(size);
+    this.used = new BitSet(size + 1);
+    // a sentinel past the end: without it, BitSet.clear of the highest set bit rescans the words
+    // below for the new highest (recalculateWordsInUse), which made round-robin at 0% fill cost
+    // O(distance to the previous set bit) per release: BitSet bookkeeping, not the search
+    used.set(size);
   }
 
   void reserve(int offset) {
