@@ -129,7 +129,19 @@ class HostLocalStoreProcessTest {
         List<Allocation> all = store.list(pool);
         Map<Attachment, List<String>> held = byAttachment(all);
         for (Map.Entry<Attachment, List<String>> e : reported.entrySet()) {
-          assertEquals(e.getValue(), held.get(e.getKey()), "round " + round + ": " + e.getKey() + " lost");
+          if (!e.getValue().equals(held.get(e.getKey()))) {
+            StringBuilder why = new StringBuilder();
+            for (String a : e.getValue()) {
+              Path f = dataDir.resolve("crash").resolve(a);
+              why.append(a).append(Files.exists(f) ? " exists: " + Files.readString(f).replace("\r\n", "/") : " missing").append("; ");
+            }
+            String index = Files.exists(dataDir.resolve(".jipam/crash/index"))
+                ? Files.readString(dataDir.resolve(".jipam/crash/index"), StandardCharsets.ISO_8859_1) : "(no index)";
+            int from = Math.max(0, index.length() - 1500);
+            why.append("\nlast events: ").append(lines.subList(Math.max(0, lines.size() - 4), lines.size()))
+                .append("\nindex tail:\n").append(index.substring(from));
+            assertEquals(e.getValue(), held.get(e.getKey()), "round " + round + ": " + e.getKey() + " lost: " + why);
+          }
           assertEquals(e.getValue(), store.find(pool, e.getKey()).stream().map(a -> a.address().toString()).toList());
         }
         for (Map.Entry<Attachment, List<String>> e : held.entrySet()) {
