@@ -45,7 +45,7 @@ public record AddressWithPrefix(IpAddress address, int prefixLength) {
     return new AddressWithPrefix(address, length);
   }
 
-  /** Whether the text carried an explicit prefix shorter than the full width. */
+  /** Whether the prefix is the full width (/32, /128): one host, as a text without a prefix gives. */
   public boolean isHostOnly() {
     return prefixLength == address.family().bits();
   }

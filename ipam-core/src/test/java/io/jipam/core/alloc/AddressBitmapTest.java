@@ -415,6 +415,36 @@ class AddressBitmapTest {
   }
 
   @Test
+  void set_afterNodesDropped_reusedNodesStartEmpty() {
+    // mark+unmark in an empty part of the space drops nodes; the next set() reuses them
+    AddressBitmap bitmap = new AddressBitmap(MAX);
+    for (long o = 0; o < 200; o++) {
+      bitmap.set((1L << 50) + o * 977);
+    }
+    for (long o = 0; o < 200; o++) {
+      assertTrue(bitmap.clear((1L << 50) + o * 977));
+    }
+    assertEquals(0, bitmap.nodeCount());
+    long far = (3L << 58) + 123_456;
+    assertTrue(bitmap.set(far));
+    assertEquals(10, bitmap.nodeCount(), "one path, levels 10..1");
+    long block = far - far % 4096;
+    for (long o = block; o < block + 4096; o++) {
+      assertEquals(o == far, bitmap.get(o), "offset " + o);
+    }
+    for (long o = 0; o < 200; o++) {
+      assertFalse(bitmap.get((1L << 50) + o * 977));
+    }
+    assertEquals(block, bitmap.nextClear(block));
+    assertEquals(far + 1, bitmap.nextClear(far));
+    assertEquals(1, bitmap.cardinality());
+    for (long o = far + 1; o < far + 5000; o++) {
+      bitmap.set(o);
+    }
+    assertEquals(far + 5000, bitmap.nextClear(far));
+  }
+
+  @Test
   void nodeCount_denseRegion_oneBottomPer4096() {
     AddressBitmap bitmap = new AddressBitmap((1L << 40) - 1);
     for (long o = 0; o < 40_960; o++) {
