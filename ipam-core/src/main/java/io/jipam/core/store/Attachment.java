@@ -1,7 +1,6 @@
 package io.jipam.core.store;
 
 import io.jipam.core.IpamException;
-import java.util.regex.Pattern;
 
 /**
  * What an address is allocated to: a container's interface, the key CNI uses for ADD, DEL, CHECK
@@ -11,18 +10,49 @@ import java.util.regex.Pattern;
  * characters, not {@code .} or {@code ..}).
  */
 public record Attachment(String containerId, String ifname) {
-  private static final Pattern CONTAINER_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.\\-]*");
-  private static final Pattern IFNAME = Pattern.compile("[^/:\\s\\p{Cntrl}]{1,15}");
 
   public Attachment {
     if (containerId == null || containerId.isEmpty() || containerId.length() > 1024
-        || !CONTAINER_ID.matcher(containerId).matches()) {
+        || !isSafeName(containerId)) {
       throw IpamException.invalidConfig("invalid container ID \"%s\": it must start with a letter or"
           + " digit followed by letters, digits, '_', '.' or '-'", containerId);
     }
-    if (ifname == null || !IFNAME.matcher(ifname).matches() || ifname.equals(".") || ifname.equals("..")) {
+    if (!isInterfaceName(ifname)) {
       throw IpamException.invalidConfig("invalid interface name \"%s\"", ifname);
     }
+  }
+
+  /**
+   * Whether the text is a name safe in a file name or key: a letter or digit, then letters,
+   * digits, {@code _ . -} (the CNI spec's container ID; also used for network names). A loop, not
+   * a regex: compiling one costs a one-shot process more than the whole check.
+   */
+  static boolean isSafeName(String text) {
+    if (text == null || text.isEmpty()) {
+      return false;
+    }
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      boolean alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+      if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-'))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** A Linux interface name: 1 to 15 characters, no {@code /}, {@code :}, white space or control. */
+  private static boolean isInterfaceName(String text) {
+    if (text == null || text.isEmpty() || text.length() > 15 || text.equals(".") || text.equals("..")) {
+      return false;
+    }
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (c == '/' || c == ':' || Character.isWhitespace(c) || Character.isISOControl(c)) {
+        return false;
+      }
+    }
+    return true;
   }
 
   @Override

@@ -5,7 +5,6 @@ import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.net.RangeSet;
 import java.util.List;
-import java.util.regex.Pattern;
 
 /**
  * A named pool: the network's range sets (one address per set per attachment) and the order in
@@ -13,10 +12,9 @@ import java.util.regex.Pattern;
  * an etcd key segment. Range sets never overlap.
  */
 public record Pool(String name, List<RangeSet> rangeSets, AllocationOrder order) {
-  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.\\-]*");
 
   public Pool {
-    if (name == null || name.length() > 253 || !NAME.matcher(name).matches()) {
+    if (name == null || name.length() > 253 || !Attachment.isSafeName(name)) {
       throw IpamException.invalidConfig("invalid network name \"%s\": it must start with a letter or"
           + " digit followed by letters, digits, '_', '.' or '-'", name);
     }
