@@ -122,11 +122,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Thread-safe: all methods may be called from any thread.
  */
 final class HostLocalStore implements IpamStore {
-  /** How a store chooses between the text-search fast path and the whole parsed state. */
+  /** How a store chooses between the one-shot path and the whole parsed state. */
   enum Mode {
-    /** Fast path on the first call for a pool, cached whole state afterwards (the default). */
+    /** One-shot path on the first call for a pool, cached whole state afterwards (the default). */
     AUTO,
-    /** Always the fast path where it applies, never a cached state (a one-shot process's view). */
+    /** Always the one-shot path where it applies, never a cached state (a one-shot process's view). */
     FAST,
     /** Always the whole state. */
     FULL
@@ -156,21 +156,16 @@ final class HostLocalStore implements IpamStore {
     this.mode = mode;
   }
 
-  /** The whole state a store last saw or left, with the stamp and cursors it belongs to. */
+  /** The whole state a store last saw or left, with the stamp text it belongs to. */
   private static final class Cached {
     final PoolState state;
-    final PoolDir.DirStamp stamp;
-    final String[] cursors;
+    final String stamp;
     final long base;
-    /** {@link PoolDir#indexVersion} after this state was written: other jipam writers change it. */
-    final String indexVersion;
 
-    Cached(PoolState state, PoolDir.DirStamp stamp, String[] cursors, long base, String indexVersion) {
+    Cached(PoolState state, String stamp, long base) {
       this.state = state;
       this.stamp = stamp;
-      this.cursors = cursors;
       this.base = base;
-      this.indexVersion = indexVersion;
     }
   }
 
@@ -179,22 +174,24 @@ final class HostLocalStore implements IpamStore {
     final PoolDir dir;
     final ReentrantLock jvmLock;
     FileChannel channel;
-    /** The directory's stamp when the call (or its latest attempt) began. */
-    PoolDir.DirStamp now;
+    /** The stamp file as read or last written by this call; null when missing. */
+    PoolDir.Stamp recorded;
+    /** Whether {@link #recorded} matches the directories and cursors now (no foreign change). */
+    boolean fresh;
     /** The cursor files' content; updated as the call writes them. */
     String[] cursors;
     /** A cached whole state whose stamp still holds, or null. */
     Cached cached;
-    /** The index as read (when no cached state), or null. */
-    IndexFile.Raw raw;
-    /** Whether {@link #raw} is valid now: its stamp is the directory's. */
-    boolean rawValid;
+    /** Whether the index's last stamp is {@link #recorded} (so appending keeps it valid). */
+    boolean indexValid;
+    /** Whether one-shot calls may still append to the index. */
+    boolean appendable;
     /** The snapshot length the index's appends count from. */
     long base;
     /** Whether the next write must be a whole snapshot (rebuilt, or too many appends). */
     boolean snapshotNeeded;
-    /** The directory mtime the clock must pass before the call returns; MIN_VALUE for none. */
-    long settleAfter = Long.MIN_VALUE;
+    /** Whether the stamp file was removed by this call (it changes files). */
+    boolean dropped;
 
     Held(PoolDir dir, ReentrantLock jvmLock) {
       this.dir = dir;
@@ -217,7 +214,7 @@ final class HostLocalStore implements IpamStore {
         if (outcome != null) {
           return outcome;
         }
-        rebuild = true; // the index missed a change: rebuild from the address files and retry
+        rebuild = true; // the files disagree with jipam's records: rebuild and retry
       }
       throw contended(pool);
     } catch (IOException | DirectoryIteratorException e) {
@@ -231,17 +228,16 @@ final class HostLocalStore implements IpamStore {
     }
   }
 
-  /** ADD without parsing the index; null to retry with a rebuild. */
+  /** ADD on the attachment's record and the address files (O(1) files); null to rebuild. */
   private AllocationOutcome allocateFast(Held h, Pool pool, AllocationRequest request,
       List<Allocation> created) throws IOException {
     Attachment att = request.attachment();
-    List<Allocation> held = heldPerIndex(h, pool, att);
+    List<Allocation> held = heldPerRecords(h, pool, att);
+    if (held == null) {
+      return null;
+    }
     if (!held.isEmpty()) {
-      if (!verified(h, held)) {
-        return null;
-      }
       if (request.requested().isEmpty() && coversEverySet(held, pool)) {
-        finish(h, null, false, NONE, NONE);
         return new AllocationOutcome.Allocated(held, true);
       }
       return allocateFull(h, pool, request, created, false); // partly held: let the whole state decide
@@ -259,12 +255,16 @@ final class HostLocalStore implements IpamStore {
       }
       AllocationOutcome outcome = st.allocate(request);
       if (!(outcome instanceof AllocationOutcome.Allocated got)) {
-        finish(h, null, false, NONE, NONE); // Taken (holder read from its file), Unavailable, Exhausted
-        return outcome;
+        if (h.dropped) {
+          commit(h, null, NONE, NONE); // an earlier probe wrote a record
+        }
+        return outcome; // Taken (holder read from its file), Unavailable, Exhausted
       }
       if (got.existing()) {
         return null; // cannot happen: the attachment held nothing here
       }
+      dropStamp(h);
+      h.dir.writeRecord(att, got.allocations()); // before the address files: a superset
       IpAddress clash = null;
       for (Allocation a : got.allocations()) {
         if (!h.dir.createAddressFile(a.address(), a.attachment())) {
@@ -276,7 +276,7 @@ final class HostLocalStore implements IpamStore {
       if (clash == null) {
         writeCursors(h, got.allocations());
         created.clear();
-        finish(h, null, true, got.allocations(), NONE);
+        commit(h, null, got.allocations(), NONE);
         return outcome;
       }
       rollback(h, created);
@@ -288,8 +288,8 @@ final class HostLocalStore implements IpamStore {
       if (holder == null) {
         continue; // gone meanwhile (a concurrent host-local DEL): choose again
       }
-      if (holder.equals(att) || !IndexFile.holds(h.raw, clash)) {
-        return null; // a file the index does not know: it missed a change, rebuild
+      if (holder.equals(att) || !recordLists(h, holder, clash)) {
+        return null; // a file no record knows: a change the stamp missed, rebuild
       }
       st.load(clash, holder, PodRef.UNKNOWN);
     }
@@ -321,15 +321,18 @@ final class HostLocalStore implements IpamStore {
     }
     List<Allocation> fresh = new ArrayList<>(2);
     for (Allocation a : got.allocations()) {
-      if (before.contains(a)) {
-        continue;
+      if (!before.contains(a)) {
+        fresh.add(a);
       }
+    }
+    dropStamp(h);
+    h.dir.writeRecord(att, got.allocations()); // before the address files: a superset
+    for (Allocation a : fresh) {
       if (!h.dir.createAddressFile(a.address(), a.attachment())) {
         rollback(h, created);
-        return null; // a file the index did not know about
+        return null; // a file the state did not know about
       }
       created.add(a);
-      fresh.add(a);
     }
     writeCursors(h, fresh);
     created.clear();
@@ -345,7 +348,10 @@ final class HostLocalStore implements IpamStore {
       for (int attempt = 0; attempt < ATTEMPTS; attempt++, rebuild = true) {
         boolean fast = begin(h, pool, rebuild);
         PoolState st = fast ? null : full(h, pool, rebuild);
-        List<Allocation> held = fast ? heldPerIndex(h, pool, attachment) : st.find(attachment);
+        List<Allocation> held = fast ? heldPerRecords(h, pool, attachment) : st.find(attachment);
+        if (held == null) {
+          continue;
+        }
         if (held.isEmpty() && !fast) {
           held = legacyHeld(st, attachment);
         }
@@ -353,15 +359,18 @@ final class HostLocalStore implements IpamStore {
           finish(h, st, false, NONE, NONE);
           return NONE;
         }
-        if (!verified(h, held)) {
+        if (!fast && !verified(h, held)) {
           continue;
         }
+        Attachment holder = held.get(0).attachment();
         if (st != null) {
-          st.release(held.get(0).attachment());
+          st.release(holder);
         }
+        dropStamp(h);
         for (Allocation a : held) {
           h.dir.deleteAddressFile(a.address());
         }
+        h.dir.writeRecord(holder, NONE); // after the address files: a crash leaves a superset
         finish(h, st, true, NONE, held);
         return held;
       }
@@ -381,11 +390,14 @@ final class HostLocalStore implements IpamStore {
       for (int attempt = 0; attempt < ATTEMPTS; attempt++, rebuild = true) {
         boolean fast = begin(h, pool, rebuild);
         PoolState st = fast ? null : full(h, pool, rebuild);
-        List<Allocation> held = fast ? heldPerIndex(h, pool, attachment) : st.find(attachment);
+        List<Allocation> held = fast ? heldPerRecords(h, pool, attachment) : st.find(attachment);
+        if (held == null) {
+          continue;
+        }
         if (held.isEmpty() && !fast) {
           held = legacyHeld(st, attachment);
         }
-        if (!verified(h, held)) {
+        if (!fast && !verified(h, held)) {
           continue;
         }
         finish(h, st, false, NONE, NONE);
@@ -455,8 +467,16 @@ final class HostLocalStore implements IpamStore {
           continue;
         }
         List<Allocation> released = st.retainOnly(keep);
+        if (!released.isEmpty()) {
+          dropStamp(h);
+        }
+        Set<Attachment> gone = new HashSet<>();
         for (Allocation a : released) {
           h.dir.deleteAddressFile(a.address());
+          gone.add(a.attachment());
+        }
+        for (Attachment a : gone) {
+          h.dir.writeRecord(a, NONE);
         }
         finish(h, st, !released.isEmpty(), NONE, released);
         return released;
@@ -528,9 +548,6 @@ final class HostLocalStore implements IpamStore {
       served.add(h.dir.network);
       h.jvmLock.unlock();
     }
-    if (h.settleAfter != Long.MIN_VALUE) {
-      settle(h.dir, h.settleAfter); // after unlocking: it delays this caller, not other callers
-    }
   }
 
   private static IpamException contended(Pool pool) {
@@ -541,35 +558,41 @@ final class HostLocalStore implements IpamStore {
   // ---------------------------------------------------------------- loading and persisting
 
   /**
-   * Starts (an attempt of) a call under the locks: reads the directory's stamp and the cursor
-   * files, takes a cached whole state whose stamp still holds, else reads the index. Returns
-   * whether the call may take the fast path. The cache entry is removed while the call may
+   * Starts (an attempt of) a call under the locks: reads the stamp file, the directories' stat
+   * and the cursor files, and decides whether the stamp holds. Returns whether the call takes
+   * the one-shot path; that path needs the records complete, so when the stamp does not hold (or
+   * {@code rebuild}) it rebuilds them here first. The cache entry is removed while the call may
    * change its state; {@link #finish} puts one back.
    */
   private boolean begin(Held h, Pool pool, boolean rebuild) throws IOException {
     PoolDir d = h.dir;
-    h.now = d.stat();
-    int sets = pool.rangeSets().size();
-    String[] cursors = new String[sets];
-    for (int i = 0; i < sets; i++) {
-      cursors[i] = d.readCursor(i);
-    }
-    h.cursors = cursors;
+    PoolDir.Stamp now = d.observe(pool.rangeSets().size());
+    h.cursors = now.cursors;
+    h.recorded = d.readStamp();
+    h.fresh = h.recorded != null && h.recorded.sameFiles(now);
     h.snapshotNeeded = false;
+    h.indexValid = false;
+    h.appendable = false;
+    h.base = 0;
     Cached c = cache.remove(d.network);
-    h.cached = c != null && !rebuild && c.stamp.equals(h.now) && cursorsMatch(c.cursors, cursors)
-        && c.indexVersion.equals(d.indexVersion()) ? c : null;
-    h.raw = null;
-    h.rawValid = false;
-    if (h.cached != null) {
-      h.base = h.cached.base;
+    h.cached = c != null && !rebuild && h.fresh && c.stamp.equals(h.recorded.text()) ? c : null;
+    boolean longLived = mode == Mode.FULL || mode == Mode.AUTO && served.contains(d.network);
+    if (longLived) {
       return false;
     }
-    h.raw = IndexFile.read(d);
-    h.rawValid = h.raw != null && h.raw.stamp.equals(h.now) && cursorsMatch(h.raw.cursors, cursors);
-    h.base = h.rawValid ? h.raw.base : 0;
-    boolean longLived = mode == Mode.FULL || mode == Mode.AUTO && served.contains(d.network);
-    return !rebuild && h.rawValid && !h.raw.oversized() && !longLived;
+    if (rebuild || !h.fresh) {
+      PoolState st = rebuildState(h, pool);
+      h.snapshotNeeded = true;
+      commit(h, st, NONE, NONE);
+      return true;
+    }
+    IndexFile.Tail tail = IndexFile.tail(d);
+    if (tail != null && tail.stamp.equals(h.recorded.text())) {
+      h.indexValid = true;
+      h.appendable = tail.appendable();
+      h.base = tail.base;
+    }
+    return true;
   }
 
   /**
@@ -581,26 +604,25 @@ final class HostLocalStore implements IpamStore {
     if (!rebuild && h.cached != null) {
       PoolState c = h.cached.state;
       st = c.pool().equals(pool) ? c : reload(pool, c.allocations());
-    } else if (!rebuild && h.rawValid) {
-      try {
-        st = reload(pool, IndexFile.parseAll(h.raw));
-        h.snapshotNeeded = h.raw.oversized();
-      } catch (RuntimeException e) {
-        st = null; // a corrupt line: rebuild
+      h.base = h.cached.base;
+      h.indexValid = true;
+      h.appendable = true;
+    } else if (!rebuild && h.fresh) {
+      IndexFile.Raw raw = IndexFile.read(h.dir);
+      if (raw != null && raw.stamp.equals(h.recorded.text())) {
+        try {
+          st = reload(pool, IndexFile.parseAll(raw));
+          h.snapshotNeeded = raw.oversized();
+          h.base = raw.base;
+          h.indexValid = true;
+          h.appendable = true;
+        } catch (RuntimeException e) {
+          st = null; // a corrupt line: rebuild
+        }
       }
     }
     if (st == null) {
-      Collection<Allocation> pods = List.of();
-      if (h.raw != null) {
-        try {
-          pods = IndexFile.parseAll(h.raw);
-        } catch (RuntimeException e) {
-          pods = List.of();
-        }
-      } else if (h.cached != null) {
-        pods = h.cached.state.allocations();
-      }
-      st = scan(pool, h.dir, pods);
+      st = rebuildState(h, pool);
       h.snapshotNeeded = true;
     }
     setCursors(st, h.cursors);
@@ -613,16 +635,6 @@ final class HostLocalStore implements IpamStore {
     }
   }
 
-  private static boolean cursorsMatch(String[] recorded, String[] now) {
-    for (int i = 0; i < now.length; i++) {
-      String r = i < recorded.length ? recorded[i] : "";
-      if (!r.equals(now[i])) {
-        return false;
-      }
-    }
-    return true;
-  }
-
   private static PoolState reload(Pool pool, Collection<Allocation> allocations) {
     PoolState st = new PoolState(pool);
     for (Allocation a : allocations) {
@@ -632,16 +644,16 @@ final class HostLocalStore implements IpamStore {
   }
 
   /**
-   * Rebuilds the state from the address files: the one directory walk, only when the index is
-   * missing or stale. Removes temp files a killed jipam left. Pods are taken from {@code
-   * previous} where the address is still held by the same attachment.
+   * Rebuilds the state from the address files: the one directory walk, only when the stamp does
+   * not hold (a foreign change or a crash), the index is unusable, or the files disagreed with a
+   * record. Removes temp files a killed jipam left. Makes every record list exactly what its
+   * attachment holds (pods kept from the records) and deletes records of attachments holding
+   * nothing. O(allocations) files.
    */
-  private static PoolState scan(Pool pool, PoolDir d, Collection<Allocation> previous) throws IOException {
-    Map<IpAddress, Allocation> byAddress = new HashMap<>();
-    for (Allocation a : previous) {
-      byAddress.put(a.address(), a);
-    }
-    PoolState st = new PoolState(pool);
+  private static PoolState rebuildState(Held h, Pool pool) throws IOException {
+    PoolDir d = h.dir;
+    dropStamp(h);
+    Map<Attachment, List<IpAddress>> byHolder = new HashMap<>();
     try (DirectoryStream<Path> entries = Files.newDirectoryStream(d.dir)) {
       for (Path p : entries) {
         String name = p.getFileName().toString();
@@ -661,72 +673,100 @@ final class HostLocalStore implements IpamStore {
         } catch (IOException e) {
           holder = PoolDir.UNREADABLE; // the name exists, so the address is not free
         }
-        Allocation old = byAddress.get(address);
-        PodRef pod = old != null && old.attachment().equals(holder) ? old.pod() : PodRef.UNKNOWN;
-        st.load(address, holder, pod);
+        List<IpAddress> list = byHolder.get(holder);
+        if (list == null) {
+          list = new ArrayList<>(2);
+          byHolder.put(holder, list);
+        }
+        list.add(address);
+      }
+    }
+    PoolState st = new PoolState(pool);
+    Set<Path> recordFiles = new HashSet<>();
+    for (Map.Entry<Attachment, List<IpAddress>> e : byHolder.entrySet()) {
+      Attachment holder = e.getKey();
+      PoolDir.Record r = d.readRecord(holder);
+      boolean exact = r != null && r.addresses.length == e.getValue().size();
+      List<Allocation> held = new ArrayList<>(e.getValue().size());
+      for (IpAddress a : e.getValue()) {
+        PodRef pod = r == null ? null : r.podOf(a);
+        exact &= pod != null;
+        st.load(a, holder, pod == null ? PodRef.UNKNOWN : pod);
+      }
+      held.addAll(st.find(holder));
+      if (!exact) {
+        d.writeRecord(holder, held);
+      }
+      recordFiles.add(d.recordFile(holder));
+    }
+    try (DirectoryStream<Path> entries = Files.newDirectoryStream(d.attDir)) {
+      for (Path p : entries) {
+        if (!recordFiles.contains(p)) {
+          Files.deleteIfExists(p); // holds nothing (or a temp file left by a crash)
+        }
       }
     }
     return st;
   }
 
-  /**
-   * Ends a call that went well. When the directory changed or the index must be rewritten:
-   * records the new stamp, waits for the clock (see {@link #settle}), and appends the call's
-   * changes to the index or writes a snapshot. Caches a whole state; a fast-path call (no
-   * {@code st}) leaves no cache. The files are the truth: when the index cannot be written it is
-   * deleted, and the call still succeeds.
-   */
-  private void finish(Held h, PoolState st, boolean dirChanged, List<Allocation> added,
-      List<Allocation> removed) throws IOException {
-    PoolDir d = h.dir;
-    PoolDir.DirStamp stamp = h.now;
-    long base = h.base;
-    if (dirChanged || h.snapshotNeeded) {
-      if (dirChanged) {
-        d.syncDir();
-      }
-      stamp = d.stat();
-      h.settleAfter = stamp.mtimeNanos();
-      try {
-        if (st != null && (h.snapshotNeeded || !Files.exists(d.index))) {
-          base = IndexFile.writeSnapshot(d, stamp, h.cursors, st.allocations());
-        } else {
-          IndexFile.append(d, added, removed, stamp, base, h.cursors);
-        }
-      } catch (IpamException e) {
-        IndexFile.discard(d);
-        st = null;
-      }
-    }
-    if (st != null && mode != Mode.FAST) {
-      cache.put(d.network, new Cached(st, stamp, h.cursors.clone(), base, d.indexVersion()));
+  /** Removes the stamp file once, before the call's first change (see {@link PoolDir#dropStamp}). */
+  private static void dropStamp(Held h) throws IOException {
+    if (!h.dropped) {
+      h.dir.dropStamp();
+      h.dropped = true;
     }
   }
 
   /**
-   * Waits until the filesystem clock has moved past the directory's mtime, so that any later
-   * change to the directory gets a different mtime: up to one clock tick (the kernel stamps
-   * mtimes from a coarse clock, 4 ms at HZ=250; about 1.6 ms on average measured here). Runs after
-   * the locks are released, so it delays the caller but no other process. Gives up when the mtime is far off (a clock that
-   * jumped): the stamp is then only as good as the mtime.
+   * Ends a call that went well: when it changed the directory or the index must be rewritten,
+   * {@link #commit}s; else caches the whole state (if any) as of the stamp.
    */
-  private static void settle(PoolDir d, long dirMtime) {
-    for (int i = 0; i < 40; i++) {
-      long clock;
-      try {
-        clock = d.touchClock();
-      } catch (IOException e) {
-        return; // the probe is an optimisation of the stamp's precision, never a reason to fail
+  private void finish(Held h, PoolState st, boolean dirChanged, List<Allocation> added,
+      List<Allocation> removed) throws IOException {
+    if (dirChanged || h.snapshotNeeded || h.dropped) {
+      commit(h, st, added, removed);
+    } else if (st != null && mode != Mode.FAST && h.recorded != null) {
+      cache.put(h.dir.network, new Cached(st, h.recorded.text(), h.base));
+    }
+  }
+
+  /**
+   * Records what the call left: a new stamp (next generation, the directories as they are now)
+   * in the stamp file, then the index: a snapshot when {@code st} is the whole state and one is
+   * due, else the call's changes appended when the index was valid, else nothing (it stays
+   * stale until a whole load rebuilds it). The files are the truth: when the index cannot be
+   * written it is deleted, and the call still succeeds.
+   */
+  private void commit(Held h, PoolState st, List<Allocation> added, List<Allocation> removed)
+      throws IOException {
+    PoolDir d = h.dir;
+    d.syncDir();
+    long gen = h.recorded == null ? 1 : h.recorded.gen + 1;
+    PoolDir.Stamp stamp = d.observe(gen, h.cursors);
+    String text = stamp.text();
+    dropStamp(h);
+    boolean indexValid = false;
+    try {
+      if (st != null && (h.snapshotNeeded || !h.indexValid)) {
+        h.base = IndexFile.writeSnapshot(d, text, st.allocations());
+        indexValid = true;
+      } else if (h.indexValid && h.appendable) {
+        IndexFile.append(d, added, removed, text, h.base);
+        indexValid = true;
+      } else if (h.indexValid) {
+        IndexFile.discard(d); // compaction due: left to the next whole load, which rebuilds
       }
-      if (clock > dirMtime || dirMtime - clock > 50_000_000L) {
-        return;
-      }
-      try {
-        Thread.sleep(1);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        return;
-      }
+    } catch (IpamException e) {
+      IndexFile.discard(d);
+    }
+    d.writeStamp(stamp);
+    h.recorded = stamp;
+    h.fresh = true;
+    h.dropped = false;
+    h.snapshotNeeded = false;
+    h.indexValid = indexValid;
+    if (indexValid && st != null && mode != Mode.FAST) {
+      cache.put(d.network, new Cached(st, text, h.base));
     }
   }
 
@@ -739,9 +779,52 @@ final class HostLocalStore implements IpamStore {
     }
   }
 
-  /** Fast path: what the (valid) index says the attachment holds, or an old file for its ID. */
-  private static List<Allocation> heldPerIndex(Held h, Pool pool, Attachment att) {
-    return IndexFile.find(h.raw, pool, att, PoolDir.LEGACY_IFNAME);
+  /**
+   * One-shot path: what the attachment holds according to its record, each entry checked against
+   * its address file; when it holds nothing, what an old-format file gives its container (the
+   * record of {@code (CONTAINERID, *)}). Null when the files disagree with the records in a way
+   * only a missed change explains (a record unreadable, a file naming a holder whose record does
+   * not list it): the caller rebuilds.
+   */
+  private static List<Allocation> heldPerRecords(Held h, Pool pool, Attachment att) throws IOException {
+    List<Allocation> exact = perRecord(h, pool, att);
+    if (exact == null || !exact.isEmpty() || PoolDir.LEGACY_IFNAME.equals(att.ifname())) {
+      return exact;
+    }
+    return perRecord(h, pool, new Attachment(att.containerId(), PoolDir.LEGACY_IFNAME));
+  }
+
+  private static List<Allocation> perRecord(Held h, Pool pool, Attachment att) throws IOException {
+    PoolDir.Record r = h.dir.readRecord(att);
+    if (r == null) {
+      return null;
+    }
+    List<Allocation> out = new ArrayList<>(r.addresses.length);
+    for (int k = 0; k < r.addresses.length; k++) {
+      IpAddress ip = r.addresses[k];
+      Attachment onDisk = h.dir.readHolder(ip);
+      if (onDisk == null) {
+        continue; // released, or a crash before its file was created: the record is a superset
+      }
+      if (!onDisk.equals(att)) {
+        if (!recordLists(h, onDisk, ip)) {
+          return null; // another holder's file that no record knows: a missed change
+        }
+        continue; // handed out again since; this record is stale there
+      }
+      Allocation a = new Allocation(ip, pool.rangeSetIndexOf(ip), att, r.pods[k]);
+      int i = out.size();
+      while (i > 0 && out.get(i - 1).rangeSetIndex() > a.rangeSetIndex()) {
+        i--;
+      }
+      out.add(i, a); // range set order, as PoolState keeps it
+    }
+    return out;
+  }
+
+  private static boolean recordLists(Held h, Attachment holder, IpAddress address) throws IOException {
+    PoolDir.Record r = h.dir.readRecord(holder);
+    return r != null && r.lists(address);
   }
 
   private static boolean coversEverySet(List<Allocation> held, Pool pool) {
@@ -766,7 +849,7 @@ final class HostLocalStore implements IpamStore {
   }
 
   /**
-   * Whether every allocation's address file still names its holder. When not, the index missed
+   * Whether every allocation's address file still names its holder. When not, the state missed
    * a change, and the caller retries with a rebuild.
    */
   private static boolean verified(Held h, List<Allocation> allocations) throws IOException {

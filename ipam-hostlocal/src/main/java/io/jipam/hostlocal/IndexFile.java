@@ -26,46 +26,66 @@ import java.util.Map;
  * separated by tabs, pod names percent-escaped:
  *
  * <pre>
- * jipam-hostlocal-index 2                              magic, first line
+ * jipam-hostlocal-index 3                              magic, first line
  * a  ADDRESS  CONTAINERID  IFNAME  POD_NS  POD_NAME    ADDRESS is held (a later line for it wins)
  * d  ADDRESS                                           ADDRESS is free
- * s  FILEKEY  MTIME_NANOS  BASE  N  C0 .. CN-1         stamp (see HostLocalStore)
+ * s  BASE  STAMP                                       stamp (the stamp file's text, see PoolDir.Stamp)
  * </pre>
  *
  * A snapshot (magic, one {@code a} line per allocation in address order, a stamp) is written to
  * {@code index.tmp} and renamed over the index. Each later call appends its {@code a}/{@code d}
  * lines and a new stamp with one {@code write(2)} (O(1) bytes), so a killed process leaves the
  * old or the new tail, and a torn tail (power loss) has no trailing stamp. The index is valid only
- * when its last line is a stamp equal to the directory's current one. {@code BASE} is the
+ * when its last line carries the stamp file's text (generation included) and that stamp holds.
+ * A call that finds the index invalid does not append to it; the next whole load rebuilds it. {@code BASE} is the
  * snapshot's length: when appends have made the file more than twice that (plus 256 KiB), the
  * next call that has the whole state rewrites the snapshot (amortised O(1) per call).
  *
- * <p>Reading: {@link #find} answers "what does this attachment hold" by a plain text search over
- * the file (no per-record parsing); {@link #parseAll} parses every record (only for list, usage,
- * GC, and a long-lived store). Not thread-safe; used under the pool's lock.
+ * <p>Only list, usage, GC, lowest-free ADD and a long-lived store read the index ({@link
+ * #parseAll}); one-shot ADD, DEL and CHECK read only its last line ({@link #tail}) to decide
+ * whether to append. Not thread-safe; used under the pool's lock.
  */
 final class IndexFile {
-  private static final String MAGIC = "jipam-hostlocal-index 2\n";
+  private static final String MAGIC = "jipam-hostlocal-index 3\n";
   /** Bytes of appends allowed beyond twice the snapshot before compaction; lowered by tests. */
   static long slack = 256 * 1024;
 
   /** The index as read: its text (ISO-8859-1, one char a byte) and its trailing stamp. */
   static final class Raw {
     final String text;
-    final PoolDir.DirStamp stamp;
+    final String stamp;
     final long base;
-    final String[] cursors;
 
-    Raw(String text, PoolDir.DirStamp stamp, long base, String[] cursors) {
+    Raw(String text, String stamp, long base) {
       this.text = text;
       this.stamp = stamp;
       this.base = base;
-      this.cursors = cursors;
     }
 
     /** Whether appends have grown the file enough that the next full writer should compact. */
     boolean oversized() {
       return text.length() > 2 * base + slack;
+    }
+  }
+
+  /** The index's last line only: its stamp, base and the file's size. */
+  static final class Tail {
+    final String stamp;
+    final long base;
+    final long size;
+
+    Tail(String stamp, long base, long size) {
+      this.stamp = stamp;
+      this.base = base;
+      this.size = size;
+    }
+
+    /**
+     * Whether one-shot calls may still append: not once compaction is due (they cannot compact
+     * without reading the whole file; the index is then dropped and the next whole load rebuilds).
+     */
+    boolean appendable() {
+      return size <= 2 * base + slack;
     }
   }
 
@@ -91,78 +111,40 @@ final class IndexFile {
       if (!text.startsWith("s\t", start)) {
         return null;
       }
-      String[] f = text.substring(start, n - 1).split("\t", -1);
-      int count = Integer.parseInt(f[4]);
-      if (f.length != 5 + count) {
-        return null;
-      }
-      String[] cursors = new String[count];
-      for (int i = 0; i < count; i++) {
-        cursors[i] = utf8(unescape(f[5 + i]));
-      }
-      return new Raw(text, new PoolDir.DirStamp(utf8(unescape(f[1])), Long.parseLong(f[2])),
-          Long.parseLong(f[3]), cursors);
+      int t = text.indexOf('\t', start + 2);
+      return new Raw(text, utf8(text.substring(t + 1, n - 1)), Long.parseLong(text.substring(start + 2, t)));
     } catch (RuntimeException e) {
       return null;
     }
   }
 
-  /**
-   * What the index says the attachment holds, by one text search for its container ID: every
-   * {@code a} line naming it that no later line for the same address overrides. When it holds
-   * nothing, what an old-format file (ifname {@code legacyIfname}) gives its container. Range
-   * set indexes are the pool's.
-   */
-  static List<Allocation> find(Raw raw, Pool pool, Attachment att, String legacyIfname) {
-    String text = raw.text;
-    String needle = "\t" + att.containerId() + "\t";
-    List<Allocation> exact = new ArrayList<>(2);
-    List<Allocation> legacy = null;
-    int from = 0;
-    while (true) {
-      int at = text.indexOf(needle, from);
-      if (at < 0) {
-        return exact.isEmpty() && legacy != null ? legacy : exact;
+  /** The index's last line, reading only the end of the file; null when missing or torn. */
+  static Tail tail(PoolDir d) {
+    try (FileChannel ch = FileChannel.open(d.index, StandardOpenOption.READ)) {
+      long size = ch.size();
+      int len = (int) Math.min(size, 8192);
+      ByteBuffer buf = ByteBuffer.allocate(len);
+      long pos = size - len;
+      while (buf.hasRemaining()) {
+        int r = ch.read(buf, pos + buf.position());
+        if (r < 0) {
+          return null;
+        }
       }
-      from = at + 1;
-      int start = text.lastIndexOf('\n', at) + 1;
-      if (!text.startsWith("a\t", start) || text.indexOf('\t', start + 2) != at) {
-        continue; // the needle matched other fields
+      String text = new String(buf.array(), StandardCharsets.ISO_8859_1);
+      int n = text.length();
+      if (n < 2 || text.charAt(n - 1) != '\n') {
+        return null;
       }
-      int ifStart = at + needle.length();
-      int ifEnd = text.indexOf('\t', ifStart);
-      String ifname = text.substring(ifStart, ifEnd);
-      boolean isExact = ifname.equals(att.ifname());
-      if (!isExact && !ifname.equals(legacyIfname)) {
-        continue;
+      int start = text.lastIndexOf('\n', n - 2) + 1;
+      if ((start == 0 && pos > 0) || !text.startsWith("s\t", start)) {
+        return null;
       }
-      String address = text.substring(start + 2, at);
-      int end = text.indexOf('\n', at);
-      if (text.indexOf("\nd\t" + address + "\n", end) >= 0 || text.indexOf("\na\t" + address + "\t", end) >= 0) {
-        continue; // released or re-assigned later
-      }
-      int podEnd = text.indexOf('\t', ifEnd + 1);
-      IpAddress ip = IpAddress.parse(address);
-      Attachment holder = isExact ? att : new Attachment(att.containerId(), legacyIfname);
-      Allocation a = new Allocation(ip, pool.rangeSetIndexOf(ip), holder, new PodRef(
-          utf8(unescape(text.substring(ifEnd + 1, podEnd))), utf8(unescape(text.substring(podEnd + 1, end)))));
-      List<Allocation> out = exact;
-      if (!isExact) {
-        legacy = legacy == null ? new ArrayList<>(2) : legacy;
-        out = legacy;
-      }
-      int i = out.size();
-      while (i > 0 && out.get(i - 1).rangeSetIndex() > a.rangeSetIndex()) {
-        i--;
-      }
-      out.add(i, a); // range set order, as PoolState keeps it
+      int t = text.indexOf('\t', start + 2);
+      return new Tail(utf8(text.substring(t + 1, n - 1)), Long.parseLong(text.substring(start + 2, t)), size);
+    } catch (IOException | RuntimeException e) {
+      return null;
     }
-  }
-
-  /** Whether the index records the address as held (its last line for it is an {@code a}). */
-  static boolean holds(Raw raw, IpAddress address) {
-    String a = address.toString();
-    return raw.text.lastIndexOf("\na\t" + a + "\t") > raw.text.lastIndexOf("\nd\t" + a + "\n");
   }
 
   /** Every allocation the index records, with range set index -1 (recomputed on load). */
@@ -200,15 +182,14 @@ final class IndexFile {
   }
 
   /** Rewrites the index as a snapshot (temp file, atomic rename); returns its base length. */
-  static long writeSnapshot(PoolDir d, PoolDir.DirStamp stamp, String[] cursors,
-      Collection<Allocation> allocations) {
+  static long writeSnapshot(PoolDir d, String stamp, Collection<Allocation> allocations) {
     StringBuilder out = new StringBuilder(64 + allocations.size() * 64);
     out.append(MAGIC);
     for (Allocation a : allocations) {
       added(out, a);
     }
     byte[] body = out.toString().getBytes(StandardCharsets.UTF_8);
-    byte[] tail = stampLine(stamp, body.length, cursors).getBytes(StandardCharsets.UTF_8);
+    byte[] tail = stampLine(stamp, body.length).getBytes(StandardCharsets.UTF_8);
     byte[] all = new byte[body.length + tail.length];
     System.arraycopy(body, 0, all, 0, body.length);
     System.arraycopy(tail, 0, all, body.length, tail.length);
@@ -233,7 +214,7 @@ final class IndexFile {
 
   /** Appends one call's changes and the new stamp, in one write. */
   static void append(PoolDir d, List<Allocation> added, List<Allocation> removed,
-      PoolDir.DirStamp stamp, long base, String[] cursors) {
+      String stamp, long base) {
     StringBuilder out = new StringBuilder(128 + 64 * (added.size() + removed.size()));
     for (Allocation a : removed) {
       out.append("d\t").append(a.address().toString()).append('\n');
@@ -241,7 +222,7 @@ final class IndexFile {
     for (Allocation a : added) {
       added(out, a);
     }
-    out.append(stampLine(stamp, base, cursors));
+    out.append(stampLine(stamp, base));
     ByteBuffer buf = ByteBuffer.wrap(out.toString().getBytes(StandardCharsets.UTF_8));
     try (FileChannel ch = FileChannel.open(d.index, StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
       while (buf.hasRemaining()) {
@@ -258,14 +239,8 @@ final class IndexFile {
         .append('\t').append(escape(a.pod().name())).append('\n');
   }
 
-  private static String stampLine(PoolDir.DirStamp stamp, long base, String[] cursors) {
-    StringBuilder out = new StringBuilder(96);
-    out.append("s\t").append(escape(stamp.fileKey())).append('\t').append(stamp.mtimeNanos())
-        .append('\t').append(base).append('\t').append(cursors.length);
-    for (String c : cursors) {
-      out.append('\t').append(escape(c));
-    }
-    return out.append('\n').toString();
+  private static String stampLine(String stamp, long base) {
+    return "s\t" + base + "\t" + stamp + "\n";
   }
 
   /** Text read as ISO-8859-1 back to the UTF-8 it was written as. */

@@ -3,7 +3,9 @@ package io.jipam.hostlocal;
 import io.jipam.core.IpamException;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.net.IpAddress;
+import io.jipam.core.store.Allocation;
 import io.jipam.core.store.Attachment;
+import io.jipam.core.store.PodRef;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -18,7 +20,9 @@ import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -34,9 +38,11 @@ import java.util.Set;
  * | dataDir/NET/last_reserved_ip.SET        | both                | last address handed out in range set SET  |
  * | dataDir/NET/lock                        | both, empty         | host-local flock()s it, jipam fcntl-locks |
  * | dataDir/NET/.jipam-addr, .jipam-cursor  | jipam, transient    | temp files; left only by a crash, removed |
+ * | dataDir/.jipam/NET/stamp                | jipam               | generation + what the dirs looked like    |
+ * | dataDir/.jipam/NET/att/CID@IFNAME       | jipam               | the attachment's addresses and pods       |
  * | dataDir/.jipam/NET/index                | jipam               | snapshot + appended changes, then a stamp |
- * | dataDir/.jipam/NET/index.tmp            | jipam, transient    | next index, renamed over index            |
- * | dataDir/.jipam/NET/clock                | jipam               | one byte; its mtime reads the fs clock    |
+ * | dataDir/.jipam/NET/index.tmp, stamp.tmp,| jipam, transient    | next index / stamp / record, renamed over |
+ * |   att/.tmp                              |                     |                                           |
  * </pre>
  *
  * ADDRESS is the canonical text of the address (dotted quad, RFC 5952 for IPv6), which is what
@@ -67,7 +73,10 @@ final class PoolDir {
   final Path jipamDir;
   final Path index;
   final Path indexTemp;
-  final Path clock;
+  final Path stampFile;
+  private final Path stampTemp;
+  final Path attDir;
+  private final Path recordTemp;
   private final Path addressTemp;
   private final Path cursorTemp;
   private final boolean sync;
@@ -87,7 +96,10 @@ final class PoolDir {
     }
     this.index = jipamDir.resolve("index");
     this.indexTemp = jipamDir.resolve("index.tmp");
-    this.clock = jipamDir.resolve("clock");
+    this.stampFile = jipamDir.resolve("stamp");
+    this.stampTemp = jipamDir.resolve("stamp.tmp");
+    this.attDir = jipamDir.resolve("att");
+    this.recordTemp = attDir.resolve(".tmp");
     this.addressTemp = dir.resolve(TEMP_PREFIX + "addr");
     this.cursorTemp = dir.resolve(TEMP_PREFIX + "cursor");
     this.sync = sync;
@@ -98,8 +110,8 @@ final class PoolDir {
     if (!Files.isDirectory(dir)) {
       Files.createDirectories(dir, DIR_MODE);
     }
-    if (!Files.isDirectory(jipamDir)) {
-      Files.createDirectories(jipamDir, DIR_MODE);
+    if (!Files.isDirectory(attDir)) {
+      Files.createDirectories(attDir, DIR_MODE);
     }
   }
 
@@ -120,22 +132,178 @@ final class PoolDir {
     return dir.resolve(address.toString());
   }
 
-  /** The network directory's identity and mtime: what the index's validity stamp records. */
-  DirStamp stat() throws IOException {
+  /**
+   * What the directories look like now: identity and mtime of the network directory and of the
+   * records directory, and the cursor files' content. Generation 0; see {@link Stamp}.
+   */
+  Stamp observe(int sets) throws IOException {
+    String[] cursors = new String[sets];
+    for (int i = 0; i < sets; i++) {
+      cursors[i] = readCursor(i);
+    }
+    return observe(0, cursors);
+  }
+
+  /** Like {@link #observe(int)} with known cursors and generation. */
+  Stamp observe(long gen, String[] cursors) throws IOException {
     BasicFileAttributes a = Files.readAttributes(dir, BasicFileAttributes.class);
-    return new DirStamp(String.valueOf(a.fileKey()), nanos(a));
+    BasicFileAttributes r;
+    try {
+      r = Files.readAttributes(attDir, BasicFileAttributes.class);
+    } catch (NoSuchFileException e) {
+      createDirectories();
+      r = Files.readAttributes(attDir, BasicFileAttributes.class);
+    }
+    return new Stamp(gen, String.valueOf(a.fileKey()), nanos(a), String.valueOf(r.fileKey()), nanos(r),
+        cursors.clone());
+  }
+
+  /** The stamp jipam last recorded, or null when missing or unreadable (then: rebuild). */
+  Stamp readStamp() {
+    try {
+      return Stamp.parse(new String(Files.readAllBytes(stampFile), StandardCharsets.UTF_8));
+    } catch (IOException | RuntimeException e) {
+      return null;
+    }
+  }
+
+  /** Replaces the stamp file (temp + rename, outside both watched directories). */
+  void writeStamp(Stamp stamp) throws IOException {
+    Files.deleteIfExists(stampTemp);
+    writeNew(stampTemp, (stamp.text() + "\n").getBytes(StandardCharsets.UTF_8));
+    Files.move(stampTemp, stampFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
   }
 
   /**
-   * The index file's identity and size, "" when missing. Every jipam write changes it (an append
-   * grows the file, a snapshot is a new inode), whatever the clock's granularity.
+   * Removes the stamp before a call changes anything: a process killed before it writes the
+   * next stamp leaves none, and the next call rebuilds, whatever the mtimes say.
    */
-  String indexVersion() throws IOException {
+  void dropStamp() throws IOException {
+    Files.deleteIfExists(stampFile);
+  }
+
+  // ------------------------------------------------------------ attachment records
+
+  /**
+   * The record file of an attachment: {@code CONTAINERID@IFNAME} (a container ID has no
+   * {@code @}, so the name is unambiguous); a digest of that when it would be too long a name.
+   */
+  Path recordFile(Attachment att) {
+    String name = att.containerId() + "@" + att.ifname();
+    if (name.length() > 200 || name.getBytes(StandardCharsets.UTF_8).length > 200) {
+      try {
+        byte[] d = java.security.MessageDigest.getInstance("SHA-256").digest(name.getBytes(StandardCharsets.UTF_8));
+        StringBuilder b = new StringBuilder("h@");
+        for (byte x : d) {
+          b.append(Character.forDigit((x >> 4) & 15, 16)).append(Character.forDigit(x & 15, 16));
+        }
+        name = b.toString();
+      } catch (java.security.NoSuchAlgorithmException e) {
+        throw new IllegalStateException(e);
+      }
+    }
+    return attDir.resolve(name);
+  }
+
+  /**
+   * The attachment's record: address and pod per line, or an empty record when there is none;
+   * null when it is unreadable or names another attachment (then: rebuild).
+   */
+  Record readRecord(Attachment att) throws IOException {
+    byte[] bytes;
     try {
-      BasicFileAttributes a = Files.readAttributes(index, BasicFileAttributes.class);
-      return a.fileKey() + ":" + a.size();
+      bytes = Files.readAllBytes(recordFile(att));
     } catch (NoSuchFileException e) {
-      return "";
+      return Record.EMPTY;
+    }
+    return Record.parse(new String(bytes, StandardCharsets.UTF_8), att);
+  }
+
+  /** Replaces the attachment's record (temp + rename); deletes it when there is nothing to record. */
+  void writeRecord(Attachment att, List<Allocation> held) throws IOException {
+    if (held.isEmpty()) {
+      Files.deleteIfExists(recordFile(att));
+      return;
+    }
+    Files.deleteIfExists(recordTemp);
+    try {
+      writeNew(recordTemp, Record.text(att, held).getBytes(StandardCharsets.UTF_8));
+    } catch (NoSuchFileException e) {
+      createDirectories();
+      writeNew(recordTemp, Record.text(att, held).getBytes(StandardCharsets.UTF_8));
+    }
+    Files.move(recordTemp, recordFile(att), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  /**
+   * An attachment record: {@code CONTAINERID<TAB>IFNAME} on the first line, then one line per
+   * address, {@code ADDRESS<TAB>POD_NS<TAB>POD_NAME} (pod names escaped as in the index). A
+   * superset of what the attachment holds: every entry is verified against its address file.
+   */
+  static final class Record {
+    static final Record EMPTY = new Record(new IpAddress[0], new PodRef[0]);
+    final IpAddress[] addresses;
+    final PodRef[] pods;
+
+    Record(IpAddress[] addresses, PodRef[] pods) {
+      this.addresses = addresses;
+      this.pods = pods;
+    }
+
+    boolean lists(IpAddress address) {
+      for (IpAddress a : addresses) {
+        if (a.equals(address)) {
+          return true;
+        }
+      }
+      return false;
+    }
+
+    PodRef podOf(IpAddress address) {
+      for (int i = 0; i < addresses.length; i++) {
+        if (addresses[i].equals(address)) {
+          return pods[i];
+        }
+      }
+      return null;
+    }
+
+    static String text(Attachment att, List<Allocation> held) {
+      StringBuilder b = new StringBuilder(64 + 64 * held.size());
+      b.append(att.containerId()).append('\t').append(att.ifname()).append('\n');
+      for (Allocation a : held) {
+        b.append(a.address().toString()).append('\t').append(IndexFile.escape(a.pod().namespace()))
+            .append('\t').append(IndexFile.escape(a.pod().name())).append('\n');
+      }
+      return b.toString();
+    }
+
+    static Record parse(String text, Attachment att) {
+      try {
+        int eol = text.indexOf('\n');
+        if (eol < 0 || !text.endsWith("\n")
+            || !text.substring(0, eol).equals(att.containerId() + "\t" + att.ifname())) {
+          return null;
+        }
+        List<IpAddress> addresses = new ArrayList<>(2);
+        List<PodRef> pods = new ArrayList<>(2);
+        int pos = eol + 1;
+        while (pos < text.length()) {
+          int end = text.indexOf('\n', pos);
+          int t1 = text.indexOf('\t', pos);
+          int t2 = t1 < 0 ? -1 : text.indexOf('\t', t1 + 1);
+          if (t1 < 0 || t2 < 0 || t2 > end) {
+            return null;
+          }
+          addresses.add(IpAddress.parse(text.substring(pos, t1)));
+          pods.add(new PodRef(IndexFile.unescape(text.substring(t1 + 1, t2)),
+              IndexFile.unescape(text.substring(t2 + 1, end))));
+          pos = end + 1;
+        }
+        return new Record(addresses.toArray(new IpAddress[0]), pods.toArray(new PodRef[0]));
+      } catch (RuntimeException e) {
+        return null;
+      }
     }
   }
 
@@ -249,54 +417,95 @@ final class PoolDir {
     }
   }
 
-  /**
-   * Reads the filesystem's clock as the kernel stamps mtimes: rewrites {@link #clock} and
-   * returns its mtime.
-   */
-  long touchClock() throws IOException {
-    Files.write(clock, LINE_BREAK);
-    return nanos(Files.readAttributes(clock, BasicFileAttributes.class));
-  }
-
   static IpamException ioFailure(String what, Path path, Exception e) {
     return new IpamException(ErrorCode.IO_FAILURE, what + " " + path + ": " + e, e);
   }
 
   /**
-   * Identity (device and inode) and mtime of the network directory. A plain class, not a record:
-   * record equals would bootstrap through invokedynamic, which costs start-up time in the
-   * one-shot plugin.
+   * What jipam last saw of the pool's directories, written to the stamp file at the end of every
+   * call that changed something: a generation (incremented by every such call, so other jipam
+   * processes' changes are seen whatever the clock's granularity), identity and mtime of the
+   * network directory and of the records directory, and the cursor files' content. A plain class,
+   * not a record: record equals would bootstrap through invokedynamic, which costs start-up time
+   * in the one-shot plugin.
    */
-  static final class DirStamp {
-    private final String fileKey;
-    private final long mtimeNanos;
+  static final class Stamp {
+    final long gen;
+    final String dirKey;
+    final long dirMtime;
+    final String attKey;
+    final long attMtime;
+    final String[] cursors;
 
-    DirStamp(String fileKey, long mtimeNanos) {
-      this.fileKey = fileKey;
-      this.mtimeNanos = mtimeNanos;
+    Stamp(long gen, String dirKey, long dirMtime, String attKey, long attMtime, String[] cursors) {
+      this.gen = gen;
+      this.dirKey = dirKey;
+      this.dirMtime = dirMtime;
+      this.attKey = attKey;
+      this.attMtime = attMtime;
+      this.cursors = cursors;
     }
 
-    String fileKey() {
-      return fileKey;
+    /** Whether the directories and cursors are as recorded (the generation is not compared). */
+    boolean sameFiles(Stamp o) {
+      if (o.dirMtime != dirMtime || o.attMtime != attMtime || !o.dirKey.equals(dirKey)
+          || !o.attKey.equals(attKey) || o.cursors.length != cursors.length) {
+        return false;
+      }
+      for (int i = 0; i < cursors.length; i++) {
+        if (!o.cursors[i].equals(cursors[i])) {
+          return false;
+        }
+      }
+      return true;
     }
 
-    long mtimeNanos() {
-      return mtimeNanos;
+    Stamp withGen(long g) {
+      return new Stamp(g, dirKey, dirMtime, attKey, attMtime, cursors);
     }
 
-    @Override
-    public boolean equals(Object o) {
-      return o instanceof DirStamp other && other.mtimeNanos == mtimeNanos && other.fileKey.equals(fileKey);
+    /** {@code GEN DIRKEY DIRMTIME ATTKEY ATTMTIME N C0 .. CN-1}, tab-separated, escaped. */
+    String text() {
+      StringBuilder b = new StringBuilder(128);
+      b.append(gen).append('\t').append(IndexFile.escape(dirKey)).append('\t').append(dirMtime).append('\t')
+          .append(IndexFile.escape(attKey)).append('\t').append(attMtime).append('\t').append(cursors.length);
+      for (String c : cursors) {
+        b.append('\t').append(IndexFile.escape(c));
+      }
+      return b.toString();
     }
 
-    @Override
-    public int hashCode() {
-      return fileKey.hashCode() * 31 + Long.hashCode(mtimeNanos);
+    static Stamp parse(String text) {
+      int n = text.length();
+      while (n > 0 && text.charAt(n - 1) == '\n') {
+        n--;
+      }
+      List<String> f = new ArrayList<>(8);
+      int pos = 0;
+      while (true) {
+        int t = text.indexOf('\t', pos);
+        if (t < 0 || t > n) {
+          f.add(text.substring(pos, n));
+          break;
+        }
+        f.add(text.substring(pos, t));
+        pos = t + 1;
+      }
+      int count = Integer.parseInt(f.get(5));
+      if (f.size() != 6 + count) {
+        throw new IllegalArgumentException("bad stamp");
+      }
+      String[] cursors = new String[count];
+      for (int i = 0; i < count; i++) {
+        cursors[i] = IndexFile.unescape(f.get(6 + i));
+      }
+      return new Stamp(Long.parseLong(f.get(0)), IndexFile.unescape(f.get(1)), Long.parseLong(f.get(2)),
+          IndexFile.unescape(f.get(3)), Long.parseLong(f.get(4)), cursors);
     }
 
     @Override
     public String toString() {
-      return fileKey + "@" + mtimeNanos;
+      return text();
     }
   }
 }

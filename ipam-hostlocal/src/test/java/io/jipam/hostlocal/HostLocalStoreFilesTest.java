@@ -207,7 +207,7 @@ class HostLocalStoreFilesTest {
     Files.delete(index);
     try (IpamStore fresh = newStore()) {
       assertEquals(4, fresh.list(POOL).size());
-      assertEquals(PodRef.UNKNOWN, fresh.find(POOL, att("c2")).get(0).pod(), "pods live only in the index");
+      assertEquals(new PodRef("ns", "c2"), fresh.find(POOL, att("c2")).get(0).pod(), "pods live in the records too");
     }
   }
 
@@ -291,7 +291,7 @@ class HostLocalStoreFilesTest {
           allocatedIn(s, "tmp" + i);
           s.release(POOL, att("tmp" + i));
         }
-        long lines = Files.readAllLines(index).size();
+        long lines = Files.exists(index) ? Files.readAllLines(index).size() : 0; // one-shot: dropped when due
         assertTrue(lines <= 2 * (2 * (i + 1) + 2) + 12, "index stays compact: " + lines + " lines after " + i);
       }
       try (IpamStore s = newStore()) {
@@ -329,5 +329,99 @@ class HostLocalStoreFilesTest {
     }
     Files.setLastModifiedTime(netDir, before); // as if in the same clock tick
     assertEquals(List.of(att("c2"), att("c2")), store.list(POOL).stream().map(Allocation::attachment).toList());
+  }
+
+  Path record(String id) {
+    return dataDir.resolve(".jipam/net/att/" + id + "@eth0");
+  }
+
+  /** Restores the records directory's mtime, so that the stamp cannot see what a test did. */
+  void hideRecordChange(FileTime before) throws Exception {
+    Files.setLastModifiedTime(dataDir.resolve(".jipam/net/att"), before);
+  }
+
+  @Test
+  void record_crashAfterRecordBeforeAddressFile_supersetIgnored() throws Exception {
+    allocated("c1"); // .2
+    // what a process killed between writing c2's record and creating its address files leaves
+    FileTime before = Files.getLastModifiedTime(dataDir.resolve(".jipam/net/att"));
+    Files.writeString(record("c2"), "c2\teth0\n198.18.0.3\tns\tc2\nfd00:7::3\tns\tc2\n");
+    hideRecordChange(before); // even when the stamp cannot tell
+    try (IpamStore s = newStore()) {
+      assertEquals(List.of(), s.find(POOL, att("c2")));
+      assertEquals(List.of(), s.release(POOL, att("c2")));
+      List<Allocation> got = allocatedIn(s, "c3");
+      assertEquals(ip("198.18.0.3"), got.get(0).address(), "a record alone does not take an address");
+      assertEquals(List.of(), s.find(POOL, att("c2")), "c2's stale entry now names c3's file");
+      assertEquals(got, s.find(POOL, att("c3")));
+      assertEquals(4, s.list(POOL).size());
+    }
+    // and when the stamp does see it (the usual case: the killed call never wrote its stamp)
+    Files.writeString(record("c4"), "c4\teth0\n198.18.0.9\tns\tc4\n");
+    try (IpamStore s = newStore()) {
+      assertEquals(List.of(), s.find(POOL, att("c4")));
+      assertFalse(Files.exists(record("c4")), "the rebuild dropped a record that holds nothing");
+    }
+  }
+
+  @Test
+  void record_missingCorruptOrStale_stillCorrect() throws Exception {
+    allocated("c1");
+    allocated("c2");
+    allocated("c3");
+    FileTime before = Files.getLastModifiedTime(dataDir.resolve(".jipam/net/att"));
+    Files.delete(record("c1")); // missing: seen by the records directory's mtime
+    Files.writeString(record("c2"), "garbage"); // corrupt: seen when read
+    hideRecordChange(before);
+    try (IpamStore s = newStore()) {
+      assertEquals(List.of(ip("198.18.0.3"), ip("fd00:7::3")), s.find(POOL, att("c2")).stream().map(Allocation::address).toList());
+    }
+    Files.delete(record("c1"));
+    try (IpamStore s = newStore()) {
+      AllocationOutcome again = s.allocate(POOL, AllocationRequest.of(att("c1")));
+      assertTrue(assertInstanceOf(AllocationOutcome.Allocated.class, again).existing(), "no second address for c1");
+      assertEquals(ip("198.18.0.2"), s.find(POOL, att("c1")).get(0).address());
+    }
+    // stale: the record names another attachment's (re-assigned) file, mtimes hidden
+    Files.writeString(record("c3"), "c3\teth0\n198.18.0.3\tns\tc3\n198.18.0.4\tns\tc3\nfd00:7::4\tns\tc3\n");
+    hideRecordChange(before);
+    try (IpamStore s = newStore()) {
+      assertEquals(List.of(ip("198.18.0.4"), ip("fd00:7::4")), s.find(POOL, att("c3")).stream().map(Allocation::address).toList());
+      assertEquals(2, s.release(POOL, att("c3")).size());
+      assertEquals("c2\r\neth0", Files.readString(netDir.resolve("198.18.0.3")), "never deletes another's file");
+      assertEquals(4, s.list(POOL).size());
+    }
+  }
+
+  @Test
+  void stamp_missingOrCorrupt_rebuildsAndKeepsEverything() throws Exception {
+    allocated("c1");
+    Path stamp = dataDir.resolve(".jipam/net/stamp");
+    Files.delete(stamp);
+    try (IpamStore s = newStore()) {
+      assertEquals(new PodRef("ns", "c1"), s.find(POOL, att("c1")).get(0).pod());
+    }
+    assertTrue(Files.exists(stamp));
+    Files.writeString(stamp, "1\tx");
+    try (IpamStore s = newStore()) {
+      assertEquals(2, allocatedIn(s, "c2").size());
+      assertEquals(4, s.list(POOL).size());
+    }
+  }
+
+  @Test
+  void record_hostLocalFiles_getRecordsOnRebuild() throws Exception {
+    allocated("c1");
+    writeBehindBack("198.18.0.40", "hl\r\neth0", false);
+    writeBehindBack("fd00:7::40", "hl\r\neth0", false);
+    try (IpamStore s = newStore()) {
+      assertEquals(2, s.find(POOL, att("hl")).size());
+    }
+    assertTrue(Files.exists(record("hl")));
+    try (IpamStore s = newStore()) {
+      assertEquals(2, s.release(POOL, att("hl")).size());
+    }
+    assertFalse(Files.exists(record("hl")));
+    assertFalse(Files.exists(netDir.resolve("198.18.0.40")));
   }
 }
