@@ -57,30 +57,14 @@ import java.util.concurrent.locks.ReentrantLock;
  * {@code @GuardedBy("both locks of the pool")}: the pool's files, {@link #cache} entry, and the
  * {@link PoolState} in it.
  *
- * <h2>Index staleness</h2>
- * The index ends with a stamp: the network directory's file key (device and inode) and mtime as
- * read after jipam's last change to the directory, and the content of every {@code
- * last_reserved_ip.N} as jipam left it. Every call compares it with a fresh {@code stat} of the
- * directory and the cursor files; any difference means someone else changed the directory, and
- * the state is rebuilt from the address files (one directory walk; pods carried over where the
- * address and holder did not change). This catches: any entry created, deleted or renamed (they
- * change the directory's mtime; a deleted and re-created directory changes the inode), and every
- * host-local ADD (it rewrites a cursor file). The index lives outside the network directory, so
- * writing it does not move the directory's mtime. A cached whole state is also checked against
- * the index file's inode and size, which every jipam write changes (appends grow it, snapshots
- * replace it): changes by other jipam processes or stores are seen whatever the clock's
- * granularity.
- *
- * <p>Limits. Kernels before 6.13 stamp mtimes from a coarse clock (one jiffy, 4 ms at HZ=250), so
- * a change within the same tick as jipam's last one keeps the mtime. jipam therefore waits, after
- * releasing the locks and before returning, until a freshly written probe file gets an mtime later
- * than the recorded one: a change made after the call returned gets a later mtime. What remains
- * unseen by the stamp: a change by a host-local running concurrently with jipam (not supported,
- * see Locking), and a directory mtime reset by hand. Their effects are bounded: an unseen file
- * makes jipam's exclusive create fail, and a fast-path ADD probing onto a file the index does not
- * record rebuilds; find and release re-read every address file they return or delete and rebuild
- * on any disagreement, so they never report or delete another attachment's address; an unseen
- * deletion can only keep an address looking held (never handed out twice) until a rebuild.
+ * <h2>Records, stamp, staleness</h2>
+ * One-shot ADD, DEL and CHECK read only O(1) files: the attachment's record ({@code
+ * .jipam/NET/att/CID@IFNAME}, a superset of its addresses with pods, written before the address
+ * files and after their deletion, each entry verified against its file) and the stamp file
+ * (generation, both directories' identity and mtime, cursor contents). A stamp that does not match
+ * (a foreign change) or is missing (deleted before a call's first change, so a killed call leaves
+ * none) makes the call rebuild records, index and stamp from the address files. No settle wait:
+ * see docs/hostlocal.md for what the stamp can miss and why that is bounded.
  *
  * <h2>Atomicity and crashes</h2>
  * An address file appears complete or not at all (content written to a temp file, then hard-linked
@@ -97,27 +81,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * never forced: after a power loss it is detected stale or truncated and rebuilt.
  *
  * <h2>Cost</h2>
- * Nothing walks the directory unless the index is stale. A call reads the directory's stamp, the
- * cursor files, and (unless a long-lived store has the state cached) the index file as one
- * string. Then:
- * <ul>
- *   <li>CHECK ({@link #find}) and DEL ({@link #release}): the attachment's lines are found by a
- *       text search over the index (no per-record parsing); its address files are re-read (and
- *       deleted); DEL appends {@code d} lines and a stamp to the index.
- *   <li>ADD ({@link #allocate}): the attachment's existing addresses are found the same way; if
- *       none, a {@link PoolState} that starts empty chooses the address (so ranges, gateway,
- *       exclusions and the round-robin order are core's), and the address files act as its
- *       bitmap: an address whose file exists is loaded as taken and the choice is made again (a
- *       stat per taken address after the cursor, as host-local probes; beyond 64 probes, or for
- *       the lowest-free order, the whole index is parsed instead). One file is created per
- *       range set, one cursor renamed, one line appended.
- *   <li>list, usage and GC parse the whole index into a {@link PoolState}; a long-lived store
- *       (one that has served the pool before) does the same once and then keeps that state while
- *       the stamp holds, so its later calls read no index at all.
- * </ul>
- * The index file is O(allocations) bytes, read whole and searched, never parsed whole on the
- * ADD, DEL and CHECK paths; appends are compacted into a new snapshot by the next full load once
- * the file has doubled.
+ * ADD, DEL and CHECK on the one-shot path: O(1) files whatever the number of allocations. list,
+ * usage, GC and lowest-free ADD parse the index (or rebuild), O(n); a long-lived store caches that
+ * state while the stamp holds.
  *
  * <p>Thread-safe: all methods may be called from any thread.
  */
