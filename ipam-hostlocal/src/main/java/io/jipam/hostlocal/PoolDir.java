@@ -21,7 +21,6 @@ import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
-import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
 
@@ -60,13 +59,19 @@ final class PoolDir {
   static final Attachment UNREADABLE = new Attachment("0-unreadable-address-file", "?");
 
   private static final byte[] LINE_BREAK = {'\r', '\n'};
-  private static final Set<PosixFilePermission> RW_OWNER = PosixFilePermissions.fromString("rw-------");
+  // Sets built with Set.of, not EnumSet (nor PosixFilePermissions.fromString, which makes one):
+  // the first EnumSet of an enum type reads its constants reflectively, which spins method handles
+  // that cost a one-shot plugin process several milliseconds.
   private static final FileAttribute<Set<PosixFilePermission>> FILE_MODE =
-      PosixFilePermissions.asFileAttribute(RW_OWNER);
+      PosixFilePermissions.asFileAttribute(Set.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE));
   private static final FileAttribute<Set<PosixFilePermission>> DIR_MODE =
-      PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x"));
-  private static final Set<StandardOpenOption> CREATE_NEW = EnumSet.of(StandardOpenOption.CREATE_NEW,
+      PosixFilePermissions.asFileAttribute(Set.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE,
+          PosixFilePermission.OWNER_EXECUTE, PosixFilePermission.GROUP_READ, PosixFilePermission.GROUP_EXECUTE,
+          PosixFilePermission.OTHERS_READ, PosixFilePermission.OTHERS_EXECUTE));
+  private static final Set<StandardOpenOption> CREATE_NEW = Set.of(StandardOpenOption.CREATE_NEW,
       StandardOpenOption.WRITE);
+  private static final Set<StandardOpenOption> WRITE_CREATE = Set.of(StandardOpenOption.WRITE,
+      StandardOpenOption.CREATE);
 
   final String network;
   final Path dir;
@@ -119,11 +124,11 @@ final class PoolDir {
   FileChannel openLock() throws IOException {
     Path lock = dir.resolve(LOCK);
     try {
-      return FileChannel.open(lock, EnumSet.of(StandardOpenOption.WRITE, StandardOpenOption.CREATE),
+      return FileChannel.open(lock, WRITE_CREATE,
           FILE_MODE);
     } catch (NoSuchFileException e) {
       createDirectories();
-      return FileChannel.open(lock, EnumSet.of(StandardOpenOption.WRITE, StandardOpenOption.CREATE),
+      return FileChannel.open(lock, WRITE_CREATE,
           FILE_MODE);
     }
   }
