@@ -2,26 +2,31 @@ package io.jipam.plugin;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
+import java.io.File;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.stream.Stream;
 
 /**
  * The workload {@code jipam-train-cache} runs to record which classes a plugin call loads: the
  * usual calls against a throw-away data dir, in one process. Exits non-zero when a call that must
  * succeed did not, so a broken build cannot train a cache silently.
+ *
+ * <p>Everything this class itself uses ends up in the cache too, and a JVM started with the cache
+ * loads all of it: so no temp-file API (it initialises SecureRandom and the security providers),
+ * no streams, no lambdas here.
  */
 public final class TrainingRun {
   private TrainingRun() {}
 
   public static void main(String[] args) throws IOException {
-    Path dir = Files.createTempDirectory("jipam-train");
+    Path dir = Path.of(System.getProperty("java.io.tmpdir"), "jipam-train-" + ProcessHandle.current().pid());
+    deleteTree(dir.toFile());
+    Files.createDirectories(dir);
     try {
       String conf = ("{'cniVersion':'1.0.0','name':'train','ipam':{'type':'jipam','dataDir':'"
           + dir + "','ranges':[[{'subnet':'198.18.0.0/24'}],[{'subnet':'fd00::/64'}]],"
@@ -35,10 +40,18 @@ public final class TrainingRun {
       expect(0, call("VERSION", ""));
       expect(1, call("ADD", "{\"cniVersion\":\"1.0.0\",\"name\":\"train\",\"ipam\":{}}"));
     } finally {
-      try (Stream<Path> files = Files.walk(dir)) {
-        files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      deleteTree(dir.toFile());
+    }
+  }
+
+  private static void deleteTree(File file) {
+    File[] children = file.listFiles();
+    if (children != null) {
+      for (File child : children) {
+        deleteTree(child);
       }
     }
+    file.delete();
   }
 
   private static int call(String command, String stdin) {
