@@ -33,6 +33,8 @@ final class EtcdCluster implements AutoCloseable {
 
   private final List<String> external;
   private final Path dir;
+  /** What else to stop on close: the container when Testcontainers started this cluster. */
+  private AutoCloseable owner;
   private final Member[] members;
   /** Server TLS files (ca.pem, server.pem, server.key) with client-certificate auth, or null. */
   private Path tlsDir;
@@ -76,6 +78,29 @@ final class EtcdCluster implements AutoCloseable {
       return null;
     }
     return new EtcdCluster(List.of(env.trim().split("\\s*,\\s*")));
+  }
+
+  /**
+   * A single-member cluster in a container (Testcontainers), or null when no Docker engine answers.
+   * For machines without an etcd binary; this project's own machines have none (no engine) and
+   * use the binary.
+   */
+  static EtcdCluster fromTestcontainers() {
+    if (!org.testcontainers.DockerClientFactory.instance().isDockerAvailable()) {
+      return null;
+    }
+    org.testcontainers.containers.GenericContainer<?> container =
+        new org.testcontainers.containers.GenericContainer<>(
+            org.testcontainers.utility.DockerImageName.parse("quay.io/coreos/etcd:v3.5.17"))
+            .withCommand("etcd", "--listen-client-urls", "http://0.0.0.0:2379",
+                "--advertise-client-urls", "http://0.0.0.0:2379")
+            .withExposedPorts(2379)
+            .waitingFor(org.testcontainers.containers.wait.strategy.Wait.forHttp("/health").forPort(2379));
+    container.start();
+    EtcdCluster cluster = new EtcdCluster(
+        List.of("http://" + container.getHost() + ":" + container.getMappedPort(2379)));
+    cluster.owner = container;
+    return cluster;
   }
 
   /** Starts {@code size} members of a new cluster and waits until every one is healthy. */
@@ -257,6 +282,13 @@ final class EtcdCluster implements AutoCloseable {
 
   @Override
   public void close() {
+    if (owner != null) {
+      try {
+        owner.close();
+      } catch (Exception ignored) {
+        // stopping a test container; best effort
+      }
+    }
     for (Member m : members) {
       if (m.process != null) {
         m.process.destroyForcibly();

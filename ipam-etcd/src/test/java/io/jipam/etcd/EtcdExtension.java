@@ -6,13 +6,13 @@ import org.junit.jupiter.api.extension.ParameterResolver;
 
 /**
  * JUnit 5 extension that gives tests a real etcd: inject an {@link EtcdCluster} parameter. One
- * single-member cluster is shared by every test of the run (from {@code ETCD_ENDPOINTS} when set,
- * else started from the {@code etcd} binary on PATH) and stopped when the run ends. When neither
- * is available the test fails, saying what to install. Tests that need their own multi-member
- * cluster call {@link EtcdCluster#start} themselves.
+ * single-member cluster is shared by every test of the run and stopped when the run ends: from
+ * {@code ETCD_ENDPOINTS} when set; else started from the {@code etcd} binary on PATH; else, when a
+ * Docker engine answers, a Testcontainers etcd; else the test fails, saying what to install. Tests
+ * that need their own multi-member cluster call {@link EtcdCluster#start} themselves (binary only).
  *
- * <p>No Testcontainers: this project's machines have no Docker engine. With one, a test could run
- * {@code quay.io/coreos/etcd} and pass its URL through ETCD_ENDPOINTS.
+ * <p>This project's machines have the binary and no Docker engine, so the Testcontainers branch is
+ * not exercised here.
  */
 public final class EtcdExtension implements ParameterResolver {
   private static final ExtensionContext.Namespace NS = ExtensionContext.Namespace.create(EtcdExtension.class);
@@ -37,6 +37,9 @@ public final class EtcdExtension implements ParameterResolver {
 
     Holder() {
       EtcdCluster c = EtcdCluster.fromEnvironment();
+      if (c == null && EtcdCluster.findEtcd() == null) {
+        c = EtcdCluster.fromTestcontainers();
+      }
       if (c == null) {
         try {
           c = EtcdCluster.start(1);
