@@ -46,7 +46,7 @@ public record IpAddress(IpFamily family, long high, long low) implements Compara
 
   /** Like {@link #parse} but returns null instead of throwing. */
   public static IpAddress tryParse(String text) {
-    if (text.isEmpty() || text.length() > 45) {
+    if (text == null || text.isEmpty() || text.length() > 45) {
       return null;
     }
     if (text.indexOf(':') >= 0) {
