@@ -310,37 +310,24 @@ final class HostLocalStore implements IpamStore {
   public List<Allocation> release(Pool pool, Attachment attachment) {
     Held h = lock(pool);
     try {
-      boolean rebuild = false;
-      for (int attempt = 0; attempt < ATTEMPTS; attempt++, rebuild = true) {
-        boolean fast = begin(h, pool, rebuild);
-        PoolState st = fast ? null : full(h, pool, rebuild);
-        List<Allocation> held = fast ? heldPerRecords(h, pool, attachment) : st.find(attachment);
-        if (held == null) {
-          continue;
-        }
-        if (held.isEmpty() && !fast) {
-          held = legacyHeld(st, attachment);
-        }
-        if (held.isEmpty()) {
-          finish(h, st, false, NONE, NONE);
-          return NONE;
-        }
-        if (!fast && !verified(h, held)) {
-          continue;
-        }
-        Attachment holder = held.get(0).attachment();
-        if (st != null) {
-          st.release(holder);
-        }
-        dropStamp(h);
-        for (Allocation a : held) {
-          h.dir.deleteAddressFile(a.address());
-        }
-        h.dir.writeRecord(holder, NONE); // after the address files: a crash leaves a superset
-        finish(h, st, true, NONE, held);
-        return held;
+      Lookup found = lookup(h, pool, attachment);
+      PoolState st = found.state;
+      List<Allocation> held = found.held;
+      if (held.isEmpty()) {
+        finish(h, st, false, NONE, NONE);
+        return NONE;
       }
-      throw contended(pool);
+      Attachment holder = held.get(0).attachment();
+      if (st != null) {
+        st.release(holder);
+      }
+      dropStamp(h);
+      for (Allocation a : held) {
+        h.dir.deleteAddressFile(a.address());
+      }
+      h.dir.writeRecord(holder, NONE); // after the address files: a crash leaves a superset
+      finish(h, st, true, NONE, held);
+      return held;
     } catch (IOException | DirectoryIteratorException e) {
       throw PoolDir.ioFailure("releasing in", h.dir.dir, e);
     } finally {
@@ -352,29 +339,49 @@ final class HostLocalStore implements IpamStore {
   public List<Allocation> find(Pool pool, Attachment attachment) {
     Held h = lock(pool);
     try {
-      boolean rebuild = false;
-      for (int attempt = 0; attempt < ATTEMPTS; attempt++, rebuild = true) {
-        boolean fast = begin(h, pool, rebuild);
-        PoolState st = fast ? null : full(h, pool, rebuild);
-        List<Allocation> held = fast ? heldPerRecords(h, pool, attachment) : st.find(attachment);
-        if (held == null) {
-          continue;
-        }
-        if (held.isEmpty() && !fast) {
-          held = legacyHeld(st, attachment);
-        }
-        if (!fast && !verified(h, held)) {
-          continue;
-        }
-        finish(h, st, false, NONE, NONE);
-        return held;
-      }
-      throw contended(pool);
+      Lookup found = lookup(h, pool, attachment);
+      finish(h, found.state, false, NONE, NONE);
+      return found.held;
     } catch (IOException | DirectoryIteratorException e) {
       throw PoolDir.ioFailure("reading", h.dir.dir, e);
     } finally {
       unlock(h);
     }
+  }
+
+  /** What an attachment holds, and the loaded state it was read from (null on the fast path). */
+  private static final class Lookup {
+    final PoolState state;
+    final List<Allocation> held;
+
+    Lookup(PoolState state, List<Allocation> held) {
+      this.state = state;
+      this.held = held;
+    }
+  }
+
+  /**
+   * Finds what the attachment holds, under the pool's locks: from its record on the fast path
+   * (verified there against the address files), else from the loaded state, old-format files
+   * included, verified against the address files. Rebuilds and retries while they disagree.
+   */
+  private Lookup lookup(Held h, Pool pool, Attachment attachment) throws IOException {
+    boolean rebuild = false;
+    for (int attempt = 0; attempt < ATTEMPTS; attempt++, rebuild = true) {
+      boolean fast = begin(h, pool, rebuild);
+      PoolState st = fast ? null : full(h, pool, rebuild);
+      List<Allocation> held = fast ? heldPerRecords(h, pool, attachment) : st.find(attachment);
+      if (held == null) {
+        continue;
+      }
+      if (held.isEmpty() && !fast) {
+        held = legacyHeld(st, attachment);
+      }
+      if (fast || verified(h, held)) {
+        return new Lookup(st, held);
+      }
+    }
+    throw contended(pool);
   }
 
   @Override
