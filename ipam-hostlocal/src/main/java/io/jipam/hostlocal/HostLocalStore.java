@@ -215,37 +215,45 @@ final class HostLocalStore implements IpamStore {
     PoolState st = new PoolState(pool);
     setCursors(st, h.cursors);
     IpAddress[] saved = new IpAddress[sets];
+    boolean wroteRecord = false;
     for (int probe = 0; probe < MAX_PROBES; probe++) {
       for (int i = 0; i < sets; i++) {
         saved[i] = st.cursor(i);
       }
       AllocationOutcome outcome = st.allocate(request);
       if (!(outcome instanceof AllocationOutcome.Allocated got)) {
+        if (wroteRecord) {
+          h.dir.writeRecord(att, NONE); // it held nothing before this call: a failed ADD leaves nothing
+        }
         if (h.dropped) {
-          commit(h, null, NONE, NONE); // an earlier probe wrote a record
+          commit(h, null, NONE, NONE);
         }
         return outcome; // Taken (holder read from its file), Unavailable, Exhausted
       }
       if (got.existing()) {
         return null; // cannot happen: the attachment held nothing here
       }
-      dropStamp(h);
-      h.dir.writeRecord(att, got.allocations()); // before the address files: a superset
-      IpAddress clash = null;
-      for (Allocation a : got.allocations()) {
-        if (!h.dir.createAddressFile(a.address(), a.attachment())) {
-          clash = a.address();
-          break;
-        }
-        created.add(a);
-      }
+      // a taken address is found without writing anything; link(2) below is what counts
+      IpAddress clash = firstExisting(h, got.allocations());
       if (clash == null) {
-        writeCursors(h, got.allocations());
-        created.clear();
-        commit(h, null, got.allocations(), NONE);
-        return outcome;
+        dropStamp(h);
+        h.dir.writeRecord(att, got.allocations()); // before the address files: a superset
+        wroteRecord = true;
+        for (Allocation a : got.allocations()) {
+          if (!h.dir.createAddressFile(a.address(), a.attachment())) {
+            clash = a.address();
+            break;
+          }
+          created.add(a);
+        }
+        if (clash == null) {
+          writeCursors(h, got.allocations());
+          created.clear();
+          commit(h, null, got.allocations(), NONE);
+          return outcome;
+        }
+        rollback(h, created);
       }
-      rollback(h, created);
       st.release(att);
       for (int i = 0; i < sets; i++) {
         st.setCursor(i, saved[i]);
@@ -259,7 +267,19 @@ final class HostLocalStore implements IpamStore {
       }
       st.load(clash, holder, PodRef.UNKNOWN);
     }
+    if (wroteRecord) {
+      h.dir.writeRecord(att, NONE); // held nothing; the whole state decides from here
+    }
     return allocateFull(h, pool, request, created, false); // crowded after the cursor
+  }
+
+  private static IpAddress firstExisting(Held h, List<Allocation> allocations) {
+    for (Allocation a : allocations) {
+      if (h.dir.addressFile(a.address()).toFile().exists()) {
+        return a.address();
+      }
+    }
+    return null;
   }
 
   /** ADD on the whole state; null to retry with a rebuild. */
@@ -419,6 +439,7 @@ final class HostLocalStore implements IpamStore {
   @Override
   public List<Allocation> retainOnly(Pool pool, Set<Attachment> valid) {
     Set<Attachment> keep = new HashSet<>(valid);
+    keep.add(PoolDir.NOT_A_FILE); // a directory or FIFO named like an address: never deleted
     for (Attachment v : valid) {
       if (!PoolDir.LEGACY_IFNAME.equals(v.ifname())) {
         keep.add(new Attachment(v.containerId(), PoolDir.LEGACY_IFNAME)); // old files: any ifname
@@ -640,9 +661,10 @@ final class HostLocalStore implements IpamStore {
         }
         Attachment holder;
         try {
-          holder = PoolDir.parseHolder(Files.readAllBytes(p));
-        } catch (NoSuchFileException e) {
-          continue;
+          holder = PoolDir.holderAt(p);
+          if (holder == null) {
+            continue;
+          }
         } catch (IOException e) {
           holder = PoolDir.UNREADABLE; // the name exists, so the address is not free
         }

@@ -26,8 +26,9 @@ import java.util.Map;
  * separated by tabs, pod names percent-escaped:
  *
  * <pre>
- * jipam-hostlocal-index 3                              magic, first line
- * a  ADDRESS  CONTAINERID  IFNAME  POD_NS  POD_NAME    ADDRESS is held (a later line for it wins)
+ * jipam-hostlocal-index 4                              magic, first line
+ * a  ADDRESS  CONTAINERID  IFNAME  POD_NS  POD_NAME    ADDRESS is held (a later line for it wins);
+ *                                                      IFNAME escaped by PoolDir.escapeName
  * d  ADDRESS                                           ADDRESS is free
  * s  BASE  STAMP                                       stamp (the stamp file's text, see PoolDir.Stamp)
  * </pre>
@@ -46,7 +47,7 @@ import java.util.Map;
  * whether to append. Not thread-safe; used under the pool's lock.
  */
 final class IndexFile {
-  private static final String MAGIC = "jipam-hostlocal-index 3\n";
+  private static final String MAGIC = "jipam-hostlocal-index 4\n";
   /** Bytes of appends allowed beyond twice the snapshot before compaction; lowered by tests. */
   static long slack = 256 * 1024;
 
@@ -166,7 +167,7 @@ final class IndexFile {
         String key = text.substring(t1 + 1, t3);
         Attachment att = attachments.get(key);
         if (att == null) {
-          att = new Attachment(text.substring(t1 + 1, t2), text.substring(t2 + 1, t3));
+          att = new Attachment(text.substring(t1 + 1, t2), PoolDir.unescapeName(text.substring(t2 + 1, t3)));
           attachments.put(key, att);
         }
         live.put(address, new Allocation(address, -1, att, new PodRef(
@@ -235,7 +236,8 @@ final class IndexFile {
 
   private static void added(StringBuilder out, Allocation a) {
     out.append("a\t").append(a.address().toString()).append('\t').append(a.attachment().containerId())
-        .append('\t').append(a.attachment().ifname()).append('\t').append(escape(a.pod().namespace()))
+        .append('\t').append(PoolDir.escapeName(a.attachment().ifname())).append('\t')
+        .append(escape(a.pod().namespace()))
         .append('\t').append(escape(a.pod().name())).append('\n');
   }
 

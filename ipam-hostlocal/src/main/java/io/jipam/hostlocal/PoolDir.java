@@ -5,6 +5,7 @@ import io.jipam.core.ErrorCode;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.Attachment;
+import io.jipam.core.store.InterfaceName;
 import io.jipam.core.store.PodRef;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -53,10 +54,18 @@ final class PoolDir {
   /** Names jipam gives its temp files in the network directory; never an address. */
   static final String TEMP_PREFIX = ".jipam-";
   static final String JIPAM_DIR = ".jipam";
-  /** ifname of an allocation read from an old-format file holding only the container ID. */
-  static final String LEGACY_IFNAME = "*";
-  /** Holder of an address file whose content is not a valid container ID and ifname. */
-  static final Attachment UNREADABLE = new Attachment("0-unreadable-address-file", "?");
+  /**
+   * ifname of an allocation read from an old-format file holding only the container ID: a mark
+   * (see {@link InterfaceName}), so no interface (not even one named {@code *}) is taken for it.
+   */
+  static final String LEGACY_IFNAME = "\uDC2A";
+  /** Holder of an address file whose content is not a valid container ID and ifname (a mark). */
+  static final Attachment UNREADABLE = new Attachment("0-unreadable-address-file", "\uDC3F");
+  /**
+   * Holder of an entry named like an address that is not a regular file (a directory, a FIFO):
+   * the address is not free, and nothing of jipam's ever deletes the entry.
+   */
+  static final Attachment NOT_A_FILE = new Attachment("0-not-a-regular-file", "\uDC21");
 
   private static final byte[] LINE_BREAK = {'\r', '\n'};
   // Sets built with Set.of, not EnumSet (nor PosixFilePermissions.fromString, which makes one):
@@ -190,11 +199,12 @@ final class PoolDir {
   // ------------------------------------------------------------ attachment records
 
   /**
-   * The record file of an attachment: {@code CONTAINERID@IFNAME} (a container ID has no
-   * {@code @}, so the name is unambiguous); a digest of that when it would be too long a name.
+   * The record file of an attachment: {@code CONTAINERID@IFNAME} with IFNAME escaped to ASCII by
+   * {@link #escapeName} (a container ID has no {@code @}, so the name is unambiguous, and no file
+   * name jipam makes depends on the locale's charset); a digest of that when it would be too long.
    */
   Path recordFile(Attachment att) {
-    String name = att.containerId() + "@" + att.ifname();
+    String name = att.containerId() + "@" + escapeName(att.ifname());
     if (name.length() > 200 || name.getBytes(StandardCharsets.UTF_8).length > 200) {
       try {
         byte[] d = java.security.MessageDigest.getInstance("SHA-256").digest(name.getBytes(StandardCharsets.UTF_8));
@@ -275,7 +285,7 @@ final class PoolDir {
 
     static String text(Attachment att, List<Allocation> held) {
       StringBuilder b = new StringBuilder(64 + 64 * held.size());
-      b.append(att.containerId()).append('\t').append(att.ifname()).append('\n');
+      b.append(att.containerId()).append('\t').append(escapeName(att.ifname())).append('\n');
       for (Allocation a : held) {
         b.append(a.address().toString()).append('\t').append(IndexFile.escape(a.pod().namespace()))
             .append('\t').append(IndexFile.escape(a.pod().name())).append('\n');
@@ -287,7 +297,7 @@ final class PoolDir {
       try {
         int eol = text.indexOf('\n');
         if (eol < 0 || !text.endsWith("\n")
-            || !text.substring(0, eol).equals(att.containerId() + "\t" + att.ifname())) {
+            || !text.substring(0, eol).equals(att.containerId() + "\t" + escapeName(att.ifname()))) {
           return null;
         }
         List<IpAddress> addresses = new ArrayList<>(2);
@@ -310,6 +320,57 @@ final class PoolDir {
         return null;
       }
     }
+  }
+
+  /**
+   * An interface name (or a mark) as printable ASCII, one to one: the bytes of the name (see
+   * {@link InterfaceName#encode}) that are printable ASCII other than {@code %} stay, every other
+   * byte becomes {@code %XX}, a mark {@code %uXXXX}. Used in record file names, records and the
+   * index, so that they hold every name exactly and never depend on the locale.
+   */
+  static String escapeName(String name) {
+    if (InterfaceName.isMark(name)) {
+      return "%u" + Integer.toHexString(name.charAt(0));
+    }
+    boolean plain = true;
+    for (int i = 0; i < name.length() && plain; i++) {
+      char c = name.charAt(i);
+      plain = c > 0x20 && c < 0x7F && c != '%';
+    }
+    if (plain) {
+      return name;
+    }
+    StringBuilder b = new StringBuilder(name.length() * 3);
+    for (byte x : InterfaceName.encode(name)) {
+      if (x > 0x20 && x < 0x7F && x != '%') {
+        b.append((char) x);
+      } else {
+        b.append('%').append(Character.forDigit((x >> 4) & 15, 16)).append(Character.forDigit(x & 15, 16));
+      }
+    }
+    return b.toString();
+  }
+
+  /** The inverse of {@link #escapeName}. */
+  static String unescapeName(String text) {
+    if (text.startsWith("%u")) {
+      return String.valueOf((char) Integer.parseInt(text.substring(2), 16));
+    }
+    if (text.indexOf('%') < 0) {
+      return text;
+    }
+    byte[] bytes = new byte[text.length()];
+    int n = 0;
+    for (int i = 0; i < text.length(); i++) {
+      char c = text.charAt(i);
+      if (c == '%') {
+        bytes[n++] = (byte) Integer.parseInt(text.substring(i + 1, i + 3), 16);
+        i += 2;
+      } else {
+        bytes[n++] = (byte) c;
+      }
+    }
+    return InterfaceName.decode(bytes, 0, n);
   }
 
   static long nanos(BasicFileAttributes a) {
@@ -343,7 +404,7 @@ final class PoolDir {
 
   static byte[] content(Attachment holder) {
     byte[] id = holder.containerId().getBytes(StandardCharsets.UTF_8);
-    byte[] ifname = holder.ifname().getBytes(StandardCharsets.UTF_8);
+    byte[] ifname = InterfaceName.encode(holder.ifname());
     byte[] out = new byte[id.length + 2 + ifname.length];
     System.arraycopy(id, 0, out, 0, id.length);
     System.arraycopy(LINE_BREAK, 0, out, id.length, 2);
@@ -354,23 +415,62 @@ final class PoolDir {
   /**
    * Who holds the address according to its file: null when there is no file. Reads both
    * host-local formats; an old file holding only the container ID yields ifname {@link
-   * #LEGACY_IFNAME}, unreadable content {@link #UNREADABLE}.
+   * #LEGACY_IFNAME}, unreadable content {@link #UNREADABLE}, an entry that is not a regular file
+   * {@link #NOT_A_FILE}.
    */
   Attachment readHolder(IpAddress address) throws IOException {
-    byte[] bytes;
+    return holderAt(addressFile(address));
+  }
+
+  /** {@link #readHolder} of a path; never opens anything but a regular file (a FIFO would block). */
+  static Attachment holderAt(Path file) throws IOException {
+    BasicFileAttributes a;
     try {
-      bytes = Files.readAllBytes(addressFile(address));
+      a = Files.readAttributes(file, BasicFileAttributes.class);
     } catch (NoSuchFileException e) {
       return null;
     }
-    return parseHolder(bytes);
+    if (!a.isRegularFile()) {
+      System.err.println("jipam: " + file + " is not a regular file: its address is treated as taken");
+      return NOT_A_FILE;
+    }
+    try {
+      return parseHolder(Files.readAllBytes(file));
+    } catch (NoSuchFileException e) {
+      return null;
+    }
   }
 
+  /**
+   * The holder an address file's bytes name, exactly: white space bytes trimmed at both ends (as
+   * host-local's TrimSpace; no valid name starts or ends with one), the container ID before
+   * {@code \r\n}, the interface name after it decoded byte for byte (see {@link InterfaceName}),
+   * so that names that differ in any byte are different holders.
+   */
   static Attachment parseHolder(byte[] bytes) {
-    String text = new String(bytes, StandardCharsets.UTF_8).strip(); // Go: strings.TrimSpace
-    int br = text.indexOf("\r\n");
-    String id = br < 0 ? text : text.substring(0, br);
-    String ifname = br < 0 ? LEGACY_IFNAME : text.substring(br + 2);
+    int from = 0;
+    int to = bytes.length;
+    while (from < to && InterfaceName.isKernelSpace(bytes[from]) && bytes[from] != (byte) 0xA0) {
+      from++;
+    }
+    while (to > from && InterfaceName.isKernelSpace(bytes[to - 1]) && bytes[to - 1] != (byte) 0xA0) {
+      to--;
+    }
+    int br = -1;
+    for (int i = from; i + 1 < to; i++) {
+      if (bytes[i] == '\r' && bytes[i + 1] == '\n') {
+        br = i;
+        break;
+      }
+    }
+    int idEnd = br < 0 ? to : br;
+    for (int i = from; i < idEnd; i++) {
+      if (bytes[i] < 0x21) { // negative: not ASCII; a container ID is ASCII
+        return UNREADABLE;
+      }
+    }
+    String id = new String(bytes, from, idEnd - from, StandardCharsets.ISO_8859_1);
+    String ifname = br < 0 ? LEGACY_IFNAME : InterfaceName.decode(bytes, br + 2, to);
     try {
       return new Attachment(id, ifname);
     } catch (IpamException e) {
@@ -435,6 +535,7 @@ final class PoolDir {
    * in the one-shot plugin.
    */
   static final class Stamp {
+    static final String VERSION = "v2";
     final long gen;
     final String dirKey;
     final long dirMtime;
@@ -469,10 +570,14 @@ final class PoolDir {
       return new Stamp(g, dirKey, dirMtime, attKey, attMtime, cursors);
     }
 
-    /** {@code GEN DIRKEY DIRMTIME ATTKEY ATTMTIME N C0 .. CN-1}, tab-separated, escaped. */
+    /**
+     * {@code v2 GEN DIRKEY DIRMTIME ATTKEY ATTMTIME N C0 .. CN-1}, tab-separated, escaped. The
+     * version changes with the format of records and index, so that a store written by another
+     * version of jipam is rebuilt once rather than misread.
+     */
     String text() {
       StringBuilder b = new StringBuilder(128);
-      b.append(gen).append('\t').append(IndexFile.escape(dirKey)).append('\t').append(dirMtime).append('\t')
+      b.append(VERSION).append('\t').append(gen).append('\t').append(IndexFile.escape(dirKey)).append('\t').append(dirMtime).append('\t')
           .append(IndexFile.escape(attKey)).append('\t').append(attMtime).append('\t').append(cursors.length);
       for (String c : cursors) {
         b.append('\t').append(IndexFile.escape(c));
@@ -481,6 +586,10 @@ final class PoolDir {
     }
 
     static Stamp parse(String text) {
+      if (!text.startsWith(VERSION + "\t")) {
+        throw new IllegalArgumentException("stamp of another format");
+      }
+      text = text.substring(VERSION.length() + 1);
       int n = text.length();
       while (n > 0 && text.charAt(n - 1) == '\n') {
         n--;

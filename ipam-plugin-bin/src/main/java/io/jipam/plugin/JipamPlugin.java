@@ -27,7 +27,7 @@ public final class JipamPlugin {
   private JipamPlugin() {}
 
   public static void main(String[] args) {
-    int exit = run(System.getenv(), System.in, System.out);
+    int exit = run(System.getenv(), true, System.in, System.out);
     System.out.flush();
     System.err.flush();
     // halt, not exit: the store is closed and nothing registers shutdown hooks, and Runtime.exit
@@ -35,13 +35,22 @@ public final class JipamPlugin {
     Runtime.getRuntime().halt(exit);
   }
 
-  /** Runs one call; returns the exit code. Never throws. */
+  /** Runs one call with {@code env} as given; returns the exit code. Never throws. */
   static int run(Map<String, String> env, InputStream stdin, PrintStream stdout) {
+    return run(env, false, stdin, stdout);
+  }
+
+  /**
+   * Runs one call; returns the exit code. Never throws. With {@code exactNames}, the naming
+   * variables are read again as bytes (see {@link ExactEnvironment}): {@code env} is this
+   * process's environment.
+   */
+  static int run(Map<String, String> env, boolean exactNames, InputStream stdin, PrintStream stdout) {
     String versionText = null;
     PluginLog log = PluginLog.fromEnvironment(env);
     CniCommand command = null;
     try {
-      CniEnvironment cni = CniEnvironment.from(env);
+      CniEnvironment cni = CniEnvironment.from(exactNames ? ExactEnvironment.of(env) : env);
       command = cni.command();
       if (command == CniCommand.VERSION) {
         stdout.write(CniJson.versionInfo());

@@ -3,6 +3,7 @@ package io.jipam.core.cni;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.Attachment;
+import io.jipam.core.store.InterfaceName;
 import java.util.Map;
 
 /**
@@ -31,6 +32,10 @@ public record CniEnvironment(CniCommand command, String containerId, String netn
     String netns = command == CniCommand.DEL ? env.get("CNI_NETNS")
         : perAttachment ? required(env, "CNI_NETNS", command) : null;
     String ifname = perAttachment ? required(env, "CNI_IFNAME", command) : null;
+    if (perAttachment) {
+      checkContainerId(containerId);
+      checkIfname(ifname);
+    }
     String path = required(env, "CNI_PATH", command);
     CniArgs args = perAttachment ? CniArgs.parse(env.get("CNI_ARGS")) : CniArgs.NONE;
     return new CniEnvironment(command, containerId, netns, ifname, args, path);
@@ -42,6 +47,32 @@ public record CniEnvironment(CniCommand command, String containerId, String netn
       throw new IpamException(ErrorCode.INVALID_ENVIRONMENT, name + " is not set (required for " + command + ")");
     }
     return value;
+  }
+
+  /**
+   * CNI_CONTAINERID as the spec defines it: a letter or digit, then letters, digits, {@code _ . -}.
+   */
+  private static void checkContainerId(String id) {
+    if (id.length() > 1024 || !Attachment.isSafeName(id)) {
+      throw new IpamException(ErrorCode.INVALID_ENVIRONMENT, "CNI_CONTAINERID \""
+          + InterfaceName.quote(id) + "\" is not a valid container ID: it must start with a letter or"
+          + " digit followed by letters, digits, '_', '.' or '-' (at most 1024)");
+    }
+  }
+
+  /**
+   * CNI_IFNAME: a name the kernel accepts (checked on its bytes), and UTF-8, so that every store
+   * keeps it exactly; a name that is not UTF-8 is refused rather than merged with another.
+   */
+  private static void checkIfname(String ifname) {
+    String problem = InterfaceName.isMark(ifname) ? "it is not a byte string" : InterfaceName.problem(ifname);
+    if (problem == null && !InterfaceName.isUnicode(ifname)) {
+      problem = "it is not valid UTF-8, and jipam keeps interface names exactly or not at all";
+    }
+    if (problem != null) {
+      throw new IpamException(ErrorCode.INVALID_ENVIRONMENT, "CNI_IFNAME \"" + InterfaceName.quote(ifname)
+          + "\" is not a valid interface name: " + problem);
+    }
   }
 
   /** The attachment this call is about (ADD, DEL, CHECK). */

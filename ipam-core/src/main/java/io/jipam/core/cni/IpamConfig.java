@@ -14,6 +14,7 @@ import io.jipam.core.net.IpAddress;
 import io.jipam.core.net.IpRange;
 import io.jipam.core.net.RangeSet;
 import io.jipam.core.store.Pool;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -107,15 +108,36 @@ public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Pa
       }
     }
     String resolvConf = string(ipam, "resolvConf", where);
-    Dns dns = resolvConf == null || resolvConf.isEmpty() ? Dns.EMPTY : Dns.fromResolvConf(Path.of(resolvConf));
+    Dns dns = resolvConf == null || resolvConf.isEmpty() ? Dns.EMPTY
+        : Dns.fromResolvConf(path("resolvConf", resolvConf));
     String dataDir = string(ipam, "dataDir", where);
+    Path dataPath = dataDir == null || dataDir.isEmpty() ? DEFAULT_DATA_DIR : path("dataDir", dataDir);
+    String logFile = string(ipam, "logFile", where);
+    if (logFile != null && !logFile.isEmpty()) {
+      path("logFile", logFile);
+    }
     Map<String, Object> store = object(ipam, "store", where);
     if (store != null) {
       string(store, "type", where + ".store");
     }
-    return new IpamConfig(type, pool,
-        routes, dns, dataDir == null || dataDir.isEmpty() ? DEFAULT_DATA_DIR : Path.of(dataDir),
-        store, string(ipam, "logFile", where));
+    return new IpamConfig(type, pool, routes, dns, dataPath, store, logFile);
+  }
+
+  /**
+   * A path from the config: refused with {@code INVALID_CONFIG} naming the key when it holds a
+   * NUL or cannot be a file name in the JVM's file-name charset (the launchers run the JVM under
+   * {@code LC_ALL=C.UTF-8}, where every config string can).
+   */
+  private static Path path(String key, String text) {
+    if (text.indexOf('\0') >= 0) {
+      throw IpamException.invalidConfig("ipam.%s \"%s\" contains a NUL character", key, text);
+    }
+    try {
+      return Path.of(text);
+    } catch (InvalidPathException e) {
+      throw IpamException.invalidConfig("ipam.%s \"%s\" cannot be a file name in charset %s: %s",
+          key, text, System.getProperty("sun.jnu.encoding"), e.getReason());
+    }
   }
 
   private static IpRange range(Map<String, Object> r, String where, List<Cidr> commonExclude) {

@@ -6,8 +6,10 @@ import io.jipam.core.IpamException;
  * What an address is allocated to: a container's interface, the key CNI uses for ADD, DEL, CHECK
  * and GC. Validated so that it is safe as part of a file name or an etcd key: the container ID as
  * the CNI spec defines it (alphanumeric first, then alphanumeric, {@code _ . -}), the interface
- * name as Linux allows it (1 to 15 bytes, no {@code /}, {@code :}, white space or control
- * characters, not {@code .} or {@code ..}).
+ * name as the Linux kernel allows it, checked on its bytes (see {@link InterfaceName}: 1 to 15
+ * bytes, no {@code /}, {@code :} or white space byte, not {@code .} or {@code ..}; a name that is
+ * not UTF-8 is held losslessly), or one of {@link InterfaceName}'s marks, which stores use for
+ * holders that are not one interface.
  */
 public record Attachment(String containerId, String ifname) {
 
@@ -17,8 +19,11 @@ public record Attachment(String containerId, String ifname) {
       throw IpamException.invalidConfig("invalid container ID \"%s\": it must start with a letter or"
           + " digit followed by letters, digits, '_', '.' or '-'", containerId);
     }
-    if (!isInterfaceName(ifname)) {
-      throw IpamException.invalidConfig("invalid interface name \"%s\"", ifname);
+    if (!InterfaceName.isMark(ifname)) {
+      String problem = InterfaceName.problem(ifname);
+      if (problem != null) {
+        throw IpamException.invalidConfig("invalid interface name \"%s\": %s", InterfaceName.quote(ifname), problem);
+      }
     }
   }
 
@@ -27,7 +32,7 @@ public record Attachment(String containerId, String ifname) {
    * digits, {@code _ . -} (the CNI spec's container ID; also used for network names). A loop, not
    * a regex: compiling one costs a one-shot process more than the whole check.
    */
-  static boolean isSafeName(String text) {
+  public static boolean isSafeName(String text) {
     if (text == null || text.isEmpty()) {
       return false;
     }
@@ -41,23 +46,9 @@ public record Attachment(String containerId, String ifname) {
     return true;
   }
 
-  /** A Linux interface name: 1 to 15 characters, no {@code /}, {@code :}, white space or control. */
-  private static boolean isInterfaceName(String text) {
-    if (text == null || text.isEmpty() || text.length() > 15 || text.equals(".") || text.equals("..")) {
-      return false;
-    }
-    for (int i = 0; i < text.length(); i++) {
-      char c = text.charAt(i);
-      if (c == '/' || c == ':' || Character.isWhitespace(c) || Character.isISOControl(c)) {
-        return false;
-      }
-    }
-    return true;
-  }
-
   @Override
   public String toString() {
-    return containerId + "/" + ifname;
+    return containerId + "/" + InterfaceName.quote(ifname);
   }
 
   // equals and hashCode written out: the generated ones bootstrap method handles on first use,

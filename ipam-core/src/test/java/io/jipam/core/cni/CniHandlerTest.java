@@ -207,9 +207,53 @@ class CniHandlerTest {
   }
 
   @Test
-  void attachment_containerIdEscapingDataDir_failsWithCode7() {
+  void environment_containerIdEscapingDataDir_failsWithCode4() {
     IpamException e = fails(env("ADD", "../../etc", null), conf("1.0.0", ""));
-    assertEquals(ErrorCode.INVALID_CONFIG, e.code());
-    assertTrue(e.getMessage().contains("../../etc"), e.getMessage());
+    assertEquals(ErrorCode.INVALID_ENVIRONMENT, e.code());
+    assertTrue(e.getMessage().contains("CNI_CONTAINERID \"../../etc\""), e.getMessage());
+  }
+
+  /** Defect 9 of issue 7: bad CNI_CONTAINERID or CNI_IFNAME is code 4 naming the variable, for every command. */
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "ADD|CNI_CONTAINERID|a/b", "DEL|CNI_CONTAINERID|a/b", "CHECK|CNI_CONTAINERID|a\\nb",
+      "ADD|CNI_CONTAINERID|..", "ADD|CNI_CONTAINERID|-x", "ADD|CNI_CONTAINERID|caf\\u00e9",
+      "ADD|CNI_IFNAME|a/b", "DEL|CNI_IFNAME|a\\nb", "ADD|CNI_IFNAME|..", "ADD|CNI_IFNAME|.",
+      "ADD|CNI_IFNAME|a:b", "ADD|CNI_IFNAME|a b", "ADD|CNI_IFNAME|sixteen-bytes-xx",
+      "ADD|CNI_IFNAME|\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9",
+      "ADD|CNI_IFNAME|a\\u00a0", "ADD|CNI_IFNAME|\\u00e0", "ADD|CNI_IFNAME|a\\udcff"})
+  void environment_malformedNameVariable_failsWithCode4NamingIt(String command, String variable, String value) {
+    Map<String, String> env = env(command, "c1", null);
+    env.put(variable, unescape(value));
+    IpamException e = assertThrows(IpamException.class, () -> CniEnvironment.from(env));
+    assertEquals(ErrorCode.INVALID_ENVIRONMENT, e.code(), e.getMessage());
+    assertTrue(e.getMessage().startsWith(variable + " \""), e.getMessage());
+  }
+
+  /** The kernel's rules on bytes: these are interface names it accepts, so jipam does too. */
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {"*", "eth0", "\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9\\u00e9",
+      "a\\u0001", "fifteen-bytes-x", "%41", "?", "\\u20ac\\u20ac\\u20ac\\u20ac\\u20ac"})
+  void environment_kernelValidIfname_accepted(String ifname) {
+    Map<String, String> env = env("ADD", "c1", null);
+    env.put("CNI_IFNAME", unescape(ifname));
+    assertEquals(unescape(ifname), CniEnvironment.from(env).attachment().ifname());
+  }
+
+  private static String unescape(String csv) {
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < csv.length(); i++) {
+      char c = csv.charAt(i);
+      if (c == '\\' && csv.charAt(i + 1) == 'n') {
+        b.append('\n');
+        i++;
+      } else if (c == '\\' && csv.charAt(i + 1) == 'u') {
+        b.append((char) Integer.parseInt(csv.substring(i + 2, i + 6), 16));
+        i += 5;
+      } else {
+        b.append(c);
+      }
+    }
+    return b.toString();
   }
 }

@@ -1,0 +1,11 @@
+package io.jipam.hostlocal;
+
+import io.jipam.core.store.IpamStore;
+
+/** {@link HostLocalHostileNamesTest} with every call on the one-shot fast path. */
+class HostLocalHostileNamesFastTest extends HostLocalHostileNamesTest {
+  @Override
+  IpamStore newStore() {
+    return new HostLocalStore(dataDir, false, HostLocalStore.Mode.FAST);
+  }
+}
