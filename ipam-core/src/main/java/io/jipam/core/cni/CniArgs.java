@@ -51,16 +51,7 @@ public record CniArgs(List<IpAddress> requestedIps, PodRef pod) {
         case "IgnoreUnknown" -> ignoreUnknown = value.equals("1") || value.equalsIgnoreCase("true");
         case "K8S_POD_NAMESPACE" -> namespace = value;
         case "K8S_POD_NAME" -> name = value;
-        case "IP" -> {
-          for (String ip : value.split(",")) {
-            try {
-              ips.add(AddressWithPrefix.parse(ip.trim()).address());
-            } catch (IpamException e) {
-              throw new IpamException(ErrorCode.INVALID_ENVIRONMENT,
-                  "CNI_ARGS: IP \"" + ip + "\" is not an IP address");
-            }
-          }
-        }
+        case "IP" -> requested(value, ips);
         default -> {
           if (!KNOWN.contains(key)) {
             unknown.add(key);
@@ -73,5 +64,35 @@ public record CniArgs(List<IpAddress> requestedIps, PodRef pod) {
           + String.join(", ", unknown) + " (add IgnoreUnknown=1 to ignore them)");
     }
     return new CniArgs(ips, new PodRef(namespace, name));
+  }
+
+  /**
+   * {@code IP=}'s value: one or more addresses separated by commas, each {@code <ip>} or {@code
+   * <ip>/<prefix>}. An empty value or an empty entry ({@code IP=}, {@code IP=,}) is an error, as
+   * in host-local: it must not turn into "any address".
+   */
+  private static void requested(String value, List<IpAddress> out) {
+    int pos = 0;
+    while (true) {
+      int comma = value.indexOf(',', pos);
+      String ip = value.substring(pos, comma < 0 ? value.length() : comma).trim();
+      IpAddress address = null;
+      try {
+        address = ip.isEmpty() ? null : AddressWithPrefix.parse(ip).address();
+      } catch (IpamException e) {
+        address = null;
+      }
+      if (address == null) {
+        throw new IpamException(ErrorCode.INVALID_ENVIRONMENT, "CNI_ARGS: IP \"" + ip
+            + "\" is not an IP address (in IP=" + value + ")");
+      }
+      if (!out.contains(address)) {
+        out.add(address);
+      }
+      if (comma < 0) {
+        return;
+      }
+      pos = comma + 1;
+    }
   }
 }

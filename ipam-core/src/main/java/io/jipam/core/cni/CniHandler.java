@@ -24,7 +24,7 @@ import java.util.Map;
  *   <tr><th>command</th><th>what it does</th><th>output</th></tr>
  *   <tr><td>ADD</td><td>one address per range set; a repeated ADD returns the held addresses</td><td>result</td></tr>
  *   <tr><td>DEL</td><td>releases the attachment's addresses; succeeds when there are none</td><td>nothing</td></tr>
- *   <tr><td>CHECK (0.4.0+)</td><td>error 3 when nothing is held, 102 when prevResult disagrees</td><td>nothing</td></tr>
+ *   <tr><td>CHECK (0.4.0+)</td><td>error 3 when nothing is held (without prevResult: when a range set holds nothing), 102 when prevResult disagrees</td><td>nothing</td></tr>
  *   <tr><td>GC (1.1.0+)</td><td>releases every allocation whose attachment is not in the valid list</td><td>nothing</td></tr>
  *   <tr><td>STATUS (1.1.0+)</td><td>error 50 when some range set has no free address</td><td>nothing</td></tr>
  * </table>
@@ -115,13 +115,24 @@ public final class CniHandler {
   }
 
   private static byte[] check(CniEnvironment env, NetworkConfig config, IpamStore store, Pool pool) {
-    if (config.prevResult() == null) {
-      throw IpamException.invalidConfig("CHECK needs prevResult in the config");
-    }
     List<Allocation> held = store.find(pool, env.attachment());
     if (held.isEmpty()) {
       throw new IpamException(ErrorCode.UNKNOWN_CONTAINER, "no address is allocated to "
           + env.attachment() + " in network " + pool.name());
+    }
+    if (config.prevResult() == null) {
+      // as host-local answers it: the attachment holds its addresses (here: one in every set)
+      for (int i = 0; i < pool.rangeSets().size(); i++) {
+        boolean found = false;
+        for (Allocation a : held) {
+          found |= a.rangeSetIndex() == i;
+        }
+        if (!found) {
+          throw new IpamException(ErrorCode.UNKNOWN_CONTAINER, env.attachment() + " holds no address in range set "
+              + i + " " + pool.rangeSets().get(i) + " of network " + pool.name());
+        }
+      }
+      return NO_OUTPUT;
     }
     List<IpAddress> previous = new ArrayList<>();
     List<Object> ips = JsonTree.list(config.prevResult(), "ips", "prevResult");

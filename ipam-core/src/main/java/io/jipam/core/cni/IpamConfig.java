@@ -43,6 +43,11 @@ public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Pa
     Map<String, Object> store, String logFile) {
 
   public static final Path DEFAULT_DATA_DIR = Path.of("/var/lib/cni/networks");
+  /** Limits that keep one call's work bounded; a config beyond one fails at once (code 7). */
+  public static final int MAX_RANGE_SETS = 64;
+  public static final int MAX_RANGES_PER_SET = 1024;
+  public static final int MAX_EXCLUDES = 1024;
+  public static final int MAX_ROUTES = 1024;
 
   public IpamConfig {
     routes = List.copyOf(routes);
@@ -66,6 +71,7 @@ public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Pa
       sets.add(new RangeSet(List.of(range(ipam, where, commonExclude))));
     }
     List<Object> ranges = list(ipam, "ranges", where);
+    cap("ipam.ranges", "range sets", ranges, MAX_RANGE_SETS);
     if (ranges != null) {
       for (int s = 0; s < ranges.size(); s++) {
         Object set = ranges.get(s);
@@ -73,6 +79,7 @@ public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Pa
         if (!(set instanceof List<?> members) || members.isEmpty()) {
           throw IpamException.invalidConfig("%s must be a non-empty list of ranges", setWhere);
         }
+        cap(setWhere, "ranges", members, MAX_RANGES_PER_SET);
         List<IpRange> rs = new ArrayList<>();
         for (int r = 0; r < members.size(); r++) {
           String rangeWhere = setWhere + "[" + r + "]";
@@ -101,6 +108,7 @@ public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Pa
 
     List<Route> routes = new ArrayList<>();
     List<Object> routeList = list(ipam, "routes", where);
+    cap("ipam.routes", "routes", routeList, MAX_ROUTES);
     if (routeList != null) {
       for (int i = 0; i < routeList.size(); i++) {
         String routeWhere = where + ".routes[" + i + "]";
@@ -148,6 +156,10 @@ public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Pa
       }
       List<Cidr> exclude = new ArrayList<>(commonExclude);
       exclude.addAll(excludes(r, where));
+      if (exclude.size() > MAX_EXCLUDES) {
+        throw IpamException.invalidConfig("%s has %d excludes with ipam.exclude; jipam allows at most %d",
+            where, exclude.size(), MAX_EXCLUDES);
+      }
       return IpRange.withDefaults(Cidr.parse(subnet), address(r, "rangeStart", where),
           address(r, "rangeEnd", where), address(r, "gateway", where), exclude);
     } catch (IpamException e) {
@@ -157,6 +169,7 @@ public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Pa
 
   private static List<Cidr> excludes(Map<String, Object> from, String where) {
     List<Object> raw = list(from, "exclude", where);
+    cap(where + ".exclude", "entries", raw, MAX_EXCLUDES);
     List<Cidr> out = new ArrayList<>();
     if (raw != null) {
       for (Object x : raw) {
@@ -206,6 +219,12 @@ public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Pa
     }
     return new Route(parsedDst, gateway, integer(r, "mtu", where), integer(r, "advmss", where),
         integer(r, "priority", where), integer(r, "table", where), integer(r, "scope", where));
+  }
+
+  private static void cap(String where, String what, List<?> list, int max) {
+    if (list != null && list.size() > max) {
+      throw IpamException.invalidConfig("%s has %d %s; jipam allows at most %d", where, list.size(), what, max);
+    }
   }
 
   /** The error with where in the config it happened in front of its message. */

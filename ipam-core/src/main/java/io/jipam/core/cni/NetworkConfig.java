@@ -9,6 +9,7 @@ import io.jipam.core.IpamException;
 import io.jipam.core.net.AddressWithPrefix;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Attachment;
+import io.jipam.core.store.InterfaceName;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -88,6 +89,10 @@ public record NetworkConfig(CniVersion cniVersion, String name, IpamConfig ipam,
         Map<String, Object> entry = JsonTree.asObject(entries.get(i), entryWhere);
         String id = string(entry, "containerID", entryWhere);
         String ifname = string(entry, "ifname", entryWhere);
+        if (ifname != null && (!InterfaceName.isUnicode(ifname) || InterfaceName.isMark(ifname))) {
+          throw IpamException.invalidConfig("%s.ifname \"%s\" is not Unicode text (a lone surrogate escape)",
+              entryWhere, InterfaceName.quote(ifname));
+        }
         try {
           valid.add(new Attachment(id, ifname));
         } catch (IpamException e) {

@@ -22,11 +22,10 @@ public record RangeSet(List<IpRange> ranges) {
         throw IpamException.invalidConfig("range set %s mixes address families: %s and %s",
             describe(ranges), ranges.get(0).subnet(), r.subnet());
       }
-      for (int j = 0; j < i; j++) {
-        if (r.overlaps(ranges.get(j))) {
-          throw IpamException.invalidConfig("ranges %s and %s overlap", ranges.get(j), r);
-        }
-      }
+    }
+    int[] pair = Overlap.find(ranges);
+    if (pair != null) {
+      throw IpamException.invalidConfig("ranges %s and %s overlap", ranges.get(pair[0]), ranges.get(pair[1]));
     }
   }
 

@@ -3,7 +3,10 @@ package io.jipam.core.store;
 import io.jipam.core.IpamException;
 import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.net.IpAddress;
+import io.jipam.core.net.IpRange;
+import io.jipam.core.net.Overlap;
 import io.jipam.core.net.RangeSet;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -22,12 +25,22 @@ public record Pool(String name, List<RangeSet> rangeSets, AllocationOrder order)
       throw IpamException.invalidConfig("network \"%s\" has no ranges", name);
     }
     rangeSets = List.copyOf(rangeSets);
-    for (int i = 0; i < rangeSets.size(); i++) {
-      for (int j = 0; j < i; j++) {
-        if (rangeSets.get(i).overlaps(rangeSets.get(j))) {
-          throw IpamException.invalidConfig("range set %d %s overlaps range set %d %s",
-              i, rangeSets.get(i), j, rangeSets.get(j));
+    if (rangeSets.size() > 1) {
+      // each set's ranges are disjoint already, so an overlap among all ranges is across sets
+      List<IpRange> all = new ArrayList<>();
+      List<Integer> owner = new ArrayList<>();
+      for (int i = 0; i < rangeSets.size(); i++) {
+        for (IpRange r : rangeSets.get(i).ranges()) {
+          all.add(r);
+          owner.add(i);
         }
+      }
+      int[] pair = Overlap.find(all);
+      if (pair != null) {
+        int i = owner.get(pair[1]);
+        int j = owner.get(pair[0]);
+        throw IpamException.invalidConfig("range set %d %s overlaps range set %d %s",
+            i, rangeSets.get(i), j, rangeSets.get(j));
       }
     }
     order = order == null ? AllocationOrder.ROUND_ROBIN : order;

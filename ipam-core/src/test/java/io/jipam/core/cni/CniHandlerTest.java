@@ -139,7 +139,16 @@ class CniHandlerTest {
     IpamException e = fails(env("CHECK", "c1", null), conf("1.0.0", wrong.replace('\'', '"')));
     assertEquals(ErrorCode.ALLOCATION_MISMATCH, e.code());
     assertTrue(e.getMessage().contains("198.18.0.2"), e.getMessage());
-    assertEquals(ErrorCode.INVALID_CONFIG, fails(env("CHECK", "c1", null), conf("1.0.0", "")).code());
+  }
+
+  /** Issue 7: CHECK without prevResult answers as host-local does: success when the attachment holds its addresses. */
+  @Test
+  void check_withoutPrevResult_succeedsWhenHeld_fails3WhenNot() {
+    run(env("ADD", "c1", null), conf("1.0.0", ""));
+    assertEquals(Map.of(), run(env("CHECK", "c1", null), conf("1.0.0", "")));
+    IpamException e = fails(env("CHECK", "other", null), conf("1.0.0", ""));
+    assertEquals(ErrorCode.UNKNOWN_CONTAINER, e.code());
+    assertTrue(e.getMessage().contains("other/eth0"), e.getMessage());
   }
 
   @ParameterizedTest
@@ -193,7 +202,10 @@ class CniHandlerTest {
 
   @ParameterizedTest
   @CsvSource(delimiter = '|', value = {
-      "FOO=bar|FOO", "K8S_POD_NAME|K8S_POD_NAME", "IP=1.2.3|1.2.3"})
+      "FOO=bar|FOO", "K8S_POD_NAME|K8S_POD_NAME", "IP=1.2.3|1.2.3",
+      // issue 7, defect 11: an empty or malformed requested address is an error, never "any"
+      "IP=|IP \"\"", "'IP=,'|IP \"\"", "'IP=198.18.0.5,'|IP \"\"", "'IP=,198.18.0.5'|IP \"\"",
+      "IP=198.18.0.5/33|198.18.0.5/33", "IP=x|IP \"x\"", "'IgnoreUnknown=1;IP= '|IP \"\""})
   void cniArgs_malformedOrUnknownWithoutIgnore_fails4(String args, String named) {
     IpamException e = assertThrows(IpamException.class, () -> CniArgs.parse(args));
     assertEquals(ErrorCode.INVALID_ENVIRONMENT, e.code());

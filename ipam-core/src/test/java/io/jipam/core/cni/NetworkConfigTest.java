@@ -28,6 +28,14 @@ class NetworkConfigTest {
     return NetworkConfig.from(JsonTree.parse(json.replace('\'', '"').getBytes(StandardCharsets.UTF_8)));
   }
 
+  static String repeat(String item, int times) {
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < times; i++) {
+      b.append(i == 0 ? "" : ",").append(item);
+    }
+    return b.toString();
+  }
+
   static String conf(String ipamBody) {
     return "{'cniVersion':'1.0.0','name':'net1','type':'bridge','ipam':{'type':'jipam'," + ipamBody + "}}";
   }
@@ -137,7 +145,25 @@ class NetworkConfigTest {
         Arguments.of("{'cniVersion':'1.0.0','name':'n','ipam':{'type':'jipam','subnet':'198.18.0.0/24'},"
             + "'runtimeConfig':{'ips':['198.18.0.300']}}", ErrorCode.INVALID_CONFIG, "198.18.0.300"),
         Arguments.of("{'cniVersion':'1.1.0','name':'n','ipam':{'type':'jipam','subnet':'198.18.0.0/24'},"
-            + "'cni.dev/valid-attachments':[{'containerID':'a/b','ifname':'eth0'}]}", ErrorCode.INVALID_CONFIG, "a/b"));
+            + "'cni.dev/valid-attachments':[{'containerID':'a/b','ifname':'eth0'}]}", ErrorCode.INVALID_CONFIG, "a/b"),
+        // issue 7, defect 8: a NUL in a path is code 7 naming the key, not 999
+        Arguments.of(conf("'subnet':'198.18.0.0/24','dataDir':'/tmp/a\\u0000b'"), ErrorCode.INVALID_CONFIG, "ipam.dataDir"),
+        Arguments.of(conf("'subnet':'198.18.0.0/24','resolvConf':'/etc/\\u0000'"), ErrorCode.INVALID_CONFIG, "ipam.resolvConf"),
+        Arguments.of(conf("'subnet':'198.18.0.0/24','logFile':'/tmp/\\u0000'"), ErrorCode.INVALID_CONFIG, "ipam.logFile"),
+        // issue 7, defect 10: caps on the config's lists
+        Arguments.of(conf("'ranges':[" + repeat("[{'subnet':'198.18.0.0/24'}]", IpamConfig.MAX_RANGE_SETS + 1) + "]"),
+            ErrorCode.INVALID_CONFIG, "ipam.ranges has 65 range sets; jipam allows at most 64"),
+        Arguments.of(conf("'ranges':[[" + repeat("{'subnet':'198.18.0.0/24'}", IpamConfig.MAX_RANGES_PER_SET + 1) + "]]"),
+            ErrorCode.INVALID_CONFIG, "ipam.ranges[0] has 1025 ranges"),
+        Arguments.of(conf("'subnet':'198.18.0.0/24','exclude':[" + repeat("'198.18.0.9'", IpamConfig.MAX_EXCLUDES + 1) + "]"),
+            ErrorCode.INVALID_CONFIG, "ipam.exclude has 1025 entries"),
+        Arguments.of(conf("'subnet':'198.18.0.0/24','routes':[" + repeat("{'dst':'0.0.0.0/0'}", IpamConfig.MAX_ROUTES + 1) + "]"),
+            ErrorCode.INVALID_CONFIG, "ipam.routes has 1025 routes"),
+        // issue 7, defect 5: resolvConf must be a regular file
+        Arguments.of(conf("'subnet':'198.18.0.0/24','resolvConf':'/dev/zero'"), ErrorCode.INVALID_CONFIG, "/dev/zero is not a regular file"),
+        Arguments.of(conf("'subnet':'198.18.0.0/24','resolvConf':'/tmp'"), ErrorCode.INVALID_CONFIG, "/tmp is not a regular file"),
+        Arguments.of("{'cniVersion':'1.1.0','name':'n','ipam':{'type':'jipam','subnet':'198.18.0.0/24'},"
+            + "'cni.dev/valid-attachments':[{'containerID':'a','ifname':'a\\udcff'}]}", ErrorCode.INVALID_CONFIG, "a\\xff"));
   }
 
   @ParameterizedTest(name = "[{index}] {2}")
@@ -146,5 +172,29 @@ class NetworkConfigTest {
     IpamException e = assertThrows(IpamException.class, () -> parse(json));
     assertEquals(code, e.code(), e.getMessage());
     assertTrue(e.getMessage().contains(named), () -> "message \"" + e.getMessage() + "\" should name " + named);
+  }
+
+  /** Issue 7, defect 5: a resolv.conf with bytes that are not UTF-8 in a comment is read. */
+  @Test
+  void fromResolvConf_latin1Comment_read(@TempDir Path dir) throws Exception {
+    Path resolv = dir.resolve("resolv.conf");
+    Files.write(resolv, "# caf\u00e9 in Latin-1\nnameserver 198.18.0.53\nsearch d\u00e9.test\n".getBytes(StandardCharsets.ISO_8859_1));
+    Dns dns = Dns.fromResolvConf(resolv);
+    assertEquals(List.of("198.18.0.53"), dns.nameservers());
+    assertEquals(List.of("d\uFFFD.test"), dns.search());
+  }
+
+  /** Issue 7, defect 5: a resolv.conf beyond the limit, or a FIFO, fails at once with code 7. */
+  @Test
+  void fromResolvConf_tooLargeOrFifo_failsFastWithCode7(@TempDir Path dir) throws Exception {
+    Path big = dir.resolve("big.conf");
+    Files.write(big, new byte[Dns.MAX_RESOLV_CONF_BYTES + 1]);
+    IpamException e = assertThrows(IpamException.class, () -> Dns.fromResolvConf(big));
+    assertEquals(ErrorCode.INVALID_CONFIG, e.code());
+    assertTrue(e.getMessage().contains(big.toString()) && e.getMessage().contains("larger"), e.getMessage());
+    Path fifo = dir.resolve("fifo");
+    assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
+    IpamException f = assertThrows(IpamException.class, () -> Dns.fromResolvConf(fifo));
+    assertEquals(ErrorCode.INVALID_CONFIG, f.code());
   }
 }
