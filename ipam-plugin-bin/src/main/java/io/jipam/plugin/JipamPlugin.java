@@ -28,7 +28,6 @@ public final class JipamPlugin {
 
   public static void main(String[] args) {
     int exit = run(System.getenv(), true, System.in, System.out);
-    System.out.flush();
     System.err.flush();
     // halt, not exit: the store is closed and nothing registers shutdown hooks, and Runtime.exit
     // starts the System.Logger machinery (about 15 ms) to log the exit
@@ -44,49 +43,75 @@ public final class JipamPlugin {
    * Runs one call; returns the exit code. Never throws. With {@code exactNames}, the naming
    * variables are read again as bytes (see {@link ExactEnvironment}): {@code env} is this
    * process's environment.
+   *
+   * <p>The exit code is 0 only when the whole answer reached stdout: a result that could not be
+   * written (stdout closed, a full device) is a failure the runtime must see. The addresses an
+   * ADD allocated then stay with the attachment, as for any failed ADD: the runtime's DEL
+   * releases them, a repeated ADD returns them.
    */
   static int run(Map<String, String> env, boolean exactNames, InputStream stdin, PrintStream stdout) {
     String versionText = null;
     PluginLog log = PluginLog.fromEnvironment(env);
-    CniCommand command = null;
+    String command = env.get("CNI_COMMAND");
     try {
       CniEnvironment cni = CniEnvironment.from(exactNames ? ExactEnvironment.of(env) : env);
-      command = cni.command();
-      if (command == CniCommand.VERSION) {
-        stdout.write(CniJson.versionInfo());
-        return 0;
+      if (cni.command() == CniCommand.VERSION) {
+        return deliver(CniJson.versionInfo(), stdout, log, command, 0);
       }
-      Object parsed = JsonTree.parse(readAll(stdin));
+      Object parsed = JsonTree.parse(readConfig(stdin));
       versionText = NetworkConfig.versionText(parsed);
       NetworkConfig config = NetworkConfig.from(parsed);
       log = log.withFile(config.ipam().logFile());
-      CniHandler.checkVersion(command, config.cniVersion());
+      CniHandler.checkVersion(cni.command(), config.cniVersion());
       byte[] output;
       try (IpamStore store = StoreOpener.open(config.ipam())) {
         output = CniHandler.handle(cni, config, store);
       }
-      stdout.write(output);
-      log.info(command + " " + cni.containerId() + "/" + cni.ifname() + " network=" + config.name() + " ok");
-      return 0;
+      int exit = deliver(output, stdout, log, command, 0);
+      if (exit == 0) {
+        log.info(command + " " + describe(cni) + " network=" + config.name() + " ok");
+      }
+      return exit;
     } catch (IpamException e) {
       log.error(command + " failed: code " + e.code().cniCode() + ": " + e.getMessage(), e);
-      byte[] error = CniJson.error(versionText, e);
-      stdout.write(error, 0, error.length);
-      return 1;
+      return deliver(CniJson.error(versionText, e), stdout, log, command, 1);
     } catch (Throwable t) {
       IpamException e = new IpamException(ErrorCode.INTERNAL, "internal error: " + t, t);
       log.error(command + " failed unexpectedly", t);
-      byte[] error = CniJson.error(versionText, e);
-      stdout.write(error, 0, error.length);
-      return 1;
+      return deliver(CniJson.error(versionText, e), stdout, log, command, 1);
     }
   }
 
-  private static byte[] readAll(InputStream in) {
+  /** Writes the answer and flushes; {@code exit}, or 1 when stdout did not take all of it. */
+  private static int deliver(byte[] answer, PrintStream stdout, PluginLog log, String command, int exit) {
+    stdout.write(answer, 0, answer.length);
+    stdout.flush();
+    if (stdout.checkError()) {
+      log.error(command + ": the answer could not be written to stdout (closed or full): exit 1", null);
+      return 1;
+    }
+    return exit;
+  }
+
+  private static String describe(CniEnvironment cni) {
+    return cni.containerId() == null ? "-" : cni.attachment().toString();
+  }
+
+  /** The most stdin may hold: a network config, with a GC list of some ten thousand attachments. */
+  static final int MAX_CONFIG_BYTES = 4 << 20;
+
+  /** Stdin, at most {@link #MAX_CONFIG_BYTES}; reading stops at the first byte beyond. */
+  private static byte[] readConfig(InputStream in) {
+    byte[] bytes;
     try {
-      return in.readAllBytes();
+      bytes = in.readNBytes(MAX_CONFIG_BYTES + 1);
     } catch (IOException e) {
       throw new IpamException(ErrorCode.DECODE_FAILURE, "cannot read stdin: " + e.getMessage(), e);
     }
+    if (bytes.length > MAX_CONFIG_BYTES) {
+      throw IpamException.invalidConfig("the network config on stdin is larger than %d bytes, jipam's limit",
+          MAX_CONFIG_BYTES);
+    }
+    return bytes;
   }
 }

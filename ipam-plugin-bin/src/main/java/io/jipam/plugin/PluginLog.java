@@ -4,14 +4,18 @@ import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.Map;
 
 /**
  * Line-oriented log of a plugin call: appended to a file when one is configured, errors also to
- * stderr. Never stdout (the runtime parses it). A log that cannot be written is ignored: logging
- * must not fail a call.
+ * stderr. Never stdout (the runtime parses it): a configured file that is what stdout is (such as
+ * {@code /dev/stdout}, {@code /proc/self/fd/1}, or the file stdout was redirected to) is not
+ * written, and stderr says so. A log that cannot be written is ignored: logging must not fail a
+ * call.
  */
 final class PluginLog {
   private final String file;
@@ -21,13 +25,32 @@ final class PluginLog {
   }
 
   static PluginLog fromEnvironment(Map<String, String> env) {
-    return new PluginLog(env.get("JIPAM_LOG_FILE"));
+    return new PluginLog(notStdout(env.get("JIPAM_LOG_FILE")));
   }
 
   /** The same log, writing to {@code configured} when the environment named no file. */
   PluginLog withFile(String configured) {
-    return file != null || configured == null || configured.isEmpty() ? this : new PluginLog(configured);
+    return file != null || configured == null || configured.isEmpty() ? this
+        : new PluginLog(notStdout(configured));
   }
+
+  /** The file, or null when it is empty or the same file as stdout. */
+  private static String notStdout(String file) {
+    if (file == null || file.isEmpty()) {
+      return null;
+    }
+    try {
+      if (Files.isSameFile(Path.of(file), STDOUT)) {
+        System.err.println("jipam: log file " + file + " is stdout, which carries the result only: not logging to it");
+        return null;
+      }
+    } catch (IOException | RuntimeException e) {
+      // missing (it will be created, so it is not stdout), or not a path: append fails quietly
+    }
+    return file;
+  }
+
+  private static final Path STDOUT = Path.of("/proc/self/fd/1");
 
   void info(String message) {
     append("INFO " + message);
