@@ -33,7 +33,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -47,9 +46,6 @@ class EtcdStoreTest {
   EtcdStoreTest(EtcdCluster etcd) {
     this.etcd = etcd;
   }
-
-  @BeforeEach
-  void none() {}
 
   @AfterEach
   void closeAll() {

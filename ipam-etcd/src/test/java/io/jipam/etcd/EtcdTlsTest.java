@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
@@ -80,6 +81,8 @@ class EtcdTlsTest {
           EtcdStoreTest.pool("tls", "198.18.0.0/24"), AllocationRequest.of(new Attachment("c2", "eth0"))));
       long millis = (System.nanoTime() - start) / 1_000_000;
       assertTrue(millis < 800 + 1500, "took " + millis + " ms: " + e);
+      // the server refuses the handshake: the store is unreachable for this client, code 11
+      assertEquals(ErrorCode.TRY_AGAIN_LATER, e.code(), e.getMessage());
     }
   }
 }

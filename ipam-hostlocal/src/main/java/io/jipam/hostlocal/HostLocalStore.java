@@ -105,7 +105,7 @@ final class HostLocalStore implements IpamStore {
   private static final List<Allocation> NONE = List.of();
 
   private final Path dataDir;
-  private final boolean sync;
+  private final PoolDir.Forcer forcer;
   private final Mode mode;
   /** Per network name, the whole state as of a stamp. Each entry guarded by that pool's locks. */
   private final ConcurrentHashMap<String, Cached> cache = new ConcurrentHashMap<>();
@@ -117,8 +117,13 @@ final class HostLocalStore implements IpamStore {
   }
 
   HostLocalStore(Path dataDir, boolean sync, Mode mode) {
+    this(dataDir, sync ? PoolDir.Forcer.FORCE : null, mode);
+  }
+
+  /** With {@code forcer} null: no fsync. */
+  HostLocalStore(Path dataDir, PoolDir.Forcer forcer, Mode mode) {
     this.dataDir = dataDir.toAbsolutePath().normalize();
-    this.sync = sync;
+    this.forcer = forcer;
     this.mode = mode;
   }
 
@@ -491,7 +496,7 @@ final class HostLocalStore implements IpamStore {
   // ---------------------------------------------------------------- locking
 
   private Held lock(Pool pool) {
-    PoolDir d = new PoolDir(dataDir, pool.name(), sync);
+    PoolDir d = new PoolDir(dataDir, pool.name(), forcer);
     ReentrantLock jvm = JVM_LOCKS.get(d.dir);
     if (jvm == null) {
       ReentrantLock fresh = new ReentrantLock();

@@ -93,9 +93,26 @@ final class PoolDir {
   private final Path recordTemp;
   private final Path addressTemp;
   private final Path cursorTemp;
-  private final boolean sync;
+  /** Null: no fsync (host-local's default). */
+  private final Forcer forcer;
+
+  /**
+   * Forces a written file or directory to disk: the one place jipam calls fsync, so that a test
+   * can count what is forced.
+   */
+  static class Forcer {
+    static final Forcer FORCE = new Forcer();
+
+    void force(Path path, FileChannel channel, boolean metaData) throws IOException {
+      channel.force(metaData);
+    }
+  }
 
   PoolDir(Path dataDir, String network, boolean sync) {
+    this(dataDir, network, sync ? Forcer.FORCE : null);
+  }
+
+  PoolDir(Path dataDir, String network, Forcer forcer) {
     // Pool already restricts names to [A-Za-z0-9][A-Za-z0-9_.-]*; check again so that no name can
     // ever leave dataDir, whoever built the Pool.
     if (network.isEmpty() || network.indexOf('/') >= 0 || network.indexOf('\0') >= 0
@@ -116,7 +133,7 @@ final class PoolDir {
     this.recordTemp = attDir.resolve(".tmp");
     this.addressTemp = dir.resolve(TEMP_PREFIX + "addr");
     this.cursorTemp = dir.resolve(TEMP_PREFIX + "cursor");
-    this.sync = sync;
+    this.forcer = forcer;
   }
 
   /** Creates both directories (mode 0755, as host-local does) when missing. */
@@ -502,9 +519,9 @@ final class PoolDir {
 
   /** Forces the network directory's entries to disk (only with fsync on). */
   void syncDir() throws IOException {
-    if (sync) {
+    if (forcer != null) {
       try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-        d.force(true);
+        forcer.force(dir, d, true);
       }
     }
   }
@@ -516,8 +533,8 @@ final class PoolDir {
       while (buf.hasRemaining()) {
         ch.write(buf);
       }
-      if (sync) {
-        ch.force(false);
+      if (forcer != null) {
+        forcer.force(path, ch, false);
       }
     }
   }

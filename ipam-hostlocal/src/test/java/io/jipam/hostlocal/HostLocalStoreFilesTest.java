@@ -303,12 +303,37 @@ class HostLocalStoreFilesTest {
     }
   }
 
+  /** Records every force: which path, and whether it is the directory (metadata). */
+  static final class CountingForcer extends PoolDir.Forcer {
+    final List<String> forced = new ArrayList<>();
+
+    @Override
+    void force(Path path, java.nio.channels.FileChannel channel, boolean metaData) throws java.io.IOException {
+      forced.add(path.getFileName() + (metaData ? " (dir)" : ""));
+      super.force(path, channel, metaData);
+    }
+  }
+
+  /**
+   * With fsync, every address and cursor file is forced before it is linked or renamed into
+   * place, and the network directory before the call returns. The forces are counted, so a store
+   * that ignored fsync would fail here (issue 7, defect 12).
+   */
   @Test
-  void open_withFsync_allocatesAndReleases() throws Exception {
-    try (IpamStore s = HostLocalStores.open(dataDir, true)) {
+  void open_withFsync_forcesAddressFilesCursorsAndDirectory() throws Exception {
+    CountingForcer counting = new CountingForcer();
+    try (IpamStore s = new HostLocalStore(dataDir, counting, HostLocalStore.Mode.AUTO)) {
       List<Allocation> got = allocatedIn(s, "c1");
       assertEquals("c1\r\neth0", Files.readString(netDir.resolve(got.get(0).address().toString())));
+      // address files are forced under their temp name, cursors too, then the directory
+      assertEquals(2, counting.forced.stream().filter(".jipam-addr"::equals).count(), counting.forced::toString);
+      assertEquals(2, counting.forced.stream().filter(".jipam-cursor"::equals).count(), counting.forced::toString);
+      assertTrue(counting.forced.contains("net (dir)"), counting.forced::toString);
+      assertTrue(counting.forced.lastIndexOf("net (dir)") > counting.forced.lastIndexOf(".jipam-cursor"),
+          "the directory is forced after the files are in place: " + counting.forced);
+      counting.forced.clear();
       assertEquals(got, s.release(POOL, att("c1")));
+      assertTrue(counting.forced.contains("net (dir)"), "the deletions are forced: " + counting.forced);
       assertEquals(List.of(), s.list(POOL));
     }
   }

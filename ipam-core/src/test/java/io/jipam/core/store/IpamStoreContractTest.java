@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.net.Cidr;
@@ -264,9 +265,7 @@ public abstract class IpamStoreContractTest {
     allocated(pool, AllocationRequest.of(attachment(2)));
     store.release(pool, attachment(2));
     IpamStore other = reopenStore();
-    if (other == null) {
-      return; // nothing outlives this store
-    }
+    assumeTrue(other != null, "nothing outlives this store: a skip, not a pass");
     try {
       assertEquals(held, other.find(pool, attachment(1)));
       assertEquals(Set.copyOf(held), new HashSet<>(other.list(pool)));
