@@ -24,6 +24,7 @@ public final class TrainingRun {
   private TrainingRun() {}
 
   public static void main(String[] args) throws IOException {
+    System.getenv(); // every plugin call reads its environment: train the classes behind it
     Path dir = Path.of(System.getProperty("java.io.tmpdir"), "jipam-train-" + ProcessHandle.current().pid());
     deleteTree(dir.toFile());
     Files.createDirectories(dir);
@@ -62,7 +63,8 @@ public final class TrainingRun {
     env.put("CNI_IFNAME", "eth0");
     env.put("CNI_PATH", "/opt/cni/bin");
     ByteArrayOutputStream out = new ByteArrayOutputStream();
-    return JipamPlugin.run(env, new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)),
+    // exactNames as the real main: the environment check's classes are in the cache too
+    return JipamPlugin.run(env, true, new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)),
         new PrintStream(out, true, StandardCharsets.UTF_8));
   }
 

@@ -26,5 +26,13 @@ class InstallIT {
     assertEquals(0, add.exit(), add.toString());
     assertTrue(add.stdout().contains("198.18.30.2/24"), add.stdout());
     assertTrue(add.stderr().isEmpty(), "the JVM printed: " + add.stderr());
+    assertTrue(Files.readString(installed).contains("LC_ALL=C.UTF-8 exec "), "the launcher fixes the locale");
+    // no locale in the environment (CniExec passes only PATH and the CNI variables): a non-ASCII
+    // data dir and interface name work all the same (issue 7, defect 1)
+    Path nonAscii = binDir.resolve("donn\u00e9es");
+    String conf2 = conf.replace(binDir.resolve("data").toString(), nonAscii.toString());
+    CniExec.Result add2 = CniExec.run(installed, CniExec.env("ADD", "c2", "\u00e9th0", "/var/run/netns/c2"), conf2);
+    assertEquals(0, add2.exit(), add2.toString());
+    assertEquals("c2\r\n\u00e9th0", Files.readString(nonAscii.resolve("inst/198.18.30.2")));
   }
 }
