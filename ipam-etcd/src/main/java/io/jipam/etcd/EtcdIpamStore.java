@@ -1,9 +1,6 @@
 package io.jipam.etcd;
 
-import io.jipam.core.store.Allocation;
 import io.jipam.core.store.IpamStore;
-import java.util.List;
-import java.util.Map;
 
 /**
  * The clustered {@link IpamStore} on etcd, with the one operation beyond the store contract:
@@ -17,8 +14,10 @@ import java.util.Map;
  *   <li><b>Durable</b> as etcd is: a call that returned has been committed by a quorum of members.
  *   <li><b>Bounded.</b> Every call returns or throws within the configured timeout (plus a little
  *       scheduling slack); an unreachable etcd or one without quorum gives {@code TRY_AGAIN_LATER}.
- *       A call that times out either changed nothing or committed completely; repeating it is safe
- *       (ADD finds the handle, DEL is idempotent).
+ *       A call that failed never changes anything after it returned, except that its transaction,
+ *       if already sent, may still reach etcd within a short bound; even then it cannot apply after a
+ *       DEL of the same attachment returned (see docs/etcd.md, "Failures"). Repeating a call is
+ *       safe (ADD finds the handle, DEL is idempotent).
  *   <li><b>GC is per node.</b> {@link #retainOnly} releases only allocations made by this store's
  *       node; {@link #reclaimNode} is the cluster-wide counterpart.
  * </ul>
@@ -28,13 +27,42 @@ public interface EtcdIpamStore extends IpamStore {
   /** The node name this store allocates for. */
   String node();
 
+  /** {@link #reclaimNode(String, ReclaimPolicy)} with {@link ReclaimPolicy#DEFAULT}. */
+  default ReclaimReport reclaimNode(String node) {
+    return reclaimNode(node, ReclaimPolicy.DEFAULT);
+  }
+
   /**
-   * Releases every allocation, in every pool, that was made by {@code node}, and gives that
-   * node's blocks back to the pool (empty ones are deleted; ones still holding other nodes'
-   * allocations lose their affinity). For a node that no longer exists: calling it for a live
-   * node takes its addresses away from running pods.
+   * Takes back what a node that no longer exists held: fences the node, releases every allocation,
+   * in every pool, that it made, and gives its blocks back to the pool (empty ones are deleted; ones
+   * still holding other nodes' allocations lose their owner).
    *
-   * @return per pool name, what was released, ordered by address
+   * <p>Order and guarantees:
+   * <ol>
+   *   <li>A node whose stores recorded a commit within {@code policy.quietPeriod()} looks alive: it
+   *       is refused ({@code NOT_AVAILABLE}, naming when it was last seen) and nothing changes,
+   *       unless {@code policy.force()}. The check and the fence are one transaction, so a node that
+   *       commits in between is refused too.
+   *   <li>The fence ({@code fences/<node>}) is written first. From then on no transaction of that
+   *       node that creates a handle can commit (each one requires the fence absent), so the node
+   *       allocates nothing more; its stores answer ADD with {@code NOT_AVAILABLE} naming the
+   *       fence. Its DELs still work.
+   *   <li>Then its handles are listed and released. Because of the fence that list is complete:
+   *       nothing the node allocated stays behind, and nothing it allocates later exists.
+   * </ol>
+   * The fence stays until {@link #liftFence}; a node that comes back under the same name must be
+   * unfenced by an operator. Idempotent: reclaiming a fenced node again finishes an interrupted
+   * reclaim.
+   *
+   * @throws io.jipam.core.IpamException NOT_AVAILABLE when the node looks alive and the policy does
+   *     not force; TRY_AGAIN_LATER when etcd cannot be reached (repeat the call)
    */
-  Map<String, List<Allocation>> reclaimNode(String node);
+  ReclaimReport reclaimNode(String node, ReclaimPolicy policy);
+
+  /**
+   * Removes a node's fence, so that stores of that node name allocate again.
+   *
+   * @return true when there was a fence
+   */
+  boolean liftFence(String node);
 }

@@ -16,12 +16,15 @@ import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -63,12 +66,24 @@ import java.util.function.Supplier;
  * it when it has no owner, or when its owner is this node and the node owns another block of the
  * set (a node keeps its last block, and with it its cursor).
  *
+ * <h2>Refusals</h2>
+ * {@code Exhausted} and {@code Taken} write nothing, so no guard would catch a stale cached copy
+ * behind them. They are only given by a plan that has written nothing yet and has re-read every
+ * block of the pool in one range read (one revision): the answer is as of that revision. A refusal
+ * planned after other requests' writes in the same batch is planned again after they commit.
+ *
  * <h2>Failures</h2>
  * Every etcd call is bounded by the request's deadline. A transient failure (unreachable, no
  * leader, timeout) drops the cache and retries until the deadline; a transaction whose outcome is
  * unknown is simply planned again: its guard makes a second application impossible, and a
  * repeated ADD then finds its own handle. When the deadline passes the caller gets {@code
- * TRY_AGAIN_LATER}.
+ * TRY_AGAIN_LATER}. A caller gives up only on a request still queued (which is then never
+ * planned); a taken request is answered by the commit task. What the network still holds after
+ * that is bounded: every writing transaction puts this store's ticket on a short lease, so it
+ * fails once that lease ended; every DEL puts a marker on a lease of {@value #MARKER_TTL_SECONDS}
+ * s, and a transaction creating the attachment's handle requires the marker as it last saw it, so
+ * nothing planned before a DEL applies after it. Every transaction creating a handle requires the
+ * node's fence absent ({@link #reclaimNode}).
  *
  * <h2>Threads</h2>
  * Public methods are thread-safe. {@link PoolView} state is confined to the one commit task that
@@ -76,6 +91,12 @@ import java.util.function.Supplier;
  */
 final class EtcdStore implements EtcdIpamStore {
   static final int MAX_BATCH = 32;
+  /** Lifetime of a DEL's marker: an ADD transaction held in the network cannot outlive it. */
+  static final long MARKER_TTL_SECONDS = 120;
+  /** A marker lease is used for new markers while it has at least this long to live. */
+  private static final long MARKER_RENEW_NANOS = 60_000_000_000L;
+  /** A store records that its node is alive (nodes/<node>) at most this often. */
+  static final long SEEN_EVERY_MILLIS = 5_000;
   /** Keep transactions below etcd's default --max-txn-ops of 128. */
   private static final int MAX_TXN_OPS = 100;
   private static final int MAX_CANDIDATES = 1 << 16;
@@ -90,6 +111,16 @@ final class EtcdStore implements EtcdIpamStore {
   private final ExecutorService committers;
   private final ConcurrentHashMap<String, PoolView> views = new ConcurrentHashMap<>();
   private volatile boolean closed;
+  private final String storeId = Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 1);
+  private final LeaseSlot markerLease;
+  /**
+   * The lease of this store's ticket, which every writing transaction puts: the timeout rounded up
+   * to seconds, at least 2 s (etcd's least lease with default settings); replaced after 40 % of it.
+   */
+  private final LeaseSlot ticketLease;
+  private final long ticketTtlSeconds;
+  /** When this store last wrote its node's seen record (nanoTime), or Long.MIN_VALUE. */
+  private volatile long seenWrittenAt = Long.MIN_VALUE;
   /** Successful transactions and the requests they carried; for tests and the benchmark. */
   final java.util.concurrent.atomic.AtomicLong commits = new java.util.concurrent.atomic.AtomicLong();
   final java.util.concurrent.atomic.AtomicLong committedRequests = new java.util.concurrent.atomic.AtomicLong();
@@ -101,6 +132,9 @@ final class EtcdStore implements EtcdIpamStore {
     this.keys = new Keys(config.prefix());
     this.node = config.node();
     this.timeoutNanos = config.timeout().toNanos();
+    this.markerLease = new LeaseSlot(etcd, MARKER_TTL_SECONDS, MARKER_RENEW_NANOS, nanoTime);
+    this.ticketTtlSeconds = Math.max(2, (config.timeout().toMillis() + 999) / 1000);
+    this.ticketLease = new LeaseSlot(etcd, ticketTtlSeconds, ticketTtlSeconds * 400_000_000L, nanoTime);
     this.committers = Executors.newCachedThreadPool(r -> {
       Thread t = new Thread(r, "jipam-etcd-commit-" + THREADS.incrementAndGet());
       t.setDaemon(true);
@@ -209,9 +243,14 @@ final class EtcdStore implements EtcdIpamStore {
   }
 
   @Override
-  public Map<String, List<Allocation>> reclaimNode(String deadNode) {
+  public ReclaimReport reclaimNode(String deadNode, ReclaimPolicy policy) {
     checkOpen();
     long deadline = nanoTime.getAsLong() + timeoutNanos * 4;
+    // 1. refuse a node that looks alive, else fence it: one transaction, guarded on the seen record
+    Object[] fenced = retrying(deadline, () -> fence(deadNode, policy, deadline));
+    Instant lastSeen = (Instant) fenced[0];
+    boolean forced = (Boolean) fenced[1];
+    // 2. the node allocates nothing more: list and release what it holds
     Map<String, PoolLayout> pools = retrying(deadline, () -> {
       Map<String, PoolLayout> out = new TreeMap<>();
       for (KeyValue kv : etcd.range(keys.poolsPrefix(), false, deadline, "listing pools")) {
@@ -240,7 +279,8 @@ final class EtcdStore implements EtcdIpamStore {
         released.put(pool.name(), done);
       }
     }
-    // give the node's blocks back: delete the empty ones, orphan the rest
+    // 3. give the node's blocks back: delete the empty ones, orphan the rest
+    int[] counts = new int[3];
     retrying(deadline, () -> {
       for (KeyValue kv : etcd.range(keys.affinityPrefix(deadNode), true, deadline, "listing affinities")) {
         String affinityKey = EtcdClient.text(kv.getKey());
@@ -252,6 +292,7 @@ final class EtcdStore implements EtcdIpamStore {
           List<Cmp> cmps = new ArrayList<>();
           List<io.etcd.jetcd.op.Op> then = new ArrayList<>();
           then.add(EtcdClient.delete(affinityKey));
+          int change = -1;
           if (blockKey != null) {
             KeyValue got = etcd.getAll(List.of(blockKey), deadline, "reading block " + blockKey).get(0);
             if (got != null) {
@@ -262,14 +303,20 @@ final class EtcdStore implements EtcdIpamStore {
               if (b.owner.equals(deadNode)) {
                 if (b.entries.isEmpty()) {
                   then.add(EtcdClient.delete(blockKey));
+                  change = 0;
                 } else {
                   b.owner = "";
                   then.add(EtcdClient.put(blockKey, b.encode()));
+                  change = 1;
                 }
               }
             }
           }
           if (etcd.txn(cmps, then, List.of(), deadline, "releasing block of " + deadNode).isSucceeded()) {
+            if (change >= 0) {
+              counts[change]++;
+            }
+            counts[2]++;
             break;
           }
           if (attempt > 20) {
@@ -283,7 +330,51 @@ final class EtcdStore implements EtcdIpamStore {
     for (PoolView v : views.values()) {
       v.invalidate.set(true);
     }
-    return released;
+    return new ReclaimReport(deadNode, lastSeen, forced, released, counts[0], counts[1], counts[2]);
+  }
+
+  /**
+   * Step 1 of a reclaim: reads the node's seen record and fence; refuses a node seen within the
+   * quiet period (unless forced); writes the fence guarded on the seen record's revision, so a
+   * node that records a commit in between is judged again. Returns {last seen, forced}.
+   */
+  private Object[] fence(String deadNode, ReclaimPolicy policy, long deadline) {
+    String recordKey = keys.nodeRecord(deadNode);
+    String fenceKey = keys.fence(deadNode);
+    for (int attempt = 0; ; attempt++) {
+      List<KeyValue> got = etcd.getAll(List.of(recordKey, fenceKey), deadline, "reading node " + deadNode);
+      KeyValue record = got.get(0);
+      Instant lastSeen = record == null ? null : NodeRecords.seen(recordKey, EtcdClient.text(record.getValue()));
+      Duration since = lastSeen == null ? null : Duration.between(lastSeen, Instant.now());
+      boolean looksAlive = since != null && since.compareTo(policy.quietPeriod()) < 0;
+      if (got.get(1) != null) {
+        return new Object[] {lastSeen, looksAlive}; // fenced already: finish what an earlier reclaim began
+      }
+      if (looksAlive && !policy.force()) {
+        throw new IpamException(ErrorCode.NOT_AVAILABLE, "reclaim of node " + deadNode + " refused: a store of it"
+            + " committed " + since.toMillis() / 1000 + " s ago (at " + lastSeen + "), within the quiet period of "
+            + policy.quietPeriod().toSeconds() + " s, so it looks alive and its pods may still use their addresses."
+            + " Nothing was changed. Reclaim it once it is gone, or force it if you know it is");
+      }
+      TxnResponse r = etcd.txn(List.of(EtcdClient.modRev(recordKey, record == null ? 0 : record.getModRevision())),
+          List.of(EtcdClient.put(fenceKey, NodeRecords.fence(node, Instant.now()))), List.of(), deadline,
+          "fencing node " + deadNode);
+      if (r.isSucceeded()) {
+        return new Object[] {lastSeen, looksAlive};
+      }
+      if (attempt > 20) {
+        throw new IpamException(ErrorCode.TRY_AGAIN_LATER, "node " + deadNode + " keeps committing; not fenced");
+      }
+    }
+  }
+
+  @Override
+  public boolean liftFence(String fencedNode) {
+    checkOpen();
+    long deadline = deadline();
+    String key = keys.fence(fencedNode);
+    return retrying(deadline, () -> etcd.txn(List.of(), List.of(EtcdClient.delete(key)), List.of(), deadline,
+        "lifting the fence of " + fencedNode).getDeleteResponses().get(0).getDeleted() > 0);
   }
 
   @Override
@@ -429,18 +520,28 @@ final class EtcdStore implements EtcdIpamStore {
     return await(v, op);
   }
 
+  /**
+   * Waits for an operation's result. Past its deadline (plus slack) a caller gives up only on an
+   * operation still in the queue, which then is never planned; one the commit task has taken is
+   * answered by that task, whose every etcd call ends by the operation's deadline.
+   */
   private Object await(PoolView v, Op op) {
     long slack = Math.min(timeoutNanos / 2, 2_000_000_000L) + 100_000_000L;
     try {
-      return op.result.get(Math.max(0, op.deadline - nanoTime.getAsLong()) + slack, TimeUnit.NANOSECONDS);
+      try {
+        return op.result.get(Math.max(0, op.deadline - nanoTime.getAsLong()) + slack, TimeUnit.NANOSECONDS);
+      } catch (TimeoutException e) {
+        if (op.abandon()) {
+          v.queue.remove(op);
+          throw new IpamException(ErrorCode.TRY_AGAIN_LATER, "etcd store: request for " + op.attachment
+              + " timed out waiting to commit (in the commit queue behind other transactions); nothing"
+              + " changed and nothing will");
+        }
+        return op.result.get(timeoutNanos + slack, TimeUnit.NANOSECONDS);
+      }
     } catch (TimeoutException e) {
-      boolean notStarted = v.queue.remove(op);
-      IpamException ex = new IpamException(ErrorCode.TRY_AGAIN_LATER, notStarted
-          ? "etcd store: request for " + op.attachment + " not started within the timeout; nothing changed"
-          : "etcd store: request for " + op.attachment + " did not complete within the timeout;"
-              + " it either changed nothing or completed, and is safe to repeat");
-      op.result.completeExceptionally(ex);
-      throw ex;
+      throw new IpamException(ErrorCode.INTERNAL, "etcd store: the commit task did not answer the request for "
+          + op.attachment + " long after its deadline; its outcome is unknown");
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IpamException(ErrorCode.TRY_AGAIN_LATER, "interrupted waiting for etcd", e);
@@ -473,12 +574,13 @@ final class EtcdStore implements EtcdIpamStore {
       List<Op> batch = new ArrayList<>();
       Op op;
       while (batch.size() < MAX_BATCH && (op = v.queue.poll()) != null) {
-        if (op.result.isDone()) {
-          continue;
+        if (!op.take()) {
+          continue; // its caller gave up: never planned
         }
-        if (nanoTime.getAsLong() > op.deadline) {
+        if (nanoTime.getAsLong() >= op.deadline) {
           op.result.completeExceptionally(new IpamException(ErrorCode.TRY_AGAIN_LATER,
-              "etcd store: request for " + op.attachment + " waited past its timeout; nothing changed"));
+              "etcd store: request for " + op.attachment + " timed out waiting to commit (in the commit"
+                  + " queue behind other transactions); nothing changed"));
           continue;
         }
         batch.add(op);
@@ -507,43 +609,80 @@ final class EtcdStore implements EtcdIpamStore {
     }
   }
 
-  /** Plans and commits a batch, retrying conflicts and transient failures until its deadline. */
+  private static boolean isRefusal(Object outcome) {
+    return outcome instanceof AllocationOutcome.Exhausted || outcome instanceof AllocationOutcome.Taken;
+  }
+
+  private static boolean createsHandle(Op op) {
+    return op.request != null && op.outcome instanceof AllocationOutcome.Allocated a && !a.existing();
+  }
+
+  /** The error of an operation whose deadline passed before it was answered. */
+  private IpamException timedOut(Op op, int attempts, int conflicts, IpamException lastTransient) {
+    String why;
+    if (lastTransient != null) {
+      why = lastTransient.getMessage();
+    } else if (conflicts > 0) {
+      why = "the blocks kept changing under " + conflicts + " conflicting transactions";
+    } else {
+      why = "timed out waiting to commit (" + attempts + " transactions of its batch sent before)";
+    }
+    String outcome = op.uncertain == null ? "; nothing changed"
+        : "; its last transaction was sent and its outcome is unknown: it can still apply only until its"
+            + " ticket lease ends (about " + (ticketTtlSeconds + 1) + " s after it was sent), and never after a"
+            + " DEL of " + op.attachment + " returned";
+    return new IpamException(ErrorCode.TRY_AGAIN_LATER, "etcd store: no result for " + op.attachment + " within "
+        + config.timeout().toMillis() + " ms: " + why + outcome, lastTransient);
+  }
+
+  /** Plans and commits a batch, retrying conflicts and transient failures until each one's deadline. */
   private void process(PoolView v, List<Op> batch) {
     if (v.invalidate.getAndSet(false)) {
       v.reset();
     }
-    long deadline = Long.MAX_VALUE;
-    for (Op op : batch) {
-      deadline = Math.min(deadline, op.deadline);
-    }
     List<Op> pending = new ArrayList<>(batch);
     Set<Attachment> knownAbsent = new HashSet<>();
     int conflicts = 0;
+    int attempts = 0;
     IpamException lastTransient = null;
-    while (!pending.isEmpty()) {
-      if (nanoTime.getAsLong() >= deadline) {
-        String why = lastTransient != null ? lastTransient.getMessage()
-            : "the blocks kept changing under " + conflicts + " conflicting transactions";
-        IpamException ex = new IpamException(ErrorCode.TRY_AGAIN_LATER,
-            "etcd store: no result within " + config.timeout().toMillis() + " ms: " + why, lastTransient);
-        for (Op op : pending) {
-          op.result.completeExceptionally(ex);
+    while (true) {
+      long now = nanoTime.getAsLong();
+      long deadline = Long.MAX_VALUE;
+      List<Op> live = new ArrayList<>(pending.size());
+      for (Op op : pending) {
+        if (now >= op.deadline) {
+          op.result.completeExceptionally(timedOut(op, attempts, conflicts, lastTransient));
+        } else {
+          live.add(op);
+          deadline = Math.min(deadline, op.deadline);
         }
+      }
+      pending = live;
+      if (pending.isEmpty()) {
         return;
       }
       boolean committing = false;
-      Plan plan = null;
+      List<Op> included = new ArrayList<>();
       try {
         ensureLoaded(v, deadline);
         prefetch(v, pending, knownAbsent, deadline);
-        plan = new Plan(v);
-        List<Op> included = new ArrayList<>();
+        Plan plan = new Plan(v, deadline);
         List<Op> deferred = new ArrayList<>();
         for (Op op : pending) {
-          if (op.result.isDone()) {
+          boolean clean = plan.isClean();
+          Object outcome = op.request == null ? plan.release(op) : plan.allocate(op);
+          if (isRefusal(outcome) && clean && !plan.hasSnapshot()) {
+            // a refusal is only given from every block of the pool read at one revision
+            plan.rollbackOp();
+            plan.snapshot();
+            outcome = plan.allocate(op);
+          }
+          if (isRefusal(outcome) && !clean) {
+            // decided against writes this plan has not committed yet: decide again after them
+            plan.rollbackOp();
+            deferred.add(op);
             continue;
           }
-          Object outcome = op.request == null ? plan.release(op) : plan.allocate(op);
           boolean writes = op.request == null
               || outcome instanceof AllocationOutcome.Allocated a && !a.existing();
           if (!writes) {
@@ -565,6 +704,7 @@ final class EtcdStore implements EtcdIpamStore {
           pending = deferred;
           continue;
         }
+        attempts++;
         committing = true;
         TxnResponse r = plan.commit(deadline);
         committing = false;
@@ -578,7 +718,21 @@ final class EtcdStore implements EtcdIpamStore {
           pending = deferred;
           conflicts = 0;
         } else {
-          plan.refresh(r.getGetResponses(), knownAbsent);
+          String fence = plan.refresh(r.getGetResponses(), knownAbsent);
+          if (fence != null) {
+            List<Op> rest = new ArrayList<>();
+            for (Op op : pending) {
+              if (included.contains(op) && createsHandle(op)) {
+                op.result.completeExceptionally(new IpamException(ErrorCode.NOT_AVAILABLE, "etcd store: node "
+                    + node + " is " + fence + " (reclaimNode): it must not allocate, since its addresses may have"
+                    + " been handed out again. Nothing was allocated for " + op.attachment + ". If this node is"
+                    + " new, an operator lifts the fence (liftFence / jipamctl)"));
+              } else {
+                rest.add(op);
+              }
+            }
+            pending = rest;
+          }
           conflicts++;
           if (conflicts > 1) {
             // exponential backoff with full jitter: stores racing on one block spread out
@@ -596,11 +750,13 @@ final class EtcdStore implements EtcdIpamStore {
           return;
         }
         lastTransient = e;
+        if (e.getMessage() != null && e.getMessage().contains("lease not found")) {
+          markerLease.drop();
+          ticketLease.drop();
+        }
         if (committing) {
-          for (Op op : pending) {
-            if (op.outcome != null) {
-              op.uncertain = op.outcome;
-            }
+          for (Op op : included) {
+            op.uncertain = op.outcome;
           }
         }
         v.reset();
@@ -723,14 +879,23 @@ final class EtcdStore implements EtcdIpamStore {
 
   // ---------------------------------------------------------------- state
 
-  /** One ADD or DEL waiting for (or in) a commit. */
+  /**
+   * One ADD or DEL waiting for (or in) a commit. Its state moves once, from queued to taken (by the
+   * commit task, which then answers it) or to abandoned (by its caller, past the deadline; it is
+   * then never planned).
+   */
   static final class Op {
+    private static final int QUEUED = 0;
+    private static final int TAKEN = 1;
+    private static final int ABANDONED = 2;
+
     final Pool pool;
     /** Null for a release. */
     final AllocationRequest request;
     final Attachment attachment;
     final long deadline;
     final CompletableFuture<Object> result = new CompletableFuture<>();
+    private final AtomicInteger state = new AtomicInteger(QUEUED);
     /** The outcome planned in the current attempt. */
     Object outcome;
     /** The outcome of an attempt whose transaction may or may not have been applied. */
@@ -741,6 +906,16 @@ final class EtcdStore implements EtcdIpamStore {
       this.request = request;
       this.attachment = attachment;
       this.deadline = deadline;
+    }
+
+    /** The commit task takes the operation; false when its caller has given up. */
+    boolean take() {
+      return state.compareAndSet(QUEUED, TAKEN);
+    }
+
+    /** The caller gives up; false when the commit task has already taken it. */
+    boolean abandon() {
+      return state.compareAndSet(QUEUED, ABANDONED);
     }
   }
 
@@ -763,6 +938,8 @@ final class EtcdStore implements EtcdIpamStore {
     final Map<String, Block> blocks = new HashMap<>();
     // @GuardedBy("draining"): handles written or read by this store
     final Map<Attachment, Handle> handles = new HashMap<>();
+    // @GuardedBy("draining"): mod revisions of DEL markers seen or written (absent: none known)
+    final Map<Attachment, Long> markers = new HashMap<>();
 
     PoolView(Pool pool) {
       this.pool = pool;
@@ -779,6 +956,7 @@ final class EtcdStore implements EtcdIpamStore {
       loaded = false;
       blocks.clear();
       handles.clear();
+      markers.clear();
       own.forEach(TreeMap::clear);
     }
 
@@ -812,10 +990,21 @@ final class EtcdStore implements EtcdIpamStore {
     final Set<Integer> allRead = new HashSet<>();
     final ArrayDeque<Runnable> undo = new ArrayDeque<>();
     final Set<String> savedThisOp = new HashSet<>();
+    /** DEL markers the transaction requires at a revision (0: absent): one per handle it creates. */
+    final Map<Attachment, Long> markerGuard = new LinkedHashMap<>();
+    /** Attachments whose DEL marker the transaction puts. */
+    final Set<Attachment> markerPuts = new LinkedHashSet<>();
+    /** Handles the transaction creates; when any, it requires this node unfenced. */
+    int creations;
+    final long deadline;
     boolean affinityRefreshed;
+    private boolean snapshot;
+    /** nanoTime of the seen record this plan's transaction writes, or Long.MIN_VALUE. */
+    private long seenPending = Long.MIN_VALUE;
 
-    Plan(PoolView v) {
+    Plan(PoolView v, long deadline) {
       this.v = v;
+      this.deadline = deadline;
       this.layout = v.layout;
       for (TreeMap<IpAddress, String> m : v.own) {
         own.add(new TreeMap<>(m));
@@ -823,11 +1012,56 @@ final class EtcdStore implements EtcdIpamStore {
     }
 
     int size() {
-      return Math.max(blockGuard.size() + handleGuard.size(), blockDirty.size() + handleDirty.size() + affinity.size());
+      return Math.max(blockGuard.size() + handleGuard.size() + markerGuard.size() + 1,
+          blockDirty.size() + handleDirty.size() + affinity.size() + markerPuts.size() + 2);
     }
 
     boolean isEmpty() {
-      return blockGuard.isEmpty() && handleGuard.isEmpty() && affinity.isEmpty();
+      return blockGuard.isEmpty() && handleGuard.isEmpty() && affinity.isEmpty() && markerPuts.isEmpty();
+    }
+
+    /** True while the plan writes nothing: what it read is all it depends on. */
+    boolean isClean() {
+      return blockDirty.isEmpty() && handleDirty.isEmpty() && affinity.isEmpty() && markerPuts.isEmpty();
+    }
+
+    boolean hasSnapshot() {
+      return snapshot;
+    }
+
+    /**
+     * Re-reads every block of the pool in one range read, so at one revision, and makes that the
+     * state the plan decides from: cached and read copies, this node's blocks, the existing block
+     * ids. Only on a clean plan (nothing of it depends on the copies it replaces).
+     */
+    void snapshot() {
+      if (!isClean()) {
+        throw new IllegalStateException("snapshot of a plan that writes");
+      }
+      Set<String> present = new HashSet<>();
+      existingIds.clear();
+      for (int s = 0; s < layout.sets(); s++) {
+        existingIds.put(s, new HashSet<>());
+        allRead.add(s);
+      }
+      for (Block b : readBlocks(layout, -1, deadline)) {
+        present.add(b.key);
+        existingIds.get(b.set).add(b.key.substring(keys.blocksPrefix(v.pool.name(), b.set).length()));
+        v.cache(b);
+      }
+      for (Block b : new ArrayList<>(v.blocks.values())) {
+        if (b.exists() && !present.contains(b.key)) {
+          v.cache(Block.absent(b.key, b.set, b.net, b.hostBits));
+        }
+      }
+      work.clear();
+      blockGuard.clear();
+      for (int s = 0; s < own.size(); s++) {
+        own.get(s).clear();
+        own.get(s).putAll(v.own.get(s));
+      }
+      affinityRefreshed = true;
+      snapshot = true;
     }
 
     void endOp() {
@@ -1013,7 +1247,21 @@ final class EtcdStore implements EtcdIpamStore {
       }
       List<Allocation> list = List.of(chosen);
       setHandle(att, new Handle(node, request.pod(), list, 0));
+      guardCreation(att);
       return new AllocationOutcome.Allocated(list, false);
+    }
+
+    /** A new handle requires the attachment's DEL marker as last seen, and this node unfenced. */
+    private void guardCreation(Attachment att) {
+      boolean had = markerGuard.containsKey(att);
+      markerGuard.put(att, v.markers.getOrDefault(att, 0L));
+      creations++;
+      undo.push(() -> {
+        if (!had) {
+          markerGuard.remove(att);
+        }
+        creations--;
+      });
     }
 
     private void claim(Block b, int set) {
@@ -1055,7 +1303,7 @@ final class EtcdStore implements EtcdIpamStore {
       List<String> missing = new ArrayList<>();
       List<Integer> sets = new ArrayList<>();
       List<IpAddress> nets = new ArrayList<>();
-      for (KeyValue kv : etcd.range(prefix, true, deadlineOfPlan(), "listing affinities of " + node)) {
+      for (KeyValue kv : etcd.range(prefix, true, deadline, "listing affinities of " + node)) {
         String[] parts = EtcdClient.text(kv.getKey()).substring(prefix.length()).split("/");
         int s = Integer.parseInt(parts[0]);
         IpAddress net = s < layout.sets() ? layout.netOf(s, parts[1]) : null;
@@ -1069,7 +1317,7 @@ final class EtcdStore implements EtcdIpamStore {
       if (missing.isEmpty()) {
         return false;
       }
-      List<KeyValue> got = etcd.getAll(missing, deadlineOfPlan(), "reading blocks of " + node);
+      List<KeyValue> got = etcd.getAll(missing, deadline, "reading blocks of " + node);
       boolean found = false;
       for (int i = 0; i < got.size(); i++) {
         KeyValue kv = got.get(i);
@@ -1170,7 +1418,7 @@ final class EtcdStore implements EtcdIpamStore {
       if (ids == null) {
         ids = new HashSet<>();
         String prefix = keys.blocksPrefix(v.pool.name(), set);
-        for (KeyValue kv : etcd.range(prefix, true, deadlineOfPlan(), "listing blocks")) {
+        for (KeyValue kv : etcd.range(prefix, true, deadline, "listing blocks")) {
           ids.add(EtcdClient.text(kv.getKey()).substring(prefix.length()));
         }
         existingIds.put(set, ids);
@@ -1183,7 +1431,7 @@ final class EtcdStore implements EtcdIpamStore {
         return;
       }
       Set<String> present = new HashSet<>();
-      for (Block b : readBlocks(layout, set, deadlineOfPlan())) {
+      for (Block b : readBlocks(layout, set, deadline)) {
         present.add(b.key);
         if (!work.containsKey(b.key)) {
           v.cache(b);
@@ -1196,11 +1444,10 @@ final class EtcdStore implements EtcdIpamStore {
       }
     }
 
-    private long deadlineOfPlan() {
-      return nanoTime.getAsLong() + timeoutNanos;
-    }
-
     Object release(Op op) {
+      if (markerPuts.add(op.attachment)) {
+        undo.push(() -> markerPuts.remove(op.attachment));
+      }
       Handle h = handle(op.attachment);
       if (h == null) {
         if (op.uncertain instanceof List<?> earlier) {
@@ -1251,6 +1498,15 @@ final class EtcdStore implements EtcdIpamStore {
         cmps.add(EtcdClient.modRev(key, e.getValue()));
         otherwise.add(EtcdClient.get(key));
       }
+      for (Map.Entry<Attachment, Long> e : markerGuard.entrySet()) {
+        String key = keys.deletion(v.pool.name(), e.getKey());
+        cmps.add(EtcdClient.modRev(key, e.getValue()));
+        otherwise.add(EtcdClient.get(key));
+      }
+      if (creations > 0) {
+        cmps.add(EtcdClient.absent(keys.fence(node)));
+        otherwise.add(EtcdClient.get(keys.fence(node)));
+      }
       for (String key : blockDirty) {
         Block b = work.get(key);
         if (b.exists()) {
@@ -1271,11 +1527,35 @@ final class EtcdStore implements EtcdIpamStore {
       for (Map.Entry<String, Boolean> e : affinity.entrySet()) {
         then.add(e.getValue() ? EtcdClient.put(e.getKey(), "") : EtcdClient.delete(e.getKey()));
       }
+      if (!markerPuts.isEmpty()) {
+        long lease = markerLease.id(deadline);
+        for (Attachment a : markerPuts) {
+          then.add(EtcdClient.put(keys.deletion(v.pool.name(), a), "", lease));
+        }
+      }
+      if (!then.isEmpty()) {
+        // the ticket: a transaction that reaches etcd after its lease ended fails as a whole
+        then.add(EtcdClient.put(keys.ticket(node, storeId), "", ticketLease.id(deadline)));
+        long now = nanoTime.getAsLong();
+        if (seenWrittenAt == Long.MIN_VALUE || now - seenWrittenAt > SEEN_EVERY_MILLIS * 1_000_000L) {
+          then.add(EtcdClient.put(keys.nodeRecord(node), NodeRecords.seenRecord(Instant.now())));
+          seenPending = now;
+        }
+      }
       return etcd.txn(cmps, then, otherwise, deadline, "committing " + v.pool.name());
     }
 
     /** After a successful commit: the working copies become the cache. */
     void apply(long revision) {
+      if (seenPending != Long.MIN_VALUE) {
+        seenWrittenAt = seenPending;
+      }
+      for (Attachment a : markerPuts) {
+        v.markers.put(a, revision);
+      }
+      if (v.markers.size() > 10_000) {
+        v.markers.clear(); // a cache: a missing entry costs one failed guard
+      }
       for (String key : blockDirty) {
         Block b = work.get(key);
         b.modRev = b.exists() ? revision : 0L;
@@ -1295,8 +1575,12 @@ final class EtcdStore implements EtcdIpamStore {
       }
     }
 
-    /** After a failed guard: the else branch's reads replace what was stale. */
-    void refresh(List<GetResponse> reads, Set<Attachment> knownAbsent) {
+    /**
+     * After a failed guard: the else branch's reads replace what was stale.
+     *
+     * @return how the node is fenced when the guard failed on its fence, else null
+     */
+    String refresh(List<GetResponse> reads, Set<Attachment> knownAbsent) {
       int i = 0;
       for (String key : blockGuard.keySet()) {
         GetResponse g = reads.get(i++);
@@ -1321,6 +1605,21 @@ final class EtcdStore implements EtcdIpamStore {
           knownAbsent.remove(a);
         }
       }
+      for (Attachment a : markerGuard.keySet()) {
+        GetResponse g = reads.get(i++);
+        if (g.getKvs().isEmpty()) {
+          v.markers.remove(a);
+        } else {
+          v.markers.put(a, g.getKvs().get(0).getModRevision());
+        }
+      }
+      if (creations > 0) {
+        GetResponse g = reads.get(i);
+        if (!g.getKvs().isEmpty()) {
+          return NodeRecords.describeFence(keys.fence(node), EtcdClient.text(g.getKvs().get(0).getValue()));
+        }
+      }
+      return null;
     }
   }
 }

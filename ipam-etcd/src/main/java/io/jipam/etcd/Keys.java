@@ -24,6 +24,24 @@ import io.jipam.core.store.Attachment;
  *   <tr><td>{@code <p>/v1/handles/<pool>/<containerID>/<ifname>}</td>
  *       <td>one attachment: node that allocated, pod, addresses with their range set</td>
  *       <td>in the same transaction as the blocks it points into</td></tr>
+ *   <tr><td>{@code <p>/v1/deletions/<pool>/<containerID>/<ifname>}</td>
+ *       <td>empty: the attachment was deleted (DEL) lately</td>
+ *       <td>by every DEL, on a lease of {@value EtcdStore#MARKER_TTL_SECONDS} s; the transaction of
+ *       an ADD that creates the handle requires it absent, or at the revision the ADD read</td></tr>
+ *   <tr><td>{@code <p>/v1/tickets/<node>/<store>}</td>
+ *       <td>empty: one per store instance</td>
+ *       <td>by every transaction of the store that writes, on a lease of the store's timeout
+ *       (rounded up to seconds, at least 2 s), replaced by a new one after 40 % of that: a
+ *       transaction that reaches etcd after its lease ended fails as a whole</td></tr>
+ *   <tr><td>{@code <p>/v1/nodes/<node>}</td>
+ *       <td>{@code jipam-node 1}, {@code seen <epoch millis>}: when a store of the node last
+ *       committed</td>
+ *       <td>with a store's commits, at most every {@value EtcdStore#SEEN_EVERY_MILLIS} ms; read by
+ *       {@code reclaimNode} to refuse a node that looks alive</td></tr>
+ *   <tr><td>{@code <p>/v1/fences/<node>}</td>
+ *       <td>{@code jipam-fence 1}, {@code by <node>}, {@code at <epoch millis>}</td>
+ *       <td>by {@code reclaimNode} before it releases anything; every transaction of that node
+ *       that creates a handle requires it absent; deleted by {@code liftFence}</td></tr>
  * </table>
  *
  * <p>Every segment is safe as a key part: pool names, node names and container IDs are limited to
@@ -83,6 +101,22 @@ final class Keys {
 
   String handle(String pool, Attachment attachment) {
     return handlesPrefix(pool) + attachment.containerId() + "/" + attachment.ifname();
+  }
+
+  String deletion(String pool, Attachment attachment) {
+    return root + "deletions/" + pool + "/" + attachment.containerId() + "/" + attachment.ifname();
+  }
+
+  String ticket(String node, String store) {
+    return root + "tickets/" + node + "/" + store;
+  }
+
+  String nodeRecord(String node) {
+    return root + "nodes/" + node;
+  }
+
+  String fence(String node) {
+    return root + "fences/" + node;
   }
 
   /** The last segment of a key. */

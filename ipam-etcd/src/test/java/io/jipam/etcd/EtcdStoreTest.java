@@ -226,7 +226,7 @@ class EtcdStoreTest {
     IpAddress kept = address(live.allocate(p1, new AllocationRequest(att("l1"),
         List.of(IpAddress.parse("198.18.0.9")), null)));
     gone.close();
-    Map<String, List<Allocation>> released = live.reclaimNode("gone");
+    Map<String, List<Allocation>> released = live.reclaimNode("gone", ReclaimPolicy.FORCE).released();
     assertEquals(Set.of("one", "two"), released.keySet());
     assertEquals(1, released.get("one").size());
     assertEquals(4, released.get("two").size());
