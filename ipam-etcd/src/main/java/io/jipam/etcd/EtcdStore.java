@@ -247,9 +247,7 @@ final class EtcdStore implements EtcdIpamStore {
     checkOpen();
     long deadline = nanoTime.getAsLong() + timeoutNanos * 4;
     // 1. refuse a node that looks alive, else fence it: one transaction, guarded on the seen record
-    Object[] fenced = retrying(deadline, () -> fence(deadNode, policy, deadline));
-    Instant lastSeen = (Instant) fenced[0];
-    boolean forced = (Boolean) fenced[1];
+    Fenced fenced = retrying(deadline, () -> fence(deadNode, policy, deadline));
     // 2. the node allocates nothing more: list and release what it holds
     Map<String, PoolLayout> pools = retrying(deadline, () -> {
       Map<String, PoolLayout> out = new TreeMap<>();
@@ -330,15 +328,19 @@ final class EtcdStore implements EtcdIpamStore {
     for (PoolView v : views.values()) {
       v.invalidate.set(true);
     }
-    return new ReclaimReport(deadNode, lastSeen, forced, released, counts[0], counts[1], counts[2]);
+    return new ReclaimReport(deadNode, fenced.lastSeen(), fenced.looksAlive(), released, counts[0], counts[1],
+        counts[2]);
   }
+
+  /** A fenced node: when it was last seen, and whether that was within the quiet period. */
+  private record Fenced(Instant lastSeen, boolean looksAlive) {}
 
   /**
    * Step 1 of a reclaim: reads the node's seen record and fence; refuses a node seen within the
    * quiet period (unless forced); writes the fence guarded on the seen record's revision, so a
-   * node that records a commit in between is judged again. Returns {last seen, forced}.
+   * node that records a commit in between is judged again.
    */
-  private Object[] fence(String deadNode, ReclaimPolicy policy, long deadline) {
+  private Fenced fence(String deadNode, ReclaimPolicy policy, long deadline) {
     String recordKey = keys.nodeRecord(deadNode);
     String fenceKey = keys.fence(deadNode);
     for (int attempt = 0; ; attempt++) {
@@ -348,7 +350,7 @@ final class EtcdStore implements EtcdIpamStore {
       Duration since = lastSeen == null ? null : Duration.between(lastSeen, Instant.now());
       boolean looksAlive = since != null && since.compareTo(policy.quietPeriod()) < 0;
       if (got.get(1) != null) {
-        return new Object[] {lastSeen, looksAlive}; // fenced already: finish what an earlier reclaim began
+        return new Fenced(lastSeen, looksAlive); // fenced already: finish what an earlier reclaim began
       }
       if (looksAlive && !policy.force()) {
         throw new IpamException(ErrorCode.NOT_AVAILABLE, "reclaim of node " + deadNode + " refused: a store of it"
@@ -360,7 +362,7 @@ final class EtcdStore implements EtcdIpamStore {
           List.of(EtcdClient.put(fenceKey, NodeRecords.fence(node, Instant.now()))), List.of(), deadline,
           "fencing node " + deadNode);
       if (r.isSucceeded()) {
-        return new Object[] {lastSeen, looksAlive};
+        return new Fenced(lastSeen, looksAlive);
       }
       if (attempt > 20) {
         throw new IpamException(ErrorCode.TRY_AGAIN_LATER, "node " + deadNode + " keeps committing; not fenced");
@@ -704,6 +706,7 @@ final class EtcdStore implements EtcdIpamStore {
           pending = deferred;
           continue;
         }
+        plan.takeLeases();
         attempts++;
         committing = true;
         TxnResponse r = plan.commit(deadline);
@@ -1001,6 +1004,8 @@ final class EtcdStore implements EtcdIpamStore {
     private boolean snapshot;
     /** nanoTime of the seen record this plan's transaction writes, or Long.MIN_VALUE. */
     private long seenPending = Long.MIN_VALUE;
+    private long markerLeaseId;
+    private long ticketLeaseId;
 
     Plan(PoolView v, long deadline) {
       this.v = v;
@@ -1485,6 +1490,12 @@ final class EtcdStore implements EtcdIpamStore {
 
     // ------------------------------------------------------------ committing
 
+    /** Gets the leases the transaction puts keys on (a grant when one is due): before sending it. */
+    void takeLeases() {
+      markerLeaseId = markerPuts.isEmpty() ? 0 : markerLease.id(deadline);
+      ticketLeaseId = isClean() ? 0 : ticketLease.id(deadline);
+    }
+
     TxnResponse commit(long deadline) {
       List<Cmp> cmps = new ArrayList<>();
       List<io.etcd.jetcd.op.Op> then = new ArrayList<>();
@@ -1527,15 +1538,12 @@ final class EtcdStore implements EtcdIpamStore {
       for (Map.Entry<String, Boolean> e : affinity.entrySet()) {
         then.add(e.getValue() ? EtcdClient.put(e.getKey(), "") : EtcdClient.delete(e.getKey()));
       }
-      if (!markerPuts.isEmpty()) {
-        long lease = markerLease.id(deadline);
-        for (Attachment a : markerPuts) {
-          then.add(EtcdClient.put(keys.deletion(v.pool.name(), a), "", lease));
-        }
+      for (Attachment a : markerPuts) {
+        then.add(EtcdClient.put(keys.deletion(v.pool.name(), a), "", markerLeaseId));
       }
       if (!then.isEmpty()) {
         // the ticket: a transaction that reaches etcd after its lease ended fails as a whole
-        then.add(EtcdClient.put(keys.ticket(node, storeId), "", ticketLease.id(deadline)));
+        then.add(EtcdClient.put(keys.ticket(node, storeId), "", ticketLeaseId));
         long now = nanoTime.getAsLong();
         if (seenWrittenAt == Long.MIN_VALUE || now - seenWrittenAt > SEEN_EVERY_MILLIS * 1_000_000L) {
           then.add(EtcdClient.put(keys.nodeRecord(node), NodeRecords.seenRecord(Instant.now())));
