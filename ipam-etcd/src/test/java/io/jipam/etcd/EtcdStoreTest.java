@@ -89,7 +89,7 @@ class EtcdStoreTest {
     if (kv == null) {
       return null;
     }
-    return Block.decode(key, set, IpAddress.parse(blockId.substring(0, blockId.indexOf('_'))), 6,
+    return BlockCodec.decode(key, set, IpAddress.parse(blockId.substring(0, blockId.indexOf('_'))), 6,
         EtcdClient.text(kv.getValue()), kv.getModRevision()).owner;
   }
 
