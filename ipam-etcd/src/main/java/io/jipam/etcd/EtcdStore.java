@@ -1,251 +1,68 @@
 package io.jipam.etcd;
 
-import io.etcd.jetcd.KeyValue;
-import io.jipam.core.ErrorCode;
-import io.jipam.core.IpamException;
-import io.jipam.core.store.Allocation;
-import io.jipam.core.store.AllocationOutcome;
-import io.jipam.core.store.AllocationRequest;
-import io.jipam.core.store.Attachment;
-import io.jipam.core.store.Pool;
-import io.jipam.core.store.PoolUsage;
-import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.List;
-import java.util.Map;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.LongSupplier;
-import java.util.function.Supplier;
+import io.jipam.core.store.IpamStore;
 
 /**
- * {@link EtcdIpamStore} on jetcd with a group commit per pool. Key layout: {@link Keys}.
+ * The clustered {@link IpamStore} on etcd, with the one operation beyond the store contract:
+ * reclaiming what a node that no longer exists held.
  *
- * <h2>How an ADD or a DEL runs</h2>
- * The caller's thread queues the change on its pool's {@link CommitQueue} and waits (bounded by
- * the timeout). One commit task per pool at a time drains the queue, and its {@link
- * BatchCommitter} plans every queued change (up to {@value CommitQueue#MAX_BATCH}) one after another
- * into one {@link TxnPlan}, against the {@link PoolCache}'s copies of the node's blocks, with
- * {@link Placement} choosing addresses; the plan goes to etcd as ONE transaction whose guard is the
- * mod revision of every block and handle it read. When the guard fails, the else branch returns
- * those keys' current values in the same round trip; the cache is refreshed and the batch planned
- * again. So in the common case an ADD or a DEL costs one round trip, shared with whatever else was
- * queued. CHECK ({@link #find}), {@link #list} and {@link #usage} read etcd directly.
- *
- * <h2>Failures</h2>
- * Every etcd call is bounded by the caller's deadline; transient failures are retried until it,
- * then the caller gets {@code TRY_AGAIN_LATER}. What a failed call may still do, and why a DEL wins
- * over a racing ADD: {@link CommitQueue}, {@link CommitTickets}, {@link TxnPlan}.
- *
- * <h2>Threads</h2>
- * Public methods are thread-safe. A pool's cached state is confined to its one commit task.
+ * <p>Contract in addition to {@link IpamStore}'s:
+ * <ul>
+ *   <li><b>Atomic across the cluster.</b> Every change is one etcd transaction guarded by the mod
+ *       revisions of the keys it was computed from; two stores (processes, nodes) never hand one
+ *       address to two attachments.
+ *   <li><b>Durable</b> as etcd is: a call that returned has been committed by a quorum of members.
+ *   <li><b>Bounded.</b> Every call returns or throws within the configured timeout (plus a little
+ *       scheduling slack); an unreachable etcd or one without quorum gives {@code TRY_AGAIN_LATER}.
+ *       A call that failed never changes anything after it returned, except that its transaction,
+ *       if already sent, may still reach etcd within a short bound; even then it cannot apply after a
+ *       DEL of the same attachment returned (see docs/etcd.md, "Failures"). Repeating a call is
+ *       safe (ADD finds the handle, DEL is idempotent).
+ *   <li><b>GC is per node.</b> {@link #retainOnly} releases only allocations made by this store's
+ *       node; {@link #reclaimNode} is the cluster-wide counterpart.
+ * </ul>
  */
-final class EtcdStore implements EtcdIpamStore {
-  private static final AtomicInteger THREADS = new AtomicInteger();
+public interface EtcdStore extends IpamStore {
 
-  private final StoreContext ctx;
-  private final CommitTickets tickets;
-  private final NodeReclaimer reclaimer;
-  private final ExecutorService committers;
-  private final ConcurrentHashMap<String, PoolSlot> pools = new ConcurrentHashMap<>();
-  private volatile boolean closed;
-  /** Successful transactions and the requests they carried; for tests and the benchmark. */
-  final AtomicLong commits = new AtomicLong();
-  final AtomicLong committedRequests = new AtomicLong();
+  /** The node name this store allocates for. */
+  String node();
 
-  /** One pool's cache and commit queue in this store. */
-  private record PoolSlot(PoolCache cache, CommitQueue queue) {}
-
-  EtcdStore(EtcdStoreConfig config, LongSupplier clock) {
-    EtcdClient etcd = new EtcdClient(config, clock);
-    Keys keys = new Keys(config.prefix());
-    this.ctx = new StoreContext(config, etcd, keys, new BlockCodec(keys), clock);
-    this.tickets = new CommitTickets(ctx);
-    this.committers = Executors.newCachedThreadPool(r -> {
-      Thread t = new Thread(r, "jipam-etcd-commit-" + THREADS.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    });
-    this.reclaimer = new NodeReclaimer(ctx, this::retrying, this::releaseAll,
-        () -> pools.values().forEach(p -> p.cache().invalidate()));
+  /** {@link #reclaimNode(String, ReclaimPolicy)} with {@link ReclaimPolicy#DEFAULT}. */
+  default ReclaimReport reclaimNode(String node) {
+    return reclaimNode(node, ReclaimPolicy.DEFAULT);
   }
 
-  @Override
-  public String node() {
-    return ctx.node();
-  }
+  /**
+   * Takes back what a node that no longer exists held: fences the node, releases every allocation,
+   * in every pool, that it made, and gives its blocks back to the pool (empty ones are deleted; ones
+   * still holding other nodes' allocations lose their owner).
+   *
+   * <p>Order and guarantees:
+   * <ol>
+   *   <li>A node whose stores recorded a commit within {@code policy.quietPeriod()} looks alive: it
+   *       is refused ({@code NOT_AVAILABLE}, naming when it was last seen) and nothing changes,
+   *       unless {@code policy.force()}. The check and the fence are one transaction, so a node that
+   *       commits in between is refused too.
+   *   <li>The fence ({@code fences/<node>}) is written first. From then on no transaction of that
+   *       node that creates a handle can commit (each one requires the fence absent), so the node
+   *       allocates nothing more; its stores answer ADD with {@code NOT_AVAILABLE} naming the
+   *       fence. Its DELs still work.
+   *   <li>Then its handles are listed and released. Because of the fence that list is complete:
+   *       nothing the node allocated stays behind, and nothing it allocates later exists.
+   * </ol>
+   * The fence stays until {@link #liftFence}; a node that comes back under the same name must be
+   * unfenced by an operator. Idempotent: reclaiming a fenced node again finishes an interrupted
+   * reclaim.
+   *
+   * @throws io.jipam.core.IpamException NOT_AVAILABLE when the node looks alive and the policy does
+   *     not force; TRY_AGAIN_LATER when etcd cannot be reached (repeat the call)
+   */
+  ReclaimReport reclaimNode(String node, ReclaimPolicy policy);
 
-  Keys keys() {
-    return ctx.keys();
-  }
-
-  EtcdClient etcd() {
-    return ctx.etcd();
-  }
-
-  // ---------------------------------------------------------------- the store contract
-
-  @Override
-  public AllocationOutcome allocate(Pool pool, AllocationRequest request) {
-    return slot(pool).queue().submit(new Change.Add(pool, request, deadline()));
-  }
-
-  @Override
-  public List<Allocation> release(Pool pool, Attachment attachment) {
-    return slot(pool).queue().submit(new Change.Del(pool, attachment, deadline()));
-  }
-
-  @Override
-  public List<Allocation> find(Pool pool, Attachment attachment) {
-    PoolCache cache = slot(pool).cache();
-    long deadline = deadline();
-    return retrying(deadline, () -> {
-      cache.definition(deadline);
-      String key = ctx.keys().handle(pool.name(), attachment);
-      KeyValue kv = ctx.etcd().getAll(List.of(key), deadline, "reading handle " + key).get(0);
-      return kv == null ? List.<Allocation>of() : HandleCodec.decode(key, attachment, kv).allocations();
-    });
-  }
-
-  @Override
-  public List<Allocation> list(Pool pool) {
-    PoolCache cache = slot(pool).cache();
-    long deadline = deadline();
-    return retrying(deadline, () -> {
-      List<Allocation> out = new ArrayList<>();
-      for (Block b : cache.readBlocks(-1, deadline)) {
-        for (Map.Entry<Integer, Block.Entry> e : b.entries.entrySet()) {
-          out.add(new Allocation(b.addressAt(e.getKey()), b.set, e.getValue().attachment(), e.getValue().pod()));
-        }
-      }
-      out.sort(Comparator.comparing(Allocation::address));
-      return out;
-    });
-  }
-
-  @Override
-  public PoolUsage usage(Pool pool) {
-    PoolCache cache = slot(pool).cache();
-    long deadline = deadline();
-    return retrying(deadline, () -> {
-      PoolLayout layout = cache.definition(deadline);
-      long[] allocated = new long[layout.sets()];
-      for (Block b : cache.readBlocks(-1, deadline)) {
-        allocated[b.set] += b.entries.size();
-      }
-      List<Long> used = new ArrayList<>();
-      List<Long> free = new ArrayList<>();
-      for (int s = 0; s < allocated.length; s++) {
-        used.add(allocated[s]);
-        long cap = layout.capacity(s);
-        free.add(cap == -1L ? -1L : Math.max(0, cap - allocated[s]));
-      }
-      return new PoolUsage(used, free);
-    });
-  }
-
-  @Override
-  public List<Allocation> retainOnly(Pool pool, Set<Attachment> valid) {
-    PoolCache cache = slot(pool).cache();
-    long deadline = deadline();
-    List<Attachment> stale = retrying(deadline, () -> {
-      cache.definition(deadline);
-      List<Attachment> out = new ArrayList<>();
-      for (KeyValue kv : ctx.etcd().range(ctx.keys().handlesPrefix(pool.name()), false, deadline,
-          "listing handles")) {
-        Handle h = HandleCodec.decode(kv);
-        Attachment a = Keys.parseHandle(EtcdClient.text(kv.getKey()));
-        if (h.node().equals(ctx.node()) && !valid.contains(a)) {
-          out.add(a);
-        }
-      }
-      return out;
-    });
-    return releaseAll(pool, stale);
-  }
-
-  @Override
-  public ReclaimReport reclaimNode(String gone, ReclaimPolicy policy) {
-    checkOpen();
-    return reclaimer.reclaim(gone, policy);
-  }
-
-  @Override
-  public boolean liftFence(String fenced) {
-    return reclaimer.liftFence(fenced, deadline());
-  }
-
-  @Override
-  public void close() {
-    if (closed) {
-      return;
-    }
-    closed = true;
-    committers.shutdown();
-    try {
-      committers.awaitTermination(Math.max(1, ctx.timeoutNanos() / 1_000_000), TimeUnit.MILLISECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    committers.shutdownNow();
-    ctx.etcd().close();
-  }
-
-  // ---------------------------------------------------------------- plumbing
-
-  private long deadline() {
-    checkOpen();
-    return ctx.now() + ctx.timeoutNanos();
-  }
-
-  private void checkOpen() {
-    if (closed) {
-      throw new IpamException(ErrorCode.INTERNAL, "etcd store is closed");
-    }
-  }
-
-  private PoolSlot slot(Pool pool) {
-    return pools.computeIfAbsent(pool.name() + "\n" + PoolLayout.rangesText(pool), k -> {
-      PoolCache cache = new PoolCache(ctx, pool);
-      BatchCommitter committer = new BatchCommitter(ctx, cache, tickets, commits, committedRequests);
-      return new PoolSlot(cache, new CommitQueue(committers, ctx.clock(), ctx.timeoutNanos(), committer));
-    });
-  }
-
-  /** Runs a read, retrying transient failures until the deadline. */
-  private <T> T retrying(long deadline, Supplier<T> read) {
-    while (true) {
-      try {
-        return read.get();
-      } catch (IpamException e) {
-        if (e.code() != ErrorCode.TRY_AGAIN_LATER || ctx.now() + 50_000_000L > deadline) {
-          throw e;
-        }
-        try {
-          Thread.sleep(50);
-        } catch (InterruptedException ie) {
-          Thread.currentThread().interrupt();
-          throw new IpamException(ErrorCode.TRY_AGAIN_LATER, "interrupted", ie);
-        }
-      }
-    }
-  }
-
-  /** DELs of many attachments, queued at once so they share transactions. */
-  private List<Allocation> releaseAll(Pool pool, List<Attachment> attachments) {
-    long deadline = ctx.now() + ctx.timeoutNanos() * (1 + attachments.size() / 256);
-    List<Change.Del> dels = new ArrayList<>();
-    for (Attachment a : attachments) {
-      dels.add(new Change.Del(pool, a, deadline));
-    }
-    List<Allocation> released = new ArrayList<>();
-    slot(pool).queue().submitAll(dels).forEach(released::addAll);
-    released.sort(Comparator.comparing(Allocation::address));
-    return released;
-  }
+  /**
+   * Removes a node's fence, so that stores of that node name allocate again.
+   *
+   * @return true when there was a fence
+   */
+  boolean liftFence(String node);
 }

@@ -20,7 +20,7 @@ import java.util.function.BiFunction;
 import java.util.function.Supplier;
 
 /**
- * Takes back what a gone node held ({@link EtcdIpamStore#reclaimNode}): refuses a node that looks
+ * Takes back what a gone node held ({@link EtcdStore#reclaimNode}): refuses a node that looks
  * alive unless forced, fences it, releases its handles through the store's own DELs, and gives its
  * blocks back (empty ones deleted, others orphaned), counting what it did. Thread-safe.
  */

@@ -4,7 +4,7 @@ import io.jipam.core.IpamException;
 import java.time.Duration;
 
 /**
- * How {@link EtcdIpamStore#reclaimNode(String, ReclaimPolicy)} decides that a node is gone.
+ * How {@link EtcdStore#reclaimNode(String, ReclaimPolicy)} decides that a node is gone.
  *
  * @param quietPeriod a node whose stores committed within this period looks alive and is refused
  *     (unless {@code force}); at least one second

@@ -7,7 +7,7 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * What {@link EtcdIpamStore#reclaimNode} did.
+ * What {@link EtcdStore#reclaimNode} did.
  *
  * @param node the reclaimed node
  * @param lastSeen when a store of the node last recorded a commit (before the fence), or null when

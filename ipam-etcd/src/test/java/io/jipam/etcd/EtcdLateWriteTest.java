@@ -49,16 +49,16 @@ class EtcdLateWriteTest {
     cluster.close();
   }
 
-  private static EtcdIpamStore open(String endpoint, String node, String prefix, long timeoutMs) {
-    return EtcdStores.open(EtcdStoreConfig.of(List.of(endpoint), node).withPrefix(prefix)
-        .withTimeout(Duration.ofMillis(timeoutMs)));
+  private static EtcdStore open(String endpoint, String node, String prefix, long timeoutMs) {
+    return EtcdStores.open(EtcdStoreConfig.builder(List.of(endpoint), node).prefix(prefix)
+        .timeout(Duration.ofMillis(timeoutMs)).build());
   }
 
   private static String prefix() {
     return "/jipam-test-" + java.util.UUID.randomUUID();
   }
 
-  private static Set<String> holders(EtcdIpamStore store) {
+  private static Set<String> holders(EtcdStore store) {
     Set<String> out = new TreeSet<>();
     for (Allocation a : store.list(POOL)) {
       out.add(a.attachment().containerId());
@@ -71,8 +71,8 @@ class EtcdLateWriteTest {
     String prefix = prefix();
     String direct = cluster.endpoints().get(0);
     try (TcpProxy proxy = new TcpProxy(TcpProxy.portOf(direct));
-        EtcdIpamStore warm = open(proxy.endpoint(), "n", prefix, TIMEOUT_MS);
-        EtcdIpamStore fresh = open(direct, "n", prefix, 3000)) {
+        EtcdStore warm = open(proxy.endpoint(), "n", prefix, TIMEOUT_MS);
+        EtcdStore fresh = open(direct, "n", prefix, 3000)) {
       assertInstanceOf(AllocationOutcome.Allocated.class, warm.allocate(POOL, AllocationRequest.of(
           new Attachment("w0", "eth0"))));
       Attachment lost = new Attachment("x1", "eth0");
@@ -111,8 +111,8 @@ class EtcdLateWriteTest {
     String prefix = prefix();
     String direct = cluster.endpoints().get(0);
     try (TcpProxy proxy = new TcpProxy(TcpProxy.portOf(direct));
-        EtcdIpamStore warm = open(proxy.endpoint(), "n", prefix, TIMEOUT_MS);
-        EtcdIpamStore other = open(direct, "m", prefix, 3000)) {
+        EtcdStore warm = open(proxy.endpoint(), "n", prefix, TIMEOUT_MS);
+        EtcdStore other = open(direct, "m", prefix, 3000)) {
       assertInstanceOf(AllocationOutcome.Allocated.class, warm.allocate(POOL, AllocationRequest.of(
           new Attachment("w0", "eth0"))));
       Attachment lost = new Attachment("x1", "eth0");
@@ -147,7 +147,7 @@ class EtcdLateWriteTest {
     String direct = cluster.endpoints().get(0);
     ConcurrentLinkedQueue<Attachment> failed = new ConcurrentLinkedQueue<>();
     ConcurrentLinkedQueue<String> errors = new ConcurrentLinkedQueue<>();
-    try (EtcdIpamStore store = open(direct, "n", prefix, TIMEOUT_MS)) {
+    try (EtcdStore store = open(direct, "n", prefix, TIMEOUT_MS)) {
       assertInstanceOf(AllocationOutcome.Allocated.class, store.allocate(POOL, AllocationRequest.of(
           new Attachment("w0", "eth0"))));
       AtomicBoolean stop = new AtomicBoolean();
@@ -188,7 +188,7 @@ class EtcdLateWriteTest {
       assertFalse(failed.isEmpty(), "some calls failed while etcd was down");
 
       // the runtime DELs every attachment whose ADD or DEL failed, from another process
-      try (EtcdIpamStore other = open(direct, "m", prefix, 5000)) {
+      try (EtcdStore other = open(direct, "m", prefix, 5000)) {
         for (Attachment a : failed) {
           other.release(POOL, a);
         }
@@ -207,7 +207,7 @@ class EtcdLateWriteTest {
     String prefix = prefix();
     String direct = cluster.endpoints().get(0);
     try (TcpProxy proxy = new TcpProxy(TcpProxy.portOf(direct));
-        EtcdIpamStore store = open(proxy.endpoint(), "n", prefix, 800)) {
+        EtcdStore store = open(proxy.endpoint(), "n", prefix, 800)) {
       for (int i = 0; i < 3; i++) {
         Attachment a = new Attachment("h" + i, "eth0");
         for (int attempt = 0; ; attempt++) {

@@ -33,7 +33,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 class EtcdReclaimTest {
   private final EtcdCluster etcd;
   private final String prefix = "/jipam-test-" + UUID.randomUUID();
-  private final List<EtcdIpamStore> opened = new ArrayList<>();
+  private final List<EtcdStore> opened = new ArrayList<>();
   private final Pool pool = EtcdStoreTest.pool("reclaim", "198.18.0.0/22");
 
   EtcdReclaimTest(EtcdCluster etcd) {
@@ -42,19 +42,19 @@ class EtcdReclaimTest {
 
   @AfterEach
   void closeAll() {
-    opened.forEach(EtcdIpamStore::close);
+    opened.forEach(EtcdStore::close);
   }
 
-  private EtcdIpamStore store(String node) {
-    EtcdIpamStore s = EtcdStores.open(EtcdStoreConfig.of(etcd.endpoints(), node).withPrefix(prefix));
+  private EtcdStore store(String node) {
+    EtcdStore s = EtcdStores.open(EtcdStoreConfig.builder(etcd.endpoints(), node).prefix(prefix).build());
     opened.add(s);
     return s;
   }
 
   @Test
   void reclaimNode_forcedWhileNodeAllocates_releasesAllItGotAndItAllocatesNoMore() throws Exception {
-    List<EtcdIpamStore> live = List.of(store("n"), store("n"));
-    EtcdIpamStore operator = store("op");
+    List<EtcdStore> live = List.of(store("n"), store("n"));
+    EtcdStore operator = store("op");
     ConcurrentLinkedQueue<Attachment> got = new ConcurrentLinkedQueue<>();
     ConcurrentLinkedQueue<String> errors = new ConcurrentLinkedQueue<>();
     AtomicLong reclaimedAt = new AtomicLong(Long.MAX_VALUE);
@@ -63,7 +63,7 @@ class EtcdReclaimTest {
     ExecutorService ex = Executors.newFixedThreadPool(4);
     List<Future<?>> fs = new ArrayList<>();
     for (int t = 0; t < 4; t++) {
-      EtcdIpamStore s = live.get(t % 2);
+      EtcdStore s = live.get(t % 2);
       int id = t;
       fs.add(ex.submit(() -> {
         for (int i = 0; !stop.get(); i++) {
@@ -107,8 +107,8 @@ class EtcdReclaimTest {
 
   @Test
   void reclaimNode_nodeCommittedWithinQuietPeriod_refusedAndNothingChanges() {
-    EtcdIpamStore n = store("n");
-    EtcdIpamStore operator = store("op");
+    EtcdStore n = store("n");
+    EtcdStore operator = store("op");
     n.allocate(pool, AllocationRequest.of(new Attachment("n1", "eth0")));
 
     IpamException e = assertThrows(IpamException.class, () -> operator.reclaimNode("n"));
@@ -124,8 +124,8 @@ class EtcdReclaimTest {
   @Test
   void reclaimNode_quietNode_reclaimedWithReportThenFenceLifted() throws Exception {
     Pool other = EtcdStoreTest.pool("reclaim-dual", "198.19.0.0/24", "fd00:19::/64");
-    EtcdIpamStore n = store("n");
-    EtcdIpamStore operator = store("op");
+    EtcdStore n = store("n");
+    EtcdStore operator = store("op");
     n.allocate(pool, AllocationRequest.of(new Attachment("n1", "eth0")));
     n.allocate(pool, AllocationRequest.of(new Attachment("n2", "eth0")));
     n.allocate(other, AllocationRequest.of(new Attachment("n3", "eth0")));
@@ -146,7 +146,7 @@ class EtcdReclaimTest {
     assertEquals(3, report.affinitiesRemoved());
     assertEquals(1, operator.list(pool).size());
 
-    EtcdIpamStore again = store("n");
+    EtcdStore again = store("n");
     assertEquals(ErrorCode.NOT_AVAILABLE, assertThrows(IpamException.class,
         () -> again.allocate(pool, AllocationRequest.of(new Attachment("n4", "eth0")))).code());
     assertTrue(operator.liftFence("n"));

@@ -27,7 +27,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 class EtcdStaleCacheTest {
   private final EtcdCluster etcd;
   private final String prefix = "/jipam-test-" + UUID.randomUUID();
-  private final List<EtcdIpamStore> opened = new ArrayList<>();
+  private final List<EtcdStore> opened = new ArrayList<>();
   private final Pool pool = EtcdStoreTest.pool("tight", "198.18.0.0/28");
 
   EtcdStaleCacheTest(EtcdCluster etcd) {
@@ -36,12 +36,12 @@ class EtcdStaleCacheTest {
 
   @AfterEach
   void closeAll() {
-    opened.forEach(EtcdIpamStore::close);
+    opened.forEach(EtcdStore::close);
   }
 
-  private EtcdIpamStore store(String node) {
-    EtcdIpamStore s = EtcdStores.open(EtcdStoreConfig.of(etcd.endpoints(), node).withPrefix(prefix)
-        .withBlockSizes(28, 122));
+  private EtcdStore store(String node) {
+    EtcdStore s = EtcdStores.open(EtcdStoreConfig.builder(etcd.endpoints(), node).prefix(prefix)
+        .blockSizes(28, 122).build());
     opened.add(s);
     return s;
   }
@@ -57,8 +57,8 @@ class EtcdStaleCacheTest {
 
   @Test
   void allocate_otherStoreOfSameNodeReleasedInFullBlock_getsFreedAddress() {
-    EtcdIpamStore first = store("a");
-    EtcdIpamStore second = store("a");
+    EtcdStore first = store("a");
+    EtcdStore second = store("a");
     for (int i = 0; i < 13; i++) {
       allocated(first.allocate(pool, AllocationRequest.of(att("a" + i))));
     }
@@ -74,8 +74,8 @@ class EtcdStaleCacheTest {
 
   @Test
   void allocate_borrowerOnOtherNodeReleasedInFullBlock_getsFreedAddress() {
-    EtcdIpamStore owner = store("a");
-    EtcdIpamStore borrower = store("b");
+    EtcdStore owner = store("a");
+    EtcdStore borrower = store("b");
     for (int i = 0; i < 12; i++) {
       allocated(owner.allocate(pool, AllocationRequest.of(att("a" + i))));
     }
@@ -91,8 +91,8 @@ class EtcdStaleCacheTest {
 
   @Test
   void allocate_requestedAddressReleasedByOtherStore_isNotTaken() {
-    EtcdIpamStore first = store("a");
-    EtcdIpamStore second = store("a");
+    EtcdStore first = store("a");
+    EtcdStore second = store("a");
     IpAddress wanted = IpAddress.parse("198.18.0.7");
     allocated(first.allocate(pool, new AllocationRequest(att("old"), List.of(wanted), null)));
     assertEquals(1, second.release(pool, att("old")).size());
