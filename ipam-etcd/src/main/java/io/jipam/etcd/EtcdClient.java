@@ -37,6 +37,7 @@ import java.util.function.LongSupplier;
 final class EtcdClient implements AutoCloseable {
   private final Client client;
   private final KV kv;
+  private final io.etcd.jetcd.Lease leases;
   private final String endpoints;
   private final LongSupplier nanoTime;
 
@@ -70,6 +71,7 @@ final class EtcdClient implements AutoCloseable {
     }
     this.client = builder.build();
     this.kv = client.getKVClient();
+    this.leases = client.getLeaseClient();
   }
 
   Client raw() {
@@ -94,6 +96,16 @@ final class EtcdClient implements AutoCloseable {
 
   static Op put(String key, String value) {
     return Op.put(bytes(key), bytes(value), PutOption.DEFAULT);
+  }
+
+  /** A put of a key that etcd deletes when the lease expires. */
+  static Op put(String key, String value, long leaseId) {
+    return Op.put(bytes(key), bytes(value), PutOption.builder().withLeaseId(leaseId).build());
+  }
+
+  /** Grants a lease of {@code ttlSeconds}; its id. */
+  long grantLease(long ttlSeconds, long deadline, String what) {
+    return await(leases.grant(ttlSeconds), deadline, what).getID();
   }
 
   static Op delete(String key) {

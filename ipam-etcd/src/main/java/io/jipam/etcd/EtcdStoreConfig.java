@@ -109,42 +109,127 @@ public record EtcdStoreConfig(List<String> endpoints, String node, Duration time
 
   /** Defaults for everything but the endpoints and the node name. */
   public static EtcdStoreConfig of(List<String> endpoints, String node) {
-    return new EtcdStoreConfig(endpoints, node, DEFAULT_TIMEOUT, DEFAULT_BLOCK_V4, DEFAULT_BLOCK_V6,
-        false, null, null, null, DEFAULT_PREFIX);
+    return builder(endpoints, node).build();
+  }
+
+  /** A builder with the defaults for everything but the endpoints and the node name. */
+  public static Builder builder(List<String> endpoints, String node) {
+    return new Builder(endpoints, node);
+  }
+
+  /** A builder holding this config's values. */
+  public Builder toBuilder() {
+    Builder b = new Builder(endpoints, node);
+    b.timeout = timeout;
+    b.blockSizeV4 = blockSizeV4;
+    b.blockSizeV6 = blockSizeV6;
+    b.strictAffinity = strictAffinity;
+    b.tls = tls;
+    b.user = user;
+    b.password = password;
+    b.prefix = prefix;
+    return b;
   }
 
   public EtcdStoreConfig withNode(String n) {
-    return new EtcdStoreConfig(endpoints, n, timeout, blockSizeV4, blockSizeV6, strictAffinity, tls, user,
-        password, prefix);
+    return toBuilder().node(n).build();
   }
 
   public EtcdStoreConfig withTimeout(Duration t) {
-    return new EtcdStoreConfig(endpoints, node, t, blockSizeV4, blockSizeV6, strictAffinity, tls, user,
-        password, prefix);
+    return toBuilder().timeout(t).build();
   }
 
   public EtcdStoreConfig withBlockSizes(int v4, int v6) {
-    return new EtcdStoreConfig(endpoints, node, timeout, v4, v6, strictAffinity, tls, user, password, prefix);
+    return toBuilder().blockSizes(v4, v6).build();
   }
 
   public EtcdStoreConfig withStrictAffinity(boolean strict) {
-    return new EtcdStoreConfig(endpoints, node, timeout, blockSizeV4, blockSizeV6, strict, tls, user,
-        password, prefix);
+    return toBuilder().strictAffinity(strict).build();
   }
 
   public EtcdStoreConfig withPrefix(String p) {
-    return new EtcdStoreConfig(endpoints, node, timeout, blockSizeV4, blockSizeV6, strictAffinity, tls, user,
-        password, p);
+    return toBuilder().prefix(p).build();
   }
 
   public EtcdStoreConfig withTls(Tls t) {
-    return new EtcdStoreConfig(endpoints, node, timeout, blockSizeV4, blockSizeV6, strictAffinity, t, user,
-        password, prefix);
+    return toBuilder().tls(t).build();
   }
 
   public EtcdStoreConfig withCredentials(String u, String p) {
-    return new EtcdStoreConfig(endpoints, node, timeout, blockSizeV4, blockSizeV6, strictAffinity, tls, u, p,
-        prefix);
+    return toBuilder().credentials(u, p).build();
+  }
+
+  /**
+   * Builds an {@link EtcdStoreConfig}; {@link #build} validates (the record's constructor) and
+   * throws {@code INVALID_CONFIG} naming the bad value. Not thread-safe; reusable.
+   */
+  public static final class Builder {
+    private List<String> endpoints;
+    private String node;
+    private Duration timeout = DEFAULT_TIMEOUT;
+    private int blockSizeV4 = DEFAULT_BLOCK_V4;
+    private int blockSizeV6 = DEFAULT_BLOCK_V6;
+    private boolean strictAffinity;
+    private Tls tls;
+    private String user;
+    private String password;
+    private String prefix = DEFAULT_PREFIX;
+
+    private Builder(List<String> endpoints, String node) {
+      this.endpoints = endpoints;
+      this.node = node;
+    }
+
+    public Builder endpoints(List<String> e) {
+      this.endpoints = e;
+      return this;
+    }
+
+    public Builder node(String n) {
+      this.node = n;
+      return this;
+    }
+
+    /** Null: {@link #DEFAULT_TIMEOUT}. */
+    public Builder timeout(Duration t) {
+      this.timeout = t;
+      return this;
+    }
+
+    public Builder blockSizes(int v4, int v6) {
+      this.blockSizeV4 = v4;
+      this.blockSizeV6 = v6;
+      return this;
+    }
+
+    public Builder strictAffinity(boolean strict) {
+      this.strictAffinity = strict;
+      return this;
+    }
+
+    /** Null: {@link #DEFAULT_PREFIX}. */
+    public Builder prefix(String p) {
+      this.prefix = p;
+      return this;
+    }
+
+    /** Null: plain text. */
+    public Builder tls(Tls t) {
+      this.tls = t;
+      return this;
+    }
+
+    /** Both null, or both given. */
+    public Builder credentials(String u, String p) {
+      this.user = u;
+      this.password = p;
+      return this;
+    }
+
+    public EtcdStoreConfig build() {
+      return new EtcdStoreConfig(endpoints, node, timeout, blockSizeV4, blockSizeV6, strictAffinity, tls, user,
+          password, prefix);
+    }
   }
 
   /**
@@ -201,11 +286,14 @@ public record EtcdStoreConfig(List<String> endpoints, String node, Duration time
       }
       tls = new Tls(path(m.get("ca"), "ca"), path(m.get("cert"), "cert"), path(m.get("key"), "key"));
     }
-    return new EtcdStoreConfig(endpoints, node,
-        timeoutMillis == null ? DEFAULT_TIMEOUT : Duration.ofMillis(timeoutMillis),
-        v4 == null ? DEFAULT_BLOCK_V4 : v4.intValue(), v6 == null ? DEFAULT_BLOCK_V6 : v6.intValue(),
-        Boolean.TRUE.equals(strict), tls, string(json, "user"), string(json, "password"),
-        string(json, "prefix"));
+    Builder b = builder(endpoints, node)
+        .timeout(timeoutMillis == null ? null : Duration.ofMillis(timeoutMillis))
+        .strictAffinity(Boolean.TRUE.equals(strict))
+        .tls(tls)
+        .credentials(string(json, "user"), string(json, "password"))
+        .prefix(string(json, "prefix"));
+    b.blockSizes(v4 == null ? DEFAULT_BLOCK_V4 : v4.intValue(), v6 == null ? DEFAULT_BLOCK_V6 : v6.intValue());
+    return b.build();
   }
 
   private static Path path(Object o, String name) {

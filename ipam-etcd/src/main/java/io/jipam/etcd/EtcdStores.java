@@ -5,7 +5,7 @@ package io.jipam.etcd;
  * package-private.
  *
  * <pre>{@code
- * EtcdIpamStore store = EtcdStores.open(EtcdStoreConfig.fromJson(storeJson));
+ * EtcdStore store = EtcdStores.open(EtcdStoreConfig.fromJson(storeJson));
  * }</pre>
  */
 public final class EtcdStores {
@@ -17,7 +17,7 @@ public final class EtcdStores {
    *
    * @throws io.jipam.core.IpamException INVALID_CONFIG when the TLS files cannot be loaded
    */
-  public static EtcdIpamStore open(EtcdStoreConfig config) {
-    return new EtcdStore(config, System::nanoTime);
+  public static EtcdStore open(EtcdStoreConfig config) {
+    return new GroupCommitStore(config, System::nanoTime);
   }
 }

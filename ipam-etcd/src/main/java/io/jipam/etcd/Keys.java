@@ -1,5 +1,7 @@
 package io.jipam.etcd;
 
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
 import io.jipam.core.store.Attachment;
 
 /**
@@ -24,21 +26,37 @@ import io.jipam.core.store.Attachment;
  *   <tr><td>{@code <p>/v1/handles/<pool>/<containerID>/<ifname>}</td>
  *       <td>one attachment: node that allocated, pod, addresses with their range set</td>
  *       <td>in the same transaction as the blocks it points into</td></tr>
+ *   <tr><td>{@code <p>/v1/deletions/<pool>/<containerID>/<ifname>}</td>
+ *       <td>empty: the attachment was deleted (DEL) lately</td>
+ *       <td>by every DEL, on a lease of {@value CommitTickets#MARKER_TTL_SECONDS} s; the transaction of
+ *       an ADD that creates the handle requires it absent, or at the revision the ADD read</td></tr>
+ *   <tr><td>{@code <p>/v1/tickets/<node>/<store>}</td>
+ *       <td>empty: one per store instance</td>
+ *       <td>by every transaction of the store that writes, on a lease of the store's timeout
+ *       (rounded up to seconds, at least 2 s), replaced by a new one after 40 % of that: a
+ *       transaction that reaches etcd after its lease ended fails as a whole</td></tr>
+ *   <tr><td>{@code <p>/v1/nodes/<node>}</td>
+ *       <td>{@code jipam-node 1}, {@code seen <epoch millis>}: when a store of the node last
+ *       committed</td>
+ *       <td>with a store's commits, at most every {@value CommitTickets#SEEN_EVERY_MILLIS} ms; read by
+ *       {@code reclaimNode} to refuse a node that looks alive</td></tr>
+ *   <tr><td>{@code <p>/v1/fences/<node>}</td>
+ *       <td>{@code jipam-fence 1}, {@code by <node>}, {@code at <epoch millis>}</td>
+ *       <td>by {@code reclaimNode} before it releases anything; every transaction of that node
+ *       that creates a handle requires it absent; deleted by {@code liftFence}</td></tr>
  * </table>
  *
  * <p>Every segment is safe as a key part: pool names, node names and container IDs are limited to
  * {@code [A-Za-z0-9_.-]}, interface names exclude {@code /}, and addresses print without
- * {@code /}.
+ * {@code /}. Values are read and written by one codec per record: {@link PoolLayout} (pools),
+ * {@link BlockCodec}, {@link HandleCodec}, {@link NodeRecords} (nodes, fences); affinity, deletion
+ * and ticket keys have empty values. Keys are parsed here and nowhere else.
  */
 final class Keys {
   private final String root;
 
   Keys(String prefix) {
     this.root = prefix + "/v1/";
-  }
-
-  String root() {
-    return root;
   }
 
   String poolsPrefix() {
@@ -85,8 +103,77 @@ final class Keys {
     return handlesPrefix(pool) + attachment.containerId() + "/" + attachment.ifname();
   }
 
-  /** The last segment of a key. */
-  static String lastSegment(String key) {
-    return key.substring(key.lastIndexOf('/') + 1);
+  String deletion(String pool, Attachment attachment) {
+    return root + "deletions/" + pool + "/" + attachment.containerId() + "/" + attachment.ifname();
+  }
+
+  String ticket(String node, String store) {
+    return root + "tickets/" + node + "/" + store;
+  }
+
+  String nodeRecord(String node) {
+    return root + "nodes/" + node;
+  }
+
+  String fence(String node) {
+    return root + "fences/" + node;
+  }
+
+  /** A block as its key names it: range set and block id ({@code <net>_<len>}). */
+  record BlockRef(String pool, int set, String id) {}
+
+  /** Parses {@code <p>/v1/blocks/<pool>/<set>/<id>}. */
+  BlockRef parseBlock(String pool, String key) {
+    return parseRef(pool, key, blocksPrefix(pool));
+  }
+
+  /** Parses {@code <p>/v1/affinity/<node>/<pool>/<set>/<id>}. */
+  BlockRef parseAffinity(String node, String key) {
+    String rest = suffix(key, affinityPrefix(node));
+    int slash = rest.indexOf('/');
+    if (slash <= 0) {
+      throw unexpected(key);
+    }
+    String pool = rest.substring(0, slash);
+    return parseRef(pool, key, affinityPrefix(node, pool));
+  }
+
+  /** The pool a {@code <p>/v1/pools/<pool>} key names. */
+  String parsePool(String key) {
+    return suffix(key, poolsPrefix());
+  }
+
+  /** The attachment a {@code <p>/v1/handles/<pool>/<containerID>/<ifname>} key names. */
+  static Attachment parseHandle(String key) {
+    int slash = key.lastIndexOf('/');
+    int before = key.lastIndexOf('/', slash - 1);
+    if (before < 0) {
+      throw unexpected(key);
+    }
+    return new Attachment(key.substring(before + 1, slash), key.substring(slash + 1));
+  }
+
+  private BlockRef parseRef(String pool, String key, String prefix) {
+    String rest = suffix(key, prefix);
+    int slash = rest.indexOf('/');
+    try {
+      if (slash <= 0 || rest.indexOf('/', slash + 1) >= 0) {
+        throw new IllegalArgumentException();
+      }
+      return new BlockRef(pool, Integer.parseInt(rest.substring(0, slash)), rest.substring(slash + 1));
+    } catch (IllegalArgumentException e) {
+      throw unexpected(key);
+    }
+  }
+
+  private static String suffix(String key, String prefix) {
+    if (!key.startsWith(prefix) || key.length() == prefix.length()) {
+      throw unexpected(key);
+    }
+    return key.substring(prefix.length());
+  }
+
+  private static IpamException unexpected(String key) {
+    return new IpamException(ErrorCode.DECODE_FAILURE, "etcd: unexpected key " + key);
   }
 }

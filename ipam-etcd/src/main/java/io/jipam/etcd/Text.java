@@ -34,7 +34,7 @@ final class Text {
     int n = 0;
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
-      if (c == '%' && i + 2 < s.length() + 0 && i + 2 <= s.length() - 1) {
+      if (c == '%' && i + 2 < s.length()) {
         out[n++] = (byte) Integer.parseInt(s.substring(i + 1, i + 3), 16);
         i += 2;
       } else {

@@ -37,9 +37,9 @@ class EtcdChurnTest {
   @Test
   void churn_eightNodesInOneJvm_noDuplicatesNoLeaksEachNodeInItsOwnBlock() throws Exception {
     int nodes = 8;
-    List<EtcdStore> stores = new ArrayList<>();
+    List<GroupCommitStore> stores = new ArrayList<>();
     for (int n = 0; n < nodes; n++) {
-      stores.add((EtcdStore) EtcdStores.open(EtcdStoreConfig.of(etcd.endpoints(), "n" + n).withPrefix(prefix)));
+      stores.add((GroupCommitStore) EtcdStores.open(EtcdStoreConfig.of(etcd.endpoints(), "n" + n).withPrefix(prefix)));
     }
     try {
       ExecutorService ex = Executors.newFixedThreadPool(nodes);
@@ -48,7 +48,7 @@ class EtcdChurnTest {
       for (int n = 0; n < nodes; n++) {
         Churn c = new Churn();
         churns.add(c);
-        EtcdStore s = stores.get(n);
+        GroupCommitStore s = stores.get(n);
         String node = "n" + n;
         fs.add(ex.submit(() -> {
           c.run(s, Churn.POOL, node, 3, 50, 3, Long.MAX_VALUE);
@@ -70,7 +70,7 @@ class EtcdChurnTest {
       assertOwnBlocks(all);
       assertNothingLeft(stores.get(0), nodes);
     } finally {
-      stores.forEach(EtcdStore::close);
+      stores.forEach(GroupCommitStore::close);
     }
   }
 
@@ -78,9 +78,9 @@ class EtcdChurnTest {
   void churn_fourStoresOfOneNode_conflictingCasNeverDuplicates() throws Exception {
     // one node's blocks shared by four stores (four CNI plugin processes on one host): every
     // commit races the others on the same block keys
-    List<EtcdStore> stores = new ArrayList<>();
+    List<GroupCommitStore> stores = new ArrayList<>();
     for (int n = 0; n < 4; n++) {
-      stores.add((EtcdStore) EtcdStores.open(EtcdStoreConfig.of(etcd.endpoints(), "same").withPrefix(prefix)));
+      stores.add((GroupCommitStore) EtcdStores.open(EtcdStoreConfig.of(etcd.endpoints(), "same").withPrefix(prefix)));
     }
     try {
       ExecutorService ex = Executors.newFixedThreadPool(4);
@@ -89,7 +89,7 @@ class EtcdChurnTest {
       for (int n = 0; n < 4; n++) {
         Churn c = new Churn();
         churns.add(c);
-        EtcdStore s = stores.get(n);
+        GroupCommitStore s = stores.get(n);
         String tag = "s" + n;
         fs.add(ex.submit(() -> {
           c.run(s, Churn.POOL, tag, 2, 50, 4, Long.MAX_VALUE);
@@ -119,7 +119,7 @@ class EtcdChurnTest {
       assertEquals(1, blocks.size(), "one node, one block: " + blocks);
       assertEquals(List.of(), stores.get(0).list(Churn.POOL));
     } finally {
-      stores.forEach(EtcdStore::close);
+      stores.forEach(GroupCommitStore::close);
     }
   }
 
@@ -162,7 +162,7 @@ class EtcdChurnTest {
       assertEquals(processes * 3 * 40, all.size());
       assertEquals(List.of(), Churn.overlaps(all));
       assertOwnBlocks(all);
-      try (EtcdStore check = (EtcdStore) EtcdStores.open(EtcdStoreConfig.of(etcd.endpoints(), "checker")
+      try (GroupCommitStore check = (GroupCommitStore) EtcdStores.open(EtcdStoreConfig.of(etcd.endpoints(), "checker")
           .withPrefix(prefix))) {
         assertNothingLeft(check, processes);
       }
@@ -187,7 +187,7 @@ class EtcdChurnTest {
   }
 
   /** No allocation, no handle; each node kept exactly its one (empty) block. */
-  private void assertNothingLeft(EtcdStore s, int nodes) {
+  private void assertNothingLeft(GroupCommitStore s, int nodes) {
     long deadline = System.nanoTime() + 5_000_000_000L;
     assertEquals(List.of(), s.list(Churn.POOL));
     assertEquals(List.of(), s.etcd().range(s.keys().handlesPrefix(Churn.POOL.name()), true, deadline, "test"));

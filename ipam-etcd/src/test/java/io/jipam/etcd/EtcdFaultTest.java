@@ -27,7 +27,7 @@ class EtcdFaultTest {
   @Test
   void churn_membersKilledAndRestarted_continuesFailsBoundedAndLosesNothing() throws Exception {
     try (EtcdCluster cluster = EtcdCluster.start(3);
-        EtcdStore store = (EtcdStore) EtcdStores.open(EtcdStoreConfig.of(cluster.endpoints(), "f")
+        GroupCommitStore store = (GroupCommitStore) EtcdStores.open(EtcdStoreConfig.of(cluster.endpoints(), "f")
             .withTimeout(Duration.ofMillis(TIMEOUT_MS)))) {
       Attachment sentinel = new Attachment("sentinel", "eth0");
       List<Allocation> held = assertInstanceOf(AllocationOutcome.Allocated.class,
@@ -86,7 +86,7 @@ class EtcdFaultTest {
     }
   }
 
-  private static void run(Churn churn, EtcdStore store, String tag, long stopAtMillis) {
+  private static void run(Churn churn, GroupCommitStore store, String tag, long stopAtMillis) {
     try {
       churn.run(store, Churn.POOL, tag, 3, Integer.MAX_VALUE, 3, stopAtMillis);
     } catch (Exception e) {

@@ -41,7 +41,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 class EtcdStoreTest {
   private final EtcdCluster etcd;
   private final String prefix = "/jipam-test-" + UUID.randomUUID();
-  private final List<EtcdIpamStore> opened = new ArrayList<>();
+  private final List<EtcdStore> opened = new ArrayList<>();
 
   EtcdStoreTest(EtcdCluster etcd) {
     this.etcd = etcd;
@@ -49,15 +49,15 @@ class EtcdStoreTest {
 
   @AfterEach
   void closeAll() {
-    opened.forEach(EtcdIpamStore::close);
+    opened.forEach(EtcdStore::close);
   }
 
-  private EtcdStore store(String node) {
+  private GroupCommitStore store(String node) {
     return store(EtcdStoreConfig.of(etcd.endpoints(), node).withPrefix(prefix));
   }
 
-  private EtcdStore store(EtcdStoreConfig config) {
-    EtcdStore s = (EtcdStore) EtcdStores.open(config);
+  private GroupCommitStore store(EtcdStoreConfig config) {
+    GroupCommitStore s = (GroupCommitStore) EtcdStores.open(config);
     opened.add(s);
     return s;
   }
@@ -79,21 +79,21 @@ class EtcdStoreTest {
         .allocations().get(0).address();
   }
 
-  private String ownerOf(EtcdStore s, Pool pool, int set, String blockId) throws Exception {
+  private String ownerOf(GroupCommitStore s, Pool pool, int set, String blockId) throws Exception {
     String key = s.keys().block(pool.name(), set, blockId);
     KeyValue kv = s.etcd().getAll(List.of(key), System.nanoTime() + 3_000_000_000L, "test").get(0);
     if (kv == null) {
       return null;
     }
-    return Block.decode(key, set, IpAddress.parse(blockId.substring(0, blockId.indexOf('_'))), 6,
+    return BlockCodec.decode(key, set, IpAddress.parse(blockId.substring(0, blockId.indexOf('_'))), 6,
         EtcdClient.text(kv.getValue()), kv.getModRevision()).owner;
   }
 
   @Test
   void allocate_poolRedefinedWithOtherRanges_refusedNamingBoth() {
-    EtcdStore a = store("a");
+    GroupCommitStore a = store("a");
     a.allocate(pool("net", "198.18.0.0/24"), AllocationRequest.of(att("c1")));
-    EtcdStore b = store("b");
+    GroupCommitStore b = store("b");
     IpamException e = assertThrows(IpamException.class,
         () -> b.allocate(pool("net", "198.19.0.0/24"), AllocationRequest.of(att("c2"))));
     assertEquals(ErrorCode.INVALID_CONFIG, e.code());
@@ -104,8 +104,8 @@ class EtcdStoreTest {
   @Test
   void allocate_twoNodesWithFreeBlocks_eachAllocatesInItsOwnBlock() throws Exception {
     Pool pool = pool("net", "198.18.0.0/24");
-    EtcdStore a = store("a");
-    EtcdStore b = store("b");
+    GroupCommitStore a = store("a");
+    GroupCommitStore b = store("b");
     assertEquals(IpAddress.parse("198.18.0.2"), address(a.allocate(pool, AllocationRequest.of(att("a1")))));
     assertEquals(IpAddress.parse("198.18.0.64"), address(b.allocate(pool, AllocationRequest.of(att("b1")))));
     assertEquals(IpAddress.parse("198.18.0.3"), address(a.allocate(pool, AllocationRequest.of(att("a2")))));
@@ -118,8 +118,8 @@ class EtcdStoreTest {
     // a /26 cut into /28 blocks: .0/28 has 14 usable addresses (network, gateway), .16 and .32 16,
     // .48 15 (broadcast): 61 in all
     Pool pool = pool("small", "198.18.0.0/26");
-    EtcdStore a = store(EtcdStoreConfig.of(etcd.endpoints(), "a").withPrefix(prefix).withBlockSizes(28, 122));
-    EtcdStore b = store(EtcdStoreConfig.of(etcd.endpoints(), "b").withPrefix(prefix).withBlockSizes(28, 122));
+    GroupCommitStore a = store(EtcdStoreConfig.of(etcd.endpoints(), "a").withPrefix(prefix).withBlockSizes(28, 122));
+    GroupCommitStore b = store(EtcdStoreConfig.of(etcd.endpoints(), "b").withPrefix(prefix).withBlockSizes(28, 122));
     for (int i = 0; i < 15; i++) {
       address(a.allocate(pool, AllocationRequest.of(att("a" + i))));
     }
@@ -137,8 +137,8 @@ class EtcdStoreTest {
   @Test
   void allocate_strictAffinityAndNoFreeBlock_returnsExhausted() {
     Pool pool = pool("strict", "198.18.0.0/27");
-    EtcdStore a = store(EtcdStoreConfig.of(etcd.endpoints(), "a").withPrefix(prefix).withBlockSizes(28, 122));
-    EtcdStore b = store(EtcdStoreConfig.of(etcd.endpoints(), "b").withPrefix(prefix).withBlockSizes(28, 122)
+    GroupCommitStore a = store(EtcdStoreConfig.of(etcd.endpoints(), "a").withPrefix(prefix).withBlockSizes(28, 122));
+    GroupCommitStore b = store(EtcdStoreConfig.of(etcd.endpoints(), "b").withPrefix(prefix).withBlockSizes(28, 122)
         .withStrictAffinity(true));
     a.allocate(pool, AllocationRequest.of(att("a0")));
     for (int i = 0; i < 15; i++) {
@@ -154,7 +154,7 @@ class EtcdStoreTest {
   @Test
   void release_emptiesSecondBlock_blockGoesBackToPool() throws Exception {
     Pool pool = pool("back", "198.18.0.0/26");
-    EtcdStore a = store(EtcdStoreConfig.of(etcd.endpoints(), "a").withPrefix(prefix).withBlockSizes(28, 122));
+    GroupCommitStore a = store(EtcdStoreConfig.of(etcd.endpoints(), "a").withPrefix(prefix).withBlockSizes(28, 122));
     for (int i = 0; i < 15; i++) {
       a.allocate(pool, AllocationRequest.of(att("a" + i)));
     }
@@ -171,8 +171,8 @@ class EtcdStoreTest {
   @Test
   void allocate_requestedAddressInOtherNodesBlock_goesThere() throws Exception {
     Pool pool = pool("req", "198.18.0.0/24");
-    EtcdStore a = store("a");
-    EtcdStore b = store("b");
+    GroupCommitStore a = store("a");
+    GroupCommitStore b = store("b");
     a.allocate(pool, AllocationRequest.of(att("a1")));
     IpAddress wanted = IpAddress.parse("198.18.0.40");
     assertEquals(wanted, address(b.allocate(pool, new AllocationRequest(att("b1"), List.of(wanted), null))));
@@ -184,8 +184,8 @@ class EtcdStoreTest {
   @Test
   void allocate_dualStackFirstSetExhaustedByOtherNode_writesNothing() {
     Pool pool = pool("dual", "198.18.0.0/29", "fd00:9::/64");
-    EtcdStore a = store("a");
-    EtcdStore b = store("b");
+    GroupCommitStore a = store("a");
+    GroupCommitStore b = store("b");
     for (int i = 0; i < 5; i++) {
       assertEquals(2, ((AllocationOutcome.Allocated) a.allocate(pool, AllocationRequest.of(att("a" + i))))
           .allocations().size());
@@ -199,8 +199,8 @@ class EtcdStoreTest {
   @Test
   void retainOnly_otherNodesAllocations_areKept() {
     Pool pool = pool("gc", "198.18.0.0/24");
-    EtcdStore a = store("a");
-    EtcdStore b = store("b");
+    GroupCommitStore a = store("a");
+    GroupCommitStore b = store("b");
     a.allocate(pool, AllocationRequest.of(att("a1")));
     a.allocate(pool, AllocationRequest.of(att("a2")));
     b.allocate(pool, AllocationRequest.of(att("b1")));
@@ -214,15 +214,15 @@ class EtcdStoreTest {
   void reclaimNode_goneNode_releasesItsAllocationsAndBlocks() throws Exception {
     Pool p1 = pool("one", "198.18.0.0/24");
     Pool p2 = pool("two", "198.19.0.0/24", "fd00:7::/64");
-    EtcdStore gone = store("gone");
-    EtcdStore live = store("live");
+    GroupCommitStore gone = store("gone");
+    GroupCommitStore live = store("live");
     gone.allocate(p1, AllocationRequest.of(att("g1")));
     gone.allocate(p2, AllocationRequest.of(att("g2")));
     gone.allocate(p2, AllocationRequest.of(att("g3")));
     IpAddress kept = address(live.allocate(p1, new AllocationRequest(att("l1"),
         List.of(IpAddress.parse("198.18.0.9")), null)));
     gone.close();
-    Map<String, List<Allocation>> released = live.reclaimNode("gone");
+    Map<String, List<Allocation>> released = live.reclaimNode("gone", ReclaimPolicy.FORCE).released();
     assertEquals(Set.of("one", "two"), released.keySet());
     assertEquals(1, released.get("one").size());
     assertEquals(4, released.get("two").size());
@@ -239,7 +239,7 @@ class EtcdStoreTest {
   @Test
   void allocate_concurrentRequestsOnOneStore_areGroupCommitted() throws Exception {
     Pool pool = pool("group", "198.18.0.0/22");
-    EtcdStore a = store("a");
+    GroupCommitStore a = store("a");
     a.allocate(pool, AllocationRequest.of(att("warm")));
     long commitsBefore = a.commits.get();
     int threads = 16;
@@ -273,7 +273,7 @@ class EtcdStoreTest {
     try (var s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
       port = s.getLocalPort();
     }
-    EtcdStore s = store(EtcdStoreConfig.of(List.of("http://127.0.0.1:" + port), "a").withPrefix(prefix)
+    GroupCommitStore s = store(EtcdStoreConfig.of(List.of("http://127.0.0.1:" + port), "a").withPrefix(prefix)
         .withTimeout(Duration.ofMillis(700)));
     for (Runnable call : List.<Runnable>of(
         () -> s.allocate(pool("x", "198.18.0.0/24"), AllocationRequest.of(att("c"))),

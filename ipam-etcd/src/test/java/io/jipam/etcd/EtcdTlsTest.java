@@ -62,7 +62,7 @@ class EtcdTlsTest {
     EtcdStoreConfig config = EtcdStoreConfig.fromJson(Map.of("endpoints", cluster.endpoints(), "node", "t",
         "tls", Map.of("ca", certs.resolve("ca.pem").toString(), "cert", certs.resolve("client.pem").toString(),
             "key", certs.resolve("client.key").toString())));
-    try (EtcdIpamStore store = EtcdStores.open(config)) {
+    try (EtcdStore store = EtcdStores.open(config)) {
       AllocationOutcome out = store.allocate(EtcdStoreTest.pool("tls", "198.18.0.0/24"),
           AllocationRequest.of(new Attachment("c1", "eth0")));
       assertEquals("198.18.0.2", assertInstanceOf(AllocationOutcome.Allocated.class, out)
@@ -75,7 +75,7 @@ class EtcdTlsTest {
     EtcdStoreConfig config = EtcdStoreConfig.of(cluster.endpoints(), "t")
         .withTls(new EtcdStoreConfig.Tls(certs.resolve("ca.pem"), null, null))
         .withTimeout(Duration.ofMillis(800));
-    try (EtcdIpamStore store = EtcdStores.open(config)) {
+    try (EtcdStore store = EtcdStores.open(config)) {
       long start = System.nanoTime();
       IpamException e = assertThrows(IpamException.class, () -> store.allocate(
           EtcdStoreTest.pool("tls", "198.18.0.0/24"), AllocationRequest.of(new Attachment("c2", "eth0"))));

@@ -1,0 +1,67 @@
+package io.jipam.etcd;
+
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * What every writing transaction of one store carries besides its changes: the store's ticket on
+ * a short lease (a transaction that reaches etcd after that lease ended fails as a whole), the
+ * lease its DEL markers go on, and now and then the node's seen record.
+ *
+ * <p>The ticket's lease lasts the store's timeout rounded up to seconds, at least 2 s (etcd's least
+ * lease with default settings), and is replaced after 40 % of that; markers live {@value
+ * #MARKER_TTL_SECONDS} s on a lease used for 60 s. Thread-safe.
+ */
+final class CommitTickets {
+  /** Lifetime of a DEL's marker: an ADD transaction held in the network cannot outlive it. */
+  static final long MARKER_TTL_SECONDS = 120;
+  /** A store records that its node is alive (nodes/<node>) at most this often. */
+  static final long SEEN_EVERY_MILLIS = 5_000;
+
+  private final StoreContext ctx;
+  private final String ticketKey;
+  private final long ticketTtlSeconds;
+  private final LeaseSlot ticketLease;
+  private final LeaseSlot markerLease;
+  /** When this store last wrote its node's seen record (nanoTime), or Long.MIN_VALUE. */
+  private volatile long seenWrittenAt = Long.MIN_VALUE;
+
+  CommitTickets(StoreContext ctx) {
+    this.ctx = ctx;
+    this.ticketKey = ctx.keys().ticket(ctx.node(), Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 1));
+    this.ticketTtlSeconds = Math.max(2, (ctx.config().timeout().toMillis() + 999) / 1000);
+    this.ticketLease = new LeaseSlot(ctx.etcd(), ticketTtlSeconds, ticketTtlSeconds * 400_000_000L, ctx.clock());
+    this.markerLease = new LeaseSlot(ctx.etcd(), MARKER_TTL_SECONDS, 60_000_000_000L, ctx.clock());
+  }
+
+  String ticketKey() {
+    return ticketKey;
+  }
+
+  long ticketTtlSeconds() {
+    return ticketTtlSeconds;
+  }
+
+  long ticketLease(long deadline) {
+    return ticketLease.id(deadline);
+  }
+
+  long markerLease(long deadline) {
+    return markerLease.id(deadline);
+  }
+
+  /** etcd no longer has a lease we hold: grant new ones. */
+  void dropLeases() {
+    ticketLease.drop();
+    markerLease.drop();
+  }
+
+  /** True when the next writing transaction should carry the seen record. */
+  boolean seenDue(long now) {
+    long at = seenWrittenAt;
+    return at == Long.MIN_VALUE || now - at > SEEN_EVERY_MILLIS * 1_000_000L;
+  }
+
+  void seenWritten(long at) {
+    seenWrittenAt = at;
+  }
+}

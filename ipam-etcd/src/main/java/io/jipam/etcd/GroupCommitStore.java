@@ -1,0 +1,251 @@
+package io.jipam.etcd;
+
+import io.etcd.jetcd.KeyValue;
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOutcome;
+import io.jipam.core.store.AllocationRequest;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.Pool;
+import io.jipam.core.store.PoolUsage;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+
+/**
+ * {@link EtcdStore} on jetcd with a group commit per pool. Key layout: {@link Keys}.
+ *
+ * <h2>How an ADD or a DEL runs</h2>
+ * The caller's thread queues the change on its pool's {@link CommitQueue} and waits (bounded by
+ * the timeout). One commit task per pool at a time drains the queue, and its {@link
+ * BatchCommitter} plans every queued change (up to {@value CommitQueue#MAX_BATCH}) one after another
+ * into one {@link TxnPlan}, against the {@link PoolCache}'s copies of the node's blocks, with
+ * {@link Placement} choosing addresses; the plan goes to etcd as ONE transaction whose guard is the
+ * mod revision of every block and handle it read. When the guard fails, the else branch returns
+ * those keys' current values in the same round trip; the cache is refreshed and the batch planned
+ * again. So in the common case an ADD or a DEL costs one round trip, shared with whatever else was
+ * queued. CHECK ({@link #find}), {@link #list} and {@link #usage} read etcd directly.
+ *
+ * <h2>Failures</h2>
+ * Every etcd call is bounded by the caller's deadline; transient failures are retried until it,
+ * then the caller gets {@code TRY_AGAIN_LATER}. What a failed call may still do, and why a DEL wins
+ * over a racing ADD: {@link CommitQueue}, {@link CommitTickets}, {@link TxnPlan}.
+ *
+ * <h2>Threads</h2>
+ * Public methods are thread-safe. A pool's cached state is confined to its one commit task.
+ */
+final class GroupCommitStore implements EtcdStore {
+  private static final AtomicInteger THREADS = new AtomicInteger();
+
+  private final StoreContext ctx;
+  private final CommitTickets tickets;
+  private final NodeReclaimer reclaimer;
+  private final ExecutorService committers;
+  private final ConcurrentHashMap<String, PoolSlot> pools = new ConcurrentHashMap<>();
+  private volatile boolean closed;
+  /** Successful transactions and the requests they carried; for tests and the benchmark. */
+  final AtomicLong commits = new AtomicLong();
+  final AtomicLong committedRequests = new AtomicLong();
+
+  /** One pool's cache and commit queue in this store. */
+  private record PoolSlot(PoolCache cache, CommitQueue queue) {}
+
+  GroupCommitStore(EtcdStoreConfig config, LongSupplier clock) {
+    EtcdClient etcd = new EtcdClient(config, clock);
+    Keys keys = new Keys(config.prefix());
+    this.ctx = new StoreContext(config, etcd, keys, new BlockCodec(keys), clock);
+    this.tickets = new CommitTickets(ctx);
+    this.committers = Executors.newCachedThreadPool(r -> {
+      Thread t = new Thread(r, "jipam-etcd-commit-" + THREADS.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    });
+    this.reclaimer = new NodeReclaimer(ctx, this::retrying, this::releaseAll,
+        () -> pools.values().forEach(p -> p.cache().invalidate()));
+  }
+
+  @Override
+  public String node() {
+    return ctx.node();
+  }
+
+  Keys keys() {
+    return ctx.keys();
+  }
+
+  EtcdClient etcd() {
+    return ctx.etcd();
+  }
+
+  // ---------------------------------------------------------------- the store contract
+
+  @Override
+  public AllocationOutcome allocate(Pool pool, AllocationRequest request) {
+    return slot(pool).queue().submit(new Change.Add(pool, request, deadline()));
+  }
+
+  @Override
+  public List<Allocation> release(Pool pool, Attachment attachment) {
+    return slot(pool).queue().submit(new Change.Del(pool, attachment, deadline()));
+  }
+
+  @Override
+  public List<Allocation> find(Pool pool, Attachment attachment) {
+    PoolCache cache = slot(pool).cache();
+    long deadline = deadline();
+    return retrying(deadline, () -> {
+      cache.definition(deadline);
+      String key = ctx.keys().handle(pool.name(), attachment);
+      KeyValue kv = ctx.etcd().getAll(List.of(key), deadline, "reading handle " + key).get(0);
+      return kv == null ? List.<Allocation>of() : HandleCodec.decode(key, attachment, kv).allocations();
+    });
+  }
+
+  @Override
+  public List<Allocation> list(Pool pool) {
+    PoolCache cache = slot(pool).cache();
+    long deadline = deadline();
+    return retrying(deadline, () -> {
+      List<Allocation> out = new ArrayList<>();
+      for (Block b : cache.readBlocks(-1, deadline)) {
+        for (Map.Entry<Integer, Block.Entry> e : b.entries.entrySet()) {
+          out.add(new Allocation(b.addressAt(e.getKey()), b.set, e.getValue().attachment(), e.getValue().pod()));
+        }
+      }
+      out.sort(Comparator.comparing(Allocation::address));
+      return out;
+    });
+  }
+
+  @Override
+  public PoolUsage usage(Pool pool) {
+    PoolCache cache = slot(pool).cache();
+    long deadline = deadline();
+    return retrying(deadline, () -> {
+      PoolLayout layout = cache.definition(deadline);
+      long[] allocated = new long[layout.sets()];
+      for (Block b : cache.readBlocks(-1, deadline)) {
+        allocated[b.set] += b.entries.size();
+      }
+      List<Long> used = new ArrayList<>();
+      List<Long> free = new ArrayList<>();
+      for (int s = 0; s < allocated.length; s++) {
+        used.add(allocated[s]);
+        long cap = layout.capacity(s);
+        free.add(cap == -1L ? -1L : Math.max(0, cap - allocated[s]));
+      }
+      return new PoolUsage(used, free);
+    });
+  }
+
+  @Override
+  public List<Allocation> retainOnly(Pool pool, Set<Attachment> valid) {
+    PoolCache cache = slot(pool).cache();
+    long deadline = deadline();
+    List<Attachment> stale = retrying(deadline, () -> {
+      cache.definition(deadline);
+      List<Attachment> out = new ArrayList<>();
+      for (KeyValue kv : ctx.etcd().range(ctx.keys().handlesPrefix(pool.name()), false, deadline,
+          "listing handles")) {
+        Handle h = HandleCodec.decode(kv);
+        Attachment a = Keys.parseHandle(EtcdClient.text(kv.getKey()));
+        if (h.node().equals(ctx.node()) && !valid.contains(a)) {
+          out.add(a);
+        }
+      }
+      return out;
+    });
+    return releaseAll(pool, stale);
+  }
+
+  @Override
+  public ReclaimReport reclaimNode(String gone, ReclaimPolicy policy) {
+    checkOpen();
+    return reclaimer.reclaim(gone, policy);
+  }
+
+  @Override
+  public boolean liftFence(String fenced) {
+    return reclaimer.liftFence(fenced, deadline());
+  }
+
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    committers.shutdown();
+    try {
+      committers.awaitTermination(Math.max(1, ctx.timeoutNanos() / 1_000_000), TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    committers.shutdownNow();
+    ctx.etcd().close();
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  private long deadline() {
+    checkOpen();
+    return ctx.now() + ctx.timeoutNanos();
+  }
+
+  private void checkOpen() {
+    if (closed) {
+      throw new IpamException(ErrorCode.INTERNAL, "etcd store is closed");
+    }
+  }
+
+  private PoolSlot slot(Pool pool) {
+    return pools.computeIfAbsent(pool.name() + "\n" + PoolLayout.rangesText(pool), k -> {
+      PoolCache cache = new PoolCache(ctx, pool);
+      BatchCommitter committer = new BatchCommitter(ctx, cache, tickets, commits, committedRequests);
+      return new PoolSlot(cache, new CommitQueue(committers, ctx.clock(), ctx.timeoutNanos(), committer));
+    });
+  }
+
+  /** Runs a read, retrying transient failures until the deadline. */
+  private <T> T retrying(long deadline, Supplier<T> read) {
+    while (true) {
+      try {
+        return read.get();
+      } catch (IpamException e) {
+        if (e.code() != ErrorCode.TRY_AGAIN_LATER || ctx.now() + 50_000_000L > deadline) {
+          throw e;
+        }
+        try {
+          Thread.sleep(50);
+        } catch (InterruptedException ie) {
+          Thread.currentThread().interrupt();
+          throw new IpamException(ErrorCode.TRY_AGAIN_LATER, "interrupted", ie);
+        }
+      }
+    }
+  }
+
+  /** DELs of many attachments, queued at once so they share transactions. */
+  private List<Allocation> releaseAll(Pool pool, List<Attachment> attachments) {
+    long deadline = ctx.now() + ctx.timeoutNanos() * (1 + attachments.size() / 256);
+    List<Change.Del> dels = new ArrayList<>();
+    for (Attachment a : attachments) {
+      dels.add(new Change.Del(pool, a, deadline));
+    }
+    List<Allocation> released = new ArrayList<>();
+    slot(pool).queue().submitAll(dels).forEach(released::addAll);
+    released.sort(Comparator.comparing(Allocation::address));
+    return released;
+  }
+}

@@ -1,0 +1,223 @@
+package io.jipam.etcd;
+
+import io.etcd.jetcd.KeyValue;
+import io.etcd.jetcd.kv.TxnResponse;
+import io.jipam.core.IpamException;
+import io.jipam.core.net.IpAddress;
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.Pool;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * What one store knows of one pool: its definition (checked against etcd once), and copies of the
+ * blocks, handles and DEL markers it read or wrote, each as of its mod revision, with the index of
+ * this node's blocks. Copies may be stale; every write is guarded on their revisions, and refusals
+ * re-read (see {@link TxnPlan#snapshot}).
+ *
+ * <p>Threads: the definition is safe to read from any thread; everything else is confined to the
+ * pool's commit task (handed over by {@link CommitQueue}'s draining flag). {@link #invalidate} may
+ * be called from any thread.
+ */
+final class PoolCache {
+  final Pool pool;
+  final String rangesText;
+  private final StoreContext ctx;
+  private final Object definitionLock = new Object();
+  /** Set once the definition is checked against etcd. */
+  private volatile PoolLayout layout;
+  private final AtomicBoolean invalid = new AtomicBoolean();
+
+  private boolean loaded;
+  /** Per range set, this node's blocks by network (values: block keys). */
+  final List<TreeMap<IpAddress, String>> own = new ArrayList<>();
+  /** Blocks read or written, by key. */
+  final Map<String, Block> blocks = new HashMap<>();
+  /** Handles read or written by this store. */
+  final Map<Attachment, Handle> handles = new HashMap<>();
+  /** Mod revisions of DEL markers seen or written (absent: none known). */
+  final Map<Attachment, Long> markers = new HashMap<>();
+
+  PoolCache(StoreContext ctx, Pool pool) {
+    this.ctx = ctx;
+    this.pool = pool;
+    this.rangesText = PoolLayout.rangesText(pool);
+  }
+
+  /** The layout, once {@link #definition} has checked it. */
+  PoolLayout layout() {
+    return layout;
+  }
+
+  /** Marks the copies stale (another part of this store changed the pool); the commit task reloads. */
+  void invalidate() {
+    invalid.set(true);
+  }
+
+  /** Drops every copy; the next batch loads again. */
+  void forget() {
+    loaded = false;
+    blocks.clear();
+    handles.clear();
+    markers.clear();
+    own.forEach(TreeMap::clear);
+  }
+
+  /**
+   * Makes sure the pool is defined in etcd, defining it from this config when it is not, and
+   * refusing a config whose ranges differ from the stored ones. The stored block lengths win: every
+   * node must cut the pool the same way.
+   */
+  PoolLayout definition(long deadline) {
+    PoolLayout known = layout;
+    if (known != null) {
+      return known;
+    }
+    synchronized (definitionLock) {
+      if (layout != null) {
+        return layout;
+      }
+      String key = ctx.keys().pool(pool.name());
+      String mine = PoolLayout.fresh(pool, ctx.config().blockSizeV4(), ctx.config().blockSizeV6()).definition();
+      TxnResponse r = ctx.etcd().txn(List.of(EtcdClient.absent(key)), List.of(EtcdClient.put(key, mine)),
+          List.of(EtcdClient.get(key)), deadline, "defining pool " + pool.name());
+      String stored = r.isSucceeded() ? mine : EtcdClient.text(r.getGetResponses().get(0).getKvs().get(0).getValue());
+      PoolLayout defined = PoolLayout.parse(pool.name(), stored, pool.order());
+      if (!PoolLayout.rangesText(defined.pool()).equals(rangesText)) {
+        throw IpamException.invalidConfig("network \"%s\" is already defined in etcd (%s) with ranges %s;"
+            + " this config names ranges %s. A pool's ranges are fixed by the first config that names it:"
+            + " use another network name, or delete the pool's keys when it is no longer used",
+            pool.name(), key, PoolLayout.describe(defined.pool()), PoolLayout.describe(pool));
+      }
+      int[] lengths = new int[defined.sets()];
+      for (int s = 0; s < lengths.length; s++) {
+        lengths[s] = defined.blockLength(s);
+      }
+      layout = new PoolLayout(pool, lengths);
+      return layout;
+    }
+  }
+
+  /** Reads the pool's blocks (of one set, or all when set is -1) in one range read. */
+  List<Block> readBlocks(int set, long deadline) {
+    PoolLayout l = definition(deadline);
+    String prefix = set < 0 ? ctx.keys().blocksPrefix(pool.name()) : ctx.keys().blocksPrefix(pool.name(), set);
+    List<Block> out = new ArrayList<>();
+    for (KeyValue kv : ctx.etcd().range(prefix, false, deadline, "listing blocks of " + pool.name())) {
+      out.add(ctx.blocks().decode(l, kv));
+    }
+    return out;
+  }
+
+  /** Before a batch: drops stale copies, then loads the definition and this node's blocks once. */
+  void load(long deadline) {
+    if (invalid.getAndSet(false)) {
+      forget();
+    }
+    if (loaded) {
+      return;
+    }
+    PoolLayout l = definition(deadline);
+    while (own.size() < l.sets()) {
+      own.add(new TreeMap<>());
+    }
+    List<String> blockKeys = new ArrayList<>();
+    for (Keys.BlockRef ref : ownedBlocks(deadline)) {
+      blockKeys.add(ctx.keys().block(pool.name(), ref.set(), ref.id()));
+    }
+    List<KeyValue> got = ctx.etcd().getAll(blockKeys, deadline, "reading blocks of " + ctx.node());
+    for (int i = 0; i < got.size(); i++) {
+      cache(ctx.blocks().decode(l, blockKeys.get(i), got.get(i)));
+    }
+    loaded = true;
+  }
+
+  /** This node's affinity keys for the pool: the blocks it owns, as far as the index says. */
+  List<Keys.BlockRef> ownedBlocks(long deadline) {
+    String prefix = ctx.keys().affinityPrefix(ctx.node(), pool.name());
+    List<Keys.BlockRef> out = new ArrayList<>();
+    for (KeyValue kv : ctx.etcd().range(prefix, true, deadline, "listing affinities of " + ctx.node())) {
+      Keys.BlockRef ref = ctx.keys().parseAffinity(ctx.node(), EtcdClient.text(kv.getKey()));
+      if (ref.set() < layout.sets() && layout.netOf(ref.set(), ref.id()) != null) {
+        out.add(ref);
+      }
+    }
+    return out;
+  }
+
+  /** Reads what a batch needs and the copies lack: handles to release, blocks of requested addresses. */
+  void prefetch(List<Change<?>> changes, Set<Attachment> knownAbsent, long deadline) {
+    PoolLayout l = layout;
+    List<String> handleKeys = new ArrayList<>();
+    List<Attachment> handleOwners = new ArrayList<>();
+    Map<String, Boolean> blockKeys = new LinkedHashMap<>();
+    for (Change<?> c : changes) {
+      if (c instanceof Change.Del) {
+        if (!handles.containsKey(c.attachment) && !knownAbsent.contains(c.attachment)
+            && !handleOwners.contains(c.attachment)) {
+          handleKeys.add(ctx.keys().handle(pool.name(), c.attachment));
+          handleOwners.add(c.attachment);
+        }
+      } else if (c instanceof Change.Add add) {
+        for (IpAddress wanted : add.request.requested()) {
+          int set = pool.rangeSetIndexOf(wanted);
+          if (set >= 0) {
+            needBlock(l, set, wanted, blockKeys);
+          }
+        }
+      }
+    }
+    if (!handleKeys.isEmpty()) {
+      List<KeyValue> got = ctx.etcd().getAll(handleKeys, deadline, "reading handles");
+      for (int i = 0; i < got.size(); i++) {
+        KeyValue kv = got.get(i);
+        if (kv == null) {
+          knownAbsent.add(handleOwners.get(i));
+        } else {
+          handles.put(handleOwners.get(i), HandleCodec.decode(handleKeys.get(i), handleOwners.get(i), kv));
+        }
+      }
+    }
+    for (Change<?> c : changes) {
+      Handle h = c instanceof Change.Del ? handles.get(c.attachment) : null;
+      if (h != null) {
+        for (Allocation a : h.allocations()) {
+          if (a.rangeSetIndex() >= 0 && a.rangeSetIndex() < l.sets()) {
+            needBlock(l, a.rangeSetIndex(), a.address(), blockKeys);
+          }
+        }
+      }
+    }
+    if (!blockKeys.isEmpty()) {
+      List<String> list = new ArrayList<>(blockKeys.keySet());
+      List<KeyValue> got = ctx.etcd().getAll(list, deadline, "reading blocks");
+      for (int i = 0; i < got.size(); i++) {
+        cache(ctx.blocks().decode(l, list.get(i), got.get(i)));
+      }
+    }
+  }
+
+  private void needBlock(PoolLayout l, int set, IpAddress address, Map<String, Boolean> out) {
+    String key = ctx.keys().block(pool.name(), set, l.blockId(set, l.blockNet(set, address)));
+    if (!blocks.containsKey(key)) {
+      out.put(key, Boolean.TRUE);
+    }
+  }
+
+  /** Records a block as read from etcd, and whether this node owns it. */
+  void cache(Block b) {
+    blocks.put(b.key, b);
+    if (b.exists() && b.owner.equals(ctx.node())) {
+      own.get(b.set).put(b.net, b.key);
+    } else {
+      own.get(b.set).remove(b.net, b.key);
+    }
+  }
+}

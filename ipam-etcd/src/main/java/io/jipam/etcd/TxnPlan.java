@@ -1,0 +1,536 @@
+package io.jipam.etcd;
+
+import io.etcd.jetcd.KeyValue;
+import io.etcd.jetcd.kv.GetResponse;
+import io.etcd.jetcd.kv.TxnResponse;
+import io.etcd.jetcd.op.Cmp;
+import io.etcd.jetcd.op.Op;
+import io.jipam.core.net.IpAddress;
+import io.jipam.core.net.IpRange;
+import io.jipam.core.net.RangeSet;
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOutcome;
+import io.jipam.core.store.AllocationRequest;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.Pool;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * One transaction being planned from a batch of changes: working copies of the blocks and handles
+ * it touches, the mod revisions it read them at (its guard), what else it guards on and puts (DEL
+ * markers, the node's fence, the store's ticket), and an undo log for the change being planned, so
+ * that a change that writes nothing, or does not fit, leaves no trace. Then its commit, and what a
+ * success or a failed guard does to the {@link PoolCache}.
+ *
+ * <p>Design: planning, committing and refreshing stay in one class because they share the working
+ * copies and the order of the guard (the else branch's reads come back in that order); address
+ * choice is {@link Placement}'s. Confined to the pool's commit task.
+ */
+final class TxnPlan {
+  private final StoreContext ctx;
+  private final PoolCache cache;
+  private final CommitTickets tickets;
+  private final PoolLayout layout;
+  private final Placement placement;
+  /** The batch's deadline: every etcd call of the plan ends by it. */
+  final long deadline;
+
+  private final Map<String, Block> work = new HashMap<>();
+  private final Map<String, Long> blockGuard = new LinkedHashMap<>();
+  private final Set<String> blockDirty = new HashSet<>();
+  private final Map<Attachment, Handle> handleWork = new HashMap<>();
+  private final Map<Attachment, Long> handleGuard = new LinkedHashMap<>();
+  private final Set<Attachment> handleDirty = new HashSet<>();
+  private final Map<String, Boolean> affinity = new LinkedHashMap<>();
+  private final List<TreeMap<IpAddress, String>> own = new ArrayList<>();
+  /** DEL markers the transaction requires at a revision (0: absent): one per handle it creates. */
+  private final Map<Attachment, Long> markerGuard = new LinkedHashMap<>();
+  /** Attachments whose DEL marker the transaction puts. */
+  private final Set<Attachment> markerPuts = new LinkedHashSet<>();
+  /** Handles the transaction creates; when any, it requires this node unfenced. */
+  private int creations;
+  private final ArrayDeque<Runnable> undo = new ArrayDeque<>();
+  private final Set<String> savedThisChange = new HashSet<>();
+  private boolean snapshot;
+  /** nanoTime of the seen record this plan's transaction writes, or Long.MIN_VALUE. */
+  private long seenPending = Long.MIN_VALUE;
+  private long markerLeaseId;
+  private long ticketLeaseId;
+
+  TxnPlan(StoreContext ctx, PoolCache cache, CommitTickets tickets, long deadline) {
+    this.ctx = ctx;
+    this.cache = cache;
+    this.tickets = tickets;
+    this.deadline = deadline;
+    this.layout = cache.layout();
+    for (TreeMap<IpAddress, String> m : cache.own) {
+      own.add(new TreeMap<>(m));
+    }
+    this.placement = new Placement(ctx, cache, this);
+  }
+
+  // ------------------------------------------------------------------ size and state
+
+  /** Operations of the transaction (the larger of its guard and its writes). */
+  int size() {
+    return Math.max(blockGuard.size() + handleGuard.size() + markerGuard.size() + 1,
+        blockDirty.size() + handleDirty.size() + affinity.size() + markerPuts.size() + 2);
+  }
+
+  boolean isEmpty() {
+    return blockGuard.isEmpty() && handleGuard.isEmpty() && affinity.isEmpty() && markerPuts.isEmpty();
+  }
+
+  /** True while the plan writes nothing: what it read is all it depends on. */
+  boolean isClean() {
+    return blockDirty.isEmpty() && handleDirty.isEmpty() && affinity.isEmpty() && markerPuts.isEmpty();
+  }
+
+  boolean hasSnapshot() {
+    return snapshot;
+  }
+
+  /** The change being planned is in: its undo log is dropped. */
+  void endChange() {
+    undo.clear();
+    savedThisChange.clear();
+  }
+
+  /** The change being planned is out: everything it did to the plan is undone. */
+  void rollbackChange() {
+    while (!undo.isEmpty()) {
+      undo.pop().run();
+    }
+    savedThisChange.clear();
+  }
+
+  /**
+   * Re-reads every block of the pool in one range read, so at one revision, and makes that the
+   * state the plan decides from: cached and read copies, this node's blocks, the existing block
+   * ids. Only on a clean plan (nothing of it depends on the copies it replaces).
+   */
+  void snapshot() {
+    if (!isClean()) {
+      throw new IllegalStateException("snapshot of a plan that writes");
+    }
+    Map<Integer, Set<String>> ids = new HashMap<>();
+    for (int s = 0; s < layout.sets(); s++) {
+      ids.put(s, new HashSet<>());
+    }
+    Set<String> present = new HashSet<>();
+    for (Block b : cache.readBlocks(-1, deadline)) {
+      present.add(b.key);
+      ids.get(b.set).add(ctx.keys().parseBlock(cache.pool.name(), b.key).id());
+      cache.cache(b);
+    }
+    for (Block b : new ArrayList<>(cache.blocks.values())) {
+      if (b.exists() && !present.contains(b.key)) {
+        cache.cache(Block.absent(b.key, b.set, b.net, b.hostBits));
+      }
+    }
+    work.clear();
+    blockGuard.clear();
+    for (int s = 0; s < own.size(); s++) {
+      own.get(s).clear();
+      own.get(s).putAll(cache.own.get(s));
+    }
+    placement.adoptSnapshot(ids);
+    snapshot = true;
+  }
+
+  // ------------------------------------------------------------------ working copies
+
+  TreeMap<IpAddress, String> own(int set) {
+    return own.get(set);
+  }
+
+  boolean isRead(String key) {
+    return work.containsKey(key);
+  }
+
+  /** The working copy of a block, guarding the transaction on its revision; null if unknown. */
+  Block read(String key) {
+    Block b = work.get(key);
+    if (b != null) {
+      return b;
+    }
+    Block cached = cache.blocks.get(key);
+    if (cached == null) {
+      return null;
+    }
+    b = cached.copy();
+    work.put(key, b);
+    blockGuard.put(key, cached.modRev);
+    return b;
+  }
+
+  /** The block as known, without guarding on it (for choosing where to look). */
+  Block peek(String key) {
+    Block b = work.get(key);
+    return b != null ? b : cache.blocks.get(key);
+  }
+
+  /** The working copy of a block the current change will change (saved for undo). */
+  Block mutable(String key, int set, IpAddress net) {
+    Block b = read(key);
+    if (b == null) {
+      Block fresh = Block.absent(key, set, net, layout.hostBits(set));
+      work.put(key, fresh);
+      blockGuard.put(key, 0L);
+      undo.push(() -> {
+        work.remove(key);
+        blockGuard.remove(key);
+        blockDirty.remove(key);
+      });
+      savedThisChange.add(key);
+      blockDirty.add(key);
+      return fresh;
+    }
+    if (savedThisChange.add(key)) {
+      Block saved = b.copy();
+      boolean wasDirty = blockDirty.contains(key);
+      undo.push(() -> {
+        work.put(key, saved);
+        if (!wasDirty) {
+          blockDirty.remove(key);
+        }
+      });
+    }
+    blockDirty.add(key);
+    return work.get(key);
+  }
+
+  private Handle handle(Attachment a) {
+    if (handleWork.containsKey(a)) {
+      return handleWork.get(a);
+    }
+    Handle cached = cache.handles.get(a);
+    handleWork.put(a, cached);
+    handleGuard.put(a, cached == null ? 0L : cached.modRev());
+    return cached;
+  }
+
+  private void setHandle(Attachment a, Handle h) {
+    Handle before = handle(a);
+    boolean wasDirty = handleDirty.contains(a);
+    undo.push(() -> {
+      handleWork.put(a, before);
+      if (!wasDirty) {
+        handleDirty.remove(a);
+      }
+    });
+    handleWork.put(a, h);
+    handleDirty.add(a);
+  }
+
+  void setAffinity(int set, IpAddress net, String key, boolean owned) {
+    String akey = ctx.keys().affinity(ctx.node(), cache.pool.name(), set, layout.blockId(set, net));
+    Boolean before = affinity.get(akey);
+    String ownBefore = own.get(set).get(net);
+    undo.push(() -> {
+      if (before == null) {
+        affinity.remove(akey);
+      } else {
+        affinity.put(akey, before);
+      }
+      if (ownBefore == null) {
+        own.get(set).remove(net);
+      } else {
+        own.get(set).put(net, ownBefore);
+      }
+    });
+    affinity.put(akey, owned);
+    if (owned) {
+      own.get(set).put(net, key);
+    } else {
+      own.get(set).remove(net);
+    }
+  }
+
+  /** Claims a block for this node: empty, owned, indexed. */
+  void claim(Block b, int set) {
+    b.deleted = false;
+    b.owner = ctx.node();
+    b.cursor = -1;
+    b.entries.clear();
+    setAffinity(set, b.net, b.key, true);
+  }
+
+  /** Gives one offset of a block to the change. */
+  Allocation take(Change.Add add, Block b, int set, int offset) {
+    b.entries.put(offset, new Block.Entry(add.attachment, add.request.pod()));
+    b.cursor = offset;
+    return new Allocation(b.addressAt(offset), set, add.attachment, add.request.pod());
+  }
+
+  // ------------------------------------------------------------------ planning
+
+  AllocationOutcome allocate(Change.Add add) {
+    Pool pool = add.pool;
+    AllocationRequest request = add.request;
+    Attachment att = add.attachment;
+    int sets = layout.sets();
+    Handle held = handle(att);
+    if (held != null) {
+      Allocation[] bySet = new Allocation[sets];
+      for (Allocation a : held.allocations()) {
+        if (a.rangeSetIndex() >= 0 && a.rangeSetIndex() < sets) {
+          bySet[a.rangeSetIndex()] = a;
+        }
+      }
+      for (IpAddress wanted : request.requested()) {
+        int set = pool.rangeSetIndexOf(wanted);
+        if (set < 0) {
+          return new AllocationOutcome.Unavailable(wanted,
+              "requested address " + wanted + " is in no range of network " + pool.name());
+        }
+        if (bySet[set] != null && !bySet[set].address().equals(wanted)) {
+          return new AllocationOutcome.Unavailable(wanted, "requested address " + wanted + ": " + att
+              + " already holds " + bySet[set].address() + " in range set " + pool.rangeSets().get(set));
+        }
+      }
+      boolean mine = add.uncertain instanceof AllocationOutcome.Allocated u
+          && u.allocations().equals(held.allocations());
+      return new AllocationOutcome.Allocated(held.allocations(), !mine);
+    }
+    Allocation[] chosen = new Allocation[sets];
+    for (IpAddress wanted : request.requested()) {
+      int set = pool.rangeSetIndexOf(wanted);
+      if (set < 0) {
+        return new AllocationOutcome.Unavailable(wanted,
+            "requested address " + wanted + " is in no range of network " + pool.name());
+      }
+      if (chosen[set] != null) {
+        return new AllocationOutcome.Unavailable(wanted, "requested address " + wanted
+            + ": another requested address is in the same range set " + pool.rangeSets().get(set));
+      }
+      RangeSet rangeSet = pool.rangeSets().get(set);
+      IpRange range = rangeSet.ranges().get(rangeSet.indexOf(wanted));
+      if (range.isReserved(wanted)) {
+        return new AllocationOutcome.Unavailable(wanted, "requested address " + wanted
+            + " is reserved in range " + range + " (network, broadcast, gateway or excluded)");
+      }
+      IpAddress net = layout.blockNet(set, wanted);
+      String key = ctx.keys().block(pool.name(), set, layout.blockId(set, net));
+      int offset = layout.offsetIn(set, net, wanted);
+      Block b = read(key);
+      if (b != null && b.exists() && b.holder(offset) != null) {
+        return new AllocationOutcome.Taken(wanted, b.holder(offset).attachment());
+      }
+      b = mutable(key, set, net);
+      if (!b.exists()) {
+        claim(b, set);
+      }
+      b.entries.put(offset, new Block.Entry(att, request.pod()));
+      b.cursor = offset;
+      chosen[set] = new Allocation(wanted, set, att, request.pod());
+    }
+    for (int set = 0; set < sets; set++) {
+      if (chosen[set] == null) {
+        chosen[set] = placement.allocateFree(add, set);
+        if (chosen[set] == null) {
+          return new AllocationOutcome.Exhausted(set);
+        }
+      }
+    }
+    List<Allocation> list = List.of(chosen);
+    setHandle(att, new Handle(ctx.node(), request.pod(), list, 0));
+    guardCreation(att);
+    return new AllocationOutcome.Allocated(list, false);
+  }
+
+  /** A new handle requires the attachment's DEL marker as last seen, and this node unfenced. */
+  private void guardCreation(Attachment att) {
+    boolean had = markerGuard.containsKey(att);
+    markerGuard.put(att, cache.markers.getOrDefault(att, 0L));
+    creations++;
+    undo.push(() -> {
+      if (!had) {
+        markerGuard.remove(att);
+      }
+      creations--;
+    });
+  }
+
+  List<Allocation> release(Change.Del del) {
+    Attachment att = del.attachment;
+    if (markerPuts.add(att)) {
+      undo.push(() -> markerPuts.remove(att));
+    }
+    Handle h = handle(att);
+    if (h == null) {
+      return del.uncertain != null ? del.uncertain : List.of();
+    }
+    for (Allocation a : h.allocations()) {
+      int set = a.rangeSetIndex();
+      if (set < 0 || set >= layout.sets()) {
+        continue;
+      }
+      IpAddress net = layout.blockNet(set, a.address());
+      String key = ctx.keys().block(cache.pool.name(), set, layout.blockId(set, net));
+      int offset = layout.offsetIn(set, net, a.address());
+      Block b = read(key);
+      if (b == null || !b.exists() || b.holder(offset) == null || !b.holder(offset).attachment().equals(att)) {
+        continue;
+      }
+      b = mutable(key, set, net);
+      b.entries.remove(offset);
+      if (b.entries.isEmpty()) {
+        if (b.owner.isEmpty()) {
+          b.deleted = true;
+        } else if (b.owner.equals(ctx.node()) && own.get(set).size() > 1) {
+          b.deleted = true;
+          setAffinity(set, net, key, false);
+        }
+      }
+    }
+    setHandle(att, null);
+    return h.allocations();
+  }
+
+  // ------------------------------------------------------------------ committing
+
+  /** Gets the leases the transaction puts keys on (a grant when one is due): before sending it. */
+  void takeLeases() {
+    markerLeaseId = markerPuts.isEmpty() ? 0 : tickets.markerLease(deadline);
+    ticketLeaseId = isClean() ? 0 : tickets.ticketLease(deadline);
+  }
+
+  TxnResponse commit() {
+    String pool = cache.pool.name();
+    List<Cmp> cmps = new ArrayList<>();
+    List<Op> then = new ArrayList<>();
+    List<Op> otherwise = new ArrayList<>();
+    for (Map.Entry<String, Long> e : blockGuard.entrySet()) {
+      cmps.add(EtcdClient.modRev(e.getKey(), e.getValue()));
+      otherwise.add(EtcdClient.get(e.getKey()));
+    }
+    for (Map.Entry<Attachment, Long> e : handleGuard.entrySet()) {
+      String key = ctx.keys().handle(pool, e.getKey());
+      cmps.add(EtcdClient.modRev(key, e.getValue()));
+      otherwise.add(EtcdClient.get(key));
+    }
+    for (Map.Entry<Attachment, Long> e : markerGuard.entrySet()) {
+      String key = ctx.keys().deletion(pool, e.getKey());
+      cmps.add(EtcdClient.modRev(key, e.getValue()));
+      otherwise.add(EtcdClient.get(key));
+    }
+    if (creations > 0) {
+      cmps.add(EtcdClient.absent(ctx.keys().fence(ctx.node())));
+      otherwise.add(EtcdClient.get(ctx.keys().fence(ctx.node())));
+    }
+    for (String key : blockDirty) {
+      Block b = work.get(key);
+      if (b.exists()) {
+        then.add(EtcdClient.put(key, BlockCodec.encode(b)));
+      } else if (blockGuard.get(key) != 0L) {
+        then.add(EtcdClient.delete(key));
+      }
+    }
+    for (Attachment a : handleDirty) {
+      String key = ctx.keys().handle(pool, a);
+      Handle h = handleWork.get(a);
+      if (h != null) {
+        then.add(EtcdClient.put(key, HandleCodec.encode(h)));
+      } else if (handleGuard.get(a) != 0L) {
+        then.add(EtcdClient.delete(key));
+      }
+    }
+    for (Map.Entry<String, Boolean> e : affinity.entrySet()) {
+      then.add(e.getValue() ? EtcdClient.put(e.getKey(), "") : EtcdClient.delete(e.getKey()));
+    }
+    for (Attachment a : markerPuts) {
+      then.add(EtcdClient.put(ctx.keys().deletion(pool, a), "", markerLeaseId));
+    }
+    if (!then.isEmpty()) {
+      // the ticket: a transaction that reaches etcd after its lease ended fails as a whole
+      then.add(EtcdClient.put(tickets.ticketKey(), "", ticketLeaseId));
+      long now = ctx.now();
+      if (tickets.seenDue(now)) {
+        then.add(EtcdClient.put(ctx.keys().nodeRecord(ctx.node()), NodeRecords.seenRecord(Instant.now())));
+        seenPending = now;
+      }
+    }
+    return ctx.etcd().txn(cmps, then, otherwise, deadline, "committing " + pool);
+  }
+
+  /** After a successful commit: the working copies become the cache. */
+  void apply(long revision) {
+    if (seenPending != Long.MIN_VALUE) {
+      tickets.seenWritten(seenPending);
+    }
+    for (Attachment a : markerPuts) {
+      cache.markers.put(a, revision);
+    }
+    if (cache.markers.size() > 10_000) {
+      cache.markers.clear(); // a cache: a missing entry costs one failed guard
+    }
+    for (String key : blockDirty) {
+      Block b = work.get(key);
+      b.modRev = b.exists() ? revision : 0L;
+      cache.blocks.put(key, b);
+    }
+    for (Attachment a : handleDirty) {
+      Handle h = handleWork.get(a);
+      if (h == null) {
+        cache.handles.remove(a);
+      } else {
+        cache.handles.put(a, h.withModRev(revision));
+      }
+    }
+    for (int s = 0; s < own.size(); s++) {
+      cache.own.get(s).clear();
+      cache.own.get(s).putAll(own.get(s));
+    }
+  }
+
+  /**
+   * After a failed guard: the else branch's reads replace what was stale.
+   *
+   * @return how the node is fenced when the guard failed on its fence, else null
+   */
+  String refresh(List<GetResponse> reads, Set<Attachment> knownAbsent) {
+    int i = 0;
+    for (String key : blockGuard.keySet()) {
+      GetResponse g = reads.get(i++);
+      cache.cache(ctx.blocks().decode(layout, key, g.getKvs().isEmpty() ? null : g.getKvs().get(0)));
+    }
+    String pool = cache.pool.name();
+    for (Attachment a : handleGuard.keySet()) {
+      GetResponse g = reads.get(i++);
+      if (g.getKvs().isEmpty()) {
+        cache.handles.remove(a);
+        knownAbsent.add(a);
+      } else {
+        cache.handles.put(a, HandleCodec.decode(ctx.keys().handle(pool, a), a, g.getKvs().get(0)));
+        knownAbsent.remove(a);
+      }
+    }
+    for (Attachment a : markerGuard.keySet()) {
+      GetResponse g = reads.get(i++);
+      if (g.getKvs().isEmpty()) {
+        cache.markers.remove(a);
+      } else {
+        cache.markers.put(a, g.getKvs().get(0).getModRevision());
+      }
+    }
+    if (creations > 0) {
+      GetResponse g = reads.get(i);
+      if (!g.getKvs().isEmpty()) {
+        KeyValue kv = g.getKvs().get(0);
+        return NodeRecords.describeFence(ctx.keys().fence(ctx.node()), EtcdClient.text(kv.getValue()));
+      }
+    }
+    return null;
+  }
+}
