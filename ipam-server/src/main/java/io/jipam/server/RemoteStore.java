@@ -253,8 +253,11 @@ public final class RemoteStore implements IpamStore {
         return Future.failedFuture(new IpamException(ErrorCode.TRY_AGAIN_LATER, "jipamd " + name
             + " at " + target.text() + ": no answer: " + last.cause()));
       }
+      // an error without messages is sent "trailers-only": its metadata arrives as headers
+      io.vertx.core.MultiMap metadata = resp.trailers() != null && resp.trailers().contains(GrpcErrors.DETAILS_TRAILER)
+          ? resp.trailers() : resp.headers();
       return Future.failedFuture(new Answered(GrpcErrors.exception(resp.status(), resp.statusMessage(),
-          resp.trailers(), name)));
+          metadata, name)));
     }));
     try {
       return answer.toCompletionStage().toCompletableFuture().get(timeoutMillis + 1000, TimeUnit.MILLISECONDS);
