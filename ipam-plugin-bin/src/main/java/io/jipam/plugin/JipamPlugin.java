@@ -47,8 +47,16 @@ public final class JipamPlugin {
         stdout.write(CniJson.versionInfo());
         return 0;
       }
-      Object parsed = JsonTree.parse(readAll(stdin));
+      byte[] input = readAll(stdin);
+      Object parsed = JsonTree.parse(input);
       versionText = NetworkConfig.versionText(parsed);
+      DaemonClient.Target daemon = DaemonClient.target(parsed);
+      if (daemon != null) {
+        DaemonClient.Reply reply = DaemonClient.call(daemon, env, input);
+        stdout.write(reply.output());
+        log.info(command + " via jipamd " + daemon.socket() + " exit " + reply.exit());
+        return reply.exit();
+      }
       NetworkConfig config = NetworkConfig.from(parsed);
       log = log.withFile(config.ipam().logFile());
       CniHandler.checkVersion(command, config.cniVersion());

@@ -32,6 +32,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 /**
@@ -44,6 +45,7 @@ import picocli.CommandLine.Spec;
     subcommands = {Jipamctl.Pools.class, Jipamctl.Usage.class, Jipamctl.ListCmd.class, Jipamctl.Show.class,
         Jipamctl.Release.class, Jipamctl.Gc.class, Jipamctl.ReclaimNode.class, Jipamctl.Check.class})
 public final class Jipamctl {
+  @Mixin Connection connection;
 
   public static void main(String[] args) {
     System.exit(commandLine().execute(args));
@@ -63,26 +65,26 @@ public final class Jipamctl {
 
   /** Where jipamd is and how to print: shared by every command. */
   static final class Connection {
-    @Option(names = {"-s", "--server"}, paramLabel = "ADDRESS", defaultValue = "unix:/run/jipam/jipam.sock",
+    @Option(scope = CommandLine.ScopeType.INHERIT, names = {"-s", "--server"}, paramLabel = "ADDRESS", defaultValue = "unix:/run/jipam/jipam.sock",
         description = "jipamd: unix:/path or host:port (default: ${DEFAULT-VALUE})")
     String server;
 
-    @Option(names = "--ca", paramLabel = "FILE", description = "TCP: CA (PEM) that signed jipamd's certificate")
+    @Option(scope = CommandLine.ScopeType.INHERIT, names = "--ca", paramLabel = "FILE", description = "TCP: CA (PEM) that signed jipamd's certificate")
     Path ca;
 
-    @Option(names = "--cert", paramLabel = "FILE", description = "TCP: client certificate (PEM) for mutual TLS")
+    @Option(scope = CommandLine.ScopeType.INHERIT, names = "--cert", paramLabel = "FILE", description = "TCP: client certificate (PEM) for mutual TLS")
     Path cert;
 
-    @Option(names = "--key", paramLabel = "FILE", description = "TCP: client key (PEM)")
+    @Option(scope = CommandLine.ScopeType.INHERIT, names = "--key", paramLabel = "FILE", description = "TCP: client key (PEM)")
     Path key;
 
-    @Option(names = "--insecure", description = "TCP: plain, without TLS")
+    @Option(scope = CommandLine.ScopeType.INHERIT, names = "--insecure", description = "TCP: plain, without TLS")
     boolean insecure;
 
-    @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "5", description = "per call (default: ${DEFAULT-VALUE})")
+    @Option(scope = CommandLine.ScopeType.INHERIT, names = "--timeout", paramLabel = "SECONDS", defaultValue = "5", description = "per call (default: ${DEFAULT-VALUE})")
     int timeoutSeconds;
 
-    @Option(names = {"-o", "--output"}, paramLabel = "FORMAT", defaultValue = "text", description = "text or json")
+    @Option(scope = CommandLine.ScopeType.INHERIT, names = {"-o", "--output"}, paramLabel = "FORMAT", defaultValue = "text", description = "text or json")
     String output;
 
     RemoteStore open() {
@@ -103,7 +105,7 @@ public final class Jipamctl {
 
   /** Base of the commands: the connection, the output, and pool lookup by name. */
   abstract static class Base implements Callable<Integer> {
-    @Mixin Connection connection;
+    @ParentCommand Jipamctl parent;
     @Spec CommandLine.Model.CommandSpec spec;
 
     PrintWriter out() {
@@ -112,8 +114,8 @@ public final class Jipamctl {
 
     @Override
     public Integer call() throws Exception {
-      boolean json = connection.json();
-      try (RemoteStore store = connection.open()) {
+      boolean json = parent.connection.json();
+      try (RemoteStore store = parent.connection.open()) {
         return run(store, json);
       }
     }

@@ -65,10 +65,12 @@ class JipamctlTest {
     CommandLine cl = Jipamctl.commandLine();
     cl.setOut(new PrintWriter(out, true));
     cl.setErr(new PrintWriter(err, true));
+    // the connection options before the command, as an operator types them; the other test
+    // gives them after the command
     String[] all = new String[args.length + 2];
-    System.arraycopy(args, 0, all, 0, args.length);
-    all[args.length] = "--server";
-    all[args.length + 1] = address;
+    all[0] = "--server";
+    all[1] = address;
+    System.arraycopy(args, 0, all, 2, args.length);
     int exit = cl.execute(all);
     return new Run(exit, out.toString(), err.toString());
   }
