@@ -92,6 +92,7 @@ final class DaemonClient {
     }
     Watchdog watchdog = new Watchdog(channel, target.timeoutSeconds() * 1000);
     watchdog.start();
+    boolean answered = false;
     try {
       channel.connect(UnixDomainSocketAddress.of(target.socket()));
       ByteBuffer out = ByteBuffer.wrap(request);
@@ -107,7 +108,9 @@ final class DaemonClient {
           throw unreachable(target, "answer over " + MAX_ANSWER + " bytes");
         }
       }
-      return parse(target, answer.toByteArray());
+      Reply reply = parse(target, answer.toByteArray());
+      answered = true;
+      return reply;
     } catch (IOException e) {
       if (watchdog.fired) {
         throw new IpamException(ErrorCode.TRY_AGAIN_LATER, "jipamd at " + target.socket()
@@ -116,10 +119,15 @@ final class DaemonClient {
       throw unreachable(target, e.toString());
     } finally {
       watchdog.interrupt();
-      try {
-        channel.close();
-      } catch (IOException e) {
-        // closing a socket we are done with
+      // after a complete answer the channel is left open: the process halts right after and the
+      // kernel closes it, while closing it here loads NIO's network classes (InetAddress, socket
+      // options, method handles), about 10 ms of a one-shot call
+      if (!answered) {
+        try {
+          channel.close();
+        } catch (IOException e) {
+          // closing a socket that failed anyway
+        }
       }
     }
   }
