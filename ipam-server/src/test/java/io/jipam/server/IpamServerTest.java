@@ -171,6 +171,32 @@ class IpamServerTest {
     assertEquals(List.of(), remote.list(pool("other", "198.18.9.0/24")));
   }
 
+  @Test
+  void grpc_malformedAndOversizedMessages_errorEachAndServingGoesOn() throws Exception {
+    io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
+    try {
+      io.vertx.grpc.client.GrpcClient client = io.vertx.grpc.client.GrpcClient.client(vertx);
+      io.vertx.core.net.SocketAddress where = io.vertx.core.net.SocketAddress.domainSocketAddress(socket.toString());
+      byte[] garbage = new byte[] {(byte) 0xff, (byte) 0xff, (byte) 0xff, 0x07, 0x01};
+      byte[] huge = new byte[5 << 20];
+      for (byte[] payload : List.of(garbage, huge)) {
+        // an error status, or the stream reset (the server's answer to an oversized message)
+        String outcome = client.request(where).compose(req -> {
+          req.fullMethodName("jipam.v1.Ipam/Allocate");
+          return req.send(io.vertx.core.buffer.Buffer.buffer(payload));
+        }).compose(resp -> resp.end().transform(ar -> io.vertx.core.Future.succeededFuture(String.valueOf(resp.status()))))
+            .recover(e -> io.vertx.core.Future.succeededFuture("reset: " + e))
+            .toCompletionStage().toCompletableFuture().get(20, java.util.concurrent.TimeUnit.SECONDS);
+        assertTrue(!outcome.equals("OK"), "payload of " + payload.length + " bytes: " + outcome);
+      }
+      client.close();
+    } finally {
+      vertx.close().toCompletionStage().toCompletableFuture().get(10, java.util.concurrent.TimeUnit.SECONDS);
+    }
+    assertInstanceOf(AllocationOutcome.Allocated.class,
+        remote.allocate(pool("after", "198.18.5.0/24"), AllocationRequest.of(new Attachment("c1", "eth0"))));
+  }
+
   record Reply(int exit, String body) {}
 
   /** A CNI call as the plugin sends it: HTTP/1.1 over the unix socket, Connection: close. */
