@@ -54,12 +54,20 @@ public final class JipamPlugin {
     PluginLog log = PluginLog.fromEnvironment(env);
     String command = env.get("CNI_COMMAND");
     try {
-      CniEnvironment cni = CniEnvironment.from(exactNames ? ExactEnvironment.of(env) : env);
+      Map<String, String> exactEnv = exactNames ? ExactEnvironment.of(env) : env;
+      CniEnvironment cni = CniEnvironment.from(exactEnv);
       if (cni.command() == CniCommand.VERSION) {
         return deliver(CniJson.versionInfo(), stdout, log, command, 0);
       }
-      Object parsed = JsonTree.parse(readConfig(stdin));
+      byte[] input = readConfig(stdin);
+      Object parsed = JsonTree.parse(input);
       versionText = NetworkConfig.versionText(parsed);
+      DaemonClient.Target daemon = DaemonClient.target(parsed);
+      if (daemon != null) {
+        DaemonClient.Reply reply = DaemonClient.call(daemon, exactEnv, input);
+        log.info(command + " via jipamd " + daemon.socket() + " exit " + reply.exit());
+        return deliver(reply.output(), stdout, log, command, reply.exit());
+      }
       NetworkConfig config = NetworkConfig.from(parsed);
       log = log.withFile(config.ipam().logFile());
       CniHandler.checkVersion(cni.command(), config.cniVersion());

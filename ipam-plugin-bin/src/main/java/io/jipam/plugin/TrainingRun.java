@@ -40,6 +40,9 @@ public final class TrainingRun {
       expect(0, call("DEL", conf));
       expect(0, call("VERSION", ""));
       expect(1, call("ADD", "{\"cniVersion\":\"1.0.0\",\"name\":\"train\",\"ipam\":{}}"));
+      // daemon mode: the socket client's classes (no jipamd listens here: error 11)
+      expect(1, call("ADD", conf.replace("\"type\":\"jipam\",", "\"type\":\"jipam\",\"daemon\":{\"socket\":\""
+          + dir.resolve("no-jipamd.sock") + "\",\"timeoutSeconds\":1},")));
     } finally {
       deleteTree(dir.toFile());
     }

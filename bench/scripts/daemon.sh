@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The plugin in daemon mode against the plugin on the file store directly, whole processes, in one
+# hyperfine run:
+#   1. jipam ADD (a new container each run), direct: the plugin opens the file store itself
+#   2. jipam ADD through jipamd (file store, its own data dir) over the unix socket
+#   3. jipam DEL of a held-nothing container, direct and through jipamd
+#   4. with ETCD=1: jipam ADD through a jipamd on the etcd store (a local etcd on loopback)
+# Needs hyperfine and a built dist/ (./mvnw -q -DskipTests package).
+#   bench/scripts/daemon.sh [RUNS]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+runs=${1:-40}
+work=$(mktemp -d /tmp/jipam-daemon.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+wait_ready() { for _ in $(seq 600); do grep -q ' jipamd ready' "$1" && return 0; sleep 0.05; done; cat "$1"; exit 1; }
+dist/bin/jipamd --socket "$work/file.sock" --store file --data-dir "$work/daemon-data" 2> "$work/file.log" &
+pids+=($!)
+wait_ready "$work/file.log"
+conf() { # name dataDir daemonJson
+  printf '{"cniVersion":"1.0.0","name":"%s","ipam":{"type":"jipam","dataDir":"%s",%s"subnet":"198.18.0.0/16"}}' "$1" "$2" "$3"; }
+conf direct "$work/direct-data" "" > "$work/direct.conf"
+conf viadaemon "$work/unused" "\"daemon\":{\"socket\":\"$work/file.sock\"}," > "$work/daemon.conf"
+cmds=(
+  -n "ADD direct (file store)" "sh -c 'CNI_COMMAND=ADD CNI_CONTAINERID=c\$\$ $PWD/dist/bin/jipam < $work/direct.conf > /dev/null'"
+  -n "ADD via jipamd (file store)" "sh -c 'CNI_COMMAND=ADD CNI_CONTAINERID=c\$\$ $PWD/dist/bin/jipam < $work/daemon.conf > /dev/null'"
+  -n "DEL direct (file store)" "sh -c 'CNI_COMMAND=DEL CNI_CONTAINERID=unknown $PWD/dist/bin/jipam < $work/direct.conf > /dev/null'"
+  -n "DEL via jipamd (file store)" "sh -c 'CNI_COMMAND=DEL CNI_CONTAINERID=unknown $PWD/dist/bin/jipam < $work/daemon.conf > /dev/null'"
+)
+if [ "${ETCD:-0}" = 1 ]; then
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  peer=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  etcd --data-dir "$work/etcd" --listen-client-urls "http://127.0.0.1:$port" --advertise-client-urls "http://127.0.0.1:$port" \
+    --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+    --initial-cluster "default=http://127.0.0.1:$peer" > "$work/etcd.log" 2>&1 &
+  pids+=($!)
+  printf '{"type":"etcd","endpoints":["http://127.0.0.1:%s"],"node":"bench-node"}' "$port" > "$work/etcd.json"
+  dist/bin/jipamd --socket "$work/etcd.sock" --store etcd --etcd-config "$work/etcd.json" 2> "$work/etcd-jipamd.log" &
+  pids+=($!)
+  wait_ready "$work/etcd-jipamd.log"
+  conf viaetcd "$work/unused" "\"daemon\":{\"socket\":\"$work/etcd.sock\"}," > "$work/etcd.conf"
+  cmds+=(-n "ADD via jipamd (etcd store)" "sh -c 'CNI_COMMAND=ADD CNI_CONTAINERID=c\$\$ $PWD/dist/bin/jipam < $work/etcd.conf > /dev/null'")
+fi
+export CNI_NETNS=/var/run/netns/x CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni
+hyperfine -N --warmup 3 --runs "$runs" --export-markdown "$work/table.md" "${cmds[@]}"
+cat "$work/table.md"

@@ -1,0 +1,153 @@
+package io.jipam.plugin;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The built {@code dist/bin/jipam} in daemon mode against the built {@code dist/bin/jipamd} (file
+ * store), both real processes: results, what lands on disk, a plugin in direct mode on the same
+ * data dir, jipamd restarted between ADD and DEL, and jipamd missing or hung (CNI error 11).
+ */
+@Timeout(180)
+class DaemonModeIT {
+  static final Path JIPAMD = CniExec.DIST.resolve("bin/jipamd");
+
+  @TempDir Path dir;
+  Path socket;
+  Path data;
+  Process jipamd;
+
+  @BeforeEach
+  void start() throws Exception {
+    assertTrue(Files.isExecutable(JIPAMD), JIPAMD + " is missing: the reactor builds ipam-server (which puts"
+        + " jipamd into dist) before this module; build both");
+    socket = dir.resolve("jipam.sock");
+    data = dir.resolve("data");
+    startJipamd();
+  }
+
+  void startJipamd() throws IOException, InterruptedException {
+    Path log = Files.createTempFile(dir, "jipamd", ".log");
+    jipamd = new ProcessBuilder(JIPAMD.toString(), "--socket", socket.toString(), "--store", "file",
+        "--data-dir", data.toString()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (!Files.readString(log).contains(" jipamd ready")) {
+      assertTrue(jipamd.isAlive(), () -> "jipamd exited: " + read(log));
+      assertTrue(System.nanoTime() < deadline, () -> "jipamd not ready in 60 s: " + read(log));
+      Thread.sleep(20);
+    }
+  }
+
+  private static String read(Path p) {
+    try {
+      return Files.readString(p);
+    } catch (IOException e) {
+      return e.toString();
+    }
+  }
+
+  @AfterEach
+  void stop() throws InterruptedException {
+    stopJipamd();
+  }
+
+  void stopJipamd() throws InterruptedException {
+    if (jipamd != null && jipamd.isAlive()) {
+      jipamd.destroy();
+      if (!jipamd.waitFor(30, TimeUnit.SECONDS)) {
+        jipamd.destroyForcibly().waitFor();
+      }
+    }
+  }
+
+  String config(String daemon) {
+    return "{\"cniVersion\":\"1.0.0\",\"name\":\"pods\",\"type\":\"bridge\",\"ipam\":{\"type\":\"jipam\","
+        + (daemon == null ? "" : "\"daemon\":" + daemon + ",")
+        + "\"dataDir\":\"" + data + "\","
+        + "\"ranges\":[[{\"subnet\":\"198.18.6.0/24\"}],[{\"subnet\":\"fd00:6::/64\"}]]}}";
+  }
+
+  String daemon() {
+    return "{\"socket\":\"" + socket + "\",\"timeoutSeconds\":2}";
+  }
+
+  CniExec.Result call(String command, String id, String config) {
+    return CniExec.run(CniExec.JIPAM, CniExec.env(command, id, "eth0", "/run/netns/" + id), config);
+  }
+
+  @Test
+  void add_viaDaemon_resultPrintedAndWrittenInHostLocalLayout() throws Exception {
+    CniExec.Result add = call("ADD", "c1", config(daemon()));
+    assertEquals(0, add.exit(), add::toString);
+    assertTrue(add.stdout().contains("\"198.18.6.2/24\"") && add.stdout().contains("\"fd00:6::2/64\""), add::toString);
+    assertEquals("c1\r\neth0", Files.readString(data.resolve("pods/198.18.6.2")));
+    String prev = config(daemon()).replace("\"ipam\"", "\"prevResult\":" + add.stdout() + ",\"ipam\"");
+    CniExec.Result check = call("CHECK", "c1", prev);
+    assertEquals(0, check.exit(), check::toString);
+    CniExec.Result del = call("DEL", "c1", config(daemon()));
+    assertEquals(0, del.exit(), del::toString);
+    assertEquals("", del.stdout());
+    assertFalse(Files.exists(data.resolve("pods/198.18.6.2")));
+  }
+
+  @Test
+  void directAndDaemonOnOneDataDir_neverOneAddressTwice() {
+    List<String> seen = new java.util.ArrayList<>();
+    for (int i = 0; i < 6; i++) {
+      CniExec.Result r = call("ADD", "c" + i, config(i % 2 == 0 ? daemon() : null));
+      assertEquals(0, r.exit(), r::toString);
+      int at = r.stdout().indexOf("198.18.6.");
+      seen.add(r.stdout().substring(at, r.stdout().indexOf('/', at)));
+    }
+    assertEquals(6, seen.stream().distinct().count(), seen::toString);
+  }
+
+  @Test
+  void jipamdRestartedBetweenAddAndDel_delReleasesAndNothingIsLost() throws Exception {
+    CniExec.Result add = call("ADD", "c1", config(daemon()));
+    assertEquals(0, add.exit(), add::toString);
+    stopJipamd();
+    startJipamd();
+    CniExec.Result again = call("ADD", "c1", config(daemon()));
+    assertEquals(add.stdout(), again.stdout(), "a repeated ADD after the restart returns the same addresses");
+    CniExec.Result del = call("DEL", "c1", config(daemon()));
+    assertEquals(0, del.exit(), del::toString);
+    assertFalse(Files.exists(data.resolve("pods/198.18.6.2")));
+  }
+
+  @Test
+  void noJipamd_tryAgainLaterAndNothingWritten() throws Exception {
+    stopJipamd();
+    CniExec.Result add = call("ADD", "c1", config(daemon()));
+    assertEquals(1, add.exit(), add::toString);
+    assertTrue(add.stdout().replace(" ", "").contains("\"code\":11"), add::toString);
+    assertFalse(Files.exists(data.resolve("pods/198.18.6.2")));
+  }
+
+  @Test
+  void jipamdHung_tryAgainLaterWithinTheBound() throws Exception {
+    CniExec.sh("kill", "-STOP", Long.toString(jipamd.pid()));
+    try {
+      long start = System.nanoTime();
+      CniExec.Result add = call("ADD", "c1", config(daemon()));
+      long seconds = TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start);
+      assertEquals(1, add.exit(), add::toString);
+      assertTrue(add.stdout().contains("did not answer within 2 s"), add::toString);
+      assertTrue(seconds < 10, "bounded by timeoutSeconds, took " + seconds + " s");
+    } finally {
+      CniExec.sh("kill", "-CONT", Long.toString(jipamd.pid()));
+    }
+  }
+}

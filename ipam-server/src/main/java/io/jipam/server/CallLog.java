@@ -1,0 +1,79 @@
+package io.jipam.server;
+
+import io.jipam.server.v1.AllocateRequest;
+import io.jipam.server.v1.AllocateResponse;
+import io.jipam.server.v1.AllocationsResponse;
+import io.jipam.server.v1.FindRequest;
+import io.jipam.server.v1.ListRequest;
+import io.jipam.server.v1.ReleaseRequest;
+import io.jipam.server.v1.RetainOnlyRequest;
+import io.jipam.server.v1.UsageRequest;
+import java.io.PrintStream;
+import java.time.Instant;
+
+/**
+ * One line per call on stderr: time, method, pool, attachment, outcome, duration. {@code quiet}
+ * logs nothing but start-up and failures of jipamd itself. Thread-safe (PrintStream locks).
+ */
+final class CallLog {
+  private final PrintStream out;
+  private final boolean calls;
+
+  CallLog(PrintStream out, boolean calls) {
+    this.out = out;
+    this.calls = calls;
+  }
+
+  static CallLog quiet() {
+    return new CallLog(System.err, false);
+  }
+
+  void info(String message) {
+    out.println(Instant.now() + " jipamd " + message);
+  }
+
+  void call(String method, Object request, String outcome, long startNanos) {
+    if (!calls) {
+      return;
+    }
+    long micros = (System.nanoTime() - startNanos) / 1000;
+    out.println(Instant.now() + " call method=" + method + target(request) + " outcome=" + outcome
+        + " duration_us=" + micros);
+  }
+
+  static String outcome(Object response) {
+    if (response instanceof AllocateResponse r) {
+      return r.getOutcomeCase().name().toLowerCase(java.util.Locale.ROOT)
+          + (r.hasAllocated() && r.getAllocated().getExisting() ? "(existing)" : "");
+    }
+    if (response instanceof AllocationsResponse r) {
+      return "ok allocations=" + r.getAllocationsCount();
+    }
+    return "ok";
+  }
+
+  private static String target(Object request) {
+    if (request instanceof AllocateRequest r) {
+      return " pool=" + r.getPool().getName() + " attachment=" + r.getAttachment().getContainerId() + "/"
+          + r.getAttachment().getIfname();
+    }
+    if (request instanceof ReleaseRequest r) {
+      return " pool=" + r.getPool().getName() + " attachment=" + r.getAttachment().getContainerId() + "/"
+          + r.getAttachment().getIfname();
+    }
+    if (request instanceof FindRequest r) {
+      return " pool=" + r.getPool().getName() + " attachment=" + r.getAttachment().getContainerId() + "/"
+          + r.getAttachment().getIfname();
+    }
+    if (request instanceof ListRequest r) {
+      return " pool=" + r.getPool().getName();
+    }
+    if (request instanceof RetainOnlyRequest r) {
+      return " pool=" + r.getPool().getName() + " valid=" + r.getValidCount();
+    }
+    if (request instanceof UsageRequest r) {
+      return " pool=" + r.getPool().getName();
+    }
+    return "";
+  }
+}

@@ -1,0 +1,187 @@
+package io.jipam.server;
+
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.jipam.core.cni.CniCommand;
+import io.jipam.core.cni.CniEnvironment;
+import io.jipam.core.cni.CniHandler;
+import io.jipam.core.cni.CniJson;
+import io.jipam.core.cni.JsonTree;
+import io.jipam.core.cni.NetworkConfig;
+import io.jipam.core.store.IpamStore;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServerRequest;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+
+/**
+ * The plugin's CNI call, served on jipamd's unix socket: the {@code jipam} plugin in daemon mode
+ * posts what it was given and prints what it gets back, so the call runs exactly as the plugin
+ * would run it but against jipamd's warm store.
+ *
+ * <table>
+ *   <caption>Protocol: HTTP/1.1 on the unix socket</caption>
+ *   <tr><th>part</th><th>content</th></tr>
+ *   <tr><td>request line</td><td>{@code POST /cni/v1}</td></tr>
+ *   <tr><td>request body</td><td>{@code CNI_NAME=value} lines (only the CNI_* variables; {@code \}
+ *       and newline in a value escaped as {@code \\} and {@code \n}), an empty line, then the
+ *       network config exactly as the plugin read it from stdin</td></tr>
+ *   <tr><td>response</td><td>200; header {@code Jipam-Exit} is the plugin's exit code (0 or 1);
+ *       the body is exactly what the plugin prints on stdout (a result, nothing, or a CNI error
+ *       object)</td></tr>
+ * </table>
+ *
+ * <p>The config's {@code ipam.store} is not used: jipamd's store is. Bodies over {@link
+ * #MAX_BODY} bytes are refused. The call runs on the bounded worker pool; when that is full the
+ * answer is CNI error 11 (try again later).
+ */
+final class CniEndpoint {
+  static final String PATH = "/cni/v1";
+  static final int MAX_BODY = 1 << 20;
+
+  private final IpamStore store;
+  private final PoolRegistry pools;
+  private final Executor blocking;
+  private final CallLog log;
+
+  CniEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log) {
+    this.store = store;
+    this.pools = pools;
+    this.blocking = blocking;
+    this.log = log;
+  }
+
+  void handle(HttpServerRequest req) {
+    long start = System.nanoTime();
+    if (req.method() != HttpMethod.POST) {
+      req.response().setStatusCode(405).end();
+      return;
+    }
+    String length = req.getHeader("content-length");
+    if (length != null && parseLength(length) > MAX_BODY) {
+      answer(req, failure(null, new IpamException(ErrorCode.DECODE_FAILURE,
+          "CNI request of " + length + " bytes is over the limit of " + MAX_BODY)));
+      return;
+    }
+    req.body().onComplete(ar -> {
+      if (ar.failed()) {
+        req.response().setStatusCode(400).end();
+        return;
+      }
+      Buffer body = ar.result();
+      try {
+        blocking.execute(() -> {
+          Reply reply = run(body.getBytes());
+          req.response().putHeader("Jipam-Exit", Integer.toString(reply.exit))
+              .end(Buffer.buffer(reply.output));
+          log.call("CNI", null, reply.summary, start);
+        });
+      } catch (RejectedExecutionException e) {
+        answer(req, failure(null, new IpamException(ErrorCode.TRY_AGAIN_LATER,
+            "jipamd is busy: every worker is taken and the queue is full; try again later")));
+      }
+    });
+  }
+
+  private static long parseLength(String text) {
+    try {
+      return Long.parseLong(text.trim());
+    } catch (NumberFormatException e) {
+      return Long.MAX_VALUE;
+    }
+  }
+
+  private static void answer(HttpServerRequest req, Reply reply) {
+    req.response().putHeader("Jipam-Exit", Integer.toString(reply.exit)).end(Buffer.buffer(reply.output));
+  }
+
+  /** What the plugin prints and its exit code. */
+  record Reply(byte[] output, int exit, String summary) {
+    Reply withSummary(String text) {
+      return new Reply(output, exit, text);
+    }
+  }
+
+  /** Runs one CNI call as the plugin would; never throws. */
+  Reply run(byte[] body) {
+    String versionText = null;
+    CniCommand command = null;
+    try {
+      int split = headerEnd(body);
+      Map<String, String> env = environment(new String(body, 0, split, StandardCharsets.UTF_8));
+      byte[] stdin = java.util.Arrays.copyOfRange(body, split + 2 > body.length ? body.length : split + 2, body.length);
+      CniEnvironment cni = CniEnvironment.from(env);
+      command = cni.command();
+      if (command == CniCommand.VERSION) {
+        return new Reply(CniJson.versionInfo(), 0, "VERSION ok");
+      }
+      Object parsed = JsonTree.parse(stdin);
+      versionText = NetworkConfig.versionText(parsed);
+      NetworkConfig config = NetworkConfig.from(parsed);
+      CniHandler.checkVersion(command, config.cniVersion());
+      pools.check(config.ipam().pool());
+      byte[] output = CniHandler.handle(cni, config, store);
+      return new Reply(output, 0, command + " " + (cni.containerId() == null ? "" : cni.containerId() + "/"
+          + cni.ifname() + " ") + "network=" + config.name() + " ok");
+    } catch (IpamException e) {
+      return failure(versionText, e).withSummary(command + " error " + e.code() + ": " + e.getMessage());
+    } catch (RuntimeException e) {
+      return failure(versionText, new IpamException(ErrorCode.INTERNAL, "internal error: " + e, e));
+    }
+  }
+
+  private static Reply failure(String versionText, IpamException e) {
+    return new Reply(CniJson.error(versionText, e), 1, "error " + e.code());
+  }
+
+  /** Index of the empty line ending the environment: the first "\n\n", or an error. */
+  private static int headerEnd(byte[] body) {
+    for (int i = 0; i + 1 < body.length; i++) {
+      if (body[i] == '\n' && body[i + 1] == '\n') {
+        return i;
+      }
+    }
+    throw new IpamException(ErrorCode.DECODE_FAILURE, "CNI request has no empty line after its environment");
+  }
+
+  static Map<String, String> environment(String text) {
+    Map<String, String> env = new HashMap<>();
+    if (text.isEmpty()) {
+      return env;
+    }
+    for (String line : text.split("\n", -1)) {
+      int eq = line.indexOf('=');
+      if (eq <= 0 || !line.startsWith("CNI_")) {
+        throw new IpamException(ErrorCode.DECODE_FAILURE, "CNI request line \"" + abbreviate(line)
+            + "\" is not CNI_NAME=value");
+      }
+      env.put(line.substring(0, eq), unescape(line.substring(eq + 1)));
+    }
+    return env;
+  }
+
+  private static String unescape(String value) {
+    if (value.indexOf('\\') < 0) {
+      return value;
+    }
+    StringBuilder out = new StringBuilder(value.length());
+    for (int i = 0; i < value.length(); i++) {
+      char c = value.charAt(i);
+      if (c == '\\' && i + 1 < value.length()) {
+        char next = value.charAt(++i);
+        out.append(next == 'n' ? '\n' : next);
+      } else {
+        out.append(c);
+      }
+    }
+    return out.toString();
+  }
+
+  private static String abbreviate(String s) {
+    return s.length() > 80 ? s.substring(0, 80) + "..." : s;
+  }
+}

@@ -1,0 +1,225 @@
+package io.jipam.server;
+
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.jipam.core.net.IpAddress;
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOutcome;
+import io.jipam.core.store.AllocationRequest;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.Pool;
+import io.jipam.server.v1.AllocateRequest;
+import io.jipam.server.v1.AllocateResponse;
+import io.jipam.server.v1.AllocationsResponse;
+import io.jipam.server.v1.FindRequest;
+import io.jipam.server.v1.IpamGrpcService;
+import io.jipam.server.v1.ListPoolsResponse;
+import io.jipam.server.v1.ListRequest;
+import io.jipam.server.v1.ListResponse;
+import io.jipam.server.v1.PoolAllocations;
+import io.jipam.server.v1.PoolInfo;
+import io.jipam.server.v1.ReclaimNodeRequest;
+import io.jipam.server.v1.ReclaimNodeResponse;
+import io.jipam.server.v1.ReleaseRequest;
+import io.jipam.server.v1.RetainOnlyRequest;
+import io.jipam.server.v1.UsageRequest;
+import io.jipam.server.v1.UsageResponse;
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
+import io.vertx.grpc.common.GrpcStatus;
+import io.vertx.grpc.common.ServiceMethod;
+import io.vertx.grpc.server.GrpcServer;
+import io.vertx.grpc.server.GrpcServerRequest;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+
+/**
+ * The {@code jipam.v1.Ipam} methods over one {@link IpamStore}. Requests are decoded on the event
+ * loop; the store runs on {@code blocking} (a bounded pool: when its queue is full the call is
+ * answered RESOURCE_EXHAUSTED with TRY_AGAIN_LATER at once, never queued without bound); the
+ * answer is written back on the request's context.
+ */
+final class IpamEndpoint {
+  static final int DEFAULT_PAGE_SIZE = 500;
+  static final int MAX_PAGE_SIZE = 5000;
+
+  private final IpamStore store;
+  private final PoolRegistry pools;
+  private final Executor blocking;
+  private final CallLog log;
+
+  IpamEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log) {
+    this.store = store;
+    this.pools = pools;
+    this.blocking = blocking;
+    this.log = log;
+  }
+
+  void bind(GrpcServer server) {
+    unary(server, IpamGrpcService.Allocate, this::allocate);
+    unary(server, IpamGrpcService.Release, this::release);
+    unary(server, IpamGrpcService.Find, this::find);
+    unary(server, IpamGrpcService.List, this::list);
+    unary(server, IpamGrpcService.RetainOnly, this::retainOnly);
+    unary(server, IpamGrpcService.Usage, this::usage);
+    unary(server, IpamGrpcService.ListPools, r -> listPools());
+    unary(server, IpamGrpcService.ReclaimNode, this::reclaimNode);
+  }
+
+  /** What one call does with its decoded request; runs on the blocking pool. */
+  interface Call<Req, Resp> {
+    Resp run(Req request) throws Exception;
+  }
+
+  private <Req, Resp> void unary(GrpcServer server, ServiceMethod<Req, Resp> method, Call<Req, Resp> call) {
+    server.callHandler(method, request -> {
+      Context context = Vertx.currentContext();
+      request.handler(message -> {
+        long start = System.nanoTime();
+        try {
+          blocking.execute(() -> {
+            Object answer;
+            try {
+              answer = call.run(message);
+            } catch (IpamException e) {
+              answer = e;
+            } catch (Throwable t) {
+              answer = new IpamException(ErrorCode.INTERNAL, "internal error: " + t, t);
+            }
+            Object result = answer;
+            context.runOnContext(v -> respond(request, message, result, start));
+          });
+        } catch (RejectedExecutionException full) {
+          fail(request, GrpcStatus.RESOURCE_EXHAUSTED, new IpamException(ErrorCode.TRY_AGAIN_LATER,
+              "jipamd is busy: every worker is taken and the queue is full; try again later"));
+          log.call(request.methodName(), message, "busy", start);
+        }
+      });
+    });
+  }
+
+  @SuppressWarnings("unchecked")
+  private <Req, Resp> void respond(GrpcServerRequest<Req, Resp> request, Req message, Object result, long start) {
+    if (result instanceof IpamException e) {
+      fail(request, GrpcErrors.status(e.code()), e);
+      log.call(request.methodName(), message, "error " + e.code() + ": " + e.getMessage(), start);
+    } else {
+      request.response().end((Resp) result);
+      log.call(request.methodName(), message, CallLog.outcome(result), start);
+    }
+  }
+
+  private static void fail(GrpcServerRequest<?, ?> request, GrpcStatus status, IpamException e) {
+    request.response().trailers().set(GrpcErrors.DETAILS_TRAILER, GrpcErrors.details(status, e));
+    request.response().status(status).statusMessage(e.getMessage()).end();
+  }
+
+  private Pool pool(io.jipam.server.v1.Pool message) {
+    return pools.check(Protos.pool(message));
+  }
+
+  private static Attachment attachment(io.jipam.server.v1.Attachment message) {
+    if (message.getContainerId().isEmpty()) {
+      throw IpamException.invalidConfig("request has no attachment (container_id, ifname)");
+    }
+    return Protos.attachment(message);
+  }
+
+  private AllocateResponse allocate(AllocateRequest r) {
+    Pool pool = pool(r.getPool());
+    List<IpAddress> requested = new ArrayList<>();
+    for (String text : r.getRequestedList()) {
+      requested.add(Protos.address(text, "requested address"));
+    }
+    AllocationOutcome outcome =
+        store.allocate(pool, new AllocationRequest(attachment(r.getAttachment()), requested, Protos.pod(r.getPod())));
+    return Protos.outcome(outcome);
+  }
+
+  private AllocationsResponse release(ReleaseRequest r) {
+    Pool pool = pool(r.getPool());
+    return allocations(store.release(pool, attachment(r.getAttachment())));
+  }
+
+  private AllocationsResponse find(FindRequest r) {
+    Pool pool = pool(r.getPool());
+    return allocations(store.find(pool, attachment(r.getAttachment())));
+  }
+
+  private ListResponse list(ListRequest r) {
+    Pool pool = pool(r.getPool());
+    if (r.getPageSize() < 0) {
+      throw IpamException.invalidConfig("page_size %d is negative", r.getPageSize());
+    }
+    int size = r.getPageSize() == 0 ? DEFAULT_PAGE_SIZE : Math.min(r.getPageSize(), MAX_PAGE_SIZE);
+    IpAddress after = r.getPageToken().isEmpty() ? null : Protos.address(r.getPageToken(), "page_token");
+    ListResponse.Builder out = ListResponse.newBuilder();
+    int taken = 0;
+    for (Allocation a : store.list(pool)) {
+      if ((after != null && a.address().compareTo(after) <= 0) || !matches(r, a)) {
+        continue;
+      }
+      if (taken == size) {
+        out.setNextPageToken(out.getAllocations(size - 1).getAddress());
+        break;
+      }
+      out.addAllocations(Protos.allocation(a));
+      taken++;
+    }
+    return out.build();
+  }
+
+  private static boolean matches(ListRequest r, Allocation a) {
+    return (r.getContainerId().isEmpty() || r.getContainerId().equals(a.attachment().containerId()))
+        && (r.getIfname().isEmpty() || r.getIfname().equals(a.attachment().ifname()))
+        && (r.getPodNamespace().isEmpty() || r.getPodNamespace().equals(a.pod().namespace()))
+        && (r.getPodName().isEmpty() || r.getPodName().equals(a.pod().name()));
+  }
+
+  private AllocationsResponse retainOnly(RetainOnlyRequest r) {
+    Pool pool = pool(r.getPool());
+    Set<Attachment> valid = new HashSet<>();
+    for (io.jipam.server.v1.Attachment a : r.getValidList()) {
+      valid.add(attachment(a));
+    }
+    return allocations(store.retainOnly(pool, valid));
+  }
+
+  private UsageResponse usage(UsageRequest r) {
+    Pool pool = pool(r.getPool());
+    return UsageResponse.newBuilder().addAllRangeSets(Protos.usage(store.usage(pool))).build();
+  }
+
+  private ListPoolsResponse listPools() {
+    ListPoolsResponse.Builder out = ListPoolsResponse.newBuilder();
+    for (Pool pool : pools.all()) {
+      out.addPools(PoolInfo.newBuilder().setPool(Protos.pool(pool)).addAllUsage(Protos.usage(store.usage(pool))));
+    }
+    return out.build();
+  }
+
+  private ReclaimNodeResponse reclaimNode(ReclaimNodeRequest r) {
+    if (r.getNode().isEmpty()) {
+      throw IpamException.invalidConfig("ReclaimNode needs a node name");
+    }
+    if (r.getDryRun()) {
+      throw new IpamException(ErrorCode.UNSUPPORTED_FIELD, "ReclaimNode: dry_run is not supported by this jipamd");
+    }
+    Map<String, List<Allocation>> released = StoreFactory.reclaimNode(store, r.getNode());
+    ReclaimNodeResponse.Builder out = ReclaimNodeResponse.newBuilder();
+    released.forEach((pool, list) ->
+        out.addReleased(PoolAllocations.newBuilder().setPool(pool).addAllAllocations(Protos.allocations(list))));
+    return out.build();
+  }
+
+  private static AllocationsResponse allocations(List<Allocation> list) {
+    return AllocationsResponse.newBuilder().addAllAllocations(Protos.allocations(list)).build();
+  }
+
+}

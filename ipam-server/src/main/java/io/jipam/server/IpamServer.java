@@ -1,0 +1,219 @@
+package io.jipam.server;
+
+import io.jipam.core.IpamException;
+import io.jipam.core.ErrorCode;
+import io.jipam.core.store.IpamStore;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.http.ClientAuth;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.net.PemKeyCertOptions;
+import io.vertx.core.net.PemTrustOptions;
+import io.vertx.core.net.SocketAddress;
+import io.vertx.grpc.server.GrpcServer;
+import io.vertx.grpc.server.GrpcServerOptions;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * A running jipamd: the {@code jipam.v1.Ipam} service over one {@link IpamStore}, on a unix socket
+ * (mode 0600; there also the plugin's CNI call, see {@link CniEndpoint}) and/or TCP (TLS, mutual
+ * when a client CA is set; plain only with {@code insecure}).
+ *
+ * <p>Store calls run on a bounded worker pool, never on an event loop. {@link #close} stops
+ * accepting, lets in-flight calls finish within the shutdown bound, then closes the store: the
+ * server owns the store it is given.
+ */
+final class IpamServer implements AutoCloseable {
+  private final Vertx vertx;
+  private final List<HttpServer> servers;
+  private final ThreadPoolExecutor workers;
+  private final IpamStore store;
+  private final Settings settings;
+  private final int tcpPort;
+
+  private IpamServer(Vertx vertx, List<HttpServer> servers, ThreadPoolExecutor workers, IpamStore store,
+      Settings settings, int tcpPort) {
+    this.vertx = vertx;
+    this.servers = servers;
+    this.workers = workers;
+    this.store = store;
+    this.settings = settings;
+    this.tcpPort = tcpPort;
+  }
+
+  /** How jipamd listens and runs. */
+  record Settings(Path socket, String tcpHost, int tcpPort, boolean insecure, Path tlsCert, Path tlsKey,
+      Path clientCa, int workers, int queue, long maxMessageBytes, Duration shutdownBound,
+      Duration idleTimeout) {
+    Settings {
+      if (socket == null && tcpHost == null) {
+        throw IpamException.invalidConfig("jipamd listens nowhere: give a unix socket or a TCP address");
+      }
+      if (tcpHost != null && !insecure && (tlsCert == null || tlsKey == null)) {
+        throw IpamException.invalidConfig("TCP listener %s:%d without TLS: give --tls-cert and --tls-key,"
+            + " or --insecure to serve plain TCP", tcpHost, tcpPort);
+      }
+      if (clientCa != null && (tlsCert == null || tlsKey == null)) {
+        throw IpamException.invalidConfig("--client-ca %s needs --tls-cert and --tls-key", clientCa);
+      }
+      if (workers < 1 || queue < 1) {
+        throw IpamException.invalidConfig("workers %d and queue %d must be at least 1", workers, queue);
+      }
+    }
+
+    static Settings unix(Path socket) {
+      return new Settings(socket, null, 0, false, null, null, null, 8, 1024, 4L << 20, Duration.ofSeconds(10),
+          Duration.ofSeconds(30));
+    }
+
+    Settings withTcp(String host, int port, boolean insecure, Path cert, Path key, Path ca) {
+      return new Settings(socket, host, port, insecure, cert, key, ca, workers, queue, maxMessageBytes,
+          shutdownBound, idleTimeout);
+    }
+  }
+
+  static IpamServer start(IpamStore store, Settings settings, CallLog log) {
+    Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(2).setWorkerPoolSize(1));
+    ThreadPoolExecutor workers = new ThreadPoolExecutor(settings.workers(), settings.workers(), 60,
+        TimeUnit.SECONDS, new ArrayBlockingQueue<>(settings.queue()), r -> {
+          Thread t = new Thread(r, "jipamd-store");
+          t.setDaemon(true);
+          return t;
+        });
+    PoolRegistry pools = new PoolRegistry();
+    GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions()
+        .setMaxMessageSize(settings.maxMessageBytes())
+        .setScheduleDeadlineAutomatically(true));
+    new IpamEndpoint(store, pools, workers, log).bind(grpc);
+    CniEndpoint cni = new CniEndpoint(store, pools, workers, log);
+    List<HttpServer> servers = new ArrayList<>();
+    int tcpPort = 0;
+    try {
+      if (settings.socket() != null) {
+        Path socket = settings.socket();
+        Files.createDirectories(socket.toAbsolutePath().getParent());
+        Files.deleteIfExists(socket);
+        HttpServer unix = vertx.createHttpServer(base(settings))
+            .requestHandler(req -> {
+              if (CniEndpoint.PATH.equals(req.path())) {
+                cni.handle(req);
+              } else {
+                grpc.handle(req);
+              }
+            });
+        await(unix.listen(SocketAddress.domainSocketAddress(socket.toString())), "listening on " + socket);
+        Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
+        servers.add(unix);
+      }
+      if (settings.tcpHost() != null) {
+        HttpServerOptions options = base(settings);
+        if (settings.tlsCert() != null) {
+          options.setSsl(true).setUseAlpn(true)
+              .setKeyCertOptions(new PemKeyCertOptions().setCertPath(settings.tlsCert().toString())
+                  .setKeyPath(settings.tlsKey().toString()));
+          if (settings.clientCa() != null) {
+            options.setTrustOptions(new PemTrustOptions().addCertPath(settings.clientCa().toString()))
+                .setClientAuth(ClientAuth.REQUIRED);
+          }
+        }
+        HttpServer tcp = vertx.createHttpServer(options).requestHandler(grpc);
+        tcp = await(tcp.listen(settings.tcpPort(), settings.tcpHost()), "listening on " + settings.tcpHost()
+            + ":" + settings.tcpPort());
+        tcpPort = tcp.actualPort();
+        servers.add(tcp);
+      }
+    } catch (IOException | RuntimeException e) {
+      vertx.close();
+      workers.shutdownNow();
+      if (e instanceof IpamException ipam) {
+        throw ipam;
+      }
+      throw new IpamException(ErrorCode.IO_FAILURE, "jipamd cannot listen: " + e.getMessage(), e);
+    }
+    return new IpamServer(vertx, servers, workers, store, settings, tcpPort);
+  }
+
+  private static HttpServerOptions base(Settings settings) {
+    return new HttpServerOptions()
+        .setIdleTimeout((int) settings.idleTimeout().toSeconds())
+        .setIdleTimeoutUnit(TimeUnit.SECONDS)
+        .setMaxFormAttributeSize(1024)
+        .setHttp2ClearTextEnabled(true);
+  }
+
+  private static <T> T await(Future<T> future, String what) {
+    try {
+      return future.toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
+    } catch (ExecutionException e) {
+      throw new IpamException(ErrorCode.IO_FAILURE, "jipamd: " + what + " failed: " + e.getCause(), e.getCause());
+    } catch (TimeoutException e) {
+      throw new IpamException(ErrorCode.IO_FAILURE, "jipamd: " + what + " timed out");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IpamException(ErrorCode.INTERNAL, "interrupted " + what);
+    }
+  }
+
+  /** The TCP port listened on (the real one when 0 was asked for); 0 without TCP. */
+  int tcpPort() {
+    return tcpPort;
+  }
+
+  Settings settings() {
+    return settings;
+  }
+
+  /**
+   * Stops accepting, waits up to the shutdown bound for in-flight calls (their answers are sent),
+   * then closes the store. Calls still running at the bound are abandoned: each store call is
+   * atomic, so none is half-applied.
+   */
+  @Override
+  public void close() {
+    long bound = settings.shutdownBound().toMillis();
+    for (HttpServer s : servers) {
+      try {
+        s.shutdown(bound, TimeUnit.MILLISECONDS).toCompletionStage().toCompletableFuture()
+            .get(bound + 1000, TimeUnit.MILLISECONDS);
+      } catch (ExecutionException | TimeoutException e) {
+        // the bound passed: go on closing
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    workers.shutdown();
+    try {
+      workers.awaitTermination(bound, TimeUnit.MILLISECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    try {
+      vertx.close().toCompletionStage().toCompletableFuture().get(bound + 1000, TimeUnit.MILLISECONDS);
+    } catch (ExecutionException | TimeoutException e) {
+      // closing anyway
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    store.close();
+    if (settings.socket() != null) {
+      try {
+        Files.deleteIfExists(settings.socket());
+      } catch (IOException e) {
+        // a stale socket file is replaced at the next start
+      }
+    }
+  }
+}

@@ -1,0 +1,186 @@
+package io.jipam.server;
+
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.jipam.core.store.IpamStore;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code jipamd}: serves one IPAM store over gRPC (and the plugin's CNI call on its unix socket)
+ * until SIGTERM. Glue only: options to {@link IpamServer.Settings} and {@link
+ * StoreFactory.StoreSettings}. Exit codes: 0 after a clean shutdown, 2 for a bad option or
+ * setting (the message names it), 1 when the store or a listener cannot start.
+ */
+@Command(name = "jipamd", mixinStandardHelpOptions = true, versionProvider = Jipamd.Version.class,
+    sortOptions = false,
+    description = "jipam's IPAM service: serves an IPAM store to the jipam plugin (unix socket),"
+        + " to other jipamds and to jipamctl (gRPC, jipam.v1.Ipam).")
+public final class Jipamd implements Callable<Integer> {
+  @Option(names = "--socket", paramLabel = "PATH", defaultValue = "/run/jipam/jipam.sock",
+      description = "unix socket for the node's plugins and jipamctl, mode 0600 (default: ${DEFAULT-VALUE})")
+  Path socket;
+
+  @Option(names = "--no-socket", description = "do not listen on a unix socket")
+  boolean noSocket;
+
+  @Option(names = "--listen", paramLabel = "HOST:PORT", description = "also serve gRPC on TCP (TLS unless --insecure)")
+  String listen;
+
+  @Option(names = "--insecure", description = "allow plain TCP without TLS")
+  boolean insecure;
+
+  @Option(names = "--tls-cert", paramLabel = "FILE", description = "server certificate chain (PEM) for TCP")
+  Path tlsCert;
+
+  @Option(names = "--tls-key", paramLabel = "FILE", description = "server private key (PEM) for TCP")
+  Path tlsKey;
+
+  @Option(names = "--client-ca", paramLabel = "FILE",
+      description = "CA (PEM) whose client certificates are required on TCP (mutual TLS)")
+  Path clientCa;
+
+  @Option(names = "--store", paramLabel = "TYPE", defaultValue = "file",
+      description = "file, etcd, remote or memory (default: ${DEFAULT-VALUE})")
+  String store;
+
+  @Option(names = "--data-dir", paramLabel = "DIR", defaultValue = "/var/lib/cni/networks",
+      description = "file store: data dir in the host-local layout (default: ${DEFAULT-VALUE})")
+  Path dataDir;
+
+  @Option(names = "--fsync", description = "file store: force every change to disk before answering")
+  boolean fsync;
+
+  @Option(names = "--etcd-config", paramLabel = "FILE",
+      description = "etcd store: JSON object with the keys of the plugin's ipam.store for etcd")
+  Path etcdConfig;
+
+  @Option(names = "--remote", paramLabel = "ADDRESS", description = "remote store: unix:/path or host:port of the central jipamd")
+  String remote;
+
+  @Option(names = "--remote-ca", paramLabel = "FILE", description = "remote store: CA (PEM) of the central jipamd")
+  Path remoteCa;
+
+  @Option(names = "--remote-cert", paramLabel = "FILE", description = "remote store: client certificate (PEM)")
+  Path remoteCert;
+
+  @Option(names = "--remote-key", paramLabel = "FILE", description = "remote store: client key (PEM)")
+  Path remoteKey;
+
+  @Option(names = "--remote-insecure", description = "remote store: plain TCP without TLS")
+  boolean remoteInsecure;
+
+  @Option(names = "--workers", defaultValue = "8", description = "threads running store calls (default: ${DEFAULT-VALUE})")
+  int workers;
+
+  @Option(names = "--queue", defaultValue = "1024",
+      description = "calls waiting for a worker before jipamd answers 'try again later' (default: ${DEFAULT-VALUE})")
+  int queue;
+
+  @Option(names = "--shutdown-timeout", paramLabel = "SECONDS", defaultValue = "10",
+      description = "on SIGTERM, how long in-flight calls may take to finish (default: ${DEFAULT-VALUE})")
+  int shutdownSeconds;
+
+  @Option(names = "--log-calls", description = "log one line per call on stderr")
+  boolean logCalls;
+
+  /** Signalled when jipamd should stop; tests and the shutdown hook count it down. */
+  private final CountDownLatch stop = new CountDownLatch(1);
+
+  public static void main(String[] args) {
+    System.exit(commandLine().execute(args));
+  }
+
+  static CommandLine commandLine() {
+    CommandLine cl = new CommandLine(new Jipamd());
+    cl.setExecutionExceptionHandler((e, line, parsed) -> {
+      if (e instanceof IpamException ipam) {
+        line.getErr().println("jipamd: " + ipam.getMessage());
+        return ipam.code() == ErrorCode.INVALID_CONFIG || ipam.code() == ErrorCode.UNSUPPORTED_FIELD ? 2 : 1;
+      }
+      throw e;
+    });
+    return cl;
+  }
+
+  @Override
+  public Integer call() throws InterruptedException {
+    IpamServer.Settings settings = settings();
+    RemoteStore.Tls remoteTls = remoteCa != null || remoteCert != null ? new RemoteStore.Tls(remoteCa, remoteCert,
+        remoteKey, null) : null;
+    if ("remote".equals(store) && remote != null && !remote.startsWith("unix:") && !remote.startsWith("/")
+        && remoteTls == null && !remoteInsecure) {
+      throw IpamException.invalidConfig("--remote %s is TCP: give --remote-ca (and --remote-cert/--remote-key),"
+          + " or --remote-insecure", remote);
+    }
+    if ("remote".equals(store) && remote == null) {
+      throw IpamException.invalidConfig("--store remote needs --remote ADDRESS");
+    }
+    if (remoteTls == null && remote != null && !remote.startsWith("unix:") && !remote.startsWith("/")
+        && !remoteInsecure) {
+      remoteTls = new RemoteStore.Tls(null, null, null, null);
+    }
+    CallLog log = new CallLog(System.err, logCalls);
+    IpamStore backing = StoreFactory.open(new StoreFactory.StoreSettings(store, dataDir, fsync, etcdConfig,
+        remote, remoteTls));
+    IpamServer server;
+    try {
+      server = IpamServer.start(backing, settings, log);
+    } catch (RuntimeException e) {
+      backing.close();
+      throw e;
+    }
+    Thread hook = new Thread(() -> {
+      log.info("stopping: finishing in-flight calls (at most " + shutdownSeconds + " s)");
+      server.close();
+      log.info("stopped");
+    }, "jipamd-shutdown");
+    Runtime.getRuntime().addShutdownHook(hook);
+    log.info("serving store " + store + (settings.socket() != null ? " on unix:" + settings.socket() : "")
+        + (settings.tcpHost() != null ? " on " + settings.tcpHost() + ":" + server.tcpPort()
+            + (settings.tlsCert() == null ? " (plain TCP)" : settings.clientCa() == null ? " (TLS)" : " (mutual TLS)")
+            : ""));
+    log.info("ready");
+    stop.await();
+    return 0;
+  }
+
+  IpamServer.Settings settings() {
+    String host = null;
+    int port = 0;
+    if (listen != null) {
+      int colon = listen.lastIndexOf(':');
+      if (colon <= 0) {
+        throw IpamException.invalidConfig("--listen \"%s\" is not HOST:PORT", listen);
+      }
+      host = listen.substring(0, colon);
+      if (host.startsWith("[") && host.endsWith("]")) {
+        host = host.substring(1, host.length() - 1);
+      }
+      try {
+        port = Integer.parseInt(listen.substring(colon + 1));
+      } catch (NumberFormatException e) {
+        port = -1;
+      }
+      if (port < 0 || port > 65535) {
+        throw IpamException.invalidConfig("--listen \"%s\": port is not 0 to 65535", listen);
+      }
+    }
+    return new IpamServer.Settings(noSocket ? null : socket, host, port, insecure, tlsCert, tlsKey, clientCa,
+        workers, queue, 4L << 20, Duration.ofSeconds(shutdownSeconds), Duration.ofSeconds(30));
+  }
+
+  /** The version from the jar's manifest, or "dev". */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      String v = Jipamd.class.getPackage().getImplementationVersion();
+      return new String[] {"jipamd " + (v == null ? "dev" : v)};
+    }
+  }
+}

@@ -1,0 +1,369 @@
+package io.jipam.server;
+
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOutcome;
+import io.jipam.core.store.AllocationRequest;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.Pool;
+import io.jipam.core.store.PoolUsage;
+import io.jipam.server.v1.AllocateRequest;
+import io.jipam.server.v1.AllocationsResponse;
+import io.jipam.server.v1.FindRequest;
+import io.jipam.server.v1.IpamGrpcClient;
+import io.jipam.server.v1.ListPoolsRequest;
+import io.jipam.server.v1.ListPoolsResponse;
+import io.jipam.server.v1.ListRequest;
+import io.jipam.server.v1.ListResponse;
+import io.jipam.server.v1.PoolAllocations;
+import io.jipam.server.v1.PoolInfo;
+import io.jipam.server.v1.ReclaimNodeRequest;
+import io.jipam.server.v1.ReclaimNodeResponse;
+import io.jipam.server.v1.ReleaseRequest;
+import io.jipam.server.v1.RetainOnlyRequest;
+import io.jipam.server.v1.UsageRequest;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpVersion;
+import io.vertx.core.net.PemKeyCertOptions;
+import io.vertx.core.net.PemTrustOptions;
+import io.vertx.core.net.SocketAddress;
+import io.vertx.grpc.client.GrpcClient;
+import io.vertx.grpc.client.GrpcClientOptions;
+import io.vertx.grpc.common.GrpcStatus;
+import io.vertx.grpc.common.ServiceMethod;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * An {@link IpamStore} that is another jipamd: every method is one {@code jipam.v1.Ipam} call (a
+ * {@code list} one call per page) over one long-lived HTTP/2 connection, on a unix socket or TCP
+ * (TLS, mutual when a client certificate is given; plain only when asked for).
+ *
+ * <p>Contract beyond {@link IpamStore}'s, which the server's store provides:
+ * <ul>
+ *   <li><b>Bounded.</b> Every call carries a deadline ({@link Target#timeout}); a call that misses
+ *       it, or cannot reach jipamd, throws {@code TRY_AGAIN_LATER}. Such a call may or may not
+ *       have been applied; every store call is idempotent, so repeating it is safe.
+ *   <li><b>Retries only what is idempotent</b> and only on a transient failure, within the
+ *       deadline: Release, Find, List, RetainOnly, Usage, ListPools. Allocate is never repeated
+ *       here (a repeat would answer {@code existing = true} for an allocation this call made); the
+ *       CNI runtime repeats an ADD itself.
+ *   <li><b>Errors as raised.</b> An error jipamd raised comes back as the same {@link ErrorCode}
+ *       and message; every {@link AllocationOutcome} comes back as itself.
+ *   <li><b>Thread-safe; blocking.</b> Methods block the calling thread, which must not be a Vert.x
+ *       event loop.
+ * </ul>
+ */
+public final class RemoteStore implements IpamStore {
+  private static final int ATTEMPTS = 3;
+
+  private final Vertx vertx;
+  private final GrpcClient client;
+  private final Target target;
+
+  private RemoteStore(Vertx vertx, GrpcClient client, Target target) {
+    this.vertx = vertx;
+    this.client = client;
+    this.target = target;
+  }
+
+  /** Connects lazily: an unreachable jipamd surfaces as TRY_AGAIN_LATER from the first call. */
+  public static RemoteStore connect(Target target) {
+    Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(1).setWorkerPoolSize(1)
+        .setInternalBlockingPoolSize(1));
+    HttpClientOptions http = new HttpClientOptions()
+        .setProtocolVersion(HttpVersion.HTTP_2)
+        .setHttp2ClearTextUpgrade(false)
+        .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, target.timeout().toMillis()));
+    if (target.tls() != null) {
+      http.setSsl(true).setUseAlpn(true);
+      if (target.tls().caFile() != null) {
+        http.setTrustOptions(new PemTrustOptions().addCertPath(target.tls().caFile().toString()));
+      }
+      if (target.tls().certFile() != null) {
+        http.setKeyCertOptions(new PemKeyCertOptions().setCertPath(target.tls().certFile().toString())
+            .setKeyPath(target.tls().keyFile().toString()));
+      }
+      if (target.tls().serverName() != null) {
+        http.setVerifyHost(true);
+      }
+    }
+    GrpcClient client = GrpcClient.client(vertx, new GrpcClientOptions()
+        .setScheduleDeadlineAutomatically(true)
+        .setMaxMessageSize(16L << 20), http);
+    return new RemoteStore(vertx, client, target);
+  }
+
+  @Override
+  public AllocationOutcome allocate(Pool pool, AllocationRequest request) {
+    AllocateRequest.Builder r = AllocateRequest.newBuilder()
+        .setPool(Protos.pool(pool))
+        .setAttachment(Protos.attachment(request.attachment()))
+        .setPod(Protos.pod(request.pod()));
+    request.requested().forEach(a -> r.addRequested(a.toString()));
+    return Protos.outcome(call(IpamGrpcClient.Allocate, r.build(), false));
+  }
+
+  @Override
+  public List<Allocation> release(Pool pool, Attachment attachment) {
+    ReleaseRequest r = ReleaseRequest.newBuilder().setPool(Protos.pool(pool))
+        .setAttachment(Protos.attachment(attachment)).build();
+    return allocations(call(IpamGrpcClient.Release, r, true));
+  }
+
+  @Override
+  public List<Allocation> find(Pool pool, Attachment attachment) {
+    FindRequest r = FindRequest.newBuilder().setPool(Protos.pool(pool))
+        .setAttachment(Protos.attachment(attachment)).build();
+    return allocations(call(IpamGrpcClient.Find, r, true));
+  }
+
+  @Override
+  public List<Allocation> list(Pool pool) {
+    return list(ListRequest.newBuilder().setPool(Protos.pool(pool)).build());
+  }
+
+  /**
+   * The pool's allocations that match the filter fields set in {@code query} (container ID,
+   * ifname, pod namespace, pod name), page by page; its pool, page size and token are set here.
+   */
+  public List<Allocation> list(Pool pool, ListRequest query) {
+    return list(query.toBuilder().setPool(Protos.pool(pool)).setPageToken("").build());
+  }
+
+  private List<Allocation> list(ListRequest first) {
+    List<Allocation> out = new ArrayList<>();
+    ListRequest r = first;
+    while (true) {
+      ListResponse page = call(IpamGrpcClient.List, r, true);
+      out.addAll(Protos.fromAllocations(page.getAllocationsList()));
+      if (page.getNextPageToken().isEmpty()) {
+        return out;
+      }
+      r = r.toBuilder().setPageToken(page.getNextPageToken()).build();
+    }
+  }
+
+  @Override
+  public List<Allocation> retainOnly(Pool pool, Set<Attachment> valid) {
+    RetainOnlyRequest.Builder r = RetainOnlyRequest.newBuilder().setPool(Protos.pool(pool));
+    valid.forEach(a -> r.addValid(Protos.attachment(a)));
+    return allocations(call(IpamGrpcClient.RetainOnly, r.build(), true));
+  }
+
+  @Override
+  public PoolUsage usage(Pool pool) {
+    UsageRequest r = UsageRequest.newBuilder().setPool(Protos.pool(pool)).build();
+    return Protos.usage(call(IpamGrpcClient.Usage, r, true).getRangeSetsList());
+  }
+
+  /** A pool jipamd serves, with its usage. */
+  public record PoolStatus(Pool pool, PoolUsage usage) {}
+
+  /** The pools jipamd serves, by name. */
+  public List<PoolStatus> pools() {
+    ListPoolsResponse r = call(IpamGrpcClient.ListPools, ListPoolsRequest.getDefaultInstance(), true);
+    List<PoolStatus> out = new ArrayList<>();
+    for (PoolInfo info : r.getPoolsList()) {
+      out.add(new PoolStatus(Protos.pool(info.getPool()), Protos.usage(info.getUsageList())));
+    }
+    return out;
+  }
+
+  /** ReclaimNode: what was released, per pool name. Idempotent. */
+  public Map<String, List<Allocation>> reclaimNode(String node) {
+    ReclaimNodeResponse r = call(IpamGrpcClient.ReclaimNode,
+        ReclaimNodeRequest.newBuilder().setNode(node).build(), true);
+    Map<String, List<Allocation>> out = new LinkedHashMap<>();
+    for (PoolAllocations p : r.getReleasedList()) {
+      out.put(p.getPool(), Protos.fromAllocations(p.getAllocationsList()));
+    }
+    return out;
+  }
+
+  @Override
+  public void close() {
+    try {
+      client.close().compose(v -> vertx.close()).toCompletionStage().toCompletableFuture()
+          .get(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException | TimeoutException e) {
+      // closing: nothing is pending that a caller waits for
+    }
+  }
+
+  private static List<Allocation> allocations(AllocationsResponse r) {
+    return Protos.fromAllocations(r.getAllocationsList());
+  }
+
+  private <Req, Resp> Resp call(ServiceMethod<Resp, Req> method, Req request, boolean idempotent) {
+    long deadline = System.nanoTime() + target.timeout().toNanos();
+    long backoffMillis = 20;
+    for (int attempt = 1; ; attempt++) {
+      long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+      try {
+        return once(method, request, Math.max(1, left));
+      } catch (Transient e) {
+        long now = System.nanoTime();
+        if (!idempotent || attempt >= ATTEMPTS
+            || now + TimeUnit.MILLISECONDS.toNanos(backoffMillis) >= deadline) {
+          throw e.error;
+        }
+        sleep(backoffMillis);
+        backoffMillis *= 4;
+      }
+    }
+  }
+
+  /** A failure after which the same call may succeed: the connection, not jipamd's answer. */
+  private static final class Transient extends RuntimeException {
+    final IpamException error;
+
+    Transient(IpamException error) {
+      super(error.getMessage(), null, false, false);
+      this.error = error;
+    }
+  }
+
+  private <Req, Resp> Resp once(ServiceMethod<Resp, Req> method, Req request, long timeoutMillis) {
+    String name = method.methodName();
+    Future<Resp> answer = client.request(target.address(), method).compose(req -> {
+      req.timeout(timeoutMillis, TimeUnit.MILLISECONDS);
+      return req.send(request);
+    }).compose(resp -> resp.last().transform(last -> {
+      if (resp.status() == GrpcStatus.OK && last.succeeded()) {
+        return Future.succeededFuture(last.result());
+      }
+      if (resp.status() == null || resp.status() == GrpcStatus.OK) {
+        return Future.failedFuture(new IpamException(ErrorCode.TRY_AGAIN_LATER, "jipamd " + name
+            + " at " + target.text() + ": no answer: " + last.cause()));
+      }
+      // an error without messages is sent "trailers-only": its metadata arrives as headers
+      io.vertx.core.MultiMap metadata = resp.trailers() != null && resp.trailers().contains(GrpcErrors.DETAILS_TRAILER)
+          ? resp.trailers() : resp.headers();
+      return Future.failedFuture(new Answered(GrpcErrors.exception(resp.status(), resp.statusMessage(),
+          metadata, name)));
+    }));
+    try {
+      return answer.toCompletionStage().toCompletableFuture().get(timeoutMillis + 1000, TimeUnit.MILLISECONDS);
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause();
+      if (cause instanceof Answered a) {
+        throw a.error;
+      }
+      if (cause instanceof IpamException ipam) {
+        throw new Transient(ipam);
+      }
+      throw new Transient(new IpamException(ErrorCode.TRY_AGAIN_LATER, "jipamd " + name + " at "
+          + target.text() + " failed: " + cause, cause));
+    } catch (TimeoutException e) {
+      throw new Transient(new IpamException(ErrorCode.TRY_AGAIN_LATER, "jipamd " + name + " at "
+          + target.text() + " did not answer within " + timeoutMillis + " ms"));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IpamException(ErrorCode.TRY_AGAIN_LATER, "interrupted waiting for jipamd " + name);
+    }
+  }
+
+  /** jipamd answered with an error: final, never retried. */
+  private static final class Answered extends RuntimeException {
+    final IpamException error;
+
+    Answered(IpamException error) {
+      super(error.getMessage(), null, false, false);
+      this.error = error;
+    }
+  }
+
+  private static void sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IpamException(ErrorCode.TRY_AGAIN_LATER, "interrupted");
+    }
+  }
+
+  /** TLS settings of a TCP connection; null files mean the JVM's trust store / no client cert. */
+  public record Tls(Path caFile, Path certFile, Path keyFile, String serverName) {
+    public Tls {
+      if ((certFile == null) != (keyFile == null)) {
+        throw IpamException.invalidConfig("a client certificate needs both a cert file and a key file");
+      }
+    }
+  }
+
+  /**
+   * Where jipamd listens: {@code unix:/path/to.sock} or {@code host:port} ({@code [v6]:port}); TLS
+   * settings for TCP (null: plain, which {@link #parse} callers allow only when asked to).
+   */
+  public record Target(SocketAddress address, String text, Tls tls, Duration timeout) {
+    public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(5);
+
+    public Target {
+      Objects.requireNonNull(address, "address");
+      timeout = timeout == null ? DEFAULT_TIMEOUT : timeout;
+    }
+
+    public static Target parse(String text) {
+      if (text == null || text.isEmpty()) {
+        throw IpamException.invalidConfig("jipamd address is empty: use unix:/path or host:port");
+      }
+      if (text.startsWith("unix:")) {
+        String path = text.substring("unix:".length());
+        if (path.isEmpty()) {
+          throw IpamException.invalidConfig("jipamd address \"%s\" names no socket path", text);
+        }
+        return new Target(SocketAddress.domainSocketAddress(path), text, null, null);
+      }
+      if (text.startsWith("/")) {
+        return new Target(SocketAddress.domainSocketAddress(text), "unix:" + text, null, null);
+      }
+      int colon = text.lastIndexOf(':');
+      if (colon <= 0 || colon == text.length() - 1) {
+        throw IpamException.invalidConfig("jipamd address \"%s\" is not unix:/path or host:port", text);
+      }
+      String host = text.substring(0, colon);
+      if (host.startsWith("[") && host.endsWith("]")) {
+        host = host.substring(1, host.length() - 1);
+      }
+      int port;
+      try {
+        port = Integer.parseInt(text.substring(colon + 1));
+      } catch (NumberFormatException e) {
+        port = -1;
+      }
+      if (port < 1 || port > 65535) {
+        throw IpamException.invalidConfig("jipamd address \"%s\": port is not 1 to 65535", text);
+      }
+      return new Target(SocketAddress.inetSocketAddress(port, host), text, null, null);
+    }
+
+    public boolean isUnix() {
+      return address.isDomainSocket();
+    }
+
+    public Target withTls(Tls tls) {
+      return new Target(address, text, tls, timeout);
+    }
+
+    public Target withTimeout(Duration timeout) {
+      return new Target(address, text, tls, timeout);
+    }
+  }
+}

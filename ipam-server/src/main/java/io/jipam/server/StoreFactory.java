@@ -1,0 +1,74 @@
+package io.jipam.server;
+
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.IpamStore;
+import io.jipam.etcd.EtcdIpamStore;
+import io.jipam.etcd.EtcdStoreConfig;
+import io.jipam.etcd.EtcdStores;
+import io.jipam.hostlocal.HostLocalStores;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Opens the store jipamd serves, by type; the one place that knows the store modules' entry
+ * points.
+ *
+ * <table>
+ *   <caption>Store types</caption>
+ *   <tr><th>type</th><th>what</th><th>settings</th></tr>
+ *   <tr><td>{@code file}</td><td>the host-local layout under a data dir (default)</td><td>data dir, fsync</td></tr>
+ *   <tr><td>{@code etcd}</td><td>the clustered store, one warm client</td><td>a JSON file with the keys of the plugin's {@code ipam.store} for etcd</td></tr>
+ *   <tr><td>{@code remote}</td><td>another jipamd, through {@link RemoteStore}</td><td>its address</td></tr>
+ *   <tr><td>{@code memory}</td><td>this process's memory; tests and benchmarks only</td><td>none</td></tr>
+ * </table>
+ */
+final class StoreFactory {
+  private StoreFactory() {}
+
+  static IpamStore open(StoreSettings s) {
+    return switch (s.type()) {
+      case "file", "host-local" -> HostLocalStores.open(s.dataDir(), s.fsync());
+      case "memory" -> IpamStore.inMemory();
+      case "etcd" -> EtcdStores.open(EtcdStoreConfig.fromJson(etcdJson(s.etcdConfig())));
+      case "remote" -> RemoteStore.connect(RemoteStore.Target.parse(s.remote()).withTls(s.remoteTls()));
+      default -> throw new IpamException(ErrorCode.INVALID_CONFIG, "store type \"" + s.type()
+          + "\" is not one of file, etcd, remote, memory");
+    };
+  }
+
+  private static Map<String, Object> etcdJson(Path file) {
+    if (file == null) {
+      throw IpamException.invalidConfig("store type etcd needs --etcd-config FILE (the etcd store's JSON keys)");
+    }
+    try {
+      return new JsonObject(Files.readString(file)).getMap();
+    } catch (IOException e) {
+      throw new IpamException(ErrorCode.INVALID_CONFIG, "cannot read etcd config " + file + ": " + e.getMessage(), e);
+    } catch (RuntimeException e) {
+      throw new IpamException(ErrorCode.INVALID_CONFIG, "etcd config " + file + " is not a JSON object: "
+          + e.getMessage(), e);
+    }
+  }
+
+  /** ReclaimNode on the stores that keep node affinity (etcd); an error naming the store otherwise. */
+  static Map<String, List<Allocation>> reclaimNode(IpamStore store, String node) {
+    if (store instanceof EtcdIpamStore etcd) {
+      return etcd.reclaimNode(node);
+    }
+    if (store instanceof RemoteStore remote) {
+      return remote.reclaimNode(node);
+    }
+    throw new IpamException(ErrorCode.UNSUPPORTED_FIELD, "ReclaimNode: this jipamd's store ("
+        + store.getClass().getSimpleName() + ") keeps no node affinity; only the etcd store does");
+  }
+
+  /** What {@link #open} needs. */
+  record StoreSettings(String type, Path dataDir, boolean fsync, Path etcdConfig, String remote,
+      RemoteStore.Tls remoteTls) {}
+}

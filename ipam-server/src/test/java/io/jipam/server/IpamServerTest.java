@@ -1,0 +1,224 @@
+package io.jipam.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.jipam.core.alloc.AllocationOrder;
+import io.jipam.core.net.Cidr;
+import io.jipam.core.net.IpRange;
+import io.jipam.core.net.RangeSet;
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOutcome;
+import io.jipam.core.store.AllocationRequest;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.PodRef;
+import io.jipam.core.store.Pool;
+import io.jipam.server.v1.ListRequest;
+import java.io.ByteArrayOutputStream;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** jipamd's own behaviour beyond the store contract: definitions, errors, paging, the CNI call. */
+@Timeout(60)
+class IpamServerTest {
+  @TempDir Path dir;
+  Path socket;
+  IpamServer server;
+  RemoteStore remote;
+
+  @BeforeEach
+  void start() {
+    socket = dir.resolve("jipam.sock");
+    server = IpamServer.start(IpamStore.inMemory(), IpamServer.Settings.unix(socket), CallLog.quiet());
+    remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket));
+  }
+
+  @AfterEach
+  void stop() {
+    remote.close();
+    server.close();
+  }
+
+  static Pool pool(String name, String... subnets) {
+    List<RangeSet> sets = new java.util.ArrayList<>();
+    for (String s : subnets) {
+      sets.add(new RangeSet(List.of(IpRange.withDefaults(Cidr.parse(s), null, null, null, null))));
+    }
+    return new Pool(name, sets, AllocationOrder.LOWEST_FREE);
+  }
+
+  @Test
+  void allocate_poolRedefinedWithOtherRanges_invalidConfigNamingBoth() {
+    remote.allocate(pool("net", "198.18.0.0/24"), AllocationRequest.of(new Attachment("c1", "eth0")));
+    IpamException e = assertThrows(IpamException.class,
+        () -> remote.allocate(pool("net", "198.18.1.0/24"), AllocationRequest.of(new Attachment("c2", "eth0"))));
+    assertEquals(ErrorCode.INVALID_CONFIG, e.code(), e.getMessage());
+    assertTrue(e.getMessage().contains("198.18.0.1-198.18.0.254") && e.getMessage().contains("198.18.1.1-198.18.1.254"), e.getMessage());
+    assertEquals(1, remote.list(pool("net", "198.18.0.0/24")).size());
+  }
+
+  @Test
+  void list_moreThanOnePage_allInAddressOrderAndFiltersApply() {
+    Pool pool = pool("big", "198.18.0.0/20");
+    for (int i = 0; i < 1200; i++) {
+      PodRef pod = new PodRef(i % 3 == 0 ? "kube-system" : "default", "pod-" + i);
+      remote.allocate(pool, new AllocationRequest(new Attachment("c" + i, "eth0"), List.of(), pod));
+    }
+    List<Allocation> all = remote.list(pool);
+    assertEquals(1200, all.size());
+    for (int i = 1; i < all.size(); i++) {
+      assertTrue(all.get(i - 1).address().compareTo(all.get(i).address()) < 0, "ordered at " + i);
+    }
+    List<Allocation> system = remote.list(pool, ListRequest.newBuilder().setPodNamespace("kube-system").build());
+    assertEquals(400, system.size());
+    assertTrue(system.stream().allMatch(a -> a.pod().namespace().equals("kube-system")));
+    List<Allocation> one = remote.list(pool, ListRequest.newBuilder().setContainerId("c7").build());
+    assertEquals(List.of(new Attachment("c7", "eth0")), one.stream().map(Allocation::attachment).toList());
+  }
+
+  @Test
+  void pools_afterCalls_listsDefinitionsWithUsage() {
+    Pool a = pool("a", "198.18.0.0/24", "fd00:a::/64");
+    remote.allocate(a, AllocationRequest.of(new Attachment("c1", "eth0")));
+    remote.usage(pool("b", "198.18.1.0/24"));
+    List<RemoteStore.PoolStatus> pools = remote.pools();
+    assertEquals(List.of("a", "b"), pools.stream().map(p -> p.pool().name()).toList());
+    assertEquals(a, pools.get(0).pool());
+    assertEquals(List.of(1L, 1L), pools.get(0).usage().allocated());
+  }
+
+  @Test
+  void reclaimNode_storeWithoutNodes_unsupportedFieldNotSilence() {
+    IpamException e = assertThrows(IpamException.class, () -> remote.reclaimNode("node-1"));
+    assertEquals(ErrorCode.UNSUPPORTED_FIELD, e.code(), e.getMessage());
+  }
+
+  @Test
+  void allocate_exhaustedAndTaken_comeBackAsOutcomes() {
+    Pool small = pool("small", "198.18.0.0/30"); // .2 only
+    Attachment first = new Attachment("c1", "eth0");
+    remote.allocate(small, AllocationRequest.of(first));
+    AllocationOutcome full = remote.allocate(small, AllocationRequest.of(new Attachment("c2", "eth0")));
+    assertEquals(0, assertInstanceOf(AllocationOutcome.Exhausted.class, full).rangeSetIndex());
+    AllocationOutcome taken = remote.allocate(small, new AllocationRequest(new Attachment("c3", "eth0"),
+        List.of(io.jipam.core.net.IpAddress.parse("198.18.0.2")), null));
+    assertEquals(first, assertInstanceOf(AllocationOutcome.Taken.class, taken).holder());
+  }
+
+  @Test
+  void call_noJipamd_tryAgainLaterWithinTheDeadline() {
+    RemoteStore nowhere = RemoteStore.connect(RemoteStore.Target.parse("unix:" + dir.resolve("none.sock"))
+        .withTimeout(Duration.ofSeconds(2)));
+    try {
+      long start = System.nanoTime();
+      IpamException e = assertThrows(IpamException.class, () -> nowhere.list(pool("net", "198.18.0.0/24")));
+      assertEquals(ErrorCode.TRY_AGAIN_LATER, e.code());
+      assertTrue(System.nanoTime() - start < Duration.ofSeconds(4).toNanos(), "bounded");
+    } finally {
+      nowhere.close();
+    }
+  }
+
+  static final String CONFIG = "{\"cniVersion\":\"1.0.0\",\"name\":\"pods\",\"type\":\"bridge\","
+      + "\"ipam\":{\"type\":\"jipam\",\"ranges\":[[{\"subnet\":\"198.18.4.0/24\"}],[{\"subnet\":\"fd00:4::/64\"}]]}}";
+
+  @Test
+  void cniCall_addThenDel_printsResultAndReleases() throws Exception {
+    Reply add = cni("CNI_COMMAND=ADD\nCNI_CONTAINERID=abc\nCNI_NETNS=/run/netns/x\nCNI_IFNAME=eth0\nCNI_PATH=/opt/cni/bin\n"
+        + "CNI_ARGS=K8S_POD_NAMESPACE=ns;K8S_POD_NAME=web\n\n" + CONFIG);
+    assertEquals(0, add.exit, add.body);
+    assertTrue(add.body.contains("\"198.18.4.2/24\"") && add.body.contains("\"fd00:4::2/64\""), add.body);
+    Pool pool = pool("pods", "198.18.4.0/24", "fd00:4::/64");
+    Pool roundRobin = new Pool(pool.name(), pool.rangeSets(), AllocationOrder.ROUND_ROBIN);
+    assertEquals(new PodRef("ns", "web"), remote.find(roundRobin, new Attachment("abc", "eth0")).get(0).pod());
+    Reply del = cni("CNI_COMMAND=DEL\nCNI_CONTAINERID=abc\nCNI_IFNAME=eth0\nCNI_PATH=/opt/cni/bin\n\n" + CONFIG);
+    assertEquals(0, del.exit, del.body);
+    assertEquals("", del.body);
+    assertEquals(List.of(), remote.list(roundRobin));
+  }
+
+  @Test
+  void cniCall_badInputs_cniErrorEachAndServingGoesOn() throws Exception {
+    Reply noEnv = cni("garbage\n\n" + CONFIG);
+    assertEquals(1, noEnv.exit);
+    assertTrue(noEnv.body.replace(" ", "").contains("\"code\":6"), noEnv.body);
+    Reply badConfig = cni("CNI_COMMAND=ADD\nCNI_CONTAINERID=abc\nCNI_NETNS=/x\nCNI_IFNAME=eth0\nCNI_PATH=/p\n\n{\"cniVersion\":");
+    assertEquals(1, badConfig.exit);
+    assertTrue(badConfig.body.replace(" ", "").contains("\"code\":6"), badConfig.body);
+    Reply missing = cni("CNI_COMMAND=ADD\nCNI_PATH=/p\n\n" + CONFIG);
+    assertEquals(1, missing.exit);
+    assertTrue(missing.body.replace(" ", "").contains("\"code\":4") && missing.body.contains("CNI_CONTAINERID"), missing.body);
+    try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+      ch.write(ByteBuffer.wrap("\u0000\u0001 not http at all\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1)));
+      ch.shutdownOutput();
+      ch.read(ByteBuffer.allocate(1024));
+    }
+    assertEquals(List.of(), remote.list(pool("other", "198.18.9.0/24")));
+  }
+
+  @Test
+  void grpc_malformedAndOversizedMessages_errorEachAndServingGoesOn() throws Exception {
+    io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
+    try {
+      io.vertx.grpc.client.GrpcClient client = io.vertx.grpc.client.GrpcClient.client(vertx);
+      io.vertx.core.net.SocketAddress where = io.vertx.core.net.SocketAddress.domainSocketAddress(socket.toString());
+      byte[] garbage = new byte[] {(byte) 0xff, (byte) 0xff, (byte) 0xff, 0x07, 0x01};
+      byte[] huge = new byte[5 << 20];
+      for (byte[] payload : List.of(garbage, huge)) {
+        // an error status, or the stream reset (the server's answer to an oversized message)
+        String outcome = client.request(where).compose(req -> {
+          req.fullMethodName("jipam.v1.Ipam/Allocate");
+          return req.send(io.vertx.core.buffer.Buffer.buffer(payload));
+        }).compose(resp -> resp.end().transform(ar -> io.vertx.core.Future.succeededFuture(String.valueOf(resp.status()))))
+            .recover(e -> io.vertx.core.Future.succeededFuture("reset: " + e))
+            .toCompletionStage().toCompletableFuture().get(20, java.util.concurrent.TimeUnit.SECONDS);
+        assertTrue(!outcome.equals("OK"), "payload of " + payload.length + " bytes: " + outcome);
+      }
+      client.close();
+    } finally {
+      vertx.close().toCompletionStage().toCompletableFuture().get(10, java.util.concurrent.TimeUnit.SECONDS);
+    }
+    assertInstanceOf(AllocationOutcome.Allocated.class,
+        remote.allocate(pool("after", "198.18.5.0/24"), AllocationRequest.of(new Attachment("c1", "eth0"))));
+  }
+
+  record Reply(int exit, String body) {}
+
+  /** A CNI call as the plugin sends it: HTTP/1.1 over the unix socket, Connection: close. */
+  Reply cni(String body) throws Exception {
+    byte[] payload = body.getBytes(StandardCharsets.UTF_8);
+    try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
+      String head = "POST /cni/v1 HTTP/1.1\r\nHost: jipamd\r\nContent-Length: " + payload.length
+          + "\r\nConnection: close\r\n\r\n";
+      ch.write(ByteBuffer.wrap(head.getBytes(StandardCharsets.ISO_8859_1)));
+      ch.write(ByteBuffer.wrap(payload));
+      ByteArrayOutputStream out = new ByteArrayOutputStream();
+      ByteBuffer buf = ByteBuffer.allocate(8192);
+      while (ch.read(buf) >= 0) {
+        out.write(buf.array(), 0, buf.position());
+        buf.clear();
+      }
+      String text = out.toString(StandardCharsets.UTF_8);
+      int split = text.indexOf("\r\n\r\n");
+      String headers = text.substring(0, split).toLowerCase(java.util.Locale.ROOT);
+      int at = headers.indexOf("jipam-exit: ");
+      int exit = Integer.parseInt(headers.substring(at + 12, at + 13));
+      return new Reply(exit, text.substring(split + 4));
+    }
+  }
+}

@@ -1,0 +1,180 @@
+package io.jipam.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jipam.core.alloc.AllocationOrder;
+import io.jipam.core.net.Cidr;
+import io.jipam.core.net.IpRange;
+import io.jipam.core.net.RangeSet;
+import io.jipam.core.store.AllocationRequest;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.PodRef;
+import io.jipam.core.store.Pool;
+import io.jipam.ctl.Jipamctl;
+import io.vertx.core.json.JsonArray;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+/** jipamctl's commands against a real jipamd (in this JVM, on a unix socket, file store). */
+@Timeout(60)
+class JipamctlTest {
+  @TempDir Path dir;
+  IpamServer server;
+  RemoteStore remote;
+  String address;
+  final Pool pool = new Pool("pods", List.of(
+      new RangeSet(List.of(IpRange.withDefaults(Cidr.parse("198.18.0.0/24"), null, null, null, null))),
+      new RangeSet(List.of(IpRange.withDefaults(Cidr.parse("fd00:7::/120"), null, null, null, null)))),
+      AllocationOrder.LOWEST_FREE);
+
+  @BeforeEach
+  void start() {
+    Path socket = dir.resolve("jipam.sock");
+    server = IpamServer.start(io.jipam.hostlocal.HostLocalStores.open(dir.resolve("data")),
+        IpamServer.Settings.unix(socket), CallLog.quiet());
+    address = "unix:" + socket;
+    remote = RemoteStore.connect(RemoteStore.Target.parse(address));
+    for (int i = 0; i < 3; i++) {
+      remote.allocate(pool, new AllocationRequest(new Attachment("c" + i, "eth0"), List.of(),
+          new PodRef("default", "web-" + i)));
+    }
+  }
+
+  @AfterEach
+  void stop() {
+    remote.close();
+    server.close();
+  }
+
+  record Run(int exit, String out, String err) {}
+
+  Run ctl(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    CommandLine cl = Jipamctl.commandLine();
+    cl.setOut(new PrintWriter(out, true));
+    cl.setErr(new PrintWriter(err, true));
+    // the connection options before the command, as an operator types them; the other test
+    // gives them after the command
+    String[] all = new String[args.length + 2];
+    all[0] = "--server";
+    all[1] = address;
+    System.arraycopy(args, 0, all, 2, args.length);
+    int exit = cl.execute(all);
+    return new Run(exit, out.toString(), err.toString());
+  }
+
+  @Test
+  void usage_threeAttachments_threeUsedPerSetWithBar() {
+    Run r = ctl("usage");
+    assertEquals(0, r.exit, r.err);
+    assertTrue(r.out.contains("pods") && r.out.contains("[") && r.out.contains("%"), r.out);
+    Run json = ctl("pools", "-o", "json");
+    JsonArray pools = new JsonArray(json.out);
+    assertEquals(3, pools.getJsonObject(0).getJsonArray("rangeSets").getJsonObject(1).getInteger("used"));
+    assertEquals("250", pools.getJsonObject(0).getJsonArray("rangeSets").getJsonObject(0).getString("free"));
+  }
+
+  @Test
+  void list_filterByPod_onlyThatPodsAddresses() {
+    Run r = ctl("list", "--pod", "web-1", "-o", "json");
+    assertEquals(0, r.exit, r.err);
+    JsonArray rows = new JsonArray(r.out);
+    assertEquals(2, rows.size());
+    assertEquals("c1", rows.getJsonObject(0).getString("containerId"));
+    assertEquals("198.18.0.3", rows.getJsonObject(0).getString("address"));
+  }
+
+  @Test
+  void show_addressAndAttachment_findHolder() {
+    Run byAddress = ctl("show", "198.18.0.4");
+    assertEquals(0, byAddress.exit, byAddress.err);
+    assertTrue(byAddress.out.contains("c2/eth0") && byAddress.out.contains("default/web-2"), byAddress.out);
+    Run none = ctl("show", "198.18.0.99");
+    assertEquals(1, none.exit);
+  }
+
+  @Test
+  void release_dryRunThenYes_onlyTheRealRunReleases() {
+    Run dry = ctl("release", "c0/eth0", "--dry-run");
+    assertEquals(0, dry.exit, dry.err);
+    assertTrue(dry.out.contains("would release") && dry.out.contains("198.18.0.2"), dry.out);
+    assertEquals(2, remote.find(pool, new Attachment("c0", "eth0")).size());
+    Run real = ctl("release", "198.18.0.2", "--yes");
+    assertEquals(0, real.exit, real.err);
+    assertEquals(List.of(), remote.find(pool, new Attachment("c0", "eth0")));
+    assertEquals(4, remote.list(pool).size());
+  }
+
+  @Test
+  void gc_validFile_releasesTheRest() throws Exception {
+    Path valid = dir.resolve("valid");
+    Files.writeString(valid, "# kept\nc1/eth0\n");
+    Run dry = ctl("gc", "--pool", "pods", "--valid", valid.toString(), "--dry-run");
+    assertEquals(0, dry.exit, dry.err);
+    assertEquals(4, dry.out.lines().filter(l -> l.startsWith("would release")).count(), dry.out);
+    assertEquals(6, remote.list(pool).size());
+    Run real = ctl("gc", "--pool", "pods", "--valid", valid.toString());
+    assertEquals(0, real.exit, real.err);
+    assertEquals(2, remote.list(pool).size());
+  }
+
+  @Test
+  void check_consistentStore_cleanExitZero() {
+    Run r = ctl("check");
+    assertEquals(0, r.exit, r.out + r.err);
+    assertTrue(r.out.contains("1 pools, 6 allocations: clean"), r.out);
+  }
+
+  @Test
+  void check_addressOutsideRanges_foundAndExitOne() throws Exception {
+    // another node's conflist wrote an address of another subnet into this pool's data dir
+    Path file = dir.resolve("data/pods/198.18.9.9");
+    Files.writeString(file, "stray\r\neth0");
+    try (IpamStore reopened = io.jipam.hostlocal.HostLocalStores.open(dir.resolve("data"))) {
+      reopened.list(pool);
+    }
+    server.close();
+    Path socket = dir.resolve("jipam2.sock");
+    server = IpamServer.start(io.jipam.hostlocal.HostLocalStores.open(dir.resolve("data")),
+        IpamServer.Settings.unix(socket), CallLog.quiet());
+    address = "unix:" + socket;
+    RemoteStore again = RemoteStore.connect(RemoteStore.Target.parse(address));
+    try {
+      again.usage(pool);
+    } finally {
+      again.close();
+    }
+    Run r = ctl("check");
+    assertEquals(1, r.exit, r.out + r.err);
+    assertTrue(r.out.contains("198.18.9.9") && r.out.contains("in no range set"), r.out);
+  }
+
+  @Test
+  void reclaimNode_fileStore_failsNamingWhy() {
+    Run r = ctl("reclaim-node", "node-9");
+    assertEquals(1, r.exit);
+    assertTrue(r.err.contains("UNSUPPORTED_FIELD") && r.err.contains("node affinity"), r.err);
+  }
+
+  @Test
+  void noJipamd_exitOneWithTryAgainLater() {
+    StringWriter err = new StringWriter();
+    CommandLine cl = Jipamctl.commandLine();
+    cl.setErr(new PrintWriter(err, true));
+    int exit = cl.execute("pools", "--server", "unix:" + dir.resolve("none.sock"), "--timeout", "2");
+    assertEquals(1, exit);
+    assertTrue(err.toString().contains("TRY_AGAIN_LATER"), err.toString());
+  }
+}

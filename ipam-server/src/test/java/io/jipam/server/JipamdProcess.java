@@ -1,0 +1,79 @@
+package io.jipam.server;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * jipamd as a child JVM on this test's class path: started with the given arguments, ready once
+ * it logs "ready" (bounded wait), stopped with SIGTERM (then SIGKILL after a bound). Its stderr
+ * goes to a file, which failures print.
+ */
+final class JipamdProcess implements AutoCloseable {
+  final Process process;
+  final Path log;
+
+  private JipamdProcess(Process process, Path log) {
+    this.process = process;
+    this.log = log;
+  }
+
+  static JipamdProcess start(Path workDir, String... args) throws IOException, InterruptedException {
+    List<String> command = new ArrayList<>();
+    command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    command.add("-XX:+UseSerialGC");
+    command.add("-XX:TieredStopAtLevel=1");
+    command.add("-cp");
+    command.add(System.getProperty("java.class.path"));
+    command.add(Jipamd.class.getName());
+    command.addAll(List.of(args));
+    Path log = Files.createTempFile(workDir, "jipamd", ".log");
+    Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    JipamdProcess j = new JipamdProcess(p, log);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (System.nanoTime() < deadline) {
+      if (Files.readString(log).contains(" jipamd ready")) {
+        return j;
+      }
+      if (!p.isAlive()) {
+        throw new IllegalStateException("jipamd exited with " + p.exitValue() + ":\n" + Files.readString(log));
+      }
+      Thread.sleep(20);
+    }
+    p.destroyForcibly();
+    throw new IllegalStateException("jipamd not ready within 30 s:\n" + Files.readString(log));
+  }
+
+  String output() {
+    try {
+      return Files.readString(log);
+    } catch (IOException e) {
+      return "(cannot read " + log + ": " + e + ")";
+    }
+  }
+
+  /** SIGTERM, wait up to 20 s for the exit code, SIGKILL after that. */
+  int stop() throws InterruptedException {
+    process.destroy();
+    if (!process.waitFor(20, TimeUnit.SECONDS)) {
+      process.destroyForcibly().waitFor();
+      throw new IllegalStateException("jipamd ignored SIGTERM for 20 s:\n" + output());
+    }
+    return process.exitValue();
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    if (process.isAlive()) {
+      stop();
+    }
+  }
+
+  static String classPathSeparator() {
+    return File.pathSeparator;
+  }
+}

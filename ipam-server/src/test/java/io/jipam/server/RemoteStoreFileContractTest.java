@@ -1,0 +1,34 @@
+package io.jipam.server;
+
+import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.IpamStoreContractTest;
+import io.jipam.hostlocal.HostLocalStores;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The store contract on a RemoteStore against an in-process jipamd over the file store; reopening
+ * starts a second jipamd over the same data dir (another node-local daemon's view of the files).
+ */
+@Timeout(60)
+class RemoteStoreFileContractTest extends IpamStoreContractTest {
+  @TempDir Path dir;
+
+  @Override
+  protected IpamStore openStore() {
+    return serve("first.sock");
+  }
+
+  @Override
+  protected IpamStore reopenStore() {
+    return serve("second.sock");
+  }
+
+  private IpamStore serve(String socketName) {
+    Path socket = dir.resolve(socketName);
+    IpamServer server = IpamServer.start(HostLocalStores.open(dir.resolve("data")), IpamServer.Settings.unix(socket),
+        CallLog.quiet());
+    return new ServedStore(RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket)), server);
+  }
+}

@@ -1,0 +1,62 @@
+package io.jipam.server;
+
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOutcome;
+import io.jipam.core.store.AllocationRequest;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.Pool;
+import io.jipam.core.store.PoolUsage;
+import java.util.List;
+import java.util.Set;
+
+/** A {@link RemoteStore} that also stops the jipamd it talks to when closed. */
+final class ServedStore implements IpamStore {
+  final RemoteStore remote;
+  private final AutoCloseable server;
+
+  ServedStore(RemoteStore remote, AutoCloseable server) {
+    this.remote = remote;
+    this.server = server;
+  }
+
+  @Override
+  public AllocationOutcome allocate(Pool pool, AllocationRequest request) {
+    return remote.allocate(pool, request);
+  }
+
+  @Override
+  public List<Allocation> release(Pool pool, Attachment attachment) {
+    return remote.release(pool, attachment);
+  }
+
+  @Override
+  public List<Allocation> find(Pool pool, Attachment attachment) {
+    return remote.find(pool, attachment);
+  }
+
+  @Override
+  public List<Allocation> list(Pool pool) {
+    return remote.list(pool);
+  }
+
+  @Override
+  public List<Allocation> retainOnly(Pool pool, Set<Attachment> valid) {
+    return remote.retainOnly(pool, valid);
+  }
+
+  @Override
+  public PoolUsage usage(Pool pool) {
+    return remote.usage(pool);
+  }
+
+  @Override
+  public void close() {
+    remote.close();
+    try {
+      server.close();
+    } catch (Exception e) {
+      throw new IllegalStateException("stopping jipamd failed", e);
+    }
+  }
+}

@@ -1,0 +1,94 @@
+package io.jipam.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jipam.core.IpamException;
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOutcome;
+import io.jipam.core.store.AllocationRequest;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.Pool;
+import io.jipam.hostlocal.HostLocalStores;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * SIGTERM to a jipamd process under load from 8 client threads: afterwards the files hold every
+ * allocation a client saw acknowledged, every attachment in them holds one address per range set
+ * (nothing half-applied), and anything there that was not acknowledged belongs to a call whose
+ * client saw an error.
+ */
+@Timeout(120)
+class ShutdownTest {
+  @TempDir Path dir;
+
+  @Test
+  void sigterm_underLoad_everyCallCompletedOrFailedVisibly() throws Exception {
+    Path socket = dir.resolve("jipam.sock");
+    Path data = dir.resolve("data");
+    Pool pool = IpamServerTest.pool("term", "198.18.8.0/22", "fd00:8::/64");
+    Set<Attachment> acknowledged = ConcurrentHashMap.newKeySet();
+    Set<Attachment> failed = ConcurrentHashMap.newKeySet();
+    AtomicBoolean stop = new AtomicBoolean();
+    try (JipamdProcess jipamd = JipamdProcess.start(dir, "--socket", socket.toString(), "--store", "file",
+        "--data-dir", data.toString(), "--shutdown-timeout", "5");
+         RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket))) {
+      ExecutorService clients = Executors.newFixedThreadPool(8);
+      List<Future<?>> futures = new ArrayList<>();
+      for (int t = 0; t < 8; t++) {
+        int id = t;
+        futures.add(clients.submit(() -> {
+          for (int n = 0; !stop.get() && n < 400; n++) {
+            Attachment a = new Attachment("t" + id + "-" + n, "eth0");
+            try {
+              if (remote.allocate(pool, AllocationRequest.of(a)) instanceof AllocationOutcome.Allocated) {
+                acknowledged.add(a);
+              }
+            } catch (IpamException e) {
+              failed.add(a);
+              return;
+            }
+          }
+        }));
+      }
+      Thread.sleep(1500);
+      int exit = jipamd.stop();
+      stop.set(true);
+      for (Future<?> f : futures) {
+        f.get(30, TimeUnit.SECONDS);
+      }
+      clients.shutdown();
+      assertTrue(exit == 0 || exit == 143, "exit " + exit + "\n" + jipamd.output());
+      assertTrue(jipamd.output().contains("stopped"), jipamd.output());
+    }
+    assertTrue(acknowledged.size() > 0, "some calls completed before SIGTERM");
+    try (IpamStore files = HostLocalStores.open(data)) {
+      Map<Attachment, Integer> held = new HashMap<>();
+      for (Allocation a : files.list(pool)) {
+        held.merge(a.attachment(), 1, Integer::sum);
+      }
+      for (Attachment a : acknowledged) {
+        assertEquals(2, held.getOrDefault(a, 0), a + " was acknowledged");
+      }
+      held.forEach((a, n) -> {
+        assertEquals(2, n, a + " is half-applied");
+        assertTrue(acknowledged.contains(a) || failed.contains(a), a + " is held but its client saw neither");
+      });
+    }
+  }
+}
