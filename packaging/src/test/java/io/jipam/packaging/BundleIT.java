@@ -94,6 +94,27 @@ class BundleIT {
   }
 
   @Test
+  void etcdStore_noJdkAnywhere_addAndDelThroughTheBundledRuntime() throws Exception {
+    // the etcd client (gRPC, Netty, Vert.x) loads only for this store: the runtime's modules must
+    // be enough for it, and for nothing else does the plugin leave java.base
+    EtcdProcess.requireBinary();
+    try (EtcdProcess etcd = EtcdProcess.start(tmp)) {
+      String conf = ("{'cniVersion':'1.0.0','name':'bundle-etcd','ipam':{'type':'jipam',"
+          + "'ranges':[[{'subnet':'198.18.44.0/24'}]],'store':{'type':'etcd','endpoints':['" + etcd.endpoint()
+          + "'],'node':'node-a','timeoutMillis':5000,'prefix':'/bundle-it'}}}").replace('\'', '"');
+      Path plugin = bin().resolve("jipam");
+      Proc.Result add = Bundle.call(plugin, Bundle.env("ADD", "e1", emptyPath), conf);
+      assertEquals(0, add.exit(), add.toString());
+      assertTrue(Bundle.json(add.stdout()).get("ips").get(0).get("address").asText().startsWith("198.18.44."),
+          add.stdout());
+      Proc.Result again = Bundle.call(plugin, Bundle.env("ADD", "e1", emptyPath), conf);
+      assertEquals(add.stdout(), again.stdout(), "a repeated ADD returns the held address");
+      Proc.Result del = Bundle.call(plugin, Bundle.env("DEL", "e1", emptyPath), conf);
+      assertEquals(0, del.exit(), del.toString());
+    }
+  }
+
+  @Test
   void badConfig_noJdkAnywhere_cniErrorOnStdout() {
     Proc.Result add = Bundle.call(bin().resolve("jipam"), Bundle.env("ADD", "c1", emptyPath),
         "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"ipam\":{\"type\":\"jipam\"}}");
