@@ -5,6 +5,9 @@
 #   2. bundle install: the bundle unpacked, then jipam.d/current/bin/jipam-install (jlink'd
 #      runtime, its own AOT cache)
 # ADD: a new container each run against an empty /16 in a temp dir; DEL of an unknown container.
+# Then the same four calls interleaved (one of each per round, RUNS rounds), timed with bash's
+# $EPOCHREALTIME: median and minimum per call, which a machine whose load drifts during the
+# hyperfine runs affects alike for all four.
 # Needs hyperfine (apt-get install hyperfine) and a build (./mvnw -q -DskipTests package).
 #   bench/scripts/bundle.sh [RUNS]
 set -euo pipefail
@@ -34,3 +37,25 @@ hyperfine -N --warmup 3 --runs "$runs" --export-markdown "$work/table.md" \
   -n "build-tree install: DEL" "sh -c 'CNI_COMMAND=DEL CNI_CONTAINERID=unknown $work/tree-bin/jipam < $work/tree.conf > /dev/null'" \
   -n "bundle install: DEL" "sh -c 'CNI_COMMAND=DEL CNI_CONTAINERID=unknown $work/bundle-bin/jipam < $work/bundle.conf > /dev/null'"
 cat "$work/table.md"
+echo
+echo "interleaved, $runs rounds (ms):"
+declare -A times
+for ((i = 0; i < runs; i++)); do
+  for what in "build-tree ADD" "bundle ADD" "build-tree DEL" "bundle DEL"; do
+    case $what in
+      build-tree*) plugin=$work/tree-bin/jipam; conf=$work/tree.conf ;;
+      *) plugin=$work/bundle-bin/jipam; conf=$work/bundle.conf ;;
+    esac
+    case $what in *ADD) cmd=ADD; id=i$i ;; *) cmd=DEL; id=unknown ;; esac
+    start=$EPOCHREALTIME
+    CNI_COMMAND=$cmd CNI_CONTAINERID=$id "$plugin" < "$conf" > /dev/null
+    end=$EPOCHREALTIME
+    times[$what]+="$(( (${end/./} - ${start/./}) )) "
+  done
+done
+printf '| call | median | min |\n|---|---:|---:|\n'
+for what in "build-tree ADD" "bundle ADD" "build-tree DEL" "bundle DEL"; do
+  # shellcheck disable=SC2086
+  printf '%s\n' ${times[$what]} | sort -n | awk -v w="$what" '{v[NR] = $1} END {
+    printf "| %s | %.1f | %.1f |\n", w, v[int((NR + 1) / 2)] / 1000, v[1] / 1000 }'
+done
