@@ -14,7 +14,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
-
+import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -27,7 +27,8 @@ import org.junit.jupiter.api.Test;
  * once with {@code ctr run --cni}, which sets their network up through libcni from the conf dir
  * and bin dir, as kubelet's runtime does, on a bridge conflist whose IPAM is jipam installed from
  * the bundle. Each container gets its own address from jipam and reaches its gateway; removing the
- * containers (ctr's {@code --rm}: CNI DEL) leaves jipam's store empty.
+ * containers (ctr's {@code --rm}: CNI DEL) leaves jipam's store empty. A container that dies
+ * without DEL keeps its address until a CNI GC that lists the live attachments releases it.
  *
  * <p>Isolation: containerd runs with its own socket, root and state under a temp dir. {@code ctr}
  * reads CNI from the fixed paths /etc/cni/net.d and /opt/cni/bin, so each {@code ctr} runs in a
@@ -115,13 +116,19 @@ class ContainerdEndToEndIT {
     Proc.run(List.of("rm", "-rf", dir.toString()), null, "", Duration.ofMinutes(1));
   }
 
-  @Test
-  void ctrRunCni_severalContainers_distinctAddressesFromJipamReleasedOnRemoval() throws Exception {
-    int octet = 100 + ThreadLocalRandom.current().nextInt(150);
+  private int octet;
+  private String gateway;
+  private String network;
+  private Path data;
+  private Path node;
+
+  /** The bundle installed into the test's CNI dirs, the image imported, containerd and the netns up. */
+  private void startNode() throws Exception {
+    octet = 100 + ThreadLocalRandom.current().nextInt(150);
     String subnet = "198.18." + octet + ".0/24";
-    String gateway = "198.18." + octet + ".1";
-    String network = "jipam-e2e-" + suffix;
-    Path data = dir.resolve("data");
+    gateway = "198.18." + octet + ".1";
+    network = "jipam-e2e-" + suffix;
+    data = dir.resolve("data");
     Path bin = dir.resolve("cni/bin");
     Path conf = dir.resolve("cni/net.d");
     Files.createDirectories(dir.resolve("ctl"));
@@ -144,7 +151,7 @@ class ContainerdEndToEndIT {
     Proc.sh("ip", "netns", "add", netns);
     Proc.sh("ip", "-n", netns, "link", "set", "lo", "up");
 
-    Path node = dir.resolve("node-ctr.sh");
+    node = dir.resolve("node-ctr.sh");
     Files.writeString(node, String.join("\n",
         "#!/bin/sh",
         "# ctr as on a node whose CNI dirs are this test's: private overlays of /etc and /opt",
@@ -158,19 +165,30 @@ class ContainerdEndToEndIT {
         "mount --bind $t/cni/net.d /etc/cni/net.d",
         "mount --bind $t/cni/bin /opt/cni/bin",
         "exec ctr -a $t/containerd.sock -n " + NAMESPACE + " \"$@\"", ""));
+  }
+
+  private String containerId(int i) {
+    return "e2e-" + suffix + "-" + i;
+  }
+
+  /**
+   * Starts {@link #CONTAINERS} containers with {@code ctr run --cni --rm}, each printing its eth0
+   * address and whether it reached the gateway, then waiting for /ctl/stop; returns each one's
+   * address once all are up.
+   */
+  private List<String> runContainers() throws Exception {
     String script = "ip -o -4 addr show dev eth0; if ping -c 1 -W 5 " + gateway + " >/dev/null; then echo PING-OK; "
         + "else echo PING-FAILED; fi; while [ ! -e /ctl/stop ]; do sleep 0.2; done; echo BYE";
     for (int i = 0; i < CONTAINERS; i++) {
       runs.add(new ProcessBuilder("ip", "netns", "exec", netns, "unshare", "--mount", "--propagation", "private",
           "sh", node.toString(), dir.toString(), "run", "--cni", "--rm",
           "--mount", "type=bind,src=" + dir.resolve("ctl") + ",dst=/ctl,options=rbind:ro",
-          IMAGE, "e2e-" + suffix + "-" + i, "/bin/sh", "-c", script)
+          IMAGE, containerId(i), "/bin/sh", "-c", script)
           .redirectErrorStream(true).redirectOutput(out(i).toFile()).start());
     }
-
     // every container up, with an address and its gateway reached
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
-    TreeSet<String> addresses = new TreeSet<>();
+    List<String> addresses = new ArrayList<>();
     for (int i = 0; i < CONTAINERS; i++) {
       String output;
       while (!(output = Files.readString(out(i))).contains("PING-")) {
@@ -185,19 +203,66 @@ class ContainerdEndToEndIT {
       addresses.add(address.substring(0, address.indexOf('/')));
     }
     System.out.println("containers up on " + network + " with addresses " + addresses);
-    assertEquals(CONTAINERS, addresses.size(), "addresses are not distinct: " + addresses);
-    assertEquals(List.copyOf(addresses), Bundle.addressFiles(data, network),
+    assertEquals(CONTAINERS, new TreeSet<>(addresses).size(), "addresses are not distinct: " + addresses);
+    assertEquals(new TreeSet<>(addresses).stream().toList(), Bundle.addressFiles(data, network),
         "jipam's store holds exactly the containers' addresses");
+    return addresses;
+  }
 
-    // remove them: ctr's --rm runs CNI DEL, then deletes the container
+  /** Lets the containers still running end; ctr's --rm runs CNI DEL, then deletes the container. */
+  private void stopContainers(List<Integer> running) throws Exception {
     Files.writeString(dir.resolve("ctl/stop"), "");
-    for (int i = 0; i < CONTAINERS; i++) {
+    for (int i : running) {
       assertTrue(runs.get(i).waitFor(60, TimeUnit.SECONDS), "container " + i + " did not stop: " + Files.readString(out(i)));
       assertEquals(0, runs.get(i).exitValue(), "ctr run " + i + ": " + Files.readString(out(i)));
       assertTrue(Files.readString(out(i)).contains("BYE"), Files.readString(out(i)));
     }
+  }
+
+  @Test
+  void ctrRunCni_severalContainers_distinctAddressesFromJipamReleasedOnRemoval() throws Exception {
+    startNode();
+    runContainers();
+    stopContainers(List.of(0, 1, 2));
     assertEquals(List.of(), Bundle.addressFiles(data, network), "removing the containers released every address");
     assertEquals("", ctr("containers", "ls", "-q").strip(), "ctr --rm removed the containers");
+  }
+
+  @Test
+  void gc_containerKilledWithoutDel_gcListingTheLiveOnesReleasesExactlyTheDead() throws Exception {
+    startNode();
+    List<String> addresses = runContainers();
+    // container 2 dies without DEL: its ctr (which would run DEL) is killed, then its task and
+    // its container are removed from containerd
+    runs.get(2).destroyForcibly().waitFor(20, TimeUnit.SECONDS);
+    ctr("tasks", "kill", "-s", "KILL", containerId(2));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (Proc.run(List.of("ctr", "-a", dir.resolve("containerd.sock").toString(), "-n", NAMESPACE, "tasks", "rm",
+        containerId(2)), null, "", Duration.ofSeconds(20)).exit() != 0) {
+      assertTrue(System.nanoTime() < deadline, "the killed task did not stop");
+      Thread.sleep(100);
+    }
+    ctr("containers", "rm", containerId(2));
+    assertEquals(new TreeSet<>(addresses).stream().toList(), Bundle.addressFiles(data, network),
+        "the dead container's address is still held (nobody called DEL)");
+    // libcni names an attachment <namespace>-<container>; the address file says so too
+    assertTrue(Files.readString(data.resolve(network).resolve(addresses.get(2))).startsWith(NAMESPACE + "-" + containerId(2)));
+
+    // CNI GC (cniVersion 1.1.0) with the attachments the runtime still has
+    String valid = "[{'containerID':'" + NAMESPACE + "-" + containerId(0) + "','ifname':'eth0'},"
+        + "{'containerID':'" + NAMESPACE + "-" + containerId(1) + "','ifname':'eth0'}]";
+    String gc = ("{'cniVersion':'1.1.0','name':'" + network + "','type':'bridge','ipam':{'type':'jipam','dataDir':'"
+        + data + "','ranges':[[{'subnet':'198.18." + octet + ".0/24'}]]},'cni.dev/valid-attachments':" + valid + "}")
+        .replace('\'', '"');
+    Path plugin = dir.resolve("cni/bin/jipam");
+    Proc.Result collected = Proc.run(List.of(plugin.toString()),
+        Map.of("CNI_COMMAND", "GC", "CNI_PATH", dir.resolve("cni/bin").toString()), gc, Duration.ofSeconds(60));
+    assertEquals(0, collected.exit(), collected.toString());
+    assertEquals(new TreeSet<>(addresses.subList(0, 2)).stream().toList(), Bundle.addressFiles(data, network),
+        "GC released exactly the dead container's address");
+
+    stopContainers(List.of(0, 1));
+    assertEquals(List.of(), Bundle.addressFiles(data, network), "removing the live containers released the rest");
   }
 
   private Path out(int i) {
