@@ -1,0 +1,104 @@
+#!/bin/sh
+# Builds the self-contained jipam bundle from a built dist/ (bin/, lib/):
+#
+#   dist/jipam-<version>-linux-amd64.tar.gz, unpacked into a CNI bin dir:
+#     jipam                       the CNI plugin launcher (src/bundle/cni-launcher)
+#     jipam.d/current             symlink to the version folder below
+#     jipam.d/<version>-<hash>/   one version, never changed once installed:
+#       runtime/                  a Java runtime made by jlink with only the modules the jars use
+#       lib/                      the jars of dist/lib (and its sub-folders, e.g. etcd/), jvm.sh,
+#                                 a jvm.env naming runtime/ and the cache relative to lib/, and
+#                                 jipam.aot: the AOT cache trained with runtime/ on this class path
+#       bin/                      dist/bin's launchers (jipam, jipam-install, ...)
+#       cni-launcher              the launcher jipam-install copies into a CNI bin dir
+#       BUILD                     version, content hash, Java version, modules
+#
+# <hash> is a digest of every file but the cache, so two builds of the same content share a
+# version folder and an upgrade never rewrites a folder a node may be running from.
+#
+# The JDK is the one dist/lib/jvm.env names (the build's choice, JDK 25 or later: the AOT cache
+# needs it), or $JIPAM_BUNDLE_JDK (a JDK home). Modules: what `jdeps --print-module-deps` finds in
+# every jar, plus jdk.naming.dns and jdk.crypto.ec, which are reached only through service
+# lookups (DNS through JNDI, elliptic-curve TLS) and so are invisible to jdeps.
+#
+#   build-bundle.sh DIST VERSION WORKDIR
+set -eu
+export LC_ALL=C
+dist=$(readlink -f "$1")
+version=$2
+work=$3
+src=$(dirname "$(readlink -f "$0")")
+
+fail() { echo "build-bundle: $*" >&2; exit 1; }
+[ -d "$dist/lib" ] && [ -d "$dist/bin" ] || fail "$dist has no bin/ and lib/: build dist first"
+
+jdk=${JIPAM_BUNDLE_JDK:-}
+if [ -z "$jdk" ]; then
+  [ -r "$dist/lib/jvm.env" ] || fail "$dist/lib/jvm.env is missing (jipam-train-cache writes it)"
+  java_bin=$(sed -n 's/^JIPAM_JAVA_BIN=//p' "$dist/lib/jvm.env")
+  jdk=$(dirname "$(dirname "$(readlink -f "$(command -v "$java_bin")")")")
+fi
+for tool in jlink jdeps java; do
+  [ -x "$jdk/bin/$tool" ] || fail "$jdk has no bin/$tool: the bundle needs a full JDK (set JIPAM_BUNDLE_JDK)"
+done
+feature=$("$jdk/bin/java" -XshowSettings:properties -version 2>&1 \
+  | sed -n 's/^ *java.specification.version = \([0-9]*\).*/\1/p')
+[ "${feature:-0}" -ge 25 ] || fail "$jdk is Java ${feature:-?}: the bundle's AOT cache needs JDK 25 or later (set JIPAM_BUNDLE_JDK)"
+
+rm -rf "$work"
+stage=$work/stage
+tmpv=$stage/jipam.d/building
+mkdir -p "$tmpv/bin" "$tmpv/lib"
+
+# jars and launchers: everything dist has, but the dev tree's JVM choice, its cache and trainer
+cp -a "$dist/lib/." "$tmpv/lib/"
+rm -f "$tmpv/lib/jvm.env" "$tmpv/lib/jipam.aot" "$tmpv/lib/jipam.jsa"
+for f in "$dist"/bin/*; do
+  case ${f##*/} in jipam-train-cache) ;; *) cp -p "$f" "$tmpv/bin/" ;; esac
+done
+cp "$src/jvm.env" "$tmpv/lib/jvm.env"
+cp "$src/cni-launcher" "$tmpv/cni-launcher"
+chmod 755 "$tmpv/cni-launcher" "$tmpv"/bin/*
+
+jars=$(find "$tmpv/lib" -name '*.jar' | sort)
+# shellcheck disable=SC2086
+deps=$("$jdk/bin/jdeps" --ignore-missing-deps --multi-release "$feature" --print-module-deps $jars)
+modules=$deps
+for extra in jdk.naming.dns jdk.crypto.ec; do
+  if "$jdk/bin/java" --list-modules | grep -q "^$extra@"; then modules=$modules,$extra; fi
+done
+"$jdk/bin/jlink" --add-modules "$modules" --strip-debug --no-header-files --no-man-pages \
+  --output "$tmpv/runtime"
+
+# the version folder's name: a digest of its content (the cache is not reproducible, so not in it)
+hash=$(cd "$tmpv" && find . -type f | sort | xargs sha256sum | sha256sum | cut -c1-12)
+name=$version-$hash
+cat > "$tmpv/BUILD" <<EOF
+version=$version
+build=$hash
+java=$("$jdk/bin/java" -XshowSettings:properties -version 2>&1 | sed -n 's/^ *java.runtime.version = //p')
+modules=$modules
+EOF
+mv "$tmpv" "$stage/jipam.d/$name"
+v=$stage/jipam.d/$name
+ln -s "$name" "$stage/jipam.d/current"
+cp -p "$v/cni-launcher" "$stage/jipam"
+
+# train the AOT cache with the bundled runtime, on the class path the launchers compute
+lib=$v/lib
+. "$lib/jvm.sh"
+base="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xlog:disable -Xlog:all=warning:stderr"
+log=$work/training.log
+# shellcheck disable=SC2086
+if ! "$JIPAM_JAVA_BIN" $base "-XX:AOTCacheOutput=$lib/jipam.aot" -cp "$JIPAM_CLASSPATH" \
+    io.jipam.plugin.TrainingRun >/dev/null 2>"$log"; then
+  cat "$log" >&2
+  fail "training the AOT cache failed"
+fi
+[ -s "$lib/jipam.aot" ] || fail "training wrote no $lib/jipam.aot"
+
+out=$dist/jipam-$version-linux-amd64.tar.gz
+rm -f "$dist"/jipam-*-linux-amd64.tar.gz
+tar -C "$stage" --owner=0 --group=0 --numeric-owner -cf - jipam jipam.d | gzip -1 > "$out.tmp"
+mv "$out.tmp" "$out"
+echo "jipam bundle: $out ($(du -k "$out" | cut -f1) KiB; runtime modules $modules)"

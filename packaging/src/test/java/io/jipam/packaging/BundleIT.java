@@ -1,0 +1,147 @@
+package io.jipam.packaging;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The bundle unpacked into an empty folder runs on a machine without a JDK: every call gets an
+ * environment with only the CNI variables (no JAVA_HOME, a PATH with nothing on it) and, as root,
+ * runs where /usr/lib/jvm is empty.
+ */
+class BundleIT {
+  @TempDir static Path dir;
+  @TempDir Path tmp;
+  static Path emptyPath;
+
+  @BeforeAll
+  static void unpack() throws Exception {
+    Bundle.requireBuilt();
+    Bundle.unpack(Files.createDirectory(dir.resolve("bin")));
+    emptyPath = Files.createDirectory(dir.resolve("empty-path"));
+  }
+
+  private static Path bin() {
+    return dir.resolve("bin");
+  }
+
+  @Test
+  void unpack_emptyDir_launcherBesideOneVersionFolder() throws Exception {
+    assertTrue(Files.isExecutable(bin().resolve("jipam")));
+    Path link = bin().resolve("jipam.d/current");
+    assertTrue(Files.isSymbolicLink(link));
+    assertFalse(Files.readSymbolicLink(link).isAbsolute(), "current must be relative: " + Files.readSymbolicLink(link));
+    Path v = Bundle.current(bin());
+    for (String f : List.of("runtime/bin/java", "lib/jipam.aot", "lib/jvm.sh", "lib/jvm.env", "lib/ipam-plugin-bin.jar",
+        "lib/etcd/ipam-etcd.jar", "bin/jipam", "bin/jipam-install", "cni-launcher", "BUILD")) {
+      assertTrue(Files.exists(v.resolve(f)), "missing " + f + " in " + v);
+    }
+    assertFalse(Files.exists(v.resolve("bin/jipam-train-cache")), "the dev-tree trainer does not belong in a bundle");
+    try (var names = Files.list(bin())) {
+      assertEquals(List.of("jipam", "jipam.d"), names.map(p -> p.getFileName().toString()).sorted().toList());
+    }
+    String build = Files.readString(v.resolve("BUILD"));
+    assertTrue(v.getFileName().toString().startsWith("0.") && build.contains("build="), build);
+  }
+
+  @Test
+  void runtime_hasOnlyTheModulesItWasLinkedWith() {
+    Path v = Bundle.current(bin());
+    Proc.Result modules = Proc.run(List.of(v.resolve("runtime/bin/java").toString(), "--list-modules"),
+        Map.of("PATH", emptyPath.toString()), "", Duration.ofSeconds(30)).ok();
+    List<String> names = modules.stdout().lines().map(l -> l.substring(0, l.indexOf('@'))).sorted().toList();
+    assertTrue(names.contains("java.base") && names.contains("java.naming") && names.contains("jdk.unsupported"),
+        names.toString());
+    for (String absent : List.of("java.desktop", "jdk.compiler", "jdk.jlink", "java.sql")) {
+      assertFalse(names.contains(absent), absent + " is in the runtime: " + names);
+    }
+  }
+
+  @Test
+  void versionAddCheckDel_noJdkAnywhere_succeedAndReleaseEverything() {
+    Path plugin = bin().resolve("jipam");
+    Proc.Result version = Bundle.call(plugin, Bundle.env("VERSION", null, emptyPath), "");
+    assertEquals(0, version.exit(), version.toString());
+    assertTrue(Bundle.json(version.stdout()).get("supportedVersions").toString().contains("1.0.0"), version.stdout());
+
+    Path data = tmp.resolve("data");
+    String conf = Bundle.conf("bundle-net", data, "198.18.40.0/24");
+    Proc.Result add = Bundle.call(plugin, Bundle.env("ADD", "c1", emptyPath), conf);
+    assertEquals(0, add.exit(), add.toString());
+    assertEquals("", add.stderr(), add.toString());
+    JsonNode ips = Bundle.json(add.stdout()).get("ips");
+    assertEquals("198.18.40.2/24", ips.get(0).get("address").asText(), add.stdout());
+    assertEquals(List.of("198.18.40.2"), Bundle.addressFiles(data, "bundle-net"));
+
+    String check = conf.substring(0, conf.length() - 1) + ",\"prevResult\":" + add.stdout() + "}";
+    Proc.Result checked = Bundle.call(plugin, Bundle.env("CHECK", "c1", emptyPath), check);
+    assertEquals(0, checked.exit(), checked.toString());
+
+    Proc.Result del = Bundle.call(plugin, Bundle.env("DEL", "c1", emptyPath), conf);
+    assertEquals(0, del.exit(), del.toString());
+    assertEquals("", del.stdout() + del.stderr(), del.toString());
+    assertEquals(List.of(), Bundle.addressFiles(data, "bundle-net"));
+  }
+
+  @Test
+  void etcdStore_noJdkAnywhere_addAndDelThroughTheBundledRuntime() throws Exception {
+    // the etcd client (gRPC, Netty, Vert.x) loads only for this store: the runtime's modules must
+    // be enough for it, and for nothing else does the plugin leave java.base
+    EtcdProcess.requireBinary();
+    try (EtcdProcess etcd = EtcdProcess.start(tmp)) {
+      String conf = ("{'cniVersion':'1.0.0','name':'bundle-etcd','ipam':{'type':'jipam',"
+          + "'ranges':[[{'subnet':'198.18.44.0/24'}]],'store':{'type':'etcd','endpoints':['" + etcd.endpoint()
+          + "'],'node':'node-a','timeoutMillis':5000,'prefix':'/bundle-it'}}}").replace('\'', '"');
+      Path plugin = bin().resolve("jipam");
+      Proc.Result add = Bundle.call(plugin, Bundle.env("ADD", "e1", emptyPath), conf);
+      assertEquals(0, add.exit(), add.toString());
+      assertTrue(Bundle.json(add.stdout()).get("ips").get(0).get("address").asText().startsWith("198.18.44."),
+          add.stdout());
+      Proc.Result again = Bundle.call(plugin, Bundle.env("ADD", "e1", emptyPath), conf);
+      assertEquals(add.stdout(), again.stdout(), "a repeated ADD returns the held address");
+      Proc.Result del = Bundle.call(plugin, Bundle.env("DEL", "e1", emptyPath), conf);
+      assertEquals(0, del.exit(), del.toString());
+    }
+  }
+
+  @Test
+  void badConfig_noJdkAnywhere_cniErrorOnStdout() {
+    Proc.Result add = Bundle.call(bin().resolve("jipam"), Bundle.env("ADD", "c1", emptyPath),
+        "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"ipam\":{\"type\":\"jipam\"}}");
+    assertEquals(1, add.exit(), add.toString());
+    assertEquals(7, Bundle.json(add.stdout()).get("code").asInt(), add.toString());
+  }
+
+  @Test
+  void startupCache_launchersOfTheBundle_useIt() {
+    // AOTMode=on makes the JVM exit with an error when it cannot use the cache
+    Path v = Bundle.current(bin());
+    for (Path launcher : List.of(bin().resolve("jipam"), v.resolve("bin/jipam"))) {
+      Map<String, String> env = new java.util.HashMap<>(Bundle.env("VERSION", null, emptyPath));
+      env.put("JIPAM_JAVA_OPTS", "-XX:AOTMode=on");
+      Proc.Result version = Bundle.call(launcher, env, "");
+      assertEquals(0, version.exit(), "the AOT cache is not used by " + launcher + ": " + version);
+    }
+  }
+
+  @Test
+  void launcherAlone_noVersionFolder_cniErrorNamingTheFolder() throws Exception {
+    Path lonely = Files.createDirectory(tmp.resolve("lonely"));
+    Files.copy(bin().resolve("jipam"), lonely.resolve("jipam"));
+    Proc.Result add = Bundle.call(lonely.resolve("jipam"), Bundle.env("ADD", "c1", emptyPath), "{}");
+    assertEquals(1, add.exit(), add.toString());
+    JsonNode error = Bundle.json(add.stdout());
+    assertEquals(999, error.get("code").asInt(), add.toString());
+    assertTrue(error.get("details").asText().contains(lonely + "/jipam.d/current"), add.toString());
+  }
+}

@@ -1,0 +1,293 @@
+package io.jipam.packaging;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * deploy/: every file parses, every file a kustomization names exists, and, where kubectl with
+ * kustomize is installed, every overlay builds and what it builds holds together: volumes that
+ * mounts name, ConfigMaps, Secrets, ServiceAccounts and roles that pods and bindings name, Service
+ * selectors and ports, the CNI host paths, conflists the plugin can read, and jipamd configs whose
+ * files are mounted. No cluster is involved: whether the API server accepts the objects, and
+ * whether jipamd reads its config keys, is not checked here.
+ */
+class DeployManifestsTest {
+  static final Path DEPLOY = Bundle.ROOT.resolve("deploy");
+  static final List<String> OVERLAYS = List.of("node-local-files", "etcd", "central");
+  /** Secrets the operator creates (docs/operations.md says how); the manifests only name them. */
+  static final Set<String> OPERATOR_SECRETS = Set.of("jipam-etcd-client", "jipamd-tls", "jipam-node-client");
+  /** Commands the image has (deploy/image/Containerfile). */
+  static final Set<String> IMAGE_COMMANDS = Set.of("/usr/local/bin/jipam-node-setup",
+      "/opt/jipam/bundle/jipam.d/current/bin/jipamd", "sleep");
+  private static final YAMLMapper YAML = new YAMLMapper();
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private static List<Path> files(String suffix) throws IOException {
+    try (Stream<Path> all = Files.walk(DEPLOY)) {
+      return all.filter(p -> p.getFileName().toString().endsWith(suffix)).sorted().toList();
+    }
+  }
+
+  static List<JsonNode> documents(String yaml) throws IOException {
+    List<JsonNode> docs = new ArrayList<>();
+    try (var parser = new YAMLFactory().createParser(yaml)) {
+      for (var it = YAML.readValues(parser, JsonNode.class); it.hasNext(); ) {
+        JsonNode doc = it.next();
+        if (doc != null && !doc.isNull() && !doc.isEmpty()) {
+          docs.add(doc);
+        }
+      }
+    }
+    return docs;
+  }
+
+  @Test
+  void everyYamlAndConflist_parses() throws Exception {
+    List<Path> yamls = files(".yaml");
+    assertTrue(yamls.size() >= 15, "deploy/ has only " + yamls);
+    for (Path yaml : yamls) {
+      List<JsonNode> docs = documents(Files.readString(yaml));
+      assertFalse(docs.isEmpty(), yaml + " is empty");
+      for (JsonNode doc : docs) {
+        boolean kustomization = yaml.getFileName().toString().equals("kustomization.yaml");
+        boolean jipamdConfig = yaml.getFileName().toString().startsWith("jipamd-") && doc.has("store");
+        if (!kustomization && !jipamdConfig) {
+          assertTrue(doc.hasNonNull("apiVersion") && doc.hasNonNull("kind") && doc.path("metadata").hasNonNull("name"),
+              yaml + ": a resource needs apiVersion, kind and metadata.name: " + doc);
+        }
+      }
+    }
+    List<Path> conflists = files(".conflist");
+    assertEquals(2, conflists.size(), conflists.toString());
+    for (Path conflist : conflists) {
+      JsonNode ipam = JSON.readTree(Files.readString(conflist)).path("plugins").path(0).path("ipam");
+      assertEquals("jipam", ipam.path("type").asText(), conflist.toString());
+    }
+  }
+
+  @Test
+  void kustomizations_nameOnlyFilesThatExist() throws Exception {
+    for (Path kustomization : files("kustomization.yaml")) {
+      JsonNode k = YAML.readTree(kustomization.toFile());
+      Path dir = kustomization.getParent();
+      List<String> named = new ArrayList<>();
+      k.path("resources").forEach(r -> named.add(r.asText()));
+      k.path("components").forEach(r -> named.add(r.asText()));
+      k.path("patches").forEach(p -> named.add(p.path("path").asText()));
+      k.path("configMapGenerator").forEach(g -> g.path("files").forEach(f -> {
+        String file = f.asText();
+        named.add(file.substring(file.indexOf('=') + 1));
+      }));
+      assertFalse(named.isEmpty(), kustomization.toString());
+      for (String name : named) {
+        assertTrue(Files.exists(dir.resolve(name)), kustomization + " names " + name + ", which does not exist");
+      }
+    }
+  }
+
+  @Test
+  void containerfile_copiesWhatExists() throws Exception {
+    String containerfile = Files.readString(DEPLOY.resolve("image/Containerfile"));
+    assertTrue(containerfile.contains("COPY deploy/image/jipam-node-setup /usr/local/bin/jipam-node-setup"));
+    assertTrue(Files.isExecutable(DEPLOY.resolve("image/jipam-node-setup")));
+    assertTrue(containerfile.contains("dist/jipam-${VERSION}-linux-amd64.tar.gz")
+        && containerfile.contains("-C /opt/jipam/bundle"), "the image unpacks the bundle where the manifests run it");
+  }
+
+  static boolean kustomizeAvailable() {
+    try {
+      return Proc.run(List.of("kubectl", "kustomize", "--help"), null, "", Duration.ofSeconds(30)).exit() == 0;
+    } catch (RuntimeException notInstalled) {
+      return false;
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"node-local-files", "etcd", "central"})
+  void overlay_builds_referencesResolve(String overlay) throws Exception {
+    assumeTrue(kustomizeAvailable(), "kubectl (with kustomize) is not installed: deploy/overlays/" + overlay
+        + " was not built; only the file checks ran");
+    String built = Proc.run(List.of("kubectl", "kustomize", DEPLOY.resolve("overlays").resolve(overlay).toString()),
+        null, "", Duration.ofSeconds(60)).ok().stdout();
+    List<JsonNode> docs = documents(built);
+    Map<String, Set<String>> names = new HashMap<>();
+    Map<String, JsonNode> configMaps = new HashMap<>();
+    for (JsonNode doc : docs) {
+      String kind = doc.path("kind").asText();
+      String name = doc.path("metadata").path("name").asText();
+      assertTrue(names.computeIfAbsent(kind, x -> new HashSet<>()).add(name), overlay + ": two " + kind + " " + name);
+      if (!kind.equals("Namespace") && !kind.startsWith("Cluster")) {
+        assertEquals("jipam", doc.path("metadata").path("namespace").asText(), overlay + ": " + kind + " " + name);
+      }
+      if (kind.equals("ConfigMap")) {
+        configMaps.put(name, doc);
+      }
+    }
+    assertTrue(names.getOrDefault("DaemonSet", Set.of()).contains("jipam-node"), overlay + ": " + names);
+
+    for (JsonNode doc : docs) {
+      String kind = doc.path("kind").asText();
+      if (kind.equals("DaemonSet") || kind.equals("Deployment")) {
+        checkPodSpec(overlay, doc, names, configMaps);
+      }
+      if (kind.equals("Service")) {
+        checkService(overlay, doc, docs);
+      }
+      if (kind.equals("ClusterRoleBinding")) {
+        assertTrue(names.get("ClusterRole").contains(doc.path("roleRef").path("name").asText()), doc.toString());
+        for (JsonNode subject : doc.path("subjects")) {
+          assertTrue(names.get("ServiceAccount").contains(subject.path("name").asText()), doc.toString());
+        }
+      }
+    }
+  }
+
+  private static void checkPodSpec(String overlay, JsonNode workload, Map<String, Set<String>> names,
+      Map<String, JsonNode> configMaps) throws Exception {
+    String where = overlay + ": " + workload.path("kind").asText() + " " + workload.path("metadata").path("name").asText();
+    JsonNode template = workload.path("spec").path("template");
+    JsonNode selector = workload.path("spec").path("selector").path("matchLabels");
+    selector.fields().forEachRemaining(e -> assertEquals(e.getValue(), template.path("metadata").path("labels").path(e.getKey()),
+        where + ": selector " + e.getKey() + " does not match the pod's labels"));
+    JsonNode spec = template.path("spec");
+    assertTrue(names.get("ServiceAccount").contains(spec.path("serviceAccountName").asText()), where);
+    Map<String, JsonNode> volumes = new HashMap<>();
+    for (JsonNode volume : spec.path("volumes")) {
+      volumes.put(volume.path("name").asText(), volume);
+      if (volume.has("configMap")) {
+        assertTrue(configMaps.containsKey(volume.path("configMap").path("name").asText()),
+            where + ": volume " + volume + " names a ConfigMap that the overlay does not make");
+      }
+      if (volume.has("secret")) {
+        assertTrue(OPERATOR_SECRETS.contains(volume.path("secret").path("secretName").asText()),
+            where + ": volume " + volume + " names a Secret that docs/operations.md does not list");
+      }
+    }
+    List<JsonNode> containers = new ArrayList<>();
+    spec.path("initContainers").forEach(containers::add);
+    spec.path("containers").forEach(containers::add);
+    for (JsonNode container : containers) {
+      String c = where + " container " + container.path("name").asText();
+      assertTrue(container.path("image").asText().startsWith("jipam:"), c + ": image " + container.path("image"));
+      assertTrue(IMAGE_COMMANDS.contains(container.path("command").path(0).asText()), c + ": " + container.path("command"));
+      Map<String, String> mounts = new HashMap<>();
+      for (JsonNode mount : container.path("volumeMounts")) {
+        String volume = mount.path("name").asText();
+        assertTrue(volumes.containsKey(volume), c + " mounts volume " + volume + ", which the pod does not have");
+        mounts.put(mount.path("mountPath").asText(), volume);
+      }
+      JsonNode command = container.path("command");
+      for (int i = 0; i + 1 < command.size(); i++) {
+        if (command.get(i).asText().equals("--config")) {
+          checkJipamdConfig(c, command.get(i + 1).asText(), mounts, volumes, configMaps);
+        }
+      }
+      if (container.path("name").asText().equals("install")) {
+        Map<String, String> hostPaths = new HashMap<>();
+        mounts.forEach((path, volume) -> hostPaths.put(volumes.get(volume).path("hostPath").path("path").asText(), path));
+        assertEquals("/host/opt/cni/bin", hostPaths.get("/opt/cni/bin"), c + ": " + mounts);
+        assertEquals("/host/etc/cni/net.d", hostPaths.get("/etc/cni/net.d"), c + ": " + mounts);
+        String conflistVolume = mounts.get("/etc/jipam/cni");
+        assertNotNull(conflistVolume, c + " has no conflist at /etc/jipam/cni: " + mounts);
+        JsonNode conflistMap = configMaps.get(volumes.get(conflistVolume).path("configMap").path("name").asText());
+        JsonNode conflist = JSON.readTree(conflistMap.path("data").path("10-jipam.conflist").asText());
+        JsonNode ipam = conflist.path("plugins").path(0).path("ipam");
+        assertEquals("jipam", ipam.path("type").asText(), c + ": " + conflist);
+        if (ipam.has("daemon")) {
+          String socket = ipam.path("daemon").path("socket").asText();
+          boolean served = false;
+          for (JsonNode other : spec.path("containers")) {
+            for (JsonNode mount : other.path("volumeMounts")) {
+              JsonNode hostPath = volumes.getOrDefault(mount.path("name").asText(), JSON.createObjectNode())
+                  .path("hostPath");
+              served |= other.path("name").asText().equals("jipamd") && hostPath.has("path")
+                  && socket.startsWith(hostPath.path("path").asText() + "/");
+            }
+          }
+          assertTrue(served, c + ": no jipamd container has the host path of the plugin's socket " + socket);
+        }
+      }
+    }
+  }
+
+  /** The jipamd config file is in a mounted ConfigMap; the files it names are in mounted volumes. */
+  private static void checkJipamdConfig(String where, String file, Map<String, String> mounts,
+      Map<String, JsonNode> volumes, Map<String, JsonNode> configMaps) throws Exception {
+    String dir = file.substring(0, file.lastIndexOf('/'));
+    String volume = mounts.get(dir);
+    assertNotNull(volume, where + ": " + file + " is not in a mounted volume: " + mounts);
+    JsonNode map = configMaps.get(volumes.get(volume).path("configMap").path("name").asText());
+    String text = map.path("data").path(file.substring(dir.length() + 1)).asText(null);
+    assertNotNull(text, where + ": the ConfigMap has no " + file);
+    JsonNode config = YAML.readTree(text);
+    assertTrue(config.has("store"), where + ": " + text);
+    List<String> paths = new ArrayList<>();
+    collectPaths(config, paths);
+    for (String path : paths) {
+      assertTrue(mounts.containsKey(path.substring(0, path.lastIndexOf('/'))),
+          where + ": " + file + " names " + path + ", which no mounted volume provides: " + mounts.keySet());
+    }
+  }
+
+  private static void collectPaths(JsonNode node, List<String> paths) {
+    if (node.isTextual() && node.asText().startsWith("/etc/")) {
+      paths.add(node.asText());
+    }
+    node.forEach(child -> collectPaths(child, paths));
+  }
+
+  private static void checkService(String overlay, JsonNode service, List<JsonNode> docs) {
+    JsonNode selector = service.path("spec").path("selector");
+    JsonNode pods = null;
+    for (JsonNode doc : docs) {
+      JsonNode labels = doc.path("spec").path("template").path("metadata").path("labels");
+      boolean matches = labels.isObject() && selector.size() > 0;
+      for (var it = selector.fields(); it.hasNext(); ) {
+        var e = it.next();
+        matches &= e.getValue().equals(labels.path(e.getKey()));
+      }
+      if (matches) {
+        pods = doc.path("spec").path("template").path("spec");
+      }
+    }
+    assertNotNull(pods, overlay + ": Service " + service.path("metadata").path("name") + " selects no workload");
+    Set<String> portNames = new HashSet<>();
+    pods.path("containers").forEach(c -> c.path("ports").forEach(p -> portNames.add(p.path("name").asText())));
+    for (JsonNode port : service.path("spec").path("ports")) {
+      assertTrue(portNames.contains(port.path("targetPort").asText()),
+          overlay + ": Service port " + port + " targets a port no container names: " + portNames);
+    }
+  }
+
+  @Test
+  void operatorSecrets_documented() throws Exception {
+    Path operations = Bundle.ROOT.resolve("docs/operations.md");
+    assertTrue(Files.exists(operations), "docs/operations.md is missing");
+    String text = Files.readString(operations);
+    for (String secret : OPERATOR_SECRETS) {
+      assertTrue(text.contains("`" + secret + "`"), "docs/operations.md does not say how to create " + secret);
+    }
+  }
+}

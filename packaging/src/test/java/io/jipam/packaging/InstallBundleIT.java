@@ -1,0 +1,180 @@
+package io.jipam.packaging;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code jipam-install} from the bundle: a fresh install, an upgrade while plugin calls run, the
+ * removal of old versions, a cache that does not fit, and the conflist it writes.
+ */
+class InstallBundleIT {
+  @TempDir static Path shared;
+  @TempDir Path tmp;
+  static Path versionA;
+  static Path emptyPath;
+
+  @BeforeAll
+  static void unpack() throws Exception {
+    Bundle.requireBuilt();
+    Path unpacked = Bundle.unpack(Files.createDirectory(shared.resolve("unpacked")));
+    versionA = Bundle.current(unpacked);
+    emptyPath = Files.createDirectory(shared.resolve("empty-path"));
+  }
+
+  /** A copy of version A under another version name, as the next release would be. */
+  private Path otherVersion(String suffix) {
+    Path copy = tmp.resolve("src-" + suffix).resolve(versionA.getFileName() + "-" + suffix);
+    Proc.sh("mkdir", "-p", copy.getParent().toString());
+    Proc.sh("cp", "-a", versionA.toString(), copy.toString());
+    return copy;
+  }
+
+  private static Proc.Result install(Path version, String... args) {
+    List<String> command = new ArrayList<>(List.of(version.resolve("bin/jipam-install").toString()));
+    command.addAll(List.of(args));
+    return Proc.run(command, Map.of("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "", Duration.ofMinutes(2));
+  }
+
+  private static List<String> leftovers(Path... dirs) throws Exception {
+    List<String> found = new ArrayList<>();
+    for (Path dir : dirs) {
+      try (Stream<Path> files = Files.list(dir)) {
+        files.map(p -> p.getFileName().toString()).filter(n -> n.contains(".tmp")).forEach(found::add);
+      }
+    }
+    return found;
+  }
+
+  private static String currentName(Path bin) throws Exception {
+    return Files.readSymbolicLink(bin.resolve("jipam.d/current")).toString();
+  }
+
+  @Test
+  void install_emptyBinDir_launcherCurrentVersionAndConflist() throws Exception {
+    Path bin = tmp.resolve("opt/cni/bin");
+    Path conf = tmp.resolve("etc/cni/net.d");
+    Path conflist = tmp.resolve("10-jipam.conflist");
+    Files.writeString(conflist, Bundle.conf("installed", tmp.resolve("data"), "198.18.41.0/24"));
+
+    Proc.Result first = install(versionA, "--conflist", conflist.toString(), "--conf-dir", conf.toString(),
+        bin.toString()).ok();
+    assertTrue(first.stdout().contains("installed " + bin + "/jipam: " + versionA.getFileName()), first.toString());
+    assertEquals(Files.readString(versionA.resolve("cni-launcher")), Files.readString(bin.resolve("jipam")));
+    assertTrue(Files.isExecutable(bin.resolve("jipam")));
+    assertEquals(versionA.getFileName().toString(), currentName(bin));
+    assertEquals(Files.readString(conflist), Files.readString(conf.resolve("10-jipam.conflist")));
+    assertEquals(List.of(), leftovers(bin, bin.resolve("jipam.d"), conf));
+
+    Proc.Result add = Bundle.call(bin.resolve("jipam"), Bundle.env("ADD", "c1", emptyPath), Files.readString(conflist));
+    assertEquals(0, add.exit(), add.toString());
+    assertTrue(add.stdout().contains("198.18.41.2/24"), add.stdout());
+
+    Proc.Result again = install(versionA, bin.toString()).ok();
+    assertFalse(again.stdout().contains("(was"), again.toString());
+    assertFalse(Files.exists(bin.resolve("jipam.d/previous")), "a reinstall of the current version is no upgrade");
+  }
+
+  @Test
+  void upgrade_whileCallsRun_everyCallSucceeds() throws Exception {
+    Path bin = tmp.resolve("bin");
+    Path versionB = otherVersion("b");
+    install(versionA, bin.toString()).ok();
+    Path data = tmp.resolve("data");
+    String conf = Bundle.conf("upgrade", data, "198.18.42.0/24");
+
+    AtomicBoolean stop = new AtomicBoolean();
+    AtomicInteger calls = new AtomicInteger();
+    ConcurrentLinkedQueue<String> failures = new ConcurrentLinkedQueue<>();
+    List<Thread> callers = new ArrayList<>();
+    for (int t = 0; t < 2; t++) {
+      int caller = t;
+      Thread thread = new Thread(() -> {
+        for (int i = 0; !stop.get(); i++) {
+          String id = "c" + caller + "-" + i;
+          for (String command : List.of("ADD", "DEL")) {
+            Proc.Result r = Bundle.call(bin.resolve("jipam"), Bundle.env(command, id, emptyPath), conf);
+            calls.incrementAndGet();
+            if (r.exit() != 0 || !r.stderr().isEmpty()) {
+              failures.add(command + " " + id + ": " + r);
+            }
+          }
+        }
+      });
+      thread.start();
+      callers.add(thread);
+    }
+    List<String> swaps = new ArrayList<>();
+    for (Path version : List.of(versionB, versionA, versionB, versionA, versionB, versionA)) {
+      Thread.sleep(250);
+      swaps.add(install(version, bin.toString()).ok().stdout().strip());
+    }
+    Thread.sleep(250);
+    stop.set(true);
+    for (Thread caller : callers) {
+      caller.join(120_000);
+    }
+    assertEquals(List.of(), List.copyOf(failures), "calls failed during the upgrades " + swaps);
+    assertTrue(calls.get() >= 8, "only " + calls.get() + " calls ran during six upgrades");
+    assertEquals(versionA.getFileName().toString(), currentName(bin));
+    assertEquals(versionB.getFileName().toString(), Files.readSymbolicLink(bin.resolve("jipam.d/previous")).toString());
+    assertEquals(List.of(), Bundle.addressFiles(data, "upgrade"), "every ADD was followed by its DEL");
+    assertEquals(List.of(), leftovers(bin, bin.resolve("jipam.d")));
+  }
+
+  @Test
+  void upgrade_thirdVersion_removesAllButCurrentAndPrevious() throws Exception {
+    Path bin = tmp.resolve("bin");
+    Path versionB = otherVersion("b");
+    Path versionC = otherVersion("c");
+    install(versionA, bin.toString()).ok();
+    install(versionB, bin.toString()).ok();
+    Proc.Result third = install(versionC, bin.toString()).ok();
+    assertTrue(third.stdout().contains("(was " + versionB.getFileName() + ")"), third.toString());
+    try (Stream<Path> entries = Files.list(bin.resolve("jipam.d"))) {
+      assertEquals(Stream.of(".lock", "current", versionB.getFileName().toString(), versionC.getFileName().toString(),
+          "previous").sorted().toList(), entries.map(p -> p.getFileName().toString()).sorted().toList());
+    }
+    // going back is an install of the previous version: no copy, one rename
+    Proc.Result back = install(bin.resolve("jipam.d").resolve(versionB.getFileName()), bin.toString()).ok();
+    assertTrue(back.stdout().contains("(was " + versionC.getFileName() + ")"), back.toString());
+    assertEquals(versionB.getFileName().toString(), currentName(bin));
+  }
+
+  @Test
+  void install_cacheDoesNotFit_trainsANewOneForTheCopy() throws Exception {
+    Path bin = tmp.resolve("bin");
+    Path versionD = otherVersion("d");
+    Files.write(versionD.resolve("lib/jipam.aot"), new byte[4096]);
+    Proc.Result installed = install(versionD, bin.toString()).ok();
+    assertTrue(installed.stdout().contains("trained a new start-up cache"), installed.toString());
+    Map<String, String> env = new HashMap<>(Bundle.env("VERSION", null, emptyPath));
+    env.put("JIPAM_JAVA_OPTS", "-XX:AOTMode=on");
+    Proc.Result version = Bundle.call(bin.resolve("jipam"), env, "");
+    assertEquals(0, version.exit(), "the new cache is not used: " + version);
+  }
+
+  @Test
+  void install_missingConflist_failsBeforeWritingAnything() throws Exception {
+    Path bin = tmp.resolve("bin");
+    Proc.Result failed = install(versionA, "--conflist", tmp.resolve("nope.conflist").toString(), bin.toString());
+    assertEquals(1, failed.exit(), failed.toString());
+    assertTrue(failed.stderr().contains("conflist " + tmp.resolve("nope.conflist") + " is missing"), failed.toString());
+    assertFalse(Files.exists(bin), "nothing may be written when the arguments are wrong");
+  }
+}

@@ -1,0 +1,92 @@
+package io.jipam.packaging;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The DaemonSet's install step, deploy/image/jipam-node-setup, run as its init container would
+ * run it (the bundle where the image unpacks it, the host's CNI dirs where the pod mounts them),
+ * with temp dirs in their place and the pod CIDR given instead of read from an API server.
+ */
+class NodeSetupIT {
+  static final Path SETUP = DeployManifestsTest.DEPLOY.resolve("image/jipam-node-setup");
+  @TempDir Path tmp;
+  Path bundle;
+  Path hostBin;
+  Path hostConf;
+  Path emptyPath;
+
+  @BeforeEach
+  void image() throws Exception {
+    Bundle.requireBuilt();
+    bundle = Bundle.unpack(Files.createDirectories(tmp.resolve("opt/jipam/bundle")));
+    hostBin = tmp.resolve("host/opt/cni/bin");
+    hostConf = tmp.resolve("host/etc/cni/net.d");
+    emptyPath = Files.createDirectory(tmp.resolve("empty-path"));
+  }
+
+  private Proc.Result setup(Path template, Map<String, String> extra) {
+    Map<String, String> env = new HashMap<>(Map.of("PATH", "/usr/sbin:/usr/bin:/sbin:/bin",
+        "JIPAM_BUNDLE", bundle.toString(), "JIPAM_CONFLIST", template.toString(),
+        "JIPAM_HOST_CNI_BIN", hostBin.toString(), "JIPAM_HOST_CNI_CONF", hostConf.toString()));
+    env.putAll(extra);
+    return Proc.run(List.of(SETUP.toString()), env, "", Duration.ofMinutes(2));
+  }
+
+  @Test
+  void nodeLocalFiles_podCidrGiven_conflistRenderedAndPluginAllocatesFromIt() throws Exception {
+    Path template = DeployManifestsTest.DEPLOY.resolve("overlays/node-local-files/10-jipam.conflist");
+    Proc.Result result = setup(template, Map.of("JIPAM_POD_CIDR", "198.18.60.0/24", "NODE_NAME", "node-1")).ok();
+    assertTrue(result.stdout().contains("pod CIDR of node-1: 198.18.60.0/24"), result.toString());
+    String installed = Files.readString(hostConf.resolve("10-jipam.conflist"));
+    assertEquals(Files.readString(template).replace("__NODE_POD_CIDR__", "198.18.60.0/24"), installed);
+    assertTrue(Files.isExecutable(hostBin.resolve("jipam")));
+
+    // the installed plugin with the installed conflist (its data dir moved into the temp dir)
+    String conf = installed.replace("/var/lib/cni/networks", tmp.resolve("data").toString());
+    String ipamConf = Bundle.JSON.writeValueAsString(((com.fasterxml.jackson.databind.node.ObjectNode)
+        Bundle.json(conf).path("plugins").path(0)).put("cniVersion", "1.0.0").put("name", "jipam"));
+    Proc.Result add = Bundle.call(hostBin.resolve("jipam"), Bundle.env("ADD", "p1", emptyPath), ipamConf);
+    assertEquals(0, add.exit(), add.toString());
+    assertEquals("198.18.60.2/24", Bundle.json(add.stdout()).path("ips").path(0).path("address").asText(), add.stdout());
+  }
+
+  @Test
+  void nodeLocalFiles_noPodCidrNoNodeName_failsBeforeInstallingAnything() {
+    Path template = DeployManifestsTest.DEPLOY.resolve("overlays/node-local-files/10-jipam.conflist");
+    Proc.Result result = setup(template, Map.of());
+    assertEquals(1, result.exit(), result.toString());
+    assertTrue(result.stderr().contains("NODE_NAME is not set"), result.toString());
+    assertFalse(Files.exists(hostBin.resolve("jipam")), "nothing may be installed");
+    assertFalse(Files.exists(hostConf.resolve("10-jipam.conflist")), "nothing may be installed");
+  }
+
+  @Test
+  void nodeLocalFiles_podCidrNotACidr_failsNamingIt() {
+    Path template = DeployManifestsTest.DEPLOY.resolve("overlays/node-local-files/10-jipam.conflist");
+    Proc.Result result = setup(template, Map.of("JIPAM_POD_CIDR", "none"));
+    assertEquals(1, result.exit(), result.toString());
+    assertTrue(result.stderr().contains("has no pod CIDR (got 'none')"), result.toString());
+    assertFalse(Files.exists(hostBin.resolve("jipam")), "nothing may be installed");
+  }
+
+  @Test
+  void daemonMode_conflistWithoutPlaceholder_installedAsIs() throws Exception {
+    Path template = DeployManifestsTest.DEPLOY.resolve("components/node-jipamd/10-jipam.conflist");
+    setup(template, Map.of()).ok();
+    assertEquals(Files.readString(template), Files.readString(hostConf.resolve("10-jipam.conflist")));
+    Proc.Result version = Bundle.call(hostBin.resolve("jipam"), Bundle.env("VERSION", null, emptyPath), "");
+    assertEquals(0, version.exit(), version.toString());
+  }
+}
