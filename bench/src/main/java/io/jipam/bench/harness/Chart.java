@@ -5,13 +5,16 @@ import java.awt.Color;
 import java.awt.Font;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.text.DecimalFormat;
+import java.text.DecimalFormatSymbols;
+import java.util.Locale;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.jfree.chart.ChartFactory;
 import org.jfree.chart.ChartUtils;
 import org.jfree.chart.JFreeChart;
 import org.jfree.chart.axis.LogAxis;
-import org.jfree.chart.axis.NumberAxis;
+import org.jfree.chart.axis.NumberTickUnit;
 import org.jfree.chart.plot.CategoryPlot;
 import org.jfree.chart.plot.PlotOrientation;
 import org.jfree.chart.renderer.category.BarRenderer;
@@ -81,11 +84,17 @@ public final class Chart {
     plot.setRangeGridlinePaint(new Color(0xcccccc));
     plot.setDomainGridlinesVisible(false);
     if (logY) {
+      // ticks at powers of ten labelled as plain numbers (1, 10, 100), a minor grid between
       LogAxis axis = new LogAxis(yLabel);
       axis.setBase(10);
-      axis.setStandardTickUnits(NumberAxis.createStandardTickUnits());
+      axis.setTickUnit(new NumberTickUnit(1));
+      axis.setNumberFormatOverride(new DecimalFormat("#,##0.###", DecimalFormatSymbols.getInstance(Locale.ROOT)));
+      axis.setMinorTickCount(10);
+      axis.setMinorTickMarksVisible(true);
       axis.setSmallestValue(1e-3);
       plot.setRangeAxis(axis);
+      plot.setRangeMinorGridlinesVisible(true);
+      plot.setRangeMinorGridlinePaint(new Color(0xeeeeee));
     }
     if (kind == Kind.LINES) {
       LineAndShapeRenderer renderer = (LineAndShapeRenderer) plot.getRenderer();
