@@ -31,7 +31,14 @@ import org.openjdk.jmh.infra.BenchmarkParams;
  *   <li>{@code bitSetRoundRobin} / {@code bitSetLowestFree}: the baseline, a naive allocator over
  *       one {@link java.util.BitSet} searched with {@code nextClearBit} (a linear scan of words),
  *       producing an {@link IpAddress} too so that both sides do the same object work.
+ *   <li>{@code hostLocalScan}: a model of host-local's algorithm on the same bitmap: from the last
+ *       reserved address, one address per step (host-local tries to create one file per step).
+ *   <li>{@code k8sRandomScan}: a model of Kubernetes' ClusterIP bitmap allocator: a random start,
+ *       then one bit per step.
  * </ul>
+ *
+ * <p>The models have the peers' algorithms, not their costs per step: a host-local step is a
+ * file creation, measured for real by the harness's {@code plugin} scenario.
  *
  * <p>The fill is random (Bernoulli per address, fixed seed) and prepared in {@code @Setup}; at
  * least one address is always left free (a /24 at 99.99% would otherwise have none). An IPv6 /64
@@ -55,14 +62,19 @@ public class AllocatorBenchmark {
   private RangeSetAllocator allocator;
   private IpAddress cursor;
 
+  /** Seed of the random fill (and of the Kubernetes model's random starts). */
+  @Param({"20240601"})
+  public long seed;
+
   private NaiveBitSetAllocator baseline;
   private int baselineCursor;
+  private SplittableRandom starts;
 
   @Setup(Level.Trial)
   public void setUp(BenchmarkParams params) {
     IpRange range = IpRange.withDefaults(Cidr.parse(subnet), null, null, null, List.of());
     long window = range.family() == io.jipam.core.net.IpFamily.V6 ? V6_WINDOW : range.lastOffset() + 1;
-    boolean useBaseline = params.getBenchmark().contains("bitSet");
+    boolean useBaseline = !params.getBenchmark().contains("rangeSet");
     if (useBaseline) {
       baseline = new NaiveBitSetAllocator(range.rangeStart(), (int) window);
       baseline.reserve(0); // the gateway, rangeStart by default, as the real allocator reserves it
@@ -70,7 +82,8 @@ public class AllocatorBenchmark {
       allocator = new RangeSetAllocator(new RangeSet(List.of(range)));
     }
     // the same random addresses for both allocators: offset 0 is the gateway
-    SplittableRandom random = new SplittableRandom(20240601L);
+    SplittableRandom random = new SplittableRandom(seed);
+    starts = new SplittableRandom(seed + 1);
     double p = fill / 100.0;
     long marked = 0;
     long lastMarked = -1;
@@ -95,8 +108,10 @@ public class AllocatorBenchmark {
     }
     cursor = null;
     baselineCursor = -1;
-    System.out.printf("%n[setup] %s %s: %d of %d addresses marked (%.4f%%)%n", params.getBenchmark()
-        .replaceAll(".*\\.", ""), subnet, marked, window - 1, 100.0 * marked / (window - 1));
+    if (!Boolean.getBoolean("jipam.bench.quiet")) {
+      System.out.printf("%n[setup] %s %s: %d of %d addresses marked (%.4f%%)%n", params.getBenchmark()
+          .replaceAll(".*\\.", ""), subnet, marked, window - 1, 100.0 * marked / (window - 1));
+    }
   }
 
   @Benchmark
@@ -128,6 +143,23 @@ public class AllocatorBenchmark {
   @Benchmark
   public IpAddress bitSetLowestFree() {
     int offset = baseline.nextLowest();
+    baseline.mark(offset);
+    baseline.unmark(offset);
+    return baseline.addressAt(offset);
+  }
+
+  @Benchmark
+  public IpAddress hostLocalScan() {
+    int offset = baseline.nextStepwise(baselineCursor);
+    baseline.mark(offset);
+    baseline.unmark(offset);
+    baselineCursor = offset;
+    return baseline.addressAt(offset);
+  }
+
+  @Benchmark
+  public IpAddress k8sRandomScan() {
+    int offset = baseline.nextRandomStart(starts);
     baseline.mark(offset);
     baseline.unmark(offset);
     return baseline.addressAt(offset);

@@ -34,6 +34,8 @@ import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.stream.Stream;
 
@@ -82,11 +84,11 @@ public final class EtcdBench {
     try {
       System.out.printf("etcd %s, %d s per phase, %d clients/nodes, %d callers per node, %d cores%n",
           endpoints, seconds, CLIENTS, threads, Runtime.getRuntime().availableProcessors());
-      double raw = rawCas(endpoints, seconds);
+      double raw = rawCas(endpoints, CLIENTS, seconds);
       System.out.printf("raw CAS, 8 clients on 8 keys:          %8.0f transactions/s%n", raw);
-      double lock = globalLock(endpoints, seconds);
+      double lock = globalLock(endpoints, CLIENTS, seconds);
       System.out.printf("global lock (whereabouts design):      %8.0f allocations/s%n", lock);
-      double[] store = store(endpoints, seconds, threads);
+      double[] store = store(endpoints, CLIENTS, seconds, threads);
       System.out.printf("jipam etcd store, 8 nodes, ADD:        %8.0f allocations/s (%.1f requests per transaction)%n",
           store[0], store[2]);
       System.out.printf("jipam etcd store, 8 nodes, ADD+DEL:    %8.0f operations/s%n", store[1]);
@@ -104,7 +106,7 @@ public final class EtcdBench {
     System.exit(0);
   }
 
-  private static Process startEtcd(Path dir, int client, int peer) throws Exception {
+  static Process startEtcd(Path dir, int client, int peer) throws Exception {
     Path binary = null;
     for (String d : System.getenv().getOrDefault("PATH", "/usr/bin").split(File.pathSeparator)) {
       if (Files.isExecutable(Path.of(d, "etcd"))) {
@@ -150,22 +152,38 @@ public final class EtcdBench {
     return ByteSequence.from(s, StandardCharsets.UTF_8);
   }
 
-  /** Runs {@code work} on CLIENTS threads: a warm-up second, then counts for {@code seconds}. */
+  /**
+   * One worker of a phase: sets up (connects), calls {@code ready.await()}, then works until
+   * {@code measureWindow[1]}, counting what it completes inside the window.
+   */
   private interface Worker {
-    void run(int id, AtomicLong counter, long[] measureWindow) throws Exception;
+    void run(int id, AtomicLong counter, long[] measureWindow, Ready ready) throws Exception;
   }
 
+  /** Waits until every worker has set up; the measured window starts a warm-up second after. */
+  private interface Ready {
+    void await() throws Exception;
+  }
+
+  /**
+   * Runs {@code work} on {@code workers} threads: once all have set up, a warm-up second, then counts
+   * for {@code seconds}. Workers are timed from the moment they are all ready, so a slow connection
+   * (a loaded machine) does not eat into the window.
+   */
   private static double measure(int workers, int seconds, Worker work) throws Exception {
     AtomicLong counter = new AtomicLong();
-    long start = System.nanoTime() + 1_000_000_000L;
-    long end = start + seconds * 1_000_000_000L;
-    long[] window = {start, end};
+    long[] window = {Long.MAX_VALUE, Long.MAX_VALUE};
+    CyclicBarrier barrier = new CyclicBarrier(workers, () -> {
+      window[0] = System.nanoTime() + 1_000_000_000L;
+      window[1] = window[0] + seconds * 1_000_000_000L;
+    });
+    Ready ready = () -> barrier.await(60, TimeUnit.SECONDS);
     ExecutorService ex = Executors.newFixedThreadPool(workers);
     List<Future<?>> fs = new ArrayList<>();
     for (int i = 0; i < workers; i++) {
       int id = i;
       fs.add(ex.submit(() -> {
-        work.run(id, counter, window);
+        work.run(id, counter, window, ready);
         return null;
       }));
     }
@@ -181,13 +199,15 @@ public final class EtcdBench {
     return now >= window[0] && now < window[1];
   }
 
-  private static double rawCas(List<String> endpoints, int seconds) throws Exception {
+  /** Raw CAS transactions per second from {@code clients} clients on their own keys. */
+  static double rawCas(List<String> endpoints, int clients, int seconds) throws Exception {
     String run = UUID.randomUUID().toString();
-    return measure(CLIENTS, seconds, (id, counter, window) -> {
+    return measure(clients, seconds, (id, counter, window, ready) -> {
       try (Client client = Client.builder().endpoints(endpoints.toArray(String[]::new)).build()) {
         KV kv = client.getKVClient();
         ByteSequence key = bs("/bench/" + run + "/raw/" + id);
         long rev = kv.put(key, bs("0")).get().getHeader().getRevision();
+        ready.await();
         long n = 0;
         while (System.nanoTime() < window[1]) {
           TxnResponse r = kv.txn().If(new Cmp(key, Cmp.Op.EQUAL, CmpTarget.modRevision(rev)))
@@ -206,15 +226,17 @@ public final class EtcdBench {
     });
   }
 
-  private static double globalLock(List<String> endpoints, int seconds) throws Exception {
+  /** Allocations per second from {@code clients} clients behind one global etcd lock. */
+  static double globalLock(List<String> endpoints, int clients, int seconds) throws Exception {
     String run = UUID.randomUUID().toString();
     ByteSequence lockName = bs("/bench/" + run + "/lock");
     ByteSequence poolKey = bs("/bench/" + run + "/pool");
-    return measure(CLIENTS, seconds, (id, counter, window) -> {
+    return measure(clients, seconds, (id, counter, window, ready) -> {
       try (Client client = Client.builder().endpoints(endpoints.toArray(String[]::new)).build()) {
         long lease = client.getLeaseClient().grant(60).get().getID();
         KV kv = client.getKVClient();
         int n = 0;
+        ready.await();
         while (System.nanoTime() < window[1]) {
           ByteSequence owned = client.getLockClient().lock(lockName, lease).get().getKey();
           try {
@@ -242,19 +264,20 @@ public final class EtcdBench {
   }
 
   /** {ADD/s, ADD+DEL ops/s, requests per transaction}. */
-  private static double[] store(List<String> endpoints, int seconds, int threads) throws Exception {
+  static double[] store(List<String> endpoints, int nodes, int seconds, int threads) throws Exception {
     String prefix = "/bench-" + UUID.randomUUID();
     Pool pool = new Pool("bench", List.of(new RangeSet(List.of(
-        IpRange.withDefaults(Cidr.parse("10.64.0.0/12"), null, null, null, null)))), AllocationOrder.ROUND_ROBIN);
+        IpRange.withDefaults(Cidr.parse("198.18.0.0/15"), null, null, null, null)))), AllocationOrder.ROUND_ROBIN);
     List<IpamStore> stores = new ArrayList<>();
-    for (int n = 0; n < CLIENTS; n++) {
+    for (int n = 0; n < nodes; n++) {
       stores.add(EtcdStores.open(EtcdStoreConfig.of(endpoints, "node-" + n).withPrefix(prefix)
           .withTimeout(java.time.Duration.ofSeconds(10))));
     }
     AtomicLong seq = new AtomicLong();
     try {
-      double adds = measure(CLIENTS * threads, seconds, (id, counter, window) -> {
-        IpamStore s = stores.get(id % CLIENTS);
+      double adds = measure(nodes * threads, seconds, (id, counter, window, ready) -> {
+        IpamStore s = stores.get(id % nodes);
+        ready.await();
         while (System.nanoTime() < window[1]) {
           AllocationOutcome out = s.allocate(pool, AllocationRequest.of(new Attachment("a" + seq.incrementAndGet(), "eth0")));
           if (!(out instanceof AllocationOutcome.Allocated)) {
@@ -265,8 +288,9 @@ public final class EtcdBench {
           }
         }
       });
-      double churn = measure(CLIENTS * threads, seconds, (id, counter, window) -> {
-        IpamStore s = stores.get(id % CLIENTS);
+      double churn = measure(nodes * threads, seconds, (id, counter, window, ready) -> {
+        IpamStore s = stores.get(id % nodes);
+        ready.await();
         while (System.nanoTime() < window[1]) {
           Attachment a = new Attachment("c" + seq.incrementAndGet(), "eth0");
           s.allocate(pool, AllocationRequest.of(a));

@@ -1,0 +1,35 @@
+package io.jipam.bench.harness;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** The scenario names, what each measures, and those the harness does not have yet. */
+public final class Scenarios {
+  private Scenarios() {}
+
+  /** The scenarios this harness runs, name to one line for {@code --help}. */
+  public static final Map<String, String> AVAILABLE = ordered(
+      "allocator", "JMH: allocate+release by fill and range size, jipam's allocator vs models of "
+          + "host-local's scan, Kubernetes' ClusterIP bitmap and a flat BitSet",
+      "plugin", "whole-process ADD and DEL, jipam vs /usr/lib/cni/host-local on the same data dir, by "
+          + "existing allocations, sequential and concurrent, with the JVM hello-world floor; wall "
+          + "time and CPU per call",
+      "etcd", "the etcd store's simulated nodes vs raw one-transaction-per-allocation CAS and one "
+          + "global lock (whereabouts' design), on a real etcd started here",
+      "all", "every scenario above, sized to end in about 10 minutes on 2 cores");
+
+  /** Scenarios of issue 12 not measured yet, name to what they wait for. */
+  public static final Map<String, String> PLANNED = ordered(
+      "service", "jipamd load generator on the memory, file, etcd stores (needs jipamd: not built yet)",
+      "runtime", "containerd + runc pods with `ctr run --cni`, jipam vs host-local",
+      "cluster", "1-16 simulated nodes on 1- and 3-member etcd clusters, tight pools",
+      "churn", "pod arrivals at a set rate, random lifetimes, addresses in use over time");
+
+  private static Map<String, String> ordered(String... pairs) {
+    Map<String, String> map = new LinkedHashMap<>();
+    for (int i = 0; i < pairs.length; i += 2) {
+      map.put(pairs[i], pairs[i + 1]);
+    }
+    return java.util.Collections.unmodifiableMap(map);
+  }
+}

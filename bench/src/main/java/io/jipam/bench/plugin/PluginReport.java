@@ -1,0 +1,130 @@
+package io.jipam.bench.plugin;
+
+import static io.jipam.bench.plugin.PluginScenario.FLOOR;
+import static io.jipam.bench.plugin.PluginScenario.HOST_LOCAL;
+import static io.jipam.bench.plugin.PluginScenario.JIPAM;
+
+import io.jipam.bench.harness.Chart;
+import io.jipam.bench.harness.Report;
+import io.jipam.bench.harness.RunContext;
+import io.jipam.bench.harness.Sample;
+import io.jipam.bench.harness.Stats;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** The {@code plugin} section of summary.md and its charts, from the run's samples. */
+final class PluginReport {
+  private final RunContext c;
+  private final String scenario;
+  private final List<Integer> allocations;
+  private final int rounds;
+  private final int concurrency;
+  private final int concurrentRounds;
+  private final Path hostLocal;
+  private final int hostLocalMax;
+
+  PluginReport(RunContext c, String scenario, List<Integer> allocations, int rounds, int concurrency,
+      int concurrentRounds, Path hostLocal, int hostLocalMax) {
+    this.c = c;
+    this.scenario = scenario;
+    this.allocations = allocations;
+    this.rounds = rounds;
+    this.concurrency = concurrency;
+    this.concurrentRounds = concurrentRounds;
+    this.hostLocal = hostLocal;
+    this.hostLocalMax = hostLocalMax;
+  }
+
+  private List<Sample> samples(String workload, String subject, String metric) {
+    return c.results().select(s -> s.scenario().equals(scenario) && s.workload().equals(workload)
+        && s.subject().equals(subject) && s.metric().equals(metric));
+  }
+
+  private double medianWall(String workload, String subject, String operation) {
+    return Stats.median(samples(workload, subject, "wall").stream().filter(s -> s.operation().equals(operation))
+        .map(Sample::value).toList());
+  }
+
+  private double p99Wall(String workload, String subject, String operation) {
+    return Stats.percentile(samples(workload, subject, "wall").stream().filter(s -> s.operation().equals(operation))
+        .map(Sample::value).toList(), 99);
+  }
+
+  private double cpuPerCall(String workload, String subject) {
+    return PluginScenario.mean(samples(workload, subject, "cpu"));
+  }
+
+  void write() throws IOException {
+    Report r = c.report();
+    r.heading(2, "plugin").paragraph("Whole-process calls as a runtime makes them: jipam (file store) and "
+        + "host-local (`" + hostLocal + "`) on a /16 already holding N allocations in host-local's on-disk "
+        + "layout, and the JVM floor (hello world on jipam's JVM and flags with its own start-up cache). "
+        + "Sequential: " + rounds + " rounds, each subject one ADD and one DEL of a new container per round "
+        + "(order drawn from the seed); medians over rounds. Concurrent: " + concurrentRounds + " rounds of "
+        + concurrency + " processes at once, each ADD then DEL. CPU is user+sys of the reaped processes "
+        + "(`/proc/self/stat` cutime+cstime, 10 ms ticks) summed over every call of the subject and divided "
+        + "by their count. host-local runs up to " + String.format("%,d", hostLocalMax) + " allocations. "
+        + "A ratio below 1 means jipam is cheaper.");
+    List<List<String>> rows = new ArrayList<>();
+    Chart latency = new Chart(Chart.Kind.LINES, "Wall time per call (median, one call at a time)",
+        "allocations already in the /16", "ms per call (log)", true);
+    Chart cpu = new Chart(Chart.Kind.BARS, "CPU (user+sys) per call", "allocations already in the /16",
+        "ms per call", false);
+    Chart throughput = new Chart(Chart.Kind.BARS, "Throughput, " + concurrency + " processes at once",
+        "allocations already in the /16", "ADD+DEL pairs per second", false);
+    for (int n : allocations) {
+      String seq = PluginScenario.workload(n, 1);
+      String category = String.format("%,d", n);
+      double jAdd = medianWall(seq, JIPAM, "ADD");
+      double jDel = medianWall(seq, JIPAM, "DEL");
+      double hAdd = medianWall(seq, HOST_LOCAL, "ADD");
+      double hDel = medianWall(seq, HOST_LOCAL, "DEL");
+      double floor = medianWall(seq, FLOOR, "run");
+      double jCpu = cpuPerCall(seq, JIPAM);
+      double hCpu = cpuPerCall(seq, HOST_LOCAL);
+      double fCpu = cpuPerCall(seq, FLOOR);
+      rows.add(List.of(category, Report.fmt(jAdd), Report.fmt(p99Wall(seq, JIPAM, "ADD")), Report.fmt(jDel),
+          Report.fmt(hAdd), Report.fmt(hDel), Report.fmt(floor), Report.fmt(jCpu), Report.fmt(hCpu), Report.fmt(fCpu),
+          Report.ratio(Stats.ratio(jAdd + jDel, hAdd + hDel)), Report.ratio(Stats.ratio(jCpu, hCpu)),
+          Report.ratio(Stats.ratio(jAdd, floor))));
+      latency.put("jipam ADD", category, jAdd).put("jipam DEL", category, jDel)
+          .put("host-local ADD", category, hAdd).put("host-local DEL", category, hDel)
+          .put("JVM floor (hello world)", category, floor);
+      cpu.put(JIPAM, category, jCpu).put(HOST_LOCAL, category, hCpu).put(FLOOR, category, fCpu);
+    }
+    r.heading(3, "Sequential: one call at a time (ms)");
+    r.table(List.of("allocations", "jipam ADD", "jipam ADD p99", "jipam DEL", "host-local ADD", "host-local DEL",
+        "JVM floor", "jipam CPU/call", "host-local CPU/call", "floor CPU/call", "jipam / host-local (ADD+DEL wall)",
+        "jipam / host-local (CPU)", "jipam ADD / floor"), "lrrrrrrrrrrrr", rows);
+    List<List<String>> par = new ArrayList<>();
+    for (int n : allocations) {
+      String w = PluginScenario.workload(n, concurrency);
+      String category = String.format("%,d", n);
+      double j = Stats.median(values(w, JIPAM, "throughput"));
+      double h = Stats.median(values(w, HOST_LOCAL, "throughput"));
+      double jCpu = cpuPerCall(w, JIPAM);
+      double hCpu = cpuPerCall(w, HOST_LOCAL);
+      double f = Stats.median(values(w, FLOOR, "throughput"));
+      par.add(List.of(category, Report.fmt(j), Report.fmt(h), Report.fmt(f), Report.fmt(medianWall(w, JIPAM, "ADD")),
+          Report.fmt(medianWall(w, HOST_LOCAL, "ADD")), Report.fmt(jCpu), Report.fmt(hCpu),
+          Report.ratio(Stats.ratio(j, h)), Report.ratio(Stats.ratio(jCpu, hCpu))));
+      throughput.put(JIPAM, category, j).put(HOST_LOCAL, category, h).put(FLOOR + " (2 runs)", category, f);
+    }
+    r.heading(3, concurrency + " processes at once");
+    r.table(List.of("allocations", "jipam pairs/s", "host-local pairs/s", "JVM floor pairs/s", "jipam ADD ms",
+        "host-local ADD ms", "jipam CPU/call ms", "host-local CPU/call ms", "jipam / host-local (pairs/s)",
+        "jipam / host-local (CPU)"), "lrrrrrrrrr", par);
+    latency.savePng(c.file("plugin-latency.png"), 900, 540);
+    cpu.savePng(c.file("plugin-cpu.png"), 900, 540);
+    throughput.savePng(c.file("plugin-throughput.png"), 900, 540);
+    r.image("plugin latency", "plugin-latency.png").image("plugin CPU per call", "plugin-cpu.png")
+        .image("plugin throughput", "plugin-throughput.png");
+  }
+
+  private List<Double> values(String workload, String subject, String metric) {
+    return samples(workload, subject, metric).stream().map(Sample::value).toList();
+  }
+
+}

@@ -1,0 +1,300 @@
+package io.jipam.bench.plugin;
+
+import io.jipam.bench.harness.ChildCpu;
+import io.jipam.bench.harness.PluginJvm;
+import io.jipam.bench.harness.RunContext;
+import io.jipam.bench.harness.Sample;
+import io.jipam.bench.harness.Scenario;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.jar.JarEntry;
+import java.util.jar.JarOutputStream;
+import java.util.stream.Stream;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code plugin}: the jipam plugin (file store) next to the reference host-local, each called as a
+ * whole process the way a runtime calls it, on the same data-dir workload: a /16 already holding N
+ * allocations in host-local's layout. The JVM floor (a hello-world main on the plugin's JVM, flags
+ * and a start-up cache of its own) runs in the same rounds.
+ *
+ * <h2>Method</h2>
+ * Per N: one untimed ADD+DEL per plugin (jipam builds its index there), then
+ * <ul>
+ *   <li>sequential rounds: each round calls every subject in an order drawn from the seed, one ADD
+ *       and one DEL of a new container each (the floor: two runs); wall time per call;
+ *   <li>concurrent rounds: per subject, {@code concurrency} workers at once, each one ADD then one
+ *       DEL of its own container; wall time per call and pairs per second of the batch.
+ * </ul>
+ * CPU per call is user+sys of the reaped children ({@link ChildCpu}) summed over all of a subject's
+ * calls and divided by their count. Daemon mode (jipam calling jipamd) is a further subject once
+ * jipamd exists.
+ */
+public final class PluginScenario implements Scenario {
+  static final String JIPAM = "jipam";
+  static final String HOST_LOCAL = "host-local";
+  static final String FLOOR = "JVM floor";
+
+  /** The scenario's options. */
+  public static final class Options {
+    @Option(names = "--jipam", paramLabel = "PATH", description = "the jipam plugin (default: bin/jipam of the dist this launcher is in)")
+    Path jipam;
+
+    @Option(names = "--host-local", paramLabel = "PATH", defaultValue = "/usr/lib/cni/host-local",
+        description = "the reference plugin (default: ${DEFAULT-VALUE}); skipped with a note when missing")
+    Path hostLocal;
+
+    @Option(names = "--allocations", paramLabel = "N", split = ",",
+        description = "existing allocations in the /16 (default: 0,1000,20000,60000; --quick: 0,100)")
+    List<Integer> allocations;
+
+    @Option(names = "--host-local-max", paramLabel = "N", defaultValue = "20000",
+        description = "run host-local only up to this many allocations (a call costs ~0.2 s at 20,000) (default: ${DEFAULT-VALUE})")
+    int hostLocalMax;
+
+    @Option(names = "--concurrency", paramLabel = "N", description = "processes at once in the concurrent rounds (default: 16; --quick: 4)")
+    Integer concurrency;
+
+    @Option(names = "--concurrent-rounds", paramLabel = "N", description = "concurrent rounds (default: 3; --quick: 1)")
+    Integer concurrentRounds;
+  }
+
+  private final Options options;
+
+  public PluginScenario(Options options) {
+    this.options = options;
+  }
+
+  @Override
+  public String name() {
+    return "plugin";
+  }
+
+  private List<Integer> allocations(boolean quick) {
+    List<Integer> list = options.allocations != null ? options.allocations
+        : quick ? List.of(0, 100) : List.of(0, 1_000, 20_000, 60_000);
+    for (int n : list) {
+      if (n < 0 || n > 65_000) {
+        throw new IllegalArgumentException("--allocations: each must be in [0, 65000], got " + n);
+      }
+    }
+    return list;
+  }
+
+  private int rounds(RunContext c) {
+    return c.roundsOr(c.quick() ? 3 : 20);
+  }
+
+  private int concurrency(RunContext c) {
+    return options.concurrency != null ? options.concurrency : c.quick() ? 4 : 16;
+  }
+
+  private int concurrentRounds(RunContext c) {
+    return options.concurrentRounds != null ? options.concurrentRounds : c.quick() ? 1 : 3;
+  }
+
+  private Path jipam() {
+    if (options.jipam != null) {
+      return options.jipam.toAbsolutePath();
+    }
+    String dist = System.getProperty("jipam.dist", "dist");
+    return Path.of(dist, "bin", "jipam").toAbsolutePath().normalize();
+  }
+
+  private boolean withHostLocal(int allocations) {
+    return allocations <= options.hostLocalMax && Files.isExecutable(options.hostLocal);
+  }
+
+  @Override
+  public void validate(boolean quick) {
+    allocations(quick);
+    if (options.concurrency != null && options.concurrency < 1) {
+      throw new IllegalArgumentException("--concurrency must be >= 1, got " + options.concurrency);
+    }
+    if (options.concurrentRounds != null && options.concurrentRounds < 1) {
+      throw new IllegalArgumentException("--concurrent-rounds must be >= 1, got " + options.concurrentRounds);
+    }
+  }
+
+  @Override
+  public long steps(RunContext c) {
+    long steps = 0;
+    for (int n : allocations(c.quick())) {
+      int subjects = withHostLocal(n) ? 3 : 2;
+      steps += (long) subjects * (rounds(c) + concurrentRounds(c));
+    }
+    return steps;
+  }
+
+  @Override
+  public void run(RunContext c) throws Exception {
+    Path jipam = jipam();
+    if (!Files.isExecutable(jipam)) {
+      throw new IllegalStateException("no jipam plugin at " + jipam
+          + ": build it with ./mvnw -q -DskipTests package, or name it with --jipam");
+    }
+    if (!ChildCpu.available()) {
+      throw new IllegalStateException("/proc/self/stat is not readable: CPU per call needs Linux /proc");
+    }
+    Path work = Files.createTempDirectory("jipam-bench-plugin");
+    try {
+      Subject floor = floor(work);
+      for (int n : allocations(c.quick())) {
+        measure(c, work.resolve("n" + n), n, jipam, floor);
+      }
+    } finally {
+      deleteTree(work);
+    }
+    new PluginReport(c, name(), allocations(c.quick()), rounds(c), concurrency(c), concurrentRounds(c), options.hostLocal,
+        options.hostLocalMax).write();
+  }
+
+  private void measure(RunContext c, Path work, int n, Path jipam, Subject floor) throws Exception {
+    List<Subject> subjects = new ArrayList<>();
+    c.progress().step(n + " allocations: filling data dirs");
+    subjects.add(Subject.plugin(JIPAM, jipam, work.resolve(JIPAM), n));
+    if (withHostLocal(n)) {
+      subjects.add(Subject.plugin(HOST_LOCAL, options.hostLocal, work.resolve(HOST_LOCAL), n));
+    }
+    subjects.add(floor);
+    for (Subject s : subjects) {
+      s.call("ADD", "warm");
+      s.call("DEL", "warm");
+    }
+    String sequential = workload(n, 1);
+    SplittableRandom random = c.random(name() + n);
+    for (int r = 0; r < rounds(c); r++) {
+      List<Subject> order = new ArrayList<>(subjects);
+      Collections.shuffle(order, new java.util.Random(random.nextLong()));
+      for (Subject s : order) {
+        c.progress().step(n + " allocations, sequential round " + (r + 1) + ": " + s.name());
+        String id = "seq" + r;
+        for (String op : List.of("ADD", "DEL")) {
+          double cpuBefore = ChildCpu.millis();
+          double wall = s.call(op, id);
+          double cpu = ChildCpu.millis() - cpuBefore;
+          String operation = s.isPlugin() ? op : "run";
+          c.results().add(new Sample(name(), sequential, s.name(), operation, r, "wall", "ms", 1, wall));
+          c.results().add(new Sample(name(), sequential, s.name(), operation, r, "cpu", "ms", 1, cpu));
+        }
+        c.progress().advance(1);
+      }
+    }
+    int workers = concurrency(c);
+    String concurrent = workload(n, workers);
+    ExecutorService pool = Executors.newFixedThreadPool(workers);
+    try {
+      for (int r = 0; r < concurrentRounds(c); r++) {
+        for (Subject s : subjects) {
+          c.progress().step(n + " allocations, " + workers + " at once, round " + (r + 1) + ": " + s.name());
+          batch(c, pool, s, concurrent, r, workers);
+          c.progress().advance(1);
+        }
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+  }
+
+  private void batch(RunContext c, ExecutorService pool, Subject s, String workload, int round, int workers)
+      throws Exception {
+    String operation = s.isPlugin() ? "ADD+DEL" : "run";
+    double cpuBefore = ChildCpu.millis();
+    long start = System.nanoTime();
+    List<Future<double[]>> calls = new ArrayList<>();
+    for (int w = 0; w < workers; w++) {
+      String id = "par" + round + "w" + w;
+      calls.add(pool.submit(() -> new double[] {s.call("ADD", id), s.call("DEL", id)}));
+    }
+    List<double[]> walls = new ArrayList<>();
+    for (Future<double[]> f : calls) {
+      walls.add(f.get());
+    }
+    double seconds = (System.nanoTime() - start) / 1e9;
+    double cpu = ChildCpu.millis() - cpuBefore;
+    for (double[] w : walls) {
+      c.results().add(new Sample(name(), workload, s.name(), s.isPlugin() ? "ADD" : "run", round, "wall", "ms", 1, w[0]));
+      c.results().add(new Sample(name(), workload, s.name(), s.isPlugin() ? "DEL" : "run", round, "wall", "ms", 1, w[1]));
+    }
+    c.results().add(new Sample(name(), workload, s.name(), operation, round, "cpu", "ms", 2 * workers, cpu));
+    c.results().add(new Sample(name(), workload, s.name(), operation, round, "throughput", "pairs/s", workers,
+        workers / seconds));
+  }
+
+  static String workload(int allocations, int concurrency) {
+    return "allocations=" + allocations + ";concurrency=" + concurrency;
+  }
+
+  /**
+   * The floor: {@link Hello} alone in a jar, on the plugin's JVM and flags, with a start-up cache
+   * of its own trained the way jipam's is (AOT cache on JDK 25+, CDS archive before, none if jipam
+   * has none).
+   */
+  private static Subject floor(Path work) throws IOException, InterruptedException {
+    Path jar = work.resolve("hello.jar");
+    String entry = Hello.class.getName().replace('.', '/') + ".class";
+    try (JarOutputStream out = new JarOutputStream(Files.newOutputStream(jar));
+        InputStream in = Hello.class.getClassLoader().getResourceAsStream(entry)) {
+      if (in == null) {
+        throw new IllegalStateException("class file " + entry + " not found on the class path");
+      }
+      out.putNextEntry(new JarEntry(entry));
+      in.transferTo(out);
+      out.closeEntry();
+    }
+    PluginJvm jvm = PluginJvm.fromEnvironment();
+    List<String> base = new ArrayList<>(List.of(jvm.java()));
+    base.addAll(jvm.baseFlags());
+    List<String> cache = List.of();
+    if (jvm.aotCache()) {
+      train(base, "-XX:AOTCacheOutput=" + work.resolve("hello.aot"), jar);
+      cache = List.of("-XX:AOTCache=" + work.resolve("hello.aot"));
+    } else if (jvm.cdsArchive()) {
+      train(base, "-XX:ArchiveClassesAtExit=" + work.resolve("hello.jsa"), jar);
+      cache = List.of("-XX:SharedArchiveFile=" + work.resolve("hello.jsa"));
+    }
+    List<String> command = new ArrayList<>(base);
+    command.addAll(cache);
+    command.addAll(List.of("-cp", jar.toString(), Hello.class.getName()));
+    return Subject.process(FLOOR, command);
+  }
+
+  private static void train(List<String> base, String flag, Path jar) throws IOException, InterruptedException {
+    List<String> command = new ArrayList<>(base);
+    command.addAll(List.of(flag, "-cp", jar.toString(), Hello.class.getName()));
+    Process p = new ProcessBuilder(command).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+        .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+    if (p.waitFor() != 0) {
+      throw new IllegalStateException("training the floor's start-up cache failed: " + command);
+    }
+  }
+
+  private static void deleteTree(Path root) throws IOException {
+    try (Stream<Path> paths = Files.walk(root)) {
+      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+
+  /** Sum of values over sum of calls: the per-call figure of samples that may cover batches. */
+  static double mean(List<Sample> samples) {
+    double sum = 0;
+    int calls = 0;
+    for (Sample s : samples) {
+      sum += s.value();
+      calls += s.calls();
+    }
+    return calls == 0 ? Double.NaN : sum / calls;
+  }
+}

@@ -1,0 +1,106 @@
+package io.jipam.bench.plugin;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One executable measured as whole processes: an IPAM plugin called as a runtime calls it (CNI
+ * environment, network config on stdin) against its own data dir, or the JVM floor (a hello-world
+ * main, which ignores the environment). Thread-safe: each call is its own process.
+ */
+final class Subject {
+  static final String NETWORK = "churn";
+  static final String SUBNET = "198.18.0.0/16";
+
+  private final String name;
+  private final List<String> command;
+  private final Path dataDir;
+  private final boolean plugin;
+
+  private Subject(String name, List<String> command, Path dataDir, boolean plugin) {
+    this.name = name;
+    this.command = List.copyOf(command);
+    this.dataDir = dataDir;
+    this.plugin = plugin;
+  }
+
+  /** An IPAM plugin of CNI type {@code name} with a data dir pre-filled with {@code allocations}. */
+  static Subject plugin(String name, Path executable, Path dataDir, int allocations) throws IOException {
+    fill(dataDir, allocations);
+    return new Subject(name, List.of(executable.toString()), dataDir, true);
+  }
+
+  /** A process that is not a plugin: the JVM floor. */
+  static Subject process(String name, List<String> command) {
+    return new Subject(name, command, null, false);
+  }
+
+  String name() {
+    return name;
+  }
+
+  boolean isPlugin() {
+    return plugin;
+  }
+
+  /**
+   * host-local's layout, as round-robin would have left it: one file per address from 198.18.0.2
+   * up (container id, interface), and the cursor on the last. Both plugins read it.
+   */
+  private static void fill(Path dataDir, int allocations) throws IOException {
+    if (allocations > 65_000) {
+      throw new IllegalArgumentException("at most 65,000 allocations fit the /16, got " + allocations);
+    }
+    Path network = dataDir.resolve(NETWORK);
+    Files.createDirectories(network);
+    for (int i = 0; i < allocations; i++) {
+      int host = i + 2;
+      Files.write(network.resolve("198.18." + (host >> 8) + "." + (host & 0xFF)),
+          ("filler" + i + "\r\neth0").getBytes(StandardCharsets.US_ASCII));
+    }
+    if (allocations > 0) {
+      int last = allocations + 1;
+      Files.writeString(network.resolve("last_reserved_ip.0"), "198.18." + (last >> 8) + "." + (last & 0xFF));
+    }
+  }
+
+  private String conf() {
+    return "{\"cniVersion\":\"1.0.0\",\"name\":\"" + NETWORK + "\",\"ipam\":{\"type\":\"" + name
+        + "\",\"dataDir\":\"" + dataDir + "\",\"subnet\":\"" + SUBNET + "\"}}";
+  }
+
+  /**
+   * Runs one call to its end and returns its wall time in ms (start to reaped). {@code command} is
+   * the CNI command (ignored by a non-plugin). A non-zero exit or a call over 60 s is an error.
+   */
+  double call(String cniCommand, String containerId) throws IOException, InterruptedException {
+    ProcessBuilder pb = new ProcessBuilder(command);
+    if (plugin) {
+      pb.environment().putAll(Map.of("CNI_COMMAND", cniCommand, "CNI_CONTAINERID", containerId,
+          "CNI_NETNS", "/var/run/netns/" + containerId, "CNI_IFNAME", "eth0", "CNI_PATH", "/usr/lib/cni"));
+    }
+    pb.redirectOutput(ProcessBuilder.Redirect.DISCARD);
+    long start = System.nanoTime();
+    Process p = pb.start();
+    if (plugin) {
+      p.getOutputStream().write(conf().getBytes(StandardCharsets.UTF_8));
+    }
+    p.getOutputStream().close();
+    byte[] err = p.getErrorStream().readAllBytes();
+    if (!p.waitFor(60, TimeUnit.SECONDS)) {
+      p.destroyForcibly();
+      throw new IllegalStateException(name + " " + cniCommand + " " + containerId + " did not end in 60 s");
+    }
+    long elapsed = System.nanoTime() - start;
+    if (p.exitValue() != 0) {
+      throw new IllegalStateException(name + " " + cniCommand + " " + containerId + " exited " + p.exitValue()
+          + ": " + new String(err, StandardCharsets.UTF_8).trim());
+    }
+    return elapsed / 1e6;
+  }
+}
