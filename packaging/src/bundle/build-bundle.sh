@@ -61,8 +61,12 @@ cp "$src/cni-launcher" "$tmpv/cni-launcher"
 chmod 755 "$tmpv/cni-launcher" "$tmpv"/bin/*
 
 jars=$(find "$tmpv/lib" -name '*.jar' | sort)
+# jdeps reads copies without module descriptors: the launchers run every jar on the class path,
+# and some jars declare modules that need plain jars jdeps cannot resolve as modules
 # shellcheck disable=SC2086
-deps=$("$jdk/bin/jdeps" --ignore-missing-deps --multi-release "$feature" --print-module-deps $jars)
+"$jdk/bin/java" "$src/ClassPathCopy.java" "$work/deps-jars" $jars
+deps=$("$jdk/bin/jdeps" --ignore-missing-deps --multi-release "$feature" --print-module-deps "$work/deps-jars"/*.jar)
+rm -rf "$work/deps-jars"
 modules=$deps
 for extra in jdk.naming.dns jdk.crypto.ec; do
   if "$jdk/bin/java" --list-modules | grep -q "^$extra@"; then modules=$modules,$extra; fi

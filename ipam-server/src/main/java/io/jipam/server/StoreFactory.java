@@ -4,7 +4,7 @@ import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.IpamStore;
-import io.jipam.etcd.EtcdIpamStore;
+import io.jipam.etcd.EtcdStore;
 import io.jipam.etcd.EtcdStoreConfig;
 import io.jipam.etcd.EtcdStores;
 import io.jipam.hostlocal.HostLocalStores;
@@ -58,8 +58,8 @@ final class StoreFactory {
 
   /** ReclaimNode on the stores that keep node affinity (etcd); an error naming the store otherwise. */
   static Map<String, List<Allocation>> reclaimNode(IpamStore store, String node) {
-    if (store instanceof EtcdIpamStore etcd) {
-      return etcd.reclaimNode(node);
+    if (store instanceof EtcdStore etcd) {
+      return etcd.reclaimNode(node).released();
     }
     if (store instanceof RemoteStore remote) {
       return remote.reclaimNode(node);
