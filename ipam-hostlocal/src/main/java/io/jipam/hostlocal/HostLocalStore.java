@@ -93,9 +93,7 @@ final class HostLocalStore implements IpamStore {
     /** One-shot path on the first call for a pool, cached whole state afterwards (the default). */
     AUTO,
     /** Always the one-shot path where it applies, never a cached state (a one-shot process's view). */
-    FAST,
-    /** Always the whole state. */
-    FULL
+    FAST
   }
 
   /** JVM-wide in-process locks, one per network directory. */
@@ -146,7 +144,7 @@ final class HostLocalStore implements IpamStore {
     final ReentrantLock jvmLock;
     FileChannel channel;
     /** The stamp file as read or last written by this call; null when missing. */
-    PoolDir.Stamp recorded;
+    Stamp recorded;
     /** Whether {@link #recorded} matches the directories and cursors now (no foreign change). */
     boolean fresh;
     /** The cursor files' content; updated as the call writes them. */
@@ -228,7 +226,7 @@ final class HostLocalStore implements IpamStore {
       AllocationOutcome outcome = st.allocate(request);
       if (!(outcome instanceof AllocationOutcome.Allocated got)) {
         if (wroteRecord) {
-          h.dir.writeRecord(att, NONE); // it held nothing before this call: a failed ADD leaves nothing
+          AttachmentRecord.write(h.dir, att, NONE); // it held nothing before this call: a failed ADD leaves nothing
         }
         if (h.dropped) {
           commit(h, null, NONE, NONE);
@@ -242,7 +240,7 @@ final class HostLocalStore implements IpamStore {
       IpAddress clash = firstExisting(h, got.allocations());
       if (clash == null) {
         dropStamp(h);
-        h.dir.writeRecord(att, got.allocations()); // before the address files: a superset
+        AttachmentRecord.write(h.dir, att, got.allocations()); // before the address files: a superset
         wroteRecord = true;
         for (Allocation a : got.allocations()) {
           if (!h.dir.createAddressFile(a.address(), a.attachment())) {
@@ -273,7 +271,7 @@ final class HostLocalStore implements IpamStore {
       st.load(clash, holder, PodRef.UNKNOWN);
     }
     if (wroteRecord) {
-      h.dir.writeRecord(att, NONE); // held nothing; the whole state decides from here
+      AttachmentRecord.write(h.dir, att, NONE); // held nothing; the whole state decides from here
     }
     return allocateFull(h, pool, request, created, false); // crowded after the cursor
   }
@@ -317,7 +315,7 @@ final class HostLocalStore implements IpamStore {
       }
     }
     dropStamp(h);
-    h.dir.writeRecord(att, got.allocations()); // before the address files: a superset
+    AttachmentRecord.write(h.dir, att, got.allocations()); // before the address files: a superset
     for (Allocation a : fresh) {
       if (!h.dir.createAddressFile(a.address(), a.attachment())) {
         rollback(h, created);
@@ -350,7 +348,7 @@ final class HostLocalStore implements IpamStore {
       for (Allocation a : held) {
         h.dir.deleteAddressFile(a.address());
       }
-      h.dir.writeRecord(holder, NONE); // after the address files: a crash leaves a superset
+      AttachmentRecord.write(h.dir, holder, NONE); // after the address files: a crash leaves a superset
       finish(h, st, true, NONE, held);
       return held;
     } catch (IOException | DirectoryIteratorException e) {
@@ -475,7 +473,7 @@ final class HostLocalStore implements IpamStore {
           gone.add(a.attachment());
         }
         for (Attachment a : gone) {
-          h.dir.writeRecord(a, NONE);
+          AttachmentRecord.write(h.dir, a, NONE);
         }
         finish(h, st, !released.isEmpty(), NONE, released);
         return released;
@@ -565,9 +563,9 @@ final class HostLocalStore implements IpamStore {
    */
   private boolean begin(Held h, Pool pool, boolean rebuild) throws IOException {
     PoolDir d = h.dir;
-    PoolDir.Stamp now = d.observe(pool.rangeSets().size());
+    Stamp now = Stamp.observe(d, pool.rangeSets().size());
     h.cursors = now.cursors;
-    h.recorded = d.readStamp();
+    h.recorded = Stamp.read(d);
     h.fresh = h.recorded != null && h.recorded.sameFiles(now);
     h.snapshotNeeded = false;
     h.indexValid = false;
@@ -575,7 +573,7 @@ final class HostLocalStore implements IpamStore {
     h.base = 0;
     Cached c = cache.remove(d.network);
     h.cached = c != null && !rebuild && h.fresh && c.stamp.equals(h.recorded.text()) ? c : null;
-    boolean longLived = mode == Mode.FULL || mode == Mode.AUTO && served.contains(d.network);
+    boolean longLived = mode == Mode.AUTO && served.contains(d.network);
     if (longLived) {
       return false;
     }
@@ -685,7 +683,7 @@ final class HostLocalStore implements IpamStore {
     Set<Path> recordFiles = new HashSet<>();
     for (Map.Entry<Attachment, List<IpAddress>> e : byHolder.entrySet()) {
       Attachment holder = e.getKey();
-      PoolDir.Record r = d.readRecord(holder);
+      AttachmentRecord r = AttachmentRecord.read(d, holder);
       boolean exact = r != null && r.addresses.length == e.getValue().size();
       List<Allocation> held = new ArrayList<>(e.getValue().size());
       for (IpAddress a : e.getValue()) {
@@ -695,9 +693,9 @@ final class HostLocalStore implements IpamStore {
       }
       held.addAll(st.find(holder));
       if (!exact) {
-        d.writeRecord(holder, held);
+        AttachmentRecord.write(d, holder, held);
       }
-      recordFiles.add(d.recordFile(holder));
+      recordFiles.add(AttachmentRecord.file(d, holder));
     }
     try (DirectoryStream<Path> entries = Files.newDirectoryStream(d.attDir)) {
       for (Path p : entries) {
@@ -712,7 +710,7 @@ final class HostLocalStore implements IpamStore {
   /** Removes the stamp file once, before the call's first change (see {@link PoolDir#dropStamp}). */
   private static void dropStamp(Held h) throws IOException {
     if (!h.dropped) {
-      h.dir.dropStamp();
+      Stamp.drop(h.dir);
       h.dropped = true;
     }
   }
@@ -742,7 +740,7 @@ final class HostLocalStore implements IpamStore {
     PoolDir d = h.dir;
     d.syncDir();
     long gen = h.recorded == null ? 1 : h.recorded.gen + 1;
-    PoolDir.Stamp stamp = d.observe(gen, h.cursors);
+    Stamp stamp = Stamp.observe(d, gen, h.cursors);
     String text = stamp.text();
     dropStamp(h);
     boolean indexValid = false;
@@ -759,7 +757,7 @@ final class HostLocalStore implements IpamStore {
     } catch (IpamException e) {
       IndexFile.discard(d);
     }
-    d.writeStamp(stamp);
+    Stamp.write(d, stamp);
     h.recorded = stamp;
     h.fresh = true;
     h.dropped = false;
@@ -795,7 +793,7 @@ final class HostLocalStore implements IpamStore {
   }
 
   private static List<Allocation> perRecord(Held h, Pool pool, Attachment att) throws IOException {
-    PoolDir.Record r = h.dir.readRecord(att);
+    AttachmentRecord r = AttachmentRecord.read(h.dir, att);
     if (r == null) {
       return null;
     }
@@ -823,7 +821,7 @@ final class HostLocalStore implements IpamStore {
   }
 
   private static boolean recordLists(Held h, Attachment holder, IpAddress address) throws IOException {
-    PoolDir.Record r = h.dir.readRecord(holder);
+    AttachmentRecord r = AttachmentRecord.read(h.dir, holder);
     return r != null && r.lists(address);
   }
 

@@ -14,14 +14,11 @@ import java.nio.file.Path;
  * HostLocalStore} for the layout, the locking, the staleness check and the durability promise.
  */
 public final class HostLocalStores {
-  /** host-local's default data directory. */
-  public static final Path DEFAULT_DATA_DIR = Path.of("/var/lib/cni/networks");
-
   private HostLocalStores() {}
 
   /**
-   * A store over {@code dataDir} (host-local's {@code dataDir}, default {@link
-   * #DEFAULT_DATA_DIR}) that does not fsync, like host-local: an allocation survives the process
+   * A store over {@code dataDir} (host-local's {@code dataDir}, by default {@code
+   * /var/lib/cni/networks}) that does not fsync, like host-local: an allocation survives the process
    * being killed as soon as {@code allocate} returns, but not necessarily a power loss. Opening
    * touches no file; directories are created on first use.
    */

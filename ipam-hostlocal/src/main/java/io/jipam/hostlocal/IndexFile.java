@@ -28,9 +28,9 @@ import java.util.Map;
  * <pre>
  * jipam-hostlocal-index 4                              magic, first line
  * a  ADDRESS  CONTAINERID  IFNAME  POD_NS  POD_NAME    ADDRESS is held (a later line for it wins);
- *                                                      IFNAME escaped by PoolDir.escapeName
+ *                                                      IFNAME escaped by NameEscaping.escapeName
  * d  ADDRESS                                           ADDRESS is free
- * s  BASE  STAMP                                       stamp (the stamp file's text, see PoolDir.Stamp)
+ * s  BASE  STAMP                                       stamp (the stamp file's text, see Stamp)
  * </pre>
  *
  * A snapshot (magic, one {@code a} line per allocation in address order, a stamp) is written to
@@ -167,11 +167,11 @@ final class IndexFile {
         String key = text.substring(t1 + 1, t3);
         Attachment att = attachments.get(key);
         if (att == null) {
-          att = new Attachment(text.substring(t1 + 1, t2), PoolDir.unescapeName(text.substring(t2 + 1, t3)));
+          att = new Attachment(text.substring(t1 + 1, t2), NameEscaping.unescapeName(text.substring(t2 + 1, t3)));
           attachments.put(key, att);
         }
         live.put(address, new Allocation(address, -1, att, new PodRef(
-            utf8(unescape(text.substring(t3 + 1, t4))), utf8(unescape(text.substring(t4 + 1, eol))))));
+            utf8(NameEscaping.unescapeField(text.substring(t3 + 1, t4))), utf8(NameEscaping.unescapeField(text.substring(t4 + 1, eol))))));
       } else if (kind == 'd') {
         live.remove(IpAddress.parse(text.substring(pos + 2, eol)));
       } else if (kind != 's') {
@@ -236,9 +236,9 @@ final class IndexFile {
 
   private static void added(StringBuilder out, Allocation a) {
     out.append("a\t").append(a.address().toString()).append('\t').append(a.attachment().containerId())
-        .append('\t').append(PoolDir.escapeName(a.attachment().ifname())).append('\t')
-        .append(escape(a.pod().namespace()))
-        .append('\t').append(escape(a.pod().name())).append('\n');
+        .append('\t').append(NameEscaping.escapeName(a.attachment().ifname())).append('\t')
+        .append(NameEscaping.escapeField(a.pod().namespace()))
+        .append('\t').append(NameEscaping.escapeField(a.pod().name())).append('\n');
   }
 
   private static String stampLine(String stamp, long base) {
@@ -255,38 +255,5 @@ final class IndexFile {
     return latin1;
   }
 
-  static String escape(String s) {
-    StringBuilder b = null;
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      if (c == '%' || c == '\t' || c == '\n' || c == '\r') {
-        if (b == null) {
-          b = new StringBuilder(s.length() + 8).append(s, 0, i);
-        }
-        b.append('%').append(Character.forDigit(c >> 4, 16)).append(Character.forDigit(c & 15, 16));
-      } else if (b != null) {
-        b.append(c);
-      }
-    }
-    return b == null ? s : b.toString();
-  }
 
-  static String unescape(String s) {
-    if (s.indexOf('%') < 0) {
-      return s;
-    }
-    StringBuilder b = new StringBuilder(s.length());
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      if (c == '%' && i + 2 < s.length()) {
-        b.append((char) Integer.parseInt(s.substring(i + 1, i + 3), 16));
-        i += 2;
-      } else if (c == '%') {
-        throw IpamException.invalidConfig("bad escape in index: %s", s);
-      } else {
-        b.append(c);
-      }
-    }
-    return b.toString();
-  }
 }

@@ -191,4 +191,31 @@ class HostLocalHostileNamesTest {
       assertEquals(4, fresh.list(SMALL).size(), "c0's two addresses and the two stray entries");
     }
   }
+
+  /**
+   * A store left by a jipam before record names were escaped (raw {@code c1@é} record, stamp
+   * without its format field): the stamp is not trusted, the store is rebuilt once, and a
+   * repeated ADD returns the held address instead of handing out a second one.
+   */
+  @Test
+  void allocate_storeOfOlderFormat_rebuiltNotMisread() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue("UTF-8".equals(System.getProperty("sun.jnu.encoding")),
+        "the old record's name is not ASCII: this JVM cannot create it");
+    Attachment att = new Attachment("c1", "\u00e9");
+    List<Allocation> got = add(att);
+    store.close();
+    Path att0 = dataDir.resolve(".jipam/net/att");
+    java.nio.file.attribute.FileTime mtime = Files.getLastModifiedTime(att0);
+    Files.move(att0.resolve("c1@%c3%a9"), att0.resolve("c1@\u00e9"));
+    Files.setLastModifiedTime(att0, mtime); // only the stamp's format tells the two apart
+    Path stamp = dataDir.resolve(".jipam/net/stamp");
+    String text = Files.readString(stamp);
+    Files.writeString(stamp, text.substring(text.indexOf('\t') + 1)); // the old stamp had no "v2"
+    try (IpamStore fresh = newStore()) {
+      AllocationOutcome again = fresh.allocate(SMALL, AllocationRequest.of(att));
+      assertEquals(got, assertInstanceOf(AllocationOutcome.Allocated.class, again, again::toString).allocations());
+    }
+    assertTrue(Files.exists(att0.resolve("c1@%c3%a9")));
+    assertFalse(Files.exists(att0.resolve("c1@\u00e9")), "the old record is removed by the rebuild");
+  }
 }

@@ -1,0 +1,140 @@
+package io.jipam.hostlocal;
+
+import io.jipam.core.net.IpAddress;
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.PodRef;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * An attachment record: {@code CONTAINERID<TAB>IFNAME} on the first line, then one line per
+ * address, {@code ADDRESS<TAB>POD_NS<TAB>POD_NAME} (pod names escaped as in the index). A
+ * superset of what the attachment holds: every entry is verified against its address file.
+ */
+final class AttachmentRecord {
+  static final AttachmentRecord EMPTY = new AttachmentRecord(new IpAddress[0], new PodRef[0]);
+  final IpAddress[] addresses;
+  final PodRef[] pods;
+
+  AttachmentRecord(IpAddress[] addresses, PodRef[] pods) {
+    this.addresses = addresses;
+    this.pods = pods;
+  }
+
+  boolean lists(IpAddress address) {
+    for (IpAddress a : addresses) {
+      if (a.equals(address)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  PodRef podOf(IpAddress address) {
+    for (int i = 0; i < addresses.length; i++) {
+      if (addresses[i].equals(address)) {
+        return pods[i];
+      }
+    }
+    return null;
+  }
+
+  static String text(Attachment att, List<Allocation> held) {
+    StringBuilder b = new StringBuilder(64 + 64 * held.size());
+    b.append(att.containerId()).append('\t').append(NameEscaping.escapeName(att.ifname())).append('\n');
+    for (Allocation a : held) {
+      b.append(a.address().toString()).append('\t').append(NameEscaping.escapeField(a.pod().namespace()))
+          .append('\t').append(NameEscaping.escapeField(a.pod().name())).append('\n');
+    }
+    return b.toString();
+  }
+
+  static AttachmentRecord parse(String text, Attachment att) {
+    try {
+      int eol = text.indexOf('\n');
+      if (eol < 0 || !text.endsWith("\n")
+          || !text.substring(0, eol).equals(att.containerId() + "\t" + NameEscaping.escapeName(att.ifname()))) {
+        return null;
+      }
+      List<IpAddress> addresses = new ArrayList<>(2);
+      List<PodRef> pods = new ArrayList<>(2);
+      int pos = eol + 1;
+      while (pos < text.length()) {
+        int end = text.indexOf('\n', pos);
+        int t1 = text.indexOf('\t', pos);
+        int t2 = t1 < 0 ? -1 : text.indexOf('\t', t1 + 1);
+        if (t1 < 0 || t2 < 0 || t2 > end) {
+          return null;
+        }
+        addresses.add(IpAddress.parse(text.substring(pos, t1)));
+        pods.add(new PodRef(NameEscaping.unescapeField(text.substring(t1 + 1, t2)),
+            NameEscaping.unescapeField(text.substring(t2 + 1, end))));
+        pos = end + 1;
+      }
+      return new AttachmentRecord(addresses.toArray(new IpAddress[0]), pods.toArray(new PodRef[0]));
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+
+  // ---------------------------------------------------------------- record files
+
+  /**
+   * The record file of an attachment: {@code CONTAINERID@IFNAME} with IFNAME escaped to ASCII by
+   * {@link NameEscaping#escapeName} (a container ID has no {@code @}, so the name is unambiguous, and no file
+   * name jipam makes depends on the locale's charset); a digest of that when it would be too long.
+   */
+  static Path file(PoolDir d, Attachment att) {
+    String name = att.containerId() + "@" + NameEscaping.escapeName(att.ifname());
+    if (name.length() > 200 || name.getBytes(StandardCharsets.UTF_8).length > 200) {
+      try {
+        byte[] digest = java.security.MessageDigest.getInstance("SHA-256").digest(name.getBytes(StandardCharsets.UTF_8));
+        StringBuilder b = new StringBuilder("h@");
+        for (byte x : digest) {
+          b.append(Character.forDigit((x >> 4) & 15, 16)).append(Character.forDigit(x & 15, 16));
+        }
+        name = b.toString();
+      } catch (java.security.NoSuchAlgorithmException e) {
+        throw new IllegalStateException(e);
+      }
+    }
+    return d.attDir.resolve(name);
+  }
+
+  /**
+   * The attachment's record: address and pod per line, or an empty record when there is none;
+   * null when it is unreadable or names another attachment (then: rebuild).
+   */
+  static AttachmentRecord read(PoolDir d, Attachment att) throws IOException {
+    byte[] bytes;
+    try {
+      bytes = Files.readAllBytes(file(d, att));
+    } catch (NoSuchFileException e) {
+      return EMPTY;
+    }
+    return parse(new String(bytes, StandardCharsets.UTF_8), att);
+  }
+
+  /** Replaces the attachment's record (temp + rename); deletes it when there is nothing to record. */
+  static void write(PoolDir d, Attachment att, List<Allocation> held) throws IOException {
+    if (held.isEmpty()) {
+      Files.deleteIfExists(file(d, att));
+      return;
+    }
+    Files.deleteIfExists(d.recordTemp);
+    try {
+      d.writeNew(d.recordTemp, text(att, held).getBytes(StandardCharsets.UTF_8));
+    } catch (NoSuchFileException e) {
+      d.createDirectories();
+      d.writeNew(d.recordTemp, text(att, held).getBytes(StandardCharsets.UTF_8));
+    }
+    Files.move(d.recordTemp, file(d, att), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+  }
+}

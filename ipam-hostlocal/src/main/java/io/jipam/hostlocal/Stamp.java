@@ -1,0 +1,160 @@
+package io.jipam.hostlocal;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * What jipam last saw of the pool's directories, written to the stamp file at the end of every
+ * call that changed something: a generation (incremented by every such call, so other jipam
+ * processes' changes are seen whatever the clock's granularity), identity and mtime of the
+ * network directory and of the records directory, and the cursor files' content. A plain class,
+ * not a record: record equals would bootstrap through invokedynamic, which costs start-up time
+ * in the one-shot plugin.
+ */
+final class Stamp {
+  static final String VERSION = "v2";
+  final long gen;
+  final String dirKey;
+  final long dirMtime;
+  final String attKey;
+  final long attMtime;
+  final String[] cursors;
+
+  Stamp(long gen, String dirKey, long dirMtime, String attKey, long attMtime, String[] cursors) {
+    this.gen = gen;
+    this.dirKey = dirKey;
+    this.dirMtime = dirMtime;
+    this.attKey = attKey;
+    this.attMtime = attMtime;
+    this.cursors = cursors;
+  }
+
+  /** Whether the directories and cursors are as recorded (the generation is not compared). */
+  boolean sameFiles(Stamp o) {
+    if (o.dirMtime != dirMtime || o.attMtime != attMtime || !o.dirKey.equals(dirKey)
+        || !o.attKey.equals(attKey) || o.cursors.length != cursors.length) {
+      return false;
+    }
+    for (int i = 0; i < cursors.length; i++) {
+      if (!o.cursors[i].equals(cursors[i])) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /**
+   * {@code v2 GEN DIRKEY DIRMTIME ATTKEY ATTMTIME N C0 .. CN-1}, tab-separated, escaped. The
+   * version changes with the format of records and index, so that a store written by another
+   * version of jipam is rebuilt once rather than misread.
+   */
+  String text() {
+    StringBuilder b = new StringBuilder(128);
+    b.append(VERSION).append('\t').append(gen).append('\t').append(NameEscaping.escapeField(dirKey)).append('\t').append(dirMtime).append('\t')
+        .append(NameEscaping.escapeField(attKey)).append('\t').append(attMtime).append('\t').append(cursors.length);
+    for (String c : cursors) {
+      b.append('\t').append(NameEscaping.escapeField(c));
+    }
+    return b.toString();
+  }
+
+  static Stamp parse(String text) {
+    if (!text.startsWith(VERSION + "\t")) {
+      throw new IllegalArgumentException("stamp of another format");
+    }
+    text = text.substring(VERSION.length() + 1);
+    int n = text.length();
+    while (n > 0 && text.charAt(n - 1) == '\n') {
+      n--;
+    }
+    List<String> f = new ArrayList<>(8);
+    int pos = 0;
+    while (true) {
+      int t = text.indexOf('\t', pos);
+      if (t < 0 || t > n) {
+        f.add(text.substring(pos, n));
+        break;
+      }
+      f.add(text.substring(pos, t));
+      pos = t + 1;
+    }
+    int count = Integer.parseInt(f.get(5));
+    if (f.size() != 6 + count) {
+      throw new IllegalArgumentException("bad stamp");
+    }
+    String[] cursors = new String[count];
+    for (int i = 0; i < count; i++) {
+      cursors[i] = NameEscaping.unescapeField(f.get(6 + i));
+    }
+    return new Stamp(Long.parseLong(f.get(0)), NameEscaping.unescapeField(f.get(1)), Long.parseLong(f.get(2)),
+        NameEscaping.unescapeField(f.get(3)), Long.parseLong(f.get(4)), cursors);
+  }
+
+  @Override
+  public String toString() {
+    return text();
+  }
+
+  // ---------------------------------------------------------------- the stamp file
+
+  /**
+   * What the pool's directories look like now: identity and mtime of the network directory and
+   * of the records directory, and the cursor files' content. Generation 0.
+   */
+  static Stamp observe(PoolDir d, int sets) throws IOException {
+    String[] cursors = new String[sets];
+    for (int i = 0; i < sets; i++) {
+      cursors[i] = d.readCursor(i);
+    }
+    return observe(d, 0, cursors);
+  }
+
+  /** Like {@link #observe(PoolDir, int)} with known cursors and generation. */
+  static Stamp observe(PoolDir d, long gen, String[] cursors) throws IOException {
+    BasicFileAttributes a = Files.readAttributes(d.dir, BasicFileAttributes.class);
+    BasicFileAttributes r;
+    try {
+      r = Files.readAttributes(d.attDir, BasicFileAttributes.class);
+    } catch (NoSuchFileException e) {
+      d.createDirectories();
+      r = Files.readAttributes(d.attDir, BasicFileAttributes.class);
+    }
+    return new Stamp(gen, String.valueOf(a.fileKey()), nanos(a), String.valueOf(r.fileKey()), nanos(r),
+        cursors.clone());
+  }
+
+  private static long nanos(BasicFileAttributes a) {
+    java.time.Instant t = a.lastModifiedTime().toInstant();
+    return t.getEpochSecond() * 1_000_000_000L + t.getNano();
+  }
+
+  /** The stamp jipam last recorded, or null when missing or unreadable (then: rebuild). */
+  static Stamp read(PoolDir d) {
+    try {
+      return parse(new String(Files.readAllBytes(d.stampFile), StandardCharsets.UTF_8));
+    } catch (IOException | RuntimeException e) {
+      return null;
+    }
+  }
+
+  /** Replaces the stamp file (temp + rename, outside both watched directories). */
+  static void write(PoolDir d, Stamp stamp) throws IOException {
+    Files.deleteIfExists(d.stampTemp);
+    d.writeNew(d.stampTemp, (stamp.text() + "\n").getBytes(StandardCharsets.UTF_8));
+    Files.move(d.stampTemp, d.stampFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  /**
+   * Removes the stamp before a call changes anything: a process killed before it writes the
+   * next stamp leaves none, and the next call rebuilds, whatever the mtimes say.
+   */
+  static void drop(PoolDir d) throws IOException {
+    Files.deleteIfExists(d.stampFile);
+  }
+}
