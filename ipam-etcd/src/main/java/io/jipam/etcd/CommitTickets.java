@@ -8,18 +8,21 @@ import java.util.concurrent.ThreadLocalRandom;
  * lease its DEL markers go on, and now and then the node's seen record.
  *
  * <p>The ticket's lease lasts the store's timeout rounded up to seconds, at least 2 s (etcd's least
- * lease with default settings), and is replaced after 40 % of that; markers live {@value
- * #MARKER_TTL_SECONDS} s on a lease used for 60 s. Thread-safe.
+ * lease with default settings), and is replaced after 40 % of that. A marker's lease lasts six
+ * times the ticket's, at least {@value #MIN_MARKER_TTL_SECONDS} s, and takes new markers for half
+ * of that: every marker outlives, by far, any transaction planned before it (which fails once its
+ * ticket's lease ended), and markers do not pile up for long. Thread-safe.
  */
 final class CommitTickets {
-  /** Lifetime of a DEL's marker: an ADD transaction held in the network cannot outlive it. */
-  static final long MARKER_TTL_SECONDS = 120;
+  /** Least lifetime of a DEL marker's lease. */
+  static final long MIN_MARKER_TTL_SECONDS = 30;
   /** A store records that its node is alive (nodes/<node>) at most this often. */
   static final long SEEN_EVERY_MILLIS = 5_000;
 
   private final StoreContext ctx;
   private final String ticketKey;
   private final long ticketTtlSeconds;
+  private final long markerTtlSeconds;
   private final LeaseSlot ticketLease;
   private final LeaseSlot markerLease;
   /** When this store last wrote its node's seen record (nanoTime), or Long.MIN_VALUE. */
@@ -30,7 +33,8 @@ final class CommitTickets {
     this.ticketKey = ctx.keys().ticket(ctx.node(), Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 1));
     this.ticketTtlSeconds = Math.max(2, (ctx.config().timeout().toMillis() + 999) / 1000);
     this.ticketLease = new LeaseSlot(ctx.etcd(), ticketTtlSeconds, ticketTtlSeconds * 400_000_000L, ctx.clock());
-    this.markerLease = new LeaseSlot(ctx.etcd(), MARKER_TTL_SECONDS, 60_000_000_000L, ctx.clock());
+    this.markerTtlSeconds = Math.max(MIN_MARKER_TTL_SECONDS, 6 * ticketTtlSeconds);
+    this.markerLease = new LeaseSlot(ctx.etcd(), markerTtlSeconds, markerTtlSeconds * 500_000_000L, ctx.clock());
   }
 
   String ticketKey() {

@@ -28,8 +28,9 @@ import io.jipam.core.store.Attachment;
  *       <td>in the same transaction as the blocks it points into</td></tr>
  *   <tr><td>{@code <p>/v1/deletions/<pool>/<containerID>/<ifname>}</td>
  *       <td>empty: the attachment was deleted (DEL) lately</td>
- *       <td>by every DEL, on a lease of {@value CommitTickets#MARKER_TTL_SECONDS} s; the transaction of
- *       an ADD that creates the handle requires it absent, or at the revision the ADD read</td></tr>
+ *       <td>by every DEL, on a lease of six times the ticket's (at least 30 s) used for half its
+ *       life; the transaction of an ADD that creates the handle requires it absent, or at the
+ *       revision the ADD's store last saw</td></tr>
  *   <tr><td>{@code <p>/v1/tickets/<node>/<store>}</td>
  *       <td>empty: one per store instance</td>
  *       <td>by every transaction of the store that writes, on a lease of the store's timeout

