@@ -5,6 +5,8 @@ import io.jipam.core.IpamException;
 import io.jipam.core.store.IpamStore;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine;
@@ -92,8 +94,55 @@ public final class Jipamd implements Callable<Integer> {
   /** Signalled when jipamd should stop; tests and the shutdown hook count it down. */
   private final CountDownLatch stop = new CountDownLatch(1);
 
+  @Option(names = "--config", paramLabel = "FILE",
+      description = "YAML file of settings: keys are these options' long names without dashes; flags and"
+          + " JIPAMD_<NAME> environment variables override it (also: JIPAMD_CONFIG)")
+  Path config;
+
+  @Option(names = "--check-config", paramLabel = "FILE",
+      description = "check a config file (with the environment and flags given) and exit: 0 if good, 2 if not")
+  Path checkConfig;
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
   public static void main(String[] args) {
-    System.exit(commandLine().execute(args));
+    System.exit(run(args, System.getenv(), null, null));
+  }
+
+  /**
+   * Parses, applies the config file and the environment, runs; returns the exit code. Null
+   * writers mean stdout and stderr.
+   */
+  static int run(String[] args, Map<String, String> env, java.io.PrintWriter out, java.io.PrintWriter err) {
+    CommandLine cl = commandLine();
+    if (out != null) {
+      cl.setOut(out);
+    }
+    if (err != null) {
+      cl.setErr(err);
+    }
+    Path file = configPath(args, "--config", env.get("JIPAMD_CONFIG"));
+    Path check = configPath(args, "--check-config", null);
+    try {
+      cl.setDefaultValueProvider(ConfigFile.load(check != null ? check : file, cl.getCommandSpec(), env));
+    } catch (IpamException e) {
+      cl.getErr().println("jipamd: " + e.getMessage());
+      return 2;
+    }
+    return cl.execute(args);
+  }
+
+  /** The value of {@code --name FILE} or {@code --name=FILE} in args, else the fallback. */
+  private static Path configPath(String[] args, String name, String fallback) {
+    for (int i = 0; i < args.length; i++) {
+      if (args[i].equals(name) && i + 1 < args.length) {
+        return Path.of(args[i + 1]);
+      }
+      if (args[i].startsWith(name + "=")) {
+        return Path.of(args[i].substring(name.length() + 1));
+      }
+    }
+    return fallback == null || fallback.isEmpty() ? null : Path.of(fallback);
   }
 
   static CommandLine commandLine() {
@@ -105,22 +154,34 @@ public final class Jipamd implements Callable<Integer> {
       }
       throw e;
     });
+    cl.setParameterExceptionHandler((e, args) -> {
+      CommandLine line = e.getCommandLine();
+      String from = "";
+      if (e.getArgSpec() instanceof CommandLine.Model.OptionSpec option
+          && line.getCommandSpec().defaultValueProvider() instanceof ConfigFile file
+          && file.source(option) != null) {
+        from = " (from " + file.source(option) + ")";
+      }
+      line.getErr().println("jipamd: " + e.getMessage() + from);
+      line.getErr().println("Try 'jipamd --help'.");
+      return 2;
+    });
     return cl;
   }
 
   @Override
   public Integer call() throws InterruptedException {
     IpamServer.Settings settings = settings();
+    if (checkConfig != null) {
+      checkStoreSettings();
+      spec.commandLine().getOut().println("jipamd: config " + checkConfig + " is good: store " + store
+          + (settings.socket() != null ? ", socket " + settings.socket() : "")
+          + (settings.tcpHost() != null ? ", TCP " + settings.tcpHost() + ":" + settings.tcpPort() : ""));
+      return 0;
+    }
+    checkStoreSettings();
     RemoteStore.Tls remoteTls = remoteCa != null || remoteCert != null ? new RemoteStore.Tls(remoteCa, remoteCert,
         remoteKey, null) : null;
-    if ("remote".equals(store) && remote != null && !remote.startsWith("unix:") && !remote.startsWith("/")
-        && remoteTls == null && !remoteInsecure) {
-      throw IpamException.invalidConfig("--remote %s is TCP: give --remote-ca (and --remote-cert/--remote-key),"
-          + " or --remote-insecure", remote);
-    }
-    if ("remote".equals(store) && remote == null) {
-      throw IpamException.invalidConfig("--store remote needs --remote ADDRESS");
-    }
     if (remoteTls == null && remote != null && !remote.startsWith("unix:") && !remote.startsWith("/")
         && !remoteInsecure) {
       remoteTls = new RemoteStore.Tls(null, null, null, null);
@@ -148,6 +209,30 @@ public final class Jipamd implements Callable<Integer> {
     log.info("ready");
     stop.await();
     return 0;
+  }
+
+  /** What can be checked of the store settings without opening the store. */
+  private void checkStoreSettings() {
+    if (!List.of("file", "host-local", "etcd", "remote", "memory").contains(store)) {
+      throw IpamException.invalidConfig("store \"%s\" is not one of file, etcd, remote, memory", store);
+    }
+    if ("etcd".equals(store) && etcdConfig == null) {
+      throw IpamException.invalidConfig("--store etcd needs --etcd-config FILE");
+    }
+    if ("etcd".equals(store) && !java.nio.file.Files.isReadable(etcdConfig)) {
+      throw IpamException.invalidConfig("etcd-config %s is not a readable file", etcdConfig);
+    }
+    if ("remote".equals(store) && remote == null) {
+      throw IpamException.invalidConfig("--store remote needs --remote ADDRESS");
+    }
+    if ("remote".equals(store)) {
+      RemoteStore.Target.parse(remote);
+      if (!remote.startsWith("unix:") && !remote.startsWith("/") && remoteCa == null && remoteCert == null
+          && !remoteInsecure) {
+        throw IpamException.invalidConfig("--remote %s is TCP: give --remote-ca (and --remote-cert/--remote-key),"
+            + " or --remote-insecure", remote);
+      }
+    }
   }
 
   IpamServer.Settings settings() {

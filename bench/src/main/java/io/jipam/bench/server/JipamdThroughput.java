@@ -1,0 +1,116 @@
+package io.jipam.bench.server;
+
+import io.jipam.core.alloc.AllocationOrder;
+import io.jipam.core.net.Cidr;
+import io.jipam.core.net.IpRange;
+import io.jipam.core.net.RangeSet;
+import io.jipam.core.store.AllocationOutcome;
+import io.jipam.core.store.AllocationRequest;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.Pool;
+import io.jipam.server.RemoteStore;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * Load generator for a running jipamd: CLIENTS threads over CONNECTIONS RemoteStores (HTTP/2
+ * connections), each doing allocate + release pairs of its own attachments on one /16 pool for
+ * WARMUP then SECONDS seconds; prints pairs per second over the measured window and the latency
+ * of a pair (p50, p99, p99.9). Bounded in time; loopback or a unix socket only.
+ *
+ * <pre>java -cp bench/target/classes:bench/target/lib/* io.jipam.bench.server.JipamdThroughput \
+ *     unix:/tmp/jipam.sock [clients=64] [connections=4] [warmupSeconds=3] [seconds=10]</pre>
+ */
+public final class JipamdThroughput {
+  private JipamdThroughput() {}
+
+  public static void main(String[] args) throws Exception {
+    String address = args[0];
+    int clients = args.length > 1 ? Integer.parseInt(args[1]) : 64;
+    int connections = args.length > 2 ? Integer.parseInt(args[2]) : 4;
+    long warmupNanos = (args.length > 3 ? Long.parseLong(args[3]) : 3) * 1_000_000_000L;
+    long measureNanos = (args.length > 4 ? Long.parseLong(args[4]) : 10) * 1_000_000_000L;
+    Pool pool = new Pool("bench", List.of(new RangeSet(List.of(
+        IpRange.withDefaults(Cidr.parse("198.18.0.0/16"), null, null, null, null)))), AllocationOrder.ROUND_ROBIN);
+    List<RemoteStore> stores = new ArrayList<>();
+    for (int i = 0; i < connections; i++) {
+      stores.add(RemoteStore.connect(RemoteStore.Target.parse(address)));
+    }
+    long start = System.nanoTime();
+    long measureFrom = start + warmupNanos;
+    long end = measureFrom + measureNanos;
+    AtomicLong pairs = new AtomicLong();
+    AtomicLong failures = new AtomicLong();
+    long[][] latencies = new long[clients][];
+    int[] counts = new int[clients];
+    CountDownLatch done = new CountDownLatch(clients);
+    for (int c = 0; c < clients; c++) {
+      int id = c;
+      RemoteStore store = stores.get(c % connections);
+      Thread t = new Thread(() -> {
+        long[] mine = new long[1 << 16];
+        int n = 0;
+        try {
+          for (long i = 0; ; i++) {
+            long t0 = System.nanoTime();
+            if (t0 >= end) {
+              break;
+            }
+            Attachment a = new Attachment("b" + id + "-" + i, "eth0");
+            AllocationOutcome out = store.allocate(pool, AllocationRequest.of(a));
+            if (!(out instanceof AllocationOutcome.Allocated)) {
+              failures.incrementAndGet();
+              continue;
+            }
+            store.release(pool, a);
+            long t1 = System.nanoTime();
+            if (t0 >= measureFrom) {
+              pairs.incrementAndGet();
+              if (n == mine.length) {
+                mine = Arrays.copyOf(mine, n * 2);
+              }
+              mine[n++] = t1 - t0;
+            }
+          }
+        } catch (RuntimeException e) {
+          failures.incrementAndGet();
+          System.err.println("client " + id + ": " + e);
+        } finally {
+          latencies[id] = mine;
+          counts[id] = n;
+          done.countDown();
+        }
+      });
+      t.start();
+    }
+    done.await();
+    for (RemoteStore s : stores) {
+      s.close();
+    }
+    int total = 0;
+    for (int c : counts) {
+      total += c;
+    }
+    long[] all = new long[total];
+    int at = 0;
+    for (int c = 0; c < clients; c++) {
+      System.arraycopy(latencies[c], 0, all, at, counts[c]);
+      at += counts[c];
+    }
+    Arrays.sort(all);
+    double seconds = measureNanos / 1e9;
+    System.out.printf("%s clients=%d connections=%d: %.0f pairs/s over %.0f s, pair latency p50 %.2f ms"
+            + " p99 %.2f ms p99.9 %.2f ms, failures %d%n", address, clients, connections, pairs.get() / seconds,
+        seconds, pct(all, 0.50), pct(all, 0.99), pct(all, 0.999), failures.get());
+  }
+
+  private static double pct(long[] sorted, double p) {
+    if (sorted.length == 0) {
+      return Double.NaN;
+    }
+    return sorted[Math.min(sorted.length - 1, (int) (p * sorted.length))] / 1e6;
+  }
+}

@@ -1,0 +1,86 @@
+package io.jipam.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jipam.core.store.AllocationRequest;
+import io.jipam.core.store.Attachment;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** jipamd's YAML config file, environment and flags: precedence, and bad settings failing with exit 2. */
+@Timeout(60)
+class JipamdConfigTest {
+  @TempDir Path dir;
+
+  record Run(int exit, String out, String err) {}
+
+  Run jipamd(Map<String, String> env, String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    int exit = Jipamd.run(args, env, new PrintWriter(out, true), new PrintWriter(err, true));
+    return new Run(exit, out.toString(), err.toString());
+  }
+
+  Path file(String yaml) throws Exception {
+    Path f = dir.resolve("jipamd.yaml");
+    Files.writeString(f, yaml);
+    return f;
+  }
+
+  @Test
+  void checkConfig_goodFile_exitZeroNamingWhatItWouldServe() throws Exception {
+    Path f = file("socket: " + dir.resolve("j.sock") + "\nstore: memory\nworkers: 4\n");
+    Run r = jipamd(Map.of(), "--check-config", f.toString());
+    assertEquals(0, r.exit, r.err);
+    assertTrue(r.out.contains("store memory") && r.out.contains("j.sock"), r.out);
+  }
+
+  @Test
+  void precedence_flagOverEnvironmentOverFile() throws Exception {
+    Path f = file("store: memory\n");
+    Run fromEnv = jipamd(Map.of("JIPAMD_STORE", "remote"), "--check-config", f.toString());
+    assertEquals(2, fromEnv.exit, fromEnv.out);
+    assertTrue(fromEnv.err.contains("--store remote needs --remote"), fromEnv.err);
+    Run fromFlag = jipamd(Map.of("JIPAMD_STORE", "remote"), "--check-config", f.toString(), "--store", "file");
+    assertEquals(0, fromFlag.exit, fromFlag.err);
+    assertTrue(fromFlag.out.contains("store file"), fromFlag.out);
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "colour: blue                 | unknown key \"colour\"",
+      "workers: many                | '--workers': 'many' is not an int (from config",
+      "store: floppy                | store \"floppy\" is not one of",
+      "listen: 127.0.0.1:7400       | --insecure",
+      "socket: [a, b]               | must be a single value",
+      "'store: [unclosed'           | not valid YAML",
+      "- just\\n- a list            | must be a map of settings",
+      "store: etcd                  | --store etcd needs --etcd-config",
+  })
+  void checkConfig_badSetting_exitTwoNamingKeyValueAndWhy(String yaml, String expected) throws Exception {
+    Path f = file(yaml.replace("\\n", "\n"));
+    Run r = jipamd(Map.of(), "--check-config", f.toString());
+    assertEquals(2, r.exit, r.out + r.err);
+    assertTrue(r.err.contains(expected), r.err);
+  }
+
+  @Test
+  void start_withConfigFile_servesWhereTheFileSays() throws Exception {
+    Path socket = dir.resolve("from-file.sock");
+    Path f = file("socket: " + socket + "\nstore: file\ndata-dir: " + dir.resolve("data") + "\n");
+    try (JipamdProcess jipamd = JipamdProcess.start(dir, "--config", f.toString());
+         RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket))) {
+      remote.allocate(IpamServerTest.pool("cfg", "198.18.2.0/24"), AllocationRequest.of(new Attachment("c1", "eth0")));
+      assertTrue(Files.exists(dir.resolve("data/cfg/198.18.2.2")), "allocated into the file's data dir");
+    }
+  }
+}
