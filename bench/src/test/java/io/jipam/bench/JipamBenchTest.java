@@ -119,7 +119,7 @@ class JipamBenchTest {
     }
     assertEquals(new TreeSet<>(List.of("jipam round-robin", "jipam lowest-free", "host-local scan (model)",
         "k8s ClusterIP bitmap (model)", "BitSet round-robin", "BitSet lowest-free")), subjects);
-    assertEquals(6 * 2, rows.size(), "6 subjects x 2 rounds");
+    assertEquals(6 * 2, rows.size(), "6 subjects x 2 rounds of one measured iteration");
     String summary = Files.readString(out.resolve("summary.md"));
     assertMarkdownTable(summary, "| 10.0.0.0/24 | 50 |");
     assertPng(out.resolve("allocator-10_0_0_0_24.png"));

@@ -27,10 +27,11 @@ import org.openjdk.jmh.runner.options.VerboseMode;
 import picocli.CommandLine.Option;
 
 /**
- * {@code allocator}: {@link AllocatorBenchmark} through JMH's API, every method at every range and
- * fill in one JMH run, one fork per cell. A round is one JMH measurement iteration (its average ns
- * per allocate+release pair); the summary gives the median over rounds and, per cell, jipam's
- * median over each peer model's.
+ * {@code allocator}: {@link AllocatorBenchmark} through JMH's API. A round is one JMH run over
+ * every method at every range and fill, one fork per cell with one warm-up and one measured
+ * iteration (its average ns per allocate+release pair); rounds follow one another, so every
+ * subject is measured once in each stretch of the machine's load. The summary gives the median
+ * over rounds and, per cell, jipam's median over each peer model's.
  */
 public final class AllocatorScenario implements Scenario {
   /** JMH method → the subject name in the results, in the order of the summary's columns. */
@@ -55,7 +56,7 @@ public final class AllocatorScenario implements Scenario {
         description = "percent of each range in use (default: 0,90,99,99.99; --quick: 50)")
     List<String> fills;
 
-    @Option(names = "--iteration-ms", paramLabel = "MS", defaultValue = "500",
+    @Option(names = "--iteration-ms", paramLabel = "MS", defaultValue = "400",
         description = "length of one JMH iteration (default: ${DEFAULT-VALUE}; --quick: 50)")
     int iterationMillis;
   }
@@ -96,7 +97,7 @@ public final class AllocatorScenario implements Scenario {
   }
 
   private int iterationMillis(RunContext c) {
-    return c.quick() && options.iterationMillis == 500 ? 50 : options.iterationMillis;
+    return c.quick() && options.iterationMillis == 400 ? 50 : options.iterationMillis;
   }
 
   @Override
@@ -116,7 +117,7 @@ public final class AllocatorScenario implements Scenario {
 
   @Override
   public long steps(RunContext c) {
-    return (long) ranges(c.quick()).size() * fills(c.quick()).size() * SUBJECTS.size() * (1 + rounds(c));
+    return (long) ranges(c.quick()).size() * fills(c.quick()).size() * SUBJECTS.size() * 2L * rounds(c);
   }
 
   @Override
@@ -126,28 +127,29 @@ public final class AllocatorScenario implements Scenario {
     int rounds = rounds(c);
     TimeValue iteration = TimeValue.milliseconds(iterationMillis(c));
     System.setProperty("jipam.bench.quiet", "true");
-    OptionsBuilder jmh = new OptionsBuilder();
-    jmh.include(AllocatorBenchmark.class.getName() + "\\.(" + String.join("|", SUBJECTS.keySet()) + ")$")
-        .param("subnet", ranges.toArray(String[]::new))
-        .param("fill", fills.toArray(String[]::new))
-        .param("seed", Long.toString(c.seed()))
-        // --quick runs in this JVM: no fork start-up, and no class path to hand to a fork in tests
-        .forks(c.quick() ? 0 : 1)
-        .warmupIterations(1).warmupTime(iteration)
-        .measurementIterations(rounds).measurementTime(iteration)
-        .jvmArgsAppend("-Djipam.bench.quiet=true")
-        .shouldFailOnError(true)
-        .verbosity(VerboseMode.SILENT);
-    Collection<RunResult> runs = new Runner(jmh.build(), new ProgressFormat(c.progress())).run();
-    for (RunResult run : runs) {
-      BenchmarkParams p = run.getParams();
-      String method = p.getBenchmark().substring(p.getBenchmark().lastIndexOf('.') + 1);
-      String workload = workload(p.getParam("subnet"), p.getParam("fill"));
-      int round = 0;
-      for (BenchmarkResult fork : run.getBenchmarkResults()) {
-        for (IterationResult it : fork.getIterationResults()) {
-          c.results().add(new Sample(name(), workload, SUBJECTS.get(method), "allocate+release", round++,
-              "time", "ns", 1, it.getPrimaryResult().getScore()));
+    for (int round = 0; round < rounds; round++) {
+      OptionsBuilder jmh = new OptionsBuilder();
+      jmh.include(AllocatorBenchmark.class.getName() + "\\.(" + String.join("|", SUBJECTS.keySet()) + ")$")
+          .param("subnet", ranges.toArray(String[]::new))
+          .param("fill", fills.toArray(String[]::new))
+          .param("seed", Long.toString(c.seed()))
+          // --quick runs in this JVM: no fork start-up, and no class path to hand to a fork in tests
+          .forks(c.quick() ? 0 : 1)
+          .warmupIterations(1).warmupTime(iteration)
+          .measurementIterations(1).measurementTime(iteration)
+          .jvmArgsAppend("-Djipam.bench.quiet=true")
+          .shouldFailOnError(true)
+          .verbosity(VerboseMode.SILENT);
+      Collection<RunResult> runs = new Runner(jmh.build(), new ProgressFormat(c.progress(), round, rounds)).run();
+      for (RunResult run : runs) {
+        BenchmarkParams p = run.getParams();
+        String method = p.getBenchmark().substring(p.getBenchmark().lastIndexOf('.') + 1);
+        String workload = workload(p.getParam("subnet"), p.getParam("fill"));
+        for (BenchmarkResult fork : run.getBenchmarkResults()) {
+          for (IterationResult it : fork.getIterationResults()) {
+            c.results().add(new Sample(name(), workload, SUBJECTS.get(method), "allocate+release", round,
+                "time", "ns", 1, it.getPrimaryResult().getScore()));
+          }
         }
       }
     }
@@ -166,8 +168,9 @@ public final class AllocatorScenario implements Scenario {
   private void report(RunContext c, List<String> ranges, List<String> fills, int rounds) throws IOException {
     Report r = c.report();
     r.heading(2, "allocator").paragraph("One allocate+release pair at a fixed fill (JMH, average time per pair, "
-        + "median of " + rounds + " iterations of " + iterationMillis(c) + " ms after one warm-up iteration, one fork per "
-        + "cell). jipam's tree allocator next to models of its peers' algorithms on a flat bitmap of the "
+        + "median of " + rounds + " rounds; a round runs every cell in its own fork, one warm-up and one measured "
+        + "iteration of " + iterationMillis(c) + " ms, so each subject is measured once per stretch of the machine's "
+        + "load). jipam's tree allocator next to models of its peers' algorithms on a flat bitmap of the "
         + "same fill: host-local's step-by-step scan from the last reserved address, Kubernetes' ClusterIP "
         + "bitmap (random start, bit at a time), and `java.util.BitSet.nextClearBit` (word at a time). The "
         + "models have the peers' algorithms, not their per-step costs (a host-local step creates a file: "
@@ -203,9 +206,11 @@ public final class AllocatorScenario implements Scenario {
   /** Silent JMH output that counts iterations on the progress bar. */
   private static final class ProgressFormat implements OutputFormat {
     private final Progress progress;
+    private final String round;
 
-    ProgressFormat(Progress progress) {
+    ProgressFormat(Progress progress, int round, int rounds) {
       this.progress = progress;
+      this.round = "round " + (round + 1) + "/" + rounds + ": ";
     }
 
     @Override
@@ -221,7 +226,7 @@ public final class AllocatorScenario implements Scenario {
     @Override
     public void startBenchmark(BenchmarkParams b) {
       String method = b.getBenchmark().substring(b.getBenchmark().lastIndexOf('.') + 1);
-      progress.step(SUBJECTS.get(method) + " " + b.getParam("subnet") + " " + b.getParam("fill") + "%");
+      progress.step(round + SUBJECTS.get(method) + " " + b.getParam("subnet") + " " + b.getParam("fill") + "%");
     }
 
     @Override
