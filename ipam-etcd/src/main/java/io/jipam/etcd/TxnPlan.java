@@ -405,8 +405,8 @@ final class TxnPlan {
 
   /** Gets the leases the transaction puts keys on (a grant when one is due): before sending it. */
   void takeLeases() {
-    markerLeaseId = markerPuts.isEmpty() ? 0 : tickets.markerLease(deadline);
     ticketLeaseId = isClean() ? 0 : tickets.ticketLease(deadline);
+    markerLeaseId = markerPuts.isEmpty() ? 0 : tickets.markerLease(deadline);
   }
 
   TxnResponse commit() {
