@@ -8,7 +8,7 @@ import java.util.concurrent.ThreadLocalRandom;
  * lease its DEL markers go on, and now and then the node's seen record.
  *
  * <p>The ticket's lease lasts the store's timeout rounded up to seconds, at least 2 s (etcd's least
- * lease with default settings), and is replaced after 40 % of that. A marker's lease lasts six
+ * lease with default settings; etcd may grant more), and is replaced after 40 % of that. A marker's lease lasts six
  * times the ticket's, at least {@value #MIN_MARKER_TTL_SECONDS} s, and takes new markers for half
  * of that: every marker outlives, by far, any transaction planned before it (which fails once its
  * ticket's lease ended), and markers do not pile up for long. Thread-safe.
@@ -21,8 +21,6 @@ final class CommitTickets {
 
   private final StoreContext ctx;
   private final String ticketKey;
-  private final long ticketTtlSeconds;
-  private final long markerTtlSeconds;
   private final LeaseSlot ticketLease;
   private final LeaseSlot markerLease;
   /** When this store last wrote its node's seen record (nanoTime), or Long.MIN_VALUE. */
@@ -31,10 +29,11 @@ final class CommitTickets {
   CommitTickets(StoreContext ctx) {
     this.ctx = ctx;
     this.ticketKey = ctx.keys().ticket(ctx.node(), Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 1));
-    this.ticketTtlSeconds = Math.max(2, (ctx.config().timeout().toMillis() + 999) / 1000);
-    this.ticketLease = new LeaseSlot(ctx.etcd(), ticketTtlSeconds, ticketTtlSeconds * 400_000_000L, ctx.clock());
-    this.markerTtlSeconds = Math.max(MIN_MARKER_TTL_SECONDS, 6 * ticketTtlSeconds);
-    this.markerLease = new LeaseSlot(ctx.etcd(), markerTtlSeconds, markerTtlSeconds * 500_000_000L, ctx.clock());
+    long ticketTtl = Math.max(2, (ctx.config().timeout().toMillis() + 999) / 1000);
+    this.ticketLease = new LeaseSlot(ctx.etcd(), () -> ticketTtl, 0.4, ctx.clock());
+    // six times the ticket's TTL as etcd granted it (etcd may raise a TTL to its least one)
+    this.markerLease = new LeaseSlot(ctx.etcd(),
+        () -> Math.max(MIN_MARKER_TTL_SECONDS, 6 * ticketLease.ttlSeconds()), 0.5, ctx.clock());
   }
 
   String ticketKey() {
@@ -42,13 +41,14 @@ final class CommitTickets {
   }
 
   long ticketTtlSeconds() {
-    return ticketTtlSeconds;
+    return ticketLease.ttlSeconds();
   }
 
   long ticketLease(long deadline) {
     return ticketLease.id(deadline);
   }
 
+  /** Take the ticket's lease first: the marker's TTL follows the ticket's as etcd granted it. */
   long markerLease(long deadline) {
     return markerLease.id(deadline);
   }

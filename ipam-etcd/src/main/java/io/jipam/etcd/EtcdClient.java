@@ -103,9 +103,13 @@ final class EtcdClient implements AutoCloseable {
     return Op.put(bytes(key), bytes(value), PutOption.builder().withLeaseId(leaseId).build());
   }
 
-  /** Grants a lease of {@code ttlSeconds}; its id. */
-  long grantLease(long ttlSeconds, long deadline, String what) {
-    return await(leases.grant(ttlSeconds), deadline, what).getID();
+  /** A granted lease: its id and the TTL etcd gave it (at least etcd's least lease TTL). */
+  record Lease(long id, long ttlSeconds) {}
+
+  /** Grants a lease of {@code ttlSeconds} (etcd may raise it to its least lease TTL). */
+  Lease grantLease(long ttlSeconds, long deadline, String what) {
+    io.etcd.jetcd.lease.LeaseGrantResponse r = await(leases.grant(ttlSeconds), deadline, what);
+    return new Lease(r.getID(), r.getTTL());
   }
 
   static Op delete(String key) {

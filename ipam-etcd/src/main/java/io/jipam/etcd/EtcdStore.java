@@ -11,13 +11,16 @@ import io.jipam.core.store.IpamStore;
  *   <li><b>Atomic across the cluster.</b> Every change is one etcd transaction guarded by the mod
  *       revisions of the keys it was computed from; two stores (processes, nodes) never hand one
  *       address to two attachments.
+ *   <li><b>Refusals are read, not remembered.</b> {@code Exhausted} and {@code Taken} hold at one
+ *       etcd revision read after the call began, covering every block of the pool: as
+ *       linearizable as a successful allocation.
  *   <li><b>Durable</b> as etcd is: a call that returned has been committed by a quorum of members.
  *   <li><b>Bounded.</b> Every call returns or throws within the configured timeout (plus a little
  *       scheduling slack); an unreachable etcd or one without quorum gives {@code TRY_AGAIN_LATER}.
- *       A call that failed never changes anything after it returned, except that its transaction,
- *       if already sent, may still reach etcd within a short bound; even then it cannot apply after a
- *       DEL of the same attachment returned (see docs/etcd.md, "Failures"). Repeating a call is
- *       safe (ADD finds the handle, DEL is idempotent).
+ *       A call that failed is not applied later by this store; a transaction it had already sent
+ *       applies only if it reaches etcd before that transaction's ticket lease ends (seconds), and
+ *       never after a DEL of the same attachment returned (docs/etcd.md, "Failures"). Repeating a
+ *       call is safe (ADD finds the handle, DEL is idempotent).
  *   <li><b>GC is per node.</b> {@link #retainOnly} releases only allocations made by this store's
  *       node; {@link #reclaimNode} is the cluster-wide counterpart.
  * </ul>

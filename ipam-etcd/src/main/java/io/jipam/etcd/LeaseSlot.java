@@ -3,37 +3,51 @@ package io.jipam.etcd;
 import java.util.function.LongSupplier;
 
 /**
- * One etcd lease a store puts keys on, replaced by a newly granted one once it is older than
- * {@code renewAfterNanos} (measured from before the grant was sent, so etcd's copy lives at least
- * {@code ttl - renewAfter} past the last use). Never kept alive: keys on it vanish at most its TTL
- * after their lease was granted (later only when etcd changes leader, which renews every lease).
- * Thread-safe; a grant is one round trip, bounded by the caller's deadline.
+ * One etcd lease a store puts keys on, replaced by a newly granted one once a fraction of its TTL
+ * has passed (measured from before the grant was sent, so etcd's copy lives at least the rest of
+ * its TTL past the last use). Never kept alive: keys on it vanish at most its TTL after the grant
+ * (later only when etcd changes leader, which renews every lease). The TTL is the one etcd gave,
+ * which may exceed the one asked for (etcd's least lease TTL). Thread-safe; a grant is one round
+ * trip, bounded by the caller's deadline.
  */
 final class LeaseSlot {
   private final EtcdClient etcd;
-  private final long ttlSeconds;
-  private final long renewAfterNanos;
-  private final LongSupplier nanoTime;
+  private final LongSupplier ttlToAsk;
+  private final double renewFraction;
+  private final LongSupplier clock;
   private long id;
+  private long ttlSeconds;
   private long grantedAt;
   private boolean valid;
 
-  LeaseSlot(EtcdClient etcd, long ttlSeconds, long renewAfterNanos, LongSupplier nanoTime) {
+  /**
+   * @param ttlToAsk the TTL (seconds) to ask for at each grant
+   * @param renewFraction the part of the TTL after which a new lease is granted
+   */
+  LeaseSlot(EtcdClient etcd, LongSupplier ttlToAsk, double renewFraction, LongSupplier clock) {
     this.etcd = etcd;
-    this.ttlSeconds = ttlSeconds;
-    this.renewAfterNanos = renewAfterNanos;
-    this.nanoTime = nanoTime;
+    this.ttlToAsk = ttlToAsk;
+    this.renewFraction = renewFraction;
+    this.clock = clock;
   }
 
   /** The lease to put keys on now, granting a new one when the current one is too old. */
   synchronized long id(long deadline) {
-    long now = nanoTime.getAsLong();
-    if (!valid || now - grantedAt > renewAfterNanos) {
-      id = etcd.grantLease(ttlSeconds, deadline, "granting a lease of " + ttlSeconds + " s");
+    long now = clock.getAsLong();
+    if (!valid || now - grantedAt > (long) (ttlSeconds * renewFraction * 1e9)) {
+      long ask = ttlToAsk.getAsLong();
+      EtcdClient.Lease lease = etcd.grantLease(ask, deadline, "granting a lease of " + ask + " s");
+      id = lease.id();
+      ttlSeconds = Math.max(ask, lease.ttlSeconds());
       grantedAt = now;
       valid = true;
     }
     return id;
+  }
+
+  /** The TTL of the last lease granted, or what would be asked for when there is none yet. */
+  synchronized long ttlSeconds() {
+    return ttlSeconds > 0 ? ttlSeconds : ttlToAsk.getAsLong();
   }
 
   /** Forgets the lease (etcd said it does not exist): the next use grants a new one. */

@@ -291,8 +291,7 @@ final class TxnPlan {
       for (IpAddress wanted : request.requested()) {
         int set = pool.rangeSetIndexOf(wanted);
         if (set < 0) {
-          return new AllocationOutcome.Unavailable(wanted,
-              "requested address " + wanted + " is in no range of network " + pool.name());
+          return outsideEveryRange(pool, wanted);
         }
         if (bySet[set] != null && !bySet[set].address().equals(wanted)) {
           return new AllocationOutcome.Unavailable(wanted, "requested address " + wanted + ": " + att
@@ -307,8 +306,7 @@ final class TxnPlan {
     for (IpAddress wanted : request.requested()) {
       int set = pool.rangeSetIndexOf(wanted);
       if (set < 0) {
-        return new AllocationOutcome.Unavailable(wanted,
-            "requested address " + wanted + " is in no range of network " + pool.name());
+        return outsideEveryRange(pool, wanted);
       }
       if (chosen[set] != null) {
         return new AllocationOutcome.Unavailable(wanted, "requested address " + wanted
@@ -347,6 +345,11 @@ final class TxnPlan {
     setHandle(att, new Handle(ctx.node(), request.pod(), list, 0));
     guardCreation(att);
     return new AllocationOutcome.Allocated(list, false);
+  }
+
+  private static AllocationOutcome outsideEveryRange(Pool pool, IpAddress wanted) {
+    return new AllocationOutcome.Unavailable(wanted,
+        "requested address " + wanted + " is in no range of network " + pool.name());
   }
 
   /** A new handle requires the attachment's DEL marker as last seen, and this node unfenced. */
@@ -402,8 +405,8 @@ final class TxnPlan {
 
   /** Gets the leases the transaction puts keys on (a grant when one is due): before sending it. */
   void takeLeases() {
-    markerLeaseId = markerPuts.isEmpty() ? 0 : tickets.markerLease(deadline);
     ticketLeaseId = isClean() ? 0 : tickets.ticketLease(deadline);
+    markerLeaseId = markerPuts.isEmpty() ? 0 : tickets.markerLease(deadline);
   }
 
   TxnResponse commit() {
