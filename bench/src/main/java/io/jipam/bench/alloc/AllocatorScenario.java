@@ -28,7 +28,7 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code allocator}: {@link AllocatorBenchmark} through JMH's API. A round is one JMH run over
- * every method at every range and fill, one fork per cell with one warm-up and one measured
+ * every method at every range and fill, one fork per cell with {@link #WARMUPS} warm-up and one measured
  * iteration (its average ns per allocate+release pair); rounds follow one another, so every
  * subject is measured once in each stretch of the machine's load. The summary gives the median
  * over rounds and, per cell, jipam's median over each peer model's.
@@ -46,6 +46,9 @@ public final class AllocatorScenario implements Scenario {
     SUBJECTS.put("bitSetLowestFree", "BitSet lowest-free");
   }
 
+  /** Warm-up iterations per fork: two, to give the JIT time before the measured one on a loaded machine. */
+  static final int WARMUPS = 2;
+
   /** The scenario's options. */
   public static final class Options {
     @Option(names = "--ranges", paramLabel = "CIDR", split = ",",
@@ -56,7 +59,7 @@ public final class AllocatorScenario implements Scenario {
         description = "percent of each range in use (default: 0,90,99,99.99; --quick: 50)")
     List<String> fills;
 
-    @Option(names = "--iteration-ms", paramLabel = "MS", defaultValue = "400",
+    @Option(names = "--iteration-ms", paramLabel = "MS", defaultValue = "300",
         description = "length of one JMH iteration (default: ${DEFAULT-VALUE}; --quick: 50)")
     int iterationMillis;
   }
@@ -97,7 +100,7 @@ public final class AllocatorScenario implements Scenario {
   }
 
   private int iterationMillis(RunContext c) {
-    return c.quick() && options.iterationMillis == 400 ? 50 : options.iterationMillis;
+    return c.quick() && options.iterationMillis == 300 ? 50 : options.iterationMillis;
   }
 
   @Override
@@ -117,7 +120,7 @@ public final class AllocatorScenario implements Scenario {
 
   @Override
   public long steps(RunContext c) {
-    return (long) ranges(c.quick()).size() * fills(c.quick()).size() * SUBJECTS.size() * 2L * rounds(c);
+    return (long) ranges(c.quick()).size() * fills(c.quick()).size() * SUBJECTS.size() * (WARMUPS + 1L) * rounds(c);
   }
 
   @Override
@@ -135,7 +138,7 @@ public final class AllocatorScenario implements Scenario {
           .param("seed", Long.toString(c.seed()))
           // --quick runs in this JVM: no fork start-up, and no class path to hand to a fork in tests
           .forks(c.quick() ? 0 : 1)
-          .warmupIterations(1).warmupTime(iteration)
+          .warmupIterations(WARMUPS).warmupTime(iteration)
           .measurementIterations(1).measurementTime(iteration)
           .jvmArgsAppend("-Djipam.bench.quiet=true")
           .shouldFailOnError(true)
@@ -168,8 +171,8 @@ public final class AllocatorScenario implements Scenario {
   private void report(RunContext c, List<String> ranges, List<String> fills, int rounds) throws IOException {
     Report r = c.report();
     r.heading(2, "allocator").paragraph("One allocate+release pair at a fixed fill (JMH, average time per pair, "
-        + "median of " + rounds + " rounds; a round runs every cell in its own fork, one warm-up and one measured "
-        + "iteration of " + iterationMillis(c) + " ms, so each subject is measured once per stretch of the machine's "
+        + "median of " + rounds + " rounds; a round runs every cell in its own fork, " + WARMUPS + " warm-up and one "
+        + "measured iteration of " + iterationMillis(c) + " ms, so each subject is measured once per stretch of the machine's "
         + "load). jipam's tree allocator next to models of its peers' algorithms on a flat bitmap of the "
         + "same fill: host-local's step-by-step scan from the last reserved address, Kubernetes' ClusterIP "
         + "bitmap (random start, bit at a time), and `java.util.BitSet.nextClearBit` (word at a time). The "

@@ -65,7 +65,9 @@ public final class Harness {
           allDone = false;
           report.heading(2, scenario.name()).paragraph("**Failed**: " + e);
           log.printf("jipam-bench: %s failed: %s%n", scenario.name(), e);
-          e.printStackTrace(log);
+          if (!(e instanceof IllegalStateException || e instanceof IllegalArgumentException)) {
+            e.printStackTrace(log); // unexpected: the trace helps; a missing binary's message says it all
+          }
         } finally {
           progress.close();
           results.flush();

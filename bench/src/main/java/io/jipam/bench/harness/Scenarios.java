@@ -16,9 +16,10 @@ public final class Scenarios {
           + "time and CPU per call",
       "etcd", "the etcd store's simulated nodes vs raw one-transaction-per-allocation CAS and one "
           + "global lock (whereabouts' design), on a real etcd started here",
-      "all", "every scenario above, sized to end in about 10 minutes on 2 cores");
+      "all", "every scenario above, sized for about 10 minutes on 2 cores (longer on a loaded "
+          + "machine: see docs/benchmarks.md)");
 
-  /** Scenarios of issue 12 not measured yet, name to what they wait for. */
+  /** Scenarios the harness does not have yet, name to what they would measure or wait for. */
   public static final Map<String, String> PLANNED = ordered(
       "service", "jipamd load generator on the memory, file, etcd stores (needs jipamd: not built yet)",
       "runtime", "containerd + runc pods with `ctr run --cni`, jipam vs host-local",

@@ -10,6 +10,7 @@ import io.jipam.bench.harness.RunContext;
 import io.jipam.bench.harness.Sample;
 import io.jipam.bench.harness.Stats;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -67,6 +68,10 @@ final class PluginReport {
         + "(`/proc/self/stat` cutime+cstime, 10 ms ticks) summed over every call of the subject and divided "
         + "by their count. host-local runs up to " + String.format("%,d", hostLocalMax) + " allocations. "
         + "A ratio below 1 means jipam is cheaper.");
+    if (!Files.isExecutable(hostLocal)) {
+      r.paragraph("**host-local not run**: " + hostLocal + " is not an executable file (Debian: apt-get install "
+          + "containernetworking-plugins, or name it with --host-local).");
+    }
     List<List<String>> rows = new ArrayList<>();
     Chart latency = new Chart(Chart.Kind.LINES, "Wall time per call (median, one call at a time)",
         "allocations already in the /16", "ms per call (log)", true);
