@@ -3,6 +3,7 @@ package io.jipam.hostlocal;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.IpamStoreContractTest;
 import java.nio.file.Path;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -20,5 +21,11 @@ class HostLocalStoreFastPathContractTest extends IpamStoreContractTest {
   @Override
   protected IpamStore reopenStore() {
     return new HostLocalStore(dataDir, false, HostLocalStore.Mode.FAST);
+  }
+
+  /** After every contract test, the files must be what the design says (see HostLocalInvariants). */
+  @AfterEach
+  void invariantsHold() throws Exception {
+    HostLocalInvariants.check(dataDir);
   }
 }

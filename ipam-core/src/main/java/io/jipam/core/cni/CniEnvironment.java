@@ -11,6 +11,11 @@ import java.util.Map;
  * need CNI_CONTAINERID, CNI_NETNS, CNI_IFNAME and CNI_PATH; DEL the same but CNI_NETNS (runtimes
  * call DEL after the namespace is gone); GC and STATUS only CNI_PATH; VERSION nothing.
  *
+ * <p>CNI_CONTAINERID and CNI_IFNAME are checked here, each failure code 4 naming the variable:
+ * the container ID by the spec's rule, the interface name by the kernel's rules on its bytes
+ * and as UTF-8 (see {@link InterfaceName}; values are strings decoded as it decodes bytes, which
+ * the plugin ensures by reading them from {@code /proc/self/environ}).
+ *
  * @param netns may be null (DEL, GC, STATUS, VERSION)
  */
 public record CniEnvironment(CniCommand command, String containerId, String netns, String ifname,

@@ -1,0 +1,92 @@
+package io.jipam.hostlocal;
+
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.jipam.core.store.Pool;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Path;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The two locks a call holds on one pool, taken in this order and released in reverse: a
+ * JVM-wide {@link ReentrantLock} per network directory (static, keyed by the absolute path),
+ * because {@link FileChannel#lock} is per process and throws {@link OverlappingFileLockException}
+ * when two threads of one JVM ask for it; then an exclusive {@link FileChannel#lock} on {@code
+ * <dataDir>/<network>/lock}, which serialises jipam processes (see {@link HostLocalStore} for how
+ * that relates to host-local's {@code flock}). Not thread-safe: one call's, closed by it.
+ */
+final class PoolLock implements AutoCloseable {
+  /** JVM-wide in-process locks, one per network directory. */
+  private static final ConcurrentHashMap<Path, ReentrantLock> JVM_LOCKS = new ConcurrentHashMap<>();
+
+  private final ReentrantLock jvmLock;
+  private FileChannel channel;
+
+  private PoolLock(ReentrantLock jvmLock) {
+    this.jvmLock = jvmLock;
+  }
+
+  /**
+   * Takes both locks on the pool's directory, creating the directories and the lock file when
+   * missing; blocks until it has them.
+   *
+   * @throws IpamException {@code IO_FAILURE} when the lock file cannot be opened or locked,
+   *     {@code TRY_AGAIN_LATER} when interrupted
+   */
+  static PoolLock acquire(PoolDir d, Pool pool) {
+    ReentrantLock jvm = JVM_LOCKS.get(d.dir);
+    if (jvm == null) {
+      ReentrantLock fresh = new ReentrantLock();
+      jvm = JVM_LOCKS.putIfAbsent(d.dir, fresh);
+      if (jvm == null) {
+        jvm = fresh;
+      }
+    }
+    PoolLock h = new PoolLock(jvm);
+    jvm.lock();
+    try {
+      d.createDirectories();
+      h.channel = d.openLock();
+      for (int tries = 0; ; tries++) {
+        try {
+          h.channel.lock();
+          break;
+        } catch (OverlappingFileLockException e) {
+          // the same directory reached through another path (a symlink) in this JVM
+          if (tries > 30_000) {
+            throw PoolSession.contended(pool);
+          }
+          Thread.sleep(1);
+        }
+      }
+      return h;
+    } catch (IOException e) {
+      h.close();
+      throw PoolDir.ioFailure("locking", d.dir.resolve(PoolDir.LOCK), e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      h.close();
+      throw new IpamException(ErrorCode.TRY_AGAIN_LATER, "interrupted waiting for " + d.dir, e);
+    } catch (RuntimeException e) {
+      h.close();
+      throw e;
+    }
+  }
+
+  /** Releases both locks (the file lock goes with its descriptor). */
+  @Override
+  public void close() {
+    try {
+      if (channel != null) {
+        channel.close();
+      }
+    } catch (IOException e) {
+      // closing a lock file cannot lose data; the lock goes with the descriptor
+    } finally {
+      jvmLock.unlock();
+    }
+  }
+}

@@ -1,0 +1,262 @@
+package io.jipam.hostlocal;
+
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.jipam.core.net.IpAddress;
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.Pool;
+import io.jipam.core.store.PoolState;
+import java.io.IOException;
+import java.util.Collection;
+import java.util.List;
+
+/**
+ * One call's locked session on a pool: holds both locks ({@link PoolLock}) from {@link #open}
+ * to {@link #close}, and what the call read under them, through the steps every call takes:
+ * {@link #begin} (observe the directories, read the stamp, decide fast path or whole state,
+ * rebuild when the stamp does not hold), {@link #full} (the whole state: cached, parsed index or
+ * rebuilt), changes to the files, then {@link #finish} or {@link #commit} (new stamp, index
+ * append or snapshot, cached state). Not thread-safe: one call's.
+ */
+final class PoolSession implements AutoCloseable {
+  private static final List<Allocation> NONE = List.of();
+
+  final PoolDir dir;
+  /** The stamp file as read or last written by this call; null when missing. */
+  private Stamp recorded;
+  /** Whether {@link #recorded} matches the directories and cursors now (no foreign change). */
+  private boolean fresh;
+  /** The cursor files' content; updated as the call writes them. */
+  private String[] cursors;
+  /** A cached whole state whose stamp still holds, or null. */
+  private StateCache.Entry cached;
+  /** Whether the index's last stamp is {@link #recorded} (so appending keeps it valid). */
+  private boolean indexValid;
+  /** Whether one-shot calls may still append to the index. */
+  private boolean appendable;
+  /** The snapshot length the index's appends count from. */
+  private long base;
+  /** Whether the next write must be a whole snapshot (rebuilt, or too many appends). */
+  private boolean snapshotNeeded;
+  /** Whether the stamp file was removed by this call (it changes files). */
+  private boolean dropped;
+  private final StateCache cache;
+  private final PoolLock lock;
+
+  /** The cursor files' content as this call has left them (read by the one-shot path). */
+  String[] cursors() {
+    return cursors;
+  }
+
+  /** Whether this call has removed the stamp (it changed files, so it must commit). */
+  boolean changedFiles() {
+    return dropped;
+  }
+
+  private PoolSession(PoolDir dir, StateCache cache, PoolLock lock) {
+    this.dir = dir;
+    this.cache = cache;
+    this.lock = lock;
+  }
+
+  /** Locks the pool's directory (see {@link PoolLock#acquire}) for one call. */
+  static PoolSession open(PoolDir dir, StateCache cache, Pool pool) {
+    return new PoolSession(dir, cache, PoolLock.acquire(dir, pool));
+  }
+
+  /** Releases the locks; the network counts as served. */
+  @Override
+  public void close() {
+    try {
+      lock.close();
+    } finally {
+      cache.served(dir.network);
+    }
+  }
+
+  /**
+   * Starts (an attempt of) a call under the locks: reads the stamp file, the directories' stat
+   * and the cursor files, and decides whether the stamp holds. Returns whether the call takes
+   * the one-shot path; that path needs the records complete, so when the stamp does not hold (or
+   * {@code rebuild}) it rebuilds them here first. The cache entry is removed while the call may
+   * change its state; {@link #finish} puts one back.
+   */
+  boolean begin(Pool pool, boolean rebuild) throws IOException {
+    PoolDir d = this.dir;
+    Stamp now = Stamp.observe(d, pool.rangeSets().size());
+    this.cursors = now.cursors;
+    this.recorded = Stamp.read(d);
+    this.fresh = this.recorded != null && this.recorded.sameFiles(now);
+    this.snapshotNeeded = false;
+    this.indexValid = false;
+    this.appendable = false;
+    this.base = 0;
+    StateCache.Entry c = cache.take(d.network);
+    this.cached = c != null && !rebuild && this.fresh && c.stamp.equals(this.recorded.text()) ? c : null;
+    boolean longLived = cache.longLived(d.network);
+    if (longLived) {
+      return false;
+    }
+    if (rebuild || !this.fresh) {
+      PoolState st = Rebuild.rebuild(this, pool);
+      this.snapshotNeeded = true;
+      commit(st, NONE, NONE);
+      return true;
+    }
+    IndexFile.Tail tail = IndexFile.tail(d);
+    if (tail != null && tail.stamp.equals(this.recorded.text())) {
+      this.indexValid = true;
+      this.appendable = tail.appendable();
+      this.base = tail.base;
+    }
+    return true;
+  }
+
+  /**
+   * The pool's whole state: the cached one, the parsed index when valid, else (and always when
+   * {@code rebuild}) rebuilt from the address files.
+   */
+  PoolState full(Pool pool, boolean rebuild) throws IOException {
+    PoolState st = null;
+    if (!rebuild && this.cached != null) {
+      PoolState c = this.cached.state;
+      st = c.pool().equals(pool) ? c : reload(pool, c.allocations());
+      this.base = this.cached.base;
+      this.indexValid = true;
+      this.appendable = true;
+    } else if (!rebuild && this.fresh) {
+      IndexFile.Raw raw = IndexFile.read(this.dir);
+      if (raw != null && raw.stamp.equals(this.recorded.text())) {
+        try {
+          st = reload(pool, IndexFile.parseAll(raw));
+          this.snapshotNeeded = raw.oversized();
+          this.base = raw.base;
+          this.indexValid = true;
+          this.appendable = true;
+        } catch (RuntimeException e) {
+          st = null; // a corrupt line: rebuild
+        }
+      }
+    }
+    if (st == null) {
+      st = Rebuild.rebuild(this, pool);
+      this.snapshotNeeded = true;
+    }
+    setCursors(st, this.cursors);
+    return st;
+  }
+
+  /**
+   * Ends a call that went well: when it changed the directory or the index must be rewritten,
+   * {@link #commit}s; else caches the whole state (if any) as of the stamp.
+   */
+  void finish(PoolState st, boolean dirChanged, List<Allocation> added,
+      List<Allocation> removed) throws IOException {
+    if (dirChanged || this.snapshotNeeded || this.dropped) {
+      commit(st, added, removed);
+    } else if (st != null && this.recorded != null) {
+      cache.keep(this.dir.network, st, this.recorded.text(), this.base);
+    }
+  }
+
+  /**
+   * Records what the call left: a new stamp (next generation, the directories as they are now)
+   * in the stamp file, then the index: a snapshot when {@code st} is the whole state and one is
+   * due, else the call's changes appended when the index was valid, else nothing (it stays
+   * stale until a whole load rebuilds it). The files are the truth: when the index cannot be
+   * written it is deleted, and the call still succeeds.
+   */
+  void commit(PoolState st, List<Allocation> added, List<Allocation> removed)
+      throws IOException {
+    PoolDir d = this.dir;
+    d.syncDir();
+    long gen = this.recorded == null ? 1 : this.recorded.gen + 1;
+    Stamp stamp = Stamp.observe(d, gen, this.cursors);
+    String text = stamp.text();
+    dropStamp();
+    boolean indexValid = false;
+    try {
+      if (st != null && (this.snapshotNeeded || !this.indexValid)) {
+        this.base = IndexFile.writeSnapshot(d, text, st.allocations());
+        indexValid = true;
+      } else if (this.indexValid && this.appendable) {
+        IndexFile.append(d, added, removed, text, this.base);
+        indexValid = true;
+      } else if (this.indexValid) {
+        IndexFile.discard(d); // compaction due: left to the next whole load, which rebuilds
+      }
+    } catch (IpamException e) {
+      IndexFile.discard(d);
+    }
+    Stamp.write(d, stamp);
+    this.recorded = stamp;
+    this.fresh = true;
+    this.dropped = false;
+    this.snapshotNeeded = false;
+    this.indexValid = indexValid;
+    if (indexValid && st != null) {
+      cache.keep(d.network, st, text, this.base);
+    }
+  }
+
+  /** Removes the stamp file once, before the call's first change (see {@link Stamp#drop}). */
+  void dropStamp() throws IOException {
+    if (!this.dropped) {
+      Stamp.drop(this.dir);
+      this.dropped = true;
+    }
+  }
+
+  void writeCursors(List<Allocation> fresh) throws IOException {
+    for (Allocation a : fresh) {
+      this.dir.writeCursor(a.rangeSetIndex(), a.address());
+      this.cursors[a.rangeSetIndex()] = a.address().toString();
+    }
+  }
+
+  /**
+   * Whether every allocation's address file still names its holder. When not, the state missed
+   * a change, and the caller retries with a rebuild.
+   */
+  boolean verified(List<Allocation> allocations) throws IOException {
+    for (Allocation a : allocations) {
+      Attachment onDisk = this.dir.readHolder(a.address());
+      if (onDisk == null || !onDisk.equals(a.attachment())) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** Best effort: deletes the address files this call created before it failed. */
+  void rollback(List<Allocation> created) {
+    for (Allocation a : created) {
+      try {
+        this.dir.deleteAddressFile(a.address());
+      } catch (IOException e) {
+        // the rebuild after a failed call will see the file and count it held
+      }
+    }
+    created.clear();
+  }
+
+  static void setCursors(PoolState st, String[] cursors) {
+    for (int i = 0; i < cursors.length; i++) {
+      st.setCursor(i, cursors[i].isEmpty() ? null : IpAddress.tryParse(cursors[i]));
+    }
+  }
+
+  static PoolState reload(Pool pool, Collection<Allocation> allocations) {
+    PoolState st = new PoolState(pool);
+    for (Allocation a : allocations) {
+      st.load(a.address(), a.attachment(), a.pod());
+    }
+    return st;
+  }
+
+  static IpamException contended(Pool pool) {
+    return new IpamException(ErrorCode.TRY_AGAIN_LATER, "the files of network " + pool.name()
+        + " keep changing behind jipam's back (is host-local running on the same directory?)");
+  }
+}
