@@ -48,6 +48,10 @@ final class EtcdClient implements AutoCloseable {
         .endpoints(config.endpoints().toArray(String[]::new))
         .connectTimeout(config.timeout())
         .retryMaxDuration(config.timeout())
+        // jetcd's retry policy needs delay < max delay < max duration; its defaults (500 ms,
+        // 2.5 s) exceed short timeouts, which the config allows down to 100 ms
+        .retryDelay(retryDelayMillis(config.timeout()))
+        .retryMaxDelay(2 * retryDelayMillis(config.timeout()))
         .keepaliveTime(java.time.Duration.ofSeconds(10))
         .keepaliveTimeout(java.time.Duration.ofSeconds(5))
         .maxInboundMessageSize(256 * 1024 * 1024);
@@ -211,5 +215,10 @@ final class EtcdClient implements AutoCloseable {
   @Override
   public void close() {
     client.close();
+  }
+
+  /** The first retry delay: jetcd's 500 ms, or less so that two delays fit in {@code timeout}. */
+  static long retryDelayMillis(java.time.Duration timeout) {
+    return Math.max(1, Math.min(500, timeout.toMillis() / 4));
   }
 }
