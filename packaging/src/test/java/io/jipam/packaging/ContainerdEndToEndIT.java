@@ -4,10 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
@@ -90,8 +92,6 @@ class ContainerdEndToEndIT {
     }
     System.out.println("containers up on " + network + " with addresses " + addresses);
     assertEquals(CONTAINERS, new TreeSet<>(addresses).size(), "addresses are not distinct: " + addresses);
-    assertEquals(new TreeSet<>(addresses).stream().toList(), Bundle.addressFiles(data, network),
-        "jipam's store holds exactly the containers' addresses");
     return addresses;
   }
 
@@ -107,7 +107,9 @@ class ContainerdEndToEndIT {
 
   @Test
   void ctrRunCni_severalContainers_distinctAddressesFromJipamReleasedOnRemoval() throws Exception {
-    runContainers();
+    List<String> addresses = runContainers();
+    assertEquals(new TreeSet<>(addresses).stream().toList(), Bundle.addressFiles(data, network),
+        "jipam's store holds exactly the containers' addresses");
     stopContainers(List.of(0, 1, 2));
     assertEquals(List.of(), Bundle.addressFiles(data, network), "removing the containers released every address");
     assertEquals("", node.ctr("containers", "ls", "-q").strip(), "ctr --rm removed the containers");
@@ -116,6 +118,8 @@ class ContainerdEndToEndIT {
   @Test
   void gc_containerKilledWithoutDel_gcListingTheLiveOnesReleasesExactlyTheDead() throws Exception {
     List<String> addresses = runContainers();
+    assertEquals(new TreeSet<>(addresses).stream().toList(), Bundle.addressFiles(data, network),
+        "jipam's store holds exactly the containers' addresses");
     // container 2 dies without DEL: its ctr (which would run DEL) is killed, then its task and
     // its container are removed from containerd
     runs.get(2).destroyForcibly().waitFor(20, TimeUnit.SECONDS);
@@ -146,5 +150,34 @@ class ContainerdEndToEndIT {
 
     stopContainers(List.of(0, 1));
     assertEquals(List.of(), Bundle.addressFiles(data, network), "removing the live containers released the rest");
+  }
+
+  @Test
+  void ctrRunCni_etcdStore_distinctAddressesHandlesGoneOnRemoval() throws Exception {
+    // the clustered store under the runtime, in direct mode (the plugin opens etcd on every call)
+    EtcdProcess.requireBinary();
+    // etcd on the node namespace's loopback, where the plugins run
+    try (EtcdProcess etcd = EtcdProcess.start(Files.createDirectories(node.dir.resolve("etcd")), node.netns)) {
+      node.useConflist("10-jipam-e2e.conflist", ("{'cniVersion':'1.0.0','name':'" + network + "','plugins':[{"
+          + "'type':'bridge','bridge':'jc" + node.suffix + "','isGateway':true,'ipam':{'type':'jipam',"
+          + "'ranges':[[{'subnet':'198.18." + octet + ".0/24'}]],'routes':[{'dst':'0.0.0.0/0'}],"
+          + "'store':{'type':'etcd','endpoints':['" + etcd.endpoint() + "'],'node':'e2e-node','prefix':'/e2e',"
+          + "'timeoutMillis':10000}}}]}").replace('\'', '"'));
+      runContainers();
+      assertEquals(CONTAINERS, handles(etcd), "one handle per container in etcd");
+      stopContainers(List.of(0, 1, 2));
+      assertEquals(0, handles(etcd), "removing the containers released their handles");
+    }
+  }
+
+  /** How many allocation handles etcd holds under the test's prefix (etcd's JSON gateway). */
+  private int handles(EtcdProcess etcd) {
+    Base64.Encoder b64 = Base64.getEncoder();
+    String body = "{\"key\":\"" + b64.encodeToString("/e2e/v1/handles/".getBytes(StandardCharsets.UTF_8))
+        + "\",\"range_end\":\"" + b64.encodeToString("/e2e/v1/handles0".getBytes(StandardCharsets.UTF_8))
+        + "\",\"count_only\":true}";
+    Proc.Result response = Proc.run(List.of("ip", "netns", "exec", node.netns, "busybox", "wget", "-q", "-O", "-",
+        "--post-data", body, etcd.endpoint() + "/v3/kv/range"), null, "", Duration.ofSeconds(20)).ok();
+    return Bundle.json(response.stdout()).path("count").asInt(0);
   }
 }
