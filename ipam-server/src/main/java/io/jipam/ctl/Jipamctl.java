@@ -90,7 +90,7 @@ public final class Jipamctl {
     RemoteStore open() {
       RemoteStore.Target target = RemoteStore.Target.parse(server).withTimeout(Duration.ofSeconds(timeoutSeconds));
       if (!target.isUnix() && !insecure) {
-        target = target.withTls(new RemoteStore.Tls(ca, cert, key, null));
+        target = target.withTls(new RemoteStore.Tls(ca, cert, key));
       }
       return RemoteStore.connect(target);
     }
