@@ -25,6 +25,6 @@ class RemoteStoreTlsContractTest extends IpamStoreContractTest {
         java.time.Duration.ofSeconds(10), java.time.Duration.ofSeconds(30)), CallLog.quiet());
     RemoteStore.Target target = RemoteStore.Target.parse("127.0.0.1:" + server.tcpPort())
         .withTls(new RemoteStore.Tls(certs.pem("ca"), certs.pem("client"), certs.key("client")));
-    return new ServedStore(RemoteStore.connect(target), server);
+    return new ServedStore(RemoteStore.connect(target.withTimeout(ServedStore.TIMEOUT)), server);
   }
 }
