@@ -138,14 +138,11 @@ final class GroupCommitStore implements EtcdStore {
       for (Block b : cache.readBlocks(-1, deadline)) {
         allocated[b.set] += b.entries.size();
       }
-      List<Long> used = new ArrayList<>();
-      List<Long> free = new ArrayList<>();
-      for (int s = 0; s < allocated.length; s++) {
-        used.add(allocated[s]);
-        long cap = layout.capacity(s);
-        free.add(cap == -1L ? -1L : Math.max(0, cap - allocated[s]));
+      long[] capacity = new long[layout.sets()];
+      for (int s = 0; s < capacity.length; s++) {
+        capacity[s] = layout.capacity(s);
       }
-      return new PoolUsage(used, free);
+      return PoolUsage.of(allocated, capacity);
     });
   }
 

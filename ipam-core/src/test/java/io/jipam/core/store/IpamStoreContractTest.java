@@ -122,6 +122,39 @@ public abstract class IpamStoreContractTest {
   }
 
   @Test
+  void allocate_requestedAddressesTable_refusalsSayWhyAndChangeNothing() {
+    Pool pool = pool("req", AllocationOrder.ROUND_ROBIN, "198.18.0.0/24", "fd00:6::/64");
+    allocated(pool, new AllocationRequest(attachment(1), List.of(ip("198.18.0.10")), null));
+    record Row(int attachment, List<String> wanted, String reasonPart) {}
+    List<Row> rows = List.of(
+        new Row(2, List.of("198.18.0.20", "198.18.0.21"), "same range set"),
+        new Row(2, List.of("198.18.1.1"), "no range of network req"),
+        new Row(2, List.of("198.18.0.1"), "is reserved in range"),
+        new Row(1, List.of("198.18.0.11"), "already holds 198.18.0.10"));
+    for (Row row : rows) {
+      List<IpAddress> wanted = row.wanted().stream().map(IpAddress::parse).toList();
+      AllocationOutcome outcome =
+          store.allocate(pool, new AllocationRequest(attachment(row.attachment()), wanted, null));
+      AllocationOutcome.Unavailable u =
+          assertInstanceOf(AllocationOutcome.Unavailable.class, outcome, row.toString());
+      assertTrue(u.reason().contains(row.reasonPart()), row + ": " + u.reason());
+      assertTrue(u.reason().contains(row.wanted().get(row.wanted().size() - 1)), u.reason());
+    }
+    assertEquals(2, store.list(pool).size());
+    assertEquals(List.of(), store.find(pool, attachment(2)));
+  }
+
+  @Test
+  void allocate_sameAddressRequestedTwice_allocatesItOnce() {
+    Pool pool = pool("twice", AllocationOrder.ROUND_ROBIN, "198.18.0.0/24", "fd00:7::/64");
+    List<Allocation> got = allocated(pool, new AllocationRequest(attachment(1),
+        List.of(ip("198.18.0.30"), ip("198.18.0.30")), null));
+    assertEquals(2, got.size());
+    assertEquals(ip("198.18.0.30"), got.get(0).address());
+    assertEquals(2, store.list(pool).size());
+  }
+
+  @Test
   void allocate_requestedAddress_getsExactlyThatAndKeepsPod() {
     Pool pool = pool("net", AllocationOrder.ROUND_ROBIN, "198.18.0.0/24");
     PodRef pod = new PodRef("default", "web-0");
