@@ -45,7 +45,7 @@ import java.util.function.Supplier;
  * <h2>Threads</h2>
  * Public methods are thread-safe. A pool's cached state is confined to its one commit task.
  */
-final class GroupCommitStore implements EtcdStore {
+final class GroupCommitStore implements EtcdStore, CommitCounters {
   private static final AtomicInteger THREADS = new AtomicInteger();
 
   private final StoreContext ctx;
@@ -54,9 +54,9 @@ final class GroupCommitStore implements EtcdStore {
   private final ExecutorService committers;
   private final ConcurrentHashMap<String, PoolSlot> pools = new ConcurrentHashMap<>();
   private volatile boolean closed;
-  /** Successful transactions and the requests they carried; for tests and the benchmark. */
-  final AtomicLong commits = new AtomicLong();
-  final AtomicLong committedRequests = new AtomicLong();
+  /** Successful transactions and the requests they carried (see {@link CommitCounters}). */
+  private final AtomicLong commits = new AtomicLong();
+  private final AtomicLong committedRequests = new AtomicLong();
 
   /** One pool's cache and commit queue in this store. */
   private record PoolSlot(PoolCache cache, CommitQueue queue) {}
@@ -164,6 +164,16 @@ final class GroupCommitStore implements EtcdStore {
       return out;
     });
     return releaseAll(pool, stale);
+  }
+
+  @Override
+  public long commits() {
+    return commits.get();
+  }
+
+  @Override
+  public long committedRequests() {
+    return committedRequests.get();
   }
 
   @Override

@@ -191,6 +191,16 @@ public final class PoolState {
     return PoolUsage.of(allocated, capacity);
   }
 
+  /** The allocator of a range set; for invariant checks in tests (PoolStateInvariants). */
+  RangeSetAllocator allocator(int rangeSetIndex) {
+    return allocators[rangeSetIndex];
+  }
+
+  /** The allocations by attachment, read-only; for invariant checks in tests. */
+  Map<Attachment, List<Allocation>> byAttachment() {
+    return java.util.Collections.unmodifiableMap(byAttachment);
+  }
+
   private void index(Allocation allocation) {
     byAddress.put(allocation.address(), allocation);
     List<Allocation> held = byAttachment.get(allocation.attachment());

@@ -7,20 +7,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.jipam.core.alloc.AllocationOrder;
-import io.jipam.core.net.Cidr;
 import io.jipam.core.net.IpAddress;
-import io.jipam.core.net.IpRange;
-import io.jipam.core.net.RangeSet;
+import io.jipam.core.testing.Concurrently;
+import io.jipam.core.testing.TestPools;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -56,11 +52,7 @@ public abstract class IpamStoreContractTest {
   }
 
   protected static Pool pool(String name, AllocationOrder order, String... subnets) {
-    List<RangeSet> sets = new ArrayList<>();
-    for (String subnet : subnets) {
-      sets.add(new RangeSet(List.of(IpRange.withDefaults(Cidr.parse(subnet), null, null, null, null))));
-    }
-    return new Pool(name, sets, order);
+    return TestPools.pool(name, order, subnets);
   }
 
   protected static Attachment attachment(int i) {
@@ -251,36 +243,23 @@ public abstract class IpamStoreContractTest {
     Pool pool = pool("churn", AllocationOrder.ROUND_ROBIN, "198.18.0.0/26");
     int threads = 8;
     int rounds = churnRounds();
-    ExecutorService executor = Executors.newFixedThreadPool(threads);
     ConcurrentHashMap<IpAddress, Attachment> holders = new ConcurrentHashMap<>();
     List<String> violations = Collections.synchronizedList(new ArrayList<>());
-    CountDownLatch start = new CountDownLatch(1);
-    List<Future<?>> futures = new ArrayList<>();
-    for (int t = 0; t < threads; t++) {
-      int id = t;
-      futures.add(executor.submit(() -> {
-        start.await();
-        for (int r = 0; r < rounds; r++) {
-          Attachment mine = new Attachment("c" + id + "-" + r, "eth0");
-          AllocationOutcome outcome = store.allocate(pool, AllocationRequest.of(mine));
-          if (outcome instanceof AllocationOutcome.Allocated got) {
-            IpAddress address = got.allocations().get(0).address();
-            Attachment before = holders.putIfAbsent(address, mine);
-            if (before != null) {
-              violations.add(address + " held by " + before + " and " + mine);
-            }
-            holders.remove(address, mine);
-            store.release(pool, mine);
+    Concurrently.run(threads, Duration.ofMinutes(5), id -> {
+      for (int r = 0; r < rounds; r++) {
+        Attachment mine = new Attachment("c" + id + "-" + r, "eth0");
+        AllocationOutcome outcome = store.allocate(pool, AllocationRequest.of(mine));
+        if (outcome instanceof AllocationOutcome.Allocated got) {
+          IpAddress address = got.allocations().get(0).address();
+          Attachment before = holders.putIfAbsent(address, mine);
+          if (before != null) {
+            violations.add(address + " held by " + before + " and " + mine);
           }
+          holders.remove(address, mine);
+          store.release(pool, mine);
         }
-        return null;
-      }));
-    }
-    start.countDown();
-    for (Future<?> f : futures) {
-      f.get();
-    }
-    executor.shutdown();
+      }
+    });
     assertEquals(List.of(), violations);
     assertEquals(List.of(), store.list(pool));
   }
