@@ -11,7 +11,7 @@ import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
-import io.jipam.core.store.RequestedAddresses;
+import io.jipam.core.store.spi.RequestedAddresses;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;

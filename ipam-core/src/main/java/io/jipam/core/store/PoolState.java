@@ -2,6 +2,7 @@ package io.jipam.core.store;
 
 import io.jipam.core.alloc.RangeSetAllocator;
 import io.jipam.core.net.IpAddress;
+import io.jipam.core.store.spi.RequestedAddresses;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;

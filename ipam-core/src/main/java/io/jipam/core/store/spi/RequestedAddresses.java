@@ -1,8 +1,13 @@
-package io.jipam.core.store;
+package io.jipam.core.store.spi;
 
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.net.IpRange;
 import io.jipam.core.net.RangeSet;
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOutcome;
+import io.jipam.core.store.AllocationRequest;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.Pool;
 
 /**
  * The rules for the addresses an ADD asks for ({@link AllocationRequest#requested()}), in one place
