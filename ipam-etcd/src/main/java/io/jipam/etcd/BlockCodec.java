@@ -30,7 +30,7 @@ final class BlockCodec {
   }
 
   /** The block a key names, from its value; absent when {@code kv} is null (no such key). */
-  Block decode(PoolLayout layout, String key, KeyValue kv) {
+  Block decode(BlockLayout layout, String key, KeyValue kv) {
     Keys.BlockRef ref = keys.parseBlock(layout.pool().name(), key);
     IpAddress net = ref.set() < layout.sets() ? layout.netOf(ref.set(), ref.id()) : null;
     if (net == null) {
@@ -43,7 +43,7 @@ final class BlockCodec {
   }
 
   /** A block read from etcd: its key and value. */
-  Block decode(PoolLayout layout, KeyValue kv) {
+  Block decode(BlockLayout layout, KeyValue kv) {
     return decode(layout, EtcdClient.text(kv.getKey()), kv);
   }
 

@@ -133,7 +133,7 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
     PoolCache cache = slot(pool).cache();
     long deadline = deadline();
     return retrying(deadline, () -> {
-      PoolLayout layout = cache.definition(deadline);
+      BlockLayout layout = cache.definition(deadline);
       long[] allocated = new long[layout.sets()];
       for (Block b : cache.readBlocks(-1, deadline)) {
         allocated[b.set] += b.entries.size();
@@ -217,7 +217,7 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
   }
 
   private PoolSlot slot(Pool pool) {
-    return pools.computeIfAbsent(pool.name() + "\n" + PoolLayout.rangesText(pool), k -> {
+    return pools.computeIfAbsent(pool.name() + "\n" + BlockLayout.rangesText(pool), k -> {
       PoolCache cache = new PoolCache(ctx, pool);
       BatchCommitter committer = new BatchCommitter(ctx, cache, tickets, commits, committedRequests);
       return new PoolSlot(cache, new CommitQueue(committers, ctx.clock(), ctx.timeoutNanos(), committer));

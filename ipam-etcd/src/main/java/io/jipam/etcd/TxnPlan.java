@@ -39,7 +39,7 @@ final class TxnPlan {
   private final StoreContext ctx;
   private final PoolCache cache;
   private final CommitTickets tickets;
-  private final PoolLayout layout;
+  private final BlockLayout layout;
   private final Placement placement;
   /** The batch's deadline: every etcd call of the plan ends by it. */
   final long deadline;

@@ -42,13 +42,13 @@ final class EtcdInvariants {
       Set<String> owned = new HashSet<>();
       for (KeyValue pkv : etcd.range(keys.poolsPrefix(), false, deadline, "listing pools")) {
         String pool = keys.parsePool(EtcdClient.text(pkv.getKey()));
-        PoolLayout layout = PoolLayout.parse(pool, EtcdClient.text(pkv.getValue()), AllocationOrder.ROUND_ROBIN);
+        BlockLayout layout = BlockLayout.parse(pool, EtcdClient.text(pkv.getValue()), AllocationOrder.ROUND_ROBIN);
         Map<IpAddress, Block.Entry> entries = new HashMap<>();
         for (KeyValue kv : etcd.range(keys.blocksPrefix(pool), false, deadline, "listing blocks")) {
           Block b = blocks.decode(layout, kv);
           long[] allowed = layout.allowed(b.set, b.net);
           for (Map.Entry<Integer, Block.Entry> e : b.entries.entrySet()) {
-            assertTrue(PoolLayout.isSet(allowed, e.getKey()),
+            assertTrue(BlockLayout.isSet(allowed, e.getKey()),
                 b.key + ": entry at offset " + e.getKey() + " that the ranges do not allow");
             entries.put(b.addressAt(e.getKey()), e.getValue());
           }
