@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
@@ -101,7 +102,7 @@ class EtcdReplicasTest {
               boolean keep = n % 50 == 49;
               if (!keep) {
                 holders.remove(a, mine);
-                store.release(pool, mine);
+                releaseRepeated(store, pool, mine);
               }
               pairs.incrementAndGet();
             }
@@ -148,6 +149,23 @@ class EtcdReplicasTest {
           throw e;
         }
         Thread.sleep(100);
+      }
+    }
+  }
+
+  /**
+   * A DEL that contention answered TRY_AGAIN_LATER is repeated, as the runtime repeats it (DEL is
+   * idempotent); other errors, or 20 refusals in a row, fail the test.
+   */
+  private static void releaseRepeated(RemoteStore store, Pool pool, Attachment attachment) {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        store.release(pool, attachment);
+        return;
+      } catch (IpamException e) {
+        if (e.code() != ErrorCode.TRY_AGAIN_LATER || attempt == 20) {
+          throw e;
+        }
       }
     }
   }
