@@ -22,11 +22,13 @@ import java.util.Map;
  *       and together exactly the allocations by address;
  *   <li>each round-robin cursor, when set, lies in its range set.
  * </ul>
+ *
+ * <p>Public in ipam-core's test-jar so that every store keeping a PoolState can check it.
  */
-final class PoolStateInvariants {
+public final class PoolStateInvariants {
   private PoolStateInvariants() {}
 
-  static void check(PoolState st) {
+  public static void check(PoolState st) {
     Pool pool = st.pool();
     String name = pool.name();
     long[] perSet = new long[pool.rangeSets().size()];
