@@ -73,7 +73,7 @@ final class Block {
     int start = order == AllocationOrder.ROUND_ROBIN && cursor >= 0 ? cursor + 1 : 0;
     for (int k = 0; k < size; k++) {
       int i = (start + k) % size;
-      if (PoolLayout.isSet(allowed, i) && !entries.containsKey(i)) {
+      if (BlockLayout.isSet(allowed, i) && !entries.containsKey(i)) {
         return i;
       }
     }

@@ -30,7 +30,7 @@ final class BlockCodec {
   }
 
   /** The block a key names, from its value; absent when {@code kv} is null (no such key). */
-  Block decode(PoolLayout layout, String key, KeyValue kv) {
+  Block decode(BlockLayout layout, String key, KeyValue kv) {
     Keys.BlockRef ref = keys.parseBlock(layout.pool().name(), key);
     IpAddress net = ref.set() < layout.sets() ? layout.netOf(ref.set(), ref.id()) : null;
     if (net == null) {
@@ -43,20 +43,20 @@ final class BlockCodec {
   }
 
   /** A block read from etcd: its key and value. */
-  Block decode(PoolLayout layout, KeyValue kv) {
+  Block decode(BlockLayout layout, KeyValue kv) {
     return decode(layout, EtcdClient.text(kv.getKey()), kv);
   }
 
   static String encode(Block b) {
     StringBuilder out = new StringBuilder(64 + b.entries.size() * 48);
     out.append(MAGIC).append('\n');
-    out.append("owner ").append(Text.esc(b.owner)).append('\n');
+    out.append("owner ").append(FieldEscaping.esc(b.owner)).append('\n');
     out.append("cursor ").append(b.cursor).append('\n');
     for (Map.Entry<Integer, Block.Entry> e : b.entries.entrySet()) {
       Block.Entry v = e.getValue();
       out.append(e.getKey()).append(' ').append(v.attachment().containerId()).append(' ')
-          .append(Text.esc(v.attachment().ifname())).append(' ').append(Text.esc(v.pod().namespace()))
-          .append(' ').append(Text.esc(v.pod().name())).append('\n');
+          .append(FieldEscaping.esc(v.attachment().ifname())).append(' ').append(FieldEscaping.esc(v.pod().namespace()))
+          .append(' ').append(FieldEscaping.esc(v.pod().name())).append('\n');
     }
     return out.toString();
   }
@@ -72,7 +72,7 @@ final class BlockCodec {
       for (int i = 1; i < lines.length; i++) {
         String line = lines[i];
         if (line.startsWith("owner ")) {
-          b.owner = Text.unesc(line.substring(6));
+          b.owner = FieldEscaping.unesc(line.substring(6));
         } else if (line.startsWith("cursor ")) {
           b.cursor = Integer.parseInt(line.substring(7));
         } else if (!line.isEmpty()) {
@@ -81,8 +81,8 @@ final class BlockCodec {
           if (offset < 0 || offset >= b.size()) {
             throw new IllegalArgumentException("offset " + offset + " outside the block");
           }
-          b.entries.put(offset, new Block.Entry(new Attachment(f[1], Text.unesc(f[2])),
-              new PodRef(Text.unesc(f[3]), Text.unesc(f[4]))));
+          b.entries.put(offset, new Block.Entry(new Attachment(f[1], FieldEscaping.unesc(f[2])),
+              new PodRef(FieldEscaping.unesc(f[3]), FieldEscaping.unesc(f[4]))));
         }
       }
     } catch (RuntimeException e) {

@@ -45,7 +45,7 @@ import java.util.function.Supplier;
  * <h2>Threads</h2>
  * Public methods are thread-safe. A pool's cached state is confined to its one commit task.
  */
-final class GroupCommitStore implements EtcdStore {
+final class GroupCommitStore implements EtcdStore, CommitCounters {
   private static final AtomicInteger THREADS = new AtomicInteger();
 
   private final StoreContext ctx;
@@ -54,9 +54,9 @@ final class GroupCommitStore implements EtcdStore {
   private final ExecutorService committers;
   private final ConcurrentHashMap<String, PoolSlot> pools = new ConcurrentHashMap<>();
   private volatile boolean closed;
-  /** Successful transactions and the requests they carried; for tests and the benchmark. */
-  final AtomicLong commits = new AtomicLong();
-  final AtomicLong committedRequests = new AtomicLong();
+  /** Successful transactions and the requests they carried (see {@link CommitCounters}). */
+  private final AtomicLong commits = new AtomicLong();
+  private final AtomicLong committedRequests = new AtomicLong();
 
   /** One pool's cache and commit queue in this store. */
   private record PoolSlot(PoolCache cache, CommitQueue queue) {}
@@ -133,19 +133,16 @@ final class GroupCommitStore implements EtcdStore {
     PoolCache cache = slot(pool).cache();
     long deadline = deadline();
     return retrying(deadline, () -> {
-      PoolLayout layout = cache.definition(deadline);
+      BlockLayout layout = cache.definition(deadline);
       long[] allocated = new long[layout.sets()];
       for (Block b : cache.readBlocks(-1, deadline)) {
         allocated[b.set] += b.entries.size();
       }
-      List<Long> used = new ArrayList<>();
-      List<Long> free = new ArrayList<>();
-      for (int s = 0; s < allocated.length; s++) {
-        used.add(allocated[s]);
-        long cap = layout.capacity(s);
-        free.add(cap == -1L ? -1L : Math.max(0, cap - allocated[s]));
+      long[] capacity = new long[layout.sets()];
+      for (int s = 0; s < capacity.length; s++) {
+        capacity[s] = layout.capacity(s);
       }
-      return new PoolUsage(used, free);
+      return PoolUsage.of(allocated, capacity);
     });
   }
 
@@ -167,6 +164,16 @@ final class GroupCommitStore implements EtcdStore {
       return out;
     });
     return releaseAll(pool, stale);
+  }
+
+  @Override
+  public long commits() {
+    return commits.get();
+  }
+
+  @Override
+  public long committedRequests() {
+    return committedRequests.get();
   }
 
   @Override
@@ -210,7 +217,7 @@ final class GroupCommitStore implements EtcdStore {
   }
 
   private PoolSlot slot(Pool pool) {
-    return pools.computeIfAbsent(pool.name() + "\n" + PoolLayout.rangesText(pool), k -> {
+    return pools.computeIfAbsent(pool.name() + "\n" + BlockLayout.rangesText(pool), k -> {
       PoolCache cache = new PoolCache(ctx, pool);
       BatchCommitter committer = new BatchCommitter(ctx, cache, tickets, commits, committedRequests);
       return new PoolSlot(cache, new CommitQueue(committers, ctx.clock(), ctx.timeoutNanos(), committer));

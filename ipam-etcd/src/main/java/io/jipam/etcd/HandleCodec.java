@@ -48,7 +48,7 @@ final class HandleCodec {
           node = line.substring(5);
         } else if (line.startsWith("pod ")) {
           String[] f = line.substring(4).split(" ");
-          pod = new PodRef(Text.unesc(f[0]), Text.unesc(f[1]));
+          pod = new PodRef(FieldEscaping.unesc(f[0]), FieldEscaping.unesc(f[1]));
         } else if (!line.isEmpty()) {
           addrs.add(line.split(" "));
         }
@@ -66,7 +66,7 @@ final class HandleCodec {
   static String encode(Handle h) {
     StringBuilder out = new StringBuilder(96);
     out.append(MAGIC).append('\n').append("node ").append(h.node()).append('\n');
-    out.append("pod ").append(Text.esc(h.pod().namespace())).append(' ').append(Text.esc(h.pod().name()))
+    out.append("pod ").append(FieldEscaping.esc(h.pod().namespace())).append(' ').append(FieldEscaping.esc(h.pod().name()))
         .append('\n');
     for (Allocation a : h.allocations()) {
       out.append(a.rangeSetIndex()).append(' ').append(a.address()).append('\n');

@@ -49,7 +49,7 @@ import io.jipam.core.store.Attachment;
  *
  * <p>Every segment is safe as a key part: pool names, node names and container IDs are limited to
  * {@code [A-Za-z0-9_.-]}, interface names exclude {@code /}, and addresses print without
- * {@code /}. Values are read and written by one codec per record: {@link PoolLayout} (pools),
+ * {@code /}. Values are read and written by one codec per record: {@link BlockLayout} (pools),
  * {@link BlockCodec}, {@link HandleCodec}, {@link NodeRecords} (nodes, fences); affinity, deletion
  * and ticket keys have empty values. Keys are parsed here and nowhere else.
  */

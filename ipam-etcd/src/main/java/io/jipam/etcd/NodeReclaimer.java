@@ -50,16 +50,16 @@ final class NodeReclaimer {
     // 1. refuse a node that looks alive, else fence it: one transaction, guarded on the seen record
     Fenced fenced = retrying.run(deadline, () -> fence(gone, policy, deadline));
     // 2. the node allocates nothing more: list and release what it holds
-    Map<String, PoolLayout> pools = retrying.run(deadline, () -> {
-      Map<String, PoolLayout> out = new TreeMap<>();
+    Map<String, BlockLayout> pools = retrying.run(deadline, () -> {
+      Map<String, BlockLayout> out = new TreeMap<>();
       for (KeyValue kv : ctx.etcd().range(ctx.keys().poolsPrefix(), false, deadline, "listing pools")) {
         String name = ctx.keys().parsePool(EtcdClient.text(kv.getKey()));
-        out.put(name, PoolLayout.parse(name, EtcdClient.text(kv.getValue()), AllocationOrder.ROUND_ROBIN));
+        out.put(name, BlockLayout.parse(name, EtcdClient.text(kv.getValue()), AllocationOrder.ROUND_ROBIN));
       }
       return out;
     });
     Map<String, List<Allocation>> released = new TreeMap<>();
-    for (PoolLayout layout : pools.values()) {
+    for (BlockLayout layout : pools.values()) {
       Pool pool = layout.pool();
       List<Attachment> theirs = retrying.run(deadline, () -> {
         List<Attachment> out = new ArrayList<>();
@@ -130,12 +130,12 @@ final class NodeReclaimer {
   }
 
   /** Deletes the node's affinities and empty blocks, orphans its other blocks: {deleted, orphaned, affinities}. */
-  private int[] returnBlocks(String gone, Map<String, PoolLayout> pools, long deadline) {
+  private int[] returnBlocks(String gone, Map<String, BlockLayout> pools, long deadline) {
     int[] counts = new int[3];
     for (KeyValue kv : ctx.etcd().range(ctx.keys().affinityPrefix(gone), true, deadline, "listing affinities")) {
       String affinityKey = EtcdClient.text(kv.getKey());
       Keys.BlockRef ref = ctx.keys().parseAffinity(gone, affinityKey);
-      PoolLayout layout = pools.get(ref.pool());
+      BlockLayout layout = pools.get(ref.pool());
       String blockKey = layout == null ? null : ctx.keys().block(ref.pool(), ref.set(), ref.id());
       for (int attempt = 0; ; attempt++) {
         List<Cmp> cmps = new ArrayList<>();

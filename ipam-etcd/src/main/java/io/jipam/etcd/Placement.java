@@ -28,7 +28,7 @@ final class Placement {
   private final StoreContext ctx;
   private final PoolCache cache;
   private final TxnPlan plan;
-  private final PoolLayout layout;
+  private final BlockLayout layout;
   private final Map<Integer, Set<String>> existingIds = new HashMap<>();
   private final Set<Integer> allRead = new HashSet<>();
   private boolean affinityRefreshed;
@@ -136,7 +136,7 @@ final class Placement {
         continue;
       }
       long[] allowed = layout.allowed(set, net);
-      if (PoolLayout.isEmpty(allowed)) {
+      if (BlockLayout.isEmpty(allowed)) {
         continue;
       }
       Block b = plan.mutable(key, set, net);

@@ -32,7 +32,7 @@ final class PoolCache {
   private final StoreContext ctx;
   private final Object definitionLock = new Object();
   /** Set once the definition is checked against etcd. */
-  private volatile PoolLayout layout;
+  private volatile BlockLayout layout;
   private final AtomicBoolean invalid = new AtomicBoolean();
 
   private boolean loaded;
@@ -48,11 +48,11 @@ final class PoolCache {
   PoolCache(StoreContext ctx, Pool pool) {
     this.ctx = ctx;
     this.pool = pool;
-    this.rangesText = PoolLayout.rangesText(pool);
+    this.rangesText = BlockLayout.rangesText(pool);
   }
 
   /** The layout, once {@link #definition} has checked it. */
-  PoolLayout layout() {
+  BlockLayout layout() {
     return layout;
   }
 
@@ -75,8 +75,8 @@ final class PoolCache {
    * refusing a config whose ranges differ from the stored ones. The stored block lengths win: every
    * node must cut the pool the same way.
    */
-  PoolLayout definition(long deadline) {
-    PoolLayout known = layout;
+  BlockLayout definition(long deadline) {
+    BlockLayout known = layout;
     if (known != null) {
       return known;
     }
@@ -85,29 +85,29 @@ final class PoolCache {
         return layout;
       }
       String key = ctx.keys().pool(pool.name());
-      String mine = PoolLayout.fresh(pool, ctx.config().blockSizeV4(), ctx.config().blockSizeV6()).definition();
+      String mine = BlockLayout.fresh(pool, ctx.config().blockSizeV4(), ctx.config().blockSizeV6()).definition();
       TxnResponse r = ctx.etcd().txn(List.of(EtcdClient.absent(key)), List.of(EtcdClient.put(key, mine)),
           List.of(EtcdClient.get(key)), deadline, "defining pool " + pool.name());
       String stored = r.isSucceeded() ? mine : EtcdClient.text(r.getGetResponses().get(0).getKvs().get(0).getValue());
-      PoolLayout defined = PoolLayout.parse(pool.name(), stored, pool.order());
-      if (!PoolLayout.rangesText(defined.pool()).equals(rangesText)) {
+      BlockLayout defined = BlockLayout.parse(pool.name(), stored, pool.order());
+      if (!BlockLayout.rangesText(defined.pool()).equals(rangesText)) {
         throw IpamException.invalidConfig("network \"%s\" is already defined in etcd (%s) with ranges %s;"
             + " this config names ranges %s. A pool's ranges are fixed by the first config that names it:"
             + " use another network name, or delete the pool's keys when it is no longer used",
-            pool.name(), key, PoolLayout.describe(defined.pool()), PoolLayout.describe(pool));
+            pool.name(), key, BlockLayout.describe(defined.pool()), BlockLayout.describe(pool));
       }
       int[] lengths = new int[defined.sets()];
       for (int s = 0; s < lengths.length; s++) {
         lengths[s] = defined.blockLength(s);
       }
-      layout = new PoolLayout(pool, lengths);
+      layout = new BlockLayout(pool, lengths);
       return layout;
     }
   }
 
   /** Reads the pool's blocks (of one set, or all when set is -1) in one range read. */
   List<Block> readBlocks(int set, long deadline) {
-    PoolLayout l = definition(deadline);
+    BlockLayout l = definition(deadline);
     String prefix = set < 0 ? ctx.keys().blocksPrefix(pool.name()) : ctx.keys().blocksPrefix(pool.name(), set);
     List<Block> out = new ArrayList<>();
     for (KeyValue kv : ctx.etcd().range(prefix, false, deadline, "listing blocks of " + pool.name())) {
@@ -124,7 +124,7 @@ final class PoolCache {
     if (loaded) {
       return;
     }
-    PoolLayout l = definition(deadline);
+    BlockLayout l = definition(deadline);
     while (own.size() < l.sets()) {
       own.add(new TreeMap<>());
     }
@@ -154,7 +154,7 @@ final class PoolCache {
 
   /** Reads what a batch needs and the copies lack: handles to release, blocks of requested addresses. */
   void prefetch(List<Change<?>> changes, Set<Attachment> knownAbsent, long deadline) {
-    PoolLayout l = layout;
+    BlockLayout l = layout;
     List<String> handleKeys = new ArrayList<>();
     List<Attachment> handleOwners = new ArrayList<>();
     Map<String, Boolean> blockKeys = new LinkedHashMap<>();
@@ -204,7 +204,7 @@ final class PoolCache {
     }
   }
 
-  private void needBlock(PoolLayout l, int set, IpAddress address, Map<String, Boolean> out) {
+  private void needBlock(BlockLayout l, int set, IpAddress address, Map<String, Boolean> out) {
     String key = ctx.keys().block(pool.name(), set, l.blockId(set, l.blockNet(set, address)));
     if (!blocks.containsKey(key)) {
       out.put(key, Boolean.TRUE);

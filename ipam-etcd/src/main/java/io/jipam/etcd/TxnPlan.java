@@ -6,13 +6,12 @@ import io.etcd.jetcd.kv.TxnResponse;
 import io.etcd.jetcd.op.Cmp;
 import io.etcd.jetcd.op.Op;
 import io.jipam.core.net.IpAddress;
-import io.jipam.core.net.IpRange;
-import io.jipam.core.net.RangeSet;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
+import io.jipam.core.store.spi.RequestedAddresses;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -40,7 +39,7 @@ final class TxnPlan {
   private final StoreContext ctx;
   private final PoolCache cache;
   private final CommitTickets tickets;
-  private final PoolLayout layout;
+  private final BlockLayout layout;
   private final Placement placement;
   /** The batch's deadline: every etcd call of the plan ends by it. */
   final long deadline;
@@ -280,58 +279,39 @@ final class TxnPlan {
     AllocationRequest request = add.request;
     Attachment att = add.attachment;
     int sets = layout.sets();
+    Allocation[] bySet = new Allocation[sets];
     Handle held = handle(att);
     if (held != null) {
-      Allocation[] bySet = new Allocation[sets];
       for (Allocation a : held.allocations()) {
         if (a.rangeSetIndex() >= 0 && a.rangeSetIndex() < sets) {
           bySet[a.rangeSetIndex()] = a;
         }
       }
-      for (IpAddress wanted : request.requested()) {
-        int set = pool.rangeSetIndexOf(wanted);
-        if (set < 0) {
-          return outsideEveryRange(pool, wanted);
-        }
-        if (bySet[set] != null && !bySet[set].address().equals(wanted)) {
-          return new AllocationOutcome.Unavailable(wanted, "requested address " + wanted + ": " + att
-              + " already holds " + bySet[set].address() + " in range set " + pool.rangeSets().get(set));
-        }
+      AllocationOutcome refused = RequestedAddresses.checkHeld(pool, request, bySet);
+      if (refused != null) {
+        return refused;
       }
       boolean mine = add.uncertain instanceof AllocationOutcome.Allocated u
           && u.allocations().equals(held.allocations());
       return new AllocationOutcome.Allocated(held.allocations(), !mine);
     }
     Allocation[] chosen = new Allocation[sets];
-    for (IpAddress wanted : request.requested()) {
-      int set = pool.rangeSetIndexOf(wanted);
-      if (set < 0) {
-        return outsideEveryRange(pool, wanted);
-      }
+    AllocationOutcome refused = RequestedAddresses.check(pool, request, bySet, this::holderOf, chosen);
+    if (refused != null) {
+      return refused;
+    }
+    for (int set = 0; set < sets; set++) {
       if (chosen[set] != null) {
-        return new AllocationOutcome.Unavailable(wanted, "requested address " + wanted
-            + ": another requested address is in the same range set " + pool.rangeSets().get(set));
+        IpAddress wanted = chosen[set].address();
+        IpAddress net = layout.blockNet(set, wanted);
+        Block b = mutable(blockKey(set, net), set, net);
+        if (!b.exists()) {
+          claim(b, set);
+        }
+        int offset = layout.offsetIn(set, net, wanted);
+        b.entries.put(offset, new Block.Entry(att, request.pod()));
+        b.cursor = offset;
       }
-      RangeSet rangeSet = pool.rangeSets().get(set);
-      IpRange range = rangeSet.ranges().get(rangeSet.indexOf(wanted));
-      if (range.isReserved(wanted)) {
-        return new AllocationOutcome.Unavailable(wanted, "requested address " + wanted
-            + " is reserved in range " + range + " (network, broadcast, gateway or excluded)");
-      }
-      IpAddress net = layout.blockNet(set, wanted);
-      String key = ctx.keys().block(pool.name(), set, layout.blockId(set, net));
-      int offset = layout.offsetIn(set, net, wanted);
-      Block b = read(key);
-      if (b != null && b.exists() && b.holder(offset) != null) {
-        return new AllocationOutcome.Taken(wanted, b.holder(offset).attachment());
-      }
-      b = mutable(key, set, net);
-      if (!b.exists()) {
-        claim(b, set);
-      }
-      b.entries.put(offset, new Block.Entry(att, request.pod()));
-      b.cursor = offset;
-      chosen[set] = new Allocation(wanted, set, att, request.pod());
     }
     for (int set = 0; set < sets; set++) {
       if (chosen[set] == null) {
@@ -347,9 +327,19 @@ final class TxnPlan {
     return new AllocationOutcome.Allocated(list, false);
   }
 
-  private static AllocationOutcome outsideEveryRange(Pool pool, IpAddress wanted) {
-    return new AllocationOutcome.Unavailable(wanted,
-        "requested address " + wanted + " is in no range of network " + pool.name());
+  /** Who holds an address, read from its block (the transaction then guards on that block). */
+  private Attachment holderOf(int set, IpAddress address) {
+    IpAddress net = layout.blockNet(set, address);
+    Block b = read(blockKey(set, net));
+    if (b == null || !b.exists()) {
+      return null;
+    }
+    Block.Entry holder = b.holder(layout.offsetIn(set, net, address));
+    return holder == null ? null : holder.attachment();
+  }
+
+  private String blockKey(int set, IpAddress net) {
+    return ctx.keys().block(cache.pool.name(), set, layout.blockId(set, net));
   }
 
   /** A new handle requires the attachment's DEL marker as last seen, and this node unfenced. */
@@ -380,7 +370,7 @@ final class TxnPlan {
         continue;
       }
       IpAddress net = layout.blockNet(set, a.address());
-      String key = ctx.keys().block(cache.pool.name(), set, layout.blockId(set, net));
+      String key = blockKey(set, net);
       int offset = layout.offsetIn(set, net, a.address());
       Block b = read(key);
       if (b == null || !b.exists() || b.holder(offset) == null || !b.holder(offset).attachment().equals(att)) {

@@ -2,25 +2,21 @@ package io.jipam.etcd;
 
 import io.jipam.core.IpamException;
 import io.jipam.core.alloc.AllocationOrder;
-import io.jipam.core.net.Cidr;
 import io.jipam.core.net.IpAddress;
-import io.jipam.core.net.IpRange;
-import io.jipam.core.net.RangeSet;
 import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
+import io.jipam.core.testing.Concurrently;
+import io.jipam.core.testing.TestPools;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 
 /**
  * ADD/DEL churn of one node, as threads in this JVM or as a child JVM ({@link #main}). Records
@@ -28,9 +24,7 @@ import java.util.concurrent.TimeUnit;
  * microseconds, so holds recorded by different processes can be checked for overlap.
  */
 final class Churn {
-  static final Pool POOL = new Pool("churn",
-      List.of(new RangeSet(List.of(IpRange.withDefaults(Cidr.parse("10.20.0.0/20"), null, null, null, null)))),
-      AllocationOrder.ROUND_ROBIN);
+  static final Pool POOL = TestPools.pool("churn", AllocationOrder.ROUND_ROBIN, "10.20.0.0/20");
 
   /** One hold of an address. */
   record Hold(IpAddress address, Attachment attachment, String node, long fromMicros, long toMicros) {
@@ -65,40 +59,29 @@ final class Churn {
    */
   void run(IpamStore store, Pool pool, String node, int threads, int rounds, int hold, long stopAtMillis)
       throws Exception {
-    ExecutorService ex = Executors.newFixedThreadPool(threads);
-    List<Future<?>> fs = new ArrayList<>();
-    for (int t = 0; t < threads; t++) {
-      int id = t;
-      fs.add(ex.submit(() -> {
-        ArrayDeque<Object[]> mine = new ArrayDeque<>();
-        for (int r = 0; r < rounds && System.currentTimeMillis() < stopAtMillis; r++) {
-          Attachment a = new Attachment(node + "-" + id + "-" + r, "eth0");
-          try {
-            AllocationOutcome out = store.allocate(pool, AllocationRequest.of(a));
-            if (out instanceof AllocationOutcome.Allocated got) {
-              mine.add(new Object[] {got.allocations().get(0).address(), a, micros()});
-              ok.incrementAndGet();
-            } else {
-              errors.add("ADD " + a + ": " + out);
-            }
-          } catch (IpamException e) {
-            count(e, a);
+    Concurrently.run(threads, Duration.ofMinutes(10), id -> {
+      ArrayDeque<Object[]> mine = new ArrayDeque<>();
+      for (int r = 0; r < rounds && System.currentTimeMillis() < stopAtMillis; r++) {
+        Attachment a = new Attachment(node + "-" + id + "-" + r, "eth0");
+        try {
+          AllocationOutcome out = store.allocate(pool, AllocationRequest.of(a));
+          if (out instanceof AllocationOutcome.Allocated got) {
+            mine.add(new Object[] {got.allocations().get(0).address(), a, micros()});
+            ok.incrementAndGet();
+          } else {
+            errors.add("ADD " + a + ": " + out);
           }
-          while (mine.size() > hold) {
-            releaseOldest(store, pool, node, mine);
-          }
+        } catch (IpamException e) {
+          count(e, a);
         }
-        while (!mine.isEmpty()) {
+        while (mine.size() > hold) {
           releaseOldest(store, pool, node, mine);
         }
-        return null;
-      }));
-    }
-    for (Future<?> f : fs) {
-      f.get();
-    }
-    ex.shutdown();
-    ex.awaitTermination(10, TimeUnit.SECONDS);
+      }
+      while (!mine.isEmpty()) {
+        releaseOldest(store, pool, node, mine);
+      }
+    });
   }
 
   private void releaseOldest(IpamStore store, Pool pool, String node, ArrayDeque<Object[]> mine) {

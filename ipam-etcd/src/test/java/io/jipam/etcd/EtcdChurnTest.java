@@ -6,10 +6,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.jipam.core.net.Cidr;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Attachment;
+import io.jipam.core.testing.Concurrently;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -42,23 +44,12 @@ class EtcdChurnTest {
       stores.add((GroupCommitStore) EtcdStores.open(EtcdStoreConfig.of(etcd.endpoints(), "n" + n).withPrefix(prefix)));
     }
     try {
-      ExecutorService ex = Executors.newFixedThreadPool(nodes);
       List<Churn> churns = new ArrayList<>();
-      List<Future<?>> fs = new ArrayList<>();
       for (int n = 0; n < nodes; n++) {
-        Churn c = new Churn();
-        churns.add(c);
-        GroupCommitStore s = stores.get(n);
-        String node = "n" + n;
-        fs.add(ex.submit(() -> {
-          c.run(s, Churn.POOL, node, 3, 50, 3, Long.MAX_VALUE);
-          return null;
-        }));
+        churns.add(new Churn());
       }
-      for (Future<?> f : fs) {
-        f.get(120, TimeUnit.SECONDS);
-      }
-      ex.shutdown();
+      Concurrently.run(nodes, Duration.ofSeconds(120),
+          n -> churns.get(n).run(stores.get(n), Churn.POOL, "n" + n, 3, 50, 3, Long.MAX_VALUE));
       List<Churn.Hold> all = new ArrayList<>();
       for (Churn c : churns) {
         assertEquals(List.of(), List.copyOf(c.errors));
@@ -69,6 +60,7 @@ class EtcdChurnTest {
       assertEquals(List.of(), Churn.overlaps(all));
       assertOwnBlocks(all);
       assertNothingLeft(stores.get(0), nodes);
+      EtcdInvariants.check(etcd.endpoints(), prefix);
     } finally {
       stores.forEach(GroupCommitStore::close);
     }
@@ -83,23 +75,12 @@ class EtcdChurnTest {
       stores.add((GroupCommitStore) EtcdStores.open(EtcdStoreConfig.of(etcd.endpoints(), "same").withPrefix(prefix)));
     }
     try {
-      ExecutorService ex = Executors.newFixedThreadPool(4);
       List<Churn> churns = new ArrayList<>();
-      List<Future<?>> fs = new ArrayList<>();
       for (int n = 0; n < 4; n++) {
-        Churn c = new Churn();
-        churns.add(c);
-        GroupCommitStore s = stores.get(n);
-        String tag = "s" + n;
-        fs.add(ex.submit(() -> {
-          c.run(s, Churn.POOL, tag, 2, 50, 4, Long.MAX_VALUE);
-          return null;
-        }));
+        churns.add(new Churn());
       }
-      for (Future<?> f : fs) {
-        f.get(120, TimeUnit.SECONDS);
-      }
-      ex.shutdown();
+      Concurrently.run(4, Duration.ofSeconds(120),
+          n -> churns.get(n).run(stores.get(n), Churn.POOL, "s" + n, 2, 50, 4, Long.MAX_VALUE));
       List<Churn.Hold> all = new ArrayList<>();
       long tryAgain = 0;
       for (Churn c : churns) {
@@ -118,6 +99,7 @@ class EtcdChurnTest {
       all.forEach(h -> blocks.add(h.address().masked(26)));
       assertEquals(1, blocks.size(), "one node, one block: " + blocks);
       assertEquals(List.of(), stores.get(0).list(Churn.POOL));
+      EtcdInvariants.check(etcd.endpoints(), prefix);
     } finally {
       stores.forEach(GroupCommitStore::close);
     }
@@ -166,6 +148,7 @@ class EtcdChurnTest {
           .withPrefix(prefix))) {
         assertNothingLeft(check, processes);
       }
+      EtcdInvariants.check(etcd.endpoints(), prefix);
     } finally {
       children.forEach(Process::destroyForcibly);
       readers.shutdownNow();

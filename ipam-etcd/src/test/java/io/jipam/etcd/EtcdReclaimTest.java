@@ -14,14 +14,12 @@ import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
+import io.jipam.core.testing.Concurrently;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentLinkedQueue;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
@@ -60,38 +58,33 @@ class EtcdReclaimTest {
     AtomicLong reclaimedAt = new AtomicLong(Long.MAX_VALUE);
     AtomicLong afterReclaim = new AtomicLong();
     AtomicBoolean stop = new AtomicBoolean();
-    ExecutorService ex = Executors.newFixedThreadPool(4);
-    List<Future<?>> fs = new ArrayList<>();
-    for (int t = 0; t < 4; t++) {
-      EtcdStore s = live.get(t % 2);
-      int id = t;
-      fs.add(ex.submit(() -> {
-        for (int i = 0; !stop.get(); i++) {
-          Attachment a = new Attachment("n" + id + "-" + i, "eth0");
-          try {
-            if (s.allocate(pool, AllocationRequest.of(a)) instanceof AllocationOutcome.Allocated) {
-              got.add(a);
-              if (System.nanoTime() > reclaimedAt.get()) {
-                afterReclaim.incrementAndGet();
-              }
-            }
-          } catch (IpamException e) {
-            if (e.code() != ErrorCode.TRY_AGAIN_LATER) {
-              errors.add(e.code() + " " + e.getMessage());
+    Concurrently.Task allocateUntilStopped = id -> {
+      EtcdStore s = live.get(id % 2);
+      for (int i = 0; !stop.get(); i++) {
+        Attachment a = new Attachment("n" + id + "-" + i, "eth0");
+        try {
+          if (s.allocate(pool, AllocationRequest.of(a)) instanceof AllocationOutcome.Allocated) {
+            got.add(a);
+            if (System.nanoTime() > reclaimedAt.get()) {
+              afterReclaim.incrementAndGet();
             }
           }
+        } catch (IpamException e) {
+          if (e.code() != ErrorCode.TRY_AGAIN_LATER) {
+            errors.add(e.code() + " " + e.getMessage());
+          }
         }
-      }));
+      }
+    };
+    ReclaimReport report;
+    try (Concurrently running = Concurrently.start(4, allocateUntilStopped)) {
+      Thread.sleep(300);
+      report = operator.reclaimNode("n", ReclaimPolicy.FORCE);
+      reclaimedAt.set(System.nanoTime());
+      Thread.sleep(300);
+      stop.set(true);
+      running.await(Duration.ofMinutes(2));
     }
-    Thread.sleep(300);
-    ReclaimReport report = operator.reclaimNode("n", ReclaimPolicy.FORCE);
-    reclaimedAt.set(System.nanoTime());
-    Thread.sleep(300);
-    stop.set(true);
-    for (Future<?> f : fs) {
-      f.get();
-    }
-    ex.shutdown();
     assertEquals(0, afterReclaim.get(), "allocations the node got after its reclaim returned");
     List<Allocation> left = operator.list(pool);
     assertEquals(List.of(), left, "allocations of the reclaimed node left in the pool");

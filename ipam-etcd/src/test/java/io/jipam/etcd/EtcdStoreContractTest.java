@@ -3,6 +3,7 @@ package io.jipam.etcd;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.IpamStoreContractTest;
 import java.util.UUID;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -26,5 +27,11 @@ class EtcdStoreContractTest extends IpamStoreContractTest {
   @Override
   protected IpamStore reopenStore() {
     return EtcdStores.open(EtcdStoreConfig.of(etcd.endpoints(), "node-a").withPrefix(prefix));
+  }
+
+  /** After every contract test, what is in etcd must be what the design says (see EtcdInvariants). */
+  @AfterEach
+  void invariantsHold() {
+    EtcdInvariants.check(etcd.endpoints(), prefix);
   }
 }

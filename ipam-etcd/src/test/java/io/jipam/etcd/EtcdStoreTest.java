@@ -14,13 +14,13 @@ import io.jipam.core.IpamException;
 import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.net.Cidr;
 import io.jipam.core.net.IpAddress;
-import io.jipam.core.net.IpRange;
-import io.jipam.core.net.RangeSet;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
+import io.jipam.core.testing.Concurrently;
+import io.jipam.core.testing.TestPools;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -28,10 +28,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -63,11 +59,7 @@ class EtcdStoreTest {
   }
 
   static Pool pool(String name, String... subnets) {
-    List<RangeSet> sets = new ArrayList<>();
-    for (String subnet : subnets) {
-      sets.add(new RangeSet(List.of(IpRange.withDefaults(Cidr.parse(subnet), null, null, null, null))));
-    }
-    return new Pool(name, sets, AllocationOrder.ROUND_ROBIN);
+    return TestPools.pool(name, AllocationOrder.ROUND_ROBIN, subnets);
   }
 
   static Attachment att(String id) {
@@ -241,28 +233,15 @@ class EtcdStoreTest {
     Pool pool = pool("group", "198.18.0.0/22");
     GroupCommitStore a = store("a");
     a.allocate(pool, AllocationRequest.of(att("warm")));
-    long commitsBefore = a.commits.get();
+    long commitsBefore = a.commits();
     int threads = 16;
     int each = 8;
-    ExecutorService ex = Executors.newFixedThreadPool(threads);
-    CountDownLatch go = new CountDownLatch(1);
-    List<Future<?>> fs = new ArrayList<>();
-    for (int t = 0; t < threads; t++) {
-      int id = t;
-      fs.add(ex.submit(() -> {
-        go.await();
-        for (int i = 0; i < each; i++) {
-          address(a.allocate(pool, AllocationRequest.of(att("g" + id + "-" + i))));
-        }
-        return null;
-      }));
-    }
-    go.countDown();
-    for (Future<?> f : fs) {
-      f.get();
-    }
-    ex.shutdown();
-    long commits = a.commits.get() - commitsBefore;
+    Concurrently.run(threads, Duration.ofMinutes(2), id -> {
+      for (int i = 0; i < each; i++) {
+        address(a.allocate(pool, AllocationRequest.of(att("g" + id + "-" + i))));
+      }
+    });
+    long commits = a.commits() - commitsBefore;
     assertEquals(threads * each + 1, a.list(pool).size());
     assertTrue(commits <= threads * each / 3, threads * each + " allocations took " + commits + " transactions");
   }

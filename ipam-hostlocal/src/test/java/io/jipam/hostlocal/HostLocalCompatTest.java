@@ -19,6 +19,7 @@ import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
+import io.jipam.core.testing.TestPools;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -67,11 +68,7 @@ class HostLocalCompatTest {
   }
 
   static Pool pool(String... subnets) {
-    List<RangeSet> sets = new ArrayList<>();
-    for (String s : subnets) {
-      sets.add(new RangeSet(List.of(IpRange.withDefaults(Cidr.parse(s), null, null, null, null))));
-    }
-    return new Pool(NET, sets, AllocationOrder.ROUND_ROBIN);
+    return TestPools.pool(NET, AllocationOrder.ROUND_ROBIN, subnets);
   }
 
   static final Pool DUAL = pool("198.18.0.0/24", "fd00:1::/64");

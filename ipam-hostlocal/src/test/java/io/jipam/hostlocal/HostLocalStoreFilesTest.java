@@ -10,10 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.alloc.AllocationOrder;
-import io.jipam.core.net.Cidr;
 import io.jipam.core.net.IpAddress;
-import io.jipam.core.net.IpRange;
-import io.jipam.core.net.RangeSet;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
@@ -21,6 +18,7 @@ import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
+import io.jipam.core.testing.TestPools;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -53,11 +51,7 @@ class HostLocalStoreFilesTest {
   static final Pool POOL = pool("net", AllocationOrder.LOWEST_FREE, "198.18.0.0/24", "fd00:7::/64");
 
   static Pool pool(String name, AllocationOrder order, String... subnets) {
-    List<RangeSet> sets = new ArrayList<>();
-    for (String s : subnets) {
-      sets.add(new RangeSet(List.of(IpRange.withDefaults(Cidr.parse(s), null, null, null, null))));
-    }
-    return new Pool(name, sets, order);
+    return TestPools.pool(name, order, subnets);
   }
 
   @BeforeEach

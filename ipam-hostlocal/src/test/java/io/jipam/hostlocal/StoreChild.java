@@ -1,9 +1,6 @@
 package io.jipam.hostlocal;
 
 import io.jipam.core.alloc.AllocationOrder;
-import io.jipam.core.net.Cidr;
-import io.jipam.core.net.IpRange;
-import io.jipam.core.net.RangeSet;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
@@ -11,6 +8,7 @@ import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
+import io.jipam.core.testing.TestPools;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -33,13 +31,9 @@ import java.util.Random;
  */
 public final class StoreChild {
   static Pool pool(String mode) {
-    List<RangeSet> sets = new ArrayList<>();
-    String[] subnets = mode.equals("crash") ? new String[] {"198.18.0.0/22", "fd00:9::/64"}
-        : new String[] {"198.18.0.0/26"};
-    for (String s : subnets) {
-      sets.add(new RangeSet(List.of(IpRange.withDefaults(Cidr.parse(s), null, null, null, null))));
-    }
-    return new Pool(mode, sets, AllocationOrder.ROUND_ROBIN);
+    return mode.equals("crash")
+        ? TestPools.pool(mode, AllocationOrder.ROUND_ROBIN, "198.18.0.0/22", "fd00:9::/64")
+        : TestPools.pool(mode, AllocationOrder.ROUND_ROBIN, "198.18.0.0/26");
   }
 
   public static void main(String[] args) {

@@ -2,7 +2,7 @@ package io.jipam.plugin;
 
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
-import io.jipam.core.cni.JsonTree;
+import io.jipam.core.cni.JsonFields;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
@@ -63,9 +63,9 @@ final class DaemonClient {
     if (!(daemon instanceof Map)) {
       throw IpamException.invalidConfig("ipam.daemon must be \"auto\" or an object with \"socket\"");
     }
-    Map<String, Object> d = JsonTree.object(ipam, "daemon", "ipam");
-    String socket = JsonTree.string(d, "socket", "ipam.daemon");
-    Long timeout = JsonTree.integer(d, "timeoutSeconds", "ipam.daemon");
+    Map<String, Object> d = JsonFields.object(ipam, "daemon", "ipam");
+    String socket = JsonFields.string(d, "socket", "ipam.daemon");
+    Long timeout = JsonFields.integer(d, "timeoutSeconds", "ipam.daemon");
     if (timeout != null && (timeout < 1 || timeout > 300)) {
       throw IpamException.invalidConfig("ipam.daemon.timeoutSeconds %d is not 1 to 300", timeout);
     }

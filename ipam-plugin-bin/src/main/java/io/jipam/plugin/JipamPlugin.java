@@ -6,7 +6,7 @@ import io.jipam.core.cni.CniCommand;
 import io.jipam.core.cni.CniEnvironment;
 import io.jipam.core.cni.CniHandler;
 import io.jipam.core.cni.CniJson;
-import io.jipam.core.cni.JsonTree;
+import io.jipam.core.cni.JsonReader;
 import io.jipam.core.cni.NetworkConfig;
 import io.jipam.core.store.IpamStore;
 import java.io.IOException;
@@ -60,7 +60,7 @@ public final class JipamPlugin {
         return deliver(CniJson.versionInfo(), stdout, log, command, 0);
       }
       byte[] input = readConfig(stdin);
-      Object parsed = JsonTree.parse(input);
+      Object parsed = JsonReader.parse(input);
       versionText = NetworkConfig.versionText(parsed);
       DaemonClient.Target daemon = DaemonClient.target(parsed);
       if (daemon != null) {

@@ -3,7 +3,7 @@ package io.jipam.plugin;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.jipam.core.cni.JsonTree;
+import io.jipam.core.cni.JsonReader;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -84,7 +84,7 @@ class ConcurrentProcessesIT {
 
   @SuppressWarnings("unchecked")
   private static List<String> addresses(String stdout) {
-    Map<String, Object> result = (Map<String, Object>) JsonTree.parse(stdout.getBytes());
+    Map<String, Object> result = (Map<String, Object>) JsonReader.parse(stdout.getBytes());
     List<String> out = new ArrayList<>();
     for (Map<String, Object> ip : (List<Map<String, Object>>) result.get("ips")) {
       out.add((String) ip.get("address"));

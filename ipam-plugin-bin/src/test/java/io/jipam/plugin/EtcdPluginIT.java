@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import io.jipam.core.cni.JsonTree;
+import io.jipam.core.cni.JsonReader;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -82,7 +82,7 @@ class EtcdPluginIT {
   @SuppressWarnings("unchecked")
   private static String address(CniExec.Result add) {
     assertEquals(0, add.exit(), add.toString());
-    Map<String, Object> result = (Map<String, Object>) JsonTree.parse(add.stdout().getBytes());
+    Map<String, Object> result = (Map<String, Object>) JsonReader.parse(add.stdout().getBytes());
     return (String) ((List<Map<String, Object>>) result.get("ips")).get(0).get("address");
   }
 
@@ -112,7 +112,7 @@ class EtcdPluginIT {
         conf("http://127.0.0.1:" + closed, "node-a"));
     long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
     assertEquals(1, add.exit(), add.toString());
-    assertEquals(11L, ((Map<?, ?>) JsonTree.parse(add.stdout().getBytes())).get("code"), add.toString());
+    assertEquals(11L, ((Map<?, ?>) JsonReader.parse(add.stdout().getBytes())).get("code"), add.toString());
     assertTrue(millis < 15_000, "took " + millis + " ms");
   }
 

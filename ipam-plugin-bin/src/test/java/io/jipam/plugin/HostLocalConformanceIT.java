@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import io.jipam.core.cni.JsonTree;
+import io.jipam.core.cni.JsonReader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -208,7 +208,7 @@ class HostLocalConformanceIT {
 
   @SuppressWarnings("unchecked")
   private static Map<String, Object> json(String text) {
-    return text.isBlank() ? Map.of() : (Map<String, Object>) JsonTree.parse(text.getBytes());
+    return text.isBlank() ? Map.of() : (Map<String, Object>) JsonReader.parse(text.getBytes());
   }
 
   /** The address files of the network (host-local's layout), sorted. */

@@ -6,7 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.jipam.core.cni.JsonTree;
+import io.jipam.core.cni.JsonFields;
+import io.jipam.core.cni.JsonReader;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -64,7 +65,7 @@ class HostileInputIT {
     }
 
     Map<String, Object> json() {
-      return JsonTree.asObject(JsonTree.parse(stdout.getBytes(StandardCharsets.UTF_8)), "stdout");
+      return JsonFields.asObject(JsonReader.parse(stdout.getBytes(StandardCharsets.UTF_8)), "stdout");
     }
   }
 

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import io.jipam.core.cni.JsonTree;
+import io.jipam.core.cni.JsonReader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -134,7 +134,7 @@ class NetnsEndToEndIT {
 
   @SuppressWarnings("unchecked")
   private static String addressIn(CniExec.Result add, String prefix) {
-    Map<String, Object> result = (Map<String, Object>) JsonTree.parse(add.stdout().getBytes());
+    Map<String, Object> result = (Map<String, Object>) JsonReader.parse(add.stdout().getBytes());
     for (Map<String, Object> ip : (List<Map<String, Object>>) result.get("ips")) {
       String address = (String) ip.get("address");
       if (address.startsWith(prefix)) {

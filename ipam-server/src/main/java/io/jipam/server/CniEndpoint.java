@@ -6,7 +6,7 @@ import io.jipam.core.cni.CniCommand;
 import io.jipam.core.cni.CniEnvironment;
 import io.jipam.core.cni.CniHandler;
 import io.jipam.core.cni.CniJson;
-import io.jipam.core.cni.JsonTree;
+import io.jipam.core.cni.JsonReader;
 import io.jipam.core.cni.NetworkConfig;
 import io.jipam.core.store.IpamStore;
 import io.vertx.core.buffer.Buffer;
@@ -132,7 +132,7 @@ final class CniEndpoint {
       if (command == CniCommand.VERSION) {
         return new Reply(CniJson.versionInfo(), 0, "VERSION outcome=ok");
       }
-      Object parsed = JsonTree.parse(stdin);
+      Object parsed = JsonReader.parse(stdin);
       versionText = NetworkConfig.versionText(parsed);
       NetworkConfig config = NetworkConfig.from(parsed);
       CniHandler.checkVersion(command, config.cniVersion());

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
@@ -90,7 +91,10 @@ class EtcdReplicasTest {
             try {
               out = store.allocate(pool, AllocationRequest.of(mine));
             } catch (IpamException e) {
-              continue; // contention answered TRY_AGAIN_LATER: nothing was allocated
+              // TRY_AGAIN_LATER under contention: the runtime's DEL follows, and a DEL that returned
+              // wins over the failed ADD's transaction should it still arrive (docs/etcd.md)
+              release(store, pool, mine);
+              continue;
             }
             if (out instanceof AllocationOutcome.Allocated got) {
               IpAddress a = got.allocations().get(0).address();
@@ -137,14 +141,17 @@ class EtcdReplicasTest {
     }
   }
 
-  /** Release is idempotent: repeat it while etcd answers "try again later" (a loaded machine). */
+  /**
+   * A DEL that contention answered TRY_AGAIN_LATER is repeated, as the runtime repeats it (DEL is
+   * idempotent); other errors, or 20 refusals in a row, fail the test.
+   */
   private static void release(RemoteStore store, Pool pool, Attachment a) {
     for (int attempt = 1; ; attempt++) {
       try {
         store.release(pool, a);
         return;
       } catch (IpamException e) {
-        if (attempt == 10 || e.code() != io.jipam.core.ErrorCode.TRY_AGAIN_LATER) {
+        if (attempt == 20 || e.code() != ErrorCode.TRY_AGAIN_LATER) {
           throw e;
         }
       }
@@ -165,4 +172,5 @@ class EtcdReplicasTest {
       }
     }
   }
+
 }

@@ -8,9 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.alloc.AllocationOrder;
-import io.jipam.core.net.Cidr;
-import io.jipam.core.net.IpRange;
-import io.jipam.core.net.RangeSet;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
@@ -18,6 +15,7 @@ import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
+import io.jipam.core.testing.TestPools;
 import io.jipam.server.v1.ListRequest;
 import java.io.ByteArrayOutputStream;
 import java.net.UnixDomainSocketAddress;
@@ -55,11 +53,7 @@ class IpamServerTest {
   }
 
   static Pool pool(String name, String... subnets) {
-    List<RangeSet> sets = new java.util.ArrayList<>();
-    for (String s : subnets) {
-      sets.add(new RangeSet(List.of(IpRange.withDefaults(Cidr.parse(s), null, null, null, null))));
-    }
-    return new Pool(name, sets, AllocationOrder.LOWEST_FREE);
+    return TestPools.pool(name, AllocationOrder.LOWEST_FREE, subnets);
   }
 
   @Test

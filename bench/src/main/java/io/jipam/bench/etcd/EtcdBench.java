@@ -17,6 +17,7 @@ import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
+import io.jipam.etcd.CommitCounters;
 import io.jipam.etcd.EtcdStoreConfig;
 import io.jipam.etcd.EtcdStores;
 import java.io.File;
@@ -313,17 +314,9 @@ public final class EtcdBench {
     }
   }
 
-  /** The store's commit counters, read reflectively (they are package-private in ipam-etcd). */
+  /** The store's commit counters (see {@link CommitCounters}); zeros for a store without them. */
   private static long[] statsOf(IpamStore s) {
-    try {
-      var commits = s.getClass().getDeclaredField("commits");
-      var requests = s.getClass().getDeclaredField("committedRequests");
-      commits.setAccessible(true);
-      requests.setAccessible(true);
-      return new long[] {((AtomicLong) commits.get(s)).get(), ((AtomicLong) requests.get(s)).get()};
-    } catch (ReflectiveOperationException e) {
-      return new long[] {0, 0};
-    }
+    return s instanceof CommitCounters c ? new long[] {c.commits(), c.committedRequests()} : new long[] {0, 0};
   }
 
   private EtcdBench() {}

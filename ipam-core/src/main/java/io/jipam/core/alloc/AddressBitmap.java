@@ -17,7 +17,7 @@ package io.jipam.core.alloc;
  *
  * <p>Not thread-safe: callers guard an instance with the lock of the store that owns it.
  */
-public final class AddressBitmap {
+final class AddressBitmap {
   /** Returned by {@link #nextClear} when no clear offset exists at or after the start. */
   public static final long NOT_FOUND = -1L;
 

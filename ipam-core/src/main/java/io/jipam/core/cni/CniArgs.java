@@ -16,7 +16,7 @@ import java.util.Set;
  * namespace and name. A key it does not know is an error unless {@code IgnoreUnknown} is
  * {@code 1} or {@code true}, as in the reference plugins.
  */
-public record CniArgs(List<IpAddress> requestedIps, PodRef pod) {
+record CniArgs(List<IpAddress> requestedIps, PodRef pod) {
   private static final Set<String> KNOWN = Set.of("IgnoreUnknown", "IP", "K8S_POD_NAMESPACE",
       "K8S_POD_NAME", "K8S_POD_INFRA_CONTAINER_ID", "K8S_POD_UID");
 

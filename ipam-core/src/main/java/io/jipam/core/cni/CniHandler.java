@@ -98,7 +98,7 @@ public final class CniHandler {
   }
 
   /** The error for an allocation outcome that allocated nothing. */
-  public static IpamException failure(AllocationOutcome outcome, Pool pool) {
+  static IpamException failure(AllocationOutcome outcome, Pool pool) {
     if (outcome instanceof AllocationOutcome.Taken taken) {
       return new IpamException(ErrorCode.ADDRESS_UNAVAILABLE, "requested address " + taken.address()
           + " is already allocated to " + taken.holder() + " in network " + pool.name());
@@ -135,11 +135,11 @@ public final class CniHandler {
       return NO_OUTPUT;
     }
     List<IpAddress> previous = new ArrayList<>();
-    List<Object> ips = JsonTree.list(config.prevResult(), "ips", "prevResult");
+    List<Object> ips = JsonFields.list(config.prevResult(), "ips", "prevResult");
     if (ips != null) {
       for (int i = 0; i < ips.size(); i++) {
-        Map<String, Object> ip = JsonTree.asObject(ips.get(i), "prevResult.ips[" + i + "]");
-        String address = JsonTree.string(ip, "address", "prevResult.ips[" + i + "]");
+        Map<String, Object> ip = JsonFields.asObject(ips.get(i), "prevResult.ips[" + i + "]");
+        String address = JsonFields.string(ip, "address", "prevResult.ips[" + i + "]");
         if (address != null) {
           previous.add(AddressWithPrefix.parse(address).address());
         }

@@ -12,7 +12,7 @@ public final class CniJson {
   /**
    * The ADD result: {@code ips[].version} before 1.0.0, the 1.1.0 route attributes from 1.1.0 on.
    */
-  public static byte[] result(CniVersion version, CniResult result) {
+  static byte[] result(CniVersion version, CniResult result) {
     JsonWriter g = new JsonWriter();
     g.startObject();
     g.field("cniVersion", version.text());

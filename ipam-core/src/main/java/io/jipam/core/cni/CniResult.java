@@ -13,7 +13,7 @@ import java.util.List;
  * What an IPAM plugin returns for ADD: the abbreviated result (no interfaces), encoded per
  * cniVersion by {@link CniJson#result}.
  */
-public record CniResult(List<IpConfig> ips, List<Route> routes, Dns dns) {
+record CniResult(List<IpConfig> ips, List<Route> routes, Dns dns) {
 
   /** One address with its subnet's prefix length and its range's gateway (null if unknown). */
   public record IpConfig(AddressWithPrefix address, IpAddress gateway) {}

@@ -13,7 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /** The result's {@code dns} section: empty unless the config names a resolv.conf. */
-public record Dns(List<String> nameservers, String domain, List<String> search, List<String> options) {
+record Dns(List<String> nameservers, String domain, List<String> search, List<String> options) {
   public static final Dns EMPTY = new Dns(List.of(), null, List.of(), List.of());
 
   public Dns {

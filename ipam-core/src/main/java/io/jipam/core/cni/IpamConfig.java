@@ -1,10 +1,10 @@
 package io.jipam.core.cni;
 
-import static io.jipam.core.cni.JsonTree.asObject;
-import static io.jipam.core.cni.JsonTree.integer;
-import static io.jipam.core.cni.JsonTree.list;
-import static io.jipam.core.cni.JsonTree.object;
-import static io.jipam.core.cni.JsonTree.string;
+import static io.jipam.core.cni.JsonFields.asObject;
+import static io.jipam.core.cni.JsonFields.integer;
+import static io.jipam.core.cni.JsonFields.list;
+import static io.jipam.core.cni.JsonFields.object;
+import static io.jipam.core.cni.JsonFields.string;
 
 import io.jipam.core.IpamException;
 import io.jipam.core.alloc.AllocationOrder;
@@ -175,7 +175,7 @@ public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Pa
       for (Object x : raw) {
         if (!(x instanceof String s)) {
           throw IpamException.invalidConfig("%s.exclude entries must be strings, not %s", where,
-              JsonTree.describe(x));
+              JsonFields.describe(x));
         }
         out.add(Cidr.parse(s));
       }

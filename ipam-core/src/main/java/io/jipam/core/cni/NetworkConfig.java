@@ -1,8 +1,8 @@
 package io.jipam.core.cni;
 
-import static io.jipam.core.cni.JsonTree.list;
-import static io.jipam.core.cni.JsonTree.object;
-import static io.jipam.core.cni.JsonTree.string;
+import static io.jipam.core.cni.JsonFields.list;
+import static io.jipam.core.cni.JsonFields.object;
+import static io.jipam.core.cni.JsonFields.string;
 
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
@@ -38,7 +38,7 @@ public record NetworkConfig(CniVersion cniVersion, String name, IpamConfig ipam,
   }
 
   /**
-   * Validates a parsed config document (see {@link JsonTree#parse}).
+   * Validates a parsed config document (see {@link JsonReader#parse}).
    *
    * @throws IpamException {@code INCOMPATIBLE_VERSION}, {@code INVALID_CONFIG} or {@code
    *     DECODE_FAILURE} naming the offending key and value
@@ -46,9 +46,9 @@ public record NetworkConfig(CniVersion cniVersion, String name, IpamConfig ipam,
   public static NetworkConfig from(Object parsed) {
     if (!(parsed instanceof Map)) {
       throw new IpamException(ErrorCode.DECODE_FAILURE,
-          "network config must be a JSON object, not " + JsonTree.describe(parsed));
+          "network config must be a JSON object, not " + JsonFields.describe(parsed));
     }
-    Map<String, Object> conf = JsonTree.asObject(parsed, "network config");
+    Map<String, Object> conf = JsonFields.asObject(parsed, "network config");
     String where = "config";
     String versionText = string(conf, "cniVersion", where);
     if (versionText == null) {
@@ -86,7 +86,7 @@ public record NetworkConfig(CniVersion cniVersion, String name, IpamConfig ipam,
       valid = valid == null ? new LinkedHashSet<>() : valid;
       for (int i = 0; i < entries.size(); i++) {
         String entryWhere = key + "[" + i + "]";
-        Map<String, Object> entry = JsonTree.asObject(entries.get(i), entryWhere);
+        Map<String, Object> entry = JsonFields.asObject(entries.get(i), entryWhere);
         String id = string(entry, "containerID", entryWhere);
         String ifname = string(entry, "ifname", entryWhere);
         if (ifname != null && (!InterfaceName.isUnicode(ifname) || InterfaceName.isMark(ifname))) {
@@ -110,7 +110,7 @@ public record NetworkConfig(CniVersion cniVersion, String name, IpamConfig ipam,
     }
     for (Object ip : ips) {
       if (!(ip instanceof String s)) {
-        throw IpamException.invalidConfig("%s entries must be strings, not %s", where, JsonTree.describe(ip));
+        throw IpamException.invalidConfig("%s entries must be strings, not %s", where, JsonFields.describe(ip));
       }
       IpAddress address;
       try {

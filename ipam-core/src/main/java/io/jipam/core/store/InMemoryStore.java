@@ -57,6 +57,11 @@ final class InMemoryStore implements IpamStore {
     return state(pool).usage();
   }
 
+  /** Every pool's state; for invariant checks in tests. */
+  synchronized List<PoolState> states() {
+    return List.copyOf(pools.values());
+  }
+
   @Override
   public void close() {}
 }

@@ -2,8 +2,7 @@ package io.jipam.core.store;
 
 import io.jipam.core.alloc.RangeSetAllocator;
 import io.jipam.core.net.IpAddress;
-import io.jipam.core.net.IpRange;
-import io.jipam.core.net.RangeSet;
+import io.jipam.core.store.spi.RequestedAddresses;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
@@ -41,6 +40,13 @@ public final class PoolState {
   private final IpAddress[] cursors;
   private final TreeMap<IpAddress, Allocation> byAddress = new TreeMap<>();
   private final Map<Attachment, List<Allocation>> byAttachment = new HashMap<>();
+  private final RequestedAddresses.Holders holders = new RequestedAddresses.Holders() {
+    @Override
+    public Attachment holderOf(int rangeSet, IpAddress address) {
+      Allocation holder = byAddress.get(address);
+      return holder == null ? null : holder.attachment();
+    }
+  };
 
   public PoolState(Pool pool) {
     this.pool = pool;
@@ -89,52 +95,30 @@ public final class PoolState {
    */
   public AllocationOutcome allocate(AllocationRequest request) {
     int sets = allocators.length;
-    Allocation[] chosen = new Allocation[sets];
-    for (Allocation held : byAttachment.getOrDefault(request.attachment(), List.of())) {
-      if (held.rangeSetIndex() >= 0 && chosen[held.rangeSetIndex()] == null) {
-        chosen[held.rangeSetIndex()] = held;
+    Allocation[] held = new Allocation[sets];
+    for (Allocation a : byAttachment.getOrDefault(request.attachment(), List.of())) {
+      if (a.rangeSetIndex() >= 0 && held[a.rangeSetIndex()] == null) {
+        held[a.rangeSetIndex()] = a;
       }
+    }
+    Allocation[] chosen = new Allocation[sets];
+    AllocationOutcome refused = RequestedAddresses.check(pool, request, held, holders, chosen);
+    if (refused != null) {
+      return refused;
     }
     boolean[] isNew = new boolean[sets];
-    for (IpAddress wanted : request.requested()) {
-      int set = pool.rangeSetIndexOf(wanted);
-      if (set < 0) {
-        return new AllocationOutcome.Unavailable(wanted,
-            "requested address " + wanted + " is in no range of network " + pool.name());
-      }
-      if (chosen[set] != null) {
-        if (chosen[set].address().equals(wanted)) {
-          continue;
-        }
-        String why = isNew[set]
-            ? "another requested address is in the same range set " + pool.rangeSets().get(set)
-            : request.attachment() + " already holds " + chosen[set].address() + " in range set "
-                + pool.rangeSets().get(set);
-        return new AllocationOutcome.Unavailable(wanted, "requested address " + wanted + ": " + why);
-      }
-      RangeSet rangeSet = pool.rangeSets().get(set);
-      IpRange range = rangeSet.ranges().get(rangeSet.indexOf(wanted));
-      if (range.isReserved(wanted)) {
-        return new AllocationOutcome.Unavailable(wanted, "requested address " + wanted
-            + " is reserved in range " + range + " (network, broadcast, gateway or excluded)");
-      }
-      Allocation holder = byAddress.get(wanted);
-      if (holder != null) {
-        return new AllocationOutcome.Taken(wanted, holder.attachment());
-      }
-      chosen[set] = new Allocation(wanted, set, request.attachment(), request.pod());
-      isNew[set] = true;
-    }
     boolean anyNew = false;
     for (int set = 0; set < sets; set++) {
-      if (chosen[set] == null) {
+      if (held[set] != null) {
+        chosen[set] = held[set];
+      } else if (chosen[set] == null) {
         IpAddress next = allocators[set].next(pool.order(), cursors[set]);
         if (next == null) {
           return new AllocationOutcome.Exhausted(set);
         }
         chosen[set] = new Allocation(next, set, request.attachment(), request.pod());
-        isNew[set] = true;
       }
+      isNew[set] = held[set] == null;
       anyNew |= isNew[set];
     }
     for (int set = 0; set < sets; set++) {
@@ -199,13 +183,23 @@ public final class PoolState {
   }
 
   public PoolUsage usage() {
-    List<Long> allocated = new ArrayList<>();
-    List<Long> free = new ArrayList<>();
-    for (RangeSetAllocator allocator : allocators) {
-      allocated.add(allocator.allocated());
-      free.add(allocator.capacity() == -1L ? -1L : allocator.capacity() - allocator.allocated());
+    long[] allocated = new long[allocators.length];
+    long[] capacity = new long[allocators.length];
+    for (int i = 0; i < allocators.length; i++) {
+      allocated[i] = allocators[i].allocated();
+      capacity[i] = allocators[i].capacity();
     }
-    return new PoolUsage(allocated, free);
+    return PoolUsage.of(allocated, capacity);
+  }
+
+  /** The allocator of a range set; for invariant checks in tests (PoolStateInvariants). */
+  RangeSetAllocator allocator(int rangeSetIndex) {
+    return allocators[rangeSetIndex];
+  }
+
+  /** The allocations by attachment, read-only; for invariant checks in tests. */
+  Map<Attachment, List<Allocation>> byAttachment() {
+    return java.util.Collections.unmodifiableMap(byAttachment);
   }
 
   private void index(Allocation allocation) {

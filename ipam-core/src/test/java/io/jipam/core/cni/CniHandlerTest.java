@@ -41,9 +41,9 @@ class CniHandlerTest {
   }
 
   private Map<String, Object> run(Map<String, String> env, String conf) {
-    NetworkConfig config = NetworkConfig.from(JsonTree.parse(conf.getBytes(StandardCharsets.UTF_8)));
+    NetworkConfig config = NetworkConfig.from(JsonReader.parse(conf.getBytes(StandardCharsets.UTF_8)));
     byte[] out = CniHandler.handle(CniEnvironment.from(env), config, store);
-    return out.length == 0 ? Map.of() : JsonTree.asObject(JsonTree.parse(out), "output");
+    return out.length == 0 ? Map.of() : JsonFields.asObject(JsonReader.parse(out), "output");
   }
 
   private IpamException fails(Map<String, String> env, String conf) {
@@ -70,7 +70,7 @@ class CniHandlerTest {
     var first = addresses(run(env("ADD", "c1", null), conf("1.0.0", "")));
     var second = addresses(run(env("ADD", "c1", null), conf("1.0.0", "")));
     assertEquals(first, second);
-    assertEquals(2, store.list(NetworkConfig.from(JsonTree.parse(conf("1.0.0", "").getBytes())).ipam().pool()).size());
+    assertEquals(2, store.list(NetworkConfig.from(JsonReader.parse(conf("1.0.0", "").getBytes())).ipam().pool()).size());
   }
 
   @Test
@@ -79,7 +79,7 @@ class CniHandlerTest {
         "IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=cart-0;K8S_POD_INFRA_CONTAINER_ID=c1;IP=198.18.0.5"),
         conf("1.0.0", ""));
     assertEquals("198.18.0.5/29", addresses(result).get(0));
-    var pool = NetworkConfig.from(JsonTree.parse(conf("1.0.0", "").getBytes())).ipam().pool();
+    var pool = NetworkConfig.from(JsonReader.parse(conf("1.0.0", "").getBytes())).ipam().pool();
     assertEquals(new PodRef("shop", "cart-0"), store.find(pool, new Attachment("c1", "eth0")).get(0).pod());
   }
 
@@ -108,7 +108,7 @@ class CniHandlerTest {
     assertEquals(ErrorCode.POOL_EXHAUSTED, e.code());
     assertEquals(100, e.code().cniCode());
     assertTrue(e.getMessage().contains("198.18.0.1-198.18.0.6") || e.getMessage().contains("198.18.0"), e.getMessage());
-    var pool = NetworkConfig.from(JsonTree.parse(conf("1.0.0", "").getBytes())).ipam().pool();
+    var pool = NetworkConfig.from(JsonReader.parse(conf("1.0.0", "").getBytes())).ipam().pool();
     assertEquals(List.of(), store.find(pool, new Attachment("last", "eth0")));
   }
 
@@ -123,7 +123,7 @@ class CniHandlerTest {
   void del_afterAdd_releasesAddresses() {
     run(env("ADD", "c1", null), conf("0.4.0", ""));
     run(env("DEL", "c1", null), conf("0.4.0", ""));
-    var pool = NetworkConfig.from(JsonTree.parse(conf("1.0.0", "").getBytes())).ipam().pool();
+    var pool = NetworkConfig.from(JsonReader.parse(conf("1.0.0", "").getBytes())).ipam().pool();
     assertEquals(List.of(), store.list(pool));
   }
 
@@ -167,7 +167,7 @@ class CniHandlerTest {
     Map<String, String> env = Map.of("CNI_COMMAND", "GC", "CNI_PATH", "/opt/cni/bin");
     run(env, conf("1.1.0", ",'cni.dev/valid-attachments':[{'containerID':'keep','ifname':'eth0'}]"
         .replace('\'', '"')));
-    var pool = NetworkConfig.from(JsonTree.parse(conf("1.1.0", "").getBytes())).ipam().pool();
+    var pool = NetworkConfig.from(JsonReader.parse(conf("1.1.0", "").getBytes())).ipam().pool();
     assertEquals(2, store.list(pool).size());
     assertFalse(store.find(pool, new Attachment("keep", "eth0")).isEmpty());
     assertEquals(ErrorCode.INVALID_CONFIG, fails(env, conf("1.1.0", "")).code());

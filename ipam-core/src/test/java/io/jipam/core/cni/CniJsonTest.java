@@ -24,7 +24,7 @@ class CniJsonTest {
   @ParameterizedTest
   @EnumSource(CniVersion.class)
   void result_eachVersion_hasThatVersionsShape(CniVersion version) {
-    Map<String, Object> out = JsonTree.asObject(JsonTree.parse(CniJson.result(version, RESULT)), "out");
+    Map<String, Object> out = JsonFields.asObject(JsonReader.parse(CniJson.result(version, RESULT)), "out");
     assertEquals(version.text(), out.get("cniVersion"));
     List<Map<String, Object>> ips = (List<Map<String, Object>>) out.get("ips");
     assertEquals("198.18.0.2/24", ips.get(0).get("address"));
@@ -42,7 +42,7 @@ class CniJsonTest {
   @ParameterizedTest
   @EnumSource(ErrorCode.class)
   void error_anyCode_printsSpecErrorObject(ErrorCode code) {
-    Map<String, Object> out = JsonTree.asObject(JsonTree.parse(
+    Map<String, Object> out = JsonFields.asObject(JsonReader.parse(
         CniJson.error("0.4.0", new IpamException(code, "bad value \"x\""))), "out");
     assertEquals("0.4.0", out.get("cniVersion"));
     assertEquals((long) code.cniCode(), out.get("code"));
@@ -53,7 +53,7 @@ class CniJsonTest {
   @ParameterizedTest
   @EnumSource(CniVersion.class)
   void versionInfo_listsEverySupportedVersion(CniVersion version) {
-    Map<String, Object> out = JsonTree.asObject(JsonTree.parse(CniJson.versionInfo()), "out");
+    Map<String, Object> out = JsonFields.asObject(JsonReader.parse(CniJson.versionInfo()), "out");
     assertTrue(((List<String>) out.get("supportedVersions")).contains(version.text()));
   }
 }

@@ -25,7 +25,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 class NetworkConfigTest {
 
   static NetworkConfig parse(String json) {
-    return NetworkConfig.from(JsonTree.parse(json.replace('\'', '"').getBytes(StandardCharsets.UTF_8)));
+    return NetworkConfig.from(JsonReader.parse(json.replace('\'', '"').getBytes(StandardCharsets.UTF_8)));
   }
 
   static String repeat(String item, int times) {
@@ -83,7 +83,7 @@ class NetworkConfigTest {
 
   @Test
   void from_requestedIpsInRuntimeConfigAndArgs_collectedWithoutDuplicates() {
-    NetworkConfig c = NetworkConfig.from(JsonTree.parse(("{'cniVersion':'1.0.0','name':'n','ipam':{"
+    NetworkConfig c = NetworkConfig.from(JsonReader.parse(("{'cniVersion':'1.0.0','name':'n','ipam':{"
         + "'type':'jipam','subnet':'198.18.0.0/24'},'runtimeConfig':{'ips':['198.18.0.5/24']},"
         + "'args':{'cni':{'ips':['198.18.0.5','fd00::7']}}}").replace('\'', '"').getBytes()));
     assertEquals(List.of(IpAddress.parse("198.18.0.5"), IpAddress.parse("fd00::7")), c.requestedIps());
@@ -92,7 +92,7 @@ class NetworkConfigTest {
   @Test
   void from_gcAttachmentsUnderEitherKey_readsBoth() {
     for (String key : List.of("cni.dev/valid-attachments", "cni.dev/attachments")) {
-      NetworkConfig c = NetworkConfig.from(JsonTree.parse(("{'cniVersion':'1.1.0','name':'n','ipam':{"
+      NetworkConfig c = NetworkConfig.from(JsonReader.parse(("{'cniVersion':'1.1.0','name':'n','ipam':{"
           + "'type':'jipam','subnet':'198.18.0.0/24'},'" + key + "':[{'containerID':'abc','ifname':'eth0'}]}")
           .replace('\'', '"').getBytes()));
       assertEquals(Set.of(new Attachment("abc", "eth0")), c.validAttachments(), key);

@@ -1,8 +1,18 @@
 package io.jipam.core.store;
 
+import org.junit.jupiter.api.AfterEach;
+
 class InMemoryStoreTest extends IpamStoreContractTest {
   @Override
   protected IpamStore openStore() {
     return IpamStore.inMemory();
+  }
+
+  /** After every contract test, each pool's state must be what its design says. */
+  @AfterEach
+  void invariantsHold() {
+    for (PoolState st : ((InMemoryStore) store).states()) {
+      PoolStateInvariants.check(st);
+    }
   }
 }

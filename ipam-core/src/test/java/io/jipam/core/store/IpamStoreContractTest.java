@@ -7,20 +7,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.jipam.core.alloc.AllocationOrder;
-import io.jipam.core.net.Cidr;
 import io.jipam.core.net.IpAddress;
-import io.jipam.core.net.IpRange;
-import io.jipam.core.net.RangeSet;
+import io.jipam.core.testing.Concurrently;
+import io.jipam.core.testing.TestPools;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -56,11 +52,7 @@ public abstract class IpamStoreContractTest {
   }
 
   protected static Pool pool(String name, AllocationOrder order, String... subnets) {
-    List<RangeSet> sets = new ArrayList<>();
-    for (String subnet : subnets) {
-      sets.add(new RangeSet(List.of(IpRange.withDefaults(Cidr.parse(subnet), null, null, null, null))));
-    }
-    return new Pool(name, sets, order);
+    return TestPools.pool(name, order, subnets);
   }
 
   protected static Attachment attachment(int i) {
@@ -119,6 +111,39 @@ public abstract class IpamStoreContractTest {
       assertTrue(u.reason().contains(wanted), u.reason());
     }
     assertEquals(List.of(), store.list(pool));
+  }
+
+  @Test
+  void allocate_requestedAddressesTable_refusalsSayWhyAndChangeNothing() {
+    Pool pool = pool("req", AllocationOrder.ROUND_ROBIN, "198.18.0.0/24", "fd00:6::/64");
+    allocated(pool, new AllocationRequest(attachment(1), List.of(ip("198.18.0.10")), null));
+    record Row(int attachment, List<String> wanted, String reasonPart) {}
+    List<Row> rows = List.of(
+        new Row(2, List.of("198.18.0.20", "198.18.0.21"), "same range set"),
+        new Row(2, List.of("198.18.1.1"), "no range of network req"),
+        new Row(2, List.of("198.18.0.1"), "is reserved in range"),
+        new Row(1, List.of("198.18.0.11"), "already holds 198.18.0.10"));
+    for (Row row : rows) {
+      List<IpAddress> wanted = row.wanted().stream().map(IpAddress::parse).toList();
+      AllocationOutcome outcome =
+          store.allocate(pool, new AllocationRequest(attachment(row.attachment()), wanted, null));
+      AllocationOutcome.Unavailable u =
+          assertInstanceOf(AllocationOutcome.Unavailable.class, outcome, row.toString());
+      assertTrue(u.reason().contains(row.reasonPart()), row + ": " + u.reason());
+      assertTrue(u.reason().contains(row.wanted().get(row.wanted().size() - 1)), u.reason());
+    }
+    assertEquals(2, store.list(pool).size());
+    assertEquals(List.of(), store.find(pool, attachment(2)));
+  }
+
+  @Test
+  void allocate_sameAddressRequestedTwice_allocatesItOnce() {
+    Pool pool = pool("twice", AllocationOrder.ROUND_ROBIN, "198.18.0.0/24", "fd00:7::/64");
+    List<Allocation> got = allocated(pool, new AllocationRequest(attachment(1),
+        List.of(ip("198.18.0.30"), ip("198.18.0.30")), null));
+    assertEquals(2, got.size());
+    assertEquals(ip("198.18.0.30"), got.get(0).address());
+    assertEquals(2, store.list(pool).size());
   }
 
   @Test
@@ -218,36 +243,23 @@ public abstract class IpamStoreContractTest {
     Pool pool = pool("churn", AllocationOrder.ROUND_ROBIN, "198.18.0.0/26");
     int threads = 8;
     int rounds = churnRounds();
-    ExecutorService executor = Executors.newFixedThreadPool(threads);
     ConcurrentHashMap<IpAddress, Attachment> holders = new ConcurrentHashMap<>();
     List<String> violations = Collections.synchronizedList(new ArrayList<>());
-    CountDownLatch start = new CountDownLatch(1);
-    List<Future<?>> futures = new ArrayList<>();
-    for (int t = 0; t < threads; t++) {
-      int id = t;
-      futures.add(executor.submit(() -> {
-        start.await();
-        for (int r = 0; r < rounds; r++) {
-          Attachment mine = new Attachment("c" + id + "-" + r, "eth0");
-          AllocationOutcome outcome = store.allocate(pool, AllocationRequest.of(mine));
-          if (outcome instanceof AllocationOutcome.Allocated got) {
-            IpAddress address = got.allocations().get(0).address();
-            Attachment before = holders.putIfAbsent(address, mine);
-            if (before != null) {
-              violations.add(address + " held by " + before + " and " + mine);
-            }
-            holders.remove(address, mine);
-            store.release(pool, mine);
+    Concurrently.run(threads, Duration.ofMinutes(5), id -> {
+      for (int r = 0; r < rounds; r++) {
+        Attachment mine = new Attachment("c" + id + "-" + r, "eth0");
+        AllocationOutcome outcome = store.allocate(pool, AllocationRequest.of(mine));
+        if (outcome instanceof AllocationOutcome.Allocated got) {
+          IpAddress address = got.allocations().get(0).address();
+          Attachment before = holders.putIfAbsent(address, mine);
+          if (before != null) {
+            violations.add(address + " held by " + before + " and " + mine);
           }
+          holders.remove(address, mine);
+          store.release(pool, mine);
         }
-        return null;
-      }));
-    }
-    start.countDown();
-    for (Future<?> f : futures) {
-      f.get();
-    }
-    executor.shutdown();
+      }
+    });
     assertEquals(List.of(), violations);
     assertEquals(List.of(), store.list(pool));
   }

@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * JSON (RFC 8259) to plain Java values: objects become {@code Map<String, Object>} (insertion
+ * Parses JSON (RFC 8259) to plain Java values: objects become {@code Map<String, Object>} (insertion
  * order; a repeated key keeps its last value), arrays {@code List<Object>}, integers {@code Long}
  * (other numbers {@code Double}), plus {@code String}, {@code Boolean} and null.
  *
@@ -19,16 +19,15 @@ import java.util.Map;
  * while this reader costs well under 1 ms. Network configs are small documents; the tests check
  * this reader against jackson on generated documents.
  *
- * <p>Also holds the typed accessors config parsing uses; each names the offending key in its
- * error. Stateless and thread-safe.
+ * <p>{@link JsonFields} reads typed fields from what this returns. Stateless and thread-safe.
  */
-public final class JsonTree {
+public final class JsonReader {
   private static final int MAX_DEPTH = 64;
 
   private final String text;
   private int pos;
 
-  private JsonTree(String text) {
+  private JsonReader(String text) {
     this.text = text;
   }
 
@@ -38,7 +37,7 @@ public final class JsonTree {
    * @throws IpamException {@code DECODE_FAILURE} naming the line and column of the error
    */
   public static Object parse(byte[] json) {
-    JsonTree reader = new JsonTree(new String(json, StandardCharsets.UTF_8));
+    JsonReader reader = new JsonReader(new String(json, StandardCharsets.UTF_8));
     reader.skipWhitespace();
     if (reader.pos == reader.text.length()) {
       throw new IpamException(ErrorCode.DECODE_FAILURE, "empty input: expected a JSON document");
@@ -298,89 +297,5 @@ public final class JsonTree {
     }
     return new IpamException(ErrorCode.DECODE_FAILURE,
         "invalid JSON: " + what + " at line " + line + " column " + column);
-  }
-
-  // ---- typed accessors: absent or null gives null; a wrong type is INVALID_CONFIG naming the key
-
-  @SuppressWarnings("unchecked")
-  public static Map<String, Object> object(Map<String, Object> from, String key, String where) {
-    Object v = from.get(key);
-    if (v == null) {
-      return null;
-    }
-    if (!(v instanceof Map)) {
-      throw wrongType(where, key, "an object", v);
-    }
-    return (Map<String, Object>) v;
-  }
-
-  @SuppressWarnings("unchecked")
-  public static List<Object> list(Map<String, Object> from, String key, String where) {
-    Object v = from.get(key);
-    if (v == null) {
-      return null;
-    }
-    if (!(v instanceof List)) {
-      throw wrongType(where, key, "a list", v);
-    }
-    return (List<Object>) v;
-  }
-
-  public static String string(Map<String, Object> from, String key, String where) {
-    Object v = from.get(key);
-    if (v == null) {
-      return null;
-    }
-    if (!(v instanceof String s)) {
-      throw wrongType(where, key, "a string", v);
-    }
-    return s;
-  }
-
-  public static Long integer(Map<String, Object> from, String key, String where) {
-    Object v = from.get(key);
-    if (v == null) {
-      return null;
-    }
-    if (!(v instanceof Long l)) {
-      throw wrongType(where, key, "an integer", v);
-    }
-    return l;
-  }
-
-  public static Boolean bool(Map<String, Object> from, String key, String where) {
-    Object v = from.get(key);
-    if (v == null) {
-      return null;
-    }
-    if (!(v instanceof Boolean b)) {
-      throw wrongType(where, key, "true or false", v);
-    }
-    return b;
-  }
-
-  @SuppressWarnings("unchecked")
-  public static Map<String, Object> asObject(Object v, String where) {
-    if (!(v instanceof Map)) {
-      throw IpamException.invalidConfig("%s must be an object, not %s", where, describe(v));
-    }
-    return (Map<String, Object>) v;
-  }
-
-  private static IpamException wrongType(String where, String key, String expected, Object v) {
-    return IpamException.invalidConfig("%s.%s must be %s, not %s", where, key, expected, describe(v));
-  }
-
-  static String describe(Object v) {
-    if (v instanceof String s) {
-      return "\"" + s + "\"";
-    }
-    if (v instanceof Map) {
-      return "an object";
-    }
-    if (v instanceof List) {
-      return "a list";
-    }
-    return String.valueOf(v);
   }
 }

@@ -24,7 +24,7 @@ import java.util.stream.Collectors;
  * <p>A block is the aligned prefix of the set's block length; it holds the addresses of the set's
  * ranges that fall inside it (a range smaller than a block makes one partial block).
  */
-final class PoolLayout {
+final class BlockLayout {
   private static final String MAGIC = "jipam-pool 1";
   private static final int MASK_CACHE = 4096;
 
@@ -33,7 +33,7 @@ final class PoolLayout {
   private final long[] capacity;
   private final ConcurrentHashMap<String, long[]> masks = new ConcurrentHashMap<>();
 
-  PoolLayout(Pool pool, int[] blockLength) {
+  BlockLayout(Pool pool, int[] blockLength) {
     this.pool = pool;
     this.blockLength = blockLength.clone();
     this.capacity = new long[pool.rangeSets().size()];
@@ -43,12 +43,12 @@ final class PoolLayout {
   }
 
   /** The layout a fresh definition of the pool gets with the store config's block sizes. */
-  static PoolLayout fresh(Pool pool, int v4, int v6) {
+  static BlockLayout fresh(Pool pool, int v4, int v6) {
     int[] lengths = new int[pool.rangeSets().size()];
     for (int i = 0; i < lengths.length; i++) {
       lengths[i] = pool.rangeSets().get(i).family() == IpFamily.V4 ? v4 : v6;
     }
-    return new PoolLayout(pool, lengths);
+    return new BlockLayout(pool, lengths);
   }
 
   Pool pool() {
@@ -83,7 +83,7 @@ final class PoolLayout {
 
   /** What makes two definitions of a pool the same: the ranges, set by set. */
   static String rangesText(Pool pool) {
-    return pool.rangeSets().stream().map(PoolLayout::rangesText).collect(Collectors.joining(" | "));
+    return pool.rangeSets().stream().map(BlockLayout::rangesText).collect(Collectors.joining(" | "));
   }
 
   private static String rangesText(RangeSet set) {
@@ -111,7 +111,7 @@ final class PoolLayout {
   }
 
   /** Parses a stored definition back into a layout for a pool of that name. */
-  static PoolLayout parse(String name, String text, AllocationOrder order) {
+  static BlockLayout parse(String name, String text, AllocationOrder order) {
     String[] lines = text.split("\n");
     if (lines.length < 2 || !lines[0].equals(MAGIC)) {
       throw new IpamException(io.jipam.core.ErrorCode.DECODE_FAILURE,
@@ -140,7 +140,7 @@ final class PoolLayout {
         }
         sets.add(new RangeSet(ranges));
       }
-      return new PoolLayout(new Pool(name, sets, order), lengths);
+      return new BlockLayout(new Pool(name, sets, order), lengths);
     } catch (RuntimeException e) {
       throw new IpamException(io.jipam.core.ErrorCode.DECODE_FAILURE,
           "etcd: cannot read the pool definition of \"" + name + "\": " + e.getMessage(), e);

@@ -2,9 +2,13 @@ package io.jipam.etcd;
 
 import java.nio.charset.StandardCharsets;
 
-/** Escaping of free-form fields in stored records: space separated, percent-encoded, "~" empty. */
-final class Text {
-  private Text() {}
+/**
+ * Escaping of the free-form fields (owner, ifname, pod namespace and name) inside block and handle
+ * records, whose fields are space separated: bytes other than {@code [A-Za-z0-9._:-]} of the UTF-8
+ * form become {@code %hh}; an empty or null field is {@code ~}. Stateless.
+ */
+final class FieldEscaping {
+  private FieldEscaping() {}
 
   static String esc(String s) {
     if (s == null || s.isEmpty()) {

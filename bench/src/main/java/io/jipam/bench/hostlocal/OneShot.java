@@ -1,4 +1,4 @@
-package io.jipam.hostlocal;
+package io.jipam.bench.hostlocal;
 
 import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.net.Cidr;
@@ -10,13 +10,14 @@ import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
+import io.jipam.hostlocal.HostLocalStores;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
 /**
- * Not a test: one call per JVM, as the plugin makes it, for timing with {@code hyperfine -N}.
+ * One call per JVM, as the plugin makes it, for timing with {@code hyperfine -N}.
  * {@code OneShot DATADIR add|del|check ID}, or {@code OneShot DATADIR fill N} to write N address
  * files in host-local's format (pool "bench", 10.0.0.0/16, round robin) plus the cursor.
  */

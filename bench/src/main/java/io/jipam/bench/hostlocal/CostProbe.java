@@ -1,4 +1,4 @@
-package io.jipam.hostlocal;
+package io.jipam.bench.hostlocal;
 
 import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.net.Cidr;
@@ -8,11 +8,12 @@ import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
+import io.jipam.hostlocal.HostLocalStores;
 import java.nio.file.Path;
 import java.util.List;
 
 /**
- * Not a test: measures ADD, CHECK (find) and DEL in process at a given fill, with a long-lived
+ * Measures ADD, CHECK (find) and DEL in process at a given fill, with a long-lived
  * store and with a fresh store per call (what the one-shot plugin does). Usage: {@code CostProbe
  * DATADIR FILL CALLS}.
  */

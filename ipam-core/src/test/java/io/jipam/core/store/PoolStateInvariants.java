@@ -1,0 +1,71 @@
+package io.jipam.core.store;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jipam.core.net.IpAddress;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@link PoolState}'s internal invariants, checked after a test (caffeine's habit): the bitmaps
+ * mark exactly the allocations of the address index, and the index by attachment holds exactly
+ * the same allocations.
+ *
+ * <ul>
+ *   <li>each allocation's range set is the one its address lies in (-1: in none);
+ *   <li>each allocation in a range set is marked in that set's bitmap, and a set's count of marked
+ *       addresses is its number of allocations (so nothing else is marked);
+ *   <li>by attachment: no empty list, lists in range set order with at most one address per set,
+ *       and together exactly the allocations by address;
+ *   <li>each round-robin cursor, when set, lies in its range set.
+ * </ul>
+ *
+ * <p>Public in ipam-core's test-jar so that every store keeping a PoolState can check it.
+ */
+public final class PoolStateInvariants {
+  private PoolStateInvariants() {}
+
+  public static void check(PoolState st) {
+    Pool pool = st.pool();
+    String name = pool.name();
+    long[] perSet = new long[pool.rangeSets().size()];
+    for (Allocation a : st.allocations()) {
+      int set = pool.rangeSetIndexOf(a.address());
+      assertEquals(set, a.rangeSetIndex(), name + ": range set of " + a);
+      if (set >= 0) {
+        assertFalse(st.allocator(set).isFree(a.address()), name + ": " + a + " not marked in its bitmap");
+        perSet[set]++;
+      }
+    }
+    for (int set = 0; set < perSet.length; set++) {
+      assertEquals(perSet[set], st.allocator(set).allocated(),
+          name + ": addresses marked in range set " + set + " against allocations in it");
+      IpAddress cursor = st.cursor(set);
+      if (cursor != null) {
+        assertEquals(set, pool.rangeSetIndexOf(cursor), name + ": cursor " + cursor + " of range set " + set);
+      }
+    }
+    Map<IpAddress, Allocation> fromAttachments = new HashMap<>();
+    for (Map.Entry<Attachment, List<Allocation>> e : st.byAttachment().entrySet()) {
+      List<Allocation> held = e.getValue();
+      assertFalse(held.isEmpty(), name + ": empty list of " + e.getKey());
+      for (int i = 0; i < held.size(); i++) {
+        Allocation a = held.get(i);
+        assertEquals(e.getKey(), a.attachment(), name + ": " + a + " listed under " + e.getKey());
+        if (i > 0) {
+          assertTrue(held.get(i - 1).rangeSetIndex() < a.rangeSetIndex() || a.rangeSetIndex() < 0,
+              name + ": " + e.getKey() + " holds " + held + ", not one per range set in order");
+        }
+        assertEquals(null, fromAttachments.put(a.address(), a), name + ": " + a.address() + " listed twice");
+      }
+    }
+    Map<IpAddress, Allocation> byAddress = new HashMap<>();
+    for (Allocation a : st.allocations()) {
+      byAddress.put(a.address(), a);
+    }
+    assertEquals(byAddress, fromAttachments, name + ": allocations by address against by attachment");
+  }
+}

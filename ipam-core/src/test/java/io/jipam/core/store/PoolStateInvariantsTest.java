@@ -1,0 +1,42 @@
+package io.jipam.core.store;
+
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.jipam.core.alloc.AllocationOrder;
+import io.jipam.core.net.IpAddress;
+import io.jipam.core.testing.TestPools;
+import org.junit.jupiter.api.Test;
+import org.opentest4j.AssertionFailedError;
+
+/** The checker itself: it passes a state built by PoolState and fails each kind of corruption. */
+class PoolStateInvariantsTest {
+  private static PoolState state() {
+    PoolState st = new PoolState(TestPools.pool("inv", AllocationOrder.ROUND_ROBIN, "198.18.0.0/24", "fd00:8::/64"));
+    st.allocate(AllocationRequest.of(TestPools.att("a")));
+    st.allocate(AllocationRequest.of(TestPools.att("b")));
+    st.release(TestPools.att("a"));
+    PoolStateInvariants.check(st);
+    return st;
+  }
+
+  @Test
+  void check_addressMarkedButNotAllocated_fails() {
+    PoolState st = state();
+    st.allocator(0).mark(IpAddress.parse("198.18.0.99"));
+    assertThrows(AssertionFailedError.class, () -> PoolStateInvariants.check(st));
+  }
+
+  @Test
+  void check_allocationNotMarked_fails() {
+    PoolState st = state();
+    st.allocator(1).unmark(st.find(TestPools.att("b")).get(1).address());
+    assertThrows(AssertionFailedError.class, () -> PoolStateInvariants.check(st));
+  }
+
+  @Test
+  void check_cursorOutsideItsRangeSet_fails() {
+    PoolState st = state();
+    st.setCursor(0, IpAddress.parse("fd00:8::5"));
+    assertThrows(AssertionFailedError.class, () -> PoolStateInvariants.check(st));
+  }
+}

@@ -1,0 +1,14 @@
+package io.jipam.etcd;
+
+/**
+ * What an etcd store has committed, for benchmarks and tests (how well group commit batches); not
+ * part of the store contract. The stores {@link EtcdStores#open} returns implement it. Counters
+ * only grow; reads are thread-safe and not atomic with each other.
+ */
+public interface CommitCounters {
+  /** Successful transactions this store committed. */
+  long commits();
+
+  /** Changes (ADDs and DELs) those transactions carried. */
+  long committedRequests();
+}
