@@ -8,7 +8,7 @@ import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
-import io.jipam.core.store.PoolState;
+import io.jipam.core.store.spi.PoolState;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;

@@ -6,7 +6,7 @@ import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
-import io.jipam.core.store.PoolState;
+import io.jipam.core.store.spi.PoolState;
 import java.io.IOException;
 import java.util.Collection;
 import java.util.List;

@@ -5,7 +5,7 @@ import io.jipam.core.store.Allocation;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
-import io.jipam.core.store.PoolState;
+import io.jipam.core.store.spi.PoolState;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;

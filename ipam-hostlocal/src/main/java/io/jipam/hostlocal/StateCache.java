@@ -1,6 +1,6 @@
 package io.jipam.hostlocal;
 
-import io.jipam.core.store.PoolState;
+import io.jipam.core.store.spi.PoolState;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 

@@ -1,5 +1,6 @@
 package io.jipam.core.store;
 
+import io.jipam.core.store.spi.PoolState;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;

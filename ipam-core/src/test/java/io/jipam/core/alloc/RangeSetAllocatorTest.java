@@ -9,6 +9,7 @@ import io.jipam.core.net.Cidr;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.net.IpRange;
 import io.jipam.core.net.RangeSet;
+import io.jipam.core.store.spi.PoolState;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;

@@ -1,5 +1,7 @@
 package io.jipam.core.store;
 
+import io.jipam.core.store.spi.PoolState;
+import io.jipam.core.store.spi.PoolStateInvariants;
 import org.junit.jupiter.api.AfterEach;
 
 class InMemoryStoreTest extends IpamStoreContractTest {

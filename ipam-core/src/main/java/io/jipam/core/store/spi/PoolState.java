@@ -1,8 +1,15 @@
-package io.jipam.core.store;
+package io.jipam.core.store.spi;
 
 import io.jipam.core.alloc.RangeSetAllocator;
 import io.jipam.core.net.IpAddress;
-import io.jipam.core.store.spi.RequestedAddresses;
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOutcome;
+import io.jipam.core.store.AllocationRequest;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.PodRef;
+import io.jipam.core.store.Pool;
+import io.jipam.core.store.PoolUsage;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;

@@ -1,9 +1,10 @@
-package io.jipam.core.store;
+package io.jipam.core.store.spi;
 
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.net.IpAddress;
+import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.testing.TestPools;
 import org.junit.jupiter.api.Test;
 import org.opentest4j.AssertionFailedError;

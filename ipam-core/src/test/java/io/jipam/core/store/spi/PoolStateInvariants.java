@@ -1,10 +1,13 @@
-package io.jipam.core.store;
+package io.jipam.core.store.spi;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jipam.core.net.IpAddress;
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.Pool;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
