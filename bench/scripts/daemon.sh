@@ -43,5 +43,17 @@ if [ "${ETCD:-0}" = 1 ]; then
   cmds+=(-n "ADD via jipamd (etcd store)" "sh -c 'CNI_COMMAND=ADD CNI_CONTAINERID=c\$\$ $PWD/dist/bin/jipam < $work/etcd.conf > /dev/null'")
 fi
 export CNI_NETNS=/var/run/netns/x CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni
-hyperfine -N --warmup 3 --runs "$runs" --export-markdown "$work/table.md" "${cmds[@]}"
-cat "$work/table.md"
+hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/runs.json" "${cmds[@]}" > /dev/null
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+# wall time is at the mercy of the machine's load; user+system CPU of the plugin process much less
+python3 - "$work/runs.json" <<'PY'
+import json, sys
+rs = json.load(open(sys.argv[1]))["results"]
+base = {r["command"]: r for r in rs}
+print("| command | median ms | min ms | user+sys CPU ms | CPU / direct ADD |")
+print("|---|---:|---:|---:|---:|")
+ref = rs[0]["user"] + rs[0]["system"]
+for r in rs:
+    cpu = r["user"] + r["system"]
+    print(f"| {r['command']} | {r['median']*1000:.1f} | {r['min']*1000:.1f} | {cpu*1000:.1f} | {cpu/ref:.2f} |")
+PY

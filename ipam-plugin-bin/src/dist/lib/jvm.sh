@@ -10,5 +10,7 @@ if [ -n "${JIPAM_JAVA:-}" ]; then JIPAM_JAVA_BIN=$JIPAM_JAVA; JIPAM_CACHE_FLAGS=
 JIPAM_CLASSPATH=
 for jar in "$JIPAM_LIB"/*.jar; do JIPAM_CLASSPATH="$JIPAM_CLASSPATH${JIPAM_CLASSPATH:+:}$jar"; done
 # One-shot process: serial GC, C1 only, no perf data file; JVM warnings to stderr, never stdout
-# (the runtime parses stdout).
-JIPAM_JVM_FLAGS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xlog:disable -Xlog:all=warning:stderr $JIPAM_CACHE_FLAGS ${JIPAM_JAVA_OPTS:-}"
+# (the runtime parses stdout). Daemon mode's socket: the JDK's default selector provider named
+# (no ServiceLoader scan of the class path) and reflection without spun method handles (the
+# unix-socket code creates a SecureRandom reflectively); about 10 ms of CPU less per call.
+JIPAM_JVM_FLAGS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xlog:disable -Xlog:all=warning:stderr -Djava.nio.channels.spi.SelectorProvider=sun.nio.ch.EPollSelectorProvider -Djdk.reflect.useNativeAccessorOnly=true $JIPAM_CACHE_FLAGS ${JIPAM_JAVA_OPTS:-}"

@@ -37,8 +37,9 @@ final class CallLog {
       return;
     }
     long micros = (System.nanoTime() - startNanos) / 1000;
-    out.println(Instant.now() + " call method=" + method + target(request) + " outcome=" + outcome
-        + " duration_us=" + micros);
+    // the CNI endpoint passes its own "COMMAND pool=... attachment=... outcome=..." as the outcome
+    String rest = request == null && method.equals("CNI") ? "/" + outcome : target(request) + " outcome=" + outcome;
+    out.println(Instant.now() + " call method=" + method + rest + " duration_us=" + micros);
   }
 
   static String outcome(Object response) {

@@ -67,12 +67,25 @@ final class CniEndpoint {
           "CNI request of " + length + " bytes is over the limit of " + MAX_BODY)));
       return;
     }
-    req.body().onComplete(ar -> {
-      if (ar.failed()) {
-        req.response().setStatusCode(400).end();
+    Buffer body = Buffer.buffer();
+    boolean[] tooBig = {false};
+    req.handler(chunk -> {
+      if (tooBig[0]) {
         return;
       }
-      Buffer body = ar.result();
+      if (body.length() + chunk.length() > MAX_BODY) {
+        tooBig[0] = true; // stop buffering; answer once the request ends (or the idle timeout cuts it)
+      } else {
+        body.appendBuffer(chunk);
+      }
+    });
+    req.exceptionHandler(e -> log.call("CNI", null, "request failed: " + e, start));
+    req.endHandler(v -> {
+      if (tooBig[0]) {
+        answer(req, failure(null, new IpamException(ErrorCode.DECODE_FAILURE,
+            "CNI request is over the limit of " + MAX_BODY + " bytes")));
+        return;
+      }
       try {
         blocking.execute(() -> {
           Reply reply = run(body.getBytes());
@@ -117,7 +130,7 @@ final class CniEndpoint {
       CniEnvironment cni = CniEnvironment.from(env);
       command = cni.command();
       if (command == CniCommand.VERSION) {
-        return new Reply(CniJson.versionInfo(), 0, "VERSION ok");
+        return new Reply(CniJson.versionInfo(), 0, "VERSION outcome=ok");
       }
       Object parsed = JsonTree.parse(stdin);
       versionText = NetworkConfig.versionText(parsed);
@@ -125,17 +138,17 @@ final class CniEndpoint {
       CniHandler.checkVersion(command, config.cniVersion());
       pools.check(config.ipam().pool());
       byte[] output = CniHandler.handle(cni, config, store);
-      return new Reply(output, 0, command + " " + (cni.containerId() == null ? "" : cni.containerId() + "/"
-          + cni.ifname() + " ") + "network=" + config.name() + " ok");
+      return new Reply(output, 0, command + " pool=" + config.name()
+          + (cni.containerId() == null ? "" : " attachment=" + cni.containerId() + "/" + cni.ifname()) + " outcome=ok");
     } catch (IpamException e) {
-      return failure(versionText, e).withSummary(command + " error " + e.code() + ": " + e.getMessage());
+      return failure(versionText, e).withSummary(command + " outcome=error " + e.code() + ": " + e.getMessage());
     } catch (RuntimeException e) {
       return failure(versionText, new IpamException(ErrorCode.INTERNAL, "internal error: " + e, e));
     }
   }
 
   private static Reply failure(String versionText, IpamException e) {
-    return new Reply(CniJson.error(versionText, e), 1, "error " + e.code());
+    return new Reply(CniJson.error(versionText, e), 1, "outcome=error " + e.code());
   }
 
   /** Index of the empty line ending the environment: the first "\n\n", or an error. */

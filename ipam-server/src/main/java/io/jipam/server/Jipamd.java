@@ -181,10 +181,10 @@ public final class Jipamd implements Callable<Integer> {
     }
     checkStoreSettings();
     RemoteStore.Tls remoteTls = remoteCa != null || remoteCert != null ? new RemoteStore.Tls(remoteCa, remoteCert,
-        remoteKey, null) : null;
+        remoteKey) : null;
     if (remoteTls == null && remote != null && !remote.startsWith("unix:") && !remote.startsWith("/")
         && !remoteInsecure) {
-      remoteTls = new RemoteStore.Tls(null, null, null, null);
+      remoteTls = new RemoteStore.Tls(null, null, null);
     }
     CallLog log = new CallLog(System.err, logCalls);
     IpamStore backing = StoreFactory.open(new StoreFactory.StoreSettings(store, dataDir, fsync, etcdConfig,

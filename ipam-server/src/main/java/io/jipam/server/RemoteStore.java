@@ -98,9 +98,6 @@ public final class RemoteStore implements IpamStore {
         http.setKeyCertOptions(new PemKeyCertOptions().setCertPath(target.tls().certFile().toString())
             .setKeyPath(target.tls().keyFile().toString()));
       }
-      if (target.tls().serverName() != null) {
-        http.setVerifyHost(true);
-      }
     }
     GrpcClient client = GrpcClient.client(vertx, new GrpcClientOptions()
         .setScheduleDeadlineAutomatically(true)
@@ -299,8 +296,11 @@ public final class RemoteStore implements IpamStore {
     }
   }
 
-  /** TLS settings of a TCP connection; null files mean the JVM's trust store / no client cert. */
-  public record Tls(Path caFile, Path certFile, Path keyFile, String serverName) {
+  /**
+   * TLS settings of a TCP connection; null files mean the JVM's trust store / no client
+   * certificate. The server's certificate must name the host or address connected to.
+   */
+  public record Tls(Path caFile, Path certFile, Path keyFile) {
     public Tls {
       if ((certFile == null) != (keyFile == null)) {
         throw IpamException.invalidConfig("a client certificate needs both a cert file and a key file");

@@ -101,7 +101,7 @@ class EtcdReplicasTest {
               boolean keep = n % 50 == 49;
               if (!keep) {
                 holders.remove(a, mine);
-                store.release(pool, mine);
+                release(store, pool, mine);
               }
               pairs.incrementAndGet();
             }
@@ -133,6 +133,20 @@ class EtcdReplicasTest {
       etcd.destroy();
       if (!etcd.waitFor(10, TimeUnit.SECONDS)) {
         etcd.destroyForcibly();
+      }
+    }
+  }
+
+  /** Release is idempotent: repeat it while etcd answers "try again later" (a loaded machine). */
+  private static void release(RemoteStore store, Pool pool, Attachment a) {
+    for (int attempt = 1; ; attempt++) {
+      try {
+        store.release(pool, a);
+        return;
+      } catch (IpamException e) {
+        if (attempt == 10 || e.code() != io.jipam.core.ErrorCode.TRY_AGAIN_LATER) {
+          throw e;
+        }
       }
     }
   }

@@ -197,10 +197,34 @@ class IpamServerTest {
         remote.allocate(pool("after", "198.18.5.0/24"), AllocationRequest.of(new Attachment("c1", "eth0"))));
   }
 
+  @Test
+  void cniCall_clientHangsMidRequest_cutByIdleTimeoutWhileOthersAreServed() throws Exception {
+    Path idleSocket = dir.resolve("idle.sock");
+    IpamServer idle = IpamServer.start(IpamStore.inMemory(), new IpamServer.Settings(idleSocket, null, 0, false,
+        null, null, null, 2, 4, 4L << 20, Duration.ofSeconds(5), Duration.ofSeconds(1)), CallLog.quiet());
+    try (SocketChannel hung = SocketChannel.open(UnixDomainSocketAddress.of(idleSocket))) {
+      hung.write(ByteBuffer.wrap(("POST /cni/v1 HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"
+          + "CNI_COMMAND=ADD\n").getBytes(StandardCharsets.ISO_8859_1)));
+      Reply other = cni(idleSocket, "CNI_COMMAND=DEL\nCNI_CONTAINERID=abc\nCNI_IFNAME=eth0\nCNI_PATH=/p\n\n" + CONFIG);
+      assertEquals(0, other.exit, other.body);
+      long start = System.nanoTime();
+      int read = hung.read(ByteBuffer.allocate(1024));
+      long millis = (System.nanoTime() - start) / 1_000_000;
+      assertEquals(-1, read, "the server closed the hung connection");
+      assertTrue(millis < 5000, "cut after " + millis + " ms");
+    } finally {
+      idle.close();
+    }
+  }
+
   record Reply(int exit, String body) {}
 
   /** A CNI call as the plugin sends it: HTTP/1.1 over the unix socket, Connection: close. */
   Reply cni(String body) throws Exception {
+    return cni(socket, body);
+  }
+
+  static Reply cni(Path socket, String body) throws Exception {
     byte[] payload = body.getBytes(StandardCharsets.UTF_8);
     try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
       String head = "POST /cni/v1 HTTP/1.1\r\nHost: jipamd\r\nContent-Length: " + payload.length

@@ -29,6 +29,6 @@ class RemoteStoreFileContractTest extends IpamStoreContractTest {
     Path socket = dir.resolve(socketName);
     IpamServer server = IpamServer.start(HostLocalStores.open(dir.resolve("data")), IpamServer.Settings.unix(socket),
         CallLog.quiet());
-    return new ServedStore(RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket)), server);
+    return new ServedStore(RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket).withTimeout(ServedStore.TIMEOUT)), server);
   }
 }

@@ -15,6 +15,6 @@ class RemoteStoreMemoryContractTest extends IpamStoreContractTest {
   protected IpamStore openStore() {
     Path socket = dir.resolve("jipam.sock");
     IpamServer server = IpamServer.start(IpamStore.inMemory(), IpamServer.Settings.unix(socket), CallLog.quiet());
-    return new ServedStore(RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket)), server);
+    return new ServedStore(RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket).withTimeout(ServedStore.TIMEOUT)), server);
   }
 }

@@ -34,7 +34,7 @@ class RemoteStoreProcessContractTest extends IpamStoreContractTest {
     Path socket = dir.resolve(socketName);
     JipamdProcess jipamd = JipamdProcess.start(dir, "--socket", socket.toString(), "--store", "file",
         "--data-dir", dir.resolve("data").toString());
-    return new ServedStore(RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket)), () -> {
+    return new ServedStore(RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket).withTimeout(ServedStore.TIMEOUT)), () -> {
       int exit = jipamd.stop();
       if (exit != 0 && exit != 143) {
         throw new IllegalStateException("jipamd exited with " + exit + " after SIGTERM:\n" + jipamd.output());

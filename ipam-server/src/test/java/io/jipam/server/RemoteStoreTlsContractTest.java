@@ -24,7 +24,7 @@ class RemoteStoreTlsContractTest extends IpamStoreContractTest {
         certs.pem("server"), certs.key("server"), certs.pem("ca"), 8, 1024, 4L << 20,
         java.time.Duration.ofSeconds(10), java.time.Duration.ofSeconds(30)), CallLog.quiet());
     RemoteStore.Target target = RemoteStore.Target.parse("127.0.0.1:" + server.tcpPort())
-        .withTls(new RemoteStore.Tls(certs.pem("ca"), certs.pem("client"), certs.key("client"), null));
-    return new ServedStore(RemoteStore.connect(target), server);
+        .withTls(new RemoteStore.Tls(certs.pem("ca"), certs.pem("client"), certs.key("client")));
+    return new ServedStore(RemoteStore.connect(target.withTimeout(ServedStore.TIMEOUT)), server);
   }
 }

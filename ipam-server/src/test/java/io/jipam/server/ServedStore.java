@@ -12,6 +12,12 @@ import java.util.Set;
 
 /** A {@link RemoteStore} that also stops the jipamd it talks to when closed. */
 final class ServedStore implements IpamStore {
+  /**
+   * Per-call deadline in the contract suites: generous, since the test machine is shared and a
+   * loaded one has been seen to take seconds for a call; the suites check semantics, not speed.
+   */
+  static final java.time.Duration TIMEOUT = java.time.Duration.ofSeconds(20);
+
   final RemoteStore remote;
   private final AutoCloseable server;
 

@@ -55,7 +55,7 @@ class TlsTest {
 
   @Test
   void allocate_clientCertificateFromTheCa_served() {
-    try (RemoteStore store = client(new RemoteStore.Tls(certs.pem("ca"), certs.pem("client"), certs.key("client"), null))) {
+    try (RemoteStore store = client(new RemoteStore.Tls(certs.pem("ca"), certs.pem("client"), certs.key("client")))) {
       AllocationOutcome out = store.allocate(POOL, AllocationRequest.of(new Attachment("tls1", "eth0")));
       assertInstanceOf(AllocationOutcome.Allocated.class, out);
     }
@@ -64,9 +64,9 @@ class TlsTest {
   @Test
   void call_refusedClients_failAndNothingRuns() {
     List<RemoteStore.Tls> refused = List.of(
-        new RemoteStore.Tls(certs.pem("ca"), null, null, null),
-        new RemoteStore.Tls(certs.pem("ca"), certs.pem("stranger"), certs.key("stranger"), null),
-        new RemoteStore.Tls(certs.pem("ca"), certs.pem("expired"), certs.key("expired"), null));
+        new RemoteStore.Tls(certs.pem("ca"), null, null),
+        new RemoteStore.Tls(certs.pem("ca"), certs.pem("stranger"), certs.key("stranger")),
+        new RemoteStore.Tls(certs.pem("ca"), certs.pem("expired"), certs.key("expired")));
     for (RemoteStore.Tls tls : refused) {
       try (RemoteStore store = client(tls)) {
         IpamException e = assertThrows(IpamException.class,
@@ -78,7 +78,7 @@ class TlsTest {
     try (RemoteStore plain = RemoteStore.connect(RemoteStore.Target.parse(address).withTimeout(Duration.ofSeconds(3)))) {
       assertThrows(IpamException.class, () -> plain.list(IpamServerTest.pool("refused", "198.18.4.0/24")));
     }
-    try (RemoteStore store = client(new RemoteStore.Tls(certs.pem("ca"), certs.pem("client"), certs.key("client"), null))) {
+    try (RemoteStore store = client(new RemoteStore.Tls(certs.pem("ca"), certs.pem("client"), certs.key("client")))) {
       assertTrue(store.pools().stream().noneMatch(p -> p.pool().name().equals("refused")),
           "no refused call reached the service");
     }

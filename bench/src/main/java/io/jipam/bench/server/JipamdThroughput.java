@@ -43,6 +43,7 @@ public final class JipamdThroughput {
     long measureFrom = start + warmupNanos;
     long end = measureFrom + measureNanos;
     AtomicLong pairs = new AtomicLong();
+    AtomicLong allPairs = new AtomicLong();
     AtomicLong failures = new AtomicLong();
     long[][] latencies = new long[clients][];
     int[] counts = new int[clients];
@@ -67,6 +68,7 @@ public final class JipamdThroughput {
             }
             store.release(pool, a);
             long t1 = System.nanoTime();
+            allPairs.incrementAndGet();
             if (t0 >= measureFrom) {
               pairs.incrementAndGet();
               if (n == mine.length) {
@@ -102,9 +104,13 @@ public final class JipamdThroughput {
     }
     Arrays.sort(all);
     double seconds = measureNanos / 1e9;
+    long cpuNanos = ((com.sun.management.OperatingSystemMXBean)
+        java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
     System.out.printf("%s clients=%d connections=%d: %.0f pairs/s over %.0f s, pair latency p50 %.2f ms"
             + " p99 %.2f ms p99.9 %.2f ms, failures %d%n", address, clients, connections, pairs.get() / seconds,
         seconds, pct(all, 0.50), pct(all, 0.99), pct(all, 0.999), failures.get());
+    // for the script: CPU per pair is what bounds throughput on a machine shared with others
+    System.out.printf("total_pairs=%d client_cpu_ms=%d%n", allPairs.get(), cpuNanos / 1_000_000);
   }
 
   private static double pct(long[] sorted, double p) {
