@@ -63,6 +63,15 @@ public interface EtcdStore extends IpamStore {
   ReclaimReport reclaimNode(String node, ReclaimPolicy policy);
 
   /**
+   * What {@link #reclaimNode(String, ReclaimPolicy)} would release now and whether it would refuse
+   * the node, changing nothing (a dry run). Reads the node's seen record, its fence and every
+   * pool's handles; not atomic with a later reclaim.
+   *
+   * @throws io.jipam.core.IpamException TRY_AGAIN_LATER when etcd cannot be reached
+   */
+  ReclaimPreview previewReclaim(String node, ReclaimPolicy policy);
+
+  /**
    * Removes a node's fence, so that stores of that node name allocate again.
    *
    * @return true when there was a fence

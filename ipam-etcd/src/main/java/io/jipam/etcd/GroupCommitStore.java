@@ -176,6 +176,12 @@ final class GroupCommitStore implements EtcdStore {
   }
 
   @Override
+  public ReclaimPreview previewReclaim(String node, ReclaimPolicy policy) {
+    checkOpen();
+    return reclaimer.preview(node, policy);
+  }
+
+  @Override
   public boolean liftFence(String fenced) {
     return reclaimer.liftFence(fenced, deadline());
   }

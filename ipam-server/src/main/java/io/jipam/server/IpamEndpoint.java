@@ -17,10 +17,7 @@ import io.jipam.server.v1.IpamGrpcService;
 import io.jipam.server.v1.ListPoolsResponse;
 import io.jipam.server.v1.ListRequest;
 import io.jipam.server.v1.ListResponse;
-import io.jipam.server.v1.PoolAllocations;
 import io.jipam.server.v1.PoolInfo;
-import io.jipam.server.v1.ReclaimNodeRequest;
-import io.jipam.server.v1.ReclaimNodeResponse;
 import io.jipam.server.v1.ReleaseRequest;
 import io.jipam.server.v1.RetainOnlyRequest;
 import io.jipam.server.v1.UsageRequest;
@@ -34,7 +31,6 @@ import io.vertx.grpc.server.GrpcServerRequest;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
@@ -69,7 +65,8 @@ final class IpamEndpoint {
     unary(server, IpamGrpcService.RetainOnly, this::retainOnly);
     unary(server, IpamGrpcService.Usage, this::usage);
     unary(server, IpamGrpcService.ListPools, r -> listPools());
-    unary(server, IpamGrpcService.ReclaimNode, this::reclaimNode);
+    unary(server, IpamGrpcService.ReclaimNode, r -> Reclaims.reclaimNode(store, r));
+    unary(server, IpamGrpcService.LiftFence, r -> Reclaims.liftFence(store, r.getNode()));
   }
 
   /** What one call does with its decoded request; runs on the blocking pool. */
@@ -201,20 +198,6 @@ final class IpamEndpoint {
     for (Pool pool : pools.all()) {
       out.addPools(PoolInfo.newBuilder().setPool(Protos.pool(pool)).addAllUsage(Protos.usage(store.usage(pool))));
     }
-    return out.build();
-  }
-
-  private ReclaimNodeResponse reclaimNode(ReclaimNodeRequest r) {
-    if (r.getNode().isEmpty()) {
-      throw IpamException.invalidConfig("ReclaimNode needs a node name");
-    }
-    if (r.getDryRun()) {
-      throw new IpamException(ErrorCode.UNSUPPORTED_FIELD, "ReclaimNode: dry_run is not supported by this jipamd");
-    }
-    Map<String, List<Allocation>> released = StoreFactory.reclaimNode(store, r.getNode());
-    ReclaimNodeResponse.Builder out = ReclaimNodeResponse.newBuilder();
-    released.forEach((pool, list) ->
-        out.addReleased(PoolAllocations.newBuilder().setPool(pool).addAllAllocations(Protos.allocations(list))));
     return out.build();
   }
 
