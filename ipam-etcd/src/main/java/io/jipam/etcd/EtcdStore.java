@@ -30,6 +30,14 @@ public interface EtcdStore extends IpamStore {
   /** The node name this store allocates for. */
   String node();
 
+  /**
+   * Reads one key (this node's seen record) from etcd, changing nothing: returns when etcd answers
+   * within the store's timeout. For health checks.
+   *
+   * @throws io.jipam.core.IpamException TRY_AGAIN_LATER when etcd does not answer in time
+   */
+  void ping();
+
   /** {@link #reclaimNode(String, ReclaimPolicy)} with {@link ReclaimPolicy#DEFAULT}. */
   default ReclaimReport reclaimNode(String node) {
     return reclaimNode(node, ReclaimPolicy.DEFAULT);

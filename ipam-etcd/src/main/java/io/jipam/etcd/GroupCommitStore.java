@@ -176,6 +176,13 @@ final class GroupCommitStore implements EtcdStore {
   }
 
   @Override
+  public void ping() {
+    checkOpen();
+    long deadline = deadline();
+    retrying(deadline, () -> ctx.etcd().getAll(List.of(ctx.keys().nodeRecord(ctx.node())), deadline, "ping"));
+  }
+
+  @Override
   public ReclaimPreview previewReclaim(String node, ReclaimPolicy policy) {
     checkOpen();
     return reclaimer.preview(node, policy);

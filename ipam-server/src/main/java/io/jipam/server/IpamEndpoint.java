@@ -26,7 +26,10 @@ import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.common.ServiceMethod;
+import com.google.protobuf.Descriptors;
+import io.vertx.grpc.common.ServiceName;
 import io.vertx.grpc.server.GrpcServer;
+import io.vertx.grpc.server.Service;
 import io.vertx.grpc.server.GrpcServerRequest;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -55,6 +58,26 @@ final class IpamEndpoint {
     this.pools = pools;
     this.blocking = blocking;
     this.log = log;
+  }
+
+  /** The service, for {@link GrpcServer#addService}: binds the methods and names the descriptor (reflection). */
+  Service service() {
+    return new Service() {
+      @Override
+      public ServiceName name() {
+        return IpamGrpcService.SERVICE_NAME;
+      }
+
+      @Override
+      public Descriptors.ServiceDescriptor descriptor() {
+        return IpamGrpcService.SERVICE_DESCRIPTOR;
+      }
+
+      @Override
+      public void bind(GrpcServer server) {
+        IpamEndpoint.this.bind(server);
+      }
+    };
   }
 
   void bind(GrpcServer server) {

@@ -14,6 +14,7 @@ import io.vertx.core.net.PemTrustOptions;
 import io.vertx.core.net.SocketAddress;
 import io.vertx.grpc.server.GrpcServer;
 import io.vertx.grpc.server.GrpcServerOptions;
+import io.vertx.grpc.reflection.ReflectionService;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,7 +31,8 @@ import java.util.concurrent.TimeoutException;
 /**
  * A running jipamd: the {@code jipam.v1.Ipam} service over one {@link IpamStore}, on a unix socket
  * (mode 0600; there also the plugin's CNI call, see {@link CniEndpoint}) and/or TCP (TLS, mutual
- * when a client CA is set; plain only with {@code insecure}).
+ * when a client CA is set; plain only with {@code insecure}), with the standard health
+ * ({@link Health}) and server reflection services beside it.
  *
  * <p>Store calls run on a bounded worker pool, never on an event loop. {@link #close} stops
  * accepting, lets in-flight calls finish within the shutdown bound, then closes the store: the
@@ -97,7 +99,10 @@ final class IpamServer implements AutoCloseable {
     GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions()
         .setMaxMessageSize(settings.maxMessageBytes())
         .setScheduleDeadlineAutomatically(true));
-    new IpamEndpoint(store, pools, workers, log).bind(grpc);
+    IpamEndpoint endpoint = new IpamEndpoint(store, pools, workers, log);
+    grpc.addService(endpoint.service());
+    grpc.addService(Health.service(store, workers));
+    grpc.addService(ReflectionService.v1());
     CniEndpoint cni = new CniEndpoint(store, pools, workers, log);
     List<HttpServer> servers = new ArrayList<>();
     int tcpPort = 0;

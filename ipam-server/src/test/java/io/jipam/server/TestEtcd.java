@@ -19,10 +19,13 @@ final class TestEtcd implements AutoCloseable {
   }
 
   static TestEtcd start(Path dir) throws Exception {
+    return start(dir, EtcdReplicasTest.freePort());
+  }
+
+  static TestEtcd start(Path dir, int client) throws Exception {
     boolean ci = "true".equals(System.getenv("CI"));
     assertTrue(!ci || Files.isExecutable(EtcdReplicasTest.ETCD), "apt-get install etcd-server");
     assumeTrue(Files.isExecutable(EtcdReplicasTest.ETCD), "no etcd binary");
-    int client = EtcdReplicasTest.freePort();
     int peer = EtcdReplicasTest.freePort();
     Process p = new ProcessBuilder(EtcdReplicasTest.ETCD.toString(), "--name", "m",
         "--data-dir", dir.resolve("etcd").toString(),
