@@ -52,12 +52,14 @@ final class IpamEndpoint {
   private final PoolRegistry pools;
   private final Executor blocking;
   private final CallLog log;
+  private final Metrics metrics;
 
-  IpamEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log) {
+  IpamEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics) {
     this.store = store;
     this.pools = pools;
     this.blocking = blocking;
     this.log = log;
+    this.metrics = metrics;
   }
 
   /** The service, for {@link GrpcServer#addService}: binds the methods and names the descriptor (reflection). */
@@ -119,6 +121,7 @@ final class IpamEndpoint {
           fail(request, GrpcStatus.RESOURCE_EXHAUSTED, new IpamException(ErrorCode.TRY_AGAIN_LATER,
               "jipamd is busy: every worker is taken and the queue is full; try again later"));
           log.call(request.methodName(), message, "busy", start);
+          metrics.call(request.methodName(), "busy", ErrorCode.TRY_AGAIN_LATER, start);
         }
       });
     });
@@ -129,9 +132,12 @@ final class IpamEndpoint {
     if (result instanceof IpamException e) {
       fail(request, GrpcErrors.status(e.code()), e);
       log.call(request.methodName(), message, "error " + e.code() + ": " + e.getMessage(), start);
+      metrics.call(request.methodName(), "error", e.code(), start);
     } else {
       request.response().end((Resp) result);
       log.call(request.methodName(), message, CallLog.outcome(result), start);
+      metrics.call(request.methodName(), result instanceof AllocateResponse r
+          ? r.getOutcomeCase().name().toLowerCase(java.util.Locale.ROOT) : "ok", null, start);
     }
   }
 
