@@ -30,6 +30,14 @@ public interface EtcdStore extends IpamStore {
   /** The node name this store allocates for. */
   String node();
 
+  /**
+   * Reads one key (this node's seen record) from etcd, changing nothing: returns when etcd answers
+   * within the store's timeout. For health checks.
+   *
+   * @throws io.jipam.core.IpamException TRY_AGAIN_LATER when etcd does not answer in time
+   */
+  void ping();
+
   /** {@link #reclaimNode(String, ReclaimPolicy)} with {@link ReclaimPolicy#DEFAULT}. */
   default ReclaimReport reclaimNode(String node) {
     return reclaimNode(node, ReclaimPolicy.DEFAULT);
@@ -61,6 +69,15 @@ public interface EtcdStore extends IpamStore {
    *     not force; TRY_AGAIN_LATER when etcd cannot be reached (repeat the call)
    */
   ReclaimReport reclaimNode(String node, ReclaimPolicy policy);
+
+  /**
+   * What {@link #reclaimNode(String, ReclaimPolicy)} would release now and whether it would refuse
+   * the node, changing nothing (a dry run). Reads the node's seen record, its fence and every
+   * pool's handles; not atomic with a later reclaim.
+   *
+   * @throws io.jipam.core.IpamException TRY_AGAIN_LATER when etcd cannot be reached
+   */
+  ReclaimPreview previewReclaim(String node, ReclaimPolicy policy);
 
   /**
    * Removes a node's fence, so that stores of that node name allocate again.

@@ -183,6 +183,19 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
   }
 
   @Override
+  public void ping() {
+    checkOpen();
+    long deadline = deadline();
+    retrying(deadline, () -> ctx.etcd().getAll(List.of(ctx.keys().nodeRecord(ctx.node())), deadline, "ping"));
+  }
+
+  @Override
+  public ReclaimPreview previewReclaim(String node, ReclaimPolicy policy) {
+    checkOpen();
+    return reclaimer.preview(node, policy);
+  }
+
+  @Override
   public boolean liftFence(String fenced) {
     return reclaimer.liftFence(fenced, deadline());
   }

@@ -50,28 +50,11 @@ final class NodeReclaimer {
     // 1. refuse a node that looks alive, else fence it: one transaction, guarded on the seen record
     Fenced fenced = retrying.run(deadline, () -> fence(gone, policy, deadline));
     // 2. the node allocates nothing more: list and release what it holds
-    Map<String, BlockLayout> pools = retrying.run(deadline, () -> {
-      Map<String, BlockLayout> out = new TreeMap<>();
-      for (KeyValue kv : ctx.etcd().range(ctx.keys().poolsPrefix(), false, deadline, "listing pools")) {
-        String name = ctx.keys().parsePool(EtcdClient.text(kv.getKey()));
-        out.put(name, BlockLayout.parse(name, EtcdClient.text(kv.getValue()), AllocationOrder.ROUND_ROBIN));
-      }
-      return out;
-    });
+    Map<String, BlockLayout> pools = retrying.run(deadline, () -> pools(deadline));
     Map<String, List<Allocation>> released = new TreeMap<>();
     for (BlockLayout layout : pools.values()) {
       Pool pool = layout.pool();
-      List<Attachment> theirs = retrying.run(deadline, () -> {
-        List<Attachment> out = new ArrayList<>();
-        for (KeyValue kv : ctx.etcd().range(ctx.keys().handlesPrefix(pool.name()), false, deadline,
-            "listing handles")) {
-          Handle h = HandleCodec.decode(kv);
-          if (h.node().equals(gone)) {
-            out.add(Keys.parseHandle(EtcdClient.text(kv.getKey())));
-          }
-        }
-        return out;
-      });
+      List<Attachment> theirs = new ArrayList<>(retrying.run(deadline, () -> handles(gone, pool, deadline)).keySet());
       List<Allocation> done = release.apply(pool, theirs);
       if (!done.isEmpty()) {
         released.put(pool.name(), done);
@@ -82,6 +65,49 @@ final class NodeReclaimer {
     invalidateCaches.run();
     return new ReclaimReport(gone, fenced.lastSeen(), fenced.looksAlive(), released, counts[0], counts[1],
         counts[2]);
+  }
+
+  ReclaimPreview preview(String node, ReclaimPolicy policy) {
+    long deadline = ctx.now() + ctx.timeoutNanos() * 4;
+    String recordKey = ctx.keys().nodeRecord(node);
+    List<KeyValue> got = retrying.run(deadline,
+        () -> ctx.etcd().getAll(List.of(recordKey, ctx.keys().fence(node)), deadline, "reading node " + node));
+    Instant lastSeen = got.get(0) == null ? null : NodeRecords.seen(recordKey, EtcdClient.text(got.get(0).getValue()));
+    boolean looksAlive = lastSeen != null
+        && Duration.between(lastSeen, Instant.now()).compareTo(policy.quietPeriod()) < 0;
+    Map<String, List<Allocation>> held = new TreeMap<>();
+    for (BlockLayout layout : retrying.run(deadline, () -> pools(deadline)).values()) {
+      List<Allocation> theirs = new ArrayList<>();
+      for (Handle h : retrying.run(deadline, () -> handles(node, layout.pool(), deadline)).values()) {
+        theirs.addAll(h.allocations());
+      }
+      if (!theirs.isEmpty()) {
+        theirs.sort(java.util.Comparator.comparing(Allocation::address));
+        held.put(layout.pool().name(), theirs);
+      }
+    }
+    return new ReclaimPreview(node, lastSeen, looksAlive, got.get(1) != null, held);
+  }
+
+  private Map<String, BlockLayout> pools(long deadline) {
+    Map<String, BlockLayout> out = new TreeMap<>();
+    for (KeyValue kv : ctx.etcd().range(ctx.keys().poolsPrefix(), false, deadline, "listing pools")) {
+      String name = ctx.keys().parsePool(EtcdClient.text(kv.getKey()));
+      out.put(name, BlockLayout.parse(name, EtcdClient.text(kv.getValue()), AllocationOrder.ROUND_ROBIN));
+    }
+    return out;
+  }
+
+  /** The handles of {@code pool} that {@code node} made, by attachment, in key order. */
+  private Map<Attachment, Handle> handles(String node, Pool pool, long deadline) {
+    Map<Attachment, Handle> out = new java.util.LinkedHashMap<>();
+    for (KeyValue kv : ctx.etcd().range(ctx.keys().handlesPrefix(pool.name()), false, deadline, "listing handles")) {
+      Handle h = HandleCodec.decode(kv);
+      if (h.node().equals(node)) {
+        out.put(Keys.parseHandle(EtcdClient.text(kv.getKey())), h);
+      }
+    }
+    return out;
   }
 
   boolean liftFence(String fenced, long deadline) {

@@ -102,6 +102,27 @@ class EtcdReclaimTest {
   }
 
   @Test
+  void previewReclaim_liveNode_listsWhatItHoldsAndRefusalChangingNothing() {
+    EtcdStore n = store("n");
+    EtcdStore operator = store("op");
+    n.allocate(pool, AllocationRequest.of(new Attachment("n1", "eth0")));
+    n.allocate(pool, AllocationRequest.of(new Attachment("n2", "eth0")));
+    operator.allocate(pool, AllocationRequest.of(new Attachment("op1", "eth0")));
+
+    ReclaimPreview p = operator.previewReclaim("n", ReclaimPolicy.DEFAULT);
+
+    assertTrue(p.looksAlive() && !p.fenced() && p.lastSeen() != null, p.toString());
+    assertTrue(p.refused(ReclaimPolicy.DEFAULT) && !p.refused(ReclaimPolicy.FORCE), p.toString());
+    assertEquals(List.of("n1", "n2"), p.held().get("reclaim").stream().map(a -> a.attachment().containerId()).toList());
+    assertEquals(3, operator.list(pool).size(), "nothing released");
+    assertInstanceOf(AllocationOutcome.Allocated.class, n.allocate(pool, AllocationRequest.of(new Attachment("n3", "eth0"))),
+        "not fenced");
+    operator.reclaimNode("n", ReclaimPolicy.FORCE);
+    ReclaimPreview after = operator.previewReclaim("n", ReclaimPolicy.DEFAULT);
+    assertTrue(after.fenced() && after.held().isEmpty() && !after.refused(ReclaimPolicy.DEFAULT), after.toString());
+  }
+
+  @Test
   void reclaimNode_nodeCommittedWithinQuietPeriod_refusedAndNothingChanges() {
     EtcdStore n = store("n");
     EtcdStore operator = store("op");

@@ -1,10 +1,16 @@
 package io.jipam.ctl;
 
+import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
 import io.jipam.server.RemoteStore;
+import io.jipam.server.v1.PoolAllocations;
+import io.jipam.server.v1.ReclaimNodeRequest;
+import io.jipam.server.v1.ReclaimNodeResponse;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -20,7 +26,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** jipamctl's commands that change allocations: release, gc, reclaim-node; each with a dry run or a question first. */
+/**
+ * jipamctl's commands that change allocations: release, gc, reclaim-node (each with a dry run or a
+ * question first) and lift-fence.
+ */
 final class Changes {
   private Changes() {}
 
@@ -115,19 +124,92 @@ final class Changes {
   }
 
   @Command(name = "reclaim-node", mixinStandardHelpOptions = true,
-      description = "Release everything a node that is gone held (etcd store).")
+      description = {"Fence a node that is gone and release everything it held (etcd store).",
+          "A node that committed within the quiet period is refused unless --force."})
   static final class ReclaimNode extends Jipamctl.Base {
     @Parameters(paramLabel = "NODE") String node;
-    @Option(names = "--dry-run", description = "not supported yet: refused") boolean dryRun;
+    @Option(names = "--force", description = "reclaim even a node that looks alive (you know it is gone)") boolean force;
+    @Option(names = "--dry-run", description = "print what the node holds and whether the reclaim would be refused; "
+        + "change nothing (exit 1 when it would be refused)") boolean dryRun;
+    @Option(names = "--quiet-period", paramLabel = "SECONDS", defaultValue = "0",
+        description = "a node seen within this many seconds looks alive (default: the store's, 600)") int quietSeconds;
 
     @Override
     int run(RemoteStore store, boolean json) {
-      if (dryRun) {
-        throw new IpamException(io.jipam.core.ErrorCode.UNSUPPORTED_FIELD,
-            "reclaim-node --dry-run is not supported: the API has no per-node listing yet");
+      if (quietSeconds < 0) {
+        throw IpamException.invalidConfig("--quiet-period %d is negative", quietSeconds);
       }
-      Map<String, List<Allocation>> released = store.reclaimNode(node);
-      released.forEach((pool, list) -> list.forEach(a -> out().println("released " + Views.text(a, pool))));
+      ReclaimNodeResponse r;
+      try {
+        r = store.reclaimNode(ReclaimNodeRequest.newBuilder().setNode(node).setForce(force).setDryRun(dryRun)
+            .setQuietPeriodSeconds(quietSeconds).build());
+      } catch (IpamException e) {
+        if (e.code() == ErrorCode.NOT_AVAILABLE) {
+          spec.commandLine().getErr().println("jipamctl: " + e.getMessage());
+          spec.commandLine().getErr().println("jipamctl: node " + node + " not reclaimed; if you know it is gone: "
+              + "jipamctl reclaim-node --force " + node);
+          return 1;
+        }
+        throw e;
+      }
+      if (json) {
+        out().println(json(r).encodePrettily());
+      } else {
+        text(r);
+      }
+      return r.getWouldRefuse() ? 1 : 0;
+    }
+
+    private void text(ReclaimNodeResponse r) {
+      String seen = r.getLastSeen().isEmpty() ? "never seen committing" : "last seen " + r.getLastSeen();
+      if (r.getDryRun()) {
+        out().println("node " + node + ": " + seen + (r.getLooksAlive() ? ", within the quiet period (looks alive)" : "")
+            + (r.getFenced() ? ", fenced already" : ""));
+        out().println(r.getWouldRefuse() ? "a reclaim would be refused (nothing would change); --force overrides"
+            : "a reclaim would " + (r.getForced() ? "be forced and " : "") + "fence it and release:");
+      } else {
+        out().println("node " + node + ": " + seen + (r.getForced() ? ", forced" : "") + "; fenced (jipamctl lift-fence "
+            + node + " lets it allocate again)");
+      }
+      for (PoolAllocations p : r.getReleasedList()) {
+        for (Allocation a : RemoteStore.allocations(p)) {
+          out().println((r.getDryRun() ? "would release " : "released ") + Views.text(a, p.getPool()));
+        }
+      }
+      if (!r.getDryRun()) {
+        out().println("blocks deleted " + r.getBlocksDeleted() + ", orphaned " + r.getBlocksOrphaned()
+            + ", affinities removed " + r.getAffinitiesRemoved());
+      }
+    }
+
+    private static JsonObject json(ReclaimNodeResponse r) {
+      JsonArray released = new JsonArray();
+      for (PoolAllocations p : r.getReleasedList()) {
+        for (Allocation a : RemoteStore.allocations(p)) {
+          released.add(Views.json(a, p.getPool()));
+        }
+      }
+      return new JsonObject().put("dryRun", r.getDryRun()).put("lastSeen", r.getLastSeen().isEmpty() ? null : r.getLastSeen())
+          .put("looksAlive", r.getLooksAlive()).put("forced", r.getForced()).put("fenced", r.getFenced())
+          .put("wouldRefuse", r.getWouldRefuse()).put("released", released)
+          .put("blocksDeleted", r.getBlocksDeleted()).put("blocksOrphaned", r.getBlocksOrphaned())
+          .put("affinitiesRemoved", r.getAffinitiesRemoved());
+    }
+  }
+
+  @Command(name = "lift-fence", mixinStandardHelpOptions = true,
+      description = "Remove a node's fence (left by reclaim-node), so that the node allocates again (etcd store).")
+  static final class LiftFence extends Jipamctl.Base {
+    @Parameters(paramLabel = "NODE") String node;
+
+    @Override
+    int run(RemoteStore store, boolean json) {
+      boolean lifted = store.liftFence(node);
+      if (json) {
+        out().println(new JsonObject().put("node", node).put("lifted", lifted).encode());
+      } else {
+        out().println(lifted ? "fence of node " + node + " lifted" : "node " + node + " had no fence");
+      }
       return 0;
     }
   }

@@ -22,9 +22,9 @@ import picocli.CommandLine.Spec;
  * found), 1 a call failed or {@code check} found something, 2 bad usage.
  */
 @Command(name = "jipamctl", mixinStandardHelpOptions = true, version = "jipamctl 0.1.0",
-    description = "Operator CLI for jipamd: pools, usage, list, show, release, gc, reclaim-node, check.",
+    description = "Operator CLI for jipamd: pools, usage, list, show, release, gc, reclaim-node, lift-fence, check.",
     subcommands = {Views.Pools.class, Views.Usage.class, Views.ListCmd.class, Views.Show.class,
-        Changes.Release.class, Changes.Gc.class, Changes.ReclaimNode.class, Views.Check.class})
+        Changes.Release.class, Changes.Gc.class, Changes.ReclaimNode.class, Changes.LiftFence.class, Views.Check.class})
 public final class Jipamctl {
   @Mixin Connection connection;
 

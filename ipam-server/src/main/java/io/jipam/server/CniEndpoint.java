@@ -47,8 +47,10 @@ final class CniEndpoint {
   private final PoolRegistry pools;
   private final Executor blocking;
   private final CallLog log;
+  private final Metrics metrics;
 
-  CniEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log) {
+  CniEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics) {
+    this.metrics = metrics;
     this.store = store;
     this.pools = pools;
     this.blocking = blocking;
@@ -63,7 +65,7 @@ final class CniEndpoint {
     }
     String length = req.getHeader("content-length");
     if (length != null && parseLength(length) > MAX_BODY) {
-      answer(req, failure(null, new IpamException(ErrorCode.DECODE_FAILURE,
+      answer(req, start, failure(null, new IpamException(ErrorCode.DECODE_FAILURE,
           "CNI request of " + length + " bytes is over the limit of " + MAX_BODY)));
       return;
     }
@@ -82,7 +84,7 @@ final class CniEndpoint {
     req.exceptionHandler(e -> log.call("CNI", null, "request failed: " + e, start));
     req.endHandler(v -> {
       if (tooBig[0]) {
-        answer(req, failure(null, new IpamException(ErrorCode.DECODE_FAILURE,
+        answer(req, start, failure(null, new IpamException(ErrorCode.DECODE_FAILURE,
             "CNI request is over the limit of " + MAX_BODY + " bytes")));
         return;
       }
@@ -92,9 +94,10 @@ final class CniEndpoint {
           req.response().putHeader("Jipam-Exit", Integer.toString(reply.exit))
               .end(Buffer.buffer(reply.output));
           log.call("CNI", null, reply.summary, start);
+          metrics.call("cni", reply.code == null ? "ok" : "error", reply.code, start);
         });
       } catch (RejectedExecutionException e) {
-        answer(req, failure(null, new IpamException(ErrorCode.TRY_AGAIN_LATER,
+        answer(req, start, failure(null, new IpamException(ErrorCode.TRY_AGAIN_LATER,
             "jipamd is busy: every worker is taken and the queue is full; try again later")));
       }
     });
@@ -108,14 +111,19 @@ final class CniEndpoint {
     }
   }
 
-  private static void answer(HttpServerRequest req, Reply reply) {
+  private void answer(HttpServerRequest req, long start, Reply reply) {
+    metrics.call("cni", reply.code == null ? "ok" : "error", reply.code, start);
     req.response().putHeader("Jipam-Exit", Integer.toString(reply.exit)).end(Buffer.buffer(reply.output));
   }
 
   /** What the plugin prints and its exit code. */
-  record Reply(byte[] output, int exit, String summary) {
+  record Reply(byte[] output, int exit, String summary, ErrorCode code) {
+    Reply(byte[] output, int exit, String summary) {
+      this(output, exit, summary, null);
+    }
+
     Reply withSummary(String text) {
-      return new Reply(output, exit, text);
+      return new Reply(output, exit, text, code);
     }
   }
 
@@ -148,7 +156,7 @@ final class CniEndpoint {
   }
 
   private static Reply failure(String versionText, IpamException e) {
-    return new Reply(CniJson.error(versionText, e), 1, "outcome=error " + e.code());
+    return new Reply(CniJson.error(versionText, e), 1, "outcome=error " + e.code(), e.code());
   }
 
   /** Index of the empty line ending the environment: the first "\n\n", or an error. */

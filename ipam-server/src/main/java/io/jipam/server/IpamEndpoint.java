@@ -17,10 +17,7 @@ import io.jipam.server.v1.IpamGrpcService;
 import io.jipam.server.v1.ListPoolsResponse;
 import io.jipam.server.v1.ListRequest;
 import io.jipam.server.v1.ListResponse;
-import io.jipam.server.v1.PoolAllocations;
 import io.jipam.server.v1.PoolInfo;
-import io.jipam.server.v1.ReclaimNodeRequest;
-import io.jipam.server.v1.ReclaimNodeResponse;
 import io.jipam.server.v1.ReleaseRequest;
 import io.jipam.server.v1.RetainOnlyRequest;
 import io.jipam.server.v1.UsageRequest;
@@ -29,12 +26,14 @@ import io.vertx.core.Context;
 import io.vertx.core.Vertx;
 import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.common.ServiceMethod;
+import com.google.protobuf.Descriptors;
+import io.vertx.grpc.common.ServiceName;
 import io.vertx.grpc.server.GrpcServer;
+import io.vertx.grpc.server.Service;
 import io.vertx.grpc.server.GrpcServerRequest;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
@@ -53,12 +52,34 @@ final class IpamEndpoint {
   private final PoolRegistry pools;
   private final Executor blocking;
   private final CallLog log;
+  private final Metrics metrics;
 
-  IpamEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log) {
+  IpamEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics) {
     this.store = store;
     this.pools = pools;
     this.blocking = blocking;
     this.log = log;
+    this.metrics = metrics;
+  }
+
+  /** The service, for {@link GrpcServer#addService}: binds the methods and names the descriptor (reflection). */
+  Service service() {
+    return new Service() {
+      @Override
+      public ServiceName name() {
+        return IpamGrpcService.SERVICE_NAME;
+      }
+
+      @Override
+      public Descriptors.ServiceDescriptor descriptor() {
+        return IpamGrpcService.SERVICE_DESCRIPTOR;
+      }
+
+      @Override
+      public void bind(GrpcServer server) {
+        IpamEndpoint.this.bind(server);
+      }
+    };
   }
 
   void bind(GrpcServer server) {
@@ -69,7 +90,8 @@ final class IpamEndpoint {
     unary(server, IpamGrpcService.RetainOnly, this::retainOnly);
     unary(server, IpamGrpcService.Usage, this::usage);
     unary(server, IpamGrpcService.ListPools, r -> listPools());
-    unary(server, IpamGrpcService.ReclaimNode, this::reclaimNode);
+    unary(server, IpamGrpcService.ReclaimNode, r -> Reclaims.reclaimNode(store, r));
+    unary(server, IpamGrpcService.LiftFence, r -> Reclaims.liftFence(store, r.getNode()));
   }
 
   /** What one call does with its decoded request; runs on the blocking pool. */
@@ -99,6 +121,7 @@ final class IpamEndpoint {
           fail(request, GrpcStatus.RESOURCE_EXHAUSTED, new IpamException(ErrorCode.TRY_AGAIN_LATER,
               "jipamd is busy: every worker is taken and the queue is full; try again later"));
           log.call(request.methodName(), message, "busy", start);
+          metrics.call(request.methodName(), "busy", ErrorCode.TRY_AGAIN_LATER, start);
         }
       });
     });
@@ -109,9 +132,12 @@ final class IpamEndpoint {
     if (result instanceof IpamException e) {
       fail(request, GrpcErrors.status(e.code()), e);
       log.call(request.methodName(), message, "error " + e.code() + ": " + e.getMessage(), start);
+      metrics.call(request.methodName(), "error", e.code(), start);
     } else {
       request.response().end((Resp) result);
       log.call(request.methodName(), message, CallLog.outcome(result), start);
+      metrics.call(request.methodName(), result instanceof AllocateResponse r
+          ? r.getOutcomeCase().name().toLowerCase(java.util.Locale.ROOT) : "ok", null, start);
     }
   }
 
@@ -201,20 +227,6 @@ final class IpamEndpoint {
     for (Pool pool : pools.all()) {
       out.addPools(PoolInfo.newBuilder().setPool(Protos.pool(pool)).addAllUsage(Protos.usage(store.usage(pool))));
     }
-    return out.build();
-  }
-
-  private ReclaimNodeResponse reclaimNode(ReclaimNodeRequest r) {
-    if (r.getNode().isEmpty()) {
-      throw IpamException.invalidConfig("ReclaimNode needs a node name");
-    }
-    if (r.getDryRun()) {
-      throw new IpamException(ErrorCode.UNSUPPORTED_FIELD, "ReclaimNode: dry_run is not supported by this jipamd");
-    }
-    Map<String, List<Allocation>> released = StoreFactory.reclaimNode(store, r.getNode());
-    ReclaimNodeResponse.Builder out = ReclaimNodeResponse.newBuilder();
-    released.forEach((pool, list) ->
-        out.addReleased(PoolAllocations.newBuilder().setPool(pool).addAllAllocations(Protos.allocations(list))));
     return out.build();
   }
 

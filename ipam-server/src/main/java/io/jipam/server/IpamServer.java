@@ -8,12 +8,15 @@ import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.http.ClientAuth;
 import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.net.PemKeyCertOptions;
 import io.vertx.core.net.PemTrustOptions;
 import io.vertx.core.net.SocketAddress;
 import io.vertx.grpc.server.GrpcServer;
 import io.vertx.grpc.server.GrpcServerOptions;
+import io.vertx.grpc.reflection.ReflectionService;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,6 +26,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -30,7 +34,8 @@ import java.util.concurrent.TimeoutException;
 /**
  * A running jipamd: the {@code jipam.v1.Ipam} service over one {@link IpamStore}, on a unix socket
  * (mode 0600; there also the plugin's CNI call, see {@link CniEndpoint}) and/or TCP (TLS, mutual
- * when a client CA is set; plain only with {@code insecure}).
+ * when a client CA is set; plain only with {@code insecure}), with the standard health
+ * ({@link Health}) and server reflection services beside it.
  *
  * <p>Store calls run on a bounded worker pool, never on an event loop. {@link #close} stops
  * accepting, lets in-flight calls finish within the shutdown bound, then closes the store: the
@@ -43,9 +48,11 @@ final class IpamServer implements AutoCloseable {
   private final IpamStore store;
   private final Settings settings;
   private final int tcpPort;
+  private final int metricsPort;
 
   private IpamServer(Vertx vertx, List<HttpServer> servers, ThreadPoolExecutor workers, IpamStore store,
-      Settings settings, int tcpPort) {
+      Settings settings, int tcpPort, int metricsPort) {
+    this.metricsPort = metricsPort;
     this.vertx = vertx;
     this.servers = servers;
     this.workers = workers;
@@ -86,6 +93,15 @@ final class IpamServer implements AutoCloseable {
   }
 
   static IpamServer start(IpamStore store, Settings settings, CallLog log) {
+    return start(store, settings, log, null, 0);
+  }
+
+  /**
+   * As {@link #start(IpamStore, Settings, CallLog)}, and with {@code metricsHost} not null also
+   * serves {@code GET /metrics} (Prometheus text format, plain HTTP) on that host and port (0 picks
+   * one: {@link #metricsPort}).
+   */
+  static IpamServer start(IpamStore store, Settings settings, CallLog log, String metricsHost, int metricsPort) {
     Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(2).setWorkerPoolSize(1));
     ThreadPoolExecutor workers = new ThreadPoolExecutor(settings.workers(), settings.workers(), 60,
         TimeUnit.SECONDS, new ArrayBlockingQueue<>(settings.queue()), r -> {
@@ -97,11 +113,24 @@ final class IpamServer implements AutoCloseable {
     GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions()
         .setMaxMessageSize(settings.maxMessageBytes())
         .setScheduleDeadlineAutomatically(true));
-    new IpamEndpoint(store, pools, workers, log).bind(grpc);
-    CniEndpoint cni = new CniEndpoint(store, pools, workers, log);
+    Metrics metrics = new Metrics();
+    IpamEndpoint endpoint = new IpamEndpoint(store, pools, workers, log, metrics);
+    grpc.addService(endpoint.service());
+    grpc.addService(Health.service(store, workers));
+    grpc.addService(ReflectionService.v1());
+    CniEndpoint cni = new CniEndpoint(store, pools, workers, log, metrics);
     List<HttpServer> servers = new ArrayList<>();
     int tcpPort = 0;
+    int metricsActualPort = 0;
     try {
+      if (metricsHost != null) {
+        HttpServer http = vertx.createHttpServer(new HttpServerOptions().setIdleTimeout(30))
+            .requestHandler(req -> serveMetrics(req, metrics, pools, store, workers));
+        http = await(http.listen(metricsPort, metricsHost), "listening for /metrics on " + metricsHost + ":"
+            + metricsPort);
+        metricsActualPort = http.actualPort();
+        servers.add(http);
+      }
       if (settings.socket() != null) {
         Path socket = settings.socket();
         Files.createDirectories(socket.toAbsolutePath().getParent());
@@ -143,7 +172,30 @@ final class IpamServer implements AutoCloseable {
       }
       throw new IpamException(ErrorCode.IO_FAILURE, "jipamd cannot listen: " + e.getMessage(), e);
     }
-    return new IpamServer(vertx, servers, workers, store, settings, tcpPort);
+    return new IpamServer(vertx, servers, workers, store, settings, tcpPort, metricsActualPort);
+  }
+
+  /** GET /metrics: the scrape runs on a worker (it reads every pool's usage from the store). */
+  private static void serveMetrics(HttpServerRequest req, Metrics metrics, PoolRegistry pools, IpamStore store,
+      ThreadPoolExecutor workers) {
+    if (!"/metrics".equals(req.path())) {
+      req.response().setStatusCode(404).end("not found: jipamd serves /metrics here\n");
+      return;
+    }
+    if (req.method() != HttpMethod.GET) {
+      req.response().setStatusCode(405).end();
+      return;
+    }
+    io.vertx.core.Context context = Vertx.currentContext();
+    try {
+      workers.execute(() -> {
+        String text = metrics.scrape(pools, store);
+        context.runOnContext(v -> req.response()
+            .putHeader("content-type", "text/plain; version=0.0.4; charset=utf-8").end(text));
+      });
+    } catch (RejectedExecutionException busy) {
+      req.response().setStatusCode(503).end("jipamd is busy: every worker is taken and the queue is full\n");
+    }
   }
 
   private static HttpServerOptions base(Settings settings) {
@@ -170,6 +222,11 @@ final class IpamServer implements AutoCloseable {
   /** The TCP port listened on (the real one when 0 was asked for); 0 without TCP. */
   int tcpPort() {
     return tcpPort;
+  }
+
+  /** The /metrics port (the real one when 0 was asked for); 0 without metrics. */
+  int metricsPort() {
+    return metricsPort;
   }
 
   Settings settings() {

@@ -91,6 +91,10 @@ public final class Jipamd implements Callable<Integer> {
   @Option(names = "--log-calls", description = "log one line per call on stderr")
   boolean logCalls;
 
+  @Option(names = "--metrics", paramLabel = "HOST:PORT",
+      description = "serve Prometheus metrics on http://HOST:PORT/metrics, plain HTTP (default: off; port 0 picks one)")
+  String metrics;
+
   /** Signalled when jipamd should stop; tests and the shutdown hook count it down. */
   private final CountDownLatch stop = new CountDownLatch(1);
 
@@ -191,7 +195,8 @@ public final class Jipamd implements Callable<Integer> {
         remote, remoteTls));
     IpamServer server;
     try {
-      server = IpamServer.start(backing, settings, log);
+      server = metrics == null ? IpamServer.start(backing, settings, log)
+          : IpamServer.start(backing, settings, log, metricsHost(), metricsPort());
     } catch (RuntimeException e) {
       backing.close();
       throw e;
@@ -206,6 +211,9 @@ public final class Jipamd implements Callable<Integer> {
         + (settings.tcpHost() != null ? " on " + settings.tcpHost() + ":" + server.tcpPort()
             + (settings.tlsCert() == null ? " (plain TCP)" : settings.clientCa() == null ? " (TLS)" : " (mutual TLS)")
             : ""));
+    if (metrics != null) {
+      log.info("metrics on http://" + metricsHost() + ":" + server.metricsPort() + "/metrics");
+    }
     log.info("ready");
     stop.await();
     return 0;
@@ -235,7 +243,29 @@ public final class Jipamd implements Callable<Integer> {
     }
   }
 
+  private String metricsHost() {
+    String host = metrics.substring(0, metrics.lastIndexOf(':'));
+    return host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+  }
+
+  private int metricsPort() {
+    int colon = metrics.lastIndexOf(':');
+    int port;
+    try {
+      port = colon <= 0 ? -1 : Integer.parseInt(metrics.substring(colon + 1));
+    } catch (NumberFormatException e) {
+      port = -1;
+    }
+    if (port < 0 || port > 65535) {
+      throw IpamException.invalidConfig("--metrics \"%s\" is not HOST:PORT with a port of 0 to 65535", metrics);
+    }
+    return port;
+  }
+
   IpamServer.Settings settings() {
+    if (metrics != null) {
+      metricsPort(); // checked with the other settings, so that --check-config sees a bad value
+    }
     String host = null;
     int port = 0;
     if (listen != null) {

@@ -19,6 +19,7 @@ import io.jipam.server.v1.ListRequest;
 import io.jipam.server.v1.ListResponse;
 import io.jipam.server.v1.PoolAllocations;
 import io.jipam.server.v1.PoolInfo;
+import io.jipam.server.v1.LiftFenceRequest;
 import io.jipam.server.v1.ReclaimNodeRequest;
 import io.jipam.server.v1.ReclaimNodeResponse;
 import io.jipam.server.v1.ReleaseRequest;
@@ -181,15 +182,25 @@ public final class RemoteStore implements IpamStore {
     return out;
   }
 
-  /** ReclaimNode: what was released, per pool name. Idempotent. */
-  public Map<String, List<Allocation>> reclaimNode(String node) {
-    ReclaimNodeResponse r = call(IpamGrpcClient.ReclaimNode,
-        ReclaimNodeRequest.newBuilder().setNode(node).build(), true);
-    Map<String, List<Allocation>> out = new LinkedHashMap<>();
-    for (PoolAllocations p : r.getReleasedList()) {
-      out.put(p.getPool(), Protos.fromAllocations(p.getAllocationsList()));
-    }
-    return out;
+  /**
+   * ReclaimNode as the request asks (force, quiet period, dry run): the report. Repeated after a
+   * transport failure: reclaiming a fenced node again finishes the reclaim.
+   */
+  public ReclaimNodeResponse reclaimNode(ReclaimNodeRequest request) {
+    return call(IpamGrpcClient.ReclaimNode, request, true);
+  }
+
+  /** The allocations of one pool of a {@link ReclaimNodeResponse}, decoded. */
+  public static List<Allocation> allocations(PoolAllocations released) {
+    return Protos.fromAllocations(released.getAllocationsList());
+  }
+
+  /**
+   * LiftFence: true when the node had a fence. Repeated after a transport failure, so a fence the
+   * lost first attempt removed reads as false.
+   */
+  public boolean liftFence(String node) {
+    return call(IpamGrpcClient.LiftFence, LiftFenceRequest.newBuilder().setNode(node).build(), true).getLifted();
   }
 
   @Override

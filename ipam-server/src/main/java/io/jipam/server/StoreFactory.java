@@ -2,9 +2,7 @@ package io.jipam.server;
 
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
-import io.jipam.core.store.Allocation;
 import io.jipam.core.store.IpamStore;
-import io.jipam.etcd.EtcdStore;
 import io.jipam.etcd.EtcdStoreConfig;
 import io.jipam.etcd.EtcdStores;
 import io.jipam.hostlocal.HostLocalStores;
@@ -12,7 +10,6 @@ import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Map;
 
 /**
@@ -54,18 +51,6 @@ final class StoreFactory {
       throw new IpamException(ErrorCode.INVALID_CONFIG, "etcd config " + file + " is not a JSON object: "
           + e.getMessage(), e);
     }
-  }
-
-  /** ReclaimNode on the stores that keep node affinity (etcd); an error naming the store otherwise. */
-  static Map<String, List<Allocation>> reclaimNode(IpamStore store, String node) {
-    if (store instanceof EtcdStore etcd) {
-      return etcd.reclaimNode(node).released();
-    }
-    if (store instanceof RemoteStore remote) {
-      return remote.reclaimNode(node);
-    }
-    throw new IpamException(ErrorCode.UNSUPPORTED_FIELD, "ReclaimNode: this jipamd's store ("
-        + store.getClass().getSimpleName() + ") keeps no node affinity; only the etcd store does");
   }
 
   /** What {@link #open} needs. */

@@ -98,7 +98,7 @@ class IpamServerTest {
 
   @Test
   void reclaimNode_storeWithoutNodes_unsupportedFieldNotSilence() {
-    IpamException e = assertThrows(IpamException.class, () -> remote.reclaimNode("node-1"));
+    IpamException e = assertThrows(IpamException.class, () -> remote.reclaimNode(io.jipam.server.v1.ReclaimNodeRequest.newBuilder().setNode("node-1").build()));
     assertEquals(ErrorCode.UNSUPPORTED_FIELD, e.code(), e.getMessage());
   }
 

@@ -65,6 +65,7 @@ class JipamdConfigTest {
       "'store: [unclosed'           | not valid YAML",
       "- just\\n- a list            | must be a map of settings",
       "store: etcd                  | --store etcd needs --etcd-config",
+      "metrics: localhost:x         | --metrics \"localhost:x\" is not HOST:PORT",
   })
   void checkConfig_badSetting_exitTwoNamingKeyValueAndWhy(String yaml, String expected) throws Exception {
     Path f = file(yaml.replace("\\n", "\n"));

@@ -1,0 +1,94 @@
+package io.jipam.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.jipam.core.store.AllocationOutcome;
+import io.jipam.core.store.AllocationRequest;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.Pool;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code jipamd --metrics}: a child jipamd serves calls, then its /metrics is scraped over HTTP. */
+@Timeout(90)
+class MetricsTest {
+  @TempDir Path dir;
+
+  @Test
+  void scrape_afterCalls_countsByMethodOutcomeErrorsLatencyAndPoolUsage() throws Exception {
+    Path socket = dir.resolve("j.sock");
+    try (JipamdProcess jipamd = JipamdProcess.start(dir, "--socket", socket.toString(), "--store", "memory",
+            "--metrics", "127.0.0.1:0");
+         RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket))) {
+      String log = Files.readString(jipamd.log);
+      int at = log.indexOf("metrics on http://127.0.0.1:");
+      assertTrue(at >= 0, log);
+      String url = log.substring(at + "metrics on ".length(), log.indexOf('\n', at)).trim();
+
+      Pool pool = IpamServerTest.pool("m", "198.18.40.0/29", "fd00:40::/120"); // v4: .1 gateway, .2-.6
+      for (int i = 0; i < 3; i++) {
+        assertInstanceOf(AllocationOutcome.Allocated.class,
+            remote.allocate(pool, AllocationRequest.of(new Attachment("c" + i, "eth0"))));
+      }
+      String held = remote.find(pool, new Attachment("c0", "eth0")).get(0).address().toString();
+      assertInstanceOf(AllocationOutcome.Taken.class, remote.allocate(pool, new AllocationRequest(
+          new Attachment("c9", "eth0"), List.of(io.jipam.core.net.IpAddress.parse(held)), null)));
+      remote.release(pool, new Attachment("c2", "eth0"));
+      IpamException redefined = assertThrows(IpamException.class, () -> remote.allocate(
+          IpamServerTest.pool("m", "198.18.41.0/24"), AllocationRequest.of(new Attachment("x", "eth0"))));
+      assertEquals(ErrorCode.INVALID_CONFIG, redefined.code());
+
+      HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(url))
+          .timeout(Duration.ofSeconds(20)).build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, r.statusCode(), r.body());
+      assertTrue(r.headers().firstValue("content-type").orElse("").startsWith("text/plain"), r.headers().toString());
+      Map<String, Double> m = samples(r.body());
+
+      assertEquals(3.0, m.get("jipamd_calls_total{method=\"Allocate\",outcome=\"allocated\"}"), r.body());
+      assertEquals(1.0, m.get("jipamd_calls_total{method=\"Allocate\",outcome=\"taken\"}"), r.body());
+      assertEquals(1.0, m.get("jipamd_calls_total{method=\"Allocate\",outcome=\"error\"}"), r.body());
+      assertEquals(1.0, m.get("jipamd_calls_total{method=\"Release\",outcome=\"ok\"}"), r.body());
+      assertEquals(1.0, m.get("jipamd_errors_total{cni_code=\"7\",code=\"INVALID_CONFIG\",method=\"Allocate\"}"),
+          r.body());
+      assertEquals(5.0, m.get("jipamd_call_duration_seconds_count{method=\"Allocate\"}"), r.body());
+      assertEquals(5.0, m.get("jipamd_call_duration_seconds_bucket{method=\"Allocate\",le=\"+Inf\"}"), r.body());
+      assertTrue(r.body().contains("# TYPE jipamd_call_duration_seconds histogram"), r.body());
+      assertEquals(2.0, m.get("jipamd_pool_addresses{pool=\"m\",range_set=\"0\",state=\"used\"}"), r.body());
+      assertEquals(3.0, m.get("jipamd_pool_addresses{pool=\"m\",range_set=\"0\",state=\"free\"}"), r.body());
+      assertEquals(2.0, m.get("jipamd_pool_addresses{pool=\"m\",range_set=\"1\",state=\"used\"}"), r.body());
+
+      HttpResponse<String> other = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+          URI.create(url.replace("/metrics", "/other"))).build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals(404, other.statusCode());
+    }
+  }
+
+  /** Sample lines of the text format: "name{labels}" to value. */
+  static Map<String, Double> samples(String text) {
+    Map<String, Double> out = new HashMap<>();
+    for (String line : text.split("\n")) {
+      if (line.isEmpty() || line.startsWith("#")) {
+        continue;
+      }
+      int space = line.lastIndexOf(' ');
+      out.put(line.substring(0, space), Double.parseDouble(line.substring(space + 1)));
+    }
+    return out;
+  }
+}
