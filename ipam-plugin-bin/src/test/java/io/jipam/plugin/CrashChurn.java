@@ -130,7 +130,7 @@ final class CrashChurn {
     int n = 0;
     while (!done()) {
       n++;
-      if (w == 0 && n % 6 == 0) {
+      if (w == 0 && n % 3 == 0) {
         gcRound(rnd, out, err);
         continue;
       }
