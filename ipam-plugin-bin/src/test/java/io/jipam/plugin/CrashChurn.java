@@ -26,8 +26,9 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The engine of {@link CrashAtAnyInstantIT}: {@code workers} threads each run real {@code jipam}
- * processes (ADD, DEL, repeated ADD; worker 0 also GC) on one data dir, all at once, and SIGKILL
- * about half of them at a random instant. Every kill that lands (exit 137) is a trial, checked at
+ * processes (ADD, DEL, repeated ADD; workers 0 and 1 also GC, one GC at a time) on one data dir,
+ * all at once, and SIGKILL about half of them at a random instant. Every kill that lands (exit
+ * 137) is a trial, checked
  * once while the others go on churning:
  *
  * <ul>
@@ -130,7 +131,7 @@ final class CrashChurn {
     int n = 0;
     while (!done()) {
       n++;
-      if (w == 0 && n % 3 == 0) {
+      if (w < 2 && n % 3 == 0) {
         gcRound(rnd, out, err);
         continue;
       }
@@ -195,7 +196,7 @@ final class CrashChurn {
     }
   }
 
-  /** Worker 0's GC: a few garbage attachments, a GC naming the universe (maybe killed), checked. */
+  /** A GC round: a few garbage attachments, a GC naming the universe (always aimed at), checked. */
   private void gcRound(ThreadLocalRandom rnd, Path out, Path err) {
     gcLock.lock();
     try {
@@ -214,7 +215,7 @@ final class CrashChurn {
         claims.values().removeIf(g::equals); // the GC may release them from now on
       }
       String gc = gcConf(universe());
-      Call call = call(GC, null, gc, true, null, false, out, err);
+      Call call = call(GC, null, gc, true, null, false, out, err); // every GC is aimed at
       if (call.killed) {
         killedByOp[GC].incrementAndGet();
         trials.incrementAndGet();
