@@ -28,8 +28,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * The engine of {@link CrashAtAnyInstantIT}: {@code workers} threads each run real {@code jipam}
  * processes (ADD, DEL, repeated ADD; workers 0 and 1 also GC, one GC at a time) on one data dir,
  * all at once, and SIGKILL about half of them at a random instant. Every kill that lands (exit
- * 137) is a trial, checked
- * once while the others go on churning:
+ * 137) is a trial, checked at once while the others go on churning:
  *
  * <ul>
  *   <li>the store opens cleanly: the next call on the killed attachment succeeds;
