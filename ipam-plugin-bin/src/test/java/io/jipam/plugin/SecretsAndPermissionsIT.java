@@ -83,6 +83,50 @@ class SecretsAndPermissionsIT {
     assertFalse(logged.contains(SECRET), "password in the plugin's log file: " + logged);
   }
 
+  /**
+   * A real etcd (without auth enabled, so it refuses the credentials the client presents): the
+   * plugin's answer and log must not carry the password whatever the outcome.
+   */
+  @Test
+  void pluginEtcdStore_realEtcdRefusingCredentials_passwordNeverPrinted() throws Exception {
+    Path binary = Path.of("/usr/bin/etcd");
+    org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(binary) || CniExec.underCi(),
+        "apt-get install etcd-server");
+    int client;
+    int peer;
+    try (ServerSocket a = new ServerSocket(0); ServerSocket b = new ServerSocket(0)) {
+      client = a.getLocalPort();
+      peer = b.getLocalPort();
+    }
+    String endpoint = "http://127.0.0.1:" + client;
+    Process etcd = new ProcessBuilder(binary.toString(), "--name", "sec", "--data-dir", tmp.resolve("etcd").toString(),
+        "--listen-client-urls", endpoint, "--advertise-client-urls", endpoint,
+        "--listen-peer-urls", "http://127.0.0.1:" + peer, "--initial-advertise-peer-urls", "http://127.0.0.1:" + peer,
+        "--initial-cluster", "sec=http://127.0.0.1:" + peer)
+        .redirectErrorStream(true).redirectOutput(tmp.resolve("etcd.log").toFile()).start();
+    try {
+      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      while (true) {
+        try (java.net.Socket s = new java.net.Socket("127.0.0.1", client)) {
+          break;
+        } catch (IOException notYet) {
+          assertTrue(System.nanoTime() < until && etcd.isAlive(), "etcd did not start: " + read(tmp.resolve("etcd.log")));
+          Thread.sleep(100);
+        }
+      }
+      Path log = tmp.resolve("plugin-real.log");
+      String conf = ("{'cniVersion':'1.0.0','name':'secret-net','ipam':{'type':'jipam','logFile':'" + log + "',"
+          + "'ranges':[[{'subnet':'198.18.53.0/28'}]],'store':{'type':'etcd','endpoints':['" + endpoint + "'],"
+          + "'node':'n1','timeoutMillis':5000,'user':'jipam','password':'" + SECRET + "'}}}").replace('\'', '"');
+      CniExec.Result r = CniExec.run(CniExec.JIPAM, CniExec.env("ADD", "c1", "eth0", "/var/run/netns/x"), conf);
+      System.out.println("SecretsAndPermissionsIT: ADD with credentials etcd refuses: " + r);
+      assertFalse((r.stdout() + r.stderr()).contains(SECRET), "password in the plugin's answer: " + r);
+      assertFalse(read(log).contains(SECRET), "password in the plugin's log file: " + read(log));
+    } finally {
+      etcd.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+    }
+  }
+
   @Test
   void jipamd_etcdStoreUnreachable_passwordNeverPrinted_socket0600() throws Exception {
     int closedPort;
