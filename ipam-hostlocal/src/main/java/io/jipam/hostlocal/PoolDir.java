@@ -33,7 +33,7 @@ import java.util.Set;
  * <pre>
  * | path                                    | written by          | content                                   |
  * |-----------------------------------------|---------------------|-------------------------------------------|
- * | dataDir/NET/                            | both (mode 0755)    | host-local's directory: the truth         |
+ * | dataDir/NET/                            | both (jipam: 0700)  | host-local's directory: the truth         |
  * | dataDir/NET/ADDRESS                     | both, O_EXCL (0600) | "CONTAINERID\r\nIFNAME" (old: "CONTAINERID")|
  * | dataDir/NET/last_reserved_ip.SET        | both                | last address handed out in range set SET  |
  * | dataDir/NET/lock                        | both, empty         | host-local flock()s it, jipam fcntl-locks |
@@ -75,8 +75,7 @@ final class PoolDir {
       PosixFilePermissions.asFileAttribute(Set.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE));
   private static final FileAttribute<Set<PosixFilePermission>> DIR_MODE =
       PosixFilePermissions.asFileAttribute(Set.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE,
-          PosixFilePermission.OWNER_EXECUTE, PosixFilePermission.GROUP_READ, PosixFilePermission.GROUP_EXECUTE,
-          PosixFilePermission.OTHERS_READ, PosixFilePermission.OTHERS_EXECUTE));
+          PosixFilePermission.OWNER_EXECUTE));
   private static final Set<StandardOpenOption> CREATE_NEW = Set.of(StandardOpenOption.CREATE_NEW,
       StandardOpenOption.WRITE);
   private static final Set<StandardOpenOption> WRITE_CREATE = Set.of(StandardOpenOption.WRITE,
@@ -136,7 +135,10 @@ final class PoolDir {
     this.forcer = forcer;
   }
 
-  /** Creates both directories (mode 0755, as host-local does) when missing. */
+  /**
+   * Creates both directories when missing, mode 0700 (host-local makes 0755; the files name
+   * containers and pods, and both plugins run as root, so no one else needs to read them).
+   */
   void createDirectories() throws IOException {
     if (!Files.isDirectory(dir)) {
       Files.createDirectories(dir, DIR_MODE);

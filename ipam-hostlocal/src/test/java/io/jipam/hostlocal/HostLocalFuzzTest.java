@@ -1,0 +1,61 @@
+package io.jipam.hostlocal;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+
+import com.code_intelligence.jazzer.api.FuzzedDataProvider;
+import com.code_intelligence.jazzer.junit.FuzzTest;
+import io.jipam.core.store.Attachment;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Coverage-guided fuzzing (Jazzer) of the file store's parsers of what it finds on disk: address
+ * files (host-local's, any bytes), jipam's attachment records, stamps and index files. Contracts:
+ * an address file always yields a holder (a mark for unreadable content), never an exception; a
+ * record parses or is null (then rebuilt); a stamp or index either parses or throws a {@link
+ * RuntimeException}, which their callers turn into "rebuild the cache". An {@link Error} (stack
+ * overflow, out of memory) or a hang is a finding.
+ *
+ * <p>The normal test run replays {@code src/test/resources/io/jipam/hostlocal/HostLocalFuzzTestInputs/};
+ * {@code JAZZER_FUZZ=1} fuzzes one method at a time.
+ */
+class HostLocalFuzzTest {
+  private static final Attachment ATT = new Attachment("c1", "eth0");
+
+  @FuzzTest(maxDuration = "30s")
+  void parseHolder_anyBytes_holderNeverException(byte[] data) {
+    Attachment holder = PoolDir.parseHolder(data);
+    assertNotNull(holder);
+    if (holder != PoolDir.UNREADABLE && !PoolDir.LEGACY_IFNAME.equals(holder.ifname())) {
+      assertEquals(holder, PoolDir.parseHolder(PoolDir.content(holder)), "the holder written back reads the same");
+    }
+  }
+
+  @FuzzTest(maxDuration = "30s")
+  void attachmentRecordParse_anyText_recordOrNull(FuzzedDataProvider data) {
+    boolean prefixed = data.consumeBoolean();
+    String text = (prefixed ? "c1\teth0\n" : "") + data.consumeRemainingAsString();
+    AttachmentRecord.parse(text, ATT); // null or a record; an exception escapes and fails
+  }
+
+  @FuzzTest(maxDuration = "30s")
+  void stampParse_anyText_stampOrRuntimeException(FuzzedDataProvider data) {
+    String text = data.consumeRemainingAsString();
+    try {
+      Stamp stamp = Stamp.parse(text);
+      assertEquals(stamp.text(), Stamp.parse(stamp.text()).text(), "a parsed stamp round-trips");
+    } catch (RuntimeException e) {
+      // the caller (Stamp.read) treats any RuntimeException as "no stamp": rebuild
+    }
+  }
+
+  @FuzzTest(maxDuration = "30s")
+  void indexParseAll_anyText_allocationsOrRuntimeException(byte[] data) {
+    String text = "jipam-hostlocal-index 4\n" + new String(data, StandardCharsets.ISO_8859_1);
+    try {
+      IndexFile.parseAll(new IndexFile.Raw(text, "", 0));
+    } catch (RuntimeException e) {
+      // the caller (HostLocalStore's load) treats any RuntimeException as a corrupt index: rebuild
+    }
+  }
+}

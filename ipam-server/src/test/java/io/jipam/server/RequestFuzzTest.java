@@ -1,0 +1,86 @@
+package io.jipam.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.code_intelligence.jazzer.api.FuzzedDataProvider;
+import com.code_intelligence.jazzer.junit.FuzzTest;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Parser;
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.jipam.core.cni.JsonTree;
+import io.jipam.core.store.IpamStore;
+import io.jipam.server.v1.AllocateRequest;
+import io.jipam.server.v1.FindRequest;
+import io.jipam.server.v1.ListRequest;
+import io.jipam.server.v1.ReleaseRequest;
+import io.jipam.server.v1.RetainOnlyRequest;
+import io.jipam.server.v1.UsageRequest;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Coverage-guided fuzzing (Jazzer) of jipamd's request decoding, on an in-memory store:
+ *
+ * <ul>
+ *   <li>the daemon endpoint's body (environment lines, empty line, network config), through {@link
+ *       CniEndpoint#run}: exit 0 with a JSON result, or a CNI error JSON whose code is not 999;
+ *   <li>the {@code jipam.v1} messages, parsed from any bytes and handed to the endpoint's own call
+ *       methods: a response or a clean {@link IpamException} (never {@code INTERNAL}); bytes that
+ *       are not the message are refused by protobuf before any call.
+ * </ul>
+ *
+ * The normal run replays {@code src/test/resources/io/jipam/server/RequestFuzzTestInputs/};
+ * {@code JAZZER_FUZZ=1} fuzzes one method at a time.
+ */
+class RequestFuzzTest {
+  private static final List<String> CALLS = List.of("allocate", "release", "find", "list", "retainOnly", "usage");
+  private static final List<Parser<?>> PARSERS = List.of(AllocateRequest.parser(), ReleaseRequest.parser(),
+      FindRequest.parser(), ListRequest.parser(), RetainOnlyRequest.parser(), UsageRequest.parser());
+
+  private final IpamStore store = IpamStore.inMemory();
+  private final CallLog log = new CallLog(new PrintStream(new ByteArrayOutputStream()), false);
+  private final CniEndpoint cni = new CniEndpoint(store, new PoolRegistry(), Runnable::run, log);
+  private final IpamEndpoint grpc = new IpamEndpoint(store, new PoolRegistry(), Runnable::run, log);
+
+  @FuzzTest(maxDuration = "30s")
+  void cniEndpointRun_anyBody_resultOrCniError(byte[] body) {
+    CniEndpoint.Reply reply = cni.run(body);
+    if (reply.exit() == 0) {
+      if (reply.output().length > 0) {
+        JsonTree.asObject(JsonTree.parse(reply.output()), "result");
+      }
+    } else {
+      Map<String, Object> error = JsonTree.asObject(JsonTree.parse(reply.output()), "error");
+      assertNotEquals(999L, error.get("code"), reply.summary());
+    }
+  }
+
+  @FuzzTest(maxDuration = "30s")
+  void grpcCall_anyMessage_responseOrCleanError(FuzzedDataProvider data) throws Exception {
+    int call = data.consumeInt(0, CALLS.size() - 1);
+    Object request;
+    try {
+      request = PARSERS.get(call).parseFrom(data.consumeRemainingAsBytes());
+    } catch (InvalidProtocolBufferException e) {
+      return; // gRPC answers INVALID_ARGUMENT before the endpoint sees anything
+    }
+    Method m = IpamEndpoint.class.getDeclaredMethod(CALLS.get(call), request.getClass());
+    m.setAccessible(true);
+    try {
+      assertTrue(m.invoke(grpc, request) != null);
+    } catch (InvocationTargetException e) {
+      if (!(e.getCause() instanceof IpamException ipam)) {
+        throw new AssertionError(CALLS.get(call) + " threw " + e.getCause(), e.getCause());
+      }
+      assertNotEquals(ErrorCode.INTERNAL, ipam.code(), ipam::toString);
+      assertEquals(false, ipam.getMessage().isBlank());
+    }
+  }
+}
