@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import io.jipam.core.cni.JsonTree;
+import io.jipam.core.cni.JsonReader;
 import io.jipam.core.cni.NetworkConfig;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.IpamStore;
@@ -118,7 +118,7 @@ class CrashAtAnyInstantIT {
         files.put(address, new String(content, StandardCharsets.UTF_8).replace("\r\n" + CrashChurn.IFNAME, "")));
     assertEquals(live, files, "address files after GC with the live attachments");
 
-    Pool pool0 = NetworkConfig.from(JsonTree.parse(churn.conf("").getBytes(StandardCharsets.UTF_8))).ipam().pool();
+    Pool pool0 = NetworkConfig.from(JsonReader.parse(churn.conf("").getBytes(StandardCharsets.UTF_8))).ipam().pool();
     Map<String, String> listed = new TreeMap<>();
     try (IpamStore store = HostLocalStores.open(churn.dataDir)) {
       for (Allocation a : store.list(pool0)) {

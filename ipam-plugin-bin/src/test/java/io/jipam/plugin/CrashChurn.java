@@ -1,6 +1,6 @@
 package io.jipam.plugin;
 
-import io.jipam.core.cni.JsonTree;
+import io.jipam.core.cni.JsonReader;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -367,7 +367,7 @@ final class CrashChurn {
   /** The addresses (without prefix length) of a CNI result. */
   @SuppressWarnings("unchecked")
   static List<String> addresses(String stdout) {
-    Map<String, Object> result = (Map<String, Object>) JsonTree.parse(stdout.getBytes(StandardCharsets.UTF_8));
+    Map<String, Object> result = (Map<String, Object>) JsonReader.parse(stdout.getBytes(StandardCharsets.UTF_8));
     List<String> out = new ArrayList<>();
     for (Map<String, Object> ip : (List<Map<String, Object>>) result.get("ips")) {
       String a = (String) ip.get("address");

@@ -10,7 +10,8 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Parser;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
-import io.jipam.core.cni.JsonTree;
+import io.jipam.core.cni.JsonFields;
+import io.jipam.core.cni.JsonReader;
 import io.jipam.core.store.IpamStore;
 import io.jipam.server.v1.AllocateRequest;
 import io.jipam.server.v1.FindRequest;
@@ -46,18 +47,18 @@ class RequestFuzzTest {
 
   private final IpamStore store = IpamStore.inMemory();
   private final CallLog log = new CallLog(new PrintStream(new ByteArrayOutputStream()), false);
-  private final CniEndpoint cni = new CniEndpoint(store, new PoolRegistry(), Runnable::run, log);
-  private final IpamEndpoint grpc = new IpamEndpoint(store, new PoolRegistry(), Runnable::run, log);
+  private final CniEndpoint cni = new CniEndpoint(store, new PoolRegistry(), Runnable::run, log, new Metrics());
+  private final IpamEndpoint grpc = new IpamEndpoint(store, new PoolRegistry(), Runnable::run, log, new Metrics());
 
   @FuzzTest(maxDuration = "30s")
   void cniEndpointRun_anyBody_resultOrCniError(byte[] body) {
     CniEndpoint.Reply reply = cni.run(body);
     if (reply.exit() == 0) {
       if (reply.output().length > 0) {
-        JsonTree.asObject(JsonTree.parse(reply.output()), "result");
+        JsonFields.asObject(JsonReader.parse(reply.output()), "result");
       }
     } else {
-      Map<String, Object> error = JsonTree.asObject(JsonTree.parse(reply.output()), "error");
+      Map<String, Object> error = JsonFields.asObject(JsonReader.parse(reply.output()), "error");
       assertNotEquals(999L, error.get("code"), reply.summary());
     }
   }

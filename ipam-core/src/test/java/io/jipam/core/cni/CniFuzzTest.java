@@ -33,7 +33,7 @@ class CniFuzzTest {
   @FuzzTest(maxDuration = "30s")
   void jsonTreeParse_anyBytes_valueOrDecodeError(byte[] data) {
     try {
-      JsonTree.parse(data);
+      JsonReader.parse(data);
     } catch (IpamException e) {
       clean(e);
     }
@@ -42,7 +42,7 @@ class CniFuzzTest {
   @FuzzTest(maxDuration = "30s")
   void networkConfigFrom_anyBytes_configOrCniError(byte[] data) {
     try {
-      NetworkConfig config = NetworkConfig.from(JsonTree.parse(data));
+      NetworkConfig config = NetworkConfig.from(JsonReader.parse(data));
       assertNotNull(config.ipam().pool());
     } catch (IpamException e) {
       clean(e);
@@ -74,12 +74,12 @@ class CniFuzzTest {
     String version = null;
     try (IpamStore store = IpamStore.inMemory()) {
       CniEnvironment environment = CniEnvironment.from(env);
-      Object parsed = JsonTree.parse(stdin);
+      Object parsed = JsonReader.parse(stdin);
       version = NetworkConfig.versionText(parsed);
       NetworkConfig config = NetworkConfig.from(parsed);
       byte[] out = CniHandler.handle(environment, config, store);
       if (environment.command() == CniCommand.ADD) {
-        Map<String, Object> result = JsonTree.asObject(JsonTree.parse(out), "result");
+        Map<String, Object> result = JsonFields.asObject(JsonReader.parse(out), "result");
         assertEquals(config.ipam().pool().rangeSets().size(), ((List<?>) result.get("ips")).size(),
             new String(out, StandardCharsets.UTF_8));
         assertTrue(java.util.Arrays.equals(out, CniHandler.handle(environment, config, store)),
@@ -87,7 +87,7 @@ class CniFuzzTest {
       }
     } catch (IpamException e) {
       clean(e);
-      Map<String, Object> error = JsonTree.asObject(JsonTree.parse(CniJson.error(version, e)), "error");
+      Map<String, Object> error = JsonFields.asObject(JsonReader.parse(CniJson.error(version, e)), "error");
       assertEquals((long) e.code().cniCode(), error.get("code"));
     }
   }
