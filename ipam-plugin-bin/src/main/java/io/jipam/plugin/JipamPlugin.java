@@ -52,7 +52,7 @@ public final class JipamPlugin {
   static int run(Map<String, String> env, boolean exactNames, InputStream stdin, PrintStream stdout) {
     String versionText = null;
     PluginLog log = PluginLog.fromEnvironment(env);
-    String command = env.get("CNI_COMMAND");
+    String command = env.get("CNI_COMMAND") == null ? "(no CNI_COMMAND)" : env.get("CNI_COMMAND");
     try {
       Map<String, String> exactEnv = exactNames ? ExactEnvironment.of(env) : env;
       CniEnvironment cni = CniEnvironment.from(exactEnv);
