@@ -13,4 +13,8 @@ for jar in "$JIPAM_LIB"/*.jar; do JIPAM_CLASSPATH="$JIPAM_CLASSPATH${JIPAM_CLASS
 # (the runtime parses stdout). Daemon mode's socket: the JDK's default selector provider named
 # (no ServiceLoader scan of the class path) and reflection without spun method handles (the
 # unix-socket code creates a SecureRandom reflectively); about 10 ms of CPU less per call.
-JIPAM_JVM_FLAGS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xlog:disable -Xlog:all=warning:stderr -Djava.nio.channels.spi.SelectorProvider=sun.nio.ch.EPollSelectorProvider -Djdk.reflect.useNativeAccessorOnly=true $JIPAM_CACHE_FLAGS ${JIPAM_JAVA_OPTS:-}"
+# JIPAM_BASE_FLAGS is also what jipam-train-cache trains with, so that the cache holds what a call
+# loads under these flags (trained without the two properties it held ~40 classes more, which every
+# call loaded at start-up).
+JIPAM_BASE_FLAGS="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xlog:disable -Xlog:all=warning:stderr -Djava.nio.channels.spi.SelectorProvider=sun.nio.ch.EPollSelectorProvider -Djdk.reflect.useNativeAccessorOnly=true"
+JIPAM_JVM_FLAGS="$JIPAM_BASE_FLAGS $JIPAM_CACHE_FLAGS ${JIPAM_JAVA_OPTS:-}"

@@ -270,6 +270,7 @@ final class DaemonClient {
   private static final class Watchdog extends Thread {
     private final SocketChannel channel;
     private final long millis;
+    private final Object lock = new Object();
     volatile boolean fired;
 
     Watchdog(SocketChannel channel, long millis) {
@@ -279,12 +280,21 @@ final class DaemonClient {
       this.millis = millis;
     }
 
+    /**
+     * Waits on a monitor rather than in {@code Thread.sleep}, whose JFR event class the start-up
+     * cache cannot hold (it would be read from the JDK's image on every call).
+     */
     @Override
     public void run() {
-      try {
-        Thread.sleep(millis);
-      } catch (InterruptedException e) {
-        return;
+      long deadline = System.nanoTime() + millis * 1_000_000L;
+      synchronized (lock) {
+        for (long left = millis; left > 0; left = (deadline - System.nanoTime()) / 1_000_000L) {
+          try {
+            lock.wait(left);
+          } catch (InterruptedException e) {
+            return;
+          }
+        }
       }
       fired = true;
       try {

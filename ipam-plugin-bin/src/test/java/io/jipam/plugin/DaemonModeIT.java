@@ -3,11 +3,13 @@ package io.jipam.plugin;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -100,6 +102,28 @@ class DaemonModeIT {
     assertEquals(0, del.exit(), del::toString);
     assertEquals("", del.stdout());
     assertFalse(Files.exists(data.resolve("pods/198.18.6.2")));
+  }
+
+  /**
+   * The start-up cache holds a whole daemon-mode call: every class it loads comes from the cache
+   * but the JDK's JFR event classes, which no cache holds. A class read from the jar instead (as
+   * {@code DaemonClient.Reply} was while the training never parsed an answer) costs the opening and
+   * verification of the jar on every call.
+   */
+  @Test
+  void add_viaDaemon_loadsEveryClassFromTheStartUpCache() throws Exception {
+    String jvmEnv = Files.readString(CniExec.DIST.resolve("lib/jvm.env"));
+    assumeTrue(jvmEnv.contains("-XX:AOTCache="), () -> "the build has no AOT cache: " + jvmEnv);
+    Path log = dir.resolve("classes.txt");
+    Map<String, String> env = CniExec.env("ADD", "c1", "eth0", "/run/netns/c1");
+    env.put("JIPAM_JAVA_OPTS", "-Xlog:class+load:file=" + log);
+    CniExec.Result add = CniExec.run(CniExec.JIPAM, env, config(daemon()));
+    assertEquals(0, add.exit(), add::toString);
+    List<String> loaded = Files.readAllLines(log);
+    assertTrue(loaded.stream().anyMatch(l -> l.contains("io.jipam.plugin.DaemonClient$Reply ")), "class loading is logged");
+    List<String> outside = loaded.stream()
+        .filter(l -> !l.contains("source: shared objects file") && !l.contains(" jdk.internal.event.")).toList();
+    assertEquals(List.of(), outside);
   }
 
   @Test
