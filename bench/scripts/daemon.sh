@@ -5,6 +5,9 @@
 #   2. jipam ADD through jipamd (file store, its own data dir) over the unix socket
 #   3. jipam DEL of a held-nothing container, direct and through jipamd
 #   4. with ETCD=1: jipam ADD through a jipamd on the etcd store (a local etcd on loopback)
+#   5. what bounds daemon mode: a hello-world main on the plugin's JVM and flags, and the same
+#      main opening a unix SocketChannel (the JDK initialises UnixDomainSockets, whose static
+#      initialiser creates a SecureRandom), each with its own AOT cache (CDS archive before JDK 25)
 # Needs hyperfine and a built dist/ (./mvnw -q -DskipTests package).
 #   bench/scripts/daemon.sh [RUNS]
 set -euo pipefail
@@ -42,6 +45,36 @@ if [ "${ETCD:-0}" = 1 ]; then
   conf viaetcd "$work/unused" "\"daemon\":{\"socket\":\"$work/etcd.sock\"}," > "$work/etcd.conf"
   cmds+=(-n "ADD via jipamd (etcd store)" "sh -c 'CNI_COMMAND=ADD CNI_CONTAINERID=c\$\$ $PWD/dist/bin/jipam < $work/etcd.conf > /dev/null'")
 fi
+lib=$PWD/dist/lib
+. "$lib/jvm.sh"
+mkdir -p "$work/floor"
+cat > "$work/floor/Floor.java" <<'JAVA'
+public class Floor {
+  public static void main(String[] a) throws Exception {
+    if (a.length > 0) {
+      java.nio.channels.SocketChannel.open(java.net.StandardProtocolFamily.UNIX);
+    }
+    System.out.println("hello");
+    Runtime.getRuntime().halt(0);
+  }
+}
+JAVA
+javac_bin=$(dirname "$(readlink -f "$JIPAM_JAVA_BIN")")/javac
+"$javac_bin" --release 17 -d "$work/floor" "$work/floor/Floor.java"
+(cd "$work/floor" && "$(dirname "$javac_bin")/jar" cf floor.jar Floor.class)
+for v in hello unix; do
+  arg=; [ $v = unix ] && arg=unix
+  case "$JIPAM_CACHE_FLAGS" in
+    *AOTCache*) "$JIPAM_JAVA_BIN" $JIPAM_BASE_FLAGS -XX:AOTCacheOutput="$work/$v.aot" -cp "$work/floor/floor.jar" Floor $arg >/dev/null 2>&1
+                eval "cache_$v=-XX:AOTCache=$work/$v.aot" ;;
+    *SharedArchiveFile*) "$JIPAM_JAVA_BIN" $JIPAM_BASE_FLAGS -XX:ArchiveClassesAtExit="$work/$v.jsa" -cp "$work/floor/floor.jar" Floor $arg >/dev/null 2>&1
+                eval "cache_$v=-XX:SharedArchiveFile=$work/$v.jsa" ;;
+    *) eval "cache_$v=" ;;
+  esac
+done
+# under the same sh -c wrapper as the plugin's rows
+cmds+=(-n "JVM floor: hello world" "sh -c '$JIPAM_JAVA_BIN $JIPAM_BASE_FLAGS $cache_hello -cp $work/floor/floor.jar Floor > /dev/null'"
+  -n "JVM floor + SocketChannel.open(UNIX)" "sh -c '$JIPAM_JAVA_BIN $JIPAM_BASE_FLAGS $cache_unix -cp $work/floor/floor.jar Floor unix > /dev/null'")
 export CNI_NETNS=/var/run/netns/x CNI_IFNAME=eth0 CNI_PATH=/usr/lib/cni
 hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/runs.json" "${cmds[@]}" > /dev/null
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
