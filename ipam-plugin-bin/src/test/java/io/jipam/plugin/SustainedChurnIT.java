@@ -310,7 +310,7 @@ class SustainedChurnIT {
       }
       List<ArrayDeque<Held>> out = new ArrayList<>();
       for (Future<ArrayDeque<Held>> f : futures) {
-        out.add(f.get(300, TimeUnit.SECONDS));
+        out.add(f.get(SECONDS + ETCD_SECONDS + 300L, TimeUnit.SECONDS));
       }
       return out;
     } finally {
