@@ -263,6 +263,19 @@ final class EtcdCluster implements AutoCloseable {
     }
   }
 
+  /** How many lines of the members' logs (all starts) contain {@code text}. */
+  long countInLogs(String text) {
+    long n = 0;
+    for (Member m : members) {
+      try (Stream<String> lines = Files.lines(dir.resolve(m.name + ".log"))) {
+        n += lines.filter(l -> l.contains(text)).count();
+      } catch (IOException | java.io.UncheckedIOException e) {
+        // no log yet
+      }
+    }
+    return n;
+  }
+
   /** kill -9 of one member. */
   void kill(int i) throws InterruptedException {
     requireOwned();

@@ -184,7 +184,9 @@ class EtcdClusterFaultsTest {
         }
       }
 
-      String report = report(faults, churnStart);
+      String report = report(faults, churnStart) + "etcd's own warnings: " + cluster.countInLogs("heartbeat on time")
+          + " heartbeats sent late (leader overloaded), " + cluster.countInLogs("took too long")
+          + " requests that took too long\n";
       System.out.println(report);
       Files.createDirectories(Path.of("target"));
       Files.writeString(Path.of("target", "etcd-faults.md"), report);
@@ -373,18 +375,26 @@ class EtcdClusterFaultsTest {
   private String report(List<FaultCosts.Fault> faults, long churnStart) {
     List<FaultCosts.Call> all = costs.snapshot();
     long ok = all.stream().filter(c -> c.code() == FaultCosts.OK).count();
-    long maxError = all.stream().filter(c -> c.code() != FaultCosts.OK).mapToLong(FaultCosts.Call::millis).max().orElse(0);
+    FaultCosts.Call slowest = all.stream().filter(c -> c.code() != FaultCosts.OK)
+        .max(java.util.Comparator.comparingLong(FaultCosts.Call::millis)).orElse(null);
+    long maxError = slowest == null ? 0 : slowest.millis();
+    long late = all.stream().filter(c -> c.code() != FaultCosts.OK && c.millis() > TIMEOUT_MS + 200).count();
     StringBuilder out = new StringBuilder();
     out.append("etcd faults: ").append(NODES).append(" nodes x ").append(CALLERS).append(" callers, store timeout ")
         .append(TIMEOUT_MS).append(" ms, election timeout ").append(EtcdCluster.ELECTION_TIMEOUT_MS).append(" ms; ")
         .append(all.size()).append(" calls (").append(ok).append(" ok, ").append(all.size() - ok)
-        .append(" failed, slowest failure ").append(maxError).append(" ms), ").append(faults.size())
+        .append(" failed, slowest failure ").append(maxError).append(" ms, ").append(late)
+        .append(" failures later than the bound + 200 ms), ").append(faults.size())
         .append(" faults; failures outside the faults' windows ").append(costs.failedOutside(faults).size())
         .append("; violations ").append(violations.size()).append('\n');
     for (FaultCosts.Call c : costs.failedOutside(faults)) {
       out.append("  failed outside the faults' windows: ").append(c.kind()).append(" started ")
           .append(TimeUnit.NANOSECONDS.toMillis(c.start() - churnStart)).append(" ms into the churn, after ")
           .append(c.millis()).append(" ms: ").append(c.message()).append('\n');
+    }
+    if (slowest != null) {
+      out.append("  slowest failure: ").append(slowest.kind()).append(" after ").append(maxError).append(" ms: ")
+          .append(slowest.message()).append('\n');
     }
     out.append(FaultCosts.Cost.header()).append('\n');
     for (FaultCosts.Fault f : faults) {
