@@ -45,6 +45,8 @@ import org.junit.jupiter.api.Timeout;
  * <ul>
  *   <li>no address twice: each acknowledged ADD claims its addresses in a model until its DEL
  *       starts; a claim of a claimed address fails the test;
+ *   <li>after every fault, each node's sentinel (allocated before the churn, kept to the end) is
+ *       found with its addresses;
  *   <li>every call that fails fails with code 11 (try again later), within the store's timeout plus
  *       slack; every call started after the quorum was lost and answered before it was back failed;
  *   <li>after the last fault, at rest: every acknowledged, not released allocation is in etcd with
@@ -82,6 +84,8 @@ class EtcdClusterFaultsTest {
   /** Attachments whose DEL returned: none of them may hold anything afterwards. */
   private final Set<Attachment> released = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean stop = new AtomicBoolean();
+  /** One allocation per node made before the churn and kept until the end: checked after every fault. */
+  private final Map<Integer, Allocated> sentinels = new HashMap<>();
 
   /** One caller's attachments: held (acknowledged, DEL not started) and due for a DEL (a call failed). */
   private static final class Caller {
@@ -122,6 +126,7 @@ class EtcdClusterFaultsTest {
             cluster.restart(follower);
             faults.add(fault("follower killed (SIGKILL), restarted after " + WINDOW_MS + " ms", t0, healed,
                 healthy(cluster)));
+            sentinelsThere(stores, faults.get(faults.size() - 1).name());
 
             // 2. the leader killed and restarted
             Thread.sleep(2 * WINDOW_MS);
@@ -133,6 +138,7 @@ class EtcdClusterFaultsTest {
             cluster.restart(leader);
             faults.add(fault("leader killed (SIGKILL), restarted after " + WINDOW_MS + " ms", t0, healed,
                 healthy(cluster)));
+            sentinelsThere(stores, faults.get(faults.size() - 1).name());
 
             // 3. the leader paused past the election timeout, then resumed
             Thread.sleep(2 * WINDOW_MS);
@@ -148,6 +154,7 @@ class EtcdClusterFaultsTest {
             cluster.resume(leader);
             faults.add(fault("leader paused (SIGSTOP) " + PAUSE_MS + " ms (election timeout "
                 + EtcdCluster.ELECTION_TIMEOUT_MS + " ms), then SIGCONT", t0, healed, healthy(cluster)));
+            sentinelsThere(stores, faults.get(faults.size() - 1).name());
 
             // 4. quorum lost: two members killed, then restarted
             Thread.sleep(2 * WINDOW_MS);
@@ -164,6 +171,7 @@ class EtcdClusterFaultsTest {
             cluster.restart(b);
             faults.add(fault("quorum lost (2 of 3 killed) for " + QUORUM_MS + " ms, both restarted", t0, quorumBack,
                 healthy(cluster)));
+            sentinelsThere(stores, faults.get(faults.size() - 1).name());
             assertNoQuorumCallsFailed(quorumLost, quorumBack);
           }
           Thread.sleep(WINDOW_MS); // the last fault's window: churn on the healed cluster
@@ -205,6 +213,7 @@ class EtcdClusterFaultsTest {
           }
         }
       }
+      sentinels.forEach((n, h) -> stores.get(n).release(POOL, h.attachment()));
       assertEquals(List.of(), stores.get(0).list(POOL), "left after every DEL");
       EtcdInvariants.check(cluster.endpoints(), prefix);
       assertEquals(List.of(), List.copyOf(violations));
@@ -216,17 +225,23 @@ class EtcdClusterFaultsTest {
 
   /**
    * Before the churn (and its records) start: every store defines the pool or reads its
-   * definition, and claims a block, retrying until it can (a fresh cluster and cold JVM on a
-   * loaded machine take a moment).
+   * definition, claims a block and allocates its node's sentinel, retrying until it can (a fresh
+   * cluster and cold JVM on a loaded machine take a moment).
    */
-  private static void warmUp(List<EtcdStore> stores) throws InterruptedException {
+  private void warmUp(List<EtcdStore> stores) throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     for (int n = 0; n < stores.size(); n++) {
-      Attachment a = new Attachment("warm-up-" + n, "eth0");
+      Attachment a = new Attachment("sentinel-" + n, "eth0");
       while (true) {
         try {
-          assertTrue(stores.get(n).allocate(POOL, AllocationRequest.of(a)) instanceof AllocationOutcome.Allocated);
-          stores.get(n).release(POOL, a);
+          AllocationOutcome out = stores.get(n).allocate(POOL, AllocationRequest.of(a));
+          assertTrue(out instanceof AllocationOutcome.Allocated, out::toString);
+          List<IpAddress> addresses = new ArrayList<>();
+          for (Allocation x : ((AllocationOutcome.Allocated) out).allocations()) {
+            assertEquals(null, claims.putIfAbsent(x.address(), a), x.address() + " twice");
+            addresses.add(x.address());
+          }
+          sentinels.put(n, new Allocated(a, addresses));
           break;
         } catch (IpamException e) {
           assertTrue(System.nanoTime() < deadline, "warm-up of node-" + n + ": " + e);
@@ -297,6 +312,29 @@ class EtcdClusterFaultsTest {
     }
   }
 
+  /** After a fault: every node's sentinel is found with its addresses (a find failing with 11 is retried for 10 s). */
+  private void sentinelsThere(List<EtcdStore> stores, String fault) throws InterruptedException {
+    for (Map.Entry<Integer, Allocated> e : sentinels.entrySet()) {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (true) {
+        try {
+          List<IpAddress> found = new ArrayList<>();
+          stores.get(e.getKey()).find(POOL, e.getValue().attachment()).forEach(a -> found.add(a.address()));
+          if (!new TreeSet<>(found).equals(new TreeSet<>(e.getValue().addresses()))) {
+            violations.add("after " + fault + ": " + e.getValue() + " is found as " + found);
+          }
+          break;
+        } catch (IpamException x) {
+          if (x.code() != ErrorCode.TRY_AGAIN_LATER || System.nanoTime() > deadline) {
+            violations.add("after " + fault + ": find of " + e.getValue().attachment() + " failed: " + x);
+            break;
+          }
+          Thread.sleep(50);
+        }
+      }
+    }
+  }
+
   /** Every call started after the quorum was lost and answered before it was back failed with 11. */
   private void assertNoQuorumCallsFailed(long lost, long back) {
     List<FaultCosts.Call> inside = costs.within(lost, back);
@@ -335,6 +373,12 @@ class EtcdClusterFaultsTest {
         }
       }
     }
+    for (Allocated h : sentinels.values()) {
+      Set<IpAddress> there = inEtcd.get(h.attachment());
+      if (there == null || !there.equals(new TreeSet<>(h.addresses()))) {
+        violations.add("sentinel " + h + " but etcd has " + there);
+      }
+    }
     assertTrue(held >= NODES * CALLERS, held + " allocations held at the end");
     for (Attachment a : inEtcd.keySet()) {
       if (released.contains(a) && !due.contains(a)) {
@@ -342,6 +386,7 @@ class EtcdClusterFaultsTest {
       }
     }
     Set<Attachment> expected = new HashSet<>(due);
+    sentinels.values().forEach(h -> expected.add(h.attachment()));
     for (Caller[] node : callers) {
       for (Caller c : node) {
         c.held.forEach(h -> expected.add(h.attachment()));

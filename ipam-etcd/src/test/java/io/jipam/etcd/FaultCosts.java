@@ -51,14 +51,14 @@ final class FaultCosts {
       errors.forEach((code, n) -> codes.append(codes.length() == 0 ? "" : ", ")
           .append(n).append(" × ").append(code == REFUSED ? "refused" : "code " + code));
       return "| " + fault + " | " + attempted + " | " + ok + " | " + (codes.length() == 0 ? "0" : codes)
-          + " | " + errorsAfterHealthy + " | " + p50Before + " / " + p99Before + " | " + p50During + " / " + p99During
+          + " | " + errorsAfterHealthy + " | " + (maxErrorMillis == 0 ? "-" : Long.toString(maxErrorMillis)) + " | " + p50Before + " / " + p99Before + " | " + p50During + " / " + p99During
           + " | " + longestGap + " | " + recover + " | " + healthyAfter + " |";
     }
 
     static String header() {
-      return "| fault | calls | ok | errors | of which started after all were healthy | latency p50 / p99 before (ms) | p50 / p99 during (ms)"
+      return "| fault | calls | ok | errors | of which started after all were healthy | slowest failure (ms) | latency p50 / p99 before (ms) | p50 / p99 during (ms)"
           + " | longest without a success (ms) | heal → first success (ms) | heal → all healthy (ms) |\n"
-          + "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|";
+          + "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|";
     }
   }
 
