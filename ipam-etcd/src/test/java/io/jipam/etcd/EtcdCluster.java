@@ -315,7 +315,7 @@ final class EtcdCluster implements AutoCloseable {
   /**
    * The index of the member that says it is the leader ({@code etcd_server_is_leader 1} on its
    * {@code /metrics}), asking only the members in {@code candidates}; -1 when none says so within
-   * {@code millis}.
+   * {@code millis}. Members serving plain http only (not those started with a TLS directory).
    */
   int leader(Set<Integer> candidates, long millis) throws InterruptedException {
     requireOwned();
