@@ -14,7 +14,7 @@ log=$(mktemp /tmp/jipam-long-churn.XXXXXX)
 ./mvnw -B -ntp -pl ipam-etcd -am verify -Dtest=EtcdClusterFaultsTest -Dsurefire.failIfNoSpecifiedTests=false \
   -Djipam.etcdfaults.rounds="$rounds" >"$log" 2>&1
 faults=$?
-grep -E '^(etcd faults|\||  failed)' "$log"
+grep -E "^(etcd faults|etcd's own|\||  failed|  slowest)" "$log"
 ./mvnw -B -ntp -pl ipam-plugin-bin -am verify -Dit.test=SustainedChurnIT -Dtest=NoSuch \
   -Dsurefire.failIfNoSpecifiedTests=false -Dfailsafe.failIfNoSpecifiedTests=false \
   -Djipam.churn.seconds="$seconds" -Djipam.churn.etcdSeconds="$seconds" >>"$log" 2>&1
