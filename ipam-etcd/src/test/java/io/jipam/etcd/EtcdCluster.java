@@ -26,6 +26,10 @@ import java.util.stream.Stream;
  */
 final class EtcdCluster implements AutoCloseable {
   private static final Set<Process> ALL = ConcurrentHashMap.newKeySet();
+  /** Raft heartbeat of the members started here (etcd's default: 100 ms). */
+  static final long HEARTBEAT_MS = 50;
+  /** Raft election timeout of the members started here (etcd's default: 1000 ms): short, so tests are fast. */
+  static final long ELECTION_TIMEOUT_MS = 500;
 
   static {
     Runtime.getRuntime().addShutdownHook(new Thread(() -> ALL.forEach(Process::destroyForcibly)));
@@ -188,8 +192,8 @@ final class EtcdCluster implements AutoCloseable {
         "--initial-cluster", initial.toString(),
         "--initial-cluster-state", m.started ? "existing" : "new",
         "--initial-cluster-token", "jipam-test-" + dir.getFileName(),
-        "--heartbeat-interval", "50",
-        "--election-timeout", "500",
+        "--heartbeat-interval", Long.toString(HEARTBEAT_MS),
+        "--election-timeout", Long.toString(ELECTION_TIMEOUT_MS),
         "--log-level", "warn"));
     if (tlsDir != null) {
       cmd.addAll(List.of("--cert-file", tlsDir.resolve("server.pem").toString(),
@@ -259,6 +263,19 @@ final class EtcdCluster implements AutoCloseable {
     }
   }
 
+  /** How many lines of the members' logs (all starts) contain {@code text}. */
+  long countInLogs(String text) {
+    long n = 0;
+    for (Member m : members) {
+      try (Stream<String> lines = Files.lines(dir.resolve(m.name + ".log"))) {
+        n += lines.filter(l -> l.contains(text)).count();
+      } catch (IOException | java.io.UncheckedIOException e) {
+        // no log yet
+      }
+    }
+    return n;
+  }
+
   /** kill -9 of one member. */
   void kill(int i) throws InterruptedException {
     requireOwned();
@@ -266,6 +283,64 @@ final class EtcdCluster implements AutoCloseable {
     m.process.destroyForcibly();
     m.process.waitFor();
     ALL.remove(m.process);
+  }
+
+  /** SIGSTOP of one member: its process stays, its sockets stay open, it answers nothing. */
+  void pause(int i) {
+    signal(i, "STOP");
+  }
+
+  /** SIGCONT of a member {@link #pause paused} before. */
+  void resume(int i) {
+    signal(i, "CONT");
+  }
+
+  private void signal(int i, String signal) {
+    requireOwned();
+    try {
+      Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(members[i].process.pid()))
+          .redirectErrorStream(true).start();
+      String out = new String(kill.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      if (kill.waitFor() != 0) {
+        throw new IllegalStateException("kill -" + signal + " of etcd member " + members[i].name + ": " + out);
+      }
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
+    }
+  }
+
+  /**
+   * The index of the member that says it is the leader ({@code etcd_server_is_leader 1} on its
+   * {@code /metrics}), asking only the members in {@code candidates}; -1 when none says so within
+   * {@code millis}. Members serving plain http only (not those started with a TLS directory).
+   */
+  int leader(Set<Integer> candidates, long millis) throws InterruptedException {
+    requireOwned();
+    long end = System.currentTimeMillis() + millis;
+    do {
+      for (int i : candidates) {
+        try {
+          HttpURLConnection c = (HttpURLConnection) URI.create("http://127.0.0.1:" + members[i].clientPort
+              + "/metrics").toURL().openConnection();
+          c.setConnectTimeout(300);
+          c.setReadTimeout(1000);
+          try (var in = c.getInputStream()) {
+            if (new String(in.readAllBytes(), StandardCharsets.UTF_8).contains("\netcd_server_is_leader 1")) {
+              return i;
+            }
+          } finally {
+            c.disconnect();
+          }
+        } catch (IOException e) {
+          // not answering: not the leader as far as we can tell
+        }
+      }
+      Thread.sleep(50);
+    } while (System.currentTimeMillis() < end);
+    return -1;
   }
 
   /** Starts a killed member again on its data directory and port. */
