@@ -54,11 +54,11 @@ public final class ClusterScenario implements Scenario {
     Integer podsPerNode;
 
     @Option(names = "--seconds", paramLabel = "S",
-        description = "measured seconds per design phase (default: 1; --quick: 0.3)")
+        description = "measured seconds per design phase (default: 0.8; --quick: 0.3)")
     Double seconds;
 
     @Option(names = "--warmup", paramLabel = "S",
-        description = "warm-up seconds before each phase's window (default: 0.5; --quick: 0.2)")
+        description = "warm-up seconds before each phase's window (default: 0.3; --quick: 0.2)")
     Double warmup;
   }
 
@@ -90,11 +90,11 @@ public final class ClusterScenario implements Scenario {
   }
 
   double seconds(boolean quick) {
-    return options.seconds != null ? options.seconds : quick ? 0.3 : 1;
+    return options.seconds != null ? options.seconds : quick ? 0.3 : 0.8;
   }
 
   private double warmup(boolean quick) {
-    return options.warmup != null ? options.warmup : quick ? 0.2 : 0.5;
+    return options.warmup != null ? options.warmup : quick ? 0.2 : 0.3;
   }
 
   int rounds(RunContext c) {

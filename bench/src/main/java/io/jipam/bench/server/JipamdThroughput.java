@@ -93,8 +93,8 @@ public final class JipamdThroughput {
       int id = c;
       RemoteStore store = stores.get(c % connections);
       Thread t = new Thread(() -> {
-        long[] mine = new long[1 << 16];
-        long[] mineAllocate = new long[1 << 16];
+        long[] mine = new long[1 << 10]; // grows by doubling: 256 clients must not start with 256 MB
+        long[] mineAllocate = new long[1 << 10];
         int n = 0;
         try {
           for (long i = 0; ; i++) {

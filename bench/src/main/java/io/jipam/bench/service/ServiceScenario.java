@@ -64,7 +64,7 @@ public final class ServiceScenario implements Scenario {
     Integer connections;
 
     @Option(names = "--seconds", paramLabel = "S",
-        description = "measured seconds per cell and round (default: 2; --quick: 0.3)")
+        description = "measured seconds per cell and round (default: 1.5; --quick: 0.3)")
     Double seconds;
 
     @Option(names = "--warmup", paramLabel = "S",
@@ -96,7 +96,7 @@ public final class ServiceScenario implements Scenario {
   }
 
   double seconds(boolean quick) {
-    return options.seconds != null ? options.seconds : quick ? 0.3 : 2;
+    return options.seconds != null ? options.seconds : quick ? 0.3 : 1.5;
   }
 
   private double warmup(boolean quick) {
