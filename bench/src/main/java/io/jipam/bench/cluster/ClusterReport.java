@@ -84,9 +84,16 @@ final class ClusterReport {
         rows.add(List.of(Integer.toString(m), Integer.toString(n), Report.fmt(raw), Report.fmt(lock),
             Report.fmt(store), Report.fmt(batch), Report.ratio(Stats.ratio(store, raw)),
             Report.ratio(Stats.ratio(store, lock))));
-        String category = Integer.toString(n);
-        chart.put("store, " + members(m), category, store).put("raw CAS (tx), " + members(m), category, raw)
-            .put("global lock, " + members(m), category, lock);
+      }
+    }
+    // series in pairs per design (one-member, then three-member), so the legend reads by design
+    for (String[] design : new String[][] {{STORE, "ADD", "store"}, {RAW, "transaction", "raw CAS (tx)"},
+        {LOCK, "ADD", "global lock"}}) {
+      for (int m : members) {
+        for (int n : nodes) {
+          chart.put(design[2] + ", " + members(m), Integer.toString(n),
+              median(ClusterScenario.workload(m, n, callers), design[0], design[1], "throughput"));
+        }
       }
     }
     r.table(List.of("etcd members", "nodes", "raw CAS tx/s", "global lock alloc/s", "store alloc/s",
