@@ -63,20 +63,21 @@ final class ServiceReport {
     Report r = c.report();
     r.heading(2, "service").paragraph("jipamd as a real process per store ("
         + (launcher != null ? "`" + launcher + "`" : "jipamd's class on the harness's class path")
-        + "), each on a unix socket, loaded by `JipamdThroughput`: N client threads of the harness over at most "
-        + connections + " HTTP/2 connections, each doing allocate + release of its own attachment on a /16 "
+        + "), each on a unix socket, loaded by `JipamdThroughput`: N asynchronous clients in the harness over at "
+        + "most " + connections + " HTTP/2 connections, each doing allocate + release of its own attachment on a /16 "
         + "(memory: jipamd's memory; file: a data dir in host-local's layout, no fsync; etcd: a one-member etcd "
         + "on loopback). " + rounds + " rounds of " + Report.fmt(seconds) + " s per cell after a short warm-up, "
-        + "cells in an order drawn from the seed; medians over rounds. Latencies are per call (ADD = allocate, "
-        + "DEL = release) in ms; a percentile is taken per round and the median of rounds given, so with fewer "
-        + "than 1,000 pairs in a round p99.9 is that round's slowest call (100 for p99). CPU per pair is `utime + stime` of `/proc/<pid>/stat` over the measured "
-        + "windows divided by their pairs: jipamd, the harness's JVM (the clients) and etcd.");
+        + "cells in an order drawn from the seed; medians over rounds. Latency is of a pair (ADD then DEL, "
+        + "one after the other), in ms; a percentile is taken per round and the median of rounds given, so with "
+        + "fewer than 1,000 pairs in a round p99.9 is that round's slowest pair (100 for p99). CPU per pair is "
+        + "CPU over the measured windows divided by their pairs: jipamd's and etcd's `utime + stime` of "
+        + "`/proc/<pid>/stat`, the harness's JVM's (the clients) from the JVM.");
     notes.forEach(r::paragraph);
     List<List<String>> rows = new ArrayList<>();
     Chart throughput = new Chart(Chart.Kind.LINES, "jipamd: allocate+release pairs per second", "clients at once",
         "pairs per second (log)", true);
     for (String store : stores) {
-      Chart latency = new Chart(Chart.Kind.LINES, "jipamd, " + store + " store: latency per call",
+      Chart latency = new Chart(Chart.Kind.LINES, "jipamd, " + store + " store: latency of an ADD+DEL pair",
           "clients at once", "ms (log)", true);
       for (int n : concurrency) {
         String category = Integer.toString(n);
@@ -85,12 +86,10 @@ final class ServiceReport {
             .map(s -> s.value() == 0 ? 0.0 : s.calls()).toList());
         List<String> row = new ArrayList<>(List.of(store, category, Report.fmt(pairs),
             String.format(Locale.ROOT, "%,.0f", perRound)));
-        for (String op : List.of("allocate", "release")) {
-          for (String p : PERCENTILES) {
-            double v = median(store, n, op, p);
-            row.add(Report.fmt(v));
-            latency.put((op.equals("allocate") ? "ADD " : "DEL ") + p, category, v);
-          }
+        for (String p : PERCENTILES) {
+          double v = median(store, n, "pair", p);
+          row.add(Report.fmt(v));
+          latency.put(p, category, v);
         }
         row.add(Report.fmt(perPair(store, n, "cpu jipamd")));
         row.add(Report.fmt(perPair(store, n, "cpu clients")));
@@ -102,9 +101,8 @@ final class ServiceReport {
       }
       latency.savePng(c.file("service-latency-" + store + ".png"), 900, 540);
     }
-    r.table(List.of("store", "clients", "pairs/s", "pairs per round", "ADD p50", "ADD p99", "ADD p99.9", "DEL p50", "DEL p99",
-        "DEL p99.9", "CPU/pair jipamd ms", "CPU/pair clients ms", "CPU/pair etcd ms", "failed calls"),
-        "lrrrrrrrrrrrrr", rows);
+    r.table(List.of("store", "clients", "pairs/s", "pairs per round", "pair p50 ms", "pair p99 ms", "pair p99.9 ms",
+        "CPU/pair jipamd ms", "CPU/pair clients ms", "CPU/pair etcd ms", "failed calls"), "lrrrrrrrrrr", rows);
     if (stores.contains("memory") && stores.size() > 1) {
       List<String> header = new ArrayList<>(List.of("clients"));
       List<String> others = stores.stream().filter(s -> !s.equals("memory")).toList();
@@ -128,7 +126,7 @@ final class ServiceReport {
     throughput.savePng(c.file("service-throughput.png"), 900, 540);
     r.image("jipamd throughput by clients at once", "service-throughput.png");
     for (String store : stores) {
-      r.image("jipamd latency per call, " + store + " store", "service-latency-" + store + ".png");
+      r.image("jipamd latency of a pair, " + store + " store", "service-latency-" + store + ".png");
     }
   }
 }

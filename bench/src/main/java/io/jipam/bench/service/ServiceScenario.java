@@ -8,8 +8,8 @@ import io.jipam.bench.server.JipamdThroughput;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -27,19 +27,18 @@ import picocli.CommandLine.Option;
 /**
  * {@code service}: jipamd as a real process per store (memory, file, etcd on a one-member etcd
  * started here), each on a unix socket in a temporary directory, loaded by {@link
- * JipamdThroughput}'s clients (threads of this JVM doing allocate + release pairs of their own
- * attachments) at several concurrencies.
+ * JipamdThroughput}: N clients in this JVM, each a chain of asynchronous allocate + release pairs
+ * of its own attachments, over at most {@code --connections} HTTP/2 connections.
  *
  * <h2>Method</h2>
  * Every jipamd is started first and warmed up (a run at 16 clients, not counted). Then each round
  * measures every (store, concurrency) cell once, in an order drawn from the seed, so every store
  * is measured at every level of the machine's load: a cell is one {@link JipamdThroughput#run}
  * with a short warm-up and a measured window. Per cell and round the samples are pairs per second,
- * the p50/p99/p99.9 latency of the allocate call, the release call and the pair, and CPU per pair
- * of jipamd, of this JVM (the clients) and, for the etcd store, of etcd: {@code utime + stime} of
- * {@code /proc/<pid>/stat} read when the measured window starts and ends as this harness times it
- * (the client's own window starts after its connections are made, a few ms later; both lie in the
- * steady state after the warm-up), divided by the pairs in the window scaled to the same length.
+ * the p50/p99/p99.9 latency of a pair (ADD then DEL, as the load generator times it), the calls
+ * that failed, and CPU per pair of jipamd and of this JVM (the clients), both read by the load
+ * generator over its window, and for the etcd store of etcd ({@code /proc/<pid>/stat}, read at
+ * the end of the warm-up and when the run returns).
  */
 public final class ServiceScenario implements Scenario {
   static final List<String> STORES = List.of("memory", "file", "etcd");
@@ -205,8 +204,8 @@ public final class ServiceScenario implements Scenario {
       for (String store : stores) {
         c.progress().step(store + ": warming up jipamd");
         int clients = c.quick() ? 2 : 16;
-        JipamdThroughput.run(jipamds.get(store).target(), clients, Math.min(clients, connections()), 0,
-            c.quick() ? measureNanos : nanos(2));
+        JipamdThroughput.run(jipamds.get(store).target(), clients, Math.min(clients, connections()), Duration.ZERO,
+            Duration.ofNanos(c.quick() ? measureNanos : nanos(2)), -1);
         c.progress().advance(1);
       }
       List<long[]> cells = new ArrayList<>(); // {store index, concurrency}
@@ -258,12 +257,13 @@ public final class ServiceScenario implements Scenario {
     long etcdPid = "etcd".equals(store) && etcd != null ? etcd.pids().get(0) : -1;
     ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor();
     try {
-      ScheduledFuture<double[]> before = sampler.schedule(() -> cpu(j.pid(), etcdPid), warmNanos, TimeUnit.NANOSECONDS);
-      ScheduledFuture<double[]> after = sampler.schedule(() -> cpu(j.pid(), etcdPid), warmNanos + measureNanos,
-          TimeUnit.NANOSECONDS);
-      JipamdThroughput.Result result = JipamdThroughput.run(j.target(), clients, connections, warmNanos, measureNanos);
-      double[] a = before.get();
-      double[] b = after.get();
+      // etcd's CPU over the same window as the load generator reads jipamd's and its own: from the
+      // end of the warm-up until the last pair started in the window is answered
+      ScheduledFuture<Double> etcdBefore = sampler.schedule(() -> etcdPid > 0 ? ProcCpu.millis(etcdPid) : 0,
+          warmNanos, TimeUnit.NANOSECONDS);
+      JipamdThroughput.Result result = JipamdThroughput.run(j.target(), clients, connections,
+          Duration.ofNanos(warmNanos), Duration.ofNanos(measureNanos), j.pid());
+      double etcdCpu = etcdPid > 0 ? ProcCpu.millis(etcdPid) - etcdBefore.get() : 0;
       String w = workload(clients, connections);
       int pairs = (int) Math.min(Integer.MAX_VALUE, result.pairs());
       add(c, w, store, "pair", round, "throughput", "pairs/s", Math.max(1, pairs), result.pairsPerSecond());
@@ -271,40 +271,21 @@ public final class ServiceScenario implements Scenario {
       if (pairs == 0) {
         return;
       }
-      long[] pair = result.pairNanos();
-      long[] allocate = result.allocateNanos();
-      long[] release = new long[pair.length];
-      for (int i = 0; i < pair.length; i++) {
-        release[i] = pair[i] - allocate[i];
+      long[] sorted = result.latencyNanos(); // sorted by the load generator
+      for (double p : new double[] {50, 99, 99.9}) {
+        int index = (int) Math.ceil(p / 100.0 * sorted.length) - 1; // nearest rank, as Stats.percentile
+        double ms = sorted[Math.max(0, Math.min(sorted.length - 1, index))] / 1e6;
+        add(c, w, store, "pair", round, metric(p), "ms", pairs, ms);
       }
-      percentiles(c, w, store, "allocate", round, allocate);
-      percentiles(c, w, store, "release", round, release);
-      percentiles(c, w, store, "pair", round, pair);
-      // CPU over the sampler's window, scaled to the client's window: CPU rate over pair rate
-      double scale = (measureNanos / 1e9) / ((b[0] - a[0]) / 1e9);
-      add(c, w, store, "pair", round, "cpu jipamd", "ms", pairs, (b[1] - a[1]) * scale);
-      add(c, w, store, "pair", round, "cpu clients", "ms", pairs, (b[2] - a[2]) * scale);
+      if (result.serverCpuNanos() >= 0) {
+        add(c, w, store, "pair", round, "cpu jipamd", "ms", pairs, result.serverCpuNanos() / 1e6);
+      }
+      add(c, w, store, "pair", round, "cpu clients", "ms", pairs, result.clientCpuNanos() / 1e6);
       if (etcdPid > 0) {
-        add(c, w, store, "pair", round, "cpu etcd", "ms", pairs, (b[3] - a[3]) * scale);
+        add(c, w, store, "pair", round, "cpu etcd", "ms", pairs, etcdCpu);
       }
     } finally {
       sampler.shutdownNow();
-    }
-  }
-
-  /** {nanoTime, jipamd CPU ms, this JVM's CPU ms, etcd CPU ms or 0}. */
-  private static double[] cpu(long jipamd, long etcd) {
-    return new double[] {System.nanoTime(), ProcCpu.millis(jipamd), ProcCpu.self(),
-        etcd > 0 ? ProcCpu.millis(etcd) : 0};
-  }
-
-  private void percentiles(RunContext c, String workload, String store, String operation, int round, long[] nanos) {
-    long[] sorted = nanos.clone();
-    Arrays.sort(sorted);
-    for (double p : new double[] {50, 99, 99.9}) {
-      int index = (int) Math.ceil(p / 100.0 * sorted.length) - 1; // nearest rank, as Stats.percentile
-      double ms = sorted[Math.max(0, Math.min(sorted.length - 1, index))] / 1e6;
-      add(c, workload, store, operation, round, metric(p), "ms", sorted.length, ms);
     }
   }
 
