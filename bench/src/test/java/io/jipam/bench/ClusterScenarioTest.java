@@ -1,15 +1,15 @@
 package io.jipam.bench;
 
-import static io.jipam.bench.BenchOutputs.assertMarkdownTable;
-import static io.jipam.bench.BenchOutputs.assertPng;
-import static io.jipam.bench.BenchOutputs.csv;
-import static io.jipam.bench.BenchOutputs.select;
+import static io.jipam.bench.ScenarioOutputs.assertMarkdownTable;
+import static io.jipam.bench.ScenarioOutputs.assertPng;
+import static io.jipam.bench.ScenarioOutputs.csv;
+import static io.jipam.bench.ScenarioOutputs.select;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import io.jipam.bench.BenchOutputs.Row;
+import io.jipam.bench.ScenarioOutputs.Row;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,10 +31,10 @@ class ClusterScenarioTest {
   @Test
   void cluster_badOption_isAClearErrorAndWritesNothing() {
     Path out = tmp.resolve("bad");
-    BenchOutputs.Run members = BenchOutputs.run("cluster", "--quick", "--out", out.toString(), "--members", "1,0");
+    ScenarioOutputs.Run members = ScenarioOutputs.run("cluster", "--quick", "--out", out.toString(), "--members", "1,0");
     assertEquals(2, members.exit(), members.err());
     assertTrue(members.err().contains("--members: each must be in [1, 7], got 0"), members.err());
-    BenchOutputs.Run pods = BenchOutputs.run("cluster", "--quick", "--out", out.toString(), "--nodes", "16",
+    ScenarioOutputs.Run pods = ScenarioOutputs.run("cluster", "--quick", "--out", out.toString(), "--nodes", "16",
         "--pods-per-node", "5000");
     assertEquals(2, pods.exit(), pods.err());
     assertTrue(pods.err().contains("nodes x pods <= 65000, got 5000 x 16"), pods.err());
@@ -44,9 +44,9 @@ class ClusterScenarioTest {
   @Test
   @Timeout(value = 120, unit = TimeUnit.SECONDS)
   void clusterQuick_measuresEveryDesignAndFillsTheTightPool() throws IOException {
-    assumeTrue(BenchOutputs.etcdInstalled(), "no etcd binary on PATH");
+    assumeTrue(ScenarioOutputs.etcdInstalled(), "no etcd binary on PATH");
     Path out = tmp.resolve("cluster");
-    BenchOutputs.Run run = BenchOutputs.run("cluster", "--quick", "--seed", "3", "--out", out.toString());
+    ScenarioOutputs.Run run = ScenarioOutputs.run("cluster", "--quick", "--seed", "3", "--out", out.toString());
     assertEquals(0, run.exit(), run.err());
     List<Row> rows = csv(out.resolve("samples.csv"));
     for (int members : List.of(1, 3)) {
@@ -71,7 +71,7 @@ class ClusterScenarioTest {
     assertMarkdownTable(summary, "| 1 | 1 | 4 | yes (1 of 1 rounds) |");
     assertPng(out.resolve("cluster-throughput.png"), summary);
     assertPng(out.resolve("cluster-tight-pool.png"), summary);
-    BenchOutputs.machine(out, 3);
+    ScenarioOutputs.machine(out, 3);
   }
 
   private static List<Double> values(List<Row> rows, String workload, String metric) {

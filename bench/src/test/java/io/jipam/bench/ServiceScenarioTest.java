@@ -1,14 +1,14 @@
 package io.jipam.bench;
 
-import static io.jipam.bench.BenchOutputs.assertMarkdownTable;
-import static io.jipam.bench.BenchOutputs.assertPng;
-import static io.jipam.bench.BenchOutputs.csv;
-import static io.jipam.bench.BenchOutputs.select;
+import static io.jipam.bench.ScenarioOutputs.assertMarkdownTable;
+import static io.jipam.bench.ScenarioOutputs.assertPng;
+import static io.jipam.bench.ScenarioOutputs.csv;
+import static io.jipam.bench.ScenarioOutputs.select;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.jipam.bench.BenchOutputs.Row;
+import io.jipam.bench.ScenarioOutputs.Row;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,12 +30,12 @@ class ServiceScenarioTest {
 
   @Test
   void help_listsServiceAndClusterAsScenarios() {
-    BenchOutputs.Run run = BenchOutputs.run("--help");
+    ScenarioOutputs.Run run = ScenarioOutputs.run("--help");
     assertEquals(0, run.exit(), run.err());
     for (String scenario : List.of("service", "cluster")) {
       assertTrue(run.out().contains("\n  " + scenario + " "), scenario + " missing from:\n" + run.out());
     }
-    BenchOutputs.Run service = BenchOutputs.run("service", "--help");
+    ScenarioOutputs.Run service = ScenarioOutputs.run("service", "--help");
     assertEquals(0, service.exit(), service.err());
     for (String option : List.of("--stores", "--concurrency", "--seconds", "--seed", "--rounds", "--jipamd")) {
       assertTrue(service.out().contains(option), option + " missing from:\n" + service.out());
@@ -45,15 +45,15 @@ class ServiceScenarioTest {
   @Test
   void service_badOption_isAClearErrorAndWritesNothing() {
     Path out = tmp.resolve("bad");
-    BenchOutputs.Run store = BenchOutputs.run("service", "--quick", "--out", out.toString(),
+    ScenarioOutputs.Run store = ScenarioOutputs.run("service", "--quick", "--out", out.toString(),
         "--stores", "memory,redis");
     assertEquals(2, store.exit(), store.err());
     assertTrue(store.err().contains("--stores: each must be one of memory, file, etcd, got 'redis'"), store.err());
-    BenchOutputs.Run concurrency = BenchOutputs.run("service", "--quick", "--out", out.toString(),
+    ScenarioOutputs.Run concurrency = ScenarioOutputs.run("service", "--quick", "--out", out.toString(),
         "--concurrency", "0");
     assertEquals(2, concurrency.exit(), concurrency.err());
     assertTrue(concurrency.err().contains("--concurrency: each must be in [1, 4096], got 0"), concurrency.err());
-    BenchOutputs.Run seconds = BenchOutputs.run("service", "--quick", "--out", out.toString(), "--seconds", "-1");
+    ScenarioOutputs.Run seconds = ScenarioOutputs.run("service", "--quick", "--out", out.toString(), "--seconds", "-1");
     assertEquals(2, seconds.exit(), seconds.err());
     assertTrue(seconds.err().contains("--seconds must be in (0, 600], got -1.0"), seconds.err());
     assertFalse(Files.exists(out), "a refused command created " + out);
@@ -63,12 +63,12 @@ class ServiceScenarioTest {
   @Timeout(value = 120, unit = TimeUnit.SECONDS)
   void serviceQuick_startsJipamdPerStore_writesCsvMarkdownPngs() throws IOException {
     Path out = tmp.resolve("service");
-    BenchOutputs.Run run = BenchOutputs.run("service", "--quick", "--seed", "5", "--out", out.toString());
+    ScenarioOutputs.Run run = ScenarioOutputs.run("service", "--quick", "--seed", "5", "--out", out.toString());
     assertEquals(0, run.exit(), run.err());
     assertFalse(run.err().contains("\r"), "a progress bar was drawn off a terminal:\n" + run.err());
     List<String> stores = new ArrayList<>(List.of("memory", "file"));
     String summary = Files.readString(out.resolve("summary.md"));
-    if (BenchOutputs.etcdInstalled()) {
+    if (ScenarioOutputs.etcdInstalled()) {
       stores.add("etcd");
     } else {
       assertTrue(summary.contains("etcd store not run"), summary);
@@ -100,6 +100,6 @@ class ServiceScenarioTest {
     }
     assertMarkdownTable(summary, "| 1 | ");
     assertPng(out.resolve("service-throughput.png"), summary);
-    BenchOutputs.machine(out, 5);
+    ScenarioOutputs.machine(out, 5);
   }
 }

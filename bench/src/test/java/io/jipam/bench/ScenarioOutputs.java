@@ -28,10 +28,10 @@ import picocli.CommandLine;
  * numeric columns), Markdown tables (header, separator, row of the same width), PNG charts (decode,
  * size) and machine.json. For the scenario smoke tests.
  */
-final class BenchOutputs {
+final class ScenarioOutputs {
   private static final int CSV_COLUMNS = Sample.CSV_HEADER.split(",").length;
 
-  private BenchOutputs() {}
+  private ScenarioOutputs() {}
 
   /** Exit code, stdout, stderr of one run of the command line. */
   record Run(int exit, String out, String err) {}
