@@ -17,7 +17,7 @@ public final class Scenarios {
       "etcd", "the etcd store's simulated nodes vs raw one-transaction-per-allocation CAS and one "
           + "global lock (whereabouts' design), on a real etcd started here",
       "service", "jipamd as a process per store (memory, file, etcd) under a load generator at 1-256 clients at "
-          + "once: pairs per second, latency percentiles per call, CPU per pair of jipamd and the clients",
+          + "once: pairs per second, latency percentiles of an ADD+DEL pair, CPU per pair of jipamd and the clients",
       "cluster", "1-16 simulated nodes on a 1- and a 3-member etcd (started here): the etcd store vs raw "
           + "one-transaction-per-allocation CAS and one global lock, and a tight pool every pod must fill",
       "all", "every scenario above, sized for about 10 minutes on 2 cores (longer on a loaded "
