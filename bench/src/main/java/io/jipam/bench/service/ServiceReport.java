@@ -74,6 +74,7 @@ final class ServiceReport {
         + "`/proc/<pid>/stat`, the harness's JVM's (the clients) from the JVM.");
     notes.forEach(r::paragraph);
     List<List<String>> rows = new ArrayList<>();
+    List<String> unmeasured = new ArrayList<>();
     Chart throughput = new Chart(Chart.Kind.LINES, "jipamd: allocate+release pairs per second", "clients at once",
         "pairs per second (log)", true);
     for (String store : stores) {
@@ -98,11 +99,21 @@ final class ServiceReport {
         row.add(String.format(Locale.ROOT, "%.0f", failures));
         rows.add(row);
         throughput.put(store, category, pairs);
+        if (pairs == 0) {
+          unmeasured.add(store + " store at " + n + " clients");
+        }
       }
       latency.savePng(c.file("service-latency-" + store + ".png"), 900, 540);
     }
     r.table(List.of("store", "clients", "pairs/s", "pairs per round", "pair p50 ms", "pair p99 ms", "pair p99.9 ms",
         "CPU/pair jipamd ms", "CPU/pair clients ms", "CPU/pair etcd ms", "failed calls"), "lrrrrrrrrrr", rows);
+    if (!unmeasured.isEmpty()) {
+      r.paragraph("**Not measured** (0 pairs/s above): " + String.join(", ", unmeasured) + ". The load generator "
+          + "counts the pairs started inside the window that finish; in these cells no client finished its pairs of "
+          + "the warm-up early enough to start one inside the window, i.e. a pair took longer than warm-up + window "
+          + "(a closed loop of N clients waits about N / throughput per pair). Longer `--warmup` and `--seconds` "
+          + "measure them.");
+    }
     if (stores.contains("memory") && stores.size() > 1) {
       List<String> header = new ArrayList<>(List.of("clients"));
       List<String> others = stores.stream().filter(s -> !s.equals("memory")).toList();
