@@ -178,6 +178,16 @@ public final class ServiceScenario implements Scenario {
     LocalEtcd etcd = null;
     try {
       c.progress().step("starting jipamd (" + String.join(", ", stores) + ")");
+      // the JVMs start while etcd does
+      for (String store : stores) {
+        switch (store) {
+          case "memory" -> jipamds.put(store, JipamdProcess.launch(launcher, work, store,
+              List.of("--store", "memory"), jvm));
+          case "file" -> jipamds.put(store, JipamdProcess.launch(launcher, work, store, List.of("--store", "file",
+              "--data-dir", work.resolve("data").toString()), jvm));
+          default -> { } // etcd: below, once etcd answers
+        }
+      }
       if (stores.contains("etcd")) {
         etcd = LocalEtcd.start(1);
         Path config = work.resolve("etcd.json");
@@ -185,15 +195,6 @@ public final class ServiceScenario implements Scenario {
             + "\"prefix\": \"/jipam-bench-" + UUID.randomUUID() + "\"}");
         jipamds.put("etcd", JipamdProcess.launch(launcher, work, "etcd", List.of("--store", "etcd", "--etcd-config",
             config.toString()), jvm));
-      }
-      for (String store : stores) {
-        switch (store) {
-          case "memory" -> jipamds.put(store, JipamdProcess.launch(launcher, work, store,
-              List.of("--store", "memory"), jvm));
-          case "file" -> jipamds.put(store, JipamdProcess.launch(launcher, work, store, List.of("--store", "file",
-              "--data-dir", work.resolve("data").toString()), jvm));
-          default -> { } // etcd: launched above
-        }
       }
       for (JipamdProcess j : jipamds.values()) {
         j.awaitReady();
