@@ -1,12 +1,14 @@
 package io.jipam.bench;
 
 import io.jipam.bench.alloc.AllocatorScenario;
+import io.jipam.bench.cluster.ClusterScenario;
 import io.jipam.bench.etcd.EtcdScenario;
 import io.jipam.bench.harness.Harness;
 import io.jipam.bench.harness.Progress;
 import io.jipam.bench.harness.Scenario;
 import io.jipam.bench.harness.Scenarios;
 import io.jipam.bench.plugin.PluginScenario;
+import io.jipam.bench.service.ServiceScenario;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
@@ -24,7 +26,8 @@ import picocli.CommandLine.Spec;
  * Each subcommand builds its scenario from its options; {@code all} builds every one.
  */
 @Command(name = "jipam-bench", mixinStandardHelpOptions = true, version = "jipam-bench 0.1.0",
-    subcommands = {JipamBench.Allocator.class, JipamBench.Plugin.class, JipamBench.Etcd.class, JipamBench.All.class},
+    subcommands = {JipamBench.Allocator.class, JipamBench.Plugin.class, JipamBench.Etcd.class,
+        JipamBench.Service.class, JipamBench.Cluster.class, JipamBench.All.class},
     synopsisSubcommandLabel = "<scenario>", usageHelpWidth = 100,
     description = {"Measures jipam next to its peers in the same run and writes samples.csv, summary.md,",
         "charts (PNG) and machine.json into a results directory (--out, default bench-results/<timestamp>).",
@@ -171,7 +174,38 @@ public final class JipamBench implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
       return run(spec.commandLine(), common, List.of(new AllocatorScenario(allocator), new PluginScenario(plugin),
-          new EtcdScenario(etcd)));
+          new EtcdScenario(etcd), new ServiceScenario(new ServiceScenario.Options()),
+          new ClusterScenario(new ClusterScenario.Options())));
+    }
+  }
+
+  @Command(name = "service", mixinStandardHelpOptions = true, usageHelpWidth = 100)
+  static final class Service implements Callable<Integer> {
+    @Spec
+    CommandLine.Model.CommandSpec spec;
+    @Mixin
+    Common common;
+    @Mixin
+    ServiceScenario.Options options;
+
+    @Override
+    public Integer call() throws Exception {
+      return run(spec.commandLine(), common, List.of(new ServiceScenario(options)));
+    }
+  }
+
+  @Command(name = "cluster", mixinStandardHelpOptions = true, usageHelpWidth = 100)
+  static final class Cluster implements Callable<Integer> {
+    @Spec
+    CommandLine.Model.CommandSpec spec;
+    @Mixin
+    Common common;
+    @Mixin
+    ClusterScenario.Options options;
+
+    @Override
+    public Integer call() throws Exception {
+      return run(spec.commandLine(), common, List.of(new ClusterScenario(options)));
     }
   }
 

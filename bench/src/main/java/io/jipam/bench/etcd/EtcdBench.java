@@ -28,6 +28,7 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -172,11 +173,16 @@ public final class EtcdBench {
    * (a loaded machine) does not eat into the window.
    */
   private static double measure(int workers, int seconds, Worker work) throws Exception {
+    return measure(workers, Duration.ofSeconds(1), Duration.ofSeconds(seconds), work);
+  }
+
+  /** {@link #measure(int, int, Worker)} with a warm-up and a measured window of any length. */
+  private static double measure(int workers, Duration warmup, Duration measured, Worker work) throws Exception {
     AtomicLong counter = new AtomicLong();
     long[] window = {Long.MAX_VALUE, Long.MAX_VALUE};
     CyclicBarrier barrier = new CyclicBarrier(workers, () -> {
-      window[0] = System.nanoTime() + 1_000_000_000L;
-      window[1] = window[0] + seconds * 1_000_000_000L;
+      window[0] = System.nanoTime() + warmup.toNanos();
+      window[1] = window[0] + measured.toNanos();
     });
     Ready ready = () -> barrier.await(60, TimeUnit.SECONDS);
     ExecutorService ex = Executors.newFixedThreadPool(workers);
@@ -192,7 +198,7 @@ public final class EtcdBench {
       f.get();
     }
     ex.shutdown();
-    return counter.get() / (double) seconds;
+    return counter.get() / (measured.toNanos() / 1e9);
   }
 
   private static boolean counting(long[] window) {
@@ -202,8 +208,14 @@ public final class EtcdBench {
 
   /** Raw CAS transactions per second from {@code clients} clients on their own keys. */
   static double rawCas(List<String> endpoints, int clients, int seconds) throws Exception {
+    return rawCas(endpoints, clients, Duration.ofSeconds(1), Duration.ofSeconds(seconds));
+  }
+
+  /** Raw CAS transactions per second, after {@code warmup}, over {@code measured}. */
+  public static double rawCas(List<String> endpoints, int clients, Duration warmup, Duration measured)
+      throws Exception {
     String run = UUID.randomUUID().toString();
-    return measure(clients, seconds, (id, counter, window, ready) -> {
+    return measure(clients, warmup, measured, (id, counter, window, ready) -> {
       try (Client client = Client.builder().endpoints(endpoints.toArray(String[]::new)).build()) {
         KV kv = client.getKVClient();
         ByteSequence key = bs("/bench/" + run + "/raw/" + id);
@@ -229,10 +241,16 @@ public final class EtcdBench {
 
   /** Allocations per second from {@code clients} clients behind one global etcd lock. */
   static double globalLock(List<String> endpoints, int clients, int seconds) throws Exception {
+    return globalLock(endpoints, clients, Duration.ofSeconds(1), Duration.ofSeconds(seconds));
+  }
+
+  /** Global-lock allocations per second, after {@code warmup}, over {@code measured}. */
+  public static double globalLock(List<String> endpoints, int clients, Duration warmup, Duration measured)
+      throws Exception {
     String run = UUID.randomUUID().toString();
     ByteSequence lockName = bs("/bench/" + run + "/lock");
     ByteSequence poolKey = bs("/bench/" + run + "/pool");
-    return measure(clients, seconds, (id, counter, window, ready) -> {
+    return measure(clients, warmup, measured, (id, counter, window, ready) -> {
       try (Client client = Client.builder().endpoints(endpoints.toArray(String[]::new)).build()) {
         long lease = client.getLeaseClient().grant(60).get().getID();
         KV kv = client.getKVClient();
@@ -309,6 +327,51 @@ public final class EtcdBench {
         requests += stats[1];
       }
       return new double[] {adds, churn, commits == 0 ? 0 : requests / (double) commits};
+    } finally {
+      stores.forEach(IpamStore::close);
+    }
+  }
+
+  /**
+   * ADD only: {@code nodes} store instances (node names {@code node-0..}, a fresh key prefix, a
+   * /15 pool with /26 blocks) with {@code callers} threads each, after {@code warmup}, over {@code
+   * measured}. Returns {allocations/s, requests per etcd transaction}. Every allocation must
+   * succeed: anything else ends the phase with an exception naming the outcome.
+   */
+  public static double[] storeAdd(List<String> endpoints, int nodes, int callers, Duration warmup,
+      Duration measured) throws Exception {
+    String prefix = "/bench-" + UUID.randomUUID();
+    Pool pool = new Pool("bench", List.of(new RangeSet(List.of(
+        IpRange.withDefaults(Cidr.parse("198.18.0.0/15"), null, null, null, null)))), AllocationOrder.ROUND_ROBIN);
+    List<IpamStore> stores = new ArrayList<>();
+    AtomicLong seq = new AtomicLong();
+    try {
+      for (int n = 0; n < nodes; n++) {
+        stores.add(EtcdStores.open(EtcdStoreConfig.of(endpoints, "node-" + n).withPrefix(prefix)
+            .withTimeout(java.time.Duration.ofSeconds(10))));
+      }
+      double adds = measure(nodes * callers, warmup, measured, (id, counter, window, ready) -> {
+        IpamStore s = stores.get(id % nodes);
+        ready.await();
+        while (System.nanoTime() < window[1]) {
+          Attachment a = new Attachment("a" + seq.incrementAndGet(), "eth0");
+          AllocationOutcome out = s.allocate(pool, AllocationRequest.of(a));
+          if (!(out instanceof AllocationOutcome.Allocated)) {
+            throw new IllegalStateException(out.toString());
+          }
+          if (counting(window)) {
+            counter.incrementAndGet();
+          }
+        }
+      });
+      long commits = 0;
+      long requests = 0;
+      for (IpamStore s : stores) {
+        long[] stats = statsOf(s);
+        commits += stats[0];
+        requests += stats[1];
+      }
+      return new double[] {adds, commits == 0 ? 0 : requests / (double) commits};
     } finally {
       stores.forEach(IpamStore::close);
     }

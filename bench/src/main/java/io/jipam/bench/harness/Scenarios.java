@@ -16,14 +16,16 @@ public final class Scenarios {
           + "time and CPU per call",
       "etcd", "the etcd store's simulated nodes vs raw one-transaction-per-allocation CAS and one "
           + "global lock (whereabouts' design), on a real etcd started here",
+      "service", "jipamd as a process per store (memory, file, etcd) under a load generator at 1-256 clients at "
+          + "once: pairs per second, latency percentiles of an ADD+DEL pair, CPU per pair of jipamd and the clients",
+      "cluster", "1-16 simulated nodes on a 1- and a 3-member etcd (started here): the etcd store vs raw "
+          + "one-transaction-per-allocation CAS and one global lock, and a tight pool every pod must fill",
       "all", "every scenario above, sized for about 10 minutes on 2 cores (longer on a loaded "
           + "machine: see docs/benchmarks.md)");
 
   /** Scenarios the harness does not have yet, name to what they would measure or wait for. */
   public static final Map<String, String> PLANNED = ordered(
-      "service", "jipamd load generator on the memory, file, etcd stores (needs jipamd: not built yet)",
       "runtime", "containerd + runc pods with `ctr run --cni`, jipam vs host-local",
-      "cluster", "1-16 simulated nodes on 1- and 3-member etcd clusters, tight pools",
       "churn", "pod arrivals at a set rate, random lifetimes, addresses in use over time");
 
   private static Map<String, String> ordered(String... pairs) {

@@ -1,0 +1,139 @@
+package io.jipam.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.jipam.bench.harness.Sample;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Predicate;
+import javax.imageio.ImageIO;
+import picocli.CommandLine;
+
+/**
+ * Runs {@code jipam-bench} in this JVM and checks what it wrote: samples.csv (header, column count,
+ * numeric columns), Markdown tables (header, separator, row of the same width), PNG charts (decode,
+ * size) and machine.json. For the scenario smoke tests.
+ */
+final class ScenarioOutputs {
+  private static final int CSV_COLUMNS = Sample.CSV_HEADER.split(",").length;
+
+  private ScenarioOutputs() {}
+
+  /** Exit code, stdout, stderr of one run of the command line. */
+  record Run(int exit, String out, String err) {}
+
+  static Run run(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    PrintStream savedErr = System.err;
+    PrintStream savedOut = System.out;
+    ByteArrayOutputStream stderr = new ByteArrayOutputStream();
+    ByteArrayOutputStream stdout = new ByteArrayOutputStream();
+    int exit;
+    try {
+      System.setErr(new PrintStream(stderr, true, StandardCharsets.UTF_8));
+      System.setOut(new PrintStream(stdout, true, StandardCharsets.UTF_8));
+      CommandLine cmd = JipamBench.commandLine();
+      cmd.setOut(new PrintWriter(out, true));
+      cmd.setErr(new PrintWriter(err, true));
+      exit = cmd.execute(args);
+    } finally {
+      System.setErr(savedErr);
+      System.setOut(savedOut);
+    }
+    return new Run(exit, out + stdout.toString(StandardCharsets.UTF_8), err + stderr.toString(StandardCharsets.UTF_8));
+  }
+
+  /** One parsed row of samples.csv. */
+  record Row(String scenario, String workload, String subject, String operation, int round, String metric,
+      String unit, int calls, double value) {}
+
+  /** The data rows of samples.csv, after checking the header, the column count and the numbers. */
+  static List<Row> csv(Path file) throws IOException {
+    List<String> lines = Files.readAllLines(file);
+    assertEquals(Sample.CSV_HEADER, lines.get(0));
+    List<Row> rows = new ArrayList<>();
+    for (String line : lines.subList(1, lines.size())) {
+      String[] c = line.split(",", -1);
+      assertEquals(CSV_COLUMNS, c.length, line);
+      Row row = new Row(c[0], c[1], c[2], c[3], Integer.parseInt(c[4]), c[5], c[6], Integer.parseInt(c[7]),
+          Double.parseDouble(c[8]));
+      assertTrue(row.calls() >= 1 && Double.isFinite(row.value()), line);
+      rows.add(row);
+    }
+    assertFalse(rows.isEmpty(), "no samples in " + file);
+    return rows;
+  }
+
+  static List<Row> select(List<Row> rows, Predicate<Row> filter) {
+    return rows.stream().filter(filter).toList();
+  }
+
+  /** A Markdown table around the first line starting {@code rowStart}: header, separator, same width. */
+  static void assertMarkdownTable(String markdown, String rowStart) {
+    List<String> lines = markdown.lines().toList();
+    int row = -1;
+    for (int i = 0; i < lines.size(); i++) {
+      if (lines.get(i).startsWith(rowStart)) {
+        row = i;
+        break;
+      }
+    }
+    assertTrue(row >= 2, "no row starting " + rowStart + " in:\n" + markdown);
+    int header = row;
+    while (header > 0 && lines.get(header - 1).startsWith("|")) {
+      header--;
+    }
+    long columns = lines.get(header).chars().filter(ch -> ch == '|').count();
+    assertTrue(lines.get(header + 1).matches("\\|(-+:?\\|)+"), "separator: " + lines.get(header + 1));
+    assertEquals(columns, lines.get(header + 1).chars().filter(ch -> ch == '|').count());
+    assertEquals(columns, lines.get(row).chars().filter(ch -> ch == '|').count(), lines.get(row));
+  }
+
+  /** A PNG that decodes, 900 × 540, linked from the summary. */
+  static void assertPng(Path file, String summary) throws IOException {
+    byte[] head = new byte[8];
+    try (var in = Files.newInputStream(file)) {
+      assertEquals(8, in.read(head));
+    }
+    assertEquals(0x89, head[0] & 0xff, file + " has no PNG signature");
+    assertEquals("PNG", new String(head, 1, 3, StandardCharsets.US_ASCII));
+    BufferedImage image = ImageIO.read(file.toFile());
+    assertNotNull(image, file + " does not decode as an image");
+    assertEquals(900, image.getWidth());
+    assertEquals(540, image.getHeight());
+    assertTrue(summary.contains("](" + file.getFileName() + ")"), file.getFileName() + " not linked from summary.md");
+  }
+
+  /** machine.json parses and names the seed and the jipam commit. */
+  static JsonNode machine(Path out, long seed) throws IOException {
+    JsonNode machine = new ObjectMapper().readTree(out.resolve("machine.json").toFile());
+    assertEquals(seed, machine.get("seed").asLong(), machine.toString());
+    assertTrue(machine.has("jipamCommit") && machine.has("loadAverageEnd"), machine.toString());
+    return machine;
+  }
+
+  /** Whether an etcd binary is on PATH. */
+  static boolean etcdInstalled() {
+    for (String d : System.getenv().getOrDefault("PATH", "/usr/bin").split(":")) {
+      if (Files.isExecutable(Path.of(d, "etcd"))) {
+        return true;
+      }
+    }
+    return false;
+  }
+}
