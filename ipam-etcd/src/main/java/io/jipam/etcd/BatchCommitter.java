@@ -80,7 +80,7 @@ final class BatchCommitter {
       try {
         cache.load(deadline);
         cache.prefetch(pending, knownAbsent, deadline);
-        TxnPlan plan = new TxnPlan(ctx, cache, tickets, deadline);
+        TxnPlan plan = new TxnPlan(ctx, cache, tickets, deadline, conflicts);
         List<Change<?>> deferred = new ArrayList<>();
         for (Change<?> c : pending) {
           boolean clean = plan.isClean();

@@ -14,16 +14,25 @@ import java.util.Set;
 
 /**
  * Where a free address comes from, per range set: this node's blocks in address order; else a
- * block nobody has claimed yet (the first in address order), claimed in the same transaction; else
+ * block nobody has claimed yet (the first in address order; see below), claimed in the same
+ * transaction; else
  * a block without owner (orphaned by a reclaim), claimed; else, unless strict affinity, a free
  * address in another node's block (borrowed); else none. Inside a block the pool's order decides
  * (round-robin from the block's cursor, or lowest free).
+ *
+ * <p>Claims spread out under contention: fresh nodes starting together all want the same first
+ * unclaimed block, one wins each round and the rest fail their guard, so N nodes would take N
+ * rounds. Once a batch's transaction has been refused, its next plans claim one of the first
+ * {@value #CLAIM_SPREAD} unclaimed blocks, chosen by the node's name and the number of refusals,
+ * instead of the first: racing nodes then mostly pick different blocks. An uncontended node keeps
+ * claiming in address order.
  *
  * <p>One instance per {@link TxnPlan}; it remembers what it listed so that one plan lists each set
  * once. Confined to the pool's commit task.
  */
 final class Placement {
   private static final int MAX_CANDIDATES = 1 << 16;
+  static final int CLAIM_SPREAD = 32;
 
   private final StoreContext ctx;
   private final PoolCache cache;
@@ -124,24 +133,28 @@ final class Placement {
     String name = add.pool.name();
     // a block nobody has claimed yet
     Set<String> existing = existingIds(set);
+    int wanted = plan.conflicts == 0 ? 1 : CLAIM_SPREAD;
+    List<IpAddress> unclaimed = new ArrayList<>(wanted);
     int seen = 0;
     for (IpAddress net : layout.candidates(set)) {
-      if (++seen > MAX_CANDIDATES) {
+      if (++seen > MAX_CANDIDATES || unclaimed.size() == wanted) {
         break;
       }
       String id = layout.blockId(set, net);
-      String key = ctx.keys().block(name, set, id);
-      Block known = plan.peek(key);
+      Block known = plan.peek(ctx.keys().block(name, set, id));
       if (known != null ? known.exists() : existing.contains(id)) {
         continue;
       }
-      long[] allowed = layout.allowed(set, net);
-      if (BlockLayout.isEmpty(allowed)) {
-        continue;
+      if (!BlockLayout.isEmpty(layout.allowed(set, net))) {
+        unclaimed.add(net);
       }
-      Block b = plan.mutable(key, set, net);
+    }
+    if (!unclaimed.isEmpty()) {
+      int pick = Math.floorMod(ctx.node().hashCode() * 31 + plan.conflicts * 7919, unclaimed.size());
+      IpAddress net = unclaimed.get(pick);
+      Block b = plan.mutable(ctx.keys().block(name, set, layout.blockId(set, net)), set, net);
       plan.claim(b, set);
-      return plan.take(add, b, set, b.nextFree(allowed, order));
+      return plan.take(add, b, set, b.nextFree(layout.allowed(set, net), order));
     }
     // a block without owner, then (unless strict) another node's block
     readAll(set);

@@ -43,6 +43,8 @@ final class TxnPlan {
   private final Placement placement;
   /** The batch's deadline: every etcd call of the plan ends by it. */
   final long deadline;
+  /** Transactions of this batch refused by their guard so far; claims spread out after one. */
+  final int conflicts;
 
   private final Map<String, Block> work = new HashMap<>();
   private final Map<String, Long> blockGuard = new LinkedHashMap<>();
@@ -66,11 +68,12 @@ final class TxnPlan {
   private long markerLeaseId;
   private long ticketLeaseId;
 
-  TxnPlan(StoreContext ctx, PoolCache cache, CommitTickets tickets, long deadline) {
+  TxnPlan(StoreContext ctx, PoolCache cache, CommitTickets tickets, long deadline, int conflicts) {
     this.ctx = ctx;
     this.cache = cache;
     this.tickets = tickets;
     this.deadline = deadline;
+    this.conflicts = conflicts;
     this.layout = cache.layout();
     for (TreeMap<IpAddress, String> m : cache.own) {
       own.add(new TreeMap<>(m));
