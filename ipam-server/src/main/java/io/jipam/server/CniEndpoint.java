@@ -9,10 +9,12 @@ import io.jipam.core.cni.CniJson;
 import io.jipam.core.cni.JsonReader;
 import io.jipam.core.cni.NetworkConfig;
 import io.jipam.core.store.IpamStore;
+import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.Executor;
@@ -36,8 +38,14 @@ import java.util.concurrent.RejectedExecutionException;
  * </table>
  *
  * <p>The config's {@code ipam.store} is not used: jipamd's store is. Bodies over {@link
- * #MAX_BODY} bytes are refused. The call runs on the bounded worker pool; when that is full the
- * answer is CNI error 11 (try again later).
+ * #MAX_BODY} bytes are refused (CNI error 6). The call runs on the bounded worker pool; when that
+ * is full the answer is CNI error 11 (try again later).
+ *
+ * <p>Time bounds: a request whose body has not arrived whole within {@code requestTimeout} of its
+ * headers (a client that hangs or trickles mid-body) is answered CNI error 11 and its connection
+ * closed; the listener's idle timeout ({@link IpamServer}) covers a client that stops or trickles
+ * before its headers are complete. A client cut off by a bound changes
+ * nothing: the call runs only once its body is complete.
  */
 final class CniEndpoint {
   static final String PATH = "/cni/v1";
@@ -48,9 +56,17 @@ final class CniEndpoint {
   private final Executor blocking;
   private final CallLog log;
   private final Metrics metrics;
+  private final Duration requestTimeout;
 
+  /** With the default request bound, 30 s. */
   CniEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics) {
+    this(store, pools, blocking, log, metrics, Duration.ofSeconds(30));
+  }
+
+  CniEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics,
+      Duration requestTimeout) {
     this.metrics = metrics;
+    this.requestTimeout = requestTimeout;
     this.store = store;
     this.pools = pools;
     this.blocking = blocking;
@@ -69,20 +85,39 @@ final class CniEndpoint {
           "CNI request of " + length + " bytes is over the limit of " + MAX_BODY)));
       return;
     }
+    Vertx vertx = Vertx.currentContext().owner(); // handle runs on the request's event loop
     Buffer body = Buffer.buffer();
     boolean[] tooBig = {false};
+    boolean[] over = {false}; // answered by the time bound: nothing more happens for this request
+    long timer = vertx.setTimer(requestTimeout.toMillis(), id -> {
+      over[0] = true;
+      log.call("CNI", null, "outcome=error request not complete within " + requestTimeout.toSeconds() + " s",
+          start);
+      Reply late = failure(null, new IpamException(ErrorCode.TRY_AGAIN_LATER, "CNI request not received whole"
+          + " within " + requestTimeout.toSeconds() + " s (got " + body.length() + " bytes); try again"));
+      metrics.call("cni", "error", late.code, start);
+      req.response().putHeader("Jipam-Exit", Integer.toString(late.exit)).putHeader("Connection", "close")
+          .end(Buffer.buffer(late.output)).onComplete(ar -> req.connection().close());
+    });
     req.handler(chunk -> {
-      if (tooBig[0]) {
+      if (tooBig[0] || over[0]) {
         return;
       }
       if (body.length() + chunk.length() > MAX_BODY) {
-        tooBig[0] = true; // stop buffering; answer once the request ends (or the idle timeout cuts it)
+        tooBig[0] = true; // stop buffering; answer once the request ends (or a time bound cuts it)
       } else {
         body.appendBuffer(chunk);
       }
     });
-    req.exceptionHandler(e -> log.call("CNI", null, "request failed: " + e, start));
+    req.exceptionHandler(e -> {
+      vertx.cancelTimer(timer);
+      log.call("CNI", null, "request failed: " + e, start);
+    });
     req.endHandler(v -> {
+      if (over[0]) {
+        return;
+      }
+      vertx.cancelTimer(timer);
       if (tooBig[0]) {
         answer(req, start, failure(null, new IpamException(ErrorCode.DECODE_FAILURE,
             "CNI request is over the limit of " + MAX_BODY + " bytes")));

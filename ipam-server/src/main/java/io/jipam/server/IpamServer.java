@@ -37,6 +37,12 @@ import java.util.concurrent.TimeoutException;
  * when a client CA is set; plain only with {@code insecure}), with the standard health
  * ({@link Health}) and server reflection services beside it.
  *
+ * <p>Time bounds ({@link Settings#idleTimeout}): a connection on which nothing is decoded for that
+ * long is closed (the listener's idle timeout; it counts decoded HTTP messages and frames, not
+ * bytes, so half a header trickled a byte at a time is cut too); a CNI request whose body is not
+ * complete within it is answered CNI error 11 and closed ({@link CniEndpoint}). gRPC calls are
+ * bounded by their deadlines.
+ *
  * <p>Store calls run on a bounded worker pool, never on an event loop. {@link #close} stops
  * accepting, lets in-flight calls finish within the shutdown bound, then closes the store: the
  * server owns the store it is given.
@@ -118,7 +124,7 @@ final class IpamServer implements AutoCloseable {
     grpc.addService(endpoint.service());
     grpc.addService(Health.service(store, workers));
     grpc.addService(ReflectionService.v1());
-    CniEndpoint cni = new CniEndpoint(store, pools, workers, log, metrics);
+    CniEndpoint cni = new CniEndpoint(store, pools, workers, log, metrics, settings.idleTimeout());
     List<HttpServer> servers = new ArrayList<>();
     int tcpPort = 0;
     int metricsActualPort = 0;

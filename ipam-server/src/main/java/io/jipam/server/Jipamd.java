@@ -88,6 +88,11 @@ public final class Jipamd implements Callable<Integer> {
       description = "on SIGTERM, how long in-flight calls may take to finish (default: ${DEFAULT-VALUE})")
   int shutdownSeconds;
 
+  @Option(names = "--idle-timeout", paramLabel = "SECONDS", defaultValue = "30",
+      description = "close a connection idle this long, or without a request this long after connecting;"
+          + " a CNI request must arrive whole within it (default: ${DEFAULT-VALUE})")
+  int idleSeconds;
+
   @Option(names = "--log-calls", description = "log one line per call on stderr")
   boolean logCalls;
 
@@ -286,8 +291,14 @@ public final class Jipamd implements Callable<Integer> {
         throw IpamException.invalidConfig("--listen \"%s\": port is not 0 to 65535", listen);
       }
     }
+    if (!noSocket && socket.toString().isEmpty()) {
+      throw IpamException.invalidConfig("--socket is empty: give a path, or --no-socket");
+    }
+    if (idleSeconds < 1 || idleSeconds > 3600) {
+      throw IpamException.invalidConfig("--idle-timeout %d is not 1 to 3600 seconds", idleSeconds);
+    }
     return new IpamServer.Settings(noSocket ? null : socket, host, port, insecure, tlsCert, tlsKey, clientCa,
-        workers, queue, 4L << 20, Duration.ofSeconds(shutdownSeconds), Duration.ofSeconds(30));
+        workers, queue, 4L << 20, Duration.ofSeconds(shutdownSeconds), Duration.ofSeconds(idleSeconds));
   }
 
   /** The version from the jar's manifest, or "dev". */

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,9 +16,14 @@ import java.util.Map;
 import java.util.TreeSet;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * jipam under a real container runtime: Debian's containerd and runc run several containers at
@@ -26,43 +32,97 @@ import org.junit.jupiter.api.Test;
  * the bundle ({@link ContainerdNode}). Each container gets its own address from jipam and reaches
  * its gateway; removing the containers (ctr's {@code --rm}: CNI DEL) leaves jipam's store empty.
  * A container that dies without DEL keeps its address until a CNI GC that lists the live
- * attachments releases it.
+ * attachments releases it. Both in direct mode (the plugin opens the store: files, etcd) and in
+ * daemon mode (the plugin forwards each call to the bundle's jipamd on a unix socket, which holds
+ * a file or etcd store).
+ *
+ * <p>One containerd serves the whole class; each test has its own network: name, bridge, /24,
+ * data dir and container names.
  */
 class ContainerdEndToEndIT {
   private static final int CONTAINERS = 3;
-  private ContainerdNode node;
+  private static final AtomicInteger NETWORKS = new AtomicInteger();
+  private static final int BASE = 100 + ThreadLocalRandom.current().nextInt(100);
+  private static ContainerdNode node;
   private int octet;
   private String gateway;
   private String network;
+  private String bridge;
+  private String idPrefix;
   private Path data;
   private final List<Process> runs = new ArrayList<>();
+  private JipamdProcess jipamd;
 
-  @BeforeEach
-  void startNode() throws Exception {
+  @BeforeAll
+  static void startNode() throws Exception {
     ContainerdNode.requirePrerequisites("ContainerdEndToEndIT");
     node = new ContainerdNode();
-    octet = 100 + ThreadLocalRandom.current().nextInt(150);
-    gateway = "198.18." + octet + ".1";
-    network = "jipam-e2e-" + node.suffix;
-    data = node.dir.resolve("data");
-    node.useConflist("10-jipam-e2e.conflist", ("{'cniVersion':'1.0.0','name':'" + network + "','plugins':[{'type':'bridge',"
-        + "'bridge':'jc" + node.suffix + "','isGateway':true,'ipam':{'type':'jipam','dataDir':'" + data + "',"
-        + "'ranges':[[{'subnet':'198.18." + octet + ".0/24'}]],'routes':[{'dst':'0.0.0.0/0'}]}}]}").replace('\'', '"'));
   }
 
-  @AfterEach
-  void stopNode() throws Exception {
+  @AfterAll
+  static void stopNode() throws Exception {
     if (node != null) {
       node.close();
     }
   }
 
+  @BeforeEach
+  void newNetwork() throws Exception {
+    int n = NETWORKS.incrementAndGet();
+    octet = BASE + n;
+    gateway = "198.18." + octet + ".1";
+    network = "jipam-e2e-" + node.suffix + "-" + n;
+    bridge = "jc" + node.suffix + n;
+    idPrefix = "e2e-" + node.suffix + "-" + n + "-";
+    data = Files.createDirectories(node.dir.resolve("data-" + n));
+    node.resumeAll();
+  }
+
+  @AfterEach
+  void endNetwork() throws Exception {
+    node.stopAll();
+    for (Process run : runs) {
+      if (!run.waitFor(60, TimeUnit.SECONDS)) {
+        run.destroyForcibly();
+      }
+    }
+    if (jipamd != null) {
+      jipamd.close();
+    }
+  }
+
   private String containerId(int i) {
-    return "e2e-" + node.suffix + "-" + i;
+    return idPrefix + i;
   }
 
   private Path out(int i) {
-    return node.dir.resolve("ctr-run-" + i + ".out");
+    return node.dir.resolve("ctr-run-" + containerId(i) + ".out");
+  }
+
+  /** The ipam section: {@code store} (e.g. {@code 'dataDir':'/x',}) and this test's /24. */
+  private String ipam(String store) {
+    return "{'type':'jipam'," + store + "'ranges':[[{'subnet':'198.18." + octet + ".0/24'}]]}";
+  }
+
+  /** Makes the node's only conflist a bridge on this test's bridge and /24 with {@code store}. */
+  private void useConflist(String store) throws Exception {
+    String ipam = ipam(store);
+    ipam = ipam.substring(0, ipam.length() - 1) + ",'routes':[{'dst':'0.0.0.0/0'}]}";
+    node.useConflist("10-jipam-e2e.conflist", ("{'cniVersion':'1.0.0','name':'" + network + "','plugins':[{"
+        + "'type':'bridge','bridge':'" + bridge + "','isGateway':true,'ipam':" + ipam + "}]}").replace('\'', '"'));
+  }
+
+  private String directFiles() {
+    return "'dataDir':'" + data + "',";
+  }
+
+  private String daemon() {
+    return "'daemon':{'socket':'" + jipamd.socket + "','timeoutSeconds':30},";
+  }
+
+  /** Starts the installed bundle's jipamd on a socket of this test with {@code args}. */
+  private void startJipamd(String... args) throws Exception {
+    jipamd = JipamdProcess.start(Bundle.current(node.bin), node.netns, data.resolve("jipamd.sock"), args);
   }
 
   /**
@@ -80,7 +140,7 @@ class ContainerdEndToEndIT {
     for (int i = 0; i < CONTAINERS; i++) {
       String output;
       while (!(output = Files.readString(out(i))).contains("PING-")) {
-        assertTrue(runs.get(i).isAlive(), "container " + i + " ended early: " + output + node.log());
+        assertTrue(runs.get(i).isAlive(), "container " + i + " ended early: " + output + node.log() + jipamdLog());
         assertTrue(System.nanoTime() < deadline, "container " + i + " not up within 90 s: " + output + node.log());
         Thread.sleep(100);
       }
@@ -95,30 +155,113 @@ class ContainerdEndToEndIT {
     return addresses;
   }
 
+  private String jipamdLog() {
+    return jipamd == null ? "" : "\njipamd log:\n" + jipamd.output();
+  }
+
   /** Lets the containers still running end; ctr's --rm runs CNI DEL, then deletes the container. */
   private void stopContainers(List<Integer> running) throws Exception {
     node.stopAll();
     for (int i : running) {
       assertTrue(runs.get(i).waitFor(60, TimeUnit.SECONDS), "container " + i + " did not stop: " + Files.readString(out(i)));
-      assertEquals(0, runs.get(i).exitValue(), "ctr run " + i + ": " + Files.readString(out(i)));
+      assertEquals(0, runs.get(i).exitValue(), "ctr run " + i + ": " + Files.readString(out(i)) + jipamdLog());
       assertTrue(Files.readString(out(i)).contains("BYE"), Files.readString(out(i)));
     }
+    for (int i : running) {
+      assertTrue(node.ctr("containers", "ls", "-q").lines().noneMatch(containerId(i)::equals),
+          "ctr --rm removed container " + i);
+    }
+  }
+
+  private static List<String> sorted(List<String> addresses) {
+    return new TreeSet<>(addresses).stream().toList();
   }
 
   @Test
   void ctrRunCni_severalContainers_distinctAddressesFromJipamReleasedOnRemoval() throws Exception {
+    useConflist(directFiles());
     List<String> addresses = runContainers();
-    assertEquals(new TreeSet<>(addresses).stream().toList(), Bundle.addressFiles(data, network),
+    assertEquals(sorted(addresses), Bundle.addressFiles(data, network),
         "jipam's store holds exactly the containers' addresses");
     stopContainers(List.of(0, 1, 2));
     assertEquals(List.of(), Bundle.addressFiles(data, network), "removing the containers released every address");
-    assertEquals("", node.ctr("containers", "ls", "-q").strip(), "ctr --rm removed the containers");
   }
 
-  @Test
-  void gc_containerKilledWithoutDel_gcListingTheLiveOnesReleasesExactlyTheDead() throws Exception {
+  /**
+   * Daemon mode: the plugin forwards every call to the bundle's jipamd on its unix socket; jipamd
+   * holds the store (files in a data dir, or etcd on the node's loopback).
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"file", "etcd"})
+  void ctrRunCni_daemonMode_distinctAddressesFromJipamdReleasedOnRemoval(String store) throws Exception {
+    EtcdProcess etcd = null;
+    try {
+      if (store.equals("file")) {
+        startJipamd("--store", "file", "--data-dir", data.toString(), "--log-calls");
+      } else {
+        EtcdProcess.requireBinary();
+        etcd = EtcdProcess.start(Files.createDirectories(data.resolve("etcd")), node.netns);
+        Path etcdConfig = data.resolve("etcd.json");
+        Files.writeString(etcdConfig, "{\"endpoints\":[\"" + etcd.endpoint() + "\"],\"node\":\"e2e-node\","
+            + "\"prefix\":\"/e2e\",\"timeoutMillis\":10000}");
+        startJipamd("--store", "etcd", "--etcd-config", etcdConfig.toString(), "--log-calls");
+      }
+      useConflist(daemon());
+      List<String> addresses = runContainers();
+      assertEquals(sorted(addresses), jipamctlList(), "jipamd's store holds exactly the containers' addresses");
+      if (etcd != null) {
+        assertEquals(CONTAINERS, handles(etcd), "one handle per container in etcd");
+      } else {
+        assertEquals(sorted(addresses), Bundle.addressFiles(data, network), "in jipamd's data dir");
+      }
+      stopContainers(List.of(0, 1, 2));
+      assertEquals(List.of(), jipamctlList(), "removing the containers released every address");
+      if (etcd != null) {
+        assertEquals(0, handles(etcd), "removing the containers released their handles");
+      } else {
+        assertEquals(List.of(), Bundle.addressFiles(data, network), "jipamd's data dir holds no address");
+      }
+      Proc.Result check = jipamctl("check");
+      assertEquals(0, check.exit(), check.toString());
+      String log = jipamd.output();
+      assertTrue(log.contains("method=CNI") || log.contains("method=cni"), "the calls went through jipamd:\n" + log);
+    } finally {
+      if (etcd != null) {
+        jipamd.close(); // before its etcd goes
+        etcd.close();
+      }
+    }
+  }
+
+  /** Runs the bundle's jipamctl against this test's jipamd. */
+  private Proc.Result jipamctl(String... args) {
+    List<String> command = new ArrayList<>(List.of(Bundle.current(node.bin).resolve("bin/jipamctl").toString(),
+        "--server", "unix:" + jipamd.socket, "-o", "json"));
+    command.addAll(List.of(args));
+    return Proc.run(command, null, "", Duration.ofSeconds(60));
+  }
+
+  /** The addresses jipamd's store holds for this test's network, sorted, through jipamctl list. */
+  private List<String> jipamctlList() {
+    Proc.Result list = jipamctl("list", "--pool", network).ok();
+    List<String> addresses = new ArrayList<>();
+    for (JsonNode allocation : Bundle.json(list.stdout())) {
+      addresses.add(allocation.path("address").asText());
+    }
+    return sorted(addresses);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"direct", "daemon"})
+  void gc_containerKilledWithoutDel_gcListingTheLiveOnesReleasesExactlyTheDead(String mode) throws Exception {
+    String store = directFiles();
+    if (mode.equals("daemon")) {
+      startJipamd("--store", "file", "--data-dir", data.toString());
+      store = daemon();
+    }
+    useConflist(store);
     List<String> addresses = runContainers();
-    assertEquals(new TreeSet<>(addresses).stream().toList(), Bundle.addressFiles(data, network),
+    assertEquals(sorted(addresses), Bundle.addressFiles(data, network),
         "jipam's store holds exactly the containers' addresses");
     // container 2 dies without DEL: its ctr (which would run DEL) is killed, then its task and
     // its container are removed from containerd
@@ -130,22 +273,22 @@ class ContainerdEndToEndIT {
       Thread.sleep(100);
     }
     node.ctr("containers", "rm", containerId(2));
-    assertEquals(new TreeSet<>(addresses).stream().toList(), Bundle.addressFiles(data, network),
+    assertEquals(sorted(addresses), Bundle.addressFiles(data, network),
         "the dead container's address is still held (nobody called DEL)");
     // libcni names an attachment <namespace>-<container>; the address file says so too
     String prefix = ContainerdNode.NAMESPACE + "-";
     assertTrue(Files.readString(data.resolve(network).resolve(addresses.get(2))).startsWith(prefix + containerId(2)));
 
-    // CNI GC (cniVersion 1.1.0) with the attachments the runtime still has
+    // CNI GC (cniVersion 1.1.0) with the attachments the runtime still has, as libcni sends it:
+    // the network's plugin config with the list added
     String valid = "[{'containerID':'" + prefix + containerId(0) + "','ifname':'eth0'},"
         + "{'containerID':'" + prefix + containerId(1) + "','ifname':'eth0'}]";
-    String gc = ("{'cniVersion':'1.1.0','name':'" + network + "','type':'bridge','ipam':{'type':'jipam','dataDir':'"
-        + data + "','ranges':[[{'subnet':'198.18." + octet + ".0/24'}]]},'cni.dev/valid-attachments':" + valid + "}")
-        .replace('\'', '"');
+    String gc = ("{'cniVersion':'1.1.0','name':'" + network + "','type':'bridge','ipam':" + ipam(store)
+        + ",'cni.dev/valid-attachments':" + valid + "}").replace('\'', '"');
     Proc.Result collected = Proc.run(List.of(node.bin.resolve("jipam").toString()),
         Map.of("CNI_COMMAND", "GC", "CNI_PATH", node.bin.toString()), gc, Duration.ofSeconds(60));
-    assertEquals(0, collected.exit(), collected.toString());
-    assertEquals(new TreeSet<>(addresses.subList(0, 2)).stream().toList(), Bundle.addressFiles(data, network),
+    assertEquals(0, collected.exit(), collected + jipamdLog());
+    assertEquals(sorted(addresses.subList(0, 2)), Bundle.addressFiles(data, network),
         "GC released exactly the dead container's address");
 
     stopContainers(List.of(0, 1));
@@ -157,12 +300,9 @@ class ContainerdEndToEndIT {
     // the clustered store under the runtime, in direct mode (the plugin opens etcd on every call)
     EtcdProcess.requireBinary();
     // etcd on the node namespace's loopback, where the plugins run
-    try (EtcdProcess etcd = EtcdProcess.start(Files.createDirectories(node.dir.resolve("etcd")), node.netns)) {
-      node.useConflist("10-jipam-e2e.conflist", ("{'cniVersion':'1.0.0','name':'" + network + "','plugins':[{"
-          + "'type':'bridge','bridge':'jc" + node.suffix + "','isGateway':true,'ipam':{'type':'jipam',"
-          + "'ranges':[[{'subnet':'198.18." + octet + ".0/24'}]],'routes':[{'dst':'0.0.0.0/0'}],"
-          + "'store':{'type':'etcd','endpoints':['" + etcd.endpoint() + "'],'node':'e2e-node','prefix':'/e2e',"
-          + "'timeoutMillis':10000}}}]}").replace('\'', '"'));
+    try (EtcdProcess etcd = EtcdProcess.start(Files.createDirectories(data.resolve("etcd")), node.netns)) {
+      useConflist("'store':{'type':'etcd','endpoints':['" + etcd.endpoint() + "'],'node':'e2e-node','prefix':'/e2e',"
+          + "'timeoutMillis':10000},");
       runContainers();
       assertEquals(CONTAINERS, handles(etcd), "one handle per container in etcd");
       stopContainers(List.of(0, 1, 2));

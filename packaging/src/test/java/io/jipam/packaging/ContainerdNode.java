@@ -130,6 +130,11 @@ final class ContainerdNode implements AutoCloseable {
     Files.writeString(dir.resolve("ctl/stop"), "", StandardCharsets.UTF_8);
   }
 
+  /** Undoes {@link #stopAll} for the containers started next (once the previous ones ended). */
+  void resumeAll() throws IOException {
+    Files.deleteIfExists(dir.resolve("ctl/stop"));
+  }
+
   String ctr(String... args) {
     return Proc.run(ctrCommand(args), null, "", Duration.ofSeconds(60)).ok().stdout();
   }

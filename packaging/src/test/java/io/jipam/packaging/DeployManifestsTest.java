@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
@@ -17,11 +18,15 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Stream;
+import io.jipam.etcd.EtcdStoreConfig;
+import io.jipam.server.JipamdConfigProbe;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -30,8 +35,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * kustomize is installed, every overlay builds and what it builds holds together: volumes that
  * mounts name, ConfigMaps, Secrets, ServiceAccounts and roles that pods and bindings name, Service
  * selectors and ports, the CNI host paths, conflists the plugin can read, and jipamd configs whose
- * files are mounted. No cluster is involved: whether the API server accepts the objects, and
- * whether jipamd reads its config keys, is not checked here.
+ * files are mounted, and jipamd configs jipamd takes ({@code --check-config}). No cluster is
+ * involved: whether the API server accepts the objects is not checked here.
  */
 class DeployManifestsTest {
   static final Path DEPLOY = Bundle.ROOT.resolve("deploy");
@@ -232,23 +237,79 @@ class DeployManifestsTest {
     }
   }
 
-  /** The jipamd config file is in a mounted ConfigMap; the files it names are in mounted volumes. */
+  /**
+   * The jipamd config file is in a mounted ConfigMap; the files it names, and those its etcd
+   * store config names, are in mounted volumes.
+   */
   private static void checkJipamdConfig(String where, String file, Map<String, String> mounts,
       Map<String, JsonNode> volumes, Map<String, JsonNode> configMaps) throws Exception {
-    String dir = file.substring(0, file.lastIndexOf('/'));
-    String volume = mounts.get(dir);
-    assertNotNull(volume, where + ": " + file + " is not in a mounted volume: " + mounts);
-    JsonNode map = configMaps.get(volumes.get(volume).path("configMap").path("name").asText());
-    String text = map.path("data").path(file.substring(dir.length() + 1)).asText(null);
-    assertNotNull(text, where + ": the ConfigMap has no " + file);
+    String text = mountedConfigMapFile(where, file, mounts, volumes, configMaps);
     JsonNode config = YAML.readTree(text);
     assertTrue(config.has("store"), where + ": " + text);
     List<String> paths = new ArrayList<>();
     collectPaths(config, paths);
+    if (config.has("etcd-config")) {
+      String etcd = config.path("etcd-config").asText();
+      collectPaths(JSON.readTree(mountedConfigMapFile(where, etcd, mounts, volumes, configMaps)), paths);
+    }
     for (String path : paths) {
       assertTrue(mounts.containsKey(path.substring(0, path.lastIndexOf('/'))),
           where + ": " + file + " names " + path + ", which no mounted volume provides: " + mounts.keySet());
     }
+  }
+
+  /** The text of {@code file}, which must be in a mounted ConfigMap. */
+  private static String mountedConfigMapFile(String where, String file, Map<String, String> mounts,
+      Map<String, JsonNode> volumes, Map<String, JsonNode> configMaps) {
+    String dir = file.substring(0, file.lastIndexOf('/'));
+    String volume = mounts.get(dir);
+    assertNotNull(volume, where + ": " + file + " is not in a mounted volume: " + mounts);
+    JsonNode map = configMaps.get(volumes.get(volume).path("configMap").path("name").asText());
+    assertNotNull(map, where + ": " + file + " is not in a generated ConfigMap");
+    String text = map.path("data").path(file.substring(dir.length() + 1)).asText(null);
+    assertNotNull(text, where + ": the ConfigMap has no " + file);
+    return text;
+  }
+
+  /**
+   * Every jipamd config of deploy/ is one jipamd takes: {@code jipamd --check-config} exits 0 on
+   * it, and the etcd store config it names (the file of the same ConfigMap generator) is one the
+   * etcd store's parser takes. Paths under /etc are replaced by readable files of the test.
+   */
+  @Test
+  void jipamdConfigs_passCheckConfigAndTheEtcdStoresParser(@TempDir Path tmp) throws Exception {
+    Path pem = Files.writeString(tmp.resolve("x.pem"), "not read by --check-config\n");
+    int checked = 0;
+    for (Path yaml : files(".yaml")) {
+      if (!yaml.getFileName().toString().startsWith("jipamd-") || !YAML.readTree(yaml.toFile()).has("store")) {
+        continue;
+      }
+      Map<String, Object> settings = YAML.readValue(yaml.toFile(), new TypeReference<LinkedHashMap<String, Object>>() {});
+      if (settings.get("etcd-config") instanceof String etcdConfig) {
+        // the generator entry "etcd.json=FILE" of the overlay that mounts this config with it
+        String name = etcdConfig.substring(etcdConfig.lastIndexOf('/') + 1);
+        Path source = null;
+        for (JsonNode generator : YAML.readTree(yaml.resolveSibling("kustomization.yaml").toFile())
+            .path("configMapGenerator")) {
+          for (JsonNode f : generator.path("files")) {
+            if (f.asText().startsWith(name + "=")) {
+              source = yaml.resolveSibling(f.asText().substring(name.length() + 1));
+            }
+          }
+        }
+        assertNotNull(source, yaml + " names " + etcdConfig + ", which no ConfigMap generator beside it provides");
+        String json = Files.readString(source).replaceAll("\"/etc/[^\"]*\"", "\"" + pem + "\"");
+        @SuppressWarnings("unchecked")
+        Map<String, Object> store = JSON.readValue(json, Map.class);
+        assertEquals(3, EtcdStoreConfig.fromJson(store).endpoints().size(), source.toString());
+        settings.put("etcd-config", Files.writeString(tmp.resolve(name), json).toString());
+      }
+      Path copy = Files.writeString(tmp.resolve("jipamd.yaml"), YAML.writeValueAsString(settings));
+      JipamdConfigProbe.Run run = JipamdConfigProbe.run(Map.of(), "--check-config", copy.toString());
+      assertEquals(0, run.exit(), yaml + ": " + run.err());
+      checked++;
+    }
+    assertEquals(3, checked, "the jipamd configs of deploy/");
   }
 
   private static void collectPaths(JsonNode node, List<String> paths) {
