@@ -104,6 +104,11 @@ final class DirectBackend implements Backend {
     return new ArrayList<>(all.values());
   }
 
+  /** The pools the store itself defines (etcd), without the --conf ones. */
+  List<Pool> definedPools() {
+    return Queries.definedPools(store);
+  }
+
   @Override
   public UsageResponse usage(Pool pool) {
     return Queries.usage(store, pool);

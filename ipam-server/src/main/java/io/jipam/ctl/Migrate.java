@@ -101,12 +101,12 @@ final class Migrate extends Jipamctl.Base {
         throw IpamException.invalidConfig("cannot create data dir %s: %s", to, e.getMessage());
       }
     }
-    try (Backend source = fromEtcd ? DirectBackend.etcd(from, null, Map.of()) : DirectBackend.dataDir(from, confs, err());
-         Backend target = toEtcd ? DirectBackend.etcd(to, node, confs)
+    try (DirectBackend source = fromEtcd ? DirectBackend.etcd(from, null, Map.of()) : DirectBackend.dataDir(from, confs, err());
+         DirectBackend target = toEtcd ? DirectBackend.etcd(to, node, confs)
              : newDataDir && dryRun ? null : DirectBackend.dataDir(to, confs, err())) {
       int failed = 0;
       for (Pool p : pools) {
-        failed += migrate(p, fromEtcd ? stored(source, p) : p, fromEtcd, source, target) ? 0 : 1;
+        failed += migrate(p, fromEtcd ? stored(source, p) : p, fromEtcd, toEtcd, source, target) ? 0 : 1;
       }
       if (failed > 0) {
         return 1;
@@ -133,8 +133,8 @@ final class Migrate extends Jipamctl.Base {
   }
 
   /** The pool as etcd defines it (its ranges may be wider than the node's config's). */
-  private static Pool stored(Backend etcd, Pool p) {
-    for (Pool defined : etcd.pools()) {
+  private static Pool stored(DirectBackend etcd, Pool p) {
+    for (Pool defined : etcd.definedPools()) {
       if (defined.name().equals(p.name())) {
         return defined;
       }
@@ -143,7 +143,8 @@ final class Migrate extends Jipamctl.Base {
   }
 
   /** Copies one pool; {@code target} is null on a dry run into a data dir that does not exist yet (empty). */
-  private boolean migrate(Pool p, Pool sourcePool, boolean fromEtcd, Backend source, Backend target) {
+  private boolean migrate(Pool p, Pool sourcePool, boolean fromEtcd, boolean toEtcd, DirectBackend source,
+      DirectBackend target) {
     String targetName = target == null ? "data dir " + to + " (to be created)" : target.describe();
     PrintWriter out = out();
     if (sourcePool == null) {
@@ -157,15 +158,28 @@ final class Migrate extends Jipamctl.Base {
         held.computeIfAbsent(l.allocation().attachment(), k -> new ArrayList<>()).add(l.allocation());
       }
     }
-    // what the target holds now
+    // what the target holds now; on a dry run, a pool the target does not have yet is read as
+    // empty (reading it would define it in etcd, or make its directory)
+    List<String> refusals = new ArrayList<>();
+    boolean targetHasPool = target != null;
+    if (target != null && toEtcd) {
+      Pool stored = stored(target, p);
+      targetHasPool = stored != null;
+      if (stored != null && !stored.rangeSets().equals(p.rangeSets())) {
+        refusals.add(p.name() + ": defined in " + targetName + " with ranges " + stored.rangeSets()
+            + ", --conf says " + p.rangeSets());
+        targetHasPool = false;
+      }
+    } else if (target != null) {
+      targetHasPool = Files.isDirectory(to.resolve(p.name()));
+    }
     Map<IpAddress, Attachment> holderOf = new HashMap<>();
     Map<Attachment, List<IpAddress>> targetHolds = new HashMap<>();
-    for (RemoteStore.Listed l : target == null ? List.<RemoteStore.Listed>of()
+    for (RemoteStore.Listed l : !targetHasPool ? List.<RemoteStore.Listed>of()
         : target.list(p, ListRequest.getDefaultInstance())) {
       holderOf.put(l.allocation().address(), l.allocation().attachment());
       targetHolds.computeIfAbsent(l.allocation().attachment(), k -> new ArrayList<>()).add(l.allocation().address());
     }
-    List<String> refusals = new ArrayList<>();
     List<Item> write = new ArrayList<>();
     List<Item> present = new ArrayList<>();
     for (Map.Entry<Attachment, List<Allocation>> e : held.entrySet()) {
