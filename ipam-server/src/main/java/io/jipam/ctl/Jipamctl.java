@@ -43,6 +43,10 @@ public final class Jipamctl {
         line.getErr().println("jipamctl: " + ipam.code() + " (CNI " + ipam.code().cniCode() + "): " + ipam.getMessage());
         return 1;
       }
+      if (e instanceof CommandLine.ParameterException bad) {
+        line.getErr().println("jipamctl: " + bad.getMessage());
+        return 2;
+      }
       throw e;
     });
     return cl;

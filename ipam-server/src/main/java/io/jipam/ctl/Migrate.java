@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -70,18 +71,16 @@ final class Migrate extends Jipamctl.Base {
   public Integer call() {
     boolean json = parent.connection.json();
     if (parent.connection.confs.isEmpty()) {
-      throw IpamException.invalidConfig("migrate needs --conf FILE: the network config defining the pool(s)"
-          + " (a data dir holds no ranges)");
+      throw usage("migrate needs --conf FILE: the network config defining the pool(s) (a data dir holds no ranges)");
     }
     boolean fromEtcd = isEtcd(from, "--from");
     boolean toEtcd = isEtcd(to, "--to");
     if (fromEtcd == toEtcd) {
-      throw IpamException.invalidConfig("migrate copies between a data dir and etcd: --from %s and --to %s are both %s",
-          from, to, fromEtcd ? "etcd configs" : "data dirs");
+      throw usage(String.format("migrate copies between a data dir and etcd: --from %s and --to %s are both %s",
+          from, to, fromEtcd ? "etcd configs" : "data dirs"));
     }
     if (fromEtcd && node == null) {
-      throw IpamException.invalidConfig("from etcd into a data dir: give --node NODE, the node whose attachments"
-          + " the data dir is to hold");
+      throw usage("from etcd into a data dir: give --node NODE, the node whose attachments the data dir is to hold");
     }
     Map<String, Pool> confs = Confs.load(parent.connection.confs, err());
     List<Pool> pools = new ArrayList<>();
@@ -130,6 +129,11 @@ final class Migrate extends Jipamctl.Base {
       return false; // a data dir to be made
     }
     throw IpamException.invalidConfig("%s %s is neither a data dir nor an etcd config file", option, p);
+  }
+
+  /** Bad usage: exit 2, as picocli's own checks. */
+  private CommandLine.ParameterException usage(String message) {
+    return new CommandLine.ParameterException(spec.commandLine(), message);
   }
 
   /** The pool as etcd defines it (its ranges may be wider than the node's config's). */

@@ -34,7 +34,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 class JipamctlDataDirTest {
   @TempDir Path dir;
 
-  String conflist(Path data) {
+  String conflist(Path data) { // also MigrateTest
     return ("{'cniVersion':'1.0.0','name':'hl','plugins':[{'type':'bridge','bridge':'x0',"
         + "'ipam':{'type':'host-local','dataDir':'" + data + "','ranges':[[{'subnet':'198.18.60.0/24'}]]}}]}")
         .replace('\'', '"');
