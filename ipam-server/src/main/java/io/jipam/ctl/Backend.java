@@ -37,6 +37,9 @@ interface Backend extends AutoCloseable {
 
   List<Allocation> retainOnly(Pool pool, Set<Attachment> valid);
 
+  /** What {@link #retainOnly} would release now; changes nothing. */
+  List<Allocation> retainOnlyPreview(Pool pool, Set<Attachment> valid);
+
   AllocationOutcome allocate(Pool pool, AllocationRequest request);
 
   ReclaimNodeResponse reclaimNode(ReclaimNodeRequest request);

@@ -107,12 +107,7 @@ final class Changes {
       Pool p = pools(store, pool).get(0);
       List<Allocation> gone;
       if (dryRun) {
-        gone = new ArrayList<>();
-        for (RemoteStore.Listed l : store.list(p, io.jipam.server.v1.ListRequest.getDefaultInstance())) {
-          if (!keep.contains(l.allocation().attachment())) {
-            gone.add(l.allocation());
-          }
-        }
+        gone = store.retainOnlyPreview(p, keep);
       } else {
         gone = store.retainOnly(p, keep);
       }

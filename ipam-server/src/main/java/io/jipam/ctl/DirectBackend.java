@@ -146,6 +146,11 @@ final class DirectBackend implements Backend {
   }
 
   @Override
+  public List<Allocation> retainOnlyPreview(Pool pool, Set<Attachment> valid) {
+    return Queries.retainOnlyPreview(store, pool, valid);
+  }
+
+  @Override
   public AllocationOutcome allocate(Pool pool, AllocationRequest request) {
     return store.allocate(pool, request);
   }

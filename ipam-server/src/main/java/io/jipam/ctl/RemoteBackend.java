@@ -92,6 +92,11 @@ final class RemoteBackend implements Backend {
   }
 
   @Override
+  public List<Allocation> retainOnlyPreview(Pool pool, Set<Attachment> valid) {
+    return call(() -> store.retainOnlyPreview(pool, valid));
+  }
+
+  @Override
   public AllocationOutcome allocate(Pool pool, AllocationRequest request) {
     return call(() -> store.allocate(pool, request));
   }

@@ -185,7 +185,7 @@ final class IpamEndpoint {
     for (io.jipam.server.v1.Attachment a : r.getValidList()) {
       valid.add(attachment(a));
     }
-    return allocations(store.retainOnly(pool, valid));
+    return allocations(r.getDryRun() ? Queries.retainOnlyPreview(store, pool, valid) : store.retainOnly(pool, valid));
   }
 
   private UsageResponse usage(UsageRequest r) {

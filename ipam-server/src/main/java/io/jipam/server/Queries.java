@@ -124,6 +124,27 @@ public final class Queries {
   }
 
   /**
+   * What {@link IpamStore#retainOnly} would release now, changing nothing: every allocation whose
+   * attachment is not valid, and on the etcd store only those its node made (its retainOnly
+   * touches no other node's). A snapshot: the store may change right after.
+   */
+  public static List<Allocation> retainOnlyPreview(IpamStore store, Pool pool, java.util.Set<Attachment> valid) {
+    if (store instanceof RemoteStore remote) {
+      return remote.retainOnlyPreview(pool, valid);
+    }
+    List<Allocation> all = store.list(pool);
+    Map<Attachment, String> nodes = store instanceof EtcdStore etcd ? etcd.allocatingNodes(pool) : null;
+    List<Allocation> out = new ArrayList<>();
+    for (Allocation a : all) {
+      if (!valid.contains(a.attachment())
+          && (nodes == null || ((EtcdStore) store).node().equals(nodes.get(a.attachment())))) {
+        out.add(a);
+      }
+    }
+    return out;
+  }
+
+  /**
    * The pools the store itself defines (the etcd store: those stored in etcd, order round-robin);
    * empty for stores whose pools are defined only by their callers' configs.
    */

@@ -165,6 +165,13 @@ public final class RemoteStore implements IpamStore {
     return allocations(call(IpamGrpcClient.RetainOnly, r.build(), true));
   }
 
+  /** RetainOnly's dry run: what jipamd's store would release, changing nothing. */
+  public List<Allocation> retainOnlyPreview(Pool pool, Set<Attachment> valid) {
+    RetainOnlyRequest.Builder r = RetainOnlyRequest.newBuilder().setPool(Protos.pool(pool)).setDryRun(true);
+    valid.forEach(a -> r.addValid(Protos.attachment(a)));
+    return allocations(call(IpamGrpcClient.RetainOnly, r.build(), true));
+  }
+
   @Override
   public PoolUsage usage(Pool pool) {
     UsageRequest r = UsageRequest.newBuilder().setPool(Protos.pool(pool)).build();

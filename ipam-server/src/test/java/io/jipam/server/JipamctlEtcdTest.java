@@ -164,8 +164,13 @@ class JipamctlEtcdTest {
     Path valid = dir.resolve("valid");
     Files.writeString(valid, "a2/eth0\n");
     // gc on etcd touches only the store's node (node-a): a1 goes, b0 (node-b) stays
+    CtlRun gcDry = ctl(mode, "gc", "--pool", "cluster", "--valid", valid.toString(), "--dry-run");
+    assertEquals(0, gcDry.exit(), gcDry.toString());
+    assertEquals(1, gcDry.out().lines().count(), gcDry.out());
+    assertTrue(gcDry.out().startsWith("would release") && gcDry.out().contains("a1/eth0"), gcDry.out());
     CtlRun gc = ctl(mode, "gc", "--pool", "cluster", "--valid", valid.toString());
     assertEquals(0, gc.exit(), gc.toString());
+    assertEquals(gcDry.out().replace("would release", "released"), gc.out());
     CtlRun left = ctl(mode, "list", "-o", "json");
     assertEquals(List.of("a2", "b0"), new JsonArray(left.out()).stream()
         .map(o -> ((JsonObject) o).getString("containerId")).toList(), left.out());
