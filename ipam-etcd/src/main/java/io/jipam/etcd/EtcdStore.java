@@ -59,6 +59,17 @@ public interface EtcdStore extends IpamStore {
   Map<Attachment, String> allocatingNodes(Pool pool);
 
   /**
+   * Checks that the pool's blocks and handles agree, from one read of both (one etcd revision):
+   * every address a block holds is listed, in that range set, by its holder's handle, and every
+   * address a handle lists is held by that attachment in its block. Changes nothing.
+   *
+   * @return one line per disagreement, naming the address, the attachment and the key; empty when
+   *     they agree
+   * @throws io.jipam.core.IpamException TRY_AGAIN_LATER when etcd cannot be reached
+   */
+  List<String> audit(Pool pool);
+
+  /**
    * Every pool defined in etcd (under this store's prefix), by name, with its stored ranges. The
    * allocation order is not part of a stored definition: these pools say round-robin. Changes
    * nothing.

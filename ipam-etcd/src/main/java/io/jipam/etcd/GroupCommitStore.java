@@ -227,6 +227,55 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
   }
 
   @Override
+  public List<String> audit(Pool pool) {
+    PoolCache cache = slot(pool).cache();
+    long deadline = deadline();
+    return retrying(deadline, () -> {
+      BlockLayout layout = cache.definition(deadline);
+      io.etcd.jetcd.kv.TxnResponse r = ctx.etcd().txn(List.of(),
+          List.of(EtcdClient.getPrefix(ctx.keys().blocksPrefix(pool.name())),
+              EtcdClient.getPrefix(ctx.keys().handlesPrefix(pool.name()))), List.of(), deadline, "auditing " + pool.name());
+      Map<io.jipam.core.net.IpAddress, Block.Entry> inBlocks = new java.util.TreeMap<>();
+      Map<io.jipam.core.net.IpAddress, String> blockOf = new java.util.HashMap<>();
+      Map<io.jipam.core.net.IpAddress, Integer> setOf = new java.util.HashMap<>();
+      for (KeyValue kv : r.getGetResponses().get(0).getKvs()) {
+        Block b = ctx.blocks().decode(layout, kv);
+        b.entries.forEach((offset, e) -> {
+          inBlocks.put(b.addressAt(offset), e);
+          blockOf.put(b.addressAt(offset), b.key);
+          setOf.put(b.addressAt(offset), b.set);
+        });
+      }
+      List<String> out = new ArrayList<>();
+      java.util.Set<String> listed = new java.util.HashSet<>(); // address and holder
+      for (KeyValue kv : r.getGetResponses().get(1).getKvs()) {
+        String key = EtcdClient.text(kv.getKey());
+        Handle h = HandleCodec.decode(kv);
+        for (Allocation a : h.allocations()) {
+          listed.add(a.address() + " " + a.attachment());
+          Block.Entry e = inBlocks.get(a.address());
+          if (e == null) {
+            out.add(pool.name() + ": handle " + key + " lists " + a.address() + ", which no block holds");
+          } else if (!e.attachment().equals(a.attachment())) {
+            out.add(pool.name() + ": handle " + key + " lists " + a.address() + ", which block "
+                + blockOf.get(a.address()) + " gives to " + e.attachment());
+          } else if (setOf.get(a.address()) != a.rangeSetIndex()) {
+            out.add(pool.name() + ": handle " + key + " lists " + a.address() + " in range set " + a.rangeSetIndex()
+                + ", block " + blockOf.get(a.address()) + " is of set " + setOf.get(a.address()));
+          }
+        }
+      }
+      inBlocks.forEach((address, e) -> {
+        if (!listed.contains(address + " " + e.attachment())) {
+          out.add(pool.name() + ": block " + blockOf.get(address) + " gives " + address + " to " + e.attachment()
+              + ", whose handle does not list it");
+        }
+      });
+      return out;
+    });
+  }
+
+  @Override
   public List<Pool> definedPools() {
     long deadline = deadline();
     return retrying(deadline, () -> reclaimer.definedPools(deadline));

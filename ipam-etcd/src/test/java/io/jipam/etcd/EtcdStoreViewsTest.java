@@ -74,6 +74,28 @@ class EtcdStoreViewsTest {
   }
 
   @Test
+  void audit_handleDeletedAndHandleWithoutBlock_bothNamedConsistentStoreClean() {
+    Pool pool = TestPools.pool("audit", AllocationOrder.ROUND_ROBIN, "198.18.55.0/24");
+    GroupCommitStore s = (GroupCommitStore) store("node-a");
+    s.allocate(pool, AllocationRequest.of(new Attachment("a0", "eth0")));
+    s.allocate(pool, AllocationRequest.of(new Attachment("a1", "eth0")));
+    assertEquals(List.of(), s.audit(pool));
+
+    long deadline = System.nanoTime() + 5_000_000_000L;
+    Attachment ghost = new Attachment("ghost", "eth0");
+    String handle = HandleCodec.encode(new Handle("node-a", io.jipam.core.store.PodRef.UNKNOWN,
+        List.of(new io.jipam.core.store.Allocation(io.jipam.core.net.IpAddress.parse("198.18.55.200"), 0, ghost, null)),
+        0));
+    s.etcd().txn(List.of(), List.of(EtcdClient.delete(s.keys().handle("audit", new Attachment("a0", "eth0"))),
+        EtcdClient.put(s.keys().handle("audit", ghost), handle)), List.of(), deadline, "corrupting");
+    List<String> findings = store("node-z").audit(pool);
+    assertEquals(2, findings.size(), findings.toString());
+    assertTrue(findings.get(0).contains("198.18.55.200") && findings.get(0).contains("no block holds"), findings.toString());
+    assertTrue(findings.get(1).contains("198.18.55.2 to a0/eth0") && findings.get(1).contains("does not list it"),
+        findings.toString());
+  }
+
+  @Test
   void definedPools_twoPoolsUsed_bothWithStoredRanges() {
     Pool one = TestPools.pool("one", AllocationOrder.LOWEST_FREE, "198.18.52.0/24", "fd00:52::/120");
     Pool two = TestPools.pool("two", AllocationOrder.ROUND_ROBIN, "198.18.53.0/24");
