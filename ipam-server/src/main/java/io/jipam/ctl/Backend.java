@@ -40,6 +40,9 @@ interface Backend extends AutoCloseable {
   /** What {@link #retainOnly} would release now; changes nothing. */
   List<Allocation> retainOnlyPreview(Pool pool, Set<Attachment> valid);
 
+  /** What the store itself finds inconsistent in the pool (etcd: blocks and handles); empty elsewhere. */
+  List<String> audit(Pool pool);
+
   AllocationOutcome allocate(Pool pool, AllocationRequest request);
 
   ReclaimNodeResponse reclaimNode(ReclaimNodeRequest request);

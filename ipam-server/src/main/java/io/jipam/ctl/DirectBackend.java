@@ -151,6 +151,11 @@ final class DirectBackend implements Backend {
   }
 
   @Override
+  public List<String> audit(Pool pool) {
+    return Queries.audit(store, pool);
+  }
+
+  @Override
   public AllocationOutcome allocate(Pool pool, AllocationRequest request) {
     return store.allocate(pool, request);
   }

@@ -97,6 +97,11 @@ final class RemoteBackend implements Backend {
   }
 
   @Override
+  public List<String> audit(Pool pool) {
+    return call(() -> store.audit(pool));
+  }
+
+  @Override
   public AllocationOutcome allocate(Pool pool, AllocationRequest request) {
     return call(() -> store.allocate(pool, request));
   }

@@ -313,7 +313,8 @@ final class Views {
 
   @Command(name = "check", mixinStandardHelpOptions = true,
       description = "Audit every pool: an address held twice, an attachment with two addresses in one range set,"
-          + " an address outside every range set. Exit 1 when anything is found.")
+          + " an address outside every range set; on etcd also blocks and handles that disagree. Exit 1 when anything"
+          + " is found.")
   static final class Check extends Jipamctl.Base {
     @Override
     int run(Backend store, boolean json) {
@@ -344,6 +345,7 @@ final class Views {
     long allocations = 0;
     for (Pool p : Jipamctl.Base.pools(store, null)) {
       pools++;
+      findings.addAll(store.audit(p));
       Map<IpAddress, Attachment> byAddress = new HashMap<>();
       Map<String, IpAddress> bySet = new HashMap<>();
       for (RemoteStore.Listed l : store.list(p, ListRequest.getDefaultInstance())) {

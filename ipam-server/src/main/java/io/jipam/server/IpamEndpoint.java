@@ -87,6 +87,8 @@ final class IpamEndpoint {
     unary(server, IpamGrpcService.RetainOnly, this::retainOnly);
     unary(server, IpamGrpcService.Usage, this::usage);
     unary(server, IpamGrpcService.ListPools, r -> listPools());
+    unary(server, IpamGrpcService.Audit, r -> io.jipam.server.v1.AuditResponse.newBuilder()
+        .addAllFindings(Queries.audit(store, pool(r.getPool()))).build());
     unary(server, IpamGrpcService.ReclaimNode, r -> Reclaims.reclaimNode(store, r));
     unary(server, IpamGrpcService.LiftFence, r -> Reclaims.liftFence(store, r.getNode()));
   }

@@ -144,6 +144,14 @@ public final class Queries {
     return out;
   }
 
+  /** What the store itself finds inconsistent in the pool (etcd: {@link EtcdStore#audit}); else nothing. */
+  public static List<String> audit(IpamStore store, Pool pool) {
+    if (store instanceof RemoteStore remote) {
+      return remote.audit(pool);
+    }
+    return store instanceof EtcdStore etcd ? etcd.audit(pool) : List.of();
+  }
+
   /**
    * The pools the store itself defines (the etcd store: those stored in etcd, order round-robin);
    * empty for stores whose pools are defined only by their callers' configs.

@@ -165,6 +165,12 @@ public final class RemoteStore implements IpamStore {
     return allocations(call(IpamGrpcClient.RetainOnly, r.build(), true));
   }
 
+  /** Audit: the consistency findings of jipamd's store for the pool. */
+  public List<String> audit(Pool pool) {
+    return call(IpamGrpcClient.Audit, io.jipam.server.v1.AuditRequest.newBuilder().setPool(Protos.pool(pool)).build(),
+        true).getFindingsList();
+  }
+
   /** RetainOnly's dry run: what jipamd's store would release, changing nothing. */
   public List<Allocation> retainOnlyPreview(Pool pool, Set<Attachment> valid) {
     RetainOnlyRequest.Builder r = RetainOnlyRequest.newBuilder().setPool(Protos.pool(pool)).setDryRun(true);

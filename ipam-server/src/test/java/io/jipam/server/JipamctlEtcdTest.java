@@ -57,9 +57,11 @@ class JipamctlEtcdTest {
     etcd.close();
   }
 
+  String prefix;
+
   @BeforeEach
   void populate() throws Exception {
-    String prefix = "/ctl-" + UUID.randomUUID();
+    prefix = "/ctl-" + UUID.randomUUID();
     config = dir.resolve("etcd.json");
     Files.writeString(config, new JsonObject().put("endpoints", new JsonArray().add(etcd.endpoint)).put("node", "node-a")
         .put("prefix", prefix).put("timeoutMillis", 5000).encode());
@@ -186,6 +188,19 @@ class JipamctlEtcdTest {
     CtlRun lift = ctl(mode, "lift-fence", "node-b");
     assertEquals(0, lift.exit(), lift.toString());
     assertTrue(lift.out().contains("lifted"), lift.out());
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"direct", "jipamd"})
+  void check_handleDeletedBehindTheStore_blockEntryWithoutHandleFound(String mode) throws Exception {
+    try (io.etcd.jetcd.Client client = io.etcd.jetcd.Client.builder().endpoints(etcd.endpoint).build()) {
+      client.getKVClient().delete(io.etcd.jetcd.ByteSequence.from(prefix + "/v1/handles/cluster/a1/eth0",
+          java.nio.charset.StandardCharsets.UTF_8)).get(10, java.util.concurrent.TimeUnit.SECONDS);
+    }
+    CtlRun check = ctl(mode, "check");
+    assertEquals(1, check.exit(), check.toString());
+    assertTrue(check.out().contains("198.18.70.3 to a1/eth0, whose handle does not list it"), check.out());
+    assertTrue(check.out().contains("1 findings"), check.out());
   }
 
   @Test
