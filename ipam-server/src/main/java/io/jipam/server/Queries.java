@@ -22,18 +22,19 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * The read side of {@code jipam.v1.Ipam} (List, Usage, the pools a store defines) over any {@link
- * IpamStore}, in process: jipamd's endpoint answers with it, and jipamctl uses it on a store it
+ * The read side of {@code jipam.v1.Ipam} (List, Usage, Audit, RetainOnly's dry run, the pools a
+ * store defines) over any {@link IpamStore}, in process: jipamd's endpoint answers with it, and jipamctl uses it on a store it
  * opened itself, so both give the same answers. What depends on the store:
  *
  * <table>
  *   <caption>By store</caption>
- *   <tr><th>store</th><th>Usage</th><th>List's node</th><th>defined pools</th></tr>
+ *   <tr><th>store</th><th>Usage</th><th>List's node</th><th>Audit</th><th>defined pools</th></tr>
  *   <tr><td>etcd</td><td>range sets, blocks and nodes, one read</td><td>from the handles</td>
- *       <td>those stored in etcd</td></tr>
- *   <tr><td>{@link RemoteStore}</td><td>passed on</td><td>passed on</td><td>none (ListPools asks)</td></tr>
+ *       <td>blocks against handles, one read</td><td>those stored in etcd</td></tr>
+ *   <tr><td>{@link RemoteStore}</td><td>passed on</td><td>passed on</td><td>passed on</td><td>none
+ *       (ListPools asks)</td></tr>
  *   <tr><td>file, memory</td><td>range sets only; no {@code blocks}</td><td>empty; a node filter is
- *       refused (UNSUPPORTED_FIELD)</td><td>none</td></tr>
+ *       refused (UNSUPPORTED_FIELD)</td><td>nothing</td><td>none</td></tr>
  * </table>
  * Stateless; thread-safe as the store is. Store I/O: call it on a worker, not an event loop.
  */
