@@ -33,13 +33,15 @@ final class BatchCommitter {
   private final CommitTickets tickets;
   private final AtomicLong commits;
   private final AtomicLong committedRequests;
+  private final CommitListener listener;
 
   /**
    * @param commits counts successful transactions; {@code committedRequests} the changes they
-   *     carried (for tests and the benchmark)
+   *     carried (for tests and the benchmark); {@code listener} is told of each commit (metrics)
    */
   BatchCommitter(StoreContext ctx, PoolCache cache, CommitTickets tickets, AtomicLong commits,
-      AtomicLong committedRequests) {
+      AtomicLong committedRequests, CommitListener listener) {
+    this.listener = listener;
     this.ctx = ctx;
     this.cache = cache;
     this.tickets = tickets;
@@ -122,6 +124,11 @@ final class BatchCommitter {
           plan.apply(r.getHeader().getRevision());
           commits.incrementAndGet();
           committedRequests.addAndGet(included.size());
+          try {
+            listener.committed(cache.pool.name(), included.size());
+          } catch (RuntimeException ignored) {
+            // a listener's failure is not the store's: the changes are committed
+          }
           included.forEach(Change::complete);
           pending = deferred;
           conflicts = 0;

@@ -231,6 +231,14 @@ final class BlockLayout {
     return (bits[i >>> 6] & (1L << i)) != 0;
   }
 
+  static long count(long[] bits) {
+    long n = 0;
+    for (long w : bits) {
+      n += Long.bitCount(w);
+    }
+    return n;
+  }
+
   static boolean isEmpty(long[] bits) {
     for (long w : bits) {
       if (w != 0) {

@@ -124,6 +124,11 @@ final class EtcdClient implements AutoCloseable {
     return Op.get(bytes(key), GetOption.DEFAULT);
   }
 
+  /** Every key under the prefix, as a transaction's read (several in one transaction: one revision). */
+  static Op getPrefix(String prefix) {
+    return Op.get(bytes(prefix), GetOption.builder().isPrefix(true).build());
+  }
+
   TxnResponse txn(List<Cmp> cmps, List<Op> then, List<Op> otherwise, long deadline, String what) {
     CompletableFuture<TxnResponse> f = kv.txn()
         .If(cmps.toArray(Cmp[]::new))

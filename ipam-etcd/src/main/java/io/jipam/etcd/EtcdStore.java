@@ -1,6 +1,10 @@
 package io.jipam.etcd;
 
+import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.Pool;
+import java.util.List;
+import java.util.Map;
 
 /**
  * The clustered {@link IpamStore} on etcd, with the one operation beyond the store contract:
@@ -37,6 +41,42 @@ public interface EtcdStore extends IpamStore {
    * @throws io.jipam.core.IpamException TRY_AGAIN_LATER when etcd does not answer in time
    */
   void ping();
+
+  /**
+   * The pool's usage per range set and per block (with each block's owner), from one range read
+   * of its blocks: one etcd revision. Changes nothing; the pool is defined as by any call.
+   *
+   * @throws io.jipam.core.IpamException TRY_AGAIN_LATER when etcd cannot be reached
+   */
+  PoolBlocks blockUsage(Pool pool);
+
+  /**
+   * The node that made each attachment's allocation in the pool (its handle's node), from one
+   * range read of the pool's handles. Changes nothing.
+   *
+   * @throws io.jipam.core.IpamException TRY_AGAIN_LATER when etcd cannot be reached
+   */
+  Map<Attachment, String> allocatingNodes(Pool pool);
+
+  /**
+   * Checks that the pool's blocks and handles agree, from one read of both (one etcd revision):
+   * every address a block holds is listed, in that range set, by its holder's handle, and every
+   * address a handle lists is held by that attachment in its block. Changes nothing.
+   *
+   * @return one line per disagreement, naming the address, the attachment and the key; empty when
+   *     they agree
+   * @throws io.jipam.core.IpamException TRY_AGAIN_LATER when etcd cannot be reached
+   */
+  List<String> audit(Pool pool);
+
+  /**
+   * Every pool defined in etcd (under this store's prefix), by name, with its stored ranges. The
+   * allocation order is not part of a stored definition: these pools say round-robin. Changes
+   * nothing.
+   *
+   * @throws io.jipam.core.IpamException TRY_AGAIN_LATER when etcd cannot be reached
+   */
+  List<Pool> definedPools();
 
   /** {@link #reclaimNode(String, ReclaimPolicy)} with {@link ReclaimPolicy#DEFAULT}. */
   default ReclaimReport reclaimNode(String node) {

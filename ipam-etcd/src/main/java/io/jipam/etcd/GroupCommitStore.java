@@ -3,6 +3,7 @@ package io.jipam.etcd;
 import io.etcd.jetcd.KeyValue;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
+import io.jipam.core.net.Cidr;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
@@ -57,6 +58,7 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
   /** Successful transactions and the requests they carried (see {@link CommitCounters}). */
   private final AtomicLong commits = new AtomicLong();
   private final AtomicLong committedRequests = new AtomicLong();
+  private final List<CommitListener> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   /** One pool's cache and commit queue in this store. */
   private record PoolSlot(PoolCache cache, CommitQueue queue) {}
@@ -177,6 +179,109 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
   }
 
   @Override
+  public void addCommitListener(CommitListener listener) {
+    listeners.add(java.util.Objects.requireNonNull(listener, "listener"));
+  }
+
+  private void notifyCommit(String pool, int changes) {
+    for (CommitListener l : listeners) {
+      l.committed(pool, changes);
+    }
+  }
+
+  @Override
+  public PoolBlocks blockUsage(Pool pool) {
+    PoolCache cache = slot(pool).cache();
+    long deadline = deadline();
+    return retrying(deadline, () -> {
+      BlockLayout layout = cache.definition(deadline);
+      long[] allocated = new long[layout.sets()];
+      List<BlockUsage> blocks = new ArrayList<>();
+      for (Block b : cache.readBlocks(-1, deadline)) {
+        allocated[b.set] += b.entries.size();
+        blocks.add(new BlockUsage(b.set, new Cidr(b.net, layout.blockLength(b.set)), b.owner, b.entries.size(),
+            BlockLayout.count(layout.allowed(b.set, b.net))));
+      }
+      blocks.sort(Comparator.comparingInt(BlockUsage::rangeSet).thenComparing(u -> u.block().network()));
+      long[] capacity = new long[layout.sets()];
+      for (int s = 0; s < capacity.length; s++) {
+        capacity[s] = layout.capacity(s);
+      }
+      return new PoolBlocks(PoolUsage.of(allocated, capacity), blocks);
+    });
+  }
+
+  @Override
+  public Map<Attachment, String> allocatingNodes(Pool pool) {
+    PoolCache cache = slot(pool).cache();
+    long deadline = deadline();
+    return retrying(deadline, () -> {
+      cache.definition(deadline);
+      Map<Attachment, String> out = new java.util.HashMap<>();
+      for (KeyValue kv : ctx.etcd().range(ctx.keys().handlesPrefix(pool.name()), false, deadline,
+          "listing handles")) {
+        out.put(Keys.parseHandle(EtcdClient.text(kv.getKey())), HandleCodec.decode(kv).node());
+      }
+      return out;
+    });
+  }
+
+  @Override
+  public List<String> audit(Pool pool) {
+    PoolCache cache = slot(pool).cache();
+    long deadline = deadline();
+    return retrying(deadline, () -> {
+      BlockLayout layout = cache.definition(deadline);
+      io.etcd.jetcd.kv.TxnResponse r = ctx.etcd().txn(List.of(),
+          List.of(EtcdClient.getPrefix(ctx.keys().blocksPrefix(pool.name())),
+              EtcdClient.getPrefix(ctx.keys().handlesPrefix(pool.name()))), List.of(), deadline, "auditing " + pool.name());
+      Map<io.jipam.core.net.IpAddress, Block.Entry> inBlocks = new java.util.TreeMap<>();
+      Map<io.jipam.core.net.IpAddress, String> blockOf = new java.util.HashMap<>();
+      Map<io.jipam.core.net.IpAddress, Integer> setOf = new java.util.HashMap<>();
+      for (KeyValue kv : r.getGetResponses().get(0).getKvs()) {
+        Block b = ctx.blocks().decode(layout, kv);
+        b.entries.forEach((offset, e) -> {
+          inBlocks.put(b.addressAt(offset), e);
+          blockOf.put(b.addressAt(offset), b.key);
+          setOf.put(b.addressAt(offset), b.set);
+        });
+      }
+      List<String> out = new ArrayList<>();
+      java.util.Set<String> listed = new java.util.HashSet<>(); // address and holder
+      for (KeyValue kv : r.getGetResponses().get(1).getKvs()) {
+        String key = EtcdClient.text(kv.getKey());
+        Handle h = HandleCodec.decode(kv);
+        for (Allocation a : h.allocations()) {
+          listed.add(a.address() + " " + a.attachment());
+          Block.Entry e = inBlocks.get(a.address());
+          if (e == null) {
+            out.add(pool.name() + ": handle " + key + " lists " + a.address() + ", which no block holds");
+          } else if (!e.attachment().equals(a.attachment())) {
+            out.add(pool.name() + ": handle " + key + " lists " + a.address() + ", which block "
+                + blockOf.get(a.address()) + " gives to " + e.attachment());
+          } else if (setOf.get(a.address()) != a.rangeSetIndex()) {
+            out.add(pool.name() + ": handle " + key + " lists " + a.address() + " in range set " + a.rangeSetIndex()
+                + ", block " + blockOf.get(a.address()) + " is of set " + setOf.get(a.address()));
+          }
+        }
+      }
+      inBlocks.forEach((address, e) -> {
+        if (!listed.contains(address + " " + e.attachment())) {
+          out.add(pool.name() + ": block " + blockOf.get(address) + " gives " + address + " to " + e.attachment()
+              + ", whose handle does not list it");
+        }
+      });
+      return out;
+    });
+  }
+
+  @Override
+  public List<Pool> definedPools() {
+    long deadline = deadline();
+    return retrying(deadline, () -> reclaimer.definedPools(deadline));
+  }
+
+  @Override
   public ReclaimReport reclaimNode(String gone, ReclaimPolicy policy) {
     checkOpen();
     return reclaimer.reclaim(gone, policy);
@@ -232,7 +337,7 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
   private PoolSlot slot(Pool pool) {
     return pools.computeIfAbsent(pool.name() + "\n" + BlockLayout.rangesText(pool), k -> {
       PoolCache cache = new PoolCache(ctx, pool);
-      BatchCommitter committer = new BatchCommitter(ctx, cache, tickets, commits, committedRequests);
+      BatchCommitter committer = new BatchCommitter(ctx, cache, tickets, commits, committedRequests, this::notifyCommit);
       return new PoolSlot(cache, new CommitQueue(committers, ctx.clock(), ctx.timeoutNanos(), committer));
     });
   }

@@ -89,6 +89,13 @@ final class NodeReclaimer {
     return new ReclaimPreview(node, lastSeen, looksAlive, got.get(1) != null, held);
   }
 
+  /** Every pool defined in etcd, by name (order round-robin: the order is not stored). */
+  List<Pool> definedPools(long deadline) {
+    List<Pool> out = new java.util.ArrayList<>();
+    pools(deadline).values().forEach(l -> out.add(l.pool()));
+    return out;
+  }
+
   private Map<String, BlockLayout> pools(long deadline) {
     Map<String, BlockLayout> out = new TreeMap<>();
     for (KeyValue kv : ctx.etcd().range(ctx.keys().poolsPrefix(), false, deadline, "listing pools")) {

@@ -41,15 +41,15 @@ final class Changes {
     @Option(names = "--dry-run", description = "print what would be released; change nothing") boolean dryRun;
 
     @Override
-    int run(RemoteStore store, boolean json) throws IOException {
-      Map<Pool, List<Allocation>> found = Views.matching(store, what);
+    int run(Backend store, boolean json) throws IOException {
+      Map<Pool, List<RemoteStore.Listed>> found = Views.matching(store, what);
       if (found.isEmpty()) {
         spec.commandLine().getErr().println("jipamctl: nothing allocated matches " + what);
         return 1;
       }
       Map<Pool, Set<Attachment>> attachments = new java.util.LinkedHashMap<>();
       found.forEach((p, list) -> list.forEach(a -> attachments.computeIfAbsent(p, k -> new java.util.LinkedHashSet<>())
-          .add(a.attachment())));
+          .add(a.allocation().attachment())));
       for (Map.Entry<Pool, Set<Attachment>> e : attachments.entrySet()) {
         for (Attachment a : e.getValue()) {
           for (Allocation held : store.find(e.getKey(), a)) {
@@ -89,7 +89,7 @@ final class Changes {
     @Option(names = "--dry-run", description = "print what would be released; change nothing") boolean dryRun;
 
     @Override
-    int run(RemoteStore store, boolean json) throws IOException {
+    int run(Backend store, boolean json) throws IOException {
       Set<Attachment> keep = new HashSet<>();
       int n = 0;
       for (String line : Files.readAllLines(valid)) {
@@ -107,12 +107,7 @@ final class Changes {
       Pool p = pools(store, pool).get(0);
       List<Allocation> gone;
       if (dryRun) {
-        gone = new ArrayList<>();
-        for (Allocation a : store.list(p)) {
-          if (!keep.contains(a.attachment())) {
-            gone.add(a);
-          }
-        }
+        gone = store.retainOnlyPreview(p, keep);
       } else {
         gone = store.retainOnly(p, keep);
       }
@@ -135,7 +130,7 @@ final class Changes {
         description = "a node seen within this many seconds looks alive (default: the store's, 600)") int quietSeconds;
 
     @Override
-    int run(RemoteStore store, boolean json) {
+    int run(Backend store, boolean json) {
       if (quietSeconds < 0) {
         throw IpamException.invalidConfig("--quiet-period %d is negative", quietSeconds);
       }
@@ -203,7 +198,7 @@ final class Changes {
     @Parameters(paramLabel = "NODE") String node;
 
     @Override
-    int run(RemoteStore store, boolean json) {
+    int run(Backend store, boolean json) {
       boolean lifted = store.liftFence(node);
       if (json) {
         out().println(new JsonObject().put("node", node).put("lifted", lifted).encode());

@@ -8,7 +8,12 @@ import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
 import io.jipam.server.RemoteStore;
+import io.jipam.server.v1.BlockUsage;
+import io.jipam.server.v1.Blocks;
 import io.jipam.server.v1.ListRequest;
+import io.jipam.server.v1.NodeUsage;
+import io.jipam.server.v1.UsageResponse;
+import java.io.PrintWriter;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.util.ArrayList;
@@ -52,21 +57,101 @@ final class Views {
         .put("podName", a.pod().name());
   }
 
+  static JsonObject json(RemoteStore.Listed l, String pool) {
+    return json(l.allocation(), pool).put("node", l.node().isEmpty() ? null : l.node());
+  }
+
   static String text(Allocation a, String pool) {
     return String.format("%-16s %-39s %-40s %s", pool, a.address(), a.attachment(), a.pod());
   }
 
-  static JsonObject usageJson(Pool pool, PoolUsage usage) {
+  static String text(RemoteStore.Listed l, String pool) {
+    return String.format("%-16s %-39s %-40s %-24s %s", pool, l.allocation().address(), l.allocation().attachment(),
+        l.allocation().pod(), l.node().isEmpty() ? "-" : l.node());
+  }
+
+  static final String LIST_HEADER = String.format("%-16s %-39s %-40s %-24s %s", "POOL", "ADDRESS", "ATTACHMENT", "POD",
+      "NODE");
+
+  static PoolUsage usage(UsageResponse r) {
+    List<Long> used = new ArrayList<>();
+    List<Long> free = new ArrayList<>();
+    r.getRangeSetsList().forEach(u -> {
+      used.add(u.getAllocated());
+      free.add(u.getFree());
+    });
+    return new PoolUsage(used, free);
+  }
+
+  static JsonObject usageJson(Pool pool, UsageResponse r) {
+    PoolUsage usage = usage(r);
     JsonArray sets = new JsonArray();
     for (int i = 0; i < pool.rangeSets().size(); i++) {
+      long used = usage.allocated().get(i);
+      long free = usage.free().get(i);
       sets.add(new JsonObject().put("index", i).put("ranges", ranges(pool.rangeSets().get(i)))
-          .put("used", usage.allocated().get(i)).put("free", unsigned(usage.free().get(i))));
+          .put("used", used).put("free", unsigned(free)).put("utilisation", ratio(used, free)));
     }
-    return new JsonObject().put("pool", pool.name()).put("order", pool.order().configName()).put("rangeSets", sets);
+    JsonObject out = new JsonObject().put("pool", pool.name()).put("order", pool.order().configName())
+        .put("rangeSets", sets);
+    if (r.hasBlocks()) {
+      JsonArray blocks = new JsonArray();
+      for (BlockUsage b : r.getBlocks().getBlocksList()) {
+        blocks.add(new JsonObject().put("rangeSet", b.getRangeSetIndex()).put("block", b.getCidr())
+            .put("node", b.getNode().isEmpty() ? null : b.getNode()).put("used", b.getAllocated())
+            .put("free", unsigned(b.getFree())).put("utilisation", ratio(b.getAllocated(), b.getFree())));
+      }
+      JsonArray nodes = new JsonArray();
+      for (NodeUsage n : r.getBlocks().getNodesList()) {
+        nodes.add(new JsonObject().put("node", n.getNode().isEmpty() ? null : n.getNode())
+            .put("rangeSet", n.getRangeSetIndex()).put("blocks", n.getBlocks()).put("used", n.getAllocated())
+            .put("free", unsigned(n.getFree())).put("utilisation", ratio(n.getAllocated(), n.getFree())));
+      }
+      out.put("blocks", blocks).put("nodes", nodes);
+    }
+    return out;
+  }
+
+  static double ratio(long used, long free) {
+    double total = (double) used + (free < 0 ? 1.8446744073709552E19 : (double) free);
+    return total == 0 ? 0 : Math.round(used / total * 10000) / 10000.0;
+  }
+
+  static final String USAGE_HEADER = String.format("%-16s %-4s %12s %22s  %s", "POOL", "SET", "USED", "FREE",
+      "UTILISATION");
+
+  /** The text of one pool's usage: a line per range set, then per block and per node when there are blocks. */
+  static void usageText(PrintWriter out, Pool p, UsageResponse r) {
+    PoolUsage u = usage(r);
+    for (int i = 0; i < p.rangeSets().size(); i++) {
+      out.println(String.format("%-16s %-4d %12d %22s  %s", p.name(), i, u.allocated().get(i),
+          unsigned(u.free().get(i)), bar(u.allocated().get(i), u.free().get(i))));
+    }
+    blocksText(out, r);
+  }
+
+  /** Per block and per node, when the answer has blocks; nothing otherwise. */
+  static void blocksText(PrintWriter out, UsageResponse r) {
+    if (!r.hasBlocks()) {
+      return;
+    }
+    Blocks b = r.getBlocks();
+    out.println(String.format("  %-43s %-4s %-24s %8s %8s  %s", "BLOCK", "SET", "NODE", "USED", "FREE", "UTILISATION"));
+    for (BlockUsage x : b.getBlocksList()) {
+      out.println(String.format("  %-43s %-4d %-24s %8d %8s  %s", x.getCidr(), x.getRangeSetIndex(),
+          x.getNode().isEmpty() ? "(no owner)" : x.getNode(), x.getAllocated(), unsigned(x.getFree()),
+          bar(x.getAllocated(), x.getFree())));
+    }
+    out.println(String.format("  %-24s %-4s %6s %8s %8s  %s", "NODE", "SET", "BLOCKS", "USED", "FREE", "UTILISATION"));
+    for (NodeUsage x : b.getNodesList()) {
+      out.println(String.format("  %-24s %-4d %6d %8d %8s  %s", x.getNode().isEmpty() ? "(no owner)" : x.getNode(),
+          x.getRangeSetIndex(), x.getBlocks(), x.getAllocated(), unsigned(x.getFree()),
+          bar(x.getAllocated(), x.getFree())));
+    }
   }
 
   /** The allocations an argument names: an address, or containerID[/ifname]. */
-  static Map<Pool, List<Allocation>> matching(RemoteStore store, String what) {
+  static Map<Pool, List<RemoteStore.Listed>> matching(Backend store, String what) {
     IpAddress address = IpAddress.tryParse(what);
     String containerId = what;
     String ifname = null;
@@ -75,12 +160,12 @@ final class Views {
       containerId = what.substring(0, slash);
       ifname = what.substring(slash + 1);
     }
-    Map<Pool, List<Allocation>> out = new java.util.LinkedHashMap<>();
+    Map<Pool, List<RemoteStore.Listed>> out = new java.util.LinkedHashMap<>();
     for (Pool p : Jipamctl.Base.pools(store, null)) {
-      List<Allocation> found = new ArrayList<>();
+      List<RemoteStore.Listed> found = new ArrayList<>();
       if (address != null) {
-        for (Allocation a : store.list(p)) {
-          if (a.address().equals(address)) {
+        for (RemoteStore.Listed a : store.list(p, ListRequest.getDefaultInstance())) {
+          if (a.allocation().address().equals(address)) {
             found.add(a);
           }
         }
@@ -98,23 +183,27 @@ final class Views {
     return out;
   }
 
-  @Command(name = "pools", mixinStandardHelpOptions = true, description = "The pools jipamd serves: ranges, used, free.")
+  @Command(name = "pools", mixinStandardHelpOptions = true,
+      description = "The pools: ranges, used, free, utilisation per range set; per block and node where there are blocks.")
   static final class Pools extends Jipamctl.Base {
     @Override
-    int run(RemoteStore store, boolean json) {
+    int run(Backend store, boolean json) {
       JsonArray all = new JsonArray();
-      for (RemoteStore.PoolStatus p : store.pools()) {
+      for (Pool p : store.pools()) {
+        UsageResponse r = store.usage(p);
         if (json) {
-          all.add(usageJson(p.pool(), p.usage()));
+          all.add(usageJson(p, r));
           continue;
         }
-        out().println(p.pool().name() + " (" + p.pool().order().configName() + ")");
-        for (int i = 0; i < p.pool().rangeSets().size(); i++) {
-          long used = p.usage().allocated().get(i);
-          long free = p.usage().free().get(i);
-          out().println("  set " + i + ": " + ranges(p.pool().rangeSets().get(i)) + "  used " + used + "  free "
+        PoolUsage u = usage(r);
+        out().println(p.name() + " (" + p.order().configName() + ")");
+        for (int i = 0; i < p.rangeSets().size(); i++) {
+          long used = u.allocated().get(i);
+          long free = u.free().get(i);
+          out().println("  set " + i + ": " + ranges(p.rangeSets().get(i)) + "  used " + used + "  free "
               + unsigned(free) + "  " + bar(used, free));
         }
+        blocksText(out(), r);
       }
       if (json) {
         out().println(all.encodePrettily());
@@ -123,25 +212,23 @@ final class Views {
     }
   }
 
-  @Command(name = "usage", mixinStandardHelpOptions = true, description = "Utilisation per pool and range set.")
+  @Command(name = "usage", mixinStandardHelpOptions = true,
+      description = "Utilisation per pool and range set; per block and per node where the store has blocks (etcd).")
   static final class Usage extends Jipamctl.Base {
     @Option(names = "--pool", description = "only this pool") String pool;
 
     @Override
-    int run(RemoteStore store, boolean json) {
+    int run(Backend store, boolean json) {
       JsonArray all = new JsonArray();
       if (!json) {
-        out().println(String.format("%-16s %-4s %12s %22s  %s", "POOL", "SET", "USED", "FREE", "UTILISATION"));
+        out().println(USAGE_HEADER);
       }
       for (Pool p : pools(store, pool)) {
-        PoolUsage u = store.usage(p);
+        UsageResponse r = store.usage(p);
         if (json) {
-          all.add(usageJson(p, u));
-          continue;
-        }
-        for (int i = 0; i < p.rangeSets().size(); i++) {
-          out().println(String.format("%-16s %-4d %12d %22s  %s", p.name(), i, u.allocated().get(i),
-              unsigned(u.free().get(i)), bar(u.allocated().get(i), u.free().get(i))));
+          all.add(usageJson(p, r));
+        } else {
+          usageText(out(), p, r);
         }
       }
       if (json) {
@@ -158,9 +245,10 @@ final class Views {
     @Option(names = "--ifname") String ifname;
     @Option(names = "--pod-namespace") String podNamespace;
     @Option(names = "--pod") String podName;
+    @Option(names = "--node", description = "only allocations this node made (etcd store)") String node;
 
     @Override
-    int run(RemoteStore store, boolean json) {
+    int run(Backend store, boolean json) {
       ListRequest.Builder q = ListRequest.newBuilder();
       if (containerId != null) {
         q.setContainerId(containerId);
@@ -174,12 +262,15 @@ final class Views {
       if (podName != null) {
         q.setPodName(podName);
       }
+      if (node != null) {
+        q.setNode(node);
+      }
       JsonArray all = new JsonArray();
       if (!json) {
-        out().println(String.format("%-16s %-39s %-40s %s", "POOL", "ADDRESS", "ATTACHMENT", "POD"));
+        out().println(LIST_HEADER);
       }
       for (Pool p : pools(store, pool)) {
-        for (Allocation a : store.list(p, q.build())) {
+        for (RemoteStore.Listed a : store.list(p, q.build())) {
           if (json) {
             all.add(json(a, p.name()));
           } else {
@@ -199,8 +290,8 @@ final class Views {
     @Parameters(paramLabel = "ADDRESS|CONTAINERID[/IFNAME]") String what;
 
     @Override
-    int run(RemoteStore store, boolean json) {
-      Map<Pool, List<Allocation>> found = matching(store, what);
+    int run(Backend store, boolean json) {
+      Map<Pool, List<RemoteStore.Listed>> found = matching(store, what);
       JsonArray all = new JsonArray();
       found.forEach((p, list) -> list.forEach(a -> {
         if (json) {
@@ -222,44 +313,60 @@ final class Views {
 
   @Command(name = "check", mixinStandardHelpOptions = true,
       description = "Audit every pool: an address held twice, an attachment with two addresses in one range set,"
-          + " an address outside every range set. Exit 1 when anything is found.")
+          + " an address outside every range set; on etcd also blocks and handles that disagree. Exit 1 when anything"
+          + " is found.")
   static final class Check extends Jipamctl.Base {
     @Override
-    int run(RemoteStore store, boolean json) {
-      List<String> findings = new ArrayList<>();
-      int pools = 0;
-      long allocations = 0;
-      for (Pool p : pools(store, null)) {
-        pools++;
-        Map<IpAddress, Attachment> byAddress = new HashMap<>();
-        Map<String, IpAddress> bySet = new HashMap<>();
-        for (Allocation a : store.list(p)) {
-          allocations++;
-          Attachment before = byAddress.putIfAbsent(a.address(), a.attachment());
-          if (before != null) {
-            findings.add(p.name() + ": " + a.address() + " is held by " + before + " and " + a.attachment());
-          }
-          int set = p.rangeSetIndexOf(a.address());
-          if (set < 0) {
-            findings.add(p.name() + ": " + a.address() + " held by " + a.attachment() + " is in no range set");
-            continue;
-          }
-          IpAddress other = bySet.putIfAbsent(a.attachment() + "#" + set, a.address());
-          if (other != null) {
-            findings.add(p.name() + ": " + a.attachment() + " holds " + other + " and " + a.address()
-                + " in range set " + set);
-          }
+    int run(Backend store, boolean json) {
+      return audit(store, out(), json) ? 0 : 1;
+    }
+  }
+
+  /** What {@code check} finds: the findings, and what it looked at. */
+  record Audit(int pools, long allocations, List<String> findings) {}
+
+  /** The audit of {@code check} (also run by {@code migrate} on its target); true when clean. */
+  static boolean audit(Backend store, PrintWriter out, boolean json) {
+    Audit a = audit(store);
+    if (json) {
+      out.println(new JsonObject().put("pools", a.pools()).put("allocations", a.allocations())
+          .put("findings", new JsonArray(a.findings())).encodePrettily());
+    } else {
+      a.findings().forEach(out::println);
+      out.println("checked " + a.pools() + " pools, " + a.allocations() + " allocations: "
+          + (a.findings().isEmpty() ? "clean" : a.findings().size() + " findings"));
+    }
+    return a.findings().isEmpty();
+  }
+
+  static Audit audit(Backend store) {
+    List<String> findings = new ArrayList<>();
+    int pools = 0;
+    long allocations = 0;
+    for (Pool p : Jipamctl.Base.pools(store, null)) {
+      pools++;
+      findings.addAll(store.audit(p));
+      Map<IpAddress, Attachment> byAddress = new HashMap<>();
+      Map<String, IpAddress> bySet = new HashMap<>();
+      for (RemoteStore.Listed l : store.list(p, ListRequest.getDefaultInstance())) {
+        Allocation a = l.allocation();
+        allocations++;
+        Attachment before = byAddress.putIfAbsent(a.address(), a.attachment());
+        if (before != null) {
+          findings.add(p.name() + ": " + a.address() + " is held by " + before + " and " + a.attachment());
+        }
+        int set = p.rangeSetIndexOf(a.address());
+        if (set < 0) {
+          findings.add(p.name() + ": " + a.address() + " held by " + a.attachment() + " is in no range set");
+          continue;
+        }
+        IpAddress other = bySet.putIfAbsent(a.attachment() + "#" + set, a.address());
+        if (other != null) {
+          findings.add(p.name() + ": " + a.attachment() + " holds " + other + " and " + a.address()
+              + " in range set " + set);
         }
       }
-      if (json) {
-        out().println(new JsonObject().put("pools", pools).put("allocations", allocations)
-            .put("findings", new JsonArray(findings)).encodePrettily());
-      } else {
-        findings.forEach(f -> out().println(f));
-        out().println("checked " + pools + " pools, " + allocations + " allocations: "
-            + (findings.isEmpty() ? "clean" : findings.size() + " findings"));
-      }
-      return findings.isEmpty() ? 0 : 1;
     }
+    return new Audit(pools, allocations, findings);
   }
 }

@@ -45,9 +45,6 @@ import java.util.concurrent.RejectedExecutionException;
  * answer is written back on the request's context.
  */
 final class IpamEndpoint {
-  static final int DEFAULT_PAGE_SIZE = 500;
-  static final int MAX_PAGE_SIZE = 5000;
-
   private final IpamStore store;
   private final PoolRegistry pools;
   private final Executor blocking;
@@ -90,6 +87,8 @@ final class IpamEndpoint {
     unary(server, IpamGrpcService.RetainOnly, this::retainOnly);
     unary(server, IpamGrpcService.Usage, this::usage);
     unary(server, IpamGrpcService.ListPools, r -> listPools());
+    unary(server, IpamGrpcService.Audit, r -> io.jipam.server.v1.AuditResponse.newBuilder()
+        .addAllFindings(Queries.audit(store, pool(r.getPool()))).build());
     unary(server, IpamGrpcService.ReclaimNode, r -> Reclaims.reclaimNode(store, r));
     unary(server, IpamGrpcService.LiftFence, r -> Reclaims.liftFence(store, r.getNode()));
   }
@@ -179,33 +178,7 @@ final class IpamEndpoint {
   }
 
   private ListResponse list(ListRequest r) {
-    Pool pool = pool(r.getPool());
-    if (r.getPageSize() < 0) {
-      throw IpamException.invalidConfig("page_size %d is negative", r.getPageSize());
-    }
-    int size = r.getPageSize() == 0 ? DEFAULT_PAGE_SIZE : Math.min(r.getPageSize(), MAX_PAGE_SIZE);
-    IpAddress after = r.getPageToken().isEmpty() ? null : Protos.address(r.getPageToken(), "page_token");
-    ListResponse.Builder out = ListResponse.newBuilder();
-    int taken = 0;
-    for (Allocation a : store.list(pool)) {
-      if ((after != null && a.address().compareTo(after) <= 0) || !matches(r, a)) {
-        continue;
-      }
-      if (taken == size) {
-        out.setNextPageToken(out.getAllocations(size - 1).getAddress());
-        break;
-      }
-      out.addAllocations(Protos.allocation(a));
-      taken++;
-    }
-    return out.build();
-  }
-
-  private static boolean matches(ListRequest r, Allocation a) {
-    return (r.getContainerId().isEmpty() || r.getContainerId().equals(a.attachment().containerId()))
-        && (r.getIfname().isEmpty() || r.getIfname().equals(a.attachment().ifname()))
-        && (r.getPodNamespace().isEmpty() || r.getPodNamespace().equals(a.pod().namespace()))
-        && (r.getPodName().isEmpty() || r.getPodName().equals(a.pod().name()));
+    return Queries.list(store, pool(r.getPool()), r);
   }
 
   private AllocationsResponse retainOnly(RetainOnlyRequest r) {
@@ -214,18 +187,30 @@ final class IpamEndpoint {
     for (io.jipam.server.v1.Attachment a : r.getValidList()) {
       valid.add(attachment(a));
     }
-    return allocations(store.retainOnly(pool, valid));
+    return allocations(r.getDryRun() ? Queries.retainOnlyPreview(store, pool, valid) : store.retainOnly(pool, valid));
   }
 
   private UsageResponse usage(UsageRequest r) {
-    Pool pool = pool(r.getPool());
-    return UsageResponse.newBuilder().addAllRangeSets(Protos.usage(store.usage(pool))).build();
+    return Queries.usage(store, pool(r.getPool()));
   }
 
+  /** The pools served since start and, for a store that defines pools (etcd), those it holds. */
   private ListPoolsResponse listPools() {
-    ListPoolsResponse.Builder out = ListPoolsResponse.newBuilder();
+    java.util.TreeMap<String, Pool> all = new java.util.TreeMap<>();
+    for (Pool pool : Queries.definedPools(store)) {
+      all.put(pool.name(), pool);
+    }
     for (Pool pool : pools.all()) {
-      out.addPools(PoolInfo.newBuilder().setPool(Protos.pool(pool)).addAllUsage(Protos.usage(store.usage(pool))));
+      all.put(pool.name(), pool);
+    }
+    ListPoolsResponse.Builder out = ListPoolsResponse.newBuilder();
+    for (Pool pool : all.values()) {
+      UsageResponse u = Queries.usage(store, pool);
+      PoolInfo.Builder info = PoolInfo.newBuilder().setPool(Protos.pool(pool)).addAllUsage(u.getRangeSetsList());
+      if (u.hasBlocks()) {
+        info.setBlocks(u.getBlocks());
+      }
+      out.addPools(info);
     }
     return out.build();
   }

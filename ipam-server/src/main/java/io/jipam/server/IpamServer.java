@@ -120,6 +120,7 @@ final class IpamServer implements AutoCloseable {
         .setMaxMessageSize(settings.maxMessageBytes())
         .setScheduleDeadlineAutomatically(true));
     Metrics metrics = new Metrics();
+    metrics.watchCommits(store);
     IpamEndpoint endpoint = new IpamEndpoint(store, pools, workers, log, metrics);
     grpc.addService(endpoint.service());
     grpc.addService(Health.service(store, workers));

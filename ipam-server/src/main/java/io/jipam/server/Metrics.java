@@ -4,7 +4,9 @@ import io.jipam.core.ErrorCode;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
+import io.jipam.etcd.CommitCounters;
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.MultiGauge;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
@@ -27,6 +29,9 @@ import java.util.concurrent.TimeUnit;
  *       jipam error code</td></tr>
  *   <tr><td>{@code jipamd_call_duration_seconds}</td><td>method</td><td>histogram of call latency,
  *       from decoded request to answer</td></tr>
+ *   <tr><td>{@code jipamd_etcd_commit_batch_changes}</td><td>pool</td><td>summary with buckets
+ *       ({@code _bucket}, {@code _count}, {@code _sum}, {@code _max}): ADDs and DELs per etcd
+ *       transaction of the group commit (etcd store only)</td></tr>
  *   <tr><td>{@code jipamd_pool_addresses}</td><td>pool, range_set, state ({@code used}, {@code free})</td>
  *       <td>per pool and range set, read from the store at each scrape</td></tr>
  * </table>
@@ -37,6 +42,19 @@ final class Metrics {
   private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   private final MultiGauge addresses = MultiGauge.builder("jipamd.pool.addresses")
       .description("addresses per pool and range set, by state (used, free)").register(registry);
+
+  /**
+   * With a store that group-commits (the etcd store, {@link CommitCounters}), records the size of
+   * each of its transactions from now on; any other store has no such meter.
+   */
+  void watchCommits(IpamStore store) {
+    if (store instanceof CommitCounters counters) {
+      counters.addCommitListener((pool, changes) -> DistributionSummary.builder("jipamd.etcd.commit.batch")
+          .description("ADDs and DELs carried by one etcd transaction of the group commit")
+          .baseUnit("changes").tags("pool", pool).serviceLevelObjectives(1, 2, 4, 8, 16, 32)
+          .register(registry).record(changes));
+    }
+  }
 
   /** Records one answered call. {@code code} is the error's code when the call failed, else null. */
   void call(String method, String outcome, ErrorCode code, long startNanos) {

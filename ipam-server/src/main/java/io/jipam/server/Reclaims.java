@@ -21,10 +21,10 @@ import java.util.Map;
  * ReclaimNode and LiftFence on the stores that keep node affinity: the etcd store directly, a
  * remote store by passing the request on; any other store answers UNSUPPORTED_FIELD naming it.
  */
-final class Reclaims {
+public final class Reclaims {
   private Reclaims() {}
 
-  static ReclaimNodeResponse reclaimNode(IpamStore store, ReclaimNodeRequest r) {
+  public static ReclaimNodeResponse reclaimNode(IpamStore store, ReclaimNodeRequest r) {
     if (r.getNode().isEmpty()) {
       throw IpamException.invalidConfig("ReclaimNode needs a node name");
     }
@@ -46,7 +46,7 @@ final class Reclaims {
         .setBlocksOrphaned(report.blocksOrphaned()).setAffinitiesRemoved(report.affinitiesRemoved()).build();
   }
 
-  static LiftFenceResponse liftFence(IpamStore store, String node) {
+  public static LiftFenceResponse liftFence(IpamStore store, String node) {
     if (node.isEmpty()) {
       throw IpamException.invalidConfig("LiftFence needs a node name");
     }

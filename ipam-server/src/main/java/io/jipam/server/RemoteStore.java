@@ -11,6 +11,8 @@ import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
 import io.jipam.server.v1.AllocateRequest;
 import io.jipam.server.v1.AllocationsResponse;
+import io.jipam.server.v1.Blocks;
+import io.jipam.server.v1.UsageResponse;
 import io.jipam.server.v1.FindRequest;
 import io.jipam.server.v1.IpamGrpcClient;
 import io.jipam.server.v1.ListPoolsRequest;
@@ -163,21 +165,70 @@ public final class RemoteStore implements IpamStore {
     return allocations(call(IpamGrpcClient.RetainOnly, r.build(), true));
   }
 
+  /** Audit: the consistency findings of jipamd's store for the pool. */
+  public List<String> audit(Pool pool) {
+    return call(IpamGrpcClient.Audit, io.jipam.server.v1.AuditRequest.newBuilder().setPool(Protos.pool(pool)).build(),
+        true).getFindingsList();
+  }
+
+  /** RetainOnly's dry run: what jipamd's store would release, changing nothing. */
+  public List<Allocation> retainOnlyPreview(Pool pool, Set<Attachment> valid) {
+    RetainOnlyRequest.Builder r = RetainOnlyRequest.newBuilder().setPool(Protos.pool(pool)).setDryRun(true);
+    valid.forEach(a -> r.addValid(Protos.attachment(a)));
+    return allocations(call(IpamGrpcClient.RetainOnly, r.build(), true));
+  }
+
   @Override
   public PoolUsage usage(Pool pool) {
     UsageRequest r = UsageRequest.newBuilder().setPool(Protos.pool(pool)).build();
     return Protos.usage(call(IpamGrpcClient.Usage, r, true).getRangeSetsList());
   }
 
-  /** A pool jipamd serves, with its usage. */
-  public record PoolStatus(Pool pool, PoolUsage usage) {}
+  /**
+   * A pool jipamd serves, with its usage; {@code blocks} per block and node when its store has
+   * blocks, else null.
+   */
+  public record PoolStatus(Pool pool, PoolUsage usage, Blocks blocks) {}
+
+  /** Usage as jipamd answers it: per range set, and per block and node when its store has blocks. */
+  public UsageResponse usageDetail(Pool pool) {
+    return call(IpamGrpcClient.Usage, UsageRequest.newBuilder().setPool(Protos.pool(pool)).build(), true);
+  }
+
+  /** One List page as jipamd answers it; the request names the pool, filters, size and token. */
+  public ListResponse listPage(ListRequest request) {
+    return call(IpamGrpcClient.List, request, true);
+  }
+
+  /** An allocation and the node that made it (empty where the store does not record it). */
+  public record Listed(Allocation allocation, String node) {}
+
+  /**
+   * As {@link #list(Pool, ListRequest)}, with each allocation's node; the query may filter by node
+   * (refused by a jipamd whose store records no node).
+   */
+  public List<Listed> listWithNodes(Pool pool, ListRequest query) {
+    List<Listed> out = new ArrayList<>();
+    ListRequest r = query.toBuilder().setPool(Protos.pool(pool)).setPageToken("").build();
+    while (true) {
+      ListResponse page = listPage(r);
+      for (io.jipam.server.v1.Allocation a : page.getAllocationsList()) {
+        out.add(new Listed(Protos.allocation(a), a.getNode()));
+      }
+      if (page.getNextPageToken().isEmpty()) {
+        return out;
+      }
+      r = r.toBuilder().setPageToken(page.getNextPageToken()).build();
+    }
+  }
 
   /** The pools jipamd serves, by name. */
   public List<PoolStatus> pools() {
     ListPoolsResponse r = call(IpamGrpcClient.ListPools, ListPoolsRequest.getDefaultInstance(), true);
     List<PoolStatus> out = new ArrayList<>();
     for (PoolInfo info : r.getPoolsList()) {
-      out.add(new PoolStatus(Protos.pool(info.getPool()), Protos.usage(info.getUsageList())));
+      out.add(new PoolStatus(Protos.pool(info.getPool()), Protos.usage(info.getUsageList()),
+          info.hasBlocks() ? info.getBlocks() : null));
     }
     return out;
   }
@@ -188,6 +239,11 @@ public final class RemoteStore implements IpamStore {
    */
   public ReclaimNodeResponse reclaimNode(ReclaimNodeRequest request) {
     return call(IpamGrpcClient.ReclaimNode, request, true);
+  }
+
+  /** One allocation message, decoded (validated as the core types are). */
+  public static Allocation allocation(io.jipam.server.v1.Allocation message) {
+    return Protos.allocation(message);
   }
 
   /** The allocations of one pool of a {@link ReclaimNodeResponse}, decoded. */

@@ -84,6 +84,7 @@ class JipamctlTest {
     JsonArray pools = new JsonArray(json.out);
     assertEquals(3, pools.getJsonObject(0).getJsonArray("rangeSets").getJsonObject(1).getInteger("used"));
     assertEquals("250", pools.getJsonObject(0).getJsonArray("rangeSets").getJsonObject(0).getString("free"));
+    assertTrue(!pools.getJsonObject(0).containsKey("blocks") && !r.out.contains("BLOCK"), "the file store has no blocks");
   }
 
   @Test

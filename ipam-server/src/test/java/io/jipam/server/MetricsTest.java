@@ -79,6 +79,51 @@ class MetricsTest {
     }
   }
 
+  @Test
+  void scrape_concurrentAllocationsOnEtcd_commitBatchSizesAddUpToTheChanges() throws Exception {
+    Path socket = dir.resolve("e.sock");
+    try (TestEtcd etcd = TestEtcd.start(dir)) {
+      Path config = dir.resolve("etcd.json");
+      Files.writeString(config, "{\"endpoints\": [\"" + etcd.endpoint + "\"], \"node\": \"n1\", \"timeoutMillis\": 10000}");
+      try (JipamdProcess jipamd = JipamdProcess.start(dir, "--socket", socket.toString(), "--store", "etcd",
+              "--etcd-config", config.toString(), "--metrics", "127.0.0.1:0", "--workers", "16");
+           RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket)
+               .withTimeout(Duration.ofSeconds(20)))) {
+        String log = Files.readString(jipamd.log);
+        int at = log.indexOf("metrics on http://127.0.0.1:");
+        String url = log.substring(at + "metrics on ".length(), log.indexOf('\n', at)).trim();
+        Pool pool = IpamServerTest.pool("batched", "198.18.42.0/24");
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (true) { // etcd may still be starting
+          try {
+            remote.usage(pool);
+            break;
+          } catch (IpamException e) {
+            if (System.nanoTime() > deadline) {
+              throw e;
+            }
+            Thread.sleep(100);
+          }
+        }
+        io.jipam.core.testing.Concurrently.run(32, Duration.ofSeconds(60), i -> assertInstanceOf(
+            AllocationOutcome.Allocated.class, remote.allocate(pool, AllocationRequest.of(new Attachment("c" + i, "eth0")))));
+        remote.release(pool, new Attachment("c0", "eth0"));
+
+        HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(url))
+            .timeout(Duration.ofSeconds(20)).build(), HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode(), r.body());
+        Map<String, Double> m = samples(r.body());
+        String name = "jipamd_etcd_commit_batch_changes";
+        double count = m.get(name + "_count{pool=\"batched\"}");
+        assertEquals(33.0, m.get(name + "_sum{pool=\"batched\"}"), r.body()); // 32 ADDs and 1 DEL, each in one commit
+        assertTrue(count >= 2 && count <= 33, r.body());
+        assertEquals(count, m.get(name + "_bucket{pool=\"batched\",le=\"32.0\"}"), r.body());
+        assertTrue(m.get(name + "_max{pool=\"batched\"}") <= 32, r.body());
+        assertTrue(r.body().contains("# TYPE " + name + " histogram"), r.body());
+      }
+    }
+  }
+
   /** Sample lines of the text format: "name{labels}" to value. */
   static Map<String, Double> samples(String text) {
     Map<String, Double> out = new HashMap<>();

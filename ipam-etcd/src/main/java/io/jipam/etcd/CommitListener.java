@@ -1,0 +1,12 @@
+package io.jipam.etcd;
+
+/**
+ * Told of every transaction a store committed for its group commit, on the committing thread:
+ * implementations must be quick and must not throw (a throw is dropped). See {@link
+ * CommitCounters#addCommitListener}.
+ */
+@FunctionalInterface
+public interface CommitListener {
+  /** One transaction of {@code pool} committed, carrying {@code changes} ADDs and DELs (1 to 32). */
+  void committed(String pool, int changes);
+}

@@ -1,0 +1,112 @@
+package io.jipam.ctl;
+
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.jipam.core.cni.JsonReader;
+import io.jipam.core.cni.NetworkConfig;
+import io.jipam.core.store.Pool;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+
+/**
+ * Pool definitions from CNI network configs ({@code --conf}): a conflist ({@code plugins}: the
+ * first plugin whose {@code ipam.type} is {@code jipam} or {@code host-local}), a single network
+ * config, or a directory of them ({@code *.conflist}, {@code *.conf}, {@code *.json}, as a runtime
+ * reads {@code /etc/cni/net.d}). A data dir holds allocations but not the ranges they came from;
+ * this is where jipamctl gets them. Parsed by the plugin's own config reader, so a config jipamctl
+ * takes is one the plugin takes.
+ */
+final class Confs {
+  private Confs() {}
+
+  /**
+   * The pools the files name, by network name (a later file's definition of a name wins). A file
+   * given by name must hold one; a directory's files that hold none (other IPAMs) are skipped, and
+   * those that do not parse are named on {@code err}.
+   */
+  static Map<String, Pool> load(List<Path> paths, PrintWriter err) {
+    Map<String, Pool> out = new TreeMap<>();
+    for (Path path : paths) {
+      if (Files.isDirectory(path)) {
+        List<Path> files;
+        try (Stream<Path> s = Files.list(path)) {
+          files = s.filter(p -> {
+            String n = p.getFileName().toString();
+            return n.endsWith(".conflist") || n.endsWith(".conf") || n.endsWith(".json");
+          }).sorted().toList();
+        } catch (IOException e) {
+          throw new IpamException(ErrorCode.IO_FAILURE, "cannot list config dir " + path + ": " + e.getMessage(), e);
+        }
+        for (Path f : files) {
+          try {
+            Pool p = pool(f);
+            if (p != null) {
+              out.put(p.name(), p);
+            }
+          } catch (IpamException e) {
+            err.println("jipamctl: skipping " + f + ": " + e.getMessage());
+          }
+        }
+      } else {
+        Pool p = pool(path);
+        if (p == null) {
+          throw IpamException.invalidConfig("%s has no plugin whose ipam.type is jipam or host-local", path);
+        }
+        out.put(p.name(), p);
+      }
+    }
+    return out;
+  }
+
+  /** The pool one file defines, or null when it has no jipam or host-local IPAM. */
+  @SuppressWarnings("unchecked")
+  static Pool pool(Path file) {
+    byte[] bytes;
+    try {
+      bytes = Files.readAllBytes(file);
+    } catch (IOException e) {
+      throw new IpamException(ErrorCode.IO_FAILURE, "cannot read network config " + file + ": " + e.getMessage(), e);
+    }
+    Object parsed;
+    try {
+      parsed = JsonReader.parse(bytes);
+    } catch (IpamException e) {
+      throw new IpamException(e.code(), file + ": " + e.getMessage(), e);
+    }
+    if (!(parsed instanceof Map<?, ?> conf)) {
+      throw new IpamException(ErrorCode.DECODE_FAILURE, file + " is not a JSON object");
+    }
+    List<Map<String, Object>> candidates = new ArrayList<>();
+    if (conf.get("plugins") instanceof List<?> plugins) {
+      for (Object plugin : plugins) {
+        if (plugin instanceof Map<?, ?> m) {
+          Map<String, Object> net = new LinkedHashMap<>((Map<String, Object>) m);
+          net.put("cniVersion", conf.get("cniVersion"));
+          net.put("name", conf.get("name"));
+          candidates.add(net);
+        }
+      }
+    } else {
+      candidates.add((Map<String, Object>) conf);
+    }
+    for (Map<String, Object> net : candidates) {
+      if (net.get("ipam") instanceof Map<?, ?> ipam
+          && ("jipam".equals(ipam.get("type")) || "host-local".equals(ipam.get("type")))) {
+        try {
+          return NetworkConfig.from(net).ipam().pool();
+        } catch (IpamException e) {
+          throw new IpamException(e.code(), file + ": " + e.getMessage(), e);
+        }
+      }
+    }
+    return null;
+  }
+}

@@ -1,0 +1,177 @@
+package io.jipam.ctl;
+
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOutcome;
+import io.jipam.core.store.AllocationRequest;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.Pool;
+import io.jipam.etcd.EtcdStoreConfig;
+import io.jipam.etcd.EtcdStores;
+import io.jipam.hostlocal.HostLocalStores;
+import io.jipam.server.Queries;
+import io.jipam.server.Reclaims;
+import io.jipam.server.RemoteStore;
+import io.jipam.server.v1.ListRequest;
+import io.jipam.server.v1.ListResponse;
+import io.jipam.server.v1.ReclaimNodeRequest;
+import io.jipam.server.v1.ReclaimNodeResponse;
+import io.jipam.server.v1.UsageResponse;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * A store jipamctl opens itself, with no jipamd: a file data dir (host-local's layout, written by
+ * host-local or jipam) or an etcd store. Reads go through {@link Queries} and reclaims through
+ * {@link Reclaims}, exactly as jipamd serves them. Changes are the store's own atomic calls, so
+ * they are safe beside plugins and jipamds working on the same store.
+ *
+ * <p>Pools: a data dir does not hold ranges, so its pools are those the {@code --conf} files
+ * define (a network directory with no config is named on stderr and left out); an etcd store's are
+ * those defined in etcd, with a {@code --conf} definition of the same name taking the place of the
+ * stored one (its order; ranges that differ are refused by the store at the first call).
+ */
+final class DirectBackend implements Backend {
+  private final IpamStore store;
+  private final String description;
+  private final Map<String, Pool> confPools;
+
+  private DirectBackend(IpamStore store, String description, Map<String, Pool> confPools) {
+    this.store = store;
+    this.description = description;
+    this.confPools = confPools;
+  }
+
+  /** A data dir: must exist (jipamctl does not create one by reading). */
+  static DirectBackend dataDir(Path dir, Map<String, Pool> confPools, PrintWriter err) {
+    if (!Files.isDirectory(dir)) {
+      throw IpamException.invalidConfig("data dir %s does not exist or is not a directory", dir);
+    }
+    try (var entries = Files.list(dir)) {
+      entries.filter(Files::isDirectory).map(p -> p.getFileName().toString())
+          .filter(n -> !n.startsWith(".") && !confPools.containsKey(n)).sorted()
+          .forEach(n -> err.println("jipamctl: network " + n + " in " + dir + " has no definition: give its"
+              + " config with --conf to include it"));
+    } catch (IOException e) {
+      throw new IpamException(ErrorCode.IO_FAILURE, "cannot list data dir " + dir + ": " + e.getMessage(), e);
+    }
+    return new DirectBackend(HostLocalStores.open(dir, true), "data dir " + dir, confPools);
+  }
+
+  /** An etcd store from a JSON file of the etcd store's keys (as jipamd's --etcd-config); node overrides its node. */
+  static DirectBackend etcd(Path configFile, String node, Map<String, Pool> confPools) {
+    EtcdStoreConfig config = EtcdStoreConfig.fromJson(etcdJson(configFile));
+    if (node != null) {
+      config = config.withNode(node);
+    }
+    return new DirectBackend(EtcdStores.open(config), "etcd at " + String.join(",", config.endpoints())
+        + " (prefix " + config.prefix() + ", node " + config.node() + ")", confPools);
+  }
+
+  static Map<String, Object> etcdJson(Path file) {
+    try {
+      return new JsonObject(Files.readString(file)).getMap();
+    } catch (IOException e) {
+      throw new IpamException(ErrorCode.INVALID_CONFIG, "cannot read etcd config " + file + ": " + e.getMessage(), e);
+    } catch (RuntimeException e) {
+      throw new IpamException(ErrorCode.INVALID_CONFIG, "etcd config " + file + " is not a JSON object: "
+          + e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public String describe() {
+    return description;
+  }
+
+  @Override
+  public List<Pool> pools() {
+    Map<String, Pool> all = new TreeMap<>();
+    for (Pool p : Queries.definedPools(store)) {
+      all.put(p.name(), p);
+    }
+    all.putAll(confPools);
+    return new ArrayList<>(all.values());
+  }
+
+  /** The pools the store itself defines (etcd), without the --conf ones. */
+  List<Pool> definedPools() {
+    return Queries.definedPools(store);
+  }
+
+  @Override
+  public UsageResponse usage(Pool pool) {
+    return Queries.usage(store, pool);
+  }
+
+  @Override
+  public List<RemoteStore.Listed> list(Pool pool, ListRequest filter) {
+    List<RemoteStore.Listed> out = new ArrayList<>();
+    ListRequest r = filter.toBuilder().setPageSize(Queries.MAX_PAGE_SIZE).setPageToken("").build();
+    while (true) {
+      ListResponse page = Queries.list(store, pool, r);
+      for (io.jipam.server.v1.Allocation a : page.getAllocationsList()) {
+        out.add(new RemoteStore.Listed(RemoteStore.allocation(a), a.getNode()));
+      }
+      if (page.getNextPageToken().isEmpty()) {
+        return out;
+      }
+      r = r.toBuilder().setPageToken(page.getNextPageToken()).build();
+    }
+  }
+
+  @Override
+  public List<Allocation> find(Pool pool, Attachment attachment) {
+    return store.find(pool, attachment);
+  }
+
+  @Override
+  public List<Allocation> release(Pool pool, Attachment attachment) {
+    return store.release(pool, attachment);
+  }
+
+  @Override
+  public List<Allocation> retainOnly(Pool pool, Set<Attachment> valid) {
+    return store.retainOnly(pool, valid);
+  }
+
+  @Override
+  public List<Allocation> retainOnlyPreview(Pool pool, Set<Attachment> valid) {
+    return Queries.retainOnlyPreview(store, pool, valid);
+  }
+
+  @Override
+  public List<String> audit(Pool pool) {
+    return Queries.audit(store, pool);
+  }
+
+  @Override
+  public AllocationOutcome allocate(Pool pool, AllocationRequest request) {
+    return store.allocate(pool, request);
+  }
+
+  @Override
+  public ReclaimNodeResponse reclaimNode(ReclaimNodeRequest request) {
+    return Reclaims.reclaimNode(store, request);
+  }
+
+  @Override
+  public boolean liftFence(String node) {
+    return Reclaims.liftFence(store, node).getLifted();
+  }
+
+  @Override
+  public void close() {
+    store.close();
+  }
+}

@@ -1,0 +1,292 @@
+package io.jipam.ctl;
+
+import io.jipam.core.IpamException;
+import io.jipam.core.net.IpAddress;
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOutcome;
+import io.jipam.core.store.AllocationRequest;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.InterfaceName;
+import io.jipam.core.store.PodRef;
+import io.jipam.core.store.Pool;
+import io.jipam.server.RemoteStore;
+import io.jipam.server.v1.ListRequest;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code jipamctl migrate}: copies a node's attachments between a file data dir (host-local's
+ * layout, written by host-local or jipam) and the etcd store, so that the node's pods keep their
+ * addresses when the node changes stores.
+ *
+ * <h2>How</h2>
+ * Per pool: read every attachment of the source (etcd: only those the node made), plan each
+ * against the target as it is now, and refuse the whole run before writing anything when one
+ * cannot be copied as it is (an address another attachment holds in the target, an attachment
+ * holding other addresses there, an address in no range set of the target pool, a range set the
+ * attachment has no address in, an attachment without interface name). Then each attachment is
+ * one {@code allocate} of exactly its addresses (requested addresses: all or nothing per
+ * attachment) with its pod. An attachment already in the target with the same addresses is left
+ * as it is, so a second run writes nothing. Should the target change between plan and write (an
+ * address taken meanwhile), what this run wrote is released again and the run fails naming the
+ * address. A real run ends with {@code check}'s audit of the target.
+ *
+ * <p>Stop allocating on the node for the duration (drain it, or stop its runtime's ADDs): the
+ * source is read once, at the start.
+ */
+@Command(name = "migrate", mixinStandardHelpOptions = true,
+    description = {"Copy a node's attachments from a data dir into the etcd store, or from etcd into a data dir.",
+        "--from/--to: a data dir (directory) or an etcd config (JSON file, as jipamd's --etcd-config).",
+        "Pools come from --conf (a data dir holds no ranges). After a real run, check's audit runs on the target."})
+final class Migrate extends Jipamctl.Base {
+  @Option(names = "--from", required = true, paramLabel = "DATA-DIR|ETCD-CONFIG") Path from;
+  @Option(names = "--to", required = true, paramLabel = "ETCD-CONFIG|DATA-DIR") Path to;
+  @Option(names = "--pool", paramLabel = "NAME", description = "only this pool (default: every pool of --conf)") String pool;
+  @Option(names = "--node", paramLabel = "NODE",
+      description = "etcd to data dir: the node whose attachments to copy (required); data dir to etcd: the node they"
+          + " are made for (default: the etcd config's node)") String node;
+  @Option(names = "--dry-run", description = "print exactly what would be written; write nothing") boolean dryRun;
+
+  /** One attachment to copy: its addresses in range set order and its pod. */
+  record Item(Attachment attachment, List<IpAddress> addresses, PodRef pod) {}
+
+  /** Not used: migrate opens two stores itself ({@link #call}). */
+  @Override
+  int run(Backend store, boolean json) {
+    throw new UnsupportedOperationException("migrate opens its stores in call()");
+  }
+
+  @Override
+  public Integer call() {
+    boolean json = parent.connection.json();
+    if (parent.connection.confs.isEmpty()) {
+      throw usage("migrate needs --conf FILE: the network config defining the pool(s) (a data dir holds no ranges)");
+    }
+    boolean fromEtcd = isEtcd(from, "--from");
+    boolean toEtcd = isEtcd(to, "--to");
+    if (fromEtcd == toEtcd) {
+      throw usage(String.format("migrate copies between a data dir and etcd: --from %s and --to %s are both %s",
+          from, to, fromEtcd ? "etcd configs" : "data dirs"));
+    }
+    if (fromEtcd && node == null) {
+      throw usage("from etcd into a data dir: give --node NODE, the node whose attachments the data dir is to hold");
+    }
+    Map<String, Pool> confs = Confs.load(parent.connection.confs, err());
+    List<Pool> pools = new ArrayList<>();
+    for (Pool p : confs.values()) {
+      if (pool == null || p.name().equals(pool)) {
+        pools.add(p);
+      }
+    }
+    if (pools.isEmpty()) {
+      throw IpamException.invalidConfig("--conf defines no pool%s", pool == null ? "" : " named " + pool);
+    }
+    boolean newDataDir = !toEtcd && !Files.exists(to);
+    if (newDataDir && !dryRun) {
+      try {
+        Files.createDirectories(to);
+      } catch (java.io.IOException e) {
+        throw IpamException.invalidConfig("cannot create data dir %s: %s", to, e.getMessage());
+      }
+    }
+    try (DirectBackend source = fromEtcd ? DirectBackend.etcd(from, null, Map.of()) : DirectBackend.dataDir(from, confs, err());
+         DirectBackend target = toEtcd ? DirectBackend.etcd(to, node, confs)
+             : newDataDir && dryRun ? null : DirectBackend.dataDir(to, confs, err())) {
+      int failed = 0;
+      for (Pool p : pools) {
+        failed += migrate(p, fromEtcd ? stored(source, p) : p, fromEtcd, toEtcd, source, target) ? 0 : 1;
+      }
+      if (failed > 0) {
+        return 1;
+      }
+      if (dryRun) {
+        return 0;
+      }
+      out().println("audit of " + target.describe() + ":");
+      return Views.audit(target, out(), false) ? 0 : 1;
+    }
+  }
+
+  private static boolean isEtcd(Path p, String option) {
+    if (Files.isDirectory(p)) {
+      return false;
+    }
+    if (Files.isRegularFile(p)) {
+      return true;
+    }
+    if (option.equals("--to")) {
+      return false; // a data dir to be made
+    }
+    throw IpamException.invalidConfig("%s %s is neither a data dir nor an etcd config file", option, p);
+  }
+
+  /** Bad usage: exit 2, as picocli's own checks. */
+  private CommandLine.ParameterException usage(String message) {
+    return new CommandLine.ParameterException(spec.commandLine(), message);
+  }
+
+  /** The pool as etcd defines it (its ranges may be wider than the node's config's). */
+  private static Pool stored(DirectBackend etcd, Pool p) {
+    for (Pool defined : etcd.definedPools()) {
+      if (defined.name().equals(p.name())) {
+        return defined;
+      }
+    }
+    return null;
+  }
+
+  /** Copies one pool; {@code target} is null on a dry run into a data dir that does not exist yet (empty). */
+  private boolean migrate(Pool p, Pool sourcePool, boolean fromEtcd, boolean toEtcd, DirectBackend source,
+      DirectBackend target) {
+    String targetName = target == null ? "data dir " + to + " (to be created)" : target.describe();
+    PrintWriter out = out();
+    if (sourcePool == null) {
+      out.println(p.name() + ": not defined in " + source.describe() + ": nothing to copy");
+      return true;
+    }
+    // what the source holds, by attachment
+    Map<Attachment, List<Allocation>> held = new TreeMap<>((a, b) -> a.toString().compareTo(b.toString()));
+    for (RemoteStore.Listed l : source.list(sourcePool, ListRequest.getDefaultInstance())) {
+      if (!fromEtcd || node.equals(l.node())) {
+        held.computeIfAbsent(l.allocation().attachment(), k -> new ArrayList<>()).add(l.allocation());
+      }
+    }
+    // what the target holds now; on a dry run, a pool the target does not have yet is read as
+    // empty (reading it would define it in etcd, or make its directory)
+    List<String> refusals = new ArrayList<>();
+    boolean targetHasPool = target != null;
+    if (target != null && toEtcd) {
+      Pool stored = stored(target, p);
+      targetHasPool = stored != null;
+      if (stored != null && !stored.rangeSets().equals(p.rangeSets())) {
+        refusals.add(p.name() + ": defined in " + targetName + " with ranges " + stored.rangeSets()
+            + ", --conf says " + p.rangeSets());
+        targetHasPool = false;
+      }
+    } else if (target != null) {
+      targetHasPool = Files.isDirectory(to.resolve(p.name()));
+    }
+    Map<IpAddress, Attachment> holderOf = new HashMap<>();
+    Map<Attachment, List<IpAddress>> targetHolds = new HashMap<>();
+    for (RemoteStore.Listed l : !targetHasPool ? List.<RemoteStore.Listed>of()
+        : target.list(p, ListRequest.getDefaultInstance())) {
+      holderOf.put(l.allocation().address(), l.allocation().attachment());
+      targetHolds.computeIfAbsent(l.allocation().attachment(), k -> new ArrayList<>()).add(l.allocation().address());
+    }
+    List<Item> write = new ArrayList<>();
+    List<Item> present = new ArrayList<>();
+    for (Map.Entry<Attachment, List<Allocation>> e : held.entrySet()) {
+      Attachment a = e.getKey();
+      IpAddress[] bySet = new IpAddress[p.rangeSets().size()];
+      PodRef pod = PodRef.UNKNOWN;
+      boolean ok = true;
+      if (InterfaceName.isMark(a.ifname())) {
+        refusals.add(p.name() + ": " + e.getValue().get(0).address() + " is held by container " + a.containerId()
+            + " without an interface name (an address file of host-local before 0.7); release it or rewrite the"
+            + " file as CONTAINERID\\r\\nIFNAME first");
+        continue;
+      }
+      for (Allocation x : e.getValue()) {
+        pod = x.pod().isKnown() ? x.pod() : pod;
+        int set = p.rangeSetIndexOf(x.address());
+        if (set < 0) {
+          refusals.add(p.name() + ": " + x.address() + " of " + a + " is in no range set of the target pool "
+              + Views.ranges(p.rangeSets().get(0)) + (p.rangeSets().size() > 1 ? ", ..." : ""));
+          ok = false;
+        } else if (bySet[set] != null) {
+          refusals.add(p.name() + ": " + a + " holds " + bySet[set] + " and " + x.address() + " in range set " + set);
+          ok = false;
+        } else {
+          bySet[set] = x.address();
+        }
+        Attachment other = holderOf.get(x.address());
+        if (other != null && !other.equals(a)) {
+          refusals.add(p.name() + ": " + x.address() + " of " + a + " is already held by " + other + " in "
+              + targetName);
+          ok = false;
+        }
+      }
+      for (int s = 0; ok && s < bySet.length; s++) {
+        if (bySet[s] == null) {
+          refusals.add(p.name() + ": " + a + " has no address in range set " + s + " of the target pool; copying it"
+              + " would hand it a new one");
+          ok = false;
+        }
+      }
+      if (!ok) {
+        continue;
+      }
+      Item item = new Item(a, List.of(bySet), pod);
+      List<IpAddress> there = targetHolds.get(a);
+      if (there == null) {
+        write.add(item);
+      } else if (Set.copyOf(there).equals(Set.copyOf(item.addresses()))) {
+        present.add(item);
+      } else {
+        refusals.add(p.name() + ": " + a + " holds " + there + " in " + targetName + ", not "
+            + item.addresses());
+      }
+    }
+    for (Item i : present) {
+      out.println(p.name() + ": " + describe(i) + " already in the target");
+    }
+    if (!refusals.isEmpty()) {
+      refusals.forEach(r -> err().println("jipamctl: refused: " + r));
+      err().println("jipamctl: " + p.name() + ": nothing written (" + refusals.size() + " refused of " + held.size()
+          + " attachments)");
+      return false;
+    }
+    if (dryRun) {
+      write.forEach(i -> out.println(p.name() + ": would write " + describe(i)));
+      out.println(p.name() + ": dry run: " + write.size() + " attachments would be written to " + targetName
+          + ", " + present.size() + " are there already; nothing written");
+      return true;
+    }
+    List<Item> written = new ArrayList<>();
+    for (Item i : write) {
+      AllocationOutcome o = target.allocate(p, new AllocationRequest(i.attachment(), i.addresses(), i.pod()));
+      if (o instanceof AllocationOutcome.Allocated got && Set.copyOf(addresses(got)).equals(Set.copyOf(i.addresses()))) {
+        if (!got.existing()) {
+          written.add(i);
+        }
+        out.println(p.name() + ": wrote " + describe(i));
+        continue;
+      }
+      err().println("jipamctl: refused: " + p.name() + ": " + describe(i) + ": the target answered " + o
+          + " (it changed since the plan)");
+      for (Item undo : written) {
+        target.release(p, undo.attachment());
+      }
+      err().println("jipamctl: " + p.name() + ": released again the " + written.size()
+          + " attachments this run wrote; nothing is left of it");
+      return false;
+    }
+    out.println(p.name() + ": " + written.size() + " attachments written to " + target.describe() + ", "
+        + present.size() + " were there already");
+    return true;
+  }
+
+  private static List<IpAddress> addresses(AllocationOutcome.Allocated a) {
+    List<IpAddress> out = new ArrayList<>();
+    a.allocations().forEach(x -> out.add(x.address()));
+    return out;
+  }
+
+  private String describe(Item i) {
+    List<String> addrs = new ArrayList<>();
+    i.addresses().forEach(x -> addrs.add(x.toString()));
+    return i.attachment() + " " + String.join(",", addrs) + " pod " + i.pod()
+        + (node != null ? " node " + node : "");
+  }
+}
