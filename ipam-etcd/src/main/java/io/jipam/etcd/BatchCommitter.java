@@ -33,20 +33,23 @@ final class BatchCommitter {
   private final CommitTickets tickets;
   private final AtomicLong commits;
   private final AtomicLong committedRequests;
+  private final AtomicLong refusedCommits;
   private final CommitListener listener;
 
   /**
    * @param commits counts successful transactions; {@code committedRequests} the changes they
-   *     carried (for tests and the benchmark); {@code listener} is told of each commit (metrics)
+   *     carried (for tests and the benchmark), {@code refusedCommits} the transactions refused by
+   *     their guard; {@code listener} is told of each commit (metrics)
    */
   BatchCommitter(StoreContext ctx, PoolCache cache, CommitTickets tickets, AtomicLong commits,
-      AtomicLong committedRequests, CommitListener listener) {
+      AtomicLong committedRequests, AtomicLong refusedCommits, CommitListener listener) {
     this.listener = listener;
     this.ctx = ctx;
     this.cache = cache;
     this.tickets = tickets;
     this.commits = commits;
     this.committedRequests = committedRequests;
+    this.refusedCommits = refusedCommits;
   }
 
   /** After an unexpected failure: nothing cached is trusted. */
@@ -138,6 +141,7 @@ final class BatchCommitter {
             pending = failFenced(pending, included, fence);
           }
           conflicts++;
+          refusedCommits.incrementAndGet();
           if (conflicts > 1) {
             // exponential backoff with full jitter: stores racing on one block spread out
             pause(ThreadLocalRandom.current().nextInt(0, 1 + Math.min(64, 1 << Math.min(conflicts, 6))));

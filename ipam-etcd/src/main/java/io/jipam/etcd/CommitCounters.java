@@ -12,6 +12,9 @@ public interface CommitCounters {
   /** Changes (ADDs and DELs) those transactions carried. */
   long committedRequests();
 
+  /** Transactions etcd refused because their guard no longer held (another writer came first). */
+  long refusedCommits();
+
   /**
    * Tells {@code listener} of every transaction committed from now on, with its batch size.
    * Thread-safe; listeners stay until the store is closed.

@@ -58,6 +58,7 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
   /** Successful transactions and the requests they carried (see {@link CommitCounters}). */
   private final AtomicLong commits = new AtomicLong();
   private final AtomicLong committedRequests = new AtomicLong();
+  private final AtomicLong refusedCommits = new AtomicLong();
   private final List<CommitListener> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   /** One pool's cache and commit queue in this store. */
@@ -176,6 +177,11 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
   @Override
   public long committedRequests() {
     return committedRequests.get();
+  }
+
+  @Override
+  public long refusedCommits() {
+    return refusedCommits.get();
   }
 
   @Override
@@ -337,7 +343,8 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
   private PoolSlot slot(Pool pool) {
     return pools.computeIfAbsent(pool.name() + "\n" + BlockLayout.rangesText(pool), k -> {
       PoolCache cache = new PoolCache(ctx, pool);
-      BatchCommitter committer = new BatchCommitter(ctx, cache, tickets, commits, committedRequests, this::notifyCommit);
+      BatchCommitter committer = new BatchCommitter(ctx, cache, tickets, commits, committedRequests, refusedCommits,
+          this::notifyCommit);
       return new PoolSlot(cache, new CommitQueue(committers, ctx.clock(), ctx.timeoutNanos(), committer));
     });
   }

@@ -1,5 +1,6 @@
 package io.jipam.etcd;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jipam.core.alloc.AllocationOrder;
@@ -11,28 +12,30 @@ import io.jipam.core.testing.Concurrently;
 import io.jipam.core.testing.TestPools;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Set;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
- * A known weakness, measured (opt-in: {@code -Djipam.etcd.claimRace=true}; it fails today, so it
- * is not in the normal run): fresh nodes that take their first address at the same moment all
- * try to claim the same block, the first unclaimed one in address order. One wins each round; the
- * others fail their guard, re-read and try the next block. N nodes starting together take N
- * rounds, so the last node's first ADD costs about N claim round trips instead of one, and with
- * 16 nodes on a loaded machine it can pass the default 3 s bound (code 11; seen in {@code
- * SustainedChurnIT}, where most failed ADDs are a node's first).
+ * Fresh nodes that take their first address at the same moment all want the first unclaimed
+ * block. One wins; the others' transactions are refused by their guard. If they then all tried
+ * the next block in address order, N nodes would take N rounds and about N²/2 refused
+ * transactions (measured before claims spread out: 78 refusals for 16 nodes, the last first ADD
+ * 2.4 s at load 30, past the default 3 s bound in {@code SustainedChurnIT} runs). After a refusal
+ * a batch claims one of the first unclaimed blocks picked by its node's name ({@link Placement}),
+ * so the losers of the first round mostly land on different blocks.
  *
- * <p>Asserted: the slowest first ADD (a claim) of 16 warm stores started together costs at most
- * five times the slowest later ADD (from the node's own block) plus 500 ms.
+ * <p>Asserted: 16 warm stores' first ADDs, started together, are refused at most twice per node in
+ * total, every ADD succeeds, and every node owns a block of its own. The times are printed, not
+ * asserted.
  */
 @ExtendWith(EtcdExtension.class)
-@EnabledIfSystemProperty(named = "jipam.etcd.claimRace", matches = "true")
 class EtcdClaimRaceTest {
+  private static final int NODES = 16;
   private final EtcdCluster etcd;
 
   EtcdClaimRaceTest(EtcdCluster etcd) {
@@ -40,12 +43,12 @@ class EtcdClaimRaceTest {
   }
 
   @Test
-  void firstAdds_16FreshNodesAtOnce_costAboutOneClaimEach() throws Exception {
+  void firstAdds_16FreshNodesAtOnce_spreadOverBlocksWithFewRefusals() throws Exception {
     String prefix = "/claim-race-" + UUID.randomUUID();
     Pool pool = TestPools.pool("race", AllocationOrder.ROUND_ROBIN, "198.18.32.0/20");
     List<EtcdStore> stores = new ArrayList<>();
     try {
-      for (int n = 0; n < 16; n++) {
+      for (int n = 0; n < NODES; n++) {
         stores.add(EtcdStores.open(EtcdStoreConfig.of(etcd.endpoints(), "n" + n).withPrefix(prefix)
             .withTimeout(Duration.ofSeconds(30))));
       }
@@ -53,13 +56,19 @@ class EtcdClaimRaceTest {
         s.find(pool, new Attachment("warm-up", "eth0")); // connection and pool definition warm
       }
       List<Long> claims = addsAtOnce(stores, pool, "first");
-      List<Long> own = addsAtOnce(stores, pool, "second");
+      long refused = 0;
+      for (EtcdStore s : stores) {
+        refused += ((CommitCounters) s).refusedCommits();
+      }
       System.out.println("EtcdClaimRaceTest: 16 nodes' first ADDs at once (each claims a block), ms: " + claims
-          + "; their second ADDs at once (own block), ms: " + own);
-      long slowestClaim = claims.get(claims.size() - 1);
-      long slowestOwn = own.get(own.size() - 1);
-      assertTrue(slowestClaim <= 5 * slowestOwn + 500, "the slowest first ADD took " + slowestClaim
-          + " ms, the slowest later ADD " + slowestOwn + " ms: first ADDs " + claims);
+          + "; transactions refused: " + refused);
+      assertTrue(refused <= 2L * NODES, refused + " transactions refused for " + NODES
+          + " fresh nodes' first ADDs");
+      Set<String> owners = new HashSet<>();
+      for (BlockUsage b : stores.get(0).blockUsage(pool).blocks()) {
+        owners.add(b.owner());
+      }
+      assertEquals(NODES, owners.size(), "owners of the pool's blocks: " + owners);
     } finally {
       stores.forEach(EtcdStore::close);
     }
