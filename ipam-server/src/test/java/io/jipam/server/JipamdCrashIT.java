@@ -68,12 +68,14 @@ import org.junit.jupiter.api.io.TempDir;
  * machine is. Clients wait while the checker works (kill, data dir, restart, list, jipamctl).
  *
  * <p>Counts from system properties {@code jipam.jipamd.crash.*}: {@code trials} (50), {@code
- * clients} (64), {@code seconds} (100 from the test's start: no trial starts after that; fewer than {@code minTrials},
+ * clients} (64), {@code store} (file), {@code seconds} (100 from the test's start: no trial starts after that; fewer than {@code minTrials},
  * 10, fail), {@code deadlineMillis} (5000), {@code slackMillis} (500), {@code acks} (32), {@code
  * loadMillis} (2000).
  */
 class JipamdCrashIT {
   static final int TRIALS = Integer.getInteger("jipam.jipamd.crash.trials", 50);
+  /** jipamd's store; the data dir checks read the host-local layout, so: file (memory shows the test failing). */
+  static final String STORE = System.getProperty("jipam.jipamd.crash.store", "file");
   static final int CLIENTS = Integer.getInteger("jipam.jipamd.crash.clients", 64);
   static final int SECONDS = Integer.getInteger("jipam.jipamd.crash.seconds", 100);
   /** Fewer trials than this within the time bound fail the test: too few kills to mean anything. */
@@ -148,7 +150,7 @@ class JipamdCrashIT {
     Path socket = dir.resolve("jipam.sock");
     Path data = dir.resolve("data");
     Path config = dir.resolve("jipamd.yaml");
-    Files.writeString(config, "store: file\ndata-dir: " + data + "\nfsync: true\nsocket: " + socket + "\n");
+    Files.writeString(config, "store: " + STORE + "\ndata-dir: " + data + "\nfsync: true\nsocket: " + socket + "\n");
     List<String> args = List.of("--config", config.toString());
     FastJipamd launcher = FastJipamd.in(dir);
     for (int c = 0; c < CLIENTS; c++) {
