@@ -68,16 +68,16 @@ import org.junit.jupiter.api.io.TempDir;
  * machine is. Clients wait while the checker works (kill, data dir, restart, list, jipamctl).
  *
  * <p>Counts from system properties {@code jipam.jipamd.crash.*}: {@code trials} (50), {@code
- * clients} (64), {@code store} (file), {@code seconds} (100 from the test's start: no trial starts after that; fewer than {@code minTrials},
- * 10, fail), {@code deadlineMillis} (5000), {@code slackMillis} (500), {@code acks} (32), {@code
- * loadMillis} (2000).
+ * clients} (64), {@code store} (file), {@code seconds} (90 from the test's start: no trial starts
+ * after that; fewer than {@code minTrials}, 10, fail), {@code deadlineMillis} (5000), {@code
+ * slackMillis} (500), {@code acks} (32), {@code loadMillis} (2000).
  */
 class JipamdCrashIT {
   static final int TRIALS = Integer.getInteger("jipam.jipamd.crash.trials", 50);
   /** jipamd's store; the data dir checks read the host-local layout, so: file (memory shows the test failing). */
   static final String STORE = System.getProperty("jipam.jipamd.crash.store", "file");
   static final int CLIENTS = Integer.getInteger("jipam.jipamd.crash.clients", 64);
-  static final int SECONDS = Integer.getInteger("jipam.jipamd.crash.seconds", 100);
+  static final int SECONDS = Integer.getInteger("jipam.jipamd.crash.seconds", 90);
   /** Fewer trials than this within the time bound fail the test: too few kills to mean anything. */
   static final int MIN_TRIALS = Integer.getInteger("jipam.jipamd.crash.minTrials", 10);
   static final Duration DEADLINE = Duration.ofMillis(Integer.getInteger("jipam.jipamd.crash.deadlineMillis", 5000));
@@ -169,7 +169,7 @@ class JipamdCrashIT {
     JipamdProcess jipamd = launcher.start(args);
     try {
       // the first run writes the class archive at its clean exit: give it the calls' classes, then SIGTERM
-      for (int i = 0; i < 20; i++) {
+      for (int i = 0; i < 5; i++) {
         Attachment a = new Attachment("warm-" + i, "eth0");
         probe.allocate(pool, AllocationRequest.of(a));
         probe.find(pool, a);
@@ -209,14 +209,16 @@ class JipamdCrashIT {
     }
     long millis = (System.nanoTime() - start) / 1_000_000;
     System.out.println("JipamdCrashIT trials " + trials + " (SIGKILL under load), " + CLIENTS + " clients on "
-        + CONNECTIONS + " connections, " + millis + " ms (first jipamd, writing the class archive: " + trainMillis + " ms; per trial: calls in flight ended "
+        + CONNECTIONS + " connections, " + millis + " ms (first jipamd, writing the class archive: " + trainMillis
+        + " ms; per trial: calls in flight ended "
         + perTrial(drainNanos, trials) + " ms after the kill, jipamd ready after " + perTrial(restartNanos, trials)
         + " ms (max " + maxRestartNanos / 1_000_000 + "), list " + perTrial(listNanos, trials) + " ms, jipamctl check "
         + perTrial(checkNanos, trials) + " ms; "
         + launcher.describe() + "); calls " + calls + " (acknowledged " + acknowledged + ", exhausted " + exhausted
         + ", errors " + errors + "); in flight at a kill " + atKill + " (results " + atKillResults + ", errors "
         + atKillErrors + "); slowest call " + maxMillis + " ms against a deadline of " + DEADLINE.toMillis()
-        + " ms, past it " + overDeadline + ", past it + " + SLACK_MILLIS + " ms " + pastDeadline + "; unknown outcomes found applied "
+        + " ms, past it " + overDeadline + ", past it + " + SLACK_MILLIS + " ms " + pastDeadline
+        + "; unknown outcomes found applied "
         + unknownApplied + ", not applied " + unknownNotApplied + ", partly " + unknownPartial + "; late allocates "
         + lateAllocates + "; violations " + violations.size());
     assertEquals(List.of(), violations);
@@ -466,7 +468,8 @@ class JipamdCrashIT {
   /** While jipamd is down: the data dir against the model. */
   private void checkDataDir(Path network, String when) throws IOException {
     Map<Attachment, List<IpAddress>> byHolder = new HashMap<>();
-    addressFiles(network).forEach((address, holder) -> byHolder.computeIfAbsent(holder, h -> new ArrayList<>()).add(address));
+    addressFiles(network).forEach((address, holder) ->
+        byHolder.computeIfAbsent(holder, h -> new ArrayList<>()).add(address));
     compare(byHolder, "data dir " + when);
   }
 
