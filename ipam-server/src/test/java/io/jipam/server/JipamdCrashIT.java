@@ -182,17 +182,24 @@ class JipamdCrashIT {
       jipamd = launcher.start(args);
       trials = churn(launcher, args, data, probe, connections, socket, jipamd, start + TimeUnit.SECONDS.toNanos(SECONDS));
       jipamd = current;
-      // everything still held or unknown is released; then nothing is left
+      // everything still held or unknown is released (a GC keeping nothing); then nothing is left
+      Set<Attachment> live = new java.util.HashSet<>();
+      Set<Attachment> acknowledgedHeld = new java.util.HashSet<>();
       for (Slot[] client : slots) {
         for (Slot s : client) {
           if (s.state != State.FREE) {
-            probe.release(pool, s.attachment);
+            live.add(s.attachment);
+          }
+          if (s.state == State.HELD) {
+            acknowledgedHeld.add(s.attachment);
           }
         }
       }
-      for (Attachment a : suspects.keySet()) {
-        probe.release(pool, a);
-      }
+      live.addAll(suspects.keySet());
+      Set<Attachment> released = new java.util.HashSet<>();
+      probe.retainOnly(pool, Set.of()).forEach(a -> released.add(a.attachment()));
+      assertTrue(live.containsAll(released), "the final GC released attachments no client held: " + released);
+      assertTrue(released.containsAll(acknowledgedHeld), "the final GC did not find every held attachment");
       assertEquals(List.of(), probe.list(pool), "after releasing every attachment");
       assertEquals(Map.of(), addressFiles(data.resolve(pool.name())), "address files after releasing every attachment");
       int exit = jipamd.stop();
