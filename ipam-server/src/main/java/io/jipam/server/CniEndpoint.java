@@ -132,8 +132,11 @@ final class CniEndpoint {
           metrics.call("cni", reply.code == null ? "ok" : "error", reply.code, start);
         });
       } catch (RejectedExecutionException e) {
-        answer(req, start, failure(null, new IpamException(ErrorCode.TRY_AGAIN_LATER,
-            "jipamd is busy: every worker is taken and the queue is full; try again later")));
+        Reply busy = failure(null, new IpamException(ErrorCode.TRY_AGAIN_LATER,
+            "jipamd is busy: every worker is taken and the queue is full; try again later"));
+        metrics.call("cni", "busy", busy.code, start);
+        log.call("CNI", null, "outcome=busy", start);
+        req.response().putHeader("Jipam-Exit", Integer.toString(busy.exit)).end(Buffer.buffer(busy.output));
       }
     });
   }

@@ -37,6 +37,7 @@ import io.vertx.core.net.PemTrustOptions;
 import io.vertx.core.net.SocketAddress;
 import io.vertx.grpc.client.GrpcClient;
 import io.vertx.grpc.client.GrpcClientOptions;
+import io.vertx.grpc.client.GrpcClientRequest;
 import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.common.ServiceMethod;
 import java.nio.file.Path;
@@ -50,6 +51,8 @@ import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * An {@link IpamStore} that is another jipamd: every method is one {@code jipam.v1.Ipam} call (a
@@ -58,8 +61,9 @@ import java.util.concurrent.TimeoutException;
  *
  * <p>Contract beyond {@link IpamStore}'s, which the server's store provides:
  * <ul>
- *   <li><b>Bounded.</b> Every call carries a deadline ({@link Target#timeout}); a call that misses
- *       it, or cannot reach jipamd, throws {@code TRY_AGAIN_LATER}. Such a call may or may not
+ *   <li><b>Bounded.</b> Every call carries a deadline ({@link Target#timeout}) and returns or
+ *       throws within it, time spent waiting for a connection included; a call that misses it, or
+ *       cannot reach jipamd, throws {@code TRY_AGAIN_LATER}. Such a call may or may not
  *       have been applied; every store call is idempotent, so repeating it is safe.
  *   <li><b>Retries only what is idempotent</b> and only on a transient failure, within the
  *       deadline: Release, Find, List, RetainOnly, Usage, ListPools. Allocate is never repeated
@@ -304,10 +308,25 @@ public final class RemoteStore implements IpamStore {
     }
   }
 
+  /**
+   * One attempt, bounded by {@code timeoutMillis} from now in every phase: waiting for a connection
+   * and a stream counts against it (the gRPC deadline set on the stream is what is left), and an
+   * attempt still unanswered at the bound is cancelled and fails.
+   */
   private <Req, Resp> Resp once(ServiceMethod<Resp, Req> method, Req request, long timeoutMillis) {
     String name = method.methodName();
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+    AtomicBoolean abandoned = new AtomicBoolean();
+    AtomicReference<GrpcClientRequest<Req, Resp>> sent = new AtomicReference<>();
     Future<Resp> answer = client.request(target.address(), method).compose(req -> {
-      req.timeout(timeoutMillis, TimeUnit.MILLISECONDS);
+      long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+      if (abandoned.get() || left <= 0) {
+        req.cancel();
+        return Future.failedFuture(new IpamException(ErrorCode.TRY_AGAIN_LATER, "jipamd " + name + " at "
+            + target.text() + " did not answer within " + timeoutMillis + " ms"));
+      }
+      req.timeout(left, TimeUnit.MILLISECONDS);
+      sent.set(req);
       return req.send(request);
     }).compose(resp -> resp.last().transform(last -> {
       if (resp.status() == GrpcStatus.OK && last.succeeded()) {
@@ -324,7 +343,8 @@ public final class RemoteStore implements IpamStore {
           metadata, name)));
     }));
     try {
-      return answer.toCompletionStage().toCompletableFuture().get(timeoutMillis + 1000, TimeUnit.MILLISECONDS);
+      return answer.toCompletionStage().toCompletableFuture()
+          .get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
     } catch (ExecutionException e) {
       Throwable cause = e.getCause();
       if (cause instanceof Answered a) {
@@ -336,6 +356,11 @@ public final class RemoteStore implements IpamStore {
       throw new Transient(new IpamException(ErrorCode.TRY_AGAIN_LATER, "jipamd " + name + " at "
           + target.text() + " failed: " + cause, cause));
     } catch (TimeoutException e) {
+      abandoned.set(true);
+      GrpcClientRequest<Req, Resp> req = sent.get();
+      if (req != null) {
+        req.cancel(); // resets the stream: jipamd may still have applied the call (see the class doc)
+      }
       throw new Transient(new IpamException(ErrorCode.TRY_AGAIN_LATER, "jipamd " + name + " at "
           + target.text() + " did not answer within " + timeoutMillis + " ms"));
     } catch (InterruptedException e) {

@@ -23,14 +23,20 @@ final class JipamdProcess implements AutoCloseable {
   }
 
   static JipamdProcess start(Path workDir, String... args) throws IOException, InterruptedException {
+    return start(workDir, List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"), System.getProperty("java.class.path"),
+        List.of(args));
+  }
+
+  /** jipamd with these JVM options and class path (this JVM's java). */
+  static JipamdProcess start(Path workDir, List<String> jvmOptions, String classPath, List<String> args)
+      throws IOException, InterruptedException {
     List<String> command = new ArrayList<>();
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    command.add("-XX:+UseSerialGC");
-    command.add("-XX:TieredStopAtLevel=1");
+    command.addAll(jvmOptions);
     command.add("-cp");
-    command.add(System.getProperty("java.class.path"));
+    command.add(classPath);
     command.add(Jipamd.class.getName());
-    command.addAll(List.of(args));
+    command.addAll(args);
     Path log = Files.createTempFile(workDir, "jipamd", ".log");
     Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     JipamdProcess j = new JipamdProcess(p, log);
@@ -53,6 +59,18 @@ final class JipamdProcess implements AutoCloseable {
       return Files.readString(log);
     } catch (IOException e) {
       return "(cannot read " + log + ": " + e + ")";
+    }
+  }
+
+  long pid() {
+    return process.pid();
+  }
+
+  /** SIGKILL (what {@link Process#destroyForcibly} sends on Linux); waits for the exit. */
+  void kill() throws InterruptedException {
+    process.destroyForcibly();
+    if (!process.waitFor(20, TimeUnit.SECONDS)) {
+      throw new IllegalStateException("jipamd " + process.pid() + " survived SIGKILL for 20 s");
     }
   }
 
