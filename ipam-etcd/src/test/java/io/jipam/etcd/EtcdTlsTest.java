@@ -19,7 +19,10 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** etcd serving https and requiring client certificates (certificates made with openssl). */
+/**
+ * etcd serving https and requiring client certificates (certificates made with openssl): the
+ * store verifies the server's certificate against its CA, and etcd the store's.
+ */
 class EtcdTlsTest {
   private static Path certs;
   private static EtcdCluster cluster;
@@ -29,6 +32,8 @@ class EtcdTlsTest {
     certs = Files.createTempDirectory("jipam-etcd-tls");
     openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
         "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=jipam-test-ca");
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", "other-ca.key", "-out", "other-ca.pem", "-days", "2", "-subj", "/CN=jipam-test-other-ca");
     Files.writeString(certs.resolve("server.ext"), "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n");
     Files.writeString(certs.resolve("client.ext"), "extendedKeyUsage=clientAuth\n");
     for (String who : List.of("server", "client")) {
@@ -83,6 +88,27 @@ class EtcdTlsTest {
       assertTrue(millis < 800 + 1500, "took " + millis + " ms: " + e);
       // the server refuses the handshake: the store is unreachable for this client, code 11
       assertEquals(ErrorCode.TRY_AGAIN_LATER, e.code(), e.getMessage());
+    }
+  }
+
+  @Test
+  void allocate_serverCertificateNotFromTrustedCa_refusedAndNothingWritten() {
+    EtcdStoreConfig stranger = EtcdStoreConfig.fromJson(Map.of("endpoints", cluster.endpoints(), "node", "t",
+        "timeoutMillis", 800,
+        "tls", Map.of("ca", certs.resolve("other-ca.pem").toString(), "cert", certs.resolve("client.pem").toString(),
+            "key", certs.resolve("client.key").toString())));
+    Attachment att = new Attachment("c3", "eth0");
+    try (EtcdStore store = EtcdStores.open(stranger)) {
+      IpamException e = assertThrows(IpamException.class, () -> store.allocate(
+          EtcdStoreTest.pool("tls", "198.18.0.0/24"), AllocationRequest.of(att)));
+      // the client does not trust the server: the store is unreachable for it, code 11
+      assertEquals(ErrorCode.TRY_AGAIN_LATER, e.code(), e.getMessage());
+    }
+    EtcdStoreConfig trusted = EtcdStoreConfig.fromJson(Map.of("endpoints", cluster.endpoints(), "node", "t",
+        "tls", Map.of("ca", certs.resolve("ca.pem").toString(), "cert", certs.resolve("client.pem").toString(),
+            "key", certs.resolve("client.key").toString())));
+    try (EtcdStore store = EtcdStores.open(trusted)) {
+      assertTrue(store.find(EtcdStoreTest.pool("tls", "198.18.0.0/24"), att).isEmpty(), "c3 was not allocated");
     }
   }
 }
