@@ -78,6 +78,9 @@ import java.util.concurrent.atomic.AtomicReference;
 public final class RemoteStore implements IpamStore {
   private static final int ATTEMPTS = 3;
 
+  /** Seconds after which an idle connection to jipamd is closed from this side. */
+  static final int CLIENT_IDLE_SECONDS = 10;
+
   private final Vertx vertx;
   private final GrpcClient client;
   private final Target target;
@@ -95,6 +98,9 @@ public final class RemoteStore implements IpamStore {
     HttpClientOptions http = new HttpClientOptions()
         .setProtocolVersion(HttpVersion.HTTP_2)
         .setHttp2ClearTextUpgrade(false)
+        // close an idle connection before jipamd's idle timeout (default 30 s) can close it under
+        // a call: an Allocate is not retried, so a call sent as the server closes would fail
+        .setHttp2KeepAliveTimeout(CLIENT_IDLE_SECONDS)
         .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, target.timeout().toMillis()));
     if (target.tls() != null) {
       http.setSsl(true).setUseAlpn(true);
