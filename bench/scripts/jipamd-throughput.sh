@@ -1,35 +1,76 @@
 #!/usr/bin/env bash
 # jipamd throughput: allocate + release pairs over gRPC on its unix socket, 64 clients over 4
-# connections, against a jipamd process per store (memory; file, and file with --fsync), in one
-# run. Needs a built tree (./mvnw -q -DskipTests package).
-#   bench/scripts/jipamd-throughput.sh [SECONDS]
+# connections (asynchronous: 64 calls in flight), against a jipamd process per store in one run:
+# memory; file; file with --fsync; and, with ETCD=1, a one-member etcd started here, with the raw
+# one-CAS-per-allocation ceiling measured on that same etcd right before jipamd runs on it.
+# Needs a built tree (./mvnw -q -DskipTests package).
+#   bench/scripts/jipamd-throughput.sh [SECONDS] [STORES...]     (stores: memory file file-fsync etcd)
+#   JFR=DIR: record each jipamd with Java Flight Recorder into DIR/<store>.jfr
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-10}
+shift || true
+stores=${*:-memory file file-fsync ${ETCD:+etcd}}
+warmup=${WARMUP:-3}
 work=$(mktemp -d /tmp/jipam-throughput.XXXXXX)
 pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$work"; }
+etcd_pid=
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null
+  [ -n "$etcd_pid" ] && kill "$etcd_pid" 2>/dev/null
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
 trap cleanup EXIT
+. dist/lib/jvm.env 2>/dev/null || true
+java=${JIPAM_JAVA_BIN:-java}
+cp="bench/target/classes:bench/target/lib/*"
 run() { # name, jipamd args...
   local name=$1; shift
-  dist/bin/jipamd --socket "$work/$name.sock" "$@" 2> "$work/$name.log" &
+  local opts=${JIPAMD_JAVA_OPTS:-}
+  if [ -n "${JFR:-}" ]; then
+    mkdir -p "$JFR"
+    opts="$opts -XX:StartFlightRecording=filename=$JFR/$name.jfr,settings=profile"
+  fi
+  JIPAMD_JAVA_OPTS=$opts dist/bin/jipamd --socket "$work/$name.sock" "$@" 2> "$work/$name.log" &
   pid=$!
   for _ in $(seq 600); do grep -q ' jipamd ready' "$work/$name.log" && break; sleep 0.05; done
-  local before after
-  before=$(awk '{print $14 + $15}' "/proc/$pid/stat")
-  java -cp "bench/target/classes:bench/target/lib/*" io.jipam.bench.server.JipamdThroughput \
-    "unix:$work/$name.sock" 64 4 3 "$seconds" > "$work/$name.out"
-  after=$(awk '{print $14 + $15}' "/proc/$pid/stat")
-  grep -v '^total_pairs' "$work/$name.out" | sed "s/^/$name: /"
-  # CPU per allocate+release pair, jipamd and the clients: what bounds throughput on 2 cores
-  # whatever else runs on the machine
-  awk -v name="$name" -v ticks="$((after - before))" -v hz="$(getconf CLK_TCK)" '
-    /^total_pairs=/ { split($1, p, "="); split($2, c, "="); n = p[2]; server = ticks * 1000 / hz;
-      printf "%s: %d pairs; CPU per pair: jipamd %.3f ms, clients %.3f ms; 2-core ceiling %.0f pairs/s\n",
-        name, n, server / n, c[2] / n, 2000 / ((server + c[2]) / n) }' "$work/$name.out"
+  # CPU per pair is read over the measured window only (jipamd from /proc, the clients from their
+  # JVM): with the machine shared, it is what bounds throughput, whatever else runs
+  "$java" -cp "$cp" io.jipam.bench.server.JipamdThroughput \
+    "unix:$work/$name.sock" 64 4 "$warmup" "$seconds" "$pid" | sed "s/^/$name: /"
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
 }
+start_etcd() {
+  local port peer
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  peer=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  etcd --name bench --data-dir "$work/etcd" --listen-client-urls "http://127.0.0.1:$port" \
+    --advertise-client-urls "http://127.0.0.1:$port" --listen-peer-urls "http://127.0.0.1:$peer" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$peer" --initial-cluster "bench=http://127.0.0.1:$peer" \
+    > "$work/etcd.log" 2>&1 &
+  etcd_pid=$!
+  for _ in $(seq 200); do
+    curl -fs "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.05
+  done
+  etcd_endpoint="http://127.0.0.1:$port"
+}
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
-run memory --store memory
-run file --store file --data-dir "$work/data"
-run file-fsync --store file --fsync --data-dir "$work/data-fsync"
+for s in $stores; do
+  case $s in
+    memory) run memory --store memory ;;
+    file) run file --store file --data-dir "$work/data" ;;
+    file-fsync) run file-fsync --store file --fsync --data-dir "$work/data-fsync" ;;
+    etcd)
+      start_etcd
+      # the ceiling: each allocation one compare-and-swap transaction on the same etcd, with 8
+      # clients (EtcdBench's) and with 64 (jipamd's); the higher one is the ceiling
+      "$java" -cp "$cp" io.jipam.bench.etcd.RawCasCeiling "$etcd_endpoint" "$seconds" 8 64 | sed "s/^/etcd: /"
+      printf '{"endpoints": ["%s"], "prefix": "/jipam-bench", "node": "bench"}\n' "$etcd_endpoint" \
+        > "$work/etcd.json"
+      run etcd --store etcd --etcd-config "$work/etcd.json"
+      kill "$etcd_pid"; wait "$etcd_pid" 2>/dev/null || true; etcd_pid= ;;
+    *) echo "unknown store $s" >&2; exit 2 ;;
+  esac
+done
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,122 +1,264 @@
 package io.jipam.bench.server;
 
-import io.jipam.core.alloc.AllocationOrder;
-import io.jipam.core.net.Cidr;
-import io.jipam.core.net.IpRange;
-import io.jipam.core.net.RangeSet;
-import io.jipam.core.store.AllocationOutcome;
-import io.jipam.core.store.AllocationRequest;
-import io.jipam.core.store.Attachment;
-import io.jipam.core.store.Pool;
 import io.jipam.server.RemoteStore;
+import io.jipam.server.v1.AllocateRequest;
+import io.jipam.server.v1.AllocateResponse;
+import io.jipam.server.v1.Attachment;
+import io.jipam.server.v1.IpamGrpcClient;
+import io.jipam.server.v1.Order;
+import io.jipam.server.v1.Pool;
+import io.jipam.server.v1.Range;
+import io.jipam.server.v1.RangeSet;
+import io.jipam.server.v1.ReleaseRequest;
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpVersion;
+import io.vertx.grpc.client.GrpcClient;
+import io.vertx.grpc.client.GrpcClientOptions;
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Load generator for a running jipamd: CLIENTS threads over CONNECTIONS RemoteStores (HTTP/2
- * connections), each doing allocate + release pairs of its own attachments on one /16 pool for
- * WARMUP then SECONDS seconds; prints pairs per second over the measured window and the latency
- * of a pair (p50, p99, p99.9). Bounded in time; loopback or a unix socket only.
+ * Load generator for a running jipamd: {@code clients} concurrent allocate + release pairs, each
+ * client on its own attachments of one /16 pool, over {@code connections} HTTP/2 connections, for a
+ * warm-up then a measured window; the latency of every measured pair, pairs per second, and the CPU
+ * this process (and, given its pid, jipamd) spent in the measured window.
+ *
+ * <p>A client is not a thread: it is a chain of asynchronous calls on a Vert.x gRPC client (the
+ * next allocate is sent when the release is answered), so 64 clients are 64 calls in flight on two
+ * event loops. 64 blocking threads over {@link RemoteStore} measure the same server but cost the
+ * client several times the CPU, which on a 2-core machine is CPU jipamd does not get.
+ *
+ * <p>Bounded in time (warm-up + window + at most the 5 s call deadline); loopback or a unix socket.
+ * Usable as a library: {@link #run} returns the {@link Result}; {@link #main} prints it.
  *
  * <pre>java -cp bench/target/classes:bench/target/lib/* io.jipam.bench.server.JipamdThroughput \
- *     unix:/tmp/jipam.sock [clients=64] [connections=4] [warmupSeconds=3] [seconds=10]</pre>
+ *     unix:/tmp/jipam.sock [clients=64] [connections=4] [warmupSeconds=3] [seconds=10] [jipamdPid]</pre>
  */
 public final class JipamdThroughput {
+  private static final long CALL_TIMEOUT_MILLIS = 5_000;
+  private static final long TICK_NANOS = 1_000_000_000L / 100; // USER_HZ: /proc/PID/stat's unit
+
   private JipamdThroughput() {}
+
+  /** What a run measured; latencies are of the measured window only, sorted, in nanoseconds. */
+  public record Result(String target, int clients, int connections, Duration window, long pairs,
+      long[] latencyNanos, long failures, long clientCpuNanos, long serverCpuNanos) {
+    /** Pairs per second over the measured window. */
+    public double pairsPerSecond() {
+      return pairs / (window.toNanos() / 1e9);
+    }
+
+    /** The latency at quantile {@code q} (0..1) in milliseconds; NaN without samples. */
+    public double latencyMillis(double q) {
+      if (latencyNanos.length == 0) {
+        return Double.NaN;
+      }
+      return latencyNanos[Math.min(latencyNanos.length - 1, (int) (q * latencyNanos.length))] / 1e6;
+    }
+
+    /** This process's CPU per measured pair, ms. */
+    public double clientCpuPerPairMillis() {
+      return pairs == 0 ? Double.NaN : clientCpuNanos / 1e6 / pairs;
+    }
+
+    /** jipamd's CPU per measured pair, ms; NaN when its pid was not given. */
+    public double serverCpuPerPairMillis() {
+      return pairs == 0 || serverCpuNanos < 0 ? Double.NaN : serverCpuNanos / 1e6 / pairs;
+    }
+  }
+
+  /**
+   * Runs {@code clients} allocate+release loops against the jipamd at {@code target} ({@code
+   * unix:/path} or {@code host:port}, plain) over {@code connections} connections for {@code warmup}
+   * then {@code window}; {@code jipamdPid} (or -1) names the process whose CPU in the window is
+   * read from {@code /proc}. Returns when every client has finished its last pair.
+   */
+  public static Result run(String target, int clients, int connections, Duration warmup, Duration window,
+      long jipamdPid) throws InterruptedException {
+    if (clients < 1 || connections < 1 || connections > clients) {
+      throw new IllegalArgumentException("clients " + clients + " and connections " + connections
+          + ": need 1 <= connections <= clients");
+    }
+    RemoteStore.Target where = RemoteStore.Target.parse(target);
+    Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(Math.min(2, connections)));
+    List<IpamGrpcClient> stubs = new ArrayList<>();
+    List<GrpcClient> grpcs = new ArrayList<>();
+    List<Context> contexts = new ArrayList<>();
+    for (int i = 0; i < connections; i++) {
+      GrpcClient grpc = GrpcClient.client(vertx, new GrpcClientOptions().setTimeout((int) CALL_TIMEOUT_MILLIS)
+          .setTimeoutUnit(TimeUnit.MILLISECONDS).setScheduleDeadlineAutomatically(true),
+          new HttpClientOptions().setProtocolVersion(HttpVersion.HTTP_2).setHttp2ClearTextUpgrade(false));
+      grpcs.add(grpc);
+      stubs.add(IpamGrpcClient.create(grpc, where.address()));
+      contexts.add(vertx.getOrCreateContext()); // a new context per call from outside Vert.x: spread over event loops
+    }
+    Pool pool = benchPool();
+    long start = System.nanoTime();
+    Run run = new Run(start + warmup.toNanos(), start + warmup.toNanos() + window.toNanos(), clients);
+    for (int c = 0; c < clients; c++) {
+      Client client = new Client(run, c, stubs.get(c % connections), pool);
+      contexts.get(c % connections).runOnContext(v -> client.next());
+    }
+    // CPU in the window: sampled when it opens and when the last pair started in it is done
+    long untilWindow = run.measureFrom - System.nanoTime();
+    if (untilWindow > 0) {
+      TimeUnit.NANOSECONDS.sleep(untilWindow);
+    }
+    long client0 = processCpuNanos();
+    long server0 = jipamdPid > 0 ? procCpuNanos(jipamdPid) : -1;
+    run.done.await();
+    long client1 = processCpuNanos();
+    long server1 = jipamdPid > 0 ? procCpuNanos(jipamdPid) : -1;
+    for (GrpcClient g : grpcs) {
+      g.close();
+    }
+    try {
+      vertx.close().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      // closing: nothing is pending
+    }
+    long[] all = run.latencies();
+    Arrays.sort(all);
+    return new Result(target, clients, connections, window, all.length, all, run.failures.get(),
+        client1 - client0, server0 < 0 || server1 < 0 ? -1 : server1 - server0);
+  }
+
+  /** The pool every run allocates from: one /16 in 198.18.0.0/15, round robin. */
+  static Pool benchPool() {
+    return Pool.newBuilder().setName("bench").setOrder(Order.ROUND_ROBIN)
+        .addRangeSets(RangeSet.newBuilder().addRanges(Range.newBuilder().setSubnet("198.18.0.0/16")
+            .setRangeStart("198.18.0.1").setRangeEnd("198.18.255.254").setGateway("198.18.0.1")))
+        .build();
+  }
+
+  /** State shared by the clients of one run. */
+  private static final class Run {
+    final long measureFrom;
+    final long end;
+    final CountDownLatch done;
+    final AtomicLong failures = new AtomicLong();
+    final long[][] samples;
+    final int[] counts;
+
+    Run(long measureFrom, long end, int clients) {
+      this.measureFrom = measureFrom;
+      this.end = end;
+      this.done = new CountDownLatch(clients);
+      this.samples = new long[clients][];
+      this.counts = new int[clients];
+    }
+
+    long[] latencies() {
+      int total = 0;
+      for (int n : counts) {
+        total += n;
+      }
+      long[] all = new long[total];
+      int at = 0;
+      for (int c = 0; c < counts.length; c++) {
+        System.arraycopy(samples[c], 0, all, at, counts[c]);
+        at += counts[c];
+      }
+      return all;
+    }
+  }
+
+  /** One client: allocate, then release, then the next pair, on its connection's event loop. */
+  private static final class Client {
+    private final Run run;
+    private final int id;
+    private final IpamGrpcClient stub;
+    private final Pool pool;
+    private long[] mine = new long[1 << 14];
+    private int n;
+    private long seq;
+
+    Client(Run run, int id, IpamGrpcClient stub, Pool pool) {
+      this.run = run;
+      this.id = id;
+      this.stub = stub;
+      this.pool = pool;
+    }
+
+    void next() {
+      long t0 = System.nanoTime();
+      if (t0 >= run.end) {
+        run.samples[id] = mine;
+        run.counts[id] = n;
+        run.done.countDown();
+        return;
+      }
+      Attachment att = Attachment.newBuilder().setContainerId("b" + id + "-" + seq++).setIfname("eth0").build();
+      stub.allocate(AllocateRequest.newBuilder().setPool(pool).setAttachment(att).build()).onComplete(a -> {
+        if (a.failed() || a.result().getOutcomeCase() != AllocateResponse.OutcomeCase.ALLOCATED) {
+          failed(a.failed() ? a.cause().toString() : a.result().getOutcomeCase().toString());
+          return;
+        }
+        stub.release(ReleaseRequest.newBuilder().setPool(pool).setAttachment(att).build()).onComplete(r -> {
+          if (r.failed()) {
+            failed(r.cause().toString());
+            return;
+          }
+          if (t0 >= run.measureFrom) {
+            if (n == mine.length) {
+              mine = Arrays.copyOf(mine, n * 2);
+            }
+            mine[n++] = System.nanoTime() - t0;
+          }
+          next();
+        });
+      });
+    }
+
+    private void failed(String why) {
+      if (run.failures.incrementAndGet() <= 5) {
+        System.err.println("client " + id + ": " + why);
+      }
+      next();
+    }
+  }
+
+  private static long processCpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+        .getProcessCpuTime();
+  }
+
+  /** utime + stime of a process, from /proc/PID/stat (fields 14 and 15, after the command). */
+  static long procCpuNanos(long pid) {
+    try {
+      String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      return (Long.parseLong(f[11]) + Long.parseLong(f[12])) * TICK_NANOS;
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
+  }
 
   public static void main(String[] args) throws Exception {
     String address = args[0];
     int clients = args.length > 1 ? Integer.parseInt(args[1]) : 64;
     int connections = args.length > 2 ? Integer.parseInt(args[2]) : 4;
-    long warmupNanos = (args.length > 3 ? Long.parseLong(args[3]) : 3) * 1_000_000_000L;
-    long measureNanos = (args.length > 4 ? Long.parseLong(args[4]) : 10) * 1_000_000_000L;
-    Pool pool = new Pool("bench", List.of(new RangeSet(List.of(
-        IpRange.withDefaults(Cidr.parse("198.18.0.0/16"), null, null, null, null)))), AllocationOrder.ROUND_ROBIN);
-    List<RemoteStore> stores = new ArrayList<>();
-    for (int i = 0; i < connections; i++) {
-      stores.add(RemoteStore.connect(RemoteStore.Target.parse(address)));
-    }
-    long start = System.nanoTime();
-    long measureFrom = start + warmupNanos;
-    long end = measureFrom + measureNanos;
-    AtomicLong pairs = new AtomicLong();
-    AtomicLong allPairs = new AtomicLong();
-    AtomicLong failures = new AtomicLong();
-    long[][] latencies = new long[clients][];
-    int[] counts = new int[clients];
-    CountDownLatch done = new CountDownLatch(clients);
-    for (int c = 0; c < clients; c++) {
-      int id = c;
-      RemoteStore store = stores.get(c % connections);
-      Thread t = new Thread(() -> {
-        long[] mine = new long[1 << 16];
-        int n = 0;
-        try {
-          for (long i = 0; ; i++) {
-            long t0 = System.nanoTime();
-            if (t0 >= end) {
-              break;
-            }
-            Attachment a = new Attachment("b" + id + "-" + i, "eth0");
-            AllocationOutcome out = store.allocate(pool, AllocationRequest.of(a));
-            if (!(out instanceof AllocationOutcome.Allocated)) {
-              failures.incrementAndGet();
-              continue;
-            }
-            store.release(pool, a);
-            long t1 = System.nanoTime();
-            allPairs.incrementAndGet();
-            if (t0 >= measureFrom) {
-              pairs.incrementAndGet();
-              if (n == mine.length) {
-                mine = Arrays.copyOf(mine, n * 2);
-              }
-              mine[n++] = t1 - t0;
-            }
-          }
-        } catch (RuntimeException e) {
-          failures.incrementAndGet();
-          System.err.println("client " + id + ": " + e);
-        } finally {
-          latencies[id] = mine;
-          counts[id] = n;
-          done.countDown();
-        }
-      });
-      t.start();
-    }
-    done.await();
-    for (RemoteStore s : stores) {
-      s.close();
-    }
-    int total = 0;
-    for (int c : counts) {
-      total += c;
-    }
-    long[] all = new long[total];
-    int at = 0;
-    for (int c = 0; c < clients; c++) {
-      System.arraycopy(latencies[c], 0, all, at, counts[c]);
-      at += counts[c];
-    }
-    Arrays.sort(all);
-    double seconds = measureNanos / 1e9;
-    long cpuNanos = ((com.sun.management.OperatingSystemMXBean)
-        java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
-    System.out.printf("%s clients=%d connections=%d: %.0f pairs/s over %.0f s, pair latency p50 %.2f ms"
-            + " p99 %.2f ms p99.9 %.2f ms, failures %d%n", address, clients, connections, pairs.get() / seconds,
-        seconds, pct(all, 0.50), pct(all, 0.99), pct(all, 0.999), failures.get());
-    // for the script: CPU per pair is what bounds throughput on a machine shared with others
-    System.out.printf("total_pairs=%d client_cpu_ms=%d%n", allPairs.get(), cpuNanos / 1_000_000);
-  }
-
-  private static double pct(long[] sorted, double p) {
-    if (sorted.length == 0) {
-      return Double.NaN;
-    }
-    return sorted[Math.min(sorted.length - 1, (int) (p * sorted.length))] / 1e6;
+    Duration warmup = Duration.ofSeconds(args.length > 3 ? Long.parseLong(args[3]) : 3);
+    Duration window = Duration.ofSeconds(args.length > 4 ? Long.parseLong(args[4]) : 10);
+    long pid = args.length > 5 ? Long.parseLong(args[5]) : -1;
+    Result r = run(address, clients, connections, warmup, window, pid);
+    System.out.printf("%s clients=%d connections=%d: %.0f pairs/s over %d s, pair latency p50 %.2f ms"
+            + " p99 %.2f ms p99.9 %.2f ms, failures %d%n", address, clients, connections, r.pairsPerSecond(),
+        window.toSeconds(), r.latencyMillis(0.50), r.latencyMillis(0.99), r.latencyMillis(0.999), r.failures());
+    // CPU per pair in the window: what bounds throughput on 2 shared cores whatever else runs
+    System.out.printf("cpu_per_pair_ms jipamd=%.3f client=%.3f pairs=%d%n", r.serverCpuPerPairMillis(),
+        r.clientCpuPerPairMillis(), r.pairs());
   }
 }
