@@ -337,7 +337,10 @@ final class WriteThroughStore implements IpamStore {
         }
       }
       h.dropStamp();
-      AttachmentRecord.write(h.dir, att, got.allocations()); // before the address files: a superset
+      // before the address files: a superset; created in place when the attachment had none
+      if (!before.isEmpty() || !AttachmentRecord.create(h.dir, att, got.allocations())) {
+        AttachmentRecord.write(h.dir, att, got.allocations());
+      }
       if (fsync) {
         b.toForce.add(AttachmentRecord.file(h.dir, att));
       }

@@ -78,6 +78,8 @@ class WriteThroughSharedDirTest {
     // address -> holding intervals [allocate returned, release called], across every process
     Map<String, List<long[]>> intervals = new TreeMap<>();
     int threadPairs = 0;
+    long[] threadSpan = {Long.MAX_VALUE, Long.MIN_VALUE};
+    long[] childSpan = {Long.MAX_VALUE, Long.MIN_VALUE};
     try (IpamStore store = HostLocalStores.openWriteThrough(dataDir, false)) {
       ExecutorService pool4 = Executors.newFixedThreadPool(threads);
       List<Future<List<String[]>>> mine = new ArrayList<>();
@@ -103,6 +105,8 @@ class WriteThroughSharedDirTest {
         List<String[]> pairs = f.get(120, TimeUnit.SECONDS);
         threadPairs += pairs.size();
         for (String[] h : pairs) {
+          threadSpan[0] = Math.min(threadSpan[0], Long.parseLong(h[1]));
+          threadSpan[1] = Math.max(threadSpan[1], Long.parseLong(h[2]));
           intervals.computeIfAbsent(h[0], k -> new ArrayList<>()).add(new long[] {Long.parseLong(h[1]), Long.parseLong(h[2])});
         }
       }
@@ -117,6 +121,10 @@ class WriteThroughSharedDirTest {
         Map<String, Long> since = new HashMap<>();
         for (String line : lines) {
           String[] f = line.split(" ");
+          if (f[0].equals("A") || f[0].equals("R")) {
+            childSpan[0] = Math.min(childSpan[0], Long.parseLong(f[1]));
+            childSpan[1] = Math.max(childSpan[1], Long.parseLong(f[1]));
+          }
           if (f[0].equals("A")) {
             addressOf.put(f[2], f[3]);
             since.put(f[2], Long.parseLong(f[1]));
@@ -142,6 +150,8 @@ class WriteThroughSharedDirTest {
         }
       }
       assertEquals(List.of(), violations);
+      assertTrue(childSpan[0] < threadSpan[1] && threadSpan[0] < childSpan[1],
+          "the plugin processes and the store's threads worked at the same time");
       assertEquals(threadPairs + processes * childRounds, total, "every pair counted once");
       assertTrue(threadPairs >= threads * threadRounds, "threads churned: " + threadPairs);
       assertEquals(List.of(), store.list(pool), "no leak, as the write-through store sees it");
