@@ -61,8 +61,8 @@ final class IpamEndpoint {
 
   /**
    * With {@code inline}, calls run on the event loop that decoded them: only for a store that
-   * never blocks (the memory store), where the hop to a worker and back would cost more than the
-   * call, and answers written on the event loop are flushed together at the end of a read.
+   * never blocks (the memory store), where the hop to a worker and back (two thread wake-ups)
+   * would cost more than the call.
    */
   IpamEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics,
       boolean inline) {
@@ -117,7 +117,10 @@ final class IpamEndpoint {
       request.handler(message -> {
         long start = System.nanoTime();
         if (inline) {
-          respond(request, message, answer(call, message), start);
+          // answered from a task on this event loop, not from within the message handler: an
+          // answer written there is not flushed until the connection reads again
+          Object result = answer(call, message);
+          context.runOnContext(v -> respond(request, message, result, start));
           return;
         }
         try {
