@@ -5,6 +5,8 @@
 # one-CAS-per-allocation ceiling measured on that same etcd right before jipamd runs on it.
 # Needs a built tree (./mvnw -q -DskipTests package).
 #   bench/scripts/jipamd-throughput.sh [SECONDS] [STORES...]     (stores: memory file file-fsync etcd)
+#   WARMUP=S: at least S seconds of warm-up (default 3); JipamdThroughput goes on warming up until
+#     the JIT compilers of jipamd and of itself have settled (at most 120 s)
 #   JFR=DIR: record each jipamd with Java Flight Recorder into DIR/<store>.jfr
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -122,6 +122,22 @@ final class AttachmentRecord {
     return parse(new String(bytes, StandardCharsets.UTF_8), att);
   }
 
+  /**
+   * Creates the attachment's record in place when it has none ({@code O_EXCL}, no temp file, no
+   * rename: one metadata operation instead of three); false, writing nothing, when a record file
+   * exists (then {@link #write}). A crash can tear it only before any of its address files exists,
+   * since those are created after it returns: a torn record never hides a held address (and one
+   * without its final newline is unreadable, which makes the next call rebuild).
+   */
+  static boolean create(PoolDir d, Attachment att, List<Allocation> held) throws IOException {
+    try {
+      d.writeNew(file(d, att), text(att, held).getBytes(StandardCharsets.UTF_8));
+      return true;
+    } catch (java.nio.file.FileAlreadyExistsException e) {
+      return false;
+    }
+  }
+
   /** Replaces the attachment's record (temp + rename); deletes it when there is nothing to record. */
   static void write(PoolDir d, Attachment att, List<Allocation> held) throws IOException {
     if (held.isEmpty()) {

@@ -33,4 +33,16 @@ public final class HostLocalStores {
   public static IpamStore open(Path dataDir, boolean fsync) {
     return new HostLocalStore(dataDir, fsync);
   }
+
+  /**
+   * The file store for a long-lived process (jipamd): the same files as {@link #open(Path,
+   * boolean)}, so plugins in direct mode may share the data dir, with each pool's state kept in
+   * memory (a call reads no directory while no other process has changed the pool) and
+   * concurrent calls on a pool committed together: one lock hold, and with {@code fsync} one
+   * fsync round, per batch. A call returns once its change is written (with {@code fsync}: on
+   * disk). Thread-safe.
+   */
+  public static IpamStore openWriteThrough(Path dataDir, boolean fsync) {
+    return new WriteThroughStore(dataDir, fsync);
+  }
 }

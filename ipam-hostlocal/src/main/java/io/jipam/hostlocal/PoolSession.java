@@ -200,6 +200,21 @@ final class PoolSession implements AutoCloseable {
     }
   }
 
+  /**
+   * Makes the next {@link #commit} with a whole state write a snapshot when appends have grown
+   * the index past twice its snapshot (plus slack): a long-lived writer's compaction, which the
+   * cached state would otherwise never trigger.
+   */
+  void compactIfDue() {
+    try {
+      if (java.nio.file.Files.size(this.dir.index) > 2 * this.base + IndexFile.slack) {
+        this.snapshotNeeded = true;
+      }
+    } catch (IOException e) {
+      this.snapshotNeeded = true;
+    }
+  }
+
   /** Removes the stamp file once, before the call's first change (see {@link Stamp#drop}). */
   void dropStamp() throws IOException {
     if (!this.dropped) {

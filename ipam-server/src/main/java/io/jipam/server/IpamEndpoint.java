@@ -40,7 +40,7 @@ import java.util.concurrent.RejectedExecutionException;
 
 /**
  * The {@code jipam.v1.Ipam} methods over one {@link IpamStore}. Requests are decoded on the event
- * loop; the store runs on {@code blocking} (a bounded pool: when its queue is full the call is
+ * loop; the store runs on {@code blocking} (or, for a store that never blocks, inline) (a bounded pool: when its queue is full the call is
  * answered RESOURCE_EXHAUSTED with TRY_AGAIN_LATER at once, never queued without bound); the
  * answer is written back on the request's context.
  */
@@ -50,8 +50,20 @@ final class IpamEndpoint {
   private final Executor blocking;
   private final CallLog log;
   private final Metrics metrics;
+  private final boolean inline;
 
   IpamEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics) {
+    this(store, pools, blocking, log, metrics, false);
+  }
+
+  /**
+   * With {@code inline}, calls run on the event loop that decoded them: only for a store that
+   * never blocks (the memory store), where the hop to a worker and back (two thread wake-ups)
+   * would cost more than the call.
+   */
+  IpamEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics,
+      boolean inline) {
+    this.inline = inline;
     this.store = store;
     this.pools = pools;
     this.blocking = blocking;
@@ -103,17 +115,16 @@ final class IpamEndpoint {
       Context context = Vertx.currentContext();
       request.handler(message -> {
         long start = System.nanoTime();
+        if (inline) {
+          // answered from a task on this event loop, not from within the message handler: an
+          // answer written there is not flushed until the connection reads again
+          Object result = answer(call, message);
+          context.runOnContext(v -> respond(request, message, result, start));
+          return;
+        }
         try {
           blocking.execute(() -> {
-            Object answer;
-            try {
-              answer = call.run(message);
-            } catch (IpamException e) {
-              answer = e;
-            } catch (Throwable t) {
-              answer = new IpamException(ErrorCode.INTERNAL, "internal error: " + t, t);
-            }
-            Object result = answer;
+            Object result = answer(call, message);
             context.runOnContext(v -> respond(request, message, result, start));
           });
         } catch (RejectedExecutionException full) {
@@ -124,6 +135,17 @@ final class IpamEndpoint {
         }
       });
     });
+  }
+
+  /** Runs the call: its response, or the {@link IpamException} to answer with. */
+  private static <Req, Resp> Object answer(Call<Req, Resp> call, Req message) {
+    try {
+      return call.run(message);
+    } catch (IpamException e) {
+      return e;
+    } catch (Throwable t) {
+      return new IpamException(ErrorCode.INTERNAL, "internal error: " + t, t);
+    }
   }
 
   @SuppressWarnings("unchecked")
@@ -146,7 +168,7 @@ final class IpamEndpoint {
   }
 
   private Pool pool(io.jipam.server.v1.Pool message) {
-    return pools.check(Protos.pool(message));
+    return pools.check(message);
   }
 
   private static Attachment attachment(io.jipam.server.v1.Attachment message) {

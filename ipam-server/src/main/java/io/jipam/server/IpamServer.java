@@ -121,7 +121,7 @@ final class IpamServer implements AutoCloseable {
         .setScheduleDeadlineAutomatically(true));
     Metrics metrics = new Metrics();
     metrics.watchCommits(store);
-    IpamEndpoint endpoint = new IpamEndpoint(store, pools, workers, log, metrics);
+    IpamEndpoint endpoint = new IpamEndpoint(store, pools, workers, log, metrics, neverBlocks(store));
     grpc.addService(endpoint.service());
     grpc.addService(Health.service(store, workers));
     grpc.addService(ReflectionService.v1());
@@ -180,6 +180,13 @@ final class IpamServer implements AutoCloseable {
       throw new IpamException(ErrorCode.IO_FAILURE, "jipamd cannot listen: " + e.getMessage(), e);
     }
     return new IpamServer(vertx, servers, workers, store, settings, tcpPort, metricsActualPort);
+  }
+
+  private static final Class<?> MEMORY_STORE = IpamStore.inMemory().getClass();
+
+  /** Whether the store's calls never block (the memory store: no I/O), so they may run on an event loop. */
+  static boolean neverBlocks(IpamStore store) {
+    return store.getClass() == MEMORY_STORE;
   }
 
   /** GET /metrics: the scrape runs on a worker (it reads every pool's usage from the store). */

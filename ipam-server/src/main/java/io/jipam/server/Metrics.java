@@ -14,6 +14,7 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -43,6 +44,10 @@ final class Metrics {
   private final MultiGauge addresses = MultiGauge.builder("jipamd.pool.addresses")
       .description("addresses per pool and range set, by state (used, free)").register(registry);
 
+  /** Meters by method and outcome, so that a call costs two map lookups, not two registrations. */
+  private final ConcurrentHashMap<String, Counter> calls = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, Timer> durations = new ConcurrentHashMap<>();
+
   /**
    * With a store that group-commits (the etcd store, {@link CommitCounters}), records the size of
    * each of its transactions from now on; any other store has no such meter.
@@ -59,10 +64,12 @@ final class Metrics {
   /** Records one answered call. {@code code} is the error's code when the call failed, else null. */
   void call(String method, String outcome, ErrorCode code, long startNanos) {
     long nanos = System.nanoTime() - startNanos;
-    Counter.builder("jipamd.calls").description("calls answered, by method and outcome")
-        .tags("method", method, "outcome", outcome).register(registry).increment();
-    Timer.builder("jipamd.call.duration").description("call latency, decoded request to answer")
-        .tags("method", method).publishPercentileHistogram().register(registry).record(nanos, TimeUnit.NANOSECONDS);
+    calls.computeIfAbsent(method + '\n' + outcome, k -> Counter.builder("jipamd.calls")
+        .description("calls answered, by method and outcome")
+        .tags("method", method, "outcome", outcome).register(registry)).increment();
+    durations.computeIfAbsent(method, k -> Timer.builder("jipamd.call.duration")
+        .description("call latency, decoded request to answer")
+        .tags("method", method).publishPercentileHistogram().register(registry)).record(nanos, TimeUnit.NANOSECONDS);
     if (code != null) {
       Counter.builder("jipamd.errors").description("failed calls, by jipam error code")
           .tags("method", method, "code", code.name(), "cni_code", Integer.toString(code.cniCode()))

@@ -17,7 +17,29 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>Thread-safe. Bounded by the number of networks, which operators define.
  */
 final class PoolRegistry {
+  /** Bound of {@link #decoded}: definitions are few; past it the cache starts over. */
+  private static final int DECODED_MAX = 1024;
+
   private final ConcurrentHashMap<String, Pool> pools = new ConcurrentHashMap<>();
+  /**
+   * Pool messages already decoded and checked: every request carries its pool's definition, and
+   * decoding it (CIDRs, ranges) costs more than hashing the message.
+   */
+  private final ConcurrentHashMap<io.jipam.server.v1.Pool, Pool> decoded = new ConcurrentHashMap<>();
+
+  /** Decodes the request's pool message ({@link Protos#pool}) and {@link #check}s it; cached. */
+  Pool check(io.jipam.server.v1.Pool message) {
+    Pool known = decoded.get(message);
+    if (known != null) {
+      return known; // checked when first decoded; a name's definition never changes
+    }
+    Pool pool = check(Protos.pool(message));
+    if (decoded.size() >= DECODED_MAX) {
+      decoded.clear();
+    }
+    decoded.put(message, pool);
+    return pool;
+  }
 
   /** Registers the pool or checks it against the registered definition; returns it. */
   Pool check(Pool pool) {

@@ -19,7 +19,8 @@ import java.util.Map;
  * <table>
  *   <caption>Store types</caption>
  *   <tr><th>type</th><th>what</th><th>settings</th></tr>
- *   <tr><td>{@code file}</td><td>the host-local layout under a data dir (default)</td><td>data dir, fsync</td></tr>
+ *   <tr><td>{@code file}</td><td>the host-local layout under a data dir (default); pools kept in memory, changes written
+ *       through, concurrent calls committed together ({@link HostLocalStores#openWriteThrough})</td><td>data dir, fsync</td></tr>
  *   <tr><td>{@code etcd}</td><td>the clustered store, one warm client</td><td>a JSON file with the keys of the plugin's {@code ipam.store} for etcd</td></tr>
  *   <tr><td>{@code remote}</td><td>another jipamd, through {@link RemoteStore}</td><td>its address</td></tr>
  *   <tr><td>{@code memory}</td><td>this process's memory; tests and benchmarks only</td><td>none</td></tr>
@@ -30,7 +31,7 @@ final class StoreFactory {
 
   static IpamStore open(StoreSettings s) {
     return switch (s.type()) {
-      case "file", "host-local" -> HostLocalStores.open(s.dataDir(), s.fsync());
+      case "file", "host-local" -> HostLocalStores.openWriteThrough(s.dataDir(), s.fsync());
       case "memory" -> IpamStore.inMemory();
       case "etcd" -> EtcdStores.open(EtcdStoreConfig.fromJson(etcdJson(s.etcdConfig())));
       case "remote" -> RemoteStore.connect(RemoteStore.Target.parse(s.remote()).withTls(s.remoteTls()));

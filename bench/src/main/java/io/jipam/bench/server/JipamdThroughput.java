@@ -32,7 +32,8 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Load generator for a running jipamd: {@code clients} concurrent allocate + release pairs, each
  * client on its own attachments of one /16 pool, over {@code connections} HTTP/2 connections, for a
- * warm-up then a measured window; the latency of every measured pair, pairs per second, and the CPU
+ * warm-up (at least the one asked for, and until the JIT compilers of both processes have
+ * settled) then a measured window; the latency of every measured pair, pairs per second, and the CPU
  * this process (and, given its pid, jipamd) spent in the measured window.
  *
  * <p>A client is not a thread: it is a chain of asynchronous calls on a Vert.x gRPC client (the
@@ -48,6 +49,8 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class JipamdThroughput {
   private static final long CALL_TIMEOUT_MILLIS = 5_000;
+  /** The longest warm-up waiting for the JIT to settle. */
+  static final Duration MAX_WARMUP = Duration.ofSeconds(120);
   private static final long TICK_NANOS = 1_000_000_000L / 100; // USER_HZ: /proc/PID/stat's unit
 
   private JipamdThroughput() {}
@@ -55,7 +58,7 @@ public final class JipamdThroughput {
   /** What a run measured; latencies are of the measured window only, sorted, in nanoseconds. */
   public record Result(String target, int clients, int connections, Duration window, long pairs,
       long[] latencyNanos, long failures, long clientCpuNanos, long serverCpuNanos, long clientJitNanos,
-      long serverJitNanos) {
+      long serverJitNanos, Duration warmedUp) {
     /** Pairs per second over the measured window. */
     public double pairsPerSecond() {
       return pairs / (window.toNanos() / 1e9);
@@ -91,7 +94,8 @@ public final class JipamdThroughput {
 
   /**
    * Runs {@code clients} allocate+release loops against the jipamd at {@code target} ({@code
-   * unix:/path} or {@code host:port}, plain) over {@code connections} connections for {@code warmup}
+   * unix:/path} or {@code host:port}, plain) over {@code connections} connections for {@code warmup} (longer until the JIT
+   * compilers of this process and jipamd have settled, at most {@link #MAX_WARMUP})
    * then {@code window}; {@code jipamdPid} (or -1) names the process whose CPU in the window is
    * read from {@code /proc}. Returns when every client has finished its last pair.
    */
@@ -115,22 +119,34 @@ public final class JipamdThroughput {
       contexts.add(vertx.getOrCreateContext()); // a new context per call from outside Vert.x: spread over event loops
     }
     Pool pool = benchPool();
-    long start = System.nanoTime();
-    Run run = new Run(start + warmup.toNanos(), start + warmup.toNanos() + window.toNanos(), clients);
+    Run run = new Run(clients);
     for (int c = 0; c < clients; c++) {
       Client client = new Client(run, c, stubs.get(c % connections), pool);
       contexts.get(c % connections).runOnContext(v -> client.next());
     }
-    // CPU in the window: sampled when it opens and when the last pair started in it is done
-    long untilWindow = run.measureFrom - System.nanoTime();
-    if (untilWindow > 0) {
-      TimeUnit.NANOSECONDS.sleep(untilWindow);
-    }
+    // warm-up: at least `warmup`, then on until the JIT compilers of both processes have settled
+    // (under 1% of a core over 2 s), at most MAX_WARMUP: on a loaded machine compilation gets
+    // little CPU, and code still interpreted would be measured instead of the steady state
     long self = ProcessHandle.current().pid();
+    long warmStart = System.nanoTime();
+    TimeUnit.NANOSECONDS.sleep(warmup.toNanos());
+    long lastJit = jitCpuNanos(self) + (jipamdPid > 0 ? jitCpuNanos(jipamdPid) : 0);
+    while (System.nanoTime() - warmStart < MAX_WARMUP.toNanos()) {
+      TimeUnit.SECONDS.sleep(2);
+      long jit = jitCpuNanos(self) + (jipamdPid > 0 ? jitCpuNanos(jipamdPid) : 0);
+      if (jit - lastJit < 20_000_000L) {
+        break;
+      }
+      lastJit = jit;
+    }
+    long warmedUp = System.nanoTime() - warmStart;
     long client0 = processCpuNanos();
     long clientJit0 = jitCpuNanos(self);
     long server0 = jipamdPid > 0 ? procCpuNanos(jipamdPid) : -1;
     long serverJit0 = jipamdPid > 0 ? jitCpuNanos(jipamdPid) : 0;
+    long from = System.nanoTime();
+    run.end = from + window.toNanos();
+    run.measureFrom = from;
     run.done.await();
     long client1 = processCpuNanos();
     long clientJit1 = jitCpuNanos(self);
@@ -148,7 +164,7 @@ public final class JipamdThroughput {
     Arrays.sort(all);
     return new Result(target, clients, connections, window, all.length, all, run.failures.get(),
         client1 - client0, server0 < 0 || server1 < 0 ? -1 : server1 - server0, clientJit1 - clientJit0,
-        serverJit1 - serverJit0);
+        serverJit1 - serverJit0, Duration.ofNanos(warmedUp));
   }
 
   /** The pool every run allocates from: one /16 in 198.18.0.0/15, round robin. */
@@ -161,16 +177,14 @@ public final class JipamdThroughput {
 
   /** State shared by the clients of one run. */
   private static final class Run {
-    final long measureFrom;
-    final long end;
+    volatile long measureFrom = Long.MAX_VALUE;
+    volatile long end = Long.MAX_VALUE;
     final CountDownLatch done;
     final AtomicLong failures = new AtomicLong();
     final long[][] samples;
     final int[] counts;
 
-    Run(long measureFrom, long end, int clients) {
-      this.measureFrom = measureFrom;
-      this.end = end;
+    Run(int clients) {
       this.done = new CountDownLatch(clients);
       this.samples = new long[clients][];
       this.counts = new int[clients];
@@ -296,9 +310,10 @@ public final class JipamdThroughput {
     Duration window = Duration.ofSeconds(args.length > 4 ? Long.parseLong(args[4]) : 10);
     long pid = args.length > 5 ? Long.parseLong(args[5]) : -1;
     Result r = run(address, clients, connections, warmup, window, pid);
-    System.out.printf("%s clients=%d connections=%d: %.0f pairs/s over %d s, pair latency p50 %.2f ms"
-            + " p99 %.2f ms p99.9 %.2f ms, failures %d%n", address, clients, connections, r.pairsPerSecond(),
-        window.toSeconds(), r.latencyMillis(0.50), r.latencyMillis(0.99), r.latencyMillis(0.999), r.failures());
+    System.out.printf("%s clients=%d connections=%d: %.0f pairs/s over %d s after %d s warm-up, pair latency"
+            + " p50 %.2f ms p99 %.2f ms p99.9 %.2f ms, failures %d%n", address, clients, connections,
+        r.pairsPerSecond(), window.toSeconds(), r.warmedUp().toSeconds(), r.latencyMillis(0.50),
+        r.latencyMillis(0.99), r.latencyMillis(0.999), r.failures());
     // CPU per pair in the window: what bounds throughput on 2 shared cores whatever else runs
     double[] noJit = r.cpuPerPairWithoutJitMillis();
     System.out.printf("cpu_per_pair_ms jipamd=%.3f client=%.3f pairs=%d; without JIT compiler threads:"

@@ -1,0 +1,453 @@
+package io.jipam.hostlocal;
+
+import io.jipam.core.IpamException;
+import io.jipam.core.net.IpAddress;
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOutcome;
+import io.jipam.core.store.AllocationRequest;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.Pool;
+import io.jipam.core.store.PoolUsage;
+import io.jipam.core.store.spi.PoolState;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryIteratorException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The file store of a long-lived process (jipamd): host-local's files, as {@link HostLocalStore}
+ * writes them, with each pool's whole state kept in memory between calls and concurrent calls
+ * on one pool committed together.
+ *
+ * <h2>Design</h2>
+ * <ul>
+ *   <li><b>State in memory, files the truth.</b> A call works on the pool's {@link PoolState}
+ *       in memory and writes its change through to the files (address files, attachment record,
+ *       cursor, index, stamp; layout in {@link PoolDir}) before it returns. It reads no directory:
+ *       it checks the stamp (two stats, the cursor files and the stamp file) and, while the stamp
+ *       is the one this store last wrote, trusts its state.
+ *   <li><b>Group commit.</b> Calls on one pool queue ({@link GroupCommit}); one caller runs
+ *       everything queued as a batch under one hold of the pool's locks ({@link PoolLock}: the
+ *       JVM-wide lock and the {@code lock} file's fcntl lock the plugin takes), applies the calls
+ *       in arrival order, writes each cursor once, then forces the batch to disk in one round
+ *       (with fsync: each new address and record file, then the network directory) and writes
+ *       one stamp and one index append. Only then does any call of the batch return.
+ *   <li><b>Sharing the data dir.</b> A plugin in direct mode (or another jipamd) on the same data
+ *       dir takes the same file lock and leaves a new stamp; the next batch here sees a stamp it
+ *       did not write and reloads the state from the index (or rebuilds it from the address
+ *       files), exactly as {@link HostLocalStore} does; only then does a call cost O(allocations).
+ *       Before releasing or re-reporting an allocation, its address file is re-read, so a change
+ *       the stamp missed is caught and the state rebuilt.
+ * </ul>
+ *
+ * <h2>Contract</h2>
+ * {@link IpamStore}'s: atomic per call against this and every other jipam process on the data
+ * dir; thread-safe. Durability: when a call returns, its files are written (they survive the
+ * process being killed); with fsync also forced to disk (they survive a power loss). A batch that
+ * fails on I/O fails every call in it with {@code IO_FAILURE}; what it wrote is in the files, and
+ * the next batch rebuilds its state from them.
+ */
+final class WriteThroughStore implements IpamStore {
+  private static final int ATTEMPTS = 4;
+  private static final List<Allocation> NONE = List.of();
+  /** Every this many changing batches, check whether the index wants compacting. */
+  private static final int COMPACT_CHECK = 64;
+
+  private final Path dataDir;
+  private final boolean fsync;
+  private final PoolDir.Forcer forcer;
+  private final StateCache cache = new StateCache(HostLocalStore.Mode.AUTO);
+  private final ConcurrentHashMap<String, GroupCommit<Op>> pools = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, long[]> changingBatches = new ConcurrentHashMap<>();
+
+  WriteThroughStore(Path dataDir, boolean fsync) {
+    this.dataDir = dataDir.toAbsolutePath().normalize();
+    this.fsync = fsync;
+    this.forcer = fsync ? new BatchForcer() : null;
+  }
+
+  /**
+   * With fsync, new files are not forced one by one as they are written ({@link PoolDir#writeNew}
+   * calls this with {@code metaData} false): the batch forces them all at its end. The network
+   * directory ({@link PoolDir#syncDir}, {@code metaData} true) is forced as asked.
+   */
+  private static final class BatchForcer extends PoolDir.Forcer {
+    @Override
+    void force(Path path, FileChannel channel, boolean metaData) throws IOException {
+      if (metaData) {
+        channel.force(true);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- IpamStore
+
+  @Override
+  public AllocationOutcome allocate(Pool pool, AllocationRequest request) {
+    return run(new Op(Kind.ALLOCATE, pool, request, null, null)).outcome;
+  }
+
+  @Override
+  public List<Allocation> release(Pool pool, Attachment attachment) {
+    return run(new Op(Kind.RELEASE, pool, null, attachment, null)).allocations;
+  }
+
+  @Override
+  public List<Allocation> find(Pool pool, Attachment attachment) {
+    return run(new Op(Kind.FIND, pool, null, attachment, null)).allocations;
+  }
+
+  @Override
+  public List<Allocation> list(Pool pool) {
+    return run(new Op(Kind.LIST, pool, null, null, null)).allocations;
+  }
+
+  @Override
+  public List<Allocation> retainOnly(Pool pool, Set<Attachment> valid) {
+    return run(new Op(Kind.RETAIN, pool, null, null, Set.copyOf(valid))).allocations;
+  }
+
+  @Override
+  public PoolUsage usage(Pool pool) {
+    return run(new Op(Kind.USAGE, pool, null, null, null)).usage;
+  }
+
+  @Override
+  public void close() {
+    cache.clear();
+  }
+
+  /** {batches, calls} run on the network so far (tests and benchmarks: the mean batch size). */
+  long[] batchCounts(String network) {
+    GroupCommit<Op> g = pools.get(network);
+    return g == null ? new long[] {0, 0} : g.counts();
+  }
+
+  private Op run(Op op) {
+    new PoolDir(dataDir, op.pool.name(), forcer); // a bad network name fails here, before queueing
+    pools.computeIfAbsent(op.pool.name(), n -> new GroupCommit<>(batch -> runBatch(n, batch))).submit(op);
+    if (op.failure != null) {
+      throw op.failure;
+    }
+    return op;
+  }
+
+  // ---------------------------------------------------------------- operations
+
+  private enum Kind { ALLOCATE, RELEASE, FIND, LIST, RETAIN, USAGE }
+
+  /** One queued call and, once its batch has run, its result. */
+  private static final class Op extends GroupCommit.Pending {
+    final Kind kind;
+    final Pool pool;
+    final AllocationRequest request;
+    final Attachment attachment;
+    final Set<Attachment> valid;
+    AllocationOutcome outcome;
+    List<Allocation> allocations;
+    PoolUsage usage;
+
+    Op(Kind kind, Pool pool, AllocationRequest request, Attachment attachment, Set<Attachment> valid) {
+      this.kind = kind;
+      this.pool = pool;
+      this.request = request;
+      this.attachment = attachment;
+      this.valid = valid;
+    }
+  }
+
+  /** What one batch has changed so far, under one {@link PoolSession}. */
+  private static final class Batch {
+    final PoolSession h;
+    PoolState st;
+    /** Net index changes, in the order {@link IndexFile#append} writes them (removals first). */
+    final Map<IpAddress, Allocation> added = new LinkedHashMap<>();
+    final Map<IpAddress, Allocation> removed = new LinkedHashMap<>();
+    /** Per range set, the last address handed out by this batch (its cursor), or null. */
+    final Allocation[] cursors;
+    /** New files to force at the end (fsync only). */
+    final List<Path> toForce = new ArrayList<>();
+    boolean changed;
+
+    Batch(PoolSession h, PoolState st) {
+      this.h = h;
+      this.st = st;
+      this.cursors = new Allocation[st.pool().rangeSets().size()];
+    }
+
+    /** The state, as {@code pool} defines the pool (a call may name it with another definition). */
+    PoolState state(Pool pool) {
+      if (!st.pool().equals(pool)) {
+        st = PoolSession.reload(pool, st.allocations());
+        applyCursors();
+      }
+      return st;
+    }
+
+    /** The files disagree with the state (a change the stamp missed): rebuild from the address files. */
+    void rebuild(Pool pool) throws IOException {
+      st = h.full(pool, true);
+      applyCursors();
+    }
+
+    private void applyCursors() {
+      for (Allocation a : cursors) {
+        if (a != null && a.rangeSetIndex() < st.pool().rangeSets().size()) {
+          st.setCursor(a.rangeSetIndex(), a.address());
+        }
+      }
+    }
+
+    void added(Allocation a, boolean force) {
+      added.put(a.address(), a);
+      if (a.rangeSetIndex() < cursors.length) {
+        cursors[a.rangeSetIndex()] = a;
+      }
+      if (force) {
+        toForce.add(h.dir.addressFile(a.address()));
+      }
+      changed = true;
+    }
+
+    void removed(Allocation a) {
+      added.remove(a.address());
+      removed.put(a.address(), a);
+      changed = true;
+    }
+  }
+
+  /** Runs one batch of calls on {@code network}: one lock hold, one commit. */
+  private void runBatch(String network, List<Op> ops) {
+    Pool first = ops.get(0).pool;
+    PoolSession h;
+    try {
+      h = PoolSession.open(new PoolDir(dataDir, network, forcer), cache, first);
+    } catch (RuntimeException e) {
+      failAll(ops, e);
+      return;
+    }
+    try {
+      cache.served(network); // every call on the whole state, never the one-shot path
+      h.begin(first, false);
+      Batch b = new Batch(h, h.full(first, false));
+      for (Op op : ops) {
+        try {
+          apply(b, op);
+        } catch (IpamException e) {
+          op.failure = e;
+        } catch (IOException | RuntimeException e) {
+          op.failure = e instanceof RuntimeException r && !(e instanceof DirectoryIteratorException) ? r
+              : PoolDir.ioFailure("serving a call on", h.dir.dir, e);
+          b.rebuild(op.pool); // the state may be ahead of the files or behind: the files decide
+        }
+      }
+      commit(network, b);
+    } catch (IOException | DirectoryIteratorException e) {
+      failAll(ops, PoolDir.ioFailure("committing a batch of calls in", h.dir.dir, e));
+    } catch (RuntimeException e) {
+      failAll(ops, e);
+    } finally {
+      h.close();
+    }
+  }
+
+  private static void failAll(List<Op> ops, RuntimeException e) {
+    for (Op op : ops) {
+      op.failure = e;
+    }
+  }
+
+  /** Ends a batch: cursors, the fsync round, then stamp and index (or only the cached state). */
+  private void commit(String network, Batch b) throws IOException {
+    PoolSession h = b.h;
+    if (!b.changed && !h.changedFiles()) {
+      h.finish(b.st, false, NONE, NONE);
+      return;
+    }
+    List<Allocation> cursorMoves = new ArrayList<>(b.cursors.length);
+    for (Allocation a : b.cursors) {
+      if (a != null) {
+        cursorMoves.add(a);
+      }
+    }
+    h.writeCursors(cursorMoves);
+    for (Path p : b.toForce) {
+      try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
+        ch.force(false);
+      } catch (NoSuchFileException gone) {
+        // released again within the batch: its removal is what the directory sync makes durable
+      }
+    }
+    long[] count = changingBatches.computeIfAbsent(network, n -> new long[1]);
+    if (++count[0] % COMPACT_CHECK == 0) {
+      h.compactIfDue();
+    }
+    h.finish(b.st, true, new ArrayList<>(b.added.values()), new ArrayList<>(b.removed.values()));
+  }
+
+  private void apply(Batch b, Op op) throws IOException {
+    switch (op.kind) {
+      case ALLOCATE -> op.outcome = allocate(b, op.pool, op.request);
+      case RELEASE -> op.allocations = release(b, op.pool, op.attachment);
+      case FIND -> op.allocations = lookup(b, op.pool, op.attachment);
+      case LIST -> op.allocations = b.state(op.pool).list();
+      case USAGE -> op.usage = b.state(op.pool).usage();
+      case RETAIN -> op.allocations = retainOnly(b, op.pool, op.valid);
+    }
+  }
+
+  /** ADD on the state, written through: record, then address files (as {@link HostLocalStore}). */
+  private AllocationOutcome allocate(Batch b, Pool pool, AllocationRequest request) throws IOException {
+    PoolSession h = b.h;
+    Attachment att = request.attachment();
+    for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+      PoolState st = b.state(pool);
+      List<Allocation> before = st.find(att);
+      if (before.isEmpty()) {
+        List<Allocation> legacy = legacyHeld(st, att);
+        if (!legacy.isEmpty()) {
+          if (!h.verified(legacy)) {
+            b.rebuild(pool);
+            continue;
+          }
+          return new AllocationOutcome.Allocated(legacy, true);
+        }
+      } else if (!h.verified(before)) {
+        b.rebuild(pool);
+        continue;
+      }
+      AllocationOutcome outcome = st.allocate(request);
+      if (!(outcome instanceof AllocationOutcome.Allocated got) || got.existing()) {
+        return outcome;
+      }
+      List<Allocation> fresh = new ArrayList<>(2);
+      for (Allocation a : got.allocations()) {
+        if (!before.contains(a)) {
+          fresh.add(a);
+        }
+      }
+      h.dropStamp();
+      // before the address files: a superset; created in place when the attachment had none
+      if (!before.isEmpty() || !AttachmentRecord.create(h.dir, att, got.allocations())) {
+        AttachmentRecord.write(h.dir, att, got.allocations());
+      }
+      if (fsync) {
+        b.toForce.add(AttachmentRecord.file(h.dir, att));
+      }
+      List<Allocation> created = new ArrayList<>(2);
+      boolean clash = false;
+      try {
+        for (Allocation a : fresh) {
+          if (!h.dir.createAddressFile(a.address(), a.attachment())) {
+            clash = true; // a file the state did not know about
+            break;
+          }
+          created.add(a);
+        }
+      } catch (IOException | RuntimeException e) {
+        h.rollback(created);
+        throw e;
+      }
+      if (clash) {
+        h.rollback(created);
+        b.rebuild(pool);
+        continue;
+      }
+      for (Allocation a : fresh) {
+        b.added(a, fsync);
+      }
+      return outcome;
+    }
+    throw PoolSession.contended(pool);
+  }
+
+  /** What the attachment holds (old-format files included), verified against the address files. */
+  private List<Allocation> lookup(Batch b, Pool pool, Attachment attachment) throws IOException {
+    for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+      PoolState st = b.state(pool);
+      List<Allocation> held = st.find(attachment);
+      if (held.isEmpty()) {
+        held = legacyHeld(st, attachment);
+      }
+      if (b.h.verified(held)) {
+        return held;
+      }
+      b.rebuild(pool);
+    }
+    throw PoolSession.contended(pool);
+  }
+
+  private List<Allocation> release(Batch b, Pool pool, Attachment attachment) throws IOException {
+    List<Allocation> held = lookup(b, pool, attachment);
+    if (held.isEmpty()) {
+      return NONE;
+    }
+    PoolSession h = b.h;
+    Attachment holder = held.get(0).attachment();
+    b.st.release(holder);
+    h.dropStamp();
+    for (Allocation a : held) {
+      h.dir.deleteAddressFile(a.address());
+      b.removed(a);
+    }
+    AttachmentRecord.write(h.dir, holder, NONE); // after the address files: a crash leaves a superset
+    return held;
+  }
+
+  private List<Allocation> retainOnly(Batch b, Pool pool, Set<Attachment> valid) throws IOException {
+    Set<Attachment> keep = new HashSet<>(valid);
+    keep.add(PoolDir.NOT_A_FILE); // a directory or FIFO named like an address: never deleted
+    for (Attachment v : valid) {
+      if (!PoolDir.LEGACY_IFNAME.equals(v.ifname())) {
+        keep.add(new Attachment(v.containerId(), PoolDir.LEGACY_IFNAME)); // old files: any ifname
+      }
+    }
+    PoolSession h = b.h;
+    for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+      PoolState st = b.state(pool);
+      List<Allocation> doomed = new ArrayList<>();
+      for (Allocation a : st.allocations()) {
+        if (!keep.contains(a.attachment())) {
+          doomed.add(a);
+        }
+      }
+      if (!h.verified(doomed)) {
+        b.rebuild(pool);
+        continue;
+      }
+      List<Allocation> released = st.retainOnly(keep);
+      if (!released.isEmpty()) {
+        h.dropStamp();
+      }
+      Set<Attachment> gone = new HashSet<>();
+      for (Allocation a : released) {
+        h.dir.deleteAddressFile(a.address());
+        b.removed(a);
+        gone.add(a.attachment());
+      }
+      for (Attachment a : gone) {
+        AttachmentRecord.write(h.dir, a, NONE);
+      }
+      return released;
+    }
+    throw PoolSession.contended(pool);
+  }
+
+  /** What an old-format file (container ID only) gives the attachment's container, or nothing. */
+  private static List<Allocation> legacyHeld(PoolState st, Attachment att) {
+    if (PoolDir.LEGACY_IFNAME.equals(att.ifname())) {
+      return NONE;
+    }
+    return st.find(new Attachment(att.containerId(), PoolDir.LEGACY_IFNAME));
+  }
+}
