@@ -1,6 +1,7 @@
 package io.jipam.bench;
 
 import io.jipam.bench.alloc.AllocatorScenario;
+import io.jipam.bench.churn.ChurnScenario;
 import io.jipam.bench.etcd.EtcdScenario;
 import io.jipam.bench.harness.Harness;
 import io.jipam.bench.harness.Progress;
@@ -24,7 +25,8 @@ import picocli.CommandLine.Spec;
  * Each subcommand builds its scenario from its options; {@code all} builds every one.
  */
 @Command(name = "jipam-bench", mixinStandardHelpOptions = true, version = "jipam-bench 0.1.0",
-    subcommands = {JipamBench.Allocator.class, JipamBench.Plugin.class, JipamBench.Etcd.class, JipamBench.All.class},
+    subcommands = {JipamBench.Allocator.class, JipamBench.Plugin.class, JipamBench.Etcd.class,
+        JipamBench.Churn.class, JipamBench.All.class},
     synopsisSubcommandLabel = "<scenario>", usageHelpWidth = 100,
     description = {"Measures jipam next to its peers in the same run and writes samples.csv, summary.md,",
         "charts (PNG) and machine.json into a results directory (--out, default bench-results/<timestamp>).",
@@ -155,6 +157,21 @@ public final class JipamBench implements Callable<Integer> {
     }
   }
 
+  @Command(name = "churn", mixinStandardHelpOptions = true, usageHelpWidth = 100)
+  static final class Churn implements Callable<Integer> {
+    @Spec
+    CommandLine.Model.CommandSpec spec;
+    @Mixin
+    Common common;
+    @Mixin
+    ChurnScenario.Options options;
+
+    @Override
+    public Integer call() throws Exception {
+      return run(spec.commandLine(), common, List.of(new ChurnScenario(options)));
+    }
+  }
+
   @Command(name = "all", mixinStandardHelpOptions = true, usageHelpWidth = 100)
   static final class All implements Callable<Integer> {
     @Spec
@@ -171,7 +188,7 @@ public final class JipamBench implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
       return run(spec.commandLine(), common, List.of(new AllocatorScenario(allocator), new PluginScenario(plugin),
-          new EtcdScenario(etcd)));
+          new EtcdScenario(etcd), new ChurnScenario(new ChurnScenario.Options())));
     }
   }
 

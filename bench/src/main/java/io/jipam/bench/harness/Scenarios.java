@@ -16,6 +16,8 @@ public final class Scenarios {
           + "time and CPU per call",
       "etcd", "the etcd store's simulated nodes vs raw one-transaction-per-allocation CAS and one "
           + "global lock (whereabouts' design), on a real etcd started here",
+      "churn", "pods arriving at a set rate with random lifetimes, ADD then DEL through the plugin processes "
+          + "(jipam direct, host-local, jipam via jipamd): time to address and addresses in use over time",
       "all", "every scenario above, sized for about 10 minutes on 2 cores (longer on a loaded "
           + "machine: see docs/benchmarks.md)");
 
@@ -23,8 +25,7 @@ public final class Scenarios {
   public static final Map<String, String> PLANNED = ordered(
       "service", "jipamd load generator on the memory, file, etcd stores (needs jipamd: not built yet)",
       "runtime", "containerd + runc pods with `ctr run --cni`, jipam vs host-local",
-      "cluster", "1-16 simulated nodes on 1- and 3-member etcd clusters, tight pools",
-      "churn", "pod arrivals at a set rate, random lifetimes, addresses in use over time");
+      "cluster", "1-16 simulated nodes on 1- and 3-member etcd clusters, tight pools");
 
   private static Map<String, String> ordered(String... pairs) {
     Map<String, String> map = new LinkedHashMap<>();

@@ -1,5 +1,6 @@
 package io.jipam.bench.plugin;
 
+import io.jipam.bench.daemon.JipamdProcess;
 import io.jipam.bench.harness.ChildCpu;
 import io.jipam.bench.harness.PluginJvm;
 import io.jipam.bench.harness.RunContext;
@@ -9,6 +10,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -37,18 +39,27 @@ import picocli.CommandLine.Option;
  *       DEL of its own container; wall time per call and pairs per second of the batch.
  * </ul>
  * CPU per call is user+sys of the reaped children ({@link ChildCpu}) summed over all of a subject's
- * calls and divided by their count. Daemon mode (jipam calling jipamd) is a further subject once
- * jipamd exists.
+ * calls and divided by their count. Daemon mode ({@value #DAEMON}): the same plugin forwarding to a
+ * jipamd on the file store (its own data dir, filled the same way, one jipamd per N); its CPU is
+ * the plugin processes' plus the jipamd's over the same calls.
  */
 public final class PluginScenario implements Scenario {
   static final String JIPAM = "jipam";
   static final String HOST_LOCAL = "host-local";
   static final String FLOOR = "JVM floor";
+  static final String DAEMON = "jipam via jipamd";
 
   /** The scenario's options. */
   public static final class Options {
     @Option(names = "--jipam", paramLabel = "PATH", description = "the jipam plugin (default: bin/jipam of the dist this launcher is in)")
     Path jipam;
+
+    @Option(names = "--jipamd", paramLabel = "PATH",
+        description = "jipamd for the daemon-mode subject (default: bin/jipamd beside the plugin); skipped with a note when missing")
+    Path jipamd;
+
+    @Option(names = "--no-daemon", description = "leave out the daemon-mode subject (jipam forwarding to a jipamd on the file store)")
+    boolean noDaemon;
 
     @Option(names = "--host-local", paramLabel = "PATH", defaultValue = "/usr/lib/cni/host-local",
         description = "the reference plugin (default: ${DEFAULT-VALUE}); skipped with a note when missing")
@@ -111,6 +122,15 @@ public final class PluginScenario implements Scenario {
     return Path.of(dist, "bin", "jipam").toAbsolutePath().normalize();
   }
 
+  private Path jipamd() {
+    return options.jipamd != null ? options.jipamd.toAbsolutePath() : JipamdProcess.besidePlugin(jipam());
+  }
+
+  /** Whether the daemon-mode subject runs: asked for and jipamd built. */
+  boolean withDaemon() {
+    return !options.noDaemon && Files.isExecutable(jipamd());
+  }
+
   private boolean withHostLocal(int allocations) {
     return allocations <= options.hostLocalMax && Files.isExecutable(options.hostLocal);
   }
@@ -130,7 +150,7 @@ public final class PluginScenario implements Scenario {
   public long steps(RunContext c) {
     long steps = 0;
     for (int n : allocations(c.quick())) {
-      int subjects = withHostLocal(n) ? 3 : 2;
+      int subjects = (withHostLocal(n) ? 3 : 2) + (withDaemon() ? 1 : 0);
       steps += (long) subjects * (rounds(c) + concurrentRounds(c));
     }
     return steps;
@@ -156,7 +176,11 @@ public final class PluginScenario implements Scenario {
       deleteTree(work);
     }
     new PluginReport(c, name(), allocations(c.quick()), rounds(c), concurrency(c), concurrentRounds(c), options.hostLocal,
-        options.hostLocalMax).write();
+        options.hostLocalMax, withDaemon() ? null : daemonMissing()).write();
+  }
+
+  private String daemonMissing() {
+    return options.noDaemon ? "left out (--no-daemon)" : "no jipamd at " + jipamd() + " (build it, or name it with --jipamd)";
   }
 
   private void measure(RunContext c, Path work, int n, Path jipam, Subject floor) throws Exception {
@@ -167,6 +191,24 @@ public final class PluginScenario implements Scenario {
       subjects.add(Subject.plugin(HOST_LOCAL, options.hostLocal, work.resolve(HOST_LOCAL), n));
     }
     subjects.add(floor);
+    JipamdProcess daemon = null;
+    try {
+      if (withDaemon()) {
+        Path data = work.resolve("jipamd-data");
+        Subject.prefill(data, n);
+        c.progress().step(n + " allocations: starting jipamd");
+        daemon = JipamdProcess.startFileStore(jipamd(), data, work.resolve("jipamd"), Duration.ofSeconds(120));
+        subjects.add(Subject.daemon(DAEMON, jipam, daemon, data));
+      }
+      measure(c, n, subjects);
+    } finally {
+      if (daemon != null) {
+        daemon.close();
+      }
+    }
+  }
+
+  private void measure(RunContext c, int n, List<Subject> subjects) throws Exception {
     for (Subject s : subjects) {
       s.call("ADD", "warm");
       s.call("DEL", "warm");
@@ -180,9 +222,9 @@ public final class PluginScenario implements Scenario {
         c.progress().step(n + " allocations, sequential round " + (r + 1) + ": " + s.name());
         String id = "seq" + r;
         for (String op : List.of("ADD", "DEL")) {
-          double cpuBefore = ChildCpu.millis();
+          double cpuBefore = ChildCpu.millis() + s.serverCpuMillis();
           double wall = s.call(op, id);
-          double cpu = ChildCpu.millis() - cpuBefore;
+          double cpu = ChildCpu.millis() + s.serverCpuMillis() - cpuBefore;
           String operation = s.isPlugin() ? op : "run";
           c.results().add(new Sample(name(), sequential, s.name(), operation, r, "wall", "ms", 1, wall));
           c.results().add(new Sample(name(), sequential, s.name(), operation, r, "cpu", "ms", 1, cpu));
@@ -209,7 +251,7 @@ public final class PluginScenario implements Scenario {
   private void batch(RunContext c, ExecutorService pool, Subject s, String workload, int round, int workers)
       throws Exception {
     String operation = s.isPlugin() ? "ADD+DEL" : "run";
-    double cpuBefore = ChildCpu.millis();
+    double cpuBefore = ChildCpu.millis() + s.serverCpuMillis();
     long start = System.nanoTime();
     List<Future<double[]>> calls = new ArrayList<>();
     for (int w = 0; w < workers; w++) {
@@ -221,7 +263,7 @@ public final class PluginScenario implements Scenario {
       walls.add(f.get());
     }
     double seconds = (System.nanoTime() - start) / 1e9;
-    double cpu = ChildCpu.millis() - cpuBefore;
+    double cpu = ChildCpu.millis() + s.serverCpuMillis() - cpuBefore;
     for (double[] w : walls) {
       c.results().add(new Sample(name(), workload, s.name(), s.isPlugin() ? "ADD" : "run", round, "wall", "ms", 1, w[0]));
       c.results().add(new Sample(name(), workload, s.name(), s.isPlugin() ? "DEL" : "run", round, "wall", "ms", 1, w[1]));
