@@ -2,6 +2,7 @@ package io.jipam.bench;
 
 import io.jipam.bench.alloc.AllocatorScenario;
 import io.jipam.bench.churn.ChurnScenario;
+import io.jipam.bench.runtime.RuntimeScenario;
 import io.jipam.bench.etcd.EtcdScenario;
 import io.jipam.bench.harness.Harness;
 import io.jipam.bench.harness.Progress;
@@ -26,7 +27,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "jipam-bench", mixinStandardHelpOptions = true, version = "jipam-bench 0.1.0",
     subcommands = {JipamBench.Allocator.class, JipamBench.Plugin.class, JipamBench.Etcd.class,
-        JipamBench.Churn.class, JipamBench.All.class},
+        JipamBench.RuntimeCommand.class, JipamBench.Churn.class, JipamBench.All.class},
     synopsisSubcommandLabel = "<scenario>", usageHelpWidth = 100,
     description = {"Measures jipam next to its peers in the same run and writes samples.csv, summary.md,",
         "charts (PNG) and machine.json into a results directory (--out, default bench-results/<timestamp>).",
@@ -157,6 +158,21 @@ public final class JipamBench implements Callable<Integer> {
     }
   }
 
+  @Command(name = "runtime", mixinStandardHelpOptions = true, usageHelpWidth = 100)
+  static final class RuntimeCommand implements Callable<Integer> {
+    @Spec
+    CommandLine.Model.CommandSpec spec;
+    @Mixin
+    Common common;
+    @Mixin
+    RuntimeScenario.Options options;
+
+    @Override
+    public Integer call() throws Exception {
+      return run(spec.commandLine(), common, List.of(new RuntimeScenario(options)));
+    }
+  }
+
   @Command(name = "churn", mixinStandardHelpOptions = true, usageHelpWidth = 100)
   static final class Churn implements Callable<Integer> {
     @Spec
@@ -188,7 +204,8 @@ public final class JipamBench implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
       return run(spec.commandLine(), common, List.of(new AllocatorScenario(allocator), new PluginScenario(plugin),
-          new EtcdScenario(etcd), new ChurnScenario(new ChurnScenario.Options())));
+          new EtcdScenario(etcd), new RuntimeScenario(new RuntimeScenario.Options()),
+          new ChurnScenario(new ChurnScenario.Options())));
     }
   }
 

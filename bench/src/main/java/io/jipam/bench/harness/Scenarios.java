@@ -16,6 +16,9 @@ public final class Scenarios {
           + "time and CPU per call",
       "etcd", "the etcd store's simulated nodes vs raw one-transaction-per-allocation CAS and one "
           + "global lock (whereabouts' design), on a real etcd started here",
+      "runtime", "containerd + runc (started here) running containers with `ctr run --cni` on a bridge whose "
+          + "IPAM is jipam (direct, via jipamd) or host-local: containers per second and time to address, N at once; "
+          + "skipped unless root with containerd installed",
       "churn", "pods arriving at a set rate with random lifetimes, ADD then DEL through the plugin processes "
           + "(jipam direct, host-local, jipam via jipamd): time to address and addresses in use over time",
       "all", "every scenario above, sized for about 10 minutes on 2 cores (longer on a loaded "
@@ -24,7 +27,6 @@ public final class Scenarios {
   /** Scenarios the harness does not have yet, name to what they would measure or wait for. */
   public static final Map<String, String> PLANNED = ordered(
       "service", "jipamd load generator on the memory, file, etcd stores (needs jipamd: not built yet)",
-      "runtime", "containerd + runc pods with `ctr run --cni`, jipam vs host-local",
       "cluster", "1-16 simulated nodes on 1- and 3-member etcd clusters, tight pools");
 
   private static Map<String, String> ordered(String... pairs) {
