@@ -2,6 +2,7 @@ package io.jipam.bench;
 
 import io.jipam.bench.alloc.AllocatorScenario;
 import io.jipam.bench.churn.ChurnScenario;
+import io.jipam.bench.report.ReportCommand;
 import io.jipam.bench.runtime.RuntimeScenario;
 import io.jipam.bench.etcd.EtcdScenario;
 import io.jipam.bench.harness.Harness;
@@ -27,7 +28,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "jipam-bench", mixinStandardHelpOptions = true, version = "jipam-bench 0.1.0",
     subcommands = {JipamBench.Allocator.class, JipamBench.Plugin.class, JipamBench.Etcd.class,
-        JipamBench.RuntimeCommand.class, JipamBench.Churn.class, JipamBench.All.class},
+        JipamBench.RuntimeCommand.class, JipamBench.Churn.class, JipamBench.All.class, ReportCommand.class},
     synopsisSubcommandLabel = "<scenario>", usageHelpWidth = 100,
     description = {"Measures jipam next to its peers in the same run and writes samples.csv, summary.md,",
         "charts (PNG) and machine.json into a results directory (--out, default bench-results/<timestamp>).",
