@@ -59,7 +59,7 @@ public final class ChurnScenario implements Scenario {
         description = "mean pod lifetime in seconds, exponential, capped at 3x (default: 3; --quick: 0.2)")
     Double lifetime;
 
-    @Option(names = "--seconds", paramLabel = "S", description = "seconds of arrivals per backend (default: 12; --quick: 0.5)")
+    @Option(names = "--seconds", paramLabel = "S", description = "seconds of arrivals per backend (default: 10; --quick: 0.5)")
     Double seconds;
 
     @Option(names = "--max-in-flight", paramLabel = "N",
@@ -100,7 +100,7 @@ public final class ChurnScenario implements Scenario {
   }
 
   double seconds(boolean quick) {
-    return options.seconds != null ? options.seconds : quick ? 0.5 : 12;
+    return options.seconds != null ? options.seconds : quick ? 0.5 : 10;
   }
 
   private int rounds(RunContext c) {

@@ -76,7 +76,7 @@ public final class PluginScenario implements Scenario {
     @Option(names = "--concurrency", paramLabel = "N", description = "processes at once in the concurrent rounds (default: 16; --quick: 4)")
     Integer concurrency;
 
-    @Option(names = "--concurrent-rounds", paramLabel = "N", description = "concurrent rounds (default: 3; --quick: 1)")
+    @Option(names = "--concurrent-rounds", paramLabel = "N", description = "concurrent rounds (default: 2; --quick: 1)")
     Integer concurrentRounds;
   }
 
@@ -103,7 +103,7 @@ public final class PluginScenario implements Scenario {
   }
 
   private int rounds(RunContext c) {
-    return c.roundsOr(c.quick() ? 3 : 20);
+    return c.roundsOr(c.quick() ? 3 : 10);
   }
 
   private int concurrency(RunContext c) {
@@ -111,7 +111,7 @@ public final class PluginScenario implements Scenario {
   }
 
   private int concurrentRounds(RunContext c) {
-    return options.concurrentRounds != null ? options.concurrentRounds : c.quick() ? 1 : 3;
+    return options.concurrentRounds != null ? options.concurrentRounds : c.quick() ? 1 : 2;
   }
 
   private Path jipam() {

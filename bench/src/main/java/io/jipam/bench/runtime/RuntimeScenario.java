@@ -59,7 +59,7 @@ public final class RuntimeScenario implements Scenario {
     List<Integer> atOnce;
 
     @Option(names = "--runtime-rounds", paramLabel = "N",
-        description = "rounds per N (default: 3; --quick: 1); --rounds overrides it too")
+        description = "rounds per N (default: 2; --quick: 1); --rounds overrides it too")
     Integer rounds;
 
     @Option(names = "--jipam", paramLabel = "PATH", description = "the jipam plugin (default: bin/jipam of this dist)")
@@ -91,7 +91,7 @@ public final class RuntimeScenario implements Scenario {
   }
 
   private int rounds(RunContext c) {
-    return c.roundsOr(options.rounds != null ? options.rounds : c.quick() ? 1 : 3);
+    return c.roundsOr(options.rounds != null ? options.rounds : c.quick() ? 1 : 2);
   }
 
   private Path jipam() {
