@@ -1,5 +1,6 @@
 package io.jipam.bench.churn;
 
+import io.jipam.bench.daemon.EtcdProcess;
 import io.jipam.bench.daemon.JipamdProcess;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -19,25 +20,29 @@ import java.util.concurrent.TimeUnit;
  *   <tr><td>file</td><td>{@code jipam} on its file store (host-local's layout), direct mode</td></tr>
  *   <tr><td>host-local</td><td>the reference {@code /usr/lib/cni/host-local}</td></tr>
  *   <tr><td>daemon</td><td>{@code jipam} forwarding to a {@code jipamd} on the file store</td></tr>
+ *   <tr><td>etcd</td><td>{@code jipam} forwarding to a {@code jipamd} on the etcd store, one etcd started here</td></tr>
  * </table>
  *
- * Thread-safe: every call is its own process. {@link #close()} stops the jipamd it started.
+ * Thread-safe: every call is its own process. {@link #close()} stops the jipamd and etcd it started.
  */
 final class Backend implements AutoCloseable {
   static final String FILE = "file";
   static final String HOST_LOCAL = "host-local";
   static final String DAEMON = "daemon";
+  static final String ETCD = "etcd";
 
   private final String name;
   private final Path executable;
   private final String conf;
   private final JipamdProcess daemon;
+  private final EtcdProcess etcd;
 
-  private Backend(String name, Path executable, String conf, JipamdProcess daemon) {
+  private Backend(String name, Path executable, String conf, JipamdProcess daemon, EtcdProcess etcd) {
     this.name = name;
     this.executable = executable;
     this.conf = conf;
     this.daemon = daemon;
+    this.etcd = etcd;
   }
 
   /**
@@ -50,17 +55,30 @@ final class Backend implements AutoCloseable {
       throws IOException, InterruptedException {
     return switch (name) {
       case FILE -> new Backend(name, requireExecutable(jipam, "./mvnw -q -DskipTests package, or --jipam"),
-          conf(network, "jipam", "", dir.resolve("data"), subnet), null);
+          conf(network, "jipam", "", dir.resolve("data"), subnet), null, null);
       case HOST_LOCAL -> new Backend(name, requireExecutable(hostLocal, "apt-get install containernetworking-plugins"),
-          conf(network, "host-local", "", dir.resolve("data"), subnet), null);
+          conf(network, "host-local", "", dir.resolve("data"), subnet), null, null);
       case DAEMON -> {
         requireExecutable(jipam, "./mvnw -q -DskipTests package, or --jipam");
         JipamdProcess d = JipamdProcess.startFileStore(requireExecutable(jipamd, "./mvnw -q -DskipTests package"),
             dir.resolve("jipamd-data"), dir.resolve("jipamd"), Duration.ofSeconds(120));
-        yield new Backend(name, jipam, conf(network, "jipam", d.daemonJson() + ",", dir.resolve("unused"), subnet), d);
+        yield new Backend(name, jipam, conf(network, "jipam", d.daemonJson() + ",", dir.resolve("unused"), subnet), d, null);
+      }
+      case ETCD -> {
+        requireExecutable(jipam, "./mvnw -q -DskipTests package, or --jipam");
+        requireExecutable(jipamd, "./mvnw -q -DskipTests package");
+        EtcdProcess e = EtcdProcess.start();
+        try {
+          JipamdProcess d = JipamdProcess.startEtcdStore(jipamd, e.endpoint(), "/jipam-bench", "bench-node",
+              dir.resolve("jipamd"), Duration.ofSeconds(120));
+          yield new Backend(name, jipam, conf(network, "jipam", d.daemonJson() + ",", dir.resolve("unused"), subnet), d, e);
+        } catch (IOException | InterruptedException | RuntimeException failed) {
+          e.close();
+          throw failed;
+        }
       }
       default -> throw new IllegalArgumentException("--backend: unknown backend '" + name
-          + "' (file, host-local, daemon)");
+          + "' (file, host-local, daemon, etcd)");
     };
   }
 
@@ -71,6 +89,9 @@ final class Backend implements AutoCloseable {
       case HOST_LOCAL -> Files.isExecutable(hostLocal) ? null : "no host-local at " + hostLocal;
       case DAEMON -> !Files.isExecutable(jipam) ? "no jipam plugin at " + jipam
           : Files.isExecutable(jipamd) ? null : "no jipamd at " + jipamd;
+      case ETCD -> !Files.isExecutable(jipam) ? "no jipam plugin at " + jipam
+          : !Files.isExecutable(jipamd) ? "no jipamd at " + jipamd
+          : EtcdProcess.binary() == null ? "no etcd on PATH (apt-get install etcd-server)" : null;
       default -> "unknown backend '" + name + "'";
     };
   }
@@ -91,7 +112,10 @@ final class Backend implements AutoCloseable {
     return name;
   }
 
-  /** CPU of the jipamd behind this backend so far (ms), 0 when there is none. */
+  /**
+   * CPU of the jipamd behind this backend so far (ms), 0 when there is none. etcd's own CPU is not
+   * counted: it is the shared database, not the IPAM's process.
+   */
   double serverCpuMillis() {
     return daemon == null ? 0 : daemon.cpuMillis();
   }
@@ -123,8 +147,14 @@ final class Backend implements AutoCloseable {
 
   @Override
   public void close() throws IOException, InterruptedException {
-    if (daemon != null) {
-      daemon.close();
+    try {
+      if (daemon != null) {
+        daemon.close();
+      }
+    } finally {
+      if (etcd != null) {
+        etcd.close();
+      }
     }
   }
 }

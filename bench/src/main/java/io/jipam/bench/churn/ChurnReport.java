@@ -13,7 +13,8 @@ final class ChurnReport {
   private static final Map<String, String> LABELS = Map.of(
       Backend.FILE, "jipam (file store)",
       Backend.HOST_LOCAL, "host-local",
-      Backend.DAEMON, "jipam via jipamd (file store)");
+      Backend.DAEMON, "jipam via jipamd (file store)",
+      Backend.ETCD, "jipam via jipamd (etcd store)");
 
   private final RunContext c;
   private final String scenario;
@@ -61,7 +62,8 @@ final class ChurnReport {
     long last = plan.pods().stream().mapToLong(PodPlan.Pod::arrivalMillis).max().orElse(0);
     r.heading(2, "churn").paragraph(String.format(java.util.Locale.ROOT,
         "Pod churn through the plugins' real processes: %d pods arriving over %.1f s (Poisson arrivals, `%s`), "
-            + "each ADD on arrival and DEL when its lifetime (exponential, capped at %.0f× the mean) has passed; "
+            + "each ADD on arrival and DEL when its lifetime (exponential, capped at %.0f× the mean) has passed, "
+            + "after one untimed pod per backend; "
             + "at most %d plugin processes at once, later calls wait. Every backend plays the same pods (from the "
             + "seed) on %s. Time to address runs from a pod's arrival to the end of its ADD, waits included. "
             + "CPU per call is user+sys of the plugin processes (and of the jipamd, for the daemon backend) over "
@@ -84,7 +86,7 @@ final class ChurnReport {
       double cpu = perCall(b, "cpu");
       int peak = 0;
       int failed = 0;
-      int left = 0;
+      int left = -1;
       for (ChurnRun.Outcome o : e.getValue()) {
         peak = Math.max(peak, o.timeline().stream().mapToInt(ChurnRun.Point::inUse).max().orElse(0));
         failed += (int) o.calls().stream().filter(call -> call.error() != null).count();

@@ -10,7 +10,7 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A {@code jipamd} child process on the file store, serving the plugins of a benchmark on its own
+ * A {@code jipamd} child process on the file store or an etcd, serving the plugins of a benchmark on its own
  * unix socket, for the subjects that measure jipam in daemon mode ({@code "daemon": {"socket": …}}).
  *
  * <p>Its CPU is not a reaped child's while it runs, so {@link #cpuMillis()} reads it from the live
@@ -44,15 +44,34 @@ public final class JipamdProcess implements AutoCloseable {
    */
   public static JipamdProcess startFileStore(Path jipamd, Path dataDir, Path dir, Duration timeout)
       throws IOException, InterruptedException {
+    Files.createDirectories(dataDir);
+    return start(jipamd, List.of("--store", "file", "--data-dir", dataDir.toString()), dir, timeout);
+  }
+
+  /**
+   * Starts {@code jipamd --store etcd} on the etcd at {@code endpoint} (keys under {@code prefix},
+   * node name {@code node}), socket in {@code dir}, as {@link #startFileStore} does.
+   */
+  public static JipamdProcess startEtcdStore(Path jipamd, String endpoint, String prefix, String node, Path dir,
+      Duration timeout) throws IOException, InterruptedException {
+    Files.createDirectories(dir);
+    Path config = dir.resolve("etcd.json");
+    Files.writeString(config, "{\"type\":\"etcd\",\"endpoints\":[\"" + endpoint + "\"],\"node\":\"" + node
+        + "\",\"prefix\":\"" + prefix + "\",\"timeoutMillis\":30000}");
+    return start(jipamd, List.of("--store", "etcd", "--etcd-config", config.toString()), dir, timeout);
+  }
+
+  private static JipamdProcess start(Path jipamd, List<String> store, Path dir, Duration timeout)
+      throws IOException, InterruptedException {
     if (!Files.isExecutable(jipamd)) {
       throw new IllegalStateException("no jipamd at " + jipamd + ": build it with ./mvnw -q -DskipTests package");
     }
-    Files.createDirectories(dataDir);
     Files.createDirectories(dir);
     Path socket = dir.resolve("jipamd.sock");
     Path log = dir.resolve("jipamd.log");
-    List<String> command = new ArrayList<>(List.of(jipamd.toString(), "--store", "file", "--data-dir",
-        dataDir.toString(), "--socket", socket.toString()));
+    List<String> command = new ArrayList<>(List.of(jipamd.toString()));
+    command.addAll(store);
+    command.addAll(List.of("--socket", socket.toString()));
     Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     p.getOutputStream().close();
     JipamdProcess d = new JipamdProcess(p, socket, log);
