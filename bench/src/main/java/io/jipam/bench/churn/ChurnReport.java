@@ -77,7 +77,7 @@ final class ChurnReport {
     double hlTta = Stats.median(values(Backend.HOST_LOCAL, "ADD", "time to address"));
     double hlCpu = perCall(Backend.HOST_LOCAL, "cpu");
     List<List<String>> rows = new ArrayList<>();
-    TimeChart inUse = new TimeChart("Pods holding an address", "pods (ADD done, DEL not yet)", false, false);
+    TimeChart inUse = new TimeChart("Pods holding an address (solid) and waiting for one (dashed)", "pods", false, false);
     TimeChart tta = new TimeChart("Time to address, each pod", "ms from arrival to address (log)", true, true);
     for (Map.Entry<String, List<ChurnRun.Outcome>> e : outcomes.entrySet()) {
       String b = e.getKey();
@@ -101,6 +101,9 @@ final class ChurnReport {
       ChurnRun.Outcome first = e.getValue().get(0);
       for (ChurnRun.Point p : first.timeline()) {
         inUse.put(label(b), p.seconds(), p.inUse());
+      }
+      for (ChurnRun.Point p : first.timeline()) {
+        inUse.putDashed(label(b) + ", waiting", label(b), p.seconds(), p.waiting());
       }
       for (ChurnRun.Call call : first.calls()) {
         if (call.command().equals("ADD") && call.error() == null) {

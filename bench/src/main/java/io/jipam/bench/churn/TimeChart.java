@@ -16,12 +16,15 @@ import org.jfree.chart.axis.NumberTickUnit;
 import org.jfree.chart.plot.PlotOrientation;
 import org.jfree.chart.plot.XYPlot;
 import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
+import org.jfree.chart.renderer.xy.XYStepRenderer;
 import org.jfree.data.xy.XYSeries;
 import org.jfree.data.xy.XYSeriesCollection;
 
 /**
- * A chart of named series over time (seconds on x), as lines or as dots, saved as PNG. Values
- * that cannot be drawn (NaN; on a log axis 0 or less) are left out. Not thread-safe.
+ * A chart of named series over time (seconds on x), as steps (counts that change at instants) or
+ * as dots, saved as PNG. A series may be drawn dashed in the colour of another ({@link #putDashed}),
+ * e.g. the pods waiting next to the pods holding an address of one backend. Values that cannot
+ * be drawn (NaN; on a log axis 0 or less) are left out. Not thread-safe.
  */
 final class TimeChart {
   private static final Color[] PALETTE = {
@@ -33,6 +36,8 @@ final class TimeChart {
   private final boolean logY;
   private final boolean dots;
   private final XYSeriesCollection data = new XYSeriesCollection();
+  /** Series drawn dashed, to the series whose colour they take. */
+  private final java.util.Map<String, String> dashed = new java.util.HashMap<>();
 
   TimeChart(String title, String yLabel, boolean logY, boolean dots) {
     this.title = title;
@@ -55,6 +60,12 @@ final class TimeChart {
     return this;
   }
 
+  /** Like {@link #put}, the series drawn dashed in the colour of {@code colourOf}. */
+  TimeChart putDashed(String series, String colourOf, double seconds, double value) {
+    dashed.put(series, colourOf);
+    return put(series, seconds, value);
+  }
+
   void savePng(Path file, int width, int height) throws IOException {
     System.setProperty("java.awt.headless", "true");
     JFreeChart chart = ChartFactory.createXYLineChart(title, "seconds since the run started", yLabel, data,
@@ -75,10 +86,23 @@ final class TimeChart {
       axis.setSmallestValue(1e-3);
       plot.setRangeAxis(axis);
     }
-    XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(!dots, dots);
+    XYLineAndShapeRenderer renderer = dots ? new XYLineAndShapeRenderer(false, true) : new XYStepRenderer();
+    java.util.Map<String, Color> colours = new java.util.HashMap<>();
+    int next = 0;
     for (int i = 0; i < data.getSeriesCount(); i++) {
-      renderer.setSeriesPaint(i, PALETTE[i % PALETTE.length]);
-      renderer.setSeriesStroke(i, new BasicStroke(2.0f));
+      String name = (String) data.getSeriesKey(i);
+      if (!dashed.containsKey(name)) {
+        colours.put(name, PALETTE[next++ % PALETTE.length]);
+      }
+    }
+    for (int i = 0; i < data.getSeriesCount(); i++) {
+      String name = (String) data.getSeriesKey(i);
+      String base = dashed.get(name);
+      Color colour = colours.getOrDefault(base != null ? base : name, PALETTE[i % PALETTE.length]);
+      renderer.setSeriesPaint(i, colour);
+      renderer.setSeriesStroke(i, base == null ? new BasicStroke(2.0f)
+          : new BasicStroke(1.4f, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f, new float[] {6f, 4f}, 0f));
+      renderer.setSeriesShapesVisible(i, dots);
       if (dots) {
         renderer.setSeriesShape(i, new java.awt.geom.Ellipse2D.Double(-2.5, -2.5, 5, 5));
       }
