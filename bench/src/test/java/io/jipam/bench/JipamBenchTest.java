@@ -141,6 +141,9 @@ class JipamBenchTest {
     if (hostLocal) {
       expected.add("host-local");
     }
+    if (Files.isExecutable(jipam.resolveSibling("jipamd"))) {
+      expected.add("jipam via jipamd"); // daemon mode: the plugin forwarding to a jipamd on the file store
+    }
     for (String subject : expected) {
       for (String workload : List.of("allocations=0;concurrency=1", "allocations=100;concurrency=1",
           "allocations=0;concurrency=4", "allocations=100;concurrency=4")) {
