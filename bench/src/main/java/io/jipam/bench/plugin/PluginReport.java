@@ -28,10 +28,13 @@ final class PluginReport {
   private final int hostLocalMax;
   private final String daemonMissing;
 
+  private final Path workRoot;
+
   /** {@code daemonMissing}: why the daemon-mode subject did not run, or null when it did. */
   PluginReport(RunContext c, String scenario, List<Integer> allocations, int rounds, int concurrency,
-      int concurrentRounds, Path hostLocal, int hostLocalMax, String daemonMissing) {
+      int concurrentRounds, Path hostLocal, int hostLocalMax, String daemonMissing, Path workRoot) {
     this.daemonMissing = daemonMissing;
+    this.workRoot = workRoot;
     this.c = c;
     this.scenario = scenario;
     this.allocations = allocations;
@@ -66,12 +69,13 @@ final class PluginReport {
     r.heading(2, "plugin").paragraph("Whole-process calls as a runtime makes them: jipam (file store) and "
         + "host-local (`" + hostLocal + "`) on a /16 already holding N allocations in host-local's on-disk "
         + "layout, jipam in daemon mode (`" + DAEMON + "`: the same plugin forwarding to a jipamd on the file "
-        + "store over its unix socket; its CPU includes the jipamd's), and the JVM floor (hello world on jipam's JVM and flags with its own start-up cache). "
+        + "store of jipam's data dir over its unix socket; its CPU includes the jipamd's), and the JVM floor (hello world on jipam's JVM and flags with its own start-up cache). "
         + "Sequential: " + rounds + " rounds, each subject one ADD and one DEL of a new container per round "
         + "(order drawn from the seed); medians over rounds. Concurrent: " + concurrentRounds + " rounds of "
         + concurrency + " processes at once, each ADD then DEL. CPU is user+sys of the reaped processes "
         + "(`/proc/self/stat` cutime+cstime, 10 ms ticks) summed over every call of the subject and divided "
-        + "by their count. host-local runs up to " + String.format("%,d", hostLocalMax) + " allocations. "
+        + "by their count. host-local runs up to " + String.format("%,d", hostLocalMax) + " allocations. Data dirs under `"
+        + workRoot + "`. "
         + "A ratio below 1 means jipam is cheaper.");
     if (!Files.isExecutable(hostLocal)) {
       r.paragraph("**host-local not run**: " + hostLocal + " is not an executable file (Debian: apt-get install "

@@ -41,17 +41,9 @@ final class Subject {
     return new Subject(name, name, List.of(executable.toString()), dataDir, true, null);
   }
 
-  /**
-   * jipam in daemon mode: the plugin forwarding to {@code daemon}, a jipamd on the file store whose
-   * data dir {@code daemonDataDir} is pre-filled here with {@code allocations} (call before starting it).
-   */
+  /** jipam in daemon mode: the plugin forwarding to {@code daemon}, a jipamd on the file store in {@code daemonDataDir}. */
   static Subject daemon(String name, Path executable, JipamdProcess daemon, Path daemonDataDir) {
     return new Subject(name, "jipam", List.of(executable.toString()), daemonDataDir, true, daemon);
-  }
-
-  /** Fills {@code dataDir} the way {@link #plugin} does, for a jipamd's data dir. */
-  static void prefill(Path dataDir, int allocations) throws IOException {
-    fill(dataDir, allocations);
   }
 
   /** A process that is not a plugin: the JVM floor. */
