@@ -55,7 +55,7 @@ public final class ChurnScenario implements Scenario {
             + "one of the defaults that is not built or installed is skipped with a note)")
     List<String> backends;
 
-    @Option(names = "--rate", paramLabel = "PODS/S", description = "pod arrivals per second (default: 6; --quick: 10)")
+    @Option(names = "--rate", paramLabel = "PODS/S", description = "pod arrivals per second (default: 4; --quick: 10)")
     Double rate;
 
     @Option(names = "--lifetime", paramLabel = "S",
@@ -67,7 +67,7 @@ public final class ChurnScenario implements Scenario {
 
     @Option(names = "--max-in-flight", paramLabel = "N",
         description = "plugin processes at once; later calls wait (default: ${DEFAULT-VALUE})")
-    int maxInFlight = 32;
+    int maxInFlight = 16;
 
     @Option(names = "--subnet", paramLabel = "CIDR",
         description = "the pods' network, a node's pod range (default: ${DEFAULT-VALUE})")
@@ -95,7 +95,7 @@ public final class ChurnScenario implements Scenario {
   }
 
   double rate(boolean quick) {
-    return options.rate != null ? options.rate : quick ? 10 : 6;
+    return options.rate != null ? options.rate : quick ? 10 : 4;
   }
 
   double lifetime(boolean quick) {
