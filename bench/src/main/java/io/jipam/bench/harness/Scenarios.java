@@ -11,7 +11,7 @@ public final class Scenarios {
   public static final Map<String, String> AVAILABLE = ordered(
       "allocator", "JMH: allocate+release by fill and range size, jipam's allocator vs models of "
           + "host-local's scan, Kubernetes' ClusterIP bitmap and a flat BitSet",
-      "plugin", "whole-process ADD and DEL, jipam vs /usr/lib/cni/host-local on the same data dir, by "
+      "plugin", "whole-process ADD and DEL, jipam (direct and via jipamd) vs /usr/lib/cni/host-local on the same data dir, by "
           + "existing allocations, sequential and concurrent, with the JVM hello-world floor; wall "
           + "time and CPU per call",
       "etcd", "the etcd store's simulated nodes vs raw one-transaction-per-allocation CAS and one "

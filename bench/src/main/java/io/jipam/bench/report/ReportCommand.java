@@ -11,8 +11,8 @@ import picocli.CommandLine.Spec;
 
 /** {@code jipam-bench report}: glue between the command line and {@link DocsReport}. */
 @Command(name = "report", mixinStandardHelpOptions = true, usageHelpWidth = 100,
-    description = {"Regenerates docs/benchmarks.md from a full run's results directory (summary.md, machine.json,",
-        "charts) and the prose of a template, and copies the charts to docs/img/."})
+    description = "not a scenario: regenerates docs/benchmarks.md from a run's results directory and the prose of a "
+        + "template, and copies the charts to docs/img/")
 public final class ReportCommand implements Callable<Integer> {
   @Spec
   CommandLine.Model.CommandSpec spec;
