@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -81,6 +82,27 @@ class ChurnSmokeTest {
     assertEquals("0", cell(summary, label, 10), "addresses left in the store");
     assertPng(out.resolve("churn-in-use.png"));
     assertPng(out.resolve("churn-time-to-address.png"));
+  }
+
+  @Test
+  @Timeout(value = 90, unit = TimeUnit.SECONDS)
+  void churnQuick_etcdBackend_addressesEveryPodThroughJipamdOnARealEtcd() throws IOException {
+    assumeTrue(Files.isExecutable(DIST.resolve("bin/jipam")) && Files.isExecutable(DIST.resolve("bin/jipamd")),
+        "dist/ not built (./mvnw -q -DskipTests package)");
+    assumeTrue(Stream.of(System.getenv().getOrDefault("PATH", "/usr/bin").split(":"))
+        .anyMatch(d -> Files.isExecutable(Path.of(d, "etcd"))), "no etcd on PATH");
+    Path out = tmp.resolve("etcd");
+    BenchOutputs.Run run = BenchOutputs.run("churn", "--quick", "--backend", "etcd", "--jipam",
+        DIST.resolve("bin/jipam").toString(), "--out", out.toString());
+    assertEquals(0, run.exit(), run.err());
+    List<String[]> calls = BenchOutputs.csv(out.resolve("churn-calls.csv"),
+        "backend,round,pod,command,arrival_ms,start_ms,end_ms,ok");
+    long adds = calls.stream().filter(r -> r[3].equals("ADD") && r[7].equals("true")).count();
+    long dels = calls.stream().filter(r -> r[3].equals("DEL") && r[7].equals("true")).count();
+    assertTrue(adds > 0 && adds == dels && adds * 2 == calls.size(), "ADDs " + adds + ", DELs " + dels + " of " + calls.size());
+    String summary = Files.readString(out.resolve("summary.md"));
+    assertMarkdownTable(summary, "| jipam via jipamd (etcd store) |");
+    assertEquals("–", cell(summary, "| jipam via jipamd (etcd store) |", 10), "no store dir to count for etcd");
   }
 
   @Test

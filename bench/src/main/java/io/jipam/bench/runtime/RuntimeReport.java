@@ -54,10 +54,28 @@ final class RuntimeReport {
     return calls == 0 ? Double.NaN : sum / calls;
   }
 
+  /** The first line of {@code <tool> --version}, or why there is none. */
+  static String version(String tool) {
+    try {
+      Process p = new ProcessBuilder(tool, "--version").redirectErrorStream(true).start();
+      p.getOutputStream().close();
+      String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).strip();
+      if (!p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS) || p.exitValue() != 0 || out.isEmpty()) {
+        return tool + " version unknown";
+      }
+      return out.lines().findFirst().orElse(tool);
+    } catch (IOException e) {
+      return tool + " version unknown: " + e.getMessage();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return tool + " version unknown: interrupted";
+    }
+  }
+
   void write() throws IOException {
     Report r = c.report();
-    r.heading(2, "runtime").paragraph("Containers through a real runtime: containerd + runc started here on their own "
-        + "socket, root and state, `ctr run --cni --rm` of a busybox image whose command prints its eth0 address and "
+    r.heading(2, "runtime").paragraph("Containers through a real runtime: containerd + runc (" + version("containerd")
+        + "; " + version("runc") + ") started here on their own socket, root and state, `ctr run --cni --rm` of a busybox image whose command prints its eth0 address and "
         + "exits. libcni runs the bridge plugin, which delegates to the IPAM under test (ADD before the task starts, "
         + "DEL after it ends); the subjects differ only in the conflist's `ipam` (" + subnets + "). One warm-up "
         + "container per subject, then " + rounds + " round(s) per N of N containers started at once, subjects in "
