@@ -1,7 +1,10 @@
 package io.jipam.bench;
 
 import io.jipam.bench.alloc.AllocatorScenario;
+import io.jipam.bench.churn.ChurnScenario;
 import io.jipam.bench.cluster.ClusterScenario;
+import io.jipam.bench.report.ReportCommand;
+import io.jipam.bench.runtime.RuntimeScenario;
 import io.jipam.bench.etcd.EtcdScenario;
 import io.jipam.bench.harness.Harness;
 import io.jipam.bench.harness.Progress;
@@ -27,13 +30,13 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "jipam-bench", mixinStandardHelpOptions = true, version = "jipam-bench 0.1.0",
     subcommands = {JipamBench.Allocator.class, JipamBench.Plugin.class, JipamBench.Etcd.class,
-        JipamBench.Service.class, JipamBench.Cluster.class, JipamBench.All.class},
+        JipamBench.Service.class, JipamBench.Cluster.class, JipamBench.RuntimeCommand.class, JipamBench.Churn.class,
+        JipamBench.All.class, ReportCommand.class},
     synopsisSubcommandLabel = "<scenario>", usageHelpWidth = 100,
     description = {"Measures jipam next to its peers in the same run and writes samples.csv, summary.md,",
         "charts (PNG) and machine.json into a results directory (--out, default bench-results/<timestamp>).",
         "`jipam-bench <scenario> --help` lists a scenario's options."},
-    commandListHeading = "%nScenarios:%n",
-    footerHeading = "%nPlanned scenarios (not measured yet):%n")
+    commandListHeading = "%nScenarios:%n")
 public final class JipamBench implements Callable<Integer> {
   @Spec
   CommandLine.Model.CommandSpec spec;
@@ -158,6 +161,36 @@ public final class JipamBench implements Callable<Integer> {
     }
   }
 
+  @Command(name = "runtime", mixinStandardHelpOptions = true, usageHelpWidth = 100)
+  static final class RuntimeCommand implements Callable<Integer> {
+    @Spec
+    CommandLine.Model.CommandSpec spec;
+    @Mixin
+    Common common;
+    @Mixin
+    RuntimeScenario.Options options;
+
+    @Override
+    public Integer call() throws Exception {
+      return run(spec.commandLine(), common, List.of(new RuntimeScenario(options)));
+    }
+  }
+
+  @Command(name = "churn", mixinStandardHelpOptions = true, usageHelpWidth = 100)
+  static final class Churn implements Callable<Integer> {
+    @Spec
+    CommandLine.Model.CommandSpec spec;
+    @Mixin
+    Common common;
+    @Mixin
+    ChurnScenario.Options options;
+
+    @Override
+    public Integer call() throws Exception {
+      return run(spec.commandLine(), common, List.of(new ChurnScenario(options)));
+    }
+  }
+
   @Command(name = "all", mixinStandardHelpOptions = true, usageHelpWidth = 100)
   static final class All implements Callable<Integer> {
     @Spec
@@ -175,7 +208,8 @@ public final class JipamBench implements Callable<Integer> {
     public Integer call() throws Exception {
       return run(spec.commandLine(), common, List.of(new AllocatorScenario(allocator), new PluginScenario(plugin),
           new EtcdScenario(etcd), new ServiceScenario(new ServiceScenario.Options()),
-          new ClusterScenario(new ClusterScenario.Options())));
+          new ClusterScenario(new ClusterScenario.Options()), new RuntimeScenario(new RuntimeScenario.Options()),
+          new ChurnScenario(new ChurnScenario.Options())));
     }
   }
 
@@ -220,9 +254,6 @@ public final class JipamBench implements Callable<Integer> {
   /** The command line, with the scenario list in its help. */
   static CommandLine commandLine() {
     CommandLine cmd = new CommandLine(new JipamBench());
-    List<String> planned = new ArrayList<>();
-    Scenarios.PLANNED.forEach((name, what) -> planned.add(String.format("  %-11s%s", name, what)));
-    cmd.getCommandSpec().usageMessage().footer(planned.toArray(String[]::new));
     Scenarios.AVAILABLE.forEach((name, what) ->
         cmd.getSubcommands().get(name).getCommandSpec().usageMessage().description(what));
     return cmd;

@@ -56,10 +56,10 @@ public final class AllocatorScenario implements Scenario {
     List<String> ranges;
 
     @Option(names = "--fills", paramLabel = "PERCENT", split = ",",
-        description = "percent of each range in use (default: 0,90,99,99.99; --quick: 50)")
+        description = "percent of each range in use (default: 0,90,99.99; --quick: 50)")
     List<String> fills;
 
-    @Option(names = "--iteration-ms", paramLabel = "MS", defaultValue = "300",
+    @Option(names = "--iteration-ms", paramLabel = "MS", defaultValue = "200",
         description = "length of one JMH iteration (default: ${DEFAULT-VALUE}; --quick: 50)")
     int iterationMillis;
   }
@@ -80,7 +80,7 @@ public final class AllocatorScenario implements Scenario {
   }
 
   private List<String> fills(boolean quick) {
-    List<String> fills = options.fills != null ? options.fills : quick ? List.of("50") : List.of("0", "90", "99", "99.99");
+    List<String> fills = options.fills != null ? options.fills : quick ? List.of("50") : List.of("0", "90", "99.99");
     for (String fill : fills) {
       double f;
       try {
@@ -96,11 +96,11 @@ public final class AllocatorScenario implements Scenario {
   }
 
   private int rounds(RunContext c) {
-    return c.roundsOr(c.quick() ? 2 : 3);
+    return c.roundsOr(2);
   }
 
   private int iterationMillis(RunContext c) {
-    return c.quick() && options.iterationMillis == 300 ? 50 : options.iterationMillis;
+    return c.quick() && options.iterationMillis == 200 ? 50 : options.iterationMillis;
   }
 
   @Override

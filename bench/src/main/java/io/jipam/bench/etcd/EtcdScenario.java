@@ -36,7 +36,7 @@ public final class EtcdScenario implements Scenario {
         description = "an etcd to use instead of starting one (its data is left under a random prefix)")
     List<String> endpoints;
 
-    @Option(names = "--seconds", paramLabel = "S", description = "measured seconds per phase (default: 3; --quick: 1)")
+    @Option(names = "--seconds", paramLabel = "S", description = "measured seconds per phase (default: 2; --quick: 1)")
     Integer seconds;
 
     @Option(names = "--nodes", paramLabel = "N", description = "simulated nodes / clients (default: 8; --quick: 2)")
@@ -62,7 +62,7 @@ public final class EtcdScenario implements Scenario {
   }
 
   private int seconds(RunContext c) {
-    return options.seconds != null ? options.seconds : c.quick() ? 1 : 3;
+    return options.seconds != null ? options.seconds : c.quick() ? 1 : 2;
   }
 
   private int nodes(RunContext c) {

@@ -14,9 +14,7 @@ package io.jipam.bench.harness;
  *
  * <h2>Adding a scenario</h2>
  * Implement this interface in the package of what it measures, give it a picocli subcommand in
- * {@code JipamBench} and add it to {@code all}. The scenarios the harness does not have yet are
- * listed in {@link Scenarios#PLANNED}: {@code service} plugs in here once {@code jipamd} exists,
- * and the {@code plugin} scenario's daemon-mode subject is a further {@code Subject} there.
+ * {@code JipamBench}, add it to {@code all} and describe it in {@link Scenarios#AVAILABLE}.
  */
 public interface Scenario {
   /** The name on the command line, e.g. {@code plugin}. */

@@ -11,7 +11,7 @@ public final class Scenarios {
   public static final Map<String, String> AVAILABLE = ordered(
       "allocator", "JMH: allocate+release by fill and range size, jipam's allocator vs models of "
           + "host-local's scan, Kubernetes' ClusterIP bitmap and a flat BitSet",
-      "plugin", "whole-process ADD and DEL, jipam vs /usr/lib/cni/host-local on the same data dir, by "
+      "plugin", "whole-process ADD and DEL, jipam (direct and via jipamd) vs /usr/lib/cni/host-local on the same data dir, by "
           + "existing allocations, sequential and concurrent, with the JVM hello-world floor; wall "
           + "time and CPU per call",
       "etcd", "the etcd store's simulated nodes vs raw one-transaction-per-allocation CAS and one "
@@ -20,13 +20,13 @@ public final class Scenarios {
           + "once: pairs per second, latency percentiles of an ADD+DEL pair, CPU per pair of jipamd and the clients",
       "cluster", "1-16 simulated nodes on a 1- and a 3-member etcd (started here): the etcd store vs raw "
           + "one-transaction-per-allocation CAS and one global lock, and a tight pool every pod must fill",
+      "runtime", "containerd + runc (started here) running containers with `ctr run --cni` on a bridge whose "
+          + "IPAM is jipam (direct, via jipamd) or host-local: containers per second and time to address, N at once; "
+          + "skipped unless root with containerd installed",
+      "churn", "pods arriving at a set rate with random lifetimes, ADD then DEL through the plugin processes "
+          + "(jipam direct, host-local, jipam via jipamd): time to address and addresses in use over time",
       "all", "every scenario above, sized for about 10 minutes on 2 cores (longer on a loaded "
           + "machine: see docs/benchmarks.md)");
-
-  /** Scenarios the harness does not have yet, name to what they would measure or wait for. */
-  public static final Map<String, String> PLANNED = ordered(
-      "runtime", "containerd + runc pods with `ctr run --cni`, jipam vs host-local",
-      "churn", "pod arrivals at a set rate, random lifetimes, addresses in use over time");
 
   private static Map<String, String> ordered(String... pairs) {
     Map<String, String> map = new LinkedHashMap<>();

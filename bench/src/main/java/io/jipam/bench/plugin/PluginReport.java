@@ -1,5 +1,6 @@
 package io.jipam.bench.plugin;
 
+import static io.jipam.bench.plugin.PluginScenario.DAEMON;
 import static io.jipam.bench.plugin.PluginScenario.FLOOR;
 import static io.jipam.bench.plugin.PluginScenario.HOST_LOCAL;
 import static io.jipam.bench.plugin.PluginScenario.JIPAM;
@@ -25,9 +26,15 @@ final class PluginReport {
   private final int concurrentRounds;
   private final Path hostLocal;
   private final int hostLocalMax;
+  private final String daemonMissing;
 
+  private final Path workRoot;
+
+  /** {@code daemonMissing}: why the daemon-mode subject did not run, or null when it did. */
   PluginReport(RunContext c, String scenario, List<Integer> allocations, int rounds, int concurrency,
-      int concurrentRounds, Path hostLocal, int hostLocalMax) {
+      int concurrentRounds, Path hostLocal, int hostLocalMax, String daemonMissing, Path workRoot) {
+    this.daemonMissing = daemonMissing;
+    this.workRoot = workRoot;
     this.c = c;
     this.scenario = scenario;
     this.allocations = allocations;
@@ -61,16 +68,21 @@ final class PluginReport {
     Report r = c.report();
     r.heading(2, "plugin").paragraph("Whole-process calls as a runtime makes them: jipam (file store) and "
         + "host-local (`" + hostLocal + "`) on a /16 already holding N allocations in host-local's on-disk "
-        + "layout, and the JVM floor (hello world on jipam's JVM and flags with its own start-up cache). "
+        + "layout, jipam in daemon mode (`" + DAEMON + "`: the same plugin forwarding to a jipamd on the file "
+        + "store of jipam's data dir over its unix socket; its CPU includes the jipamd's), and the JVM floor (hello world on jipam's JVM and flags with its own start-up cache). "
         + "Sequential: " + rounds + " rounds, each subject one ADD and one DEL of a new container per round "
         + "(order drawn from the seed); medians over rounds. Concurrent: " + concurrentRounds + " rounds of "
         + concurrency + " processes at once, each ADD then DEL. CPU is user+sys of the reaped processes "
         + "(`/proc/self/stat` cutime+cstime, 10 ms ticks) summed over every call of the subject and divided "
-        + "by their count. host-local runs up to " + String.format("%,d", hostLocalMax) + " allocations. "
+        + "by their count. host-local runs up to " + String.format("%,d", hostLocalMax) + " allocations. Data dirs under `"
+        + workRoot + "`. "
         + "A ratio below 1 means jipam is cheaper.");
     if (!Files.isExecutable(hostLocal)) {
       r.paragraph("**host-local not run**: " + hostLocal + " is not an executable file (Debian: apt-get install "
           + "containernetworking-plugins, or name it with --host-local).");
+    }
+    if (daemonMissing != null) {
+      r.paragraph("**daemon mode not run**: " + daemonMissing + ".");
     }
     List<List<String>> rows = new ArrayList<>();
     Chart latency = new Chart(Chart.Kind.LINES, "Wall time per call (median, one call at a time)",
@@ -90,19 +102,29 @@ final class PluginReport {
       double jCpu = cpuPerCall(seq, JIPAM);
       double hCpu = cpuPerCall(seq, HOST_LOCAL);
       double fCpu = cpuPerCall(seq, FLOOR);
+      double dAdd = medianWall(seq, DAEMON, "ADD");
+      double dDel = medianWall(seq, DAEMON, "DEL");
+      double dCpu = cpuPerCall(seq, DAEMON);
       rows.add(List.of(category, Report.fmt(jAdd), Report.fmt(p99Wall(seq, JIPAM, "ADD")), Report.fmt(jDel),
-          Report.fmt(hAdd), Report.fmt(hDel), Report.fmt(floor), Report.fmt(jCpu), Report.fmt(hCpu), Report.fmt(fCpu),
+          Report.fmt(dAdd), Report.fmt(dDel),
+          Report.fmt(hAdd), Report.fmt(hDel), Report.fmt(floor), Report.fmt(jCpu), Report.fmt(dCpu), Report.fmt(hCpu),
+          Report.fmt(fCpu),
           Report.ratio(Stats.ratio(jAdd + jDel, hAdd + hDel)), Report.ratio(Stats.ratio(jCpu, hCpu)),
           Report.ratio(Stats.ratio(jAdd, floor))));
       latency.put("jipam ADD", category, jAdd).put("jipam DEL", category, jDel)
           .put("host-local ADD", category, hAdd).put("host-local DEL", category, hDel)
           .put("JVM floor (hello world)", category, floor);
       cpu.put(JIPAM, category, jCpu).put(HOST_LOCAL, category, hCpu).put(FLOOR, category, fCpu);
+      if (daemonMissing == null) {
+        latency.put(DAEMON + " ADD", category, dAdd).put(DAEMON + " DEL", category, dDel);
+        cpu.put(DAEMON + " (plugin + jipamd)", category, dCpu);
+      }
     }
     r.heading(3, "Sequential: one call at a time (ms)");
-    r.table(List.of("allocations", "jipam ADD", "jipam ADD p99", "jipam DEL", "host-local ADD", "host-local DEL",
-        "JVM floor", "jipam CPU/call", "host-local CPU/call", "floor CPU/call", "jipam / host-local (ADD+DEL wall)",
-        "jipam / host-local (CPU)", "jipam ADD / floor"), "lrrrrrrrrrrrr", rows);
+    r.table(List.of("allocations", "jipam ADD", "jipam ADD p99", "jipam DEL", "via jipamd ADD", "via jipamd DEL",
+        "host-local ADD", "host-local DEL", "JVM floor", "jipam CPU/call", "via jipamd CPU/call", "host-local CPU/call",
+        "floor CPU/call", "jipam / host-local (ADD+DEL wall)", "jipam / host-local (CPU)", "jipam ADD / floor"),
+        "lrrrrrrrrrrrrrrr", rows);
     List<List<String>> par = new ArrayList<>();
     for (int n : allocations) {
       String w = PluginScenario.workload(n, concurrency);
@@ -112,15 +134,20 @@ final class PluginReport {
       double jCpu = cpuPerCall(w, JIPAM);
       double hCpu = cpuPerCall(w, HOST_LOCAL);
       double f = Stats.median(values(w, FLOOR, "throughput"));
-      par.add(List.of(category, Report.fmt(j), Report.fmt(h), Report.fmt(f), Report.fmt(medianWall(w, JIPAM, "ADD")),
-          Report.fmt(medianWall(w, HOST_LOCAL, "ADD")), Report.fmt(jCpu), Report.fmt(hCpu),
-          Report.ratio(Stats.ratio(j, h)), Report.ratio(Stats.ratio(jCpu, hCpu))));
+      double d = Stats.median(values(w, DAEMON, "throughput"));
+      double dCpu = cpuPerCall(w, DAEMON);
+      par.add(List.of(category, Report.fmt(j), Report.fmt(d), Report.fmt(h), Report.fmt(f),
+          Report.fmt(medianWall(w, JIPAM, "ADD")), Report.fmt(medianWall(w, HOST_LOCAL, "ADD")), Report.fmt(jCpu),
+          Report.fmt(dCpu), Report.fmt(hCpu), Report.ratio(Stats.ratio(j, h)), Report.ratio(Stats.ratio(jCpu, hCpu))));
       throughput.put(JIPAM, category, j).put(HOST_LOCAL, category, h).put(FLOOR + " (2 runs)", category, f);
+      if (daemonMissing == null) {
+        throughput.put(DAEMON, category, d);
+      }
     }
     r.heading(3, concurrency + " processes at once");
-    r.table(List.of("allocations", "jipam pairs/s", "host-local pairs/s", "JVM floor pairs/s", "jipam ADD ms",
-        "host-local ADD ms", "jipam CPU/call ms", "host-local CPU/call ms", "jipam / host-local (pairs/s)",
-        "jipam / host-local (CPU)"), "lrrrrrrrrr", par);
+    r.table(List.of("allocations", "jipam pairs/s", "via jipamd pairs/s", "host-local pairs/s", "JVM floor pairs/s",
+        "jipam ADD ms", "host-local ADD ms", "jipam CPU/call ms", "via jipamd CPU/call ms", "host-local CPU/call ms",
+        "jipam / host-local (pairs/s)", "jipam / host-local (CPU)"), "lrrrrrrrrrrr", par);
     latency.savePng(c.file("plugin-latency.png"), 900, 540);
     cpu.savePng(c.file("plugin-cpu.png"), 900, 540);
     throughput.savePng(c.file("plugin-throughput.png"), 900, 540);

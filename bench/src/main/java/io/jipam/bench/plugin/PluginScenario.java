@@ -1,5 +1,6 @@
 package io.jipam.bench.plugin;
 
+import io.jipam.bench.daemon.JipamdProcess;
 import io.jipam.bench.harness.ChildCpu;
 import io.jipam.bench.harness.PluginJvm;
 import io.jipam.bench.harness.RunContext;
@@ -9,6 +10,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -37,18 +39,29 @@ import picocli.CommandLine.Option;
  *       DEL of its own container; wall time per call and pairs per second of the batch.
  * </ul>
  * CPU per call is user+sys of the reaped children ({@link ChildCpu}) summed over all of a subject's
- * calls and divided by their count. Daemon mode (jipam calling jipamd) is a further subject once
- * jipamd exists.
+ * calls and divided by their count. Daemon mode ({@value #DAEMON}): the same plugin forwarding to a
+ * jipamd on the file store of jipam's own data dir (one jipamd per N; the two subjects never run
+ * at the same time); its CPU is the plugin processes' plus the jipamd's over the same calls. The
+ * data dirs go to tmpfs (/dev/shm) when it is there: the calls read through the page cache either
+ * way, and filling and removing 60,000 files on a busy disk took minutes.
  */
 public final class PluginScenario implements Scenario {
   static final String JIPAM = "jipam";
   static final String HOST_LOCAL = "host-local";
   static final String FLOOR = "JVM floor";
+  static final String DAEMON = "jipam via jipamd";
 
   /** The scenario's options. */
   public static final class Options {
     @Option(names = "--jipam", paramLabel = "PATH", description = "the jipam plugin (default: bin/jipam of the dist this launcher is in)")
     Path jipam;
+
+    @Option(names = "--jipamd", paramLabel = "PATH",
+        description = "jipamd for the daemon-mode subject (default: bin/jipamd beside the plugin); skipped with a note when missing")
+    Path jipamd;
+
+    @Option(names = "--no-daemon", description = "leave out the daemon-mode subject (jipam forwarding to a jipamd on the file store)")
+    boolean noDaemon;
 
     @Option(names = "--host-local", paramLabel = "PATH", defaultValue = "/usr/lib/cni/host-local",
         description = "the reference plugin (default: ${DEFAULT-VALUE}); skipped with a note when missing")
@@ -65,7 +78,12 @@ public final class PluginScenario implements Scenario {
     @Option(names = "--concurrency", paramLabel = "N", description = "processes at once in the concurrent rounds (default: 16; --quick: 4)")
     Integer concurrency;
 
-    @Option(names = "--concurrent-rounds", paramLabel = "N", description = "concurrent rounds (default: 3; --quick: 1)")
+    @Option(names = "--work-dir", paramLabel = "DIR",
+        description = "where the data dirs go (default: /dev/shm when writable, else the temp dir): tens of "
+            + "thousands of small files are written and removed per allocation count")
+    Path workDir;
+
+    @Option(names = "--concurrent-rounds", paramLabel = "N", description = "concurrent rounds (default: 2; --quick: 1)")
     Integer concurrentRounds;
   }
 
@@ -92,7 +110,7 @@ public final class PluginScenario implements Scenario {
   }
 
   private int rounds(RunContext c) {
-    return c.roundsOr(c.quick() ? 3 : 20);
+    return c.roundsOr(c.quick() ? 3 : 10);
   }
 
   private int concurrency(RunContext c) {
@@ -100,7 +118,7 @@ public final class PluginScenario implements Scenario {
   }
 
   private int concurrentRounds(RunContext c) {
-    return options.concurrentRounds != null ? options.concurrentRounds : c.quick() ? 1 : 3;
+    return options.concurrentRounds != null ? options.concurrentRounds : c.quick() ? 1 : 2;
   }
 
   private Path jipam() {
@@ -109,6 +127,24 @@ public final class PluginScenario implements Scenario {
     }
     String dist = System.getProperty("jipam.dist", "dist");
     return Path.of(dist, "bin", "jipam").toAbsolutePath().normalize();
+  }
+
+  /** Where the data dirs go: --work-dir, else tmpfs /dev/shm, else the JVM's temp dir. */
+  Path workRoot() {
+    if (options.workDir != null) {
+      return options.workDir;
+    }
+    Path shm = Path.of("/dev/shm");
+    return Files.isDirectory(shm) && Files.isWritable(shm) ? shm : Path.of(System.getProperty("java.io.tmpdir"));
+  }
+
+  private Path jipamd() {
+    return options.jipamd != null ? options.jipamd.toAbsolutePath() : JipamdProcess.besidePlugin(jipam());
+  }
+
+  /** Whether the daemon-mode subject runs: asked for and jipamd built. */
+  boolean withDaemon() {
+    return !options.noDaemon && Files.isExecutable(jipamd());
   }
 
   private boolean withHostLocal(int allocations) {
@@ -130,7 +166,7 @@ public final class PluginScenario implements Scenario {
   public long steps(RunContext c) {
     long steps = 0;
     for (int n : allocations(c.quick())) {
-      int subjects = withHostLocal(n) ? 3 : 2;
+      int subjects = (withHostLocal(n) ? 3 : 2) + (withDaemon() ? 1 : 0);
       steps += (long) subjects * (rounds(c) + concurrentRounds(c));
     }
     return steps;
@@ -146,17 +182,27 @@ public final class PluginScenario implements Scenario {
     if (!ChildCpu.available()) {
       throw new IllegalStateException("/proc/self/stat is not readable: CPU per call needs Linux /proc");
     }
-    Path work = Files.createTempDirectory("jipam-bench-plugin");
+    Path work = Files.createTempDirectory(workRoot(), "jipam-bench-plugin");
     try {
       Subject floor = floor(work);
       for (int n : allocations(c.quick())) {
-        measure(c, work.resolve("n" + n), n, jipam, floor);
+        Path level = work.resolve("n" + n);
+        try {
+          measure(c, level, n, jipam, floor);
+        } finally {
+          c.progress().step(n + " allocations: removing the data dirs");
+          deleteTree(level);
+        }
       }
     } finally {
       deleteTree(work);
     }
     new PluginReport(c, name(), allocations(c.quick()), rounds(c), concurrency(c), concurrentRounds(c), options.hostLocal,
-        options.hostLocalMax).write();
+        options.hostLocalMax, withDaemon() ? null : daemonMissing(), workRoot()).write();
+  }
+
+  private String daemonMissing() {
+    return options.noDaemon ? "left out (--no-daemon)" : "no jipamd at " + jipamd() + " (build it, or name it with --jipamd)";
   }
 
   private void measure(RunContext c, Path work, int n, Path jipam, Subject floor) throws Exception {
@@ -167,6 +213,25 @@ public final class PluginScenario implements Scenario {
       subjects.add(Subject.plugin(HOST_LOCAL, options.hostLocal, work.resolve(HOST_LOCAL), n));
     }
     subjects.add(floor);
+    JipamdProcess daemon = null;
+    try {
+      if (withDaemon()) {
+        // jipamd serves jipam's own data dir: direct and daemon mode share a store, as on a node
+        // that switches; one filled dir instead of two
+        Path data = work.resolve(JIPAM);
+        c.progress().step(n + " allocations: starting jipamd");
+        daemon = JipamdProcess.startFileStore(jipamd(), data, work.resolve("jipamd"), Duration.ofSeconds(120));
+        subjects.add(Subject.daemon(DAEMON, jipam, daemon, data));
+      }
+      measure(c, n, subjects);
+    } finally {
+      if (daemon != null) {
+        daemon.close();
+      }
+    }
+  }
+
+  private void measure(RunContext c, int n, List<Subject> subjects) throws Exception {
     for (Subject s : subjects) {
       s.call("ADD", "warm");
       s.call("DEL", "warm");
@@ -180,9 +245,9 @@ public final class PluginScenario implements Scenario {
         c.progress().step(n + " allocations, sequential round " + (r + 1) + ": " + s.name());
         String id = "seq" + r;
         for (String op : List.of("ADD", "DEL")) {
-          double cpuBefore = ChildCpu.millis();
+          double cpuBefore = ChildCpu.millis() + s.serverCpuMillis();
           double wall = s.call(op, id);
-          double cpu = ChildCpu.millis() - cpuBefore;
+          double cpu = ChildCpu.millis() + s.serverCpuMillis() - cpuBefore;
           String operation = s.isPlugin() ? op : "run";
           c.results().add(new Sample(name(), sequential, s.name(), operation, r, "wall", "ms", 1, wall));
           c.results().add(new Sample(name(), sequential, s.name(), operation, r, "cpu", "ms", 1, cpu));
@@ -209,7 +274,7 @@ public final class PluginScenario implements Scenario {
   private void batch(RunContext c, ExecutorService pool, Subject s, String workload, int round, int workers)
       throws Exception {
     String operation = s.isPlugin() ? "ADD+DEL" : "run";
-    double cpuBefore = ChildCpu.millis();
+    double cpuBefore = ChildCpu.millis() + s.serverCpuMillis();
     long start = System.nanoTime();
     List<Future<double[]>> calls = new ArrayList<>();
     for (int w = 0; w < workers; w++) {
@@ -221,7 +286,7 @@ public final class PluginScenario implements Scenario {
       walls.add(f.get());
     }
     double seconds = (System.nanoTime() - start) / 1e9;
-    double cpu = ChildCpu.millis() - cpuBefore;
+    double cpu = ChildCpu.millis() + s.serverCpuMillis() - cpuBefore;
     for (double[] w : walls) {
       c.results().add(new Sample(name(), workload, s.name(), s.isPlugin() ? "ADD" : "run", round, "wall", "ms", 1, w[0]));
       c.results().add(new Sample(name(), workload, s.name(), s.isPlugin() ? "DEL" : "run", round, "wall", "ms", 1, w[1]));

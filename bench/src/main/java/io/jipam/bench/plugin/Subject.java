@@ -1,5 +1,6 @@
 package io.jipam.bench.plugin;
 
+import io.jipam.bench.daemon.JipamdProcess;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -10,7 +11,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * One executable measured as whole processes: an IPAM plugin called as a runtime calls it (CNI
- * environment, network config on stdin) against its own data dir, or the JVM floor (a hello-world
+ * environment, network config on stdin) against its own data dir, or forwarding to a jipamd on
+ * the file store (daemon mode), or the JVM floor (a hello-world
  * main, which ignores the environment). Thread-safe: each call is its own process.
  */
 final class Subject {
@@ -18,26 +20,43 @@ final class Subject {
   static final String SUBNET = "198.18.0.0/16";
 
   private final String name;
+  private final String type;
   private final List<String> command;
   private final Path dataDir;
   private final boolean plugin;
+  private final JipamdProcess daemon;
 
-  private Subject(String name, List<String> command, Path dataDir, boolean plugin) {
+  private Subject(String name, String type, List<String> command, Path dataDir, boolean plugin, JipamdProcess daemon) {
     this.name = name;
+    this.type = type;
     this.command = List.copyOf(command);
     this.dataDir = dataDir;
     this.plugin = plugin;
+    this.daemon = daemon;
   }
 
   /** An IPAM plugin of CNI type {@code name} with a data dir pre-filled with {@code allocations}. */
   static Subject plugin(String name, Path executable, Path dataDir, int allocations) throws IOException {
     fill(dataDir, allocations);
-    return new Subject(name, List.of(executable.toString()), dataDir, true);
+    return new Subject(name, name, List.of(executable.toString()), dataDir, true, null);
+  }
+
+  /** jipam in daemon mode: the plugin forwarding to {@code daemon}, a jipamd on the file store in {@code daemonDataDir}. */
+  static Subject daemon(String name, Path executable, JipamdProcess daemon, Path daemonDataDir) {
+    return new Subject(name, "jipam", List.of(executable.toString()), daemonDataDir, true, daemon);
   }
 
   /** A process that is not a plugin: the JVM floor. */
   static Subject process(String name, List<String> command) {
-    return new Subject(name, command, null, false);
+    return new Subject(name, name, command, null, false, null);
+  }
+
+  /**
+   * CPU (ms) used so far outside the calls' own processes: the jipamd a daemon-mode subject
+   * forwards to; 0 for the others. A call's CPU is its processes' plus this one's delta.
+   */
+  double serverCpuMillis() {
+    return daemon == null ? 0 : daemon.cpuMillis();
   }
 
   String name() {
@@ -70,8 +89,8 @@ final class Subject {
   }
 
   private String conf() {
-    return "{\"cniVersion\":\"1.0.0\",\"name\":\"" + NETWORK + "\",\"ipam\":{\"type\":\"" + name
-        + "\",\"dataDir\":\"" + dataDir + "\",\"subnet\":\"" + SUBNET + "\"}}";
+    return "{\"cniVersion\":\"1.0.0\",\"name\":\"" + NETWORK + "\",\"ipam\":{\"type\":\"" + type
+        + "\"," + (daemon == null ? "" : daemon.daemonJson() + ",") + "\"dataDir\":\"" + dataDir + "\",\"subnet\":\"" + SUBNET + "\"}}";
   }
 
   /**
