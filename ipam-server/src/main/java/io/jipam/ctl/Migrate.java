@@ -11,7 +11,10 @@ import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
 import io.jipam.server.RemoteStore;
 import io.jipam.server.v1.ListRequest;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
 import java.io.PrintWriter;
+import java.io.Writer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -44,6 +47,19 @@ import picocli.CommandLine.Option;
  *
  * <p>Stop allocating on the node for the duration (drain it, or stop its runtime's ADDs): the
  * source is read once, at the start.
+ *
+ * <p>{@code -o json}: stdout is one JSON document, built beside the text (which then goes
+ * nowhere); refusals and errors still go to stderr as in text:
+ * <pre>
+ * {"dryRun": bool, "wrote": bool,
+ *  "pools": [{"pool": NAME, "target": TEXT (the target store, as in text),
+ *             "wouldWrite" (dry run) | "written": [ITEM], "present": [ITEM],
+ *             "refused": [{"address": A|null, "attachment": "ID/IF"|null, "reason": TEXT}],
+ *             "notInSource": TEXT (only when the source lacks the pool),
+ *             "releasedAgain": N (only when the target changed under a real run)}],
+ *  "audit": null (dry run, or a pool refused) | {"clean": bool, "pools": N, "allocations": N, "findings": [TEXT]}}
+ * ITEM: {"containerId", "ifname", "addresses": [A], "podNamespace", "podName", "node": --node or null}
+ * </pre>
  */
 @Command(name = "migrate", mixinStandardHelpOptions = true,
     description = {"Copy a node's attachments from a data dir into the etcd store, or from etcd into a data dir.",
@@ -60,6 +76,12 @@ final class Migrate extends Jipamctl.Base {
 
   /** One attachment to copy: its addresses in range set order and its pod. */
   record Item(Attachment attachment, List<IpAddress> addresses, PodRef pod) {}
+
+  /** Why an attachment (or, both null, the whole pool) cannot be copied; {@code reason} without the pool's name. */
+  record Refusal(IpAddress address, Attachment attachment, String reason) {}
+
+  /** Where the text goes: stdout, or nowhere under {@code -o json}. */
+  private PrintWriter text;
 
   /** Not used: migrate opens two stores itself ({@link #call}). */
   @Override
@@ -82,6 +104,7 @@ final class Migrate extends Jipamctl.Base {
     if (fromEtcd && node == null) {
       throw usage("from etcd into a data dir: give --node NODE, the node whose attachments the data dir is to hold");
     }
+    text = json ? new PrintWriter(Writer.nullWriter()) : out();
     Map<String, Pool> confs = Confs.load(parent.connection.confs, err());
     List<Pool> pools = new ArrayList<>();
     for (Pool p : confs.values()) {
@@ -104,17 +127,28 @@ final class Migrate extends Jipamctl.Base {
          DirectBackend target = toEtcd ? DirectBackend.etcd(to, node, confs)
              : newDataDir && dryRun ? null : DirectBackend.dataDir(to, confs, err())) {
       int failed = 0;
+      JsonArray report = new JsonArray();
       for (Pool p : pools) {
-        failed += migrate(p, fromEtcd ? stored(source, p) : p, fromEtcd, toEtcd, source, target) ? 0 : 1;
+        JsonObject poolReport = new JsonObject().put("pool", p.name());
+        report.add(poolReport);
+        failed += migrate(p, fromEtcd ? stored(source, p) : p, fromEtcd, toEtcd, source, target, poolReport) ? 0 : 1;
       }
-      if (failed > 0) {
-        return 1;
+      JsonObject doc = new JsonObject().put("dryRun", dryRun)
+          .put("wrote", report.stream().anyMatch(r -> !((JsonObject) r).getJsonArray("written", new JsonArray()).isEmpty()))
+          .put("pools", report).putNull("audit");
+      int exit = failed > 0 ? 1 : 0;
+      if (failed == 0 && !dryRun) {
+        text.println("audit of " + target.describe() + ":");
+        Views.Audit audit = Views.audit(target);
+        Views.print(audit, text);
+        doc.put("audit", new JsonObject().put("clean", audit.findings().isEmpty()).put("pools", audit.pools())
+            .put("allocations", audit.allocations()).put("findings", new JsonArray(audit.findings())));
+        exit = audit.findings().isEmpty() ? 0 : 1;
       }
-      if (dryRun) {
-        return 0;
+      if (json) {
+        out().println(doc.encodePrettily());
       }
-      out().println("audit of " + target.describe() + ":");
-      return Views.audit(target, out(), false) ? 0 : 1;
+      return exit;
     }
   }
 
@@ -148,11 +182,15 @@ final class Migrate extends Jipamctl.Base {
 
   /** Copies one pool; {@code target} is null on a dry run into a data dir that does not exist yet (empty). */
   private boolean migrate(Pool p, Pool sourcePool, boolean fromEtcd, boolean toEtcd, DirectBackend source,
-      DirectBackend target) {
+      DirectBackend target, JsonObject report) {
     String targetName = target == null ? "data dir " + to + " (to be created)" : target.describe();
-    PrintWriter out = out();
+    PrintWriter out = text;
+    report.put("target", targetName).put(dryRun ? "wouldWrite" : "written", new JsonArray()).put("present", new JsonArray())
+        .put("refused", new JsonArray());
     if (sourcePool == null) {
-      out.println(p.name() + ": not defined in " + source.describe() + ": nothing to copy");
+      String why = "not defined in " + source.describe() + ": nothing to copy";
+      report.put("notInSource", why);
+      out.println(p.name() + ": " + why);
       return true;
     }
     // what the source holds, by attachment
@@ -164,14 +202,14 @@ final class Migrate extends Jipamctl.Base {
     }
     // what the target holds now; on a dry run, a pool the target does not have yet is read as
     // empty (reading it would define it in etcd, or make its directory)
-    List<String> refusals = new ArrayList<>();
+    List<Refusal> refusals = new ArrayList<>();
     boolean targetHasPool = target != null;
     if (target != null && toEtcd) {
       Pool stored = stored(target, p);
       targetHasPool = stored != null;
       if (stored != null && !stored.rangeSets().equals(p.rangeSets())) {
-        refusals.add(p.name() + ": defined in " + targetName + " with ranges " + stored.rangeSets()
-            + ", --conf says " + p.rangeSets());
+        refusals.add(new Refusal(null, null, "defined in " + targetName + " with ranges " + stored.rangeSets()
+            + ", --conf says " + p.rangeSets()));
         targetHasPool = false;
       }
     } else if (target != null) {
@@ -192,35 +230,37 @@ final class Migrate extends Jipamctl.Base {
       PodRef pod = PodRef.UNKNOWN;
       boolean ok = true;
       if (InterfaceName.isMark(a.ifname())) {
-        refusals.add(p.name() + ": " + e.getValue().get(0).address() + " is held by container " + a.containerId()
+        IpAddress first = e.getValue().get(0).address();
+        refusals.add(new Refusal(first, a, first + " is held by container " + a.containerId()
             + " without an interface name (an address file of host-local before 0.7); release it or rewrite the"
-            + " file as CONTAINERID\\r\\nIFNAME first");
+            + " file as CONTAINERID\\r\\nIFNAME first"));
         continue;
       }
       for (Allocation x : e.getValue()) {
         pod = x.pod().isKnown() ? x.pod() : pod;
         int set = p.rangeSetIndexOf(x.address());
         if (set < 0) {
-          refusals.add(p.name() + ": " + x.address() + " of " + a + " is in no range set of the target pool "
-              + Views.ranges(p.rangeSets().get(0)) + (p.rangeSets().size() > 1 ? ", ..." : ""));
+          refusals.add(new Refusal(x.address(), a, x.address() + " of " + a + " is in no range set of the target pool "
+              + Views.ranges(p.rangeSets().get(0)) + (p.rangeSets().size() > 1 ? ", ..." : "")));
           ok = false;
         } else if (bySet[set] != null) {
-          refusals.add(p.name() + ": " + a + " holds " + bySet[set] + " and " + x.address() + " in range set " + set);
+          refusals.add(new Refusal(x.address(), a, a + " holds " + bySet[set] + " and " + x.address()
+              + " in range set " + set));
           ok = false;
         } else {
           bySet[set] = x.address();
         }
         Attachment other = holderOf.get(x.address());
         if (other != null && !other.equals(a)) {
-          refusals.add(p.name() + ": " + x.address() + " of " + a + " is already held by " + other + " in "
-              + targetName);
+          refusals.add(new Refusal(x.address(), a, x.address() + " of " + a + " is already held by " + other + " in "
+              + targetName));
           ok = false;
         }
       }
       for (int s = 0; ok && s < bySet.length; s++) {
         if (bySet[s] == null) {
-          refusals.add(p.name() + ": " + a + " has no address in range set " + s + " of the target pool; copying it"
-              + " would hand it a new one");
+          refusals.add(new Refusal(null, a, a + " has no address in range set " + s + " of the target pool; copying it"
+              + " would hand it a new one"));
           ok = false;
         }
       }
@@ -234,20 +274,25 @@ final class Migrate extends Jipamctl.Base {
       } else if (Set.copyOf(there).equals(Set.copyOf(item.addresses()))) {
         present.add(item);
       } else {
-        refusals.add(p.name() + ": " + a + " holds " + there + " in " + targetName + ", not "
-            + item.addresses());
+        refusals.add(new Refusal(item.addresses().get(0), a, a + " holds " + there + " in " + targetName + ", not "
+            + item.addresses()));
       }
     }
     for (Item i : present) {
+      report.getJsonArray("present").add(json(i));
       out.println(p.name() + ": " + describe(i) + " already in the target");
     }
     if (!refusals.isEmpty()) {
-      refusals.forEach(r -> err().println("jipamctl: refused: " + r));
+      for (Refusal r : refusals) {
+        report.getJsonArray("refused").add(json(r));
+        err().println("jipamctl: refused: " + p.name() + ": " + r.reason());
+      }
       err().println("jipamctl: " + p.name() + ": nothing written (" + refusals.size() + " refused of " + held.size()
           + " attachments)");
       return false;
     }
     if (dryRun) {
+      write.forEach(i -> report.getJsonArray("wouldWrite").add(json(i)));
       write.forEach(i -> out.println(p.name() + ": would write " + describe(i)));
       out.println(p.name() + ": dry run: " + write.size() + " attachments would be written to " + targetName
           + ", " + present.size() + " are there already; nothing written");
@@ -259,15 +304,21 @@ final class Migrate extends Jipamctl.Base {
       if (o instanceof AllocationOutcome.Allocated got && Set.copyOf(addresses(got)).equals(Set.copyOf(i.addresses()))) {
         if (!got.existing()) {
           written.add(i);
+          report.getJsonArray("written").add(json(i));
+        } else {
+          report.getJsonArray("present").add(json(i)); // came in since the plan, as planned
         }
         out.println(p.name() + ": wrote " + describe(i));
         continue;
       }
-      err().println("jipamctl: refused: " + p.name() + ": " + describe(i) + ": the target answered " + o
+      Refusal r = new Refusal(i.addresses().get(0), i.attachment(), describe(i) + ": the target answered " + o
           + " (it changed since the plan)");
+      report.getJsonArray("refused").add(json(r));
+      err().println("jipamctl: refused: " + p.name() + ": " + r.reason());
       for (Item undo : written) {
         target.release(p, undo.attachment());
       }
+      report.put("written", new JsonArray()).put("releasedAgain", written.size());
       err().println("jipamctl: " + p.name() + ": released again the " + written.size()
           + " attachments this run wrote; nothing is left of it");
       return false;
@@ -281,6 +332,19 @@ final class Migrate extends Jipamctl.Base {
     List<IpAddress> out = new ArrayList<>();
     a.allocations().forEach(x -> out.add(x.address()));
     return out;
+  }
+
+  private JsonObject json(Item i) {
+    JsonArray addrs = new JsonArray();
+    i.addresses().forEach(x -> addrs.add(x.toString()));
+    return new JsonObject().put("containerId", i.attachment().containerId()).put("ifname", i.attachment().ifname())
+        .put("addresses", addrs).put("podNamespace", i.pod().namespace()).put("podName", i.pod().name())
+        .put("node", node);
+  }
+
+  private static JsonObject json(Refusal r) {
+    return new JsonObject().put("address", r.address() == null ? null : r.address().toString())
+        .put("attachment", r.attachment() == null ? null : r.attachment().toString()).put("reason", r.reason());
   }
 
   private String describe(Item i) {

@@ -332,11 +332,16 @@ final class Views {
       out.println(new JsonObject().put("pools", a.pools()).put("allocations", a.allocations())
           .put("findings", new JsonArray(a.findings())).encodePrettily());
     } else {
-      a.findings().forEach(out::println);
-      out.println("checked " + a.pools() + " pools, " + a.allocations() + " allocations: "
-          + (a.findings().isEmpty() ? "clean" : a.findings().size() + " findings"));
+      print(a, out);
     }
     return a.findings().isEmpty();
+  }
+
+  /** The audit as text: each finding, then a summary line ending in "clean" or the count. */
+  static void print(Audit a, PrintWriter out) {
+    a.findings().forEach(out::println);
+    out.println("checked " + a.pools() + " pools, " + a.allocations() + " allocations: "
+        + (a.findings().isEmpty() ? "clean" : a.findings().size() + " findings"));
   }
 
   static Audit audit(Backend store) {

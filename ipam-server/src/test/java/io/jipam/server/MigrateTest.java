@@ -5,6 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.jipam.core.IpamException;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
@@ -25,6 +28,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -32,12 +37,15 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * {@code jipamctl migrate} between a data dir written by the reference host-local and a real etcd:
  * dry run writes nothing, a real run copies every attachment with its addresses and is clean by
  * check, a second run writes nothing, an address another attachment holds refuses the whole run,
- * and back into a data dir host-local's DEL releases what was copied.
+ * and back into a data dir host-local's DEL releases what was copied; {@code -o json} carries the
+ * same per pool, parsed with jackson.
  */
 @Timeout(120)
 class MigrateTest {
@@ -181,6 +189,80 @@ class MigrateTest {
     assertEquals(List.of("198.18.60.3=other/eth0"), addresses(s.list(POOL)));
     CtlRun dry = migrate(data, etcdConfig, "--dry-run");
     assertEquals(1, dry.exit(), dry.toString());
+  }
+
+  /**
+   * One {@code migrate -o json} run into etcd after {@code setup}: the exit and what the document
+   * says, as address lists ("198.18.60.3=c1/eth0") per key of the pool "hl".
+   */
+  record JsonCase(String name, Consumer<MigrateTest> setup, boolean dryRun, int exit, List<String> toWrite,
+      List<String> present, List<String> refused, boolean wrote, Boolean auditClean) {
+    @Override
+    public String toString() {
+      return name;
+    }
+  }
+
+  static final List<String> NONE = List.of();
+
+  static Stream<JsonCase> jsonCases() {
+    return Stream.of(
+        new JsonCase("dry run", t -> {}, true, 0, THREE, NONE, NONE, false, null),
+        new JsonCase("real run", t -> {}, false, 0, THREE, NONE, NONE, true, true),
+        new JsonCase("re-run, all in the target", t -> assertEquals(0, t.migrate(t.data, t.etcdConfig).exit()),
+            false, 0, NONE, THREE, NONE, false, true),
+        new JsonCase("conflict", t -> assertInstanceOf(AllocationOutcome.Allocated.class,
+            t.etcdStore("node-b").allocate(POOL, new AllocationRequest(new Attachment("other", "eth0"),
+                List.of(IpAddress.parse("198.18.60.3")), null))),
+            false, 1, NONE, NONE, List.of("198.18.60.3=c1/eth0"), false, null));
+  }
+
+  static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("jsonCases")
+  void migrate_outputJson_oneDocumentCarryingWhatTextSays(JsonCase c) throws Exception {
+    c.setup().accept(this);
+    CtlRun r = c.dryRun() ? migrate(data, etcdConfig, "-o", "json", "--dry-run") : migrate(data, etcdConfig, "-o", "json");
+    assertEquals(c.exit(), r.exit(), r.toString());
+    JsonNode doc = JSON.readTree(r.out()); // the whole of stdout: one document, nothing after it
+    assertEquals(c.dryRun(), doc.get("dryRun").asBoolean(), r.out());
+    assertEquals(c.wrote(), doc.get("wrote").asBoolean(), r.out());
+    assertEquals(1, doc.get("pools").size(), r.out());
+    JsonNode hl = doc.get("pools").get(0);
+    assertEquals("hl", hl.get("pool").asText());
+    assertTrue(hl.get("target").asText().contains("node node-a"), r.out());
+    assertFalse(hl.has(c.dryRun() ? "written" : "wouldWrite"), r.out());
+    assertEquals(c.toWrite(), items(hl.get(c.dryRun() ? "wouldWrite" : "written")), r.out());
+    assertEquals(c.present(), items(hl.get("present")), r.out());
+    List<String> refused = new ArrayList<>();
+    for (JsonNode x : hl.get("refused")) {
+      refused.add(x.get("address").asText() + "=" + x.get("attachment").asText());
+      assertTrue(x.get("reason").asText().contains("already held by other/eth0"), r.out());
+      assertTrue(r.err().contains("refused: hl: " + x.get("reason").asText()), r.err()); // stderr as in text
+    }
+    assertEquals(c.refused(), refused, r.out());
+    if (c.auditClean() == null) {
+      assertTrue(doc.get("audit").isNull(), r.out());
+    } else {
+      assertEquals(c.auditClean(), doc.get("audit").get("clean").asBoolean(), r.out());
+      assertEquals(0, doc.get("audit").get("findings").size(), r.out());
+      assertEquals(3 + (c.refused().isEmpty() ? 0 : 1), doc.get("audit").get("allocations").asInt(), r.out());
+    }
+    // what the document says is what etcd holds
+    List<String> held = addresses(etcdStore("node-z").list(POOL));
+    assertEquals(c.wrote() || !c.present().isEmpty() ? THREE : c.refused().isEmpty() ? NONE
+        : List.of("198.18.60.3=other/eth0"), held);
+  }
+
+  static List<String> items(JsonNode list) {
+    List<String> out = new ArrayList<>();
+    for (JsonNode i : list) {
+      assertEquals(1, i.get("addresses").size(), i.toString());
+      assertTrue(i.get("node").isNull(), i.toString()); // no --node: the etcd config's, named in "target"
+      out.add(i.get("addresses").get(0).asText() + "=" + i.get("containerId").asText() + "/" + i.get("ifname").asText());
+    }
+    return out;
   }
 
   @Test
