@@ -50,7 +50,7 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class JipamdThroughput {
   private static final long CALL_TIMEOUT_MILLIS = 5_000;
   /** The longest warm-up waiting for the JIT to settle. */
-  static final Duration MAX_WARMUP = Duration.ofSeconds(120);
+  public static final Duration MAX_WARMUP = Duration.ofSeconds(120);
   private static final long TICK_NANOS = 1_000_000_000L / 100; // USER_HZ: /proc/PID/stat's unit
 
   private JipamdThroughput() {}
@@ -101,6 +101,16 @@ public final class JipamdThroughput {
    */
   public static Result run(String target, int clients, int connections, Duration warmup, Duration window,
       long jipamdPid) throws InterruptedException {
+    return run(target, clients, connections, warmup, MAX_WARMUP, window, jipamdPid);
+  }
+
+  /**
+   * Like {@link #run(String, int, int, Duration, Duration, long)}, waiting for the JIT to settle
+   * only until {@code maxWarmup} has passed: a {@code maxWarmup} no longer than {@code warmup}
+   * warms up for exactly {@code warmup} (for cells after a jipamd has been warmed up once).
+   */
+  public static Result run(String target, int clients, int connections, Duration warmup, Duration maxWarmup,
+      Duration window, long jipamdPid) throws InterruptedException {
     if (clients < 1 || connections < 1 || connections > clients) {
       throw new IllegalArgumentException("clients " + clients + " and connections " + connections
           + ": need 1 <= connections <= clients");
@@ -131,7 +141,7 @@ public final class JipamdThroughput {
     long warmStart = System.nanoTime();
     TimeUnit.NANOSECONDS.sleep(warmup.toNanos());
     long lastJit = jitCpuNanos(self) + (jipamdPid > 0 ? jitCpuNanos(jipamdPid) : 0);
-    while (System.nanoTime() - warmStart < MAX_WARMUP.toNanos()) {
+    while (System.nanoTime() - warmStart < maxWarmup.toNanos()) {
       TimeUnit.SECONDS.sleep(2);
       long jit = jitCpuNanos(self) + (jipamdPid > 0 ? jitCpuNanos(jipamdPid) : 0);
       if (jit - lastJit < 20_000_000L) {

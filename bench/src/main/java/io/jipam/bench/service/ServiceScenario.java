@@ -205,8 +205,10 @@ public final class ServiceScenario implements Scenario {
       for (String store : stores) {
         c.progress().step(store + ": warming up jipamd");
         int clients = c.quick() ? 2 : 16;
+        // the JIT settles here, once per jipamd (not in --quick: its figures mean nothing anyway)
         JipamdThroughput.run(jipamds.get(store).target(), clients, Math.min(clients, connections()), Duration.ZERO,
-            Duration.ofNanos(c.quick() ? measureNanos : nanos(2)), -1);
+            c.quick() ? Duration.ZERO : JipamdThroughput.MAX_WARMUP, Duration.ofNanos(c.quick() ? measureNanos : nanos(2)),
+            jipamds.get(store).pid());
         c.progress().advance(1);
       }
       List<long[]> cells = new ArrayList<>(); // {store index, concurrency}
@@ -262,8 +264,9 @@ public final class ServiceScenario implements Scenario {
       // end of the warm-up until the last pair started in the window is answered
       ScheduledFuture<Double> etcdBefore = sampler.schedule(() -> etcdPid > 0 ? ProcCpu.millis(etcdPid) : 0,
           warmNanos, TimeUnit.NANOSECONDS);
+      // jipamd's JIT settled in its warm-up run: a cell warms up for exactly its warm-up
       JipamdThroughput.Result result = JipamdThroughput.run(j.target(), clients, connections,
-          Duration.ofNanos(warmNanos), Duration.ofNanos(measureNanos), j.pid());
+          Duration.ofNanos(warmNanos), Duration.ofNanos(warmNanos), Duration.ofNanos(measureNanos), j.pid());
       double etcdCpu = etcdPid > 0 ? ProcCpu.millis(etcdPid) - etcdBefore.get() : 0;
       String w = workload(clients, connections);
       int pairs = (int) Math.min(Integer.MAX_VALUE, result.pairs());
