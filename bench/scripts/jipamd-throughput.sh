@@ -8,6 +8,7 @@
 #   WARMUP=S: at least S seconds of warm-up (default 3); JipamdThroughput goes on warming up until
 #     the JIT compilers of jipamd and of itself have settled (at most 120 s)
 #   JFR=DIR: record each jipamd with Java Flight Recorder into DIR/<store>.jfr
+#   JIPAMD_ARGS="...": more jipamd options for every store, e.g. "--workers 64"
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-10}
@@ -34,7 +35,7 @@ run() { # name, jipamd args...
     mkdir -p "$JFR"
     opts="$opts -XX:StartFlightRecording=filename=$JFR/$name.jfr,settings=profile"
   fi
-  JIPAMD_JAVA_OPTS=$opts dist/bin/jipamd --socket "$work/$name.sock" "$@" 2> "$work/$name.log" &
+  JIPAMD_JAVA_OPTS=$opts dist/bin/jipamd --socket "$work/$name.sock" "$@" ${JIPAMD_ARGS:-} 2> "$work/$name.log" &
   pid=$!
   for _ in $(seq 600); do grep -q ' jipamd ready' "$work/$name.log" && break; sleep 0.05; done
   # CPU per pair is read over the measured window only (jipamd from /proc, the clients from their
