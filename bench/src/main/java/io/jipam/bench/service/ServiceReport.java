@@ -59,10 +59,17 @@ final class ServiceReport {
     return calls == 0 ? Double.NaN : sum / calls;
   }
 
+  /** The launcher as the reader would type it: relative to the working directory when under it. */
+  private static String shown(Object launcher) {
+    java.nio.file.Path p = java.nio.file.Path.of(launcher.toString()).toAbsolutePath().normalize();
+    java.nio.file.Path here = java.nio.file.Path.of("").toAbsolutePath();
+    return p.startsWith(here) ? here.relativize(p).toString() : p.toString();
+  }
+
   void write() throws IOException {
     Report r = c.report();
     r.heading(2, "service").paragraph("jipamd as a real process per store ("
-        + (launcher != null ? "`" + launcher + "`" : "jipamd's class on the harness's class path")
+        + (launcher != null ? "`" + shown(launcher) + "`" : "jipamd's class on the harness's class path")
         + "), each on a unix socket, loaded by `JipamdThroughput`: N asynchronous clients in the harness over at "
         + "most " + connections + " HTTP/2 connections, each doing allocate + release of its own attachment on a /16 "
         + "(memory: jipamd's memory; file: a data dir in host-local's layout, no fsync; etcd: a one-member etcd "
