@@ -8,7 +8,8 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The store contract on a RemoteStore against an in-process jipamd over the file store; reopening
+ * The store contract on a RemoteStore against an in-process jipamd over the file store jipamd
+ * serves ({@code HostLocalStores.openWriteThrough}); reopening
  * starts a second jipamd over the same data dir (another node-local daemon's view of the files).
  */
 @Timeout(60)
@@ -27,7 +28,8 @@ class RemoteStoreFileContractTest extends IpamStoreContractTest {
 
   private IpamStore serve(String socketName) {
     Path socket = dir.resolve(socketName);
-    IpamServer server = IpamServer.start(HostLocalStores.open(dir.resolve("data")), IpamServer.Settings.unix(socket),
+    IpamServer server = IpamServer.start(HostLocalStores.openWriteThrough(dir.resolve("data"), false),
+        IpamServer.Settings.unix(socket),
         CallLog.quiet());
     return new ServedStore(RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket).withTimeout(ServedStore.TIMEOUT)), server);
   }
