@@ -184,12 +184,7 @@ final class IndexFile {
 
   /** Rewrites the index as a snapshot (temp file, atomic rename); returns its base length. */
   static long writeSnapshot(PoolDir d, String stamp, Collection<Allocation> allocations) {
-    StringBuilder out = new StringBuilder(64 + allocations.size() * 64);
-    out.append(MAGIC);
-    for (Allocation a : allocations) {
-      added(out, a);
-    }
-    byte[] body = out.toString().getBytes(StandardCharsets.UTF_8);
+    byte[] body = snapshotBody(allocations).getBytes(StandardCharsets.UTF_8);
     byte[] tail = stampLine(stamp, body.length).getBytes(StandardCharsets.UTF_8);
     byte[] all = new byte[body.length + tail.length];
     System.arraycopy(body, 0, all, 0, body.length);
@@ -202,6 +197,16 @@ final class IndexFile {
       throw PoolDir.ioFailure("writing index", d.index, e);
     }
     return body.length;
+  }
+
+  /** A snapshot's lines before its stamp: the magic line, then one line per allocation. */
+  static String snapshotBody(Collection<Allocation> allocations) {
+    StringBuilder out = new StringBuilder(64 + allocations.size() * 64);
+    out.append(MAGIC);
+    for (Allocation a : allocations) {
+      added(out, a);
+    }
+    return out.toString();
   }
 
   /** Deletes the index (best effort) so that the next call rebuilds it. */

@@ -1,12 +1,18 @@
 package io.jipam.hostlocal;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import io.jipam.core.store.Allocation;
 import io.jipam.core.store.Attachment;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.List;
 
 /**
  * Coverage-guided fuzzing (Jazzer) of the file store's parsers of what it finds on disk: address
@@ -32,10 +38,20 @@ class HostLocalFuzzTest {
   }
 
   @FuzzTest(maxDuration = "30s")
-  void attachmentRecordParse_anyText_recordOrNull(FuzzedDataProvider data) {
+  void attachmentRecordParse_anyText_nullOrRecordThatRoundTrips(FuzzedDataProvider data) {
     boolean prefixed = data.consumeBoolean();
     String text = (prefixed ? "c1\teth0\n" : "") + data.consumeRemainingAsString();
-    AttachmentRecord.parse(text, ATT); // null or a record; an exception escapes and fails
+    AttachmentRecord record = AttachmentRecord.parse(text, ATT); // an exception escapes and fails
+    if (record != null) {
+      List<Allocation> held = new ArrayList<>();
+      for (int i = 0; i < record.addresses.length; i++) {
+        held.add(new Allocation(record.addresses[i], -1, ATT, record.pods[i]));
+      }
+      AttachmentRecord again = AttachmentRecord.parse(AttachmentRecord.text(ATT, held), ATT);
+      assertNotNull(again, "a parsed record written back parses");
+      assertArrayEquals(record.addresses, again.addresses, "addresses round-trip");
+      assertArrayEquals(record.pods, again.pods, "pods round-trip");
+    }
   }
 
   @FuzzTest(maxDuration = "30s")
@@ -50,12 +66,19 @@ class HostLocalFuzzTest {
   }
 
   @FuzzTest(maxDuration = "30s")
-  void indexParseAll_anyText_allocationsOrRuntimeException(byte[] data) {
+  void indexParseAll_anyText_allocationsThatRoundTripOrRuntimeException(byte[] data) {
     String text = "jipam-hostlocal-index 4\n" + new String(data, StandardCharsets.ISO_8859_1);
+    Collection<Allocation> parsed;
     try {
-      IndexFile.parseAll(new IndexFile.Raw(text, "", 0));
+      parsed = IndexFile.parseAll(new IndexFile.Raw(text, "", 0));
     } catch (RuntimeException e) {
-      // the caller (HostLocalStore's load) treats any RuntimeException as a corrupt index: rebuild
+      return; // the caller (HostLocalStore's load) treats any RuntimeException as a corrupt index: rebuild
     }
+    // what a snapshot writes of them reads back as the same allocations (the file holds UTF-8,
+    // which the store reads as ISO-8859-1 text)
+    byte[] written = IndexFile.snapshotBody(parsed).getBytes(StandardCharsets.UTF_8);
+    Collection<Allocation> again = IndexFile.parseAll(
+        new IndexFile.Raw(new String(written, StandardCharsets.ISO_8859_1), "", 0));
+    assertEquals(new HashSet<>(parsed), new HashSet<>(again), "a snapshot of the parsed index reads the same");
   }
 }
