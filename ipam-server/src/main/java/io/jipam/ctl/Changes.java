@@ -131,6 +131,7 @@ final class Changes {
 
     @Override
     int run(Backend store, boolean json) {
+      nodeName(node, "NODE");
       if (quietSeconds < 0) {
         throw IpamException.invalidConfig("--quiet-period %d is negative", quietSeconds);
       }
@@ -199,7 +200,7 @@ final class Changes {
 
     @Override
     int run(Backend store, boolean json) {
-      boolean lifted = store.liftFence(node);
+      boolean lifted = store.liftFence(nodeName(node, "NODE"));
       if (json) {
         out().println(new JsonObject().put("node", node).put("lifted", lifted).encode());
       } else {

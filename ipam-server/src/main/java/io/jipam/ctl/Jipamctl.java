@@ -1,7 +1,9 @@
 package io.jipam.ctl;
 
 import io.jipam.core.IpamException;
+import io.jipam.core.store.NodeName;
 import io.jipam.core.store.Pool;
+import io.jipam.core.store.Printable;
 import io.jipam.server.RemoteStore;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -38,6 +40,12 @@ public final class Jipamctl {
 
   public static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new Jipamctl());
+    // a usage error is one line (the command's --help has the rest), exit 2
+    cl.setParameterExceptionHandler((bad, args) -> {
+      bad.getCommandLine().getErr().println("jipamctl: " + bad.getMessage() + " (see "
+          + bad.getCommandLine().getCommandSpec().qualifiedName() + " --help)");
+      return 2;
+    });
     cl.setExecutionExceptionHandler((e, line, parsed) -> {
       if (e instanceof IpamException ipam) {
         line.getErr().println("jipamctl: " + ipam.code() + " (CNI " + ipam.code().cniCode() + "): " + ipam.getMessage());
@@ -135,6 +143,19 @@ public final class Jipamctl {
     }
 
     abstract int run(Backend store, boolean json) throws Exception;
+
+    /**
+     * {@code node} when it is a node name ({@link NodeName}); a usage error naming {@code what}
+     * otherwise.
+     */
+    String nodeName(String node, String what) {
+      String problem = node == null ? null : NodeName.problem(node);
+      if (problem != null) {
+        throw new CommandLine.ParameterException(spec.commandLine(),
+            what + ": invalid node name " + Printable.quote(node) + ": " + problem);
+      }
+      return node;
+    }
 
     static List<Pool> pools(Backend store, String only) {
       List<Pool> out = new ArrayList<>();

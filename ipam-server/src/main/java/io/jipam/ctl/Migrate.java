@@ -101,6 +101,7 @@ final class Migrate extends Jipamctl.Base {
       throw usage(String.format("migrate copies between a data dir and etcd: --from %s and --to %s are both %s",
           from, to, fromEtcd ? "etcd configs" : "data dirs"));
     }
+    nodeName(node, "--node");
     if (fromEtcd && node == null) {
       throw usage("from etcd into a data dir: give --node NODE, the node whose attachments the data dir is to hold");
     }

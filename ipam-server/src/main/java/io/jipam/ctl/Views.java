@@ -263,7 +263,7 @@ final class Views {
         q.setPodName(podName);
       }
       if (node != null) {
-        q.setNode(node);
+        q.setNode(nodeName(node, "--node"));
       }
       JsonArray all = new JsonArray();
       if (!json) {
