@@ -262,6 +262,22 @@ class HostileInputIT {
     rows.add(row("unknown CNI_COMMAND", with(add, "CNI_COMMAND", b("EXPLODE")), conf(""), 4, "EXPLODE"));
     rows.add(row("missing CNI_NETNS on ADD", without(add, "CNI_NETNS"), conf(""), 4, "CNI_NETNS"));
     rows.add(row("unknown CNI_ARGS key", with(add, "CNI_ARGS", b("FOO=1")), conf(""), 4, "FOO"));
+    // issue 17 item 3: pod namespace and name are Kubernetes names, refused (code 4) otherwise
+    String k8s = "IgnoreUnknown=1;K8S_POD_INFRA_CONTAINER_ID=c1;K8S_POD_UID=u;";
+    rows.add(row("K8S_POD_NAMESPACE with escape codes", with(add, "CNI_ARGS",
+        b(k8s + "K8S_POD_NAMESPACE=\u001b[2J\u001b[31mx;K8S_POD_NAME=web")), conf(""), 4,
+        "CNI_ARGS: K8S_POD_NAMESPACE \"\\x1b[2J\\x1b[31mx\" is not a Kubernetes namespace"));
+    rows.add(row("K8S_POD_NAME with a newline", with(add, "CNI_ARGS",
+        b(k8s + "K8S_POD_NAMESPACE=ns;K8S_POD_NAME=web\nkube-system 198.18.0.1")), conf(""), 4,
+        "CNI_ARGS: K8S_POD_NAME \"web\\x0akube-system 198.18.0.1\" is not a Kubernetes pod name"));
+    rows.add(row("K8S_POD_NAMESPACE of 64 characters", with(add, "CNI_ARGS",
+        b(k8s + "K8S_POD_NAMESPACE=" + "n".repeat(64) + ";K8S_POD_NAME=web")), conf(""), 4,
+        "it is 64 characters long; at most 63"));
+    rows.add(row("K8S_POD_NAME of 100,000 characters", with(add, "CNI_ARGS",
+        b(k8s + "K8S_POD_NAMESPACE=ns;K8S_POD_NAME=" + "p".repeat(100_000))), conf(""), 4,
+        "(100000 characters) is not a Kubernetes pod name: it is 100000 characters long; at most 253"));
+    rows.add(row("K8S_POD_NAME with uppercase and '_'", with(add, "CNI_ARGS",
+        b(k8s + "K8S_POD_NAMESPACE=ns;K8S_POD_NAME=Web_1")), conf(""), 4, "K8S_POD_NAME \"Web_1\""));
     return rows.stream();
   }
 

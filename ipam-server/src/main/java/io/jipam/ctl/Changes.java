@@ -44,7 +44,7 @@ final class Changes {
     int run(Backend store, boolean json) throws IOException {
       Map<Pool, List<RemoteStore.Listed>> found = Views.matching(store, what);
       if (found.isEmpty()) {
-        spec.commandLine().getErr().println("jipamctl: nothing allocated matches " + what);
+        spec.commandLine().getErr().println("jipamctl: nothing allocated matches " + Views.e(what));
         return 1;
       }
       Map<Pool, Set<Attachment>> attachments = new java.util.LinkedHashMap<>();

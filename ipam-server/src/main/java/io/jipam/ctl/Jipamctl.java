@@ -42,13 +42,14 @@ public final class Jipamctl {
     CommandLine cl = new CommandLine(new Jipamctl());
     // a usage error is one line (the command's --help has the rest), exit 2
     cl.setParameterExceptionHandler((bad, args) -> {
-      bad.getCommandLine().getErr().println("jipamctl: " + bad.getMessage() + " (see "
+      bad.getCommandLine().getErr().println("jipamctl: " + Printable.escape(bad.getMessage()) + " (see "
           + bad.getCommandLine().getCommandSpec().qualifiedName() + " --help)");
       return 2;
     });
     cl.setExecutionExceptionHandler((e, line, parsed) -> {
       if (e instanceof IpamException ipam) {
-        line.getErr().println("jipamctl: " + ipam.code() + " (CNI " + ipam.code().cniCode() + "): " + ipam.getMessage());
+        line.getErr().println("jipamctl: " + ipam.code() + " (CNI " + ipam.code().cniCode() + "): "
+            + Printable.escape(ipam.getMessage()));
         return 1;
       }
       if (e instanceof CommandLine.ParameterException bad) {

@@ -286,7 +286,7 @@ final class Migrate extends Jipamctl.Base {
     if (!refusals.isEmpty()) {
       for (Refusal r : refusals) {
         report.getJsonArray("refused").add(json(r));
-        err().println("jipamctl: refused: " + p.name() + ": " + r.reason());
+        err().println("jipamctl: refused: " + Views.e(p.name() + ": " + r.reason()));
       }
       err().println("jipamctl: " + p.name() + ": nothing written (" + refusals.size() + " refused of " + held.size()
           + " attachments)");
@@ -315,7 +315,7 @@ final class Migrate extends Jipamctl.Base {
       Refusal r = new Refusal(i.addresses().get(0), i.attachment(), describe(i) + ": the target answered " + o
           + " (it changed since the plan)");
       report.getJsonArray("refused").add(json(r));
-      err().println("jipamctl: refused: " + p.name() + ": " + r.reason());
+      err().println("jipamctl: refused: " + Views.e(p.name() + ": " + r.reason()));
       for (Item undo : written) {
         target.release(p, undo.attachment());
       }
@@ -351,7 +351,7 @@ final class Migrate extends Jipamctl.Base {
   private String describe(Item i) {
     List<String> addrs = new ArrayList<>();
     i.addresses().forEach(x -> addrs.add(x.toString()));
-    return i.attachment() + " " + String.join(",", addrs) + " pod " + i.pod()
+    return Views.e(i.attachment()) + " " + String.join(",", addrs) + " pod " + Views.e(i.pod())
         + (node != null ? " node " + node : "");
   }
 }

@@ -7,6 +7,7 @@ import io.jipam.core.store.Allocation;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
+import io.jipam.core.store.Printable;
 import io.jipam.server.RemoteStore;
 import io.jipam.server.v1.BlockUsage;
 import io.jipam.server.v1.Blocks;
@@ -61,13 +62,22 @@ final class Views {
     return json(l.allocation(), pool).put("node", l.node().isEmpty() ? null : l.node());
   }
 
+  /**
+   * A value from the store (or a request) as text output prints it: control characters escaped,
+   * so that old data holding escape codes or line breaks cannot repaint the terminal or forge a
+   * line ({@link Printable#escape}).
+   */
+  static String e(Object value) {
+    return Printable.escape(String.valueOf(value));
+  }
+
   static String text(Allocation a, String pool) {
-    return String.format("%-16s %-39s %-40s %s", pool, a.address(), a.attachment(), a.pod());
+    return String.format("%-16s %-39s %-40s %s", e(pool), a.address(), e(a.attachment()), e(a.pod()));
   }
 
   static String text(RemoteStore.Listed l, String pool) {
-    return String.format("%-16s %-39s %-40s %-24s %s", pool, l.allocation().address(), l.allocation().attachment(),
-        l.allocation().pod(), l.node().isEmpty() ? "-" : l.node());
+    return String.format("%-16s %-39s %-40s %-24s %s", e(pool), l.allocation().address(),
+        e(l.allocation().attachment()), e(l.allocation().pod()), l.node().isEmpty() ? "-" : e(l.node()));
   }
 
   static final String LIST_HEADER = String.format("%-16s %-39s %-40s %-24s %s", "POOL", "ADDRESS", "ATTACHMENT", "POD",
@@ -124,7 +134,7 @@ final class Views {
   static void usageText(PrintWriter out, Pool p, UsageResponse r) {
     PoolUsage u = usage(r);
     for (int i = 0; i < p.rangeSets().size(); i++) {
-      out.println(String.format("%-16s %-4d %12d %22s  %s", p.name(), i, u.allocated().get(i),
+      out.println(String.format("%-16s %-4d %12d %22s  %s", e(p.name()), i, u.allocated().get(i),
           unsigned(u.free().get(i)), bar(u.allocated().get(i), u.free().get(i))));
     }
     blocksText(out, r);
@@ -139,12 +149,12 @@ final class Views {
     out.println(String.format("  %-43s %-4s %-24s %8s %8s  %s", "BLOCK", "SET", "NODE", "USED", "FREE", "UTILISATION"));
     for (BlockUsage x : b.getBlocksList()) {
       out.println(String.format("  %-43s %-4d %-24s %8d %8s  %s", x.getCidr(), x.getRangeSetIndex(),
-          x.getNode().isEmpty() ? "(no owner)" : x.getNode(), x.getAllocated(), unsigned(x.getFree()),
+          x.getNode().isEmpty() ? "(no owner)" : e(x.getNode()), x.getAllocated(), unsigned(x.getFree()),
           bar(x.getAllocated(), x.getFree())));
     }
     out.println(String.format("  %-24s %-4s %6s %8s %8s  %s", "NODE", "SET", "BLOCKS", "USED", "FREE", "UTILISATION"));
     for (NodeUsage x : b.getNodesList()) {
-      out.println(String.format("  %-24s %-4d %6d %8d %8s  %s", x.getNode().isEmpty() ? "(no owner)" : x.getNode(),
+      out.println(String.format("  %-24s %-4d %6d %8d %8s  %s", x.getNode().isEmpty() ? "(no owner)" : e(x.getNode()),
           x.getRangeSetIndex(), x.getBlocks(), x.getAllocated(), unsigned(x.getFree()),
           bar(x.getAllocated(), x.getFree())));
     }
@@ -196,7 +206,7 @@ final class Views {
           continue;
         }
         PoolUsage u = usage(r);
-        out().println(p.name() + " (" + p.order().configName() + ")");
+        out().println(e(p.name()) + " (" + p.order().configName() + ")");
         for (int i = 0; i < p.rangeSets().size(); i++) {
           long used = u.allocated().get(i);
           long free = u.free().get(i);
@@ -304,7 +314,7 @@ final class Views {
         out().println(all.encodePrettily());
       }
       if (found.isEmpty()) {
-        spec.commandLine().getErr().println("jipamctl: nothing allocated matches " + what);
+        spec.commandLine().getErr().println("jipamctl: nothing allocated matches " + e(what));
         return 1;
       }
       return 0;
@@ -339,7 +349,7 @@ final class Views {
 
   /** The audit as text: each finding, then a summary line ending in "clean" or the count. */
   static void print(Audit a, PrintWriter out) {
-    a.findings().forEach(out::println);
+    a.findings().forEach(f -> out.println(e(f)));
     out.println("checked " + a.pools() + " pools, " + a.allocations() + " allocations: "
         + (a.findings().isEmpty() ? "clean" : a.findings().size() + " findings"));
   }

@@ -110,8 +110,14 @@ final class Protos {
     return io.jipam.server.v1.PodRef.newBuilder().setNamespace(pod.namespace()).setName(pod.name()).build();
   }
 
+  /** A pod from a stored allocation: as it is, checked or not when it was written. */
   static PodRef pod(io.jipam.server.v1.PodRef pod) {
     return new PodRef(pod.getNamespace(), pod.getName());
+  }
+
+  /** A pod from a request: Kubernetes names or empty ({@link PodRef#validated}), else INVALID_CONFIG. */
+  static PodRef requestedPod(io.jipam.server.v1.PodRef pod) {
+    return PodRef.validated(pod.getNamespace(), pod.getName(), "pod.namespace", "pod.name", ErrorCode.INVALID_CONFIG);
   }
 
   static io.jipam.server.v1.Allocation allocation(Allocation a) {
