@@ -42,21 +42,27 @@ public final class Jipamctl {
     CommandLine cl = new CommandLine(new Jipamctl());
     // a usage error is one line (the command's --help has the rest), exit 2
     cl.setParameterExceptionHandler((bad, args) -> {
-      bad.getCommandLine().getErr().println("jipamctl: " + Printable.escape(bad.getMessage()) + " (see "
+      bad.getCommandLine().getErr().println("jipamctl: " + Printable.line(bad.getMessage()) + " (see "
           + bad.getCommandLine().getCommandSpec().qualifiedName() + " --help)");
       return 2;
     });
     cl.setExecutionExceptionHandler((e, line, parsed) -> {
       if (e instanceof IpamException ipam) {
         line.getErr().println("jipamctl: " + ipam.code() + " (CNI " + ipam.code().cniCode() + "): "
-            + Printable.escape(ipam.getMessage()));
+            + Printable.line(ipam.getMessage()));
         return 1;
       }
       if (e instanceof CommandLine.ParameterException bad) {
-        line.getErr().println("jipamctl: " + bad.getMessage());
+        line.getErr().println("jipamctl: " + Printable.line(bad.getMessage()));
         return 2;
       }
-      throw e;
+      // anything else is a bug or an I/O failure the commands did not expect: one line, never a
+      // stack trace (JIPAMCTL_DEBUG=1 prints it)
+      line.getErr().println("jipamctl: failed: " + Printable.line(String.valueOf(e)));
+      if (System.getenv("JIPAMCTL_DEBUG") != null) {
+        e.printStackTrace(line.getErr());
+      }
+      return 1;
     });
     return cl;
   }
@@ -79,11 +85,13 @@ public final class Jipamctl {
     @Option(scope = CommandLine.ScopeType.INHERIT, names = "--insecure", description = "TCP: plain, without TLS")
     boolean insecure;
 
-    @Option(scope = CommandLine.ScopeType.INHERIT, names = "--timeout", paramLabel = "SECONDS", defaultValue = "5", description = "per call (default: ${DEFAULT-VALUE})")
+    @Option(scope = CommandLine.ScopeType.INHERIT, names = "--timeout", paramLabel = "SECONDS", defaultValue = "5",
+        description = "per call, " + MIN_TIMEOUT + " to " + MAX_TIMEOUT + " (default: ${DEFAULT-VALUE})")
     int timeoutSeconds;
 
-    @Option(scope = CommandLine.ScopeType.INHERIT, names = {"-o", "--output"}, paramLabel = "FORMAT", defaultValue = "text", description = "text or json")
-    String output;
+    @Option(scope = CommandLine.ScopeType.INHERIT, names = {"-o", "--output"}, paramLabel = "FORMAT", defaultValue = "text",
+        description = "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
+    Format output;
 
     @Option(scope = CommandLine.ScopeType.INHERIT, names = "--data-dir", paramLabel = "DIR",
         description = "open this file data dir (host-local's layout) directly instead of asking jipamd; pools from --conf")
@@ -115,11 +123,24 @@ public final class Jipamctl {
     }
 
     boolean json() {
-      if (!output.equals("json") && !output.equals("text")) {
-        throw IpamException.invalidConfig("-o %s: use text or json", output);
-      }
-      return output.equals("json");
+      return output == Format.json;
     }
+
+    /** A usage error when an option is out of its range; before anything is opened. */
+    void check(CommandLine line) {
+      if (timeoutSeconds < MIN_TIMEOUT || timeoutSeconds > MAX_TIMEOUT) {
+        throw new CommandLine.ParameterException(line, "--timeout " + timeoutSeconds + ": give " + MIN_TIMEOUT
+            + " to " + MAX_TIMEOUT + " seconds");
+      }
+    }
+  }
+
+  static final int MIN_TIMEOUT = 1;
+  static final int MAX_TIMEOUT = 3600;
+
+  /** What {@code -o} accepts; lowercase, as typed. */
+  enum Format {
+    text, json
   }
 
   /** Base of the commands: the store, the output, and pool lookup by name. */
@@ -133,6 +154,7 @@ public final class Jipamctl {
 
     @Override
     public Integer call() throws Exception {
+      parent.connection.check(spec.commandLine());
       boolean json = parent.connection.json();
       try (Backend store = parent.connection.open(spec.commandLine().getErr())) {
         return run(store, json);

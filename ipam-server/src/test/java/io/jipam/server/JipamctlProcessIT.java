@@ -174,4 +174,107 @@ class JipamctlProcessIT {
     Ctl json = ctl("list", "-o", "json");
     assertEquals(name, new JsonArray(json.out()).getJsonObject(0).getString("podName"), json::toString);
   }
+
+  // ------------------------------------------------------------------ item 7: gc asks first
+
+  void threeAllocations() throws Exception {
+    startJipamd();
+    for (int i = 0; i < 3; i++) {
+      grpc.allocate(POOL, new AllocationRequest(new Attachment("c" + i, "eth0"), List.of(), new PodRef("default", "web-" + i)));
+    }
+  }
+
+  @Test
+  void gc_emptyValidListStdinClosed_releasesNothingUnlessAllowEmptyAndYes() throws Exception {
+    threeAllocations();
+    Path empty = dir.resolve("empty.txt");
+    Files.writeString(empty, "# nothing is valid\n\n");
+    Map<String, String> before = snapshot();
+
+    Ctl refused = ctl("gc", "--pool", "pods", "--valid", empty.toString());
+    assertEquals(2, refused.exit(), refused::toString);
+    assertEquals(1, refused.err().lines().count(), refused::toString);
+    assertTrue(refused.err().contains("names no attachment") && refused.err().contains("--allow-empty"), refused::toString);
+
+    Ctl unasked = ctl("gc", "--pool", "pods", "--valid", empty.toString(), "--allow-empty");
+    assertEquals(1, unasked.exit(), unasked::toString);
+    assertTrue(unasked.err().contains("nothing released (stdin is closed"), unasked::toString);
+    assertEquals(3, unasked.err().lines().filter(l -> l.startsWith("would release ")).count(), unasked::toString);
+
+    Ctl dry = ctl("gc", "--pool", "pods", "--valid", empty.toString(), "--allow-empty", "--dry-run");
+    assertEquals(0, dry.exit(), dry::toString);
+    assertEquals(3, dry.out().lines().filter(l -> l.startsWith("would release ")).count(), dry::toString);
+    assertEquals(before, snapshot(), "nothing released without --yes");
+    assertEquals(3, grpc.list(POOL).size());
+
+    Path valid = dir.resolve("valid.txt");
+    Files.writeString(valid, "c0/eth0\n");
+    Ctl json = ctl("-o", "json", "gc", "--pool", "pods", "--valid", valid.toString(), "--yes");
+    assertEquals(0, json.exit(), json::toString);
+    io.vertx.core.json.JsonObject answer = new io.vertx.core.json.JsonObject(json.out());
+    assertEquals(2, answer.getJsonArray("released").size(), json::toString);
+    assertFalse(answer.getBoolean("dryRun"));
+    assertEquals(1, grpc.list(POOL).size());
+  }
+
+  // ------------------------------------------------------------------ item 16: output and usage errors
+
+  @Test
+  void jsonOutput_releaseAndGcWithAndWithoutDryRun_areJson() throws Exception {
+    threeAllocations();
+    Path valid = dir.resolve("valid.txt");
+    Files.writeString(valid, "c0/eth0\n");
+    io.vertx.core.json.JsonObject dryRelease = json(ctl("release", "c1/eth0", "--dry-run", "-o", "json"));
+    assertTrue(dryRelease.getBoolean("dryRun") && dryRelease.getJsonArray("released").size() == 1, dryRelease::encode);
+    io.vertx.core.json.JsonObject dryGc = json(ctl("-o", "json", "gc", "--pool", "pods", "--valid", valid.toString(),
+        "--dry-run"));
+    assertEquals(2, dryGc.getJsonArray("released").size(), dryGc::encode);
+    assertEquals(3, grpc.list(POOL).size(), "dry runs change nothing");
+    io.vertx.core.json.JsonObject release = json(ctl("release", "198.18.60.3", "--yes", "-o", "json"));
+    assertEquals("198.18.60.3", release.getJsonArray("released").getJsonObject(0).getString("address"), release::encode);
+    io.vertx.core.json.JsonObject gc = json(ctl("-o", "json", "gc", "--pool", "pods", "--valid", valid.toString(),
+        "--yes"));
+    assertEquals(1, gc.getJsonArray("released").size(), gc::encode);
+    assertEquals(1, grpc.list(POOL).size());
+  }
+
+  io.vertx.core.json.JsonObject json(Ctl r) {
+    assertEquals(0, r.exit(), r::toString);
+    return new io.vertx.core.json.JsonObject(r.out());
+  }
+
+  @Test
+  void usageErrors_exit2OneLineNoStackTrace() throws Exception {
+    startJipamd();
+    Map<String[], String> cases = new java.util.LinkedHashMap<>();
+    cases.put(new String[] {"-o", "yaml", "pools"}, "'yaml'");
+    cases.put(new String[] {"--timeout", "-1", "pools"}, "--timeout -1");
+    cases.put(new String[] {"--timeout", "0", "pools"}, "--timeout 0");
+    cases.put(new String[] {"gc", "--pool", "pods", "--valid", "/nonexistent"}, "--valid /nonexistent: cannot read: no such file");
+    cases.put(new String[] {"--timeout", "abc", "pools"}, "'abc'");
+    cases.put(new String[] {"reclaim-node", "../../x"}, "invalid node name \"../../x\"");
+    for (Map.Entry<String[], String> c : cases.entrySet()) {
+      Ctl r = ctl(c.getKey());
+      assertEquals(2, r.exit(), r::toString);
+      assertEquals(1, r.err().lines().count(), r::toString);
+      assertTrue(r.err().contains(c.getValue()) && !r.err().contains("no jipamd answers"), r::toString);
+      noStackTrace(r);
+    }
+  }
+
+  // ------------------------------------------------------------------ item 17: access failures
+
+  @Test
+  void nonRootUser_socket0600_permissionDeniedNamingTheSocket() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/setpriv")), "no setpriv");
+    org.junit.jupiter.api.Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "needs root");
+    startJipamd();
+    // nobody must reach the socket's directory to be refused by the socket's own mode
+    Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+    Ctl r = ctlAs(List.of("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"), "pools");
+    assertEquals(1, r.exit(), r::toString);
+    assertTrue(r.err().contains("permission denied on " + socket + " (run as root"), r::toString);
+    assertFalse(r.err().contains("no jipamd answers"), r::toString);
+    noStackTrace(r);
+  }
 }

@@ -126,7 +126,7 @@ class JipamctlTest {
     assertEquals(0, dry.exit, dry.err);
     assertEquals(4, dry.out.lines().filter(l -> l.startsWith("would release")).count(), dry.out);
     assertEquals(6, remote.list(pool).size());
-    Run real = ctl("gc", "--pool", "pods", "--valid", valid.toString());
+    Run real = ctl("gc", "--pool", "pods", "--valid", valid.toString(), "--yes");
     assertEquals(0, real.exit, real.err);
     assertEquals(2, remote.list(pool).size());
   }

@@ -19,6 +19,18 @@ public final class Printable {
    * characters as they are. Distinct texts stay distinct. Null is {@code "null"}.
    */
   public static String escape(String text) {
+    return escape(text, true);
+  }
+
+  /**
+   * A message for one line of a terminal: like {@link #escape} but {@code \} stays as it is, for
+   * text whose values were quoted ({@link #quote}) already and is only to be kept on its line.
+   */
+  public static String line(String text) {
+    return escape(text, false);
+  }
+
+  private static String escape(String text, boolean backslash) {
     if (text == null) {
       return "null";
     }
@@ -27,7 +39,7 @@ public final class Printable {
       char c = text.charAt(i);
       boolean pair = Character.isHighSurrogate(c) && i + 1 < text.length()
           && Character.isLowSurrogate(text.charAt(i + 1));
-      if (pair || !unsafe(c)) {
+      if (pair || !unsafe(c) || c == '\\' && !backslash) {
         if (out != null) {
           out.append(c);
           if (pair) {

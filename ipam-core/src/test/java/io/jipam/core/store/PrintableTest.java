@@ -39,4 +39,9 @@ class PrintableTest {
     assertEquals("\"" + "a".repeat(Printable.QUOTE_LIMIT) + "\"... (3900000 characters)", q);
     assertEquals("\"say \\\"hi\\\"\\x0a\"", Printable.quote("say \"hi\"\n"));
   }
+
+  @Test
+  void line_quotedMessage_keepsBackslashesEscapesControls() {
+    assertEquals("node \"x\\x1b\" bad\\x0aline", Printable.line("node " + Printable.quote("x\u001b") + " bad\nline"));
+  }
 }
