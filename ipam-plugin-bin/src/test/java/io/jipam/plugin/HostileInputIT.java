@@ -237,6 +237,9 @@ class HostileInputIT {
         conf("1.0.0", "hostile", "'ranges':[" + repeat("[{'subnet':'198.18.40.0/29'}]", 50_000) + "]", ""), 7, "at most 64"));
     rows.add(row("config over 4 MiB", add, conf("1.0.0", "hostile", "'subnet':'198.18.40.0/29','x':'"
         + "a".repeat(5 << 20) + "'", ""), 7, "larger than 4194304"));
+    // issue 17 item 13: the same limits as gRPC, from ipam-core
+    rows.add(row("1,025 ranges in one range set", add, conf("1.0.0", "hostile", "'ranges':[["
+        + repeat("{'subnet':'198.18.40.0/29'}", 1025) + "]]", ""), 7, "has 1025 ranges; jipam allows at most 1024"));
     rows.add(row("2,000 excludes", add, conf(",'exclude':[" + repeat("'198.18.40.3'", 2000) + "]"), 7, "at most 1024"));
     // defect 11: IP= that names no address
     for (String ip : List.of("IP=", "IP=,", "IP=198.18.40.3,", "IP=nope")) {
