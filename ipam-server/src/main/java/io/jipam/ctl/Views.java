@@ -40,15 +40,54 @@ final class Views {
     return String.join(", ", parts);
   }
 
+  /**
+   * A utilisation bar and percentage; counts are unsigned (an IPv6 /64 has more than 2^63 free).
+   * A share that is not zero but below 0.1% reads {@code <0.1%}, never {@code 0.0%}.
+   */
   static String bar(long used, long free) {
-    double total = (double) used + (free < 0 ? 1.8446744073709552E19 : (double) free);
-    double ratio = total == 0 ? 0 : used / total;
+    double ratio = share(used, free);
     int filled = (int) Math.round(ratio * 20);
-    return "[" + "#".repeat(filled) + ".".repeat(20 - filled) + "] " + String.format("%5.1f%%", ratio * 100);
+    String percent = used != 0 && ratio < 0.001 ? " <0.1%" : String.format("%5.1f%%", ratio * 100);
+    return "[" + "#".repeat(filled) + ".".repeat(20 - filled) + "] " + percent;
   }
 
+  /** used / (used + free), both unsigned. */
+  static double share(long used, long free) {
+    double total = unsignedDouble(used) + unsignedDouble(free);
+    return total == 0 ? 0 : unsignedDouble(used) / total;
+  }
+
+  private static double unsignedDouble(long v) {
+    return v >= 0 ? v : (double) (v >>> 1) * 2.0 + (v & 1);
+  }
+
+  /** The exact unsigned count, for JSON. */
   static String unsigned(long v) {
     return Long.toUnsignedString(v);
+  }
+
+  /**
+   * An unsigned count for text: as it is below 10^12; above, as a power of two and a small
+   * difference when it is one ({@code 2^64-4}, {@code 2^48}), else in three significant digits
+   * ({@code 1.84e19}).
+   */
+  static String count(long v) {
+    if (Long.compareUnsigned(v, 1_000_000_000_000L) < 0) {
+      return Long.toUnsignedString(v);
+    }
+    java.math.BigInteger n = new java.math.BigInteger(Long.toUnsignedString(v));
+    int bits = n.bitLength();
+    java.math.BigInteger below = n.subtract(java.math.BigInteger.ONE.shiftLeft(bits - 1));
+    java.math.BigInteger above = java.math.BigInteger.ONE.shiftLeft(bits).subtract(n);
+    java.math.BigInteger near = java.math.BigInteger.valueOf(1 << 20);
+    if (below.compareTo(near) < 0) {
+      return "2^" + (bits - 1) + (below.signum() == 0 ? "" : "+" + below);
+    }
+    if (above.compareTo(near) < 0) {
+      return "2^" + bits + "-" + above;
+    }
+    String s = String.format(java.util.Locale.ROOT, "%.2e", unsignedDouble(v)); // 1.84e+19
+    return s.replace("e+", "e");
   }
 
   static JsonObject json(Allocation a, String pool) {
@@ -122,9 +161,9 @@ final class Views {
     return out;
   }
 
+  /** JSON's utilisation: the share in 4 decimals (the counts beside it are exact). */
   static double ratio(long used, long free) {
-    double total = (double) used + (free < 0 ? 1.8446744073709552E19 : (double) free);
-    return total == 0 ? 0 : Math.round(used / total * 10000) / 10000.0;
+    return Math.round(share(used, free) * 10000) / 10000.0;
   }
 
   static final String USAGE_HEADER = String.format("%-16s %-4s %12s %22s  %s", "POOL", "SET", "USED", "FREE",
@@ -135,7 +174,7 @@ final class Views {
     PoolUsage u = usage(r);
     for (int i = 0; i < p.rangeSets().size(); i++) {
       out.println(String.format("%-16s %-4d %12d %22s  %s", e(p.name()), i, u.allocated().get(i),
-          unsigned(u.free().get(i)), bar(u.allocated().get(i), u.free().get(i))));
+          count(u.free().get(i)), bar(u.allocated().get(i), u.free().get(i))));
     }
     blocksText(out, r);
   }
@@ -149,13 +188,13 @@ final class Views {
     out.println(String.format("  %-43s %-4s %-24s %8s %8s  %s", "BLOCK", "SET", "NODE", "USED", "FREE", "UTILISATION"));
     for (BlockUsage x : b.getBlocksList()) {
       out.println(String.format("  %-43s %-4d %-24s %8d %8s  %s", x.getCidr(), x.getRangeSetIndex(),
-          x.getNode().isEmpty() ? "(no owner)" : e(x.getNode()), x.getAllocated(), unsigned(x.getFree()),
+          x.getNode().isEmpty() ? "(no owner)" : e(x.getNode()), x.getAllocated(), count(x.getFree()),
           bar(x.getAllocated(), x.getFree())));
     }
     out.println(String.format("  %-24s %-4s %6s %8s %8s  %s", "NODE", "SET", "BLOCKS", "USED", "FREE", "UTILISATION"));
     for (NodeUsage x : b.getNodesList()) {
       out.println(String.format("  %-24s %-4d %6d %8d %8s  %s", x.getNode().isEmpty() ? "(no owner)" : e(x.getNode()),
-          x.getRangeSetIndex(), x.getBlocks(), x.getAllocated(), unsigned(x.getFree()),
+          x.getRangeSetIndex(), x.getBlocks(), x.getAllocated(), count(x.getFree()),
           bar(x.getAllocated(), x.getFree())));
     }
   }
@@ -211,7 +250,7 @@ final class Views {
           long used = u.allocated().get(i);
           long free = u.free().get(i);
           out().println("  set " + i + ": " + ranges(p.rangeSets().get(i)) + "  used " + used + "  free "
-              + unsigned(free) + "  " + bar(used, free));
+              + count(free) + "  " + bar(used, free));
         }
         blocksText(out(), r);
       }
