@@ -1,6 +1,8 @@
 package io.jipam.etcd;
 
+import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
+import io.jipam.core.store.NodeName;
 import java.net.InetAddress;
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -48,7 +50,6 @@ public record EtcdStoreConfig(List<String> endpoints, String node, Duration time
   public static final int DEFAULT_BLOCK_V6 = 122;
   public static final String DEFAULT_PREFIX = "/jipam";
 
-  private static final Pattern NODE = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.\\-]{0,252}");
   private static final Pattern PREFIX = Pattern.compile("(/[A-Za-z0-9_.\\-]+)+");
   private static final Set<String> KEYS = Set.of("type", "endpoints", "node", "timeoutMillis",
       "blockSizeV4", "blockSizeV6", "strictAffinity", "tls", "user", "password", "prefix");
@@ -83,10 +84,7 @@ public record EtcdStoreConfig(List<String> endpoints, String node, Duration time
       normal.add(normalizeEndpoint(e, tls != null));
     }
     endpoints = List.copyOf(normal);
-    if (node == null || !NODE.matcher(node).matches()) {
-      throw IpamException.invalidConfig("etcd store: invalid node name \"%s\": letters, digits, '_', '.',"
-          + " '-', starting with a letter or digit", node);
-    }
+    NodeName.require(node, "etcd store: \"node\"", ErrorCode.INVALID_CONFIG);
     timeout = timeout == null ? DEFAULT_TIMEOUT : timeout;
     if (timeout.toMillis() < 100 || timeout.toMinutes() > 10) {
       throw IpamException.invalidConfig("etcd store: timeoutMillis %d out of 100..600000", timeout.toMillis());

@@ -237,6 +237,9 @@ class HostileInputIT {
         conf("1.0.0", "hostile", "'ranges':[" + repeat("[{'subnet':'198.18.40.0/29'}]", 50_000) + "]", ""), 7, "at most 64"));
     rows.add(row("config over 4 MiB", add, conf("1.0.0", "hostile", "'subnet':'198.18.40.0/29','x':'"
         + "a".repeat(5 << 20) + "'", ""), 7, "larger than 4194304"));
+    // issue 17 item 13: the same limits as gRPC, from ipam-core
+    rows.add(row("1,025 ranges in one range set", add, conf("1.0.0", "hostile", "'ranges':[["
+        + repeat("{'subnet':'198.18.40.0/29'}", 1025) + "]]", ""), 7, "has 1025 ranges; jipam allows at most 1024"));
     rows.add(row("2,000 excludes", add, conf(",'exclude':[" + repeat("'198.18.40.3'", 2000) + "]"), 7, "at most 1024"));
     // defect 11: IP= that names no address
     for (String ip : List.of("IP=", "IP=,", "IP=198.18.40.3,", "IP=nope")) {
@@ -262,6 +265,22 @@ class HostileInputIT {
     rows.add(row("unknown CNI_COMMAND", with(add, "CNI_COMMAND", b("EXPLODE")), conf(""), 4, "EXPLODE"));
     rows.add(row("missing CNI_NETNS on ADD", without(add, "CNI_NETNS"), conf(""), 4, "CNI_NETNS"));
     rows.add(row("unknown CNI_ARGS key", with(add, "CNI_ARGS", b("FOO=1")), conf(""), 4, "FOO"));
+    // issue 17 item 3: pod namespace and name are Kubernetes names, refused (code 4) otherwise
+    String k8s = "IgnoreUnknown=1;K8S_POD_INFRA_CONTAINER_ID=c1;K8S_POD_UID=u;";
+    rows.add(row("K8S_POD_NAMESPACE with escape codes", with(add, "CNI_ARGS",
+        b(k8s + "K8S_POD_NAMESPACE=\u001b[2J\u001b[31mx;K8S_POD_NAME=web")), conf(""), 4,
+        "CNI_ARGS: K8S_POD_NAMESPACE \"\\x1b[2J\\x1b[31mx\" is not a Kubernetes namespace"));
+    rows.add(row("K8S_POD_NAME with a newline", with(add, "CNI_ARGS",
+        b(k8s + "K8S_POD_NAMESPACE=ns;K8S_POD_NAME=web\nkube-system 198.18.0.1")), conf(""), 4,
+        "CNI_ARGS: K8S_POD_NAME \"web\\x0akube-system 198.18.0.1\" is not a Kubernetes pod name"));
+    rows.add(row("K8S_POD_NAMESPACE of 64 characters", with(add, "CNI_ARGS",
+        b(k8s + "K8S_POD_NAMESPACE=" + "n".repeat(64) + ";K8S_POD_NAME=web")), conf(""), 4,
+        "it is 64 characters long; at most 63"));
+    rows.add(row("K8S_POD_NAME of 100,000 characters", with(add, "CNI_ARGS",
+        b(k8s + "K8S_POD_NAMESPACE=ns;K8S_POD_NAME=" + "p".repeat(100_000))), conf(""), 4,
+        "(100000 characters) is not a Kubernetes pod name: it is 100000 characters long; at most 253"));
+    rows.add(row("K8S_POD_NAME with uppercase and '_'", with(add, "CNI_ARGS",
+        b(k8s + "K8S_POD_NAMESPACE=ns;K8S_POD_NAME=Web_1")), conf(""), 4, "K8S_POD_NAME \"Web_1\""));
     return rows.stream();
   }
 

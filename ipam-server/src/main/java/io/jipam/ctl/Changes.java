@@ -22,6 +22,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -44,55 +45,136 @@ final class Changes {
     int run(Backend store, boolean json) throws IOException {
       Map<Pool, List<RemoteStore.Listed>> found = Views.matching(store, what);
       if (found.isEmpty()) {
-        spec.commandLine().getErr().println("jipamctl: nothing allocated matches " + what);
+        if (json) {
+          out().println(released(dryRun, new JsonArray()).encodePrettily());
+        }
+        err().println("jipamctl: nothing allocated matches " + Views.e(what));
         return 1;
       }
       Map<Pool, Set<Attachment>> attachments = new java.util.LinkedHashMap<>();
       found.forEach((p, list) -> list.forEach(a -> attachments.computeIfAbsent(p, k -> new java.util.LinkedHashSet<>())
           .add(a.allocation().attachment())));
+      JsonArray held = new JsonArray();
       for (Map.Entry<Pool, Set<Attachment>> e : attachments.entrySet()) {
         for (Attachment a : e.getValue()) {
-          for (Allocation held : store.find(e.getKey(), a)) {
-            out().println((dryRun ? "would release " : "releasing ") + Views.text(held, e.getKey().name()));
+          for (Allocation h : store.find(e.getKey(), a)) {
+            held.add(Views.json(h, e.getKey().name()));
+            if (!json) {
+              out().println((dryRun ? "would release " : "releasing ") + Views.text(h, e.getKey().name()));
+            }
           }
         }
       }
       if (dryRun) {
+        if (json) {
+          out().println(released(true, held).encodePrettily());
+        }
         return 0;
       }
-      if (!yes && !confirm()) {
-        spec.commandLine().getErr().println("jipamctl: not released");
+      if (!yes && !confirm(this, "release " + held.size() + " address(es)?")) {
+        if (json) {
+          out().println(released(false, new JsonArray()).encodePrettily());
+        }
         return 1;
       }
+      JsonArray done = new JsonArray();
       for (Map.Entry<Pool, Set<Attachment>> e : attachments.entrySet()) {
         for (Attachment a : e.getValue()) {
-          store.release(e.getKey(), a);
+          store.release(e.getKey(), a).forEach(r -> done.add(Views.json(r, e.getKey().name())));
         }
+      }
+      if (json) {
+        out().println(released(false, done).encodePrettily());
+      }
+      return 0;
+    }
+  }
+
+  /** release's and gc's JSON answer: {"dryRun": bool, "released": [ALLOCATION]}. */
+  static JsonObject released(boolean dryRun, JsonArray allocations) {
+    return new JsonObject().put("dryRun", dryRun).put("released", allocations);
+  }
+
+  /**
+   * Asks on stderr (stdout stays the command's output, JSON included) and reads one line from
+   * stdin; only {@code y} or {@code yes} is a yes. Closed stdin (a script, cron) is a no, said
+   * on stderr.
+   */
+  static boolean confirm(Jipamctl.Base command, String question) throws IOException {
+    command.err().print(question + " [y/N] ");
+    command.err().flush();
+    String line = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
+    boolean yes = line != null && (line.trim().equalsIgnoreCase("y") || line.trim().equalsIgnoreCase("yes"));
+    if (!yes) {
+      command.err().println();
+      command.err().println("jipamctl: nothing released" + (line == null ? " (stdin is closed; --yes releases"
+          + " without asking)" : ""));
+    }
+    return yes;
+  }
+
+  @Command(name = "gc", mixinStandardHelpOptions = true,
+      description = {"Release every allocation of a pool whose attachment is not listed as valid.",
+          "Shows what would go and asks first (--yes: do not ask); an empty valid list needs --allow-empty."})
+  static final class Gc extends Jipamctl.Base {
+    @Option(names = "--pool", required = true) String pool;
+    @Option(names = "--valid", required = true, paramLabel = "FILE",
+        description = "valid attachments, one containerID/ifname per line ('#' starts a comment)") Path valid;
+    @Option(names = "--dry-run", description = "print what would be released; change nothing") boolean dryRun;
+    @Option(names = "--yes", description = "do not ask") boolean yes;
+    @Option(names = "--allow-empty", description = "accept a valid list naming no attachment: release every"
+        + " allocation of the pool") boolean allowEmpty;
+
+    @Override
+    int run(Backend store, boolean json) throws IOException {
+      Set<Attachment> keep = readValid();
+      if (keep.isEmpty() && !allowEmpty) {
+        throw new CommandLine.ParameterException(spec.commandLine(), "--valid " + Views.e(valid) + " names no"
+            + " attachment: gc would release every allocation of pool " + Views.e(pool)
+            + "; give --allow-empty if that is meant");
+      }
+      Pool p = pools(store, pool).get(0);
+      List<Allocation> gone = store.retainOnlyPreview(p, keep);
+      if (!dryRun && !gone.isEmpty() && !yes) {
+        for (Allocation a : gone) {
+          err().println("would release " + Views.text(a, p.name()));
+        }
+        if (!confirm(this, "release these " + gone.size() + " allocation(s) of pool " + Views.e(p.name()) + "?")) {
+          if (json) {
+            out().println(released(false, new JsonArray()).encodePrettily());
+          }
+          return 1;
+        }
+      }
+      if (!dryRun && !gone.isEmpty()) {
+        gone = store.retainOnly(p, keep);
+      }
+      JsonArray list = new JsonArray();
+      for (Allocation a : gone) {
+        if (json) {
+          list.add(Views.json(a, p.name()));
+        } else {
+          out().println((dryRun ? "would release " : "released ") + Views.text(a, p.name()));
+        }
+      }
+      if (json) {
+        out().println(released(dryRun, list).encodePrettily());
       }
       return 0;
     }
 
-    private boolean confirm() throws IOException {
-      out().print("release? [y/N] ");
-      out().flush();
-      String line = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
-      return line != null && (line.trim().equalsIgnoreCase("y") || line.trim().equalsIgnoreCase("yes"));
-    }
-  }
-
-  @Command(name = "gc", mixinStandardHelpOptions = true,
-      description = "Release every allocation of a pool whose attachment is not listed as valid.")
-  static final class Gc extends Jipamctl.Base {
-    @Option(names = "--pool", required = true) String pool;
-    @Option(names = "--valid", required = true, paramLabel = "FILE",
-        description = "valid attachments, one containerID/ifname per line") Path valid;
-    @Option(names = "--dry-run", description = "print what would be released; change nothing") boolean dryRun;
-
-    @Override
-    int run(Backend store, boolean json) throws IOException {
+    private Set<Attachment> readValid() {
+      List<String> lines;
+      try {
+        lines = Files.readAllLines(valid);
+      } catch (IOException | java.io.UncheckedIOException e) {
+        throw new CommandLine.ParameterException(spec.commandLine(), "--valid " + Views.e(valid) + ": cannot read: "
+            + (e instanceof java.nio.file.NoSuchFileException ? "no such file"
+            : e instanceof java.nio.charset.CharacterCodingException ? "not UTF-8 text" : Views.e(e)));
+      }
       Set<Attachment> keep = new HashSet<>();
       int n = 0;
-      for (String line : Files.readAllLines(valid)) {
+      for (String line : lines) {
         n++;
         String t = line.trim();
         if (t.isEmpty() || t.startsWith("#")) {
@@ -100,21 +182,11 @@ final class Changes {
         }
         int slash = t.indexOf('/');
         if (slash <= 0) {
-          throw IpamException.invalidConfig("%s line %d \"%s\" is not containerID/ifname", valid, n, t);
+          throw IpamException.invalidConfig("%s line %d \"%s\" is not containerID/ifname", valid, n, Views.e(t));
         }
         keep.add(new Attachment(t.substring(0, slash), t.substring(slash + 1)));
       }
-      Pool p = pools(store, pool).get(0);
-      List<Allocation> gone;
-      if (dryRun) {
-        gone = store.retainOnlyPreview(p, keep);
-      } else {
-        gone = store.retainOnly(p, keep);
-      }
-      for (Allocation a : gone) {
-        out().println((dryRun ? "would release " : "released ") + Views.text(a, p.name()));
-      }
-      return 0;
+      return keep;
     }
   }
 
@@ -131,6 +203,7 @@ final class Changes {
 
     @Override
     int run(Backend store, boolean json) {
+      nodeName(node, "NODE");
       if (quietSeconds < 0) {
         throw IpamException.invalidConfig("--quiet-period %d is negative", quietSeconds);
       }
@@ -199,7 +272,7 @@ final class Changes {
 
     @Override
     int run(Backend store, boolean json) {
-      boolean lifted = store.liftFence(node);
+      boolean lifted = store.liftFence(nodeName(node, "NODE"));
       if (json) {
         out().println(new JsonObject().put("node", node).put("lifted", lifted).encode());
       } else {

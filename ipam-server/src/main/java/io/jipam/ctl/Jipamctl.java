@@ -1,7 +1,9 @@
 package io.jipam.ctl;
 
 import io.jipam.core.IpamException;
+import io.jipam.core.store.NodeName;
 import io.jipam.core.store.Pool;
+import io.jipam.core.store.Printable;
 import io.jipam.server.RemoteStore;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -38,16 +40,29 @@ public final class Jipamctl {
 
   public static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new Jipamctl());
+    // a usage error is one line (the command's --help has the rest), exit 2
+    cl.setParameterExceptionHandler((bad, args) -> {
+      bad.getCommandLine().getErr().println("jipamctl: " + Printable.line(bad.getMessage()) + " (see "
+          + bad.getCommandLine().getCommandSpec().qualifiedName() + " --help)");
+      return 2;
+    });
     cl.setExecutionExceptionHandler((e, line, parsed) -> {
       if (e instanceof IpamException ipam) {
-        line.getErr().println("jipamctl: " + ipam.code() + " (CNI " + ipam.code().cniCode() + "): " + ipam.getMessage());
+        line.getErr().println("jipamctl: " + ipam.code() + " (CNI " + ipam.code().cniCode() + "): "
+            + Printable.line(ipam.getMessage()));
         return 1;
       }
       if (e instanceof CommandLine.ParameterException bad) {
-        line.getErr().println("jipamctl: " + bad.getMessage());
+        line.getErr().println("jipamctl: " + Printable.line(bad.getMessage()));
         return 2;
       }
-      throw e;
+      // anything else is a bug or an I/O failure the commands did not expect: one line, never a
+      // stack trace (JIPAMCTL_DEBUG=1 prints it)
+      line.getErr().println("jipamctl: failed: " + Printable.line(String.valueOf(e)));
+      if (System.getenv("JIPAMCTL_DEBUG") != null) {
+        e.printStackTrace(line.getErr());
+      }
+      return 1;
     });
     return cl;
   }
@@ -70,11 +85,13 @@ public final class Jipamctl {
     @Option(scope = CommandLine.ScopeType.INHERIT, names = "--insecure", description = "TCP: plain, without TLS")
     boolean insecure;
 
-    @Option(scope = CommandLine.ScopeType.INHERIT, names = "--timeout", paramLabel = "SECONDS", defaultValue = "5", description = "per call (default: ${DEFAULT-VALUE})")
+    @Option(scope = CommandLine.ScopeType.INHERIT, names = "--timeout", paramLabel = "SECONDS", defaultValue = "5",
+        description = "per call, " + MIN_TIMEOUT + " to " + MAX_TIMEOUT + " (default: ${DEFAULT-VALUE})")
     int timeoutSeconds;
 
-    @Option(scope = CommandLine.ScopeType.INHERIT, names = {"-o", "--output"}, paramLabel = "FORMAT", defaultValue = "text", description = "text or json")
-    String output;
+    @Option(scope = CommandLine.ScopeType.INHERIT, names = {"-o", "--output"}, paramLabel = "FORMAT", defaultValue = "text",
+        description = "${COMPLETION-CANDIDATES} (default: ${DEFAULT-VALUE})")
+    Format output;
 
     @Option(scope = CommandLine.ScopeType.INHERIT, names = "--data-dir", paramLabel = "DIR",
         description = "open this file data dir (host-local's layout) directly instead of asking jipamd; pools from --conf")
@@ -106,11 +123,24 @@ public final class Jipamctl {
     }
 
     boolean json() {
-      if (!output.equals("json") && !output.equals("text")) {
-        throw IpamException.invalidConfig("-o %s: use text or json", output);
-      }
-      return output.equals("json");
+      return output == Format.json;
     }
+
+    /** A usage error when an option is out of its range; before anything is opened. */
+    void check(CommandLine line) {
+      if (timeoutSeconds < MIN_TIMEOUT || timeoutSeconds > MAX_TIMEOUT) {
+        throw new CommandLine.ParameterException(line, "--timeout " + timeoutSeconds + ": give " + MIN_TIMEOUT
+            + " to " + MAX_TIMEOUT + " seconds");
+      }
+    }
+  }
+
+  static final int MIN_TIMEOUT = 1;
+  static final int MAX_TIMEOUT = 3600;
+
+  /** What {@code -o} accepts; lowercase, as typed. */
+  enum Format {
+    text, json
   }
 
   /** Base of the commands: the store, the output, and pool lookup by name. */
@@ -124,6 +154,7 @@ public final class Jipamctl {
 
     @Override
     public Integer call() throws Exception {
+      parent.connection.check(spec.commandLine());
       boolean json = parent.connection.json();
       try (Backend store = parent.connection.open(spec.commandLine().getErr())) {
         return run(store, json);
@@ -135,6 +166,19 @@ public final class Jipamctl {
     }
 
     abstract int run(Backend store, boolean json) throws Exception;
+
+    /**
+     * {@code node} when it is a node name ({@link NodeName}); a usage error naming {@code what}
+     * otherwise.
+     */
+    String nodeName(String node, String what) {
+      String problem = node == null ? null : NodeName.problem(node);
+      if (problem != null) {
+        throw new CommandLine.ParameterException(spec.commandLine(),
+            what + ": invalid node name " + Printable.quote(node) + ": " + problem);
+      }
+      return node;
+    }
 
     static List<Pool> pools(Backend store, String only) {
       List<Pool> out = new ArrayList<>();

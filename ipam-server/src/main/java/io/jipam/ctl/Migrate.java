@@ -101,6 +101,7 @@ final class Migrate extends Jipamctl.Base {
       throw usage(String.format("migrate copies between a data dir and etcd: --from %s and --to %s are both %s",
           from, to, fromEtcd ? "etcd configs" : "data dirs"));
     }
+    nodeName(node, "--node");
     if (fromEtcd && node == null) {
       throw usage("from etcd into a data dir: give --node NODE, the node whose attachments the data dir is to hold");
     }
@@ -285,7 +286,7 @@ final class Migrate extends Jipamctl.Base {
     if (!refusals.isEmpty()) {
       for (Refusal r : refusals) {
         report.getJsonArray("refused").add(json(r));
-        err().println("jipamctl: refused: " + p.name() + ": " + r.reason());
+        err().println("jipamctl: refused: " + Views.e(p.name() + ": " + r.reason()));
       }
       err().println("jipamctl: " + p.name() + ": nothing written (" + refusals.size() + " refused of " + held.size()
           + " attachments)");
@@ -314,7 +315,7 @@ final class Migrate extends Jipamctl.Base {
       Refusal r = new Refusal(i.addresses().get(0), i.attachment(), describe(i) + ": the target answered " + o
           + " (it changed since the plan)");
       report.getJsonArray("refused").add(json(r));
-      err().println("jipamctl: refused: " + p.name() + ": " + r.reason());
+      err().println("jipamctl: refused: " + Views.e(p.name() + ": " + r.reason()));
       for (Item undo : written) {
         target.release(p, undo.attachment());
       }
@@ -350,7 +351,7 @@ final class Migrate extends Jipamctl.Base {
   private String describe(Item i) {
     List<String> addrs = new ArrayList<>();
     i.addresses().forEach(x -> addrs.add(x.toString()));
-    return i.attachment() + " " + String.join(",", addrs) + " pod " + i.pod()
+    return Views.e(i.attachment()) + " " + String.join(",", addrs) + " pod " + Views.e(i.pod())
         + (node != null ? " node " + node : "");
   }
 }

@@ -32,12 +32,31 @@ final class RemoteBackend implements Backend {
     this.target = target;
   }
 
-  /** Connects; a unix socket that does not exist fails here, naming the ways out. */
+  /**
+   * Connects. A unix socket that does not exist fails here, naming the ways out; one this user may
+   * not open (the socket is 0600 root's, or a directory on the way is closed) fails as permission
+   * denied, not as a jipamd that does not answer.
+   */
   static RemoteBackend connect(RemoteStore.Target target) {
-    if (target.isUnix() && !Files.exists(Path.of(target.text().substring("unix:".length())))) {
-      throw new IpamException(ErrorCode.TRY_AGAIN_LATER, String.format(HINT, target.text()) + " (no such socket)");
+    if (target.isUnix()) {
+      Path socket = Path.of(target.text().substring("unix:".length()));
+      try {
+        Files.readAttributes(socket, java.nio.file.attribute.BasicFileAttributes.class);
+      } catch (java.nio.file.AccessDeniedException e) {
+        throw denied(socket.getParent() == null ? socket : socket.getParent());
+      } catch (java.io.IOException e) {
+        throw new IpamException(ErrorCode.TRY_AGAIN_LATER, String.format(HINT, target.text()) + " (no such socket)");
+      }
+      if (!Files.isWritable(socket)) { // connect(2) needs write permission on the socket
+        throw denied(socket);
+      }
     }
     return new RemoteBackend(RemoteStore.connect(target), target);
+  }
+
+  private static IpamException denied(Path path) {
+    return new IpamException(ErrorCode.IO_FAILURE, "permission denied on " + path + " (run as root, or as a user"
+        + " the socket's mode admits)");
   }
 
   @Override
@@ -45,16 +64,41 @@ final class RemoteBackend implements Backend {
     return "jipamd at " + target.text();
   }
 
-  /** Adds the hint to a failure to reach jipamd. */
+  /**
+   * Says what a failure to reach jipamd was: a TLS handshake that either side refused (with the
+   * reason), permission denied, or else no jipamd answering (with the ways out).
+   */
   private <T> T call(Supplier<T> call) {
     try {
       return call.get();
     } catch (IpamException e) {
       if (e.code() == ErrorCode.TRY_AGAIN_LATER && e.getMessage().startsWith("jipamd ")) {
+        String tls = cause(e, javax.net.ssl.SSLException.class);
+        if (tls == null) {
+          tls = TlsProbe.refusal(target);
+        }
+        if (tls != null) {
+          throw new IpamException(ErrorCode.IO_FAILURE, "TLS handshake refused: " + tls + " (jipamd at "
+              + target.text() + "; check --ca, --cert and --key)", e);
+        }
+        if (cause(e, java.net.SocketException.class) != null
+            && String.valueOf(cause(e, java.net.SocketException.class)).contains("Permission denied")) {
+          throw denied(Path.of(target.text().substring(target.isUnix() ? "unix:".length() : 0)));
+        }
         throw new IpamException(e.code(), e.getMessage() + "; " + String.format(HINT, target.text()), e);
       }
       throw e;
     }
+  }
+
+  /** The message of the first {@code type} in the cause chain of {@code e}, or null. */
+  private static String cause(Throwable e, Class<? extends Throwable> type) {
+    for (Throwable t = e; t != null && t.getCause() != t; t = t.getCause()) {
+      if (type.isInstance(t)) {
+        return String.valueOf(t.getMessage());
+      }
+    }
+    return null;
   }
 
   @Override

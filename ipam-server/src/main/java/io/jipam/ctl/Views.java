@@ -7,6 +7,7 @@ import io.jipam.core.store.Allocation;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
+import io.jipam.core.store.Printable;
 import io.jipam.server.RemoteStore;
 import io.jipam.server.v1.BlockUsage;
 import io.jipam.server.v1.Blocks;
@@ -39,15 +40,54 @@ final class Views {
     return String.join(", ", parts);
   }
 
+  /**
+   * A utilisation bar and percentage; counts are unsigned (an IPv6 /64 has more than 2^63 free).
+   * A share that is not zero but below 0.1% reads {@code <0.1%}, never {@code 0.0%}.
+   */
   static String bar(long used, long free) {
-    double total = (double) used + (free < 0 ? 1.8446744073709552E19 : (double) free);
-    double ratio = total == 0 ? 0 : used / total;
+    double ratio = share(used, free);
     int filled = (int) Math.round(ratio * 20);
-    return "[" + "#".repeat(filled) + ".".repeat(20 - filled) + "] " + String.format("%5.1f%%", ratio * 100);
+    String percent = used != 0 && ratio < 0.001 ? " <0.1%" : String.format("%5.1f%%", ratio * 100);
+    return "[" + "#".repeat(filled) + ".".repeat(20 - filled) + "] " + percent;
   }
 
+  /** used / (used + free), both unsigned. */
+  static double share(long used, long free) {
+    double total = unsignedDouble(used) + unsignedDouble(free);
+    return total == 0 ? 0 : unsignedDouble(used) / total;
+  }
+
+  private static double unsignedDouble(long v) {
+    return v >= 0 ? v : (double) (v >>> 1) * 2.0 + (v & 1);
+  }
+
+  /** The exact unsigned count, for JSON. */
   static String unsigned(long v) {
     return Long.toUnsignedString(v);
+  }
+
+  /**
+   * An unsigned count for text: as it is below 10^12; above, as a power of two and a small
+   * difference when it is one ({@code 2^64-4}, {@code 2^48}), else in three significant digits
+   * ({@code 1.84e19}).
+   */
+  static String count(long v) {
+    if (Long.compareUnsigned(v, 1_000_000_000_000L) < 0) {
+      return Long.toUnsignedString(v);
+    }
+    java.math.BigInteger n = new java.math.BigInteger(Long.toUnsignedString(v));
+    int bits = n.bitLength();
+    java.math.BigInteger below = n.subtract(java.math.BigInteger.ONE.shiftLeft(bits - 1));
+    java.math.BigInteger above = java.math.BigInteger.ONE.shiftLeft(bits).subtract(n);
+    java.math.BigInteger near = java.math.BigInteger.valueOf(1 << 20);
+    if (below.compareTo(near) < 0) {
+      return "2^" + (bits - 1) + (below.signum() == 0 ? "" : "+" + below);
+    }
+    if (above.compareTo(near) < 0) {
+      return "2^" + bits + "-" + above;
+    }
+    String s = String.format(java.util.Locale.ROOT, "%.2e", unsignedDouble(v)); // 1.84e+19
+    return s.replace("e+", "e");
   }
 
   static JsonObject json(Allocation a, String pool) {
@@ -61,13 +101,22 @@ final class Views {
     return json(l.allocation(), pool).put("node", l.node().isEmpty() ? null : l.node());
   }
 
+  /**
+   * A value from the store (or a request) as text output prints it: control characters escaped,
+   * so that old data holding escape codes or line breaks cannot repaint the terminal or forge a
+   * line ({@link Printable#escape}).
+   */
+  static String e(Object value) {
+    return Printable.escape(String.valueOf(value));
+  }
+
   static String text(Allocation a, String pool) {
-    return String.format("%-16s %-39s %-40s %s", pool, a.address(), a.attachment(), a.pod());
+    return String.format("%-16s %-39s %-40s %s", e(pool), a.address(), e(a.attachment()), e(a.pod()));
   }
 
   static String text(RemoteStore.Listed l, String pool) {
-    return String.format("%-16s %-39s %-40s %-24s %s", pool, l.allocation().address(), l.allocation().attachment(),
-        l.allocation().pod(), l.node().isEmpty() ? "-" : l.node());
+    return String.format("%-16s %-39s %-40s %-24s %s", e(pool), l.allocation().address(),
+        e(l.allocation().attachment()), e(l.allocation().pod()), l.node().isEmpty() ? "-" : e(l.node()));
   }
 
   static final String LIST_HEADER = String.format("%-16s %-39s %-40s %-24s %s", "POOL", "ADDRESS", "ATTACHMENT", "POD",
@@ -112,9 +161,9 @@ final class Views {
     return out;
   }
 
+  /** JSON's utilisation: the share in 4 decimals (the counts beside it are exact). */
   static double ratio(long used, long free) {
-    double total = (double) used + (free < 0 ? 1.8446744073709552E19 : (double) free);
-    return total == 0 ? 0 : Math.round(used / total * 10000) / 10000.0;
+    return Math.round(share(used, free) * 10000) / 10000.0;
   }
 
   static final String USAGE_HEADER = String.format("%-16s %-4s %12s %22s  %s", "POOL", "SET", "USED", "FREE",
@@ -124,8 +173,8 @@ final class Views {
   static void usageText(PrintWriter out, Pool p, UsageResponse r) {
     PoolUsage u = usage(r);
     for (int i = 0; i < p.rangeSets().size(); i++) {
-      out.println(String.format("%-16s %-4d %12d %22s  %s", p.name(), i, u.allocated().get(i),
-          unsigned(u.free().get(i)), bar(u.allocated().get(i), u.free().get(i))));
+      out.println(String.format("%-16s %-4d %12d %22s  %s", e(p.name()), i, u.allocated().get(i),
+          count(u.free().get(i)), bar(u.allocated().get(i), u.free().get(i))));
     }
     blocksText(out, r);
   }
@@ -139,13 +188,13 @@ final class Views {
     out.println(String.format("  %-43s %-4s %-24s %8s %8s  %s", "BLOCK", "SET", "NODE", "USED", "FREE", "UTILISATION"));
     for (BlockUsage x : b.getBlocksList()) {
       out.println(String.format("  %-43s %-4d %-24s %8d %8s  %s", x.getCidr(), x.getRangeSetIndex(),
-          x.getNode().isEmpty() ? "(no owner)" : x.getNode(), x.getAllocated(), unsigned(x.getFree()),
+          x.getNode().isEmpty() ? "(no owner)" : e(x.getNode()), x.getAllocated(), count(x.getFree()),
           bar(x.getAllocated(), x.getFree())));
     }
     out.println(String.format("  %-24s %-4s %6s %8s %8s  %s", "NODE", "SET", "BLOCKS", "USED", "FREE", "UTILISATION"));
     for (NodeUsage x : b.getNodesList()) {
-      out.println(String.format("  %-24s %-4d %6d %8d %8s  %s", x.getNode().isEmpty() ? "(no owner)" : x.getNode(),
-          x.getRangeSetIndex(), x.getBlocks(), x.getAllocated(), unsigned(x.getFree()),
+      out.println(String.format("  %-24s %-4d %6d %8d %8s  %s", x.getNode().isEmpty() ? "(no owner)" : e(x.getNode()),
+          x.getRangeSetIndex(), x.getBlocks(), x.getAllocated(), count(x.getFree()),
           bar(x.getAllocated(), x.getFree())));
     }
   }
@@ -196,12 +245,12 @@ final class Views {
           continue;
         }
         PoolUsage u = usage(r);
-        out().println(p.name() + " (" + p.order().configName() + ")");
+        out().println(e(p.name()) + " (" + p.order().configName() + ")");
         for (int i = 0; i < p.rangeSets().size(); i++) {
           long used = u.allocated().get(i);
           long free = u.free().get(i);
           out().println("  set " + i + ": " + ranges(p.rangeSets().get(i)) + "  used " + used + "  free "
-              + unsigned(free) + "  " + bar(used, free));
+              + count(free) + "  " + bar(used, free));
         }
         blocksText(out(), r);
       }
@@ -263,7 +312,7 @@ final class Views {
         q.setPodName(podName);
       }
       if (node != null) {
-        q.setNode(node);
+        q.setNode(nodeName(node, "--node"));
       }
       JsonArray all = new JsonArray();
       if (!json) {
@@ -304,7 +353,7 @@ final class Views {
         out().println(all.encodePrettily());
       }
       if (found.isEmpty()) {
-        spec.commandLine().getErr().println("jipamctl: nothing allocated matches " + what);
+        spec.commandLine().getErr().println("jipamctl: nothing allocated matches " + e(what));
         return 1;
       }
       return 0;
@@ -339,7 +388,7 @@ final class Views {
 
   /** The audit as text: each finding, then a summary line ending in "clean" or the count. */
   static void print(Audit a, PrintWriter out) {
-    a.findings().forEach(out::println);
+    a.findings().forEach(f -> out.println(e(f)));
     out.println("checked " + a.pools() + " pools, " + a.allocations() + " allocations: "
         + (a.findings().isEmpty() ? "clean" : a.findings().size() + " findings"));
   }

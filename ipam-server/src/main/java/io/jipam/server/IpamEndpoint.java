@@ -185,7 +185,7 @@ final class IpamEndpoint {
       requested.add(Protos.address(text, "requested address"));
     }
     AllocationOutcome outcome =
-        store.allocate(pool, new AllocationRequest(attachment(r.getAttachment()), requested, Protos.pod(r.getPod())));
+        store.allocate(pool, new AllocationRequest(attachment(r.getAttachment()), requested, Protos.requestedPod(r.getPod())));
     return Protos.outcome(outcome);
   }
 

@@ -2,6 +2,7 @@ package io.jipam.server;
 
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
+import io.jipam.core.Limits;
 import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.net.Cidr;
 import io.jipam.core.net.IpAddress;
@@ -56,13 +57,18 @@ final class Protos {
     if (message == null || message.getName().isEmpty()) {
       throw IpamException.invalidConfig("request has no pool name");
     }
+    // the limits are the value types' (Limits); counted here first, before anything is built
+    Limits.check("pool " + message.getName(), "range sets", message.getRangeSetsCount(), Limits.MAX_RANGE_SETS);
     List<io.jipam.core.net.RangeSet> sets = new ArrayList<>();
     for (int s = 0; s < message.getRangeSetsCount(); s++) {
       io.jipam.server.v1.RangeSet set = message.getRangeSets(s);
+      Limits.check("pool " + message.getName() + " range_sets[" + s + "]", "ranges", set.getRangesCount(),
+          Limits.MAX_RANGES_PER_SET);
       List<IpRange> ranges = new ArrayList<>();
       for (int i = 0; i < set.getRangesCount(); i++) {
         Range r = set.getRanges(i);
         String where = "pool " + message.getName() + " range_sets[" + s + "].ranges[" + i + "]";
+        Limits.check(where, "exclude entries", r.getExcludeCount(), Limits.MAX_EXCLUDES);
         try {
           List<Cidr> exclude = new ArrayList<>();
           for (String x : r.getExcludeList()) {
@@ -110,8 +116,14 @@ final class Protos {
     return io.jipam.server.v1.PodRef.newBuilder().setNamespace(pod.namespace()).setName(pod.name()).build();
   }
 
+  /** A pod from a stored allocation: as it is, checked or not when it was written. */
   static PodRef pod(io.jipam.server.v1.PodRef pod) {
     return new PodRef(pod.getNamespace(), pod.getName());
+  }
+
+  /** A pod from a request: Kubernetes names or empty ({@link PodRef#validated}), else INVALID_CONFIG. */
+  static PodRef requestedPod(io.jipam.server.v1.PodRef pod) {
+    return PodRef.validated(pod.getNamespace(), pod.getName(), "pod.namespace", "pod.name", ErrorCode.INVALID_CONFIG);
   }
 
   static io.jipam.server.v1.Allocation allocation(Allocation a) {

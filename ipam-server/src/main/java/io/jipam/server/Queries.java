@@ -6,6 +6,8 @@ import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.NodeName;
+import io.jipam.core.store.Printable;
 import io.jipam.core.store.Pool;
 import io.jipam.etcd.BlockUsage;
 import io.jipam.etcd.EtcdStore;
@@ -90,11 +92,14 @@ public final class Queries {
     }
     int size = r.getPageSize() == 0 ? DEFAULT_PAGE_SIZE : Math.min(r.getPageSize(), MAX_PAGE_SIZE);
     IpAddress after = r.getPageToken().isEmpty() ? null : Protos.address(r.getPageToken(), "page_token");
+    if (!r.getNode().isEmpty()) {
+      NodeName.require(r.getNode(), "List node filter", ErrorCode.INVALID_CONFIG);
+    }
     if (store instanceof RemoteStore remote) {
       return remote.listPage(r.toBuilder().setPool(Protos.pool(pool)).setPageSize(size).build());
     }
     if (!r.getNode().isEmpty() && !(store instanceof EtcdStore)) {
-      throw new IpamException(ErrorCode.UNSUPPORTED_FIELD, "List by node " + r.getNode() + ": this store ("
+      throw new IpamException(ErrorCode.UNSUPPORTED_FIELD, "List by node " + Printable.quote(r.getNode()) + ": this store ("
           + store.getClass().getSimpleName() + ") records no node; only the etcd store does");
     }
     List<Allocation> all = store.list(pool);

@@ -4,6 +4,7 @@ import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.NodeName;
 import io.jipam.etcd.EtcdStore;
 import io.jipam.etcd.ReclaimPolicy;
 import io.jipam.etcd.ReclaimPreview;
@@ -28,6 +29,7 @@ public final class Reclaims {
     if (r.getNode().isEmpty()) {
       throw IpamException.invalidConfig("ReclaimNode needs a node name");
     }
+    NodeName.require(r.getNode(), "ReclaimNode", ErrorCode.INVALID_CONFIG);
     if (store instanceof RemoteStore remote) {
       return remote.reclaimNode(r);
     }
@@ -50,6 +52,7 @@ public final class Reclaims {
     if (node.isEmpty()) {
       throw IpamException.invalidConfig("LiftFence needs a node name");
     }
+    NodeName.require(node, "LiftFence", ErrorCode.INVALID_CONFIG);
     if (store instanceof RemoteStore remote) {
       return LiftFenceResponse.newBuilder().setLifted(remote.liftFence(node)).build();
     }

@@ -129,7 +129,7 @@ class JipamctlDataDirTest {
 
     Path valid = dir.resolve("valid");
     Files.writeString(valid, "c2/eth0\n");
-    CtlRun gc = ctl(data, "gc", "--pool", "hl", "--valid", valid.toString());
+    CtlRun gc = ctl(data, "gc", "--pool", "hl", "--valid", valid.toString(), "--yes");
     assertEquals(0, gc.exit(), gc.toString());
     assertTrue(gc.out().contains("released") && gc.out().contains("198.18.60.3"), gc.out());
     assertFalse(Files.exists(data.resolve("hl/198.18.60.3")));

@@ -170,7 +170,7 @@ class JipamctlEtcdTest {
     assertEquals(0, gcDry.exit(), gcDry.toString());
     assertEquals(1, gcDry.out().lines().count(), gcDry.out());
     assertTrue(gcDry.out().startsWith("would release") && gcDry.out().contains("a1/eth0"), gcDry.out());
-    CtlRun gc = ctl(mode, "gc", "--pool", "cluster", "--valid", valid.toString());
+    CtlRun gc = ctl(mode, "gc", "--pool", "cluster", "--valid", valid.toString(), "--yes");
     assertEquals(0, gc.exit(), gc.toString());
     assertEquals(gcDry.out().replace("would release", "released"), gc.out());
     CtlRun left = ctl(mode, "list", "-o", "json");

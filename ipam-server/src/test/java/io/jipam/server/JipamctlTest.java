@@ -126,7 +126,7 @@ class JipamctlTest {
     assertEquals(0, dry.exit, dry.err);
     assertEquals(4, dry.out.lines().filter(l -> l.startsWith("would release")).count(), dry.out);
     assertEquals(6, remote.list(pool).size());
-    Run real = ctl("gc", "--pool", "pods", "--valid", valid.toString());
+    Run real = ctl("gc", "--pool", "pods", "--valid", valid.toString(), "--yes");
     assertEquals(0, real.exit, real.err);
     assertEquals(2, remote.list(pool).size());
   }
@@ -177,5 +177,20 @@ class JipamctlTest {
     int exit = cl.execute("pools", "--server", "unix:" + dir.resolve("none.sock"), "--timeout", "2");
     assertEquals(1, exit);
     assertTrue(err.toString().contains("TRY_AGAIN_LATER"), err.toString());
+  }
+
+  @Test
+  void usage_ipv6Slash64_freeReadableInTextExactInJson() {
+    Pool v6 = IpamServerTest.pool("wide", "fd00:64::/64");
+    remote.allocate(v6, AllocationRequest.of(new Attachment("w1", "eth0")));
+    Run text = ctl("usage", "--pool", "wide");
+    assertEquals(0, text.exit, text.err);
+    assertTrue(text.out.contains(" 2^64-") && text.out.contains("<0.1%"), text.out);
+    assertTrue(!text.out.contains("18446744073709551"), text.out);
+    Run json = ctl("usage", "--pool", "wide", "-o", "json");
+    String free = new JsonArray(json.out).getJsonObject(0).getJsonArray("rangeSets").getJsonObject(0).getString("free");
+    assertTrue(new java.math.BigInteger(free).compareTo(java.math.BigInteger.ONE.shiftLeft(63)) > 0, free);
+    assertTrue(text.out.contains(" 2^64-" + java.math.BigInteger.ONE.shiftLeft(64).subtract(new java.math.BigInteger(free))),
+        text.out + " vs " + free);
   }
 }

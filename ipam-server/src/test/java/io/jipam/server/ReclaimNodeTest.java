@@ -168,4 +168,60 @@ class ReclaimNodeTest {
     assertEquals(1, r.exit(), r.out() + r.err());
     assertTrue(r.err().contains("--quiet-period -3"), r.err());
   }
+
+  /** Every key in etcd: a call refused before it reaches the store adds none. */
+  static java.util.Set<String> etcdKeys() throws Exception {
+    String body = "{\"key\":\"AA==\",\"range_end\":\"AA==\",\"keys_only\":true}";
+    java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(
+        java.net.http.HttpRequest.newBuilder(java.net.URI.create(etcd.endpoint + "/v3/kv/range"))
+            .POST(java.net.http.HttpRequest.BodyPublishers.ofString(body)).build(),
+        java.net.http.HttpResponse.BodyHandlers.ofString());
+    assertEquals(200, r.statusCode(), r.body());
+    java.util.Set<String> keys = new java.util.TreeSet<>();
+    io.vertx.core.json.JsonArray kvs = new JsonObject(r.body()).getJsonArray("kvs", new io.vertx.core.json.JsonArray());
+    for (int i = 0; i < kvs.size(); i++) {
+      keys.add(new String(java.util.Base64.getDecoder().decode(kvs.getJsonObject(i).getString("key")),
+          java.nio.charset.StandardCharsets.UTF_8));
+    }
+    return keys;
+  }
+
+  static final List<String> BAD_NODES = List.of("../../x", "n".repeat(300), "a/b", "_x", ".", "x\u001b[2J");
+
+  @Test
+  void reclaimNodeLiftFenceList_badNodeName_invalidArgumentQuotingItNothingWritten() throws Exception {
+    Pool other = IpamServerTest.pool("reclaim-bad", "198.18.31.0/24");
+    java.util.Set<String> before = etcdKeys();
+    for (String bad : BAD_NODES) {
+      String quoted = io.jipam.core.store.Printable.quote(bad);
+      IpamException reclaim = assertThrows(IpamException.class, () -> b.reclaimNode(
+          io.jipam.server.v1.ReclaimNodeRequest.newBuilder().setNode(bad).setForce(true).build()));
+      assertEquals(ErrorCode.INVALID_CONFIG, reclaim.code(), reclaim.getMessage());
+      assertTrue(reclaim.getMessage().contains("ReclaimNode: invalid node name " + quoted), reclaim.getMessage());
+      IpamException lift = assertThrows(IpamException.class, () -> b.liftFence(bad));
+      assertEquals(ErrorCode.INVALID_CONFIG, lift.code(), lift.getMessage());
+      assertTrue(lift.getMessage().contains("LiftFence: invalid node name " + quoted), lift.getMessage());
+      IpamException list = assertThrows(IpamException.class, () -> b.listPage(
+          io.jipam.server.v1.ListRequest.newBuilder().setPool(Protos.pool(other)).setNode(bad).build()));
+      assertEquals(ErrorCode.INVALID_CONFIG, list.code(), list.getMessage());
+      assertTrue(list.getMessage().contains("invalid node name " + quoted), list.getMessage());
+    }
+    assertEquals(io.vertx.grpc.common.GrpcStatus.INVALID_ARGUMENT, GrpcErrors.status(ErrorCode.INVALID_CONFIG));
+    assertEquals(before, etcdKeys(), "a refused call writes nothing");
+  }
+
+  @Test
+  void jipamctl_badNodeName_usageErrorOneLine() throws Exception {
+    java.util.Set<String> before = etcdKeys();
+    for (String bad : BAD_NODES) {
+      for (String[] args : List.of(new String[] {"reclaim-node", "--force", bad}, new String[] {"lift-fence", bad},
+          new String[] {"list", "--node", bad})) {
+        Run r = ctl(args);
+        assertEquals(2, r.exit(), String.join(" ", args) + ": " + r.out() + r.err());
+        assertEquals(1, r.err().lines().count(), r.err());
+        assertTrue(r.err().contains("invalid node name " + io.jipam.core.store.Printable.quote(bad)), r.err());
+      }
+    }
+    assertEquals(before, etcdKeys());
+  }
 }

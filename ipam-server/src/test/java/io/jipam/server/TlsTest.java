@@ -92,4 +92,24 @@ class TlsTest {
     assertTrue(e.getMessage().contains("--insecure"), e.getMessage());
     IpamServer.Settings.unix(dir.resolve("x.sock")).withTcp("127.0.0.1", 0, true, null, null, null);
   }
+
+  @Test
+  void jipamctl_tlsRefusedEitherWay_saysTlsHandshakeRefusedWithReason() {
+    String[][] cases = {
+        {"--ca", certs.pem("ca").toString(), "--cert", certs.pem("stranger").toString(), "--key",
+            certs.key("stranger").toString()},
+        {"--ca", certs.pem("ca").toString()},
+        {"--ca", certs.pem("other-ca").toString(), "--cert", certs.pem("client").toString(), "--key",
+            certs.key("client").toString()}};
+    for (String[] tls : cases) {
+      List<String> args = new java.util.ArrayList<>(List.of("--server", address, "--timeout", "2"));
+      args.addAll(List.of(tls));
+      args.add("pools");
+      CtlRun r = CtlRun.of(args.toArray(new String[0]));
+      assertEquals(1, r.exit(), r::toString);
+      assertTrue(r.err().startsWith("jipamctl: IO_FAILURE (CNI 5): TLS handshake refused: "), r::toString);
+      assertTrue(!r.err().contains("no jipamd answers") && !r.err().contains("refused: null")
+          && r.err().lines().count() == 1, r::toString);
+    }
+  }
 }

@@ -26,7 +26,11 @@ record CniArgs(List<IpAddress> requestedIps, PodRef pod) {
 
   public static final CniArgs NONE = new CniArgs(List.of(), PodRef.UNKNOWN);
 
-  /** @throws IpamException {@code INVALID_ENVIRONMENT} naming the malformed pair or unknown key */
+  /**
+   * @throws IpamException {@code INVALID_ENVIRONMENT} naming the malformed pair or unknown key, or
+   *     quoting a pod namespace or name that is not a Kubernetes name ({@link PodRef#validated}):
+   *     runtimes send them on every call, so a bad one is refused rather than dropped
+   */
   public static CniArgs parse(String text) {
     if (text == null || text.isEmpty()) {
       return NONE;
@@ -63,7 +67,8 @@ record CniArgs(List<IpAddress> requestedIps, PodRef pod) {
       throw new IpamException(ErrorCode.INVALID_ENVIRONMENT, "CNI_ARGS: unknown key(s) "
           + String.join(", ", unknown) + " (add IgnoreUnknown=1 to ignore them)");
     }
-    return new CniArgs(ips, new PodRef(namespace, name));
+    return new CniArgs(ips, PodRef.validated(namespace, name, "CNI_ARGS: K8S_POD_NAMESPACE",
+        "CNI_ARGS: K8S_POD_NAME", ErrorCode.INVALID_ENVIRONMENT));
   }
 
   /**

@@ -7,6 +7,7 @@ import static io.jipam.core.cni.JsonFields.object;
 import static io.jipam.core.cni.JsonFields.string;
 
 import io.jipam.core.IpamException;
+import io.jipam.core.Limits;
 import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.net.AddressWithPrefix;
 import io.jipam.core.net.Cidr;
@@ -43,11 +44,11 @@ public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Pa
     Map<String, Object> store, String logFile) {
 
   public static final Path DEFAULT_DATA_DIR = Path.of("/var/lib/cni/networks");
-  /** Limits that keep one call's work bounded; a config beyond one fails at once (code 7). */
-  public static final int MAX_RANGE_SETS = 64;
-  public static final int MAX_RANGES_PER_SET = 1024;
-  public static final int MAX_EXCLUDES = 1024;
-  public static final int MAX_ROUTES = 1024;
+  /** Limits that keep one call's work bounded; a config beyond one fails at once (code 7). See {@link Limits}. */
+  public static final int MAX_RANGE_SETS = Limits.MAX_RANGE_SETS;
+  public static final int MAX_RANGES_PER_SET = Limits.MAX_RANGES_PER_SET;
+  public static final int MAX_EXCLUDES = Limits.MAX_EXCLUDES;
+  public static final int MAX_ROUTES = Limits.MAX_ROUTES;
 
   public IpamConfig {
     routes = List.copyOf(routes);
@@ -222,8 +223,8 @@ public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Pa
   }
 
   private static void cap(String where, String what, List<?> list, int max) {
-    if (list != null && list.size() > max) {
-      throw IpamException.invalidConfig("%s has %d %s; jipam allows at most %d", where, list.size(), what, max);
+    if (list != null) {
+      Limits.check(where, what, list.size(), max);
     }
   }
 

@@ -1,6 +1,7 @@
 package io.jipam.core.net;
 
 import io.jipam.core.IpamException;
+import io.jipam.core.Limits;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
@@ -60,6 +61,7 @@ public record IpRange(Cidr subnet, IpAddress rangeStart, IpAddress rangeEnd, IpA
           rangeStart, rangeEnd);
     }
     exclude = List.copyOf(exclude == null ? List.of() : exclude);
+    Limits.check("range " + subnet, "exclude entries", exclude.size(), Limits.MAX_EXCLUDES);
     for (Cidr x : exclude) {
       if (x.family() != subnet.family()) {
         throw IpamException.invalidConfig("exclude %s is not of the family of subnet %s", x, subnet);

@@ -1,6 +1,7 @@
 package io.jipam.core.net;
 
 import io.jipam.core.IpamException;
+import io.jipam.core.Limits;
 import java.util.List;
 
 /**
@@ -14,6 +15,7 @@ public record RangeSet(List<IpRange> ranges) {
     if (ranges == null || ranges.isEmpty()) {
       throw IpamException.invalidConfig("range set is empty");
     }
+    Limits.check("range set", "ranges", ranges.size(), Limits.MAX_RANGES_PER_SET);
     ranges = List.copyOf(ranges);
     IpFamily family = ranges.get(0).family();
     for (int i = 0; i < ranges.size(); i++) {

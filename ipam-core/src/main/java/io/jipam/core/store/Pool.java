@@ -1,6 +1,7 @@
 package io.jipam.core.store;
 
 import io.jipam.core.IpamException;
+import io.jipam.core.Limits;
 import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.net.IpRange;
@@ -24,6 +25,7 @@ public record Pool(String name, List<RangeSet> rangeSets, AllocationOrder order)
     if (rangeSets == null || rangeSets.isEmpty()) {
       throw IpamException.invalidConfig("network \"%s\" has no ranges", name);
     }
+    Limits.check("network \"" + name + "\"", "range sets", rangeSets.size(), Limits.MAX_RANGE_SETS);
     rangeSets = List.copyOf(rangeSets);
     if (rangeSets.size() > 1) {
       // each set's ranges are disjoint already, so an overlap among all ranges is across sets
