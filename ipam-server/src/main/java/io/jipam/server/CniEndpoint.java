@@ -201,6 +201,9 @@ final class CniEndpoint {
       CniHandler.checkVersion(command, config.cniVersion());
       pools.check(config.ipam().pool());
       byte[] output = CniHandler.handle(cni, config, store);
+      if (command == CniCommand.ADD) {
+        pools.allocatedFrom(config.ipam().pool());
+      }
       return new Reply(output, 0, command + " pool=" + config.name()
           + (cni.containerId() == null ? "" : " attachment=" + cni.containerId() + "/" + cni.ifname()) + " outcome=ok");
     } catch (IpamException e) {

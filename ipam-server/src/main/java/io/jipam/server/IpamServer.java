@@ -109,6 +109,12 @@ final class IpamServer implements AutoCloseable {
    * one: {@link #metricsPort}).
    */
   static IpamServer start(IpamStore store, Settings settings, CallLog log, String metricsHost, int metricsPort) {
+    return start(store, settings, log, metricsHost, metricsPort, new PoolRegistry());
+  }
+
+  /** As {@link #start(IpamStore, Settings, CallLog, String, int)}, knowing the pools of {@code pools}. */
+  static IpamServer start(IpamStore store, Settings settings, CallLog log, String metricsHost, int metricsPort,
+      PoolRegistry pools) {
     Vertx vertx = Vertx.builder().with(new VertxOptions().setEventLoopPoolSize(2).setWorkerPoolSize(1))
         .withTransport(HalfCloseTransport.wrapDefault()).build();
     ThreadPoolExecutor workers = new ThreadPoolExecutor(settings.workers(), settings.workers(), 60,
@@ -117,7 +123,6 @@ final class IpamServer implements AutoCloseable {
           t.setDaemon(true);
           return t;
         });
-    PoolRegistry pools = new PoolRegistry();
     GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions()
         .setMaxMessageSize(settings.maxMessageBytes())
         .setScheduleDeadlineAutomatically(true));

@@ -200,12 +200,13 @@ public final class Jipamd implements Callable<Integer> {
       remoteTls = new RemoteStore.Tls(null, null, null);
     }
     CallLog log = new CallLog(System.err, logCalls);
-    IpamStore backing = StoreFactory.open(new StoreFactory.StoreSettings(store, dataDir, fsync, etcdConfig,
-        remote, remoteTls));
+    StoreFactory.StoreSettings storeSettings = new StoreFactory.StoreSettings(store, dataDir, fsync, etcdConfig,
+        remote, remoteTls);
+    IpamStore backing = StoreFactory.open(storeSettings);
     IpamServer server;
     try {
-      server = metrics == null ? IpamServer.start(backing, settings, log)
-          : IpamServer.start(backing, settings, log, metricsHost(), metricsPort());
+      server = IpamServer.start(backing, settings, log, metrics == null ? null : metricsHost(),
+          metrics == null ? 0 : metricsPort(), StoreFactory.pools(storeSettings, log));
     } catch (RuntimeException e) {
       backing.close();
       throw e;

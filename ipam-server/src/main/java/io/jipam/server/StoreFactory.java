@@ -40,6 +40,18 @@ final class StoreFactory {
     };
   }
 
+  /**
+   * The registry of the pools the store serves: for the file store kept in the data dir (in
+   * jipam's own folder, under a name no network can have), so that a restarted jipamd knows them;
+   * for the others this process's only (etcd keeps its pool definitions itself).
+   */
+  static PoolRegistry pools(StoreSettings s, CallLog log) {
+    return switch (s.type()) {
+      case "file", "host-local" -> PoolRegistry.persistent(s.dataDir().resolve(".jipam").resolve(".jipamd-pools"), log);
+      default -> new PoolRegistry();
+    };
+  }
+
   /** The data dir, which must be a directory when it exists (created at the first write when not). */
   private static Path dataDir(Path dir) {
     if (Files.exists(dir) && !Files.isDirectory(dir)) {
