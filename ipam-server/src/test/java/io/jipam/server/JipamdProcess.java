@@ -39,6 +39,11 @@ final class JipamdProcess implements AutoCloseable {
         System.getProperty("java.class.path"), List.of(args)));
   }
 
+  /** jipamd by this exact command (a launcher script, say). */
+  static JipamdProcess startCommand(Path workDir, List<String> command) throws IOException, InterruptedException {
+    return start(workDir, command);
+  }
+
   /** What a jipamd that was expected to stop by itself printed, and its exit code. */
   record Finished(int exit, String output) {}
 
