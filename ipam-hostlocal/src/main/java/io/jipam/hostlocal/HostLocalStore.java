@@ -181,7 +181,11 @@ final class HostLocalStore implements IpamStore {
 
   @Override
   public List<Allocation> release(Pool pool, Attachment attachment) {
-    PoolSession h = PoolSession.open(new PoolDir(dataDir, pool.name(), forcer), cache, pool);
+    PoolDir d = new PoolDir(dataDir, pool.name(), forcer);
+    if (!d.exists()) {
+      return NONE; // nothing held, and nothing to create for a read
+    }
+    PoolSession h = PoolSession.open(d, cache, pool);
     try {
       Lookup found = lookup(h, pool, attachment);
       PoolState st = found.state;
@@ -210,7 +214,11 @@ final class HostLocalStore implements IpamStore {
 
   @Override
   public List<Allocation> find(Pool pool, Attachment attachment) {
-    PoolSession h = PoolSession.open(new PoolDir(dataDir, pool.name(), forcer), cache, pool);
+    PoolDir d = new PoolDir(dataDir, pool.name(), forcer);
+    if (!d.exists()) {
+      return NONE; // nothing held, and nothing to create for a read
+    }
+    PoolSession h = PoolSession.open(d, cache, pool);
     try {
       Lookup found = lookup(h, pool, attachment);
       h.finish(found.state, false, NONE, NONE);
@@ -259,7 +267,11 @@ final class HostLocalStore implements IpamStore {
 
   @Override
   public List<Allocation> list(Pool pool) {
-    PoolSession h = PoolSession.open(new PoolDir(dataDir, pool.name(), forcer), cache, pool);
+    PoolDir d = new PoolDir(dataDir, pool.name(), forcer);
+    if (!d.exists()) {
+      return NONE; // nothing held, and nothing to create for a read
+    }
+    PoolSession h = PoolSession.open(d, cache, pool);
     try {
       h.begin(pool, false);
       PoolState st = h.full(pool, false);
@@ -275,7 +287,11 @@ final class HostLocalStore implements IpamStore {
 
   @Override
   public PoolUsage usage(Pool pool) {
-    PoolSession h = PoolSession.open(new PoolDir(dataDir, pool.name(), forcer), cache, pool);
+    PoolDir d = new PoolDir(dataDir, pool.name(), forcer);
+    if (!d.exists()) {
+      return new PoolState(pool).usage(); // nothing held, and nothing to create for a read
+    }
+    PoolSession h = PoolSession.open(d, cache, pool);
     try {
       h.begin(pool, false);
       PoolState st = h.full(pool, false);
@@ -298,7 +314,11 @@ final class HostLocalStore implements IpamStore {
         keep.add(new Attachment(v.containerId(), PoolDir.LEGACY_IFNAME)); // old files: any ifname
       }
     }
-    PoolSession h = PoolSession.open(new PoolDir(dataDir, pool.name(), forcer), cache, pool);
+    PoolDir d = new PoolDir(dataDir, pool.name(), forcer);
+    if (!d.exists()) {
+      return NONE; // nothing held, nothing to release
+    }
+    PoolSession h = PoolSession.open(d, cache, pool);
     try {
       boolean rebuild = false;
       for (int attempt = 0; attempt < ATTEMPTS; attempt++, rebuild = true) {

@@ -136,6 +136,14 @@ final class PoolDir {
   }
 
   /**
+   * Whether the network's directory exists. Without it the pool holds nothing: calls that only
+   * read or release answer so without creating it (nor the lock file, nor jipam's index).
+   */
+  boolean exists() {
+    return Files.isDirectory(dir);
+  }
+
+  /**
    * Creates both directories when missing, mode 0700 (host-local makes 0755; the files name
    * containers and pods, and both plugins run as root, so no one else needs to read them).
    */

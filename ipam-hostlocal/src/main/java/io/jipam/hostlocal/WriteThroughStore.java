@@ -134,7 +134,13 @@ final class WriteThroughStore implements IpamStore {
   }
 
   private Op run(Op op) {
-    new PoolDir(dataDir, op.pool.name(), forcer); // a bad network name fails here, before queueing
+    PoolDir d = new PoolDir(dataDir, op.pool.name(), forcer); // a bad network name fails here, before queueing
+    if (op.kind != Kind.ALLOCATE && !d.exists()) {
+      // nothing is held in a pool without a directory: answer without creating one
+      op.allocations = NONE;
+      op.usage = op.kind == Kind.USAGE ? new PoolState(op.pool).usage() : null;
+      return op;
+    }
     pools.computeIfAbsent(op.pool.name(), n -> new GroupCommit<>(batch -> runBatch(n, batch))).submit(op);
     if (op.failure != null) {
       throw op.failure;

@@ -105,8 +105,8 @@ public final class JipamPlugin {
     return cni.containerId() == null ? "-" : cni.attachment().toString();
   }
 
-  /** The most stdin may hold: a network config, with a GC list of some ten thousand attachments. */
-  static final int MAX_CONFIG_BYTES = 4 << 20;
+  /** The most stdin may hold: {@link NetworkConfig#MAX_BYTES}, as jipamd's CNI endpoint. */
+  static final int MAX_CONFIG_BYTES = NetworkConfig.MAX_BYTES;
 
   /** Stdin, at most {@link #MAX_CONFIG_BYTES}; reading stops at the first byte beyond. */
   private static byte[] readConfig(InputStream in) {
@@ -116,10 +116,7 @@ public final class JipamPlugin {
     } catch (IOException e) {
       throw new IpamException(ErrorCode.DECODE_FAILURE, "cannot read stdin: " + e.getMessage(), e);
     }
-    if (bytes.length > MAX_CONFIG_BYTES) {
-      throw IpamException.invalidConfig("the network config on stdin is larger than %d bytes, jipam's limit",
-          MAX_CONFIG_BYTES);
-    }
+    NetworkConfig.checkSize(bytes.length);
     return bytes;
   }
 }

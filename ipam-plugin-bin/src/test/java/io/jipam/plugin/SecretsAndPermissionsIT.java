@@ -142,19 +142,14 @@ class SecretsAndPermissionsIT {
         "--etcd-config", etcdConfig.toString(), "--socket", socket.toString(), "--log-calls")
         .redirectErrorStream(true).redirectOutput(out.toFile()).start();
     try {
-      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      while (p.isAlive() && !Files.exists(socket) && System.nanoTime() < until) {
-        Thread.sleep(50);
-      }
-      if (Files.exists(socket)) {
-        Thread.sleep(200); // the mode is set right after listen
-        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(socket)));
-        // a call through the socket reaches the unreachable store and fails; the error is logged
-        String conf = ("{'cniVersion':'1.0.0','name':'secret-net','ipam':{'type':'jipam','daemon':{'socket':'"
-            + socket + "'},'ranges':[[{'subnet':'198.18.52.0/28'}]]}}").replace('\'', '"');
-        CniExec.Result r = CniExec.run(CniExec.JIPAM, CniExec.env("ADD", "c1", "eth0", "/var/run/netns/x"), conf);
-        assertFalse((r.stdout() + r.stderr()).contains(SECRET), "password in the plugin's answer: " + r);
-      }
+      awaitReady(p, out);
+      // the socket appears at its path only once bound and set to 0600: no wait, no condition
+      assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(socket)));
+      // a call through the socket reaches the unreachable store and fails; the error is logged
+      String conf = ("{'cniVersion':'1.0.0','name':'secret-net','ipam':{'type':'jipam','daemon':{'socket':'"
+          + socket + "'},'ranges':[[{'subnet':'198.18.52.0/28'}]]}}").replace('\'', '"');
+      CniExec.Result r = CniExec.run(CniExec.JIPAM, CniExec.env("ADD", "c1", "eth0", "/var/run/netns/x"), conf);
+      assertFalse((r.stdout() + r.stderr()).contains(SECRET), "password in the plugin's answer: " + r);
     } finally {
       p.destroy();
       p.waitFor(15, TimeUnit.SECONDS);
@@ -172,17 +167,21 @@ class SecretsAndPermissionsIT {
         "--socket", socket.toString()).redirectErrorStream(true).redirectOutput(tmp.resolve("mem.out").toFile())
         .start();
     try {
-      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      while (p.isAlive() && !Files.exists(socket) && System.nanoTime() < until) {
-        Thread.sleep(50);
-      }
-      assertTrue(Files.exists(socket), "no socket: " + read(tmp.resolve("mem.out")));
-      Thread.sleep(200);
+      awaitReady(p, tmp.resolve("mem.out"));
       assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(socket)));
     } finally {
       p.destroy();
       p.waitFor(15, TimeUnit.SECONDS);
       p.destroyForcibly();
+    }
+  }
+
+  /** Waits (30 s at most) for jipamd to log "ready": it listens, its socket in place with its mode. */
+  private static void awaitReady(Process p, Path out) throws IOException, InterruptedException {
+    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (!read(out).contains(" jipamd ready")) {
+      assertTrue(p.isAlive() && System.nanoTime() < until, "jipamd not ready: " + read(out));
+      Thread.sleep(20);
     }
   }
 

@@ -367,7 +367,25 @@ final class Views {
   static final class Check extends Jipamctl.Base {
     @Override
     int run(Backend store, boolean json) {
-      return audit(store, out(), json) ? 0 : 1;
+      Audit a = audit(store);
+      if (a.pools() == 0) {
+        // nothing known is not "clean": a jipamd that has not learnt its pools, or a data dir without --conf
+        if (json) {
+          out().println(new JsonObject().put("pools", 0).put("allocations", 0).put("findings", new JsonArray())
+              .put("checked", false).encodePrettily());
+        }
+        spec.commandLine().getErr().println("jipamctl: checked nothing: the store names no pool (a jipamd knows"
+            + " a pool from its store or from the first call naming it; with --data-dir give the networks with"
+            + " --conf)");
+        return 1;
+      }
+      if (json) {
+        out().println(new JsonObject().put("pools", a.pools()).put("allocations", a.allocations())
+            .put("findings", new JsonArray(a.findings())).encodePrettily());
+      } else {
+        print(a, out());
+      }
+      return a.findings().isEmpty() ? 0 : 1;
     }
   }
 

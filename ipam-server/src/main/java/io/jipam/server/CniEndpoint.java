@@ -8,12 +8,12 @@ import io.jipam.core.cni.CniHandler;
 import io.jipam.core.cni.CniJson;
 import io.jipam.core.cni.JsonReader;
 import io.jipam.core.cni.NetworkConfig;
+import io.jipam.core.store.InterfaceName;
 import io.jipam.core.store.IpamStore;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
@@ -37,9 +37,14 @@ import java.util.concurrent.RejectedExecutionException;
  *       object)</td></tr>
  * </table>
  *
- * <p>The config's {@code ipam.store} is not used: jipamd's store is. Bodies over {@link
- * #MAX_BODY} bytes are refused (CNI error 6). The call runs on the bounded worker pool; when that
- * is full the answer is CNI error 11 (try again later).
+ * <p>The config's {@code ipam.store} is not used: jipamd's store is. The config is held to the
+ * plugin's own limit ({@link NetworkConfig#MAX_BYTES}, CNI error 7 as the plugin gives), the
+ * environment lines to {@link #MAX_ENVIRONMENT}; bodies over {@link #MAX_BODY} bytes are refused
+ * unread (CNI error 6). The environment's bytes are decoded as the plugin decodes the naming
+ * variables ({@link InterfaceName#decode}, lossless): an interface name that is not UTF-8 is
+ * refused with code 4 as the plugin refuses it, and two byte strings never become one name. The
+ * call runs on the bounded worker pool; when that is full the answer is CNI error 11 (try again
+ * later).
  *
  * <p>Time bounds: a request whose body has not arrived whole within {@code requestTimeout} of its
  * headers (a client that hangs or trickles mid-body) is answered CNI error 11 and its connection
@@ -49,7 +54,13 @@ import java.util.concurrent.RejectedExecutionException;
  */
 final class CniEndpoint {
   static final String PATH = "/cni/v1";
-  static final int MAX_BODY = 1 << 20;
+  /** The most the CNI_* lines of a request may take (Linux's whole environment is 2 MiB at most). */
+  static final int MAX_ENVIRONMENT = 1 << 20;
+  /**
+   * The largest request: the plugin's limit on the config ({@link NetworkConfig#MAX_BYTES}, checked
+   * on its own, as the plugin checks stdin) plus the environment's.
+   */
+  static final int MAX_BODY = NetworkConfig.MAX_BYTES + MAX_ENVIRONMENT;
 
   private final IpamStore store;
   private final PoolRegistry pools;
@@ -171,8 +182,14 @@ final class CniEndpoint {
     CniCommand command = null;
     try {
       int split = headerEnd(body);
-      Map<String, String> env = environment(new String(body, 0, split, StandardCharsets.UTF_8));
-      byte[] stdin = java.util.Arrays.copyOfRange(body, split + 2 > body.length ? body.length : split + 2, body.length);
+      if (split > MAX_ENVIRONMENT) {
+        throw new IpamException(ErrorCode.DECODE_FAILURE, "CNI request's environment of " + split
+            + " bytes is over the limit of " + MAX_ENVIRONMENT);
+      }
+      Map<String, String> env = environment(InterfaceName.decode(body, 0, split));
+      int from = split + 2 > body.length ? body.length : split + 2;
+      NetworkConfig.checkSize(body.length - from);
+      byte[] stdin = java.util.Arrays.copyOfRange(body, from, body.length);
       CniEnvironment cni = CniEnvironment.from(env);
       command = cni.command();
       if (command == CniCommand.VERSION) {
@@ -184,6 +201,9 @@ final class CniEndpoint {
       CniHandler.checkVersion(command, config.cniVersion());
       pools.check(config.ipam().pool());
       byte[] output = CniHandler.handle(cni, config, store);
+      if (command == CniCommand.ADD) {
+        pools.allocatedFrom(config.ipam().pool());
+      }
       return new Reply(output, 0, command + " pool=" + config.name()
           + (cni.containerId() == null ? "" : " attachment=" + cni.containerId() + "/" + cni.ifname()) + " outcome=ok");
     } catch (IpamException e) {

@@ -1,6 +1,8 @@
 package io.jipam.server;
 
 import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.jipam.core.IpamException;
@@ -30,8 +32,9 @@ import picocli.CommandLine.Model.OptionSpec;
  * workers: 16
  * </pre>
  *
- * <p>The file is a flat map of scalars. An unknown key, a list or map as a value, or a file that
- * is not YAML fails at start with the key, the value and why (exit 2), as does a value its option
+ * <p>The file is a flat map of scalars; an empty file, or one of comments only, holds no settings.
+ * An unknown key, a key given twice, a list or map as a value, or a file that is not YAML (or not
+ * UTF-8) fails at start with the key, the value and why (exit 2), as does a value its option
  * cannot take.
  */
 final class ConfigFile implements CommandLine.IDefaultValueProvider {
@@ -53,12 +56,15 @@ final class ConfigFile implements CommandLine.IDefaultValueProvider {
     if (file != null) {
       Object tree;
       try {
-        tree = new ObjectMapper(new YAMLFactory()).readValue(Files.readString(file), Object.class);
+        ObjectMapper yaml = new ObjectMapper(new YAMLFactory()).enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+        JsonNode node = yaml.readTree(Files.readString(file));
+        // empty, or only comments: no settings (readTree gives a missing node or null)
+        tree = node == null || node.isMissingNode() || node.isNull() ? null : yaml.treeToValue(node, Object.class);
       } catch (JacksonException e) {
         throw IpamException.invalidConfig("config %s is not valid YAML: %s", file,
             e.getOriginalMessage().replace('\n', ' '));
       } catch (IOException e) {
-        throw IpamException.invalidConfig("cannot read config %s: %s", file, e.getMessage());
+        throw IpamException.invalidConfig("cannot read config %s: %s", file, IoMessages.describe(e));
       }
       if (tree != null && !(tree instanceof Map<?, ?>)) {
         throw IpamException.invalidConfig("config %s must be a map of settings, not %s", file,

@@ -186,6 +186,7 @@ final class IpamEndpoint {
     }
     AllocationOutcome outcome =
         store.allocate(pool, new AllocationRequest(attachment(r.getAttachment()), requested, Protos.requestedPod(r.getPod())));
+    pools.allocatedFrom(pool);
     return Protos.outcome(outcome);
   }
 

@@ -18,9 +18,7 @@ import io.vertx.grpc.server.GrpcServer;
 import io.vertx.grpc.server.GrpcServerOptions;
 import io.vertx.grpc.reflection.ReflectionService;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -55,10 +53,13 @@ final class IpamServer implements AutoCloseable {
   private final Settings settings;
   private final int tcpPort;
   private final int metricsPort;
+  private final UnixSocketFile socketFile;
+  private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
   private IpamServer(Vertx vertx, List<HttpServer> servers, ThreadPoolExecutor workers, IpamStore store,
-      Settings settings, int tcpPort, int metricsPort) {
+      Settings settings, int tcpPort, int metricsPort, UnixSocketFile socketFile) {
     this.metricsPort = metricsPort;
+    this.socketFile = socketFile;
     this.vertx = vertx;
     this.servers = servers;
     this.workers = workers;
@@ -108,14 +109,20 @@ final class IpamServer implements AutoCloseable {
    * one: {@link #metricsPort}).
    */
   static IpamServer start(IpamStore store, Settings settings, CallLog log, String metricsHost, int metricsPort) {
-    Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(2).setWorkerPoolSize(1));
+    return start(store, settings, log, metricsHost, metricsPort, new PoolRegistry());
+  }
+
+  /** As {@link #start(IpamStore, Settings, CallLog, String, int)}, knowing the pools of {@code pools}. */
+  static IpamServer start(IpamStore store, Settings settings, CallLog log, String metricsHost, int metricsPort,
+      PoolRegistry pools) {
+    Vertx vertx = Vertx.builder().with(new VertxOptions().setEventLoopPoolSize(2).setWorkerPoolSize(1))
+        .withTransport(HalfCloseTransport.wrapDefault()).build();
     ThreadPoolExecutor workers = new ThreadPoolExecutor(settings.workers(), settings.workers(), 60,
         TimeUnit.SECONDS, new ArrayBlockingQueue<>(settings.queue()), r -> {
           Thread t = new Thread(r, "jipamd-store");
           t.setDaemon(true);
           return t;
         });
-    PoolRegistry pools = new PoolRegistry();
     GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions()
         .setMaxMessageSize(settings.maxMessageBytes())
         .setScheduleDeadlineAutomatically(true));
@@ -127,6 +134,7 @@ final class IpamServer implements AutoCloseable {
     grpc.addService(ReflectionService.v1());
     CniEndpoint cni = new CniEndpoint(store, pools, workers, log, metrics, settings.idleTimeout());
     List<HttpServer> servers = new ArrayList<>();
+    UnixSocketFile socketFile = null;
     int tcpPort = 0;
     int metricsActualPort = 0;
     try {
@@ -139,9 +147,7 @@ final class IpamServer implements AutoCloseable {
         servers.add(http);
       }
       if (settings.socket() != null) {
-        Path socket = settings.socket();
-        Files.createDirectories(socket.toAbsolutePath().getParent());
-        Files.deleteIfExists(socket);
+        socketFile = UnixSocketFile.claim(settings.socket());
         HttpServer unix = vertx.createHttpServer(base(settings))
             .requestHandler(req -> {
               if (CniEndpoint.PATH.equals(req.path())) {
@@ -150,9 +156,8 @@ final class IpamServer implements AutoCloseable {
                 grpc.handle(req);
               }
             });
-        await(unix.listen(SocketAddress.domainSocketAddress(socket.toString())), "listening on " + socket);
-        Files.setPosixFilePermissions(socket, PosixFilePermissions.fromString("rw-------"));
-        servers.add(unix);
+        servers.add(socketFile.bind(path -> await(unix.listen(SocketAddress.domainSocketAddress(path.toString())),
+            "listening on " + settings.socket())));
       }
       if (settings.tcpHost() != null) {
         HttpServerOptions options = base(settings);
@@ -174,12 +179,15 @@ final class IpamServer implements AutoCloseable {
     } catch (IOException | RuntimeException e) {
       vertx.close();
       workers.shutdownNow();
+      if (socketFile != null) {
+        socketFile.close();
+      }
       if (e instanceof IpamException ipam) {
         throw ipam;
       }
-      throw new IpamException(ErrorCode.IO_FAILURE, "jipamd cannot listen: " + e.getMessage(), e);
+      throw new IpamException(ErrorCode.IO_FAILURE, "cannot listen: " + IoMessages.describe(e), e);
     }
-    return new IpamServer(vertx, servers, workers, store, settings, tcpPort, metricsActualPort);
+    return new IpamServer(vertx, servers, workers, store, settings, tcpPort, metricsActualPort, socketFile);
   }
 
   private static final Class<?> MEMORY_STORE = IpamStore.inMemory().getClass();
@@ -224,9 +232,10 @@ final class IpamServer implements AutoCloseable {
     try {
       return future.toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
     } catch (ExecutionException e) {
-      throw new IpamException(ErrorCode.IO_FAILURE, "jipamd: " + what + " failed: " + e.getCause(), e.getCause());
+      throw new IpamException(ErrorCode.IO_FAILURE, what + " failed: " + IoMessages.describe(e.getCause()),
+          e.getCause());
     } catch (TimeoutException e) {
-      throw new IpamException(ErrorCode.IO_FAILURE, "jipamd: " + what + " timed out");
+      throw new IpamException(ErrorCode.IO_FAILURE, what + " timed out");
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IpamException(ErrorCode.INTERNAL, "interrupted " + what);
@@ -250,25 +259,39 @@ final class IpamServer implements AutoCloseable {
   /**
    * Stops accepting, waits up to the shutdown bound for in-flight calls (their answers are sent),
    * then closes the store. Calls still running at the bound are abandoned: each store call is
-   * atomic, so none is half-applied.
+   * atomic, so none is half-applied. Idempotent.
    */
   @Override
   public void close() {
+    stop();
+  }
+
+  /**
+   * {@link #close}, telling whether everything in flight finished within the shutdown bound
+   * (false also when already closed).
+   */
+  boolean stop() {
+    if (!closed.compareAndSet(false, true)) {
+      return false;
+    }
+    boolean clean = true;
     long bound = settings.shutdownBound().toMillis();
     for (HttpServer s : servers) {
       try {
         s.shutdown(bound, TimeUnit.MILLISECONDS).toCompletionStage().toCompletableFuture()
             .get(bound + 1000, TimeUnit.MILLISECONDS);
       } catch (ExecutionException | TimeoutException e) {
-        // the bound passed: go on closing
+        clean = false; // the bound passed: go on closing
       } catch (InterruptedException e) {
+        clean = false;
         Thread.currentThread().interrupt();
       }
     }
     workers.shutdown();
     try {
-      workers.awaitTermination(bound, TimeUnit.MILLISECONDS);
+      clean &= workers.awaitTermination(bound, TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
+      clean = false;
       Thread.currentThread().interrupt();
     }
     try {
@@ -279,12 +302,9 @@ final class IpamServer implements AutoCloseable {
       Thread.currentThread().interrupt();
     }
     store.close();
-    if (settings.socket() != null) {
-      try {
-        Files.deleteIfExists(settings.socket());
-      } catch (IOException e) {
-        // a stale socket file is replaced at the next start
-      }
+    if (socketFile != null) {
+      socketFile.close();
     }
+    return clean;
   }
 }

@@ -81,11 +81,11 @@ public final class Jipamd implements Callable<Integer> {
   int workers;
 
   @Option(names = "--queue", defaultValue = "1024",
-      description = "calls waiting for a worker before jipamd answers 'try again later' (default: ${DEFAULT-VALUE})")
+      description = "calls waiting for a worker before jipamd answers 'try again later', 1 to 65536 (default: ${DEFAULT-VALUE})")
   int queue;
 
   @Option(names = "--shutdown-timeout", paramLabel = "SECONDS", defaultValue = "10",
-      description = "on SIGTERM, how long in-flight calls may take to finish (default: ${DEFAULT-VALUE})")
+      description = "on SIGTERM, how long in-flight calls may take to finish, 0 to 3600 (default: ${DEFAULT-VALUE})")
   int shutdownSeconds;
 
   @Option(names = "--idle-timeout", paramLabel = "SECONDS", defaultValue = "30",
@@ -99,6 +99,10 @@ public final class Jipamd implements Callable<Integer> {
   @Option(names = "--metrics", paramLabel = "HOST:PORT",
       description = "serve Prometheus metrics on http://HOST:PORT/metrics, plain HTTP (default: off; port 0 picks one)")
   String metrics;
+
+  /** Bounds of --workers and --queue: threads are memory, and every queued call holds its request. */
+  static final int MAX_WORKERS = 256;
+  static final int MAX_QUEUE = 65536;
 
   /** Signalled when jipamd should stop; tests and the shutdown hook count it down. */
   private final CountDownLatch stop = new CountDownLatch(1);
@@ -196,22 +200,28 @@ public final class Jipamd implements Callable<Integer> {
       remoteTls = new RemoteStore.Tls(null, null, null);
     }
     CallLog log = new CallLog(System.err, logCalls);
-    IpamStore backing = StoreFactory.open(new StoreFactory.StoreSettings(store, dataDir, fsync, etcdConfig,
-        remote, remoteTls));
+    StoreFactory.StoreSettings storeSettings = new StoreFactory.StoreSettings(store, dataDir, fsync, etcdConfig,
+        remote, remoteTls);
+    IpamStore backing = StoreFactory.open(storeSettings);
     IpamServer server;
     try {
-      server = metrics == null ? IpamServer.start(backing, settings, log)
-          : IpamServer.start(backing, settings, log, metricsHost(), metricsPort());
+      server = IpamServer.start(backing, settings, log, metrics == null ? null : metricsHost(),
+          metrics == null ? 0 : metricsPort(), StoreFactory.pools(storeSettings, log));
     } catch (RuntimeException e) {
       backing.close();
       throw e;
     }
+    // SIGTERM and SIGINT stop jipamd through the latch, so that it exits 0 after a clean stop
+    // (the JVM's own handler exits 143); the hook covers any other way the JVM ends
     Thread hook = new Thread(() -> {
       log.info("stopping: finishing in-flight calls (at most " + shutdownSeconds + " s)");
       server.close();
       log.info("stopped");
     }, "jipamd-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
+    for (String signal : List.of("TERM", "INT")) {
+      sun.misc.Signal.handle(new sun.misc.Signal(signal), s -> stop.countDown());
+    }
     log.info("serving store " + store + (settings.socket() != null ? " on unix:" + settings.socket() : "")
         + (settings.tcpHost() != null ? " on " + settings.tcpHost() + ":" + server.tcpPort()
             + (settings.tlsCert() == null ? " (plain TCP)" : settings.clientCa() == null ? " (TLS)" : " (mutual TLS)")
@@ -221,7 +231,18 @@ public final class Jipamd implements Callable<Integer> {
     }
     log.info("ready");
     stop.await();
-    return 0;
+    try {
+      Runtime.getRuntime().removeShutdownHook(hook);
+    } catch (IllegalStateException exiting) {
+      return 1; // the JVM is exiting another way; the hook stops the server
+    }
+    log.info("stopping: finishing in-flight calls (at most " + shutdownSeconds + " s)");
+    if (server.stop()) {
+      log.info("stopped");
+      return 0;
+    }
+    log.info("stopped: in-flight calls did not finish within --shutdown-timeout " + shutdownSeconds + " s");
+    return 1;
   }
 
   /** What can be checked of the store settings without opening the store. */
@@ -296,6 +317,15 @@ public final class Jipamd implements Callable<Integer> {
     }
     if (idleSeconds < 1 || idleSeconds > 3600) {
       throw IpamException.invalidConfig("--idle-timeout %d is not 1 to 3600 seconds", idleSeconds);
+    }
+    if (shutdownSeconds < 0 || shutdownSeconds > 3600) {
+      throw IpamException.invalidConfig("--shutdown-timeout %d is not 0 to 3600 seconds", shutdownSeconds);
+    }
+    if (workers < 1 || workers > MAX_WORKERS) {
+      throw IpamException.invalidConfig("--workers %d is not 1 to %d", workers, MAX_WORKERS);
+    }
+    if (queue < 1 || queue > MAX_QUEUE) {
+      throw IpamException.invalidConfig("--queue %d is not 1 to %d", queue, MAX_QUEUE);
     }
     return new IpamServer.Settings(noSocket ? null : socket, host, port, insecure, tlsCert, tlsKey, clientCa,
         workers, queue, 4L << 20, Duration.ofSeconds(shutdownSeconds), Duration.ofSeconds(idleSeconds));

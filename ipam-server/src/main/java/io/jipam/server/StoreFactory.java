@@ -31,13 +31,33 @@ final class StoreFactory {
 
   static IpamStore open(StoreSettings s) {
     return switch (s.type()) {
-      case "file", "host-local" -> HostLocalStores.openWriteThrough(s.dataDir(), s.fsync());
+      case "file", "host-local" -> HostLocalStores.openWriteThrough(dataDir(s.dataDir()), s.fsync());
       case "memory" -> IpamStore.inMemory();
       case "etcd" -> EtcdStores.open(EtcdStoreConfig.fromJson(etcdJson(s.etcdConfig())));
       case "remote" -> RemoteStore.connect(RemoteStore.Target.parse(s.remote()).withTls(s.remoteTls()));
       default -> throw new IpamException(ErrorCode.INVALID_CONFIG, "store type \"" + s.type()
           + "\" is not one of file, etcd, remote, memory");
     };
+  }
+
+  /**
+   * The registry of the pools the store serves: for the file store kept in the data dir (in
+   * jipam's own folder, under a name no network can have), so that a restarted jipamd knows them;
+   * for the others this process's only (etcd keeps its pool definitions itself).
+   */
+  static PoolRegistry pools(StoreSettings s, CallLog log) {
+    return switch (s.type()) {
+      case "file", "host-local" -> PoolRegistry.persistent(s.dataDir().resolve(".jipam").resolve(".jipamd-pools"), log);
+      default -> new PoolRegistry();
+    };
+  }
+
+  /** The data dir, which must be a directory when it exists (created at the first write when not). */
+  private static Path dataDir(Path dir) {
+    if (Files.exists(dir) && !Files.isDirectory(dir)) {
+      throw new IpamException(ErrorCode.IO_FAILURE, "--data-dir " + dir + " is not a directory");
+    }
+    return dir;
   }
 
   private static Map<String, Object> etcdJson(Path file) {

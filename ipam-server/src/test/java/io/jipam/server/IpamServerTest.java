@@ -224,12 +224,22 @@ class IpamServerTest {
   }
 
   static Reply cni(Path socket, String body) throws Exception {
-    byte[] payload = body.getBytes(StandardCharsets.UTF_8);
+    return cni(socket, body.getBytes(StandardCharsets.UTF_8), false);
+  }
+
+  /** A CNI call of these exact bytes; with {@code halfClose} the client then shuts down its sending half. */
+  static Reply cni(Path socket, byte[] payload, boolean halfClose) throws Exception {
     try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
       String head = "POST /cni/v1 HTTP/1.1\r\nHost: jipamd\r\nContent-Length: " + payload.length
           + "\r\nConnection: close\r\n\r\n";
       ch.write(ByteBuffer.wrap(head.getBytes(StandardCharsets.ISO_8859_1)));
-      ch.write(ByteBuffer.wrap(payload));
+      ByteBuffer body = ByteBuffer.wrap(payload);
+      while (body.hasRemaining()) {
+        ch.write(body);
+      }
+      if (halfClose) {
+        ch.shutdownOutput();
+      }
       ByteArrayOutputStream out = new ByteArrayOutputStream();
       ByteBuffer buf = ByteBuffer.allocate(8192);
       while (ch.read(buf) >= 0) {
@@ -238,6 +248,9 @@ class IpamServerTest {
       }
       String text = out.toString(StandardCharsets.UTF_8);
       int split = text.indexOf("\r\n\r\n");
+      if (split < 0) {
+        throw new AssertionError("no answer from jipamd, got \"" + text + "\"");
+      }
       String headers = text.substring(0, split).toLowerCase(java.util.Locale.ROOT);
       int at = headers.indexOf("jipam-exit: ");
       int exit = Integer.parseInt(headers.substring(at + 12, at + 13));

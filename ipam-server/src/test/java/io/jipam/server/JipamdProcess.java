@@ -23,20 +23,57 @@ final class JipamdProcess implements AutoCloseable {
   }
 
   static JipamdProcess start(Path workDir, String... args) throws IOException, InterruptedException {
-    return start(workDir, List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1"), System.getProperty("java.class.path"),
-        List.of(args));
+    return start(workDir, LEAN_JVM, System.getProperty("java.class.path"), List.of(args));
   }
 
   /** jipamd with these JVM options and class path (this JVM's java). */
   static JipamdProcess start(Path workDir, List<String> jvmOptions, String classPath, List<String> args)
       throws IOException, InterruptedException {
-    List<String> command = new ArrayList<>();
+    return start(workDir, command(List.of(), jvmOptions, classPath, args));
+  }
+
+  /** jipamd started by {@code sh} under this umask (e.g. "000"), as a careless init script would. */
+  static JipamdProcess startUnderUmask(Path workDir, String umask, String... args)
+      throws IOException, InterruptedException {
+    return start(workDir, command(List.of("sh", "-c", "umask " + umask + " && exec \"$@\"", "sh"), LEAN_JVM,
+        System.getProperty("java.class.path"), List.of(args)));
+  }
+
+  /** jipamd by this exact command (a launcher script, say). */
+  static JipamdProcess startCommand(Path workDir, List<String> command) throws IOException, InterruptedException {
+    return start(workDir, command);
+  }
+
+  /** What a jipamd that was expected to stop by itself printed, and its exit code. */
+  record Finished(int exit, String output) {}
+
+  /** Runs jipamd until it exits by itself (at most 60 s): for starts that must be refused. */
+  static Finished runToExit(Path workDir, String... args) throws IOException, InterruptedException {
+    Path log = Files.createTempFile(workDir, "jipamd", ".log");
+    Process p = new ProcessBuilder(command(List.of(), LEAN_JVM, System.getProperty("java.class.path"), List.of(args)))
+        .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    if (!p.waitFor(60, TimeUnit.SECONDS)) {
+      p.destroyForcibly().waitFor();
+      throw new IllegalStateException("jipamd still running after 60 s:\n" + Files.readString(log));
+    }
+    return new Finished(p.exitValue(), Files.readString(log));
+  }
+
+  private static final List<String> LEAN_JVM = List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1");
+
+  private static List<String> command(List<String> prefix, List<String> jvmOptions, String classPath,
+      List<String> args) {
+    List<String> command = new ArrayList<>(prefix);
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.addAll(jvmOptions);
     command.add("-cp");
     command.add(classPath);
     command.add(Jipamd.class.getName());
     command.addAll(args);
+    return command;
+  }
+
+  private static JipamdProcess start(Path workDir, List<String> command) throws IOException, InterruptedException {
     Path log = Files.createTempFile(workDir, "jipamd", ".log");
     Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     JipamdProcess j = new JipamdProcess(p, log);

@@ -54,6 +54,17 @@ class BundleIT {
     assertTrue(v.getFileName().toString().startsWith("0.") && build.contains("build="), build);
   }
 
+  /** The bundle's jipamd names the version it was built as, not "dev". */
+  @Test
+  void jipamdVersion_bundle_printsTheBuiltVersion() {
+    Path v = Bundle.current(bin());
+    Proc.Result version = Proc.run(List.of(v.resolve("bin/jipamd").toString(), "--version"), Map.of(), "",
+        java.time.Duration.ofSeconds(60));
+    assertEquals(0, version.exit(), version.toString());
+    String built = v.getFileName().toString().substring(0, v.getFileName().toString().lastIndexOf('-'));
+    assertEquals("jipamd " + built, version.stdout().strip(), version.toString());
+  }
+
   @Test
   void runtime_hasOnlyTheModulesItWasLinkedWith() {
     Path v = Bundle.current(bin());

@@ -342,6 +342,44 @@ class DeployManifestsTest {
     }
   }
 
+  /**
+   * Every jipamd container bounds its heap and direct buffers (JIPAMD_HEAP_OPTS, read by the
+   * launcher) to fit its memory limit with 128 MiB left for metaspace, code and thread stacks.
+   */
+  @Test
+  void jipamdContainers_heapAndDirectMemoryFitTheLimit() throws Exception {
+    int checked = 0;
+    for (Path yaml : files(".yaml")) {
+      for (JsonNode doc : documents(Files.readString(yaml))) {
+        for (JsonNode c : doc.path("spec").path("template").path("spec").path("containers")) {
+          if (!c.path("name").asText().equals("jipamd") || c.path("resources").path("limits").path("memory").isMissingNode()) {
+            continue; // not jipamd, or a patch that leaves its limit and environment as they are
+          }
+          String opts = null;
+          for (JsonNode e : c.path("env")) {
+            if (e.path("name").asText().equals("JIPAMD_HEAP_OPTS")) {
+              opts = e.path("value").asText();
+            }
+          }
+          String where = DEPLOY.relativize(yaml).toString();
+          assertTrue(opts != null, where + ": jipamd without JIPAMD_HEAP_OPTS");
+          java.util.regex.Matcher heap = java.util.regex.Pattern.compile("-Xmx(\\d+)m").matcher(opts);
+          java.util.regex.Matcher direct = java.util.regex.Pattern.compile("-XX:MaxDirectMemorySize=(\\d+)m").matcher(opts);
+          assertTrue(heap.find() && direct.find(), where + ": " + opts);
+          String limit = c.path("resources").path("limits").path("memory").asText();
+          long limitMi = limit.endsWith("Gi") ? Long.parseLong(limit.replace("Gi", "")) * 1024
+              : Long.parseLong(limit.replace("Mi", ""));
+          long needs = Long.parseLong(heap.group(1)) + Long.parseLong(direct.group(1)) + 128;
+          assertTrue(needs <= limitMi, where + ": " + opts + " + 128 MiB is over the limit " + limit);
+          checked++;
+        }
+      }
+    }
+    assertTrue(checked >= 2, "jipamd containers checked: " + checked);
+    String launcher = Files.readString(Bundle.ROOT.resolve("ipam-server/src/dist/bin/jipamd"));
+    assertTrue(launcher.contains("JIPAMD_HEAP_OPTS:--Xmx192m -XX:MaxDirectMemorySize=96m"), "the launcher's default");
+  }
+
   @Test
   void operatorSecrets_documented() throws Exception {
     Path operations = Bundle.ROOT.resolve("docs/operations.md");

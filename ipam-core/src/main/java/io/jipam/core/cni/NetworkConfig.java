@@ -32,6 +32,25 @@ public record NetworkConfig(CniVersion cniVersion, String name, IpamConfig ipam,
     requestedIps = List.copyOf(requestedIps);
   }
 
+  /**
+   * The most a network config (the plugin's stdin) may hold, in every mode: a config with a GC
+   * list of some ten thousand attachments fits. The plugin reads no more; jipamd refuses a daemon
+   * request whose config is larger.
+   */
+  public static final int MAX_BYTES = 4 << 20;
+
+  /**
+   * Refuses a config of {@code length} bytes over {@link #MAX_BYTES}.
+   *
+   * @throws IpamException {@code INVALID_CONFIG} naming the limit
+   */
+  public static void checkSize(long length) {
+    if (length > MAX_BYTES) {
+      throw IpamException.invalidConfig("the network config on stdin is larger than %d bytes, jipam's limit",
+          MAX_BYTES);
+    }
+  }
+
   /** The raw cniVersion text of a config, for error output; null when it cannot be read. */
   public static String versionText(Object parsed) {
     return parsed instanceof Map<?, ?> m && m.get("cniVersion") instanceof String s ? s : null;
