@@ -83,10 +83,7 @@ public record EtcdStoreConfig(List<String> endpoints, String node, Duration time
       normal.add(normalizeEndpoint(e, tls != null));
     }
     endpoints = List.copyOf(normal);
-    if (node == null || !NODE.matcher(node).matches()) {
-      throw IpamException.invalidConfig("etcd store: invalid node name \"%s\": letters, digits, '_', '.',"
-          + " '-', starting with a letter or digit", node);
-    }
+    checkNode(node);
     timeout = timeout == null ? DEFAULT_TIMEOUT : timeout;
     if (timeout.toMillis() < 100 || timeout.toMinutes() > 10) {
       throw IpamException.invalidConfig("etcd store: timeoutMillis %d out of 100..600000", timeout.toMillis());
@@ -327,6 +324,28 @@ public record EtcdStoreConfig(List<String> endpoints, String node, Duration time
       throw IpamException.invalidConfig("etcd store: \"%s\" must be an integer, found %s", key, o);
     }
     return n.longValue();
+  }
+
+  /**
+   * The node name rule (letters, digits, '_', '.', '-', starting with a letter or digit, at most
+   * 253): returns {@code node} when it follows it.
+   *
+   * @throws IpamException INVALID_CONFIG naming the value when it does not
+   */
+  public static String checkNode(String node) {
+    if (node == null || !NODE.matcher(node).matches()) {
+      throw IpamException.invalidConfig("etcd store: invalid node name \"%s\": letters, digits, '_', '.',"
+          + " '-', starting with a letter or digit", node);
+    }
+    return node;
+  }
+
+  /**
+   * The node name when none is configured: env {@code JIPAM_NODE_NAME}, then {@code NODE_NAME},
+   * then the host name.
+   */
+  public static String defaultNode() {
+    return defaultNodeName();
   }
 
   static String defaultNodeName() {
