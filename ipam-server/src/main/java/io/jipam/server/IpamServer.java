@@ -51,12 +51,12 @@ final class IpamServer implements AutoCloseable {
   private final Vertx vertx;
   private final List<HttpServer> servers;
   private final ThreadPoolExecutor workers;
-  private final IpamStore store;
+  private final NodeStores store;
   private final Settings settings;
   private final int tcpPort;
   private final int metricsPort;
 
-  private IpamServer(Vertx vertx, List<HttpServer> servers, ThreadPoolExecutor workers, IpamStore store,
+  private IpamServer(Vertx vertx, List<HttpServer> servers, ThreadPoolExecutor workers, NodeStores store,
       Settings settings, int tcpPort, int metricsPort) {
     this.metricsPort = metricsPort;
     this.vertx = vertx;
@@ -108,6 +108,18 @@ final class IpamServer implements AutoCloseable {
    * one: {@link #metricsPort}).
    */
   static IpamServer start(IpamStore store, Settings settings, CallLog log, String metricsHost, int metricsPort) {
+    return start(NodeStores.single(store), CallerIdentity.noOperatorCa(), settings, log, metricsHost, metricsPort);
+  }
+
+  /**
+   * As {@link #start(IpamStore, Settings, CallLog, String, int)}, with calls served by caller
+   * ({@link Access}): each call's caller established by {@code identity} (whose operator CA the TLS
+   * listener also trusts), each node's calls on its store of {@code stores}. The server owns the
+   * stores.
+   */
+  static IpamServer start(NodeStores stores, CallerIdentity identity, Settings settings, CallLog log,
+      String metricsHost, int metricsPort) {
+    IpamStore store = stores.base();
     Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(2).setWorkerPoolSize(1));
     ThreadPoolExecutor workers = new ThreadPoolExecutor(settings.workers(), settings.workers(), 60,
         TimeUnit.SECONDS, new ArrayBlockingQueue<>(settings.queue()), r -> {
@@ -121,7 +133,9 @@ final class IpamServer implements AutoCloseable {
         .setScheduleDeadlineAutomatically(true));
     Metrics metrics = new Metrics();
     metrics.watchCommits(store);
-    IpamEndpoint endpoint = new IpamEndpoint(store, pools, workers, log, metrics, neverBlocks(store));
+    stores.onEachNodeStore(metrics::watchCommits);
+    IpamEndpoint endpoint = new IpamEndpoint(new Access(identity, stores), pools, workers, log, metrics,
+        neverBlocks(store));
     grpc.addService(endpoint.service());
     grpc.addService(Health.service(store, workers));
     grpc.addService(ReflectionService.v1());
@@ -160,9 +174,14 @@ final class IpamServer implements AutoCloseable {
           options.setSsl(true).setUseAlpn(true)
               .setKeyCertOptions(new PemKeyCertOptions().setCertPath(settings.tlsCert().toString())
                   .setKeyPath(settings.tlsKey().toString()));
-          if (settings.clientCa() != null) {
-            options.setTrustOptions(new PemTrustOptions().addCertPath(settings.clientCa().toString()))
-                .setClientAuth(ClientAuth.REQUIRED);
+          PemTrustOptions clients = new PemTrustOptions();
+          for (Path ca : new Path[] {settings.clientCa(), identity.operatorCaFile()}) {
+            if (ca != null) {
+              clients.addCertPath(ca.toString());
+            }
+          }
+          if (!clients.getCertPaths().isEmpty()) {
+            options.setTrustOptions(clients).setClientAuth(ClientAuth.REQUIRED);
           }
         }
         HttpServer tcp = vertx.createHttpServer(options).requestHandler(grpc);
@@ -179,7 +198,7 @@ final class IpamServer implements AutoCloseable {
       }
       throw new IpamException(ErrorCode.IO_FAILURE, "jipamd cannot listen: " + e.getMessage(), e);
     }
-    return new IpamServer(vertx, servers, workers, store, settings, tcpPort, metricsActualPort);
+    return new IpamServer(vertx, servers, workers, stores, settings, tcpPort, metricsActualPort);
   }
 
   private static final Class<?> MEMORY_STORE = IpamStore.inMemory().getClass();

@@ -77,6 +77,16 @@ public final class Jipamd implements Callable<Integer> {
   @Option(names = "--remote-insecure", description = "remote store: plain TCP without TLS")
   boolean remoteInsecure;
 
+  @Option(names = "--node-name", paramLabel = "NAME",
+      description = "remote store: the node this jipamd acts for, sent with every call (default: env"
+          + " JIPAM_NODE_NAME, then NODE_NAME, then the host name)")
+  String nodeName;
+
+  @Option(names = "--operator-ca", paramLabel = "FILE",
+      description = "CA (PEM) whose client certificates are operators on TCP (may reclaim, audit, act for any"
+          + " node); other client certificates are nodes named by their subject CN")
+  Path operatorCa;
+
   @Option(names = "--workers", defaultValue = "8", description = "threads running store calls (default: ${DEFAULT-VALUE})")
   int workers;
 
@@ -196,12 +206,13 @@ public final class Jipamd implements Callable<Integer> {
       remoteTls = new RemoteStore.Tls(null, null, null);
     }
     CallLog log = new CallLog(System.err, logCalls);
-    IpamStore backing = StoreFactory.open(new StoreFactory.StoreSettings(store, dataDir, fsync, etcdConfig,
-        remote, remoteTls));
+    CallerIdentity identity = CallerIdentity.withOperatorCa(operatorCa);
+    NodeStores backing = StoreFactory.openNodeStores(new StoreFactory.StoreSettings(store, dataDir, fsync,
+        etcdConfig, remote, remoteTls, "remote".equals(store) ? node() : null));
     IpamServer server;
     try {
-      server = metrics == null ? IpamServer.start(backing, settings, log)
-          : IpamServer.start(backing, settings, log, metricsHost(), metricsPort());
+      server = IpamServer.start(backing, identity, settings, log, metrics == null ? null : metricsHost(),
+          metrics == null ? 0 : metricsPort());
     } catch (RuntimeException e) {
       backing.close();
       throw e;
@@ -224,8 +235,25 @@ public final class Jipamd implements Callable<Integer> {
     return 0;
   }
 
+  /** The node a remote store acts for: --node-name, else the etcd store's default chain. */
+  private String node() {
+    return io.jipam.etcd.EtcdStoreConfig.checkNode(nodeName != null ? nodeName
+        : io.jipam.etcd.EtcdStoreConfig.defaultNode());
+  }
+
   /** What can be checked of the store settings without opening the store. */
   private void checkStoreSettings() {
+    if (nodeName != null) {
+      try {
+        io.jipam.etcd.EtcdStoreConfig.checkNode(nodeName);
+      } catch (IpamException e) {
+        throw IpamException.invalidConfig("--node-name \"%s\" is not a node name: letters, digits, '_', '.', '-',"
+            + " starting with a letter or digit", nodeName);
+      }
+    }
+    if (operatorCa != null && (tlsCert == null || tlsKey == null)) {
+      throw IpamException.invalidConfig("--operator-ca %s needs --tls-cert and --tls-key", operatorCa);
+    }
     if (!List.of("file", "host-local", "etcd", "remote", "memory").contains(store)) {
       throw IpamException.invalidConfig("store \"%s\" is not one of file, etcd, remote, memory", store);
     }
