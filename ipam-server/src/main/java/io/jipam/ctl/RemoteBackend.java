@@ -34,10 +34,18 @@ final class RemoteBackend implements Backend {
 
   /** Connects; a unix socket that does not exist fails here, naming the ways out. */
   static RemoteBackend connect(RemoteStore.Target target) {
+    return connect(target, null);
+  }
+
+  /**
+   * As {@link #connect(RemoteStore.Target)}, every call naming {@code node} (null: none): an
+   * operator acting for that node, e.g. {@code gc} of a named node on a central jipamd.
+   */
+  static RemoteBackend connect(RemoteStore.Target target, String node) {
     if (target.isUnix() && !Files.exists(Path.of(target.text().substring("unix:".length())))) {
       throw new IpamException(ErrorCode.TRY_AGAIN_LATER, String.format(HINT, target.text()) + " (no such socket)");
     }
-    return new RemoteBackend(RemoteStore.connect(target), target);
+    return new RemoteBackend(RemoteStore.connect(target, node), target);
   }
 
   @Override

@@ -46,7 +46,7 @@ import org.junit.jupiter.api.io.TempDir;
 class CentralReplicasIT {
   private static final int NODES = 8;
   private static final int CALLERS = 4;
-  private static final int CYCLES = 30;
+  private static final int CYCLES = 20;
 
   @TempDir Path dir;
 

@@ -211,6 +211,49 @@ class NodeIdentityTest {
     assertEquals(Map.of("a1", "node-a", "b1", "node-b"), nodes(client(central, null, null), null));
   }
 
+  @Test
+  void dataUnderAReplicasName_shownForWhatItIs_keptByNodeGcAndReclaimedByTheOperator() throws Exception {
+    central = central(true);
+    // as a central jipamd before node identity wrote it: under its own node name (here: an
+    // operator naming no node, which runs on jipamd's own store)
+    RemoteStore operator = client(central, "admin", null);
+    allocated(operator.allocate(pool, AllocationRequest.of(att("old1"))));
+    RemoteStore a = client(central, "node-a", "node-a");
+    allocated(a.allocate(pool, AllocationRequest.of(att("a1"))));
+    assertEquals(Map.of("old1", "central-0", "a1", "node-a"), nodes(operator, null), "listed under the replica");
+    assertEquals(List.of(), a.retainOnly(pool, Set.of()).stream().filter(x -> x.attachment().equals(att("old1")))
+        .toList(), "no node's GC touches it");
+    CtlRun list = ctl("list", "--node", "central-0");
+    assertTrue(list.exit() == 0 && list.out().contains("old1/eth0"), list.toString());
+    CtlRun reclaim = ctl("reclaim-node", "central-0", "--force");
+    assertEquals(0, reclaim.exit(), reclaim.toString());
+    assertEquals(Map.of(), nodes(operator, null));
+  }
+
+  @Test
+  void jipamctlGc_asNamedNodeWithTheOperatorCertificate_releasesThatNodesOnly() throws Exception {
+    central = central(true);
+    allocated(client(central, "node-a", null).allocate(pool, AllocationRequest.of(att("a1"))));
+    allocated(client(central, "node-b", null).allocate(pool, AllocationRequest.of(att("b1"))));
+    Path valid = java.nio.file.Files.writeString(dir.resolve("valid"), "# none\n");
+    CtlRun gc = ctl("gc", "--pool", "pods", "--valid", valid.toString(), "--as-node", "node-b");
+    assertEquals(0, gc.exit(), gc.toString());
+    assertEquals(Map.of("a1", "node-a"), nodes(client(central, "admin", null), null));
+    CtlRun asNode = CtlRun.of("--server", "127.0.0.1:" + central.tcpPort(), "--ca", certs.pem("ca").toString(),
+        "--cert", certs.pem("node-a").toString(), "--key", certs.key("node-a").toString(), "--as-node", "node-b",
+        "gc", "--pool", "pods", "--valid", valid.toString());
+    assertEquals(1, asNode.exit(), asNode.toString());
+    assertTrue(asNode.err().contains("PERMISSION_DENIED"), asNode.toString());
+  }
+
+  /** jipamctl against the central jipamd with the operator's certificate. */
+  private CtlRun ctl(String... args) {
+    List<String> all = new ArrayList<>(List.of("--server", "127.0.0.1:" + central.tcpPort(), "--ca",
+        certs.pem("ca").toString(), "--cert", certs.pem("admin").toString(), "--key", certs.key("admin").toString()));
+    all.addAll(List.of(args));
+    return CtlRun.of(all.toArray(String[]::new));
+  }
+
   /** Each listed attachment's container ID and node. */
   private Map<String, String> nodes(RemoteStore s, String node) {
     Map<String, String> out = new TreeMap<>();
