@@ -39,8 +39,10 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 
 /**
- * The {@code jipam.v1.Ipam} methods over one {@link IpamStore}. Requests are decoded on the event
- * loop; the store runs on {@code blocking} (or, for a store that never blocks, inline) (a bounded pool: when its queue is full the call is
+ * The {@code jipam.v1.Ipam} methods over jipamd's stores. Each call's caller is established and
+ * checked against the role table on the event loop, before the call runs ({@link Access}: a refusal
+ * is answered PERMISSION_DENIED at once and touches no store); the call then runs on its caller's
+ * node's store. Requests are decoded on the event loop; the store runs on {@code blocking} (or, for a store that never blocks, inline) (a bounded pool: when its queue is full the call is
  * answered RESOURCE_EXHAUSTED with TRY_AGAIN_LATER at once, never queued without bound); the
  * answer is written back on the request's context.
  */

@@ -207,8 +207,9 @@ public final class Jipamd implements Callable<Integer> {
     }
     CallLog log = new CallLog(System.err, logCalls);
     CallerIdentity identity = CallerIdentity.withOperatorCa(operatorCa);
+    String actsFor = "remote".equals(store) ? node() : null;
     NodeStores backing = StoreFactory.openNodeStores(new StoreFactory.StoreSettings(store, dataDir, fsync,
-        etcdConfig, remote, remoteTls, "remote".equals(store) ? node() : null));
+        etcdConfig, remote, remoteTls, actsFor));
     IpamServer server;
     try {
       server = IpamServer.start(backing, identity, settings, log, metrics == null ? null : metricsHost(),
@@ -223,7 +224,8 @@ public final class Jipamd implements Callable<Integer> {
       log.info("stopped");
     }, "jipamd-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
-    log.info("serving store " + store + (settings.socket() != null ? " on unix:" + settings.socket() : "")
+    log.info("serving store " + store + (actsFor != null ? " (" + remote + ", as node " + actsFor + ")" : "")
+        + (settings.socket() != null ? " on unix:" + settings.socket() : "")
         + (settings.tcpHost() != null ? " on " + settings.tcpHost() + ":" + server.tcpPort()
             + (settings.tlsCert() == null ? " (plain TCP)" : settings.clientCa() == null ? " (TLS)" : " (mutual TLS)")
             : ""));

@@ -28,12 +28,15 @@ import java.util.concurrent.TimeUnit;
  *   <li>central, per node: one central jipamd process ({@code --store etcd}, plain TCP on
  *       loopback, {@code --workers} = all callers), {@code nodes} x {@code callers} clients each
  *       naming its node ({@code jipam-node}, as a node's jipamd does), ADD+DEL pairs
- *       ({@link JipamdThroughput}); meanwhile {@code adds} daemon-mode ADDs of the built plugin
- *       ({@code dist/bin/jipam}) through a node jipamd ({@code --store remote}) to that central
- *       jipamd, one after the other, each timed from exec to exit;
+ *       ({@link JipamdThroughput}); in a last such cell, {@code adds} daemon-mode ADDs of the built
+ *       plugin ({@code dist/bin/jipam}) through a node jipamd ({@code --store remote}) to that
+ *       central jipamd, one after the other, each timed from exec to exit;
  *   <li>central, one pipeline: the same clients naming no node (the central jipamd's own store,
  *       which is how every call ran before node identity).
  * </ol>
+ * After one warm-up run (until the JIT compilers have settled), the two central designs alternate
+ * for two rounds; the daemon-mode ADDs run in a further per-node cell, so that their JVM starts do
+ * not weigh on the throughput figures.
  *
  * <pre>java -cp "bench/target/classes:bench/target/lib/*" io.jipam.bench.service.CentralBench \
  *     [nodes=16] [callers=4] [seconds=10] [adds=60]</pre>
@@ -75,16 +78,33 @@ public final class CentralBench {
           node.awaitReady();
           String target = "127.0.0.1:" + port;
           int clients = nodes * callers;
+          int connections = Math.min(4, clients);
+          // one warm-up run until the JIT compilers of both processes have settled, discarded
+          JipamdThroughput.run(target, clients, connections, nodes, Duration.ofSeconds(2), JipamdThroughput.MAX_WARMUP,
+              Duration.ofSeconds(2), central.pid());
+          List<Double> perNode = new ArrayList<>();
+          List<Double> onePipeline = new ArrayList<>();
+          for (int round = 0; round < 2; round++) { // the two designs alternate: a round's pair within seconds
+            JipamdThroughput.Result a = JipamdThroughput.run(target, clients, connections, nodes, Duration.ofSeconds(2),
+                Duration.ofSeconds(2), Duration.ofSeconds(seconds), central.pid());
+            report("round " + (round + 1) + ", central, " + nodes + " nodes x " + callers + " clients, a store per node",
+                a, raw);
+            perNode.add(a.pairsPerSecond());
+            JipamdThroughput.Result b = JipamdThroughput.run(target, clients, connections, 0, Duration.ofSeconds(2),
+                Duration.ofSeconds(2), Duration.ofSeconds(seconds), central.pid());
+            report("round " + (round + 1) + ", central, " + clients + " clients naming no node (one pipeline)", b, raw);
+            onePipeline.add(b.pairsPerSecond());
+          }
+          double pn = mean(perNode);
+          double one = mean(onePipeline);
+          System.out.printf("mean of rounds: a store per node %.0f pairs/s, one pipeline %.0f pairs/s; per node / raw CAS"
+              + " %.2fx, per node / direct %.2fx, per node / one pipeline %.2fx%n", pn, one, pn / raw,
+              pn / (direct[1] / 2), pn / one);
           long[][] addMillis = new long[1][];
           Thread daemonAdds = new Thread(() -> addMillis[0] = daemonAdds(plugin, node.target(), adds, dir));
-          // the daemon-mode ADDs run inside the per-node cell's window (they start after its warm-up)
-          JipamdThroughput.Result perNode = measureWhile(target, clients, nodes, seconds, central.pid(), daemonAdds);
-          report("central, " + nodes + " nodes x " + callers + " clients, a store per node", perNode, raw);
-          JipamdThroughput.Result one = JipamdThroughput.run(target, clients, Math.min(4, clients), 0,
-              Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofSeconds(seconds), central.pid());
-          report("central, " + clients + " clients naming no node (one pipeline)", one, raw);
-          System.out.printf("per node / direct: %.2fx; per node / one pipeline: %.2fx%n",
-              perNode.pairsPerSecond() / (direct[1] / 2), perNode.pairsPerSecond() / one.pairsPerSecond());
+          // the daemon-mode ADDs run inside a per-node cell's window (they start after its warm-up)
+          JipamdThroughput.Result withAdds = measureWhile(target, clients, nodes, seconds, central.pid(), daemonAdds);
+          report("central, a store per node, while the daemon-mode ADDs ran", withAdds, raw);
           long[] ms = addMillis[0];
           if (ms != null && ms.length > 0) {
             Arrays.sort(ms);
@@ -156,6 +176,10 @@ public final class CentralBench {
       Thread.currentThread().interrupt();
     }
     return Arrays.copyOf(out, done);
+  }
+
+  private static double mean(List<Double> values) {
+    return values.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
   }
 
   private static int freePort() throws IOException {
