@@ -31,6 +31,11 @@ public enum ErrorCode {
   ADDRESS_UNAVAILABLE(101),
   /** CHECK found the attachment's allocation differs from the previous result. */
   ALLOCATION_MISMATCH(102),
+  /**
+   * The caller may not do this: a node asking for another node's attachment or for an operator's
+   * call (jipamd's identity and role table, docs/service.md).
+   */
+  PERMISSION_DENIED(103),
   /** A bug or an unexpected state; the message says what. */
   INTERNAL(999);
 

@@ -33,6 +33,11 @@ abstract sealed class Change<R> permits Change.Add, Change.Del {
   R planned;
   /** The outcome of an attempt whose transaction was sent and may or may not have applied. */
   R uncertain;
+  /**
+   * Set instead of {@link #planned} when the store may not touch the attachment (another node's,
+   * in a scoped store): the change writes nothing and its caller gets this.
+   */
+  io.jipam.core.IpamException denied;
 
   private Change(Pool pool, Attachment attachment, long deadline) {
     this.pool = pool;
@@ -67,7 +72,11 @@ abstract sealed class Change<R> permits Change.Add, Change.Del {
   }
 
   final void complete() {
-    result.complete(planned);
+    if (denied != null) {
+      result.completeExceptionally(denied);
+    } else {
+      result.complete(planned);
+    }
   }
 
   /** The planned outcome's transaction was sent and its fate is unknown. */
@@ -120,7 +129,7 @@ abstract sealed class Change<R> permits Change.Add, Change.Del {
 
     @Override
     boolean writes() {
-      return true;
+      return denied == null;
     }
   }
 }

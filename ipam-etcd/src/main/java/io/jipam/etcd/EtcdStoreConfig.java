@@ -327,6 +327,14 @@ public record EtcdStoreConfig(List<String> endpoints, String node, Duration time
     return n.longValue();
   }
 
+  /**
+   * The node name when none is configured: env {@code JIPAM_NODE_NAME}, then {@code NODE_NAME},
+   * then the host name.
+   */
+  public static String defaultNode() {
+    return defaultNodeName();
+  }
+
   static String defaultNodeName() {
     for (String env : List.of("JIPAM_NODE_NAME", "NODE_NAME")) {
       String v = System.getenv(env);

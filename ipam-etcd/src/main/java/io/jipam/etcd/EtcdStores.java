@@ -20,4 +20,15 @@ public final class EtcdStores {
   public static EtcdStore open(EtcdStoreConfig config) {
     return new GroupCommitStore(config, System::nanoTime);
   }
+
+  /**
+   * Connects to etcd as configured, for stores of many nodes over that one client (a central
+   * jipamd): {@link EtcdNodeStores#store()} is the config's node's, {@link
+   * EtcdNodeStores#forNode} any node's. Lazy as {@link #open}.
+   *
+   * @throws io.jipam.core.IpamException INVALID_CONFIG when the TLS files cannot be loaded
+   */
+  public static EtcdNodeStores openShared(EtcdStoreConfig config) {
+    return new SharedClientStores(config, System::nanoTime);
+  }
 }

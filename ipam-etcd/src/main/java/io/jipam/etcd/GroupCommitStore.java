@@ -53,6 +53,8 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
   private final CommitTickets tickets;
   private final NodeReclaimer reclaimer;
   private final ExecutorService committers;
+  /** Whether this store owns its etcd client and commit threads (closes them). */
+  private final boolean owns;
   private final ConcurrentHashMap<String, PoolSlot> pools = new ConcurrentHashMap<>();
   private volatile boolean closed;
   /** Successful transactions and the requests they carried (see {@link CommitCounters}). */
@@ -65,17 +67,33 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
   private record PoolSlot(PoolCache cache, CommitQueue queue) {}
 
   GroupCommitStore(EtcdStoreConfig config, LongSupplier clock) {
-    EtcdClient etcd = new EtcdClient(config, clock);
+    this(config, new EtcdClient(config, clock), clock, false, newCommitters(), true);
+  }
+
+  /**
+   * A store on an etcd client and commit threads that may be shared with other stores ({@link
+   * SharedClientStores}); with {@code owns} false, {@link #close} leaves both to their owner.
+   *
+   * @param scoped see {@link StoreContext#scoped}
+   */
+  GroupCommitStore(EtcdStoreConfig config, EtcdClient etcd, LongSupplier clock, boolean scoped,
+      ExecutorService committers, boolean owns) {
     Keys keys = new Keys(config.prefix());
-    this.ctx = new StoreContext(config, etcd, keys, new BlockCodec(keys), clock);
+    this.ctx = new StoreContext(config, etcd, keys, new BlockCodec(keys), clock, scoped);
     this.tickets = new CommitTickets(ctx);
-    this.committers = Executors.newCachedThreadPool(r -> {
+    this.committers = committers;
+    this.owns = owns;
+    this.reclaimer = new NodeReclaimer(ctx, this::retrying, this::releaseAll,
+        () -> pools.values().forEach(p -> p.cache().invalidate()));
+  }
+
+  /** Commit threads: daemons, created on demand, ended after a minute idle. */
+  static ExecutorService newCommitters() {
+    return Executors.newCachedThreadPool(r -> {
       Thread t = new Thread(r, "jipam-etcd-commit-" + THREADS.incrementAndGet());
       t.setDaemon(true);
       return t;
     });
-    this.reclaimer = new NodeReclaimer(ctx, this::retrying, this::releaseAll,
-        () -> pools.values().forEach(p -> p.cache().invalidate()));
   }
 
   @Override
@@ -111,7 +129,15 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
       cache.definition(deadline);
       String key = ctx.keys().handle(pool.name(), attachment);
       KeyValue kv = ctx.etcd().getAll(List.of(key), deadline, "reading handle " + key).get(0);
-      return kv == null ? List.<Allocation>of() : HandleCodec.decode(key, attachment, kv).allocations();
+      if (kv == null) {
+        return List.<Allocation>of();
+      }
+      Handle h = HandleCodec.decode(key, attachment, kv);
+      IpamException denied = ctx.denial(h, attachment);
+      if (denied != null) {
+        throw denied;
+      }
+      return h.allocations();
     });
   }
 
@@ -317,6 +343,9 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
       return;
     }
     closed = true;
+    if (!owns) {
+      return;
+    }
     committers.shutdown();
     try {
       committers.awaitTermination(Math.max(1, ctx.timeoutNanos() / 1_000_000), TimeUnit.MILLISECONDS);

@@ -284,6 +284,10 @@ final class TxnPlan {
     int sets = layout.sets();
     Allocation[] bySet = new Allocation[sets];
     Handle held = handle(att);
+    add.denied = ctx.denial(held, att);
+    if (add.denied != null) {
+      return null;
+    }
     if (held != null) {
       for (Allocation a : held.allocations()) {
         if (a.rangeSetIndex() >= 0 && a.rangeSetIndex() < sets) {
@@ -360,10 +364,14 @@ final class TxnPlan {
 
   List<Allocation> release(Change.Del del) {
     Attachment att = del.attachment;
+    Handle h = handle(att);
+    del.denied = ctx.denial(h, att);
+    if (del.denied != null) {
+      return null;
+    }
     if (markerPuts.add(att)) {
       undo.push(() -> markerPuts.remove(att));
     }
-    Handle h = handle(att);
     if (h == null) {
       return del.uncertain != null ? del.uncertain : List.of();
     }

@@ -4,7 +4,6 @@ import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.LinearizabilityCheck;
-import java.lang.reflect.Proxy;
 import java.time.Duration;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
@@ -28,22 +27,7 @@ class EtcdStoreLinearizabilityTest {
         s.allocate(LinearizabilityCheck.smallPool("warm"), AllocationRequest.of(new Attachment("warm", "eth0")));
       }
       System.out.println("EtcdStoreLinearizabilityTest: " + LinearizabilityCheck.run(
-          h -> new IpamStore[] {unclosable(a), unclosable(b)}, 20, 4, 8));
+          h -> new IpamStore[] {LinearizabilityCheck.unclosable(a), LinearizabilityCheck.unclosable(b)}, 20, 4, 8));
     }
-  }
-
-  /** The store, with close() doing nothing: the run closes its handles after each history. */
-  private static IpamStore unclosable(IpamStore store) {
-    return (IpamStore) Proxy.newProxyInstance(IpamStore.class.getClassLoader(), new Class<?>[] {IpamStore.class},
-        (proxy, method, args) -> {
-          if (method.getName().equals("close")) {
-            return null;
-          }
-          try {
-            return method.invoke(store, args);
-          } catch (java.lang.reflect.InvocationTargetException e) {
-            throw e.getCause();
-          }
-        });
   }
 }

@@ -82,6 +82,10 @@ public final class Jipamctl {
     @Option(scope = CommandLine.ScopeType.INHERIT, names = "--key", paramLabel = "FILE", description = "TCP: client key (PEM)")
     Path key;
 
+    @Option(scope = CommandLine.ScopeType.INHERIT, names = "--as-node", paramLabel = "NODE",
+        description = "jipamd: act for this node (an operator's gc of a named node on a central jipamd)")
+    String asNode;
+
     @Option(scope = CommandLine.ScopeType.INHERIT, names = "--insecure", description = "TCP: plain, without TLS")
     boolean insecure;
 
@@ -119,7 +123,7 @@ public final class Jipamctl {
       if (!target.isUnix() && !insecure) {
         target = target.withTls(new RemoteStore.Tls(ca, cert, key));
       }
-      return RemoteBackend.connect(target);
+      return RemoteBackend.connect(target, asNode);
     }
 
     boolean json() {

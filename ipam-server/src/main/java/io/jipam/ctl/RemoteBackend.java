@@ -38,6 +38,14 @@ final class RemoteBackend implements Backend {
    * denied, not as a jipamd that does not answer.
    */
   static RemoteBackend connect(RemoteStore.Target target) {
+    return connect(target, null);
+  }
+
+  /**
+   * As {@link #connect(RemoteStore.Target)}, every call naming {@code node} (null: none): an
+   * operator acting for that node, e.g. {@code gc} of a named node on a central jipamd.
+   */
+  static RemoteBackend connect(RemoteStore.Target target, String node) {
     if (target.isUnix()) {
       Path socket = Path.of(target.text().substring("unix:".length()));
       try {
@@ -51,7 +59,7 @@ final class RemoteBackend implements Backend {
         throw denied(socket);
       }
     }
-    return new RemoteBackend(RemoteStore.connect(target), target);
+    return new RemoteBackend(RemoteStore.connect(target, node), target);
   }
 
   private static IpamException denied(Path path) {

@@ -28,6 +28,7 @@ import java.util.Base64;
  *   <tr><td>TRY_AGAIN_LATER, NOT_AVAILABLE</td><td>UNAVAILABLE</td></tr>
  *   <tr><td>POOL_EXHAUSTED</td><td>RESOURCE_EXHAUSTED</td></tr>
  *   <tr><td>ADDRESS_UNAVAILABLE, ALLOCATION_MISMATCH</td><td>FAILED_PRECONDITION</td></tr>
+ *   <tr><td>PERMISSION_DENIED</td><td>PERMISSION_DENIED</td></tr>
  *   <tr><td>IO_FAILURE, INTERNAL</td><td>INTERNAL</td></tr>
  * </table>
  */
@@ -44,6 +45,7 @@ final class GrpcErrors {
       case TRY_AGAIN_LATER, NOT_AVAILABLE -> GrpcStatus.UNAVAILABLE;
       case POOL_EXHAUSTED -> GrpcStatus.RESOURCE_EXHAUSTED;
       case ADDRESS_UNAVAILABLE, ALLOCATION_MISMATCH -> GrpcStatus.FAILED_PRECONDITION;
+      case PERMISSION_DENIED -> GrpcStatus.PERMISSION_DENIED;
       case IO_FAILURE, INTERNAL -> GrpcStatus.INTERNAL;
     };
   }
@@ -87,6 +89,9 @@ final class GrpcErrors {
       }
     }
     String text = "jipamd " + method + ": " + status + (message == null || message.isEmpty() ? "" : ": " + message);
+    if (status == GrpcStatus.PERMISSION_DENIED) {
+      return new IpamException(ErrorCode.PERMISSION_DENIED, text);
+    }
     ErrorCode code = status == GrpcStatus.UNAVAILABLE || status == GrpcStatus.DEADLINE_EXCEEDED
         || status == GrpcStatus.RESOURCE_EXHAUSTED || status == GrpcStatus.CANCELLED
         ? ErrorCode.TRY_AGAIN_LATER : ErrorCode.INTERNAL;

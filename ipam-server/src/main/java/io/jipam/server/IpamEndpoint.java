@@ -39,13 +39,15 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 
 /**
- * The {@code jipam.v1.Ipam} methods over one {@link IpamStore}. Requests are decoded on the event
- * loop; the store runs on {@code blocking} (or, for a store that never blocks, inline) (a bounded pool: when its queue is full the call is
+ * The {@code jipam.v1.Ipam} methods over jipamd's stores. Each call's caller is established and
+ * checked against the role table on the event loop, before the call runs ({@link Access}: a refusal
+ * is answered PERMISSION_DENIED at once and touches no store); the call then runs on its caller's
+ * node's store. Requests are decoded on the event loop; the store runs on {@code blocking} (or, for a store that never blocks, inline) (a bounded pool: when its queue is full the call is
  * answered RESOURCE_EXHAUSTED with TRY_AGAIN_LATER at once, never queued without bound); the
  * answer is written back on the request's context.
  */
 final class IpamEndpoint {
-  private final IpamStore store;
+  private final Access access;
   private final PoolRegistry pools;
   private final Executor blocking;
   private final CallLog log;
@@ -53,7 +55,7 @@ final class IpamEndpoint {
   private final boolean inline;
 
   IpamEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics) {
-    this(store, pools, blocking, log, metrics, false);
+    this(new Access(CallerIdentity.noOperatorCa(), NodeStores.single(store)), pools, blocking, log, metrics, false);
   }
 
   /**
@@ -61,10 +63,10 @@ final class IpamEndpoint {
    * never blocks (the memory store), where the hop to a worker and back (two thread wake-ups)
    * would cost more than the call.
    */
-  IpamEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics,
+  IpamEndpoint(Access access, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics,
       boolean inline) {
     this.inline = inline;
-    this.store = store;
+    this.access = access;
     this.pools = pools;
     this.blocking = blocking;
     this.log = log;
@@ -98,16 +100,16 @@ final class IpamEndpoint {
     unary(server, IpamGrpcService.List, this::list);
     unary(server, IpamGrpcService.RetainOnly, this::retainOnly);
     unary(server, IpamGrpcService.Usage, this::usage);
-    unary(server, IpamGrpcService.ListPools, r -> listPools());
-    unary(server, IpamGrpcService.Audit, r -> io.jipam.server.v1.AuditResponse.newBuilder()
-        .addAllFindings(Queries.audit(store, pool(r.getPool()))).build());
-    unary(server, IpamGrpcService.ReclaimNode, r -> Reclaims.reclaimNode(store, r));
-    unary(server, IpamGrpcService.LiftFence, r -> Reclaims.liftFence(store, r.getNode()));
+    unary(server, IpamGrpcService.ListPools, (s, r) -> listPools(s.store()));
+    unary(server, IpamGrpcService.Audit, (s, r) -> io.jipam.server.v1.AuditResponse.newBuilder()
+        .addAllFindings(Queries.audit(s.store(), pool(r.getPool()))).build());
+    unary(server, IpamGrpcService.ReclaimNode, (s, r) -> Reclaims.reclaimNode(s.store(), r));
+    unary(server, IpamGrpcService.LiftFence, (s, r) -> Reclaims.liftFence(s.store(), r.getNode()));
   }
 
-  /** What one call does with its decoded request; runs on the blocking pool. */
+  /** What one call does with its decoded request, in the caller's scope; runs on the blocking pool. */
   interface Call<Req, Resp> {
-    Resp run(Req request) throws Exception;
+    Resp run(Access.Scope scope, Req request) throws Exception;
   }
 
   private <Req, Resp> void unary(GrpcServer server, ServiceMethod<Req, Resp> method, Call<Req, Resp> call) {
@@ -115,16 +117,23 @@ final class IpamEndpoint {
       Context context = Vertx.currentContext();
       request.handler(message -> {
         long start = System.nanoTime();
+        Access.Scope scope;
+        try {
+          scope = access.scope(request.methodName(), request.connection(), request.headers());
+        } catch (IpamException denied) {
+          context.runOnContext(v -> respond(request, message, denied, start));
+          return;
+        }
         if (inline) {
           // answered from a task on this event loop, not from within the message handler: an
           // answer written there is not flushed until the connection reads again
-          Object result = answer(call, message);
+          Object result = answer(call, scope, message);
           context.runOnContext(v -> respond(request, message, result, start));
           return;
         }
         try {
           blocking.execute(() -> {
-            Object result = answer(call, message);
+            Object result = answer(call, scope, message);
             context.runOnContext(v -> respond(request, message, result, start));
           });
         } catch (RejectedExecutionException full) {
@@ -138,9 +147,9 @@ final class IpamEndpoint {
   }
 
   /** Runs the call: its response, or the {@link IpamException} to answer with. */
-  private static <Req, Resp> Object answer(Call<Req, Resp> call, Req message) {
+  private static <Req, Resp> Object answer(Call<Req, Resp> call, Access.Scope scope, Req message) {
     try {
-      return call.run(message);
+      return call.run(scope, message);
     } catch (IpamException e) {
       return e;
     } catch (Throwable t) {
@@ -178,47 +187,49 @@ final class IpamEndpoint {
     return Protos.attachment(message);
   }
 
-  private AllocateResponse allocate(AllocateRequest r) {
+  private AllocateResponse allocate(Access.Scope s, AllocateRequest r) {
     Pool pool = pool(r.getPool());
     List<IpAddress> requested = new ArrayList<>();
     for (String text : r.getRequestedList()) {
       requested.add(Protos.address(text, "requested address"));
     }
     AllocationOutcome outcome =
-        store.allocate(pool, new AllocationRequest(attachment(r.getAttachment()), requested, Protos.requestedPod(r.getPod())));
+        s.store().allocate(pool, new AllocationRequest(attachment(r.getAttachment()), requested,
+            Protos.requestedPod(r.getPod())));
     pools.allocatedFrom(pool);
     return Protos.outcome(outcome);
   }
 
-  private AllocationsResponse release(ReleaseRequest r) {
+  private AllocationsResponse release(Access.Scope s, ReleaseRequest r) {
     Pool pool = pool(r.getPool());
-    return allocations(store.release(pool, attachment(r.getAttachment())));
+    return allocations(s.store().release(pool, attachment(r.getAttachment())));
   }
 
-  private AllocationsResponse find(FindRequest r) {
+  private AllocationsResponse find(Access.Scope s, FindRequest r) {
     Pool pool = pool(r.getPool());
-    return allocations(store.find(pool, attachment(r.getAttachment())));
+    return allocations(s.store().find(pool, attachment(r.getAttachment())));
   }
 
-  private ListResponse list(ListRequest r) {
-    return Queries.list(store, pool(r.getPool()), r);
+  private ListResponse list(Access.Scope s, ListRequest r) {
+    return Queries.list(s.store(), pool(r.getPool()), access.list(s, r));
   }
 
-  private AllocationsResponse retainOnly(RetainOnlyRequest r) {
+  private AllocationsResponse retainOnly(Access.Scope s, RetainOnlyRequest r) {
     Pool pool = pool(r.getPool());
     Set<Attachment> valid = new HashSet<>();
     for (io.jipam.server.v1.Attachment a : r.getValidList()) {
       valid.add(attachment(a));
     }
+    IpamStore store = s.store();
     return allocations(r.getDryRun() ? Queries.retainOnlyPreview(store, pool, valid) : store.retainOnly(pool, valid));
   }
 
-  private UsageResponse usage(UsageRequest r) {
-    return Queries.usage(store, pool(r.getPool()));
+  private UsageResponse usage(Access.Scope s, UsageRequest r) {
+    return Queries.usage(s.store(), pool(r.getPool()));
   }
 
   /** The pools served since start and, for a store that defines pools (etcd), those it holds. */
-  private ListPoolsResponse listPools() {
+  private ListPoolsResponse listPools(IpamStore store) {
     java.util.TreeMap<String, Pool> all = new java.util.TreeMap<>();
     for (Pool pool : Queries.definedPools(store)) {
       all.put(pool.name(), pool);

@@ -49,14 +49,14 @@ final class IpamServer implements AutoCloseable {
   private final Vertx vertx;
   private final List<HttpServer> servers;
   private final ThreadPoolExecutor workers;
-  private final IpamStore store;
+  private final NodeStores store;
   private final Settings settings;
   private final int tcpPort;
   private final int metricsPort;
   private final UnixSocketFile socketFile;
   private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
-  private IpamServer(Vertx vertx, List<HttpServer> servers, ThreadPoolExecutor workers, IpamStore store,
+  private IpamServer(Vertx vertx, List<HttpServer> servers, ThreadPoolExecutor workers, NodeStores store,
       Settings settings, int tcpPort, int metricsPort, UnixSocketFile socketFile) {
     this.metricsPort = metricsPort;
     this.socketFile = socketFile;
@@ -109,12 +109,19 @@ final class IpamServer implements AutoCloseable {
    * one: {@link #metricsPort}).
    */
   static IpamServer start(IpamStore store, Settings settings, CallLog log, String metricsHost, int metricsPort) {
-    return start(store, settings, log, metricsHost, metricsPort, new PoolRegistry());
+    return start(NodeStores.single(store), CallerIdentity.noOperatorCa(), settings, log, metricsHost, metricsPort,
+        new PoolRegistry());
   }
 
-  /** As {@link #start(IpamStore, Settings, CallLog, String, int)}, knowing the pools of {@code pools}. */
-  static IpamServer start(IpamStore store, Settings settings, CallLog log, String metricsHost, int metricsPort,
-      PoolRegistry pools) {
+  /**
+   * As {@link #start(IpamStore, Settings, CallLog, String, int)}, with calls served by caller
+   * ({@link Access}): each call's caller established by {@code identity} (whose operator CA the TLS
+   * listener also trusts), each node's calls on its store of {@code stores}, knowing the pools of
+   * {@code pools}. The server owns the stores.
+   */
+  static IpamServer start(NodeStores stores, CallerIdentity identity, Settings settings, CallLog log,
+      String metricsHost, int metricsPort, PoolRegistry pools) {
+    IpamStore store = stores.base();
     Vertx vertx = Vertx.builder().with(new VertxOptions().setEventLoopPoolSize(2).setWorkerPoolSize(1))
         .withTransport(HalfCloseTransport.wrapDefault()).build();
     ThreadPoolExecutor workers = new ThreadPoolExecutor(settings.workers(), settings.workers(), 60,
@@ -128,7 +135,9 @@ final class IpamServer implements AutoCloseable {
         .setScheduleDeadlineAutomatically(true));
     Metrics metrics = new Metrics();
     metrics.watchCommits(store);
-    IpamEndpoint endpoint = new IpamEndpoint(store, pools, workers, log, metrics, neverBlocks(store));
+    stores.onEachNodeStore(metrics::watchCommits);
+    IpamEndpoint endpoint = new IpamEndpoint(new Access(identity, stores), pools, workers, log, metrics,
+        neverBlocks(store));
     grpc.addService(endpoint.service());
     grpc.addService(Health.service(store, workers));
     grpc.addService(ReflectionService.v1());
@@ -165,9 +174,14 @@ final class IpamServer implements AutoCloseable {
           options.setSsl(true).setUseAlpn(true)
               .setKeyCertOptions(new PemKeyCertOptions().setCertPath(settings.tlsCert().toString())
                   .setKeyPath(settings.tlsKey().toString()));
-          if (settings.clientCa() != null) {
-            options.setTrustOptions(new PemTrustOptions().addCertPath(settings.clientCa().toString()))
-                .setClientAuth(ClientAuth.REQUIRED);
+          PemTrustOptions clients = new PemTrustOptions();
+          for (Path ca : new Path[] {settings.clientCa(), identity.operatorCaFile()}) {
+            if (ca != null) {
+              clients.addCertPath(ca.toString());
+            }
+          }
+          if (!clients.getCertPaths().isEmpty()) {
+            options.setTrustOptions(clients).setClientAuth(ClientAuth.REQUIRED);
           }
         }
         HttpServer tcp = vertx.createHttpServer(options).requestHandler(grpc);
@@ -187,7 +201,7 @@ final class IpamServer implements AutoCloseable {
       }
       throw new IpamException(ErrorCode.IO_FAILURE, "cannot listen: " + IoMessages.describe(e), e);
     }
-    return new IpamServer(vertx, servers, workers, store, settings, tcpPort, metricsActualPort, socketFile);
+    return new IpamServer(vertx, servers, workers, stores, settings, tcpPort, metricsActualPort, socketFile);
   }
 
   private static final Class<?> MEMORY_STORE = IpamStore.inMemory().getClass();

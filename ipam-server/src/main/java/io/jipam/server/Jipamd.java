@@ -2,6 +2,7 @@ package io.jipam.server;
 
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
+import io.jipam.core.store.NodeName;
 import io.jipam.core.store.IpamStore;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -76,6 +77,16 @@ public final class Jipamd implements Callable<Integer> {
 
   @Option(names = "--remote-insecure", description = "remote store: plain TCP without TLS")
   boolean remoteInsecure;
+
+  @Option(names = "--node-name", paramLabel = "NAME",
+      description = "remote store: the node this jipamd acts for, sent with every call (default: env"
+          + " JIPAM_NODE_NAME, then NODE_NAME, then the host name)")
+  String nodeName;
+
+  @Option(names = "--operator-ca", paramLabel = "FILE",
+      description = "CA (PEM) whose client certificates are operators on TCP (may reclaim, audit, act for any"
+          + " node); other client certificates are nodes named by their subject CN")
+  Path operatorCa;
 
   @Option(names = "--workers", defaultValue = "8", description = "threads running store calls (default: ${DEFAULT-VALUE})")
   int workers;
@@ -200,12 +211,14 @@ public final class Jipamd implements Callable<Integer> {
       remoteTls = new RemoteStore.Tls(null, null, null);
     }
     CallLog log = new CallLog(System.err, logCalls);
+    CallerIdentity identity = CallerIdentity.withOperatorCa(operatorCa);
+    String actsFor = "remote".equals(store) ? node() : null;
     StoreFactory.StoreSettings storeSettings = new StoreFactory.StoreSettings(store, dataDir, fsync, etcdConfig,
-        remote, remoteTls);
-    IpamStore backing = StoreFactory.open(storeSettings);
+        remote, remoteTls, actsFor);
+    NodeStores backing = StoreFactory.openNodeStores(storeSettings);
     IpamServer server;
     try {
-      server = IpamServer.start(backing, settings, log, metrics == null ? null : metricsHost(),
+      server = IpamServer.start(backing, identity, settings, log, metrics == null ? null : metricsHost(),
           metrics == null ? 0 : metricsPort(), StoreFactory.pools(storeSettings, log));
     } catch (RuntimeException e) {
       backing.close();
@@ -222,7 +235,8 @@ public final class Jipamd implements Callable<Integer> {
     for (String signal : List.of("TERM", "INT")) {
       sun.misc.Signal.handle(new sun.misc.Signal(signal), s -> stop.countDown());
     }
-    log.info("serving store " + store + (settings.socket() != null ? " on unix:" + settings.socket() : "")
+    log.info("serving store " + store + (actsFor != null ? " (" + remote + ", as node " + actsFor + ")" : "")
+        + (settings.socket() != null ? " on unix:" + settings.socket() : "")
         + (settings.tcpHost() != null ? " on " + settings.tcpHost() + ":" + server.tcpPort()
             + (settings.tlsCert() == null ? " (plain TCP)" : settings.clientCa() == null ? " (TLS)" : " (mutual TLS)")
             : ""));
@@ -245,8 +259,21 @@ public final class Jipamd implements Callable<Integer> {
     return 1;
   }
 
+  /** The node a remote store acts for: --node-name, else the etcd store's default chain. */
+  private String node() {
+    return NodeName.require(nodeName != null ? nodeName : io.jipam.etcd.EtcdStoreConfig.defaultNode(),
+        nodeName != null ? "--node-name" : "the default node name (JIPAM_NODE_NAME, NODE_NAME, host name)",
+        ErrorCode.INVALID_CONFIG);
+  }
+
   /** What can be checked of the store settings without opening the store. */
   private void checkStoreSettings() {
+    if (nodeName != null) {
+      NodeName.require(nodeName, "--node-name", ErrorCode.INVALID_CONFIG);
+    }
+    if (operatorCa != null && (tlsCert == null || tlsKey == null)) {
+      throw IpamException.invalidConfig("--operator-ca %s needs --tls-cert and --tls-key", operatorCa);
+    }
     if (!List.of("file", "host-local", "etcd", "remote", "memory").contains(store)) {
       throw IpamException.invalidConfig("store \"%s\" is not one of file, etcd, remote, memory", store);
     }

@@ -2,6 +2,7 @@ package io.jipam.server;
 
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
+import io.jipam.core.store.NodeName;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
@@ -84,15 +85,32 @@ public final class RemoteStore implements IpamStore {
   private final Vertx vertx;
   private final GrpcClient client;
   private final Target target;
+  /** The node every call acts for (sent as {@value CallerIdentity#NODE_HEADER}), or null. */
+  private final String node;
 
-  private RemoteStore(Vertx vertx, GrpcClient client, Target target) {
+  private RemoteStore(Vertx vertx, GrpcClient client, Target target, String node) {
     this.vertx = vertx;
     this.client = client;
     this.target = target;
+    this.node = node;
   }
 
   /** Connects lazily: an unreachable jipamd surfaces as TRY_AGAIN_LATER from the first call. */
   public static RemoteStore connect(Target target) {
+    return connect(target, null);
+  }
+
+  /**
+   * As {@link #connect(Target)}, every call acting for {@code node} (a node's jipamd in front of a
+   * central one): jipamd takes it as the caller's node where it cannot tell from a certificate, and
+   * refuses it when the client certificate names another node. Null: no node named.
+   *
+   * @throws IpamException INVALID_CONFIG when {@code node} is not a node name
+   */
+  public static RemoteStore connect(Target target, String node) {
+    if (node != null) {
+      NodeName.require(node, "remote store: node", ErrorCode.INVALID_CONFIG);
+    }
     Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(1).setWorkerPoolSize(1)
         .setInternalBlockingPoolSize(1));
     HttpClientOptions http = new HttpClientOptions()
@@ -115,7 +133,7 @@ public final class RemoteStore implements IpamStore {
     GrpcClient client = GrpcClient.client(vertx, new GrpcClientOptions()
         .setScheduleDeadlineAutomatically(true)
         .setMaxMessageSize(16L << 20), http);
-    return new RemoteStore(vertx, client, target);
+    return new RemoteStore(vertx, client, target, node);
   }
 
   @Override
@@ -332,6 +350,9 @@ public final class RemoteStore implements IpamStore {
             + target.text() + " did not answer within " + timeoutMillis + " ms"));
       }
       req.timeout(left, TimeUnit.MILLISECONDS);
+      if (node != null) {
+        req.headers().set(CallerIdentity.NODE_HEADER, node);
+      }
       sent.set(req);
       return req.send(request);
     }).compose(resp -> resp.last().transform(last -> {

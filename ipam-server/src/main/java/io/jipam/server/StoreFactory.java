@@ -21,7 +21,7 @@ import java.util.Map;
  *   <tr><th>type</th><th>what</th><th>settings</th></tr>
  *   <tr><td>{@code file}</td><td>the host-local layout under a data dir (default); pools kept in memory, changes written
  *       through, concurrent calls committed together ({@link HostLocalStores#openWriteThrough})</td><td>data dir, fsync</td></tr>
- *   <tr><td>{@code etcd}</td><td>the clustered store, one warm client</td><td>a JSON file with the keys of the plugin's {@code ipam.store} for etcd</td></tr>
+ *   <tr><td>{@code etcd}</td><td>the clustered store, one warm client; a store per calling node on it ({@link #openNodeStores})</td><td>a JSON file with the keys of the plugin's {@code ipam.store} for etcd</td></tr>
  *   <tr><td>{@code remote}</td><td>another jipamd, through {@link RemoteStore}</td><td>its address</td></tr>
  *   <tr><td>{@code memory}</td><td>this process's memory; tests and benchmarks only</td><td>none</td></tr>
  * </table>
@@ -29,12 +29,23 @@ import java.util.Map;
 final class StoreFactory {
   private StoreFactory() {}
 
+  /**
+   * The stores calls are served from: on etcd a store per calling node over one client ({@link
+   * NodeStores#perNode}), otherwise the one store {@link #open} opens.
+   */
+  static NodeStores openNodeStores(StoreSettings s) {
+    if ("etcd".equals(s.type())) {
+      return NodeStores.perNode(EtcdStores.openShared(EtcdStoreConfig.fromJson(etcdJson(s.etcdConfig()))));
+    }
+    return NodeStores.single(open(s));
+  }
+
   static IpamStore open(StoreSettings s) {
     return switch (s.type()) {
       case "file", "host-local" -> HostLocalStores.openWriteThrough(dataDir(s.dataDir()), s.fsync());
       case "memory" -> IpamStore.inMemory();
       case "etcd" -> EtcdStores.open(EtcdStoreConfig.fromJson(etcdJson(s.etcdConfig())));
-      case "remote" -> RemoteStore.connect(RemoteStore.Target.parse(s.remote()).withTls(s.remoteTls()));
+      case "remote" -> RemoteStore.connect(RemoteStore.Target.parse(s.remote()).withTls(s.remoteTls()), s.node());
       default -> throw new IpamException(ErrorCode.INVALID_CONFIG, "store type \"" + s.type()
           + "\" is not one of file, etcd, remote, memory");
     };
@@ -74,7 +85,12 @@ final class StoreFactory {
     }
   }
 
-  /** What {@link #open} needs. */
+  /**
+   * What {@link #open} needs.
+   *
+   * @param node remote store: the node this jipamd acts for, sent with every call to the central
+   *     jipamd (null: none named)
+   */
   record StoreSettings(String type, Path dataDir, boolean fsync, Path etcdConfig, String remote,
-      RemoteStore.Tls remoteTls) {}
+      RemoteStore.Tls remoteTls, String node) {}
 }

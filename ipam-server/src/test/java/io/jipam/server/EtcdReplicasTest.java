@@ -158,7 +158,7 @@ class EtcdReplicasTest {
     }
   }
 
-  private static void awaitEtcd(RemoteStore store, Pool pool) throws InterruptedException {
+  static void awaitEtcd(RemoteStore store, Pool pool) throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
     while (true) {
       try {

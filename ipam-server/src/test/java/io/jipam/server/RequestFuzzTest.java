@@ -72,10 +72,11 @@ class RequestFuzzTest {
     } catch (InvalidProtocolBufferException e) {
       return; // gRPC answers INVALID_ARGUMENT before the endpoint sees anything
     }
-    Method m = IpamEndpoint.class.getDeclaredMethod(CALLS.get(call), request.getClass());
+    Method m = IpamEndpoint.class.getDeclaredMethod(CALLS.get(call), Access.Scope.class, request.getClass());
     m.setAccessible(true);
+    Access.Scope scope = new Access.Scope(new Caller(Caller.Role.OPERATOR, null, "the test"), store);
     try {
-      assertTrue(m.invoke(grpc, request) != null);
+      assertTrue(m.invoke(grpc, scope, request) != null);
     } catch (InvocationTargetException e) {
       if (!(e.getCause() instanceof IpamException ipam)) {
         throw new AssertionError(CALLS.get(call) + " threw " + e.getCause(), e.getCause());

@@ -8,16 +8,17 @@ import java.util.List;
 /**
  * Certificates for the TLS tests, made with the openssl CLI in a temp dir: a CA and another CA;
  * a server certificate for 127.0.0.1 and a client certificate from the CA; a client certificate
- * from the other CA; an expired client certificate from the CA. EC P-256, PEM, PKCS#8 keys.
+ * from the other CA; an expired client certificate from the CA; on request further CAs ({@link #ca})
+ * and client certificates of a CN ({@link #client}). EC P-256, PEM, PKCS#8 keys.
  */
-final class TestCerts {
-  final Path dir;
+public final class TestCerts {
+  public final Path dir;
 
   private TestCerts(Path dir) {
     this.dir = dir;
   }
 
-  static TestCerts make(Path dir) throws Exception {
+  public static TestCerts make(Path dir) throws Exception {
     TestCerts c = new TestCerts(dir);
     for (String ca : List.of("ca", "other-ca")) {
       c.openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
@@ -32,11 +33,27 @@ final class TestCerts {
     return c;
   }
 
-  Path pem(String name) {
+  /** A further CA named {@code name} ({@code name.pem}, {@code name.key}), e.g. an operator CA. */
+  public TestCerts ca(String name) throws Exception {
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+        "-keyout", name + ".key", "-out", name + ".pem", "-days", "2", "-subj", "/CN=jipam-test-" + name);
+    return this;
+  }
+
+  /**
+   * A client certificate with subject {@code CN=cn} signed by CA {@code ca}, as {@code cn.pem} and
+   * {@code cn.key} (a node's certificate names its node in the CN).
+   */
+  public TestCerts client(String cn, String ca) throws Exception {
+    sign(cn, ca, "client.ext", "2");
+    return this;
+  }
+
+  public Path pem(String name) {
     return dir.resolve(name + ".pem");
   }
 
-  Path key(String name) {
+  public Path key(String name) {
     return dir.resolve(name + ".key");
   }
 

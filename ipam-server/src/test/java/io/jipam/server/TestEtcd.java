@@ -9,16 +9,16 @@ import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
 /** One etcd member for a test, on free loopback ports, in a directory of the test's; killed at close. */
-final class TestEtcd implements AutoCloseable {
+public final class TestEtcd implements AutoCloseable {
   private final Process process;
-  final String endpoint;
+  public final String endpoint;
 
   private TestEtcd(Process process, String endpoint) {
     this.process = process;
     this.endpoint = endpoint;
   }
 
-  static TestEtcd start(Path dir) throws Exception {
+  public static TestEtcd start(Path dir) throws Exception {
     return start(dir, EtcdReplicasTest.freePort());
   }
 
@@ -26,6 +26,7 @@ final class TestEtcd implements AutoCloseable {
     boolean ci = "true".equals(System.getenv("CI"));
     assertTrue(!ci || Files.isExecutable(EtcdReplicasTest.ETCD), "apt-get install etcd-server");
     assumeTrue(Files.isExecutable(EtcdReplicasTest.ETCD), "no etcd binary");
+    Files.createDirectories(dir);
     int peer = EtcdReplicasTest.freePort();
     Process p = new ProcessBuilder(EtcdReplicasTest.ETCD.toString(), "--name", "m",
         "--data-dir", dir.resolve("etcd").toString(),

@@ -41,8 +41,12 @@ import org.junit.jupiter.params.provider.ValueSource;
 class DeployManifestsTest {
   static final Path DEPLOY = Bundle.ROOT.resolve("deploy");
   static final List<String> OVERLAYS = List.of("node-local-files", "etcd", "central");
-  /** Secrets the operator creates (docs/operations.md says how); the manifests only name them. */
-  static final Set<String> OPERATOR_SECRETS = Set.of("jipam-etcd-client", "jipamd-tls", "jipam-node-client");
+  /**
+   * Secrets the operator creates (docs/operations.md says how); the manifests only name them. (The
+   * nodes' own certificates, one Secret per node, are made by overlays/central/issue-node-certs.sh
+   * and reach each node by a Job of its own, not by these manifests.)
+   */
+  static final Set<String> OPERATOR_SECRETS = Set.of("jipam-etcd-client", "jipamd-tls");
   /** Commands the image has (deploy/image/Containerfile). */
   static final Set<String> IMAGE_COMMANDS = Set.of("/usr/local/bin/jipam-node-setup",
       "/opt/jipam/bundle/jipam.d/current/bin/jipamd", "sleep");

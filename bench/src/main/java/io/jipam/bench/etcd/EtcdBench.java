@@ -283,7 +283,7 @@ public final class EtcdBench {
   }
 
   /** {ADD/s, ADD+DEL ops/s, requests per transaction}. */
-  static double[] store(List<String> endpoints, int nodes, int seconds, int threads) throws Exception {
+  public static double[] store(List<String> endpoints, int nodes, int seconds, int threads) throws Exception {
     String prefix = "/bench-" + UUID.randomUUID();
     Pool pool = new Pool("bench", List.of(new RangeSet(List.of(
         IpRange.withDefaults(Cidr.parse("198.18.0.0/15"), null, null, null, null)))), AllocationOrder.ROUND_ROBIN);

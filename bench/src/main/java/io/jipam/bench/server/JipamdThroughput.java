@@ -11,6 +11,8 @@ import io.jipam.server.v1.Range;
 import io.jipam.server.v1.RangeSet;
 import io.jipam.server.v1.ReleaseRequest;
 import io.vertx.core.Context;
+import io.vertx.core.Future;
+import io.vertx.grpc.common.ServiceMethod;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.http.HttpClientOptions;
@@ -111,13 +113,22 @@ public final class JipamdThroughput {
    */
   public static Result run(String target, int clients, int connections, Duration warmup, Duration maxWarmup,
       Duration window, long jipamdPid) throws InterruptedException {
+    return run(target, clients, connections, 0, warmup, maxWarmup, window, jipamdPid);
+  }
+
+  /**
+   * Like {@link #run(String, int, int, Duration, Duration, Duration, long)}, client {@code c}
+   * acting for node {@code node-(c % nodes)} (the {@code jipam-node} metadata a node's jipamd
+   * sends a central one); {@code nodes} 0: no node named.
+   */
+  public static Result run(String target, int clients, int connections, int nodes, Duration warmup,
+      Duration maxWarmup, Duration window, long jipamdPid) throws InterruptedException {
     if (clients < 1 || connections < 1 || connections > clients) {
       throw new IllegalArgumentException("clients " + clients + " and connections " + connections
           + ": need 1 <= connections <= clients");
     }
     RemoteStore.Target where = RemoteStore.Target.parse(target);
     Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(Math.min(2, connections)));
-    List<IpamGrpcClient> stubs = new ArrayList<>();
     List<GrpcClient> grpcs = new ArrayList<>();
     List<Context> contexts = new ArrayList<>();
     for (int i = 0; i < connections; i++) {
@@ -125,13 +136,13 @@ public final class JipamdThroughput {
           .setTimeoutUnit(TimeUnit.MILLISECONDS).setScheduleDeadlineAutomatically(true),
           new HttpClientOptions().setProtocolVersion(HttpVersion.HTTP_2).setHttp2ClearTextUpgrade(false));
       grpcs.add(grpc);
-      stubs.add(IpamGrpcClient.create(grpc, where.address()));
       contexts.add(vertx.getOrCreateContext()); // a new context per call from outside Vert.x: spread over event loops
     }
     Pool pool = benchPool();
     Run run = new Run(clients);
     for (int c = 0; c < clients; c++) {
-      Client client = new Client(run, c, stubs.get(c % connections), pool);
+      Client client = new Client(run, c, grpcs.get(c % connections), where, nodes == 0 ? null : "node-" + (c % nodes),
+          pool);
       contexts.get(c % connections).runOnContext(v -> client.next());
     }
     // warm-up: at least `warmup`, then on until the JIT compilers of both processes have settled
@@ -219,17 +230,33 @@ public final class JipamdThroughput {
   private static final class Client {
     private final Run run;
     private final int id;
-    private final IpamGrpcClient stub;
+    private final GrpcClient grpc;
+    private final RemoteStore.Target where;
+    private final String node;
     private final Pool pool;
     private long[] mine = new long[1 << 14];
     private int n;
     private long seq;
 
-    Client(Run run, int id, IpamGrpcClient stub, Pool pool) {
+    Client(Run run, int id, GrpcClient grpc, RemoteStore.Target where, String node, Pool pool) {
       this.run = run;
       this.id = id;
-      this.stub = stub;
+      this.grpc = grpc;
+      this.where = where;
+      this.node = node;
       this.pool = pool;
+    }
+
+    /** One unary call, naming this client's node when it has one. */
+    private <Req, Resp> Future<Resp> call(ServiceMethod<Resp, Req> method, Req message) {
+      return grpc.request(where.address(), method).compose(req -> {
+        if (node != null) {
+          req.headers().set("jipam-node", node);
+        }
+        return req.send(message).compose(resp -> resp.last().transform(last ->
+            resp.status() == io.vertx.grpc.common.GrpcStatus.OK && last.succeeded() ? Future.succeededFuture(last.result())
+                : Future.failedFuture("status " + resp.status() + " " + resp.statusMessage())));
+      });
     }
 
     void next() {
@@ -241,12 +268,12 @@ public final class JipamdThroughput {
         return;
       }
       Attachment att = Attachment.newBuilder().setContainerId("b" + id + "-" + seq++).setIfname("eth0").build();
-      stub.allocate(AllocateRequest.newBuilder().setPool(pool).setAttachment(att).build()).onComplete(a -> {
+      call(IpamGrpcClient.Allocate, AllocateRequest.newBuilder().setPool(pool).setAttachment(att).build()).onComplete(a -> {
         if (a.failed() || a.result().getOutcomeCase() != AllocateResponse.OutcomeCase.ALLOCATED) {
           failed(a.failed() ? a.cause().toString() : a.result().getOutcomeCase().toString());
           return;
         }
-        stub.release(ReleaseRequest.newBuilder().setPool(pool).setAttachment(att).build()).onComplete(r -> {
+        call(IpamGrpcClient.Release, ReleaseRequest.newBuilder().setPool(pool).setAttachment(att).build()).onComplete(r -> {
           if (r.failed()) {
             failed(r.cause().toString());
             return;

@@ -47,6 +47,24 @@ public final class LinearizabilityCheck {
   }
 
   /**
+   * The store, with close() doing nothing: {@link #run} closes its handles after each history, so
+   * a store shared by every history is handed out this way.
+   */
+  public static IpamStore unclosable(IpamStore store) {
+    return (IpamStore) java.lang.reflect.Proxy.newProxyInstance(IpamStore.class.getClassLoader(),
+        new Class<?>[] {IpamStore.class}, (proxy, method, args) -> {
+          if (method.getName().equals("close")) {
+            return null;
+          }
+          try {
+            return method.invoke(store, args);
+          } catch (java.lang.reflect.InvocationTargetException e) {
+            throw e.getCause();
+          }
+        });
+  }
+
+  /**
    * {@code histories} histories, each on a fresh pool of {@code store(poolName)}: {@code threads}
    * threads of {@code ops} calls on 8 attachments; fails on the first non-linearizable one.
    *

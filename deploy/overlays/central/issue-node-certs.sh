@@ -1,0 +1,34 @@
+#!/bin/sh
+# Gives every node (or the nodes named) its own client certificate for the central jipamd:
+# subject CN = the node's name (what the central jipamd takes as the caller's node), signed by the
+# nodes' CA (the ca.crt of the Secret jipamd-tls). For each node it creates the Secret
+# jipam-node-tls-<node> (ca.crt: the CA of jipamd's server certificate, tls.crt, tls.key) and runs
+# the Job of node-cert-install-job.yaml on that node, which puts the files into the node's
+# /etc/jipam/node-tls, where the node's jipamd (DaemonSet jipam-node) reads them.
+#
+#   deploy/overlays/central/issue-node-certs.sh NODES_CA.pem NODES_CA.key SERVER_CA.pem [NODE...]
+#
+# Run it again for a node that joins, and before a certificate expires (DAYS, default 365). Keys
+# never leave this machine except inside their node's Secret.
+set -eu
+[ $# -ge 3 ] || { echo "usage: $0 NODES_CA.pem NODES_CA.key SERVER_CA.pem [NODE...]" >&2; exit 2; }
+ca=$1 cakey=$2 serverca=$3
+shift 3
+here=$(cd "$(dirname "$0")" && pwd)
+days=${DAYS:-365}
+nodes=${*:-$(kubectl get nodes -o jsonpath='{.items[*].metadata.name}')}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for node in $nodes; do
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$node" \
+      -keyout "$work/$node.key" -out "$work/$node.csr" 2>/dev/null
+  printf 'extendedKeyUsage=clientAuth\n' > "$work/ext"
+  openssl x509 -req -in "$work/$node.csr" -CA "$ca" -CAkey "$cakey" -CAcreateserial -days "$days" \
+      -extfile "$work/ext" -out "$work/$node.crt" 2>/dev/null
+  kubectl -n jipam create secret generic "jipam-node-tls-$node" --from-file=ca.crt="$serverca" \
+      --from-file=tls.crt="$work/$node.crt" --from-file=tls.key="$work/$node.key" \
+      --dry-run=client -o yaml | kubectl apply -f -
+  kubectl -n jipam delete job "jipam-node-tls-$node" --ignore-not-found
+  sed "s/__NODE__/$node/g" "$here/node-cert-install-job.yaml" | kubectl apply -f -
+  echo "node $node: certificate CN=$node, Secret jipam-node-tls-$node, installed by Job jipam-node-tls-$node"
+done
