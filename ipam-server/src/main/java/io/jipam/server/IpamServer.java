@@ -113,6 +113,12 @@ final class IpamServer implements AutoCloseable {
         new PoolRegistry());
   }
 
+  /** As the next, knowing only the pools named by calls since start. */
+  static IpamServer start(NodeStores stores, CallerIdentity identity, Settings settings, CallLog log,
+      String metricsHost, int metricsPort) {
+    return start(stores, identity, settings, log, metricsHost, metricsPort, new PoolRegistry());
+  }
+
   /**
    * As {@link #start(IpamStore, Settings, CallLog, String, int)}, with calls served by caller
    * ({@link Access}): each call's caller established by {@code identity} (whose operator CA the TLS
