@@ -155,6 +155,72 @@ final class EtcdClient implements AutoCloseable {
     return out;
   }
 
+  /**
+   * One key as it was at a revision (null when it did not exist then); when etcd has compacted
+   * that revision away, as it is now.
+   */
+  KeyValue getAt(String key, long revision, long deadline, String what) {
+    GetOption at = GetOption.builder().withRevision(revision).build();
+    try {
+      List<KeyValue> kvs = await(kv.get(bytes(key), at), deadline, what).getKvs();
+      return kvs.isEmpty() ? null : kvs.get(0);
+    } catch (IpamException e) {
+      if (e.code() != ErrorCode.IO_FAILURE || e.getMessage() == null || !e.getMessage().contains("compacted")) {
+        throw e;
+      }
+      List<KeyValue> now = await(kv.get(bytes(key)), deadline, what).getKvs();
+      return now.isEmpty() ? null : now.get(0);
+    }
+  }
+
+  /**
+   * Up to {@code limit} keys from {@code fromKey} (inclusive) to the end of the prefix, in key
+   * order, at {@code revision} (0: now), values too unless keysOnly: one page of a bounded walk.
+   */
+  GetResponse page(String prefix, String fromKey, int limit, boolean keysOnly, long revision, long deadline,
+      String what) {
+    GetOption option = GetOption.builder().withRange(bytes(prefixEnd(prefix))).withLimit(limit)
+        .withKeysOnly(keysOnly).withRevision(revision).build();
+    return await(kv.get(bytes(fromKey), option), deadline, what);
+  }
+
+  /**
+   * Every key under the prefix, in key order, in pages of at most {@code limit} keys, all read at
+   * the revision of the first page (so as one read would see them, without one response holding
+   * them all).
+   *
+   * @return the revision read at
+   */
+  long walk(String prefix, int limit, boolean keysOnly, long deadline, String what,
+      java.util.function.Consumer<KeyValue> each) {
+    return walkFrom(prefix, prefix, 0, limit, keysOnly, deadline, what, each);
+  }
+
+  /** {@link #walk} from {@code fromKey}, at {@code revision} (0: now). */
+  long walkFrom(String prefix, String fromKey, long revision, int limit, boolean keysOnly, long deadline,
+      String what, java.util.function.Consumer<KeyValue> each) {
+    String from = fromKey;
+    long rev = revision;
+    while (true) {
+      GetResponse page = page(prefix, from, limit, keysOnly, rev, deadline, what);
+      if (rev == 0) {
+        rev = page.getHeader().getRevision();
+      }
+      List<KeyValue> kvs = page.getKvs();
+      kvs.forEach(each);
+      if (!page.isMore() || kvs.isEmpty()) {
+        return rev;
+      }
+      from = text(kvs.get(kvs.size() - 1).getKey()) + '\0';
+    }
+  }
+
+  /** The first key after every key starting with the prefix. */
+  static String prefixEnd(String prefix) {
+    char last = prefix.charAt(prefix.length() - 1);
+    return prefix.substring(0, prefix.length() - 1) + (char) (last + 1);
+  }
+
   /** Every key under the prefix (values too unless keysOnly). */
   List<KeyValue> range(String prefix, boolean keysOnly, long deadline, String what) {
     GetOption option = GetOption.builder().isPrefix(true).withKeysOnly(keysOnly).build();

@@ -50,6 +50,8 @@ final class TxnPlan {
   private final Map<String, Long> blockGuard = new LinkedHashMap<>();
   private final Set<String> blockDirty = new HashSet<>();
   private final Map<Attachment, Handle> handleWork = new HashMap<>();
+  /** Each handle as the plan first read it (what the guard's revision is of). */
+  private final Map<Attachment, Handle> handleRead = new HashMap<>();
   private final Map<Attachment, Long> handleGuard = new LinkedHashMap<>();
   private final Set<Attachment> handleDirty = new HashSet<>();
   private final Map<String, Boolean> affinity = new LinkedHashMap<>();
@@ -86,7 +88,7 @@ final class TxnPlan {
   /** Operations of the transaction (the larger of its guard and its writes). */
   int size() {
     return Math.max(blockGuard.size() + handleGuard.size() + markerGuard.size() + 1,
-        blockDirty.size() + handleDirty.size() + affinity.size() + markerPuts.size() + 2);
+        blockDirty.size() + handleDirty.size() + recordWrites().size() + affinity.size() + markerPuts.size() + 2);
   }
 
   boolean isEmpty() {
@@ -218,6 +220,7 @@ final class TxnPlan {
     }
     Handle cached = cache.handles.get(a);
     handleWork.put(a, cached);
+    handleRead.put(a, cached);
     handleGuard.put(a, cached == null ? 0L : cached.modRev());
     return cached;
   }
@@ -264,13 +267,13 @@ final class TxnPlan {
     b.deleted = false;
     b.owner = ctx.node();
     b.cursor = -1;
-    b.entries.clear();
+    b.used.clear();
     setAffinity(set, b.net, b.key, true);
   }
 
   /** Gives one offset of a block to the change. */
   Allocation take(Change.Add add, Block b, int set, int offset) {
-    b.entries.put(offset, new Block.Entry(add.attachment, add.request.pod()));
+    b.used.set(offset);
     b.cursor = offset;
     return new Allocation(b.addressAt(offset), set, add.attachment, add.request.pod());
   }
@@ -312,7 +315,7 @@ final class TxnPlan {
           claim(b, set);
         }
         int offset = layout.offsetIn(set, net, wanted);
-        b.entries.put(offset, new Block.Entry(att, request.pod()));
+        b.used.set(offset);
         b.cursor = offset;
       }
     }
@@ -330,15 +333,31 @@ final class TxnPlan {
     return new AllocationOutcome.Allocated(list, false);
   }
 
-  /** Who holds an address, read from its block (the transaction then guards on that block). */
+  /**
+   * Who holds an address: whether it does is its block's bit (the transaction then guards on that
+   * block); who, a handle of this plan or else the address record as of the block copy's revision
+   * (written in the same transactions as the bit, so it agrees with the copy).
+   */
   private Attachment holderOf(int set, IpAddress address) {
     IpAddress net = layout.blockNet(set, address);
     Block b = read(blockKey(set, net));
-    if (b == null || !b.exists()) {
+    if (b == null || !b.exists() || !b.isUsed(layout.offsetIn(set, net, address))) {
       return null;
     }
-    Block.Entry holder = b.holder(layout.offsetIn(set, net, address));
-    return holder == null ? null : holder.attachment();
+    for (Attachment a : handleDirty) {
+      Handle h = handleWork.get(a);
+      if (h != null && h.allocations().stream().anyMatch(x -> x.address().equals(address))) {
+        return a;
+      }
+    }
+    String key = ctx.keys().address(cache.pool.name(), address);
+    KeyValue kv = b.modRev == 0 ? null : ctx.etcd().getAt(key, b.modRev, deadline, "reading the holder of " + address);
+    if (kv == null) {
+      // the bit without its record: never written so; read again rather than hand the address out
+      throw new io.jipam.core.IpamException(io.jipam.core.ErrorCode.TRY_AGAIN_LATER, "etcd: " + address
+          + " is allocated in block " + b.key + " at revision " + b.modRev + " but " + key + " names no holder");
+    }
+    return AddressCodec.decode(key, address, kv).attachment();
   }
 
   private String blockKey(int set, IpAddress net) {
@@ -376,12 +395,12 @@ final class TxnPlan {
       String key = blockKey(set, net);
       int offset = layout.offsetIn(set, net, a.address());
       Block b = read(key);
-      if (b == null || !b.exists() || b.holder(offset) == null || !b.holder(offset).attachment().equals(att)) {
+      if (b == null || !b.exists() || !b.isUsed(offset)) {
         continue;
       }
       b = mutable(key, set, net);
-      b.entries.remove(offset);
-      if (b.entries.isEmpty()) {
+      b.used.clear(offset);
+      if (b.used.isEmpty()) {
         if (b.owner.isEmpty()) {
           b.deleted = true;
         } else if (b.owner.equals(ctx.node()) && own.get(set).size() > 1) {
@@ -395,6 +414,36 @@ final class TxnPlan {
   }
 
   // ------------------------------------------------------------------ committing
+
+  /**
+   * The records that follow the handles the plan changes: each handle's copy under its node and
+   * the address record of each of its addresses; deleted with the handle as it was read, put with
+   * the handle as planned (a put wins over a delete of the same key: an address released and taken
+   * again in one batch). Null values are deletes.
+   */
+  private Map<String, String> recordWrites() {
+    String pool = cache.pool.name();
+    Map<String, String> out = new LinkedHashMap<>();
+    for (Attachment a : handleDirty) {
+      Handle before = handleRead.get(a);
+      if (before != null && handleGuard.get(a) != 0L) {
+        out.put(ctx.keys().nodeHandle(before.node(), pool, a), null);
+        for (Allocation x : before.allocations()) {
+          out.put(ctx.keys().address(pool, x.address()), null);
+        }
+      }
+    }
+    for (Attachment a : handleDirty) {
+      Handle h = handleWork.get(a);
+      if (h != null) {
+        out.put(ctx.keys().nodeHandle(h.node(), pool, a), HandleCodec.encode(h));
+        for (Allocation x : h.allocations()) {
+          out.put(ctx.keys().address(pool, x.address()), AddressCodec.encode(x));
+        }
+      }
+    }
+    return out;
+  }
 
   /** Gets the leases the transaction puts keys on (a grant when one is due): before sending it. */
   void takeLeases() {
@@ -442,6 +491,7 @@ final class TxnPlan {
         then.add(EtcdClient.delete(key));
       }
     }
+    recordWrites().forEach((key, value) -> then.add(value == null ? EtcdClient.delete(key) : EtcdClient.put(key, value)));
     for (Map.Entry<String, Boolean> e : affinity.entrySet()) {
       then.add(e.getValue() ? EtcdClient.put(e.getKey(), "") : EtcdClient.delete(e.getKey()));
     }

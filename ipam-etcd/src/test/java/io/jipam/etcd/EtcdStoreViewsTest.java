@@ -89,10 +89,13 @@ class EtcdStoreViewsTest {
     s.etcd().txn(List.of(), List.of(EtcdClient.delete(s.keys().handle("audit", new Attachment("a0", "eth0"))),
         EtcdClient.put(s.keys().handle("audit", ghost), handle)), List.of(), deadline, "corrupting");
     List<String> findings = store("node-z").audit(pool);
-    assertEquals(2, findings.size(), findings.toString());
+    assertEquals(4, findings.size(), findings.toString());
     assertTrue(findings.get(0).contains("198.18.55.200") && findings.get(0).contains("no block holds"), findings.toString());
     assertTrue(findings.get(1).contains("198.18.55.2 to a0/eth0") && findings.get(1).contains("does not list it"),
         findings.toString());
+    // the node index still lists a0 (whose handle went), and lacks the ghost's handle
+    assertTrue(findings.get(2).contains("lists a0/eth0, which has no handle"), findings.toString());
+    assertTrue(findings.get(3).contains("ghost/eth0 is not in its node's index"), findings.toString());
   }
 
   @Test
