@@ -40,6 +40,8 @@ final class EtcdClient implements AutoCloseable {
   private final io.etcd.jetcd.Lease leases;
   private final String endpoints;
   private final LongSupplier nanoTime;
+  /** Keys (with their values) etcd has returned to this client: what its reads cost. */
+  private final java.util.concurrent.atomic.AtomicLong keysRead = new java.util.concurrent.atomic.AtomicLong();
 
   EtcdClient(EtcdStoreConfig config, LongSupplier nanoTime) {
     this.nanoTime = nanoTime;
@@ -82,6 +84,21 @@ final class EtcdClient implements AutoCloseable {
     return client;
   }
 
+  /** Keys etcd returned to this client so far (range reads and the reads of transactions). */
+  long keysRead() {
+    return keysRead.get();
+  }
+
+  /** The size of the database of the first endpoint's member, as its status says; -1 when unknown. */
+  long dbSize(long deadline) {
+    try {
+      String endpoint = endpoints.split(",")[0];
+      return await(client.getMaintenanceClient().statusMember(endpoint), deadline, "reading etcd's status").getDbSize();
+    } catch (RuntimeException e) {
+      return -1;
+    }
+  }
+
   static ByteSequence bytes(String s) {
     return ByteSequence.from(s, StandardCharsets.UTF_8);
   }
@@ -116,6 +133,21 @@ final class EtcdClient implements AutoCloseable {
     return new Lease(r.getID(), r.getTTL());
   }
 
+  /** Keeps a lease alive until the returned client is closed; the observer hears each renewal and the end. */
+  io.etcd.jetcd.support.CloseableClient keepAlive(long leaseId,
+      io.grpc.stub.StreamObserver<io.etcd.jetcd.lease.LeaseKeepAliveResponse> observer) {
+    return leases.keepAlive(leaseId, observer);
+  }
+
+  /** Revokes a lease without waiting for the answer (best effort: it ends by its TTL anyway). */
+  void revokeLater(long leaseId) {
+    try {
+      leases.revoke(leaseId);
+    } catch (RuntimeException ignored) {
+      // closed or unreachable: the lease ends by its TTL
+    }
+  }
+
   static Op delete(String key) {
     return Op.delete(bytes(key), DeleteOption.DEFAULT);
   }
@@ -135,7 +167,11 @@ final class EtcdClient implements AutoCloseable {
         .Then(then.toArray(Op[]::new))
         .Else(otherwise.toArray(Op[]::new))
         .commit();
-    return await(f, deadline, what);
+    TxnResponse r = await(f, deadline, what);
+    for (GetResponse g : r.getGetResponses()) {
+      keysRead.addAndGet(g.getKvs().size());
+    }
+    return r;
   }
 
   /** Reads many keys in one round trip (chunks of 100); null where a key does not exist. */
@@ -162,13 +198,13 @@ final class EtcdClient implements AutoCloseable {
   KeyValue getAt(String key, long revision, long deadline, String what) {
     GetOption at = GetOption.builder().withRevision(revision).build();
     try {
-      List<KeyValue> kvs = await(kv.get(bytes(key), at), deadline, what).getKvs();
+      List<KeyValue> kvs = counted(await(kv.get(bytes(key), at), deadline, what)).getKvs();
       return kvs.isEmpty() ? null : kvs.get(0);
     } catch (IpamException e) {
       if (e.code() != ErrorCode.IO_FAILURE || e.getMessage() == null || !e.getMessage().contains("compacted")) {
         throw e;
       }
-      List<KeyValue> now = await(kv.get(bytes(key)), deadline, what).getKvs();
+      List<KeyValue> now = counted(await(kv.get(bytes(key)), deadline, what)).getKvs();
       return now.isEmpty() ? null : now.get(0);
     }
   }
@@ -181,7 +217,12 @@ final class EtcdClient implements AutoCloseable {
       String what) {
     GetOption option = GetOption.builder().withRange(bytes(prefixEnd(prefix))).withLimit(limit)
         .withKeysOnly(keysOnly).withRevision(revision).build();
-    return await(kv.get(bytes(fromKey), option), deadline, what);
+    return counted(await(kv.get(bytes(fromKey), option), deadline, what));
+  }
+
+  private GetResponse counted(GetResponse r) {
+    keysRead.addAndGet(r.getKvs().size());
+    return r;
   }
 
   /**
@@ -224,7 +265,7 @@ final class EtcdClient implements AutoCloseable {
   /** Every key under the prefix (values too unless keysOnly). */
   List<KeyValue> range(String prefix, boolean keysOnly, long deadline, String what) {
     GetOption option = GetOption.builder().isPrefix(true).withKeysOnly(keysOnly).build();
-    return await(kv.get(bytes(prefix), option), deadline, what).getKvs();
+    return counted(await(kv.get(bytes(prefix), option), deadline, what)).getKvs();
   }
 
   <T> T await(CompletableFuture<T> future, long deadline, String what) {

@@ -51,6 +51,15 @@ public interface EtcdStore extends IpamStore {
   PoolBlocks blockUsage(Pool pool);
 
   /**
+   * The usage of this store's node's blocks in the pool (its affinity keys and those blocks: the
+   * node's own keys, whatever the pool's size): per block, and per range set summed over them
+   * ({@code allocated} in them against their capacity). Changes nothing. For a node's metrics.
+   *
+   * @throws io.jipam.core.IpamException TRY_AGAIN_LATER when etcd cannot be reached
+   */
+  PoolBlocks nodeBlockUsage(Pool pool);
+
+  /**
    * The node that made each attachment's allocation in the pool (its handle's node), from the
    * pool's handles read at one revision (in pages). Changes nothing.
    *

@@ -60,6 +60,7 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
   private final AtomicLong commits = new AtomicLong();
   private final AtomicLong committedRequests = new AtomicLong();
   private final AtomicLong refusedCommits = new AtomicLong();
+  private final AtomicLong bytesWritten = new AtomicLong();
   private final List<CommitListener> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   /** One pool's cache and commit queue in this store. */
@@ -163,6 +164,21 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
   }
 
   @Override
+  public long bytesWritten() {
+    return bytesWritten.get();
+  }
+
+  @Override
+  public long etcdDbSize() {
+    return ctx.etcd().dbSize(deadline());
+  }
+
+  @Override
+  public PoolBlocks nodeBlockUsage(Pool pool) {
+    return view(pool, (layout, deadline) -> views.nodeBlockUsage(layout, ctx.node(), deadline));
+  }
+
+  @Override
   public void addCommitListener(CommitListener listener) {
     listeners.add(java.util.Objects.requireNonNull(listener, "listener"));
   }
@@ -238,6 +254,7 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
       Thread.currentThread().interrupt();
     }
     committers.shutdownNow();
+    tickets.close();
     ctx.etcd().close();
   }
 
@@ -257,7 +274,7 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
   private PoolSlot slot(Pool pool) {
     return pools.computeIfAbsent(pool.name() + "\n" + BlockLayout.rangesText(pool), k -> {
       PoolCache cache = new PoolCache(ctx, views, pool);
-      BatchCommitter committer = new BatchCommitter(ctx, cache, tickets, commits, committedRequests, refusedCommits,
+      BatchCommitter committer = new BatchCommitter(ctx, cache, tickets, commits, committedRequests, refusedCommits, bytesWritten,
           this::notifyCommit);
       return new PoolSlot(cache, new CommitQueue(committers, ctx.clock(), ctx.timeoutNanos(), committer));
     });

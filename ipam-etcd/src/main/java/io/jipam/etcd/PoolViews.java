@@ -69,16 +69,44 @@ final class PoolViews {
   }
 
   PoolBlocks blockUsage(BlockLayout layout, long deadline) {
+    return summed(layout, blocks(layout, -1, deadline), null);
+  }
+
+  /** The node's blocks: its affinity keys, then those blocks, read by key. */
+  PoolBlocks nodeBlockUsage(BlockLayout layout, String node, long deadline) {
+    String pool = layout.pool().name();
+    List<String> keys = new ArrayList<>();
+    ctx.etcd().walk(ctx.keys().affinityPrefix(node, pool), PAGE, true, deadline, "listing blocks of " + node, kv -> {
+      Keys.BlockRef ref = ctx.keys().parseAffinity(node, EtcdClient.text(kv.getKey()));
+      keys.add(ctx.keys().block(pool, ref.set(), ref.id()));
+    });
+    List<Block> blocks = new ArrayList<>();
+    List<KeyValue> got = ctx.etcd().getAll(keys, deadline, "reading blocks of " + node);
+    for (int i = 0; i < got.size(); i++) {
+      if (got.get(i) != null) {
+        blocks.add(ctx.blocks().decode(layout, keys.get(i), got.get(i)));
+      }
+    }
+    return summed(layout, blocks, node);
+  }
+
+  /** Usage per block and per set; the sets' capacity is the pool's, or (for a node) its blocks'. */
+  private static PoolBlocks summed(BlockLayout layout, List<Block> from, String node) {
     long[] allocated = new long[layout.sets()];
+    long[] ofBlocks = new long[layout.sets()];
     List<BlockUsage> blocks = new ArrayList<>();
-    for (Block b : blocks(layout, -1, deadline)) {
+    for (Block b : from) {
+      if (node != null && !b.owner.equals(node)) {
+        continue;
+      }
+      ofBlocks[b.set] += BlockLayout.count(layout.allowed(b.set, b.net));
       allocated[b.set] += b.usedCount();
       blocks.add(new BlockUsage(b.set, new Cidr(b.net, layout.blockLength(b.set)), b.owner, b.usedCount(),
           BlockLayout.count(layout.allowed(b.set, b.net))));
     }
     blocks.sort(Comparator.comparingInt(BlockUsage::rangeSet).thenComparing(u -> u.block().network()));
-    long[] capacity = new long[layout.sets()];
-    for (int s = 0; s < capacity.length; s++) {
+    long[] capacity = node != null ? ofBlocks : new long[layout.sets()];
+    for (int s = 0; node == null && s < capacity.length; s++) {
       capacity[s] = layout.capacity(s);
     }
     return new PoolBlocks(PoolUsage.of(allocated, capacity), blocks);

@@ -69,6 +69,7 @@ final class TxnPlan {
   private long seenPending = Long.MIN_VALUE;
   private long markerLeaseId;
   private long ticketLeaseId;
+  private long written;
 
   TxnPlan(StoreContext ctx, PoolCache cache, CommitTickets tickets, long deadline, int conflicts) {
     this.ctx = ctx;
@@ -456,6 +457,7 @@ final class TxnPlan {
     List<Cmp> cmps = new ArrayList<>();
     List<Op> then = new ArrayList<>();
     List<Op> otherwise = new ArrayList<>();
+    written = 0;
     for (Map.Entry<String, Long> e : blockGuard.entrySet()) {
       cmps.add(EtcdClient.modRev(e.getKey(), e.getValue()));
       otherwise.add(EtcdClient.get(e.getKey()));
@@ -477,37 +479,61 @@ final class TxnPlan {
     for (String key : blockDirty) {
       Block b = work.get(key);
       if (b.exists()) {
-        then.add(EtcdClient.put(key, BlockCodec.encode(b)));
+        then.add(put(key, BlockCodec.encode(b)));
       } else if (blockGuard.get(key) != 0L) {
-        then.add(EtcdClient.delete(key));
+        then.add(delete(key));
       }
     }
     for (Attachment a : handleDirty) {
       String key = ctx.keys().handle(pool, a);
       Handle h = handleWork.get(a);
       if (h != null) {
-        then.add(EtcdClient.put(key, HandleCodec.encode(h)));
+        then.add(put(key, HandleCodec.encode(h)));
       } else if (handleGuard.get(a) != 0L) {
-        then.add(EtcdClient.delete(key));
+        then.add(delete(key));
       }
     }
-    recordWrites().forEach((key, value) -> then.add(value == null ? EtcdClient.delete(key) : EtcdClient.put(key, value)));
+    recordWrites().forEach((key, value) -> then.add(value == null ? delete(key) : put(key, value)));
     for (Map.Entry<String, Boolean> e : affinity.entrySet()) {
-      then.add(e.getValue() ? EtcdClient.put(e.getKey(), "") : EtcdClient.delete(e.getKey()));
+      then.add(e.getValue() ? put(e.getKey(), "") : delete(e.getKey()));
     }
     for (Attachment a : markerPuts) {
-      then.add(EtcdClient.put(ctx.keys().deletion(pool, a), "", markerLeaseId));
+      then.add(put(ctx.keys().deletion(pool, a), "", markerLeaseId));
     }
     if (!then.isEmpty()) {
       // the ticket: a transaction that reaches etcd after its lease ended fails as a whole
-      then.add(EtcdClient.put(tickets.ticketKey(), "", ticketLeaseId));
+      then.add(put(tickets.ticketKey(), "", ticketLeaseId));
       long now = ctx.now();
       if (tickets.seenDue(now)) {
-        then.add(EtcdClient.put(ctx.keys().nodeRecord(ctx.node()), NodeRecords.seenRecord(Instant.now())));
+        then.add(put(ctx.keys().nodeRecord(ctx.node()), NodeRecords.seenRecord(Instant.now())));
         seenPending = now;
       }
     }
     return ctx.etcd().txn(cmps, then, otherwise, deadline, "committing " + pool);
+  }
+
+  /** The ticket lease the transaction was sent on (0: none). */
+  long ticketLeaseId() {
+    return ticketLeaseId;
+  }
+
+  /** Bytes of keys and values the last {@link #commit} sent to be written. */
+  long writtenBytes() {
+    return written;
+  }
+
+  private Op put(String key, String value) {
+    return put(key, value, 0);
+  }
+
+  private Op put(String key, String value, long lease) {
+    written += key.length() + value.length();
+    return lease == 0 ? EtcdClient.put(key, value) : EtcdClient.put(key, value, lease);
+  }
+
+  private Op delete(String key) {
+    written += key.length();
+    return EtcdClient.delete(key);
   }
 
   /** After a successful commit: the working copies become the cache. */
