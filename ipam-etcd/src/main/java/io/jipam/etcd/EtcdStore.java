@@ -51,6 +51,17 @@ public interface EtcdStore extends IpamStore {
   PoolBlocks blockUsage(Pool pool);
 
   /**
+   * One page of the pool's allocations in address order: up to {@code limit} (1 to 1,000) after
+   * {@code after} (exclusive; null: from the first), from one bounded range read of the address
+   * records (a response of at most about 100 KB). A caller pages by passing the last address of a
+   * page; pages are read at different revisions (like any paged listing). Changes nothing.
+   *
+   * @throws io.jipam.core.IpamException INVALID_CONFIG for a limit outside
+   *     1..1000; TRY_AGAIN_LATER when etcd cannot be reached
+   */
+  List<io.jipam.core.store.Allocation> listPage(Pool pool, io.jipam.core.net.IpAddress after, int limit);
+
+  /**
    * The usage of this store's node's blocks in the pool (its affinity keys and those blocks: the
    * node's own keys, whatever the pool's size): per block, and per range set summed over them
    * ({@code allocated} in them against their capacity). Changes nothing. For a node's metrics.

@@ -124,6 +124,15 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
   }
 
   @Override
+  public List<Allocation> listPage(Pool pool, io.jipam.core.net.IpAddress after, int limit) {
+    if (limit < 1 || limit > PoolViews.PAGE) {
+      throw IpamException.invalidConfig("etcd store: a list page holds 1 to %d allocations, not %d", PoolViews.PAGE,
+          limit);
+    }
+    return view(pool, (layout, deadline) -> views.page(layout, after, limit, deadline));
+  }
+
+  @Override
   public PoolUsage usage(Pool pool) {
     return view(pool, views::usage);
   }

@@ -67,6 +67,11 @@ final class Keys {
     return blocksPrefix(pool, set) + blockId;
   }
 
+  /** {@code <p>/v2/claim-hints/<pool>/<set>}: the id of the block of the set claimed last. */
+  String claimHint(String pool, int set) {
+    return root + "claim-hints/" + pool + "/" + set;
+  }
+
   String affinityPrefix(String node) {
     return root + "affinity/" + node + "/";
   }

@@ -64,6 +64,19 @@ final class PoolViews {
     return out;
   }
 
+  /** Up to {@code limit} allocations after {@code after} (null: from the first), in address order: one range read. */
+  List<Allocation> page(BlockLayout layout, IpAddress after, int limit, long deadline) {
+    String pool = layout.pool().name();
+    String prefix = ctx.keys().addressesPrefix(pool);
+    String from = after == null ? prefix : ctx.keys().address(pool, after) + '\0';
+    List<Allocation> out = new ArrayList<>();
+    for (KeyValue kv : ctx.etcd().page(prefix, from, limit, false, 0, deadline, "listing addresses of " + pool)
+        .getKvs()) {
+      out.add(address(pool, kv));
+    }
+    return out;
+  }
+
   PoolUsage usage(BlockLayout layout, long deadline) {
     return blockUsage(layout, deadline).usage();
   }

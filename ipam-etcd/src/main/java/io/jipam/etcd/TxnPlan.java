@@ -55,6 +55,8 @@ final class TxnPlan {
   private final Map<Attachment, Long> handleGuard = new LinkedHashMap<>();
   private final Set<Attachment> handleDirty = new HashSet<>();
   private final Map<String, Boolean> affinity = new LinkedHashMap<>();
+  /** Per set, the block this plan claims last (where the next fresh node starts looking). */
+  private final Map<Integer, String> claimHints = new HashMap<>();
   private final List<TreeMap<IpAddress, String>> own = new ArrayList<>();
   /** DEL markers the transaction requires at a revision (0: absent): one per handle it creates. */
   private final Map<Attachment, Long> markerGuard = new LinkedHashMap<>();
@@ -89,7 +91,8 @@ final class TxnPlan {
   /** Operations of the transaction (the larger of its guard and its writes). */
   int size() {
     return Math.max(blockGuard.size() + handleGuard.size() + markerGuard.size() + 1,
-        blockDirty.size() + handleDirty.size() + recordWrites().size() + affinity.size() + markerPuts.size() + 2);
+        blockDirty.size() + handleDirty.size() + recordWrites().size() + affinity.size() + claimHints.size()
+            + markerPuts.size() + 2);
   }
 
   boolean isEmpty() {
@@ -263,8 +266,16 @@ final class TxnPlan {
     }
   }
 
-  /** Claims a block for this node: empty, owned, indexed. */
+  /** Claims a block for this node: empty, owned, indexed; the set's claim hint names it. */
   void claim(Block b, int set) {
+    String before = claimHints.put(set, layout.blockId(set, b.net));
+    undo.push(() -> {
+      if (before == null) {
+        claimHints.remove(set);
+      } else {
+        claimHints.put(set, before);
+      }
+    });
     b.deleted = false;
     b.owner = ctx.node();
     b.cursor = -1;
@@ -497,6 +508,7 @@ final class TxnPlan {
     for (Map.Entry<String, Boolean> e : affinity.entrySet()) {
       then.add(e.getValue() ? put(e.getKey(), "") : delete(e.getKey()));
     }
+    claimHints.forEach((set, id) -> then.add(put(ctx.keys().claimHint(pool, set), id)));
     for (Attachment a : markerPuts) {
       then.add(put(ctx.keys().deletion(pool, a), "", markerLeaseId));
     }

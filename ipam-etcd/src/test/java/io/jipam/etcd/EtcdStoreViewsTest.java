@@ -62,6 +62,31 @@ class EtcdStoreViewsTest {
   }
 
   @Test
+  void listPage_pagesOfThree_addUpToTheListInAddressOrder() {
+    Pool pool = TestPools.pool("paged", AllocationOrder.ROUND_ROBIN, "198.18.56.0/24", "fd00:56::/120");
+    EtcdStore a = store("node-a");
+    for (int i = 0; i < 7; i++) {
+      a.allocate(pool, AllocationRequest.of(new Attachment("p" + i, "eth0")));
+    }
+    List<io.jipam.core.store.Allocation> paged = new java.util.ArrayList<>();
+    io.jipam.core.net.IpAddress after = null;
+    while (true) {
+      List<io.jipam.core.store.Allocation> page = a.listPage(pool, after, 3);
+      assertTrue(page.size() <= 3, page.toString());
+      if (page.isEmpty()) {
+        break;
+      }
+      paged.addAll(page);
+      after = page.get(page.size() - 1).address();
+    }
+    assertEquals(14, paged.size());
+    assertEquals(a.list(pool), paged);
+    io.jipam.core.IpamException e = org.junit.jupiter.api.Assertions.assertThrows(io.jipam.core.IpamException.class,
+        () -> a.listPage(pool, null, 0));
+    assertEquals(io.jipam.core.ErrorCode.INVALID_CONFIG, e.code());
+  }
+
+  @Test
   void allocatingNodes_handlesOfTwoNodes_eachAttachmentToItsNode() {
     Pool pool = TestPools.pool("nodes", AllocationOrder.ROUND_ROBIN, "198.18.51.0/24");
     EtcdStore a = store("node-a");
