@@ -27,7 +27,8 @@ import org.junit.jupiter.api.io.TempDir;
 class ScaleScenarioTest {
   private static final List<String> OPERATIONS = List.of("first ADD of a fresh node", "ADD", "DEL",
       "GC of a node (retainOnly)", "usage of a node (its blocks: metrics)", "reclaim preview of a node",
-      "reclaim of a node with P pods", "cluster usage", "list (whole pool)", "audit (whole pool)");
+      "reclaim of a node with P pods", "cluster usage", "one list page (500)", "list (whole pool)",
+      "audit (whole pool)");
 
   @TempDir
   Path tmp;

@@ -34,6 +34,8 @@ final class ScaleCluster {
   static final int CALLERS = 16;
   static final String POOL_RANGE = "fd00:5ca1::/104";
   static final Duration TIMEOUT = Duration.ofSeconds(30);
+  /** Pool-wide views (list, audit) of a large pool on a loaded machine take longer than a call. */
+  static final Duration VIEW_TIMEOUT = Duration.ofMinutes(10);
 
   private final List<String> endpoints;
   private final Pool pool;
@@ -173,7 +175,7 @@ final class ScaleCluster {
         }
       }
     }
-    try (EtcdStore store = EtcdStores.open(config(endpoints, "auditor"))) {
+    try (EtcdStore store = EtcdStores.open(config(endpoints, "auditor").withTimeout(VIEW_TIMEOUT))) {
       List<String> findings = new ArrayList<>(store.audit(pool));
       List<Allocation> listed = store.list(pool);
       if (listed.size() != held.size()) {

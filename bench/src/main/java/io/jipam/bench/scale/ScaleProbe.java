@@ -43,7 +43,8 @@ final class ScaleProbe {
   List<Figure> measure() throws Exception {
     String probe = "probe-" + built;
     try (EtcdStore fresh = EtcdStores.open(ScaleCluster.config(endpoints, probe));
-        EtcdStore node0 = EtcdStores.open(ScaleCluster.config(endpoints, ScaleCluster.node(0)))) {
+        EtcdStore node0 = EtcdStores.open(ScaleCluster.config(endpoints, ScaleCluster.node(0)));
+        EtcdStore viewer = EtcdStores.open(ScaleCluster.config(endpoints, "viewer").withTimeout(ScaleCluster.VIEW_TIMEOUT))) {
       long start = System.nanoTime();
       allocated(fresh, new Attachment(probe + "-first", "eth0"));
       ms("first ADD of a fresh node", (System.nanoTime() - start) / 1e6);
@@ -75,10 +76,11 @@ final class ScaleProbe {
         allocated(fresh, new Attachment(probe + "-r" + k, "eth0"));
       }
       ms("reclaim of a node with P pods", time(() -> node0.reclaimNode(probe, ReclaimPolicy.FORCE)));
-      ms("cluster usage", time(() -> node0.usage(pool)));
-      ms("list (whole pool)", time(() -> node0.list(pool)));
+      ms("cluster usage", time(() -> viewer.usage(pool)));
+      ms("one list page (500)", time(() -> viewer.listPage(pool, null, 500)));
+      ms("list (whole pool)", time(() -> viewer.list(pool)));
       List<String> findings = new ArrayList<>();
-      ms("audit (whole pool)", time(() -> findings.addAll(node0.audit(pool))));
+      ms("audit (whole pool)", time(() -> findings.addAll(viewer.audit(pool))));
       out.add(new Figure("audit findings", "count", "count", findings.size()));
       out.add(new Figure("etcd db size", "bytes", "MB", counters.etcdDbSize() / 1e6));
     }
