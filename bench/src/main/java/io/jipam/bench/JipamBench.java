@@ -31,6 +31,7 @@ import picocli.CommandLine.Spec;
 @Command(name = "jipam-bench", mixinStandardHelpOptions = true, version = "jipam-bench 0.1.0",
     subcommands = {JipamBench.Allocator.class, JipamBench.Plugin.class, JipamBench.Etcd.class,
         JipamBench.Service.class, JipamBench.Cluster.class, JipamBench.RuntimeCommand.class, JipamBench.Churn.class,
+        JipamBench.Scale.class,
         JipamBench.All.class, ReportCommand.class},
     synopsisSubcommandLabel = "<scenario>", usageHelpWidth = 100,
     description = {"Measures jipam next to its peers in the same run and writes samples.csv, summary.md,",
@@ -225,6 +226,21 @@ public final class JipamBench implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
       return run(spec.commandLine(), common, List.of(new ServiceScenario(options)));
+    }
+  }
+
+  @Command(name = "scale", mixinStandardHelpOptions = true, usageHelpWidth = 100)
+  static final class Scale implements Callable<Integer> {
+    @Spec
+    CommandLine.Model.CommandSpec spec;
+    @Mixin
+    Common common;
+    @Mixin
+    io.jipam.bench.scale.ScaleScenario.Options options;
+
+    @Override
+    public Integer call() throws Exception {
+      return run(spec.commandLine(), common, List.of(new io.jipam.bench.scale.ScaleScenario(options)));
     }
   }
 

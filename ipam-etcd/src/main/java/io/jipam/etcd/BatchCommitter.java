@@ -34,15 +34,17 @@ final class BatchCommitter {
   private final AtomicLong commits;
   private final AtomicLong committedRequests;
   private final AtomicLong refusedCommits;
+  private final AtomicLong bytesWritten;
   private final CommitListener listener;
 
   /**
    * @param commits counts successful transactions; {@code committedRequests} the changes they
    *     carried (for tests and the benchmark), {@code refusedCommits} the transactions refused by
-   *     their guard; {@code listener} is told of each commit (metrics)
+   *     their guard, {@code bytesWritten} the keys and values they wrote; {@code listener} is told of each commit (metrics)
    */
   BatchCommitter(StoreContext ctx, PoolCache cache, CommitTickets tickets, AtomicLong commits,
-      AtomicLong committedRequests, AtomicLong refusedCommits, CommitListener listener) {
+      AtomicLong committedRequests, AtomicLong refusedCommits, AtomicLong bytesWritten, CommitListener listener) {
+    this.bytesWritten = bytesWritten;
     this.listener = listener;
     this.ctx = ctx;
     this.cache = cache;
@@ -82,10 +84,11 @@ final class BatchCommitter {
       }
       boolean committing = false;
       List<Change<?>> included = new ArrayList<>();
+      TxnPlan plan = null;
       try {
         cache.load(deadline);
         cache.prefetch(pending, knownAbsent, deadline);
-        TxnPlan plan = new TxnPlan(ctx, cache, tickets, deadline, conflicts);
+        plan = new TxnPlan(ctx, cache, tickets, deadline, conflicts);
         List<Change<?>> deferred = new ArrayList<>();
         for (Change<?> c : pending) {
           boolean clean = plan.isClean();
@@ -126,6 +129,7 @@ final class BatchCommitter {
         if (r.isSucceeded()) {
           plan.apply(r.getHeader().getRevision());
           commits.incrementAndGet();
+          bytesWritten.addAndGet(plan.writtenBytes());
           committedRequests.addAndGet(included.size());
           try {
             listener.committed(cache.pool.name(), included.size());
@@ -163,6 +167,8 @@ final class BatchCommitter {
         }
         if (committing) {
           included.forEach(Change::markUncertain);
+          // what was sent may still apply: its ticket's lease is no longer renewed from now on
+          tickets.retireTicket(plan.ticketLeaseId());
         }
         cache.forget();
         knownAbsent.clear();
@@ -208,7 +214,8 @@ final class BatchCommitter {
     }
     String outcome = c.uncertain == null ? "; nothing changed"
         : "; its last transaction was sent and its outcome is unknown: it can still apply only until its"
-            + " ticket lease ends (about " + (tickets.ticketTtlSeconds() + 1) + " s after it was sent), and"
+            + " ticket lease ends (at most about " + (ctx.config().timeout().toSeconds() + tickets.ticketTtlSeconds() + 1)
+            + " s after it was sent), and"
             + " never after a DEL of " + c.attachment + " returned";
     return new IpamException(ErrorCode.TRY_AGAIN_LATER, "etcd store: no result for " + c.attachment + " within "
         + ctx.config().timeout().toMillis() + " ms: " + why + outcome, lastTransient);

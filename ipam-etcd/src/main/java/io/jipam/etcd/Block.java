@@ -2,13 +2,12 @@ package io.jipam.etcd;
 
 import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.net.IpAddress;
-import io.jipam.core.store.Attachment;
-import io.jipam.core.store.PodRef;
-import java.util.TreeMap;
+import java.util.BitSet;
 
 /**
- * One block as read from (or about to be written to) etcd: owner, round-robin cursor and the
- * allocated offsets with their holders. Mutable and not thread-safe: the store's commit thread of
+ * One block as read from (or about to be written to) etcd: owner, round-robin cursor and which
+ * offsets are allocated (a bit each; who holds an address is its address record's and its
+ * handle's business, see {@link Keys}). Mutable and not thread-safe: the store's commit thread of
  * the pool owns every instance; {@link #copy} gives a transaction its private working copy.
  * Stored by {@link BlockCodec}.
  */
@@ -24,9 +23,8 @@ final class Block {
   /** Owning node; empty when the block has no affinity. */
   String owner = "";
   int cursor = -1;
-  final TreeMap<Integer, Entry> entries = new TreeMap<>();
-
-  record Entry(Attachment attachment, PodRef pod) {}
+  /** The allocated offsets. */
+  final BitSet used = new BitSet();
 
   Block(String key, int set, IpAddress net, int hostBits) {
     this.key = key;
@@ -47,7 +45,7 @@ final class Block {
     b.deleted = deleted;
     b.owner = owner;
     b.cursor = cursor;
-    b.entries.putAll(entries);
+    b.used.or(used);
     return b;
   }
 
@@ -59,12 +57,16 @@ final class Block {
     return 1 << hostBits;
   }
 
-  IpAddress addressAt(int offset) {
-    return net.plus(offset);
+  int usedCount() {
+    return used.cardinality();
   }
 
-  Entry holder(int offset) {
-    return entries.get(offset);
+  boolean isUsed(int offset) {
+    return used.get(offset);
+  }
+
+  IpAddress addressAt(int offset) {
+    return net.plus(offset);
   }
 
   /** The offset the order hands out next, or -1 when the block is full. */
@@ -73,7 +75,7 @@ final class Block {
     int start = order == AllocationOrder.ROUND_ROBIN && cursor >= 0 ? cursor + 1 : 0;
     for (int k = 0; k < size; k++) {
       int i = (start + k) % size;
-      if (BlockLayout.isSet(allowed, i) && !entries.containsKey(i)) {
+      if (BlockLayout.isSet(allowed, i) && !used.get(i)) {
         return i;
       }
     }

@@ -4,24 +4,26 @@ import io.etcd.jetcd.KeyValue;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.net.IpAddress;
-import io.jipam.core.store.Attachment;
-import io.jipam.core.store.PodRef;
-import java.util.Map;
+import java.util.Base64;
+import java.util.BitSet;
 
 /**
- * Blocks as etcd holds them.
+ * Blocks as etcd holds them: a few bytes whatever the block holds.
  *
  * <table>
  *   <caption>Block record</caption>
  *   <tr><th>Key</th><th>Value (lines)</th></tr>
- *   <tr><td>{@code <p>/v1/blocks/<pool>/<set>/<net>_<len>}</td>
- *       <td>{@code jipam-block 1}; {@code owner <node>} ({@code ~}: none); {@code cursor <offset>};
- *       then per allocated address {@code <offset> <containerID> <ifname> <pod ns> <pod name>}
- *       (free-form fields percent-encoded, {@code ~} for empty)</td></tr>
+ *   <tr><td>{@code <p>/v2/blocks/<pool>/<set>/<net>_<len>}</td>
+ *       <td>{@code jipam-block 2}; {@code owner <node>} ({@code ~}: none); {@code cursor <offset>};
+ *       {@code used <count>}; {@code bits <base64>} (the allocated offsets, bit i of byte i/8 for
+ *       offset i, little-endian as {@link BitSet#toByteArray}; empty when none)</td></tr>
  * </table>
+ *
+ * <p>A /26 block's value is about 60 bytes; a /20 one's (4,096 addresses) under 800; the largest
+ * allowed (/16, /112: 65,536 addresses) about 11 KB.
  */
 final class BlockCodec {
-  private static final String MAGIC = "jipam-block 1";
+  private static final String MAGIC = "jipam-block 2";
 
   private final Keys keys;
 
@@ -48,17 +50,9 @@ final class BlockCodec {
   }
 
   static String encode(Block b) {
-    StringBuilder out = new StringBuilder(64 + b.entries.size() * 48);
-    out.append(MAGIC).append('\n');
-    out.append("owner ").append(FieldEscaping.esc(b.owner)).append('\n');
-    out.append("cursor ").append(b.cursor).append('\n');
-    for (Map.Entry<Integer, Block.Entry> e : b.entries.entrySet()) {
-      Block.Entry v = e.getValue();
-      out.append(e.getKey()).append(' ').append(v.attachment().containerId()).append(' ')
-          .append(FieldEscaping.esc(v.attachment().ifname())).append(' ').append(FieldEscaping.esc(v.pod().namespace()))
-          .append(' ').append(FieldEscaping.esc(v.pod().name())).append('\n');
-    }
-    return out.toString();
+    String bits = Base64.getEncoder().withoutPadding().encodeToString(b.used.toByteArray());
+    return MAGIC + "\nowner " + FieldEscaping.esc(b.owner) + "\ncursor " + b.cursor + "\nused " + b.usedCount()
+        + "\nbits " + bits + "\n";
   }
 
   static Block decode(String key, int set, IpAddress net, int hostBits, String text, long modRev) {
@@ -67,23 +61,30 @@ final class BlockCodec {
     String[] lines = text.split("\n");
     try {
       if (!lines[0].equals(MAGIC)) {
-        throw new IllegalArgumentException("not a jipam v1 block");
+        throw new IllegalArgumentException("not a jipam layout-v2 block");
       }
+      int count = -1;
+      boolean bits = false;
       for (int i = 1; i < lines.length; i++) {
         String line = lines[i];
         if (line.startsWith("owner ")) {
           b.owner = FieldEscaping.unesc(line.substring(6));
         } else if (line.startsWith("cursor ")) {
           b.cursor = Integer.parseInt(line.substring(7));
+        } else if (line.startsWith("used ")) {
+          count = Integer.parseInt(line.substring(5));
+        } else if (line.startsWith("bits ")) {
+          b.used.or(BitSet.valueOf(Base64.getDecoder().decode(line.substring(5))));
+          bits = true;
         } else if (!line.isEmpty()) {
-          String[] f = line.split(" ");
-          int offset = Integer.parseInt(f[0]);
-          if (offset < 0 || offset >= b.size()) {
-            throw new IllegalArgumentException("offset " + offset + " outside the block");
-          }
-          b.entries.put(offset, new Block.Entry(new Attachment(f[1], FieldEscaping.unesc(f[2])),
-              new PodRef(FieldEscaping.unesc(f[3]), FieldEscaping.unesc(f[4]))));
+          throw new IllegalArgumentException("unexpected line " + line);
         }
+      }
+      if (!bits || count != b.usedCount()) {
+        throw new IllegalArgumentException("bitmap of " + b.usedCount() + " addresses against a count of " + count);
+      }
+      if (b.used.length() > b.size() || b.cursor < -1 || b.cursor >= b.size()) {
+        throw new IllegalArgumentException("offset outside the block");
       }
     } catch (RuntimeException e) {
       throw new IpamException(ErrorCode.DECODE_FAILURE,

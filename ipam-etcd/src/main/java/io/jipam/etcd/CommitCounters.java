@@ -16,6 +16,22 @@ public interface CommitCounters {
   long refusedCommits();
 
   /**
+   * Bytes of keys and values the committed transactions put (and keys they deleted): divided by
+   * {@link #committedRequests}, what a change costs etcd's database before compaction.
+   */
+  default long bytesWritten() {
+    return 0;
+  }
+
+  /**
+   * The size of etcd's database file as the first endpoint's member reports it (one status
+   * request, bounded by the store's timeout); -1 when it cannot be read.
+   */
+  default long etcdDbSize() {
+    return -1;
+  }
+
+  /**
    * Tells {@code listener} of every transaction committed from now on, with its batch size.
    * Thread-safe; listeners stay until the store is closed.
    */

@@ -4,14 +4,20 @@ import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * What every writing transaction of one store carries besides its changes: the store's ticket on
- * a short lease (a transaction that reaches etcd after that lease ended fails as a whole), the
- * lease its DEL markers go on, and now and then the node's seen record.
+ * a short kept-alive lease (a transaction that reaches etcd after that lease ended fails as a
+ * whole), the lease its DEL markers go on, and now and then the node's seen record.
  *
- * <p>The ticket's lease lasts the store's timeout rounded up to seconds, at least 2 s (etcd's least
- * lease with default settings; etcd may grant more), and is replaced after 40 % of that. A marker's lease lasts six
- * times the ticket's, at least {@value #MIN_MARKER_TTL_SECONDS} s, and takes new markers for half
- * of that: every marker outlives, by far, any transaction planned before it (which fails once its
- * ticket's lease ended), and markers do not pile up for long. Thread-safe.
+ * <p>The ticket's lease has a TTL of the store's timeout rounded up to seconds, at least 2 s
+ * (etcd's least lease with default settings; etcd may grant more). It is granted once and kept
+ * alive for the life of the store, and retired (no longer renewed, revoked) as soon as a
+ * transaction sent on it has an unknown outcome (the store's call failed without knowing whether
+ * it applied), or when etcd or the store ends it; the next transaction gets a new one. So a
+ * transaction sent on it applies, if ever, before etcd ends the lease: within the TTL after the
+ * last renewal, which came at the latest when the store retired it, at the latest at the call's
+ * deadline: within timeout + TTL of being sent (or TTL after the store's process died). A marker's
+ * lease lasts six times the ticket's TTL, at least {@value #MIN_MARKER_TTL_SECONDS} s, and takes
+ * new markers for half of that (at least three TTLs, more than timeout + TTL): every marker
+ * outlives any transaction planned before it, and markers do not pile up for long. Thread-safe.
  */
 final class CommitTickets {
   /** Least lifetime of a DEL marker's lease. */
@@ -30,10 +36,10 @@ final class CommitTickets {
     this.ctx = ctx;
     this.ticketKey = ctx.keys().ticket(ctx.node(), Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 1));
     long ticketTtl = Math.max(2, (ctx.config().timeout().toMillis() + 999) / 1000);
-    this.ticketLease = new LeaseSlot(ctx.etcd(), () -> ticketTtl, 0.4, ctx.clock());
+    this.ticketLease = new LeaseSlot(ctx.etcd(), () -> ticketTtl, 0.5, true, ctx.clock());
     // six times the ticket's TTL as etcd granted it (etcd may raise a TTL to its least one)
     this.markerLease = new LeaseSlot(ctx.etcd(),
-        () -> Math.max(MIN_MARKER_TTL_SECONDS, 6 * ticketLease.ttlSeconds()), 0.5, ctx.clock());
+        () -> Math.max(MIN_MARKER_TTL_SECONDS, 6 * ticketLease.ttlSeconds()), 0.5, false, ctx.clock());
   }
 
   String ticketKey() {
@@ -51,6 +57,25 @@ final class CommitTickets {
   /** Take the ticket's lease first: the marker's TTL follows the ticket's as etcd granted it. */
   long markerLease(long deadline) {
     return markerLease.id(deadline);
+  }
+
+  /**
+   * A transaction sent on {@code leaseId} has an unknown outcome: stop renewing that lease, so that
+   * it cannot apply later than the lease's TTL from now.
+   */
+  void retireTicket(long leaseId) {
+    ticketLease.retire(leaseId);
+  }
+
+  /** Lease grants so far (ticket and marker leases). */
+  long grants() {
+    return ticketLease.grants() + markerLease.grants();
+  }
+
+  /** The store closes: the ticket's lease is revoked (best effort). */
+  void close() {
+    ticketLease.close();
+    markerLease.close();
   }
 
   /** etcd no longer has a lease we hold: grant new ones. */

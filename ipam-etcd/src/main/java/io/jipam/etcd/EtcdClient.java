@@ -40,6 +40,8 @@ final class EtcdClient implements AutoCloseable {
   private final io.etcd.jetcd.Lease leases;
   private final String endpoints;
   private final LongSupplier nanoTime;
+  /** Keys (with their values) etcd has returned to this client: what its reads cost. */
+  private final java.util.concurrent.atomic.AtomicLong keysRead = new java.util.concurrent.atomic.AtomicLong();
 
   EtcdClient(EtcdStoreConfig config, LongSupplier nanoTime) {
     this.nanoTime = nanoTime;
@@ -82,6 +84,21 @@ final class EtcdClient implements AutoCloseable {
     return client;
   }
 
+  /** Keys etcd returned to this client so far (range reads and the reads of transactions). */
+  long keysRead() {
+    return keysRead.get();
+  }
+
+  /** The size of the database of the first endpoint's member, as its status says; -1 when unknown. */
+  long dbSize(long deadline) {
+    try {
+      String endpoint = endpoints.split(",")[0];
+      return await(client.getMaintenanceClient().statusMember(endpoint), deadline, "reading etcd's status").getDbSize();
+    } catch (RuntimeException e) {
+      return -1;
+    }
+  }
+
   static ByteSequence bytes(String s) {
     return ByteSequence.from(s, StandardCharsets.UTF_8);
   }
@@ -116,6 +133,21 @@ final class EtcdClient implements AutoCloseable {
     return new Lease(r.getID(), r.getTTL());
   }
 
+  /** Keeps a lease alive until the returned client is closed; the observer hears each renewal and the end. */
+  io.etcd.jetcd.support.CloseableClient keepAlive(long leaseId,
+      io.grpc.stub.StreamObserver<io.etcd.jetcd.lease.LeaseKeepAliveResponse> observer) {
+    return leases.keepAlive(leaseId, observer);
+  }
+
+  /** Revokes a lease without waiting for the answer (best effort: it ends by its TTL anyway). */
+  void revokeLater(long leaseId) {
+    try {
+      leases.revoke(leaseId);
+    } catch (RuntimeException ignored) {
+      // closed or unreachable: the lease ends by its TTL
+    }
+  }
+
   static Op delete(String key) {
     return Op.delete(bytes(key), DeleteOption.DEFAULT);
   }
@@ -135,7 +167,11 @@ final class EtcdClient implements AutoCloseable {
         .Then(then.toArray(Op[]::new))
         .Else(otherwise.toArray(Op[]::new))
         .commit();
-    return await(f, deadline, what);
+    TxnResponse r = await(f, deadline, what);
+    for (GetResponse g : r.getGetResponses()) {
+      keysRead.addAndGet(g.getKvs().size());
+    }
+    return r;
   }
 
   /** Reads many keys in one round trip (chunks of 100); null where a key does not exist. */
@@ -155,10 +191,81 @@ final class EtcdClient implements AutoCloseable {
     return out;
   }
 
+  /**
+   * One key as it was at a revision (null when it did not exist then); when etcd has compacted
+   * that revision away, as it is now.
+   */
+  KeyValue getAt(String key, long revision, long deadline, String what) {
+    GetOption at = GetOption.builder().withRevision(revision).build();
+    try {
+      List<KeyValue> kvs = counted(await(kv.get(bytes(key), at), deadline, what)).getKvs();
+      return kvs.isEmpty() ? null : kvs.get(0);
+    } catch (IpamException e) {
+      if (e.code() != ErrorCode.IO_FAILURE || e.getMessage() == null || !e.getMessage().contains("compacted")) {
+        throw e;
+      }
+      List<KeyValue> now = counted(await(kv.get(bytes(key)), deadline, what)).getKvs();
+      return now.isEmpty() ? null : now.get(0);
+    }
+  }
+
+  /**
+   * Up to {@code limit} keys from {@code fromKey} (inclusive) to the end of the prefix, in key
+   * order, at {@code revision} (0: now), values too unless keysOnly: one page of a bounded walk.
+   */
+  GetResponse page(String prefix, String fromKey, int limit, boolean keysOnly, long revision, long deadline,
+      String what) {
+    GetOption option = GetOption.builder().withRange(bytes(prefixEnd(prefix))).withLimit(limit)
+        .withKeysOnly(keysOnly).withRevision(revision).build();
+    return counted(await(kv.get(bytes(fromKey), option), deadline, what));
+  }
+
+  private GetResponse counted(GetResponse r) {
+    keysRead.addAndGet(r.getKvs().size());
+    return r;
+  }
+
+  /**
+   * Every key under the prefix, in key order, in pages of at most {@code limit} keys, all read at
+   * the revision of the first page (so as one read would see them, without one response holding
+   * them all).
+   *
+   * @return the revision read at
+   */
+  long walk(String prefix, int limit, boolean keysOnly, long deadline, String what,
+      java.util.function.Consumer<KeyValue> each) {
+    return walkFrom(prefix, prefix, 0, limit, keysOnly, deadline, what, each);
+  }
+
+  /** {@link #walk} from {@code fromKey}, at {@code revision} (0: now). */
+  long walkFrom(String prefix, String fromKey, long revision, int limit, boolean keysOnly, long deadline,
+      String what, java.util.function.Consumer<KeyValue> each) {
+    String from = fromKey;
+    long rev = revision;
+    while (true) {
+      GetResponse page = page(prefix, from, limit, keysOnly, rev, deadline, what);
+      if (rev == 0) {
+        rev = page.getHeader().getRevision();
+      }
+      List<KeyValue> kvs = page.getKvs();
+      kvs.forEach(each);
+      if (!page.isMore() || kvs.isEmpty()) {
+        return rev;
+      }
+      from = text(kvs.get(kvs.size() - 1).getKey()) + '\0';
+    }
+  }
+
+  /** The first key after every key starting with the prefix. */
+  static String prefixEnd(String prefix) {
+    char last = prefix.charAt(prefix.length() - 1);
+    return prefix.substring(0, prefix.length() - 1) + (char) (last + 1);
+  }
+
   /** Every key under the prefix (values too unless keysOnly). */
   List<KeyValue> range(String prefix, boolean keysOnly, long deadline, String what) {
     GetOption option = GetOption.builder().isPrefix(true).withKeysOnly(keysOnly).build();
-    return await(kv.get(bytes(prefix), option), deadline, what).getKvs();
+    return counted(await(kv.get(bytes(prefix), option), deadline, what)).getKvs();
   }
 
   <T> T await(CompletableFuture<T> future, long deadline, String what) {

@@ -43,25 +43,46 @@ public interface EtcdStore extends IpamStore {
   void ping();
 
   /**
-   * The pool's usage per range set and per block (with each block's owner), from one range read
-   * of its blocks: one etcd revision. Changes nothing; the pool is defined as by any call.
+   * The pool's usage per range set and per block (with each block's owner), from its block
+   * records read at one etcd revision (in pages). Changes nothing; the pool is defined as by any call.
    *
    * @throws io.jipam.core.IpamException TRY_AGAIN_LATER when etcd cannot be reached
    */
   PoolBlocks blockUsage(Pool pool);
 
   /**
-   * The node that made each attachment's allocation in the pool (its handle's node), from one
-   * range read of the pool's handles. Changes nothing.
+   * One page of the pool's allocations in address order: up to {@code limit} (1 to 1,000) after
+   * {@code after} (exclusive; null: from the first), from one bounded range read of the address
+   * records (a response of at most about 100 KB). A caller pages by passing the last address of a
+   * page; pages are read at different revisions (like any paged listing). Changes nothing.
+   *
+   * @throws io.jipam.core.IpamException INVALID_CONFIG for a limit outside
+   *     1..1000; TRY_AGAIN_LATER when etcd cannot be reached
+   */
+  List<io.jipam.core.store.Allocation> listPage(Pool pool, io.jipam.core.net.IpAddress after, int limit);
+
+  /**
+   * The usage of this store's node's blocks in the pool (its affinity keys and those blocks: the
+   * node's own keys, whatever the pool's size): per block, and per range set summed over them
+   * ({@code allocated} in them against their capacity). Changes nothing. For a node's metrics.
+   *
+   * @throws io.jipam.core.IpamException TRY_AGAIN_LATER when etcd cannot be reached
+   */
+  PoolBlocks nodeBlockUsage(Pool pool);
+
+  /**
+   * The node that made each attachment's allocation in the pool (its handle's node), from the
+   * pool's handles read at one revision (in pages). Changes nothing.
    *
    * @throws io.jipam.core.IpamException TRY_AGAIN_LATER when etcd cannot be reached
    */
   Map<Attachment, String> allocatingNodes(Pool pool);
 
   /**
-   * Checks that the pool's blocks and handles agree, from one read of both (one etcd revision):
-   * every address a block holds is listed, in that range set, by its holder's handle, and every
-   * address a handle lists is held by that attachment in its block. Changes nothing.
+   * Checks that the pool's records agree, read in pages at one etcd revision: every address a
+   * block holds has its address record, listed, in that range set, by its holder's handle, every
+   * address a handle lists is held by that attachment, and every handle has its copy under its
+   * node. Changes nothing.
    *
    * @return one line per disagreement, naming the address, the attachment and the key; empty when
    *     they agree
@@ -112,8 +133,8 @@ public interface EtcdStore extends IpamStore {
 
   /**
    * What {@link #reclaimNode(String, ReclaimPolicy)} would release now and whether it would refuse
-   * the node, changing nothing (a dry run). Reads the node's seen record, its fence and every
-   * pool's handles; not atomic with a later reclaim.
+   * the node, changing nothing (a dry run). Reads the node's seen record, its fence and its
+   * copies of its handles in every pool (its own keys); not atomic with a later reclaim.
    *
    * @throws io.jipam.core.IpamException TRY_AGAIN_LATER when etcd cannot be reached
    */

@@ -25,7 +25,7 @@ import java.util.regex.Pattern;
  * then the host name), {@code timeoutMillis} (bound on every store call, default 3000),
  * {@code blockSizeV4} / {@code blockSizeV6} (block prefix lengths, default 26 / 122),
  * {@code strictAffinity} (default false), {@code prefix} (key prefix, default {@code /jipam}; keys
- * live under {@code <prefix>/v1/}), {@code tls} ({@code {"ca", "cert", "key"}} file paths; the key
+ * live under {@code <prefix>/v2/}), {@code tls} ({@code {"ca", "cert", "key"}} file paths; the key
  * must be PEM PKCS#8), {@code user} / {@code password}. {@code type} is ignored; any other key is
  * refused, naming it.
  *

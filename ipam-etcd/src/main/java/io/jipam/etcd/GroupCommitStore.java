@@ -52,6 +52,7 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
   private final StoreContext ctx;
   private final CommitTickets tickets;
   private final NodeReclaimer reclaimer;
+  private final PoolViews views;
   private final ExecutorService committers;
   /** Whether this store owns its etcd client and commit threads (closes them). */
   private final boolean owns;
@@ -61,6 +62,7 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
   private final AtomicLong commits = new AtomicLong();
   private final AtomicLong committedRequests = new AtomicLong();
   private final AtomicLong refusedCommits = new AtomicLong();
+  private final AtomicLong bytesWritten = new AtomicLong();
   private final List<CommitListener> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
 
   /** One pool's cache and commit queue in this store. */
@@ -81,9 +83,10 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
     Keys keys = new Keys(config.prefix());
     this.ctx = new StoreContext(config, etcd, keys, new BlockCodec(keys), clock, scoped);
     this.tickets = new CommitTickets(ctx);
+    this.views = new PoolViews(ctx);
     this.committers = committers;
     this.owns = owns;
-    this.reclaimer = new NodeReclaimer(ctx, this::retrying, this::releaseAll,
+    this.reclaimer = new NodeReclaimer(ctx, views, this::retrying, this::releaseAll,
         () -> pools.values().forEach(p -> p.cache().invalidate()));
   }
 
@@ -143,36 +146,21 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
 
   @Override
   public List<Allocation> list(Pool pool) {
-    PoolCache cache = slot(pool).cache();
-    long deadline = deadline();
-    return retrying(deadline, () -> {
-      List<Allocation> out = new ArrayList<>();
-      for (Block b : cache.readBlocks(-1, deadline)) {
-        for (Map.Entry<Integer, Block.Entry> e : b.entries.entrySet()) {
-          out.add(new Allocation(b.addressAt(e.getKey()), b.set, e.getValue().attachment(), e.getValue().pod()));
-        }
-      }
-      out.sort(Comparator.comparing(Allocation::address));
-      return out;
-    });
+    return view(pool, views::list);
+  }
+
+  @Override
+  public List<Allocation> listPage(Pool pool, io.jipam.core.net.IpAddress after, int limit) {
+    if (limit < 1 || limit > PoolViews.PAGE) {
+      throw IpamException.invalidConfig("etcd store: a list page holds 1 to %d allocations, not %d", PoolViews.PAGE,
+          limit);
+    }
+    return view(pool, (layout, deadline) -> views.page(layout, after, limit, deadline));
   }
 
   @Override
   public PoolUsage usage(Pool pool) {
-    PoolCache cache = slot(pool).cache();
-    long deadline = deadline();
-    return retrying(deadline, () -> {
-      BlockLayout layout = cache.definition(deadline);
-      long[] allocated = new long[layout.sets()];
-      for (Block b : cache.readBlocks(-1, deadline)) {
-        allocated[b.set] += b.entries.size();
-      }
-      long[] capacity = new long[layout.sets()];
-      for (int s = 0; s < capacity.length; s++) {
-        capacity[s] = layout.capacity(s);
-      }
-      return PoolUsage.of(allocated, capacity);
-    });
+    return view(pool, views::usage);
   }
 
   @Override
@@ -181,15 +169,15 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
     long deadline = deadline();
     List<Attachment> stale = retrying(deadline, () -> {
       cache.definition(deadline);
+      // this node's own keys: the copies of its handles under node-handles/<node>/<pool>/
       List<Attachment> out = new ArrayList<>();
-      for (KeyValue kv : ctx.etcd().range(ctx.keys().handlesPrefix(pool.name()), false, deadline,
-          "listing handles")) {
-        Handle h = HandleCodec.decode(kv);
-        Attachment a = Keys.parseHandle(EtcdClient.text(kv.getKey()));
-        if (h.node().equals(ctx.node()) && !valid.contains(a)) {
-          out.add(a);
-        }
-      }
+      ctx.etcd().walk(ctx.keys().nodeHandlesPrefix(ctx.node(), pool.name()), PoolViews.PAGE, true, deadline,
+          "listing handles of " + ctx.node(), kv -> {
+            Attachment a = Keys.parseHandle(EtcdClient.text(kv.getKey()));
+            if (!valid.contains(a)) {
+              out.add(a);
+            }
+          });
       return out;
     });
     return releaseAll(pool, stale);
@@ -211,6 +199,21 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
   }
 
   @Override
+  public long bytesWritten() {
+    return bytesWritten.get();
+  }
+
+  @Override
+  public long etcdDbSize() {
+    return ctx.etcd().dbSize(deadline());
+  }
+
+  @Override
+  public PoolBlocks nodeBlockUsage(Pool pool) {
+    return view(pool, (layout, deadline) -> views.nodeBlockUsage(layout, ctx.node(), deadline));
+  }
+
+  @Override
   public void addCommitListener(CommitListener listener) {
     listeners.add(java.util.Objects.requireNonNull(listener, "listener"));
   }
@@ -223,88 +226,24 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
 
   @Override
   public PoolBlocks blockUsage(Pool pool) {
-    PoolCache cache = slot(pool).cache();
-    long deadline = deadline();
-    return retrying(deadline, () -> {
-      BlockLayout layout = cache.definition(deadline);
-      long[] allocated = new long[layout.sets()];
-      List<BlockUsage> blocks = new ArrayList<>();
-      for (Block b : cache.readBlocks(-1, deadline)) {
-        allocated[b.set] += b.entries.size();
-        blocks.add(new BlockUsage(b.set, new Cidr(b.net, layout.blockLength(b.set)), b.owner, b.entries.size(),
-            BlockLayout.count(layout.allowed(b.set, b.net))));
-      }
-      blocks.sort(Comparator.comparingInt(BlockUsage::rangeSet).thenComparing(u -> u.block().network()));
-      long[] capacity = new long[layout.sets()];
-      for (int s = 0; s < capacity.length; s++) {
-        capacity[s] = layout.capacity(s);
-      }
-      return new PoolBlocks(PoolUsage.of(allocated, capacity), blocks);
-    });
+    return view(pool, views::blockUsage);
   }
 
   @Override
   public Map<Attachment, String> allocatingNodes(Pool pool) {
-    PoolCache cache = slot(pool).cache();
-    long deadline = deadline();
-    return retrying(deadline, () -> {
-      cache.definition(deadline);
-      Map<Attachment, String> out = new java.util.HashMap<>();
-      for (KeyValue kv : ctx.etcd().range(ctx.keys().handlesPrefix(pool.name()), false, deadline,
-          "listing handles")) {
-        out.put(Keys.parseHandle(EtcdClient.text(kv.getKey())), HandleCodec.decode(kv).node());
-      }
-      return out;
-    });
+    return view(pool, views::allocatingNodes);
   }
 
   @Override
   public List<String> audit(Pool pool) {
+    return view(pool, views::audit);
+  }
+
+  /** A read-only view of the pool, read with retries until the deadline. */
+  private <T> T view(Pool pool, java.util.function.BiFunction<BlockLayout, Long, T> read) {
     PoolCache cache = slot(pool).cache();
     long deadline = deadline();
-    return retrying(deadline, () -> {
-      BlockLayout layout = cache.definition(deadline);
-      io.etcd.jetcd.kv.TxnResponse r = ctx.etcd().txn(List.of(),
-          List.of(EtcdClient.getPrefix(ctx.keys().blocksPrefix(pool.name())),
-              EtcdClient.getPrefix(ctx.keys().handlesPrefix(pool.name()))), List.of(), deadline, "auditing " + pool.name());
-      Map<io.jipam.core.net.IpAddress, Block.Entry> inBlocks = new java.util.TreeMap<>();
-      Map<io.jipam.core.net.IpAddress, String> blockOf = new java.util.HashMap<>();
-      Map<io.jipam.core.net.IpAddress, Integer> setOf = new java.util.HashMap<>();
-      for (KeyValue kv : r.getGetResponses().get(0).getKvs()) {
-        Block b = ctx.blocks().decode(layout, kv);
-        b.entries.forEach((offset, e) -> {
-          inBlocks.put(b.addressAt(offset), e);
-          blockOf.put(b.addressAt(offset), b.key);
-          setOf.put(b.addressAt(offset), b.set);
-        });
-      }
-      List<String> out = new ArrayList<>();
-      java.util.Set<String> listed = new java.util.HashSet<>(); // address and holder
-      for (KeyValue kv : r.getGetResponses().get(1).getKvs()) {
-        String key = EtcdClient.text(kv.getKey());
-        Handle h = HandleCodec.decode(kv);
-        for (Allocation a : h.allocations()) {
-          listed.add(a.address() + " " + a.attachment());
-          Block.Entry e = inBlocks.get(a.address());
-          if (e == null) {
-            out.add(pool.name() + ": handle " + key + " lists " + a.address() + ", which no block holds");
-          } else if (!e.attachment().equals(a.attachment())) {
-            out.add(pool.name() + ": handle " + key + " lists " + a.address() + ", which block "
-                + blockOf.get(a.address()) + " gives to " + e.attachment());
-          } else if (setOf.get(a.address()) != a.rangeSetIndex()) {
-            out.add(pool.name() + ": handle " + key + " lists " + a.address() + " in range set " + a.rangeSetIndex()
-                + ", block " + blockOf.get(a.address()) + " is of set " + setOf.get(a.address()));
-          }
-        }
-      }
-      inBlocks.forEach((address, e) -> {
-        if (!listed.contains(address + " " + e.attachment())) {
-          out.add(pool.name() + ": block " + blockOf.get(address) + " gives " + address + " to " + e.attachment()
-              + ", whose handle does not list it");
-        }
-      });
-      return out;
-    });
+    return retrying(deadline, () -> read.apply(cache.definition(deadline), deadline));
   }
 
   @Override
@@ -353,6 +292,7 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
       Thread.currentThread().interrupt();
     }
     committers.shutdownNow();
+    tickets.close();
     ctx.etcd().close();
   }
 
@@ -371,8 +311,8 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
 
   private PoolSlot slot(Pool pool) {
     return pools.computeIfAbsent(pool.name() + "\n" + BlockLayout.rangesText(pool), k -> {
-      PoolCache cache = new PoolCache(ctx, pool);
-      BatchCommitter committer = new BatchCommitter(ctx, cache, tickets, commits, committedRequests, refusedCommits,
+      PoolCache cache = new PoolCache(ctx, views, pool);
+      BatchCommitter committer = new BatchCommitter(ctx, cache, tickets, commits, committedRequests, refusedCommits, bytesWritten,
           this::notifyCommit);
       return new PoolSlot(cache, new CommitQueue(committers, ctx.clock(), ctx.timeoutNanos(), committer));
     });

@@ -2,62 +2,49 @@ package io.jipam.etcd;
 
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
+import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Attachment;
 
 /**
- * The etcd key layout, all under {@code <prefix>/v1/} (the {@code v1} is the layout version: a
- * later incompatible layout moves to {@code v2} and can live beside it during a migration).
+ * The etcd key layout, all under {@code <prefix>/v2/} (the {@code v2} is the layout version; the
+ * table with every key, its value and who writes it is in docs/etcd.md, "Key layout"). The layout
+ * version is also recorded as {@code <prefix>/layout}, and a pool defined in layout v2 leaves a
+ * stand-in at its layout-v1 key that a store of the previous layout refuses to read.
  *
- * <table>
- *   <caption>Keys</caption>
- *   <tr><th>Key</th><th>Value</th><th>Written</th></tr>
- *   <tr><td>{@code <p>/v1/pools/<pool>}</td>
- *       <td>pool definition: block prefix length and ranges of every range set</td>
- *       <td>once, by the first store that names the pool (create-if-absent transaction); never
- *       changed after</td></tr>
- *   <tr><td>{@code <p>/v1/blocks/<pool>/<set>/<net>_<len>}</td>
- *       <td>one block: owner node (or none), round-robin cursor, one line per allocated address
- *       (offset, container ID, ifname, pod)</td>
- *       <td>by every ADD/DEL that changes the block, compare-and-swap on its mod revision; created
- *       by the claim of a node (compare version = 0); deleted when it empties</td></tr>
- *   <tr><td>{@code <p>/v1/affinity/<node>/<pool>/<set>/<net>_<len>}</td>
- *       <td>empty: an index of the blocks a node owns</td>
- *       <td>in the same transaction as the block's claim / release</td></tr>
- *   <tr><td>{@code <p>/v1/handles/<pool>/<containerID>/<ifname>}</td>
- *       <td>one attachment: node that allocated, pod, addresses with their range set</td>
- *       <td>in the same transaction as the blocks it points into</td></tr>
- *   <tr><td>{@code <p>/v1/deletions/<pool>/<containerID>/<ifname>}</td>
- *       <td>empty: the attachment was deleted (DEL) lately</td>
- *       <td>by every DEL, on a lease of six times the ticket's (at least 30 s) used for half its
- *       life; the transaction of an ADD that creates the handle requires it absent, or at the
- *       revision the ADD's store last saw</td></tr>
- *   <tr><td>{@code <p>/v1/tickets/<node>/<store>}</td>
- *       <td>empty: one per store instance</td>
- *       <td>by every transaction of the store that writes, on a lease of the store's timeout
- *       (rounded up to seconds, at least 2 s), replaced by a new one after 40 % of that: a
- *       transaction that reaches etcd after its lease ended fails as a whole</td></tr>
- *   <tr><td>{@code <p>/v1/nodes/<node>}</td>
- *       <td>{@code jipam-node 1}, {@code seen <epoch millis>}: when a store of the node last
- *       committed</td>
- *       <td>with a store's commits, at most every {@value CommitTickets#SEEN_EVERY_MILLIS} ms; read by
- *       {@code reclaimNode} to refuse a node that looks alive</td></tr>
- *   <tr><td>{@code <p>/v1/fences/<node>}</td>
- *       <td>{@code jipam-fence 1}, {@code by <node>}, {@code at <epoch millis>}</td>
- *       <td>by {@code reclaimNode} before it releases anything; every transaction of that node
- *       that creates a handle requires it absent; deleted by {@code liftFence}</td></tr>
- * </table>
+ * <p>Per allocation there are four records, written in one transaction: a bit in its block
+ * ({@link BlockCodec}: owner, cursor, bitmap), the attachment's handle ({@link HandleCodec}), the
+ * same handle under its node ({@code node-handles/<node>/...}: what GC, reclaim and a node's views
+ * read, so they read that node's keys only) and the address's holder ({@code addresses/<pool>/<hex
+ * address>}: what {@code Taken} names and {@code list} pages through, in address order).
  *
  * <p>Every segment is safe as a key part: pool names, node names and container IDs are limited to
  * {@code [A-Za-z0-9_.-]}, interface names exclude {@code /}, and addresses print without
- * {@code /}. Values are read and written by one codec per record: {@link BlockLayout} (pools),
- * {@link BlockCodec}, {@link HandleCodec}, {@link NodeRecords} (nodes, fences); affinity, deletion
- * and ticket keys have empty values. Keys are parsed here and nowhere else.
+ * {@code /}. Keys are parsed here and nowhere else.
  */
 final class Keys {
+  /** The layout this code reads and writes. */
+  static final int LAYOUT = 2;
+
+  private final String prefix;
   private final String root;
 
   Keys(String prefix) {
-    this.root = prefix + "/v1/";
+    this.prefix = prefix;
+    this.root = prefix + "/v" + LAYOUT + "/";
+  }
+
+  /** {@code <prefix>/layout}: the layout version of the data under the prefix. */
+  String layoutVersion() {
+    return prefix + "/layout";
+  }
+
+  /** The previous layout's definition key of a pool ({@code <prefix>/v1/pools/<pool>}). */
+  String previousPool(String pool) {
+    return previousPoolsPrefix() + pool;
+  }
+
+  String previousPoolsPrefix() {
+    return prefix + "/v1/pools/";
   }
 
   String poolsPrefix() {
@@ -78,6 +65,11 @@ final class Keys {
 
   String block(String pool, int set, String blockId) {
     return blocksPrefix(pool, set) + blockId;
+  }
+
+  /** {@code <p>/v2/claim-hints/<pool>/<set>}: the id of the block of the set claimed last. */
+  String claimHint(String pool, int set) {
+    return root + "claim-hints/" + pool + "/" + set;
   }
 
   String affinityPrefix(String node) {
@@ -104,6 +96,56 @@ final class Keys {
     return handlesPrefix(pool) + attachment.containerId() + "/" + attachment.ifname();
   }
 
+  /** {@code <p>/v2/node-handles/<node>/}: the handles a node made, in every pool. */
+  String nodeHandlesPrefix(String node) {
+    return nodeHandlesRoot() + node + "/";
+  }
+
+  String nodeHandlesRoot() {
+    return root + "node-handles/";
+  }
+
+  String nodeHandlesPrefix(String node, String pool) {
+    return nodeHandlesPrefix(node) + pool + "/";
+  }
+
+  String nodeHandle(String node, String pool, Attachment attachment) {
+    return nodeHandlesPrefix(node, pool) + attachment.containerId() + "/" + attachment.ifname();
+  }
+
+  String addressesPrefix(String pool) {
+    return root + "addresses/" + pool + "/";
+  }
+
+  /**
+   * {@code <p>/v2/addresses/<pool>/<hex>}: {@code 4.} and 8 hex digits for IPv4, {@code 6.} and 32
+   * for IPv6, so that key order is address order.
+   */
+  String address(String pool, IpAddress address) {
+    return addressesPrefix(pool) + hex(address);
+  }
+
+  static String hex(IpAddress a) {
+    return a.isV4() ? String.format("4.%08x", a.low())
+        : String.format("6.%016x%016x", a.high(), a.low());
+  }
+
+  /** The address a {@code <p>/v2/addresses/<pool>/<hex>} key names. */
+  IpAddress parseAddress(String pool, String key) {
+    String h = suffix(key, addressesPrefix(pool));
+    try {
+      if (h.length() == 10 && h.startsWith("4.")) {
+        return IpAddress.v4(Long.parseLong(h.substring(2), 16));
+      }
+      if (h.length() == 34 && h.startsWith("6.")) {
+        return IpAddress.v6(Long.parseUnsignedLong(h.substring(2, 18), 16), Long.parseUnsignedLong(h.substring(18), 16));
+      }
+    } catch (IllegalArgumentException e) {
+      throw unexpected(key);
+    }
+    throw unexpected(key);
+  }
+
   String deletion(String pool, Attachment attachment) {
     return root + "deletions/" + pool + "/" + attachment.containerId() + "/" + attachment.ifname();
   }
@@ -123,12 +165,12 @@ final class Keys {
   /** A block as its key names it: range set and block id ({@code <net>_<len>}). */
   record BlockRef(String pool, int set, String id) {}
 
-  /** Parses {@code <p>/v1/blocks/<pool>/<set>/<id>}. */
+  /** Parses {@code <p>/v2/blocks/<pool>/<set>/<id>}. */
   BlockRef parseBlock(String pool, String key) {
     return parseRef(pool, key, blocksPrefix(pool));
   }
 
-  /** Parses {@code <p>/v1/affinity/<node>/<pool>/<set>/<id>}. */
+  /** Parses {@code <p>/v2/affinity/<node>/<pool>/<set>/<id>}. */
   BlockRef parseAffinity(String node, String key) {
     String rest = suffix(key, affinityPrefix(node));
     int slash = rest.indexOf('/');
@@ -139,12 +181,12 @@ final class Keys {
     return parseRef(pool, key, affinityPrefix(node, pool));
   }
 
-  /** The pool a {@code <p>/v1/pools/<pool>} key names. */
+  /** The pool a {@code <p>/v2/pools/<pool>} key names. */
   String parsePool(String key) {
     return suffix(key, poolsPrefix());
   }
 
-  /** The attachment a {@code <p>/v1/handles/<pool>/<containerID>/<ifname>} key names. */
+  /** The attachment a handle key ({@code .../<containerID>/<ifname>}, global or under a node) names. */
   static Attachment parseHandle(String key) {
     int slash = key.lastIndexOf('/');
     int before = key.lastIndexOf('/', slash - 1);

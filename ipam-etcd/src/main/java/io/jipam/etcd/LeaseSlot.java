@@ -1,48 +1,105 @@
 package io.jipam.etcd;
 
+import io.etcd.jetcd.lease.LeaseKeepAliveResponse;
+import io.etcd.jetcd.support.CloseableClient;
+import io.grpc.stub.StreamObserver;
 import java.util.function.LongSupplier;
 
 /**
- * One etcd lease a store puts keys on, replaced by a newly granted one once a fraction of its TTL
- * has passed (measured from before the grant was sent, so etcd's copy lives at least the rest of
- * its TTL past the last use). Never kept alive: keys on it vanish at most its TTL after the grant
- * (later only when etcd changes leader, which renews every lease). The TTL is the one etcd gave,
- * which may exceed the one asked for (etcd's least lease TTL). Thread-safe; a grant is one round
- * trip, bounded by the caller's deadline.
+ * One etcd lease a store puts keys on, in one of two ways:
+ *
+ * <ul>
+ *   <li><b>rotated</b>: replaced by a newly granted one once a fraction of its TTL has passed
+ *       (measured from before the grant was sent, so etcd's copy lives at least the rest of its TTL
+ *       past the last use); never kept alive, so keys on it vanish at most its TTL after the grant
+ *       (later only when etcd changes leader, which renews every lease). DEL markers use this.
+ *   <li><b>kept alive</b>: granted once and kept alive by the client (a renewal about every third
+ *       of its TTL, which etcd's leader answers without a raft write) until {@link #retire}d,
+ *       dropped or closed; then it is no longer renewed and etcd ends it at most its TTL after the
+ *       last renewal (retire also revokes it, best effort). Tickets use this.
+ * </ul>
+ *
+ * The TTL is the one etcd gave, which may exceed the one asked for (etcd's least lease TTL).
+ * Thread-safe; a grant is one round trip, bounded by the caller's deadline.
  */
-final class LeaseSlot {
+final class LeaseSlot implements AutoCloseable {
   private final EtcdClient etcd;
   private final LongSupplier ttlToAsk;
   private final double renewFraction;
+  private final boolean keptAlive;
   private final LongSupplier clock;
   private long id;
   private long ttlSeconds;
   private long grantedAt;
   private boolean valid;
+  /** When etcd last renewed the kept-alive lease (nanoTime). */
+  private volatile long renewedAt;
+  private CloseableClient keeper;
+  /** Grants so far: what the store costs etcd's lease table. */
+  private long grants;
 
   /**
    * @param ttlToAsk the TTL (seconds) to ask for at each grant
-   * @param renewFraction the part of the TTL after which a new lease is granted
+   * @param renewFraction rotated: the part of the TTL after which a new lease is granted; kept
+   *     alive: the part of the TTL without a renewal after which the lease is given up
+   * @param keptAlive true for a lease kept alive until retired, false for a rotated one
    */
-  LeaseSlot(EtcdClient etcd, LongSupplier ttlToAsk, double renewFraction, LongSupplier clock) {
+  LeaseSlot(EtcdClient etcd, LongSupplier ttlToAsk, double renewFraction, boolean keptAlive, LongSupplier clock) {
     this.etcd = etcd;
     this.ttlToAsk = ttlToAsk;
     this.renewFraction = renewFraction;
+    this.keptAlive = keptAlive;
     this.clock = clock;
   }
 
-  /** The lease to put keys on now, granting a new one when the current one is too old. */
+  /** The lease to put keys on now, granting a new one when there is none or it is too old. */
   synchronized long id(long deadline) {
     long now = clock.getAsLong();
-    if (!valid || now - grantedAt > (long) (ttlSeconds * renewFraction * 1e9)) {
+    long since = now - (keptAlive ? renewedAt : grantedAt);
+    if (!valid || since > (long) (ttlSeconds * renewFraction * 1e9)) {
+      stopKeeping();
       long ask = ttlToAsk.getAsLong();
       EtcdClient.Lease lease = etcd.grantLease(ask, deadline, "granting a lease of " + ask + " s");
       id = lease.id();
       ttlSeconds = Math.max(ask, lease.ttlSeconds());
       grantedAt = now;
+      renewedAt = now;
       valid = true;
+      grants++;
+      if (keptAlive) {
+        keep(id);
+      }
     }
     return id;
+  }
+
+  private void keep(long leaseId) {
+    keeper = etcd.keepAlive(leaseId, new StreamObserver<>() {
+      @Override
+      public void onNext(LeaseKeepAliveResponse r) {
+        if (r.getTTL() > 0) {
+          renewedAt = clock.getAsLong();
+        } else {
+          lost(leaseId);
+        }
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        lost(leaseId);
+      }
+
+      @Override
+      public void onCompleted() {
+        lost(leaseId);
+      }
+    });
+  }
+
+  private synchronized void lost(long leaseId) {
+    if (id == leaseId) {
+      valid = false;
+    }
   }
 
   /** The TTL of the last lease granted, or what would be asked for when there is none yet. */
@@ -50,8 +107,40 @@ final class LeaseSlot {
     return ttlSeconds > 0 ? ttlSeconds : ttlToAsk.getAsLong();
   }
 
+  synchronized long grants() {
+    return grants;
+  }
+
   /** Forgets the lease (etcd said it does not exist): the next use grants a new one. */
   synchronized void drop() {
+    stopKeeping();
     valid = false;
+  }
+
+  /**
+   * Stops renewing {@code leaseId} if it is still this slot's lease, and revokes it (best effort):
+   * what was sent on it can apply at most until etcd ends it, its TTL after the last renewal.
+   */
+  synchronized void retire(long leaseId) {
+    if (valid && id == leaseId) {
+      stopKeeping();
+      valid = false;
+      etcd.revokeLater(leaseId);
+    }
+  }
+
+  private void stopKeeping() {
+    if (keeper != null) {
+      keeper.close();
+      keeper = null;
+    }
+  }
+
+  @Override
+  public synchronized void close() {
+    if (valid && keptAlive) {
+      retire(id);
+    }
+    stopKeeping();
   }
 }

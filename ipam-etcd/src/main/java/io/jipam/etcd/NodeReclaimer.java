@@ -31,15 +31,17 @@ final class NodeReclaimer {
   }
 
   private final StoreContext ctx;
+  private final PoolViews views;
   private final Retrying retrying;
   /** Releases attachments of a pool through the store's commit queue. */
   private final BiFunction<Pool, List<Attachment>, List<Allocation>> release;
   /** Tells the store's pool caches that blocks changed under them. */
   private final Runnable invalidateCaches;
 
-  NodeReclaimer(StoreContext ctx, Retrying retrying, BiFunction<Pool, List<Attachment>, List<Allocation>> release,
+  NodeReclaimer(StoreContext ctx, PoolViews views, Retrying retrying, BiFunction<Pool, List<Attachment>, List<Allocation>> release,
       Runnable invalidateCaches) {
     this.ctx = ctx;
+    this.views = views;
     this.retrying = retrying;
     this.release = release;
     this.invalidateCaches = invalidateCaches;
@@ -97,6 +99,13 @@ final class NodeReclaimer {
   }
 
   private Map<String, BlockLayout> pools(long deadline) {
+    // a pool still in the previous layout is refused, not left out
+    for (KeyValue kv : ctx.etcd().range(ctx.keys().previousPoolsPrefix(), false, deadline, "listing pools")) {
+      if (LayoutVersion.isPreviousDefinition(EtcdClient.text(kv.getValue()))) {
+        String key = EtcdClient.text(kv.getKey());
+        throw LayoutVersion.previousLayout(ctx.keys(), key.substring(ctx.keys().previousPoolsPrefix().length()));
+      }
+    }
     Map<String, BlockLayout> out = new TreeMap<>();
     for (KeyValue kv : ctx.etcd().range(ctx.keys().poolsPrefix(), false, deadline, "listing pools")) {
       String name = ctx.keys().parsePool(EtcdClient.text(kv.getKey()));
@@ -105,16 +114,9 @@ final class NodeReclaimer {
     return out;
   }
 
-  /** The handles of {@code pool} that {@code node} made, by attachment, in key order. */
+  /** The handles of {@code pool} that {@code node} made, by attachment, in key order: the node's keys only. */
   private Map<Attachment, Handle> handles(String node, Pool pool, long deadline) {
-    Map<Attachment, Handle> out = new java.util.LinkedHashMap<>();
-    for (KeyValue kv : ctx.etcd().range(ctx.keys().handlesPrefix(pool.name()), false, deadline, "listing handles")) {
-      Handle h = HandleCodec.decode(kv);
-      if (h.node().equals(node)) {
-        out.put(Keys.parseHandle(EtcdClient.text(kv.getKey())), h);
-      }
-    }
-    return out;
+    return views.handlesOf(node, pool.name(), deadline);
   }
 
   boolean liftFence(String fenced, long deadline) {
@@ -181,7 +183,7 @@ final class NodeReclaimer {
             Block b = ctx.blocks().decode(layout, blockKey, got);
             cmps.add(EtcdClient.modRev(blockKey, b.modRev));
             if (b.owner.equals(gone)) {
-              if (b.entries.isEmpty()) {
+              if (b.used.isEmpty()) {
                 then.add(EtcdClient.delete(blockKey));
                 change = 0;
               } else {

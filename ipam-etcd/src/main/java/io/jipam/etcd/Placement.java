@@ -33,6 +33,9 @@ import java.util.Set;
 final class Placement {
   private static final int MAX_CANDIDATES = 1 << 16;
   static final int CLAIM_SPREAD = 32;
+  /** Candidate blocks checked per read from the claim hint, and reads before listing every block. */
+  static final int HINT_CHUNK = 64;
+  private static final int MAX_HINT_CHUNKS = 4;
 
   private final StoreContext ctx;
   private final PoolCache cache;
@@ -66,14 +69,90 @@ final class Placement {
     if (got != null) {
       return got;
     }
-    // list the existing blocks BEFORE re-reading the affinities: a block another store of this
-    // node claims after the listing is not in it, so claiming it fails its guard and is read
-    existingIds(set);
+    // find unclaimed blocks BEFORE re-reading the affinities: a block another store of this node
+    // claims after that is taken for unclaimed, so claiming it fails its guard and is read
+    List<IpAddress> unclaimed = unclaimed(set, plan.conflicts == 0 ? 1 : CLAIM_SPREAD);
     if (!affinityRefreshed && refreshAffinities()) {
       // another store of this node (another plugin process) claimed a block since we loaded
       got = fromOwnBlocks(add, set);
     }
-    return got != null ? got : claimOrBorrow(add, set);
+    return got != null ? got : claimOrBorrow(add, set, unclaimed);
+  }
+
+  /**
+   * Up to {@code wanted} blocks of the set that do not exist yet, first in address order from the
+   * set's claim hint (the block claimed last), checking their keys {@value #HINT_CHUNK} at a time
+   * (a few KB whatever the pool's size); when there is no hint or nothing unclaimed near it, from
+   * the listing of every block key of the set.
+   */
+  private List<IpAddress> unclaimed(int set, int wanted) {
+    if (!existingIds.containsKey(set)) {
+      List<IpAddress> near = nearHint(set, wanted);
+      if (!near.isEmpty()) {
+        return near;
+      }
+    }
+    Set<String> existing = existingIds(set);
+    List<IpAddress> out = new ArrayList<>(wanted);
+    int seen = 0;
+    for (IpAddress net : layout.candidates(set)) {
+      if (++seen > MAX_CANDIDATES || out.size() == wanted) {
+        break;
+      }
+      String id = layout.blockId(set, net);
+      Block known = plan.peek(ctx.keys().block(cache.pool.name(), set, id));
+      if (!(known != null ? known.exists() : existing.contains(id)) && !BlockLayout.isEmpty(layout.allowed(set, net))) {
+        out.add(net);
+      }
+    }
+    return out;
+  }
+
+  private List<IpAddress> nearHint(int set, int wanted) {
+    String pool = cache.pool.name();
+    KeyValue hint = ctx.etcd().getAll(List.of(ctx.keys().claimHint(pool, set)), plan.deadline, "reading the claim hint")
+        .get(0);
+    IpAddress from = hint == null ? null : layout.netOf(set, EtcdClient.text(hint.getValue()));
+    List<IpAddress> out = new ArrayList<>(wanted);
+    if (from == null) {
+      return out;
+    }
+    List<IpAddress> chunk = new ArrayList<>(HINT_CHUNK);
+    int chunks = 0;
+    for (IpAddress net : layout.candidates(set)) {
+      if (net.compareTo(from) <= 0) {
+        continue;
+      }
+      Block known = plan.peek(ctx.keys().block(pool, set, layout.blockId(set, net)));
+      if (known == null && !BlockLayout.isEmpty(layout.allowed(set, net))) {
+        chunk.add(net);
+      }
+      if (chunk.size() == HINT_CHUNK) {
+        absent(set, chunk, out, wanted);
+        chunk.clear();
+        if (out.size() >= wanted || ++chunks == MAX_HINT_CHUNKS) {
+          return out;
+        }
+      }
+    }
+    absent(set, chunk, out, wanted);
+    return out;
+  }
+
+  /** Adds the blocks of {@code nets} whose keys do not exist, up to {@code wanted} in all. */
+  private void absent(int set, List<IpAddress> nets, List<IpAddress> out, int wanted) {
+    List<String> keys = new ArrayList<>();
+    for (IpAddress net : nets) {
+      keys.add(ctx.keys().block(cache.pool.name(), set, layout.blockId(set, net)));
+    }
+    List<KeyValue> got = ctx.etcd().getAll(keys, plan.deadline, "checking blocks to claim");
+    for (int i = 0; i < got.size() && out.size() < wanted; i++) {
+      if (got.get(i) == null) {
+        out.add(nets.get(i));
+      } else {
+        cache.cache(ctx.blocks().decode(layout, keys.get(i), got.get(i)));
+      }
+    }
   }
 
   /**
@@ -128,24 +207,14 @@ final class Placement {
     return null;
   }
 
-  private Allocation claimOrBorrow(Change.Add add, int set) {
+  private Allocation claimOrBorrow(Change.Add add, int set, List<IpAddress> found) {
     AllocationOrder order = add.pool.order();
     String name = add.pool.name();
-    // a block nobody has claimed yet
-    Set<String> existing = existingIds(set);
-    int wanted = plan.conflicts == 0 ? 1 : CLAIM_SPREAD;
-    List<IpAddress> unclaimed = new ArrayList<>(wanted);
-    int seen = 0;
-    for (IpAddress net : layout.candidates(set)) {
-      if (++seen > MAX_CANDIDATES || unclaimed.size() == wanted) {
-        break;
-      }
-      String id = layout.blockId(set, net);
-      Block known = plan.peek(ctx.keys().block(name, set, id));
-      if (known != null ? known.exists() : existing.contains(id)) {
-        continue;
-      }
-      if (!BlockLayout.isEmpty(layout.allowed(set, net))) {
+    // a block nobody has claimed yet (as far as the search found; the claim's guard checks)
+    List<IpAddress> unclaimed = new ArrayList<>();
+    for (IpAddress net : found) {
+      Block known = plan.peek(ctx.keys().block(name, set, layout.blockId(set, net)));
+      if (known == null || !known.exists()) {
         unclaimed.add(net);
       }
     }
@@ -194,9 +263,9 @@ final class Placement {
     if (ids == null) {
       ids = new HashSet<>();
       String prefix = ctx.keys().blocksPrefix(cache.pool.name(), set);
-      for (KeyValue kv : ctx.etcd().range(prefix, true, plan.deadline, "listing blocks")) {
-        ids.add(ctx.keys().parseBlock(cache.pool.name(), EtcdClient.text(kv.getKey())).id());
-      }
+      Set<String> found = ids;
+      ctx.etcd().walk(prefix, PoolViews.PAGE, true, plan.deadline, "listing blocks",
+          kv -> found.add(ctx.keys().parseBlock(cache.pool.name(), EtcdClient.text(kv.getKey())).id()));
       existingIds.put(set, ids);
     }
     return ids;

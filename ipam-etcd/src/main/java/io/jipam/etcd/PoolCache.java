@@ -30,6 +30,7 @@ final class PoolCache {
   final Pool pool;
   final String rangesText;
   private final StoreContext ctx;
+  private final PoolViews views;
   private final Object definitionLock = new Object();
   /** Set once the definition is checked against etcd. */
   private volatile BlockLayout layout;
@@ -45,8 +46,9 @@ final class PoolCache {
   /** Mod revisions of DEL markers seen or written (absent: none known). */
   final Map<Attachment, Long> markers = new HashMap<>();
 
-  PoolCache(StoreContext ctx, Pool pool) {
+  PoolCache(StoreContext ctx, PoolViews views, Pool pool) {
     this.ctx = ctx;
+    this.views = views;
     this.pool = pool;
     this.rangesText = BlockLayout.rangesText(pool);
   }
@@ -85,10 +87,30 @@ final class PoolCache {
         return layout;
       }
       String key = ctx.keys().pool(pool.name());
+      String previous = ctx.keys().previousPool(pool.name());
       String mine = BlockLayout.fresh(pool, ctx.config().blockSizeV4(), ctx.config().blockSizeV6()).definition();
-      TxnResponse r = ctx.etcd().txn(List.of(EtcdClient.absent(key)), List.of(EtcdClient.put(key, mine)),
-          List.of(EtcdClient.get(key)), deadline, "defining pool " + pool.name());
-      String stored = r.isSucceeded() ? mine : EtcdClient.text(r.getGetResponses().get(0).getKvs().get(0).getValue());
+      // defined in this layout only when the previous layout does not hold the pool; the stand-in
+      // put at the previous layout's key makes a store of that layout refuse the pool
+      String stored = null;
+      long previousRev = 0;
+      while (stored == null) {
+        TxnResponse r = ctx.etcd().txn(List.of(EtcdClient.absent(key), EtcdClient.modRev(previous, previousRev)),
+            List.of(EtcdClient.put(key, mine), EtcdClient.put(previous, LayoutVersion.standIn(ctx.keys())),
+                EtcdClient.put(ctx.keys().layoutVersion(), LayoutVersion.record())),
+            List.of(EtcdClient.get(key), EtcdClient.get(previous)), deadline, "defining pool " + pool.name());
+        if (r.isSucceeded()) {
+          stored = mine;
+        } else if (!r.getGetResponses().get(0).getKvs().isEmpty()) {
+          stored = EtcdClient.text(r.getGetResponses().get(0).getKvs().get(0).getValue());
+        } else {
+          List<KeyValue> old = r.getGetResponses().get(1).getKvs();
+          if (!old.isEmpty() && LayoutVersion.isPreviousDefinition(EtcdClient.text(old.get(0).getValue()))) {
+            throw LayoutVersion.previousLayout(ctx.keys(), pool.name());
+          }
+          // a stand-in left by a pool whose keys were deleted: define it again over it
+          previousRev = old.isEmpty() ? 0 : old.get(0).getModRevision();
+        }
+      }
       BlockLayout defined = BlockLayout.parse(pool.name(), stored, pool.order());
       if (!BlockLayout.rangesText(defined.pool()).equals(rangesText)) {
         throw IpamException.invalidConfig("network \"%s\" is already defined in etcd (%s) with ranges %s;"
@@ -105,15 +127,9 @@ final class PoolCache {
     }
   }
 
-  /** Reads the pool's blocks (of one set, or all when set is -1) in one range read. */
+  /** Reads the pool's blocks (of one set, or all when set is -1) at one revision, in pages. */
   List<Block> readBlocks(int set, long deadline) {
-    BlockLayout l = definition(deadline);
-    String prefix = set < 0 ? ctx.keys().blocksPrefix(pool.name()) : ctx.keys().blocksPrefix(pool.name(), set);
-    List<Block> out = new ArrayList<>();
-    for (KeyValue kv : ctx.etcd().range(prefix, false, deadline, "listing blocks of " + pool.name())) {
-      out.add(ctx.blocks().decode(l, kv));
-    }
-    return out;
+    return views.blocks(definition(deadline), set, deadline);
   }
 
   /** Before a batch: drops stale copies, then loads the definition and this node's blocks once. */

@@ -50,9 +50,13 @@ final class TxnPlan {
   private final Map<String, Long> blockGuard = new LinkedHashMap<>();
   private final Set<String> blockDirty = new HashSet<>();
   private final Map<Attachment, Handle> handleWork = new HashMap<>();
+  /** Each handle as the plan first read it (what the guard's revision is of). */
+  private final Map<Attachment, Handle> handleRead = new HashMap<>();
   private final Map<Attachment, Long> handleGuard = new LinkedHashMap<>();
   private final Set<Attachment> handleDirty = new HashSet<>();
   private final Map<String, Boolean> affinity = new LinkedHashMap<>();
+  /** Per set, the block this plan claims last (where the next fresh node starts looking). */
+  private final Map<Integer, String> claimHints = new HashMap<>();
   private final List<TreeMap<IpAddress, String>> own = new ArrayList<>();
   /** DEL markers the transaction requires at a revision (0: absent): one per handle it creates. */
   private final Map<Attachment, Long> markerGuard = new LinkedHashMap<>();
@@ -67,6 +71,7 @@ final class TxnPlan {
   private long seenPending = Long.MIN_VALUE;
   private long markerLeaseId;
   private long ticketLeaseId;
+  private long written;
 
   TxnPlan(StoreContext ctx, PoolCache cache, CommitTickets tickets, long deadline, int conflicts) {
     this.ctx = ctx;
@@ -86,7 +91,8 @@ final class TxnPlan {
   /** Operations of the transaction (the larger of its guard and its writes). */
   int size() {
     return Math.max(blockGuard.size() + handleGuard.size() + markerGuard.size() + 1,
-        blockDirty.size() + handleDirty.size() + affinity.size() + markerPuts.size() + 2);
+        blockDirty.size() + handleDirty.size() + recordWrites().size() + affinity.size() + claimHints.size()
+            + markerPuts.size() + 2);
   }
 
   boolean isEmpty() {
@@ -218,6 +224,7 @@ final class TxnPlan {
     }
     Handle cached = cache.handles.get(a);
     handleWork.put(a, cached);
+    handleRead.put(a, cached);
     handleGuard.put(a, cached == null ? 0L : cached.modRev());
     return cached;
   }
@@ -259,18 +266,26 @@ final class TxnPlan {
     }
   }
 
-  /** Claims a block for this node: empty, owned, indexed. */
+  /** Claims a block for this node: empty, owned, indexed; the set's claim hint names it. */
   void claim(Block b, int set) {
+    String before = claimHints.put(set, layout.blockId(set, b.net));
+    undo.push(() -> {
+      if (before == null) {
+        claimHints.remove(set);
+      } else {
+        claimHints.put(set, before);
+      }
+    });
     b.deleted = false;
     b.owner = ctx.node();
     b.cursor = -1;
-    b.entries.clear();
+    b.used.clear();
     setAffinity(set, b.net, b.key, true);
   }
 
   /** Gives one offset of a block to the change. */
   Allocation take(Change.Add add, Block b, int set, int offset) {
-    b.entries.put(offset, new Block.Entry(add.attachment, add.request.pod()));
+    b.used.set(offset);
     b.cursor = offset;
     return new Allocation(b.addressAt(offset), set, add.attachment, add.request.pod());
   }
@@ -316,7 +331,7 @@ final class TxnPlan {
           claim(b, set);
         }
         int offset = layout.offsetIn(set, net, wanted);
-        b.entries.put(offset, new Block.Entry(att, request.pod()));
+        b.used.set(offset);
         b.cursor = offset;
       }
     }
@@ -334,15 +349,31 @@ final class TxnPlan {
     return new AllocationOutcome.Allocated(list, false);
   }
 
-  /** Who holds an address, read from its block (the transaction then guards on that block). */
+  /**
+   * Who holds an address: whether it does is its block's bit (the transaction then guards on that
+   * block); who, a handle of this plan or else the address record as of the block copy's revision
+   * (written in the same transactions as the bit, so it agrees with the copy).
+   */
   private Attachment holderOf(int set, IpAddress address) {
     IpAddress net = layout.blockNet(set, address);
     Block b = read(blockKey(set, net));
-    if (b == null || !b.exists()) {
+    if (b == null || !b.exists() || !b.isUsed(layout.offsetIn(set, net, address))) {
       return null;
     }
-    Block.Entry holder = b.holder(layout.offsetIn(set, net, address));
-    return holder == null ? null : holder.attachment();
+    for (Attachment a : handleDirty) {
+      Handle h = handleWork.get(a);
+      if (h != null && h.allocations().stream().anyMatch(x -> x.address().equals(address))) {
+        return a;
+      }
+    }
+    String key = ctx.keys().address(cache.pool.name(), address);
+    KeyValue kv = b.modRev == 0 ? null : ctx.etcd().getAt(key, b.modRev, deadline, "reading the holder of " + address);
+    if (kv == null) {
+      // the bit without its record: never written so; read again rather than hand the address out
+      throw new io.jipam.core.IpamException(io.jipam.core.ErrorCode.TRY_AGAIN_LATER, "etcd: " + address
+          + " is allocated in block " + b.key + " at revision " + b.modRev + " but " + key + " names no holder");
+    }
+    return AddressCodec.decode(key, address, kv).attachment();
   }
 
   private String blockKey(int set, IpAddress net) {
@@ -384,12 +415,12 @@ final class TxnPlan {
       String key = blockKey(set, net);
       int offset = layout.offsetIn(set, net, a.address());
       Block b = read(key);
-      if (b == null || !b.exists() || b.holder(offset) == null || !b.holder(offset).attachment().equals(att)) {
+      if (b == null || !b.exists() || !b.isUsed(offset)) {
         continue;
       }
       b = mutable(key, set, net);
-      b.entries.remove(offset);
-      if (b.entries.isEmpty()) {
+      b.used.clear(offset);
+      if (b.used.isEmpty()) {
         if (b.owner.isEmpty()) {
           b.deleted = true;
         } else if (b.owner.equals(ctx.node()) && own.get(set).size() > 1) {
@@ -404,6 +435,36 @@ final class TxnPlan {
 
   // ------------------------------------------------------------------ committing
 
+  /**
+   * The records that follow the handles the plan changes: each handle's copy under its node and
+   * the address record of each of its addresses; deleted with the handle as it was read, put with
+   * the handle as planned (a put wins over a delete of the same key: an address released and taken
+   * again in one batch). Null values are deletes.
+   */
+  private Map<String, String> recordWrites() {
+    String pool = cache.pool.name();
+    Map<String, String> out = new LinkedHashMap<>();
+    for (Attachment a : handleDirty) {
+      Handle before = handleRead.get(a);
+      if (before != null && handleGuard.get(a) != 0L) {
+        out.put(ctx.keys().nodeHandle(before.node(), pool, a), null);
+        for (Allocation x : before.allocations()) {
+          out.put(ctx.keys().address(pool, x.address()), null);
+        }
+      }
+    }
+    for (Attachment a : handleDirty) {
+      Handle h = handleWork.get(a);
+      if (h != null) {
+        out.put(ctx.keys().nodeHandle(h.node(), pool, a), HandleCodec.encode(h));
+        for (Allocation x : h.allocations()) {
+          out.put(ctx.keys().address(pool, x.address()), AddressCodec.encode(x));
+        }
+      }
+    }
+    return out;
+  }
+
   /** Gets the leases the transaction puts keys on (a grant when one is due): before sending it. */
   void takeLeases() {
     ticketLeaseId = isClean() ? 0 : tickets.ticketLease(deadline);
@@ -415,6 +476,7 @@ final class TxnPlan {
     List<Cmp> cmps = new ArrayList<>();
     List<Op> then = new ArrayList<>();
     List<Op> otherwise = new ArrayList<>();
+    written = 0;
     for (Map.Entry<String, Long> e : blockGuard.entrySet()) {
       cmps.add(EtcdClient.modRev(e.getKey(), e.getValue()));
       otherwise.add(EtcdClient.get(e.getKey()));
@@ -436,36 +498,62 @@ final class TxnPlan {
     for (String key : blockDirty) {
       Block b = work.get(key);
       if (b.exists()) {
-        then.add(EtcdClient.put(key, BlockCodec.encode(b)));
+        then.add(put(key, BlockCodec.encode(b)));
       } else if (blockGuard.get(key) != 0L) {
-        then.add(EtcdClient.delete(key));
+        then.add(delete(key));
       }
     }
     for (Attachment a : handleDirty) {
       String key = ctx.keys().handle(pool, a);
       Handle h = handleWork.get(a);
       if (h != null) {
-        then.add(EtcdClient.put(key, HandleCodec.encode(h)));
+        then.add(put(key, HandleCodec.encode(h)));
       } else if (handleGuard.get(a) != 0L) {
-        then.add(EtcdClient.delete(key));
+        then.add(delete(key));
       }
     }
+    recordWrites().forEach((key, value) -> then.add(value == null ? delete(key) : put(key, value)));
     for (Map.Entry<String, Boolean> e : affinity.entrySet()) {
-      then.add(e.getValue() ? EtcdClient.put(e.getKey(), "") : EtcdClient.delete(e.getKey()));
+      then.add(e.getValue() ? put(e.getKey(), "") : delete(e.getKey()));
     }
+    claimHints.forEach((set, id) -> then.add(put(ctx.keys().claimHint(pool, set), id)));
     for (Attachment a : markerPuts) {
-      then.add(EtcdClient.put(ctx.keys().deletion(pool, a), "", markerLeaseId));
+      then.add(put(ctx.keys().deletion(pool, a), "", markerLeaseId));
     }
     if (!then.isEmpty()) {
       // the ticket: a transaction that reaches etcd after its lease ended fails as a whole
-      then.add(EtcdClient.put(tickets.ticketKey(), "", ticketLeaseId));
+      then.add(put(tickets.ticketKey(), "", ticketLeaseId));
       long now = ctx.now();
       if (tickets.seenDue(now)) {
-        then.add(EtcdClient.put(ctx.keys().nodeRecord(ctx.node()), NodeRecords.seenRecord(Instant.now())));
+        then.add(put(ctx.keys().nodeRecord(ctx.node()), NodeRecords.seenRecord(Instant.now())));
         seenPending = now;
       }
     }
     return ctx.etcd().txn(cmps, then, otherwise, deadline, "committing " + pool);
+  }
+
+  /** The ticket lease the transaction was sent on (0: none). */
+  long ticketLeaseId() {
+    return ticketLeaseId;
+  }
+
+  /** Bytes of keys and values the last {@link #commit} sent to be written. */
+  long writtenBytes() {
+    return written;
+  }
+
+  private Op put(String key, String value) {
+    return put(key, value, 0);
+  }
+
+  private Op put(String key, String value, long lease) {
+    written += key.length() + value.length();
+    return lease == 0 ? EtcdClient.put(key, value) : EtcdClient.put(key, value, lease);
+  }
+
+  private Op delete(String key) {
+    written += key.length();
+    return EtcdClient.delete(key);
   }
 
   /** After a successful commit: the working copies become the cache. */

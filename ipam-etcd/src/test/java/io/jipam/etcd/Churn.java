@@ -41,6 +41,8 @@ final class Churn {
 
   final ConcurrentLinkedQueue<Hold> holds = new ConcurrentLinkedQueue<>();
   final ConcurrentLinkedQueue<String> errors = new ConcurrentLinkedQueue<>();
+  /** Why each TRY_AGAIN_LATER came (a child prints them as "T" lines). */
+  final ConcurrentLinkedQueue<String> tryAgainWhy = new ConcurrentLinkedQueue<>();
   /** Attachments whose ADD or DEL ended in TRY_AGAIN_LATER: DEL them once etcd is back. */
   final ConcurrentLinkedQueue<Attachment> uncertain = new ConcurrentLinkedQueue<>();
   final java.util.concurrent.atomic.AtomicLong ok = new java.util.concurrent.atomic.AtomicLong();
@@ -99,6 +101,7 @@ final class Churn {
   private void count(IpamException e, Attachment a) {
     if (e.code() == io.jipam.core.ErrorCode.TRY_AGAIN_LATER) {
       tryAgain.incrementAndGet();
+      tryAgainWhy.add(a + ": " + e.getMessage());
       uncertain.add(a);
     } else {
       errors.add(a + ": " + e);
@@ -137,6 +140,9 @@ final class Churn {
     }
     for (String e : churn.errors) {
       out.append("E ").append(e.replace('\n', ' ')).append('\n');
+    }
+    for (String e : churn.tryAgainWhy) {
+      out.append("T ").append(e.replace('\n', ' ')).append('\n');
     }
     out.append("DONE ").append(churn.ok.get()).append(' ').append(churn.errors.size() + churn.tryAgain.get())
         .append('\n');

@@ -138,7 +138,7 @@ class EtcdChurnTest {
         List<String> lines = outputs.get(p).get();
         String done = lines.isEmpty() ? "" : lines.get(lines.size() - 1);
         assertEquals("DONE " + (3 * 40 * 2) + " 0", done, "child p" + p + ": " + lines.stream()
-            .filter(l -> l.startsWith("E ")).toList());
+            .filter(l -> l.startsWith("E ") || l.startsWith("T ")).toList());
         lines.stream().filter(l -> l.startsWith("H ")).map(Churn.Hold::parse).forEach(all::add);
       }
       assertEquals(processes * 3 * 40, all.size());

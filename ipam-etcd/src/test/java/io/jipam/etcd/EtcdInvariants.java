@@ -9,23 +9,25 @@ import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.Attachment;
-import io.jipam.core.store.PodRef;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 /**
  * The etcd store's invariants, checked after a test (caffeine's habit) on what is in etcd under a
- * store prefix, read at rest (no call in flight). For every pool:
+ * store prefix, read at rest (no call in flight), in layout {@value Keys#LAYOUT}. For every pool:
  *
  * <ul>
- *   <li>handles against blocks: every address of a handle is an entry of its block naming the
- *       handle's attachment and pod, and every block entry is listed by the handle of its
- *       attachment (no entry without a handle, no handle pointing at nothing);
- *   <li>block entries lie only at offsets the pool's ranges allow (not reserved, not outside);
+ *   <li>blocks against address records: every allocated bit of a block has its address record,
+ *       of the block's range set, and every address record its bit; bits lie only at offsets the
+ *       pool's ranges allow (not reserved, not outside);
+ *   <li>handles against address records: every address of a handle has its record naming the
+ *       handle's attachment and pod, in the handle's range set, and every record is listed by the
+ *       handle of its attachment;
+ *   <li>the node index: every handle has its copy, equal to it, under its node
+ *       ({@code node-handles/<node>/<pool>/...}), and every copy its handle;
  *   <li>affinities against owners: a block with an owner has that owner's affinity key, and every
  *       affinity key names an existing block owned by that node.
  * </ul>
@@ -33,48 +35,65 @@ import java.util.concurrent.TimeUnit;
 final class EtcdInvariants {
   private EtcdInvariants() {}
 
-  static void check(List<String> endpoints, String prefix) {
+  static void check(java.util.List<String> endpoints, String prefix) {
     EtcdStoreConfig config = EtcdStoreConfig.of(endpoints, "invariants").withPrefix(prefix);
     Keys keys = new Keys(prefix);
     BlockCodec blocks = new BlockCodec(keys);
     try (EtcdClient etcd = new EtcdClient(config, System::nanoTime)) {
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
       Set<String> owned = new HashSet<>();
+      Map<String, String> indexed = new HashMap<>();
+      for (KeyValue kv : etcd.range(keys.nodeHandlesRoot(), false, deadline, "listing the node index")) {
+        indexed.put(EtcdClient.text(kv.getKey()), EtcdClient.text(kv.getValue()));
+      }
       for (KeyValue pkv : etcd.range(keys.poolsPrefix(), false, deadline, "listing pools")) {
         String pool = keys.parsePool(EtcdClient.text(pkv.getKey()));
         BlockLayout layout = BlockLayout.parse(pool, EtcdClient.text(pkv.getValue()), AllocationOrder.ROUND_ROBIN);
-        Map<IpAddress, Block.Entry> entries = new HashMap<>();
+        Map<IpAddress, Allocation> records = new HashMap<>();
+        for (KeyValue kv : etcd.range(keys.addressesPrefix(pool), false, deadline, "listing addresses")) {
+          String key = EtcdClient.text(kv.getKey());
+          Allocation a = AddressCodec.decode(key, keys.parseAddress(pool, key), kv);
+          records.put(a.address(), a);
+        }
+        Set<IpAddress> inBlocks = new HashSet<>();
         for (KeyValue kv : etcd.range(keys.blocksPrefix(pool), false, deadline, "listing blocks")) {
           Block b = blocks.decode(layout, kv);
           long[] allowed = layout.allowed(b.set, b.net);
-          for (Map.Entry<Integer, Block.Entry> e : b.entries.entrySet()) {
-            assertTrue(BlockLayout.isSet(allowed, e.getKey()),
-                b.key + ": entry at offset " + e.getKey() + " that the ranges do not allow");
-            entries.put(b.addressAt(e.getKey()), e.getValue());
+          for (int o = b.used.nextSetBit(0); o >= 0; o = b.used.nextSetBit(o + 1)) {
+            assertTrue(BlockLayout.isSet(allowed, o), b.key + ": offset " + o + " allocated, which the ranges do not allow");
+            Allocation r = records.get(b.addressAt(o));
+            assertNotNull(r, b.key + ": " + b.addressAt(o) + " allocated without its address record");
+            assertEquals(b.set, r.rangeSetIndex(), b.addressAt(o) + ": block and address record disagree on the set");
+            inBlocks.add(b.addressAt(o));
           }
           if (!b.owner.isEmpty()) {
             String affinity = keys.affinity(b.owner, pool, b.set, layout.blockId(b.set, b.net));
             assertTrue(owned.add(affinity), affinity + " twice");
           }
         }
-        Map<IpAddress, Block.Entry> fromHandles = new HashMap<>();
+        assertEquals(records.keySet(), inBlocks, pool + ": address records against allocated bits");
+        Set<IpAddress> fromHandles = new HashSet<>();
         for (KeyValue kv : etcd.range(keys.handlesPrefix(pool), false, deadline, "listing handles")) {
           Handle h = HandleCodec.decode(kv);
           Attachment att = Keys.parseHandle(EtcdClient.text(kv.getKey()));
           for (Allocation a : h.allocations()) {
             assertEquals(att, a.attachment(), "handle of " + att + " lists " + a);
-            Block.Entry e = entries.get(a.address());
-            assertNotNull(e, "handle of " + att + " points at " + a.address() + ", which no block holds");
-            assertEquals(att, e.attachment(), a.address() + ": block and handle disagree on the holder");
-            assertEquals(h.pod(), e.pod(), a.address() + ": block and handle disagree on the pod");
-            fromHandles.put(a.address(), new Block.Entry(att, PodRef.UNKNOWN));
+            Allocation r = records.get(a.address());
+            assertNotNull(r, "handle of " + att + " points at " + a.address() + ", which no block holds");
+            assertEquals(att, r.attachment(), a.address() + ": address record and handle disagree on the holder");
+            assertEquals(h.pod(), r.pod(), a.address() + ": address record and handle disagree on the pod");
+            assertEquals(a.rangeSetIndex(), r.rangeSetIndex(), a.address() + ": set of handle and record");
+            fromHandles.add(a.address());
           }
+          String copy = indexed.remove(keys.nodeHandle(h.node(), pool, att));
+          assertEquals(EtcdClient.text(kv.getValue()), copy, "handle of " + att + " against its copy under node "
+              + h.node());
         }
-        assertEquals(entries.keySet(), fromHandles.keySet(),
-            pool + ": addresses held in blocks against addresses listed by handles");
+        assertEquals(records.keySet(), fromHandles, pool + ": address records against addresses listed by handles");
       }
+      assertEquals(Map.of(), indexed, "node index entries without their handle");
       Set<String> affinities = new HashSet<>();
-      for (KeyValue kv : etcd.range(prefix + "/v1/affinity/", true, deadline, "listing affinities")) {
+      for (KeyValue kv : etcd.range(prefix + "/v" + Keys.LAYOUT + "/affinity/", true, deadline, "listing affinities")) {
         affinities.add(EtcdClient.text(kv.getKey()));
       }
       assertEquals(owned, affinities, "affinity keys against block owners");

@@ -12,7 +12,8 @@ import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.opentest4j.AssertionFailedError;
 
@@ -38,34 +39,22 @@ class EtcdInvariantsTest {
     return prefix;
   }
 
-  /** Deletes the first key under {@code <prefix>/v1/<what>}. */
+  /** Deletes the first key under {@code <prefix>/v2/<what>}. */
   private static void deleteFirst(String prefix, String what) {
     EtcdStoreConfig config = EtcdStoreConfig.of(etcd.endpoints(), "corrupter").withPrefix(prefix);
     try (EtcdClient client = new EtcdClient(config, System::nanoTime)) {
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      KeyValue kv = client.range(prefix + "/v1/" + what, true, deadline, "listing").get(0);
+      KeyValue kv = client.range(prefix + "/v" + Keys.LAYOUT + "/" + what, true, deadline, "listing").get(0);
       client.txn(List.of(), List.of(EtcdClient.delete(EtcdClient.text(kv.getKey()))), List.of(), deadline, "corrupting");
     }
   }
 
-  @Test
-  void check_handleWithoutItsBlockEntry_fails() {
+  /** Each kind of record deleted (the first of its keys): the checker fails. */
+  @ParameterizedTest
+  @ValueSource(strings = {"blocks/", "handles/", "affinity/", "addresses/", "node-handles/"})
+  void check_oneRecordOfAKindDeleted_fails(String kind) {
     String prefix = populated();
-    deleteFirst(prefix, "blocks/");
-    assertThrows(AssertionFailedError.class, () -> EtcdInvariants.check(etcd.endpoints(), prefix));
-  }
-
-  @Test
-  void check_blockEntryWithoutHandle_fails() {
-    String prefix = populated();
-    deleteFirst(prefix, "handles/");
-    assertThrows(AssertionFailedError.class, () -> EtcdInvariants.check(etcd.endpoints(), prefix));
-  }
-
-  @Test
-  void check_ownedBlockWithoutAffinity_fails() {
-    String prefix = populated();
-    deleteFirst(prefix, "affinity/");
+    deleteFirst(prefix, kind);
     assertThrows(AssertionFailedError.class, () -> EtcdInvariants.check(etcd.endpoints(), prefix));
   }
 }

@@ -62,6 +62,31 @@ class EtcdStoreViewsTest {
   }
 
   @Test
+  void listPage_pagesOfThree_addUpToTheListInAddressOrder() {
+    Pool pool = TestPools.pool("paged", AllocationOrder.ROUND_ROBIN, "198.18.56.0/24", "fd00:56::/120");
+    EtcdStore a = store("node-a");
+    for (int i = 0; i < 7; i++) {
+      a.allocate(pool, AllocationRequest.of(new Attachment("p" + i, "eth0")));
+    }
+    List<io.jipam.core.store.Allocation> paged = new java.util.ArrayList<>();
+    io.jipam.core.net.IpAddress after = null;
+    while (true) {
+      List<io.jipam.core.store.Allocation> page = a.listPage(pool, after, 3);
+      assertTrue(page.size() <= 3, page.toString());
+      if (page.isEmpty()) {
+        break;
+      }
+      paged.addAll(page);
+      after = page.get(page.size() - 1).address();
+    }
+    assertEquals(14, paged.size());
+    assertEquals(a.list(pool), paged);
+    io.jipam.core.IpamException e = org.junit.jupiter.api.Assertions.assertThrows(io.jipam.core.IpamException.class,
+        () -> a.listPage(pool, null, 0));
+    assertEquals(io.jipam.core.ErrorCode.INVALID_CONFIG, e.code());
+  }
+
+  @Test
   void allocatingNodes_handlesOfTwoNodes_eachAttachmentToItsNode() {
     Pool pool = TestPools.pool("nodes", AllocationOrder.ROUND_ROBIN, "198.18.51.0/24");
     EtcdStore a = store("node-a");
@@ -89,10 +114,13 @@ class EtcdStoreViewsTest {
     s.etcd().txn(List.of(), List.of(EtcdClient.delete(s.keys().handle("audit", new Attachment("a0", "eth0"))),
         EtcdClient.put(s.keys().handle("audit", ghost), handle)), List.of(), deadline, "corrupting");
     List<String> findings = store("node-z").audit(pool);
-    assertEquals(2, findings.size(), findings.toString());
+    assertEquals(4, findings.size(), findings.toString());
     assertTrue(findings.get(0).contains("198.18.55.200") && findings.get(0).contains("no block holds"), findings.toString());
     assertTrue(findings.get(1).contains("198.18.55.2 to a0/eth0") && findings.get(1).contains("does not list it"),
         findings.toString());
+    // the node index still lists a0 (whose handle went), and lacks the ghost's handle
+    assertTrue(findings.get(2).contains("lists a0/eth0, which has no handle"), findings.toString());
+    assertTrue(findings.get(3).contains("ghost/eth0 is not in its node's index"), findings.toString());
   }
 
   @Test

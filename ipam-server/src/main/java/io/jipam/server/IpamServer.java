@@ -217,11 +217,16 @@ final class IpamServer implements AutoCloseable {
     return store.getClass() == MEMORY_STORE;
   }
 
-  /** GET /metrics: the scrape runs on a worker (it reads every pool's usage from the store). */
+  /**
+   * GET /metrics: the scrape runs on a worker (it reads the pools' usage from the store). GET
+   * /healthz: the health check's probe ({@link Health#answers}: on etcd one key read), 200 or 503,
+   * for a readiness probe that must not cost a scrape.
+   */
   private static void serveMetrics(HttpServerRequest req, Metrics metrics, PoolRegistry pools, IpamStore store,
       ThreadPoolExecutor workers) {
-    if (!"/metrics".equals(req.path())) {
-      req.response().setStatusCode(404).end("not found: jipamd serves /metrics here\n");
+    boolean health = "/healthz".equals(req.path());
+    if (!health && !"/metrics".equals(req.path())) {
+      req.response().setStatusCode(404).end("not found: jipamd serves /metrics and /healthz here\n");
       return;
     }
     if (req.method() != HttpMethod.GET) {
@@ -231,6 +236,12 @@ final class IpamServer implements AutoCloseable {
     io.vertx.core.Context context = Vertx.currentContext();
     try {
       workers.execute(() -> {
+        if (health) {
+          boolean ok = Health.answers(store);
+          context.runOnContext(v -> req.response().setStatusCode(ok ? 200 : 503)
+              .end(ok ? "SERVING\n" : "NOT_SERVING: the store does not answer\n"));
+          return;
+        }
         String text = metrics.scrape(pools, store);
         context.runOnContext(v -> req.response()
             .putHeader("content-type", "text/plain; version=0.0.4; charset=utf-8").end(text));

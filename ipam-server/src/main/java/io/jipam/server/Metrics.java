@@ -5,6 +5,10 @@ import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
 import io.jipam.etcd.CommitCounters;
+import io.jipam.etcd.EtcdStore;
+import io.jipam.etcd.PoolBlocks;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.MultiGauge;
@@ -16,6 +20,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongSupplier;
 
 /**
  * jipamd's meters, exposed in the Prometheus text format by {@link #scrape}. Thread-safe.
@@ -34,7 +39,19 @@ import java.util.concurrent.TimeUnit;
  *       ({@code _bucket}, {@code _count}, {@code _sum}, {@code _max}): ADDs and DELs per etcd
  *       transaction of the group commit (etcd store only)</td></tr>
  *   <tr><td>{@code jipamd_pool_addresses}</td><td>pool, range_set, state ({@code used}, {@code free})</td>
- *       <td>per pool and range set, read from the store at each scrape</td></tr>
+ *       <td>per pool and range set, read from the store at each scrape; on the etcd store (whose
+ *       usage reads every block of the pool) from a copy read at most once per
+ *       {@link #POOL_TOTALS_EVERY} per pool</td></tr>
+ *   <tr><td>{@code jipamd_node_addresses}</td><td>pool, range_set, state ({@code used}, {@code free})</td>
+ *       <td>etcd store only: the addresses of this node's blocks, read at each scrape from the
+ *       node's own keys ({@link EtcdStore#nodeBlockUsage})</td></tr>
+ *   <tr><td>{@code jipamd_node_blocks}</td><td>pool, range_set</td><td>etcd store only: blocks this
+ *       node owns</td></tr>
+ *   <tr><td>{@code jipamd_etcd_written_bytes_total}, {@code jipamd_etcd_committed_changes_total}</td>
+ *       <td></td><td>etcd store only: bytes of keys and values its transactions wrote, and the
+ *       changes they carried (their ratio: bytes per change)</td></tr>
+ *   <tr><td>{@code jipamd_etcd_db_size_bytes}</td><td></td><td>etcd store only: etcd's database
+ *       size as its first endpoint reports it (one status request per scrape); -1 when unknown</td></tr>
  * </table>
  * gRPC methods are named as in {@code jipam.v1.Ipam} ({@code Allocate}); plugin calls on the
  * socket are {@code cni}.
@@ -43,6 +60,28 @@ final class Metrics {
   private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   private final MultiGauge addresses = MultiGauge.builder("jipamd.pool.addresses")
       .description("addresses per pool and range set, by state (used, free)").register(registry);
+
+  /** How stale the etcd store's pool totals in a scrape may be. */
+  static final java.time.Duration POOL_TOTALS_EVERY = java.time.Duration.ofMinutes(1);
+
+  private final MultiGauge nodeAddresses = MultiGauge.builder("jipamd.node.addresses")
+      .description("addresses in this node's blocks per pool and range set, by state (used, free)").register(registry);
+  private final MultiGauge nodeBlocks = MultiGauge.builder("jipamd.node.blocks")
+      .description("blocks this node owns per pool and range set").register(registry);
+  /** The etcd store's pool totals, by pool name, with when they were read. */
+  private final ConcurrentHashMap<String, Totals> totals = new ConcurrentHashMap<>();
+  private final LongSupplier nanoTime;
+
+  private record Totals(PoolUsage usage, long readAt) {}
+
+  Metrics() {
+    this(System::nanoTime);
+  }
+
+  /** With the clock that decides when the etcd store's pool totals are read again. */
+  Metrics(LongSupplier nanoTime) {
+    this.nanoTime = nanoTime;
+  }
 
   /** Meters by method and outcome, so that a call costs two map lookups, not two registrations. */
   private final ConcurrentHashMap<String, Counter> calls = new ConcurrentHashMap<>();
@@ -58,6 +97,14 @@ final class Metrics {
           .description("ADDs and DELs carried by one etcd transaction of the group commit")
           .baseUnit("changes").tags("pool", pool).serviceLevelObjectives(1, 2, 4, 8, 16, 32)
           .register(registry).record(changes));
+      FunctionCounter.builder("jipamd.etcd.written.bytes", counters, CommitCounters::bytesWritten)
+          .description("bytes of keys and values the etcd store's transactions wrote").baseUnit("bytes")
+          .register(registry);
+      FunctionCounter.builder("jipamd.etcd.committed.changes", counters, CommitCounters::committedRequests)
+          .description("ADDs and DELs the etcd store's transactions carried").register(registry);
+      Gauge.builder("jipamd.etcd.db.size", counters, CommitCounters::etcdDbSize)
+          .description("etcd's database size as its first endpoint reports it; -1 when unknown").baseUnit("bytes")
+          .register(registry);
     }
   }
 
@@ -83,21 +130,50 @@ final class Metrics {
    */
   String scrape(PoolRegistry pools, IpamStore store) {
     List<MultiGauge.Row<?>> rows = new ArrayList<>();
+    List<MultiGauge.Row<?>> nodeRows = new ArrayList<>();
+    List<MultiGauge.Row<?>> blockRows = new ArrayList<>();
     for (Pool pool : pools.all()) {
-      PoolUsage usage;
       try {
-        usage = store.usage(pool);
+        addRows(rows, pool, usage(pool, store));
+        if (store instanceof EtcdStore etcd) {
+          PoolBlocks mine = etcd.nodeBlockUsage(pool);
+          addRows(nodeRows, pool, mine.usage());
+          for (int i = 0; i < mine.usage().allocated().size(); i++) {
+            int set = i;
+            blockRows.add(MultiGauge.Row.of(Tags.of("pool", pool.name(), "range_set", Integer.toString(i)),
+                mine.blocks().stream().filter(b -> b.rangeSet() == set).count()));
+          }
+        }
       } catch (RuntimeException e) {
         continue; // the store does not answer now: this pool has no figures in this scrape
       }
-      for (int i = 0; i < usage.allocated().size(); i++) {
-        Tags tags = Tags.of("pool", pool.name(), "range_set", Integer.toString(i));
-        long free = usage.free().get(i);
-        rows.add(MultiGauge.Row.of(tags.and("state", "used"), usage.allocated().get(i)));
-        rows.add(MultiGauge.Row.of(tags.and("state", "free"), free < 0 ? 0x1p64 + free : free));
-      }
     }
     addresses.register(rows, true);
+    nodeAddresses.register(nodeRows, true);
+    nodeBlocks.register(blockRows, true);
     return registry.scrape();
+  }
+
+  /** The pool's usage: read now, or on the etcd store a copy at most {@link #POOL_TOTALS_EVERY} old. */
+  private PoolUsage usage(Pool pool, IpamStore store) {
+    if (!(store instanceof EtcdStore)) {
+      return store.usage(pool);
+    }
+    long now = nanoTime.getAsLong();
+    Totals known = totals.get(pool.name());
+    if (known == null || now - known.readAt() >= POOL_TOTALS_EVERY.toNanos()) {
+      known = new Totals(store.usage(pool), now);
+      totals.put(pool.name(), known);
+    }
+    return known.usage();
+  }
+
+  private static void addRows(List<MultiGauge.Row<?>> rows, Pool pool, PoolUsage usage) {
+    for (int i = 0; i < usage.allocated().size(); i++) {
+      Tags tags = Tags.of("pool", pool.name(), "range_set", Integer.toString(i));
+      long free = usage.free().get(i);
+      rows.add(MultiGauge.Row.of(tags.and("state", "used"), usage.allocated().get(i)));
+      rows.add(MultiGauge.Row.of(tags.and("state", "free"), free < 0 ? 0x1p64 + free : free));
+    }
   }
 }

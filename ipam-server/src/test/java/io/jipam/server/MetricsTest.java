@@ -120,7 +120,46 @@ class MetricsTest {
         assertEquals(count, m.get(name + "_bucket{pool=\"batched\",le=\"32.0\"}"), r.body());
         assertTrue(m.get(name + "_max{pool=\"batched\"}") <= 32, r.body());
         assertTrue(r.body().contains("# TYPE " + name + " histogram"), r.body());
+        HttpResponse<String> health = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+            URI.create(url.replace("/metrics", "/healthz"))).timeout(Duration.ofSeconds(20)).build(),
+            HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, health.statusCode(), health.body());
+        assertEquals("SERVING\n", health.body());
+        // the node's own blocks, and the store's own figures
+        assertEquals(31.0, m.get("jipamd_node_addresses{pool=\"batched\",range_set=\"0\",state=\"used\"}"), r.body());
+        assertEquals(1.0, m.get("jipamd_node_blocks{pool=\"batched\",range_set=\"0\"}"), r.body());
+        assertEquals(33.0, m.get("jipamd_etcd_committed_changes_total"), r.body());
+        double perChange = m.get("jipamd_etcd_written_bytes_total") / 33;
+        assertTrue(perChange > 100 && perChange < 2048, r.body());
+        assertTrue(m.get("jipamd_etcd_db_size_bytes") > 0, r.body());
       }
+    }
+  }
+
+  @Test
+  void scrape_etcdStore_poolTotalsReadAtMostOncePerMinuteNodeBlocksEveryScrape() throws Exception {
+    try (TestEtcd etcd = TestEtcd.start(dir);
+        io.jipam.etcd.EtcdStore a = io.jipam.etcd.EtcdStores.open(io.jipam.etcd.EtcdStoreConfig.of(
+            List.of(etcd.endpoint), "n1").withTimeout(Duration.ofSeconds(10)));
+        io.jipam.etcd.EtcdStore b = io.jipam.etcd.EtcdStores.open(io.jipam.etcd.EtcdStoreConfig.of(
+            List.of(etcd.endpoint), "n2").withTimeout(Duration.ofSeconds(10)))) {
+      long[] now = {0};
+      Metrics metrics = new Metrics(() -> now[0]);
+      PoolRegistry pools = new PoolRegistry();
+      Pool pool = pools.check(IpamServerTest.pool("cached", "198.18.43.0/24"));
+      a.allocate(pool, AllocationRequest.of(new Attachment("a0", "eth0")));
+      String used = "{pool=\"cached\",range_set=\"0\",state=\"used\"}";
+      Map<String, Double> first = samples(metrics.scrape(pools, a));
+      assertEquals(1.0, first.get("jipamd_pool_addresses" + used));
+      assertEquals(1.0, first.get("jipamd_node_addresses" + used));
+      b.allocate(pool, AllocationRequest.of(new Attachment("b0", "eth0")));
+      a.allocate(pool, AllocationRequest.of(new Attachment("a1", "eth0")));
+      now[0] += Metrics.POOL_TOTALS_EVERY.toNanos() - 1;
+      Map<String, Double> second = samples(metrics.scrape(pools, a));
+      assertEquals(1.0, second.get("jipamd_pool_addresses" + used), "pool totals not read again within the minute");
+      assertEquals(2.0, second.get("jipamd_node_addresses" + used), "the node's blocks read at every scrape");
+      now[0] += 1;
+      assertEquals(3.0, samples(metrics.scrape(pools, a)).get("jipamd_pool_addresses" + used));
     }
   }
 

@@ -26,7 +26,10 @@ public final class Scenarios {
       "churn", "pods arriving at a set rate with random lifetimes, ADD then DEL through the plugin processes "
           + "(jipam direct, host-local, jipam via jipamd): time to address and addresses in use over time",
       "all", "every scenario above, sized for about 10 minutes on 2 cores (longer on a loaded "
-          + "machine: see docs/benchmarks.md)");
+          + "machine: see docs/benchmarks.md)",
+      "scale", "N nodes x P pods (default 1,000 x 110; --full 5,000 x 110) on a 1- and a 3-member etcd (started here), "
+          + "every allocation through the etcd store: per-node and pool-wide operations at 1,000 to the full count of "
+          + "allocations, etcd bytes per change, then a restart storm; not part of `all`");
 
   private static Map<String, String> ordered(String... pairs) {
     Map<String, String> map = new LinkedHashMap<>();

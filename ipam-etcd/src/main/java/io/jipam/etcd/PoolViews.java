@@ -1,0 +1,239 @@
+package io.jipam.etcd;
+
+import io.etcd.jetcd.KeyValue;
+import io.jipam.core.net.Cidr;
+import io.jipam.core.net.IpAddress;
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.PoolUsage;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * The read-only views of one pool in etcd: list, usage, usage per block, allocating nodes, audit.
+ * Each walks its records in pages ({@link EtcdClient#walk}: every page at the first page's
+ * revision, so a view is of one revision) of at most {@value #PAGE} records, or fewer blocks when
+ * blocks are large: no response is over a few MiB, whatever the pool's size. Usage reads the
+ * blocks only (a few bytes each); list the address records. Thread-safe (stateless apart from
+ * the context).
+ */
+final class PoolViews {
+  /** Records per page: address records and handles are about 100 bytes. */
+  static final int PAGE = 1000;
+  /** Bytes of blocks a page may hold. */
+  private static final int BLOCK_PAGE_BYTES = 2 << 20;
+
+  private final StoreContext ctx;
+
+  PoolViews(StoreContext ctx) {
+    this.ctx = ctx;
+  }
+
+  /** Blocks per page for a layout: up to {@value #BLOCK_PAGE_BYTES} bytes of the largest blocks. */
+  static int blockPage(BlockLayout layout) {
+    int biggest = 0;
+    for (int s = 0; s < layout.sets(); s++) {
+      biggest = Math.max(biggest, layout.hostBits(s));
+    }
+    long bytes = 200 + (1L << biggest) / 6;
+    return (int) Math.max(16, Math.min(PAGE, BLOCK_PAGE_BYTES / bytes));
+  }
+
+  /** Every block of the pool (of one set, or all when set is -1) at one revision, in pages. */
+  List<Block> blocks(BlockLayout layout, int set, long deadline) {
+    String pool = layout.pool().name();
+    String prefix = set < 0 ? ctx.keys().blocksPrefix(pool) : ctx.keys().blocksPrefix(pool, set);
+    List<Block> out = new ArrayList<>();
+    ctx.etcd().walk(prefix, blockPage(layout), false, deadline, "listing blocks of " + pool,
+        kv -> out.add(ctx.blocks().decode(layout, kv)));
+    return out;
+  }
+
+  List<Allocation> list(BlockLayout layout, long deadline) {
+    String pool = layout.pool().name();
+    List<Allocation> out = new ArrayList<>();
+    ctx.etcd().walk(ctx.keys().addressesPrefix(pool), PAGE, false, deadline, "listing addresses of " + pool,
+        kv -> out.add(address(pool, kv)));
+    out.sort(Comparator.comparing(Allocation::address));
+    return out;
+  }
+
+  /** Up to {@code limit} allocations after {@code after} (null: from the first), in address order: one range read. */
+  List<Allocation> page(BlockLayout layout, IpAddress after, int limit, long deadline) {
+    String pool = layout.pool().name();
+    String prefix = ctx.keys().addressesPrefix(pool);
+    String from = after == null ? prefix : ctx.keys().address(pool, after) + '\0';
+    List<Allocation> out = new ArrayList<>();
+    for (KeyValue kv : ctx.etcd().page(prefix, from, limit, false, 0, deadline, "listing addresses of " + pool)
+        .getKvs()) {
+      out.add(address(pool, kv));
+    }
+    return out;
+  }
+
+  PoolUsage usage(BlockLayout layout, long deadline) {
+    return blockUsage(layout, deadline).usage();
+  }
+
+  PoolBlocks blockUsage(BlockLayout layout, long deadline) {
+    return summed(layout, blocks(layout, -1, deadline), null);
+  }
+
+  /** The node's blocks: its affinity keys, then those blocks, read by key. */
+  PoolBlocks nodeBlockUsage(BlockLayout layout, String node, long deadline) {
+    String pool = layout.pool().name();
+    List<String> keys = new ArrayList<>();
+    ctx.etcd().walk(ctx.keys().affinityPrefix(node, pool), PAGE, true, deadline, "listing blocks of " + node, kv -> {
+      Keys.BlockRef ref = ctx.keys().parseAffinity(node, EtcdClient.text(kv.getKey()));
+      keys.add(ctx.keys().block(pool, ref.set(), ref.id()));
+    });
+    List<Block> blocks = new ArrayList<>();
+    List<KeyValue> got = ctx.etcd().getAll(keys, deadline, "reading blocks of " + node);
+    for (int i = 0; i < got.size(); i++) {
+      if (got.get(i) != null) {
+        blocks.add(ctx.blocks().decode(layout, keys.get(i), got.get(i)));
+      }
+    }
+    return summed(layout, blocks, node);
+  }
+
+  /** Usage per block and per set; the sets' capacity is the pool's, or (for a node) its blocks'. */
+  private static PoolBlocks summed(BlockLayout layout, List<Block> from, String node) {
+    long[] allocated = new long[layout.sets()];
+    long[] ofBlocks = new long[layout.sets()];
+    List<BlockUsage> blocks = new ArrayList<>();
+    for (Block b : from) {
+      if (node != null && !b.owner.equals(node)) {
+        continue;
+      }
+      ofBlocks[b.set] += BlockLayout.count(layout.allowed(b.set, b.net));
+      allocated[b.set] += b.usedCount();
+      blocks.add(new BlockUsage(b.set, new Cidr(b.net, layout.blockLength(b.set)), b.owner, b.usedCount(),
+          BlockLayout.count(layout.allowed(b.set, b.net))));
+    }
+    blocks.sort(Comparator.comparingInt(BlockUsage::rangeSet).thenComparing(u -> u.block().network()));
+    long[] capacity = node != null ? ofBlocks : new long[layout.sets()];
+    for (int s = 0; node == null && s < capacity.length; s++) {
+      capacity[s] = layout.capacity(s);
+    }
+    return new PoolBlocks(PoolUsage.of(allocated, capacity), blocks);
+  }
+
+  Map<Attachment, String> allocatingNodes(BlockLayout layout, long deadline) {
+    Map<Attachment, String> out = new HashMap<>();
+    ctx.etcd().walk(ctx.keys().handlesPrefix(layout.pool().name()), PAGE, false, deadline, "listing handles",
+        kv -> out.put(Keys.parseHandle(EtcdClient.text(kv.getKey())), HandleCodec.decode(kv).node()));
+    return out;
+  }
+
+  /** The handles one node made in the pool, from its own keys only. */
+  Map<Attachment, Handle> handlesOf(String node, String pool, long deadline) {
+    Map<Attachment, Handle> out = new java.util.LinkedHashMap<>();
+    ctx.etcd().walk(ctx.keys().nodeHandlesPrefix(node, pool), PAGE, false, deadline, "listing handles of " + node,
+        kv -> out.put(Keys.parseHandle(EtcdClient.text(kv.getKey())), HandleCodec.decode(kv)));
+    return out;
+  }
+
+  /**
+   * Blocks, address records, handles and the node index of the pool, walked in pages at one
+   * revision, against each other. Holds one small entry per allocation in memory.
+   */
+  List<String> audit(BlockLayout layout, long deadline) {
+    String pool = layout.pool().name();
+    Map<IpAddress, Allocation> records = new HashMap<>();
+    long rev = ctx.etcd().walk(ctx.keys().addressesPrefix(pool), PAGE, false, deadline, "auditing " + pool,
+        kv -> {
+          Allocation a = address(pool, kv);
+          records.put(a.address(), a);
+        });
+    Map<IpAddress, String> blockOf = new HashMap<>();
+    List<String> blockFindings = new ArrayList<>();
+    ctx.etcd().walkFrom(ctx.keys().blocksPrefix(pool), ctx.keys().blocksPrefix(pool), rev, blockPage(layout), false,
+        deadline, "auditing " + pool, kv -> {
+          Block b = ctx.blocks().decode(layout, kv);
+          for (int o = b.used.nextSetBit(0); o >= 0; o = b.used.nextSetBit(o + 1)) {
+            IpAddress address = b.addressAt(o);
+            blockOf.put(address, b.key);
+            Allocation r = records.get(address);
+            if (r == null) {
+              blockFindings.add(pool + ": block " + b.key + " holds " + address + ", which no address record names");
+            } else if (r.rangeSetIndex() != b.set) {
+              blockFindings.add(pool + ": address record of " + address + " says range set " + r.rangeSetIndex()
+                  + ", block " + b.key + " is of set " + b.set);
+            }
+          }
+        });
+    List<String> out = new ArrayList<>();
+    Set<String> listed = new HashSet<>(); // address and holder
+    Map<Attachment, String> handles = new HashMap<>();
+    ctx.etcd().walkFrom(ctx.keys().handlesPrefix(pool), ctx.keys().handlesPrefix(pool), rev, PAGE, false, deadline,
+        "auditing " + pool, kv -> {
+          String key = EtcdClient.text(kv.getKey());
+          Handle h = HandleCodec.decode(kv);
+          handles.put(Keys.parseHandle(key), h.node() + "\n" + HandleCodec.encode(h));
+          for (Allocation a : h.allocations()) {
+            listed.add(a.address() + " " + a.attachment());
+            Allocation r = records.get(a.address());
+            if (r == null || !blockOf.containsKey(a.address())) {
+              out.add(pool + ": handle " + key + " lists " + a.address() + ", which no block holds");
+            } else if (!r.attachment().equals(a.attachment())) {
+              out.add(pool + ": handle " + key + " lists " + a.address() + ", which block " + blockOf.get(a.address())
+                  + " gives to " + r.attachment());
+            } else if (r.rangeSetIndex() != a.rangeSetIndex()) {
+              out.add(pool + ": handle " + key + " lists " + a.address() + " in range set " + a.rangeSetIndex()
+                  + ", its address record in set " + r.rangeSetIndex());
+            }
+          }
+        });
+    records.values().stream().sorted(Comparator.comparing(Allocation::address)).forEach(r -> {
+      if (!listed.contains(r.address() + " " + r.attachment())) {
+        String block = blockOf.get(r.address());
+        out.add(pool + ": " + (block == null ? "address record " + ctx.keys().address(pool, r.address()) + " (in no"
+            + " block) gives " : "block " + block + " gives ") + r.address() + " to " + r.attachment()
+            + ", whose handle does not list it");
+      }
+    });
+    out.addAll(blockFindings);
+    out.addAll(nodeIndexFindings(pool, rev, handles, deadline));
+    return out;
+  }
+
+  /** Every handle has its copy under its node, and every copy its handle. */
+  private List<String> nodeIndexFindings(String pool, long rev, Map<Attachment, String> handles, long deadline) {
+    List<String> out = new ArrayList<>();
+    Set<Attachment> indexed = new HashSet<>();
+    String root = ctx.keys().nodeHandlesRoot();
+    ctx.etcd().walkFrom(root, root, rev, PAGE, false, deadline, "auditing " + pool, kv -> {
+      String key = EtcdClient.text(kv.getKey());
+      String rest = key.substring(root.length());
+      int slash = rest.indexOf('/');
+      if (slash <= 0 || !rest.startsWith(pool + "/", slash + 1)) {
+        return;
+      }
+      String node = rest.substring(0, slash);
+      Attachment a = Keys.parseHandle(key);
+      Handle h = HandleCodec.decode(kv);
+      indexed.add(a);
+      String handle = handles.get(a);
+      if (handle == null) {
+        out.add(pool + ": " + key + " (node " + node + "'s index) lists " + a + ", which has no handle");
+      } else if (!Objects.equals(handle, node + "\n" + HandleCodec.encode(h))) {
+        out.add(pool + ": " + key + " (node " + node + "'s index) disagrees with the handle of " + a);
+      }
+    });
+    handles.keySet().stream().filter(a -> !indexed.contains(a)).sorted(Comparator.comparing(Attachment::toString))
+        .forEach(a -> out.add(pool + ": the handle of " + a + " is not in its node's index"));
+    return out;
+  }
+
+  private Allocation address(String pool, KeyValue kv) {
+    String key = EtcdClient.text(kv.getKey());
+    return AddressCodec.decode(key, ctx.keys().parseAddress(pool, key), kv);
+  }
+}
