@@ -91,4 +91,76 @@ class ShutdownTest {
       });
     }
   }
+
+  /**
+   * A store call still running when the shutdown bound (1 s) passes: the stop reports it (jipamd
+   * then exits 1, not 0), and a call that finishes within the bound does not.
+   */
+  @Test
+  void stop_callRunningPastTheBound_reportedNotClean() throws Exception {
+    java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    IpamStore memory = IpamStore.inMemory();
+    IpamStore slow = new IpamStore() {
+      @Override
+      public AllocationOutcome allocate(Pool pool, AllocationRequest request) {
+        entered.countDown();
+        try {
+          release.await(60, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        return memory.allocate(pool, request);
+      }
+
+      @Override
+      public List<Allocation> release(Pool pool, Attachment attachment) {
+        return memory.release(pool, attachment);
+      }
+
+      @Override
+      public List<Allocation> find(Pool pool, Attachment attachment) {
+        return memory.find(pool, attachment);
+      }
+
+      @Override
+      public List<Allocation> list(Pool pool) {
+        return memory.list(pool);
+      }
+
+      @Override
+      public List<Allocation> retainOnly(Pool pool, Set<Attachment> valid) {
+        return memory.retainOnly(pool, valid);
+      }
+
+      @Override
+      public io.jipam.core.store.PoolUsage usage(Pool pool) {
+        return memory.usage(pool);
+      }
+
+      @Override
+      public void close() {
+        memory.close();
+      }
+    };
+    Path socket = dir.resolve("bound.sock");
+    IpamServer.Settings settings = new IpamServer.Settings(socket, null, 0, false, null, null, null, 2, 16, 4L << 20,
+        java.time.Duration.ofSeconds(1), java.time.Duration.ofSeconds(30));
+    IpamServer server = IpamServer.start(slow, settings, CallLog.quiet());
+    ExecutorService client = Executors.newSingleThreadExecutor();
+    try (RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket))) {
+      client.submit(() -> remote.allocate(IpamServerTest.pool("slow", "198.18.10.0/24"),
+          AllocationRequest.of(new Attachment("c1", "eth0"))));
+      assertTrue(entered.await(30, TimeUnit.SECONDS), "the call reached the store");
+      assertEquals(false, server.stop(), "a call ran past the bound");
+    } finally {
+      release.countDown();
+      client.shutdownNow();
+    }
+    IpamServer quick = IpamServer.start(IpamStore.inMemory(), settings, CallLog.quiet());
+    try (RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket))) {
+      remote.allocate(IpamServerTest.pool("quick", "198.18.10.0/24"), AllocationRequest.of(new Attachment("c1", "eth0")));
+    }
+    assertEquals(true, quick.stop(), "nothing in flight");
+  }
 }
