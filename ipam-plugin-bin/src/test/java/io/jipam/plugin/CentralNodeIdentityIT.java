@@ -65,21 +65,22 @@ class CentralNodeIdentityIT {
     for (String pod : List.of("b1", "b2")) {
       add(socketB, "pod-" + pod);
     }
-    String[] operator = {"--server", address, "--ca", certs.pem("ca").toString(), "--cert",
+    // a generous bound per call: the machine these tests share may be loaded
+    String[] operator = {"--server", address, "--timeout", "30", "--ca", certs.pem("ca").toString(), "--cert",
         certs.pem("admin").toString(), "--key", certs.key("admin").toString()};
     assertEquals(Map.of("pod-a1", "node-a", "pod-a2", "node-a", "pod-b1", "node-b", "pod-b2", "node-b"),
         listed(operator));
 
     // node A's runtime garbage-collects, knowing only node A's attachments
-    CniExec.Result gc = CniExec.run(CniExec.JIPAM, CniExec.env("GC", null, null, null),
+    CniExec.Result gc = cni(CniExec.env("GC", null, null, null),
         config(socketA, ",\"cni.dev/valid-attachments\":[{\"containerID\":\"pod-a1\",\"ifname\":\"eth0\"}]"));
     assertEquals(0, gc.exit(), gc::toString);
     assertEquals(Map.of("pod-a1", "node-a", "pod-b1", "node-b", "pod-b2", "node-b"), listed(operator),
         "node A's GC released node A's stale pod only");
 
     // an operator's call on node A's socket goes on with node A's identity: refused centrally
-    CniExec.Result viaNode = DistJipamd.jipamctl(dir, "--server", "unix:" + socketA, "reclaim-node", "node-b",
-        "--force");
+    CniExec.Result viaNode = DistJipamd.jipamctl(dir, "--server", "unix:" + socketA, "--timeout", "30",
+        "reclaim-node", "node-b", "--force");
     assertEquals(1, viaNode.exit(), viaNode::toString);
     assertTrue(viaNode.stderr().contains("PERMISSION_DENIED") && viaNode.stderr().contains("103"), viaNode::toString);
     assertEquals(3, listed(operator).size(), "nothing released");
@@ -116,13 +117,18 @@ class CentralNodeIdentityIT {
         + "\"daemon\":{\"socket\":\"" + socket + "\"},\"ranges\":[[{\"subnet\":\"198.18.40.0/22\"}]]}}";
   }
 
-  /** A CNI ADD, repeated while it answers CNI error 11 (as a runtime repeats it), up to 60 s. */
-  private static void add(Path socket, String containerId) {
+  /** A CNI call, repeated while it answers CNI error 11 (as a runtime repeats it), up to 60 s. */
+  private static CniExec.Result cni(Map<String, String> env, String stdin) {
     long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
     CniExec.Result r;
     do {
-      r = CniExec.run(CniExec.JIPAM, CniExec.env("ADD", containerId, "eth0", "/var/run/netns/x"), config(socket, ""));
+      r = CniExec.run(CniExec.JIPAM, env, stdin);
     } while (r.exit() != 0 && r.stdout().contains("\"code\": 11") && System.nanoTime() < deadline);
+    return r;
+  }
+
+  private static void add(Path socket, String containerId) {
+    CniExec.Result r = cni(CniExec.env("ADD", containerId, "eth0", "/var/run/netns/x"), config(socket, ""));
     assertEquals(0, r.exit(), r::toString);
     assertTrue(r.stdout().contains("198.18.4"), r::toString);
   }
