@@ -19,7 +19,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Refusals ({@code Exhausted}, {@code Taken}) write nothing, so no guard would catch a stale
  * copy behind them: they are only given by a plan that has written nothing yet and has re-read
- * every block of the pool in one range read ({@link TxnPlan#snapshot}); a refusal planned after
+ * every block of the pool at one revision (paged) ({@link TxnPlan#snapshot}); a refusal planned after
  * other changes' writes is planned again once they have committed.
  *
  * <p>Confined to the pool's commit task.

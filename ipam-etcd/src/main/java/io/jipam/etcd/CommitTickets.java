@@ -67,9 +67,9 @@ final class CommitTickets {
     ticketLease.retire(leaseId);
   }
 
-  /** Lease grants so far (ticket and marker leases). */
-  long grants() {
-    return ticketLease.grants() + markerLease.grants();
+  /** Ticket lease grants so far. */
+  long ticketGrants() {
+    return ticketLease.grants();
   }
 
   /** The store closes: the ticket's lease is revoked (best effort). */

@@ -108,6 +108,11 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
     return ctx.keys();
   }
 
+  /** Ticket leases this store has been granted (for tests). */
+  long ticketGrants() {
+    return tickets.ticketGrants();
+  }
+
   EtcdClient etcd() {
     return ctx.etcd();
   }

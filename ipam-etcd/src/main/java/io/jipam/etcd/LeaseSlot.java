@@ -13,10 +13,11 @@ import java.util.function.LongSupplier;
  *       (measured from before the grant was sent, so etcd's copy lives at least the rest of its TTL
  *       past the last use); never kept alive, so keys on it vanish at most its TTL after the grant
  *       (later only when etcd changes leader, which renews every lease). DEL markers use this.
- *   <li><b>kept alive</b>: granted once and kept alive by the client (a renewal about every third
- *       of its TTL, which etcd's leader answers without a raft write) until {@link #retire}d,
- *       dropped or closed; then it is no longer renewed and etcd ends it at most its TTL after the
- *       last renewal (retire also revokes it, best effort). Tickets use this.
+ *   <li><b>kept alive</b>: granted at the first use and kept alive by the client (a renewal
+ *       about every third of its TTL, which etcd's leader answers without a raft write) until
+ *       {@link #retire}d, dropped, closed, or unused for {@link #IDLE_NANOS} (then revoked: an
+ *       idle store costs etcd nothing); then it is no longer renewed and etcd ends it at most its
+ *       TTL after the last renewal (retire also revokes it, best effort). Tickets use this.
  * </ul>
  *
  * The TTL is the one etcd gave, which may exceed the one asked for (etcd's least lease TTL).
@@ -34,6 +35,10 @@ final class LeaseSlot implements AutoCloseable {
   private boolean valid;
   /** When etcd last renewed the kept-alive lease (nanoTime). */
   private volatile long renewedAt;
+  /** When the lease was last handed out (nanoTime): an idle store's lease is let go. */
+  private volatile long usedAt;
+  /** A kept-alive lease not handed out for this long is revoked instead of renewed. */
+  static final long IDLE_NANOS = 30_000_000_000L;
   private CloseableClient keeper;
   /** Grants so far: what the store costs etcd's lease table. */
   private long grants;
@@ -70,6 +75,7 @@ final class LeaseSlot implements AutoCloseable {
         keep(id);
       }
     }
+    usedAt = now;
     return id;
   }
 
@@ -77,10 +83,15 @@ final class LeaseSlot implements AutoCloseable {
     keeper = etcd.keepAlive(leaseId, new StreamObserver<>() {
       @Override
       public void onNext(LeaseKeepAliveResponse r) {
-        if (r.getTTL() > 0) {
-          renewedAt = clock.getAsLong();
-        } else {
+        long now = clock.getAsLong();
+        if (r.getTTL() <= 0) {
           lost(leaseId);
+        } else if (now - usedAt > IDLE_NANOS) {
+          // idle: no keep-alives for a store that writes nothing; its next write grants anew
+          lost(leaseId);
+          etcd.revokeLater(leaseId);
+        } else {
+          renewedAt = now;
         }
       }
 

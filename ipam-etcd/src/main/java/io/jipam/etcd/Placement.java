@@ -264,7 +264,7 @@ final class Placement {
       ids = new HashSet<>();
       String prefix = ctx.keys().blocksPrefix(cache.pool.name(), set);
       Set<String> found = ids;
-      ctx.etcd().walk(prefix, PoolViews.PAGE, true, plan.deadline, "listing blocks",
+      ctx.etcd().walk(prefix, PoolViews.WALK_PAGE, true, plan.deadline, "listing blocks",
           kv -> found.add(ctx.keys().parseBlock(cache.pool.name(), EtcdClient.text(kv.getKey())).id()));
       existingIds.put(set, ids);
     }

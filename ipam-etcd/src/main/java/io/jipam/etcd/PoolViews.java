@@ -18,14 +18,20 @@ import java.util.Set;
 /**
  * The read-only views of one pool in etcd: list, usage, usage per block, allocating nodes, audit.
  * Each walks its records in pages ({@link EtcdClient#walk}: every page at the first page's
- * revision, so a view is of one revision) of at most {@value #PAGE} records, or fewer blocks when
+ * revision, so a view is of one revision) of at most {@value #WALK_PAGE} records, or fewer blocks when
  * blocks are large: no response is over a few MiB, whatever the pool's size. Usage reads the
  * blocks only (a few bytes each); list the address records. Thread-safe (stateless apart from
  * the context).
  */
 final class PoolViews {
-  /** Records per page: address records and handles are about 100 bytes. */
+  /** The most allocations a {@code listPage} returns. */
   static final int PAGE = 1000;
+  /**
+   * Records per page of a walk: address records and handles are 100 to 150 bytes with their keys,
+   * so a page is under 1 MB. Large, because etcd 3.4 walks the index of the whole remaining range
+   * for every limited range read (3.5 stops at the limit): fewer pages, less of that.
+   */
+  static final int WALK_PAGE = 5000;
   /** Bytes of blocks a page may hold. */
   private static final int BLOCK_PAGE_BYTES = 2 << 20;
 
@@ -42,7 +48,7 @@ final class PoolViews {
       biggest = Math.max(biggest, layout.hostBits(s));
     }
     long bytes = 200 + (1L << biggest) / 6;
-    return (int) Math.max(16, Math.min(PAGE, BLOCK_PAGE_BYTES / bytes));
+    return (int) Math.max(16, Math.min(WALK_PAGE, BLOCK_PAGE_BYTES / bytes));
   }
 
   /** Every block of the pool (of one set, or all when set is -1) at one revision, in pages. */
@@ -58,7 +64,7 @@ final class PoolViews {
   List<Allocation> list(BlockLayout layout, long deadline) {
     String pool = layout.pool().name();
     List<Allocation> out = new ArrayList<>();
-    ctx.etcd().walk(ctx.keys().addressesPrefix(pool), PAGE, false, deadline, "listing addresses of " + pool,
+    ctx.etcd().walk(ctx.keys().addressesPrefix(pool), WALK_PAGE, false, deadline, "listing addresses of " + pool,
         kv -> out.add(address(pool, kv)));
     out.sort(Comparator.comparing(Allocation::address));
     return out;
@@ -127,7 +133,7 @@ final class PoolViews {
 
   Map<Attachment, String> allocatingNodes(BlockLayout layout, long deadline) {
     Map<Attachment, String> out = new HashMap<>();
-    ctx.etcd().walk(ctx.keys().handlesPrefix(layout.pool().name()), PAGE, false, deadline, "listing handles",
+    ctx.etcd().walk(ctx.keys().handlesPrefix(layout.pool().name()), WALK_PAGE, false, deadline, "listing handles",
         kv -> out.put(Keys.parseHandle(EtcdClient.text(kv.getKey())), HandleCodec.decode(kv).node()));
     return out;
   }
@@ -135,7 +141,7 @@ final class PoolViews {
   /** The handles one node made in the pool, from its own keys only. */
   Map<Attachment, Handle> handlesOf(String node, String pool, long deadline) {
     Map<Attachment, Handle> out = new java.util.LinkedHashMap<>();
-    ctx.etcd().walk(ctx.keys().nodeHandlesPrefix(node, pool), PAGE, false, deadline, "listing handles of " + node,
+    ctx.etcd().walk(ctx.keys().nodeHandlesPrefix(node, pool), WALK_PAGE, false, deadline, "listing handles of " + node,
         kv -> out.put(Keys.parseHandle(EtcdClient.text(kv.getKey())), HandleCodec.decode(kv)));
     return out;
   }
@@ -147,7 +153,7 @@ final class PoolViews {
   List<String> audit(BlockLayout layout, long deadline) {
     String pool = layout.pool().name();
     Map<IpAddress, Allocation> records = new HashMap<>();
-    long rev = ctx.etcd().walk(ctx.keys().addressesPrefix(pool), PAGE, false, deadline, "auditing " + pool,
+    long rev = ctx.etcd().walk(ctx.keys().addressesPrefix(pool), WALK_PAGE, false, deadline, "auditing " + pool,
         kv -> {
           Allocation a = address(pool, kv);
           records.put(a.address(), a);
@@ -172,7 +178,7 @@ final class PoolViews {
     List<String> out = new ArrayList<>();
     Set<String> listed = new HashSet<>(); // address and holder
     Map<Attachment, String> handles = new HashMap<>();
-    ctx.etcd().walkFrom(ctx.keys().handlesPrefix(pool), ctx.keys().handlesPrefix(pool), rev, PAGE, false, deadline,
+    ctx.etcd().walkFrom(ctx.keys().handlesPrefix(pool), ctx.keys().handlesPrefix(pool), rev, WALK_PAGE, false, deadline,
         "auditing " + pool, kv -> {
           String key = EtcdClient.text(kv.getKey());
           Handle h = HandleCodec.decode(kv);
@@ -209,7 +215,7 @@ final class PoolViews {
     List<String> out = new ArrayList<>();
     Set<Attachment> indexed = new HashSet<>();
     String root = ctx.keys().nodeHandlesRoot();
-    ctx.etcd().walkFrom(root, root, rev, PAGE, false, deadline, "auditing " + pool, kv -> {
+    ctx.etcd().walkFrom(root, root, rev, WALK_PAGE, false, deadline, "auditing " + pool, kv -> {
       String key = EtcdClient.text(kv.getKey());
       String rest = key.substring(root.length());
       int slash = rest.indexOf('/');

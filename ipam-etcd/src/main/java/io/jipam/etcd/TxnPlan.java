@@ -123,7 +123,7 @@ final class TxnPlan {
   }
 
   /**
-   * Re-reads every block of the pool in one range read, so at one revision, and makes that the
+   * Re-reads every block record of the pool at one revision (in pages), and makes that the
    * state the plan decides from: cached and read copies, this node's blocks, the existing block
    * ids. Only on a clean plan (nothing of it depends on the copies it replaces).
    */
