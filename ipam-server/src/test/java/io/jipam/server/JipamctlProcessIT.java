@@ -277,4 +277,50 @@ class JipamctlProcessIT {
     assertFalse(r.err().contains("no jipamd answers"), r::toString);
     noStackTrace(r);
   }
+
+  // ------------------------------------------------------------------ item 19: launchers quiet on every JDK
+
+  @Test
+  void launchers_jdk25AndJdk17_workWithoutUnsafeWarnings() throws Exception {
+    Path jipamdLauncher = JIPAMCTL.resolveSibling("jipamd");
+    int tried = 0;
+    for (String jvm : List.of("/usr/lib/jvm/temurin-25-jdk-amd64/bin/java", "/usr/lib/jvm/java-17-openjdk-amd64/bin/java")) {
+      if (!Files.isExecutable(Path.of(jvm))) {
+        continue;
+      }
+      tried++;
+      Path log = Files.createTempFile(dir, "jipamd-launcher", ".log");
+      Path s = dir.resolve("l" + tried + ".sock");
+      ProcessBuilder pb = new ProcessBuilder(jipamdLauncher.toString(), "--store", "memory", "--socket", s.toString())
+          .redirectErrorStream(true).redirectOutput(log.toFile());
+      pb.environment().put("JIPAM_JAVA", jvm);
+      Process d = pb.start();
+      try {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!Files.readString(log).contains(" jipamd ready")) {
+          assertTrue(d.isAlive() && System.nanoTime() < deadline, () -> jvm + ": jipamd not ready: " + read(log));
+          Thread.sleep(20);
+        }
+        socket = s;
+        Ctl r = ctlAs(List.of("env", "JIPAM_JAVA=" + jvm), "-o", "json", "usage");
+        assertEquals(0, r.exit(), () -> jvm + ": " + r);
+        assertFalse(r.err().contains("sun.misc.Unsafe"), () -> jvm + ": " + r);
+        assertFalse(read(log).contains("sun.misc.Unsafe"), () -> jvm + ": " + read(log));
+      } finally {
+        d.destroy();
+        if (!d.waitFor(20, TimeUnit.SECONDS)) {
+          d.destroyForcibly().waitFor();
+        }
+      }
+    }
+    assertTrue(tried > 0, "no JDK 25 or 17 under /usr/lib/jvm");
+  }
+
+  static String read(Path p) {
+    try {
+      return Files.readString(p);
+    } catch (IOException e) {
+      return e.toString();
+    }
+  }
 }
