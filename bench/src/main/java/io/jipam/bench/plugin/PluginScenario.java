@@ -85,6 +85,10 @@ public final class PluginScenario implements Scenario {
 
     @Option(names = "--concurrent-rounds", paramLabel = "N", description = "concurrent rounds (default: 2; --quick: 1)")
     Integer concurrentRounds;
+
+    @Option(names = "--prefix", paramLabel = "BITS", defaultValue = "16",
+        description = "the subnet is 198.18.0.0/BITS, 16 to 24; its addresses must hold the allocations (default: ${DEFAULT-VALUE})")
+    int prefix;
   }
 
   private final Options options;
@@ -151,9 +155,21 @@ public final class PluginScenario implements Scenario {
     return allocations <= options.hostLocalMax && Files.isExecutable(options.hostLocal);
   }
 
+  /** The subnet of every subject's calls. */
+  String subnet() {
+    return "198.18.0.0/" + options.prefix;
+  }
+
   @Override
   public void validate(boolean quick) {
-    allocations(quick);
+    if (options.prefix < 16 || options.prefix > 24) {
+      throw new IllegalArgumentException("--prefix must be 16 to 24, got " + options.prefix);
+    }
+    for (int n : allocations(quick)) {
+      if (n > (1 << (32 - options.prefix)) - 4) {
+        throw new IllegalArgumentException("--allocations: " + n + " do not fit " + subnet());
+      }
+    }
     if (options.concurrency != null && options.concurrency < 1) {
       throw new IllegalArgumentException("--concurrency must be >= 1, got " + options.concurrency);
     }
@@ -208,9 +224,9 @@ public final class PluginScenario implements Scenario {
   private void measure(RunContext c, Path work, int n, Path jipam, Subject floor) throws Exception {
     List<Subject> subjects = new ArrayList<>();
     c.progress().step(n + " allocations: filling data dirs");
-    subjects.add(Subject.plugin(JIPAM, jipam, work.resolve(JIPAM), n));
+    subjects.add(Subject.plugin(JIPAM, jipam, work.resolve(JIPAM), n).withSubnet(subnet()));
     if (withHostLocal(n)) {
-      subjects.add(Subject.plugin(HOST_LOCAL, options.hostLocal, work.resolve(HOST_LOCAL), n));
+      subjects.add(Subject.plugin(HOST_LOCAL, options.hostLocal, work.resolve(HOST_LOCAL), n).withSubnet(subnet()));
     }
     subjects.add(floor);
     JipamdProcess daemon = null;
@@ -221,7 +237,7 @@ public final class PluginScenario implements Scenario {
         Path data = work.resolve(JIPAM);
         c.progress().step(n + " allocations: starting jipamd");
         daemon = JipamdProcess.startFileStore(jipamd(), data, work.resolve("jipamd"), Duration.ofSeconds(120));
-        subjects.add(Subject.daemon(DAEMON, jipam, daemon, data));
+        subjects.add(Subject.daemon(DAEMON, jipam, daemon, data).withSubnet(subnet()));
       }
       measure(c, n, subjects);
     } finally {

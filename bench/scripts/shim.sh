@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The native shim's exec path, measured outside jipam-bench's scenarios:
+#   1. jipamd's own time per CNI call on its unix socket (file store), from its call log
+#      (--log-calls: duration_us, from the request's headers to the answer written): WARM ADD+DEL
+#      pairs through the shim first, then PAIRS pairs, one at a time; p50, p99, max.
+#   2. size on disk and peak RSS (GNU time's maximum resident set size) of one daemon-mode ADD
+#      through the shim, next to one ADD of the reference host-local (empty /24, own data dir),
+#      and of the JVM plugin (jipam-jvm) in direct mode for scale.
+# Needs a build (./mvnw -q -DskipTests package) and GNU time (apt-get install time).
+#   bench/scripts/shim.sh [PAIRS] [WARM]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+pairs=${1:-2000}
+warm=${2:-300}
+work=$(mktemp -d /tmp/jipam-shim-bench.XXXXXX)
+jipamd_pid=
+cleanup() { [ -n "$jipamd_pid" ] && kill "$jipamd_pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
+dist/bin/jipamd --socket "$work/j.sock" --store file --data-dir "$work/jd" --log-calls 2> "$work/jipamd.log" &
+jipamd_pid=$!
+for _ in $(seq 600); do grep -q " jipamd ready" "$work/jipamd.log" && break; sleep 0.1; done
+conf='{"cniVersion":"1.0.0","name":"shim","ipam":{"type":"jipam","daemon":{"socket":"'$work/j.sock'"},"subnet":"198.18.0.0/24"}}'
+export CNI_IFNAME=eth0 CNI_NETNS=/var/run/netns/x CNI_PATH=/usr/lib/cni
+call() { CNI_COMMAND=$1 CNI_CONTAINERID=$2 dist/bin/jipam <<< "$conf" > /dev/null; }
+for i in $(seq "$warm"); do call ADD "w$i"; call DEL "w$i"; done
+skip=$(grep -c "call method=CNI" "$work/jipamd.log" || true)
+for i in $(seq "$pairs"); do call ADD "p$i"; call DEL "p$i"; done
+tail -n +1 "$work/jipamd.log" | grep "call method=CNI" | tail -n +"$((skip + 1))" \
+  | sed -n 's/.* duration_us=\([0-9]*\).*/\1/p' | sort -n > "$work/us.txt"
+n=$(wc -l < "$work/us.txt")
+at() { sed -n "$(( ($1 * n + 99) / 100 ))p" "$work/us.txt"; }
+echo "jipamd per CNI call on the unix socket (file store, $n calls after $((2 * warm)) warm-up): p50 $(at 50) us, p99 $(at 99) us, max $(tail -1 "$work/us.txt") us"
+size() { stat -L -c %s "$1"; }
+rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
+hl_conf='{"cniVersion":"1.0.0","name":"shim","ipam":{"type":"host-local","dataDir":"'$work/hl'","subnet":"198.18.1.0/24"}}'
+jvm_conf='{"cniVersion":"1.0.0","name":"shim","ipam":{"type":"jipam","dataDir":"'$work/direct'","subnet":"198.18.2.0/24"}}'
+echo "size: shim $(size dist/bin/jipam) bytes ($(file -b dist/bin/jipam | cut -d, -f1-2)); host-local $(size /usr/lib/cni/host-local) bytes"
+echo "peak RSS of one ADD: shim in daemon mode $(CNI_COMMAND=ADD CNI_CONTAINERID=r1 rss dist/bin/jipam <<< "$conf") KiB;" \
+  "host-local $(CNI_COMMAND=ADD CNI_CONTAINERID=r1 rss /usr/lib/cni/host-local <<< "$hl_conf") KiB;" \
+  "JVM plugin in direct mode $(CNI_COMMAND=ADD CNI_CONTAINERID=r1 rss dist/bin/jipam-jvm <<< "$jvm_conf") KiB"
