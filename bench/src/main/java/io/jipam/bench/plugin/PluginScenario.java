@@ -31,7 +31,9 @@ import picocli.CommandLine.Option;
  * and a start-up cache of its own) runs in the same rounds.
  *
  * <h2>Method</h2>
- * Per N: one untimed ADD+DEL per plugin (jipam builds its index there), then
+ * Per N: one untimed ADD+DEL per plugin (jipam builds its index there), {@code --daemon-warmup}
+ * more through the daemon-mode subject (jipamd is a service: its JIT and caches are measured
+ * warm), then
  * <ul>
  *   <li>sequential rounds: each round calls every subject in an order drawn from the seed, one ADD
  *       and one DEL of a new container each (the floor: two runs); wall time per call;
@@ -85,6 +87,11 @@ public final class PluginScenario implements Scenario {
 
     @Option(names = "--concurrent-rounds", paramLabel = "N", description = "concurrent rounds (default: 2; --quick: 1)")
     Integer concurrentRounds;
+
+    @Option(names = "--daemon-warmup", paramLabel = "PAIRS", defaultValue = "100",
+        description = "untimed ADD+DEL pairs through the daemon-mode subject before its rounds: jipamd is a service, "
+            + "measured warm (JIT, caches), as on a node where it runs for days (default: ${DEFAULT-VALUE})")
+    int daemonWarmup;
 
     @Option(names = "--prefix", paramLabel = "BITS", defaultValue = "16",
         description = "the subnet is 198.18.0.0/BITS, 16 to 24; its addresses must hold the allocations (default: ${DEFAULT-VALUE})")
@@ -162,6 +169,9 @@ public final class PluginScenario implements Scenario {
 
   @Override
   public void validate(boolean quick) {
+    if (options.daemonWarmup < 0) {
+      throw new IllegalArgumentException("--daemon-warmup must be >= 0, got " + options.daemonWarmup);
+    }
     if (options.prefix < 16 || options.prefix > 24) {
       throw new IllegalArgumentException("--prefix must be 16 to 24, got " + options.prefix);
     }
@@ -251,6 +261,13 @@ public final class PluginScenario implements Scenario {
     for (Subject s : subjects) {
       s.call("ADD", "warm");
       s.call("DEL", "warm");
+      if (s.isDaemon()) {
+        c.progress().step(n + " allocations: warming jipamd up, " + options.daemonWarmup + " pairs");
+        for (int i = 0; i < options.daemonWarmup; i++) {
+          s.call("ADD", "warm" + i);
+          s.call("DEL", "warm" + i);
+        }
+      }
     }
     String sequential = workload(n, 1);
     SplittableRandom random = c.random(name() + n);

@@ -71,6 +71,11 @@ final class Subject {
     return name;
   }
 
+  /** Whether the calls go to a jipamd (daemon mode). */
+  boolean isDaemon() {
+    return daemon != null;
+  }
+
   boolean isPlugin() {
     return plugin;
   }
