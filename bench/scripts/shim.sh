@@ -29,20 +29,24 @@ call() { CNI_COMMAND=$1 CNI_CONTAINERID=$2 dist/bin/jipam <<< "$conf" > /dev/nul
 for i in $(seq "$warm"); do call ADD "w$i"; call DEL "w$i"; done
 skip=$(grep -c "call method=CNI" "$work/jipamd.log" || true)
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-children() { times | awk 'NR == 2 {gsub(/[ms]/, " "); printf "%d\n", ($1 * 60 + $2 + $3 * 60 + $4) * 1000 + 0.5}'; }
+# the children's user+sys in ms: `times` must run in this shell (in $(...) it would report a subshell's)
+children() {
+  times > "$work/times"
+  awk 'NR == 2 {gsub(/[ms]/, " "); printf "%d\n", ($1 * 60 + $2 + $3 * 60 + $4) * 1000 + 0.5}' "$work/times"
+}
 hz=$(getconf CLK_TCK)
 hl_conf0='{"cniVersion":"1.0.0","name":"shim","ipam":{"type":"host-local","dataDir":"'$work/hl0'","subnet":"198.18.3.0/24"}}'
 shim_ms=0; jipamd_ticks=0; hl_ms=0
 # four blocks of each, interleaved, so that a change of the machine's load hits both alike
 for block in 1 2 3 4; do
-  j0=$(ticks "$jipamd_pid"); c0=$(children)
+  j0=$(ticks "$jipamd_pid"); children > "$work/c0"; c0=$(cat "$work/c0")
   for i in $(seq $(( (block - 1) * pairs / 4 + 1 )) $(( block * pairs / 4 ))); do call ADD "p$i"; call DEL "p$i"; done
-  j1=$(ticks "$jipamd_pid"); c1=$(children)
+  j1=$(ticks "$jipamd_pid"); children > "$work/c1"; c1=$(cat "$work/c1")
   for i in $(seq $(( (block - 1) * pairs / 4 + 1 )) $(( block * pairs / 4 ))); do
     CNI_COMMAND=ADD CNI_CONTAINERID=h$i /usr/lib/cni/host-local <<< "$hl_conf0" > /dev/null
     CNI_COMMAND=DEL CNI_CONTAINERID=h$i /usr/lib/cni/host-local <<< "$hl_conf0" > /dev/null
   done
-  c2=$(children)
+  children > "$work/c2"; c2=$(cat "$work/c2")
   shim_ms=$(( shim_ms + c1 - c0 )); jipamd_ticks=$(( jipamd_ticks + j1 - j0 )); hl_ms=$(( hl_ms + c2 - c1 ))
 done
 awk -v s="$shim_ms" -v j="$(( jipamd_ticks * 1000 / hz ))" -v h="$hl_ms" -v n="$(( 2 * (pairs / 4) * 4 ))" 'BEGIN {

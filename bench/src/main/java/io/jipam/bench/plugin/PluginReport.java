@@ -69,7 +69,7 @@ final class PluginReport {
     r.heading(2, "plugin").paragraph("Whole-process calls as a runtime makes them: jipam (file store) and "
         + "host-local (`" + hostLocal + "`) on a /16 already holding N allocations in host-local's on-disk "
         + "layout, jipam in daemon mode (`" + DAEMON + "`: the same plugin forwarding to a jipamd on the file "
-        + "store of jipam's data dir over its unix socket; its CPU includes the jipamd's), and the JVM floor (hello world on jipam's JVM and flags with its own start-up cache). "
+        + "store of a data dir of its own, filled alike, over its unix socket; its CPU includes the jipamd's), and the JVM floor (hello world on jipam's JVM and flags with its own start-up cache). "
         + "Sequential: " + rounds + " rounds, each subject one ADD and one DEL of a new container per round "
         + "(order drawn from the seed); medians over rounds. Concurrent: " + concurrentRounds + " rounds of "
         + concurrency + " processes at once, each ADD then DEL. CPU is user+sys of the reaped processes "

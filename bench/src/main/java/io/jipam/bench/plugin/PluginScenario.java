@@ -42,8 +42,8 @@ import picocli.CommandLine.Option;
  * </ul>
  * CPU per call is user+sys of the reaped children ({@link ChildCpu}) summed over all of a subject's
  * calls and divided by their count. Daemon mode ({@value #DAEMON}): the same plugin forwarding to a
- * jipamd on the file store of jipam's own data dir (one jipamd per N; the two subjects never run
- * at the same time); its CPU is the plugin processes' plus the jipamd's over the same calls. The
+ * jipamd on the file store of a data dir of its own, filled as the others (one jipamd per N); its
+ * CPU is the plugin processes' plus the jipamd's over the same calls. The
  * data dirs go to tmpfs (/dev/shm) when it is there: the calls read through the page cache either
  * way, and filling and removing 60,000 files on a busy disk took minutes.
  */
@@ -242,9 +242,11 @@ public final class PluginScenario implements Scenario {
     JipamdProcess daemon = null;
     try {
       if (withDaemon()) {
-        // jipamd serves jipam's own data dir: direct and daemon mode share a store, as on a node
-        // that switches; one filled dir instead of two
-        Path data = work.resolve(JIPAM);
+        // jipamd has a data dir of its own, filled alike, as on a node in daemon mode where only
+        // jipamd writes: on a dir the direct plugin also writes, every direct call changes the
+        // pool's stamp and jipamd's next call reloads the pool (O(allocations))
+        Path data = work.resolve("jipamd-data");
+        Subject.fillDataDir(data, n);
         c.progress().step(n + " allocations: starting jipamd");
         daemon = JipamdProcess.startFileStore(jipamd(), data, work.resolve("jipamd"), Duration.ofSeconds(120));
         subjects.add(Subject.daemon(DAEMON, jipam, daemon, data).withSubnet(subnet()));

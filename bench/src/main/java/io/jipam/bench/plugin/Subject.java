@@ -48,6 +48,11 @@ final class Subject {
     return new Subject(name, "jipam", List.of(executable.toString()), daemonDataDir, true, daemon);
   }
 
+  /** Fills {@code dataDir} as {@link #plugin} fills a plugin's: for a jipamd's own data dir. */
+  static void fillDataDir(Path dataDir, int allocations) throws IOException {
+    fill(dataDir, allocations);
+  }
+
   /** A process that is not a plugin: the JVM floor. */
   static Subject process(String name, List<String> command) {
     return new Subject(name, name, command, null, false, null);
