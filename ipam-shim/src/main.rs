@@ -33,10 +33,10 @@ const DEFAULT_TIMEOUT_SECONDS: u64 = 10;
 fn main() {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     if args.first().map_or(false, |a| a == "--version") {
-        std::process::exit(deliver_quietly(VERSION_INFO));
+        std::process::exit(deliver_quietly(VERSION_INFO, "--version"));
     }
     match env::check(std::env::vars_os().collect()) {
-        env::Check::Version => std::process::exit(deliver_quietly(VERSION_INFO)),
+        env::Check::Version => std::process::exit(deliver_quietly(VERSION_INFO, "VERSION")),
         env::Check::Unsure => jvm::exec(&args, None),
         env::Check::Forward(call) => forward(call, &args),
     }
@@ -174,10 +174,10 @@ fn deliver(call: &env::Call, log: &log::Log, answer: &[u8], exit: i32) -> i32 {
     exit
 }
 
-/// Writes VERSION's answer: 0, or 1 when stdout did not take it.
-fn deliver_quietly(answer: &[u8]) -> i32 {
+/// Writes VERSION's answer: 0, or 1 when stdout did not take it (said on stderr, naming `what`).
+fn deliver_quietly(answer: &[u8], what: &str) -> i32 {
     if write_out(answer).is_err() {
-        eprintln!("jipam: VERSION: the answer could not be written to stdout (closed or full): exit 1");
+        eprintln!("jipam: {}: the answer could not be written to stdout (closed or full): exit 1", what);
         return 1;
     }
     0

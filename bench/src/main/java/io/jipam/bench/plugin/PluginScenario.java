@@ -224,7 +224,7 @@ public final class PluginScenario implements Scenario {
       deleteTree(work);
     }
     new PluginReport(c, name(), allocations(c.quick()), rounds(c), concurrency(c), concurrentRounds(c), options.hostLocal,
-        options.hostLocalMax, withDaemon() ? null : daemonMissing(), workRoot()).write();
+        options.hostLocalMax, withDaemon() ? null : daemonMissing(), workRoot(), subnet()).write();
   }
 
   private String daemonMissing() {
