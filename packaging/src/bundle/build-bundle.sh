@@ -2,15 +2,16 @@
 # Builds the self-contained jipam bundle from a built dist/ (bin/, lib/):
 #
 #   dist/jipam-<version>-linux-amd64.tar.gz, unpacked into a CNI bin dir:
-#     jipam                       the CNI plugin launcher (src/bundle/cni-launcher)
+#     jipam                       the CNI plugin: a copy of the version's bin/jipam (the shim,
+#                                 which finds the JVM plugin through jipam.d/current)
 #     jipam.d/current             symlink to the version folder below
 #     jipam.d/<version>-<hash>/   one version, never changed once installed:
 #       runtime/                  a Java runtime made by jlink with only the modules the jars use
 #       lib/                      the jars of dist/lib (and its sub-folders, e.g. etcd/), jvm.sh,
 #                                 a jvm.env naming runtime/ and the cache relative to lib/, and
 #                                 jipam.aot: the AOT cache trained with runtime/ on this class path
-#       bin/                      dist/bin's launchers (jipam, jipam-install, ...)
-#       cni-launcher              the launcher jipam-install copies into a CNI bin dir
+#       bin/                      dist/bin's programs: jipam (the shim), jipam-jvm (the JVM
+#                                 plugin's launcher), jipam-install, ...
 #       BUILD                     version, content hash, Java version, modules
 #
 # <hash> is a digest of every file but the cache, so two builds of the same content share a
@@ -66,8 +67,8 @@ for f in "$dist"/bin/*; do
   case ${f##*/} in jipam-train-cache) ;; *) cp -p "$f" "$tmpv/bin/" ;; esac
 done
 cp "$src/jvm.env" "$tmpv/lib/jvm.env"
-cp "$src/cni-launcher" "$tmpv/cni-launcher"
-chmod 755 "$tmpv/cni-launcher" "$tmpv"/bin/*
+[ -x "$tmpv/bin/jipam" ] && [ -x "$tmpv/bin/jipam-jvm" ] || fail "$dist/bin has no jipam (shim) or jipam-jvm"
+chmod 755 "$tmpv"/bin/*
 
 jars=$(find "$tmpv/lib" -name '*.jar' | sort)
 # jdeps reads copies without module descriptors: the launchers run every jar on the class path,
@@ -95,7 +96,7 @@ EOF
 mv "$tmpv" "$stage/jipam.d/$name"
 v=$stage/jipam.d/$name
 ln -s "$name" "$stage/jipam.d/current"
-cp -p "$v/cni-launcher" "$stage/jipam"
+cp -p "$v/bin/jipam" "$stage/jipam"
 
 # train the AOT cache with the bundled runtime, on the class path the launchers compute
 lib=$v/lib

@@ -88,7 +88,7 @@ final class DaemonClient {
     try {
       channel = SocketChannel.open(StandardProtocolFamily.UNIX);
     } catch (IOException e) {
-      throw unreachable(target, e.toString());
+      throw unreachable(target, reason(e));
     }
     Watchdog watchdog = new Watchdog(channel, target.timeoutSeconds() * 1000);
     watchdog.start();
@@ -116,7 +116,7 @@ final class DaemonClient {
         throw new IpamException(ErrorCode.TRY_AGAIN_LATER, "jipamd at " + target.socket()
             + " did not answer within " + target.timeoutSeconds() + " s; try again later");
       }
-      throw unreachable(target, e.toString());
+      throw unreachable(target, reason(e));
     } finally {
       watchdog.interrupt();
       // after a complete answer the channel is left open: the process halts right after and the
@@ -130,6 +130,15 @@ final class DaemonClient {
         }
       }
     }
+  }
+
+  /**
+   * What went wrong, as the system says it (the JDK's message for a failed socket call is the
+   * system's error text, such as "Connection refused"): no Java class names, so that the native
+   * shim, which forwards daemon-mode calls without a JVM, words the same failure the same way.
+   */
+  private static String reason(IOException e) {
+    return e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
   }
 
   private static IpamException unreachable(Target target, String why) {
@@ -196,7 +205,7 @@ final class DaemonClient {
       } catch (NumberFormatException e) {
         n = -1;
       }
-      if (n < 0 || bodyStart + n > answer.length) {
+      if (n < 0 || (long) bodyStart + n > answer.length) {
         throw unreachable(target, "answer body shorter than its Content-Length " + length);
       }
       body = new byte[n];
@@ -227,10 +236,13 @@ final class DaemonClient {
       } catch (NumberFormatException e) {
         throw unreachable(target, "bad chunk size \"" + sizeText + "\"");
       }
+      if (size < 0) {
+        throw unreachable(target, "bad chunk size \"" + sizeText + "\"");
+      }
       if (size == 0) {
         return out.toByteArray();
       }
-      if (eol + 2 + size > answer.length) {
+      if ((long) eol + 2 + size > answer.length) {
         throw unreachable(target, "truncated chunk");
       }
       out.write(answer, eol + 2, size);

@@ -27,7 +27,10 @@ public final class JipamPlugin {
   private JipamPlugin() {}
 
   public static void main(String[] args) {
-    int exit = run(System.getenv(), true, System.in, System.out);
+    // --version answers as VERSION does, whatever the environment (the shim answers it the same)
+    int exit = args.length > 0 && args[0].equals("--version")
+        ? deliver(CniJson.versionInfo(), System.out, PluginLog.fromEnvironment(System.getenv()), "--version", 0)
+        : run(System.getenv(), true, System.in, System.out);
     System.err.flush();
     // halt, not exit: the store is closed and nothing registers shutdown hooks, and Runtime.exit
     // starts the System.Logger machinery (about 15 ms) to log the exit

@@ -24,40 +24,20 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(180)
 class DaemonModeIT {
-  static final Path JIPAMD = CniExec.DIST.resolve("bin/jipamd");
-
   @TempDir Path dir;
   Path socket;
   Path data;
-  Process jipamd;
+  JipamdProcess jipamd;
 
   @BeforeEach
   void start() throws Exception {
-    assertTrue(Files.isExecutable(JIPAMD), JIPAMD + " is missing: the reactor builds ipam-server (which puts"
-        + " jipamd into dist) before this module; build both");
     socket = dir.resolve("jipam.sock");
     data = dir.resolve("data");
     startJipamd();
   }
 
   void startJipamd() throws IOException, InterruptedException {
-    Path log = Files.createTempFile(dir, "jipamd", ".log");
-    jipamd = new ProcessBuilder(JIPAMD.toString(), "--socket", socket.toString(), "--store", "file",
-        "--data-dir", data.toString()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (!Files.readString(log).contains(" jipamd ready")) {
-      assertTrue(jipamd.isAlive(), () -> "jipamd exited: " + read(log));
-      assertTrue(System.nanoTime() < deadline, () -> "jipamd not ready in 60 s: " + read(log));
-      Thread.sleep(20);
-    }
-  }
-
-  private static String read(Path p) {
-    try {
-      return Files.readString(p);
-    } catch (IOException e) {
-      return e.toString();
-    }
+    jipamd = JipamdProcess.start(socket, data);
   }
 
   @AfterEach
@@ -66,11 +46,8 @@ class DaemonModeIT {
   }
 
   void stopJipamd() throws InterruptedException {
-    if (jipamd != null && jipamd.isAlive()) {
-      jipamd.destroy();
-      if (!jipamd.waitFor(30, TimeUnit.SECONDS)) {
-        jipamd.destroyForcibly().waitFor();
-      }
+    if (jipamd != null) {
+      jipamd.close();
     }
   }
 
@@ -125,7 +102,7 @@ class DaemonModeIT {
     Path log = dir.resolve("classes.txt");
     Map<String, String> env = CniExec.env("ADD", "c1", "eth0", "/run/netns/c1");
     env.put("JIPAM_JAVA_OPTS", "-Xlog:class+load:file=" + log);
-    CniExec.Result add = CniExec.run(CniExec.JIPAM, env, config(daemon()));
+    CniExec.Result add = CniExec.run(CniExec.JIPAM_JVM, env, config(daemon()));
     assertEquals(0, add.exit(), add::toString);
     List<String> loaded = Files.readAllLines(log);
     assertTrue(loaded.stream().anyMatch(l -> l.contains("io.jipam.plugin.DaemonClient$Reply ")), "class loading is logged");

@@ -12,7 +12,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The lean exec path as a tested rule, not a habit kept by comments: the real plugin runs its
+ * The lean exec path as a tested rule, not a habit kept by comments: the real JVM plugin
+ * ({@code jipam-jvm}, which the shim execs outside daemon mode) runs its
  * usual calls (ADD, CHECK, DEL, VERSION, an error, a non-ASCII interface name) with class loading
  * logged, and no call may load what the start-up tricks exist to avoid: a lambda or string
  * concatenation bootstrapped in jipam's own code, a regex, an EnumSet, or a client library the
@@ -28,7 +29,7 @@ class ExecPathClassesIT {
 
   @Test
   void pluginCalls_loadNothingTheExecPathAvoids() throws Exception {
-    assertTrue(Files.isExecutable(CniExec.JIPAM), CniExec.JIPAM + " is missing: build with ./mvnw package");
+    assertTrue(Files.isExecutable(CniExec.JIPAM_JVM), CniExec.JIPAM_JVM + " is missing: build with ./mvnw package");
     String conf = ("{'cniVersion':'1.0.0','name':'lean','ipam':{'type':'jipam','dataDir':'" + tmp.resolve("data")
         + "','ranges':[[{'subnet':'198.18.60.0/24'}],[{'subnet':'fd00:60::/64'}]],'routes':[{'dst':'0.0.0.0/0'}]}}")
         .replace('\'', '"');
@@ -43,7 +44,7 @@ class ExecPathClassesIT {
       Path log = tmp.resolve("classes-" + i + ".txt");
       Map<String, String> env = CniExec.env(c[0], c[1], c[2], "/var/run/netns/x");
       env.put("JIPAM_JAVA_OPTS", "-Xlog:class+load:file=" + log);
-      CniExec.Result r = CniExec.run(CniExec.JIPAM, env, c[3]);
+      CniExec.Result r = CniExec.run(CniExec.JIPAM_JVM, env, c[3]);
       assertEquals(i < 6 ? 0 : 1, r.exit(), () -> String.join(" ", c[0], c[1], c[2]) + ": " + r);
       List<String> loaded = Files.readAllLines(log);
       assertTrue(loaded.stream().anyMatch(l -> l.contains("io.jipam.plugin.JipamPlugin ")), "class loading is logged");

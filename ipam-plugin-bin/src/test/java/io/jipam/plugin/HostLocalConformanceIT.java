@@ -87,7 +87,7 @@ class HostLocalConformanceIT {
     Path resolv = tmp.resolve("resolv.conf");
     Files.writeString(resolv, "nameserver 198.18.0.53\nsearch conf.test\n");
     Plugin reference = new Plugin(CniExec.HOST_LOCAL, "host-local", tmp.resolve("reference"));
-    Plugin jipam = new Plugin(CniExec.JIPAM, "jipam", tmp.resolve("jipam"));
+    Plugin jipam = jipam(tmp.resolve("jipam"));
     for (String step : steps) {
       CniExec.Result want = reference.call(conf, step);
       CniExec.Result got = jipam.call(conf, step);
@@ -127,7 +127,7 @@ class HostLocalConformanceIT {
   void add_badInput_bothFail_jipamWithSpecCodeNamingValue_nothingWritten(String name, String conf,
       Map<String, String> envChanges, int jipamCode, String named) throws Exception {
     Plugin reference = new Plugin(CniExec.HOST_LOCAL, "host-local", tmp.resolve("reference"));
-    Plugin jipam = new Plugin(CniExec.JIPAM, "jipam", tmp.resolve("jipam"));
+    Plugin jipam = jipam(tmp.resolve("jipam"));
     CniExec.Result want = reference.call(conf, "ADD c1", envChanges);
     CniExec.Result got = jipam.call(conf, "ADD c1", envChanges);
     assertNotEquals(0, want.exit(), "host-local accepted " + name + ": " + want);
@@ -145,7 +145,7 @@ class HostLocalConformanceIT {
     // the runtime without the result of an allocation that exists; jipam returns it again.
     String conf = conf("1.0.0", "'subnet':'198.18.11.0/24'", "");
     Plugin reference = new Plugin(CniExec.HOST_LOCAL, "host-local", tmp.resolve("reference"));
-    Plugin jipam = new Plugin(CniExec.JIPAM, "jipam", tmp.resolve("jipam"));
+    Plugin jipam = jipam(tmp.resolve("jipam"));
     CniExec.Result firstJipam = jipam.call(conf, "ADD a");
     assertEquals(0, reference.call(conf, "ADD a").exit());
     assertNotEquals(0, reference.call(conf, "ADD a").exit(), "host-local refuses a repeated ADD");
@@ -162,7 +162,7 @@ class HostLocalConformanceIT {
         + "search a.conf.test b.conf.test\noptions ndots:3 timeout:1\n");
     String conf = conf("1.0.0", "'subnet':'198.18.12.0/24','resolvConf':'" + resolv + "'", "");
     CniExec.Result want = new Plugin(CniExec.HOST_LOCAL, "host-local", tmp.resolve("r")).call(conf, "ADD a");
-    CniExec.Result got = new Plugin(CniExec.JIPAM, "jipam", tmp.resolve("j")).call(conf, "ADD a");
+    CniExec.Result got = jipam(tmp.resolve("j")).call(conf, "ADD a");
     assertEquals(0, got.exit(), got.toString());
     assertEquals(json(want.stdout()), json(got.stdout()));
   }
@@ -172,7 +172,7 @@ class HostLocalConformanceIT {
     String conf = conf("1.0.0", "'subnet':'198.18.13.0/24'", "");
     Path shared = tmp.resolve("shared");
     Plugin reference = new Plugin(CniExec.HOST_LOCAL, "host-local", shared);
-    Plugin jipam = new Plugin(CniExec.JIPAM, "jipam", shared);
+    Plugin jipam = jipam(shared);
     String a = firstAddress(reference.call(conf, "ADD a"));
     String b = firstAddress(jipam.call(conf, "ADD b"));
     String c = firstAddress(reference.call(conf, "ADD c"));
@@ -225,8 +225,22 @@ class HostLocalConformanceIT {
     }
   }
 
-  /** One plugin with its own data dir. */
-  private record Plugin(Path executable, String type, Path dataDir) {
+  /** jipam with its own data dir; {@link HostLocalConformanceDaemonIT} runs it in daemon mode. */
+  Plugin jipam(Path dataDir) throws Exception {
+    return new Plugin(CniExec.JIPAM, "jipam", dataDir);
+  }
+
+  /**
+   * One plugin with its own data dir. With {@code daemon} (an {@code ipam.daemon} value), the
+   * config names it; with {@code twin}, every call also runs through that executable, which must
+   * print the same bytes and exit the same (the call's repeat changes nothing: see {@link
+   * HostLocalConformanceDaemonIT}).
+   */
+  record Plugin(Path executable, String type, Path dataDir, String daemon, Path twin) {
+    Plugin(Path executable, String type, Path dataDir) {
+      this(executable, type, dataDir, null, null);
+    }
+
     CniExec.Result call(String conf, String step) {
       return call(conf, step, Map.of());
     }
@@ -237,7 +251,16 @@ class HostLocalConformanceIT {
       env.put("CNI_ARGS", parts.length > 2 ? K8S_ARGS + ";" + parts[2] : K8S_ARGS);
       env.putAll(envChanges);
       env.values().removeIf(String::isEmpty);
-      return CniExec.run(executable, env, conf.replace("DATADIR", dataDir.toString()).replace("TYPE", type));
+      String stdin = conf.replace("DATADIR", dataDir.toString()).replace("\"TYPE\"",
+          daemon == null ? "\"" + type + "\"" : "\"" + type + "\",\"daemon\":" + daemon);
+      CniExec.Result result = CniExec.run(executable, env, stdin);
+      if (twin != null) {
+        CniExec.Result again = CniExec.run(twin, env, stdin);
+        String context = step + "\n" + executable + ": " + result + "\n" + twin + ": " + again;
+        assertEquals(again.exit(), result.exit(), context);
+        assertEquals(again.stdout(), result.stdout(), context);
+      }
+      return result;
     }
   }
 }

@@ -8,7 +8,10 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The documented install step: jipam-install puts a working launcher into a CNI bin dir. */
+/**
+ * The documented install step: jipam-install puts the shim and the JVM plugin's launcher beside it
+ * into a CNI bin dir, and the shim execs the launcher for a call in direct mode.
+ */
 class InstallIT {
   @TempDir Path binDir;
 
@@ -26,7 +29,8 @@ class InstallIT {
     assertEquals(0, add.exit(), add.toString());
     assertTrue(add.stdout().contains("198.18.30.2/24"), add.stdout());
     assertTrue(add.stderr().isEmpty(), "the JVM printed: " + add.stderr());
-    assertTrue(Files.readString(installed).contains("LC_ALL=C.UTF-8 exec "), "the launcher fixes the locale");
+    assertTrue(Files.readString(binDir.resolve("jipam-jvm")).contains("LC_ALL=C.UTF-8 exec "),
+        "the JVM plugin's launcher beside the shim fixes the locale");
     // no locale in the environment (CniExec passes only PATH and the CNI variables): a non-ASCII
     // data dir and interface name work all the same (issue 7, defect 1)
     Path nonAscii = binDir.resolve("donn\u00e9es");

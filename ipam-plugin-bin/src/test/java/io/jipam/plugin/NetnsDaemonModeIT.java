@@ -58,7 +58,7 @@ class NetnsDaemonModeIT {
 
   void startJipamd() throws IOException, InterruptedException {
     Path log = Files.createTempFile(dir, "jipamd", ".log");
-    jipamd = new ProcessBuilder(DaemonModeIT.JIPAMD.toString(), "--socket", dir.resolve("jipam.sock").toString(),
+    jipamd = new ProcessBuilder(JipamdProcess.JIPAMD.toString(), "--socket", dir.resolve("jipam.sock").toString(),
         "--store", "file", "--data-dir", dir.resolve("data").toString())
         .redirectErrorStream(true).redirectOutput(log.toFile()).start();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);

@@ -236,12 +236,13 @@ class NodeIdentityTest {
     allocated(client(central, "node-a", null).allocate(pool, AllocationRequest.of(att("a1"))));
     allocated(client(central, "node-b", null).allocate(pool, AllocationRequest.of(att("b1"))));
     Path valid = java.nio.file.Files.writeString(dir.resolve("valid"), "# none\n");
-    CtlRun gc = ctl("gc", "--pool", "pods", "--valid", valid.toString(), "--as-node", "node-b");
+    CtlRun gc = ctl("gc", "--pool", "pods", "--valid", valid.toString(), "--as-node", "node-b", "--allow-empty",
+        "--yes");
     assertEquals(0, gc.exit(), gc.toString());
     assertEquals(Map.of("a1", "node-a"), nodes(client(central, "admin", null), null));
     CtlRun asNode = CtlRun.of("--server", "127.0.0.1:" + central.tcpPort(), "--ca", certs.pem("ca").toString(),
         "--cert", certs.pem("node-a").toString(), "--key", certs.key("node-a").toString(), "--as-node", "node-b",
-        "gc", "--pool", "pods", "--valid", valid.toString());
+        "gc", "--pool", "pods", "--valid", valid.toString(), "--allow-empty", "--yes");
     assertEquals(1, asNode.exit(), asNode.toString());
     assertTrue(asNode.err().contains("PERMISSION_DENIED"), asNode.toString());
   }

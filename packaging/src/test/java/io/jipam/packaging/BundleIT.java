@@ -43,7 +43,7 @@ class BundleIT {
     assertFalse(Files.readSymbolicLink(link).isAbsolute(), "current must be relative: " + Files.readSymbolicLink(link));
     Path v = Bundle.current(bin());
     for (String f : List.of("runtime/bin/java", "lib/jipam.aot", "lib/jvm.sh", "lib/jvm.env", "lib/ipam-plugin-bin.jar",
-        "lib/etcd/ipam-etcd.jar", "bin/jipam", "bin/jipam-install", "cni-launcher", "BUILD")) {
+        "lib/etcd/ipam-etcd.jar", "bin/jipam", "bin/jipam-jvm", "bin/jipam-install", "BUILD")) {
       assertTrue(Files.exists(v.resolve(f)), "missing " + f + " in " + v);
     }
     assertFalse(Files.exists(v.resolve("bin/jipam-train-cache")), "the dev-tree trainer does not belong in a bundle");
@@ -139,11 +139,16 @@ class BundleIT {
   void startupCache_launchersOfTheBundle_useIt() {
     // AOTMode=on makes the JVM exit with an error when it cannot use the cache
     Path v = Bundle.current(bin());
-    for (Path launcher : List.of(bin().resolve("jipam"), v.resolve("bin/jipam"))) {
-      Map<String, String> env = new java.util.HashMap<>(Bundle.env("VERSION", null, emptyPath));
-      env.put("JIPAM_JAVA_OPTS", "-XX:AOTMode=on");
-      Proc.Result version = Bundle.call(launcher, env, "");
-      assertEquals(0, version.exit(), "the AOT cache is not used by " + launcher + ": " + version);
+    Map<String, String> env = new java.util.HashMap<>(Bundle.env("VERSION", null, emptyPath));
+    env.put("JIPAM_JAVA_OPTS", "-XX:AOTMode=on");
+    Proc.Result version = Bundle.call(v.resolve("bin/jipam-jvm"), env, "");
+    assertEquals(0, version.exit(), "the AOT cache is not used by bin/jipam-jvm: " + version);
+    // through the shims (the CNI bin dir's and the version's), which exec the JVM plugin in direct mode
+    for (Path shim : List.of(bin().resolve("jipam"), v.resolve("bin/jipam"))) {
+      Map<String, String> add = new java.util.HashMap<>(Bundle.env("ADD", "c1", emptyPath));
+      add.put("JIPAM_JAVA_OPTS", "-XX:AOTMode=on");
+      Proc.Result bad = Bundle.call(shim, add, "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"ipam\":{\"type\":\"jipam\"}}");
+      assertEquals(7, Bundle.json(bad.stdout()).get("code").asInt(), "the AOT cache is not used through " + shim + ": " + bad);
     }
   }
 

@@ -233,6 +233,92 @@ class ContainerdEndToEndIT {
     }
   }
 
+  /**
+   * The runtime's exec path is the native shim (the bundle installs it as {@code jipam}): several
+   * containers start at once in daemon mode, and jipamd is SIGKILLed when half of them are up; two
+   * more containers are started while it is dead, then it is restarted. A container whose ADD met
+   * the dead jipamd fails (CNI error 11; the two late ones always do); as kubelet does, the test
+   * calls DEL for it and starts a new one in its place. In the end every container holds a
+   * distinct address, jipamd's store holds exactly those, and removing them leaves it empty.
+   */
+  @Test
+  void ctrRunCni_shimDaemonMode_jipamdKilledHalfway_distinctAddressesStoreEmptyAfter() throws Exception {
+    int n = 6;
+    startJipamd("--store", "file", "--data-dir", data.toString(), "--log-calls");
+    useConflist(daemon());
+    String script = "ip -o -4 addr show dev eth0; echo UP; while [ ! -e /ctl/stop ]; do sleep 0.2; done; echo BYE";
+    Map<String, Process> running = new java.util.LinkedHashMap<>();
+    for (int i = 0; i < n; i++) {
+      running.put(containerId(i), node.run(containerId(i), script, node.dir.resolve("ctr-run-" + containerId(i) + ".out")));
+    }
+    List<String> failed = new ArrayList<>();
+    boolean killed = false;
+    int retries = 0;
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(180);
+    while (true) {
+      Map<String, String> up = new java.util.TreeMap<>();
+      for (Map.Entry<String, Process> e : new ArrayList<>(running.entrySet())) {
+        String output = Files.readString(node.dir.resolve("ctr-run-" + e.getKey() + ".out"));
+        if (output.contains("UP")) {
+          up.put(e.getKey(), output);
+        } else if (!e.getValue().isAlive()) {
+          // its ADD met the dead jipamd: a runtime releases what the attempt may hold, and retries
+          running.remove(e.getKey());
+          failed.add(e.getKey());
+          assertTrue(++retries <= 3 * n, "too many failed starts: " + failed + "\n" + output + jipamdLog());
+          String id = idPrefix + "r" + retries;
+          running.put(id, node.run(id, script, node.dir.resolve("ctr-run-" + id + ".out")));
+        }
+      }
+      if (!killed && up.size() >= n / 2) {
+        jipamd.kill();
+        // two more containers while jipamd is dead (its socket file left behind): their ADD must fail
+        for (int late = 0; late < 2; late++) {
+          String id = idPrefix + "late" + late;
+          Process run = node.run(id, script, node.dir.resolve("ctr-run-" + id + ".out"));
+          assertTrue(run.waitFor(60, TimeUnit.SECONDS), id + " hung while jipamd was dead");
+          assertTrue(run.exitValue() != 0, id + " started without jipamd: "
+              + Files.readString(node.dir.resolve("ctr-run-" + id + ".out")));
+          running.put(id, run);
+        }
+        Files.deleteIfExists(jipamd.socket);
+        startJipamd("--store", "file", "--data-dir", data.toString(), "--log-calls");
+        killed = true;
+      }
+      if (killed && up.size() == running.size()) {
+        break;
+      }
+      assertTrue(System.nanoTime() < deadline, "containers not up within 180 s: " + up.keySet() + node.log() + jipamdLog());
+      Thread.sleep(100);
+    }
+    String prefix = ContainerdNode.NAMESPACE + "-";
+    for (String id : failed) {
+      Proc.Result del = Proc.run(List.of(node.bin.resolve("jipam").toString()), Map.of("CNI_COMMAND", "DEL",
+          "CNI_CONTAINERID", prefix + id, "CNI_IFNAME", "eth0", "CNI_PATH", node.bin.toString()),
+          ("{'cniVersion':'1.0.0','name':'" + network + "','type':'bridge','ipam':" + ipam(daemon()) + "}")
+              .replace('\'', '"'), Duration.ofSeconds(60));
+      assertEquals(0, del.exit(), "DEL of the failed " + id + ": " + del + jipamdLog());
+    }
+    List<String> addresses = new ArrayList<>();
+    for (String id : running.keySet()) {
+      String address = ContainerdNode.inet(Files.readString(node.dir.resolve("ctr-run-" + id + ".out")));
+      assertNotNull(address, id);
+      addresses.add(address.substring(0, address.indexOf('/')));
+    }
+    System.out.println("through the shim, jipamd killed halfway: " + addresses + ", failed starts " + failed);
+    assertEquals(n + 2, addresses.size());
+    assertEquals(n + 2, new TreeSet<>(addresses).size(), "addresses are not distinct: " + addresses);
+    assertEquals(sorted(addresses), jipamctlList(), "jipamd's store holds exactly the running containers' addresses");
+    node.stopAll();
+    for (Map.Entry<String, Process> e : running.entrySet()) {
+      assertTrue(e.getValue().waitFor(60, TimeUnit.SECONDS), e.getKey() + " did not stop");
+      assertEquals(0, e.getValue().exitValue(), e.getKey() + ": "
+          + Files.readString(node.dir.resolve("ctr-run-" + e.getKey() + ".out")) + jipamdLog());
+    }
+    assertEquals(List.of(), jipamctlList(), "removing the containers released every address");
+    assertEquals(List.of(), Bundle.addressFiles(data, network), "jipamd's data dir holds no address");
+  }
+
   /** Runs the bundle's jipamctl against this test's jipamd. */
   private Proc.Result jipamctl(String... args) {
     List<String> command = new ArrayList<>(List.of(Bundle.current(node.bin).resolve("bin/jipamctl").toString(),

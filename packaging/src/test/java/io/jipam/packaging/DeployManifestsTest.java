@@ -313,7 +313,7 @@ class DeployManifestsTest {
       assertEquals(0, run.exit(), yaml + ": " + run.err());
       checked++;
     }
-    assertEquals(3, checked, "the jipamd configs of deploy/");
+    assertEquals(4, checked, "the jipamd configs of deploy/");
   }
 
   private static void collectPaths(JsonNode node, List<String> paths) {

@@ -1,5 +1,6 @@
 package io.jipam.packaging;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -75,7 +76,8 @@ class InstallBundleIT {
     Proc.Result first = install(versionA, "--conflist", conflist.toString(), "--conf-dir", conf.toString(),
         bin.toString()).ok();
     assertTrue(first.stdout().contains("installed " + bin + "/jipam: " + versionA.getFileName()), first.toString());
-    assertEquals(Files.readString(versionA.resolve("cni-launcher")), Files.readString(bin.resolve("jipam")));
+    assertArrayEquals(Files.readAllBytes(versionA.resolve("bin/jipam")), Files.readAllBytes(bin.resolve("jipam")),
+        "the CNI bin dir's jipam is the version's shim");
     assertTrue(Files.isExecutable(bin.resolve("jipam")));
     assertEquals(versionA.getFileName().toString(), currentName(bin));
     assertEquals(Files.readString(conflist), Files.readString(conf.resolve("10-jipam.conflist")));

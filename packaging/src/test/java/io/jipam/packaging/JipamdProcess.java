@@ -67,6 +67,11 @@ final class JipamdProcess implements AutoCloseable {
     return process.exitValue();
   }
 
+  /** SIGKILL (as a node's OOM killer or a crash would end it), and waits until it is gone. */
+  void kill() throws InterruptedException {
+    process.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+  }
+
   @Override
   public void close() throws InterruptedException {
     if (process.isAlive()) {

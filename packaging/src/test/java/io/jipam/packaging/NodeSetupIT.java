@@ -53,13 +53,21 @@ class NodeSetupIT {
     assertEquals(Files.readString(template).replace("__NODE_POD_CIDR__", "198.18.60.0/24"), installed);
     assertTrue(Files.isExecutable(hostBin.resolve("jipam")));
 
-    // the installed plugin with the installed conflist (its data dir moved into the temp dir)
-    String conf = installed.replace("/var/lib/cni/networks", tmp.resolve("data").toString());
+    // the installed plugin (the shim) with the installed conflist, in daemon mode as deployed: the
+    // bundle's jipamd on the overlay's file store, its socket and data dir moved into the temp dir
+    Path socket = tmp.resolve("jipam.sock");
+    Path data = tmp.resolve("data");
+    String conf = installed.replace("/run/jipam/jipam.sock", socket.toString())
+        .replace("/var/lib/cni/networks", data.toString());
     String ipamConf = Bundle.JSON.writeValueAsString(((com.fasterxml.jackson.databind.node.ObjectNode)
         Bundle.json(conf).path("plugins").path(0)).put("cniVersion", "1.0.0").put("name", "jipam"));
-    Proc.Result add = Bundle.call(hostBin.resolve("jipam"), Bundle.env("ADD", "p1", emptyPath), ipamConf);
-    assertEquals(0, add.exit(), add.toString());
-    assertEquals("198.18.60.2/24", Bundle.json(add.stdout()).path("ips").path(0).path("address").asText(), add.stdout());
+    try (JipamdProcess jipamd = JipamdProcess.start(Bundle.current(bundle), null, socket, "--store", "file",
+        "--data-dir", data.toString())) {
+      Proc.Result add = Bundle.call(hostBin.resolve("jipam"), Bundle.env("ADD", "p1", emptyPath), ipamConf);
+      assertEquals(0, add.exit(), add + "\n" + jipamd.output());
+      assertEquals("198.18.60.2/24", Bundle.json(add.stdout()).path("ips").path(0).path("address").asText(), add.stdout());
+      assertTrue(Files.exists(data.resolve("jipam/198.18.60.2")), "jipamd wrote the address into its data dir");
+    }
   }
 
   @Test

@@ -29,10 +29,15 @@ final class PluginReport {
   private final String daemonMissing;
 
   private final Path workRoot;
+  private final String subnet;
 
-  /** {@code daemonMissing}: why the daemon-mode subject did not run, or null when it did. */
+  /**
+   * {@code daemonMissing}: why the daemon-mode subject did not run, or null when it did; {@code
+   * subnet}: the network's subnet (a CIDR).
+   */
   PluginReport(RunContext c, String scenario, List<Integer> allocations, int rounds, int concurrency,
-      int concurrentRounds, Path hostLocal, int hostLocalMax, String daemonMissing, Path workRoot) {
+      int concurrentRounds, Path hostLocal, int hostLocalMax, String daemonMissing, Path workRoot, String subnet) {
+    this.subnet = subnet;
     this.daemonMissing = daemonMissing;
     this.workRoot = workRoot;
     this.c = c;
@@ -67,9 +72,9 @@ final class PluginReport {
   void write() throws IOException {
     Report r = c.report();
     r.heading(2, "plugin").paragraph("Whole-process calls as a runtime makes them: jipam (file store) and "
-        + "host-local (`" + hostLocal + "`) on a /16 already holding N allocations in host-local's on-disk "
+        + "host-local (`" + hostLocal + "`) on " + subnet + " already holding N allocations in host-local's on-disk "
         + "layout, jipam in daemon mode (`" + DAEMON + "`: the same plugin forwarding to a jipamd on the file "
-        + "store of jipam's data dir over its unix socket; its CPU includes the jipamd's), and the JVM floor (hello world on jipam's JVM and flags with its own start-up cache). "
+        + "store of a data dir of its own, filled alike, over its unix socket; its CPU includes the jipamd's), and the JVM floor (hello world on jipam's JVM and flags with its own start-up cache). "
         + "Sequential: " + rounds + " rounds, each subject one ADD and one DEL of a new container per round "
         + "(order drawn from the seed); medians over rounds. Concurrent: " + concurrentRounds + " rounds of "
         + concurrency + " processes at once, each ADD then DEL. CPU is user+sys of the reaped processes "
@@ -86,11 +91,11 @@ final class PluginReport {
     }
     List<List<String>> rows = new ArrayList<>();
     Chart latency = new Chart(Chart.Kind.LINES, "Wall time per call (median, one call at a time)",
-        "allocations already in the /16", "ms per call (log)", true);
-    Chart cpu = new Chart(Chart.Kind.BARS, "CPU (user+sys) per call", "allocations already in the /16",
+        "allocations already in " + subnet, "ms per call (log)", true);
+    Chart cpu = new Chart(Chart.Kind.BARS, "CPU (user+sys) per call", "allocations already in " + subnet,
         "ms per call", false);
     Chart throughput = new Chart(Chart.Kind.BARS, "Throughput, " + concurrency + " processes at once",
-        "allocations already in the /16", "ADD+DEL pairs per second", false);
+        "allocations already in " + subnet, "ADD+DEL pairs per second", false);
     for (int n : allocations) {
       String seq = PluginScenario.workload(n, 1);
       String category = String.format("%,d", n);

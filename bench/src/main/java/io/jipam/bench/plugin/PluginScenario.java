@@ -31,7 +31,9 @@ import picocli.CommandLine.Option;
  * and a start-up cache of its own) runs in the same rounds.
  *
  * <h2>Method</h2>
- * Per N: one untimed ADD+DEL per plugin (jipam builds its index there), then
+ * Per N: one untimed ADD+DEL per plugin (jipam builds its index there), {@code --daemon-warmup}
+ * more through the daemon-mode subject (jipamd is a service: its JIT and caches are measured
+ * warm), then
  * <ul>
  *   <li>sequential rounds: each round calls every subject in an order drawn from the seed, one ADD
  *       and one DEL of a new container each (the floor: two runs); wall time per call;
@@ -40,8 +42,8 @@ import picocli.CommandLine.Option;
  * </ul>
  * CPU per call is user+sys of the reaped children ({@link ChildCpu}) summed over all of a subject's
  * calls and divided by their count. Daemon mode ({@value #DAEMON}): the same plugin forwarding to a
- * jipamd on the file store of jipam's own data dir (one jipamd per N; the two subjects never run
- * at the same time); its CPU is the plugin processes' plus the jipamd's over the same calls. The
+ * jipamd on the file store of a data dir of its own, filled as the others (one jipamd per N); its
+ * CPU is the plugin processes' plus the jipamd's over the same calls. The
  * data dirs go to tmpfs (/dev/shm) when it is there: the calls read through the page cache either
  * way, and filling and removing 60,000 files on a busy disk took minutes.
  */
@@ -85,6 +87,15 @@ public final class PluginScenario implements Scenario {
 
     @Option(names = "--concurrent-rounds", paramLabel = "N", description = "concurrent rounds (default: 2; --quick: 1)")
     Integer concurrentRounds;
+
+    @Option(names = "--daemon-warmup", paramLabel = "PAIRS", defaultValue = "100",
+        description = "untimed ADD+DEL pairs through the daemon-mode subject before its rounds: jipamd is a service, "
+            + "measured warm (JIT, caches), as on a node where it runs for days (default: ${DEFAULT-VALUE})")
+    int daemonWarmup;
+
+    @Option(names = "--prefix", paramLabel = "BITS", defaultValue = "16",
+        description = "the subnet is 198.18.0.0/BITS, 16 to 24; its addresses must hold the allocations (default: ${DEFAULT-VALUE})")
+    int prefix;
   }
 
   private final Options options;
@@ -151,9 +162,24 @@ public final class PluginScenario implements Scenario {
     return allocations <= options.hostLocalMax && Files.isExecutable(options.hostLocal);
   }
 
+  /** The subnet of every subject's calls. */
+  String subnet() {
+    return "198.18.0.0/" + options.prefix;
+  }
+
   @Override
   public void validate(boolean quick) {
-    allocations(quick);
+    if (options.daemonWarmup < 0) {
+      throw new IllegalArgumentException("--daemon-warmup must be >= 0, got " + options.daemonWarmup);
+    }
+    if (options.prefix < 16 || options.prefix > 24) {
+      throw new IllegalArgumentException("--prefix must be 16 to 24, got " + options.prefix);
+    }
+    for (int n : allocations(quick)) {
+      if (n > (1 << (32 - options.prefix)) - 4) {
+        throw new IllegalArgumentException("--allocations: " + n + " do not fit " + subnet());
+      }
+    }
     if (options.concurrency != null && options.concurrency < 1) {
       throw new IllegalArgumentException("--concurrency must be >= 1, got " + options.concurrency);
     }
@@ -198,7 +224,7 @@ public final class PluginScenario implements Scenario {
       deleteTree(work);
     }
     new PluginReport(c, name(), allocations(c.quick()), rounds(c), concurrency(c), concurrentRounds(c), options.hostLocal,
-        options.hostLocalMax, withDaemon() ? null : daemonMissing(), workRoot()).write();
+        options.hostLocalMax, withDaemon() ? null : daemonMissing(), workRoot(), subnet()).write();
   }
 
   private String daemonMissing() {
@@ -208,20 +234,22 @@ public final class PluginScenario implements Scenario {
   private void measure(RunContext c, Path work, int n, Path jipam, Subject floor) throws Exception {
     List<Subject> subjects = new ArrayList<>();
     c.progress().step(n + " allocations: filling data dirs");
-    subjects.add(Subject.plugin(JIPAM, jipam, work.resolve(JIPAM), n));
+    subjects.add(Subject.plugin(JIPAM, jipam, work.resolve(JIPAM), n).withSubnet(subnet()));
     if (withHostLocal(n)) {
-      subjects.add(Subject.plugin(HOST_LOCAL, options.hostLocal, work.resolve(HOST_LOCAL), n));
+      subjects.add(Subject.plugin(HOST_LOCAL, options.hostLocal, work.resolve(HOST_LOCAL), n).withSubnet(subnet()));
     }
     subjects.add(floor);
     JipamdProcess daemon = null;
     try {
       if (withDaemon()) {
-        // jipamd serves jipam's own data dir: direct and daemon mode share a store, as on a node
-        // that switches; one filled dir instead of two
-        Path data = work.resolve(JIPAM);
+        // jipamd has a data dir of its own, filled alike, as on a node in daemon mode where only
+        // jipamd writes: on a dir the direct plugin also writes, every direct call changes the
+        // pool's stamp and jipamd's next call reloads the pool (O(allocations))
+        Path data = work.resolve("jipamd-data");
+        Subject.fillDataDir(data, n);
         c.progress().step(n + " allocations: starting jipamd");
         daemon = JipamdProcess.startFileStore(jipamd(), data, work.resolve("jipamd"), Duration.ofSeconds(120));
-        subjects.add(Subject.daemon(DAEMON, jipam, daemon, data));
+        subjects.add(Subject.daemon(DAEMON, jipam, daemon, data).withSubnet(subnet()));
       }
       measure(c, n, subjects);
     } finally {
@@ -235,6 +263,13 @@ public final class PluginScenario implements Scenario {
     for (Subject s : subjects) {
       s.call("ADD", "warm");
       s.call("DEL", "warm");
+      if (s.isDaemon()) {
+        c.progress().step(n + " allocations: warming jipamd up, " + options.daemonWarmup + " pairs");
+        for (int i = 0; i < options.daemonWarmup; i++) {
+          s.call("ADD", "warm" + i);
+          s.call("DEL", "warm" + i);
+        }
+      }
     }
     String sequential = workload(n, 1);
     SplittableRandom random = c.random(name() + n);

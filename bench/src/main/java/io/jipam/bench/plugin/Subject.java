@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
  */
 final class Subject {
   static final String NETWORK = "churn";
+  /** The default subnet; {@code --subnet} may name a smaller one at 198.18.0.0. */
   static final String SUBNET = "198.18.0.0/16";
 
   private final String name;
@@ -25,6 +26,7 @@ final class Subject {
   private final Path dataDir;
   private final boolean plugin;
   private final JipamdProcess daemon;
+  private String subnet = SUBNET;
 
   private Subject(String name, String type, List<String> command, Path dataDir, boolean plugin, JipamdProcess daemon) {
     this.name = name;
@@ -46,6 +48,11 @@ final class Subject {
     return new Subject(name, "jipam", List.of(executable.toString()), daemonDataDir, true, daemon);
   }
 
+  /** Fills {@code dataDir} as {@link #plugin} fills a plugin's: for a jipamd's own data dir. */
+  static void fillDataDir(Path dataDir, int allocations) throws IOException {
+    fill(dataDir, allocations);
+  }
+
   /** A process that is not a plugin: the JVM floor. */
   static Subject process(String name, List<String> command) {
     return new Subject(name, name, command, null, false, null);
@@ -55,12 +62,23 @@ final class Subject {
    * CPU (ms) used so far outside the calls' own processes: the jipamd a daemon-mode subject
    * forwards to; 0 for the others. A call's CPU is its processes' plus this one's delta.
    */
+  /** The subnet this subject's calls use (its data dir's addresses are from 198.18.0.2 up). */
+  Subject withSubnet(String cidr) {
+    this.subnet = cidr;
+    return this;
+  }
+
   double serverCpuMillis() {
     return daemon == null ? 0 : daemon.cpuMillis();
   }
 
   String name() {
     return name;
+  }
+
+  /** Whether the calls go to a jipamd (daemon mode). */
+  boolean isDaemon() {
+    return daemon != null;
   }
 
   boolean isPlugin() {
@@ -90,7 +108,7 @@ final class Subject {
 
   private String conf() {
     return "{\"cniVersion\":\"1.0.0\",\"name\":\"" + NETWORK + "\",\"ipam\":{\"type\":\"" + type
-        + "\"," + (daemon == null ? "" : daemon.daemonJson() + ",") + "\"dataDir\":\"" + dataDir + "\",\"subnet\":\"" + SUBNET + "\"}}";
+        + "\"," + (daemon == null ? "" : daemon.daemonJson() + ",") + "\"dataDir\":\"" + dataDir + "\",\"subnet\":\"" + subnet + "\"}}";
   }
 
   /**

@@ -1,0 +1,203 @@
+package io.jipam.plugin;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jipam.core.cni.JsonFields;
+import io.jipam.core.cni.JsonReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Daemon mode when jipamd fails: absent, refusing, hung, killed in the middle of a call, or
+ * answering garbage or more than the client takes. Every case runs through the native shim
+ * ({@code dist/bin/jipam}) and through the JVM plugin's daemon client ({@code dist/bin/jipam-jvm});
+ * both must print the same bytes (CNI error 11 naming the socket, unless the answer is one) and
+ * exit the same, within the bound, and leave nothing behind.
+ */
+@Timeout(300)
+class ShimFaultIT {
+  @TempDir Path dir;
+
+  String config(Path socket, int timeoutSeconds) {
+    return "{\"cniVersion\":\"1.0.0\",\"name\":\"faults\",\"ipam\":{\"type\":\"jipam\",\"daemon\":{\"socket\":\""
+        + socket + "\",\"timeoutSeconds\":" + timeoutSeconds + "},\"ranges\":[[{\"subnet\":\"198.18.70.0/24\"}]]}}";
+  }
+
+  /** Runs ADD through both clients; asserts they agree and returns the shim's answer and its time. */
+  static Timed both(String config) {
+    Map<String, String> env = CniExec.env("ADD", "c1", "eth0", "/run/netns/c1");
+    long start = System.nanoTime();
+    CniExec.Result shim = CniExec.run(CniExec.JIPAM, env, config);
+    long shimNanos = System.nanoTime() - start;
+    CniExec.Result jvm = CniExec.run(CniExec.JIPAM_JVM, env, config);
+    String context = "shim: " + shim + "\nJVM plugin: " + jvm;
+    assertEquals(jvm.exit(), shim.exit(), context);
+    assertEquals(jvm.stdout(), shim.stdout(), context);
+    return new Timed(shim, shimNanos);
+  }
+
+  record Timed(CniExec.Result result, long nanos) {}
+
+  static void assertTryAgainNamingSocket(CniExec.Result r, Path socket, String fragment) {
+    assertEquals(1, r.exit(), r::toString);
+    Map<String, Object> error = JsonFields.asObject(JsonReader.parse(r.stdout().getBytes(StandardCharsets.UTF_8)), "stdout");
+    assertEquals(11L, error.get("code"), r::toString);
+    String msg = (String) error.get("msg");
+    assertTrue(msg.contains(socket.toString()) && msg.contains(fragment), () -> "expected " + fragment + ": " + r);
+  }
+
+  static Stream<Arguments> garbage() {
+    String ok = "HTTP/1.1 200 OK\r\nJipam-Exit: 0\r\n";
+    List<Arguments> rows = new ArrayList<>();
+    rows.add(Arguments.of("closed without a byte", "", "incomplete answer (0 bytes)"));
+    rows.add(Arguments.of("not HTTP", "hello\r\n\r\n", "answered \"hello\""));
+    rows.add(Arguments.of("head never ends", ok + "Content-Length: 2\r\n", "incomplete answer"));
+    rows.add(Arguments.of("status 500", "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n", "500"));
+    rows.add(Arguments.of("Latin-1 status line", "HTTP/1.1 \u00e9t\u00e9\r\n\r\n", "\u00e9t\u00e9"));
+    rows.add(Arguments.of("control bytes in status", "\u0001\u0002\u001f\u007f\r\n\r\n", "answered"));
+    rows.add(Arguments.of("no Jipam-Exit", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", "Jipam-Exit"));
+    rows.add(Arguments.of("Jipam-Exit 7", "HTTP/1.1 200 OK\r\nJipam-Exit: 7\r\nContent-Length: 2\r\n\r\n{}", "Jipam-Exit"));
+    rows.add(Arguments.of("body shorter than Content-Length", ok + "Content-Length: 50\r\n\r\n{}", "Content-Length 50"));
+    rows.add(Arguments.of("negative Content-Length", ok + "Content-Length: -1\r\n\r\n{}", "Content-Length -1"));
+    rows.add(Arguments.of("Content-Length over 32 bits", ok + "Content-Length: 99999999999\r\n\r\n{}", "99999999999"));
+    rows.add(Arguments.of("Content-Length near 2^31", ok + "Content-Length: 2147483647\r\n\r\n{}", "2147483647"));
+    rows.add(Arguments.of("bad chunk size", ok + "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", "bad chunk size"));
+    rows.add(Arguments.of("negative chunk size", ok + "Transfer-Encoding: chunked\r\n\r\n-2\r\n{}\r\n0\r\n\r\n", "bad chunk size"));
+    rows.add(Arguments.of("huge chunk size", ok + "Transfer-Encoding: chunked\r\n\r\n7fffffff\r\n{}\r\n", "truncated chunk"));
+    rows.add(Arguments.of("chunks never end", ok + "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n", "truncated chunked"));
+    return rows.stream();
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("garbage")
+  void garbageAnswer_bothClients_sameTryAgainNamingSocket(String name, String answer, String fragment) throws Exception {
+    Path socket = dir.resolve("fake.sock");
+    try (FakeJipamd fake = new FakeJipamd(socket, FakeJipamd.bytes(answer))) {
+      assertTryAgainNamingSocket(both(config(socket, 30)).result(), socket, fragment);
+    }
+  }
+
+  /** Answers the clients take: printed as sent, with Jipam-Exit as the exit code. */
+  @Test
+  void unusualButValidAnswers_bothClients_printBodyAndExit() throws Exception {
+    Path socket = dir.resolve("fake.sock");
+    String[][] cases = {
+        {"HTTP/1.1 200 OK\r\njipam-exit:  1 \r\ncontent-length: +3\r\n\r\nabcdef", "1", "abc"},
+        {"HTTP/1.0 200 OK\r\nJipam-Exit: 0\r\nTransfer-Encoding: CHUNKED\r\n\r\n3;x=y\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", "0", "abcde"},
+        {"HTTP/1.1 200 OK\r\nJipam-Exit: 0\r\n\r\nno length: to the end", "0", "no length: to the end"}};
+    for (String[] c : cases) {
+      try (FakeJipamd fake = new FakeJipamd(socket, FakeJipamd.bytes(c[0]))) {
+        CniExec.Result r = both(config(socket, 30)).result();
+        assertEquals(Integer.parseInt(c[1]), r.exit(), r::toString);
+        assertTrue(r.stdout().startsWith(c[2]), r::toString);
+        assertEquals(2, fake.requests.size(), "one request from each client");
+      }
+    }
+  }
+
+  @Test
+  void oversizedAnswer_bothClients_tryAgainNamingTheLimit() throws Exception {
+    Path socket = dir.resolve("fake.sock");
+    byte[] head = FakeJipamd.bytes("HTTP/1.1 200 OK\r\nJipam-Exit: 0\r\nContent-Length: 2000000\r\n\r\n");
+    byte[] answer = java.util.Arrays.copyOf(head, head.length + 2_000_000);
+    try (FakeJipamd fake = new FakeJipamd(socket, answer)) {
+      assertTryAgainNamingSocket(both(config(socket, 30)).result(), socket, "answer over 1048576 bytes");
+    }
+  }
+
+  @Test
+  void noJipamd_socketMissingOrStale_bothClients_tryAgain() throws Exception {
+    Path missing = dir.resolve("missing.sock");
+    assertTryAgainNamingSocket(both(config(missing, 30)).result(), missing, "No such file or directory");
+    Path stale = dir.resolve("stale.sock");
+    new FakeJipamd(stale, new byte[0]).closeKeepingFile();
+    assertTryAgainNamingSocket(both(config(stale, 30)).result(), stale, "Connection refused");
+    Path notSocket = Files.writeString(dir.resolve("file.sock"), "x");
+    assertTryAgainNamingSocket(both(config(notSocket, 30)).result(), notSocket, "Connection refused");
+  }
+
+  @Test
+  void hungJipamd_bothClients_tryAgainWithinTheBound() throws Exception {
+    Path socket = dir.resolve("hung.sock");
+    try (FakeJipamd fake = new FakeJipamd(socket, null)) {
+      Timed t = both(config(socket, 2));
+      assertTryAgainNamingSocket(t.result(), socket, "did not answer within 2 s");
+      long millis = TimeUnit.NANOSECONDS.toMillis(t.nanos());
+      assertTrue(millis >= 2000 && millis < 6000, "the shim answered after " + millis + " ms; the bound is 2 s");
+    }
+  }
+
+  /**
+   * A real jipamd, stopped, with the shim's call waiting in its listen queue, then SIGKILLed: error
+   * 11, and the restarted jipamd finds no allocation (the call never ran).
+   */
+  @Test
+  void jipamdKilledMidCall_tryAgain_callLeavesNothing() throws Exception {
+    Path socket = dir.resolve("jipam.sock");
+    Path data = dir.resolve("data");
+    JipamdProcess jipamd = JipamdProcess.start(socket, data);
+    try {
+      CniExec.sh("kill", "-STOP", Long.toString(jipamd.pid()));
+      ProcessBuilder pb = new ProcessBuilder(CniExec.JIPAM.toString());
+      pb.environment().clear();
+      pb.environment().putAll(CniExec.env("ADD", "c1", "eth0", "/run/netns/c1"));
+      Path out = dir.resolve("out.json");
+      Process shim = pb.redirectOutput(out.toFile()).start();
+      shim.getOutputStream().write(config(socket, 60).getBytes(StandardCharsets.UTF_8));
+      shim.getOutputStream().close();
+      // the call is in jipamd's listen queue (ss: the listener's Recv-Q counts waiting connections)
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (!queued(socket)) {
+        assertTrue(System.nanoTime() < deadline, "the shim's connection never reached jipamd's queue");
+        Thread.sleep(10);
+      }
+      jipamd.kill();
+      assertTrue(shim.waitFor(30, TimeUnit.SECONDS), "the shim did not answer after jipamd died");
+      CniExec.Result r = new CniExec.Result(shim.exitValue(), Files.readString(out), "");
+      assertTryAgainNamingSocket(r, socket, "cannot reach jipamd");
+    } finally {
+      jipamd.kill();
+    }
+    Files.deleteIfExists(socket);
+    try (JipamdProcess again = JipamdProcess.start(socket, data)) {
+      assertEquals(List.of(), addressFiles(data.resolve("faults")), "the killed call left an allocation");
+      CniExec.Result del = CniExec.run(CniExec.JIPAM, CniExec.env("DEL", "c1", "eth0", null), config(socket, 60));
+      assertEquals(0, del.exit(), del::toString);
+    }
+  }
+
+  /** The address files of a network directory (host-local's layout). */
+  static List<String> addressFiles(Path network) throws java.io.IOException {
+    if (!Files.isDirectory(network)) {
+      return List.of();
+    }
+    try (Stream<Path> files = Files.list(network)) {
+      return files.map(p -> p.getFileName().toString())
+          .filter(n -> Character.isDigit(n.charAt(0)) || n.contains(":")).sorted().toList();
+    }
+  }
+
+  private static boolean queued(Path socket) {
+    String ss = CniExec.sh("ss", "-xlnH");
+    for (String line : ss.split("\n")) {
+      String[] f = line.trim().split("\\s+");
+      if (line.contains(socket.toString()) && f.length > 2 && !f[2].equals("0")) {
+        return true;
+      }
+    }
+    return false;
+  }
+}
