@@ -16,7 +16,7 @@ import java.util.List;
  * <table>
  *   <caption>Handle record</caption>
  *   <tr><th>Key</th><th>Value (lines)</th></tr>
- *   <tr><td>{@code <p>/v1/handles/<pool>/<containerID>/<ifname>}</td>
+ *   <tr><td>{@code <p>/v2/handles/<pool>/<containerID>/<ifname>}</td>
  *       <td>{@code jipam-handle 1}; {@code node <node>}; {@code pod <ns> <name>} (percent-encoded,
  *       {@code ~} for empty); then one {@code <set> <address>} per address</td></tr>
  * </table>

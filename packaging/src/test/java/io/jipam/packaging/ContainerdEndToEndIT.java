@@ -399,8 +399,8 @@ class ContainerdEndToEndIT {
   /** How many allocation handles etcd holds under the test's prefix (etcd's JSON gateway). */
   private int handles(EtcdProcess etcd) {
     Base64.Encoder b64 = Base64.getEncoder();
-    String body = "{\"key\":\"" + b64.encodeToString("/e2e/v1/handles/".getBytes(StandardCharsets.UTF_8))
-        + "\",\"range_end\":\"" + b64.encodeToString("/e2e/v1/handles0".getBytes(StandardCharsets.UTF_8))
+    String body = "{\"key\":\"" + b64.encodeToString("/e2e/v2/handles/".getBytes(StandardCharsets.UTF_8))
+        + "\",\"range_end\":\"" + b64.encodeToString("/e2e/v2/handles0".getBytes(StandardCharsets.UTF_8))
         + "\",\"count_only\":true}";
     Proc.Result response = Proc.run(List.of("ip", "netns", "exec", node.netns, "busybox", "wget", "-q", "-O", "-",
         "--post-data", body, etcd.endpoint() + "/v3/kv/range"), null, "", Duration.ofSeconds(20)).ok();
