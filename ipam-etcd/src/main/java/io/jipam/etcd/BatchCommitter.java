@@ -1,6 +1,5 @@
 package io.jipam.etcd;
 
-import io.etcd.jetcd.kv.TxnResponse;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.Attachment;
@@ -36,14 +35,17 @@ final class BatchCommitter {
   private final AtomicLong refusedCommits;
   private final AtomicLong bytesWritten;
   private final CommitListener listener;
+  private final TxnSender sender;
 
   /**
    * @param commits counts successful transactions; {@code committedRequests} the changes they
    *     carried (for tests and the benchmark), {@code refusedCommits} the transactions refused by
-   *     their guard, {@code bytesWritten} the keys and values they wrote; {@code listener} is told of each commit (metrics)
+   *     their guard, {@code bytesWritten} the keys and values they wrote; {@code listener} is told of each commit (metrics); {@code sender} sends its
+   *     transactions (alone, or with other nodes' parts)
    */
   BatchCommitter(StoreContext ctx, PoolCache cache, CommitTickets tickets, AtomicLong commits,
-      AtomicLong committedRequests, AtomicLong refusedCommits, AtomicLong bytesWritten, CommitListener listener) {
+      AtomicLong committedRequests, AtomicLong refusedCommits, AtomicLong bytesWritten, CommitListener listener, TxnSender sender) {
+    this.sender = sender;
     this.bytesWritten = bytesWritten;
     this.listener = listener;
     this.ctx = ctx;
@@ -124,10 +126,10 @@ final class BatchCommitter {
         plan.takeLeases();
         attempts++;
         committing = true;
-        TxnResponse r = plan.commit();
+        TxnResult r = plan.commit(sender);
         committing = false;
-        if (r.isSucceeded()) {
-          plan.apply(r.getHeader().getRevision());
+        if (r.succeeded()) {
+          plan.apply(r.revision());
           commits.incrementAndGet();
           bytesWritten.addAndGet(plan.writtenBytes());
           committedRequests.addAndGet(included.size());
@@ -140,7 +142,7 @@ final class BatchCommitter {
           pending = deferred;
           conflicts = 0;
         } else {
-          String fence = plan.refresh(r.getGetResponses(), knownAbsent);
+          String fence = plan.refresh(r.reads(), knownAbsent);
           if (fence != null) {
             pending = failFenced(pending, included, fence);
           }

@@ -54,6 +54,7 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
   private final NodeReclaimer reclaimer;
   private final PoolViews views;
   private final ExecutorService committers;
+  private final TxnSender sender;
   /** Whether this store owns its etcd client and commit threads (closes them). */
   private final boolean owns;
   private final ConcurrentHashMap<String, PoolSlot> pools = new ConcurrentHashMap<>();
@@ -69,7 +70,7 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
   private record PoolSlot(PoolCache cache, CommitQueue queue) {}
 
   GroupCommitStore(EtcdStoreConfig config, LongSupplier clock) {
-    this(config, new EtcdClient(config, clock), clock, false, newCommitters(), true);
+    this(config, new EtcdClient(config, clock), clock, false, newCommitters(), true, null);
   }
 
   /**
@@ -77,9 +78,12 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
    * SharedClientStores}); with {@code owns} false, {@link #close} leaves both to their owner.
    *
    * @param scoped see {@link StoreContext#scoped}
+   * @param sender sends its transactions (shared by the stores of a central jipamd, so that
+   *     several nodes' changes share one etcd transaction); null: each in a transaction of its own
    */
   GroupCommitStore(EtcdStoreConfig config, EtcdClient etcd, LongSupplier clock, boolean scoped,
-      ExecutorService committers, boolean owns) {
+      ExecutorService committers, boolean owns, TxnSender sender) {
+    this.sender = sender != null ? sender : TxnSender.direct(etcd);
     Keys keys = new Keys(config.prefix());
     this.ctx = new StoreContext(config, etcd, keys, new BlockCodec(keys), clock, scoped);
     this.tickets = new CommitTickets(ctx);
@@ -318,7 +322,7 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
     return pools.computeIfAbsent(pool.name() + "\n" + BlockLayout.rangesText(pool), k -> {
       PoolCache cache = new PoolCache(ctx, views, pool);
       BatchCommitter committer = new BatchCommitter(ctx, cache, tickets, commits, committedRequests, refusedCommits, bytesWritten,
-          this::notifyCommit);
+          this::notifyCommit, sender);
       return new PoolSlot(cache, new CommitQueue(committers, ctx.clock(), ctx.timeoutNanos(), committer));
     });
   }

@@ -5,21 +5,27 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
 
 /**
- * {@link EtcdNodeStores}: one {@link EtcdClient} and one pool of commit threads, and a {@link
- * GroupCommitStore} per node on them that owns neither.
+ * {@link EtcdNodeStores}: one {@link EtcdClient}, one pool of commit threads and one {@link
+ * TxnCombiner}, and a {@link GroupCommitStore} per node on them that owns none of them: each node's
+ * commit task plans its own part, and the combiner sends several nodes' parts in one transaction.
  */
 final class SharedClientStores implements EtcdNodeStores {
+  /** Transactions in flight at once: one being sent while the next one fills. */
+  static final int MAX_IN_FLIGHT = 2;
   private final EtcdStoreConfig config;
   private final EtcdClient etcd;
   private final LongSupplier clock;
   private final ExecutorService committers = GroupCommitStore.newCommitters();
   private final GroupCommitStore own;
+  /** Every store's transactions, so that several nodes' changes share one etcd transaction. */
+  private final TxnCombiner combiner;
 
   SharedClientStores(EtcdStoreConfig config, LongSupplier clock) {
     this.config = config;
     this.clock = clock;
     this.etcd = new EtcdClient(config, clock);
-    this.own = new GroupCommitStore(config, etcd, clock, false, committers, false);
+    this.combiner = new TxnCombiner(etcd, clock, MAX_IN_FLIGHT);
+    this.own = new GroupCommitStore(config, etcd, clock, false, committers, false, combiner);
   }
 
   @Override
@@ -29,7 +35,12 @@ final class SharedClientStores implements EtcdNodeStores {
 
   @Override
   public EtcdStore forNode(String node) {
-    return new GroupCommitStore(config.withNode(node), etcd, clock, true, committers, false);
+    return new GroupCommitStore(config.withNode(node), etcd, clock, true, committers, false, combiner);
+  }
+
+  /** Etcd transactions and parts the combiner sent (for tests and the benchmark). */
+  long[] combinerCounts() {
+    return new long[] {combiner.transactions(), combiner.parts(), combiner.resent()};
   }
 
   @Override

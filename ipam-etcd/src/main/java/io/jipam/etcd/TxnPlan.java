@@ -2,8 +2,6 @@ package io.jipam.etcd;
 
 import io.etcd.jetcd.KeyValue;
 import io.etcd.jetcd.kv.GetResponse;
-import io.etcd.jetcd.kv.TxnResponse;
-import io.etcd.jetcd.op.Cmp;
 import io.etcd.jetcd.op.Op;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
@@ -72,6 +70,7 @@ final class TxnPlan {
   private long markerLeaseId;
   private long ticketLeaseId;
   private long written;
+  private final Set<String> writtenKeys = new HashSet<>();
 
   TxnPlan(StoreContext ctx, PoolCache cache, CommitTickets tickets, long deadline, int conflicts) {
     this.ctx = ctx;
@@ -471,29 +470,24 @@ final class TxnPlan {
     markerLeaseId = markerPuts.isEmpty() ? 0 : tickets.markerLease(deadline);
   }
 
-  TxnResponse commit() {
+  /** Sends the plan as one part of a transaction (alone or with other stores' parts: {@link TxnSender}). */
+  TxnResult commit(TxnSender sender) {
     String pool = cache.pool.name();
-    List<Cmp> cmps = new ArrayList<>();
+    List<TxnPart.Guard> guards = new ArrayList<>();
     List<Op> then = new ArrayList<>();
-    List<Op> otherwise = new ArrayList<>();
     written = 0;
+    writtenKeys.clear();
     for (Map.Entry<String, Long> e : blockGuard.entrySet()) {
-      cmps.add(EtcdClient.modRev(e.getKey(), e.getValue()));
-      otherwise.add(EtcdClient.get(e.getKey()));
+      guards.add(new TxnPart.Guard(e.getKey(), e.getValue()));
     }
     for (Map.Entry<Attachment, Long> e : handleGuard.entrySet()) {
-      String key = ctx.keys().handle(pool, e.getKey());
-      cmps.add(EtcdClient.modRev(key, e.getValue()));
-      otherwise.add(EtcdClient.get(key));
+      guards.add(new TxnPart.Guard(ctx.keys().handle(pool, e.getKey()), e.getValue()));
     }
     for (Map.Entry<Attachment, Long> e : markerGuard.entrySet()) {
-      String key = ctx.keys().deletion(pool, e.getKey());
-      cmps.add(EtcdClient.modRev(key, e.getValue()));
-      otherwise.add(EtcdClient.get(key));
+      guards.add(new TxnPart.Guard(ctx.keys().deletion(pool, e.getKey()), e.getValue()));
     }
     if (creations > 0) {
-      cmps.add(EtcdClient.absent(ctx.keys().fence(ctx.node())));
-      otherwise.add(EtcdClient.get(ctx.keys().fence(ctx.node())));
+      guards.add(new TxnPart.Guard(ctx.keys().fence(ctx.node()), 0L));
     }
     for (String key : blockDirty) {
       Block b = work.get(key);
@@ -529,7 +523,12 @@ final class TxnPlan {
         seenPending = now;
       }
     }
-    return ctx.etcd().txn(cmps, then, otherwise, deadline, "committing " + pool);
+    long guardBytes = 0;
+    for (TxnPart.Guard g : guards) {
+      guardBytes += 2L * g.key().length();
+    }
+    return sender.send(new TxnPart(guards, then, writtenKeys, written + guardBytes), deadline,
+        "committing " + pool + " for " + ctx.node());
   }
 
   /** The ticket lease the transaction was sent on (0: none). */
@@ -548,11 +547,13 @@ final class TxnPlan {
 
   private Op put(String key, String value, long lease) {
     written += key.length() + value.length();
+    writtenKeys.add(key);
     return lease == 0 ? EtcdClient.put(key, value) : EtcdClient.put(key, value, lease);
   }
 
   private Op delete(String key) {
     written += key.length();
+    writtenKeys.add(key);
     return EtcdClient.delete(key);
   }
 
