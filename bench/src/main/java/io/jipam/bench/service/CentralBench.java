@@ -4,9 +4,6 @@ import io.jipam.bench.cluster.LocalEtcd;
 import io.jipam.bench.etcd.EtcdBench;
 import io.jipam.bench.server.JipamdThroughput;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -14,7 +11,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.UUID;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The "nodes through a central jipamd" topology under load, in one run against one one-member
@@ -65,7 +61,7 @@ public final class CentralBench {
       Path config = dir.resolve("etcd.json");
       Files.writeString(config, "{\"endpoints\": [\"" + endpoints.get(0) + "\"], \"node\": \"central-0\", \"prefix\": \"/central-bench-"
           + UUID.randomUUID() + "\", \"timeoutMillis\": 10000}");
-      int port = freePort();
+      int port = CentralCell.freePort();
       List<String> centralArgs = List.of("--listen", "127.0.0.1:" + port, "--insecure", "--store", "etcd",
           "--etcd-config", config.toString(), "--workers", Integer.toString(nodes * callers + 8));
       try (JipamdProcess central = JipamdProcess.launch(Files.isExecutable(launcher) ? launcher : null, dir, "etcd",
@@ -101,9 +97,10 @@ public final class CentralBench {
               + " %.2fx, per node / direct %.2fx, per node / one pipeline %.2fx%n", pn, one, pn / raw,
               pn / (direct[1] / 2), pn / one);
           long[][] addMillis = new long[1][];
-          Thread daemonAdds = new Thread(() -> addMillis[0] = daemonAdds(plugin, node.target(), adds, dir));
+          Thread daemonAdds = new Thread(() -> addMillis[0] = CentralCell.daemonAdds(plugin, node.target(), adds, dir));
           // the daemon-mode ADDs run inside a per-node cell's window (they start after its warm-up)
-          JipamdThroughput.Result withAdds = measureWhile(target, clients, nodes, seconds, central.pid(), daemonAdds);
+          JipamdThroughput.Result withAdds = CentralCell.measureWhile(target, clients, nodes, Duration.ofSeconds(seconds),
+              central.pid(), daemonAdds);
           report("central, a store per node, while the daemon-mode ADDs ran", withAdds, raw);
           long[] ms = addMillis[0];
           if (ms != null && ms.length > 0) {
@@ -118,74 +115,14 @@ public final class CentralBench {
     System.out.printf("load average at end: %s%n", loadAverage());
   }
 
-  /** The throughput cell, with {@code during} started once the warm-up is over and joined after. */
-  private static JipamdThroughput.Result measureWhile(String target, int clients, int nodes, int seconds, long pid,
-      Thread during) throws InterruptedException {
-    Thread starter = new Thread(() -> {
-      try {
-        TimeUnit.SECONDS.sleep(3);
-        during.start();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    });
-    starter.start();
-    JipamdThroughput.Result r = JipamdThroughput.run(target, clients, Math.min(4, clients), nodes,
-        Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofSeconds(seconds), pid);
-    starter.join();
-    during.join();
-    return r;
-  }
-
   private static void report(String what, JipamdThroughput.Result r, double raw) {
     System.out.printf("%s: %.0f pairs/s (%.2fx the raw CAS ceiling), pair latency p50 %.1f ms p99 %.1f ms,"
             + " failures %d, jipamd CPU/pair %.3f ms%n", what, r.pairsPerSecond(), r.pairsPerSecond() / raw,
         r.latencyMillis(0.5), r.latencyMillis(0.99), r.failures(), r.serverCpuPerPairMillis());
   }
 
-  /** {@code n} daemon-mode ADDs of the plugin on {@code socket}, one after the other: each one's wall time, ms. */
-  private static long[] daemonAdds(Path plugin, String socket, int n, Path dir) {
-    long[] out = new long[n];
-    String conf = "{\"cniVersion\":\"1.0.0\",\"name\":\"daemon\",\"type\":\"bridge\",\"ipam\":{\"type\":\"jipam\","
-        + "\"daemon\":{\"socket\":\"" + socket.substring("unix:".length()) + "\"},"
-        + "\"ranges\":[[{\"subnet\":\"198.19.0.0/16\"}]]}}";
-    int done = 0;
-    try {
-      for (int i = 0; i < n; i++) {
-        ProcessBuilder pb = new ProcessBuilder(plugin.toString()).redirectErrorStream(true)
-            .redirectOutput(dir.resolve("add.out").toFile());
-        pb.environment().put("CNI_COMMAND", "ADD");
-        pb.environment().put("CNI_CONTAINERID", "daemon-add-" + i);
-        pb.environment().put("CNI_IFNAME", "eth0");
-        pb.environment().put("CNI_NETNS", "/var/run/netns/bench");
-        pb.environment().put("CNI_PATH", plugin.getParent().toString());
-        long t0 = System.nanoTime();
-        Process p = pb.start();
-        p.getOutputStream().write(conf.getBytes(StandardCharsets.UTF_8));
-        p.getOutputStream().close();
-        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
-          p.destroyForcibly();
-          System.err.println("daemon-mode ADD " + i + " failed: " + Files.readString(dir.resolve("add.out")));
-          continue;
-        }
-        out[done++] = (System.nanoTime() - t0) / 1_000_000;
-      }
-    } catch (IOException e) {
-      System.err.println("daemon-mode ADDs stopped: " + e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    return Arrays.copyOf(out, done);
-  }
-
   private static double mean(List<Double> values) {
     return values.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
-  }
-
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    }
   }
 
   private static String loadAverage() {

@@ -69,6 +69,27 @@ public final class ServiceScenario implements Scenario {
     @Option(names = "--warmup", paramLabel = "S",
         description = "warm-up seconds before each cell's window (default: 0.5; --quick: 0.2)")
     Double warmup;
+
+    @Option(names = "--central",
+        description = "also the central-jipamd cell: a central jipamd on a one-member etcd under --central-nodes x "
+            + "--central-callers clients, against the raw one-CAS ceiling and that many nodes on etcd directly, "
+            + "with daemon-mode ADDs through a node jipamd (needs etcd and dist/bin/jipam)")
+    boolean central;
+
+    @Option(names = "--central-nodes", paramLabel = "N", description = "nodes of the central cell (default: 16)")
+    int centralNodes = 16;
+
+    @Option(names = "--central-callers", paramLabel = "N",
+        description = "clients per node of the central cell (default: 4)")
+    int centralCallers = 4;
+
+    @Option(names = "--central-adds", paramLabel = "N",
+        description = "daemon-mode ADDs per round of the central cell (default: 40; --quick: 4)")
+    Integer centralAdds;
+
+    @Option(names = "--central-seconds", paramLabel = "S",
+        description = "measured seconds per cell and round of the central cell (default: 10; --quick: 1)")
+    Double centralSeconds;
   }
 
   private final Options options;
@@ -130,6 +151,13 @@ public final class ServiceScenario implements Scenario {
     if (!(warmup(quick) >= 0 && warmup(quick) <= 600)) {
       throw new IllegalArgumentException("--warmup must be in [0, 600], got " + warmup(quick));
     }
+    if (options.central && (options.centralNodes < 1 || options.centralNodes > 256 || options.centralCallers < 1
+        || options.centralCallers > 64 || centralAdds(quick) < 0 || !(centralSeconds(quick) > 0
+        && centralSeconds(quick) <= 600))) {
+      throw new IllegalArgumentException("--central-nodes must be in [1, 256], --central-callers in [1, 64], "
+          + "--central-adds >= 0 and --central-seconds in (0, 600], got " + options.centralNodes + ", "
+          + options.centralCallers + ", " + centralAdds(quick) + ", " + centralSeconds(quick));
+    }
     if (options.jipamd != null && !Files.isExecutable(options.jipamd)) {
       throw new IllegalArgumentException("--jipamd: " + options.jipamd + " is not an executable file");
     }
@@ -139,7 +167,22 @@ public final class ServiceScenario implements Scenario {
   public long steps(RunContext c) {
     // start, one warm-up per store, then every cell of every round
     int stores = runnableStores().size();
-    return 1 + stores + (long) rounds(c) * stores * concurrency(c.quick()).size();
+    return 1 + stores + (long) rounds(c) * stores * concurrency(c.quick()).size()
+        + (centralCell() != null ? 1 + rounds(c) : 0);
+  }
+
+  /** The central-jipamd cell when asked for and etcd is here, else null. */
+  private CentralCell centralCell() {
+    return options.central && LocalEtcd.binary() != null
+        ? new CentralCell(options.centralNodes, options.centralCallers, centralAdds(false)) : null;
+  }
+
+  private int centralAdds(boolean quick) {
+    return options.centralAdds != null ? options.centralAdds : quick ? 4 : 40;
+  }
+
+  private double centralSeconds(boolean quick) {
+    return options.centralSeconds != null ? options.centralSeconds : quick ? 1 : 10;
   }
 
   /** The stores asked for that can run here: etcd needs the etcd binary. */
@@ -233,6 +276,10 @@ public final class ServiceScenario implements Scenario {
           c.progress().advance(1);
         }
       }
+      if (centralCell() != null) {
+        new CentralCell(options.centralNodes, options.centralCallers, centralAdds(c.quick())).run(c, name(), launcher,
+            rounds(c), centralSeconds(c.quick()), work);
+      }
     } finally {
       for (JipamdProcess j : jipamds.values()) {
         j.close();
@@ -244,6 +291,11 @@ public final class ServiceScenario implements Scenario {
     }
     new ServiceReport(c, name(), stores, concurrency(c.quick()), rounds(c), seconds(c.quick()), connections(),
         launcher, skipped).write();
+    if (centralCell() != null) {
+      new CentralCell(options.centralNodes, options.centralCallers, centralAdds(c.quick())).report(c, name(), rounds(c));
+    } else if (options.central) {
+      c.report().paragraph("**Central jipamd cell not run**: no etcd binary on PATH.");
+    }
   }
 
   static String workload(int clients, int connections) {

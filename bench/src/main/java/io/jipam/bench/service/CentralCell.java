@@ -1,0 +1,224 @@
+package io.jipam.bench.service;
+
+import io.jipam.bench.cluster.LocalEtcd;
+import io.jipam.bench.etcd.EtcdBench;
+import io.jipam.bench.harness.Report;
+import io.jipam.bench.harness.RunContext;
+import io.jipam.bench.harness.Sample;
+import io.jipam.bench.harness.Stats;
+import io.jipam.bench.server.JipamdThroughput;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The central-jipamd cell of {@code service} ({@code --central}): the "nodes through a central
+ * jipamd" topology against its baselines, in one run on one one-member etcd started here. Per
+ * round, one after the other: the raw one-CAS-per-allocation ceiling with {@code nodes} clients
+ * ({@link EtcdBench#rawCas}); {@code nodes} etcd store instances with {@code callers} callers each,
+ * ADD+DEL pairs, as if every node ran its own jipamd on etcd ({@link EtcdBench#store}); then one
+ * central {@code jipamd --store etcd} (plain TCP on loopback) under {@link JipamdThroughput} with
+ * {@code nodes × callers} asynchronous clients, client {@code c} naming node {@code c % nodes}, while
+ * {@code adds} daemon-mode ADDs of the plugin go one after the other through a node jipamd
+ * ({@code --store remote}) to that central jipamd, each timed from exec to exit.
+ */
+final class CentralCell {
+  private final int nodes;
+  private final int callers;
+  private final int adds;
+
+  CentralCell(int nodes, int callers, int adds) {
+    this.nodes = nodes;
+    this.callers = callers;
+    this.adds = adds;
+  }
+
+  String workload() {
+    return "central;nodes=" + nodes + ";callers=" + callers;
+  }
+
+  /** Measures {@code rounds} rounds of {@code seconds} per cell; adds the samples to the run's results. */
+  void run(RunContext c, String scenario, Path launcher, int rounds, double seconds, Path work) throws Exception {
+    Path dist = launcher != null ? launcher.getParent() : Path.of(System.getProperty("jipam.dist", "dist"), "bin");
+    Path plugin = dist.resolve("jipam").toAbsolutePath();
+    Path dir = Files.createDirectories(work.resolve("central"));
+    Duration window = Duration.ofMillis((long) (seconds * 1000));
+    try (LocalEtcd etcd = LocalEtcd.start(1)) {
+      List<String> endpoints = etcd.endpoints();
+      Path config = dir.resolve("etcd.json");
+      Files.writeString(config, "{\"endpoints\": [\"" + endpoints.get(0) + "\"], \"node\": \"central-0\", \"prefix\": "
+          + "\"/central-bench-" + UUID.randomUUID() + "\", \"timeoutMillis\": 10000}");
+      int port = freePort();
+      int clients = nodes * callers;
+      List<String> centralArgs = List.of("--listen", "127.0.0.1:" + port, "--insecure", "--store", "etcd",
+          "--etcd-config", config.toString(), "--workers", Integer.toString(clients + 8));
+      try (JipamdProcess central = JipamdProcess.launch(launcher, dir, "etcd", centralArgs, List.of())) {
+        central.awaitReady();
+        Path nodeDir = Files.createDirectories(dir.resolve("node"));
+        try (JipamdProcess node = JipamdProcess.launch(launcher, nodeDir, "remote", List.of("--store", "remote",
+            "--remote", "127.0.0.1:" + port, "--remote-insecure", "--node-name", "node-daemon"), List.of())) {
+          node.awaitReady();
+          String target = "127.0.0.1:" + port;
+          c.progress().step("central: warming up jipamd");
+          JipamdThroughput.run(target, clients, Math.min(4, clients), nodes, Duration.ofSeconds(2),
+              c.quick() ? Duration.ofSeconds(2) : JipamdThroughput.MAX_WARMUP, Duration.ofSeconds(2), central.pid());
+          c.progress().advance(1);
+          for (int r = 0; r < rounds; r++) {
+            c.progress().step("round " + (r + 1) + ": central jipamd, " + nodes + " nodes x " + callers + " clients");
+            add(c, scenario, "load average", r, "at start", "1 min", 1, loadAverage());
+            double raw = EtcdBench.rawCas(endpoints, nodes, Duration.ofSeconds(1), window);
+            add(c, scenario, "raw CAS", r, "throughput", "transactions/s", 1, raw);
+            double[] direct = EtcdBench.store(endpoints, nodes, (int) Math.max(1, Math.round(seconds)), callers);
+            add(c, scenario, "direct", r, "throughput", "pairs/s", 1, direct[1] / 2);
+            long[][] addMillis = new long[1][];
+            Thread daemonAdds = new Thread(() -> addMillis[0] = daemonAdds(plugin, node.target(), adds, dir));
+            JipamdThroughput.Result got = measureWhile(target, clients, nodes, window, central.pid(), daemonAdds);
+            int pairs = (int) Math.max(1, Math.min(Integer.MAX_VALUE, got.pairs()));
+            add(c, scenario, "central", r, "throughput", "pairs/s", pairs, got.pairsPerSecond());
+            add(c, scenario, "central", r, "p50", "ms", pairs, got.latencyMillis(0.5));
+            add(c, scenario, "central", r, "p99", "ms", pairs, got.latencyMillis(0.99));
+            add(c, scenario, "central", r, "failures", "count", 1, got.failures());
+            add(c, scenario, "central", r, "cpu jipamd", "ms", pairs, got.serverCpuPerPairMillis());
+            long[] ms = addMillis[0] == null ? new long[0] : addMillis[0];
+            Arrays.sort(ms);
+            if (ms.length > 0) {
+              add(c, scenario, "daemon ADD", r, "p50", "ms", ms.length, ms[(int) Math.ceil(0.5 * ms.length) - 1]);
+              add(c, scenario, "daemon ADD", r, "p99", "ms", ms.length, ms[(int) Math.ceil(0.99 * ms.length) - 1]);
+            }
+            add(c, scenario, "daemon ADD", r, "failures", "count", 1, adds - ms.length);
+            add(c, scenario, "load average", r, "at end", "1 min", 1, loadAverage());
+            if (!central.isAlive()) {
+              throw new IllegalStateException("the central jipamd exited during the run");
+            }
+            c.progress().advance(1);
+          }
+        }
+      }
+    }
+  }
+
+  /** The cell's table in summary.md: per round and the median of rounds. */
+  void report(RunContext c, String scenario, int rounds) {
+    Report r = c.report();
+    r.heading(3, "Central jipamd: " + nodes + " nodes x " + callers + " clients on a one-member etcd").paragraph(
+        "Per round, one after the other on one one-member etcd: the raw one-CAS-per-allocation ceiling ("
+            + nodes + " clients, each a compare-and-put on its own key, transactions/s); " + nodes + " etcd store "
+            + "instances with " + callers + " callers each (\"direct\": every node on etcd itself, ADD+DEL pairs/s); "
+            + "a central `jipamd --store etcd` under " + nodes * callers + " asynchronous clients, client c naming "
+            + "node c % " + nodes + " (pairs/s), while " + adds + " daemon-mode ADDs (`dist/bin/jipam` -> node jipamd "
+            + "-> central jipamd -> etcd) run one after the other, each timed from exec to exit (with fewer than "
+            + "100, p99 is the slowest). Ratios are of the same round; the last row is the median of rounds.");
+    List<List<String>> rows = new ArrayList<>();
+    List<Double> toRaw = new ArrayList<>();
+    List<Double> toDirect = new ArrayList<>();
+    for (int i = 0; i < rounds; i++) {
+      double raw = value(c, scenario, "raw CAS", i, "throughput");
+      double direct = value(c, scenario, "direct", i, "throughput");
+      double central = value(c, scenario, "central", i, "throughput");
+      toRaw.add(Stats.ratio(central, raw));
+      toDirect.add(Stats.ratio(central, direct));
+      rows.add(List.of(Integer.toString(i + 1), Report.fmt(value(c, scenario, "load average", i, "at start")) + " / "
+              + Report.fmt(value(c, scenario, "load average", i, "at end")), Report.fmt(raw), Report.fmt(direct),
+          Report.fmt(central), Report.ratio(Stats.ratio(central, raw)), Report.ratio(Stats.ratio(central, direct)),
+          Report.fmt(value(c, scenario, "central", i, "p99")), Report.fmt(value(c, scenario, "central", i, "cpu jipamd")),
+          Report.fmt(value(c, scenario, "daemon ADD", i, "p50")), Report.fmt(value(c, scenario, "daemon ADD", i, "p99")),
+          String.format(Locale.ROOT, "%.0f", value(c, scenario, "central", i, "failures")
+              + value(c, scenario, "daemon ADD", i, "failures"))));
+    }
+    rows.add(List.of("median", "", "", "", "", Report.ratio(Stats.median(toRaw)), Report.ratio(Stats.median(toDirect)),
+        "", "", "", "", ""));
+    r.table(List.of("round", "load avg start / end", "raw CAS tx/s", "direct pairs/s", "central pairs/s",
+        "central / raw CAS", "central / direct", "central pair p99 ms", "jipamd CPU/pair ms", "daemon ADD p50 ms",
+        "daemon ADD p99 ms", "failed calls"), "rrrrrrrrrrrr", rows);
+  }
+
+  private double value(RunContext c, String scenario, String subject, int round, String metric) {
+    return c.results().select(s -> s.scenario().equals(scenario) && s.workload().equals(workload())
+        && s.subject().equals(subject) && s.round() == round && s.metric().equals(metric)).stream()
+        .mapToDouble(Sample::value).findFirst().orElse(Double.NaN);
+  }
+
+  private void add(RunContext c, String scenario, String subject, int round, String metric, String unit, int calls,
+      double value) {
+    c.results().add(new Sample(scenario, workload(), subject, "pair", round, metric, unit, calls, value));
+  }
+
+  /** The throughput cell, with {@code during} started once the warm-up is over and joined after. */
+  static JipamdThroughput.Result measureWhile(String target, int clients, int nodes, Duration window, long pid,
+      Thread during) throws InterruptedException {
+    Thread starter = new Thread(() -> {
+      try {
+        TimeUnit.SECONDS.sleep(3); // the warm-up below is 2 s: the ADDs start inside the window
+        during.start();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    });
+    starter.start();
+    JipamdThroughput.Result r = JipamdThroughput.run(target, clients, Math.min(4, clients), nodes,
+        Duration.ofSeconds(2), Duration.ofSeconds(2), window, pid);
+    starter.join();
+    during.join();
+    return r;
+  }
+
+  /** {@code n} daemon-mode ADDs of the plugin on {@code socket}, one after the other: each one's wall time, ms. */
+  static long[] daemonAdds(Path plugin, String socket, int n, Path dir) {
+    long[] out = new long[n];
+    String conf = "{\"cniVersion\":\"1.0.0\",\"name\":\"daemon\",\"type\":\"bridge\",\"ipam\":{\"type\":\"jipam\","
+        + "\"daemon\":{\"socket\":\"" + socket.substring("unix:".length()) + "\"},"
+        + "\"ranges\":[[{\"subnet\":\"198.19.0.0/16\"}]]}}";
+    String run = UUID.randomUUID().toString().substring(0, 8);
+    int done = 0;
+    try {
+      for (int i = 0; i < n; i++) {
+        ProcessBuilder pb = new ProcessBuilder(plugin.toString()).redirectErrorStream(true)
+            .redirectOutput(dir.resolve("add.out").toFile());
+        pb.environment().put("CNI_COMMAND", "ADD");
+        pb.environment().put("CNI_CONTAINERID", "daemon-add-" + run + "-" + i);
+        pb.environment().put("CNI_IFNAME", "eth0");
+        pb.environment().put("CNI_NETNS", "/var/run/netns/bench");
+        pb.environment().put("CNI_PATH", plugin.getParent().toString());
+        long t0 = System.nanoTime();
+        Process p = pb.start();
+        p.getOutputStream().write(conf.getBytes(StandardCharsets.UTF_8));
+        p.getOutputStream().close();
+        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
+          p.destroyForcibly();
+          System.err.println("daemon-mode ADD " + i + " failed: " + Files.readString(dir.resolve("add.out")));
+          continue;
+        }
+        out[done++] = (System.nanoTime() - t0) / 1_000_000;
+      }
+    } catch (IOException e) {
+      System.err.println("daemon-mode ADDs stopped: " + e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return Arrays.copyOf(out, done);
+  }
+
+  static int freePort() throws IOException {
+    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+
+  static double loadAverage() {
+    try {
+      return Double.parseDouble(Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+")[0]);
+    } catch (IOException | RuntimeException e) {
+      return Double.NaN;
+    }
+  }
+}
