@@ -44,11 +44,13 @@ import org.junit.jupiter.api.io.TempDir;
  * told they hold), every block's owner and every handle's node is one of the 8 nodes, nothing in
  * etcd is under a replica's name, and {@code jipamctl check} is clean.
  */
-@Timeout(180)
+@Timeout(300)
 class CentralReplicasIT {
   private static final int NODES = 8;
   private static final int CALLERS = 4;
   private static final int CYCLES = 20;
+  /** How long a caller repeats a call answered TRY_AGAIN_LATER (a replica restarting on a loaded machine). */
+  private static final long RETRY_NANOS = TimeUnit.SECONDS.toNanos(60);
 
   @TempDir Path dir;
 
@@ -158,11 +160,12 @@ class CentralReplicasIT {
   }
 
   /**
-   * Allocates, repeating after TRY_AGAIN_LATER (a replica restarting, contention) as the runtime
-   * repeats an ADD: a repeated ADD of the attachment returns what it holds.
+   * Allocates, repeating after TRY_AGAIN_LATER (a replica restarting, contention) for up to a minute
+   * as the runtime repeats an ADD: a repeated ADD of the attachment returns what it holds.
    */
   private static IpAddress allocate(RemoteStore store, Pool pool, Attachment a) throws InterruptedException {
-    for (int attempt = 1; ; attempt++) {
+    long until = System.nanoTime() + RETRY_NANOS;
+    while (true) {
       try {
         AllocationOutcome out = store.allocate(pool, AllocationRequest.of(a));
         if (out instanceof AllocationOutcome.Allocated got) {
@@ -170,7 +173,7 @@ class CentralReplicasIT {
         }
         throw new AssertionError(a + ": " + out);
       } catch (IpamException e) {
-        if (attempt == 200 || e.code() != ErrorCode.TRY_AGAIN_LATER) {
+        if (System.nanoTime() > until || e.code() != ErrorCode.TRY_AGAIN_LATER) {
           throw e;
         }
         Thread.sleep(50);
@@ -179,12 +182,13 @@ class CentralReplicasIT {
   }
 
   private static void release(RemoteStore store, Pool pool, Attachment a) throws InterruptedException {
-    for (int attempt = 1; ; attempt++) {
+    long until = System.nanoTime() + RETRY_NANOS;
+    while (true) {
       try {
         store.release(pool, a);
         return;
       } catch (IpamException e) {
-        if (attempt == 200 || e.code() != ErrorCode.TRY_AGAIN_LATER) {
+        if (System.nanoTime() > until || e.code() != ErrorCode.TRY_AGAIN_LATER) {
           throw e;
         }
         Thread.sleep(50);
