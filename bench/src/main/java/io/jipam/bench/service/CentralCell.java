@@ -82,7 +82,12 @@ final class CentralCell {
             add(c, scenario, "direct", r, "throughput", "pairs/s", 1, direct[1] / 2);
             long[][] addMillis = new long[1][];
             Thread daemonAdds = new Thread(() -> addMillis[0] = daemonAdds(plugin, node.target(), adds, dir));
+            double proposals0 = etcdMetric(endpoints.get(0), PROPOSALS);
+            long t0 = System.nanoTime();
             JipamdThroughput.Result got = measureWhile(target, clients, nodes, window, central.pid(), daemonAdds);
+            double proposalsPerSecond = (etcdMetric(endpoints.get(0), PROPOSALS) - proposals0)
+                / ((System.nanoTime() - t0) / 1e9);
+            add(c, scenario, "central", r, "etcd proposals/s", "1/s", 1, proposalsPerSecond);
             int pairs = (int) Math.max(1, Math.min(Integer.MAX_VALUE, got.pairs()));
             add(c, scenario, "central", r, "throughput", "pairs/s", pairs, got.pairsPerSecond());
             add(c, scenario, "central", r, "p50", "ms", pairs, got.latencyMillis(0.5));
@@ -117,7 +122,10 @@ final class CentralCell {
             + "a central `jipamd --store etcd` under " + nodes * callers + " asynchronous clients, client c naming "
             + "node c % " + nodes + " (pairs/s), while " + adds + " daemon-mode ADDs (`dist/bin/jipam` -> node jipamd "
             + "-> central jipamd -> etcd) run one after the other, each timed from exec to exit (with fewer than "
-            + "100, p99 is the slowest). Ratios are of the same round; the last row is the median of rounds.");
+            + "100, p99 is the slowest). etcd proposals/s: etcd's `etcd_server_proposals_committed_total` over the "
+            + "central cell (warm-up included: one per write transaction, lease grants and revokes); changes per "
+            + "proposal: 2 x central pairs/s over it, about the changes one etcd transaction carried. Ratios are of "
+            + "the same round; the last row is the median of rounds.");
     List<List<String>> rows = new ArrayList<>();
     List<Double> toRaw = new ArrayList<>();
     List<Double> toDirect = new ArrayList<>();
@@ -131,15 +139,17 @@ final class CentralCell {
               + Report.fmt(value(c, scenario, "load average", i, "at end")), Report.fmt(raw), Report.fmt(direct),
           Report.fmt(central), Report.ratio(Stats.ratio(central, raw)), Report.ratio(Stats.ratio(central, direct)),
           Report.fmt(value(c, scenario, "central", i, "p99")), Report.fmt(value(c, scenario, "central", i, "cpu jipamd")),
+          Report.fmt(value(c, scenario, "central", i, "etcd proposals/s")),
+          Report.fmt(2 * central / value(c, scenario, "central", i, "etcd proposals/s")),
           Report.fmt(value(c, scenario, "daemon ADD", i, "p50")), Report.fmt(value(c, scenario, "daemon ADD", i, "p99")),
           String.format(Locale.ROOT, "%.0f", value(c, scenario, "central", i, "failures")
               + value(c, scenario, "daemon ADD", i, "failures"))));
     }
     rows.add(List.of("median", "", "", "", "", Report.ratio(Stats.median(toRaw)), Report.ratio(Stats.median(toDirect)),
-        "", "", "", "", ""));
+        "", "", "", "", "", "", ""));
     r.table(List.of("round", "load avg start / end", "raw CAS tx/s", "direct pairs/s", "central pairs/s",
-        "central / raw CAS", "central / direct", "central pair p99 ms", "jipamd CPU/pair ms", "daemon ADD p50 ms",
-        "daemon ADD p99 ms", "failed calls"), "rrrrrrrrrrrr", rows);
+        "central / raw CAS", "central / direct", "central pair p99 ms", "jipamd CPU/pair ms", "etcd proposals/s",
+        "changes per proposal", "daemon ADD p50 ms", "daemon ADD p99 ms", "failed calls"), "rrrrrrrrrrrrrr", rows);
   }
 
   private double value(RunContext c, String scenario, String subject, int round, String metric) {
@@ -206,6 +216,28 @@ final class CentralCell {
       Thread.currentThread().interrupt();
     }
     return Arrays.copyOf(out, done);
+  }
+
+  /** etcd's count of committed raft proposals: one per write transaction (and lease grant or revoke). */
+  private static final String PROPOSALS = "etcd_server_proposals_committed_total";
+
+  /** A counter or gauge of etcd's /metrics on its client URL; NaN when it cannot be read. */
+  static double etcdMetric(String endpoint, String name) {
+    try {
+      java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(
+          java.net.http.HttpRequest.newBuilder(java.net.URI.create(endpoint + "/metrics"))
+              .timeout(Duration.ofSeconds(5)).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+      for (String line : r.body().split("\n")) {
+        if (line.startsWith(name + " ")) {
+          return Double.parseDouble(line.substring(name.length() + 1).trim());
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      return Double.NaN;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return Double.NaN;
   }
 
   static int freePort() throws IOException {
