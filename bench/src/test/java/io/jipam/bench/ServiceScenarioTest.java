@@ -56,7 +56,35 @@ class ServiceScenarioTest {
     ScenarioOutputs.Run seconds = ScenarioOutputs.run("service", "--quick", "--out", out.toString(), "--seconds", "-1");
     assertEquals(2, seconds.exit(), seconds.err());
     assertTrue(seconds.err().contains("--seconds must be in (0, 600], got -1.0"), seconds.err());
+    ScenarioOutputs.Run nodes = ScenarioOutputs.run("service", "--quick", "--out", out.toString(), "--central",
+        "--central-nodes", "0");
+    assertEquals(2, nodes.exit(), nodes.err());
+    assertTrue(nodes.err().contains("--central-nodes must be in [1, 256]") && nodes.err().contains("got 0, 4, 4, 1.0"),
+        nodes.err());
     assertFalse(Files.exists(out), "a refused command created " + out);
+  }
+
+  @Test
+  @Timeout(value = 300, unit = TimeUnit.SECONDS)
+  void serviceQuickCentral_centralJipamdAgainstRawAndDirect_writesEveryCellAndTheTable() throws IOException {
+    org.junit.jupiter.api.Assumptions.assumeTrue(ScenarioOutputs.etcdInstalled(), "no etcd binary");
+    Path out = tmp.resolve("central");
+    ScenarioOutputs.Run run = ScenarioOutputs.run("service", "--quick", "--seed", "5", "--out", out.toString(),
+        "--stores", "memory", "--concurrency", "1", "--central", "--central-nodes", "4", "--central-callers", "2",
+        "--central-adds", "2");
+    assertEquals(0, run.exit(), run.err());
+    List<Row> central = select(csv(out.resolve("samples.csv")), r -> r.workload().equals("central;nodes=4;callers=2"));
+    for (String subject : List.of("raw CAS", "direct", "central")) {
+      List<Row> t = select(central, r -> r.subject().equals(subject) && r.metric().equals("throughput"));
+      assertEquals(1, t.size(), subject + ": " + central);
+      assertTrue(t.get(0).value() > 0, subject + " measured nothing: " + t);
+    }
+    assertEquals(List.of(0.0), select(central, r -> r.subject().equals("daemon ADD") && r.metric().equals("failures"))
+        .stream().map(Row::value).toList(), "every daemon-mode ADD through the node jipamd succeeded");
+    assertEquals(1, select(central, r -> r.subject().equals("daemon ADD") && r.metric().equals("p99")).size());
+    String summary = Files.readString(out.resolve("summary.md"));
+    assertTrue(summary.contains("### Central jipamd: 4 nodes x 2 clients on a one-member etcd"), summary);
+    assertMarkdownTable(summary, "| median |");
   }
 
   @Test
