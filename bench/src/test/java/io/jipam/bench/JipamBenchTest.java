@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.jipam.bench.harness.Sample;
+import io.jipam.bench.harness.ScenarioType;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -74,6 +75,27 @@ class JipamBenchTest {
     for (String scenario : List.of("allocator", "plugin", "etcd", "service", "cluster", "runtime", "churn", "all",
         "report")) {
       assertTrue(run.out().contains("\n  " + scenario + " "), scenario + " missing from:\n" + run.out());
+    }
+  }
+
+  @Test
+  void commandLine_registryEntries_areTheSubcommandsWithTheirHelpLines() {
+    CommandLine cmd = JipamBench.commandLine();
+    List<String> expected = new ArrayList<>(Scenarios.ALL.stream().map(ScenarioType::name).toList());
+    expected.addAll(List.of("all", "report"));
+    assertEquals(expected, new ArrayList<>(cmd.getSubcommands().keySet()));
+    for (ScenarioType<?> type : Scenarios.ALL) {
+      CommandLine sub = cmd.getSubcommands().get(type.name());
+      assertEquals(List.of(type.description()), List.of(sub.getCommandSpec().usageMessage().description()));
+      // every option of the scenario's options class is on its subcommand, and on all's when all takes them
+      CommandLine.Model.CommandSpec options = CommandLine.Model.CommandSpec.forAnnotatedObject(type.options().get());
+      for (CommandLine.Model.OptionSpec o : options.options()) {
+        assertNotNull(sub.getCommandSpec().findOption(o.longestName()), type.name() + " lacks " + o.longestName());
+        if (type.inAll() == ScenarioType.InAll.WITH_OPTIONS) {
+          assertNotNull(cmd.getSubcommands().get("all").getCommandSpec().findOption(o.longestName()),
+              "all lacks " + type.name() + "'s " + o.longestName());
+        }
+      }
     }
   }
 
