@@ -1,7 +1,7 @@
 package io.jipam.bench.churn;
 
-import io.jipam.bench.daemon.EtcdProcess;
-import io.jipam.bench.daemon.JipamdProcess;
+import io.jipam.bench.support.LocalEtcd;
+import io.jipam.bench.support.JipamdProcess;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -35,9 +35,9 @@ final class Backend implements AutoCloseable {
   private final Path executable;
   private final String conf;
   private final JipamdProcess daemon;
-  private final EtcdProcess etcd;
+  private final LocalEtcd etcd;
 
-  private Backend(String name, Path executable, String conf, JipamdProcess daemon, EtcdProcess etcd) {
+  private Backend(String name, Path executable, String conf, JipamdProcess daemon, LocalEtcd etcd) {
     this.name = name;
     this.executable = executable;
     this.conf = conf;
@@ -67,7 +67,7 @@ final class Backend implements AutoCloseable {
       case ETCD -> {
         requireExecutable(jipam, "./mvnw -q -DskipTests package, or --jipam");
         requireExecutable(jipamd, "./mvnw -q -DskipTests package");
-        EtcdProcess e = EtcdProcess.start();
+        LocalEtcd e = LocalEtcd.start();
         try {
           JipamdProcess d = JipamdProcess.startEtcdStore(jipamd, e.endpoint(), "/jipam-bench", "bench-node",
               dir.resolve("jipamd"), Duration.ofSeconds(120));
@@ -91,7 +91,7 @@ final class Backend implements AutoCloseable {
           : Files.isExecutable(jipamd) ? null : "no jipamd at " + jipamd;
       case ETCD -> !Files.isExecutable(jipam) ? "no jipam plugin at " + jipam
           : !Files.isExecutable(jipamd) ? "no jipamd at " + jipamd
-          : EtcdProcess.binary() == null ? "no etcd on PATH (apt-get install etcd-server)" : null;
+          : LocalEtcd.binary() == null ? "no etcd on PATH (apt-get install etcd-server)" : null;
       default -> "unknown backend '" + name + "'";
     };
   }
