@@ -1,8 +1,8 @@
 package io.jipam.bench;
 
-import static io.jipam.bench.BenchOutputs.assertMarkdownTable;
-import static io.jipam.bench.BenchOutputs.assertPng;
-import static io.jipam.bench.BenchOutputs.cell;
+import static io.jipam.bench.ScenarioOutputs.assertMarkdownTable;
+import static io.jipam.bench.ScenarioOutputs.assertPng;
+import static io.jipam.bench.ScenarioOutputs.cell;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -39,7 +39,7 @@ class ChurnSmokeTest {
     boolean hostLocal = Files.isExecutable(HOST_LOCAL);
     assumeTrue(jipam || hostLocal, "neither " + DIST.resolve("bin/jipam") + " nor " + HOST_LOCAL + " is here");
     Path out = tmp.resolve("churn");
-    BenchOutputs.Run run = BenchOutputs.run("churn", "--quick", "--seed", "5", "--jipam",
+    ScenarioOutputs.Run run = ScenarioOutputs.run("churn", "--quick", "--seed", "5", "--jipam",
         DIST.resolve("bin/jipam").toString(), "--out", out.toString());
     assertEquals(0, run.exit(), run.err());
     assertFalse(run.err().contains("\r"), "a progress bar was drawn on a non-terminal: " + run.err());
@@ -54,15 +54,15 @@ class ChurnSmokeTest {
     if (daemon) {
       backends.add("daemon");
     }
-    List<String[]> samples = BenchOutputs.samples(out);
-    List<String[]> calls = BenchOutputs.csv(out.resolve("churn-calls.csv"),
+    List<ScenarioOutputs.Row> samples = ScenarioOutputs.samples(out);
+    List<String[]> calls = ScenarioOutputs.csv(out.resolve("churn-calls.csv"),
         "backend,round,pod,command,arrival_ms,start_ms,end_ms,ok");
-    List<String[]> timeline = BenchOutputs.csv(out.resolve("churn-timeline.csv"), "backend,round,seconds,in_use,waiting");
+    List<String[]> timeline = ScenarioOutputs.csv(out.resolve("churn-timeline.csv"), "backend,round,seconds,in_use,waiting");
     String summary = Files.readString(out.resolve("summary.md"));
     long pods = -1;
     for (String backend : backends) {
-      long adds = samples.stream().filter(r -> r[0].equals("churn") && r[2].equals(backend)
-          && r[5].equals("time to address")).count();
+      long adds = samples.stream().filter(r -> r.scenario().equals("churn") && r.subject().equals(backend)
+          && r.metric().equals("time to address")).count();
       long dels = calls.stream().filter(r -> r[0].equals(backend) && r[3].equals("DEL") && r[7].equals("true")).count();
       assertTrue(adds > 0, backend + " addressed no pod");
       assertEquals(adds, dels, backend + ": every addressed pod is released");
@@ -74,7 +74,8 @@ class ChurnSmokeTest {
       List<String[]> points = timeline.stream().filter(r -> r[0].equals(backend)).toList();
       assertTrue(points.stream().anyMatch(r -> Integer.parseInt(r[3]) > 0), backend + ": no pod ever held an address");
       assertEquals("0", points.get(points.size() - 1)[3], backend + ": pods still hold addresses at the end");
-      assertTrue(samples.stream().anyMatch(r -> r[2].equals(backend) && r[5].equals("cpu")), backend + " has no CPU sample");
+      assertTrue(samples.stream().anyMatch(r -> r.subject().equals(backend) && r.metric().equals("cpu")),
+          backend + " has no CPU sample");
     }
     String label = jipam ? "| jipam (file store) |" : "| host-local |";
     assertMarkdownTable(summary, label);
@@ -92,10 +93,10 @@ class ChurnSmokeTest {
     assumeTrue(Stream.of(System.getenv().getOrDefault("PATH", "/usr/bin").split(":"))
         .anyMatch(d -> Files.isExecutable(Path.of(d, "etcd"))), "no etcd on PATH");
     Path out = tmp.resolve("etcd");
-    BenchOutputs.Run run = BenchOutputs.run("churn", "--quick", "--backend", "etcd", "--jipam",
+    ScenarioOutputs.Run run = ScenarioOutputs.run("churn", "--quick", "--backend", "etcd", "--jipam",
         DIST.resolve("bin/jipam").toString(), "--out", out.toString());
     assertEquals(0, run.exit(), run.err());
-    List<String[]> calls = BenchOutputs.csv(out.resolve("churn-calls.csv"),
+    List<String[]> calls = ScenarioOutputs.csv(out.resolve("churn-calls.csv"),
         "backend,round,pod,command,arrival_ms,start_ms,end_ms,ok");
     long adds = calls.stream().filter(r -> r[3].equals("ADD") && r[7].equals("true")).count();
     long dels = calls.stream().filter(r -> r[3].equals("DEL") && r[7].equals("true")).count();
@@ -108,10 +109,10 @@ class ChurnSmokeTest {
   @Test
   void churn_unknownBackend_isAClearErrorAndWritesNothing() {
     Path out = tmp.resolve("bad");
-    BenchOutputs.Run run = BenchOutputs.run("churn", "--quick", "--backend", "calico", "--out", out.toString());
+    ScenarioOutputs.Run run = ScenarioOutputs.run("churn", "--quick", "--backend", "calico", "--out", out.toString());
     assertEquals(2, run.exit(), run.err());
     assertTrue(run.err().contains("--backend: unknown backend 'calico'"), run.err());
-    BenchOutputs.Run rate = BenchOutputs.run("churn", "--rate", "0", "--out", out.toString());
+    ScenarioOutputs.Run rate = ScenarioOutputs.run("churn", "--rate", "0", "--out", out.toString());
     assertEquals(2, rate.exit(), rate.err());
     assertTrue(rate.err().contains("--rate must be in (0, 1000], got 0.0"), rate.err());
     assertFalse(Files.exists(out), "a refused command created " + out);

@@ -1,5 +1,6 @@
 package io.jipam.bench.churn;
 
+import io.jipam.bench.harness.Chart;
 import io.jipam.bench.harness.Report;
 import io.jipam.bench.harness.RunContext;
 import io.jipam.bench.harness.Stats;
@@ -10,6 +11,7 @@ import java.util.Map;
 
 /** The {@code churn} section of summary.md and its charts. */
 final class ChurnReport {
+  private static final String SECONDS = "seconds since the run started";
   private static final Map<String, String> LABELS = Map.of(
       Backend.FILE, "jipam (file store)",
       Backend.HOST_LOCAL, "host-local",
@@ -77,8 +79,9 @@ final class ChurnReport {
     double hlTta = Stats.median(values(Backend.HOST_LOCAL, "ADD", "time to address"));
     double hlCpu = perCall(Backend.HOST_LOCAL, "cpu");
     List<List<String>> rows = new ArrayList<>();
-    TimeChart inUse = new TimeChart("Pods holding an address (solid) and waiting for one (dashed)", "pods", false, false);
-    TimeChart tta = new TimeChart("Time to address, each pod", "ms from arrival to address (log)", true, true);
+    Chart inUse = new Chart(Chart.Kind.STEPS, "Pods holding an address (solid) and waiting for one (dashed)", SECONDS,
+        "pods", false);
+    Chart tta = new Chart(Chart.Kind.DOTS, "Time to address, each pod", SECONDS, "ms from arrival to address (log)", true);
     for (Map.Entry<String, List<ChurnRun.Outcome>> e : outcomes.entrySet()) {
       String b = e.getKey();
       List<Double> times = values(b, "ADD", "time to address");
