@@ -56,6 +56,7 @@ class JipamBenchTest {
     for (ScenarioType<?> type : Scenarios.ALL) {
       CommandLine sub = cmd.getSubcommands().get(type.name());
       assertEquals(List.of(type.description()), List.of(sub.getCommandSpec().usageMessage().description()));
+      assertEquals(type.name(), type.bind().scenario().get().name(), "the scenario's own name");
       // every option of the scenario's options class is on its subcommand, and on all's when all takes them
       CommandLine.Model.CommandSpec options = CommandLine.Model.CommandSpec.forAnnotatedObject(type.options().get());
       for (CommandLine.Model.OptionSpec o : options.options()) {

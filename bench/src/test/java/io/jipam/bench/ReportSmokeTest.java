@@ -28,7 +28,7 @@ class ReportSmokeTest {
   void reportFromAChurnRun_writesThePageAndCopiesItsCharts() throws Exception {
     assumeTrue(Files.isExecutable(Path.of("/usr/lib/cni/host-local")), "host-local is not installed");
     Path results = tmp.resolve("results");
-    ScenarioOutputs.Run run = ScenarioOutputs.run("churn", "--quick", "--backend", "host-local", "--out", results.toString());
+    ScenarioOutputs.Run run = ScenarioOutputs.run("churn", "--quick", "--subjects", "host-local", "--out", results.toString());
     assertEquals(0, run.exit(), run.err());
     Path docs = Files.createDirectories(tmp.resolve("docs"));
     ScenarioOutputs.Run report = ScenarioOutputs.run("report", "--from", results.toString(), "--docs", docs.toString());
@@ -36,7 +36,7 @@ class ReportSmokeTest {
     String page = Files.readString(docs.resolve("benchmarks.md"));
     assertMarkdownTable(page, "| host-local |");
     assertMarkdownTable(page, "| CPU |");
-    assertTrue(page.contains("dist/bin/jipam-bench churn --quick --backend host-local --out " + results), page);
+    assertTrue(page.contains("dist/bin/jipam-bench churn --quick --subjects host-local --out " + results), page);
     assertTrue(page.contains("## Where jipam is behind, and why"), page);
     assertTrue(page.contains("## The plugin against host-local") && page.contains("*Not in this run.*"), page);
     assertFalse(page.contains("{{"), "a placeholder is left: " + page);
