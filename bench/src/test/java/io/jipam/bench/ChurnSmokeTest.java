@@ -14,7 +14,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -90,8 +89,7 @@ class ChurnSmokeTest {
   void churnQuick_etcdSubject_addressesEveryPodThroughJipamdOnARealEtcd() throws IOException {
     assumeTrue(Files.isExecutable(DIST.resolve("bin/jipam")) && Files.isExecutable(DIST.resolve("bin/jipamd")),
         "dist/ not built (./mvnw -q -DskipTests package)");
-    assumeTrue(Stream.of(System.getenv().getOrDefault("PATH", "/usr/bin").split(":"))
-        .anyMatch(d -> Files.isExecutable(Path.of(d, "etcd"))), "no etcd on PATH");
+    assumeTrue(ScenarioOutputs.etcdInstalled(), "no etcd on PATH");
     Path out = tmp.resolve("etcd");
     ScenarioOutputs.Run run = ScenarioOutputs.run("churn", "--quick", "--subjects", "etcd", "--jipam",
         DIST.resolve("bin/jipam").toString(), "--out", out.toString());

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.jipam.bench.harness.Sample;
+import io.jipam.bench.support.LocalEtcd;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -161,13 +162,8 @@ final class ScenarioOutputs {
     return machine;
   }
 
-  /** Whether an etcd binary is on PATH. */
+  /** Whether an etcd binary is on PATH ({@link LocalEtcd#binary()}). */
   static boolean etcdInstalled() {
-    for (String d : System.getenv().getOrDefault("PATH", "/usr/bin").split(":")) {
-      if (Files.isExecutable(Path.of(d, "etcd"))) {
-        return true;
-      }
-    }
-    return false;
+    return LocalEtcd.binary() != null;
   }
 }

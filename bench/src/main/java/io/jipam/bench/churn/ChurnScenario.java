@@ -1,5 +1,6 @@
 package io.jipam.bench.churn;
 
+import io.jipam.bench.support.Dirs;
 import io.jipam.bench.support.JipamdProcess;
 import io.jipam.bench.harness.ChildCpu;
 import io.jipam.bench.harness.RunContext;
@@ -12,13 +13,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
-import java.util.stream.Stream;
 import picocli.CommandLine.Option;
 
 /**
@@ -238,7 +237,7 @@ public final class ChurnScenario implements Scenario {
         }
       }
     } finally {
-      deleteTree(work);
+      Dirs.deleteTree(work);
     }
     new ChurnReport(c, name(), workload, plan, options.maxInFlight, options.subnet, available, outcomes).write();
   }
@@ -267,13 +266,5 @@ public final class ChurnScenario implements Scenario {
     int n = Math.max(1, outcome.calls().size());
     c.results().add(new Sample(name(), workload, subject, "ADD+DEL", round, "cpu", "ms", n, outcome.cpuMillis()));
     c.results().add(new Sample(name(), workload, subject, "ADD+DEL", round, "failed", "calls", n, failed));
-  }
-
-  private static void deleteTree(Path root) throws IOException {
-    try (Stream<Path> paths = Files.walk(root)) {
-      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
-    }
   }
 }

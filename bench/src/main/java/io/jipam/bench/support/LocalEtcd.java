@@ -10,11 +10,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 /**
  * An etcd cluster of one or more members started here from the {@code etcd} binary on PATH: each
@@ -198,10 +196,6 @@ public final class LocalEtcd implements AutoCloseable {
     } catch (IllegalStateException shuttingDown) {
       // the hook is running or has run: nothing to remove
     }
-    try (Stream<Path> walk = Files.walk(dir)) {
-      for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
-    }
+    Dirs.deleteTree(dir);
   }
 }

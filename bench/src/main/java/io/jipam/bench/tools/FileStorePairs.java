@@ -1,6 +1,7 @@
 package io.jipam.bench.tools;
 
 import io.jipam.bench.service.PairLoad;
+import io.jipam.bench.support.Dirs;
 import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.net.Cidr;
 import io.jipam.core.net.IpRange;
@@ -79,9 +80,7 @@ public final class FileStorePairs {
       long n = pairs.get();
       System.out.printf("%s: %d threads, %.0f pairs/s, CPU per pair %.3f ms (without JIT compiler threads %.3f ms)%n",
           name, threads, n / (window / 1e9), cpu / 1e6 / n, (cpu - jit) / 1e6 / n);
-      try (var walk = Files.walk(dir)) {
-        walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-      }
+      Dirs.deleteTree(dir);
     }
   }
 
