@@ -1,10 +1,10 @@
 package io.jipam.bench;
 
-import io.jipam.bench.report.ReportCommand;
 import io.jipam.bench.harness.Harness;
 import io.jipam.bench.harness.Progress;
 import io.jipam.bench.harness.Scenario;
 import io.jipam.bench.harness.ScenarioType;
+import io.jipam.bench.report.ReportCommand;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
