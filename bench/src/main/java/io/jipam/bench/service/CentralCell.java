@@ -1,12 +1,12 @@
 package io.jipam.bench.service;
 
-import io.jipam.bench.cluster.LocalEtcd;
-import io.jipam.bench.etcd.EtcdBench;
+import io.jipam.bench.support.JipamdProcess;
+import io.jipam.bench.support.LocalEtcd;
+import io.jipam.bench.etcd.EtcdLoads;
 import io.jipam.bench.harness.Report;
 import io.jipam.bench.harness.RunContext;
 import io.jipam.bench.harness.Sample;
 import io.jipam.bench.harness.Stats;
-import io.jipam.bench.server.JipamdThroughput;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -25,14 +25,14 @@ import java.util.concurrent.TimeUnit;
  * The central-jipamd cell of {@code service} ({@code --central}): the "nodes through a central
  * jipamd" topology against its baselines, in one run on one one-member etcd started here. Per
  * round, one after the other: the raw one-CAS-per-allocation ceiling with {@code nodes} clients
- * ({@link EtcdBench#rawCas}); {@code nodes} etcd store instances with {@code callers} callers each,
- * ADD+DEL pairs, as if every node ran its own jipamd on etcd ({@link EtcdBench#store}); then one
- * central {@code jipamd --store etcd} (plain TCP on loopback) under {@link JipamdThroughput} with
+ * ({@link EtcdLoads#rawCas}); {@code nodes} etcd store instances with {@code callers} callers each,
+ * ADD+DEL pairs, as if every node ran its own jipamd on etcd ({@link EtcdLoads#store}); then one
+ * central {@code jipamd --store etcd} (plain TCP on loopback) under {@link PairLoad} with
  * {@code nodes × callers} asynchronous clients, client {@code c} naming node {@code c % nodes}, while
  * {@code adds} daemon-mode ADDs of the plugin go one after the other through a node jipamd
  * ({@code --store remote}) to that central jipamd, each timed from exec to exit.
  */
-final class CentralCell {
+public final class CentralCell {
   private final int nodes;
   private final int callers;
   private final int adds;
@@ -70,21 +70,21 @@ final class CentralCell {
           node.awaitReady();
           String target = "127.0.0.1:" + port;
           c.progress().step("central: warming up jipamd");
-          JipamdThroughput.run(target, clients, Math.min(4, clients), nodes, Duration.ofSeconds(2),
-              c.quick() ? Duration.ofSeconds(2) : JipamdThroughput.MAX_WARMUP, Duration.ofSeconds(2), central.pid());
+          PairLoad.run(target, clients, Math.min(4, clients), nodes, Duration.ofSeconds(2),
+              c.quick() ? Duration.ofSeconds(2) : PairLoad.MAX_WARMUP, Duration.ofSeconds(2), central.pid());
           c.progress().advance(1);
           for (int r = 0; r < rounds; r++) {
             c.progress().step("round " + (r + 1) + ": central jipamd, " + nodes + " nodes x " + callers + " clients");
             add(c, scenario, "load average", r, "at start", "1 min", 1, loadAverage());
-            double raw = EtcdBench.rawCas(endpoints, nodes, Duration.ofSeconds(1), window);
+            double raw = EtcdLoads.rawCas(endpoints, nodes, Duration.ofSeconds(1), window);
             add(c, scenario, "raw CAS", r, "throughput", "transactions/s", 1, raw);
-            double[] direct = EtcdBench.store(endpoints, nodes, (int) Math.max(1, Math.round(seconds)), callers);
+            double[] direct = EtcdLoads.store(endpoints, nodes, (int) Math.max(1, Math.round(seconds)), callers);
             add(c, scenario, "direct", r, "throughput", "pairs/s", 1, direct[1] / 2);
             long[][] addMillis = new long[1][];
-            Thread daemonAdds = new Thread(() -> addMillis[0] = daemonAdds(plugin, node.target(), adds, dir));
+            Thread daemonAdds = new Thread(() -> addMillis[0] = daemonAdds(plugin, node.endpoint(), adds, dir));
             double proposals0 = etcdMetric(endpoints.get(0), PROPOSALS);
             long t0 = System.nanoTime();
-            JipamdThroughput.Result got = measureWhile(target, clients, nodes, window, central.pid(), daemonAdds);
+            PairLoad.Result got = measureWhile(target, clients, nodes, window, central.pid(), daemonAdds);
             double proposalsPerSecond = (etcdMetric(endpoints.get(0), PROPOSALS) - proposals0)
                 / ((System.nanoTime() - t0) / 1e9);
             add(c, scenario, "central", r, "etcd proposals/s", "1/s", 1, proposalsPerSecond);
@@ -164,7 +164,7 @@ final class CentralCell {
   }
 
   /** The throughput cell, with {@code during} started once the warm-up is over and joined after. */
-  static JipamdThroughput.Result measureWhile(String target, int clients, int nodes, Duration window, long pid,
+  public static PairLoad.Result measureWhile(String target, int clients, int nodes, Duration window, long pid,
       Thread during) throws InterruptedException {
     Thread starter = new Thread(() -> {
       try {
@@ -175,7 +175,7 @@ final class CentralCell {
       }
     });
     starter.start();
-    JipamdThroughput.Result r = JipamdThroughput.run(target, clients, Math.min(4, clients), nodes,
+    PairLoad.Result r = PairLoad.run(target, clients, Math.min(4, clients), nodes,
         Duration.ofSeconds(2), Duration.ofSeconds(2), window, pid);
     starter.join();
     during.join();
@@ -183,7 +183,7 @@ final class CentralCell {
   }
 
   /** {@code n} daemon-mode ADDs of the plugin on {@code socket}, one after the other: each one's wall time, ms. */
-  static long[] daemonAdds(Path plugin, String socket, int n, Path dir) {
+  public static long[] daemonAdds(Path plugin, String socket, int n, Path dir) {
     long[] out = new long[n];
     String conf = "{\"cniVersion\":\"1.0.0\",\"name\":\"daemon\",\"type\":\"bridge\",\"ipam\":{\"type\":\"jipam\","
         + "\"daemon\":{\"socket\":\"" + socket.substring("unix:".length()) + "\"},"
@@ -240,7 +240,7 @@ final class CentralCell {
     return Double.NaN;
   }
 
-  static int freePort() throws IOException {
+  public static int freePort() throws IOException {
     try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       return s.getLocalPort();
     }

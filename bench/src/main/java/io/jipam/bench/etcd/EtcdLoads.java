@@ -1,0 +1,286 @@
+package io.jipam.bench.etcd;
+
+import io.etcd.jetcd.ByteSequence;
+import io.etcd.jetcd.Client;
+import io.etcd.jetcd.KV;
+import io.etcd.jetcd.kv.TxnResponse;
+import io.etcd.jetcd.op.Cmp;
+import io.etcd.jetcd.op.CmpTarget;
+import io.etcd.jetcd.op.Op;
+import io.etcd.jetcd.options.PutOption;
+import io.jipam.core.alloc.AllocationOrder;
+import io.jipam.core.net.Cidr;
+import io.jipam.core.net.IpRange;
+import io.jipam.core.net.RangeSet;
+import io.jipam.core.store.AllocationOutcome;
+import io.jipam.core.store.AllocationRequest;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.Pool;
+import io.jipam.etcd.CommitCounters;
+import io.jipam.etcd.EtcdStoreConfig;
+import io.jipam.etcd.EtcdStores;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The etcd store and its two reference points as loads on an etcd, each measured as operations per
+ * second after a warm-up:
+ *
+ * <ol>
+ *   <li>{@link #rawCas}: N clients, each compare-and-swapping its own key in a loop: the ceiling of
+ *       a design that spends one transaction per allocation;
+ *   <li>{@link #globalLock}: N clients, every allocation under one cluster-wide etcd lock (lease +
+ *       lock, read the pool object, write it back, unlock): the whereabouts design;
+ *   <li>{@link #store} and {@link #storeAdd}: N simulated nodes (N store instances, own node names)
+ *       with a number of callers each, allocating (ADD) and then churning (ADD + DEL).
+ * </ol>
+ *
+ * The {@code etcd} and {@code cluster} scenarios and the tools {@code EtcdBench}, {@code
+ * RawCasCeiling} and {@code CentralBench} run them. Bounded in time; keys under a fresh random
+ * prefix.
+ */
+public final class EtcdLoads {
+  private static ByteSequence bs(String s) {
+    return ByteSequence.from(s, StandardCharsets.UTF_8);
+  }
+
+  /**
+   * One worker of a phase: sets up (connects), calls {@code ready.await()}, then works until
+   * {@code measureWindow[1]}, counting what it completes inside the window.
+   */
+  private interface Worker {
+    void run(int id, AtomicLong counter, long[] measureWindow, Ready ready) throws Exception;
+  }
+
+  /** Waits until every worker has set up; the measured window starts a warm-up second after. */
+  private interface Ready {
+    void await() throws Exception;
+  }
+
+  /**
+   * Runs {@code work} on {@code workers} threads: once all have set up, a warm-up second, then counts
+   * for {@code seconds}. Workers are timed from the moment they are all ready, so a slow connection
+   * (a loaded machine) does not eat into the window.
+   */
+  private static double measure(int workers, int seconds, Worker work) throws Exception {
+    return measure(workers, Duration.ofSeconds(1), Duration.ofSeconds(seconds), work);
+  }
+
+  /** {@link #measure(int, int, Worker)} with a warm-up and a measured window of any length. */
+  private static double measure(int workers, Duration warmup, Duration measured, Worker work) throws Exception {
+    AtomicLong counter = new AtomicLong();
+    long[] window = {Long.MAX_VALUE, Long.MAX_VALUE};
+    CyclicBarrier barrier = new CyclicBarrier(workers, () -> {
+      window[0] = System.nanoTime() + warmup.toNanos();
+      window[1] = window[0] + measured.toNanos();
+    });
+    Ready ready = () -> barrier.await(60, TimeUnit.SECONDS);
+    ExecutorService ex = Executors.newFixedThreadPool(workers);
+    List<Future<?>> fs = new ArrayList<>();
+    for (int i = 0; i < workers; i++) {
+      int id = i;
+      fs.add(ex.submit(() -> {
+        work.run(id, counter, window, ready);
+        return null;
+      }));
+    }
+    for (Future<?> f : fs) {
+      f.get();
+    }
+    ex.shutdown();
+    return counter.get() / (measured.toNanos() / 1e9);
+  }
+
+  private static boolean counting(long[] window) {
+    long now = System.nanoTime();
+    return now >= window[0] && now < window[1];
+  }
+
+  /** Raw CAS transactions per second from {@code clients} clients on their own keys. */
+  public static double rawCas(List<String> endpoints, int clients, int seconds) throws Exception {
+    return rawCas(endpoints, clients, Duration.ofSeconds(1), Duration.ofSeconds(seconds));
+  }
+
+  /** Raw CAS transactions per second, after {@code warmup}, over {@code measured}. */
+  public static double rawCas(List<String> endpoints, int clients, Duration warmup, Duration measured)
+      throws Exception {
+    String run = UUID.randomUUID().toString();
+    return measure(clients, warmup, measured, (id, counter, window, ready) -> {
+      try (Client client = Client.builder().endpoints(endpoints.toArray(String[]::new)).build()) {
+        KV kv = client.getKVClient();
+        ByteSequence key = bs("/bench/" + run + "/raw/" + id);
+        long rev = kv.put(key, bs("0")).get().getHeader().getRevision();
+        ready.await();
+        long n = 0;
+        while (System.nanoTime() < window[1]) {
+          TxnResponse r = kv.txn().If(new Cmp(key, Cmp.Op.EQUAL, CmpTarget.modRevision(rev)))
+              .Then(Op.put(key, bs(Long.toString(++n)), PutOption.DEFAULT)).Else(Op.get(key,
+                  io.etcd.jetcd.options.GetOption.DEFAULT)).commit().get();
+          if (r.isSucceeded()) {
+            rev = r.getHeader().getRevision();
+            if (counting(window)) {
+              counter.incrementAndGet();
+            }
+          } else {
+            rev = r.getGetResponses().get(0).getKvs().get(0).getModRevision();
+          }
+        }
+      }
+    });
+  }
+
+  /** Allocations per second from {@code clients} clients behind one global etcd lock. */
+  public static double globalLock(List<String> endpoints, int clients, int seconds) throws Exception {
+    return globalLock(endpoints, clients, Duration.ofSeconds(1), Duration.ofSeconds(seconds));
+  }
+
+  /** Global-lock allocations per second, after {@code warmup}, over {@code measured}. */
+  public static double globalLock(List<String> endpoints, int clients, Duration warmup, Duration measured)
+      throws Exception {
+    String run = UUID.randomUUID().toString();
+    ByteSequence lockName = bs("/bench/" + run + "/lock");
+    ByteSequence poolKey = bs("/bench/" + run + "/pool");
+    return measure(clients, warmup, measured, (id, counter, window, ready) -> {
+      try (Client client = Client.builder().endpoints(endpoints.toArray(String[]::new)).build()) {
+        long lease = client.getLeaseClient().grant(60).get().getID();
+        KV kv = client.getKVClient();
+        int n = 0;
+        ready.await();
+        while (System.nanoTime() < window[1]) {
+          ByteSequence owned = client.getLockClient().lock(lockName, lease).get().getKey();
+          try {
+            // the whereabouts step: read the whole pool object, add one address, write it back
+            var got = kv.get(poolKey).get().getKvs();
+            String pool = got.isEmpty() ? "" : got.get(0).getValue().toString(StandardCharsets.UTF_8);
+            String[] held = pool.isEmpty() ? new String[0] : pool.split(",");
+            StringBuilder next = new StringBuilder();
+            int keep = Math.max(0, held.length - 255); // a bounded pool object: /24 worth of entries
+            for (int i = keep; i < held.length; i++) {
+              next.append(held[i]).append(',');
+            }
+            next.append(id).append('-').append(n++);
+            kv.put(poolKey, bs(next.toString())).get();
+          } finally {
+            client.getLockClient().unlock(owned).get();
+          }
+          if (counting(window)) {
+            counter.incrementAndGet();
+          }
+        }
+        client.getLeaseClient().revoke(lease).get();
+      }
+    });
+  }
+
+  /** {ADD/s, ADD+DEL ops/s, requests per transaction}. */
+  public static double[] store(List<String> endpoints, int nodes, int seconds, int threads) throws Exception {
+    String prefix = "/bench-" + UUID.randomUUID();
+    Pool pool = new Pool("bench", List.of(new RangeSet(List.of(
+        IpRange.withDefaults(Cidr.parse("198.18.0.0/15"), null, null, null, null)))), AllocationOrder.ROUND_ROBIN);
+    List<IpamStore> stores = new ArrayList<>();
+    for (int n = 0; n < nodes; n++) {
+      stores.add(EtcdStores.open(EtcdStoreConfig.of(endpoints, "node-" + n).withPrefix(prefix)
+          .withTimeout(java.time.Duration.ofSeconds(10))));
+    }
+    AtomicLong seq = new AtomicLong();
+    try {
+      double adds = measure(nodes * threads, seconds, (id, counter, window, ready) -> {
+        IpamStore s = stores.get(id % nodes);
+        ready.await();
+        while (System.nanoTime() < window[1]) {
+          AllocationOutcome out = s.allocate(pool, AllocationRequest.of(new Attachment("a" + seq.incrementAndGet(), "eth0")));
+          if (!(out instanceof AllocationOutcome.Allocated)) {
+            throw new IllegalStateException(out.toString());
+          }
+          if (counting(window)) {
+            counter.incrementAndGet();
+          }
+        }
+      });
+      double churn = measure(nodes * threads, seconds, (id, counter, window, ready) -> {
+        IpamStore s = stores.get(id % nodes);
+        ready.await();
+        while (System.nanoTime() < window[1]) {
+          Attachment a = new Attachment("c" + seq.incrementAndGet(), "eth0");
+          s.allocate(pool, AllocationRequest.of(a));
+          s.release(pool, a);
+          if (counting(window)) {
+            counter.addAndGet(2);
+          }
+        }
+      });
+      long commits = 0;
+      long requests = 0;
+      for (IpamStore s : stores) {
+        long[] stats = statsOf(s);
+        commits += stats[0];
+        requests += stats[1];
+      }
+      return new double[] {adds, churn, commits == 0 ? 0 : requests / (double) commits};
+    } finally {
+      stores.forEach(IpamStore::close);
+    }
+  }
+
+  /**
+   * ADD only: {@code nodes} store instances (node names {@code node-0..}, a fresh key prefix, a
+   * /15 pool with /26 blocks) with {@code callers} threads each, after {@code warmup}, over {@code
+   * measured}. Returns {allocations/s, requests per etcd transaction}. Every allocation must
+   * succeed: anything else ends the phase with an exception naming the outcome.
+   */
+  public static double[] storeAdd(List<String> endpoints, int nodes, int callers, Duration warmup,
+      Duration measured) throws Exception {
+    String prefix = "/bench-" + UUID.randomUUID();
+    Pool pool = new Pool("bench", List.of(new RangeSet(List.of(
+        IpRange.withDefaults(Cidr.parse("198.18.0.0/15"), null, null, null, null)))), AllocationOrder.ROUND_ROBIN);
+    List<IpamStore> stores = new ArrayList<>();
+    AtomicLong seq = new AtomicLong();
+    try {
+      for (int n = 0; n < nodes; n++) {
+        stores.add(EtcdStores.open(EtcdStoreConfig.of(endpoints, "node-" + n).withPrefix(prefix)
+            .withTimeout(java.time.Duration.ofSeconds(10))));
+      }
+      double adds = measure(nodes * callers, warmup, measured, (id, counter, window, ready) -> {
+        IpamStore s = stores.get(id % nodes);
+        ready.await();
+        while (System.nanoTime() < window[1]) {
+          Attachment a = new Attachment("a" + seq.incrementAndGet(), "eth0");
+          AllocationOutcome out = s.allocate(pool, AllocationRequest.of(a));
+          if (!(out instanceof AllocationOutcome.Allocated)) {
+            throw new IllegalStateException(out.toString());
+          }
+          if (counting(window)) {
+            counter.incrementAndGet();
+          }
+        }
+      });
+      long commits = 0;
+      long requests = 0;
+      for (IpamStore s : stores) {
+        long[] stats = statsOf(s);
+        commits += stats[0];
+        requests += stats[1];
+      }
+      return new double[] {adds, commits == 0 ? 0 : requests / (double) commits};
+    } finally {
+      stores.forEach(IpamStore::close);
+    }
+  }
+
+  /** The store's commit counters (see {@link CommitCounters}); zeros for a store without them. */
+  private static long[] statsOf(IpamStore s) {
+    return s instanceof CommitCounters c ? new long[] {c.commits(), c.committedRequests()} : new long[] {0, 0};
+  }
+
+  private EtcdLoads() {}
+}
