@@ -13,6 +13,14 @@ import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
+import io.jipam.core.store.capability.Inspection;
+import io.jipam.core.store.capability.NodeReclaim;
+import io.jipam.core.store.capability.PoolBlocks;
+import io.jipam.core.store.capability.Probe;
+import io.jipam.core.store.capability.ReclaimPolicy;
+import io.jipam.core.store.capability.ReclaimPreview;
+import io.jipam.core.store.capability.ReclaimReport;
+import io.jipam.core.store.capability.RetainPreview;
 import io.jipam.api.v1.AllocateRequest;
 import io.jipam.api.v1.AllocationsResponse;
 import io.jipam.api.v1.Blocks;
@@ -79,7 +87,7 @@ import java.util.concurrent.atomic.AtomicReference;
  *       event loop.
  * </ul>
  */
-public final class RemoteStore implements IpamStore {
+public final class RemoteStore implements IpamStore, Inspection, NodeReclaim, Probe, RetainPreview {
   private static final int ATTEMPTS = 3;
 
   /** Seconds after which an idle connection to jipamd is closed from this side. */
@@ -197,12 +205,14 @@ public final class RemoteStore implements IpamStore {
   }
 
   /** Audit: the consistency findings of jipamd's store for the pool. */
+  @Override
   public List<String> audit(Pool pool) {
     return call(IpamGrpcClient.Audit, io.jipam.api.v1.AuditRequest.newBuilder().setPool(Protos.pool(pool)).build(),
         true).getFindingsList();
   }
 
   /** RetainOnly's dry run: what jipamd's store would release, changing nothing. */
+  @Override
   public List<Allocation> retainOnlyPreview(Pool pool, Set<Attachment> valid) {
     RetainOnlyRequest.Builder r = RetainOnlyRequest.newBuilder().setPool(Protos.pool(pool)).setDryRun(true);
     valid.forEach(a -> r.addValid(Protos.attachment(a)));
@@ -253,6 +263,47 @@ public final class RemoteStore implements IpamStore {
     }
   }
 
+  /**
+   * Usage with blocks as jipamd's store answers it; no blocks when that store has none (files,
+   * memory).
+   */
+  @Override
+  public PoolBlocks blockUsage(Pool pool) {
+    UsageResponse r = usageDetail(pool);
+    return new PoolBlocks(Protos.usage(r.getRangeSetsList()), Protos.blocks(r.getBlocks()));
+  }
+
+  /**
+   * The node behind each attachment of the pool, from List (all pages); empty nodes where jipamd's
+   * store records none.
+   */
+  @Override
+  public Map<Attachment, String> allocatingNodes(Pool pool) {
+    Map<Attachment, String> out = new LinkedHashMap<>();
+    for (Listed l : listWithNodes(pool, ListRequest.getDefaultInstance())) {
+      out.put(l.allocation().attachment(), l.node());
+    }
+    return out;
+  }
+
+  /** ListPools, answered: jipamd and its store are reachable. */
+  @Override
+  public void ping() {
+    pools();
+  }
+
+  /** ReclaimNode; repeated after a transport failure (reclaiming a fenced node again finishes it). */
+  @Override
+  public ReclaimReport reclaimNode(String node, ReclaimPolicy policy) {
+    return Protos.report(node, reclaimNode(Protos.reclaimRequest(node, policy).build()));
+  }
+
+  /** ReclaimNode's dry run. */
+  @Override
+  public ReclaimPreview previewReclaim(String node, ReclaimPolicy policy) {
+    return Protos.preview(node, reclaimNode(Protos.reclaimRequest(node, policy).setDryRun(true).build()));
+  }
+
   /** The pools jipamd serves, by name. */
   public List<PoolStatus> pools() {
     ListPoolsResponse r = call(IpamGrpcClient.ListPools, ListPoolsRequest.getDefaultInstance(), true);
@@ -286,6 +337,7 @@ public final class RemoteStore implements IpamStore {
    * LiftFence: true when the node had a fence. Repeated after a transport failure, so a fence the
    * lost first attempt removed reads as false.
    */
+  @Override
   public boolean liftFence(String node) {
     return call(IpamGrpcClient.LiftFence, LiftFenceRequest.newBuilder().setNode(node).build(), true).getLifted();
   }

@@ -4,6 +4,7 @@ import io.etcd.jetcd.kv.TxnResponse;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.Attachment;
+import io.jipam.core.store.capability.CommitListener;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;

@@ -1,7 +1,6 @@
 package io.jipam.server.grpc;
 
 import io.jipam.api.Protos;
-import io.jipam.client.RemoteStore;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.net.IpAddress;
@@ -11,35 +10,39 @@ import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.NodeName;
 import io.jipam.core.store.Printable;
 import io.jipam.core.store.Pool;
-import io.jipam.etcd.BlockUsage;
-import io.jipam.etcd.EtcdStore;
-import io.jipam.etcd.PoolBlocks;
-import io.jipam.api.v1.Blocks;
+import io.jipam.core.store.capability.Inspection;
+import io.jipam.core.store.capability.NodeView;
+import io.jipam.core.store.capability.PoolBlocks;
+import io.jipam.core.store.capability.PoolDefinitions;
+import io.jipam.core.store.capability.RetainPreview;
 import io.jipam.api.v1.ListRequest;
 import io.jipam.api.v1.ListResponse;
-import io.jipam.api.v1.NodeUsage;
 import io.jipam.api.v1.UsageRequest;
 import io.jipam.api.v1.UsageResponse;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
+import java.util.Optional;
+import java.util.Set;
 
 /**
  * The read side of {@code jipam.v1.Ipam} (List, Usage, Audit, RetainOnly's dry run, the pools a
  * store defines) over any {@link IpamStore}, in process: jipamd's endpoint answers with it, and jipamctl uses it on a store it
  * opened itself, so both give the same answers. What depends on the store:
  *
+ * The store's optional abilities decide (asked with {@link IpamStore#capability}, never by class):
+ *
  * <table>
- *   <caption>By store</caption>
- *   <tr><th>store</th><th>Usage</th><th>List's node</th><th>Audit</th><th>defined pools</th></tr>
- *   <tr><td>etcd</td><td>range sets, blocks and nodes, one read</td><td>from the handles</td>
- *       <td>blocks against handles, one read</td><td>those stored in etcd</td></tr>
- *   <tr><td>{@link RemoteStore}</td><td>passed on</td><td>passed on</td><td>passed on</td><td>none
- *       (ListPools asks)</td></tr>
- *   <tr><td>file, memory</td><td>range sets only; no {@code blocks}</td><td>empty; a node filter is
- *       refused (UNSUPPORTED_FIELD)</td><td>nothing</td><td>none</td></tr>
+ *   <caption>By ability</caption>
+ *   <tr><th>ability</th><th>Usage</th><th>List's node</th><th>Audit</th><th>RetainOnly's dry run</th></tr>
+ *   <tr><td>{@link Inspection} (etcd, remote)</td><td>range sets, blocks and nodes</td>
+ *       <td>{@link Inspection#allocatingNodes}</td><td>{@link Inspection#audit}</td><td>-</td></tr>
+ *   <tr><td>none (file, memory)</td><td>range sets only; no {@code blocks}</td><td>empty; a node filter
+ *       is refused (UNSUPPORTED_FIELD)</td><td>nothing</td><td>every allocation not kept</td></tr>
+ *   <tr><td>{@link NodeView} (etcd)</td><td>-</td><td>-</td><td>-</td><td>only those its node made</td></tr>
+ *   <tr><td>{@link RetainPreview} (remote)</td><td>-</td><td>-</td><td>-</td><td>the store's own</td></tr>
  * </table>
+ * The pools a store defines itself come from {@link PoolDefinitions} (etcd); others define none.
  * Stateless; thread-safe as the store is. Store I/O: call it on a worker, not an event loop.
  */
 public final class Queries {
@@ -48,37 +51,15 @@ public final class Queries {
 
   private Queries() {}
 
-  /** Usage of one pool; with {@code blocks} when the store has blocks. */
+  /** Usage of one pool; with {@code blocks} when the store can be inspected. */
   public static UsageResponse usage(IpamStore store, Pool pool) {
-    if (store instanceof RemoteStore remote) {
-      return remote.usageDetail(pool);
-    }
-    if (store instanceof EtcdStore etcd) {
-      PoolBlocks pb = etcd.blockUsage(pool);
-      return UsageResponse.newBuilder().addAllRangeSets(Protos.usage(pb.usage())).setBlocks(blocks(pb)).build();
+    Optional<Inspection> inspection = store.capability(Inspection.class);
+    if (inspection.isPresent()) {
+      PoolBlocks pb = inspection.get().blockUsage(pool);
+      return UsageResponse.newBuilder().addAllRangeSets(Protos.usage(pb.usage())).setBlocks(Protos.blocks(pb.blocks()))
+          .build();
     }
     return UsageResponse.newBuilder().addAllRangeSets(Protos.usage(store.usage(pool))).build();
-  }
-
-  /** The usage request's answer for {@code pool} as a {@link UsageRequest} would get it. */
-  static Blocks blocks(PoolBlocks pb) {
-    Blocks.Builder out = Blocks.newBuilder();
-    Map<String, long[]> byNode = new TreeMap<>(); // "node\0set" -> blocks, allocated, free
-    for (BlockUsage b : pb.blocks()) {
-      out.addBlocks(io.jipam.api.v1.BlockUsage.newBuilder().setRangeSetIndex(b.rangeSet())
-          .setCidr(b.block().toString()).setNode(b.owner()).setAllocated(b.used()).setFree(b.free()));
-      long[] n = byNode.computeIfAbsent(b.owner() + "\0" + String.format("%04d", b.rangeSet()), k -> new long[3]);
-      n[0]++;
-      n[1] += b.used();
-      n[2] += b.free();
-    }
-    byNode.forEach((key, n) -> {
-      int zero = key.indexOf('\0');
-      out.addNodes(NodeUsage.newBuilder().setNode(key.substring(0, zero))
-          .setRangeSetIndex(Integer.parseInt(key.substring(zero + 1))).setBlocks((int) n[0])
-          .setAllocated(n[1]).setFree(n[2]));
-    });
-    return out.build();
   }
 
   /**
@@ -97,15 +78,13 @@ public final class Queries {
     if (!r.getNode().isEmpty()) {
       NodeName.require(r.getNode(), "List node filter", ErrorCode.INVALID_CONFIG);
     }
-    if (store instanceof RemoteStore remote) {
-      return remote.listPage(r.toBuilder().setPool(Protos.pool(pool)).setPageSize(size).build());
-    }
-    if (!r.getNode().isEmpty() && !(store instanceof EtcdStore)) {
+    Optional<Inspection> inspection = store.capability(Inspection.class);
+    if (!r.getNode().isEmpty() && inspection.isEmpty()) {
       throw new IpamException(ErrorCode.UNSUPPORTED_FIELD, "List by node " + Printable.quote(r.getNode()) + ": this store ("
           + store.getClass().getSimpleName() + ") records no node; only the etcd store does");
     }
     List<Allocation> all = store.list(pool);
-    Map<Attachment, String> nodes = store instanceof EtcdStore etcd ? etcd.allocatingNodes(pool) : Map.of();
+    Map<Attachment, String> nodes = inspection.map(i -> i.allocatingNodes(pool)).orElse(Map.of());
     ListResponse.Builder out = ListResponse.newBuilder();
     int taken = 0;
     for (Allocation a : all) {
@@ -132,39 +111,40 @@ public final class Queries {
   }
 
   /**
-   * What {@link IpamStore#retainOnly} would release now, changing nothing: every allocation whose
-   * attachment is not valid, and on the etcd store only those its node made (its retainOnly
-   * touches no other node's). A snapshot: the store may change right after.
+   * What {@link IpamStore#retainOnly} would release now, changing nothing: the store's own preview
+   * when it has one; else every allocation whose attachment is not valid, and on a store whose GC
+   * is per node ({@link NodeView}) only those its node made. A snapshot: the store may change right
+   * after.
    */
-  public static List<Allocation> retainOnlyPreview(IpamStore store, Pool pool, java.util.Set<Attachment> valid) {
-    if (store instanceof RemoteStore remote) {
-      return remote.retainOnlyPreview(pool, valid);
+  public static List<Allocation> retainOnlyPreview(IpamStore store, Pool pool, Set<Attachment> valid) {
+    Optional<RetainPreview> own = store.capability(RetainPreview.class);
+    if (own.isPresent()) {
+      return own.get().retainOnlyPreview(pool, valid);
     }
     List<Allocation> all = store.list(pool);
-    Map<Attachment, String> nodes = store instanceof EtcdStore etcd ? etcd.allocatingNodes(pool) : null;
+    Optional<NodeView> view = store.capability(NodeView.class);
+    Map<Attachment, String> nodes = view.isEmpty() ? null
+        : store.capability(Inspection.class).map(i -> i.allocatingNodes(pool)).orElse(null);
     List<Allocation> out = new ArrayList<>();
     for (Allocation a : all) {
-      if (!valid.contains(a.attachment())
-          && (nodes == null || ((EtcdStore) store).node().equals(nodes.get(a.attachment())))) {
+      if (!valid.contains(a.attachment()) && (nodes == null || view.get().node().equals(nodes.get(a.attachment())))) {
         out.add(a);
       }
     }
     return out;
   }
 
-  /** What the store itself finds inconsistent in the pool (etcd: {@link EtcdStore#audit}); else nothing. */
+  /** What the store itself finds inconsistent in the pool ({@link Inspection#audit}); else nothing. */
   public static List<String> audit(IpamStore store, Pool pool) {
-    if (store instanceof RemoteStore remote) {
-      return remote.audit(pool);
-    }
-    return store instanceof EtcdStore etcd ? etcd.audit(pool) : List.of();
+    return store.capability(Inspection.class).map(i -> i.audit(pool)).orElse(List.of());
   }
 
   /**
-   * The pools the store itself defines (the etcd store: those stored in etcd, order round-robin);
-   * empty for stores whose pools are defined only by their callers' configs.
+   * The pools the store itself defines ({@link PoolDefinitions}: the etcd store's, order
+   * round-robin); empty for stores whose pools are defined only by their callers' configs.
    */
   public static List<Pool> definedPools(IpamStore store) {
-    return store instanceof EtcdStore etcd ? etcd.definedPools() : new ArrayList<>();
+    return store.capability(PoolDefinitions.class).map(d -> (List<Pool>) new ArrayList<>(d.definedPools()))
+        .orElseGet(ArrayList::new);
   }
 }
