@@ -59,8 +59,4 @@ public interface IpamStore extends AutoCloseable {
     return ability.isInstance(this) ? Optional.of(ability.cast(this)) : Optional.empty();
   }
 
-  /** A store that keeps everything in this process's memory; for the service and for tests. */
-  static IpamStore inMemory() {
-    return new InMemoryStore();
-  }
 }

@@ -1,6 +1,6 @@
 package io.jipam.server.grpc;
 
-import io.jipam.api.Protos;
+import io.jipam.api.WireMapping;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.IpamStore;
@@ -16,8 +16,8 @@ import io.jipam.api.v1.ReclaimNodeResponse;
  * itself, a remote store by passing the call on); any other store answers UNSUPPORTED_FIELD
  * naming it.
  */
-public final class Reclaims {
-  private Reclaims() {}
+public final class ReclaimCalls {
+  private ReclaimCalls() {}
 
   public static ReclaimNodeResponse reclaimNode(IpamStore store, ReclaimNodeRequest r) {
     if (r.getNode().isEmpty()) {
@@ -25,9 +25,9 @@ public final class Reclaims {
     }
     NodeName.require(r.getNode(), "ReclaimNode", ErrorCode.INVALID_CONFIG);
     NodeReclaim reclaim = reclaim(store, "ReclaimNode");
-    ReclaimPolicy policy = Protos.policy(r);
-    return r.getDryRun() ? Protos.preview(reclaim.previewReclaim(r.getNode(), policy), policy)
-        : Protos.report(reclaim.reclaimNode(r.getNode(), policy));
+    ReclaimPolicy policy = WireMapping.policy(r);
+    return r.getDryRun() ? WireMapping.preview(reclaim.previewReclaim(r.getNode(), policy), policy)
+        : WireMapping.report(reclaim.reclaimNode(r.getNode(), policy));
   }
 
   public static LiftFenceResponse liftFence(IpamStore store, String node) {

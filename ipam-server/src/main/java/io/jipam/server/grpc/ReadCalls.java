@@ -1,6 +1,6 @@
 package io.jipam.server.grpc;
 
-import io.jipam.api.Protos;
+import io.jipam.api.WireMapping;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.net.IpAddress;
@@ -45,21 +45,21 @@ import java.util.Set;
  * The pools a store defines itself come from {@link PoolDefinitions} (etcd); others define none.
  * Stateless; thread-safe as the store is. Store I/O: call it on a worker, not an event loop.
  */
-public final class Queries {
+public final class ReadCalls {
   public static final int DEFAULT_PAGE_SIZE = 500;
   public static final int MAX_PAGE_SIZE = 5000;
 
-  private Queries() {}
+  private ReadCalls() {}
 
   /** Usage of one pool; with {@code blocks} when the store can be inspected. */
   public static UsageResponse usage(IpamStore store, Pool pool) {
     Optional<Inspection> inspection = store.capability(Inspection.class);
     if (inspection.isPresent()) {
       PoolBlocks pb = inspection.get().blockUsage(pool);
-      return UsageResponse.newBuilder().addAllRangeSets(Protos.usage(pb.usage())).setBlocks(Protos.blocks(pb.blocks()))
+      return UsageResponse.newBuilder().addAllRangeSets(WireMapping.usage(pb.usage())).setBlocks(WireMapping.blocks(pb.blocks()))
           .build();
     }
-    return UsageResponse.newBuilder().addAllRangeSets(Protos.usage(store.usage(pool))).build();
+    return UsageResponse.newBuilder().addAllRangeSets(WireMapping.usage(store.usage(pool))).build();
   }
 
   /**
@@ -74,7 +74,7 @@ public final class Queries {
       throw IpamException.invalidConfig("page_size %d is negative", r.getPageSize());
     }
     int size = r.getPageSize() == 0 ? DEFAULT_PAGE_SIZE : Math.min(r.getPageSize(), MAX_PAGE_SIZE);
-    IpAddress after = r.getPageToken().isEmpty() ? null : Protos.address(r.getPageToken(), "page_token");
+    IpAddress after = r.getPageToken().isEmpty() ? null : WireMapping.address(r.getPageToken(), "page_token");
     if (!r.getNode().isEmpty()) {
       NodeName.require(r.getNode(), "List node filter", ErrorCode.INVALID_CONFIG);
     }
@@ -96,7 +96,7 @@ public final class Queries {
         out.setNextPageToken(out.getAllocations(size - 1).getAddress());
         break;
       }
-      out.addAllocations(Protos.allocation(a).toBuilder().setNode(node));
+      out.addAllocations(WireMapping.allocation(a).toBuilder().setNode(node));
       taken++;
     }
     return out.build();

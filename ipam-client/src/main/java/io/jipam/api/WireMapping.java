@@ -45,8 +45,8 @@ import java.util.TreeMap;
  * core constructors do, so a malformed field becomes an {@link IpamException} naming it
  * ({@code INVALID_CONFIG}), never a half-built value.
  */
-public final class Protos {
-  private Protos() {}
+public final class WireMapping {
+  private WireMapping() {}
 
   public static io.jipam.api.v1.Pool pool(Pool pool) {
     io.jipam.api.v1.Pool.Builder b = io.jipam.api.v1.Pool.newBuilder()
