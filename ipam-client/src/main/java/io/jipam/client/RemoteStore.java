@@ -1,8 +1,7 @@
 package io.jipam.client;
 
-import io.jipam.api.GrpcErrors;
-import io.jipam.api.Headers;
-import io.jipam.api.Protos;
+import io.jipam.client.GrpcChannel.Retry;
+import io.jipam.api.WireMapping;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.NodeName;
@@ -13,6 +12,14 @@ import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
+import io.jipam.core.store.capability.Inspection;
+import io.jipam.core.store.capability.NodeReclaim;
+import io.jipam.core.store.capability.PoolBlocks;
+import io.jipam.core.store.capability.Probe;
+import io.jipam.core.store.capability.ReclaimPolicy;
+import io.jipam.core.store.capability.ReclaimPreview;
+import io.jipam.core.store.capability.ReclaimReport;
+import io.jipam.core.store.capability.RetainPreview;
 import io.jipam.api.v1.AllocateRequest;
 import io.jipam.api.v1.AllocationsResponse;
 import io.jipam.api.v1.Blocks;
@@ -31,19 +38,7 @@ import io.jipam.api.v1.ReclaimNodeResponse;
 import io.jipam.api.v1.ReleaseRequest;
 import io.jipam.api.v1.RetainOnlyRequest;
 import io.jipam.api.v1.UsageRequest;
-import io.vertx.core.Future;
-import io.vertx.core.Vertx;
-import io.vertx.core.VertxOptions;
-import io.vertx.core.http.HttpClientOptions;
-import io.vertx.core.http.HttpVersion;
-import io.vertx.core.net.PemKeyCertOptions;
-import io.vertx.core.net.PemTrustOptions;
 import io.vertx.core.net.SocketAddress;
-import io.vertx.grpc.client.GrpcClient;
-import io.vertx.grpc.client.GrpcClientOptions;
-import io.vertx.grpc.client.GrpcClientRequest;
-import io.vertx.grpc.common.GrpcStatus;
-import io.vertx.grpc.common.ServiceMethod;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -52,11 +47,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * An {@link IpamStore} that is another jipamd: every method is one {@code jipam.v1.Ipam} call (a
@@ -79,23 +69,11 @@ import java.util.concurrent.atomic.AtomicReference;
  *       event loop.
  * </ul>
  */
-public final class RemoteStore implements IpamStore {
-  private static final int ATTEMPTS = 3;
+public final class RemoteStore implements IpamStore, Inspection, NodeReclaim, Probe, RetainPreview {
+  private final GrpcChannel channel;
 
-  /** Seconds after which an idle connection to jipamd is closed from this side. */
-  static final int CLIENT_IDLE_SECONDS = 10;
-
-  private final Vertx vertx;
-  private final GrpcClient client;
-  private final Target target;
-  /** The node every call acts for (sent as {@value Headers#NODE}), or null. */
-  private final String node;
-
-  private RemoteStore(Vertx vertx, GrpcClient client, Target target, String node) {
-    this.vertx = vertx;
-    this.client = client;
-    this.target = target;
-    this.node = node;
+  private RemoteStore(GrpcChannel channel) {
+    this.channel = channel;
   }
 
   /** Connects lazily: an unreachable jipamd surfaces as TRY_AGAIN_LATER from the first call. */
@@ -114,58 +92,36 @@ public final class RemoteStore implements IpamStore {
     if (node != null) {
       NodeName.require(node, "remote store: node", ErrorCode.INVALID_CONFIG);
     }
-    Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(1).setWorkerPoolSize(1)
-        .setInternalBlockingPoolSize(1));
-    HttpClientOptions http = new HttpClientOptions()
-        .setProtocolVersion(HttpVersion.HTTP_2)
-        .setHttp2ClearTextUpgrade(false)
-        // close an idle connection before jipamd's idle timeout (default 30 s) can close it under
-        // a call: an Allocate is not retried, so a call sent as the server closes would fail
-        .setHttp2KeepAliveTimeout(CLIENT_IDLE_SECONDS)
-        .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, target.timeout().toMillis()));
-    if (target.tls() != null) {
-      http.setSsl(true).setUseAlpn(true);
-      if (target.tls().caFile() != null) {
-        http.setTrustOptions(new PemTrustOptions().addCertPath(target.tls().caFile().toString()));
-      }
-      if (target.tls().certFile() != null) {
-        http.setKeyCertOptions(new PemKeyCertOptions().setCertPath(target.tls().certFile().toString())
-            .setKeyPath(target.tls().keyFile().toString()));
-      }
-    }
-    GrpcClient client = GrpcClient.client(vertx, new GrpcClientOptions()
-        .setScheduleDeadlineAutomatically(true)
-        .setMaxMessageSize(16L << 20), http);
-    return new RemoteStore(vertx, client, target, node);
+    return new RemoteStore(GrpcChannel.open(target, node));
   }
 
   @Override
   public AllocationOutcome allocate(Pool pool, AllocationRequest request) {
     AllocateRequest.Builder r = AllocateRequest.newBuilder()
-        .setPool(Protos.pool(pool))
-        .setAttachment(Protos.attachment(request.attachment()))
-        .setPod(Protos.pod(request.pod()));
+        .setPool(WireMapping.pool(pool))
+        .setAttachment(WireMapping.attachment(request.attachment()))
+        .setPod(WireMapping.pod(request.pod()));
     request.requested().forEach(a -> r.addRequested(a.toString()));
-    return Protos.outcome(call(IpamGrpcClient.Allocate, r.build(), false));
+    return WireMapping.outcome(channel.call(IpamGrpcClient.Allocate, r.build(), Retry.NEVER));
   }
 
   @Override
   public List<Allocation> release(Pool pool, Attachment attachment) {
-    ReleaseRequest r = ReleaseRequest.newBuilder().setPool(Protos.pool(pool))
-        .setAttachment(Protos.attachment(attachment)).build();
-    return allocations(call(IpamGrpcClient.Release, r, true));
+    ReleaseRequest r = ReleaseRequest.newBuilder().setPool(WireMapping.pool(pool))
+        .setAttachment(WireMapping.attachment(attachment)).build();
+    return allocations(channel.call(IpamGrpcClient.Release, r, Retry.IDEMPOTENT));
   }
 
   @Override
   public List<Allocation> find(Pool pool, Attachment attachment) {
-    FindRequest r = FindRequest.newBuilder().setPool(Protos.pool(pool))
-        .setAttachment(Protos.attachment(attachment)).build();
-    return allocations(call(IpamGrpcClient.Find, r, true));
+    FindRequest r = FindRequest.newBuilder().setPool(WireMapping.pool(pool))
+        .setAttachment(WireMapping.attachment(attachment)).build();
+    return allocations(channel.call(IpamGrpcClient.Find, r, Retry.IDEMPOTENT));
   }
 
   @Override
   public List<Allocation> list(Pool pool) {
-    return list(ListRequest.newBuilder().setPool(Protos.pool(pool)).build());
+    return list(ListRequest.newBuilder().setPool(WireMapping.pool(pool)).build());
   }
 
   /**
@@ -173,15 +129,15 @@ public final class RemoteStore implements IpamStore {
    * ifname, pod namespace, pod name), page by page; its pool, page size and token are set here.
    */
   public List<Allocation> list(Pool pool, ListRequest query) {
-    return list(query.toBuilder().setPool(Protos.pool(pool)).setPageToken("").build());
+    return list(query.toBuilder().setPool(WireMapping.pool(pool)).setPageToken("").build());
   }
 
   private List<Allocation> list(ListRequest first) {
     List<Allocation> out = new ArrayList<>();
     ListRequest r = first;
     while (true) {
-      ListResponse page = call(IpamGrpcClient.List, r, true);
-      out.addAll(Protos.fromAllocations(page.getAllocationsList()));
+      ListResponse page = channel.call(IpamGrpcClient.List, r, Retry.IDEMPOTENT);
+      out.addAll(WireMapping.fromAllocations(page.getAllocationsList()));
       if (page.getNextPageToken().isEmpty()) {
         return out;
       }
@@ -191,28 +147,30 @@ public final class RemoteStore implements IpamStore {
 
   @Override
   public List<Allocation> retainOnly(Pool pool, Set<Attachment> valid) {
-    RetainOnlyRequest.Builder r = RetainOnlyRequest.newBuilder().setPool(Protos.pool(pool));
-    valid.forEach(a -> r.addValid(Protos.attachment(a)));
-    return allocations(call(IpamGrpcClient.RetainOnly, r.build(), true));
+    RetainOnlyRequest.Builder r = RetainOnlyRequest.newBuilder().setPool(WireMapping.pool(pool));
+    valid.forEach(a -> r.addValid(WireMapping.attachment(a)));
+    return allocations(channel.call(IpamGrpcClient.RetainOnly, r.build(), Retry.IDEMPOTENT));
   }
 
   /** Audit: the consistency findings of jipamd's store for the pool. */
+  @Override
   public List<String> audit(Pool pool) {
-    return call(IpamGrpcClient.Audit, io.jipam.api.v1.AuditRequest.newBuilder().setPool(Protos.pool(pool)).build(),
-        true).getFindingsList();
+    return channel.call(IpamGrpcClient.Audit, io.jipam.api.v1.AuditRequest.newBuilder().setPool(WireMapping.pool(pool)).build(),
+        Retry.IDEMPOTENT).getFindingsList();
   }
 
   /** RetainOnly's dry run: what jipamd's store would release, changing nothing. */
+  @Override
   public List<Allocation> retainOnlyPreview(Pool pool, Set<Attachment> valid) {
-    RetainOnlyRequest.Builder r = RetainOnlyRequest.newBuilder().setPool(Protos.pool(pool)).setDryRun(true);
-    valid.forEach(a -> r.addValid(Protos.attachment(a)));
-    return allocations(call(IpamGrpcClient.RetainOnly, r.build(), true));
+    RetainOnlyRequest.Builder r = RetainOnlyRequest.newBuilder().setPool(WireMapping.pool(pool)).setDryRun(true);
+    valid.forEach(a -> r.addValid(WireMapping.attachment(a)));
+    return allocations(channel.call(IpamGrpcClient.RetainOnly, r.build(), Retry.IDEMPOTENT));
   }
 
   @Override
   public PoolUsage usage(Pool pool) {
-    UsageRequest r = UsageRequest.newBuilder().setPool(Protos.pool(pool)).build();
-    return Protos.usage(call(IpamGrpcClient.Usage, r, true).getRangeSetsList());
+    UsageRequest r = UsageRequest.newBuilder().setPool(WireMapping.pool(pool)).build();
+    return WireMapping.usage(channel.call(IpamGrpcClient.Usage, r, Retry.IDEMPOTENT).getRangeSetsList());
   }
 
   /**
@@ -223,12 +181,12 @@ public final class RemoteStore implements IpamStore {
 
   /** Usage as jipamd answers it: per range set, and per block and node when its store has blocks. */
   public UsageResponse usageDetail(Pool pool) {
-    return call(IpamGrpcClient.Usage, UsageRequest.newBuilder().setPool(Protos.pool(pool)).build(), true);
+    return channel.call(IpamGrpcClient.Usage, UsageRequest.newBuilder().setPool(WireMapping.pool(pool)).build(), Retry.IDEMPOTENT);
   }
 
   /** One List page as jipamd answers it; the request names the pool, filters, size and token. */
   public ListResponse listPage(ListRequest request) {
-    return call(IpamGrpcClient.List, request, true);
+    return channel.call(IpamGrpcClient.List, request, Retry.IDEMPOTENT);
   }
 
   /** An allocation and the node that made it (empty where the store does not record it). */
@@ -240,11 +198,11 @@ public final class RemoteStore implements IpamStore {
    */
   public List<Listed> listWithNodes(Pool pool, ListRequest query) {
     List<Listed> out = new ArrayList<>();
-    ListRequest r = query.toBuilder().setPool(Protos.pool(pool)).setPageToken("").build();
+    ListRequest r = query.toBuilder().setPool(WireMapping.pool(pool)).setPageToken("").build();
     while (true) {
       ListResponse page = listPage(r);
       for (io.jipam.api.v1.Allocation a : page.getAllocationsList()) {
-        out.add(new Listed(Protos.allocation(a), a.getNode()));
+        out.add(new Listed(WireMapping.allocation(a), a.getNode()));
       }
       if (page.getNextPageToken().isEmpty()) {
         return out;
@@ -253,12 +211,53 @@ public final class RemoteStore implements IpamStore {
     }
   }
 
+  /**
+   * Usage with blocks as jipamd's store answers it; no blocks when that store has none (files,
+   * memory).
+   */
+  @Override
+  public PoolBlocks blockUsage(Pool pool) {
+    UsageResponse r = usageDetail(pool);
+    return new PoolBlocks(WireMapping.usage(r.getRangeSetsList()), WireMapping.blocks(r.getBlocks()));
+  }
+
+  /**
+   * The node behind each attachment of the pool, from List (all pages); empty nodes where jipamd's
+   * store records none.
+   */
+  @Override
+  public Map<Attachment, String> allocatingNodes(Pool pool) {
+    Map<Attachment, String> out = new LinkedHashMap<>();
+    for (Listed l : listWithNodes(pool, ListRequest.getDefaultInstance())) {
+      out.put(l.allocation().attachment(), l.node());
+    }
+    return out;
+  }
+
+  /** ListPools, answered: jipamd and its store are reachable. */
+  @Override
+  public void ping() {
+    pools();
+  }
+
+  /** ReclaimNode; repeated after a transport failure (reclaiming a fenced node again finishes it). */
+  @Override
+  public ReclaimReport reclaimNode(String node, ReclaimPolicy policy) {
+    return WireMapping.report(node, reclaimNode(WireMapping.reclaimRequest(node, policy).build()));
+  }
+
+  /** ReclaimNode's dry run. */
+  @Override
+  public ReclaimPreview previewReclaim(String node, ReclaimPolicy policy) {
+    return WireMapping.preview(node, reclaimNode(WireMapping.reclaimRequest(node, policy).setDryRun(true).build()));
+  }
+
   /** The pools jipamd serves, by name. */
   public List<PoolStatus> pools() {
-    ListPoolsResponse r = call(IpamGrpcClient.ListPools, ListPoolsRequest.getDefaultInstance(), true);
+    ListPoolsResponse r = channel.call(IpamGrpcClient.ListPools, ListPoolsRequest.getDefaultInstance(), Retry.IDEMPOTENT);
     List<PoolStatus> out = new ArrayList<>();
     for (PoolInfo info : r.getPoolsList()) {
-      out.add(new PoolStatus(Protos.pool(info.getPool()), Protos.usage(info.getUsageList()),
+      out.add(new PoolStatus(WireMapping.pool(info.getPool()), WireMapping.usage(info.getUsageList()),
           info.hasBlocks() ? info.getBlocks() : null));
     }
     return out;
@@ -269,154 +268,37 @@ public final class RemoteStore implements IpamStore {
    * transport failure: reclaiming a fenced node again finishes the reclaim.
    */
   public ReclaimNodeResponse reclaimNode(ReclaimNodeRequest request) {
-    return call(IpamGrpcClient.ReclaimNode, request, true);
+    return channel.call(IpamGrpcClient.ReclaimNode, request, Retry.IDEMPOTENT);
   }
 
   /** One allocation message, decoded (validated as the core types are). */
   public static Allocation allocation(io.jipam.api.v1.Allocation message) {
-    return Protos.allocation(message);
+    return WireMapping.allocation(message);
   }
 
   /** The allocations of one pool of a {@link ReclaimNodeResponse}, decoded. */
   public static List<Allocation> allocations(PoolAllocations released) {
-    return Protos.fromAllocations(released.getAllocationsList());
+    return WireMapping.fromAllocations(released.getAllocationsList());
   }
 
   /**
    * LiftFence: true when the node had a fence. Repeated after a transport failure, so a fence the
    * lost first attempt removed reads as false.
    */
+  @Override
   public boolean liftFence(String node) {
-    return call(IpamGrpcClient.LiftFence, LiftFenceRequest.newBuilder().setNode(node).build(), true).getLifted();
+    return channel.call(IpamGrpcClient.LiftFence, LiftFenceRequest.newBuilder().setNode(node).build(), Retry.IDEMPOTENT).getLifted();
   }
 
   @Override
   public void close() {
-    try {
-      client.close().compose(v -> vertx.close()).toCompletionStage().toCompletableFuture()
-          .get(5, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    } catch (ExecutionException | TimeoutException e) {
-      // closing: nothing is pending that a caller waits for
-    }
+    channel.close();
   }
 
   private static List<Allocation> allocations(AllocationsResponse r) {
-    return Protos.fromAllocations(r.getAllocationsList());
+    return WireMapping.fromAllocations(r.getAllocationsList());
   }
 
-  private <Req, Resp> Resp call(ServiceMethod<Resp, Req> method, Req request, boolean idempotent) {
-    long deadline = System.nanoTime() + target.timeout().toNanos();
-    long backoffMillis = 20;
-    for (int attempt = 1; ; attempt++) {
-      long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
-      try {
-        return once(method, request, Math.max(1, left));
-      } catch (Transient e) {
-        long now = System.nanoTime();
-        if (!idempotent || attempt >= ATTEMPTS
-            || now + TimeUnit.MILLISECONDS.toNanos(backoffMillis) >= deadline) {
-          throw e.error;
-        }
-        sleep(backoffMillis);
-        backoffMillis *= 4;
-      }
-    }
-  }
-
-  /** A failure after which the same call may succeed: the connection, not jipamd's answer. */
-  private static final class Transient extends RuntimeException {
-    final IpamException error;
-
-    Transient(IpamException error) {
-      super(error.getMessage(), null, false, false);
-      this.error = error;
-    }
-  }
-
-  /**
-   * One attempt, bounded by {@code timeoutMillis} from now in every phase: waiting for a connection
-   * and a stream counts against it (the gRPC deadline set on the stream is what is left), and an
-   * attempt still unanswered at the bound is cancelled and fails.
-   */
-  private <Req, Resp> Resp once(ServiceMethod<Resp, Req> method, Req request, long timeoutMillis) {
-    String name = method.methodName();
-    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
-    AtomicBoolean abandoned = new AtomicBoolean();
-    AtomicReference<GrpcClientRequest<Req, Resp>> sent = new AtomicReference<>();
-    Future<Resp> answer = client.request(target.address(), method).compose(req -> {
-      long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
-      if (abandoned.get() || left <= 0) {
-        req.cancel();
-        return Future.failedFuture(new IpamException(ErrorCode.TRY_AGAIN_LATER, "jipamd " + name + " at "
-            + target.text() + " did not answer within " + timeoutMillis + " ms"));
-      }
-      req.timeout(left, TimeUnit.MILLISECONDS);
-      if (node != null) {
-        req.headers().set(Headers.NODE, node);
-      }
-      sent.set(req);
-      return req.send(request);
-    }).compose(resp -> resp.last().transform(last -> {
-      if (resp.status() == GrpcStatus.OK && last.succeeded()) {
-        return Future.succeededFuture(last.result());
-      }
-      if (resp.status() == null || resp.status() == GrpcStatus.OK) {
-        return Future.failedFuture(new IpamException(ErrorCode.TRY_AGAIN_LATER, "jipamd " + name
-            + " at " + target.text() + ": no answer: " + last.cause()));
-      }
-      // an error without messages is sent "trailers-only": its metadata arrives as headers
-      io.vertx.core.MultiMap metadata = resp.trailers() != null && resp.trailers().contains(GrpcErrors.DETAILS_TRAILER)
-          ? resp.trailers() : resp.headers();
-      return Future.failedFuture(new Answered(GrpcErrors.exception(resp.status(), resp.statusMessage(),
-          metadata, name)));
-    }));
-    try {
-      return answer.toCompletionStage().toCompletableFuture()
-          .get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
-    } catch (ExecutionException e) {
-      Throwable cause = e.getCause();
-      if (cause instanceof Answered a) {
-        throw a.error;
-      }
-      if (cause instanceof IpamException ipam) {
-        throw new Transient(ipam);
-      }
-      throw new Transient(new IpamException(ErrorCode.TRY_AGAIN_LATER, "jipamd " + name + " at "
-          + target.text() + " failed: " + cause, cause));
-    } catch (TimeoutException e) {
-      abandoned.set(true);
-      GrpcClientRequest<Req, Resp> req = sent.get();
-      if (req != null) {
-        req.cancel(); // resets the stream: jipamd may still have applied the call (see the class doc)
-      }
-      throw new Transient(new IpamException(ErrorCode.TRY_AGAIN_LATER, "jipamd " + name + " at "
-          + target.text() + " did not answer within " + timeoutMillis + " ms"));
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IpamException(ErrorCode.TRY_AGAIN_LATER, "interrupted waiting for jipamd " + name);
-    }
-  }
-
-  /** jipamd answered with an error: final, never retried. */
-  private static final class Answered extends RuntimeException {
-    final IpamException error;
-
-    Answered(IpamException error) {
-      super(error.getMessage(), null, false, false);
-      this.error = error;
-    }
-  }
-
-  private static void sleep(long millis) {
-    try {
-      Thread.sleep(millis);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IpamException(ErrorCode.TRY_AGAIN_LATER, "interrupted");
-    }
-  }
 
   /**
    * TLS settings of a TCP connection; null files mean the JVM's trust store / no client

@@ -3,6 +3,7 @@ package io.jipam.etcd;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.Attachment;
+import io.jipam.core.store.capability.CommitListener;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;

@@ -3,12 +3,23 @@ package io.jipam.etcd;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
+import io.jipam.core.store.capability.Inspection;
+import io.jipam.core.store.capability.NodeReclaim;
+import io.jipam.core.store.capability.NodeView;
+import io.jipam.core.store.capability.PoolBlocks;
+import io.jipam.core.store.capability.PoolDefinitions;
+import io.jipam.core.store.capability.Probe;
+import io.jipam.core.store.capability.ReclaimPolicy;
+import io.jipam.core.store.capability.ReclaimPreview;
+import io.jipam.core.store.capability.ReclaimReport;
 import java.util.List;
 import java.util.Map;
 
 /**
- * The clustered {@link IpamStore} on etcd, with the one operation beyond the store contract:
- * reclaiming what a node that no longer exists held.
+ * The clustered {@link IpamStore} on etcd. Beyond the store contract it has the abilities of
+ * {@code io.jipam.core.store.capability} ({@link Inspection}, {@link NodeReclaim}, {@link NodeView},
+ * {@link PoolDefinitions}, {@link Probe}, and {@code CommitCounters}); callers outside this module
+ * ask for those with {@link IpamStore#capability}, not for this type.
  *
  * <p>Contract in addition to {@link IpamStore}'s:
  * <ul>
@@ -29,7 +40,7 @@ import java.util.Map;
  *       node; {@link #reclaimNode} is the cluster-wide counterpart.
  * </ul>
  */
-public interface EtcdStore extends IpamStore {
+public interface EtcdStore extends IpamStore, Inspection, NodeReclaim, NodeView, PoolDefinitions, Probe {
 
   /** The node name this store allocates for. */
   String node();

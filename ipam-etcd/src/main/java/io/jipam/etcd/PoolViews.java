@@ -6,6 +6,8 @@ import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.PoolUsage;
+import io.jipam.core.store.capability.BlockUsage;
+import io.jipam.core.store.capability.PoolBlocks;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;

@@ -8,6 +8,8 @@ import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
+import io.jipam.core.store.capability.BlockUsage;
+import io.jipam.core.store.capability.CommitCounters;
 import io.jipam.core.testing.Concurrently;
 import io.jipam.core.testing.TestPools;
 import java.time.Duration;

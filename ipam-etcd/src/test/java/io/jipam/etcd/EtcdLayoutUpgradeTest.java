@@ -13,6 +13,7 @@ import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
+import io.jipam.core.store.capability.ReclaimPolicy;
 import io.jipam.core.testing.TestPools;
 import java.util.ArrayList;
 import java.util.List;

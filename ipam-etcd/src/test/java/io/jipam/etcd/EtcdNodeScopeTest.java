@@ -9,6 +9,7 @@ import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
+import io.jipam.core.store.capability.ReclaimPolicy;
 import io.jipam.core.testing.Concurrently;
 import io.jipam.core.testing.TestPools;
 import java.time.Duration;

@@ -147,7 +147,7 @@ final class HostLocalStore implements IpamStore {
         if (!h.verified(legacy)) {
           return null;
         }
-        h.finish(st, false, NONE, NONE);
+        h.finishUnchanged(st);
         return new AllocationOutcome.Allocated(legacy, true);
       }
     } else if (!h.verified(before)) {
@@ -155,7 +155,7 @@ final class HostLocalStore implements IpamStore {
     }
     AllocationOutcome outcome = st.allocate(request);
     if (!(outcome instanceof AllocationOutcome.Allocated got) || got.existing()) {
-      h.finish(st, false, NONE, NONE);
+      h.finishUnchanged(st);
       return outcome;
     }
     List<Allocation> fresh = new ArrayList<>(2);
@@ -175,7 +175,7 @@ final class HostLocalStore implements IpamStore {
     }
     h.writeCursors(fresh);
     created.clear();
-    h.finish(st, true, fresh, NONE);
+    h.finishChanged(st, fresh, NONE);
     return outcome;
   }
 
@@ -191,7 +191,7 @@ final class HostLocalStore implements IpamStore {
       PoolState st = found.state;
       List<Allocation> held = found.held;
       if (held.isEmpty()) {
-        h.finish(st, false, NONE, NONE);
+        h.finishUnchanged(st);
         return NONE;
       }
       Attachment holder = held.get(0).attachment();
@@ -203,7 +203,7 @@ final class HostLocalStore implements IpamStore {
         h.dir.deleteAddressFile(a.address());
       }
       AttachmentRecord.write(h.dir, holder, NONE); // after the address files: a crash leaves a superset
-      h.finish(st, true, NONE, held);
+      h.finishChanged(st, NONE, held);
       return held;
     } catch (IOException | DirectoryIteratorException e) {
       throw PoolDir.ioFailure("releasing in", h.dir.dir, e);
@@ -221,7 +221,7 @@ final class HostLocalStore implements IpamStore {
     PoolSession h = PoolSession.open(d, cache, pool);
     try {
       Lookup found = lookup(h, pool, attachment);
-      h.finish(found.state, false, NONE, NONE);
+      h.finishUnchanged(found.state);
       return found.held;
     } catch (IOException | DirectoryIteratorException e) {
       throw PoolDir.ioFailure("reading", h.dir.dir, e);
@@ -276,7 +276,7 @@ final class HostLocalStore implements IpamStore {
       h.begin(pool, false);
       PoolState st = h.full(pool, false);
       List<Allocation> all = st.list();
-      h.finish(st, false, NONE, NONE);
+      h.finishUnchanged(st);
       return all;
     } catch (IOException | DirectoryIteratorException e) {
       throw PoolDir.ioFailure("reading", h.dir.dir, e);
@@ -296,7 +296,7 @@ final class HostLocalStore implements IpamStore {
       h.begin(pool, false);
       PoolState st = h.full(pool, false);
       PoolUsage usage = st.usage();
-      h.finish(st, false, NONE, NONE);
+      h.finishUnchanged(st);
       return usage;
     } catch (IOException | DirectoryIteratorException e) {
       throw PoolDir.ioFailure("reading", h.dir.dir, e);
@@ -345,7 +345,11 @@ final class HostLocalStore implements IpamStore {
         for (Attachment a : gone) {
           AttachmentRecord.write(h.dir, a, NONE);
         }
-        h.finish(st, !released.isEmpty(), NONE, released);
+        if (released.isEmpty()) {
+          h.finishUnchanged(st);
+        } else {
+          h.finishChanged(st, NONE, released);
+        }
         return released;
       }
       throw PoolSession.contended(pool);

@@ -148,10 +148,19 @@ final class PoolSession implements AutoCloseable {
   }
 
   /**
-   * Ends a call that went well: when it changed the directory or the index must be rewritten,
-   * {@link #commit}s; else caches the whole state (if any) as of the stamp.
+   * Ends a call that went well and wrote nothing to the directory: {@link #commit}s only when the
+   * index must be rewritten; else caches the whole state (if any) as of the stamp.
    */
-  void finish(PoolState st, boolean dirChanged, List<Allocation> added,
+  void finishUnchanged(PoolState st) throws IOException {
+    finish(st, false, List.of(), List.of());
+  }
+
+  /** Ends a call that went well and changed the directory ({@code added}, {@code removed}): {@link #commit}s. */
+  void finishChanged(PoolState st, List<Allocation> added, List<Allocation> removed) throws IOException {
+    finish(st, true, added, removed);
+  }
+
+  private void finish(PoolState st, boolean dirChanged, List<Allocation> added,
       List<Allocation> removed) throws IOException {
     if (dirChanged || this.snapshotNeeded || this.dropped) {
       commit(st, added, removed);

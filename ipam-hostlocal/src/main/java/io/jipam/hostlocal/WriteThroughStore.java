@@ -277,7 +277,7 @@ final class WriteThroughStore implements IpamStore {
   private void commit(String network, Batch b) throws IOException {
     PoolSession h = b.h;
     if (!b.changed && !h.changedFiles()) {
-      h.finish(b.st, false, NONE, NONE);
+      h.finishUnchanged(b.st);
       return;
     }
     List<Allocation> cursorMoves = new ArrayList<>(b.cursors.length);
@@ -298,7 +298,7 @@ final class WriteThroughStore implements IpamStore {
     if (++count[0] % COMPACT_CHECK == 0) {
       h.compactIfDue();
     }
-    h.finish(b.st, true, new ArrayList<>(b.added.values()), new ArrayList<>(b.removed.values()));
+    h.finishChanged(b.st, new ArrayList<>(b.added.values()), new ArrayList<>(b.removed.values()));
   }
 
   private void apply(Batch b, Op op) throws IOException {

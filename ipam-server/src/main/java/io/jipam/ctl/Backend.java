@@ -16,7 +16,7 @@ import java.util.Set;
 /**
  * What jipamctl's commands do with a store, wherever it is: a jipamd ({@link RemoteBackend}) or a
  * data dir or etcd store jipamctl opened itself ({@link DirectBackend}). Both answer as jipamd's
- * {@code jipam.v1} methods do ({@link io.jipam.server.Queries} serves the reads of both). Blocking;
+ * {@code jipam.v1} methods do ({@link io.jipam.server.grpc.ReadCalls} serves the reads of both). Blocking;
  * one command at a time.
  */
 interface Backend extends AutoCloseable {

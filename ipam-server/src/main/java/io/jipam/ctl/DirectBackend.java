@@ -17,8 +17,8 @@ import io.jipam.api.v1.ListResponse;
 import io.jipam.api.v1.ReclaimNodeRequest;
 import io.jipam.api.v1.ReclaimNodeResponse;
 import io.jipam.api.v1.UsageResponse;
-import io.jipam.server.grpc.Queries;
-import io.jipam.server.grpc.Reclaims;
+import io.jipam.server.grpc.ReadCalls;
+import io.jipam.server.grpc.ReclaimCalls;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -32,8 +32,8 @@ import java.util.TreeMap;
 
 /**
  * A store jipamctl opens itself, with no jipamd: a file data dir (host-local's layout, written by
- * host-local or jipam) or an etcd store. Reads go through {@link Queries} and reclaims through
- * {@link Reclaims}, exactly as jipamd serves them. Changes are the store's own atomic calls, so
+ * host-local or jipam) or an etcd store. Reads go through {@link ReadCalls} and reclaims through
+ * {@link ReclaimCalls}, exactly as jipamd serves them. Changes are the store's own atomic calls, so
  * they are safe beside plugins and jipamds working on the same store.
  *
  * <p>Pools: a data dir does not hold ranges, so its pools are those the {@code --conf} files
@@ -97,7 +97,7 @@ final class DirectBackend implements Backend {
   @Override
   public List<Pool> pools() {
     Map<String, Pool> all = new TreeMap<>();
-    for (Pool p : Queries.definedPools(store)) {
+    for (Pool p : ReadCalls.definedPools(store)) {
       all.put(p.name(), p);
     }
     all.putAll(confPools);
@@ -106,20 +106,20 @@ final class DirectBackend implements Backend {
 
   /** The pools the store itself defines (etcd), without the --conf ones. */
   List<Pool> definedPools() {
-    return Queries.definedPools(store);
+    return ReadCalls.definedPools(store);
   }
 
   @Override
   public UsageResponse usage(Pool pool) {
-    return Queries.usage(store, pool);
+    return ReadCalls.usage(store, pool);
   }
 
   @Override
   public List<RemoteStore.Listed> list(Pool pool, ListRequest filter) {
     List<RemoteStore.Listed> out = new ArrayList<>();
-    ListRequest r = filter.toBuilder().setPageSize(Queries.MAX_PAGE_SIZE).setPageToken("").build();
+    ListRequest r = filter.toBuilder().setPageSize(ReadCalls.MAX_PAGE_SIZE).setPageToken("").build();
     while (true) {
-      ListResponse page = Queries.list(store, pool, r);
+      ListResponse page = ReadCalls.list(store, pool, r);
       for (io.jipam.api.v1.Allocation a : page.getAllocationsList()) {
         out.add(new RemoteStore.Listed(RemoteStore.allocation(a), a.getNode()));
       }
@@ -147,12 +147,12 @@ final class DirectBackend implements Backend {
 
   @Override
   public List<Allocation> retainOnlyPreview(Pool pool, Set<Attachment> valid) {
-    return Queries.retainOnlyPreview(store, pool, valid);
+    return ReadCalls.retainOnlyPreview(store, pool, valid);
   }
 
   @Override
   public List<String> audit(Pool pool) {
-    return Queries.audit(store, pool);
+    return ReadCalls.audit(store, pool);
   }
 
   @Override
@@ -162,12 +162,12 @@ final class DirectBackend implements Backend {
 
   @Override
   public ReclaimNodeResponse reclaimNode(ReclaimNodeRequest request) {
-    return Reclaims.reclaimNode(store, request);
+    return ReclaimCalls.reclaimNode(store, request);
   }
 
   @Override
   public boolean liftFence(String node) {
-    return Reclaims.liftFence(store, node).getLifted();
+    return ReclaimCalls.liftFence(store, node).getLifted();
   }
 
   @Override

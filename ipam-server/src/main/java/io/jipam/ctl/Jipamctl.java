@@ -28,8 +28,8 @@ import picocli.CommandLine.Spec;
 @Command(name = "jipamctl", mixinStandardHelpOptions = true, version = "jipamctl 0.1.0",
     description = {"Operator CLI for jipam: pools, usage, list, show, release, gc, reclaim-node, lift-fence, check, migrate.",
         "Talks to jipamd (--server), or opens a store itself: --data-dir DIR (with --conf) or --etcd-config FILE."},
-    subcommands = {Views.Pools.class, Views.Usage.class, Views.ListCmd.class, Views.Show.class,
-        Changes.Release.class, Changes.Gc.class, Changes.ReclaimNode.class, Changes.LiftFence.class, Views.Check.class,
+    subcommands = {Pools.class, Usage.class, ListCmd.class, Show.class,
+        Release.class, Gc.class, ReclaimNode.class, LiftFence.class, Check.class,
         Migrate.class})
 public final class Jipamctl {
   @Mixin Connection connection;
@@ -114,10 +114,10 @@ public final class Jipamctl {
         throw IpamException.invalidConfig("give --data-dir or --etcd-config, not both");
       }
       if (dataDir != null) {
-        return DirectBackend.dataDir(dataDir, Confs.load(confs, err), err);
+        return DirectBackend.dataDir(dataDir, ConfPools.load(confs, err), err);
       }
       if (etcdConfig != null) {
-        return DirectBackend.etcd(etcdConfig, null, Confs.load(confs, err));
+        return DirectBackend.etcd(etcdConfig, null, ConfPools.load(confs, err));
       }
       RemoteStore.Target target = RemoteStore.Target.parse(server).withTimeout(Duration.ofSeconds(timeoutSeconds));
       if (!target.isUnix() && !insecure) {

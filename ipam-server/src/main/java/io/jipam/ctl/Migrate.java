@@ -106,7 +106,7 @@ final class Migrate extends Jipamctl.Base {
       throw usage("from etcd into a data dir: give --node NODE, the node whose attachments the data dir is to hold");
     }
     text = json ? new PrintWriter(Writer.nullWriter()) : out();
-    Map<String, Pool> confs = Confs.load(parent.connection.confs, err());
+    Map<String, Pool> confs = ConfPools.load(parent.connection.confs, err());
     List<Pool> pools = new ArrayList<>();
     for (Pool p : confs.values()) {
       if (pool == null || p.name().equals(pool)) {
@@ -140,8 +140,8 @@ final class Migrate extends Jipamctl.Base {
       int exit = failed > 0 ? 1 : 0;
       if (failed == 0 && !dryRun) {
         text.println("audit of " + target.describe() + ":");
-        Views.Audit audit = Views.audit(target);
-        Views.print(audit, text);
+        Check.Audit audit = Check.audit(target);
+        Check.print(audit, text);
         doc.put("audit", new JsonObject().put("clean", audit.findings().isEmpty()).put("pools", audit.pools())
             .put("allocations", audit.allocations()).put("findings", new JsonArray(audit.findings())));
         exit = audit.findings().isEmpty() ? 0 : 1;
@@ -242,7 +242,7 @@ final class Migrate extends Jipamctl.Base {
         int set = p.rangeSetIndexOf(x.address());
         if (set < 0) {
           refusals.add(new Refusal(x.address(), a, x.address() + " of " + a + " is in no range set of the target pool "
-              + Views.ranges(p.rangeSets().get(0)) + (p.rangeSets().size() > 1 ? ", ..." : "")));
+              + Formats.ranges(p.rangeSets().get(0)) + (p.rangeSets().size() > 1 ? ", ..." : "")));
           ok = false;
         } else if (bySet[set] != null) {
           refusals.add(new Refusal(x.address(), a, a + " holds " + bySet[set] + " and " + x.address()
@@ -286,7 +286,7 @@ final class Migrate extends Jipamctl.Base {
     if (!refusals.isEmpty()) {
       for (Refusal r : refusals) {
         report.getJsonArray("refused").add(json(r));
-        err().println("jipamctl: refused: " + Views.e(p.name() + ": " + r.reason()));
+        err().println("jipamctl: refused: " + Formats.e(p.name() + ": " + r.reason()));
       }
       err().println("jipamctl: " + p.name() + ": nothing written (" + refusals.size() + " refused of " + held.size()
           + " attachments)");
@@ -315,7 +315,7 @@ final class Migrate extends Jipamctl.Base {
       Refusal r = new Refusal(i.addresses().get(0), i.attachment(), describe(i) + ": the target answered " + o
           + " (it changed since the plan)");
       report.getJsonArray("refused").add(json(r));
-      err().println("jipamctl: refused: " + Views.e(p.name() + ": " + r.reason()));
+      err().println("jipamctl: refused: " + Formats.e(p.name() + ": " + r.reason()));
       for (Item undo : written) {
         target.release(p, undo.attachment());
       }
@@ -351,7 +351,7 @@ final class Migrate extends Jipamctl.Base {
   private String describe(Item i) {
     List<String> addrs = new ArrayList<>();
     i.addresses().forEach(x -> addrs.add(x.toString()));
-    return Views.e(i.attachment()) + " " + String.join(",", addrs) + " pod " + Views.e(i.pod())
+    return Formats.e(i.attachment()) + " " + String.join(",", addrs) + " pod " + Formats.e(i.pod())
         + (node != null ? " node " + node : "");
   }
 }

@@ -4,6 +4,7 @@ import io.jipam.core.IoMessages;
 import io.jipam.core.IpamException;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.memory.MemoryStores;
 import io.jipam.server.cni.CniEndpoint;
 import io.jipam.server.cni.HalfCloseTransport;
 import io.jipam.server.cni.UnixSocketFile;
@@ -222,7 +223,7 @@ final class IpamServer implements AutoCloseable {
     return new IpamServer(vertx, servers, workers, stores, settings, tcpPort, metricsActualPort, socketFile);
   }
 
-  private static final Class<?> MEMORY_STORE = IpamStore.inMemory().getClass();
+  private static final Class<?> MEMORY_STORE = MemoryStores.open().getClass();
 
   /** Whether the store's calls never block (the memory store: no I/O), so they may run on an event loop. */
   static boolean neverBlocks(IpamStore store) {

@@ -4,6 +4,7 @@ import io.jipam.client.RemoteStore;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.memory.MemoryStores;
 import io.jipam.etcd.EtcdStoreConfig;
 import io.jipam.etcd.EtcdStores;
 import io.jipam.hostlocal.HostLocalStores;
@@ -47,7 +48,7 @@ final class StoreFactory {
   static IpamStore open(StoreSettings s) {
     return switch (s.type()) {
       case "file", "host-local" -> HostLocalStores.openWriteThrough(dataDir(s.dataDir()), s.fsync());
-      case "memory" -> IpamStore.inMemory();
+      case "memory" -> MemoryStores.open();
       case "etcd" -> EtcdStores.open(EtcdStoreConfig.fromJson(etcdJson(s.etcdConfig())));
       case "remote" -> RemoteStore.connect(RemoteStore.Target.parse(s.remote()).withTls(s.remoteTls()), s.node());
       default -> throw new IpamException(ErrorCode.INVALID_CONFIG, "store type \"" + s.type()

@@ -11,6 +11,7 @@ import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
+import io.jipam.core.store.memory.MemoryStores;
 import io.jipam.core.testing.TestPools;
 import io.jipam.server.cni.CniEndpoint;
 import io.jipam.server.metrics.CallLog;
@@ -64,7 +65,7 @@ class BadClientTest {
   @BeforeEach
   void start() {
     socket = dir.resolve("jipam.sock");
-    server = IpamServer.start(IpamStore.inMemory(), new IpamServer.Settings(socket, null, 0, false, null, null, null,
+    server = IpamServer.start(MemoryStores.open(), new IpamServer.Settings(socket, null, 0, false, null, null, null,
         2, 16, 4L << 20, Duration.ofSeconds(5), BOUND), CallLog.quiet());
   }
 

@@ -7,6 +7,7 @@ import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.cni.NetworkConfig;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
+import io.jipam.core.store.memory.MemoryStores;
 import io.jipam.server.metrics.CallLog;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
@@ -32,7 +33,7 @@ class CniEndpointHostileTest {
   @BeforeEach
   void start() {
     socket = dir.resolve("jipam.sock");
-    store = IpamStore.inMemory();
+    store = MemoryStores.open();
     server = IpamServer.start(store, IpamServer.Settings.unix(socket), CallLog.quiet());
   }
 
@@ -85,7 +86,7 @@ class CniEndpointHostileTest {
   @Test
   void cni_keepAliveRequestThenShutdownWrite_answeredThenClosedWithoutSpinning() throws Exception {
     Path idleSocket = dir.resolve("idle.sock");
-    IpamServer idle = IpamServer.start(IpamStore.inMemory(), new IpamServer.Settings(idleSocket, null, 0, false, null,
+    IpamServer idle = IpamServer.start(MemoryStores.open(), new IpamServer.Settings(idleSocket, null, 0, false, null,
         null, null, 2, 16, 4L << 20, java.time.Duration.ofSeconds(5), java.time.Duration.ofSeconds(1)),
         CallLog.quiet());
     java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.protobuf.DescriptorProtos;
 import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.memory.MemoryStores;
 import io.jipam.etcd.EtcdStoreConfig;
 import io.jipam.etcd.EtcdStores;
 import io.jipam.server.metrics.CallLog;
@@ -92,7 +93,7 @@ class HealthReflectionTest {
 
   @Test
   void check_memoryStore_servingForServerAndIpamNotFoundForOthers() throws Exception {
-    server = serve(IpamStore.inMemory());
+    server = serve(MemoryStores.open());
     assertEquals(ServingStatus.SERVING, check(""));
     assertEquals(ServingStatus.SERVING, check("jipam.v1.Ipam"));
     assertEquals(GrpcStatus.NOT_FOUND, check("no.such.Service"));
@@ -119,7 +120,7 @@ class HealthReflectionTest {
 
   @Test
   void reflection_listsServicesAndDescribesIpam() throws Exception {
-    server = serve(IpamStore.inMemory());
+    server = serve(MemoryStores.open());
     ServerReflectionResponse listed = reflect(ServerReflectionRequest.newBuilder().setListServices("").build());
     List<String> names = listed.getListServicesResponse().getServiceList().stream().map(ServiceResponse::getName)
         .toList();

@@ -16,6 +16,7 @@ import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
+import io.jipam.core.store.memory.MemoryStores;
 import io.jipam.core.testing.TestPools;
 import io.jipam.api.v1.ListRequest;
 import io.jipam.server.metrics.CallLog;
@@ -44,7 +45,7 @@ class IpamServerTest {
   @BeforeEach
   void start() {
     socket = dir.resolve("jipam.sock");
-    server = IpamServer.start(IpamStore.inMemory(), IpamServer.Settings.unix(socket), CallLog.quiet());
+    server = IpamServer.start(MemoryStores.open(), IpamServer.Settings.unix(socket), CallLog.quiet());
     remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket));
   }
 
@@ -196,7 +197,7 @@ class IpamServerTest {
   @Test
   void cniCall_clientHangsMidRequest_cutByIdleTimeoutWhileOthersAreServed() throws Exception {
     Path idleSocket = dir.resolve("idle.sock");
-    IpamServer idle = IpamServer.start(IpamStore.inMemory(), new IpamServer.Settings(idleSocket, null, 0, false,
+    IpamServer idle = IpamServer.start(MemoryStores.open(), new IpamServer.Settings(idleSocket, null, 0, false,
         null, null, null, 2, 4, 4L << 20, Duration.ofSeconds(5), Duration.ofSeconds(1)), CallLog.quiet());
     try (SocketChannel hung = SocketChannel.open(UnixDomainSocketAddress.of(idleSocket))) {
       hung.write(ByteBuffer.wrap(("POST /cni/v1 HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"

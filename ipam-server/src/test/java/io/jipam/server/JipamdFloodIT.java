@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.sun.tools.attach.VirtualMachine;
 import io.jipam.api.GrpcErrors;
-import io.jipam.api.Protos;
+import io.jipam.api.WireMapping;
 import io.jipam.client.RemoteStore;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
@@ -260,18 +260,18 @@ class JipamdFloodIT {
       return;
     }
     Attachment a = new Attachment("f-" + ids.incrementAndGet(), "eth0");
-    AllocateRequest request = AllocateRequest.newBuilder().setPool(Protos.pool(POOL))
-        .setAttachment(Protos.attachment(a)).build();
+    AllocateRequest request = AllocateRequest.newBuilder().setPool(WireMapping.pool(POOL))
+        .setAttachment(WireMapping.attachment(a)).build();
     call(client, where, IpamGrpcClient.Allocate, request).compose(answer -> {
       if (answer.kind() == Kind.OK) {
         AllocateResponse r = (AllocateResponse) answer.message();
-        if (!(Protos.outcome(r) instanceof AllocationOutcome.Allocated)) {
-          violations.add("flood allocate of " + a + ": " + Protos.outcome(r));
+        if (!(WireMapping.outcome(r) instanceof AllocationOutcome.Allocated)) {
+          violations.add("flood allocate of " + a + ": " + WireMapping.outcome(r));
           return Future.succeededFuture();
         }
         held.add(a);
-        ReleaseRequest release = ReleaseRequest.newBuilder().setPool(Protos.pool(POOL))
-            .setAttachment(Protos.attachment(a)).build();
+        ReleaseRequest release = ReleaseRequest.newBuilder().setPool(WireMapping.pool(POOL))
+            .setAttachment(WireMapping.attachment(a)).build();
         return call(client, where, IpamGrpcClient.Release, release).map(r2 -> {
           if (r2.kind() == Kind.OK) {
             held.remove(a);
@@ -415,8 +415,8 @@ class JipamdFloodIT {
     GrpcClient client = GrpcClient.client(vertx, new GrpcClientOptions().setMaxMessageSize(64L << 20),
         new HttpClientOptions().setProtocolVersion(HttpVersion.HTTP_2).setHttp2ClearTextUpgrade(false));
     String big = "x".repeat(5 << 20);
-    AllocateRequest huge = AllocateRequest.newBuilder().setPool(Protos.pool(POOL))
-        .setAttachment(Protos.attachment(new Attachment("huge", "eth0")))
+    AllocateRequest huge = AllocateRequest.newBuilder().setPool(WireMapping.pool(POOL))
+        .setAttachment(WireMapping.attachment(new Attachment("huge", "eth0")))
         .setPod(PodRef.newBuilder().setNamespace("ns").setName(big)).build();
     for (int i = 0; i < times; i++) {
       String outcome = client.request(where, IpamGrpcClient.Allocate).compose(req -> {

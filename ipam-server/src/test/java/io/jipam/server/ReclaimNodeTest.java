@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jipam.api.GrpcErrors;
-import io.jipam.api.Protos;
+import io.jipam.api.WireMapping;
 import io.jipam.client.RemoteStore;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
@@ -206,7 +206,7 @@ class ReclaimNodeTest {
       assertEquals(ErrorCode.INVALID_CONFIG, lift.code(), lift.getMessage());
       assertTrue(lift.getMessage().contains("LiftFence: invalid node name " + quoted), lift.getMessage());
       IpamException list = assertThrows(IpamException.class, () -> b.listPage(
-          io.jipam.api.v1.ListRequest.newBuilder().setPool(Protos.pool(other)).setNode(bad).build()));
+          io.jipam.api.v1.ListRequest.newBuilder().setPool(WireMapping.pool(other)).setNode(bad).build()));
       assertEquals(ErrorCode.INVALID_CONFIG, list.code(), list.getMessage());
       assertTrue(list.getMessage().contains("invalid node name " + quoted), list.getMessage());
     }

@@ -3,6 +3,7 @@ package io.jipam.server;
 import io.jipam.client.RemoteStore;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.IpamStoreContractTest;
+import io.jipam.core.store.memory.MemoryStores;
 import io.jipam.server.metrics.CallLog;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Timeout;
@@ -16,7 +17,7 @@ class RemoteStoreMemoryContractTest extends IpamStoreContractTest {
   @Override
   protected IpamStore openStore() {
     Path socket = dir.resolve("jipam.sock");
-    IpamServer server = IpamServer.start(IpamStore.inMemory(), IpamServer.Settings.unix(socket), CallLog.quiet());
+    IpamServer server = IpamServer.start(MemoryStores.open(), IpamServer.Settings.unix(socket), CallLog.quiet());
     return new ServedStore(RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket).withTimeout(ServedStore.TIMEOUT)), server);
   }
 }

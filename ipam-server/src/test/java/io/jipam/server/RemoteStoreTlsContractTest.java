@@ -3,6 +3,7 @@ package io.jipam.server;
 import io.jipam.client.RemoteStore;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.IpamStoreContractTest;
+import io.jipam.core.store.memory.MemoryStores;
 import io.jipam.server.metrics.CallLog;
 import java.nio.file.Path;
 import org.junit.jupiter.api.BeforeAll;
@@ -22,7 +23,7 @@ class RemoteStoreTlsContractTest extends IpamStoreContractTest {
 
   @Override
   protected IpamStore openStore() {
-    IpamServer server = IpamServer.start(IpamStore.inMemory(), new IpamServer.Settings(null, "127.0.0.1", 0, false,
+    IpamServer server = IpamServer.start(MemoryStores.open(), new IpamServer.Settings(null, "127.0.0.1", 0, false,
         certs.pem("server"), certs.key("server"), certs.pem("ca"), 8, 1024, 4L << 20,
         java.time.Duration.ofSeconds(10), java.time.Duration.ofSeconds(30)), CallLog.quiet());
     RemoteStore.Target target = RemoteStore.Target.parse("127.0.0.1:" + server.tcpPort())

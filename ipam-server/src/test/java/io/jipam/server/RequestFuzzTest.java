@@ -19,6 +19,7 @@ import io.jipam.api.v1.ListRequest;
 import io.jipam.api.v1.ReleaseRequest;
 import io.jipam.api.v1.RetainOnlyRequest;
 import io.jipam.api.v1.UsageRequest;
+import io.jipam.core.store.memory.MemoryStores;
 import io.jipam.server.cni.CniEndpoint;
 import io.jipam.server.grpc.Access;
 import io.jipam.server.grpc.Caller;
@@ -52,7 +53,7 @@ class RequestFuzzTest {
   private static final List<Parser<?>> PARSERS = List.of(AllocateRequest.parser(), ReleaseRequest.parser(),
       FindRequest.parser(), ListRequest.parser(), RetainOnlyRequest.parser(), UsageRequest.parser());
 
-  private final IpamStore store = IpamStore.inMemory();
+  private final IpamStore store = MemoryStores.open();
   private final CallLog log = new CallLog(new PrintStream(new ByteArrayOutputStream()), false);
   private final CniEndpoint cni = new CniEndpoint(store, new PoolRegistry(), Runnable::run, log, new Metrics());
   private final IpamEndpoint grpc = new IpamEndpoint(store, new PoolRegistry(), Runnable::run, log, new Metrics());

@@ -11,6 +11,7 @@ import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
+import io.jipam.core.store.memory.MemoryStores;
 import io.jipam.hostlocal.HostLocalStores;
 import io.jipam.server.metrics.CallLog;
 import java.nio.file.Path;
@@ -102,7 +103,7 @@ class ShutdownTest {
   void stop_callRunningPastTheBound_reportedNotClean() throws Exception {
     java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
     java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
-    IpamStore memory = IpamStore.inMemory();
+    IpamStore memory = MemoryStores.open();
     IpamStore slow = new IpamStore() {
       @Override
       public AllocationOutcome allocate(Pool pool, AllocationRequest request) {
@@ -159,7 +160,7 @@ class ShutdownTest {
       release.countDown();
       client.shutdownNow();
     }
-    IpamServer quick = IpamServer.start(IpamStore.inMemory(), settings, CallLog.quiet());
+    IpamServer quick = IpamServer.start(MemoryStores.open(), settings, CallLog.quiet());
     try (RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket))) {
       remote.allocate(IpamServerTest.pool("quick", "198.18.10.0/24"), AllocationRequest.of(new Attachment("c1", "eth0")));
     }

@@ -13,6 +13,7 @@ import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
+import io.jipam.core.store.memory.MemoryStores;
 import io.jipam.server.metrics.CallLog;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -39,7 +40,7 @@ class TlsTest {
   @BeforeAll
   static void start() throws Exception {
     certs = TestCerts.make(dir);
-    server = IpamServer.start(IpamStore.inMemory(), IpamServer.Settings.unix(dir.resolve("tls.sock"))
+    server = IpamServer.start(MemoryStores.open(), IpamServer.Settings.unix(dir.resolve("tls.sock"))
         .withTcp("127.0.0.1", 0, false, certs.pem("server"), certs.key("server"), certs.pem("ca")), CallLog.quiet());
     address = "127.0.0.1:" + server.tcpPort();
   }

@@ -17,7 +17,7 @@ import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
-import io.jipam.etcd.CommitCounters;
+import io.jipam.core.store.capability.CommitCounters;
 import io.jipam.etcd.EtcdStoreConfig;
 import io.jipam.etcd.EtcdStores;
 import java.nio.charset.StandardCharsets;
@@ -279,7 +279,8 @@ public final class EtcdLoads {
 
   /** The store's commit counters (see {@link CommitCounters}); zeros for a store without them. */
   private static long[] statsOf(IpamStore s) {
-    return s instanceof CommitCounters c ? new long[] {c.commits(), c.committedRequests()} : new long[] {0, 0};
+    return s.capability(CommitCounters.class).map(c -> new long[] {c.commits(), c.committedRequests()})
+        .orElse(new long[] {0, 0});
   }
 
   private EtcdLoads() {}

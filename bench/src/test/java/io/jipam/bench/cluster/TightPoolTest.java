@@ -12,6 +12,7 @@ import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
+import io.jipam.core.store.memory.MemoryStores;
 import java.util.HashSet;
 import java.util.Set;
 import io.jipam.etcd.EtcdStoreConfig;
@@ -25,7 +26,7 @@ class TightPoolTest {
   @ValueSource(ints = {1, 16, 64, 256})
   void pool_ofNPods_allocatesExactlyNAddressesThenIsExhausted(int pods) {
     Pool pool = TightPool.pool(pods);
-    IpamStore store = IpamStore.inMemory();
+    IpamStore store = MemoryStores.open();
     Set<IpAddress> got = new HashSet<>();
     for (int i = 0; i < pods; i++) {
       AllocationOutcome out = store.allocate(pool, AllocationRequest.of(new Attachment("p" + i, "eth0")));

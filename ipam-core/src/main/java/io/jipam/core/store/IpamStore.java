@@ -1,6 +1,7 @@
 package io.jipam.core.store;
 
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -48,8 +49,14 @@ public interface IpamStore extends AutoCloseable {
   @Override
   void close();
 
-  /** A store that keeps everything in this process's memory; for the service and for tests. */
-  static IpamStore inMemory() {
-    return new InMemoryStore();
+  /**
+   * An optional ability of this store beyond the contract (the interfaces of
+   * {@code io.jipam.core.store.capability}: {@code Inspection}, {@code NodeReclaim}, ...), or empty
+   * when it has none such. Callers ask for the ability, never for a store class. The default
+   * answers by what this object implements; a store that wraps another may answer for it.
+   */
+  default <T> Optional<T> capability(Class<T> ability) {
+    return ability.isInstance(this) ? Optional.of(ability.cast(this)) : Optional.empty();
   }
+
 }

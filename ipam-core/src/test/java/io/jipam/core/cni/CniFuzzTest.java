@@ -11,6 +11,7 @@ import com.code_intelligence.jazzer.junit.FuzzTest;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.memory.MemoryStores;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.List;
@@ -72,7 +73,7 @@ class CniFuzzTest {
     }
     byte[] stdin = data.consumeRemainingAsBytes();
     String version = null;
-    try (IpamStore store = IpamStore.inMemory()) {
+    try (IpamStore store = MemoryStores.open()) {
       CniEnvironment environment = CniEnvironment.from(env);
       Object parsed = JsonReader.parse(stdin);
       version = NetworkConfig.versionText(parsed);

@@ -10,6 +10,7 @@ import io.jipam.core.IpamException;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.PodRef;
+import io.jipam.core.store.memory.MemoryStores;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.List;
@@ -19,7 +20,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 class CniHandlerTest {
-  private final IpamStore store = IpamStore.inMemory();
+  private final IpamStore store = MemoryStores.open();
 
   private static String conf(String version, String extra) {
     return ("{'cniVersion':'" + version + "','name':'net','ipam':{'type':'jipam',"

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
 import io.jipam.core.net.IpAddress;
+import io.jipam.core.store.memory.MemoryStores;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -22,7 +23,7 @@ class InMemoryStoreLinearizabilityTest {
   @Test
   void concurrentHistories_inMemoryStore_linearizable() throws Exception {
     System.out.println("InMemoryStoreLinearizabilityTest: "
-        + LinearizabilityCheck.run(h -> new IpamStore[] {IpamStore.inMemory()}, 300, 4, 8));
+        + LinearizabilityCheck.run(h -> new IpamStore[] {MemoryStores.open()}, 300, 4, 8));
   }
 
   @Test

@@ -8,6 +8,7 @@ import io.jipam.core.net.IpAddress;
 import io.jipam.core.net.IpRange;
 import io.jipam.core.net.RangeSet;
 import io.jipam.core.alloc.AllocationOrder;
+import io.jipam.core.store.memory.MemoryStores;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -32,7 +33,7 @@ public final class LinearizabilityCheck {
     for (RangeSet set : pool.rangeSets()) {
       Pool one = new Pool(pool.name(), List.of(set), pool.order()); // each set exhausted on its own
       List<IpAddress> addresses = new ArrayList<>();
-      try (IpamStore scratch = IpamStore.inMemory()) {
+      try (IpamStore scratch = MemoryStores.open()) {
         for (int i = 0; ; i++) {
           AllocationOutcome o = scratch.allocate(one, AllocationRequest.of(new Attachment("x" + i, "eth0")));
           if (!(o instanceof AllocationOutcome.Allocated a)) {

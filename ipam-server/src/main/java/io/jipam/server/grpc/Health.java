@@ -1,9 +1,8 @@
 package io.jipam.server.grpc;
 
 import com.google.protobuf.Descriptors;
-import io.jipam.client.RemoteStore;
 import io.jipam.core.store.IpamStore;
-import io.jipam.etcd.EtcdStore;
+import io.jipam.core.store.capability.Probe;
 import io.jipam.api.v1.IpamGrpcService;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
@@ -35,8 +34,8 @@ import java.util.concurrent.RejectedExecutionException;
  * <table>
  *   <caption>What "the store answers" means</caption>
  *   <tr><th>store</th><th>probe</th></tr>
- *   <tr><td>etcd</td><td>{@link EtcdStore#ping}: one key read</td></tr>
- *   <tr><td>remote</td><td>{@code ListPools} on the other jipamd</td></tr>
+ *   <tr><td>etcd ({@link Probe})</td><td>{@code ping}: one key read</td></tr>
+ *   <tr><td>remote ({@link Probe})</td><td>{@code ListPools} on the other jipamd</td></tr>
  *   <tr><td>file, memory</td><td>none: opening the store at start was the check</td></tr>
  * </table>
  */
@@ -88,11 +87,7 @@ public final class Health {
   /** True when the store answers a read now. */
   public static boolean answers(IpamStore store) {
     try {
-      if (store instanceof EtcdStore etcd) {
-        etcd.ping();
-      } else if (store instanceof RemoteStore remote) {
-        remote.pools();
-      }
+      store.capability(Probe.class).ifPresent(Probe::ping);
       return true;
     } catch (RuntimeException e) {
       return false;

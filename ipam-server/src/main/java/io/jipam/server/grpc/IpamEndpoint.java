@@ -1,7 +1,7 @@
 package io.jipam.server.grpc;
 
 import io.jipam.api.GrpcErrors;
-import io.jipam.api.Protos;
+import io.jipam.api.WireMapping;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.net.IpAddress;
@@ -108,9 +108,9 @@ public final class IpamEndpoint {
     unary(server, IpamGrpcService.Usage, this::usage);
     unary(server, IpamGrpcService.ListPools, (s, r) -> listPools(s.store()));
     unary(server, IpamGrpcService.Audit, (s, r) -> io.jipam.api.v1.AuditResponse.newBuilder()
-        .addAllFindings(Queries.audit(s.store(), pool(r.getPool()))).build());
-    unary(server, IpamGrpcService.ReclaimNode, (s, r) -> Reclaims.reclaimNode(s.store(), r));
-    unary(server, IpamGrpcService.LiftFence, (s, r) -> Reclaims.liftFence(s.store(), r.getNode()));
+        .addAllFindings(ReadCalls.audit(s.store(), pool(r.getPool()))).build());
+    unary(server, IpamGrpcService.ReclaimNode, (s, r) -> ReclaimCalls.reclaimNode(s.store(), r));
+    unary(server, IpamGrpcService.LiftFence, (s, r) -> ReclaimCalls.liftFence(s.store(), r.getNode()));
   }
 
   /** What one call does with its decoded request, in the caller's scope; runs on the blocking pool. */
@@ -190,20 +190,20 @@ public final class IpamEndpoint {
     if (message.getContainerId().isEmpty()) {
       throw IpamException.invalidConfig("request has no attachment (container_id, ifname)");
     }
-    return Protos.attachment(message);
+    return WireMapping.attachment(message);
   }
 
   private AllocateResponse allocate(Access.Scope s, AllocateRequest r) {
     Pool pool = pool(r.getPool());
     List<IpAddress> requested = new ArrayList<>();
     for (String text : r.getRequestedList()) {
-      requested.add(Protos.address(text, "requested address"));
+      requested.add(WireMapping.address(text, "requested address"));
     }
     AllocationOutcome outcome =
         s.store().allocate(pool, new AllocationRequest(attachment(r.getAttachment()), requested,
-            Protos.requestedPod(r.getPod())));
+            WireMapping.requestedPod(r.getPod())));
     pools.allocatedFrom(pool);
-    return Protos.outcome(outcome);
+    return WireMapping.outcome(outcome);
   }
 
   private AllocationsResponse release(Access.Scope s, ReleaseRequest r) {
@@ -217,7 +217,7 @@ public final class IpamEndpoint {
   }
 
   private ListResponse list(Access.Scope s, ListRequest r) {
-    return Queries.list(s.store(), pool(r.getPool()), access.list(s, r));
+    return ReadCalls.list(s.store(), pool(r.getPool()), access.list(s, r));
   }
 
   private AllocationsResponse retainOnly(Access.Scope s, RetainOnlyRequest r) {
@@ -227,17 +227,17 @@ public final class IpamEndpoint {
       valid.add(attachment(a));
     }
     IpamStore store = s.store();
-    return allocations(r.getDryRun() ? Queries.retainOnlyPreview(store, pool, valid) : store.retainOnly(pool, valid));
+    return allocations(r.getDryRun() ? ReadCalls.retainOnlyPreview(store, pool, valid) : store.retainOnly(pool, valid));
   }
 
   private UsageResponse usage(Access.Scope s, UsageRequest r) {
-    return Queries.usage(s.store(), pool(r.getPool()));
+    return ReadCalls.usage(s.store(), pool(r.getPool()));
   }
 
   /** The pools served since start and, for a store that defines pools (etcd), those it holds. */
   private ListPoolsResponse listPools(IpamStore store) {
     java.util.TreeMap<String, Pool> all = new java.util.TreeMap<>();
-    for (Pool pool : Queries.definedPools(store)) {
+    for (Pool pool : ReadCalls.definedPools(store)) {
       all.put(pool.name(), pool);
     }
     for (Pool pool : pools.all()) {
@@ -245,8 +245,8 @@ public final class IpamEndpoint {
     }
     ListPoolsResponse.Builder out = ListPoolsResponse.newBuilder();
     for (Pool pool : all.values()) {
-      UsageResponse u = Queries.usage(store, pool);
-      PoolInfo.Builder info = PoolInfo.newBuilder().setPool(Protos.pool(pool)).addAllUsage(u.getRangeSetsList());
+      UsageResponse u = ReadCalls.usage(store, pool);
+      PoolInfo.Builder info = PoolInfo.newBuilder().setPool(WireMapping.pool(pool)).addAllUsage(u.getRangeSetsList());
       if (u.hasBlocks()) {
         info.setBlocks(u.getBlocks());
       }
@@ -256,7 +256,7 @@ public final class IpamEndpoint {
   }
 
   private static AllocationsResponse allocations(List<Allocation> list) {
-    return AllocationsResponse.newBuilder().addAllAllocations(Protos.allocations(list)).build();
+    return AllocationsResponse.newBuilder().addAllAllocations(WireMapping.allocations(list)).build();
   }
 
 }

@@ -4,9 +4,9 @@ import io.jipam.core.ErrorCode;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
-import io.jipam.etcd.CommitCounters;
-import io.jipam.etcd.EtcdStore;
-import io.jipam.etcd.PoolBlocks;
+import io.jipam.core.store.capability.CommitCounters;
+import io.jipam.core.store.capability.NodeView;
+import io.jipam.core.store.capability.PoolBlocks;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Counter;
@@ -19,6 +19,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
@@ -45,7 +46,7 @@ import java.util.function.LongSupplier;
  *       {@link #POOL_TOTALS_EVERY} per pool</td></tr>
  *   <tr><td>{@code jipamd_node_addresses}</td><td>pool, range_set, state ({@code used}, {@code free})</td>
  *       <td>etcd store only: the addresses of this node's blocks, read at each scrape from the
- *       node's own keys ({@link EtcdStore#nodeBlockUsage})</td></tr>
+ *       node's own keys ({@link NodeView#nodeBlockUsage})</td></tr>
  *   <tr><td>{@code jipamd_node_blocks}</td><td>pool, range_set</td><td>etcd store only: blocks this
  *       node owns</td></tr>
  *   <tr><td>{@code jipamd_etcd_written_bytes_total}, {@code jipamd_etcd_committed_changes_total}</td>
@@ -97,7 +98,7 @@ public final class Metrics {
    * each of its transactions from now on; any other store has no such meter.
    */
   public void watchCommits(IpamStore store) {
-    if (store instanceof CommitCounters counters) {
+    store.capability(CommitCounters.class).ifPresent(counters -> {
       counters.addCommitListener((pool, changes) -> DistributionSummary.builder("jipamd.etcd.commit.batch")
           .description("ADDs and DELs carried by one etcd transaction of the group commit")
           .baseUnit("changes").tags("pool", pool).serviceLevelObjectives(1, 2, 4, 8, 16, 32)
@@ -110,7 +111,7 @@ public final class Metrics {
       Gauge.builder("jipamd.etcd.db.size", counters, CommitCounters::etcdDbSize)
           .description("etcd's database size as its first endpoint reports it; -1 when unknown").baseUnit("bytes")
           .register(registry);
-    }
+    });
   }
 
   /** Records one answered call. {@code code} is the error's code when the call failed, else null. */
@@ -137,11 +138,12 @@ public final class Metrics {
     List<MultiGauge.Row<?>> rows = new ArrayList<>();
     List<MultiGauge.Row<?>> nodeRows = new ArrayList<>();
     List<MultiGauge.Row<?>> blockRows = new ArrayList<>();
+    Optional<NodeView> view = store.capability(NodeView.class);
     for (Pool pool : pools) {
       try {
         addRows(rows, pool, usage(pool, store));
-        if (store instanceof EtcdStore etcd) {
-          PoolBlocks mine = etcd.nodeBlockUsage(pool);
+        if (view.isPresent()) {
+          PoolBlocks mine = view.get().nodeBlockUsage(pool);
           addRows(nodeRows, pool, mine.usage());
           for (int i = 0; i < mine.usage().allocated().size(); i++) {
             int set = i;
@@ -159,9 +161,9 @@ public final class Metrics {
     return registry.scrape();
   }
 
-  /** The pool's usage: read now, or on the etcd store a copy at most {@link #POOL_TOTALS_EVERY} old. */
+  /** The pool's usage: read now, or on a store of node blocks ({@link NodeView}: etcd) a copy at most {@link #POOL_TOTALS_EVERY} old. */
   private PoolUsage usage(Pool pool, IpamStore store) {
-    if (!(store instanceof EtcdStore)) {
+    if (store.capability(NodeView.class).isEmpty()) {
       return store.usage(pool);
     }
     long now = nanoTime.getAsLong();

@@ -1,6 +1,6 @@
 package io.jipam.server.pools;
 
-import io.jipam.api.Protos;
+import io.jipam.api.WireMapping;
 import io.jipam.core.IoMessages;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.Pool;
@@ -67,7 +67,7 @@ public final class PoolRegistry {
     if (Files.exists(file)) {
       try {
         for (PoolInfo info : ListPoolsResponse.parseFrom(Files.readAllBytes(file)).getPoolsList()) {
-          Pool pool = Protos.pool(info.getPool());
+          Pool pool = WireMapping.pool(info.getPool());
           r.provisional.put(pool.name(), pool);
           r.persisted.put(pool.name(), pool);
         }
@@ -81,13 +81,13 @@ public final class PoolRegistry {
     return r;
   }
 
-  /** Decodes the request's pool message ({@link Protos#pool}) and {@link #check}s it; cached. */
+  /** Decodes the request's pool message ({@link WireMapping#pool}) and {@link #check}s it; cached. */
   public Pool check(io.jipam.api.v1.Pool message) {
     Pool known = decoded.get(message);
     if (known != null) {
       return known; // checked when first decoded; a name's definition never changes
     }
-    Pool pool = check(Protos.pool(message));
+    Pool pool = check(WireMapping.pool(message));
     if (decoded.size() >= DECODED_MAX) {
       decoded.clear();
     }
@@ -140,7 +140,7 @@ public final class PoolRegistry {
   private void save() {
     ListPoolsResponse.Builder out = ListPoolsResponse.newBuilder();
     for (Pool pool : persisted.values()) {
-      out.addPools(PoolInfo.newBuilder().setPool(Protos.pool(pool)));
+      out.addPools(PoolInfo.newBuilder().setPool(WireMapping.pool(pool)));
     }
     Path temp = file.resolveSibling(file.getFileName() + ".tmp");
     try {

@@ -1,5 +1,12 @@
-package io.jipam.core.store;
+package io.jipam.core.store.memory;
 
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOutcome;
+import io.jipam.core.store.AllocationRequest;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.Pool;
+import io.jipam.core.store.PoolUsage;
 import io.jipam.core.store.spi.PoolState;
 import java.util.HashMap;
 import java.util.List;

@@ -1,4 +1,4 @@
-package io.jipam.etcd;
+package io.jipam.core.store.capability;
 
 /**
  * Told of every transaction a store committed for its group commit, on the committing thread:

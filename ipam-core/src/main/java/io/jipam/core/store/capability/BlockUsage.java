@@ -1,4 +1,4 @@
-package io.jipam.etcd;
+package io.jipam.core.store.capability;
 
 import io.jipam.core.net.Cidr;
 import java.util.Objects;
@@ -9,7 +9,7 @@ import java.util.Objects;
  * @param rangeSet the range set the block is cut from
  * @param block the block's prefix
  * @param owner the node whose block it is (its affinity); empty when it has none (orphaned by
- *     {@link EtcdStore#reclaimNode})
+ *     {@link NodeReclaim#reclaimNode})
  * @param used addresses held in the block, by any node (a borrowed address counts in the block it
  *     lies in)
  * @param capacity addresses of the block that may be handed out (inside the set's ranges, not

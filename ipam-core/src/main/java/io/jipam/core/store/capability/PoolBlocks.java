@@ -1,4 +1,4 @@
-package io.jipam.etcd;
+package io.jipam.core.store.capability;
 
 import io.jipam.core.store.PoolUsage;
 import java.util.List;

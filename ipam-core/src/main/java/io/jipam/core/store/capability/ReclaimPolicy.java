@@ -1,10 +1,10 @@
-package io.jipam.etcd;
+package io.jipam.core.store.capability;
 
 import io.jipam.core.IpamException;
 import java.time.Duration;
 
 /**
- * How {@link EtcdStore#reclaimNode(String, ReclaimPolicy)} decides that a node is gone.
+ * How {@link NodeReclaim#reclaimNode(String, ReclaimPolicy)} decides that a node is gone.
  *
  * @param quietPeriod a node whose stores committed within this period looks alive and is refused
  *     (unless {@code force}); at least one second

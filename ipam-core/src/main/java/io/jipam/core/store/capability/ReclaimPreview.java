@@ -1,4 +1,4 @@
-package io.jipam.etcd;
+package io.jipam.core.store.capability;
 
 import io.jipam.core.store.Allocation;
 import java.time.Instant;
@@ -8,7 +8,7 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * What {@link EtcdStore#previewReclaim} read: what a node holds now and whether a reclaim would be
+ * What {@link NodeReclaim#previewReclaim} read: what a node holds now and whether a reclaim would be
  * refused. Read at one moment, changing nothing; the node may allocate or release right after.
  *
  * @param node the node
@@ -26,7 +26,7 @@ public record ReclaimPreview(String node, Instant lastSeen, boolean looksAlive, 
     held = Collections.unmodifiableMap(copy);
   }
 
-  /** True when {@link EtcdStore#reclaimNode} with {@code policy} would refuse the node now. */
+  /** True when {@link NodeReclaim#reclaimNode} with {@code policy} would refuse the node now. */
   public boolean refused(ReclaimPolicy policy) {
     return looksAlive && !fenced && !policy.force();
   }

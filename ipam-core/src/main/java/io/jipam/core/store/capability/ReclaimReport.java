@@ -1,4 +1,4 @@
-package io.jipam.etcd;
+package io.jipam.core.store.capability;
 
 import io.jipam.core.store.Allocation;
 import java.time.Instant;
@@ -7,7 +7,7 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * What {@link EtcdStore#reclaimNode} did.
+ * What {@link NodeReclaim#reclaimNode} did.
  *
  * @param node the reclaimed node
  * @param lastSeen when a store of the node last recorded a commit (before the fence), or null when

@@ -13,7 +13,16 @@ import io.jipam.core.store.Attachment;
 import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
+import io.jipam.core.store.capability.BlockUsage;
+import io.jipam.core.store.capability.ReclaimPolicy;
+import io.jipam.core.store.capability.ReclaimPreview;
+import io.jipam.core.store.capability.ReclaimReport;
 import io.jipam.api.v1.AllocateResponse;
+import io.jipam.api.v1.Blocks;
+import io.jipam.api.v1.NodeUsage;
+import io.jipam.api.v1.PoolAllocations;
+import io.jipam.api.v1.ReclaimNodeRequest;
+import io.jipam.api.v1.ReclaimNodeResponse;
 import io.jipam.api.v1.Allocated;
 import io.jipam.api.v1.Exhausted;
 import io.jipam.api.v1.Order;
@@ -21,8 +30,14 @@ import io.jipam.api.v1.Range;
 import io.jipam.api.v1.RangeSetUsage;
 import io.jipam.api.v1.Taken;
 import io.jipam.api.v1.Unavailable;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * Converts between the store's value types and the {@code jipam.v1} messages, both ways and
@@ -30,8 +45,8 @@ import java.util.List;
  * core constructors do, so a malformed field becomes an {@link IpamException} naming it
  * ({@code INVALID_CONFIG}), never a half-built value.
  */
-public final class Protos {
-  private Protos() {}
+public final class WireMapping {
+  private WireMapping() {}
 
   public static io.jipam.api.v1.Pool pool(Pool pool) {
     io.jipam.api.v1.Pool.Builder b = io.jipam.api.v1.Pool.newBuilder()
@@ -207,5 +222,110 @@ public final class Protos {
       free.add(u.getFree());
     }
     return new PoolUsage(allocated, free);
+  }
+
+  /** The blocks of a Usage answer: each block, and per owning node and range set their sums. */
+  public static Blocks blocks(List<BlockUsage> blocks) {
+    Blocks.Builder out = Blocks.newBuilder();
+    Map<String, long[]> byNode = new TreeMap<>(); // "node\0set" -> blocks, allocated, free
+    for (BlockUsage b : blocks) {
+      out.addBlocks(io.jipam.api.v1.BlockUsage.newBuilder().setRangeSetIndex(b.rangeSet())
+          .setCidr(b.block().toString()).setNode(b.owner()).setAllocated(b.used()).setFree(b.free()));
+      long[] n = byNode.computeIfAbsent(b.owner() + "\0" + String.format("%04d", b.rangeSet()), k -> new long[3]);
+      n[0]++;
+      n[1] += b.used();
+      n[2] += b.free();
+    }
+    byNode.forEach((key, n) -> {
+      int zero = key.indexOf('\0');
+      out.addNodes(NodeUsage.newBuilder().setNode(key.substring(0, zero))
+          .setRangeSetIndex(Integer.parseInt(key.substring(zero + 1))).setBlocks((int) n[0])
+          .setAllocated(n[1]).setFree(n[2]));
+    });
+    return out.build();
+  }
+
+  /** The blocks of a Usage answer, decoded (validated as {@link BlockUsage} is). */
+  public static List<BlockUsage> blocks(Blocks message) {
+    List<BlockUsage> out = new ArrayList<>();
+    for (io.jipam.api.v1.BlockUsage b : message.getBlocksList()) {
+      out.add(new BlockUsage(b.getRangeSetIndex(), cidr(b.getCidr()), b.getNode(), b.getAllocated(),
+          b.getAllocated() + b.getFree()));
+    }
+    return out;
+  }
+
+  private static Cidr cidr(String text) {
+    try {
+      return Cidr.parse(text);
+    } catch (RuntimeException e) {
+      throw new IpamException(ErrorCode.DECODE_FAILURE, "jipamd answered a block that is not a CIDR: "
+          + io.jipam.core.store.Printable.quote(text));
+    }
+  }
+
+  /** A ReclaimNode request for {@code node} under {@code policy}; the caller sets {@code dry_run}. */
+  public static ReclaimNodeRequest.Builder reclaimRequest(String node, ReclaimPolicy policy) {
+    return ReclaimNodeRequest.newBuilder().setNode(node).setForce(policy.force())
+        .setQuietPeriodSeconds((int) Math.min(policy.quietPeriod().toSeconds(), 0xFFFF_FFFFL));
+  }
+
+  /** The policy a ReclaimNode request asks for: quiet period 0 is the default one. */
+  public static ReclaimPolicy policy(ReclaimNodeRequest r) {
+    return new ReclaimPolicy(r.getQuietPeriodSeconds() == 0 ? ReclaimPolicy.DEFAULT_QUIET_PERIOD
+        : Duration.ofSeconds(Integer.toUnsignedLong(r.getQuietPeriodSeconds())), r.getForce());
+  }
+
+  /** A reclaim's report as ReclaimNode answers it. */
+  public static ReclaimNodeResponse report(ReclaimReport report) {
+    return released(report.released()).setLastSeen(time(report.lastSeen())).setForced(report.forced())
+        .setLooksAlive(report.forced()).setBlocksDeleted(report.blocksDeleted())
+        .setBlocksOrphaned(report.blocksOrphaned()).setAffinitiesRemoved(report.affinitiesRemoved()).build();
+  }
+
+  /** A reclaim's dry run as ReclaimNode answers it, {@code would_refuse} under {@code policy}. */
+  public static ReclaimNodeResponse preview(ReclaimPreview p, ReclaimPolicy policy) {
+    return released(p.held()).setDryRun(true).setLastSeen(time(p.lastSeen())).setLooksAlive(p.looksAlive())
+        .setFenced(p.fenced()).setWouldRefuse(p.refused(policy))
+        .setForced(p.looksAlive() && !p.fenced() && policy.force()).build();
+  }
+
+  /** The report of a ReclaimNode answer for {@code node}. */
+  public static ReclaimReport report(String node, ReclaimNodeResponse r) {
+    return new ReclaimReport(node, time(r.getLastSeen()), r.getForced(), released(r), r.getBlocksDeleted(),
+        r.getBlocksOrphaned(), r.getAffinitiesRemoved());
+  }
+
+  /** The dry run of a ReclaimNode answer (dry_run set) for {@code node}. */
+  public static ReclaimPreview preview(String node, ReclaimNodeResponse r) {
+    return new ReclaimPreview(node, time(r.getLastSeen()), r.getLooksAlive(), r.getFenced(), released(r));
+  }
+
+  private static ReclaimNodeResponse.Builder released(Map<String, List<Allocation>> byPool) {
+    ReclaimNodeResponse.Builder out = ReclaimNodeResponse.newBuilder();
+    byPool.forEach((pool, list) ->
+        out.addReleased(PoolAllocations.newBuilder().setPool(pool).addAllAllocations(allocations(list))));
+    return out;
+  }
+
+  private static Map<String, List<Allocation>> released(ReclaimNodeResponse r) {
+    Map<String, List<Allocation>> out = new LinkedHashMap<>();
+    for (PoolAllocations p : r.getReleasedList()) {
+      out.put(p.getPool(), fromAllocations(p.getAllocationsList()));
+    }
+    return out;
+  }
+
+  private static String time(Instant at) {
+    return at == null ? "" : at.toString();
+  }
+
+  private static Instant time(String text) {
+    try {
+      return text.isEmpty() ? null : Instant.parse(text);
+    } catch (DateTimeParseException e) {
+      throw new IpamException(ErrorCode.DECODE_FAILURE, "jipamd answered a time that is not RFC 3339: "
+          + io.jipam.core.store.Printable.quote(text));
+    }
   }
 }

@@ -24,8 +24,8 @@ import java.util.stream.Stream;
  * this is where jipamctl gets them. Parsed by the plugin's own config reader, so a config jipamctl
  * takes is one the plugin takes.
  */
-final class Confs {
-  private Confs() {}
+final class ConfPools {
+  private ConfPools() {}
 
   /**
    * The pools the files name, by network name (a later file's definition of a name wins). A file

@@ -1,9 +1,10 @@
-package io.jipam.etcd;
+package io.jipam.core.store.capability;
 
 /**
  * What an etcd store has committed, for benchmarks, tests and metrics (how well group commit
- * batches); not part of the store contract. The stores {@link EtcdStores#open} returns implement
- * it. Counters only grow; reads are thread-safe and not atomic with each other.
+ * batches); not part of the store contract. The etcd stores implement it; ask a store for it with
+ * {@code store.capability(CommitCounters.class)}. Counters only grow; reads are thread-safe and not
+ * atomic with each other.
  */
 public interface CommitCounters {
   /** Successful transactions this store committed. */

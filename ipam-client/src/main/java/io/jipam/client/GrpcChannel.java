@@ -1,0 +1,207 @@
+package io.jipam.client;
+
+import io.jipam.api.GrpcErrors;
+import io.jipam.api.Headers;
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.http.HttpClientOptions;
+import io.vertx.core.http.HttpVersion;
+import io.vertx.core.net.PemKeyCertOptions;
+import io.vertx.core.net.PemTrustOptions;
+import io.vertx.grpc.client.GrpcClient;
+import io.vertx.grpc.client.GrpcClientOptions;
+import io.vertx.grpc.client.GrpcClientRequest;
+import io.vertx.grpc.common.GrpcStatus;
+import io.vertx.grpc.common.ServiceMethod;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * {@link RemoteStore}'s transport: one long-lived HTTP/2 connection to a jipamd and unary calls on
+ * it, each bounded by the target's timeout in every phase, errors jipamd answered rebuilt as the
+ * same {@link IpamException}, transport failures retried only for calls marked
+ * {@link Retry#IDEMPOTENT}. Thread-safe; blocking (never call it on a Vert.x event loop).
+ */
+final class GrpcChannel {
+  private static final int ATTEMPTS = 3;
+
+  /** Seconds after which an idle connection to jipamd is closed from this side. */
+  static final int CLIENT_IDLE_SECONDS = 10;
+
+  /** Whether a call may be sent again after a transport failure. */
+  enum Retry {
+    /** Sent once: a repeat could change the answer (Allocate: {@code existing = true}). */
+    NEVER,
+    /** Repeated after a transport failure, inside the deadline (20 ms, then 80 ms apart). */
+    IDEMPOTENT
+  }
+
+  private final Vertx vertx;
+  private final GrpcClient client;
+  private final RemoteStore.Target target;
+  /** The node every call acts for (sent as {@value Headers#NODE}), or null. */
+  private final String node;
+
+  private GrpcChannel(Vertx vertx, GrpcClient client, RemoteStore.Target target, String node) {
+    this.vertx = vertx;
+    this.client = client;
+    this.target = target;
+    this.node = node;
+  }
+
+  /** Connects lazily: an unreachable jipamd surfaces as TRY_AGAIN_LATER from the first call. */
+  static GrpcChannel open(RemoteStore.Target target, String node) {
+    Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(1).setWorkerPoolSize(1)
+        .setInternalBlockingPoolSize(1));
+    HttpClientOptions http = new HttpClientOptions()
+        .setProtocolVersion(HttpVersion.HTTP_2)
+        .setHttp2ClearTextUpgrade(false)
+        // close an idle connection before jipamd's idle timeout (default 30 s) can close it under
+        // a call: an Allocate is not retried, so a call sent as the server closes would fail
+        .setHttp2KeepAliveTimeout(CLIENT_IDLE_SECONDS)
+        .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, target.timeout().toMillis()));
+    if (target.tls() != null) {
+      http.setSsl(true).setUseAlpn(true);
+      if (target.tls().caFile() != null) {
+        http.setTrustOptions(new PemTrustOptions().addCertPath(target.tls().caFile().toString()));
+      }
+      if (target.tls().certFile() != null) {
+        http.setKeyCertOptions(new PemKeyCertOptions().setCertPath(target.tls().certFile().toString())
+            .setKeyPath(target.tls().keyFile().toString()));
+      }
+    }
+    GrpcClient client = GrpcClient.client(vertx, new GrpcClientOptions()
+        .setScheduleDeadlineAutomatically(true)
+        .setMaxMessageSize(16L << 20), http);
+    return new GrpcChannel(vertx, client, target, node);
+  }
+
+  <Req, Resp> Resp call(ServiceMethod<Resp, Req> method, Req request, Retry retry) {
+    long deadline = System.nanoTime() + target.timeout().toNanos();
+    long backoffMillis = 20;
+    for (int attempt = 1; ; attempt++) {
+      long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+      try {
+        return once(method, request, Math.max(1, left));
+      } catch (Transient e) {
+        long now = System.nanoTime();
+        if (retry == Retry.NEVER || attempt >= ATTEMPTS
+            || now + TimeUnit.MILLISECONDS.toNanos(backoffMillis) >= deadline) {
+          throw e.error;
+        }
+        sleep(backoffMillis);
+        backoffMillis *= 4;
+      }
+    }
+  }
+
+  /** A failure after which the same call may succeed: the connection, not jipamd's answer. */
+  private static final class Transient extends RuntimeException {
+    final IpamException error;
+
+    Transient(IpamException error) {
+      super(error.getMessage(), null, false, false);
+      this.error = error;
+    }
+  }
+
+  /**
+   * One attempt, bounded by {@code timeoutMillis} from now in every phase: waiting for a connection
+   * and a stream counts against it (the gRPC deadline set on the stream is what is left), and an
+   * attempt still unanswered at the bound is cancelled and fails.
+   */
+  private <Req, Resp> Resp once(ServiceMethod<Resp, Req> method, Req request, long timeoutMillis) {
+    String name = method.methodName();
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+    AtomicBoolean abandoned = new AtomicBoolean();
+    AtomicReference<GrpcClientRequest<Req, Resp>> sent = new AtomicReference<>();
+    Future<Resp> answer = client.request(target.address(), method).compose(req -> {
+      long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
+      if (abandoned.get() || left <= 0) {
+        req.cancel();
+        return Future.failedFuture(new IpamException(ErrorCode.TRY_AGAIN_LATER, "jipamd " + name + " at "
+            + target.text() + " did not answer within " + timeoutMillis + " ms"));
+      }
+      req.timeout(left, TimeUnit.MILLISECONDS);
+      if (node != null) {
+        req.headers().set(Headers.NODE, node);
+      }
+      sent.set(req);
+      return req.send(request);
+    }).compose(resp -> resp.last().transform(last -> {
+      if (resp.status() == GrpcStatus.OK && last.succeeded()) {
+        return Future.succeededFuture(last.result());
+      }
+      if (resp.status() == null || resp.status() == GrpcStatus.OK) {
+        return Future.failedFuture(new IpamException(ErrorCode.TRY_AGAIN_LATER, "jipamd " + name
+            + " at " + target.text() + ": no answer: " + last.cause()));
+      }
+      // an error without messages is sent "trailers-only": its metadata arrives as headers
+      io.vertx.core.MultiMap metadata = resp.trailers() != null && resp.trailers().contains(GrpcErrors.DETAILS_TRAILER)
+          ? resp.trailers() : resp.headers();
+      return Future.failedFuture(new Answered(GrpcErrors.exception(resp.status(), resp.statusMessage(),
+          metadata, name)));
+    }));
+    try {
+      return answer.toCompletionStage().toCompletableFuture()
+          .get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+    } catch (ExecutionException e) {
+      Throwable cause = e.getCause();
+      if (cause instanceof Answered a) {
+        throw a.error;
+      }
+      if (cause instanceof IpamException ipam) {
+        throw new Transient(ipam);
+      }
+      throw new Transient(new IpamException(ErrorCode.TRY_AGAIN_LATER, "jipamd " + name + " at "
+          + target.text() + " failed: " + cause, cause));
+    } catch (TimeoutException e) {
+      abandoned.set(true);
+      GrpcClientRequest<Req, Resp> req = sent.get();
+      if (req != null) {
+        req.cancel(); // resets the stream: jipamd may still have applied the call (see the class doc)
+      }
+      throw new Transient(new IpamException(ErrorCode.TRY_AGAIN_LATER, "jipamd " + name + " at "
+          + target.text() + " did not answer within " + timeoutMillis + " ms"));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IpamException(ErrorCode.TRY_AGAIN_LATER, "interrupted waiting for jipamd " + name);
+    }
+  }
+
+  /** jipamd answered with an error: final, never retried. */
+  private static final class Answered extends RuntimeException {
+    final IpamException error;
+
+    Answered(IpamException error) {
+      super(error.getMessage(), null, false, false);
+      this.error = error;
+    }
+  }
+
+  private static void sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IpamException(ErrorCode.TRY_AGAIN_LATER, "interrupted");
+    }
+  }
+
+  void close() {
+    try {
+      client.close().compose(v -> vertx.close()).toCompletionStage().toCompletableFuture()
+          .get(5, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (ExecutionException | TimeoutException e) {
+      // closing: nothing is pending that a caller waits for
+    }
+  }
+}

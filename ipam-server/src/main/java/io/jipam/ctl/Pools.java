@@ -1,0 +1,38 @@
+package io.jipam.ctl;
+
+import static io.jipam.ctl.Formats.*;
+
+import io.jipam.api.v1.UsageResponse;
+import io.jipam.core.store.Pool;
+import io.jipam.core.store.PoolUsage;
+import io.vertx.core.json.JsonArray;
+import picocli.CommandLine.Command;
+
+@Command(name = "pools", mixinStandardHelpOptions = true,
+    description = "The pools: ranges, used, free, utilisation per range set; per block and node where there are blocks.")
+final class Pools extends Jipamctl.Base {
+  @Override
+  int run(Backend store, boolean json) {
+    JsonArray all = new JsonArray();
+    for (Pool p : store.pools()) {
+      UsageResponse r = store.usage(p);
+      if (json) {
+        all.add(usageJson(p, r));
+        continue;
+      }
+      PoolUsage u = usage(r);
+      out().println(e(p.name()) + " (" + p.order().configName() + ")");
+      for (int i = 0; i < p.rangeSets().size(); i++) {
+        long used = u.allocated().get(i);
+        long free = u.free().get(i);
+        out().println("  set " + i + ": " + ranges(p.rangeSets().get(i)) + "  used " + used + "  free "
+            + count(free) + "  " + bar(used, free));
+      }
+      blocksText(out(), r);
+    }
+    if (json) {
+      out().println(all.encodePrettily());
+    }
+    return 0;
+  }
+}

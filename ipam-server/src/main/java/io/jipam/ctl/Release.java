@@ -1,0 +1,73 @@
+package io.jipam.ctl;
+
+import static io.jipam.ctl.Formats.*;
+import static io.jipam.ctl.Prompts.confirm;
+
+import io.jipam.client.RemoteStore;
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.Pool;
+import io.vertx.core.json.JsonArray;
+import java.io.IOException;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "release", mixinStandardHelpOptions = true,
+    description = "Release an address (its whole attachment) or an attachment's addresses.")
+final class Release extends Jipamctl.Base {
+  @Parameters(paramLabel = "ADDRESS|CONTAINERID[/IFNAME]") String what;
+  @Option(names = "--yes", description = "do not ask") boolean yes;
+  @Option(names = "--dry-run", description = "print what would be released; change nothing") boolean dryRun;
+
+  @Override
+  int run(Backend store, boolean json) throws IOException {
+    Map<Pool, List<RemoteStore.Listed>> found = Formats.matching(store, what);
+    if (found.isEmpty()) {
+      if (json) {
+        out().println(released(dryRun, new JsonArray()).encodePrettily());
+      }
+      err().println("jipamctl: nothing allocated matches " + Formats.e(what));
+      return 1;
+    }
+    Map<Pool, Set<Attachment>> attachments = new java.util.LinkedHashMap<>();
+    found.forEach((p, list) -> list.forEach(a -> attachments.computeIfAbsent(p, k -> new java.util.LinkedHashSet<>())
+        .add(a.allocation().attachment())));
+    JsonArray held = new JsonArray();
+    for (Map.Entry<Pool, Set<Attachment>> e : attachments.entrySet()) {
+      for (Attachment a : e.getValue()) {
+        for (Allocation h : store.find(e.getKey(), a)) {
+          held.add(Formats.json(h, e.getKey().name()));
+          if (!json) {
+            out().println((dryRun ? "would release " : "releasing ") + Formats.text(h, e.getKey().name()));
+          }
+        }
+      }
+    }
+    if (dryRun) {
+      if (json) {
+        out().println(released(true, held).encodePrettily());
+      }
+      return 0;
+    }
+    if (!yes && !confirm(this, "release " + held.size() + " address(es)?")) {
+      if (json) {
+        out().println(released(false, new JsonArray()).encodePrettily());
+      }
+      return 1;
+    }
+    JsonArray done = new JsonArray();
+    for (Map.Entry<Pool, Set<Attachment>> e : attachments.entrySet()) {
+      for (Attachment a : e.getValue()) {
+        store.release(e.getKey(), a).forEach(r -> done.add(Formats.json(r, e.getKey().name())));
+      }
+    }
+    if (json) {
+      out().println(released(false, done).encodePrettily());
+    }
+    return 0;
+  }
+}

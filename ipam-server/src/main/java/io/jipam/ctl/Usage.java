@@ -1,0 +1,35 @@
+package io.jipam.ctl;
+
+import static io.jipam.ctl.Formats.*;
+
+import io.jipam.api.v1.UsageResponse;
+import io.jipam.core.store.Pool;
+import io.vertx.core.json.JsonArray;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "usage", mixinStandardHelpOptions = true,
+    description = "Utilisation per pool and range set; per block and per node where the store has blocks (etcd).")
+final class Usage extends Jipamctl.Base {
+  @Option(names = "--pool", description = "only this pool") String pool;
+
+  @Override
+  int run(Backend store, boolean json) {
+    JsonArray all = new JsonArray();
+    if (!json) {
+      out().println(USAGE_HEADER);
+    }
+    for (Pool p : pools(store, pool)) {
+      UsageResponse r = store.usage(p);
+      if (json) {
+        all.add(usageJson(p, r));
+      } else {
+        usageText(out(), p, r);
+      }
+    }
+    if (json) {
+      out().println(all.encodePrettily());
+    }
+    return 0;
+  }
+}
