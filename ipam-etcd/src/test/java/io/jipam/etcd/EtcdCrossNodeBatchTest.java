@@ -14,6 +14,8 @@ import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
+import io.jipam.core.store.capability.ReclaimPolicy;
+import io.jipam.core.store.capability.ReclaimReport;
 import io.jipam.core.testing.Concurrently;
 import java.time.Duration;
 import java.util.HashSet;
