@@ -1,5 +1,6 @@
 package io.jipam.etcd;
 
+import io.jipam.testkit.Etcd;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -34,12 +35,12 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 /** Behaviour beyond the store contract: blocks, affinity, borrowing, GC, config, failures. */
 @ExtendWith(EtcdExtension.class)
-class EtcdStoreTest {
-  private final EtcdCluster etcd;
+class EtcdStoreIT {
+  private final Etcd etcd;
   private final String prefix = "/jipam-test-" + UUID.randomUUID();
   private final List<EtcdStore> opened = new ArrayList<>();
 
-  EtcdStoreTest(EtcdCluster etcd) {
+  EtcdStoreIT(Etcd etcd) {
     this.etcd = etcd;
   }
 
@@ -139,7 +140,7 @@ class EtcdStoreTest {
     AllocationOutcome outcome = b.allocate(pool, AllocationRequest.of(att("b-more")));
     assertEquals(0, assertInstanceOf(AllocationOutcome.Exhausted.class, outcome).rangeSetIndex());
     // a node without strict affinity still borrows
-    assertNotNull(address(EtcdStoreTest.this.store(EtcdStoreConfig.of(etcd.endpoints(), "c").withPrefix(prefix))
+    assertNotNull(address(EtcdStoreIT.this.store(EtcdStoreConfig.of(etcd.endpoints(), "c").withPrefix(prefix))
         .allocate(pool, AllocationRequest.of(att("c0")))));
   }
 

@@ -1,5 +1,6 @@
 package io.jipam.etcd;
 
+import io.jipam.testkit.Etcd;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -26,12 +27,12 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * pool of 20 other allocations and in one of 2,000.
  */
 @ExtendWith(EtcdExtension.class)
-class EtcdNodeScopeTest {
+class EtcdNodeScopeIT {
   private static final int MINE = 5;
 
-  private final EtcdCluster etcd;
+  private final Etcd etcd;
 
-  EtcdNodeScopeTest(EtcdCluster etcd) {
+  EtcdNodeScopeIT(Etcd etcd) {
     this.etcd = etcd;
   }
 

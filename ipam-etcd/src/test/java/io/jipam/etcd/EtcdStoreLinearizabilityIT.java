@@ -1,5 +1,6 @@
 package io.jipam.etcd;
 
+import io.jipam.testkit.Etcd;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
@@ -16,9 +17,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * machine does not turn a call into an error, which the checker does not model.
  */
 @ExtendWith(EtcdExtension.class)
-class EtcdStoreLinearizabilityTest {
+class EtcdStoreLinearizabilityIT {
   @Test
-  void concurrentHistories_twoNodesOnOneEtcd_linearizable(EtcdCluster etcd) throws Exception {
+  void concurrentHistories_twoNodesOnOneEtcd_linearizable(Etcd etcd) throws Exception {
     String prefix = "/jipam-lin-" + UUID.randomUUID();
     EtcdStoreConfig config = EtcdStoreConfig.of(etcd.endpoints(), "node-a").withPrefix(prefix)
         .withTimeout(Duration.ofSeconds(20));
@@ -26,7 +27,7 @@ class EtcdStoreLinearizabilityTest {
       for (IpamStore s : new IpamStore[] {a, b}) { // warm up both clients
         s.allocate(LinearizabilityCheck.smallPool("warm"), AllocationRequest.of(new Attachment("warm", "eth0")));
       }
-      System.out.println("EtcdStoreLinearizabilityTest: " + LinearizabilityCheck.run(
+      System.out.println("EtcdStoreLinearizabilityIT: " + LinearizabilityCheck.run(
           h -> new IpamStore[] {LinearizabilityCheck.unclosable(a), LinearizabilityCheck.unclosable(b)}, 20, 4, 8));
     }
   }

@@ -1,5 +1,6 @@
 package io.jipam.etcd;
 
+import io.jipam.testkit.Etcd;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -21,12 +22,12 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 /** What operators read beyond the contract: usage per block and owner, allocating nodes, defined pools, commit sizes. */
 @ExtendWith(EtcdExtension.class)
-class EtcdStoreViewsTest {
-  private final EtcdCluster etcd;
+class EtcdStoreViewsIT {
+  private final Etcd etcd;
   private final String prefix = "/jipam-views-" + UUID.randomUUID();
   private final List<EtcdStore> opened = new ArrayList<>();
 
-  EtcdStoreViewsTest(EtcdCluster etcd) {
+  EtcdStoreViewsIT(Etcd etcd) {
     this.etcd = etcd;
   }
 

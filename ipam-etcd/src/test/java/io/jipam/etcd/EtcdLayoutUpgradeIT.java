@@ -1,5 +1,6 @@
 package io.jipam.etcd;
 
+import io.jipam.testkit.Etcd;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -29,12 +30,12 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * reads it as its own; a pool this layout defines is unreadable to the previous layout's code.
  */
 @ExtendWith(EtcdExtension.class)
-class EtcdLayoutUpgradeTest {
-  private final EtcdCluster etcd;
+class EtcdLayoutUpgradeIT {
+  private final Etcd etcd;
   private final String prefix = "/jipam-test-" + UUID.randomUUID();
   private final Pool pool = TestPools.pool("old", AllocationOrder.ROUND_ROBIN, "198.18.60.0/24");
 
-  EtcdLayoutUpgradeTest(EtcdCluster etcd) {
+  EtcdLayoutUpgradeIT(Etcd etcd) {
     this.etcd = etcd;
   }
 

@@ -1,5 +1,6 @@
 package io.jipam.etcd;
 
+import io.jipam.testkit.Etcd;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.IpamStoreContractTest;
 import java.util.UUID;
@@ -9,12 +10,12 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 /** The store contract against a real etcd; every test under its own key prefix. */
 @ExtendWith(EtcdExtension.class)
-class EtcdStoreContractTest extends IpamStoreContractTest {
-  private static EtcdCluster etcd;
+class EtcdStoreContractIT extends IpamStoreContractTest {
+  private static Etcd etcd;
   private String prefix;
 
   @BeforeAll
-  static void etcd(EtcdCluster cluster) {
+  static void etcd(Etcd cluster) {
     etcd = cluster;
   }
 

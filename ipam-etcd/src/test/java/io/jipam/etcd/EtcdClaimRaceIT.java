@@ -1,5 +1,6 @@
 package io.jipam.etcd;
 
+import io.jipam.testkit.Etcd;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -34,11 +35,11 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * asserted.
  */
 @ExtendWith(EtcdExtension.class)
-class EtcdClaimRaceTest {
+class EtcdClaimRaceIT {
   private static final int NODES = 16;
-  private final EtcdCluster etcd;
+  private final Etcd etcd;
 
-  EtcdClaimRaceTest(EtcdCluster etcd) {
+  EtcdClaimRaceIT(Etcd etcd) {
     this.etcd = etcd;
   }
 
@@ -60,7 +61,7 @@ class EtcdClaimRaceTest {
       for (EtcdStore s : stores) {
         refused += ((CommitCounters) s).refusedCommits();
       }
-      System.out.println("EtcdClaimRaceTest: 16 nodes' first ADDs at once (each claims a block), ms: " + claims
+      System.out.println("EtcdClaimRaceIT: 16 nodes' first ADDs at once (each claims a block), ms: " + claims
           + "; transactions refused: " + refused);
       assertTrue(refused <= 2L * NODES, refused + " transactions refused for " + NODES
           + " fresh nodes' first ADDs");

@@ -1,5 +1,6 @@
 package io.jipam.etcd;
 
+import io.jipam.testkit.Etcd;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -62,7 +63,7 @@ import org.junit.jupiter.api.Timeout;
  * (4000), {@code .timeoutMillis} (the stores' bound, 1500), {@code .slackMillis} (1500).
  */
 @Timeout(600)
-class EtcdClusterFaultsTest {
+class EtcdClusterFaultsIT {
   private static final int ROUNDS = Integer.getInteger("jipam.etcdfaults.rounds", 1);
   private static final int NODES = Integer.getInteger("jipam.etcdfaults.nodes", 8);
   private static final int CALLERS = Integer.getInteger("jipam.etcdfaults.callers", 3);
@@ -100,7 +101,7 @@ class EtcdClusterFaultsTest {
     List<FaultCosts.Fault> faults = new ArrayList<>();
     List<EtcdStore> stores = new ArrayList<>();
     Caller[][] callers = new Caller[NODES][CALLERS];
-    try (EtcdCluster cluster = EtcdCluster.start(3)) {
+    try (Etcd cluster = Etcd.cluster(3)) {
       for (int n = 0; n < NODES; n++) {
         stores.add(EtcdStores.open(EtcdStoreConfig.of(cluster.endpoints(), "node-" + n)
             .withTimeout(Duration.ofMillis(TIMEOUT_MS)).withPrefix(prefix)));
@@ -147,13 +148,13 @@ class EtcdClusterFaultsTest {
             cluster.pause(leader);
             Set<Integer> others = new HashSet<>(all);
             others.remove(leader);
-            int elected = cluster.leader(others, PAUSE_MS + 10_000);
+            int elected = cluster.leader(others, java.time.Duration.ofMillis(PAUSE_MS + 10_000));
             assertTrue(elected >= 0, "no new leader while member " + leader + " was paused");
             Thread.sleep(Math.max(0, PAUSE_MS - TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)));
             healed = System.nanoTime();
             cluster.resume(leader);
             faults.add(fault("leader paused (SIGSTOP) " + PAUSE_MS + " ms (election timeout "
-                + EtcdCluster.ELECTION_TIMEOUT_MS + " ms), then SIGCONT", t0, healed, healthy(cluster)));
+                + Etcd.ELECTION_TIMEOUT_MS + " ms), then SIGCONT", t0, healed, healthy(cluster)));
             sentinelsThere(stores, faults.get(faults.size() - 1).name());
 
             // 4. quorum lost: two members killed, then restarted
@@ -347,7 +348,7 @@ class EtcdClusterFaultsTest {
     }
   }
 
-  private void auditAtRest(EtcdCluster cluster, Caller[][] callers) {
+  private void auditAtRest(Etcd cluster, Caller[][] callers) {
     Map<Attachment, Set<IpAddress>> inEtcd = new HashMap<>();
     Map<IpAddress, Attachment> holder = new HashMap<>();
     try (EtcdStore audit = EtcdStores.open(EtcdStoreConfig.of(cluster.endpoints(), "audit").withPrefix(prefix))) {
@@ -399,16 +400,16 @@ class EtcdClusterFaultsTest {
     }
   }
 
-  private static int leaderOf(EtcdCluster cluster, Set<Integer> members) throws InterruptedException {
-    int leader = cluster.leader(members, 15_000);
+  private static int leaderOf(Etcd cluster, Set<Integer> members) throws InterruptedException {
+    int leader = cluster.leader(members, java.time.Duration.ofMillis(15_000));
     assertTrue(leader >= 0, "no leader among " + members);
     return leader;
   }
 
   /** Waits until all three members answer healthy; returns when (nanoTime). */
-  private static long healthy(EtcdCluster cluster) throws Exception {
+  private static long healthy(Etcd cluster) throws Exception {
     for (int i = 0; i < 3; i++) {
-      cluster.awaitHealthy(i, 30_000);
+      cluster.awaitHealthy(i, java.time.Duration.ofSeconds(30));
     }
     return System.nanoTime();
   }
@@ -426,7 +427,7 @@ class EtcdClusterFaultsTest {
     long late = all.stream().filter(c -> c.code() != FaultCosts.OK && c.millis() > TIMEOUT_MS + 200).count();
     StringBuilder out = new StringBuilder();
     out.append("etcd faults: ").append(NODES).append(" nodes x ").append(CALLERS).append(" callers, store timeout ")
-        .append(TIMEOUT_MS).append(" ms, election timeout ").append(EtcdCluster.ELECTION_TIMEOUT_MS).append(" ms; ")
+        .append(TIMEOUT_MS).append(" ms, election timeout ").append(Etcd.ELECTION_TIMEOUT_MS).append(" ms; ")
         .append(all.size()).append(" calls (").append(ok).append(" ok, ").append(all.size() - ok)
         .append(" failed, slowest failure ").append(maxError).append(" ms, ").append(late)
         .append(" failures later than the bound + 200 ms), ").append(faults.size())

@@ -1,5 +1,6 @@
 package io.jipam.etcd;
 
+import io.jipam.testkit.Etcd;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -28,13 +29,13 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 /** Reclaiming a node never hands out an address that node still uses. */
 @ExtendWith(EtcdExtension.class)
-class EtcdReclaimTest {
-  private final EtcdCluster etcd;
+class EtcdReclaimIT {
+  private final Etcd etcd;
   private final String prefix = "/jipam-test-" + UUID.randomUUID();
   private final List<EtcdStore> opened = new ArrayList<>();
-  private final Pool pool = EtcdStoreTest.pool("reclaim", "198.18.0.0/22");
+  private final Pool pool = EtcdStoreIT.pool("reclaim", "198.18.0.0/22");
 
-  EtcdReclaimTest(EtcdCluster etcd) {
+  EtcdReclaimIT(Etcd etcd) {
     this.etcd = etcd;
   }
 
@@ -140,7 +141,7 @@ class EtcdReclaimTest {
 
   @Test
   void reclaimNode_quietNode_reclaimedWithReportThenFenceLifted() throws Exception {
-    Pool other = EtcdStoreTest.pool("reclaim-dual", "198.19.0.0/24", "fd00:19::/64");
+    Pool other = EtcdStoreIT.pool("reclaim-dual", "198.19.0.0/24", "fd00:19::/64");
     EtcdStore n = store("n");
     EtcdStore operator = store("op");
     n.allocate(pool, AllocationRequest.of(new Attachment("n1", "eth0")));

@@ -1,5 +1,6 @@
 package io.jipam.etcd;
 
+import io.jipam.testkit.Etcd;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 
@@ -24,13 +25,13 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * <p>The pool is one /28 cut into /28 blocks: a single block with 13 usable addresses (.2-.14).
  */
 @ExtendWith(EtcdExtension.class)
-class EtcdStaleCacheTest {
-  private final EtcdCluster etcd;
+class EtcdStaleCacheIT {
+  private final Etcd etcd;
   private final String prefix = "/jipam-test-" + UUID.randomUUID();
   private final List<EtcdStore> opened = new ArrayList<>();
-  private final Pool pool = EtcdStoreTest.pool("tight", "198.18.0.0/28");
+  private final Pool pool = EtcdStoreIT.pool("tight", "198.18.0.0/28");
 
-  EtcdStaleCacheTest(EtcdCluster etcd) {
+  EtcdStaleCacheIT(Etcd etcd) {
     this.etcd = etcd;
   }
 

@@ -1,5 +1,6 @@
 package io.jipam.etcd;
 
+import io.jipam.testkit.Etcd;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.etcd.jetcd.KeyValue;
@@ -19,11 +20,11 @@ import org.opentest4j.AssertionFailedError;
 
 /** The checker itself: it passes what the store wrote and fails each kind of corruption. */
 @ExtendWith(EtcdExtension.class)
-class EtcdInvariantsTest {
-  private static EtcdCluster etcd;
+class EtcdInvariantsIT {
+  private static Etcd etcd;
 
   @BeforeAll
-  static void etcd(EtcdCluster cluster) {
+  static void etcd(Etcd cluster) {
     etcd = cluster;
   }
 

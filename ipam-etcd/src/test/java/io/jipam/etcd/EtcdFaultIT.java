@@ -1,5 +1,6 @@
 package io.jipam.etcd;
 
+import io.jipam.testkit.Etcd;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -21,12 +22,12 @@ import org.junit.jupiter.api.Test;
  * A three-member cluster losing members: one killed (kill -9) during churn, then a second so there
  * is no quorum, then both back.
  */
-class EtcdFaultTest {
+class EtcdFaultIT {
   private static final long TIMEOUT_MS = 1500;
 
   @Test
   void churn_membersKilledAndRestarted_continuesFailsBoundedAndLosesNothing() throws Exception {
-    try (EtcdCluster cluster = EtcdCluster.start(3);
+    try (Etcd cluster = Etcd.cluster(3);
         GroupCommitStore store = (GroupCommitStore) EtcdStores.open(EtcdStoreConfig.of(cluster.endpoints(), "f")
             .withTimeout(Duration.ofMillis(TIMEOUT_MS)))) {
       Attachment sentinel = new Attachment("sentinel", "eth0");
@@ -64,8 +65,8 @@ class EtcdFaultTest {
       // 3. both back: churn resumes
       cluster.restart(0);
       cluster.restart(1);
-      cluster.awaitHealthy(0, 30_000);
-      cluster.awaitHealthy(1, 30_000);
+      cluster.awaitHealthy(0, java.time.Duration.ofSeconds(30));
+      cluster.awaitHealthy(1, java.time.Duration.ofSeconds(30));
       Churn second = new Churn();
       run(second, store, "b", System.currentTimeMillis() + 2500);
       assertEquals(List.of(), List.copyOf(second.errors));

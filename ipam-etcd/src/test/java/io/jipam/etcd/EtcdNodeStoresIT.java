@@ -1,5 +1,6 @@
 package io.jipam.etcd;
 
+import io.jipam.testkit.Etcd;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -29,13 +30,13 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * PERMISSION_DENIED and write nothing.
  */
 @ExtendWith(EtcdExtension.class)
-class EtcdNodeStoresTest {
-  private final EtcdCluster etcd;
+class EtcdNodeStoresIT {
+  private final Etcd etcd;
   private final String prefix = "/jipam-nodes-" + UUID.randomUUID();
   private final EtcdNodeStores stores;
-  private final Pool pool = EtcdStoreTest.pool("nodes", "198.18.8.0/22");
+  private final Pool pool = EtcdStoreIT.pool("nodes", "198.18.8.0/22");
 
-  EtcdNodeStoresTest(EtcdCluster etcd) {
+  EtcdNodeStoresIT(Etcd etcd) {
     this.etcd = etcd;
     this.stores = EtcdStores.openShared(EtcdStoreConfig.of(etcd.endpoints(), "central-0").withPrefix(prefix));
   }
@@ -55,7 +56,7 @@ class EtcdNodeStoresTest {
       EtcdStore s = i % 2 == 0 ? a : b;
       Attachment att = new Attachment((i % 2 == 0 ? "a" : "b") + i, "eth0");
       all.add(att);
-      EtcdStoreTest.address(s.allocate(pool, AllocationRequest.of(att)));
+      EtcdStoreIT.address(s.allocate(pool, AllocationRequest.of(att)));
     });
     Map<Attachment, String> nodes = stores.store().allocatingNodes(pool);
     assertEquals(16, nodes.size());
@@ -73,8 +74,8 @@ class EtcdNodeStoresTest {
     EtcdStore b = stores.forNode("node-b");
     Attachment a1 = new Attachment("a1", "eth0");
     Attachment b1 = new Attachment("b1", "eth0");
-    EtcdStoreTest.address(a.allocate(pool, AllocationRequest.of(a1)));
-    EtcdStoreTest.address(b.allocate(pool, AllocationRequest.of(b1)));
+    EtcdStoreIT.address(a.allocate(pool, AllocationRequest.of(a1)));
+    EtcdStoreIT.address(b.allocate(pool, AllocationRequest.of(b1)));
     List<Allocation> released = a.retainOnly(pool, Set.of());
     assertEquals(List.of(a1), released.stream().map(Allocation::attachment).toList());
     assertEquals(1, b.find(pool, b1).size(), "node B's pod keeps its address");

@@ -1,5 +1,6 @@
 package io.jipam.etcd;
 
+import io.jipam.testkit.Etcd;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -28,11 +29,11 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 /** Many nodes churning against one etcd: no address held twice, nothing leaked, own blocks used. */
 @ExtendWith(EtcdExtension.class)
-class EtcdChurnTest {
-  private final EtcdCluster etcd;
+class EtcdChurnIT {
+  private final Etcd etcd;
   private final String prefix = "/jipam-test-" + UUID.randomUUID();
 
-  EtcdChurnTest(EtcdCluster etcd) {
+  EtcdChurnIT(Etcd etcd) {
     this.etcd = etcd;
   }
 

@@ -1,5 +1,6 @@
 package io.jipam.etcd;
 
+import io.jipam.testkit.Etcd;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -34,14 +35,14 @@ import org.junit.jupiter.api.Test;
  * bytes, then delivering them late), and etcd killed (kill -9) during commits. Each test has its own
  * single-member etcd, so that partitions and kills touch nobody else.
  */
-class EtcdLateWriteTest {
-  private static final Pool POOL = EtcdStoreTest.pool("late", "198.18.0.0/24");
+class EtcdLateWriteIT {
+  private static final Pool POOL = EtcdStoreIT.pool("late", "198.18.0.0/24");
   private static final long TIMEOUT_MS = 1500;
-  private static EtcdCluster cluster;
+  private static Etcd cluster;
 
   @BeforeAll
   static void start() throws Exception {
-    cluster = EtcdCluster.start(1);
+    cluster = Etcd.single();
   }
 
   @AfterAll
@@ -162,7 +163,7 @@ class EtcdLateWriteTest {
       cluster.kill(0);
       Thread.sleep(TIMEOUT_MS + 500);
       cluster.restart(0);
-      cluster.awaitHealthy(0, 30_000);
+      cluster.awaitHealthy(0, java.time.Duration.ofSeconds(30));
       Thread.sleep(500);
       stop.set(true);
       for (Future<?> f : fs) {
