@@ -68,8 +68,8 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
   /** One pool's cache and commit queue in this store. */
   private record PoolSlot(PoolCache cache, CommitQueue queue) {}
 
-  GroupCommitStore(EtcdStoreConfig config, LongSupplier clock) {
-    this(config, new EtcdClient(config, clock), clock, false, newCommitters(), true);
+  GroupCommitStore(EtcdStoreConfig config, LongSupplier clock, java.time.Clock wall) {
+    this(config, new EtcdClient(config, clock), clock, wall, false, newCommitters(), true);
   }
 
   /**
@@ -78,10 +78,10 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
    *
    * @param scoped see {@link StoreContext#scoped}
    */
-  GroupCommitStore(EtcdStoreConfig config, EtcdClient etcd, LongSupplier clock, boolean scoped,
+  GroupCommitStore(EtcdStoreConfig config, EtcdClient etcd, LongSupplier clock, java.time.Clock wall, boolean scoped,
       ExecutorService committers, boolean owns) {
     Keys keys = new Keys(config.prefix());
-    this.ctx = new StoreContext(config, etcd, keys, new BlockCodec(keys), clock, scoped);
+    this.ctx = new StoreContext(config, etcd, keys, new BlockCodec(keys), clock, wall, scoped);
     this.tickets = new CommitTickets(ctx);
     this.views = new PoolViews(ctx);
     this.committers = committers;

@@ -12,14 +12,16 @@ final class SharedClientStores implements EtcdNodeStores {
   private final EtcdStoreConfig config;
   private final EtcdClient etcd;
   private final LongSupplier clock;
+  private final java.time.Clock wall;
   private final ExecutorService committers = GroupCommitStore.newCommitters();
   private final GroupCommitStore own;
 
-  SharedClientStores(EtcdStoreConfig config, LongSupplier clock) {
+  SharedClientStores(EtcdStoreConfig config, LongSupplier clock, java.time.Clock wall) {
     this.config = config;
     this.clock = clock;
+    this.wall = wall;
     this.etcd = new EtcdClient(config, clock);
-    this.own = new GroupCommitStore(config, etcd, clock, false, committers, false);
+    this.own = new GroupCommitStore(config, etcd, clock, wall, false, committers, false);
   }
 
   @Override
@@ -29,7 +31,7 @@ final class SharedClientStores implements EtcdNodeStores {
 
   @Override
   public EtcdStore forNode(String node) {
-    return new GroupCommitStore(config.withNode(node), etcd, clock, true, committers, false);
+    return new GroupCommitStore(config.withNode(node), etcd, clock, wall, true, committers, false);
   }
 
   @Override

@@ -1,7 +1,7 @@
 package io.jipam.etcd;
 
-import io.jipam.testkit.Etcd;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jipam.core.ErrorCode;
@@ -15,6 +15,8 @@ import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
 import io.jipam.core.testing.Concurrently;
 import io.jipam.core.testing.TestPools;
+import io.jipam.testkit.Await;
+import io.jipam.testkit.Etcd;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -31,6 +33,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -39,7 +42,9 @@ import org.junit.jupiter.api.Timeout;
  * nodes} simulated nodes (one {@link EtcdStore} each, its own node name, {@code callers} threads
  * each) churning ADD/DEL on one dual-stack pool, while in turn: a follower is killed (SIGKILL) and
  * restarted; the leader is killed and restarted; the leader is paused (SIGSTOP) past the election
- * timeout and resumed (SIGCONT); two members are killed (quorum lost) and restarted.
+ * timeout and resumed (SIGCONT); two members are killed (quorum lost) and restarted. Each window
+ * (before a fault, during it, after the last) lasts until the churn acknowledged {@code ops} more
+ * ADDs: the test waits on progress, not on the clock.
  *
  * <p>Checked throughout and after:
  *
@@ -48,8 +53,11 @@ import org.junit.jupiter.api.Timeout;
  *       starts; a claim of a claimed address fails the test;
  *   <li>after every fault, each node's sentinel (allocated before the churn, kept to the end) is
  *       found with its addresses;
+ *   <li>with a member killed or the leader paused the churn goes on (it acknowledges its window's
+ *       ADDs), and a new leader is elected among the others;
  *   <li>every call that fails fails with code 11 (try again later), within the store's timeout plus
  *       slack; every call started after the quorum was lost and answered before it was back failed;
+ *       without a quorum each kind of call (ADD, DEL, find, list) fails with 11 within that bound;
  *   <li>after the last fault, at rest: every acknowledged, not released allocation is in etcd with
  *       its addresses; no attachment whose DEL returned holds anything; whatever else is held
  *       belongs to an attachment whose ADD or DEL failed (the runtime's DEL is still due); the
@@ -58,18 +66,16 @@ import org.junit.jupiter.api.Timeout;
  *
  * <p>Prints what each fault cost (and writes it to {@code target/etcd-faults.md}). System
  * properties for longer runs: {@code jipam.etcdfaults.rounds} (times the fault sequence runs, 1),
- * {@code .nodes} (8), {@code .callers} (3), {@code .windowMillis} (2500: the window before each
- * fault and how long a member stays killed), {@code .pauseMillis} (2500), {@code .quorumMillis}
- * (4000), {@code .timeoutMillis} (the stores' bound, 1500), {@code .slackMillis} (1500).
+ * {@code .nodes} (8), {@code .callers} (3), {@code .ops} (150: acknowledged ADDs per window),
+ * {@code .timeoutMillis} (the stores' bound, 1500), {@code .slackMillis} (1500).
  */
 @Timeout(600)
 class EtcdClusterFaultsIT {
   private static final int ROUNDS = Integer.getInteger("jipam.etcdfaults.rounds", 1);
   private static final int NODES = Integer.getInteger("jipam.etcdfaults.nodes", 8);
   private static final int CALLERS = Integer.getInteger("jipam.etcdfaults.callers", 3);
-  private static final long WINDOW_MS = Long.getLong("jipam.etcdfaults.windowMillis", 2500);
-  private static final long PAUSE_MS = Long.getLong("jipam.etcdfaults.pauseMillis", 2500);
-  private static final long QUORUM_MS = Long.getLong("jipam.etcdfaults.quorumMillis", 4000);
+  /** Acknowledged ADDs of the churn that make a window: before each fault, during it, after the last. */
+  private static final int OPS = Integer.getInteger("jipam.etcdfaults.ops", 150);
   private static final long TIMEOUT_MS = Long.getLong("jipam.etcdfaults.timeoutMillis", 1500);
   private static final long SLACK_MS = Long.getLong("jipam.etcdfaults.slackMillis", 1500);
   /** Addresses each caller holds before it DELs its oldest. */
@@ -85,8 +91,12 @@ class EtcdClusterFaultsIT {
   /** Attachments whose DEL returned: none of them may hold anything afterwards. */
   private final Set<Attachment> released = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean stop = new AtomicBoolean();
+  /** Acknowledged ADDs of the churn so far. */
+  private final AtomicLong acknowledged = new AtomicLong();
   /** One allocation per node made before the churn and kept until the end: checked after every fault. */
   private final Map<Integer, Allocated> sentinels = new HashMap<>();
+  /** The test thread's own calls without a quorum (node-0's): due for a DEL, as a runtime would send. */
+  private final Set<Attachment> dueAfterQuorum = new HashSet<>();
 
   /** One caller's attachments: held (acknowledged, DEL not started) and due for a DEL (a call failed). */
   private static final class Caller {
@@ -117,48 +127,51 @@ class EtcdClusterFaultsIT {
           for (int round = 0; round < ROUNDS; round++) {
             Set<Integer> all = Set.of(0, 1, 2);
             // 1. a follower killed and restarted (the first window: warm-up, every node claims blocks)
-            Thread.sleep(2 * WINDOW_MS);
+            awaitChurn("before the follower's kill");
             int leader = leaderOf(cluster, all);
             int follower = (leader + 1) % 3;
             long t0 = System.nanoTime();
             cluster.kill(follower);
-            Thread.sleep(WINDOW_MS);
+            awaitChurn("with the follower down");
             long healed = System.nanoTime();
             cluster.restart(follower);
-            faults.add(fault("follower killed (SIGKILL), restarted after " + WINDOW_MS + " ms", t0, healed,
+            faults.add(fault("follower killed (SIGKILL), restarted after " + OPS + " ADDs", t0, healed,
                 healthy(cluster)));
             sentinelsThere(stores, faults.get(faults.size() - 1).name());
 
-            // 2. the leader killed and restarted
-            Thread.sleep(2 * WINDOW_MS);
+            // 2. the leader killed and restarted once the other two elected a leader and served
+            awaitChurn("before the leader's kill");
             leader = leaderOf(cluster, all);
             t0 = System.nanoTime();
             cluster.kill(leader);
-            Thread.sleep(WINDOW_MS);
+            Set<Integer> survivors = new HashSet<>(all);
+            survivors.remove(leader);
+            leaderOf(cluster, survivors);
+            awaitChurn("with the leader down");
             healed = System.nanoTime();
             cluster.restart(leader);
-            faults.add(fault("leader killed (SIGKILL), restarted after " + WINDOW_MS + " ms", t0, healed,
-                healthy(cluster)));
+            faults.add(fault("leader killed (SIGKILL), restarted after a new election and " + OPS + " ADDs", t0,
+                healed, healthy(cluster)));
             sentinelsThere(stores, faults.get(faults.size() - 1).name());
 
-            // 3. the leader paused past the election timeout, then resumed
-            Thread.sleep(2 * WINDOW_MS);
+            // 3. the leader paused past the election timeout (the others elected a new one), then resumed
+            awaitChurn("before the leader's pause");
             leader = leaderOf(cluster, all);
             t0 = System.nanoTime();
             cluster.pause(leader);
             Set<Integer> others = new HashSet<>(all);
             others.remove(leader);
-            int elected = cluster.leader(others, java.time.Duration.ofMillis(PAUSE_MS + 10_000));
+            int elected = cluster.leader(others, Duration.ofSeconds(15));
             assertTrue(elected >= 0, "no new leader while member " + leader + " was paused");
-            Thread.sleep(Math.max(0, PAUSE_MS - TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)));
+            awaitChurn("with the old leader paused");
             healed = System.nanoTime();
             cluster.resume(leader);
-            faults.add(fault("leader paused (SIGSTOP) " + PAUSE_MS + " ms (election timeout "
-                + Etcd.ELECTION_TIMEOUT_MS + " ms), then SIGCONT", t0, healed, healthy(cluster)));
+            faults.add(fault("leader paused (SIGSTOP) past the election timeout (" + Etcd.ELECTION_TIMEOUT_MS
+                + " ms) until a new leader served " + OPS + " ADDs, then SIGCONT", t0, healed, healthy(cluster)));
             sentinelsThere(stores, faults.get(faults.size() - 1).name());
 
-            // 4. quorum lost: two members killed, then restarted
-            Thread.sleep(2 * WINDOW_MS);
+            // 4. quorum lost: two members killed until every kind of call failed 11 within its bound, then restarted
+            awaitChurn("before the quorum's loss");
             leader = leaderOf(cluster, all);
             int a = (leader + 1) % 3;
             int b = (leader + 2) % 3;
@@ -166,16 +179,18 @@ class EtcdClusterFaultsIT {
             cluster.kill(a);
             cluster.kill(b);
             long quorumLost = System.nanoTime();
-            Thread.sleep(QUORUM_MS);
+            everyCallFailsWithinBound(stores.get(0), sentinels.get(0).attachment());
+            Await.until(() -> costs.within(quorumLost, System.nanoTime()).size() >= NODES, Duration.ofMinutes(1),
+                NODES + " churn calls answered while the quorum is lost");
             long quorumBack = System.nanoTime();
             cluster.restart(a);
             cluster.restart(b);
-            faults.add(fault("quorum lost (2 of 3 killed) for " + QUORUM_MS + " ms, both restarted", t0, quorumBack,
-                healthy(cluster)));
+            faults.add(fault("quorum lost (2 of 3 killed) until calls of every kind failed, both restarted", t0,
+                quorumBack, healthy(cluster)));
             sentinelsThere(stores, faults.get(faults.size() - 1).name());
             assertNoQuorumCallsFailed(quorumLost, quorumBack);
           }
-          Thread.sleep(WINDOW_MS); // the last fault's window: churn on the healed cluster
+          awaitChurn("on the healed cluster"); // the last fault's window
         } finally {
           stop.set(true);
         }
@@ -214,6 +229,7 @@ class EtcdClusterFaultsIT {
           }
         }
       }
+      dueAfterQuorum.forEach(a -> stores.get(0).release(POOL, a));
       sentinels.forEach((n, h) -> stores.get(n).release(POOL, h.attachment()));
       assertEquals(List.of(), stores.get(0).list(POOL), "left after every DEL");
       EtcdInvariants.check(cluster.endpoints(), prefix);
@@ -279,6 +295,7 @@ class EtcdClusterFaultsIT {
           }
           me.held.add(new Allocated(a, addresses));
           costs.record("ADD", start, end, FaultCosts.OK);
+          acknowledged.incrementAndGet();
         } else {
           costs.record("ADD", start, end, FaultCosts.REFUSED);
           violations.add("ADD " + a + ": " + out);
@@ -360,7 +377,7 @@ class EtcdClusterFaultsIT {
         }
       }
     }
-    Set<Attachment> due = new HashSet<>();
+    Set<Attachment> due = new HashSet<>(dueAfterQuorum);
     int held = 0;
     for (Caller[] node : callers) {
       for (Caller c : node) {
@@ -414,8 +431,39 @@ class EtcdClusterFaultsIT {
     return System.nanoTime();
   }
 
+  /**
+   * A fault's record; its window (the span after recovery, and before injection, whose calls its
+   * cost compares) is the longest a call may take: the store's bound plus the slack.
+   */
   private static FaultCosts.Fault fault(String name, long injected, long healed, long healthy) {
-    return new FaultCosts.Fault(name, TimeUnit.MILLISECONDS.toNanos(WINDOW_MS), injected, healed, healthy);
+    return new FaultCosts.Fault(name, TimeUnit.MILLISECONDS.toNanos(TIMEOUT_MS + SLACK_MS), injected, healed, healthy);
+  }
+
+  /** Returns once the churn acknowledged {@link #OPS} more ADDs: a window of load, counted, not timed. */
+  private void awaitChurn(String when) {
+    long target = acknowledged.get() + OPS;
+    Await.until(() -> acknowledged.get() >= target || !violations.isEmpty(), Duration.ofMinutes(2),
+        () -> OPS + " acknowledged ADDs " + when + " (" + acknowledged.get() + " so far); violations " + violations);
+  }
+
+  /**
+   * Without a quorum, each kind of call (ADD, DEL, find, list) fails with 11 within the store's
+   * bound plus the slack, and changes nothing the check at rest would not see.
+   */
+  private void everyCallFailsWithinBound(EtcdStore store, Attachment sentinel) {
+    Attachment noQuorum = new Attachment("noquorum", "eth0");
+    for (Map.Entry<String, Runnable> call : Map.<String, Runnable>of(
+        "ADD", () -> store.allocate(POOL, AllocationRequest.of(noQuorum)),
+        "DEL", () -> store.release(POOL, noQuorum),
+        "find", () -> store.find(POOL, sentinel),
+        "list", () -> store.list(POOL)).entrySet()) {
+      long start = System.nanoTime();
+      IpamException e = assertThrows(IpamException.class, call.getValue()::run, call.getKey() + " without a quorum");
+      long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+      assertEquals(ErrorCode.TRY_AGAIN_LATER, e.code(), call.getKey() + ": " + e.getMessage());
+      assertTrue(millis <= TIMEOUT_MS + SLACK_MS, call.getKey() + " without a quorum failed after " + millis + " ms");
+    }
+    dueAfterQuorum.add(noQuorum);
   }
 
   private String report(List<FaultCosts.Fault> faults, long churnStart) {

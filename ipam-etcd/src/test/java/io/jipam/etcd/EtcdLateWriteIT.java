@@ -1,5 +1,6 @@
 package io.jipam.etcd;
 
+import io.jipam.testkit.Await;
 import io.jipam.testkit.Etcd;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -25,6 +26,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -134,6 +136,7 @@ class EtcdLateWriteIT {
     String direct = cluster.endpoints().get(0);
     ConcurrentLinkedQueue<Attachment> failed = new ConcurrentLinkedQueue<>();
     ConcurrentLinkedQueue<String> errors = new ConcurrentLinkedQueue<>();
+    AtomicLong churned = new AtomicLong();
     try (EtcdStore store = open(direct, "n", prefix, TIMEOUT_MS)) {
       allocateWithin(store, new Attachment("w0", "eth0"), 10_000);
       AtomicBoolean stop = new AtomicBoolean();
@@ -147,6 +150,7 @@ class EtcdLateWriteIT {
             try {
               if (store.allocate(POOL, AllocationRequest.of(a)) instanceof AllocationOutcome.Allocated) {
                 store.release(POOL, a);
+                churned.incrementAndGet();
               } else {
                 errors.add(a + ": not allocated");
               }
@@ -159,12 +163,16 @@ class EtcdLateWriteIT {
           }
         }));
       }
-      Thread.sleep(400);
+      // kill etcd mid-churn, keep it down until every thread saw a call fail, and let the churn go on
+      // after the restart
+      Await.until(() -> churned.get() >= 20, Duration.ofMinutes(1), () -> "20 ADD+DEL pairs; " + errors);
       cluster.kill(0);
-      Thread.sleep(TIMEOUT_MS + 500);
+      Await.until(() -> failed.size() >= 4, Duration.ofMinutes(1), "4 calls failing while etcd is down");
       cluster.restart(0);
-      cluster.awaitHealthy(0, java.time.Duration.ofSeconds(30));
-      Thread.sleep(500);
+      cluster.awaitHealthy(0, Duration.ofSeconds(30));
+      long before = churned.get();
+      Await.until(() -> churned.get() >= before + 20, Duration.ofMinutes(1),
+          () -> "20 ADD+DEL pairs after the restart; " + errors);
       stop.set(true);
       for (Future<?> f : fs) {
         f.get();

@@ -1,6 +1,8 @@
 package io.jipam.etcd;
 
+import io.jipam.testkit.Await;
 import io.jipam.testkit.Etcd;
+import java.time.Clock;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -45,7 +47,12 @@ class EtcdReclaimIT {
   }
 
   private EtcdStore store(String node) {
-    EtcdStore s = EtcdStores.open(EtcdStoreConfig.builder(etcd.endpoints(), node).prefix(prefix).build());
+    return store(node, Clock.systemUTC());
+  }
+
+  /** A store of {@code node} whose wall clock (its seen records, its judgement of others) is {@code wall}. */
+  private EtcdStore store(String node, Clock wall) {
+    EtcdStore s = EtcdStores.open(EtcdStoreConfig.builder(etcd.endpoints(), node).prefix(prefix).build(), wall);
     opened.add(s);
     return s;
   }
@@ -58,6 +65,7 @@ class EtcdReclaimIT {
     ConcurrentLinkedQueue<String> errors = new ConcurrentLinkedQueue<>();
     AtomicLong reclaimedAt = new AtomicLong(Long.MAX_VALUE);
     AtomicLong afterReclaim = new AtomicLong();
+    AtomicLong callsAfterReclaim = new AtomicLong();
     AtomicBoolean stop = new AtomicBoolean();
     Concurrently.Task allocateUntilStopped = id -> {
       EtcdStore s = live.get(id % 2);
@@ -75,14 +83,19 @@ class EtcdReclaimIT {
             errors.add(e.code() + " " + e.getMessage());
           }
         }
+        if (System.nanoTime() > reclaimedAt.get()) {
+          callsAfterReclaim.incrementAndGet();
+        }
       }
     };
     ReclaimReport report;
     try (Concurrently running = Concurrently.start(4, allocateUntilStopped)) {
-      Thread.sleep(300);
+      // the reclaim lands while the node allocates: after some of its allocations, and the callers
+      // go on calling after it returned
+      Await.until(() -> got.size() >= 8, Duration.ofMinutes(1), () -> "8 allocations of node n; " + errors);
       report = operator.reclaimNode("n", ReclaimPolicy.FORCE);
       reclaimedAt.set(System.nanoTime());
-      Thread.sleep(300);
+      Await.until(() -> callsAfterReclaim.get() >= 40, Duration.ofMinutes(1), "40 calls of node n after its reclaim");
       stop.set(true);
       running.await(Duration.ofMinutes(2));
     }
@@ -142,7 +155,8 @@ class EtcdReclaimIT {
   @Test
   void reclaimNode_quietNode_reclaimedWithReportThenFenceLifted() throws Exception {
     Pool other = EtcdStoreIT.pool("reclaim-dual", "198.19.0.0/24", "fd00:19::/64");
-    EtcdStore n = store("n");
+    // n's clock is 2 s behind the operator's: its last commit looks 2 s old, past the 1 s quiet period
+    EtcdStore n = store("n", Clock.offset(Clock.systemUTC(), Duration.ofSeconds(-2)));
     EtcdStore operator = store("op");
     n.allocate(pool, AllocationRequest.of(new Attachment("n1", "eth0")));
     n.allocate(pool, AllocationRequest.of(new Attachment("n2", "eth0")));
@@ -150,7 +164,6 @@ class EtcdReclaimIT {
     operator.allocate(pool, new AllocationRequest(new Attachment("o1", "eth0"),
         List.of(io.jipam.core.net.IpAddress.parse("198.18.0.9")), null));
     n.close();
-    Thread.sleep(1100);
 
     ReclaimReport report = operator.reclaimNode("n", new ReclaimPolicy(Duration.ofSeconds(1), false));
 
