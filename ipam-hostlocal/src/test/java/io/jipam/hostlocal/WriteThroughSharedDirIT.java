@@ -37,7 +37,7 @@ import org.junit.jupiter.api.io.TempDir;
  * invariants afterwards.
  */
 @Timeout(180)
-class WriteThroughSharedDirTest {
+class WriteThroughSharedDirIT {
   @TempDir Path dataDir;
   @TempDir Path logDir;
   final List<Process> children = new ArrayList<>();

@@ -32,7 +32,7 @@ import org.junit.jupiter.api.io.TempDir;
  * Several JVMs on one data directory: killed with SIGKILL mid-loop, or churning concurrently.
  * Children are {@link StoreChild}; each prints every event and flushes before the next.
  */
-class HostLocalStoreProcessTest {
+class HostLocalStoreProcessIT {
   @TempDir Path dataDir;
   @TempDir Path logDir;
   final List<Process> children = new ArrayList<>();

@@ -2,8 +2,8 @@ package io.jipam.hostlocal;
 
 import io.jipam.core.store.IpamStore;
 
-/** {@link HostLocalCompatTest} with every jipam call on the one-shot fast path. */
-class HostLocalCompatFastTest extends HostLocalCompatTest {
+/** {@link HostLocalCompatIT} with every jipam call on the one-shot fast path. */
+class HostLocalCompatFastIT extends HostLocalCompatIT {
   @Override
   IpamStore newStore() {
     return new HostLocalStore(dataDir, false, HostLocalStore.Mode.FAST);

@@ -20,13 +20,15 @@ import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
 import io.jipam.core.testing.TestPools;
+import io.jipam.testkit.Exec;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
+import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
@@ -38,7 +40,7 @@ import org.junit.jupiter.api.io.TempDir;
  * directory: each side sees, skips and releases what the other wrote. Skipped when the binary is
  * absent, unless the environment variable CI is set: then absent means failed.
  */
-class HostLocalCompatTest {
+class HostLocalCompatIT {
   static final Path BINARY = Path.of("/usr/lib/cni/host-local");
   static final String NET = "compat";
 
@@ -84,25 +86,13 @@ class HostLocalCompatTest {
     }
     String config = "{\"cniVersion\":\"0.4.0\",\"name\":\"" + NET + "\",\"ipam\":{\"type\":\"host-local\","
         + "\"ranges\":[" + ranges + "],\"dataDir\":\"" + dataDir + "\"}}";
-    ProcessBuilder pb = new ProcessBuilder(BINARY.toString());
-    pb.environment().put("CNI_COMMAND", command);
-    pb.environment().put("CNI_CONTAINERID", containerId);
-    pb.environment().put("CNI_NETNS", "/var/run/netns/none");
-    pb.environment().put("CNI_IFNAME", ifname);
-    pb.environment().put("CNI_PATH", "/usr/lib/cni");
+    Map<String, String> env = new HashMap<>(Map.of("CNI_COMMAND", command, "CNI_CONTAINERID", containerId,
+        "CNI_NETNS", "/var/run/netns/none", "CNI_IFNAME", ifname, "CNI_PATH", "/usr/lib/cni"));
     if (cniArgs != null) {
-      pb.environment().put("CNI_ARGS", cniArgs);
+      env.put("CNI_ARGS", cniArgs);
     }
-    pb.redirectErrorStream(true);
-    Process p = pb.start();
-    p.getOutputStream().write(config.getBytes(StandardCharsets.UTF_8));
-    p.getOutputStream().close();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    if (!p.waitFor(30, TimeUnit.SECONDS)) {
-      p.destroyForcibly();
-      fail("host-local hung");
-    }
-    return new Result(p.exitValue(), out);
+    Exec.Result r = Exec.cni(List.of(), BINARY, env, config.getBytes(StandardCharsets.UTF_8));
+    return new Result(r.exit(), r.exit() == 0 ? r.stdout() : r.stdout() + r.stderr());
   }
 
   Result hostLocalOk(String command, String containerId, String... subnets) throws Exception {
