@@ -24,7 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
  * and via jipamd when dist/ is built, host-local when installed), and its samples, timeline,
  * calls, summary and charts parse. Not how fast anything is.
  */
-class ChurnSmokeTest {
+class ChurnSmokeIT {
   private static final Path DIST = Path.of(System.getProperty("jipam.dist", "../dist"));
   private static final Path HOST_LOCAL = Path.of("/usr/lib/cni/host-local");
 

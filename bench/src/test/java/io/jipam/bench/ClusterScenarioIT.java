@@ -24,7 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
  * three-member etcd started by the harness: every design measured in every cell, the tight pool
  * filled exactly, every output file parses. Not how fast anything is. Needs an etcd binary.
  */
-class ClusterScenarioTest {
+class ClusterScenarioIT {
   @TempDir
   Path tmp;
 

@@ -36,7 +36,7 @@ import picocli.CommandLine;
  * ({@code dist/bin/jipam}, there when the reactor has packaged ipam-plugin-bin), the etcd scenario
  * an etcd binary; each is skipped with the reason when it is missing.
  */
-class JipamBenchTest {
+class JipamBenchIT {
   private static final String[] CSV_COLUMNS = Sample.CSV_HEADER.split(",");
 
   @TempDir

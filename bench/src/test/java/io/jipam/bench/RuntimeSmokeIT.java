@@ -25,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * left in any store, and the node's dirs, mounts and namespace are gone afterwards. Skipped unless
  * root with containerd, runc, the reference plugins, busybox-static and a built dist/.
  */
-class RuntimeSmokeTest {
+class RuntimeSmokeIT {
   private static final Path DIST = Path.of(System.getProperty("jipam.dist", "../dist"));
 
   @TempDir

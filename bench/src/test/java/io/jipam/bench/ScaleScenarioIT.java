@@ -24,7 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
  * without a duplicate, a failed call or an audit finding, every output parses. Not how fast
  * anything is. Needs an etcd binary.
  */
-class ScaleScenarioTest {
+class ScaleScenarioIT {
   private static final List<String> OPERATIONS = List.of("first ADD of a fresh node", "ADD", "DEL",
       "GC of a node (retainOnly)", "usage of a node (its blocks: metrics)", "reclaim preview of a node",
       "reclaim of a node with P pods", "cluster usage", "one list page (500)", "list (whole pool)",

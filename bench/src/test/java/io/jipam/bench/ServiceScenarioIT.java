@@ -24,7 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
  * store, every output file parses. Not how fast anything is. Without an etcd binary the etcd store
  * is skipped and the summary says so; the test checks that instead.
  */
-class ServiceScenarioTest {
+class ServiceScenarioIT {
   @TempDir
   Path tmp;
 

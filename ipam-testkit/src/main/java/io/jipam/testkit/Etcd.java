@@ -80,6 +80,9 @@ public final class Etcd implements AutoCloseable {
     this.netns = b.netns;
     this.members = new Member[b.members];
     int[] ports = Ports.free(b.members * 2);
+    if (b.clientPort != 0) {
+      ports[0] = b.clientPort;
+    }
     for (int i = 0; i < b.members; i++) {
       members[i] = new Member("m" + i, ports[2 * i], ports[2 * i + 1], dir.resolve("m" + i));
     }
@@ -90,8 +93,15 @@ public final class Etcd implements AutoCloseable {
     private int members = 1;
     private Path tlsDir;
     private String netns;
+    private int clientPort;
 
     private Builder() {}
+
+    /** The first member's client port (default: a free one), for a test that must know it before the start. */
+    public Builder clientPort(int port) {
+      this.clientPort = port;
+      return this;
+    }
 
     /** How many members (default 1). */
     public Builder members(int n) {
