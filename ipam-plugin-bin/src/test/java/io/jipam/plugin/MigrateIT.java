@@ -99,7 +99,7 @@ class MigrateIT {
     Files.writeString(etcdConfig, ("{'endpoints':['" + endpoint + "'],'node':'node-a','prefix':'" + prefix
         + "','timeoutMillis':5000}").replace('\'', '"'));
 
-    // (the dry run and refusals: MigrateTest in ipam-server)
+    // (the dry run and refusals: MigrateIT in ipam-server)
     CniExec.Result real = jipamctl("migrate", "--from", data.toString(), "--to", etcdConfig.toString(), "--conf",
         conf.toString());
     assertEquals(0, real.exit(), real.toString());

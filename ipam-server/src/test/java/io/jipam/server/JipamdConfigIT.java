@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.jipam.client.RemoteStore;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
+import io.jipam.testkit.JipamdProcess;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -19,7 +20,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /** jipamd's YAML config file, environment and flags: precedence, and bad settings failing with exit 2. */
 @Timeout(60)
-class JipamdConfigTest {
+class JipamdConfigIT {
   @TempDir Path dir;
 
   record Run(int exit, String out, String err) {}
@@ -85,7 +86,7 @@ class JipamdConfigTest {
   void start_withConfigFile_servesWhereTheFileSays() throws Exception {
     Path socket = dir.resolve("from-file.sock");
     Path f = file("socket: " + socket + "\nstore: file\ndata-dir: " + dir.resolve("data") + "\n");
-    try (JipamdProcess jipamd = JipamdProcess.start(dir, "--config", f.toString());
+    try (JipamdProcess jipamd = ServerJipamd.start(dir, "--config", f.toString());
          RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket))) {
       remote.allocate(IpamServerTest.pool("cfg", "198.18.2.0/24"), AllocationRequest.of(new Attachment("c1", "eth0")));
       assertTrue(Files.exists(dir.resolve("data/cfg/198.18.2.2")), "allocated into the file's data dir");
@@ -119,7 +120,7 @@ class JipamdConfigTest {
   /** At start, not only with --check-config: exit 2 naming the bound, no OutOfMemoryError. */
   @Test
   void start_hugeQueue_exit2NoOutOfMemoryError() throws Exception {
-    JipamdProcess.Finished run = JipamdProcess.runToExit(dir, "--store", "memory", "--socket",
+    JipamdProcess.Finished run = ServerJipamd.runToExit(dir, "--store", "memory", "--socket",
         dir.resolve("q.sock").toString(), "--queue", "2000000000");
     assertEquals(2, run.exit(), run.output());
     assertEquals("jipamd: --queue 2000000000 is not 1 to 65536", run.output().strip());
@@ -129,7 +130,7 @@ class JipamdConfigTest {
   void start_dataDirIsARegularFile_exit1AtStart() throws Exception {
     Path file = dir.resolve("not-a-dir");
     Files.writeString(file, "x");
-    JipamdProcess.Finished run = JipamdProcess.runToExit(dir, "--store", "file", "--data-dir", file.toString(),
+    JipamdProcess.Finished run = ServerJipamd.runToExit(dir, "--store", "file", "--data-dir", file.toString(),
         "--socket", dir.resolve("d.sock").toString());
     assertEquals(1, run.exit(), run.output());
     assertEquals("jipamd: --data-dir " + file + " is not a directory", run.output().strip());
@@ -139,7 +140,7 @@ class JipamdConfigTest {
   @Test
   void start_tcpPortTaken_onePrefixAndTheReason() throws Exception {
     try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-      JipamdProcess.Finished run = JipamdProcess.runToExit(dir, "--store", "memory", "--no-socket", "--insecure",
+      JipamdProcess.Finished run = ServerJipamd.runToExit(dir, "--store", "memory", "--no-socket", "--insecure",
           "--listen", "127.0.0.1:" + taken.getLocalPort());
       assertEquals(1, run.exit(), run.output());
       String line = run.output().strip();

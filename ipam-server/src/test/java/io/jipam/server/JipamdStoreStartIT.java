@@ -9,6 +9,7 @@ import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
 import io.jipam.core.testing.TestPools;
+import io.jipam.testkit.JipamdProcess;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -24,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * nothing and exits 1.
  */
 @Timeout(180)
-class JipamdStoreStartTest {
+class JipamdStoreStartIT {
   @TempDir Path dir;
 
   String[] args(Path socket, Path data) {
@@ -41,7 +42,7 @@ class JipamdStoreStartTest {
   void reads_madeUpPools_writeNothingToTheDataDir() throws Exception {
     Path data = Files.createDirectory(dir.resolve("data"));
     Path socket = dir.resolve("r.sock");
-    try (JipamdProcess j = JipamdProcess.start(dir, args(socket, data));
+    try (JipamdProcess j = ServerJipamd.start(dir, args(socket, data));
          RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket))) {
       for (int i = 0; i < 50; i++) {
         Pool pool = TestPools.pool("made-up-" + i, AllocationOrder.ROUND_ROBIN, "198.18.21.0/24");
@@ -60,7 +61,7 @@ class JipamdStoreStartTest {
     Path data = dir.resolve("data");
     Path socket = dir.resolve("c.sock");
     Pool pool = TestPools.pool("kept", AllocationOrder.ROUND_ROBIN, "198.18.22.0/24", "fd00:22::/64");
-    try (JipamdProcess j = JipamdProcess.start(dir, args(socket, data));
+    try (JipamdProcess j = ServerJipamd.start(dir, args(socket, data));
          RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket))) {
       CtlRun nothing = CtlRun.of("--server", "unix:" + socket, "check");
       assertEquals(1, nothing.exit(), nothing.out() + nothing.err());
@@ -69,7 +70,7 @@ class JipamdStoreStartTest {
       remote.allocate(pool, AllocationRequest.of(new Attachment("c2", "eth0")));
       assertEquals(0, j.stop(), j.output());
     }
-    try (JipamdProcess j = JipamdProcess.start(dir, args(socket, data))) {
+    try (JipamdProcess j = ServerJipamd.start(dir, args(socket, data))) {
       CtlRun check = CtlRun.of("--server", "unix:" + socket, "check");
       assertEquals(0, check.exit(), check.out() + check.err());
       assertTrue(check.out().contains("checked 1 pools, 4 allocations: clean"), check.out());

@@ -13,7 +13,7 @@ import io.jipam.core.store.Pool;
 import io.jipam.core.testing.TestPools;
 import io.jipam.etcd.EtcdStoreConfig;
 import io.jipam.etcd.EtcdStores;
-import io.jipam.server.TestEtcd;
+import io.jipam.testkit.Etcd;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -29,15 +29,15 @@ import org.junit.jupiter.api.io.TempDir;
  * at most the bound are kept.
  */
 @Timeout(60)
-class NodeStoresTest {
+class NodeStoresIT {
   @TempDir Path dir;
 
   @Test
   void forNode_idlePastTheBound_droppedAndRebuiltFromEtcd() throws Exception {
     AtomicLong nanos = new AtomicLong();
     Pool pool = TestPools.pool("pods", AllocationOrder.ROUND_ROBIN, "198.18.16.0/24");
-    try (TestEtcd etcd = TestEtcd.start(dir.resolve("etcd"));
-        NodeStores stores = NodeStores.perNode(EtcdStores.openShared(EtcdStoreConfig.of(List.of(etcd.endpoint),
+    try (Etcd etcd = Etcd.single();
+        NodeStores stores = NodeStores.perNode(EtcdStores.openShared(EtcdStoreConfig.of(List.of(etcd.endpoint()),
             "central-0").withPrefix("/node-stores-" + UUID.randomUUID()).withTimeout(Duration.ofSeconds(20))), nanos::get, Duration.ofMinutes(10), 2)) {
       IpamStore a = stores.forNode("node-a");
       a.allocate(pool, AllocationRequest.of(new Attachment("a1", "eth0")));

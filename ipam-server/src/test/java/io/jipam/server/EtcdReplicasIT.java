@@ -2,7 +2,6 @@ package io.jipam.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.jipam.client.RemoteStore;
 import io.jipam.core.ErrorCode;
@@ -17,10 +16,10 @@ import io.jipam.ctl.Jipamctl;
 import io.jipam.etcd.EtcdStoreConfig;
 import io.jipam.etcd.EtcdStores;
 import io.jipam.server.metrics.CallLog;
+import io.jipam.testkit.Await;
+import io.jipam.testkit.Etcd;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.net.ServerSocket;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -44,34 +43,18 @@ import org.junit.jupiter.api.io.TempDir;
  * clean against each.
  */
 @Timeout(180)
-class EtcdReplicasTest {
-  static final Path ETCD = Path.of("/usr/bin/etcd");
+class EtcdReplicasIT {
   @TempDir Path dir;
-
-  static int freePort() throws Exception {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
-    }
-  }
 
   @Test
   void twoReplicas_churn_neverOneAddressTwiceAndCheckClean() throws Exception {
-    boolean ci = "true".equals(System.getenv("CI"));
-    assertTrue(!ci || Files.isExecutable(ETCD), "apt-get install etcd-server");
-    assumeTrue(Files.isExecutable(ETCD), "no etcd binary");
-    int client = freePort();
-    int peer = freePort();
-    Process etcd = new ProcessBuilder(ETCD.toString(), "--name", "m", "--data-dir", dir.resolve("etcd").toString(),
-        "--listen-client-urls", "http://127.0.0.1:" + client, "--advertise-client-urls", "http://127.0.0.1:" + client,
-        "--listen-peer-urls", "http://127.0.0.1:" + peer, "--initial-advertise-peer-urls", "http://127.0.0.1:" + peer,
-        "--initial-cluster", "m=http://127.0.0.1:" + peer, "--log-level", "warn")
-        .redirectErrorStream(true).redirectOutput(dir.resolve("etcd.log").toFile()).start();
+    Etcd etcd = Etcd.single();
     List<IpamServer> servers = new ArrayList<>();
     List<RemoteStore> remotes = new ArrayList<>();
     try {
       for (String node : List.of("node-a", "node-b")) {
         Path socket = dir.resolve(node + ".sock");
-        servers.add(IpamServer.start(EtcdStores.open(EtcdStoreConfig.of(List.of("http://127.0.0.1:" + client), node)),
+        servers.add(IpamServer.start(EtcdStores.open(EtcdStoreConfig.of(etcd.endpoints(), node)),
             IpamServer.Settings.unix(socket), CallLog.quiet()));
         remotes.add(RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket)));
       }
@@ -136,10 +119,7 @@ class EtcdReplicasTest {
     } finally {
       remotes.forEach(RemoteStore::close);
       servers.forEach(IpamServer::close);
-      etcd.destroy();
-      if (!etcd.waitFor(10, TimeUnit.SECONDS)) {
-        etcd.destroyForcibly();
-      }
+      etcd.close();
     }
   }
 
@@ -160,19 +140,12 @@ class EtcdReplicasTest {
     }
   }
 
-  static void awaitEtcd(RemoteStore store, Pool pool) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (true) {
-      try {
-        store.usage(pool);
-        return;
-      } catch (IpamException e) {
-        if (System.nanoTime() > deadline) {
-          throw e;
-        }
-        Thread.sleep(100);
-      }
-    }
+  /** Waits until {@code store} answers (its jipamd reached etcd). */
+  static void awaitEtcd(RemoteStore store, Pool pool) {
+    Await.until(() -> {
+      store.usage(pool);
+      return true;
+    }, java.time.Duration.ofSeconds(30), "the store answering through jipamd");
   }
 
 }

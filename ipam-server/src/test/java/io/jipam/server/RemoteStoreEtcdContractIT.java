@@ -6,6 +6,7 @@ import io.jipam.core.store.IpamStoreContractTest;
 import io.jipam.etcd.EtcdStoreConfig;
 import io.jipam.etcd.EtcdStores;
 import io.jipam.server.metrics.CallLog;
+import io.jipam.testkit.Etcd;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.UUID;
@@ -20,16 +21,16 @@ import org.junit.jupiter.api.io.TempDir;
  * or the node's jipamd after a restart). Each test has a prefix of its own.
  */
 @Timeout(120)
-class RemoteStoreEtcdContractTest extends IpamStoreContractTest {
+class RemoteStoreEtcdContractIT extends IpamStoreContractTest {
   @TempDir static Path shared;
-  private static TestEtcd etcd;
+  private static Etcd etcd;
 
   @TempDir Path dir;
   private final String prefix = "/remote-contract-" + UUID.randomUUID();
 
   @BeforeAll
   static void startEtcd() throws Exception {
-    etcd = TestEtcd.start(shared);
+    etcd = Etcd.single();
   }
 
   @AfterAll
@@ -52,7 +53,7 @@ class RemoteStoreEtcdContractTest extends IpamStoreContractTest {
   private IpamStore serve(String socketName) {
     Path socket = dir.resolve(socketName);
     IpamServer server = IpamServer.start(
-        EtcdStores.open(EtcdStoreConfig.of(List.of(etcd.endpoint), "node-a").withPrefix(prefix)),
+        EtcdStores.open(EtcdStoreConfig.of(List.of(etcd.endpoint()), "node-a").withPrefix(prefix)),
         IpamServer.Settings.unix(socket), CallLog.quiet());
     return new ServedStore(RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket).withTimeout(ServedStore.TIMEOUT)),
         server);

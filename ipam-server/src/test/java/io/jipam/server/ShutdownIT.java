@@ -13,7 +13,10 @@ import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
 import io.jipam.hostlocal.HostLocalStores;
 import io.jipam.server.metrics.CallLog;
+import io.jipam.testkit.Await;
+import io.jipam.testkit.JipamdProcess;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -36,7 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
  * client saw an error.
  */
 @Timeout(120)
-class ShutdownTest {
+class ShutdownIT {
   @TempDir Path dir;
 
   @Test
@@ -47,7 +50,7 @@ class ShutdownTest {
     Set<Attachment> acknowledged = ConcurrentHashMap.newKeySet();
     Set<Attachment> failed = ConcurrentHashMap.newKeySet();
     AtomicBoolean stop = new AtomicBoolean();
-    try (JipamdProcess jipamd = JipamdProcess.start(dir, "--socket", socket.toString(), "--store", "file",
+    try (JipamdProcess jipamd = ServerJipamd.start(dir, "--socket", socket.toString(), "--store", "file",
         "--data-dir", data.toString(), "--shutdown-timeout", "5");
          RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket))) {
       ExecutorService clients = Executors.newFixedThreadPool(8);
@@ -68,7 +71,9 @@ class ShutdownTest {
           }
         }));
       }
-      Thread.sleep(1500);
+      // SIGTERM while the clients are busy: once they have 80 acknowledged allocations
+      Await.until(() -> acknowledged.size() >= 80 || !failed.isEmpty(), Duration.ofMinutes(1),
+          () -> "80 acknowledged allocations (" + acknowledged.size() + ")");
       int exit = jipamd.stop();
       stop.set(true);
       for (Future<?> f : futures) {

@@ -31,10 +31,10 @@ import org.junit.jupiter.params.provider.ValueSource;
  * the reference host-local and on one written by jipam.
  */
 @Timeout(60)
-class JipamctlDataDirTest {
+class JipamctlDataDirIT {
   @TempDir Path dir;
 
-  String conflist(Path data) { // also MigrateTest
+  String conflist(Path data) { // also MigrateIT
     return ("{'cniVersion':'1.0.0','name':'hl','plugins':[{'type':'bridge','bridge':'x0',"
         + "'ipam':{'type':'host-local','dataDir':'" + data + "','ranges':[[{'subnet':'198.18.60.0/24'}]]}}]}")
         .replace('\'', '"');

@@ -14,6 +14,7 @@ import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
 import io.jipam.server.metrics.CallLog;
+import io.jipam.testkit.TestCerts;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -29,7 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
  * runs (the store sees nothing). Without TLS, TCP needs --insecure.
  */
 @Timeout(120)
-class TlsTest {
+class TlsIT {
   @TempDir static Path dir;
   static TestCerts certs;
   static IpamServer server;

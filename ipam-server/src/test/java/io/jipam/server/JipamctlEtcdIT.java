@@ -15,6 +15,8 @@ import io.jipam.etcd.EtcdStore;
 import io.jipam.etcd.EtcdStoreConfig;
 import io.jipam.etcd.EtcdStores;
 import io.jipam.server.metrics.CallLog;
+import io.jipam.testkit.Etcd;
+import io.jipam.testkit.Ports;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;
@@ -39,9 +41,9 @@ import org.junit.jupiter.params.provider.ValueSource;
  * reclaim-node and lift-fence.
  */
 @Timeout(120)
-class JipamctlEtcdTest {
+class JipamctlEtcdIT {
   @TempDir static Path shared;
-  static TestEtcd etcd;
+  static Etcd etcd;
   @TempDir Path dir;
   Path config;
   IpamServer jipamd;
@@ -51,7 +53,7 @@ class JipamctlEtcdTest {
 
   @BeforeAll
   static void startEtcd() throws Exception {
-    etcd = TestEtcd.start(shared);
+    etcd = Etcd.single();
   }
 
   @AfterAll
@@ -65,7 +67,7 @@ class JipamctlEtcdTest {
   void populate() throws Exception {
     prefix = "/ctl-" + UUID.randomUUID();
     config = dir.resolve("etcd.json");
-    Files.writeString(config, new JsonObject().put("endpoints", new JsonArray().add(etcd.endpoint)).put("node", "node-a")
+    Files.writeString(config, new JsonObject().put("endpoints", new JsonArray().add(etcd.endpoint())).put("node", "node-a")
         .put("prefix", prefix).put("timeoutMillis", 5000).encode());
     EtcdStore a = open("node-a", prefix);
     EtcdStore b = open("node-b", prefix);
@@ -90,7 +92,7 @@ class JipamctlEtcdTest {
   }
 
   private EtcdStore open(String node, String prefix) {
-    EtcdStore s = EtcdStores.open(EtcdStoreConfig.of(List.of(etcd.endpoint), node).withPrefix(prefix));
+    EtcdStore s = EtcdStores.open(EtcdStoreConfig.of(List.of(etcd.endpoint()), node).withPrefix(prefix));
     stores.add(s);
     return s;
   }
@@ -195,7 +197,7 @@ class JipamctlEtcdTest {
   @ParameterizedTest
   @ValueSource(strings = {"direct", "jipamd"})
   void check_handleDeletedBehindTheStore_blockEntryWithoutHandleFound(String mode) throws Exception {
-    try (io.etcd.jetcd.Client client = io.etcd.jetcd.Client.builder().endpoints(etcd.endpoint).build()) {
+    try (io.etcd.jetcd.Client client = io.etcd.jetcd.Client.builder().endpoints(etcd.endpoint()).build()) {
       client.getKVClient().delete(io.etcd.jetcd.ByteSequence.from(prefix + "/v2/handles/cluster/a1/eth0",
           java.nio.charset.StandardCharsets.UTF_8)).get(10, java.util.concurrent.TimeUnit.SECONDS);
     }
@@ -211,7 +213,7 @@ class JipamctlEtcdTest {
   void etcdConfig_unreachable_exitOneTryAgainLaterBounded() throws Exception {
     Path bad = dir.resolve("bad.json");
     Files.writeString(bad, new JsonObject().put("endpoints", new JsonArray().add("http://127.0.0.1:"
-        + EtcdReplicasTest.freePort())).put("node", "n").put("timeoutMillis", 1000).encode());
+        + Ports.free())).put("node", "n").put("timeoutMillis", 1000).encode());
     long start = System.nanoTime();
     CtlRun r = CtlRun.of("usage", "--etcd-config", bad.toString());
     assertEquals(1, r.exit(), r.toString());

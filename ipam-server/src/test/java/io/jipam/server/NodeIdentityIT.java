@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.Client;
 import io.etcd.jetcd.options.GetOption;
+import io.jipam.api.v1.ListRequest;
+import io.jipam.api.v1.ReclaimNodeRequest;
 import io.jipam.client.RemoteStore;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
@@ -20,11 +22,11 @@ import io.jipam.core.store.Pool;
 import io.jipam.core.testing.TestPools;
 import io.jipam.etcd.EtcdStoreConfig;
 import io.jipam.etcd.EtcdStores;
-import io.jipam.api.v1.ListRequest;
-import io.jipam.api.v1.ReclaimNodeRequest;
 import io.jipam.server.grpc.CallerIdentity;
 import io.jipam.server.metrics.CallLog;
 import io.jipam.server.pools.NodeStores;
+import io.jipam.testkit.Etcd;
+import io.jipam.testkit.TestCerts;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -51,9 +53,9 @@ import org.junit.jupiter.api.io.TempDir;
  * of it. With plain TCP, the node a client names is taken as given.
  */
 @Timeout(120)
-class NodeIdentityTest {
+class NodeIdentityIT {
   @TempDir static Path shared;
-  private static TestEtcd etcd;
+  private static Etcd etcd;
   private static TestCerts certs;
   private static Client raw;
 
@@ -65,10 +67,10 @@ class NodeIdentityTest {
 
   @BeforeAll
   static void start() throws Exception {
-    etcd = TestEtcd.start(shared.resolve("etcd-dir"));
+    etcd = Etcd.single();
     certs = TestCerts.make(shared).ca("operator-ca").client("node-a", "ca").client("node-b", "ca")
         .client("admin", "operator-ca").client("a b", "ca");
-    raw = Client.builder().endpoints(etcd.endpoint).build();
+    raw = Client.builder().endpoints(etcd.endpoint()).build();
   }
 
   @AfterAll
@@ -98,10 +100,10 @@ class NodeIdentityTest {
    * A central jipamd on {@code etcd} under {@code prefix}, a store per calling node, on TCP: with
    * {@code certs} mutual TLS (nodes from "ca", operators from "operator-ca"), else plain.
    */
-  static IpamServer central(TestEtcd etcd, TestCerts certs, String prefix, String replica) {
+  static IpamServer central(Etcd etcd, TestCerts certs, String prefix, String replica) {
     boolean tls = certs != null;
     NodeStores stores = NodeStores.perNode(EtcdStores.openShared(
-        EtcdStoreConfig.of(List.of(etcd.endpoint), replica).withPrefix(prefix)));
+        EtcdStoreConfig.of(List.of(etcd.endpoint()), replica).withPrefix(prefix)));
     IpamServer.Settings settings = new IpamServer.Settings(null, "127.0.0.1", 0, !tls,
         tls ? certs.pem("server") : null, tls ? certs.key("server") : null, tls ? certs.pem("ca") : null, 8, 1024,
         4L << 20, Duration.ofSeconds(10), Duration.ofSeconds(30));

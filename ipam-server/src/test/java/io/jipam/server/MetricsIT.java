@@ -14,6 +14,8 @@ import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
 import io.jipam.server.metrics.Metrics;
 import io.jipam.server.pools.PoolRegistry;
+import io.jipam.testkit.Etcd;
+import io.jipam.testkit.JipamdProcess;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -30,16 +32,16 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** {@code jipamd --metrics}: a child jipamd serves calls, then its /metrics is scraped over HTTP. */
 @Timeout(90)
-class MetricsTest {
+class MetricsIT {
   @TempDir Path dir;
 
   @Test
   void scrape_afterCalls_countsByMethodOutcomeErrorsLatencyAndPoolUsage() throws Exception {
     Path socket = dir.resolve("j.sock");
-    try (JipamdProcess jipamd = JipamdProcess.start(dir, "--socket", socket.toString(), "--store", "memory",
+    try (JipamdProcess jipamd = ServerJipamd.start(dir, "--socket", socket.toString(), "--store", "memory",
             "--metrics", "127.0.0.1:0");
          RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket))) {
-      String log = Files.readString(jipamd.log);
+      String log = Files.readString(jipamd.log());
       int at = log.indexOf("metrics on http://127.0.0.1:");
       assertTrue(at >= 0, log);
       String url = log.substring(at + "metrics on ".length(), log.indexOf('\n', at)).trim();
@@ -85,14 +87,14 @@ class MetricsTest {
   @Test
   void scrape_concurrentAllocationsOnEtcd_commitBatchSizesAddUpToTheChanges() throws Exception {
     Path socket = dir.resolve("e.sock");
-    try (TestEtcd etcd = TestEtcd.start(dir)) {
+    try (Etcd etcd = Etcd.single()) {
       Path config = dir.resolve("etcd.json");
-      Files.writeString(config, "{\"endpoints\": [\"" + etcd.endpoint + "\"], \"node\": \"n1\", \"timeoutMillis\": 10000}");
-      try (JipamdProcess jipamd = JipamdProcess.start(dir, "--socket", socket.toString(), "--store", "etcd",
+      Files.writeString(config, "{\"endpoints\": [\"" + etcd.endpoint() + "\"], \"node\": \"n1\", \"timeoutMillis\": 10000}");
+      try (JipamdProcess jipamd = ServerJipamd.start(dir, "--socket", socket.toString(), "--store", "etcd",
               "--etcd-config", config.toString(), "--metrics", "127.0.0.1:0", "--workers", "16");
            RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket)
                .withTimeout(Duration.ofSeconds(20)))) {
-        String log = Files.readString(jipamd.log);
+        String log = Files.readString(jipamd.log());
         int at = log.indexOf("metrics on http://127.0.0.1:");
         String url = log.substring(at + "metrics on ".length(), log.indexOf('\n', at)).trim();
         Pool pool = IpamServerTest.pool("batched", "198.18.42.0/24");
@@ -141,11 +143,11 @@ class MetricsTest {
 
   @Test
   void scrape_etcdStore_poolTotalsReadAtMostOncePerMinuteNodeBlocksEveryScrape() throws Exception {
-    try (TestEtcd etcd = TestEtcd.start(dir);
+    try (Etcd etcd = Etcd.single();
         io.jipam.etcd.EtcdStore a = io.jipam.etcd.EtcdStores.open(io.jipam.etcd.EtcdStoreConfig.of(
-            List.of(etcd.endpoint), "n1").withTimeout(Duration.ofSeconds(10)));
+            List.of(etcd.endpoint()), "n1").withTimeout(Duration.ofSeconds(10)));
         io.jipam.etcd.EtcdStore b = io.jipam.etcd.EtcdStores.open(io.jipam.etcd.EtcdStoreConfig.of(
-            List.of(etcd.endpoint), "n2").withTimeout(Duration.ofSeconds(10)))) {
+            List.of(etcd.endpoint()), "n2").withTimeout(Duration.ofSeconds(10)))) {
       long[] now = {0};
       Metrics metrics = new Metrics(() -> now[0]);
       PoolRegistry pools = new PoolRegistry();

@@ -11,6 +11,7 @@ import io.jipam.core.IpamException;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.server.cni.UnixSocketFile;
+import io.jipam.testkit.JipamdProcess;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.ServerSocketChannel;
@@ -34,7 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
  * directory and never reachable with a looser mode, under {@code umask 000} too.
  */
 @Timeout(180)
-class JipamdSocketTest {
+class JipamdSocketIT {
   @TempDir Path dir;
 
   static Object inode(Path p) throws Exception {
@@ -48,10 +49,10 @@ class JipamdSocketTest {
   @Test
   void start_secondJipamdOnALiveSocket_exit1InUseByPidFirstKeepsServing() throws Exception {
     Path socket = dir.resolve("jipam.sock");
-    try (JipamdProcess first = JipamdProcess.start(dir, "--store", "file", "--data-dir", dir.resolve("data").toString(),
+    try (JipamdProcess first = ServerJipamd.start(dir, "--store", "file", "--data-dir", dir.resolve("data").toString(),
         "--socket", socket.toString())) {
       Object before = inode(socket);
-      JipamdProcess.Finished second = JipamdProcess.runToExit(dir, "--store", "memory", "--socket", socket.toString());
+      JipamdProcess.Finished second = ServerJipamd.runToExit(dir, "--store", "memory", "--socket", socket.toString());
       assertEquals(1, second.exit(), second.output());
       assertTrue(second.output().contains("in use by pid " + first.pid()), second.output());
       assertFalse(second.output().contains("ready"), second.output());
@@ -71,7 +72,7 @@ class JipamdSocketTest {
     Path socket = dir.resolve("other.sock");
     try (ServerSocketChannel other = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
       other.bind(UnixDomainSocketAddress.of(socket));
-      JipamdProcess.Finished run = JipamdProcess.runToExit(dir, "--store", "memory", "--socket", socket.toString());
+      JipamdProcess.Finished run = ServerJipamd.runToExit(dir, "--store", "memory", "--socket", socket.toString());
       assertEquals(1, run.exit(), run.output());
       assertTrue(run.output().contains("socket " + socket + " is in use: a process answers on it"), run.output());
       try (SocketChannel stillThere = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
@@ -87,7 +88,7 @@ class JipamdSocketTest {
       gone.bind(UnixDomainSocketAddress.of(socket)); // closing leaves the file: a stale socket
     }
     assertTrue(Files.exists(socket, LinkOption.NOFOLLOW_LINKS));
-    try (JipamdProcess j = JipamdProcess.start(dir, "--store", "memory", "--socket", socket.toString());
+    try (JipamdProcess j = ServerJipamd.start(dir, "--store", "memory", "--socket", socket.toString());
          RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket))) {
       remote.allocate(IpamServerTest.pool("stale", "198.18.9.0/24"), AllocationRequest.of(new Attachment("c1", "eth0")));
     }
@@ -100,7 +101,7 @@ class JipamdSocketTest {
     Path emptyDir = dir.resolve("emptydir");
     Files.createDirectory(emptyDir);
     for (Path p : List.of(file, emptyDir)) {
-      JipamdProcess.Finished run = JipamdProcess.runToExit(dir, "--store", "memory", "--socket", p.toString());
+      JipamdProcess.Finished run = ServerJipamd.runToExit(dir, "--store", "memory", "--socket", p.toString());
       assertEquals(2, run.exit(), run.output());
       assertTrue(run.output().contains("--socket " + p + " is " + (p == file ? "a regular file" : "a directory")
           + ", not a socket"), run.output());
@@ -114,7 +115,7 @@ class JipamdSocketTest {
     Path open = dir.resolve("open");
     Files.createDirectory(open);
     Files.setPosixFilePermissions(open, PosixFilePermissions.fromString("rwxrwxrwx"));
-    JipamdProcess.Finished run = JipamdProcess.runToExit(dir, "--store", "memory", "--socket",
+    JipamdProcess.Finished run = ServerJipamd.runToExit(dir, "--store", "memory", "--socket",
         open.resolve("jipam.sock").toString());
     assertEquals(2, run.exit(), run.output());
     assertTrue(run.output().contains("directory " + open + " is mode 777, writable by group and others"), run.output());
@@ -129,7 +130,7 @@ class JipamdSocketTest {
   void start_underUmask000_dirs0755Socket0600NobodyCannotConnect() throws Exception {
     Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x")); // nobody may reach run/
     Path socket = dir.resolve("run/a/b/jipam.sock");
-    try (JipamdProcess j = JipamdProcess.startUnderUmask(dir, "000", "--store", "memory", "--socket",
+    try (JipamdProcess j = ServerJipamd.startUnderUmask(dir, "000", "--store", "memory", "--socket",
         socket.toString())) {
       assertEquals("rwxr-xr-x", mode(dir.resolve("run")));
       assertEquals("rwxr-xr-x", mode(dir.resolve("run/a")));

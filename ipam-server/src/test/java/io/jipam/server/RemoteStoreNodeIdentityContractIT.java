@@ -6,6 +6,8 @@ import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.IpamStoreContractTest;
 import io.jipam.core.store.LinearizabilityCheck;
+import io.jipam.testkit.Etcd;
+import io.jipam.testkit.TestCerts;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.UUID;
@@ -22,16 +24,16 @@ import org.junit.jupiter.api.io.TempDir;
  * of node-a, one through each of two central replicas.
  */
 @Timeout(120)
-class RemoteStoreNodeIdentityContractTest extends IpamStoreContractTest {
+class RemoteStoreNodeIdentityContractIT extends IpamStoreContractTest {
   @TempDir static Path shared;
-  private static TestEtcd etcd;
+  private static Etcd etcd;
   private static TestCerts certs;
 
   private final String prefix = "/identity-contract-" + UUID.randomUUID();
 
   @BeforeAll
   static void start() throws Exception {
-    etcd = TestEtcd.start(shared.resolve("etcd-dir"));
+    etcd = Etcd.single();
     certs = TestCerts.make(shared).ca("operator-ca").client("node-a", "ca");
   }
 
@@ -53,8 +55,8 @@ class RemoteStoreNodeIdentityContractTest extends IpamStoreContractTest {
   }
 
   private ServedStore serve(String replica, Duration timeout) {
-    IpamServer server = NodeIdentityTest.central(etcd, certs, prefix, replica);
-    return new ServedStore(RemoteStore.connect(NodeIdentityTest.target(server, certs, "node-a", timeout), "node-a"),
+    IpamServer server = NodeIdentityIT.central(etcd, certs, prefix, replica);
+    return new ServedStore(RemoteStore.connect(NodeIdentityIT.target(server, certs, "node-a", timeout), "node-a"),
         server);
   }
 
@@ -64,7 +66,7 @@ class RemoteStoreNodeIdentityContractTest extends IpamStoreContractTest {
       for (IpamStore s : new IpamStore[] {a, b}) {
         s.allocate(LinearizabilityCheck.smallPool("warm"), AllocationRequest.of(new Attachment("warm", "eth0")));
       }
-      System.out.println("RemoteStoreNodeIdentityContractTest: " + LinearizabilityCheck.run(
+      System.out.println("RemoteStoreNodeIdentityContractIT: " + LinearizabilityCheck.run(
           h -> new IpamStore[] {LinearizabilityCheck.unclosable(a), LinearizabilityCheck.unclosable(b)}, 20, 4, 8));
     }
   }

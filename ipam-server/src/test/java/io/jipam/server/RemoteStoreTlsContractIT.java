@@ -4,6 +4,7 @@ import io.jipam.client.RemoteStore;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.IpamStoreContractTest;
 import io.jipam.server.metrics.CallLog;
+import io.jipam.testkit.TestCerts;
 import java.nio.file.Path;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Timeout;
@@ -11,7 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The store contract on a RemoteStore against jipamd on TCP with mutual TLS, over the memory store. */
 @Timeout(60)
-class RemoteStoreTlsContractTest extends IpamStoreContractTest {
+class RemoteStoreTlsContractIT extends IpamStoreContractTest {
   @TempDir static Path certDir;
   static TestCerts certs;
 

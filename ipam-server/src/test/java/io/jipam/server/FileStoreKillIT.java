@@ -13,6 +13,7 @@ import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
 import io.jipam.hostlocal.HostLocalStores;
+import io.jipam.testkit.JipamdProcess;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -38,7 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
  * data dir answers the same.
  */
 @Timeout(120)
-class FileStoreKillTest {
+class FileStoreKillIT {
   @TempDir Path dir;
 
   @Test
@@ -51,7 +52,7 @@ class FileStoreKillTest {
     Set<Attachment> inFlight = ConcurrentHashMap.newKeySet();
     AtomicBoolean stop = new AtomicBoolean();
     AtomicInteger calls = new AtomicInteger();
-    JipamdProcess jipamd = JipamdProcess.start(dir, "--socket", socket.toString(), "--store", "file",
+    JipamdProcess jipamd = ServerJipamd.start(dir, "--socket", socket.toString(), "--store", "file",
         "--data-dir", data.toString());
     try (RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket))) {
       ExecutorService clients = Executors.newFixedThreadPool(16);
@@ -86,8 +87,8 @@ class FileStoreKillTest {
       while (calls.get() < 400 && System.nanoTime() < deadline) {
         Thread.sleep(20);
       }
-      jipamd.process.destroyForcibly(); // SIGKILL, mid-load
-      jipamd.process.waitFor(10, TimeUnit.SECONDS);
+      jipamd.process().destroyForcibly(); // SIGKILL, mid-load
+      jipamd.process().waitFor(10, TimeUnit.SECONDS);
       stop.set(true);
       for (Future<?> f : futures) {
         f.get(30, TimeUnit.SECONDS);
@@ -101,7 +102,7 @@ class FileStoreKillTest {
       checkFiles(files, pool, acknowledged, inFlight);
     }
     // and a jipamd restarted on the data dir answers the same
-    JipamdProcess again = JipamdProcess.start(dir, "--socket", socket.toString(), "--store", "file",
+    JipamdProcess again = ServerJipamd.start(dir, "--socket", socket.toString(), "--store", "file",
         "--data-dir", data.toString());
     try (RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket))) {
       checkFiles(remote, pool, acknowledged, inFlight);

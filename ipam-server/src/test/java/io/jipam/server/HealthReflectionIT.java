@@ -8,6 +8,8 @@ import io.jipam.core.store.IpamStore;
 import io.jipam.etcd.EtcdStoreConfig;
 import io.jipam.etcd.EtcdStores;
 import io.jipam.server.metrics.CallLog;
+import io.jipam.testkit.Etcd;
+import io.jipam.testkit.Ports;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClientOptions;
@@ -21,8 +23,8 @@ import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.common.ServiceMethod;
 import io.vertx.grpc.common.ServiceName;
 import io.vertx.grpc.health.v1.HealthCheckRequest;
-import io.vertx.grpc.health.v1.HealthCheckResponse;
 import io.vertx.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.vertx.grpc.health.v1.HealthCheckResponse;
 import io.vertx.grpc.reflection.v1.ServerReflectionRequest;
 import io.vertx.grpc.reflection.v1.ServerReflectionResponse;
 import io.vertx.grpc.reflection.v1.ServiceResponse;
@@ -41,7 +43,7 @@ import org.junit.jupiter.api.io.TempDir;
  * a plain gRPC client as grpcurl or a probe would: SERVING only while the store answers.
  */
 @Timeout(90)
-class HealthReflectionTest {
+class HealthReflectionIT {
   static final ServiceMethod<HealthCheckResponse, HealthCheckRequest> CHECK = ServiceMethod.client(
       ServiceName.create("grpc.health.v1.Health"), "Check", GrpcMessageEncoder.encoder(),
       GrpcMessageDecoder.decoder(HealthCheckResponse.newBuilder()));
@@ -100,19 +102,19 @@ class HealthReflectionTest {
 
   @Test
   void check_etcdStore_notServingUntilEtcdAnswersThenServing() throws Exception {
-    int port = EtcdReplicasTest.freePort();
+    int port = Ports.free();
     server = serve(EtcdStores.open(EtcdStoreConfig.builder(List.of("http://127.0.0.1:" + port), "node-h")
         .timeout(Duration.ofMillis(500)).build()));
     assertEquals(ServingStatus.NOT_SERVING, check(""), "no etcd listens yet");
     assertEquals(ServingStatus.NOT_SERVING, check("jipam.v1.Ipam"));
-    try (TestEtcd etcd = TestEtcd.start(dir, port)) {
+    try (Etcd etcd = Etcd.builder().clientPort(port).start()) {
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(40);
       Object status = check("");
       while (status != ServingStatus.SERVING && System.nanoTime() < deadline) {
         Thread.sleep(200);
         status = check("");
       }
-      assertEquals(ServingStatus.SERVING, status, "etcd " + etcd.endpoint + " answers");
+      assertEquals(ServingStatus.SERVING, status, "etcd " + etcd.endpoint() + " answers");
       assertEquals(ServingStatus.SERVING, check("jipam.v1.Ipam"));
     }
   }

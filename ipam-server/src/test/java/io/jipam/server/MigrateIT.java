@@ -21,6 +21,7 @@ import io.jipam.etcd.EtcdStore;
 import io.jipam.etcd.EtcdStoreConfig;
 import io.jipam.etcd.EtcdStores;
 import io.jipam.hostlocal.HostLocalStores;
+import io.jipam.testkit.Etcd;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;
@@ -48,20 +49,20 @@ import org.junit.jupiter.params.provider.MethodSource;
  * same per pool, parsed with jackson.
  */
 @Timeout(120)
-class MigrateTest {
+class MigrateIT {
   @TempDir static Path shared;
-  static TestEtcd etcd;
+  static Etcd etcd;
   @TempDir Path dir;
   Path data;
   Path etcdConfig;
   Path conf;
   String prefix;
   final List<EtcdStore> stores = new ArrayList<>();
-  static final Pool POOL = JipamctlDataDirTest.POOL; // "hl", 198.18.60.0/24
+  static final Pool POOL = JipamctlDataDirIT.POOL; // "hl", 198.18.60.0/24
 
   @BeforeAll
   static void startEtcd() throws Exception {
-    etcd = TestEtcd.start(shared);
+    etcd = Etcd.single();
   }
 
   @AfterAll
@@ -74,14 +75,14 @@ class MigrateTest {
     HostLocalExec.assumePresent();
     data = dir.resolve("data");
     conf = dir.resolve("hl.conflist");
-    Files.writeString(conf, new JipamctlDataDirTest().conflist(data));
+    Files.writeString(conf, new JipamctlDataDirIT().conflist(data));
     for (int i = 0; i < 3; i++) {
       HostLocalExec.Result r = HostLocalExec.run("ADD", "c" + i, "eth0", netconf(data));
       assertEquals(0, r.exit(), r.out());
     }
     prefix = "/migrate-" + UUID.randomUUID();
     etcdConfig = dir.resolve("etcd.json");
-    Files.writeString(etcdConfig, new JsonObject().put("endpoints", new JsonArray().add(etcd.endpoint))
+    Files.writeString(etcdConfig, new JsonObject().put("endpoints", new JsonArray().add(etcd.endpoint()))
         .put("node", "node-a").put("prefix", prefix).put("timeoutMillis", 5000).encode());
     EtcdStore probe = etcdStore("node-a");
     long deadline = System.nanoTime() + 30_000_000_000L;
@@ -105,7 +106,7 @@ class MigrateTest {
   }
 
   EtcdStore etcdStore(String node) {
-    EtcdStore s = EtcdStores.open(EtcdStoreConfig.of(List.of(etcd.endpoint), node).withPrefix(prefix));
+    EtcdStore s = EtcdStores.open(EtcdStoreConfig.of(List.of(etcd.endpoint()), node).withPrefix(prefix));
     stores.add(s);
     return s;
   }
@@ -195,7 +196,7 @@ class MigrateTest {
    * One {@code migrate -o json} run into etcd after {@code setup}: the exit and what the document
    * says, as address lists ("198.18.60.3=c1/eth0") per key of the pool "hl".
    */
-  record JsonCase(String name, Consumer<MigrateTest> setup, boolean dryRun, int exit, List<String> toWrite,
+  record JsonCase(String name, Consumer<MigrateIT> setup, boolean dryRun, int exit, List<String> toWrite,
       List<String> present, List<String> refused, boolean wrote, Boolean auditClean) {
     @Override
     public String toString() {

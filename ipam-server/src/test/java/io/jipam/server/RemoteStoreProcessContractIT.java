@@ -3,6 +3,7 @@ package io.jipam.server;
 import io.jipam.client.RemoteStore;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.IpamStoreContractTest;
+import io.jipam.testkit.JipamdProcess;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -13,7 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
  * the same data dir.
  */
 @Timeout(120)
-class RemoteStoreProcessContractTest extends IpamStoreContractTest {
+class RemoteStoreProcessContractIT extends IpamStoreContractTest {
   @TempDir Path dir;
 
   @Override
@@ -33,7 +34,7 @@ class RemoteStoreProcessContractTest extends IpamStoreContractTest {
 
   private IpamStore serve(String socketName) throws Exception {
     Path socket = dir.resolve(socketName);
-    JipamdProcess jipamd = JipamdProcess.start(dir, "--socket", socket.toString(), "--store", "file",
+    JipamdProcess jipamd = ServerJipamd.start(dir, "--socket", socket.toString(), "--store", "file",
         "--data-dir", dir.resolve("data").toString());
     return new ServedStore(RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket).withTimeout(ServedStore.TIMEOUT)), () -> {
       int exit = jipamd.stop();
