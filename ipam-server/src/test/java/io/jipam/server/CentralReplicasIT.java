@@ -66,7 +66,7 @@ class CentralReplicasIT {
     }
     String prefix = "/replicas-it-" + UUID.randomUUID();
     Pool pool = IpamServerTest.pool("rollout", "198.18.48.0/22");
-    int[] ports = {Ports.free(), Ports.free()};
+    int[] ports = Ports.free(2);
     JipamdProcess[] replicas = new JipamdProcess[2];
     List<RemoteStore> remotes = new ArrayList<>();
     ExecutorService callers = Executors.newFixedThreadPool(NODES * CALLERS);
