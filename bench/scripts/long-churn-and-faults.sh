@@ -11,8 +11,8 @@ rounds=${1:-5}
 seconds=${2:-120}
 log=$(mktemp /tmp/jipam-long-churn.XXXXXX)
 ./mvnw -B -ntp -q -DskipTests package || exit 1
-./mvnw -B -ntp -pl ipam-etcd -am verify -Dtest=EtcdClusterFaultsTest -Dsurefire.failIfNoSpecifiedTests=false \
-  -Djipam.etcdfaults.rounds="$rounds" >"$log" 2>&1
+./mvnw -B -ntp -pl ipam-etcd -am verify -Dit.test=EtcdClusterFaultsIT -Dtest=NoSuch -Dsurefire.failIfNoSpecifiedTests=false \
+  -Dfailsafe.failIfNoSpecifiedTests=false -Djipam.etcdfaults.rounds="$rounds" >"$log" 2>&1
 faults=$?
 grep -E "^(etcd faults|etcd's own|\||  failed|  slowest)" "$log"
 ./mvnw -B -ntp -pl ipam-plugin-bin -am verify -Dit.test=SustainedChurnIT -Dtest=NoSuch \

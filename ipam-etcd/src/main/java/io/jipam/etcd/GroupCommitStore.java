@@ -75,8 +75,8 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
   /** One pool's cache and commit queue in this store. */
   private record PoolSlot(PoolCache cache, CommitQueue queue) {}
 
-  GroupCommitStore(EtcdStoreConfig config, LongSupplier clock) {
-    this(config, new EtcdClient(config, clock), clock, false, newCommitters(), true, null);
+  GroupCommitStore(EtcdStoreConfig config, LongSupplier clock, java.time.Clock wall) {
+    this(config, new EtcdClient(config, clock), clock, wall, false, newCommitters(), true, null);
   }
 
   /**
@@ -87,11 +87,11 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
    * @param sender sends its transactions (shared by the stores of a central jipamd, so that
    *     several nodes' changes share one etcd transaction); null: each in a transaction of its own
    */
-  GroupCommitStore(EtcdStoreConfig config, EtcdClient etcd, LongSupplier clock, boolean scoped,
+  GroupCommitStore(EtcdStoreConfig config, EtcdClient etcd, LongSupplier clock, java.time.Clock wall, boolean scoped,
       ExecutorService committers, boolean owns, TxnSender sender) {
     this.sender = sender != null ? sender : TxnSender.direct(etcd);
     Keys keys = new Keys(config.prefix());
-    this.ctx = new StoreContext(config, etcd, keys, new BlockCodec(keys), clock, scoped);
+    this.ctx = new StoreContext(config, etcd, keys, new BlockCodec(keys), clock, wall, scoped);
     this.tickets = new CommitTickets(ctx);
     this.views = new PoolViews(ctx);
     this.committers = committers;

@@ -25,7 +25,8 @@ import java.util.function.Supplier;
 /**
  * Takes back what a gone node held ({@link EtcdStore#reclaimNode}): refuses a node that looks
  * alive unless forced, fences it, releases its handles through the store's own DELs, and gives its
- * blocks back (empty ones deleted, others orphaned), counting what it did. Thread-safe.
+ * blocks back (empty ones deleted, others orphaned), counting what it did. "Looks alive" is judged
+ * by the store's wall clock ({@link StoreContext#wallNow}), which tests inject. Thread-safe.
  */
 final class NodeReclaimer {
   /** Runs an etcd read or write, retrying transient failures until the deadline. */
@@ -79,7 +80,7 @@ final class NodeReclaimer {
         () -> ctx.etcd().getAll(List.of(recordKey, ctx.keys().fence(node)), deadline, "reading node " + node));
     Instant lastSeen = got.get(0) == null ? null : NodeRecords.seen(recordKey, EtcdClient.text(got.get(0).getValue()));
     boolean looksAlive = lastSeen != null
-        && Duration.between(lastSeen, Instant.now()).compareTo(policy.quietPeriod()) < 0;
+        && Duration.between(lastSeen, ctx.wallNow()).compareTo(policy.quietPeriod()) < 0;
     Map<String, List<Allocation>> held = new TreeMap<>();
     for (BlockLayout layout : retrying.run(deadline, () -> pools(deadline)).values()) {
       List<Allocation> theirs = new ArrayList<>();
@@ -143,7 +144,7 @@ final class NodeReclaimer {
       List<KeyValue> got = ctx.etcd().getAll(List.of(recordKey, fenceKey), deadline, "reading node " + gone);
       KeyValue record = got.get(0);
       Instant lastSeen = record == null ? null : NodeRecords.seen(recordKey, EtcdClient.text(record.getValue()));
-      Duration since = lastSeen == null ? null : Duration.between(lastSeen, Instant.now());
+      Duration since = lastSeen == null ? null : Duration.between(lastSeen, ctx.wallNow());
       boolean looksAlive = since != null && since.compareTo(policy.quietPeriod()) < 0;
       if (got.get(1) != null) {
         return new Fenced(lastSeen, looksAlive);
@@ -156,7 +157,7 @@ final class NodeReclaimer {
       }
       TxnResponse r = ctx.etcd().txn(
           List.of(EtcdClient.modRev(recordKey, record == null ? 0 : record.getModRevision())),
-          List.of(EtcdClient.put(fenceKey, NodeRecords.fence(ctx.node(), Instant.now()))), List.of(), deadline,
+          List.of(EtcdClient.put(fenceKey, NodeRecords.fence(ctx.node(), ctx.wallNow()))), List.of(), deadline,
           "fencing node " + gone);
       if (r.isSucceeded()) {
         return new Fenced(lastSeen, looksAlive);

@@ -15,17 +15,19 @@ final class SharedClientStores implements EtcdNodeStores {
   private final EtcdStoreConfig config;
   private final EtcdClient etcd;
   private final LongSupplier clock;
+  private final java.time.Clock wall;
   private final ExecutorService committers = GroupCommitStore.newCommitters();
   private final GroupCommitStore own;
   /** Every store's transactions, so that several nodes' changes share one etcd transaction. */
   private final TxnCombiner combiner;
 
-  SharedClientStores(EtcdStoreConfig config, LongSupplier clock) {
+  SharedClientStores(EtcdStoreConfig config, LongSupplier clock, java.time.Clock wall) {
     this.config = config;
     this.clock = clock;
+    this.wall = wall;
     this.etcd = new EtcdClient(config, clock);
     this.combiner = new TxnCombiner(etcd, clock, MAX_IN_FLIGHT);
-    this.own = new GroupCommitStore(config, etcd, clock, false, committers, false, combiner);
+    this.own = new GroupCommitStore(config, etcd, clock, wall, false, committers, false, combiner);
   }
 
   @Override
@@ -35,7 +37,7 @@ final class SharedClientStores implements EtcdNodeStores {
 
   @Override
   public EtcdStore forNode(String node) {
-    return new GroupCommitStore(config.withNode(node), etcd, clock, true, committers, false, combiner);
+    return new GroupCommitStore(config.withNode(node), etcd, clock, wall, true, committers, false, combiner);
   }
 
   /** Etcd transactions and parts the combiner sent (for tests and the benchmark). */

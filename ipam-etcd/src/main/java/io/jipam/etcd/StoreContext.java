@@ -4,7 +4,9 @@ import java.util.function.LongSupplier;
 
 /**
  * What the parts of one store instance share: its config, its etcd client, the key layout, the
- * block codec and the clock. Immutable; the client is thread-safe.
+ * block codec and the clocks: {@code clock} (nanoseconds, monotonic) for deadlines, {@code wall}
+ * for the times stored in etcd (a node's seen record, a fence) and judged against them (a quiet
+ * period). Immutable; the client is thread-safe.
  *
  * @param scoped true for a store that acts for its node only ({@link EtcdNodeStores#forNode}): an
  *     attachment whose handle another node made is refused (PERMISSION_DENIED) to ADD, DEL and
@@ -12,7 +14,7 @@ import java.util.function.LongSupplier;
  *     own store on etcd, as before node identity)
  */
 record StoreContext(EtcdStoreConfig config, EtcdClient etcd, Keys keys, BlockCodec blocks, LongSupplier clock,
-    boolean scoped) {
+    java.time.Clock wall, boolean scoped) {
 
   /** When this store may not touch {@code handle}: the refusal to answer with; else null. */
   io.jipam.core.IpamException denial(Handle handle, io.jipam.core.store.Attachment attachment) {
@@ -33,5 +35,10 @@ record StoreContext(EtcdStoreConfig config, EtcdClient etcd, Keys keys, BlockCod
 
   long now() {
     return clock.getAsLong();
+  }
+
+  /** The wall-clock time now, by the store's wall clock. */
+  java.time.Instant wallNow() {
+    return wall.instant();
   }
 }

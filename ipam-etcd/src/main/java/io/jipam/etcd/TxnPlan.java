@@ -10,7 +10,6 @@ import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.spi.RequestedAddresses;
-import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -519,7 +518,7 @@ final class TxnPlan {
       then.add(put(tickets.ticketKey(), "", ticketLeaseId));
       long now = ctx.now();
       if (tickets.seenDue(now)) {
-        then.add(put(ctx.keys().nodeRecord(ctx.node()), NodeRecords.seenRecord(Instant.now())));
+        then.add(put(ctx.keys().nodeRecord(ctx.node()), NodeRecords.seenRecord(ctx.wallNow())));
         seenPending = now;
       }
     }

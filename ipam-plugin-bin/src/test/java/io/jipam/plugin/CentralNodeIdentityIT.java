@@ -3,8 +3,9 @@ package io.jipam.plugin;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.jipam.server.TestCerts;
-import io.jipam.server.TestEtcd;
+import io.jipam.testkit.Etcd;
+import io.jipam.testkit.JipamdProcess;
+import io.jipam.testkit.TestCerts;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -42,14 +43,14 @@ class CentralNodeIdentityIT {
 
   @Test
   void cniGc_ofNodeA_keepsNodeBsPodsAndReclaimNodeReleasesExactlyNodeAs() throws Exception {
-    TestEtcd etcd = TestEtcd.start(dir.resolve("etcd-dir"));
+    Etcd etcd = Etcd.single();
     running.add(etcd);
     TestCerts certs = TestCerts.make(Files.createDirectory(dir.resolve("certs"))).ca("operator-ca")
         .client("node-a", "ca").client("node-b", "ca").client("admin", "operator-ca");
     Path etcdConfig = dir.resolve("etcd.json");
-    Files.writeString(etcdConfig, "{\"endpoints\": [\"" + etcd.endpoint + "\"], \"node\": \"central-0\","
+    Files.writeString(etcdConfig, "{\"endpoints\": [\"" + etcd.endpoint() + "\"], \"node\": \"central-0\","
         + " \"prefix\": \"/central-it-" + UUID.randomUUID() + "\"}");
-    DistJipamd central = start(Map.of(), "--no-socket", "--listen", "127.0.0.1:0",
+    JipamdProcess central = start(Map.of(), "--no-socket", "--listen", "127.0.0.1:0",
         "--tls-cert", certs.pem("server").toString(), "--tls-key", certs.key("server").toString(),
         "--client-ca", certs.pem("ca").toString(), "--operator-ca", certs.pem("operator-ca").toString(),
         "--store", "etcd", "--etcd-config", etcdConfig.toString());
@@ -79,21 +80,21 @@ class CentralNodeIdentityIT {
         "node A's GC released node A's stale pod only");
 
     // an operator's call on node A's socket goes on with node A's identity: refused centrally
-    CniExec.Result viaNode = DistJipamd.jipamctl(dir, "--server", "unix:" + socketA, "--timeout", "30",
+    CniExec.Result viaNode = CniExec.jipamctl(dir, "--server", "unix:" + socketA, "--timeout", "30",
         "reclaim-node", "node-b", "--force");
     assertEquals(1, viaNode.exit(), viaNode::toString);
     assertTrue(viaNode.stderr().contains("PERMISSION_DENIED") && viaNode.stderr().contains("103"), viaNode::toString);
     assertEquals(3, listed(operator).size(), "nothing released");
 
-    CniExec.Result reclaim = DistJipamd.jipamctl(dir, concat(operator, "reclaim-node", "node-a", "--force"));
+    CniExec.Result reclaim = CniExec.jipamctl(dir, concat(operator, "reclaim-node", "node-a", "--force"));
     assertEquals(0, reclaim.exit(), reclaim::toString);
     assertEquals(Map.of("pod-b1", "node-b", "pod-b2", "node-b"), listed(operator), "exactly node A's pods released");
-    CniExec.Result check = DistJipamd.jipamctl(dir, concat(operator, "check"));
+    CniExec.Result check = CniExec.jipamctl(dir, concat(operator, "check"));
     assertEquals(0, check.exit(), check::toString);
   }
 
-  private DistJipamd start(Map<String, String> env, String... args) throws Exception {
-    DistJipamd j = DistJipamd.start(dir, env, args);
+  private JipamdProcess start(Map<String, String> env, String... args) throws Exception {
+    JipamdProcess j = CniExec.jipamd(dir, env, args);
     running.add(j);
     return j;
   }
@@ -135,7 +136,7 @@ class CentralNodeIdentityIT {
 
   /** Each allocation's container ID and node, as {@code jipamctl list} prints them. */
   private Map<String, String> listed(String[] operator) {
-    CniExec.Result r = DistJipamd.jipamctl(dir, concat(operator, "list"));
+    CniExec.Result r = CniExec.jipamctl(dir, concat(operator, "list"));
     assertEquals(0, r.exit(), r::toString);
     Map<String, String> out = new TreeMap<>();
     for (String line : r.stdout().split("\n")) {

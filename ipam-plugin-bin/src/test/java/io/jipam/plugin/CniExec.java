@@ -1,7 +1,8 @@
 package io.jipam.plugin;
 
+import io.jipam.testkit.Exec;
+import io.jipam.testkit.JipamdProcess;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -9,9 +10,11 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
-/** Runs a CNI plugin executable the way a runtime does, for the integration tests. */
+/**
+ * The built dist/ of this module's integration tests: where the plugin, jipamd and jipamctl are,
+ * CNI environments, and runs of them through the testkit ({@link Exec}, {@link JipamdProcess}).
+ */
 final class CniExec {
   static final Path DIST = Path.of(System.getProperty("jipam.dist", "../dist")).toAbsolutePath().normalize();
   /** The CNI plugin as runtimes run it: the native shim (ipam-shim). */
@@ -20,6 +23,8 @@ final class CniExec {
   static final Path JIPAM_JVM = DIST.resolve("bin/jipam-jvm");
   static final Path REFERENCE_DIR = Path.of("/usr/lib/cni");
   static final Path HOST_LOCAL = REFERENCE_DIR.resolve("host-local");
+  static final Path JIPAMD = DIST.resolve("bin/jipamd");
+  static final Path JIPAMCTL = DIST.resolve("bin/jipamctl");
 
   /** What a call printed and how it exited. */
   record Result(int exit, String stdout, String stderr) {
@@ -51,42 +56,36 @@ final class CniExec {
     return run(List.of(), plugin, env, stdin);
   }
 
-  /** Runs {@code prefix... plugin} with exactly {@code env} (plus PATH) and {@code stdin}. */
+  /** Runs {@code prefix... plugin} with exactly {@code env} (plus PATH) and {@code stdin} (the testkit's {@link Exec#cni}). */
   static Result run(List<String> prefix, Path plugin, Map<String, String> env, String stdin) {
-    List<String> command = new ArrayList<>(prefix);
-    command.add(plugin.toString());
-    ProcessBuilder builder = new ProcessBuilder(command);
-    builder.environment().clear();
-    builder.environment().put("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
-    builder.environment().putAll(env);
-    try {
-      Path out = Files.createTempFile("cni-out", ".json");
-      Path err = Files.createTempFile("cni-err", ".txt");
-      try {
-        builder.redirectOutput(out.toFile()).redirectError(err.toFile());
-        Process p = builder.start();
-        try {
-          p.getOutputStream().write(stdin.getBytes(StandardCharsets.UTF_8));
-          p.getOutputStream().close();
-        } catch (IOException e) {
-          // the plugin ended without reading all of stdin (the shim answers VERSION without
-          // reading it): its answer is what counts
-        }
-        if (!p.waitFor(120, TimeUnit.SECONDS)) {
-          p.destroyForcibly();
-          throw new IllegalStateException(plugin + " did not finish within 120 s");
-        }
-        return new Result(p.exitValue(), Files.readString(out), Files.readString(err));
-      } finally {
-        Files.deleteIfExists(out);
-        Files.deleteIfExists(err);
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException(e);
-    }
+    return run(prefix, plugin, env, stdin.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** Like {@link #run(List, Path, Map, String)} with raw bytes on stdin. */
+  static Result run(List<String> prefix, Path plugin, Map<String, String> env, byte[] stdin) {
+    Exec.Result r = Exec.cni(prefix, plugin, env, stdin);
+    return new Result(r.exit(), r.stdout(), r.stderr());
+  }
+
+  /** The built jipamd with the file store in {@code dataDir} on {@code socket}, plus {@code args}; its log beside the socket. */
+  static JipamdProcess fileJipamd(Path socket, Path dataDir, String... args) throws IOException {
+    List<String> all = new ArrayList<>(List.of("--socket", socket.toString(), "--store", "file", "--data-dir",
+        dataDir.toString()));
+    all.addAll(List.of(args));
+    return JipamdProcess.start(socket.getParent(), JipamdProcess.launcher(JIPAMD, all.toArray(String[]::new)));
+  }
+
+  /** The built jipamd with {@code args} and this environment plus {@code env}; its log in {@code dir}. */
+  static JipamdProcess jipamd(Path dir, Map<String, String> env, String... args) throws IOException {
+    return JipamdProcess.start(dir, JipamdProcess.launcher(JIPAMD, args), env);
+  }
+
+  /** Runs the built jipamctl with the arguments: its exit code, stdout and stderr. */
+  static Result jipamctl(Path dir, String... args) {
+    List<String> command = new ArrayList<>(List.of(JIPAMCTL.toString()));
+    command.addAll(List.of(args));
+    Exec.Result r = Exec.run(dir, command, null, new byte[0], java.time.Duration.ofMinutes(2));
+    return new Result(r.exit(), r.stdout(), r.stderr());
   }
 
   /**
@@ -107,24 +106,11 @@ final class CniExec {
 
   /** Runs a command line and returns its stdout; fails on a non-zero exit. */
   static String sh(String... command) {
-    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
-    try {
-      Process p = builder.start();
-      String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-      if (p.waitFor() != 0) {
-        throw new IllegalStateException(String.join(" ", command) + " failed: " + output);
-      }
-      return output;
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException(e);
-    }
+    return Exec.sh(command);
   }
 
   /** True when the tests run under CI, where a missing prerequisite is a failure, not a skip. */
   static boolean underCi() {
-    return "true".equals(System.getenv("CI"));
+    return Exec.underCi();
   }
 }

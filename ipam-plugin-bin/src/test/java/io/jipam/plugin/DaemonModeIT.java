@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.jipam.testkit.JipamdProcess;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,7 +38,7 @@ class DaemonModeIT {
   }
 
   void startJipamd() throws IOException, InterruptedException {
-    jipamd = JipamdProcess.start(socket, data);
+    jipamd = CniExec.fileJipamd(socket, data);
   }
 
   @AfterEach

@@ -3,13 +3,10 @@ package io.jipam.plugin;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.jipam.core.cni.JsonReader;
-import java.io.IOException;
-import java.net.ServerSocket;
-import java.net.Socket;
-import java.nio.file.Files;
+import io.jipam.testkit.Etcd;
+import io.jipam.testkit.Ports;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -25,51 +22,21 @@ import org.junit.jupiter.api.io.TempDir;
  * a repeated ADD returns the same address, DEL frees it, and an unreachable etcd is error 11.
  */
 class EtcdPluginIT {
-  private static Process etcd;
+  private static Etcd etcd;
   private static String endpoint;
-  private static Path etcdDir;
 
   @TempDir Path tmp;
 
   @BeforeAll
   static void startEtcd() throws Exception {
-    Path binary = Path.of("/usr/bin/etcd");
-    if (CniExec.underCi()) {
-      assertTrue(Files.isExecutable(binary), "apt-get install etcd-server");
-    }
-    assumeTrue(Files.isExecutable(binary), "apt-get install etcd-server");
-    int client = freePort();
-    int peer = freePort();
-    etcdDir = Files.createTempDirectory("jipam-etcd-it");
-    endpoint = "http://127.0.0.1:" + client;
-    etcd = new ProcessBuilder(binary.toString(), "--name", "it", "--data-dir", etcdDir.resolve("data").toString(),
-        "--listen-client-urls", endpoint, "--advertise-client-urls", endpoint,
-        "--listen-peer-urls", "http://127.0.0.1:" + peer, "--initial-advertise-peer-urls", "http://127.0.0.1:" + peer,
-        "--initial-cluster", "it=http://127.0.0.1:" + peer)
-        .redirectErrorStream(true).redirectOutput(etcdDir.resolve("etcd.log").toFile()).start();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (true) {
-      try (Socket s = new Socket("127.0.0.1", client)) {
-        break;
-      } catch (IOException notYet) {
-        if (System.nanoTime() > deadline || !etcd.isAlive()) {
-          throw new IllegalStateException("etcd did not start: " + Files.readString(etcdDir.resolve("etcd.log")));
-        }
-        Thread.sleep(100);
-      }
-    }
+    etcd = Etcd.single();
+    endpoint = etcd.endpoint();
   }
 
   @AfterAll
-  static void stopEtcd() throws Exception {
+  static void stopEtcd() {
     if (etcd != null) {
-      etcd.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-    }
-  }
-
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
+      etcd.close();
     }
   }
 
@@ -106,7 +73,7 @@ class EtcdPluginIT {
 
   @Test
   void add_etcdUnreachable_failsWithCode11InBoundedTime() throws Exception {
-    int closed = freePort();
+    int closed = Ports.free();
     long start = System.nanoTime();
     CniExec.Result add = CniExec.run(CniExec.JIPAM, CniExec.env("ADD", "px", "eth0", "/x"),
         conf("http://127.0.0.1:" + closed, "node-a"));

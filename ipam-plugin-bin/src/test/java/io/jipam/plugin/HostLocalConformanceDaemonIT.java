@@ -1,5 +1,6 @@
 package io.jipam.plugin;
 
+import io.jipam.testkit.JipamdProcess;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -19,9 +20,10 @@ class HostLocalConformanceDaemonIT extends HostLocalConformanceIT {
 
   @Override
   Plugin jipam(Path dataDir) throws Exception {
-    JipamdProcess jipamd = JipamdProcess.start(dataDir.resolveSibling("jipam-" + started.size() + ".sock"), dataDir);
+    Path socket = dataDir.resolveSibling("jipam-" + started.size() + ".sock");
+    JipamdProcess jipamd = CniExec.fileJipamd(socket, dataDir);
     started.add(jipamd);
-    String daemon = "{\"socket\":\"" + jipamd.socket + "\",\"timeoutSeconds\":60}";
+    String daemon = "{\"socket\":\"" + socket + "\",\"timeoutSeconds\":60}";
     return new Plugin(CniExec.JIPAM, "jipam", dataDir, daemon, CniExec.JIPAM_JVM);
   }
 

@@ -2,8 +2,10 @@ package io.jipam.plugin;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.jipam.testkit.JipamdProcess;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -30,7 +32,7 @@ class HostileInputDaemonIT extends HostileInputIT {
   @Override
   void warmUp() throws Exception {
     dataDir = tmp.resolve("data");
-    jipamd = JipamdProcess.start(tmp.resolve("jipam.sock"), dataDir);
+    jipamd = CniExec.fileJipamd(socket(), dataDir);
     super.warmUp();
   }
 
@@ -44,7 +46,11 @@ class HostileInputDaemonIT extends HostileInputIT {
   @Override
   String conf(String version, String name, String ipamBody, String extraTop) {
     return super.conf(version, name, ipamBody, extraTop).replace("\"ipam\":{\"type\":\"jipam\",",
-        "\"ipam\":{\"type\":\"jipam\",\"daemon\":{\"socket\":\"" + jipamd.socket + "\",\"timeoutSeconds\":60},");
+        "\"ipam\":{\"type\":\"jipam\",\"daemon\":{\"socket\":\"" + socket() + "\",\"timeoutSeconds\":60},");
+  }
+
+  private Path socket() {
+    return tmp.resolve("jipam.sock");
   }
 
   /**

@@ -8,18 +8,19 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jipam.core.cni.JsonFields;
 import io.jipam.core.cni.JsonReader;
+import io.jipam.testkit.Exec;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -124,35 +125,9 @@ class HostileInputIT {
           .append(e.getKey()).append("=\"${").append(e.getKey()).append("%.}\"; export ").append(e.getKey()).append("; ");
     }
     script.append("exec ").append(command).append(' ').append(redirect);
-    ProcessBuilder pb = new ProcessBuilder("/bin/sh", "-c", script.toString());
-    pb.environment().clear();
-    pb.environment().put("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
-    try {
-      Path out = Files.createTempFile("hostile-out", ".json");
-      Path err = Files.createTempFile("hostile-err", ".txt");
-      try {
-        Process p = pb.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
-        try {
-          p.getOutputStream().write(stdin);
-          p.getOutputStream().close();
-        } catch (IOException e) {
-          // the plugin stopped reading (a config over the limit): its answer is what counts
-        }
-        if (!p.waitFor(60, TimeUnit.SECONDS)) {
-          p.destroyForcibly();
-          throw new AssertionError("the plugin did not finish within 60 s: " + script);
-        }
-        return new Out(p.exitValue(), Files.readString(out), Files.readString(err));
-      } finally {
-        Files.deleteIfExists(out);
-        Files.deleteIfExists(err);
-      }
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new AssertionError(e);
-    }
+    Exec.Result r = Exec.run(null, List.of("/bin/sh", "-c", script.toString()), Map.of("PATH", Exec.PATH), stdin,
+        Duration.ofSeconds(60));
+    return new Out(r.exit(), r.stdout(), r.stderr());
   }
 
   /** Every file and directory under the data dir with its bytes; directories as "dir". */

@@ -6,9 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.jipam.core.cni.JsonReader;
-import java.io.IOException;
-import java.net.ServerSocket;
-import java.net.Socket;
+import io.jipam.testkit.Etcd;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -30,54 +28,26 @@ import org.junit.jupiter.api.io.TempDir;
  * reference host-local's DEL releases them.
  */
 class MigrateIT {
-  private static Process etcd;
+  private static Etcd etcd;
   private static String endpoint;
-  private static Path etcdDir;
   static final Path JIPAMCTL = CniExec.DIST.resolve("bin/jipamctl");
 
   @TempDir Path dir;
 
   @BeforeAll
   static void startEtcd() throws Exception {
-    Path binary = Path.of("/usr/bin/etcd");
     if (CniExec.underCi()) {
-      assertTrue(Files.isExecutable(binary), "apt-get install etcd-server");
       assertTrue(Files.isExecutable(CniExec.HOST_LOCAL), "apt-get install containernetworking-plugins");
     }
-    assumeTrue(Files.isExecutable(binary), "apt-get install etcd-server");
     assumeTrue(Files.isExecutable(CniExec.HOST_LOCAL), "apt-get install containernetworking-plugins");
-    int client = freePort();
-    int peer = freePort();
-    etcdDir = Files.createTempDirectory("jipam-migrate-it");
-    endpoint = "http://127.0.0.1:" + client;
-    etcd = new ProcessBuilder(binary.toString(), "--name", "it", "--data-dir", etcdDir.resolve("data").toString(),
-        "--listen-client-urls", endpoint, "--advertise-client-urls", endpoint,
-        "--listen-peer-urls", "http://127.0.0.1:" + peer, "--initial-advertise-peer-urls", "http://127.0.0.1:" + peer,
-        "--initial-cluster", "it=http://127.0.0.1:" + peer)
-        .redirectErrorStream(true).redirectOutput(etcdDir.resolve("etcd.log").toFile()).start();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-    while (true) {
-      try (Socket s = new Socket("127.0.0.1", client)) {
-        break;
-      } catch (IOException notYet) {
-        if (System.nanoTime() > deadline || !etcd.isAlive()) {
-          throw new IllegalStateException("etcd did not start: " + Files.readString(etcdDir.resolve("etcd.log")));
-        }
-        Thread.sleep(100);
-      }
-    }
+    etcd = Etcd.single();
+    endpoint = etcd.endpoint();
   }
 
   @AfterAll
-  static void stopEtcd() throws Exception {
+  static void stopEtcd() {
     if (etcd != null) {
-      etcd.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-    }
-  }
-
-  private static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0)) {
-      return s.getLocalPort();
+      etcd.close();
     }
   }
 
@@ -129,7 +99,7 @@ class MigrateIT {
     Files.writeString(etcdConfig, ("{'endpoints':['" + endpoint + "'],'node':'node-a','prefix':'" + prefix
         + "','timeoutMillis':5000}").replace('\'', '"'));
 
-    // (the dry run and refusals: MigrateTest in ipam-server)
+    // (the dry run and refusals: MigrateIT in ipam-server)
     CniExec.Result real = jipamctl("migrate", "--from", data.toString(), "--to", etcdConfig.toString(), "--conf",
         conf.toString());
     assertEquals(0, real.exit(), real.toString());

@@ -5,13 +5,13 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.jipam.testkit.JipamdProcess;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -31,7 +31,7 @@ class NetnsDaemonModeIT {
   private final String node = TAG + "-node";
 
   @TempDir Path dir;
-  Process jipamd;
+  JipamdProcess jipamd;
 
   @BeforeAll
   static void prerequisites() {
@@ -56,24 +56,13 @@ class NetnsDaemonModeIT {
     stopJipamd();
   }
 
-  void startJipamd() throws IOException, InterruptedException {
-    Path log = Files.createTempFile(dir, "jipamd", ".log");
-    jipamd = new ProcessBuilder(JipamdProcess.JIPAMD.toString(), "--socket", dir.resolve("jipam.sock").toString(),
-        "--store", "file", "--data-dir", dir.resolve("data").toString())
-        .redirectErrorStream(true).redirectOutput(log.toFile()).start();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (!Files.readString(log).contains(" jipamd ready")) {
-      assertTrue(jipamd.isAlive() && System.nanoTime() < deadline, "jipamd did not start: " + Files.readString(log));
-      Thread.sleep(20);
-    }
+  void startJipamd() throws IOException {
+    jipamd = CniExec.fileJipamd(dir.resolve("jipam.sock"), dir.resolve("data"));
   }
 
   void stopJipamd() throws InterruptedException {
-    if (jipamd != null && jipamd.isAlive()) {
-      jipamd.destroy();
-      if (!jipamd.waitFor(30, TimeUnit.SECONDS)) {
-        jipamd.destroyForcibly().waitFor();
-      }
+    if (jipamd != null) {
+      jipamd.close();
     }
   }
 

@@ -5,8 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jipam.testkit.Etcd;
+import io.jipam.testkit.JipamdProcess;
+import io.jipam.testkit.Ports;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,7 +17,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -60,10 +61,7 @@ class SecretsAndPermissionsIT {
 
   @Test
   void pluginEtcdStore_unreachableOrRefused_passwordNeverPrinted() throws Exception {
-    int closedPort;
-    try (ServerSocket s = new ServerSocket(0)) {
-      closedPort = s.getLocalPort();
-    }
+    int closedPort = Ports.free();
     Path log = tmp.resolve("plugin.log");
     String store = "'store':{'type':'etcd','endpoints':['http://127.0.0.1:" + closedPort + "'],'node':'n1',"
         + "'timeoutMillis':1500,'user':'jipam','password':'" + SECRET + "'";
@@ -89,31 +87,8 @@ class SecretsAndPermissionsIT {
    */
   @Test
   void pluginEtcdStore_realEtcdRefusingCredentials_passwordNeverPrinted() throws Exception {
-    Path binary = Path.of("/usr/bin/etcd");
-    org.junit.jupiter.api.Assumptions.assumeTrue(Files.isExecutable(binary) || CniExec.underCi(),
-        "apt-get install etcd-server");
-    int client;
-    int peer;
-    try (ServerSocket a = new ServerSocket(0); ServerSocket b = new ServerSocket(0)) {
-      client = a.getLocalPort();
-      peer = b.getLocalPort();
-    }
-    String endpoint = "http://127.0.0.1:" + client;
-    Process etcd = new ProcessBuilder(binary.toString(), "--name", "sec", "--data-dir", tmp.resolve("etcd").toString(),
-        "--listen-client-urls", endpoint, "--advertise-client-urls", endpoint,
-        "--listen-peer-urls", "http://127.0.0.1:" + peer, "--initial-advertise-peer-urls", "http://127.0.0.1:" + peer,
-        "--initial-cluster", "sec=http://127.0.0.1:" + peer)
-        .redirectErrorStream(true).redirectOutput(tmp.resolve("etcd.log").toFile()).start();
-    try {
-      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-      while (true) {
-        try (java.net.Socket s = new java.net.Socket("127.0.0.1", client)) {
-          break;
-        } catch (IOException notYet) {
-          assertTrue(System.nanoTime() < until && etcd.isAlive(), "etcd did not start: " + read(tmp.resolve("etcd.log")));
-          Thread.sleep(100);
-        }
-      }
+    try (Etcd etcd = Etcd.single()) {
+      String endpoint = etcd.endpoint();
       Path log = tmp.resolve("plugin-real.log");
       String conf = ("{'cniVersion':'1.0.0','name':'secret-net','ipam':{'type':'jipam','logFile':'" + log + "',"
           + "'ranges':[[{'subnet':'198.18.53.0/28'}]],'store':{'type':'etcd','endpoints':['" + endpoint + "'],"
@@ -122,27 +97,19 @@ class SecretsAndPermissionsIT {
       System.out.println("SecretsAndPermissionsIT: ADD with credentials etcd refuses: " + r);
       assertFalse((r.stdout() + r.stderr()).contains(SECRET), "password in the plugin's answer: " + r);
       assertFalse(read(log).contains(SECRET), "password in the plugin's log file: " + read(log));
-    } finally {
-      etcd.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
     }
   }
 
   @Test
   void jipamd_etcdStoreUnreachable_passwordNeverPrinted_socket0600() throws Exception {
-    int closedPort;
-    try (ServerSocket s = new ServerSocket(0)) {
-      closedPort = s.getLocalPort();
-    }
+    int closedPort = Ports.free();
     Path etcdConfig = tmp.resolve("etcd.json");
     Files.writeString(etcdConfig, ("{'endpoints':['http://127.0.0.1:" + closedPort + "'],'node':'n1',"
         + "'timeoutMillis':1500,'user':'jipam','password':'" + SECRET + "'}").replace('\'', '"'));
     Path socket = tmp.resolve("run/jipam.sock");
-    Path out = tmp.resolve("jipamd.out");
-    Process p = new ProcessBuilder(CniExec.DIST.resolve("bin/jipamd").toString(), "--store", "etcd",
-        "--etcd-config", etcdConfig.toString(), "--socket", socket.toString(), "--log-calls")
-        .redirectErrorStream(true).redirectOutput(out.toFile()).start();
-    try {
-      awaitReady(p, out);
+    String printed;
+    try (JipamdProcess jipamd = CniExec.jipamd(tmp, Map.of(), "--store", "etcd", "--etcd-config",
+        etcdConfig.toString(), "--socket", socket.toString(), "--log-calls")) {
       // the socket appears at its path only once bound and set to 0600: no wait, no condition
       assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(socket)));
       // a call through the socket reaches the unreachable store and fails; the error is logged
@@ -150,12 +117,9 @@ class SecretsAndPermissionsIT {
           + socket + "'},'ranges':[[{'subnet':'198.18.52.0/28'}]]}}").replace('\'', '"');
       CniExec.Result r = CniExec.run(CniExec.JIPAM, CniExec.env("ADD", "c1", "eth0", "/var/run/netns/x"), conf);
       assertFalse((r.stdout() + r.stderr()).contains(SECRET), "password in the plugin's answer: " + r);
-    } finally {
-      p.destroy();
-      p.waitFor(15, TimeUnit.SECONDS);
-      p.destroyForcibly();
+      jipamd.stop();
+      printed = jipamd.output();
     }
-    String printed = read(out);
     assertFalse(printed.contains(SECRET), "password in jipamd's output: " + printed);
     assertFalse(printed.isEmpty(), "jipamd printed nothing, so the grep proves nothing");
   }
@@ -163,25 +127,8 @@ class SecretsAndPermissionsIT {
   @Test
   void jipamd_memoryStore_socket0600() throws Exception {
     Path socket = tmp.resolve("mem/jipam.sock");
-    Process p = new ProcessBuilder(CniExec.DIST.resolve("bin/jipamd").toString(), "--store", "memory",
-        "--socket", socket.toString()).redirectErrorStream(true).redirectOutput(tmp.resolve("mem.out").toFile())
-        .start();
-    try {
-      awaitReady(p, tmp.resolve("mem.out"));
+    try (JipamdProcess jipamd = CniExec.jipamd(tmp, Map.of(), "--store", "memory", "--socket", socket.toString())) {
       assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(socket)));
-    } finally {
-      p.destroy();
-      p.waitFor(15, TimeUnit.SECONDS);
-      p.destroyForcibly();
-    }
-  }
-
-  /** Waits (30 s at most) for jipamd to log "ready": it listens, its socket in place with its mode. */
-  private static void awaitReady(Process p, Path out) throws IOException, InterruptedException {
-    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (!read(out).contains(" jipamd ready")) {
-      assertTrue(p.isAlive() && System.nanoTime() < until, "jipamd not ready: " + read(out));
-      Thread.sleep(20);
     }
   }
 

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jipam.testkit.JipamdProcess;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,9 +34,9 @@ class ShimExecPathIT {
     Path ran = dir.resolve("jvm-ran");
     Path shim = CniExec.shimWithSentinelJvm(dir, ran);
     Path data = dir.resolve("data");
-    try (JipamdProcess jipamd = JipamdProcess.start(dir.resolve("jipam.sock"), data)) {
+    try (JipamdProcess jipamd = CniExec.fileJipamd(dir.resolve("jipam.sock"), data)) {
       for (String command : new String[] {"ADD", "CHECK", "DEL", "VERSION"}) {
-        CniExec.Result r = CniExec.run(shim, CniExec.env(command, "c1", "eth0", "/run/netns/c1"), config(jipamd.socket, data));
+        CniExec.Result r = CniExec.run(shim, CniExec.env(command, "c1", "eth0", "/run/netns/c1"), config(dir.resolve("jipam.sock"), data));
         assertEquals(0, r.exit(), () -> command + ": " + r);
         assertFalse(Files.exists(ran), command + " in daemon mode ran the JVM plugin");
       }
@@ -54,10 +55,10 @@ class ShimExecPathIT {
   void daemonModeCall_realDist_noJvmStarted() throws Exception {
     Path data = dir.resolve("data");
     Path log = dir.resolve("classes.txt");
-    try (JipamdProcess jipamd = JipamdProcess.start(dir.resolve("jipam.sock"), data)) {
+    try (JipamdProcess jipamd = CniExec.fileJipamd(dir.resolve("jipam.sock"), data)) {
       Map<String, String> env = CniExec.env("ADD", "c1", "eth0", "/run/netns/c1");
       env.put("JIPAM_JAVA_OPTS", "-Xlog:class+load:file=" + log);
-      CniExec.Result add = CniExec.run(CniExec.JIPAM, env, config(jipamd.socket, data));
+      CniExec.Result add = CniExec.run(CniExec.JIPAM, env, config(dir.resolve("jipam.sock"), data));
       assertEquals(0, add.exit(), add::toString);
       assertTrue(add.stdout().contains("198.18.90.2/24"), add::toString);
       assertFalse(Files.exists(log), "a daemon-mode ADD started the JVM plugin");

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jipam.core.cni.JsonFields;
 import io.jipam.core.cni.JsonReader;
+import io.jipam.testkit.JipamdProcess;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -148,7 +149,7 @@ class ShimFaultIT {
   void jipamdKilledMidCall_tryAgain_callLeavesNothing() throws Exception {
     Path socket = dir.resolve("jipam.sock");
     Path data = dir.resolve("data");
-    JipamdProcess jipamd = JipamdProcess.start(socket, data);
+    JipamdProcess jipamd = CniExec.fileJipamd(socket, data);
     try {
       CniExec.sh("kill", "-STOP", Long.toString(jipamd.pid()));
       ProcessBuilder pb = new ProcessBuilder(CniExec.JIPAM.toString());
@@ -172,7 +173,7 @@ class ShimFaultIT {
       jipamd.kill();
     }
     Files.deleteIfExists(socket);
-    try (JipamdProcess again = JipamdProcess.start(socket, data)) {
+    try (JipamdProcess again = CniExec.fileJipamd(socket, data)) {
       assertEquals(List.of(), addressFiles(data.resolve("faults")), "the killed call left an allocation");
       CniExec.Result del = CniExec.run(CniExec.JIPAM, CniExec.env("DEL", "c1", "eth0", null), config(socket, 60));
       assertEquals(0, del.exit(), del::toString);

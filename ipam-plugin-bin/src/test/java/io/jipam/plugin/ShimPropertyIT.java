@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.jipam.core.IpamException;
 import io.jipam.core.cni.JsonReader;
 import io.jipam.core.cni.NetworkConfig;
+import io.jipam.testkit.JipamdProcess;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -147,11 +148,11 @@ class ShimPropertyIT {
   @Test
   void randomCalls_shimAndJvmDaemonClient_sameBytesAndExit() throws Exception {
     Path data = dir.resolve("data");
-    try (JipamdProcess jipamd = JipamdProcess.start(dir.resolve("jipam.sock"), data)) {
+    try (JipamdProcess jipamd = CniExec.fileJipamd(dir.resolve("jipam.sock"), data)) {
       Random r = new Random(SEED);
       for (int i = 0; i < 40; i++) {
         Map<String, byte[]> env = environment(r);
-        byte[] stdin = config(r, jipamd.socket, "prop", dir.resolve("direct")).getBytes(StandardCharsets.UTF_8);
+        byte[] stdin = config(r, dir.resolve("jipam.sock"), "prop", dir.resolve("direct")).getBytes(StandardCharsets.UTF_8);
         stdin = r.nextInt(3) == 0 ? mutate(r, stdin) : stdin;
         if (!staysInTempDir(stdin)) {
           continue; // a mutation took the data dir away: direct mode would write to the machine's default

@@ -2,7 +2,6 @@ package io.jipam.plugin;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.jipam.core.IpamException;
 import io.jipam.core.cni.JsonReader;
@@ -15,6 +14,9 @@ import io.jipam.core.store.Pool;
 import io.jipam.etcd.EtcdStore;
 import io.jipam.etcd.EtcdStoreConfig;
 import io.jipam.etcd.EtcdStores;
+import io.jipam.testkit.Await;
+import io.jipam.testkit.Etcd;
+import io.jipam.testkit.JipamdProcess;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -65,9 +67,7 @@ class SustainedChurnIT {
   private static final int SECONDS = Integer.getInteger("jipam.churn.seconds", 20);
   private static final int NODES = Integer.getInteger("jipam.churn.nodes", 16);
   private static final int ETCD_SECONDS = Integer.getInteger("jipam.churn.etcdSeconds", 15);
-  private static final Path JIPAMD = CniExec.DIST.resolve("bin/jipamd");
   private static final Path JIPAMCTL = CniExec.DIST.resolve("bin/jipamctl");
-  private static final Path ETCD = Path.of("/usr/bin/etcd");
 
   @TempDir Path dir;
 
@@ -111,7 +111,8 @@ class SustainedChurnIT {
     assertEquals(List.of(), violations);
 
     Path socket = dir.resolve("jipamd.sock");
-    Process jipamd = startJipamd(socket, "--store", "file", "--data-dir", data.toString());
+    JipamdProcess jipamd = CniExec.jipamd(dir, Map.of(), "--socket", socket.toString(), "--store", "file",
+        "--data-dir", data.toString());
     try {
       String daemonConf = conf.replace("\"dataDir\"", "\"daemon\":{\"socket\":\"" + socket + "\",\"timeoutSeconds\":30},\"dataDir\"");
       audit(socket, daemonConf, "churn-net", expected);
@@ -125,7 +126,7 @@ class SustainedChurnIT {
       assertEquals(List.of(), files(data.resolve("churn-net")), "left in the data dir after every DEL");
       audit(socket, daemonConf, "churn-net", Set.of());
     } finally {
-      stop(jipamd);
+      jipamd.close();
     }
     System.out.println("sustained churn, file store: " + PROCESSES + " concurrent plugin processes, " + churnMillis
         + " ms, " + calls.get() + " plugin calls, " + expected.size() + " addresses held at the end, audited by jipamctl"
@@ -135,21 +136,10 @@ class SustainedChurnIT {
 
   @Test
   void etcdNodes_16Churning_jipamctlCheckFindsNoDuplicateNoLeak() throws Exception {
-    if (CniExec.underCi()) {
-      assertTrue(Files.isExecutable(ETCD), "apt-get install etcd-server");
-    }
-    assumeTrue(Files.isExecutable(ETCD), "apt-get install etcd-server");
     String prefix = "/churn-" + UUID.randomUUID();
-    int client = freePort();
-    int peer = freePort();
-    String endpoint = "http://127.0.0.1:" + client;
-    Process etcd = new ProcessBuilder(ETCD.toString(), "--name", "churn", "--data-dir", dir.resolve("etcd").toString(),
-        "--listen-client-urls", endpoint, "--advertise-client-urls", endpoint,
-        "--listen-peer-urls", "http://127.0.0.1:" + peer, "--initial-advertise-peer-urls", "http://127.0.0.1:" + peer,
-        "--initial-cluster", "churn=http://127.0.0.1:" + peer, "--log-level", "warn")
-        .redirectErrorStream(true).redirectOutput(dir.resolve("etcd.log").toFile()).start();
     List<EtcdStore> stores = new ArrayList<>();
-    try {
+    try (Etcd etcd = Etcd.single()) {
+      String endpoint = etcd.endpoint();
       String conf = ("{'cniVersion':'1.0.0','name':'churn-etcd','ipam':{'type':'jipam',"
           + "'ranges':[[{'subnet':'198.18.32.0/20'}],[{'subnet':'fd00:18:32::/112'}]]}}").replace('\'', '"');
       Pool pool = NetworkConfig.from(JsonReader.parse(conf.getBytes())).ipam().pool();
@@ -157,7 +147,7 @@ class SustainedChurnIT {
         stores.add(EtcdStores.open(EtcdStoreConfig.of(List.of(endpoint), "node-" + n).withPrefix(prefix)));
       }
       for (EtcdStore store : stores) {
-        awaitEtcd(store, pool, etcd); // warm-up: each store reads the pool (cold JVM, fresh etcd)
+        awaitEtcd(store, pool); // warm-up: each store reads the pool (cold JVM, fresh etcd)
       }
       int callers = 2;
       AtomicLong calls = new AtomicLong();
@@ -219,7 +209,8 @@ class SustainedChurnIT {
       Files.writeString(etcdConfig, "{\"endpoints\":[\"" + endpoint + "\"],\"node\":\"auditor\",\"timeoutMillis\":20000,\"prefix\":\""
           + prefix + "\"}");
       Path socket = dir.resolve("jipamd.sock");
-      Process jipamd = startJipamd(socket, "--store", "etcd", "--etcd-config", etcdConfig.toString());
+      JipamdProcess jipamd = CniExec.jipamd(dir, Map.of(), "--socket", socket.toString(), "--store", "etcd",
+          "--etcd-config", etcdConfig.toString());
       try {
         String daemonConf = conf.replace("\"ranges\"", "\"daemon\":{\"socket\":\"" + socket + "\",\"timeoutSeconds\":30},\"ranges\"");
         audit(socket, daemonConf, "churn-etcd", expected);
@@ -231,7 +222,7 @@ class SustainedChurnIT {
         audit(socket, daemonConf, "churn-etcd", Set.of());
         assertEquals(List.of(), stores.get(0).list(pool));
       } finally {
-        stop(jipamd);
+        jipamd.close();
       }
       System.out.println("sustained churn, etcd store: " + NODES + " nodes x " + callers + " callers, " + churnMillis
           + " ms, " + calls.get() + " store calls (" + tryAgain.get() + " failed with 11 and were DELed again, "
@@ -241,7 +232,6 @@ class SustainedChurnIT {
       assertEquals(List.of(), violations);
     } finally {
       stores.forEach(EtcdStore::close);
-      etcd.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
     }
   }
 
@@ -372,41 +362,12 @@ class SustainedChurnIT {
     }
   }
 
-  private Process startJipamd(Path socket, String... store) throws Exception {
-    assertTrue(Files.isExecutable(JIPAMD), JIPAMD + " is missing: build ipam-server too");
-    List<String> command = new ArrayList<>(List.of(JIPAMD.toString(), "--socket", socket.toString()));
-    command.addAll(List.of(store));
-    Path log = dir.resolve("jipamd.log");
-    Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-    while (!Files.readString(log).contains(" jipamd ready")) {
-      if (!p.isAlive() || System.nanoTime() > deadline) {
-        p.destroyForcibly();
-        throw new IllegalStateException("jipamd not ready: " + Files.readString(log));
-      }
-      Thread.sleep(20);
-    }
-    return p;
-  }
-
-  private static void stop(Process p) throws InterruptedException {
-    p.destroy();
-    if (!p.waitFor(30, TimeUnit.SECONDS)) {
-      p.destroyForcibly().waitFor();
-    }
-  }
-
-  private static void awaitEtcd(EtcdStore store, Pool pool, Process etcd) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (true) {
-      try {
-        store.find(pool, new Attachment("warm-up", "eth0"));
-        return;
-      } catch (IpamException notYet) {
-        assertTrue(etcd.isAlive() && System.nanoTime() < deadline, "etcd did not start: " + notYet);
-        Thread.sleep(100);
-      }
-    }
+  /** Waits until the store answers (a cold JVM on a fresh etcd). */
+  private static void awaitEtcd(EtcdStore store, Pool pool) {
+    Await.until(() -> {
+      store.find(pool, new Attachment("warm-up", "eth0"));
+      return true;
+    }, Duration.ofSeconds(30), "the store answering");
   }
 
   private static List<String> files(Path network) throws Exception {
@@ -429,11 +390,5 @@ class SustainedChurnIT {
       out.add(a.substring(0, a.indexOf('/')));
     }
     return out;
-  }
-
-  private static int freePort() throws java.io.IOException {
-    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
-      return s.getLocalPort();
-    }
   }
 }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.Client;
 import io.etcd.jetcd.options.GetOption;
+import io.jipam.api.v1.ListRequest;
 import io.jipam.client.RemoteStore;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
@@ -14,7 +15,10 @@ import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
-import io.jipam.api.v1.ListRequest;
+import io.jipam.testkit.Etcd;
+import io.jipam.testkit.JipamdProcess;
+import io.jipam.testkit.Ports;
+import io.jipam.testkit.TestCerts;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -66,17 +70,17 @@ class CentralReplicasIT {
     }
     String prefix = "/replicas-it-" + UUID.randomUUID();
     Pool pool = IpamServerTest.pool("rollout", "198.18.48.0/22");
-    int[] ports = {EtcdReplicasTest.freePort(), EtcdReplicasTest.freePort()};
+    int[] ports = Ports.free(2);
     JipamdProcess[] replicas = new JipamdProcess[2];
     List<RemoteStore> remotes = new ArrayList<>();
     ExecutorService callers = Executors.newFixedThreadPool(NODES * CALLERS);
-    try (TestEtcd etcd = TestEtcd.start(dir.resolve("etcd-dir"))) {
+    try (Etcd etcd = Etcd.single()) {
       for (int r = 0; r < 2; r++) {
         replicas[r] = replica(etcd, certs, prefix, r, ports[r]);
       }
       RemoteStore operator = RemoteStore.connect(target(certs, "admin", ports[0]));
       remotes.add(operator);
-      EtcdReplicasTest.awaitEtcd(operator, pool);
+      EtcdReplicasIT.awaitEtcd(operator, pool);
       ConcurrentHashMap<IpAddress, Attachment> holders = new ConcurrentHashMap<>();
       List<String> violations = Collections.synchronizedList(new ArrayList<>());
       AtomicLong cycles = new AtomicLong();
@@ -145,11 +149,11 @@ class CentralReplicasIT {
     }
   }
 
-  private JipamdProcess replica(TestEtcd etcd, TestCerts certs, String prefix, int r, int port) throws Exception {
+  private JipamdProcess replica(Etcd etcd, TestCerts certs, String prefix, int r, int port) throws Exception {
     Path config = dir.resolve("etcd-" + r + ".json");
-    Files.writeString(config, "{\"endpoints\": [\"" + etcd.endpoint + "\"], \"node\": \"central-" + r
+    Files.writeString(config, "{\"endpoints\": [\"" + etcd.endpoint() + "\"], \"node\": \"central-" + r
         + "\", \"prefix\": \"" + prefix + "\", \"timeoutMillis\": 10000}");
-    return JipamdProcess.start(dir, "--no-socket", "--listen", "127.0.0.1:" + port,
+    return ServerJipamd.start(dir, "--no-socket", "--listen", "127.0.0.1:" + port,
         "--tls-cert", certs.pem("server").toString(), "--tls-key", certs.key("server").toString(),
         "--client-ca", certs.pem("ca").toString(), "--operator-ca", certs.pem("operator-ca").toString(),
         "--store", "etcd", "--etcd-config", config.toString(), "--workers", "16");
@@ -212,9 +216,9 @@ class CentralReplicasIT {
   }
 
   /** Keys under the prefix that contain {@code text}. */
-  private static List<String> keysNaming(TestEtcd etcd, String prefix, String text) throws Exception {
+  private static List<String> keysNaming(Etcd etcd, String prefix, String text) throws Exception {
     List<String> out = new ArrayList<>();
-    try (Client raw = Client.builder().endpoints(etcd.endpoint).build()) {
+    try (Client raw = Client.builder().endpoints(etcd.endpoint()).build()) {
       raw.getKVClient().get(ByteSequence.from(prefix, StandardCharsets.UTF_8),
           GetOption.builder().isPrefix(true).withKeysOnly(true).build()).get(10, TimeUnit.SECONDS).getKvs()
           .forEach(kv -> {

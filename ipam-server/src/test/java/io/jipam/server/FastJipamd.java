@@ -1,5 +1,6 @@
 package io.jipam.server;
 
+import io.jipam.testkit.JipamdProcess;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -80,6 +81,6 @@ final class FastJipamd {
       jvm.add("-XX:SharedArchiveFile=" + archive);
     }
     jvm.addAll(extraOptions);
-    return JipamdProcess.start(workDir, jvm, classPath, args);
+    return ServerJipamd.start(workDir, jvm, classPath, args);
   }
 }

@@ -3,8 +3,6 @@ package io.jipam.server;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.jipam.core.ErrorCode;
-import io.jipam.core.Limits;
 import io.jipam.api.v1.AllocateRequest;
 import io.jipam.api.v1.Attachment;
 import io.jipam.api.v1.IpamGrpcClient;
@@ -12,6 +10,9 @@ import io.jipam.api.v1.Pool;
 import io.jipam.api.v1.Range;
 import io.jipam.api.v1.RangeSet;
 import io.jipam.api.v1.UsageRequest;
+import io.jipam.core.ErrorCode;
+import io.jipam.core.Limits;
+import io.jipam.testkit.JipamdProcess;
 import io.vertx.grpc.common.GrpcStatus;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -74,7 +75,7 @@ class GrpcLimitsIT {
             + Limits.MAX_RANGES_PER_SET),
         new Case(pool("excludes", 1, 1, 65_000), "pool excludes range_sets[0].ranges[0] has 65000 exclude entries;"
             + " jipam allows at most " + Limits.MAX_EXCLUDES));
-    try (JipamdProcess jipamd = JipamdProcess.start(dir, "--store", "file", "--data-dir", data.toString(),
+    try (JipamdProcess jipamd = ServerJipamd.start(dir, "--store", "file", "--data-dir", data.toString(),
         "--socket", socket.toString());
         RawGrpc grpc = new RawGrpc(socket)) {
       for (Case c : cases) {

@@ -15,6 +15,7 @@ import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.Printable;
 import io.jipam.hostlocal.HostLocalStores;
+import io.jipam.testkit.JipamdProcess;
 import io.vertx.core.json.JsonArray;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -65,7 +66,7 @@ class JipamctlProcessIT {
 
   /** jipamd on the data dir, and a gRPC client that has named the pool (so jipamd knows it). */
   void startJipamd() throws Exception {
-    jipamd = JipamdProcess.start(dir, "--store", "file", "--data-dir", data.toString(), "--socket", socket.toString());
+    jipamd = ServerJipamd.start(dir, "--store", "file", "--data-dir", data.toString(), "--socket", socket.toString());
     grpc = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket));
     grpc.usage(POOL);
   }

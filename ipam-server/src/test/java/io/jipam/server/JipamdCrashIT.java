@@ -15,6 +15,7 @@ import io.jipam.core.store.Pool;
 import io.jipam.core.testing.Concurrently;
 import io.jipam.core.testing.TestPools;
 import io.jipam.ctl.Jipamctl;
+import io.jipam.testkit.JipamdProcess;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -206,10 +207,10 @@ class JipamdCrashIT {
       int exit = jipamd.stop();
       assertTrue(exit == 0 || exit == 143, "exit " + exit + ":\n" + jipamd.output());
     } finally {
-      if (current != null && current.process.isAlive()) {
+      if (current != null && current.process().isAlive()) {
         current.kill();
       }
-      if (jipamd.process.isAlive()) {
+      if (jipamd.process().isAlive()) {
         jipamd.kill();
       }
       probe.close();

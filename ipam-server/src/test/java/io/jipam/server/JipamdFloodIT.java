@@ -7,6 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.sun.tools.attach.VirtualMachine;
 import io.jipam.api.GrpcErrors;
 import io.jipam.api.WireMapping;
+import io.jipam.api.v1.AllocateRequest;
+import io.jipam.api.v1.AllocateResponse;
+import io.jipam.api.v1.IpamGrpcClient;
+import io.jipam.api.v1.PodRef;
+import io.jipam.api.v1.ReleaseRequest;
 import io.jipam.client.RemoteStore;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
@@ -18,12 +23,8 @@ import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
 import io.jipam.core.testing.TestPools;
-import io.jipam.api.v1.AllocateRequest;
-import io.jipam.api.v1.AllocateResponse;
-import io.jipam.api.v1.IpamGrpcClient;
-import io.jipam.api.v1.PodRef;
-import io.jipam.api.v1.ReleaseRequest;
 import io.jipam.server.cni.CniEndpoint;
+import io.jipam.testkit.JipamdProcess;
 import io.vertx.core.Future;
 import io.vertx.core.MultiMap;
 import io.vertx.core.Promise;
@@ -124,7 +125,7 @@ class JipamdFloodIT {
     Path socket = dir.resolve("jipam.sock");
     List<String> jvm = List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", MAX_HEAP);
     String classPath = System.getProperty("java.class.path");
-    try (JipamdProcess jipamd = JipamdProcess.start(dir, jvm, classPath, List.of("--socket", socket.toString(),
+    try (JipamdProcess jipamd = ServerJipamd.start(dir, jvm, classPath, List.of("--socket", socket.toString(),
         "--store", "file", "--fsync", "--data-dir", dir.resolve("data").toString(), "--workers",
         Integer.toString(WORKERS), "--queue", Integer.toString(QUEUE), "--metrics", "127.0.0.1:0"));
          RemoteStore normal = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket)

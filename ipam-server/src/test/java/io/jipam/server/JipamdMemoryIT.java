@@ -10,6 +10,7 @@ import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
 import io.jipam.core.testing.TestPools;
+import io.jipam.testkit.JipamdProcess;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -42,7 +43,7 @@ class JipamdMemoryIT {
     Path launcher = Path.of(System.getProperty("user.dir")).resolveSibling("dist").resolve("bin/jipamd");
     assertTrue(Files.isExecutable(launcher), "build first: ./mvnw -q -DskipTests package (" + launcher + ")");
     Path socket = dir.resolve("mem.sock");
-    try (JipamdProcess j = JipamdProcess.startCommand(dir, List.of(launcher.toString(), "--store", "file",
+    try (JipamdProcess j = ServerJipamd.startCommand(dir, List.of(launcher.toString(), "--store", "file",
         "--data-dir", dir.resolve("data").toString(), "--socket", socket.toString()));
          RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket));
          JipamdFloodIT.Jmx jmx = JipamdFloodIT.Jmx.attach(j.pid())) {

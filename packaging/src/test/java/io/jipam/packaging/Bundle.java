@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.jipam.testkit.Exec;
+import io.jipam.testkit.JipamdProcess;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -28,15 +30,30 @@ final class Bundle {
   /** Fails under CI, skips elsewhere, when the build made no bundle (-Djipam.bundle.skip). */
   static void requireBuilt() {
     String why = TARBALL + " is missing: build it with ./mvnw -q -DskipTests package";
-    if (Proc.underCi()) {
+    if (Exec.underCi()) {
       assertTrue(Files.isRegularFile(TARBALL), why);
     }
     assumeTrue(Files.isRegularFile(TARBALL), why);
   }
 
+  /**
+   * Starts {@code versionDir/bin/jipamd --socket socket} with {@code args}, in network namespace
+   * {@code netns} when it is not null; its log beside the socket.
+   */
+  static JipamdProcess jipamd(Path versionDir, String netns, Path socket, String... args) throws IOException {
+    List<String> command = new ArrayList<>();
+    if (netns != null) {
+      command.addAll(List.of("ip", "netns", "exec", netns));
+    }
+    List<String> all = new ArrayList<>(List.of("--socket", socket.toString()));
+    all.addAll(List.of(args));
+    command.addAll(JipamdProcess.launcher(versionDir.resolve("bin/jipamd"), all.toArray(String[]::new)));
+    return JipamdProcess.start(socket.getParent(), command);
+  }
+
   /** Unpacks the bundle into {@code dir}, as an operator does: {@code tar -xzf BUNDLE -C DIR}. */
   static Path unpack(Path dir) {
-    Proc.sh("tar", "-xzf", TARBALL.toString(), "-C", dir.toString());
+    Exec.sh("tar", "-xzf", TARBALL.toString(), "-C", dir.toString());
     return dir;
   }
 
@@ -70,14 +87,14 @@ final class Bundle {
    * Runs {@code plugin}; as root inside a mount namespace where /usr/lib/jvm (every JDK of this
    * machine, and what /usr/bin/java leads to) is an empty tmpfs.
    */
-  static Proc.Result call(Path plugin, Map<String, String> env, String stdin) {
+  static Exec.Result call(Path plugin, Map<String, String> env, String stdin) {
     List<String> command = new ArrayList<>();
-    if (Proc.isRoot()) {
+    if (Exec.isRoot()) {
       command.addAll(List.of("/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
           "/bin/mount -t tmpfs no-jdk /usr/lib/jvm && exec \"$@\"", "sh"));
     }
     command.add(plugin.toString());
-    return Proc.run(command, env, stdin, CALL_TIMEOUT);
+    return Exec.run(command, env, stdin, CALL_TIMEOUT);
   }
 
   static JsonNode json(String text) {

@@ -1,10 +1,13 @@
 package io.jipam.packaging;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.jipam.testkit.Etcd;
+import io.jipam.testkit.Exec;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -58,7 +61,7 @@ class BundleIT {
   @Test
   void jipamdVersion_bundle_printsTheBuiltVersion() {
     Path v = Bundle.current(bin());
-    Proc.Result version = Proc.run(List.of(v.resolve("bin/jipamd").toString(), "--version"), Map.of(), "",
+    Exec.Result version = Exec.run(List.of(v.resolve("bin/jipamd").toString(), "--version"), Map.of(), "",
         java.time.Duration.ofSeconds(60));
     assertEquals(0, version.exit(), version.toString());
     String built = v.getFileName().toString().substring(0, v.getFileName().toString().lastIndexOf('-'));
@@ -68,7 +71,7 @@ class BundleIT {
   @Test
   void runtime_hasOnlyTheModulesItWasLinkedWith() {
     Path v = Bundle.current(bin());
-    Proc.Result modules = Proc.run(List.of(v.resolve("runtime/bin/java").toString(), "--list-modules"),
+    Exec.Result modules = Exec.run(List.of(v.resolve("runtime/bin/java").toString(), "--list-modules"),
         Map.of("PATH", emptyPath.toString()), "", Duration.ofSeconds(30)).ok();
     List<String> names = modules.stdout().lines().map(l -> l.substring(0, l.indexOf('@'))).sorted().toList();
     assertTrue(names.contains("java.base") && names.contains("java.naming") && names.contains("jdk.unsupported"),
@@ -83,13 +86,13 @@ class BundleIT {
   @Test
   void versionAddCheckDel_noJdkAnywhere_succeedAndReleaseEverything() {
     Path plugin = bin().resolve("jipam");
-    Proc.Result version = Bundle.call(plugin, Bundle.env("VERSION", null, emptyPath), "");
+    Exec.Result version = Bundle.call(plugin, Bundle.env("VERSION", null, emptyPath), "");
     assertEquals(0, version.exit(), version.toString());
     assertTrue(Bundle.json(version.stdout()).get("supportedVersions").toString().contains("1.0.0"), version.stdout());
 
     Path data = tmp.resolve("data");
     String conf = Bundle.conf("bundle-net", data, "198.18.40.0/24");
-    Proc.Result add = Bundle.call(plugin, Bundle.env("ADD", "c1", emptyPath), conf);
+    Exec.Result add = Bundle.call(plugin, Bundle.env("ADD", "c1", emptyPath), conf);
     assertEquals(0, add.exit(), add.toString());
     assertEquals("", add.stderr(), add.toString());
     JsonNode ips = Bundle.json(add.stdout()).get("ips");
@@ -97,10 +100,10 @@ class BundleIT {
     assertEquals(List.of("198.18.40.2"), Bundle.addressFiles(data, "bundle-net"));
 
     String check = conf.substring(0, conf.length() - 1) + ",\"prevResult\":" + add.stdout() + "}";
-    Proc.Result checked = Bundle.call(plugin, Bundle.env("CHECK", "c1", emptyPath), check);
+    Exec.Result checked = Bundle.call(plugin, Bundle.env("CHECK", "c1", emptyPath), check);
     assertEquals(0, checked.exit(), checked.toString());
 
-    Proc.Result del = Bundle.call(plugin, Bundle.env("DEL", "c1", emptyPath), conf);
+    Exec.Result del = Bundle.call(plugin, Bundle.env("DEL", "c1", emptyPath), conf);
     assertEquals(0, del.exit(), del.toString());
     assertEquals("", del.stdout() + del.stderr(), del.toString());
     assertEquals(List.of(), Bundle.addressFiles(data, "bundle-net"));
@@ -110,26 +113,26 @@ class BundleIT {
   void etcdStore_noJdkAnywhere_addAndDelThroughTheBundledRuntime() throws Exception {
     // the etcd client (gRPC, Netty, Vert.x) loads only for this store: the runtime's modules must
     // be enough for it, and for nothing else does the plugin leave java.base
-    EtcdProcess.requireBinary();
-    try (EtcdProcess etcd = EtcdProcess.start(tmp)) {
+    assumeTrue(Exec.underCi() || Etcd.binary() != null, "apt-get install etcd-server");
+    try (Etcd etcd = Etcd.single()) {
       String conf = ("{'cniVersion':'1.0.0','name':'bundle-etcd','ipam':{'type':'jipam',"
           + "'ranges':[[{'subnet':'198.18.44.0/24'}]],'store':{'type':'etcd','endpoints':['" + etcd.endpoint()
           + "'],'node':'node-a','timeoutMillis':5000,'prefix':'/bundle-it'}}}").replace('\'', '"');
       Path plugin = bin().resolve("jipam");
-      Proc.Result add = Bundle.call(plugin, Bundle.env("ADD", "e1", emptyPath), conf);
+      Exec.Result add = Bundle.call(plugin, Bundle.env("ADD", "e1", emptyPath), conf);
       assertEquals(0, add.exit(), add.toString());
       assertTrue(Bundle.json(add.stdout()).get("ips").get(0).get("address").asText().startsWith("198.18.44."),
           add.stdout());
-      Proc.Result again = Bundle.call(plugin, Bundle.env("ADD", "e1", emptyPath), conf);
+      Exec.Result again = Bundle.call(plugin, Bundle.env("ADD", "e1", emptyPath), conf);
       assertEquals(add.stdout(), again.stdout(), "a repeated ADD returns the held address");
-      Proc.Result del = Bundle.call(plugin, Bundle.env("DEL", "e1", emptyPath), conf);
+      Exec.Result del = Bundle.call(plugin, Bundle.env("DEL", "e1", emptyPath), conf);
       assertEquals(0, del.exit(), del.toString());
     }
   }
 
   @Test
   void badConfig_noJdkAnywhere_cniErrorOnStdout() {
-    Proc.Result add = Bundle.call(bin().resolve("jipam"), Bundle.env("ADD", "c1", emptyPath),
+    Exec.Result add = Bundle.call(bin().resolve("jipam"), Bundle.env("ADD", "c1", emptyPath),
         "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"ipam\":{\"type\":\"jipam\"}}");
     assertEquals(1, add.exit(), add.toString());
     assertEquals(7, Bundle.json(add.stdout()).get("code").asInt(), add.toString());
@@ -141,13 +144,13 @@ class BundleIT {
     Path v = Bundle.current(bin());
     Map<String, String> env = new java.util.HashMap<>(Bundle.env("VERSION", null, emptyPath));
     env.put("JIPAM_JAVA_OPTS", "-XX:AOTMode=on");
-    Proc.Result version = Bundle.call(v.resolve("bin/jipam-jvm"), env, "");
+    Exec.Result version = Bundle.call(v.resolve("bin/jipam-jvm"), env, "");
     assertEquals(0, version.exit(), "the AOT cache is not used by bin/jipam-jvm: " + version);
     // through the shims (the CNI bin dir's and the version's), which exec the JVM plugin in direct mode
     for (Path shim : List.of(bin().resolve("jipam"), v.resolve("bin/jipam"))) {
       Map<String, String> add = new java.util.HashMap<>(Bundle.env("ADD", "c1", emptyPath));
       add.put("JIPAM_JAVA_OPTS", "-XX:AOTMode=on");
-      Proc.Result bad = Bundle.call(shim, add, "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"ipam\":{\"type\":\"jipam\"}}");
+      Exec.Result bad = Bundle.call(shim, add, "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"ipam\":{\"type\":\"jipam\"}}");
       assertEquals(7, Bundle.json(bad.stdout()).get("code").asInt(), "the AOT cache is not used through " + shim + ": " + bad);
     }
   }
@@ -156,7 +159,7 @@ class BundleIT {
   void launcherAlone_noVersionFolder_cniErrorNamingTheFolder() throws Exception {
     Path lonely = Files.createDirectory(tmp.resolve("lonely"));
     Files.copy(bin().resolve("jipam"), lonely.resolve("jipam"));
-    Proc.Result add = Bundle.call(lonely.resolve("jipam"), Bundle.env("ADD", "c1", emptyPath), "{}");
+    Exec.Result add = Bundle.call(lonely.resolve("jipam"), Bundle.env("ADD", "c1", emptyPath), "{}");
     assertEquals(1, add.exit(), add.toString());
     JsonNode error = Bundle.json(add.stdout());
     assertEquals(999, error.get("code").asInt(), add.toString());

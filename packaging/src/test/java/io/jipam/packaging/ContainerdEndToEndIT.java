@@ -1,10 +1,14 @@
 package io.jipam.packaging;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.jipam.testkit.Etcd;
+import io.jipam.testkit.Exec;
+import io.jipam.testkit.JipamdProcess;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,7 +33,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * jipam under a real container runtime: Debian's containerd and runc run several containers at
  * once with {@code ctr run --cni}, which sets their network up through libcni from the conf dir
  * and bin dir, as kubelet's runtime does, on a bridge conflist whose IPAM is jipam installed from
- * the bundle ({@link ContainerdNode}). Each container gets its own address from jipam and reaches
+ * the bundle ({@link BundleNode}). Each container gets its own address from jipam and reaches
  * its gateway; removing the containers (ctr's {@code --rm}: CNI DEL) leaves jipam's store empty.
  * A container that dies without DEL keeps its address until a CNI GC that lists the live
  * attachments releases it. Both in direct mode (the plugin opens the store: files, etcd) and in
@@ -43,7 +47,7 @@ class ContainerdEndToEndIT {
   private static final int CONTAINERS = 3;
   private static final AtomicInteger NETWORKS = new AtomicInteger();
   private static final int BASE = 100 + ThreadLocalRandom.current().nextInt(100);
-  private static ContainerdNode node;
+  private static BundleNode node;
   private int octet;
   private String gateway;
   private String network;
@@ -55,8 +59,8 @@ class ContainerdEndToEndIT {
 
   @BeforeAll
   static void startNode() throws Exception {
-    ContainerdNode.requirePrerequisites("ContainerdEndToEndIT");
-    node = new ContainerdNode();
+    BundleNode.requirePrerequisites("ContainerdEndToEndIT");
+    node = new BundleNode();
   }
 
   @AfterAll
@@ -108,7 +112,7 @@ class ContainerdEndToEndIT {
   private void useConflist(String store) throws Exception {
     String ipam = ipam(store);
     ipam = ipam.substring(0, ipam.length() - 1) + ",'routes':[{'dst':'0.0.0.0/0'}]}";
-    node.useConflist("10-jipam-e2e.conflist", ("{'cniVersion':'1.0.0','name':'" + network + "','plugins':[{"
+    node.useConflist(("{'cniVersion':'1.0.0','name':'" + network + "','plugins':[{"
         + "'type':'bridge','bridge':'" + bridge + "','isGateway':true,'ipam':" + ipam + "}]}").replace('\'', '"'));
   }
 
@@ -117,12 +121,12 @@ class ContainerdEndToEndIT {
   }
 
   private String daemon() {
-    return "'daemon':{'socket':'" + jipamd.socket + "','timeoutSeconds':30},";
+    return "'daemon':{'socket':'" + data.resolve("jipamd.sock") + "','timeoutSeconds':30},";
   }
 
   /** Starts the installed bundle's jipamd on a socket of this test with {@code args}. */
   private void startJipamd(String... args) throws Exception {
-    jipamd = JipamdProcess.start(Bundle.current(node.bin), node.netns, data.resolve("jipamd.sock"), args);
+    jipamd = Bundle.jipamd(Bundle.current(node.bin), node.netns, data.resolve("jipamd.sock"), args);
   }
 
   /**
@@ -145,7 +149,7 @@ class ContainerdEndToEndIT {
         Thread.sleep(100);
       }
       assertTrue(output.contains("PING-OK"), "container " + i + " did not reach " + gateway + ": " + output);
-      String address = ContainerdNode.inet(output);
+      String address = BundleNode.inet(output);
       assertNotNull(address, "no IPv4 address on eth0 of container " + i + ": " + output);
       assertTrue(address.startsWith("198.18." + octet + ".") && address.endsWith("/24"), address);
       addresses.add(address.substring(0, address.indexOf('/')));
@@ -194,13 +198,13 @@ class ContainerdEndToEndIT {
   @ParameterizedTest
   @ValueSource(strings = {"file", "etcd"})
   void ctrRunCni_daemonMode_distinctAddressesFromJipamdReleasedOnRemoval(String store) throws Exception {
-    EtcdProcess etcd = null;
+    Etcd etcd = null;
     try {
       if (store.equals("file")) {
         startJipamd("--store", "file", "--data-dir", data.toString(), "--log-calls");
       } else {
-        EtcdProcess.requireBinary();
-        etcd = EtcdProcess.start(Files.createDirectories(data.resolve("etcd")), node.netns);
+        assumeTrue(Exec.underCi() || Etcd.binary() != null, "apt-get install etcd-server");
+        etcd = Etcd.builder().netns(node.netns).start();
         Path etcdConfig = data.resolve("etcd.json");
         Files.writeString(etcdConfig, "{\"endpoints\":[\"" + etcd.endpoint() + "\"],\"node\":\"e2e-node\","
             + "\"prefix\":\"/e2e\",\"timeoutMillis\":10000}");
@@ -221,7 +225,7 @@ class ContainerdEndToEndIT {
       } else {
         assertEquals(List.of(), Bundle.addressFiles(data, network), "jipamd's data dir holds no address");
       }
-      Proc.Result check = jipamctl("check");
+      Exec.Result check = jipamctl("check");
       assertEquals(0, check.exit(), check.toString());
       String log = jipamd.output();
       assertTrue(log.contains("method=CNI") || log.contains("method=cni"), "the calls went through jipamd:\n" + log);
@@ -281,7 +285,7 @@ class ContainerdEndToEndIT {
               + Files.readString(node.dir.resolve("ctr-run-" + id + ".out")));
           running.put(id, run);
         }
-        Files.deleteIfExists(jipamd.socket);
+        Files.deleteIfExists(data.resolve("jipamd.sock"));
         startJipamd("--store", "file", "--data-dir", data.toString(), "--log-calls");
         killed = true;
       }
@@ -291,9 +295,9 @@ class ContainerdEndToEndIT {
       assertTrue(System.nanoTime() < deadline, "containers not up within 180 s: " + up.keySet() + node.log() + jipamdLog());
       Thread.sleep(100);
     }
-    String prefix = ContainerdNode.NAMESPACE + "-";
+    String prefix = BundleNode.NAMESPACE + "-";
     for (String id : failed) {
-      Proc.Result del = Proc.run(List.of(node.bin.resolve("jipam").toString()), Map.of("CNI_COMMAND", "DEL",
+      Exec.Result del = Exec.run(List.of(node.bin.resolve("jipam").toString()), Map.of("CNI_COMMAND", "DEL",
           "CNI_CONTAINERID", prefix + id, "CNI_IFNAME", "eth0", "CNI_PATH", node.bin.toString()),
           ("{'cniVersion':'1.0.0','name':'" + network + "','type':'bridge','ipam':" + ipam(daemon()) + "}")
               .replace('\'', '"'), Duration.ofSeconds(60));
@@ -301,7 +305,7 @@ class ContainerdEndToEndIT {
     }
     List<String> addresses = new ArrayList<>();
     for (String id : running.keySet()) {
-      String address = ContainerdNode.inet(Files.readString(node.dir.resolve("ctr-run-" + id + ".out")));
+      String address = BundleNode.inet(Files.readString(node.dir.resolve("ctr-run-" + id + ".out")));
       assertNotNull(address, id);
       addresses.add(address.substring(0, address.indexOf('/')));
     }
@@ -320,16 +324,16 @@ class ContainerdEndToEndIT {
   }
 
   /** Runs the bundle's jipamctl against this test's jipamd. */
-  private Proc.Result jipamctl(String... args) {
+  private Exec.Result jipamctl(String... args) {
     List<String> command = new ArrayList<>(List.of(Bundle.current(node.bin).resolve("bin/jipamctl").toString(),
-        "--server", "unix:" + jipamd.socket, "-o", "json"));
+        "--server", "unix:" + data.resolve("jipamd.sock"), "-o", "json"));
     command.addAll(List.of(args));
-    return Proc.run(command, null, "", Duration.ofSeconds(60));
+    return Exec.run(command, null, "", Duration.ofSeconds(60));
   }
 
   /** The addresses jipamd's store holds for this test's network, sorted, through jipamctl list. */
   private List<String> jipamctlList() {
-    Proc.Result list = jipamctl("list", "--pool", network).ok();
+    Exec.Result list = jipamctl("list", "--pool", network).ok();
     List<String> addresses = new ArrayList<>();
     for (JsonNode allocation : Bundle.json(list.stdout())) {
       addresses.add(allocation.path("address").asText());
@@ -354,7 +358,7 @@ class ContainerdEndToEndIT {
     runs.get(2).destroyForcibly().waitFor(20, TimeUnit.SECONDS);
     node.ctr("tasks", "kill", "-s", "KILL", containerId(2));
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (Proc.run(node.ctrCommand("tasks", "rm", containerId(2)), null, "", Duration.ofSeconds(20)).exit() != 0) {
+    while (Exec.run(node.ctrCommand("tasks", "rm", containerId(2)), null, "", Duration.ofSeconds(20)).exit() != 0) {
       assertTrue(System.nanoTime() < deadline, "the killed task did not stop");
       Thread.sleep(100);
     }
@@ -362,7 +366,7 @@ class ContainerdEndToEndIT {
     assertEquals(sorted(addresses), Bundle.addressFiles(data, network),
         "the dead container's address is still held (nobody called DEL)");
     // libcni names an attachment <namespace>-<container>; the address file says so too
-    String prefix = ContainerdNode.NAMESPACE + "-";
+    String prefix = BundleNode.NAMESPACE + "-";
     assertTrue(Files.readString(data.resolve(network).resolve(addresses.get(2))).startsWith(prefix + containerId(2)));
 
     // CNI GC (cniVersion 1.1.0) with the attachments the runtime still has, as libcni sends it:
@@ -371,7 +375,7 @@ class ContainerdEndToEndIT {
         + "{'containerID':'" + prefix + containerId(1) + "','ifname':'eth0'}]";
     String gc = ("{'cniVersion':'1.1.0','name':'" + network + "','type':'bridge','ipam':" + ipam(store)
         + ",'cni.dev/valid-attachments':" + valid + "}").replace('\'', '"');
-    Proc.Result collected = Proc.run(List.of(node.bin.resolve("jipam").toString()),
+    Exec.Result collected = Exec.run(List.of(node.bin.resolve("jipam").toString()),
         Map.of("CNI_COMMAND", "GC", "CNI_PATH", node.bin.toString()), gc, Duration.ofSeconds(60));
     assertEquals(0, collected.exit(), collected + jipamdLog());
     assertEquals(sorted(addresses.subList(0, 2)), Bundle.addressFiles(data, network),
@@ -384,9 +388,9 @@ class ContainerdEndToEndIT {
   @Test
   void ctrRunCni_etcdStore_distinctAddressesHandlesGoneOnRemoval() throws Exception {
     // the clustered store under the runtime, in direct mode (the plugin opens etcd on every call)
-    EtcdProcess.requireBinary();
+    assumeTrue(Exec.underCi() || Etcd.binary() != null, "apt-get install etcd-server");
     // etcd on the node namespace's loopback, where the plugins run
-    try (EtcdProcess etcd = EtcdProcess.start(Files.createDirectories(data.resolve("etcd")), node.netns)) {
+    try (Etcd etcd = Etcd.builder().netns(node.netns).start()) {
       useConflist("'store':{'type':'etcd','endpoints':['" + etcd.endpoint() + "'],'node':'e2e-node','prefix':'/e2e',"
           + "'timeoutMillis':10000},");
       runContainers();
@@ -397,12 +401,12 @@ class ContainerdEndToEndIT {
   }
 
   /** How many allocation handles etcd holds under the test's prefix (etcd's JSON gateway). */
-  private int handles(EtcdProcess etcd) {
+  private int handles(Etcd etcd) {
     Base64.Encoder b64 = Base64.getEncoder();
     String body = "{\"key\":\"" + b64.encodeToString("/e2e/v2/handles/".getBytes(StandardCharsets.UTF_8))
         + "\",\"range_end\":\"" + b64.encodeToString("/e2e/v2/handles0".getBytes(StandardCharsets.UTF_8))
         + "\",\"count_only\":true}";
-    Proc.Result response = Proc.run(List.of("ip", "netns", "exec", node.netns, "busybox", "wget", "-q", "-O", "-",
+    Exec.Result response = Exec.run(List.of("ip", "netns", "exec", node.netns, "busybox", "wget", "-q", "-O", "-",
         "--post-data", body, etcd.endpoint() + "/v3/kv/range"), null, "", Duration.ofSeconds(20)).ok();
     return Bundle.json(response.stdout()).path("count").asInt(0);
   }

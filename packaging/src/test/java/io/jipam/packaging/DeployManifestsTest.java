@@ -11,6 +11,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import io.jipam.etcd.EtcdStoreConfig;
+import io.jipam.server.JipamdConfigProbe;
+import io.jipam.testkit.Exec;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,8 +26,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Stream;
-import io.jipam.etcd.EtcdStoreConfig;
-import io.jipam.server.JipamdConfigProbe;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -127,7 +128,7 @@ class DeployManifestsTest {
 
   static boolean kustomizeAvailable() {
     try {
-      return Proc.run(List.of("kubectl", "kustomize", "--help"), null, "", Duration.ofSeconds(30)).exit() == 0;
+      return Exec.run(List.of("kubectl", "kustomize", "--help"), null, "", Duration.ofSeconds(30)).exit() == 0;
     } catch (RuntimeException notInstalled) {
       return false;
     }
@@ -138,7 +139,7 @@ class DeployManifestsTest {
   void overlay_builds_referencesResolve(String overlay) throws Exception {
     assumeTrue(kustomizeAvailable(), "kubectl (with kustomize) is not installed: deploy/overlays/" + overlay
         + " was not built; only the file checks ran");
-    String built = Proc.run(List.of("kubectl", "kustomize", DEPLOY.resolve("overlays").resolve(overlay).toString()),
+    String built = Exec.run(List.of("kubectl", "kustomize", DEPLOY.resolve("overlays").resolve(overlay).toString()),
         null, "", Duration.ofSeconds(60)).ok().stdout();
     List<JsonNode> docs = documents(built);
     Map<String, Set<String>> names = new HashMap<>();

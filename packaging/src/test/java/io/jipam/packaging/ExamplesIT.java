@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import io.jipam.testkit.Exec;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -24,7 +25,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Every conflist under examples/ run through the real plugins it names, by containerd's
- * {@code ctr run --cni} ({@link ContainerdNode}): the container gets an address from jipam (the
+ * {@code ctr run --cni} ({@link BundleNode}): the container gets an address from jipam (the
  * store's round-robin cursor names it) and reaches its gateway where the example has one, and its
  * removal releases the address. Each example runs as written except for what must be the test's
  * own: its subnet (moved into 198.18.0.0/15), its data dir, bridge names and the macvlan parent (a
@@ -32,20 +33,20 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class ExamplesIT {
   static final Path EXAMPLES = Bundle.ROOT.resolve("examples");
-  static ContainerdNode node;
+  static BundleNode node;
   static String parent;
   static final AtomicInteger RUNS = new AtomicInteger();
   static final int BASE = 100 + ThreadLocalRandom.current().nextInt(100);
 
   @BeforeAll
   static void startNode() throws Exception {
-    ContainerdNode.requirePrerequisites("ExamplesIT");
-    node = new ContainerdNode();
+    BundleNode.requirePrerequisites("ExamplesIT");
+    node = new BundleNode();
     parent = "jm" + node.suffix;
     // the macvlan parent: one end of a veth pair in the node's namespace (a "namespace-made" eth1)
-    Proc.sh("ip", "-n", node.netns, "link", "add", parent, "type", "veth", "peer", "name", "jp" + node.suffix);
-    Proc.sh("ip", "-n", node.netns, "link", "set", parent, "up");
-    Proc.sh("ip", "-n", node.netns, "link", "set", "jp" + node.suffix, "up");
+    Exec.sh("ip", "-n", node.netns, "link", "add", parent, "type", "veth", "peer", "name", "jp" + node.suffix);
+    Exec.sh("ip", "-n", node.netns, "link", "set", parent, "up");
+    Exec.sh("ip", "-n", node.netns, "link", "set", "jp" + node.suffix, "up");
   }
 
   @AfterAll
@@ -126,7 +127,7 @@ class ExamplesIT {
   /** Runs one container on {@code conflist}; returns what it printed. */
   private static String runAsIs(ObjectNode conflist, String prefix, boolean gateway) throws Exception {
     String network = conflist.path("name").asText();
-    node.useConflist("10-example.conflist", conflist.toPrettyString());
+    node.useConflist(conflist.toPrettyString());
     String id = "ex-" + node.suffix + "-" + RUNS.get();
     String script = "ip -o -4 addr show dev eth0; ip route; "
         + (gateway ? "if ping -c 1 -W 5 " + prefix + "1 >/dev/null; then echo PING-OK; else echo PING-FAILED; fi; " : "")
@@ -137,7 +138,7 @@ class ExamplesIT {
     String output = Files.readString(out);
     assertEquals(0, ctr.exitValue(), network + ": ctr run failed: " + output + node.log());
     assertTrue(output.contains("DONE"), output);
-    String address = ContainerdNode.inet(output);
+    String address = BundleNode.inet(output);
     assertNotNull(address, network + ": no IPv4 address on eth0: " + output);
     assertTrue(address.startsWith(prefix), network + ": " + address + " is not from " + prefix + "0: " + output);
     if (gateway) {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jipam.testkit.Exec;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -41,15 +42,15 @@ class InstallBundleIT {
   /** A copy of version A under another version name, as the next release would be. */
   private Path otherVersion(String suffix) {
     Path copy = tmp.resolve("src-" + suffix).resolve(versionA.getFileName() + "-" + suffix);
-    Proc.sh("mkdir", "-p", copy.getParent().toString());
-    Proc.sh("cp", "-a", versionA.toString(), copy.toString());
+    Exec.sh("mkdir", "-p", copy.getParent().toString());
+    Exec.sh("cp", "-a", versionA.toString(), copy.toString());
     return copy;
   }
 
-  private static Proc.Result install(Path version, String... args) {
+  private static Exec.Result install(Path version, String... args) {
     List<String> command = new ArrayList<>(List.of(version.resolve("bin/jipam-install").toString()));
     command.addAll(List.of(args));
-    return Proc.run(command, Map.of("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "", Duration.ofMinutes(2));
+    return Exec.run(command, Map.of("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "", Duration.ofMinutes(2));
   }
 
   private static List<String> leftovers(Path... dirs) throws Exception {
@@ -73,7 +74,7 @@ class InstallBundleIT {
     Path conflist = tmp.resolve("10-jipam.conflist");
     Files.writeString(conflist, Bundle.conf("installed", tmp.resolve("data"), "198.18.41.0/24"));
 
-    Proc.Result first = install(versionA, "--conflist", conflist.toString(), "--conf-dir", conf.toString(),
+    Exec.Result first = install(versionA, "--conflist", conflist.toString(), "--conf-dir", conf.toString(),
         bin.toString()).ok();
     assertTrue(first.stdout().contains("installed " + bin + "/jipam: " + versionA.getFileName()), first.toString());
     assertArrayEquals(Files.readAllBytes(versionA.resolve("bin/jipam")), Files.readAllBytes(bin.resolve("jipam")),
@@ -83,11 +84,11 @@ class InstallBundleIT {
     assertEquals(Files.readString(conflist), Files.readString(conf.resolve("10-jipam.conflist")));
     assertEquals(List.of(), leftovers(bin, bin.resolve("jipam.d"), conf));
 
-    Proc.Result add = Bundle.call(bin.resolve("jipam"), Bundle.env("ADD", "c1", emptyPath), Files.readString(conflist));
+    Exec.Result add = Bundle.call(bin.resolve("jipam"), Bundle.env("ADD", "c1", emptyPath), Files.readString(conflist));
     assertEquals(0, add.exit(), add.toString());
     assertTrue(add.stdout().contains("198.18.41.2/24"), add.stdout());
 
-    Proc.Result again = install(versionA, bin.toString()).ok();
+    Exec.Result again = install(versionA, bin.toString()).ok();
     assertFalse(again.stdout().contains("(was"), again.toString());
     assertFalse(Files.exists(bin.resolve("jipam.d/previous")), "a reinstall of the current version is no upgrade");
   }
@@ -110,7 +111,7 @@ class InstallBundleIT {
         for (int i = 0; !stop.get(); i++) {
           String id = "c" + caller + "-" + i;
           for (String command : List.of("ADD", "DEL")) {
-            Proc.Result r = Bundle.call(bin.resolve("jipam"), Bundle.env(command, id, emptyPath), conf);
+            Exec.Result r = Bundle.call(bin.resolve("jipam"), Bundle.env(command, id, emptyPath), conf);
             calls.incrementAndGet();
             if (r.exit() != 0 || !r.stderr().isEmpty()) {
               failures.add(command + " " + id + ": " + r);
@@ -146,14 +147,14 @@ class InstallBundleIT {
     Path versionC = otherVersion("c");
     install(versionA, bin.toString()).ok();
     install(versionB, bin.toString()).ok();
-    Proc.Result third = install(versionC, bin.toString()).ok();
+    Exec.Result third = install(versionC, bin.toString()).ok();
     assertTrue(third.stdout().contains("(was " + versionB.getFileName() + ")"), third.toString());
     try (Stream<Path> entries = Files.list(bin.resolve("jipam.d"))) {
       assertEquals(Stream.of(".lock", "current", versionB.getFileName().toString(), versionC.getFileName().toString(),
           "previous").sorted().toList(), entries.map(p -> p.getFileName().toString()).sorted().toList());
     }
     // going back is an install of the previous version: no copy, one rename
-    Proc.Result back = install(bin.resolve("jipam.d").resolve(versionB.getFileName()), bin.toString()).ok();
+    Exec.Result back = install(bin.resolve("jipam.d").resolve(versionB.getFileName()), bin.toString()).ok();
     assertTrue(back.stdout().contains("(was " + versionC.getFileName() + ")"), back.toString());
     assertEquals(versionB.getFileName().toString(), currentName(bin));
   }
@@ -163,18 +164,18 @@ class InstallBundleIT {
     Path bin = tmp.resolve("bin");
     Path versionD = otherVersion("d");
     Files.write(versionD.resolve("lib/jipam.aot"), new byte[4096]);
-    Proc.Result installed = install(versionD, bin.toString()).ok();
+    Exec.Result installed = install(versionD, bin.toString()).ok();
     assertTrue(installed.stdout().contains("trained a new start-up cache"), installed.toString());
     Map<String, String> env = new HashMap<>(Bundle.env("VERSION", null, emptyPath));
     env.put("JIPAM_JAVA_OPTS", "-XX:AOTMode=on");
-    Proc.Result version = Bundle.call(bin.resolve("jipam"), env, "");
+    Exec.Result version = Bundle.call(bin.resolve("jipam"), env, "");
     assertEquals(0, version.exit(), "the new cache is not used: " + version);
   }
 
   @Test
   void install_missingConflist_failsBeforeWritingAnything() throws Exception {
     Path bin = tmp.resolve("bin");
-    Proc.Result failed = install(versionA, "--conflist", tmp.resolve("nope.conflist").toString(), bin.toString());
+    Exec.Result failed = install(versionA, "--conflist", tmp.resolve("nope.conflist").toString(), bin.toString());
     assertEquals(1, failed.exit(), failed.toString());
     assertTrue(failed.stderr().contains("conflist " + tmp.resolve("nope.conflist") + " is missing"), failed.toString());
     assertFalse(Files.exists(bin), "nothing may be written when the arguments are wrong");

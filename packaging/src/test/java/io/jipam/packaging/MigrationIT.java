@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.jipam.testkit.Exec;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -30,7 +31,7 @@ class MigrationIT {
   void plugins() throws Exception {
     Bundle.requireBuilt();
     String why = "apt-get install containernetworking-plugins (the reference host-local)";
-    if (Proc.underCi()) {
+    if (Exec.underCi()) {
       assertTrue(Files.isExecutable(HOST_LOCAL), why);
     }
     assumeTrue(Files.isExecutable(HOST_LOCAL), why);
@@ -44,19 +45,19 @@ class MigrationIT {
         + "','ranges':[[{'subnet':'198.18.70.0/24'}]]}}").replace('\'', '"');
   }
 
-  private Proc.Result call(String type, String command, String id, String stdin) {
+  private Exec.Result call(String type, String command, String id, String stdin) {
     Path plugin = type.equals("jipam") ? jipam : HOST_LOCAL;
     return Bundle.call(plugin, Bundle.env(command, id, emptyPath), stdin == null ? conf(type) : stdin);
   }
 
   private String add(String type, String id) {
-    Proc.Result add = call(type, "ADD", id, null);
+    Exec.Result add = call(type, "ADD", id, null);
     assertEquals(0, add.exit(), type + " ADD " + id + ": " + add);
     return Bundle.json(add.stdout()).path("ips").path(0).path("address").asText();
   }
 
   private void del(String type, String id) {
-    Proc.Result del = call(type, "DEL", id, null);
+    Exec.Result del = call(type, "DEL", id, null);
     assertEquals(0, del.exit(), type + " DEL " + id + ": " + del);
   }
 
@@ -64,7 +65,7 @@ class MigrationIT {
     String conf = conf(type);
     String withPrev = conf.substring(0, conf.length() - 1) + ",\"prevResult\":{\"cniVersion\":\"1.0.0\","
         + "\"ips\":[{\"address\":\"" + address + "\"}]}}";
-    Proc.Result check = call(type, "CHECK", id, withPrev);
+    Exec.Result check = call(type, "CHECK", id, withPrev);
     assertEquals(0, check.exit(), type + " CHECK " + id + " " + address + ": " + check);
   }
 

@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jipam.testkit.Exec;
+import io.jipam.testkit.JipamdProcess;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -36,18 +38,18 @@ class NodeSetupIT {
     emptyPath = Files.createDirectory(tmp.resolve("empty-path"));
   }
 
-  private Proc.Result setup(Path template, Map<String, String> extra) {
+  private Exec.Result setup(Path template, Map<String, String> extra) {
     Map<String, String> env = new HashMap<>(Map.of("PATH", "/usr/sbin:/usr/bin:/sbin:/bin",
         "JIPAM_BUNDLE", bundle.toString(), "JIPAM_CONFLIST", template.toString(),
         "JIPAM_HOST_CNI_BIN", hostBin.toString(), "JIPAM_HOST_CNI_CONF", hostConf.toString()));
     env.putAll(extra);
-    return Proc.run(List.of(SETUP.toString()), env, "", Duration.ofMinutes(2));
+    return Exec.run(List.of(SETUP.toString()), env, "", Duration.ofMinutes(2));
   }
 
   @Test
   void nodeLocalFiles_podCidrGiven_conflistRenderedAndPluginAllocatesFromIt() throws Exception {
     Path template = DeployManifestsTest.DEPLOY.resolve("overlays/node-local-files/10-jipam.conflist");
-    Proc.Result result = setup(template, Map.of("JIPAM_POD_CIDR", "198.18.60.0/24", "NODE_NAME", "node-1")).ok();
+    Exec.Result result = setup(template, Map.of("JIPAM_POD_CIDR", "198.18.60.0/24", "NODE_NAME", "node-1")).ok();
     assertTrue(result.stdout().contains("pod CIDR of node-1: 198.18.60.0/24"), result.toString());
     String installed = Files.readString(hostConf.resolve("10-jipam.conflist"));
     assertEquals(Files.readString(template).replace("__NODE_POD_CIDR__", "198.18.60.0/24"), installed);
@@ -61,9 +63,9 @@ class NodeSetupIT {
         .replace("/var/lib/cni/networks", data.toString());
     String ipamConf = Bundle.JSON.writeValueAsString(((com.fasterxml.jackson.databind.node.ObjectNode)
         Bundle.json(conf).path("plugins").path(0)).put("cniVersion", "1.0.0").put("name", "jipam"));
-    try (JipamdProcess jipamd = JipamdProcess.start(Bundle.current(bundle), null, socket, "--store", "file",
+    try (JipamdProcess jipamd = Bundle.jipamd(Bundle.current(bundle), null, socket, "--store", "file",
         "--data-dir", data.toString())) {
-      Proc.Result add = Bundle.call(hostBin.resolve("jipam"), Bundle.env("ADD", "p1", emptyPath), ipamConf);
+      Exec.Result add = Bundle.call(hostBin.resolve("jipam"), Bundle.env("ADD", "p1", emptyPath), ipamConf);
       assertEquals(0, add.exit(), add + "\n" + jipamd.output());
       assertEquals("198.18.60.2/24", Bundle.json(add.stdout()).path("ips").path(0).path("address").asText(), add.stdout());
       assertTrue(Files.exists(data.resolve("jipam/198.18.60.2")), "jipamd wrote the address into its data dir");
@@ -73,7 +75,7 @@ class NodeSetupIT {
   @Test
   void nodeLocalFiles_noPodCidrNoNodeName_failsBeforeInstallingAnything() {
     Path template = DeployManifestsTest.DEPLOY.resolve("overlays/node-local-files/10-jipam.conflist");
-    Proc.Result result = setup(template, Map.of());
+    Exec.Result result = setup(template, Map.of());
     assertEquals(1, result.exit(), result.toString());
     assertTrue(result.stderr().contains("NODE_NAME is not set"), result.toString());
     assertFalse(Files.exists(hostBin.resolve("jipam")), "nothing may be installed");
@@ -83,7 +85,7 @@ class NodeSetupIT {
   @Test
   void nodeLocalFiles_podCidrNotACidr_failsNamingIt() {
     Path template = DeployManifestsTest.DEPLOY.resolve("overlays/node-local-files/10-jipam.conflist");
-    Proc.Result result = setup(template, Map.of("JIPAM_POD_CIDR", "none"));
+    Exec.Result result = setup(template, Map.of("JIPAM_POD_CIDR", "none"));
     assertEquals(1, result.exit(), result.toString());
     assertTrue(result.stderr().contains("has no pod CIDR (got 'none')"), result.toString());
     assertFalse(Files.exists(hostBin.resolve("jipam")), "nothing may be installed");
@@ -94,7 +96,7 @@ class NodeSetupIT {
     Path template = DeployManifestsTest.DEPLOY.resolve("components/node-jipamd/10-jipam.conflist");
     setup(template, Map.of()).ok();
     assertEquals(Files.readString(template), Files.readString(hostConf.resolve("10-jipam.conflist")));
-    Proc.Result version = Bundle.call(hostBin.resolve("jipam"), Bundle.env("VERSION", null, emptyPath), "");
+    Exec.Result version = Bundle.call(hostBin.resolve("jipam"), Bundle.env("VERSION", null, emptyPath), "");
     assertEquals(0, version.exit(), version.toString());
   }
 }

@@ -5,6 +5,7 @@ import io.jipam.bench.harness.ChildCpu;
 import io.jipam.bench.harness.RunContext;
 import io.jipam.bench.harness.Sample;
 import io.jipam.bench.harness.Scenario;
+import io.jipam.testkit.ContainerdNode;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -27,7 +28,7 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code runtime}: containers started and removed by a real container runtime, Debian's
- * containerd + runc ({@link RuntimeNode}), with {@code ctr run --cni --rm}: libcni runs the bridge
+ * containerd + runc ({@link ContainerdNode} of the testkit), with {@code ctr run --cni --rm}: libcni runs the bridge
  * plugin, which delegates to the IPAM plugin under test, on ADD before the task starts and on DEL
  * after it ends. The subjects differ only in the conflist's {@code ipam}: jipam on its file store,
  * jipam via a jipamd on the file store, and the reference host-local; each on its own bridge and
@@ -51,6 +52,9 @@ public final class RuntimeScenario implements Scenario {
   static final String JIPAM = "jipam";
   static final String DAEMON = "jipam via jipamd";
   static final String HOST_LOCAL = "host-local";
+  /** The node's image and containerd namespace. */
+  static final String IMAGE = "jipam.bench/busybox:runtime";
+  static final String NAMESPACE = "jipam-bench";
 
   /** The scenario's options. */
   public static final class Options {
@@ -115,7 +119,7 @@ public final class RuntimeScenario implements Scenario {
 
   /** Why the scenario cannot run here, or null. */
   String missing() {
-    String node = RuntimeNode.missing();
+    String node = ContainerdNode.missing();
     if (node != null) {
       return node;
     }
@@ -151,13 +155,14 @@ public final class RuntimeScenario implements Scenario {
     int third = ThreadLocalRandom.current().nextInt(0, 512 - 3 * 17);
     List<JipamdProcess> daemons = new ArrayList<>();
     c.progress().step("starting containerd");
-    try (RuntimeNode node = new RuntimeNode(jipam())) {
+    try (ContainerdNode node = new ContainerdNode("jipam-bench-rt", IMAGE, NAMESPACE)) {
+      Files.createSymbolicLink(node.bin().resolve("jipam"), jipam().toAbsolutePath());
       List<Subject> subjects = new ArrayList<>();
       subjects.add(subject(node, JIPAM, 0, third, "\"type\":\"jipam\"", null));
       String daemonNote = null;
       if (Files.isExecutable(jipamd())) {
-        Path data = node.dir.resolve("jipamd-data");
-        JipamdProcess d = JipamdProcess.startFileStore(jipamd(), data, node.dir.resolve("jipamd"), Duration.ofSeconds(120));
+        Path data = node.dir().resolve("jipamd-data");
+        JipamdProcess d = JipamdProcess.startFileStore(jipamd(), data, node.dir().resolve("jipamd"), Duration.ofSeconds(120));
         daemons.add(d);
         subjects.add(subject(node, DAEMON, 1, third, "\"type\":\"jipam\"," + d.daemonJson(), d));
       } else {
@@ -198,15 +203,15 @@ public final class RuntimeScenario implements Scenario {
     }
   }
 
-  private Subject subject(RuntimeNode node, String name, int index, int third, String ipam, JipamdProcess daemon)
+  private Subject subject(ContainerdNode node, String name, int index, int third, String ipam, JipamdProcess daemon)
       throws IOException {
     // 198.18.0.0/15: third octet spread over both /16s, one /24 per subject
     int octets = third + index * 17;
     String prefix = (octets < 256 ? "198.18." + octets : "198.19." + (octets - 256)) + ".";
-    String network = "jb" + node.suffix + "-" + index;
-    Path data = name.equals(DAEMON) ? node.dir.resolve("jipamd-data") : node.dir.resolve("data-" + index);
+    String network = "jb" + node.suffix() + "-" + index;
+    Path data = name.equals(DAEMON) ? node.dir().resolve("jipamd-data") : node.dir().resolve("data-" + index);
     String conflist = "{\"cniVersion\":\"1.0.0\",\"name\":\"" + network + "\",\"plugins\":[{\"type\":\"bridge\","
-        + "\"bridge\":\"jb" + node.suffix + index + "\",\"isGateway\":true,\"ipam\":{" + ipam + ",\"dataDir\":\"" + data
+        + "\"bridge\":\"jb" + node.suffix() + index + "\",\"isGateway\":true,\"ipam\":{" + ipam + ",\"dataDir\":\"" + data
         + "\",\"ranges\":[[{\"subnet\":\"" + prefix + "0/24\"}]],\"routes\":[{\"dst\":\"0.0.0.0/0\"}]}}]}";
     return new Subject(name, node.network(network, conflist), prefix, data.resolve(network), daemon);
   }
@@ -224,7 +229,7 @@ public final class RuntimeScenario implements Scenario {
   }
 
   /** N containers at once; samples unless {@code round} is -1 (warm-up). */
-  private void batch(RunContext c, RuntimeNode node, Subject s, String tag, int n, int round) throws Exception {
+  private void batch(RunContext c, ContainerdNode node, Subject s, String tag, int n, int round) throws Exception {
     String workload = "atOnce=" + n;
     List<Process> runs = new ArrayList<>();
     List<Thread> readers = new ArrayList<>();
@@ -236,8 +241,8 @@ public final class RuntimeScenario implements Scenario {
     double[] lifecycle = new double[n];
     try {
       for (int i = 0; i < n; i++) {
-        String id = "jb-" + node.suffix + "-" + s.conf().getFileName() + "-" + tag + "-" + i;
-        Process p = node.run(s.conf(), id, List.of("ip", "-o", "-4", "addr", "show", "dev", "eth0"));
+        String id = "jb-" + node.suffix() + "-" + s.conf().getFileName() + "-" + tag + "-" + i;
+        Process p = node.run(s.conf(), id, List.of("ip", "-o", "-4", "addr", "show", "dev", "eth0"), null);
         runs.add(p);
         int k = i;
         output[k] = new StringBuilder();

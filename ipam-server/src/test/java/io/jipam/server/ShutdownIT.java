@@ -1,0 +1,174 @@
+package io.jipam.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jipam.client.RemoteStore;
+import io.jipam.core.IpamException;
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOutcome;
+import io.jipam.core.store.AllocationRequest;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.Pool;
+import io.jipam.core.store.memory.MemoryStores;
+import io.jipam.hostlocal.HostLocalStores;
+import io.jipam.server.metrics.CallLog;
+import io.jipam.testkit.Await;
+import io.jipam.testkit.JipamdProcess;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * SIGTERM to a jipamd process under load from 8 client threads: afterwards the files hold every
+ * allocation a client saw acknowledged, every attachment in them holds one address per range set
+ * (nothing half-applied), and anything there that was not acknowledged belongs to a call whose
+ * client saw an error.
+ */
+@Timeout(120)
+class ShutdownIT {
+  @TempDir Path dir;
+
+  @Test
+  void sigterm_underLoad_everyCallCompletedOrFailedVisibly() throws Exception {
+    Path socket = dir.resolve("jipam.sock");
+    Path data = dir.resolve("data");
+    Pool pool = IpamServerTest.pool("term", "198.18.8.0/22", "fd00:8::/64");
+    Set<Attachment> acknowledged = ConcurrentHashMap.newKeySet();
+    Set<Attachment> failed = ConcurrentHashMap.newKeySet();
+    AtomicBoolean stop = new AtomicBoolean();
+    try (JipamdProcess jipamd = ServerJipamd.start(dir, "--socket", socket.toString(), "--store", "file",
+        "--data-dir", data.toString(), "--shutdown-timeout", "5");
+         RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket))) {
+      ExecutorService clients = Executors.newFixedThreadPool(8);
+      List<Future<?>> futures = new ArrayList<>();
+      for (int t = 0; t < 8; t++) {
+        int id = t;
+        futures.add(clients.submit(() -> {
+          for (int n = 0; !stop.get() && n < 400; n++) {
+            Attachment a = new Attachment("t" + id + "-" + n, "eth0");
+            try {
+              if (remote.allocate(pool, AllocationRequest.of(a)) instanceof AllocationOutcome.Allocated) {
+                acknowledged.add(a);
+              }
+            } catch (IpamException e) {
+              failed.add(a);
+              return;
+            }
+          }
+        }));
+      }
+      // SIGTERM while the clients are busy: once they have 80 acknowledged allocations
+      Await.until(() -> acknowledged.size() >= 80 || !failed.isEmpty(), Duration.ofMinutes(1),
+          () -> "80 acknowledged allocations (" + acknowledged.size() + ")");
+      int exit = jipamd.stop();
+      stop.set(true);
+      for (Future<?> f : futures) {
+        f.get(30, TimeUnit.SECONDS);
+      }
+      clients.shutdown();
+      assertEquals(0, exit, "a clean stop exits 0\n" + jipamd.output());
+      assertTrue(jipamd.output().contains("stopped"), jipamd.output());
+    }
+    assertTrue(acknowledged.size() > 0, "some calls completed before SIGTERM");
+    try (IpamStore files = HostLocalStores.open(data)) {
+      Map<Attachment, Integer> held = new HashMap<>();
+      for (Allocation a : files.list(pool)) {
+        held.merge(a.attachment(), 1, Integer::sum);
+      }
+      for (Attachment a : acknowledged) {
+        assertEquals(2, held.getOrDefault(a, 0), a + " was acknowledged");
+      }
+      held.forEach((a, n) -> {
+        assertEquals(2, n, a + " is half-applied");
+        assertTrue(acknowledged.contains(a) || failed.contains(a), a + " is held but its client saw neither");
+      });
+    }
+  }
+
+  /**
+   * A store call still running when the shutdown bound (1 s) passes: the stop reports it (jipamd
+   * then exits 1, not 0), and a call that finishes within the bound does not.
+   */
+  @Test
+  void stop_callRunningPastTheBound_reportedNotClean() throws Exception {
+    java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    IpamStore memory = MemoryStores.open();
+    IpamStore slow = new IpamStore() {
+      @Override
+      public AllocationOutcome allocate(Pool pool, AllocationRequest request) {
+        entered.countDown();
+        try {
+          release.await(60, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        return memory.allocate(pool, request);
+      }
+
+      @Override
+      public List<Allocation> release(Pool pool, Attachment attachment) {
+        return memory.release(pool, attachment);
+      }
+
+      @Override
+      public List<Allocation> find(Pool pool, Attachment attachment) {
+        return memory.find(pool, attachment);
+      }
+
+      @Override
+      public List<Allocation> list(Pool pool) {
+        return memory.list(pool);
+      }
+
+      @Override
+      public List<Allocation> retainOnly(Pool pool, Set<Attachment> valid) {
+        return memory.retainOnly(pool, valid);
+      }
+
+      @Override
+      public io.jipam.core.store.PoolUsage usage(Pool pool) {
+        return memory.usage(pool);
+      }
+
+      @Override
+      public void close() {
+        memory.close();
+      }
+    };
+    Path socket = dir.resolve("bound.sock");
+    IpamServer.Settings settings = new IpamServer.Settings(socket, null, 0, false, null, null, null, 2, 16, 4L << 20,
+        java.time.Duration.ofSeconds(1), java.time.Duration.ofSeconds(30));
+    IpamServer server = IpamServer.start(slow, settings, CallLog.quiet());
+    ExecutorService client = Executors.newSingleThreadExecutor();
+    try (RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket))) {
+      client.submit(() -> remote.allocate(IpamServerTest.pool("slow", "198.18.10.0/24"),
+          AllocationRequest.of(new Attachment("c1", "eth0"))));
+      assertTrue(entered.await(30, TimeUnit.SECONDS), "the call reached the store");
+      assertEquals(false, server.stop(), "a call ran past the bound");
+    } finally {
+      release.countDown();
+      client.shutdownNow();
+    }
+    IpamServer quick = IpamServer.start(MemoryStores.open(), settings, CallLog.quiet());
+    try (RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket))) {
+      remote.allocate(IpamServerTest.pool("quick", "198.18.10.0/24"), AllocationRequest.of(new Attachment("c1", "eth0")));
+    }
+    assertEquals(true, quick.stop(), "nothing in flight");
+  }
+}

@@ -1,0 +1,119 @@
+package io.jipam.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jipam.client.RemoteStore;
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.jipam.core.store.AllocationOutcome;
+import io.jipam.core.store.AllocationRequest;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.Pool;
+import io.jipam.core.store.memory.MemoryStores;
+import io.jipam.server.metrics.CallLog;
+import io.jipam.testkit.TestCerts;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * jipamd on TCP with mutual TLS: a client with a certificate from the configured CA is served;
+ * no certificate, one from another CA, an expired one, or plain TCP are refused before any call
+ * runs (the store sees nothing). Without TLS, TCP needs --insecure.
+ */
+@Timeout(120)
+class TlsIT {
+  @TempDir static Path dir;
+  static TestCerts certs;
+  static IpamServer server;
+  static String address;
+  static final Pool POOL = IpamServerTest.pool("tls", "198.18.3.0/24");
+
+  @BeforeAll
+  static void start() throws Exception {
+    certs = TestCerts.make(dir);
+    server = IpamServer.start(MemoryStores.open(), IpamServer.Settings.unix(dir.resolve("tls.sock"))
+        .withTcp("127.0.0.1", 0, false, certs.pem("server"), certs.key("server"), certs.pem("ca")), CallLog.quiet());
+    address = "127.0.0.1:" + server.tcpPort();
+  }
+
+  @AfterAll
+  static void stop() {
+    if (server != null) {
+      server.close();
+    }
+  }
+
+  static RemoteStore client(RemoteStore.Tls tls) {
+    return RemoteStore.connect(RemoteStore.Target.parse(address).withTls(tls).withTimeout(Duration.ofSeconds(3)));
+  }
+
+  @Test
+  void allocate_clientCertificateFromTheCa_served() {
+    try (RemoteStore store = client(new RemoteStore.Tls(certs.pem("ca"), certs.pem("client"), certs.key("client")))) {
+      AllocationOutcome out = store.allocate(POOL, AllocationRequest.of(new Attachment("tls1", "eth0")));
+      assertInstanceOf(AllocationOutcome.Allocated.class, out);
+    }
+  }
+
+  @Test
+  void call_refusedClients_failAndNothingRuns() {
+    List<RemoteStore.Tls> refused = List.of(
+        new RemoteStore.Tls(certs.pem("ca"), null, null),
+        new RemoteStore.Tls(certs.pem("ca"), certs.pem("stranger"), certs.key("stranger")),
+        new RemoteStore.Tls(certs.pem("ca"), certs.pem("expired"), certs.key("expired")));
+    for (RemoteStore.Tls tls : refused) {
+      try (RemoteStore store = client(tls)) {
+        IpamException e = assertThrows(IpamException.class,
+            () -> store.allocate(IpamServerTest.pool("refused", "198.18.4.0/24"),
+                AllocationRequest.of(new Attachment("x", "eth0"))), String.valueOf(tls.certFile()));
+        assertEquals(ErrorCode.TRY_AGAIN_LATER, e.code(), e.getMessage());
+      }
+    }
+    try (RemoteStore plain = RemoteStore.connect(RemoteStore.Target.parse(address).withTimeout(Duration.ofSeconds(3)))) {
+      assertThrows(IpamException.class, () -> plain.list(IpamServerTest.pool("refused", "198.18.4.0/24")));
+    }
+    try (RemoteStore store = client(new RemoteStore.Tls(certs.pem("ca"), certs.pem("client"), certs.key("client")))) {
+      assertTrue(store.pools().stream().noneMatch(p -> p.pool().name().equals("refused")),
+          "no refused call reached the service");
+    }
+  }
+
+  @Test
+  void settings_tcpWithoutTls_refusedUnlessInsecure() {
+    IpamException e = assertThrows(IpamException.class,
+        () -> IpamServer.Settings.unix(dir.resolve("x.sock")).withTcp("127.0.0.1", 0, false, null, null, null));
+    assertEquals(ErrorCode.INVALID_CONFIG, e.code());
+    assertTrue(e.getMessage().contains("--insecure"), e.getMessage());
+    IpamServer.Settings.unix(dir.resolve("x.sock")).withTcp("127.0.0.1", 0, true, null, null, null);
+  }
+
+  @Test
+  void jipamctl_tlsRefusedEitherWay_saysTlsHandshakeRefusedWithReason() {
+    String[][] cases = {
+        {"--ca", certs.pem("ca").toString(), "--cert", certs.pem("stranger").toString(), "--key",
+            certs.key("stranger").toString()},
+        {"--ca", certs.pem("ca").toString()},
+        {"--ca", certs.pem("other-ca").toString(), "--cert", certs.pem("client").toString(), "--key",
+            certs.key("client").toString()}};
+    for (String[] tls : cases) {
+      List<String> args = new java.util.ArrayList<>(List.of("--server", address, "--timeout", "2"));
+      args.addAll(List.of(tls));
+      args.add("pools");
+      CtlRun r = CtlRun.of(args.toArray(new String[0]));
+      assertEquals(1, r.exit(), r::toString);
+      assertTrue(r.err().startsWith("jipamctl: IO_FAILURE (CNI 5): TLS handshake refused: "), r::toString);
+      assertTrue(!r.err().contains("no jipamd answers") && !r.err().contains("refused: null")
+          && r.err().lines().count() == 1, r::toString);
+    }
+  }
+}
