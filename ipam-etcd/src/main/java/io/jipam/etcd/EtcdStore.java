@@ -52,9 +52,13 @@ public interface EtcdStore extends IpamStore {
 
   /**
    * One page of the pool's allocations in address order: up to {@code limit} (1 to 1,000) after
-   * {@code after} (exclusive; null: from the first), from one bounded range read of the address
-   * records (a response of at most about 100 KB). A caller pages by passing the last address of a
-   * page; pages are read at different revisions (like any paged listing). Changes nothing.
+   * {@code after} (exclusive; null: from the first), from range reads of the address records at one
+   * revision, each covering a bounded span of addresses (a response of at most about 100 KB; what
+   * etcd visits for a page does not grow with the page's position or the pool's size, but for a
+   * read across a gap of over 65,536 free addresses). A caller pages by passing the last address of
+   * a page; pages are read at different revisions (like any paged listing): an allocation present
+   * from the first page to the last is listed exactly once, one made or released meanwhile at most
+   * once. Changes nothing.
    *
    * @throws io.jipam.core.IpamException INVALID_CONFIG for a limit outside
    *     1..1000; TRY_AGAIN_LATER when etcd cannot be reached
@@ -77,6 +81,15 @@ public interface EtcdStore extends IpamStore {
    * @throws io.jipam.core.IpamException TRY_AGAIN_LATER when etcd cannot be reached
    */
   Map<Attachment, String> allocatingNodes(Pool pool);
+
+  /**
+   * The node that made each of these attachments' allocations in the pool (absent: no handle),
+   * from their handles read by key (a transaction per 100): a list page's nodes, at a cost of the
+   * attachments asked for. Changes nothing.
+   *
+   * @throws io.jipam.core.IpamException TRY_AGAIN_LATER when etcd cannot be reached
+   */
+  Map<Attachment, String> allocatingNodes(Pool pool, java.util.Collection<Attachment> attachments);
 
   /**
    * Checks that the pool's records agree, read in pages at one etcd revision: every address a

@@ -240,6 +240,11 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
   }
 
   @Override
+  public Map<Attachment, String> allocatingNodes(Pool pool, java.util.Collection<Attachment> attachments) {
+    return view(pool, (layout, deadline) -> views.allocatingNodes(layout, attachments, deadline));
+  }
+
+  @Override
   public List<String> audit(Pool pool) {
     return view(pool, views::audit);
   }

@@ -31,7 +31,8 @@ import java.util.TreeMap;
  * <table>
  *   <caption>By store</caption>
  *   <tr><th>store</th><th>Usage</th><th>List's node</th><th>Audit</th><th>defined pools</th></tr>
- *   <tr><td>etcd</td><td>range sets, blocks and nodes, one read</td><td>from the handles</td>
+ *   <tr><td>etcd</td><td>range sets, blocks and nodes, one read</td><td>from the page's handles; pages
+ *       read from the token on ({@link EtcdStore#listPage})</td>
  *       <td>blocks against handles, one read</td><td>those stored in etcd</td></tr>
  *   <tr><td>{@link RemoteStore}</td><td>passed on</td><td>passed on</td><td>passed on</td><td>none
  *       (ListPools asks)</td></tr>
@@ -43,6 +44,10 @@ import java.util.TreeMap;
 public final class Queries {
   public static final int DEFAULT_PAGE_SIZE = 500;
   public static final int MAX_PAGE_SIZE = 5000;
+  /** Address records one etcd read returns; a List page reads more chunks to fill up. */
+  private static final int ETCD_CHUNK = 1000;
+  /** The most address records one List page reads on etcd (a filter matching few stops here). */
+  static final int MAX_SCAN = 20_000;
 
   private Queries() {}
 
@@ -98,7 +103,10 @@ public final class Queries {
     if (store instanceof RemoteStore remote) {
       return remote.listPage(r.toBuilder().setPool(Protos.pool(pool)).setPageSize(size).build());
     }
-    if (!r.getNode().isEmpty() && !(store instanceof EtcdStore)) {
+    if (store instanceof EtcdStore etcd) {
+      return etcdPage(etcd, pool, r, size, after);
+    }
+    if (!r.getNode().isEmpty()) {
       throw new IpamException(ErrorCode.UNSUPPORTED_FIELD, "List by node " + Printable.quote(r.getNode()) + ": this store ("
           + store.getClass().getSimpleName() + ") records no node; only the etcd store does");
     }
@@ -119,6 +127,49 @@ public final class Queries {
       taken++;
     }
     return out.build();
+  }
+
+  /**
+   * One List page from the etcd store's address pages ({@link EtcdStore#listPage}: bounded reads
+   * from the token on) and the nodes of the allocations it returns (their handles, by key): the cost
+   * of a page grows with what it reads, not with its position in the pool. A filter that matches
+   * few allocations makes a page read up to {@value #MAX_SCAN} records and return what matched, with
+   * the token of the last one read (possibly an empty page with a token).
+   */
+  private static ListResponse etcdPage(EtcdStore etcd, Pool pool, ListRequest r, int size, IpAddress after) {
+    ListResponse.Builder out = ListResponse.newBuilder();
+    IpAddress cursor = after;
+    for (int scanned = 0; scanned < MAX_SCAN; ) {
+      List<Allocation> chunk = etcd.listPage(pool, cursor, ETCD_CHUNK);
+      Map<Attachment, String> nodes = r.getNode().isEmpty() ? Map.of()
+          : etcd.allocatingNodes(pool, chunk.stream().map(Allocation::attachment).toList());
+      for (Allocation a : chunk) {
+        if (!matches(r, a, nodes.getOrDefault(a.attachment(), ""))) {
+          continue;
+        }
+        if (out.getAllocationsCount() == size) {
+          return withNodes(etcd, pool, out.setNextPageToken(out.getAllocations(size - 1).getAddress()));
+        }
+        out.addAllocations(Protos.allocation(a));
+      }
+      if (chunk.size() < ETCD_CHUNK) {
+        return withNodes(etcd, pool, out);
+      }
+      scanned += chunk.size();
+      cursor = chunk.get(chunk.size() - 1).address();
+    }
+    return withNodes(etcd, pool, out.setNextPageToken(cursor.toString()));
+  }
+
+  /** Sets each listed allocation's node from its handle (one read per 100). */
+  private static ListResponse withNodes(EtcdStore etcd, Pool pool, ListResponse.Builder page) {
+    List<Attachment> listed = new ArrayList<>();
+    page.getAllocationsList().forEach(a -> listed.add(Protos.allocation(a).attachment()));
+    Map<Attachment, String> nodes = etcd.allocatingNodes(pool, listed);
+    for (int i = 0; i < listed.size(); i++) {
+      page.setAllocations(i, page.getAllocations(i).toBuilder().setNode(nodes.getOrDefault(listed.get(i), "")));
+    }
+    return page.build();
   }
 
   private static boolean matches(ListRequest r, Allocation a, String node) {
