@@ -78,7 +78,10 @@ final class ScaleProbe {
       ms("reclaim of a node with P pods", time(() -> node0.reclaimNode(probe, ReclaimPolicy.FORCE)));
       ms("cluster usage", time(() -> viewer.usage(pool)));
       ms("one list page (500)", time(() -> viewer.listPage(pool, null, 500)));
-      ms("list (whole pool)", time(() -> viewer.list(pool)));
+      List<io.jipam.core.store.Allocation> all = new ArrayList<>();
+      ms("list (whole pool)", time(() -> all.addAll(viewer.list(pool))));
+      io.jipam.core.net.IpAddress middle = all.get(all.size() / 2).address();
+      ms("one list page (500) from the middle", time(() -> viewer.listPage(pool, middle, 500)));
       List<String> findings = new ArrayList<>();
       ms("audit (whole pool)", time(() -> findings.addAll(viewer.audit(pool))));
       out.add(new Figure("audit findings", "count", "count", findings.size()));
