@@ -1,6 +1,7 @@
 package io.jipam.bench.scale;
 
 import io.jipam.bench.cluster.LocalEtcd;
+import io.jipam.bench.harness.Chart;
 import io.jipam.bench.harness.Report;
 import io.jipam.bench.harness.RunContext;
 import io.jipam.bench.harness.Sample;
@@ -143,6 +144,7 @@ public final class ScaleScenario implements Scenario {
             table.computeIfAbsent(f.operation() + " (" + f.unit() + ")", k -> new LinkedHashMap<>())
                 .put(allocations, f.value());
           }
+          c.results().flush();
         }
         c.progress().step(m + " member(s): restart storm");
         ScaleCluster.Storm storm = cluster.restartStorm(built);
@@ -158,8 +160,23 @@ public final class ScaleScenario implements Scenario {
     }
   }
 
+  /** A chart of the given rows against the allocation count (log scale), into the report. */
+  private static void chart(RunContext c, int members, List<Integer> counts, Map<String, Map<Integer, Double>> table,
+      String what, List<String> operations) throws java.io.IOException {
+    Chart chart = new Chart(Chart.Kind.LINES, "scale, " + members + "-member etcd: " + what, "allocations",
+        "ms (log)", true);
+    for (String op : operations) {
+      Map<Integer, Double> byCount = table.getOrDefault(op, Map.of());
+      counts.stream().filter(byCount::containsKey).forEach(n -> chart.put(op, String.format("%,d", n),
+          Math.max(0.01, byCount.get(n))));
+    }
+    String png = "scale-" + members + "-" + what.replaceAll("[^a-z]+", "-") + ".png";
+    chart.savePng(c.file(png), 900, 540);
+    c.report().image("scale " + what + ", " + members + " member(s)", png);
+  }
+
   private static void report(RunContext c, int members, List<Integer> counts, Map<String, Map<Integer, Double>> table,
-      ScaleCluster.Storm storm, int nodes) {
+      ScaleCluster.Storm storm, int nodes) throws java.io.IOException {
     c.report().heading(3, members + "-member etcd");
     List<String> header = new ArrayList<>(List.of("operation"));
     counts.forEach(n -> header.add(String.format("%,d", n)));
@@ -174,6 +191,11 @@ public final class ScaleScenario implements Scenario {
       rows.add(row);
     });
     c.report().table(header, "l" + "r".repeat(counts.size() + 1), rows);
+    chart(c, members, counts, table, "per-node calls", List.of("first ADD of a fresh node (ms)", "ADD (ms)", "DEL (ms)",
+        "GC of a node (retainOnly) (ms)", "usage of a node (its blocks: metrics) (ms)", "reclaim preview of a node (ms)",
+        "reclaim of a node with P pods (ms)"));
+    chart(c, members, counts, table, "pool-wide views", List.of("cluster usage (ms)", "one list page (500) (ms)",
+        "one list page (500) from the middle (ms)", "list (whole pool) (ms)", "audit (whole pool) (ms)"));
     c.report().paragraph("Restart storm: all " + nodes + " nodes at once (" + ScaleCluster.WORKERS + " at a time), "
         + "each re-ADDs every pod (idempotent), then DELs a tenth and ADDs a tenth anew: "
         + Report.fmt(storm.seconds()) + " s, " + storm.duplicates() + " duplicate addresses, " + storm.failedCalls()
