@@ -47,6 +47,11 @@ final class EtcdClient implements AutoCloseable {
    * etcd 3.4, which visits every key of a read's range whatever its limit.
    */
   private final java.util.concurrent.atomic.AtomicLong keysScanned = new java.util.concurrent.atomic.AtomicLong();
+  /** The most bytes of keys and values one response (a read, or all reads of a transaction) carried. */
+  private final java.util.concurrent.atomic.AtomicLong largestResponse = new java.util.concurrent.atomic.AtomicLong();
+  /** Bytes of keys and values etcd returned to this client, and the reads and transactions that returned them. */
+  private final java.util.concurrent.atomic.AtomicLong bytesRead = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong requests = new java.util.concurrent.atomic.AtomicLong();
 
   EtcdClient(EtcdStoreConfig config, LongSupplier nanoTime) {
     this.nanoTime = nanoTime;
@@ -92,6 +97,27 @@ final class EtcdClient implements AutoCloseable {
   /** Keys etcd returned to this client so far (range reads and the reads of transactions). */
   long keysRead() {
     return keysRead.get();
+  }
+
+  /** The most bytes of keys and values one response to this client carried so far. */
+  long largestResponse() {
+    return largestResponse.get();
+  }
+
+  /** Bytes of keys and values etcd returned to this client so far. */
+  long bytesRead() {
+    return bytesRead.get();
+  }
+
+  /** Range reads and transactions this client sent so far (not lease or status calls). */
+  long requests() {
+    return requests.get();
+  }
+
+  private void sized(List<KeyValue> kvs, long[] bytes) {
+    for (KeyValue kv : kvs) {
+      bytes[0] += kv.getKey().size() + kv.getValue().size();
+    }
   }
 
   /** Keys in the ranges of this client's reads so far (range reads and the reads of transactions). */
@@ -178,10 +204,15 @@ final class EtcdClient implements AutoCloseable {
         .Else(otherwise.toArray(Op[]::new))
         .commit();
     TxnResponse r = await(f, deadline, what);
+    long[] bytes = {0};
     for (GetResponse g : r.getGetResponses()) {
       keysRead.addAndGet(g.getKvs().size());
       keysScanned.addAndGet(Math.max(g.getCount(), g.getKvs().size()));
+      sized(g.getKvs(), bytes);
     }
+    largestResponse.accumulateAndGet(bytes[0], Math::max);
+    bytesRead.addAndGet(bytes[0]);
+    requests.incrementAndGet();
     return r;
   }
 
@@ -261,6 +292,11 @@ final class EtcdClient implements AutoCloseable {
   private GetResponse counted(GetResponse r) {
     keysRead.addAndGet(r.getKvs().size());
     keysScanned.addAndGet(Math.max(r.getCount(), r.getKvs().size()));
+    long[] bytes = {0};
+    sized(r.getKvs(), bytes);
+    largestResponse.accumulateAndGet(bytes[0], Math::max);
+    bytesRead.addAndGet(bytes[0]);
+    requests.incrementAndGet();
     return r;
   }
 

@@ -209,6 +209,16 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
   }
 
   @Override
+  public long largestResponseBytes() {
+    return ctx.etcd().largestResponse();
+  }
+
+  @Override
+  public long[] etcdReads() {
+    return new long[] {ctx.etcd().requests(), ctx.etcd().bytesRead()};
+  }
+
+  @Override
   public long etcdDbSize() {
     return ctx.etcd().dbSize(deadline());
   }

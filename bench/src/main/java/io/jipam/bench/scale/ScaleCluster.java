@@ -33,7 +33,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * CPU than the calls). Then the restart storm. Not thread-safe: one caller drives it.
  */
 final class ScaleCluster {
-  static final int WORKERS = 8;
+  static final int WORKERS = 32;
   static final int CALLERS = 16;
   static final String POOL_RANGE = "fd00:5ca1::/104";
   static final Duration TIMEOUT = Duration.ofSeconds(30);

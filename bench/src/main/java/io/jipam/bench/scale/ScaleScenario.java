@@ -196,7 +196,7 @@ public final class ScaleScenario implements Scenario {
         "reclaim of a node with P pods (ms)"));
     chart(c, members, counts, table, "pool-wide views", List.of("cluster usage (ms)", "one list page (500) (ms)",
         "one list page (500) from the middle (ms)", "list (whole pool) (ms)", "audit (whole pool) (ms)"));
-    c.report().paragraph("Restart storm: all " + nodes + " nodes at once (" + ScaleCluster.WORKERS + " at a time), "
+    c.report().paragraph("Restart storm: all " + nodes + " nodes (" + ScaleCluster.WORKERS + " at a time), "
         + "each re-ADDs every pod (idempotent), then DELs a tenth and ADDs a tenth anew: "
         + Report.fmt(storm.seconds()) + " s, " + storm.duplicates() + " duplicate addresses, " + storm.failedCalls()
         + " failed calls, audit " + (storm.findings().isEmpty() ? "clean" : storm.findings().size() + " findings: "
