@@ -21,6 +21,7 @@ import io.jipam.core.store.Pool;
 import io.jipam.core.testing.TestPools;
 import io.jipam.etcd.EtcdStoreConfig;
 import io.jipam.etcd.EtcdStores;
+import io.jipam.api.Protos;
 import io.jipam.api.v1.ListRequest;
 import io.jipam.api.v1.ReclaimNodeRequest;
 import io.jipam.server.grpc.CallerIdentity;
@@ -231,10 +232,10 @@ class NodeIdentityTest {
     }
     RemoteStore operator = client(central, null, null);
     ListRequest.Builder q = ListRequest.newBuilder().setPool(Protos.pool(pool)).setPageSize(40);
-    List<io.jipam.server.v1.Allocation> listed = new ArrayList<>();
+    List<io.jipam.api.v1.Allocation> listed = new ArrayList<>();
     int pages = 0;
     do {
-      io.jipam.server.v1.ListResponse page = operator.listPage(q.build());
+      io.jipam.api.v1.ListResponse page = operator.listPage(q.build());
       assertTrue(page.getAllocationsCount() <= 40, page.toString());
       listed.addAll(page.getAllocationsList());
       q.setPageToken(page.getNextPageToken());
@@ -249,7 +250,7 @@ class NodeIdentityTest {
     Map<String, String> got = new TreeMap<>();
     listed.forEach(x -> assertNull(got.put(x.getAttachment().getContainerId(), x.getNode()), x.toString()));
     assertEquals(expected, got);
-    List<String> addresses = listed.stream().map(io.jipam.server.v1.Allocation::getAddress).toList();
+    List<String> addresses = listed.stream().map(io.jipam.api.v1.Allocation::getAddress).toList();
     assertEquals(addresses.stream().map(io.jipam.core.net.IpAddress::parse).sorted().map(Object::toString).toList(),
         addresses, "address order");
     assertEquals(44, nodes(operator, "node-b").size());
