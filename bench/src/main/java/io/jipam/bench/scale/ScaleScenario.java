@@ -1,11 +1,11 @@
 package io.jipam.bench.scale;
 
-import io.jipam.bench.cluster.LocalEtcd;
 import io.jipam.bench.harness.Chart;
 import io.jipam.bench.harness.Report;
 import io.jipam.bench.harness.RunContext;
 import io.jipam.bench.harness.Sample;
 import io.jipam.bench.harness.Scenario;
+import io.jipam.bench.support.LocalEtcd;
 import io.jipam.core.store.Pool;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
