@@ -19,9 +19,10 @@ import java.util.Set;
 
 /**
  * The read-only views of one pool in etcd: list, usage, usage per block, allocating nodes, audit.
- * Each walks its records in pages ({@link EtcdClient#walk}: every page at the first page's
- * revision, so a view is of one revision) of at most {@value #WALK_PAGE} records, or fewer blocks when
- * blocks are large: no response is over a few MiB, whatever the pool's size. Usage reads the
+ * Each walks its records in reads ({@link EtcdClient#walk}, a {@link BoundedWalk}: every read at
+ * the first one's revision, so a view is of one revision) of at most {@value #WALK_PAGE} records,
+ * or fewer blocks when blocks are large, each over a range holding about that many: no response
+ * is over a few MiB, and what etcd visits for a view is linear in the pool's size. Usage reads the
  * blocks only (a few bytes each); list the address records. Thread-safe (stateless apart from
  * the context).
  */
@@ -31,9 +32,8 @@ final class PoolViews {
   /** The most addresses one read of a {@code page} covers. */
   static final long SPAN_MAX = 1 << 16;
   /**
-   * Records per page of a walk: address records and handles are 100 to 150 bytes with their keys,
-   * so a page is under 1 MB. Large, because etcd 3.4 walks the index of the whole remaining range
-   * for every limited range read (3.5 stops at the limit): fewer pages, less of that.
+   * Records per read of a walk: address records and handles are 100 to 150 bytes with their keys,
+   * so a response is under 1 MB.
    */
   static final int WALK_PAGE = 5000;
   /** Bytes of blocks a page may hold. */
