@@ -28,7 +28,7 @@ class ScaleScenarioIT {
   private static final List<String> OPERATIONS = List.of("first ADD of a fresh node", "ADD", "DEL",
       "GC of a node (retainOnly)", "usage of a node (its blocks: metrics)", "reclaim preview of a node",
       "reclaim of a node with P pods", "cluster usage", "one list page (500)", "list (whole pool)",
-      "audit (whole pool)");
+      "one list page (500) from the middle", "audit (whole pool)");
 
   @TempDir
   Path tmp;
@@ -61,6 +61,16 @@ class ScaleScenarioIT {
       double perPair = values(rows, w, "written per ADD+DEL", "bytes").get(0);
       assertTrue(perPair > 200 && perPair < 2048, w + ": " + perPair + " B per ADD+DEL");
       assertTrue(values(rows, w, "etcd db size", "bytes").get(0) > 0, w);
+      double views = values(rows, w, "largest etcd response to pool-wide views", "bytes").get(0);
+      double calls = values(rows, w, "largest etcd response to a node's calls", "bytes").get(0);
+      assertTrue(views > 0 && views < 16.0 * 1024 * 1024 / 1e6 && calls > 0 && calls < 64, w + ": " + views + " MB, "
+          + calls + " KB");
+      for (String read : List.of("a node's metrics scrape (its blocks)", "a node's readiness probe (ping)",
+          "pool totals (cluster usage)")) {
+        double requests = values(rows, w, read + ": etcd requests", "requests").get(0);
+        assertTrue(requests >= 1 && requests <= 3, w + " " + read + ": " + requests + " requests");
+        assertTrue(values(rows, w, read + ": etcd bytes read", "bytes").get(0) > 0, w + " " + read);
+      }
     }
     String storm = "members=1;allocations=200";
     assertEquals(List.of(0.0), values(rows, storm, "restart storm", "duplicates"));
@@ -69,6 +79,8 @@ class ScaleScenarioIT {
     String summary = Files.readString(out.resolve("summary.md"));
     assertMarkdownTable(summary, "| ADD (ms) |");
     assertTrue(summary.contains("0 duplicate addresses, 0 failed calls, audit clean"), summary);
+    assertTrue(Files.size(out.resolve("scale-1-per-node-calls.png")) > 0);
+    assertTrue(Files.size(out.resolve("scale-1-pool-wide-views.png")) > 0);
   }
 
   private static List<Double> values(List<Row> rows, String workload, String operation, String metric) {

@@ -12,7 +12,9 @@ import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
+import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.capability.Inspection;
+import io.jipam.core.store.capability.ListPages;
 import io.jipam.core.store.capability.NodeReclaim;
 import io.jipam.core.store.capability.PoolBlocks;
 import io.jipam.core.store.capability.Probe;
@@ -69,7 +71,7 @@ import java.util.Set;
  *       event loop.
  * </ul>
  */
-public final class RemoteStore implements IpamStore, Inspection, NodeReclaim, Probe, RetainPreview {
+public final class RemoteStore implements IpamStore, Inspection, ListPages, NodeReclaim, Probe, RetainPreview {
   private final GrpcChannel channel;
 
   private RemoteStore(GrpcChannel channel) {
@@ -189,8 +191,20 @@ public final class RemoteStore implements IpamStore, Inspection, NodeReclaim, Pr
     return channel.call(IpamGrpcClient.List, request, Retry.IDEMPOTENT);
   }
 
-  /** An allocation and the node that made it (empty where the store does not record it). */
-  public record Listed(Allocation allocation, String node) {}
+  /** The page as jipamd's store pages it (List with the filter, the size and the position as token). */
+  @Override
+  public Page page(Pool pool, Filter filter, IpAddress after, int size) {
+    ListResponse r = listPage(ListRequest.newBuilder().setPool(WireMapping.pool(pool))
+        .setContainerId(filter.containerId()).setIfname(filter.ifname()).setPodNamespace(filter.podNamespace())
+        .setPodName(filter.podName()).setNode(filter.node()).setPageSize(size)
+        .setPageToken(after == null ? "" : after.toString()).build());
+    List<Listed> listed = new ArrayList<>(r.getAllocationsCount());
+    for (io.jipam.api.v1.Allocation a : r.getAllocationsList()) {
+      listed.add(new Listed(WireMapping.allocation(a), a.getNode()));
+    }
+    return new Page(listed, r.getNextPageToken().isEmpty() ? null
+        : WireMapping.address(r.getNextPageToken(), "next_page_token"));
+  }
 
   /**
    * As {@link #list(Pool, ListRequest)}, with each allocation's node; the query may filter by node

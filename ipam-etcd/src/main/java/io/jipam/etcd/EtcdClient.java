@@ -42,6 +42,16 @@ final class EtcdClient implements AutoCloseable {
   private final LongSupplier nanoTime;
   /** Keys (with their values) etcd has returned to this client: what its reads cost. */
   private final java.util.concurrent.atomic.AtomicLong keysRead = new java.util.concurrent.atomic.AtomicLong();
+  /**
+   * Keys in the ranges etcd read for this client (each read's {@code count}): what the reads cost
+   * etcd 3.4, which visits every key of a read's range whatever its limit.
+   */
+  private final java.util.concurrent.atomic.AtomicLong keysScanned = new java.util.concurrent.atomic.AtomicLong();
+  /** The most bytes of keys and values one response (a read, or all reads of a transaction) carried. */
+  private final java.util.concurrent.atomic.AtomicLong largestResponse = new java.util.concurrent.atomic.AtomicLong();
+  /** Bytes of keys and values etcd returned to this client, and the reads and transactions that returned them. */
+  private final java.util.concurrent.atomic.AtomicLong bytesRead = new java.util.concurrent.atomic.AtomicLong();
+  private final java.util.concurrent.atomic.AtomicLong requests = new java.util.concurrent.atomic.AtomicLong();
 
   EtcdClient(EtcdStoreConfig config, LongSupplier nanoTime) {
     this.nanoTime = nanoTime;
@@ -87,6 +97,32 @@ final class EtcdClient implements AutoCloseable {
   /** Keys etcd returned to this client so far (range reads and the reads of transactions). */
   long keysRead() {
     return keysRead.get();
+  }
+
+  /** The most bytes of keys and values one response to this client carried so far. */
+  long largestResponse() {
+    return largestResponse.get();
+  }
+
+  /** Bytes of keys and values etcd returned to this client so far. */
+  long bytesRead() {
+    return bytesRead.get();
+  }
+
+  /** Range reads and transactions this client sent so far (not lease or status calls). */
+  long requests() {
+    return requests.get();
+  }
+
+  private void sized(List<KeyValue> kvs, long[] bytes) {
+    for (KeyValue kv : kvs) {
+      bytes[0] += kv.getKey().size() + kv.getValue().size();
+    }
+  }
+
+  /** Keys in the ranges of this client's reads so far (range reads and the reads of transactions). */
+  long keysScanned() {
+    return keysScanned.get();
   }
 
   /** The size of the database of the first endpoint's member, as its status says; -1 when unknown. */
@@ -168,9 +204,15 @@ final class EtcdClient implements AutoCloseable {
         .Else(otherwise.toArray(Op[]::new))
         .commit();
     TxnResponse r = await(f, deadline, what);
+    long[] bytes = {0};
     for (GetResponse g : r.getGetResponses()) {
       keysRead.addAndGet(g.getKvs().size());
+      keysScanned.addAndGet(Math.max(g.getCount(), g.getKvs().size()));
+      sized(g.getKvs(), bytes);
     }
+    largestResponse.accumulateAndGet(bytes[0], Math::max);
+    bytesRead.addAndGet(bytes[0]);
+    requests.incrementAndGet();
     return r;
   }
 
@@ -211,24 +253,57 @@ final class EtcdClient implements AutoCloseable {
 
   /**
    * Up to {@code limit} keys from {@code fromKey} (inclusive) to the end of the prefix, in key
-   * order, at {@code revision} (0: now), values too unless keysOnly: one page of a bounded walk.
+   * order, at {@code revision} (0: now), values too unless keysOnly. On etcd 3.4 the read visits
+   * every key from {@code fromKey} to the end of the prefix (its {@code count}); a walk uses
+   * {@link #range} with a bounded end instead.
    */
   GetResponse page(String prefix, String fromKey, int limit, boolean keysOnly, long revision, long deadline,
       String what) {
-    GetOption option = GetOption.builder().withRange(bytes(prefixEnd(prefix))).withLimit(limit)
+    return range(fromKey, prefixEnd(prefix), limit, keysOnly, revision, deadline, what);
+  }
+
+  /** Up to {@code limit} keys in [{@code from}, {@code to}), in key order, at {@code revision} (0: now). */
+  GetResponse range(String from, String to, int limit, boolean keysOnly, long revision, long deadline, String what) {
+    GetOption option = GetOption.builder().withRange(bytes(to)).withLimit(limit)
         .withKeysOnly(keysOnly).withRevision(revision).build();
-    return counted(await(kv.get(bytes(fromKey), option), deadline, what));
+    return counted(await(kv.get(bytes(from), option), deadline, what));
+  }
+
+  /**
+   * How many keys each range [{@code bounds[i]}, {@code bounds[i + 1]}) holds at {@code revision}
+   * (count-only reads, up to 100 in a transaction).
+   */
+  long[] counts(List<String> bounds, long revision, long deadline, String what) {
+    long[] out = new long[bounds.size() - 1];
+    for (int from = 0; from < out.length; from += 100) {
+      List<Op> counts = new ArrayList<>();
+      for (int i = from; i < Math.min(out.length, from + 100); i++) {
+        counts.add(Op.get(bytes(bounds.get(i)), GetOption.builder().withRange(bytes(bounds.get(i + 1)))
+            .withCountOnly(true).withRevision(revision).build()));
+      }
+      List<GetResponse> got = txn(List.of(), counts, List.of(), deadline, what).getGetResponses();
+      for (int i = 0; i < got.size(); i++) {
+        out[from + i] = got.get(i).getCount();
+      }
+    }
+    return out;
   }
 
   private GetResponse counted(GetResponse r) {
     keysRead.addAndGet(r.getKvs().size());
+    keysScanned.addAndGet(Math.max(r.getCount(), r.getKvs().size()));
+    long[] bytes = {0};
+    sized(r.getKvs(), bytes);
+    largestResponse.accumulateAndGet(bytes[0], Math::max);
+    bytesRead.addAndGet(bytes[0]);
+    requests.incrementAndGet();
     return r;
   }
 
   /**
-   * Every key under the prefix, in key order, in pages of at most {@code limit} keys, all read at
-   * the revision of the first page (so as one read would see them, without one response holding
-   * them all).
+   * Every key under the prefix, in key order, all read at the revision of the first read (so as one
+   * read would see them, without one response holding them all): {@link BoundedWalk}, reads of
+   * at most {@code limit} keys whose ranges hold about that many.
    *
    * @return the revision read at
    */
@@ -240,20 +315,7 @@ final class EtcdClient implements AutoCloseable {
   /** {@link #walk} from {@code fromKey}, at {@code revision} (0: now). */
   long walkFrom(String prefix, String fromKey, long revision, int limit, boolean keysOnly, long deadline,
       String what, java.util.function.Consumer<KeyValue> each) {
-    String from = fromKey;
-    long rev = revision;
-    while (true) {
-      GetResponse page = page(prefix, from, limit, keysOnly, rev, deadline, what);
-      if (rev == 0) {
-        rev = page.getHeader().getRevision();
-      }
-      List<KeyValue> kvs = page.getKvs();
-      kvs.forEach(each);
-      if (!page.isMore() || kvs.isEmpty()) {
-        return rev;
-      }
-      from = text(kvs.get(kvs.size() - 1).getKey()) + '\0';
-    }
+    return new BoundedWalk(this, limit, keysOnly, deadline, what, each).run(fromKey, prefixEnd(prefix), revision);
   }
 
   /** The first key after every key starting with the prefix. */

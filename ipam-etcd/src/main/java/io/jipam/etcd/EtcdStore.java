@@ -4,6 +4,7 @@ import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.capability.Inspection;
+import io.jipam.core.store.capability.ListPages;
 import io.jipam.core.store.capability.NodeReclaim;
 import io.jipam.core.store.capability.NodeView;
 import io.jipam.core.store.capability.PoolBlocks;
@@ -40,7 +41,7 @@ import java.util.Map;
  *       node; {@link #reclaimNode} is the cluster-wide counterpart.
  * </ul>
  */
-public interface EtcdStore extends IpamStore, Inspection, NodeReclaim, NodeView, PoolDefinitions, Probe {
+public interface EtcdStore extends IpamStore, Inspection, ListPages, NodeReclaim, NodeView, PoolDefinitions, Probe {
 
   /** The node name this store allocates for. */
   String node();
@@ -63,14 +64,29 @@ public interface EtcdStore extends IpamStore, Inspection, NodeReclaim, NodeView,
 
   /**
    * One page of the pool's allocations in address order: up to {@code limit} (1 to 1,000) after
-   * {@code after} (exclusive; null: from the first), from one bounded range read of the address
-   * records (a response of at most about 100 KB). A caller pages by passing the last address of a
-   * page; pages are read at different revisions (like any paged listing). Changes nothing.
+   * {@code after} (exclusive; null: from the first), from range reads of the address records at one
+   * revision, each covering a bounded span of addresses (a response of at most about 100 KB; what
+   * etcd visits for a page does not grow with the page's position or the pool's size, but for a
+   * read across a gap of over 65,536 free addresses). A caller pages by passing the last address of
+   * a page; pages are read at different revisions (like any paged listing): an allocation present
+   * from the first page to the last is listed exactly once, one made or released meanwhile at most
+   * once. Changes nothing.
    *
    * @throws io.jipam.core.IpamException INVALID_CONFIG for a limit outside
    *     1..1000; TRY_AGAIN_LATER when etcd cannot be reached
    */
   List<io.jipam.core.store.Allocation> listPage(Pool pool, io.jipam.core.net.IpAddress after, int limit);
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>Filled from {@link #listPage} and the page's handles read by key; a filter matching few
+   * allocations reads at most 20,000 address records for one page.
+   */
+  @Override
+  default ListPages.Page page(Pool pool, ListPages.Filter filter, io.jipam.core.net.IpAddress after, int size) {
+    return ListPaging.page(this, pool, filter, after, size);
+  }
 
   /**
    * The usage of this store's node's blocks in the pool (its affinity keys and those blocks: the
@@ -88,6 +104,15 @@ public interface EtcdStore extends IpamStore, Inspection, NodeReclaim, NodeView,
    * @throws io.jipam.core.IpamException TRY_AGAIN_LATER when etcd cannot be reached
    */
   Map<Attachment, String> allocatingNodes(Pool pool);
+
+  /**
+   * The node that made each of these attachments' allocations in the pool (absent: no handle),
+   * from their handles read by key (a transaction per 100): a list page's nodes, at a cost of the
+   * attachments asked for. Changes nothing.
+   *
+   * @throws io.jipam.core.IpamException TRY_AGAIN_LATER when etcd cannot be reached
+   */
+  Map<Attachment, String> allocatingNodes(Pool pool, java.util.Collection<Attachment> attachments);
 
   /**
    * Checks that the pool's records agree, read in pages at one etcd revision: every address a

@@ -219,6 +219,16 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
   }
 
   @Override
+  public long largestResponseBytes() {
+    return ctx.etcd().largestResponse();
+  }
+
+  @Override
+  public long[] etcdReads() {
+    return new long[] {ctx.etcd().requests(), ctx.etcd().bytesRead()};
+  }
+
+  @Override
   public long etcdDbSize() {
     return ctx.etcd().dbSize(deadline());
   }
@@ -247,6 +257,11 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
   @Override
   public Map<Attachment, String> allocatingNodes(Pool pool) {
     return view(pool, views::allocatingNodes);
+  }
+
+  @Override
+  public Map<Attachment, String> allocatingNodes(Pool pool, java.util.Collection<Attachment> attachments) {
+    return view(pool, (layout, deadline) -> views.allocatingNodes(layout, attachments, deadline));
   }
 
   @Override

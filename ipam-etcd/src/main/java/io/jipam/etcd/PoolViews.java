@@ -1,8 +1,10 @@
 package io.jipam.etcd;
 
 import io.etcd.jetcd.KeyValue;
+import io.etcd.jetcd.kv.GetResponse;
 import io.jipam.core.net.Cidr;
 import io.jipam.core.net.IpAddress;
+import io.jipam.core.net.IpRange;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.PoolUsage;
@@ -19,19 +21,21 @@ import java.util.Set;
 
 /**
  * The read-only views of one pool in etcd: list, usage, usage per block, allocating nodes, audit.
- * Each walks its records in pages ({@link EtcdClient#walk}: every page at the first page's
- * revision, so a view is of one revision) of at most {@value #WALK_PAGE} records, or fewer blocks when
- * blocks are large: no response is over a few MiB, whatever the pool's size. Usage reads the
+ * Each walks its records in reads ({@link EtcdClient#walk}, a {@link BoundedWalk}: every read at
+ * the first one's revision, so a view is of one revision) of at most {@value #WALK_PAGE} records,
+ * or fewer blocks when blocks are large, each over a range holding about that many: no response
+ * is over a few MiB, and what etcd visits for a view is linear in the pool's size. Usage reads the
  * blocks only (a few bytes each); list the address records. Thread-safe (stateless apart from
  * the context).
  */
 final class PoolViews {
   /** The most allocations a {@code listPage} returns. */
   static final int PAGE = 1000;
+  /** The most addresses one read of a {@code page} covers. */
+  static final long SPAN_MAX = 1 << 16;
   /**
-   * Records per page of a walk: address records and handles are 100 to 150 bytes with their keys,
-   * so a page is under 1 MB. Large, because etcd 3.4 walks the index of the whole remaining range
-   * for every limited range read (3.5 stops at the limit): fewer pages, less of that.
+   * Records per read of a walk: address records and handles are 100 to 150 bytes with their keys,
+   * so a response is under 1 MB.
    */
   static final int WALK_PAGE = 5000;
   /** Bytes of blocks a page may hold. */
@@ -72,17 +76,64 @@ final class PoolViews {
     return out;
   }
 
-  /** Up to {@code limit} allocations after {@code after} (null: from the first), in address order: one range read. */
+  /**
+   * Up to {@code limit} allocations after {@code after} (null: from the first), in address order,
+   * all read at the first read's revision.
+   *
+   * <p>Bounded by address, not only by limit: etcd 3.4 visits every key of a read's range, so a
+   * read "from after to the end of the pool" would cost the rest of the pool, more the earlier the
+   * page. The reads here walk the pool's ranges in address order, each covering a span of
+   * addresses (4 × limit, then 4 times more while reads come back short, at most {@value
+   * #SPAN_MAX}); a span holds at most one record per address, so a read visits at most its span.
+   * After {@value #SPAN_MAX} free addresses in a row, one keys-only read of one key finds the next
+   * record of the range (that read visits the rest of the range: only sparse ranges pay it, once
+   * per gap).
+   */
   List<Allocation> page(BlockLayout layout, IpAddress after, int limit, long deadline) {
     String pool = layout.pool().name();
-    String prefix = ctx.keys().addressesPrefix(pool);
-    String from = after == null ? prefix : ctx.keys().address(pool, after) + '\0';
+    String what = "listing addresses of " + pool;
+    List<IpRange> ranges = new ArrayList<>();
+    layout.pool().rangeSets().forEach(set -> ranges.addAll(set.ranges()));
+    ranges.sort(Comparator.comparing(IpRange::rangeStart));
     List<Allocation> out = new ArrayList<>();
-    for (KeyValue kv : ctx.etcd().page(prefix, from, limit, false, 0, deadline, "listing addresses of " + pool)
-        .getKvs()) {
-      out.add(address(pool, kv));
+    long rev = 0;
+    for (IpRange range : ranges) {
+      if (out.size() == limit || (after != null && range.rangeEnd().compareTo(after) <= 0)) {
+        continue;
+      }
+      String end = ctx.keys().address(pool, range.rangeEnd()) + '\0';
+      IpAddress pos = after == null || after.compareTo(range.rangeStart()) < 0 ? range.rangeStart() : after.plus(1);
+      long span = 4L * limit;
+      while (pos != null && out.size() < limit) {
+        IpAddress to = plus(pos, span);
+        boolean last = to == null || to.compareTo(range.rangeEnd()) > 0;
+        GetResponse r = ctx.etcd().range(ctx.keys().address(pool, pos), last ? end : ctx.keys().address(pool, to),
+            limit - out.size(), false, rev, deadline, what);
+        rev = rev != 0 ? rev : r.getHeader().getRevision();
+        r.getKvs().forEach(kv -> out.add(address(pool, kv)));
+        if (last) {
+          break;
+        }
+        if (r.getKvs().isEmpty() && span == SPAN_MAX) {
+          List<KeyValue> next = ctx.etcd().range(ctx.keys().address(pool, to), end, 1, true, rev, deadline, what)
+              .getKvs();
+          pos = next.isEmpty() ? null : ctx.keys().parseAddress(pool, EtcdClient.text(next.get(0).getKey()));
+        } else {
+          pos = to;
+          span = Math.min(SPAN_MAX, span * 4);
+        }
+      }
     }
     return out;
+  }
+
+  /** {@code a + n}; null past the end of its family. */
+  private static IpAddress plus(IpAddress a, long n) {
+    try {
+      return a.plus(n);
+    } catch (IllegalArgumentException pastTheEnd) {
+      return null;
+    }
   }
 
   PoolUsage usage(BlockLayout layout, long deadline) {
@@ -137,6 +188,20 @@ final class PoolViews {
     Map<Attachment, String> out = new HashMap<>();
     ctx.etcd().walk(ctx.keys().handlesPrefix(layout.pool().name()), WALK_PAGE, false, deadline, "listing handles",
         kv -> out.put(Keys.parseHandle(EtcdClient.text(kv.getKey())), HandleCodec.decode(kv).node()));
+    return out;
+  }
+
+  /** The node of each of these attachments that has a handle in the pool: their handles, read by key. */
+  Map<Attachment, String> allocatingNodes(BlockLayout layout, java.util.Collection<Attachment> of, long deadline) {
+    List<Attachment> asked = List.copyOf(new java.util.LinkedHashSet<>(of));
+    List<String> keys = asked.stream().map(a -> ctx.keys().handle(layout.pool().name(), a)).toList();
+    List<KeyValue> got = ctx.etcd().getAll(keys, deadline, "reading handles");
+    Map<Attachment, String> out = new HashMap<>();
+    for (int i = 0; i < got.size(); i++) {
+      if (got.get(i) != null) {
+        out.put(asked.get(i), HandleCodec.decode(got.get(i)).node());
+      }
+    }
     return out;
   }
 

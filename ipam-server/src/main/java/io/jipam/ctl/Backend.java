@@ -1,6 +1,7 @@
 package io.jipam.ctl;
 
 import io.jipam.client.RemoteStore;
+import io.jipam.core.store.capability.ListPages;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
@@ -29,7 +30,7 @@ interface Backend extends AutoCloseable {
   UsageResponse usage(Pool pool);
 
   /** The pool's allocations matching the filter fields of {@code filter}, with their nodes. */
-  List<RemoteStore.Listed> list(Pool pool, ListRequest filter);
+  List<ListPages.Listed> list(Pool pool, ListRequest filter);
 
   List<Allocation> find(Pool pool, Attachment attachment);
 

@@ -1,6 +1,7 @@
 package io.jipam.ctl;
 
 import static io.jipam.ctl.Formats.*;
+import io.jipam.core.store.capability.ListPages;
 
 import io.jipam.api.v1.ListRequest;
 import io.jipam.client.RemoteStore;
@@ -76,7 +77,7 @@ final class Check extends Jipamctl.Base {
       findings.addAll(store.audit(p));
       Map<IpAddress, Attachment> byAddress = new HashMap<>();
       Map<String, IpAddress> bySet = new HashMap<>();
-      for (RemoteStore.Listed l : store.list(p, ListRequest.getDefaultInstance())) {
+      for (ListPages.Listed l : store.list(p, ListRequest.getDefaultInstance())) {
         Allocation a = l.allocation();
         allocations++;
         Attachment before = byAddress.putIfAbsent(a.address(), a.attachment());

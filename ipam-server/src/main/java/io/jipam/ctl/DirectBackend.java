@@ -1,6 +1,7 @@
 package io.jipam.ctl;
 
 import io.jipam.client.RemoteStore;
+import io.jipam.core.store.capability.ListPages;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.Allocation;
@@ -115,13 +116,13 @@ final class DirectBackend implements Backend {
   }
 
   @Override
-  public List<RemoteStore.Listed> list(Pool pool, ListRequest filter) {
-    List<RemoteStore.Listed> out = new ArrayList<>();
+  public List<ListPages.Listed> list(Pool pool, ListRequest filter) {
+    List<ListPages.Listed> out = new ArrayList<>();
     ListRequest r = filter.toBuilder().setPageSize(ReadCalls.MAX_PAGE_SIZE).setPageToken("").build();
     while (true) {
       ListResponse page = ReadCalls.list(store, pool, r);
       for (io.jipam.api.v1.Allocation a : page.getAllocationsList()) {
-        out.add(new RemoteStore.Listed(RemoteStore.allocation(a), a.getNode()));
+        out.add(new ListPages.Listed(RemoteStore.allocation(a), a.getNode()));
       }
       if (page.getNextPageToken().isEmpty()) {
         return out;

@@ -1,6 +1,7 @@
 package io.jipam.ctl;
 
 import io.jipam.client.RemoteStore;
+import io.jipam.core.store.capability.ListPages;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.net.IpRange;
 import io.jipam.core.net.RangeSet;
@@ -98,7 +99,7 @@ final class Formats {
         .put("podName", a.pod().name());
   }
 
-  static JsonObject json(RemoteStore.Listed l, String pool) {
+  static JsonObject json(ListPages.Listed l, String pool) {
     return json(l.allocation(), pool).put("node", l.node().isEmpty() ? null : l.node());
   }
 
@@ -115,7 +116,7 @@ final class Formats {
     return String.format("%-16s %-39s %-40s %s", e(pool), a.address(), e(a.attachment()), e(a.pod()));
   }
 
-  static String text(RemoteStore.Listed l, String pool) {
+  static String text(ListPages.Listed l, String pool) {
     return String.format("%-16s %-39s %-40s %-24s %s", e(pool), l.allocation().address(),
         e(l.allocation().attachment()), e(l.allocation().pod()), l.node().isEmpty() ? "-" : e(l.node()));
   }
@@ -201,7 +202,7 @@ final class Formats {
   }
 
   /** The allocations an argument names: an address, or containerID[/ifname]. */
-  static Map<Pool, List<RemoteStore.Listed>> matching(Backend store, String what) {
+  static Map<Pool, List<ListPages.Listed>> matching(Backend store, String what) {
     IpAddress address = IpAddress.tryParse(what);
     String containerId = what;
     String ifname = null;
@@ -210,11 +211,11 @@ final class Formats {
       containerId = what.substring(0, slash);
       ifname = what.substring(slash + 1);
     }
-    Map<Pool, List<RemoteStore.Listed>> out = new java.util.LinkedHashMap<>();
+    Map<Pool, List<ListPages.Listed>> out = new java.util.LinkedHashMap<>();
     for (Pool p : Jipamctl.Base.pools(store, null)) {
-      List<RemoteStore.Listed> found = new ArrayList<>();
+      List<ListPages.Listed> found = new ArrayList<>();
       if (address != null) {
-        for (RemoteStore.Listed a : store.list(p, ListRequest.getDefaultInstance())) {
+        for (ListPages.Listed a : store.list(p, ListRequest.getDefaultInstance())) {
           if (a.allocation().address().equals(address)) {
             found.add(a);
           }

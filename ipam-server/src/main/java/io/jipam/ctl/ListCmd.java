@@ -1,6 +1,7 @@
 package io.jipam.ctl;
 
 import static io.jipam.ctl.Formats.*;
+import io.jipam.core.store.capability.ListPages;
 
 import io.jipam.api.v1.ListRequest;
 import io.jipam.client.RemoteStore;
@@ -41,7 +42,7 @@ final class ListCmd extends Jipamctl.Base {
       out().println(LIST_HEADER);
     }
     for (Pool p : pools(store, pool)) {
-      for (RemoteStore.Listed a : store.list(p, q.build())) {
+      for (ListPages.Listed a : store.list(p, q.build())) {
         if (json) {
           all.add(json(a, p.name()));
         } else {

@@ -1,6 +1,7 @@
 package io.jipam.ctl;
 
 import io.jipam.client.RemoteStore;
+import io.jipam.core.store.capability.ListPages;
 import io.jipam.core.IpamException;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
@@ -196,7 +197,7 @@ final class Migrate extends Jipamctl.Base {
     }
     // what the source holds, by attachment
     Map<Attachment, List<Allocation>> held = new TreeMap<>((a, b) -> a.toString().compareTo(b.toString()));
-    for (RemoteStore.Listed l : source.list(sourcePool, ListRequest.getDefaultInstance())) {
+    for (ListPages.Listed l : source.list(sourcePool, ListRequest.getDefaultInstance())) {
       if (!fromEtcd || node.equals(l.node())) {
         held.computeIfAbsent(l.allocation().attachment(), k -> new ArrayList<>()).add(l.allocation());
       }
@@ -218,7 +219,7 @@ final class Migrate extends Jipamctl.Base {
     }
     Map<IpAddress, Attachment> holderOf = new HashMap<>();
     Map<Attachment, List<IpAddress>> targetHolds = new HashMap<>();
-    for (RemoteStore.Listed l : !targetHasPool ? List.<RemoteStore.Listed>of()
+    for (ListPages.Listed l : !targetHasPool ? List.<ListPages.Listed>of()
         : target.list(p, ListRequest.getDefaultInstance())) {
       holderOf.put(l.allocation().address(), l.allocation().attachment());
       targetHolds.computeIfAbsent(l.allocation().attachment(), k -> new ArrayList<>()).add(l.allocation().address());

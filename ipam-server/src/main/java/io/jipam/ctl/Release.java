@@ -1,6 +1,7 @@
 package io.jipam.ctl;
 
 import static io.jipam.ctl.Formats.*;
+import io.jipam.core.store.capability.ListPages;
 import static io.jipam.ctl.Prompts.confirm;
 
 import io.jipam.client.RemoteStore;
@@ -25,7 +26,7 @@ final class Release extends Jipamctl.Base {
 
   @Override
   int run(Backend store, boolean json) throws IOException {
-    Map<Pool, List<RemoteStore.Listed>> found = Formats.matching(store, what);
+    Map<Pool, List<ListPages.Listed>> found = Formats.matching(store, what);
     if (found.isEmpty()) {
       if (json) {
         out().println(released(dryRun, new JsonArray()).encodePrettily());

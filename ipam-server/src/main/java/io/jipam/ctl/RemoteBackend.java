@@ -1,6 +1,7 @@
 package io.jipam.ctl;
 
 import io.jipam.client.RemoteStore;
+import io.jipam.core.store.capability.ListPages;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.Allocation;
@@ -124,7 +125,7 @@ final class RemoteBackend implements Backend {
   }
 
   @Override
-  public List<RemoteStore.Listed> list(Pool pool, ListRequest filter) {
+  public List<ListPages.Listed> list(Pool pool, ListRequest filter) {
     return call(() -> store.listWithNodes(pool, filter));
   }
 

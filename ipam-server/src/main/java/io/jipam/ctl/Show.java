@@ -1,6 +1,7 @@
 package io.jipam.ctl;
 
 import static io.jipam.ctl.Formats.*;
+import io.jipam.core.store.capability.ListPages;
 
 import io.jipam.client.RemoteStore;
 import io.jipam.core.store.Pool;
@@ -16,7 +17,7 @@ final class Show extends Jipamctl.Base {
 
   @Override
   int run(Backend store, boolean json) {
-    Map<Pool, List<RemoteStore.Listed>> found = matching(store, what);
+    Map<Pool, List<ListPages.Listed>> found = matching(store, what);
     JsonArray all = new JsonArray();
     found.forEach((p, list) -> list.forEach(a -> {
       if (json) {

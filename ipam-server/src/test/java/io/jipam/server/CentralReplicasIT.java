@@ -1,6 +1,7 @@
 package io.jipam.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import io.jipam.core.store.capability.ListPages;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.etcd.jetcd.ByteSequence;
@@ -128,7 +129,7 @@ class CentralReplicasIT {
       assertTrue(nodes.containsAll(owners), "block owners " + owners);
       Set<String> handleNodes = new TreeSet<>();
       Set<IpAddress> listed = new java.util.HashSet<>();
-      for (RemoteStore.Listed l : operator.listWithNodes(pool, ListRequest.getDefaultInstance())) {
+      for (ListPages.Listed l : operator.listWithNodes(pool, ListRequest.getDefaultInstance())) {
         handleNodes.add(l.node());
         assertTrue(listed.add(l.allocation().address()), "listed twice: " + l);
       }

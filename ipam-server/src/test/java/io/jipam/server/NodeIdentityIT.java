@@ -1,8 +1,10 @@
 package io.jipam.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import io.jipam.core.store.capability.ListPages;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.etcd.jetcd.ByteSequence;
@@ -22,6 +24,9 @@ import io.jipam.core.store.Pool;
 import io.jipam.core.testing.TestPools;
 import io.jipam.etcd.EtcdStoreConfig;
 import io.jipam.etcd.EtcdStores;
+import io.jipam.api.WireMapping;
+import io.jipam.api.v1.ListRequest;
+import io.jipam.api.v1.ReclaimNodeRequest;
 import io.jipam.server.grpc.CallerIdentity;
 import io.jipam.server.metrics.CallLog;
 import io.jipam.server.pools.NodeStores;
@@ -217,6 +222,49 @@ class NodeIdentityIT {
     assertEquals(Map.of("a1", "node-a", "b1", "node-b"), nodes(client(central, null, null), null));
   }
 
+  /**
+   * List through the central jipamd in pages of 40 (etcd pages from the token, nodes from the
+   * page's handles): every allocation once, in address order, with its node; a node filter pages
+   * the same way; jipamctl follows the pages.
+   */
+  @Test
+  void list_pagesOf40OfTwoNodes_eachAllocationOnceWithItsNode() throws Exception {
+    central = central(false);
+    RemoteStore a = client(central, null, "node-a");
+    RemoteStore b = client(central, null, "node-b");
+    for (int i = 0; i < 130; i++) {
+      allocated((i % 3 == 0 ? b : a).allocate(pool, AllocationRequest.of(att("p" + i))));
+    }
+    RemoteStore operator = client(central, null, null);
+    ListRequest.Builder q = ListRequest.newBuilder().setPool(WireMapping.pool(pool)).setPageSize(40);
+    List<io.jipam.api.v1.Allocation> listed = new ArrayList<>();
+    int pages = 0;
+    do {
+      io.jipam.api.v1.ListResponse page = operator.listPage(q.build());
+      assertTrue(page.getAllocationsCount() <= 40, page.toString());
+      listed.addAll(page.getAllocationsList());
+      q.setPageToken(page.getNextPageToken());
+      pages++;
+    } while (!q.getPageToken().isEmpty());
+    assertEquals(4, pages);
+    assertEquals(130, listed.size());
+    Map<String, String> expected = new TreeMap<>();
+    for (int i = 0; i < 130; i++) {
+      expected.put("p" + i, i % 3 == 0 ? "node-b" : "node-a");
+    }
+    Map<String, String> got = new TreeMap<>();
+    listed.forEach(x -> assertNull(got.put(x.getAttachment().getContainerId(), x.getNode()), x.toString()));
+    assertEquals(expected, got);
+    List<String> addresses = listed.stream().map(io.jipam.api.v1.Allocation::getAddress).toList();
+    assertEquals(addresses.stream().map(io.jipam.core.net.IpAddress::parse).sorted().map(Object::toString).toList(),
+        addresses, "address order");
+    assertEquals(44, nodes(operator, "node-b").size());
+    assertTrue(nodes(operator, "node-b").values().stream().allMatch("node-b"::equals));
+    CtlRun list = CtlRun.of("--server", "127.0.0.1:" + central.tcpPort(), "--insecure", "list");
+    assertEquals(0, list.exit(), list.toString());
+    assertEquals(130, list.out().lines().filter(l -> l.contains("/eth0")).count(), list.out());
+  }
+
   @Test
   void dataUnderAReplicasName_shownForWhatItIs_keptByNodeGcAndReclaimedByTheOperator() throws Exception {
     central = central(true);
@@ -265,7 +313,7 @@ class NodeIdentityIT {
   private Map<String, String> nodes(RemoteStore s, String node) {
     Map<String, String> out = new TreeMap<>();
     ListRequest q = node == null ? ListRequest.getDefaultInstance() : ListRequest.newBuilder().setNode(node).build();
-    for (RemoteStore.Listed l : s.listWithNodes(pool, q)) {
+    for (ListPages.Listed l : s.listWithNodes(pool, q)) {
       out.put(l.allocation().attachment().containerId(), l.node());
     }
     return out;

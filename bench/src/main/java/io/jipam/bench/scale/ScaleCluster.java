@@ -9,6 +9,7 @@ import io.jipam.core.store.Pool;
 import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.net.IpRange;
 import io.jipam.core.net.RangeSet;
+import io.jipam.etcd.EtcdNodeStores;
 import io.jipam.etcd.EtcdStore;
 import io.jipam.etcd.EtcdStoreConfig;
 import io.jipam.etcd.EtcdStores;
@@ -25,12 +26,14 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The simulated cluster of {@code scale}: node {@code node-<i>} has pods {@code n<i>-p<k>}, each
- * allocated by a store of that node ({@link #WORKERS} nodes at once, each store with its own etcd
- * client, opened for the node and closed after; {@link #CALLERS} of a node's pods at once). Then
- * the restart storm. Not thread-safe: one caller drives it.
+ * allocated by a store of that node ({@link #WORKERS} nodes at once; {@link #CALLERS} of a node's
+ * pods at once). A node's store is opened for the node and closed after, as a node's jipamd
+ * restarts: its own caches, commit queue and ticket lease, on one etcd client that all nodes of a
+ * phase share ({@link EtcdStores#openShared}: a jetcd client per node cost more of this machine's
+ * CPU than the calls). Then the restart storm. Not thread-safe: one caller drives it.
  */
 final class ScaleCluster {
-  static final int WORKERS = 8;
+  static final int WORKERS = 32;
   static final int CALLERS = 16;
   static final String POOL_RANGE = "fd00:5ca1::/104";
   static final Duration TIMEOUT = Duration.ofSeconds(30);
@@ -102,12 +105,12 @@ final class ScaleCluster {
 
   private void forNodes(int from, int to, NodeWork work) throws Exception {
     ExecutorService workers = Executors.newFixedThreadPool(WORKERS);
-    try {
+    try (EtcdNodeStores shared = EtcdStores.openShared(config(endpoints, "scale-cluster"))) {
       List<Future<?>> done = new ArrayList<>();
       for (int i = from; i < to; i++) {
         int node = i;
         done.add(workers.submit(() -> {
-          try (EtcdStore store = EtcdStores.open(config(endpoints, node(node)))) {
+          try (EtcdStore store = shared.forNode(node(node))) {
             work.run(store, node);
           }
           return null;

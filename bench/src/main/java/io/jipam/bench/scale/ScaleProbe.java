@@ -71,20 +71,40 @@ final class ScaleProbe {
       }
       ms("GC of a node (retainOnly)", median(5, () -> node0.retainOnly(pool, mine)));
       ms("usage of a node (its blocks: metrics)", median(5, () -> node0.nodeBlockUsage(pool)));
+      CommitCounters node0Counters = (CommitCounters) node0;
+      reads("a node's metrics scrape (its blocks)", node0Counters, () -> node0.nodeBlockUsage(pool));
+      reads("a node's readiness probe (ping)", node0Counters, node0::ping);
       ms("reclaim preview of a node", median(5, () -> node0.previewReclaim(ScaleCluster.node(1), ReclaimPolicy.FORCE)));
       for (int k = 0; k < pods - 1; k++) {
         allocated(fresh, new Attachment(probe + "-r" + k, "eth0"));
       }
       ms("reclaim of a node with P pods", time(() -> node0.reclaimNode(probe, ReclaimPolicy.FORCE)));
       ms("cluster usage", time(() -> viewer.usage(pool)));
+      reads("pool totals (cluster usage)", (CommitCounters) viewer, () -> viewer.usage(pool));
       ms("one list page (500)", time(() -> viewer.listPage(pool, null, 500)));
-      ms("list (whole pool)", time(() -> viewer.list(pool)));
+      List<io.jipam.core.store.Allocation> all = new ArrayList<>();
+      ms("list (whole pool)", time(() -> all.addAll(viewer.list(pool))));
+      io.jipam.core.net.IpAddress middle = all.get(all.size() / 2).address();
+      ms("one list page (500) from the middle", time(() -> viewer.listPage(pool, middle, 500)));
       List<String> findings = new ArrayList<>();
       ms("audit (whole pool)", time(() -> findings.addAll(viewer.audit(pool))));
       out.add(new Figure("audit findings", "count", "count", findings.size()));
       out.add(new Figure("etcd db size", "bytes", "MB", counters.etcdDbSize() / 1e6));
+      out.add(new Figure("largest etcd response to a node's calls", "bytes", "KB",
+          Math.max(counters.largestResponseBytes(), ((CommitCounters) node0).largestResponseBytes()) / 1e3));
+      out.add(new Figure("largest etcd response to pool-wide views", "bytes", "MB",
+          ((CommitCounters) viewer).largestResponseBytes() / 1e6));
     }
     return out;
+  }
+
+  /** What one call asks of etcd: requests, and bytes of keys and values returned. */
+  private void reads(String operation, CommitCounters counters, Runnable call) {
+    long[] before = counters.etcdReads();
+    call.run();
+    long[] after = counters.etcdReads();
+    out.add(new Figure(operation + ": etcd requests", "requests", "count", after[0] - before[0]));
+    out.add(new Figure(operation + ": etcd bytes read", "bytes", "KB", (after[1] - before[1]) / 1e3));
   }
 
   private void allocated(EtcdStore store, Attachment a) {

@@ -1,10 +1,11 @@
 package io.jipam.bench.scale;
 
-import io.jipam.bench.support.LocalEtcd;
+import io.jipam.bench.harness.Chart;
 import io.jipam.bench.harness.Report;
 import io.jipam.bench.harness.RunContext;
 import io.jipam.bench.harness.Sample;
 import io.jipam.bench.harness.Scenario;
+import io.jipam.bench.support.LocalEtcd;
 import io.jipam.core.store.Pool;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -114,7 +115,7 @@ public final class ScaleScenario implements Scenario {
     List<Integer> checkpoints = checkpoints(nodes * pods, quick);
     c.report().heading(2, "scale: " + nodes + " nodes x " + pods + " pods on etcd");
     c.report().paragraph("Every allocation is made through the etcd store by a store of its node (stores are opened "
-        + "and closed node by node, " + ScaleCluster.WORKERS + " nodes at once, each with its own etcd client; pods of a "
+        + "and closed node by node, " + ScaleCluster.WORKERS + " nodes at once, all nodes of a phase on one etcd client; pods of a "
         + "node are allocated " + ScaleCluster.CALLERS + " at once so they share transactions as on a busy node). "
         + "Pool " + ScaleCluster.POOL_RANGE + " in /122 blocks (64 addresses). Per-node figures are medians over "
         + ScaleProbe.REPEATS + " calls of a probe node; pool-wide ones one call each.");
@@ -124,6 +125,7 @@ public final class ScaleScenario implements Scenario {
         Pool pool = ScaleCluster.pool();
         ScaleCluster cluster = new ScaleCluster(etcd.endpoints(), pool, pods);
         Map<String, Map<Integer, Double>> table = new LinkedHashMap<>();
+        List<Integer> counts = new ArrayList<>();
         int built = 0;
         for (int at : checkpoints) {
           int upToNode = Math.min(nodes, (at + pods - 1) / pods);
@@ -135,11 +137,14 @@ public final class ScaleScenario implements Scenario {
           c.progress().step(m + " member(s): " + allocations + " allocations");
           String w = workload(m, allocations);
           c.results().add(new Sample(name(), w, SUBJECT, "build", 0, "wall", "s", 1, buildSeconds));
+          counts.add(allocations);
+          table.computeIfAbsent("build (s)", k -> new LinkedHashMap<>()).put(allocations, buildSeconds);
           for (ScaleProbe.Figure f : new ScaleProbe(etcd.endpoints(), pool, pods, built).measure()) {
             c.results().add(new Sample(name(), w, SUBJECT, f.operation(), 0, f.metric(), f.unit(), 1, f.value()));
             table.computeIfAbsent(f.operation() + " (" + f.unit() + ")", k -> new LinkedHashMap<>())
                 .put(allocations, f.value());
           }
+          c.results().flush();
         }
         c.progress().step(m + " member(s): restart storm");
         ScaleCluster.Storm storm = cluster.restartStorm(built);
@@ -150,13 +155,28 @@ public final class ScaleScenario implements Scenario {
             storm.findings().size()));
         c.results().add(new Sample(name(), w, SUBJECT, "restart storm", 0, "failed calls", "count", 1,
             storm.failedCalls()));
-        report(c, m, checkpoints.stream().map(a -> Math.min(a, nodes * pods)).distinct().toList(), table, storm, nodes);
+        report(c, m, counts, table, storm, nodes);
       }
     }
   }
 
+  /** A chart of the given rows against the allocation count (log scale), into the report. */
+  private static void chart(RunContext c, int members, List<Integer> counts, Map<String, Map<Integer, Double>> table,
+      String what, List<String> operations) throws java.io.IOException {
+    Chart chart = new Chart(Chart.Kind.LINES, "scale, " + members + "-member etcd: " + what, "allocations",
+        "ms (log)", true);
+    for (String op : operations) {
+      Map<Integer, Double> byCount = table.getOrDefault(op, Map.of());
+      counts.stream().filter(byCount::containsKey).forEach(n -> chart.put(op, String.format("%,d", n),
+          Math.max(0.01, byCount.get(n))));
+    }
+    String png = "scale-" + members + "-" + what.replaceAll("[^a-z]+", "-") + ".png";
+    chart.savePng(c.file(png), 900, 540);
+    c.report().image("scale " + what + ", " + members + " member(s)", png);
+  }
+
   private static void report(RunContext c, int members, List<Integer> counts, Map<String, Map<Integer, Double>> table,
-      ScaleCluster.Storm storm, int nodes) {
+      ScaleCluster.Storm storm, int nodes) throws java.io.IOException {
     c.report().heading(3, members + "-member etcd");
     List<String> header = new ArrayList<>(List.of("operation"));
     counts.forEach(n -> header.add(String.format("%,d", n)));
@@ -171,7 +191,12 @@ public final class ScaleScenario implements Scenario {
       rows.add(row);
     });
     c.report().table(header, "l" + "r".repeat(counts.size() + 1), rows);
-    c.report().paragraph("Restart storm: all " + nodes + " nodes at once (" + ScaleCluster.WORKERS + " at a time), "
+    chart(c, members, counts, table, "per-node calls", List.of("first ADD of a fresh node (ms)", "ADD (ms)", "DEL (ms)",
+        "GC of a node (retainOnly) (ms)", "usage of a node (its blocks: metrics) (ms)", "reclaim preview of a node (ms)",
+        "reclaim of a node with P pods (ms)"));
+    chart(c, members, counts, table, "pool-wide views", List.of("cluster usage (ms)", "one list page (500) (ms)",
+        "one list page (500) from the middle (ms)", "list (whole pool) (ms)", "audit (whole pool) (ms)"));
+    c.report().paragraph("Restart storm: all " + nodes + " nodes (" + ScaleCluster.WORKERS + " at a time), "
         + "each re-ADDs every pod (idempotent), then DELs a tenth and ADDs a tenth anew: "
         + Report.fmt(storm.seconds()) + " s, " + storm.duplicates() + " duplicate addresses, " + storm.failedCalls()
         + " failed calls, audit " + (storm.findings().isEmpty() ? "clean" : storm.findings().size() + " findings: "

@@ -11,6 +11,7 @@ import io.jipam.core.store.NodeName;
 import io.jipam.core.store.Printable;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.capability.Inspection;
+import io.jipam.core.store.capability.ListPages;
 import io.jipam.core.store.capability.NodeView;
 import io.jipam.core.store.capability.PoolBlocks;
 import io.jipam.core.store.capability.PoolDefinitions;
@@ -42,6 +43,8 @@ import java.util.Set;
  *   <tr><td>{@link NodeView} (etcd)</td><td>-</td><td>-</td><td>-</td><td>only those its node made</td></tr>
  *   <tr><td>{@link RetainPreview} (remote)</td><td>-</td><td>-</td><td>-</td><td>the store's own</td></tr>
  * </table>
+ * List pages through {@link ListPages} where the store has it (etcd: bounded reads from the token
+ * on; remote: passed on), so a page costs what it holds; other stores are listed whole and cut.
  * The pools a store defines itself come from {@link PoolDefinitions} (etcd); others define none.
  * Stateless; thread-safe as the store is. Store I/O: call it on a worker, not an event loop.
  */
@@ -78,6 +81,17 @@ public final class ReadCalls {
     if (!r.getNode().isEmpty()) {
       NodeName.require(r.getNode(), "List node filter", ErrorCode.INVALID_CONFIG);
     }
+    ListPages.Filter filter = new ListPages.Filter(r.getContainerId(), r.getIfname(), r.getPodNamespace(),
+        r.getPodName(), r.getNode());
+    Optional<ListPages> pages = store.capability(ListPages.class);
+    if (pages.isPresent()) {
+      ListPages.Page page = pages.get().page(pool, filter, after, size);
+      ListResponse.Builder out = ListResponse.newBuilder();
+      for (ListPages.Listed l : page.allocations()) {
+        out.addAllocations(WireMapping.allocation(l.allocation()).toBuilder().setNode(l.node()));
+      }
+      return out.setNextPageToken(page.next() == null ? "" : page.next().toString()).build();
+    }
     Optional<Inspection> inspection = store.capability(Inspection.class);
     if (!r.getNode().isEmpty() && inspection.isEmpty()) {
       throw new IpamException(ErrorCode.UNSUPPORTED_FIELD, "List by node " + Printable.quote(r.getNode()) + ": this store ("
@@ -89,7 +103,7 @@ public final class ReadCalls {
     int taken = 0;
     for (Allocation a : all) {
       String node = nodes.getOrDefault(a.attachment(), "");
-      if ((after != null && a.address().compareTo(after) <= 0) || !matches(r, a, node)) {
+      if ((after != null && a.address().compareTo(after) <= 0) || !filter.matches(a, node)) {
         continue;
       }
       if (taken == size) {
@@ -100,14 +114,6 @@ public final class ReadCalls {
       taken++;
     }
     return out.build();
-  }
-
-  private static boolean matches(ListRequest r, Allocation a, String node) {
-    return (r.getContainerId().isEmpty() || r.getContainerId().equals(a.attachment().containerId()))
-        && (r.getIfname().isEmpty() || r.getIfname().equals(a.attachment().ifname()))
-        && (r.getPodNamespace().isEmpty() || r.getPodNamespace().equals(a.pod().namespace()))
-        && (r.getPodName().isEmpty() || r.getPodName().equals(a.pod().name()))
-        && (r.getNode().isEmpty() || r.getNode().equals(node));
   }
 
   /**

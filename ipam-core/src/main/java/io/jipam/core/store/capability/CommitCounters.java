@@ -33,6 +33,24 @@ public interface CommitCounters {
   }
 
   /**
+   * The most bytes of keys and values one etcd response to this store carried (a range read, or
+   * all reads of one transaction), since it was opened; 0 when it has read nothing. For the scale
+   * benchmark's "no response over 16 MiB".
+   */
+  default long largestResponseBytes() {
+    return 0;
+  }
+
+  /**
+   * Range reads and transactions this store's etcd client sent, and the bytes of keys and values
+   * etcd returned to them, since it was opened: what a call costs etcd (stores on one shared
+   * client count together). {@code [requests, bytes]}.
+   */
+  default long[] etcdReads() {
+    return new long[] {0, 0};
+  }
+
+  /**
    * Tells {@code listener} of every transaction committed from now on, with its batch size.
    * Thread-safe; listeners stay until the store is closed.
    */
