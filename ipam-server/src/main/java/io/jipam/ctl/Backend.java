@@ -1,15 +1,15 @@
 package io.jipam.ctl;
 
+import io.jipam.client.RemoteStore;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
-import io.jipam.server.RemoteStore;
-import io.jipam.server.v1.ListRequest;
-import io.jipam.server.v1.ReclaimNodeRequest;
-import io.jipam.server.v1.ReclaimNodeResponse;
-import io.jipam.server.v1.UsageResponse;
+import io.jipam.api.v1.ListRequest;
+import io.jipam.api.v1.ReclaimNodeRequest;
+import io.jipam.api.v1.ReclaimNodeResponse;
+import io.jipam.api.v1.UsageResponse;
 import java.util.List;
 import java.util.Set;
 

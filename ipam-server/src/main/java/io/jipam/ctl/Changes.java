@@ -1,14 +1,14 @@
 package io.jipam.ctl;
 
+import io.jipam.client.RemoteStore;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
-import io.jipam.server.RemoteStore;
-import io.jipam.server.v1.PoolAllocations;
-import io.jipam.server.v1.ReclaimNodeRequest;
-import io.jipam.server.v1.ReclaimNodeResponse;
+import io.jipam.api.v1.PoolAllocations;
+import io.jipam.api.v1.ReclaimNodeRequest;
+import io.jipam.api.v1.ReclaimNodeResponse;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.BufferedReader;

@@ -1,5 +1,6 @@
 package io.jipam.ctl;
 
+import io.jipam.client.RemoteStore;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.Allocation;
@@ -11,14 +12,13 @@ import io.jipam.core.store.Pool;
 import io.jipam.etcd.EtcdStoreConfig;
 import io.jipam.etcd.EtcdStores;
 import io.jipam.hostlocal.HostLocalStores;
-import io.jipam.server.Queries;
-import io.jipam.server.Reclaims;
-import io.jipam.server.RemoteStore;
-import io.jipam.server.v1.ListRequest;
-import io.jipam.server.v1.ListResponse;
-import io.jipam.server.v1.ReclaimNodeRequest;
-import io.jipam.server.v1.ReclaimNodeResponse;
-import io.jipam.server.v1.UsageResponse;
+import io.jipam.api.v1.ListRequest;
+import io.jipam.api.v1.ListResponse;
+import io.jipam.api.v1.ReclaimNodeRequest;
+import io.jipam.api.v1.ReclaimNodeResponse;
+import io.jipam.api.v1.UsageResponse;
+import io.jipam.server.grpc.Queries;
+import io.jipam.server.grpc.Reclaims;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -120,7 +120,7 @@ final class DirectBackend implements Backend {
     ListRequest r = filter.toBuilder().setPageSize(Queries.MAX_PAGE_SIZE).setPageToken("").build();
     while (true) {
       ListResponse page = Queries.list(store, pool, r);
-      for (io.jipam.server.v1.Allocation a : page.getAllocationsList()) {
+      for (io.jipam.api.v1.Allocation a : page.getAllocationsList()) {
         out.add(new RemoteStore.Listed(RemoteStore.allocation(a), a.getNode()));
       }
       if (page.getNextPageToken().isEmpty()) {

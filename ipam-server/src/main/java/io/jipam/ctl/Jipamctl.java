@@ -1,10 +1,10 @@
 package io.jipam.ctl;
 
+import io.jipam.client.RemoteStore;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.NodeName;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.Printable;
-import io.jipam.server.RemoteStore;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Duration;

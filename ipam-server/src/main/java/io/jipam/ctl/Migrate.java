@@ -1,5 +1,6 @@
 package io.jipam.ctl;
 
+import io.jipam.client.RemoteStore;
 import io.jipam.core.IpamException;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
@@ -9,8 +10,7 @@ import io.jipam.core.store.Attachment;
 import io.jipam.core.store.InterfaceName;
 import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
-import io.jipam.server.RemoteStore;
-import io.jipam.server.v1.ListRequest;
+import io.jipam.api.v1.ListRequest;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.PrintWriter;

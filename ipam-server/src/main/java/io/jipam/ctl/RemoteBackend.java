@@ -1,5 +1,6 @@
 package io.jipam.ctl;
 
+import io.jipam.client.RemoteStore;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.Allocation;
@@ -7,11 +8,10 @@ import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
-import io.jipam.server.RemoteStore;
-import io.jipam.server.v1.ListRequest;
-import io.jipam.server.v1.ReclaimNodeRequest;
-import io.jipam.server.v1.ReclaimNodeResponse;
-import io.jipam.server.v1.UsageResponse;
+import io.jipam.api.v1.ListRequest;
+import io.jipam.api.v1.ReclaimNodeRequest;
+import io.jipam.api.v1.ReclaimNodeResponse;
+import io.jipam.api.v1.UsageResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -1,6 +1,6 @@
 package io.jipam.ctl;
 
-import io.jipam.server.RemoteStore;
+import io.jipam.client.RemoteStore;
 import io.vertx.core.Vertx;
 import io.vertx.core.net.PemKeyCertOptions;
 import io.vertx.core.net.PemTrustOptions;

@@ -1,5 +1,6 @@
 package io.jipam.ctl;
 
+import io.jipam.client.RemoteStore;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.net.IpRange;
 import io.jipam.core.net.RangeSet;
@@ -8,12 +9,11 @@ import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
 import io.jipam.core.store.Printable;
-import io.jipam.server.RemoteStore;
-import io.jipam.server.v1.BlockUsage;
-import io.jipam.server.v1.Blocks;
-import io.jipam.server.v1.ListRequest;
-import io.jipam.server.v1.NodeUsage;
-import io.jipam.server.v1.UsageResponse;
+import io.jipam.api.v1.BlockUsage;
+import io.jipam.api.v1.Blocks;
+import io.jipam.api.v1.ListRequest;
+import io.jipam.api.v1.NodeUsage;
+import io.jipam.api.v1.UsageResponse;
 import java.io.PrintWriter;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;

@@ -1,8 +1,20 @@
 package io.jipam.server;
 
+import io.jipam.core.IoMessages;
 import io.jipam.core.IpamException;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.store.IpamStore;
+import io.jipam.server.cni.CniEndpoint;
+import io.jipam.server.cni.HalfCloseTransport;
+import io.jipam.server.cni.UnixSocketFile;
+import io.jipam.server.grpc.Access;
+import io.jipam.server.grpc.CallerIdentity;
+import io.jipam.server.grpc.Health;
+import io.jipam.server.grpc.IpamEndpoint;
+import io.jipam.server.metrics.CallLog;
+import io.jipam.server.metrics.Metrics;
+import io.jipam.server.pools.NodeStores;
+import io.jipam.server.pools.PoolRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
@@ -242,7 +254,7 @@ final class IpamServer implements AutoCloseable {
               .end(ok ? "SERVING\n" : "NOT_SERVING: the store does not answer\n"));
           return;
         }
-        String text = metrics.scrape(pools, store);
+        String text = metrics.scrape(pools.all(), store);
         context.runOnContext(v -> req.response()
             .putHeader("content-type", "text/plain; version=0.0.4; charset=utf-8").end(text));
       });

@@ -1,9 +1,13 @@
 package io.jipam.server;
 
+import io.jipam.client.RemoteStore;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.NodeName;
 import io.jipam.core.store.IpamStore;
+import io.jipam.server.grpc.CallerIdentity;
+import io.jipam.server.metrics.CallLog;
+import io.jipam.server.pools.NodeStores;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;

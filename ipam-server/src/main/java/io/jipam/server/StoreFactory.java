@@ -1,11 +1,15 @@
 package io.jipam.server;
 
+import io.jipam.client.RemoteStore;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.IpamStore;
 import io.jipam.etcd.EtcdStoreConfig;
 import io.jipam.etcd.EtcdStores;
 import io.jipam.hostlocal.HostLocalStores;
+import io.jipam.server.metrics.CallLog;
+import io.jipam.server.pools.NodeStores;
+import io.jipam.server.pools.PoolRegistry;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -7,6 +7,7 @@ import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.cni.NetworkConfig;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
+import io.jipam.server.metrics.CallLog;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;

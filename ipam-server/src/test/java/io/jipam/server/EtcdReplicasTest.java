@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.jipam.client.RemoteStore;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.net.IpAddress;
@@ -15,6 +16,7 @@ import io.jipam.core.store.Pool;
 import io.jipam.ctl.Jipamctl;
 import io.jipam.etcd.EtcdStoreConfig;
 import io.jipam.etcd.EtcdStores;
+import io.jipam.server.metrics.CallLog;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.net.ServerSocket;

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jipam.client.RemoteStore;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.AllocationOutcome;

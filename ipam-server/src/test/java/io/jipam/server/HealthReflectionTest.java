@@ -7,6 +7,7 @@ import com.google.protobuf.DescriptorProtos;
 import io.jipam.core.store.IpamStore;
 import io.jipam.etcd.EtcdStoreConfig;
 import io.jipam.etcd.EtcdStores;
+import io.jipam.server.metrics.CallLog;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClientOptions;

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jipam.client.RemoteStore;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.alloc.AllocationOrder;
@@ -16,7 +17,8 @@ import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
 import io.jipam.core.testing.TestPools;
-import io.jipam.server.v1.ListRequest;
+import io.jipam.api.v1.ListRequest;
+import io.jipam.server.metrics.CallLog;
 import java.io.ByteArrayOutputStream;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
@@ -98,7 +100,7 @@ class IpamServerTest {
 
   @Test
   void reclaimNode_storeWithoutNodes_unsupportedFieldNotSilence() {
-    IpamException e = assertThrows(IpamException.class, () -> remote.reclaimNode(io.jipam.server.v1.ReclaimNodeRequest.newBuilder().setNode("node-1").build()));
+    IpamException e = assertThrows(IpamException.class, () -> remote.reclaimNode(io.jipam.api.v1.ReclaimNodeRequest.newBuilder().setNode("node-1").build()));
     assertEquals(ErrorCode.UNSUPPORTED_FIELD, e.code(), e.getMessage());
   }
 

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jipam.client.RemoteStore;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
@@ -13,6 +14,7 @@ import io.jipam.core.store.Pool;
 import io.jipam.etcd.EtcdStore;
 import io.jipam.etcd.EtcdStoreConfig;
 import io.jipam.etcd.EtcdStores;
+import io.jipam.server.metrics.CallLog;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Files;

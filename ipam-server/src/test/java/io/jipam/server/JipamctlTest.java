@@ -3,6 +3,7 @@ package io.jipam.server;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jipam.client.RemoteStore;
 import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.net.Cidr;
 import io.jipam.core.net.IpRange;
@@ -13,6 +14,7 @@ import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
 import io.jipam.ctl.Jipamctl;
+import io.jipam.server.metrics.CallLog;
 import io.vertx.core.json.JsonArray;
 import java.io.PrintWriter;
 import java.io.StringWriter;

@@ -6,9 +6,11 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jipam.client.RemoteStore;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
+import io.jipam.server.cni.UnixSocketFile;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.ServerSocketChannel;
@@ -166,7 +168,7 @@ class JipamdSocketTest {
            seen.add(String.valueOf(Files.exists(socket, LinkOption.NOFOLLOW_LINKS)));
            ServerSocketChannel s = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
            s.bind(UnixDomainSocketAddress.of(path));
-           return s;
+          return s;
          })) {
       assertEquals(List.of("rwx------", "false", "false"), seen, "private dir mode, bound at the path, path exists");
       assertEquals("rw-------", mode(socket));

@@ -5,12 +5,15 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jipam.client.RemoteStore;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
+import io.jipam.server.metrics.Metrics;
+import io.jipam.server.pools.PoolRegistry;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -149,17 +152,17 @@ class MetricsTest {
       Pool pool = pools.check(IpamServerTest.pool("cached", "198.18.43.0/24"));
       a.allocate(pool, AllocationRequest.of(new Attachment("a0", "eth0")));
       String used = "{pool=\"cached\",range_set=\"0\",state=\"used\"}";
-      Map<String, Double> first = samples(metrics.scrape(pools, a));
+      Map<String, Double> first = samples(metrics.scrape(pools.all(), a));
       assertEquals(1.0, first.get("jipamd_pool_addresses" + used));
       assertEquals(1.0, first.get("jipamd_node_addresses" + used));
       b.allocate(pool, AllocationRequest.of(new Attachment("b0", "eth0")));
       a.allocate(pool, AllocationRequest.of(new Attachment("a1", "eth0")));
       now[0] += Metrics.POOL_TOTALS_EVERY.toNanos() - 1;
-      Map<String, Double> second = samples(metrics.scrape(pools, a));
+      Map<String, Double> second = samples(metrics.scrape(pools.all(), a));
       assertEquals(1.0, second.get("jipamd_pool_addresses" + used), "pool totals not read again within the minute");
       assertEquals(2.0, second.get("jipamd_node_addresses" + used), "the node's blocks read at every scrape");
       now[0] += 1;
-      assertEquals(3.0, samples(metrics.scrape(pools, a)).get("jipamd_pool_addresses" + used));
+      assertEquals(3.0, samples(metrics.scrape(pools.all(), a)).get("jipamd_pool_addresses" + used));
     }
   }
 

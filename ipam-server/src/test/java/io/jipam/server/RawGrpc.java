@@ -1,5 +1,7 @@
 package io.jipam.server;
 
+import io.jipam.api.GrpcErrors;
+import io.jipam.client.RemoteStore;
 import io.jipam.core.IpamException;
 import io.vertx.core.MultiMap;
 import io.vertx.core.Vertx;

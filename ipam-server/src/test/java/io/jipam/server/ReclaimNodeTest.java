@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jipam.api.GrpcErrors;
+import io.jipam.api.Protos;
+import io.jipam.client.RemoteStore;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.AllocationOutcome;
@@ -15,6 +18,7 @@ import io.jipam.core.store.Pool;
 import io.jipam.ctl.Jipamctl;
 import io.jipam.etcd.EtcdStoreConfig;
 import io.jipam.etcd.EtcdStores;
+import io.jipam.server.metrics.CallLog;
 import io.vertx.core.json.JsonObject;
 import java.io.PrintWriter;
 import java.io.StringWriter;
@@ -195,14 +199,14 @@ class ReclaimNodeTest {
     for (String bad : BAD_NODES) {
       String quoted = io.jipam.core.store.Printable.quote(bad);
       IpamException reclaim = assertThrows(IpamException.class, () -> b.reclaimNode(
-          io.jipam.server.v1.ReclaimNodeRequest.newBuilder().setNode(bad).setForce(true).build()));
+          io.jipam.api.v1.ReclaimNodeRequest.newBuilder().setNode(bad).setForce(true).build()));
       assertEquals(ErrorCode.INVALID_CONFIG, reclaim.code(), reclaim.getMessage());
       assertTrue(reclaim.getMessage().contains("ReclaimNode: invalid node name " + quoted), reclaim.getMessage());
       IpamException lift = assertThrows(IpamException.class, () -> b.liftFence(bad));
       assertEquals(ErrorCode.INVALID_CONFIG, lift.code(), lift.getMessage());
       assertTrue(lift.getMessage().contains("LiftFence: invalid node name " + quoted), lift.getMessage());
       IpamException list = assertThrows(IpamException.class, () -> b.listPage(
-          io.jipam.server.v1.ListRequest.newBuilder().setPool(Protos.pool(other)).setNode(bad).build()));
+          io.jipam.api.v1.ListRequest.newBuilder().setPool(Protos.pool(other)).setNode(bad).build()));
       assertEquals(ErrorCode.INVALID_CONFIG, list.code(), list.getMessage());
       assertTrue(list.getMessage().contains("invalid node name " + quoted), list.getMessage());
     }

@@ -1,9 +1,11 @@
 package io.jipam.server;
 
+import io.jipam.client.RemoteStore;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.IpamStoreContractTest;
 import io.jipam.etcd.EtcdStoreConfig;
 import io.jipam.etcd.EtcdStores;
+import io.jipam.server.metrics.CallLog;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.UUID;

@@ -1,5 +1,6 @@
 package io.jipam.server;
 
+import io.jipam.client.RemoteStore;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;

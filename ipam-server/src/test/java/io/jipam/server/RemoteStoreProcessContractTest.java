@@ -1,5 +1,6 @@
 package io.jipam.server;
 
+import io.jipam.client.RemoteStore;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.IpamStoreContractTest;
 import java.nio.file.Path;

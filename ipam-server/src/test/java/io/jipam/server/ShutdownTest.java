@@ -3,6 +3,7 @@ package io.jipam.server;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.jipam.client.RemoteStore;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.AllocationOutcome;
@@ -11,6 +12,7 @@ import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
 import io.jipam.hostlocal.HostLocalStores;
+import io.jipam.server.metrics.CallLog;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;

@@ -1,15 +1,15 @@
 package io.jipam.bench.server;
 
-import io.jipam.server.RemoteStore;
-import io.jipam.server.v1.AllocateRequest;
-import io.jipam.server.v1.AllocateResponse;
-import io.jipam.server.v1.Attachment;
-import io.jipam.server.v1.IpamGrpcClient;
-import io.jipam.server.v1.Order;
-import io.jipam.server.v1.Pool;
-import io.jipam.server.v1.Range;
-import io.jipam.server.v1.RangeSet;
-import io.jipam.server.v1.ReleaseRequest;
+import io.jipam.api.v1.AllocateRequest;
+import io.jipam.api.v1.AllocateResponse;
+import io.jipam.api.v1.Attachment;
+import io.jipam.api.v1.IpamGrpcClient;
+import io.jipam.api.v1.Order;
+import io.jipam.api.v1.Pool;
+import io.jipam.api.v1.Range;
+import io.jipam.api.v1.RangeSet;
+import io.jipam.api.v1.ReleaseRequest;
+import io.jipam.client.RemoteStore;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.grpc.common.ServiceMethod;

@@ -1,0 +1,269 @@
+package io.jipam.server.cni;
+
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.jipam.core.cni.CniCommand;
+import io.jipam.core.cni.CniEnvironment;
+import io.jipam.core.cni.CniHandler;
+import io.jipam.core.cni.CniJson;
+import io.jipam.core.cni.JsonReader;
+import io.jipam.core.cni.NetworkConfig;
+import io.jipam.core.store.InterfaceName;
+import io.jipam.core.store.IpamStore;
+import io.jipam.server.metrics.CallLog;
+import io.jipam.server.metrics.Metrics;
+import io.jipam.server.pools.PoolRegistry;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
+import io.vertx.core.http.HttpServerRequest;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+
+/**
+ * The plugin's CNI call, served on jipamd's unix socket: the {@code jipam} plugin in daemon mode
+ * posts what it was given and prints what it gets back, so the call runs exactly as the plugin
+ * would run it but against jipamd's warm store.
+ *
+ * <table>
+ *   <caption>Protocol: HTTP/1.1 on the unix socket</caption>
+ *   <tr><th>part</th><th>content</th></tr>
+ *   <tr><td>request line</td><td>{@code POST /cni/v1}</td></tr>
+ *   <tr><td>request body</td><td>{@code CNI_NAME=value} lines (only the CNI_* variables; {@code \}
+ *       and newline in a value escaped as {@code \\} and {@code \n}), an empty line, then the
+ *       network config exactly as the plugin read it from stdin</td></tr>
+ *   <tr><td>response</td><td>200; header {@code Jipam-Exit} is the plugin's exit code (0 or 1);
+ *       the body is exactly what the plugin prints on stdout (a result, nothing, or a CNI error
+ *       object)</td></tr>
+ * </table>
+ *
+ * <p>The config's {@code ipam.store} is not used: jipamd's store is. The config is held to the
+ * plugin's own limit ({@link NetworkConfig#MAX_BYTES}, CNI error 7 as the plugin gives), the
+ * environment lines to {@link #MAX_ENVIRONMENT}; bodies over {@link #MAX_BODY} bytes are refused
+ * unread (CNI error 6). The environment's bytes are decoded as the plugin decodes the naming
+ * variables ({@link InterfaceName#decode}, lossless): an interface name that is not UTF-8 is
+ * refused with code 4 as the plugin refuses it, and two byte strings never become one name. The
+ * call runs on the bounded worker pool; when that is full the answer is CNI error 11 (try again
+ * later).
+ *
+ * <p>Time bounds: a request whose body has not arrived whole within {@code requestTimeout} of its
+ * headers (a client that hangs or trickles mid-body) is answered CNI error 11 and its connection
+ * closed; the listener's idle timeout ({@link io.jipam.server.IpamServer}) covers a client that stops or trickles
+ * before its headers are complete. A client cut off by a bound changes
+ * nothing: the call runs only once its body is complete.
+ */
+public final class CniEndpoint {
+  public static final String PATH = "/cni/v1";
+  /** The most the CNI_* lines of a request may take (Linux's whole environment is 2 MiB at most). */
+  static final int MAX_ENVIRONMENT = 1 << 20;
+  /**
+   * The largest request: the plugin's limit on the config ({@link NetworkConfig#MAX_BYTES}, checked
+   * on its own, as the plugin checks stdin) plus the environment's.
+   */
+  public static final int MAX_BODY = NetworkConfig.MAX_BYTES + MAX_ENVIRONMENT;
+
+  private final IpamStore store;
+  private final PoolRegistry pools;
+  private final Executor blocking;
+  private final CallLog log;
+  private final Metrics metrics;
+  private final Duration requestTimeout;
+
+  /** With the default request bound, 30 s. */
+  public CniEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics) {
+    this(store, pools, blocking, log, metrics, Duration.ofSeconds(30));
+  }
+
+  public CniEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics,
+      Duration requestTimeout) {
+    this.metrics = metrics;
+    this.requestTimeout = requestTimeout;
+    this.store = store;
+    this.pools = pools;
+    this.blocking = blocking;
+    this.log = log;
+  }
+
+  public void handle(HttpServerRequest req) {
+    long start = System.nanoTime();
+    if (req.method() != HttpMethod.POST) {
+      req.response().setStatusCode(405).end();
+      return;
+    }
+    String length = req.getHeader("content-length");
+    if (length != null && parseLength(length) > MAX_BODY) {
+      answer(req, start, failure(null, new IpamException(ErrorCode.DECODE_FAILURE,
+          "CNI request of " + length + " bytes is over the limit of " + MAX_BODY)));
+      return;
+    }
+    Vertx vertx = Vertx.currentContext().owner(); // handle runs on the request's event loop
+    Buffer body = Buffer.buffer();
+    boolean[] tooBig = {false};
+    boolean[] over = {false}; // answered by the time bound: nothing more happens for this request
+    long timer = vertx.setTimer(requestTimeout.toMillis(), id -> {
+      over[0] = true;
+      log.call("CNI", null, "outcome=error request not complete within " + requestTimeout.toSeconds() + " s",
+          start);
+      Reply late = failure(null, new IpamException(ErrorCode.TRY_AGAIN_LATER, "CNI request not received whole"
+          + " within " + requestTimeout.toSeconds() + " s (got " + body.length() + " bytes); try again"));
+      metrics.call("cni", "error", late.code, start);
+      req.response().putHeader("Jipam-Exit", Integer.toString(late.exit)).putHeader("Connection", "close")
+          .end(Buffer.buffer(late.output)).onComplete(ar -> req.connection().close());
+    });
+    req.handler(chunk -> {
+      if (tooBig[0] || over[0]) {
+        return;
+      }
+      if (body.length() + chunk.length() > MAX_BODY) {
+        tooBig[0] = true; // stop buffering; answer once the request ends (or a time bound cuts it)
+      } else {
+        body.appendBuffer(chunk);
+      }
+    });
+    req.exceptionHandler(e -> {
+      vertx.cancelTimer(timer);
+      log.call("CNI", null, "request failed: " + e, start);
+    });
+    req.endHandler(v -> {
+      if (over[0]) {
+        return;
+      }
+      vertx.cancelTimer(timer);
+      if (tooBig[0]) {
+        answer(req, start, failure(null, new IpamException(ErrorCode.DECODE_FAILURE,
+            "CNI request is over the limit of " + MAX_BODY + " bytes")));
+        return;
+      }
+      try {
+        blocking.execute(() -> {
+          Reply reply = run(body.getBytes());
+          req.response().putHeader("Jipam-Exit", Integer.toString(reply.exit))
+              .end(Buffer.buffer(reply.output));
+          log.call("CNI", null, reply.summary, start);
+          metrics.call("cni", reply.code == null ? "ok" : "error", reply.code, start);
+        });
+      } catch (RejectedExecutionException e) {
+        Reply busy = failure(null, new IpamException(ErrorCode.TRY_AGAIN_LATER,
+            "jipamd is busy: every worker is taken and the queue is full; try again later"));
+        metrics.call("cni", "busy", busy.code, start);
+        log.call("CNI", null, "outcome=busy", start);
+        req.response().putHeader("Jipam-Exit", Integer.toString(busy.exit)).end(Buffer.buffer(busy.output));
+      }
+    });
+  }
+
+  private static long parseLength(String text) {
+    try {
+      return Long.parseLong(text.trim());
+    } catch (NumberFormatException e) {
+      return Long.MAX_VALUE;
+    }
+  }
+
+  private void answer(HttpServerRequest req, long start, Reply reply) {
+    metrics.call("cni", reply.code == null ? "ok" : "error", reply.code, start);
+    req.response().putHeader("Jipam-Exit", Integer.toString(reply.exit)).end(Buffer.buffer(reply.output));
+  }
+
+  /** What the plugin prints and its exit code. */
+  public record Reply(byte[] output, int exit, String summary, ErrorCode code) {
+    Reply(byte[] output, int exit, String summary) {
+      this(output, exit, summary, null);
+    }
+
+    Reply withSummary(String text) {
+      return new Reply(output, exit, text, code);
+    }
+  }
+
+  /** Runs one CNI call as the plugin would; never throws. */
+  public Reply run(byte[] body) {
+    String versionText = null;
+    CniCommand command = null;
+    try {
+      int split = headerEnd(body);
+      if (split > MAX_ENVIRONMENT) {
+        throw new IpamException(ErrorCode.DECODE_FAILURE, "CNI request's environment of " + split
+            + " bytes is over the limit of " + MAX_ENVIRONMENT);
+      }
+      Map<String, String> env = environment(InterfaceName.decode(body, 0, split));
+      int from = split + 2 > body.length ? body.length : split + 2;
+      NetworkConfig.checkSize(body.length - from);
+      byte[] stdin = java.util.Arrays.copyOfRange(body, from, body.length);
+      CniEnvironment cni = CniEnvironment.from(env);
+      command = cni.command();
+      if (command == CniCommand.VERSION) {
+        return new Reply(CniJson.versionInfo(), 0, "VERSION outcome=ok");
+      }
+      Object parsed = JsonReader.parse(stdin);
+      versionText = NetworkConfig.versionText(parsed);
+      NetworkConfig config = NetworkConfig.from(parsed);
+      CniHandler.checkVersion(command, config.cniVersion());
+      pools.check(config.ipam().pool());
+      byte[] output = CniHandler.handle(cni, config, store);
+      if (command == CniCommand.ADD) {
+        pools.allocatedFrom(config.ipam().pool());
+      }
+      return new Reply(output, 0, command + " pool=" + config.name()
+          + (cni.containerId() == null ? "" : " attachment=" + cni.containerId() + "/" + cni.ifname()) + " outcome=ok");
+    } catch (IpamException e) {
+      return failure(versionText, e).withSummary(command + " outcome=error " + e.code() + ": " + e.getMessage());
+    } catch (RuntimeException e) {
+      return failure(versionText, new IpamException(ErrorCode.INTERNAL, "internal error: " + e, e));
+    }
+  }
+
+  private static Reply failure(String versionText, IpamException e) {
+    return new Reply(CniJson.error(versionText, e), 1, "outcome=error " + e.code(), e.code());
+  }
+
+  /** Index of the empty line ending the environment: the first "\n\n", or an error. */
+  private static int headerEnd(byte[] body) {
+    for (int i = 0; i + 1 < body.length; i++) {
+      if (body[i] == '\n' && body[i + 1] == '\n') {
+        return i;
+      }
+    }
+    throw new IpamException(ErrorCode.DECODE_FAILURE, "CNI request has no empty line after its environment");
+  }
+
+  static Map<String, String> environment(String text) {
+    Map<String, String> env = new HashMap<>();
+    if (text.isEmpty()) {
+      return env;
+    }
+    for (String line : text.split("\n", -1)) {
+      int eq = line.indexOf('=');
+      if (eq <= 0 || !line.startsWith("CNI_")) {
+        throw new IpamException(ErrorCode.DECODE_FAILURE, "CNI request line \"" + abbreviate(line)
+            + "\" is not CNI_NAME=value");
+      }
+      env.put(line.substring(0, eq), unescape(line.substring(eq + 1)));
+    }
+    return env;
+  }
+
+  private static String unescape(String value) {
+    if (value.indexOf('\\') < 0) {
+      return value;
+    }
+    StringBuilder out = new StringBuilder(value.length());
+    for (int i = 0; i < value.length(); i++) {
+      char c = value.charAt(i);
+      if (c == '\\' && i + 1 < value.length()) {
+        char next = value.charAt(++i);
+        out.append(next == 'n' ? '\n' : next);
+      } else {
+        out.append(c);
+      }
+    }
+    return out.toString();
+  }
+
+  private static String abbreviate(String s) {
+    return s.length() > 80 ? s.substring(0, 80) + "..." : s;
+  }
+}

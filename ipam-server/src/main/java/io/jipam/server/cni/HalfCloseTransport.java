@@ -1,0 +1,186 @@
+package io.jipam.server.cni;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.AdaptiveRecvByteBufAllocator;
+import io.netty.channel.ChannelConfig;
+import io.netty.channel.ChannelFactory;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.RecvByteBufAllocator;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.socket.DatagramChannel;
+import io.netty.channel.socket.InternetProtocolFamily;
+import io.vertx.core.net.ClientOptionsBase;
+import io.vertx.core.net.NetServerOptions;
+import io.vertx.core.net.SocketAddress;
+import java.util.concurrent.ThreadFactory;
+
+/**
+ * The transport Vert.x would pick (native when present, else NIO), with half-closed connections
+ * kept open on the unix socket's server side: a client that sends its whole request and then shuts
+ * down its sending half ({@code shutdown(SHUT_WR)}) still gets its answer. Netty closes a
+ * connection at the end of its input unless half-closure is allowed, and its NIO domain-socket
+ * channel ignores {@code ALLOW_HALF_CLOSURE} (4.2: only TCP channels honour it), so the call ran
+ * and its answer was lost. Here the end of input on a domain-socket connection stops reading from
+ * it instead ({@link EndOfInputHandle}): what arrived is served, the answer is written, and the
+ * connection closes as it would have (after the answer, or by the idle timeout). Everything else
+ * is the wrapped transport's.
+ */
+public final class HalfCloseTransport implements io.vertx.core.transport.Transport {
+  private final io.vertx.core.transport.Transport base;
+  private final Spi spi;
+
+  private HalfCloseTransport(io.vertx.core.transport.Transport base) {
+    this.base = base;
+    this.spi = new Spi(base.implementation());
+  }
+
+  /** The wrapped default transport. */
+  public static HalfCloseTransport wrapDefault() {
+    io.vertx.core.transport.Transport nativeOne = io.vertx.core.transport.Transport.nativeTransport();
+    return new HalfCloseTransport(nativeOne != null && nativeOne.available() ? nativeOne
+        : io.vertx.core.transport.Transport.NIO);
+  }
+
+  @Override
+  public String name() {
+    return base.name();
+  }
+
+  @Override
+  public boolean available() {
+    return base.available();
+  }
+
+  @Override
+  public Throwable unavailabilityCause() {
+    return base.unavailabilityCause();
+  }
+
+  @Override
+  public io.vertx.core.spi.transport.Transport implementation() {
+    return spi;
+  }
+
+  /**
+   * Reports the end of input (a read of -1) as a read of nothing, after turning the connection's
+   * auto-read off: the channel then stops reading instead of closing, and stays open for the
+   * answer. A connection is closed later by the server as usual (after a {@code Connection:
+   * close} answer, or by the idle timeout).
+   */
+  static final class EndOfInputHandle extends RecvByteBufAllocator.DelegatingHandle {
+    private ChannelConfig config;
+
+    EndOfInputHandle(RecvByteBufAllocator.Handle delegate) {
+      super(delegate);
+    }
+
+    @Override
+    public void reset(ChannelConfig config) {
+      this.config = config;
+      super.reset(config);
+    }
+
+    @Override
+    public void lastBytesRead(int bytes) {
+      if (bytes < 0 && config != null) {
+        config.setAutoRead(false);
+        super.lastBytesRead(0);
+      } else {
+        super.lastBytesRead(bytes);
+      }
+    }
+  }
+
+  /** Delegates every call; keeps half-closed domain-socket connections open. */
+  private static final class Spi implements io.vertx.core.spi.transport.Transport {
+    private final io.vertx.core.spi.transport.Transport d;
+
+    Spi(io.vertx.core.spi.transport.Transport d) {
+      this.d = d;
+    }
+
+    @Override
+    public void configure(NetServerOptions options, boolean domainSocket, ServerBootstrap bootstrap) {
+      d.configure(options, domainSocket, bootstrap);
+      if (domainSocket) {
+        Object configured = bootstrap.config().childOptions().get(ChannelOption.RCVBUF_ALLOCATOR);
+        RecvByteBufAllocator base = configured instanceof RecvByteBufAllocator r ? r : new AdaptiveRecvByteBufAllocator();
+        bootstrap.childOption(ChannelOption.RCVBUF_ALLOCATOR, (RecvByteBufAllocator) () ->
+            new EndOfInputHandle(base.newHandle()));
+      }
+    }
+
+    @Override
+    public void configure(ClientOptionsBase options, int connectTimeout, boolean domainSocket,
+        io.netty.bootstrap.Bootstrap bootstrap) {
+      d.configure(options, connectTimeout, domainSocket, bootstrap);
+    }
+
+    @Override
+    public void configure(DatagramChannel channel, io.vertx.core.datagram.DatagramSocketOptions options) {
+      d.configure(channel, options);
+    }
+
+    @Override
+    public boolean supportsDomainSockets() {
+      return d.supportsDomainSockets();
+    }
+
+    @Override
+    public boolean supportFileRegion() {
+      return d.supportFileRegion();
+    }
+
+    @Override
+    public boolean isAvailable() {
+      return d.isAvailable();
+    }
+
+    @Override
+    public Throwable unavailabilityCause() {
+      return d.unavailabilityCause();
+    }
+
+    @Override
+    public java.net.SocketAddress convert(SocketAddress address) {
+      return d.convert(address);
+    }
+
+    @Override
+    public SocketAddress convert(java.net.SocketAddress address) {
+      return d.convert(address);
+    }
+
+    @Override
+    public IoHandlerFactory ioHandlerFactory() {
+      return d.ioHandlerFactory();
+    }
+
+    @Override
+    public EventLoopGroup eventLoopGroup(int type, int threads, ThreadFactory factory, int ioRatio) {
+      return d.eventLoopGroup(type, threads, factory, ioRatio);
+    }
+
+    @Override
+    public DatagramChannel datagramChannel() {
+      return d.datagramChannel();
+    }
+
+    @Override
+    public DatagramChannel datagramChannel(InternetProtocolFamily family) {
+      return d.datagramChannel(family);
+    }
+
+    @Override
+    public ChannelFactory<? extends io.netty.channel.Channel> channelFactory(boolean domainSocket) {
+      return d.channelFactory(domainSocket);
+    }
+
+    @Override
+    public ChannelFactory<? extends ServerChannel> serverChannelFactory(boolean domainSocket) {
+      return d.serverChannelFactory(domainSocket);
+    }
+  }
+}

@@ -1,0 +1,162 @@
+package io.jipam.server.grpc;
+
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.jipam.api.Headers;
+import io.jipam.core.store.NodeName;
+import io.vertx.core.MultiMap;
+import io.vertx.core.http.HttpConnection;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509Certificate;
+import java.util.ArrayList;
+import java.util.List;
+import javax.net.ssl.SSLPeerUnverifiedException;
+import javax.security.auth.x500.X500Principal;
+
+/**
+ * Establishes who a gRPC call comes from ({@link Caller}), from its connection and its
+ * {@value #NODE_HEADER} header.
+ *
+ * <table>
+ *   <caption>Identity by connection</caption>
+ *   <tr><th>connection</th><th>caller</th></tr>
+ *   <tr><td>the unix socket (mode 0600: root on this host)</td><td>operator; acts for the header's
+ *       node if one is named</td></tr>
+ *   <tr><td>TLS with a client certificate signed by an {@code --operator-ca}
+ *       certificate</td><td>operator; acts for the header's node if one is named</td></tr>
+ *   <tr><td>TLS with any other client certificate (from {@code --client-ca})</td><td>the node
+ *       named by the certificate's subject CN; a header naming another node is refused
+ *       (PERMISSION_DENIED)</td></tr>
+ *   <tr><td>no client certificate (plain TCP with {@code --insecure}, or TLS without
+ *       {@code --client-ca})</td><td>the header's node, taken as given; without a header an
+ *       operator. Nothing is authenticated: whoever reaches the port is trusted</td></tr>
+ * </table>
+ * Thread-safe (immutable).
+ */
+public final class CallerIdentity {
+  /** The gRPC metadata key naming the node a call acts for. */
+  static final String NODE_HEADER = Headers.NODE;
+
+  private final List<X509Certificate> operatorCas;
+  private final Path operatorCaFile;
+
+  private CallerIdentity(List<X509Certificate> operatorCas, Path operatorCaFile) {
+    this.operatorCas = List.copyOf(operatorCas);
+    this.operatorCaFile = operatorCaFile;
+  }
+
+  /** Without operator certificates: over TCP only unauthenticated clients (no certificate) are operators. */
+  public static CallerIdentity noOperatorCa() {
+    return new CallerIdentity(List.of(), null);
+  }
+
+  /** The operator CA file, which the TLS listener also trusts for client certificates; null: none. */
+  public Path operatorCaFile() {
+    return operatorCaFile;
+  }
+
+  /**
+   * Client certificates signed by a certificate of {@code operatorCa} (PEM, one or more) are
+   * operators; null: none.
+   *
+   * @throws IpamException INVALID_CONFIG naming the file when it cannot be read as certificates
+   */
+  public static CallerIdentity withOperatorCa(Path operatorCa) {
+    if (operatorCa == null) {
+      return noOperatorCa();
+    }
+    List<X509Certificate> cas = new ArrayList<>();
+    try (InputStream in = Files.newInputStream(operatorCa)) {
+      for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
+        cas.add((X509Certificate) c);
+      }
+    } catch (IOException | GeneralSecurityException | ClassCastException e) {
+      throw IpamException.invalidConfig("operator-ca %s: cannot read certificates: %s", operatorCa, e.getMessage());
+    }
+    if (cas.isEmpty()) {
+      throw IpamException.invalidConfig("operator-ca %s holds no certificate", operatorCa);
+    }
+    return new CallerIdentity(cas, operatorCa);
+  }
+
+  /**
+   * The caller of a request on {@code connection} with {@code headers}.
+   *
+   * @throws IpamException PERMISSION_DENIED when a node certificate names no valid node or the
+   *     header names another node; INVALID_CONFIG when the header is not a node name
+   */
+  Caller resolve(HttpConnection connection, MultiMap headers) {
+    String named = headers == null ? null : headers.get(NODE_HEADER);
+    if (named != null && named.isEmpty()) {
+      named = null;
+    }
+    if (named != null) {
+      NodeName.require(named, "gRPC metadata " + NODE_HEADER, ErrorCode.INVALID_CONFIG);
+    }
+    if (connection.localAddress() != null && connection.localAddress().isDomainSocket()) {
+      return new Caller(Caller.Role.OPERATOR, named, "the unix socket");
+    }
+    X509Certificate cert = peer(connection);
+    if (cert == null) {
+      return named == null ? new Caller(Caller.Role.OPERATOR, null, "an unauthenticated client")
+          : new Caller(Caller.Role.NODE, named, "node " + named + " as an unauthenticated client names itself");
+    }
+    String cn = commonName(cert.getSubjectX500Principal());
+    if (isOperator(cert)) {
+      return new Caller(Caller.Role.OPERATOR, named, "operator certificate CN=" + cn);
+    }
+    if (cn == null) {
+      throw new IpamException(ErrorCode.PERMISSION_DENIED, "client certificate " + cert.getSubjectX500Principal()
+          + " has no subject CN naming a node");
+    }
+    NodeName.require(cn, "client certificate CN", ErrorCode.PERMISSION_DENIED);
+    if (named != null && !named.equals(cn)) {
+      throw new IpamException(ErrorCode.PERMISSION_DENIED, "node certificate CN=" + cn + " may not act as node "
+          + named);
+    }
+    return new Caller(Caller.Role.NODE, cn, "node certificate CN=" + cn);
+  }
+
+  private boolean isOperator(X509Certificate cert) {
+    for (X509Certificate ca : operatorCas) {
+      if (ca.getSubjectX500Principal().equals(cert.getIssuerX500Principal())) {
+        try {
+          cert.verify(ca.getPublicKey());
+          return true;
+        } catch (GeneralSecurityException e) {
+          // same issuer name, another key: not this CA's
+        }
+      }
+    }
+    return false;
+  }
+
+  /** The client's certificate (the TLS handshake verified its chain), or null without one. */
+  private static X509Certificate peer(HttpConnection connection) {
+    if (!connection.isSsl()) {
+      return null;
+    }
+    try {
+      List<Certificate> chain = connection.peerCertificates();
+      return chain == null || chain.isEmpty() || !(chain.get(0) instanceof X509Certificate x) ? null : x;
+    } catch (SSLPeerUnverifiedException e) {
+      return null;
+    }
+  }
+
+  /** The subject's most specific CN (the first in RFC 2253 order), or null. */
+  static String commonName(X500Principal subject) {
+    for (String part : subject.getName(X500Principal.RFC2253).split("(?<!\\\\),")) {
+      if (part.regionMatches(true, 0, "CN=", 0, 3)) {
+        return part.substring(3);
+      }
+    }
+    return null;
+  }
+}

@@ -1,0 +1,262 @@
+package io.jipam.server.grpc;
+
+import io.jipam.api.GrpcErrors;
+import io.jipam.api.Protos;
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.jipam.core.net.IpAddress;
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOutcome;
+import io.jipam.core.store.AllocationRequest;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.Pool;
+import io.jipam.api.v1.AllocateRequest;
+import io.jipam.api.v1.AllocateResponse;
+import io.jipam.api.v1.AllocationsResponse;
+import io.jipam.api.v1.FindRequest;
+import io.jipam.api.v1.IpamGrpcService;
+import io.jipam.api.v1.ListPoolsResponse;
+import io.jipam.api.v1.ListRequest;
+import io.jipam.api.v1.ListResponse;
+import io.jipam.api.v1.PoolInfo;
+import io.jipam.api.v1.ReleaseRequest;
+import io.jipam.api.v1.RetainOnlyRequest;
+import io.jipam.api.v1.UsageRequest;
+import io.jipam.api.v1.UsageResponse;
+import io.jipam.server.metrics.CallLog;
+import io.jipam.server.metrics.Metrics;
+import io.jipam.server.pools.NodeStores;
+import io.jipam.server.pools.PoolRegistry;
+import io.vertx.core.Context;
+import io.vertx.core.Vertx;
+import io.vertx.grpc.common.GrpcStatus;
+import io.vertx.grpc.common.ServiceMethod;
+import com.google.protobuf.Descriptors;
+import io.vertx.grpc.common.ServiceName;
+import io.vertx.grpc.server.GrpcServer;
+import io.vertx.grpc.server.Service;
+import io.vertx.grpc.server.GrpcServerRequest;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+
+/**
+ * The {@code jipam.v1.Ipam} methods over jipamd's stores. Each call's caller is established and
+ * checked against the role table on the event loop, before the call runs ({@link Access}: a refusal
+ * is answered PERMISSION_DENIED at once and touches no store); the call then runs on its caller's
+ * node's store. Requests are decoded on the event loop; the store runs on {@code blocking} (or, for a store that never blocks, inline) (a bounded pool: when its queue is full the call is
+ * answered RESOURCE_EXHAUSTED with TRY_AGAIN_LATER at once, never queued without bound); the
+ * answer is written back on the request's context.
+ */
+public final class IpamEndpoint {
+  private final Access access;
+  private final PoolRegistry pools;
+  private final Executor blocking;
+  private final CallLog log;
+  private final Metrics metrics;
+  private final boolean inline;
+
+  public IpamEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics) {
+    this(new Access(CallerIdentity.noOperatorCa(), NodeStores.single(store)), pools, blocking, log, metrics, false);
+  }
+
+  /**
+   * With {@code inline}, calls run on the event loop that decoded them: only for a store that
+   * never blocks (the memory store), where the hop to a worker and back (two thread wake-ups)
+   * would cost more than the call.
+   */
+  public IpamEndpoint(Access access, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics,
+      boolean inline) {
+    this.inline = inline;
+    this.access = access;
+    this.pools = pools;
+    this.blocking = blocking;
+    this.log = log;
+    this.metrics = metrics;
+  }
+
+  /** The service, for {@link GrpcServer#addService}: binds the methods and names the descriptor (reflection). */
+  public Service service() {
+    return new Service() {
+      @Override
+      public ServiceName name() {
+        return IpamGrpcService.SERVICE_NAME;
+      }
+
+      @Override
+      public Descriptors.ServiceDescriptor descriptor() {
+        return IpamGrpcService.SERVICE_DESCRIPTOR;
+      }
+
+      @Override
+      public void bind(GrpcServer server) {
+        IpamEndpoint.this.bind(server);
+      }
+    };
+  }
+
+  void bind(GrpcServer server) {
+    unary(server, IpamGrpcService.Allocate, this::allocate);
+    unary(server, IpamGrpcService.Release, this::release);
+    unary(server, IpamGrpcService.Find, this::find);
+    unary(server, IpamGrpcService.List, this::list);
+    unary(server, IpamGrpcService.RetainOnly, this::retainOnly);
+    unary(server, IpamGrpcService.Usage, this::usage);
+    unary(server, IpamGrpcService.ListPools, (s, r) -> listPools(s.store()));
+    unary(server, IpamGrpcService.Audit, (s, r) -> io.jipam.api.v1.AuditResponse.newBuilder()
+        .addAllFindings(Queries.audit(s.store(), pool(r.getPool()))).build());
+    unary(server, IpamGrpcService.ReclaimNode, (s, r) -> Reclaims.reclaimNode(s.store(), r));
+    unary(server, IpamGrpcService.LiftFence, (s, r) -> Reclaims.liftFence(s.store(), r.getNode()));
+  }
+
+  /** What one call does with its decoded request, in the caller's scope; runs on the blocking pool. */
+  interface Call<Req, Resp> {
+    Resp run(Access.Scope scope, Req request) throws Exception;
+  }
+
+  private <Req, Resp> void unary(GrpcServer server, ServiceMethod<Req, Resp> method, Call<Req, Resp> call) {
+    server.callHandler(method, request -> {
+      Context context = Vertx.currentContext();
+      request.handler(message -> {
+        long start = System.nanoTime();
+        Access.Scope scope;
+        try {
+          scope = access.scope(request.methodName(), request.connection(), request.headers());
+        } catch (IpamException denied) {
+          context.runOnContext(v -> respond(request, message, denied, start));
+          return;
+        }
+        if (inline) {
+          // answered from a task on this event loop, not from within the message handler: an
+          // answer written there is not flushed until the connection reads again
+          Object result = answer(call, scope, message);
+          context.runOnContext(v -> respond(request, message, result, start));
+          return;
+        }
+        try {
+          blocking.execute(() -> {
+            Object result = answer(call, scope, message);
+            context.runOnContext(v -> respond(request, message, result, start));
+          });
+        } catch (RejectedExecutionException full) {
+          fail(request, GrpcStatus.RESOURCE_EXHAUSTED, new IpamException(ErrorCode.TRY_AGAIN_LATER,
+              "jipamd is busy: every worker is taken and the queue is full; try again later"));
+          log.call(request.methodName(), message, "busy", start);
+          metrics.call(request.methodName(), "busy", ErrorCode.TRY_AGAIN_LATER, start);
+        }
+      });
+    });
+  }
+
+  /** Runs the call: its response, or the {@link IpamException} to answer with. */
+  private static <Req, Resp> Object answer(Call<Req, Resp> call, Access.Scope scope, Req message) {
+    try {
+      return call.run(scope, message);
+    } catch (IpamException e) {
+      return e;
+    } catch (Throwable t) {
+      return new IpamException(ErrorCode.INTERNAL, "internal error: " + t, t);
+    }
+  }
+
+  @SuppressWarnings("unchecked")
+  private <Req, Resp> void respond(GrpcServerRequest<Req, Resp> request, Req message, Object result, long start) {
+    if (result instanceof IpamException e) {
+      fail(request, GrpcErrors.status(e.code()), e);
+      log.call(request.methodName(), message, "error " + e.code() + ": " + e.getMessage(), start);
+      metrics.call(request.methodName(), "error", e.code(), start);
+    } else {
+      request.response().end((Resp) result);
+      log.call(request.methodName(), message, CallLog.outcome(result), start);
+      metrics.call(request.methodName(), result instanceof AllocateResponse r
+          ? r.getOutcomeCase().name().toLowerCase(java.util.Locale.ROOT) : "ok", null, start);
+    }
+  }
+
+  private static void fail(GrpcServerRequest<?, ?> request, GrpcStatus status, IpamException e) {
+    request.response().trailers().set(GrpcErrors.DETAILS_TRAILER, GrpcErrors.details(status, e));
+    request.response().status(status).statusMessage(e.getMessage()).end();
+  }
+
+  private Pool pool(io.jipam.api.v1.Pool message) {
+    return pools.check(message);
+  }
+
+  private static Attachment attachment(io.jipam.api.v1.Attachment message) {
+    if (message.getContainerId().isEmpty()) {
+      throw IpamException.invalidConfig("request has no attachment (container_id, ifname)");
+    }
+    return Protos.attachment(message);
+  }
+
+  private AllocateResponse allocate(Access.Scope s, AllocateRequest r) {
+    Pool pool = pool(r.getPool());
+    List<IpAddress> requested = new ArrayList<>();
+    for (String text : r.getRequestedList()) {
+      requested.add(Protos.address(text, "requested address"));
+    }
+    AllocationOutcome outcome =
+        s.store().allocate(pool, new AllocationRequest(attachment(r.getAttachment()), requested,
+            Protos.requestedPod(r.getPod())));
+    pools.allocatedFrom(pool);
+    return Protos.outcome(outcome);
+  }
+
+  private AllocationsResponse release(Access.Scope s, ReleaseRequest r) {
+    Pool pool = pool(r.getPool());
+    return allocations(s.store().release(pool, attachment(r.getAttachment())));
+  }
+
+  private AllocationsResponse find(Access.Scope s, FindRequest r) {
+    Pool pool = pool(r.getPool());
+    return allocations(s.store().find(pool, attachment(r.getAttachment())));
+  }
+
+  private ListResponse list(Access.Scope s, ListRequest r) {
+    return Queries.list(s.store(), pool(r.getPool()), access.list(s, r));
+  }
+
+  private AllocationsResponse retainOnly(Access.Scope s, RetainOnlyRequest r) {
+    Pool pool = pool(r.getPool());
+    Set<Attachment> valid = new HashSet<>();
+    for (io.jipam.api.v1.Attachment a : r.getValidList()) {
+      valid.add(attachment(a));
+    }
+    IpamStore store = s.store();
+    return allocations(r.getDryRun() ? Queries.retainOnlyPreview(store, pool, valid) : store.retainOnly(pool, valid));
+  }
+
+  private UsageResponse usage(Access.Scope s, UsageRequest r) {
+    return Queries.usage(s.store(), pool(r.getPool()));
+  }
+
+  /** The pools served since start and, for a store that defines pools (etcd), those it holds. */
+  private ListPoolsResponse listPools(IpamStore store) {
+    java.util.TreeMap<String, Pool> all = new java.util.TreeMap<>();
+    for (Pool pool : Queries.definedPools(store)) {
+      all.put(pool.name(), pool);
+    }
+    for (Pool pool : pools.all()) {
+      all.put(pool.name(), pool);
+    }
+    ListPoolsResponse.Builder out = ListPoolsResponse.newBuilder();
+    for (Pool pool : all.values()) {
+      UsageResponse u = Queries.usage(store, pool);
+      PoolInfo.Builder info = PoolInfo.newBuilder().setPool(Protos.pool(pool)).addAllUsage(u.getRangeSetsList());
+      if (u.hasBlocks()) {
+        info.setBlocks(u.getBlocks());
+      }
+      out.addPools(info);
+    }
+    return out.build();
+  }
+
+  private static AllocationsResponse allocations(List<Allocation> list) {
+    return AllocationsResponse.newBuilder().addAllAllocations(Protos.allocations(list)).build();
+  }
+
+}

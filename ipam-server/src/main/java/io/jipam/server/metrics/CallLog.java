@@ -1,0 +1,80 @@
+package io.jipam.server.metrics;
+
+import io.jipam.api.v1.AllocateRequest;
+import io.jipam.api.v1.AllocateResponse;
+import io.jipam.api.v1.AllocationsResponse;
+import io.jipam.api.v1.FindRequest;
+import io.jipam.api.v1.ListRequest;
+import io.jipam.api.v1.ReleaseRequest;
+import io.jipam.api.v1.RetainOnlyRequest;
+import io.jipam.api.v1.UsageRequest;
+import java.io.PrintStream;
+import java.time.Instant;
+
+/**
+ * One line per call on stderr: time, method, pool, attachment, outcome, duration. {@code quiet}
+ * logs nothing but start-up and failures of jipamd itself. Thread-safe (PrintStream locks).
+ */
+public final class CallLog {
+  private final PrintStream out;
+  private final boolean calls;
+
+  public CallLog(PrintStream out, boolean calls) {
+    this.out = out;
+    this.calls = calls;
+  }
+
+  public static CallLog quiet() {
+    return new CallLog(System.err, false);
+  }
+
+  public void info(String message) {
+    out.println(Instant.now() + " jipamd " + message);
+  }
+
+  public void call(String method, Object request, String outcome, long startNanos) {
+    if (!calls) {
+      return;
+    }
+    long micros = (System.nanoTime() - startNanos) / 1000;
+    // the CNI endpoint passes its own "COMMAND pool=... attachment=... outcome=..." as the outcome
+    String rest = request == null && method.equals("CNI") ? "/" + outcome : target(request) + " outcome=" + outcome;
+    out.println(Instant.now() + " call method=" + method + rest + " duration_us=" + micros);
+  }
+
+  public static String outcome(Object response) {
+    if (response instanceof AllocateResponse r) {
+      return r.getOutcomeCase().name().toLowerCase(java.util.Locale.ROOT)
+          + (r.hasAllocated() && r.getAllocated().getExisting() ? "(existing)" : "");
+    }
+    if (response instanceof AllocationsResponse r) {
+      return "ok allocations=" + r.getAllocationsCount();
+    }
+    return "ok";
+  }
+
+  private static String target(Object request) {
+    if (request instanceof AllocateRequest r) {
+      return " pool=" + r.getPool().getName() + " attachment=" + r.getAttachment().getContainerId() + "/"
+          + r.getAttachment().getIfname();
+    }
+    if (request instanceof ReleaseRequest r) {
+      return " pool=" + r.getPool().getName() + " attachment=" + r.getAttachment().getContainerId() + "/"
+          + r.getAttachment().getIfname();
+    }
+    if (request instanceof FindRequest r) {
+      return " pool=" + r.getPool().getName() + " attachment=" + r.getAttachment().getContainerId() + "/"
+          + r.getAttachment().getIfname();
+    }
+    if (request instanceof ListRequest r) {
+      return " pool=" + r.getPool().getName();
+    }
+    if (request instanceof RetainOnlyRequest r) {
+      return " pool=" + r.getPool().getName() + " valid=" + r.getValidCount();
+    }
+    if (request instanceof UsageRequest r) {
+      return " pool=" + r.getPool().getName();
+    }
+    return "";
+  }
+}

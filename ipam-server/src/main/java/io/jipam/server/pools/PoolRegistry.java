@@ -1,0 +1,157 @@
+package io.jipam.server.pools;
+
+import io.jipam.api.Protos;
+import io.jipam.core.IoMessages;
+import io.jipam.core.IpamException;
+import io.jipam.core.store.Pool;
+import io.jipam.api.v1.ListPoolsResponse;
+import io.jipam.api.v1.PoolInfo;
+import io.jipam.server.metrics.CallLog;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The pool definitions this jipamd serves: the first request that names a pool defines it; a
+ * later request that names it with other ranges or another order is refused ({@code
+ * INVALID_CONFIG}), so two nodes with different conflists for one network cannot both allocate
+ * from it. The etcd store also checks against the definition stored in etcd, which outlives
+ * jipamd; for the file and memory stores the definition lives as long as this process.
+ *
+ * <p>A registry {@linkplain #persistent kept in a file} (the file store's: the data dir holds
+ * addresses, not ranges) writes a pool's definition there when it first allocates from it ({@link
+ * #allocatedFrom}; reads never write), and at start knows the pools the file names, so that {@link
+ * #all} (ListPools, {@code jipamctl check}) covers them before any call names them. A definition
+ * read from the file is provisional: the first request that names the pool defines it again, as
+ * before a restart, and the file follows at its next allocation. An unreadable file is named in
+ * the log and ignored (requests define the pools again).
+ *
+ * <p>Thread-safe. Bounded by the number of networks, which operators define.
+ */
+public final class PoolRegistry {
+  /** Bound of {@link #decoded}: definitions are few; past it the cache starts over. */
+  private static final int DECODED_MAX = 1024;
+
+  private final ConcurrentHashMap<String, Pool> pools = new ConcurrentHashMap<>();
+  /**
+   * Pool messages already decoded and checked: every request carries its pool's definition, and
+   * decoding it (CIDRs, ranges) costs more than hashing the message.
+   */
+  private final ConcurrentHashMap<io.jipam.api.v1.Pool, Pool> decoded = new ConcurrentHashMap<>();
+  /** Definitions read from {@link #file} at start and not yet named by a request. */
+  private final ConcurrentHashMap<String, Pool> provisional = new ConcurrentHashMap<>();
+  /** Where definitions are kept, or null. */
+  private final Path file;
+  /** What {@link #file} holds: the pools allocated from, with the definition of the last allocation. */
+  private final Map<String, Pool> persisted = new TreeMap<>();
+
+  /** Definitions for this process only. */
+  public PoolRegistry() {
+    this.file = null;
+  }
+
+  private PoolRegistry(Path file) {
+    this.file = file;
+  }
+
+  /** A registry kept in {@code file}: loads its definitions now (a missing file: none). */
+  public static PoolRegistry persistent(Path file, CallLog log) {
+    PoolRegistry r = new PoolRegistry(file);
+    if (Files.exists(file)) {
+      try {
+        for (PoolInfo info : ListPoolsResponse.parseFrom(Files.readAllBytes(file)).getPoolsList()) {
+          Pool pool = Protos.pool(info.getPool());
+          r.provisional.put(pool.name(), pool);
+          r.persisted.put(pool.name(), pool);
+        }
+      } catch (IOException | RuntimeException e) {
+        r.provisional.clear();
+        r.persisted.clear();
+        log.info("cannot read the pool definitions in " + file + " (" + IoMessages.describe(e)
+            + "): each pool is known again from the first call naming it");
+      }
+    }
+    return r;
+  }
+
+  /** Decodes the request's pool message ({@link Protos#pool}) and {@link #check}s it; cached. */
+  public Pool check(io.jipam.api.v1.Pool message) {
+    Pool known = decoded.get(message);
+    if (known != null) {
+      return known; // checked when first decoded; a name's definition never changes
+    }
+    Pool pool = check(Protos.pool(message));
+    if (decoded.size() >= DECODED_MAX) {
+      decoded.clear();
+    }
+    decoded.put(message, pool);
+    return pool;
+  }
+
+  /** Registers the pool or checks it against the registered definition; returns it. */
+  public Pool check(Pool pool) {
+    Pool known = pools.putIfAbsent(pool.name(), pool);
+    if (known == null) {
+      provisional.remove(pool.name()); // the request's definition holds from now on
+    }
+    if (known != null && !known.equals(pool)) {
+      throw IpamException.invalidConfig("network \"%s\" is served with ranges %s (order %s); this request"
+          + " names ranges %s (order %s). A pool's definition is fixed while jipamd runs: use another"
+          + " network name, or restart jipamd once the pool is no longer used",
+          pool.name(), known.rangeSets(), known.order().configName(), pool.rangeSets(),
+          pool.order().configName());
+    }
+    return pool;
+  }
+
+  /** The pools served since start, and those read from the file that no call has named yet. */
+  public List<Pool> all() {
+    Map<String, Pool> all = new TreeMap<>(provisional);
+    all.putAll(pools);
+    return new ArrayList<>(all.values());
+  }
+
+  /**
+   * After an allocation from {@code pool} (whatever its outcome): a registry kept in a file
+   * writes the definition there if the file does not hold it yet. Rare: once per pool and
+   * definition.
+   */
+  public void allocatedFrom(Pool pool) {
+    if (file == null) {
+      return;
+    }
+    synchronized (persisted) {
+      if (pool.equals(persisted.get(pool.name()))) {
+        return;
+      }
+      persisted.put(pool.name(), pool);
+      save();
+    }
+  }
+
+  /** Writes {@link #persisted} to the file (temp file, then rename); under its lock. */
+  private void save() {
+    ListPoolsResponse.Builder out = ListPoolsResponse.newBuilder();
+    for (Pool pool : persisted.values()) {
+      out.addPools(PoolInfo.newBuilder().setPool(Protos.pool(pool)));
+    }
+    Path temp = file.resolveSibling(file.getFileName() + ".tmp");
+    try {
+      Files.createDirectories(file.getParent(), PosixFilePermissions.asFileAttribute(
+          PosixFilePermissions.fromString("rwx------")));
+      Files.write(temp, out.build().toByteArray());
+      Files.setPosixFilePermissions(temp, PosixFilePermissions.fromString("rw-------"));
+      Files.move(temp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } catch (IOException e) {
+      // serving goes on: the file only spares a check after a restart the wait for a first call
+      System.err.println("jipamd: cannot write the pool definitions to " + file + ": " + IoMessages.describe(e));
+    }
+  }
+}
