@@ -1,8 +1,11 @@
 package io.jipam.server;
 
 import io.jipam.core.ErrorCode;
+import io.jipam.core.IoMessages;
 import io.jipam.core.IpamException;
 import io.jipam.hostlocal.HostLocalStores;
+import io.jipam.server.cni.CniEndpoint;
+import io.jipam.server.metrics.CallLog;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
