@@ -41,7 +41,8 @@ import picocli.CommandLine.Option;
  *       DEL of its own container; wall time per call and pairs per second of the batch.
  * </ul>
  * CPU per call is user+sys of the reaped children ({@link ChildCpu}) summed over all of a subject's
- * calls and divided by their count. Daemon mode ({@value #DAEMON}): the same plugin forwarding to a
+ * calls (the rounds', then {@code --cpu-seconds} of CPU blocks: 10 ms ticks are then 0.2% of the
+ * total) and divided by their count. Daemon mode ({@value #DAEMON}): the same plugin forwarding to a
  * jipamd on the file store of a data dir of its own, filled as the others (one jipamd per N); its
  * CPU is the plugin processes' plus the jipamd's over the same calls. The
  * data dirs go to tmpfs (/dev/shm) when it is there: the calls read through the page cache either
