@@ -40,7 +40,7 @@ run() { # name, jipamd args...
   for _ in $(seq 600); do grep -q ' jipamd ready' "$work/$name.log" && break; sleep 0.05; done
   # CPU per pair is read over the measured window only (jipamd from /proc, the clients from their
   # JVM): with the machine shared, it is what bounds throughput, whatever else runs
-  "$java" -cp "$cp" io.jipam.bench.server.JipamdThroughput \
+  "$java" -cp "$cp" io.jipam.bench.tools.JipamdThroughput \
     "unix:$work/$name.sock" 64 4 "$warmup" "$seconds" "$pid" | sed "s/^/$name: /"
   kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
 }
@@ -67,8 +67,8 @@ for s in $stores; do
     etcd)
       start_etcd
       # the ceiling: each allocation one compare-and-swap transaction on the same etcd, with 8
-      # clients (EtcdBench's) and with 64 (jipamd's); the higher one is the ceiling
-      "$java" -cp "$cp" io.jipam.bench.etcd.RawCasCeiling "$etcd_endpoint" "$seconds" 8 64 | sed "s/^/etcd: /"
+      # clients (the etcd scenario's) and with 64 (jipamd's); the higher one is the ceiling
+      "$java" -cp "$cp" io.jipam.bench.tools.RawCasCeiling "$etcd_endpoint" "$seconds" 8 64 | sed "s/^/etcd: /"
       printf '{"endpoints": ["%s"], "prefix": "/jipam-bench", "node": "bench"}\n' "$etcd_endpoint" \
         > "$work/etcd.json"
       run etcd --store etcd --etcd-config "$work/etcd.json"

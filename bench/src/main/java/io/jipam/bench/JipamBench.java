@@ -1,17 +1,10 @@
 package io.jipam.bench;
 
-import io.jipam.bench.alloc.AllocatorScenario;
-import io.jipam.bench.churn.ChurnScenario;
-import io.jipam.bench.cluster.ClusterScenario;
-import io.jipam.bench.report.ReportCommand;
-import io.jipam.bench.runtime.RuntimeScenario;
-import io.jipam.bench.etcd.EtcdScenario;
 import io.jipam.bench.harness.Harness;
 import io.jipam.bench.harness.Progress;
 import io.jipam.bench.harness.Scenario;
-import io.jipam.bench.harness.Scenarios;
-import io.jipam.bench.plugin.PluginScenario;
-import io.jipam.bench.service.ServiceScenario;
+import io.jipam.bench.harness.ScenarioType;
+import io.jipam.bench.report.ReportCommand;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
@@ -26,13 +19,10 @@ import picocli.CommandLine.Spec;
 
 /**
  * {@code jipam-bench <scenario> [options]}: glue between the command line and {@link Harness}.
- * Each subcommand builds its scenario from its options; {@code all} builds every one.
+ * The subcommands come from the registry ({@link Scenarios}): each builds its scenario from its
+ * options; {@code all} builds every one the registry puts in it.
  */
 @Command(name = "jipam-bench", mixinStandardHelpOptions = true, version = "jipam-bench 0.1.0",
-    subcommands = {JipamBench.Allocator.class, JipamBench.Plugin.class, JipamBench.Etcd.class,
-        JipamBench.Service.class, JipamBench.Cluster.class, JipamBench.RuntimeCommand.class, JipamBench.Churn.class,
-        JipamBench.Scale.class,
-        JipamBench.All.class, ReportCommand.class},
     synopsisSubcommandLabel = "<scenario>", usageHelpWidth = 100,
     description = {"Measures jipam next to its peers in the same run and writes samples.csv, summary.md,",
         "charts (PNG) and machine.json into a results directory (--out, default bench-results/<timestamp>).",
@@ -117,145 +107,39 @@ public final class JipamBench implements Callable<Integer> {
     return String.join(" ", words);
   }
 
-  @Command(name = "allocator", mixinStandardHelpOptions = true, usageHelpWidth = 100)
-  static final class Allocator implements Callable<Integer> {
+  /**
+   * One subcommand: the common options, the options of its scenarios as mixins, and the scenarios
+   * built from them. A scenario's subcommand runs that scenario; {@code all} runs every scenario the
+   * registry puts in it.
+   */
+  @Command(mixinStandardHelpOptions = true, usageHelpWidth = 100)
+  static final class ScenarioCommand implements Callable<Integer> {
     @Spec
     CommandLine.Model.CommandSpec spec;
     @Mixin
     Common common;
-    @Mixin
-    AllocatorScenario.Options options;
+    private final List<ScenarioType.Bound> scenarios;
 
-    @Override
-    public Integer call() throws Exception {
-      return run(spec.commandLine(), common, List.of(new AllocatorScenario(options)));
+    ScenarioCommand(List<ScenarioType.Bound> scenarios) {
+      this.scenarios = scenarios;
     }
-  }
-
-  @Command(name = "plugin", mixinStandardHelpOptions = true, usageHelpWidth = 100)
-  static final class Plugin implements Callable<Integer> {
-    @Spec
-    CommandLine.Model.CommandSpec spec;
-    @Mixin
-    Common common;
-    @Mixin
-    PluginScenario.Options options;
 
     @Override
     public Integer call() throws Exception {
-      return run(spec.commandLine(), common, List.of(new PluginScenario(options)));
+      return run(spec.commandLine(), common, scenarios.stream().map(b -> b.scenario().get()).toList());
     }
-  }
 
-  @Command(name = "etcd", mixinStandardHelpOptions = true, usageHelpWidth = 100)
-  static final class Etcd implements Callable<Integer> {
-    @Spec
-    CommandLine.Model.CommandSpec spec;
-    @Mixin
-    Common common;
-    @Mixin
-    EtcdScenario.Options options;
-
-    @Override
-    public Integer call() throws Exception {
-      return run(spec.commandLine(), common, List.of(new EtcdScenario(options)));
-    }
-  }
-
-  @Command(name = "runtime", mixinStandardHelpOptions = true, usageHelpWidth = 100)
-  static final class RuntimeCommand implements Callable<Integer> {
-    @Spec
-    CommandLine.Model.CommandSpec spec;
-    @Mixin
-    Common common;
-    @Mixin
-    RuntimeScenario.Options options;
-
-    @Override
-    public Integer call() throws Exception {
-      return run(spec.commandLine(), common, List.of(new RuntimeScenario(options)));
-    }
-  }
-
-  @Command(name = "churn", mixinStandardHelpOptions = true, usageHelpWidth = 100)
-  static final class Churn implements Callable<Integer> {
-    @Spec
-    CommandLine.Model.CommandSpec spec;
-    @Mixin
-    Common common;
-    @Mixin
-    ChurnScenario.Options options;
-
-    @Override
-    public Integer call() throws Exception {
-      return run(spec.commandLine(), common, List.of(new ChurnScenario(options)));
-    }
-  }
-
-  @Command(name = "all", mixinStandardHelpOptions = true, usageHelpWidth = 100)
-  static final class All implements Callable<Integer> {
-    @Spec
-    CommandLine.Model.CommandSpec spec;
-    @Mixin
-    Common common;
-    @Mixin
-    AllocatorScenario.Options allocator;
-    @Mixin
-    PluginScenario.Options plugin;
-    @Mixin
-    EtcdScenario.Options etcd;
-
-    @Override
-    public Integer call() throws Exception {
-      return run(spec.commandLine(), common, List.of(new AllocatorScenario(allocator), new PluginScenario(plugin),
-          new EtcdScenario(etcd), new ServiceScenario(new ServiceScenario.Options()),
-          new ClusterScenario(new ClusterScenario.Options()), new RuntimeScenario(new RuntimeScenario.Options()),
-          new ChurnScenario(new ChurnScenario.Options())));
-    }
-  }
-
-  @Command(name = "service", mixinStandardHelpOptions = true, usageHelpWidth = 100)
-  static final class Service implements Callable<Integer> {
-    @Spec
-    CommandLine.Model.CommandSpec spec;
-    @Mixin
-    Common common;
-    @Mixin
-    ServiceScenario.Options options;
-
-    @Override
-    public Integer call() throws Exception {
-      return run(spec.commandLine(), common, List.of(new ServiceScenario(options)));
-    }
-  }
-
-  @Command(name = "scale", mixinStandardHelpOptions = true, usageHelpWidth = 100)
-  static final class Scale implements Callable<Integer> {
-    @Spec
-    CommandLine.Model.CommandSpec spec;
-    @Mixin
-    Common common;
-    @Mixin
-    io.jipam.bench.scale.ScaleScenario.Options options;
-
-    @Override
-    public Integer call() throws Exception {
-      return run(spec.commandLine(), common, List.of(new io.jipam.bench.scale.ScaleScenario(options)));
-    }
-  }
-
-  @Command(name = "cluster", mixinStandardHelpOptions = true, usageHelpWidth = 100)
-  static final class Cluster implements Callable<Integer> {
-    @Spec
-    CommandLine.Model.CommandSpec spec;
-    @Mixin
-    Common common;
-    @Mixin
-    ClusterScenario.Options options;
-
-    @Override
-    public Integer call() throws Exception {
-      return run(spec.commandLine(), common, List.of(new ClusterScenario(options)));
+    /** The subcommand {@code name}; the options of {@code withOptions} are on its command line. */
+    static CommandLine of(String name, String description, List<ScenarioType.Bound> scenarios,
+        List<ScenarioType.Bound> withOptions) {
+      CommandLine.Model.CommandSpec spec = CommandLine.Model.CommandSpec.forAnnotatedObject(new ScenarioCommand(scenarios));
+      spec.name(name);
+      spec.usageMessage().description(description);
+      int i = 0;
+      for (ScenarioType.Bound b : withOptions) {
+        spec.addMixin("scenario" + i++, CommandLine.Model.CommandSpec.forAnnotatedObject(b.options()));
+      }
+      return new CommandLine(spec);
     }
   }
 
@@ -267,11 +151,27 @@ public final class JipamBench implements Callable<Integer> {
     return 2;
   }
 
-  /** The command line, with the scenario list in its help. */
+  /**
+   * The command line: a subcommand per entry of {@link Scenarios#ALL}, then {@code all} and
+   * {@code report}. Build a new one per run: the options objects are filled in place.
+   */
   static CommandLine commandLine() {
     CommandLine cmd = new CommandLine(new JipamBench());
-    Scenarios.AVAILABLE.forEach((name, what) ->
-        cmd.getSubcommands().get(name).getCommandSpec().usageMessage().description(what));
+    List<ScenarioType.Bound> all = new ArrayList<>();
+    List<ScenarioType.Bound> allOptions = new ArrayList<>();
+    for (ScenarioType<?> type : Scenarios.ALL) {
+      ScenarioType.Bound own = type.bind();
+      cmd.addSubcommand(type.name(), ScenarioCommand.of(type.name(), type.description(), List.of(own), List.of(own)));
+      if (type.inAll() != ScenarioType.InAll.NO) {
+        ScenarioType.Bound inAll = type.bind();
+        all.add(inAll);
+        if (type.inAll() == ScenarioType.InAll.WITH_OPTIONS) {
+          allOptions.add(inAll);
+        }
+      }
+    }
+    cmd.addSubcommand("all", ScenarioCommand.of("all", Scenarios.ALL_DESCRIPTION, all, allOptions));
+    cmd.addSubcommand("report", new ReportCommand());
     return cmd;
   }
 

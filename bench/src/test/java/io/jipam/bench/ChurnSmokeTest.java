@@ -1,8 +1,8 @@
 package io.jipam.bench;
 
-import static io.jipam.bench.BenchOutputs.assertMarkdownTable;
-import static io.jipam.bench.BenchOutputs.assertPng;
-import static io.jipam.bench.BenchOutputs.cell;
+import static io.jipam.bench.ScenarioOutputs.assertMarkdownTable;
+import static io.jipam.bench.ScenarioOutputs.assertPng;
+import static io.jipam.bench.ScenarioOutputs.cell;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -14,13 +14,12 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Smoke test of {@code jipam-bench churn --quick}: it runs each backend that is here (jipam direct
+ * Smoke test of {@code jipam-bench churn --quick}: it runs each subject that is here (jipam direct
  * and via jipamd when dist/ is built, host-local when installed), and its samples, timeline,
  * calls, summary and charts parse. Not how fast anything is.
  */
@@ -33,48 +32,49 @@ class ChurnSmokeTest {
 
   @Test
   @Timeout(value = 90, unit = TimeUnit.SECONDS)
-  void churnQuick_everyBackendAddressesEveryPodAndReleasesIt() throws IOException {
+  void churnQuick_everySubjectAddressesEveryPodAndReleasesIt() throws IOException {
     boolean jipam = Files.isExecutable(DIST.resolve("bin/jipam"));
     boolean daemon = jipam && Files.isExecutable(DIST.resolve("bin/jipamd"));
     boolean hostLocal = Files.isExecutable(HOST_LOCAL);
     assumeTrue(jipam || hostLocal, "neither " + DIST.resolve("bin/jipam") + " nor " + HOST_LOCAL + " is here");
     Path out = tmp.resolve("churn");
-    BenchOutputs.Run run = BenchOutputs.run("churn", "--quick", "--seed", "5", "--jipam",
+    ScenarioOutputs.Run run = ScenarioOutputs.run("churn", "--quick", "--seed", "5", "--jipam",
         DIST.resolve("bin/jipam").toString(), "--out", out.toString());
     assertEquals(0, run.exit(), run.err());
     assertFalse(run.err().contains("\r"), "a progress bar was drawn on a non-terminal: " + run.err());
 
-    List<String> backends = new ArrayList<>();
+    List<String> subjects = new ArrayList<>();
     if (jipam) {
-      backends.add("file");
+      subjects.add("file");
     }
     if (hostLocal) {
-      backends.add("host-local");
+      subjects.add("host-local");
     }
     if (daemon) {
-      backends.add("daemon");
+      subjects.add("daemon");
     }
-    List<String[]> samples = BenchOutputs.samples(out);
-    List<String[]> calls = BenchOutputs.csv(out.resolve("churn-calls.csv"),
-        "backend,round,pod,command,arrival_ms,start_ms,end_ms,ok");
-    List<String[]> timeline = BenchOutputs.csv(out.resolve("churn-timeline.csv"), "backend,round,seconds,in_use,waiting");
+    List<ScenarioOutputs.Row> samples = ScenarioOutputs.samples(out);
+    List<String[]> calls = ScenarioOutputs.csv(out.resolve("churn-calls.csv"),
+        "subject,round,pod,command,arrival_ms,start_ms,end_ms,ok");
+    List<String[]> timeline = ScenarioOutputs.csv(out.resolve("churn-timeline.csv"), "subject,round,seconds,in_use,waiting");
     String summary = Files.readString(out.resolve("summary.md"));
     long pods = -1;
-    for (String backend : backends) {
-      long adds = samples.stream().filter(r -> r[0].equals("churn") && r[2].equals(backend)
-          && r[5].equals("time to address")).count();
-      long dels = calls.stream().filter(r -> r[0].equals(backend) && r[3].equals("DEL") && r[7].equals("true")).count();
-      assertTrue(adds > 0, backend + " addressed no pod");
-      assertEquals(adds, dels, backend + ": every addressed pod is released");
+    for (String subject : subjects) {
+      long adds = samples.stream().filter(r -> r.scenario().equals("churn") && r.subject().equals(subject)
+          && r.metric().equals("time to address")).count();
+      long dels = calls.stream().filter(r -> r[0].equals(subject) && r[3].equals("DEL") && r[7].equals("true")).count();
+      assertTrue(adds > 0, subject + " addressed no pod");
+      assertEquals(adds, dels, subject + ": every addressed pod is released");
       if (pods >= 0) {
-        assertEquals(pods, adds, "every backend plays the same pods");
+        assertEquals(pods, adds, "every subject plays the same pods");
       }
       pods = adds;
-      assertTrue(calls.stream().filter(r -> r[0].equals(backend)).allMatch(r -> r[7].equals("true")), backend + " had a failed call");
-      List<String[]> points = timeline.stream().filter(r -> r[0].equals(backend)).toList();
-      assertTrue(points.stream().anyMatch(r -> Integer.parseInt(r[3]) > 0), backend + ": no pod ever held an address");
-      assertEquals("0", points.get(points.size() - 1)[3], backend + ": pods still hold addresses at the end");
-      assertTrue(samples.stream().anyMatch(r -> r[2].equals(backend) && r[5].equals("cpu")), backend + " has no CPU sample");
+      assertTrue(calls.stream().filter(r -> r[0].equals(subject)).allMatch(r -> r[7].equals("true")), subject + " had a failed call");
+      List<String[]> points = timeline.stream().filter(r -> r[0].equals(subject)).toList();
+      assertTrue(points.stream().anyMatch(r -> Integer.parseInt(r[3]) > 0), subject + ": no pod ever held an address");
+      assertEquals("0", points.get(points.size() - 1)[3], subject + ": pods still hold addresses at the end");
+      assertTrue(samples.stream().anyMatch(r -> r.subject().equals(subject) && r.metric().equals("cpu")),
+          subject + " has no CPU sample");
     }
     String label = jipam ? "| jipam (file store) |" : "| host-local |";
     assertMarkdownTable(summary, label);
@@ -86,17 +86,16 @@ class ChurnSmokeTest {
 
   @Test
   @Timeout(value = 90, unit = TimeUnit.SECONDS)
-  void churnQuick_etcdBackend_addressesEveryPodThroughJipamdOnARealEtcd() throws IOException {
+  void churnQuick_etcdSubject_addressesEveryPodThroughJipamdOnARealEtcd() throws IOException {
     assumeTrue(Files.isExecutable(DIST.resolve("bin/jipam")) && Files.isExecutable(DIST.resolve("bin/jipamd")),
         "dist/ not built (./mvnw -q -DskipTests package)");
-    assumeTrue(Stream.of(System.getenv().getOrDefault("PATH", "/usr/bin").split(":"))
-        .anyMatch(d -> Files.isExecutable(Path.of(d, "etcd"))), "no etcd on PATH");
+    assumeTrue(ScenarioOutputs.etcdInstalled(), "no etcd on PATH");
     Path out = tmp.resolve("etcd");
-    BenchOutputs.Run run = BenchOutputs.run("churn", "--quick", "--backend", "etcd", "--jipam",
+    ScenarioOutputs.Run run = ScenarioOutputs.run("churn", "--quick", "--subjects", "etcd", "--jipam",
         DIST.resolve("bin/jipam").toString(), "--out", out.toString());
     assertEquals(0, run.exit(), run.err());
-    List<String[]> calls = BenchOutputs.csv(out.resolve("churn-calls.csv"),
-        "backend,round,pod,command,arrival_ms,start_ms,end_ms,ok");
+    List<String[]> calls = ScenarioOutputs.csv(out.resolve("churn-calls.csv"),
+        "subject,round,pod,command,arrival_ms,start_ms,end_ms,ok");
     long adds = calls.stream().filter(r -> r[3].equals("ADD") && r[7].equals("true")).count();
     long dels = calls.stream().filter(r -> r[3].equals("DEL") && r[7].equals("true")).count();
     assertTrue(adds > 0 && adds == dels && adds * 2 == calls.size(), "ADDs " + adds + ", DELs " + dels + " of " + calls.size());
@@ -106,12 +105,12 @@ class ChurnSmokeTest {
   }
 
   @Test
-  void churn_unknownBackend_isAClearErrorAndWritesNothing() {
+  void churn_unknownSubjectByItsOldOptionName_isAClearErrorAndWritesNothing() {
     Path out = tmp.resolve("bad");
-    BenchOutputs.Run run = BenchOutputs.run("churn", "--quick", "--backend", "calico", "--out", out.toString());
+    ScenarioOutputs.Run run = ScenarioOutputs.run("churn", "--quick", "--backend", "calico", "--out", out.toString());
     assertEquals(2, run.exit(), run.err());
-    assertTrue(run.err().contains("--backend: unknown backend 'calico'"), run.err());
-    BenchOutputs.Run rate = BenchOutputs.run("churn", "--rate", "0", "--out", out.toString());
+    assertTrue(run.err().contains("--subjects: unknown subject 'calico'"), run.err());
+    ScenarioOutputs.Run rate = ScenarioOutputs.run("churn", "--rate", "0", "--out", out.toString());
     assertEquals(2, rate.exit(), rate.err());
     assertTrue(rate.err().contains("--rate must be in (0, 1000], got 0.0"), rate.err());
     assertFalse(Files.exists(out), "a refused command created " + out);

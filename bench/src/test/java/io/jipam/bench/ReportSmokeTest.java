@@ -1,7 +1,7 @@
 package io.jipam.bench;
 
-import static io.jipam.bench.BenchOutputs.assertMarkdownTable;
-import static io.jipam.bench.BenchOutputs.assertPng;
+import static io.jipam.bench.ScenarioOutputs.assertMarkdownTable;
+import static io.jipam.bench.ScenarioOutputs.assertPng;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -28,15 +28,15 @@ class ReportSmokeTest {
   void reportFromAChurnRun_writesThePageAndCopiesItsCharts() throws Exception {
     assumeTrue(Files.isExecutable(Path.of("/usr/lib/cni/host-local")), "host-local is not installed");
     Path results = tmp.resolve("results");
-    BenchOutputs.Run run = BenchOutputs.run("churn", "--quick", "--backend", "host-local", "--out", results.toString());
+    ScenarioOutputs.Run run = ScenarioOutputs.run("churn", "--quick", "--subjects", "host-local", "--out", results.toString());
     assertEquals(0, run.exit(), run.err());
     Path docs = Files.createDirectories(tmp.resolve("docs"));
-    BenchOutputs.Run report = BenchOutputs.run("report", "--from", results.toString(), "--docs", docs.toString());
+    ScenarioOutputs.Run report = ScenarioOutputs.run("report", "--from", results.toString(), "--docs", docs.toString());
     assertEquals(0, report.exit(), report.err());
     String page = Files.readString(docs.resolve("benchmarks.md"));
     assertMarkdownTable(page, "| host-local |");
     assertMarkdownTable(page, "| CPU |");
-    assertTrue(page.contains("dist/bin/jipam-bench churn --quick --backend host-local --out " + results), page);
+    assertTrue(page.contains("dist/bin/jipam-bench churn --quick --subjects host-local --out " + results), page);
     assertTrue(page.contains("## Where jipam is behind, and why"), page);
     assertTrue(page.contains("## The plugin against host-local") && page.contains("*Not in this run.*"), page);
     assertFalse(page.contains("{{"), "a placeholder is left: " + page);
@@ -44,7 +44,7 @@ class ReportSmokeTest {
       assertTrue(page.contains("(img/" + png + ")"), png + " not linked");
       assertPng(docs.resolve("img").resolve(png));
     }
-    BenchOutputs.Run missing = BenchOutputs.run("report", "--from", tmp.resolve("none").toString(), "--docs", docs.toString());
+    ScenarioOutputs.Run missing = ScenarioOutputs.run("report", "--from", tmp.resolve("none").toString(), "--docs", docs.toString());
     assertEquals(2, missing.exit(), missing.err());
     assertTrue(missing.err().contains("no summary.md"), missing.err());
   }

@@ -1,7 +1,7 @@
 package io.jipam.bench;
 
-import static io.jipam.bench.BenchOutputs.assertMarkdownTable;
-import static io.jipam.bench.BenchOutputs.assertPng;
+import static io.jipam.bench.ScenarioOutputs.assertMarkdownTable;
+import static io.jipam.bench.ScenarioOutputs.assertPng;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -48,19 +48,19 @@ class RuntimeSmokeTest {
         .allMatch(p -> Files.isExecutable(Path.of(p))), "needs containerd, runc, the CNI plugins and busybox-static");
     Set<String> before = nodeDirs();
     Path out = tmp.resolve("runtime");
-    BenchOutputs.Run run = BenchOutputs.run("runtime", "--quick", "--jipam", DIST.resolve("bin/jipam").toString(),
+    ScenarioOutputs.Run run = ScenarioOutputs.run("runtime", "--quick", "--jipam", DIST.resolve("bin/jipam").toString(),
         "--out", out.toString());
     assertEquals(0, run.exit(), run.err());
     assertFalse(run.err().contains("\r"), "a progress bar was drawn on a non-terminal: " + run.err());
     String summary = Files.readString(out.resolve("summary.md"));
     assertFalse(summary.contains("**Skipped**"), summary);
-    List<String[]> samples = BenchOutputs.samples(out);
+    List<ScenarioOutputs.Row> samples = ScenarioOutputs.samples(out);
     List<String> subjects = Files.isExecutable(DIST.resolve("bin/jipamd"))
         ? List.of("jipam", "jipam via jipamd", "host-local") : List.of("jipam", "host-local");
     for (String subject : subjects) {
       for (int n : List.of(1, 2)) {
-        long addressed = samples.stream().filter(r -> r[0].equals("runtime") && r[1].equals("atOnce=" + n)
-            && r[2].equals(subject) && r[5].equals("time to address") && Double.parseDouble(r[8]) > 0).count();
+        long addressed = samples.stream().filter(r -> r.scenario().equals("runtime") && r.workload().equals("atOnce=" + n)
+            && r.subject().equals(subject) && r.metric().equals("time to address") && r.value() > 0).count();
         assertEquals(n, addressed, subject + " at " + n + " at once");
       }
       assertMarkdownTable(summary, "| 2 | " + subject + " |");

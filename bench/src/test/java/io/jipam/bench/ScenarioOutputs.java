@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.jipam.bench.harness.Sample;
+import io.jipam.bench.support.LocalEtcd;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -24,12 +25,15 @@ import javax.imageio.ImageIO;
 import picocli.CommandLine;
 
 /**
- * Runs {@code jipam-bench} in this JVM and checks what it wrote: samples.csv (header, column count,
- * numeric columns), Markdown tables (header, separator, row of the same width), PNG charts (decode,
- * size) and machine.json. For the scenario smoke tests.
+ * The bench tests' one output checker: runs {@code jipam-bench} in this JVM and checks what it
+ * wrote: samples.csv (header, column count, numeric columns), a scenario's own CSV files (header,
+ * column count), Markdown tables (header, separator, row of the same width), PNG charts (signature,
+ * decode, size, link from the summary) and machine.json.
  */
 final class ScenarioOutputs {
-  private static final int CSV_COLUMNS = Sample.CSV_HEADER.split(",").length;
+  private static final List<String> MACHINE_FIELDS = List.of("cores", "memoryBytes", "cpuModel", "kernel", "os", "jdk",
+      "pluginJvm", "peers", "jipamCommit", "loadAverageStart", "loadAverageEnd", "command", "seed", "startedAt",
+      "endedAt");
 
   private ScenarioOutputs() {}
 
@@ -64,19 +68,34 @@ final class ScenarioOutputs {
 
   /** The data rows of samples.csv, after checking the header, the column count and the numbers. */
   static List<Row> csv(Path file) throws IOException {
-    List<String> lines = Files.readAllLines(file);
-    assertEquals(Sample.CSV_HEADER, lines.get(0));
     List<Row> rows = new ArrayList<>();
-    for (String line : lines.subList(1, lines.size())) {
-      String[] c = line.split(",", -1);
-      assertEquals(CSV_COLUMNS, c.length, line);
+    for (String[] c : csv(file, Sample.CSV_HEADER)) {
       Row row = new Row(c[0], c[1], c[2], c[3], Integer.parseInt(c[4]), c[5], c[6], Integer.parseInt(c[7]),
           Double.parseDouble(c[8]));
-      assertTrue(row.calls() >= 1 && Double.isFinite(row.value()), line);
+      assertTrue(row.calls() >= 1 && Double.isFinite(row.value()), String.join(",", c));
       rows.add(row);
     }
-    assertFalse(rows.isEmpty(), "no samples in " + file);
     return rows;
+  }
+
+  /** The data rows of a CSV file with the given header; every row has as many cells as the header. */
+  static List<String[]> csv(Path file, String header) throws IOException {
+    List<String> lines = Files.readAllLines(file);
+    assertEquals(header, lines.get(0), file.toString());
+    int columns = header.split(",").length;
+    List<String[]> rows = new ArrayList<>();
+    for (String line : lines.subList(1, lines.size())) {
+      String[] cells = line.split(",", -1);
+      assertEquals(columns, cells.length, file + ": " + line);
+      rows.add(cells);
+    }
+    assertFalse(rows.isEmpty(), "no rows in " + file);
+    return rows;
+  }
+
+  /** samples.csv of a results directory, as {@link #csv(Path)}. */
+  static List<Row> samples(Path out) throws IOException {
+    return csv(out.resolve("samples.csv"));
   }
 
   static List<Row> select(List<Row> rows, Predicate<Row> filter) {
@@ -104,8 +123,15 @@ final class ScenarioOutputs {
     assertEquals(columns, lines.get(row).chars().filter(ch -> ch == '|').count(), lines.get(row));
   }
 
-  /** A PNG that decodes, 900 × 540, linked from the summary. */
-  static void assertPng(Path file, String summary) throws IOException {
+  /** The value of a Markdown table row's cell (0-based, after the leading pipe). */
+  static String cell(String markdown, String rowStart, int index) {
+    String line = markdown.lines().filter(l -> l.startsWith(rowStart)).findFirst().orElseThrow(
+        () -> new AssertionError("no row " + rowStart + " in:\n" + markdown));
+    return line.split("\\|", -1)[index + 1].trim();
+  }
+
+  /** A PNG (its signature) that decodes to the harness's chart size, 900 × 540. */
+  static void assertPng(Path file) throws IOException {
     byte[] head = new byte[8];
     try (var in = Files.newInputStream(file)) {
       assertEquals(8, in.read(head));
@@ -116,24 +142,28 @@ final class ScenarioOutputs {
     assertNotNull(image, file + " does not decode as an image");
     assertEquals(900, image.getWidth());
     assertEquals(540, image.getHeight());
+  }
+
+  /** {@link #assertPng(Path)}, and linked from the summary. */
+  static void assertPng(Path file, String summary) throws IOException {
+    assertPng(file);
     assertTrue(summary.contains("](" + file.getFileName() + ")"), file.getFileName() + " not linked from summary.md");
   }
 
-  /** machine.json parses and names the seed and the jipam commit. */
+  /** machine.json parses, has every field, names this machine's cores and both peers, and the seed. */
   static JsonNode machine(Path out, long seed) throws IOException {
     JsonNode machine = new ObjectMapper().readTree(out.resolve("machine.json").toFile());
+    for (String field : MACHINE_FIELDS) {
+      assertTrue(machine.has(field), "machine.json lacks " + field + ": " + machine);
+    }
+    assertEquals(Runtime.getRuntime().availableProcessors(), machine.get("cores").asInt());
+    assertTrue(machine.get("peers").has("host-local") && machine.get("peers").has("etcd"), machine.toString());
     assertEquals(seed, machine.get("seed").asLong(), machine.toString());
-    assertTrue(machine.has("jipamCommit") && machine.has("loadAverageEnd"), machine.toString());
     return machine;
   }
 
-  /** Whether an etcd binary is on PATH. */
+  /** Whether an etcd binary is on PATH ({@link LocalEtcd#binary()}). */
   static boolean etcdInstalled() {
-    for (String d : System.getenv().getOrDefault("PATH", "/usr/bin").split(":")) {
-      if (Files.isExecutable(Path.of(d, "etcd"))) {
-        return true;
-      }
-    }
-    return false;
+    return LocalEtcd.binary() != null;
   }
 }

@@ -1,5 +1,6 @@
 package io.jipam.bench.churn;
 
+import io.jipam.bench.harness.Chart;
 import io.jipam.bench.harness.Report;
 import io.jipam.bench.harness.RunContext;
 import io.jipam.bench.harness.Stats;
@@ -10,11 +11,12 @@ import java.util.Map;
 
 /** The {@code churn} section of summary.md and its charts. */
 final class ChurnReport {
+  private static final String SECONDS = "seconds since the run started";
   private static final Map<String, String> LABELS = Map.of(
-      Backend.FILE, "jipam (file store)",
-      Backend.HOST_LOCAL, "host-local",
-      Backend.DAEMON, "jipam via jipamd (file store)",
-      Backend.ETCD, "jipam via jipamd (etcd store)");
+      Subject.FILE, "jipam (file store)",
+      Subject.HOST_LOCAL, "host-local",
+      Subject.DAEMON, "jipam via jipamd (file store)",
+      Subject.ETCD, "jipam via jipamd (etcd store)");
 
   private final RunContext c;
   private final String scenario;
@@ -37,20 +39,20 @@ final class ChurnReport {
     this.outcomes = outcomes;
   }
 
-  static String label(String backend) {
-    return LABELS.getOrDefault(backend, backend);
+  static String label(String subject) {
+    return LABELS.getOrDefault(subject, subject);
   }
 
-  private List<Double> values(String backend, String operation, String metric) {
+  private List<Double> values(String subject, String operation, String metric) {
     return c.results().values(s -> s.scenario().equals(scenario) && s.workload().equals(workload)
-        && s.subject().equals(backend) && s.operation().equals(operation) && s.metric().equals(metric));
+        && s.subject().equals(subject) && s.operation().equals(operation) && s.metric().equals(metric));
   }
 
-  private double perCall(String backend, String metric) {
+  private double perCall(String subject, String metric) {
     double sum = 0;
     int calls = 0;
     for (var s : c.results().select(s -> s.scenario().equals(scenario) && s.workload().equals(workload)
-        && s.subject().equals(backend) && s.metric().equals(metric))) {
+        && s.subject().equals(subject) && s.metric().equals(metric))) {
       sum += s.value();
       calls += s.calls();
     }
@@ -63,10 +65,10 @@ final class ChurnReport {
     r.heading(2, "churn").paragraph(String.format(java.util.Locale.ROOT,
         "Pod churn through the plugins' real processes: %d pods arriving over %.1f s (Poisson arrivals, `%s`), "
             + "each ADD on arrival and DEL when its lifetime (exponential, capped at %.0f× the mean) has passed, "
-            + "after one untimed pod per backend; "
-            + "at most %d plugin processes at once, later calls wait. Every backend plays the same pods (from the "
+            + "after one untimed pod per subject; "
+            + "at most %d plugin processes at once, later calls wait. Every subject plays the same pods (from the "
             + "seed) on %s. Time to address runs from a pod's arrival to the end of its ADD, waits included. "
-            + "CPU per call is user+sys of the plugin processes (and of the jipamd, for the daemon backend) over "
+            + "CPU per call is user+sys of the plugin processes (and of the jipamd, for the daemon subject) over "
             + "the whole run divided by its calls. A ratio below 1 means jipam is cheaper or faster.",
         plan.pods().size(), last / 1000.0, workload, PodPlan.LIFETIME_CAP, maxInFlight, subnet));
     available.forEach((b, why) -> {
@@ -74,11 +76,12 @@ final class ChurnReport {
         r.paragraph("**" + label(b) + " not run**: " + why + ".");
       }
     });
-    double hlTta = Stats.median(values(Backend.HOST_LOCAL, "ADD", "time to address"));
-    double hlCpu = perCall(Backend.HOST_LOCAL, "cpu");
+    double hlTta = Stats.median(values(Subject.HOST_LOCAL, "ADD", "time to address"));
+    double hlCpu = perCall(Subject.HOST_LOCAL, "cpu");
     List<List<String>> rows = new ArrayList<>();
-    TimeChart inUse = new TimeChart("Pods holding an address (solid) and waiting for one (dashed)", "pods", false, false);
-    TimeChart tta = new TimeChart("Time to address, each pod", "ms from arrival to address (log)", true, true);
+    Chart inUse = new Chart(Chart.Kind.STEPS, "Pods holding an address (solid) and waiting for one (dashed)", SECONDS,
+        "pods", false);
+    Chart tta = new Chart(Chart.Kind.DOTS, "Time to address, each pod", SECONDS, "ms from arrival to address (log)", true);
     for (Map.Entry<String, List<ChurnRun.Outcome>> e : outcomes.entrySet()) {
       String b = e.getKey();
       List<Double> times = values(b, "ADD", "time to address");
@@ -96,8 +99,8 @@ final class ChurnReport {
           Report.fmt(times.stream().mapToDouble(Double::doubleValue).max().orElse(Double.NaN)),
           Report.fmt(Stats.median(values(b, "ADD", "wall"))), Report.fmt(Stats.median(values(b, "DEL", "wall"))),
           Report.fmt(cpu), Integer.toString(peak), Integer.toString(failed), left < 0 ? "–" : Integer.toString(left),
-          b.equals(Backend.HOST_LOCAL) ? "" : Report.ratio(Stats.ratio(p50, hlTta)),
-          b.equals(Backend.HOST_LOCAL) ? "" : Report.ratio(Stats.ratio(cpu, hlCpu))));
+          b.equals(Subject.HOST_LOCAL) ? "" : Report.ratio(Stats.ratio(p50, hlTta)),
+          b.equals(Subject.HOST_LOCAL) ? "" : Report.ratio(Stats.ratio(cpu, hlCpu))));
       ChurnRun.Outcome first = e.getValue().get(0);
       for (ChurnRun.Point p : first.timeline()) {
         inUse.put(label(b), p.seconds(), p.inUse());
@@ -111,7 +114,7 @@ final class ChurnReport {
         }
       }
     }
-    r.table(List.of("backend", "pods addressed", "time to address p50 ms", "p99 ms", "max ms", "ADD wall p50 ms",
+    r.table(List.of("subject", "pods addressed", "time to address p50 ms", "p99 ms", "max ms", "ADD wall p50 ms",
         "DEL wall p50 ms", "CPU/call ms", "peak pods holding an address", "failed calls", "addresses left after the run",
         "time to address p50 / host-local", "CPU / host-local"), "lrrrrrrrrrrrr", rows);
     inUse.savePng(c.file("churn-in-use.png"), 900, 540);

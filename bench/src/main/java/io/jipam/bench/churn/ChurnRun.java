@@ -16,7 +16,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 
 /**
- * Plays a {@link PodPlan} against one {@link Backend}: each pod's ADD is started when it arrives
+ * Plays a {@link PodPlan} against one {@link Subject}: each pod's ADD is started when it arrives
  * (at most {@code maxInFlight} plugin processes at once, the rest wait their turn, as pods wait for
  * a busy runtime), and its DEL when its lifetime after the ADD has passed. Time to address is from
  * arrival to the end of the ADD, so it includes the wait. Every {@link #SAMPLE_MILLIS} ms the run
@@ -41,11 +41,11 @@ final class ChurnRun {
   /** What a run measured. */
   record Outcome(List<Call> calls, List<Point> timeline, double cpuMillis, double seconds, int leftInStore) {}
 
-  private final Backend backend;
+  private final Subject subject;
   private final int maxInFlight;
 
-  ChurnRun(Backend backend, int maxInFlight) {
-    this.backend = backend;
+  ChurnRun(Subject subject, int maxInFlight) {
+    this.subject = subject;
     this.maxInFlight = maxInFlight;
   }
 
@@ -57,7 +57,7 @@ final class ChurnRun {
     CountDownLatch done = new CountDownLatch(plan.pods().size());
     ExecutorService pool = Executors.newFixedThreadPool(maxInFlight);
     ScheduledExecutorService clock = Executors.newScheduledThreadPool(1);
-    double cpuBefore = ChildCpu.millis() + backend.serverCpuMillis();
+    double cpuBefore = ChildCpu.millis() + subject.serverCpuMillis();
     long t0 = System.nanoTime();
     try {
       clock.scheduleAtFixedRate(() -> timeline.add(new Point(millisSince(t0) / 1000, inUse.get(), waiting.get())),
@@ -86,7 +86,7 @@ final class ChurnRun {
       }
       long last = plan.pods().stream().mapToLong(p -> p.arrivalMillis() + p.lifetimeMillis()).max().orElse(0);
       if (!done.await(last + TimeUnit.MINUTES.toMillis(3), TimeUnit.MILLISECONDS)) {
-        throw new IllegalStateException(backend.name() + ": " + done.getCount() + " pods of " + plan.pods().size()
+        throw new IllegalStateException(subject.name() + ": " + done.getCount() + " pods of " + plan.pods().size()
             + " not done 3 min after the last one was due");
       }
     } finally {
@@ -98,7 +98,7 @@ final class ChurnRun {
     }
     double seconds = millisSince(t0) / 1000;
     timeline.add(new Point(seconds, inUse.get(), waiting.get()));
-    double cpu = ChildCpu.millis() + backend.serverCpuMillis() - cpuBefore;
+    double cpu = ChildCpu.millis() + subject.serverCpuMillis() - cpuBefore;
     List<Call> sorted = new ArrayList<>(calls);
     sorted.sort((a, b) -> Double.compare(a.startMillis(), b.startMillis()));
     return new Outcome(sorted, List.copyOf(timeline), cpu, seconds, addressesIn(storeDir));
@@ -108,12 +108,12 @@ final class ChurnRun {
     double start = millisSince(t0);
     String error;
     try {
-      error = backend.call(command, pod.id());
+      error = subject.call(command, pod.id());
     } catch (IOException e) {
-      error = backend.name() + " " + command + " " + pod.id() + ": " + e;
+      error = subject.name() + " " + command + " " + pod.id() + ": " + e;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      error = backend.name() + " " + command + " " + pod.id() + ": interrupted";
+      error = subject.name() + " " + command + " " + pod.id() + ": interrupted";
     }
     return new Call(pod.id(), command, pod.arrivalMillis(), start, millisSince(t0), error);
   }

@@ -1,6 +1,7 @@
 package io.jipam.bench.churn;
 
-import io.jipam.bench.daemon.JipamdProcess;
+import io.jipam.bench.support.Dirs;
+import io.jipam.bench.support.JipamdProcess;
 import io.jipam.bench.harness.ChildCpu;
 import io.jipam.bench.harness.RunContext;
 import io.jipam.bench.harness.Sample;
@@ -12,19 +13,17 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
-import java.util.stream.Stream;
 import picocli.CommandLine.Option;
 
 /**
  * {@code churn}: pods arriving at a set rate and living random lifetimes (a {@link PodPlan} drawn
  * from the seed), each one ADD when it arrives and one DEL when it ends, through the real plugin
- * processes of each chosen {@link Backend}; every backend plays the same plan, after one untimed
+ * processes of each chosen {@link Subject}; every subject plays the same plan, after one untimed
  * pod (ADD and DEL) that warms it up. Measures time to
  * address (arrival to the end of the ADD, waits included), wall time per call, CPU per call, and
  * pods holding an address over time. In {@code all} it runs with its defaults (its options share
@@ -34,26 +33,26 @@ import picocli.CommandLine.Option;
  * <table>
  *   <caption>files this scenario adds to the results directory</caption>
  *   <tr><th>file</th><th>what</th></tr>
- *   <tr><td>samples.csv</td><td>per call: {@code time to address} (ADD) and {@code wall} (ADD, DEL); per backend and round: {@code cpu} over all its calls, {@code failed} calls</td></tr>
- *   <tr><td>churn-timeline.csv</td><td>{@code backend,round,seconds,in_use,waiting} every 250 ms</td></tr>
- *   <tr><td>churn-calls.csv</td><td>{@code backend,round,pod,command,arrival_ms,start_ms,end_ms,ok}, every call</td></tr>
+ *   <tr><td>samples.csv</td><td>per call: {@code time to address} (ADD) and {@code wall} (ADD, DEL); per subject and round: {@code cpu} over all its calls, {@code failed} calls</td></tr>
+ *   <tr><td>churn-timeline.csv</td><td>{@code subject,round,seconds,in_use,waiting} every 250 ms</td></tr>
+ *   <tr><td>churn-calls.csv</td><td>{@code subject,round,pod,command,arrival_ms,start_ms,end_ms,ok}, every call</td></tr>
  *   <tr><td>churn-in-use.png, churn-time-to-address.png</td><td>the charts</td></tr>
  * </table>
  */
 public final class ChurnScenario implements Scenario {
   static final String NETWORK = "churn";
-  static final String TIMELINE_HEADER = "backend,round,seconds,in_use,waiting";
-  static final String CALLS_HEADER = "backend,round,pod,command,arrival_ms,start_ms,end_ms,ok";
-  static final List<String> DEFAULT_BACKENDS = List.of(Backend.FILE, Backend.HOST_LOCAL, Backend.DAEMON);
-  static final List<String> BACKENDS = List.of(Backend.FILE, Backend.HOST_LOCAL, Backend.DAEMON, Backend.ETCD);
+  static final String TIMELINE_HEADER = "subject,round,seconds,in_use,waiting";
+  static final String CALLS_HEADER = "subject,round,pod,command,arrival_ms,start_ms,end_ms,ok";
+  static final List<String> DEFAULT_SUBJECTS = List.of(Subject.FILE, Subject.HOST_LOCAL, Subject.DAEMON);
+  static final List<String> SUBJECTS = List.of(Subject.FILE, Subject.HOST_LOCAL, Subject.DAEMON, Subject.ETCD);
 
   /** The scenario's options. */
   public static final class Options {
-    @Option(names = "--backend", paramLabel = "NAME", split = ",",
-        description = "backends, in turn: file (jipam direct), host-local (or hostlocal), daemon (jipam via jipamd on "
+    @Option(names = {"--subjects", "--backend"}, paramLabel = "NAME", split = ",",
+        description = "subjects, in turn (--backend is this option's older name): file (jipam direct), host-local (or hostlocal), daemon (jipam via jipamd on "
             + "the file store), etcd (jipam via jipamd on an etcd started here) (default: file,host-local,daemon; "
             + "one of the defaults that is not built or installed is skipped with a note)")
-    List<String> backends;
+    List<String> subjects;
 
     @Option(names = "--rate", paramLabel = "PODS/S", description = "pod arrivals per second (default: 4; --quick: 10)")
     Double rate;
@@ -62,7 +61,7 @@ public final class ChurnScenario implements Scenario {
         description = "mean pod lifetime in seconds, exponential, capped at 3x (default: 3; --quick: 0.2)")
     Double lifetime;
 
-    @Option(names = "--seconds", paramLabel = "S", description = "seconds of arrivals per backend (default: 10; --quick: 0.5)")
+    @Option(names = "--seconds", paramLabel = "S", description = "seconds of arrivals per subject (default: 10; --quick: 0.5)")
     Double seconds;
 
     @Option(names = "--max-in-flight", paramLabel = "N",
@@ -76,7 +75,7 @@ public final class ChurnScenario implements Scenario {
     @Option(names = "--jipam", paramLabel = "PATH", description = "the jipam plugin (default: bin/jipam of this dist)")
     Path jipam;
 
-    @Option(names = "--jipamd", paramLabel = "PATH", description = "jipamd for the daemon backend (default: beside the plugin)")
+    @Option(names = "--jipamd", paramLabel = "PATH", description = "jipamd for the daemon subject (default: beside the plugin)")
     Path jipamd;
 
     @Option(names = "--host-local", paramLabel = "PATH", description = "the reference plugin (default: ${DEFAULT-VALUE})")
@@ -121,18 +120,18 @@ public final class ChurnScenario implements Scenario {
     return options.jipamd != null ? options.jipamd.toAbsolutePath() : JipamdProcess.besidePlugin(jipam());
   }
 
-  private List<String> backends() {
-    if (options.backends == null) {
-      return DEFAULT_BACKENDS;
+  private List<String> subjects() {
+    if (options.subjects == null) {
+      return DEFAULT_SUBJECTS;
     }
-    return options.backends.stream().map(b -> b.equals("hostlocal") ? Backend.HOST_LOCAL : b).distinct().toList();
+    return options.subjects.stream().map(b -> b.equals("hostlocal") ? Subject.HOST_LOCAL : b).distinct().toList();
   }
 
   @Override
   public void validate(boolean quick) {
-    for (String b : backends()) {
-      if (!BACKENDS.contains(b)) {
-        throw new IllegalArgumentException("--backend: unknown backend '" + b + "' (file, host-local, daemon, etcd)");
+    for (String b : subjects()) {
+      if (!SUBJECTS.contains(b)) {
+        throw new IllegalArgumentException("--subjects: unknown subject '" + b + "' (file, host-local, daemon, etcd)");
       }
     }
     if (!(rate(quick) > 0 && rate(quick) <= 1000)) {
@@ -158,11 +157,11 @@ public final class ChurnScenario implements Scenario {
     return PodPlan.draw(c.random(name()), rate(c.quick()), seconds(c.quick()), lifetime(c.quick()));
   }
 
-  /** The backends that can run here, and why the others cannot. */
+  /** The subjects that can run here, and why the others cannot. */
   private Map<String, String> available() {
     Map<String, String> why = new LinkedHashMap<>();
-    for (String b : backends()) {
-      why.put(b, Backend.missing(b, jipam(), options.hostLocal, jipamd()));
+    for (String b : subjects()) {
+      why.put(b, Subject.missing(b, jipam(), options.hostLocal, jipamd()));
     }
     return why;
   }
@@ -188,17 +187,17 @@ public final class ChurnScenario implements Scenario {
       throw new IllegalStateException("/proc/self/stat is not readable: CPU per call needs Linux /proc");
     }
     Map<String, String> available = available();
-    if (options.backends != null) {
+    if (options.subjects != null) {
       for (Map.Entry<String, String> e : available.entrySet()) {
         if (e.getValue() != null) {
-          throw new IllegalStateException("--backend " + e.getKey() + ": " + e.getValue());
+          throw new IllegalStateException("--subjects " + e.getKey() + ": " + e.getValue());
         }
       }
     }
     List<String> runnable = available.entrySet().stream().filter(e -> e.getValue() == null).map(Map.Entry::getKey)
         .toList();
     if (runnable.isEmpty()) {
-      throw new IllegalStateException("no backend can run here: " + available);
+      throw new IllegalStateException("no subject can run here: " + available);
     }
     PodPlan plan = plan(c);
     String workload = workload(c.quick());
@@ -216,18 +215,18 @@ public final class ChurnScenario implements Scenario {
           c.progress().step("round " + (r + 1) + ": " + name + ", " + plan.pods().size() + " pods");
           Path dir = work.resolve(name + "-" + r);
           ChurnRun.Outcome outcome;
-          try (Backend backend = Backend.open(name, jipam(), options.hostLocal, jipamd(), NETWORK, options.subnet, dir)) {
+          try (Subject subject = Subject.open(name, jipam(), options.hostLocal, jipamd(), NETWORK, options.subnet, dir)) {
             // one untimed pod first: the caches, jipamd's JIT and the pool's creation are not churn
             for (String command : List.of("ADD", "DEL")) {
-              String error = backend.call(command, "warmup");
+              String error = subject.call(command, "warmup");
               if (error != null) {
                 throw new IllegalStateException("warm-up: " + error);
               }
             }
             Object lock = new Object();
-            Path store = name.equals(Backend.ETCD) ? null
-                : dir.resolve(name.equals(Backend.DAEMON) ? "jipamd-data" : "data").resolve(NETWORK);
-            outcome = new ChurnRun(backend, options.maxInFlight).play(plan, store, () -> {
+            Path store = name.equals(Subject.ETCD) ? null
+                : dir.resolve(name.equals(Subject.DAEMON) ? "jipamd-data" : "data").resolve(NETWORK);
+            outcome = new ChurnRun(subject, options.maxInFlight).play(plan, store, () -> {
               synchronized (lock) {
                 c.progress().advance(1);
               }
@@ -238,12 +237,12 @@ public final class ChurnScenario implements Scenario {
         }
       }
     } finally {
-      deleteTree(work);
+      Dirs.deleteTree(work);
     }
     new ChurnReport(c, name(), workload, plan, options.maxInFlight, options.subnet, available, outcomes).write();
   }
 
-  private void record(RunContext c, String workload, String backend, int round, ChurnRun.Outcome outcome,
+  private void record(RunContext c, String workload, String subject, int round, ChurnRun.Outcome outcome,
       BufferedWriter timeline, BufferedWriter calls) throws IOException {
     int failed = 0;
     for (ChurnRun.Call call : outcome.calls()) {
@@ -251,29 +250,21 @@ public final class ChurnScenario implements Scenario {
       if (!ok) {
         failed++;
       }
-      calls.write(String.format(Locale.ROOT, "%s,%d,%s,%s,%d,%.3f,%.3f,%s%n", backend, round, call.pod(), call.command(),
+      calls.write(String.format(Locale.ROOT, "%s,%d,%s,%s,%d,%.3f,%.3f,%s%n", subject, round, call.pod(), call.command(),
           call.arrivalMillis(), call.startMillis(), call.endMillis(), ok));
       if (ok) {
-        c.results().add(new Sample(name(), workload, backend, call.command(), round, "wall", "ms", 1, call.wallMillis()));
+        c.results().add(new Sample(name(), workload, subject, call.command(), round, "wall", "ms", 1, call.wallMillis()));
         if (call.command().equals("ADD")) {
-          c.results().add(new Sample(name(), workload, backend, "ADD", round, "time to address", "ms", 1,
+          c.results().add(new Sample(name(), workload, subject, "ADD", round, "time to address", "ms", 1,
               call.endMillis() - call.arrivalMillis()));
         }
       }
     }
     for (ChurnRun.Point p : outcome.timeline()) {
-      timeline.write(String.format(Locale.ROOT, "%s,%d,%.3f,%d,%d%n", backend, round, p.seconds(), p.inUse(), p.waiting()));
+      timeline.write(String.format(Locale.ROOT, "%s,%d,%.3f,%d,%d%n", subject, round, p.seconds(), p.inUse(), p.waiting()));
     }
     int n = Math.max(1, outcome.calls().size());
-    c.results().add(new Sample(name(), workload, backend, "ADD+DEL", round, "cpu", "ms", n, outcome.cpuMillis()));
-    c.results().add(new Sample(name(), workload, backend, "ADD+DEL", round, "failed", "calls", n, failed));
-  }
-
-  private static void deleteTree(Path root) throws IOException {
-    try (Stream<Path> paths = Files.walk(root)) {
-      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
-    }
+    c.results().add(new Sample(name(), workload, subject, "ADD+DEL", round, "cpu", "ms", n, outcome.cpuMillis()));
+    c.results().add(new Sample(name(), workload, subject, "ADD+DEL", round, "failed", "calls", n, failed));
   }
 }

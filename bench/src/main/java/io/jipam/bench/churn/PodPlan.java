@@ -8,7 +8,7 @@ import java.util.SplittableRandom;
  * The pods of one churn run, drawn from a seed: arrivals as a Poisson process at {@code rate} per
  * second over {@code seconds}, each pod living an exponentially distributed time of mean
  * {@code meanLifetimeSeconds} after it got its address, capped at three times the mean so a run
- * drains in bounded time. The same seed gives the same pods, so every backend gets the same load.
+ * drains in bounded time. The same seed gives the same pods, so every subject gets the same load.
  *
  * @param pods in order of arrival
  */

@@ -1,9 +1,10 @@
 package io.jipam.bench.cluster;
 
-import io.jipam.bench.etcd.EtcdBench;
+import io.jipam.bench.etcd.EtcdLoads;
 import io.jipam.bench.harness.RunContext;
 import io.jipam.bench.harness.Sample;
 import io.jipam.bench.harness.Scenario;
+import io.jipam.bench.support.LocalEtcd;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -180,11 +181,11 @@ public final class ClusterScenario implements Scenario {
             c.progress().step("round " + (r + 1) + ": " + g[0] + "-member etcd, " + nodes + " nodes, " + design);
             switch (design) {
               case RAW -> add(c, w, RAW, "transaction", r, "throughput", "ops/s", 1,
-                  EtcdBench.rawCas(endpoints, nodes, warm, measured));
+                  EtcdLoads.rawCas(endpoints, nodes, warm, measured));
               case LOCK -> add(c, w, LOCK, "ADD", r, "throughput", "ops/s", 1,
-                  EtcdBench.globalLock(endpoints, nodes, warm, measured));
+                  EtcdLoads.globalLock(endpoints, nodes, warm, measured));
               default -> {
-                double[] store = EtcdBench.storeAdd(endpoints, nodes, callers, warm, measured);
+                double[] store = EtcdLoads.storeAdd(endpoints, nodes, callers, warm, measured);
                 add(c, w, STORE, "ADD", r, "throughput", "ops/s", 1, store[0]);
                 add(c, w, STORE, "ADD", r, "requests per transaction", "requests", 1, store[1]);
               }

@@ -6,15 +6,9 @@ import io.jipam.bench.harness.RunContext;
 import io.jipam.bench.harness.Sample;
 import io.jipam.bench.harness.Scenario;
 import io.jipam.bench.harness.Stats;
-import java.io.File;
-import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import io.jipam.bench.support.LocalEtcd;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
-import java.util.stream.Stream;
 import picocli.CommandLine.Option;
 
 /**
@@ -93,35 +87,26 @@ public final class EtcdScenario implements Scenario {
     int nodes = nodes(c);
     int callers = callers(c);
     String workload = "nodes=" + nodes + ";callers=" + callers + ";seconds=" + seconds;
-    Path dir = null;
-    Process etcd = null;
+    LocalEtcd etcd = null;
     List<String> endpoints = options.endpoints;
     try {
       if (endpoints == null) {
-        if (findEtcd() == null) {
+        if (LocalEtcd.binary() == null) {
           throw new IllegalStateException("no etcd binary on PATH: apt-get install etcd-server, or pass --endpoints");
         }
-        dir = Files.createTempDirectory("jipam-bench-etcd");
-        int client;
-        int peer;
-        try (ServerSocket a = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-            ServerSocket b = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-          client = a.getLocalPort();
-          peer = b.getLocalPort();
-        }
         c.progress().step("starting etcd");
-        etcd = EtcdBench.startEtcd(dir, client, peer);
-        endpoints = List.of("http://127.0.0.1:" + client);
+        etcd = LocalEtcd.start();
+        endpoints = etcd.endpoints();
       }
       for (int r = 0; r < rounds(c); r++) {
         c.progress().step("round " + (r + 1) + ": " + RAW);
-        add(c, workload, RAW, "transaction", r, EtcdBench.rawCas(endpoints, nodes, seconds));
+        add(c, workload, RAW, "transaction", r, EtcdLoads.rawCas(endpoints, nodes, seconds));
         c.progress().advance(1);
         c.progress().step("round " + (r + 1) + ": " + LOCK);
-        add(c, workload, LOCK, "ADD", r, EtcdBench.globalLock(endpoints, nodes, seconds));
+        add(c, workload, LOCK, "ADD", r, EtcdLoads.globalLock(endpoints, nodes, seconds));
         c.progress().advance(1);
         c.progress().step("round " + (r + 1) + ": " + STORE);
-        double[] store = EtcdBench.store(endpoints, nodes, seconds, callers);
+        double[] store = EtcdLoads.store(endpoints, nodes, seconds, callers);
         add(c, workload, STORE, "ADD", r, store[0]);
         add(c, workload, STORE, "ADD+DEL", r, store[1]);
         c.results().add(new Sample(name(), workload, STORE, "ADD", r, "requests per transaction", "requests", 1,
@@ -130,15 +115,7 @@ public final class EtcdScenario implements Scenario {
       }
     } finally {
       if (etcd != null) {
-        etcd.destroyForcibly();
-        etcd.waitFor();
-      }
-      if (dir != null) {
-        try (Stream<Path> walk = Files.walk(dir)) {
-          for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-            Files.deleteIfExists(p);
-          }
-        }
+        etcd.close();
       }
     }
     report(c, workload, nodes, callers, seconds);
@@ -180,14 +157,5 @@ public final class EtcdScenario implements Scenario {
         .put("median over rounds", "store ADD", add).put("median over rounds", "store ADD+DEL (ops)", churn);
     chart.savePng(c.file("etcd-throughput.png"), 900, 540);
     r.image("etcd throughput", "etcd-throughput.png");
-  }
-
-  static Path findEtcd() {
-    for (String d : System.getenv().getOrDefault("PATH", "/usr/bin").split(File.pathSeparator)) {
-      if (Files.isExecutable(Path.of(d, "etcd"))) {
-        return Path.of(d, "etcd");
-      }
-    }
-    return null;
   }
 }

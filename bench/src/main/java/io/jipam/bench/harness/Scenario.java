@@ -13,8 +13,10 @@ package io.jipam.bench.harness;
  * missing peer binary) is skipped with a line in the report saying why, not silently.
  *
  * <h2>Adding a scenario</h2>
- * Implement this interface in the package of what it measures, give it a picocli subcommand in
- * {@code JipamBench}, add it to {@code all} and describe it in {@link Scenarios#AVAILABLE}.
+ * Implement this interface in the package of what it measures, with a public constructor taking a
+ * picocli options class, and add one {@link ScenarioType} entry to the registry, {@code
+ * io.jipam.bench.Scenarios}: the subcommand, its {@code --help} line and its place in {@code all}
+ * come from there.
  */
 public interface Scenario {
   /** The name on the command line, e.g. {@code plugin}. */

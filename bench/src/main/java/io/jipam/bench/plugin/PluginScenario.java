@@ -1,6 +1,6 @@
 package io.jipam.bench.plugin;
 
-import io.jipam.bench.daemon.JipamdProcess;
+import io.jipam.bench.support.JipamdProcess;
 import io.jipam.bench.harness.ChildCpu;
 import io.jipam.bench.harness.PluginJvm;
 import io.jipam.bench.harness.RunContext;

@@ -1,6 +1,6 @@
 package io.jipam.bench.runtime;
 
-import io.jipam.bench.daemon.JipamdProcess;
+import io.jipam.bench.support.JipamdProcess;
 import io.jipam.bench.harness.ChildCpu;
 import io.jipam.bench.harness.RunContext;
 import io.jipam.bench.harness.Sample;

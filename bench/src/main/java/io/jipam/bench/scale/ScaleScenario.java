@@ -1,6 +1,6 @@
 package io.jipam.bench.scale;
 
-import io.jipam.bench.cluster.LocalEtcd;
+import io.jipam.bench.support.LocalEtcd;
 import io.jipam.bench.harness.Report;
 import io.jipam.bench.harness.RunContext;
 import io.jipam.bench.harness.Sample;

@@ -1,10 +1,10 @@
 package io.jipam.bench.service;
 
-import io.jipam.bench.cluster.LocalEtcd;
+import io.jipam.bench.support.JipamdProcess;
+import io.jipam.bench.support.LocalEtcd;
 import io.jipam.bench.harness.RunContext;
 import io.jipam.bench.harness.Sample;
 import io.jipam.bench.harness.Scenario;
-import io.jipam.bench.server.JipamdThroughput;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,13 +27,13 @@ import picocli.CommandLine.Option;
 /**
  * {@code service}: jipamd as a real process per store (memory, file, etcd on a one-member etcd
  * started here), each on a unix socket in a temporary directory, loaded by {@link
- * JipamdThroughput}: N clients in this JVM, each a chain of asynchronous allocate + release pairs
+ * PairLoad}: N clients in this JVM, each a chain of asynchronous allocate + release pairs
  * of its own attachments, over at most {@code --connections} HTTP/2 connections.
  *
  * <h2>Method</h2>
  * Every jipamd is started first and warmed up (a run at 16 clients, not counted). Then each round
  * measures every (store, concurrency) cell once, in an order drawn from the seed, so every store
- * is measured at every level of the machine's load: a cell is one {@link JipamdThroughput#run}
+ * is measured at every level of the machine's load: a cell is one {@link PairLoad#run}
  * with a short warm-up and a measured window. Per cell and round the samples are pairs per second,
  * the p50/p99/p99.9 latency of a pair (ADD then DEL, as the load generator times it), the calls
  * that failed, and CPU per pair of jipamd and of this JVM (the clients), both read by the load
@@ -206,8 +206,8 @@ public final class ServiceScenario implements Scenario {
         c.progress().step(store + ": warming up jipamd");
         int clients = c.quick() ? 2 : 16;
         // the JIT settles here, once per jipamd (not in --quick: its figures mean nothing anyway)
-        JipamdThroughput.run(jipamds.get(store).target(), clients, Math.min(clients, connections()), Duration.ZERO,
-            c.quick() ? Duration.ZERO : JipamdThroughput.MAX_WARMUP, Duration.ofNanos(c.quick() ? measureNanos : nanos(2)),
+        PairLoad.run(jipamds.get(store).endpoint(), clients, Math.min(clients, connections()), Duration.ZERO,
+            c.quick() ? Duration.ZERO : PairLoad.MAX_WARMUP, Duration.ofNanos(c.quick() ? measureNanos : nanos(2)),
             jipamds.get(store).pid());
         c.progress().advance(1);
       }
@@ -265,7 +265,7 @@ public final class ServiceScenario implements Scenario {
       ScheduledFuture<Double> etcdBefore = sampler.schedule(() -> etcdPid > 0 ? ProcCpu.millis(etcdPid) : 0,
           warmNanos, TimeUnit.NANOSECONDS);
       // jipamd's JIT settled in its warm-up run: a cell warms up for exactly its warm-up
-      JipamdThroughput.Result result = JipamdThroughput.run(j.target(), clients, connections,
+      PairLoad.Result result = PairLoad.run(j.endpoint(), clients, connections,
           Duration.ofNanos(warmNanos), Duration.ofNanos(warmNanos), Duration.ofNanos(measureNanos), j.pid());
       double etcdCpu = etcdPid > 0 ? ProcCpu.millis(etcdPid) - etcdBefore.get() : 0;
       String w = workload(clients, connections);

@@ -1,21 +1,27 @@
 package io.jipam.bench.harness;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.List;
+import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.EnumSource;
 
-/** The harness's small parts: order statistics, CSV rows, the progress bar, child CPU. */
+/** The harness's small parts: order statistics, CSV rows, the progress bar, child CPU, charts. */
 class HarnessPartsTest {
   @ParameterizedTest
   @CsvSource(delimiter = ';', value = {
@@ -96,6 +102,26 @@ class HarnessPartsTest {
     }
     assertTrue(spin > 0);
     assertEquals(mine, ChildCpu.millis(), "this JVM's own CPU was counted as a child's");
+  }
+
+  @ParameterizedTest
+  @EnumSource(Chart.Kind.class)
+  void chart_eachKind_drawsAPngAndRefusesTheOtherShapeOfData(Chart.Kind kind, @TempDir Path tmp) throws Exception {
+    Chart chart = new Chart(kind, "title", "x", "y", true);
+    assertTrue(chart.isEmpty());
+    if (kind == Chart.Kind.LINES || kind == Chart.Kind.BARS) {
+      chart.put("a", "one", 1).put("a", "two", Double.NaN).put("b", "one", 0); // a gap, and 0 on a log axis
+      assertThrows(IllegalStateException.class, () -> chart.put("a", 1.0, 1));
+    } else {
+      chart.put("a", 0.5, 1).put("a", 1.0, Double.NaN).putDashed("a, waiting", "a", 1.0, 10);
+      assertThrows(IllegalStateException.class, () -> chart.put("a", "one", 1));
+    }
+    assertFalse(chart.isEmpty());
+    Path png = tmp.resolve(kind + ".png");
+    chart.savePng(png, 300, 200);
+    BufferedImage image = ImageIO.read(png.toFile());
+    assertEquals(300, image.getWidth());
+    assertEquals(200, image.getHeight());
   }
 
   private static List<Double> parse(String values) {

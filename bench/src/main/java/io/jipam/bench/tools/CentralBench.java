@@ -1,8 +1,9 @@
-package io.jipam.bench.service;
+package io.jipam.bench.tools;
 
-import io.jipam.bench.cluster.LocalEtcd;
-import io.jipam.bench.etcd.EtcdBench;
-import io.jipam.bench.server.JipamdThroughput;
+import io.jipam.bench.support.JipamdProcess;
+import io.jipam.bench.support.LocalEtcd;
+import io.jipam.bench.etcd.EtcdLoads;
+import io.jipam.bench.service.PairLoad;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -22,13 +23,13 @@ import java.util.concurrent.TimeUnit;
  *
  * <ol>
  *   <li>raw: {@code nodes} clients compare-and-swapping their own keys, the ceiling of one etcd
- *       transaction per allocation ({@link EtcdBench#rawCas});
+ *       transaction per allocation ({@link EtcdLoads#rawCas});
  *   <li>direct: {@code nodes} etcd store instances (as if every node ran its own jipamd on etcd),
- *       {@code callers} threads each, ADD+DEL pairs ({@link EtcdBench#store}'s churn);
+ *       {@code callers} threads each, ADD+DEL pairs ({@link EtcdLoads#store}'s churn);
  *   <li>central, per node: one central jipamd process ({@code --store etcd}, plain TCP on
  *       loopback, {@code --workers} = all callers), {@code nodes} x {@code callers} clients each
  *       naming its node ({@code jipam-node}, as a node's jipamd does), ADD+DEL pairs
- *       ({@link JipamdThroughput}); in a last such cell, {@code adds} daemon-mode ADDs of the built
+ *       ({@link PairLoad}); in a last such cell, {@code adds} daemon-mode ADDs of the built
  *       plugin ({@code dist/bin/jipam}) through a node jipamd ({@code --store remote}) to that
  *       central jipamd, one after the other, each timed from exec to exit;
  *   <li>central, one pipeline: the same clients naming no node (the central jipamd's own store,
@@ -38,7 +39,7 @@ import java.util.concurrent.TimeUnit;
  * for two rounds; the daemon-mode ADDs run in a further per-node cell, so that their JVM starts do
  * not weigh on the throughput figures.
  *
- * <pre>java -cp "bench/target/classes:bench/target/lib/*" io.jipam.bench.service.CentralBench \
+ * <pre>java -cp "bench/target/classes:bench/target/lib/*" io.jipam.bench.tools.CentralBench \
  *     [nodes=16] [callers=4] [seconds=10] [adds=60]</pre>
  */
 public final class CentralBench {
@@ -56,9 +57,9 @@ public final class CentralBench {
     System.out.printf("load average at start: %s%n", loadAverage());
     try (LocalEtcd etcd = LocalEtcd.start(1)) {
       List<String> endpoints = etcd.endpoints();
-      double raw = EtcdBench.rawCas(endpoints, nodes, Duration.ofSeconds(2), Duration.ofSeconds(seconds));
+      double raw = EtcdLoads.rawCas(endpoints, nodes, Duration.ofSeconds(2), Duration.ofSeconds(seconds));
       System.out.printf("raw CAS, %d clients: %.0f transactions/s%n", nodes, raw);
-      double[] direct = EtcdBench.store(endpoints, nodes, seconds, callers);
+      double[] direct = EtcdLoads.store(endpoints, nodes, seconds, callers);
       System.out.printf("direct, %d nodes x %d callers on etcd: %.0f pairs/s (ADD only: %.0f/s)%n", nodes, callers,
           direct[1] / 2, direct[0]);
 
@@ -80,17 +81,17 @@ public final class CentralBench {
           int clients = nodes * callers;
           int connections = Math.min(4, clients);
           // one warm-up run until the JIT compilers of both processes have settled, discarded
-          JipamdThroughput.run(target, clients, connections, nodes, Duration.ofSeconds(2), JipamdThroughput.MAX_WARMUP,
+          PairLoad.run(target, clients, connections, nodes, Duration.ofSeconds(2), PairLoad.MAX_WARMUP,
               Duration.ofSeconds(2), central.pid());
           List<Double> perNode = new ArrayList<>();
           List<Double> onePipeline = new ArrayList<>();
           for (int round = 0; round < 2; round++) { // the two designs alternate: a round's pair within seconds
-            JipamdThroughput.Result a = JipamdThroughput.run(target, clients, connections, nodes, Duration.ofSeconds(2),
+            PairLoad.Result a = PairLoad.run(target, clients, connections, nodes, Duration.ofSeconds(2),
                 Duration.ofSeconds(2), Duration.ofSeconds(seconds), central.pid());
             report("round " + (round + 1) + ", central, " + nodes + " nodes x " + callers + " clients, a store per node",
                 a, raw);
             perNode.add(a.pairsPerSecond());
-            JipamdThroughput.Result b = JipamdThroughput.run(target, clients, connections, 0, Duration.ofSeconds(2),
+            PairLoad.Result b = PairLoad.run(target, clients, connections, 0, Duration.ofSeconds(2),
                 Duration.ofSeconds(2), Duration.ofSeconds(seconds), central.pid());
             report("round " + (round + 1) + ", central, " + clients + " clients naming no node (one pipeline)", b, raw);
             onePipeline.add(b.pairsPerSecond());
@@ -101,9 +102,9 @@ public final class CentralBench {
               + " %.2fx, per node / direct %.2fx, per node / one pipeline %.2fx%n", pn, one, pn / raw,
               pn / (direct[1] / 2), pn / one);
           long[][] addMillis = new long[1][];
-          Thread daemonAdds = new Thread(() -> addMillis[0] = daemonAdds(plugin, node.target(), adds, dir));
+          Thread daemonAdds = new Thread(() -> addMillis[0] = daemonAdds(plugin, node.endpoint(), adds, dir));
           // the daemon-mode ADDs run inside a per-node cell's window (they start after its warm-up)
-          JipamdThroughput.Result withAdds = measureWhile(target, clients, nodes, seconds, central.pid(), daemonAdds);
+          PairLoad.Result withAdds = measureWhile(target, clients, nodes, seconds, central.pid(), daemonAdds);
           report("central, a store per node, while the daemon-mode ADDs ran", withAdds, raw);
           long[] ms = addMillis[0];
           if (ms != null && ms.length > 0) {
@@ -119,7 +120,7 @@ public final class CentralBench {
   }
 
   /** The throughput cell, with {@code during} started once the warm-up is over and joined after. */
-  private static JipamdThroughput.Result measureWhile(String target, int clients, int nodes, int seconds, long pid,
+  private static PairLoad.Result measureWhile(String target, int clients, int nodes, int seconds, long pid,
       Thread during) throws InterruptedException {
     Thread starter = new Thread(() -> {
       try {
@@ -130,14 +131,14 @@ public final class CentralBench {
       }
     });
     starter.start();
-    JipamdThroughput.Result r = JipamdThroughput.run(target, clients, Math.min(4, clients), nodes,
+    PairLoad.Result r = PairLoad.run(target, clients, Math.min(4, clients), nodes,
         Duration.ofSeconds(2), Duration.ofSeconds(2), Duration.ofSeconds(seconds), pid);
     starter.join();
     during.join();
     return r;
   }
 
-  private static void report(String what, JipamdThroughput.Result r, double raw) {
+  private static void report(String what, PairLoad.Result r, double raw) {
     System.out.printf("%s: %.0f pairs/s (%.2fx the raw CAS ceiling), pair latency p50 %.1f ms p99 %.1f ms,"
             + " failures %d, jipamd CPU/pair %.3f ms%n", what, r.pairsPerSecond(), r.pairsPerSecond() / raw,
         r.latencyMillis(0.5), r.latencyMillis(0.99), r.failures(), r.serverCpuPerPairMillis());

@@ -1,4 +1,4 @@
-package io.jipam.bench.cluster;
+package io.jipam.bench.support;
 
 import java.io.File;
 import java.io.IOException;
@@ -10,11 +10,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 /**
  * An etcd cluster of one or more members started here from the {@code etcd} binary on PATH: each
@@ -22,7 +20,9 @@ import java.util.stream.Stream;
  * temporary directory that {@link #close} removes with the processes. etcd's own timing defaults
  * (heartbeat 100 ms, election 1 s) are kept: what a real cluster runs with.
  *
- * <p>A JVM shutdown hook kills the members if the harness is stopped before {@link #close}. Not
+ * <p>The one etcd launcher of the bench module: {@link #start()} for one member ({@link
+ * #endpoint()}), {@link #start(int)} for a cluster ({@link #endpoints()}), {@link #close()} to stop.
+ * A JVM shutdown hook kills the members if the harness is stopped before {@link #close}. Not
  * thread-safe; one owner starts and closes it.
  */
 public final class LocalEtcd implements AutoCloseable {
@@ -45,6 +45,11 @@ public final class LocalEtcd implements AutoCloseable {
       }
     }
     return null;
+  }
+
+  /** Starts a one-member etcd, as {@link #start(int)} does. */
+  public static LocalEtcd start() throws IOException, InterruptedException {
+    return start(1);
   }
 
   /**
@@ -157,6 +162,11 @@ public final class LocalEtcd implements AutoCloseable {
     }
   }
 
+  /** The first member's client URL: the one of a one-member etcd. */
+  public String endpoint() {
+    return endpoints.get(0);
+  }
+
   /** The members' client URLs. */
   public List<String> endpoints() {
     return List.copyOf(endpoints);
@@ -186,10 +196,6 @@ public final class LocalEtcd implements AutoCloseable {
     } catch (IllegalStateException shuttingDown) {
       // the hook is running or has run: nothing to remove
     }
-    try (Stream<Path> walk = Files.walk(dir)) {
-      for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
-    }
+    Dirs.deleteTree(dir);
   }
 }

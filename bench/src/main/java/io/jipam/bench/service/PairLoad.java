@@ -1,4 +1,4 @@
-package io.jipam.bench.server;
+package io.jipam.bench.service;
 
 import io.jipam.api.v1.AllocateRequest;
 import io.jipam.api.v1.AllocateResponse;
@@ -44,18 +44,17 @@ import java.util.concurrent.atomic.AtomicLong;
  * client several times the CPU, which on a 2-core machine is CPU jipamd does not get.
  *
  * <p>Bounded in time (warm-up + window + at most the 5 s call deadline); loopback or a unix socket.
- * Usable as a library: {@link #run} returns the {@link Result}; {@link #main} prints it.
- *
- * <pre>java -cp bench/target/classes:bench/target/lib/* io.jipam.bench.server.JipamdThroughput \
- *     unix:/tmp/jipam.sock [clients=64] [connections=4] [warmupSeconds=3] [seconds=10] [jipamdPid]</pre>
+ * {@link #run} returns the {@link Result}. The {@code service} scenario and the tools
+ * {@code io.jipam.bench.tools.JipamdThroughput} (a command line over one run) and {@code CentralBench}
+ * use it.
  */
-public final class JipamdThroughput {
+public final class PairLoad {
   private static final long CALL_TIMEOUT_MILLIS = 5_000;
   /** The longest warm-up waiting for the JIT to settle. */
   public static final Duration MAX_WARMUP = Duration.ofSeconds(120);
   private static final long TICK_NANOS = 1_000_000_000L / 100; // USER_HZ: /proc/PID/stat's unit
 
-  private JipamdThroughput() {}
+  private PairLoad() {}
 
   /** What a run measured; latencies are of the measured window only, sorted, in nanoseconds. */
   public record Result(String target, int clients, int connections, Duration window, long pairs,
@@ -189,7 +188,7 @@ public final class JipamdThroughput {
   }
 
   /** The pool every run allocates from: one /16 in 198.18.0.0/15, round robin. */
-  static Pool benchPool() {
+  public static Pool benchPool() {
     return Pool.newBuilder().setName("bench").setOrder(Order.ROUND_ROBIN)
         .addRangeSets(RangeSet.newBuilder().addRanges(Range.newBuilder().setSubnet("198.18.0.0/16")
             .setRangeStart("198.18.0.1").setRangeEnd("198.18.255.254").setGateway("198.18.0.1")))
@@ -318,7 +317,7 @@ public final class JipamdThroughput {
    * /proc/PID/task/TID/stat; a compiler thread that exits takes its share with it (so the JIT
    * share is, if anything, under-counted).
    */
-  static long jitCpuNanos(long pid) {
+  public static long jitCpuNanos(long pid) {
     long sum = 0;
     try (var tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
       for (Path t : (Iterable<Path>) tasks::iterator) {
@@ -337,24 +336,5 @@ public final class JipamdThroughput {
       return 0;
     }
     return sum;
-  }
-
-  public static void main(String[] args) throws Exception {
-    String address = args[0];
-    int clients = args.length > 1 ? Integer.parseInt(args[1]) : 64;
-    int connections = args.length > 2 ? Integer.parseInt(args[2]) : 4;
-    Duration warmup = Duration.ofSeconds(args.length > 3 ? Long.parseLong(args[3]) : 3);
-    Duration window = Duration.ofSeconds(args.length > 4 ? Long.parseLong(args[4]) : 10);
-    long pid = args.length > 5 ? Long.parseLong(args[5]) : -1;
-    Result r = run(address, clients, connections, warmup, window, pid);
-    System.out.printf("%s clients=%d connections=%d: %.0f pairs/s over %d s after %d s warm-up, pair latency"
-            + " p50 %.2f ms p99 %.2f ms p99.9 %.2f ms, failures %d%n", address, clients, connections,
-        r.pairsPerSecond(), window.toSeconds(), r.warmedUp().toSeconds(), r.latencyMillis(0.50),
-        r.latencyMillis(0.99), r.latencyMillis(0.999), r.failures());
-    // CPU per pair in the window: what bounds throughput on 2 shared cores whatever else runs
-    double[] noJit = r.cpuPerPairWithoutJitMillis();
-    System.out.printf("cpu_per_pair_ms jipamd=%.3f client=%.3f pairs=%d; without JIT compiler threads:"
-            + " jipamd=%.3f client=%.3f%n", r.serverCpuPerPairMillis(), r.clientCpuPerPairMillis(), r.pairs(),
-        noJit[1], noJit[0]);
   }
 }

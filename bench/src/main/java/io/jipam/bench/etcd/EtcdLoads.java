@@ -20,17 +20,9 @@ import io.jipam.core.store.Pool;
 import io.jipam.etcd.CommitCounters;
 import io.jipam.etcd.EtcdStoreConfig;
 import io.jipam.etcd.EtcdStores;
-import java.io.File;
-import java.net.HttpURLConnection;
-import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.net.URI;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.ExecutorService;
@@ -39,117 +31,25 @@ import java.util.concurrent.Future;
 import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.stream.Stream;
 
 /**
- * Throughput of the etcd store against its two reference points, in one run against one etcd on
- * loopback (started here from the {@code etcd} binary on PATH, or {@code ETCD_ENDPOINTS}):
+ * The etcd store and its two reference points as loads on an etcd, each measured as operations per
+ * second after a warm-up:
  *
  * <ol>
- *   <li>raw: 8 clients, each compare-and-swapping its own key in a loop: the ceiling of a design
- *       that spends one transaction per allocation;
- *   <li>global lock: 8 clients, every allocation under one cluster-wide etcd lock (lease + lock,
- *       read the pool object, write it back, unlock): the whereabouts design;
- *   <li>store: 8 simulated nodes (8 store instances, own node names) with {@code threads} callers
- *       each, allocating (ADD) and then churning (ADD + DEL).
+ *   <li>{@link #rawCas}: N clients, each compare-and-swapping its own key in a loop: the ceiling of
+ *       a design that spends one transaction per allocation;
+ *   <li>{@link #globalLock}: N clients, every allocation under one cluster-wide etcd lock (lease +
+ *       lock, read the pool object, write it back, unlock): the whereabouts design;
+ *   <li>{@link #store} and {@link #storeAdd}: N simulated nodes (N store instances, own node names)
+ *       with a number of callers each, allocating (ADD) and then churning (ADD + DEL).
  * </ol>
  *
- * <p>Usage: {@code java -cp "bench/target/classes:bench/target/lib/*" io.jipam.bench.etcd.EtcdBench
- * [seconds per phase, default 5] [caller threads per node, default 32]}
+ * The {@code etcd} and {@code cluster} scenarios and the tools {@code EtcdBench}, {@code
+ * RawCasCeiling} and {@code CentralBench} run them. Bounded in time; keys under a fresh random
+ * prefix.
  */
-public final class EtcdBench {
-  private static final int CLIENTS = 8;
-
-  public static void main(String[] args) throws Exception {
-    int seconds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
-    int threads = args.length > 1 ? Integer.parseInt(args[1]) : 32;
-    String env = System.getenv("ETCD_ENDPOINTS");
-    Process etcd = null;
-    Path dir = null;
-    List<String> endpoints;
-    if (env != null && !env.isBlank()) {
-      endpoints = List.of(env.split(","));
-    } else {
-      dir = Files.createTempDirectory("jipam-etcd-bench");
-      int client;
-      int peer;
-      try (ServerSocket a = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-          ServerSocket b = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-        client = a.getLocalPort();
-        peer = b.getLocalPort();
-      }
-      etcd = startEtcd(dir, client, peer);
-      Process started = etcd;
-      Runtime.getRuntime().addShutdownHook(new Thread(started::destroyForcibly));
-      endpoints = List.of("http://127.0.0.1:" + client);
-    }
-    try {
-      System.out.printf("etcd %s, %d s per phase, %d clients/nodes, %d callers per node, %d cores%n",
-          endpoints, seconds, CLIENTS, threads, Runtime.getRuntime().availableProcessors());
-      double raw = rawCas(endpoints, CLIENTS, seconds);
-      System.out.printf("raw CAS, 8 clients on 8 keys:          %8.0f transactions/s%n", raw);
-      double lock = globalLock(endpoints, CLIENTS, seconds);
-      System.out.printf("global lock (whereabouts design):      %8.0f allocations/s%n", lock);
-      double[] store = store(endpoints, CLIENTS, seconds, threads);
-      System.out.printf("jipam etcd store, 8 nodes, ADD:        %8.0f allocations/s (%.1f requests per transaction)%n",
-          store[0], store[2]);
-      System.out.printf("jipam etcd store, 8 nodes, ADD+DEL:    %8.0f operations/s%n", store[1]);
-      System.out.printf("ratio store ADD / global lock:         %8.1f x (goal >= 10)%n", store[0] / lock);
-      System.out.printf("ratio store ADD / raw CAS:             %8.2f x (goal >= 2)%n", store[0] / raw);
-    } finally {
-      if (etcd != null) {
-        etcd.destroyForcibly();
-        etcd.waitFor();
-        try (Stream<Path> walk = Files.walk(dir)) {
-          walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
-      }
-    }
-    System.exit(0);
-  }
-
-  static Process startEtcd(Path dir, int client, int peer) throws Exception {
-    Path binary = null;
-    for (String d : System.getenv().getOrDefault("PATH", "/usr/bin").split(File.pathSeparator)) {
-      if (Files.isExecutable(Path.of(d, "etcd"))) {
-        binary = Path.of(d, "etcd");
-        break;
-      }
-    }
-    if (binary == null) {
-      throw new IllegalStateException("no etcd on PATH: apt-get install etcd-server, or set ETCD_ENDPOINTS");
-    }
-    ProcessBuilder pb = new ProcessBuilder(binary.toString(), "--name", "bench", "--data-dir",
-        dir.resolve("data").toString(), "--listen-client-urls", "http://127.0.0.1:" + client,
-        "--advertise-client-urls", "http://127.0.0.1:" + client, "--listen-peer-urls", "http://127.0.0.1:" + peer,
-        "--initial-advertise-peer-urls", "http://127.0.0.1:" + peer, "--initial-cluster",
-        "bench=http://127.0.0.1:" + peer, "--log-level", "warn");
-    pb.redirectErrorStream(true);
-    pb.redirectOutput(dir.resolve("etcd.log").toFile());
-    String arch = System.getProperty("os.arch");
-    if (!arch.equals("amd64") && !arch.equals("x86_64")) {
-      pb.environment().put("ETCD_UNSUPPORTED_ARCH", arch.equals("aarch64") ? "arm64" : arch);
-    }
-    Process p = pb.start();
-    long end = System.currentTimeMillis() + 20_000;
-    while (System.currentTimeMillis() < end) {
-      try {
-        HttpURLConnection c = (HttpURLConnection) URI.create("http://127.0.0.1:" + client + "/health").toURL()
-            .openConnection();
-        c.setConnectTimeout(300);
-        try (var in = c.getInputStream()) {
-          if (new String(in.readAllBytes(), StandardCharsets.UTF_8).contains("\"health\":\"true\"")) {
-            return p;
-          }
-        }
-      } catch (Exception notYet) {
-        Thread.sleep(50);
-      }
-    }
-    p.destroyForcibly();
-    throw new IllegalStateException("etcd did not become healthy: " + Files.readString(dir.resolve("etcd.log")));
-  }
-
+public final class EtcdLoads {
   private static ByteSequence bs(String s) {
     return ByteSequence.from(s, StandardCharsets.UTF_8);
   }
@@ -207,7 +107,7 @@ public final class EtcdBench {
   }
 
   /** Raw CAS transactions per second from {@code clients} clients on their own keys. */
-  static double rawCas(List<String> endpoints, int clients, int seconds) throws Exception {
+  public static double rawCas(List<String> endpoints, int clients, int seconds) throws Exception {
     return rawCas(endpoints, clients, Duration.ofSeconds(1), Duration.ofSeconds(seconds));
   }
 
@@ -240,7 +140,7 @@ public final class EtcdBench {
   }
 
   /** Allocations per second from {@code clients} clients behind one global etcd lock. */
-  static double globalLock(List<String> endpoints, int clients, int seconds) throws Exception {
+  public static double globalLock(List<String> endpoints, int clients, int seconds) throws Exception {
     return globalLock(endpoints, clients, Duration.ofSeconds(1), Duration.ofSeconds(seconds));
   }
 
@@ -382,5 +282,5 @@ public final class EtcdBench {
     return s instanceof CommitCounters c ? new long[] {c.commits(), c.committedRequests()} : new long[] {0, 0};
   }
 
-  private EtcdBench() {}
+  private EtcdLoads() {}
 }

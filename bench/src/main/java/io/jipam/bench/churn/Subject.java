@@ -1,7 +1,7 @@
 package io.jipam.bench.churn;
 
-import io.jipam.bench.daemon.EtcdProcess;
-import io.jipam.bench.daemon.JipamdProcess;
+import io.jipam.bench.support.LocalEtcd;
+import io.jipam.bench.support.JipamdProcess;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -15,7 +15,7 @@ import java.util.concurrent.TimeUnit;
  * runtime calls it, on a network of its own.
  *
  * <table>
- *   <caption>backends</caption>
+ *   <caption>subjects</caption>
  *   <tr><th>name</th><th>what is called</th></tr>
  *   <tr><td>file</td><td>{@code jipam} on its file store (host-local's layout), direct mode</td></tr>
  *   <tr><td>host-local</td><td>the reference {@code /usr/lib/cni/host-local}</td></tr>
@@ -25,7 +25,7 @@ import java.util.concurrent.TimeUnit;
  *
  * Thread-safe: every call is its own process. {@link #close()} stops the jipamd and etcd it started.
  */
-final class Backend implements AutoCloseable {
+final class Subject implements AutoCloseable {
   static final String FILE = "file";
   static final String HOST_LOCAL = "host-local";
   static final String DAEMON = "daemon";
@@ -35,9 +35,9 @@ final class Backend implements AutoCloseable {
   private final Path executable;
   private final String conf;
   private final JipamdProcess daemon;
-  private final EtcdProcess etcd;
+  private final LocalEtcd etcd;
 
-  private Backend(String name, Path executable, String conf, JipamdProcess daemon, EtcdProcess etcd) {
+  private Subject(String name, Path executable, String conf, JipamdProcess daemon, LocalEtcd etcd) {
     this.name = name;
     this.executable = executable;
     this.conf = conf;
@@ -46,43 +46,43 @@ final class Backend implements AutoCloseable {
   }
 
   /**
-   * Opens backend {@code name} on network {@code network} with subnet {@code subnet}, state under
+   * Opens subject {@code name} on network {@code network} with subnet {@code subnet}, state under
    * {@code dir}.
    *
    * @throws IllegalStateException when what it needs is not installed or built
    */
-  static Backend open(String name, Path jipam, Path hostLocal, Path jipamd, String network, String subnet, Path dir)
+  static Subject open(String name, Path jipam, Path hostLocal, Path jipamd, String network, String subnet, Path dir)
       throws IOException, InterruptedException {
     return switch (name) {
-      case FILE -> new Backend(name, requireExecutable(jipam, "./mvnw -q -DskipTests package, or --jipam"),
+      case FILE -> new Subject(name, requireExecutable(jipam, "./mvnw -q -DskipTests package, or --jipam"),
           conf(network, "jipam", "", dir.resolve("data"), subnet), null, null);
-      case HOST_LOCAL -> new Backend(name, requireExecutable(hostLocal, "apt-get install containernetworking-plugins"),
+      case HOST_LOCAL -> new Subject(name, requireExecutable(hostLocal, "apt-get install containernetworking-plugins"),
           conf(network, "host-local", "", dir.resolve("data"), subnet), null, null);
       case DAEMON -> {
         requireExecutable(jipam, "./mvnw -q -DskipTests package, or --jipam");
         JipamdProcess d = JipamdProcess.startFileStore(requireExecutable(jipamd, "./mvnw -q -DskipTests package"),
             dir.resolve("jipamd-data"), dir.resolve("jipamd"), Duration.ofSeconds(120));
-        yield new Backend(name, jipam, conf(network, "jipam", d.daemonJson() + ",", dir.resolve("unused"), subnet), d, null);
+        yield new Subject(name, jipam, conf(network, "jipam", d.daemonJson() + ",", dir.resolve("unused"), subnet), d, null);
       }
       case ETCD -> {
         requireExecutable(jipam, "./mvnw -q -DskipTests package, or --jipam");
         requireExecutable(jipamd, "./mvnw -q -DskipTests package");
-        EtcdProcess e = EtcdProcess.start();
+        LocalEtcd e = LocalEtcd.start();
         try {
           JipamdProcess d = JipamdProcess.startEtcdStore(jipamd, e.endpoint(), "/jipam-bench", "bench-node",
               dir.resolve("jipamd"), Duration.ofSeconds(120));
-          yield new Backend(name, jipam, conf(network, "jipam", d.daemonJson() + ",", dir.resolve("unused"), subnet), d, e);
+          yield new Subject(name, jipam, conf(network, "jipam", d.daemonJson() + ",", dir.resolve("unused"), subnet), d, e);
         } catch (IOException | InterruptedException | RuntimeException failed) {
           e.close();
           throw failed;
         }
       }
-      default -> throw new IllegalArgumentException("--backend: unknown backend '" + name
+      default -> throw new IllegalArgumentException("--subjects: unknown subject '" + name
           + "' (file, host-local, daemon, etcd)");
     };
   }
 
-  /** Why backend {@code name} cannot run here, or null when it can. */
+  /** Why subject {@code name} cannot run here, or null when it can. */
   static String missing(String name, Path jipam, Path hostLocal, Path jipamd) {
     return switch (name) {
       case FILE -> Files.isExecutable(jipam) ? null : "no jipam plugin at " + jipam;
@@ -91,8 +91,8 @@ final class Backend implements AutoCloseable {
           : Files.isExecutable(jipamd) ? null : "no jipamd at " + jipamd;
       case ETCD -> !Files.isExecutable(jipam) ? "no jipam plugin at " + jipam
           : !Files.isExecutable(jipamd) ? "no jipamd at " + jipamd
-          : EtcdProcess.binary() == null ? "no etcd on PATH (apt-get install etcd-server)" : null;
-      default -> "unknown backend '" + name + "'";
+          : LocalEtcd.binary() == null ? "no etcd on PATH (apt-get install etcd-server)" : null;
+      default -> "unknown subject '" + name + "'";
     };
   }
 
@@ -113,7 +113,7 @@ final class Backend implements AutoCloseable {
   }
 
   /**
-   * CPU of the jipamd behind this backend so far (ms), 0 when there is none. etcd's own CPU is not
+   * CPU of the jipamd behind this subject so far (ms), 0 when there is none. etcd's own CPU is not
    * counted: it is the shared database, not the IPAM's process.
    */
   double serverCpuMillis() {

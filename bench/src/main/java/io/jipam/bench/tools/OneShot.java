@@ -1,4 +1,4 @@
-package io.jipam.bench.hostlocal;
+package io.jipam.bench.tools;
 
 import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.net.Cidr;

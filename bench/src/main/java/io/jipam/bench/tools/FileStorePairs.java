@@ -1,5 +1,7 @@
-package io.jipam.bench.server;
+package io.jipam.bench.tools;
 
+import io.jipam.bench.service.PairLoad;
+import io.jipam.bench.support.Dirs;
 import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.net.Cidr;
 import io.jipam.core.net.IpRange;
@@ -24,7 +26,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * after the other in one run. Prints pairs/s and CPU per pair (all threads of this process, and
  * without the JIT compiler threads); what the store adds to a jipamd call.
  *
- * <pre>java -cp bench/target/classes:bench/target/lib/* io.jipam.bench.server.FileStorePairs \
+ * <pre>java -cp bench/target/classes:bench/target/lib/* io.jipam.bench.tools.FileStorePairs \
  *     [threads=64] [warmupSeconds=5] [seconds=10] [stores=plugin,write-through,plugin-fsync,write-through-fsync]</pre>
  */
 public final class FileStorePairs {
@@ -68,19 +70,17 @@ public final class FileStorePairs {
       Thread.sleep(warmup / 1_000_000);
       long self = ProcessHandle.current().pid();
       long cpu0 = cpu();
-      long jit0 = JipamdThroughput.jitCpuNanos(self);
+      long jit0 = PairLoad.jitCpuNanos(self);
       for (Thread w : workers) {
         w.join();
       }
       long cpu = cpu() - cpu0;
-      long jit = JipamdThroughput.jitCpuNanos(self) - jit0;
+      long jit = PairLoad.jitCpuNanos(self) - jit0;
       store.close();
       long n = pairs.get();
       System.out.printf("%s: %d threads, %.0f pairs/s, CPU per pair %.3f ms (without JIT compiler threads %.3f ms)%n",
           name, threads, n / (window / 1e9), cpu / 1e6 / n, (cpu - jit) / 1e6 / n);
-      try (var walk = Files.walk(dir)) {
-        walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-      }
+      Dirs.deleteTree(dir);
     }
   }
 
