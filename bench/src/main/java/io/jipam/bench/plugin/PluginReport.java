@@ -78,8 +78,9 @@ final class PluginReport {
         + "Sequential: " + rounds + " rounds, each subject one ADD and one DEL of a new container per round "
         + "(order drawn from the seed); medians over rounds. Concurrent: " + concurrentRounds + " rounds of "
         + concurrency + " processes at once, each ADD then DEL. CPU is user+sys of the reaped processes "
-        + "(`/proc/self/stat` cutime+cstime, 10 ms ticks) summed over every call of the subject and divided "
-        + "by their count. host-local runs up to " + String.format("%,d", hostLocalMax) + " allocations. Data dirs under `"
+        + "(`/proc/self/stat` cutime+cstime, 10 ms ticks; jipamd's: its threads' `schedstat`, ns) summed over "
+        + "every call of the subject (the rounds, then blocks of 10 pairs per subject in turn until each has "
+        + "used --cpu-seconds of CPU) and divided by their count. host-local runs up to " + String.format("%,d", hostLocalMax) + " allocations. Data dirs under `"
         + workRoot + "`. "
         + "A ratio below 1 means jipam is cheaper.");
     if (!Files.isExecutable(hostLocal)) {

@@ -41,7 +41,8 @@ import picocli.CommandLine.Option;
  *       DEL of its own container; wall time per call and pairs per second of the batch.
  * </ul>
  * CPU per call is user+sys of the reaped children ({@link ChildCpu}) summed over all of a subject's
- * calls and divided by their count. Daemon mode ({@value #DAEMON}): the same plugin forwarding to a
+ * calls (the rounds', then {@code --cpu-seconds} of CPU blocks: 10 ms ticks are then 0.2% of the
+ * total) and divided by their count. Daemon mode ({@value #DAEMON}): the same plugin forwarding to a
  * jipamd on the file store of a data dir of its own, filled as the others (one jipamd per N); its
  * CPU is the plugin processes' plus the jipamd's over the same calls. The
  * data dirs go to tmpfs (/dev/shm) when it is there: the calls read through the page cache either
@@ -87,6 +88,12 @@ public final class PluginScenario implements Scenario {
 
     @Option(names = "--concurrent-rounds", paramLabel = "N", description = "concurrent rounds (default: 2; --quick: 1)")
     Integer concurrentRounds;
+
+    @Option(names = "--cpu-seconds", paramLabel = "S", defaultValue = "5",
+        description = "after the sequential rounds, more ADD+DEL pairs per plugin subject, interleaved in blocks of"
+            + " 10, until each has used S seconds of CPU (at most 2,000 pairs), so that the 10 ms ticks the kernel"
+            + " reports are 0.2%% of its CPU figure; 0: none (default: ${DEFAULT-VALUE})")
+    int cpuSeconds;
 
     @Option(names = "--daemon-warmup", paramLabel = "PAIRS", defaultValue = "100",
         description = "untimed ADD+DEL pairs through the daemon-mode subject before its rounds: jipamd is a service, "
@@ -169,6 +176,9 @@ public final class PluginScenario implements Scenario {
 
   @Override
   public void validate(boolean quick) {
+    if (options.cpuSeconds < 0) {
+      throw new IllegalArgumentException("--cpu-seconds must be >= 0, got " + options.cpuSeconds);
+    }
     if (options.daemonWarmup < 0) {
       throw new IllegalArgumentException("--daemon-warmup must be >= 0, got " + options.daemonWarmup);
     }
@@ -290,6 +300,7 @@ public final class PluginScenario implements Scenario {
         c.progress().advance(1);
       }
     }
+    cpuBlocks(c, n, subjects, sequential);
     int workers = concurrency(c);
     String concurrent = workload(n, workers);
     ExecutorService pool = Executors.newFixedThreadPool(workers);
@@ -305,6 +316,50 @@ public final class PluginScenario implements Scenario {
       pool.shutdownNow();
     }
   }
+
+  /**
+   * CPU per call to the tick's 0.2%: blocks of {@value #CPU_BLOCK} ADD+DEL pairs per plugin subject in
+   * turn (so that a change of the machine's load hits all alike), each block's CPU (the reaped
+   * processes' plus jipamd's) a sample of {@code 2 * CPU_BLOCK} calls, until a subject has used
+   * {@code --cpu-seconds} or {@value #CPU_MAX_PAIRS} pairs.
+   */
+  private void cpuBlocks(RunContext c, int n, List<Subject> subjects, String workload) throws Exception {
+    double budget = options.cpuSeconds * 1000.0;
+    java.util.Map<Subject, double[]> used = new java.util.LinkedHashMap<>(); // {cpu ms, pairs}
+    for (Subject s : subjects) {
+      if (s.isPlugin() && budget > 0) {
+        used.put(s, new double[2]);
+      }
+    }
+    int block = 0;
+    while (!used.isEmpty()) {
+      for (var it = used.entrySet().iterator(); it.hasNext(); ) {
+        var e = it.next();
+        Subject s = e.getKey();
+        double[] u = e.getValue();
+        c.progress().step(n + " allocations, CPU block " + (block + 1) + ": " + s.name() + String.format(
+            " (%.1f of %.0f s)", u[0] / 1000, budget / 1000));
+        double cpuBefore = ChildCpu.millis() + s.serverCpuMillis();
+        for (int i = 0; i < CPU_BLOCK; i++) {
+          String id = "cpu" + block + "p" + i;
+          s.call("ADD", id);
+          s.call("DEL", id);
+        }
+        double cpu = ChildCpu.millis() + s.serverCpuMillis() - cpuBefore;
+        c.results().add(new Sample(name(), workload, s.name(), "ADD+DEL", 1000 + block, "cpu", "ms", 2 * CPU_BLOCK,
+            cpu));
+        u[0] += cpu;
+        u[1] += CPU_BLOCK;
+        if (u[0] >= budget || u[1] >= CPU_MAX_PAIRS) {
+          it.remove();
+        }
+      }
+      block++;
+    }
+  }
+
+  private static final int CPU_BLOCK = 10;
+  private static final int CPU_MAX_PAIRS = 2000;
 
   private void batch(RunContext c, ExecutorService pool, Subject s, String workload, int round, int workers)
       throws Exception {

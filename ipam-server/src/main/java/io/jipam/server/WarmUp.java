@@ -1,0 +1,127 @@
+package io.jipam.server;
+
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IoMessages;
+import io.jipam.core.IpamException;
+import io.jipam.hostlocal.HostLocalStores;
+import io.jipam.server.cni.CniEndpoint;
+import io.jipam.server.metrics.CallLog;
+import java.io.IOException;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileVisitResult;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.time.Duration;
+
+/**
+ * Warms jipamd's CNI path before it serves: ADD+DEL pairs sent as the shim sends them (one
+ * connection per call, {@code POST /cni/v1}) to a scratch {@link IpamServer} on a scratch unix
+ * socket and a scratch file store, both in a new temp dir that is deleted afterwards. The JIT's
+ * profiles and compiled code are per class, not per server, so the real server's first calls run
+ * compiled code instead of the interpreter's and the compiler's (a fresh jipamd otherwise spends
+ * two to three times its steady CPU per call over its first thousands of calls,
+ * docs/benchmarks-shim.md).
+ *
+ * <p>Touches nothing of the real store, socket or pools. Bounded: at most {@code pairs} pairs and
+ * at most {@code bound} of wall time. A failure of the warm-up is logged and ignored: it only
+ * costs speed. Not thread-safe (run once, before serving).
+ */
+final class WarmUp {
+  private WarmUp() {}
+
+  /**
+   * The training run of jipamd's start-up cache (jipam-train-cache): {@code args[0]} pairs (default
+   * 300), then exit 0 if all were answered, 1 if not.
+   */
+  public static void main(String[] args) {
+    int pairs = args.length > 0 ? Integer.parseInt(args[0]) : 300;
+    Done done = run(pairs, Duration.ofMinutes(5), CallLog.quiet());
+    System.exit(done.pairs() == pairs ? 0 : 1);
+  }
+
+  /** What a warm-up did: pairs completed and how long it took. */
+  record Done(int pairs, Duration took) {}
+
+  /** Runs up to {@code pairs} ADD+DEL pairs within {@code bound}; never throws. */
+  static Done run(int pairs, Duration bound, CallLog log) {
+    long start = System.nanoTime();
+    if (pairs <= 0) {
+      return new Done(0, Duration.ZERO);
+    }
+    Path dir = null;
+    int done = 0;
+    try {
+      dir = Files.createTempDirectory("jipamd-warm-up");
+      Path socket = dir.resolve("s.sock");
+      IpamServer.Settings settings = IpamServer.Settings.unix(socket);
+      try (IpamServer server = IpamServer.start(HostLocalStores.openWriteThrough(dir.resolve("data"), false),
+          settings, CallLog.quiet())) {
+        String conf = "{\"cniVersion\":\"1.0.0\",\"name\":\"warm-up\",\"ipam\":{\"type\":\"jipam\","
+            + "\"daemon\":{\"socket\":\"" + socket + "\"},\"subnet\":\"198.18.0.0/24\","
+            + "\"routes\":[{\"dst\":\"0.0.0.0/0\"}]}}";
+        long deadline = start + bound.toNanos();
+        for (; done < pairs && System.nanoTime() < deadline; done++) {
+          call(socket, "ADD", "w" + done, conf);
+          call(socket, "DEL", "w" + done, conf);
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      log.info("warm-up stopped after " + done + " pairs: " + IoMessages.describe(e));
+    } finally {
+      if (dir != null) {
+        delete(dir);
+      }
+    }
+    return new Done(done, Duration.ofNanos(System.nanoTime() - start));
+  }
+
+  /** One call as the shim makes it; throws unless jipamd answers exit 0. */
+  private static void call(Path socket, String command, String container, String conf) throws IOException {
+    byte[] body = ("CNI_COMMAND=" + command + "\nCNI_CONTAINERID=" + container + "\nCNI_IFNAME=eth0\n"
+        + "CNI_NETNS=/var/run/netns/warm-up\nCNI_PATH=/usr/lib/cni\n\n" + conf).getBytes(StandardCharsets.UTF_8);
+    byte[] head = ("POST " + CniEndpoint.PATH + " HTTP/1.1\r\nHost: jipamd\r\nContent-Type: application/octet-stream\r\n"
+        + "Connection: close\r\nContent-Length: " + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII);
+    try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+      ch.connect(UnixDomainSocketAddress.of(socket));
+      ByteBuffer out = ByteBuffer.allocate(head.length + body.length).put(head).put(body).flip();
+      while (out.hasRemaining()) {
+        ch.write(out);
+      }
+      ByteBuffer in = ByteBuffer.allocate(8192);
+      while (ch.read(in) >= 0 && in.hasRemaining()) {
+        // read the answer to its end (jipamd closes: Connection: close)
+      }
+      String answer = new String(in.array(), 0, in.position(), StandardCharsets.ISO_8859_1);
+      if (!answer.startsWith("HTTP/1.1 200") || !answer.toLowerCase(java.util.Locale.ROOT).contains("jipam-exit: 0")) {
+        throw new IpamException(ErrorCode.INTERNAL, "warm-up " + command + " was answered "
+            + answer.lines().findFirst().orElse("nothing"));
+      }
+    }
+  }
+
+  private static void delete(Path dir) {
+    try {
+      Files.walkFileTree(dir, new SimpleFileVisitor<>() {
+        @Override
+        public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
+          Files.delete(file);
+          return FileVisitResult.CONTINUE;
+        }
+
+        @Override
+        public FileVisitResult postVisitDirectory(Path d, IOException e) throws IOException {
+          Files.delete(d);
+          return FileVisitResult.CONTINUE;
+        }
+      });
+    } catch (IOException e) {
+      // a temp dir left behind costs nothing but its few files
+    }
+  }
+}
