@@ -111,12 +111,12 @@ public record EtcdStoreConfig(List<String> endpoints, String node, Duration time
   }
 
   /** A builder with the defaults for everything but the endpoints and the node name. */
-  public static Builder builder(List<String> endpoints, String node) {
+  private static Builder builder(List<String> endpoints, String node) {
     return new Builder(endpoints, node);
   }
 
   /** A builder holding this config's values. */
-  public Builder toBuilder() {
+  private Builder toBuilder() {
     Builder b = new Builder(endpoints, node);
     b.timeout = timeout;
     b.blockSizeV4 = blockSizeV4;
@@ -158,10 +158,11 @@ public record EtcdStoreConfig(List<String> endpoints, String node, Duration time
   }
 
   /**
-   * Builds an {@link EtcdStoreConfig}; {@link #build} validates (the record's constructor) and
-   * throws {@code INVALID_CONFIG} naming the bad value. Not thread-safe; reusable.
+   * Collects values for {@link #fromJson} and the {@code withX} copies; {@link #build} validates
+   * (the record's constructor) and throws {@code INVALID_CONFIG} naming the bad value. Private: the
+   * one public way to make a config is {@link #of} and the {@code withX} copies. Not thread-safe.
    */
-  public static final class Builder {
+  private static final class Builder {
     private List<String> endpoints;
     private String node;
     private Duration timeout = DEFAULT_TIMEOUT;

@@ -21,8 +21,8 @@ class EtcdClientTest {
   @ParameterizedTest
   @ValueSource(longs = {100, 300, 1999})
   void range_unreachableEtcdAnyAcceptedTimeout_tryAgainLater(long millis) {
-    EtcdStoreConfig config = EtcdStoreConfig.builder(List.of("http://127.0.0.1:1"), "node-a")
-        .timeout(Duration.ofMillis(millis)).build();
+    EtcdStoreConfig config = EtcdStoreConfig.of(List.of("http://127.0.0.1:1"), "node-a")
+        .withTimeout(Duration.ofMillis(millis));
     try (EtcdClient client = new EtcdClient(config, System::nanoTime)) {
       long deadline = System.nanoTime() + Duration.ofMillis(millis).toNanos();
       IpamException e = assertThrows(IpamException.class,

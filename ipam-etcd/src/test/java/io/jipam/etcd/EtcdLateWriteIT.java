@@ -53,8 +53,8 @@ class EtcdLateWriteIT {
   }
 
   private static EtcdStore open(String endpoint, String node, String prefix, long timeoutMs) {
-    return EtcdStores.open(EtcdStoreConfig.builder(List.of(endpoint), node).prefix(prefix)
-        .timeout(Duration.ofMillis(timeoutMs)).build());
+    return EtcdStores.open(EtcdStoreConfig.of(List.of(endpoint), node).withPrefix(prefix)
+        .withTimeout(Duration.ofMillis(timeoutMs)));
   }
 
   private static String prefix() {

@@ -55,7 +55,7 @@ class EtcdReclaimIT {
 
   /** A store of {@code node} whose wall clock (its seen records, its judgement of others) is {@code wall}. */
   private EtcdStore store(String node, Clock wall) {
-    EtcdStore s = EtcdStores.open(EtcdStoreConfig.builder(etcd.endpoints(), node).prefix(prefix).build(), wall);
+    EtcdStore s = EtcdStores.open(EtcdStoreConfig.of(etcd.endpoints(), node).withPrefix(prefix), wall);
     opened.add(s);
     return s;
   }

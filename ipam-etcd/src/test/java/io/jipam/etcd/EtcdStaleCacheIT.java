@@ -41,8 +41,8 @@ class EtcdStaleCacheIT {
   }
 
   private EtcdStore store(String node) {
-    EtcdStore s = EtcdStores.open(EtcdStoreConfig.builder(etcd.endpoints(), node).prefix(prefix)
-        .blockSizes(28, 122).build());
+    EtcdStore s = EtcdStores.open(EtcdStoreConfig.of(etcd.endpoints(), node).withPrefix(prefix)
+        .withBlockSizes(28, 122));
     opened.add(s);
     return s;
   }

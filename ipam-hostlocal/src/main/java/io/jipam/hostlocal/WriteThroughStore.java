@@ -56,6 +56,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * process being killed); with fsync also forced to disk (they survive a power loss). A batch that
  * fails on I/O fails every call in it with {@code IO_FAILURE}; what it wrote is in the files, and
  * the next batch rebuilds its state from them.
+ *
+ * <p>Length: about 450 lines, as one class on purpose: the calls, the batch that applies them and
+ * the stamp check that decides whether the state can be trusted all read and write one pool state
+ * under one hold of the pool's locks; the file layout, the lock and the queue are classes of their
+ * own.
  */
 final class WriteThroughStore implements IpamStore {
   private static final int ATTEMPTS = 4;

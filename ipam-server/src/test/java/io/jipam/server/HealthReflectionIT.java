@@ -104,8 +104,8 @@ class HealthReflectionIT {
   @Test
   void check_etcdStore_notServingUntilEtcdAnswersThenServing() throws Exception {
     int port = Ports.free();
-    server = serve(EtcdStores.open(EtcdStoreConfig.builder(List.of("http://127.0.0.1:" + port), "node-h")
-        .timeout(Duration.ofMillis(500)).build()));
+    server = serve(EtcdStores.open(EtcdStoreConfig.of(List.of("http://127.0.0.1:" + port), "node-h")
+        .withTimeout(Duration.ofMillis(500))));
     assertEquals(ServingStatus.NOT_SERVING, check(""), "no etcd listens yet");
     assertEquals(ServingStatus.NOT_SERVING, check("jipam.v1.Ipam"));
     try (Etcd etcd = Etcd.builder().clientPort(port).start()) {

@@ -28,6 +28,10 @@ import java.util.stream.Stream;
  * (SIGSTOP/SIGCONT), {@link #restart} on the same data and ports, {@link #leader}. {@link #close}
  * kills every member and deletes the data; a JVM shutdown hook kills what a crashed test run
  * left. Not thread-safe: one test drives one cluster.
+ *
+ * <p>Length: about 400 lines, as one class on purpose: starting, faulting, restarting and removing
+ * members all work on the one member table (ports, data dirs, processes), and a test holds one
+ * object for the cluster's whole life.
  */
 public final class Etcd implements AutoCloseable {
   private static final Set<Process> ALL = ConcurrentHashMap.newKeySet();

@@ -47,6 +47,10 @@ import picocli.CommandLine.Option;
  * CPU is the plugin processes' plus the jipamd's over the same calls. The
  * data dirs go to tmpfs (/dev/shm) when it is there: the calls read through the page cache either
  * way, and filling and removing 60,000 files on a busy disk took minutes.
+ *
+ * <p>Length: about 450 lines, as one class on purpose: the timed rounds, the concurrent rounds and
+ * the CPU blocks all run the same subjects on the same per-N data dirs and jipamd, in an order drawn
+ * from one seed; the report and the subjects' commands are already classes of their own.
  */
 public final class PluginScenario implements Scenario {
   static final String JIPAM = "jipam";
