@@ -39,32 +39,20 @@ class HostLocalStoreProcessIT {
 
   @AfterEach
   void killChildren() throws InterruptedException {
-    for (Process p : children) {
-      if (p.isAlive()) {
-        p.destroyForcibly();
-        p.waitFor(10, TimeUnit.SECONDS);
-      }
-    }
+    StoreChild.killAll(children);
   }
 
   /**
-   * A child JVM whose stdout goes to a file. Not a pipe: when a process is SIGKILLed, the JDK's
-   * draining of its pipe can lose the last lines (seen here: a child's final "R" line went
-   * missing), while bytes written to a file are in the page cache the moment write(2) returns.
+   * A child JVM whose stdout goes to a file ({@link StoreChild#launch}: a pipe lost a killed
+   * child's final "R" line here).
    */
   final class Child {
     final Process process;
     final Path log;
 
     Child(String mode, String prefix, int ops, long seed, HostLocalStore.Mode storeMode) throws IOException {
-      String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
       log = logDir.resolve(prefix + ".log");
-      ProcessBuilder pb = new ProcessBuilder(java, "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC",
-          "-Xmx64m", "-cp", System.getProperty("java.class.path"), StoreChild.class.getName(), mode,
-          dataDir.toString(), prefix, Integer.toString(ops), Long.toString(seed), storeMode.name());
-      pb.redirectError(ProcessBuilder.Redirect.INHERIT);
-      pb.redirectOutput(log.toFile());
-      process = pb.start();
+      process = StoreChild.launch(mode, dataDir, prefix, ops, seed, storeMode, log);
       children.add(process);
     }
 

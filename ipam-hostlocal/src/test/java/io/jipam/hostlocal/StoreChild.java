@@ -9,11 +9,13 @@ import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
 import io.jipam.core.testing.TestPools;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A separate JVM working one data directory, for the crash and multi-process tests. Prints one
@@ -34,6 +36,33 @@ public final class StoreChild {
     return mode.equals("crash")
         ? TestPools.pool(mode, AllocationOrder.ROUND_ROBIN, "198.18.0.0/22", "fd00:9::/64")
         : TestPools.pool(mode, AllocationOrder.ROUND_ROBIN, "198.18.0.0/26");
+  }
+
+  /**
+   * Starts a child JVM running this class ({@code mode}: its first argument) on the data dir, its
+   * stdout to {@code log}. A file, not a pipe: when a child is SIGKILLed, the JDK's draining of a
+   * pipe can lose its last lines, while bytes written to a file are in the page cache once
+   * write(2) returns.
+   */
+  static Process launch(String mode, Path dataDir, String prefix, int ops, long seed, HostLocalStore.Mode storeMode,
+      Path log) throws IOException {
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    ProcessBuilder pb = new ProcessBuilder(java, "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx64m",
+        "-cp", System.getProperty("java.class.path"), StoreChild.class.getName(), mode, dataDir.toString(), prefix,
+        Integer.toString(ops), Long.toString(seed), storeMode.name());
+    pb.redirectError(ProcessBuilder.Redirect.INHERIT);
+    pb.redirectOutput(log.toFile());
+    return pb.start();
+  }
+
+  /** Kills every child still alive and waits (at most 10 s each) for it to end. */
+  static void killAll(List<Process> children) throws InterruptedException {
+    for (Process p : children) {
+      if (p.isAlive()) {
+        p.destroyForcibly();
+        p.waitFor(10, TimeUnit.SECONDS);
+      }
+    }
   }
 
   public static void main(String[] args) {

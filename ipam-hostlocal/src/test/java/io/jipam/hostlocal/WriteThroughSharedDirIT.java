@@ -44,23 +44,12 @@ class WriteThroughSharedDirIT {
 
   @AfterEach
   void killChildren() throws InterruptedException {
-    for (Process p : children) {
-      if (p.isAlive()) {
-        p.destroyForcibly();
-        p.waitFor(10, TimeUnit.SECONDS);
-      }
-    }
+    StoreChild.killAll(children);
   }
 
   private Path startChild(String prefix, int rounds, long seed) throws IOException {
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
     Path log = logDir.resolve(prefix + ".log");
-    ProcessBuilder pb = new ProcessBuilder(java, "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx64m",
-        "-cp", System.getProperty("java.class.path"), StoreChild.class.getName(), "churn", dataDir.toString(),
-        prefix, Integer.toString(rounds), Long.toString(seed), HostLocalStore.Mode.FAST.name());
-    pb.redirectError(ProcessBuilder.Redirect.INHERIT);
-    pb.redirectOutput(log.toFile());
-    children.add(pb.start());
+    children.add(StoreChild.launch("churn", dataDir, prefix, rounds, seed, HostLocalStore.Mode.FAST, log));
     return log;
   }
 
