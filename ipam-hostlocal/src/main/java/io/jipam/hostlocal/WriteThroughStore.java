@@ -199,7 +199,7 @@ final class WriteThroughStore implements IpamStore {
     /** The state, as {@code pool} defines the pool (a call may name it with another definition). */
     PoolState state(Pool pool) {
       if (!st.pool().equals(pool)) {
-        st = PoolSession.reload(pool, st.allocations());
+        st = PoolSession.reloadWithClaims(pool, st);
         applyCursors();
       }
       return st;

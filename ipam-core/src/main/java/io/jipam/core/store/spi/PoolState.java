@@ -102,6 +102,11 @@ public final class PoolState {
     return pool;
   }
 
+  /** The clock this state's holds and cool-downs run on. */
+  public Clock clock() {
+    return clock;
+  }
+
   /**
    * Adds an allocation read back from storage. Its range set index is recomputed against the
    * pool as configured now (-1 when it lies in none). Returns false, changing nothing, when
