@@ -1,6 +1,7 @@
 package io.jipam.hostlocal;
 
 import io.jipam.core.net.IpAddress;
+import io.jipam.core.store.Allocation;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Claim;
 import io.jipam.core.store.PodRef;
@@ -198,5 +199,26 @@ final class ClaimFiles {
       st.loadClaim(c);
     }
     st.claimsChanged();
+  }
+
+  /**
+   * The files of released allocations: the claims first (a released address that became a hold
+   * or a cool-down, or stays reserved, gets its marker over the holder's file), then the address
+   * files of the rest deleted. {@code st} null: the one-shot path, no claims.
+   */
+  static void releaseFiles(PoolSession h, PoolState st, Set<IpAddress> marked, List<Allocation> released)
+      throws IOException {
+    Set<IpAddress> addresses = new HashSet<>();
+    for (Allocation a : released) {
+      addresses.add(a.address());
+    }
+    if (st != null && !persist(h, st, marked, addresses)) {
+      throw PoolSession.contended(st.pool()); // cannot happen: only new markers of free addresses fail
+    }
+    for (Allocation a : released) {
+      if (st == null || st.claimOf(a.address()) == null) {
+        h.dir.deleteAddressFile(a.address());
+      }
+    }
   }
 }

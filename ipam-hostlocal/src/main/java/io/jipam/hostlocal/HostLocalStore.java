@@ -226,7 +226,7 @@ final class HostLocalStore implements IpamStore, Claims {
         st.release(holder);
       }
       h.dropStamp();
-      releaseFiles(h, st, marked, held);
+      ClaimFiles.releaseFiles(h, st, marked, held);
       AttachmentRecord.write(h.dir, holder, NONE); // after the address files: a crash leaves a superset
       h.finishChanged(st, NONE, held);
       return held;
@@ -363,7 +363,7 @@ final class HostLocalStore implements IpamStore, Claims {
         if (!released.isEmpty()) {
           h.dropStamp();
         }
-        releaseFiles(h, st, marked, released);
+        ClaimFiles.releaseFiles(h, st, marked, released);
         Set<Attachment> gone = new HashSet<>();
         for (Allocation a : released) {
           gone.add(a.attachment());
@@ -395,62 +395,22 @@ final class HostLocalStore implements IpamStore, Claims {
 
   @Override
   public ReserveOutcome reserve(Pool pool, IpAddress address, PodRef podOrNamespace, boolean whenFree) {
-    return claimCall(pool, address, new ClaimOp<ReserveOutcome>() {
-      @Override
-      public ReserveOutcome apply(PoolState st) {
-        return st.reserve(address, podOrNamespace, whenFree);
-      }
-
-      @Override
-      public ReserveOutcome takenMeanwhile(PoolState st) {
-        st.unreserve(address);
-        return new ReserveOutcome.InUse(address, "taken by a process that is not jipam (host-local?) meanwhile");
-      }
-    });
+    return claimCall(pool, ClaimOp.reserve(address, podOrNamespace, whenFree));
   }
 
   @Override
   public Optional<Claim> unreserve(Pool pool, IpAddress address) {
-    return claimCall(pool, address, new ClaimOp<Optional<Claim>>() {
-      @Override
-      public Optional<Claim> apply(PoolState st) {
-        return st.unreserve(address);
-      }
-    });
+    return claimCall(pool, ClaimOp.unreserve(address));
   }
 
   @Override
   public Optional<Claim> endHold(Pool pool, IpAddress address) {
-    return claimCall(pool, address, new ClaimOp<Optional<Claim>>() {
-      @Override
-      public Optional<Claim> apply(PoolState st) {
-        return st.endHold(address);
-      }
-    });
+    return claimCall(pool, ClaimOp.endHold(address));
   }
 
   @Override
   public List<Claim> claims(Pool pool) {
-    PoolDir d = dir(pool);
-    if (!d.exists()) {
-      return List.of();
-    }
-    return claimCall(pool, null, new ClaimOp<List<Claim>>() {
-      @Override
-      public List<Claim> apply(PoolState st) {
-        return st.claims();
-      }
-    });
-  }
-
-  /** One claims operation on the whole state. */
-  private abstract static class ClaimOp<T> {
-    abstract T apply(PoolState st);
-
-    /** Undoes {@link #apply} when a marker could not be created (a file appeared meanwhile). */
-    T takenMeanwhile(PoolState st) {
-      throw new IllegalStateException("no marker is created by this operation");
-    }
+    return dir(pool).exists() ? claimCall(pool, ClaimOp.list()) : List.of();
   }
 
   /**
@@ -458,22 +418,16 @@ final class HostLocalStore implements IpamStore, Claims {
    * changed ({@link ClaimFiles#persist}). An address with a file the state does not know (a
    * change the stamp missed) makes it rebuild first.
    */
-  private <T> T claimCall(Pool pool, IpAddress address, ClaimOp<T> op) {
+  private <T> T claimCall(Pool pool, ClaimOp<T> op) {
     PoolSession h = PoolSession.open(dir(pool), cache, pool);
     try {
       boolean rebuild = false;
       for (int attempt = 0; attempt < ATTEMPTS; attempt++, rebuild = true) {
         h.begin(pool, rebuild);
         PoolState st = h.full(pool, rebuild);
-        if (address != null && st.holderOf(address) == null && st.claimOf(address) == null
-            && h.dir.readHolder(address) != null) {
+        T result = op.run(h, st);
+        if (result == null) {
           continue; // a file the state does not know about
-        }
-        Set<IpAddress> marked = ClaimFiles.marked(st);
-        T result = op.apply(st);
-        if (!ClaimFiles.persist(h, st, marked, Set.of())) {
-          result = op.takenMeanwhile(st);
-          ClaimFiles.persist(h, st, ClaimFiles.marked(st), Set.of());
         }
         h.finishUnchanged(st);
         return result;
@@ -488,26 +442,6 @@ final class HostLocalStore implements IpamStore, Claims {
 
   // ---------------------------------------------------------------- helpers
 
-  /**
-   * The files of released allocations: the claims first (a released address that became a hold
-   * or a cool-down, or stays reserved, gets its marker over the holder's file), then the address
-   * files of the rest deleted.
-   */
-  private static void releaseFiles(PoolSession h, PoolState st, Set<IpAddress> marked, List<Allocation> released)
-      throws IOException {
-    Set<IpAddress> addresses = new HashSet<>();
-    for (Allocation a : released) {
-      addresses.add(a.address());
-    }
-    if (st != null && !ClaimFiles.persist(h, st, marked, addresses)) {
-      throw PoolSession.contended(st.pool()); // cannot happen: only new markers of free addresses fail
-    }
-    for (Allocation a : released) {
-      if (st == null || st.claimOf(a.address()) == null) {
-        h.dir.deleteAddressFile(a.address());
-      }
-    }
-  }
 
   /** What an old-format file (container ID only) gives the attachment's container, or nothing. */
   private static List<Allocation> legacyHeld(PoolState st, Attachment att) {

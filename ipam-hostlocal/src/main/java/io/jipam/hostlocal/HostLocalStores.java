@@ -56,4 +56,9 @@ public final class HostLocalStores {
   public static IpamStore openWriteThrough(Path dataDir, boolean fsync) {
     return new WriteThroughStore(dataDir, fsync);
   }
+
+  /** Like {@link #openWriteThrough(Path, boolean)}, with holds and cool-downs on {@code clock}. */
+  public static IpamStore openWriteThrough(Path dataDir, boolean fsync, java.time.Clock clock) {
+    return new WriteThroughStore(dataDir, fsync, clock);
+  }
 }
