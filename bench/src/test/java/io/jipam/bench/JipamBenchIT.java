@@ -25,6 +25,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Isolated;
 import picocli.CommandLine;
 
 /**
@@ -33,6 +34,7 @@ import picocli.CommandLine;
  * ({@code dist/bin/jipam}, there when the reactor has packaged ipam-plugin-bin), the etcd scenario
  * an etcd binary; each is skipped with the reason when it is missing.
  */
+@Isolated // runs benchmark scenarios: alone, not beside another IT class
 class JipamBenchIT {
   @TempDir
   Path tmp;

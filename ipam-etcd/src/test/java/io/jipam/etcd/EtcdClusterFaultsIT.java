@@ -36,6 +36,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * Issue 11's etcd faults: a three-member cluster started here (short election timeout), {@code
@@ -70,6 +71,7 @@ import org.junit.jupiter.api.Timeout;
  * {@code .timeoutMillis} (the stores' bound, 1500), {@code .slackMillis} (1500).
  */
 @Timeout(600)
+@Isolated // times leader elections of a three-member cluster: alone, not beside another IT class
 class EtcdClusterFaultsIT {
   private static final int ROUNDS = Integer.getInteger("jipam.etcdfaults.rounds", 1);
   private static final int NODES = Integer.getInteger("jipam.etcdfaults.nodes", 8);

@@ -25,6 +25,7 @@ import java.util.concurrent.Future;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * Crash at any instant, file store: 16 workers churn real {@code jipam} processes (ADD, DEL,
@@ -36,6 +37,7 @@ import org.junit.jupiter.api.io.TempDir;
  * <p>Trials: {@code -Djipam.crash.trials} (default 200 on a fresh data dir, a quarter of that on
  * one host-local wrote first), bounded by {@code -Djipam.crash.seconds} (default 100 and 40).
  */
+@Isolated // 16 plugin processes killed at random instants: alone, not beside another IT class
 class CrashAtAnyInstantIT {
   private static final int WORKERS = 16;
   private static final int TRIALS = Integer.getInteger("jipam.crash.trials", 200);

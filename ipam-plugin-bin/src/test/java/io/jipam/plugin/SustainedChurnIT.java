@@ -39,6 +39,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * Issue 11's sustained many-process churn, each for a bounded time and then audited by an
@@ -62,6 +63,7 @@ import org.junit.jupiter.api.io.TempDir;
  * .seconds}, {@code .nodes}, {@code .etcdSeconds} make longer runs.
  */
 @Timeout(600)
+@Isolated // 64 plugin processes churn at once: alone, not beside another IT class
 class SustainedChurnIT {
   private static final int PROCESSES = Integer.getInteger("jipam.churn.processes", 64);
   private static final int SECONDS = Integer.getInteger("jipam.churn.seconds", 20);

@@ -37,6 +37,7 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * Crash at any instant, service. jipamd (a child process, file store with fsync, configured by its
@@ -74,6 +75,7 @@ import org.junit.jupiter.api.io.TempDir;
  * after that; fewer than {@code minTrials}, 10, fail), {@code deadlineMillis} (5000), {@code
  * slackMillis} (500), {@code acks} (32), {@code loadMillis} (2000).
  */
+@Isolated // kills jipamd mid-call and sets system properties: alone, not beside another IT class
 class JipamdCrashIT {
   static final int TRIALS = Integer.getInteger("jipam.jipamd.crash.trials", 50);
   /** jipamd's store; the data dir checks read the host-local layout, so: file (memory shows the test failing). */

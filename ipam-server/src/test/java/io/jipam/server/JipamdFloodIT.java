@@ -62,6 +62,7 @@ import javax.management.remote.JMXConnectorFactory;
 import javax.management.remote.JMXServiceURL;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * Resource bounds, jipamd flood. jipamd (a child process, file store with fsync, 2 workers and a
@@ -88,6 +89,7 @@ import org.junit.jupiter.api.io.TempDir;
  * {@code .queue} (8), {@code .connections} (8), {@code .streams} (100 per connection), {@code
  * .cniCalls} (100 at once).
  */
+@Isolated // floods jipamd on purpose: alone, not beside another IT class
 class JipamdFloodIT {
   static final int SECONDS = Integer.getInteger("jipam.jipamd.flood.seconds", 4);
   static final int WORKERS = Integer.getInteger("jipam.jipamd.flood.workers", 2);
