@@ -146,6 +146,19 @@ final class Keys {
     throw unexpected(key);
   }
 
+  /**
+   * {@code <p>/v2/holds/<pool>/<pod ns>/<pod name>} (both percent-encoded): where a pod's holds
+   * are, so that its ADD finds them on any node by one key.
+   */
+  String holds(String pool, io.jipam.core.store.PodRef pod) {
+    return root + "holds/" + pool + "/" + FieldEscaping.esc(pod.namespace()) + "/" + FieldEscaping.esc(pod.name());
+  }
+
+  /** {@code <p>/v2/reservations/<pool>}: every reservation of the pool, one record. */
+  String reservations(String pool) {
+    return root + "reservations/" + pool;
+  }
+
   String deletion(String pool, Attachment attachment) {
     return root + "deletions/" + pool + "/" + attachment.containerId() + "/" + attachment.ifname();
   }

@@ -4,10 +4,14 @@ import io.etcd.jetcd.KeyValue;
 import io.etcd.jetcd.kv.GetResponse;
 import io.etcd.jetcd.op.Op;
 import io.jipam.core.net.IpAddress;
+import io.jipam.core.store.AddressPolicy;
 import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOrigin;
 import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
+import io.jipam.core.store.Claim;
+import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.spi.RequestedAddresses;
 import java.util.ArrayDeque;
@@ -61,6 +65,14 @@ final class TxnPlan {
   private final Set<Attachment> markerPuts = new LinkedHashSet<>();
   /** Handles the transaction creates; when any, it requires this node unfenced. */
   private int creations;
+  /** Hold indexes the plan read (guarded at their revision) and their working entries. */
+  private final Map<PodRef, List<ClaimIndex.Entry>> holdWork = new LinkedHashMap<>();
+  private final Set<PodRef> holdDirty = new LinkedHashSet<>();
+  /** Whether the transaction is guarded on the pool's reservations record (it has an ADD of a known pod). */
+  private boolean reservationsGuarded;
+  private long holdLeaseId;
+  /** The store's wall clock when the plan began: what claims expire by. */
+  final java.time.Instant now;
   private final ArrayDeque<Runnable> undo = new ArrayDeque<>();
   private final Set<String> savedThisChange = new HashSet<>();
   private boolean snapshot;
@@ -78,6 +90,7 @@ final class TxnPlan {
     this.deadline = deadline;
     this.conflicts = conflicts;
     this.layout = cache.layout();
+    this.now = ctx.wallNow();
     for (TreeMap<IpAddress, String> m : cache.own) {
       own.add(new TreeMap<>(m));
     }
@@ -88,9 +101,9 @@ final class TxnPlan {
 
   /** Operations of the transaction (the larger of its guard and its writes). */
   int size() {
-    return Math.max(blockGuard.size() + handleGuard.size() + markerGuard.size() + 1,
+    return Math.max(blockGuard.size() + handleGuard.size() + markerGuard.size() + holdWork.size() + 2,
         blockDirty.size() + handleDirty.size() + recordWrites().size() + affinity.size() + claimHints.size()
-            + markerPuts.size() + 2);
+            + markerPuts.size() + holdDirty.size() + 2);
   }
 
   boolean isEmpty() {
@@ -99,7 +112,8 @@ final class TxnPlan {
 
   /** True while the plan writes nothing: what it read is all it depends on. */
   boolean isClean() {
-    return blockDirty.isEmpty() && handleDirty.isEmpty() && affinity.isEmpty() && markerPuts.isEmpty();
+    return blockDirty.isEmpty() && handleDirty.isEmpty() && affinity.isEmpty() && markerPuts.isEmpty()
+        && holdDirty.isEmpty();
   }
 
   boolean hasSnapshot() {
@@ -285,6 +299,10 @@ final class TxnPlan {
   Allocation take(Change.Add add, Block b, int set, int offset) {
     b.used.set(offset);
     b.cursor = offset;
+    Claim c = b.claims.get(offset);
+    if (c != null && c.kind() != Claim.Kind.RESERVATION) {
+      b.claims.remove(offset); // a hold taken by its pod, a cooled address, or an expired claim
+    }
     return new Allocation(b.addressAt(offset), set, add.attachment, add.request.pod());
   }
 
@@ -311,11 +329,17 @@ final class TxnPlan {
       if (refused != null) {
         return refused;
       }
-      boolean mine = add.uncertain instanceof AllocationOutcome.Allocated u
-          && u.allocations().equals(held.allocations());
-      return new AllocationOutcome.Allocated(held.allocations(), !mine);
+      if (add.uncertain instanceof AllocationOutcome.Allocated u && u.allocations().equals(held.allocations())) {
+        return new AllocationOutcome.Allocated(held.allocations(), false, u.origins());
+      }
+      return new AllocationOutcome.Allocated(held.allocations(), true);
+    }
+    PodRef pod = request.pod();
+    if (pod.isKnown()) {
+      guardReservations();
     }
     Allocation[] chosen = new Allocation[sets];
+    AllocationOrigin[] origins = new AllocationOrigin[sets];
     AllocationOutcome refused = RequestedAddresses.check(pool, request, bySet, this::holderOf, chosen);
     if (refused != null) {
       return refused;
@@ -329,22 +353,149 @@ final class TxnPlan {
           claim(b, set);
         }
         int offset = layout.offsetIn(set, net, wanted);
-        b.used.set(offset);
-        b.cursor = offset;
+        Claim c = b.liveClaim(offset, now);
+        if (c != null && !c.admits(pod)) {
+          add.claimRefusal = true;
+          return new AllocationOutcome.Unavailable(wanted, ClaimDesk.describe(c));
+        }
+        if (c != null && c.kind() == Claim.Kind.HOLD) {
+          dropHold(pod, wanted);
+        }
+        take(add, b, set, offset);
+        origins[set] = AllocationOrigin.REQUESTED;
       }
     }
     for (int set = 0; set < sets; set++) {
-      if (chosen[set] == null) {
-        chosen[set] = placement.allocateFree(add, set);
-        if (chosen[set] == null) {
-          return new AllocationOutcome.Exhausted(set);
-        }
+      if (chosen[set] != null) {
+        continue;
+      }
+      if ((chosen[set] = reserved(add, set)) != null) {
+        origins[set] = AllocationOrigin.RESERVED;
+      } else if ((chosen[set] = heldFor(add, set)) != null) {
+        origins[set] = AllocationOrigin.STICKY;
+      } else if ((chosen[set] = placement.allocateFree(add, set)) != null) {
+        origins[set] = AllocationOrigin.FREE;
+      } else if (!snapshot) {
+        // the last resort is only taken from every block of the pool read at one revision
+        return new AllocationOutcome.Exhausted(set);
+      } else if ((chosen[set] = placement.coolest(add, set)) != null) {
+        origins[set] = AllocationOrigin.COOLED;
+        ClaimDesk.LOG.log(System.Logger.Level.INFO, "pool {0}: nothing free in range set {1} for {2}; handing out"
+            + " {3}, cooled longest, before its reuse delay ended", pool.name(), set, att, chosen[set].address());
+      } else {
+        return new AllocationOutcome.Exhausted(set);
       }
     }
     List<Allocation> list = List.of(chosen);
     setHandle(att, new Handle(ctx.node(), request.pod(), list, 0));
     guardCreation(att);
-    return new AllocationOutcome.Allocated(list, false);
+    return new AllocationOutcome.Allocated(list, false, List.of(origins));
+  }
+
+  /** An unallocated address of the set reserved for the pod by name, else for its namespace. */
+  private Allocation reserved(Change.Add add, int set) {
+    PodRef pod = add.request.pod();
+    if (!pod.isKnown() || cache.reservations.entries().isEmpty()) {
+      return null;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+      for (ClaimIndex.Entry e : cache.reservations.entries()) {
+        boolean named = !e.pod().name().isEmpty();
+        if (e.set() != set || named != (pass == 0) || !Claim.reservation(e.address(), e.pod()).admits(pod)) {
+          continue;
+        }
+        Allocation got = takeClaimed(add, set, e.address(), Claim.Kind.RESERVATION, pod);
+        if (got != null) {
+          return got;
+        }
+      }
+    }
+    return null;
+  }
+
+  /** An address of the set held for the pod (its hold ends), from the pod's hold index. */
+  private Allocation heldFor(Change.Add add, int set) {
+    PodRef pod = add.request.pod();
+    if (!cache.sticky(pod)) {
+      return null;
+    }
+    for (ClaimIndex.Entry e : holds(pod)) {
+      if (e.set() == set && e.until().isAfter(now)) {
+        Allocation got = takeClaimed(add, set, e.address(), Claim.Kind.HOLD, pod);
+        if (got != null) {
+          dropHold(pod, e.address());
+          return got;
+        }
+      }
+    }
+    return null;
+  }
+
+  /** Takes the address when its block has it unallocated under a live claim of that kind admitting the pod. */
+  private Allocation takeClaimed(Change.Add add, int set, IpAddress address, Claim.Kind kind, PodRef pod) {
+    IpAddress net = layout.blockNet(set, address);
+    String key = blockKey(set, net);
+    Block b = read(key);
+    int offset = layout.offsetIn(set, net, address);
+    if (b == null || !b.exists() || b.isUsed(offset)) {
+      return null;
+    }
+    Claim c = b.liveClaim(offset, now);
+    if (c == null || c.kind() != kind || !c.admits(pod)) {
+      return null;
+    }
+    return take(add, mutable(key, set, net), set, offset);
+  }
+
+  /** Guards the transaction on the pool's reservations record as cached. */
+  private void guardReservations() {
+    if (!reservationsGuarded) {
+      reservationsGuarded = true;
+      undo.push(() -> reservationsGuarded = false);
+    }
+  }
+
+  /** The pod's hold entries as planned, guarding on its hold index (read by the prefetch, else now). */
+  private List<ClaimIndex.Entry> holds(PodRef pod) {
+    List<ClaimIndex.Entry> work = holdWork.get(pod);
+    if (work != null) {
+      return work;
+    }
+    if (!cache.holds.containsKey(pod)) {
+      cache.readHolds(List.of(pod), deadline);
+    }
+    work = new ArrayList<>(cache.holds.get(pod).entries());
+    holdWork.put(pod, work);
+    undo.push(() -> holdWork.remove(pod));
+    return work;
+  }
+
+  private void setHolds(PodRef pod, List<ClaimIndex.Entry> entries) {
+    List<ClaimIndex.Entry> before = holds(pod);
+    boolean wasDirty = holdDirty.contains(pod);
+    undo.push(() -> {
+      holdWork.put(pod, before);
+      if (!wasDirty) {
+        holdDirty.remove(pod);
+      }
+    });
+    List<ClaimIndex.Entry> live = new ArrayList<>();
+    for (ClaimIndex.Entry e : entries) {
+      if (e.until().isAfter(now)) {
+        live.add(e);
+      }
+    }
+    holdWork.put(pod, live);
+    holdDirty.add(pod);
+  }
+
+  private void dropHold(PodRef pod, IpAddress address) {
+    if (!cache.sticky(pod)) {
+      return; // an index the plan does not read: its entry is ignored once the block says otherwise
+    }
+    List<ClaimIndex.Entry> next = new ArrayList<>(holds(pod));
+    next.removeIf(e -> e.address().equals(address));
+    setHolds(pod, next);
   }
 
   /**
@@ -418,7 +569,8 @@ final class TxnPlan {
       }
       b = mutable(key, set, net);
       b.used.clear(offset);
-      if (b.used.isEmpty()) {
+      afterRelease(del.pool.policy(), h.pod(), att, b, set, offset);
+      if (b.used.isEmpty() && !b.hasLiveClaims(now)) {
         if (b.owner.isEmpty()) {
           b.deleted = true;
         } else if (b.owner.equals(ctx.node()) && own.get(set).size() > 1) {
@@ -430,6 +582,40 @@ final class TxnPlan {
     setHandle(att, null);
     return h.allocations();
   }
+
+  /**
+   * What a released address becomes ({@link AddressPolicy}): reserved stays reserved; else a hold
+   * for a sticky pod while the block's holds are under the bound; else cooling with a reuse delay;
+   * else free. Beyond {@value #MAX_CLAIMS} claims a block takes no more holds or cool-downs.
+   */
+  private void afterRelease(AddressPolicy policy, PodRef pod, Attachment att, Block b, int set, int offset) {
+    if (b.liveClaim(offset, now) != null) {
+      return; // a reservation: it stays
+    }
+    b.claims.remove(offset);
+    IpAddress address = b.addressAt(offset);
+    if (cache.sticky(pod)) {
+      long bound = policy.sticky().maxHeld(BlockLayout.count(layout.allowed(set, b.net)));
+      if (b.liveClaims(Claim.Kind.HOLD, now) < bound && b.claims.size() < MAX_CLAIMS) {
+        java.time.Instant until = now.plus(policy.sticky().hold());
+        b.claims.put(offset, Claim.hold(address, pod, until, att));
+        List<ClaimIndex.Entry> next = new ArrayList<>(holds(pod));
+        next.removeIf(e -> e.address().equals(address));
+        next.add(new ClaimIndex.Entry(set, address, until, null));
+        setHolds(pod, next);
+        return;
+      }
+      ClaimDesk.LOG.log(System.Logger.Level.WARNING, "pool {0}: no hold of {1} for pod {2}: block {3} holds {4}"
+          + " addresses already, its bound of {5}% allows {6}", cache.pool.name(), address, pod,
+          layout.blockId(set, b.net), b.liveClaims(Claim.Kind.HOLD, now), policy.sticky().maxHeldPercent(), bound);
+    }
+    if (!policy.reuseDelay().isZero() && b.claims.size() < MAX_CLAIMS) {
+      b.claims.put(offset, Claim.cooling(address, pod, now.plus(policy.reuseDelay()), att));
+    }
+  }
+
+  /** The most claims a block keeps (its record stays around 100 KB whatever the block's size). */
+  static final int MAX_CLAIMS = 1024;
 
   // ------------------------------------------------------------------ committing
 
@@ -467,6 +653,13 @@ final class TxnPlan {
   void takeLeases() {
     ticketLeaseId = isClean() ? 0 : tickets.ticketLease(deadline);
     markerLeaseId = markerPuts.isEmpty() ? 0 : tickets.markerLease(deadline);
+    holdLeaseId = 0;
+    for (PodRef pod : holdDirty) {
+      if (!holdWork.get(pod).isEmpty()) {
+        holdLeaseId = tickets.holdLease(cache.pool.policy().sticky().hold(), deadline);
+        break;
+      }
+    }
   }
 
   /** Sends the plan as one part of a transaction (alone or with other stores' parts: {@link TxnSender}). */
@@ -485,11 +678,18 @@ final class TxnPlan {
     for (Map.Entry<Attachment, Long> e : markerGuard.entrySet()) {
       guards.add(new TxnPart.Guard(ctx.keys().deletion(pool, e.getKey()), e.getValue()));
     }
+    for (PodRef pod : holdWork.keySet()) {
+      guards.add(new TxnPart.Guard(ctx.keys().holds(pool, pod), cache.holds.get(pod).modRev()));
+    }
+    if (reservationsGuarded) {
+      guards.add(new TxnPart.Guard(ctx.keys().reservations(pool), cache.reservations.modRev()));
+    }
     if (creations > 0) {
       guards.add(new TxnPart.Guard(ctx.keys().fence(ctx.node()), 0L));
     }
     for (String key : blockDirty) {
       Block b = work.get(key);
+      b.pruneClaims(now);
       if (b.exists()) {
         then.add(put(key, BlockCodec.encode(b)));
       } else if (blockGuard.get(key) != 0L) {
@@ -510,6 +710,15 @@ final class TxnPlan {
       then.add(e.getValue() ? put(e.getKey(), "") : delete(e.getKey()));
     }
     claimHints.forEach((set, id) -> then.add(put(ctx.keys().claimHint(pool, set), id)));
+    for (PodRef pod : holdDirty) {
+      List<ClaimIndex.Entry> entries = holdWork.get(pod);
+      String key = ctx.keys().holds(pool, pod);
+      if (!entries.isEmpty()) {
+        then.add(put(key, ClaimIndex.encodeHolds(entries), holdLeaseId));
+      } else if (cache.holds.get(pod).modRev() != 0L) {
+        then.add(delete(key));
+      }
+    }
     for (Attachment a : markerPuts) {
       then.add(put(ctx.keys().deletion(pool, a), "", markerLeaseId));
     }
@@ -584,6 +793,10 @@ final class TxnPlan {
       cache.own.get(s).clear();
       cache.own.get(s).putAll(own.get(s));
     }
+    for (PodRef pod : holdDirty) {
+      List<ClaimIndex.Entry> entries = holdWork.get(pod);
+      cache.holds.put(pod, entries.isEmpty() ? ClaimIndex.Read.ABSENT : new ClaimIndex.Read(entries, revision));
+    }
   }
 
   /**
@@ -615,6 +828,16 @@ final class TxnPlan {
       } else {
         cache.markers.put(a, g.getKvs().get(0).getModRevision());
       }
+    }
+    for (PodRef pod : holdWork.keySet()) {
+      GetResponse g = reads.get(i++);
+      String key = ctx.keys().holds(pool, pod);
+      cache.holds.put(pod, ClaimIndex.holds(key, g.getKvs().isEmpty() ? null : g.getKvs().get(0)));
+    }
+    if (reservationsGuarded) {
+      GetResponse g = reads.get(i++);
+      String key = ctx.keys().reservations(pool);
+      cache.reservations = ClaimIndex.reservations(key, g.getKvs().isEmpty() ? null : g.getKvs().get(0));
     }
     if (creations > 0) {
       GetResponse g = reads.get(i);
