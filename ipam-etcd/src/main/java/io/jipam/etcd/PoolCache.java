@@ -223,12 +223,12 @@ final class PoolCache {
             needBlock(l, a.rangeSetIndex(), a.address(), blockKeys);
           }
         }
-        if (sticky(h.pod()) && !holds.containsKey(h.pod()) && !pods.contains(h.pod())) {
+        if (sticky(c.pool, h.pod()) && !holds.containsKey(h.pod()) && !pods.contains(h.pod())) {
           pods.add(h.pod());
         }
       } else if (c instanceof Change.Add add) {
         io.jipam.core.store.PodRef pod = add.request.pod();
-        if (sticky(pod) && !holds.containsKey(pod) && !pods.contains(pod)) {
+        if (sticky(add.pool, pod) && !holds.containsKey(pod) && !pods.contains(pod)) {
           pods.add(pod);
         }
         for (ClaimIndex.Entry e : reservations.entries()) {
@@ -255,9 +255,13 @@ final class PoolCache {
     }
   }
 
-  /** Whether the pool holds the pod's addresses after DEL (so its ADD and DEL read its holds). */
-  boolean sticky(io.jipam.core.store.PodRef pod) {
-    return pool.policy().sticky() != null && pool.policy().sticky().appliesTo(pod);
+  /** Whether the pool (as a call names it) holds the pod's addresses after DEL (its ADD and DEL read its holds). */
+  static boolean sticky(Pool pool, io.jipam.core.store.PodRef pod) {
+    return sticky(pool.policy(), pod);
+  }
+
+  static boolean sticky(io.jipam.core.store.AddressPolicy policy, io.jipam.core.store.PodRef pod) {
+    return policy.sticky() != null && policy.sticky().appliesTo(pod);
   }
 
   /** Reads the hold indexes of these pods into {@link #holds}. */

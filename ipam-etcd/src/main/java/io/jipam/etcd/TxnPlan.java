@@ -71,6 +71,8 @@ final class TxnPlan {
   /** Whether the transaction is guarded on the pool's reservations record (it has an ADD of a known pod). */
   private boolean reservationsGuarded;
   private long holdLeaseId;
+  /** The hold length of the holds this plan makes (the lease their index goes on outlives them). */
+  private java.time.Duration holdLength = java.time.Duration.ZERO;
   /** The store's wall clock when the plan began: what claims expire by. */
   final java.time.Instant now;
   private final ArrayDeque<Runnable> undo = new ArrayDeque<>();
@@ -359,7 +361,7 @@ final class TxnPlan {
           return new AllocationOutcome.Unavailable(wanted, ClaimDesk.describe(c));
         }
         if (c != null && c.kind() == Claim.Kind.HOLD) {
-          dropHold(pod, wanted);
+          dropHold(pool, pod, wanted);
         }
         take(add, b, set, offset);
         origins[set] = AllocationOrigin.REQUESTED;
@@ -416,14 +418,14 @@ final class TxnPlan {
   /** An address of the set held for the pod (its hold ends), from the pod's hold index. */
   private Allocation heldFor(Change.Add add, int set) {
     PodRef pod = add.request.pod();
-    if (!cache.sticky(pod)) {
+    if (!PoolCache.sticky(add.pool, pod)) {
       return null;
     }
     for (ClaimIndex.Entry e : holds(pod)) {
       if (e.set() == set && e.until().isAfter(now)) {
         Allocation got = takeClaimed(add, set, e.address(), Claim.Kind.HOLD, pod);
         if (got != null) {
-          dropHold(pod, e.address());
+          dropHold(add.pool, pod, e.address());
           return got;
         }
       }
@@ -489,8 +491,8 @@ final class TxnPlan {
     holdDirty.add(pod);
   }
 
-  private void dropHold(PodRef pod, IpAddress address) {
-    if (!cache.sticky(pod)) {
+  private void dropHold(Pool pool, PodRef pod, IpAddress address) {
+    if (!PoolCache.sticky(pool, pod)) {
       return; // an index the plan does not read: its entry is ignored once the block says otherwise
     }
     List<ClaimIndex.Entry> next = new ArrayList<>(holds(pod));
@@ -594,7 +596,8 @@ final class TxnPlan {
     }
     b.claims.remove(offset);
     IpAddress address = b.addressAt(offset);
-    if (cache.sticky(pod)) {
+    if (PoolCache.sticky(policy, pod)) {
+      holdLength = policy.sticky().hold();
       long bound = policy.sticky().maxHeld(BlockLayout.count(layout.allowed(set, b.net)));
       if (b.liveClaims(Claim.Kind.HOLD, now) < bound && b.claims.size() < MAX_CLAIMS) {
         java.time.Instant until = now.plus(policy.sticky().hold());
@@ -656,7 +659,7 @@ final class TxnPlan {
     holdLeaseId = 0;
     for (PodRef pod : holdDirty) {
       if (!holdWork.get(pod).isEmpty()) {
-        holdLeaseId = tickets.holdLease(cache.pool.policy().sticky().hold(), deadline);
+        holdLeaseId = tickets.holdLease(holdLength, deadline);
         break;
       }
     }
