@@ -53,7 +53,7 @@ class EtcdClaimsIT {
   @AfterEach
   void closeAll() {
     opened.forEach(EtcdStore::close);
-    EtcdInvariants.check(etcd.endpoints(), prefix);
+    EtcdInvariants.check(etcd.endpoints(), prefix, clock.instant());
   }
 
   /** A store of the node on this test's prefix, blocks of /28, on the test clock. */
@@ -236,6 +236,19 @@ class EtcdClaimsIT {
     assertEquals(before, b.claims(pool));
     assertEquals(x, addressOf(b.allocate(pool, add("c3", "db", "web-0"))));
     assertEquals(reserved, addressOf(b.allocate(pool, add("c4", "ns", "r"))));
+  }
+
+  @Test
+  void allocate_poolWithoutPolicy_costsOneRequestPerCall() {
+    Pool pool = pool("198.18.17.0/24", AddressPolicy.NONE);
+    GroupCommitStore a = store("node-a");
+    addressOf(a.allocate(pool, add("warm", "ns", "warm")));
+    long before = a.etcd().requests();
+    for (int i = 0; i < 10; i++) {
+      addressOf(a.allocate(pool, add("c" + i, "ns", "p" + i)));
+      a.release(pool, new Attachment("c" + i, "eth0"));
+    }
+    assertEquals(20, a.etcd().requests() - before, "one transaction per ADD and per DEL, no read");
   }
 
   /** The current etcd revision: unchanged when nothing was written. */

@@ -1,0 +1,186 @@
+package io.jipam.etcd;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jipam.core.alloc.AllocationOrder;
+import io.jipam.core.net.IpAddress;
+import io.jipam.core.store.AddressPolicy;
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOrigin;
+import io.jipam.core.store.AllocationOutcome;
+import io.jipam.core.store.AllocationRequest;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.Claim;
+import io.jipam.core.store.PodPattern;
+import io.jipam.core.store.PodRef;
+import io.jipam.core.store.Pool;
+import io.jipam.core.store.StickyRule;
+import io.jipam.core.store.capability.ReserveOutcome;
+import io.jipam.core.testing.Concurrently;
+import io.jipam.core.testing.TestPools;
+import io.jipam.testkit.Etcd;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * Claims under real concurrency: stores of two nodes (each its own etcd client and commit task)
+ * racing on one tight pool of /28 blocks. An operator reserving addresses while both nodes
+ * allocate: no ADD that began after a reservation returned gets that address, and a reserved
+ * address ends up allocated only to its pod. Sticky pods coming back on either node while other
+ * pods churn on both: each gets exactly the address its DEL left held for it. Bounded loops;
+ * afterwards no address is allocated twice and {@link EtcdInvariants} hold.
+ */
+@ExtendWith(EtcdExtension.class)
+class EtcdClaimsRaceIT {
+  private static final Duration RUN = Duration.ofMinutes(3);
+  private final Etcd etcd;
+  private final String prefix = "/jipam-test-" + UUID.randomUUID();
+  private final List<EtcdStore> opened = new ArrayList<>();
+
+  EtcdClaimsRaceIT(Etcd etcd) {
+    this.etcd = etcd;
+  }
+
+  @AfterEach
+  void closeAll() {
+    opened.forEach(EtcdStore::close);
+    EtcdInvariants.check(etcd.endpoints(), prefix);
+  }
+
+  private List<EtcdStore> nodes() {
+    List<EtcdStore> out = new ArrayList<>();
+    for (String node : List.of("node-a", "node-b")) {
+      EtcdStore s = EtcdStores.open(EtcdStoreConfig.of(etcd.endpoints(), node).withPrefix(prefix).withBlockSizes(28, 122));
+      opened.add(s);
+      out.add(s);
+    }
+    return out;
+  }
+
+  private static AllocationRequest add(String container, PodRef pod) {
+    return new AllocationRequest(new Attachment(container, "eth0"), List.of(), pod);
+  }
+
+  @Test
+  void reserve_racingAddsOfTwoNodes_neverHandsAReservedAddressToAnotherPod() throws Exception {
+    Pool pool = TestPools.pool("race-r", AllocationOrder.ROUND_ROBIN, "198.18.30.0/26");
+    List<EtcdStore> stores = nodes();
+    PodRef special = new PodRef("ns", "special");
+    Set<IpAddress> reserved = ConcurrentHashMap.newKeySet();
+    List<String> violations = java.util.Collections.synchronizedList(new ArrayList<>());
+    Concurrently.run(5, RUN, t -> {
+      ThreadLocalRandom rnd = ThreadLocalRandom.current();
+      if (t == 0) {
+        for (int i = 0; i < 30; i++) {
+          IpAddress x = IpAddress.parse("198.18.30." + (2 + rnd.nextInt(60)));
+          ReserveOutcome out = stores.get(i % 2).reserve(pool, x, special, false);
+          if (out instanceof ReserveOutcome.Reserved) {
+            reserved.add(x);
+          }
+        }
+        return;
+      }
+      List<Attachment> mine = new ArrayList<>();
+      for (int i = 0; i < 40; i++) {
+        EtcdStore s = stores.get(rnd.nextInt(2));
+        if (mine.size() >= 3 || mine.size() > 0 && rnd.nextBoolean()) {
+          s.release(pool, mine.remove(0));
+          continue;
+        }
+        Set<IpAddress> before = Set.copyOf(reserved);
+        String id = "t" + t + "-" + i;
+        AllocationOutcome out = s.allocate(pool, add(id, new PodRef("ns", "q" + t + "-" + i)));
+        if (out instanceof AllocationOutcome.Allocated a) {
+          mine.add(new Attachment(id, "eth0"));
+          IpAddress got = a.allocations().get(0).address();
+          if (before.contains(got)) {
+            violations.add(id + " got " + got + ", reserved for " + special + " before its ADD began");
+          }
+        }
+      }
+    });
+    assertEquals(List.of(), violations);
+    List<Claim> claims = stores.get(0).claims(pool);
+    Map<IpAddress, Allocation> allocated = byAddress(stores.get(0).list(pool));
+    for (Claim c : claims) {
+      assertEquals(Claim.Kind.RESERVATION, c.kind());
+      Allocation holder = allocated.get(c.address());
+      assertTrue(holder == null || c.admits(holder.pod()), c + " allocated to " + holder);
+    }
+    assertEquals(reserved, Set.copyOf(claims.stream().map(Claim::address).toList()));
+  }
+
+  @Test
+  void allocate_stickyPodsOnEitherNodeWhileOthersChurn_getTheirHeldAddresses() throws Exception {
+    Pool pool = TestPools.pool("race-h", AllocationOrder.ROUND_ROBIN, "198.18.31.0/26").withPolicy(new AddressPolicy(
+        new StickyRule(List.of(PodPattern.parse("db/*")), Duration.ofMinutes(10), 50), Duration.ZERO));
+    List<EtcdStore> stores = nodes();
+    List<String> violations = java.util.Collections.synchronizedList(new ArrayList<>());
+    Concurrently.run(8, RUN, t -> {
+      ThreadLocalRandom rnd = ThreadLocalRandom.current();
+      if (t < 4) {
+        // a sticky pod restarted 12 times, on either node, with a new container each time
+        PodRef pod = new PodRef("db", "s-" + t);
+        IpAddress held = null;
+        for (int i = 0; i < 12; i++) {
+          String id = "s" + t + "-" + i;
+          AllocationOutcome out = stores.get(rnd.nextInt(2)).allocate(pool, add(id, pod));
+          if (!(out instanceof AllocationOutcome.Allocated a)) {
+            violations.add(pod + ": " + out);
+            return;
+          }
+          IpAddress got = a.allocations().get(0).address();
+          if (held != null && (!got.equals(held) || a.origins().get(0) != AllocationOrigin.STICKY)) {
+            violations.add(pod + " got " + got + " (" + a.origins() + "), its hold was " + held);
+          }
+          stores.get(rnd.nextInt(2)).release(pool, new Attachment(id, "eth0"));
+          held = null;
+          for (Claim c : stores.get(0).claims(pool)) {
+            if (c.kind() == Claim.Kind.HOLD && c.pod().equals(pod)) {
+              held = c.address();
+            }
+          }
+          if (!got.equals(held)) {
+            violations.add(pod + ": its DEL of " + got + " left no hold (" + held + ")");
+          }
+        }
+        return;
+      }
+      List<Attachment> mine = new ArrayList<>();
+      for (int i = 0; i < 40; i++) {
+        EtcdStore s = stores.get(rnd.nextInt(2));
+        if (mine.size() >= 4 || mine.size() > 0 && rnd.nextBoolean()) {
+          s.release(pool, mine.remove(0));
+        } else {
+          String id = "o" + t + "-" + i;
+          if (s.allocate(pool, add(id, new PodRef("ns", "o" + t + "-" + i))) instanceof AllocationOutcome.Allocated) {
+            mine.add(new Attachment(id, "eth0"));
+          }
+        }
+      }
+    });
+    assertEquals(List.of(), violations);
+    byAddress(stores.get(1).list(pool));
+  }
+
+  /** The allocations by address, failing on an address listed twice. */
+  private static Map<IpAddress, Allocation> byAddress(List<Allocation> list) {
+    Map<IpAddress, Allocation> out = new HashMap<>();
+    for (Allocation a : list) {
+      Allocation before = out.put(a.address(), a);
+      assertTrue(before == null, () -> a.address() + " allocated to " + before.attachment() + " and " + a.attachment());
+    }
+    return out;
+  }
+}
