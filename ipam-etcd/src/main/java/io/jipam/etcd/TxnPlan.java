@@ -495,6 +495,7 @@ final class TxnPlan {
     if (!PoolCache.sticky(pool, pod)) {
       return; // an index the plan does not read: its entry is ignored once the block says otherwise
     }
+    holdLength = pool.policy().sticky().hold(); // the rest of the index goes on a lease outliving it
     List<ClaimIndex.Entry> next = new ArrayList<>(holds(pod));
     next.removeIf(e -> e.address().equals(address));
     setHolds(pod, next);
