@@ -61,7 +61,9 @@ class EtcdClaimsRaceIT {
   private List<EtcdStore> nodes() {
     List<EtcdStore> out = new ArrayList<>();
     for (String node : List.of("node-a", "node-b")) {
-      EtcdStore s = EtcdStores.open(EtcdStoreConfig.of(etcd.endpoints(), node).withPrefix(prefix).withBlockSizes(28, 122));
+      // 10 s rather than 3 s: the machines running this suite are shared and often loaded
+      EtcdStore s = EtcdStores.open(EtcdStoreConfig.of(etcd.endpoints(), node).withPrefix(prefix).withBlockSizes(28, 122)
+          .withTimeout(Duration.ofSeconds(10)));
       opened.add(s);
       out.add(s);
     }
