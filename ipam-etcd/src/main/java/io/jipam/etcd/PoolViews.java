@@ -243,9 +243,20 @@ final class PoolViews {
         });
     Map<IpAddress, String> blockOf = new HashMap<>();
     List<String> blockFindings = new ArrayList<>();
+    Map<IpAddress, io.jipam.core.store.PodRef> reserved = new HashMap<>();
+    java.time.Instant now = ctx.wallNow();
     ctx.etcd().walkFrom(ctx.keys().blocksPrefix(pool), ctx.keys().blocksPrefix(pool), rev, blockPage(layout), false,
         deadline, "auditing " + pool, kv -> {
           Block b = ctx.blocks().decode(layout, kv);
+          for (Map.Entry<Integer, io.jipam.core.store.Claim> e : b.claims.entrySet()) {
+            io.jipam.core.store.Claim c = e.getValue();
+            if (c.kind() == io.jipam.core.store.Claim.Kind.RESERVATION) {
+              reserved.put(c.address(), c.pod());
+            } else if (!c.expiredAt(now) && b.isUsed(e.getKey())) {
+              blockFindings.add(pool + ": block " + b.key + " gives " + c.address() + " out while it is "
+                  + ClaimDesk.describe(c));
+            }
+          }
           for (int o = b.used.nextSetBit(0); o >= 0; o = b.used.nextSetBit(o + 1)) {
             IpAddress address = b.addressAt(o);
             blockOf.put(address, b.key);
@@ -289,7 +300,31 @@ final class PoolViews {
       }
     });
     out.addAll(blockFindings);
+    out.addAll(reservationFindings(pool, rev, reserved, deadline));
     out.addAll(nodeIndexFindings(pool, rev, handles, deadline));
+    return out;
+  }
+
+  /** The pool's reservations record at {@code rev} against the reservations its blocks hold. */
+  private List<String> reservationFindings(String pool, long rev, Map<IpAddress, io.jipam.core.store.PodRef> inBlocks,
+      long deadline) {
+    String key = ctx.keys().reservations(pool);
+    Map<IpAddress, io.jipam.core.store.PodRef> listed = new HashMap<>();
+    ClaimIndex.reservations(key, ctx.etcd().getAt(key, rev, deadline, "auditing " + pool)).entries()
+        .forEach(e -> listed.put(e.address(), e.pod()));
+    List<String> out = new ArrayList<>();
+    listed.forEach((address, pod) -> {
+      if (!pod.equals(inBlocks.get(address))) {
+        out.add(pool + ": " + key + " reserves " + address + " for " + pod + ", its block "
+            + (inBlocks.containsKey(address) ? "for " + inBlocks.get(address) : "not at all"));
+      }
+    });
+    inBlocks.forEach((address, pod) -> {
+      if (!listed.containsKey(address)) {
+        out.add(pool + ": a block reserves " + address + " for " + pod + ", which " + key + " does not list");
+      }
+    });
+    out.sort(null);
     return out;
   }
 
