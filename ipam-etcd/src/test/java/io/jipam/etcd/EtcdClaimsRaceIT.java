@@ -20,6 +20,8 @@ import io.jipam.core.store.capability.ReserveOutcome;
 import io.jipam.core.testing.Concurrently;
 import io.jipam.core.testing.TestPools;
 import io.jipam.testkit.Etcd;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -28,6 +30,10 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.ThreadLocalRandom;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -39,7 +45,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * allocate: no ADD that began after a reservation returned gets that address, and a reserved
  * address ends up allocated only to its pod. Sticky pods coming back on either node while other
  * pods churn on both: each gets exactly the address its DEL left held for it. Bounded loops;
- * afterwards no address is allocated twice and {@link EtcdInvariants} hold.
+ * afterwards no address is allocated twice and {@link EtcdInvariants} hold. The same with two
+ * child JVMs ({@link ClaimsChurn}) of two nodes each while this JVM reserves.
  */
 @ExtendWith(EtcdExtension.class)
 class EtcdClaimsRaceIT {
@@ -174,6 +181,62 @@ class EtcdClaimsRaceIT {
     });
     assertEquals(List.of(), violations);
     byAddress(stores.get(1).list(pool));
+  }
+
+  @Test
+  void claims_twoChildJvmsOfTwoNodesEachWhileReserving_keepHoldsAndReservations() throws Exception {
+    String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    List<Process> children = new ArrayList<>();
+    List<Future<List<String>>> outputs = new ArrayList<>();
+    ExecutorService readers = Executors.newFixedThreadPool(2);
+    Map<IpAddress, Long> reservedAt = new HashMap<>();
+    PodRef special = new PodRef("ns", "special");
+    try (EtcdStore operator = EtcdStores.open(EtcdStoreConfig.of(etcd.endpoints(), "operator").withPrefix(prefix)
+        .withBlockSizes(28, 122).withTimeout(Duration.ofSeconds(10)))) {
+      for (int p = 0; p < 2; p++) {
+        ProcessBuilder pb = new ProcessBuilder(javaBin, "-Xmx128m", "-XX:TieredStopAtLevel=1", "-cp",
+            System.getProperty("java.class.path"), ClaimsChurn.class.getName(), String.join(",", etcd.endpoints()),
+            prefix, "p" + p);
+        pb.redirectError(ProcessBuilder.Redirect.DISCARD);
+        Process child = pb.start();
+        children.add(child);
+        outputs.add(readers.submit(() -> new String(child.getInputStream().readAllBytes(),
+            StandardCharsets.UTF_8).lines().toList()));
+      }
+      // the operator reserves while the children run (bounded: 40 tries)
+      ThreadLocalRandom rnd = ThreadLocalRandom.current();
+      for (int i = 0; i < 40 && children.stream().anyMatch(Process::isAlive); i++) {
+        IpAddress x = IpAddress.parse("198.18.40." + (2 + rnd.nextInt(124)));
+        if (operator.reserve(ClaimsChurn.POOL, x, special, false) instanceof ReserveOutcome.Reserved) {
+          reservedAt.putIfAbsent(x, Churn.micros());
+        }
+      }
+      List<String> violations = new ArrayList<>();
+      for (int p = 0; p < 2; p++) {
+        assertTrue(children.get(p).waitFor(180, TimeUnit.SECONDS), "child " + p + " finished");
+        List<String> lines = outputs.get(p).get();
+        assertEquals("DONE 0", lines.isEmpty() ? "" : lines.get(lines.size() - 1),
+            "child p" + p + ": " + lines.stream().filter(l -> l.startsWith("V ")).toList());
+        for (String line : lines) {
+          String[] f = line.split(" ");
+          if (f[0].equals("A")) {
+            Long at = reservedAt.get(IpAddress.parse(f[2]));
+            if (at != null && at < Long.parseLong(f[1])) {
+              violations.add(f[3] + " got " + f[2] + ", reserved for " + special + " before its ADD began");
+            }
+          }
+        }
+      }
+      assertEquals(List.of(), violations);
+      for (Claim c : operator.claims(ClaimsChurn.POOL)) {
+        Allocation holder = byAddress(operator.list(ClaimsChurn.POOL)).get(c.address());
+        assertTrue(c.kind() != Claim.Kind.RESERVATION || holder == null || c.admits(holder.pod()), c + " to " + holder);
+      }
+      assertTrue(reservedAt.size() > 0, "some reservations went in");
+    } finally {
+      children.forEach(Process::destroyForcibly);
+      readers.shutdownNow();
+    }
   }
 
   /** The allocations by address, failing on an address listed twice. */
