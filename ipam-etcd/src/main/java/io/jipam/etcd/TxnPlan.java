@@ -4,7 +4,6 @@ import io.etcd.jetcd.KeyValue;
 import io.etcd.jetcd.kv.GetResponse;
 import io.etcd.jetcd.op.Op;
 import io.jipam.core.net.IpAddress;
-import io.jipam.core.store.AddressPolicy;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.AllocationOrigin;
 import io.jipam.core.store.AllocationOutcome;
@@ -34,7 +33,8 @@ import java.util.TreeMap;
  *
  * <p>Design: planning, committing and refreshing stay in one class because they share the working
  * copies and the order of the guard (the else branch's reads come back in that order); address
- * choice is {@link Placement}'s. Confined to the pool's commit task.
+ * choice is {@link Placement}'s, what claims give and take (and their indexes) {@link ClaimPlan}'s.
+ * Confined to the pool's commit task.
  */
 final class TxnPlan {
   private final StoreContext ctx;
@@ -65,14 +65,8 @@ final class TxnPlan {
   private final Set<Attachment> markerPuts = new LinkedHashSet<>();
   /** Handles the transaction creates; when any, it requires this node unfenced. */
   private int creations;
-  /** Hold indexes the plan read (guarded at their revision) and their working entries. */
-  private final Map<PodRef, List<ClaimIndex.Entry>> holdWork = new LinkedHashMap<>();
-  private final Set<PodRef> holdDirty = new LinkedHashSet<>();
-  /** Whether the transaction is guarded on the pool's reservations record (it has an ADD of a known pod). */
-  private boolean reservationsGuarded;
-  private long holdLeaseId;
-  /** The hold length of the holds this plan makes (the lease their index goes on outlives them). */
-  private java.time.Duration holdLength = java.time.Duration.ZERO;
+  /** What the plan does to claims and their indexes. */
+  private final ClaimPlan claims;
   /** The store's wall clock when the plan began: what claims expire by. */
   final java.time.Instant now;
   private final ArrayDeque<Runnable> undo = new ArrayDeque<>();
@@ -97,15 +91,16 @@ final class TxnPlan {
       own.add(new TreeMap<>(m));
     }
     this.placement = new Placement(ctx, cache, this);
+    this.claims = new ClaimPlan(ctx, cache, this);
   }
 
   // ------------------------------------------------------------------ size and state
 
   /** Operations of the transaction (the larger of its guard and its writes). */
   int size() {
-    return Math.max(blockGuard.size() + handleGuard.size() + markerGuard.size() + holdWork.size() + 2,
+    return Math.max(blockGuard.size() + handleGuard.size() + markerGuard.size() + claims.guards() + 1,
         blockDirty.size() + handleDirty.size() + recordWrites().size() + affinity.size() + claimHints.size()
-            + markerPuts.size() + holdDirty.size() + 2);
+            + markerPuts.size() + claims.writes() + 2);
   }
 
   boolean isEmpty() {
@@ -115,11 +110,16 @@ final class TxnPlan {
   /** True while the plan writes nothing: what it read is all it depends on. */
   boolean isClean() {
     return blockDirty.isEmpty() && handleDirty.isEmpty() && affinity.isEmpty() && markerPuts.isEmpty()
-        && holdDirty.isEmpty();
+        && claims.isClean();
   }
 
   boolean hasSnapshot() {
     return snapshot;
+  }
+
+  /** Runs {@code step} when the change being planned is rolled back. */
+  void onUndo(Runnable step) {
+    undo.push(step);
   }
 
   /** The change being planned is in: its undo log is dropped. */
@@ -338,7 +338,7 @@ final class TxnPlan {
     }
     PodRef pod = request.pod();
     if (pod.isKnown()) {
-      guardReservations();
+      claims.guardReservations();
     }
     Allocation[] chosen = new Allocation[sets];
     AllocationOrigin[] origins = new AllocationOrigin[sets];
@@ -361,7 +361,7 @@ final class TxnPlan {
           return new AllocationOutcome.Unavailable(wanted, ClaimDesk.describe(c));
         }
         if (c != null && c.kind() == Claim.Kind.HOLD) {
-          dropHold(pool, pod, wanted);
+          claims.dropHold(pool, pod, wanted);
         }
         take(add, b, set, offset);
         origins[set] = AllocationOrigin.REQUESTED;
@@ -371,9 +371,9 @@ final class TxnPlan {
       if (chosen[set] != null) {
         continue;
       }
-      if ((chosen[set] = reserved(add, set)) != null) {
+      if ((chosen[set] = claims.reserved(add, set)) != null) {
         origins[set] = AllocationOrigin.RESERVED;
-      } else if ((chosen[set] = heldFor(add, set)) != null) {
+      } else if ((chosen[set] = claims.heldFor(add, set)) != null) {
         origins[set] = AllocationOrigin.STICKY;
       } else if ((chosen[set] = placement.allocateFree(add, set)) != null) {
         origins[set] = AllocationOrigin.FREE;
@@ -392,113 +392,6 @@ final class TxnPlan {
     setHandle(att, new Handle(ctx.node(), request.pod(), list, 0));
     guardCreation(att);
     return new AllocationOutcome.Allocated(list, false, List.of(origins));
-  }
-
-  /** An unallocated address of the set reserved for the pod by name, else for its namespace. */
-  private Allocation reserved(Change.Add add, int set) {
-    PodRef pod = add.request.pod();
-    if (!pod.isKnown() || cache.reservations.entries().isEmpty()) {
-      return null;
-    }
-    for (int pass = 0; pass < 2; pass++) {
-      for (ClaimIndex.Entry e : cache.reservations.entries()) {
-        boolean named = !e.pod().name().isEmpty();
-        if (e.set() != set || named != (pass == 0) || !Claim.reservation(e.address(), e.pod()).admits(pod)) {
-          continue;
-        }
-        Allocation got = takeClaimed(add, set, e.address(), Claim.Kind.RESERVATION, pod);
-        if (got != null) {
-          return got;
-        }
-      }
-    }
-    return null;
-  }
-
-  /** An address of the set held for the pod (its hold ends), from the pod's hold index. */
-  private Allocation heldFor(Change.Add add, int set) {
-    PodRef pod = add.request.pod();
-    if (!PoolCache.sticky(add.pool, pod)) {
-      return null;
-    }
-    for (ClaimIndex.Entry e : holds(pod)) {
-      if (e.set() == set && e.until().isAfter(now)) {
-        Allocation got = takeClaimed(add, set, e.address(), Claim.Kind.HOLD, pod);
-        if (got != null) {
-          dropHold(add.pool, pod, e.address());
-          return got;
-        }
-      }
-    }
-    return null;
-  }
-
-  /** Takes the address when its block has it unallocated under a live claim of that kind admitting the pod. */
-  private Allocation takeClaimed(Change.Add add, int set, IpAddress address, Claim.Kind kind, PodRef pod) {
-    IpAddress net = layout.blockNet(set, address);
-    String key = blockKey(set, net);
-    Block b = read(key);
-    int offset = layout.offsetIn(set, net, address);
-    if (b == null || !b.exists() || b.isUsed(offset)) {
-      return null;
-    }
-    Claim c = b.liveClaim(offset, now);
-    if (c == null || c.kind() != kind || !c.admits(pod)) {
-      return null;
-    }
-    return take(add, mutable(key, set, net), set, offset);
-  }
-
-  /** Guards the transaction on the pool's reservations record as cached. */
-  private void guardReservations() {
-    if (!reservationsGuarded) {
-      reservationsGuarded = true;
-      undo.push(() -> reservationsGuarded = false);
-    }
-  }
-
-  /** The pod's hold entries as planned, guarding on its hold index (read by the prefetch, else now). */
-  private List<ClaimIndex.Entry> holds(PodRef pod) {
-    List<ClaimIndex.Entry> work = holdWork.get(pod);
-    if (work != null) {
-      return work;
-    }
-    if (!cache.holds.containsKey(pod)) {
-      cache.readHolds(List.of(pod), deadline);
-    }
-    work = new ArrayList<>(cache.holds.get(pod).entries());
-    holdWork.put(pod, work);
-    undo.push(() -> holdWork.remove(pod));
-    return work;
-  }
-
-  private void setHolds(PodRef pod, List<ClaimIndex.Entry> entries) {
-    List<ClaimIndex.Entry> before = holds(pod);
-    boolean wasDirty = holdDirty.contains(pod);
-    undo.push(() -> {
-      holdWork.put(pod, before);
-      if (!wasDirty) {
-        holdDirty.remove(pod);
-      }
-    });
-    List<ClaimIndex.Entry> live = new ArrayList<>();
-    for (ClaimIndex.Entry e : entries) {
-      if (e.until().isAfter(now)) {
-        live.add(e);
-      }
-    }
-    holdWork.put(pod, live);
-    holdDirty.add(pod);
-  }
-
-  private void dropHold(Pool pool, PodRef pod, IpAddress address) {
-    if (!PoolCache.sticky(pool, pod)) {
-      return; // an index the plan does not read: its entry is ignored once the block says otherwise
-    }
-    holdLength = pool.policy().sticky().hold(); // the rest of the index goes on a lease outliving it
-    List<ClaimIndex.Entry> next = new ArrayList<>(holds(pod));
-    next.removeIf(e -> e.address().equals(address));
-    setHolds(pod, next);
   }
 
   /**
@@ -528,7 +421,7 @@ final class TxnPlan {
     return AddressCodec.decode(key, address, kv).attachment();
   }
 
-  private String blockKey(int set, IpAddress net) {
+  String blockKey(int set, IpAddress net) {
     return ctx.keys().block(cache.pool.name(), set, layout.blockId(set, net));
   }
 
@@ -572,7 +465,7 @@ final class TxnPlan {
       }
       b = mutable(key, set, net);
       b.used.clear(offset);
-      afterRelease(del.pool.policy(), h.pod(), att, b, set, offset);
+      claims.afterRelease(del.pool.policy(), h.pod(), att, b, set, offset);
       if (b.used.isEmpty() && !b.hasLiveClaims(now)) {
         if (b.owner.isEmpty()) {
           b.deleted = true;
@@ -585,41 +478,6 @@ final class TxnPlan {
     setHandle(att, null);
     return h.allocations();
   }
-
-  /**
-   * What a released address becomes ({@link AddressPolicy}): reserved stays reserved; else a hold
-   * for a sticky pod while the block's holds are under the bound; else cooling with a reuse delay;
-   * else free. Beyond {@value #MAX_CLAIMS} claims a block takes no more holds or cool-downs.
-   */
-  private void afterRelease(AddressPolicy policy, PodRef pod, Attachment att, Block b, int set, int offset) {
-    if (b.liveClaim(offset, now) != null) {
-      return; // a reservation: it stays
-    }
-    b.claims.remove(offset);
-    IpAddress address = b.addressAt(offset);
-    if (PoolCache.sticky(policy, pod)) {
-      holdLength = policy.sticky().hold();
-      long bound = policy.sticky().maxHeld(BlockLayout.count(layout.allowed(set, b.net)));
-      if (b.liveClaims(Claim.Kind.HOLD, now) < bound && b.claims.size() < MAX_CLAIMS) {
-        java.time.Instant until = now.plus(policy.sticky().hold());
-        b.claims.put(offset, Claim.hold(address, pod, until, att));
-        List<ClaimIndex.Entry> next = new ArrayList<>(holds(pod));
-        next.removeIf(e -> e.address().equals(address));
-        next.add(new ClaimIndex.Entry(set, address, until, null));
-        setHolds(pod, next);
-        return;
-      }
-      ClaimDesk.LOG.log(System.Logger.Level.WARNING, "pool {0}: no hold of {1} for pod {2}: block {3} holds {4}"
-          + " addresses already, its bound of {5}% allows {6}", cache.pool.name(), address, pod,
-          layout.blockId(set, b.net), b.liveClaims(Claim.Kind.HOLD, now), policy.sticky().maxHeldPercent(), bound);
-    }
-    if (!policy.reuseDelay().isZero() && b.claims.size() < MAX_CLAIMS) {
-      b.claims.put(offset, Claim.cooling(address, pod, now.plus(policy.reuseDelay()), att));
-    }
-  }
-
-  /** The most claims a block keeps (its record stays around 100 KB whatever the block's size). */
-  static final int MAX_CLAIMS = 1024;
 
   // ------------------------------------------------------------------ committing
 
@@ -657,13 +515,7 @@ final class TxnPlan {
   void takeLeases() {
     ticketLeaseId = isClean() ? 0 : tickets.ticketLease(deadline);
     markerLeaseId = markerPuts.isEmpty() ? 0 : tickets.markerLease(deadline);
-    holdLeaseId = 0;
-    for (PodRef pod : holdDirty) {
-      if (!holdWork.get(pod).isEmpty()) {
-        holdLeaseId = tickets.holdLease(holdLength, deadline);
-        break;
-      }
-    }
+    claims.takeLease(tickets);
   }
 
   /** Sends the plan as one part of a transaction (alone or with other stores' parts: {@link TxnSender}). */
@@ -682,12 +534,7 @@ final class TxnPlan {
     for (Map.Entry<Attachment, Long> e : markerGuard.entrySet()) {
       guards.add(new TxnPart.Guard(ctx.keys().deletion(pool, e.getKey()), e.getValue()));
     }
-    for (PodRef pod : holdWork.keySet()) {
-      guards.add(new TxnPart.Guard(ctx.keys().holds(pool, pod), cache.holds.get(pod).modRev()));
-    }
-    if (reservationsGuarded) {
-      guards.add(new TxnPart.Guard(ctx.keys().reservations(pool), cache.reservations.modRev()));
-    }
+    claims.addGuards(guards);
     if (creations > 0) {
       guards.add(new TxnPart.Guard(ctx.keys().fence(ctx.node()), 0L));
     }
@@ -714,15 +561,7 @@ final class TxnPlan {
       then.add(e.getValue() ? put(e.getKey(), "") : delete(e.getKey()));
     }
     claimHints.forEach((set, id) -> then.add(put(ctx.keys().claimHint(pool, set), id)));
-    for (PodRef pod : holdDirty) {
-      List<ClaimIndex.Entry> entries = holdWork.get(pod);
-      String key = ctx.keys().holds(pool, pod);
-      if (!entries.isEmpty()) {
-        then.add(put(key, ClaimIndex.encodeHolds(entries), holdLeaseId));
-      } else if (cache.holds.get(pod).modRev() != 0L) {
-        then.add(delete(key));
-      }
-    }
+    claims.addWrites(then);
     for (Attachment a : markerPuts) {
       then.add(put(ctx.keys().deletion(pool, a), "", markerLeaseId));
     }
@@ -757,13 +596,13 @@ final class TxnPlan {
     return put(key, value, 0);
   }
 
-  private Op put(String key, String value, long lease) {
+  Op put(String key, String value, long lease) {
     written += key.length() + value.length();
     writtenKeys.add(key);
     return lease == 0 ? EtcdClient.put(key, value) : EtcdClient.put(key, value, lease);
   }
 
-  private Op delete(String key) {
+  Op delete(String key) {
     written += key.length();
     writtenKeys.add(key);
     return EtcdClient.delete(key);
@@ -797,10 +636,7 @@ final class TxnPlan {
       cache.own.get(s).clear();
       cache.own.get(s).putAll(own.get(s));
     }
-    for (PodRef pod : holdDirty) {
-      List<ClaimIndex.Entry> entries = holdWork.get(pod);
-      cache.holds.put(pod, entries.isEmpty() ? ClaimIndex.Read.ABSENT : new ClaimIndex.Read(entries, revision));
-    }
+    claims.apply(revision);
   }
 
   /**
@@ -833,16 +669,7 @@ final class TxnPlan {
         cache.markers.put(a, g.getKvs().get(0).getModRevision());
       }
     }
-    for (PodRef pod : holdWork.keySet()) {
-      GetResponse g = reads.get(i++);
-      String key = ctx.keys().holds(pool, pod);
-      cache.holds.put(pod, ClaimIndex.holds(key, g.getKvs().isEmpty() ? null : g.getKvs().get(0)));
-    }
-    if (reservationsGuarded) {
-      GetResponse g = reads.get(i++);
-      String key = ctx.keys().reservations(pool);
-      cache.reservations = ClaimIndex.reservations(key, g.getKvs().isEmpty() ? null : g.getKvs().get(0));
-    }
+    i = claims.refresh(reads, i);
     if (creations > 0) {
       GetResponse g = reads.get(i);
       if (!g.getKvs().isEmpty()) {
