@@ -13,8 +13,9 @@ import java.util.List;
  * The two indexes that find claims without reading the pool: a pod's holds (where its addresses
  * are held, in whichever node's block) and the pool's reservations. Each is one record; the claim
  * itself is in its block ({@link BlockCodec}), which is what allocation and its guard go by. An
- * index written in the same transaction as the blocks it points into; an entry whose block says
- * otherwise (expired, ended) is ignored and dropped when the index is next written.
+ * index is written in the same transaction as the blocks it points into; an entry whose block says
+ * otherwise (expired, ended), or that names an address outside its range set, is ignored, and
+ * dropped from a hold index when that is next written.
  *
  * <table>
  *   <caption>Index records</caption>
@@ -74,8 +75,12 @@ final class ClaimIndex {
 
   /** The reservations record (null kv: absent). */
   static Read reservations(String key, KeyValue kv) {
-    return decode(key, kv, RESERVATIONS, 4, f -> new Entry(Integer.parseInt(f[0]), IpAddress.parse(f[1]), null,
-        new PodRef(FieldEscaping.unesc(f[2]), FieldEscaping.unesc(f[3]))));
+    return decode(key, kv, RESERVATIONS, 4, f -> {
+      IpAddress address = IpAddress.parse(f[1]);
+      PodRef pod = new PodRef(FieldEscaping.unesc(f[2]), FieldEscaping.unesc(f[3]));
+      io.jipam.core.store.Claim.reservation(address, pod); // a reservation names a namespace, or refuses here
+      return new Entry(Integer.parseInt(f[0]), address, null, pod);
+    });
   }
 
   private static Read decode(String key, KeyValue kv, String magic, int fields,

@@ -71,7 +71,8 @@ final class ClaimPlan {
     for (int pass = 0; pass < 2; pass++) {
       for (ClaimIndex.Entry e : cache.reservations.entries()) {
         boolean named = !e.pod().name().isEmpty();
-        if (e.set() != set || named != (pass == 0) || !Claim.reservation(e.address(), e.pod()).admits(pod)) {
+        if (e.set() != set || named != (pass == 0) || !cache.fits(e)
+            || !Claim.reservation(e.address(), e.pod()).admits(pod)) {
           continue;
         }
         Allocation got = takeClaimed(add, set, e.address(), Claim.Kind.RESERVATION, pod);
@@ -90,7 +91,7 @@ final class ClaimPlan {
       return null;
     }
     for (ClaimIndex.Entry e : holds(pod)) {
-      if (e.set() == set && e.until().isAfter(plan.now)) {
+      if (e.set() == set && e.until().isAfter(plan.now) && cache.fits(e)) {
         Allocation got = takeClaimed(add, set, e.address(), Claim.Kind.HOLD, pod);
         if (got != null) {
           dropHold(add.pool, pod, e.address());
@@ -151,7 +152,7 @@ final class ClaimPlan {
     });
     List<ClaimIndex.Entry> live = new ArrayList<>();
     for (ClaimIndex.Entry e : entries) {
-      if (e.until().isAfter(plan.now)) {
+      if (e.until().isAfter(plan.now) && cache.fits(e)) {
         live.add(e);
       }
     }

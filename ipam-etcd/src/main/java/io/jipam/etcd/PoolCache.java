@@ -232,7 +232,7 @@ final class PoolCache {
           pods.add(pod);
         }
         for (ClaimIndex.Entry e : reservations.entries()) {
-          if (e.set() < l.sets() && io.jipam.core.store.Claim.reservation(e.address(), e.pod()).admits(pod)) {
+          if (fits(e) && io.jipam.core.store.Claim.reservation(e.address(), e.pod()).admits(pod)) {
             needBlock(l, e.set(), e.address(), blockKeys);
           }
         }
@@ -241,7 +241,7 @@ final class PoolCache {
     readHolds(pods, deadline);
     for (io.jipam.core.store.PodRef pod : pods) {
       for (ClaimIndex.Entry e : holds.get(pod).entries()) {
-        if (e.set() < l.sets()) {
+        if (fits(e)) {
           needBlock(l, e.set(), e.address(), blockKeys);
         }
       }
@@ -262,6 +262,11 @@ final class PoolCache {
 
   static boolean sticky(io.jipam.core.store.AddressPolicy policy, io.jipam.core.store.PodRef pod) {
     return policy.sticky() != null && policy.sticky().appliesTo(pod);
+  }
+
+  /** Whether an index entry names an address of its range set (a hand-edited one may not). */
+  boolean fits(ClaimIndex.Entry e) {
+    return e.set() >= 0 && e.set() < pool.rangeSets().size() && pool.rangeSets().get(e.set()).contains(e.address());
   }
 
   /** Reads the hold indexes of these pods into {@link #holds}. */

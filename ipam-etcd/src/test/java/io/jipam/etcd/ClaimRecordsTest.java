@@ -67,6 +67,9 @@ class ClaimRecordsTest {
     assertEquals(ClaimIndex.Read.ABSENT, ClaimIndex.holds("k", null));
     IpamException e = assertThrows(IpamException.class, () -> ClaimIndex.holds("k", kv(ClaimIndex.encodeReservations(reserved))));
     assertEquals(ErrorCode.DECODE_FAILURE, e.code());
+    IpamException noNamespace = assertThrows(IpamException.class,
+        () -> ClaimIndex.reservations("k", kv("jipam-reservations 1\n0 198.18.0.5 ~ p\n")));
+    assertEquals(ErrorCode.DECODE_FAILURE, noNamespace.code());
   }
 
   private static KeyValue kv(String value) {

@@ -56,10 +56,13 @@ class EtcdClaimsIT {
     EtcdInvariants.check(etcd.endpoints(), prefix, clock.instant());
   }
 
-  /** A store of the node on this test's prefix, blocks of /28, on the test clock. */
+  /**
+   * A store of the node on this test's prefix, blocks of /28, on the test clock; a timeout of 10 s
+   * (the machines running this suite are shared: etcd took over 3 s to answer at load average 30).
+   */
   GroupCommitStore store(String node) {
-    GroupCommitStore s = (GroupCommitStore) EtcdStores.open(
-        EtcdStoreConfig.of(etcd.endpoints(), node).withPrefix(prefix).withBlockSizes(28, 122), clock);
+    GroupCommitStore s = (GroupCommitStore) EtcdStores.open(EtcdStoreConfig.of(etcd.endpoints(), node)
+        .withPrefix(prefix).withBlockSizes(28, 122).withTimeout(Duration.ofSeconds(10)), clock);
     opened.add(s);
     return s;
   }
