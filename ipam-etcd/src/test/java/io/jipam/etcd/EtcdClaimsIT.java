@@ -277,6 +277,22 @@ class EtcdClaimsIT {
     assertEquals(20, a.etcd().requests() - before, "one transaction per ADD and per DEL, no read");
   }
 
+  @Test
+  void allocate_stickyPodRestartingOnItsNode_readsItsHoldsOncePerCall() {
+    Pool pool = pool("198.18.19.0/24", sticky("db/*", 25));
+    GroupCommitStore a = store("node-a");
+    addressOf(a.allocate(pool, add("warm", "ns", "warm")));
+    long before = a.etcd().requests();
+    IpAddress first = null;
+    for (int i = 0; i < 5; i++) {
+      IpAddress got = addressOf(a.allocate(pool, add("c" + i, "db", "web-0")));
+      first = first == null ? got : first;
+      assertEquals(first, got);
+      a.release(pool, new Attachment("c" + i, "eth0"));
+    }
+    assertEquals(20, a.etcd().requests() - before, "per ADD and per DEL: its pod's hold index, then the transaction");
+  }
+
   /** The current etcd revision: unchanged when nothing was written. */
   static long revision(GroupCommitStore s) throws Exception {
     return s.etcd().raw().getKVClient().get(EtcdClient.bytes("/")).get().getHeader().getRevision();
