@@ -10,7 +10,7 @@ import io.jipam.core.store.Allocation;
 import io.jipam.core.store.Claim;
 import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
-import io.jipam.core.store.Printable;
+import io.jipam.core.store.spi.ClaimText;
 import io.jipam.core.store.capability.ReserveOutcome;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -42,14 +42,9 @@ final class ClaimDesk {
     this.caches = caches;
   }
 
-  /** A claim as an operator reads it: who it is for and until when. */
+  /** A claim as an operator reads it (one text for every store: {@link ClaimText}). */
   static String describe(Claim c) {
-    return switch (c.kind()) {
-      case HOLD -> "held for pod " + Printable.quote(c.pod().toString()) + " until " + c.until();
-      case RESERVATION -> c.forOnePod() ? "reserved for pod " + Printable.quote(c.pod().toString())
-          : "reserved for namespace " + Printable.quote(c.pod().namespace());
-      case COOLING -> "cooling down until " + c.until();
-    };
+    return ClaimText.describe(c);
   }
 
   /** The address's place in the pool, or why it has none. */
@@ -93,8 +88,7 @@ final class ClaimDesk {
         }
         Allocation holder = AddressCodec.decode(addrKey, address, got.get(2));
         if (!wanted.admits(holder.pod())) {
-          return new ReserveOutcome.InUse(address, "allocated to " + holder.attachment() + " of pod "
-              + Printable.quote(holder.pod().toString()));
+          return new ReserveOutcome.InUse(address, "allocated to " + holder.attachment() + " of pod " + holder.pod());
         }
       }
       if (c != null && c.kind() == Claim.Kind.HOLD && !whenFree && !wanted.admits(c.pod())) {

@@ -19,6 +19,7 @@ import io.jipam.core.store.Pool;
 import io.jipam.core.store.StickyRule;
 import io.jipam.core.store.capability.ReclaimPolicy;
 import io.jipam.core.store.capability.ReserveOutcome;
+import io.jipam.core.testing.TestClock;
 import io.jipam.core.testing.TestPools;
 import io.jipam.testkit.Etcd;
 import java.time.Duration;
@@ -44,7 +45,7 @@ class EtcdClaimsIT {
   private final Etcd etcd;
   private final String prefix = "/jipam-test-" + UUID.randomUUID();
   private final List<EtcdStore> opened = new ArrayList<>();
-  private final TestClock clock = TestClock.startingNow();
+  private final TestClock clock = new TestClock(java.time.Instant.now());
 
   EtcdClaimsIT(Etcd etcd) {
     this.etcd = etcd;
