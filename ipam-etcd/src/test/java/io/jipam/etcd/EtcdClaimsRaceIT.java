@@ -46,7 +46,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * address ends up allocated only to its pod. Sticky pods coming back on either node while other
  * pods churn on both: each gets exactly the address its DEL left held for it. Bounded loops;
  * afterwards no address is allocated twice and {@link EtcdInvariants} hold. The same with two
- * child JVMs ({@link ClaimsChurn}) of two nodes each while this JVM reserves.
+ * child JVMs ({@link ClaimsChurn}) of two nodes each while this JVM reserves; and a child killed
+ * (kill -9) in the middle of its churn leaves records that agree and holds its pods get back.
  */
 @ExtendWith(EtcdExtension.class)
 class EtcdClaimsRaceIT {
@@ -236,6 +237,38 @@ class EtcdClaimsRaceIT {
     } finally {
       children.forEach(Process::destroyForcibly);
       readers.shutdownNow();
+    }
+  }
+
+  @Test
+  void claims_childJvmKilledMidChurn_leaveRecordsConsistentAndHoldsUsable() throws Exception {
+    String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    ProcessBuilder pb = new ProcessBuilder(javaBin, "-Xmx128m", "-XX:TieredStopAtLevel=1", "-cp",
+        System.getProperty("java.class.path"), ClaimsChurn.class.getName(), String.join(",", etcd.endpoints()),
+        prefix, "pk");
+    pb.redirectError(ProcessBuilder.Redirect.DISCARD).redirectOutput(ProcessBuilder.Redirect.DISCARD);
+    Process child = pb.start();
+    try (EtcdStore operator = EtcdStores.open(EtcdStoreConfig.of(etcd.endpoints(), "operator").withPrefix(prefix)
+        .withBlockSizes(28, 122).withTimeout(Duration.ofSeconds(10)))) {
+      // wait (bounded) until the child has made holds and holds allocations, then kill -9 it
+      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+      while (child.isAlive() && (operator.claims(ClaimsChurn.POOL).isEmpty() || operator.list(ClaimsChurn.POOL).isEmpty())) {
+        assertTrue(System.nanoTime() < until, "the child made no hold within 120 s");
+        Thread.onSpinWait();
+      }
+      assertTrue(child.isAlive(), "the child was still running when killed");
+      child.destroyForcibly();
+      assertTrue(child.waitFor(30, TimeUnit.SECONDS));
+      assertEquals(List.of(), operator.audit(ClaimsChurn.POOL));
+      // every hold it left is its pod's, on whichever node comes next
+      for (Claim c : operator.claims(ClaimsChurn.POOL)) {
+        if (c.kind() == Claim.Kind.HOLD && operator.list(ClaimsChurn.POOL).stream().noneMatch(a -> a.pod().equals(c.pod()))) {
+          AllocationOutcome got = operator.allocate(ClaimsChurn.POOL, add("after-" + c.pod().name(), c.pod()));
+          assertEquals(c.address(), ((AllocationOutcome.Allocated) got).allocations().get(0).address(), c.toString());
+        }
+      }
+    } finally {
+      child.destroyForcibly();
     }
   }
 
