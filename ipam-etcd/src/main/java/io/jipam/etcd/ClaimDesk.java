@@ -47,19 +47,20 @@ final class ClaimDesk {
     return ClaimText.describe(c);
   }
 
-  /** The address's place in the pool, or why it has none. */
+  /** The address's place in the pool, or why it has none (the same words as every store's). */
   private record Spot(BlockLayout layout, int set, IpAddress net, int offset, String blockKey, String why) {}
 
   private Spot spot(Pool pool, IpAddress address, long deadline) {
     BlockLayout layout = caches.apply(pool).definition(deadline);
     int set = pool.rangeSetIndexOf(address);
     if (set < 0) {
-      return new Spot(layout, -1, null, -1, null, "it is outside every range set of network " + pool.name());
+      return new Spot(layout, -1, null, -1, null, address + " is in no range of network " + pool.name());
     }
     IpAddress net = layout.blockNet(set, address);
     int offset = layout.offsetIn(set, net, address);
     if (!BlockLayout.isSet(layout.allowed(set, net), offset)) {
-      return new Spot(layout, set, net, offset, null, "it is the network, broadcast or gateway address, or excluded");
+      return new Spot(layout, set, net, offset, null, address + " is the network, broadcast or gateway address, or excluded, in network "
+          + pool.name());
     }
     return new Spot(layout, set, net, offset, ctx.keys().block(pool.name(), set, layout.blockId(set, net)), null);
   }
