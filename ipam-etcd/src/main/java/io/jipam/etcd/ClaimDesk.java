@@ -28,7 +28,10 @@ import java.util.function.Function;
  * is guarded on the revisions these change. Thread-safe.
  */
 final class ClaimDesk {
-  static final System.Logger LOG = System.getLogger("io.jipam.etcd");
+  /** Claim events worth an operator's attention go to stderr, as the other stores' do (the plugin's runtime and jipamd log it). */
+  static void log(String message) {
+    System.err.println("jipam: " + message);
+  }
   private static final int MAX_ATTEMPTS = 50;
 
   private final StoreContext ctx;
@@ -40,11 +43,6 @@ final class ClaimDesk {
     this.ctx = ctx;
     this.views = views;
     this.caches = caches;
-  }
-
-  /** A claim as an operator reads it (one text for every store: {@link ClaimText}). */
-  static String describe(Claim c) {
-    return ClaimText.describe(c);
   }
 
   /** The address's place in the pool, or why it has none (the same words as every store's). */
@@ -81,7 +79,7 @@ final class ClaimDesk {
       Claim c = b.exists() ? b.liveClaim(s.offset(), now) : null;
       if (c != null && c.kind() == Claim.Kind.RESERVATION) {
         return c.pod().equals(podOrNamespace) ? new ReserveOutcome.Reserved(c)
-            : new ReserveOutcome.InUse(address, describe(c));
+            : new ReserveOutcome.InUse(address, ClaimText.describe(c));
       }
       if (b.exists() && b.isUsed(s.offset()) && !whenFree) {
         if (got.get(2) == null) {
@@ -93,7 +91,7 @@ final class ClaimDesk {
         }
       }
       if (c != null && c.kind() == Claim.Kind.HOLD && !whenFree && !wanted.admits(c.pod())) {
-        return new ReserveOutcome.InUse(address, describe(c));
+        return new ReserveOutcome.InUse(address, ClaimText.describe(c));
       }
       if (res.entries().size() >= ClaimIndex.MAX_RESERVATIONS) {
         return new ReserveOutcome.Unavailable(address, "network " + pool.name() + " has "

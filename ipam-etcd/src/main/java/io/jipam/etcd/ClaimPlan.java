@@ -193,9 +193,9 @@ final class ClaimPlan {
         setHolds(pod, next);
         return;
       }
-      ClaimDesk.LOG.log(System.Logger.Level.WARNING, "pool {0}: no hold of {1} for pod {2}: block {3} holds {4}"
-          + " addresses already, its bound of {5}% allows {6}", cache.pool.name(), address, pod,
-          layout.blockId(set, b.net), b.liveClaims(Claim.Kind.HOLD, plan.now), policy.sticky().maxHeldPercent(), bound);
+      ClaimDesk.log("network " + cache.pool.name() + ": no hold of " + address + " for pod " + pod + ": block "
+          + layout.blockId(set, b.net) + " holds its maximum of " + bound + " addresses (sticky.maxHeldPercent "
+          + policy.sticky().maxHeldPercent() + " of the block); earlier releases keep theirs");
     }
     if (!policy.reuseDelay().isZero() && b.claims.size() < MAX_CLAIMS) {
       b.claims.put(offset, Claim.cooling(address, pod, plan.now.plus(policy.reuseDelay()), att));

@@ -261,7 +261,9 @@ final class PoolCache {
   }
 
   static boolean sticky(io.jipam.core.store.AddressPolicy policy, io.jipam.core.store.PodRef pod) {
-    return policy.sticky() != null && policy.sticky().appliesTo(pod);
+    // a hold names a pod: both parts known
+    return policy.sticky() != null && !pod.namespace().isEmpty() && !pod.name().isEmpty()
+        && policy.sticky().appliesTo(pod);
   }
 
   /** Whether an index entry names an address of its range set (a hand-edited one may not). */

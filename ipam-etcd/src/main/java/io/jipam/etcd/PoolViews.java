@@ -254,7 +254,7 @@ final class PoolViews {
               reserved.put(c.address(), c.pod());
             } else if (!c.expiredAt(now) && b.isUsed(e.getKey())) {
               blockFindings.add(pool + ": block " + b.key + " gives " + c.address() + " out while it is "
-                  + ClaimDesk.describe(c));
+                  + io.jipam.core.store.spi.ClaimText.describe(c));
             }
           }
           for (int o = b.used.nextSetBit(0); o >= 0; o = b.used.nextSetBit(o + 1)) {

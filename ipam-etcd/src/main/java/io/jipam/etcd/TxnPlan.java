@@ -358,7 +358,8 @@ final class TxnPlan {
         Claim c = b.liveClaim(offset, now);
         if (c != null && !c.admits(pod)) {
           add.claimRefusal = true;
-          return new AllocationOutcome.Unavailable(wanted, ClaimDesk.describe(c));
+          return new AllocationOutcome.Unavailable(wanted, "requested address " + wanted + " is "
+              + io.jipam.core.store.spi.ClaimText.describe(c));
         }
         if (c != null && c.kind() == Claim.Kind.HOLD) {
           claims.dropHold(pool, pod, wanted);
@@ -382,8 +383,8 @@ final class TxnPlan {
         return new AllocationOutcome.Exhausted(set);
       } else if ((chosen[set] = placement.coolest(add, set)) != null) {
         origins[set] = AllocationOrigin.COOLED;
-        ClaimDesk.LOG.log(System.Logger.Level.INFO, "pool {0}: nothing free in range set {1} for {2}; handing out"
-            + " {3}, cooled longest, before its reuse delay ended", pool.name(), set, att, chosen[set].address());
+        ClaimDesk.log("network " + pool.name() + ": nothing but cooling addresses left in range set " + set + ": "
+            + chosen[set].address() + " goes to " + att + " (pod " + request.pod() + ") before its cool-down ends");
       } else {
         return new AllocationOutcome.Exhausted(set);
       }

@@ -134,6 +134,15 @@ class EtcdClaimsIT {
   }
 
   @Test
+  void release_podWithoutName_makesNoHold() {
+    Pool pool = pool("198.18.9.0/24", sticky("db/*", 25));
+    GroupCommitStore a = store("node-a");
+    addressOf(a.allocate(pool, add("c1", "db", "")));
+    a.release(pool, new Attachment("c1", "eth0"));
+    assertEquals(List.of(), a.claims(pool), "a hold names a pod: a namespace alone is none");
+  }
+
+  @Test
   void allocate_requestedAddressHeldForAnotherPod_isUnavailable() {
     Pool pool = pool("198.18.11.0/24", sticky("db/*", 25));
     GroupCommitStore a = store("node-a");
