@@ -60,7 +60,7 @@ public final class IpamEndpoint {
   private final Metrics metrics;
   private final boolean inline;
 
-  public IpamEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics) {
+  IpamEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics) {
     this(new Access(CallerIdentity.noOperatorCa(), NodeStores.single(store)), pools, blocking, log, metrics, false);
   }
 
