@@ -11,10 +11,8 @@ import io.jipam.core.store.PoolUsage;
 import io.jipam.core.store.capability.BlockUsage;
 import io.jipam.core.store.capability.PoolStatus;
 import io.jipam.core.testing.TestPools;
-import java.io.InputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
@@ -52,10 +50,7 @@ class FormatsTest {
 
   @Test
   void usage_directAndThroughTheWire_sameBytesAsBefore() throws Exception {
-    String golden;
-    try (InputStream in = FormatsTest.class.getResourceAsStream("usage-golden.txt")) {
-      golden = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-    }
+    String golden = Golden.read("usage-golden.txt");
     assertEquals(golden, usageOutput(UnaryOperator.identity()), "a store jipamctl opened");
     assertEquals(golden, usageOutput(s -> {
       try {
