@@ -115,10 +115,10 @@ final class HostLocalStore implements IpamStore, Claims {
 
   /** With {@code forcer} null: no fsync. */
   HostLocalStore(Path dataDir, PoolDir.Forcer forcer, Mode mode) {
-    this(dataDir, forcer, mode, java.time.Clock.systemUTC());
+    this(dataDir, forcer, mode, null);
   }
 
-  /** With {@code clock}: what holds and cool-downs start and end by. */
+  /** With {@code clock}: what holds and cool-downs start and end by (null: the system clock). */
   HostLocalStore(Path dataDir, PoolDir.Forcer forcer, Mode mode, java.time.Clock clock) {
     this.clock = clock;
     this.dataDir = dataDir.toAbsolutePath().normalize();
