@@ -78,6 +78,13 @@ import java.util.Set;
  * usage, GC and lowest-free ADD parse the index (or rebuild), O(n); a long-lived store caches that
  * state while the stamp holds.
  *
+ * <h2>Claims</h2>
+ * Holds, reservations and cool-downs ({@link Claims}, the rules in {@link
+ * io.jipam.core.store.AddressPolicy}) are kept by {@link ClaimFiles}: a claims file and a marker
+ * address file per claimed, unallocated address, so host-local never hands one out. A pool with
+ * a policy or claims always takes the whole-state path. About 450 lines: the claims calls are
+ * a few lines each on top of the whole-state path this class already is.
+ *
  * <p>Thread-safe: all methods may be called from any thread.
  */
 final class HostLocalStore implements IpamStore, Claims {
@@ -108,10 +115,10 @@ final class HostLocalStore implements IpamStore, Claims {
 
   /** With {@code forcer} null: no fsync. */
   HostLocalStore(Path dataDir, PoolDir.Forcer forcer, Mode mode) {
-    this(dataDir, forcer, mode, java.time.Clock.systemUTC());
+    this(dataDir, forcer, mode, null);
   }
 
-  /** With {@code clock}: what holds and cool-downs start and end by. */
+  /** With {@code clock}: what holds and cool-downs start and end by (null: the system clock). */
   HostLocalStore(Path dataDir, PoolDir.Forcer forcer, Mode mode, java.time.Clock clock) {
     this.clock = clock;
     this.dataDir = dataDir.toAbsolutePath().normalize();

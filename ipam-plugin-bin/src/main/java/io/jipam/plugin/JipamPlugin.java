@@ -75,12 +75,14 @@ public final class JipamPlugin {
       log = log.withFile(config.ipam().logFile());
       CniHandler.checkVersion(cni.command(), config.cniVersion());
       byte[] output;
+      java.util.List<io.jipam.core.store.AllocationOrigin> origins = new java.util.ArrayList<>(2);
       try (IpamStore store = StoreOpener.open(config.ipam())) {
-        output = CniHandler.handle(cni, config, store);
+        output = CniHandler.handle(cni, config, store, origins);
       }
       int exit = deliver(output, stdout, log, command, 0);
       if (exit == 0) {
-        log.info(command + " " + describe(cni) + " network=" + config.name() + " ok");
+        log.info(command + " " + describe(cni) + " network=" + config.name() + " ok"
+            + (origins.isEmpty() ? "" : " origin=" + originText(origins)));
       }
       return exit;
     } catch (IpamException e) {
@@ -102,6 +104,15 @@ public final class JipamPlugin {
       return 1;
     }
     return exit;
+  }
+
+  /** Why the ADD got each address, per range set: {@code FREE}, {@code STICKY,FREE}, ... */
+  private static String originText(java.util.List<io.jipam.core.store.AllocationOrigin> origins) {
+    StringBuilder b = new StringBuilder();
+    for (io.jipam.core.store.AllocationOrigin o : origins) {
+      b.append(b.length() == 0 ? "" : ",").append(o.name());
+    }
+    return b.toString();
   }
 
   private static String describe(CniEnvironment cni) {

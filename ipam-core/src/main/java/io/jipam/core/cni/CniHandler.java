@@ -5,6 +5,7 @@ import io.jipam.core.IpamException;
 import io.jipam.core.net.AddressWithPrefix;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOrigin;
 import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
@@ -58,10 +59,20 @@ public final class CniHandler {
    * @throws IpamException whatever went wrong, with the code the plugin exits with
    */
   public static byte[] handle(CniEnvironment env, NetworkConfig config, IpamStore store) {
+    return handle(env, config, store, null);
+  }
+
+  /**
+   * {@link #handle(CniEnvironment, NetworkConfig, IpamStore)}, noting in {@code origins} (when not
+   * null) why an ADD's attachment got each address ({@link AllocationOrigin}, in range set order),
+   * for the caller's log line.
+   */
+  public static byte[] handle(CniEnvironment env, NetworkConfig config, IpamStore store,
+      List<AllocationOrigin> origins) {
     checkVersion(env.command(), config.cniVersion());
     Pool pool = config.ipam().pool();
     return switch (env.command()) {
-      case ADD -> add(env, config, store, pool);
+      case ADD -> add(env, config, store, pool, origins);
       case DEL -> {
         store.release(pool, env.attachment());
         yield NO_OUTPUT;
@@ -80,7 +91,8 @@ public final class CniHandler {
     };
   }
 
-  private static byte[] add(CniEnvironment env, NetworkConfig config, IpamStore store, Pool pool) {
+  private static byte[] add(CniEnvironment env, NetworkConfig config, IpamStore store, Pool pool,
+      List<AllocationOrigin> origins) {
     List<IpAddress> requested = new ArrayList<>(config.requestedIps());
     for (IpAddress ip : env.args().requestedIps()) {
       if (!requested.contains(ip)) {
@@ -91,6 +103,9 @@ public final class CniHandler {
     AllocationOutcome outcome =
         store.allocate(pool, new AllocationRequest(attachment, requested, env.args().pod()));
     if (outcome instanceof AllocationOutcome.Allocated allocated) {
+      if (origins != null) {
+        origins.addAll(allocated.origins());
+      }
       return CniJson.result(config.cniVersion(),
           CniResult.of(allocated.allocations(), pool, config.ipam()));
     }
