@@ -1,6 +1,6 @@
 package io.jipam.bench.plugin;
 
-import io.jipam.bench.support.JipamdProcess;
+import io.jipam.testkit.JipamdProcess;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

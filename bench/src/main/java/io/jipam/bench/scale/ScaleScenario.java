@@ -5,8 +5,8 @@ import io.jipam.bench.harness.Report;
 import io.jipam.bench.harness.RunContext;
 import io.jipam.bench.harness.Sample;
 import io.jipam.bench.harness.Scenario;
-import io.jipam.bench.support.LocalEtcd;
 import io.jipam.core.store.Pool;
+import io.jipam.testkit.Etcd;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -106,7 +106,7 @@ public final class ScaleScenario implements Scenario {
 
   @Override
   public void run(RunContext c) throws Exception {
-    if (LocalEtcd.binary() == null) {
+    if (Etcd.binary() == null) {
       throw new IllegalStateException("no etcd binary on PATH: apt-get install etcd-server");
     }
     boolean quick = c.quick();
@@ -121,7 +121,7 @@ public final class ScaleScenario implements Scenario {
         + ScaleProbe.REPEATS + " calls of a probe node; pool-wide ones one call each.");
     for (int m : members(quick)) {
       c.progress().step("starting a " + m + "-member etcd");
-      try (LocalEtcd etcd = LocalEtcd.start(m)) {
+      try (Etcd etcd = Etcd.builder().members(m).timing(Etcd.Timing.ETCD_DEFAULT).start()) {
         Pool pool = ScaleCluster.pool();
         ScaleCluster cluster = new ScaleCluster(etcd.endpoints(), pool, pods);
         Map<String, Map<Integer, Double>> table = new LinkedHashMap<>();

@@ -1,17 +1,16 @@
 package io.jipam.bench.service;
 
-import io.jipam.bench.support.JipamdProcess;
-import io.jipam.bench.support.LocalEtcd;
 import io.jipam.bench.harness.RunContext;
 import io.jipam.bench.harness.Sample;
 import io.jipam.bench.harness.Scenario;
-import java.io.IOException;
+import io.jipam.bench.support.Dirs;
+import io.jipam.testkit.Etcd;
+import io.jipam.testkit.JipamdProcess;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -21,7 +20,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import picocli.CommandLine.Option;
 
 /**
@@ -173,7 +171,7 @@ public final class ServiceScenario implements Scenario {
 
   /** The central-jipamd cell when asked for and etcd is here, else null. */
   private CentralCell centralCell() {
-    return options.central && LocalEtcd.binary() != null
+    return options.central && Etcd.binary() != null
         ? new CentralCell(options.centralNodes, options.centralCallers, centralAdds(false)) : null;
   }
 
@@ -188,7 +186,7 @@ public final class ServiceScenario implements Scenario {
   /** The stores asked for that can run here: etcd needs the etcd binary. */
   private List<String> runnableStores() {
     List<String> stores = new ArrayList<>(stores());
-    if (LocalEtcd.binary() == null) {
+    if (Etcd.binary() == null) {
       stores.remove("etcd");
     }
     return stores;
@@ -218,26 +216,26 @@ public final class ServiceScenario implements Scenario {
     List<String> jvm = c.quick() ? List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC") : List.of();
     Path work = Files.createTempDirectory("jipam-bench-service");
     Map<String, JipamdProcess> jipamds = new LinkedHashMap<>();
-    LocalEtcd etcd = null;
+    Etcd etcd = null;
     try {
       c.progress().step("starting jipamd (" + String.join(", ", stores) + ")");
       // the JVMs start while etcd does
       for (String store : stores) {
         switch (store) {
-          case "memory" -> jipamds.put(store, JipamdProcess.launch(launcher, work, store,
+          case "memory" -> jipamds.put(store, JipamdProcess.launchOnSocket(launcher, work.resolve(store + ".sock"),
               List.of("--store", "memory"), jvm));
-          case "file" -> jipamds.put(store, JipamdProcess.launch(launcher, work, store, List.of("--store", "file",
-              "--data-dir", work.resolve("data").toString()), jvm));
+          case "file" -> jipamds.put(store, JipamdProcess.launchOnSocket(launcher, work.resolve(store + ".sock"),
+              List.of("--store", "file", "--data-dir", work.resolve("data").toString()), jvm));
           default -> { } // etcd: below, once etcd answers
         }
       }
       if (stores.contains("etcd")) {
-        etcd = LocalEtcd.start(1);
+        etcd = Etcd.builder().timing(Etcd.Timing.ETCD_DEFAULT).start();
         Path config = work.resolve("etcd.json");
         Files.writeString(config, "{\"endpoints\": [\"" + etcd.endpoints().get(0) + "\"], \"node\": \"bench-node\", "
             + "\"prefix\": \"/jipam-bench-" + UUID.randomUUID() + "\"}");
-        jipamds.put("etcd", JipamdProcess.launch(launcher, work, "etcd", List.of("--store", "etcd", "--etcd-config",
-            config.toString()), jvm));
+        jipamds.put("etcd", JipamdProcess.launchOnSocket(launcher, work.resolve("etcd.sock"),
+            List.of("--store", "etcd", "--etcd-config", config.toString()), jvm));
       }
       for (JipamdProcess j : jipamds.values()) {
         j.awaitReady();
@@ -287,7 +285,7 @@ public final class ServiceScenario implements Scenario {
       if (etcd != null) {
         etcd.close();
       }
-      deleteTree(work);
+      Dirs.deleteTree(work);
     }
     new ServiceReport(c, name(), stores, concurrency(c.quick()), rounds(c), seconds(c.quick()), connections(),
         launcher, skipped).write();
@@ -306,7 +304,7 @@ public final class ServiceScenario implements Scenario {
     return Math.min(clients, connections());
   }
 
-  private void measure(RunContext c, String store, JipamdProcess j, LocalEtcd etcd, int clients, int round,
+  private void measure(RunContext c, String store, JipamdProcess j, Etcd etcd, int clients, int round,
       long warmNanos, long measureNanos) throws Exception {
     int connections = connectionsFor(clients);
     long etcdPid = "etcd".equals(store) && etcd != null ? etcd.pids().get(0) : -1;
@@ -356,13 +354,5 @@ public final class ServiceScenario implements Scenario {
 
   private static long nanos(double seconds) {
     return (long) (seconds * 1e9);
-  }
-
-  private static void deleteTree(Path root) throws IOException {
-    try (Stream<Path> paths = Files.walk(root)) {
-      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
-    }
   }
 }
