@@ -1,5 +1,8 @@
 package io.jipam.hostlocal;
 
+import static io.jipam.hostlocal.PoolSession.Read.AS_STAMPED;
+import static io.jipam.hostlocal.PoolSession.Read.REBUILD;
+
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
@@ -91,12 +94,12 @@ final class HostLocalStore implements IpamStore {
   /** The whole states this store keeps between calls, and which networks it has served. */
   private final StateCache cache;
 
-  HostLocalStore(Path dataDir, boolean sync) {
+  HostLocalStore(Path dataDir, FileSync sync) {
     this(dataDir, sync, Mode.AUTO);
   }
 
-  HostLocalStore(Path dataDir, boolean sync, Mode mode) {
-    this(dataDir, sync ? PoolDir.Forcer.FORCE : null, mode);
+  HostLocalStore(Path dataDir, FileSync sync, Mode mode) {
+    this(dataDir, sync == FileSync.FSYNC ? PoolDir.Forcer.FORCE : null, mode);
   }
 
   /** With {@code forcer} null: no fsync. */
@@ -113,15 +116,15 @@ final class HostLocalStore implements IpamStore {
     PoolSession h = PoolSession.open(new PoolDir(dataDir, pool.name(), forcer), cache, pool);
     List<Allocation> created = new ArrayList<>(2);
     try {
-      boolean rebuild = false;
+      PoolSession.Read read = AS_STAMPED;
       for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
-        boolean fast = h.begin(pool, rebuild);
+        boolean fast = h.begin(pool, read);
         AllocationOutcome outcome = fast ? FastPath.allocate(this, h, pool, request, created)
-            : allocateFull(h, pool, request, created, rebuild);
+            : allocateFull(h, pool, request, created, read);
         if (outcome != null) {
           return outcome;
         }
-        rebuild = true; // the files disagree with jipam's records: rebuild and retry
+        read = REBUILD; // the files disagree with jipam's records: rebuild and retry
       }
       throw PoolSession.contended(pool);
     } catch (IOException | DirectoryIteratorException e) {
@@ -137,8 +140,8 @@ final class HostLocalStore implements IpamStore {
 
   /** ADD on the whole state; null to retry with a rebuild. */
   AllocationOutcome allocateFull(PoolSession h, Pool pool, AllocationRequest request,
-      List<Allocation> created, boolean rebuild) throws IOException {
-    PoolState st = h.full(pool, rebuild);
+      List<Allocation> created, PoolSession.Read read) throws IOException {
+    PoolState st = h.full(pool, read);
     Attachment att = request.attachment();
     List<Allocation> before = st.find(att);
     if (before.isEmpty()) {
@@ -247,10 +250,10 @@ final class HostLocalStore implements IpamStore {
    * included, verified against the address files. Rebuilds and retries while they disagree.
    */
   private Lookup lookup(PoolSession h, Pool pool, Attachment attachment) throws IOException {
-    boolean rebuild = false;
-    for (int attempt = 0; attempt < ATTEMPTS; attempt++, rebuild = true) {
-      boolean fast = h.begin(pool, rebuild);
-      PoolState st = fast ? null : h.full(pool, rebuild);
+    PoolSession.Read read = AS_STAMPED;
+    for (int attempt = 0; attempt < ATTEMPTS; attempt++, read = REBUILD) {
+      boolean fast = h.begin(pool, read);
+      PoolState st = fast ? null : h.full(pool, read);
       List<Allocation> held = fast ? FastPath.heldPerRecords(h, pool, attachment) : st.find(attachment);
       if (held == null) {
         continue;
@@ -273,8 +276,8 @@ final class HostLocalStore implements IpamStore {
     }
     PoolSession h = PoolSession.open(d, cache, pool);
     try {
-      h.begin(pool, false);
-      PoolState st = h.full(pool, false);
+      h.begin(pool, AS_STAMPED);
+      PoolState st = h.full(pool, AS_STAMPED);
       List<Allocation> all = st.list();
       h.finishUnchanged(st);
       return all;
@@ -293,8 +296,8 @@ final class HostLocalStore implements IpamStore {
     }
     PoolSession h = PoolSession.open(d, cache, pool);
     try {
-      h.begin(pool, false);
-      PoolState st = h.full(pool, false);
+      h.begin(pool, AS_STAMPED);
+      PoolState st = h.full(pool, AS_STAMPED);
       PoolUsage usage = st.usage();
       h.finishUnchanged(st);
       return usage;
@@ -320,10 +323,10 @@ final class HostLocalStore implements IpamStore {
     }
     PoolSession h = PoolSession.open(d, cache, pool);
     try {
-      boolean rebuild = false;
-      for (int attempt = 0; attempt < ATTEMPTS; attempt++, rebuild = true) {
-        h.begin(pool, rebuild);
-        PoolState st = h.full(pool, rebuild);
+      PoolSession.Read read = AS_STAMPED;
+      for (int attempt = 0; attempt < ATTEMPTS; attempt++, read = REBUILD) {
+        h.begin(pool, read);
+        PoolState st = h.full(pool, read);
         List<Allocation> doomed = new ArrayList<>();
         for (Allocation a : st.allocations()) {
           if (!keep.contains(a.attachment())) {

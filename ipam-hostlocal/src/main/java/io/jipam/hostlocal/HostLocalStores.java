@@ -23,26 +23,27 @@ public final class HostLocalStores {
    * touches no file; directories are created on first use.
    */
   public static IpamStore open(Path dataDir) {
-    return new HostLocalStore(dataDir, false);
+    return new HostLocalStore(dataDir, FileSync.NONE);
   }
 
   /**
-   * Like {@link #open(Path)}; with {@code fsync} every address file, cursor and the directory
-   * entries are forced to disk before a call returns, so an allocation also survives a power loss.
+   * Like {@link #open(Path)}; with {@link FileSync#FSYNC} every address file, cursor and the
+   * directory entries are forced to disk before a call returns, so an allocation also survives a
+   * power loss.
    */
-  public static IpamStore open(Path dataDir, boolean fsync) {
-    return new HostLocalStore(dataDir, fsync);
+  public static IpamStore open(Path dataDir, FileSync sync) {
+    return new HostLocalStore(dataDir, sync);
   }
 
   /**
    * The file store for a long-lived process (jipamd): the same files as {@link #open(Path,
-   * boolean)}, so plugins in direct mode may share the data dir, with each pool's state kept in
+   * FileSync)}, so plugins in direct mode may share the data dir, with each pool's state kept in
    * memory (a call reads no directory while no other process has changed the pool) and
-   * concurrent calls on a pool committed together: one lock hold, and with {@code fsync} one
-   * fsync round, per batch. A call returns once its change is written (with {@code fsync}: on
-   * disk). Thread-safe.
+   * concurrent calls on a pool committed together: one lock hold, and with {@link FileSync#FSYNC}
+   * one fsync round, per batch. A call returns once its change is written (with fsync: on disk).
+   * Thread-safe.
    */
-  public static IpamStore openWriteThrough(Path dataDir, boolean fsync) {
-    return new WriteThroughStore(dataDir, fsync);
+  public static IpamStore openWriteThrough(Path dataDir, FileSync sync) {
+    return new WriteThroughStore(dataDir, sync);
   }
 }

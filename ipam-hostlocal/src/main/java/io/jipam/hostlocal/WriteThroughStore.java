@@ -1,5 +1,8 @@
 package io.jipam.hostlocal;
 
+import static io.jipam.hostlocal.PoolSession.Read.AS_STAMPED;
+import static io.jipam.hostlocal.PoolSession.Read.REBUILD;
+
 import io.jipam.core.IpamException;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
@@ -75,9 +78,9 @@ final class WriteThroughStore implements IpamStore {
   private final ConcurrentHashMap<String, GroupCommit<Op>> pools = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, long[]> changingBatches = new ConcurrentHashMap<>();
 
-  WriteThroughStore(Path dataDir, boolean fsync) {
+  WriteThroughStore(Path dataDir, FileSync sync) {
     this.dataDir = dataDir.toAbsolutePath().normalize();
-    this.fsync = fsync;
+    this.fsync = sync == FileSync.FSYNC;
     this.forcer = fsync ? new BatchForcer() : null;
   }
 
@@ -207,7 +210,7 @@ final class WriteThroughStore implements IpamStore {
 
     /** The files disagree with the state (a change the stamp missed): rebuild from the address files. */
     void rebuild(Pool pool) throws IOException {
-      st = h.full(pool, true);
+      st = h.full(pool, REBUILD);
       applyCursors();
     }
 
@@ -249,8 +252,8 @@ final class WriteThroughStore implements IpamStore {
     }
     try {
       cache.served(network); // every call on the whole state, never the one-shot path
-      h.begin(first, false);
-      Batch b = new Batch(h, h.full(first, false));
+      h.begin(first, AS_STAMPED);
+      Batch b = new Batch(h, h.full(first, AS_STAMPED));
       for (Op op : ops) {
         try {
           apply(b, op);
