@@ -152,7 +152,7 @@ public final class EtcdScenario implements Scenario {
     r.table(List.of("design", "unit", "median", "store / global lock", "store / raw CAS"), "llrrr", rows);
     r.paragraph("The store committed " + Report.fmt(batching) + " requests per etcd transaction (median of rounds).");
     Chart chart = new Chart(Chart.Kind.BARS, "etcd: allocations per second (" + nodes + " nodes)", "design",
-        "per second (log)", true);
+        "per second (log)", Chart.Scale.LOG);
     chart.put("median over rounds", RAW + " (tx)", raw).put("median over rounds", LOCK, lock)
         .put("median over rounds", "store ADD", add).put("median over rounds", "store ADD+DEL (ops)", churn);
     chart.savePng(c.file("etcd-throughput.png"), 900, 540);

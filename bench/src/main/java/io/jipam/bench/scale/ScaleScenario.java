@@ -164,7 +164,7 @@ public final class ScaleScenario implements Scenario {
   private static void chart(RunContext c, int members, List<Integer> counts, Map<String, Map<Integer, Double>> table,
       String what, List<String> operations) throws java.io.IOException {
     Chart chart = new Chart(Chart.Kind.LINES, "scale, " + members + "-member etcd: " + what, "allocations",
-        "ms (log)", true);
+        "ms (log)", Chart.Scale.LOG);
     for (String op : operations) {
       Map<Integer, Double> byCount = table.getOrDefault(op, Map.of());
       counts.stream().filter(byCount::containsKey).forEach(n -> chart.put(op, String.format("%,d", n),

@@ -166,13 +166,12 @@ public final class ServiceScenario implements Scenario {
     // start, one warm-up per store, then every cell of every round
     int stores = runnableStores().size();
     return 1 + stores + (long) rounds(c) * stores * concurrency(c.quick()).size()
-        + (centralCell() != null ? 1 + rounds(c) : 0);
+        + (runsCentralCell() ? 1 + rounds(c) : 0);
   }
 
-  /** The central-jipamd cell when asked for and etcd is here, else null. */
-  private CentralCell centralCell() {
-    return options.central && Etcd.binary() != null
-        ? new CentralCell(options.centralNodes, options.centralCallers, centralAdds(false)) : null;
+  /** Whether the central-jipamd cell runs: asked for, and etcd is here. */
+  private boolean runsCentralCell() {
+    return options.central && Etcd.binary() != null;
   }
 
   private int centralAdds(boolean quick) {
@@ -274,7 +273,7 @@ public final class ServiceScenario implements Scenario {
           c.progress().advance(1);
         }
       }
-      if (centralCell() != null) {
+      if (runsCentralCell()) {
         new CentralCell(options.centralNodes, options.centralCallers, centralAdds(c.quick())).run(c, name(), launcher,
             rounds(c), centralSeconds(c.quick()), work);
       }
@@ -289,7 +288,7 @@ public final class ServiceScenario implements Scenario {
     }
     new ServiceReport(c, name(), stores, concurrency(c.quick()), rounds(c), seconds(c.quick()), connections(),
         launcher, skipped).write();
-    if (centralCell() != null) {
+    if (runsCentralCell()) {
       new CentralCell(options.centralNodes, options.centralCallers, centralAdds(c.quick())).report(c, name(), rounds(c));
     } else if (options.central) {
       c.report().paragraph("**Central jipamd cell not run**: no etcd binary on PATH.");
