@@ -13,10 +13,25 @@ public sealed interface AllocationOutcome {
    * The attachment holds these addresses, one per range set in set order.
    *
    * @param existing true when they were held before the call (a repeated ADD): nothing was written
+   * @param origins per allocation, why the attachment got it ({@link AllocationOrigin})
    */
-  record Allocated(List<Allocation> allocations, boolean existing) implements AllocationOutcome {
+  record Allocated(List<Allocation> allocations, boolean existing, List<AllocationOrigin> origins)
+      implements AllocationOutcome {
     public Allocated {
       allocations = List.copyOf(allocations);
+      origins = List.copyOf(origins);
+      if (origins.size() != allocations.size()) {
+        throw new IllegalArgumentException(origins.size() + " origins for " + allocations.size() + " allocations");
+      }
+    }
+
+    /**
+     * Allocations of a store that knows no claims: {@link AllocationOrigin#EXISTING} each when
+     * {@code existing}, else {@link AllocationOrigin#FREE}.
+     */
+    public Allocated(List<Allocation> allocations, boolean existing) {
+      this(allocations, existing, java.util.Collections.nCopies(allocations.size(),
+          existing ? AllocationOrigin.EXISTING : AllocationOrigin.FREE));
     }
   }
 

@@ -11,11 +11,17 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A named pool: the network's range sets (one address per set per attachment) and the order in
- * which addresses are handed out. The name is the CNI network name; it is safe as a file name and
- * an etcd key segment. Range sets never overlap.
+ * A named pool: the network's range sets (one address per set per attachment), the order in
+ * which addresses are handed out, and what happens to an address between attachments ({@link
+ * AddressPolicy}). The name is the CNI network name; it is safe as a file name and an etcd key
+ * segment. Range sets never overlap.
  */
-public record Pool(String name, List<RangeSet> rangeSets, AllocationOrder order) {
+public record Pool(String name, List<RangeSet> rangeSets, AllocationOrder order, AddressPolicy policy) {
+
+  /** A pool with no holds and no cool-down ({@link AddressPolicy#NONE}), as host-local's. */
+  public Pool(String name, List<RangeSet> rangeSets, AllocationOrder order) {
+    this(name, rangeSets, order, AddressPolicy.NONE);
+  }
 
   public Pool {
     if (name == null || name.length() > 253 || !Attachment.isSafeName(name)) {
@@ -46,6 +52,12 @@ public record Pool(String name, List<RangeSet> rangeSets, AllocationOrder order)
       }
     }
     order = order == null ? AllocationOrder.ROUND_ROBIN : order;
+    policy = policy == null ? AddressPolicy.NONE : policy;
+  }
+
+  /** This pool with another address policy. */
+  public Pool withPolicy(AddressPolicy newPolicy) {
+    return new Pool(name, rangeSets, order, newPolicy);
   }
 
   /** Index of the range set holding the address, or -1. */
@@ -62,11 +74,12 @@ public record Pool(String name, List<RangeSet> rangeSets, AllocationOrder order)
   // which a one-shot plugin process pays for on every call
   @Override
   public boolean equals(Object other) {
-    return other instanceof Pool o && java.util.Objects.equals(name, o.name) && java.util.Objects.equals(rangeSets, o.rangeSets) && order == o.order;
+    return other instanceof Pool o && java.util.Objects.equals(name, o.name) && java.util.Objects.equals(rangeSets, o.rangeSets) && order == o.order
+        && java.util.Objects.equals(policy, o.policy);
   }
 
   @Override
   public int hashCode() {
-    return java.util.Objects.hash(name, rangeSets, order);
+    return java.util.Objects.hash(name, rangeSets, order, policy);
   }
 }

@@ -1,0 +1,21 @@
+package io.jipam.core.store;
+
+/**
+ * Why an attachment got an address: reported with each new allocation ({@link
+ * AllocationOutcome.Allocated#origins()}), logged by jipamd's call log and explained by {@code
+ * jipamctl show}. See {@link AddressPolicy} for the order in which they are tried.
+ */
+public enum AllocationOrigin {
+  /** The attachment held it already (a repeated ADD). */
+  EXISTING,
+  /** The request named it ({@code ips}). */
+  REQUESTED,
+  /** It was reserved for the pod or its namespace. */
+  RESERVED,
+  /** It was held for the pod since its last DEL (a sticky address). */
+  STICKY,
+  /** The next free address in the pool's order. */
+  FREE,
+  /** Nothing else was free: the address that had cooled longest, before its delay ended. */
+  COOLED
+}
