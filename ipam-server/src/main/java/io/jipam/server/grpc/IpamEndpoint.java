@@ -11,6 +11,7 @@ import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
+import io.jipam.core.store.capability.PoolStatus;
 import io.jipam.api.v1.AllocateRequest;
 import io.jipam.api.v1.AllocateResponse;
 import io.jipam.api.v1.AllocationsResponse;
@@ -19,7 +20,6 @@ import io.jipam.api.v1.IpamGrpcService;
 import io.jipam.api.v1.ListPoolsResponse;
 import io.jipam.api.v1.ListRequest;
 import io.jipam.api.v1.ListResponse;
-import io.jipam.api.v1.PoolInfo;
 import io.jipam.api.v1.ReleaseRequest;
 import io.jipam.api.v1.RetainOnlyRequest;
 import io.jipam.api.v1.UsageRequest;
@@ -71,7 +71,7 @@ public final class IpamEndpoint {
     EVENT_LOOP
   }
 
-  public IpamEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics) {
+  IpamEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics) {
     this(new Access(CallerIdentity.noOperatorCa(), NodeStores.single(store)), pools, blocking, log, metrics,
         Dispatch.WORKERS);
   }
@@ -253,12 +253,7 @@ public final class IpamEndpoint {
     }
     ListPoolsResponse.Builder out = ListPoolsResponse.newBuilder();
     for (Pool pool : all.values()) {
-      UsageResponse u = ReadCalls.usage(store, pool);
-      PoolInfo.Builder info = PoolInfo.newBuilder().setPool(WireMapping.pool(pool)).addAllUsage(u.getRangeSetsList());
-      if (u.hasBlocks()) {
-        info.setBlocks(u.getBlocks());
-      }
-      out.addPools(info);
+      out.addPools(WireMapping.poolInfo(PoolStatus.read(store, pool)));
     }
     return out.build();
   }
