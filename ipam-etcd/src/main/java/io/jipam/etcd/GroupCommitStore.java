@@ -51,6 +51,11 @@ import java.util.function.Supplier;
  *
  * <h2>Threads</h2>
  * Public methods are thread-safe. A pool's cached state is confined to its one commit task.
+ *
+ * <p>Length: about 410 lines, because it is the one object behind {@link EtcdStore}'s contract and
+ * eight abilities (31 methods); each method is a few lines handing the call to the class that
+ * does the work ({@link BatchCommitter}, {@link PoolViews}, {@link NodeReclaimer}, {@link
+ * ListPaging}, {@link ClaimDesk}).
  */
 final class GroupCommitStore implements EtcdStore, CommitCounters {
   private static final AtomicInteger THREADS = new AtomicInteger();
