@@ -76,7 +76,7 @@ public final class JipamPlugin {
       CniHandler.checkVersion(cni.command(), config.cniVersion());
       byte[] output;
       try (IpamStore store = StoreOpener.open(config.ipam())) {
-        output = CniHandler.handle(cni, config, store);
+        output = CniHandler.handle(cni, config, store, new CniHandler.LocalNode(config, env));
       }
       int exit = deliver(output, stdout, log, command, 0);
       if (exit == 0) {
