@@ -57,6 +57,13 @@ final class ServedStore implements IpamStore {
     return remote.usage(pool);
   }
 
+  /** The claims are the remote store's ({@link io.jipam.core.store.capability.Claims}: jipamd's calls). */
+  @Override
+  public <T> java.util.Optional<T> capability(Class<T> ability) {
+    return ability == io.jipam.core.store.capability.Claims.class ? remote.capability(ability)
+        : IpamStore.super.capability(ability);
+  }
+
   @Override
   public void close() {
     remote.close();

@@ -60,7 +60,8 @@ public final class CallLog {
   public static String outcome(Object response) {
     if (response instanceof AllocateResponse r) {
       return r.getOutcomeCase().name().toLowerCase(java.util.Locale.ROOT)
-          + (r.hasAllocated() && r.getAllocated().getExisting() ? "(existing)" : "");
+          + (r.hasAllocated() && r.getAllocated().getExisting() ? "(existing)" : "")
+          + (r.hasAllocated() ? origins(io.jipam.api.ClaimWire.origins(r.getAllocated())) : "");
     }
     if (response instanceof AllocationsResponse r) {
       return "ok allocations=" + r.getAllocationsCount();
@@ -89,6 +90,13 @@ public final class CallLog {
     }
     if (request instanceof UsageRequest r) {
       return " pool=" + r.getPool().getName();
+    }
+    if (request instanceof io.jipam.api.v1.ReserveRequest r) {
+      return " pool=" + r.getPool().getName() + " address=" + r.getAddress() + " for=" + r.getPod().getNamespace()
+          + "/" + r.getPod().getName() + (r.getWhenFree() ? " when-free" : "");
+    }
+    if (request instanceof io.jipam.api.v1.ClaimRequest r) {
+      return " pool=" + r.getPool().getName() + " address=" + r.getAddress();
     }
     return "";
   }
