@@ -50,6 +50,13 @@ interface Backend extends AutoCloseable {
 
   boolean liftFence(String node);
 
+  /**
+   * The store's claims (holds, reservations, cool-downs: {@code reserve}, {@code unreserve},
+   * {@code reservations}, and the claims {@code list}, {@code show} and {@code release} see);
+   * empty when the store keeps none.
+   */
+  java.util.Optional<io.jipam.core.store.capability.Claims> claims();
+
   @Override
   void close();
 }
