@@ -136,8 +136,8 @@ final class FastPath {
     for (int k = 0; k < r.addresses.length; k++) {
       IpAddress ip = r.addresses[k];
       Attachment onDisk = h.dir.readHolder(ip);
-      if (onDisk == null) {
-        continue; // released, or a crash before its file was created: the record is a superset
+      if (onDisk == null || PoolDir.CLAIMED.equals(onDisk)) {
+        continue; // released (now free or claimed), or a crash before its file was created: a superset
       }
       if (!onDisk.equals(att)) {
         if (!recordLists(h, onDisk, ip)) {

@@ -1,12 +1,17 @@
 package io.jipam.hostlocal;
 
+import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
+import io.jipam.core.store.Claim;
+import io.jipam.core.store.PodRef;
 import io.jipam.core.store.PoolUsage;
+import io.jipam.core.store.capability.Claims;
+import io.jipam.core.store.capability.ReserveOutcome;
 import io.jipam.core.store.spi.PoolState;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -15,6 +20,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -74,7 +80,7 @@ import java.util.Set;
  *
  * <p>Thread-safe: all methods may be called from any thread.
  */
-final class HostLocalStore implements IpamStore {
+final class HostLocalStore implements IpamStore, Claims {
   /** How a store chooses between the one-shot path and the whole parsed state. */
   enum Mode {
     /** One-shot path on the first call for a pool, cached whole state afterwards (the default). */
@@ -88,6 +94,7 @@ final class HostLocalStore implements IpamStore {
 
   private final Path dataDir;
   private final PoolDir.Forcer forcer;
+  private final java.time.Clock clock;
   /** The whole states this store keeps between calls, and which networks it has served. */
   private final StateCache cache;
 
@@ -101,16 +108,26 @@ final class HostLocalStore implements IpamStore {
 
   /** With {@code forcer} null: no fsync. */
   HostLocalStore(Path dataDir, PoolDir.Forcer forcer, Mode mode) {
+    this(dataDir, forcer, mode, java.time.Clock.systemUTC());
+  }
+
+  /** With {@code clock}: what holds and cool-downs start and end by. */
+  HostLocalStore(Path dataDir, PoolDir.Forcer forcer, Mode mode, java.time.Clock clock) {
+    this.clock = clock;
     this.dataDir = dataDir.toAbsolutePath().normalize();
     this.forcer = forcer;
     this.cache = new StateCache(mode);
+  }
+
+  private PoolDir dir(Pool pool) {
+    return new PoolDir(dataDir, pool.name(), forcer, clock);
   }
 
   // ---------------------------------------------------------------- IpamStore
 
   @Override
   public AllocationOutcome allocate(Pool pool, AllocationRequest request) {
-    PoolSession h = PoolSession.open(new PoolDir(dataDir, pool.name(), forcer), cache, pool);
+    PoolSession h = PoolSession.open(dir(pool), cache, pool);
     List<Allocation> created = new ArrayList<>(2);
     try {
       boolean rebuild = false;
@@ -153,8 +170,12 @@ final class HostLocalStore implements IpamStore {
     } else if (!h.verified(before)) {
       return null;
     }
+    Set<IpAddress> marked = ClaimFiles.marked(st);
     AllocationOutcome outcome = st.allocate(request);
     if (!(outcome instanceof AllocationOutcome.Allocated got) || got.existing()) {
+      if (!ClaimFiles.persist(h, st, marked, Set.of())) { // expired claims dropped
+        return null;
+      }
       h.finishUnchanged(st);
       return outcome;
     }
@@ -167,11 +188,16 @@ final class HostLocalStore implements IpamStore {
     h.dropStamp();
     AttachmentRecord.write(h.dir, att, got.allocations()); // before the address files: a superset
     for (Allocation a : fresh) {
-      if (!h.dir.createAddressFile(a.address(), a.attachment())) {
+      if (marked.contains(a.address())) {
+        h.dir.replaceAddressFile(a.address(), PoolDir.content(a.attachment())); // its claim's marker
+      } else if (!h.dir.createAddressFile(a.address(), a.attachment())) {
         h.rollback(created);
         return null; // a file the state did not know about
       }
       created.add(a);
+    }
+    if (!ClaimFiles.persist(h, st, marked, Set.of())) {
+      return null;
     }
     h.writeCursors(fresh);
     created.clear();
@@ -181,7 +207,7 @@ final class HostLocalStore implements IpamStore {
 
   @Override
   public List<Allocation> release(Pool pool, Attachment attachment) {
-    PoolDir d = new PoolDir(dataDir, pool.name(), forcer);
+    PoolDir d = dir(pool);
     if (!d.exists()) {
       return NONE; // nothing held, and nothing to create for a read
     }
@@ -195,13 +221,12 @@ final class HostLocalStore implements IpamStore {
         return NONE;
       }
       Attachment holder = held.get(0).attachment();
+      Set<IpAddress> marked = st == null ? Set.of() : ClaimFiles.marked(st);
       if (st != null) {
         st.release(holder);
       }
       h.dropStamp();
-      for (Allocation a : held) {
-        h.dir.deleteAddressFile(a.address());
-      }
+      ClaimFiles.releaseFiles(h, st, marked, held);
       AttachmentRecord.write(h.dir, holder, NONE); // after the address files: a crash leaves a superset
       h.finishChanged(st, NONE, held);
       return held;
@@ -214,7 +239,7 @@ final class HostLocalStore implements IpamStore {
 
   @Override
   public List<Allocation> find(Pool pool, Attachment attachment) {
-    PoolDir d = new PoolDir(dataDir, pool.name(), forcer);
+    PoolDir d = dir(pool);
     if (!d.exists()) {
       return NONE; // nothing held, and nothing to create for a read
     }
@@ -267,7 +292,7 @@ final class HostLocalStore implements IpamStore {
 
   @Override
   public List<Allocation> list(Pool pool) {
-    PoolDir d = new PoolDir(dataDir, pool.name(), forcer);
+    PoolDir d = dir(pool);
     if (!d.exists()) {
       return NONE; // nothing held, and nothing to create for a read
     }
@@ -287,7 +312,7 @@ final class HostLocalStore implements IpamStore {
 
   @Override
   public PoolUsage usage(Pool pool) {
-    PoolDir d = new PoolDir(dataDir, pool.name(), forcer);
+    PoolDir d = dir(pool);
     if (!d.exists()) {
       return new PoolState(pool).usage(); // nothing held, and nothing to create for a read
     }
@@ -314,7 +339,7 @@ final class HostLocalStore implements IpamStore {
         keep.add(new Attachment(v.containerId(), PoolDir.LEGACY_IFNAME)); // old files: any ifname
       }
     }
-    PoolDir d = new PoolDir(dataDir, pool.name(), forcer);
+    PoolDir d = dir(pool);
     if (!d.exists()) {
       return NONE; // nothing held, nothing to release
     }
@@ -333,13 +358,14 @@ final class HostLocalStore implements IpamStore {
         if (!h.verified(doomed)) {
           continue;
         }
+        Set<IpAddress> marked = ClaimFiles.marked(st);
         List<Allocation> released = st.retainOnly(keep);
         if (!released.isEmpty()) {
           h.dropStamp();
         }
+        ClaimFiles.releaseFiles(h, st, marked, released);
         Set<Attachment> gone = new HashSet<>();
         for (Allocation a : released) {
-          h.dir.deleteAddressFile(a.address());
           gone.add(a.attachment());
         }
         for (Attachment a : gone) {
@@ -365,7 +391,57 @@ final class HostLocalStore implements IpamStore {
     cache.clear();
   }
 
+  // ---------------------------------------------------------------- Claims
+
+  @Override
+  public ReserveOutcome reserve(Pool pool, IpAddress address, PodRef podOrNamespace, boolean whenFree) {
+    return claimCall(pool, ClaimOp.reserve(address, podOrNamespace, whenFree));
+  }
+
+  @Override
+  public Optional<Claim> unreserve(Pool pool, IpAddress address) {
+    return claimCall(pool, ClaimOp.unreserve(address));
+  }
+
+  @Override
+  public Optional<Claim> endHold(Pool pool, IpAddress address) {
+    return claimCall(pool, ClaimOp.endHold(address));
+  }
+
+  @Override
+  public List<Claim> claims(Pool pool) {
+    return dir(pool).exists() ? claimCall(pool, ClaimOp.list()) : List.of();
+  }
+
+  /**
+   * Runs a claims operation under the pool's locks on the whole state and persists what it
+   * changed ({@link ClaimFiles#persist}). An address with a file the state does not know (a
+   * change the stamp missed) makes it rebuild first.
+   */
+  private <T> T claimCall(Pool pool, ClaimOp<T> op) {
+    PoolSession h = PoolSession.open(dir(pool), cache, pool);
+    try {
+      boolean rebuild = false;
+      for (int attempt = 0; attempt < ATTEMPTS; attempt++, rebuild = true) {
+        h.begin(pool, rebuild);
+        PoolState st = h.full(pool, rebuild);
+        T result = op.run(h, st);
+        if (result == null) {
+          continue; // a file the state does not know about
+        }
+        h.finishUnchanged(st);
+        return result;
+      }
+      throw PoolSession.contended(pool);
+    } catch (IOException | DirectoryIteratorException e) {
+      throw PoolDir.ioFailure("changing the claims of", h.dir.dir, e);
+    } finally {
+      h.close();
+    }
+  }
+
   // ---------------------------------------------------------------- helpers
+
 
   /** What an old-format file (container ID only) gives the attachment's container, or nothing. */
   private static List<Allocation> legacyHeld(PoolState st, Attachment att) {

@@ -35,6 +35,17 @@ public final class HostLocalStores {
   }
 
   /**
+   * Like {@link #open(Path, boolean)}, with holds and cool-downs ({@link
+   * io.jipam.core.store.AddressPolicy}) starting and ending by {@code clock}. The store offers
+   * the {@link io.jipam.core.store.capability.Claims} ability; claims live in {@code
+   * <dataDir>/.jipam/<network>/claims}, and each claimed address that no attachment holds keeps an
+   * address file with content no container can have, so host-local never hands it out.
+   */
+  public static IpamStore open(Path dataDir, boolean fsync, java.time.Clock clock) {
+    return new HostLocalStore(dataDir, fsync ? PoolDir.Forcer.FORCE : null, HostLocalStore.Mode.AUTO, clock);
+  }
+
+  /**
    * The file store for a long-lived process (jipamd): the same files as {@link #open(Path,
    * boolean)}, so plugins in direct mode may share the data dir, with each pool's state kept in
    * memory (a call reads no directory while no other process has changed the pool) and
@@ -44,5 +55,10 @@ public final class HostLocalStores {
    */
   public static IpamStore openWriteThrough(Path dataDir, boolean fsync) {
     return new WriteThroughStore(dataDir, fsync);
+  }
+
+  /** Like {@link #openWriteThrough(Path, boolean)}, with holds and cool-downs on {@code clock}. */
+  public static IpamStore openWriteThrough(Path dataDir, boolean fsync, java.time.Clock clock) {
+    return new WriteThroughStore(dataDir, fsync, clock);
   }
 }

@@ -41,6 +41,8 @@ import java.util.Set;
  * | dataDir/.jipam/NET/stamp                | jipam               | generation + what the dirs looked like    |
  * | dataDir/.jipam/NET/att/CID@IFNAME       | jipam               | the attachment's addresses and pods       |
  * | dataDir/.jipam/NET/index                | jipam               | snapshot + appended changes, then a stamp |
+ * | dataDir/.jipam/NET/claims               | jipam               | holds, reservations, cool-downs           |
+ * | dataDir/NET/ADDRESS of a claim          | jipam (marker)      | "jipam-claim\r\n/": no one's, never free   |
  * | dataDir/.jipam/NET/index.tmp, stamp.tmp,| jipam, transient    | next index / stamp / record, renamed over |
  * |   att/.tmp                              |                     |                                           |
  * </pre>
@@ -66,6 +68,14 @@ final class PoolDir {
    * the address is not free, and nothing of jipam's ever deletes the entry.
    */
   static final Attachment NOT_A_FILE = new Attachment("0-not-a-regular-file", "\uDC21");
+  /**
+   * Holder of a claim marker: the address file of a held, reserved or cooling address that no
+   * attachment holds. Its content ({@link #CLAIM_MARK}) is no container's {@code ID\r\nIFNAME}
+   * (an interface name cannot hold '/'), so host-local neither hands the address out (the file
+   * exists) nor deletes it (its DEL by container ID never matches).
+   */
+  static final Attachment CLAIMED = new Attachment("0-jipam-claim", "\uDC23");
+  static final byte[] CLAIM_MARK = "jipam-claim\r\n/".getBytes(StandardCharsets.US_ASCII);
 
   private static final byte[] LINE_BREAK = {'\r', '\n'};
   // Sets built with Set.of, not EnumSet (nor PosixFilePermissions.fromString, which makes one):
@@ -90,10 +100,14 @@ final class PoolDir {
   final Path stampTemp;
   final Path attDir;
   final Path recordTemp;
+  final Path claimsFile;
+  final Path claimsTemp;
   private final Path addressTemp;
   private final Path cursorTemp;
   /** Null: no fsync (host-local's default). */
   private final Forcer forcer;
+  /** The clock holds and cool-downs of this pool start and end by. */
+  final java.time.Clock clock;
 
   /**
    * Forces a written file or directory to disk: the one place jipam calls fsync, so that a test
@@ -112,6 +126,11 @@ final class PoolDir {
   }
 
   PoolDir(Path dataDir, String network, Forcer forcer) {
+    this(dataDir, network, forcer, java.time.Clock.systemUTC());
+  }
+
+  PoolDir(Path dataDir, String network, Forcer forcer, java.time.Clock clock) {
+    this.clock = clock;
     // Pool already restricts names to [A-Za-z0-9][A-Za-z0-9_.-]*; check again so that no name can
     // ever leave dataDir, whoever built the Pool.
     if (network.isEmpty() || network.indexOf('/') >= 0 || network.indexOf('\0') >= 0
@@ -130,6 +149,8 @@ final class PoolDir {
     this.stampTemp = jipamDir.resolve("stamp.tmp");
     this.attDir = jipamDir.resolve("att");
     this.recordTemp = attDir.resolve(".tmp");
+    this.claimsFile = jipamDir.resolve("claims");
+    this.claimsTemp = jipamDir.resolve("claims.tmp");
     this.addressTemp = dir.resolve(TEMP_PREFIX + "addr");
     this.cursorTemp = dir.resolve(TEMP_PREFIX + "cursor");
     this.forcer = forcer;
@@ -182,11 +203,15 @@ final class PoolDir {
    * @return false, creating nothing, when the address file already exists
    */
   boolean createAddressFile(IpAddress address, Attachment holder) throws IOException {
+    return createExclusive(address, content(holder));
+  }
+
+  private boolean createExclusive(IpAddress address, byte[] content) throws IOException {
     if (addressFile(address).toFile().exists()) {
       return false; // cheap answer for a taken address; link(2) below is the one that counts
     }
     Files.deleteIfExists(addressTemp);
-    writeNew(addressTemp, content(holder));
+    writeNew(addressTemp, content);
     try {
       Files.createLink(addressFile(address), addressTemp);
       return true;
@@ -243,6 +268,9 @@ final class PoolDir {
    * so that names that differ in any byte are different holders.
    */
   static Attachment parseHolder(byte[] bytes) {
+    if (java.util.Arrays.equals(bytes, CLAIM_MARK)) {
+      return CLAIMED;
+    }
     int from = 0;
     int to = bytes.length;
     while (from < to && InterfaceName.isKernelSpace(bytes[from]) && bytes[from] != (byte) 0xA0) {
@@ -270,6 +298,29 @@ final class PoolDir {
       return new Attachment(id, ifname);
     } catch (IpamException e) {
       return UNREADABLE;
+    }
+  }
+
+  /**
+   * Replaces whatever the address's file holds (a claim marker) with the content given, atomically
+   * (temp + rename): no reader, host-local included, ever sees the address without a file.
+   */
+  void replaceAddressFile(IpAddress address, byte[] content) throws IOException {
+    Files.deleteIfExists(addressTemp);
+    writeNew(addressTemp, content);
+    Files.move(addressTemp, addressFile(address), StandardCopyOption.REPLACE_EXISTING,
+        StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  /** Creates a claim marker for a free address, exclusively; false when a file exists. */
+  boolean createMarker(IpAddress address) throws IOException {
+    return createExclusive(address, CLAIM_MARK);
+  }
+
+  /** Deletes the address's claim marker; leaves any other file (a holder's) alone. */
+  void deleteMarker(IpAddress address) throws IOException {
+    if (CLAIMED.equals(readHolder(address))) {
+      Files.deleteIfExists(addressFile(address));
     }
   }
 

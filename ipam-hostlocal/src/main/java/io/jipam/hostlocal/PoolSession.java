@@ -102,7 +102,7 @@ final class PoolSession implements AutoCloseable {
       PoolState st = Rebuild.rebuild(this, pool);
       this.snapshotNeeded = true;
       commit(st, NONE, NONE);
-      return true;
+      return claimFree(pool);
     }
     IndexFile.Tail tail = IndexFile.tail(d);
     if (tail != null && tail.stamp.equals(this.recorded.text())) {
@@ -110,7 +110,15 @@ final class PoolSession implements AutoCloseable {
       this.appendable = tail.appendable();
       this.base = tail.base;
     }
-    return true;
+    return claimFree(pool);
+  }
+
+  /**
+   * Whether the one-shot path may serve the pool: it knows no claims, so only a pool with no
+   * policy whose stamp records no claims (no claims file to read: the common, host-local case).
+   */
+  private boolean claimFree(Pool pool) {
+    return pool.policy().isNone() && this.recorded != null && this.recorded.claims == 0;
   }
 
   /**
@@ -121,7 +129,7 @@ final class PoolSession implements AutoCloseable {
     PoolState st = null;
     if (!rebuild && this.cached != null) {
       PoolState c = this.cached.state;
-      st = c.pool().equals(pool) ? c : reload(pool, c.allocations());
+      st = c.pool().equals(pool) ? c : reloadWithClaims(pool, c);
       this.base = this.cached.base;
       this.indexValid = true;
       this.appendable = true;
@@ -129,7 +137,10 @@ final class PoolSession implements AutoCloseable {
       IndexFile.Raw raw = IndexFile.read(this.dir);
       if (raw != null && raw.stamp.equals(this.recorded.text())) {
         try {
-          st = reload(pool, IndexFile.parseAll(raw));
+          st = reload(pool, IndexFile.parseAll(raw), this.dir.clock);
+          if (this.recorded.claims > 0) {
+            ClaimFiles.load(this.dir, st);
+          }
           this.snapshotNeeded = raw.oversized();
           this.base = raw.base;
           this.indexValid = true;
@@ -181,7 +192,8 @@ final class PoolSession implements AutoCloseable {
     PoolDir d = this.dir;
     d.syncDir();
     long gen = this.recorded == null ? 1 : this.recorded.gen + 1;
-    Stamp stamp = Stamp.observe(d, gen, this.cursors);
+    int claims = st != null ? st.claimCount() : this.recorded == null ? 0 : this.recorded.claims;
+    Stamp stamp = Stamp.observe(d, gen, this.cursors).withClaims(claims);
     String text = stamp.text();
     dropStamp();
     boolean indexValid = false;
@@ -271,11 +283,21 @@ final class PoolSession implements AutoCloseable {
     }
   }
 
-  static PoolState reload(Pool pool, Collection<Allocation> allocations) {
-    PoolState st = new PoolState(pool);
+  static PoolState reload(Pool pool, Collection<Allocation> allocations, java.time.Clock clock) {
+    PoolState st = new PoolState(pool, clock);
     for (Allocation a : allocations) {
       st.load(a.address(), a.attachment(), a.pod());
     }
+    return st;
+  }
+
+  /** A cached state carried over to a changed pool config, claims included. */
+  static PoolState reloadWithClaims(Pool pool, PoolState cached) {
+    PoolState st = reload(pool, cached.allocations(), cached.clock());
+    for (io.jipam.core.store.Claim c : cached.storedClaims()) {
+      st.loadClaim(c);
+    }
+    st.claimsChanged();
     return st;
   }
 

@@ -24,7 +24,8 @@ final class Rebuild {
   /**
    * Rebuilds the state from the address files: the one directory walk, only when the stamp does
    * not hold (a foreign change or a crash), the index is unusable, or the files disagreed with a
-   * record. Removes temp files a killed jipam left. Makes every record list exactly what its
+   * record. Removes temp files a killed jipam left. Loads the claims and makes markers and claims
+   * agree ({@link ClaimFiles#reconcile}). Makes every record list exactly what its
    * attachment holds (pods kept from the records) and deletes records of attachments holding
    * nothing. O(allocations) files.
    */
@@ -32,6 +33,7 @@ final class Rebuild {
     PoolDir d = h.dir;
     h.dropStamp();
     Map<Attachment, List<IpAddress>> byHolder = new HashMap<>();
+    Set<IpAddress> markers = new HashSet<>();
     try (DirectoryStream<Path> entries = Files.newDirectoryStream(d.dir)) {
       for (Path p : entries) {
         String name = p.getFileName().toString();
@@ -52,6 +54,10 @@ final class Rebuild {
         } catch (IOException e) {
           holder = PoolDir.UNREADABLE; // the name exists, so the address is not free
         }
+        if (PoolDir.CLAIMED.equals(holder)) {
+          markers.add(address); // a claim's marker, not an allocation: reconciled below
+          continue;
+        }
         List<IpAddress> list = byHolder.get(holder);
         if (list == null) {
           list = new ArrayList<>(2);
@@ -60,7 +66,7 @@ final class Rebuild {
         list.add(address);
       }
     }
-    PoolState st = new PoolState(pool);
+    PoolState st = new PoolState(pool, d.clock);
     Set<Path> recordFiles = new HashSet<>();
     for (Map.Entry<Attachment, List<IpAddress>> e : byHolder.entrySet()) {
       Attachment holder = e.getKey();
@@ -78,6 +84,7 @@ final class Rebuild {
       }
       recordFiles.add(AttachmentRecord.file(d, holder));
     }
+    ClaimFiles.reconcile(h, st, markers);
     try (DirectoryStream<Path> entries = Files.newDirectoryStream(d.attDir)) {
       for (Path p : entries) {
         if (!recordFiles.contains(p)) {

@@ -13,20 +13,29 @@ import java.util.List;
  * What jipam last saw of the pool's directories, written to the stamp file at the end of every
  * call that changed something: a generation (incremented by every such call, so other jipam
  * processes' changes are seen whatever the clock's granularity), identity and mtime of the
- * network directory and of the records directory, and the cursor files' content. A plain class,
+ * network directory and of the records directory, the cursor files' content, and how many claims
+ * the claims file lists (0: no file, so a call with no policy takes the one-shot path without
+ * reading it; see {@link ClaimFiles}). A plain class,
  * not a record: record equals would bootstrap through invokedynamic, which costs start-up time
  * in the one-shot plugin.
  */
 final class Stamp {
-  static final String VERSION = "v2";
+  static final String VERSION = "v3";
   final long gen;
   final String dirKey;
   final long dirMtime;
   final String attKey;
   final long attMtime;
   final String[] cursors;
+  /** Claims the claims file lists as of this stamp (0 for an observed one: unknown). */
+  final int claims;
 
   Stamp(long gen, String dirKey, long dirMtime, String attKey, long attMtime, String[] cursors) {
+    this(gen, dirKey, dirMtime, attKey, attMtime, cursors, 0);
+  }
+
+  Stamp(long gen, String dirKey, long dirMtime, String attKey, long attMtime, String[] cursors, int claims) {
+    this.claims = claims;
     this.gen = gen;
     this.dirKey = dirKey;
     this.dirMtime = dirMtime;
@@ -50,7 +59,7 @@ final class Stamp {
   }
 
   /**
-   * {@code v2 GEN DIRKEY DIRMTIME ATTKEY ATTMTIME N C0 .. CN-1}, tab-separated, escaped. The
+   * {@code v3 GEN DIRKEY DIRMTIME ATTKEY ATTMTIME N C0 .. CN-1 CLAIMS}, tab-separated, escaped. The
    * version changes with the format of records and index, so that a store written by another
    * version of jipam is rebuilt once rather than misread.
    */
@@ -61,7 +70,7 @@ final class Stamp {
     for (String c : cursors) {
       b.append('\t').append(NameEscaping.escapeField(c));
     }
-    return b.toString();
+    return b.append('\t').append(claims).toString();
   }
 
   static Stamp parse(String text) {
@@ -85,7 +94,7 @@ final class Stamp {
       pos = t + 1;
     }
     int count = Integer.parseInt(f.get(5));
-    if (f.size() != 6 + count) {
+    if (f.size() != 7 + count) {
       throw new IllegalArgumentException("bad stamp");
     }
     String[] cursors = new String[count];
@@ -93,7 +102,12 @@ final class Stamp {
       cursors[i] = NameEscaping.unescapeField(f.get(6 + i));
     }
     return new Stamp(Long.parseLong(f.get(0)), NameEscaping.unescapeField(f.get(1)), Long.parseLong(f.get(2)),
-        NameEscaping.unescapeField(f.get(3)), Long.parseLong(f.get(4)), cursors);
+        NameEscaping.unescapeField(f.get(3)), Long.parseLong(f.get(4)), cursors, Integer.parseInt(f.get(6 + count)));
+  }
+
+  /** This stamp recording {@code count} claims. */
+  Stamp withClaims(int count) {
+    return new Stamp(gen, dirKey, dirMtime, attKey, attMtime, cursors, count);
   }
 
   @Override

@@ -8,7 +8,11 @@ import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
+import io.jipam.core.store.Claim;
+import io.jipam.core.store.PodRef;
 import io.jipam.core.store.PoolUsage;
+import io.jipam.core.store.capability.Claims;
+import io.jipam.core.store.capability.ReserveOutcome;
 import io.jipam.core.store.spi.PoolState;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -21,6 +25,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -62,7 +67,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * under one hold of the pool's locks; the file layout, the lock and the queue are classes of their
  * own.
  */
-final class WriteThroughStore implements IpamStore {
+final class WriteThroughStore implements IpamStore, Claims {
   private static final int ATTEMPTS = 4;
   private static final List<Allocation> NONE = List.of();
   /** Every this many changing batches, check whether the index wants compacting. */
@@ -75,7 +80,15 @@ final class WriteThroughStore implements IpamStore {
   private final ConcurrentHashMap<String, GroupCommit<Op>> pools = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, long[]> changingBatches = new ConcurrentHashMap<>();
 
+  private final java.time.Clock clock;
+
   WriteThroughStore(Path dataDir, boolean fsync) {
+    this(dataDir, fsync, java.time.Clock.systemUTC());
+  }
+
+  /** With {@code clock}: what holds and cool-downs start and end by. */
+  WriteThroughStore(Path dataDir, boolean fsync, java.time.Clock clock) {
+    this.clock = clock;
     this.dataDir = dataDir.toAbsolutePath().normalize();
     this.fsync = fsync;
     this.forcer = fsync ? new BatchForcer() : null;
@@ -132,6 +145,35 @@ final class WriteThroughStore implements IpamStore {
     cache.clear();
   }
 
+  // ---------------------------------------------------------------- Claims
+
+  @Override
+  public ReserveOutcome reserve(Pool pool, IpAddress address, PodRef podOrNamespace, boolean whenFree) {
+    return claimCall(pool, ClaimOp.reserve(address, podOrNamespace, whenFree));
+  }
+
+  @Override
+  public Optional<Claim> unreserve(Pool pool, IpAddress address) {
+    return claimCall(pool, ClaimOp.unreserve(address));
+  }
+
+  @Override
+  public Optional<Claim> endHold(Pool pool, IpAddress address) {
+    return claimCall(pool, ClaimOp.endHold(address));
+  }
+
+  @Override
+  public List<Claim> claims(Pool pool) {
+    return new PoolDir(dataDir, pool.name(), forcer, clock).exists() ? claimCall(pool, ClaimOp.list()) : List.of();
+  }
+
+  @SuppressWarnings("unchecked")
+  private <T> T claimCall(Pool pool, ClaimOp<T> claimOp) {
+    Op op = new Op(Kind.CLAIM, pool, null, null, null);
+    op.claimOp = claimOp;
+    return (T) run(op).claimResult;
+  }
+
   /** {batches, calls} run on the network so far (tests and benchmarks: the mean batch size). */
   long[] batchCounts(String network) {
     GroupCommit<Op> g = pools.get(network);
@@ -139,8 +181,8 @@ final class WriteThroughStore implements IpamStore {
   }
 
   private Op run(Op op) {
-    PoolDir d = new PoolDir(dataDir, op.pool.name(), forcer); // a bad network name fails here, before queueing
-    if (op.kind != Kind.ALLOCATE && !d.exists()) {
+    PoolDir d = new PoolDir(dataDir, op.pool.name(), forcer, clock); // a bad network name fails here, before queueing
+    if (op.kind != Kind.ALLOCATE && op.kind != Kind.CLAIM && !d.exists()) {
       // nothing is held in a pool without a directory: answer without creating one
       op.allocations = NONE;
       op.usage = op.kind == Kind.USAGE ? new PoolState(op.pool).usage() : null;
@@ -155,7 +197,7 @@ final class WriteThroughStore implements IpamStore {
 
   // ---------------------------------------------------------------- operations
 
-  private enum Kind { ALLOCATE, RELEASE, FIND, LIST, RETAIN, USAGE }
+  private enum Kind { ALLOCATE, RELEASE, FIND, LIST, RETAIN, USAGE, CLAIM }
 
   /** One queued call and, once its batch has run, its result. */
   private static final class Op extends GroupCommit.Pending {
@@ -167,6 +209,8 @@ final class WriteThroughStore implements IpamStore {
     AllocationOutcome outcome;
     List<Allocation> allocations;
     PoolUsage usage;
+    ClaimOp<?> claimOp;
+    Object claimResult;
 
     Op(Kind kind, Pool pool, AllocationRequest request, Attachment attachment, Set<Attachment> valid) {
       this.kind = kind;
@@ -199,7 +243,7 @@ final class WriteThroughStore implements IpamStore {
     /** The state, as {@code pool} defines the pool (a call may name it with another definition). */
     PoolState state(Pool pool) {
       if (!st.pool().equals(pool)) {
-        st = PoolSession.reload(pool, st.allocations());
+        st = PoolSession.reloadWithClaims(pool, st);
         applyCursors();
       }
       return st;
@@ -242,7 +286,7 @@ final class WriteThroughStore implements IpamStore {
     Pool first = ops.get(0).pool;
     PoolSession h;
     try {
-      h = PoolSession.open(new PoolDir(dataDir, network, forcer), cache, first);
+      h = PoolSession.open(new PoolDir(dataDir, network, forcer, clock), cache, first);
     } catch (RuntimeException e) {
       failAll(ops, e);
       return;
@@ -314,7 +358,20 @@ final class WriteThroughStore implements IpamStore {
       case LIST -> op.allocations = b.state(op.pool).list();
       case USAGE -> op.usage = b.state(op.pool).usage();
       case RETAIN -> op.allocations = retainOnly(b, op.pool, op.valid);
+      case CLAIM -> op.claimResult = claim(b, op.pool, op.claimOp);
     }
+  }
+
+  private Object claim(Batch b, Pool pool, ClaimOp<?> claimOp) throws IOException {
+    for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+      Object result = claimOp.run(b.h, b.state(pool));
+      if (result != null) {
+        b.changed |= b.h.changedFiles();
+        return result;
+      }
+      b.rebuild(pool);
+    }
+    throw PoolSession.contended(pool);
   }
 
   /** ADD on the state, written through: record, then address files (as {@link HostLocalStore}). */
@@ -337,8 +394,13 @@ final class WriteThroughStore implements IpamStore {
         b.rebuild(pool);
         continue;
       }
+      Set<IpAddress> marked = ClaimFiles.marked(st);
       AllocationOutcome outcome = st.allocate(request);
       if (!(outcome instanceof AllocationOutcome.Allocated got) || got.existing()) {
+        if (!ClaimFiles.persist(h, st, marked, Set.of())) { // expired claims dropped
+          b.rebuild(pool);
+          continue;
+        }
         return outcome;
       }
       List<Allocation> fresh = new ArrayList<>(2);
@@ -359,12 +421,15 @@ final class WriteThroughStore implements IpamStore {
       boolean clash = false;
       try {
         for (Allocation a : fresh) {
-          if (!h.dir.createAddressFile(a.address(), a.attachment())) {
+          if (marked.contains(a.address())) {
+            h.dir.replaceAddressFile(a.address(), PoolDir.content(a.attachment())); // its claim's marker
+          } else if (!h.dir.createAddressFile(a.address(), a.attachment())) {
             clash = true; // a file the state did not know about
             break;
           }
           created.add(a);
         }
+        clash = clash || !ClaimFiles.persist(h, st, marked, Set.of());
       } catch (IOException | RuntimeException e) {
         h.rollback(created);
         throw e;
@@ -405,10 +470,11 @@ final class WriteThroughStore implements IpamStore {
     }
     PoolSession h = b.h;
     Attachment holder = held.get(0).attachment();
+    Set<IpAddress> marked = ClaimFiles.marked(b.st);
     b.st.release(holder);
     h.dropStamp();
+    ClaimFiles.releaseFiles(h, b.st, marked, held);
     for (Allocation a : held) {
-      h.dir.deleteAddressFile(a.address());
       b.removed(a);
     }
     AttachmentRecord.write(h.dir, holder, NONE); // after the address files: a crash leaves a superset
@@ -436,13 +502,14 @@ final class WriteThroughStore implements IpamStore {
         b.rebuild(pool);
         continue;
       }
+      Set<IpAddress> marked = ClaimFiles.marked(st);
       List<Allocation> released = st.retainOnly(keep);
       if (!released.isEmpty()) {
         h.dropStamp();
       }
+      ClaimFiles.releaseFiles(h, st, marked, released);
       Set<Attachment> gone = new HashSet<>();
       for (Allocation a : released) {
-        h.dir.deleteAddressFile(a.address());
         b.removed(a);
         gone.add(a.attachment());
       }

@@ -214,4 +214,56 @@ class HostLocalCompatIT {
       assertEquals(att("hl" + i), assertInstanceOf(AllocationOutcome.Taken.class, o, o::toString).holder());
     }
   }
+
+  /**
+   * Claims on a tight range (five addresses): a hold, a cool-down and a reservation are never
+   * handed out by host-local on the same data dir, its DEL by the releasing containers' IDs
+   * never removes them, and afterwards the sticky pod gets its address back from jipam.
+   */
+  @Test
+  void hostLocalAdd_heldReservedAndCoolingAddresses_neverHandedOut() throws Exception {
+    io.jipam.core.testing.TestClock clock = new io.jipam.core.testing.TestClock();
+    Pool pool = pool("198.18.0.0/29").withPolicy(new io.jipam.core.store.AddressPolicy(
+        new io.jipam.core.store.StickyRule(List.of(io.jipam.core.store.PodPattern.parse("db/*")),
+            java.time.Duration.ofSeconds(900), 100), java.time.Duration.ofSeconds(600)));
+    try (IpamStore claimsStore = HostLocalStores.open(dataDir, false, clock)) {
+      io.jipam.core.store.capability.Claims claims =
+          claimsStore.capability(io.jipam.core.store.capability.Claims.class).orElseThrow();
+      AllocationOutcome held = claimsStore.allocate(pool, new AllocationRequest(att("j1"), List.of(), new PodRef("db", "web-0")));
+      AllocationOutcome cooled = claimsStore.allocate(pool, new AllocationRequest(att("j2"), List.of(), new PodRef("other", "a")));
+      claimsStore.release(pool, att("j1"));
+      claimsStore.release(pool, att("j2"));
+      assertInstanceOf(io.jipam.core.store.capability.ReserveOutcome.Reserved.class,
+          claims.reserve(pool, IpAddress.parse("198.18.0.4"), new PodRef("ops", ""), false));
+      List<String> claimed = List.of(
+          addresses(assertInstanceOf(AllocationOutcome.Allocated.class, held).allocations()).get(0),
+          addresses(assertInstanceOf(AllocationOutcome.Allocated.class, cooled).allocations()).get(0), "198.18.0.4");
+      assertEquals(List.of("198.18.0.2", "198.18.0.3", "198.18.0.4"), claimed);
+      assertEquals(3, claims.claims(pool).size());
+
+      List<String> handedOut = new ArrayList<>();
+      for (int i = 0; i < 4; i++) {
+        Result r = hostLocal("ADD", "hl" + i, "eth0", null, "198.18.0.0/29");
+        for (String c : claimed) {
+          assertFalse(r.stdout().contains("\"" + c + "/29\""), "host-local handed out claimed " + c + ": " + r.stdout());
+        }
+        if (r.exit() == 0) {
+          handedOut.add(r.stdout());
+        }
+      }
+      assertEquals(2, handedOut.size(), "host-local gets the two unclaimed addresses, then none: " + handedOut);
+      for (String id : new String[] {"j1", "j2", "hl0", "hl1", "hl2", "hl3"}) {
+        hostLocal("DEL", id, "eth0", null, "198.18.0.0/29");
+      }
+      for (String c : claimed) {
+        assertTrue(Files.exists(dataDir.resolve(NET).resolve(c)), "host-local's DEL removed the claim of " + c);
+      }
+      AllocationOutcome back = claimsStore.allocate(pool, new AllocationRequest(att("j1-new"), List.of(),
+          new PodRef("db", "web-0")));
+      assertEquals(List.of("198.18.0.2"), addresses(assertInstanceOf(AllocationOutcome.Allocated.class, back).allocations()));
+      assertEquals(List.of(io.jipam.core.store.AllocationOrigin.STICKY),
+          ((AllocationOutcome.Allocated) back).origins());
+      HostLocalInvariants.check(dataDir);
+    }
+  }
 }

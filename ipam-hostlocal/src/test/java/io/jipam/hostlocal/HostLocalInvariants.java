@@ -20,7 +20,9 @@ import java.util.TreeMap;
  * must be what its design says, not only what the calls returned. For every network directory:
  * no temp file is left; every address file's holder has a record that lists the address (records
  * are a superset); the stamp, when present, matches the directories and cursors as they are; and
- * an index whose last stamp is the stamp holds exactly the address files.
+ * an index whose last stamp is the stamp holds exactly the address files. Claims: every claim
+ * marker is the address file of a listed claim, every listed claim of an address no attachment
+ * holds has its marker, only reservations sit on held addresses, and the stamp counts the claims.
  */
 final class HostLocalInvariants {
   private HostLocalInvariants() {}
@@ -42,6 +44,7 @@ final class HostLocalInvariants {
   private static void checkNetwork(Path dataDir, String network) throws IOException {
     PoolDir d = new PoolDir(dataDir, network, false);
     Map<IpAddress, Attachment> files = new TreeMap<>();
+    java.util.Set<IpAddress> markers = new java.util.TreeSet<>();
     try (DirectoryStream<Path> entries = Files.newDirectoryStream(d.dir)) {
       for (Path p : entries) {
         String name = p.getFileName().toString();
@@ -51,6 +54,10 @@ final class HostLocalInvariants {
           continue;
         }
         Attachment holder = PoolDir.parseHolder(Files.readAllBytes(p));
+        if (PoolDir.CLAIMED.equals(holder)) {
+          markers.add(a);
+          continue;
+        }
         files.put(a, holder);
         AttachmentRecord r = AttachmentRecord.read(d, holder);
         assertNotNull(r, "record of " + holder + " unreadable");
@@ -60,10 +67,23 @@ final class HostLocalInvariants {
     for (Path tmp : new Path[] {d.indexTemp, d.stampTemp, d.recordTemp}) {
       assertFalse(Files.exists(tmp), "temp file left: " + tmp);
     }
+    java.util.List<io.jipam.core.store.Claim> claims = ClaimFiles.read(d);
+    java.util.Set<IpAddress> claimed = new java.util.TreeSet<>();
+    for (io.jipam.core.store.Claim c : claims) {
+      claimed.add(c.address());
+      if (files.containsKey(c.address())) {
+        assertEquals(io.jipam.core.store.Claim.Kind.RESERVATION, c.kind(), c + " on an address " + files.get(c.address())
+            + " holds");
+      } else {
+        assertTrue(markers.contains(c.address()), c + " has no marker: host-local could hand it out");
+      }
+    }
+    assertTrue(claimed.containsAll(markers), "markers " + markers + " without a claim in " + claims);
     Stamp stamp = Stamp.read(d);
     if (stamp == null) {
       return;
     }
+    assertEquals(claims.size(), stamp.claims, "the stamp's claim count");
     Stamp now = Stamp.observe(d, stamp.cursors.length);
     assertTrue(stamp.sameFiles(now), "the stamp " + stamp + " does not match the directories: " + now);
     IndexFile.Raw raw = IndexFile.read(d);

@@ -164,10 +164,28 @@ class HostLocalStoreProcessIT {
       running.add(new Child("churn", "p" + i, rounds, i,
           i % 2 == 0 ? HostLocalStore.Mode.FAST : HostLocalStore.Mode.AUTO));
     }
+    assertEquals(List.of(), heldTwice(running, processes * rounds, Set.of()));
+    try (IpamStore store = HostLocalStores.open(dataDir)) {
+      assertEquals(List.of(), store.list(pool), "no leak");
+    }
+    Set<String> left = new HashSet<>();
+    try (var s = Files.list(dataDir.resolve("churn"))) {
+      s.forEach(p -> left.add(p.getFileName().toString()));
+    }
+    assertEquals(Set.of("lock", "last_reserved_ip.0"), left);
+  }
+
+  /**
+   * Reads every child's events (each must end DONE with every allocation released) and returns
+   * the addresses held twice at once across processes, and those handed out from {@code never}.
+   */
+  private static List<String> heldTwice(List<Child> running, int expectedAllocations, Set<String> never)
+      throws Exception {
     // address -> holding intervals [allocate returned, release called], across every process
     Map<String, List<long[]>> intervals = new TreeMap<>();
     Map<String, String> addressOf = new HashMap<>();
     Map<String, Long> since = new HashMap<>();
+    List<String> violations = new ArrayList<>();
     int allocations = 0;
     for (Child c : running) {
       List<String> lines = c.finish(150);
@@ -179,6 +197,9 @@ class HostLocalStoreProcessIT {
           addressOf.put(f[2], f[3]);
           since.put(f[2], Long.parseLong(f[1]));
           allocations++;
+          if (never.contains(f[3])) {
+            violations.add(f[3] + " handed to " + f[2]);
+          }
         } else if (f[0].equals("R")) {
           intervals.computeIfAbsent(addressOf.get(f[2]), k -> new ArrayList<>())
               .add(new long[] {since.remove(f[2]), Long.parseLong(f[1])});
@@ -188,8 +209,7 @@ class HostLocalStoreProcessIT {
       }
       assertTrue(since.isEmpty(), "every allocation released: " + since);
     }
-    assertEquals(processes * rounds, allocations);
-    List<String> violations = new ArrayList<>();
+    assertEquals(expectedAllocations, allocations);
     for (Map.Entry<String, List<long[]>> e : intervals.entrySet()) {
       List<long[]> list = e.getValue();
       list.sort((a, b) -> Long.compare(a[0], b[0]));
@@ -199,14 +219,47 @@ class HostLocalStoreProcessIT {
         }
       }
     }
-    assertEquals(List.of(), violations);
+    return violations;
+  }
+
+  /**
+   * Reservations across processes: two addresses reserved by this process (one for a pod, one
+   * for a namespace) are never handed out by four churning plugin-like processes on a pool with a
+   * sticky rule and a cool-down, and afterwards still go to their pods.
+   */
+  @Test
+  void allocate_reservationsWithFourProcessesChurning_neverHandedToOthers() throws Exception {
+    Pool pool = StoreChild.pool("claims");
+    io.jipam.core.store.PodRef keeper = new io.jipam.core.store.PodRef("db", "keeper-0");
+    io.jipam.core.net.IpAddress forPod = io.jipam.core.net.IpAddress.parse("198.18.0.10");
+    io.jipam.core.net.IpAddress forNamespace = io.jipam.core.net.IpAddress.parse("198.18.0.11");
     try (IpamStore store = HostLocalStores.open(dataDir)) {
+      io.jipam.core.store.capability.Claims claims =
+          store.capability(io.jipam.core.store.capability.Claims.class).orElseThrow();
+      assertInstanceOf(io.jipam.core.store.capability.ReserveOutcome.Reserved.class,
+          claims.reserve(pool, forPod, keeper, false));
+      assertInstanceOf(io.jipam.core.store.capability.ReserveOutcome.Reserved.class,
+          claims.reserve(pool, forNamespace, new io.jipam.core.store.PodRef("db", ""), false));
+    }
+    int processes = 4;
+    int rounds = 40;
+    List<Child> running = new ArrayList<>();
+    for (int i = 0; i < processes; i++) {
+      running.add(new Child("claims", "q" + i, rounds, i,
+          i % 2 == 0 ? HostLocalStore.Mode.FAST : HostLocalStore.Mode.AUTO));
+    }
+    assertEquals(List.of(), heldTwice(running, processes * rounds, Set.of(forPod.toString(), forNamespace.toString())));
+    try (IpamStore store = HostLocalStores.open(dataDir)) {
+      io.jipam.core.store.capability.Claims claims =
+          store.capability(io.jipam.core.store.capability.Claims.class).orElseThrow();
       assertEquals(List.of(), store.list(pool), "no leak");
+      long reservations = claims.claims(pool).stream()
+          .filter(c -> c.kind() == io.jipam.core.store.Claim.Kind.RESERVATION).count();
+      assertEquals(2, reservations, "both reservations kept: " + claims.claims(pool));
+      AllocationOutcome got = store.allocate(pool, new AllocationRequest(new Attachment("keeper", "eth0"), List.of(), keeper));
+      assertEquals(forPod, assertInstanceOf(AllocationOutcome.Allocated.class, got, got::toString)
+          .allocations().get(0).address());
     }
-    Set<String> left = new HashSet<>();
-    try (var s = Files.list(dataDir.resolve("churn"))) {
-      s.forEach(p -> left.add(p.getFileName().toString()));
-    }
-    assertEquals(Set.of("lock", "last_reserved_ip.0"), left);
+    HostLocalInvariants.check(dataDir);
   }
 }

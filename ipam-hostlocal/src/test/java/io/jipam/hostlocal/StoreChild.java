@@ -28,11 +28,18 @@ import java.util.concurrent.TimeUnit;
  * DONE
  * </pre>
  *
- * Usage: {@code StoreChild crash|churn DATADIR PREFIX OPS SEED [FAST|AUTO|FULL]}. crash: allocate forever (up to
- * OPS), releasing one of its own now and then; churn: OPS rounds of allocate then release.
+ * Usage: {@code StoreChild crash|churn|claims DATADIR PREFIX OPS SEED [FAST|AUTO|FULL]}. crash: allocate forever
+ * (up to OPS), releasing one of its own now and then; churn: OPS rounds of allocate then release; claims:
+ * churn on a pool with a sticky rule and a cool-down, as pods of namespace ns.
  */
 public final class StoreChild {
   static Pool pool(String mode) {
+    if (mode.equals("claims")) { // sticky for namespace db, a cool-down for everyone
+      return TestPools.pool(mode, AllocationOrder.ROUND_ROBIN, "198.18.0.0/26").withPolicy(
+          new io.jipam.core.store.AddressPolicy(new io.jipam.core.store.StickyRule(
+              List.of(io.jipam.core.store.PodPattern.parse("db/*")), java.time.Duration.ofSeconds(600), 25),
+              java.time.Duration.ofSeconds(30)));
+    }
     return mode.equals("crash")
         ? TestPools.pool(mode, AllocationOrder.ROUND_ROBIN, "198.18.0.0/22", "fd00:9::/64")
         : TestPools.pool(mode, AllocationOrder.ROUND_ROBIN, "198.18.0.0/26");
@@ -92,7 +99,7 @@ public final class StoreChild {
           out.println("X " + a.containerId() + " " + o);
           out.flush();
         }
-        boolean churn = mode.equals("churn");
+        boolean churn = !mode.equals("crash");
         if (!held.isEmpty() && (churn || held.size() > 40 || random.nextInt(3) == 0)) {
           Attachment victim = held.remove(churn ? 0 : random.nextInt(held.size()));
           out.println("R " + System.nanoTime() + " " + victim.containerId());

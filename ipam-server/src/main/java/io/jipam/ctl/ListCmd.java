@@ -56,20 +56,20 @@ final class ListCmd extends Jipamctl.Base {
     // holds: addresses kept for a pod since its DEL, with their expiry (the attachment filters do not apply)
     boolean header = false;
     for (Pool p : containerId == null && ifname == null && node == null ? listed : List.<Pool>of()) {
-      for (Claim c : ClaimText.on(store, p, null, Claim.Kind.HOLD)) {
+      for (Claim c : ClaimRows.on(store, p, null, Claim.Kind.HOLD)) {
         if (podNamespace != null && !podNamespace.equals(c.pod().namespace())
             || podName != null && !podName.equals(c.pod().name())) {
           continue;
         }
         if (json) {
-          all.add(ClaimText.json(c, p.name()));
+          all.add(ClaimRows.json(c, p.name()));
         } else {
           if (!header) {
             out().println();
-            out().println(ClaimText.HEADER);
+            out().println(ClaimRows.HEADER);
             header = true;
           }
-          out().println(ClaimText.text(c, p.name()));
+          out().println(ClaimRows.text(c, p.name()));
         }
       }
     }

@@ -86,14 +86,14 @@ final class Release extends Jipamctl.Base {
    */
   private Integer endHold(Backend store, IpAddress address, boolean json) throws IOException {
     for (Pool p : Jipamctl.Base.pools(store, null)) {
-      for (Claim hold : ClaimText.on(store, p, address, Claim.Kind.HOLD)) {
+      for (Claim hold : ClaimRows.on(store, p, address, Claim.Kind.HOLD)) {
         if (!json) {
-          out().println((dryRun ? "would end " : "ending ") + ClaimText.text(hold, p.name()));
+          out().println((dryRun ? "would end " : "ending ") + ClaimRows.text(hold, p.name()));
         }
         if (dryRun) {
           if (json) {
             out().println(new io.vertx.core.json.JsonObject().put("dryRun", true).put("endedHolds",
-                new JsonArray().add(ClaimText.json(hold, p.name()))).encodePrettily());
+                new JsonArray().add(ClaimRows.json(hold, p.name()))).encodePrettily());
           }
           return 0;
         }
@@ -101,7 +101,7 @@ final class Release extends Jipamctl.Base {
           return 1;
         }
         JsonArray ended = new JsonArray();
-        ClaimText.claims(store).endHold(p, address).ifPresent(c -> ended.add(ClaimText.json(c, p.name())));
+        ClaimRows.claims(store).endHold(p, address).ifPresent(c -> ended.add(ClaimRows.json(c, p.name())));
         if (json) {
           out().println(new io.vertx.core.json.JsonObject().put("dryRun", false).put("endedHolds", ended)
               .encodePrettily());

@@ -13,14 +13,14 @@ final class Reservations extends Jipamctl.Base {
 
   @Override
   int run(Backend store, boolean json) {
-    ClaimText.claims(store); // a store without claims is an error here, not an empty list
+    ClaimRows.claims(store); // a store without claims is an error here, not an empty list
     JsonArray all = new JsonArray();
     if (!json) {
-      out().println(ClaimText.HEADER);
+      out().println(ClaimRows.HEADER);
     }
     for (Pool p : pools(store, pool)) {
-      for (Claim c : ClaimText.on(store, p, null, Claim.Kind.RESERVATION)) {
-        ClaimText.emit(out(), all, json, c, p.name());
+      for (Claim c : ClaimRows.on(store, p, null, Claim.Kind.RESERVATION)) {
+        ClaimRows.emit(out(), all, json, c, p.name());
       }
     }
     if (json) {

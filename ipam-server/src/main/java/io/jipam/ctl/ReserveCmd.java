@@ -37,19 +37,19 @@ final class ReserveCmd extends Jipamctl.Base {
 
   @Override
   void checkUsage() {
-    a = ClaimText.address(spec.commandLine(), address);
+    a = ClaimRows.address(spec.commandLine(), address);
     who = podOrNamespace();
   }
 
   @Override
   int run(Backend store, boolean json) {
-    Pool p = ClaimText.poolOf(store, a, pool);
-    ReserveOutcome outcome = ClaimText.claims(store).reserve(p, a, who, whenFree);
+    Pool p = ClaimRows.poolOf(store, a, pool);
+    ReserveOutcome outcome = ClaimRows.claims(store).reserve(p, a, who, whenFree);
     if (outcome instanceof ReserveOutcome.Reserved r) {
       if (json) {
-        out().println(ClaimText.json(r.reservation(), p.name()).encodePrettily());
+        out().println(ClaimRows.json(r.reservation(), p.name()).encodePrettily());
       } else {
-        out().println("reserved " + a + " in pool " + Formats.e(p.name()) + " for " + Formats.e(ClaimText.forWhom(
+        out().println("reserved " + a + " in pool " + Formats.e(p.name()) + " for " + Formats.e(ClaimRows.forWhom(
             r.reservation())));
       }
       return 0;

@@ -30,9 +30,9 @@ final class Show extends Jipamctl.Base {
     int claims = 0;
     io.jipam.core.net.IpAddress address = io.jipam.core.net.IpAddress.tryParse(what);
     for (Pool p : address == null ? List.<Pool>of() : pools(store, null)) {
-      for (io.jipam.core.store.Claim c : ClaimText.on(store, p, address, null)) {
+      for (io.jipam.core.store.Claim c : ClaimRows.on(store, p, address, null)) {
         claims++;
-        ClaimText.emit(out(), all, json, c, p.name());
+        ClaimRows.emit(out(), all, json, c, p.name());
       }
     }
     if (json) {

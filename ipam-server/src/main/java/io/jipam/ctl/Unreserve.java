@@ -18,22 +18,22 @@ final class Unreserve extends Jipamctl.Base {
 
   @Override
   void checkUsage() {
-    a = ClaimText.address(spec.commandLine(), address);
+    a = ClaimRows.address(spec.commandLine(), address);
   }
 
   @Override
   int run(Backend store, boolean json) {
-    Pool p = ClaimText.poolOf(store, a, pool);
-    Optional<Claim> ended = ClaimText.claims(store).unreserve(p, a);
+    Pool p = ClaimRows.poolOf(store, a, pool);
+    Optional<Claim> ended = ClaimRows.claims(store).unreserve(p, a);
     if (ended.isEmpty()) {
       err().println("jipamctl: " + a + " has no reservation in pool " + Formats.e(p.name()));
       return 1;
     }
     if (json) {
-      out().println(ClaimText.json(ended.get(), p.name()).encodePrettily());
+      out().println(ClaimRows.json(ended.get(), p.name()).encodePrettily());
     } else {
       out().println("unreserved " + a + " in pool " + Formats.e(p.name()) + " (was for "
-          + Formats.e(ClaimText.forWhom(ended.get())) + ")");
+          + Formats.e(ClaimRows.forWhom(ended.get())) + ")");
     }
     return 0;
   }

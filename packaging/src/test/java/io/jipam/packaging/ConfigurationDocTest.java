@@ -168,6 +168,7 @@ class ConfigurationDocTest {
           "{\"type\": \"etcd\", \"endpoints\": [\"http://127.0.0.1:2379\"], \"node\": \"n1\"}"));
       case "cni.dev/valid-attachments[0]" -> config.set("cni.dev/valid-attachments",
           Bundle.json("[{\"containerID\": \"c1\", \"ifname\": \"eth0\"}]"));
+      case "ipam.sticky" -> ipam.set("sticky", Bundle.json("{\"pods\": [\"db/*\"]}"));
       case "ipam.daemon" -> ipam.set("daemon", Bundle.json("{\"socket\": \"/nonexistent/jipam.sock\"}"));
       case "ipam" -> {
         if (Set.of("rangeStart", "rangeEnd", "gateway").contains(row.key())) {
@@ -229,6 +230,7 @@ class ConfigurationDocTest {
         + "'routes':[{'dst':'0.0.0.0/0','gw':'198.18.0.1','mtu':1500,'advmss':1400,'priority':1,'table':1,'scope':0}],"
         + "'resolvConf':'" + resolv + "','dataDir':'" + dir.resolve("data") + "','order':'lowest-free',"
         + "'exclude':['198.18.0.6'],'store':" + store + ",'logFile':'" + dir.resolve("log") + "',"
+        + "'sticky':{'pods':['db/*'],'holdSeconds':900,'maxHeldPercent':25},'reuseDelaySeconds':30,"
         + "'daemon':{'socket':'/nonexistent/jipam.sock','timeoutSeconds':5}}}").replace('\'', '"'));
   }
 

@@ -15,7 +15,10 @@ import io.jipam.core.net.IpAddress;
 import io.jipam.core.net.IpRange;
 import io.jipam.core.net.RangeSet;
 import io.jipam.core.store.AddressPolicy;
+import io.jipam.core.store.PodPattern;
 import io.jipam.core.store.Pool;
+import io.jipam.core.store.StickyRule;
+import java.time.Duration;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -37,6 +40,8 @@ import java.util.Map;
  *   <tr><td>{@code exclude}</td><td>prefixes or addresses never handed out (also per range)</td><td>none</td></tr>
  *   <tr><td>{@code store}</td><td>where allocations live: {@code {"type": "host-local"}} (files under dataDir) or {@code {"type": "etcd", ...}}</td><td>host-local</td></tr>
  *   <tr><td>{@code logFile}</td><td>where the plugin logs; never stdout</td><td>none</td></tr>
+ *   <tr><td>{@code sticky}</td><td>{@code {"pods": ["db/*"], "holdSeconds": 900, "maxHeldPercent": 25}}: pods whose addresses are held after DEL ({@link StickyRule})</td><td>none</td></tr>
+ *   <tr><td>{@code reuseDelaySeconds}</td><td>how long a released address cools before another attachment gets it ({@link AddressPolicy})</td><td>0</td></tr>
  *   <tr><td>{@code subPools}</td><td>pools chosen by pod namespace, pod name and node ({@link SubPools})</td><td>none</td></tr>
  * </table>
  *
@@ -91,11 +96,11 @@ public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Pa
             "ipam.order \"%s\" is not \"round-robin\" or \"lowest-free\"", orderText);
       }
     }
+    // sub-pools keep addresses as the default pool does (the network's policy: sticky, reuse delay)
+    AddressPolicy policy = policy(ipam, where);
     // without top-level ranges the network has sub-pools only: no default pool
-    Pool pool = sets.isEmpty() ? null : new Pool(networkName, sets, order);
-    // sub-pools keep addresses as the default pool does (its policy: sticky, reuse delay)
-    List<SubPool> subPools = SubPools.parse(networkName, subPoolList, pool, order,
-        pool == null ? AddressPolicy.NONE : pool.policy(), commonExclude);
+    Pool pool = sets.isEmpty() ? null : new Pool(networkName, sets, order, policy);
+    List<SubPool> subPools = SubPools.parse(networkName, subPoolList, pool, order, policy, commonExclude);
 
     List<Route> routes = new ArrayList<>();
     List<Object> routeList = list(ipam, "routes", where);
@@ -158,6 +163,57 @@ public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Pa
    */
   public NetworkPools pools() {
     return new NetworkPools(pool, subPools);
+  }
+
+  /** The most pod patterns {@code sticky.pods} may list. */
+  public static final int MAX_STICKY_PATTERNS = 256;
+  public static final long DEFAULT_HOLD_SECONDS = 900;
+
+  /** {@code sticky} and {@code reuseDelaySeconds}: the pool's {@link AddressPolicy}. */
+  private static AddressPolicy policy(Map<String, Object> ipam, String where) {
+    Long delay = integer(ipam, "reuseDelaySeconds", where);
+    Map<String, Object> sticky = object(ipam, "sticky", where);
+    if (delay == null && sticky == null) {
+      return AddressPolicy.NONE;
+    }
+    long maxDelay = AddressPolicy.MAX_REUSE_DELAY.toSeconds();
+    if (delay != null && (delay < 0 || delay > maxDelay)) {
+      throw IpamException.invalidConfig("ipam.reuseDelaySeconds %d is out of range: 0 to %d", delay, maxDelay);
+    }
+    return new AddressPolicy(sticky == null ? null : sticky(sticky, where + ".sticky"),
+        Duration.ofSeconds(delay == null ? 0 : delay));
+  }
+
+  private static StickyRule sticky(Map<String, Object> sticky, String where) {
+    List<Object> raw = list(sticky, "pods", where);
+    if (raw == null || raw.isEmpty()) {
+      throw IpamException.invalidConfig("%s.pods is missing or empty: name at least one pod pattern, e.g. \"db/*\"",
+          where);
+    }
+    cap(where + ".pods", "patterns", raw, MAX_STICKY_PATTERNS);
+    List<PodPattern> pods = new ArrayList<>();
+    for (int i = 0; i < raw.size(); i++) {
+      if (!(raw.get(i) instanceof String text)) {
+        throw IpamException.invalidConfig("%s.pods entries must be strings, not %s", where,
+            JsonFields.describe(raw.get(i)));
+      }
+      try {
+        pods.add(PodPattern.parse(text));
+      } catch (IpamException e) {
+        throw inContext(where + ".pods[" + i + "]", e);
+      }
+    }
+    Long hold = integer(sticky, "holdSeconds", where);
+    long maxHold = StickyRule.MAX_HOLD.toSeconds();
+    if (hold != null && (hold < 1 || hold > maxHold)) {
+      throw IpamException.invalidConfig("%s.holdSeconds %d is out of range: 1 to %d", where, hold, maxHold);
+    }
+    Long percent = integer(sticky, "maxHeldPercent", where);
+    if (percent != null && (percent < 1 || percent > 100)) {
+      throw IpamException.invalidConfig("%s.maxHeldPercent %d is out of range: 1 to 100", where, percent);
+    }
+    return new StickyRule(pods, Duration.ofSeconds(hold == null ? DEFAULT_HOLD_SECONDS : hold),
+        percent == null ? StickyRule.DEFAULT_MAX_HELD_PERCENT : percent.intValue());
   }
 
   /**

@@ -1,33 +1,47 @@
 package io.jipam.core.store.memory;
 
+import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
+import io.jipam.core.store.Claim;
 import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
+import io.jipam.core.store.capability.Claims;
+import io.jipam.core.store.capability.ReserveOutcome;
 import io.jipam.core.store.spi.PoolState;
+import java.time.Clock;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /**
  * {@link IpamStore} in this process's memory. One lock (this object's monitor) guards every pool;
  * nothing is durable. When a pool is named with a changed config its allocations are carried over
- * into a fresh state for the new ranges.
+ * into a fresh state for the new ranges, with its claims. Holds and cool-downs run on the clock
+ * given at construction.
  */
-final class InMemoryStore implements IpamStore {
+final class InMemoryStore implements IpamStore, Claims {
+  private final Clock clock;
   /** @GuardedBy("this") */
   private final Map<String, PoolState> pools = new HashMap<>();
+
+  InMemoryStore(Clock clock) {
+    this.clock = clock;
+  }
 
   private PoolState state(Pool pool) {
     PoolState state = pools.get(pool.name());
     if (state == null || !state.pool().equals(pool)) {
-      PoolState fresh = new PoolState(pool);
+      PoolState fresh = new PoolState(pool, clock);
       if (state != null) {
         state.allocations().forEach(a -> fresh.load(a.address(), a.attachment(), a.pod()));
+        state.storedClaims().forEach(fresh::loadClaim);
       }
       pools.put(pool.name(), fresh);
       state = fresh;
@@ -63,6 +77,26 @@ final class InMemoryStore implements IpamStore {
   @Override
   public synchronized PoolUsage usage(Pool pool) {
     return state(pool).usage();
+  }
+
+  @Override
+  public synchronized ReserveOutcome reserve(Pool pool, IpAddress address, PodRef podOrNamespace, boolean whenFree) {
+    return state(pool).reserve(address, podOrNamespace, whenFree);
+  }
+
+  @Override
+  public synchronized Optional<Claim> unreserve(Pool pool, IpAddress address) {
+    return state(pool).unreserve(address);
+  }
+
+  @Override
+  public synchronized Optional<Claim> endHold(Pool pool, IpAddress address) {
+    return state(pool).endHold(address);
+  }
+
+  @Override
+  public synchronized List<Claim> claims(Pool pool) {
+    return state(pool).claims();
   }
 
   /** Every pool's state; for invariant checks in tests. */

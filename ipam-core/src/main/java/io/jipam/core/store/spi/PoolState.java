@@ -2,20 +2,30 @@ package io.jipam.core.store.spi;
 
 import io.jipam.core.alloc.RangeSetAllocator;
 import io.jipam.core.net.IpAddress;
+import io.jipam.core.net.RangeSet;
+import io.jipam.core.store.AddressPolicy;
 import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOrigin;
 import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
+import io.jipam.core.store.Claim;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
+import io.jipam.core.store.StickyRule;
+import io.jipam.core.store.capability.ReserveOutcome;
+import java.time.Clock;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 
@@ -24,6 +34,13 @@ import java.util.TreeMap;
  * address and by attachment, and the round-robin cursor of each set. It implements the semantics
  * of the {@link IpamStore} contract; stores load it from where they keep their state, run one
  * operation, and persist what it reports changed.
+ *
+ * <p>It also keeps the pool's claims (holds, reservations, cool-downs) and applies {@link
+ * AddressPolicy}'s rules with the time of the clock it was given: a claimed address that is not
+ * allocated stays marked in its set's allocator, so the search for a free address skips it without
+ * a look-up. A pool with {@link AddressPolicy#NONE} and no claims never reads the clock and pays
+ * nothing for them (the plugin's exec path). {@link #claimsChanged()} tells a store whether it must
+ * persist the claims.
  *
  * <p>Not thread-safe: the store that owns an instance guards it with its lock.
  */
@@ -43,6 +60,15 @@ public final class PoolState {
   };
 
   private final Pool pool;
+  private final Clock clock;
+  /** The pool's claims; null while it has none (and the policy makes none yet). */
+  private ClaimTable claims;
+  private boolean claimsChanged;
+  /**
+   * Addresses reserved "when free" while another pod's attachment held them (or read back so):
+   * the only reserved addresses allocated to a pod the reservation does not admit. Null when none.
+   */
+  private Set<IpAddress> reservedWhenFree;
   private final RangeSetAllocator[] allocators;
   private final IpAddress[] cursors;
   private final TreeMap<IpAddress, Allocation> byAddress = new TreeMap<>();
@@ -55,8 +81,15 @@ public final class PoolState {
     }
   };
 
+  /** An empty state whose claims run on the system clock. */
   public PoolState(Pool pool) {
+    this(pool, Clock.systemUTC());
+  }
+
+  /** An empty state whose holds and cool-downs start and end by {@code clock}. */
+  public PoolState(Pool pool, Clock clock) {
     this.pool = pool;
+    this.clock = clock;
     int sets = pool.rangeSets().size();
     this.allocators = new RangeSetAllocator[sets];
     for (int i = 0; i < sets; i++) {
@@ -67,6 +100,11 @@ public final class PoolState {
 
   public Pool pool() {
     return pool;
+  }
+
+  /** The clock this state's holds and cool-downs run on. */
+  public Clock clock() {
+    return clock;
   }
 
   /**
@@ -97,10 +135,14 @@ public final class PoolState {
   }
 
   /**
-   * Runs an ADD. Only an {@link AllocationOutcome.Allocated} outcome that is not {@code existing}
-   * changes this state; it also moves the cursor of every set it allocated in.
+   * Runs an ADD by {@link AddressPolicy}'s rules. Only an {@link AllocationOutcome.Allocated}
+   * outcome that is not {@code existing} changes the allocations; it also moves the cursor of every
+   * set it allocated in. Expired claims are dropped first (which {@link #claimsChanged()} reports).
    */
   public AllocationOutcome allocate(AllocationRequest request) {
+    if (claimsActive()) {
+      expire(clock.instant());
+    }
     int sets = allocators.length;
     Allocation[] held = new Allocation[sets];
     for (Allocation a : byAttachment.getOrDefault(request.attachment(), List.of())) {
@@ -113,40 +155,85 @@ public final class PoolState {
     if (refused != null) {
       return refused;
     }
+    boolean claimed = claims != null && !claims.isEmpty();
+    AllocationOrigin[] origins = new AllocationOrigin[sets];
     boolean[] isNew = new boolean[sets];
     boolean anyNew = false;
     for (int set = 0; set < sets; set++) {
       if (held[set] != null) {
         chosen[set] = held[set];
-      } else if (chosen[set] == null) {
-        IpAddress next = allocators[set].next(pool.order(), cursors[set]);
+        origins[set] = AllocationOrigin.EXISTING;
+      } else if (chosen[set] != null) {
+        Claim c = claimed ? claims.get(chosen[set].address()) : null;
+        if (c != null && !c.admits(request.pod())) {
+          return new AllocationOutcome.Unavailable(c.address(), "requested address " + c.address() + " is "
+              + ClaimText.describe(c));
+        }
+        origins[set] = AllocationOrigin.REQUESTED;
+      } else {
+        IpAddress next = claimed ? claimedFor(request.pod(), set) : null;
+        AllocationOrigin origin = next == null ? AllocationOrigin.FREE
+            : claims.get(next).kind() == Claim.Kind.RESERVATION ? AllocationOrigin.RESERVED : AllocationOrigin.STICKY;
+        if (next == null) {
+          next = allocators[set].next(pool.order(), cursors[set]);
+        }
+        if (next == null && claimed) {
+          Claim cooled = claims.longestCooling(set);
+          if (cooled != null) {
+            next = cooled.address();
+            origin = AllocationOrigin.COOLED;
+          }
+        }
         if (next == null) {
           return new AllocationOutcome.Exhausted(set);
         }
         chosen[set] = new Allocation(next, set, request.attachment(), request.pod());
+        origins[set] = origin;
       }
       isNew[set] = held[set] == null;
       anyNew |= isNew[set];
     }
     for (int set = 0; set < sets; set++) {
       if (isNew[set]) {
-        allocators[set].mark(chosen[set].address());
+        IpAddress address = chosen[set].address();
+        Claim c = claimed ? claims.get(address) : null;
+        if (c == null) {
+          allocators[set].mark(address);
+        } else if (c.kind() != Claim.Kind.RESERVATION) {
+          claims.remove(address); // a hold or cool-down ends; the address stays marked, now allocated
+          claimsChanged = true;
+          if (origins[set] == AllocationOrigin.COOLED) {
+            log("network " + pool.name() + ": nothing but cooling addresses left in range set " + set + ": "
+                + address + " goes to " + request.attachment() + " (pod " + request.pod() + ") before its cool-down"
+                + " ends at " + c.until());
+          }
+        }
         index(chosen[set]);
-        cursors[set] = chosen[set].address();
+        cursors[set] = address;
       }
     }
-    return new AllocationOutcome.Allocated(List.of(chosen), !anyNew);
+    return new AllocationOutcome.Allocated(List.of(chosen), !anyNew, Arrays.asList(origins));
   }
 
-  /** Runs a DEL: releases and returns every allocation of the attachment. */
+  /**
+   * Runs a DEL: releases and returns every allocation of the attachment; each address becomes a
+   * claim or free by {@link AddressPolicy}'s rules.
+   */
   public List<Allocation> release(Attachment attachment) {
     List<Allocation> held = byAttachment.remove(attachment);
     if (held == null) {
       return List.of();
     }
+    Instant now = claimsActive() ? clock.instant() : null;
+    if (now != null) {
+      expire(now);
+    }
     for (Allocation a : held) {
       byAddress.remove(a.address());
-      if (a.rangeSetIndex() >= 0) {
+      if (reservedWhenFree != null) {
+        reservedWhenFree.remove(a.address());
+      }
+      if (a.rangeSetIndex() >= 0 && (now == null || !claimOnRelease(a, now))) {
         allocators[a.rangeSetIndex()].unmark(a.address());
       }
     }
@@ -189,6 +276,10 @@ public final class PoolState {
     return released;
   }
 
+  /**
+   * How full the pool is: allocated counts allocations only; free excludes held and reserved
+   * addresses and includes cooling ones (they can be handed out in the last resort).
+   */
   public PoolUsage usage() {
     long[] allocated = new long[allocators.length];
     long[] capacity = new long[allocators.length];
@@ -196,7 +287,244 @@ public final class PoolState {
       allocated[i] = allocators[i].allocated();
       capacity[i] = allocators[i].capacity();
     }
+    if (claims != null && !claims.isEmpty()) {
+      Instant now = clock.instant();
+      for (Claim c : claims.all()) {
+        int set = claims.rangeSetOf(c.address());
+        if (set < 0 || byAddress.containsKey(c.address())) {
+          continue;
+        }
+        allocated[set]--; // marked for the claim, not allocated
+        if (c.kind() != Claim.Kind.COOLING && !c.expiredAt(now) && capacity[set] != -1L) {
+          capacity[set]--;
+        }
+      }
+    }
     return PoolUsage.of(allocated, capacity);
+  }
+
+  // ---------------------------------------------------------------- claims
+
+  /**
+   * Adds a claim read back from storage (after the allocations). A hold or cool-down of an address
+   * that is allocated is dropped (the allocation is newer); returns whether the claim was kept.
+   */
+  public boolean loadClaim(Claim claim) {
+    IpAddress address = claim.address();
+    boolean allocated = byAddress.containsKey(address);
+    int set = pool.rangeSetIndexOf(address);
+    if (allocated && claim.kind() != Claim.Kind.RESERVATION || set < 0 && claim.kind() != Claim.Kind.RESERVATION) {
+      return false;
+    }
+    Claim old = table().get(address);
+    claims.put(claim, set);
+    if (allocated && !claim.admits(byAddress.get(address).pod())) {
+      waitingFor(address);
+    }
+    if (old == null && !allocated && set >= 0) {
+      allocators[set].mark(address);
+    }
+    return true;
+  }
+
+  /** The claim on the address (expired or not), or null. */
+  public Claim claimOf(IpAddress address) {
+    return claims == null ? null : claims.get(address);
+  }
+
+  /** Every claim kept, expired ones not yet dropped included, by address: what a store persists. */
+  public List<Claim> storedClaims() {
+    return claims == null ? List.of() : claims.all();
+  }
+
+  /** How many claims are kept (expired ones not yet dropped included). */
+  public int claimCount() {
+    return claims == null ? 0 : claims.size();
+  }
+
+  /** Whether the claims changed since the last call of this method (the store must persist them). */
+  public boolean claimsChanged() {
+    boolean changed = claimsChanged;
+    claimsChanged = false;
+    return changed;
+  }
+
+  /** Every unexpired claim, by address ({@link io.jipam.core.store.capability.Claims#claims}). */
+  public List<Claim> claims() {
+    if (claims == null) {
+      return List.of();
+    }
+    Instant now = clock.instant();
+    List<Claim> out = new ArrayList<>();
+    for (Claim c : claims.all()) {
+      if (!c.expiredAt(now)) {
+        out.add(c);
+      }
+    }
+    return out;
+  }
+
+  /** {@link io.jipam.core.store.capability.Claims#reserve}: changes nothing unless Reserved. */
+  public ReserveOutcome reserve(IpAddress address, PodRef podOrNamespace, boolean whenFree) {
+    expire(clock.instant());
+    int set = pool.rangeSetIndexOf(address);
+    if (set < 0) {
+      return new ReserveOutcome.Unavailable(address, address + " is in no range of network " + pool.name());
+    }
+    RangeSet rangeSet = pool.rangeSets().get(set);
+    if (rangeSet.ranges().get(rangeSet.indexOf(address)).isReserved(address)) {
+      return new ReserveOutcome.Unavailable(address, address + " is the network, broadcast or gateway address, or"
+          + " excluded, in network " + pool.name());
+    }
+    Claim wanted = Claim.reservation(address, podOrNamespace);
+    Claim c = table().get(address);
+    if (c != null && c.kind() == Claim.Kind.RESERVATION) {
+      return c.pod().equals(podOrNamespace) ? new ReserveOutcome.Reserved(c)
+          : new ReserveOutcome.InUse(address, ClaimText.describe(c));
+    }
+    Allocation holder = byAddress.get(address);
+    if (!whenFree && holder != null && !wanted.admits(holder.pod())) {
+      return new ReserveOutcome.InUse(address, "allocated to " + holder.attachment() + " of pod " + holder.pod());
+    }
+    if (!whenFree && c != null && c.kind() == Claim.Kind.HOLD && !wanted.admits(c.pod())) {
+      return new ReserveOutcome.InUse(address, ClaimText.describe(c));
+    }
+    claims.put(wanted, set); // replaces a hold or cool-down
+    if (holder != null && !wanted.admits(holder.pod())) {
+      waitingFor(address);
+    }
+    if (holder == null && c == null) {
+      allocators[set].mark(address);
+    }
+    claimsChanged = true;
+    return new ReserveOutcome.Reserved(wanted);
+  }
+
+  /** {@link io.jipam.core.store.capability.Claims#unreserve}. */
+  public Optional<Claim> unreserve(IpAddress address) {
+    return endClaim(address, Claim.Kind.RESERVATION);
+  }
+
+  /** {@link io.jipam.core.store.capability.Claims#endHold}. */
+  public Optional<Claim> endHold(IpAddress address) {
+    expire(clock.instant());
+    return endClaim(address, Claim.Kind.HOLD);
+  }
+
+  private Optional<Claim> endClaim(IpAddress address, Claim.Kind kind) {
+    Claim c = claims == null ? null : claims.get(address);
+    if (c == null || c.kind() != kind) {
+      return Optional.empty();
+    }
+    int set = claims.rangeSetOf(address);
+    claims.remove(address);
+    if (reservedWhenFree != null) {
+      reservedWhenFree.remove(address);
+    }
+    if (set >= 0 && !byAddress.containsKey(address)) {
+      allocators[set].unmark(address);
+    }
+    claimsChanged = true;
+    return Optional.of(c);
+  }
+
+  private void waitingFor(IpAddress address) {
+    if (reservedWhenFree == null) {
+      reservedWhenFree = new java.util.HashSet<>();
+    }
+    reservedWhenFree.add(address);
+  }
+
+  /** Whether the address was reserved "when free" while another pod held it; for invariant checks. */
+  boolean reservedWhenFree(IpAddress address) {
+    return reservedWhenFree != null && reservedWhenFree.contains(address);
+  }
+
+  private boolean claimsActive() {
+    return claims != null && !claims.isEmpty() || !pool.policy().isNone();
+  }
+
+  private ClaimTable table() {
+    if (claims == null) {
+      claims = new ClaimTable(allocators.length);
+    }
+    return claims;
+  }
+
+  /** Drops claims expired at {@code now}, unmarking their addresses when unallocated. */
+  private void expire(Instant now) {
+    if (claims == null || claims.isEmpty()) {
+      return;
+    }
+    for (Claim c : claims.expire(now)) {
+      int set = pool.rangeSetIndexOf(c.address());
+      if (set >= 0 && !byAddress.containsKey(c.address())) {
+        allocators[set].unmark(c.address());
+      }
+      claimsChanged = true;
+    }
+  }
+
+  /**
+   * An unallocated address of the set reserved for the pod by name, else for its namespace, else
+   * held for the pod; null when none.
+   */
+  private IpAddress claimedFor(PodRef pod, int set) {
+    if (pod.namespace().isEmpty()) {
+      return null;
+    }
+    IpAddress found = claimed(pod, set, Claim.Kind.RESERVATION);
+    if (found == null) {
+      found = claimed(new PodRef(pod.namespace(), ""), set, Claim.Kind.RESERVATION);
+    }
+    return found != null ? found : claimed(pod, set, Claim.Kind.HOLD);
+  }
+
+  private IpAddress claimed(PodRef key, int set, Claim.Kind kind) {
+    for (IpAddress a : claims.forPod(key)) {
+      if (claims.get(a).kind() == kind && claims.rangeSetOf(a) == set && !byAddress.containsKey(a)) {
+        return a;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * What a release leaves on the address by the policy: keeps a reservation, else makes a hold
+   * (within the set's bound) or a cool-down. Returns whether the address stays marked.
+   */
+  private boolean claimOnRelease(Allocation a, Instant now) {
+    IpAddress address = a.address();
+    int set = a.rangeSetIndex();
+    Claim c = claims == null ? null : claims.get(address);
+    if (c != null && c.kind() == Claim.Kind.RESERVATION) {
+      return true;
+    }
+    AddressPolicy policy = pool.policy();
+    StickyRule sticky = policy.sticky();
+    PodRef pod = a.pod();
+    if (sticky != null && !pod.namespace().isEmpty() && !pod.name().isEmpty() && sticky.appliesTo(pod)) {
+      long max = sticky.maxHeld(allocators[set].capacity());
+      if (table().holds(set) < max) {
+        claims.put(Claim.hold(address, pod, now.plus(sticky.hold()), a.attachment()), set);
+        claimsChanged = true;
+        return true;
+      }
+      log("network " + pool.name() + ": no hold of " + address + " for pod " + pod + ": range set " + set
+          + " holds its maximum of " + max + " addresses (sticky.maxHeldPercent " + sticky.maxHeldPercent()
+          + "); earlier releases keep theirs");
+    }
+    if (!policy.reuseDelay().isZero()) {
+      table().put(Claim.cooling(address, pod, now.plus(policy.reuseDelay()), a.attachment()), set);
+      claimsChanged = true;
+      return true;
+    }
+    return false;
+  }
+
+  /** Claim events worth an operator's attention go to stderr (the plugin's runtime and jipamd log it). */
+  private static void log(String message) {
+    System.err.println("jipam: " + message);
   }
 
   /** The allocator of a range set; for invariant checks in tests (PoolStateInvariants). */

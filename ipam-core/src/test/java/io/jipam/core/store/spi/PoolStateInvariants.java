@@ -23,7 +23,11 @@ import java.util.Map;
  *       addresses is its number of allocations (so nothing else is marked);
  *   <li>by attachment: no empty list, lists in range set order with at most one address per set,
  *       and together exactly the allocations by address;
- *   <li>each round-robin cursor, when set, lies in its range set.
+ *   <li>each round-robin cursor, when set, lies in its range set;
+ *   <li>claims: no address both held or cooling and allocated; a reserved address allocated only
+ *       to a pod the reservation admits (or reserved "when free" while another pod held it); a
+ *       claimed unallocated address stays marked (so the bitmaps mark exactly allocations plus
+ *       unallocated claims); holds of a set within the sticky rule's bound.
  * </ul>
  *
  * <p>Public in ipam-core's test-jar so that every store keeping a PoolState can check it.
@@ -35,6 +39,28 @@ public final class PoolStateInvariants {
     Pool pool = st.pool();
     String name = pool.name();
     long[] perSet = new long[pool.rangeSets().size()];
+    long[] holds = new long[perSet.length];
+    for (io.jipam.core.store.Claim c : st.storedClaims()) {
+      int set = pool.rangeSetIndexOf(c.address());
+      Allocation holder = st.holderOf(c.address());
+      if (c.kind() != io.jipam.core.store.Claim.Kind.RESERVATION) {
+        assertEquals(null, holder, name + ": " + c + " on an allocated address");
+        holds[Math.max(set, 0)] += c.kind() == io.jipam.core.store.Claim.Kind.HOLD ? 1 : 0;
+      } else if (holder != null) {
+        assertTrue(c.admits(holder.pod()) || st.reservedWhenFree(c.address()),
+            name + ": " + c + " allocated to " + holder + ", a pod it does not admit");
+      }
+      if (set >= 0 && holder == null) {
+        assertFalse(st.allocator(set).isFree(c.address()), name + ": claimed " + c + " not marked");
+        perSet[set]++; // marked for the claim
+      }
+    }
+    if (pool.policy().sticky() != null) {
+      for (int set = 0; set < holds.length; set++) {
+        long max = pool.policy().sticky().maxHeld(st.allocator(set).capacity());
+        assertTrue(holds[set] <= max, name + ": " + holds[set] + " holds in range set " + set + ", bound " + max);
+      }
+    }
     for (Allocation a : st.allocations()) {
       int set = pool.rangeSetIndexOf(a.address());
       assertEquals(set, a.rangeSetIndex(), name + ": range set of " + a);
@@ -45,7 +71,7 @@ public final class PoolStateInvariants {
     }
     for (int set = 0; set < perSet.length; set++) {
       assertEquals(perSet[set], st.allocator(set).allocated(),
-          name + ": addresses marked in range set " + set + " against allocations in it");
+          name + ": addresses marked in range set " + set + " against allocations and unallocated claims in it");
       IpAddress cursor = st.cursor(set);
       if (cursor != null) {
         assertEquals(set, pool.rangeSetIndexOf(cursor), name + ": cursor " + cursor + " of range set " + set);

@@ -16,8 +16,8 @@ import picocli.CommandLine;
  * Claims ({@link Claim}: holds, reservations, cool-downs) as the claim commands print them, and the
  * lookups they share: the pool of an address, the claims of a pool. Stateless.
  */
-final class ClaimText {
-  private ClaimText() {}
+final class ClaimRows {
+  private ClaimRows() {}
 
   static final String HEADER = String.format("%-16s %-39s %-12s %-32s %s", "POOL", "ADDRESS", "CLAIM", "FOR", "UNTIL");
 

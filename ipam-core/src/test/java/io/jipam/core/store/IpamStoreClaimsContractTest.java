@@ -1,0 +1,416 @@
+package io.jipam.core.store;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import io.jipam.core.alloc.AllocationOrder;
+import io.jipam.core.net.IpAddress;
+import io.jipam.core.store.capability.Claims;
+import io.jipam.core.store.capability.ReserveOutcome;
+import io.jipam.core.testing.TestClock;
+import io.jipam.core.testing.TestPools;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Random;
+import java.util.Set;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * The claims contract ({@link AddressPolicy}'s rules and the {@link Claims} ability): sticky
+ * addresses, reservations and the reuse cool-down, run against every store beside {@link
+ * IpamStoreContractTest}. A store module extends this class and opens its store on {@link #clock},
+ * which the tests move by hand (no sleeps).
+ *
+ * <p>Pools are tight on purpose: {@code /29} gives five addresses (.2 to .6), {@code /30} one.
+ */
+public abstract class IpamStoreClaimsContractTest {
+  /** The clock every store of a test runs its holds and cool-downs on. */
+  protected final TestClock clock = new TestClock();
+  protected IpamStore store;
+  protected Claims claims;
+
+  /** A fresh, empty store on {@code clock}. Called once per test. */
+  protected abstract IpamStore openStore(Clock clock) throws Exception;
+
+  @BeforeEach
+  void openClaimsStore() throws Exception {
+    store = openStore(clock);
+    claims = store.capability(Claims.class).orElseThrow(() -> new AssertionError(store + " offers no Claims"));
+  }
+
+  @AfterEach
+  void closeClaimsStore() {
+    if (store != null) {
+      store.close();
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  protected static final PodRef DB0 = new PodRef("db", "web-0");
+  protected static final PodRef DB1 = new PodRef("db", "web-1");
+  protected static final PodRef OTHER = new PodRef("other", "app-0");
+
+  /** A /29 (five addresses) in the order, with the policy. */
+  protected static Pool pool(String name, AllocationOrder order, AddressPolicy policy) {
+    return TestPools.pool(name, order, "198.18.0.0/29").withPolicy(policy);
+  }
+
+  protected static AddressPolicy sticky(int maxHeldPercent, long reuseDelaySeconds) {
+    return new AddressPolicy(new StickyRule(List.of(PodPattern.parse("db/*")), Duration.ofSeconds(900),
+        maxHeldPercent), Duration.ofSeconds(reuseDelaySeconds));
+  }
+
+  protected static AddressPolicy delay(long seconds) {
+    return new AddressPolicy(null, Duration.ofSeconds(seconds));
+  }
+
+  protected static IpAddress ip(String text) {
+    return IpAddress.parse(text);
+  }
+
+  protected static Attachment att(String id) {
+    return new Attachment(id, "eth0");
+  }
+
+  protected AllocationOutcome.Allocated add(Pool pool, String id, PodRef pod, IpAddress... requested) {
+    AllocationOutcome out = store.allocate(pool, new AllocationRequest(att(id), List.of(requested), pod));
+    return assertInstanceOf(AllocationOutcome.Allocated.class, out, () -> id + " " + pod + ": " + out);
+  }
+
+  protected IpAddress addOne(Pool pool, String id, PodRef pod) {
+    return add(pool, id, pod).allocations().get(0).address();
+  }
+
+  protected void del(Pool pool, String id) {
+    store.release(pool, att(id));
+  }
+
+  protected Claim claimOf(Pool pool, IpAddress address) {
+    for (Claim c : claims.claims(pool)) {
+      if (c.address().equals(address)) {
+        return c;
+      }
+    }
+    return null;
+  }
+
+  /** Fills every unclaimed free address with attachments of OTHER's namespace; returns them. */
+  protected List<IpAddress> fill(Pool pool, String prefix) {
+    List<IpAddress> got = new ArrayList<>();
+    for (int i = 0; ; i++) {
+      AllocationOutcome out = store.allocate(pool, new AllocationRequest(att(prefix + i), List.of(),
+          new PodRef("other", prefix + i)));
+      if (out instanceof AllocationOutcome.Exhausted) {
+        return got;
+      }
+      AllocationOutcome.Allocated a = assertInstanceOf(AllocationOutcome.Allocated.class, out, out::toString);
+      assertEquals(AllocationOrigin.FREE, a.origins().get(0), "filling " + prefix + i);
+      got.add(a.allocations().get(0).address());
+    }
+  }
+
+  // ---------------------------------------------------------------- sticky
+
+  @Test
+  void allocate_stickyPodAfterDel_getsTheSameAddressBack() {
+    Pool pool = pool("sticky", AllocationOrder.ROUND_ROBIN, sticky(100, 0));
+    IpAddress first = addOne(pool, "c1", DB0);
+    addOne(pool, "c2", DB1);
+    del(pool, "c1");
+    Claim hold = claimOf(pool, first);
+    assertEquals(Claim.Kind.HOLD, hold.kind(), String.valueOf(hold));
+    assertEquals(DB0, hold.pod());
+    assertEquals(clock.instant().plusSeconds(900), hold.until());
+    assertEquals(att("c1"), hold.releasedBy());
+    clock.advanceSeconds(899);
+    AllocationOutcome.Allocated again = add(pool, "c1-new", DB0);
+    assertEquals(first, again.allocations().get(0).address());
+    assertEquals(List.of(AllocationOrigin.STICKY), again.origins());
+    assertEquals(null, claimOf(pool, first), "the hold ends when the pod takes it");
+    assertEquals(List.of(AllocationOrigin.EXISTING), add(pool, "c1-new", DB0).origins());
+  }
+
+  @Test
+  void allocate_otherPods_neverGetAHeldAddress() {
+    Pool pool = pool("held", AllocationOrder.LOWEST_FREE, sticky(100, 0));
+    IpAddress held = addOne(pool, "c1", DB0);
+    del(pool, "c1");
+    List<IpAddress> others = fill(pool, "o");
+    assertEquals(4, others.size(), "the other pods get every address but the held one: " + others);
+    assertTrue(!others.contains(held));
+    AllocationOutcome asked = store.allocate(pool, new AllocationRequest(att("x"), List.of(held), OTHER));
+    assertInstanceOf(AllocationOutcome.Unavailable.class, asked, asked::toString);
+    assertEquals(held, addOne(pool, "c1-new", DB0));
+  }
+
+  @Test
+  void allocate_holdExpired_addressIsFreeForAnyone() {
+    Pool pool = pool("expiry", AllocationOrder.LOWEST_FREE, sticky(100, 0));
+    IpAddress held = addOne(pool, "c1", DB0);
+    del(pool, "c1");
+    clock.advanceSeconds(900);
+    assertEquals(null, claimOf(pool, held), "a claim past its expiry is none");
+    AllocationOutcome.Allocated other = add(pool, "o1", OTHER);
+    assertEquals(held, other.allocations().get(0).address());
+    assertEquals(List.of(AllocationOrigin.FREE), other.origins());
+  }
+
+  @Test
+  void release_holdBoundReached_laterReleasesAreRefused() {
+    // five addresses, 40 %: two holds at most
+    Pool pool = pool("bound", AllocationOrder.LOWEST_FREE, sticky(40, 0));
+    List<PodRef> pods = List.of(new PodRef("db", "p0"), new PodRef("db", "p1"), new PodRef("db", "p2"));
+    List<IpAddress> addresses = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      addresses.add(addOne(pool, "c" + i, pods.get(i)));
+    }
+    for (int i = 0; i < 3; i++) {
+      del(pool, "c" + i);
+    }
+    assertEquals(Claim.Kind.HOLD, claimOf(pool, addresses.get(0)).kind());
+    assertEquals(Claim.Kind.HOLD, claimOf(pool, addresses.get(1)).kind());
+    assertEquals(null, claimOf(pool, addresses.get(2)), "the third release is beyond the bound: no hold");
+    assertEquals(addresses.get(2), addOne(pool, "o1", OTHER));
+  }
+
+  @Test
+  void retainOnly_gcOfStickyPod_holdsAndNeverEndsClaims() {
+    Pool pool = pool("gc", AllocationOrder.LOWEST_FREE, sticky(100, 0));
+    IpAddress a = addOne(pool, "c1", DB0);
+    IpAddress reserved = ip("198.18.0.6");
+    assertInstanceOf(ReserveOutcome.Reserved.class, claims.reserve(pool, reserved, DB1, false));
+    store.retainOnly(pool, Set.of());
+    assertEquals(Claim.Kind.HOLD, claimOf(pool, a).kind(), "GC releases as DEL does");
+    store.retainOnly(pool, Set.of());
+    assertEquals(2, claims.claims(pool).size(), "GC never ends a claim: " + claims.claims(pool));
+  }
+
+  // ---------------------------------------------------------------- reservations
+
+  /** Who a reservation is for, who gets it, and who does not. */
+  record ReservationCase(String name, PodRef reservedFor, PodRef taker, PodRef stranger) {}
+
+  static final List<ReservationCase> RESERVATIONS = List.of(
+      new ReservationCase("by pod", DB0, DB0, DB1),
+      new ReservationCase("by namespace", new PodRef("db", ""), DB1, OTHER));
+
+  @Test
+  void allocate_reservedAddress_onlyTheReservingPodOrNamespaceGetsIt() {
+    for (ReservationCase c : RESERVATIONS) {
+      Pool pool = pool("res" + c.name().length(), AllocationOrder.LOWEST_FREE, AddressPolicy.NONE);
+      IpAddress reserved = ip("198.18.0.5");
+      ReserveOutcome r = claims.reserve(pool, reserved, c.reservedFor(), false);
+      assertEquals(Claim.reservation(reserved, c.reservedFor()),
+          assertInstanceOf(ReserveOutcome.Reserved.class, r, c.name()).reservation());
+      AllocationOutcome asked = store.allocate(pool, new AllocationRequest(att("s"), List.of(reserved), c.stranger()));
+      assertInstanceOf(AllocationOutcome.Unavailable.class, asked, c.name() + ": " + asked);
+      AllocationOutcome.Allocated got = add(pool, "t", c.taker());
+      assertEquals(reserved, got.allocations().get(0).address(), c.name() + ": reserved first");
+      assertEquals(List.of(AllocationOrigin.RESERVED), got.origins(), c.name());
+      del(pool, "t");
+      assertEquals(Claim.Kind.RESERVATION, claimOf(pool, reserved).kind(), c.name() + ": DEL keeps a reservation");
+      List<IpAddress> others = fill(pool, "s" + c.name().length());
+      assertTrue(!others.contains(reserved), c.name() + ": " + others);
+      assertEquals(4, others.size(), c.name());
+    }
+  }
+
+  @Test
+  void reserve_addressInUse_isRefusedNamingTheHolderAndWritesNothing() {
+    Pool pool = pool("inuse", AllocationOrder.LOWEST_FREE, AddressPolicy.NONE);
+    IpAddress a = addOne(pool, "holder1", OTHER);
+    ReserveOutcome r = claims.reserve(pool, a, DB0, false);
+    ReserveOutcome.InUse inUse = assertInstanceOf(ReserveOutcome.InUse.class, r, r::toString);
+    assertTrue(inUse.holder().contains("holder1") && inUse.holder().contains("other/app-0"), inUse.holder());
+    assertEquals(List.of(), claims.claims(pool), "nothing written");
+    assertEquals(List.of(att("holder1")), store.list(pool).stream().map(Allocation::attachment).toList());
+    assertInstanceOf(ReserveOutcome.Unavailable.class, claims.reserve(pool, ip("198.18.0.1"), DB0, false), "gateway");
+    assertInstanceOf(ReserveOutcome.Unavailable.class, claims.reserve(pool, ip("198.18.1.9"), DB0, false), "outside");
+    IpAddress free = ip("198.18.0.4");
+    assertInstanceOf(ReserveOutcome.Reserved.class, claims.reserve(pool, free, DB0, false));
+    ReserveOutcome twice = claims.reserve(pool, free, DB0, false);
+    assertInstanceOf(ReserveOutcome.Reserved.class, twice, "idempotent");
+    ReserveOutcome another = claims.reserve(pool, free, DB1, false);
+    assertTrue(assertInstanceOf(ReserveOutcome.InUse.class, another).holder().contains("db/web-0"), another.toString());
+    assertEquals(1, claims.claims(pool).size());
+  }
+
+  @Test
+  void reserve_whenFree_appliesFromTheReleaseOn() {
+    Pool pool = pool("whenfree", AllocationOrder.LOWEST_FREE, sticky(100, 60));
+    IpAddress a = addOne(pool, "holder1", new PodRef("db", "old"));
+    assertInstanceOf(ReserveOutcome.Reserved.class, claims.reserve(pool, a, DB0, true));
+    assertEquals(List.of(a), store.find(pool, att("holder1")).stream().map(Allocation::address).toList(),
+        "the holder keeps it");
+    del(pool, "holder1");
+    Claim c = claimOf(pool, a);
+    assertEquals(Claim.Kind.RESERVATION, c.kind(), "no hold and no cool-down: " + c);
+    assertTrue(!fill(pool, "o").contains(a));
+    assertEquals(a, addOne(pool, "d0", DB0));
+  }
+
+  @Test
+  void unreserve_freesAnUnallocatedAddressAndKeepsAnAllocation() {
+    Pool pool = pool("unres", AllocationOrder.LOWEST_FREE, AddressPolicy.NONE);
+    IpAddress a = ip("198.18.0.3");
+    IpAddress b = ip("198.18.0.4");
+    claims.reserve(pool, a, DB0, false);
+    claims.reserve(pool, b, DB1, false);
+    assertEquals(b, addOne(pool, "d1", DB1));
+    assertEquals(Optional.of(Claim.reservation(a, DB0)), claims.unreserve(pool, a));
+    assertEquals(Optional.empty(), claims.unreserve(pool, a));
+    assertEquals(Optional.of(Claim.reservation(b, DB1)), claims.unreserve(pool, b));
+    assertEquals(List.of(b), store.find(pool, att("d1")).stream().map(Allocation::address).toList());
+    assertEquals(a, add(pool, "o1", OTHER, a).allocations().get(0).address());
+    del(pool, "d1");
+    assertEquals(List.of(), claims.claims(pool));
+  }
+
+  @Test
+  void endHold_endsTheHoldEarly() {
+    Pool pool = pool("endhold", AllocationOrder.LOWEST_FREE, sticky(100, 0));
+    IpAddress a = addOne(pool, "c1", DB0);
+    del(pool, "c1");
+    assertEquals(Optional.empty(), claims.unreserve(pool, a), "a hold is no reservation");
+    Optional<Claim> ended = claims.endHold(pool, a);
+    assertEquals(Claim.Kind.HOLD, ended.orElseThrow().kind());
+    assertEquals(Optional.empty(), claims.endHold(pool, a));
+    assertEquals(a, addOne(pool, "o1", OTHER));
+  }
+
+  // ---------------------------------------------------------------- cool-down
+
+  @ParameterizedTest
+  @EnumSource(AllocationOrder.class)
+  void allocate_coolDownChurn_noAddressReusedWithinTheDelayWhileAnotherIsFree(AllocationOrder order) {
+    long delay = 60;
+    Pool pool = pool("cool-" + order.ordinal(), order, delay(delay));
+    Random random = new Random(22);
+    Map<IpAddress, Instant> releasedAt = new HashMap<>();
+    Map<String, IpAddress> live = new HashMap<>();
+    int cooled = 0;
+    for (int step = 0; step < 300; step++) {
+      clock.advanceSeconds(random.nextInt(25));
+      Instant now = clock.instant();
+      if (live.size() >= 3 || live.size() > 0 && random.nextBoolean()) {
+        String id = new ArrayList<>(live.keySet()).get(random.nextInt(live.size()));
+        del(pool, id);
+        releasedAt.put(live.remove(id), now);
+        continue;
+      }
+      Set<IpAddress> cooling = new HashSet<>();
+      releasedAt.forEach((a, t) -> {
+        if (t.plusSeconds(delay).isAfter(now) && !live.containsValue(a)) {
+          cooling.add(a);
+        }
+      });
+      long idle = 5 - live.size() - cooling.size();
+      String id = "c" + step;
+      AllocationOutcome.Allocated got = add(pool, id, new PodRef("ns", id));
+      IpAddress a = got.allocations().get(0).address();
+      if (idle > 0) {
+        assertTrue(!cooling.contains(a), "step " + step + ": " + a + " cooling, " + idle + " idle");
+        assertEquals(List.of(AllocationOrigin.FREE), got.origins());
+      } else {
+        IpAddress longest = cooling.stream().min((x, y) -> releasedAt.get(x).compareTo(releasedAt.get(y))).orElseThrow();
+        assertEquals(longest, a, "step " + step + ": the longest-cooled address");
+        assertEquals(List.of(AllocationOrigin.COOLED), got.origins());
+        cooled++;
+      }
+      live.put(id, a);
+      releasedAt.remove(a);
+    }
+    assertTrue(cooled > 0, "the churn never reached the last resort");
+  }
+
+  @Test
+  void allocate_onlyCoolingLeft_handsOutTheLongestCooled() {
+    Pool pool = TestPools.pool("onecool", AllocationOrder.ROUND_ROBIN, "198.18.0.0/30").withPolicy(delay(600));
+    IpAddress only = addOne(pool, "c1", OTHER);
+    del(pool, "c1");
+    assertEquals(Claim.Kind.COOLING, claimOf(pool, only).kind());
+    assertEquals(List.of(1L), store.usage(pool).free(), "a cooling address counts as free");
+    AllocationOutcome.Allocated got = add(pool, "c2", DB0);
+    assertEquals(only, got.allocations().get(0).address());
+    assertEquals(List.of(AllocationOrigin.COOLED), got.origins());
+    assertInstanceOf(AllocationOutcome.Exhausted.class, store.allocate(pool, AllocationRequest.of(att("c3"))));
+  }
+
+  @Test
+  void usage_countsCoolingAsFreeAndHeldOrReservedAsNot() {
+    Pool pool = pool("usage", AllocationOrder.LOWEST_FREE, sticky(100, 60));
+    addOne(pool, "c1", DB0); // held after DEL
+    addOne(pool, "c2", OTHER); // cools after DEL
+    addOne(pool, "c3", OTHER); // stays
+    del(pool, "c1");
+    del(pool, "c2");
+    claims.reserve(pool, ip("198.18.0.6"), DB1, false);
+    PoolUsage usage = store.usage(pool);
+    assertEquals(List.of(1L), usage.allocated());
+    assertEquals(List.of(2L), usage.free(), "5 - 1 allocated - 1 held - 1 reserved; the cooling one counts");
+  }
+
+  // ---------------------------------------------------------------- a tight pool with churn
+
+  @Test
+  void allocate_tightStickyPoolWithChurn_everyPodGetsAnAddressAndTheBoundHolds() {
+    Pool pool = pool("tight", AllocationOrder.ROUND_ROBIN, new AddressPolicy(new StickyRule(
+        List.of(PodPattern.parse("db/*")), Duration.ofSeconds(600), 40), Duration.ofSeconds(30)));
+    Random random = new Random(2222);
+    int pods = 5;
+    String[] container = new String[pods];
+    IpAddress[] heldFor = new IpAddress[pods];
+    int sticky = 0;
+    for (int step = 0; step < 400; step++) {
+      clock.advanceSeconds(random.nextInt(120));
+      int p = random.nextInt(pods);
+      PodRef pod = new PodRef("db", "web-" + p);
+      if (container[p] != null) {
+        del(pool, container[p]);
+        container[p] = null;
+        continue;
+      }
+      Claim hold = null;
+      for (Claim c : claims.claims(pool)) {
+        if (c.kind() == Claim.Kind.HOLD && c.pod().equals(pod)) {
+          hold = c;
+        }
+      }
+      container[p] = "c" + step;
+      AllocationOutcome.Allocated got = add(pool, container[p], pod);
+      IpAddress a = got.allocations().get(0).address();
+      if (hold != null) {
+        assertEquals(hold.address(), a, "step " + step + ": " + pod + " gets its held address");
+        assertEquals(List.of(AllocationOrigin.STICKY), got.origins());
+        sticky++;
+      }
+      heldFor[p] = a;
+      List<IpAddress> listed = store.list(pool).stream().map(Allocation::address).toList();
+      assertEquals(listed.size(), new HashSet<>(listed).size(), "an address held twice: " + listed);
+      long holds = claims.claims(pool).stream().filter(c -> c.kind() == Claim.Kind.HOLD).count();
+      assertTrue(holds <= 2, "step " + step + ": " + holds + " holds beyond the bound of 2");
+      for (Claim c : claims.claims(pool)) {
+        if (c.kind() == Claim.Kind.HOLD && listed.contains(c.address())) {
+          fail("step " + step + ": " + c + " on an allocated address");
+        }
+      }
+    }
+    assertTrue(sticky > 10, "only " + sticky + " sticky ADDs: the churn did not exercise holds");
+    assertNotEquals(null, heldFor[0]);
+  }
+}
