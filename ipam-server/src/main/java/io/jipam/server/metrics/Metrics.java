@@ -7,6 +7,7 @@ import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
 import io.jipam.core.store.capability.Claims;
+import io.jipam.core.store.spi.ClaimEvents;
 import io.jipam.core.store.capability.CommitCounters;
 import io.jipam.core.store.capability.NodeView;
 import io.jipam.core.store.capability.PoolBlocks;
@@ -63,7 +64,8 @@ import java.util.function.LongSupplier;
  *       ({@link AllocationOrigin}); {@code cooled} counts the last resort of a pool where only cooling
  *       addresses were left</td></tr>
  *   <tr><td>{@code jipamd_hold_refusals_total}</td><td>pool</td><td>releases of a sticky pod that made no
- *       hold because the pool's bound ({@code sticky.maxHeldPercent}) was reached</td></tr>
+ *       hold because the range set's bound ({@code sticky.maxHeldPercent}) was reached, counted where
+ *       this jipamd's store decided ({@link ClaimEvents}); present once a pool has had one</td></tr>
  *   <tr><td>{@code jipamd_etcd_db_size_bytes}</td><td></td><td>etcd store only: etcd's database
  *       size as its first endpoint reports it (one status request per scrape); -1 when unknown</td></tr>
  * </table>
@@ -162,12 +164,6 @@ public final class Metrics {
     }
   }
 
-  /** One hold the store refused because the pool's bound was reached: {@code jipamd_hold_refusals_total{pool}}. */
-  public void holdRefused(String pool) {
-    Counter.builder("jipamd.hold.refusals").description("holds refused because the bound (sticky.maxHeldPercent) was reached")
-        .tags("pool", pool).register(registry).increment();
-  }
-
   /**
    * Reads the usage of every pool from the store (store I/O: call it on a worker, not an event
    * loop) and returns the exposition text.
@@ -202,6 +198,10 @@ public final class Metrics {
     nodeAddresses.register(nodeRows, true);
     nodeBlocks.register(blockRows, true);
     claims.register(claimRows, true);
+    ClaimEvents.holdRefusals().keySet().forEach(pool -> FunctionCounter.builder("jipamd.hold.refusals", pool,
+        p -> ClaimEvents.holdRefusals().getOrDefault(p, 0L))
+        .description("holds refused because the range set's bound (sticky.maxHeldPercent) was reached")
+        .tags("pool", pool).register(registry));
     return registry.scrape();
   }
 
