@@ -170,7 +170,7 @@ public final class SubPools {
     List<IpRange> all = new ArrayList<>();
     List<String> owner = new ArrayList<>();
     if (defaultPool != null) {
-      add(defaultPool, "the network's ranges", all, owner);
+      add(defaultPool, "the network's own ranges", all, owner);
     }
     for (int i = 0; i < subPools.size(); i++) {
       add(subPools.get(i).pool(), where + "[" + i + "]", all, owner);
@@ -178,8 +178,8 @@ public final class SubPools {
     int[] pair = Overlap.find(all);
     if (pair != null) {
       // each pool's ranges are disjoint already (Pool), so the two belong to different owners
-      throw IpamException.invalidConfig("%s range %s overlaps %s range %s", owner.get(pair[1]),
-          all.get(pair[1]), owner.get(pair[0]), all.get(pair[0]));
+      throw IpamException.invalidConfig("%s: range %s overlaps range %s of %s", owner.get(pair[1]),
+          all.get(pair[1]), all.get(pair[0]), owner.get(pair[0]));
     }
   }
 

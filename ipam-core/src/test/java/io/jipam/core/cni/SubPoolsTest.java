@@ -112,10 +112,10 @@ class SubPoolsTest {
       "[{'name':'a','ranges':[[{'subnet':'198.18.1.0/28'}]]},{'name':'a','ranges':[[{'subnet':'198.18.2.0/28'}]]}]"
           + " | ipam.subPools[1].name \"a\" is also the name of ipam.subPools[0]",
       "[{'name':'a'}] | ipam.subPools[0].ranges is missing: a sub-pool needs at least one range set",
-      "[{'name':'a','ranges':[[{'subnet':'198.18.0.8/29'}]]}] | ipam.subPools[0] range 198.18.0.9-198.18.0.14"
-          + " overlaps the network's ranges range 198.18.0.1-198.18.0.14",
+      "[{'name':'a','ranges':[[{'subnet':'198.18.0.8/29'}]]}] | ipam.subPools[0]: range 198.18.0.9-198.18.0.14"
+          + " overlaps range 198.18.0.1-198.18.0.14 of the network's own ranges",
       "[{'name':'a','ranges':[[{'subnet':'198.18.1.0/28'}]]},{'name':'b','ranges':[[{'subnet':'198.18.1.0/24'}]]}]"
-          + " | ipam.subPools[1] range 198.18.1.1-198.18.1.254 overlaps ipam.subPools[0] range 198.18.1.1-198.18.1.14",
+          + " | ipam.subPools[1]: range 198.18.1.1-198.18.1.254 overlaps range 198.18.1.1-198.18.1.14 of ipam.subPools[0]",
       "[{'name':'a','ranges':[[{'subnet':'198.18.1.0/28'}]],'namespaces':['DB']}] | ipam.subPools[0].namespaces:"
           + " pattern \"DB\": namespace \"DB\" may hold only lowercase letters, digits, '-', '.', '*' and '?'",
       "[{'name':'a','ranges':[[{'subnet':'198.18.1.0/28'}]],'namespaces':['']}] | ipam.subPools[0].namespaces:"
