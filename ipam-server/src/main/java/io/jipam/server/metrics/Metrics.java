@@ -58,7 +58,8 @@ import java.util.function.LongSupplier;
  *       changes they carried (their ratio: bytes per change)</td></tr>
  *   <tr><td>{@code jipamd_pool_claims}</td><td>pool, kind ({@code hold}, {@code reservation},
  *       {@code cooling})</td><td>claimed addresses per pool ({@link Claim}), read from the store's
- *       {@link Claims} at each scrape; unexpired claims only</td></tr>
+ *       {@link Claims} at each scrape; on the etcd store (whose claims read every block of the pool)
+ *       from a copy read at most once per {@link #POOL_TOTALS_EVERY} per pool; unexpired claims only</td></tr>
  *   <tr><td>{@code jipamd_allocations_total}</td><td>pool, origin ({@code free}, {@code requested},
  *       {@code reserved}, {@code sticky}, {@code cooled})</td><td>addresses handed out by ADDs, by why
  *       ({@link AllocationOrigin}); {@code cooled} counts the last resort of a pool where only cooling
@@ -93,6 +94,11 @@ public final class Metrics {
   private final LongSupplier nanoTime;
 
   private record Totals(PoolUsage usage, long readAt) {}
+
+  /** The etcd store's claims, by pool name, with when they were read (as {@link #totals}). */
+  private final ConcurrentHashMap<String, ClaimTotals> claimTotals = new ConcurrentHashMap<>();
+
+  private record ClaimTotals(List<Claim> claims, long readAt) {}
 
   public Metrics() {
     this(System::nanoTime);
@@ -179,7 +185,7 @@ public final class Metrics {
       try {
         addRows(rows, pool, usage(pool, store));
         if (claimsOf.isPresent()) {
-          addClaimRows(claimRows, pool, claimsOf.get().claims(pool));
+          addClaimRows(claimRows, pool, claims(pool, store, claimsOf.get()));
         }
         if (view.isPresent()) {
           PoolBlocks mine = view.get().nodeBlockUsage(pool);
@@ -229,6 +235,24 @@ public final class Metrics {
       totals.put(pool.name(), known);
     }
     return known.usage();
+  }
+
+  /**
+   * The pool's claims: read now, or on a store of node blocks ({@link NodeView}: etcd, whose claims
+   * read every block record of the pool, as its usage does) a copy at most {@link
+   * #POOL_TOTALS_EVERY} old.
+   */
+  private List<Claim> claims(Pool pool, IpamStore store, Claims claimsOf) {
+    if (store.capability(NodeView.class).isEmpty()) {
+      return claimsOf.claims(pool);
+    }
+    long now = nanoTime.getAsLong();
+    ClaimTotals known = claimTotals.get(pool.name());
+    if (known == null || now - known.readAt() >= POOL_TOTALS_EVERY.toNanos()) {
+      known = new ClaimTotals(claimsOf.claims(pool), now);
+      claimTotals.put(pool.name(), known);
+    }
+    return known.claims();
   }
 
   private static void addRows(List<MultiGauge.Row<?>> rows, Pool pool, PoolUsage usage) {
