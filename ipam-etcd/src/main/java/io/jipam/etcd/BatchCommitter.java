@@ -66,6 +66,7 @@ final class BatchCommitter {
   void process(List<Change<?>> batch) {
     List<Change<?>> pending = new ArrayList<>(batch);
     Set<Attachment> knownAbsent = new HashSet<>();
+    cache.holds.clear(); // a pod's holds change on any node: read them for each batch
     int conflicts = 0;
     int attempts = 0;
     IpamException lastTransient = null;

@@ -4,6 +4,10 @@ import io.etcd.jetcd.KeyValue;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.net.IpAddress;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.Claim;
+import io.jipam.core.store.PodRef;
+import java.time.Instant;
 import java.util.Base64;
 import java.util.BitSet;
 
@@ -16,7 +20,11 @@ import java.util.BitSet;
  *   <tr><td>{@code <p>/v2/blocks/<pool>/<set>/<net>_<len>}</td>
  *       <td>{@code jipam-block 2}; {@code owner <node>} ({@code ~}: none); {@code cursor <offset>};
  *       {@code used <count>}; {@code bits <base64>} (the allocated offsets, bit i of byte i/8 for
- *       offset i, little-endian as {@link BitSet#toByteArray}; empty when none)</td></tr>
+ *       offset i, little-endian as {@link BitSet#toByteArray}; empty when none); then, only when the
+ *       block has claims, one {@code claim <offset> <kind> <until> <pod ns> <pod name> <containerID>
+ *       <ifname>} per claimed address: kind {@code h} hold, {@code r} reservation, {@code c}
+ *       cooling; until in epoch milliseconds ({@code ~} for a reservation); the releasing
+ *       attachment {@code ~ ~} when none (free-form fields percent-encoded)</td></tr>
  * </table>
  *
  * <p>A /26 block's value is about 60 bytes; a /20 one's (4,096 addresses) under 800; the largest
@@ -52,7 +60,40 @@ final class BlockCodec {
   static String encode(Block b) {
     String bits = Base64.getEncoder().withoutPadding().encodeToString(b.used.toByteArray());
     return MAGIC + "\nowner " + FieldEscaping.esc(b.owner) + "\ncursor " + b.cursor + "\nused " + b.usedCount()
-        + "\nbits " + bits + "\n";
+        + "\nbits " + bits + "\n" + (b.claims.isEmpty() ? "" : claimLines(b));
+  }
+
+  private static String claimLines(Block b) {
+    StringBuilder out = new StringBuilder(b.claims.size() * 48);
+    b.claims.forEach((offset, c) -> {
+      out.append("claim ").append(offset).append(' ').append(KINDS.charAt(c.kind().ordinal())).append(' ')
+          .append(c.until() == null ? "~" : Long.toString(c.until().toEpochMilli())).append(' ')
+          .append(FieldEscaping.esc(c.pod().namespace())).append(' ').append(FieldEscaping.esc(c.pod().name()))
+          .append(' ');
+      Attachment by = c.releasedBy();
+      out.append(by == null ? "~ ~" : FieldEscaping.esc(by.containerId()) + " " + FieldEscaping.esc(by.ifname()))
+          .append('\n');
+    });
+    return out.toString();
+  }
+
+  /** Claim kinds by ordinal of {@link Claim.Kind}: hold, reservation, cooling. */
+  private static final String KINDS = "hrc";
+
+  private static void claim(Block b, String line) {
+    String[] f = line.split(" ");
+    if (f.length != 8) {
+      throw new IllegalArgumentException("claim line with " + f.length + " fields");
+    }
+    int offset = Integer.parseInt(f[1]);
+    if (offset < 0 || offset >= b.size() || f[2].length() != 1 || KINDS.indexOf(f[2].charAt(0)) < 0) {
+      throw new IllegalArgumentException("bad claim " + line);
+    }
+    Claim.Kind kind = Claim.Kind.values()[KINDS.indexOf(f[2].charAt(0))];
+    Instant until = f[3].equals("~") ? null : Instant.ofEpochMilli(Long.parseLong(f[3]));
+    PodRef pod = new PodRef(FieldEscaping.unesc(f[4]), FieldEscaping.unesc(f[5]));
+    Attachment by = f[6].equals("~") ? null : new Attachment(FieldEscaping.unesc(f[6]), FieldEscaping.unesc(f[7]));
+    b.claims.put(offset, new Claim(b.addressAt(offset), kind, pod, until, by));
   }
 
   static Block decode(String key, int set, IpAddress net, int hostBits, String text, long modRev) {
@@ -76,6 +117,8 @@ final class BlockCodec {
         } else if (line.startsWith("bits ")) {
           b.used.or(BitSet.valueOf(Base64.getDecoder().decode(line.substring(5))));
           bits = true;
+        } else if (line.startsWith("claim ")) {
+          claim(b, line);
         } else if (!line.isEmpty()) {
           throw new IllegalArgumentException("unexpected line " + line);
         }

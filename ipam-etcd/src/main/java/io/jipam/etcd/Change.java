@@ -89,6 +89,11 @@ abstract sealed class Change<R> permits Change.Add, Change.Del {
   /** An ADD. */
   static final class Add extends Change<AllocationOutcome> {
     final AllocationRequest request;
+    /**
+     * True when the planned {@code Unavailable} comes from a claim on the requested address: like
+     * Exhausted and Taken it is decided from a snapshot of the pool's blocks.
+     */
+    boolean claimRefusal;
 
     Add(Pool pool, AllocationRequest request, long deadline) {
       super(pool, request.attachment(), deadline);
@@ -97,6 +102,7 @@ abstract sealed class Change<R> permits Change.Add, Change.Del {
 
     @Override
     void planIn(TxnPlan plan) {
+      claimRefusal = false;
       planned = plan.allocate(this);
     }
 
@@ -107,7 +113,8 @@ abstract sealed class Change<R> permits Change.Add, Change.Del {
 
     @Override
     boolean isRefusal() {
-      return planned instanceof AllocationOutcome.Exhausted || planned instanceof AllocationOutcome.Taken;
+      return planned instanceof AllocationOutcome.Exhausted || planned instanceof AllocationOutcome.Taken
+          || claimRefusal && planned instanceof AllocationOutcome.Unavailable;
     }
 
     @Override

@@ -29,6 +29,9 @@ final class CommitTickets {
   private final String ticketKey;
   private final LeaseSlot ticketLease;
   private final LeaseSlot markerLease;
+  /** Leases of hold indexes, by hold length in seconds (see {@link #holdLease}). */
+  private final java.util.concurrent.ConcurrentHashMap<Long, LeaseSlot> holdLeases =
+      new java.util.concurrent.ConcurrentHashMap<>();
   /** When this store last wrote its node's seen record (nanoTime), or Long.MIN_VALUE. */
   private volatile long seenWrittenAt = Long.MIN_VALUE;
 
@@ -60,6 +63,19 @@ final class CommitTickets {
   }
 
   /**
+   * The lease a hold index of a pool holding addresses for {@code hold} goes on: a rotated lease
+   * with a TTL of the hold plus a margin (half the hold, at least 60 s), replaced once the margin
+   * has passed, so it outlives every hold put on it; an index of holds long expired vanishes with
+   * it (a pod that never comes back leaves no key behind).
+   */
+  long holdLease(java.time.Duration hold, long deadline) {
+    long seconds = Math.max(1, hold.toSeconds());
+    long margin = Math.max(60, seconds / 2);
+    return holdLeases.computeIfAbsent(seconds, s -> new LeaseSlot(ctx.etcd(), () -> s + margin,
+        (double) margin / (s + margin) * 0.9, false, ctx.clock())).id(deadline);
+  }
+
+  /**
    * A transaction sent on {@code leaseId} has an unknown outcome: stop renewing that lease, so that
    * it cannot apply later than the lease's TTL from now.
    */
@@ -76,12 +92,14 @@ final class CommitTickets {
   void close() {
     ticketLease.close();
     markerLease.close();
+    holdLeases.values().forEach(LeaseSlot::close);
   }
 
   /** etcd no longer has a lease we hold: grant new ones. */
   void dropLeases() {
     ticketLease.drop();
     markerLease.drop();
+    holdLeases.values().forEach(LeaseSlot::drop);
   }
 
   /** True when the next writing transaction should carry the seen record. */

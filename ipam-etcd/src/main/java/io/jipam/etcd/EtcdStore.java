@@ -3,6 +3,7 @@ package io.jipam.etcd;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
+import io.jipam.core.store.capability.Claims;
 import io.jipam.core.store.capability.Inspection;
 import io.jipam.core.store.capability.ListPages;
 import io.jipam.core.store.capability.NodeReclaim;
@@ -18,7 +19,7 @@ import java.util.Map;
 
 /**
  * The clustered {@link IpamStore} on etcd. Beyond the store contract it has the abilities of
- * {@code io.jipam.core.store.capability} ({@link Inspection}, {@link NodeReclaim}, {@link NodeView},
+ * {@code io.jipam.core.store.capability} ({@link Claims}, {@link Inspection}, {@link NodeReclaim}, {@link NodeView},
  * {@link PoolDefinitions}, {@link Probe}, and {@code CommitCounters}); callers outside this module
  * ask for those with {@link IpamStore#capability}, not for this type.
  *
@@ -41,7 +42,8 @@ import java.util.Map;
  *       node; {@link #reclaimNode} is the cluster-wide counterpart.
  * </ul>
  */
-public interface EtcdStore extends IpamStore, Inspection, ListPages, NodeReclaim, NodeView, PoolDefinitions, Probe {
+public interface EtcdStore extends IpamStore, Claims, Inspection, ListPages, NodeReclaim, NodeView, PoolDefinitions,
+    Probe {
 
   /** The node name this store allocates for. */
   String node();

@@ -25,8 +25,9 @@ public final class EtcdStores {
 
   /**
    * {@link #open(EtcdStoreConfig)} with the wall clock the store stamps its node's seen records
-   * and fences with and judges other nodes' quiet periods by ({@link EtcdStore#reclaimNode}):
-   * tests give a node a clock behind the operator's instead of waiting out a quiet period.
+   * and fences with and judges other nodes' quiet periods by ({@link EtcdStore#reclaimNode}), and
+   * by which claims (holds, cool-downs) are made and expire: tests give a node a clock behind the
+   * operator's instead of waiting out a quiet period, or move it past a hold.
    */
   public static EtcdStore open(EtcdStoreConfig config, Clock wall) {
     return new GroupCommitStore(config, System::nanoTime, wall);

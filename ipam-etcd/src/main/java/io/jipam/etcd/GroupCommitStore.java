@@ -58,6 +58,7 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
   private final StoreContext ctx;
   private final CommitTickets tickets;
   private final NodeReclaimer reclaimer;
+  private final ClaimDesk claimDesk;
   private final PoolViews views;
   private final ExecutorService committers;
   private final TxnSender sender;
@@ -96,6 +97,7 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
     this.views = new PoolViews(ctx);
     this.committers = committers;
     this.owns = owns;
+    this.claimDesk = new ClaimDesk(ctx, views, p -> slot(p).cache());
     this.reclaimer = new NodeReclaimer(ctx, views, this::retrying, this::releaseAll,
         () -> pools.values().forEach(p -> p.cache().invalidate()));
   }
@@ -262,6 +264,31 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
   @Override
   public Map<Attachment, String> allocatingNodes(Pool pool, java.util.Collection<Attachment> attachments) {
     return view(pool, (layout, deadline) -> views.allocatingNodes(layout, attachments, deadline));
+  }
+
+  @Override
+  public io.jipam.core.store.capability.ReserveOutcome reserve(Pool pool, io.jipam.core.net.IpAddress address,
+      io.jipam.core.store.PodRef podOrNamespace, boolean whenFree) {
+    long deadline = deadline();
+    return retrying(deadline, () -> claimDesk.reserve(pool, address, podOrNamespace, whenFree, deadline));
+  }
+
+  @Override
+  public java.util.Optional<io.jipam.core.store.Claim> unreserve(Pool pool, io.jipam.core.net.IpAddress address) {
+    long deadline = deadline();
+    return retrying(deadline, () -> claimDesk.unreserve(pool, address, deadline));
+  }
+
+  @Override
+  public java.util.Optional<io.jipam.core.store.Claim> endHold(Pool pool, io.jipam.core.net.IpAddress address) {
+    long deadline = deadline();
+    return retrying(deadline, () -> claimDesk.endHold(pool, address, deadline));
+  }
+
+  @Override
+  public List<io.jipam.core.store.Claim> claims(Pool pool) {
+    long deadline = deadline();
+    return retrying(deadline, () -> claimDesk.claims(pool, deadline));
   }
 
   @Override

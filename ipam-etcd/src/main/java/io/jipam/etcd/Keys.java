@@ -17,9 +17,26 @@ import io.jipam.core.store.Attachment;
  * read, so they read that node's keys only) and the address's holder ({@code addresses/<pool>/<hex
  * address>}: what {@code Taken} names and {@code list} pages through, in address order).
  *
+ * <p>Claims ({@link io.jipam.core.store.Claim}: holds, reservations, cool-downs) live in the
+ * block record of their address ({@link BlockCodec}), so they change in the same compare-and-swap
+ * as the allocation bits; two index records find them without reading the pool ({@link
+ * ClaimIndex}):
+ *
+ * <table>
+ *   <caption>Claim keys (besides the claim lines of blocks)</caption>
+ *   <tr><th>key</th><th>value</th><th>written</th></tr>
+ *   <tr><td>{@code <p>/v2/holds/<pool>/<pod ns>/<pod name>}</td><td>the pod's held addresses with
+ *       their expiry</td><td>with the blocks, by the DEL making a hold and the ADD or {@code
+ *       endHold} ending one; on a lease outliving its holds</td></tr>
+ *   <tr><td>{@code <p>/v2/reservations/<pool>}</td><td>every reservation of the pool</td><td>with
+ *       the block, by {@code reserve} and {@code unreserve}; ADDs of known pods are guarded on
+ *       it</td></tr>
+ * </table>
+ *
  * <p>Every segment is safe as a key part: pool names, node names and container IDs are limited to
  * {@code [A-Za-z0-9_.-]}, interface names exclude {@code /}, and addresses print without
- * {@code /}. Keys are parsed here and nowhere else.
+ * {@code /}; pod namespaces and names are percent-encoded ({@link FieldEscaping}). Keys are
+ * parsed here and nowhere else.
  */
 final class Keys {
   /** The layout this code reads and writes. */
@@ -144,6 +161,19 @@ final class Keys {
       throw unexpected(key);
     }
     throw unexpected(key);
+  }
+
+  /**
+   * {@code <p>/v2/holds/<pool>/<pod ns>/<pod name>} (both percent-encoded): where a pod's holds
+   * are, so that its ADD finds them on any node by one key.
+   */
+  String holds(String pool, io.jipam.core.store.PodRef pod) {
+    return root + "holds/" + pool + "/" + FieldEscaping.esc(pod.namespace()) + "/" + FieldEscaping.esc(pod.name());
+  }
+
+  /** {@code <p>/v2/reservations/<pool>}: every reservation of the pool, one record. */
+  String reservations(String pool) {
+    return root + "reservations/" + pool;
   }
 
   String deletion(String pool, Attachment attachment) {

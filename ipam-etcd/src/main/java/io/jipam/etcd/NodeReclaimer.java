@@ -187,7 +187,8 @@ final class NodeReclaimer {
             Block b = ctx.blocks().decode(layout, blockKey, got);
             cmps.add(EtcdClient.modRev(blockKey, b.modRev));
             if (b.owner.equals(gone)) {
-              if (b.used.isEmpty()) {
+              // a block with live claims (holds, reservations, cool-downs) stays, without owner
+              if (b.used.isEmpty() && !b.hasLiveClaims(ctx.wallNow())) {
                 then.add(EtcdClient.delete(blockKey));
                 change = 0;
               } else {

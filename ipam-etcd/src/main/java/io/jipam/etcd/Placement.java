@@ -196,9 +196,9 @@ final class Placement {
         continue;
       }
       long[] allowed = layout.allowed(set, b.net);
-      if (b.nextFree(allowed, order) >= 0) {
+      if (b.nextFree(allowed, order, plan.now) >= 0) {
         b = plan.mutable(e.getValue(), set, b.net);
-        int offset = b.nextFree(allowed, order);
+        int offset = b.nextFree(allowed, order, plan.now);
         if (offset >= 0) {
           return plan.take(add, b, set, offset);
         }
@@ -223,7 +223,7 @@ final class Placement {
       IpAddress net = unclaimed.get(pick);
       Block b = plan.mutable(ctx.keys().block(name, set, layout.blockId(set, net)), set, net);
       plan.claim(b, set);
-      return plan.take(add, b, set, b.nextFree(layout.allowed(set, net), order));
+      return plan.take(add, b, set, b.nextFree(layout.allowed(set, net), order, plan.now));
     }
     // a block without owner, then (unless strict) another node's block
     readAll(set);
@@ -244,7 +244,7 @@ final class Placement {
       for (Block p : all) {
         boolean eligible = pass == 0 ? p.owner.isEmpty() : !p.owner.equals(ctx.node()) && !p.owner.isEmpty();
         long[] allowed = layout.allowed(set, p.net);
-        if (!eligible || p.nextFree(allowed, order) < 0) {
+        if (!eligible || p.nextFree(allowed, order, plan.now) < 0) {
           continue;
         }
         Block b = plan.mutable(p.key, set, p.net);
@@ -252,10 +252,44 @@ final class Placement {
           b.owner = ctx.node();
           plan.setAffinity(set, b.net, b.key, true);
         }
-        return plan.take(add, b, set, b.nextFree(allowed, order));
+        return plan.take(add, b, set, b.nextFree(allowed, order, plan.now));
       }
     }
     return null;
+  }
+
+  /**
+   * The last resort ({@link io.jipam.core.store.AddressPolicy}): of the addresses cooling in the
+   * blocks within this node's reach (its own, ones without owner, and unless strict affinity other
+   * nodes'), the one whose cool-down ends first; null when none. Called on a plan holding a
+   * snapshot of every block, so "nothing else is free" holds at one revision.
+   */
+  Allocation coolest(Change.Add add, int set) {
+    Block best = null;
+    int bestOffset = -1;
+    java.time.Instant bestUntil = null;
+    for (Block cached : cache.blocks.values()) {
+      Block p = plan.peek(cached.key);
+      if (p == null || p.set != set || !p.exists() || p.claims.isEmpty()
+          || ctx.config().strictAffinity() && !p.owner.isEmpty() && !p.owner.equals(ctx.node())) {
+        continue;
+      }
+      long[] allowed = layout.allowed(set, p.net);
+      for (Map.Entry<Integer, io.jipam.core.store.Claim> e : p.claims.entrySet()) {
+        io.jipam.core.store.Claim c = e.getValue();
+        int offset = e.getKey();
+        if (c.kind() == io.jipam.core.store.Claim.Kind.COOLING && !c.expiredAt(plan.now) && !p.isUsed(offset)
+            && BlockLayout.isSet(allowed, offset) && (bestUntil == null || c.until().isBefore(bestUntil))) {
+          best = p;
+          bestOffset = offset;
+          bestUntil = c.until();
+        }
+      }
+    }
+    if (best == null) {
+      return null;
+    }
+    return plan.take(add, plan.mutable(best.key, set, best.net), set, bestOffset);
   }
 
   private Set<String> existingIds(int set) {

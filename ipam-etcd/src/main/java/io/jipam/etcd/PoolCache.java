@@ -45,6 +45,13 @@ final class PoolCache {
   final Map<Attachment, Handle> handles = new HashMap<>();
   /** Mod revisions of DEL markers seen or written (absent: none known). */
   final Map<Attachment, Long> markers = new HashMap<>();
+  /**
+   * The pool's reservations record as last read or written; every transaction with an ADD of a
+   * known pod is guarded on its revision, so a reservation made elsewhere is seen at the next ADD.
+   */
+  ClaimIndex.Read reservations = ClaimIndex.Read.ABSENT;
+  /** Hold indexes of pods read for the current batch (dropped at each batch). */
+  final Map<io.jipam.core.store.PodRef, ClaimIndex.Read> holds = new HashMap<>();
 
   PoolCache(StoreContext ctx, PoolViews views, Pool pool) {
     this.ctx = ctx;
@@ -69,6 +76,8 @@ final class PoolCache {
     blocks.clear();
     handles.clear();
     markers.clear();
+    holds.clear();
+    reservations = ClaimIndex.Read.ABSENT;
     own.forEach(TreeMap::clear);
   }
 
@@ -148,10 +157,14 @@ final class PoolCache {
     for (Keys.BlockRef ref : ownedBlocks(deadline)) {
       blockKeys.add(ctx.keys().block(pool.name(), ref.set(), ref.id()));
     }
+    // the reservations record comes with the node's blocks: no round trip of its own
+    String reservationsKey = ctx.keys().reservations(pool.name());
+    blockKeys.add(reservationsKey);
     List<KeyValue> got = ctx.etcd().getAll(blockKeys, deadline, "reading blocks of " + ctx.node());
-    for (int i = 0; i < got.size(); i++) {
+    for (int i = 0; i < got.size() - 1; i++) {
       cache(ctx.blocks().decode(l, blockKeys.get(i), got.get(i)));
     }
+    reservations = ClaimIndex.reservations(reservationsKey, got.get(got.size() - 1));
     loaded = true;
   }
 
@@ -201,6 +214,7 @@ final class PoolCache {
         }
       }
     }
+    List<io.jipam.core.store.PodRef> pods = new ArrayList<>();
     for (Change<?> c : changes) {
       Handle h = c instanceof Change.Del ? handles.get(c.attachment) : null;
       if (h != null) {
@@ -208,6 +222,27 @@ final class PoolCache {
           if (a.rangeSetIndex() >= 0 && a.rangeSetIndex() < l.sets()) {
             needBlock(l, a.rangeSetIndex(), a.address(), blockKeys);
           }
+        }
+        if (sticky(c.pool, h.pod()) && !holds.containsKey(h.pod()) && !pods.contains(h.pod())) {
+          pods.add(h.pod());
+        }
+      } else if (c instanceof Change.Add add) {
+        io.jipam.core.store.PodRef pod = add.request.pod();
+        if (sticky(add.pool, pod) && !holds.containsKey(pod) && !pods.contains(pod)) {
+          pods.add(pod);
+        }
+        for (ClaimIndex.Entry e : reservations.entries()) {
+          if (fits(e) && io.jipam.core.store.Claim.reservation(e.address(), e.pod()).admits(pod)) {
+            needBlock(l, e.set(), e.address(), blockKeys);
+          }
+        }
+      }
+    }
+    readHolds(pods, deadline);
+    for (io.jipam.core.store.PodRef pod : pods) {
+      for (ClaimIndex.Entry e : holds.get(pod).entries()) {
+        if (fits(e)) {
+          needBlock(l, e.set(), e.address(), blockKeys);
         }
       }
     }
@@ -217,6 +252,37 @@ final class PoolCache {
       for (int i = 0; i < got.size(); i++) {
         cache(ctx.blocks().decode(l, list.get(i), got.get(i)));
       }
+    }
+  }
+
+  /** Whether the pool (as a call names it) holds the pod's addresses after DEL (its ADD and DEL read its holds). */
+  static boolean sticky(Pool pool, io.jipam.core.store.PodRef pod) {
+    return sticky(pool.policy(), pod);
+  }
+
+  static boolean sticky(io.jipam.core.store.AddressPolicy policy, io.jipam.core.store.PodRef pod) {
+    // a hold names a pod: both parts known
+    return policy.sticky() != null && !pod.namespace().isEmpty() && !pod.name().isEmpty()
+        && policy.sticky().appliesTo(pod);
+  }
+
+  /** Whether an index entry names an address of its range set (a hand-edited one may not). */
+  boolean fits(ClaimIndex.Entry e) {
+    return e.set() >= 0 && e.set() < pool.rangeSets().size() && pool.rangeSets().get(e.set()).contains(e.address());
+  }
+
+  /** Reads the hold indexes of these pods into {@link #holds}. */
+  void readHolds(List<io.jipam.core.store.PodRef> pods, long deadline) {
+    if (pods.isEmpty()) {
+      return;
+    }
+    List<String> keys = new ArrayList<>();
+    for (io.jipam.core.store.PodRef pod : pods) {
+      keys.add(ctx.keys().holds(pool.name(), pod));
+    }
+    List<KeyValue> got = ctx.etcd().getAll(keys, deadline, "reading holds");
+    for (int i = 0; i < got.size(); i++) {
+      holds.put(pods.get(i), ClaimIndex.holds(keys.get(i), got.get(i)));
     }
   }
 

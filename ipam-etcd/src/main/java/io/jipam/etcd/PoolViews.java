@@ -141,7 +141,7 @@ final class PoolViews {
   }
 
   PoolBlocks blockUsage(BlockLayout layout, long deadline) {
-    return summed(layout, blocks(layout, -1, deadline), null);
+    return summed(layout, blocks(layout, -1, deadline), null, ctx.wallNow());
   }
 
   /** The node's blocks: its affinity keys, then those blocks, read by key. */
@@ -159,13 +159,18 @@ final class PoolViews {
         blocks.add(ctx.blocks().decode(layout, keys.get(i), got.get(i)));
       }
     }
-    return summed(layout, blocks, node);
+    return summed(layout, blocks, node, ctx.wallNow());
   }
 
-  /** Usage per block and per set; the sets' capacity is the pool's, or (for a node) its blocks'. */
-  private static PoolBlocks summed(BlockLayout layout, List<Block> from, String node) {
+  /**
+   * Usage per block and per set; the sets' capacity is the pool's, or (for a node) its blocks'.
+   * A set's free count leaves out its unallocated addresses held or reserved at {@code now}
+   * (cooling ones count as free: the last resort hands them out).
+   */
+  private static PoolBlocks summed(BlockLayout layout, List<Block> from, String node, java.time.Instant now) {
     long[] allocated = new long[layout.sets()];
     long[] ofBlocks = new long[layout.sets()];
+    long[] claimed = new long[layout.sets()];
     List<BlockUsage> blocks = new ArrayList<>();
     for (Block b : from) {
       if (node != null && !b.owner.equals(node)) {
@@ -173,6 +178,12 @@ final class PoolViews {
       }
       ofBlocks[b.set] += BlockLayout.count(layout.allowed(b.set, b.net));
       allocated[b.set] += b.usedCount();
+      for (java.util.Map.Entry<Integer, io.jipam.core.store.Claim> e : b.claims.entrySet()) {
+        io.jipam.core.store.Claim c = e.getValue();
+        if (c.kind() != io.jipam.core.store.Claim.Kind.COOLING && !c.expiredAt(now) && !b.isUsed(e.getKey())) {
+          claimed[b.set]++;
+        }
+      }
       blocks.add(new BlockUsage(b.set, new Cidr(b.net, layout.blockLength(b.set)), b.owner, b.usedCount(),
           BlockLayout.count(layout.allowed(b.set, b.net))));
     }
@@ -180,6 +191,11 @@ final class PoolViews {
     long[] capacity = node != null ? ofBlocks : new long[layout.sets()];
     for (int s = 0; node == null && s < capacity.length; s++) {
       capacity[s] = layout.capacity(s);
+    }
+    for (int s = 0; s < capacity.length; s++) {
+      if (capacity[s] != -1L) {
+        capacity[s] = Long.compareUnsigned(claimed[s], capacity[s]) >= 0 ? 0 : capacity[s] - claimed[s];
+      }
     }
     return new PoolBlocks(PoolUsage.of(allocated, capacity), blocks);
   }
@@ -227,9 +243,20 @@ final class PoolViews {
         });
     Map<IpAddress, String> blockOf = new HashMap<>();
     List<String> blockFindings = new ArrayList<>();
+    Map<IpAddress, io.jipam.core.store.PodRef> reserved = new HashMap<>();
+    java.time.Instant now = ctx.wallNow();
     ctx.etcd().walkFrom(ctx.keys().blocksPrefix(pool), ctx.keys().blocksPrefix(pool), rev, blockPage(layout), false,
         deadline, "auditing " + pool, kv -> {
           Block b = ctx.blocks().decode(layout, kv);
+          for (Map.Entry<Integer, io.jipam.core.store.Claim> e : b.claims.entrySet()) {
+            io.jipam.core.store.Claim c = e.getValue();
+            if (c.kind() == io.jipam.core.store.Claim.Kind.RESERVATION) {
+              reserved.put(c.address(), c.pod());
+            } else if (!c.expiredAt(now) && b.isUsed(e.getKey())) {
+              blockFindings.add(pool + ": block " + b.key + " gives " + c.address() + " out while it is "
+                  + io.jipam.core.store.spi.ClaimText.describe(c));
+            }
+          }
           for (int o = b.used.nextSetBit(0); o >= 0; o = b.used.nextSetBit(o + 1)) {
             IpAddress address = b.addressAt(o);
             blockOf.put(address, b.key);
@@ -273,7 +300,31 @@ final class PoolViews {
       }
     });
     out.addAll(blockFindings);
+    out.addAll(reservationFindings(pool, rev, reserved, deadline));
     out.addAll(nodeIndexFindings(pool, rev, handles, deadline));
+    return out;
+  }
+
+  /** The pool's reservations record at {@code rev} against the reservations its blocks hold. */
+  private List<String> reservationFindings(String pool, long rev, Map<IpAddress, io.jipam.core.store.PodRef> inBlocks,
+      long deadline) {
+    String key = ctx.keys().reservations(pool);
+    Map<IpAddress, io.jipam.core.store.PodRef> listed = new HashMap<>();
+    ClaimIndex.reservations(key, ctx.etcd().getAt(key, rev, deadline, "auditing " + pool)).entries()
+        .forEach(e -> listed.put(e.address(), e.pod()));
+    List<String> out = new ArrayList<>();
+    listed.forEach((address, pod) -> {
+      if (!pod.equals(inBlocks.get(address))) {
+        out.add(pool + ": " + key + " reserves " + address + " for " + pod + ", its block "
+            + (inBlocks.containsKey(address) ? "for " + inBlocks.get(address) : "not at all"));
+      }
+    });
+    inBlocks.forEach((address, pod) -> {
+      if (!listed.containsKey(address)) {
+        out.add(pool + ": a block reserves " + address + " for " + pod + ", which " + key + " does not list");
+      }
+    });
+    out.sort(null);
     return out;
   }
 

@@ -5,9 +5,12 @@ import io.etcd.jetcd.kv.GetResponse;
 import io.etcd.jetcd.op.Op;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOrigin;
 import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
+import io.jipam.core.store.Claim;
+import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.spi.RequestedAddresses;
 import java.util.ArrayDeque;
@@ -30,7 +33,8 @@ import java.util.TreeMap;
  *
  * <p>Design: planning, committing and refreshing stay in one class because they share the working
  * copies and the order of the guard (the else branch's reads come back in that order); address
- * choice is {@link Placement}'s. Confined to the pool's commit task.
+ * choice is {@link Placement}'s, what claims give and take (and their indexes) {@link ClaimPlan}'s.
+ * Confined to the pool's commit task.
  */
 final class TxnPlan {
   private final StoreContext ctx;
@@ -61,6 +65,10 @@ final class TxnPlan {
   private final Set<Attachment> markerPuts = new LinkedHashSet<>();
   /** Handles the transaction creates; when any, it requires this node unfenced. */
   private int creations;
+  /** What the plan does to claims and their indexes. */
+  private final ClaimPlan claims;
+  /** The store's wall clock when the plan began: what claims expire by. */
+  final java.time.Instant now;
   private final ArrayDeque<Runnable> undo = new ArrayDeque<>();
   private final Set<String> savedThisChange = new HashSet<>();
   private boolean snapshot;
@@ -78,19 +86,21 @@ final class TxnPlan {
     this.deadline = deadline;
     this.conflicts = conflicts;
     this.layout = cache.layout();
+    this.now = ctx.wallNow();
     for (TreeMap<IpAddress, String> m : cache.own) {
       own.add(new TreeMap<>(m));
     }
     this.placement = new Placement(ctx, cache, this);
+    this.claims = new ClaimPlan(ctx, cache, this);
   }
 
   // ------------------------------------------------------------------ size and state
 
   /** Operations of the transaction (the larger of its guard and its writes). */
   int size() {
-    return Math.max(blockGuard.size() + handleGuard.size() + markerGuard.size() + 1,
+    return Math.max(blockGuard.size() + handleGuard.size() + markerGuard.size() + claims.guards() + 1,
         blockDirty.size() + handleDirty.size() + recordWrites().size() + affinity.size() + claimHints.size()
-            + markerPuts.size() + 2);
+            + markerPuts.size() + claims.writes() + 2);
   }
 
   boolean isEmpty() {
@@ -99,11 +109,17 @@ final class TxnPlan {
 
   /** True while the plan writes nothing: what it read is all it depends on. */
   boolean isClean() {
-    return blockDirty.isEmpty() && handleDirty.isEmpty() && affinity.isEmpty() && markerPuts.isEmpty();
+    return blockDirty.isEmpty() && handleDirty.isEmpty() && affinity.isEmpty() && markerPuts.isEmpty()
+        && claims.isClean();
   }
 
   boolean hasSnapshot() {
     return snapshot;
+  }
+
+  /** Runs {@code step} when the change being planned is rolled back. */
+  void onUndo(Runnable step) {
+    undo.push(step);
   }
 
   /** The change being planned is in: its undo log is dropped. */
@@ -285,6 +301,10 @@ final class TxnPlan {
   Allocation take(Change.Add add, Block b, int set, int offset) {
     b.used.set(offset);
     b.cursor = offset;
+    Claim c = b.claims.get(offset);
+    if (c != null && c.kind() != Claim.Kind.RESERVATION) {
+      b.claims.remove(offset); // a hold taken by its pod, a cooled address, or an expired claim
+    }
     return new Allocation(b.addressAt(offset), set, add.attachment, add.request.pod());
   }
 
@@ -311,11 +331,17 @@ final class TxnPlan {
       if (refused != null) {
         return refused;
       }
-      boolean mine = add.uncertain instanceof AllocationOutcome.Allocated u
-          && u.allocations().equals(held.allocations());
-      return new AllocationOutcome.Allocated(held.allocations(), !mine);
+      if (add.uncertain instanceof AllocationOutcome.Allocated u && u.allocations().equals(held.allocations())) {
+        return new AllocationOutcome.Allocated(held.allocations(), false, u.origins());
+      }
+      return new AllocationOutcome.Allocated(held.allocations(), true);
+    }
+    PodRef pod = request.pod();
+    if (pod.isKnown()) {
+      claims.guardReservations();
     }
     Allocation[] chosen = new Allocation[sets];
+    AllocationOrigin[] origins = new AllocationOrigin[sets];
     AllocationOutcome refused = RequestedAddresses.check(pool, request, bySet, this::holderOf, chosen);
     if (refused != null) {
       return refused;
@@ -329,22 +355,44 @@ final class TxnPlan {
           claim(b, set);
         }
         int offset = layout.offsetIn(set, net, wanted);
-        b.used.set(offset);
-        b.cursor = offset;
+        Claim c = b.liveClaim(offset, now);
+        if (c != null && !c.admits(pod)) {
+          add.claimRefusal = true;
+          return new AllocationOutcome.Unavailable(wanted, "requested address " + wanted + " is "
+              + io.jipam.core.store.spi.ClaimText.describe(c));
+        }
+        if (c != null && c.kind() == Claim.Kind.HOLD) {
+          claims.dropHold(pool, pod, wanted);
+        }
+        take(add, b, set, offset);
+        origins[set] = AllocationOrigin.REQUESTED;
       }
     }
     for (int set = 0; set < sets; set++) {
-      if (chosen[set] == null) {
-        chosen[set] = placement.allocateFree(add, set);
-        if (chosen[set] == null) {
-          return new AllocationOutcome.Exhausted(set);
-        }
+      if (chosen[set] != null) {
+        continue;
+      }
+      if ((chosen[set] = claims.reserved(add, set)) != null) {
+        origins[set] = AllocationOrigin.RESERVED;
+      } else if ((chosen[set] = claims.heldFor(add, set)) != null) {
+        origins[set] = AllocationOrigin.STICKY;
+      } else if ((chosen[set] = placement.allocateFree(add, set)) != null) {
+        origins[set] = AllocationOrigin.FREE;
+      } else if (!snapshot) {
+        // the last resort is only taken from every block of the pool read at one revision
+        return new AllocationOutcome.Exhausted(set);
+      } else if ((chosen[set] = placement.coolest(add, set)) != null) {
+        origins[set] = AllocationOrigin.COOLED;
+        ClaimDesk.log("network " + pool.name() + ": nothing but cooling addresses left in range set " + set + ": "
+            + chosen[set].address() + " goes to " + att + " (pod " + request.pod() + ") before its cool-down ends");
+      } else {
+        return new AllocationOutcome.Exhausted(set);
       }
     }
     List<Allocation> list = List.of(chosen);
     setHandle(att, new Handle(ctx.node(), request.pod(), list, 0));
     guardCreation(att);
-    return new AllocationOutcome.Allocated(list, false);
+    return new AllocationOutcome.Allocated(list, false, List.of(origins));
   }
 
   /**
@@ -374,7 +422,7 @@ final class TxnPlan {
     return AddressCodec.decode(key, address, kv).attachment();
   }
 
-  private String blockKey(int set, IpAddress net) {
+  String blockKey(int set, IpAddress net) {
     return ctx.keys().block(cache.pool.name(), set, layout.blockId(set, net));
   }
 
@@ -418,7 +466,8 @@ final class TxnPlan {
       }
       b = mutable(key, set, net);
       b.used.clear(offset);
-      if (b.used.isEmpty()) {
+      claims.afterRelease(del.pool.policy(), h.pod(), att, b, set, offset);
+      if (b.used.isEmpty() && !b.hasLiveClaims(now)) {
         if (b.owner.isEmpty()) {
           b.deleted = true;
         } else if (b.owner.equals(ctx.node()) && own.get(set).size() > 1) {
@@ -467,6 +516,7 @@ final class TxnPlan {
   void takeLeases() {
     ticketLeaseId = isClean() ? 0 : tickets.ticketLease(deadline);
     markerLeaseId = markerPuts.isEmpty() ? 0 : tickets.markerLease(deadline);
+    claims.takeLease(tickets);
   }
 
   /** Sends the plan as one part of a transaction (alone or with other stores' parts: {@link TxnSender}). */
@@ -485,11 +535,13 @@ final class TxnPlan {
     for (Map.Entry<Attachment, Long> e : markerGuard.entrySet()) {
       guards.add(new TxnPart.Guard(ctx.keys().deletion(pool, e.getKey()), e.getValue()));
     }
+    claims.addGuards(guards);
     if (creations > 0) {
       guards.add(new TxnPart.Guard(ctx.keys().fence(ctx.node()), 0L));
     }
     for (String key : blockDirty) {
       Block b = work.get(key);
+      b.pruneClaims(now);
       if (b.exists()) {
         then.add(put(key, BlockCodec.encode(b)));
       } else if (blockGuard.get(key) != 0L) {
@@ -510,6 +562,7 @@ final class TxnPlan {
       then.add(e.getValue() ? put(e.getKey(), "") : delete(e.getKey()));
     }
     claimHints.forEach((set, id) -> then.add(put(ctx.keys().claimHint(pool, set), id)));
+    claims.addWrites(then);
     for (Attachment a : markerPuts) {
       then.add(put(ctx.keys().deletion(pool, a), "", markerLeaseId));
     }
@@ -544,13 +597,13 @@ final class TxnPlan {
     return put(key, value, 0);
   }
 
-  private Op put(String key, String value, long lease) {
+  Op put(String key, String value, long lease) {
     written += key.length() + value.length();
     writtenKeys.add(key);
     return lease == 0 ? EtcdClient.put(key, value) : EtcdClient.put(key, value, lease);
   }
 
-  private Op delete(String key) {
+  Op delete(String key) {
     written += key.length();
     writtenKeys.add(key);
     return EtcdClient.delete(key);
@@ -584,6 +637,7 @@ final class TxnPlan {
       cache.own.get(s).clear();
       cache.own.get(s).putAll(own.get(s));
     }
+    claims.apply(revision);
   }
 
   /**
@@ -616,6 +670,7 @@ final class TxnPlan {
         cache.markers.put(a, g.getKvs().get(0).getModRevision());
       }
     }
+    i = claims.refresh(reads, i);
     if (creations > 0) {
       GetResponse g = reads.get(i);
       if (!g.getKvs().isEmpty()) {

@@ -29,13 +29,21 @@ import java.util.concurrent.TimeUnit;
  *   <li>the node index: every handle has its copy, equal to it, under its node
  *       ({@code node-handles/<node>/<pool>/...}), and every copy its handle;
  *   <li>affinities against owners: a block with an owner has that owner's affinity key, and every
- *       affinity key names an existing block owned by that node.
+ *       affinity key names an existing block owned by that node;
+ *   <li>claims (live at {@code now}): only a reservation may lie on an allocated address, and only
+ *       at an offset the ranges allow; the reservations in blocks are exactly the pool's
+ *       reservations record; every live hold is listed by its pod's hold index.
  * </ul>
  */
 final class EtcdInvariants {
   private EtcdInvariants() {}
 
   static void check(java.util.List<String> endpoints, String prefix) {
+    check(endpoints, prefix, java.time.Instant.now());
+  }
+
+  /** The invariants with claims judged live or expired at {@code now} (a test's clock). */
+  static void check(java.util.List<String> endpoints, String prefix, java.time.Instant now) {
     EtcdStoreConfig config = EtcdStoreConfig.of(endpoints, "invariants").withPrefix(prefix);
     Keys keys = new Keys(prefix);
     BlockCodec blocks = new BlockCodec(keys);
@@ -56,9 +64,27 @@ final class EtcdInvariants {
           records.put(a.address(), a);
         }
         Set<IpAddress> inBlocks = new HashSet<>();
+        Map<IpAddress, io.jipam.core.store.PodRef> reservedInBlocks = new HashMap<>();
         for (KeyValue kv : etcd.range(keys.blocksPrefix(pool), false, deadline, "listing blocks")) {
           Block b = blocks.decode(layout, kv);
           long[] allowed = layout.allowed(b.set, b.net);
+          for (Map.Entry<Integer, io.jipam.core.store.Claim> e : b.claims.entrySet()) {
+            io.jipam.core.store.Claim c = e.getValue();
+            if (c.expiredAt(now)) {
+              continue;
+            }
+            assertTrue(BlockLayout.isSet(allowed, e.getKey()), b.key + ": claim " + c + " at an offset the ranges do not allow");
+            assertTrue(!b.isUsed(e.getKey()) || c.kind() == io.jipam.core.store.Claim.Kind.RESERVATION,
+                b.key + ": " + c + " on an allocated address");
+            if (c.kind() == io.jipam.core.store.Claim.Kind.RESERVATION) {
+              reservedInBlocks.put(c.address(), c.pod());
+            } else if (c.kind() == io.jipam.core.store.Claim.Kind.HOLD) {
+              String holdsKey = keys.holds(pool, c.pod());
+              KeyValue index = etcd.getAll(java.util.List.of(holdsKey), deadline, "reading holds").get(0);
+              assertTrue(ClaimIndex.holds(holdsKey, index).entries().stream().anyMatch(x -> x.address().equals(c.address())),
+                  b.key + ": " + c + " is not listed by " + holdsKey);
+            }
+          }
           for (int o = b.used.nextSetBit(0); o >= 0; o = b.used.nextSetBit(o + 1)) {
             assertTrue(BlockLayout.isSet(allowed, o), b.key + ": offset " + o + " allocated, which the ranges do not allow");
             Allocation r = records.get(b.addressAt(o));
@@ -72,6 +98,11 @@ final class EtcdInvariants {
           }
         }
         assertEquals(records.keySet(), inBlocks, pool + ": address records against allocated bits");
+        String resKey = keys.reservations(pool);
+        Map<IpAddress, io.jipam.core.store.PodRef> listed = new HashMap<>();
+        ClaimIndex.reservations(resKey, etcd.getAll(java.util.List.of(resKey), deadline, "reading reservations").get(0))
+            .entries().forEach(x -> listed.put(x.address(), x.pod()));
+        assertEquals(listed, reservedInBlocks, pool + ": the reservations record against the reservations in blocks");
         Set<IpAddress> fromHandles = new HashSet<>();
         for (KeyValue kv : etcd.range(keys.handlesPrefix(pool), false, deadline, "listing handles")) {
           Handle h = HandleCodec.decode(kv);

@@ -1,0 +1,213 @@
+package io.jipam.etcd;
+
+import io.etcd.jetcd.KeyValue;
+import io.etcd.jetcd.op.Cmp;
+import io.etcd.jetcd.op.Op;
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.jipam.core.net.IpAddress;
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.Claim;
+import io.jipam.core.store.PodRef;
+import io.jipam.core.store.Pool;
+import io.jipam.core.store.spi.ClaimText;
+import io.jipam.core.store.capability.ReserveOutcome;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.function.Function;
+
+/**
+ * The operators' side of claims ({@link io.jipam.core.store.capability.Claims}): reserve,
+ * unreserve, end a hold, list. Each is one etcd transaction compare-and-swapping the block that
+ * holds the address (where the claim lives, see {@link Block}) together with the index it touches
+ * (the pool's reservations record, a pod's holds), retried on a lost race until the deadline; a
+ * refusal writes nothing. The commit tasks' cached copies need no telling: their next transaction
+ * is guarded on the revisions these change. Thread-safe.
+ */
+final class ClaimDesk {
+  /** Claim events worth an operator's attention go to stderr, as the other stores' do (the plugin's runtime and jipamd log it). */
+  static void log(String message) {
+    System.err.println("jipam: " + message);
+  }
+  private static final int MAX_ATTEMPTS = 50;
+
+  private final StoreContext ctx;
+  private final PoolViews views;
+  /** The pool's checked definition (defining it when needed). */
+  private final Function<Pool, PoolCache> caches;
+
+  ClaimDesk(StoreContext ctx, PoolViews views, Function<Pool, PoolCache> caches) {
+    this.ctx = ctx;
+    this.views = views;
+    this.caches = caches;
+  }
+
+  /** The address's place in the pool, or why it has none (the same words as every store's). */
+  private record Spot(BlockLayout layout, int set, IpAddress net, int offset, String blockKey, String why) {}
+
+  private Spot spot(Pool pool, IpAddress address, long deadline) {
+    BlockLayout layout = caches.apply(pool).definition(deadline);
+    int set = pool.rangeSetIndexOf(address);
+    if (set < 0) {
+      return new Spot(layout, -1, null, -1, null, address + " is in no range of network " + pool.name());
+    }
+    IpAddress net = layout.blockNet(set, address);
+    int offset = layout.offsetIn(set, net, address);
+    if (!BlockLayout.isSet(layout.allowed(set, net), offset)) {
+      return new Spot(layout, set, net, offset, null, address + " is the network, broadcast or gateway address, or excluded, in network "
+          + pool.name());
+    }
+    return new Spot(layout, set, net, offset, ctx.keys().block(pool.name(), set, layout.blockId(set, net)), null);
+  }
+
+  ReserveOutcome reserve(Pool pool, IpAddress address, PodRef podOrNamespace, boolean whenFree, long deadline) {
+    Claim wanted = Claim.reservation(address, podOrNamespace);
+    Spot s = spot(pool, address, deadline);
+    if (s.why() != null) {
+      return new ReserveOutcome.Unavailable(address, s.why());
+    }
+    String resKey = ctx.keys().reservations(pool.name());
+    String addrKey = ctx.keys().address(pool.name(), address);
+    for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      List<KeyValue> got = ctx.etcd().getAll(List.of(s.blockKey(), resKey, addrKey), deadline, "reading " + address);
+      Block b = ctx.blocks().decode(s.layout(), s.blockKey(), got.get(0));
+      ClaimIndex.Read res = ClaimIndex.reservations(resKey, got.get(1));
+      Instant now = ctx.wallNow();
+      Claim c = b.exists() ? b.liveClaim(s.offset(), now) : null;
+      if (c != null && c.kind() == Claim.Kind.RESERVATION) {
+        return c.pod().equals(podOrNamespace) ? new ReserveOutcome.Reserved(c)
+            : new ReserveOutcome.InUse(address, ClaimText.describe(c));
+      }
+      if (b.exists() && b.isUsed(s.offset()) && !whenFree) {
+        if (got.get(2) == null) {
+          continue; // the record comes with the bit; read again
+        }
+        Allocation holder = AddressCodec.decode(addrKey, address, got.get(2));
+        if (!wanted.admits(holder.pod())) {
+          return new ReserveOutcome.InUse(address, "allocated to " + holder.attachment() + " of pod " + holder.pod());
+        }
+      }
+      if (c != null && c.kind() == Claim.Kind.HOLD && !whenFree && !wanted.admits(c.pod())) {
+        return new ReserveOutcome.InUse(address, ClaimText.describe(c));
+      }
+      if (res.entries().size() >= ClaimIndex.MAX_RESERVATIONS) {
+        return new ReserveOutcome.Unavailable(address, "network " + pool.name() + " has "
+            + ClaimIndex.MAX_RESERVATIONS + " reservations, the most it may have");
+      }
+      if (!b.exists()) {
+        b.deleted = false; // a block made to carry the claim; the next node needing a block claims it
+      }
+      b.pruneClaims(now);
+      b.claims.put(s.offset(), wanted); // replaces a cool-down, or a hold for the same pod
+      List<ClaimIndex.Entry> entries = new ArrayList<>(res.entries());
+      entries.removeIf(e -> e.address().equals(address));
+      entries.add(new ClaimIndex.Entry(s.set(), address, null, podOrNamespace));
+      entries.sort(Comparator.comparing(ClaimIndex.Entry::address));
+      if (commit(List.of(EtcdClient.modRev(s.blockKey(), b.modRev), EtcdClient.modRev(resKey, res.modRev())),
+          List.of(EtcdClient.put(s.blockKey(), BlockCodec.encode(b)),
+              EtcdClient.put(resKey, ClaimIndex.encodeReservations(entries))), deadline, "reserving " + address)) {
+        return new ReserveOutcome.Reserved(wanted);
+      }
+    }
+    throw busy(address);
+  }
+
+  Optional<Claim> unreserve(Pool pool, IpAddress address, long deadline) {
+    Spot s = spot(pool, address, deadline);
+    if (s.why() != null) {
+      return Optional.empty();
+    }
+    String resKey = ctx.keys().reservations(pool.name());
+    for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      List<KeyValue> got = ctx.etcd().getAll(List.of(s.blockKey(), resKey), deadline, "reading " + address);
+      Block b = ctx.blocks().decode(s.layout(), s.blockKey(), got.get(0));
+      ClaimIndex.Read res = ClaimIndex.reservations(resKey, got.get(1));
+      Claim c = b.exists() ? b.liveClaim(s.offset(), ctx.wallNow()) : null;
+      boolean listed = res.entries().stream().anyMatch(e -> e.address().equals(address));
+      if ((c == null || c.kind() != Claim.Kind.RESERVATION) && !listed) {
+        return Optional.empty();
+      }
+      List<Cmp> cmps = new ArrayList<>(List.of(EtcdClient.modRev(resKey, res.modRev())));
+      List<Op> then = new ArrayList<>();
+      List<ClaimIndex.Entry> entries = new ArrayList<>(res.entries());
+      entries.removeIf(e -> e.address().equals(address));
+      then.add(entries.isEmpty() ? EtcdClient.delete(resKey) : EtcdClient.put(resKey, ClaimIndex.encodeReservations(entries)));
+      boolean ends = c != null && c.kind() == Claim.Kind.RESERVATION;
+      if (ends) {
+        cmps.add(EtcdClient.modRev(s.blockKey(), b.modRev));
+        b.claims.remove(s.offset());
+        b.pruneClaims(ctx.wallNow());
+        then.add(b.used.isEmpty() && b.claims.isEmpty() && b.owner.isEmpty() ? EtcdClient.delete(s.blockKey())
+            : EtcdClient.put(s.blockKey(), BlockCodec.encode(b)));
+      }
+      if (commit(cmps, then, deadline, "unreserving " + address)) {
+        return ends ? Optional.of(c) : Optional.empty();
+      }
+    }
+    throw busy(address);
+  }
+
+  Optional<Claim> endHold(Pool pool, IpAddress address, long deadline) {
+    Spot s = spot(pool, address, deadline);
+    if (s.why() != null) {
+      return Optional.empty();
+    }
+    for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      KeyValue kv = ctx.etcd().getAll(List.of(s.blockKey()), deadline, "reading " + address).get(0);
+      Block b = ctx.blocks().decode(s.layout(), s.blockKey(), kv);
+      Instant now = ctx.wallNow();
+      Claim c = b.exists() ? b.liveClaim(s.offset(), now) : null;
+      if (c == null || c.kind() != Claim.Kind.HOLD) {
+        return Optional.empty();
+      }
+      String holdsKey = ctx.keys().holds(pool.name(), c.pod());
+      KeyValue index = ctx.etcd().getAll(List.of(holdsKey), deadline, "reading holds").get(0);
+      ClaimIndex.Read holds = ClaimIndex.holds(holdsKey, index);
+      List<ClaimIndex.Entry> entries = new ArrayList<>(holds.entries());
+      entries.removeIf(e -> e.address().equals(address) || !e.until().isAfter(now));
+      b.claims.remove(s.offset());
+      b.pruneClaims(now);
+      List<Op> then = new ArrayList<>();
+      then.add(b.used.isEmpty() && b.claims.isEmpty() && b.owner.isEmpty() ? EtcdClient.delete(s.blockKey())
+          : EtcdClient.put(s.blockKey(), BlockCodec.encode(b)));
+      if (index != null) {
+        // the rest of the index keeps its lease
+        then.add(entries.isEmpty() ? EtcdClient.delete(holdsKey)
+            : EtcdClient.put(holdsKey, ClaimIndex.encodeHolds(entries), index.getLease()));
+      }
+      if (commit(List.of(EtcdClient.modRev(s.blockKey(), b.modRev), EtcdClient.modRev(holdsKey, holds.modRev())),
+          then, deadline, "ending the hold of " + address)) {
+        return Optional.of(c);
+      }
+    }
+    throw busy(address);
+  }
+
+  /** Every live claim of the pool, by address: every block read at one revision (in pages). */
+  List<Claim> claims(Pool pool, long deadline) {
+    BlockLayout layout = caches.apply(pool).definition(deadline);
+    Instant now = ctx.wallNow();
+    List<Claim> out = new ArrayList<>();
+    for (Block b : views.blocks(layout, -1, deadline)) {
+      for (Claim c : b.claims.values()) {
+        if (!c.expiredAt(now)) {
+          out.add(c);
+        }
+      }
+    }
+    out.sort(Comparator.comparing(Claim::address));
+    return out;
+  }
+
+  private boolean commit(List<Cmp> cmps, List<Op> then, long deadline, String what) {
+    return ctx.etcd().txn(cmps, then, List.of(), deadline, what).isSucceeded();
+  }
+
+  private static IpamException busy(IpAddress address) {
+    return new IpamException(ErrorCode.TRY_AGAIN_LATER, "etcd store: the block of " + address
+        + " kept changing; nothing was changed, try again");
+  }
+}
