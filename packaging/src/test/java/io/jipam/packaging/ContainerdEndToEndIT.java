@@ -454,8 +454,9 @@ class ContainerdEndToEndIT {
       String other = sandbox(sandboxes, storeB + sticky, "ADD", "other", "app-0");
       assertTrue(!other.equals(first), "another pod never gets a held address");
       sandbox(sandboxes, storeB + sticky, "DEL", "db", "db-0"); // held again, for 2 s
-      // wait for the hold to pass: another pod's ADD gets the address once it has (lowest-free)
-      String store = storeB + sticky;
+      // wait for the hold to pass: another pod's ADD gets the address once it has (lowest-free; on
+      // etcd from the node whose block holds it, node-a's: node-b allocates in its own block)
+      String store = storeA + sticky;
       io.jipam.testkit.Await.until(() -> {
         String got = sandbox(sandboxes, store, "ADD", "other", "app-" + sandboxes.size());
         if (got.equals(first)) {
