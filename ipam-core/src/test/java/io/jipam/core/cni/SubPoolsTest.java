@@ -70,6 +70,27 @@ class SubPoolsTest {
     assertEquals(expected, pools.select(pod, () -> nodeName).name());
   }
 
+  /** Table: the plugin's own node name (no jipamd): the etcd store's node, else the environment's chain. */
+  @ParameterizedTest(name = "store node {0}, env {1}={2} -> {3}")
+  @CsvSource({
+      "-, JIPAM_NODE_NAME, node-a1, net.web",
+      "-, NODE_NAME, edge-1, net.web",
+      "-, NODE_NAME, core-1, net",
+      "edge-2, NODE_NAME, core-1, net.web",
+      "core-2, JIPAM_NODE_NAME, edge-1, net",
+  })
+  void localNode_storeNodeElseEnvironment_choosesTheSubPool(String storeNode, String variable, String value,
+      String expected) {
+    String json = conf(true, THREE);
+    if (!storeNode.equals("-")) {
+      json = json.replace("\"subPools\"", "\"store\":{\"type\":\"etcd\",\"endpoints\":[\"http://127.0.0.1:2379\"],"
+          + "\"node\":\"" + storeNode + "\"},\"subPools\"");
+    }
+    NetworkConfig c = config(json);
+    CniHandler.LocalNode node = new CniHandler.LocalNode(c, Map.of(variable, value));
+    assertEquals(expected, c.ipam().pools().select(new PodRef("shop", "web-0"), node).name());
+  }
+
   @Test
   void select_noMatchWithoutDefault_isInvalidConfigNamingPodAndNode() {
     NetworkPools pools = config(conf(false, THREE)).ipam().pools();
