@@ -2,8 +2,8 @@ package io.jipam.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.jipam.client.RemoteStore;
 import io.jipam.core.cni.JsonReader;
 import io.jipam.core.cni.NetworkConfig;
 import io.jipam.core.store.AllocationRequest;
@@ -11,8 +11,8 @@ import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
-import io.jipam.core.store.capability.Claims;
 import io.jipam.hostlocal.HostLocalStores;
+import io.jipam.server.metrics.CallLog;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -23,6 +23,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * jipamctl's claim commands ({@code reserve}, {@code unreserve}, {@code reservations}, and the
@@ -44,13 +45,15 @@ class JipamctlClaimsTest {
     Files.createDirectories(dir.resolve("data"));
   }
 
+  /** Where jipamctl looks: the data dir with the conflist, unless a test names a jipamd. */
+  String[] ctlArgs;
+
   CtlRun ctl(String... args) {
-    String[] all = new String[args.length + 4];
+    String[] where = ctlArgs != null ? ctlArgs
+        : new String[] {"--data-dir", dir.resolve("data").toString(), "--conf", conf.toString()};
+    String[] all = new String[args.length + where.length];
     System.arraycopy(args, 0, all, 0, args.length);
-    all[args.length] = "--data-dir";
-    all[args.length + 1] = dir.resolve("data").toString();
-    all[args.length + 2] = "--conf";
-    all[args.length + 3] = conf.toString();
+    System.arraycopy(where, 0, all, args.length, where.length);
     return CtlRun.of(all);
   }
 
@@ -86,10 +89,8 @@ class JipamctlClaimsTest {
 
   @Test
   void usage_networkWithSubPools_reportsEachSubPool() throws Exception {
-    String single = CONF.replace("\"plugins\":[{\"type\":\"bridge\",", "\"type\":\"bridge\",").replace("}}]}", "}}");
-    NetworkConfig config = NetworkConfig.from(JsonReader.parse(single.getBytes(StandardCharsets.UTF_8)));
     try (IpamStore store = HostLocalStores.open(dir.resolve("data"))) {
-      Pool db = config.ipam().subPools().get(0).pool();
+      Pool db = subPool();
       store.allocate(db, new AllocationRequest(new Attachment("c1", "eth0"), List.of(), new PodRef("db", "db-0")));
     }
     CtlRun r = ctl("usage");
@@ -100,27 +101,79 @@ class JipamctlClaimsTest {
     assertTrue(rows.get(1).startsWith("net.db ") && rows.get(1).contains(" 1 "), r.toString());
   }
 
-  /** The whole round on a store that keeps claims (the file store, once it does). */
-  @Test
-  void reserve_showReservationsUnreserve_roundTrip() {
-    try (IpamStore store = HostLocalStores.open(dir.resolve("data"))) {
-      assumeTrue(store.capability(Claims.class).isPresent(), "the file store keeps no claims yet");
+  /**
+   * The whole round, on the data dir directly and through a jipamd over it (RemoteBackend: the
+   * Reserve, ListClaims, Unreserve calls), including a hold that {@code list} shows with its
+   * expiry and {@code release} ends.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"direct", "jipamd"})
+  void reserve_showReservationsUnreserve_roundTrip(String via) {
+    Pool db = subPool();
+    IpamServer server = null;
+    RemoteStore remote = null;
+    try {
+      if (via.equals("jipamd")) {
+        Path socket = dir.resolve("jipam.sock");
+        server = IpamServer.start(HostLocalStores.open(dir.resolve("data")), IpamServer.Settings.unix(socket),
+            CallLog.quiet());
+        remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket));
+        remote.usage(db); // jipamd knows a pool once a call named it
+        ctlArgs = new String[] {"--server", "unix:" + socket};
+      }
+      CtlRun reserved = ctl("reserve", "198.18.1.5", "--pod", "db/db-0");
+      assertEquals(0, reserved.exit(), reserved.toString());
+      assertEquals("reserved 198.18.1.5 in pool net.db for db/db-0", reserved.out().strip());
+      CtlRun list = ctl("reservations");
+      assertEquals(2, list.out().lines().count(), list.toString());
+      assertTrue(list.out().lines().skip(1).findFirst().orElse("")
+          .matches("net\\.db +198\\.18\\.1\\.5 +reservation +db/db-0 +-"), list.toString());
+      CtlRun show = ctl("show", "198.18.1.5");
+      assertEquals(0, show.exit(), show.toString());
+      assertTrue(show.out().contains("reservation"), show.toString());
+      CtlRun again = ctl("reserve", "198.18.1.5", "--pod", "db/db-1");
+      assertEquals(1, again.exit(), again.toString());
+      assertTrue(again.err().contains("in use by"), again.toString());
+      assertEquals(0, ctl("unreserve", "198.18.1.5").exit());
+      assertEquals(1, ctl("unreserve", "198.18.1.5").exit());
+      assertEquals(1, ctl("reservations").out().lines().count());
+    } finally {
+      if (remote != null) {
+        remote.close();
+      }
+      if (server != null) {
+        server.close();
+      }
     }
-    CtlRun reserved = ctl("reserve", "198.18.1.5", "--pod", "db/db-0");
-    assertEquals(0, reserved.exit(), reserved.toString());
-    assertEquals("reserved 198.18.1.5 in pool net.db for db/db-0", reserved.out().strip());
-    CtlRun list = ctl("reservations");
-    assertEquals(2, list.out().lines().count(), list.toString());
-    assertTrue(list.out().lines().skip(1).findFirst().orElse("").matches("net\\.db +198\\.18\\.1\\.5 +reservation +db/db-0 +-"),
+  }
+
+  @Test
+  void listAndRelease_holdOfAStickyPod_shownWithExpiryAndEnded() throws Exception {
+    String stickyConf = CONF.replace("\"subPools\"",
+        "\"sticky\":{\"pods\":[\"db/*\"],\"holdSeconds\":900,\"maxHeldPercent\":100},\"subPools\"");
+    Files.writeString(conf, stickyConf);
+    Pool sticky = subPool(stickyConf);
+    try (IpamStore store = HostLocalStores.open(dir.resolve("data"))) {
+      store.allocate(sticky, new AllocationRequest(new Attachment("c1", "eth0"), List.of(), new PodRef("db", "db-0")));
+      store.release(sticky, new Attachment("c1", "eth0"));
+    }
+    CtlRun list = ctl("list");
+    assertEquals(0, list.exit(), list.toString());
+    assertTrue(list.out().lines().anyMatch(l -> l.matches("net\\.db +198\\.18\\.1\\.2 +hold +db/db-0 +20\\d\\d-.*")),
         list.toString());
-    CtlRun show = ctl("show", "198.18.1.5");
-    assertEquals(0, show.exit(), show.toString());
-    assertTrue(show.out().contains("reservation"), show.toString());
-    CtlRun again = ctl("reserve", "198.18.1.5", "--pod", "db/db-1");
-    assertEquals(1, again.exit(), again.toString());
-    assertTrue(again.err().contains("in use by"), again.toString());
-    assertEquals(0, ctl("unreserve", "198.18.1.5").exit());
-    assertEquals(1, ctl("unreserve", "198.18.1.5").exit());
-    assertEquals(1, ctl("reservations").out().lines().count());
+    CtlRun release = ctl("release", "198.18.1.2", "--yes");
+    assertEquals(0, release.exit(), release.toString());
+    assertTrue(release.out().startsWith("ending "), release.toString());
+    assertTrue(ctl("list").out().lines().noneMatch(l -> l.contains(" hold ")));
+  }
+
+  private static Pool subPool() {
+    return subPool(CONF);
+  }
+
+  /** The sub-pool of a conflist's network, as the plugin and jipamctl define it. */
+  private static Pool subPool(String conflist) {
+    String single = conflist.replace("\"plugins\":[{\"type\":\"bridge\",", "\"type\":\"bridge\",").replace("}}]}", "}}");
+    return NetworkConfig.from(JsonReader.parse(single.getBytes(StandardCharsets.UTF_8))).ipam().subPools().get(0).pool();
   }
 }
