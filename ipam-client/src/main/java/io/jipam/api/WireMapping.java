@@ -14,12 +14,18 @@ import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
 import io.jipam.core.store.capability.BlockUsage;
+import io.jipam.core.store.capability.ListPages;
+import io.jipam.core.store.capability.NodeUsage;
+import io.jipam.core.store.capability.PoolStatus;
 import io.jipam.core.store.capability.ReclaimPolicy;
 import io.jipam.core.store.capability.ReclaimPreview;
 import io.jipam.core.store.capability.ReclaimReport;
 import io.jipam.api.v1.AllocateResponse;
 import io.jipam.api.v1.Blocks;
-import io.jipam.api.v1.NodeUsage;
+import io.jipam.api.v1.ListRequest;
+import io.jipam.api.v1.ListResponse;
+import io.jipam.api.v1.PoolInfo;
+import io.jipam.api.v1.UsageResponse;
 import io.jipam.api.v1.PoolAllocations;
 import io.jipam.api.v1.ReclaimNodeRequest;
 import io.jipam.api.v1.ReclaimNodeResponse;
@@ -37,7 +43,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
  * Converts between the store's value types and the {@code jipam.v1} messages, both ways and
@@ -233,22 +238,83 @@ public final class WireMapping {
   /** The blocks of a Usage answer: each block, and per owning node and range set their sums. */
   public static Blocks blocks(List<BlockUsage> blocks) {
     Blocks.Builder out = Blocks.newBuilder();
-    Map<String, long[]> byNode = new TreeMap<>(); // "node\0set" -> blocks, allocated, free
     for (BlockUsage b : blocks) {
       out.addBlocks(io.jipam.api.v1.BlockUsage.newBuilder().setRangeSetIndex(b.rangeSet())
           .setCidr(b.block().toString()).setNode(b.owner()).setAllocated(b.used()).setFree(b.free()));
-      long[] n = byNode.computeIfAbsent(b.owner() + "\0" + String.format("%04d", b.rangeSet()), k -> new long[3]);
-      n[0]++;
-      n[1] += b.used();
-      n[2] += b.free();
     }
-    byNode.forEach((key, n) -> {
-      int zero = key.indexOf('\0');
-      out.addNodes(NodeUsage.newBuilder().setNode(key.substring(0, zero))
-          .setRangeSetIndex(Integer.parseInt(key.substring(zero + 1))).setBlocks((int) n[0])
-          .setAllocated(n[1]).setFree(n[2]));
-    });
+    for (NodeUsage n : NodeUsage.of(blocks)) {
+      out.addNodes(io.jipam.api.v1.NodeUsage.newBuilder().setNode(n.node()).setRangeSetIndex(n.rangeSet()).setBlocks(n.blocks())
+          .setAllocated(n.used()).setFree(n.free()));
+    }
     return out.build();
+  }
+
+  /** A Usage answer: per range set, and the blocks when the status has them. */
+  public static UsageResponse usageResponse(PoolStatus status) {
+    UsageResponse.Builder out = UsageResponse.newBuilder().addAllRangeSets(usage(status.usage()));
+    if (status.hasBlocks()) {
+      out.setBlocks(blocks(status.blocks()));
+    }
+    return out.build();
+  }
+
+  /** The status of {@code pool} a Usage answer gives (the per-node sums are the blocks'). */
+  public static PoolStatus status(Pool pool, UsageResponse r) {
+    return status(pool, r.getRangeSetsList(), r.hasBlocks() ? r.getBlocks() : null);
+  }
+
+  /** A pool of a ListPools answer: the pool, its usage, its blocks when the status has them. */
+  public static PoolInfo poolInfo(PoolStatus status) {
+    PoolInfo.Builder out = PoolInfo.newBuilder().setPool(pool(status.pool())).addAllUsage(usage(status.usage()));
+    if (status.hasBlocks()) {
+      out.setBlocks(blocks(status.blocks()));
+    }
+    return out.build();
+  }
+
+  /** A pool of a ListPools answer, decoded. */
+  public static PoolStatus status(PoolInfo info) {
+    return status(pool(info.getPool()), info.getUsageList(), info.hasBlocks() ? info.getBlocks() : null);
+  }
+
+  private static PoolStatus status(Pool pool, List<RangeSetUsage> usage, Blocks blocks) {
+    try {
+      return new PoolStatus(pool, usage(usage), blocks == null ? null : blocks(blocks));
+    } catch (IllegalArgumentException e) {
+      throw new IpamException(ErrorCode.DECODE_FAILURE, "jipamd answered a bad usage of pool "
+          + io.jipam.core.store.Printable.quote(pool.name()) + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** A List request for one page of {@code pool}: the filter, the size, the position as token. */
+  public static ListRequest listRequest(Pool pool, ListPages.Filter filter, IpAddress after, int size) {
+    return ListRequest.newBuilder().setPool(pool(pool)).setContainerId(filter.containerId())
+        .setIfname(filter.ifname()).setPodNamespace(filter.podNamespace()).setPodName(filter.podName())
+        .setNode(filter.node()).setPageSize(size).setPageToken(after == null ? "" : after.toString()).build();
+  }
+
+  /** The filter of a List request. */
+  public static ListPages.Filter filter(ListRequest r) {
+    return new ListPages.Filter(r.getContainerId(), r.getIfname(), r.getPodNamespace(), r.getPodName(), r.getNode());
+  }
+
+  /** A List answer: the page's allocations with their nodes, the next position as token. */
+  public static ListResponse listResponse(ListPages.Page page) {
+    ListResponse.Builder out = ListResponse.newBuilder();
+    for (ListPages.Listed l : page.allocations()) {
+      out.addAllocations(allocation(l.allocation()).toBuilder().setNode(l.node()));
+    }
+    return out.setNextPageToken(page.next() == null ? "" : page.next().toString()).build();
+  }
+
+  /** A List answer, decoded (validated as the core types are). */
+  public static ListPages.Page page(ListResponse r) {
+    List<ListPages.Listed> listed = new ArrayList<>(r.getAllocationsCount());
+    for (io.jipam.api.v1.Allocation a : r.getAllocationsList()) {
+      listed.add(new ListPages.Listed(allocation(a), a.getNode()));
+    }
+    return new ListPages.Page(listed, r.getNextPageToken().isEmpty() ? null
+        : address(r.getNextPageToken(), "next_page_token"));
   }
 
   /** The blocks of a Usage answer, decoded (validated as {@link BlockUsage} is). */

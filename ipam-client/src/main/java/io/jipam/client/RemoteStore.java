@@ -17,6 +17,7 @@ import io.jipam.core.store.capability.Inspection;
 import io.jipam.core.store.capability.ListPages;
 import io.jipam.core.store.capability.NodeReclaim;
 import io.jipam.core.store.capability.PoolBlocks;
+import io.jipam.core.store.capability.PoolStatus;
 import io.jipam.core.store.capability.Probe;
 import io.jipam.core.store.capability.ReclaimPolicy;
 import io.jipam.core.store.capability.ReclaimPreview;
@@ -24,15 +25,11 @@ import io.jipam.core.store.capability.ReclaimReport;
 import io.jipam.core.store.capability.RetainPreview;
 import io.jipam.api.v1.AllocateRequest;
 import io.jipam.api.v1.AllocationsResponse;
-import io.jipam.api.v1.Blocks;
-import io.jipam.api.v1.UsageResponse;
 import io.jipam.api.v1.FindRequest;
 import io.jipam.api.v1.IpamGrpcClient;
 import io.jipam.api.v1.ListPoolsRequest;
 import io.jipam.api.v1.ListPoolsResponse;
 import io.jipam.api.v1.ListRequest;
-import io.jipam.api.v1.ListResponse;
-import io.jipam.api.v1.PoolAllocations;
 import io.jipam.api.v1.PoolInfo;
 import io.jipam.api.v1.LiftFenceRequest;
 import io.jipam.api.v1.ReclaimNodeRequest;
@@ -124,28 +121,27 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
 
   @Override
   public List<Allocation> list(Pool pool) {
-    return list(ListRequest.newBuilder().setPool(WireMapping.pool(pool)).build());
+    List<Allocation> out = new ArrayList<>();
+    for (Listed l : list(pool, Filter.ALL)) {
+      out.add(l.allocation());
+    }
+    return out;
   }
 
   /**
-   * The pool's allocations that match the filter fields set in {@code query} (container ID,
-   * ifname, pod namespace, pod name), page by page; its pool, page size and token are set here.
+   * The pool's allocations matching {@code filter}, with the node that made each ({@code ""} where
+   * jipamd's store records none), in address order: List page by page, each page a call. A node
+   * filter is refused (UNSUPPORTED_FIELD) by a jipamd whose store records no node.
    */
-  public List<Allocation> list(Pool pool, ListRequest query) {
-    return list(query.toBuilder().setPool(WireMapping.pool(pool)).setPageToken("").build());
-  }
-
-  private List<Allocation> list(ListRequest first) {
-    List<Allocation> out = new ArrayList<>();
-    ListRequest r = first;
-    while (true) {
-      ListResponse page = channel.call(IpamGrpcClient.List, r, Retry.IDEMPOTENT);
-      out.addAll(WireMapping.fromAllocations(page.getAllocationsList()));
-      if (page.getNextPageToken().isEmpty()) {
-        return out;
-      }
-      r = r.toBuilder().setPageToken(page.getNextPageToken()).build();
-    }
+  public List<Listed> list(Pool pool, Filter filter) {
+    List<Listed> out = new ArrayList<>();
+    IpAddress after = null;
+    do {
+      Page page = page(pool, filter, after, 0);
+      out.addAll(page.allocations());
+      after = page.next();
+    } while (after != null);
+    return out;
   }
 
   @Override
@@ -177,53 +173,22 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
   }
 
   /**
-   * A pool jipamd serves, with its usage; {@code blocks} per block and node when its store has
-   * blocks, else null.
+   * Usage as jipamd answers it: per range set, and per block (with owners) when its store has
+   * blocks ({@link PoolStatus#hasBlocks}).
    */
-  public record PoolStatus(Pool pool, PoolUsage usage, Blocks blocks) {}
-
-  /** Usage as jipamd answers it: per range set, and per block and node when its store has blocks. */
-  public UsageResponse usageDetail(Pool pool) {
-    return channel.call(IpamGrpcClient.Usage, UsageRequest.newBuilder().setPool(WireMapping.pool(pool)).build(), Retry.IDEMPOTENT);
-  }
-
-  /** One List page as jipamd answers it; the request names the pool, filters, size and token. */
-  public ListResponse listPage(ListRequest request) {
-    return channel.call(IpamGrpcClient.List, request, Retry.IDEMPOTENT);
-  }
-
-  /** The page as jipamd's store pages it (List with the filter, the size and the position as token). */
-  @Override
-  public Page page(Pool pool, Filter filter, IpAddress after, int size) {
-    ListResponse r = listPage(ListRequest.newBuilder().setPool(WireMapping.pool(pool))
-        .setContainerId(filter.containerId()).setIfname(filter.ifname()).setPodNamespace(filter.podNamespace())
-        .setPodName(filter.podName()).setNode(filter.node()).setPageSize(size)
-        .setPageToken(after == null ? "" : after.toString()).build());
-    List<Listed> listed = new ArrayList<>(r.getAllocationsCount());
-    for (io.jipam.api.v1.Allocation a : r.getAllocationsList()) {
-      listed.add(new Listed(WireMapping.allocation(a), a.getNode()));
-    }
-    return new Page(listed, r.getNextPageToken().isEmpty() ? null
-        : WireMapping.address(r.getNextPageToken(), "next_page_token"));
+  public PoolStatus status(Pool pool) {
+    UsageRequest r = UsageRequest.newBuilder().setPool(WireMapping.pool(pool)).build();
+    return WireMapping.status(pool, channel.call(IpamGrpcClient.Usage, r, Retry.IDEMPOTENT));
   }
 
   /**
-   * As {@link #list(Pool, ListRequest)}, with each allocation's node; the query may filter by node
-   * (refused by a jipamd whose store records no node).
+   * The page as jipamd's store pages it (List with the filter, the size and the position as
+   * token); size 0 is jipamd's default page size, a size above its most is cut to it.
    */
-  public List<Listed> listWithNodes(Pool pool, ListRequest query) {
-    List<Listed> out = new ArrayList<>();
-    ListRequest r = query.toBuilder().setPool(WireMapping.pool(pool)).setPageToken("").build();
-    while (true) {
-      ListResponse page = listPage(r);
-      for (io.jipam.api.v1.Allocation a : page.getAllocationsList()) {
-        out.add(new Listed(WireMapping.allocation(a), a.getNode()));
-      }
-      if (page.getNextPageToken().isEmpty()) {
-        return out;
-      }
-      r = r.toBuilder().setPageToken(page.getNextPageToken()).build();
-    }
+  @Override
+  public Page page(Pool pool, Filter filter, IpAddress after, int size) {
+    ListRequest r = WireMapping.listRequest(pool, filter, after, size);
+    return WireMapping.page(channel.call(IpamGrpcClient.List, r, Retry.IDEMPOTENT));
   }
 
   /**
@@ -232,8 +197,8 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
    */
   @Override
   public PoolBlocks blockUsage(Pool pool) {
-    UsageResponse r = usageDetail(pool);
-    return new PoolBlocks(WireMapping.usage(r.getRangeSetsList()), WireMapping.blocks(r.getBlocks()));
+    PoolStatus status = status(pool);
+    return new PoolBlocks(status.usage(), status.hasBlocks() ? status.blocks() : List.of());
   }
 
   /**
@@ -243,7 +208,7 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
   @Override
   public Map<Attachment, String> allocatingNodes(Pool pool) {
     Map<Attachment, String> out = new LinkedHashMap<>();
-    for (Listed l : listWithNodes(pool, ListRequest.getDefaultInstance())) {
+    for (Listed l : list(pool, Filter.ALL)) {
       out.put(l.allocation().attachment(), l.node());
     }
     return out;
@@ -258,42 +223,28 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
   /** ReclaimNode; repeated after a transport failure (reclaiming a fenced node again finishes it). */
   @Override
   public ReclaimReport reclaimNode(String node, ReclaimPolicy policy) {
-    return WireMapping.report(node, reclaimNode(WireMapping.reclaimRequest(node, policy).build()));
+    return WireMapping.report(node, reclaim(WireMapping.reclaimRequest(node, policy).build()));
   }
 
   /** ReclaimNode's dry run. */
   @Override
   public ReclaimPreview previewReclaim(String node, ReclaimPolicy policy) {
-    return WireMapping.preview(node, reclaimNode(WireMapping.reclaimRequest(node, policy).setDryRun(true).build()));
+    return WireMapping.preview(node, reclaim(WireMapping.reclaimRequest(node, policy).setDryRun(true).build()));
   }
 
-  /** The pools jipamd serves, by name. */
+  /** The pools jipamd serves, by name, each with its usage (and blocks when its store has them). */
   public List<PoolStatus> pools() {
     ListPoolsResponse r = channel.call(IpamGrpcClient.ListPools, ListPoolsRequest.getDefaultInstance(), Retry.IDEMPOTENT);
-    List<PoolStatus> out = new ArrayList<>();
+    List<PoolStatus> out = new ArrayList<>(r.getPoolsCount());
     for (PoolInfo info : r.getPoolsList()) {
-      out.add(new PoolStatus(WireMapping.pool(info.getPool()), WireMapping.usage(info.getUsageList()),
-          info.hasBlocks() ? info.getBlocks() : null));
+      out.add(WireMapping.status(info));
     }
     return out;
   }
 
-  /**
-   * ReclaimNode as the request asks (force, quiet period, dry run): the report. Repeated after a
-   * transport failure: reclaiming a fenced node again finishes the reclaim.
-   */
-  public ReclaimNodeResponse reclaimNode(ReclaimNodeRequest request) {
+  /** ReclaimNode; repeated after a transport failure (reclaiming a fenced node again finishes it). */
+  private ReclaimNodeResponse reclaim(ReclaimNodeRequest request) {
     return channel.call(IpamGrpcClient.ReclaimNode, request, Retry.IDEMPOTENT);
-  }
-
-  /** One allocation message, decoded (validated as the core types are). */
-  public static Allocation allocation(io.jipam.api.v1.Allocation message) {
-    return WireMapping.allocation(message);
-  }
-
-  /** The allocations of one pool of a {@link ReclaimNodeResponse}, decoded. */
-  public static List<Allocation> allocations(PoolAllocations released) {
-    return WireMapping.fromAllocations(released.getAllocationsList());
   }
 
   /**

@@ -106,7 +106,7 @@ final class PoolDir {
   private final Path cursorTemp;
   /** Null: no fsync (host-local's default). */
   private final Forcer forcer;
-  /** The clock holds and cool-downs of this pool start and end by. */
+  /** The clock holds and cool-downs of this pool start and end by; null for the system clock. */
   final java.time.Clock clock;
 
   /**
@@ -126,7 +126,7 @@ final class PoolDir {
   }
 
   PoolDir(Path dataDir, String network, Forcer forcer) {
-    this(dataDir, network, forcer, java.time.Clock.systemUTC());
+    this(dataDir, network, forcer, null);
   }
 
   PoolDir(Path dataDir, String network, Forcer forcer, java.time.Clock clock) {

@@ -1,24 +1,23 @@
 package io.jipam.ctl;
 
-import io.jipam.client.RemoteStore;
 import io.jipam.core.store.capability.ListPages;
+import io.jipam.core.store.capability.PoolStatus;
+import io.jipam.core.store.capability.ReclaimPolicy;
+import io.jipam.core.store.capability.ReclaimPreview;
+import io.jipam.core.store.capability.ReclaimReport;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
-import io.jipam.api.v1.ListRequest;
-import io.jipam.api.v1.ReclaimNodeRequest;
-import io.jipam.api.v1.ReclaimNodeResponse;
-import io.jipam.api.v1.UsageResponse;
 import java.util.List;
 import java.util.Set;
 
 /**
  * What jipamctl's commands do with a store, wherever it is: a jipamd ({@link RemoteBackend}) or a
- * data dir or etcd store jipamctl opened itself ({@link DirectBackend}). Both answer as jipamd's
- * {@code jipam.v1} methods do ({@link io.jipam.server.grpc.ReadCalls} serves the reads of both). Blocking;
- * one command at a time.
+ * data dir or etcd store jipamctl opened itself ({@link DirectBackend}), in the store's domain
+ * types. Both answer alike: jipamd answers from the same store capabilities (and their fallbacks in
+ * core) that {@link DirectBackend} calls. Blocking; one command at a time.
  */
 interface Backend extends AutoCloseable {
   /** For messages: {@code jipamd at unix:/run/jipam/jipam.sock}, {@code data dir /var/lib/...}, ... */
@@ -27,10 +26,11 @@ interface Backend extends AutoCloseable {
   /** The pools there are, by name. */
   List<Pool> pools();
 
-  UsageResponse usage(Pool pool);
+  /** The pool's usage, with its blocks where the store has blocks. */
+  PoolStatus status(Pool pool);
 
-  /** The pool's allocations matching the filter fields of {@code filter}, with their nodes. */
-  List<ListPages.Listed> list(Pool pool, ListRequest filter);
+  /** The pool's allocations matching {@code filter}, with their nodes, in address order. */
+  List<ListPages.Listed> list(Pool pool, ListPages.Filter filter);
 
   List<Allocation> find(Pool pool, Attachment attachment);
 
@@ -46,16 +46,22 @@ interface Backend extends AutoCloseable {
 
   AllocationOutcome allocate(Pool pool, AllocationRequest request);
 
-  ReclaimNodeResponse reclaimNode(ReclaimNodeRequest request);
+  /** Fences the node and releases what it held (NOT_AVAILABLE when it looks alive, unforced). */
+  ReclaimReport reclaimNode(String node, ReclaimPolicy policy);
+
+  /** What {@link #reclaimNode} would release now and whether it would refuse; changes nothing. */
+  ReclaimPreview previewReclaim(String node, ReclaimPolicy policy);
 
   boolean liftFence(String node);
 
   /**
    * The store's claims (holds, reservations, cool-downs: {@code reserve}, {@code unreserve},
    * {@code reservations}, and the claims {@code list}, {@code show} and {@code release} see);
-   * empty when the store keeps none.
+   * empty when the store keeps none (the default).
    */
-  java.util.Optional<io.jipam.core.store.capability.Claims> claims();
+  default java.util.Optional<io.jipam.core.store.capability.Claims> claims() {
+    return java.util.Optional.empty();
+  }
 
   @Override
   void close();

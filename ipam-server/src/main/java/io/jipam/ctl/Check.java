@@ -3,7 +3,6 @@ package io.jipam.ctl;
 import static io.jipam.ctl.Formats.*;
 import io.jipam.core.store.capability.ListPages;
 
-import io.jipam.api.v1.ListRequest;
 import io.jipam.client.RemoteStore;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
@@ -77,7 +76,7 @@ final class Check extends Jipamctl.Base {
       findings.addAll(store.audit(p));
       Map<IpAddress, Attachment> byAddress = new HashMap<>();
       Map<String, IpAddress> bySet = new HashMap<>();
-      for (ListPages.Listed l : store.list(p, ListRequest.getDefaultInstance())) {
+      for (ListPages.Listed l : store.list(p, ListPages.Filter.ALL)) {
         Allocation a = l.allocation();
         allocations++;
         Attachment before = byAddress.putIfAbsent(a.address(), a.attachment());

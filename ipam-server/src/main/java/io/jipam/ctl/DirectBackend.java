@@ -1,7 +1,15 @@
 package io.jipam.ctl;
 
-import io.jipam.client.RemoteStore;
+import io.jipam.core.net.IpAddress;
+import io.jipam.core.store.capability.Inspection;
 import io.jipam.core.store.capability.ListPages;
+import io.jipam.core.store.capability.NodeReclaim;
+import io.jipam.core.store.capability.PoolDefinitions;
+import io.jipam.core.store.capability.PoolStatus;
+import io.jipam.core.store.capability.ReclaimPolicy;
+import io.jipam.core.store.capability.ReclaimPreview;
+import io.jipam.core.store.capability.ReclaimReport;
+import io.jipam.core.store.capability.RetainPreview;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.Allocation;
@@ -12,14 +20,8 @@ import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
 import io.jipam.etcd.EtcdStoreConfig;
 import io.jipam.etcd.EtcdStores;
+import io.jipam.hostlocal.FileSync;
 import io.jipam.hostlocal.HostLocalStores;
-import io.jipam.api.v1.ListRequest;
-import io.jipam.api.v1.ListResponse;
-import io.jipam.api.v1.ReclaimNodeRequest;
-import io.jipam.api.v1.ReclaimNodeResponse;
-import io.jipam.api.v1.UsageResponse;
-import io.jipam.server.grpc.ReadCalls;
-import io.jipam.server.grpc.ReclaimCalls;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -33,9 +35,11 @@ import java.util.TreeMap;
 
 /**
  * A store jipamctl opens itself, with no jipamd: a file data dir (host-local's layout, written by
- * host-local or jipam) or an etcd store. Reads go through {@link ReadCalls} and reclaims through
- * {@link ReclaimCalls}, exactly as jipamd serves them. Changes are the store's own atomic calls, so
- * they are safe beside plugins and jipamds working on the same store.
+ * host-local or jipam) or an etcd store. Reads and reclaims ask the store for its capabilities
+ * ({@link Inspection}, {@link ListPages}, {@link NodeReclaim}, ...) and use core's fallbacks where
+ * it has none ({@link PoolStatus#read}, {@link ListPages#of}, {@link RetainPreview#of}), as jipamd
+ * does when it serves them. Changes are the store's own atomic calls, so they are safe beside
+ * plugins and jipamds working on the same store.
  *
  * <p>Pools: a data dir does not hold ranges, so its pools are those the {@code --conf} files
  * define (a network directory with no config is named on stderr and left out); an etcd store's are
@@ -43,6 +47,9 @@ import java.util.TreeMap;
  * stored one (its order; ranges that differ are refused by the store at the first call).
  */
 final class DirectBackend implements Backend {
+  /** Allocations per page when listing: jipamd's largest List page. */
+  static final int PAGE_SIZE = 5000;
+
   private final IpamStore store;
   private final String description;
   private final Map<String, Pool> confPools;
@@ -66,7 +73,7 @@ final class DirectBackend implements Backend {
     } catch (IOException e) {
       throw new IpamException(ErrorCode.IO_FAILURE, "cannot list data dir " + dir + ": " + e.getMessage(), e);
     }
-    return new DirectBackend(HostLocalStores.open(dir, true), "data dir " + dir, confPools);
+    return new DirectBackend(HostLocalStores.open(dir, FileSync.FSYNC), "data dir " + dir, confPools);
   }
 
   /** An etcd store from a JSON file of the etcd store's keys (as jipamd's --etcd-config); node overrides its node. */
@@ -98,7 +105,7 @@ final class DirectBackend implements Backend {
   @Override
   public List<Pool> pools() {
     Map<String, Pool> all = new TreeMap<>();
-    for (Pool p : ReadCalls.definedPools(store)) {
+    for (Pool p : definedPools()) {
       all.put(p.name(), p);
     }
     all.putAll(confPools);
@@ -107,28 +114,25 @@ final class DirectBackend implements Backend {
 
   /** The pools the store itself defines (etcd), without the --conf ones. */
   List<Pool> definedPools() {
-    return ReadCalls.definedPools(store);
+    return store.capability(PoolDefinitions.class).map(PoolDefinitions::definedPools).orElse(List.of());
   }
 
   @Override
-  public UsageResponse usage(Pool pool) {
-    return ReadCalls.usage(store, pool);
+  public PoolStatus status(Pool pool) {
+    return PoolStatus.read(store, pool);
   }
 
   @Override
-  public List<ListPages.Listed> list(Pool pool, ListRequest filter) {
+  public List<ListPages.Listed> list(Pool pool, ListPages.Filter filter) {
+    ListPages pages = ListPages.of(store);
     List<ListPages.Listed> out = new ArrayList<>();
-    ListRequest r = filter.toBuilder().setPageSize(ReadCalls.MAX_PAGE_SIZE).setPageToken("").build();
-    while (true) {
-      ListResponse page = ReadCalls.list(store, pool, r);
-      for (io.jipam.api.v1.Allocation a : page.getAllocationsList()) {
-        out.add(new ListPages.Listed(RemoteStore.allocation(a), a.getNode()));
-      }
-      if (page.getNextPageToken().isEmpty()) {
-        return out;
-      }
-      r = r.toBuilder().setPageToken(page.getNextPageToken()).build();
-    }
+    IpAddress after = null;
+    do {
+      ListPages.Page page = pages.page(pool, filter, after, PAGE_SIZE);
+      out.addAll(page.allocations());
+      after = page.next();
+    } while (after != null);
+    return out;
   }
 
   @Override
@@ -148,12 +152,12 @@ final class DirectBackend implements Backend {
 
   @Override
   public List<Allocation> retainOnlyPreview(Pool pool, Set<Attachment> valid) {
-    return ReadCalls.retainOnlyPreview(store, pool, valid);
+    return RetainPreview.of(store).retainOnlyPreview(pool, valid);
   }
 
   @Override
   public List<String> audit(Pool pool) {
-    return ReadCalls.audit(store, pool);
+    return store.capability(Inspection.class).map(i -> i.audit(pool)).orElse(List.of());
   }
 
   @Override
@@ -162,13 +166,25 @@ final class DirectBackend implements Backend {
   }
 
   @Override
-  public ReclaimNodeResponse reclaimNode(ReclaimNodeRequest request) {
-    return ReclaimCalls.reclaimNode(store, request);
+  public ReclaimReport reclaimNode(String node, ReclaimPolicy policy) {
+    return reclaim("reclaim-node").reclaimNode(node, policy);
+  }
+
+  @Override
+  public ReclaimPreview previewReclaim(String node, ReclaimPolicy policy) {
+    return reclaim("reclaim-node").previewReclaim(node, policy);
   }
 
   @Override
   public boolean liftFence(String node) {
-    return ReclaimCalls.liftFence(store, node).getLifted();
+    return reclaim("lift-fence").liftFence(node);
+  }
+
+  /** The store's {@link NodeReclaim}; UNSUPPORTED_FIELD naming the store when it keeps no node affinity. */
+  private NodeReclaim reclaim(String command) {
+    return store.capability(NodeReclaim.class).orElseThrow(() -> new IpamException(ErrorCode.UNSUPPORTED_FIELD,
+        command + ": this store (" + store.getClass().getSimpleName() + ") keeps no node affinity; only the etcd"
+        + " store does"));
   }
 
   @Override

@@ -1,7 +1,9 @@
 package io.jipam.ctl;
 
-import io.jipam.client.RemoteStore;
+import io.jipam.core.store.capability.BlockUsage;
 import io.jipam.core.store.capability.ListPages;
+import io.jipam.core.store.capability.NodeUsage;
+import io.jipam.core.store.capability.PoolStatus;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.net.IpRange;
 import io.jipam.core.net.RangeSet;
@@ -10,11 +12,6 @@ import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
 import io.jipam.core.store.Printable;
-import io.jipam.api.v1.BlockUsage;
-import io.jipam.api.v1.Blocks;
-import io.jipam.api.v1.ListRequest;
-import io.jipam.api.v1.NodeUsage;
-import io.jipam.api.v1.UsageResponse;
 import java.io.PrintWriter;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -124,18 +121,9 @@ final class Formats {
   static final String LIST_HEADER = String.format("%-16s %-39s %-40s %-24s %s", "POOL", "ADDRESS", "ATTACHMENT", "POD",
       "NODE");
 
-  static PoolUsage usage(UsageResponse r) {
-    List<Long> used = new ArrayList<>();
-    List<Long> free = new ArrayList<>();
-    r.getRangeSetsList().forEach(u -> {
-      used.add(u.getAllocated());
-      free.add(u.getFree());
-    });
-    return new PoolUsage(used, free);
-  }
-
-  static JsonObject usageJson(Pool pool, UsageResponse r) {
-    PoolUsage usage = usage(r);
+  static JsonObject usageJson(PoolStatus status) {
+    Pool pool = status.pool();
+    PoolUsage usage = status.usage();
     JsonArray sets = new JsonArray();
     for (int i = 0; i < pool.rangeSets().size(); i++) {
       long used = usage.allocated().get(i);
@@ -145,18 +133,18 @@ final class Formats {
     }
     JsonObject out = new JsonObject().put("pool", pool.name()).put("order", pool.order().configName())
         .put("rangeSets", sets);
-    if (r.hasBlocks()) {
+    if (status.hasBlocks()) {
       JsonArray blocks = new JsonArray();
-      for (BlockUsage b : r.getBlocks().getBlocksList()) {
-        blocks.add(new JsonObject().put("rangeSet", b.getRangeSetIndex()).put("block", b.getCidr())
-            .put("node", b.getNode().isEmpty() ? null : b.getNode()).put("used", b.getAllocated())
-            .put("free", unsigned(b.getFree())).put("utilisation", ratio(b.getAllocated(), b.getFree())));
+      for (BlockUsage b : status.blocks()) {
+        blocks.add(new JsonObject().put("rangeSet", b.rangeSet()).put("block", b.block().toString())
+            .put("node", b.owner().isEmpty() ? null : b.owner()).put("used", b.used())
+            .put("free", unsigned(b.free())).put("utilisation", ratio(b.used(), b.free())));
       }
       JsonArray nodes = new JsonArray();
-      for (NodeUsage n : r.getBlocks().getNodesList()) {
-        nodes.add(new JsonObject().put("node", n.getNode().isEmpty() ? null : n.getNode())
-            .put("rangeSet", n.getRangeSetIndex()).put("blocks", n.getBlocks()).put("used", n.getAllocated())
-            .put("free", unsigned(n.getFree())).put("utilisation", ratio(n.getAllocated(), n.getFree())));
+      for (NodeUsage n : status.nodes()) {
+        nodes.add(new JsonObject().put("node", n.node().isEmpty() ? null : n.node())
+            .put("rangeSet", n.rangeSet()).put("blocks", n.blocks()).put("used", n.used())
+            .put("free", unsigned(n.free())).put("utilisation", ratio(n.used(), n.free())));
       }
       out.put("blocks", blocks).put("nodes", nodes);
     }
@@ -172,32 +160,30 @@ final class Formats {
       "UTILISATION");
 
   /** The text of one pool's usage: a line per range set, then per block and per node when there are blocks. */
-  static void usageText(PrintWriter out, Pool p, UsageResponse r) {
-    PoolUsage u = usage(r);
+  static void usageText(PrintWriter out, PoolStatus status) {
+    Pool p = status.pool();
+    PoolUsage u = status.usage();
     for (int i = 0; i < p.rangeSets().size(); i++) {
       out.println(String.format("%-16s %-4d %12d %22s  %s", e(p.name()), i, u.allocated().get(i),
           count(u.free().get(i)), bar(u.allocated().get(i), u.free().get(i))));
     }
-    blocksText(out, r);
+    blocksText(out, status);
   }
 
-  /** Per block and per node, when the answer has blocks; nothing otherwise. */
-  static void blocksText(PrintWriter out, UsageResponse r) {
-    if (!r.hasBlocks()) {
+  /** Per block and per node, when the store has blocks; nothing otherwise. */
+  static void blocksText(PrintWriter out, PoolStatus status) {
+    if (!status.hasBlocks()) {
       return;
     }
-    Blocks b = r.getBlocks();
     out.println(String.format("  %-43s %-4s %-24s %8s %8s  %s", "BLOCK", "SET", "NODE", "USED", "FREE", "UTILISATION"));
-    for (BlockUsage x : b.getBlocksList()) {
-      out.println(String.format("  %-43s %-4d %-24s %8d %8s  %s", x.getCidr(), x.getRangeSetIndex(),
-          x.getNode().isEmpty() ? "(no owner)" : e(x.getNode()), x.getAllocated(), count(x.getFree()),
-          bar(x.getAllocated(), x.getFree())));
+    for (BlockUsage x : status.blocks()) {
+      out.println(String.format("  %-43s %-4d %-24s %8d %8s  %s", x.block(), x.rangeSet(),
+          x.owner().isEmpty() ? "(no owner)" : e(x.owner()), x.used(), count(x.free()), bar(x.used(), x.free())));
     }
     out.println(String.format("  %-24s %-4s %6s %8s %8s  %s", "NODE", "SET", "BLOCKS", "USED", "FREE", "UTILISATION"));
-    for (NodeUsage x : b.getNodesList()) {
-      out.println(String.format("  %-24s %-4d %6d %8d %8s  %s", x.getNode().isEmpty() ? "(no owner)" : e(x.getNode()),
-          x.getRangeSetIndex(), x.getBlocks(), x.getAllocated(), count(x.getFree()),
-          bar(x.getAllocated(), x.getFree())));
+    for (NodeUsage x : status.nodes()) {
+      out.println(String.format("  %-24s %-4d %6d %8d %8s  %s", x.node().isEmpty() ? "(no owner)" : e(x.node()),
+          x.rangeSet(), x.blocks(), x.used(), count(x.free()), bar(x.used(), x.free())));
     }
   }
 
@@ -215,17 +201,13 @@ final class Formats {
     for (Pool p : Jipamctl.Base.pools(store, null)) {
       List<ListPages.Listed> found = new ArrayList<>();
       if (address != null) {
-        for (ListPages.Listed a : store.list(p, ListRequest.getDefaultInstance())) {
+        for (ListPages.Listed a : store.list(p, ListPages.Filter.ALL)) {
           if (a.allocation().address().equals(address)) {
             found.add(a);
           }
         }
       } else {
-        ListRequest.Builder q = ListRequest.newBuilder().setContainerId(containerId);
-        if (ifname != null) {
-          q.setIfname(ifname);
-        }
-        found.addAll(store.list(p, q.build()));
+        found.addAll(store.list(p, new ListPages.Filter(containerId, ifname == null ? "" : ifname, "", "", "")));
       }
       if (!found.isEmpty()) {
         out.put(p, found);

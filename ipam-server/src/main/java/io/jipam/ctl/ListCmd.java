@@ -3,8 +3,6 @@ package io.jipam.ctl;
 import static io.jipam.ctl.Formats.*;
 import io.jipam.core.store.capability.ListPages;
 
-import io.jipam.api.v1.ListRequest;
-import io.jipam.client.RemoteStore;
 import io.jipam.core.store.Claim;
 import io.jipam.core.store.Pool;
 import java.util.List;
@@ -23,29 +21,15 @@ final class ListCmd extends Jipamctl.Base {
 
   @Override
   int run(Backend store, boolean json) {
-    ListRequest.Builder q = ListRequest.newBuilder();
-    if (containerId != null) {
-      q.setContainerId(containerId);
-    }
-    if (ifname != null) {
-      q.setIfname(ifname);
-    }
-    if (podNamespace != null) {
-      q.setPodNamespace(podNamespace);
-    }
-    if (podName != null) {
-      q.setPodName(podName);
-    }
-    if (node != null) {
-      q.setNode(nodeName(node, "--node"));
-    }
+    ListPages.Filter filter = new ListPages.Filter(orEmpty(containerId), orEmpty(ifname), orEmpty(podNamespace),
+        orEmpty(podName), node == null ? "" : nodeName(node, "--node"));
     JsonArray all = new JsonArray();
     if (!json) {
       out().println(LIST_HEADER);
     }
     List<Pool> listed = pools(store, pool);
     for (Pool p : listed) {
-      for (ListPages.Listed a : store.list(p, q.build())) {
+      for (ListPages.Listed a : store.list(p, filter)) {
         if (json) {
           all.add(json(a, p.name()));
         } else {
@@ -77,5 +61,9 @@ final class ListCmd extends Jipamctl.Base {
       out().println(all.encodePrettily());
     }
     return 0;
+  }
+
+  private static String orEmpty(String option) {
+    return option == null ? "" : option;
   }
 }

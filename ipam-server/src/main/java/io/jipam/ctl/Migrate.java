@@ -11,7 +11,6 @@ import io.jipam.core.store.Attachment;
 import io.jipam.core.store.InterfaceName;
 import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
-import io.jipam.api.v1.ListRequest;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 import java.io.PrintWriter;
@@ -197,7 +196,7 @@ final class Migrate extends Jipamctl.Base {
     }
     // what the source holds, by attachment
     Map<Attachment, List<Allocation>> held = new TreeMap<>((a, b) -> a.toString().compareTo(b.toString()));
-    for (ListPages.Listed l : source.list(sourcePool, ListRequest.getDefaultInstance())) {
+    for (ListPages.Listed l : source.list(sourcePool, ListPages.Filter.ALL)) {
       if (!fromEtcd || node.equals(l.node())) {
         held.computeIfAbsent(l.allocation().attachment(), k -> new ArrayList<>()).add(l.allocation());
       }
@@ -220,7 +219,7 @@ final class Migrate extends Jipamctl.Base {
     Map<IpAddress, Attachment> holderOf = new HashMap<>();
     Map<Attachment, List<IpAddress>> targetHolds = new HashMap<>();
     for (ListPages.Listed l : !targetHasPool ? List.<ListPages.Listed>of()
-        : target.list(p, ListRequest.getDefaultInstance())) {
+        : target.list(p, ListPages.Filter.ALL)) {
       holderOf.put(l.allocation().address(), l.allocation().attachment());
       targetHolds.computeIfAbsent(l.allocation().attachment(), k -> new ArrayList<>()).add(l.allocation().address());
     }

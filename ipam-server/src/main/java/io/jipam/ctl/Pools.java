@@ -2,9 +2,9 @@ package io.jipam.ctl;
 
 import static io.jipam.ctl.Formats.*;
 
-import io.jipam.api.v1.UsageResponse;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
+import io.jipam.core.store.capability.PoolStatus;
 import io.vertx.core.json.JsonArray;
 import picocli.CommandLine.Command;
 
@@ -15,12 +15,12 @@ final class Pools extends Jipamctl.Base {
   int run(Backend store, boolean json) {
     JsonArray all = new JsonArray();
     for (Pool p : store.pools()) {
-      UsageResponse r = store.usage(p);
+      PoolStatus status = store.status(p);
       if (json) {
-        all.add(usageJson(p, r));
+        all.add(usageJson(status));
         continue;
       }
-      PoolUsage u = usage(r);
+      PoolUsage u = status.usage();
       out().println(e(p.name()) + " (" + p.order().configName() + ")");
       for (int i = 0; i < p.rangeSets().size(); i++) {
         long used = u.allocated().get(i);
@@ -28,7 +28,7 @@ final class Pools extends Jipamctl.Base {
         out().println("  set " + i + ": " + ranges(p.rangeSets().get(i)) + "  used " + used + "  free "
             + count(free) + "  " + bar(used, free));
       }
-      blocksText(out(), r);
+      blocksText(out(), status);
     }
     if (json) {
       out().println(all.encodePrettily());

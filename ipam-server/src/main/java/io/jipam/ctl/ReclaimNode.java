@@ -2,15 +2,18 @@ package io.jipam.ctl;
 
 import static io.jipam.ctl.Formats.*;
 
-import io.jipam.api.v1.PoolAllocations;
-import io.jipam.api.v1.ReclaimNodeRequest;
-import io.jipam.api.v1.ReclaimNodeResponse;
-import io.jipam.client.RemoteStore;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.Allocation;
+import io.jipam.core.store.capability.ReclaimPolicy;
+import io.jipam.core.store.capability.ReclaimPreview;
+import io.jipam.core.store.capability.ReclaimReport;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -32,10 +35,11 @@ final class ReclaimNode extends Jipamctl.Base {
     if (quietSeconds < 0) {
       throw IpamException.invalidConfig("--quiet-period %d is negative", quietSeconds);
     }
-    ReclaimNodeResponse r;
+    ReclaimPolicy policy = new ReclaimPolicy(quietSeconds == 0 ? ReclaimPolicy.DEFAULT_QUIET_PERIOD
+        : Duration.ofSeconds(quietSeconds), force);
+    Result r;
     try {
-      r = store.reclaimNode(ReclaimNodeRequest.newBuilder().setNode(node).setForce(force).setDryRun(dryRun)
-          .setQuietPeriodSeconds(quietSeconds).build());
+      r = dryRun ? Result.of(store.previewReclaim(node, policy), policy) : Result.of(store.reclaimNode(node, policy));
     } catch (IpamException e) {
       if (e.code() == ErrorCode.NOT_AVAILABLE) {
         spec.commandLine().getErr().println("jipamctl: " + e.getMessage());
@@ -50,42 +54,57 @@ final class ReclaimNode extends Jipamctl.Base {
     } else {
       text(r);
     }
-    return r.getWouldRefuse() ? 1 : 0;
+    return r.wouldRefuse() ? 1 : 0;
   }
 
-  private void text(ReclaimNodeResponse r) {
-    String seen = r.getLastSeen().isEmpty() ? "never seen committing" : "last seen " + r.getLastSeen();
-    if (r.getDryRun()) {
-      out().println("node " + node + ": " + seen + (r.getLooksAlive() ? ", within the quiet period (looks alive)" : "")
-          + (r.getFenced() ? ", fenced already" : ""));
-      out().println(r.getWouldRefuse() ? "a reclaim would be refused (nothing would change); --force overrides"
-          : "a reclaim would " + (r.getForced() ? "be forced and " : "") + "fence it and release:");
+  /**
+   * What a reclaim or its dry run answered, as printed: a reclaim reads {@code looksAlive} as
+   * {@code forced} (it went on although the node looked alive) and is never refused nor fenced
+   * before; a dry run is {@code forced} when the node looks alive, is not fenced and the policy
+   * forces, and deletes nothing.
+   */
+  private record Result(boolean dryRun, Instant lastSeen, boolean looksAlive, boolean forced, boolean fenced,
+      boolean wouldRefuse, Map<String, List<Allocation>> released, int blocksDeleted, int blocksOrphaned,
+      int affinitiesRemoved) {
+
+    static Result of(ReclaimReport r) {
+      return new Result(false, r.lastSeen(), r.forced(), r.forced(), false, false, r.released(), r.blocksDeleted(),
+          r.blocksOrphaned(), r.affinitiesRemoved());
+    }
+
+    static Result of(ReclaimPreview p, ReclaimPolicy policy) {
+      return new Result(true, p.lastSeen(), p.looksAlive(), p.looksAlive() && !p.fenced() && policy.force(),
+          p.fenced(), p.refused(policy), p.held(), 0, 0, 0);
+    }
+  }
+
+  private void text(Result r) {
+    String seen = r.lastSeen() == null ? "never seen committing" : "last seen " + r.lastSeen();
+    if (r.dryRun()) {
+      out().println("node " + node + ": " + seen + (r.looksAlive() ? ", within the quiet period (looks alive)" : "")
+          + (r.fenced() ? ", fenced already" : ""));
+      out().println(r.wouldRefuse() ? "a reclaim would be refused (nothing would change); --force overrides"
+          : "a reclaim would " + (r.forced() ? "be forced and " : "") + "fence it and release:");
     } else {
-      out().println("node " + node + ": " + seen + (r.getForced() ? ", forced" : "") + "; fenced (jipamctl lift-fence "
+      out().println("node " + node + ": " + seen + (r.forced() ? ", forced" : "") + "; fenced (jipamctl lift-fence "
           + node + " lets it allocate again)");
     }
-    for (PoolAllocations p : r.getReleasedList()) {
-      for (Allocation a : RemoteStore.allocations(p)) {
-        out().println((r.getDryRun() ? "would release " : "released ") + Formats.text(a, p.getPool()));
-      }
-    }
-    if (!r.getDryRun()) {
-      out().println("blocks deleted " + r.getBlocksDeleted() + ", orphaned " + r.getBlocksOrphaned()
-          + ", affinities removed " + r.getAffinitiesRemoved());
+    r.released().forEach((pool, list) -> list.forEach(a ->
+        out().println((r.dryRun() ? "would release " : "released ") + Formats.text(a, pool))));
+    if (!r.dryRun()) {
+      out().println("blocks deleted " + r.blocksDeleted() + ", orphaned " + r.blocksOrphaned()
+          + ", affinities removed " + r.affinitiesRemoved());
     }
   }
 
-  private static JsonObject json(ReclaimNodeResponse r) {
+  private static JsonObject json(Result r) {
     JsonArray released = new JsonArray();
-    for (PoolAllocations p : r.getReleasedList()) {
-      for (Allocation a : RemoteStore.allocations(p)) {
-        released.add(Formats.json(a, p.getPool()));
-      }
-    }
-    return new JsonObject().put("dryRun", r.getDryRun()).put("lastSeen", r.getLastSeen().isEmpty() ? null : r.getLastSeen())
-        .put("looksAlive", r.getLooksAlive()).put("forced", r.getForced()).put("fenced", r.getFenced())
-        .put("wouldRefuse", r.getWouldRefuse()).put("released", released)
-        .put("blocksDeleted", r.getBlocksDeleted()).put("blocksOrphaned", r.getBlocksOrphaned())
-        .put("affinitiesRemoved", r.getAffinitiesRemoved());
+    r.released().forEach((pool, list) -> list.forEach(a -> released.add(Formats.json(a, pool))));
+    return new JsonObject().put("dryRun", r.dryRun())
+        .put("lastSeen", r.lastSeen() == null ? null : r.lastSeen().toString())
+        .put("looksAlive", r.looksAlive()).put("forced", r.forced()).put("fenced", r.fenced())
+        .put("wouldRefuse", r.wouldRefuse()).put("released", released)
+        .put("blocksDeleted", r.blocksDeleted()).put("blocksOrphaned", r.blocksOrphaned())
+        .put("affinitiesRemoved", r.affinitiesRemoved());
   }
 }

@@ -2,6 +2,10 @@ package io.jipam.ctl;
 
 import io.jipam.client.RemoteStore;
 import io.jipam.core.store.capability.ListPages;
+import io.jipam.core.store.capability.PoolStatus;
+import io.jipam.core.store.capability.ReclaimPolicy;
+import io.jipam.core.store.capability.ReclaimPreview;
+import io.jipam.core.store.capability.ReclaimReport;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.Allocation;
@@ -9,10 +13,6 @@ import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
-import io.jipam.api.v1.ListRequest;
-import io.jipam.api.v1.ReclaimNodeRequest;
-import io.jipam.api.v1.ReclaimNodeResponse;
-import io.jipam.api.v1.UsageResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -120,13 +120,13 @@ final class RemoteBackend implements Backend {
   }
 
   @Override
-  public UsageResponse usage(Pool pool) {
-    return call(() -> store.usageDetail(pool));
+  public PoolStatus status(Pool pool) {
+    return call(() -> store.status(pool));
   }
 
   @Override
-  public List<ListPages.Listed> list(Pool pool, ListRequest filter) {
-    return call(() -> store.listWithNodes(pool, filter));
+  public List<ListPages.Listed> list(Pool pool, ListPages.Filter filter) {
+    return call(() -> store.list(pool, filter));
   }
 
   @Override
@@ -160,8 +160,13 @@ final class RemoteBackend implements Backend {
   }
 
   @Override
-  public ReclaimNodeResponse reclaimNode(ReclaimNodeRequest request) {
-    return call(() -> store.reclaimNode(request));
+  public ReclaimReport reclaimNode(String node, ReclaimPolicy policy) {
+    return call(() -> store.reclaimNode(node, policy));
+  }
+
+  @Override
+  public ReclaimPreview previewReclaim(String node, ReclaimPolicy policy) {
+    return call(() -> store.previewReclaim(node, policy));
   }
 
   @Override

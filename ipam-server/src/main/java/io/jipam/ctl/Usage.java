@@ -2,8 +2,8 @@ package io.jipam.ctl;
 
 import static io.jipam.ctl.Formats.*;
 
-import io.jipam.api.v1.UsageResponse;
 import io.jipam.core.store.Pool;
+import io.jipam.core.store.capability.PoolStatus;
 import io.vertx.core.json.JsonArray;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -20,11 +20,11 @@ final class Usage extends Jipamctl.Base {
       out().println(USAGE_HEADER);
     }
     for (Pool p : pools(store, pool)) {
-      UsageResponse r = store.usage(p);
+      PoolStatus status = store.status(p);
       if (json) {
-        all.add(usageJson(p, r));
+        all.add(usageJson(status));
       } else {
-        usageText(out(), p, r);
+        usageText(out(), status);
       }
     }
     if (json) {

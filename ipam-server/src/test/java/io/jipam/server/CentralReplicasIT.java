@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.Client;
 import io.etcd.jetcd.options.GetOption;
-import io.jipam.api.v1.ListRequest;
 import io.jipam.client.RemoteStore;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
@@ -125,11 +124,11 @@ class CentralReplicasIT {
       assertEquals(total, cycles.get());
 
       Set<String> owners = new TreeSet<>();
-      operator.usageDetail(pool).getBlocks().getBlocksList().forEach(b -> owners.add(b.getNode()));
+      operator.status(pool).blocks().forEach(b -> owners.add(b.owner()));
       assertTrue(nodes.containsAll(owners), "block owners " + owners);
       Set<String> handleNodes = new TreeSet<>();
       Set<IpAddress> listed = new java.util.HashSet<>();
-      for (ListPages.Listed l : operator.listWithNodes(pool, ListRequest.getDefaultInstance())) {
+      for (ListPages.Listed l : operator.list(pool, ListPages.Filter.ALL)) {
         handleNodes.add(l.node());
         assertTrue(listed.add(l.allocation().address()), "listed twice: " + l);
       }

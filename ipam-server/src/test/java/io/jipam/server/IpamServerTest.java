@@ -18,7 +18,9 @@ import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.memory.MemoryStores;
 import io.jipam.core.testing.TestPools;
-import io.jipam.api.v1.ListRequest;
+import io.jipam.core.store.capability.ListPages;
+import io.jipam.core.store.capability.PoolStatus;
+import io.jipam.core.store.capability.ReclaimPolicy;
 import io.jipam.server.metrics.CallLog;
 import java.io.ByteArrayOutputStream;
 import java.net.UnixDomainSocketAddress;
@@ -81,11 +83,11 @@ class IpamServerTest {
     for (int i = 1; i < all.size(); i++) {
       assertTrue(all.get(i - 1).address().compareTo(all.get(i).address()) < 0, "ordered at " + i);
     }
-    List<Allocation> system = remote.list(pool, ListRequest.newBuilder().setPodNamespace("kube-system").build());
+    List<ListPages.Listed> system = remote.list(pool, new ListPages.Filter("", "", "kube-system", "", ""));
     assertEquals(400, system.size());
-    assertTrue(system.stream().allMatch(a -> a.pod().namespace().equals("kube-system")));
-    List<Allocation> one = remote.list(pool, ListRequest.newBuilder().setContainerId("c7").build());
-    assertEquals(List.of(new Attachment("c7", "eth0")), one.stream().map(Allocation::attachment).toList());
+    assertTrue(system.stream().allMatch(l -> l.allocation().pod().namespace().equals("kube-system")));
+    List<ListPages.Listed> one = remote.list(pool, new ListPages.Filter("c7", "", "", "", ""));
+    assertEquals(List.of(new Attachment("c7", "eth0")), one.stream().map(l -> l.allocation().attachment()).toList());
   }
 
   @Test
@@ -93,7 +95,7 @@ class IpamServerTest {
     Pool a = pool("a", "198.18.0.0/24", "fd00:a::/64");
     remote.allocate(a, AllocationRequest.of(new Attachment("c1", "eth0")));
     remote.usage(pool("b", "198.18.1.0/24"));
-    List<RemoteStore.PoolStatus> pools = remote.pools();
+    List<PoolStatus> pools = remote.pools();
     assertEquals(List.of("a", "b"), pools.stream().map(p -> p.pool().name()).toList());
     assertEquals(a, pools.get(0).pool());
     assertEquals(List.of(1L, 1L), pools.get(0).usage().allocated());
@@ -101,7 +103,7 @@ class IpamServerTest {
 
   @Test
   void reclaimNode_storeWithoutNodes_unsupportedFieldNotSilence() {
-    IpamException e = assertThrows(IpamException.class, () -> remote.reclaimNode(io.jipam.api.v1.ReclaimNodeRequest.newBuilder().setNode("node-1").build()));
+    IpamException e = assertThrows(IpamException.class, () -> remote.reclaimNode("node-1", ReclaimPolicy.DEFAULT));
     assertEquals(ErrorCode.UNSUPPORTED_FIELD, e.code(), e.getMessage());
   }
 

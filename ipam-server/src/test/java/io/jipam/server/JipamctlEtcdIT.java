@@ -227,7 +227,7 @@ class JipamctlEtcdIT {
         IpamServer.Settings.unix(dir.resolve("f.sock")), CallLog.quiet());
          RemoteStore r = RemoteStore.connect(RemoteStore.Target.parse("unix:" + dir.resolve("f.sock")))) {
       r.allocate(POOL, AllocationRequest.of(new Attachment("f0", "eth0")));
-      assertFalse(r.usageDetail(POOL).hasBlocks());
+      assertFalse(r.status(POOL).hasBlocks());
       assertNull(r.pools().get(0).blocks());
       CtlRun byNode = CtlRun.of("list", "--node", "node-a", "--server", "unix:" + dir.resolve("f.sock"));
       assertEquals(1, byNode.exit(), byNode.toString());

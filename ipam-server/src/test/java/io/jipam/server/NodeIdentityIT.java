@@ -10,8 +10,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.etcd.jetcd.ByteSequence;
 import io.etcd.jetcd.Client;
 import io.etcd.jetcd.options.GetOption;
-import io.jipam.api.v1.ListRequest;
-import io.jipam.api.v1.ReclaimNodeRequest;
 import io.jipam.client.RemoteStore;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.net.IpAddress;
@@ -26,9 +24,8 @@ import io.jipam.core.store.Pool;
 import io.jipam.core.testing.TestPools;
 import io.jipam.etcd.EtcdStoreConfig;
 import io.jipam.etcd.EtcdStores;
-import io.jipam.api.WireMapping;
-import io.jipam.api.v1.ListRequest;
-import io.jipam.api.v1.ReclaimNodeRequest;
+import io.jipam.core.net.IpAddress;
+import io.jipam.core.store.capability.ReclaimPolicy;
 import io.jipam.server.grpc.CallerIdentity;
 import io.jipam.server.metrics.CallLog;
 import io.jipam.server.pools.NodeStores;
@@ -178,9 +175,8 @@ class NodeIdentityIT {
     refused.put("find B's attachment", () -> a.find(pool, att("b1")));
     refused.put("release B's attachment", () -> a.release(pool, att("b1")));
     refused.put("allocate B's attachment", () -> a.allocate(pool, AllocationRequest.of(att("b1"))));
-    refused.put("list node-b", () -> a.list(pool, ListRequest.newBuilder().setNode("node-b").build()));
-    refused.put("reclaim node-b", () -> a.reclaimNode(ReclaimNodeRequest.newBuilder().setNode("node-b")
-        .setForce(true).build()));
+    refused.put("list node-b", () -> a.list(pool, new ListPages.Filter("", "", "", "", "node-b")));
+    refused.put("reclaim node-b", () -> a.reclaimNode("node-b", ReclaimPolicy.FORCE));
     refused.put("audit", () -> a.audit(pool));
     refused.put("lift a fence", () -> a.liftFence("node-b"));
     IpAddress some = IpAddress.parse("198.18.12.9");
@@ -208,8 +204,8 @@ class NodeIdentityIT {
     RemoteStore operator = client(central, "admin", null);
     assertEquals(List.of(), operator.audit(pool));
     assertEquals(1, operator.find(pool, att("b1")).size());
-    var report = operator.reclaimNode(ReclaimNodeRequest.newBuilder().setNode("node-a").setForce(true).build());
-    assertEquals(1, report.getReleased(0).getAllocationsCount());
+    var report = operator.reclaimNode("node-a", ReclaimPolicy.FORCE);
+    assertEquals(1, report.allocationsReleased());
     assertEquals(Map.of("b1", "node-b"), nodes(operator, null), "exactly node A's released");
     assertTrue(operator.liftFence("node-a"));
     RemoteStore gcForB = client(central, "admin", "node-b");
@@ -243,16 +239,16 @@ class NodeIdentityIT {
       allocated((i % 3 == 0 ? b : a).allocate(pool, AllocationRequest.of(att("p" + i))));
     }
     RemoteStore operator = client(central, null, null);
-    ListRequest.Builder q = ListRequest.newBuilder().setPool(WireMapping.pool(pool)).setPageSize(40);
-    List<io.jipam.api.v1.Allocation> listed = new ArrayList<>();
+    List<ListPages.Listed> listed = new ArrayList<>();
     int pages = 0;
+    IpAddress after = null;
     do {
-      io.jipam.api.v1.ListResponse page = operator.listPage(q.build());
-      assertTrue(page.getAllocationsCount() <= 40, page.toString());
-      listed.addAll(page.getAllocationsList());
-      q.setPageToken(page.getNextPageToken());
+      ListPages.Page page = operator.page(pool, ListPages.Filter.ALL, after, 40);
+      assertTrue(page.allocations().size() <= 40, page.toString());
+      listed.addAll(page.allocations());
+      after = page.next();
       pages++;
-    } while (!q.getPageToken().isEmpty());
+    } while (after != null);
     assertEquals(4, pages);
     assertEquals(130, listed.size());
     Map<String, String> expected = new TreeMap<>();
@@ -260,11 +256,10 @@ class NodeIdentityIT {
       expected.put("p" + i, i % 3 == 0 ? "node-b" : "node-a");
     }
     Map<String, String> got = new TreeMap<>();
-    listed.forEach(x -> assertNull(got.put(x.getAttachment().getContainerId(), x.getNode()), x.toString()));
+    listed.forEach(x -> assertNull(got.put(x.allocation().attachment().containerId(), x.node()), x.toString()));
     assertEquals(expected, got);
-    List<String> addresses = listed.stream().map(io.jipam.api.v1.Allocation::getAddress).toList();
-    assertEquals(addresses.stream().map(io.jipam.core.net.IpAddress::parse).sorted().map(Object::toString).toList(),
-        addresses, "address order");
+    List<IpAddress> addresses = listed.stream().map(x -> x.allocation().address()).toList();
+    assertEquals(addresses.stream().sorted().toList(), addresses, "address order");
     assertEquals(44, nodes(operator, "node-b").size());
     assertTrue(nodes(operator, "node-b").values().stream().allMatch("node-b"::equals));
     CtlRun list = CtlRun.of("--server", "127.0.0.1:" + central.tcpPort(), "--insecure", "list");
@@ -319,8 +314,8 @@ class NodeIdentityIT {
   /** Each listed attachment's container ID and node. */
   private Map<String, String> nodes(RemoteStore s, String node) {
     Map<String, String> out = new TreeMap<>();
-    ListRequest q = node == null ? ListRequest.getDefaultInstance() : ListRequest.newBuilder().setNode(node).build();
-    for (ListPages.Listed l : s.listWithNodes(pool, q)) {
+    ListPages.Filter q = node == null ? ListPages.Filter.ALL : new ListPages.Filter("", "", "", "", node);
+    for (ListPages.Listed l : s.list(pool, q)) {
       out.put(l.allocation().attachment().containerId(), l.node());
     }
     return out;
@@ -328,7 +323,7 @@ class NodeIdentityIT {
 
   private Set<String> owners(RemoteStore s) {
     Set<String> out = new java.util.TreeSet<>();
-    s.usageDetail(pool).getBlocks().getBlocksList().forEach(blk -> out.add(blk.getNode()));
+    s.status(pool).blocks().forEach(blk -> out.add(blk.owner()));
     return out;
   }
 

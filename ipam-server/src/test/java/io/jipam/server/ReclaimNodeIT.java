@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jipam.api.GrpcErrors;
-import io.jipam.api.WireMapping;
+import io.jipam.core.store.capability.ListPages;
 import io.jipam.client.RemoteStore;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
@@ -192,15 +192,15 @@ class ReclaimNodeIT {
     java.util.Set<String> before = etcdKeys();
     for (String bad : BAD_NODES) {
       String quoted = io.jipam.core.store.Printable.quote(bad);
-      IpamException reclaim = assertThrows(IpamException.class, () -> b.reclaimNode(
-          io.jipam.api.v1.ReclaimNodeRequest.newBuilder().setNode(bad).setForce(true).build()));
+      IpamException reclaim = assertThrows(IpamException.class, () -> b.reclaimNode(bad,
+          io.jipam.core.store.capability.ReclaimPolicy.FORCE));
       assertEquals(ErrorCode.INVALID_CONFIG, reclaim.code(), reclaim.getMessage());
       assertTrue(reclaim.getMessage().contains("ReclaimNode: invalid node name " + quoted), reclaim.getMessage());
       IpamException lift = assertThrows(IpamException.class, () -> b.liftFence(bad));
       assertEquals(ErrorCode.INVALID_CONFIG, lift.code(), lift.getMessage());
       assertTrue(lift.getMessage().contains("LiftFence: invalid node name " + quoted), lift.getMessage());
-      IpamException list = assertThrows(IpamException.class, () -> b.listPage(
-          io.jipam.api.v1.ListRequest.newBuilder().setPool(WireMapping.pool(other)).setNode(bad).build()));
+      IpamException list = assertThrows(IpamException.class, () -> b.page(other,
+          new ListPages.Filter("", "", "", "", bad), null, 0));
       assertEquals(ErrorCode.INVALID_CONFIG, list.code(), list.getMessage());
       assertTrue(list.getMessage().contains("invalid node name " + quoted), list.getMessage());
     }

@@ -12,6 +12,7 @@ import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.memory.MemoryStores;
+import io.jipam.core.testing.ForwardingStore;
 import io.jipam.hostlocal.HostLocalStores;
 import io.jipam.server.metrics.CallLog;
 import io.jipam.testkit.Await;
@@ -109,7 +110,7 @@ class ShutdownIT {
     java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
     java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
     IpamStore memory = MemoryStores.open();
-    IpamStore slow = new IpamStore() {
+    IpamStore slow = new ForwardingStore(memory) {
       @Override
       public AllocationOutcome allocate(Pool pool, AllocationRequest request) {
         entered.countDown();
@@ -119,36 +120,6 @@ class ShutdownIT {
           Thread.currentThread().interrupt();
         }
         return memory.allocate(pool, request);
-      }
-
-      @Override
-      public List<Allocation> release(Pool pool, Attachment attachment) {
-        return memory.release(pool, attachment);
-      }
-
-      @Override
-      public List<Allocation> find(Pool pool, Attachment attachment) {
-        return memory.find(pool, attachment);
-      }
-
-      @Override
-      public List<Allocation> list(Pool pool) {
-        return memory.list(pool);
-      }
-
-      @Override
-      public List<Allocation> retainOnly(Pool pool, Set<Attachment> valid) {
-        return memory.retainOnly(pool, valid);
-      }
-
-      @Override
-      public io.jipam.core.store.PoolUsage usage(Pool pool) {
-        return memory.usage(pool);
-      }
-
-      @Override
-      public void close() {
-        memory.close();
       }
     };
     Path socket = dir.resolve("bound.sock");

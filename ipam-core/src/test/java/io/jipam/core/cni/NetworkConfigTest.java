@@ -163,7 +163,32 @@ class NetworkConfigTest {
         Arguments.of(conf("'subnet':'198.18.0.0/24','resolvConf':'/dev/zero'"), ErrorCode.INVALID_CONFIG, "/dev/zero is not a regular file"),
         Arguments.of(conf("'subnet':'198.18.0.0/24','resolvConf':'/tmp'"), ErrorCode.INVALID_CONFIG, "/tmp is not a regular file"),
         Arguments.of("{'cniVersion':'1.1.0','name':'n','ipam':{'type':'jipam','subnet':'198.18.0.0/24'},"
-            + "'cni.dev/valid-attachments':[{'containerID':'a','ifname':'a\\udcff'}]}", ErrorCode.INVALID_CONFIG, "a\\xff"));
+            + "'cni.dev/valid-attachments':[{'containerID':'a','ifname':'a\\udcff'}]}", ErrorCode.INVALID_CONFIG, "a\\xff"),
+        // issue 22: sticky and reuseDelaySeconds
+        Arguments.of(conf("'subnet':'198.18.0.0/24','sticky':{}"), ErrorCode.INVALID_CONFIG,
+            "ipam.sticky.pods is missing or empty"),
+        Arguments.of(conf("'subnet':'198.18.0.0/24','sticky':{'pods':['db/[a]']}"), ErrorCode.INVALID_CONFIG,
+            "ipam.sticky.pods[0]: pattern \"db/[a]\": name \"[a]\" may hold only"),
+        Arguments.of(conf("'subnet':'198.18.0.0/24','sticky':{'pods':['db']}"), ErrorCode.INVALID_CONFIG,
+            "pod pattern \"db\" must be NAMESPACE/NAME"),
+        Arguments.of(conf("'subnet':'198.18.0.0/24','sticky':{'pods':['/x']}"), ErrorCode.INVALID_CONFIG,
+            "has an empty namespace"),
+        Arguments.of(conf("'subnet':'198.18.0.0/24','sticky':{'pods':[5]}"), ErrorCode.INVALID_CONFIG,
+            "ipam.sticky.pods entries must be strings, not 5"),
+        Arguments.of(conf("'subnet':'198.18.0.0/24','sticky':{'pods':['db/*'],'holdSeconds':0}"), ErrorCode.INVALID_CONFIG,
+            "ipam.sticky.holdSeconds 0 is out of range: 1 to 2592000"),
+        Arguments.of(conf("'subnet':'198.18.0.0/24','sticky':{'pods':['db/*'],'holdSeconds':'1h'}"),
+            ErrorCode.INVALID_CONFIG, "ipam.sticky.holdSeconds must be an integer"),
+        Arguments.of(conf("'subnet':'198.18.0.0/24','sticky':{'pods':['db/*'],'maxHeldPercent':0}"),
+            ErrorCode.INVALID_CONFIG, "ipam.sticky.maxHeldPercent 0 is out of range: 1 to 100"),
+        Arguments.of(conf("'subnet':'198.18.0.0/24','sticky':{'pods':['db/*'],'maxHeldPercent':9999999999}"),
+            ErrorCode.INVALID_CONFIG, "ipam.sticky.maxHeldPercent 9999999999 is out of range"),
+        Arguments.of(conf("'subnet':'198.18.0.0/24','sticky':true"), ErrorCode.INVALID_CONFIG,
+            "ipam.sticky must be an object, not true"),
+        Arguments.of(conf("'subnet':'198.18.0.0/24','reuseDelaySeconds':-1"), ErrorCode.INVALID_CONFIG,
+            "ipam.reuseDelaySeconds -1 is out of range: 0 to 86400"),
+        Arguments.of(conf("'subnet':'198.18.0.0/24','reuseDelaySeconds':1.5"), ErrorCode.INVALID_CONFIG,
+            "ipam.reuseDelaySeconds must be an integer"));
   }
 
   @ParameterizedTest(name = "[{index}] {2}")
@@ -172,6 +197,25 @@ class NetworkConfigTest {
     IpamException e = assertThrows(IpamException.class, () -> parse(json));
     assertEquals(code, e.code(), e.getMessage());
     assertTrue(e.getMessage().contains(named), () -> "message \"" + e.getMessage() + "\" should name " + named);
+  }
+
+  /** Issue 22: sticky and reuseDelaySeconds become the pool's policy; absent, the pool has none. */
+  @Test
+  void from_stickyAndReuseDelay_becomeThePoolsPolicy() {
+    NetworkConfig config = parse(conf("'subnet':'198.18.0.0/24','sticky':{'pods':['db/*','*/web-?'],"
+        + "'holdSeconds':60,'maxHeldPercent':10},'reuseDelaySeconds':30"));
+    io.jipam.core.store.AddressPolicy policy = config.ipam().pool().policy();
+    assertEquals(List.of(io.jipam.core.store.PodPattern.parse("db/*"), io.jipam.core.store.PodPattern.parse("*/web-?")),
+        policy.sticky().pods());
+    assertEquals(java.time.Duration.ofSeconds(60), policy.sticky().hold());
+    assertEquals(10, policy.sticky().maxHeldPercent());
+    assertEquals(java.time.Duration.ofSeconds(30), policy.reuseDelay());
+    io.jipam.core.store.AddressPolicy defaults = parse(conf("'subnet':'198.18.0.0/24','sticky':{'pods':['db/*']}"))
+        .ipam().pool().policy();
+    assertEquals(java.time.Duration.ofSeconds(900), defaults.sticky().hold());
+    assertEquals(25, defaults.sticky().maxHeldPercent());
+    assertEquals(java.time.Duration.ZERO, defaults.reuseDelay());
+    assertTrue(parse(conf("'subnet':'198.18.0.0/24'")).ipam().pool().policy().isNone());
   }
 
   /** Issue 7, defect 5: a resolv.conf with bytes that are not UTF-8 in a comment is read. */

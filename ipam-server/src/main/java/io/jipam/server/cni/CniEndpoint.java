@@ -55,8 +55,8 @@ import java.util.function.Supplier;
  *
  * <p>Time bounds: a request whose body has not arrived whole within {@code requestTimeout} of its
  * headers (a client that hangs or trickles mid-body) is answered CNI error 11 and its connection
- * closed; the listener's idle timeout ({@link io.jipam.server.IpamServer}) covers a client that stops or trickles
- * before its headers are complete. A client cut off by a bound changes
+ * closed; the idle timeout of the HTTP server it is mounted on (jipamd's sets one) covers a client
+ * that stops or trickles before its headers are complete. A client cut off by a bound changes
  * nothing: the call runs only once its body is complete.
  */
 public final class CniEndpoint {
@@ -78,7 +78,7 @@ public final class CniEndpoint {
   private final Supplier<String> node;
 
   /** With the default request bound, 30 s, serving the node {@link NodeName#local} names. */
-  public CniEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics) {
+  CniEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics) {
     this(store, pools, blocking, log, metrics, Duration.ofSeconds(30), NodeName.local(System.getenv()));
   }
 
@@ -179,7 +179,7 @@ public final class CniEndpoint {
   }
 
   /** What the plugin prints and its exit code. */
-  public record Reply(byte[] output, int exit, String summary, ErrorCode code) {
+  record Reply(byte[] output, int exit, String summary, ErrorCode code) {
     Reply(byte[] output, int exit, String summary) {
       this(output, exit, summary, null);
     }
@@ -190,7 +190,7 @@ public final class CniEndpoint {
   }
 
   /** Runs one CNI call as the plugin would; never throws. */
-  public Reply run(byte[] body) {
+  Reply run(byte[] body) {
     String versionText = null;
     CniCommand command = null;
     try {

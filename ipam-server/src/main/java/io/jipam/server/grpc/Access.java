@@ -46,7 +46,7 @@ public final class Access {
   }
 
   /** What one call may do: its caller and the store it runs on. */
-  public record Scope(Caller caller, IpamStore store) {}
+  record Scope(Caller caller, IpamStore store) {}
 
   /**
    * The scope of a call of {@code method} on {@code connection} with {@code headers}.

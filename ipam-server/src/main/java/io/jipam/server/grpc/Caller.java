@@ -9,11 +9,11 @@ package io.jipam.server.grpc;
  *     (the {@value CallerIdentity#NODE_HEADER} header), else null
  * @param who how it was identified, for messages (e.g. "node certificate CN=node-a")
  */
-public record Caller(Role role, String node, String who) {
+record Caller(Role role, String node, String who) {
   /** The two roles of the role table (docs/service.md). */
-  public enum Role { NODE, OPERATOR }
+  enum Role { NODE, OPERATOR }
 
-  public Caller {
+  Caller {
     if (role == Role.NODE && node == null) {
       throw new IllegalArgumentException("a node caller needs its node");
     }

@@ -11,6 +11,7 @@ import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
+import io.jipam.core.store.capability.PoolStatus;
 import io.jipam.api.v1.AllocateRequest;
 import io.jipam.api.v1.AllocateResponse;
 import io.jipam.api.v1.AllocationsResponse;
@@ -19,7 +20,6 @@ import io.jipam.api.v1.IpamGrpcService;
 import io.jipam.api.v1.ListPoolsResponse;
 import io.jipam.api.v1.ListRequest;
 import io.jipam.api.v1.ListResponse;
-import io.jipam.api.v1.PoolInfo;
 import io.jipam.api.v1.ReleaseRequest;
 import io.jipam.api.v1.RetainOnlyRequest;
 import io.jipam.api.v1.UsageRequest;
@@ -58,20 +58,28 @@ public final class IpamEndpoint {
   private final Executor blocking;
   private final CallLog log;
   private final Metrics metrics;
-  private final boolean inline;
+  private final Dispatch dispatch;
 
-  public IpamEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics) {
-    this(new Access(CallerIdentity.noOperatorCa(), NodeStores.single(store)), pools, blocking, log, metrics, false);
+  /** Where the store's calls run. */
+  public enum Dispatch {
+    /** On {@code blocking}, the bounded worker pool. */
+    WORKERS,
+    /**
+     * On the event loop that decoded the call: only for a store that never blocks (the memory
+     * store), where the hop to a worker and back (two thread wake-ups) would cost more than the call.
+     */
+    EVENT_LOOP
   }
 
-  /**
-   * With {@code inline}, calls run on the event loop that decoded them: only for a store that
-   * never blocks (the memory store), where the hop to a worker and back (two thread wake-ups)
-   * would cost more than the call.
-   */
+  IpamEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics) {
+    this(new Access(CallerIdentity.noOperatorCa(), NodeStores.single(store)), pools, blocking, log, metrics,
+        Dispatch.WORKERS);
+  }
+
+  /** Calls run where {@code dispatch} says. */
   public IpamEndpoint(Access access, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics,
-      boolean inline) {
-    this.inline = inline;
+      Dispatch dispatch) {
+    this.dispatch = dispatch;
     this.access = access;
     this.pools = pools;
     this.blocking = blocking;
@@ -134,7 +142,7 @@ public final class IpamEndpoint {
           context.runOnContext(v -> respond(request, message, denied, start));
           return;
         }
-        if (inline) {
+        if (dispatch == Dispatch.EVENT_LOOP) {
           // answered from a task on this event loop, not from within the message handler: an
           // answer written there is not flushed until the connection reads again
           Object result = answer(call, scope, message);
@@ -252,12 +260,7 @@ public final class IpamEndpoint {
     }
     ListPoolsResponse.Builder out = ListPoolsResponse.newBuilder();
     for (Pool pool : all.values()) {
-      UsageResponse u = ReadCalls.usage(store, pool);
-      PoolInfo.Builder info = PoolInfo.newBuilder().setPool(WireMapping.pool(pool)).addAllUsage(u.getRangeSetsList());
-      if (u.hasBlocks()) {
-        info.setBlocks(u.getBlocks());
-      }
-      out.addPools(info);
+      out.addPools(WireMapping.poolInfo(PoolStatus.read(store, pool)));
     }
     return out.build();
   }

@@ -16,10 +16,10 @@ import io.jipam.api.v1.ReclaimNodeResponse;
  * itself, a remote store by passing the call on); any other store answers UNSUPPORTED_FIELD
  * naming it.
  */
-public final class ReclaimCalls {
+final class ReclaimCalls {
   private ReclaimCalls() {}
 
-  public static ReclaimNodeResponse reclaimNode(IpamStore store, ReclaimNodeRequest r) {
+  static ReclaimNodeResponse reclaimNode(IpamStore store, ReclaimNodeRequest r) {
     if (r.getNode().isEmpty()) {
       throw IpamException.invalidConfig("ReclaimNode needs a node name");
     }
@@ -30,7 +30,7 @@ public final class ReclaimCalls {
         : WireMapping.report(reclaim.reclaimNode(r.getNode(), policy));
   }
 
-  public static LiftFenceResponse liftFence(IpamStore store, String node) {
+  static LiftFenceResponse liftFence(IpamStore store, String node) {
     if (node.isEmpty()) {
       throw IpamException.invalidConfig("LiftFence needs a node name");
     }

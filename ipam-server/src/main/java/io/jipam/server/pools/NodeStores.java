@@ -53,7 +53,7 @@ public final class NodeStores implements AutoCloseable {
   }
 
   /** As {@link #perNode(EtcdNodeStores)} with a clock and bounds of the caller's (tests). */
-  public static NodeStores perNode(EtcdNodeStores shared, Ticker ticker, Duration idle, long maxNodes) {
+  static NodeStores perNode(EtcdNodeStores shared, Ticker ticker, Duration idle, long maxNodes) {
     return new NodeStores(shared.store(), shared, ticker, idle, maxNodes);
   }
 

@@ -2,6 +2,7 @@ package io.jipam.core.store.capability;
 
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
+import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
 import java.util.List;
 
@@ -25,6 +26,16 @@ public interface ListPages {
    *     UNSUPPORTED_FIELD for a node filter the store cannot answer
    */
   Page page(Pool pool, Filter filter, IpAddress after, int size);
+
+  /**
+   * The store's own pages when it has this capability; else pages cut from its whole
+   * {@link IpamStore#list}, each allocation's node from {@link Inspection#allocatingNodes} where
+   * the store has it (empty otherwise). Without either, a node filter is refused
+   * (UNSUPPORTED_FIELD, naming the store).
+   */
+  static ListPages of(IpamStore store) {
+    return store.capability(ListPages.class).orElseGet(() -> new WholeListPages(store));
+  }
 
   /** An allocation and the node that made it ({@code ""} when the store records none). */
   record Listed(Allocation allocation, String node) {

@@ -11,7 +11,7 @@ public final class ClaimText {
     return switch (c.kind()) {
       case HOLD -> "held for pod " + c.pod() + " until " + c.until();
       case RESERVATION -> c.forOnePod() ? "reserved for pod " + c.pod() : "reserved for namespace " + c.pod().namespace();
-      case COOLING -> "cooling until " + c.until() + " (released by " + c.releasedBy() + ")";
+      case COOLING -> "cooling until " + c.until() + (c.releasedBy() == null ? "" : " (released by " + c.releasedBy() + ")");
     };
   }
 }

@@ -42,6 +42,11 @@ import java.util.TreeMap;
  * nothing for them (the plugin's exec path). {@link #claimsChanged()} tells a store whether it must
  * persist the claims.
  *
+ * <p>Length: about 550 lines, as one class on purpose: the claims change what the allocator marks
+ * and what an ADD or a DEL does to the address and attachment indexes, in the same step; the
+ * claims' bookkeeping (by address, by pod, counts per set) is {@link ClaimTable}, their messages
+ * {@link ClaimText}.
+ *
  * <p>Not thread-safe: the store that owns an instance guards it with its lock.
  */
 public final class PoolState {
@@ -83,10 +88,14 @@ public final class PoolState {
 
   /** An empty state whose claims run on the system clock. */
   public PoolState(Pool pool) {
-    this(pool, Clock.systemUTC());
+    this(pool, null);
   }
 
-  /** An empty state whose holds and cool-downs start and end by {@code clock}. */
+  /**
+   * An empty state whose holds and cool-downs start and end by {@code clock}; null for the system
+   * clock, read as {@link Instant#now()} only when a claim needs the time (a {@link Clock} object
+   * costs a one-shot plugin process the time-zone classes' start-up).
+   */
   public PoolState(Pool pool, Clock clock) {
     this.pool = pool;
     this.clock = clock;
@@ -102,7 +111,7 @@ public final class PoolState {
     return pool;
   }
 
-  /** The clock this state's holds and cool-downs run on. */
+  /** The clock this state's holds and cool-downs run on; null for the system clock. */
   public Clock clock() {
     return clock;
   }
@@ -141,7 +150,7 @@ public final class PoolState {
    */
   public AllocationOutcome allocate(AllocationRequest request) {
     if (claimsActive()) {
-      expire(clock.instant());
+      expire(now());
     }
     int sets = allocators.length;
     Allocation[] held = new Allocation[sets];
@@ -224,7 +233,7 @@ public final class PoolState {
     if (held == null) {
       return List.of();
     }
-    Instant now = claimsActive() ? clock.instant() : null;
+    Instant now = claimsActive() ? now() : null;
     if (now != null) {
       expire(now);
     }
@@ -288,7 +297,7 @@ public final class PoolState {
       capacity[i] = allocators[i].capacity();
     }
     if (claims != null && !claims.isEmpty()) {
-      Instant now = clock.instant();
+      Instant now = now();
       for (Claim c : claims.all()) {
         int set = claims.rangeSetOf(c.address());
         if (set < 0 || byAddress.containsKey(c.address())) {
@@ -354,7 +363,7 @@ public final class PoolState {
     if (claims == null) {
       return List.of();
     }
-    Instant now = clock.instant();
+    Instant now = now();
     List<Claim> out = new ArrayList<>();
     for (Claim c : claims.all()) {
       if (!c.expiredAt(now)) {
@@ -366,7 +375,7 @@ public final class PoolState {
 
   /** {@link io.jipam.core.store.capability.Claims#reserve}: changes nothing unless Reserved. */
   public ReserveOutcome reserve(IpAddress address, PodRef podOrNamespace, boolean whenFree) {
-    expire(clock.instant());
+    expire(now());
     int set = pool.rangeSetIndexOf(address);
     if (set < 0) {
       return new ReserveOutcome.Unavailable(address, address + " is in no range of network " + pool.name());
@@ -407,7 +416,7 @@ public final class PoolState {
 
   /** {@link io.jipam.core.store.capability.Claims#endHold}. */
   public Optional<Claim> endHold(IpAddress address) {
-    expire(clock.instant());
+    expire(now());
     return endClaim(address, Claim.Kind.HOLD);
   }
 
@@ -438,6 +447,10 @@ public final class PoolState {
   /** Whether the address was reserved "when free" while another pod held it; for invariant checks. */
   boolean reservedWhenFree(IpAddress address) {
     return reservedWhenFree != null && reservedWhenFree.contains(address);
+  }
+
+  private Instant now() {
+    return clock == null ? Instant.now() : clock.instant();
   }
 
   private boolean claimsActive() {

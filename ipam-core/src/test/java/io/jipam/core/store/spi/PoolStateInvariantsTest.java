@@ -40,4 +40,38 @@ class PoolStateInvariantsTest {
     st.setCursor(0, IpAddress.parse("fd00:8::5"));
     assertThrows(AssertionFailedError.class, () -> PoolStateInvariants.check(st));
   }
+
+  /** A state with a reservation (.50 for db/x) and a hold (of what db/web-0 held). */
+  private static PoolState claimed() {
+    PoolState st = new PoolState(TestPools.pool("inv", AllocationOrder.ROUND_ROBIN, "198.18.0.0/24").withPolicy(
+        new io.jipam.core.store.AddressPolicy(new io.jipam.core.store.StickyRule(
+            java.util.List.of(io.jipam.core.store.PodPattern.parse("db/*")), java.time.Duration.ofSeconds(60), 1),
+            java.time.Duration.ZERO)));
+    st.reserve(IpAddress.parse("198.18.0.50"), new io.jipam.core.store.PodRef("db", "x"), false);
+    st.allocate(new AllocationRequest(TestPools.att("h"), java.util.List.of(), new io.jipam.core.store.PodRef("db", "web-0")));
+    st.release(TestPools.att("h"));
+    PoolStateInvariants.check(st);
+    return st;
+  }
+
+  @Test
+  void check_claimedAddressNotMarked_fails() {
+    PoolState st = claimed();
+    st.allocator(0).unmark(IpAddress.parse("198.18.0.50"));
+    assertThrows(AssertionFailedError.class, () -> PoolStateInvariants.check(st));
+  }
+
+  @Test
+  void check_reservedAddressAllocatedToAPodItDoesNotAdmit_fails() {
+    PoolState st = claimed();
+    st.load(IpAddress.parse("198.18.0.50"), TestPools.att("intruder"), new io.jipam.core.store.PodRef("other", "y"));
+    assertThrows(AssertionFailedError.class, () -> PoolStateInvariants.check(st));
+  }
+
+  @Test
+  void check_holdOnAnAllocatedAddress_fails() {
+    PoolState st = claimed();
+    st.load(IpAddress.parse("198.18.0.2"), TestPools.att("intruder"), new io.jipam.core.store.PodRef("other", "y"));
+    assertThrows(AssertionFailedError.class, () -> PoolStateInvariants.check(st));
+  }
 }

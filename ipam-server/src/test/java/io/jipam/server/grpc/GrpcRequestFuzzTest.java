@@ -1,4 +1,4 @@
-package io.jipam.server;
+package io.jipam.server.grpc;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -8,22 +8,16 @@ import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Parser;
-import io.jipam.core.ErrorCode;
-import io.jipam.core.IpamException;
-import io.jipam.core.cni.JsonFields;
-import io.jipam.core.cni.JsonReader;
-import io.jipam.core.store.IpamStore;
 import io.jipam.api.v1.AllocateRequest;
 import io.jipam.api.v1.FindRequest;
 import io.jipam.api.v1.ListRequest;
 import io.jipam.api.v1.ReleaseRequest;
 import io.jipam.api.v1.RetainOnlyRequest;
 import io.jipam.api.v1.UsageRequest;
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.memory.MemoryStores;
-import io.jipam.server.cni.CniEndpoint;
-import io.jipam.server.grpc.Access;
-import io.jipam.server.grpc.Caller;
-import io.jipam.server.grpc.IpamEndpoint;
 import io.jipam.server.metrics.CallLog;
 import io.jipam.server.metrics.Metrics;
 import io.jipam.server.pools.PoolRegistry;
@@ -32,44 +26,22 @@ import java.io.PrintStream;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.util.List;
-import java.util.Map;
 
 /**
- * Coverage-guided fuzzing (Jazzer) of jipamd's request decoding, on an in-memory store:
- *
- * <ul>
- *   <li>the daemon endpoint's body (environment lines, empty line, network config), through {@link
- *       CniEndpoint#run}: exit 0 with a JSON result, or a CNI error JSON whose code is not 999;
- *   <li>the {@code jipam.v1} messages, parsed from any bytes and handed to the endpoint's own call
- *       methods: a response or a clean {@link IpamException} (never {@code INTERNAL}); bytes that
- *       are not the message are refused by protobuf before any call.
- * </ul>
- *
- * The normal run replays {@code src/test/resources/io/jipam/server/RequestFuzzTestInputs/};
- * {@code JAZZER_FUZZ=1} fuzzes one method at a time.
+ * Coverage-guided fuzzing (Jazzer) of jipamd's {@code jipam.v1} request decoding on an in-memory
+ * store: each message parsed from any bytes and handed to the endpoint's own call methods gives a
+ * response or a clean {@link IpamException} (never {@code INTERNAL}); bytes that are not the
+ * message are refused by protobuf before any call. {@code JAZZER_FUZZ=1} fuzzes. The CNI side is
+ * {@code io.jipam.server.cni.CniRequestFuzzTest}.
  */
-class RequestFuzzTest {
+class GrpcRequestFuzzTest {
   private static final List<String> CALLS = List.of("allocate", "release", "find", "list", "retainOnly", "usage");
   private static final List<Parser<?>> PARSERS = List.of(AllocateRequest.parser(), ReleaseRequest.parser(),
       FindRequest.parser(), ListRequest.parser(), RetainOnlyRequest.parser(), UsageRequest.parser());
 
   private final IpamStore store = MemoryStores.open();
   private final CallLog log = new CallLog(new PrintStream(new ByteArrayOutputStream()), false);
-  private final CniEndpoint cni = new CniEndpoint(store, new PoolRegistry(), Runnable::run, log, new Metrics());
   private final IpamEndpoint grpc = new IpamEndpoint(store, new PoolRegistry(), Runnable::run, log, new Metrics());
-
-  @FuzzTest(maxDuration = "30s")
-  void cniEndpointRun_anyBody_resultOrCniError(byte[] body) {
-    CniEndpoint.Reply reply = cni.run(body);
-    if (reply.exit() == 0) {
-      if (reply.output().length > 0) {
-        JsonFields.asObject(JsonReader.parse(reply.output()), "result");
-      }
-    } else {
-      Map<String, Object> error = JsonFields.asObject(JsonReader.parse(reply.output()), "error");
-      assertNotEquals(999L, error.get("code"), reply.summary());
-    }
-  }
 
   @FuzzTest(maxDuration = "30s")
   void grpcCall_anyMessage_responseOrCleanError(FuzzedDataProvider data) throws Exception {

@@ -1,0 +1,116 @@
+package io.jipam.api;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jipam.api.v1.ListRequest;
+import io.jipam.api.v1.ListResponse;
+import io.jipam.api.v1.PoolInfo;
+import io.jipam.api.v1.RangeSetUsage;
+import io.jipam.api.v1.UsageResponse;
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.jipam.core.alloc.AllocationOrder;
+import io.jipam.core.net.Cidr;
+import io.jipam.core.net.IpAddress;
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.PodRef;
+import io.jipam.core.store.Pool;
+import io.jipam.core.store.PoolUsage;
+import io.jipam.core.store.capability.BlockUsage;
+import io.jipam.core.store.capability.ListPages;
+import io.jipam.core.store.capability.NodeUsage;
+import io.jipam.core.store.capability.PoolStatus;
+import io.jipam.core.testing.TestPools;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Domain values through the {@code jipam.v1} messages and back, through their bytes as the wire
+ * carries them: the same value, for what RemoteStore and jipamd exchange about usage and lists.
+ */
+class WireMappingTest {
+  static final Pool POOL = TestPools.pool("p", AllocationOrder.LOWEST_FREE, "198.18.0.0/24", "fd00:1::/64");
+  static final PoolUsage USAGE = new PoolUsage(List.of(70L, 3L), List.of(183L, -1L));
+  static final List<BlockUsage> BLOCKS = List.of(
+      new BlockUsage(0, Cidr.parse("198.18.0.0/26"), "node-b", 64, 64),
+      new BlockUsage(0, Cidr.parse("198.18.0.64/26"), "node-a", 5, 64),
+      new BlockUsage(0, Cidr.parse("198.18.0.128/26"), "", 1, 62),
+      new BlockUsage(1, Cidr.parse("fd00:1::/122"), "node-a", 3, 64));
+
+  /** None (a store without blocks), none yet (a store with blocks), and some. */
+  static final List<PoolStatus> STATUSES = List.of(new PoolStatus(POOL, USAGE, null),
+      new PoolStatus(POOL, USAGE, List.of()), new PoolStatus(POOL, USAGE, BLOCKS));
+
+  @Test
+  void usageResponse_poolStatuses_sameStatusBackThroughTheBytes() throws Exception {
+    for (PoolStatus s : STATUSES) {
+      UsageResponse wire = UsageResponse.parseFrom(WireMapping.usageResponse(s).toByteArray());
+      assertEquals(s.hasBlocks(), wire.hasBlocks(), s.toString());
+      assertEquals(s, WireMapping.status(POOL, wire));
+    }
+  }
+
+  @Test
+  void poolInfo_poolStatuses_sameStatusBackThroughTheBytes() throws Exception {
+    for (PoolStatus s : STATUSES) {
+      assertEquals(s, WireMapping.status(PoolInfo.parseFrom(WireMapping.poolInfo(s).toByteArray())));
+    }
+  }
+
+  @Test
+  void blocks_someBlocks_nodeSumsOnTheWireAreNodeUsages() {
+    List<NodeUsage> wire = WireMapping.blocks(BLOCKS).getNodesList().stream().map(n -> new NodeUsage(n.getNode(),
+        n.getRangeSetIndex(), n.getBlocks(), n.getAllocated(), n.getFree())).toList();
+    assertEquals(NodeUsage.of(BLOCKS), wire);
+    assertEquals(List.of(new NodeUsage("", 0, 1, 1, 61), new NodeUsage("node-a", 0, 1, 5, 59),
+        new NodeUsage("node-a", 1, 1, 3, 61), new NodeUsage("node-b", 0, 1, 64, 0)), wire);
+  }
+
+  @Test
+  void status_usageNotOfThePoolsRangeSets_decodeFailureNamingThePool() {
+    UsageResponse one = UsageResponse.newBuilder().addRangeSets(RangeSetUsage.newBuilder().setAllocated(1)).build();
+    IpamException e = assertThrows(IpamException.class, () -> WireMapping.status(POOL, one));
+    assertEquals(ErrorCode.DECODE_FAILURE, e.code());
+    assertTrue(e.getMessage().startsWith("jipamd answered a bad usage of pool \"p\": pool p has 2 range sets"),
+        e.getMessage());
+  }
+
+  @Test
+  void listRequest_filtersAndPositions_sameFilterBack() throws Exception {
+    record Row(ListPages.Filter filter, IpAddress after, int size) {}
+    for (Row row : List.of(new Row(ListPages.Filter.ALL, null, 0),
+        new Row(new ListPages.Filter("c1", "eth0", "ns", "pod", "node-a"), IpAddress.parse("198.18.0.9"), 40),
+        new Row(new ListPages.Filter("", "", "", "", "node-b"), IpAddress.parse("fd00:1::7"), 5000))) {
+      ListRequest wire = ListRequest.parseFrom(WireMapping.listRequest(POOL, row.filter(), row.after(), row.size())
+          .toByteArray());
+      assertEquals(row.filter(), WireMapping.filter(wire), row.toString());
+      assertEquals(POOL, WireMapping.pool(wire.getPool()));
+      assertEquals(row.size(), wire.getPageSize());
+      assertEquals(row.after() == null ? "" : row.after().toString(), wire.getPageToken());
+    }
+  }
+
+  @Test
+  void listResponse_pages_samePageBackThroughTheBytes() throws Exception {
+    ListPages.Listed a = new ListPages.Listed(new Allocation(IpAddress.parse("198.18.0.2"), 0,
+        new Attachment("c1", "eth0"), new PodRef("ns", "pod")), "node-a");
+    ListPages.Listed b = new ListPages.Listed(new Allocation(IpAddress.parse("fd00:1::2"), 1,
+        new Attachment("c1", "eth0"), PodRef.UNKNOWN), "");
+    for (ListPages.Page page : List.of(new ListPages.Page(List.of(), null), new ListPages.Page(List.of(a, b), null),
+        new ListPages.Page(List.of(a), IpAddress.parse("198.18.0.2")))) {
+      assertEquals(page, WireMapping.page(ListResponse.parseFrom(WireMapping.listResponse(page).toByteArray())));
+    }
+  }
+
+  @Test
+  void page_tokenNotAnAddress_refusedNamingIt() {
+    IpamException e = assertThrows(IpamException.class,
+        () -> WireMapping.page(ListResponse.newBuilder().setNextPageToken("x").build()));
+    assertEquals("next_page_token \"x\" is not an IP address", e.getMessage());
+    assertFalse(e.code() == ErrorCode.INTERNAL);
+  }
+}
