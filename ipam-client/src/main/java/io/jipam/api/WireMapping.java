@@ -70,6 +70,10 @@ public final class WireMapping {
       }
       b.addRangeSets(s);
     }
+    io.jipam.api.v1.AddressPolicy policy = ClaimWire.policy(pool.policy());
+    if (policy != null) {
+      b.setPolicy(policy);
+    }
     return b.build();
   }
 
@@ -113,7 +117,7 @@ public final class WireMapping {
       default -> throw IpamException.invalidConfig("pool %s: unknown order %d", message.getName(),
           message.getOrderValue());
     };
-    return new Pool(message.getName(), sets, order);
+    return new Pool(message.getName(), sets, order, ClaimWire.policy(message));
   }
 
   public static IpAddress address(String text, String field) {
@@ -183,7 +187,9 @@ public final class WireMapping {
   public static AllocateResponse outcome(AllocationOutcome outcome) {
     AllocateResponse.Builder b = AllocateResponse.newBuilder();
     if (outcome instanceof AllocationOutcome.Allocated a) {
-      b.setAllocated(Allocated.newBuilder().addAllAllocations(allocations(a.allocations())).setExisting(a.existing()));
+      Allocated.Builder ab = Allocated.newBuilder().addAllAllocations(allocations(a.allocations())).setExisting(a.existing());
+      a.origins().forEach(o -> ab.addOrigins(ClaimWire.origin(o)));
+      b.setAllocated(ab);
     } else if (outcome instanceof AllocationOutcome.Taken t) {
       b.setTaken(Taken.newBuilder().setAddress(t.address().toString()).setHolder(attachment(t.holder())));
     } else if (outcome instanceof AllocationOutcome.Unavailable u) {
@@ -199,7 +205,7 @@ public final class WireMapping {
   public static AllocationOutcome outcome(AllocateResponse r) {
     return switch (r.getOutcomeCase()) {
       case ALLOCATED -> new AllocationOutcome.Allocated(fromAllocations(r.getAllocated().getAllocationsList()),
-          r.getAllocated().getExisting());
+          r.getAllocated().getExisting(), ClaimWire.origins(r.getAllocated()));
       case TAKEN -> new AllocationOutcome.Taken(address(r.getTaken().getAddress(), "taken address"),
           attachment(r.getTaken().getHolder()));
       case UNAVAILABLE -> new AllocationOutcome.Unavailable(

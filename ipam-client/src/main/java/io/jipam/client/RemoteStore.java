@@ -68,7 +68,8 @@ import java.util.Set;
  *       event loop.
  * </ul>
  */
-public final class RemoteStore implements IpamStore, Inspection, ListPages, NodeReclaim, Probe, RetainPreview {
+public final class RemoteStore implements IpamStore, Inspection, ListPages, NodeReclaim, Probe, RetainPreview,
+    io.jipam.core.store.capability.Claims {
   private final GrpcChannel channel;
 
   private RemoteStore(GrpcChannel channel) {
@@ -253,6 +254,42 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
   @Override
   public boolean liftFence(String node) {
     return channel.call(IpamGrpcClient.LiftFence, LiftFenceRequest.newBuilder().setNode(node).build(), Retry.IDEMPOTENT).getLifted();
+  }
+
+  // ---- Claims: Reserve, Unreserve, EndHold, ListClaims (operators' calls; each repeatable) ----
+
+  @Override
+  public io.jipam.core.store.capability.ReserveOutcome reserve(Pool pool, IpAddress address,
+      io.jipam.core.store.PodRef podOrNamespace, boolean whenFree) {
+    io.jipam.api.v1.ReserveRequest r = io.jipam.api.v1.ReserveRequest.newBuilder().setPool(WireMapping.pool(pool))
+        .setAddress(address.toString()).setPod(WireMapping.pod(podOrNamespace)).setWhenFree(whenFree).build();
+    return io.jipam.api.ClaimWire.outcome(channel.call(IpamGrpcClient.Reserve, r, Retry.IDEMPOTENT));
+  }
+
+  @Override
+  public java.util.Optional<io.jipam.core.store.Claim> unreserve(Pool pool, IpAddress address) {
+    return ended(channel.call(IpamGrpcClient.Unreserve, claimRequest(pool, address), Retry.IDEMPOTENT));
+  }
+
+  @Override
+  public java.util.Optional<io.jipam.core.store.Claim> endHold(Pool pool, IpAddress address) {
+    return ended(channel.call(IpamGrpcClient.EndHold, claimRequest(pool, address), Retry.IDEMPOTENT));
+  }
+
+  @Override
+  public List<io.jipam.core.store.Claim> claims(Pool pool) {
+    io.jipam.api.v1.ListClaimsRequest r = io.jipam.api.v1.ListClaimsRequest.newBuilder()
+        .setPool(WireMapping.pool(pool)).build();
+    return io.jipam.api.ClaimWire.claims(channel.call(IpamGrpcClient.ListClaims, r, Retry.IDEMPOTENT).getClaimsList());
+  }
+
+  private static io.jipam.api.v1.ClaimRequest claimRequest(Pool pool, IpAddress address) {
+    return io.jipam.api.v1.ClaimRequest.newBuilder().setPool(WireMapping.pool(pool)).setAddress(address.toString())
+        .build();
+  }
+
+  private static java.util.Optional<io.jipam.core.store.Claim> ended(io.jipam.api.v1.ClaimResponse r) {
+    return r.hasClaim() ? java.util.Optional.of(io.jipam.api.ClaimWire.claim(r.getClaim())) : java.util.Optional.empty();
   }
 
   @Override

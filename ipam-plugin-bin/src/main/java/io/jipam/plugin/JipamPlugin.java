@@ -87,7 +87,9 @@ public final class JipamPlugin {
       byte[] output;
       java.util.List<io.jipam.core.store.AllocationOrigin> origins = new java.util.ArrayList<>(2);
       try (IpamStore store = StoreOpener.open(config.ipam())) {
-        output = CniHandler.handle(cni, config, store, origins);
+        CniHandler.Done done = CniHandler.run(cni, config, store, new CniHandler.LocalNode(config, env));
+        output = done.output();
+        origins.addAll(done.origins());
       }
       int exit = deliver(output, stdout, log, command, 0);
       if (exit == 0) {

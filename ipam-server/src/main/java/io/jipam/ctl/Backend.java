@@ -54,6 +54,15 @@ interface Backend extends AutoCloseable {
 
   boolean liftFence(String node);
 
+  /**
+   * The store's claims (holds, reservations, cool-downs: {@code reserve}, {@code unreserve},
+   * {@code reservations}, and the claims {@code list}, {@code show} and {@code release} see);
+   * empty when the store keeps none (the default).
+   */
+  default java.util.Optional<io.jipam.core.store.capability.Claims> claims() {
+    return java.util.Optional.empty();
+  }
+
   @Override
   void close();
 }

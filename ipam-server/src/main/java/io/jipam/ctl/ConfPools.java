@@ -21,7 +21,8 @@ import java.util.stream.Stream;
  * first plugin whose {@code ipam.type} is {@code jipam} or {@code host-local}), a single network
  * config, or a directory of them ({@code *.conflist}, {@code *.conf}, {@code *.json}, as a runtime
  * reads {@code /etc/cni/net.d}). A data dir holds allocations but not the ranges they came from;
- * this is where jipamctl gets them. Parsed by the plugin's own config reader, so a config jipamctl
+ * this is where jipamctl gets them. A network with sub-pools ({@code ipam.subPools}) gives one pool
+ * per sub-pool besides its own, as the plugin and jipamd keep them. Parsed by the plugin's own config reader, so a config jipamctl
  * takes is one the plugin takes.
  */
 final class ConfPools {
@@ -47,8 +48,7 @@ final class ConfPools {
         }
         for (Path f : files) {
           try {
-            Pool p = pool(f);
-            if (p != null) {
+            for (Pool p : pools(f)) {
               out.put(p.name(), p);
             }
           } catch (IpamException e) {
@@ -56,19 +56,24 @@ final class ConfPools {
           }
         }
       } else {
-        Pool p = pool(path);
-        if (p == null) {
+        List<Pool> ps = pools(path);
+        if (ps.isEmpty()) {
           throw IpamException.invalidConfig("%s has no plugin whose ipam.type is jipam or host-local", path);
         }
-        out.put(p.name(), p);
+        for (Pool p : ps) {
+          out.put(p.name(), p);
+        }
       }
     }
     return out;
   }
 
-  /** The pool one file defines, or null when it has no jipam or host-local IPAM. */
+  /**
+   * The pools one file defines: its network's default pool and sub-pools ({@code <network>.<sub>},
+   * each a pool of the store); empty when it has no jipam or host-local IPAM.
+   */
   @SuppressWarnings("unchecked")
-  static Pool pool(Path file) {
+  static List<Pool> pools(Path file) {
     byte[] bytes;
     try {
       bytes = Files.readAllBytes(file);
@@ -101,12 +106,12 @@ final class ConfPools {
       if (net.get("ipam") instanceof Map<?, ?> ipam
           && ("jipam".equals(ipam.get("type")) || "host-local".equals(ipam.get("type")))) {
         try {
-          return NetworkConfig.from(net).ipam().pool();
+          return NetworkConfig.from(net).ipam().pools().all();
         } catch (IpamException e) {
           throw new IpamException(e.code(), file + ": " + e.getMessage(), e);
         }
       }
     }
-    return null;
+    return List.of();
   }
 }

@@ -188,6 +188,11 @@ final class DirectBackend implements Backend {
   }
 
   @Override
+  public java.util.Optional<io.jipam.core.store.capability.Claims> claims() {
+    return store.capability(io.jipam.core.store.capability.Claims.class);
+  }
+
+  @Override
   public void close() {
     store.close();
   }

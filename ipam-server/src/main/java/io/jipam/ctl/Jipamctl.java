@@ -26,11 +26,12 @@ import picocli.CommandLine.Spec;
  * call failed or {@code check} found something, 2 bad usage.
  */
 @Command(name = "jipamctl", mixinStandardHelpOptions = true, version = "jipamctl 0.1.0",
-    description = {"Operator CLI for jipam: pools, usage, list, show, release, gc, reclaim-node, lift-fence, check, migrate.",
+    description = {"Operator CLI for jipam: pools, usage, list, show, release, gc, reclaim-node, lift-fence, check, migrate,"
+        + " reserve, unreserve, reservations.",
         "Talks to jipamd (--server), or opens a store itself: --data-dir DIR (with --conf) or --etcd-config FILE."},
     subcommands = {Pools.class, Usage.class, ListCmd.class, Show.class,
         Release.class, Gc.class, ReclaimNode.class, LiftFence.class, Check.class,
-        Migrate.class})
+        Migrate.class, ReserveCmd.class, Unreserve.class, Reservations.class})
 public final class Jipamctl {
   @Mixin Connection connection;
 
@@ -159,6 +160,7 @@ public final class Jipamctl {
     @Override
     public Integer call() throws Exception {
       parent.connection.check(spec.commandLine());
+      checkUsage();
       boolean json = parent.connection.json();
       try (Backend store = parent.connection.open(spec.commandLine().getErr())) {
         return run(store, json);
@@ -170,6 +172,9 @@ public final class Jipamctl {
     }
 
     abstract int run(Backend store, boolean json) throws Exception;
+
+    /** Checks the command's own arguments before anything is opened: a usage error is a ParameterException. */
+    void checkUsage() {}
 
     /**
      * {@code node} when it is a node name ({@link NodeName}); a usage error naming {@code what}

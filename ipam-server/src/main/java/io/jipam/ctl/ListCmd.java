@@ -3,12 +3,14 @@ package io.jipam.ctl;
 import static io.jipam.ctl.Formats.*;
 import io.jipam.core.store.capability.ListPages;
 
+import io.jipam.core.store.Claim;
 import io.jipam.core.store.Pool;
+import java.util.List;
 import io.vertx.core.json.JsonArray;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-@Command(name = "list", mixinStandardHelpOptions = true, description = "Allocations, filtered.")
+@Command(name = "list", mixinStandardHelpOptions = true, description = "Allocations, filtered; then the holds (addresses kept for a pod since its DEL) with their expiry.")
 final class ListCmd extends Jipamctl.Base {
   @Option(names = "--pool") String pool;
   @Option(names = "--container-id") String containerId;
@@ -25,12 +27,33 @@ final class ListCmd extends Jipamctl.Base {
     if (!json) {
       out().println(LIST_HEADER);
     }
-    for (Pool p : pools(store, pool)) {
+    List<Pool> listed = pools(store, pool);
+    for (Pool p : listed) {
       for (ListPages.Listed a : store.list(p, filter)) {
         if (json) {
           all.add(json(a, p.name()));
         } else {
           out().println(text(a, p.name()));
+        }
+      }
+    }
+    // holds: addresses kept for a pod since its DEL, with their expiry (the attachment filters do not apply)
+    boolean header = false;
+    for (Pool p : containerId == null && ifname == null && node == null ? listed : List.<Pool>of()) {
+      for (Claim c : ClaimRows.on(store, p, null, Claim.Kind.HOLD)) {
+        if (podNamespace != null && !podNamespace.equals(c.pod().namespace())
+            || podName != null && !podName.equals(c.pod().name())) {
+          continue;
+        }
+        if (json) {
+          all.add(ClaimRows.json(c, p.name()));
+        } else {
+          if (!header) {
+            out().println();
+            out().println(ClaimRows.HEADER);
+            header = true;
+          }
+          out().println(ClaimRows.text(c, p.name()));
         }
       }
     }

@@ -5,7 +5,9 @@ import io.jipam.core.store.capability.ListPages;
 import static io.jipam.ctl.Prompts.confirm;
 
 import io.jipam.client.RemoteStore;
+import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
+import io.jipam.core.store.Claim;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
 import io.vertx.core.json.JsonArray;
@@ -18,7 +20,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "release", mixinStandardHelpOptions = true,
-    description = "Release an address (its whole attachment) or an attachment's addresses.")
+    description = "Release an address (its whole attachment) or an attachment's addresses; or end the hold on an address kept for a pod.")
 final class Release extends Jipamctl.Base {
   @Parameters(paramLabel = "ADDRESS|CONTAINERID[/IFNAME]") String what;
   @Option(names = "--yes", description = "do not ask") boolean yes;
@@ -27,6 +29,12 @@ final class Release extends Jipamctl.Base {
   @Override
   int run(Backend store, boolean json) throws IOException {
     Map<Pool, List<ListPages.Listed>> found = Formats.matching(store, what);
+    if (found.isEmpty() && IpAddress.tryParse(what) != null) {
+      Integer ended = endHold(store, IpAddress.tryParse(what), json);
+      if (ended != null) {
+        return ended;
+      }
+    }
     if (found.isEmpty()) {
       if (json) {
         out().println(released(dryRun, new JsonArray()).encodePrettily());
@@ -70,5 +78,37 @@ final class Release extends Jipamctl.Base {
       out().println(released(false, done).encodePrettily());
     }
     return 0;
+  }
+
+  /**
+   * Ends the hold on an address no attachment holds ({@code jipamctl release} of a sticky address):
+   * the exit code, or null when the address has no hold.
+   */
+  private Integer endHold(Backend store, IpAddress address, boolean json) throws IOException {
+    for (Pool p : Jipamctl.Base.pools(store, null)) {
+      for (Claim hold : ClaimRows.on(store, p, address, Claim.Kind.HOLD)) {
+        if (!json) {
+          out().println((dryRun ? "would end " : "ending ") + ClaimRows.text(hold, p.name()));
+        }
+        if (dryRun) {
+          if (json) {
+            out().println(new io.vertx.core.json.JsonObject().put("dryRun", true).put("endedHolds",
+                new JsonArray().add(ClaimRows.json(hold, p.name()))).encodePrettily());
+          }
+          return 0;
+        }
+        if (!yes && !confirm(this, "end the hold on " + address + " for " + Formats.e(hold.pod()) + "?")) {
+          return 1;
+        }
+        JsonArray ended = new JsonArray();
+        ClaimRows.claims(store).endHold(p, address).ifPresent(c -> ended.add(ClaimRows.json(c, p.name())));
+        if (json) {
+          out().println(new io.vertx.core.json.JsonObject().put("dryRun", false).put("endedHolds", ended)
+              .encodePrettily());
+        }
+        return 0;
+      }
+    }
+    return null;
   }
 }

@@ -174,6 +174,12 @@ final class RemoteBackend implements Backend {
     return call(() -> store.liftFence(node));
   }
 
+  /** jipamd's Reserve, Unreserve, EndHold and ListClaims; a store behind it without claims answers UNSUPPORTED_FIELD. */
+  @Override
+  public java.util.Optional<io.jipam.core.store.capability.Claims> claims() {
+    return java.util.Optional.of(store);
+  }
+
   @Override
   public void close() {
     store.close();

@@ -11,7 +11,7 @@ import java.util.Map;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "show", mixinStandardHelpOptions = true, description = "Who holds an address, or what an attachment holds.")
+@Command(name = "show", mixinStandardHelpOptions = true, description = "Who holds an address, or what an attachment holds; and an address's claims (reserved, held, cooling).")
 final class Show extends Jipamctl.Base {
   @Parameters(paramLabel = "ADDRESS|CONTAINERID[/IFNAME]") String what;
 
@@ -26,11 +26,20 @@ final class Show extends Jipamctl.Base {
         out().println(text(a, p.name()));
       }
     }));
+    // an address's claims: reserved for whom, held for whom until when, cooling until when
+    int claims = 0;
+    io.jipam.core.net.IpAddress address = io.jipam.core.net.IpAddress.tryParse(what);
+    for (Pool p : address == null ? List.<Pool>of() : pools(store, null)) {
+      for (io.jipam.core.store.Claim c : ClaimRows.on(store, p, address, null)) {
+        claims++;
+        ClaimRows.emit(out(), all, json, c, p.name());
+      }
+    }
     if (json) {
       out().println(all.encodePrettily());
     }
-    if (found.isEmpty()) {
-      spec.commandLine().getErr().println("jipamctl: nothing allocated matches " + e(what));
+    if (found.isEmpty() && claims == 0) {
+      spec.commandLine().getErr().println("jipamctl: nothing allocated or claimed matches " + e(what));
       return 1;
     }
     return 0;

@@ -5,6 +5,7 @@ import io.jipam.core.IpamException;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.memory.MemoryStores;
+import io.jipam.core.store.NodeName;
 import io.jipam.server.cni.CniEndpoint;
 import io.jipam.server.cni.HalfCloseTransport;
 import io.jipam.server.cni.UnixSocketFile;
@@ -84,7 +85,19 @@ final class IpamServer implements AutoCloseable {
   /** How jipamd listens and runs. */
   record Settings(Path socket, String tcpHost, int tcpPort, boolean insecure, Path tlsCert, Path tlsKey,
       Path clientCa, int workers, int queue, long maxMessageBytes, Duration shutdownBound,
-      Duration idleTimeout) {
+      Duration idleTimeout, String nodeName) {
+    /** Serving the node {@link NodeName#local} names. */
+    Settings(Path socket, String tcpHost, int tcpPort, boolean insecure, Path tlsCert, Path tlsKey,
+        Path clientCa, int workers, int queue, long maxMessageBytes, Duration shutdownBound, Duration idleTimeout) {
+      this(socket, tcpHost, tcpPort, insecure, tlsCert, tlsKey, clientCa, workers, queue, maxMessageBytes,
+          shutdownBound, idleTimeout, null);
+    }
+
+    /** The node this jipamd serves, which sub-pool node selectors of CNI calls match; null when unknown. */
+    String node() {
+      return nodeName != null ? nodeName : NodeName.local(System.getenv());
+    }
+
     Settings {
       if (socket == null && tcpHost == null) {
         throw IpamException.invalidConfig("jipamd listens nowhere: give a unix socket or a TCP address");
@@ -108,7 +121,7 @@ final class IpamServer implements AutoCloseable {
 
     Settings withTcp(String host, int port, boolean insecure, Path cert, Path key, Path ca) {
       return new Settings(socket, host, port, insecure, cert, key, ca, workers, queue, maxMessageBytes,
-          shutdownBound, idleTimeout);
+          shutdownBound, idleTimeout, nodeName);
     }
   }
 
@@ -160,7 +173,7 @@ final class IpamServer implements AutoCloseable {
     grpc.addService(endpoint.service());
     grpc.addService(Health.service(store, workers));
     grpc.addService(ReflectionService.v1());
-    CniEndpoint cni = new CniEndpoint(store, pools, workers, log, metrics, settings.idleTimeout());
+    CniEndpoint cni = new CniEndpoint(store, pools, workers, log, metrics, settings.idleTimeout(), settings.node());
     List<HttpServer> servers = new ArrayList<>();
     UnixSocketFile socketFile = null;
     int tcpPort = 0;

@@ -371,7 +371,7 @@ public final class Jipamd implements Callable<Integer> {
       throw IpamException.invalidConfig("--queue %d is not 1 to %d", queue, MAX_QUEUE);
     }
     return new IpamServer.Settings(noSocket ? null : socket, host, port, insecure, tlsCert, tlsKey, clientCa,
-        workers, queue, 4L << 20, Duration.ofSeconds(shutdownSeconds), Duration.ofSeconds(idleSeconds));
+        workers, queue, 4L << 20, Duration.ofSeconds(shutdownSeconds), Duration.ofSeconds(idleSeconds), nodeName);
   }
 
   /** The version from the jar's manifest, or "dev". */

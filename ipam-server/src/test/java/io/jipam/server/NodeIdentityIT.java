@@ -12,12 +12,14 @@ import io.etcd.jetcd.Client;
 import io.etcd.jetcd.options.GetOption;
 import io.jipam.client.RemoteStore;
 import io.jipam.core.ErrorCode;
+import io.jipam.core.net.IpAddress;
 import io.jipam.core.IpamException;
 import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
+import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
 import io.jipam.core.testing.TestPools;
 import io.jipam.etcd.EtcdStoreConfig;
@@ -177,6 +179,11 @@ class NodeIdentityIT {
     refused.put("reclaim node-b", () -> a.reclaimNode("node-b", ReclaimPolicy.FORCE));
     refused.put("audit", () -> a.audit(pool));
     refused.put("lift a fence", () -> a.liftFence("node-b"));
+    IpAddress some = IpAddress.parse("198.18.12.9");
+    refused.put("reserve", () -> a.reserve(pool, some, new PodRef("db", "db-0"), false));
+    refused.put("unreserve", () -> a.unreserve(pool, some));
+    refused.put("end a hold", () -> a.endHold(pool, some));
+    refused.put("list claims", () -> a.claims(pool));
     refused.put("certificate CN not a node name", () -> badCn.allocate(pool, AllocationRequest.of(att("y1"))));
     for (Map.Entry<String, Executable> e : refused.entrySet()) {
       IpamException x = assertThrows(IpamException.class, e.getValue(), e.getKey());

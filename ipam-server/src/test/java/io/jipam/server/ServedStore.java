@@ -20,6 +20,13 @@ final class ServedStore extends ForwardingStore {
     this.server = server;
   }
 
+  /** The claims are the remote store's ({@link io.jipam.core.store.capability.Claims}: jipamd's calls). */
+  @Override
+  public <T> java.util.Optional<T> capability(Class<T> ability) {
+    return ability == io.jipam.core.store.capability.Claims.class ? remote.capability(ability)
+        : super.capability(ability);
+  }
+
   @Override
   public void close() {
     remote.close();

@@ -169,6 +169,8 @@ class ConfigurationDocTest {
       case "cni.dev/valid-attachments[0]" -> config.set("cni.dev/valid-attachments",
           Bundle.json("[{\"containerID\": \"c1\", \"ifname\": \"eth0\"}]"));
       case "ipam.sticky" -> ipam.set("sticky", Bundle.json("{\"pods\": [\"db/*\"]}"));
+      case "ipam.subPools[0]" -> ipam.set("subPools", Bundle.json(
+          "[{\"name\": \"db\", \"ranges\": [[{\"subnet\": \"198.18.1.0/24\"}]]}]"));
       case "ipam.daemon" -> ipam.set("daemon", Bundle.json("{\"socket\": \"/nonexistent/jipam.sock\"}"));
       case "ipam" -> {
         if (Set.of("rangeStart", "rangeEnd", "gateway").contains(row.key())) {
@@ -231,6 +233,8 @@ class ConfigurationDocTest {
         + "'resolvConf':'" + resolv + "','dataDir':'" + dir.resolve("data") + "','order':'lowest-free',"
         + "'exclude':['198.18.0.6'],'store':" + store + ",'logFile':'" + dir.resolve("log") + "',"
         + "'sticky':{'pods':['db/*'],'holdSeconds':900,'maxHeldPercent':25},'reuseDelaySeconds':30,"
+        + "'subPools':[{'name':'db','ranges':[[{'subnet':'198.18.9.0/24'}]],'namespaces':['db-*'],"
+        + "'pods':['*/web-*'],'nodes':['node-a*']}],"
         + "'daemon':{'socket':'/nonexistent/jipam.sock','timeoutSeconds':5}}}").replace('\'', '"'));
   }
 
@@ -248,6 +252,9 @@ class ConfigurationDocTest {
     for (String key : read) {
       // GC's list has two names and one entry shape; the table describes it under one
       key = key.startsWith("cni.dev/attachments[") ? key.replace("cni.dev/attachments[", "cni.dev/valid-attachments[")
+          : key;
+      // a sub-pool's ranges are the network's ranges' shape; the range table describes them
+      key = key.startsWith("ipam.subPools[0].ranges[0][0].") ? key.replace("ipam.subPools[0].ranges", "ipam.ranges")
           : key;
       String k = key;
       boolean parentOfDocumented = documented.stream().anyMatch(d -> d.startsWith(k + ".") || d.startsWith(k + "["));

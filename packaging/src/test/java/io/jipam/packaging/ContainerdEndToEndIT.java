@@ -412,4 +412,108 @@ class ContainerdEndToEndIT {
         "--post-data", body, etcd.endpoint() + "/v3/kv/range"), null, "", Duration.ofSeconds(20)).ok();
     return Bundle.json(response.stdout()).path("count").asInt(0);
   }
+
+  /**
+   * A StatefulSet-like restart: a pod (namespace and name in CNI_ARGS, as kubelet's runtime passes
+   * them) is added, deleted, and added again with a new container ID: it gets the same address back
+   * from jipam's sticky pool; once the hold has passed, another pod gets that address. ctr cannot
+   * pass CNI_ARGS, so the bridge plugin of the node is run as libcni runs it (in the node's
+   * namespace, a pod namespace per sandbox, the network's config on stdin), and it runs jipam.
+   * With etcd, the second ADD comes from another node (the store's {@code node}).
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"direct", "daemon", "etcd"})
+  void statefulSetRestart_samePodNewContainer_sameAddressThenFreeAfterHold(String mode) throws Exception {
+    String sticky = "'order':'lowest-free','sticky':{'pods':['db/*'],'holdSeconds':2},";
+    Etcd etcd = null;
+    List<String> sandboxes = new ArrayList<>();
+    try {
+      String storeA;
+      String storeB;
+      switch (mode) {
+        case "daemon" -> {
+          startJipamd("--store", "file", "--data-dir", data.toString());
+          storeA = daemon();
+          storeB = storeA;
+        }
+        case "etcd" -> {
+          assumeTrue(Exec.underCi() || Etcd.binary() != null, "apt-get install etcd-server");
+          etcd = Etcd.builder().netns(node.netns).start();
+          String common = "'store':{'type':'etcd','endpoints':['" + etcd.endpoint() + "'],'prefix':'/sts',"
+              + "'timeoutMillis':10000,'node':'";
+          storeA = common + "node-a'},";
+          storeB = common + "node-b'},";
+        }
+        default -> {
+          storeA = directFiles();
+          storeB = storeA;
+        }
+      }
+      String first = sandbox(sandboxes, storeA + sticky, "ADD", "db", "db-0");
+      sandbox(sandboxes, storeA + sticky, "DEL", "db", "db-0");
+      String again = sandbox(sandboxes, storeB + sticky, "ADD", "db", "db-0");
+      assertEquals(first, again, "the restarted pod got its address back (" + mode + ")");
+      String other = sandbox(sandboxes, storeB + sticky, "ADD", "other", "app-0");
+      assertTrue(!other.equals(first), "another pod never gets a held address");
+      sandbox(sandboxes, storeB + sticky, "DEL", "db", "db-0"); // held again, for 2 s
+      // wait for the hold to pass: another pod's ADD gets the address once it has (lowest-free; on
+      // etcd from the node whose block holds it, node-a's: node-b allocates in its own block)
+      String store = storeA + sticky;
+      io.jipam.testkit.Await.until(() -> {
+        String got = sandbox(sandboxes, store, "ADD", "other", "app-" + sandboxes.size());
+        if (got.equals(first)) {
+          return true;
+        }
+        sandbox(sandboxes, store, "DEL", "other", "app-" + (sandboxes.size() - 1));
+        return false;
+      }, Duration.ofSeconds(60), "the held address goes back to the pool after holdSeconds");
+    } finally {
+      for (String ns : sandboxes) {
+        Exec.run(List.of("ip", "netns", "del", ns), null, "", Duration.ofSeconds(20));
+      }
+      if (etcd != null) {
+        etcd.close();
+      }
+    }
+  }
+
+  /**
+   * Runs the network's bridge plugin for a pod as libcni does (CNI_ARGS with the pod's namespace
+   * and name); for ADD in a new sandbox (a new network namespace and container ID), for DEL in the
+   * pod's last one. Returns the ADD's address (empty for DEL).
+   */
+  private String sandbox(List<String> sandboxes, String store, String command, String namespace, String pod)
+      throws Exception {
+    String id;
+    if (command.equals("ADD")) {
+      id = idPrefix + "sts-" + sandboxes.size();
+      Exec.sh("ip", "netns", "add", id);
+      sandboxes.add(id);
+    } else {
+      id = null;
+      for (int i = sandboxes.size() - 1; i >= 0 && id == null; i--) {
+        if (pods.get(sandboxes.get(i)).equals(namespace + "/" + pod)) {
+          id = sandboxes.get(i);
+        }
+      }
+    }
+    pods.put(id, namespace + "/" + pod);
+    String conf = ("{'cniVersion':'1.0.0','name':'" + network + "','type':'bridge','bridge':'" + bridge + "',"
+        + "'isGateway':true,'ipam':" + ipam(store) + "}").replace('\'', '"');
+    Map<String, String> env = Map.of("CNI_COMMAND", command, "CNI_CONTAINERID", id, "CNI_NETNS", "/var/run/netns/" + id,
+        "CNI_IFNAME", "eth0", "CNI_PATH", node.bin.toString(), "CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAMESPACE="
+        + namespace + ";K8S_POD_NAME=" + pod + ";K8S_POD_INFRA_CONTAINER_ID=" + id);
+    Exec.Result r = Exec.cni(List.of("ip", "netns", "exec", node.netns), node.bin.resolve("bridge"), env,
+        conf.getBytes(StandardCharsets.UTF_8));
+    assertEquals(0, r.exit(), command + " " + namespace + "/" + pod + ": " + r + jipamdLog());
+    if (command.equals("DEL")) {
+      return "";
+    }
+    String address = Bundle.json(r.stdout()).path("ips").path(0).path("address").asText();
+    assertTrue(address.startsWith("198.18." + octet + "."), r.stdout());
+    return address.substring(0, address.indexOf('/'));
+  }
+
+  /** Which pod each sandbox (container ID) belongs to. */
+  private final Map<String, String> pods = new java.util.HashMap<>();
 }

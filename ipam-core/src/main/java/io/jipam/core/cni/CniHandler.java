@@ -10,11 +10,13 @@ import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.NodeName;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * Runs one CNI command against a store: the IPAM semantics shared by the one-shot plugin and the
@@ -27,8 +29,11 @@ import java.util.Map;
  *   <tr><td>DEL</td><td>releases the attachment's addresses; succeeds when there are none</td><td>nothing</td></tr>
  *   <tr><td>CHECK (0.4.0+)</td><td>error 3 when nothing is held (without prevResult: when a range set holds nothing), 102 when prevResult disagrees</td><td>nothing</td></tr>
  *   <tr><td>GC (1.1.0+)</td><td>releases every allocation whose attachment is not in the valid list</td><td>nothing</td></tr>
- *   <tr><td>STATUS (1.1.0+)</td><td>error 50 when some range set has no free address</td><td>nothing</td></tr>
+ *   <tr><td>STATUS (1.1.0+)</td><td>error 50 when some range set has no free address (with sub-pools: of the default pool; without one, of every sub-pool)</td><td>nothing</td></tr>
  * </table>
+ *
+ * <p>A network with sub-pools ({@link NetworkPools}) has several store pools: ADD picks one by
+ * the pod and node, the other commands cover them all.
  */
 public final class CniHandler {
   private static final byte[] NO_OUTPUT = new byte[0];
@@ -54,45 +59,99 @@ public final class CniHandler {
   }
 
   /**
-   * Runs the command and returns what the plugin prints on success (empty for all but ADD).
+   * Runs the command and returns what the plugin prints on success (empty for all but ADD), with
+   * sub-pool node selectors matching this host's node name ({@link LocalNode} of the process
+   * environment).
    *
    * @throws IpamException whatever went wrong, with the code the plugin exits with
    */
   public static byte[] handle(CniEnvironment env, NetworkConfig config, IpamStore store) {
-    return handle(env, config, store, null);
+    return handle(env, config, store, new LocalNode(config, System.getenv()));
   }
 
   /**
-   * {@link #handle(CniEnvironment, NetworkConfig, IpamStore)}, noting in {@code origins} (when not
-   * null) why an ADD's attachment got each address ({@link AllocationOrigin}, in range set order),
-   * for the caller's log line.
+   * The node name the plugin runs on, when it runs without jipamd: the etcd store's {@code node}
+   * when the config sets one, else {@link NodeName#local} of the environment (null when neither
+   * is a node name). A class, not a lambda: the one-shot plugin pays for every bootstrap.
    */
-  public static byte[] handle(CniEnvironment env, NetworkConfig config, IpamStore store,
-      List<AllocationOrigin> origins) {
-    checkVersion(env.command(), config.cniVersion());
-    Pool pool = config.ipam().pool();
-    return switch (env.command()) {
-      case ADD -> add(env, config, store, pool, origins);
-      case DEL -> {
-        store.release(pool, env.attachment());
-        yield NO_OUTPUT;
+  public static final class LocalNode implements Supplier<String> {
+    private final NetworkConfig config;
+    private final Map<String, String> env;
+
+    public LocalNode(NetworkConfig config, Map<String, String> env) {
+      this.config = config;
+      this.env = env;
+    }
+
+    @Override
+    public String get() {
+      Map<String, Object> store = config.ipam().store();
+      if (store != null && store.get("node") instanceof String node && !node.isBlank()) {
+        return NodeName.isValid(node) ? node : null;
       }
-      case CHECK -> check(env, config, store, pool);
+      return NodeName.local(env);
+    }
+  }
+
+  /**
+   * Runs the command; {@code node} names the node for sub-pool node selectors (asked only when a
+   * sub-pool has some; null when unknown). ADD allocates from the pool {@link NetworkPools#select}
+   * picks; DEL, CHECK and GC cover every pool of the network; STATUS fails when the default pool
+   * (without one: every sub-pool) has a range set with no free address.
+   *
+   * @throws IpamException whatever went wrong, with the code the plugin exits with
+   */
+  public static byte[] handle(CniEnvironment env, NetworkConfig config, IpamStore store, Supplier<String> node) {
+    return run(env, config, store, node).output();
+  }
+
+  /**
+   * What one call did, for callers that log it (jipamd's call log and metrics).
+   *
+   * @param output what the plugin prints
+   * @param pool for ADD, the pool it allocated from (a sub-pool's, or the default); else null
+   * @param origins for ADD, why the attachment got each address ({@link AllocationOrigin}); else
+   *     empty
+   */
+  public record Done(byte[] output, Pool pool, List<AllocationOrigin> origins) {
+    public Done {
+      origins = List.copyOf(origins);
+    }
+  }
+
+  /** As {@link #handle(CniEnvironment, NetworkConfig, IpamStore, Supplier)}, saying what it did. */
+  public static Done run(CniEnvironment env, NetworkConfig config, IpamStore store, Supplier<String> node) {
+    checkVersion(env.command(), config.cniVersion());
+    NetworkPools pools = config.ipam().pools();
+    return switch (env.command()) {
+      case ADD -> add(env, config, store, pools.select(env.args().pod(), node));
+      case DEL -> {
+        for (Pool pool : pools.all()) {
+          store.release(pool, env.attachment());
+        }
+        yield done(NO_OUTPUT);
+      }
+      case CHECK -> done(check(env, config, store, pools));
       case GC -> {
         if (config.validAttachments() == null) {
           throw IpamException.invalidConfig(
               "GC needs the list of valid attachments in \"cni.dev/valid-attachments\"");
         }
-        store.retainOnly(pool, config.validAttachments());
-        yield NO_OUTPUT;
+        for (Pool pool : pools.all()) {
+          store.retainOnly(pool, config.validAttachments());
+        }
+        yield done(NO_OUTPUT);
       }
-      case STATUS -> status(store, pool);
-      case VERSION -> CniJson.versionInfo();
+      case STATUS -> done(status(store, pools));
+      case VERSION -> done(CniJson.versionInfo());
     };
   }
 
-  private static byte[] add(CniEnvironment env, NetworkConfig config, IpamStore store, Pool pool,
-      List<AllocationOrigin> origins) {
+  private static Done done(byte[] output) {
+    return new Done(output, null, List.of());
+  }
+
+  private static Done add(CniEnvironment env, NetworkConfig config, IpamStore store, Pool pool) {
     List<IpAddress> requested = new ArrayList<>(config.requestedIps());
     for (IpAddress ip : env.args().requestedIps()) {
       if (!requested.contains(ip)) {
@@ -103,11 +162,8 @@ public final class CniHandler {
     AllocationOutcome outcome =
         store.allocate(pool, new AllocationRequest(attachment, requested, env.args().pod()));
     if (outcome instanceof AllocationOutcome.Allocated allocated) {
-      if (origins != null) {
-        origins.addAll(allocated.origins());
-      }
-      return CniJson.result(config.cniVersion(),
-          CniResult.of(allocated.allocations(), pool, config.ipam()));
+      return new Done(CniJson.result(config.cniVersion(), CniResult.of(allocated.allocations(), pool, config.ipam())),
+          pool, allocated.origins());
     }
     throw failure(outcome, pool);
   }
@@ -129,11 +185,20 @@ public final class CniHandler {
     return new IpamException(ErrorCode.INTERNAL, "unexpected allocation outcome " + outcome);
   }
 
-  private static byte[] check(CniEnvironment env, NetworkConfig config, IpamStore store, Pool pool) {
-    List<Allocation> held = store.find(pool, env.attachment());
+  private static byte[] check(CniEnvironment env, NetworkConfig config, IpamStore store, NetworkPools pools) {
+    // the attachment's addresses are in the one pool its ADD chose; look in each
+    Pool pool = null;
+    List<Allocation> held = List.of();
+    for (Pool candidate : pools.all()) {
+      held = store.find(candidate, env.attachment());
+      if (!held.isEmpty()) {
+        pool = candidate;
+        break;
+      }
+    }
     if (held.isEmpty()) {
       throw new IpamException(ErrorCode.UNKNOWN_CONTAINER, "no address is allocated to "
-          + env.attachment() + " in network " + pool.name());
+          + env.attachment() + " in network " + config.name());
     }
     if (config.prevResult() == null) {
       // as host-local answers it: the attachment holds its addresses (here: one in every set)
@@ -169,19 +234,33 @@ public final class CniHandler {
     return NO_OUTPUT;
   }
 
-  private static byte[] status(IpamStore store, Pool pool) {
+  private static byte[] status(IpamStore store, NetworkPools pools) {
+    List<Pool> checked = pools.defaultPool() != null ? List.of(pools.defaultPool()) : pools.all();
+    IpamException last = null;
+    for (Pool pool : checked) {
+      IpamException full = exhausted(store, pool);
+      if (full == null) {
+        return NO_OUTPUT; // an ADD can still be served
+      }
+      last = full;
+    }
+    throw last;
+  }
+
+  /** Why the pool cannot serve an ADD (a range set with no free address), or null. */
+  private static IpamException exhausted(IpamStore store, Pool pool) {
     PoolUsage usage;
     try {
       usage = store.usage(pool);
     } catch (IpamException e) {
-      throw new IpamException(ErrorCode.NOT_AVAILABLE, "store not available: " + e.getMessage(), e);
+      return new IpamException(ErrorCode.NOT_AVAILABLE, "store not available: " + e.getMessage(), e);
     }
     for (int i = 0; i < usage.free().size(); i++) {
       if (usage.free().get(i) == 0) {
-        throw new IpamException(ErrorCode.NOT_AVAILABLE, "range set " + i + " "
+        return new IpamException(ErrorCode.NOT_AVAILABLE, "range set " + i + " "
             + pool.rangeSets().get(i) + " of network " + pool.name() + " has no free address");
       }
     }
-    return NO_OUTPUT;
+    return null;
   }
 }

@@ -42,12 +42,16 @@ import java.util.Map;
  *   <tr><td>{@code logFile}</td><td>where the plugin logs; never stdout</td><td>none</td></tr>
  *   <tr><td>{@code sticky}</td><td>{@code {"pods": ["db/*"], "holdSeconds": 900, "maxHeldPercent": 25}}: pods whose addresses are held after DEL ({@link StickyRule})</td><td>none</td></tr>
  *   <tr><td>{@code reuseDelaySeconds}</td><td>how long a released address cools before another attachment gets it ({@link AddressPolicy})</td><td>0</td></tr>
+ *   <tr><td>{@code subPools}</td><td>pools chosen by pod namespace, pod name and node ({@link SubPools})</td><td>none</td></tr>
  * </table>
  *
+ * @param pool the default pool: the top-level ranges under the network's name; null when the
+ *     network has {@code subPools} only
  * @param store the raw {@code store} object; null means the host-local file store
+ * @param subPools the network's sub-pools ({@link SubPools}), in config order; empty for none
  */
 public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Path dataDir,
-    Map<String, Object> store, String logFile) {
+    Map<String, Object> store, String logFile, List<SubPool> subPools) {
 
   public static final Path DEFAULT_DATA_DIR = Path.of("/var/lib/cni/networks");
   /** Limits that keep one call's work bounded; a config beyond one fails at once (code 7). See {@link Limits}. */
@@ -58,6 +62,7 @@ public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Pa
 
   public IpamConfig {
     routes = List.copyOf(routes);
+    subPools = subPools == null ? List.of() : List.copyOf(subPools);
   }
 
   /** The store type named by {@code store.type}: {@code host-local} when absent. */
@@ -77,29 +82,9 @@ public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Pa
     if (ipam.get("subnet") != null) {
       sets.add(new RangeSet(List.of(range(ipam, where, commonExclude))));
     }
-    List<Object> ranges = list(ipam, "ranges", where);
-    cap("ipam.ranges", "range sets", ranges, MAX_RANGE_SETS);
-    if (ranges != null) {
-      for (int s = 0; s < ranges.size(); s++) {
-        Object set = ranges.get(s);
-        String setWhere = where + ".ranges[" + s + "]";
-        if (!(set instanceof List<?> members) || members.isEmpty()) {
-          throw IpamException.invalidConfig("%s must be a non-empty list of ranges", setWhere);
-        }
-        cap(setWhere, "ranges", members, MAX_RANGES_PER_SET);
-        List<IpRange> rs = new ArrayList<>();
-        for (int r = 0; r < members.size(); r++) {
-          String rangeWhere = setWhere + "[" + r + "]";
-          rs.add(range(asObject(members.get(r), rangeWhere), rangeWhere, commonExclude));
-        }
-        try {
-          sets.add(new RangeSet(rs));
-        } catch (IpamException e) {
-          throw inContext(setWhere, e);
-        }
-      }
-    }
-    if (sets.isEmpty()) {
+    sets.addAll(rangeSets(list(ipam, "ranges", where), where + ".ranges", commonExclude));
+    List<Object> subPoolList = list(ipam, SubPools.KEY, where);
+    if (sets.isEmpty() && subPoolList == null) {
       throw IpamException.invalidConfig("ipam has no ranges: set \"ranges\" or \"subnet\"");
     }
     AllocationOrder order = AllocationOrder.ROUND_ROBIN;
@@ -111,7 +96,11 @@ public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Pa
             "ipam.order \"%s\" is not \"round-robin\" or \"lowest-free\"", orderText);
       }
     }
-    Pool pool = new Pool(networkName, sets, order, policy(ipam, where));
+    // sub-pools keep addresses as the default pool does (the network's policy: sticky, reuse delay)
+    AddressPolicy policy = policy(ipam, where);
+    // without top-level ranges the network has sub-pools only: no default pool
+    Pool pool = sets.isEmpty() ? null : new Pool(networkName, sets, order, policy);
+    List<SubPool> subPools = SubPools.parse(networkName, subPoolList, pool, order, policy, commonExclude);
 
     List<Route> routes = new ArrayList<>();
     List<Object> routeList = list(ipam, "routes", where);
@@ -135,7 +124,45 @@ public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Pa
     if (store != null) {
       string(store, "type", where + ".store");
     }
-    return new IpamConfig(type, pool, routes, dns, dataPath, store, logFile);
+    return new IpamConfig(type, pool, routes, dns, dataPath, store, logFile, subPools);
+  }
+
+  /**
+   * The range sets of a {@code ranges} list (null: none), each checked ({@link RangeSet}) and its
+   * errors prefixed with {@code where[s]}.
+   */
+  static List<RangeSet> rangeSets(List<Object> ranges, String where, List<Cidr> commonExclude) {
+    List<RangeSet> sets = new ArrayList<>();
+    cap(where, "range sets", ranges, MAX_RANGE_SETS);
+    if (ranges != null) {
+      for (int s = 0; s < ranges.size(); s++) {
+        Object set = ranges.get(s);
+        String setWhere = where + "[" + s + "]";
+        if (!(set instanceof List<?> members) || members.isEmpty()) {
+          throw IpamException.invalidConfig("%s must be a non-empty list of ranges", setWhere);
+        }
+        cap(setWhere, "ranges", members, MAX_RANGES_PER_SET);
+        List<IpRange> rs = new ArrayList<>();
+        for (int r = 0; r < members.size(); r++) {
+          String rangeWhere = setWhere + "[" + r + "]";
+          rs.add(range(asObject(members.get(r), rangeWhere), rangeWhere, commonExclude));
+        }
+        try {
+          sets.add(new RangeSet(rs));
+        } catch (IpamException e) {
+          throw inContext(setWhere, e);
+        }
+      }
+    }
+    return sets;
+  }
+
+  /**
+   * The network's pools: the default ({@link #pool}, null when the network has sub-pools only)
+   * and its sub-pools, as {@link CniHandler} chooses among them.
+   */
+  public NetworkPools pools() {
+    return new NetworkPools(pool, subPools);
   }
 
   /** The most pod patterns {@code sticky.pods} may list. */

@@ -41,6 +41,31 @@ public final class NodeName {
     return null;
   }
 
+  /**
+   * This host's node name when nothing names one: {@code JIPAM_NODE_NAME}, then {@code NODE_NAME}
+   * from {@code env}, then {@code /etc/hostname}, then the host name; null when none of them is a
+   * node name. What sub-pool node selectors match when the plugin runs without jipamd (jipamd
+   * uses its {@code --node-name}, defaulting the same way).
+   */
+  public static String local(java.util.Map<String, String> env) {
+    for (String variable : new String[] {"JIPAM_NODE_NAME", "NODE_NAME"}) {
+      String v = env.get(variable);
+      if (v != null && !v.isBlank()) {
+        return isValid(v.trim()) ? v.trim() : null;
+      }
+    }
+    try {
+      java.nio.file.Path etc = java.nio.file.Path.of("/etc/hostname");
+      String h = java.nio.file.Files.isReadable(etc) ? java.nio.file.Files.readString(etc).trim() : "";
+      if (h.isEmpty()) {
+        h = java.net.InetAddress.getLocalHost().getHostName();
+      }
+      return isValid(h) ? h : null;
+    } catch (java.io.IOException | RuntimeException e) {
+      return null;
+    }
+  }
+
   /** Whether {@code name} is a node name. */
   public static boolean isValid(String name) {
     return problem(name) == null;

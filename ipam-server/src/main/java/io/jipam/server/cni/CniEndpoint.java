@@ -10,6 +10,8 @@ import io.jipam.core.cni.JsonReader;
 import io.jipam.core.cni.NetworkConfig;
 import io.jipam.core.store.InterfaceName;
 import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.NodeName;
+import io.jipam.core.store.Pool;
 import io.jipam.server.metrics.CallLog;
 import io.jipam.server.metrics.Metrics;
 import io.jipam.server.pools.PoolRegistry;
@@ -19,9 +21,11 @@ import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.function.Supplier;
 
 /**
  * The plugin's CNI call, served on jipamd's unix socket: the {@code jipam} plugin in daemon mode
@@ -71,14 +75,20 @@ public final class CniEndpoint {
   private final CallLog log;
   private final Metrics metrics;
   private final Duration requestTimeout;
+  private final Supplier<String> node;
 
-  /** With the default request bound, 30 s. */
+  /** With the default request bound, 30 s, serving the node {@link NodeName#local} names. */
   CniEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics) {
-    this(store, pools, blocking, log, metrics, Duration.ofSeconds(30));
+    this(store, pools, blocking, log, metrics, Duration.ofSeconds(30), NodeName.local(System.getenv()));
   }
 
+  /**
+   * @param nodeName the node this jipamd serves: what sub-pool node selectors ({@code
+   *     ipam.subPools[].nodes}) of the calls match; null when unknown (no node selector matches)
+   */
   public CniEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics,
-      Duration requestTimeout) {
+      Duration requestTimeout, String nodeName) {
+    this.node = () -> nodeName;
     this.metrics = metrics;
     this.requestTimeout = requestTimeout;
     this.store = store;
@@ -202,13 +212,18 @@ public final class CniEndpoint {
       versionText = NetworkConfig.versionText(parsed);
       NetworkConfig config = NetworkConfig.from(parsed);
       CniHandler.checkVersion(command, config.cniVersion());
-      pools.check(config.ipam().pool());
-      byte[] output = CniHandler.handle(cni, config, store);
-      if (command == CniCommand.ADD) {
-        pools.allocatedFrom(config.ipam().pool());
+      List<Pool> networkPools = config.ipam().pools().all();
+      for (Pool pool : networkPools) {
+        pools.check(pool); // a network's sub-pools are pools of their own, each defined once
       }
-      return new Reply(output, 0, command + " pool=" + config.name()
-          + (cni.containerId() == null ? "" : " attachment=" + cni.containerId() + "/" + cni.ifname()) + " outcome=ok");
+      CniHandler.Done done = CniHandler.run(cni, config, store, node);
+      if (command == CniCommand.ADD) {
+        pools.allocatedFrom(done.pool());
+        metrics.allocated(done.pool().name(), done.origins());
+      }
+      return new Reply(done.output(), 0, command + " pool=" + (done.pool() == null ? config.name() : done.pool().name())
+          + (cni.containerId() == null ? "" : " attachment=" + cni.containerId() + "/" + cni.ifname())
+          + CallLog.origins(done.origins()) + " outcome=ok");
     } catch (IpamException e) {
       return failure(versionText, e).withSummary(command + " outcome=error " + e.code() + ": " + e.getMessage());
     } catch (RuntimeException e) {

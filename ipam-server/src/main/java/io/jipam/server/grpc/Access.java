@@ -22,14 +22,16 @@ import java.util.Set;
  *   <tr><td>List</td><td>its own node's allocations only (a filter naming another node is
  *       refused)</td><td>every allocation</td></tr>
  *   <tr><td>Usage, ListPools</td><td>yes</td><td>yes</td></tr>
- *   <tr><td>Audit, ReclaimNode, LiftFence</td><td>refused (PERMISSION_DENIED)</td><td>yes</td></tr>
+ *   <tr><td>Audit, ReclaimNode, LiftFence; Reserve, Unreserve, EndHold, ListClaims (claims)</td><td>refused
+ *       (PERMISSION_DENIED)</td><td>yes</td></tr>
  * </table>
  * "Its own node's store" scopes by node only where the store records nodes ({@link
  * NodeStores#scopesNodes}, etcd); elsewhere a node's calls run on the one store. Thread-safe.
  */
 public final class Access {
   /** Methods only an operator may call. */
-  static final Set<String> OPERATOR_ONLY = Set.of("Audit", "ReclaimNode", "LiftFence");
+  static final Set<String> OPERATOR_ONLY = Set.of("Audit", "ReclaimNode", "LiftFence", "Reserve", "Unreserve",
+      "EndHold", "ListClaims");
 
   private final CallerIdentity identity;
   private final NodeStores stores;

@@ -119,6 +119,10 @@ public final class IpamEndpoint {
         .addAllFindings(ReadCalls.audit(s.store(), pool(r.getPool()))).build());
     unary(server, IpamGrpcService.ReclaimNode, (s, r) -> ReclaimCalls.reclaimNode(s.store(), r));
     unary(server, IpamGrpcService.LiftFence, (s, r) -> ReclaimCalls.liftFence(s.store(), r.getNode()));
+    unary(server, IpamGrpcService.Reserve, (s, r) -> ClaimCalls.reserve(s.store(), pool(r.getPool()), r));
+    unary(server, IpamGrpcService.Unreserve, (s, r) -> ClaimCalls.unreserve(s.store(), pool(r.getPool()), r));
+    unary(server, IpamGrpcService.EndHold, (s, r) -> ClaimCalls.endHold(s.store(), pool(r.getPool()), r));
+    unary(server, IpamGrpcService.ListClaims, (s, r) -> ClaimCalls.list(s.store(), pool(r.getPool())));
   }
 
   /** What one call does with its decoded request, in the caller's scope; runs on the blocking pool. */
@@ -211,6 +215,9 @@ public final class IpamEndpoint {
         s.store().allocate(pool, new AllocationRequest(attachment(r.getAttachment()), requested,
             WireMapping.requestedPod(r.getPod())));
     pools.allocatedFrom(pool);
+    if (outcome instanceof AllocationOutcome.Allocated allocated) {
+      metrics.allocated(pool.name(), allocated.origins());
+    }
     return WireMapping.outcome(outcome);
   }
 

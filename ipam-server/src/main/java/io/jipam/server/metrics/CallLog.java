@@ -42,10 +42,26 @@ public final class CallLog {
     out.println(Instant.now() + " call method=" + method + rest + " duration_us=" + micros);
   }
 
+  /**
+   * Why an ADD's attachment got its addresses, for the call line: {@code " origin=sticky"} (one per
+   * range set, comma-separated: {@code " origin=reserved,free"}); empty when there are none.
+   */
+  public static String origins(java.util.List<io.jipam.core.store.AllocationOrigin> origins) {
+    if (origins.isEmpty()) {
+      return "";
+    }
+    StringBuilder out = new StringBuilder(" origin=");
+    for (int i = 0; i < origins.size(); i++) {
+      out.append(i == 0 ? "" : ",").append(origins.get(i).name().toLowerCase(java.util.Locale.ROOT));
+    }
+    return out.toString();
+  }
+
   public static String outcome(Object response) {
     if (response instanceof AllocateResponse r) {
       return r.getOutcomeCase().name().toLowerCase(java.util.Locale.ROOT)
-          + (r.hasAllocated() && r.getAllocated().getExisting() ? "(existing)" : "");
+          + (r.hasAllocated() && r.getAllocated().getExisting() ? "(existing)" : "")
+          + (r.hasAllocated() ? origins(io.jipam.api.ClaimWire.origins(r.getAllocated())) : "");
     }
     if (response instanceof AllocationsResponse r) {
       return "ok allocations=" + r.getAllocationsCount();
@@ -74,6 +90,13 @@ public final class CallLog {
     }
     if (request instanceof UsageRequest r) {
       return " pool=" + r.getPool().getName();
+    }
+    if (request instanceof io.jipam.api.v1.ReserveRequest r) {
+      return " pool=" + r.getPool().getName() + " address=" + r.getAddress() + " for=" + r.getPod().getNamespace()
+          + "/" + r.getPod().getName() + (r.getWhenFree() ? " when-free" : "");
+    }
+    if (request instanceof io.jipam.api.v1.ClaimRequest r) {
+      return " pool=" + r.getPool().getName() + " address=" + r.getAddress();
     }
     return "";
   }

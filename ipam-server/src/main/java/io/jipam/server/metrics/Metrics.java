@@ -1,9 +1,13 @@
 package io.jipam.server.metrics;
 
 import io.jipam.core.ErrorCode;
+import io.jipam.core.store.AllocationOrigin;
+import io.jipam.core.store.Claim;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
+import io.jipam.core.store.capability.Claims;
+import io.jipam.core.store.spi.ClaimEvents;
 import io.jipam.core.store.capability.CommitCounters;
 import io.jipam.core.store.capability.NodeView;
 import io.jipam.core.store.capability.PoolBlocks;
@@ -52,6 +56,17 @@ import java.util.function.LongSupplier;
  *   <tr><td>{@code jipamd_etcd_written_bytes_total}, {@code jipamd_etcd_committed_changes_total}</td>
  *       <td></td><td>etcd store only: bytes of keys and values its transactions wrote, and the
  *       changes they carried (their ratio: bytes per change)</td></tr>
+ *   <tr><td>{@code jipamd_pool_claims}</td><td>pool, kind ({@code hold}, {@code reservation},
+ *       {@code cooling})</td><td>claimed addresses per pool ({@link Claim}), read from the store's
+ *       {@link Claims} at each scrape; on the etcd store (whose claims read every block of the pool)
+ *       from a copy read at most once per {@link #POOL_TOTALS_EVERY} per pool; unexpired claims only</td></tr>
+ *   <tr><td>{@code jipamd_allocations_total}</td><td>pool, origin ({@code free}, {@code requested},
+ *       {@code reserved}, {@code sticky}, {@code cooled})</td><td>addresses handed out by ADDs, by why
+ *       ({@link AllocationOrigin}); {@code cooled} counts the last resort of a pool where only cooling
+ *       addresses were left</td></tr>
+ *   <tr><td>{@code jipamd_hold_refusals_total}</td><td>pool</td><td>releases of a sticky pod that made no
+ *       hold because the range set's bound ({@code sticky.maxHeldPercent}) was reached, counted where
+ *       this jipamd's store decided ({@link ClaimEvents}); present once a pool has had one</td></tr>
  *   <tr><td>{@code jipamd_etcd_db_size_bytes}</td><td></td><td>etcd store only: etcd's database
  *       size as its first endpoint reports it (one status request per scrape); -1 when unknown</td></tr>
  * </table>
@@ -80,6 +95,11 @@ public final class Metrics {
 
   private record Totals(PoolUsage usage, long readAt) {}
 
+  /** The etcd store's claims, by pool name, with when they were read (as {@link #totals}). */
+  private final ConcurrentHashMap<String, ClaimTotals> claimTotals = new ConcurrentHashMap<>();
+
+  private record ClaimTotals(List<Claim> claims, long readAt) {}
+
   public Metrics() {
     this(System::nanoTime);
   }
@@ -92,6 +112,9 @@ public final class Metrics {
   /** Meters by method and outcome, so that a call costs two map lookups, not two registrations. */
   private final ConcurrentHashMap<String, Counter> calls = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Timer> durations = new ConcurrentHashMap<>();
+  private final ConcurrentHashMap<String, Counter> allocations = new ConcurrentHashMap<>();
+  private final MultiGauge claims = MultiGauge.builder("jipamd.pool.claims")
+      .description("claimed addresses per pool, by kind (hold, reservation, cooling)").register(registry);
 
   /**
    * With a store that group-commits (the etcd store, {@link CommitCounters}), records the size of
@@ -131,6 +154,23 @@ public final class Metrics {
   }
 
   /**
+   * Records the origins of one ADD's new addresses ({@link AllocationOrigin}; a repeated ADD's
+   * {@code EXISTING} ones are not counted): {@code jipamd_allocations_total{pool, origin}}, whose
+   * {@code origin="cooled"} series counts the last-resort hand-outs of cooling addresses.
+   */
+  public void allocated(String pool, List<AllocationOrigin> origins) {
+    for (AllocationOrigin origin : origins) {
+      if (origin == AllocationOrigin.EXISTING) {
+        continue;
+      }
+      allocations.computeIfAbsent(pool + '\n' + origin, k -> Counter.builder("jipamd.allocations")
+          .description("addresses handed out, by pool and why (free, requested, reserved, sticky, cooled)")
+          .tags("pool", pool, "origin", origin.name().toLowerCase(java.util.Locale.ROOT)).register(registry))
+          .increment();
+    }
+  }
+
+  /**
    * Reads the usage of every pool from the store (store I/O: call it on a worker, not an event
    * loop) and returns the exposition text.
    */
@@ -138,10 +178,15 @@ public final class Metrics {
     List<MultiGauge.Row<?>> rows = new ArrayList<>();
     List<MultiGauge.Row<?>> nodeRows = new ArrayList<>();
     List<MultiGauge.Row<?>> blockRows = new ArrayList<>();
+    List<MultiGauge.Row<?>> claimRows = new ArrayList<>();
     Optional<NodeView> view = store.capability(NodeView.class);
+    Optional<Claims> claimsOf = store.capability(Claims.class);
     for (Pool pool : pools) {
       try {
         addRows(rows, pool, usage(pool, store));
+        if (claimsOf.isPresent()) {
+          addClaimRows(claimRows, pool, claims(pool, store, claimsOf.get()));
+        }
         if (view.isPresent()) {
           PoolBlocks mine = view.get().nodeBlockUsage(pool);
           addRows(nodeRows, pool, mine.usage());
@@ -158,7 +203,24 @@ public final class Metrics {
     addresses.register(rows, true);
     nodeAddresses.register(nodeRows, true);
     nodeBlocks.register(blockRows, true);
+    claims.register(claimRows, true);
+    ClaimEvents.holdRefusals().keySet().forEach(pool -> FunctionCounter.builder("jipamd.hold.refusals", pool,
+        p -> ClaimEvents.holdRefusals().getOrDefault(p, 0L))
+        .description("holds refused because the range set's bound (sticky.maxHeldPercent) was reached")
+        .tags("pool", pool).register(registry));
     return registry.scrape();
+  }
+
+  /** One row per claim kind, zeros included, so that a pool's claims going to none shows. */
+  private static void addClaimRows(List<MultiGauge.Row<?>> rows, Pool pool, List<Claim> of) {
+    long[] count = new long[Claim.Kind.values().length];
+    for (Claim c : of) {
+      count[c.kind().ordinal()]++;
+    }
+    for (Claim.Kind kind : Claim.Kind.values()) {
+      rows.add(MultiGauge.Row.of(Tags.of("pool", pool.name(), "kind", kind.name().toLowerCase(java.util.Locale.ROOT)),
+          count[kind.ordinal()]));
+    }
   }
 
   /** The pool's usage: read now, or on a store of node blocks ({@link NodeView}: etcd) a copy at most {@link #POOL_TOTALS_EVERY} old. */
@@ -173,6 +235,24 @@ public final class Metrics {
       totals.put(pool.name(), known);
     }
     return known.usage();
+  }
+
+  /**
+   * The pool's claims: read now, or on a store of node blocks ({@link NodeView}: etcd, whose claims
+   * read every block record of the pool, as its usage does) a copy at most {@link
+   * #POOL_TOTALS_EVERY} old.
+   */
+  private List<Claim> claims(Pool pool, IpamStore store, Claims claimsOf) {
+    if (store.capability(NodeView.class).isEmpty()) {
+      return claimsOf.claims(pool);
+    }
+    long now = nanoTime.getAsLong();
+    ClaimTotals known = claimTotals.get(pool.name());
+    if (known == null || now - known.readAt() >= POOL_TOTALS_EVERY.toNanos()) {
+      known = new ClaimTotals(claimsOf.claims(pool), now);
+      claimTotals.put(pool.name(), known);
+    }
+    return known.claims();
   }
 
   private static void addRows(List<MultiGauge.Row<?>> rows, Pool pool, PoolUsage usage) {

@@ -3,6 +3,7 @@ package io.jipam.server.pools;
 import io.jipam.api.WireMapping;
 import io.jipam.core.IoMessages;
 import io.jipam.core.IpamException;
+import io.jipam.core.store.AddressPolicy;
 import io.jipam.core.store.Pool;
 import io.jipam.api.v1.ListPoolsResponse;
 import io.jipam.api.v1.PoolInfo;
@@ -102,13 +103,24 @@ public final class PoolRegistry {
       provisional.remove(pool.name()); // the request's definition holds from now on
     }
     if (known != null && !known.equals(pool)) {
-      throw IpamException.invalidConfig("network \"%s\" is served with ranges %s (order %s); this request"
-          + " names ranges %s (order %s). A pool's definition is fixed while jipamd runs: use another"
+      throw IpamException.invalidConfig("network \"%s\" is served with ranges %s (order %s%s); this request"
+          + " names ranges %s (order %s%s). A pool's definition is fixed while jipamd runs: use another"
           + " network name, or restart jipamd once the pool is no longer used",
-          pool.name(), known.rangeSets(), known.order().configName(), pool.rangeSets(),
-          pool.order().configName());
+          pool.name(), known.rangeSets(), known.order().configName(), policy(known), pool.rangeSets(),
+          pool.order().configName(), policy(pool));
     }
     return pool;
+  }
+
+  /** A pool's address policy for messages: empty for none. */
+  private static String policy(Pool pool) {
+    AddressPolicy p = pool.policy();
+    if (p.isNone()) {
+      return "";
+    }
+    return (p.sticky() == null ? "" : ", sticky " + p.sticky().pods() + " for " + p.sticky().hold().toSeconds() + " s, at most "
+        + p.sticky().maxHeldPercent() + "%") + (p.reuseDelay().isZero() ? "" : ", reuse delay "
+        + p.reuseDelay().toSeconds() + " s");
   }
 
   /** The pools served since start, and those read from the file that no call has named yet. */

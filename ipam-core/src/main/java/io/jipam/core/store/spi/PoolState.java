@@ -523,6 +523,7 @@ public final class PoolState {
         claimsChanged = true;
         return true;
       }
+      ClaimEvents.holdRefused(pool.name());
       log("network " + pool.name() + ": no hold of " + address + " for pod " + pod + ": range set " + set
           + " holds its maximum of " + max + " addresses (sticky.maxHeldPercent " + sticky.maxHeldPercent()
           + "); earlier releases keep theirs");

@@ -1,0 +1,128 @@
+package io.jipam.api;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.jipam.core.alloc.AllocationOrder;
+import io.jipam.core.net.Cidr;
+import io.jipam.core.net.IpAddress;
+import io.jipam.core.net.IpRange;
+import io.jipam.core.net.RangeSet;
+import io.jipam.core.store.AddressPolicy;
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOrigin;
+import io.jipam.core.store.AllocationOutcome;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.Claim;
+import io.jipam.core.store.PodPattern;
+import io.jipam.core.store.PodRef;
+import io.jipam.core.store.Pool;
+import io.jipam.core.store.StickyRule;
+import io.jipam.core.store.capability.ReserveOutcome;
+import io.jipam.api.v1.Allocated;
+import io.jipam.api.v1.ClaimKind;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** The workload-aware values on the wire: lossless both ways, and malformed fields refused naming them. */
+class ClaimWireTest {
+  static final IpAddress A = IpAddress.parse("198.18.0.7");
+  static final Attachment ATT = new Attachment("c1", "eth0");
+  static final Instant UNTIL = Instant.parse("2026-12-05T01:02:03.456Z");
+
+  static Pool pool(AddressPolicy policy) {
+    return new Pool("net", List.of(new RangeSet(List.of(IpRange.withDefaults(Cidr.parse("198.18.0.0/24"), null, null,
+        null, List.of())))), AllocationOrder.LOWEST_FREE, policy);
+  }
+
+  static Stream<AddressPolicy> policies() {
+    return Stream.of(AddressPolicy.NONE, new AddressPolicy(null, Duration.ofSeconds(30)),
+        new AddressPolicy(new StickyRule(List.of(PodPattern.parse("db/*"), PodPattern.parse("*/web-?")),
+            Duration.ofSeconds(900), 40), Duration.ZERO),
+        new AddressPolicy(new StickyRule(List.of(PodPattern.parse("a/b")), StickyRule.MAX_HOLD, 100),
+            AddressPolicy.MAX_REUSE_DELAY));
+  }
+
+  @ParameterizedTest
+  @MethodSource("policies")
+  void pool_withPolicy_roundTrips(AddressPolicy policy) {
+    Pool pool = pool(policy);
+    io.jipam.api.v1.Pool message = WireMapping.pool(pool);
+    assertEquals(!policy.isNone(), message.hasPolicy());
+    assertEquals(pool, WireMapping.pool(message));
+  }
+
+  @Test
+  void pool_badPolicyOnTheWire_invalidConfigNamingPool() {
+    io.jipam.api.v1.Pool message = WireMapping.pool(pool(AddressPolicy.NONE)).toBuilder()
+        .setPolicy(io.jipam.api.v1.AddressPolicy.newBuilder().setSticky(io.jipam.api.v1.StickyRule.newBuilder()
+            .addPods("DB/*").setHoldSeconds(10).setMaxHeldPercent(10))).build();
+    IpamException e = assertThrows(IpamException.class, () -> WireMapping.pool(message));
+    assertEquals(ErrorCode.INVALID_CONFIG, e.code());
+    assertEquals("pool net policy: pattern \"DB/*\": namespace \"DB\" may hold only lowercase letters, digits, '-',"
+        + " '.', '*' and '?'", e.getMessage());
+  }
+
+  static Stream<Claim> claims() {
+    return Stream.of(Claim.hold(A, new PodRef("db", "db-0"), UNTIL, ATT),
+        Claim.reservation(A, new PodRef("db", "db-0")), Claim.reservation(A, new PodRef("db", "")),
+        Claim.cooling(A, PodRef.UNKNOWN, UNTIL, ATT));
+  }
+
+  @ParameterizedTest
+  @MethodSource("claims")
+  void claim_roundTrips(Claim claim) {
+    assertEquals(claim, ClaimWire.claim(ClaimWire.claim(claim)));
+  }
+
+  @Test
+  void claim_malformedOnTheWire_invalidConfigNamingIt() {
+    io.jipam.api.v1.Claim good = ClaimWire.claim(Claim.hold(A, new PodRef("db", "db-0"), UNTIL, ATT));
+    assertEquals("claim of 198.18.0.7 has no known kind (0)", assertThrows(IpamException.class,
+        () -> ClaimWire.claim(good.toBuilder().setKind(ClaimKind.CLAIM_KIND_UNSPECIFIED).build())).getMessage());
+    assertEquals("claim of 198.18.0.7: until \"soon\" is not an RFC 3339 time", assertThrows(IpamException.class,
+        () -> ClaimWire.claim(good.toBuilder().setUntil("soon").build())).getMessage());
+    IpamException noPod = assertThrows(IpamException.class,
+        () -> ClaimWire.claim(good.toBuilder().clearPod().build()));
+    assertEquals(ErrorCode.INVALID_CONFIG, noPod.code(), noPod.getMessage());
+  }
+
+  @Test
+  void reserveOutcome_eachKind_roundTrips() {
+    for (ReserveOutcome o : List.of(new ReserveOutcome.Reserved(Claim.reservation(A, new PodRef("ns", ""))),
+        new ReserveOutcome.InUse(A, "c1/eth0 (pod db/db-0)"), new ReserveOutcome.Unavailable(A, "it is the gateway"))) {
+      assertEquals(o, ClaimWire.outcome(ClaimWire.outcome(o)));
+    }
+  }
+
+  @Test
+  void reservedFor_needsANamespaceAndKubernetesNames() {
+    assertEquals(new PodRef("db", ""), ClaimWire.reservedFor(WireMapping.pod(new PodRef("db", ""))));
+    assertEquals("reserve needs a namespace (for a pod: its namespace and name)", assertThrows(IpamException.class,
+        () -> ClaimWire.reservedFor(WireMapping.pod(new PodRef("", "x")))).getMessage());
+    assertEquals(ErrorCode.INVALID_CONFIG, assertThrows(IpamException.class,
+        () -> ClaimWire.reservedFor(WireMapping.pod(new PodRef("Bad_NS", "")))).code());
+  }
+
+  @Test
+  void allocated_origins_roundTripAndDefaultForAnOlderServer() {
+    Allocation a = new Allocation(A, 0, ATT, new PodRef("db", "db-0"));
+    for (AllocationOrigin origin : AllocationOrigin.values()) {
+      AllocationOutcome out = new AllocationOutcome.Allocated(List.of(a), origin == AllocationOrigin.EXISTING,
+          List.of(origin));
+      assertEquals(out, WireMapping.outcome(WireMapping.outcome(out)));
+    }
+    Allocated old = Allocated.newBuilder().addAllocations(WireMapping.allocation(a)).build();
+    assertEquals(List.of(AllocationOrigin.FREE), ClaimWire.origins(old));
+    assertEquals(List.of(AllocationOrigin.EXISTING), ClaimWire.origins(old.toBuilder().setExisting(true).build()));
+    assertFalse(ClaimWire.origins(old).isEmpty());
+  }
+}
