@@ -10,11 +10,8 @@ import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
-import io.jipam.core.store.Claim;
-import io.jipam.core.store.PodRef;
 import io.jipam.core.store.PoolUsage;
 import io.jipam.core.store.capability.Claims;
-import io.jipam.core.store.capability.ReserveOutcome;
 import io.jipam.core.store.spi.PoolState;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -23,7 +20,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
-import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -90,7 +86,7 @@ import java.util.Set;
  *
  * <p>Thread-safe: all methods may be called from any thread.
  */
-final class HostLocalStore implements IpamStore, Claims {
+final class HostLocalStore implements IpamStore, FileClaims {
   /** How a store chooses between the one-shot path and the whole parsed state. */
   enum Mode {
     /** One-shot path on the first call for a pool, cached whole state afterwards (the default). */
@@ -401,26 +397,11 @@ final class HostLocalStore implements IpamStore, Claims {
     cache.clear();
   }
 
-  // ---------------------------------------------------------------- Claims
+  // ---------------------------------------------------------------- Claims (FileClaims)
 
   @Override
-  public ReserveOutcome reserve(Pool pool, IpAddress address, PodRef podOrNamespace, boolean whenFree) {
-    return claimCall(pool, ClaimOp.reserve(address, podOrNamespace, whenFree));
-  }
-
-  @Override
-  public Optional<Claim> unreserve(Pool pool, IpAddress address) {
-    return claimCall(pool, ClaimOp.unreserve(address));
-  }
-
-  @Override
-  public Optional<Claim> endHold(Pool pool, IpAddress address) {
-    return claimCall(pool, ClaimOp.endHold(address));
-  }
-
-  @Override
-  public List<Claim> claims(Pool pool) {
-    return dir(pool).exists() ? claimCall(pool, ClaimOp.list()) : List.of();
+  public boolean poolExists(Pool pool) {
+    return dir(pool).exists();
   }
 
   /**
@@ -428,7 +409,8 @@ final class HostLocalStore implements IpamStore, Claims {
    * changed ({@link ClaimFiles#persist}). An address with a file the state does not know (a
    * change the stamp missed) makes it rebuild first.
    */
-  private <T> T claimCall(Pool pool, ClaimOp<T> op) {
+  @Override
+  public <T> T claimCall(Pool pool, ClaimOp<T> op) {
     PoolSession h = PoolSession.open(dir(pool), cache, pool);
     try {
       PoolSession.Read read = AS_STAMPED;

@@ -11,11 +11,8 @@ import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
-import io.jipam.core.store.Claim;
-import io.jipam.core.store.PodRef;
 import io.jipam.core.store.PoolUsage;
 import io.jipam.core.store.capability.Claims;
-import io.jipam.core.store.capability.ReserveOutcome;
 import io.jipam.core.store.spi.PoolState;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -28,7 +25,6 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -70,7 +66,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * under one hold of the pool's locks; the file layout, the lock and the queue are classes of their
  * own.
  */
-final class WriteThroughStore implements IpamStore, Claims {
+final class WriteThroughStore implements IpamStore, FileClaims {
   private static final int ATTEMPTS = 4;
   private static final List<Allocation> NONE = List.of();
   /** Every this many changing batches, check whether the index wants compacting. */
@@ -148,30 +144,16 @@ final class WriteThroughStore implements IpamStore, Claims {
     cache.clear();
   }
 
-  // ---------------------------------------------------------------- Claims
+  // ---------------------------------------------------------------- Claims (FileClaims)
 
   @Override
-  public ReserveOutcome reserve(Pool pool, IpAddress address, PodRef podOrNamespace, boolean whenFree) {
-    return claimCall(pool, ClaimOp.reserve(address, podOrNamespace, whenFree));
-  }
-
-  @Override
-  public Optional<Claim> unreserve(Pool pool, IpAddress address) {
-    return claimCall(pool, ClaimOp.unreserve(address));
-  }
-
-  @Override
-  public Optional<Claim> endHold(Pool pool, IpAddress address) {
-    return claimCall(pool, ClaimOp.endHold(address));
-  }
-
-  @Override
-  public List<Claim> claims(Pool pool) {
-    return new PoolDir(dataDir, pool.name(), forcer, clock).exists() ? claimCall(pool, ClaimOp.list()) : List.of();
+  public boolean poolExists(Pool pool) {
+    return new PoolDir(dataDir, pool.name(), forcer, clock).exists();
   }
 
   @SuppressWarnings("unchecked")
-  private <T> T claimCall(Pool pool, ClaimOp<T> claimOp) {
+  @Override
+  public <T> T claimCall(Pool pool, ClaimOp<T> claimOp) {
     Op op = new Op(Kind.CLAIM, pool, null, null, null);
     op.claimOp = claimOp;
     return (T) run(op).claimResult;
