@@ -48,6 +48,21 @@ class JipamBenchIT {
   }
 
   @Test
+  void distClassPath_holdsTheTestkitAndNoTestFramework() throws IOException {
+    Path lib = Path.of(System.getProperty("jipam.dist", "../dist"), "lib", "bench");
+    assumeTrue(Files.isDirectory(lib), lib + " not built (./mvnw -q -DskipTests package)");
+    Set<String> jars = new TreeSet<>();
+    try (var files = Files.list(lib)) {
+      files.forEach(f -> jars.add(f.getFileName().toString()));
+    }
+    // the harness starts etcd and jipamd with the testkit's launchers, at run time, without JUnit
+    assertTrue(jars.contains("ipam-testkit.jar"), "no ipam-testkit.jar in " + lib + ": " + jars);
+    List<String> frameworks = jars.stream().filter(j -> j.startsWith("junit") || j.startsWith("assertj")
+        || j.startsWith("opentest4j") || j.startsWith("apiguardian")).toList();
+    assertEquals(List.of(), frameworks, "test frameworks on jipam-bench's class path " + lib);
+  }
+
+  @Test
   void commandLine_registryEntries_areTheSubcommandsWithTheirHelpLines() {
     CommandLine cmd = JipamBench.commandLine();
     List<String> expected = new ArrayList<>(Scenarios.ALL.stream().map(ScenarioType::name).toList());

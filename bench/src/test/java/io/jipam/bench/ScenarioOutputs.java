@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.jipam.bench.harness.Sample;
-import io.jipam.bench.support.LocalEtcd;
+import io.jipam.testkit.Etcd;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -162,8 +162,8 @@ final class ScenarioOutputs {
     return machine;
   }
 
-  /** Whether an etcd binary is on PATH ({@link LocalEtcd#binary()}). */
+  /** Whether an etcd binary is on PATH ({@link Etcd#binary()}). */
   static boolean etcdInstalled() {
-    return LocalEtcd.binary() != null;
+    return Etcd.binary() != null;
   }
 }

@@ -205,25 +205,27 @@ final class BlockLayout {
       if (lo.compareTo(hi) > 0) {
         continue;
       }
-      setBits(bits, (int) lo.offsetFrom(net), (int) hi.offsetFrom(net), true);
+      setBits(bits, (int) lo.offsetFrom(net), (int) hi.offsetFrom(net));
       for (long[] res : r.reservedOffsets()) {
         IpAddress a = max(r.addressAt(res[0]), lo);
         IpAddress b = min(r.addressAt(res[1]), hi);
         if (a.compareTo(b) <= 0) {
-          setBits(bits, (int) a.offsetFrom(net), (int) b.offsetFrom(net), false);
+          clearBits(bits, (int) a.offsetFrom(net), (int) b.offsetFrom(net));
         }
       }
     }
     return bits;
   }
 
-  private static void setBits(long[] bits, int from, int to, boolean value) {
+  private static void setBits(long[] bits, int from, int to) {
     for (int i = from; i <= to; i++) {
-      if (value) {
-        bits[i >>> 6] |= 1L << i;
-      } else {
-        bits[i >>> 6] &= ~(1L << i);
-      }
+      bits[i >>> 6] |= 1L << i;
+    }
+  }
+
+  private static void clearBits(long[] bits, int from, int to) {
+    for (int i = from; i <= to; i++) {
+      bits[i >>> 6] &= ~(1L << i);
     }
   }
 

@@ -39,10 +39,11 @@ final class CommitTickets {
     this.ctx = ctx;
     this.ticketKey = ctx.keys().ticket(ctx.node(), Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 1));
     long ticketTtl = Math.max(2, (ctx.config().timeout().toMillis() + 999) / 1000);
-    this.ticketLease = new LeaseSlot(ctx.etcd(), () -> ticketTtl, 0.5, true, ctx.clock());
+    this.ticketLease = new LeaseSlot(ctx.etcd(), () -> ticketTtl, 0.5, LeaseSlot.Renewal.KEPT_ALIVE, ctx.clock());
     // six times the ticket's TTL as etcd granted it (etcd may raise a TTL to its least one)
     this.markerLease = new LeaseSlot(ctx.etcd(),
-        () -> Math.max(MIN_MARKER_TTL_SECONDS, 6 * ticketLease.ttlSeconds()), 0.5, false, ctx.clock());
+        () -> Math.max(MIN_MARKER_TTL_SECONDS, 6 * ticketLease.ttlSeconds()), 0.5, LeaseSlot.Renewal.ROTATED,
+        ctx.clock());
   }
 
   String ticketKey() {
@@ -72,7 +73,7 @@ final class CommitTickets {
     long seconds = Math.max(1, hold.toSeconds());
     long margin = Math.max(60, seconds / 2);
     return holdLeases.computeIfAbsent(seconds, s -> new LeaseSlot(ctx.etcd(), () -> s + margin,
-        (double) margin / (s + margin) * 0.9, false, ctx.clock())).id(deadline);
+        (double) margin / (s + margin) * 0.9, LeaseSlot.Renewal.ROTATED, ctx.clock())).id(deadline);
   }
 
   /**

@@ -24,6 +24,14 @@ import java.util.function.LongSupplier;
  * Thread-safe; a grant is one round trip, bounded by the caller's deadline.
  */
 final class LeaseSlot implements AutoCloseable {
+  /** How a slot's lease lives. */
+  enum Renewal {
+    /** Kept alive by etcd's keep-alive stream until retired. */
+    KEPT_ALIVE,
+    /** Never renewed: a new lease is granted once the old one is old enough. */
+    ROTATED
+  }
+
   private final EtcdClient etcd;
   private final LongSupplier ttlToAsk;
   private final double renewFraction;
@@ -47,13 +55,13 @@ final class LeaseSlot implements AutoCloseable {
    * @param ttlToAsk the TTL (seconds) to ask for at each grant
    * @param renewFraction rotated: the part of the TTL after which a new lease is granted; kept
    *     alive: the part of the TTL without a renewal after which the lease is given up
-   * @param keptAlive true for a lease kept alive until retired, false for a rotated one
+   * @param renewal whether the lease is kept alive until retired or rotated
    */
-  LeaseSlot(EtcdClient etcd, LongSupplier ttlToAsk, double renewFraction, boolean keptAlive, LongSupplier clock) {
+  LeaseSlot(EtcdClient etcd, LongSupplier ttlToAsk, double renewFraction, Renewal renewal, LongSupplier clock) {
     this.etcd = etcd;
     this.ttlToAsk = ttlToAsk;
     this.renewFraction = renewFraction;
-    this.keptAlive = keptAlive;
+    this.keptAlive = renewal == Renewal.KEPT_ALIVE;
     this.clock = clock;
   }
 

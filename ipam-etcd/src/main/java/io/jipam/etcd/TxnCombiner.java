@@ -312,7 +312,7 @@ final class TxnCombiner implements TxnSender {
     long revision = r.getHeader().getRevision();
     if (r.isSucceeded()) {
       for (Entry e : live) {
-        answer(e, new TxnResult(true, revision, List.of()), null);
+        answer(e, TxnResult.applied(revision, List.of()), null);
       }
       return List.of();
     }
@@ -326,7 +326,7 @@ final class TxnCombiner implements TxnSender {
         again.add(e);
         resent.incrementAndGet();
       } else {
-        answer(e, new TxnResult(false, revision, own), null);
+        answer(e, TxnResult.refused(revision, own), null);
       }
     }
     return again;

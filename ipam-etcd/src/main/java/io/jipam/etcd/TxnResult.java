@@ -11,4 +11,14 @@ record TxnResult(boolean succeeded, long revision, List<GetResponse> reads) {
   TxnResult {
     reads = List.copyOf(reads);
   }
+
+  /** Applied at {@code revision}. */
+  static TxnResult applied(long revision, List<GetResponse> reads) {
+    return new TxnResult(true, revision, reads);
+  }
+
+  /** Refused by its own guard; {@code reads} are the guarded keys' values at {@code revision}. */
+  static TxnResult refused(long revision, List<GetResponse> reads) {
+    return new TxnResult(false, revision, reads);
+  }
 }

@@ -1,5 +1,7 @@
 package io.jipam.hostlocal;
 
+import static io.jipam.hostlocal.PoolSession.Read.AS_STAMPED;
+
 import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
@@ -36,10 +38,10 @@ final class FastPath {
       if (request.requested().isEmpty() && coversEverySet(held, pool)) {
         return new AllocationOutcome.Allocated(held, true);
       }
-      return store.allocateFull(h, pool, request, created, false); // partly held: let the whole state decide
+      return store.allocateFull(h, pool, request, created, AS_STAMPED); // partly held: let the whole state decide
     }
     if (pool.order() != AllocationOrder.ROUND_ROBIN) {
-      return store.allocateFull(h, pool, request, created, false); // lowest-free would probe from the start
+      return store.allocateFull(h, pool, request, created, AS_STAMPED); // lowest-free would probe from the start
     }
     int sets = pool.rangeSets().size();
     PoolState st = new PoolState(pool);
@@ -100,7 +102,7 @@ final class FastPath {
     if (wroteRecord) {
       AttachmentRecord.write(h.dir, att, NONE); // held nothing; the whole state decides from here
     }
-    return store.allocateFull(h, pool, request, created, false); // crowded after the cursor
+    return store.allocateFull(h, pool, request, created, AS_STAMPED); // crowded after the cursor
   }
 
   static IpAddress firstExisting(PoolSession h, List<Allocation> allocations) {

@@ -1,5 +1,8 @@
 package io.jipam.hostlocal;
 
+import static io.jipam.hostlocal.PoolSession.Read.AS_STAMPED;
+import static io.jipam.hostlocal.PoolSession.Read.REBUILD;
+
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.AllocationOutcome;
@@ -105,12 +108,12 @@ final class HostLocalStore implements IpamStore, Claims {
   /** The whole states this store keeps between calls, and which networks it has served. */
   private final StateCache cache;
 
-  HostLocalStore(Path dataDir, boolean sync) {
+  HostLocalStore(Path dataDir, FileSync sync) {
     this(dataDir, sync, Mode.AUTO);
   }
 
-  HostLocalStore(Path dataDir, boolean sync, Mode mode) {
-    this(dataDir, sync ? PoolDir.Forcer.FORCE : null, mode);
+  HostLocalStore(Path dataDir, FileSync sync, Mode mode) {
+    this(dataDir, sync == FileSync.FSYNC ? PoolDir.Forcer.FORCE : null, mode);
   }
 
   /** With {@code forcer} null: no fsync. */
@@ -137,15 +140,15 @@ final class HostLocalStore implements IpamStore, Claims {
     PoolSession h = PoolSession.open(dir(pool), cache, pool);
     List<Allocation> created = new ArrayList<>(2);
     try {
-      boolean rebuild = false;
+      PoolSession.Read read = AS_STAMPED;
       for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
-        boolean fast = h.begin(pool, rebuild);
+        boolean fast = h.begin(pool, read);
         AllocationOutcome outcome = fast ? FastPath.allocate(this, h, pool, request, created)
-            : allocateFull(h, pool, request, created, rebuild);
+            : allocateFull(h, pool, request, created, read);
         if (outcome != null) {
           return outcome;
         }
-        rebuild = true; // the files disagree with jipam's records: rebuild and retry
+        read = REBUILD; // the files disagree with jipam's records: rebuild and retry
       }
       throw PoolSession.contended(pool);
     } catch (IOException | DirectoryIteratorException e) {
@@ -161,8 +164,8 @@ final class HostLocalStore implements IpamStore, Claims {
 
   /** ADD on the whole state; null to retry with a rebuild. */
   AllocationOutcome allocateFull(PoolSession h, Pool pool, AllocationRequest request,
-      List<Allocation> created, boolean rebuild) throws IOException {
-    PoolState st = h.full(pool, rebuild);
+      List<Allocation> created, PoolSession.Read read) throws IOException {
+    PoolState st = h.full(pool, read);
     Attachment att = request.attachment();
     List<Allocation> before = st.find(att);
     if (before.isEmpty()) {
@@ -279,10 +282,10 @@ final class HostLocalStore implements IpamStore, Claims {
    * included, verified against the address files. Rebuilds and retries while they disagree.
    */
   private Lookup lookup(PoolSession h, Pool pool, Attachment attachment) throws IOException {
-    boolean rebuild = false;
-    for (int attempt = 0; attempt < ATTEMPTS; attempt++, rebuild = true) {
-      boolean fast = h.begin(pool, rebuild);
-      PoolState st = fast ? null : h.full(pool, rebuild);
+    PoolSession.Read read = AS_STAMPED;
+    for (int attempt = 0; attempt < ATTEMPTS; attempt++, read = REBUILD) {
+      boolean fast = h.begin(pool, read);
+      PoolState st = fast ? null : h.full(pool, read);
       List<Allocation> held = fast ? FastPath.heldPerRecords(h, pool, attachment) : st.find(attachment);
       if (held == null) {
         continue;
@@ -305,8 +308,8 @@ final class HostLocalStore implements IpamStore, Claims {
     }
     PoolSession h = PoolSession.open(d, cache, pool);
     try {
-      h.begin(pool, false);
-      PoolState st = h.full(pool, false);
+      h.begin(pool, AS_STAMPED);
+      PoolState st = h.full(pool, AS_STAMPED);
       List<Allocation> all = st.list();
       h.finishUnchanged(st);
       return all;
@@ -325,8 +328,8 @@ final class HostLocalStore implements IpamStore, Claims {
     }
     PoolSession h = PoolSession.open(d, cache, pool);
     try {
-      h.begin(pool, false);
-      PoolState st = h.full(pool, false);
+      h.begin(pool, AS_STAMPED);
+      PoolState st = h.full(pool, AS_STAMPED);
       PoolUsage usage = st.usage();
       h.finishUnchanged(st);
       return usage;
@@ -352,10 +355,10 @@ final class HostLocalStore implements IpamStore, Claims {
     }
     PoolSession h = PoolSession.open(d, cache, pool);
     try {
-      boolean rebuild = false;
-      for (int attempt = 0; attempt < ATTEMPTS; attempt++, rebuild = true) {
-        h.begin(pool, rebuild);
-        PoolState st = h.full(pool, rebuild);
+      PoolSession.Read read = AS_STAMPED;
+      for (int attempt = 0; attempt < ATTEMPTS; attempt++, read = REBUILD) {
+        h.begin(pool, read);
+        PoolState st = h.full(pool, read);
         List<Allocation> doomed = new ArrayList<>();
         for (Allocation a : st.allocations()) {
           if (!keep.contains(a.attachment())) {
@@ -428,10 +431,10 @@ final class HostLocalStore implements IpamStore, Claims {
   private <T> T claimCall(Pool pool, ClaimOp<T> op) {
     PoolSession h = PoolSession.open(dir(pool), cache, pool);
     try {
-      boolean rebuild = false;
-      for (int attempt = 0; attempt < ATTEMPTS; attempt++, rebuild = true) {
-        h.begin(pool, rebuild);
-        PoolState st = h.full(pool, rebuild);
+      PoolSession.Read read = AS_STAMPED;
+      for (int attempt = 0; attempt < ATTEMPTS; attempt++, read = REBUILD) {
+        h.begin(pool, read);
+        PoolState st = h.full(pool, read);
         T result = op.run(h, st);
         if (result == null) {
           continue; // a file the state does not know about

@@ -23,42 +23,44 @@ public final class HostLocalStores {
    * touches no file; directories are created on first use.
    */
   public static IpamStore open(Path dataDir) {
-    return new HostLocalStore(dataDir, false);
+    return new HostLocalStore(dataDir, FileSync.NONE);
   }
 
   /**
-   * Like {@link #open(Path)}; with {@code fsync} every address file, cursor and the directory
-   * entries are forced to disk before a call returns, so an allocation also survives a power loss.
+   * Like {@link #open(Path)}; with {@link FileSync#FSYNC} every address file, cursor and the
+   * directory entries are forced to disk before a call returns, so an allocation also survives a
+   * power loss.
    */
-  public static IpamStore open(Path dataDir, boolean fsync) {
-    return new HostLocalStore(dataDir, fsync);
+  public static IpamStore open(Path dataDir, FileSync sync) {
+    return new HostLocalStore(dataDir, sync);
   }
 
   /**
-   * Like {@link #open(Path, boolean)}, with holds and cool-downs ({@link
+   * Like {@link #open(Path, FileSync)}, with holds and cool-downs ({@link
    * io.jipam.core.store.AddressPolicy}) starting and ending by {@code clock}. The store offers
    * the {@link io.jipam.core.store.capability.Claims} ability; claims live in {@code
    * <dataDir>/.jipam/<network>/claims}, and each claimed address that no attachment holds keeps an
    * address file with content no container can have, so host-local never hands it out.
    */
-  public static IpamStore open(Path dataDir, boolean fsync, java.time.Clock clock) {
-    return new HostLocalStore(dataDir, fsync ? PoolDir.Forcer.FORCE : null, HostLocalStore.Mode.AUTO, clock);
+  public static IpamStore open(Path dataDir, FileSync sync, java.time.Clock clock) {
+    return new HostLocalStore(dataDir, sync == FileSync.FSYNC ? PoolDir.Forcer.FORCE : null, HostLocalStore.Mode.AUTO,
+        clock);
   }
 
   /**
    * The file store for a long-lived process (jipamd): the same files as {@link #open(Path,
-   * boolean)}, so plugins in direct mode may share the data dir, with each pool's state kept in
+   * FileSync)}, so plugins in direct mode may share the data dir, with each pool's state kept in
    * memory (a call reads no directory while no other process has changed the pool) and
-   * concurrent calls on a pool committed together: one lock hold, and with {@code fsync} one
-   * fsync round, per batch. A call returns once its change is written (with {@code fsync}: on
-   * disk). Thread-safe.
+   * concurrent calls on a pool committed together: one lock hold, and with {@link FileSync#FSYNC}
+   * one fsync round, per batch. A call returns once its change is written (with fsync: on disk).
+   * Thread-safe.
    */
-  public static IpamStore openWriteThrough(Path dataDir, boolean fsync) {
-    return new WriteThroughStore(dataDir, fsync);
+  public static IpamStore openWriteThrough(Path dataDir, FileSync sync) {
+    return new WriteThroughStore(dataDir, sync);
   }
 
-  /** Like {@link #openWriteThrough(Path, boolean)}, with holds and cool-downs on {@code clock}. */
-  public static IpamStore openWriteThrough(Path dataDir, boolean fsync, java.time.Clock clock) {
-    return new WriteThroughStore(dataDir, fsync, clock);
+  /** Like {@link #openWriteThrough(Path, FileSync)}, with holds and cool-downs on {@code clock}. */
+  public static IpamStore openWriteThrough(Path dataDir, FileSync sync, java.time.Clock clock) {
+    return new WriteThroughStore(dataDir, sync, clock);
   }
 }

@@ -16,11 +16,19 @@ import java.util.List;
  * to {@link #close}, and what the call read under them, through the steps every call takes:
  * {@link #begin} (observe the directories, read the stamp, decide fast path or whole state,
  * rebuild when the stamp does not hold), {@link #full} (the whole state: cached, parsed index or
- * rebuilt), changes to the files, then {@link #finish} or {@link #commit} (new stamp, index
+ * rebuilt), changes to the files, then {@link #finishUnchanged}, {@link #finishChanged} or {@link #commit} (new stamp, index
  * append or snapshot, cached state). Not thread-safe: one call's.
  */
 final class PoolSession implements AutoCloseable {
   private static final List<Allocation> NONE = List.of();
+
+  /** How an attempt of a call reads the pool's records ({@link #begin}, {@link #full}). */
+  enum Read {
+    /** Trust the stamp: the cached state or the index while the stamp holds, else rebuilt. */
+    AS_STAMPED,
+    /** Rebuild from the address files whatever the stamp says: the files disagreed with the records. */
+    REBUILD
+  }
 
   final PoolDir dir;
   /** The stamp file as read or last written by this call; null when missing. */
@@ -79,10 +87,11 @@ final class PoolSession implements AutoCloseable {
    * Starts (an attempt of) a call under the locks: reads the stamp file, the directories' stat
    * and the cursor files, and decides whether the stamp holds. Returns whether the call takes
    * the one-shot path; that path needs the records complete, so when the stamp does not hold (or
-   * {@code rebuild}) it rebuilds them here first. The cache entry is removed while the call may
-   * change its state; {@link #finish} puts one back.
+   * {@code read} is {@link Read#REBUILD}) it rebuilds them here first. The cache entry is removed
+   * while the call may change its state; {@link #finishUnchanged} puts one back.
    */
-  boolean begin(Pool pool, boolean rebuild) throws IOException {
+  boolean begin(Pool pool, Read read) throws IOException {
+    boolean rebuild = read == Read.REBUILD;
     PoolDir d = this.dir;
     Stamp now = Stamp.observe(d, pool.rangeSets().size());
     this.cursors = now.cursors;
@@ -123,9 +132,10 @@ final class PoolSession implements AutoCloseable {
 
   /**
    * The pool's whole state: the cached one, the parsed index when valid, else (and always when
-   * {@code rebuild}) rebuilt from the address files.
+   * {@code read} is {@link Read#REBUILD}) rebuilt from the address files.
    */
-  PoolState full(Pool pool, boolean rebuild) throws IOException {
+  PoolState full(Pool pool, Read read) throws IOException {
+    boolean rebuild = read == Read.REBUILD;
     PoolState st = null;
     if (!rebuild && this.cached != null) {
       PoolState c = this.cached.state;
@@ -163,21 +173,16 @@ final class PoolSession implements AutoCloseable {
    * index must be rewritten; else caches the whole state (if any) as of the stamp.
    */
   void finishUnchanged(PoolState st) throws IOException {
-    finish(st, false, List.of(), List.of());
+    if (this.snapshotNeeded || this.dropped) {
+      commit(st, NONE, NONE);
+    } else if (st != null && this.recorded != null) {
+      cache.keep(this.dir.network, st, this.recorded.text(), this.base);
+    }
   }
 
   /** Ends a call that went well and changed the directory ({@code added}, {@code removed}): {@link #commit}s. */
   void finishChanged(PoolState st, List<Allocation> added, List<Allocation> removed) throws IOException {
-    finish(st, true, added, removed);
-  }
-
-  private void finish(PoolState st, boolean dirChanged, List<Allocation> added,
-      List<Allocation> removed) throws IOException {
-    if (dirChanged || this.snapshotNeeded || this.dropped) {
-      commit(st, added, removed);
-    } else if (st != null && this.recorded != null) {
-      cache.keep(this.dir.network, st, this.recorded.text(), this.base);
-    }
+    commit(st, added, removed);
   }
 
   /**

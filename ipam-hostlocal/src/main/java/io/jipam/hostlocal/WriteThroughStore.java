@@ -1,5 +1,8 @@
 package io.jipam.hostlocal;
 
+import static io.jipam.hostlocal.PoolSession.Read.AS_STAMPED;
+import static io.jipam.hostlocal.PoolSession.Read.REBUILD;
+
 import io.jipam.core.IpamException;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
@@ -82,15 +85,15 @@ final class WriteThroughStore implements IpamStore, Claims {
 
   private final java.time.Clock clock;
 
-  WriteThroughStore(Path dataDir, boolean fsync) {
-    this(dataDir, fsync, java.time.Clock.systemUTC());
+  WriteThroughStore(Path dataDir, FileSync sync) {
+    this(dataDir, sync, java.time.Clock.systemUTC());
   }
 
   /** With {@code clock}: what holds and cool-downs start and end by. */
-  WriteThroughStore(Path dataDir, boolean fsync, java.time.Clock clock) {
+  WriteThroughStore(Path dataDir, FileSync sync, java.time.Clock clock) {
     this.clock = clock;
     this.dataDir = dataDir.toAbsolutePath().normalize();
-    this.fsync = fsync;
+    this.fsync = sync == FileSync.FSYNC;
     this.forcer = fsync ? new BatchForcer() : null;
   }
 
@@ -251,7 +254,7 @@ final class WriteThroughStore implements IpamStore, Claims {
 
     /** The files disagree with the state (a change the stamp missed): rebuild from the address files. */
     void rebuild(Pool pool) throws IOException {
-      st = h.full(pool, true);
+      st = h.full(pool, REBUILD);
       applyCursors();
     }
 
@@ -293,8 +296,8 @@ final class WriteThroughStore implements IpamStore, Claims {
     }
     try {
       cache.served(network); // every call on the whole state, never the one-shot path
-      h.begin(first, false);
-      Batch b = new Batch(h, h.full(first, false));
+      h.begin(first, AS_STAMPED);
+      Batch b = new Batch(h, h.full(first, AS_STAMPED));
       for (Op op : ops) {
         try {
           apply(b, op);

@@ -45,7 +45,7 @@ class HostLocalClaimFilesTest {
   static final IpAddress A = IpAddress.parse("198.18.0.5");
 
   IpamStore open() {
-    return HostLocalStores.open(dataDir, false, clock);
+    return HostLocalStores.open(dataDir, FileSync.NONE, clock);
   }
 
   PoolDir dir() {
@@ -143,17 +143,17 @@ class HostLocalClaimFilesTest {
     assertEquals(0, Stamp.read(d).claims);
     assertFalse(Files.exists(d.claimsFile));
     try (PoolSession h = PoolSession.open(d, new StateCache(HostLocalStore.Mode.FAST), plain)) {
-      assertTrue(h.begin(plain, false), "a plain pool without claims takes the one-shot path");
+      assertTrue(h.begin(plain, PoolSession.Read.AS_STAMPED), "a plain pool without claims takes the one-shot path");
     }
     try (IpamStore s = open()) {
       claims(s).reserve(plain, A, new PodRef("db", "x"), false);
     }
     assertEquals(1, Stamp.read(d).claims);
     try (PoolSession h = PoolSession.open(d, new StateCache(HostLocalStore.Mode.FAST), plain)) {
-      assertFalse(h.begin(plain, false), "a pool with claims takes the whole-state path");
+      assertFalse(h.begin(plain, PoolSession.Read.AS_STAMPED), "a pool with claims takes the whole-state path");
     }
     try (PoolSession h = PoolSession.open(dir(), new StateCache(HostLocalStore.Mode.FAST), POOL)) {
-      assertFalse(h.begin(POOL, false), "a pool with a policy takes the whole-state path");
+      assertFalse(h.begin(POOL, PoolSession.Read.AS_STAMPED), "a pool with a policy takes the whole-state path");
     }
   }
 }

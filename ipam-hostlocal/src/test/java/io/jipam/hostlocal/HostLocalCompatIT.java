@@ -226,7 +226,7 @@ class HostLocalCompatIT {
     Pool pool = pool("198.18.0.0/29").withPolicy(new io.jipam.core.store.AddressPolicy(
         new io.jipam.core.store.StickyRule(List.of(io.jipam.core.store.PodPattern.parse("db/*")),
             java.time.Duration.ofSeconds(900), 100), java.time.Duration.ofSeconds(600)));
-    try (IpamStore claimsStore = HostLocalStores.open(dataDir, false, clock)) {
+    try (IpamStore claimsStore = HostLocalStores.open(dataDir, FileSync.NONE, clock)) {
       io.jipam.core.store.capability.Claims claims =
           claimsStore.capability(io.jipam.core.store.capability.Claims.class).orElseThrow();
       AllocationOutcome held = claimsStore.allocate(pool, new AllocationRequest(att("j1"), List.of(), new PodRef("db", "web-0")));

@@ -6,6 +6,6 @@ import io.jipam.core.store.IpamStore;
 class HostLocalHostileNamesFastTest extends HostLocalHostileNamesTest {
   @Override
   IpamStore newStore() {
-    return new HostLocalStore(dataDir, false, HostLocalStore.Mode.FAST);
+    return new HostLocalStore(dataDir, FileSync.NONE, HostLocalStore.Mode.FAST);
   }
 }

@@ -13,7 +13,7 @@ class HostLocalStoreClaimsContractTest extends IpamStoreClaimsContractTest {
 
   @Override
   protected IpamStore openStore(Clock clock) {
-    return HostLocalStores.open(dataDir, false, clock);
+    return HostLocalStores.open(dataDir, FileSync.NONE, clock);
   }
 
   /** After every claims test, files, markers and the claims file must agree (HostLocalInvariants). */

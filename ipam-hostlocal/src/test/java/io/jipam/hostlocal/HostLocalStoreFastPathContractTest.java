@@ -15,12 +15,12 @@ class HostLocalStoreFastPathContractTest extends IpamStoreContractTest {
 
   @Override
   protected IpamStore openStore() {
-    return new HostLocalStore(dataDir, false, HostLocalStore.Mode.FAST);
+    return new HostLocalStore(dataDir, FileSync.NONE, HostLocalStore.Mode.FAST);
   }
 
   @Override
   protected IpamStore reopenStore() {
-    return new HostLocalStore(dataDir, false, HostLocalStore.Mode.FAST);
+    return new HostLocalStore(dataDir, FileSync.NONE, HostLocalStore.Mode.FAST);
   }
 
   /** After every contract test, the files must be what the design says (see HostLocalInvariants). */

@@ -28,7 +28,7 @@ class HostLocalUnknownPoolTest {
   @TempDir Path data;
 
   static IpamStore open(String kind, Path data) {
-    return kind.equals("write-through") ? HostLocalStores.openWriteThrough(data, false) : HostLocalStores.open(data);
+    return kind.equals("write-through") ? HostLocalStores.openWriteThrough(data, FileSync.NONE) : HostLocalStores.open(data);
   }
 
   @ParameterizedTest

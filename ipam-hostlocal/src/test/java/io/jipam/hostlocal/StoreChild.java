@@ -82,7 +82,7 @@ public final class StoreChild {
     PrintStream out = System.out;
     List<Attachment> held = new ArrayList<>();
     HostLocalStore.Mode storeMode = args.length > 5 ? HostLocalStore.Mode.valueOf(args[5]) : HostLocalStore.Mode.AUTO;
-    try (IpamStore store = new HostLocalStore(dataDir, false, storeMode)) {
+    try (IpamStore store = new HostLocalStore(dataDir, FileSync.NONE, storeMode)) {
       for (int i = 0; i < ops; i++) {
         Attachment a = new Attachment(prefix + "-" + i, "eth0");
         AllocationOutcome o = store.allocate(pool, new AllocationRequest(a, List.of(), new PodRef("ns", a.containerId())));

@@ -69,7 +69,7 @@ class WriteThroughSharedDirIT {
     int threadPairs = 0;
     long[] threadSpan = {Long.MAX_VALUE, Long.MIN_VALUE};
     long[] childSpan = {Long.MAX_VALUE, Long.MIN_VALUE};
-    try (IpamStore store = HostLocalStores.openWriteThrough(dataDir, false)) {
+    try (IpamStore store = HostLocalStores.openWriteThrough(dataDir, FileSync.NONE)) {
       ExecutorService pool4 = Executors.newFixedThreadPool(threads);
       List<Future<List<String[]>>> mine = new ArrayList<>();
       for (int t = 0; t < threads; t++) {

@@ -13,7 +13,7 @@ class WriteThroughStoreClaimsContractTest extends IpamStoreClaimsContractTest {
 
   @Override
   protected IpamStore openStore(Clock clock) {
-    return HostLocalStores.openWriteThrough(dataDir, false, clock);
+    return HostLocalStores.openWriteThrough(dataDir, FileSync.NONE, clock);
   }
 
   @AfterEach

@@ -12,12 +12,12 @@ class WriteThroughStoreContractTest extends IpamStoreContractTest {
 
   @Override
   protected IpamStore openStore() {
-    return HostLocalStores.openWriteThrough(dataDir, false);
+    return HostLocalStores.openWriteThrough(dataDir, FileSync.NONE);
   }
 
   @Override
   protected IpamStore reopenStore() {
-    return HostLocalStores.openWriteThrough(dataDir, false);
+    return HostLocalStores.openWriteThrough(dataDir, FileSync.NONE);
   }
 
   /** The files it leaves are what the design says, as for the plugin's store. */

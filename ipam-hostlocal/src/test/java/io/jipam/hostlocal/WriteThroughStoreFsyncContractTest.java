@@ -12,12 +12,12 @@ class WriteThroughStoreFsyncContractTest extends IpamStoreContractTest {
 
   @Override
   protected IpamStore openStore() {
-    return HostLocalStores.openWriteThrough(dataDir, true);
+    return HostLocalStores.openWriteThrough(dataDir, FileSync.FSYNC);
   }
 
   @Override
   protected IpamStore reopenStore() {
-    return HostLocalStores.openWriteThrough(dataDir, true);
+    return HostLocalStores.openWriteThrough(dataDir, FileSync.FSYNC);
   }
 
   /** Each batch waits for the disk: fewer churn rounds keep the suite within seconds. */

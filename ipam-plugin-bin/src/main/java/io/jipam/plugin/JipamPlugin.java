@@ -26,11 +26,22 @@ import java.util.Map;
 public final class JipamPlugin {
   private JipamPlugin() {}
 
+  /** How a call reads the naming variables (container id, interface) of its environment map. */
+  enum Names {
+    /** As the map has them (a map a test made). */
+    AS_GIVEN,
+    /**
+     * Read again as bytes ({@link ExactEnvironment}): the map is the JVM's decoding of this
+     * process's environment, which may have been lossy.
+     */
+    EXACT
+  }
+
   public static void main(String[] args) {
     // --version answers as VERSION does, whatever the environment (the shim answers it the same)
     int exit = args.length > 0 && args[0].equals("--version")
         ? deliver(CniJson.versionInfo(), System.out, PluginLog.fromEnvironment(System.getenv()), "--version", 0)
-        : run(System.getenv(), true, System.in, System.out);
+        : run(System.getenv(), Names.EXACT, System.in, System.out);
     System.err.flush();
     // halt, not exit: the store is closed and nothing registers shutdown hooks, and Runtime.exit
     // starts the System.Logger machinery (about 15 ms) to log the exit
@@ -39,25 +50,24 @@ public final class JipamPlugin {
 
   /** Runs one call with {@code env} as given; returns the exit code. Never throws. */
   static int run(Map<String, String> env, InputStream stdin, PrintStream stdout) {
-    return run(env, false, stdin, stdout);
+    return run(env, Names.AS_GIVEN, stdin, stdout);
   }
 
   /**
-   * Runs one call; returns the exit code. Never throws. With {@code exactNames}, the naming
-   * variables are read again as bytes (see {@link ExactEnvironment}): {@code env} is this
-   * process's environment.
+   * Runs one call; returns the exit code. Never throws. {@code names} says how to read the naming
+   * variables: {@link Names#EXACT} when {@code env} is this process's environment.
    *
    * <p>The exit code is 0 only when the whole answer reached stdout: a result that could not be
    * written (stdout closed, a full device) is a failure the runtime must see. The addresses an
    * ADD allocated then stay with the attachment, as for any failed ADD: the runtime's DEL
    * releases them, a repeated ADD returns them.
    */
-  static int run(Map<String, String> env, boolean exactNames, InputStream stdin, PrintStream stdout) {
+  static int run(Map<String, String> env, Names names, InputStream stdin, PrintStream stdout) {
     String versionText = null;
     PluginLog log = PluginLog.fromEnvironment(env);
     String command = env.get("CNI_COMMAND") == null ? "(no CNI_COMMAND)" : env.get("CNI_COMMAND");
     try {
-      Map<String, String> exactEnv = exactNames ? ExactEnvironment.of(env) : env;
+      Map<String, String> exactEnv = names == Names.EXACT ? ExactEnvironment.of(env) : env;
       CniEnvironment cni = CniEnvironment.from(exactEnv);
       if (cni.command() == CniCommand.VERSION) {
         return deliver(CniJson.versionInfo(), stdout, log, command, 0);

@@ -90,8 +90,9 @@ public final class TrainingRun {
     env.put("CNI_IFNAME", "eth0");
     env.put("CNI_PATH", "/opt/cni/bin");
     ByteArrayOutputStream out = new ByteArrayOutputStream();
-    // exactNames as the real main: the environment check's classes are in the cache too
-    return JipamPlugin.run(env, true, new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)),
+    // as the real main: the environment check's classes are in the cache too
+    return JipamPlugin.run(env, JipamPlugin.Names.EXACT,
+        new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)),
         new PrintStream(out, true, StandardCharsets.UTF_8));
   }
 

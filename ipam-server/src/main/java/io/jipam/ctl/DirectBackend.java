@@ -20,6 +20,7 @@ import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
 import io.jipam.etcd.EtcdStoreConfig;
 import io.jipam.etcd.EtcdStores;
+import io.jipam.hostlocal.FileSync;
 import io.jipam.hostlocal.HostLocalStores;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
@@ -72,7 +73,7 @@ final class DirectBackend implements Backend {
     } catch (IOException e) {
       throw new IpamException(ErrorCode.IO_FAILURE, "cannot list data dir " + dir + ": " + e.getMessage(), e);
     }
-    return new DirectBackend(HostLocalStores.open(dir, true), "data dir " + dir, confPools);
+    return new DirectBackend(HostLocalStores.open(dir, FileSync.FSYNC), "data dir " + dir, confPools);
   }
 
   /** An etcd store from a JSON file of the etcd store's keys (as jipamd's --etcd-config); node overrides its node. */

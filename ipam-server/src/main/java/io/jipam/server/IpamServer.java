@@ -156,7 +156,7 @@ final class IpamServer implements AutoCloseable {
     metrics.watchCommits(store);
     stores.onEachNodeStore(metrics::watchCommits);
     IpamEndpoint endpoint = new IpamEndpoint(new Access(identity, stores), pools, workers, log, metrics,
-        neverBlocks(store));
+        neverBlocks(store) ? IpamEndpoint.Dispatch.EVENT_LOOP : IpamEndpoint.Dispatch.WORKERS);
     grpc.addService(endpoint.service());
     grpc.addService(Health.service(store, workers));
     grpc.addService(ReflectionService.v1());

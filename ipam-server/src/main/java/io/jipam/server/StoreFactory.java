@@ -7,6 +7,7 @@ import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.memory.MemoryStores;
 import io.jipam.etcd.EtcdStoreConfig;
 import io.jipam.etcd.EtcdStores;
+import io.jipam.hostlocal.FileSync;
 import io.jipam.hostlocal.HostLocalStores;
 import io.jipam.server.metrics.CallLog;
 import io.jipam.server.pools.NodeStores;
@@ -47,7 +48,8 @@ final class StoreFactory {
 
   static IpamStore open(StoreSettings s) {
     return switch (s.type()) {
-      case "file", "host-local" -> HostLocalStores.openWriteThrough(dataDir(s.dataDir()), s.fsync());
+      case "file", "host-local" -> HostLocalStores.openWriteThrough(dataDir(s.dataDir()),
+          s.fsync() ? FileSync.FSYNC : FileSync.NONE);
       case "memory" -> MemoryStores.open();
       case "etcd" -> EtcdStores.open(EtcdStoreConfig.fromJson(etcdJson(s.etcdConfig())));
       case "remote" -> RemoteStore.connect(RemoteStore.Target.parse(s.remote()).withTls(s.remoteTls()), s.node());

@@ -3,6 +3,7 @@ package io.jipam.server;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IoMessages;
 import io.jipam.core.IpamException;
+import io.jipam.hostlocal.FileSync;
 import io.jipam.hostlocal.HostLocalStores;
 import io.jipam.server.cni.CniEndpoint;
 import io.jipam.server.metrics.CallLog;
@@ -60,7 +61,7 @@ final class WarmUp {
       dir = Files.createTempDirectory("jipamd-warm-up");
       Path socket = dir.resolve("s.sock");
       IpamServer.Settings settings = IpamServer.Settings.unix(socket);
-      try (IpamServer server = IpamServer.start(HostLocalStores.openWriteThrough(dir.resolve("data"), false),
+      try (IpamServer server = IpamServer.start(HostLocalStores.openWriteThrough(dir.resolve("data"), FileSync.NONE),
           settings, CallLog.quiet())) {
         String conf = "{\"cniVersion\":\"1.0.0\",\"name\":\"warm-up\",\"ipam\":{\"type\":\"jipam\","
             + "\"daemon\":{\"socket\":\"" + socket + "\"},\"subnet\":\"198.18.0.0/24\","

@@ -3,6 +3,7 @@ package io.jipam.server;
 import io.jipam.client.RemoteStore;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.IpamStoreContractTest;
+import io.jipam.hostlocal.FileSync;
 import io.jipam.hostlocal.HostLocalStores;
 import io.jipam.server.metrics.CallLog;
 import java.nio.file.Path;
@@ -30,7 +31,7 @@ class RemoteStoreFileContractTest extends IpamStoreContractTest {
 
   private IpamStore serve(String socketName) {
     Path socket = dir.resolve(socketName);
-    IpamServer server = IpamServer.start(HostLocalStores.openWriteThrough(dir.resolve("data"), false),
+    IpamServer server = IpamServer.start(HostLocalStores.openWriteThrough(dir.resolve("data"), FileSync.NONE),
         IpamServer.Settings.unix(socket),
         CallLog.quiet());
     return new ServedStore(RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket).withTimeout(ServedStore.TIMEOUT)), server);

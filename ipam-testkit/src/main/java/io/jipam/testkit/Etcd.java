@@ -15,6 +15,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
+import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
@@ -29,16 +30,28 @@ import java.util.stream.Stream;
  * kills every member and deletes the data; a JVM shutdown hook kills what a crashed test run
  * left. Not thread-safe: one test drives one cluster.
  *
- * <p>Length: about 400 lines, as one class on purpose: starting, faulting, restarting and removing
- * members all work on the one member table (ports, data dirs, processes), and a test holds one
- * object for the cluster's whole life.
+ * <p>Members time raft for fast fault tests by default ({@link Timing#FAST}); the benchmark harness
+ * starts them with etcd's own timing ({@link Timing#ETCD_DEFAULT}) and reads their {@link #pids}
+ * for CPU accounting.
+ *
+ * <p>Length: about 450 lines, as one class on purpose: starting, faulting, restarting and removing
+ * members all work on the one member table (ports, data dirs, processes), and a test or a benchmark
+ * holds one object for the cluster's whole life.
  */
 public final class Etcd implements AutoCloseable {
   private static final Set<Process> ALL = ConcurrentHashMap.newKeySet();
-  /** Raft heartbeat of the members started here (etcd's default: 100 ms). */
+  /** Raft heartbeat of members started with {@link Timing#FAST} (etcd's default: 100 ms). */
   public static final long HEARTBEAT_MS = 50;
-  /** Raft election timeout of the members started here (etcd's default: 1000 ms): short, so tests are fast. */
+  /** Raft election timeout of members started with {@link Timing#FAST} (etcd's default: 1000 ms): short, so tests are fast. */
   public static final long ELECTION_TIMEOUT_MS = 500;
+
+  /** How the members time raft. */
+  public enum Timing {
+    /** {@link #HEARTBEAT_MS} and {@link #ELECTION_TIMEOUT_MS}: a lost leader is replaced quickly, so fault tests are fast. */
+    FAST,
+    /** etcd's own defaults (heartbeat 100 ms, election 1 s): what a real cluster runs with, for benchmarks. */
+    ETCD_DEFAULT
+  }
 
   static {
     Runtime.getRuntime().addShutdownHook(new Thread(() -> ALL.forEach(Process::destroyForcibly)));
@@ -49,6 +62,7 @@ public final class Etcd implements AutoCloseable {
   private final Path dir;
   private final Path tlsDir;
   private final String netns;
+  private final Timing timing;
   private final Member[] members;
 
   private static final class Member {
@@ -73,6 +87,7 @@ public final class Etcd implements AutoCloseable {
     this.dir = null;
     this.tlsDir = null;
     this.netns = null;
+    this.timing = null;
     this.members = new Member[0];
   }
 
@@ -82,6 +97,7 @@ public final class Etcd implements AutoCloseable {
     this.dir = dir;
     this.tlsDir = b.tlsDir;
     this.netns = b.netns;
+    this.timing = b.timing;
     this.members = new Member[b.members];
     int[] ports = Ports.free(b.members * 2);
     if (b.clientPort != 0) {
@@ -92,14 +108,21 @@ public final class Etcd implements AutoCloseable {
     }
   }
 
-  /** What to start: how many members, with TLS or not, in which network namespace. */
+  /** What to start: how many members, with TLS or not, in which network namespace, with which raft timing. */
   public static final class Builder {
     private int members = 1;
     private Path tlsDir;
     private String netns;
     private int clientPort;
+    private Timing timing = Timing.FAST;
 
     private Builder() {}
+
+    /** The members' raft timing (default {@link Timing#FAST}). */
+    public Builder timing(Timing t) {
+      this.timing = Objects.requireNonNull(t, "timing");
+      return this;
+    }
 
     /** The first member's client port (default: a free one), for a test that must know it before the start. */
     public Builder clientPort(int port) {
@@ -131,7 +154,11 @@ public final class Etcd implements AutoCloseable {
       return this;
     }
 
-    /** Starts the members and waits until every one is healthy; kills what it started on failure. */
+    /**
+     * Starts the members and waits until every one is healthy; kills what it started on failure.
+     *
+     * @throws IllegalStateException when there is no etcd binary or a member does not come up (with its log)
+     */
     public Etcd start() throws IOException {
       Path binary = binary();
       if (binary == null) {
@@ -146,6 +173,9 @@ public final class Etcd implements AutoCloseable {
         for (int i = 0; i < members; i++) {
           c.awaitHealthy(i, Duration.ofSeconds(30));
         }
+      } catch (AssertionError e) {
+        c.close();
+        throw new IllegalStateException(e.getMessage(), e);
       } catch (IOException | RuntimeException | Error e) {
         c.close();
         throw e;
@@ -203,6 +233,18 @@ public final class Etcd implements AutoCloseable {
     return endpoints().get(0);
   }
 
+  /** The process ids of the members started here and not killed, in member order: for CPU accounting. */
+  public List<Long> pids() {
+    requireOwned();
+    List<Long> out = new ArrayList<>();
+    for (Member m : members) {
+      if (m.process != null && m.process.isAlive()) {
+        out.add(m.process.pid());
+      }
+    }
+    return out;
+  }
+
   /** Member {@code i}'s client URL. */
   public String endpoint(int i) {
     return endpoint(members[i]);
@@ -235,9 +277,11 @@ public final class Etcd implements AutoCloseable {
         "--initial-cluster", initial.toString(),
         "--initial-cluster-state", m.started ? "existing" : "new",
         "--initial-cluster-token", "jipam-test-" + dir.getFileName(),
-        "--heartbeat-interval", Long.toString(HEARTBEAT_MS),
-        "--election-timeout", Long.toString(ELECTION_TIMEOUT_MS),
         "--log-level", "warn"));
+    if (timing == Timing.FAST) {
+      cmd.addAll(List.of("--heartbeat-interval", Long.toString(HEARTBEAT_MS),
+          "--election-timeout", Long.toString(ELECTION_TIMEOUT_MS)));
+    }
     if (tlsDir != null) {
       cmd.addAll(List.of("--cert-file", tlsDir.resolve("server.pem").toString(),
           "--key-file", tlsDir.resolve("server.key").toString(),

@@ -183,7 +183,8 @@ public final class AllocatorScenario implements Scenario {
     header.addAll(List.of("jipam RR / host-local", "jipam RR / k8s", "jipam LF / BitSet LF"));
     List<List<String>> rows = new ArrayList<>();
     for (String range : ranges) {
-      Chart chart = new Chart(Chart.Kind.LINES, "Allocate+release, " + range, "fill %", "ns per pair (log)", true);
+      Chart chart = new Chart(Chart.Kind.LINES, "Allocate+release, " + range, "fill %", "ns per pair (log)",
+          Chart.Scale.LOG);
       for (String fill : fills) {
         String w = workload(range, fill);
         List<String> row = new ArrayList<>(List.of(range, fill));

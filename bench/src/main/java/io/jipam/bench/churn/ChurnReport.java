@@ -80,8 +80,9 @@ final class ChurnReport {
     double hlCpu = perCall(Subject.HOST_LOCAL, "cpu");
     List<List<String>> rows = new ArrayList<>();
     Chart inUse = new Chart(Chart.Kind.STEPS, "Pods holding an address (solid) and waiting for one (dashed)", SECONDS,
-        "pods", false);
-    Chart tta = new Chart(Chart.Kind.DOTS, "Time to address, each pod", SECONDS, "ms from arrival to address (log)", true);
+        "pods", Chart.Scale.LINEAR);
+    Chart tta = new Chart(Chart.Kind.DOTS, "Time to address, each pod", SECONDS, "ms from arrival to address (log)",
+        Chart.Scale.LOG);
     for (Map.Entry<String, List<ChurnRun.Outcome>> e : outcomes.entrySet()) {
       String b = e.getKey();
       List<Double> times = values(b, "ADD", "time to address");

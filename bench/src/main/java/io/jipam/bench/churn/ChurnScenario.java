@@ -1,11 +1,11 @@
 package io.jipam.bench.churn;
 
-import io.jipam.bench.support.Dirs;
-import io.jipam.bench.support.JipamdProcess;
 import io.jipam.bench.harness.ChildCpu;
 import io.jipam.bench.harness.RunContext;
 import io.jipam.bench.harness.Sample;
 import io.jipam.bench.harness.Scenario;
+import io.jipam.bench.support.Dirs;
+import io.jipam.testkit.JipamdProcess;
 import java.io.BufferedWriter;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -1,7 +1,7 @@
 package io.jipam.bench.churn;
 
-import io.jipam.bench.support.LocalEtcd;
-import io.jipam.bench.support.JipamdProcess;
+import io.jipam.testkit.Etcd;
+import io.jipam.testkit.JipamdProcess;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -35,9 +35,9 @@ final class Subject implements AutoCloseable {
   private final Path executable;
   private final String conf;
   private final JipamdProcess daemon;
-  private final LocalEtcd etcd;
+  private final Etcd etcd;
 
-  private Subject(String name, Path executable, String conf, JipamdProcess daemon, LocalEtcd etcd) {
+  private Subject(String name, Path executable, String conf, JipamdProcess daemon, Etcd etcd) {
     this.name = name;
     this.executable = executable;
     this.conf = conf;
@@ -67,12 +67,12 @@ final class Subject implements AutoCloseable {
       case ETCD -> {
         requireExecutable(jipam, "./mvnw -q -DskipTests package, or --jipam");
         requireExecutable(jipamd, "./mvnw -q -DskipTests package");
-        LocalEtcd e = LocalEtcd.start();
+        Etcd e = Etcd.builder().timing(Etcd.Timing.ETCD_DEFAULT).start();
         try {
           JipamdProcess d = JipamdProcess.startEtcdStore(jipamd, e.endpoint(), "/jipam-bench", "bench-node",
               dir.resolve("jipamd"), Duration.ofSeconds(120));
           yield new Subject(name, jipam, conf(network, "jipam", d.daemonJson() + ",", dir.resolve("unused"), subnet), d, e);
-        } catch (IOException | InterruptedException | RuntimeException failed) {
+        } catch (IOException | RuntimeException failed) {
           e.close();
           throw failed;
         }
@@ -91,7 +91,7 @@ final class Subject implements AutoCloseable {
           : Files.isExecutable(jipamd) ? null : "no jipamd at " + jipamd;
       case ETCD -> !Files.isExecutable(jipam) ? "no jipam plugin at " + jipam
           : !Files.isExecutable(jipamd) ? "no jipamd at " + jipamd
-          : LocalEtcd.binary() == null ? "no etcd on PATH (apt-get install etcd-server)" : null;
+          : Etcd.binary() == null ? "no etcd on PATH (apt-get install etcd-server)" : null;
       default -> "unknown subject '" + name + "'";
     };
   }

@@ -73,7 +73,7 @@ final class ClusterReport {
         + "second.");
     List<List<String>> rows = new ArrayList<>();
     Chart chart = new Chart(Chart.Kind.LINES, "etcd: allocations per second by nodes", "simulated nodes",
-        "per second (log)", true);
+        "per second (log)", Chart.Scale.LOG);
     for (int m : members) {
       for (int n : nodes) {
         String w = ClusterScenario.workload(m, n, callers);
@@ -136,7 +136,7 @@ final class ClusterReport {
         + "last answer, median over rounds; the counts are totals over rounds.");
     List<List<String>> tight = new ArrayList<>();
     Chart fill = new Chart(Chart.Kind.LINES, "Tight pool: time until every pod has an address", "simulated nodes",
-        "ms (log)", true);
+        "ms (log)", Chart.Scale.LOG);
     for (int m : members) {
       for (int n : nodes) {
         String w = ClusterScenario.tightWorkload(m, n, n * podsPerNode);

@@ -4,7 +4,7 @@ import io.jipam.bench.etcd.EtcdLoads;
 import io.jipam.bench.harness.RunContext;
 import io.jipam.bench.harness.Sample;
 import io.jipam.bench.harness.Scenario;
-import io.jipam.bench.support.LocalEtcd;
+import io.jipam.testkit.Etcd;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -146,19 +146,19 @@ public final class ClusterScenario implements Scenario {
 
   @Override
   public void run(RunContext c) throws Exception {
-    if (LocalEtcd.binary() == null) {
+    if (Etcd.binary() == null) {
       throw new IllegalStateException("no etcd binary on PATH: apt-get install etcd-server");
     }
     boolean quick = c.quick();
     Duration warm = Duration.ofNanos((long) (warmup(quick) * 1e9));
     Duration measured = Duration.ofNanos((long) (seconds(quick) * 1e9));
     int callers = callers(quick);
-    Map<Integer, LocalEtcd> clusters = new LinkedHashMap<>();
+    Map<Integer, Etcd> clusters = new LinkedHashMap<>();
     List<String> problems = new ArrayList<>();
     try {
       for (int m : members()) {
         c.progress().step("starting a " + m + "-member etcd");
-        clusters.put(m, LocalEtcd.start(m));
+        clusters.put(m, Etcd.builder().members(m).timing(Etcd.Timing.ETCD_DEFAULT).start());
         c.progress().advance(1);
       }
       List<int[]> groups = new ArrayList<>(); // {members, nodes}
@@ -201,7 +201,7 @@ public final class ClusterScenario implements Scenario {
         }
       }
     } finally {
-      for (LocalEtcd e : clusters.values()) {
+      for (Etcd e : clusters.values()) {
         e.close();
       }
     }

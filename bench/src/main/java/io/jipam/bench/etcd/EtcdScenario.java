@@ -6,7 +6,7 @@ import io.jipam.bench.harness.RunContext;
 import io.jipam.bench.harness.Sample;
 import io.jipam.bench.harness.Scenario;
 import io.jipam.bench.harness.Stats;
-import io.jipam.bench.support.LocalEtcd;
+import io.jipam.testkit.Etcd;
 import java.util.ArrayList;
 import java.util.List;
 import picocli.CommandLine.Option;
@@ -87,15 +87,15 @@ public final class EtcdScenario implements Scenario {
     int nodes = nodes(c);
     int callers = callers(c);
     String workload = "nodes=" + nodes + ";callers=" + callers + ";seconds=" + seconds;
-    LocalEtcd etcd = null;
+    Etcd etcd = null;
     List<String> endpoints = options.endpoints;
     try {
       if (endpoints == null) {
-        if (LocalEtcd.binary() == null) {
+        if (Etcd.binary() == null) {
           throw new IllegalStateException("no etcd binary on PATH: apt-get install etcd-server, or pass --endpoints");
         }
         c.progress().step("starting etcd");
-        etcd = LocalEtcd.start();
+        etcd = Etcd.builder().timing(Etcd.Timing.ETCD_DEFAULT).start();
         endpoints = etcd.endpoints();
       }
       for (int r = 0; r < rounds(c); r++) {
@@ -152,7 +152,7 @@ public final class EtcdScenario implements Scenario {
     r.table(List.of("design", "unit", "median", "store / global lock", "store / raw CAS"), "llrrr", rows);
     r.paragraph("The store committed " + Report.fmt(batching) + " requests per etcd transaction (median of rounds).");
     Chart chart = new Chart(Chart.Kind.BARS, "etcd: allocations per second (" + nodes + " nodes)", "design",
-        "per second (log)", true);
+        "per second (log)", Chart.Scale.LOG);
     chart.put("median over rounds", RAW + " (tx)", raw).put("median over rounds", LOCK, lock)
         .put("median over rounds", "store ADD", add).put("median over rounds", "store ADD+DEL (ops)", churn);
     chart.savePng(c.file("etcd-throughput.png"), 900, 540);

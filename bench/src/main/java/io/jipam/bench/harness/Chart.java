@@ -63,6 +63,13 @@ public final class Chart {
     }
   }
 
+  /** The y axis. */
+  public enum Scale {
+    LINEAR,
+    /** Logarithmic, labelled in plain numbers; values of 0 or less cannot be drawn on it. */
+    LOG
+  }
+
   private static final Color[] PALETTE = {
       new Color(0x1f77b4), new Color(0xd62728), new Color(0x2ca02c), new Color(0xff7f0e),
       new Color(0x9467bd), new Color(0x8c564b), new Color(0x7f7f7f), new Color(0x17becf)};
@@ -77,12 +84,12 @@ public final class Chart {
   /** Series drawn dashed, to the series whose colour they take. */
   private final Map<String, String> dashed = new HashMap<>();
 
-  public Chart(Kind kind, String title, String xLabel, String yLabel, boolean logY) {
+  public Chart(Kind kind, String title, String xLabel, String yLabel, Scale y) {
     this.kind = kind;
     this.title = title;
     this.xLabel = xLabel;
     this.yLabel = yLabel;
-    this.logY = logY;
+    this.logY = y == Scale.LOG;
   }
 
   /**
@@ -90,14 +97,14 @@ public final class Chart {
    * keep the order of first use.
    */
   public Chart put(String seriesName, String category, double value) {
-    requireNumericX(false);
+    requireCategories();
     series.computeIfAbsent(seriesName, k -> new LinkedHashMap<>()).put(category, value);
     return this;
   }
 
   /** Adds the point ({@code x}, {@code value}) to {@code seriesName} (STEPS, DOTS); left out when it cannot be drawn. */
   public Chart put(String seriesName, double x, double value) {
-    requireNumericX(true);
+    requireNumericX();
     if (!drawable(value)) {
       return this;
     }
@@ -117,9 +124,15 @@ public final class Chart {
     return put(seriesName, x, value);
   }
 
-  private void requireNumericX(boolean numeric) {
-    if (kind.numericX() != numeric) {
-      throw new IllegalStateException("a " + kind + " chart takes " + (kind.numericX() ? "numeric x values" : "categories"));
+  private void requireCategories() {
+    if (kind.numericX()) {
+      throw new IllegalStateException("a " + kind + " chart takes numeric x values");
+    }
+  }
+
+  private void requireNumericX() {
+    if (!kind.numericX()) {
+      throw new IllegalStateException("a " + kind + " chart takes categories");
     }
   }
 

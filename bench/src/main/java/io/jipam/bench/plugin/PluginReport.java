@@ -92,11 +92,11 @@ final class PluginReport {
     }
     List<List<String>> rows = new ArrayList<>();
     Chart latency = new Chart(Chart.Kind.LINES, "Wall time per call (median, one call at a time)",
-        "allocations already in " + subnet, "ms per call (log)", true);
+        "allocations already in " + subnet, "ms per call (log)", Chart.Scale.LOG);
     Chart cpu = new Chart(Chart.Kind.BARS, "CPU (user+sys) per call", "allocations already in " + subnet,
-        "ms per call", false);
+        "ms per call", Chart.Scale.LINEAR);
     Chart throughput = new Chart(Chart.Kind.BARS, "Throughput, " + concurrency + " processes at once",
-        "allocations already in " + subnet, "ADD+DEL pairs per second", false);
+        "allocations already in " + subnet, "ADD+DEL pairs per second", Chart.Scale.LINEAR);
     for (int n : allocations) {
       String seq = PluginScenario.workload(n, 1);
       String category = String.format("%,d", n);

@@ -1,11 +1,12 @@
 package io.jipam.bench.plugin;
 
-import io.jipam.bench.support.JipamdProcess;
 import io.jipam.bench.harness.ChildCpu;
 import io.jipam.bench.harness.PluginJvm;
 import io.jipam.bench.harness.RunContext;
 import io.jipam.bench.harness.Sample;
 import io.jipam.bench.harness.Scenario;
+import io.jipam.bench.support.Dirs;
+import io.jipam.testkit.JipamdProcess;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -13,7 +14,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.Comparator;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.ExecutorService;
@@ -21,7 +21,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.jar.JarEntry;
 import java.util.jar.JarOutputStream;
-import java.util.stream.Stream;
 import picocli.CommandLine.Option;
 
 /**
@@ -231,11 +230,11 @@ public final class PluginScenario implements Scenario {
           measure(c, level, n, jipam, floor);
         } finally {
           c.progress().step(n + " allocations: removing the data dirs");
-          deleteTree(level);
+          Dirs.deleteTree(level);
         }
       }
     } finally {
-      deleteTree(work);
+      Dirs.deleteTree(work);
     }
     new PluginReport(c, name(), allocations(c.quick()), rounds(c), concurrency(c), concurrentRounds(c), options.hostLocal,
         options.hostLocalMax, withDaemon() ? null : daemonMissing(), workRoot(), subnet()).write();
@@ -435,14 +434,6 @@ public final class PluginScenario implements Scenario {
         .redirectError(ProcessBuilder.Redirect.DISCARD).start();
     if (p.waitFor() != 0) {
       throw new IllegalStateException("training the floor's start-up cache failed: " + command);
-    }
-  }
-
-  private static void deleteTree(Path root) throws IOException {
-    try (Stream<Path> paths = Files.walk(root)) {
-      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
     }
   }
 

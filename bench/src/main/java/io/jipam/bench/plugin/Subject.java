@@ -1,6 +1,6 @@
 package io.jipam.bench.plugin;
 
-import io.jipam.bench.support.JipamdProcess;
+import io.jipam.testkit.JipamdProcess;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -23,29 +23,28 @@ final class Subject {
   private final String name;
   private final String type;
   private final List<String> command;
+  /** The plugin's data dir (a daemon-mode subject: jipamd's); null for a process that is not a plugin. */
   private final Path dataDir;
-  private final boolean plugin;
   private final JipamdProcess daemon;
   private String subnet = SUBNET;
 
-  private Subject(String name, String type, List<String> command, Path dataDir, boolean plugin, JipamdProcess daemon) {
+  private Subject(String name, String type, List<String> command, Path dataDir, JipamdProcess daemon) {
     this.name = name;
     this.type = type;
     this.command = List.copyOf(command);
     this.dataDir = dataDir;
-    this.plugin = plugin;
     this.daemon = daemon;
   }
 
   /** An IPAM plugin of CNI type {@code name} with a data dir pre-filled with {@code allocations}. */
   static Subject plugin(String name, Path executable, Path dataDir, int allocations) throws IOException {
     fill(dataDir, allocations);
-    return new Subject(name, name, List.of(executable.toString()), dataDir, true, null);
+    return new Subject(name, name, List.of(executable.toString()), dataDir, null);
   }
 
   /** jipam in daemon mode: the plugin forwarding to {@code daemon}, a jipamd on the file store in {@code daemonDataDir}. */
   static Subject daemon(String name, Path executable, JipamdProcess daemon, Path daemonDataDir) {
-    return new Subject(name, "jipam", List.of(executable.toString()), daemonDataDir, true, daemon);
+    return new Subject(name, "jipam", List.of(executable.toString()), daemonDataDir, daemon);
   }
 
   /** Fills {@code dataDir} as {@link #plugin} fills a plugin's: for a jipamd's own data dir. */
@@ -55,7 +54,7 @@ final class Subject {
 
   /** A process that is not a plugin: the JVM floor. */
   static Subject process(String name, List<String> command) {
-    return new Subject(name, name, command, null, false, null);
+    return new Subject(name, name, command, null, null);
   }
 
   /**
@@ -81,8 +80,9 @@ final class Subject {
     return daemon != null;
   }
 
+  /** Whether it is called as a CNI plugin (environment and config): the subjects with a data dir. */
   boolean isPlugin() {
-    return plugin;
+    return dataDir != null;
   }
 
   /**
@@ -117,14 +117,14 @@ final class Subject {
    */
   double call(String cniCommand, String containerId) throws IOException, InterruptedException {
     ProcessBuilder pb = new ProcessBuilder(command);
-    if (plugin) {
+    if (isPlugin()) {
       pb.environment().putAll(Map.of("CNI_COMMAND", cniCommand, "CNI_CONTAINERID", containerId,
           "CNI_NETNS", "/var/run/netns/" + containerId, "CNI_IFNAME", "eth0", "CNI_PATH", "/usr/lib/cni"));
     }
     pb.redirectOutput(ProcessBuilder.Redirect.DISCARD);
     long start = System.nanoTime();
     Process p = pb.start();
-    if (plugin) {
+    if (isPlugin()) {
       p.getOutputStream().write(conf().getBytes(StandardCharsets.UTF_8));
     }
     p.getOutputStream().close();

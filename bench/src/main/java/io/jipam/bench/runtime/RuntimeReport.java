@@ -88,11 +88,11 @@ final class RuntimeReport {
     }
     List<List<String>> rows = new ArrayList<>();
     Chart throughput = new Chart(Chart.Kind.BARS, "Containers per second through containerd", "containers started at once",
-        "containers per second", false);
+        "containers per second", Chart.Scale.LINEAR);
     Chart toAddress = new Chart(Chart.Kind.BARS, "Time to address through containerd (median)", "containers started at once",
-        "ms from ctr run to the address", false);
+        "ms from ctr run to the address", Chart.Scale.LINEAR);
     Chart cpu = new Chart(Chart.Kind.BARS, "CPU per container (ctr + CNI plugins)", "containers started at once",
-        "ms per container", false);
+        "ms per container", Chart.Scale.LINEAR);
     for (int n : atOnce) {
       double hTta = Stats.median(values(n, HOST_LOCAL, "time to address"));
       double hRate = Stats.median(values(n, HOST_LOCAL, "throughput"));

@@ -1,11 +1,11 @@
 package io.jipam.bench.runtime;
 
-import io.jipam.bench.support.JipamdProcess;
 import io.jipam.bench.harness.ChildCpu;
 import io.jipam.bench.harness.RunContext;
 import io.jipam.bench.harness.Sample;
 import io.jipam.bench.harness.Scenario;
 import io.jipam.testkit.ContainerdNode;
+import io.jipam.testkit.JipamdProcess;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;

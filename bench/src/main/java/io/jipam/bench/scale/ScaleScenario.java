@@ -5,8 +5,8 @@ import io.jipam.bench.harness.Report;
 import io.jipam.bench.harness.RunContext;
 import io.jipam.bench.harness.Sample;
 import io.jipam.bench.harness.Scenario;
-import io.jipam.bench.support.LocalEtcd;
 import io.jipam.core.store.Pool;
+import io.jipam.testkit.Etcd;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -106,7 +106,7 @@ public final class ScaleScenario implements Scenario {
 
   @Override
   public void run(RunContext c) throws Exception {
-    if (LocalEtcd.binary() == null) {
+    if (Etcd.binary() == null) {
       throw new IllegalStateException("no etcd binary on PATH: apt-get install etcd-server");
     }
     boolean quick = c.quick();
@@ -121,7 +121,7 @@ public final class ScaleScenario implements Scenario {
         + ScaleProbe.REPEATS + " calls of a probe node; pool-wide ones one call each.");
     for (int m : members(quick)) {
       c.progress().step("starting a " + m + "-member etcd");
-      try (LocalEtcd etcd = LocalEtcd.start(m)) {
+      try (Etcd etcd = Etcd.builder().members(m).timing(Etcd.Timing.ETCD_DEFAULT).start()) {
         Pool pool = ScaleCluster.pool();
         ScaleCluster cluster = new ScaleCluster(etcd.endpoints(), pool, pods);
         Map<String, Map<Integer, Double>> table = new LinkedHashMap<>();
@@ -164,7 +164,7 @@ public final class ScaleScenario implements Scenario {
   private static void chart(RunContext c, int members, List<Integer> counts, Map<String, Map<Integer, Double>> table,
       String what, List<String> operations) throws java.io.IOException {
     Chart chart = new Chart(Chart.Kind.LINES, "scale, " + members + "-member etcd: " + what, "allocations",
-        "ms (log)", true);
+        "ms (log)", Chart.Scale.LOG);
     for (String op : operations) {
       Map<Integer, Double> byCount = table.getOrDefault(op, Map.of());
       counts.stream().filter(byCount::containsKey).forEach(n -> chart.put(op, String.format("%,d", n),

@@ -1,15 +1,14 @@
 package io.jipam.bench.service;
 
-import io.jipam.bench.support.JipamdProcess;
-import io.jipam.bench.support.LocalEtcd;
 import io.jipam.bench.etcd.EtcdLoads;
 import io.jipam.bench.harness.Report;
 import io.jipam.bench.harness.RunContext;
 import io.jipam.bench.harness.Sample;
 import io.jipam.bench.harness.Stats;
+import io.jipam.testkit.Etcd;
+import io.jipam.testkit.JipamdProcess;
+import io.jipam.testkit.Ports;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -53,20 +52,22 @@ public final class CentralCell {
     Path plugin = dist.resolve("jipam").toAbsolutePath();
     Path dir = Files.createDirectories(work.resolve("central"));
     Duration window = Duration.ofMillis((long) (seconds * 1000));
-    try (LocalEtcd etcd = LocalEtcd.start(1)) {
+    try (Etcd etcd = Etcd.builder().timing(Etcd.Timing.ETCD_DEFAULT).start()) {
       List<String> endpoints = etcd.endpoints();
       Path config = dir.resolve("etcd.json");
       Files.writeString(config, "{\"endpoints\": [\"" + endpoints.get(0) + "\"], \"node\": \"central-0\", \"prefix\": "
           + "\"/central-bench-" + UUID.randomUUID() + "\", \"timeoutMillis\": 10000}");
-      int port = freePort();
+      int port = Ports.free();
       int clients = nodes * callers;
       List<String> centralArgs = List.of("--listen", "127.0.0.1:" + port, "--insecure", "--store", "etcd",
           "--etcd-config", config.toString(), "--workers", Integer.toString(clients + 8));
-      try (JipamdProcess central = JipamdProcess.launch(launcher, dir, "etcd", centralArgs, List.of())) {
+      try (JipamdProcess central = JipamdProcess.launchOnSocket(launcher, dir.resolve("etcd.sock"), centralArgs,
+          List.of())) {
         central.awaitReady();
         Path nodeDir = Files.createDirectories(dir.resolve("node"));
-        try (JipamdProcess node = JipamdProcess.launch(launcher, nodeDir, "remote", List.of("--store", "remote",
-            "--remote", "127.0.0.1:" + port, "--remote-insecure", "--node-name", "node-daemon"), List.of())) {
+        try (JipamdProcess node = JipamdProcess.launchOnSocket(launcher, nodeDir.resolve("remote.sock"),
+            List.of("--store", "remote", "--remote", "127.0.0.1:" + port, "--remote-insecure", "--node-name",
+                "node-daemon"), List.of())) {
           node.awaitReady();
           String target = "127.0.0.1:" + port;
           c.progress().step("central: warming up jipamd");
@@ -238,12 +239,6 @@ public final class CentralCell {
       Thread.currentThread().interrupt();
     }
     return Double.NaN;
-  }
-
-  public static int freePort() throws IOException {
-    try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return s.getLocalPort();
-    }
   }
 
   static double loadAverage() {

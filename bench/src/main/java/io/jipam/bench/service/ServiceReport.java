@@ -83,10 +83,10 @@ final class ServiceReport {
     List<List<String>> rows = new ArrayList<>();
     List<String> unmeasured = new ArrayList<>();
     Chart throughput = new Chart(Chart.Kind.LINES, "jipamd: allocate+release pairs per second", "clients at once",
-        "pairs per second (log)", true);
+        "pairs per second (log)", Chart.Scale.LOG);
     for (String store : stores) {
       Chart latency = new Chart(Chart.Kind.LINES, "jipamd, " + store + " store: latency of an ADD+DEL pair",
-          "clients at once", "ms (log)", true);
+          "clients at once", "ms (log)", Chart.Scale.LOG);
       for (int n : concurrency) {
         String category = Integer.toString(n);
         double pairs = median(store, n, "pair", "throughput");

@@ -1,17 +1,16 @@
 package io.jipam.bench.service;
 
-import io.jipam.bench.support.JipamdProcess;
-import io.jipam.bench.support.LocalEtcd;
 import io.jipam.bench.harness.RunContext;
 import io.jipam.bench.harness.Sample;
 import io.jipam.bench.harness.Scenario;
-import java.io.IOException;
+import io.jipam.bench.support.Dirs;
+import io.jipam.testkit.Etcd;
+import io.jipam.testkit.JipamdProcess;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -21,7 +20,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import picocli.CommandLine.Option;
 
 /**
@@ -168,13 +166,12 @@ public final class ServiceScenario implements Scenario {
     // start, one warm-up per store, then every cell of every round
     int stores = runnableStores().size();
     return 1 + stores + (long) rounds(c) * stores * concurrency(c.quick()).size()
-        + (centralCell() != null ? 1 + rounds(c) : 0);
+        + (runsCentralCell() ? 1 + rounds(c) : 0);
   }
 
-  /** The central-jipamd cell when asked for and etcd is here, else null. */
-  private CentralCell centralCell() {
-    return options.central && LocalEtcd.binary() != null
-        ? new CentralCell(options.centralNodes, options.centralCallers, centralAdds(false)) : null;
+  /** Whether the central-jipamd cell runs: asked for, and etcd is here. */
+  private boolean runsCentralCell() {
+    return options.central && Etcd.binary() != null;
   }
 
   private int centralAdds(boolean quick) {
@@ -188,7 +185,7 @@ public final class ServiceScenario implements Scenario {
   /** The stores asked for that can run here: etcd needs the etcd binary. */
   private List<String> runnableStores() {
     List<String> stores = new ArrayList<>(stores());
-    if (LocalEtcd.binary() == null) {
+    if (Etcd.binary() == null) {
       stores.remove("etcd");
     }
     return stores;
@@ -218,26 +215,26 @@ public final class ServiceScenario implements Scenario {
     List<String> jvm = c.quick() ? List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC") : List.of();
     Path work = Files.createTempDirectory("jipam-bench-service");
     Map<String, JipamdProcess> jipamds = new LinkedHashMap<>();
-    LocalEtcd etcd = null;
+    Etcd etcd = null;
     try {
       c.progress().step("starting jipamd (" + String.join(", ", stores) + ")");
       // the JVMs start while etcd does
       for (String store : stores) {
         switch (store) {
-          case "memory" -> jipamds.put(store, JipamdProcess.launch(launcher, work, store,
+          case "memory" -> jipamds.put(store, JipamdProcess.launchOnSocket(launcher, work.resolve(store + ".sock"),
               List.of("--store", "memory"), jvm));
-          case "file" -> jipamds.put(store, JipamdProcess.launch(launcher, work, store, List.of("--store", "file",
-              "--data-dir", work.resolve("data").toString()), jvm));
+          case "file" -> jipamds.put(store, JipamdProcess.launchOnSocket(launcher, work.resolve(store + ".sock"),
+              List.of("--store", "file", "--data-dir", work.resolve("data").toString()), jvm));
           default -> { } // etcd: below, once etcd answers
         }
       }
       if (stores.contains("etcd")) {
-        etcd = LocalEtcd.start(1);
+        etcd = Etcd.builder().timing(Etcd.Timing.ETCD_DEFAULT).start();
         Path config = work.resolve("etcd.json");
         Files.writeString(config, "{\"endpoints\": [\"" + etcd.endpoints().get(0) + "\"], \"node\": \"bench-node\", "
             + "\"prefix\": \"/jipam-bench-" + UUID.randomUUID() + "\"}");
-        jipamds.put("etcd", JipamdProcess.launch(launcher, work, "etcd", List.of("--store", "etcd", "--etcd-config",
-            config.toString()), jvm));
+        jipamds.put("etcd", JipamdProcess.launchOnSocket(launcher, work.resolve("etcd.sock"),
+            List.of("--store", "etcd", "--etcd-config", config.toString()), jvm));
       }
       for (JipamdProcess j : jipamds.values()) {
         j.awaitReady();
@@ -276,7 +273,7 @@ public final class ServiceScenario implements Scenario {
           c.progress().advance(1);
         }
       }
-      if (centralCell() != null) {
+      if (runsCentralCell()) {
         new CentralCell(options.centralNodes, options.centralCallers, centralAdds(c.quick())).run(c, name(), launcher,
             rounds(c), centralSeconds(c.quick()), work);
       }
@@ -287,11 +284,11 @@ public final class ServiceScenario implements Scenario {
       if (etcd != null) {
         etcd.close();
       }
-      deleteTree(work);
+      Dirs.deleteTree(work);
     }
     new ServiceReport(c, name(), stores, concurrency(c.quick()), rounds(c), seconds(c.quick()), connections(),
         launcher, skipped).write();
-    if (centralCell() != null) {
+    if (runsCentralCell()) {
       new CentralCell(options.centralNodes, options.centralCallers, centralAdds(c.quick())).report(c, name(), rounds(c));
     } else if (options.central) {
       c.report().paragraph("**Central jipamd cell not run**: no etcd binary on PATH.");
@@ -306,7 +303,7 @@ public final class ServiceScenario implements Scenario {
     return Math.min(clients, connections());
   }
 
-  private void measure(RunContext c, String store, JipamdProcess j, LocalEtcd etcd, int clients, int round,
+  private void measure(RunContext c, String store, JipamdProcess j, Etcd etcd, int clients, int round,
       long warmNanos, long measureNanos) throws Exception {
     int connections = connectionsFor(clients);
     long etcdPid = "etcd".equals(store) && etcd != null ? etcd.pids().get(0) : -1;
@@ -356,13 +353,5 @@ public final class ServiceScenario implements Scenario {
 
   private static long nanos(double seconds) {
     return (long) (seconds * 1e9);
-  }
-
-  private static void deleteTree(Path root) throws IOException {
-    try (Stream<Path> paths = Files.walk(root)) {
-      for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
-    }
   }
 }

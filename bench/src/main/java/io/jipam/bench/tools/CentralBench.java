@@ -1,10 +1,11 @@
 package io.jipam.bench.tools;
 
-import io.jipam.bench.support.JipamdProcess;
-import io.jipam.bench.support.LocalEtcd;
 import io.jipam.bench.etcd.EtcdLoads;
 import io.jipam.bench.service.CentralCell;
 import io.jipam.bench.service.PairLoad;
+import io.jipam.testkit.Etcd;
+import io.jipam.testkit.JipamdProcess;
+import io.jipam.testkit.Ports;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -52,7 +53,7 @@ public final class CentralBench {
     Path plugin = dist.resolve("bin/jipam");
     Path dir = Files.createTempDirectory("jipam-central-bench");
     System.out.printf("load average at start: %s%n", loadAverage());
-    try (LocalEtcd etcd = LocalEtcd.start(1)) {
+    try (Etcd etcd = Etcd.builder().timing(Etcd.Timing.ETCD_DEFAULT).start()) {
       List<String> endpoints = etcd.endpoints();
       double raw = EtcdLoads.rawCas(endpoints, nodes, Duration.ofSeconds(2), Duration.ofSeconds(seconds));
       System.out.printf("raw CAS, %d clients: %.0f transactions/s%n", nodes, raw);
@@ -63,15 +64,16 @@ public final class CentralBench {
       Path config = dir.resolve("etcd.json");
       Files.writeString(config, "{\"endpoints\": [\"" + endpoints.get(0) + "\"], \"node\": \"central-0\", \"prefix\": \"/central-bench-"
           + UUID.randomUUID() + "\", \"timeoutMillis\": 10000}");
-      int port = CentralCell.freePort();
+      int port = Ports.free();
       List<String> centralArgs = List.of("--listen", "127.0.0.1:" + port, "--insecure", "--store", "etcd",
           "--etcd-config", config.toString(), "--workers", Integer.toString(nodes * callers + 8));
-      try (JipamdProcess central = JipamdProcess.launch(Files.isExecutable(launcher) ? launcher : null, dir, "etcd",
-          centralArgs, List.of())) {
+      Path jipamd = Files.isExecutable(launcher) ? launcher : null;
+      try (JipamdProcess central = JipamdProcess.launchOnSocket(jipamd, dir.resolve("etcd.sock"), centralArgs,
+          List.of())) {
         central.awaitReady();
         Path nodeDir = Files.createDirectories(dir.resolve("node"));
-        try (JipamdProcess node = JipamdProcess.launch(Files.isExecutable(launcher) ? launcher : null, nodeDir,
-            "remote", List.of("--store", "remote", "--remote", "127.0.0.1:" + port, "--remote-insecure",
+        try (JipamdProcess node = JipamdProcess.launchOnSocket(jipamd, nodeDir.resolve("remote.sock"),
+            List.of("--store", "remote", "--remote", "127.0.0.1:" + port, "--remote-insecure",
                 "--node-name", "node-daemon"), List.of())) {
           node.awaitReady();
           String target = "127.0.0.1:" + port;

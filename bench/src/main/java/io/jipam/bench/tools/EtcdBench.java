@@ -1,7 +1,7 @@
 package io.jipam.bench.tools;
 
-import io.jipam.bench.support.LocalEtcd;
 import io.jipam.bench.etcd.EtcdLoads;
+import io.jipam.testkit.Etcd;
 import java.util.List;
 
 /**
@@ -23,7 +23,7 @@ public final class EtcdBench {
     int seconds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
     int threads = args.length > 1 ? Integer.parseInt(args[1]) : 32;
     String env = System.getenv("ETCD_ENDPOINTS");
-    LocalEtcd etcd = env != null && !env.isBlank() ? null : LocalEtcd.start(1);
+    Etcd etcd = env != null && !env.isBlank() ? null : Etcd.builder().timing(Etcd.Timing.ETCD_DEFAULT).start();
     List<String> endpoints = etcd != null ? etcd.endpoints() : List.of(env.split(","));
     try {
       System.out.printf("etcd %s, %d s per phase, %d clients/nodes, %d callers per node, %d cores%n",

@@ -11,6 +11,7 @@ import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
+import io.jipam.hostlocal.FileSync;
 import io.jipam.hostlocal.HostLocalStores;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
@@ -41,9 +42,9 @@ public final class FileStorePairs {
         IpRange.withDefaults(Cidr.parse("198.18.0.0/16"), null, null, null, null)))), AllocationOrder.ROUND_ROBIN);
     for (String name : stores) {
       Path dir = Files.createTempDirectory("jipam-file-pairs");
-      boolean fsync = name.endsWith("-fsync");
-      IpamStore store = name.startsWith("write-through") ? HostLocalStores.openWriteThrough(dir, fsync)
-          : HostLocalStores.open(dir, fsync);
+      FileSync sync = name.endsWith("-fsync") ? FileSync.FSYNC : FileSync.NONE;
+      IpamStore store = name.startsWith("write-through") ? HostLocalStores.openWriteThrough(dir, sync)
+          : HostLocalStores.open(dir, sync);
       long start = System.nanoTime();
       long from = start + warmup;
       long end = from + window;

@@ -107,7 +107,7 @@ class HarnessPartsTest {
   @ParameterizedTest
   @EnumSource(Chart.Kind.class)
   void chart_eachKind_drawsAPngAndRefusesTheOtherShapeOfData(Chart.Kind kind, @TempDir Path tmp) throws Exception {
-    Chart chart = new Chart(kind, "title", "x", "y", true);
+    Chart chart = new Chart(kind, "title", "x", "y", Chart.Scale.LOG);
     assertTrue(chart.isEmpty());
     if (kind == Chart.Kind.LINES || kind == Chart.Kind.BARS) {
       chart.put("a", "one", 1).put("a", "two", Double.NaN).put("b", "one", 0); // a gap, and 0 on a log axis

@@ -37,12 +37,12 @@ public record PodRef(String namespace, String name) {
   public static PodRef validated(String namespace, String name, String namespaceField, String nameField,
       ErrorCode code) {
     PodRef pod = new PodRef(namespace, name);
-    String problem = dnsProblem(pod.namespace, MAX_NAMESPACE, false);
+    String problem = dnsProblem(pod.namespace, MAX_NAMESPACE, DnsName.LABEL);
     if (problem != null) {
       throw new IpamException(code, namespaceField + " " + Printable.quote(pod.namespace)
           + " is not a Kubernetes namespace: " + problem);
     }
-    problem = dnsProblem(pod.name, MAX_NAME, true);
+    problem = dnsProblem(pod.name, MAX_NAME, DnsName.SUBDOMAIN);
     if (problem != null) {
       throw new IpamException(code, nameField + " " + Printable.quote(pod.name) + " is not a Kubernetes pod name: "
           + problem);
@@ -50,11 +50,20 @@ public record PodRef(String namespace, String name) {
     return pod;
   }
 
+  /** The two RFC 1123 name shapes Kubernetes uses. */
+  private enum DnsName {
+    /** One label: a namespace. */
+    LABEL,
+    /** Labels joined by {@code .}: a pod name. */
+    SUBDOMAIN
+  }
+
   /**
-   * Why {@code text} is neither empty nor an RFC 1123 DNS label (or, with {@code dots}, subdomain:
-   * labels joined by {@code .}) of at most {@code max} characters; null when it is fine.
+   * Why {@code text} is neither empty nor an RFC 1123 DNS name of that {@code shape} of at most
+   * {@code max} characters; null when it is fine.
    */
-  private static String dnsProblem(String text, int max, boolean dots) {
+  private static String dnsProblem(String text, int max, DnsName shape) {
+    boolean dots = shape == DnsName.SUBDOMAIN;
     if (text.isEmpty()) {
       return null;
     }

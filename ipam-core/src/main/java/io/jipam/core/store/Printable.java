@@ -19,7 +19,7 @@ public final class Printable {
    * characters as they are. Distinct texts stay distinct. Null is {@code "null"}.
    */
   public static String escape(String text) {
-    return escape(text, true);
+    return escape(text, Backslash.ESCAPED);
   }
 
   /**
@@ -27,10 +27,17 @@ public final class Printable {
    * text whose values were quoted ({@link #quote}) already and is only to be kept on its line.
    */
   public static String line(String text) {
-    return escape(text, false);
+    return escape(text, Backslash.KEPT);
   }
 
-  private static String escape(String text, boolean backslash) {
+  /** What {@link #escape(String, Backslash)} does with a backslash. */
+  private enum Backslash {
+    ESCAPED,
+    KEPT
+  }
+
+  private static String escape(String text, Backslash backslashes) {
+    boolean backslash = backslashes == Backslash.ESCAPED;
     if (text == null) {
       return "null";
     }

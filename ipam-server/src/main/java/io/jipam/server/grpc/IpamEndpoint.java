@@ -58,20 +58,28 @@ public final class IpamEndpoint {
   private final Executor blocking;
   private final CallLog log;
   private final Metrics metrics;
-  private final boolean inline;
+  private final Dispatch dispatch;
 
-  IpamEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics) {
-    this(new Access(CallerIdentity.noOperatorCa(), NodeStores.single(store)), pools, blocking, log, metrics, false);
+  /** Where the store's calls run. */
+  public enum Dispatch {
+    /** On {@code blocking}, the bounded worker pool. */
+    WORKERS,
+    /**
+     * On the event loop that decoded the call: only for a store that never blocks (the memory
+     * store), where the hop to a worker and back (two thread wake-ups) would cost more than the call.
+     */
+    EVENT_LOOP
   }
 
-  /**
-   * With {@code inline}, calls run on the event loop that decoded them: only for a store that
-   * never blocks (the memory store), where the hop to a worker and back (two thread wake-ups)
-   * would cost more than the call.
-   */
+  IpamEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics) {
+    this(new Access(CallerIdentity.noOperatorCa(), NodeStores.single(store)), pools, blocking, log, metrics,
+        Dispatch.WORKERS);
+  }
+
+  /** Calls run where {@code dispatch} says. */
   public IpamEndpoint(Access access, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics,
-      boolean inline) {
-    this.inline = inline;
+      Dispatch dispatch) {
+    this.dispatch = dispatch;
     this.access = access;
     this.pools = pools;
     this.blocking = blocking;
@@ -130,7 +138,7 @@ public final class IpamEndpoint {
           context.runOnContext(v -> respond(request, message, denied, start));
           return;
         }
-        if (inline) {
+        if (dispatch == Dispatch.EVENT_LOOP) {
           // answered from a task on this event loop, not from within the message handler: an
           // answer written there is not flushed until the connection reads again
           Object result = answer(call, scope, message);
