@@ -256,7 +256,47 @@ class HostileInputIT {
         "(20000 characters) is not a Kubernetes pod name: it is 20000 characters long; at most 253"));
     rows.add(row("K8S_POD_NAME with uppercase and '_'", with(add, "CNI_ARGS",
         b(k8s + "K8S_POD_NAMESPACE=ns;K8S_POD_NAME=Web_1")), conf(""), 4, "K8S_POD_NAME \"Web_1\""));
+    stickyAndReuseDelayRows(add, rows);
     return rows.stream();
+  }
+
+  /** Issue 22: {@code sticky} and {@code reuseDelaySeconds} of the wrong type, shape or range (code 7). */
+  private void stickyAndReuseDelayRows(Map<String, byte[]> add, List<Arguments> rows) {
+    String pods = "'pods':['db/*'],";
+    String[][] cases = {
+        {"sticky a string", "'sticky':'db/*'", "ipam.sticky must be an object, not \"db/*\""},
+        {"sticky without pods", "'sticky':{}", "ipam.sticky.pods is missing or empty"},
+        {"sticky.pods a string", "'sticky':{'pods':'db/*'}", "ipam.sticky.pods must be a list, not \"db/*\""},
+        {"sticky.pods empty", "'sticky':{'pods':[]}", "ipam.sticky.pods is missing or empty"},
+        {"sticky.pods entry a number", "'sticky':{'pods':[42]}", "ipam.sticky.pods entries must be strings, not 42"},
+        {"sticky.pods glob uppercase", "'sticky':{'pods':['DB/*']}", "ipam.sticky.pods[0]: pattern \"DB/*\": namespace \"DB\""},
+        {"sticky.pods glob without /", "'sticky':{'pods':['db']}", "pod pattern \"db\" must be NAMESPACE/NAME"},
+        {"sticky.pods glob with two /", "'sticky':{'pods':['db/*','db/a/b']}", "ipam.sticky.pods[1]: pod pattern \"db/a/b\""},
+        {"sticky.pods glob empty namespace", "'sticky':{'pods':['/web-*']}", "pattern \"/web-*\" has an empty namespace"},
+        {"sticky.pods glob empty name", "'sticky':{'pods':['db/']}", "pattern \"db/\" has an empty name"},
+        {"sticky.pods glob namespace of 300 characters", "'sticky':{'pods':['" + "n".repeat(300) + "/*']}",
+            "(302 characters): its namespace is 300 characters long; at most 253"},
+        {"sticky.pods glob name of 300 characters", "'sticky':{'pods':['db/" + "p".repeat(300) + "']}",
+            "(303 characters): its name is 300 characters long; at most 253"},
+        {"sticky.pods of 257 patterns", "'sticky':{'pods':[" + repeat("'db/web-*'", 257) + "]}",
+            "ipam.sticky.pods has 257 patterns; jipam allows at most 256"},
+        {"sticky.holdSeconds 0", "'sticky':{" + pods + "'holdSeconds':0}", "ipam.sticky.holdSeconds 0 is out of range: 1 to 2592000"},
+        {"sticky.holdSeconds 2592001", "'sticky':{" + pods + "'holdSeconds':2592001}", "holdSeconds 2592001 is out of range"},
+        {"sticky.holdSeconds a string", "'sticky':{" + pods + "'holdSeconds':'10'}", "holdSeconds must be an integer, not \"10\""},
+        {"sticky.holdSeconds 1.5", "'sticky':{" + pods + "'holdSeconds':1.5}", "holdSeconds must be an integer, not 1.5"},
+        {"sticky.holdSeconds 1e20", "'sticky':{" + pods + "'holdSeconds':99999999999999999999}", "holdSeconds must be an integer, not 1.0E20"},
+        {"sticky.maxHeldPercent 0", "'sticky':{" + pods + "'maxHeldPercent':0}", "ipam.sticky.maxHeldPercent 0 is out of range: 1 to 100"},
+        {"sticky.maxHeldPercent 101", "'sticky':{" + pods + "'maxHeldPercent':101}", "maxHeldPercent 101 is out of range: 1 to 100"},
+        {"sticky.maxHeldPercent a list", "'sticky':{" + pods + "'maxHeldPercent':[25]}", "ipam.sticky.maxHeldPercent must be an integer"},
+        {"reuseDelaySeconds -1", "'reuseDelaySeconds':-1", "ipam.reuseDelaySeconds -1 is out of range: 0 to 86400"},
+        {"reuseDelaySeconds 86401", "'reuseDelaySeconds':86401", "ipam.reuseDelaySeconds 86401 is out of range: 0 to 86400"},
+        {"reuseDelaySeconds a string", "'reuseDelaySeconds':'5'", "ipam.reuseDelaySeconds must be an integer, not \"5\""},
+        {"reuseDelaySeconds 1e20", "'reuseDelaySeconds':1e20", "ipam.reuseDelaySeconds must be an integer, not 1.0E20"},
+        {"reuseDelaySeconds true", "'reuseDelaySeconds':true", "ipam.reuseDelaySeconds must be an integer, not true"},
+    };
+    for (String[] c : cases) {
+      rows.add(row(c[0], add, conf("," + c[1]), 7, c[2]));
+    }
   }
 
   static Map<String, byte[]> without(Map<String, byte[]> v, String name) {
