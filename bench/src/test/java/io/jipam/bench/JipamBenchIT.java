@@ -25,7 +25,6 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.api.parallel.Isolated;
 import picocli.CommandLine;
 
 /**
@@ -34,7 +33,6 @@ import picocli.CommandLine;
  * ({@code dist/bin/jipam}, there when the reactor has packaged ipam-plugin-bin), the etcd scenario
  * an etcd binary; each is skipped with the reason when it is missing.
  */
-@Isolated // runs benchmark scenarios: alone, not beside another IT class
 class JipamBenchIT {
   @TempDir
   Path tmp;
@@ -109,7 +107,7 @@ class JipamBenchIT {
   }
 
   @Test
-  @Timeout(value = 60, unit = TimeUnit.SECONDS)
+  @Timeout(value = 180, unit = TimeUnit.SECONDS) // a hang guard; the scenarios take 10-30 s on a quiet machine
   void allocatorQuick_writesCsvMarkdownPngAndMachineJson() throws IOException {
     Path out = tmp.resolve("allocator");
     Run run = run("allocator", "--quick", "--seed", "7", "--out", out.toString());
@@ -135,7 +133,7 @@ class JipamBenchIT {
   }
 
   @Test
-  @Timeout(value = 60, unit = TimeUnit.SECONDS)
+  @Timeout(value = 180, unit = TimeUnit.SECONDS) // a hang guard; the scenarios take 10-30 s on a quiet machine
   void pluginQuick_measuresJipamHostLocalAndTheFloorWithCpu() throws IOException {
     Path jipam = Path.of(System.getProperty("jipam.dist", "../dist"), "bin", "jipam");
     assumeTrue(Files.isExecutable(jipam), jipam + " not built (./mvnw -q -DskipTests package)");
@@ -170,7 +168,7 @@ class JipamBenchIT {
   }
 
   @Test
-  @Timeout(value = 60, unit = TimeUnit.SECONDS)
+  @Timeout(value = 180, unit = TimeUnit.SECONDS) // a hang guard; the scenarios take 10-30 s on a quiet machine
   void etcdQuick_measuresStoreRawAndLockOnARealEtcd() throws IOException {
     assumeTrue(ScenarioOutputs.etcdInstalled(), "no etcd binary on PATH");
     Path out = tmp.resolve("etcd");

@@ -26,7 +26,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.parallel.Isolated;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -44,7 +43,6 @@ import org.junit.jupiter.params.provider.ValueSource;
  * <p>One containerd serves the whole class; each test has its own network: name, bridge, /24,
  * data dir and container names.
  */
-@Isolated // runs containerd and containers: alone, not beside another IT class
 class ContainerdEndToEndIT {
   private static final int CONTAINERS = 3;
   private static final AtomicInteger NETWORKS = new AtomicInteger();
