@@ -36,16 +36,16 @@ final class BoundedWalk {
 
   private final EtcdClient etcd;
   private final int limit;
-  private final boolean keysOnly;
+  private final Fetch fetch;
   private final long deadline;
   private final String what;
   private final Consumer<KeyValue> each;
   private long rev;
 
-  BoundedWalk(EtcdClient etcd, int limit, boolean keysOnly, long deadline, String what, Consumer<KeyValue> each) {
+  BoundedWalk(EtcdClient etcd, int limit, Fetch fetch, long deadline, String what, Consumer<KeyValue> each) {
     this.etcd = etcd;
     this.limit = limit;
-    this.keysOnly = keysOnly;
+    this.fetch = fetch;
     this.deadline = deadline;
     this.what = what;
     this.each = each;
@@ -53,7 +53,7 @@ final class BoundedWalk {
 
   /** Walks [from, to) at {@code revision} (0: now); returns the revision read at. */
   long run(String from, String to, long revision) {
-    GetResponse first = etcd.range(from, to, limit, keysOnly, revision, deadline, what);
+    GetResponse first = etcd.range(from, to, limit, fetch, revision, deadline, what);
     rev = revision != 0 ? revision : first.getHeader().getRevision();
     first.getKvs().forEach(each);
     if (first.isMore() && !first.getKvs().isEmpty()) {
@@ -120,7 +120,7 @@ final class BoundedWalk {
   private void page(String lo, String hi) {
     String from = lo;
     while (true) {
-      GetResponse r = etcd.range(from, hi, limit, keysOnly, rev, deadline, what);
+      GetResponse r = etcd.range(from, hi, limit, fetch, rev, deadline, what);
       r.getKvs().forEach(each);
       if (!r.isMore() || r.getKvs().isEmpty()) {
         return;

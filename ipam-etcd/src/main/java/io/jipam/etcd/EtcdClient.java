@@ -253,19 +253,19 @@ final class EtcdClient implements AutoCloseable {
 
   /**
    * Up to {@code limit} keys from {@code fromKey} (inclusive) to the end of the prefix, in key
-   * order, at {@code revision} (0: now), values too unless keysOnly. On etcd 3.4 the read visits
+   * order, at {@code revision} (0: now), values too unless {@link Fetch#KEYS}. On etcd 3.4 the read visits
    * every key from {@code fromKey} to the end of the prefix (its {@code count}); a walk uses
    * {@link #range} with a bounded end instead.
    */
-  GetResponse page(String prefix, String fromKey, int limit, boolean keysOnly, long revision, long deadline,
+  GetResponse page(String prefix, String fromKey, int limit, Fetch fetch, long revision, long deadline,
       String what) {
-    return range(fromKey, prefixEnd(prefix), limit, keysOnly, revision, deadline, what);
+    return range(fromKey, prefixEnd(prefix), limit, fetch, revision, deadline, what);
   }
 
   /** Up to {@code limit} keys in [{@code from}, {@code to}), in key order, at {@code revision} (0: now). */
-  GetResponse range(String from, String to, int limit, boolean keysOnly, long revision, long deadline, String what) {
+  GetResponse range(String from, String to, int limit, Fetch fetch, long revision, long deadline, String what) {
     GetOption option = GetOption.builder().withRange(bytes(to)).withLimit(limit)
-        .withKeysOnly(keysOnly).withRevision(revision).build();
+        .withKeysOnly(fetch == Fetch.KEYS).withRevision(revision).build();
     return counted(await(kv.get(bytes(from), option), deadline, what));
   }
 
@@ -307,15 +307,15 @@ final class EtcdClient implements AutoCloseable {
    *
    * @return the revision read at
    */
-  long walk(String prefix, int limit, boolean keysOnly, long deadline, String what,
+  long walk(String prefix, int limit, Fetch fetch, long deadline, String what,
       java.util.function.Consumer<KeyValue> each) {
-    return walkFrom(prefix, prefix, 0, limit, keysOnly, deadline, what, each);
+    return walkFrom(prefix, prefix, 0, limit, fetch, deadline, what, each);
   }
 
   /** {@link #walk} from {@code fromKey}, at {@code revision} (0: now). */
-  long walkFrom(String prefix, String fromKey, long revision, int limit, boolean keysOnly, long deadline,
+  long walkFrom(String prefix, String fromKey, long revision, int limit, Fetch fetch, long deadline,
       String what, java.util.function.Consumer<KeyValue> each) {
-    return new BoundedWalk(this, limit, keysOnly, deadline, what, each).run(fromKey, prefixEnd(prefix), revision);
+    return new BoundedWalk(this, limit, fetch, deadline, what, each).run(fromKey, prefixEnd(prefix), revision);
   }
 
   /** The first key after every key starting with the prefix. */
@@ -324,9 +324,9 @@ final class EtcdClient implements AutoCloseable {
     return prefix.substring(0, prefix.length() - 1) + (char) (last + 1);
   }
 
-  /** Every key under the prefix (values too unless keysOnly). */
-  List<KeyValue> range(String prefix, boolean keysOnly, long deadline, String what) {
-    GetOption option = GetOption.builder().isPrefix(true).withKeysOnly(keysOnly).build();
+  /** Every key under the prefix (values too unless {@link Fetch#KEYS}). */
+  List<KeyValue> range(String prefix, Fetch fetch, long deadline, String what) {
+    GetOption option = GetOption.builder().isPrefix(true).withKeysOnly(fetch == Fetch.KEYS).build();
     return counted(await(kv.get(bytes(prefix), option), deadline, what)).getKvs();
   }
 

@@ -58,6 +58,18 @@ import java.util.function.Supplier;
  * ListPaging}, {@link ClaimDesk}).
  */
 final class GroupCommitStore implements EtcdStore, CommitCounters {
+  /** Whose attachments the store may change: any node's, or its own node's only. */
+  enum Scope {
+    CLUSTER,
+    OWN_NODE
+  }
+
+  /** Whether {@link #close} closes the etcd client and the commit threads or leaves them to their owner. */
+  enum Resources {
+    OWNED,
+    BORROWED
+  }
+
   private static final AtomicInteger THREADS = new AtomicInteger();
 
   private final StoreContext ctx;
@@ -82,26 +94,26 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
   private record PoolSlot(PoolCache cache, CommitQueue queue) {}
 
   GroupCommitStore(EtcdStoreConfig config, LongSupplier clock, java.time.Clock wall) {
-    this(config, new EtcdClient(config, clock), clock, wall, false, newCommitters(), true, null);
+    this(config, new EtcdClient(config, clock), clock, wall, Scope.CLUSTER, newCommitters(), Resources.OWNED, null);
   }
 
   /**
    * A store on an etcd client and commit threads that may be shared with other stores ({@link
-   * SharedClientStores}); with {@code owns} false, {@link #close} leaves both to their owner.
+   * SharedClientStores}); with {@link Resources#BORROWED}, {@link #close} leaves both to their owner.
    *
-   * @param scoped see {@link StoreContext#scoped}
+   * @param scope whether the store acts for its own node only ({@link StoreContext#scoped})
    * @param sender sends its transactions (shared by the stores of a central jipamd, so that
    *     several nodes' changes share one etcd transaction); null: each in a transaction of its own
    */
-  GroupCommitStore(EtcdStoreConfig config, EtcdClient etcd, LongSupplier clock, java.time.Clock wall, boolean scoped,
-      ExecutorService committers, boolean owns, TxnSender sender) {
+  GroupCommitStore(EtcdStoreConfig config, EtcdClient etcd, LongSupplier clock, java.time.Clock wall, Scope scope,
+      ExecutorService committers, Resources resources, TxnSender sender) {
     this.sender = sender != null ? sender : TxnSender.direct(etcd);
     Keys keys = new Keys(config.prefix());
-    this.ctx = new StoreContext(config, etcd, keys, new BlockCodec(keys), clock, wall, scoped);
+    this.ctx = new StoreContext(config, etcd, keys, new BlockCodec(keys), clock, wall, scope == Scope.OWN_NODE);
     this.tickets = new CommitTickets(ctx);
     this.views = new PoolViews(ctx);
     this.committers = committers;
-    this.owns = owns;
+    this.owns = resources == Resources.OWNED;
     this.claimDesk = new ClaimDesk(ctx, views, p -> slot(p).cache());
     this.reclaimer = new NodeReclaimer(ctx, views, this::retrying, this::releaseAll,
         () -> pools.values().forEach(p -> p.cache().invalidate()));
@@ -193,7 +205,7 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
       cache.definition(deadline);
       // this node's own keys: the copies of its handles under node-handles/<node>/<pool>/
       List<Attachment> out = new ArrayList<>();
-      ctx.etcd().walk(ctx.keys().nodeHandlesPrefix(ctx.node(), pool.name()), PoolViews.PAGE, true, deadline,
+      ctx.etcd().walk(ctx.keys().nodeHandlesPrefix(ctx.node(), pool.name()), PoolViews.PAGE, Fetch.KEYS, deadline,
           "listing handles of " + ctx.node(), kv -> {
             Attachment a = Keys.parseHandle(EtcdClient.text(kv.getKey()));
             if (!valid.contains(a)) {

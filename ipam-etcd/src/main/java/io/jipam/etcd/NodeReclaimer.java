@@ -104,14 +104,14 @@ final class NodeReclaimer {
 
   private Map<String, BlockLayout> pools(long deadline) {
     // a pool still in the previous layout is refused, not left out
-    for (KeyValue kv : ctx.etcd().range(ctx.keys().previousPoolsPrefix(), false, deadline, "listing pools")) {
+    for (KeyValue kv : ctx.etcd().range(ctx.keys().previousPoolsPrefix(), Fetch.VALUES, deadline, "listing pools")) {
       if (LayoutVersion.isPreviousDefinition(EtcdClient.text(kv.getValue()))) {
         String key = EtcdClient.text(kv.getKey());
         throw LayoutVersion.previousLayout(ctx.keys(), key.substring(ctx.keys().previousPoolsPrefix().length()));
       }
     }
     Map<String, BlockLayout> out = new TreeMap<>();
-    for (KeyValue kv : ctx.etcd().range(ctx.keys().poolsPrefix(), false, deadline, "listing pools")) {
+    for (KeyValue kv : ctx.etcd().range(ctx.keys().poolsPrefix(), Fetch.VALUES, deadline, "listing pools")) {
       String name = ctx.keys().parsePool(EtcdClient.text(kv.getKey()));
       out.put(name, BlockLayout.parse(name, EtcdClient.text(kv.getValue()), AllocationOrder.ROUND_ROBIN));
     }
@@ -171,7 +171,7 @@ final class NodeReclaimer {
   /** Deletes the node's affinities and empty blocks, orphans its other blocks: {deleted, orphaned, affinities}. */
   private int[] returnBlocks(String gone, Map<String, BlockLayout> pools, long deadline) {
     int[] counts = new int[3];
-    for (KeyValue kv : ctx.etcd().range(ctx.keys().affinityPrefix(gone), true, deadline, "listing affinities")) {
+    for (KeyValue kv : ctx.etcd().range(ctx.keys().affinityPrefix(gone), Fetch.KEYS, deadline, "listing affinities")) {
       String affinityKey = EtcdClient.text(kv.getKey());
       Keys.BlockRef ref = ctx.keys().parseAffinity(gone, affinityKey);
       BlockLayout layout = pools.get(ref.pool());

@@ -250,7 +250,7 @@ final class Placement {
         Block b = plan.mutable(p.key, set, p.net);
         if (pass == 0) {
           b.owner = ctx.node();
-          plan.setAffinity(set, b.net, b.key, true);
+          plan.takeAffinity(set, b.net, b.key);
         }
         return plan.take(add, b, set, b.nextFree(allowed, order, plan.now));
       }
@@ -298,7 +298,7 @@ final class Placement {
       ids = new HashSet<>();
       String prefix = ctx.keys().blocksPrefix(cache.pool.name(), set);
       Set<String> found = ids;
-      ctx.etcd().walk(prefix, PoolViews.WALK_PAGE, true, plan.deadline, "listing blocks",
+      ctx.etcd().walk(prefix, PoolViews.WALK_PAGE, Fetch.KEYS, plan.deadline, "listing blocks",
           kv -> found.add(ctx.keys().parseBlock(cache.pool.name(), EtcdClient.text(kv.getKey())).id()));
       existingIds.put(set, ids);
     }

@@ -172,7 +172,7 @@ final class PoolCache {
   List<Keys.BlockRef> ownedBlocks(long deadline) {
     String prefix = ctx.keys().affinityPrefix(ctx.node(), pool.name());
     List<Keys.BlockRef> out = new ArrayList<>();
-    for (KeyValue kv : ctx.etcd().range(prefix, true, deadline, "listing affinities of " + ctx.node())) {
+    for (KeyValue kv : ctx.etcd().range(prefix, Fetch.KEYS, deadline, "listing affinities of " + ctx.node())) {
       Keys.BlockRef ref = ctx.keys().parseAffinity(ctx.node(), EtcdClient.text(kv.getKey()));
       if (ref.set() < layout.sets() && layout.netOf(ref.set(), ref.id()) != null) {
         out.add(ref);

@@ -62,7 +62,7 @@ final class PoolViews {
     String pool = layout.pool().name();
     String prefix = set < 0 ? ctx.keys().blocksPrefix(pool) : ctx.keys().blocksPrefix(pool, set);
     List<Block> out = new ArrayList<>();
-    ctx.etcd().walk(prefix, blockPage(layout), false, deadline, "listing blocks of " + pool,
+    ctx.etcd().walk(prefix, blockPage(layout), Fetch.VALUES, deadline, "listing blocks of " + pool,
         kv -> out.add(ctx.blocks().decode(layout, kv)));
     return out;
   }
@@ -70,7 +70,7 @@ final class PoolViews {
   List<Allocation> list(BlockLayout layout, long deadline) {
     String pool = layout.pool().name();
     List<Allocation> out = new ArrayList<>();
-    ctx.etcd().walk(ctx.keys().addressesPrefix(pool), WALK_PAGE, false, deadline, "listing addresses of " + pool,
+    ctx.etcd().walk(ctx.keys().addressesPrefix(pool), WALK_PAGE, Fetch.VALUES, deadline, "listing addresses of " + pool,
         kv -> out.add(address(pool, kv)));
     out.sort(Comparator.comparing(Allocation::address));
     return out;
@@ -108,14 +108,14 @@ final class PoolViews {
         IpAddress to = plus(pos, span);
         boolean last = to == null || to.compareTo(range.rangeEnd()) > 0;
         GetResponse r = ctx.etcd().range(ctx.keys().address(pool, pos), last ? end : ctx.keys().address(pool, to),
-            limit - out.size(), false, rev, deadline, what);
+            limit - out.size(), Fetch.VALUES, rev, deadline, what);
         rev = rev != 0 ? rev : r.getHeader().getRevision();
         r.getKvs().forEach(kv -> out.add(address(pool, kv)));
         if (last) {
           break;
         }
         if (r.getKvs().isEmpty() && span == SPAN_MAX) {
-          List<KeyValue> next = ctx.etcd().range(ctx.keys().address(pool, to), end, 1, true, rev, deadline, what)
+          List<KeyValue> next = ctx.etcd().range(ctx.keys().address(pool, to), end, 1, Fetch.KEYS, rev, deadline, what)
               .getKvs();
           pos = next.isEmpty() ? null : ctx.keys().parseAddress(pool, EtcdClient.text(next.get(0).getKey()));
         } else {
@@ -148,7 +148,7 @@ final class PoolViews {
   PoolBlocks nodeBlockUsage(BlockLayout layout, String node, long deadline) {
     String pool = layout.pool().name();
     List<String> keys = new ArrayList<>();
-    ctx.etcd().walk(ctx.keys().affinityPrefix(node, pool), PAGE, true, deadline, "listing blocks of " + node, kv -> {
+    ctx.etcd().walk(ctx.keys().affinityPrefix(node, pool), PAGE, Fetch.KEYS, deadline, "listing blocks of " + node, kv -> {
       Keys.BlockRef ref = ctx.keys().parseAffinity(node, EtcdClient.text(kv.getKey()));
       keys.add(ctx.keys().block(pool, ref.set(), ref.id()));
     });
@@ -202,7 +202,7 @@ final class PoolViews {
 
   Map<Attachment, String> allocatingNodes(BlockLayout layout, long deadline) {
     Map<Attachment, String> out = new HashMap<>();
-    ctx.etcd().walk(ctx.keys().handlesPrefix(layout.pool().name()), WALK_PAGE, false, deadline, "listing handles",
+    ctx.etcd().walk(ctx.keys().handlesPrefix(layout.pool().name()), WALK_PAGE, Fetch.VALUES, deadline, "listing handles",
         kv -> out.put(Keys.parseHandle(EtcdClient.text(kv.getKey())), HandleCodec.decode(kv).node()));
     return out;
   }
@@ -224,7 +224,7 @@ final class PoolViews {
   /** The handles one node made in the pool, from its own keys only. */
   Map<Attachment, Handle> handlesOf(String node, String pool, long deadline) {
     Map<Attachment, Handle> out = new java.util.LinkedHashMap<>();
-    ctx.etcd().walk(ctx.keys().nodeHandlesPrefix(node, pool), WALK_PAGE, false, deadline, "listing handles of " + node,
+    ctx.etcd().walk(ctx.keys().nodeHandlesPrefix(node, pool), WALK_PAGE, Fetch.VALUES, deadline, "listing handles of " + node,
         kv -> out.put(Keys.parseHandle(EtcdClient.text(kv.getKey())), HandleCodec.decode(kv)));
     return out;
   }
@@ -236,7 +236,7 @@ final class PoolViews {
   List<String> audit(BlockLayout layout, long deadline) {
     String pool = layout.pool().name();
     Map<IpAddress, Allocation> records = new HashMap<>();
-    long rev = ctx.etcd().walk(ctx.keys().addressesPrefix(pool), WALK_PAGE, false, deadline, "auditing " + pool,
+    long rev = ctx.etcd().walk(ctx.keys().addressesPrefix(pool), WALK_PAGE, Fetch.VALUES, deadline, "auditing " + pool,
         kv -> {
           Allocation a = address(pool, kv);
           records.put(a.address(), a);
@@ -245,7 +245,7 @@ final class PoolViews {
     List<String> blockFindings = new ArrayList<>();
     Map<IpAddress, io.jipam.core.store.PodRef> reserved = new HashMap<>();
     java.time.Instant now = ctx.wallNow();
-    ctx.etcd().walkFrom(ctx.keys().blocksPrefix(pool), ctx.keys().blocksPrefix(pool), rev, blockPage(layout), false,
+    ctx.etcd().walkFrom(ctx.keys().blocksPrefix(pool), ctx.keys().blocksPrefix(pool), rev, blockPage(layout), Fetch.VALUES,
         deadline, "auditing " + pool, kv -> {
           Block b = ctx.blocks().decode(layout, kv);
           for (Map.Entry<Integer, io.jipam.core.store.Claim> e : b.claims.entrySet()) {
@@ -272,7 +272,7 @@ final class PoolViews {
     List<String> out = new ArrayList<>();
     Set<String> listed = new HashSet<>(); // address and holder
     Map<Attachment, String> handles = new HashMap<>();
-    ctx.etcd().walkFrom(ctx.keys().handlesPrefix(pool), ctx.keys().handlesPrefix(pool), rev, WALK_PAGE, false, deadline,
+    ctx.etcd().walkFrom(ctx.keys().handlesPrefix(pool), ctx.keys().handlesPrefix(pool), rev, WALK_PAGE, Fetch.VALUES, deadline,
         "auditing " + pool, kv -> {
           String key = EtcdClient.text(kv.getKey());
           Handle h = HandleCodec.decode(kv);
@@ -333,7 +333,7 @@ final class PoolViews {
     List<String> out = new ArrayList<>();
     Set<Attachment> indexed = new HashSet<>();
     String root = ctx.keys().nodeHandlesRoot();
-    ctx.etcd().walkFrom(root, root, rev, WALK_PAGE, false, deadline, "auditing " + pool, kv -> {
+    ctx.etcd().walkFrom(root, root, rev, WALK_PAGE, Fetch.VALUES, deadline, "auditing " + pool, kv -> {
       String key = EtcdClient.text(kv.getKey());
       String rest = key.substring(root.length());
       int slash = rest.indexOf('/');

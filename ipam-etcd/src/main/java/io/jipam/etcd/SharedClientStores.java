@@ -27,7 +27,8 @@ final class SharedClientStores implements EtcdNodeStores {
     this.wall = wall;
     this.etcd = new EtcdClient(config, clock);
     this.combiner = new TxnCombiner(etcd, clock, MAX_IN_FLIGHT);
-    this.own = new GroupCommitStore(config, etcd, clock, wall, false, committers, false, combiner);
+    this.own = new GroupCommitStore(config, etcd, clock, wall, GroupCommitStore.Scope.CLUSTER, committers,
+        GroupCommitStore.Resources.BORROWED, combiner);
   }
 
   @Override
@@ -37,7 +38,8 @@ final class SharedClientStores implements EtcdNodeStores {
 
   @Override
   public EtcdStore forNode(String node) {
-    return new GroupCommitStore(config.withNode(node), etcd, clock, wall, true, committers, false, combiner);
+    return new GroupCommitStore(config.withNode(node), etcd, clock, wall, GroupCommitStore.Scope.OWN_NODE, committers,
+        GroupCommitStore.Resources.BORROWED, combiner);
   }
 
   /** Etcd transactions and parts the combiner sent (for tests and the benchmark). */

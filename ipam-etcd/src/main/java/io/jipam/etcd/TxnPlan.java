@@ -256,7 +256,17 @@ final class TxnPlan {
     handleDirty.add(a);
   }
 
-  void setAffinity(int set, IpAddress net, String key, boolean owned) {
+  /** Records that this node takes the block's affinity (written with the plan). */
+  void takeAffinity(int set, IpAddress net, String key) {
+    setAffinity(set, net, key, true);
+  }
+
+  /** Records that this node gives the block's affinity up (deleted with the plan). */
+  void dropAffinity(int set, IpAddress net, String key) {
+    setAffinity(set, net, key, false);
+  }
+
+  private void setAffinity(int set, IpAddress net, String key, boolean owned) {
     String akey = ctx.keys().affinity(ctx.node(), cache.pool.name(), set, layout.blockId(set, net));
     Boolean before = affinity.get(akey);
     String ownBefore = own.get(set).get(net);
@@ -294,7 +304,7 @@ final class TxnPlan {
     b.owner = ctx.node();
     b.cursor = -1;
     b.used.clear();
-    setAffinity(set, b.net, b.key, true);
+    takeAffinity(set, b.net, b.key);
   }
 
   /** Gives one offset of a block to the change. */
@@ -332,9 +342,9 @@ final class TxnPlan {
         return refused;
       }
       if (add.uncertain instanceof AllocationOutcome.Allocated u && u.allocations().equals(held.allocations())) {
-        return new AllocationOutcome.Allocated(held.allocations(), false, u.origins());
+        return AllocationOutcome.Allocated.fresh(held.allocations(), u.origins());
       }
-      return new AllocationOutcome.Allocated(held.allocations(), true);
+      return AllocationOutcome.Allocated.held(held.allocations());
     }
     PodRef pod = request.pod();
     if (pod.isKnown()) {
@@ -392,7 +402,7 @@ final class TxnPlan {
     List<Allocation> list = List.of(chosen);
     setHandle(att, new Handle(ctx.node(), request.pod(), list, 0));
     guardCreation(att);
-    return new AllocationOutcome.Allocated(list, false, List.of(origins));
+    return AllocationOutcome.Allocated.fresh(list, List.of(origins));
   }
 
   /**
@@ -472,7 +482,7 @@ final class TxnPlan {
           b.deleted = true;
         } else if (b.owner.equals(ctx.node()) && own.get(set).size() > 1) {
           b.deleted = true;
-          setAffinity(set, net, key, false);
+          dropAffinity(set, net, key);
         }
       }
     }

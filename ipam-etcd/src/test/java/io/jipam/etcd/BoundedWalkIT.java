@@ -46,7 +46,7 @@ class BoundedWalkIT {
       String prefix = "/walk-" + UUID.randomUUID() + "/";
       List<String> keys = write(client, prefix, 300, SHAPES.get(0));
       List<String> seen = new ArrayList<>();
-      client.walk(prefix, LIMIT, true, deadline(), "walking", kv -> {
+      client.walk(prefix, LIMIT, Fetch.KEYS, deadline(), "walking", kv -> {
         seen.add(EtcdClient.text(kv.getKey()));
         if (seen.size() == 1) { // after the first read: one key deleted, one added
           client.txn(List.of(), List.of(EtcdClient.delete(keys.get(250)), EtcdClient.put(prefix + "7.late", "")),
@@ -64,7 +64,7 @@ class BoundedWalkIT {
     List<String> seen = new ArrayList<>();
     long before = client.keysScanned();
     long readBefore = client.keysRead();
-    client.walk(prefix, LIMIT, true, deadline(), "walking", kv -> seen.add(EtcdClient.text(kv.getKey())));
+    client.walk(prefix, LIMIT, Fetch.KEYS, deadline(), "walking", kv -> seen.add(EtcdClient.text(kv.getKey())));
     assertEquals(keys, seen);
     assertEquals(n, client.keysRead() - readBefore, "keys returned");
     return (client.keysScanned() - before) / (double) n;

@@ -174,8 +174,8 @@ class EtcdChurnIT {
   private void assertNothingLeft(GroupCommitStore s, int nodes) {
     long deadline = System.nanoTime() + 5_000_000_000L;
     assertEquals(List.of(), s.list(Churn.POOL));
-    assertEquals(List.of(), s.etcd().range(s.keys().handlesPrefix(Churn.POOL.name()), true, deadline, "test"));
-    assertEquals(nodes, s.etcd().range(s.keys().blocksPrefix(Churn.POOL.name()), true, deadline, "test").size());
+    assertEquals(List.of(), s.etcd().range(s.keys().handlesPrefix(Churn.POOL.name()), Fetch.KEYS, deadline, "test"));
+    assertEquals(nodes, s.etcd().range(s.keys().blocksPrefix(Churn.POOL.name()), Fetch.KEYS, deadline, "test").size());
     assertEquals(List.of(0L), s.usage(Churn.POOL).allocated());
   }
 }

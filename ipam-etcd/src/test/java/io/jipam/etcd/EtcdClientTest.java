@@ -26,7 +26,7 @@ class EtcdClientTest {
     try (EtcdClient client = new EtcdClient(config, System::nanoTime)) {
       long deadline = System.nanoTime() + Duration.ofMillis(millis).toNanos();
       IpamException e = assertThrows(IpamException.class,
-          () -> client.range("/jipam/", true, deadline, "test read"));
+          () -> client.range("/jipam/", Fetch.KEYS, deadline, "test read"));
       assertEquals(ErrorCode.TRY_AGAIN_LATER, e.code(), e.getMessage());
     }
   }

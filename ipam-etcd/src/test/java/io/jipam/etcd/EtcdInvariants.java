@@ -51,21 +51,21 @@ final class EtcdInvariants {
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
       Set<String> owned = new HashSet<>();
       Map<String, String> indexed = new HashMap<>();
-      for (KeyValue kv : etcd.range(keys.nodeHandlesRoot(), false, deadline, "listing the node index")) {
+      for (KeyValue kv : etcd.range(keys.nodeHandlesRoot(), Fetch.VALUES, deadline, "listing the node index")) {
         indexed.put(EtcdClient.text(kv.getKey()), EtcdClient.text(kv.getValue()));
       }
-      for (KeyValue pkv : etcd.range(keys.poolsPrefix(), false, deadline, "listing pools")) {
+      for (KeyValue pkv : etcd.range(keys.poolsPrefix(), Fetch.VALUES, deadline, "listing pools")) {
         String pool = keys.parsePool(EtcdClient.text(pkv.getKey()));
         BlockLayout layout = BlockLayout.parse(pool, EtcdClient.text(pkv.getValue()), AllocationOrder.ROUND_ROBIN);
         Map<IpAddress, Allocation> records = new HashMap<>();
-        for (KeyValue kv : etcd.range(keys.addressesPrefix(pool), false, deadline, "listing addresses")) {
+        for (KeyValue kv : etcd.range(keys.addressesPrefix(pool), Fetch.VALUES, deadline, "listing addresses")) {
           String key = EtcdClient.text(kv.getKey());
           Allocation a = AddressCodec.decode(key, keys.parseAddress(pool, key), kv);
           records.put(a.address(), a);
         }
         Set<IpAddress> inBlocks = new HashSet<>();
         Map<IpAddress, io.jipam.core.store.PodRef> reservedInBlocks = new HashMap<>();
-        for (KeyValue kv : etcd.range(keys.blocksPrefix(pool), false, deadline, "listing blocks")) {
+        for (KeyValue kv : etcd.range(keys.blocksPrefix(pool), Fetch.VALUES, deadline, "listing blocks")) {
           Block b = blocks.decode(layout, kv);
           long[] allowed = layout.allowed(b.set, b.net);
           for (Map.Entry<Integer, io.jipam.core.store.Claim> e : b.claims.entrySet()) {
@@ -104,7 +104,7 @@ final class EtcdInvariants {
             .entries().forEach(x -> listed.put(x.address(), x.pod()));
         assertEquals(listed, reservedInBlocks, pool + ": the reservations record against the reservations in blocks");
         Set<IpAddress> fromHandles = new HashSet<>();
-        for (KeyValue kv : etcd.range(keys.handlesPrefix(pool), false, deadline, "listing handles")) {
+        for (KeyValue kv : etcd.range(keys.handlesPrefix(pool), Fetch.VALUES, deadline, "listing handles")) {
           Handle h = HandleCodec.decode(kv);
           Attachment att = Keys.parseHandle(EtcdClient.text(kv.getKey()));
           for (Allocation a : h.allocations()) {
@@ -124,7 +124,7 @@ final class EtcdInvariants {
       }
       assertEquals(Map.of(), indexed, "node index entries without their handle");
       Set<String> affinities = new HashSet<>();
-      for (KeyValue kv : etcd.range(prefix + "/v" + Keys.LAYOUT + "/affinity/", true, deadline, "listing affinities")) {
+      for (KeyValue kv : etcd.range(prefix + "/v" + Keys.LAYOUT + "/affinity/", Fetch.KEYS, deadline, "listing affinities")) {
         affinities.add(EtcdClient.text(kv.getKey()));
       }
       assertEquals(owned, affinities, "affinity keys against block owners");

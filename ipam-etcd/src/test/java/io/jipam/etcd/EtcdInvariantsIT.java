@@ -45,7 +45,7 @@ class EtcdInvariantsIT {
     EtcdStoreConfig config = EtcdStoreConfig.of(etcd.endpoints(), "corrupter").withPrefix(prefix);
     try (EtcdClient client = new EtcdClient(config, System::nanoTime)) {
       long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-      KeyValue kv = client.range(prefix + "/v" + Keys.LAYOUT + "/" + what, true, deadline, "listing").get(0);
+      KeyValue kv = client.range(prefix + "/v" + Keys.LAYOUT + "/" + what, Fetch.KEYS, deadline, "listing").get(0);
       client.txn(List.of(), List.of(EtcdClient.delete(EtcdClient.text(kv.getKey()))), List.of(), deadline, "corrupting");
     }
   }

@@ -53,7 +53,7 @@ class EtcdLayoutUpgradeIT {
 
   private Map<String, String> everything(EtcdClient client) {
     Map<String, String> out = new TreeMap<>();
-    for (KeyValue kv : client.range(prefix + "/", false, deadline(), "reading")) {
+    for (KeyValue kv : client.range(prefix + "/", Fetch.VALUES, deadline(), "reading")) {
       out.put(EtcdClient.text(kv.getKey()), EtcdClient.text(kv.getValue()));
     }
     return out;

@@ -112,7 +112,7 @@ class EtcdNodeStoresIT {
   private Map<String, Long> keys() {
     GroupCommitStore s = (GroupCommitStore) stores.store();
     Map<String, Long> out = new java.util.TreeMap<>();
-    s.etcd().range(prefix, false, System.nanoTime() + 3_000_000_000L, "test")
+    s.etcd().range(prefix, Fetch.VALUES, System.nanoTime() + 3_000_000_000L, "test")
         .forEach(kv -> out.put(EtcdClient.text(kv.getKey()), kv.getModRevision()));
     return out;
   }

@@ -224,7 +224,7 @@ class EtcdStoreIT {
     assertEquals(List.of(), live.list(p2));
     assertEquals("", ownerOf(live, p1, 0, "198.18.0.0_26"), "block still holding l1 lost its owner");
     assertNull(ownerOf(live, p2, 0, "198.19.0.0_26"), "empty block deleted");
-    assertEquals(List.of(), live.etcd().range(live.keys().affinityPrefix("gone"), true,
+    assertEquals(List.of(), live.etcd().range(live.keys().affinityPrefix("gone"), Fetch.KEYS,
         System.nanoTime() + 3_000_000_000L, "test"));
     // the pool goes on allocating after the reclaim
     assertNotNull(address(live.allocate(p1, AllocationRequest.of(att("l2")))));

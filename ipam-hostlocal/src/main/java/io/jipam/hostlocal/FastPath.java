@@ -36,7 +36,7 @@ final class FastPath {
     }
     if (!held.isEmpty()) {
       if (request.requested().isEmpty() && coversEverySet(held, pool)) {
-        return new AllocationOutcome.Allocated(held, true);
+        return AllocationOutcome.Allocated.held(held);
       }
       return store.allocateFull(h, pool, request, created, AS_STAMPED); // partly held: let the whole state decide
     }

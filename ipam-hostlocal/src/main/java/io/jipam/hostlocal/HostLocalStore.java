@@ -171,7 +171,7 @@ final class HostLocalStore implements IpamStore, FileClaims {
           return null;
         }
         h.finishUnchanged(st);
-        return new AllocationOutcome.Allocated(legacy, true);
+        return AllocationOutcome.Allocated.held(legacy);
       }
     } else if (!h.verified(before)) {
       return null;

@@ -373,7 +373,7 @@ final class WriteThroughStore implements IpamStore, FileClaims {
             b.rebuild(pool);
             continue;
           }
-          return new AllocationOutcome.Allocated(legacy, true);
+          return AllocationOutcome.Allocated.held(legacy);
         }
       } else if (!h.verified(before)) {
         b.rebuild(pool);

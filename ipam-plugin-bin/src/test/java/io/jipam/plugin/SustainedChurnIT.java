@@ -66,9 +66,9 @@ import org.junit.jupiter.api.parallel.Isolated;
 @Isolated // 64 plugin processes churn at once: alone, not beside another IT class
 class SustainedChurnIT {
   private static final int PROCESSES = Integer.getInteger("jipam.churn.processes", 64);
-  private static final int SECONDS = Integer.getInteger("jipam.churn.seconds", 20);
+  private static final int SECONDS = Integer.getInteger("jipam.churn.seconds", 15);
   private static final int NODES = Integer.getInteger("jipam.churn.nodes", 16);
-  private static final int ETCD_SECONDS = Integer.getInteger("jipam.churn.etcdSeconds", 15);
+  private static final int ETCD_SECONDS = Integer.getInteger("jipam.churn.etcdSeconds", 10);
   private static final Path JIPAMCTL = CniExec.DIST.resolve("bin/jipamctl");
 
   @TempDir Path dir;

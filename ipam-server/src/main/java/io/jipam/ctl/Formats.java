@@ -216,6 +216,16 @@ final class Formats {
     return out;
   }
 
+  /** release's and gc's JSON answer after releasing: {"dryRun": false, "released": [ALLOCATION]}. */
+  static JsonObject released(JsonArray allocations) {
+    return released(false, allocations);
+  }
+
+  /** release's and gc's JSON answer to a dry run: {"dryRun": true, "released": [ALLOCATION]}. */
+  static JsonObject wouldRelease(JsonArray allocations) {
+    return released(true, allocations);
+  }
+
   /** release's and gc's JSON answer: {"dryRun": bool, "released": [ALLOCATION]}. */
   static JsonObject released(boolean dryRun, JsonArray allocations) {
     return new JsonObject().put("dryRun", dryRun).put("released", allocations);

@@ -46,7 +46,7 @@ final class Gc extends Jipamctl.Base {
       }
       if (!confirm(this, "release these " + gone.size() + " allocation(s) of pool " + Formats.e(p.name()) + "?")) {
         if (json) {
-          out().println(released(false, new JsonArray()).encodePrettily());
+          out().println(released(new JsonArray()).encodePrettily());
         }
         return 1;
       }

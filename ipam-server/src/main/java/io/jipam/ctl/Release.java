@@ -58,13 +58,13 @@ final class Release extends Jipamctl.Base {
     }
     if (dryRun) {
       if (json) {
-        out().println(released(true, held).encodePrettily());
+        out().println(wouldRelease(held).encodePrettily());
       }
       return 0;
     }
     if (!yes && !confirm(this, "release " + held.size() + " address(es)?")) {
       if (json) {
-        out().println(released(false, new JsonArray()).encodePrettily());
+        out().println(released(new JsonArray()).encodePrettily());
       }
       return 1;
     }
@@ -75,7 +75,7 @@ final class Release extends Jipamctl.Base {
       }
     }
     if (json) {
-      out().println(released(false, done).encodePrettily());
+      out().println(released(done).encodePrettily());
     }
     return 0;
   }

@@ -22,7 +22,6 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * jipamd's memory as shipped (issue 17, item 20): the built launcher {@code dist/bin/jipamd} with
@@ -32,7 +31,6 @@ import org.junit.jupiter.api.parallel.Isolated;
  * every allocation held; the resident peak must stay within the node container's limit, 512 MiB.
  */
 @Timeout(600)
-@Isolated // measures jipamd's memory: alone, not beside another IT class
 class JipamdMemoryIT {
   static final int POOLS = 16;
   static final int PER_POOL = 1000;

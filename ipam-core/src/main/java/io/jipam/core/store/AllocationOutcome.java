@@ -25,6 +25,16 @@ public sealed interface AllocationOutcome {
       }
     }
 
+    /** What a repeated ADD answers: the addresses the attachment held before; nothing was written. */
+    public static Allocated held(List<Allocation> allocations) {
+      return new Allocated(allocations, true);
+    }
+
+    /** New allocations, each with why the attachment got it. */
+    public static Allocated fresh(List<Allocation> allocations, List<AllocationOrigin> origins) {
+      return new Allocated(allocations, false, origins);
+    }
+
     /**
      * Allocations of a store that knows no claims: {@link AllocationOrigin#EXISTING} each when
      * {@code existing}, else {@link AllocationOrigin#FREE}.
