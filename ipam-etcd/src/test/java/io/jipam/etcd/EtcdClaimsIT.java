@@ -177,11 +177,11 @@ class EtcdClaimsIT {
     GroupCommitStore a = store("node-a");
     GroupCommitStore b = store("node-b");
     IpAddress used = addressOf(a.allocate(pool, add("c0", "ns", "other")));
-    long revision = revision(a);
+    String before = keysUnderPrefix(a);
     ReserveOutcome.InUse inUse = assertInstanceOf(ReserveOutcome.InUse.class,
         b.reserve(pool, used, new PodRef("ns", "p"), false));
     assertTrue(inUse.holder().contains("c0") && inUse.holder().contains("ns/other"), inUse.holder());
-    assertEquals(revision, revision(a), "a refused reservation writes nothing");
+    assertEquals(before, keysUnderPrefix(a), "a refused reservation writes nothing");
     IpAddress x = IpAddress.parse("198.18.13.9");
     assertInstanceOf(ReserveOutcome.Reserved.class, b.reserve(pool, x, new PodRef("ns", "p"), false));
     assertInstanceOf(ReserveOutcome.Reserved.class, b.reserve(pool, x, new PodRef("ns", "p"), false),
@@ -303,8 +303,16 @@ class EtcdClaimsIT {
     assertEquals(20, a.etcd().requests() - before, "per ADD and per DEL: its pod's hold index, then the transaction");
   }
 
-  /** The current etcd revision: unchanged when nothing was written. */
-  static long revision(GroupCommitStore s) throws Exception {
-    return s.etcd().raw().getKVClient().get(EtcdClient.bytes("/")).get().getHeader().getRevision();
+  /**
+   * Every key under this test's prefix with its mod revision: unchanged when nothing was written
+   * there. (Not etcd's revision: the member is shared with IT classes running at the same time.)
+   */
+  String keysUnderPrefix(GroupCommitStore s) throws Exception {
+    StringBuilder b = new StringBuilder();
+    for (io.etcd.jetcd.KeyValue kv : s.etcd().raw().getKVClient().get(EtcdClient.bytes(prefix),
+        io.etcd.jetcd.options.GetOption.builder().isPrefix(true).withKeysOnly(true).build()).get().getKvs()) {
+      b.append(kv.getKey().toString(java.nio.charset.StandardCharsets.UTF_8)).append('@').append(kv.getModRevision()).append('\n');
+    }
+    return b.toString();
   }
 }
