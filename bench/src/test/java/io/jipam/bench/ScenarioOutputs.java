@@ -40,7 +40,19 @@ final class ScenarioOutputs {
   /** Exit code, stdout, stderr of one run of the command line. */
   record Run(int exit, String out, String err) {}
 
+  /**
+   * Runs of the command line one at a time: each swaps the JVM's System.out and System.err, and
+   * IT classes run side by side in one JVM.
+   */
+  private static final Object CONSOLE = new Object();
+
   static Run run(String... args) {
+    synchronized (CONSOLE) {
+      return runAlone(args);
+    }
+  }
+
+  private static Run runAlone(String... args) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
     PrintStream savedErr = System.err;
