@@ -7,11 +7,13 @@ import io.jipam.core.store.capability.PoolStatus;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.net.IpRange;
 import io.jipam.core.net.RangeSet;
+import io.jipam.core.store.AddressPolicy;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
 import io.jipam.core.store.Printable;
+import io.jipam.core.store.StickyRule;
 import java.io.PrintWriter;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -118,6 +120,38 @@ final class Formats {
         e(l.allocation().attachment()), e(l.allocation().pod()), l.node().isEmpty() ? "-" : e(l.node()));
   }
 
+  /**
+   * A pool's address rules as {@code pools} prints them: {@code sticky PODS hold N s (at most P%
+   * held); reuse delay N s}; empty for {@link AddressPolicy#NONE}.
+   */
+  static String rulesText(AddressPolicy policy) {
+    List<String> parts = new ArrayList<>();
+    StickyRule sticky = policy.sticky();
+    if (sticky != null) {
+      List<String> pods = new ArrayList<>();
+      sticky.pods().forEach(p -> pods.add(e(p.toString())));
+      parts.add("sticky " + String.join(",", pods) + " hold " + sticky.hold().toSeconds() + " s (at most "
+          + sticky.maxHeldPercent() + "% held)");
+    }
+    if (!policy.reuseDelay().isZero()) {
+      parts.add("reuse delay " + policy.reuseDelay().toSeconds() + " s");
+    }
+    return String.join("; ", parts);
+  }
+
+  /** The same as JSON, with the network config's key names. */
+  static JsonObject rulesJson(AddressPolicy policy) {
+    JsonObject out = new JsonObject().put("reuseDelaySeconds", policy.reuseDelay().toSeconds());
+    StickyRule sticky = policy.sticky();
+    if (sticky != null) {
+      JsonArray pods = new JsonArray();
+      sticky.pods().forEach(p -> pods.add(p.toString()));
+      out.put("sticky", new JsonObject().put("pods", pods).put("holdSeconds", sticky.hold().toSeconds())
+          .put("maxHeldPercent", sticky.maxHeldPercent()));
+    }
+    return out;
+  }
+
   static final String LIST_HEADER = String.format("%-16s %-39s %-40s %-24s %s", "POOL", "ADDRESS", "ATTACHMENT", "POD",
       "NODE");
 
@@ -133,6 +167,9 @@ final class Formats {
     }
     JsonObject out = new JsonObject().put("pool", pool.name()).put("order", pool.order().configName())
         .put("rangeSets", sets);
+    if (!pool.policy().isNone()) {
+      out.put("rules", rulesJson(pool.policy()));
+    }
     if (status.hasBlocks()) {
       JsonArray blocks = new JsonArray();
       for (BlockUsage b : status.blocks()) {

@@ -9,7 +9,8 @@ import io.vertx.core.json.JsonArray;
 import picocli.CommandLine.Command;
 
 @Command(name = "pools", mixinStandardHelpOptions = true,
-    description = "The pools: ranges, used, free, utilisation per range set; per block and node where there are blocks.")
+    description = "The pools: their address rules (sticky, reuse delay), ranges, used, free, utilisation per range set;"
+        + " per block and node where there are blocks.")
 final class Pools extends Jipamctl.Base {
   @Override
   int run(Backend store, boolean json) {
@@ -22,6 +23,9 @@ final class Pools extends Jipamctl.Base {
       }
       PoolUsage u = status.usage();
       out().println(e(p.name()) + " (" + p.order().configName() + ")");
+      if (!p.policy().isNone()) {
+        out().println("  rules: " + rulesText(p.policy()));
+      }
       for (int i = 0; i < p.rangeSets().size(); i++) {
         long used = u.allocated().get(i);
         long free = u.free().get(i);

@@ -1,18 +1,23 @@
 package io.jipam.ctl;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import io.jipam.api.WireMapping;
 import io.jipam.api.v1.UsageResponse;
 import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.net.Cidr;
+import io.jipam.core.store.AddressPolicy;
+import io.jipam.core.store.PodPattern;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
+import io.jipam.core.store.StickyRule;
 import io.jipam.core.store.capability.BlockUsage;
 import io.jipam.core.store.capability.PoolStatus;
 import io.jipam.core.testing.TestPools;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.time.Duration;
 import java.util.List;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
@@ -76,9 +81,30 @@ class FormatsTest {
     assertEquals(bar, Formats.bar(used, Long.parseUnsignedLong(free)));
   }
 
-  @org.junit.jupiter.api.Test
+  @Test
   void ratio_hugeFree_isTinyNotNegative() {
     assertEquals(0.5, Formats.ratio(Long.MIN_VALUE, Long.MIN_VALUE)); // 2^63 used, 2^63 free
     assertEquals(0.0, Formats.ratio(3, -4L));
+  }
+
+  @Test
+  void rules_stickyAndReuseDelay_shownInTextAndJson_noneForHostLocalRules() {
+    AddressPolicy none = AddressPolicy.NONE;
+    assertEquals("", Formats.rulesText(none));
+    Pool plain = TestPools.pool("plain", AllocationOrder.LOWEST_FREE, "198.18.0.0/24");
+    assertFalse(Formats.usageJson(new PoolStatus(plain,
+        new PoolUsage(List.of(0L), List.of(253L)), null)).containsKey("rules"), "no rules key without rules");
+    AddressPolicy policy = new AddressPolicy(
+        new StickyRule(List.of(PodPattern.parse("db/*"),
+            PodPattern.parse("*/web-?")), Duration.ofSeconds(900), 25),
+        Duration.ofSeconds(30));
+    assertEquals("sticky db/*,*/web-? hold 900 s (at most 25% held); reuse delay 30 s",
+        Formats.rulesText(policy));
+    assertEquals("{\"reuseDelaySeconds\":30,\"sticky\":{\"pods\":[\"db/*\",\"*/web-?\"],"
+        + "\"holdSeconds\":900,\"maxHeldPercent\":25}}",
+        Formats.usageJson(new PoolStatus(plain.withPolicy(policy), new PoolUsage(List.of(0L), List.of(253L)), null))
+            .getJsonObject("rules").encode());
+    assertEquals("reuse delay 30 s",
+        Formats.rulesText(new AddressPolicy(null, Duration.ofSeconds(30))));
   }
 }
