@@ -69,7 +69,7 @@ final class ConfPools {
   }
 
   /**
-   * The pools one file defines: its network's default pool and sub-pools ({@code <network>.<sub>},
+   * The pools one file defines: its network's default pool and sub-pools ({@code <network>+<sub>},
    * each a pool of the store); empty when it has no jipam or host-local IPAM.
    */
   @SuppressWarnings("unchecked")

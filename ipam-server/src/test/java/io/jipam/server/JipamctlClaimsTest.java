@@ -98,7 +98,7 @@ class JipamctlClaimsTest {
     List<String> rows = r.out().lines().skip(1).toList();
     assertEquals(2, rows.size(), r.toString());
     assertTrue(rows.get(0).startsWith("net ") && rows.get(0).contains(" 0 "), r.toString());
-    assertTrue(rows.get(1).startsWith("net.db ") && rows.get(1).contains(" 1 "), r.toString());
+    assertTrue(rows.get(1).startsWith("net+db ") && rows.get(1).contains(" 1 "), r.toString());
   }
 
   /**
@@ -123,7 +123,7 @@ class JipamctlClaimsTest {
       }
       CtlRun reserved = ctl("reserve", "198.18.1.5", "--pod", "db/db-0");
       assertEquals(0, reserved.exit(), reserved.toString());
-      assertEquals("reserved 198.18.1.5 in pool net.db for db/db-0", reserved.out().strip());
+      assertEquals("reserved 198.18.1.5 in pool net+db for db/db-0", reserved.out().strip());
       CtlRun list = ctl("reservations");
       assertEquals(2, list.out().lines().count(), list.toString());
       assertTrue(list.out().lines().skip(1).findFirst().orElse("")

@@ -81,7 +81,7 @@ class CniEndpointClaimsTest {
         "{kind=\"cooling\",pool=\"metricsnet\"}", claims.get("{kind=\"cooling\",pool=\"metricsnet\"}"),
         "{kind=\"hold\",pool=\"metricsnet\"}", claims.get("{kind=\"hold\",pool=\"metricsnet\"}"),
         "{kind=\"reservation\",pool=\"metricsnet\"}", claims.get("{kind=\"reservation\",pool=\"metricsnet\"}")));
-    assertEquals(0.0, claims.get("{kind=\"hold\",pool=\"metricsnet.web\"}"), "the sub-pool is a pool of its own");
+    assertEquals(0.0, claims.get("{kind=\"hold\",pool=\"metricsnet+web\"}"), "the sub-pool is a pool of its own");
     assertEquals(1.0, samples("jipamd_hold_refusals_total").get("{pool=\"metricsnet\"}"));
     assertEquals(Map.of("{origin=\"free\",pool=\"metricsnet\"}", 2.0, "{origin=\"sticky\",pool=\"metricsnet\"}", 1.0),
         samples("jipamd_allocations_total"));
@@ -101,11 +101,11 @@ class CniEndpointClaimsTest {
 
   @Test
   void add_subPoolByNamespaceAndNode_onlyOnAMatchingNode() {
-    assertEquals("ADD pool=metricsnet.web attachment=w1/eth0 origin=free outcome=ok",
+    assertEquals("ADD pool=metricsnet+web attachment=w1/eth0 origin=free outcome=ok",
         call(endpoint("edge-7"), "ADD", "w1", "web/w-0").summary());
     assertEquals("ADD pool=metricsnet attachment=w2/eth0 origin=free outcome=ok",
         call(endpoint("core-1"), "ADD", "w2", "web/w-1").summary());
-    assertEquals(List.of("metricsnet", "metricsnet.web"), pools.all().stream().map(p -> p.name()).toList());
+    assertEquals(List.of("metricsnet", "metricsnet+web"), pools.all().stream().map(p -> p.name()).toList());
     // DEL from any node releases in whichever pool holds it
     call(endpoint("core-1"), "DEL", "w1", "web/w-0");
     assertEquals(0, store.list(pools.all().get(1)).size());
