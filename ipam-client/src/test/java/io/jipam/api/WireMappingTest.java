@@ -61,6 +61,23 @@ class WireMappingTest {
     }
   }
 
+  /** Sub-pools with and without selectors and a default: the same sub-pool back; a pool without one: null. */
+  @Test
+  void subPool_subPoolsOfAConfig_sameSubPoolBackThroughTheBytes() throws Exception {
+    for (String defaults : List.of("'ranges':[[{'subnet':'198.18.0.0/28'}]],", "")) {
+      String json = ("{'cniVersion':'1.1.0','name':'n','ipam':{'type':'jipam'," + defaults + "'subPools':["
+          + "{'name':'db','ranges':[[{'subnet':'198.18.1.0/28'}]],'namespaces':['db-*','x'],'pods':['*/web-?'],"
+          + "'nodes':['edge-*']},{'name':'any','ranges':[[{'subnet':'198.18.2.0/28'}]]}]}}").replace('\'', '"');
+      for (io.jipam.core.cni.SubPool sub : io.jipam.core.cni.NetworkConfig.from(io.jipam.core.cni.JsonReader.parse(
+          json.getBytes(java.nio.charset.StandardCharsets.UTF_8))).ipam().subPools()) {
+        PoolInfo info = PoolInfo.newBuilder().setPool(WireMapping.pool(sub.pool()))
+            .setSubPool(WireMapping.subPool(sub)).build();
+        assertEquals(sub, WireMapping.subPool(PoolInfo.parseFrom(info.toByteArray())));
+      }
+    }
+    assertEquals(null, WireMapping.subPool(PoolInfo.newBuilder().setPool(WireMapping.pool(POOL)).build()));
+  }
+
   @Test
   void blocks_someBlocks_nodeSumsOnTheWireAreNodeUsages() {
     List<NodeUsage> wire = WireMapping.blocks(BLOCKS).getNodesList().stream().map(n -> new NodeUsage(n.getNode(),

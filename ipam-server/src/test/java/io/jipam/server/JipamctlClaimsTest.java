@@ -101,6 +101,74 @@ class JipamctlClaimsTest {
     assertTrue(rows.get(1).startsWith("net+db ") && rows.get(1).contains(" 1 "), r.toString());
   }
 
+  /** A network with two sub-pools, each with selectors; with {@code defaults} false, sub-pools only. */
+  static String twoSubPools(boolean defaults) {
+    return ("{'cniVersion':'1.1.0','name':'net','type':'bridge','ipam':{'type':'jipam',"
+        + (defaults ? "'ranges':[[{'subnet':'198.18.0.0/28'}]]," : "")
+        + "'subPools':[{'name':'db','ranges':[[{'subnet':'198.18.1.0/28'}]],'namespaces':['db'],'pods':['db/*']},"
+        + "{'name':'edge','ranges':[[{'subnet':'198.18.2.0/28'}]],'nodes':['edge-*']}]}}").replace('\'', '"');
+  }
+
+  /**
+   * {@code pools} names each sub-pool's network, place, selectors and fallback, and the network's
+   * default pool, in text and JSON: from the conflist on a data dir, and from a jipamd that learnt
+   * them from a CNI call on its socket (ListPools' sub_pool).
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"direct", "jipamd"})
+  void pools_networkWithSubPools_showsNetworkSelectorsAndDefault(String via) throws Exception {
+    Files.writeString(conf, twoSubPools(true));
+    IpamServer server = null;
+    try {
+      if (via.equals("jipamd")) {
+        Path socket = dir.resolve("jipam.sock");
+        server = IpamServer.start(HostLocalStores.open(dir.resolve("data")), IpamServer.Settings.unix(socket),
+            CallLog.quiet());
+        IpamServerTest.Reply add = IpamServerTest.cni(socket, "CNI_COMMAND=ADD\nCNI_CONTAINERID=c1\nCNI_IFNAME=eth0\n"
+            + "CNI_NETNS=/var/run/netns/x\nCNI_PATH=/opt/cni/bin\nCNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=db;"
+            + "K8S_POD_NAME=db-0\n\n" + twoSubPools(true));
+        assertEquals(0, add.exit(), add.body());
+        ctlArgs = new String[] {"--server", "unix:" + socket};
+      }
+      CtlRun text = ctl("pools");
+      assertEquals(0, text.exit(), text.toString());
+      assertEquals(List.of("net (round-robin)",
+          "  default pool of network net, for pods no sub-pool matches; sub-pools: net+db, net+edge",
+          "net+db (round-robin)",
+          "  sub-pool ipam.subPools[0] of network net: namespaces=db pods=db/*; no match: pool net",
+          "net+edge (round-robin)",
+          "  sub-pool ipam.subPools[1] of network net: nodes=edge-*; no match: pool net"),
+          text.out().lines().filter(l -> !l.startsWith("  set ")).toList(), text.toString());
+      CtlRun json = ctl("pools", "-o", "json");
+      assertEquals(0, json.exit(), json.toString());
+      io.vertx.core.json.JsonArray all = new io.vertx.core.json.JsonArray(json.out());
+      assertEquals(new io.vertx.core.json.JsonArray(List.of("net+db", "net+edge")),
+          all.getJsonObject(0).getJsonArray("subPools"));
+      assertEquals(new io.vertx.core.json.JsonObject("{'network':'net','name':'db','index':0,'namespaces':['db'],"
+          .replace('\'', '"') + "\"pods\":[\"db/*\"],\"nodes\":[],\"defaultPool\":\"net\"}"),
+          all.getJsonObject(1).getJsonObject("subPool"));
+      assertEquals("edge-*", all.getJsonObject(2).getJsonObject("subPool").getJsonArray("nodes").getString(0));
+    } finally {
+      if (server != null) {
+        server.close();
+      }
+    }
+  }
+
+  @Test
+  void pools_networkOfSubPoolsOnly_saysAnAddNoSubPoolMatchesFails() throws Exception {
+    Files.writeString(conf, twoSubPools(false));
+    CtlRun text = ctl("pools");
+    assertEquals(0, text.exit(), text.toString());
+    assertEquals(List.of("net+db (round-robin)",
+        "  sub-pool ipam.subPools[0] of network net: namespaces=db pods=db/*; no match: no default pool (the ADD fails)",
+        "net+edge (round-robin)",
+        "  sub-pool ipam.subPools[1] of network net: nodes=edge-*; no match: no default pool (the ADD fails)"),
+        text.out().lines().filter(l -> !l.startsWith("  set ")).toList(), text.toString());
+    CtlRun json = ctl("pools", "-o", "json");
+    assertTrue(json.out().contains("\"defaultPool\" : null"), json.toString());
+  }
+
   /**
    * The whole round, on the data dir directly and through a jipamd over it (RemoteBackend: the
    * Reserve, ListClaims, Unreserve calls), including a hold that {@code list} shows with its
@@ -127,7 +195,7 @@ class JipamctlClaimsTest {
       CtlRun list = ctl("reservations");
       assertEquals(2, list.out().lines().count(), list.toString());
       assertTrue(list.out().lines().skip(1).findFirst().orElse("")
-          .matches("net\\.db +198\\.18\\.1\\.5 +reservation +db/db-0 +-"), list.toString());
+          .matches("net\\+db +198\\.18\\.1\\.5 +reservation +db/db-0 +-"), list.toString());
       CtlRun show = ctl("show", "198.18.1.5");
       assertEquals(0, show.exit(), show.toString());
       assertTrue(show.out().contains("reservation"), show.toString());
@@ -159,7 +227,7 @@ class JipamctlClaimsTest {
     }
     CtlRun list = ctl("list");
     assertEquals(0, list.exit(), list.toString());
-    assertTrue(list.out().lines().anyMatch(l -> l.matches("net\\.db +198\\.18\\.1\\.2 +hold +db/db-0 +20\\d\\d-.*")),
+    assertTrue(list.out().lines().anyMatch(l -> l.matches("net\\+db +198\\.18\\.1\\.2 +hold +db/db-0 +20\\d\\d-.*")),
         list.toString());
     CtlRun release = ctl("release", "198.18.1.2", "--yes");
     assertEquals(0, release.exit(), release.toString());

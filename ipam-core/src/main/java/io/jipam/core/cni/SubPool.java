@@ -20,10 +20,19 @@ import java.util.function.Supplier;
  * @param name the sub-pool's name in the config (unique in its network)
  * @param pool the store pool: named {@code <network>+<name>} ({@link #poolName}), with the sub-pool's ranges and the
  *     network's order and address policy
+ * @param index its place in the network's {@code subPools} list: an ADD takes the first that matches
+ * @param defaultPool the name of the network's default pool (its own ranges), where an ADD that no
+ *     sub-pool matches goes; null when the network has none (such an ADD fails)
  */
-public record SubPool(String name, Pool pool, List<String> namespaces, List<PodPattern> pods, List<String> nodes) {
+public record SubPool(String name, Pool pool, List<String> namespaces, List<PodPattern> pods, List<String> nodes,
+    int index, String defaultPool) {
 
   public SubPool {
+    if (name == null || pool == null || index < 0
+        || !pool.name().endsWith(Pool.SUB_POOL_SEPARATOR + name) || pool.name().length() == name.length() + 1) {
+      throw new IllegalArgumentException("sub-pool " + name + " at " + index + " cannot have store pool "
+          + (pool == null ? null : pool.name()));
+    }
     namespaces = List.copyOf(namespaces);
     pods = List.copyOf(pods);
     nodes = List.copyOf(nodes);

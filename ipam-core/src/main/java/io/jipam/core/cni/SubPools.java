@@ -110,7 +110,7 @@ public final class SubPools {
         }
       }
       List<String> nodes = globs(entry, "nodes", at, "node");
-      out.add(new SubPool(name, pool, namespaces, pods, nodes));
+      out.add(new SubPool(name, pool, namespaces, pods, nodes, i, defaultPool == null ? null : defaultPool.name()));
     }
     checkDisjoint(out, defaultPool, where);
     return out;
