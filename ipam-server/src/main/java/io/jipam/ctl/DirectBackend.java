@@ -176,7 +176,8 @@ final class DirectBackend implements Backend {
 
   @Override
   public ReclaimReport reclaimNode(String node, ReclaimPolicy policy) {
-    return reclaim("reclaim-node").reclaimNode(node, policy);
+    // the store keeps no address rules: the --conf pools' make a sticky pod's address a hold
+    return reclaim("reclaim-node").reclaimNode(node, policy.withRules(confPools.values()));
   }
 
   @Override

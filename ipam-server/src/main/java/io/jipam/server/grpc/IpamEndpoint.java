@@ -117,7 +117,7 @@ public final class IpamEndpoint {
     unary(server, IpamGrpcService.ListPools, (s, r) -> listPools(s.store(), r.getDefinitionsOnly()));
     unary(server, IpamGrpcService.Audit, (s, r) -> io.jipam.api.v1.AuditResponse.newBuilder()
         .addAllFindings(ReadCalls.audit(s.store(), pool(r.getPool()))).build());
-    unary(server, IpamGrpcService.ReclaimNode, (s, r) -> ReclaimCalls.reclaimNode(s.store(), r));
+    unary(server, IpamGrpcService.ReclaimNode, (s, r) -> ReclaimCalls.reclaimNode(s.store(), r, pools.all()));
     unary(server, IpamGrpcService.LiftFence, (s, r) -> ReclaimCalls.liftFence(s.store(), r.getNode()));
     unary(server, IpamGrpcService.Reserve, (s, r) -> ClaimCalls.reserve(s.store(), pool(r.getPool()), r));
     unary(server, IpamGrpcService.Unreserve, (s, r) -> ClaimCalls.unreserve(s.store(), pool(r.getPool()), r));
