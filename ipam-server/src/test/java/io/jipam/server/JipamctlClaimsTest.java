@@ -87,18 +87,53 @@ class JipamctlClaimsTest {
     assertTrue(r.err().contains("has 198.18.9.5 in its ranges"), r.toString());
   }
 
-  @Test
-  void usage_networkWithSubPools_reportsEachSubPool() throws Exception {
-    try (IpamStore store = HostLocalStores.open(dir.resolve("data"))) {
-      Pool db = subPool();
-      store.allocate(db, new AllocationRequest(new Attachment("c1", "eth0"), List.of(), new PodRef("db", "db-0")));
+  /**
+   * {@code usage} has a row per sub-pool, under its store pool's name: on the data dir with the
+   * config, and through a jipamd whose CNI call made the allocation.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"direct", "jipamd"})
+  void usage_networkWithSubPools_reportsEachSubPool(String via) throws Exception {
+    Files.writeString(conf, twoSubPools(true));
+    IpamServer server = null;
+    try {
+      if (via.equals("direct")) {
+        try (IpamStore store = HostLocalStores.open(dir.resolve("data"))) {
+          Pool db = NetworkConfig.from(JsonReader.parse(twoSubPools(true).getBytes(StandardCharsets.UTF_8))).ipam()
+              .subPools().get(0).pool();
+          store.allocate(db, new AllocationRequest(new Attachment("c1", "eth0"), List.of(), new PodRef("db", "db-0")));
+        }
+      } else {
+        server = jipamdWithOneAdd();
+      }
+      CtlRun r = ctl("usage");
+      assertEquals(0, r.exit(), r.toString());
+      List<String> rows = r.out().lines().skip(1).toList();
+      assertEquals(3, rows.size(), r.toString());
+      assertTrue(rows.get(0).startsWith("net ") && rows.get(0).contains(" 0 "), r.toString());
+      assertTrue(rows.get(1).startsWith("net+db ") && rows.get(1).contains(" 1 "), r.toString());
+      assertTrue(rows.get(2).startsWith("net+edge ") && rows.get(2).contains(" 0 "), r.toString());
+    } finally {
+      if (server != null) {
+        server.close();
+      }
     }
-    CtlRun r = ctl("usage");
-    assertEquals(0, r.exit(), r.toString());
-    List<String> rows = r.out().lines().skip(1).toList();
-    assertEquals(2, rows.size(), r.toString());
-    assertTrue(rows.get(0).startsWith("net ") && rows.get(0).contains(" 0 "), r.toString());
-    assertTrue(rows.get(1).startsWith("net+db ") && rows.get(1).contains(" 1 "), r.toString());
+  }
+
+  /**
+   * A jipamd on the data dir that served one CNI ADD of pod db/db-0 on {@link #twoSubPools}; jipamctl
+   * then asks it ({@link #ctlArgs}).
+   */
+  IpamServer jipamdWithOneAdd() throws Exception {
+    Path socket = dir.resolve("jipam.sock");
+    IpamServer server = IpamServer.start(HostLocalStores.open(dir.resolve("data")), IpamServer.Settings.unix(socket),
+        CallLog.quiet());
+    IpamServerTest.Reply add = IpamServerTest.cni(socket, "CNI_COMMAND=ADD\nCNI_CONTAINERID=c1\nCNI_IFNAME=eth0\n"
+        + "CNI_NETNS=/var/run/netns/x\nCNI_PATH=/opt/cni/bin\nCNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=db;"
+        + "K8S_POD_NAME=db-0\n\n" + twoSubPools(true));
+    assertEquals(0, add.exit(), add.body());
+    ctlArgs = new String[] {"--server", "unix:" + socket};
+    return server;
   }
 
   /** A network with two sub-pools, each with selectors; with {@code defaults} false, sub-pools only. */
@@ -121,14 +156,7 @@ class JipamctlClaimsTest {
     IpamServer server = null;
     try {
       if (via.equals("jipamd")) {
-        Path socket = dir.resolve("jipam.sock");
-        server = IpamServer.start(HostLocalStores.open(dir.resolve("data")), IpamServer.Settings.unix(socket),
-            CallLog.quiet());
-        IpamServerTest.Reply add = IpamServerTest.cni(socket, "CNI_COMMAND=ADD\nCNI_CONTAINERID=c1\nCNI_IFNAME=eth0\n"
-            + "CNI_NETNS=/var/run/netns/x\nCNI_PATH=/opt/cni/bin\nCNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=db;"
-            + "K8S_POD_NAME=db-0\n\n" + twoSubPools(true));
-        assertEquals(0, add.exit(), add.body());
-        ctlArgs = new String[] {"--server", "unix:" + socket};
+        server = jipamdWithOneAdd();
       }
       CtlRun text = ctl("pools");
       assertEquals(0, text.exit(), text.toString());
