@@ -142,6 +142,9 @@ public final class PoolRegistry {
    * pool's definition at the next allocation from it ({@link #allocatedFrom}).
    */
   public void defined(NetworkPools network) {
+    if (network.subPools().isEmpty() && subPools.isEmpty()) {
+      return; // the common case: no sub-pools anywhere, nothing to do on the call's path
+    }
     java.util.Set<String> now = new java.util.HashSet<>();
     for (SubPool sub : network.subPools()) {
       now.add(sub.pool().name());
