@@ -44,11 +44,16 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class HostileInputIT {
-  @TempDir static Path tmp;
+  /**
+   * This class's own directory, from {@link #warmUp}'s parameter: a static {@code @TempDir} field
+   * would be shared with the daemon subclass running beside it, each class's start overwriting it.
+   */
+  Path tmp;
   Path dataDir;
 
   @BeforeAll
-  void warmUp() throws Exception {
+  void warmUp(@TempDir Path dir) throws Exception {
+    tmp = dir;
     assertTrue(Files.isExecutable(CniExec.JIPAM), CniExec.JIPAM + " is missing: build with ./mvnw package");
     dataDir = tmp.resolve("data");
     // the store exists and holds something, so that a failing call has something to spoil
