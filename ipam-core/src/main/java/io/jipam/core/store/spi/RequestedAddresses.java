@@ -40,9 +40,9 @@ public final class RequestedAddresses {
    * Checks every requested address of an attachment that may already hold some.
    *
    * @param held per range set, the allocation the attachment holds, or null
-   * @param fresh out: per range set, the new allocation of each requested address not held yet
-   *     (origin {@link AllocationOrigin#REQUESTED})
-   *     (entries of other sets are left alone); meaningful only when this returns null
+   * @param fresh out: per range set, the new allocation of each requested address not held yet,
+   *     with origin {@link AllocationOrigin#REQUESTED} (entries of other sets are left alone);
+   *     meaningful only when this returns null
    * @return null when every requested address is acceptable, else the refusal of the first that
    *     is not
    */
