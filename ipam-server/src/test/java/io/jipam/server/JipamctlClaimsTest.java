@@ -3,7 +3,6 @@ package io.jipam.server;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.jipam.client.RemoteStore;
 import io.jipam.core.cni.JsonReader;
 import io.jipam.core.cni.NetworkConfig;
 import io.jipam.core.store.AllocationRequest;
@@ -12,7 +11,6 @@ import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
 import io.jipam.hostlocal.HostLocalStores;
-import io.jipam.server.metrics.CallLog;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -110,16 +108,9 @@ class JipamctlClaimsTest {
   @ValueSource(strings = {"direct", "jipamd"})
   void reserve_showReservationsUnreserve_roundTrip(String via) {
     Pool db = subPool();
-    IpamServer server = null;
-    RemoteStore remote = null;
-    try {
-      if (via.equals("jipamd")) {
-        Path socket = dir.resolve("jipam.sock");
-        server = IpamServer.start(HostLocalStores.open(dir.resolve("data")), IpamServer.Settings.unix(socket),
-            CallLog.quiet());
-        remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket));
-        remote.usage(db); // jipamd knows a pool once a call named it
-        ctlArgs = new String[] {"--server", "unix:" + socket};
+    try (JipamdOverDataDir jipamd = via.equals("jipamd") ? new JipamdOverDataDir(dir, dir.resolve("data"), db) : null) {
+      if (jipamd != null) {
+        ctlArgs = jipamd.ctlArgs();
       }
       CtlRun reserved = ctl("reserve", "198.18.1.5", "--pod", "db/db-0");
       assertEquals(0, reserved.exit(), reserved.toString());
@@ -137,13 +128,6 @@ class JipamctlClaimsTest {
       assertEquals(0, ctl("unreserve", "198.18.1.5").exit());
       assertEquals(1, ctl("unreserve", "198.18.1.5").exit());
       assertEquals(1, ctl("reservations").out().lines().count());
-    } finally {
-      if (remote != null) {
-        remote.close();
-      }
-      if (server != null) {
-        server.close();
-      }
     }
   }
 
