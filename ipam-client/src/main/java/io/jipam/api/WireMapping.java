@@ -151,18 +151,21 @@ public final class WireMapping {
   }
 
   public static io.jipam.api.v1.Allocation allocation(Allocation a) {
-    return io.jipam.api.v1.Allocation.newBuilder()
+    io.jipam.api.v1.Allocation.Builder b = io.jipam.api.v1.Allocation.newBuilder()
         .setAddress(a.address().toString())
         .setRangeSetIndex(a.rangeSetIndex())
         .setAttachment(attachment(a.attachment()))
-        .setPod(pod(a.pod()))
-        .build();
+        .setPod(pod(a.pod()));
+    if (a.origin() != null) {
+      b.setOrigin(ClaimWire.origin(a.origin()));
+    }
+    return b.build();
   }
 
   public static Allocation allocation(io.jipam.api.v1.Allocation a) {
     try {
       return new Allocation(address(a.getAddress(), "allocation address"), a.getRangeSetIndex(),
-          attachment(a.getAttachment()), pod(a.getPod()));
+          attachment(a.getAttachment()), pod(a.getPod()), ClaimWire.recordedOrigin(a.getOrigin()));
     } catch (IllegalArgumentException e) {
       throw new IpamException(ErrorCode.DECODE_FAILURE, "bad allocation " + a + ": " + e.getMessage(), e);
     }

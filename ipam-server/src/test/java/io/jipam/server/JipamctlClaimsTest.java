@@ -3,7 +3,6 @@ package io.jipam.server;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.jipam.client.RemoteStore;
 import io.jipam.core.cni.JsonReader;
 import io.jipam.core.cni.NetworkConfig;
 import io.jipam.core.store.AllocationRequest;
@@ -12,7 +11,6 @@ import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
 import io.jipam.hostlocal.HostLocalStores;
-import io.jipam.server.metrics.CallLog;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -95,16 +93,13 @@ class JipamctlClaimsTest {
   @ValueSource(strings = {"direct", "jipamd"})
   void usage_networkWithSubPools_reportsEachSubPool(String via) throws Exception {
     Files.writeString(conf, twoSubPools(true));
-    IpamServer server = null;
-    try {
-      if (via.equals("direct")) {
+    try (JipamdOverDataDir jipamd = via.equals("jipamd") ? jipamdWithOneAdd() : null) {
+      if (jipamd == null) {
         try (IpamStore store = HostLocalStores.open(dir.resolve("data"))) {
           Pool db = NetworkConfig.from(JsonReader.parse(twoSubPools(true).getBytes(StandardCharsets.UTF_8))).ipam()
               .subPools().get(0).pool();
           store.allocate(db, new AllocationRequest(new Attachment("c1", "eth0"), List.of(), new PodRef("db", "db-0")));
         }
-      } else {
-        server = jipamdWithOneAdd();
       }
       CtlRun r = ctl("usage");
       assertEquals(0, r.exit(), r.toString());
@@ -113,10 +108,6 @@ class JipamctlClaimsTest {
       assertTrue(rows.get(0).startsWith("net ") && rows.get(0).contains(" 0 "), r.toString());
       assertTrue(rows.get(1).startsWith("net+db ") && rows.get(1).contains(" 1 "), r.toString());
       assertTrue(rows.get(2).startsWith("net+edge ") && rows.get(2).contains(" 0 "), r.toString());
-    } finally {
-      if (server != null) {
-        server.close();
-      }
     }
   }
 
@@ -124,16 +115,19 @@ class JipamctlClaimsTest {
    * A jipamd on the data dir that served one CNI ADD of pod db/db-0 on {@link #twoSubPools}; jipamctl
    * then asks it ({@link #ctlArgs}).
    */
-  IpamServer jipamdWithOneAdd() throws Exception {
-    Path socket = dir.resolve("jipam.sock");
-    IpamServer server = IpamServer.start(HostLocalStores.open(dir.resolve("data")), IpamServer.Settings.unix(socket),
-        CallLog.quiet());
-    IpamServerTest.Reply add = IpamServerTest.cni(socket, "CNI_COMMAND=ADD\nCNI_CONTAINERID=c1\nCNI_IFNAME=eth0\n"
-        + "CNI_NETNS=/var/run/netns/x\nCNI_PATH=/opt/cni/bin\nCNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=db;"
-        + "K8S_POD_NAME=db-0\n\n" + twoSubPools(true));
-    assertEquals(0, add.exit(), add.body());
-    ctlArgs = new String[] {"--server", "unix:" + socket};
-    return server;
+  JipamdOverDataDir jipamdWithOneAdd() throws Exception {
+    JipamdOverDataDir jipamd = new JipamdOverDataDir(dir, dir.resolve("data"));
+    try {
+      IpamServerTest.Reply add = IpamServerTest.cni(jipamd.socket, "CNI_COMMAND=ADD\nCNI_CONTAINERID=c1\nCNI_IFNAME=eth0\n"
+          + "CNI_NETNS=/var/run/netns/x\nCNI_PATH=/opt/cni/bin\nCNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=db;"
+          + "K8S_POD_NAME=db-0\n\n" + twoSubPools(true));
+      assertEquals(0, add.exit(), add.body());
+    } catch (Exception | AssertionError e) {
+      jipamd.close();
+      throw e;
+    }
+    ctlArgs = jipamd.ctlArgs();
+    return jipamd;
   }
 
   /** A network with two sub-pools, each with selectors; with {@code defaults} false, sub-pools only. */
@@ -153,11 +147,7 @@ class JipamctlClaimsTest {
   @ValueSource(strings = {"direct", "jipamd"})
   void pools_networkWithSubPools_showsNetworkSelectorsAndDefault(String via) throws Exception {
     Files.writeString(conf, twoSubPools(true));
-    IpamServer server = null;
-    try {
-      if (via.equals("jipamd")) {
-        server = jipamdWithOneAdd();
-      }
+    try (JipamdOverDataDir jipamd = via.equals("jipamd") ? jipamdWithOneAdd() : null) {
       CtlRun text = ctl("pools");
       assertEquals(0, text.exit(), text.toString());
       assertEquals(List.of("net (round-robin)",
@@ -176,10 +166,6 @@ class JipamctlClaimsTest {
           .replace('\'', '"') + "\"pods\":[\"db/*\"],\"nodes\":[],\"defaultPool\":\"net\"}"),
           all.getJsonObject(1).getJsonObject("subPool"));
       assertEquals("edge-*", all.getJsonObject(2).getJsonObject("subPool").getJsonArray("nodes").getString(0));
-    } finally {
-      if (server != null) {
-        server.close();
-      }
     }
   }
 
@@ -206,16 +192,9 @@ class JipamctlClaimsTest {
   @ValueSource(strings = {"direct", "jipamd"})
   void reserve_showReservationsUnreserve_roundTrip(String via) {
     Pool db = subPool();
-    IpamServer server = null;
-    RemoteStore remote = null;
-    try {
-      if (via.equals("jipamd")) {
-        Path socket = dir.resolve("jipam.sock");
-        server = IpamServer.start(HostLocalStores.open(dir.resolve("data")), IpamServer.Settings.unix(socket),
-            CallLog.quiet());
-        remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket));
-        remote.usage(db); // jipamd knows a pool once a call named it
-        ctlArgs = new String[] {"--server", "unix:" + socket};
+    try (JipamdOverDataDir jipamd = via.equals("jipamd") ? new JipamdOverDataDir(dir, dir.resolve("data"), db) : null) {
+      if (jipamd != null) {
+        ctlArgs = jipamd.ctlArgs();
       }
       CtlRun reserved = ctl("reserve", "198.18.1.5", "--pod", "db/db-0");
       assertEquals(0, reserved.exit(), reserved.toString());
@@ -233,13 +212,6 @@ class JipamctlClaimsTest {
       assertEquals(0, ctl("unreserve", "198.18.1.5").exit());
       assertEquals(1, ctl("unreserve", "198.18.1.5").exit());
       assertEquals(1, ctl("reservations").out().lines().count());
-    } finally {
-      if (remote != null) {
-        remote.close();
-      }
-      if (server != null) {
-        server.close();
-      }
     }
   }
 
