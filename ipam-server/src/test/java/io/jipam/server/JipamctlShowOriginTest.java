@@ -85,8 +85,8 @@ class JipamctlShowOriginTest {
         where = jipamd.ctlArgs();
       }
       record Row(String address, String pool, String holder, String pod, String why) {}
-      for (Row row : List.of(new Row("198.18.1.2", "net.db", "c2/eth0", "db/db-0", "sticky"),
-          new Row("198.18.1.9", "net.db", "c3/eth0", "db/db-1", "reserved"),
+      for (Row row : List.of(new Row("198.18.1.2", "net+db", "c2/eth0", "db/db-0", "sticky"),
+          new Row("198.18.1.9", "net+db", "c3/eth0", "db/db-1", "reserved"),
           new Row("198.18.0.9", "net", "c4/eth0", "web/w-0", "requested"),
           new Row("198.18.0.2", "net", "c5/eth0", "web/w-1", "free"))) {
         CtlRun text = CtlRun.of(args(where, "show", row.address()));
