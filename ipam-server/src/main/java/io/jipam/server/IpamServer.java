@@ -253,8 +253,9 @@ final class IpamServer implements AutoCloseable {
    * store's calls are {@link LocalCalls} (the file store without fsync, the memory store), so a call
    * costs no hand-off to a worker and back (two waits for a core, which made most of its time on a
    * loaded node, docs/benchmarks-shim.md); otherwise (etcd, a remote jipamd, fsync) on the workers.
-   * Such a call is short: it blocks its event loop for its file system calls, or for as long as
-   * another call on its pool holds the pool's lock.
+   * Such a call is short: it blocks its event loop (one of two; the other serves its own
+   * connections meanwhile) for its file system calls, for a reload of a pool another process
+   * changed, or for as long as another call on its pool holds the pool's lock.
    */
   static Executor cniCalls(IpamStore store, Executor workers) {
     return store.capability(LocalCalls.class).isPresent() ? Runnable::run : workers;
