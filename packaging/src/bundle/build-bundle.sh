@@ -61,11 +61,15 @@ stage=$work/stage
 tmpv=$stage/jipam.d/building
 mkdir -p "$tmpv/bin" "$tmpv/lib"
 
-# jars and launchers: everything dist has, but the dev tree's JVM choice, its cache and trainer
-cp -a "$dist/lib/." "$tmpv/lib/"
-rm -f "$tmpv/lib/jvm.env" "$tmpv/lib/jipam.aot" "$tmpv/lib/jipam.jsa" "$tmpv/lib/server/jipamd.aot"
+# jars and launchers: everything dist has, but the dev tree's JVM choice, its caches and trainer,
+# and the benchmark harness (lib/bench, bin/jipam-bench: a developer's tool, not a node's; the
+# bench module may be writing them while this runs, as the build runs modules side by side)
+for f in "$dist"/lib/*; do
+  case ${f##*/} in jvm.env|jipam.aot|jipam.jsa|bench) ;; *) cp -a "$f" "$tmpv/lib/" ;; esac
+done
+rm -f "$tmpv/lib/server/jipamd.aot" "$tmpv/lib/server/jipamd.aot.tmp"
 for f in "$dist"/bin/*; do
-  case ${f##*/} in jipam-train-cache) ;; *) cp -p "$f" "$tmpv/bin/" ;; esac
+  case ${f##*/} in jipam-train-cache|jipam-bench) ;; *) cp -p "$f" "$tmpv/bin/" ;; esac
 done
 cp "$src/jvm.env" "$tmpv/lib/jvm.env"
 [ -x "$tmpv/bin/jipam" ] && [ -x "$tmpv/bin/jipam-jvm" ] || fail "$dist/bin has no jipam (shim) or jipam-jvm"

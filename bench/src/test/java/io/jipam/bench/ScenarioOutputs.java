@@ -10,9 +10,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.jipam.bench.harness.Sample;
 import io.jipam.testkit.Etcd;
 import java.awt.image.BufferedImage;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
@@ -41,37 +39,19 @@ final class ScenarioOutputs {
   record Run(int exit, String out, String err) {}
 
   /**
-   * Runs of the command line one at a time: each swaps the JVM's System.out and System.err, and
-   * IT classes run side by side in one JVM.
+   * Runs the command line in this JVM. Runs may go on at once (IT classes run side by side): each
+   * gets its own console ({@link ConsoleRoute}).
    */
-  private static final Object CONSOLE = new Object();
-
   static Run run(String... args) {
-    synchronized (CONSOLE) {
-      return runAlone(args);
-    }
-  }
-
-  private static Run runAlone(String... args) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
-    PrintStream savedErr = System.err;
-    PrintStream savedOut = System.out;
-    ByteArrayOutputStream stderr = new ByteArrayOutputStream();
-    ByteArrayOutputStream stdout = new ByteArrayOutputStream();
-    int exit;
-    try {
-      System.setErr(new PrintStream(stderr, true, StandardCharsets.UTF_8));
-      System.setOut(new PrintStream(stdout, true, StandardCharsets.UTF_8));
+    ConsoleRoute.Captured<Integer> run = ConsoleRoute.capture(() -> {
       CommandLine cmd = JipamBench.commandLine();
       cmd.setOut(new PrintWriter(out, true));
       cmd.setErr(new PrintWriter(err, true));
-      exit = cmd.execute(args);
-    } finally {
-      System.setErr(savedErr);
-      System.setOut(savedOut);
-    }
-    return new Run(exit, out + stdout.toString(StandardCharsets.UTF_8), err + stderr.toString(StandardCharsets.UTF_8));
+      return cmd.execute(args);
+    });
+    return new Run(run.result(), out + run.out(), err + run.err());
   }
 
   /** One parsed row of samples.csv. */

@@ -74,6 +74,17 @@ public final class ClaimWire {
   }
 
   /**
+   * An allocation's recorded origin ({@code Allocation.origin}): null when not recorded
+   * (unspecified), unknown to this version, or {@code EXISTING} (which no store records).
+   */
+  public static AllocationOrigin recordedOrigin(Origin origin) {
+    if (origin == Origin.ORIGIN_UNSPECIFIED || origin == Origin.UNRECOGNIZED || origin == Origin.ORIGIN_EXISTING) {
+      return null;
+    }
+    return AllocationOrigin.values()[origin.getNumber() - 1];
+  }
+
+  /**
    * The origins of an Allocated message: as sent, or (from a server that sends none) each {@code
    * EXISTING} or {@code FREE} by {@code existing}.
    */

@@ -151,18 +151,21 @@ public final class WireMapping {
   }
 
   public static io.jipam.api.v1.Allocation allocation(Allocation a) {
-    return io.jipam.api.v1.Allocation.newBuilder()
+    io.jipam.api.v1.Allocation.Builder b = io.jipam.api.v1.Allocation.newBuilder()
         .setAddress(a.address().toString())
         .setRangeSetIndex(a.rangeSetIndex())
         .setAttachment(attachment(a.attachment()))
-        .setPod(pod(a.pod()))
-        .build();
+        .setPod(pod(a.pod()));
+    if (a.origin() != null) {
+      b.setOrigin(ClaimWire.origin(a.origin()));
+    }
+    return b.build();
   }
 
   public static Allocation allocation(io.jipam.api.v1.Allocation a) {
     try {
       return new Allocation(address(a.getAddress(), "allocation address"), a.getRangeSetIndex(),
-          attachment(a.getAttachment()), pod(a.getPod()));
+          attachment(a.getAttachment()), pod(a.getPod()), ClaimWire.recordedOrigin(a.getOrigin()));
     } catch (IllegalArgumentException e) {
       throw new IpamException(ErrorCode.DECODE_FAILURE, "bad allocation " + a + ": " + e.getMessage(), e);
     }
@@ -275,6 +278,35 @@ public final class WireMapping {
   /** A pool of a ListPools answer, decoded. */
   public static PoolStatus status(PoolInfo info) {
     return status(pool(info.getPool()), info.getUsageList(), info.hasBlocks() ? info.getBlocks() : null);
+  }
+
+  /** A sub-pool's network and selectors, for ListPools ({@code PoolInfo.sub_pool}); the pool itself is beside it. */
+  public static io.jipam.api.v1.SubPool subPool(io.jipam.core.cni.SubPool sub) {
+    io.jipam.api.v1.SubPool.Builder out = io.jipam.api.v1.SubPool.newBuilder().setNetwork(sub.network())
+        .setName(sub.name()).setIndex(sub.index()).addAllNamespaces(sub.namespaces()).addAllNodes(sub.nodes())
+        .setDefaultPool(sub.defaultPool() == null ? "" : sub.defaultPool());
+    sub.pods().forEach(p -> out.addPods(p.toString()));
+    return out.build();
+  }
+
+  /** The sub-pool a ListPools answer names for its pool; null when the pool is no sub-pool (or not known as one). */
+  public static io.jipam.core.cni.SubPool subPool(PoolInfo info) {
+    if (!info.hasSubPool()) {
+      return null;
+    }
+    io.jipam.api.v1.SubPool m = info.getSubPool();
+    Pool pool = pool(info.getPool());
+    try {
+      List<io.jipam.core.store.PodPattern> pods = new ArrayList<>();
+      for (String p : m.getPodsList()) {
+        pods.add(io.jipam.core.store.PodPattern.parse(p));
+      }
+      return new io.jipam.core.cni.SubPool(m.getName(), pool, m.getNamespacesList(), pods, m.getNodesList(),
+          m.getIndex(), m.getDefaultPool().isEmpty() ? null : m.getDefaultPool());
+    } catch (IllegalArgumentException | IpamException e) {
+      throw new IpamException(ErrorCode.DECODE_FAILURE, "jipamd answered a bad sub-pool of pool "
+          + io.jipam.core.store.Printable.quote(pool.name()) + ": " + e.getMessage(), e);
+    }
   }
 
   private static PoolStatus status(Pool pool, List<RangeSetUsage> usage, Blocks blocks) {

@@ -242,6 +242,24 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
     return out;
   }
 
+  /**
+   * The sub-pools among the pools jipamd serves, with their networks and selectors (those it learnt
+   * from CNI calls on its socket, and on the file store those kept with its pool definitions), by
+   * pool name: one ListPools that reads no usage.
+   */
+  public List<io.jipam.core.cni.SubPool> subPools() {
+    ListPoolsResponse r = channel.call(IpamGrpcClient.ListPools,
+        ListPoolsRequest.newBuilder().setDefinitionsOnly(true).build(), Retry.IDEMPOTENT);
+    List<io.jipam.core.cni.SubPool> out = new ArrayList<>();
+    for (PoolInfo info : r.getPoolsList()) {
+      io.jipam.core.cni.SubPool sub = WireMapping.subPool(info);
+      if (sub != null) {
+        out.add(sub);
+      }
+    }
+    return out;
+  }
+
   /** ReclaimNode; repeated after a transport failure (reclaiming a fenced node again finishes it). */
   private ReclaimNodeResponse reclaim(ReclaimNodeRequest request) {
     return channel.call(IpamGrpcClient.ReclaimNode, request, Retry.IDEMPOTENT);

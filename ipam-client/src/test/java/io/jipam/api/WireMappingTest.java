@@ -16,6 +16,7 @@ import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.net.Cidr;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOrigin;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
@@ -61,6 +62,23 @@ class WireMappingTest {
     }
   }
 
+  /** Sub-pools with and without selectors and a default: the same sub-pool back; a pool without one: null. */
+  @Test
+  void subPool_subPoolsOfAConfig_sameSubPoolBackThroughTheBytes() throws Exception {
+    for (String defaults : List.of("'ranges':[[{'subnet':'198.18.0.0/28'}]],", "")) {
+      String json = ("{'cniVersion':'1.1.0','name':'n','ipam':{'type':'jipam'," + defaults + "'subPools':["
+          + "{'name':'db','ranges':[[{'subnet':'198.18.1.0/28'}]],'namespaces':['db-*','x'],'pods':['*/web-?'],"
+          + "'nodes':['edge-*']},{'name':'any','ranges':[[{'subnet':'198.18.2.0/28'}]]}]}}").replace('\'', '"');
+      for (io.jipam.core.cni.SubPool sub : io.jipam.core.cni.NetworkConfig.from(io.jipam.core.cni.JsonReader.parse(
+          json.getBytes(java.nio.charset.StandardCharsets.UTF_8))).ipam().subPools()) {
+        PoolInfo info = PoolInfo.newBuilder().setPool(WireMapping.pool(sub.pool()))
+            .setSubPool(WireMapping.subPool(sub)).build();
+        assertEquals(sub, WireMapping.subPool(PoolInfo.parseFrom(info.toByteArray())));
+      }
+    }
+    assertEquals(null, WireMapping.subPool(PoolInfo.newBuilder().setPool(WireMapping.pool(POOL)).build()));
+  }
+
   @Test
   void blocks_someBlocks_nodeSumsOnTheWireAreNodeUsages() {
     List<NodeUsage> wire = WireMapping.blocks(BLOCKS).getNodesList().stream().map(n -> new NodeUsage(n.getNode(),
@@ -97,13 +115,40 @@ class WireMappingTest {
   @Test
   void listResponse_pages_samePageBackThroughTheBytes() throws Exception {
     ListPages.Listed a = new ListPages.Listed(new Allocation(IpAddress.parse("198.18.0.2"), 0,
-        new Attachment("c1", "eth0"), new PodRef("ns", "pod")), "node-a");
+        new Attachment("c1", "eth0"), new PodRef("ns", "pod"), AllocationOrigin.STICKY), "node-a");
     ListPages.Listed b = new ListPages.Listed(new Allocation(IpAddress.parse("fd00:1::2"), 1,
         new Attachment("c1", "eth0"), PodRef.UNKNOWN), "");
     for (ListPages.Page page : List.of(new ListPages.Page(List.of(), null), new ListPages.Page(List.of(a, b), null),
         new ListPages.Page(List.of(a), IpAddress.parse("198.18.0.2")))) {
       assertEquals(page, WireMapping.page(ListResponse.parseFrom(WireMapping.listResponse(page).toByteArray())));
     }
+  }
+
+  @Test
+  void allocation_eachOriginOrNone_sameAllocationBackThroughTheBytes() throws Exception {
+    List<AllocationOrigin> origins = new java.util.ArrayList<>();
+    origins.add(null);
+    for (AllocationOrigin o : AllocationOrigin.values()) {
+      if (o != AllocationOrigin.EXISTING) {
+        origins.add(o);
+      }
+    }
+    for (AllocationOrigin o : origins) {
+      Allocation a = new Allocation(IpAddress.parse("198.18.0.2"), 0, new Attachment("c1", "eth0"),
+          new PodRef("ns", "pod"), o);
+      io.jipam.api.v1.Allocation wire = WireMapping.allocation(a);
+      assertEquals(o == null ? io.jipam.api.v1.Origin.ORIGIN_UNSPECIFIED : ClaimWire.origin(o), wire.getOrigin());
+      assertEquals(a, WireMapping.allocation(io.jipam.api.v1.Allocation.parseFrom(wire.toByteArray())), String.valueOf(o));
+    }
+  }
+
+  @Test
+  void allocation_originUnknownOrExisting_readsAsNotRecorded() {
+    io.jipam.api.v1.Allocation base = WireMapping.allocation(new Allocation(IpAddress.parse("198.18.0.2"), 0,
+        new Attachment("c1", "eth0"), PodRef.UNKNOWN));
+    assertEquals(null, WireMapping.allocation(base.toBuilder().setOriginValue(99).build()).origin(), "a later server's");
+    assertEquals(null, WireMapping.allocation(base.toBuilder().setOrigin(io.jipam.api.v1.Origin.ORIGIN_EXISTING).build())
+        .origin());
   }
 
   @Test

@@ -5,6 +5,7 @@ import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOrigin;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.PodRef;
 import java.util.ArrayList;
@@ -18,7 +19,9 @@ import java.util.List;
  *   <tr><th>Key</th><th>Value (lines)</th></tr>
  *   <tr><td>{@code <p>/v2/handles/<pool>/<containerID>/<ifname>}</td>
  *       <td>{@code jipam-handle 1}; {@code node <node>}; {@code pod <ns> <name>} (percent-encoded,
- *       {@code ~} for empty); then one {@code <set> <address>} per address</td></tr>
+ *       {@code ~} for empty); then one {@code <set> <address> <origin>} per address, the origin
+ *       an {@link AllocationOrigin#label()}, absent when not recorded (handles written before
+ *       jipam kept it; readers ignore further fields)</td></tr>
  * </table>
  */
 final class HandleCodec {
@@ -55,7 +58,8 @@ final class HandleCodec {
       }
       List<Allocation> allocations = new ArrayList<>();
       for (String[] f : addrs) {
-        allocations.add(new Allocation(IpAddress.parse(f[1]), Integer.parseInt(f[0]), attachment, pod));
+        allocations.add(new Allocation(IpAddress.parse(f[1]), Integer.parseInt(f[0]), attachment, pod,
+            f.length > 2 ? AddressCodec.origin(f[2]) : null));
       }
       return new Handle(node, pod, allocations, kv.getModRevision());
     } catch (RuntimeException e) {
@@ -69,7 +73,11 @@ final class HandleCodec {
     out.append("pod ").append(FieldEscaping.esc(h.pod().namespace())).append(' ').append(FieldEscaping.esc(h.pod().name()))
         .append('\n');
     for (Allocation a : h.allocations()) {
-      out.append(a.rangeSetIndex()).append(' ').append(a.address()).append('\n');
+      out.append(a.rangeSetIndex()).append(' ').append(a.address());
+      if (a.origin() != null) {
+        out.append(' ').append(a.origin().label());
+      }
+      out.append('\n');
     }
     return out.toString();
   }

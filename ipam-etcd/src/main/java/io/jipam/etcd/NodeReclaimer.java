@@ -24,7 +24,9 @@ import java.util.function.Supplier;
 
 /**
  * Takes back what a gone node held ({@link EtcdStore#reclaimNode}): refuses a node that looks
- * alive unless forced, fences it, releases its handles through the store's own DELs, and gives its
+ * alive unless forced, fences it, releases its handles through the store's own DELs (with the
+ * address rules the caller gives, {@link ReclaimPolicy#applyRules}: holds for sticky pods, within
+ * the bound, and cool-downs, as the pods' own DELs would make them), and gives its
  * blocks back (empty ones deleted, others orphaned), counting what it did. "Looks alive" is judged
  * by the store's wall clock ({@link StoreContext#wallNow}), which tests inject. Thread-safe.
  */
@@ -59,7 +61,8 @@ final class NodeReclaimer {
     Map<String, BlockLayout> pools = retrying.run(deadline, () -> pools(deadline));
     Map<String, List<Allocation>> released = new TreeMap<>();
     for (BlockLayout layout : pools.values()) {
-      Pool pool = layout.pool();
+      // etcd keeps ranges, not rules: the caller's rules make a sticky pod's release a hold, as its DEL would
+      Pool pool = policy.applyRules(layout.pool());
       List<Attachment> theirs = new ArrayList<>(retrying.run(deadline, () -> handles(gone, pool, deadline)).keySet());
       List<Allocation> done = release.apply(pool, theirs);
       if (!done.isEmpty()) {

@@ -399,6 +399,9 @@ final class TxnPlan {
         return new AllocationOutcome.Exhausted(set);
       }
     }
+    for (int set = 0; set < sets; set++) {
+      chosen[set] = chosen[set].withOrigin(origins[set]); // recorded in the handle and the address record
+    }
     List<Allocation> list = List.of(chosen);
     setHandle(att, new Handle(ctx.node(), request.pod(), list, 0));
     guardCreation(att);

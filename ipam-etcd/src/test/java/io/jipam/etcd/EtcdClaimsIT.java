@@ -274,6 +274,47 @@ class EtcdClaimsIT {
     assertEquals(reserved, addressOf(b.allocate(pool, add("c4", "ns", "r"))));
   }
 
+  /**
+   * A gone node's sticky pods keep their addresses: reclaiming it with the pool's rules (as jipamctl
+   * gives them from --conf, jipamd from its pools) makes each sticky pod's allocation a hold, as its
+   * DEL would, within the bound (a /28 block, 10 %: one hold; the other sticky pod's address is
+   * free), frees the other pods' addresses, and the held pod gets its address back on another node.
+   * Without the rules nothing is held.
+   */
+  @Test
+  void reclaimNode_withTheRules_stickyPodsAllocationBecomesAHoldWithinTheBound() {
+    Pool pool = pool("198.18.21.0/28", sticky("db/*", 10));
+    GroupCommitStore a = store("node-a");
+    IpAddress db0 = addressOf(a.allocate(pool, add("c1", "db", "db-0")));
+    IpAddress db1 = addressOf(a.allocate(pool, add("c2", "db", "db-1")));
+    IpAddress web = addressOf(a.allocate(pool, add("c3", "web", "web-0")));
+    GroupCommitStore b = store("node-b");
+    Pool stored = b.definedPools().get(0);
+    assertTrue(stored.policy().isNone(), "etcd keeps ranges, not rules: " + stored);
+    b.reclaimNode("node-a", ReclaimPolicy.FORCE.withRules(List.of(pool)));
+    List<Claim> claims = b.claims(pool);
+    assertEquals(1, claims.size(), "the bound allows one hold in the block: " + claims);
+    Claim hold = claims.get(0);
+    assertEquals(Claim.Kind.HOLD, hold.kind());
+    assertTrue(hold.address().equals(db0) || hold.address().equals(db1), hold.toString());
+    assertEquals(clock.instant().plus(HOLD).truncatedTo(java.time.temporal.ChronoUnit.MILLIS), hold.until());
+    assertTrue(b.list(pool).isEmpty(), "every allocation of the node is released");
+    AllocationOutcome.Allocated back = allocated(b.allocate(pool, add("c4", "db", hold.pod().name())));
+    assertEquals(hold.address(), back.allocations().get(0).address());
+    assertEquals(List.of(AllocationOrigin.STICKY), back.origins());
+    assertNotEquals(web, hold.address());
+  }
+
+  @Test
+  void reclaimNode_withoutRules_holdsNothing() {
+    Pool pool = pool("198.18.22.0/28", sticky("db/*", 100));
+    GroupCommitStore a = store("node-a");
+    addressOf(a.allocate(pool, add("c1", "db", "db-0")));
+    GroupCommitStore b = store("node-b");
+    b.reclaimNode("node-a", ReclaimPolicy.FORCE);
+    assertEquals(List.of(), b.claims(pool));
+  }
+
   @Test
   void allocate_poolWithoutPolicy_costsOneRequestPerCall() {
     Pool pool = pool("198.18.17.0/24", AddressPolicy.NONE);

@@ -24,8 +24,8 @@ import java.util.concurrent.TimeUnit;
  *       of the block's range set, and every address record its bit; bits lie only at offsets the
  *       pool's ranges allow (not reserved, not outside);
  *   <li>handles against address records: every address of a handle has its record naming the
- *       handle's attachment and pod, in the handle's range set, and every record is listed by the
- *       handle of its attachment;
+ *       handle's attachment, pod and origin, in the handle's range set, and every record is
+ *       listed by the handle of its attachment;
  *   <li>the node index: every handle has its copy, equal to it, under its node
  *       ({@code node-handles/<node>/<pool>/...}), and every copy its handle;
  *   <li>affinities against owners: a block with an owner has that owner's affinity key, and every
@@ -114,6 +114,7 @@ final class EtcdInvariants {
             assertEquals(att, r.attachment(), a.address() + ": address record and handle disagree on the holder");
             assertEquals(h.pod(), r.pod(), a.address() + ": address record and handle disagree on the pod");
             assertEquals(a.rangeSetIndex(), r.rangeSetIndex(), a.address() + ": set of handle and record");
+            assertEquals(a.origin(), r.origin(), a.address() + ": address record and handle disagree on why it was given");
             fromHandles.add(a.address());
           }
           String copy = indexed.remove(keys.nodeHandle(h.node(), pool, att));

@@ -2,6 +2,7 @@ package io.jipam.hostlocal;
 
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOrigin;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.PodRef;
 import java.io.IOException;
@@ -15,17 +16,23 @@ import java.util.List;
 
 /**
  * An attachment record: {@code CONTAINERID<TAB>IFNAME} on the first line, then one line per
- * address, {@code ADDRESS<TAB>POD_NS<TAB>POD_NAME} (pod names escaped as in the index). A
- * superset of what the attachment holds: every entry is verified against its address file.
+ * address, {@code ADDRESS<TAB>POD_NS<TAB>POD_NAME<TAB>ORIGIN} (pod names escaped as in the index;
+ * ORIGIN the {@link AllocationOrigin#label()}, and the field absent, as in records written before
+ * jipam kept it, when not recorded). A superset of what the attachment holds: every entry is
+ * verified against its address file.
  */
 final class AttachmentRecord {
-  static final AttachmentRecord EMPTY = new AttachmentRecord(new IpAddress[0], new PodRef[0]);
+  static final AttachmentRecord EMPTY = new AttachmentRecord(new IpAddress[0], new PodRef[0],
+      new AllocationOrigin[0]);
   final IpAddress[] addresses;
   final PodRef[] pods;
+  /** Per address, why it was given; null entries when not recorded. */
+  final AllocationOrigin[] origins;
 
-  AttachmentRecord(IpAddress[] addresses, PodRef[] pods) {
+  AttachmentRecord(IpAddress[] addresses, PodRef[] pods, AllocationOrigin[] origins) {
     this.addresses = addresses;
     this.pods = pods;
+    this.origins = origins;
   }
 
   boolean lists(IpAddress address) {
@@ -46,12 +53,26 @@ final class AttachmentRecord {
     return null;
   }
 
+  /** The recorded origin of a listed address; null when not recorded or not listed. */
+  AllocationOrigin originOf(IpAddress address) {
+    for (int i = 0; i < addresses.length; i++) {
+      if (addresses[i].equals(address)) {
+        return origins[i];
+      }
+    }
+    return null;
+  }
+
   static String text(Attachment att, List<Allocation> held) {
     StringBuilder b = new StringBuilder(64 + 64 * held.size());
     b.append(att.containerId()).append('\t').append(NameEscaping.escapeName(att.ifname())).append('\n');
     for (Allocation a : held) {
       b.append(a.address().toString()).append('\t').append(NameEscaping.escapeField(a.pod().namespace()))
-          .append('\t').append(NameEscaping.escapeField(a.pod().name())).append('\n');
+          .append('\t').append(NameEscaping.escapeField(a.pod().name()));
+      if (a.origin() != null) {
+        b.append('\t').append(a.origin().label());
+      }
+      b.append('\n');
     }
     return b.toString();
   }
@@ -65,6 +86,7 @@ final class AttachmentRecord {
       }
       List<IpAddress> addresses = new ArrayList<>(2);
       List<PodRef> pods = new ArrayList<>(2);
+      List<AllocationOrigin> origins = new ArrayList<>(2);
       int pos = eol + 1;
       while (pos < text.length()) {
         int end = text.indexOf('\n', pos);
@@ -73,12 +95,16 @@ final class AttachmentRecord {
         if (t1 < 0 || t2 < 0 || t2 > end) {
           return null;
         }
+        int t3 = text.indexOf('\t', t2 + 1);
+        int nameEnd = t3 < 0 || t3 > end ? end : t3;
         addresses.add(IpAddress.parse(text.substring(pos, t1)));
         pods.add(new PodRef(NameEscaping.unescapeField(text.substring(t1 + 1, t2)),
-            NameEscaping.unescapeField(text.substring(t2 + 1, end))));
+            NameEscaping.unescapeField(text.substring(t2 + 1, nameEnd))));
+        origins.add(nameEnd == end ? null : AllocationOrigin.ofLabel(text.substring(nameEnd + 1, end)));
         pos = end + 1;
       }
-      return new AttachmentRecord(addresses.toArray(new IpAddress[0]), pods.toArray(new PodRef[0]));
+      return new AttachmentRecord(addresses.toArray(new IpAddress[0]), pods.toArray(new PodRef[0]),
+          origins.toArray(new AllocationOrigin[0]));
     } catch (RuntimeException e) {
       return null;
     }

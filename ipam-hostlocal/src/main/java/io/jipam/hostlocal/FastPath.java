@@ -147,7 +147,7 @@ final class FastPath {
         }
         continue; // handed out again since; this record is stale there
       }
-      Allocation a = new Allocation(ip, pool.rangeSetIndexOf(ip), att, r.pods[k]);
+      Allocation a = new Allocation(ip, pool.rangeSetIndexOf(ip), att, r.pods[k], r.origins[k]);
       int i = out.size();
       while (i > 0 && out.get(i - 1).rangeSetIndex() > a.rangeSetIndex()) {
         i--;

@@ -3,6 +3,7 @@ package io.jipam.hostlocal;
 import io.jipam.core.IpamException;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOrigin;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
@@ -26,9 +27,12 @@ import java.util.Map;
  * separated by tabs, pod names percent-escaped:
  *
  * <pre>
- * jipam-hostlocal-index 4                              magic, first line
- * a  ADDRESS  CONTAINERID  IFNAME  POD_NS  POD_NAME    ADDRESS is held (a later line for it wins);
- *                                                      IFNAME escaped by NameEscaping.escapeName
+ * jipam-hostlocal-index 5                              magic, first line
+ * a  ADDRESS  CONTAINERID  IFNAME  POD_NS  POD_NAME  ORIGIN
+ *                                                      ADDRESS is held (a later line for it wins);
+ *                                                      IFNAME escaped by NameEscaping.escapeName;
+ *                                                      ORIGIN an AllocationOrigin label, - when not
+ *                                                      recorded
  * d  ADDRESS                                           ADDRESS is free
  * s  BASE  STAMP                                       stamp (the stamp file's text, see Stamp)
  * </pre>
@@ -47,7 +51,8 @@ import java.util.Map;
  * whether to append. Not thread-safe; used under the pool's lock.
  */
 final class IndexFile {
-  private static final String MAGIC = "jipam-hostlocal-index 4\n";
+  private static final String MAGIC = "jipam-hostlocal-index 5\n";
+  private static final String NO_ORIGIN = "-";
   /** Bytes of appends allowed beyond twice the snapshot before compaction; lowered by tests. */
   static long slack = 256 * 1024;
 
@@ -163,6 +168,7 @@ final class IndexFile {
         int t2 = text.indexOf('\t', t1 + 1);
         int t3 = text.indexOf('\t', t2 + 1);
         int t4 = text.indexOf('\t', t3 + 1);
+        int t5 = text.indexOf('\t', t4 + 1);
         IpAddress address = IpAddress.parse(text.substring(pos + 2, t1));
         String key = text.substring(t1 + 1, t3);
         Attachment att = attachments.get(key);
@@ -170,8 +176,10 @@ final class IndexFile {
           att = new Attachment(text.substring(t1 + 1, t2), NameEscaping.unescapeName(text.substring(t2 + 1, t3)));
           attachments.put(key, att);
         }
+        String origin = text.substring(t5 + 1, eol);
         live.put(address, new Allocation(address, -1, att, new PodRef(
-            utf8(NameEscaping.unescapeField(text.substring(t3 + 1, t4))), utf8(NameEscaping.unescapeField(text.substring(t4 + 1, eol))))));
+            utf8(NameEscaping.unescapeField(text.substring(t3 + 1, t4))), utf8(NameEscaping.unescapeField(text.substring(t4 + 1, t5)))),
+            origin.equals(NO_ORIGIN) ? null : AllocationOrigin.ofLabel(origin)));
       } else if (kind == 'd') {
         live.remove(IpAddress.parse(text.substring(pos + 2, eol)));
       } else if (kind != 's') {
@@ -243,7 +251,8 @@ final class IndexFile {
     out.append("a\t").append(a.address().toString()).append('\t').append(a.attachment().containerId())
         .append('\t').append(NameEscaping.escapeName(a.attachment().ifname())).append('\t')
         .append(NameEscaping.escapeField(a.pod().namespace()))
-        .append('\t').append(NameEscaping.escapeField(a.pod().name())).append('\n');
+        .append('\t').append(NameEscaping.escapeField(a.pod().name())).append('\t')
+        .append(a.origin() == null ? NO_ORIGIN : a.origin().label()).append('\n');
   }
 
   private static String stampLine(String stamp, long base) {

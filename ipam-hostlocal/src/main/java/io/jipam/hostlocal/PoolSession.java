@@ -291,7 +291,7 @@ final class PoolSession implements AutoCloseable {
   static PoolState reload(Pool pool, Collection<Allocation> allocations, java.time.Clock clock) {
     PoolState st = new PoolState(pool, clock);
     for (Allocation a : allocations) {
-      st.load(a.address(), a.attachment(), a.pod());
+      st.load(a.address(), a.attachment(), a.pod(), a.origin());
     }
     return st;
   }

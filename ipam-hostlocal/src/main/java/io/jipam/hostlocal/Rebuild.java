@@ -26,7 +26,7 @@ final class Rebuild {
    * not hold (a foreign change or a crash), the index is unusable, or the files disagreed with a
    * record. Removes temp files a killed jipam left. Loads the claims and makes markers and claims
    * agree ({@link ClaimFiles#reconcile}). Makes every record list exactly what its
-   * attachment holds (pods kept from the records) and deletes records of attachments holding
+   * attachment holds (pods and origins kept from the records) and deletes records of attachments holding
    * nothing. O(allocations) files.
    */
   static PoolState rebuild(PoolSession h, Pool pool) throws IOException {
@@ -76,7 +76,7 @@ final class Rebuild {
       for (IpAddress a : e.getValue()) {
         PodRef pod = r == null ? null : r.podOf(a);
         exact &= pod != null;
-        st.load(a, holder, pod == null ? PodRef.UNKNOWN : pod);
+        st.load(a, holder, pod == null ? PodRef.UNKNOWN : pod, pod == null ? null : r.originOf(a));
       }
       held.addAll(st.find(holder));
       if (!exact) {

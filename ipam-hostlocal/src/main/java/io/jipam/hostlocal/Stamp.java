@@ -20,7 +20,7 @@ import java.util.List;
  * in the one-shot plugin.
  */
 final class Stamp {
-  static final String VERSION = "v3";
+  static final String VERSION = "v4";
   final long gen;
   final String dirKey;
   final long dirMtime;
@@ -59,9 +59,10 @@ final class Stamp {
   }
 
   /**
-   * {@code v3 GEN DIRKEY DIRMTIME ATTKEY ATTMTIME N C0 .. CN-1 CLAIMS}, tab-separated, escaped. The
+   * {@code v4 GEN DIRKEY DIRMTIME ATTKEY ATTMTIME N C0 .. CN-1 CLAIMS}, tab-separated, escaped. The
    * version changes with the format of records and index, so that a store written by another
-   * version of jipam is rebuilt once rather than misread.
+   * version of jipam is rebuilt once rather than misread (v4: records and index keep each
+   * allocation's origin; a v3 store's records, without it, still read, as not recorded).
    */
   String text() {
     StringBuilder b = new StringBuilder(128);

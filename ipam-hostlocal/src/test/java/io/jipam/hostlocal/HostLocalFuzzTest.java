@@ -45,12 +45,13 @@ class HostLocalFuzzTest {
     if (record != null) {
       List<Allocation> held = new ArrayList<>();
       for (int i = 0; i < record.addresses.length; i++) {
-        held.add(new Allocation(record.addresses[i], -1, ATT, record.pods[i]));
+        held.add(new Allocation(record.addresses[i], -1, ATT, record.pods[i], record.origins[i]));
       }
       AttachmentRecord again = AttachmentRecord.parse(AttachmentRecord.text(ATT, held), ATT);
       assertNotNull(again, "a parsed record written back parses");
       assertArrayEquals(record.addresses, again.addresses, "addresses round-trip");
       assertArrayEquals(record.pods, again.pods, "pods round-trip");
+      assertArrayEquals(record.origins, again.origins, "origins round-trip");
     }
   }
 
@@ -67,7 +68,7 @@ class HostLocalFuzzTest {
 
   @FuzzTest(maxDuration = "30s")
   void indexParseAll_anyText_allocationsThatRoundTripOrRuntimeException(byte[] data) {
-    String text = "jipam-hostlocal-index 4\n" + new String(data, StandardCharsets.ISO_8859_1);
+    String text = "jipam-hostlocal-index 5\n" + new String(data, StandardCharsets.ISO_8859_1);
     Collection<Allocation> parsed;
     try {
       parsed = IndexFile.parseAll(new IndexFile.Raw(text, "", 0));

@@ -213,7 +213,9 @@ class HostLocalHostileNamesTest {
     Files.writeString(stamp, text.substring(text.indexOf('\t') + 1)); // the old stamp had no "v2"
     try (IpamStore fresh = newStore()) {
       AllocationOutcome again = fresh.allocate(SMALL, AllocationRequest.of(att));
-      assertEquals(got, assertInstanceOf(AllocationOutcome.Allocated.class, again, again::toString).allocations());
+      // the old record's name is not found, so its pods and origins are not kept: the addresses are
+      assertEquals(got.stream().map(x -> x.withOrigin(null)).toList(),
+          assertInstanceOf(AllocationOutcome.Allocated.class, again, again::toString).allocations());
     }
     assertTrue(Files.exists(att0.resolve("c1@%c3%a9")));
     assertFalse(Files.exists(att0.resolve("c1@\u00e9")), "the old record is removed by the rebuild");

@@ -20,7 +20,8 @@ import java.util.TreeMap;
  * must be what its design says, not only what the calls returned. For every network directory:
  * no temp file is left; every address file's holder has a record that lists the address (records
  * are a superset); the stamp, when present, matches the directories and cursors as they are; and
- * an index whose last stamp is the stamp holds exactly the address files. Claims: every claim
+ * an index whose last stamp is the stamp holds exactly the address files, each with the origin its
+ * holder's record gives it. Claims: every claim
  * marker is the address file of a listed claim, every listed claim of an address no attachment
  * holds has its marker, only reservations sit on held addresses, and the stamp counts the claims.
  */
@@ -91,6 +92,11 @@ final class HostLocalInvariants {
       Map<IpAddress, Attachment> indexed = new TreeMap<>();
       for (Allocation a : IndexFile.parseAll(raw)) {
         indexed.put(a.address(), a.attachment());
+        AttachmentRecord r = AttachmentRecord.read(d, a.attachment());
+        if (r != null && r.lists(a.address())) {
+          assertEquals(r.originOf(a.address()), a.origin(), "the index and " + a.attachment() + "'s record disagree on"
+              + " why " + a.address() + " was given");
+        }
       }
       assertEquals(files, indexed, "a valid index must hold exactly the address files");
     }

@@ -12,6 +12,7 @@ import io.jipam.core.IpamException;
 import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOrigin;
 import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
@@ -447,6 +448,72 @@ class HostLocalStoreFilesTest {
       assertEquals(2, s.release(POOL, att("c3")).size());
       assertEquals("c2\r\neth0", Files.readString(netDir.resolve("198.18.0.3")), "never deletes another's file");
       assertEquals(4, s.list(POOL).size());
+    }
+  }
+
+  @Test
+  void record_originsKept_readBackByAFreshStore() throws Exception {
+    allocated("c1");
+    allocated("c2", "198.18.0.77");
+    assertEquals("c1\teth0\n198.18.0.2\tns\tc1\tfree\nfd00:7::2\tns\tc1\tfree\n", Files.readString(record("c1")));
+    try (IpamStore s = newStore()) {
+      assertEquals(List.of(AllocationOrigin.FREE, AllocationOrigin.FREE),
+          s.find(POOL, att("c1")).stream().map(Allocation::origin).toList());
+      assertEquals(List.of(AllocationOrigin.REQUESTED, AllocationOrigin.FREE),
+          s.find(POOL, att("c2")).stream().map(Allocation::origin).toList());
+      assertEquals(List.of(AllocationOrigin.FREE, AllocationOrigin.REQUESTED, AllocationOrigin.FREE,
+          AllocationOrigin.FREE), s.list(POOL).stream().map(Allocation::origin).toList(), "list reads the index");
+    }
+    Files.delete(dataDir.resolve(".jipam/net/stamp"));
+    try (IpamStore s = newStore()) {
+      assertEquals(AllocationOrigin.REQUESTED, s.find(POOL, att("c2")).get(0).origin(), "a rebuild reads the records");
+    }
+  }
+
+  /**
+   * A data dir as jipam wrote it before origins were kept: records of three fields a line, an
+   * index of format 4, a stamp of version 3. Made from one written now, since only those differ.
+   */
+  void rewriteAsVersion3() throws Exception {
+    Path jipamDir = dataDir.resolve(".jipam/net");
+    try (Stream<Path> records = Files.list(jipamDir.resolve("att"))) {
+      for (Path r : records.toList()) {
+        Files.writeString(r, Files.readString(r).replaceAll("\t[a-z]+\n", "\n"));
+      }
+    }
+    Path index = jipamDir.resolve("index");
+    Files.writeString(index, Files.readString(index).replace("jipam-hostlocal-index 5", "jipam-hostlocal-index 4")
+        .replaceAll("\t-\n", "\n").replaceAll("\t[a-z]+\n", "\n").replaceAll("\tv4\t", "\tv3\t"));
+    Path stamp = jipamDir.resolve("stamp");
+    Files.writeString(stamp, Files.readString(stamp).replaceFirst("^v4\t", "v3\t"));
+  }
+
+  @Test
+  void load_version3DataDirWithoutOrigins_readsAllocationsWithNoOrigin() throws Exception {
+    allocated("c1");
+    allocated("c2");
+    store.close();
+    rewriteAsVersion3();
+    assertEquals("c1\teth0\n198.18.0.2\tns\tc1\nfd00:7::2\tns\tc1\n", Files.readString(record("c1")));
+    store = newStore();
+    assertEquals(List.of(new Allocation(ip("198.18.0.2"), 0, att("c1"), new PodRef("ns", "c1")),
+        new Allocation(ip("fd00:7::2"), 1, att("c1"), new PodRef("ns", "c1"))), store.find(POOL, att("c1")),
+        "pods kept, origins not recorded");
+    AllocationOutcome.Allocated again = assertInstanceOf(AllocationOutcome.Allocated.class,
+        store.allocate(POOL, new AllocationRequest(att("c1"), List.of(), new PodRef("ns", "c1"))));
+    assertTrue(again.existing());
+    assertEquals(null, again.allocations().get(0).origin(), "a repeated ADD records no origin after the fact");
+    allocated("c3");
+    // by address: c1, c2 and c3 in each range set
+    assertEquals(java.util.Arrays.asList(null, null, AllocationOrigin.FREE, null, null, AllocationOrigin.FREE),
+        store.list(POOL).stream().map(Allocation::origin).toList());
+    assertTrue(Files.readString(dataDir.resolve(".jipam/net/stamp")).startsWith("v4\t"), "the stamp is upgraded");
+    try (IpamStore s = newStore()) {
+      assertEquals(java.util.Arrays.asList(null, null, AllocationOrigin.FREE, null, null, AllocationOrigin.FREE),
+          s.list(POOL).stream().map(Allocation::origin).toList());
+      assertEquals(List.of(AllocationOrigin.FREE, AllocationOrigin.FREE),
+          s.find(POOL, att("c3")).stream().map(Allocation::origin).toList());
+      assertEquals(new PodRef("ns", "c2"), s.find(POOL, att("c2")).get(0).pod());
     }
   }
 

@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.provider.Arguments;
 
 /**
@@ -30,10 +31,11 @@ class HostileInputDaemonIT extends HostileInputIT {
 
   @BeforeAll
   @Override
-  void warmUp() throws Exception {
+  void warmUp(@TempDir Path dir) throws Exception {
+    tmp = dir;
     dataDir = tmp.resolve("data");
     jipamd = CniExec.fileJipamd(socket(), dataDir);
-    super.warmUp();
+    super.warmUp(dir);
   }
 
   @AfterAll

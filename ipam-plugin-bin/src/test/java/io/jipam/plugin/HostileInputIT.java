@@ -44,11 +44,16 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class HostileInputIT {
-  @TempDir static Path tmp;
+  /**
+   * This class's own directory, from {@link #warmUp}'s parameter: a static {@code @TempDir} field
+   * would be shared with the daemon subclass running beside it, each class's start overwriting it.
+   */
+  Path tmp;
   Path dataDir;
 
   @BeforeAll
-  void warmUp() throws Exception {
+  void warmUp(@TempDir Path dir) throws Exception {
+    tmp = dir;
     assertTrue(Files.isExecutable(CniExec.JIPAM), CniExec.JIPAM + " is missing: build with ./mvnw package");
     dataDir = tmp.resolve("data");
     // the store exists and holds something, so that a failing call has something to spoil
@@ -256,12 +261,16 @@ class HostileInputIT {
         "(20000 characters) is not a Kubernetes pod name: it is 20000 characters long; at most 253"));
     rows.add(row("K8S_POD_NAME with uppercase and '_'", with(add, "CNI_ARGS",
         b(k8s + "K8S_POD_NAMESPACE=ns;K8S_POD_NAME=Web_1")), conf(""), 4, "K8S_POD_NAME \"Web_1\""));
-    stickyAndReuseDelayRows(add, rows);
+    issue22Rows(add, rows);
     return rows.stream();
   }
 
-  /** Issue 22: {@code sticky} and {@code reuseDelaySeconds} of the wrong type, shape or range (code 7). */
-  private void stickyAndReuseDelayRows(Map<String, byte[]> add, List<Arguments> rows) {
+  /**
+   * Issue 22: {@code sticky} and {@code reuseDelaySeconds} of the wrong type, shape or range, unknown
+   * keys in {@code sticky} and in a {@code subPools} entry, a network name holding the sub-pool
+   * separator (code 7).
+   */
+  private void issue22Rows(Map<String, byte[]> add, List<Arguments> rows) {
     String pods = "'pods':['db/*'],";
     String[][] cases = {
         {"sticky a string", "'sticky':'db/*'", "ipam.sticky must be an object, not \"db/*\""},
@@ -293,10 +302,18 @@ class HostileInputIT {
         {"reuseDelaySeconds a string", "'reuseDelaySeconds':'5'", "ipam.reuseDelaySeconds must be an integer, not \"5\""},
         {"reuseDelaySeconds 1e20", "'reuseDelaySeconds':1e20", "ipam.reuseDelaySeconds must be an integer, not 1.0E20"},
         {"reuseDelaySeconds true", "'reuseDelaySeconds':true", "ipam.reuseDelaySeconds must be an integer, not true"},
+        {"sticky unknown key", "'sticky':{" + pods + "'hold':60}",
+            "ipam.sticky: unknown key \"hold\"; sticky has pods, holdSeconds and maxHeldPercent"},
+        {"sticky unknown key with escape codes", "'sticky':{" + pods + "'x\\u001b[2J':1}",
+            "ipam.sticky: unknown key \"x\\x1b[2J\""},
+        {"subPools entry unknown key", "'subPools':[{'name':'db','ranges':[[{'subnet':'198.18.42.0/29'}]],'namespace':['db']}]",
+            "ipam.subPools[0]: unknown key \"namespace\"; a sub-pool has name, ranges, namespaces, pods and nodes"},
     };
     for (String[] c : cases) {
       rows.add(row(c[0], add, conf("," + c[1]), 7, c[2]));
     }
+    rows.add(row("network name holding the sub-pool separator", add, conf("1.0.0", "net+db",
+        "'ranges':[[{'subnet':'198.18.40.0/29'}]]", ""), 7, "invalid network name \"net+db\""));
   }
 
   static Map<String, byte[]> without(Map<String, byte[]> v, String name) {

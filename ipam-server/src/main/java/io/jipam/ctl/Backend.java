@@ -26,6 +26,15 @@ interface Backend extends AutoCloseable {
   /** The pools there are, by name. */
   List<Pool> pools();
 
+  /**
+   * The sub-pools among {@link #pools}, with their networks and selectors, as far as they are known
+   * here: to a data dir or etcd store, from the {@code --conf} files; to jipamd, from the CNI calls
+   * it served (and, on files, kept with its pool definitions). Empty by default.
+   */
+  default List<io.jipam.core.cni.SubPool> subPools() {
+    return List.of();
+  }
+
   /** The pool's usage, with its blocks where the store has blocks. */
   PoolStatus status(Pool pool);
 

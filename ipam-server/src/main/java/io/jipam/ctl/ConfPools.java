@@ -4,6 +4,8 @@ import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.cni.JsonReader;
 import io.jipam.core.cni.NetworkConfig;
+import io.jipam.core.cni.NetworkPools;
+import io.jipam.core.cni.SubPool;
 import io.jipam.core.store.Pool;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -28,13 +30,18 @@ import java.util.stream.Stream;
 final class ConfPools {
   private ConfPools() {}
 
+  /** What the files define: pools by name, and the sub-pools among them with their selectors. */
+  record Definitions(Map<String, Pool> pools, List<SubPool> subPools) {
+    static final Definitions NONE = new Definitions(Map.of(), List.of());
+  }
+
   /**
    * The pools the files name, by network name (a later file's definition of a name wins). A file
    * given by name must hold one; a directory's files that hold none (other IPAMs) are skipped, and
    * those that do not parse are named on {@code err}.
    */
-  static Map<String, Pool> load(List<Path> paths, PrintWriter err) {
-    Map<String, Pool> out = new TreeMap<>();
+  static Definitions load(List<Path> paths, PrintWriter err) {
+    Map<String, NetworkPools> networks = new TreeMap<>();
     for (Path path : paths) {
       if (Files.isDirectory(path)) {
         List<Path> files;
@@ -48,32 +55,37 @@ final class ConfPools {
         }
         for (Path f : files) {
           try {
-            for (Pool p : pools(f)) {
-              out.put(p.name(), p);
+            NetworkPools n = network(f);
+            if (n != null) {
+              networks.put(n.network(), n);
             }
           } catch (IpamException e) {
             err.println("jipamctl: skipping " + f + ": " + e.getMessage());
           }
         }
       } else {
-        List<Pool> ps = pools(path);
-        if (ps.isEmpty()) {
+        NetworkPools n = network(path);
+        if (n == null) {
           throw IpamException.invalidConfig("%s has no plugin whose ipam.type is jipam or host-local", path);
         }
-        for (Pool p : ps) {
-          out.put(p.name(), p);
-        }
+        networks.put(n.network(), n);
       }
     }
-    return out;
+    Map<String, Pool> pools = new TreeMap<>();
+    List<SubPool> subPools = new ArrayList<>();
+    for (NetworkPools n : networks.values()) {
+      n.all().forEach(p -> pools.put(p.name(), p));
+      subPools.addAll(n.subPools());
+    }
+    return new Definitions(pools, subPools);
   }
 
   /**
-   * The pools one file defines: its network's default pool and sub-pools ({@code <network>.<sub>},
-   * each a pool of the store); empty when it has no jipam or host-local IPAM.
+   * The pools one file defines: its network's default pool and sub-pools ({@code <network>+<sub>},
+   * each a pool of the store); null when it has no jipam or host-local IPAM.
    */
   @SuppressWarnings("unchecked")
-  static List<Pool> pools(Path file) {
+  static NetworkPools network(Path file) {
     byte[] bytes;
     try {
       bytes = Files.readAllBytes(file);
@@ -106,12 +118,12 @@ final class ConfPools {
       if (net.get("ipam") instanceof Map<?, ?> ipam
           && ("jipam".equals(ipam.get("type")) || "host-local".equals(ipam.get("type")))) {
         try {
-          return NetworkConfig.from(net).ipam().pools().all();
+          return NetworkConfig.from(net).ipam().pools();
         } catch (IpamException e) {
           throw new IpamException(e.code(), file + ": " + e.getMessage(), e);
         }
       }
     }
-    return List.of();
+    return null;
   }
 }

@@ -53,15 +53,18 @@ final class DirectBackend implements Backend {
   private final IpamStore store;
   private final String description;
   private final Map<String, Pool> confPools;
+  private final List<io.jipam.core.cni.SubPool> confSubPools;
 
-  private DirectBackend(IpamStore store, String description, Map<String, Pool> confPools) {
+  private DirectBackend(IpamStore store, String description, ConfPools.Definitions conf) {
     this.store = store;
     this.description = description;
-    this.confPools = confPools;
+    this.confPools = conf.pools();
+    this.confSubPools = conf.subPools();
   }
 
   /** A data dir: must exist (jipamctl does not create one by reading). */
-  static DirectBackend dataDir(Path dir, Map<String, Pool> confPools, PrintWriter err) {
+  static DirectBackend dataDir(Path dir, ConfPools.Definitions conf, PrintWriter err) {
+    Map<String, Pool> confPools = conf.pools();
     if (!Files.isDirectory(dir)) {
       throw IpamException.invalidConfig("data dir %s does not exist or is not a directory", dir);
     }
@@ -73,17 +76,17 @@ final class DirectBackend implements Backend {
     } catch (IOException e) {
       throw new IpamException(ErrorCode.IO_FAILURE, "cannot list data dir " + dir + ": " + e.getMessage(), e);
     }
-    return new DirectBackend(HostLocalStores.open(dir, FileSync.FSYNC), "data dir " + dir, confPools);
+    return new DirectBackend(HostLocalStores.open(dir, FileSync.FSYNC), "data dir " + dir, conf);
   }
 
   /** An etcd store from a JSON file of the etcd store's keys (as jipamd's --etcd-config); node overrides its node. */
-  static DirectBackend etcd(Path configFile, String node, Map<String, Pool> confPools) {
+  static DirectBackend etcd(Path configFile, String node, ConfPools.Definitions conf) {
     EtcdStoreConfig config = EtcdStoreConfig.fromJson(etcdJson(configFile));
     if (node != null) {
       config = config.withNode(node);
     }
     return new DirectBackend(EtcdStores.open(config), "etcd at " + String.join(",", config.endpoints())
-        + " (prefix " + config.prefix() + ", node " + config.node() + ")", confPools);
+        + " (prefix " + config.prefix() + ", node " + config.node() + ")", conf);
   }
 
   static Map<String, Object> etcdJson(Path file) {
@@ -110,6 +113,12 @@ final class DirectBackend implements Backend {
     }
     all.putAll(confPools);
     return new ArrayList<>(all.values());
+  }
+
+  /** The sub-pools the --conf files define: a store keeps no selectors. */
+  @Override
+  public List<io.jipam.core.cni.SubPool> subPools() {
+    return confSubPools;
   }
 
   /** The pools the store itself defines (etcd), without the --conf ones. */
@@ -167,7 +176,8 @@ final class DirectBackend implements Backend {
 
   @Override
   public ReclaimReport reclaimNode(String node, ReclaimPolicy policy) {
-    return reclaim("reclaim-node").reclaimNode(node, policy);
+    // the store keeps no address rules: the --conf pools' make a sticky pod's address a hold
+    return reclaim("reclaim-node").reclaimNode(node, policy.withRules(confPools.values()));
   }
 
   @Override

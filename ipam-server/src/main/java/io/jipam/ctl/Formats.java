@@ -91,11 +91,13 @@ final class Formats {
     return s.replace("e+", "e");
   }
 
+  /** An allocation as JSON; {@code origin} (why it was given) only when the store recorded one. */
   static JsonObject json(Allocation a, String pool) {
-    return new JsonObject().put("pool", pool).put("address", a.address().toString())
+    JsonObject o = new JsonObject().put("pool", pool).put("address", a.address().toString())
         .put("rangeSet", a.rangeSetIndex()).put("containerId", a.attachment().containerId())
         .put("ifname", a.attachment().ifname()).put("podNamespace", a.pod().namespace())
         .put("podName", a.pod().name());
+    return a.origin() == null ? o : o.put("origin", a.origin().label());
   }
 
   static JsonObject json(ListPages.Listed l, String pool) {
@@ -113,6 +115,14 @@ final class Formats {
 
   static String text(Allocation a, String pool) {
     return String.format("%-16s %-39s %-40s %s", e(pool), a.address(), e(a.attachment()), e(a.pod()));
+  }
+
+  /**
+   * Why the allocation was given, as {@code show} ends its line: {@code "  why: sticky"}; empty
+   * when the store recorded no origin (allocations written before stores kept it).
+   */
+  static String why(Allocation a) {
+    return a.origin() == null ? "" : "  why: " + a.origin().label();
   }
 
   static String text(ListPages.Listed l, String pool) {

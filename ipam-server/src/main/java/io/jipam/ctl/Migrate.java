@@ -106,9 +106,9 @@ final class Migrate extends Jipamctl.Base {
       throw usage("from etcd into a data dir: give --node NODE, the node whose attachments the data dir is to hold");
     }
     text = json ? new PrintWriter(Writer.nullWriter()) : out();
-    Map<String, Pool> confs = ConfPools.load(parent.connection.confs, err());
+    ConfPools.Definitions confs = ConfPools.load(parent.connection.confs, err());
     List<Pool> pools = new ArrayList<>();
-    for (Pool p : confs.values()) {
+    for (Pool p : confs.pools().values()) {
       if (pool == null || p.name().equals(pool)) {
         pools.add(p);
       }
@@ -124,7 +124,7 @@ final class Migrate extends Jipamctl.Base {
         throw IpamException.invalidConfig("cannot create data dir %s: %s", to, e.getMessage());
       }
     }
-    try (DirectBackend source = fromEtcd ? DirectBackend.etcd(from, null, Map.of()) : DirectBackend.dataDir(from, confs, err());
+    try (DirectBackend source = fromEtcd ? DirectBackend.etcd(from, null, ConfPools.Definitions.NONE) : DirectBackend.dataDir(from, confs, err());
          DirectBackend target = toEtcd ? DirectBackend.etcd(to, node, confs)
              : newDataDir && dryRun ? null : DirectBackend.dataDir(to, confs, err())) {
       int failed = 0;

@@ -6,23 +6,31 @@ import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
 import io.jipam.core.store.capability.PoolStatus;
 import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.List;
 import picocli.CommandLine.Command;
 
 @Command(name = "pools", mixinStandardHelpOptions = true,
-    description = "The pools: their address rules (sticky, reuse delay), ranges, used, free, utilisation per range set;"
-        + " per block and node where there are blocks.")
+    description = "The pools: a sub-pool's network and selectors, a network's default pool, their address rules"
+        + " (sticky, reuse delay), ranges, used, free, utilisation per range set; per block and node where there are"
+        + " blocks.")
 final class Pools extends Jipamctl.Base {
   @Override
   int run(Backend store, boolean json) {
     JsonArray all = new JsonArray();
-    for (Pool p : store.pools()) {
+    List<Pool> pools = store.pools();
+    SubPoolLines subPools = new SubPoolLines(store.subPools());
+    for (Pool p : pools) {
       PoolStatus status = store.status(p);
       if (json) {
-        all.add(usageJson(status));
+        JsonObject one = usageJson(status);
+        subPools.json(one, p);
+        all.add(one);
         continue;
       }
       PoolUsage u = status.usage();
       out().println(e(p.name()) + " (" + p.order().configName() + ")");
+      subPools.text(out(), p);
       if (!p.policy().isNone()) {
         out().println("  rules: " + rulesText(p.policy()));
       }

@@ -120,6 +120,11 @@ final class RemoteBackend implements Backend {
   }
 
   @Override
+  public List<io.jipam.core.cni.SubPool> subPools() {
+    return call(store::subPools);
+  }
+
+  @Override
   public PoolStatus status(Pool pool) {
     return call(() -> store.status(pool));
   }

@@ -11,7 +11,7 @@ import java.util.Map;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
-@Command(name = "show", mixinStandardHelpOptions = true, description = "Who holds an address, or what an attachment holds; and an address's claims (reserved, held, cooling).")
+@Command(name = "show", mixinStandardHelpOptions = true, description = "Who holds an address, or what an attachment holds, and why it was given (free, requested, reserved, sticky, cooled); and an address's claims (reserved, held, cooling).")
 final class Show extends Jipamctl.Base {
   @Parameters(paramLabel = "ADDRESS|CONTAINERID[/IFNAME]") String what;
 
@@ -23,7 +23,7 @@ final class Show extends Jipamctl.Base {
       if (json) {
         all.add(json(a, p.name()));
       } else {
-        out().println(text(a, p.name()));
+        out().println(text(a, p.name()) + why(a.allocation()));
       }
     }));
     // an address's claims: reserved for whom, held for whom until when, cooling until when

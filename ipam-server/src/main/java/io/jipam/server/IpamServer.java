@@ -286,7 +286,7 @@ final class IpamServer implements AutoCloseable {
               .end(ok ? "SERVING\n" : "NOT_SERVING: the store does not answer\n"));
           return;
         }
-        String text = metrics.scrape(pools.all(), store);
+        String text = metrics.scrape(pools.all(), pools::subPool, store);
         context.runOnContext(v -> req.response()
             .putHeader("content-type", "text/plain; version=0.0.4; charset=utf-8").end(text));
       });

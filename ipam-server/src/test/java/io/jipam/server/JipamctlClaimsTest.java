@@ -3,7 +3,6 @@ package io.jipam.server;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.jipam.client.RemoteStore;
 import io.jipam.core.cni.JsonReader;
 import io.jipam.core.cni.NetworkConfig;
 import io.jipam.core.store.AllocationRequest;
@@ -12,7 +11,6 @@ import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
 import io.jipam.hostlocal.HostLocalStores;
-import io.jipam.server.metrics.CallLog;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -87,18 +85,102 @@ class JipamctlClaimsTest {
     assertTrue(r.err().contains("has 198.18.9.5 in its ranges"), r.toString());
   }
 
-  @Test
-  void usage_networkWithSubPools_reportsEachSubPool() throws Exception {
-    try (IpamStore store = HostLocalStores.open(dir.resolve("data"))) {
-      Pool db = subPool();
-      store.allocate(db, new AllocationRequest(new Attachment("c1", "eth0"), List.of(), new PodRef("db", "db-0")));
+  /**
+   * {@code usage} has a row per sub-pool, under its store pool's name: on the data dir with the
+   * config, and through a jipamd whose CNI call made the allocation.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"direct", "jipamd"})
+  void usage_networkWithSubPools_reportsEachSubPool(String via) throws Exception {
+    Files.writeString(conf, twoSubPools(true));
+    try (JipamdOverDataDir jipamd = via.equals("jipamd") ? jipamdWithOneAdd() : null) {
+      if (jipamd == null) {
+        try (IpamStore store = HostLocalStores.open(dir.resolve("data"))) {
+          Pool db = NetworkConfig.from(JsonReader.parse(twoSubPools(true).getBytes(StandardCharsets.UTF_8))).ipam()
+              .subPools().get(0).pool();
+          store.allocate(db, new AllocationRequest(new Attachment("c1", "eth0"), List.of(), new PodRef("db", "db-0")));
+        }
+      }
+      CtlRun r = ctl("usage");
+      assertEquals(0, r.exit(), r.toString());
+      List<String> rows = r.out().lines().skip(1).toList();
+      assertEquals(3, rows.size(), r.toString());
+      assertTrue(rows.get(0).startsWith("net ") && rows.get(0).contains(" 0 "), r.toString());
+      assertTrue(rows.get(1).startsWith("net+db ") && rows.get(1).contains(" 1 "), r.toString());
+      assertTrue(rows.get(2).startsWith("net+edge ") && rows.get(2).contains(" 0 "), r.toString());
     }
-    CtlRun r = ctl("usage");
-    assertEquals(0, r.exit(), r.toString());
-    List<String> rows = r.out().lines().skip(1).toList();
-    assertEquals(2, rows.size(), r.toString());
-    assertTrue(rows.get(0).startsWith("net ") && rows.get(0).contains(" 0 "), r.toString());
-    assertTrue(rows.get(1).startsWith("net.db ") && rows.get(1).contains(" 1 "), r.toString());
+  }
+
+  /**
+   * A jipamd on the data dir that served one CNI ADD of pod db/db-0 on {@link #twoSubPools}; jipamctl
+   * then asks it ({@link #ctlArgs}).
+   */
+  JipamdOverDataDir jipamdWithOneAdd() throws Exception {
+    JipamdOverDataDir jipamd = new JipamdOverDataDir(dir, dir.resolve("data"));
+    try {
+      IpamServerTest.Reply add = IpamServerTest.cni(jipamd.socket, "CNI_COMMAND=ADD\nCNI_CONTAINERID=c1\nCNI_IFNAME=eth0\n"
+          + "CNI_NETNS=/var/run/netns/x\nCNI_PATH=/opt/cni/bin\nCNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=db;"
+          + "K8S_POD_NAME=db-0\n\n" + twoSubPools(true));
+      assertEquals(0, add.exit(), add.body());
+    } catch (Exception | AssertionError e) {
+      jipamd.close();
+      throw e;
+    }
+    ctlArgs = jipamd.ctlArgs();
+    return jipamd;
+  }
+
+  /** A network with two sub-pools, each with selectors; with {@code defaults} false, sub-pools only. */
+  static String twoSubPools(boolean defaults) {
+    return ("{'cniVersion':'1.1.0','name':'net','type':'bridge','ipam':{'type':'jipam',"
+        + (defaults ? "'ranges':[[{'subnet':'198.18.0.0/28'}]]," : "")
+        + "'subPools':[{'name':'db','ranges':[[{'subnet':'198.18.1.0/28'}]],'namespaces':['db'],'pods':['db/*']},"
+        + "{'name':'edge','ranges':[[{'subnet':'198.18.2.0/28'}]],'nodes':['edge-*']}]}}").replace('\'', '"');
+  }
+
+  /**
+   * {@code pools} names each sub-pool's network, place, selectors and fallback, and the network's
+   * default pool, in text and JSON: from the conflist on a data dir, and from a jipamd that learnt
+   * them from a CNI call on its socket (ListPools' sub_pool).
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"direct", "jipamd"})
+  void pools_networkWithSubPools_showsNetworkSelectorsAndDefault(String via) throws Exception {
+    Files.writeString(conf, twoSubPools(true));
+    try (JipamdOverDataDir jipamd = via.equals("jipamd") ? jipamdWithOneAdd() : null) {
+      CtlRun text = ctl("pools");
+      assertEquals(0, text.exit(), text.toString());
+      assertEquals(List.of("net (round-robin)",
+          "  default pool of network net, for pods no sub-pool matches; sub-pools: net+db, net+edge",
+          "net+db (round-robin)",
+          "  sub-pool ipam.subPools[0] of network net: namespaces=db pods=db/*; no match: pool net",
+          "net+edge (round-robin)",
+          "  sub-pool ipam.subPools[1] of network net: nodes=edge-*; no match: pool net"),
+          text.out().lines().filter(l -> !l.startsWith("  set ")).toList(), text.toString());
+      CtlRun json = ctl("pools", "-o", "json");
+      assertEquals(0, json.exit(), json.toString());
+      io.vertx.core.json.JsonArray all = new io.vertx.core.json.JsonArray(json.out());
+      assertEquals(new io.vertx.core.json.JsonArray(List.of("net+db", "net+edge")),
+          all.getJsonObject(0).getJsonArray("subPools"));
+      assertEquals(new io.vertx.core.json.JsonObject("{'network':'net','name':'db','index':0,'namespaces':['db'],"
+          .replace('\'', '"') + "\"pods\":[\"db/*\"],\"nodes\":[],\"defaultPool\":\"net\"}"),
+          all.getJsonObject(1).getJsonObject("subPool"));
+      assertEquals("edge-*", all.getJsonObject(2).getJsonObject("subPool").getJsonArray("nodes").getString(0));
+    }
+  }
+
+  @Test
+  void pools_networkOfSubPoolsOnly_saysAnAddNoSubPoolMatchesFails() throws Exception {
+    Files.writeString(conf, twoSubPools(false));
+    CtlRun text = ctl("pools");
+    assertEquals(0, text.exit(), text.toString());
+    assertEquals(List.of("net+db (round-robin)",
+        "  sub-pool ipam.subPools[0] of network net: namespaces=db pods=db/*; no match: no default pool (the ADD fails)",
+        "net+edge (round-robin)",
+        "  sub-pool ipam.subPools[1] of network net: nodes=edge-*; no match: no default pool (the ADD fails)"),
+        text.out().lines().filter(l -> !l.startsWith("  set ")).toList(), text.toString());
+    CtlRun json = ctl("pools", "-o", "json");
+    assertTrue(json.out().contains("\"defaultPool\" : null"), json.toString());
   }
 
   /**
@@ -110,24 +192,17 @@ class JipamctlClaimsTest {
   @ValueSource(strings = {"direct", "jipamd"})
   void reserve_showReservationsUnreserve_roundTrip(String via) {
     Pool db = subPool();
-    IpamServer server = null;
-    RemoteStore remote = null;
-    try {
-      if (via.equals("jipamd")) {
-        Path socket = dir.resolve("jipam.sock");
-        server = IpamServer.start(HostLocalStores.open(dir.resolve("data")), IpamServer.Settings.unix(socket),
-            CallLog.quiet());
-        remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket));
-        remote.usage(db); // jipamd knows a pool once a call named it
-        ctlArgs = new String[] {"--server", "unix:" + socket};
+    try (JipamdOverDataDir jipamd = via.equals("jipamd") ? new JipamdOverDataDir(dir, dir.resolve("data"), db) : null) {
+      if (jipamd != null) {
+        ctlArgs = jipamd.ctlArgs();
       }
       CtlRun reserved = ctl("reserve", "198.18.1.5", "--pod", "db/db-0");
       assertEquals(0, reserved.exit(), reserved.toString());
-      assertEquals("reserved 198.18.1.5 in pool net.db for db/db-0", reserved.out().strip());
+      assertEquals("reserved 198.18.1.5 in pool net+db for db/db-0", reserved.out().strip());
       CtlRun list = ctl("reservations");
       assertEquals(2, list.out().lines().count(), list.toString());
       assertTrue(list.out().lines().skip(1).findFirst().orElse("")
-          .matches("net\\.db +198\\.18\\.1\\.5 +reservation +db/db-0 +-"), list.toString());
+          .matches("net\\+db +198\\.18\\.1\\.5 +reservation +db/db-0 +-"), list.toString());
       CtlRun show = ctl("show", "198.18.1.5");
       assertEquals(0, show.exit(), show.toString());
       assertTrue(show.out().contains("reservation"), show.toString());
@@ -137,13 +212,6 @@ class JipamctlClaimsTest {
       assertEquals(0, ctl("unreserve", "198.18.1.5").exit());
       assertEquals(1, ctl("unreserve", "198.18.1.5").exit());
       assertEquals(1, ctl("reservations").out().lines().count());
-    } finally {
-      if (remote != null) {
-        remote.close();
-      }
-      if (server != null) {
-        server.close();
-      }
     }
   }
 
@@ -159,7 +227,7 @@ class JipamctlClaimsTest {
     }
     CtlRun list = ctl("list");
     assertEquals(0, list.exit(), list.toString());
-    assertTrue(list.out().lines().anyMatch(l -> l.matches("net\\.db +198\\.18\\.1\\.2 +hold +db/db-0 +20\\d\\d-.*")),
+    assertTrue(list.out().lines().anyMatch(l -> l.matches("net\\+db +198\\.18\\.1\\.2 +hold +db/db-0 +20\\d\\d-.*")),
         list.toString());
     CtlRun release = ctl("release", "198.18.1.2", "--yes");
     assertEquals(0, release.exit(), release.toString());

@@ -194,6 +194,41 @@ class JipamctlEtcdIT {
     assertTrue(lift.out().contains("lifted"), lift.out());
   }
 
+  /**
+   * reclaim-node of a network with a sticky rule: the gone node's sticky pod keeps its address as
+   * a hold (etcd keeps no rules: jipamctl takes them from --conf, jipamd from the pools it serves),
+   * its other pod's address is free.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"direct", "jipamd"})
+  void reclaimNode_stickyNetwork_stickyPodsAddressHeld(String mode) throws Exception {
+    String json = ("{'cniVersion':'1.1.0','name':'sticky','ipam':{'type':'jipam','ranges':[[{'subnet':'198.18.71.0/26'}]],"
+        + "'sticky':{'pods':['db/*'],'holdSeconds':900,'maxHeldPercent':100}}}").replace('\'', '"');
+    Path conf = Files.writeString(dir.resolve("sticky.conf"), json);
+    Pool sticky = io.jipam.core.cni.NetworkConfig.from(io.jipam.core.cni.JsonReader.parse(
+        json.getBytes(java.nio.charset.StandardCharsets.UTF_8))).ipam().pool();
+    EtcdStore b = stores.get(1);
+    b.allocate(sticky, new AllocationRequest(new Attachment("s0", "eth0"), List.of(), new PodRef("db", "db-0")));
+    b.allocate(sticky, new AllocationRequest(new Attachment("s1", "eth0"), List.of(), new PodRef("web", "web-0")));
+    CtlRun forced;
+    if (mode.equals("direct")) {
+      forced = ctl(mode, "reclaim-node", "node-b", "--force", "--conf", conf.toString());
+    } else {
+      try (RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + dir.resolve("j.sock")))) {
+        remote.usage(sticky); // jipamd serves the pool, with its rules, once a call named it
+      }
+      forced = ctl(mode, "reclaim-node", "node-b", "--force");
+    }
+    assertEquals(0, forced.exit(), forced.toString());
+    assertTrue(forced.out().contains("s0/eth0") && forced.out().contains("s1/eth0"), forced.out());
+    List<io.jipam.core.store.Claim> claims = stores.get(0).capability(io.jipam.core.store.capability.Claims.class)
+        .orElseThrow().claims(sticky);
+    assertEquals(1, claims.size(), claims.toString());
+    assertEquals(io.jipam.core.store.Claim.Kind.HOLD, claims.get(0).kind());
+    assertEquals(new PodRef("db", "db-0"), claims.get(0).pod());
+    assertEquals(List.of(), stores.get(0).list(sticky), "both allocations released");
+  }
+
   @ParameterizedTest
   @ValueSource(strings = {"direct", "jipamd"})
   void check_handleDeletedBehindTheStore_blockEntryWithoutHandleFound(String mode) throws Exception {

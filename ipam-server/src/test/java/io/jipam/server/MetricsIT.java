@@ -59,11 +59,23 @@ class MetricsIT {
           IpamServerTest.pool("m", "198.18.41.0/24"), AllocationRequest.of(new Attachment("x", "eth0"))));
       assertEquals(ErrorCode.INVALID_CONFIG, redefined.code());
 
+      // a CNI call on the socket tells jipamd a network's sub-pools and rules
+      IpamServerTest.Reply cni = IpamServerTest.cni(socket, "CNI_COMMAND=ADD\nCNI_CONTAINERID=s1\nCNI_IFNAME=eth0\n"
+          + "CNI_NETNS=/var/run/netns/x\nCNI_PATH=/opt/cni/bin\nCNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=db;"
+          + "K8S_POD_NAME=db-0\n\n" + ("{'cniVersion':'1.1.0','name':'subs','ipam':{'type':'jipam','ranges':[[{'subnet':"
+          + "'198.18.42.0/29'}]],'reuseDelaySeconds':30,'subPools':[{'name':'db','ranges':[[{'subnet':'198.18.43.0/29'}]],"
+          + "'namespaces':['db']}]}}").replace('\'', '"'));
+      assertEquals(0, cni.exit(), cni.body());
+
       HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(url))
           .timeout(Duration.ofSeconds(20)).build(), HttpResponse.BodyHandlers.ofString());
       assertEquals(200, r.statusCode(), r.body());
       assertTrue(r.headers().firstValue("content-type").orElse("").startsWith("text/plain"), r.headers().toString());
       Map<String, Double> m = samples(r.body());
+      assertEquals(1.0, m.get("jipamd_subpool_info{default_pool=\"subs\",index=\"0\",namespaces=\"db\",network=\"subs\","
+          + "nodes=\"\",pods=\"\",pool=\"subs+db\"}"), r.body());
+      assertEquals(30.0, m.get("jipamd_pool_reuse_delay_seconds{pool=\"subs+db\"}"), r.body());
+      assertEquals(0.0, m.get("jipamd_pool_reuse_delay_seconds{pool=\"m\"}"), r.body());
 
       assertEquals(3.0, m.get("jipamd_calls_total{method=\"Allocate\",outcome=\"allocated\"}"), r.body());
       assertEquals(1.0, m.get("jipamd_calls_total{method=\"Allocate\",outcome=\"taken\"}"), r.body());

@@ -17,6 +17,7 @@ import io.jipam.core.net.RangeSet;
 import io.jipam.core.store.AddressPolicy;
 import io.jipam.core.store.PodPattern;
 import io.jipam.core.store.Pool;
+import io.jipam.core.store.Printable;
 import io.jipam.core.store.StickyRule;
 import java.time.Duration;
 import java.nio.file.InvalidPathException;
@@ -184,7 +185,16 @@ public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Pa
         Duration.ofSeconds(delay == null ? 0 : delay));
   }
 
+  /** The keys of {@code sticky}: any other is refused, as a misspelt one would silently take its default. */
+  private static final java.util.Set<String> STICKY_KEYS = java.util.Set.of("pods", "holdSeconds", "maxHeldPercent");
+
   private static StickyRule sticky(Map<String, Object> sticky, String where) {
+    for (String key : sticky.keySet()) {
+      if (!STICKY_KEYS.contains(key)) {
+        throw IpamException.invalidConfig("%s: unknown key %s; sticky has pods, holdSeconds and maxHeldPercent",
+            where, Printable.quote(key));
+      }
+    }
     List<Object> raw = list(sticky, "pods", where);
     if (raw == null || raw.isEmpty()) {
       throw IpamException.invalidConfig("%s.pods is missing or empty: name at least one pod pattern, e.g. \"db/*\"",

@@ -10,6 +10,7 @@ import io.jipam.core.net.AddressWithPrefix;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.InterfaceName;
+import io.jipam.core.store.Printable;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -77,6 +78,10 @@ public record NetworkConfig(CniVersion cniVersion, String name, IpamConfig ipam,
     String name = string(conf, "name", where);
     if (name == null || name.isEmpty()) {
       throw IpamException.invalidConfig("config has no network name");
+    }
+    if (name.length() > 253 || !Attachment.isSafeName(name)) {
+      throw IpamException.invalidConfig("invalid network name %s: it must start with a letter or digit followed"
+          + " by letters, digits, '_', '.' or '-'", Printable.quote(name));
     }
     Map<String, Object> ipamSection = object(conf, "ipam", where);
     if (ipamSection == null) {

@@ -10,7 +10,7 @@ import java.util.function.Supplier;
 
 /**
  * The store pools of one network: its default pool (the top-level ranges, under the network's
- * name) and its sub-pools ({@link SubPools}, each under {@code <network>.<name>}).
+ * name) and its sub-pools ({@link SubPools}, each under {@code <network>+<name>}).
  *
  * <ul>
  *   <li><b>ADD</b> allocates from {@link #select}: the first sub-pool (in config order) that
@@ -80,12 +80,9 @@ public record NetworkPools(Pool defaultPool, List<SubPool> subPools) {
     return null;
   }
 
-  private String network() {
-    if (defaultPool != null) {
-      return defaultPool.name();
-    }
-    String first = subPools.get(0).pool().name();
-    return first.substring(0, first.length() - subPools.get(0).name().length() - 1);
+  /** The network's name. */
+  public String network() {
+    return defaultPool != null ? defaultPool.name() : subPools.get(0).network();
   }
 
   /** Asks the supplier at most once (the node name may mean reading a file). */

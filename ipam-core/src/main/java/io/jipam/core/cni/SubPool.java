@@ -18,15 +18,38 @@ import java.util.function.Supplier;
  * thread-safe.
  *
  * @param name the sub-pool's name in the config (unique in its network)
- * @param pool the store pool: named {@code <network>.<name>}, with the sub-pool's ranges and the
+ * @param pool the store pool: named {@code <network>+<name>} ({@link #poolName}), with the sub-pool's ranges and the
  *     network's order and address policy
+ * @param index its place in the network's {@code subPools} list: an ADD takes the first that matches
+ * @param defaultPool the name of the network's default pool (its own ranges), where an ADD that no
+ *     sub-pool matches goes; null when the network has none (such an ADD fails)
  */
-public record SubPool(String name, Pool pool, List<String> namespaces, List<PodPattern> pods, List<String> nodes) {
+public record SubPool(String name, Pool pool, List<String> namespaces, List<PodPattern> pods, List<String> nodes,
+    int index, String defaultPool) {
 
   public SubPool {
+    if (name == null || pool == null || index < 0
+        || !pool.name().endsWith(Pool.SUB_POOL_SEPARATOR + name) || pool.name().length() == name.length() + 1) {
+      throw new IllegalArgumentException("sub-pool " + name + " at " + index + " cannot have store pool "
+          + (pool == null ? null : pool.name()));
+    }
     namespaces = List.copyOf(namespaces);
     pods = List.copyOf(pods);
     nodes = List.copyOf(nodes);
+  }
+
+  /**
+   * The store pool name of sub-pool {@code name} of {@code network}: {@code <network>+<name>}
+   * ({@link Pool#SUB_POOL_SEPARATOR}, which no network name holds, so that network {@code net.db}
+   * and sub-pool {@code db} of network {@code net} never share a pool).
+   */
+  public static String poolName(String network, String name) {
+    return network + Pool.SUB_POOL_SEPARATOR + name;
+  }
+
+  /** The network this sub-pool belongs to: its pool's name before the separator. */
+  public String network() {
+    return pool.name().substring(0, pool.name().length() - name.length() - 1);
   }
 
   /**

@@ -33,8 +33,10 @@ import java.util.Set;
  * ]
  * </pre>
  *
- * <p>Each entry becomes one store {@link Pool} named {@code <network>.<name>}, so every store keeps
- * a sub-pool as it keeps any pool (a file store's data dir has a folder per sub-pool); it takes the
+ * <p>Each entry becomes one store {@link Pool} named {@code <network>+<name>} ({@link
+ * SubPool#poolName}), so every store keeps a sub-pool as it keeps any pool (a file store's data dir
+ * has a folder per sub-pool); a network name cannot hold {@code +}, so no network's pool is ever a
+ * sub-pool's. It takes the
  * network's {@code order}, {@code exclude} and address policy. An ADD takes the first sub-pool
  * that matches the pod ({@link SubPool#matches}), else the network's own ranges (the default
  * pool); see {@link NetworkPools}.
@@ -94,7 +96,7 @@ public final class SubPools {
       }
       Pool pool;
       try {
-        pool = new Pool(network + "." + name, sets, order, policy);
+        pool = new Pool(SubPool.poolName(network, name), sets, order, policy);
       } catch (IpamException e) {
         throw IpamConfig.inContext(at, e);
       }
@@ -108,7 +110,7 @@ public final class SubPools {
         }
       }
       List<String> nodes = globs(entry, "nodes", at, "node");
-      out.add(new SubPool(name, pool, namespaces, pods, nodes));
+      out.add(new SubPool(name, pool, namespaces, pods, nodes, i, defaultPool == null ? null : defaultPool.name()));
     }
     checkDisjoint(out, defaultPool, where);
     return out;

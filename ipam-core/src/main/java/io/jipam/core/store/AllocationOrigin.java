@@ -17,5 +17,25 @@ public enum AllocationOrigin {
   /** The next free address in the pool's order. */
   FREE,
   /** Nothing else was free: the address that had cooled longest, before its delay ended. */
-  COOLED
+  COOLED;
+
+  /** The lower-case name stores record and jipamctl and the call log print: {@code sticky}. */
+  public String label() {
+    return name().toLowerCase(java.util.Locale.ROOT);
+  }
+
+  /**
+   * The origin a store recorded as its {@link #label()}.
+   *
+   * @throws IllegalArgumentException for an unknown label, or {@code existing}: a repeated ADD
+   *     keeps the first ADD's origin, so none is stored as existing
+   */
+  public static AllocationOrigin ofLabel(String label) {
+    for (AllocationOrigin o : values()) {
+      if (o != EXISTING && o.label().equals(label)) {
+        return o;
+      }
+    }
+    throw new IllegalArgumentException("not a recorded allocation origin: \"" + label + "\"");
+  }
 }

@@ -20,6 +20,9 @@ import java.util.Set;
  *       not do its job (I/O, unreachable, corrupt) and are always raised, never swallowed; when one
  *       is raised nothing was changed, or the change is complete and durable as far as the store
  *       promises (each store documents its durability).
+ *   <li><b>Origins kept.</b> Each allocation is stored with why it was given ({@link
+ *       Allocation#origin()}, the origin {@link #allocate} reported for it); {@link #find}, {@link
+ *       #list} and {@link #release} return it, and a repeated ADD never changes it.
  *   <li><b>Thread-safe.</b> Every implementation may be called from many threads.
  * </ul>
  */

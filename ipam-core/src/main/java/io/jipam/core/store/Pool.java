@@ -13,8 +13,9 @@ import java.util.List;
 /**
  * A named pool: the network's range sets (one address per set per attachment), the order in
  * which addresses are handed out, and what happens to an address between attachments ({@link
- * AddressPolicy}). The name is the CNI network name; it is safe as a file name and an etcd key
- * segment. Range sets never overlap.
+ * AddressPolicy}). The name is the CNI network name, or for a sub-pool {@code <network>+<sub-pool>}
+ * ({@link #isName}); it is safe as a file name, an etcd key segment and a metric label. Range sets
+ * never overlap.
  */
 public record Pool(String name, List<RangeSet> rangeSets, AllocationOrder order, AddressPolicy policy) {
 
@@ -24,7 +25,7 @@ public record Pool(String name, List<RangeSet> rangeSets, AllocationOrder order,
   }
 
   public Pool {
-    if (name == null || name.length() > 253 || !Attachment.isSafeName(name)) {
+    if (!isName(name)) {
       throw IpamException.invalidConfig("invalid network name \"%s\": it must start with a letter or"
           + " digit followed by letters, digits, '_', '.' or '-'", name);
     }
@@ -53,6 +54,24 @@ public record Pool(String name, List<RangeSet> rangeSets, AllocationOrder order,
     }
     order = order == null ? AllocationOrder.ROUND_ROBIN : order;
     policy = policy == null ? AddressPolicy.NONE : policy;
+  }
+
+  /** Separates a network's name from a sub-pool's in the sub-pool's store pool name. */
+  public static final char SUB_POOL_SEPARATOR = '+';
+
+  /**
+   * Whether {@code name} may name a pool: a CNI network name ({@link Attachment#isSafeName}, at
+   * most 253 characters), or two of them joined by {@link #SUB_POOL_SEPARATOR}, the store pool of a
+   * sub-pool. A network name never holds the separator, so a network and a sub-pool never share a
+   * pool.
+   */
+  public static boolean isName(String name) {
+    if (name == null || name.length() > 253) {
+      return false;
+    }
+    int plus = name.indexOf(SUB_POOL_SEPARATOR);
+    return plus < 0 ? Attachment.isSafeName(name)
+        : Attachment.isSafeName(name.substring(0, plus)) && Attachment.isSafeName(name.substring(plus + 1));
   }
 
   /** This pool with another address policy. */

@@ -47,14 +47,14 @@ class SubPoolsTest {
   @ParameterizedTest(name = "{0}/{1} on {2} -> {3}")
   @CsvSource({
       // namespace globs: "db-*" and "data"
-      "db-1, x, node-z, net.db",
-      "data, x, node-z, net.db",
+      "db-1, x, node-z, net+db",
+      "data, x, node-z, net+db",
       "datas, x, node-z, net",
       // overlapping rules: db-* matches both db and any-db; the first wins
-      "db-2, web-0, node-a1, net.db",
+      "db-2, web-0, node-a1, net+db",
       // pod name glob and node glob both needed (ANDed)
-      "shop, web-0, node-a1, net.web",
-      "shop, web-0, edge-1, net.web",
+      "shop, web-0, node-a1, net+web",
+      "shop, web-0, edge-1, net+web",
       "shop, web-0, edge-10, net",
       "shop, web-0, node-b, net",
       "shop, api-0, node-a1, net",
@@ -73,10 +73,10 @@ class SubPoolsTest {
   /** Table: the plugin's own node name (no jipamd): the etcd store's node, else the environment's chain. */
   @ParameterizedTest(name = "store node {0}, env {1}={2} -> {3}")
   @CsvSource({
-      "-, JIPAM_NODE_NAME, node-a1, net.web",
-      "-, NODE_NAME, edge-1, net.web",
+      "-, JIPAM_NODE_NAME, node-a1, net+web",
+      "-, NODE_NAME, edge-1, net+web",
       "-, NODE_NAME, core-1, net",
-      "edge-2, NODE_NAME, core-1, net.web",
+      "edge-2, NODE_NAME, core-1, net+web",
       "core-2, JIPAM_NODE_NAME, edge-1, net",
   })
   void localNode_storeNodeElseEnvironment_choosesTheSubPool(String storeNode, String variable, String value,
@@ -99,7 +99,7 @@ class SubPoolsTest {
     assertEquals(ErrorCode.INVALID_CONFIG, e.code());
     assertEquals("no sub-pool of network \"net\" matches pod \"shop/api-0\" on node \"n1\", and the network has"
         + " no ranges of its own to fall back on", e.getMessage());
-    assertEquals("net.db", pools.select(new PodRef("db-1", "x"), () -> null).name());
+    assertEquals("net+db", pools.select(new PodRef("db-1", "x"), () -> null).name());
   }
 
   @Test
@@ -117,11 +117,11 @@ class SubPoolsTest {
         + "'exclude':['198.18.1.2'],'ranges':[[{'subnet':'198.18.0.0/28'}]],'subPools':"
         + "[{'name':'db','ranges':[[{'subnet':'198.18.1.0/28'}],[{'subnet':'198.18.9.0/28'}]]}]}}").replace('\'', '"'));
     Pool sub = c.ipam().subPools().get(0).pool();
-    assertEquals("net.db", sub.name());
+    assertEquals("net+db", sub.name());
     assertEquals(2, sub.rangeSets().size());
     assertEquals(c.ipam().pool().order(), sub.order());
     assertTrue(sub.rangeSets().get(0).ranges().get(0).isReserved(io.jipam.core.net.IpAddress.parse("198.18.1.2")));
-    assertEquals(List.of("net", "net.db"), c.ipam().pools().all().stream().map(Pool::name).toList());
+    assertEquals(List.of("net", "net+db"), c.ipam().pools().all().stream().map(Pool::name).toList());
   }
 
   /** Table: a bad sub-pool list -> its CNI code 7 message. */
@@ -159,6 +159,47 @@ class SubPoolsTest {
     assertEquals(ErrorCode.INVALID_CONFIG, e.code(), e.getMessage());
     assertEquals(7, e.code().cniCode());
     assertEquals(message, e.getMessage());
+  }
+
+  /** Table: an unknown key inside {@code sticky} -> code 7 naming the key, escaped. */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource(delimiter = '|', value = {
+      "{'pods':['db/*'],'hold':60} | ipam.sticky: unknown key \"hold\"; sticky has pods, holdSeconds and maxHeldPercent",
+      "{'pods':['db/*'],'maxHeld\\u001b[2J':5} | ipam.sticky: unknown key \"maxHeld\\x1b[2J\"; sticky has pods,"
+          + " holdSeconds and maxHeldPercent",
+  })
+  void parse_unknownStickyKey_isCode7NamingTheKey(String sticky, String message) {
+    String json = ("{'cniVersion':'1.1.0','name':'net','ipam':{'type':'jipam','ranges':[[{'subnet':'198.18.0.0/28'}]],"
+        + "'sticky':" + sticky + "}}").replace('\'', '"');
+    IpamException e = assertThrows(IpamException.class, () -> config(json));
+    assertEquals(7, e.code().cniCode(), e.getMessage());
+    assertEquals(message, e.getMessage());
+  }
+
+  /**
+   * Network {@code net.db} and sub-pool {@code db} of network {@code net} are different pools: an
+   * ADD to each lands in its own pool of one store, and a network name holding the separator is
+   * refused.
+   */
+  @Test
+  void add_networkNamedLikeASubPool_neverSharesItsPool() {
+    String withSub = conf(false, "[{'name':'db','ranges':[[{'subnet':'198.18.1.0/28'}]]}]");
+    String dotted = "{\"cniVersion\":\"1.1.0\",\"name\":\"net.db\",\"ipam\":{\"type\":\"jipam\","
+        + "\"ranges\":[[{\"subnet\":\"198.18.2.0/28\"}]]}}";
+    Pool sub = config(withSub).ipam().subPools().get(0).pool();
+    Pool network = config(dotted).ipam().pool();
+    assertEquals("net+db", sub.name());
+    assertEquals("net.db", network.name());
+    run(env("ADD", "c1", "db-1", "a"), withSub, "n1");
+    run(env("ADD", "c2", "db-1", "b"), dotted, "n1");
+    assertEquals(List.of(new Attachment("c1", "eth0")), store.list(sub).stream().map(Allocation::attachment).toList());
+    assertEquals(List.of(new Attachment("c2", "eth0")), store.list(network).stream().map(Allocation::attachment).toList());
+    IpamException e = assertThrows(IpamException.class, () -> config(dotted.replace("net.db", "net+db")));
+    assertEquals(ErrorCode.INVALID_CONFIG, e.code());
+    assertEquals("invalid network name \"net+db\": it must start with a letter or digit followed by letters, digits,"
+        + " '_', '.' or '-'", e.getMessage());
+    assertEquals("net", config(withSub).ipam().pools().network());
+    assertEquals("net", config(withSub).ipam().subPools().get(0).network());
   }
 
   // ---- the CNI commands across sub-pools ----

@@ -365,6 +365,66 @@ public abstract class IpamStoreClaimsContractTest {
     assertEquals(List.of(2L), usage.free(), "5 - 1 allocated - 1 held - 1 reserved; the cooling one counts");
   }
 
+  // ---------------------------------------------------------------- origins kept
+
+  /** The origin {@code find} and {@code list} return for the attachment's one address. */
+  private AllocationOrigin storedOrigin(Pool pool, String id, IpAddress address) {
+    List<Allocation> found = store.find(pool, att(id));
+    assertEquals(List.of(address), found.stream().map(Allocation::address).toList(), id);
+    List<Allocation> listed = store.list(pool).stream().filter(a -> a.address().equals(address)).toList();
+    assertEquals(found, listed, id + ": list agrees with find");
+    return found.get(0).origin();
+  }
+
+  @Test
+  void find_afterEachKindOfAdd_returnsTheOriginTheAddReported() {
+    Pool pool = pool("origins", AllocationOrder.LOWEST_FREE, sticky(100, 0));
+    assertInstanceOf(ReserveOutcome.Reserved.class, claims.reserve(pool, ip("198.18.0.6"), DB1, false));
+    Map<String, AllocationOutcome.Allocated> adds = new java.util.LinkedHashMap<>();
+    adds.put("free", add(pool, "free", OTHER));
+    adds.put("requested", add(pool, "requested", OTHER, ip("198.18.0.5")));
+    adds.put("reserved", add(pool, "reserved", DB1));
+    add(pool, "old", DB0);
+    del(pool, "old");
+    adds.put("sticky", add(pool, "sticky", DB0));
+    Map<String, AllocationOrigin> expected = Map.of("free", AllocationOrigin.FREE, "requested",
+        AllocationOrigin.REQUESTED, "reserved", AllocationOrigin.RESERVED, "sticky", AllocationOrigin.STICKY);
+    adds.forEach((id, got) -> {
+      assertEquals(List.of(expected.get(id)), got.origins(), id);
+      assertEquals(expected.get(id), got.allocations().get(0).origin(), id + ": the allocation ADD returned");
+      assertEquals(expected.get(id), storedOrigin(pool, id, got.allocations().get(0).address()), id);
+    });
+    Pool cool = TestPools.pool("origincool", AllocationOrder.ROUND_ROBIN, "198.18.0.0/30").withPolicy(delay(600));
+    addOne(cool, "gone", OTHER);
+    del(cool, "gone");
+    AllocationOutcome.Allocated cooled = add(cool, "cooled", OTHER);
+    assertEquals(List.of(AllocationOrigin.COOLED), cooled.origins());
+    assertEquals(AllocationOrigin.COOLED, storedOrigin(cool, "cooled", cooled.allocations().get(0).address()));
+    List<Allocation> released = store.release(cool, att("cooled"));
+    assertEquals(List.of(AllocationOrigin.COOLED), released.stream().map(Allocation::origin).toList(),
+        "release returns what was stored");
+  }
+
+  @Test
+  void allocate_repeatedAdd_keepsTheFirstAddsOrigin() {
+    Pool pool = pool("originagain", AllocationOrder.ROUND_ROBIN, sticky(100, 0));
+    IpAddress first = addOne(pool, "c1", DB0);
+    del(pool, "c1");
+    AllocationOutcome.Allocated sticky = add(pool, "c2", DB0);
+    assertEquals(first, sticky.allocations().get(0).address());
+    for (int i = 0; i < 2; i++) {
+      AllocationOutcome.Allocated again = add(pool, "c2", DB0);
+      assertTrue(again.existing());
+      assertEquals(List.of(AllocationOrigin.EXISTING), again.origins(), "the repeated ADD reports EXISTING");
+      assertEquals(sticky.allocations(), again.allocations(), "and returns the allocation as first recorded");
+      assertEquals(AllocationOrigin.STICKY, storedOrigin(pool, "c2", first), "repeat " + i);
+    }
+    AllocationOutcome.Allocated requestedAgain = add(pool, "c2", DB0, first);
+    assertEquals(AllocationOrigin.STICKY, requestedAgain.allocations().get(0).origin(),
+        "asking again for the held address does not make it REQUESTED");
+    assertEquals(AllocationOrigin.STICKY, storedOrigin(pool, "c2", first));
+  }
+
   // ---------------------------------------------------------------- a tight pool with churn
 
   @Test

@@ -218,6 +218,7 @@ public final class CniEndpoint {
       for (Pool pool : networkPools) {
         pools.check(pool); // a network's sub-pools are pools of their own, each defined once
       }
+      pools.defined(config.ipam().pools()); // the selectors, for ListPools and the metrics
       CniHandler.Done done = CniHandler.run(cni, config, store, node);
       if (command == CniCommand.ADD) {
         pools.allocatedFrom(done.pool());

@@ -114,10 +114,10 @@ public final class IpamEndpoint {
     unary(server, IpamGrpcService.List, this::list);
     unary(server, IpamGrpcService.RetainOnly, this::retainOnly);
     unary(server, IpamGrpcService.Usage, this::usage);
-    unary(server, IpamGrpcService.ListPools, (s, r) -> listPools(s.store()));
+    unary(server, IpamGrpcService.ListPools, (s, r) -> listPools(s.store(), r.getDefinitionsOnly()));
     unary(server, IpamGrpcService.Audit, (s, r) -> io.jipam.api.v1.AuditResponse.newBuilder()
         .addAllFindings(ReadCalls.audit(s.store(), pool(r.getPool()))).build());
-    unary(server, IpamGrpcService.ReclaimNode, (s, r) -> ReclaimCalls.reclaimNode(s.store(), r));
+    unary(server, IpamGrpcService.ReclaimNode, (s, r) -> ReclaimCalls.reclaimNode(s.store(), r, pools.all()));
     unary(server, IpamGrpcService.LiftFence, (s, r) -> ReclaimCalls.liftFence(s.store(), r.getNode()));
     unary(server, IpamGrpcService.Reserve, (s, r) -> ClaimCalls.reserve(s.store(), pool(r.getPool()), r));
     unary(server, IpamGrpcService.Unreserve, (s, r) -> ClaimCalls.unreserve(s.store(), pool(r.getPool()), r));
@@ -249,8 +249,12 @@ public final class IpamEndpoint {
     return ReadCalls.usage(s.store(), pool(r.getPool()));
   }
 
-  /** The pools served since start and, for a store that defines pools (etcd), those it holds. */
-  private ListPoolsResponse listPools(IpamStore store) {
+  /**
+   * The pools served since start and, for a store that defines pools (etcd), those it holds; each
+   * sub-pool with its network and selectors; {@code definitionsOnly}: without usage (no store read
+   * but the etcd store's definitions).
+   */
+  private ListPoolsResponse listPools(IpamStore store, boolean definitionsOnly) {
     java.util.TreeMap<String, Pool> all = new java.util.TreeMap<>();
     for (Pool pool : ReadCalls.definedPools(store)) {
       all.put(pool.name(), pool);
@@ -260,7 +264,14 @@ public final class IpamEndpoint {
     }
     ListPoolsResponse.Builder out = ListPoolsResponse.newBuilder();
     for (Pool pool : all.values()) {
-      out.addPools(WireMapping.poolInfo(PoolStatus.read(store, pool)));
+      io.jipam.api.v1.PoolInfo.Builder info = definitionsOnly
+          ? io.jipam.api.v1.PoolInfo.newBuilder().setPool(WireMapping.pool(pool))
+          : WireMapping.poolInfo(PoolStatus.read(store, pool)).toBuilder();
+      io.jipam.core.cni.SubPool sub = pools.subPool(pool.name());
+      if (sub != null) {
+        info.setSubPool(WireMapping.subPool(sub));
+      }
+      out.addPools(info);
     }
     return out.build();
   }

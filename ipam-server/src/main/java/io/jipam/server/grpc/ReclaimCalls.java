@@ -19,13 +19,14 @@ import io.jipam.api.v1.ReclaimNodeResponse;
 final class ReclaimCalls {
   private ReclaimCalls() {}
 
-  static ReclaimNodeResponse reclaimNode(IpamStore store, ReclaimNodeRequest r) {
+  /** With the address rules of {@code known}, the pools this jipamd serves ({@link ReclaimPolicy#rules}). */
+  static ReclaimNodeResponse reclaimNode(IpamStore store, ReclaimNodeRequest r, java.util.Collection<io.jipam.core.store.Pool> known) {
     if (r.getNode().isEmpty()) {
       throw IpamException.invalidConfig("ReclaimNode needs a node name");
     }
     NodeName.require(r.getNode(), "ReclaimNode", ErrorCode.INVALID_CONFIG);
     NodeReclaim reclaim = reclaim(store, "ReclaimNode");
-    ReclaimPolicy policy = WireMapping.policy(r);
+    ReclaimPolicy policy = WireMapping.policy(r).withRules(known);
     return r.getDryRun() ? WireMapping.preview(reclaim.previewReclaim(r.getNode(), policy), policy)
         : WireMapping.report(reclaim.reclaimNode(r.getNode(), policy));
   }

@@ -67,6 +67,9 @@ import java.util.function.LongSupplier;
  *   <tr><td>{@code jipamd_hold_refusals_total}</td><td>pool</td><td>releases of a sticky pod that made no
  *       hold because the range set's bound ({@code sticky.maxHeldPercent}) was reached, counted where
  *       this jipamd's store decided ({@link ClaimEvents}); present once a pool has had one</td></tr>
+ *   <tr><td>the pools' address rules and sub-pools</td><td>pool, ...</td><td>{@link RuleGauges}: {@code
+ *       jipamd_pool_reuse_delay_seconds}, {@code jipamd_pool_hold_seconds}, {@code
+ *       jipamd_pool_hold_bound_percent}, {@code jipamd_pool_sticky_info}, {@code jipamd_subpool_info}</td></tr>
  *   <tr><td>{@code jipamd_etcd_db_size_bytes}</td><td></td><td>etcd store only: etcd's database
  *       size as its first endpoint reports it (one status request per scrape); -1 when unknown</td></tr>
  * </table>
@@ -115,6 +118,7 @@ public final class Metrics {
   private final ConcurrentHashMap<String, Counter> allocations = new ConcurrentHashMap<>();
   private final MultiGauge claims = MultiGauge.builder("jipamd.pool.claims")
       .description("claimed addresses per pool, by kind (hold, reservation, cooling)").register(registry);
+  private final RuleGauges rules = new RuleGauges(registry);
 
   /**
    * With a store that group-commits (the etcd store, {@link CommitCounters}), records the size of
@@ -175,6 +179,13 @@ public final class Metrics {
    * loop) and returns the exposition text.
    */
   public String scrape(Collection<Pool> pools, IpamStore store) {
+    return scrape(pools, name -> null, store);
+  }
+
+  /** As {@link #scrape(Collection, IpamStore)}, {@code subPool} naming each pool's sub-pool (null: none) for {@code jipamd_subpool_info}. */
+  public String scrape(Collection<Pool> pools, java.util.function.Function<String, io.jipam.core.cni.SubPool> subPool,
+      IpamStore store) {
+    rules.set(pools, subPool);
     List<MultiGauge.Row<?>> rows = new ArrayList<>();
     List<MultiGauge.Row<?>> nodeRows = new ArrayList<>();
     List<MultiGauge.Row<?>> blockRows = new ArrayList<>();

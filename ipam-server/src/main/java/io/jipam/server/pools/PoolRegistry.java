@@ -3,6 +3,8 @@ package io.jipam.server.pools;
 import io.jipam.api.WireMapping;
 import io.jipam.core.IoMessages;
 import io.jipam.core.IpamException;
+import io.jipam.core.cni.NetworkPools;
+import io.jipam.core.cni.SubPool;
 import io.jipam.core.store.AddressPolicy;
 import io.jipam.core.store.Pool;
 import io.jipam.api.v1.ListPoolsResponse;
@@ -34,6 +36,12 @@ import java.util.concurrent.ConcurrentHashMap;
  * before a restart, and the file follows at its next allocation. An unreadable file is named in
  * the log and ignored (requests define the pools again).
  *
+ * <p>It also knows the sub-pools ({@code ipam.subPools}) of the networks CNI calls on jipamd's
+ * socket named, with their selectors ({@link #defined}, {@link #subPool}), for ListPools and the
+ * metrics; gRPC requests carry store pools only, so a sub-pool only ever named by gRPC (a node
+ * jipamd's remote store, the plugin's direct etcd) is shown as a plain pool. A file registry keeps a
+ * sub-pool's selectors beside its pool's definition.
+ *
  * <p>Thread-safe. Bounded by the number of networks, which operators define.
  */
 public final class PoolRegistry {
@@ -48,10 +56,18 @@ public final class PoolRegistry {
   private final ConcurrentHashMap<io.jipam.api.v1.Pool, Pool> decoded = new ConcurrentHashMap<>();
   /** Definitions read from {@link #file} at start and not yet named by a request. */
   private final ConcurrentHashMap<String, Pool> provisional = new ConcurrentHashMap<>();
+  /**
+   * The sub-pools of the networks CNI calls named ({@link #defined}), by store pool name: the
+   * selectors of the last call's config (they may change without the pool's definition changing);
+   * kept in {@link #file} beside their pools' definitions.
+   */
+  private final ConcurrentHashMap<String, SubPool> subPools = new ConcurrentHashMap<>();
   /** Where definitions are kept, or null. */
   private final Path file;
   /** What {@link #file} holds: the pools allocated from, with the definition of the last allocation. */
   private final Map<String, Pool> persisted = new TreeMap<>();
+  /** And the sub-pools among them, as of their last allocation; under {@link #persisted}'s lock. */
+  private final Map<String, SubPool> persistedSubPools = new TreeMap<>();
 
   /** Definitions for this process only. */
   public PoolRegistry() {
@@ -71,10 +87,17 @@ public final class PoolRegistry {
           Pool pool = WireMapping.pool(info.getPool());
           r.provisional.put(pool.name(), pool);
           r.persisted.put(pool.name(), pool);
+          SubPool sub = WireMapping.subPool(info);
+          if (sub != null) {
+            r.subPools.put(pool.name(), sub);
+            r.persistedSubPools.put(pool.name(), sub);
+          }
         }
       } catch (IOException | RuntimeException e) {
         r.provisional.clear();
         r.persisted.clear();
+        r.subPools.clear();
+        r.persistedSubPools.clear();
         log.info("cannot read the pool definitions in " + file + " (" + IoMessages.describe(e)
             + "): each pool is known again from the first call naming it");
       }
@@ -112,6 +135,30 @@ public final class PoolRegistry {
     return pool;
   }
 
+  /**
+   * Records the sub-pools of a network a CNI call named (its pools {@link #check}ed already): each
+   * one's selectors replace those known before, and a sub-pool the network no longer has is
+   * forgotten. Writes nothing: a registry kept in a file writes a sub-pool's selectors with its
+   * pool's definition at the next allocation from it ({@link #allocatedFrom}).
+   */
+  public void defined(NetworkPools network) {
+    if (network.subPools().isEmpty() && subPools.isEmpty()) {
+      return; // the common case: no sub-pools anywhere, nothing to do on the call's path
+    }
+    java.util.Set<String> now = new java.util.HashSet<>();
+    for (SubPool sub : network.subPools()) {
+      now.add(sub.pool().name());
+      subPools.put(sub.pool().name(), sub);
+    }
+    String name = network.network();
+    subPools.values().removeIf(s -> s.network().equals(name) && !now.contains(s.pool().name()));
+  }
+
+  /** The sub-pool whose store pool is {@code poolName}, as the last CNI call naming its network defined it; or null. */
+  public SubPool subPool(String poolName) {
+    return subPools.get(poolName);
+  }
+
   /** A pool's address policy for messages: empty for none. */
   private static String policy(Pool pool) {
     AddressPolicy p = pool.policy();
@@ -140,10 +187,16 @@ public final class PoolRegistry {
       return;
     }
     synchronized (persisted) {
-      if (pool.equals(persisted.get(pool.name()))) {
+      SubPool sub = subPools.get(pool.name());
+      if (pool.equals(persisted.get(pool.name())) && java.util.Objects.equals(sub, persistedSubPools.get(pool.name()))) {
         return;
       }
       persisted.put(pool.name(), pool);
+      if (sub == null) {
+        persistedSubPools.remove(pool.name());
+      } else {
+        persistedSubPools.put(pool.name(), sub);
+      }
       save();
     }
   }
@@ -152,7 +205,12 @@ public final class PoolRegistry {
   private void save() {
     ListPoolsResponse.Builder out = ListPoolsResponse.newBuilder();
     for (Pool pool : persisted.values()) {
-      out.addPools(PoolInfo.newBuilder().setPool(WireMapping.pool(pool)));
+      PoolInfo.Builder info = PoolInfo.newBuilder().setPool(WireMapping.pool(pool));
+      SubPool sub = persistedSubPools.get(pool.name());
+      if (sub != null) {
+        info.setSubPool(WireMapping.subPool(sub));
+      }
+      out.addPools(info);
     }
     Path temp = file.resolveSibling(file.getFileName() + ".tmp");
     try {

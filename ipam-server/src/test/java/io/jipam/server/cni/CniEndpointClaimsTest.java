@@ -56,7 +56,7 @@ class CniEndpointClaimsTest {
   /** The scrape's samples of one metric, by their label text. */
   Map<String, Double> samples(String name) {
     Map<String, Double> out = new TreeMap<>();
-    for (String line : metrics.scrape(pools.all(), store).lines().toList()) {
+    for (String line : metrics.scrape(pools.all(), pools::subPool, store).lines().toList()) {
       if (line.startsWith(name + "{")) {
         int space = line.lastIndexOf(' ');
         out.put(line.substring(name.length(), space), Double.parseDouble(line.substring(space + 1)));
@@ -81,7 +81,7 @@ class CniEndpointClaimsTest {
         "{kind=\"cooling\",pool=\"metricsnet\"}", claims.get("{kind=\"cooling\",pool=\"metricsnet\"}"),
         "{kind=\"hold\",pool=\"metricsnet\"}", claims.get("{kind=\"hold\",pool=\"metricsnet\"}"),
         "{kind=\"reservation\",pool=\"metricsnet\"}", claims.get("{kind=\"reservation\",pool=\"metricsnet\"}")));
-    assertEquals(0.0, claims.get("{kind=\"hold\",pool=\"metricsnet.web\"}"), "the sub-pool is a pool of its own");
+    assertEquals(0.0, claims.get("{kind=\"hold\",pool=\"metricsnet+web\"}"), "the sub-pool is a pool of its own");
     assertEquals(1.0, samples("jipamd_hold_refusals_total").get("{pool=\"metricsnet\"}"));
     assertEquals(Map.of("{origin=\"free\",pool=\"metricsnet\"}", 2.0, "{origin=\"sticky\",pool=\"metricsnet\"}", 1.0),
         samples("jipamd_allocations_total"));
@@ -101,13 +101,41 @@ class CniEndpointClaimsTest {
 
   @Test
   void add_subPoolByNamespaceAndNode_onlyOnAMatchingNode() {
-    assertEquals("ADD pool=metricsnet.web attachment=w1/eth0 origin=free outcome=ok",
+    assertEquals("ADD pool=metricsnet+web attachment=w1/eth0 origin=free outcome=ok",
         call(endpoint("edge-7"), "ADD", "w1", "web/w-0").summary());
     assertEquals("ADD pool=metricsnet attachment=w2/eth0 origin=free outcome=ok",
         call(endpoint("core-1"), "ADD", "w2", "web/w-1").summary());
-    assertEquals(List.of("metricsnet", "metricsnet.web"), pools.all().stream().map(p -> p.name()).toList());
+    assertEquals(List.of("metricsnet", "metricsnet+web"), pools.all().stream().map(p -> p.name()).toList());
     // DEL from any node releases in whichever pool holds it
     call(endpoint("core-1"), "DEL", "w1", "web/w-0");
     assertEquals(0, store.list(pools.all().get(1)).size());
+  }
+
+  /**
+   * The rules of each pool as gauges: the sticky pool's hold, bound and patterns, every pool's reuse
+   * delay, and the sub-pool's network and selectors once a CNI call named its network; a
+   * selector with a quote, a backslash and a line break stays one escaped label value.
+   */
+  @Test
+  void scrape_afterACniCall_rulesAndSubPoolSelectorsAsGauges() {
+    call(endpoint("node-1"), "ADD", "c1", "db/db-0");
+    assertEquals(Map.of("{pool=\"metricsnet\"}", 600.0, "{pool=\"metricsnet+web\"}", 600.0),
+        samples("jipamd_pool_hold_seconds"));
+    assertEquals(Map.of("{pool=\"metricsnet\"}", 20.0, "{pool=\"metricsnet+web\"}", 20.0),
+        samples("jipamd_pool_hold_bound_percent"));
+    assertEquals(Map.of("{pool=\"metricsnet\"}", 60.0, "{pool=\"metricsnet+web\"}", 60.0),
+        samples("jipamd_pool_reuse_delay_seconds"));
+    assertEquals(Map.of("{pods=\"db/*\",pool=\"metricsnet\"}", 1.0, "{pods=\"db/*\",pool=\"metricsnet+web\"}", 1.0),
+        samples("jipamd_pool_sticky_info"));
+    assertEquals(Map.of("{default_pool=\"metricsnet\",index=\"0\",namespaces=\"web\",network=\"metricsnet\","
+        + "nodes=\"edge-*\",pods=\"\",pool=\"metricsnet+web\"}", 1.0), samples("jipamd_subpool_info"));
+
+    io.jipam.core.cni.SubPool known = pools.subPool("metricsnet+web");
+    io.jipam.core.cni.SubPool hostile = new io.jipam.core.cni.SubPool(known.name(), known.pool(),
+        List.of("a\"b\\c\nd"), List.of(), List.of(), 0, null);
+    String text = metrics.scrape(pools.all(), name -> name.equals("metricsnet+web") ? hostile : null, store);
+    List<String> lines = text.lines().filter(l -> l.startsWith("jipamd_subpool_info{")).toList();
+    assertEquals(List.of("jipamd_subpool_info{default_pool=\"\",index=\"0\",namespaces=\"a\\\"b\\\\\\\\c\\\\x0ad\","
+        + "network=\"metricsnet\",nodes=\"\",pods=\"\",pool=\"metricsnet+web\"} 1"), lines, text);
   }
 }

@@ -41,7 +41,7 @@ final class InMemoryStore implements IpamStore, Claims, LocalCalls {
     if (state == null || !state.pool().equals(pool)) {
       PoolState fresh = new PoolState(pool, clock);
       if (state != null) {
-        state.allocations().forEach(a -> fresh.load(a.address(), a.attachment(), a.pod()));
+        state.allocations().forEach(a -> fresh.load(a.address(), a.attachment(), a.pod(), a.origin()));
         state.storedClaims().forEach(fresh::loadClaim);
       }
       pools.put(pool.name(), fresh);

@@ -122,6 +122,11 @@ public final class PoolState {
    * another attachment already holds the address.
    */
   public boolean load(IpAddress address, Attachment attachment, PodRef pod) {
+    return load(address, attachment, pod, null);
+  }
+
+  /** {@link #load(IpAddress, Attachment, PodRef)} with the origin recorded (null: not recorded). */
+  public boolean load(IpAddress address, Attachment attachment, PodRef pod, AllocationOrigin origin) {
     Allocation held = byAddress.get(address);
     if (held != null) {
       return held.attachment().equals(attachment);
@@ -130,7 +135,7 @@ public final class PoolState {
     if (set >= 0) {
       allocators[set].mark(address);
     }
-    index(new Allocation(address, set, attachment, pod));
+    index(new Allocation(address, set, attachment, pod, origin));
     return true;
   }
 
@@ -196,7 +201,7 @@ public final class PoolState {
         if (next == null) {
           return new AllocationOutcome.Exhausted(set);
         }
-        chosen[set] = new Allocation(next, set, request.attachment(), request.pod());
+        chosen[set] = new Allocation(next, set, request.attachment(), request.pod(), origin);
         origins[set] = origin;
       }
       isNew[set] = held[set] == null;

@@ -4,6 +4,7 @@ import io.jipam.core.net.IpAddress;
 import io.jipam.core.net.IpRange;
 import io.jipam.core.net.RangeSet;
 import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOrigin;
 import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
@@ -39,8 +40,9 @@ public final class RequestedAddresses {
    * Checks every requested address of an attachment that may already hold some.
    *
    * @param held per range set, the allocation the attachment holds, or null
-   * @param fresh out: per range set, the new allocation of each requested address not held yet
-   *     (entries of other sets are left alone); meaningful only when this returns null
+   * @param fresh out: per range set, the new allocation of each requested address not held yet,
+   *     with origin {@link AllocationOrigin#REQUESTED} (entries of other sets are left alone);
+   *     meaningful only when this returns null
    * @return null when every requested address is acceptable, else the refusal of the first that
    *     is not
    */
@@ -74,7 +76,7 @@ public final class RequestedAddresses {
       if (holder != null) {
         return new AllocationOutcome.Taken(wanted, holder);
       }
-      fresh[set] = new Allocation(wanted, set, request.attachment(), request.pod());
+      fresh[set] = new Allocation(wanted, set, request.attachment(), request.pod(), AllocationOrigin.REQUESTED);
     }
     return null;
   }
