@@ -8,8 +8,9 @@
 #     jipam.d/<version>-<hash>/   one version, never changed once installed:
 #       runtime/                  a Java runtime made by jlink with only the modules the jars use
 #       lib/                      the jars of dist/lib (and its sub-folders, e.g. etcd/), jvm.sh,
-#                                 a jvm.env naming runtime/ and the cache relative to lib/, and
-#                                 jipam.aot: the AOT cache trained with runtime/ on this class path
+#                                 a jvm.env naming runtime/ and the caches relative to lib/,
+#                                 jipam.aot: the AOT cache trained with runtime/ on this class path,
+#                                 and server/jipamd.aot: jipamd's, trained with runtime/ on server/
 #       bin/                      dist/bin's programs: jipam (the shim), jipam-jvm (the JVM
 #                                 plugin's launcher), jipam-install, ...
 #       BUILD                     version, content hash, Java version, modules
@@ -60,12 +61,13 @@ stage=$work/stage
 tmpv=$stage/jipam.d/building
 mkdir -p "$tmpv/bin" "$tmpv/lib"
 
-# jars and launchers: everything dist has, but the dev tree's JVM choice, its cache and trainer,
+# jars and launchers: everything dist has, but the dev tree's JVM choice, its caches and trainer,
 # and the benchmark harness (lib/bench, bin/jipam-bench: a developer's tool, not a node's; the
 # bench module may be writing them while this runs, as the build runs modules side by side)
 for f in "$dist"/lib/*; do
   case ${f##*/} in jvm.env|jipam.aot|jipam.jsa|bench) ;; *) cp -a "$f" "$tmpv/lib/" ;; esac
 done
+rm -f "$tmpv/lib/server/jipamd.aot" "$tmpv/lib/server/jipamd.aot.tmp"
 for f in "$dist"/bin/*; do
   case ${f##*/} in jipam-train-cache|jipam-bench) ;; *) cp -p "$f" "$tmpv/bin/" ;; esac
 done
@@ -113,6 +115,16 @@ if ! "$JIPAM_JAVA_BIN" $base "-XX:AOTCacheOutput=$lib/jipam.aot" -cp "$JIPAM_CLA
   fail "training the AOT cache failed"
 fi
 [ -s "$lib/jipam.aot" ] || fail "training wrote no $lib/jipam.aot"
+# jipamd's, with bin/jipamd's flags (as jipam-train-cache trains the dev tree's)
+scp=
+for jar in "$lib"/server/*.jar; do scp="$scp${scp:+:}$jar"; done
+if ! "$JIPAM_JAVA_BIN" -Xlog:disable -Xlog:all=warning:stderr -Xmx192m -XX:MaxDirectMemorySize=96m \
+    --sun-misc-unsafe-memory-access=allow "-XX:AOTCacheOutput=$lib/server/jipamd.aot" -cp "$scp" \
+    io.jipam.server.TrainingRun >/dev/null 2>"$log"; then
+  cat "$log" >&2
+  fail "training jipamd's AOT cache failed"
+fi
+[ -s "$lib/server/jipamd.aot" ] || fail "training wrote no $lib/server/jipamd.aot"
 
 out=$dist/jipam-$version-linux-amd64.tar.gz
 rm -f "$dist"/jipam-*-linux-amd64.tar.gz

@@ -210,8 +210,7 @@ final class PoolDir {
     if (addressFile(address).toFile().exists()) {
       return false; // cheap answer for a taken address; link(2) below is the one that counts
     }
-    Files.deleteIfExists(addressTemp);
-    writeNew(addressTemp, content);
+    writeTemp(addressTemp, content);
     try {
       Files.createLink(addressFile(address), addressTemp);
       return true;
@@ -306,8 +305,7 @@ final class PoolDir {
    * (temp + rename): no reader, host-local included, ever sees the address without a file.
    */
   void replaceAddressFile(IpAddress address, byte[] content) throws IOException {
-    Files.deleteIfExists(addressTemp);
-    writeNew(addressTemp, content);
+    writeTemp(addressTemp, content);
     Files.move(addressTemp, addressFile(address), StandardCopyOption.REPLACE_EXISTING,
         StandardCopyOption.ATOMIC_MOVE);
   }
@@ -340,8 +338,7 @@ final class PoolDir {
 
   /** Replaces {@code last_reserved_ip.<set>} atomically (temp + rename); no newline, like host-local. */
   void writeCursor(int set, IpAddress lastReserved) throws IOException {
-    Files.deleteIfExists(cursorTemp);
-    writeNew(cursorTemp, lastReserved.toString().getBytes(StandardCharsets.UTF_8));
+    writeTemp(cursorTemp, lastReserved.toString().getBytes(StandardCharsets.UTF_8));
     Files.move(cursorTemp, dir.resolve(CURSOR_PREFIX + set), StandardCopyOption.REPLACE_EXISTING,
         StandardCopyOption.ATOMIC_MOVE);
   }
@@ -365,6 +362,21 @@ final class PoolDir {
       if (forcer != null) {
         forcer.force(path, ch, false);
       }
+    }
+  }
+
+  /**
+   * Writes a temp file as {@link #writeNew}, deleting first what a crash left under its name (a
+   * file, or whatever else: it is unlinked, never followed). The name is tried first and deleted
+   * only when taken: a temp file is normally gone (renamed or deleted by the call that wrote it),
+   * and asking first would cost every write a failed lookup and the exception the JDK makes of it.
+   */
+  void writeTemp(Path temp, byte[] bytes) throws IOException {
+    try {
+      writeNew(temp, bytes);
+    } catch (FileAlreadyExistsException leftover) {
+      Files.delete(temp);
+      writeNew(temp, bytes);
     }
   }
 

@@ -160,8 +160,7 @@ final class Stamp {
 
   /** Replaces the stamp file (temp + rename, outside both watched directories). */
   static void write(PoolDir d, Stamp stamp) throws IOException {
-    Files.deleteIfExists(d.stampTemp);
-    d.writeNew(d.stampTemp, (stamp.text() + "\n").getBytes(StandardCharsets.UTF_8));
+    d.writeTemp(d.stampTemp, (stamp.text() + "\n").getBytes(StandardCharsets.UTF_8));
     Files.move(d.stampTemp, d.stampFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
   }
 

@@ -13,6 +13,7 @@ import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
 import io.jipam.core.store.capability.Claims;
+import io.jipam.core.store.capability.LocalCalls;
 import io.jipam.core.store.spi.PoolState;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -25,6 +26,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -143,6 +145,21 @@ final class WriteThroughStore implements IpamStore, FileClaims {
   public void close() {
     cache.clear();
   }
+
+  /**
+   * Also {@link LocalCalls} when it does not fsync: a call is then file system calls on the local
+   * data dir and the pool's lock (held by one call or batch at a time, here or in a plugin in
+   * direct mode). With fsync a call waits for the disk, which can take long: not offered.
+   */
+  @Override
+  public <T> Optional<T> capability(Class<T> ability) {
+    if (ability == LocalCalls.class) {
+      return fsync ? Optional.empty() : Optional.of(ability.cast(LOCAL));
+    }
+    return IpamStore.super.capability(ability);
+  }
+
+  private static final LocalCalls LOCAL = new LocalCalls() {};
 
   // ---------------------------------------------------------------- Claims (FileClaims)
 

@@ -219,6 +219,44 @@ class HostLocalStoreFilesTest {
     assertFalse(Files.exists(netDir.resolve(".jipam-cursor")));
   }
 
+  /**
+   * A temp file a crash left under the name a call writes its next one to (a file, a symlink out of
+   * the data dir, a dangling symlink): the call removes it, never writes through it, and succeeds,
+   * on this store and on the write-through store (which reads no directory while its stamp holds).
+   */
+  @Test
+  void allocate_tempNameTakenByLeftover_leftoverRemovedNothingFollowed() throws Exception {
+    Path outside = Files.writeString(root.resolve("outside"), "untouched");
+    allocated("c0");
+    List<Path> temps = List.of(dataDir.resolve(".jipam/net/stamp.tmp"), netDir.resolve(".jipam-cursor"),
+        netDir.resolve(".jipam-addr"));
+    int n = 0;
+    try (IpamStore writeThrough = HostLocalStores.openWriteThrough(dataDir, FileSync.NONE)) {
+      for (IpamStore s : List.of(store, writeThrough)) {
+        for (String kind : List.of("file", "symlink", "dangling")) {
+          for (Path temp : temps) {
+            switch (kind) {
+              case "file" -> Files.writeString(temp, "left by a crash");
+              case "symlink" -> Files.createSymbolicLink(temp, outside);
+              default -> Files.createSymbolicLink(temp, root.resolve("nowhere"));
+            }
+            String id = "c" + ++n;
+            List<Allocation> got = allocatedIn(s, id);
+            assertEquals(2, got.size(), kind + " " + temp);
+            assertFalse(Files.exists(temp, java.nio.file.LinkOption.NOFOLLOW_LINKS), kind + " " + temp);
+            assertEquals("untouched", Files.readString(outside), kind + " " + temp);
+            assertFalse(Files.exists(root.resolve("nowhere")), kind + " " + temp);
+            assertEquals(id + "\r\neth0", Files.readString(netDir.resolve(got.get(0).address().toString())));
+            assertEquals(got, s.release(POOL, att(id)));
+          }
+        }
+      }
+    }
+    try (IpamStore fresh = newStore()) {
+      assertEquals(List.of(att("c0"), att("c0")), fresh.list(POOL).stream().map(Allocation::attachment).toList());
+    }
+  }
+
   @Test
   void pool_networkNameEscapingDataDir_refusedAndNothingWritten() throws Exception {
     for (String bad : List.of("../x", "..", ".", "a/b", "/etc", ".jipam", "")) {

@@ -112,6 +112,29 @@ class DaemonModeIT {
     assertEquals(List.of(), outside);
   }
 
+  /**
+   * The built jipamd starts with the AOT cache the build trained for it (jvm.env's
+   * JIPAMD_AOT_CACHE): with {@code -XX:AOTMode=on}, which stops a JVM that cannot map its cache, it
+   * serves a call, and its start and CNI path's classes come from the cache, not the jars.
+   */
+  @Test
+  void jipamd_built_startsFromItsAotCache() throws Exception {
+    String jvmEnv = Files.readString(CniExec.DIST.resolve("lib/jvm.env"));
+    assumeTrue(jvmEnv.contains("JIPAMD_AOT_CACHE=/"), () -> "the build has no jipamd AOT cache: " + jvmEnv);
+    stopJipamd();
+    Path log = dir.resolve("jipamd-classes.txt");
+    jipamd = CniExec.jipamd(dir, Map.of("JIPAMD_JAVA_OPTS", "-XX:AOTMode=on -Xlog:class+load:file=" + log),
+        "--socket", socket.toString(), "--store", "file", "--data-dir", data.toString());
+    CniExec.Result add = call("ADD", "c1", config(daemon()));
+    assertEquals(0, add.exit(), add::toString);
+    List<String> loaded = Files.readAllLines(log);
+    for (String name : List.of("io.jipam.server.Jipamd", "io.jipam.server.cni.CniEndpoint",
+        "io.jipam.hostlocal.WriteThroughStore", "io.vertx.core.http.impl.Http1xServerConnection")) {
+      assertTrue(loaded.stream().anyMatch(l -> l.contains(" " + name + " source: shared objects file")),
+          () -> name + " not from the cache: " + loaded.stream().filter(l -> l.contains(name)).toList());
+    }
+  }
+
   @Test
   void directAndDaemonOnOneDataDir_neverOneAddressTwice() {
     List<String> seen = new java.util.ArrayList<>();

@@ -6,6 +6,7 @@ import io.jipam.core.ErrorCode;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.memory.MemoryStores;
 import io.jipam.core.store.NodeName;
+import io.jipam.core.store.capability.LocalCalls;
 import io.jipam.server.cni.CniEndpoint;
 import io.jipam.server.cni.HalfCloseTransport;
 import io.jipam.server.cni.UnixSocketFile;
@@ -38,6 +39,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -55,7 +57,9 @@ import java.util.concurrent.TimeoutException;
  * complete within it is answered CNI error 11 and closed ({@link CniEndpoint}). gRPC calls are
  * bounded by their deadlines.
  *
- * <p>Store calls run on a bounded worker pool, never on an event loop. {@link #close} stops
+ * <p>Store calls run on a bounded worker pool, except on a store that never blocks: there gRPC
+ * calls on the memory store ({@link #neverBlocks}) and the CNI calls of the unix socket on a store
+ * of {@link LocalCalls} ({@link #cniCalls}) run on the event loop that decoded them. {@link #close} stops
  * accepting, lets in-flight calls finish within the shutdown bound, then closes the store: the
  * server owns the store it is given.
  */
@@ -173,7 +177,8 @@ final class IpamServer implements AutoCloseable {
     grpc.addService(endpoint.service());
     grpc.addService(Health.service(store, workers));
     grpc.addService(ReflectionService.v1());
-    CniEndpoint cni = new CniEndpoint(store, pools, workers, log, metrics, settings.idleTimeout(), settings.node());
+    CniEndpoint cni = new CniEndpoint(store, pools, cniCalls(store, workers), log, metrics, settings.idleTimeout(),
+        settings.node());
     List<HttpServer> servers = new ArrayList<>();
     UnixSocketFile socketFile = null;
     int tcpPort = 0;
@@ -241,6 +246,19 @@ final class IpamServer implements AutoCloseable {
   /** Whether the store's calls never block (the memory store: no I/O), so they may run on an event loop. */
   static boolean neverBlocks(IpamStore store) {
     return store.getClass() == MEMORY_STORE;
+  }
+
+  /**
+   * Where the CNI calls of the unix socket run: on the event loop that decoded them when the
+   * store's calls are {@link LocalCalls} (the file store without fsync, the memory store), so a call
+   * costs no hand-off to a worker and back (two waits for a core, which made most of its time on a
+   * loaded node, docs/benchmarks-shim.md); otherwise (etcd, a remote jipamd, fsync) on the workers.
+   * Such a call is short: it blocks its event loop (one of two; the other serves its own
+   * connections meanwhile) for its file system calls, for a reload of a pool another process
+   * changed, or for as long as another call on its pool holds the pool's lock.
+   */
+  static Executor cniCalls(IpamStore store, Executor workers) {
+    return store.capability(LocalCalls.class).isPresent() ? Runnable::run : workers;
   }
 
   /**

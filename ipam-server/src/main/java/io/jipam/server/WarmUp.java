@@ -36,16 +36,6 @@ import java.time.Duration;
 final class WarmUp {
   private WarmUp() {}
 
-  /**
-   * The training run of jipamd's start-up cache (jipam-train-cache): {@code args[0]} pairs (default
-   * 300), then exit 0 if all were answered, 1 if not.
-   */
-  public static void main(String[] args) {
-    int pairs = args.length > 0 ? Integer.parseInt(args[0]) : 300;
-    Done done = run(pairs, Duration.ofMinutes(5), CallLog.quiet());
-    System.exit(done.pairs() == pairs ? 0 : 1);
-  }
-
   /** What a warm-up did: pairs completed and how long it took. */
   record Done(int pairs, Duration took) {}
 
@@ -83,7 +73,15 @@ final class WarmUp {
   }
 
   /** One call as the shim makes it; throws unless jipamd answers exit 0. */
-  private static void call(Path socket, String command, String container, String conf) throws IOException {
+  static void call(Path socket, String command, String container, String conf) throws IOException {
+    int exit = exit(socket, command, container, conf);
+    if (exit != 0) {
+      throw new IpamException(ErrorCode.INTERNAL, "warm-up " + command + " was answered exit " + exit);
+    }
+  }
+
+  /** One call as the shim makes it: the plugin's exit code jipamd answers; throws without an answer. */
+  static int exit(Path socket, String command, String container, String conf) throws IOException {
     byte[] body = ("CNI_COMMAND=" + command + "\nCNI_CONTAINERID=" + container + "\nCNI_IFNAME=eth0\n"
         + "CNI_NETNS=/var/run/netns/warm-up\nCNI_PATH=/usr/lib/cni\n\n" + conf).getBytes(StandardCharsets.UTF_8);
     byte[] head = ("POST " + CniEndpoint.PATH + " HTTP/1.1\r\nHost: jipamd\r\nContent-Type: application/octet-stream\r\n"
@@ -99,14 +97,17 @@ final class WarmUp {
         // read the answer to its end (jipamd closes: Connection: close)
       }
       String answer = new String(in.array(), 0, in.position(), StandardCharsets.ISO_8859_1);
-      if (!answer.startsWith("HTTP/1.1 200") || !answer.toLowerCase(java.util.Locale.ROOT).contains("jipam-exit: 0")) {
+      String lower = answer.toLowerCase(java.util.Locale.ROOT);
+      int at = lower.indexOf("jipam-exit: ");
+      if (!answer.startsWith("HTTP/1.1 200") || at < 0 || at + 13 > lower.length()) {
         throw new IpamException(ErrorCode.INTERNAL, "warm-up " + command + " was answered "
             + answer.lines().findFirst().orElse("nothing"));
       }
+      return lower.charAt(at + 12) - '0';
     }
   }
 
-  private static void delete(Path dir) {
+  static void delete(Path dir) {
     try {
       Files.walkFileTree(dir, new SimpleFileVisitor<>() {
         @Override

@@ -19,6 +19,10 @@ import io.jipam.core.store.Pool;
 import io.jipam.core.store.memory.MemoryStores;
 import io.jipam.core.testing.TestPools;
 import io.jipam.core.store.capability.ListPages;
+import io.jipam.core.store.capability.LocalCalls;
+import io.jipam.core.testing.ForwardingStore;
+import io.jipam.hostlocal.FileSync;
+import io.jipam.hostlocal.HostLocalStores;
 import io.jipam.core.store.capability.PoolStatus;
 import io.jipam.core.store.capability.ReclaimPolicy;
 import io.jipam.server.metrics.CallLog;
@@ -149,6 +153,46 @@ class IpamServerTest {
     assertEquals(0, del.exit, del.body);
     assertEquals("", del.body);
     assertEquals(List.of(), remote.list(roundRobin));
+  }
+
+  /**
+   * Where a CNI call runs: on a store of {@link LocalCalls} on the event loop that decoded it, on
+   * any other on a worker; and which of jipamd's stores offer it (file without fsync, memory).
+   */
+  @Test
+  void cniCall_storeOfLocalCallsOrNot_eventLoopOrWorker() throws Exception {
+    class Recording extends ForwardingStore {
+      final List<String> threads = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+      Recording() {
+        super(MemoryStores.open());
+      }
+
+      @Override
+      public AllocationOutcome allocate(Pool pool, AllocationRequest request) {
+        threads.add(Thread.currentThread().getName());
+        return super.allocate(pool, request);
+      }
+    }
+    class LocalRecording extends Recording implements LocalCalls {}
+    for (Recording store : List.of(new LocalRecording(), new Recording())) {
+      Path at = dir.resolve(store.getClass().getSimpleName() + ".sock");
+      try (IpamServer served = IpamServer.start(store, IpamServer.Settings.unix(at), CallLog.quiet())) {
+        Reply add = cni(at, "CNI_COMMAND=ADD\nCNI_CONTAINERID=abc\nCNI_NETNS=/run/netns/x\nCNI_IFNAME=eth0\n"
+            + "CNI_PATH=/opt/cni/bin\n\n" + CONFIG);
+        assertEquals(0, add.exit, add.body);
+      }
+      String expected = store instanceof LocalCalls ? "vert.x-eventloop-thread-" : "jipamd-store";
+      assertEquals(1, store.threads.size(), store.threads::toString);
+      assertTrue(store.threads.get(0).startsWith(expected), store.threads + " for " + store.getClass());
+    }
+    try (IpamStore plain = HostLocalStores.openWriteThrough(dir.resolve("plain"), FileSync.NONE);
+        IpamStore synced = HostLocalStores.openWriteThrough(dir.resolve("synced"), FileSync.FSYNC);
+        IpamStore memory = MemoryStores.open()) {
+      assertTrue(plain.capability(LocalCalls.class).isPresent());
+      assertTrue(memory.capability(LocalCalls.class).isPresent());
+      assertTrue(synced.capability(LocalCalls.class).isEmpty(), "fsync waits for the disk");
+    }
   }
 
   @Test

@@ -68,6 +68,23 @@ class BundleIT {
     assertEquals("jipamd " + built, version.stdout().strip(), version.toString());
   }
 
+  /**
+   * The bundle's jipamd starts with its AOT cache (lib/server/jipamd.aot, trained with the bundled
+   * runtime): {@code -XX:AOTMode=on} stops a JVM that cannot map its cache, and jipamd's classes
+   * come from it.
+   */
+  @Test
+  void jipamd_bundle_startsFromItsAotCache() throws Exception {
+    Path v = Bundle.current(bin());
+    assertTrue(Files.size(v.resolve("lib/server/jipamd.aot")) > 0);
+    Path log = tmp.resolve("jipamd-classes.txt");
+    Exec.Result version = Exec.run(List.of(v.resolve("bin/jipamd").toString(), "--version"),
+        Map.of("JIPAMD_JAVA_OPTS", "-XX:AOTMode=on -Xlog:class+load:file=" + log), "", Duration.ofSeconds(60));
+    assertEquals(0, version.exit(), "the AOT cache is not used by bin/jipamd: " + version);
+    assertTrue(Files.readAllLines(log).stream()
+        .anyMatch(l -> l.contains(" io.jipam.server.Jipamd source: shared objects file")), "Jipamd from the cache");
+  }
+
   @Test
   void runtime_hasOnlyTheModulesItWasLinkedWith() {
     Path v = Bundle.current(bin());

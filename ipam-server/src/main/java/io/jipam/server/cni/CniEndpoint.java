@@ -50,8 +50,10 @@ import java.util.function.Supplier;
  * unread (CNI error 6). The environment's bytes are decoded as the plugin decodes the naming
  * variables ({@link InterfaceName#decode}, lossless): an interface name that is not UTF-8 is
  * refused with code 4 as the plugin refuses it, and two byte strings never become one name. The
- * call runs on the bounded worker pool; when that is full the answer is CNI error 11 (try again
- * later).
+ * call runs on the executor given: jipamd's bounded worker pool (when that is full the answer is
+ * CNI error 11, try again later), or, for a store of {@link
+ * io.jipam.core.store.capability.LocalCalls}, the event loop that decoded the request, which then
+ * also writes the answer without a hand-off.
  *
  * <p>Time bounds: a request whose body has not arrived whole within {@code requestTimeout} of its
  * headers (a client that hangs or trickles mid-body) is answered CNI error 11 and its connection

@@ -11,6 +11,7 @@ import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
 import io.jipam.core.store.capability.Claims;
+import io.jipam.core.store.capability.LocalCalls;
 import io.jipam.core.store.capability.ReserveOutcome;
 import io.jipam.core.store.spi.PoolState;
 import java.time.Clock;
@@ -26,7 +27,7 @@ import java.util.Set;
  * into a fresh state for the new ranges, with its claims. Holds and cool-downs run on the clock
  * given at construction.
  */
-final class InMemoryStore implements IpamStore, Claims {
+final class InMemoryStore implements IpamStore, Claims, LocalCalls {
   private final Clock clock;
   /** @GuardedBy("this") */
   private final Map<String, PoolState> pools = new HashMap<>();
