@@ -48,10 +48,13 @@ class ExecPathClassesIT {
       assertEquals(i < 6 ? 0 : 1, r.exit(), () -> String.join(" ", c[0], c[1], c[2]) + ": " + r);
       List<String> loaded = Files.readAllLines(log);
       assertTrue(loaded.stream().anyMatch(l -> l.contains("io.jipam.plugin.JipamPlugin ")), "class loading is logged");
-      for (String line : loaded) {
+      for (int n = 0; n < loaded.size(); n++) {
+        String line = loaded.get(n);
         boolean ours = line.contains(" io.jipam.") && (line.contains("$$Lambda") || line.contains("$$StringConcat"));
         if (ours || FORBIDDEN.stream().anyMatch(line::contains)) {
-          problems.add(c[0] + " " + c[2] + ": " + line);
+          // with the classes loaded just before it, which point at the code that needed it
+          problems.add(c[0] + " " + c[2] + ": " + line + "\n  after: "
+              + String.join("\n    ", loaded.subList(Math.max(0, n - 12), n)));
         }
       }
     }

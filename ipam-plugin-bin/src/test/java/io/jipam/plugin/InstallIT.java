@@ -3,21 +3,32 @@ package io.jipam.plugin;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The documented install step: jipam-install puts the shim and the JVM plugin's launcher beside it
  * into a CNI bin dir, and the shim execs the launcher for a call in direct mode.
+ *
+ * <p>It installs from a copy of dist/: from a build tree, jipam-install retrains the start-up
+ * caches and rewrites lib/jvm.env where it runs, and the other IT classes, running meanwhile, start
+ * the plugin and jipamd from dist/ (while the cache was being rewritten, their JVMs ran without it,
+ * on another JVM, and ExecPathClassesIT saw classes the cache keeps out).
  */
 class InstallIT {
   @TempDir Path binDir;
+  @TempDir Path distCopy;
 
   @Test
   void install_intoBinDir_launcherAnswersVersionAndAdds() throws Exception {
-    String out = CniExec.sh(CniExec.DIST.resolve("bin/jipam-install").toString(), binDir.toString());
+    copy(CniExec.DIST.resolve("bin"), distCopy.resolve("bin"));
+    copy(CniExec.DIST.resolve("lib"), distCopy.resolve("lib"));
+    String out = CniExec.sh(distCopy.resolve("bin/jipam-install").toString(), binDir.toString());
     Path installed = binDir.resolve("jipam");
     assertTrue(Files.isExecutable(installed), out);
     CniExec.Result version = CniExec.run(installed, CniExec.env("VERSION", null, null, null), "");
@@ -38,5 +49,14 @@ class InstallIT {
     CniExec.Result add2 = CniExec.run(installed, CniExec.env("ADD", "c2", "\u00e9th0", "/var/run/netns/c2"), conf2);
     assertEquals(0, add2.exit(), add2.toString());
     assertEquals("c2\r\n\u00e9th0", Files.readString(nonAscii.resolve("inst/198.18.30.2")));
+  }
+
+  /** A copy of a dist/ folder, modes kept, without the benchmark harness (lib/bench). */
+  private static void copy(Path from, Path to) throws IOException {
+    try (Stream<Path> all = Files.walk(from)) {
+      for (Path p : (Iterable<Path>) all.filter(p -> !from.relativize(p).startsWith("bench"))::iterator) {
+        Files.copy(p, to.resolve(from.relativize(p).toString()), StandardCopyOption.COPY_ATTRIBUTES);
+      }
+    }
   }
 }
