@@ -28,6 +28,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 
 /**
  * A StatefulSet-like restart (issue 22): three pods {@code db/web-0..2}, each ADDed, DELed and
@@ -53,6 +55,7 @@ import org.junit.jupiter.api.Test;
  * enough for them (the test fails, naming the cause, when they do not); its end is then awaited as
  * a condition (another pod's ADD gets the address), never slept for.
  */
+@Execution(ExecutionMode.CONCURRENT) // the two tests wait out their holds side by side: own network, bridge, sandboxes
 class StatefulSetRestartIT {
   private static final int HOLD_SECONDS = 20;
   private static final List<String> PODS = List.of("web-0", "web-1", "web-2");
@@ -65,6 +68,8 @@ class StatefulSetRestartIT {
   /** The other namespace's pods added by {@link #restartEachPod}: their address and container. */
   private final List<String[]> others = new ArrayList<>();
   private String network;
+  /** This test's number among the class's networks: its names (network, bridge, sandboxes) carry it. */
+  private int networkNumber;
   private String subnetPrefix;
   private String bridge;
   private Path data;
@@ -87,6 +92,7 @@ class StatefulSetRestartIT {
   @BeforeEach
   void newNetwork() throws Exception {
     int n = NETWORKS.incrementAndGet();
+    networkNumber = n;
     network = "jipam-sts-" + node.suffix + "-" + n;
     subnetPrefix = "198.19." + (BASE + n) + ".";
     bridge = "js" + node.suffix + n;
@@ -130,7 +136,7 @@ class StatefulSetRestartIT {
 
   /** A new container ID with its sandbox (a network namespace of the test's own). */
   private String newContainer() {
-    String id = "sts-" + node.suffix + "-" + containers.incrementAndGet();
+    String id = "sts-" + node.suffix + "-" + networkNumber + "-" + containers.incrementAndGet();
     Exec.sh("ip", "netns", "add", id);
     sandboxes.add(id);
     return id;
