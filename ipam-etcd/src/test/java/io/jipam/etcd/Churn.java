@@ -25,6 +25,12 @@ import java.util.concurrent.ConcurrentLinkedQueue;
  */
 final class Churn {
   static final Pool POOL = TestPools.pool("churn", AllocationOrder.ROUND_ROBIN, "10.20.0.0/20");
+  /**
+   * The stores' bound on each call in the churn tests: they check addresses (no duplicate, no leak),
+   * not latency, and share the machine with other test modules; the default 3 s made calls fail
+   * with "try again" under that load.
+   */
+  static final java.time.Duration STORE_TIMEOUT = java.time.Duration.ofSeconds(15);
 
   /** One hold of an address. */
   record Hold(IpAddress address, Attachment attachment, String node, long fromMicros, long toMicros) {
@@ -128,7 +134,8 @@ final class Churn {
 
   /** Child JVM: args endpoints prefix node threads rounds hold. Prints holds, then "DONE ok errors". */
   public static void main(String[] args) throws Exception {
-    EtcdStoreConfig config = EtcdStoreConfig.of(List.of(args[0].split(",")), args[2]).withPrefix(args[1]);
+    EtcdStoreConfig config = EtcdStoreConfig.of(List.of(args[0].split(",")), args[2]).withPrefix(args[1])
+        .withTimeout(STORE_TIMEOUT);
     Churn churn = new Churn();
     try (IpamStore store = EtcdStores.open(config)) {
       churn.run(store, POOL, args[2], Integer.parseInt(args[3]), Integer.parseInt(args[4]),

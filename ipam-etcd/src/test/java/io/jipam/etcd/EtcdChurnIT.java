@@ -42,7 +42,8 @@ class EtcdChurnIT {
     int nodes = 8;
     List<GroupCommitStore> stores = new ArrayList<>();
     for (int n = 0; n < nodes; n++) {
-      stores.add((GroupCommitStore) EtcdStores.open(EtcdStoreConfig.of(etcd.endpoints(), "n" + n).withPrefix(prefix)));
+      stores.add((GroupCommitStore) EtcdStores.open(EtcdStoreConfig.of(etcd.endpoints(), "n" + n).withPrefix(prefix)
+          .withTimeout(Churn.STORE_TIMEOUT)));
     }
     try {
       List<Churn> churns = new ArrayList<>();
@@ -73,7 +74,8 @@ class EtcdChurnIT {
     // commit races the others on the same block keys
     List<GroupCommitStore> stores = new ArrayList<>();
     for (int n = 0; n < 4; n++) {
-      stores.add((GroupCommitStore) EtcdStores.open(EtcdStoreConfig.of(etcd.endpoints(), "same").withPrefix(prefix)));
+      stores.add((GroupCommitStore) EtcdStores.open(EtcdStoreConfig.of(etcd.endpoints(), "same").withPrefix(prefix)
+          .withTimeout(Churn.STORE_TIMEOUT)));
     }
     try {
       List<Churn> churns = new ArrayList<>();
