@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -538,6 +540,25 @@ class HostLocalStoreFilesTest {
       assertEquals(2, allocatedIn(s, "c2").size());
       assertEquals(4, s.list(POOL).size());
     }
+  }
+
+  /** The stamp is written in place: a write cut short by a crash leaves no stamp, and the store rebuilds. */
+  @Test
+  void stamp_cutShortByCrash_isNoStampAndStoreRebuilds() throws Exception {
+    allocated("c1");
+    Path stamp = dataDir.resolve(".jipam/net/stamp");
+    PoolDir d = new PoolDir(dataDir, "net", false);
+    String whole = Files.readString(stamp);
+    assertNotNull(Stamp.read(d), whole);
+    for (String cut : List.of("", whole.substring(0, whole.length() / 2), whole.substring(0, whole.length() - 1))) {
+      Files.writeString(stamp, cut);
+      assertNull(Stamp.read(d), cut);
+    }
+    try (IpamStore s = newStore()) {
+      assertEquals(2, allocatedIn(s, "c2").size());
+      assertEquals(4, s.list(POOL).size());
+    }
+    assertNotNull(Stamp.read(d), "rewritten");
   }
 
   @Test
