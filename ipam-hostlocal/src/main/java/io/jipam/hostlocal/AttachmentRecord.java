@@ -141,7 +141,7 @@ final class AttachmentRecord {
   static AttachmentRecord read(PoolDir d, Attachment att) throws IOException {
     byte[] bytes;
     try {
-      bytes = Files.readAllBytes(file(d, att));
+      bytes = PoolDir.readSmall(file(d, att));
     } catch (NoSuchFileException e) {
       return EMPTY;
     }
@@ -167,15 +167,15 @@ final class AttachmentRecord {
   /** Replaces the attachment's record (temp + rename); deletes it when there is nothing to record. */
   static void write(PoolDir d, Attachment att, List<Allocation> held) throws IOException {
     if (held.isEmpty()) {
-      Files.deleteIfExists(file(d, att));
+      PoolDir.delete(file(d, att));
       return;
     }
-    Files.deleteIfExists(d.recordTemp);
+    byte[] bytes = text(att, held).getBytes(StandardCharsets.UTF_8);
     try {
-      d.writeNew(d.recordTemp, text(att, held).getBytes(StandardCharsets.UTF_8));
+      d.writeTemp(d.recordTemp, bytes);
     } catch (NoSuchFileException e) {
       d.createDirectories();
-      d.writeNew(d.recordTemp, text(att, held).getBytes(StandardCharsets.UTF_8));
+      d.writeTemp(d.recordTemp, bytes);
     }
     Files.move(d.recordTemp, file(d, att), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
   }

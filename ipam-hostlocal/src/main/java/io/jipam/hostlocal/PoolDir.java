@@ -43,8 +43,7 @@ import java.util.Set;
  * | dataDir/.jipam/NET/index                | jipam               | snapshot + appended changes, then a stamp |
  * | dataDir/.jipam/NET/claims               | jipam               | holds, reservations, cool-downs           |
  * | dataDir/NET/ADDRESS of a claim          | jipam (marker)      | "jipam-claim\r\n/": no one's, never free   |
- * | dataDir/.jipam/NET/index.tmp, stamp.tmp,| jipam, transient    | next index / stamp / record, renamed over |
- * |   att/.tmp                              |                     |                                           |
+ * | dataDir/.jipam/NET/index.tmp, att/.tmp  | jipam, transient    | next index / record, renamed over         |
  * </pre>
  *
  * ADDRESS is the canonical text of the address (dotted quad, RFC 5952 for IPv6), which is what
@@ -97,7 +96,6 @@ final class PoolDir {
   final Path index;
   final Path indexTemp;
   final Path stampFile;
-  final Path stampTemp;
   final Path attDir;
   final Path recordTemp;
   final Path claimsFile;
@@ -146,7 +144,6 @@ final class PoolDir {
     this.index = jipamDir.resolve("index");
     this.indexTemp = jipamDir.resolve("index.tmp");
     this.stampFile = jipamDir.resolve("stamp");
-    this.stampTemp = jipamDir.resolve("stamp.tmp");
     this.attDir = jipamDir.resolve("att");
     this.recordTemp = attDir.resolve(".tmp");
     this.claimsFile = jipamDir.resolve("claims");
@@ -203,13 +200,10 @@ final class PoolDir {
    * @return false, creating nothing, when the address file already exists
    */
   boolean createAddressFile(IpAddress address, Attachment holder) throws IOException {
-    return createExclusive(address, content(holder));
+    return createExclusive(address, content(holder)); // its callers chose a free address: no probe first
   }
 
   private boolean createExclusive(IpAddress address, byte[] content) throws IOException {
-    if (addressFile(address).toFile().exists()) {
-      return false; // cheap answer for a taken address; link(2) below is the one that counts
-    }
     writeTemp(addressTemp, content);
     try {
       Files.createLink(addressFile(address), addressTemp);
@@ -217,7 +211,7 @@ final class PoolDir {
     } catch (FileAlreadyExistsException e) {
       return false;
     } finally {
-      Files.deleteIfExists(addressTemp);
+      delete(addressTemp);
     }
   }
 
@@ -254,7 +248,7 @@ final class PoolDir {
       return NOT_A_FILE;
     }
     try {
-      return parseHolder(Files.readAllBytes(file));
+      return parseHolder(readSmall(file));
     } catch (NoSuchFileException e) {
       return null;
     }
@@ -312,6 +306,9 @@ final class PoolDir {
 
   /** Creates a claim marker for a free address, exclusively; false when a file exists. */
   boolean createMarker(IpAddress address) throws IOException {
+    if (addressFile(address).toFile().exists()) {
+      return false; // cheap answer for a taken address; link(2) is the one that counts
+    }
     return createExclusive(address, CLAIM_MARK);
   }
 
@@ -324,13 +321,13 @@ final class PoolDir {
 
   /** Deletes the address file; false when it was already gone. */
   boolean deleteAddressFile(IpAddress address) throws IOException {
-    return Files.deleteIfExists(addressFile(address));
+    return delete(addressFile(address));
   }
 
   /** The trimmed content of {@code last_reserved_ip.<set>}, "" when missing. */
   String readCursor(int set) throws IOException {
     try {
-      return new String(Files.readAllBytes(dir.resolve(CURSOR_PREFIX + set)), StandardCharsets.UTF_8).strip();
+      return new String(readSmall(dir.resolve(CURSOR_PREFIX + set)), StandardCharsets.UTF_8).strip();
     } catch (NoSuchFileException e) {
       return "";
     }
@@ -378,6 +375,45 @@ final class PoolDir {
       Files.delete(temp);
       writeNew(temp, bytes);
     }
+  }
+
+  /**
+   * A file's whole content, as {@link Files#readAllBytes} reads it but without asking its size
+   * first: open, read until the end, close. Meant for the small files a call reads (cursor, stamp,
+   * address file, record); a regular file is assumed (a FIFO would block, as with readAllBytes).
+   */
+  static byte[] readSmall(Path file) throws IOException {
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      ByteBuffer buf = ByteBuffer.allocate(256);
+      while (ch.read(buf) >= 0) {
+        if (!buf.hasRemaining()) {
+          if (buf.capacity() > MAX_READ / 2) {
+            throw new IOException(file + " is larger than " + MAX_READ + " bytes");
+          }
+          buf = ByteBuffer.allocate(buf.capacity() * 2).put(buf.flip());
+        }
+      }
+      return java.util.Arrays.copyOf(buf.array(), buf.position());
+    }
+  }
+
+  private static final int MAX_READ = 1 << 30;
+
+  /**
+   * Removes a name with one system call ({@code unlink(2)}, or {@code rmdir(2)} for an empty
+   * directory, as {@link Files#deleteIfExists} does after the {@code lstat} it asks first); never
+   * follows a symbolic link. Returns false when there was nothing to remove.
+   *
+   * @throws IOException when the name exists and cannot be removed
+   */
+  static boolean delete(Path path) throws IOException {
+    if (path.toFile().delete()) {
+      return true;
+    }
+    if (Files.exists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+      throw new IOException("cannot delete " + path);
+    }
+    return false;
   }
 
   static IpamException ioFailure(String what, Path path, Exception e) {

@@ -31,7 +31,9 @@ final class PoolLock implements AutoCloseable {
 
   /**
    * Takes both locks on the pool's directory, creating the directories and the lock file when
-   * missing; blocks until it has them.
+   * missing; blocks until it has them. The directories are not looked at first: opening the lock
+   * file fails when the network directory is missing, and only then are they created (jipam's
+   * records directory is created by the first {@link Stamp#observe} that misses it).
    *
    * @throws IpamException {@code IO_FAILURE} when the lock file cannot be opened or locked,
    *     {@code TRY_AGAIN_LATER} when interrupted
@@ -48,7 +50,6 @@ final class PoolLock implements AutoCloseable {
     PoolLock h = new PoolLock(jvm);
     jvm.lock();
     try {
-      d.createDirectories();
       h.channel = d.openLock();
       for (int tries = 0; ; tries++) {
         try {

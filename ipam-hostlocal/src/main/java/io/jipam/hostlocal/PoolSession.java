@@ -249,10 +249,14 @@ final class PoolSession implements AutoCloseable {
     }
   }
 
+  /** Writes the cursor of each allocation's range set; one that already holds its address is left alone. */
   void writeCursors(List<Allocation> fresh) throws IOException {
     for (Allocation a : fresh) {
-      this.dir.writeCursor(a.rangeSetIndex(), a.address());
-      this.cursors[a.rangeSetIndex()] = a.address().toString();
+      String text = a.address().toString();
+      if (!text.equals(this.cursors[a.rangeSetIndex()])) {
+        this.dir.writeCursor(a.rangeSetIndex(), a.address());
+        this.cursors[a.rangeSetIndex()] = text;
+      }
     }
   }
 

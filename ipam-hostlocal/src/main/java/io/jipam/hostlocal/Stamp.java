@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.List;
@@ -74,9 +73,13 @@ final class Stamp {
     return b.append('\t').append(claims).toString();
   }
 
+  /**
+   * The stamp in a stamp file's text, which ends with a newline ({@link #write}): without it the
+   * text is not a stamp (a write cut short by a crash), and neither is one of another format.
+   */
   static Stamp parse(String text) {
-    if (!text.startsWith(VERSION + "\t")) {
-      throw new IllegalArgumentException("stamp of another format");
+    if (!text.startsWith(VERSION + "\t") || !text.endsWith("\n")) {
+      throw new IllegalArgumentException("stamp of another format, or cut short");
     }
     text = text.substring(VERSION.length() + 1);
     int n = text.length();
@@ -152,16 +155,21 @@ final class Stamp {
   /** The stamp jipam last recorded, or null when missing or unreadable (then: rebuild). */
   static Stamp read(PoolDir d) {
     try {
-      return parse(new String(Files.readAllBytes(d.stampFile), StandardCharsets.UTF_8));
+      return parse(new String(PoolDir.readSmall(d.stampFile), StandardCharsets.UTF_8));
     } catch (IOException | RuntimeException e) {
       return null;
     }
   }
 
-  /** Replaces the stamp file (temp + rename, outside both watched directories). */
+  /**
+   * Writes the stamp file, which the call has {@link #drop}ped (outside both watched directories):
+   * created in place ({@code O_EXCL}, one {@code write(2)}), not through a temp file and a rename,
+   * since no one reads it without the pool's lock, which this call holds. A process killed while
+   * writing it leaves no file, an empty one or one without its final newline: not a stamp
+   * ({@link #parse}), so the next call rebuilds, as when it finds none.
+   */
   static void write(PoolDir d, Stamp stamp) throws IOException {
-    d.writeTemp(d.stampTemp, (stamp.text() + "\n").getBytes(StandardCharsets.UTF_8));
-    Files.move(d.stampTemp, d.stampFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    d.writeTemp(d.stampFile, (stamp.text() + "\n").getBytes(StandardCharsets.UTF_8));
   }
 
   /**
@@ -169,6 +177,6 @@ final class Stamp {
    * next stamp leaves none, and the next call rebuilds, whatever the mtimes say.
    */
   static void drop(PoolDir d) throws IOException {
-    Files.deleteIfExists(d.stampFile);
+    PoolDir.delete(d.stampFile);
   }
 }

@@ -65,7 +65,7 @@ final class HostLocalInvariants {
         assertTrue(r.lists(a), "record of " + holder + " does not list " + a + " (records must be a superset)");
       }
     }
-    for (Path tmp : new Path[] {d.indexTemp, d.stampTemp, d.recordTemp}) {
+    for (Path tmp : new Path[] {d.indexTemp, d.recordTemp}) {
       assertFalse(Files.exists(tmp), "temp file left: " + tmp);
     }
     java.util.List<io.jipam.core.store.Claim> claims = ClaimFiles.read(d);

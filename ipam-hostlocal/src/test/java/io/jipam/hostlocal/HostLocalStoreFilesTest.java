@@ -4,6 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -221,20 +223,22 @@ class HostLocalStoreFilesTest {
 
   /**
    * A temp file a crash left under the name a call writes its next one to (a file, a symlink out of
-   * the data dir, a dangling symlink): the call removes it, never writes through it, and succeeds,
-   * on this store and on the write-through store (which reads no directory while its stamp holds).
+   * the data dir, a dangling symlink), or the same in place of the stamp (which is created in place):
+   * the call removes it, never writes through it, and succeeds, on this store and on the
+   * write-through store (which reads no directory while its stamp holds).
    */
   @Test
   void allocate_tempNameTakenByLeftover_leftoverRemovedNothingFollowed() throws Exception {
     Path outside = Files.writeString(root.resolve("outside"), "untouched");
     allocated("c0");
-    List<Path> temps = List.of(dataDir.resolve(".jipam/net/stamp.tmp"), netDir.resolve(".jipam-cursor"),
-        netDir.resolve(".jipam-addr"));
+    Path stamp = dataDir.resolve(".jipam/net/stamp");
+    List<Path> temps = List.of(stamp, netDir.resolve(".jipam-cursor"), netDir.resolve(".jipam-addr"));
     int n = 0;
     try (IpamStore writeThrough = HostLocalStores.openWriteThrough(dataDir, FileSync.NONE)) {
       for (IpamStore s : List.of(store, writeThrough)) {
         for (String kind : List.of("file", "symlink", "dangling")) {
           for (Path temp : temps) {
+            Files.deleteIfExists(temp); // the stamp is there
             switch (kind) {
               case "file" -> Files.writeString(temp, "left by a crash");
               case "symlink" -> Files.createSymbolicLink(temp, outside);
@@ -243,7 +247,12 @@ class HostLocalStoreFilesTest {
             String id = "c" + ++n;
             List<Allocation> got = allocatedIn(s, id);
             assertEquals(2, got.size(), kind + " " + temp);
-            assertFalse(Files.exists(temp, java.nio.file.LinkOption.NOFOLLOW_LINKS), kind + " " + temp);
+            if (temp.equals(stamp)) {
+              assertTrue(Files.isRegularFile(temp, java.nio.file.LinkOption.NOFOLLOW_LINKS), kind + " " + temp);
+              assertTrue(Files.readString(temp).startsWith("v4\t"), kind + " " + temp);
+            } else {
+              assertFalse(Files.exists(temp, java.nio.file.LinkOption.NOFOLLOW_LINKS), kind + " " + temp);
+            }
             assertEquals("untouched", Files.readString(outside), kind + " " + temp);
             assertFalse(Files.exists(root.resolve("nowhere")), kind + " " + temp);
             assertEquals(id + "\r\neth0", Files.readString(netDir.resolve(got.get(0).address().toString())));
@@ -531,6 +540,25 @@ class HostLocalStoreFilesTest {
       assertEquals(2, allocatedIn(s, "c2").size());
       assertEquals(4, s.list(POOL).size());
     }
+  }
+
+  /** The stamp is written in place: a write cut short by a crash leaves no stamp, and the store rebuilds. */
+  @Test
+  void stamp_cutShortByCrash_isNoStampAndStoreRebuilds() throws Exception {
+    allocated("c1");
+    Path stamp = dataDir.resolve(".jipam/net/stamp");
+    PoolDir d = new PoolDir(dataDir, "net", false);
+    String whole = Files.readString(stamp);
+    assertNotNull(Stamp.read(d), whole);
+    for (String cut : List.of("", whole.substring(0, whole.length() / 2), whole.substring(0, whole.length() - 1))) {
+      Files.writeString(stamp, cut);
+      assertNull(Stamp.read(d), cut);
+    }
+    try (IpamStore s = newStore()) {
+      assertEquals(2, allocatedIn(s, "c2").size());
+      assertEquals(4, s.list(POOL).size());
+    }
+    assertNotNull(Stamp.read(d), "rewritten");
   }
 
   @Test
