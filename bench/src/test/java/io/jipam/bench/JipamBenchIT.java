@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -33,6 +34,7 @@ import picocli.CommandLine;
  * ({@code dist/bin/jipam}, there when the reactor has packaged ipam-plugin-bin), the etcd scenario
  * an etcd binary; each is skipped with the reason when it is missing.
  */
+@Order(1) // among the module's longest (its scenario smoke runs): started first, not last
 class JipamBenchIT {
   @TempDir
   Path tmp;

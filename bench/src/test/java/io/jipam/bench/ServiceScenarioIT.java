@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -24,6 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * store, every output file parses. Not how fast anything is. Without an etcd binary the etcd store
  * is skipped and the summary says so; the test checks that instead.
  */
+@Order(1) // among the module's longest (about 33 s in a suite run): started first, not last
 class ServiceScenarioIT {
   @TempDir
   Path tmp;

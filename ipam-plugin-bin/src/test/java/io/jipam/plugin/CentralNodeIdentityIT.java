@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -29,6 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
  * B (forwarded with node A's identity, refused centrally, CNI code 103); {@code jipamctl
  * reclaim-node node-a} with the operator certificate releases exactly node A's pods.
  */
+@Order(1) // among the module's longest (about 31 s in a suite run): started first, not last
 @Timeout(180)
 class CentralNodeIdentityIT {
   @TempDir Path dir;

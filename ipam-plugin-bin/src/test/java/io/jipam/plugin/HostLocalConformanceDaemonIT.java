@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Order;
 
 /**
  * The conformance tests against host-local ({@link HostLocalConformanceIT}, every scenario) with
@@ -15,6 +16,7 @@ import org.junit.jupiter.api.AfterEach;
  * succeeds; the base class's checks (results equal to host-local's, the same address files at the
  * end) then hold for daemon mode.
  */
+@Order(1) // among the module's longest (about 34 s in a suite run): started first, not last
 class HostLocalConformanceDaemonIT extends HostLocalConformanceIT {
   private final List<JipamdProcess> started = new ArrayList<>();
 

@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.provider.Arguments;
 
@@ -26,6 +27,7 @@ import org.junit.jupiter.params.provider.Arguments;
  * (they are overridden without {@code @Test}, so they do not run): the data dir named by the config
  * (jipamd keeps its own), and the JVM started without launcher or locale.
  */
+@Order(1) // among the module's longest (about 25 s in a suite run): started first, not last
 class HostileInputDaemonIT extends HostileInputIT {
   private JipamdProcess jipamd;
 

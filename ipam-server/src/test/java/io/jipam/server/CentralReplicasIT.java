@@ -35,6 +35,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -49,6 +50,7 @@ import org.junit.jupiter.api.io.TempDir;
  * told they hold), every block's owner and every handle's node is one of the 8 nodes, nothing in
  * etcd is under a replica's name, and {@code jipamctl check} is clean.
  */
+@Order(1) // among the module's longest (about 25 s in a suite run): started first, not last
 @Timeout(300)
 class CentralReplicasIT {
   private static final int NODES = 8;

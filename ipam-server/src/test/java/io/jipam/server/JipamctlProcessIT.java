@@ -28,15 +28,20 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 
 /**
  * Hostile input and careless operators at the level issue 17 found them: a real jipamd (child
  * process, file store) and the built {@code dist/bin/jipamctl} as a process, each call's exit
  * code, stdout and stderr checked, and the data dir compared before and after a refused call.
  */
+@Order(1) // among the module's longest: started first, not last
+@Execution(ExecutionMode.CONCURRENT) // its tests run side by side: each has its own temp dir, jipamd and socket; most of their time is jipamctl JVMs starting
 @Timeout(240)
 class JipamctlProcessIT {
   static final Path JIPAMCTL = Path.of(System.getProperty("jipam.dist", "../dist")).toAbsolutePath().normalize()

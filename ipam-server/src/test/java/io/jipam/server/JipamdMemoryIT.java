@@ -19,6 +19,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,6 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  * (docs/service.md, "Memory"): heap in use after a full GC and the resident set, idle and with
  * every allocation held; the resident peak must stay within the node container's limit, 512 MiB.
  */
+@Order(1) // among the module's longest (about 41 s in a suite run): started first, not last
 @Timeout(600)
 class JipamdMemoryIT {
   static final int POOLS = 16;

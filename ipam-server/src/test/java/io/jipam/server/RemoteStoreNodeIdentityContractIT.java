@@ -13,6 +13,7 @@ import java.time.Duration;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
  * second central replica on the same prefix. And the linearizability checker over two RemoteStores
  * of node-a, one through each of two central replicas.
  */
+@Order(1) // among the module's longest (about 35 s in a suite run): started first, not last
 @Timeout(120)
 class RemoteStoreNodeIdentityContractIT extends IpamStoreContractTest {
   @TempDir static Path shared;

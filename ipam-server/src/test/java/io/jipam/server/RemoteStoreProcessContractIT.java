@@ -5,14 +5,19 @@ import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.IpamStoreContractTest;
 import io.jipam.testkit.JipamdProcess;
 import java.nio.file.Path;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 
 /**
  * The store contract on a RemoteStore against jipamd running as a child process (the real main,
  * options and SIGTERM shutdown) over the file store; reopening starts a second jipamd process on
  * the same data dir.
  */
+@Order(1) // among the module's longest: started first, not last
+@Execution(ExecutionMode.CONCURRENT) // its tests run side by side: each has its own temp dir, data dir and jipamd processes
 @Timeout(120)
 class RemoteStoreProcessContractIT extends IpamStoreContractTest {
   @TempDir Path dir;

@@ -25,6 +25,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -43,6 +44,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * <p>One containerd serves the whole class; each test has its own network: name, bridge, /24,
  * data dir and container names.
  */
+@Order(1) // among the module's longest (about 59 s in a suite run): started first, not last
 class ContainerdEndToEndIT {
   private static final int CONTAINERS = 3;
   private static final AtomicInteger NETWORKS = new AtomicInteger();

@@ -27,6 +27,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.parallel.Execution;
 import org.junit.jupiter.api.parallel.ExecutionMode;
@@ -55,6 +56,7 @@ import org.junit.jupiter.api.parallel.ExecutionMode;
  * enough for them (the test fails, naming the cause, when they do not); its end is then awaited as
  * a condition (another pod's ADD gets the address), never slept for.
  */
+@Order(1) // among the module's longest (about 60 s in a suite run): started first, not last
 @Execution(ExecutionMode.CONCURRENT) // the two tests wait out their holds side by side: own network, bridge, sandboxes
 class StatefulSetRestartIT {
   private static final int HOLD_SECONDS = 20;
