@@ -66,7 +66,9 @@ final class EtcdClient implements AutoCloseable {
         .retryMaxDelay(2 * retryDelayMillis(config.timeout()))
         .keepaliveTime(java.time.Duration.ofSeconds(10))
         .keepaliveTimeout(java.time.Duration.ofSeconds(5))
-        .maxInboundMessageSize(256 * 1024 * 1024);
+        .maxInboundMessageSize(256 * 1024 * 1024)
+        // each call starts on the caller's thread, not with a hand-off to a pool thread
+        .executorService(new CallingThreadExecutor());
     if (config.tls() != null) {
       try {
         SslContextBuilder ssl = GrpcSslContexts.forClient();
