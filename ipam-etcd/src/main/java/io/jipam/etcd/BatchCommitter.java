@@ -19,8 +19,9 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Refusals ({@code Exhausted}, {@code Taken}) write nothing, so no guard would catch a stale
  * copy behind them: they are only given by a plan that has written nothing yet and has re-read
- * every block of the pool at one revision (paged) ({@link TxnPlan#snapshot}); a refusal planned after
- * other changes' writes is planned again once they have committed.
+ * every block of the pool, and the refused attachment's handle, at one revision (paged) ({@link
+ * TxnPlan#snapshot}); a refusal planned after other changes' writes is planned again once they
+ * have committed.
  *
  * <p>Confined to the pool's commit task.
  */
@@ -97,10 +98,11 @@ final class BatchCommitter {
         for (Change<?> c : pending) {
           boolean clean = plan.isClean();
           c.planIn(plan);
-          if (c.isRefusal() && clean && !plan.hasSnapshot()) {
-            // a refusal is only given from every block of the pool read at one revision
+          if (c.isRefusal() && clean && !plan.snapshotCovers(c.attachment)) {
+            // a refusal is only given from every block of the pool, and the attachment's handle,
+            // read at one revision
             plan.rollbackChange();
-            plan.snapshot();
+            plan.snapshot(c.attachment);
             c.planIn(plan);
           }
           if (c.isRefusal() && !clean) {

@@ -29,8 +29,8 @@ import java.util.Map;
  *       revisions of the keys it was computed from; two stores (processes, nodes) never hand one
  *       address to two attachments.
  *   <li><b>Refusals are read, not remembered.</b> {@code Exhausted} and {@code Taken} hold at one
- *       etcd revision read after the call began, covering every block of the pool: as
- *       linearizable as a successful allocation.
+ *       etcd revision read after the call began, covering every block of the pool and the
+ *       attachment's handle: as linearizable as a successful allocation.
  *   <li><b>Durable</b> as etcd is: a call that returned has been committed by a quorum of members.
  *   <li><b>Bounded.</b> Every call returns or throws within the configured timeout (plus a little
  *       scheduling slack); an unreachable etcd or one without quorum gives {@code TRY_AGAIN_LATER}.

@@ -141,6 +141,22 @@ final class PoolCache {
     return views.blocks(definition(deadline), set, deadline);
   }
 
+  /** Reads every block of the pool at one revision, in pages; with that revision. */
+  PoolViews.BlockSnapshot readSnapshot(long deadline) {
+    return views.blocksAt(definition(deadline), -1, deadline);
+  }
+
+  /** Reads an attachment's handle as it was at {@code revision} and keeps that copy (or none). */
+  void readHandleAt(Attachment a, long revision, long deadline) {
+    String key = ctx.keys().handle(pool.name(), a);
+    KeyValue kv = ctx.etcd().getAt(key, revision, deadline, "reading the handle of " + a);
+    if (kv == null) {
+      handles.remove(a);
+    } else {
+      handles.put(a, HandleCodec.decode(key, a, kv));
+    }
+  }
+
   /** Before a batch: drops stale copies, then loads the definition and this node's blocks once. */
   void load(long deadline) {
     if (invalid.getAndSet(false)) {

@@ -59,12 +59,20 @@ final class PoolViews {
 
   /** Every block of the pool (of one set, or all when set is -1) at one revision, in pages. */
   List<Block> blocks(BlockLayout layout, int set, long deadline) {
+    return blocksAt(layout, set, deadline).blocks();
+  }
+
+  /** Blocks read at one revision, and that revision. */
+  record BlockSnapshot(List<Block> blocks, long revision) {}
+
+  /** {@link #blocks}, with the revision they were read at. */
+  BlockSnapshot blocksAt(BlockLayout layout, int set, long deadline) {
     String pool = layout.pool().name();
     String prefix = set < 0 ? ctx.keys().blocksPrefix(pool) : ctx.keys().blocksPrefix(pool, set);
     List<Block> out = new ArrayList<>();
-    ctx.etcd().walk(prefix, blockPage(layout), Fetch.VALUES, deadline, "listing blocks of " + pool,
+    long revision = ctx.etcd().walk(prefix, blockPage(layout), Fetch.VALUES, deadline, "listing blocks of " + pool,
         kv -> out.add(ctx.blocks().decode(layout, kv)));
-    return out;
+    return new BlockSnapshot(out, revision);
   }
 
   List<Allocation> list(BlockLayout layout, long deadline) {

@@ -78,6 +78,9 @@ final class TxnPlan {
   private final ArrayDeque<Runnable> undo = new ArrayDeque<>();
   private final Set<String> savedThisChange = new HashSet<>();
   private boolean snapshot;
+  /** The revision the snapshot's blocks were read at, and the handles read at it. */
+  private long snapshotRevision;
+  private final Set<Attachment> snapshotHandles = new HashSet<>();
   /** nanoTime of the seen record this plan's transaction writes, or Long.MIN_VALUE. */
   private long seenPending = Long.MIN_VALUE;
   private long markerLeaseId;
@@ -119,10 +122,6 @@ final class TxnPlan {
         && claims.isClean();
   }
 
-  boolean hasSnapshot() {
-    return snapshot;
-  }
-
   /** Runs {@code step} when the change being planned is rolled back. */
   void onUndo(Runnable step) {
     undo.push(step);
@@ -143,20 +142,35 @@ final class TxnPlan {
   }
 
   /**
-   * Re-reads every block record of the pool at one revision (in pages), and makes that the
-   * state the plan decides from: cached and read copies, this node's blocks, the existing block
-   * ids. Only on a clean plan (nothing of it depends on the copies it replaces).
+   * Re-reads every block record of the pool at one revision (in pages), and {@code refused}'s
+   * handle at that same revision, and makes that the state the plan decides from: cached and read
+   * copies, this node's blocks, the existing block ids.
+   * Only on a clean plan (nothing of it depends on the copies it replaces).
+   *
+   * <p>Why the handle too: a refusal is decided from the snapshot, and its attachment may hold
+   * addresses another store of its node gave it (a second central replica, an operator's store)
+   * that this cache has not seen. Read later than the blocks, the handle could be gone (released
+   * meanwhile) while the blocks still counted its addresses as taken: "exhausted" would then hold
+   * at no single revision (seen in a two-replica linearizability history).
    */
-  void snapshot() {
+  void snapshot(Attachment refused) {
     if (!isClean()) {
       throw new IllegalStateException("snapshot of a plan that writes");
+    }
+    if (snapshot) {
+      // a later refusal of the same plan: its attachment's handle at the blocks' revision
+      readHandleAtSnapshot(refused);
+      return;
     }
     Map<Integer, Set<String>> ids = new HashMap<>();
     for (int s = 0; s < layout.sets(); s++) {
       ids.put(s, new HashSet<>());
     }
     Set<String> present = new HashSet<>();
-    for (Block b : cache.readBlocks(-1, deadline)) {
+    PoolViews.BlockSnapshot read = cache.readSnapshot(deadline);
+    snapshotRevision = read.revision();
+    readHandleAtSnapshot(refused);
+    for (Block b : read.blocks()) {
       present.add(b.key);
       ids.get(b.set).add(ctx.keys().parseBlock(cache.pool.name(), b.key).id());
       cache.cache(b);
@@ -174,6 +188,20 @@ final class TxnPlan {
     }
     placement.adoptSnapshot(ids);
     snapshot = true;
+  }
+
+  /** Whether a refusal of {@code a} is decided from one revision: the blocks' and its handle's. */
+  boolean snapshotCovers(Attachment a) {
+    return snapshot && snapshotHandles.contains(a);
+  }
+
+  private void readHandleAtSnapshot(Attachment a) {
+    if (snapshotHandles.add(a)) {
+      cache.readHandleAt(a, snapshotRevision, deadline);
+      handleWork.remove(a);
+      handleRead.remove(a);
+      handleGuard.remove(a);
+    }
   }
 
   // ------------------------------------------------------------------ working copies

@@ -133,9 +133,11 @@ class EtcdListPagesIT {
         for (Attachment a : steady) {
           assertEquals(1, times.getOrDefault(a, 0), "times listed: " + a);
         }
+        // a churning attachment may be listed twice: released behind the pages read so far and
+        // given an address ahead of them (pages are read at one revision each, not all at one);
+        // no address is listed twice (above), and nothing but the two kinds is listed
         for (Map.Entry<Attachment, Integer> e : times.entrySet()) {
           assertTrue(steady.contains(e.getKey()) || e.getKey().containerId().startsWith("churn"), e.toString());
-          assertEquals(1, e.getValue(), e.toString());
         }
       }
     } finally {

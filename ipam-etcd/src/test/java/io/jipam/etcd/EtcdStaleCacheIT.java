@@ -2,6 +2,7 @@ package io.jipam.etcd;
 
 import io.jipam.testkit.Etcd;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 
 import io.jipam.core.net.IpAddress;
@@ -88,6 +89,46 @@ class EtcdStaleCacheIT {
     AllocationOutcome outcome = owner.allocate(pool, AllocationRequest.of(att("again")));
 
     assertEquals(borrowed, allocated(outcome), "the address the borrower gave back, at once");
+  }
+
+  /**
+   * The refused attachment's own addresses, given by another store of its node (a second central
+   * replica): the refusal must hold at one revision. Here the other store releases the attachment
+   * after the refusing store read its snapshot and before its guard-only transaction goes out, the
+   * one window where blocks and handle were read at different revisions before this was fixed
+   * (the answer was "exhausted", true at no revision: first the attachment held an address, then a
+   * free one was there).
+   */
+  @Test
+  void allocate_attachmentHeldThroughOtherStoreReleasedMidRefusal_heldOrAllocatedNeverExhausted() {
+    EtcdStore other = store("a");
+    java.util.concurrent.atomic.AtomicBoolean releaseNext = new java.util.concurrent.atomic.AtomicBoolean();
+    EtcdStoreConfig config = EtcdStoreConfig.of(etcd.endpoints(), "a").withPrefix(prefix).withBlockSizes(28, 122);
+    EtcdClient client = new EtcdClient(config, System::nanoTime);
+    TxnSender direct = TxnSender.direct(client);
+    TxnSender interleaving = (part, deadline, what) -> {
+      if (part.then().isEmpty() && releaseNext.getAndSet(false)) {
+        assertEquals(1, other.release(pool, att("x")).size(), "the other store's release");
+      }
+      return direct.send(part, deadline, what);
+    };
+    GroupCommitStore refusing = new GroupCommitStore(config, client, System::nanoTime, java.time.Clock.systemUTC(),
+        GroupCommitStore.Scope.CLUSTER, GroupCommitStore.newCommitters(), GroupCommitStore.Resources.OWNED,
+        interleaving);
+    opened.add(refusing);
+    for (int i = 0; i < 13; i++) {
+      allocated(refusing.allocate(pool, AllocationRequest.of(att("a" + i))));
+    }
+    // the other store frees one address and gives it to x: the pool is full again, and the refusing
+    // store's cache knows neither change (its block copy happens to look the same)
+    assertEquals(1, other.release(pool, att("a12")).size());
+    IpAddress held = allocated(other.allocate(pool, AllocationRequest.of(att("x"))));
+    releaseNext.set(true);
+
+    AllocationOutcome outcome = refusing.allocate(pool, AllocationRequest.of(att("x")));
+
+    assertFalse(releaseNext.get(), "the other store released x while the refusing store's call was in flight");
+    assertEquals(held, allocated(outcome), "x's address, held or allocated again; not " + outcome);
   }
 
   @Test

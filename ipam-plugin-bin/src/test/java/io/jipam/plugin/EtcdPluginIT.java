@@ -40,10 +40,15 @@ class EtcdPluginIT {
     }
   }
 
+  /** The conflist on the live etcd: calls bounded at 20 s (a loaded machine has taken over 2 s). */
   private static String conf(String endpoints, String node) {
+    return conf(endpoints, node, 20_000);
+  }
+
+  private static String conf(String endpoints, String node, int timeoutMillis) {
     return ("{'cniVersion':'1.0.0','name':'etcd-net','ipam':{'type':'jipam',"
         + "'ranges':[[{'subnet':'198.18.64.0/22'}]],'store':{'type':'etcd','endpoints':['" + endpoints
-        + "'],'node':'" + node + "','timeoutMillis':2000,'prefix':'/it'}}}").replace('\'', '"');
+        + "'],'node':'" + node + "','timeoutMillis':" + timeoutMillis + ",'prefix':'/it'}}}").replace('\'', '"');
   }
 
   @SuppressWarnings("unchecked")
@@ -76,7 +81,7 @@ class EtcdPluginIT {
     int closed = Ports.free();
     long start = System.nanoTime();
     CniExec.Result add = CniExec.run(CniExec.JIPAM, CniExec.env("ADD", "px", "eth0", "/x"),
-        conf("http://127.0.0.1:" + closed, "node-a"));
+        conf("http://127.0.0.1:" + closed, "node-a", 2000));
     long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
     assertEquals(1, add.exit(), add.toString());
     assertEquals(11L, ((Map<?, ?>) JsonReader.parse(add.stdout().getBytes())).get("code"), add.toString());

@@ -91,6 +91,12 @@ class JipamctlProcessIT {
     command.add(JIPAMCTL.toString());
     command.add("--server");
     command.add("unix:" + socket);
+    if (!List.of(args).contains("--timeout")) {
+      // the default 5 s bounds a whole call, this JVM's start included: a loaded machine (other
+      // modules' tests beside this one) has taken longer
+      command.add("--timeout");
+      command.add("60");
+    }
     command.addAll(List.of(args));
     Path out = Files.createTempFile(dir, "ctl", ".out");
     Path err = Files.createTempFile(dir, "ctl", ".err");

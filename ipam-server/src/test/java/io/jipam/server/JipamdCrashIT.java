@@ -15,6 +15,7 @@ import io.jipam.core.store.Pool;
 import io.jipam.core.testing.Concurrently;
 import io.jipam.core.testing.TestPools;
 import io.jipam.ctl.Jipamctl;
+import io.jipam.testkit.ClassArchive;
 import io.jipam.testkit.JipamdProcess;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -156,7 +157,6 @@ class JipamdCrashIT {
     Path config = dir.resolve("jipamd.yaml");
     Files.writeString(config, "store: " + STORE + "\ndata-dir: " + data + "\nfsync: true\nsocket: " + socket + "\n");
     List<String> args = List.of("--config", config.toString());
-    FastJipamd launcher = FastJipamd.in(dir);
     for (int c = 0; c < CLIENTS; c++) {
       for (int s = 0; s < SLOTS; s++) {
         slots[c][s] = new Slot(c, s);
@@ -170,9 +170,10 @@ class JipamdCrashIT {
     RemoteStore probe = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket).withTimeout(Duration.ofSeconds(20)));
     long start = System.nanoTime();
     int trials = 0;
-    JipamdProcess jipamd = launcher.start(args);
+    JipamdProcess jipamd = ServerJipamd.start(dir, args.toArray(String[]::new));
     try {
-      // the first run writes the class archive at its clean exit: give it the calls' classes, then SIGTERM
+      // a first run, stopped cleanly: it warms the data dir and, when no earlier jipamd of this
+      // test JVM has, records the class archive the later starts map
       for (int i = 0; i < 5; i++) {
         Attachment a = new Attachment("warm-" + i, "eth0");
         probe.allocate(pool, AllocationRequest.of(a));
@@ -183,8 +184,8 @@ class JipamdCrashIT {
       int trained = jipamd.stop();
       assertTrue(trained == 0 || trained == 143, "exit " + trained + ":\n" + jipamd.output());
       trainMillis = (System.nanoTime() - start) / 1_000_000;
-      jipamd = launcher.start(args);
-      trials = churn(launcher, args, data, probe, connections, socket, jipamd, start + TimeUnit.SECONDS.toNanos(SECONDS));
+      jipamd = ServerJipamd.start(dir, args.toArray(String[]::new));
+      trials = churn(args, data, probe, connections, socket, jipamd, start + TimeUnit.SECONDS.toNanos(SECONDS));
       jipamd = current;
       // everything still held or unknown is released (a GC keeping nothing); then nothing is left
       Set<Attachment> live = new java.util.HashSet<>();
@@ -220,12 +221,13 @@ class JipamdCrashIT {
     }
     long millis = (System.nanoTime() - start) / 1_000_000;
     System.out.println("JipamdCrashIT trials " + trials + " (SIGKILL under load), " + CLIENTS + " clients on "
-        + CONNECTIONS + " connections, " + millis + " ms (first jipamd, writing the class archive: " + trainMillis
+        + CONNECTIONS + " connections, " + millis + " ms (first jipamd, stopped cleanly: " + trainMillis
         + " ms; per trial: calls in flight ended "
         + perTrial(drainNanos, trials) + " ms after the kill, jipamd ready after " + perTrial(restartNanos, trials)
         + " ms (max " + maxRestartNanos / 1_000_000 + "), list " + perTrial(listNanos, trials) + " ms, jipamctl check "
         + perTrial(checkNanos, trials) + " ms; "
-        + launcher.describe() + "); calls " + calls + " (acknowledged " + acknowledged + ", exhausted " + exhausted
+        + "child JVM " + String.join(" ", JipamdProcess.LEAN_JVM) + ", " + ClassArchive.of(Jipamd.class.getName())
+        + "); calls " + calls + " (acknowledged " + acknowledged + ", exhausted " + exhausted
         + ", errors " + errors + "); in flight at a kill " + atKill + " (results " + atKillResults + ", errors "
         + atKillErrors + "); slowest call " + maxMillis + " ms against a deadline of " + DEADLINE.toMillis()
         + " ms, past it " + overDeadline + ", past it + " + SLACK_MILLIS + " ms " + pastDeadline
@@ -248,7 +250,7 @@ class JipamdCrashIT {
   private long checkNanos;
 
   /** Kills and restarts jipamd under the clients' load, checking after each kill; returns the trials. */
-  private int churn(FastJipamd launcher, List<String> args, Path data, RemoteStore probe,
+  private int churn(List<String> args, Path data, RemoteStore probe,
       List<RemoteStore> connections, Path socket, JipamdProcess first, long bound) throws Exception {
     current = first;
     int trials = 0;
@@ -277,7 +279,7 @@ class JipamdCrashIT {
           drainNanos += t1 - t0;
           assertTrue(inFlightAtKill.isEmpty(), "calls in flight at the kill still running: " + inFlightAtKill);
           checkDataDir(data.resolve(pool.name()), "after kill " + trials);
-          current = launcher.start(args);
+          current = ServerJipamd.start(dir, args.toArray(String[]::new));
           long t2 = System.nanoTime();
           restartNanos += t2 - t1;
           maxRestartNanos = Math.max(maxRestartNanos, t2 - t1);

@@ -1,5 +1,6 @@
 package io.jipam.server;
 
+import io.jipam.testkit.ClassArchive;
 import io.jipam.testkit.JipamdProcess;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -8,14 +9,17 @@ import java.util.List;
 
 /**
  * Commands for jipamd as a child JVM on this test's class path ({@link Jipamd}, lean JVM
- * options), run by the testkit's {@link JipamdProcess}: ready once it logs "ready", stopped with
- * SIGTERM (SIGKILL after a bound), its output in a log file of the test's dir.
+ * options, and the classes of an earlier clean run from a {@link ClassArchive}: these tests start
+ * jipamd well over a hundred times), run by the testkit's {@link JipamdProcess}: ready once it
+ * logs "ready", stopped with SIGTERM (SIGKILL after a bound), its output in a log file of the
+ * test's dir.
  */
 final class ServerJipamd {
   private ServerJipamd() {}
 
   static JipamdProcess start(Path workDir, String... args) throws IOException {
-    return start(workDir, JipamdProcess.LEAN_JVM, System.getProperty("java.class.path"), List.of(args));
+    return JipamdProcess.start(workDir, JipamdProcess.archivedJvm(JipamdProcess.LEAN_JVM, Jipamd.class.getName(),
+        List.of(args)));
   }
 
   /** jipamd with these JVM options and class path (this JVM's java). */
@@ -27,8 +31,7 @@ final class ServerJipamd {
   /** jipamd started by {@code sh} under this umask (e.g. "000"), as a careless init script would. */
   static JipamdProcess startUnderUmask(Path workDir, String umask, String... args) throws IOException {
     List<String> command = new ArrayList<>(List.of("sh", "-c", "umask " + umask + " && exec \"$@\"", "sh"));
-    command.addAll(JipamdProcess.jvm(JipamdProcess.LEAN_JVM, System.getProperty("java.class.path"),
-        Jipamd.class.getName(), List.of(args)));
+    command.addAll(JipamdProcess.archivedJvm(JipamdProcess.LEAN_JVM, Jipamd.class.getName(), List.of(args)));
     return JipamdProcess.start(workDir, command);
   }
 
@@ -39,7 +42,7 @@ final class ServerJipamd {
 
   /** Runs jipamd until it exits by itself (at most 60 s): for starts that must be refused. */
   static JipamdProcess.Finished runToExit(Path workDir, String... args) {
-    return JipamdProcess.runToExit(JipamdProcess.jvm(JipamdProcess.LEAN_JVM, System.getProperty("java.class.path"),
-        Jipamd.class.getName(), List.of(args)));
+    return JipamdProcess.runToExit(JipamdProcess.sharingJvm(JipamdProcess.LEAN_JVM, Jipamd.class.getName(),
+        List.of(args)));
   }
 }

@@ -68,6 +68,29 @@ public final class JipamdProcess implements AutoCloseable {
     return command;
   }
 
+  /**
+   * The command of a JVM running {@code mainClass} on this JVM's class path, started from that main
+   * class's {@link ClassArchive}: the first such child to exit cleanly records it, later ones map it.
+   * Start it with {@link #start}/{@link #launch}, which report its exit to the archive.
+   */
+  public static List<String> archivedJvm(List<String> jvmOptions, String mainClass, List<String> args) {
+    ClassArchive archive = ClassArchive.of(mainClass);
+    List<String> options = new ArrayList<>(jvmOptions);
+    options.addAll(archive.options());
+    return jvm(options, archive.classPath(), mainClass, args);
+  }
+
+  /**
+   * {@link #archivedJvm} for a child that is not started by {@link #launch} (so its exit is not
+   * reported): it maps the archive when one is recorded, and never records.
+   */
+  public static List<String> sharingJvm(List<String> jvmOptions, String mainClass, List<String> args) {
+    ClassArchive archive = ClassArchive.of(mainClass);
+    List<String> options = new ArrayList<>(jvmOptions);
+    options.addAll(archive.sharedOptions());
+    return jvm(options, archive.classPath(), mainClass, args);
+  }
+
   /** The command of a launcher script ({@code dist/bin/jipamd}, a bundle's {@code bin/jipamd}) with {@code args}. */
   public static List<String> launcher(Path jipamd, String... args) {
     if (!Files.isExecutable(jipamd)) {
@@ -93,6 +116,7 @@ public final class JipamdProcess implements AutoCloseable {
     builder.environment().putAll(env);
     Process p = builder.start();
     ALL.add(p);
+    p.onExit().thenRun(() -> ClassArchive.exited(command));
     p.getOutputStream().close();
     return new JipamdProcess(p, log, command);
   }
@@ -290,6 +314,7 @@ public final class JipamdProcess implements AutoCloseable {
       throw new IllegalStateException("jipamd ignored SIGTERM for " + STOP_BOUND + ":\n" + output());
     }
     ALL.remove(process);
+    ClassArchive.exited(command);
     return process.exitValue();
   }
 
