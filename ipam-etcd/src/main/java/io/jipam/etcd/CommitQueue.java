@@ -4,9 +4,12 @@ import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -65,27 +68,55 @@ final class CommitQueue {
   }
 
   /**
+   * Queues the change without waiting: the future completes when the commit task answers it, or,
+   * past its deadline plus slack, as {@link #submit}'s wait would end (given up while still queued,
+   * or, once taken and still unanswered after a further timeout, an unknown outcome), by a timer.
+   */
+  <R> CompletableFuture<R> submitAsync(Change<R> change) {
+    queue.add(change);
+    kick();
+    if (!change.result.isDone()) {
+      long wait = Math.max(0, change.deadline - clock.getAsLong()) + slack();
+      ScheduledFuture<?> timer = Deadlines.TIMER.schedule(() -> expire(change), wait, TimeUnit.NANOSECONDS);
+      change.result.whenComplete((r, t) -> timer.cancel(false));
+    }
+    return change.result;
+  }
+
+  /** The async caller's deadline passed: as {@link #await}'s, without a thread waiting. */
+  private void expire(Change<?> change) {
+    if (change.result.isDone()) {
+      return;
+    }
+    if (change.abandon()) {
+      queue.remove(change);
+      change.result.completeExceptionally(queuedTooLong(change));
+      return;
+    }
+    ScheduledFuture<?> last = Deadlines.TIMER.schedule(
+        () -> change.result.completeExceptionally(unanswered(change)), timeoutNanos + slack(), TimeUnit.NANOSECONDS);
+    change.result.whenComplete((r, t) -> last.cancel(false));
+  }
+
+  /**
    * Waits for a change's result. Past its deadline (plus slack) a caller gives up only on a change
    * still queued, which then is never planned; one the commit task has taken is answered by that
    * task, whose every etcd call ends by the change's deadline.
    */
   private <R> R await(Change<R> change) {
-    long slack = Math.min(timeoutNanos / 2, 2_000_000_000L) + 100_000_000L;
+    long slack = slack();
     try {
       try {
         return change.result.get(Math.max(0, change.deadline - clock.getAsLong()) + slack, TimeUnit.NANOSECONDS);
       } catch (TimeoutException e) {
         if (change.abandon()) {
           queue.remove(change);
-          throw new IpamException(ErrorCode.TRY_AGAIN_LATER, "etcd store: request for " + change.attachment
-              + " timed out waiting to commit (in the commit queue behind other transactions); nothing"
-              + " changed and nothing will");
+          throw queuedTooLong(change);
         }
         return change.result.get(timeoutNanos + slack, TimeUnit.NANOSECONDS);
       }
     } catch (TimeoutException e) {
-      throw new IpamException(ErrorCode.INTERNAL, "etcd store: the commit task did not answer the request for "
-          + change.attachment + " long after its deadline; its outcome is unknown");
+      throw unanswered(change);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IpamException(ErrorCode.TRY_AGAIN_LATER, "interrupted waiting for etcd", e);
@@ -95,6 +126,39 @@ final class CommitQueue {
         throw new IpamException(ie.code(), ie.getMessage(), ie);
       }
       throw new IpamException(ErrorCode.INTERNAL, "etcd store: " + cause, cause);
+    }
+  }
+
+  private long slack() {
+    return Math.min(timeoutNanos / 2, 2_000_000_000L) + 100_000_000L;
+  }
+
+  private static IpamException queuedTooLong(Change<?> change) {
+    return new IpamException(ErrorCode.TRY_AGAIN_LATER, "etcd store: request for " + change.attachment
+        + " timed out waiting to commit (in the commit queue behind other transactions); nothing"
+        + " changed and nothing will");
+  }
+
+  private static IpamException unanswered(Change<?> change) {
+    return new IpamException(ErrorCode.INTERNAL, "etcd store: the commit task did not answer the request for "
+        + change.attachment + " long after its deadline; its outcome is unknown");
+  }
+
+  /**
+   * The timer of {@link #submitAsync}'s deadlines: one daemon thread for the JVM, made on first
+   * use; a cancelled timer leaves its queue at once, so it holds only the changes in flight.
+   */
+  private static final class Deadlines {
+    static final ScheduledThreadPoolExecutor TIMER = timer();
+
+    private static ScheduledThreadPoolExecutor timer() {
+      ScheduledThreadPoolExecutor t = new ScheduledThreadPoolExecutor(1, r -> {
+        Thread thread = new Thread(r, "jipam-etcd-deadlines");
+        thread.setDaemon(true);
+        return thread;
+      });
+      t.setRemoveOnCancelPolicy(true);
+      return t;
     }
   }
 

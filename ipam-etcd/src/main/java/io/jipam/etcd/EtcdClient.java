@@ -40,6 +40,8 @@ final class EtcdClient implements AutoCloseable {
   private final io.etcd.jetcd.Lease leases;
   private final String endpoints;
   private final LongSupplier nanoTime;
+  /** Starts jetcd's calls on the calling thread. */
+  private final CallingThreadExecutor starter = new CallingThreadExecutor();
   /** Keys (with their values) etcd has returned to this client: what its reads cost. */
   private final java.util.concurrent.atomic.AtomicLong keysRead = new java.util.concurrent.atomic.AtomicLong();
   /**
@@ -66,7 +68,9 @@ final class EtcdClient implements AutoCloseable {
         .retryMaxDelay(2 * retryDelayMillis(config.timeout()))
         .keepaliveTime(java.time.Duration.ofSeconds(10))
         .keepaliveTimeout(java.time.Duration.ofSeconds(5))
-        .maxInboundMessageSize(256 * 1024 * 1024);
+        .maxInboundMessageSize(256 * 1024 * 1024)
+        // each call starts on the caller's thread, not with a hand-off to a pool thread
+        .executorService(starter);
     if (config.tls() != null) {
       try {
         SslContextBuilder ssl = GrpcSslContexts.forClient();
@@ -388,6 +392,7 @@ final class EtcdClient implements AutoCloseable {
 
   @Override
   public void close() {
+    starter.shutdown(); // as jetcd's own pool: retries still due after the close are dropped
     client.close();
   }
 

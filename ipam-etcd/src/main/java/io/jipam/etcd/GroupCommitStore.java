@@ -10,6 +10,7 @@ import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
+import io.jipam.core.store.capability.AsyncChanges;
 import io.jipam.core.store.capability.CommitCounters;
 import io.jipam.core.store.capability.CommitListener;
 import io.jipam.core.store.capability.PoolBlocks;
@@ -21,6 +22,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -35,7 +37,7 @@ import java.util.function.Supplier;
  *
  * <h2>How an ADD or a DEL runs</h2>
  * The caller's thread queues the change on its pool's {@link CommitQueue} and waits (bounded by
- * the timeout). One commit task per pool at a time drains the queue, and its {@link
+ * the timeout), or, through {@link AsyncChanges}, gets a future its commit task completes. One commit task per pool at a time drains the queue, and its {@link
  * BatchCommitter} plans every queued change (up to {@value CommitQueue#MAX_BATCH}) one after another
  * into one {@link TxnPlan}, against the {@link PoolCache}'s copies of the node's blocks, with
  * {@link Placement} choosing addresses; the plan goes to etcd as ONE transaction whose guard is the
@@ -53,11 +55,11 @@ import java.util.function.Supplier;
  * Public methods are thread-safe. A pool's cached state is confined to its one commit task.
  *
  * <p>Length: about 410 lines, because it is the one object behind {@link EtcdStore}'s contract and
- * eight abilities (31 methods); each method is a few lines handing the call to the class that
+ * nine abilities (33 methods); each method is a few lines handing the call to the class that
  * does the work ({@link BatchCommitter}, {@link PoolViews}, {@link NodeReclaimer}, {@link
  * ListPaging}, {@link ClaimDesk}).
  */
-final class GroupCommitStore implements EtcdStore, CommitCounters {
+final class GroupCommitStore implements EtcdStore, CommitCounters, AsyncChanges {
   /** Whose attachments the store may change: any node's, or its own node's only. */
   enum Scope {
     CLUSTER,
@@ -156,6 +158,16 @@ final class GroupCommitStore implements EtcdStore, CommitCounters {
   @Override
   public List<Allocation> release(Pool pool, Attachment attachment) {
     return slot(pool).queue().submit(new Change.Del(pool, attachment, deadline()));
+  }
+
+  @Override
+  public CompletableFuture<AllocationOutcome> allocateAsync(Pool pool, AllocationRequest request) {
+    return slot(pool).queue().submitAsync(new Change.Add(pool, request, deadline()));
+  }
+
+  @Override
+  public CompletableFuture<List<Allocation>> releaseAsync(Pool pool, Attachment attachment) {
+    return slot(pool).queue().submitAsync(new Change.Del(pool, attachment, deadline()));
   }
 
   @Override

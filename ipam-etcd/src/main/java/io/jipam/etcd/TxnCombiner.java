@@ -44,18 +44,22 @@ import java.util.function.LongSupplier;
  * only the part on that lease sees the error.
  *
  * <p>Thread-safe: the queue and the count in flight are guarded by one lock; a sender sends outside it.
+ * Each caller waits on a condition of its own, signalled when a sender answers one of its parts or
+ * hands it the slot the sender frees (a caller that still has parts to wait for sends with its slot
+ * again itself), so a transaction wakes the callers it answered and at most one other, not all.
  */
 final class TxnCombiner implements TxnSender {
   /** Etcd's default --max-txn-ops. */
   static final int MAX_OPS = 128;
   /** Below etcd's default --max-request-bytes (1.5 MiB), with room for the request's framing. */
   static final long MAX_BYTES = 1L << 20;
+  /** The longest a caller waits between looks at the queue when no one signals it. */
+  private static final long MAX_WAIT_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
 
   private final EtcdClient etcd;
   private final LongSupplier clock;
   private final int maxInFlight;
   private final ReentrantLock lock = new ReentrantLock();
-  private final Condition changed = lock.newCondition();
   private final ArrayDeque<Entry> queue = new ArrayDeque<>();
   private int inFlight;
   private final AtomicLong transactions = new AtomicLong();
@@ -67,14 +71,17 @@ final class TxnCombiner implements TxnSender {
     final TxnPart part;
     final long deadline;
     final String what;
+    /** Signalled when this part is answered, or when it may take a free slot (its caller's own). */
+    final Condition waiter;
     TxnResult result;
     IpamException error;
     boolean queued = true;
 
-    Entry(TxnPart part, long deadline, String what) {
+    Entry(TxnPart part, long deadline, String what, Condition waiter) {
       this.part = part;
       this.deadline = deadline;
       this.what = what;
+      this.waiter = waiter;
     }
 
     boolean done() {
@@ -118,8 +125,9 @@ final class TxnCombiner implements TxnSender {
    */
   List<TxnResult> sendAll(List<TxnPart> parts, long deadline, String what) {
     List<Entry> mine = new ArrayList<>(parts.size());
+    Condition waiter = lock.newCondition();
     for (TxnPart p : parts) {
-      mine.add(new Entry(p, deadline, what));
+      mine.add(new Entry(p, deadline, what, waiter));
     }
     lock.lock();
     try {
@@ -147,13 +155,17 @@ final class TxnCombiner implements TxnSender {
             }
           }
           // a part in flight is answered by its sender, whose etcd call ends by this part's deadline
-          changed.awaitNanos(Math.max(left, TimeUnit.MILLISECONDS.toNanos(10)));
+          // woken when answered or handed a slot; the bound only limits a missed hand-off's cost
+          waiter.awaitNanos(Math.max(Math.min(left, MAX_WAIT_NANOS), TimeUnit.MILLISECONDS.toNanos(10)));
         }
         if (allDone(mine)) {
           return results(mine);
         }
         batch = take();
         inFlight++;
+        if (inFlight < maxInFlight) {
+          handOn(waiter); // a slot is still free (two senders may have handed theirs to this caller)
+        }
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
         for (Entry x : mine) {
@@ -182,11 +194,26 @@ final class TxnCombiner implements TxnSender {
             if (!e.done() && !e.queued) {
               e.error = new IpamException(ErrorCode.INTERNAL, "etcd store: " + e.what + " was not answered");
             }
+            if (e.done() && e.waiter != waiter) {
+              e.waiter.signal();
+            }
           }
-          changed.signalAll();
+          if (allDone(mine)) {
+            handOn(waiter); // this caller leaves: the slot it frees goes to another caller
+          }
         } finally {
           lock.unlock();
         }
+      }
+    }
+  }
+
+  /** Signals the caller of the oldest queued part that is not {@code own}'s; under the lock. */
+  private void handOn(Condition own) {
+    for (Entry e : queue) {
+      if (e.waiter != own) {
+        e.waiter.signal();
+        return;
       }
     }
   }

@@ -37,7 +37,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
  * SharedClientStores}): a part refused by its own guard is answered with its own reads while the
  * others apply; parts that touch one key never share a transaction; under real concurrency of many
  * nodes the changes share transactions, each stays under its node, and a fence raised or lifted
- * while other nodes commit refuses exactly the fenced node's new attachments.
+ * while other nodes commit refuses exactly the fenced node's new attachments. The same through
+ * {@code AsyncChanges} (changes queued with nobody waiting): each answered, and answered
+ * {@code TRY_AGAIN_LATER} by its deadline when etcd cannot be reached.
  */
 @ExtendWith(EtcdExtension.class)
 class EtcdCrossNodeBatchIT {
@@ -207,6 +209,62 @@ class EtcdCrossNodeBatchIT {
     assertEquals(0, gotWhileFenced.get(), "node-0 allocated while fenced");
     Set<Object> addresses = new HashSet<>();
     stores.store().list(pool).forEach(x -> assertTrue(addresses.add(x.address()), "twice: " + x));
+  }
+
+  @Test
+  void allocateAsync_sixteenNodesEightEachAtOnce_everyoneAnsweredNoAddressTwiceReleasesAnswered() {
+    int nodes = 16;
+    List<EtcdStore> perNode = openNodes(nodes);
+    List<java.util.concurrent.CompletableFuture<AllocationOutcome>> adds = new java.util.ArrayList<>();
+    List<Attachment> atts = new java.util.ArrayList<>();
+    // queued from this one thread, nobody waiting: as jipamd's event loop does
+    for (int i = 0; i < nodes * 8; i++) {
+      Attachment att = new Attachment("async-" + i, "eth0");
+      atts.add(att);
+      adds.add(async(perNode.get(i % nodes)).allocateAsync(pool, AllocationRequest.of(att)));
+    }
+    Set<Object> addresses = new HashSet<>();
+    for (var f : adds) {
+      assertTrue(addresses.add(EtcdStoreIT.address(f.join())), "twice: " + f.join());
+    }
+    Map<Attachment, String> nodesOf = stores.store().allocatingNodes(pool);
+    for (int i = 0; i < atts.size(); i++) {
+      assertEquals("node-" + (i % nodes), nodesOf.get(atts.get(i)), "under its own node: " + atts.get(i));
+    }
+    List<java.util.concurrent.CompletableFuture<List<Allocation>>> dels = new java.util.ArrayList<>();
+    for (int i = 0; i < atts.size(); i++) {
+      dels.add(async(perNode.get(i % nodes)).releaseAsync(pool, atts.get(i)));
+    }
+    for (var f : dels) {
+      assertEquals(1, f.join().size(), "each release answered with its one allocation");
+    }
+    assertEquals(List.of(), stores.store().list(pool), "every allocation released, none lost");
+    long[] counts = stores.combinerCounts();
+    assertTrue(counts[0] < counts[1], "transactions " + counts[0] + " for " + counts[1] + " parts: none shared");
+  }
+
+  @Test
+  void allocateAsync_etcdUnreachable_answeredTryAgainLaterByTheDeadline() throws Exception {
+    int port;
+    try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
+      port = free.getLocalPort();
+    }
+    stores = null; // nothing to check in the real etcd
+    try (SharedClientStores dead = new SharedClientStores(EtcdStoreConfig.of(List.of("http://127.0.0.1:" + port),
+        "central-0").withPrefix(prefix).withTimeout(Duration.ofMillis(300)), System::nanoTime,
+        java.time.Clock.systemUTC())) {
+      long started = System.nanoTime();
+      var f = async(dead.forNode("node-0")).allocateAsync(pool, AllocationRequest.of(new Attachment("dead", "eth0")));
+      java.util.concurrent.ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(
+          java.util.concurrent.ExecutionException.class, () -> f.get(30, java.util.concurrent.TimeUnit.SECONDS));
+      IpamException cause = (IpamException) e.getCause();
+      assertEquals(ErrorCode.TRY_AGAIN_LATER, cause.code(), cause.getMessage());
+      assertTrue(System.nanoTime() - started < Duration.ofSeconds(5).toNanos(), "answered by the deadline and slack");
+    }
+  }
+
+  private static io.jipam.core.store.capability.AsyncChanges async(EtcdStore store) {
+    return store.capability(io.jipam.core.store.capability.AsyncChanges.class).orElseThrow();
   }
 
   /** Stores of {@code nodes} nodes (node-0, node-1, ...) on one shared client. */

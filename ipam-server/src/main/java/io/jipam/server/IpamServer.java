@@ -59,7 +59,9 @@ import java.util.concurrent.TimeoutException;
  *
  * <p>Store calls run on a bounded worker pool, except on a store that never blocks: there gRPC
  * calls on the memory store ({@link #neverBlocks}) and the CNI calls of the unix socket on a store
- * of {@link LocalCalls} ({@link #cniCalls}) run on the event loop that decoded them. {@link #close} stops
+ * of {@link LocalCalls} ({@link #cniCalls}) run on the event loop that decoded them, and gRPC
+ * Allocate and Release on a store of {@code AsyncChanges} (etcd) are queued from the event loop, with
+ * no worker waiting for their commit (as many at once as the workers and their queue hold). {@link #close} stops
  * accepting, lets in-flight calls finish within the shutdown bound, then closes the store: the
  * server owns the store it is given.
  */
@@ -172,7 +174,8 @@ final class IpamServer implements AutoCloseable {
     Metrics metrics = new Metrics();
     metrics.watchCommits(store);
     stores.onEachNodeStore(metrics::watchCommits);
-    IpamEndpoint endpoint = new IpamEndpoint(new Access(identity, stores), pools, workers, log, metrics,
+    IpamEndpoint endpoint = new IpamEndpoint(new Access(identity, stores), pools, workers,
+        settings.workers() + settings.queue(), log, metrics,
         neverBlocks(store) ? IpamEndpoint.Dispatch.EVENT_LOOP : IpamEndpoint.Dispatch.WORKERS);
     grpc.addService(endpoint.service());
     grpc.addService(Health.service(store, workers));
@@ -221,7 +224,8 @@ final class IpamServer implements AutoCloseable {
             options.setTrustOptions(clients).setClientAuth(ClientAuth.REQUIRED);
           }
         }
-        HttpServer tcp = vertx.createHttpServer(options).requestHandler(grpc);
+        HttpServer tcp = vertx.createHttpServer(options).requestHandler(grpc)
+            .connectionHandler(CoalescedFlushes::install);
         tcp = await(tcp.listen(settings.tcpPort(), settings.tcpHost()), "listening on " + settings.tcpHost()
             + ":" + settings.tcpPort());
         tcpPort = tcp.actualPort();

@@ -18,6 +18,7 @@ import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.memory.MemoryStores;
 import io.jipam.core.testing.TestPools;
+import io.jipam.core.store.capability.AsyncChanges;
 import io.jipam.core.store.capability.ListPages;
 import io.jipam.core.store.capability.LocalCalls;
 import io.jipam.core.testing.ForwardingStore;
@@ -34,6 +35,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -192,6 +194,72 @@ class IpamServerTest {
       assertTrue(plain.capability(LocalCalls.class).isPresent());
       assertTrue(memory.capability(LocalCalls.class).isPresent());
       assertTrue(synced.capability(LocalCalls.class).isEmpty(), "fsync waits for the disk");
+    }
+  }
+
+  /**
+   * gRPC Allocate and Release on a store of {@link AsyncChanges}: started on the event loop with
+   * no worker waiting, answered when the store completes them, and at most workers + queue of them
+   * waiting at once (beyond: RESOURCE_EXHAUSTED / TRY_AGAIN_LATER, nothing started).
+   */
+  @Test
+  void allocate_storeOfAsyncChanges_startedOnTheEventLoopAndBoundedByWorkersAndQueue() throws Exception {
+    class Gate extends ForwardingStore implements AsyncChanges {
+      final java.util.concurrent.BlockingQueue<Runnable> held = new java.util.concurrent.LinkedBlockingQueue<>();
+      final List<String> threads = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+      Gate() {
+        super(MemoryStores.open());
+      }
+
+      @Override
+      public CompletableFuture<AllocationOutcome> allocateAsync(Pool pool, AllocationRequest request) {
+        threads.add(Thread.currentThread().getName());
+        CompletableFuture<AllocationOutcome> f = new CompletableFuture<>();
+        held.add(() -> f.complete(store.allocate(pool, request)));
+        return f;
+      }
+
+      @Override
+      public CompletableFuture<List<Allocation>> releaseAsync(Pool pool, Attachment attachment) {
+        threads.add(Thread.currentThread().getName());
+        return CompletableFuture.completedFuture(store.release(pool, attachment));
+      }
+    }
+    Gate gate = new Gate();
+    Path at = dir.resolve("gate.sock");
+    Pool pool = pool("net", "198.18.0.0/24");
+    // 1 worker, queue 1: two calls may wait for the store at once
+    try (IpamServer served = IpamServer.start(gate, new IpamServer.Settings(at, null, 0, false, null, null, null, 1, 1,
+        4L << 20, Duration.ofSeconds(10), Duration.ofSeconds(30)), CallLog.quiet());
+        RemoteStore client = RemoteStore.connect(RemoteStore.Target.parse("unix:" + at).withTimeout(Duration.ofSeconds(20)))) {
+      java.util.concurrent.ExecutorService callers = java.util.concurrent.Executors.newFixedThreadPool(2);
+      try {
+        List<java.util.concurrent.Future<AllocationOutcome>> waiting = List.of(
+            callers.submit(() -> client.allocate(pool, AllocationRequest.of(new Attachment("c1", "eth0")))),
+            callers.submit(() -> client.allocate(pool, AllocationRequest.of(new Attachment("c2", "eth0")))));
+        long until = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+        while (gate.held.size() < 2) {
+          assertTrue(System.nanoTime() < until, "two calls started");
+          Thread.sleep(5);
+        }
+        IpamException busy = assertThrows(IpamException.class,
+            () -> client.allocate(pool, AllocationRequest.of(new Attachment("c3", "eth0"))));
+        assertEquals(ErrorCode.TRY_AGAIN_LATER, busy.code(), busy.getMessage());
+        assertEquals(2, gate.threads.size(), "the third was not started: " + gate.threads);
+        for (int i = 0; i < 2; i++) {
+          gate.held.take().run();
+        }
+        for (var w : waiting) {
+          assertInstanceOf(AllocationOutcome.Allocated.class, w.get(20, java.util.concurrent.TimeUnit.SECONDS));
+        }
+        assertEquals(1, client.release(pool, new Attachment("c1", "eth0")).size());
+        assertEquals(List.of(new Attachment("c2", "eth0")),
+            client.list(pool).stream().map(Allocation::attachment).toList(), "c3 never applied");
+        assertTrue(gate.threads.stream().allMatch(t -> t.startsWith("vert.x-eventloop-thread-")), gate.threads::toString);
+      } finally {
+        callers.shutdownNow();
+      }
     }
   }
 

@@ -11,6 +11,7 @@ import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
+import io.jipam.core.store.capability.AsyncChanges;
 import io.jipam.core.store.capability.PoolStatus;
 import io.jipam.api.v1.AllocateRequest;
 import io.jipam.api.v1.AllocateResponse;
@@ -41,8 +42,11 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The {@code jipam.v1.Ipam} methods over jipamd's stores. Each call's caller is established and
@@ -50,7 +54,9 @@ import java.util.concurrent.RejectedExecutionException;
  * is answered PERMISSION_DENIED at once and touches no store); the call then runs on its caller's
  * node's store. Requests are decoded on the event loop; the store runs on {@code blocking} (or, for a store that never blocks, inline) (a bounded pool: when its queue is full the call is
  * answered RESOURCE_EXHAUSTED with TRY_AGAIN_LATER at once, never queued without bound); the
- * answer is written back on the request's context.
+ * answer is written back on the request's context. Allocate and Release on a store of {@link
+ * AsyncChanges} (etcd) are queued from the event loop with no worker waiting for them (bounded by
+ * {@code maxPending} the same way), and answered when the store's commit task completes them.
  */
 public final class IpamEndpoint {
   private final Access access;
@@ -59,6 +65,9 @@ public final class IpamEndpoint {
   private final CallLog log;
   private final Metrics metrics;
   private final Dispatch dispatch;
+  private final int maxPending;
+  /** Calls of {@link AsyncChanges} started and not yet answered by their store. */
+  private final AtomicInteger pending = new AtomicInteger();
 
   /** Where the store's calls run. */
   public enum Dispatch {
@@ -72,13 +81,17 @@ public final class IpamEndpoint {
   }
 
   IpamEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics) {
-    this(new Access(CallerIdentity.noOperatorCa(), NodeStores.single(store)), pools, blocking, log, metrics,
+    this(new Access(CallerIdentity.noOperatorCa(), NodeStores.single(store)), pools, blocking, 1024, log, metrics,
         Dispatch.WORKERS);
   }
 
-  /** Calls run where {@code dispatch} says. */
-  public IpamEndpoint(Access access, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics,
-      Dispatch dispatch) {
+  /**
+   * Calls run where {@code dispatch} says; at most {@code maxPending} calls of {@link AsyncChanges}
+   * wait for their store at once (more are answered busy, as when the pool's queue is full).
+   */
+  public IpamEndpoint(Access access, PoolRegistry pools, Executor blocking, int maxPending, CallLog log,
+      Metrics metrics, Dispatch dispatch) {
+    this.maxPending = maxPending;
     this.dispatch = dispatch;
     this.access = access;
     this.pools = pools;
@@ -108,8 +121,8 @@ public final class IpamEndpoint {
   }
 
   void bind(GrpcServer server) {
-    unary(server, IpamGrpcService.Allocate, this::allocate);
-    unary(server, IpamGrpcService.Release, this::release);
+    unary(server, IpamGrpcService.Allocate, this::allocate, this::allocateAsync);
+    unary(server, IpamGrpcService.Release, this::release, this::releaseAsync);
     unary(server, IpamGrpcService.Find, this::find);
     unary(server, IpamGrpcService.List, this::list);
     unary(server, IpamGrpcService.RetainOnly, this::retainOnly);
@@ -130,7 +143,21 @@ public final class IpamEndpoint {
     Resp run(Access.Scope scope, Req request) throws Exception;
   }
 
+  /**
+   * What one call does when its store offers {@link AsyncChanges}: starts it on the event loop and
+   * returns the answer to come; null when the store does not offer it (the call then runs as a
+   * {@link Call}). Must not block.
+   */
+  interface AsyncCall<Req, Resp> {
+    CompletableFuture<Resp> start(Access.Scope scope, Req request);
+  }
+
   private <Req, Resp> void unary(GrpcServer server, ServiceMethod<Req, Resp> method, Call<Req, Resp> call) {
+    unary(server, method, call, null);
+  }
+
+  private <Req, Resp> void unary(GrpcServer server, ServiceMethod<Req, Resp> method, Call<Req, Resp> call,
+      AsyncCall<Req, Resp> async) {
     server.callHandler(method, request -> {
       Context context = Vertx.currentContext();
       request.handler(message -> {
@@ -149,19 +176,62 @@ public final class IpamEndpoint {
           context.runOnContext(v -> respond(request, message, result, start));
           return;
         }
+        if (async != null) {
+          if (pending.incrementAndGet() > maxPending) {
+            pending.decrementAndGet();
+            busy(request, message, start);
+            return;
+          }
+          if (started(async, scope, message, result -> {
+            pending.decrementAndGet();
+            context.runOnContext(v -> respond(request, message, result, start));
+          })) {
+            return;
+          }
+          pending.decrementAndGet();
+        }
         try {
           blocking.execute(() -> {
             Object result = answer(call, scope, message);
             context.runOnContext(v -> respond(request, message, result, start));
           });
         } catch (RejectedExecutionException full) {
-          fail(request, GrpcStatus.RESOURCE_EXHAUSTED, new IpamException(ErrorCode.TRY_AGAIN_LATER,
-              "jipamd is busy: every worker is taken and the queue is full; try again later"));
-          log.call(request.methodName(), message, "busy", start);
-          metrics.call(request.methodName(), "busy", ErrorCode.TRY_AGAIN_LATER, start);
+          busy(request, message, start);
         }
       });
     });
+  }
+
+  private void busy(GrpcServerRequest<?, ?> request, Object message, long start) {
+    fail(request, GrpcStatus.RESOURCE_EXHAUSTED, new IpamException(ErrorCode.TRY_AGAIN_LATER,
+        "jipamd is busy: every worker is taken and the queue is full; try again later"));
+    log.call(request.methodName(), message, "busy", start);
+    metrics.call(request.methodName(), "busy", ErrorCode.TRY_AGAIN_LATER, start);
+  }
+
+  /**
+   * Starts an {@link AsyncCall}; when its store offers it, {@code answer} gets the response or the
+   * {@link IpamException} to answer with (on the thread that completed it) and this returns true.
+   */
+  private static <Req, Resp> boolean started(AsyncCall<Req, Resp> async, Access.Scope scope, Req message,
+      java.util.function.Consumer<Object> answer) {
+    CompletableFuture<Resp> pending;
+    try {
+      pending = async.start(scope, message);
+    } catch (Throwable t) {
+      answer.accept(failure(t));
+      return true;
+    }
+    if (pending == null) {
+      return false;
+    }
+    pending.whenComplete((r, t) -> answer.accept(t == null ? r : failure(t)));
+    return true;
+  }
+
+  private static IpamException failure(Throwable t) {
+    Throwable cause = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
+    return cause instanceof IpamException e ? e : new IpamException(ErrorCode.INTERNAL, "internal error: " + cause, cause);
   }
 
   /** Runs the call: its response, or the {@link IpamException} to answer with. */
@@ -207,13 +277,19 @@ public final class IpamEndpoint {
 
   private AllocateResponse allocate(Access.Scope s, AllocateRequest r) {
     Pool pool = pool(r.getPool());
+    return allocated(pool, s.store().allocate(pool, allocationRequest(r)));
+  }
+
+  private static AllocationRequest allocationRequest(AllocateRequest r) {
     List<IpAddress> requested = new ArrayList<>();
     for (String text : r.getRequestedList()) {
       requested.add(WireMapping.address(text, "requested address"));
     }
-    AllocationOutcome outcome =
-        s.store().allocate(pool, new AllocationRequest(attachment(r.getAttachment()), requested,
-            WireMapping.requestedPod(r.getPod())));
+    return new AllocationRequest(attachment(r.getAttachment()), requested, WireMapping.requestedPod(r.getPod()));
+  }
+
+  /** The answer to an allocation from {@code pool}, noted in the pools served and the metrics. */
+  private AllocateResponse allocated(Pool pool, AllocationOutcome outcome) {
     pools.allocatedFrom(pool);
     if (outcome instanceof AllocationOutcome.Allocated allocated) {
       metrics.allocated(pool.name(), allocated.origins());
@@ -221,9 +297,27 @@ public final class IpamEndpoint {
     return WireMapping.outcome(outcome);
   }
 
+  private CompletableFuture<AllocateResponse> allocateAsync(Access.Scope s, AllocateRequest r) {
+    AsyncChanges store = s.store().capability(AsyncChanges.class).orElse(null);
+    if (store == null) {
+      return null;
+    }
+    Pool pool = pool(r.getPool());
+    return store.allocateAsync(pool, allocationRequest(r)).thenApply(outcome -> allocated(pool, outcome));
+  }
+
   private AllocationsResponse release(Access.Scope s, ReleaseRequest r) {
     Pool pool = pool(r.getPool());
     return allocations(s.store().release(pool, attachment(r.getAttachment())));
+  }
+
+  private CompletableFuture<AllocationsResponse> releaseAsync(Access.Scope s, ReleaseRequest r) {
+    AsyncChanges store = s.store().capability(AsyncChanges.class).orElse(null);
+    if (store == null) {
+      return null;
+    }
+    Pool pool = pool(r.getPool());
+    return store.releaseAsync(pool, attachment(r.getAttachment())).thenApply(IpamEndpoint::allocations);
   }
 
   private AllocationsResponse find(Access.Scope s, FindRequest r) {
