@@ -15,6 +15,7 @@ import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.Printable;
 import io.jipam.hostlocal.HostLocalStores;
+import io.jipam.testkit.ClassArchive;
 import io.jipam.testkit.JipamdProcess;
 import io.vertx.core.json.JsonArray;
 import java.io.IOException;
@@ -47,6 +48,8 @@ class JipamctlProcessIT {
   static final Path JIPAMCTL = Path.of(System.getProperty("jipam.dist", "../dist")).toAbsolutePath().normalize()
       .resolve("bin/jipamctl");
   static final Pool POOL = IpamServerTest.pool("pods", "198.18.60.0/24");
+  /** jipamctl's classes (the built launcher on the PATH's JVM): about halves each run's start. */
+  static final ClassArchive CTL_CLASSES = ClassArchive.ofLauncher("jipamctl");
 
   @TempDir Path dir;
   Path data;
@@ -105,11 +108,23 @@ class JipamctlProcessIT {
     command.addAll(List.of(args));
     Path out = Files.createTempFile(dir, "ctl", ".out");
     Path err = Files.createTempFile(dir, "ctl", ".err");
-    Process p = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
-        .redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+    ProcessBuilder builder = new ProcessBuilder(command)
+        .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()))
+        .redirectOutput(out.toFile()).redirectError(err.toFile());
+    // the launcher's JVM maps the classes of an earlier jipamctl run; not under a prefix, which may
+    // name another JVM or user
+    List<String> archive = prefix.isEmpty() ? CTL_CLASSES.options() : List.of();
+    builder.environment().put("JIPAMCTL_JAVA_OPTS", String.join(" ", archive));
+    Process p = builder.start();
     if (!p.waitFor(120, TimeUnit.SECONDS)) {
       p.destroyForcibly().waitFor();
+      CTL_CLASSES.discard(archive);
       throw new IllegalStateException("jipamctl " + command + " did not finish within 120 s");
+    }
+    if (p.exitValue() == 0) {
+      CTL_CLASSES.ended(archive);
+    } else {
+      CTL_CLASSES.discard(archive); // a refused call loads few of the classes a served one does
     }
     return new Ctl(p.exitValue(), Files.readString(out), Files.readString(err));
   }

@@ -57,6 +57,24 @@ public final class ClassArchive {
     return BY_MAIN.computeIfAbsent(mainClass, ClassArchive::create);
   }
 
+  /**
+   * The archive of a launcher script that runs its own JVM on its own class path of jars (such as
+   * {@code dist/bin/jipamctl}), one per name and JVM: its {@link #options} go to the launcher's JVM
+   * (an environment variable it reads), and {@link #ended} is told when that JVM has exited. Every
+   * child given these options must run the same JVM, with the same class path.
+   */
+  public static ClassArchive ofLauncher(String name) {
+    return BY_MAIN.computeIfAbsent("launcher " + name, key -> {
+      try {
+        Path dir = Files.createTempDirectory("jipam-cds");
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteAll(dir), "class-archive-delete"));
+        return new ClassArchive(key, null, dir.resolve(name + ".jsa"));
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    });
+  }
+
   private static ClassArchive create(String mainClass) {
     String whole = System.getProperty("java.class.path");
     List<String> jars = new ArrayList<>();
@@ -104,7 +122,7 @@ public final class ClassArchive {
     }
   }
 
-  /** The class path a child must run with for this archive to apply. */
+  /** The class path a child must run with for this archive to apply (null for a launcher's). */
   public String classPath() {
     return classPath;
   }
@@ -131,8 +149,9 @@ public final class ClassArchive {
         return List.of();
       }
       recording = archive.resolveSibling(archive.getFileName() + ".recording-" + recordings.incrementAndGet());
-      // warnings about classes CDS skips would otherwise reach the child's stdout at its exit
-      return List.of(RECORD + recording, "-Xlog:cds=off", "-Xlog:cds+dynamic=off");
+      // warnings about classes CDS skips would otherwise reach the child's stdout or stderr (where a
+      // launcher sends the JVM's warnings) at its exit
+      return List.of(RECORD + recording, "-Xlog:cds=off,cds+dynamic=off", "-Xlog:cds=off,cds+dynamic=off:stderr");
     }
   }
 
@@ -153,7 +172,11 @@ public final class ClassArchive {
     }
   }
 
-  private synchronized void ended(List<String> command) {
+  /**
+   * Tells the archive that a child given {@code options} (or started with a command holding them)
+   * has exited: {@link #exited}, for one archive.
+   */
+  public synchronized void ended(List<String> command) {
     if (recording == null || !command.contains(RECORD + recording)) {
       return;
     }
@@ -163,6 +186,24 @@ public final class ClassArchive {
       }
     } catch (IOException e) {
       // no archive: children go on without one, and the next may record
+    } finally {
+      recording = null;
+    }
+  }
+
+  /**
+   * Tells the archive that a child given {@code options} has exited, and that what it recorded is
+   * not worth keeping (a run that failed early loaded few of the classes later runs need): the next
+   * child records instead.
+   */
+  public synchronized void discard(List<String> options) {
+    if (recording == null || !options.contains(RECORD + recording)) {
+      return;
+    }
+    try {
+      Files.deleteIfExists(recording);
+    } catch (IOException e) {
+      // the next recording writes its own file
     } finally {
       recording = null;
     }
