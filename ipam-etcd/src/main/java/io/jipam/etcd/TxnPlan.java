@@ -198,9 +198,12 @@ final class TxnPlan {
   private void readHandleAtSnapshot(Attachment a) {
     if (snapshotHandles.add(a)) {
       cache.readHandleAt(a, snapshotRevision, deadline);
-      handleWork.remove(a);
-      handleRead.remove(a);
-      handleGuard.remove(a);
+      Handle fresh = cache.handles.get(a);
+      handleWork.put(a, fresh);
+      handleRead.put(a, fresh);
+      // a guard already taken (by a change of this plan that read the cached copy) stays as it was:
+      // if the handle changed since, the transaction fails on it and the whole plan is planned again
+      handleGuard.putIfAbsent(a, fresh == null ? 0L : fresh.modRev());
     }
   }
 

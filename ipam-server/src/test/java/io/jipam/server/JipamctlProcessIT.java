@@ -118,14 +118,10 @@ class JipamctlProcessIT {
     Process p = builder.start();
     if (!p.waitFor(120, TimeUnit.SECONDS)) {
       p.destroyForcibly().waitFor();
-      CTL_CLASSES.discard(archive);
+      CTL_CLASSES.ended(archive, p.exitValue());
       throw new IllegalStateException("jipamctl " + command + " did not finish within 120 s");
     }
-    if (p.exitValue() == 0) {
-      CTL_CLASSES.ended(archive);
-    } else {
-      CTL_CLASSES.discard(archive); // a refused call loads few of the classes a served one does
-    }
+    CTL_CLASSES.ended(archive, p.exitValue()); // kept from a run that exited 0 only
     return new Ctl(p.exitValue(), Files.readString(out), Files.readString(err));
   }
 

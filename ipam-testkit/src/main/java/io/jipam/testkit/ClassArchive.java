@@ -21,7 +21,7 @@ import java.util.jar.JarFile;
  *
  * <p>The first child {@linkplain #options asks} to record its classes
  * ({@code -XX:ArchiveClassesAtExit}, to a file of its own); the JVM writes them when that child
- * exits cleanly (SIGTERM or its own exit, never SIGKILL), and {@link #exited} then publishes the
+ * exits cleanly (SIGTERM or its own exit with 0, never SIGKILL), and {@link #exited} then publishes the
  * file with one rename, so no child ever maps a half-written archive. Until then, and when the
  * recording child dies uncleanly (the next child records), children start without it.
  *
@@ -135,7 +135,7 @@ public final class ClassArchive {
   /**
    * JVM options for the next child: map the archive when it is ready, else record it if no other
    * child is recording, else none. A child given the record option must be reported to
-   * {@link #exited} when it ends.
+   * {@link #exited} (or {@link #ended}) when it ends.
    */
   public List<String> options() {
     if (archive == null) {
@@ -161,49 +161,31 @@ public final class ClassArchive {
   }
 
   /**
-   * Reports that a child started with {@code command} ended: if it is the one recording an
-   * archive, publishes what it wrote (a clean exit) or lets the next child record (an unclean
-   * one). Other commands, and a second report of the same child, are ignored, so callers may
-   * report every child, more than once.
+   * Reports that a child started with {@code command} exited with {@code exitCode}: if it is the
+   * one recording an archive, publishes what it wrote when it exited cleanly (0, or 143 after
+   * SIGTERM), else drops it and lets the next child record (killed, it may have left half an
+   * archive; failed early, it loaded few of the classes later runs need). Other commands, and a
+   * second report of the same child, are ignored, so callers may report every child, more than once.
    */
-  public static void exited(List<String> command) {
+  public static void exited(List<String> command, int exitCode) {
     for (ClassArchive a : BY_MAIN.values()) {
-      a.ended(command);
+      a.ended(command, exitCode);
     }
   }
 
-  /**
-   * Tells the archive that a child given {@code options} (or started with a command holding them)
-   * has exited: {@link #exited}, for one archive.
-   */
-  public synchronized void ended(List<String> command) {
-    if (recording == null || !command.contains(RECORD + recording)) {
-      return;
-    }
-    try {
-      if (Files.isRegularFile(recording) && Files.size(recording) > 0) {
-        Files.move(recording, archive, StandardCopyOption.ATOMIC_MOVE);
-      }
-    } catch (IOException e) {
-      // no archive: children go on without one, and the next may record
-    } finally {
-      recording = null;
-    }
-  }
-
-  /**
-   * Tells the archive that a child given {@code options} has exited, and that what it recorded is
-   * not worth keeping (a run that failed early loaded few of the classes later runs need): the next
-   * child records instead.
-   */
-  public synchronized void discard(List<String> options) {
+  /** {@link #exited} for this archive: {@code options} are the child's JVM options or its whole command. */
+  public synchronized void ended(List<String> options, int exitCode) {
     if (recording == null || !options.contains(RECORD + recording)) {
       return;
     }
     try {
-      Files.deleteIfExists(recording);
+      if ((exitCode == 0 || exitCode == 143) && Files.isRegularFile(recording) && Files.size(recording) > 0) {
+        Files.move(recording, archive, StandardCopyOption.ATOMIC_MOVE);
+      } else {
+        Files.deleteIfExists(recording);
+      }
     } catch (IOException e) {
-      // the next recording writes its own file
+      // no archive: children go on without one, and the next may record
     } finally {
       recording = null;
     }

@@ -116,7 +116,7 @@ public final class JipamdProcess implements AutoCloseable {
     builder.environment().putAll(env);
     Process p = builder.start();
     ALL.add(p);
-    p.onExit().thenRun(() -> ClassArchive.exited(command));
+    p.onExit().thenAccept(done -> ClassArchive.exited(command, done.exitValue()));
     p.getOutputStream().close();
     return new JipamdProcess(p, log, command);
   }
@@ -314,7 +314,7 @@ public final class JipamdProcess implements AutoCloseable {
       throw new IllegalStateException("jipamd ignored SIGTERM for " + STOP_BOUND + ":\n" + output());
     }
     ALL.remove(process);
-    ClassArchive.exited(command);
+    ClassArchive.exited(command, process.exitValue());
     return process.exitValue();
   }
 
