@@ -12,6 +12,8 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.LinkOption;
+import java.nio.file.OpenOption;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -35,10 +37,10 @@ import java.util.Set;
  * |-----------------------------------------|---------------------|-------------------------------------------|
  * | dataDir/NET/                            | both (jipam: 0700)  | host-local's directory: the truth         |
  * | dataDir/NET/ADDRESS                     | both, O_EXCL (0600) | "CONTAINERID\r\nIFNAME" (old: "CONTAINERID")|
- * | dataDir/NET/last_reserved_ip.SET        | both                | last address handed out in range set SET  |
+ * | dataDir/NET/last_reserved_ip.SET        | both, in place      | last address handed out in range set SET  |
  * | dataDir/NET/lock                        | both, empty         | host-local flock()s it, jipam fcntl-locks |
- * | dataDir/NET/.jipam-addr, .jipam-cursor  | jipam, transient    | temp files; left only by a crash, removed |
- * | dataDir/.jipam/NET/stamp                | jipam               | generation + what the dirs looked like    |
+ * | dataDir/NET/.jipam-addr                 | jipam, transient    | temp file; left only by a crash, removed  |
+ * | dataDir/.jipam/NET/stamp                | jipam, in place     | generation + what the dirs looked like    |
  * | dataDir/.jipam/NET/att/CID@IFNAME       | jipam               | the attachment's addresses and pods       |
  * | dataDir/.jipam/NET/index                | jipam               | snapshot + appended changes, then a stamp |
  * | dataDir/.jipam/NET/claims               | jipam               | holds, reservations, cool-downs           |
@@ -89,6 +91,10 @@ final class PoolDir {
       StandardOpenOption.WRITE);
   private static final Set<StandardOpenOption> WRITE_CREATE = Set.of(StandardOpenOption.WRITE,
       StandardOpenOption.CREATE);
+  private static final Set<OpenOption> OVERWRITE = Set.of(StandardOpenOption.WRITE, StandardOpenOption.CREATE,
+      LinkOption.NOFOLLOW_LINKS);
+  private static final Set<OpenOption> OVERWRITE_EXISTING = Set.of(StandardOpenOption.WRITE,
+      LinkOption.NOFOLLOW_LINKS);
 
   final String network;
   final Path dir;
@@ -101,7 +107,6 @@ final class PoolDir {
   final Path claimsFile;
   final Path claimsTemp;
   private final Path addressTemp;
-  private final Path cursorTemp;
   /** Null: no fsync (host-local's default). */
   private final Forcer forcer;
   /** The clock holds and cool-downs of this pool start and end by; null for the system clock. */
@@ -149,7 +154,6 @@ final class PoolDir {
     this.claimsFile = jipamDir.resolve("claims");
     this.claimsTemp = jipamDir.resolve("claims.tmp");
     this.addressTemp = dir.resolve(TEMP_PREFIX + "addr");
-    this.cursorTemp = dir.resolve(TEMP_PREFIX + "cursor");
     this.forcer = forcer;
   }
 
@@ -333,11 +337,70 @@ final class PoolDir {
     }
   }
 
-  /** Replaces {@code last_reserved_ip.<set>} atomically (temp + rename); no newline, like host-local. */
+  /**
+   * Writes {@code last_reserved_ip.<set>} in place ({@link #overwrite}), no newline, as host-local
+   * does. A cursor is a hint of where the next search starts, never a record of what is taken: one
+   * cut short by a crash (a call that changed something drops the stamp first, so the next call
+   * rebuilds) at worst moves where that search starts, and one that does not parse is none.
+   */
   void writeCursor(int set, IpAddress lastReserved) throws IOException {
-    writeTemp(cursorTemp, lastReserved.toString().getBytes(StandardCharsets.UTF_8));
-    Files.move(cursorTemp, dir.resolve(CURSOR_PREFIX + set), StandardCopyOption.REPLACE_EXISTING,
-        StandardCopyOption.ATOMIC_MOVE);
+    overwrite(dir.resolve(CURSOR_PREFIX + set), lastReserved.toString().getBytes(StandardCharsets.UTF_8), false);
+  }
+
+  /**
+   * Writes {@code bytes} over the regular file at {@code path} (created, mode 0600, when missing),
+   * then cuts it to their length, forcing it to disk with fsync on: no new inode, no rename, and so
+   * none of ext4's flush of a file renamed over another (or truncated to nothing) on close, which
+   * made a temp file and a rename cost the cursor about 20 times this (a data write to the disk per
+   * ADD). {@code headLast}: the first byte is written last, so a file whose first byte the caller
+   * made invalid ({@link #invalidate}) stays invalid until the whole text is in place (a process
+   * killed in between leaves it so). A symbolic link, a directory or anything else not a regular
+   * file at {@code path} is removed, never written through, and the file created in its place.
+   */
+  void overwrite(Path path, byte[] bytes, boolean headLast) throws IOException {
+    try (FileChannel ch = openRegular(path)) {
+      int from = headLast && bytes.length > 0 ? 1 : 0;
+      writeAt(ch, ByteBuffer.wrap(bytes, from, bytes.length - from), from);
+      ch.truncate(bytes.length);
+      if (from == 1) {
+        writeAt(ch, ByteBuffer.wrap(bytes, 0, 1), 0);
+      }
+      if (forcer != null) {
+        forcer.force(path, ch, false);
+      }
+    }
+  }
+
+  private static FileChannel openRegular(Path path) throws IOException {
+    try {
+      return FileChannel.open(path, OVERWRITE, FILE_MODE);
+    } catch (NoSuchFileException missingDirectory) {
+      throw missingDirectory; // not ours to create here
+    } catch (IOException notARegularFile) { // ELOOP (a symlink: a plain IOException), EISDIR, ...
+      delete(path);
+      return FileChannel.open(path, OVERWRITE, FILE_MODE);
+    }
+  }
+
+  /**
+   * Makes the file at {@code path} fail to parse, in place: its first byte becomes {@code mark}.
+   * Nothing when it is missing; a symbolic link or anything not a regular file is removed.
+   */
+  void invalidate(Path path, byte mark) throws IOException {
+    try (FileChannel ch = FileChannel.open(path, OVERWRITE_EXISTING)) {
+      writeAt(ch, ByteBuffer.wrap(new byte[] {mark}), 0);
+    } catch (NoSuchFileException gone) {
+      // nothing to invalidate
+    } catch (IOException notARegularFile) { // a symlink, a directory: no stamp of ours
+      delete(path);
+    }
+  }
+
+  private static void writeAt(FileChannel ch, ByteBuffer buf, long position) throws IOException {
+    long at = position;
+    while (buf.hasRemaining()) {
+      at += ch.write(buf, at);
+    }
   }
 
   /** Forces the network directory's entries to disk (only with fsync on). */

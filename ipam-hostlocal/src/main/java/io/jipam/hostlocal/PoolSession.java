@@ -241,7 +241,7 @@ final class PoolSession implements AutoCloseable {
     }
   }
 
-  /** Removes the stamp file once, before the call's first change (see {@link Stamp#drop}). */
+  /** Invalidates the stamp file once, before the call's first change (see {@link Stamp#drop}). */
   void dropStamp() throws IOException {
     if (!this.dropped) {
       Stamp.drop(this.dir);
