@@ -76,16 +76,22 @@ class ServiceScenarioIT {
         "--central-adds", "2");
     assertEquals(0, run.exit(), run.err());
     List<Row> central = select(csv(out.resolve("samples.csv")), r -> r.workload().equals("central;nodes=4;callers=2"));
-    for (String subject : List.of("raw CAS", "direct", "central")) {
+    for (String subject : List.of("raw CAS", "raw CAS per caller", "direct", "central")) {
       List<Row> t = select(central, r -> r.subject().equals(subject) && r.metric().equals("throughput"));
       assertEquals(1, t.size(), subject + ": " + central);
       assertTrue(t.get(0).value() > 0, subject + " measured nothing: " + t);
+      for (String cpu : List.of("cpu etcd", "cpu clients")) {
+        List<Row> c = select(central, r -> r.subject().equals(subject) && r.metric().equals(cpu));
+        assertEquals(1, c.size(), subject + " " + cpu + ": " + central);
+        assertTrue(c.get(0).value() >= 0 && c.get(0).value() < 1_000, subject + " " + cpu + ": " + c);
+      }
     }
     assertEquals(List.of(0.0), select(central, r -> r.subject().equals("daemon ADD") && r.metric().equals("failures"))
         .stream().map(Row::value).toList(), "every daemon-mode ADD through the node jipamd succeeded");
     assertEquals(1, select(central, r -> r.subject().equals("daemon ADD") && r.metric().equals("p99")).size());
     String summary = Files.readString(out.resolve("summary.md"));
     assertTrue(summary.contains("### Central jipamd: 4 nodes x 2 clients on a one-member etcd"), summary);
+    assertTrue(summary.contains("| central: etcd + clients + jipamd ms/pair |"), summary);
     assertMarkdownTable(summary, "| median |");
   }
 

@@ -78,11 +78,32 @@ public final class EtcdLoads {
 
   /** {@link #measure(int, int, Worker)} with a warm-up and a measured window of any length. */
   private static double measure(int workers, Duration warmup, Duration measured, Worker work) throws Exception {
+    return measure(workers, warmup, measured, work, null);
+  }
+
+  /**
+   * Called as the measured window opens and as it closes (on a timer thread of its own, at the
+   * window's bounds as the workers see them): what a caller reads there is what the window cost.
+   */
+  public interface WindowProbe {
+    void opened();
+
+    void closed();
+  }
+
+  private static double measure(int workers, Duration warmup, Duration measured, Worker work, WindowProbe probe)
+      throws Exception {
     AtomicLong counter = new AtomicLong();
     long[] window = {Long.MAX_VALUE, Long.MAX_VALUE};
+    java.util.concurrent.ScheduledExecutorService timer = probe == null ? null
+        : Executors.newSingleThreadScheduledExecutor();
     CyclicBarrier barrier = new CyclicBarrier(workers, () -> {
       window[0] = System.nanoTime() + warmup.toNanos();
       window[1] = window[0] + measured.toNanos();
+      if (timer != null) {
+        timer.schedule(probe::opened, warmup.toNanos(), TimeUnit.NANOSECONDS);
+        timer.schedule(probe::closed, warmup.toNanos() + measured.toNanos(), TimeUnit.NANOSECONDS);
+      }
     });
     Ready ready = () -> barrier.await(60, TimeUnit.SECONDS);
     ExecutorService ex = Executors.newFixedThreadPool(workers);
@@ -98,6 +119,10 @@ public final class EtcdLoads {
       f.get();
     }
     ex.shutdown();
+    if (timer != null) {
+      timer.shutdown();
+      timer.awaitTermination(10, TimeUnit.SECONDS); // the closing probe has run
+    }
     return counter.get() / (measured.toNanos() / 1e9);
   }
 
@@ -114,6 +139,12 @@ public final class EtcdLoads {
   /** Raw CAS transactions per second, after {@code warmup}, over {@code measured}. */
   public static double rawCas(List<String> endpoints, int clients, Duration warmup, Duration measured)
       throws Exception {
+    return rawCas(endpoints, clients, warmup, measured, null);
+  }
+
+  /** {@link #rawCas(List, int, Duration, Duration)}, {@code probe} called at the window's bounds. */
+  public static double rawCas(List<String> endpoints, int clients, Duration warmup, Duration measured,
+      WindowProbe probe) throws Exception {
     String run = UUID.randomUUID().toString();
     return measure(clients, warmup, measured, (id, counter, window, ready) -> {
       try (Client client = Client.builder().endpoints(endpoints.toArray(String[]::new)).build()) {
@@ -136,7 +167,7 @@ public final class EtcdLoads {
           }
         }
       }
-    });
+    }, probe);
   }
 
   /** Allocations per second from {@code clients} clients behind one global etcd lock. */
@@ -184,6 +215,12 @@ public final class EtcdLoads {
 
   /** {ADD/s, ADD+DEL ops/s, requests per transaction}. */
   public static double[] store(List<String> endpoints, int nodes, int seconds, int threads) throws Exception {
+    return store(endpoints, nodes, seconds, threads, null);
+  }
+
+  /** {@link #store(List, int, int, int)}, {@code churnProbe} called at the bounds of the churn phase's window. */
+  public static double[] store(List<String> endpoints, int nodes, int seconds, int threads, WindowProbe churnProbe)
+      throws Exception {
     String prefix = "/bench-" + UUID.randomUUID();
     Pool pool = new Pool("bench", List.of(new RangeSet(List.of(
         IpRange.withDefaults(Cidr.parse("198.18.0.0/15"), null, null, null, null)))), AllocationOrder.ROUND_ROBIN);
@@ -207,7 +244,7 @@ public final class EtcdLoads {
           }
         }
       });
-      double churn = measure(nodes * threads, seconds, (id, counter, window, ready) -> {
+      double churn = measure(nodes * threads, Duration.ofSeconds(1), Duration.ofSeconds(seconds), (id, counter, window, ready) -> {
         IpamStore s = stores.get(id % nodes);
         ready.await();
         while (System.nanoTime() < window[1]) {
@@ -218,7 +255,7 @@ public final class EtcdLoads {
             counter.addAndGet(2);
           }
         }
-      });
+      }, churnProbe);
       long commits = 0;
       long requests = 0;
       for (IpamStore s : stores) {

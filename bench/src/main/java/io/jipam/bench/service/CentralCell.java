@@ -77,15 +77,25 @@ public final class CentralCell {
           for (int r = 0; r < rounds; r++) {
             c.progress().step("round " + (r + 1) + ": central jipamd, " + nodes + " nodes x " + callers + " clients");
             add(c, scenario, "load average", r, "at start", "1 min", 1, loadAverage());
-            double raw = EtcdLoads.rawCas(endpoints, nodes, Duration.ofSeconds(1), window);
+            long etcdPid = etcd.pids().get(0);
+            CpuWindow rawCpu = new CpuWindow(etcdPid);
+            double raw = EtcdLoads.rawCas(endpoints, nodes, Duration.ofSeconds(1), window, rawCpu);
             add(c, scenario, "raw CAS", r, "throughput", "transactions/s", 1, raw);
-            double[] direct = EtcdLoads.store(endpoints, nodes, (int) Math.max(1, Math.round(seconds)), callers);
+            addCpu(c, scenario, "raw CAS", r, rawCpu, raw * window.toNanos() / 1e9);
+            CpuWindow rawAllCpu = new CpuWindow(etcdPid);
+            double rawAll = EtcdLoads.rawCas(endpoints, clients, Duration.ofSeconds(1), window, rawAllCpu);
+            add(c, scenario, "raw CAS per caller", r, "throughput", "transactions/s", 1, rawAll);
+            addCpu(c, scenario, "raw CAS per caller", r, rawAllCpu, rawAll * window.toNanos() / 1e9);
+            CpuWindow directCpu = new CpuWindow(etcdPid);
+            int directSeconds = (int) Math.max(1, Math.round(seconds));
+            double[] direct = EtcdLoads.store(endpoints, nodes, directSeconds, callers, directCpu);
             add(c, scenario, "direct", r, "throughput", "pairs/s", 1, direct[1] / 2);
+            addCpu(c, scenario, "direct", r, directCpu, direct[1] / 2 * directSeconds);
             long[][] addMillis = new long[1][];
             Thread daemonAdds = new Thread(() -> addMillis[0] = daemonAdds(plugin, node.endpoint(), adds, dir));
             double proposals0 = etcdMetric(endpoints.get(0), PROPOSALS);
             long t0 = System.nanoTime();
-            PairLoad.Result got = measureWhile(target, clients, nodes, window, central.pid(), daemonAdds);
+            PairLoad.Result got = measureWhile(target, clients, nodes, window, central.pid(), etcdPid, daemonAdds);
             double proposalsPerSecond = (etcdMetric(endpoints.get(0), PROPOSALS) - proposals0)
                 / ((System.nanoTime() - t0) / 1e9);
             add(c, scenario, "central", r, "etcd proposals/s", "1/s", 1, proposalsPerSecond);
@@ -95,6 +105,8 @@ public final class CentralCell {
             add(c, scenario, "central", r, "p99", "ms", pairs, got.latencyMillis(0.99));
             add(c, scenario, "central", r, "failures", "count", 1, got.failures());
             add(c, scenario, "central", r, "cpu jipamd", "ms", pairs, got.serverCpuPerPairMillis());
+            add(c, scenario, "central", r, "cpu etcd", "ms", pairs, got.peerCpuPerPairMillis());
+            add(c, scenario, "central", r, "cpu clients", "ms", pairs, got.clientCpuPerPairMillis());
             long[] ms = addMillis[0] == null ? new long[0] : addMillis[0];
             Arrays.sort(ms);
             if (ms.length > 0) {
@@ -118,7 +130,9 @@ public final class CentralCell {
     Report r = c.report();
     r.heading(3, "Central jipamd: " + nodes + " nodes x " + callers + " clients on a one-member etcd").paragraph(
         "Per round, one after the other on one one-member etcd: the raw one-CAS-per-allocation ceiling ("
-            + nodes + " clients, each a compare-and-put on its own key, transactions/s); " + nodes + " etcd store "
+            + nodes + " clients, each a compare-and-put on its own key, transactions/s: one CAS in flight per node), "
+            + "the same with " + nodes * callers + " clients (one per caller: the ceiling of a design whose every "
+            + "caller sends its own CAS); " + nodes + " etcd store "
             + "instances with " + callers + " callers each (\"direct\": every node on etcd itself, ADD+DEL pairs/s); "
             + "a central `jipamd --store etcd` under " + nodes * callers + " asynchronous clients, client c naming "
             + "node c % " + nodes + " (pairs/s), while " + adds + " daemon-mode ADDs (`dist/bin/jipam` -> node jipamd "
@@ -126,19 +140,37 @@ public final class CentralCell {
             + "100, p99 is the slowest). etcd proposals/s: etcd's `etcd_server_proposals_committed_total` over the "
             + "central cell (warm-up included: one per write transaction, lease grants and revokes); changes per "
             + "proposal: 2 x central pairs/s over it, about the changes one etcd transaction carried. Ratios are of "
-            + "the same round; the last row is the median of rounds.");
+            + "the same round; the last row is the median of rounds. The second table is the CPU each cell's "
+            + "windows cost per allocation (a transaction of raw CAS, an ADD+DEL pair otherwise), of etcd, of the "
+            + "harness's JVM (the clients, and in \"direct\" the store instances: the nodes' own work) and of the "
+            + "central jipamd: on one machine they share its cores, so their sum bounds what a cell can reach.");
     List<List<String>> rows = new ArrayList<>();
+    List<List<String>> cpuRows = new ArrayList<>();
     List<Double> toRaw = new ArrayList<>();
+    List<Double> toRawAll = new ArrayList<>();
     List<Double> toDirect = new ArrayList<>();
     for (int i = 0; i < rounds; i++) {
       double raw = value(c, scenario, "raw CAS", i, "throughput");
+      double rawAll = value(c, scenario, "raw CAS per caller", i, "throughput");
       double direct = value(c, scenario, "direct", i, "throughput");
       double central = value(c, scenario, "central", i, "throughput");
       toRaw.add(Stats.ratio(central, raw));
+      toRawAll.add(Stats.ratio(central, rawAll));
       toDirect.add(Stats.ratio(central, direct));
+      List<String> cpu = new ArrayList<>(List.of(Integer.toString(i + 1)));
+      for (String subject : List.of("raw CAS", "raw CAS per caller", "direct", "central")) {
+        double etcdCpu = value(c, scenario, subject, i, "cpu etcd");
+        double clientCpu = value(c, scenario, subject, i, "cpu clients");
+        double jipamdCpu = subject.equals("central") ? value(c, scenario, subject, i, "cpu jipamd") : 0;
+        cpu.add(Report.fmt(etcdCpu) + " + " + Report.fmt(clientCpu)
+            + (subject.equals("central") ? " + " + Report.fmt(jipamdCpu) : "") + " = "
+            + Report.fmt(etcdCpu + clientCpu + jipamdCpu));
+      }
+      cpuRows.add(cpu);
       rows.add(List.of(Integer.toString(i + 1), Report.fmt(value(c, scenario, "load average", i, "at start")) + " / "
-              + Report.fmt(value(c, scenario, "load average", i, "at end")), Report.fmt(raw), Report.fmt(direct),
-          Report.fmt(central), Report.ratio(Stats.ratio(central, raw)), Report.ratio(Stats.ratio(central, direct)),
+              + Report.fmt(value(c, scenario, "load average", i, "at end")), Report.fmt(raw), Report.fmt(rawAll),
+          Report.fmt(direct), Report.fmt(central), Report.ratio(Stats.ratio(central, raw)),
+          Report.ratio(Stats.ratio(central, rawAll)), Report.ratio(Stats.ratio(central, direct)),
           Report.fmt(value(c, scenario, "central", i, "p99")), Report.fmt(value(c, scenario, "central", i, "cpu jipamd")),
           Report.fmt(value(c, scenario, "central", i, "etcd proposals/s")),
           Report.fmt(2 * central / value(c, scenario, "central", i, "etcd proposals/s")),
@@ -146,11 +178,14 @@ public final class CentralCell {
           String.format(Locale.ROOT, "%.0f", value(c, scenario, "central", i, "failures")
               + value(c, scenario, "daemon ADD", i, "failures"))));
     }
-    rows.add(List.of("median", "", "", "", "", Report.ratio(Stats.median(toRaw)), Report.ratio(Stats.median(toDirect)),
-        "", "", "", "", "", "", ""));
-    r.table(List.of("round", "load avg start / end", "raw CAS tx/s", "direct pairs/s", "central pairs/s",
-        "central / raw CAS", "central / direct", "central pair p99 ms", "jipamd CPU/pair ms", "etcd proposals/s",
-        "changes per proposal", "daemon ADD p50 ms", "daemon ADD p99 ms", "failed calls"), "rrrrrrrrrrrrrr", rows);
+    rows.add(List.of("median", "", "", "", "", "", Report.ratio(Stats.median(toRaw)), Report.ratio(Stats.median(toRawAll)),
+        Report.ratio(Stats.median(toDirect)), "", "", "", "", "", "", ""));
+    r.table(List.of("round", "load avg start / end", "raw CAS tx/s", "raw CAS tx/s, " + nodes * callers + " clients",
+        "direct pairs/s", "central pairs/s", "central / raw CAS", "central / raw CAS, " + nodes * callers + " clients",
+        "central / direct", "central pair p99 ms", "jipamd CPU/pair ms", "etcd proposals/s",
+        "changes per proposal", "daemon ADD p50 ms", "daemon ADD p99 ms", "failed calls"), "rrrrrrrrrrrrrrrr", rows);
+    r.table(List.of("round", "raw CAS: etcd + clients ms/tx", "raw CAS, " + nodes * callers + " clients: etcd + clients ms/tx",
+        "direct: etcd + nodes ms/pair", "central: etcd + clients + jipamd ms/pair"), "rrrrr", cpuRows);
   }
 
   private double value(RunContext c, String scenario, String subject, int round, String metric) {
@@ -164,9 +199,22 @@ public final class CentralCell {
     c.results().add(new Sample(scenario, workload(), subject, "pair", round, metric, unit, calls, value));
   }
 
+  /** etcd's and this JVM's CPU per allocation (a transaction, or an ADD+DEL pair) of a window. */
+  private void addCpu(RunContext c, String scenario, String subject, int round, CpuWindow cpu, double done) {
+    int n = (int) Math.max(1, Math.min(Integer.MAX_VALUE, done));
+    add(c, scenario, subject, round, "cpu etcd", "ms", n, cpu.peerMillis() / Math.max(1, done));
+    add(c, scenario, subject, round, "cpu clients", "ms", n, cpu.selfMillis() / Math.max(1, done));
+  }
+
   /** The throughput cell, with {@code during} started once the warm-up is over and joined after. */
   public static PairLoad.Result measureWhile(String target, int clients, int nodes, Duration window, long pid,
       Thread during) throws InterruptedException {
+    return measureWhile(target, clients, nodes, window, pid, -1, during);
+  }
+
+  /** Like {@link #measureWhile(String, int, int, Duration, long, Thread)}, also reading {@code etcdPid}'s CPU. */
+  static PairLoad.Result measureWhile(String target, int clients, int nodes, Duration window, long pid,
+      long etcdPid, Thread during) throws InterruptedException {
     Thread starter = new Thread(() -> {
       try {
         TimeUnit.SECONDS.sleep(3); // the warm-up below is 2 s: the ADDs start inside the window
@@ -177,7 +225,7 @@ public final class CentralCell {
     });
     starter.start();
     PairLoad.Result r = PairLoad.run(target, clients, Math.min(4, clients), nodes,
-        Duration.ofSeconds(2), Duration.ofSeconds(2), window, pid);
+        Duration.ofSeconds(2), Duration.ofSeconds(2), window, pid, etcdPid);
     starter.join();
     during.join();
     return r;

@@ -59,7 +59,7 @@ public final class PairLoad {
   /** What a run measured; latencies are of the measured window only, sorted, in nanoseconds. */
   public record Result(String target, int clients, int connections, Duration window, long pairs,
       long[] latencyNanos, long failures, long clientCpuNanos, long serverCpuNanos, long clientJitNanos,
-      long serverJitNanos, Duration warmedUp) {
+      long serverJitNanos, Duration warmedUp, long peerCpuNanos) {
     /** Pairs per second over the measured window. */
     public double pairsPerSecond() {
       return pairs / (window.toNanos() / 1e9);
@@ -76,6 +76,11 @@ public final class PairLoad {
     /** This process's CPU per measured pair, ms. */
     public double clientCpuPerPairMillis() {
       return pairs == 0 ? Double.NaN : clientCpuNanos / 1e6 / pairs;
+    }
+
+    /** The peer process's CPU (etcd behind jipamd, say) per measured pair, ms; NaN when no peer was given. */
+    public double peerCpuPerPairMillis() {
+      return pairs == 0 || peerCpuNanos < 0 ? Double.NaN : peerCpuNanos / 1e6 / pairs;
     }
 
     /** jipamd's CPU per measured pair, ms; NaN when its pid was not given. */
@@ -122,6 +127,15 @@ public final class PairLoad {
    */
   public static Result run(String target, int clients, int connections, int nodes, Duration warmup,
       Duration maxWarmup, Duration window, long jipamdPid) throws InterruptedException {
+    return run(target, clients, connections, nodes, warmup, maxWarmup, window, jipamdPid, -1);
+  }
+
+  /**
+   * Like {@link #run(String, int, int, int, Duration, Duration, Duration, long)}, also reading the
+   * CPU that process {@code peerPid} (or -1: none; etcd behind a jipamd, say) spent in the window.
+   */
+  public static Result run(String target, int clients, int connections, int nodes, Duration warmup,
+      Duration maxWarmup, Duration window, long jipamdPid, long peerPid) throws InterruptedException {
     if (clients < 1 || connections < 1 || connections > clients) {
       throw new IllegalArgumentException("clients " + clients + " and connections " + connections
           + ": need 1 <= connections <= clients");
@@ -164,6 +178,7 @@ public final class PairLoad {
     long clientJit0 = jitCpuNanos(self);
     long server0 = jipamdPid > 0 ? procCpuNanos(jipamdPid) : -1;
     long serverJit0 = jipamdPid > 0 ? jitCpuNanos(jipamdPid) : 0;
+    long peer0 = peerPid > 0 ? procCpuNanos(peerPid) : -1;
     long from = System.nanoTime();
     run.end = from + window.toNanos();
     run.measureFrom = from;
@@ -172,6 +187,7 @@ public final class PairLoad {
     long clientJit1 = jitCpuNanos(self);
     long server1 = jipamdPid > 0 ? procCpuNanos(jipamdPid) : -1;
     long serverJit1 = jipamdPid > 0 ? jitCpuNanos(jipamdPid) : 0;
+    long peer1 = peerPid > 0 ? procCpuNanos(peerPid) : -1;
     for (GrpcClient g : grpcs) {
       g.close();
     }
@@ -184,7 +200,7 @@ public final class PairLoad {
     Arrays.sort(all);
     return new Result(target, clients, connections, window, all.length, all, run.failures.get(),
         client1 - client0, server0 < 0 || server1 < 0 ? -1 : server1 - server0, clientJit1 - clientJit0,
-        serverJit1 - serverJit0, Duration.ofNanos(warmedUp));
+        serverJit1 - serverJit0, Duration.ofNanos(warmedUp), peer0 < 0 || peer1 < 0 ? -1 : peer1 - peer0);
   }
 
   /** The pool every run allocates from: one /16 in 198.18.0.0/15, round robin. */
