@@ -49,11 +49,14 @@ class RuntimeSmokeIT {
     Set<String> before = nodeDirs();
     Path out = tmp.resolve("runtime");
     ScenarioOutputs.Run run = ScenarioOutputs.run("runtime", "--quick", "--jipam", DIST.resolve("bin/jipam").toString(),
-        "--out", out.toString());
+        "--daemon-warmup", "3", "--out", out.toString());
     assertEquals(0, run.exit(), run.err());
     assertFalse(run.err().contains("\r"), "a progress bar was drawn on a non-terminal: " + run.err());
     String summary = Files.readString(out.resolve("summary.md"));
     assertFalse(summary.contains("**Skipped**"), summary);
+    if (Files.isExecutable(DIST.resolve("bin/jipamd"))) {
+      assertTrue(summary.contains("jipamd serves 3 untimed ADD+DEL pairs"), summary);
+    }
     List<ScenarioOutputs.Row> samples = ScenarioOutputs.samples(out);
     List<String> subjects = Files.isExecutable(DIST.resolve("bin/jipamd"))
         ? List.of("jipam", "jipam via jipamd", "host-local") : List.of("jipam", "host-local");

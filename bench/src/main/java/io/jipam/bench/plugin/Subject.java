@@ -57,16 +57,16 @@ final class Subject {
     return new Subject(name, name, command, null, null);
   }
 
-  /**
-   * CPU (ms) used so far outside the calls' own processes: the jipamd a daemon-mode subject
-   * forwards to; 0 for the others. A call's CPU is its processes' plus this one's delta.
-   */
   /** The subnet this subject's calls use (its data dir's addresses are from 198.18.0.2 up). */
   Subject withSubnet(String cidr) {
     this.subnet = cidr;
     return this;
   }
 
+  /**
+   * CPU (ms) used so far outside the calls' own processes: the jipamd a daemon-mode subject
+   * forwards to; 0 for the others. A call's CPU is its processes' plus this one's delta.
+   */
   double serverCpuMillis() {
     return daemon == null ? 0 : daemon.cpuMillis();
   }

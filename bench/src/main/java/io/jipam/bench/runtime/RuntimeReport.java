@@ -22,9 +22,11 @@ final class RuntimeReport {
   private final Map<String, Integer> left;
   private final String daemonNote;
   private final Map<String, String> subnets;
+  private final int daemonWarmup;
 
   RuntimeReport(RunContext c, String scenario, List<Integer> atOnce, int rounds, List<String> subjects,
-      Map<String, Integer> left, String daemonNote, Map<String, String> subnets) {
+      Map<String, Integer> left, String daemonNote, Map<String, String> subnets, int daemonWarmup) {
+    this.daemonWarmup = daemonWarmup;
     this.c = c;
     this.scenario = scenario;
     this.atOnce = atOnce;
@@ -77,8 +79,11 @@ final class RuntimeReport {
     r.heading(2, "runtime").paragraph("Containers through a real runtime: containerd + runc (" + version("containerd")
         + "; " + version("runc") + ") started here on their own socket, root and state, `ctr run --cni --rm` of a busybox image whose command prints its eth0 address and "
         + "exits. libcni runs the bridge plugin, which delegates to the IPAM under test (ADD before the task starts, "
-        + "DEL after it ends); the subjects differ only in the conflist's `ipam` (" + subnets + "). One warm-up "
-        + "container per subject, then " + rounds + " round(s) per N of N containers started at once, subjects in "
+        + "DEL after it ends); the subjects differ only in the conflist's `ipam` (" + subnets + "). "
+        + (daemonNote == null && daemonWarmup > 0 ? "Before anything, jipamd serves " + daemonWarmup + " untimed ADD+DEL "
+            + "pairs of the plugin on its network (`--daemon-warmup`: a warm service, as on a node where it runs for "
+            + "days). " : "")
+        + "One warm-up container per subject, then " + rounds + " round(s) per N of N containers started at once, subjects in "
         + "an order drawn from the seed. Time to address: ctr started to the address printed; lifecycle: ctr "
         + "started to ctr ended (DEL and removal included); containers/s: N over the batch's wall time. CPU per "
         + "container is the ctr processes' and the CNI plugins' they ran (plus the jipamd's for daemon mode); "

@@ -71,6 +71,12 @@ public final class RuntimeScenario implements Scenario {
 
     @Option(names = "--jipamd", paramLabel = "PATH", description = "jipamd for daemon mode (default: beside the plugin)")
     Path jipamd;
+
+    @Option(names = "--daemon-warmup", paramLabel = "PAIRS", defaultValue = "100",
+        description = "untimed ADD+DEL pairs of the plugin through the jipamd, on its network, before the containers: "
+            + "jipamd is a service, measured warm (JIT, caches), as on a node where it runs for days; 0: a fresh "
+            + "jipamd (default: ${DEFAULT-VALUE})")
+    int daemonWarmup;
   }
 
   private final Options options;
@@ -115,6 +121,9 @@ public final class RuntimeScenario implements Scenario {
     if (options.rounds != null && options.rounds < 1) {
       throw new IllegalArgumentException("--runtime-rounds must be >= 1, got " + options.rounds);
     }
+    if (options.daemonWarmup < 0) {
+      throw new IllegalArgumentException("--daemon-warmup must be >= 0, got " + options.daemonWarmup);
+    }
   }
 
   /** Why the scenario cannot run here, or null. */
@@ -136,7 +145,7 @@ public final class RuntimeScenario implements Scenario {
   }
 
   /** One subject: a network whose conflist's IPAM is the one measured. */
-  private record Subject(String name, Path conf, String prefix, Path store, JipamdProcess daemon) {
+  private record Subject(String name, Path conf, String prefix, Path store, JipamdProcess daemon, String plugin) {
     double serverCpu() {
       return daemon == null ? 0 : daemon.cpuMillis();
     }
@@ -172,6 +181,10 @@ public final class RuntimeScenario implements Scenario {
       Map<String, Integer> left = new LinkedHashMap<>();
       try {
         for (Subject s : subjects) {
+          if (s.daemon() != null && options.daemonWarmup > 0) {
+            c.progress().step("warm-up: " + s.name() + ", " + options.daemonWarmup + " ADD+DEL pairs through jipamd");
+            warmDaemon(s, options.daemonWarmup, node.bin());
+          }
           c.progress().step("warm-up: " + s.name());
           batch(c, node, s, "warm", 1, -1);
           c.progress().advance(1);
@@ -194,8 +207,8 @@ public final class RuntimeScenario implements Scenario {
         }
       }
       new RuntimeReport(c, name(), atOnce, rounds, subjects.stream().map(Subject::name).toList(), left, daemonNote,
-          subjects.stream().collect(LinkedHashMap::new, (m, s) -> m.put(s.name(), s.prefix() + "0/24"), Map::putAll))
-          .write();
+          subjects.stream().collect(LinkedHashMap::new, (m, s) -> m.put(s.name(), s.prefix() + "0/24"), Map::putAll),
+          options.daemonWarmup).write();
     } finally {
       for (JipamdProcess d : daemons) {
         d.close();
@@ -213,7 +226,32 @@ public final class RuntimeScenario implements Scenario {
     String conflist = "{\"cniVersion\":\"1.0.0\",\"name\":\"" + network + "\",\"plugins\":[{\"type\":\"bridge\","
         + "\"bridge\":\"jb" + node.suffix() + index + "\",\"isGateway\":true,\"ipam\":{" + ipam + ",\"dataDir\":\"" + data
         + "\",\"ranges\":[[{\"subnet\":\"" + prefix + "0/24\"}]],\"routes\":[{\"dst\":\"0.0.0.0/0\"}]}}]}";
-    return new Subject(name, node.network(network, conflist), prefix, data.resolve(network), daemon);
+    String plugin = "{\"cniVersion\":\"1.0.0\",\"name\":\"" + network + "\",\"type\":\"bridge\",\"ipam\":{" + ipam
+        + ",\"dataDir\":\"" + data + "\",\"ranges\":[[{\"subnet\":\"" + prefix + "0/24\"}]]}}";
+    return new Subject(name, node.network(network, conflist), prefix, data.resolve(network), daemon, plugin);
+  }
+
+  /**
+   * {@code pairs} ADD+DEL pairs of the plugin as bridge would exec it (the subject's network, its
+   * IPAM config), one after the other, each its own container ID: the daemon's warm-up, untimed.
+   */
+  private void warmDaemon(Subject s, int pairs, Path cniPath) throws IOException, InterruptedException {
+    for (int i = 0; i < pairs; i++) {
+      for (String command : List.of("ADD", "DEL")) {
+        ProcessBuilder pb = new ProcessBuilder(jipam().toString()).redirectOutput(ProcessBuilder.Redirect.DISCARD)
+            .redirectError(ProcessBuilder.Redirect.DISCARD);
+        pb.environment().putAll(Map.of("CNI_COMMAND", command, "CNI_CONTAINERID", "jipamd-warm-" + i,
+            "CNI_NETNS", "/var/run/netns/jipamd-warm", "CNI_IFNAME", "eth0", "CNI_PATH", cniPath.toString()));
+        Process p = pb.start();
+        try (var in = p.getOutputStream()) {
+          in.write(s.plugin().getBytes(StandardCharsets.UTF_8));
+        }
+        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
+          p.destroyForcibly();
+          throw new IOException("warming " + s.name() + " up: " + command + " jipamd-warm-" + i + " failed");
+        }
+      }
+    }
   }
 
   /** Address files left in a store dir (host-local's layout), 0 when it was never made. */
