@@ -338,13 +338,13 @@ final class PoolDir {
   }
 
   /**
-   * Writes {@code last_reserved_ip.<set>} in place ({@link #overwrite}), no newline, as host-local
+   * Writes {@code last_reserved_ip.<set>} in place ({@link #overwrite(Path, byte[])}), no newline, as host-local
    * does. A cursor is a hint of where the next search starts, never a record of what is taken: one
    * cut short by a crash (a call that changed something drops the stamp first, so the next call
    * rebuilds) at worst moves where that search starts, and one that does not parse is none.
    */
   void writeCursor(int set, IpAddress lastReserved) throws IOException {
-    overwrite(dir.resolve(CURSOR_PREFIX + set), lastReserved.toString().getBytes(StandardCharsets.UTF_8), false);
+    overwrite(dir.resolve(CURSOR_PREFIX + set), lastReserved.toString().getBytes(StandardCharsets.UTF_8));
   }
 
   /**
@@ -352,18 +352,29 @@ final class PoolDir {
    * then cuts it to their length, forcing it to disk with fsync on: no new inode, no rename, and so
    * none of ext4's flush of a file renamed over another (or truncated to nothing) on close, which
    * made a temp file and a rename cost the cursor about 20 times this (a data write to the disk per
-   * ADD). {@code headLast}: the first byte is written last, so a file whose first byte the caller
-   * made invalid ({@link #invalidate}) stays invalid until the whole text is in place (a process
-   * killed in between leaves it so). A symbolic link, a directory or anything else not a regular
-   * file at {@code path} is removed, never written through, and the file created in its place.
+   * ADD). A symbolic link, a directory or anything else not a regular file at {@code path} is
+   * removed, never written through, and the file created in its place.
    */
-  void overwrite(Path path, byte[] bytes, boolean headLast) throws IOException {
+  void overwrite(Path path, byte[] bytes) throws IOException {
+    overwrite(path, bytes, 0);
+  }
+
+  /**
+   * {@link #overwrite(Path, byte[])} with the first byte written last, so a file whose first byte
+   * the caller made invalid ({@link #invalidate}) stays invalid until the whole text is in place (a
+   * process killed in between leaves it so).
+   */
+  void overwriteHeadLast(Path path, byte[] bytes) throws IOException {
+    overwrite(path, bytes, Math.min(1, bytes.length));
+  }
+
+  /** Writes {@code bytes} from index {@code from} on, cuts the file, then the bytes before {@code from}. */
+  private void overwrite(Path path, byte[] bytes, int from) throws IOException {
     try (FileChannel ch = openRegular(path)) {
-      int from = headLast && bytes.length > 0 ? 1 : 0;
       writeAt(ch, ByteBuffer.wrap(bytes, from, bytes.length - from), from);
       ch.truncate(bytes.length);
-      if (from == 1) {
-        writeAt(ch, ByteBuffer.wrap(bytes, 0, 1), 0);
+      if (from > 0) {
+        writeAt(ch, ByteBuffer.wrap(bytes, 0, from), 0);
       }
       if (forcer != null) {
         forcer.force(path, ch, false);

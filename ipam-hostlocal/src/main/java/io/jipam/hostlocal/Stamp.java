@@ -163,13 +163,13 @@ final class Stamp {
 
   /**
    * Writes the stamp file, which the call has {@link #drop}ped (outside both watched directories),
-   * in place ({@link PoolDir#overwrite}, the first byte last), not through a temp file and a
+   * in place, the first byte last ({@link PoolDir#overwriteHeadLast}), not through a temp file and a
    * rename, since no one reads it without the pool's lock, which this call holds. A process killed
    * while writing it leaves the dropped stamp's invalid first byte, or a text without its final
    * newline: not a stamp ({@link #parse}), so the next call rebuilds, as when it finds none.
    */
   static void write(PoolDir d, Stamp stamp) throws IOException {
-    d.overwrite(d.stampFile, (stamp.text() + "\n").getBytes(StandardCharsets.UTF_8), true);
+    d.overwriteHeadLast(d.stampFile, (stamp.text() + "\n").getBytes(StandardCharsets.UTF_8));
   }
 
   /**
