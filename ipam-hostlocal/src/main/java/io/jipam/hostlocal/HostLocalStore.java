@@ -45,7 +45,8 @@ import java.util.Set;
  * O_CREAT|O_EXCL}, jipam with {@code link(2)}) and jipam treats an existing file as taken and
  * re-reads the directory; jipam also re-reads an address file before deleting it. What
  * concurrent mixed use can still do is make jipam's index miss a host-local change until the
- * directory changes again (see staleness below). Switching a node from one plugin to the other
+ * directory changes again (see staleness below), and let either read the other's cursor half
+ * written (both write it in place), which moves only where that call's search starts. Switching a node from one plugin to the other
  * (not running both at once) is fully supported. {@code @GuardedBy("both locks of the pool")}:
  * the pool's files, its {@link StateCache} entry, and the {@link PoolState} in it.
  *
@@ -54,8 +55,8 @@ import java.util.Set;
  * .jipam/NET/att/CID@IFNAME}, a superset of its addresses with pods, written before the address
  * files and after their deletion, each entry verified against its file) and the stamp file
  * (generation, both directories' identity and mtime, cursor contents). A stamp that does not match
- * (a foreign change) or is missing (deleted before a call's first change, so a killed call leaves
- * none) makes the call rebuild records, index and stamp from the address files. No settle wait:
+ * (a foreign change) or is missing or invalid (invalidated in place before a call's first change,
+ * so a killed call leaves none) makes the call rebuild records, index and stamp from the address files. No settle wait:
  * see docs/hostlocal.md for what the stamp can miss and why that is bounded.
  *
  * <h2>Atomicity and crashes</h2>

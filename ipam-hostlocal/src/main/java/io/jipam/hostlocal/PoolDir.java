@@ -356,28 +356,33 @@ final class PoolDir {
    * removed, never written through, and the file created in its place.
    */
   void overwrite(Path path, byte[] bytes) throws IOException {
-    overwrite(path, bytes, 0);
+    overwrite(path, bytes, 0, forcer);
   }
 
   /**
    * {@link #overwrite(Path, byte[])} with the first byte written last, so a file whose first byte
    * the caller made invalid ({@link #invalidate}) stays invalid until the whole text is in place (a
-   * process killed in between leaves it so).
+   * process killed in between leaves it so). Never forced to disk: for the stamp, which need not
+   * survive a power loss (the network directory's forced mtime no longer matches it, so the next
+   * call rebuilds).
    */
   void overwriteHeadLast(Path path, byte[] bytes) throws IOException {
-    overwrite(path, bytes, Math.min(1, bytes.length));
+    overwrite(path, bytes, Math.min(1, bytes.length), null);
   }
 
-  /** Writes {@code bytes} from index {@code from} on, cuts the file, then the bytes before {@code from}. */
-  private void overwrite(Path path, byte[] bytes, int from) throws IOException {
+  /**
+   * Writes {@code bytes} from index {@code from} on, cuts the file, then writes the bytes before
+   * {@code from}; forced with {@code force} unless it is null.
+   */
+  private static void overwrite(Path path, byte[] bytes, int from, Forcer force) throws IOException {
     try (FileChannel ch = openRegular(path)) {
       writeAt(ch, ByteBuffer.wrap(bytes, from, bytes.length - from), from);
       ch.truncate(bytes.length);
       if (from > 0) {
         writeAt(ch, ByteBuffer.wrap(bytes, 0, from), 0);
       }
-      if (forcer != null) {
-        forcer.force(path, ch, false);
+      if (force != null) {
+        force.force(path, ch, false);
       }
     }
   }

@@ -26,7 +26,6 @@ final class RuntimeReport {
 
   RuntimeReport(RunContext c, String scenario, List<Integer> atOnce, int rounds, List<String> subjects,
       Map<String, Integer> left, String daemonNote, Map<String, String> subnets, int daemonWarmup) {
-    this.daemonWarmup = daemonWarmup;
     this.c = c;
     this.scenario = scenario;
     this.atOnce = atOnce;
@@ -35,6 +34,7 @@ final class RuntimeReport {
     this.left = left;
     this.daemonNote = daemonNote;
     this.subnets = subnets;
+    this.daemonWarmup = daemonWarmup;
   }
 
   private List<Sample> samples(int n, String subject, String metric) {

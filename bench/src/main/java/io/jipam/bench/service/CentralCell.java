@@ -24,12 +24,13 @@ import java.util.concurrent.TimeUnit;
  * The central-jipamd cell of {@code service} ({@code --central}): the "nodes through a central
  * jipamd" topology against its baselines, in one run on one one-member etcd started here. Per
  * round, one after the other: the raw one-CAS-per-allocation ceiling with {@code nodes} clients
- * ({@link EtcdLoads#rawCas}); {@code nodes} etcd store instances with {@code callers} callers each,
+ * and with {@code nodes × callers} ({@link EtcdLoads#rawCas}); {@code nodes} etcd store instances with {@code callers} callers each,
  * ADD+DEL pairs, as if every node ran its own jipamd on etcd ({@link EtcdLoads#store}); then one
  * central {@code jipamd --store etcd} (plain TCP on loopback) under {@link PairLoad} with
  * {@code nodes × callers} asynchronous clients, client {@code c} naming node {@code c % nodes}, while
  * {@code adds} daemon-mode ADDs of the plugin go one after the other through a node jipamd
- * ({@code --store remote}) to that central jipamd, each timed from exec to exit.
+ * ({@code --store remote}) to that central jipamd, each timed from exec to exit. Each cell's window
+ * also yields its CPU per allocation: etcd's, this JVM's and (central) jipamd's ({@link CpuWindow}).
  */
 public final class CentralCell {
   private final int nodes;
