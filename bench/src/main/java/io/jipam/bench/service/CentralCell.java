@@ -33,6 +33,15 @@ import java.util.concurrent.TimeUnit;
  * also yields its CPU per allocation: etcd's, this JVM's and (central) jipamd's ({@link CpuWindow}).
  */
 public final class CentralCell {
+  /**
+   * The least warm-up of the central jipamd under the load, before round 1 (longer until the JIT
+   * compilers of it and of this JVM settle): a central jipamd is a service that runs for weeks,
+   * and what its first seconds cost (C2 compiling the gRPC and etcd paths) is not what it costs.
+   */
+  static final Duration WARMUP = Duration.ofSeconds(30);
+  /** Untimed daemon-mode ADDs through the node jipamd after that warm-up, so its path is warm too. */
+  static final int WARMUP_DAEMON_ADDS = 100;
+
   private final int nodes;
   private final int callers;
   private final int adds;
@@ -72,8 +81,10 @@ public final class CentralCell {
           node.awaitReady();
           String target = "127.0.0.1:" + port;
           c.progress().step("central: warming up jipamd");
-          PairLoad.run(target, clients, Math.min(4, clients), nodes, Duration.ofSeconds(2),
-              c.quick() ? Duration.ofSeconds(2) : PairLoad.MAX_WARMUP, Duration.ofSeconds(2), central.pid());
+          Duration warm = c.quick() ? Duration.ofSeconds(2) : WARMUP;
+          PairLoad.run(target, clients, Math.min(4, clients), nodes, warm,
+              c.quick() ? warm : PairLoad.MAX_WARMUP, Duration.ofSeconds(2), central.pid());
+          daemonAdds(plugin, node.endpoint(), c.quick() ? 1 : WARMUP_DAEMON_ADDS, dir);
           c.progress().advance(1);
           for (int r = 0; r < rounds; r++) {
             c.progress().step("round " + (r + 1) + ": central jipamd, " + nodes + " nodes x " + callers + " clients");
@@ -141,7 +152,9 @@ public final class CentralCell {
             + "100, p99 is the slowest). etcd proposals/s: etcd's `etcd_server_proposals_committed_total` over the "
             + "central cell (warm-up included: one per write transaction, lease grants and revokes); changes per "
             + "proposal: 2 x central pairs/s over it, about the changes one etcd transaction carried. Ratios are of "
-            + "the same round; the last row is the median of rounds. The second table is the CPU each cell's "
+            + "the same round; the last row is the median of rounds. Before round 1 the central jipamd is warmed up "
+            + "under the same load for at least " + WARMUP.toSeconds() + " s (longer until the JIT compilers settle) "
+            + "and the node jipamd by " + WARMUP_DAEMON_ADDS + " untimed daemon-mode ADDs. The second table is the CPU each cell's "
             + "windows cost per allocation (a transaction of raw CAS, an ADD+DEL pair otherwise), of etcd, of the "
             + "harness's JVM (the clients, and in \"direct\" the store instances: the nodes' own work) and of the "
             + "central jipamd: on one machine they share its cores, so their sum bounds what a cell can reach.");
