@@ -29,6 +29,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -95,7 +96,7 @@ public final class EtcdLoads {
       throws Exception {
     AtomicLong counter = new AtomicLong();
     long[] window = {Long.MAX_VALUE, Long.MAX_VALUE};
-    java.util.concurrent.ScheduledExecutorService timer = probe == null ? null
+    ScheduledExecutorService timer = probe == null ? null
         : Executors.newSingleThreadScheduledExecutor();
     CyclicBarrier barrier = new CyclicBarrier(workers, () -> {
       window[0] = System.nanoTime() + warmup.toNanos();
