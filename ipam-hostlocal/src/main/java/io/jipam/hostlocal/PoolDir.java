@@ -58,6 +58,11 @@ final class PoolDir {
   static final String TEMP_PREFIX = ".jipam-";
   static final String JIPAM_DIR = ".jipam";
   /**
+   * The temp file jipam wrote its stamp through before the stamp was written in place: a crash of
+   * such a jipam could leave it; a rebuild removes it.
+   */
+  static final String OLD_STAMP_TEMP = "stamp.tmp";
+  /**
    * ifname of an allocation read from an old-format file holding only the container ID: a mark
    * (see {@link InterfaceName}), so no interface (not even one named {@code *}) is taken for it.
    */

@@ -32,6 +32,7 @@ final class Rebuild {
   static PoolState rebuild(PoolSession h, Pool pool) throws IOException {
     PoolDir d = h.dir;
     h.dropStamp();
+    Files.deleteIfExists(d.jipamDir.resolve(PoolDir.OLD_STAMP_TEMP)); // an older jipam's, left by a crash
     Map<Attachment, List<IpAddress>> byHolder = new HashMap<>();
     Set<IpAddress> markers = new HashSet<>();
     try (DirectoryStream<Path> entries = Files.newDirectoryStream(d.dir)) {

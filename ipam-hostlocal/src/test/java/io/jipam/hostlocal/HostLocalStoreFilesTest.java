@@ -212,13 +212,17 @@ class HostLocalStoreFilesTest {
   void load_tempFilesLeftByCrash_ignoredAndRemoved() throws Exception {
     allocated("c1");
     Files.writeString(netDir.resolve(".jipam-addr"), "c9\r\neth0");
-    Files.writeString(netDir.resolve(".jipam-cursor"), "198.18.0.77");
+    Files.writeString(netDir.resolve(".jipam-cursor"), "198.18.0.77"); // an older jipam's cursor temp
+    Path oldStampTemp = dataDir.resolve(".jipam/net/stamp.tmp"); // an older jipam's stamp temp
+    Files.writeString(oldStampTemp, "v4\t9");
+    Files.delete(dataDir.resolve(".jipam/net/stamp")); // the crash left no stamp: the next call rebuilds
     try (IpamStore fresh = newStore()) {
       assertEquals(2, fresh.list(POOL).size());
       assertEquals(List.of(), fresh.find(POOL, att("c9")));
     }
     assertFalse(Files.exists(netDir.resolve(".jipam-addr")));
     assertFalse(Files.exists(netDir.resolve(".jipam-cursor")));
+    assertFalse(Files.exists(oldStampTemp));
   }
 
   /**
