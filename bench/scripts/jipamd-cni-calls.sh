@@ -12,17 +12,13 @@ cd "$(dirname "$0")/../.."
 pairs=${1:-2000}
 warm=${2:-500}
 work=$(mktemp -d /tmp/jipamd-cni-calls.XXXXXX)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"; }
+. bench/scripts/lib/node-jipamd.sh
+cleanup() { [ -n "$jipamd_pid" ] && kill "$jipamd_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
-dist/bin/jipamd --socket "$work/j.sock" --store file --data-dir "$work/jd" --log-calls 2> "$work/jipamd.log" &
-pid=$!
-for _ in $(seq 600); do grep -q " jipamd ready" "$work/jipamd.log" && break; sleep 0.1; done
-conf='{"cniVersion":"1.0.0","name":"calls","ipam":{"type":"jipam","daemon":{"socket":"'$work/j.sock'"},"subnet":"198.18.0.0/24"}}'
-export CNI_IFNAME=eth0 CNI_NETNS=/var/run/netns/x CNI_PATH=/usr/lib/cni
-call() { CNI_COMMAND=$1 CNI_CONTAINERID=$2 dist/bin/jipam <<< "$conf" > /dev/null; }
-for i in $(seq "$warm"); do call ADD "w$i"; call DEL "w$i"; done
+node_jipamd_start "$work" calls
+warm_up "$warm"
+pid=$jipamd_pid
 read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$pid/stat")
 for i in $(seq "$pairs"); do call ADD "p$i"; call DEL "p$i"; done
 read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$pid/stat")

@@ -19,17 +19,12 @@ cd "$(dirname "$0")/../.."
 pairs=${1:-2000}
 warm=${2:-300}
 work=$(mktemp -d /tmp/jipam-shim-bench.XXXXXX)
-jipamd_pid=
+. bench/scripts/lib/node-jipamd.sh
 cleanup() { [ -n "$jipamd_pid" ] && kill "$jipamd_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
-dist/bin/jipamd --socket "$work/j.sock" --store file --data-dir "$work/jd" --log-calls 2> "$work/jipamd.log" &
-jipamd_pid=$!
-for _ in $(seq 600); do grep -q " jipamd ready" "$work/jipamd.log" && break; sleep 0.1; done
-conf='{"cniVersion":"1.0.0","name":"shim","ipam":{"type":"jipam","daemon":{"socket":"'$work/j.sock'"},"subnet":"198.18.0.0/24"}}'
-export CNI_IFNAME=eth0 CNI_NETNS=/var/run/netns/x CNI_PATH=/usr/lib/cni
-call() { CNI_COMMAND=$1 CNI_CONTAINERID=$2 dist/bin/jipam <<< "$conf" > /dev/null; }
-for i in $(seq "$warm"); do call ADD "w$i"; call DEL "w$i"; done
+node_jipamd_start "$work" shim
+warm_up "$warm"
 skip=$(grep -c "call method=CNI" "$work/jipamd.log" || true)
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 # the children's user+sys in ms: `times` must run in this shell (in $(...) it would report a subshell's)
