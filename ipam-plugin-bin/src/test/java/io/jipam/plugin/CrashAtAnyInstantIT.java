@@ -34,13 +34,13 @@ import org.junit.jupiter.api.parallel.Isolated;
  * churn: a GC naming the live attachments leaves exactly their address files, the store opened in
  * this process lists exactly them, and DEL of each leaves nothing.
  *
- * <p>Trials: {@code -Djipam.crash.trials} (default 120 on a fresh data dir, a quarter of that on
+ * <p>Trials: {@code -Djipam.crash.trials} (default 80 on a fresh data dir, a quarter of that on
  * one host-local wrote first), bounded by {@code -Djipam.crash.seconds} (default 100 and 40).
  */
 @Isolated // 16 plugin processes killed at random instants: alone, not beside another IT class
 class CrashAtAnyInstantIT {
   private static final int WORKERS = 16;
-  private static final int TRIALS = Integer.getInteger("jipam.crash.trials", 120);
+  private static final int TRIALS = Integer.getInteger("jipam.crash.trials", 80);
   private static final int SECONDS = Integer.getInteger("jipam.crash.seconds", 100);
 
   @TempDir Path tmp;

@@ -49,10 +49,10 @@ import org.junit.jupiter.api.parallel.Isolated;
  * <ul>
  *   <li>file store: {@code processes} workers (64) each running real {@code dist/bin/jipam}
  *       processes, ADD then DEL of its oldest beyond one, on one data dir, for {@code seconds}
- *       (20); every acknowledged address is claimed in a model until its DEL starts (a second claim
+ *       (10); every acknowledged address is claimed in a model until its DEL starts (a second claim
  *       is a duplicate);
  *   <li>etcd store: {@code nodes} simulated nodes (16; one {@link EtcdStore} each with its own node
- *       name, 2 callers each) on a real etcd started here, for {@code etcdSeconds} (15), claims the
+ *       name, 2 callers each) on a real etcd started here, for {@code etcdSeconds} (6), claims the
  *       same way.
  * </ul>
  *
@@ -66,9 +66,9 @@ import org.junit.jupiter.api.parallel.Isolated;
 @Isolated // 64 plugin processes churn at once: alone, not beside another IT class
 class SustainedChurnIT {
   private static final int PROCESSES = Integer.getInteger("jipam.churn.processes", 64);
-  private static final int SECONDS = Integer.getInteger("jipam.churn.seconds", 15);
+  private static final int SECONDS = Integer.getInteger("jipam.churn.seconds", 10);
   private static final int NODES = Integer.getInteger("jipam.churn.nodes", 16);
-  private static final int ETCD_SECONDS = Integer.getInteger("jipam.churn.etcdSeconds", 10);
+  private static final int ETCD_SECONDS = Integer.getInteger("jipam.churn.etcdSeconds", 6);
   private static final Path JIPAMCTL = CniExec.DIST.resolve("bin/jipamctl");
 
   @TempDir Path dir;

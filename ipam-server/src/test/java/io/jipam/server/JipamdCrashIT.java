@@ -71,14 +71,14 @@ import org.junit.jupiter.api.parallel.Isolated;
  * later. Counting acknowledgements rather than time puts kills among served calls however slow the
  * machine is. Clients wait while the checker works (kill, data dir, restart, list, jipamctl).
  *
- * <p>Counts from system properties {@code jipam.jipamd.crash.*}: {@code trials} (30), {@code
+ * <p>Counts from system properties {@code jipam.jipamd.crash.*}: {@code trials} (20), {@code
  * clients} (64), {@code store} (file), {@code seconds} (90 from the test's start: no trial starts
  * after that; fewer than {@code minTrials}, 10, fail), {@code deadlineMillis} (5000), {@code
  * slackMillis} (500), {@code acks} (32), {@code loadMillis} (2000).
  */
 @Isolated // kills jipamd mid-call and sets system properties: alone, not beside another IT class
 class JipamdCrashIT {
-  static final int TRIALS = Integer.getInteger("jipam.jipamd.crash.trials", 30);
+  static final int TRIALS = Integer.getInteger("jipam.jipamd.crash.trials", 20);
   /** jipamd's store; the data dir checks read the host-local layout, so: file (memory shows the test failing). */
   static final String STORE = System.getProperty("jipam.jipamd.crash.store", "file");
   static final int CLIENTS = Integer.getInteger("jipam.jipamd.crash.clients", 64);
