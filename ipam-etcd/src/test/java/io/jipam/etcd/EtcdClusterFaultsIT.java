@@ -34,9 +34,9 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * Issue 11's etcd faults: a three-member cluster started here (short election timeout), {@code
@@ -71,7 +71,11 @@ import org.junit.jupiter.api.parallel.Isolated;
  * {@code .timeoutMillis} (the stores' bound, 1500), {@code .slackMillis} (1500).
  */
 @Timeout(600)
-@Isolated // times leader elections of a three-member cluster: alone, not beside another IT class
+// The module's longest class (about 30 s), most of it waiting on etcd's elections and the store's
+// timeouts: started first, beside the other IT classes. Its bounds hold under that load (a failed
+// call fails with 11 within the store's timeout plus 1.5 s); the cost table it writes is then a
+// loaded machine's, so runs for figures run it alone (-Dit.test=EtcdClusterFaultsIT).
+@Order(1)
 class EtcdClusterFaultsIT {
   private static final int ROUNDS = Integer.getInteger("jipam.etcdfaults.rounds", 1);
   private static final int NODES = Integer.getInteger("jipam.etcdfaults.nodes", 8);
