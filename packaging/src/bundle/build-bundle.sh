@@ -106,7 +106,7 @@ cp -p "$v/bin/jipam" "$stage/jipam"
 # train the AOT cache with the bundled runtime, on the class path the launchers compute
 lib=$v/lib
 . "$lib/jvm.sh"
-base="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xlog:disable -Xlog:all=warning:stderr"
+base="$JIPAM_BASE_FLAGS $JIPAM_JDK_FLAGS"
 log=$work/training.log
 # shellcheck disable=SC2086
 if ! "$JIPAM_JAVA_BIN" $base "-XX:AOTCacheOutput=$lib/jipam.aot" -cp "$JIPAM_CLASSPATH" \

@@ -52,8 +52,14 @@ class EtcdPluginIT {
   }
 
   @SuppressWarnings("unchecked")
+  /**
+   * The address of a successful ADD, which printed nothing on stderr: no note of SLF4J's, no JVM
+   * warning about {@code sun.misc.Unsafe} (the etcd store's libraries use it; Java 23 and later warn
+   * unless the launcher allows it).
+   */
   private static String address(CniExec.Result add) {
     assertEquals(0, add.exit(), add.toString());
+    assertEquals("", add.stderr(), add.toString());
     Map<String, Object> result = (Map<String, Object>) JsonReader.parse(add.stdout().getBytes());
     return (String) ((List<Map<String, Object>>) result.get("ips")).get(0).get("address");
   }
