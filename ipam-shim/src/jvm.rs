@@ -2,6 +2,7 @@
 //! bundle's version folder), else of `jipam.d/current/bin/jipam-jvm` beside it (a CNI bin dir
 //! with a bundle installed), resolved once so that one call runs one version. Stdin already read
 //! is handed over in an unnamed temporary file (`O_TMPFILE`), so the JVM reads the same bytes.
+//! The launcher gets `JIPAM_STORE_HINT` (see [`exec_with_hint`]) and never one from the caller.
 
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
@@ -12,11 +13,19 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const O_TMPFILE: i32 = 0o20200000;
+/// The launcher's hint of which store a direct-mode call is for (`lib/jvm.sh`).
+const STORE_HINT: &str = "JIPAM_STORE_HINT";
 
 /// Replaces this process by the JVM plugin with `args`; `read` is what was read from stdin (the
 /// JVM then reads exactly that), `None` when stdin is untouched. Returns only on failure, after
 /// printing the CNI error object (code 999: jipam is not installed completely).
 pub fn exec(args: &[OsString], read: Option<&[u8]>) -> ! {
+    exec_with_hint(args, read, None)
+}
+
+/// As [`exec`], telling the launcher which store the config names (`JIPAM_STORE_HINT`, e.g.
+/// `etcd`), so that it starts the JVM with that store's class path and start-up cache.
+pub fn exec_with_hint(args: &[OsString], read: Option<&[u8]>, store: Option<&str>) -> ! {
     let (launcher, dir) = match launcher() {
         Ok(l) => (l, PathBuf::new()),
         Err(dir) => (PathBuf::new(), dir),
@@ -26,6 +35,10 @@ pub fn exec(args: &[OsString], read: Option<&[u8]>) -> ! {
     } else {
         let mut command = Command::new(&launcher);
         command.args(args);
+        match store {
+            Some(hint) => command.env(STORE_HINT, hint),
+            None => command.env_remove(STORE_HINT),
+        };
         if stdout_was_closed() {
             // the JVM plugin must fail to deliver, as it does with stdout closed: /dev/full
             // refuses every write

@@ -71,7 +71,7 @@ fn forward(call: env::Call, args: &[OsString]) {
     };
     let target = match target(&doc) {
         Some(t) => t,
-        None => jvm::exec(args, Some(&input)),
+        None => jvm::exec_with_hint(args, Some(&input), store_hint(&doc)),
     };
     let request = wire::request(&call.lines, &input);
     let claimed = Arc::new(AtomicBool::new(false));
@@ -92,6 +92,16 @@ fn forward(call: env::Call, args: &[OsString]) {
             let msg = format!("cannot reach jipamd at {}: {}; try again later", target.socket, why);
             fail(&call, &log, version, 11, &msg);
         }
+    }
+}
+
+/// The store a direct-mode config names, as a hint for the JVM's launcher (`etcd`: the class path
+/// and start-up cache that hold the etcd client). Only a hint: the JVM plugin reads the config
+/// itself, and a wrong hint costs start-up time, never a different outcome.
+fn store_hint(doc: &json::Value) -> Option<&'static str> {
+    match doc.get("ipam").and_then(|ipam| ipam.get("store")).and_then(|store| store.get("type")) {
+        Some(json::Value::Str { text, exact: true }) if text == "etcd" => Some("etcd"),
+        _ => None,
     }
 }
 
@@ -190,4 +200,30 @@ fn write_out(bytes: &[u8]) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(bytes)?;
     out.flush()
+}
+
+#[cfg(test)]
+#[allow(non_snake_case)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn storeHint_etcdOnlyWhenTheConfigCertainlyNamesIt() {
+        let cases: &[(&str, Option<&str>)] = &[
+            (r#"{"ipam":{"type":"jipam","store":{"type":"etcd","endpoints":["http://e:2379"]}}}"#, Some("etcd")),
+            (r#"{"ipam":{"store":{"type":"file"},"store":{"type":"etcd"}}}"#, Some("etcd")), // the last key, as JsonReader
+            (r#"{"ipam":{"store":{"type":"etcd"},"store":{"type":"file"}}}"#, None),
+            (r#"{"ipam":{"type":"jipam","dataDir":"/x"}}"#, None),
+            (r#"{"ipam":{"store":{"type":"ETCD"}}}"#, None),
+            (r#"{"ipam":{"store":{"type":"etc\u0064"}}}"#, Some("etcd")), // an escape decoded exactly
+            (r#"{"ipam":{"store":"etcd"}}"#, None),
+            (r#"{"ipam":{"store":{"type":1}}}"#, None),
+            (r#"{"store":{"type":"etcd"}}"#, None),
+            (r#"{"ipam":[]}"#, None),
+        ];
+        for (config, hint) in cases {
+            let doc = json::parse(config.as_bytes()).expect(config);
+            assert_eq!(store_hint(&doc), *hint, "{}", config);
+        }
+    }
 }

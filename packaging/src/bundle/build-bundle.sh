@@ -10,6 +10,7 @@
 #       lib/                      the jars of dist/lib (and its sub-folders, e.g. etcd/), jvm.sh,
 #                                 a jvm.env naming runtime/ and the caches relative to lib/,
 #                                 jipam.aot: the AOT cache trained with runtime/ on this class path,
+#                                 jipam-etcd.aot: the one for calls on the etcd store (lib/etcd too),
 #                                 and server/jipamd.aot: jipamd's, trained with runtime/ on server/
 #       bin/                      dist/bin's programs: jipam (the shim), jipam-jvm (the JVM
 #                                 plugin's launcher), jipam-install, ...
@@ -65,7 +66,7 @@ mkdir -p "$tmpv/bin" "$tmpv/lib"
 # and the benchmark harness (lib/bench, bin/jipam-bench: a developer's tool, not a node's; the
 # bench module may be writing them while this runs, as the build runs modules side by side)
 for f in "$dist"/lib/*; do
-  case ${f##*/} in jvm.env|jipam.aot|jipam.jsa|bench) ;; *) cp -a "$f" "$tmpv/lib/" ;; esac
+  case ${f##*/} in jvm.env|jipam.aot|jipam-etcd.aot|jipam.jsa|bench) ;; *) cp -a "$f" "$tmpv/lib/" ;; esac
 done
 rm -f "$tmpv/lib/server/jipamd.aot" "$tmpv/lib/server/jipamd.aot.tmp"
 for f in "$dist"/bin/*; do
@@ -115,6 +116,15 @@ if ! "$JIPAM_JAVA_BIN" $base "-XX:AOTCacheOutput=$lib/jipam.aot" -cp "$JIPAM_CLA
   fail "training the AOT cache failed"
 fi
 [ -s "$lib/jipam.aot" ] || fail "training wrote no $lib/jipam.aot"
+# the etcd cache, on the class path jvm.sh gives a call the shim hints is on etcd
+ecp=$JIPAM_CLASSPATH
+for jar in "$lib"/etcd/*.jar; do ecp="$ecp:$jar"; done
+if ! "$JIPAM_JAVA_BIN" $base "-XX:AOTCacheOutput=$lib/jipam-etcd.aot" -cp "$ecp" \
+    io.jipam.plugin.TrainingRun etcd >/dev/null 2>"$log"; then
+  cat "$log" >&2
+  fail "training the etcd AOT cache failed"
+fi
+[ -s "$lib/jipam-etcd.aot" ] || fail "training wrote no $lib/jipam-etcd.aot"
 # jipamd's, with bin/jipamd's flags (as jipam-train-cache trains the dev tree's)
 scp=
 for jar in "$lib"/server/*.jar; do scp="$scp${scp:+:}$jar"; done

@@ -13,7 +13,8 @@ import java.util.Map;
 
 /**
  * The workload {@code jipam-train-cache} runs to record which classes a plugin call loads: the
- * usual calls against a throw-away data dir, in one process. Exits non-zero when a call that must
+ * usual calls against a throw-away data dir, in one process; with the argument {@code etcd}, calls
+ * on the etcd store for the etcd cache ({@link #trainEtcd}). Exits non-zero when a call that must
  * succeed did not, so a broken build cannot train a cache silently.
  *
  * <p>Everything this class itself uses ends up in the cache too, and a JVM started with the cache
@@ -25,6 +26,10 @@ public final class TrainingRun {
 
   public static void main(String[] args) throws IOException {
     System.getenv(); // every plugin call reads its environment: train the classes behind it
+    if (args.length == 1 && "etcd".equals(args[0])) {
+      trainEtcd();
+      return;
+    }
     Path dir = Path.of(System.getProperty("java.io.tmpdir"), "jipam-train-" + ProcessHandle.current().pid());
     deleteTree(dir.toFile());
     Files.createDirectories(dir);
@@ -70,6 +75,21 @@ public final class TrainingRun {
     if (reply.exit() != 0 || reply.output().length != body.length) {
       throw new IllegalStateException("training answer parsed as exit " + reply.exit());
     }
+  }
+
+  /**
+   * The etcd cache's workload (lib/jipam-etcd.aot, run with lib/etcd's jars on the class path):
+   * ADD and DEL on an etcd store whose endpoint refuses connections, each failing with error 11
+   * within its short timeout, and a config error. No etcd is at hand where the cache is trained (a
+   * build, a node's install), so the calls' successful ends are not in it: they load from the jars.
+   */
+  private static void trainEtcd() {
+    String conf = ("{'cniVersion':'1.0.0','name':'train','ipam':{'type':'jipam','store':{'type':'etcd',"
+        + "'endpoints':['http://127.0.0.1:1'],'node':'training','timeoutMillis':300},"
+        + "'ranges':[[{'subnet':'198.18.0.0/24'}],[{'subnet':'fd00::/64'}]]}}").replace('\'', '"');
+    expect(1, call("ADD", conf));
+    expect(1, call("DEL", conf));
+    expect(1, call("ADD", conf.replace("\"node\"", "\"nodes\"")));
   }
 
   private static void deleteTree(File file) {

@@ -82,6 +82,52 @@ class EtcdPluginIT {
     assertEquals(0, check.exit(), check.toString());
   }
 
+  /**
+   * Where a call's JVM loaded the etcd client from: the shim hints the launcher that the config
+   * names the etcd store, which then starts the JVM from the etcd cache (the client's classes come
+   * from the "shared objects file"); {@code jipam-jvm} run directly gets no hint and loads them
+   * from the jars. Skipped where the build's JDK made no etcd cache (before JDK 25).
+   */
+  @Test
+  void add_throughTheShim_etcdClientFromTheEtcdCacheNotWithoutTheHint() throws Exception {
+    String env = java.nio.file.Files.readString(CniExec.DIST.resolve("lib/jvm.env"));
+    org.junit.jupiter.api.Assumptions.assumeTrue(env.contains("JIPAM_ETCD_CACHE_FLAGS=-XX:AOTCache="),
+        "no etcd cache in dist/lib/jvm.env (JDK before 25): " + env);
+    for (Path launcher : List.of(CniExec.JIPAM, CniExec.JIPAM_JVM)) {
+      Path classes = tmp.resolve(launcher.getFileName() + "-classes.log");
+      Map<String, String> callEnv = new java.util.HashMap<>(CniExec.env("ADD", "cache-" + launcher.getFileName(),
+          "eth0", "/x"));
+      callEnv.put("JIPAM_JAVA_OPTS", "-Xlog:class+load=info:file=" + classes);
+      String added = address(CniExec.run(launcher, callEnv, conf(endpoint, "node-c")));
+      assertTrue(added.startsWith("198.18."), added);
+      String client = java.nio.file.Files.readAllLines(classes).stream()
+          .filter(l -> l.contains(" io.etcd.jetcd.impl.ClientImpl ")).findFirst().orElse("(not loaded)");
+      boolean cached = client.contains("source: shared objects file");
+      assertEquals(launcher.equals(CniExec.JIPAM), cached, launcher + " loaded the etcd client: " + client);
+      assertEquals(0, CniExec.run(CniExec.JIPAM, CniExec.env("DEL", "cache-" + launcher.getFileName(), "eth0", null),
+          conf(endpoint, "node-c")).exit());
+    }
+  }
+
+  /**
+   * The store's close waits for the etcd client's event loops to end: a JVM that exits while
+   * threads sit in native code ({@code epoll_wait}) first waits up to 300 ms for them, which every
+   * call on etcd spent after printing its result. The JVM logs each thread that ends on its own
+   * ({@code -Xlog:os+thread}); threads still running at the exit end without that line.
+   */
+  @Test
+  void add_onEtcd_eventLoopsEndBeforeTheJvmExits() throws Exception {
+    Path threads = tmp.resolve("threads.log");
+    Map<String, String> callEnv = new java.util.HashMap<>(CniExec.env("ADD", "loops", "eth0", "/x"));
+    callEnv.put("JIPAM_JAVA_OPTS", "-Xlog:os+thread=info:file=" + threads);
+    address(CniExec.run(CniExec.JIPAM, callEnv, conf(endpoint, "node-d")));
+    String log = java.nio.file.Files.readString(threads);
+    assertTrue(log.contains("JavaThread exiting (name: \"vert.x-eventloop-thread-0\""),
+        "the client's first event loop did not end before the JVM exited:\n" + log);
+    assertEquals(0, CniExec.run(CniExec.JIPAM, CniExec.env("DEL", "loops", "eth0", null), conf(endpoint, "node-d"))
+        .exit());
+  }
+
   @Test
   void add_etcdUnreachable_failsWithCode11InBoundedTime() throws Exception {
     int closed = Ports.free();

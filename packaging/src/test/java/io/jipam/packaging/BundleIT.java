@@ -136,8 +136,18 @@ class BundleIT {
           + "'ranges':[[{'subnet':'198.18.44.0/24'}]],'store':{'type':'etcd','endpoints':['" + etcd.endpoint()
           + "'],'node':'node-a','timeoutMillis':5000,'prefix':'/bundle-it'}}}").replace('\'', '"');
       Path plugin = bin().resolve("jipam");
-      Exec.Result add = Bundle.call(plugin, Bundle.env("ADD", "e1", emptyPath), conf);
+      // the shim hints the launcher that this config is on etcd: the JVM starts from the bundle's
+      // etcd cache (AOTMode=on: it would refuse to start without it), the client's classes from it
+      Map<String, String> env = new java.util.HashMap<>(Bundle.env("ADD", "e1", emptyPath));
+      Path classes = Files.createTempFile("bundle-etcd-classes", ".log");
+      env.put("JIPAM_JAVA_OPTS", "-XX:AOTMode=on -Xlog:class+load=info:file=" + classes);
+      Exec.Result add = Bundle.call(plugin, env, conf);
       assertEquals(0, add.exit(), add.toString());
+      assertEquals("", add.stderr(), add.toString());
+      String client = Files.readAllLines(classes).stream().filter(l -> l.contains(" io.etcd.jetcd.impl.ClientImpl "))
+          .findFirst().orElse("(not loaded)");
+      Files.delete(classes);
+      assertTrue(client.contains("source: shared objects file"), "the etcd client did not come from the cache: " + client);
       assertTrue(Bundle.json(add.stdout()).get("ips").get(0).get("address").asText().startsWith("198.18.44."),
           add.stdout());
       Exec.Result again = Bundle.call(plugin, Bundle.env("ADD", "e1", emptyPath), conf);

@@ -164,12 +164,19 @@ class InstallBundleIT {
     Path bin = tmp.resolve("bin");
     Path versionD = otherVersion("d");
     Files.write(versionD.resolve("lib/jipam.aot"), new byte[4096]);
+    Files.write(versionD.resolve("lib/jipam-etcd.aot"), new byte[4096]);
     Exec.Result installed = install(versionD, bin.toString()).ok();
     assertTrue(installed.stdout().contains("trained a new start-up cache"), installed.toString());
+    assertTrue(installed.stdout().contains("trained a new etcd start-up cache"), installed.toString());
     Map<String, String> env = new HashMap<>(Bundle.env("VERSION", null, emptyPath));
     env.put("JIPAM_JAVA_OPTS", "-XX:AOTMode=on");
     Exec.Result version = Bundle.call(bin.resolve("jipam"), env, "");
     assertEquals(0, version.exit(), "the new cache is not used: " + version);
+    // the launcher told a call is on etcd starts from the new etcd cache (AOTMode=on refuses to start without it)
+    Path launcher = Bundle.current(bin).resolve("bin/jipam-jvm");
+    env.put("JIPAM_STORE_HINT", "etcd");
+    Exec.Result etcdVersion = Bundle.call(launcher, env, "");
+    assertEquals(0, etcdVersion.exit(), "the new etcd cache is not used: " + etcdVersion);
   }
 
   @Test
