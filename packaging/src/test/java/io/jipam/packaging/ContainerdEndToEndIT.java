@@ -165,13 +165,18 @@ class ContainerdEndToEndIT {
     return jipamd == null ? "" : "\njipamd log:\n" + jipamd.output();
   }
 
-  /** Lets the containers still running end; ctr's --rm runs CNI DEL, then deletes the container. */
+  /**
+   * Lets the containers still running end; ctr's --rm runs CNI DEL, then deletes the container.
+   * ctr's exit 0 says both: the script ran to its end (it exits 0 only after its loop; a killed
+   * container exits otherwise) and the DEL succeeded. The script's last line ({@code BYE}) is not
+   * checked: ctr can lose a task's last output line when the task exits right after writing it
+   * (seen once, in a suite run: exit 0, "PING-OK" but no "BYE").
+   */
   private void stopContainers(List<Integer> running) throws Exception {
     node.stopAll();
     for (int i : running) {
       assertTrue(runs.get(i).waitFor(60, TimeUnit.SECONDS), "container " + i + " did not stop: " + Files.readString(out(i)));
       assertEquals(0, runs.get(i).exitValue(), "ctr run " + i + ": " + Files.readString(out(i)) + jipamdLog());
-      assertTrue(Files.readString(out(i)).contains("BYE"), Files.readString(out(i)));
     }
     for (int i : running) {
       assertTrue(node.ctr("containers", "ls", "-q").lines().noneMatch(containerId(i)::equals),
