@@ -3,11 +3,14 @@ package io.jipam.plugin;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.jipam.core.cni.JsonReader;
 import io.jipam.testkit.Etcd;
 import io.jipam.testkit.Ports;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -90,17 +93,17 @@ class EtcdPluginIT {
    */
   @Test
   void add_throughTheShim_etcdClientFromTheEtcdCacheNotWithoutTheHint() throws Exception {
-    String env = java.nio.file.Files.readString(CniExec.DIST.resolve("lib/jvm.env"));
-    org.junit.jupiter.api.Assumptions.assumeTrue(env.contains("JIPAM_ETCD_CACHE_FLAGS=-XX:AOTCache="),
+    String env = Files.readString(CniExec.DIST.resolve("lib/jvm.env"));
+    assumeTrue(env.contains("JIPAM_ETCD_CACHE_FLAGS=-XX:AOTCache="),
         "no etcd cache in dist/lib/jvm.env (JDK before 25): " + env);
     for (Path launcher : List.of(CniExec.JIPAM, CniExec.JIPAM_JVM)) {
       Path classes = tmp.resolve(launcher.getFileName() + "-classes.log");
-      Map<String, String> callEnv = new java.util.HashMap<>(CniExec.env("ADD", "cache-" + launcher.getFileName(),
+      Map<String, String> callEnv = new HashMap<>(CniExec.env("ADD", "cache-" + launcher.getFileName(),
           "eth0", "/x"));
       callEnv.put("JIPAM_JAVA_OPTS", "-Xlog:class+load=info:file=" + classes);
       String added = address(CniExec.run(launcher, callEnv, conf(endpoint, "node-c")));
       assertTrue(added.startsWith("198.18."), added);
-      String client = java.nio.file.Files.readAllLines(classes).stream()
+      String client = Files.readAllLines(classes).stream()
           .filter(l -> l.contains(" io.etcd.jetcd.impl.ClientImpl ")).findFirst().orElse("(not loaded)");
       boolean cached = client.contains("source: shared objects file");
       assertEquals(launcher.equals(CniExec.JIPAM), cached, launcher + " loaded the etcd client: " + client);
@@ -118,10 +121,10 @@ class EtcdPluginIT {
   @Test
   void add_onEtcd_eventLoopsEndBeforeTheJvmExits() throws Exception {
     Path threads = tmp.resolve("threads.log");
-    Map<String, String> callEnv = new java.util.HashMap<>(CniExec.env("ADD", "loops", "eth0", "/x"));
+    Map<String, String> callEnv = new HashMap<>(CniExec.env("ADD", "loops", "eth0", "/x"));
     callEnv.put("JIPAM_JAVA_OPTS", "-Xlog:os+thread=info:file=" + threads);
     address(CniExec.run(CniExec.JIPAM, callEnv, conf(endpoint, "node-d")));
-    String log = java.nio.file.Files.readString(threads);
+    String log = Files.readString(threads);
     assertTrue(log.contains("JavaThread exiting (name: \"vert.x-eventloop-thread-0\""),
         "the client's first event loop did not end before the JVM exited:\n" + log);
     assertEquals(0, CniExec.run(CniExec.JIPAM, CniExec.env("DEL", "loops", "eth0", null), conf(endpoint, "node-d"))
