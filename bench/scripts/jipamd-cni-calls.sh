@@ -11,10 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 pairs=${1:-2000}
 warm=${2:-500}
-work=$(mktemp -d /tmp/jipamd-cni-calls.XXXXXX)
 . bench/scripts/lib/node-jipamd.sh
-cleanup() { [ -n "$jipamd_pid" ] && kill "$jipamd_pid" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
+node_jipamd_work jipamd-cni-calls
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
 node_jipamd_start "$work" calls
 warm_up "$warm"

@@ -2,8 +2,13 @@
 # node_jipamd_start WORK NETWORK starts dist/bin/jipamd on WORK/j.sock (file store in WORK/jd, one
 # line per call in WORK/jipamd.log), waits until it is ready and sets jipamd_pid and conf (a network
 # NETWORK on 198.18.0.0/24 in daemon mode); call COMMAND ID runs the shim once with that config;
-# warm_up PAIRS sends untimed ADD+DEL pairs. The caller's EXIT trap kills "$jipamd_pid".
+# warm_up PAIRS sends untimed ADD+DEL pairs. node_jipamd_work NAME makes the work folder (work, under
+# /tmp) and the EXIT trap that kills the jipamd and removes the folder.
 jipamd_pid=
+node_jipamd_work() {
+  work=$(mktemp -d "/tmp/$1.XXXXXX")
+  trap '[ -n "$jipamd_pid" ] && kill "$jipamd_pid" 2>/dev/null; rm -rf "$work"' EXIT
+}
 node_jipamd_start() {
   dist/bin/jipamd --socket "$1/j.sock" --store file --data-dir "$1/jd" --log-calls 2> "$1/jipamd.log" &
   jipamd_pid=$!
