@@ -335,21 +335,40 @@ final class PoolDir {
 
   /** The trimmed content of {@code last_reserved_ip.<set>}, "" when missing. */
   String readCursor(int set) throws IOException {
+    return cursorText(readCursorBytes(set));
+  }
+
+  /** The bytes of {@code last_reserved_ip.<set>}, none when missing. */
+  byte[] readCursorBytes(int set) throws IOException {
     try {
-      return new String(readSmall(dir.resolve(CURSOR_PREFIX + set)), StandardCharsets.UTF_8).strip();
+      return readSmall(dir.resolve(CURSOR_PREFIX + set));
     } catch (NoSuchFileException e) {
-      return "";
+      return new byte[0];
     }
   }
 
-  /**
-   * Writes {@code last_reserved_ip.<set>} in place ({@link #overwrite(Path, byte[])}), no newline, as host-local
-   * does. A cursor is a hint of where the next search starts, never a record of what is taken: one
-   * cut short by a crash (a call that changed something drops the stamp first, so the next call
-   * rebuilds) at worst moves where that search starts, and one that does not parse is none.
-   */
+  /** A cursor file's content, trimmed. */
+  static String cursorText(byte[] bytes) {
+    return new String(bytes, StandardCharsets.UTF_8).strip();
+  }
+
+  /** {@link #writeCursor(int, IpAddress, long)} of a file whose length is not known. */
   void writeCursor(int set, IpAddress lastReserved) throws IOException {
-    overwrite(dir.resolve(CURSOR_PREFIX + set), lastReserved.toString().getBytes(StandardCharsets.UTF_8));
+    writeCursor(set, lastReserved, -1);
+  }
+
+  /**
+   * Writes {@code last_reserved_ip.<set>} in place ({@link #overwrite(Path, byte[], long)}), no
+   * newline, as host-local does; {@code length} is the file's length as read under the pool's
+   * lock, or -1. A cursor is a hint of where the next search starts, never a record of what is
+   * taken: one cut short by a crash (a call that changed something drops the stamp first, so the
+   * next call rebuilds) at worst moves where that search starts, and one that does not parse is
+   * none. Returns the file's length now.
+   */
+  int writeCursor(int set, IpAddress lastReserved, long length) throws IOException {
+    byte[] bytes = lastReserved.toString().getBytes(StandardCharsets.UTF_8);
+    overwrite(dir.resolve(CURSOR_PREFIX + set), bytes, length);
+    return bytes.length;
   }
 
   /**
@@ -361,28 +380,41 @@ final class PoolDir {
    * removed, never written through, and the file created in its place.
    */
   void overwrite(Path path, byte[] bytes) throws IOException {
-    overwrite(path, bytes, 0, forcer);
+    overwrite(path, bytes, -1);
   }
 
   /**
-   * {@link #overwrite(Path, byte[])} with the first byte written last, so a file whose first byte
+   * {@link #overwrite(Path, byte[])} of a file known to be {@code length} bytes long (read under the
+   * pool's lock, which every writer of these files holds; 0 when missing), or -1 when unknown: the
+   * file is cut only when it was longer than {@code bytes}, which saves the three system calls
+   * {@link FileChannel#truncate} makes to learn the file's size and position when it is not.
+   */
+  void overwrite(Path path, byte[] bytes, long length) throws IOException {
+    overwrite(path, bytes, 0, forcer, length);
+  }
+
+  /**
+   * {@link #overwrite(Path, byte[], long)} with the first byte written last, so a file whose first byte
    * the caller made invalid ({@link #invalidate}) stays invalid until the whole text is in place (a
    * process killed in between leaves it so). Never forced to disk: for the stamp, which need not
    * survive a power loss (the network directory's forced mtime no longer matches it, so the next
    * call rebuilds).
    */
-  void overwriteHeadLast(Path path, byte[] bytes) throws IOException {
-    overwrite(path, bytes, Math.min(1, bytes.length), null);
+  void overwriteHeadLast(Path path, byte[] bytes, long length) throws IOException {
+    overwrite(path, bytes, Math.min(1, bytes.length), null, length);
   }
 
   /**
-   * Writes {@code bytes} from index {@code from} on, cuts the file, then writes the bytes before
-   * {@code from}; forced with {@code force} unless it is null.
+   * Writes {@code bytes} from index {@code from} on, cuts the file when it was longer (or its
+   * length {@code length} is unknown, -1), then writes the bytes before {@code from}; forced with
+   * {@code force} unless it is null.
    */
-  private static void overwrite(Path path, byte[] bytes, int from, Forcer force) throws IOException {
+  private static void overwrite(Path path, byte[] bytes, int from, Forcer force, long length) throws IOException {
     try (FileChannel ch = openRegular(path)) {
       writeAt(ch, ByteBuffer.wrap(bytes, from, bytes.length - from), from);
-      ch.truncate(bytes.length);
+      if (length < 0 || length > bytes.length) {
+        ch.truncate(bytes.length);
+      }
       if (from > 0) {
         writeAt(ch, ByteBuffer.wrap(bytes, 0, from), 0);
       }

@@ -37,6 +37,10 @@ final class PoolSession implements AutoCloseable {
   private boolean fresh;
   /** The cursor files' content; updated as the call writes them. */
   private String[] cursors;
+  /** The cursor files' lengths in bytes (0 when missing), as read or written by this call. */
+  private long[] cursorLengths;
+  /** The stamp file's length in bytes as read or written by this call, -1 when not known. */
+  private long stampLength = -1;
   /** A cached whole state whose stamp still holds, or null. */
   private StateCache.Entry cached;
   /** Whether the index's last stamp is {@link #recorded} (so appending keeps it valid). */
@@ -93,9 +97,19 @@ final class PoolSession implements AutoCloseable {
   boolean begin(Pool pool, Read read) throws IOException {
     boolean rebuild = read == Read.REBUILD;
     PoolDir d = this.dir;
-    Stamp now = Stamp.observe(d, pool.rangeSets().size());
+    int sets = pool.rangeSets().size();
+    String[] texts = new String[sets];
+    this.cursorLengths = new long[sets];
+    for (int i = 0; i < sets; i++) {
+      byte[] cursor = d.readCursorBytes(i);
+      texts[i] = PoolDir.cursorText(cursor);
+      this.cursorLengths[i] = cursor.length;
+    }
+    Stamp now = Stamp.observe(d, 0, texts);
     this.cursors = now.cursors;
-    this.recorded = Stamp.read(d);
+    byte[] stampFile = Stamp.readFile(d);
+    this.stampLength = stampFile == null ? -1 : stampFile.length;
+    this.recorded = Stamp.parseFile(stampFile);
     this.fresh = this.recorded != null && this.recorded.sameFiles(now);
     this.snapshotNeeded = false;
     this.indexValid = false;
@@ -215,7 +229,7 @@ final class PoolSession implements AutoCloseable {
     } catch (IpamException e) {
       IndexFile.discard(d);
     }
-    Stamp.write(d, stamp);
+    this.stampLength = Stamp.write(d, stamp, this.stampLength);
     this.recorded = stamp;
     this.fresh = true;
     this.dropped = false;
@@ -254,8 +268,9 @@ final class PoolSession implements AutoCloseable {
     for (Allocation a : fresh) {
       String text = a.address().toString();
       if (!text.equals(this.cursors[a.rangeSetIndex()])) {
-        this.dir.writeCursor(a.rangeSetIndex(), a.address());
-        this.cursors[a.rangeSetIndex()] = text;
+        int set = a.rangeSetIndex();
+        this.cursorLengths[set] = this.dir.writeCursor(set, a.address(), this.cursorLengths[set]);
+        this.cursors[set] = text;
       }
     }
   }

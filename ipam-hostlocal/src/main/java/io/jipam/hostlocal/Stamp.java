@@ -154,11 +154,33 @@ final class Stamp {
 
   /** The stamp jipam last recorded, or null when missing or unreadable (then: rebuild). */
   static Stamp read(PoolDir d) {
+    return parseFile(readFile(d));
+  }
+
+  /** The stamp file's bytes, or null when it is missing or cannot be read. */
+  static byte[] readFile(PoolDir d) {
     try {
-      return parse(new String(PoolDir.readSmall(d.stampFile), StandardCharsets.UTF_8));
+      return PoolDir.readSmall(d.stampFile);
     } catch (IOException | RuntimeException e) {
       return null;
     }
+  }
+
+  /** The stamp in a stamp file's bytes, or null when there are none or they are no stamp. */
+  static Stamp parseFile(byte[] bytes) {
+    if (bytes == null) {
+      return null;
+    }
+    try {
+      return parse(new String(bytes, StandardCharsets.UTF_8));
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+
+  /** {@link #write(PoolDir, Stamp, long)} over a stamp file whose length is not known. */
+  static void write(PoolDir d, Stamp stamp) throws IOException {
+    write(d, stamp, -1);
   }
 
   /**
@@ -167,9 +189,13 @@ final class Stamp {
    * rename, since no one reads it without the pool's lock, which this call holds. A process killed
    * while writing it leaves the dropped stamp's invalid first byte, or a text without its final
    * newline: not a stamp ({@link #parse}), so the next call rebuilds, as when it finds none.
+   * {@code length} is the file's length as this call read it (-1 when unknown); returns its length
+   * now.
    */
-  static void write(PoolDir d, Stamp stamp) throws IOException {
-    d.overwriteHeadLast(d.stampFile, (stamp.text() + "\n").getBytes(StandardCharsets.UTF_8));
+  static int write(PoolDir d, Stamp stamp, long length) throws IOException {
+    byte[] bytes = (stamp.text() + "\n").getBytes(StandardCharsets.UTF_8);
+    d.overwriteHeadLast(d.stampFile, bytes, length);
+    return bytes.length;
   }
 
   /**

@@ -49,6 +49,44 @@ class PoolDirInPlaceTest {
     }
   }
 
+  /**
+   * With the file's length known (as a call reads it under the pool's lock), each write still
+   * leaves exactly its bytes: cut when the file was longer, written over when not, created when
+   * missing; and it returns the length it left.
+   */
+  @Test
+  void writeCursor_lengthKnown_exactBytesWhateverWasThere() throws Exception {
+    Path cursor = d.dir.resolve("last_reserved_ip.0");
+    String[][] steps = { // what the file held (null: missing), the cursor written
+        {null, "198.18.0.9"}, {"198.18.0.9", "198.18.0.10"}, {"198.18.0.100", "198.18.0.9"},
+        {"198.18.0.9", "198.18.0.9"}, {"198.18.0.200\n", "198.18.0.201"}, {"", "fd00::1"}};
+    for (String[] step : steps) {
+      Files.deleteIfExists(cursor);
+      if (step[0] != null) {
+        Files.writeString(cursor, step[0]);
+      }
+      byte[] before = d.readCursorBytes(0);
+      int left = d.writeCursor(0, IpAddress.parse(step[1]), before.length);
+      assertEquals(step[1], Files.readString(cursor), String.join(" -> ", String.valueOf(step[0]), step[1]));
+      assertEquals(Files.size(cursor), left);
+    }
+  }
+
+  @Test
+  void writeStamp_lengthKnown_exactBytesAndParses() throws Exception {
+    Stamp longer = Stamp.observe(d, 123456789, new String[] {"198.18.0.100"});
+    Stamp shorter = Stamp.observe(d, 2, new String[] {"198.18.0.9"});
+    int length = Stamp.write(d, longer, -1);
+    assertEquals(Files.size(d.stampFile), length);
+    Stamp.drop(d);
+    length = Stamp.write(d, shorter, length);
+    assertEquals(shorter.text() + "\n", Files.readString(d.stampFile), "cut to the shorter stamp");
+    Stamp.drop(d);
+    length = Stamp.write(d, longer, length);
+    assertEquals(longer.text() + "\n", Files.readString(d.stampFile));
+    assertEquals(longer.text(), Stamp.read(d).text());
+  }
+
   @Test
   void writeCursor_symlinkOrDirectoryInItsPlace_removedNotFollowed() throws Exception {
     Path cursor = d.dir.resolve("last_reserved_ip.0");

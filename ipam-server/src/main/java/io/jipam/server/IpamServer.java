@@ -8,7 +8,7 @@ import io.jipam.core.store.memory.MemoryStores;
 import io.jipam.core.store.NodeName;
 import io.jipam.core.store.capability.LocalCalls;
 import io.jipam.server.cni.CniEndpoint;
-import io.jipam.server.cni.HalfCloseTransport;
+import io.jipam.server.cni.UnixSocketTransport;
 import io.jipam.server.cni.UnixSocketFile;
 import io.jipam.server.grpc.Access;
 import io.jipam.server.grpc.CallerIdentity;
@@ -160,28 +160,28 @@ final class IpamServer implements AutoCloseable {
   static IpamServer start(NodeStores stores, CallerIdentity identity, Settings settings, CallLog log,
       String metricsHost, int metricsPort, PoolRegistry pools) {
     IpamStore store = stores.base();
-    Vertx vertx = Vertx.builder().with(new VertxOptions().setEventLoopPoolSize(2).setWorkerPoolSize(1))
-        .withTransport(HalfCloseTransport.wrapDefault()).build();
     ThreadPoolExecutor workers = new ThreadPoolExecutor(settings.workers(), settings.workers(), 60,
         TimeUnit.SECONDS, new ArrayBlockingQueue<>(settings.queue()), r -> {
           Thread t = new Thread(r, "jipamd-store");
           t.setDaemon(true);
           return t;
         });
-    GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions()
-        .setMaxMessageSize(settings.maxMessageBytes())
-        .setScheduleDeadlineAutomatically(true));
     Metrics metrics = new Metrics();
     metrics.watchCommits(store);
     stores.onEachNodeStore(metrics::watchCommits);
+    CniEndpoint cni = new CniEndpoint(store, pools, cniCalls(store, workers), log, metrics, settings.idleTimeout(),
+        settings.node());
+    Vertx vertx = Vertx.builder().with(new VertxOptions().setEventLoopPoolSize(2).setWorkerPoolSize(1))
+        .withTransport(UnixSocketTransport.wrapDefault(cni)).build();
+    GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions()
+        .setMaxMessageSize(settings.maxMessageBytes())
+        .setScheduleDeadlineAutomatically(true));
     IpamEndpoint endpoint = new IpamEndpoint(new Access(identity, stores), pools, workers,
         settings.workers() + settings.queue(), log, metrics,
         neverBlocks(store) ? IpamEndpoint.Dispatch.EVENT_LOOP : IpamEndpoint.Dispatch.WORKERS);
     grpc.addService(endpoint.service());
     grpc.addService(Health.service(store, workers));
     grpc.addService(ReflectionService.v1());
-    CniEndpoint cni = new CniEndpoint(store, pools, cniCalls(store, workers), log, metrics, settings.idleTimeout(),
-        settings.node());
     List<HttpServer> servers = new ArrayList<>();
     UnixSocketFile socketFile = null;
     int tcpPort = 0;

@@ -26,6 +26,7 @@ import io.jipam.hostlocal.FileSync;
 import io.jipam.hostlocal.HostLocalStores;
 import io.jipam.core.store.capability.PoolStatus;
 import io.jipam.core.store.capability.ReclaimPolicy;
+import io.jipam.server.cni.SocketExchange;
 import io.jipam.server.metrics.CallLog;
 import java.io.ByteArrayOutputStream;
 import java.net.UnixDomainSocketAddress;
@@ -333,6 +334,44 @@ class IpamServerTest {
     }
   }
 
+  /**
+   * The same CNI calls sent as the clients send them (served by {@code CniFastPath}) and chunked
+   * (served by Vert.x's HTTP server behind it): the answers are the same bytes. Each pair runs on
+   * two networks alike but for their names, so each of the two sees the same state.
+   */
+  @Test
+  void cniCall_fastPathAndHttpServer_sameAnswerBytes() throws Exception {
+    String env = "CNI_IFNAME=eth0\nCNI_NETNS=/run/netns/x\nCNI_PATH=/opt/cni/bin\n";
+    String[] calls = {
+        "CNI_COMMAND=VERSION\n" + env + "\n" + CONFIG,
+        "CNI_COMMAND=ADD\nCNI_CONTAINERID=same\n" + env + "\n" + CONFIG,
+        "CNI_COMMAND=ADD\nCNI_CONTAINERID=same\n" + env + "\n" + CONFIG, // repeated: existing
+        "CNI_COMMAND=CHECK\nCNI_CONTAINERID=same\n" + env + "\n" + CONFIG,
+        "CNI_COMMAND=ADD\nCNI_CONTAINERID=bad\n" + env + "\n{\"cniVersion\":\"1.0.0\",",
+        "CNI_COMMAND=NOPE\n" + env + "\n" + CONFIG,
+        "CNI_COMMAND=DEL\nCNI_CONTAINERID=same\n" + env + "\n" + CONFIG,
+    };
+    for (String call : calls) {
+      byte[] fastBody = call.replace("\"pods\"", "\"twin-a\"").getBytes(StandardCharsets.UTF_8);
+      String fast = SocketExchange.exchange(socket, concat(("POST /cni/v1 HTTP/1.1\r\nHost: jipamd\r\nConnection: close\r\n"
+          + "Content-Length: " + fastBody.length + "\r\n\r\n").getBytes(StandardCharsets.UTF_8), fastBody), false);
+      byte[] chunkedBody = call.replace("\"pods\"", "\"twin-b\"").getBytes(StandardCharsets.UTF_8);
+      String chunked = SocketExchange.exchange(socket, concat(("POST /cni/v1 HTTP/1.1\r\nHost: jipamd\r\nConnection: close\r\n"
+          + "Transfer-Encoding: chunked\r\n\r\n" + Integer.toHexString(chunkedBody.length) + "\r\n")
+          .getBytes(StandardCharsets.UTF_8), chunkedBody, "\r\n0\r\n\r\n".getBytes(StandardCharsets.UTF_8)), false);
+      assertEquals(chunked, fast, call);
+      assertTrue(fast.startsWith("HTTP/1.1 200 OK\r\nJipam-Exit: "), fast);
+    }
+  }
+
+  static byte[] concat(byte[]... parts) {
+    ByteArrayOutputStream all = new ByteArrayOutputStream();
+    for (byte[] p : parts) {
+      all.writeBytes(p);
+    }
+    return all.toByteArray();
+  }
+
   record Reply(int exit, String body) {}
 
   /** A CNI call as the plugin sends it: HTTP/1.1 over the unix socket, Connection: close. */
@@ -346,32 +385,18 @@ class IpamServerTest {
 
   /** A CNI call of these exact bytes; with {@code halfClose} the client then shuts down its sending half. */
   static Reply cni(Path socket, byte[] payload, boolean halfClose) throws Exception {
-    try (SocketChannel ch = SocketChannel.open(UnixDomainSocketAddress.of(socket))) {
-      String head = "POST /cni/v1 HTTP/1.1\r\nHost: jipamd\r\nContent-Length: " + payload.length
-          + "\r\nConnection: close\r\n\r\n";
-      ch.write(ByteBuffer.wrap(head.getBytes(StandardCharsets.ISO_8859_1)));
-      ByteBuffer body = ByteBuffer.wrap(payload);
-      while (body.hasRemaining()) {
-        ch.write(body);
-      }
-      if (halfClose) {
-        ch.shutdownOutput();
-      }
-      ByteArrayOutputStream out = new ByteArrayOutputStream();
-      ByteBuffer buf = ByteBuffer.allocate(8192);
-      while (ch.read(buf) >= 0) {
-        out.write(buf.array(), 0, buf.position());
-        buf.clear();
-      }
-      String text = out.toString(StandardCharsets.UTF_8);
-      int split = text.indexOf("\r\n\r\n");
-      if (split < 0) {
-        throw new AssertionError("no answer from jipamd, got \"" + text + "\"");
-      }
-      String headers = text.substring(0, split).toLowerCase(java.util.Locale.ROOT);
-      int at = headers.indexOf("jipam-exit: ");
-      int exit = Integer.parseInt(headers.substring(at + 12, at + 13));
-      return new Reply(exit, text.substring(split + 4));
+    String head = "POST /cni/v1 HTTP/1.1\r\nHost: jipamd\r\nContent-Length: " + payload.length
+        + "\r\nConnection: close\r\n\r\n";
+    String text = new String(SocketExchange.exchange(socket, concat(head.getBytes(StandardCharsets.ISO_8859_1),
+        payload), halfClose).getBytes(StandardCharsets.ISO_8859_1), StandardCharsets.UTF_8);
+    int split = text.indexOf("\r\n\r\n");
+    if (split < 0) {
+      throw new AssertionError("no answer from jipamd, got \"" + text + "\"");
     }
+    String headers = text.substring(0, split).toLowerCase(java.util.Locale.ROOT);
+    int at = headers.indexOf("jipam-exit: ");
+    int exit = Integer.parseInt(headers.substring(at + 12, at + 13));
+    return new Reply(exit, text.substring(split + 4));
   }
+
 }

@@ -25,6 +25,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
@@ -149,22 +150,32 @@ public final class CniEndpoint {
             "CNI request is over the limit of " + MAX_BODY + " bytes")));
         return;
       }
-      try {
-        blocking.execute(() -> {
-          Reply reply = run(body.getBytes());
-          req.response().putHeader("Jipam-Exit", Integer.toString(reply.exit))
-              .end(Buffer.buffer(reply.output));
-          log.call("CNI", null, reply.summary, start);
-          metrics.call("cni", reply.code == null ? "ok" : "error", reply.code, start);
-        });
-      } catch (RejectedExecutionException e) {
-        Reply busy = failure(null, new IpamException(ErrorCode.TRY_AGAIN_LATER,
-            "jipamd is busy: every worker is taken and the queue is full; try again later"));
-        metrics.call("cni", "busy", busy.code, start);
-        log.call("CNI", null, "outcome=busy", start);
-        req.response().putHeader("Jipam-Exit", Integer.toString(busy.exit)).end(Buffer.buffer(busy.output));
-      }
+      serve(body.getBytes(), start, reply -> req.response().putHeader("Jipam-Exit", Integer.toString(reply.exit))
+          .end(Buffer.buffer(reply.output)));
     });
+  }
+
+  /**
+   * Runs the CNI call {@code body} holds where this endpoint runs its calls (the executor it was
+   * given), hands the reply to {@code answer} on that thread, then logs and counts the call (its
+   * duration from {@code start} to the answer handed over). When every worker is taken and the
+   * queue is full, {@code answer} gets CNI error 11 at once, on the calling thread.
+   */
+  void serve(byte[] body, long start, Consumer<Reply> answer) {
+    try {
+      blocking.execute(() -> {
+        Reply reply = run(body);
+        answer.accept(reply);
+        log.call("CNI", null, reply.summary, start);
+        metrics.call("cni", reply.code == null ? "ok" : "error", reply.code, start);
+      });
+    } catch (RejectedExecutionException e) {
+      Reply busy = failure(null, new IpamException(ErrorCode.TRY_AGAIN_LATER,
+          "jipamd is busy: every worker is taken and the queue is full; try again later"));
+      metrics.call("cni", "busy", busy.code, start);
+      log.call("CNI", null, "outcome=busy", start);
+      answer.accept(busy);
+    }
   }
 
   private static long parseLength(String text) {

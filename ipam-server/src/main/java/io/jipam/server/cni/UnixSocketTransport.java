@@ -2,6 +2,9 @@ package io.jipam.server.cni;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelConfig;
 import io.netty.channel.ChannelFactory;
 import io.netty.channel.ChannelOption;
@@ -17,30 +20,37 @@ import io.vertx.core.net.SocketAddress;
 import java.util.concurrent.ThreadFactory;
 
 /**
- * The transport Vert.x would pick (native when present, else NIO), with half-closed connections
- * kept open on the unix socket's server side: a client that sends its whole request and then shuts
- * down its sending half ({@code shutdown(SHUT_WR)}) still gets its answer. Netty closes a
- * connection at the end of its input unless half-closure is allowed, and its NIO domain-socket
- * channel ignores {@code ALLOW_HALF_CLOSURE} (4.2: only TCP channels honour it), so the call ran
- * and its answer was lost. Here the end of input on a domain-socket connection stops reading from
- * it instead ({@link EndOfInputHandle}): what arrived is served, the answer is written, and the
- * connection closes as it would have (after the answer, or by the idle timeout). Everything else
- * is the wrapped transport's.
+ * The transport Vert.x would pick (native when present, else NIO), with two changes to the
+ * connections of jipamd's unix socket; everything else is the wrapped transport's.
+ *
+ * <ul>
+ *   <li><b>The CNI call first.</b> Each connection's pipeline starts with a {@link CniFastPath},
+ *       which serves the plugin's canonical CNI request without Vert.x's HTTP server and hands
+ *       anything else on to it.
+ *   <li><b>Half-closed connections kept open.</b> A client that sends its whole request and then
+ *       shuts down its sending half ({@code shutdown(SHUT_WR)}) still gets its answer. Netty closes
+ *       a connection at the end of its input unless half-closure is allowed, and its NIO
+ *       domain-socket channel ignores {@code ALLOW_HALF_CLOSURE} (4.2: only TCP channels honour
+ *       it), so the call ran and its answer was lost. Here the end of input on a domain-socket
+ *       connection stops reading from it instead ({@link EndOfInputHandle}): what arrived is
+ *       served, the answer is written, and the connection closes as it would have (after the
+ *       answer, or by the idle timeout).
+ * </ul>
  */
-public final class HalfCloseTransport implements io.vertx.core.transport.Transport {
+public final class UnixSocketTransport implements io.vertx.core.transport.Transport {
   private final io.vertx.core.transport.Transport base;
   private final Spi spi;
 
-  private HalfCloseTransport(io.vertx.core.transport.Transport base) {
+  private UnixSocketTransport(io.vertx.core.transport.Transport base, CniEndpoint cni) {
     this.base = base;
-    this.spi = new Spi(base.implementation());
+    this.spi = new Spi(base.implementation(), cni);
   }
 
-  /** The wrapped default transport. */
-  public static HalfCloseTransport wrapDefault() {
+  /** The wrapped default transport, its unix-socket connections serving CNI calls on {@code cni} first. */
+  public static UnixSocketTransport wrapDefault(CniEndpoint cni) {
     io.vertx.core.transport.Transport nativeOne = io.vertx.core.transport.Transport.nativeTransport();
-    return new HalfCloseTransport(nativeOne != null && nativeOne.available() ? nativeOne
-        : io.vertx.core.transport.Transport.NIO);
+    return new UnixSocketTransport(nativeOne != null && nativeOne.available() ? nativeOne
+        : io.vertx.core.transport.Transport.NIO, java.util.Objects.requireNonNull(cni, "cni"));
   }
 
   @Override
@@ -93,12 +103,18 @@ public final class HalfCloseTransport implements io.vertx.core.transport.Transpo
     }
   }
 
-  /** Delegates every call; keeps half-closed domain-socket connections open. */
+  /**
+   * Delegates every call; on a domain-socket server, keeps half-closed connections open and puts a
+   * {@link CniFastPath} before the handlers Vert.x sets up (its child handler is set before this
+   * is asked to configure the bootstrap).
+   */
   private static final class Spi implements io.vertx.core.spi.transport.Transport {
     private final io.vertx.core.spi.transport.Transport d;
+    private final CniEndpoint cni;
 
-    Spi(io.vertx.core.spi.transport.Transport d) {
+    Spi(io.vertx.core.spi.transport.Transport d, CniEndpoint cni) {
       this.d = d;
+      this.cni = cni;
     }
 
     @Override
@@ -109,6 +125,16 @@ public final class HalfCloseTransport implements io.vertx.core.transport.Transpo
         RecvByteBufAllocator base = configured instanceof RecvByteBufAllocator r ? r : new AdaptiveRecvByteBufAllocator();
         bootstrap.childOption(ChannelOption.RCVBUF_ALLOCATOR, (RecvByteBufAllocator) () ->
             new EndOfInputHandle(base.newHandle()));
+        ChannelHandler vertx = bootstrap.config().childHandler();
+        if (vertx == null) {
+          throw new IllegalStateException("Vert.x set no child handler before configuring the unix socket's server");
+        }
+        bootstrap.childHandler(new ChannelInitializer<Channel>() {
+          @Override
+          protected void initChannel(Channel ch) {
+            ch.pipeline().addLast("jipam-cni", new CniFastPath(cni)).addLast(vertx);
+          }
+        });
       }
     }
 
