@@ -4,9 +4,9 @@ import io.jipam.core.IoMessages;
 import io.jipam.core.IpamException;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.store.IpamStore;
-import io.jipam.core.store.memory.MemoryStores;
 import io.jipam.core.store.NodeName;
 import io.jipam.core.store.capability.LocalCalls;
+import io.jipam.core.store.capability.NeverBlocks;
 import io.jipam.server.cni.CniEndpoint;
 import io.jipam.server.cni.UnixSocketTransport;
 import io.jipam.server.cni.UnixSocketFile;
@@ -57,9 +57,9 @@ import java.util.concurrent.TimeoutException;
  * complete within it is answered CNI error 11 and closed ({@link CniEndpoint}). gRPC calls are
  * bounded by their deadlines.
  *
- * <p>Store calls run on a bounded worker pool, except on a store that never blocks: there gRPC
- * calls on the memory store ({@link #neverBlocks}) and the CNI calls of the unix socket on a store
- * of {@link LocalCalls} ({@link #cniCalls}) run on the event loop that decoded them, and gRPC
+ * <p>Store calls run on a bounded worker pool, with these exceptions: every call on a store of
+ * {@link NeverBlocks} (the memory store) and the CNI calls of the unix socket on a store of {@link
+ * LocalCalls} ({@link #cniCalls}) run on the event loop that decoded them, and gRPC
  * Allocate and Release on a store of {@code AsyncChanges} (etcd) are queued from the event loop, with
  * no worker waiting for their commit (as many at once as the workers and their queue hold). {@link #close} stops
  * accepting, lets in-flight calls finish within the shutdown bound, then closes the store: the
@@ -245,11 +245,9 @@ final class IpamServer implements AutoCloseable {
     return new IpamServer(vertx, servers, workers, stores, settings, tcpPort, metricsActualPort, socketFile);
   }
 
-  private static final Class<?> MEMORY_STORE = MemoryStores.open().getClass();
-
-  /** Whether the store's calls never block (the memory store: no I/O), so they may run on an event loop. */
+  /** Whether the store's calls never block ({@link NeverBlocks}: the memory store), so they may run on an event loop. */
   static boolean neverBlocks(IpamStore store) {
-    return store.getClass() == MEMORY_STORE;
+    return store.capability(NeverBlocks.class).isPresent();
   }
 
   /**

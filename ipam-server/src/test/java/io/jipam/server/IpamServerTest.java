@@ -1,6 +1,7 @@
 package io.jipam.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -66,6 +67,15 @@ class IpamServerTest {
 
   static Pool pool(String name, String... subnets) {
     return TestPools.pool(name, AllocationOrder.LOWEST_FREE, subnets);
+  }
+
+  /** gRPC calls run on the event loop only on a store that offers {@code NeverBlocks}: the memory store. */
+  @Test
+  void neverBlocks_storeKinds_onlyTheMemoryStore() {
+    assertTrue(IpamServer.neverBlocks(MemoryStores.open()));
+    IpamStore files = HostLocalStores.openWriteThrough(dir.resolve("files"), FileSync.NONE);
+    assertFalse(IpamServer.neverBlocks(files), "file system calls may wait for the pool's lock");
+    assertTrue(files.capability(LocalCalls.class).isPresent());
   }
 
   @Test

@@ -12,6 +12,7 @@ import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
 import io.jipam.core.store.capability.Claims;
 import io.jipam.core.store.capability.LocalCalls;
+import io.jipam.core.store.capability.NeverBlocks;
 import io.jipam.core.store.capability.ReserveOutcome;
 import io.jipam.core.store.spi.PoolState;
 import java.time.Clock;
@@ -27,7 +28,7 @@ import java.util.Set;
  * into a fresh state for the new ranges, with its claims. Holds and cool-downs run on the clock
  * given at construction.
  */
-final class InMemoryStore implements IpamStore, Claims, LocalCalls {
+final class InMemoryStore implements IpamStore, Claims, LocalCalls, NeverBlocks {
   private final Clock clock;
   /** @GuardedBy("this") */
   private final Map<String, PoolState> pools = new HashMap<>();
