@@ -296,6 +296,10 @@ final class PoolViews {
             } else if (r.rangeSetIndex() != a.rangeSetIndex()) {
               out.add(pool + ": handle " + key + " lists " + a.address() + " in range set " + a.rangeSetIndex()
                   + ", its address record in set " + r.rangeSetIndex());
+            } else if (a.origin() != null && r.origin() != null && a.origin() != r.origin()) {
+              // written in one transaction, so they agree; one without an origin is an older jipam's
+              out.add(pool + ": handle " + key + " says " + a.address() + " was given as " + a.origin().label()
+                  + ", its address record as " + r.origin().label());
             }
           }
         });

@@ -127,6 +127,27 @@ class EtcdStoreViewsIT {
     assertTrue(findings.get(3).contains("ghost/eth0 is not in its node's index"), findings.toString());
   }
 
+  /** A handle and its node copy that say another origin than the address record: named by the audit. */
+  @Test
+  void audit_handleOriginDisagreesWithAddressRecord_named() {
+    Pool pool = TestPools.pool("origins", AllocationOrder.LOWEST_FREE, "198.18.56.0/24");
+    GroupCommitStore s = (GroupCommitStore) store("node-a");
+    Attachment a0 = new Attachment("o0", "eth0");
+    s.allocate(pool, AllocationRequest.of(a0));
+    assertEquals(List.of(), s.audit(pool));
+
+    long deadline = System.nanoTime() + 5_000_000_000L;
+    io.jipam.core.net.IpAddress address = io.jipam.core.net.IpAddress.parse("198.18.56.2");
+    String handle = HandleCodec.encode(new Handle("node-a", io.jipam.core.store.PodRef.UNKNOWN,
+        List.of(new io.jipam.core.store.Allocation(address, 0, a0, null, io.jipam.core.store.AllocationOrigin.STICKY)),
+        0));
+    s.etcd().txn(List.of(), List.of(EtcdClient.put(s.keys().handle("origins", a0), handle),
+        EtcdClient.put(s.keys().nodeHandle("node-a", "origins", a0), handle)), List.of(), deadline, "corrupting");
+    List<String> findings = store("node-z").audit(pool);
+    assertEquals(List.of("origins: handle " + s.keys().handle("origins", a0) + " says 198.18.56.2 was given as sticky,"
+        + " its address record as free"), findings);
+  }
+
   @Test
   void definedPools_twoPoolsUsed_bothWithStoredRanges() {
     Pool one = TestPools.pool("one", AllocationOrder.LOWEST_FREE, "198.18.52.0/24", "fd00:52::/120");

@@ -52,7 +52,7 @@ public final class CallLog {
     }
     StringBuilder out = new StringBuilder(" origin=");
     for (int i = 0; i < origins.size(); i++) {
-      out.append(i == 0 ? "" : ",").append(origins.get(i).name().toLowerCase(java.util.Locale.ROOT));
+      out.append(i == 0 ? "" : ",").append(origins.get(i).label());
     }
     return out.toString();
   }

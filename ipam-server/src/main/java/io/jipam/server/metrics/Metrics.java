@@ -169,7 +169,7 @@ public final class Metrics {
       }
       allocations.computeIfAbsent(pool + '\n' + origin, k -> Counter.builder("jipamd.allocations")
           .description("addresses handed out, by pool and why (free, requested, reserved, sticky, cooled)")
-          .tags("pool", pool, "origin", origin.name().toLowerCase(java.util.Locale.ROOT)).register(registry))
+          .tags("pool", pool, "origin", origin.label()).register(registry))
           .increment();
     }
   }
