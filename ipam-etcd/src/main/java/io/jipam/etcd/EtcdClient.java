@@ -37,11 +37,18 @@ import java.util.function.LongSupplier;
 final class EtcdClient implements AutoCloseable {
   /** How long {@link #close} waits for the client's event loops to end. */
   private static final long CLOSE_WAIT_MILLIS = 2_000;
-  private final Client client;
-  /** jetcd's Vert.x, made here so that {@link #close} can wait for its event loops to end. */
-  private final io.vertx.core.Vertx vertx;
-  private final KV kv;
-  private final io.etcd.jetcd.Lease leases;
+  /** What a new connection is built from ({@link #reconnectAfterTimeout}); used under this object's lock. */
+  private final ClientBuilder builder;
+  /** The connection every call starts on: read once per call. */
+  private volatile Connection conn;
+  /** Connections a reconnect replaced, closed once every call that could still be on them has ended. */
+  private final java.util.Set<Connection> replaced = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  /** When the connection was last replaced (nanoTime); guarded by this object's lock. */
+  private long reconnectedAt;
+  /** The least time between two reconnects, and how long a replaced connection stays open. */
+  private final long reconnectGapNanos;
+  private final boolean severalEndpoints;
+  private volatile boolean closed;
   private final String endpoints;
   private final LongSupplier nanoTime;
   /** Starts jetcd's calls on the calling thread. */
@@ -93,19 +100,79 @@ final class EtcdClient implements AutoCloseable {
     if (config.user() != null) {
       builder.user(bytes(config.user())).password(bytes(config.password()));
     }
-    this.vertx = io.vertx.core.Vertx.vertx();
-    try {
-      this.client = builder.vertx(vertx).build();
-    } catch (RuntimeException e) {
-      vertx.close();
-      throw e;
+    this.builder = builder;
+    this.severalEndpoints = config.endpoints().size() > 1;
+    this.reconnectGapNanos = Math.max(1_000_000_000L, config.timeout().toNanos());
+    this.reconnectedAt = nanoTime.getAsLong() - reconnectGapNanos;
+    this.conn = Connection.open(builder);
+  }
+
+  /**
+   * One jetcd client and the Vert.x it runs on, made here so that {@link #close} can wait for its
+   * event loops to end (jetcd closes the Vert.x it is given with the client, so each connection has
+   * its own).
+   */
+  private record Connection(Client client, io.vertx.core.Vertx vertx, KV kv, io.etcd.jetcd.Lease leases) {
+    static Connection open(ClientBuilder builder) {
+      io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
+      try {
+        Client client = builder.vertx(vertx).build();
+        return new Connection(client, vertx, client.getKVClient(), client.getLeaseClient());
+      } catch (RuntimeException e) {
+        vertx.close();
+        throw e;
+      }
     }
-    this.kv = client.getKVClient();
-    this.leases = client.getLeaseClient();
+
+    /**
+     * Closes it; returns the future of its event loops' end. Vert.x is closed first: its close
+     * answers the first caller with the future of its end and any later one (jetcd's) at once.
+     */
+    io.vertx.core.Future<Void> close() {
+      io.vertx.core.Future<Void> ended = vertx.close();
+      client.close(); // closes the channel
+      return ended;
+    }
+  }
+
+  /**
+   * After a call got no answer by its deadline: replaces the connection with a new one, when there
+   * are several endpoints, at most once per store timeout (at least 1 s). Why: a member that hangs
+   * with its connections open (a paused process, a frozen machine) stays in the client's round
+   * robin, and a store whose calls come in a fixed rhythm (a failed commit, then a lease grant that
+   * lands on the same member each time) found no other member for as long as gRPC's keep-alive
+   * takes to give up on that connection (10 s + 5 s): no call succeeded for about 15 s though the
+   * other members had elected a leader within one. A new channel's connection to a hung member
+   * never completes its HTTP/2 handshake, so the new channel sends every call to the others until
+   * it answers again. The replaced connection stays open for calls already sent on it (and the
+   * lease keep-alives it carries) for another such period, then is closed; a call still waiting
+   * on it then ends as cancelled (TRY_AGAIN_LATER, its outcome unknown, as after a timeout).
+   */
+  private void reconnectAfterTimeout() {
+    Connection old;
+    synchronized (this) {
+      long now = nanoTime.getAsLong();
+      if (!severalEndpoints || closed || now - reconnectedAt < reconnectGapNanos) {
+        return;
+      }
+      reconnectedAt = now;
+      old = conn;
+      try {
+        conn = Connection.open(builder);
+      } catch (RuntimeException e) {
+        return; // the old connection goes on; the next timeout tries again
+      }
+      replaced.add(old);
+    }
+    CompletableFuture.delayedExecutor(reconnectGapNanos, TimeUnit.NANOSECONDS).execute(() -> {
+      if (replaced.remove(old)) {
+        old.close();
+      }
+    });
   }
 
   Client raw() {
-    return client;
+    return conn.client();
   }
 
   /** Keys etcd returned to this client so far (range reads and the reads of transactions). */
@@ -143,7 +210,8 @@ final class EtcdClient implements AutoCloseable {
   long dbSize(long deadline) {
     try {
       String endpoint = endpoints.split(",")[0];
-      return await(client.getMaintenanceClient().statusMember(endpoint), deadline, "reading etcd's status").getDbSize();
+      return await(conn.client().getMaintenanceClient().statusMember(endpoint), deadline, "reading etcd's status")
+          .getDbSize();
     } catch (RuntimeException e) {
       return -1;
     }
@@ -179,20 +247,20 @@ final class EtcdClient implements AutoCloseable {
 
   /** Grants a lease of {@code ttlSeconds} (etcd may raise it to its least lease TTL). */
   Lease grantLease(long ttlSeconds, long deadline, String what) {
-    io.etcd.jetcd.lease.LeaseGrantResponse r = await(leases.grant(ttlSeconds), deadline, what);
+    io.etcd.jetcd.lease.LeaseGrantResponse r = await(conn.leases().grant(ttlSeconds), deadline, what);
     return new Lease(r.getID(), r.getTTL());
   }
 
   /** Keeps a lease alive until the returned client is closed; the observer hears each renewal and the end. */
   io.etcd.jetcd.support.CloseableClient keepAlive(long leaseId,
       io.grpc.stub.StreamObserver<io.etcd.jetcd.lease.LeaseKeepAliveResponse> observer) {
-    return leases.keepAlive(leaseId, observer);
+    return conn.leases().keepAlive(leaseId, observer);
   }
 
   /** Revokes a lease without waiting for the answer (best effort: it ends by its TTL anyway). */
   void revokeLater(long leaseId) {
     try {
-      leases.revoke(leaseId);
+      conn.leases().revoke(leaseId);
     } catch (RuntimeException ignored) {
       // closed or unreachable: the lease ends by its TTL
     }
@@ -212,7 +280,7 @@ final class EtcdClient implements AutoCloseable {
   }
 
   TxnResponse txn(List<Cmp> cmps, List<Op> then, List<Op> otherwise, long deadline, String what) {
-    CompletableFuture<TxnResponse> f = kv.txn()
+    CompletableFuture<TxnResponse> f = conn.kv().txn()
         .If(cmps.toArray(Cmp[]::new))
         .Then(then.toArray(Op[]::new))
         .Else(otherwise.toArray(Op[]::new))
@@ -254,13 +322,13 @@ final class EtcdClient implements AutoCloseable {
   KeyValue getAt(String key, long revision, long deadline, String what) {
     GetOption at = GetOption.builder().withRevision(revision).build();
     try {
-      List<KeyValue> kvs = counted(await(kv.get(bytes(key), at), deadline, what)).getKvs();
+      List<KeyValue> kvs = counted(await(conn.kv().get(bytes(key), at), deadline, what)).getKvs();
       return kvs.isEmpty() ? null : kvs.get(0);
     } catch (IpamException e) {
       if (e.code() != ErrorCode.IO_FAILURE || e.getMessage() == null || !e.getMessage().contains("compacted")) {
         throw e;
       }
-      List<KeyValue> now = counted(await(kv.get(bytes(key)), deadline, what)).getKvs();
+      List<KeyValue> now = counted(await(conn.kv().get(bytes(key)), deadline, what)).getKvs();
       return now.isEmpty() ? null : now.get(0);
     }
   }
@@ -280,7 +348,7 @@ final class EtcdClient implements AutoCloseable {
   GetResponse range(String from, String to, int limit, Fetch fetch, long revision, long deadline, String what) {
     GetOption option = GetOption.builder().withRange(bytes(to)).withLimit(limit)
         .withKeysOnly(fetch == Fetch.KEYS).withRevision(revision).build();
-    return counted(await(kv.get(bytes(from), option), deadline, what));
+    return counted(await(conn.kv().get(bytes(from), option), deadline, what));
   }
 
   /**
@@ -341,7 +409,7 @@ final class EtcdClient implements AutoCloseable {
   /** Every key under the prefix (values too unless {@link Fetch#KEYS}). */
   List<KeyValue> range(String prefix, Fetch fetch, long deadline, String what) {
     GetOption option = GetOption.builder().isPrefix(true).withKeysOnly(fetch == Fetch.KEYS).build();
-    return counted(await(kv.get(bytes(prefix), option), deadline, what)).getKvs();
+    return counted(await(conn.kv().get(bytes(prefix), option), deadline, what)).getKvs();
   }
 
   <T> T await(CompletableFuture<T> future, long deadline, String what) {
@@ -353,6 +421,7 @@ final class EtcdClient implements AutoCloseable {
       return future.get(remaining, TimeUnit.NANOSECONDS);
     } catch (TimeoutException e) {
       future.cancel(true);
+      reconnectAfterTimeout();
       throw new IpamException(ErrorCode.TRY_AGAIN_LATER, "etcd at " + endpoints + " did not answer " + what
           + " in time: unreachable or without quorum");
     } catch (InterruptedException e) {
@@ -401,7 +470,7 @@ final class EtcdClient implements AutoCloseable {
   }
 
   /**
-   * Closes the connections and waits (at most {@value #CLOSE_WAIT_MILLIS} ms) until the event loops
+   * Closes the connection (and any a reconnect replaced) and waits (at most {@value #CLOSE_WAIT_MILLIS} ms) until the event loops
    * have ended. Why wait: jetcd only starts closing its Vert.x, and a JVM that exits while threads
    * sit in native code (the event loops' {@code epoll_wait}) waits up to 300 ms for them: a plugin
    * call on etcd printed its result and then spent 0.3 s exiting. Vert.x is closed first: its
@@ -410,10 +479,19 @@ final class EtcdClient implements AutoCloseable {
   @Override
   public void close() {
     starter.shutdown(); // as jetcd's own pool: retries still due after the close are dropped
-    io.vertx.core.Future<Void> ended = vertx.close();
-    client.close(); // closes the channel (jetcd's own close of vertx is then a no-op)
+    List<io.vertx.core.Future<Void>> ends = new ArrayList<>();
+    synchronized (this) {
+      closed = true;
+      ends.add(conn.close());
+    }
+    for (Connection old : List.copyOf(replaced)) {
+      if (replaced.remove(old)) {
+        ends.add(old.close());
+      }
+    }
     try {
-      ended.toCompletionStage().toCompletableFuture().get(CLOSE_WAIT_MILLIS, TimeUnit.MILLISECONDS);
+      io.vertx.core.Future.all(ends).toCompletionStage().toCompletableFuture()
+          .get(CLOSE_WAIT_MILLIS, TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     } catch (ExecutionException | TimeoutException e) {
