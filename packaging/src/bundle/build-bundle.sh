@@ -11,7 +11,8 @@
 #                                 a jvm.env naming runtime/ and the caches relative to lib/,
 #                                 jipam.aot: the AOT cache trained with runtime/ on this class path,
 #                                 jipam-etcd.aot: the one for calls on the etcd store (lib/etcd too),
-#                                 and server/jipamd.aot: jipamd's, trained with runtime/ on server/
+#                                 server/jipamd.aot: jipamd's, trained with runtime/ on server/,
+#                                 and server/jipamctl.aot: jipamctl's, likewise
 #       bin/                      dist/bin's programs: jipam (the shim), jipam-jvm (the JVM
 #                                 plugin's launcher), jipam-install, ...
 #       BUILD                     version, content hash, Java version, modules
@@ -68,7 +69,8 @@ mkdir -p "$tmpv/bin" "$tmpv/lib"
 for f in "$dist"/lib/*; do
   case ${f##*/} in jvm.env|jipam.aot|jipam-etcd.aot|jipam.jsa|bench) ;; *) cp -a "$f" "$tmpv/lib/" ;; esac
 done
-rm -f "$tmpv/lib/server/jipamd.aot" "$tmpv/lib/server/jipamd.aot.tmp"
+rm -f "$tmpv/lib/server/jipamd.aot" "$tmpv/lib/server/jipamd.aot.tmp" "$tmpv/lib/server/jipamctl.aot" \
+  "$tmpv/lib/server/jipamctl.aot.tmp"
 for f in "$dist"/bin/*; do
   case ${f##*/} in jipam-train-cache|jipam-bench) ;; *) cp -p "$f" "$tmpv/bin/" ;; esac
 done
@@ -135,6 +137,14 @@ if ! "$JIPAM_JAVA_BIN" -Xlog:disable -Xlog:all=warning:stderr -Xmx192m -XX:MaxDi
   fail "training jipamd's AOT cache failed"
 fi
 [ -s "$lib/server/jipamd.aot" ] || fail "training wrote no $lib/server/jipamd.aot"
+# jipamctl's, with bin/jipamctl's flags
+if ! "$JIPAM_JAVA_BIN" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xlog:disable -Xlog:all=warning:stderr \
+    --sun-misc-unsafe-memory-access=allow "-XX:AOTCacheOutput=$lib/server/jipamctl.aot" -cp "$scp" \
+    io.jipam.ctl.TrainingRun >/dev/null 2>"$log"; then
+  cat "$log" >&2
+  fail "training jipamctl's AOT cache failed"
+fi
+[ -s "$lib/server/jipamctl.aot" ] || fail "training wrote no $lib/server/jipamctl.aot"
 
 out=$dist/jipam-$version-linux-amd64.tar.gz
 rm -f "$dist"/jipam-*-linux-amd64.tar.gz

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.jipam.testkit.Exec;
 import io.jipam.testkit.JipamdProcess;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -117,6 +118,34 @@ class DaemonModeIT {
    * JIPAMD_AOT_CACHE): with {@code -XX:AOTMode=on}, which stops a JVM that cannot map its cache, it
    * serves a call, and its start and CNI path's classes come from the cache, not the jars.
    */
+  /**
+   * The built jipamctl starts from its AOT cache (lib/server/jipamctl.aot, which jvm.env names):
+   * with {@code -XX:AOTMode=on} a JVM that cannot use it fails, and its classes, the gRPC client's
+   * among them, come from the cache's "shared objects file".
+   */
+  @Test
+  void jipamctl_built_startsFromItsAotCache() throws Exception {
+    String jvmEnv = Files.readString(CniExec.DIST.resolve("lib/jvm.env"));
+    assumeTrue(jvmEnv.contains("JIPAMCTL_AOT_CACHE=/"), () -> "the build has no jipamctl AOT cache: " + jvmEnv);
+    Path log = dir.resolve("jipamctl-classes.txt");
+    Map<String, String> env = new java.util.HashMap<>(System.getenv());
+    env.put("JIPAMCTL_JAVA_OPTS", "-XX:AOTMode=on -Xlog:class+load:file=" + log);
+    Exec.Result r = Exec.run(dir, List.of(CniExec.JIPAMCTL.toString(), "--server", "unix:" + socket, "pools"), env,
+        new byte[0], java.time.Duration.ofMinutes(2));
+    assertEquals(0, r.exit(), r::toString);
+    assertEquals("", r.stderr(), "nothing on stderr");
+    List<String> loaded = Files.readAllLines(log);
+    for (String name : List.of("io.jipam.ctl.Jipamctl", "io.jipam.ctl.Pools", "io.jipam.client.RemoteStore",
+        "io.vertx.grpc.client.impl.GrpcClientRequestImpl")) {
+      assertTrue(loaded.stream().anyMatch(l -> l.contains(" " + name + " source: shared objects file")),
+          () -> name + " not from the cache: " + loaded.stream().filter(l -> l.contains(" " + name + " ")).toList());
+    }
+    long cached = loaded.stream().filter(l -> l.contains(" source: shared objects file")).count();
+    long all = loaded.stream().filter(l -> l.contains(" source: ")).count();
+    // the JVM leaves some classes out of a cache (a few of picocli's, Netty's OpenSSL probes): most come from it
+    assertTrue(cached >= 0.9 * all, cached + " of " + all + " classes from the cache");
+  }
+
   @Test
   void jipamd_built_startsFromItsAotCache() throws Exception {
     String jvmEnv = Files.readString(CniExec.DIST.resolve("lib/jvm.env"));

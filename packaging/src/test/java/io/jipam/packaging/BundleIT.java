@@ -16,6 +16,8 @@ import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The bundle unpacked into an empty folder runs on a machine without a JDK: every call gets an
@@ -69,20 +71,24 @@ class BundleIT {
   }
 
   /**
-   * The bundle's jipamd starts with its AOT cache (lib/server/jipamd.aot, trained with the bundled
-   * runtime): {@code -XX:AOTMode=on} stops a JVM that cannot map its cache, and jipamd's classes
-   * come from it.
+   * The bundle's jipamd and jipamctl start with their AOT caches (lib/server/jipamd.aot and
+   * jipamctl.aot, trained with the bundled runtime): {@code -XX:AOTMode=on} stops a JVM that cannot
+   * map its cache, and the launcher's main class comes from it.
    */
-  @Test
-  void jipamd_bundle_startsFromItsAotCache() throws Exception {
+  @ParameterizedTest(name = "{0}")
+  @CsvSource({
+      "jipamd, JIPAMD_JAVA_OPTS, --version, jipamd.aot, io.jipam.server.Jipamd",
+      "jipamctl, JIPAMCTL_JAVA_OPTS, --help, jipamctl.aot, io.jipam.ctl.Jipamctl"})
+  void launcher_bundle_startsFromItsAotCache(String launcher, String options, String arg, String cache,
+      String mainClass) throws Exception {
     Path v = Bundle.current(bin());
-    assertTrue(Files.size(v.resolve("lib/server/jipamd.aot")) > 0);
-    Path log = tmp.resolve("jipamd-classes.txt");
-    Exec.Result version = Exec.run(List.of(v.resolve("bin/jipamd").toString(), "--version"),
-        Map.of("JIPAMD_JAVA_OPTS", "-XX:AOTMode=on -Xlog:class+load:file=" + log), "", Duration.ofSeconds(60));
-    assertEquals(0, version.exit(), "the AOT cache is not used by bin/jipamd: " + version);
+    assertTrue(Files.size(v.resolve("lib/server/" + cache)) > 0);
+    Path log = tmp.resolve(launcher + "-classes.txt");
+    Exec.Result run = Exec.run(List.of(v.resolve("bin/" + launcher).toString(), arg),
+        Map.of(options, "-XX:AOTMode=on -Xlog:class+load:file=" + log), "", Duration.ofSeconds(60));
+    assertEquals(0, run.exit(), "the AOT cache is not used by bin/" + launcher + ": " + run);
     assertTrue(Files.readAllLines(log).stream()
-        .anyMatch(l -> l.contains(" io.jipam.server.Jipamd source: shared objects file")), "Jipamd from the cache");
+        .anyMatch(l -> l.contains(" " + mainClass + " source: shared objects file")), mainClass + " from the cache");
   }
 
   @Test
