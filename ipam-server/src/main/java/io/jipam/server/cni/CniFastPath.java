@@ -20,9 +20,10 @@ import java.util.Locale;
  * that server's.
  *
  * <h2>Design</h2>
- * A CNI call through Vert.x cost jipamd about 0.1 ms of its event loop's time per call decoding the
- * request into HTTP objects and another 0.1 ms writing the answer through them (a profile of a node
- * jipamd, docs/benchmarks-shim.md), more than the pool's file system calls. The canonical request is
+ * A CNI call through Vert.x cost a node's jipamd about 0.06 ms of its event loop's time decoding the
+ * request into HTTP objects and 0.12 ms writing the answer through them (a profile and a split of
+ * the call, docs/benchmarks-shim.md, session 11): most of what the call cost beside the file store's
+ * own work. The canonical request is
  * small and arrives in one write, so its first read is almost always the whole of it; the answer is
  * the same bytes Vert.x writes for that request: status 200, {@code Jipam-Exit}, {@code connection:
  * close}, {@code content-length} and the body, after which the connection is closed. Taking only
