@@ -37,6 +37,29 @@ import java.util.function.LongSupplier;
 final class EtcdClient implements AutoCloseable {
   /** How long {@link #close} waits for the client's event loops to end. */
   private static final long CLOSE_WAIT_MILLIS = 2_000;
+  /**
+   * gRPC's channel logger, kept (a JUL logger nobody references can be collected with its filter),
+   * with a filter that drops one record: the "Panic!" a channel logs when, shut down after its
+   * Vert.x (see {@link #close}: the event loops are closed first so that the close can wait for
+   * them), it finds the event loop it would flush its goodbye on already terminated. Nothing is
+   * lost then (the connection is being closed), and the plugin's stderr must stay empty. Every
+   * other record passes.
+   */
+  private static final java.util.logging.Logger CHANNEL_LOG = quietAboutTerminatedLoops(
+      java.util.logging.Logger.getLogger("io.grpc.internal.ManagedChannelImpl"));
+
+  private static java.util.logging.Logger quietAboutTerminatedLoops(java.util.logging.Logger log) {
+    java.util.logging.Filter previous = log.getFilter();
+    log.setFilter(r -> {
+      Throwable t = r.getThrown();
+      if (t instanceof java.util.concurrent.RejectedExecutionException
+          && "event executor terminated".equals(t.getMessage())) {
+        return false;
+      }
+      return previous == null || previous.isLoggable(r);
+    });
+    return log;
+  }
   /** What a new connection is built from ({@link #reconnectAfterTimeout}); used under this object's lock. */
   private final ClientBuilder builder;
   /** The connection every call starts on: read once per call. */

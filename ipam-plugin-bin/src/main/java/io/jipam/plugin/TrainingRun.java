@@ -80,16 +80,82 @@ public final class TrainingRun {
   /**
    * The etcd cache's workload (lib/jipam-etcd.aot, run with lib/etcd's jars on the class path):
    * ADD and DEL on an etcd store whose endpoint refuses connections, each failing with error 11
-   * within its short timeout, and a config error. No etcd is at hand where the cache is trained (a
-   * build, a node's install), so the calls' successful ends are not in it: they load from the jars.
+   * within its short timeout, and a config error; then, when an etcd binary is at hand
+   * ({@code JIPAM_TRAIN_ETCD}, else {@code etcd} in /usr/bin or /usr/local/bin: where this
+   * project's builds install it), a throw-away single member on loopback and an ADD, the same ADD
+   * again and a DEL that succeed on it, so the classes of a call's successful end (about 530: the gRPC
+   * streams, Netty's, Vert.x's) come from the cache too. Without one they load from the jars.
    */
-  private static void trainEtcd() {
+  private static void trainEtcd() throws IOException {
     String conf = ("{'cniVersion':'1.0.0','name':'train','ipam':{'type':'jipam','store':{'type':'etcd',"
         + "'endpoints':['http://127.0.0.1:1'],'node':'training','timeoutMillis':300},"
         + "'ranges':[[{'subnet':'198.18.0.0/24'}],[{'subnet':'fd00::/64'}]]}}").replace('\'', '"');
     expect(1, call("ADD", conf));
     expect(1, call("DEL", conf));
     expect(1, call("ADD", conf.replace("\"node\"", "\"nodes\"")));
+    File etcd = etcdBinary();
+    if (etcd == null) {
+      return;
+    }
+    Path dir = Path.of(System.getProperty("java.io.tmpdir"), "jipam-train-etcd-" + ProcessHandle.current().pid());
+    deleteTree(dir.toFile());
+    Files.createDirectories(dir);
+    int client = freePort();
+    int peer = freePort();
+    String clientUrl = "http://127.0.0.1:" + client;
+    String peerUrl = "http://127.0.0.1:" + peer;
+    Process member = new ProcessBuilder(etcd.getPath(), "--name", "train", "--data-dir", dir.resolve("data").toString(),
+        "--listen-client-urls", clientUrl, "--advertise-client-urls", clientUrl, "--listen-peer-urls", peerUrl,
+        "--initial-advertise-peer-urls", peerUrl, "--initial-cluster", "train=" + peerUrl)
+        .redirectErrorStream(true).redirectOutput(dir.resolve("etcd.log").toFile()).start();
+    try {
+      String live = conf.replace("http://127.0.0.1:1", clientUrl).replace("\"timeoutMillis\":300", "\"timeoutMillis\":5000");
+      int added = 1;
+      for (int attempt = 0; attempt < 100 && added != 0 && member.isAlive(); attempt++) {
+        added = call("ADD", live); // error 11 until the member answers
+        if (added != 0) {
+          sleep(100);
+        }
+      }
+      expect(0, added);
+      expect(0, call("ADD", live)); // repeated: the handle read back
+      expect(0, call("DEL", live));
+    } finally {
+      member.destroy();
+      try {
+        member.waitFor();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      deleteTree(dir.toFile());
+    }
+  }
+
+  private static File etcdBinary() {
+    String given = System.getenv("JIPAM_TRAIN_ETCD");
+    String[] candidates = given != null ? new String[] {given} : new String[] {"/usr/bin/etcd", "/usr/local/bin/etcd"};
+    for (String c : candidates) {
+      File f = new File(c);
+      if (f.canExecute()) {
+        return f;
+      }
+    }
+    return null;
+  }
+
+  private static int freePort() throws IOException {
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+
+  private static void sleep(long millis) {
+    try {
+      Thread.sleep(millis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    }
   }
 
   private static void deleteTree(File file) {
