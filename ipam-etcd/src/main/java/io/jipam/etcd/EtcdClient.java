@@ -503,10 +503,14 @@ final class EtcdClient implements AutoCloseable {
   public void close() {
     starter.shutdown(); // as jetcd's own pool: retries still due after the close are dropped
     List<io.vertx.core.Future<Void>> ends = new ArrayList<>();
+    // no reconnect after this; the connection is closed outside the lock: a caller waiting for it
+    // may hold a lease slot's lock, which the end of a keep-alive closed here may need
+    Connection current;
     synchronized (this) {
       closed = true;
-      ends.add(conn.close());
+      current = conn;
     }
+    ends.add(current.close());
     for (Connection old : List.copyOf(replaced)) {
       if (replaced.remove(old)) {
         ends.add(old.close());
