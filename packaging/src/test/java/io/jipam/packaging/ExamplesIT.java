@@ -137,7 +137,9 @@ class ExamplesIT {
     assertTrue(ctr.waitFor(90, TimeUnit.SECONDS), network + ": the container did not finish: " + Files.readString(out));
     String output = Files.readString(out);
     assertEquals(0, ctr.exitValue(), network + ": ctr run failed: " + output + node.log());
-    assertTrue(output.contains("DONE"), output);
+    // the script's last line (DONE) is there so that nothing checked is last: ctr can lose a task's
+    // last output line when the task exits right after writing it (seen in ContainerdEndToEndIT and
+    // here: exit 0, the address and the route printed, no DONE); so it is not checked itself
     String address = BundleNode.inet(output);
     assertNotNull(address, network + ": no IPv4 address on eth0: " + output);
     assertTrue(address.startsWith(prefix), network + ": " + address + " is not from " + prefix + "0: " + output);
