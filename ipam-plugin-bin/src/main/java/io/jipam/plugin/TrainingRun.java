@@ -30,9 +30,7 @@ public final class TrainingRun {
       trainEtcd();
       return;
     }
-    Path dir = Path.of(System.getProperty("java.io.tmpdir"), "jipam-train-" + ProcessHandle.current().pid());
-    deleteTree(dir.toFile());
-    Files.createDirectories(dir);
+    Path dir = newPrivateDir("jipam-train-");
     try {
       String conf = ("{'cniVersion':'1.0.0','name':'train','ipam':{'type':'jipam','dataDir':'"
           + dir + "','ranges':[[{'subnet':'198.18.0.0/24'}],[{'subnet':'fd00::/64'}]],"
@@ -97,9 +95,7 @@ public final class TrainingRun {
     if (etcd == null) {
       return;
     }
-    Path dir = Path.of(System.getProperty("java.io.tmpdir"), "jipam-train-etcd-" + ProcessHandle.current().pid());
-    deleteTree(dir.toFile());
-    Files.createDirectories(dir);
+    Path dir = newPrivateDir("jipam-train-etcd-");
     int client = freePort();
     int peer = freePort();
     String clientUrl = "http://127.0.0.1:" + client;
@@ -129,6 +125,18 @@ public final class TrainingRun {
       }
       deleteTree(dir.toFile());
     }
+  }
+
+  /**
+   * A new directory under the temp dir, mode 0700 from its creation: mkdir fails on anything
+   * already at the name (a symbolic link included), so nothing another user placed there is
+   * followed, written or deleted. Not the temp-file API, whose SecureRandom would join the cache.
+   */
+  private static Path newPrivateDir(String prefix) throws IOException {
+    Path dir = Path.of(System.getProperty("java.io.tmpdir"), prefix + ProcessHandle.current().pid() + "-"
+        + System.nanoTime());
+    return Files.createDirectory(dir, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+        java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
   }
 
   private static File etcdBinary() {
