@@ -128,15 +128,21 @@ public final class TrainingRun {
   }
 
   /**
-   * A new directory under the temp dir, mode 0700 from its creation: mkdir fails on anything
-   * already at the name (a symbolic link included), so nothing another user placed there is
-   * followed, written or deleted. Not the temp-file API, whose SecureRandom would join the cache.
+   * A new directory under the temp dir, then only its owner's: mkdir fails on anything already at
+   * the name (a symbolic link included), so nothing another user placed there is followed, written
+   * or deleted. Neither the temp-file API (its SecureRandom) nor permission sets (EnumSet, which
+   * ExecPathClassesIT keeps off the exec path): this class's classes are in the plugin's cache.
    */
   private static Path newPrivateDir(String prefix) throws IOException {
-    Path dir = Path.of(System.getProperty("java.io.tmpdir"), prefix + ProcessHandle.current().pid() + "-"
-        + System.nanoTime());
-    return Files.createDirectory(dir, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
-        java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+    Path dir = Files.createDirectory(Path.of(System.getProperty("java.io.tmpdir"), prefix
+        + ProcessHandle.current().pid() + "-" + System.nanoTime()));
+    File f = dir.toFile();
+    boolean owner = f.setReadable(false, false) & f.setWritable(false, false) & f.setExecutable(false, false)
+        & f.setReadable(true, true) & f.setWritable(true, true) & f.setExecutable(true, true);
+    if (!owner) {
+      throw new IOException("cannot make " + dir + " its owner's only");
+    }
+    return dir;
   }
 
   private static File etcdBinary() {
