@@ -169,26 +169,27 @@ class DaemonModeIT {
   }
 
   /**
-   * The launcher's JIT choice, read from the JVM's own command line: a node's jipamd (no
-   * {@code listen}) runs C1 only, compiling at a tenth of the usual call counts; one given
-   * {@code --listen} (a central jipamd) keeps both compilers and the usual thresholds.
+   * The launcher's JIT and GC choice, read from the JVM's own command line: a node's jipamd (no
+   * {@code listen}) runs C1 only, compiling at a tenth of the usual call counts, with the serial
+   * GC; one given {@code --listen} (a central jipamd) keeps both compilers, the usual thresholds
+   * and the JVM's default GC.
    */
   @Test
-  void jipamd_launcher_nodeOnC1EarlyCentralOnBothCompilers() throws Exception {
+  void jipamd_launcher_nodeOnC1EarlyAndSerialGcCentralOnDefaults() throws Exception {
     stopJipamd();
     Map<String, String> noJvmOptions = Map.of("JIPAMD_JAVA_OPTS", "");
     jipamd = CniExec.jipamd(dir, noJvmOptions, "--socket", socket.toString(), "--store", "file", "--data-dir",
         data.toString());
     List<String> node = jvmArguments(jipamd.pid());
-    assertTrue(node.contains("-XX:TieredStopAtLevel=1") && node.contains("-XX:CompileThresholdScaling=0.1"),
-        node::toString);
+    assertTrue(node.contains("-XX:TieredStopAtLevel=1") && node.contains("-XX:CompileThresholdScaling=0.1")
+        && node.contains("-XX:+UseSerialGC"), node::toString);
     stopJipamd();
     jipamd = CniExec.jipamd(dir, noJvmOptions, "--socket", socket.toString(), "--store", "file", "--data-dir",
         data.toString(), "--listen", "127.0.0.1:" + io.jipam.testkit.Ports.free(), "--insecure");
     List<String> central = jvmArguments(jipamd.pid());
     assertTrue(central.contains("io.jipam.server.Jipamd"), central::toString);
     assertFalse(central.stream().anyMatch(a -> a.startsWith("-XX:TieredStopAtLevel")
-        || a.startsWith("-XX:CompileThresholdScaling")), central::toString);
+        || a.startsWith("-XX:CompileThresholdScaling") || a.endsWith("GC")), central::toString);
   }
 
   private static List<String> jvmArguments(long pid) throws IOException {
