@@ -251,12 +251,12 @@ final class GroupCommitStore implements EtcdStore, CommitCounters, AsyncChanges 
 
   @Override
   public long largestResponseBytes() {
-    return ctx.etcd().largestResponse();
+    return ctx.etcd().tally().largestResponse();
   }
 
   @Override
   public long[] etcdReads() {
-    return new long[] {ctx.etcd().requests(), ctx.etcd().bytesRead()};
+    return new long[] {ctx.etcd().tally().requests(), ctx.etcd().tally().bytesRead()};
   }
 
   @Override

@@ -62,12 +62,12 @@ class BoundedWalkIT {
     String prefix = "/walk-" + UUID.randomUUID() + "/";
     List<String> keys = write(client, prefix, n, shape);
     List<String> seen = new ArrayList<>();
-    long before = client.keysScanned();
-    long readBefore = client.keysRead();
+    long before = client.tally().keysScanned();
+    long readBefore = client.tally().keysRead();
     client.walk(prefix, LIMIT, Fetch.KEYS, deadline(), "walking", kv -> seen.add(EtcdClient.text(kv.getKey())));
     assertEquals(keys, seen);
-    assertEquals(n, client.keysRead() - readBefore, "keys returned");
-    return (client.keysScanned() - before) / (double) n;
+    assertEquals(n, client.tally().keysRead() - readBefore, "keys returned");
+    return (client.tally().keysScanned() - before) / (double) n;
   }
 
   private static List<String> write(EtcdClient client, String prefix, int n, IntFunction<String> shape) {

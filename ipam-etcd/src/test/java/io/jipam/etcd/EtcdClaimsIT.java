@@ -320,12 +320,12 @@ class EtcdClaimsIT {
     Pool pool = pool("198.18.17.0/24", AddressPolicy.NONE);
     GroupCommitStore a = store("node-a");
     addressOf(a.allocate(pool, add("warm", "ns", "warm")));
-    long before = a.etcd().requests();
+    long before = a.etcd().tally().requests();
     for (int i = 0; i < 10; i++) {
       addressOf(a.allocate(pool, add("c" + i, "ns", "p" + i)));
       a.release(pool, new Attachment("c" + i, "eth0"));
     }
-    assertEquals(20, a.etcd().requests() - before, "one transaction per ADD and per DEL, no read");
+    assertEquals(20, a.etcd().tally().requests() - before, "one transaction per ADD and per DEL, no read");
   }
 
   @Test
@@ -333,7 +333,7 @@ class EtcdClaimsIT {
     Pool pool = pool("198.18.19.0/24", sticky("db/*", 25));
     GroupCommitStore a = store("node-a");
     addressOf(a.allocate(pool, add("warm", "ns", "warm")));
-    long before = a.etcd().requests();
+    long before = a.etcd().tally().requests();
     IpAddress first = null;
     for (int i = 0; i < 5; i++) {
       IpAddress got = addressOf(a.allocate(pool, add("c" + i, "db", "web-0")));
@@ -341,7 +341,7 @@ class EtcdClaimsIT {
       assertEquals(first, got);
       a.release(pool, new Attachment("c" + i, "eth0"));
     }
-    assertEquals(20, a.etcd().requests() - before, "per ADD and per DEL: its pod's hold index, then the transaction");
+    assertEquals(20, a.etcd().tally().requests() - before, "per ADD and per DEL: its pod's hold index, then the transaction");
   }
 
   /**

@@ -34,7 +34,7 @@ class EtcdClientTest {
   @ParameterizedTest
   @ValueSource(longs = {100, 300, 3000, 600_000})
   void retryDelayMillis_anyTimeout_twoDelaysFitInIt(long millis) {
-    long delay = EtcdClient.retryDelayMillis(Duration.ofMillis(millis));
+    long delay = EtcdConnections.retryDelayMillis(Duration.ofMillis(millis));
     assertTrue(delay >= 1 && 2 * delay < millis, "delay " + delay + " for timeout " + millis);
   }
 }

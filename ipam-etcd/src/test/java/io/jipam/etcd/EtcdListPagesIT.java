@@ -75,9 +75,9 @@ class EtcdListPagesIT {
     List<Long> visits = new ArrayList<>();
     IpAddress after = null;
     while (true) {
-      long before = s.etcd().keysScanned();
+      long before = s.etcd().tally().keysScanned();
       List<Allocation> page = s.listPage(pool, after, LIMIT);
-      visits.add(s.etcd().keysScanned() - before);
+      visits.add(s.etcd().tally().keysScanned() - before);
       if (page.isEmpty()) {
         break;
       }

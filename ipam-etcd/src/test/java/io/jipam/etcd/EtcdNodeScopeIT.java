@@ -63,15 +63,15 @@ class EtcdNodeScopeIT {
         }
         assertEquals(others + MINE, probe.usage(pool).allocated().get(0));
         long[] read = new long[3];
-        long before = probe.etcd().keysRead();
+        long before = probe.etcd().tally().keysRead();
         assertEquals(List.of(), probe.retainOnly(pool, mine));
-        read[0] = probe.etcd().keysRead() - before;
-        before = probe.etcd().keysRead();
+        read[0] = probe.etcd().tally().keysRead() - before;
+        before = probe.etcd().tally().keysRead();
         assertEquals(MINE, probe.previewReclaim("probe", ReclaimPolicy.FORCE).held().get("scope").size());
-        read[1] = probe.etcd().keysRead() - before;
-        before = probe.etcd().keysRead();
+        read[1] = probe.etcd().tally().keysRead() - before;
+        before = probe.etcd().tally().keysRead();
         assertEquals(MINE, probe.nodeBlockUsage(pool).usage().allocated().get(0));
-        read[2] = probe.etcd().keysRead() - before;
+        read[2] = probe.etcd().tally().keysRead() - before;
         return read;
       }
     } finally {
