@@ -7,6 +7,7 @@ import io.jipam.core.IpamException;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
+import io.vertx.core.file.FileSystemOptions;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpVersion;
 import io.vertx.core.net.PemKeyCertOptions;
@@ -57,8 +58,11 @@ final class GrpcChannel {
 
   /** Connects lazily: an unreachable jipamd surfaces as TRY_AGAIN_LATER from the first call. */
   static GrpcChannel open(RemoteStore.Target target, String node) {
+    // no class-path file cache: jipam serves no files, and Vert.x would otherwise make a
+    // vertx-cache-* dir in java.io.tmpdir that a killed process leaves behind
     Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(1).setWorkerPoolSize(1)
-        .setInternalBlockingPoolSize(1));
+        .setInternalBlockingPoolSize(1)
+        .setFileSystemOptions(new FileSystemOptions().setClassPathResolvingEnabled(false).setFileCachingEnabled(false)));
     HttpClientOptions http = new HttpClientOptions()
         .setProtocolVersion(HttpVersion.HTTP_2)
         .setHttp2ClearTextUpgrade(false)

@@ -141,7 +141,10 @@ final class EtcdConnections implements AutoCloseable {
    */
   record Connection(Client client, io.vertx.core.Vertx vertx, KV kv, io.etcd.jetcd.Lease leases) {
     static Connection open(ClientBuilder builder) {
-      io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx();
+      // no class-path file cache: jipam serves no files, and Vert.x would otherwise make a
+      // vertx-cache-* dir in java.io.tmpdir that a killed process leaves behind
+      io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx(new io.vertx.core.VertxOptions().setFileSystemOptions(
+          new io.vertx.core.file.FileSystemOptions().setClassPathResolvingEnabled(false).setFileCachingEnabled(false)));
       try {
         Client client = builder.vertx(vertx).build();
         return new Connection(client, vertx, client.getKVClient(), client.getLeaseClient());

@@ -11,7 +11,6 @@ import io.jipam.core.IpamException;
 import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import io.jipam.testkit.TestCerts;
 import java.time.Duration;
@@ -20,18 +19,18 @@ import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * etcd serving https and requiring client certificates (certificates made with openssl): the
  * store verifies the server's certificate against its CA, and etcd the store's.
  */
 class EtcdTlsIT {
-  private static Path certs;
+  @TempDir static Path certs;
   private static Etcd cluster;
 
   @BeforeAll
   static void start() throws Exception {
-    certs = Files.createTempDirectory("jipam-etcd-tls");
     TestCerts.make(certs);
     cluster = Etcd.builder().tls(certs).start();
   }

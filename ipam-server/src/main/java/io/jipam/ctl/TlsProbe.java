@@ -2,6 +2,8 @@ package io.jipam.ctl;
 
 import io.jipam.client.RemoteStore;
 import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.file.FileSystemOptions;
 import io.vertx.core.net.PemKeyCertOptions;
 import io.vertx.core.net.PemTrustOptions;
 import java.io.IOException;
@@ -30,7 +32,9 @@ final class TlsProbe {
     if (target.isUnix() || target.tls() == null) {
       return null;
     }
-    Vertx vertx = Vertx.vertx();
+    // no class-path file cache: it would leave a vertx-cache-* dir in java.io.tmpdir on exit
+    Vertx vertx = Vertx.vertx(new VertxOptions().setFileSystemOptions(new FileSystemOptions()
+        .setClassPathResolvingEnabled(false).setFileCachingEnabled(false)));
     try {
       RemoteStore.Tls tls = target.tls();
       KeyManager[] keys = tls.certFile() == null ? null : new PemKeyCertOptions().setCertPath(tls.certFile().toString())

@@ -21,6 +21,7 @@ import io.jipam.server.pools.PoolRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
+import io.vertx.core.file.FileSystemOptions;
 import io.vertx.core.http.ClientAuth;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpMethod;
@@ -171,7 +172,10 @@ final class IpamServer implements AutoCloseable {
     stores.onEachNodeStore(metrics::watchCommits);
     CniEndpoint cni = new CniEndpoint(store, pools, cniCalls(store, workers), log, metrics, settings.idleTimeout(),
         settings.node());
-    Vertx vertx = Vertx.builder().with(new VertxOptions().setEventLoopPoolSize(2).setWorkerPoolSize(1))
+    // no class-path file cache: jipam serves no files, and Vert.x would otherwise make a
+    // vertx-cache-* dir in java.io.tmpdir that a killed process leaves behind
+    Vertx vertx = Vertx.builder().with(new VertxOptions().setEventLoopPoolSize(2).setWorkerPoolSize(1)
+        .setFileSystemOptions(new FileSystemOptions().setClassPathResolvingEnabled(false).setFileCachingEnabled(false)))
         .withTransport(UnixSocketTransport.wrapDefault(cni)).build();
     GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions()
         .setMaxMessageSize(settings.maxMessageBytes())

@@ -43,7 +43,8 @@ import org.junit.jupiter.api.parallel.Isolated;
 /**
  * Crash at any instant, service. jipamd (a child process, file store with fsync, configured by its
  * YAML file) serves 64 concurrent clients that allocate and release over gRPC on its unix socket,
- * each call with a deadline; at a random moment it is SIGKILLed and restarted, 50 times.
+ * each call with a deadline; at a random moment it is SIGKILLed and restarted, 20 times (at least 10
+ * within the time bound; {@code jipam.jipamd.crash.trials} and {@code .minTrials} change them).
  *
  * <p>Each client owns a few slots; a slot holds one attachment at a time, which is FREE, HELD (its
  * allocation was acknowledged: the addresses are known) or UNKNOWN (a call about it failed: it may

@@ -145,7 +145,8 @@ class BundleIT {
       // the shim hints the launcher that this config is on etcd: the JVM starts from the bundle's
       // etcd cache (AOTMode=on: it would refuse to start without it), the client's classes from it
       Map<String, String> env = new java.util.HashMap<>(Bundle.env("ADD", "e1", emptyPath));
-      Path classes = Files.createTempFile("bundle-etcd-classes", ".log");
+      // a name not yet taken: -Xlog would first move an existing file aside (to classes.log.0)
+      Path classes = tmp.resolve("etcd-classes.log");
       env.put("JIPAM_JAVA_OPTS", "-XX:AOTMode=on -Xlog:class+load=info:file=" + classes);
       Exec.Result add = Bundle.call(plugin, env, conf);
       assertEquals(0, add.exit(), add.toString());

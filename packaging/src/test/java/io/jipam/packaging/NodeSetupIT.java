@@ -28,6 +28,8 @@ class NodeSetupIT {
   Path hostBin;
   Path hostConf;
   Path emptyPath;
+  /** The script's TMPDIR: every run, failed or not, leaves it empty. */
+  Path scratch;
 
   @BeforeEach
   void image() throws Exception {
@@ -36,14 +38,22 @@ class NodeSetupIT {
     hostBin = tmp.resolve("host/opt/cni/bin");
     hostConf = tmp.resolve("host/etc/cni/net.d");
     emptyPath = Files.createDirectory(tmp.resolve("empty-path"));
+    scratch = Files.createDirectory(tmp.resolve("scratch"));
   }
 
   private Exec.Result setup(Path template, Map<String, String> extra) {
     Map<String, String> env = new HashMap<>(Map.of("PATH", "/usr/sbin:/usr/bin:/sbin:/bin",
         "JIPAM_BUNDLE", bundle.toString(), "JIPAM_CONFLIST", template.toString(),
-        "JIPAM_HOST_CNI_BIN", hostBin.toString(), "JIPAM_HOST_CNI_CONF", hostConf.toString()));
+        "JIPAM_HOST_CNI_BIN", hostBin.toString(), "JIPAM_HOST_CNI_CONF", hostConf.toString(),
+        "TMPDIR", scratch.toString()));
     env.putAll(extra);
-    return Exec.run(List.of(SETUP.toString()), env, "", Duration.ofMinutes(2));
+    Exec.Result result = Exec.run(List.of(SETUP.toString()), env, "", Duration.ofMinutes(2));
+    try (java.util.stream.Stream<Path> left = Files.list(scratch)) {
+      assertEquals(List.of(), left.toList(), "left in TMPDIR: " + result);
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+    return result;
   }
 
   @Test

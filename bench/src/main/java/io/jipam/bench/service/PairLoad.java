@@ -15,6 +15,7 @@ import io.vertx.core.Future;
 import io.vertx.grpc.common.ServiceMethod;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
+import io.vertx.core.file.FileSystemOptions;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpVersion;
 import io.vertx.grpc.client.GrpcClient;
@@ -141,7 +142,9 @@ public final class PairLoad {
           + ": need 1 <= connections <= clients");
     }
     RemoteStore.Target where = RemoteStore.Target.parse(target);
-    Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(Math.min(2, connections)));
+    Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(Math.min(2, connections))
+        .setFileSystemOptions(new FileSystemOptions().setClassPathResolvingEnabled(false)
+            .setFileCachingEnabled(false))); // no vertx-cache-* dir left in java.io.tmpdir
     List<GrpcClient> grpcs = new ArrayList<>();
     List<Context> contexts = new ArrayList<>();
     for (int i = 0; i < connections; i++) {
