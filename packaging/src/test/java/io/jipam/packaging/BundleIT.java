@@ -92,6 +92,15 @@ class BundleIT {
   }
 
   @Test
+  void jarsOfTwoClassPaths_storedOnce() throws Exception {
+    Path lib = Bundle.current(bin()).resolve("lib");
+    for (String jar : List.of("etcd/guava.jar", "etcd/jetcd-core.jar", "etcd/netty-common.jar", "ipam-core.jar")) {
+      assertTrue(Files.isSameFile(lib.resolve(jar), lib.resolve("server").resolve(Path.of(jar).getFileName())),
+          jar + " is a copy, not a link to lib/server's");
+    }
+  }
+
+  @Test
   void runtime_hasOnlyTheModulesItWasLinkedWith() {
     Path v = Bundle.current(bin());
     Exec.Result modules = Exec.run(List.of(v.resolve("runtime/bin/java").toString(), "--list-modules"),
