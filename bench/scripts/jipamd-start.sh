@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A fresh jipamd (file store, temp data dir) without and with its AOT cache (lib/server/jipamd.aot;
+# A fresh jipamd (file store, temp data dir) without and with its AOT cache (lib/server/server.aot;
 # "without" sets JIPAM_JAVA to jvm.env's JVM, which drops the cache), alternately, RUNS times each:
 # wall ms from start to "jipamd ready", its CPU ms then, the wall ms of one ADD through the shim
 # after ready, jipamd's own time for that first call (call log), the median of its next 100 calls'

@@ -11,8 +11,8 @@
 #                                 a jvm.env naming runtime/ and the caches relative to lib/,
 #                                 jipam.aot: the AOT cache trained with runtime/ on this class path,
 #                                 jipam-etcd.aot: the one for calls on the etcd store (lib/etcd too),
-#                                 server/jipamd.aot: jipamd's, trained with runtime/ on server/,
-#                                 and server/jipamctl.aot: jipamctl's, likewise
+#                                 server/server.aot: jipamd's and jipamctl's, trained with
+#                                 runtime/ on server/ (io.jipam.server.TrainingRun runs both)
 #       bin/                      dist/bin's programs: jipam (the shim), jipam-jvm (the JVM
 #                                 plugin's launcher), jipam-install, ...
 #       BUILD                     version, content hash, Java version, modules
@@ -70,8 +70,7 @@ mkdir -p "$tmpv/bin" "$tmpv/lib"
 for f in "$dist"/lib/*; do
   case ${f##*/} in jvm.env|jipam.aot|jipam-etcd.aot|jipam.jsa|bench) ;; *) cp -a "$f" "$tmpv/lib/" ;; esac
 done
-rm -f "$tmpv/lib/server/jipamd.aot" "$tmpv/lib/server/jipamd.aot.tmp" "$tmpv/lib/server/jipamctl.aot" \
-  "$tmpv/lib/server/jipamctl.aot.tmp"
+rm -f "$tmpv"/lib/server/*.aot "$tmpv"/lib/server/*.aot.tmp
 # a jar that lib/server (jipamd's class path) and lib or lib/etcd (the plugin's) both hold is stored
 # once, the other name a hard link to it: 41 of lib/etcd's 42 jars, 17 MB; tar and jipam-install's
 # cp -a keep the links. Before the caches are trained, which record each jar's size and time.
@@ -150,24 +149,16 @@ if ! "$JIPAM_JAVA_BIN" $base "-XX:AOTCacheOutput=$lib/jipam-etcd.aot" -cp "$ecp"
   fail "training the etcd AOT cache failed"
 fi
 [ -s "$lib/jipam-etcd.aot" ] || fail "training wrote no $lib/jipam-etcd.aot"
-# jipamd's, with bin/jipamd's flags (as jipam-train-cache trains the dev tree's)
+# jipamd's and jipamctl's, with bin/jipamd's heap flags (as jipam-train-cache trains the dev tree's)
 scp=
 for jar in "$lib"/server/*.jar; do scp="$scp${scp:+:}$jar"; done
 if ! "$JIPAM_JAVA_BIN" -Xlog:disable -Xlog:all=warning:stderr -Xmx192m -XX:MaxDirectMemorySize=96m \
-    --sun-misc-unsafe-memory-access=allow "-XX:AOTCacheOutput=$lib/server/jipamd.aot" -cp "$scp" \
+    --sun-misc-unsafe-memory-access=allow "-XX:AOTCacheOutput=$lib/server/server.aot" -cp "$scp" \
     io.jipam.server.TrainingRun >/dev/null 2>"$log"; then
   cat "$log" >&2
-  fail "training jipamd's AOT cache failed"
+  fail "training lib/server's AOT cache failed"
 fi
-[ -s "$lib/server/jipamd.aot" ] || fail "training wrote no $lib/server/jipamd.aot"
-# jipamctl's, with bin/jipamctl's flags
-if ! "$JIPAM_JAVA_BIN" -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xlog:disable -Xlog:all=warning:stderr \
-    --sun-misc-unsafe-memory-access=allow "-XX:AOTCacheOutput=$lib/server/jipamctl.aot" -cp "$scp" \
-    io.jipam.ctl.TrainingRun >/dev/null 2>"$log"; then
-  cat "$log" >&2
-  fail "training jipamctl's AOT cache failed"
-fi
-[ -s "$lib/server/jipamctl.aot" ] || fail "training wrote no $lib/server/jipamctl.aot"
+[ -s "$lib/server/server.aot" ] || fail "training wrote no $lib/server/server.aot"
 
 out=$dist/jipam-$version-linux-amd64.tar.gz
 rm -f "$dist"/jipam-*-linux-amd64.tar.gz

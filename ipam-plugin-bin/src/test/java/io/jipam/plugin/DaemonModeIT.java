@@ -114,12 +114,8 @@ class DaemonModeIT {
   }
 
   /**
-   * The built jipamd starts with the AOT cache the build trained for it (jvm.env's
-   * JIPAMD_AOT_CACHE): with {@code -XX:AOTMode=on}, which stops a JVM that cannot map its cache, it
-   * serves a call, and its start and CNI path's classes come from the cache, not the jars.
-   */
-  /**
-   * The built jipamctl starts from its AOT cache (lib/server/jipamctl.aot, which jvm.env names):
+   * The built jipamctl starts from the AOT cache it shares with jipamd (lib/server/server.aot, which
+   * jvm.env names):
    * with {@code -XX:AOTMode=on} a JVM that cannot use it fails, and its classes, the gRPC client's
    * among them, come from the cache's "shared objects file".
    */
@@ -146,6 +142,11 @@ class DaemonModeIT {
     assertTrue(cached >= 0.9 * all, cached + " of " + all + " classes from the cache");
   }
 
+  /**
+   * The built jipamd starts with the AOT cache the build trained for it (jvm.env's
+   * JIPAMD_AOT_CACHE): with {@code -XX:AOTMode=on}, which stops a JVM that cannot map its cache, it
+   * serves a call, and its start and CNI path's classes come from the cache, not the jars.
+   */
   @Test
   void jipamd_built_startsFromItsAotCache() throws Exception {
     String jvmEnv = Files.readString(CniExec.DIST.resolve("lib/jvm.env"));

@@ -16,10 +16,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
- * The training run of jipamctl's AOT cache (dist/bin/jipam-train-cache and the bundle's build run it
- * under {@code -XX:AOTCacheOutput}, with bin/jipamctl's flags): the commands an operator runs most,
- * in this process, against a jipamd started as a child process (its classes are not jipamctl's, so
- * they stay out of the cache) on a scratch unix socket and file store holding two allocations (made
+ * jipamctl's part of the training run of lib/server's AOT cache ({@link
+ * io.jipam.server.TrainingRun} runs it after jipamd's part, in the same process): the commands an
+ * operator runs most, in this process, against a jipamd started as a child process on a scratch
+ * unix socket and file store holding two allocations (made
  * by CNI calls on the socket, as the shim sends them), and against that data dir opened directly:
  * {@code --help}, {@code pools}, {@code usage}, {@code list}, {@code show}, {@code check}, and a
  * usage error. Everything is in a new temp dir, deleted afterwards. Exit 0 when
@@ -29,6 +29,11 @@ public final class TrainingRun {
   private TrainingRun() {}
 
   public static void main(String[] args) throws IOException, InterruptedException {
+    System.exit(run());
+  }
+
+  /** Runs the commands; 0 when every one exited as expected, else 1 (what each printed on stderr). */
+  public static int run() throws IOException, InterruptedException {
     Path dir = Files.createTempDirectory("jipamctl-training");
     StringWriter transcript = new StringWriter();
     int code = 1;
@@ -73,7 +78,7 @@ public final class TrainingRun {
     if (code != 0) {
       System.err.println("jipamctl training failed:\n" + transcript);
     }
-    System.exit(code);
+    return code;
   }
 
   /** Runs one command in this process; whether it exited with {@code expected}. */

@@ -71,14 +71,14 @@ class BundleIT {
   }
 
   /**
-   * The bundle's jipamd and jipamctl start with their AOT caches (lib/server/jipamd.aot and
-   * jipamctl.aot, trained with the bundled runtime): {@code -XX:AOTMode=on} stops a JVM that cannot
-   * map its cache, and the launcher's main class comes from it.
+   * The bundle's jipamd and jipamctl start with the AOT cache they share (lib/server/server.aot,
+   * trained with the bundled runtime on both): {@code -XX:AOTMode=on} stops a JVM that cannot map
+   * its cache, and the launcher's main class comes from it.
    */
   @ParameterizedTest(name = "{0}")
   @CsvSource({
-      "jipamd, JIPAMD_JAVA_OPTS, --version, jipamd.aot, io.jipam.server.Jipamd",
-      "jipamctl, JIPAMCTL_JAVA_OPTS, --help, jipamctl.aot, io.jipam.ctl.Jipamctl"})
+      "jipamd, JIPAMD_JAVA_OPTS, --version, server.aot, io.jipam.server.Jipamd",
+      "jipamctl, JIPAMCTL_JAVA_OPTS, --help, server.aot, io.jipam.ctl.Jipamctl"})
   void launcher_bundle_startsFromItsAotCache(String launcher, String options, String arg, String cache,
       String mainClass) throws Exception {
     Path v = Bundle.current(bin());
