@@ -22,7 +22,7 @@
 #
 # The JDK is the one dist/lib/jvm.env names (the build's choice), or $JIPAM_BUNDLE_JDK (a JDK
 # home); it must be JDK 25 or later (the AOT cache needs it). When the build's choice is older,
-# there is no bundle and the build goes on; with JIPAM_BUNDLE_JDK that is an error. Modules: what `jdeps --print-module-deps` finds in
+# there is no bundle and the build goes on; with JIPAM_BUNDLE_JDK that is an error. Modules: what `jdeps --list-deps` finds in
 # every jar, plus jdk.naming.dns and jdk.crypto.ec, which are reached only through service
 # lookups (DNS through JNDI, elliptic-curve TLS) and so are invisible to jdeps, minus the ones
 # only unused optional paths of the libraries reach (OPTIONAL_MODULES below).

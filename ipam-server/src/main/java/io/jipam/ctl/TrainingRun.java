@@ -19,11 +19,11 @@ import java.util.stream.Stream;
  * jipamctl's part of the training run of lib/server's AOT cache ({@link
  * io.jipam.server.TrainingRun} runs it after jipamd's part, in the same process): the commands an
  * operator runs most, in this process, against a jipamd started as a child process on a scratch
- * unix socket and file store holding two allocations (made
- * by CNI calls on the socket, as the shim sends them), and against that data dir opened directly:
- * {@code --help}, {@code pools}, {@code usage}, {@code list}, {@code show}, {@code check}, and a
- * usage error. Everything is in a new temp dir, deleted afterwards. Exit 0 when
- * every command exited as expected, else 1 with what each printed.
+ * unix socket and file store holding two allocations (made by CNI calls on the socket, as the shim
+ * sends them), and against that data dir opened directly: {@code --help}, {@code pools}, {@code
+ * usage}, {@code list}, {@code show}, {@code check}, and a usage error. Everything is in a new temp
+ * dir, deleted afterwards. {@link #run} returns 0 when every command exited as expected, else 1
+ * after printing what each printed.
  */
 public final class TrainingRun {
   private TrainingRun() {}
