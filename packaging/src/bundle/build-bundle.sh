@@ -128,37 +128,43 @@ v=$stage/jipam.d/$name
 ln -s "$name" "$stage/jipam.d/current"
 cp -p "$v/bin/jipam" "$stage/jipam"
 
-# train the AOT cache with the bundled runtime, on the class path the launchers compute
+# train the AOT caches with the bundled runtime, on the class paths the launchers compute; the
+# three trainings are independent and run side by side (each mostly one JVM thread), each with
+# its own log, and every one ends before the verdict
 lib=$v/lib
 . "$lib/jvm.sh"
 base="$JIPAM_BASE_FLAGS $JIPAM_JDK_FLAGS"
-log=$work/training.log
-# shellcheck disable=SC2086
-if ! "$JIPAM_JAVA_BIN" $base "-XX:AOTCacheOutput=$lib/jipam.aot" -cp "$JIPAM_CLASSPATH" \
-    io.jipam.plugin.TrainingRun >/dev/null 2>"$log"; then
-  cat "$log" >&2
-  fail "training the AOT cache failed"
-fi
-[ -s "$lib/jipam.aot" ] || fail "training wrote no $lib/jipam.aot"
 # the etcd cache, on the class path jvm.sh gives a call the shim hints is on etcd
 ecp=$JIPAM_CLASSPATH
 for jar in "$lib"/etcd/*.jar; do ecp="$ecp:$jar"; done
-if ! "$JIPAM_JAVA_BIN" $base "-XX:AOTCacheOutput=$lib/jipam-etcd.aot" -cp "$ecp" \
-    io.jipam.plugin.TrainingRun etcd >/dev/null 2>"$log"; then
-  cat "$log" >&2
-  fail "training the etcd AOT cache failed"
-fi
-[ -s "$lib/jipam-etcd.aot" ] || fail "training wrote no $lib/jipam-etcd.aot"
 # jipamd's and jipamctl's, with bin/jipamd's heap flags (as jipam-train-cache trains the dev tree's)
 scp=
 for jar in "$lib"/server/*.jar; do scp="$scp${scp:+:}$jar"; done
-if ! "$JIPAM_JAVA_BIN" -Xlog:disable -Xlog:all=warning:stderr -Xmx192m -XX:MaxDirectMemorySize=96m \
-    --sun-misc-unsafe-memory-access=allow "-XX:AOTCacheOutput=$lib/server/server.aot" -cp "$scp" \
-    io.jipam.server.TrainingRun >/dev/null 2>"$log"; then
-  cat "$log" >&2
-  fail "training lib/server's AOT cache failed"
-fi
-[ -s "$lib/server/server.aot" ] || fail "training wrote no $lib/server/server.aot"
+# shellcheck disable=SC2086
+"$JIPAM_JAVA_BIN" $base "-XX:AOTCacheOutput=$lib/jipam.aot" -cp "$JIPAM_CLASSPATH" \
+  io.jipam.plugin.TrainingRun >/dev/null 2>"$work/plugin.log" &
+plugin_pid=$!
+# shellcheck disable=SC2086
+"$JIPAM_JAVA_BIN" $base "-XX:AOTCacheOutput=$lib/jipam-etcd.aot" -cp "$ecp" \
+  io.jipam.plugin.TrainingRun etcd >/dev/null 2>"$work/etcd.log" &
+etcd_pid=$!
+"$JIPAM_JAVA_BIN" -Xlog:disable -Xlog:all=warning:stderr -Xmx192m -XX:MaxDirectMemorySize=96m \
+  --sun-misc-unsafe-memory-access=allow "-XX:AOTCacheOutput=$lib/server/server.aot" -cp "$scp" \
+  io.jipam.server.TrainingRun >/dev/null 2>"$work/server.log" &
+server_pid=$!
+failed=
+# trained PID LOG CACHE WHAT: the training's verdict; its log on stderr when it failed
+trained() {
+  if ! wait "$1" || [ ! -s "$3" ]; then
+    cat "$2" >&2
+    echo "build-bundle: training $4 failed (or wrote no $3)" >&2
+    failed=1
+  fi
+}
+trained "$plugin_pid" "$work/plugin.log" "$lib/jipam.aot" "the AOT cache"
+trained "$etcd_pid" "$work/etcd.log" "$lib/jipam-etcd.aot" "the etcd AOT cache"
+trained "$server_pid" "$work/server.log" "$lib/server/server.aot" "lib/server's AOT cache"
+[ -z "$failed" ] || fail "training a start-up cache failed"
 
 out=$dist/jipam-$version-linux-amd64.tar.gz
 rm -f "$dist"/jipam-*-linux-amd64.tar.gz
