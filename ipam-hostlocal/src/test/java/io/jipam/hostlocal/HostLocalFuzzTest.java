@@ -37,7 +37,8 @@ class HostLocalFuzzTest {
     // name is no decoded one); it is written as the marker, never through content()
     assertEquals(java.util.Arrays.equals(data, PoolDir.CLAIM_MARK), PoolDir.CLAIMED.equals(holder),
         "CLAIMED exactly for the claim marker");
-    if (holder != PoolDir.UNREADABLE && holder != PoolDir.CLAIMED && !PoolDir.LEGACY_IFNAME.equals(holder.ifname())) {
+    if (holder != PoolDir.UNREADABLE && holder != PoolDir.CLAIMED
+        && !PoolDir.LEGACY_IFNAME.equals(holder.ifname())) {
       assertEquals(holder, PoolDir.parseHolder(PoolDir.content(holder)), "the holder written back reads the same");
     }
   }
