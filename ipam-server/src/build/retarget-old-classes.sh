@@ -19,7 +19,7 @@ if [ -z "$java_bin" ]; then
 fi
 java_bin=${java_bin:-$(command -v java || true)}
 if [ -z "$java_bin" ] || ! [ "$(feature_of "$java_bin")" -ge 24 ] 2>/dev/null; then
-  echo "retarget-old-classes: no JDK 24 or later; $* left as they are"
+  echo "retarget-old-classes: no JDK 24 or later; left unchanged: $*"
   exit 0
 fi
 exec "$java_bin" -XX:TieredStopAtLevel=1 -XX:+UseSerialGC "$here/RetargetOldClasses.java" "$@"
