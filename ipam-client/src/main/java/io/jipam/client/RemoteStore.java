@@ -95,8 +95,20 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
     return new RemoteStore(GrpcChannel.open(target, node));
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * @throws IpamException {@link ErrorCode#UNSUPPORTED_FIELD} for a {@linkplain
+   *     AllocationRequest#isCopy() copy}, before anything is sent: jipamd's API carries no copied
+   *     origins (a copy opens the stores themselves: {@code jipamctl migrate})
+   */
   @Override
   public AllocationOutcome allocate(Pool pool, AllocationRequest request) {
+    if (request.isCopy()) {
+      throw new IpamException(ErrorCode.UNSUPPORTED_FIELD, "a copy of " + request.attachment()
+          + " with its recorded origins cannot go through jipamd's API, which carries none: copy between the stores"
+          + " themselves (jipamctl migrate)");
+    }
     AllocateRequest.Builder r = AllocateRequest.newBuilder()
         .setPool(WireMapping.pool(pool))
         .setAttachment(WireMapping.attachment(request.attachment()))

@@ -437,7 +437,10 @@ final class TxnPlan {
       }
     }
     for (int set = 0; set < sets; set++) {
-      chosen[set] = chosen[set].withOrigin(origins[set]); // recorded in the handle and the address record
+      // recorded in the handle and the address record; a copy records the copied origin (or none)
+      // and still reports REQUESTED, as every store does
+      chosen[set] = chosen[set].withOrigin(origins[set] == AllocationOrigin.REQUESTED
+          ? request.recordedOrigin(chosen[set].address()) : origins[set]);
     }
     List<Allocation> list = List.of(chosen);
     setHandle(att, new Handle(ctx.node(), request.pod(), list, 0));

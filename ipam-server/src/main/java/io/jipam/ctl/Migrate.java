@@ -5,6 +5,7 @@ import io.jipam.core.store.capability.ListPages;
 import io.jipam.core.IpamException;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOrigin;
 import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
@@ -40,7 +41,8 @@ import picocli.CommandLine.Option;
  * holding other addresses there, an address in no range set of the target pool, a range set the
  * attachment has no address in, an attachment without interface name). Then each attachment is
  * one {@code allocate} of exactly its addresses (requested addresses: all or nothing per
- * attachment) with its pod. An attachment already in the target with the same addresses is left
+ * attachment) with its pod, recording for each address the origin the source recorded (free,
+ * sticky, ...; none where the source has none, as host-local's files), not {@code requested}. An attachment already in the target with the same addresses is left
  * as it is, so a second run writes nothing. Should the target change between plan and write (an
  * address taken meanwhile), what this run wrote is released again and the run fails naming the
  * address. A real run ends with {@code check}'s audit of the target.
@@ -58,7 +60,8 @@ import picocli.CommandLine.Option;
  *             "notInSource": TEXT (only when the source lacks the pool),
  *             "releasedAgain": N (only when the target changed under a real run)}],
  *  "audit": null (dry run, or a pool refused) | {"clean": bool, "pools": N, "allocations": N, "findings": [TEXT]}}
- * ITEM: {"containerId", "ifname", "addresses": [A], "podNamespace", "podName", "node": --node or null}
+ * ITEM: {"containerId", "ifname", "addresses": [A], "origins": [ORIGIN|null, one per address],
+ *        "podNamespace", "podName", "node": --node or null}
  * </pre>
  */
 @Command(name = "migrate", mixinStandardHelpOptions = true,
@@ -74,8 +77,15 @@ final class Migrate extends Jipamctl.Base {
           + " are made for (default: the etcd config's node)") String node;
   @Option(names = "--dry-run", description = "print exactly what would be written; write nothing") boolean dryRun;
 
-  /** One attachment to copy: its addresses in range set order and its pod. */
-  record Item(Attachment attachment, List<IpAddress> addresses, PodRef pod) {}
+  /**
+   * One attachment to copy: its addresses in range set order, the origin the source recorded for
+   * each (a null value: none recorded, as in host-local's files), and its pod.
+   */
+  record Item(Attachment attachment, Map<IpAddress, AllocationOrigin> origins, PodRef pod) {
+    List<IpAddress> addresses() {
+      return List.copyOf(origins.keySet());
+    }
+  }
 
   /** Why an attachment (or, both null, the whole pool) cannot be copied; {@code reason} without the pool's name. */
   record Refusal(IpAddress address, Attachment attachment, String reason) {}
@@ -228,6 +238,7 @@ final class Migrate extends Jipamctl.Base {
     for (Map.Entry<Attachment, List<Allocation>> e : held.entrySet()) {
       Attachment a = e.getKey();
       IpAddress[] bySet = new IpAddress[p.rangeSets().size()];
+      AllocationOrigin[] originBySet = new AllocationOrigin[bySet.length];
       PodRef pod = PodRef.UNKNOWN;
       boolean ok = true;
       if (InterfaceName.isMark(a.ifname())) {
@@ -250,6 +261,7 @@ final class Migrate extends Jipamctl.Base {
           ok = false;
         } else {
           bySet[set] = x.address();
+          originBySet[set] = x.origin();
         }
         Attachment other = holderOf.get(x.address());
         if (other != null && !other.equals(a)) {
@@ -268,7 +280,11 @@ final class Migrate extends Jipamctl.Base {
       if (!ok) {
         continue;
       }
-      Item item = new Item(a, List.of(bySet), pod);
+      Map<IpAddress, AllocationOrigin> origins = new LinkedHashMap<>();
+      for (int s = 0; s < bySet.length; s++) {
+        origins.put(bySet[s], originBySet[s]);
+      }
+      Item item = new Item(a, origins, pod);
       List<IpAddress> there = targetHolds.get(a);
       if (there == null) {
         write.add(item);
@@ -301,7 +317,7 @@ final class Migrate extends Jipamctl.Base {
     }
     List<Item> written = new ArrayList<>();
     for (Item i : write) {
-      AllocationOutcome o = target.allocate(p, new AllocationRequest(i.attachment(), i.addresses(), i.pod()));
+      AllocationOutcome o = target.allocate(p, AllocationRequest.copy(i.attachment(), i.origins(), i.pod()));
       if (o instanceof AllocationOutcome.Allocated got && Set.copyOf(addresses(got)).equals(Set.copyOf(i.addresses()))) {
         if (!got.existing()) {
           written.add(i);
@@ -337,10 +353,14 @@ final class Migrate extends Jipamctl.Base {
 
   private JsonObject json(Item i) {
     JsonArray addrs = new JsonArray();
-    i.addresses().forEach(x -> addrs.add(x.toString()));
+    JsonArray origins = new JsonArray();
+    i.origins().forEach((x, why) -> {
+      addrs.add(x.toString());
+      origins.add(why == null ? null : why.label());
+    });
     return new JsonObject().put("containerId", i.attachment().containerId()).put("ifname", i.attachment().ifname())
-        .put("addresses", addrs).put("podNamespace", i.pod().namespace()).put("podName", i.pod().name())
-        .put("node", node);
+        .put("addresses", addrs).put("origins", origins).put("podNamespace", i.pod().namespace())
+        .put("podName", i.pod().name()).put("node", node);
   }
 
   private static JsonObject json(Refusal r) {

@@ -11,6 +11,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.jipam.core.IpamException;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOrigin;
 import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
@@ -146,6 +147,8 @@ class MigrateIT {
     assertTrue(real.out().contains("3 attachments written") && real.out().contains("clean"), real.out());
     EtcdStore s = etcdStore("node-a");
     assertEquals(THREE, addresses(s.list(POOL)));
+    assertEquals(java.util.Collections.nCopies(3, null), s.list(POOL).stream().map(Allocation::origin).toList(),
+        "host-local's files record no origin: none is copied (not requested)");
     assertEquals("node-a", s.allocatingNodes(POOL).get(new Attachment("c1", "eth0")));
     // an ADD on etcd of a migrated container answers its address (existing), as the runtime's retry would get
     AllocationOutcome again = s.allocate(POOL, AllocationRequest.of(new Attachment("c1", "eth0")));
@@ -170,8 +173,11 @@ class MigrateIT {
     try (IpamStore files = HostLocalStores.open(back)) {
       List<Allocation> held = files.list(POOL);
       assertEquals(3, held.size(), held.toString());
-      assertEquals(new PodRef("ns", "new"), held.stream().filter(a -> a.attachment().containerId().equals("n0"))
-          .findFirst().orElseThrow().pod());
+      Allocation made = held.stream().filter(a -> a.attachment().containerId().equals("n0")).findFirst().orElseThrow();
+      assertEquals(new PodRef("ns", "new"), made.pod());
+      assertEquals(AllocationOrigin.FREE, made.origin(), "the origin etcd recorded is copied");
+      assertEquals(java.util.Collections.nCopies(2, null), held.stream().filter(a -> a != made)
+          .map(Allocation::origin).toList(), "and none where etcd had none");
     }
     HostLocalExec.Result del = HostLocalExec.run("DEL", "c1", "eth0", netconf(back));
     assertEquals(0, del.exit(), del.out());

@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
 import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.capability.Claims;
@@ -423,6 +425,54 @@ public abstract class IpamStoreClaimsContractTest {
     assertEquals(AllocationOrigin.STICKY, requestedAgain.allocations().get(0).origin(),
         "asking again for the held address does not make it REQUESTED");
     assertEquals(AllocationOrigin.STICKY, storedOrigin(pool, "c2", first));
+  }
+
+  /**
+   * Whether the store takes a {@linkplain AllocationRequest#copy copy} with its origins; a remote
+   * store refuses it (jipamd's API carries no copied origins) and overrides this.
+   */
+  protected boolean takesCopies() {
+    return true;
+  }
+
+  @Test
+  void allocate_copyWithOrigins_recordsTheCopiedOriginAndReportsRequested() {
+    Pool pool = TestPools.pool("copies", AllocationOrder.LOWEST_FREE, "198.18.0.0/28");
+    Map<String, AllocationOrigin> cases = new java.util.LinkedHashMap<>();
+    cases.put("free", AllocationOrigin.FREE);
+    cases.put("requested", AllocationOrigin.REQUESTED);
+    cases.put("reserved", AllocationOrigin.RESERVED);
+    cases.put("sticky", AllocationOrigin.STICKY);
+    cases.put("cooled", AllocationOrigin.COOLED);
+    cases.put("none", null); // the source recorded none (host-local's files)
+    int last = 2;
+    for (Map.Entry<String, AllocationOrigin> c : cases.entrySet()) {
+      String id = c.getKey();
+      IpAddress address = ip("198.18.0." + last++);
+      Map<IpAddress, AllocationOrigin> origins = new HashMap<>();
+      origins.put(address, c.getValue());
+      AllocationRequest copy = AllocationRequest.copy(att(id), origins, DB0);
+      if (!takesCopies()) {
+        IpamException e = org.junit.jupiter.api.Assertions.assertThrows(IpamException.class,
+            () -> store.allocate(pool, copy), id);
+        assertEquals(ErrorCode.UNSUPPORTED_FIELD, e.code(), e.getMessage());
+        assertEquals(List.of(), store.find(pool, att(id)), id + ": nothing written");
+        continue;
+      }
+      AllocationOutcome out = store.allocate(pool, copy);
+      AllocationOutcome.Allocated got = assertInstanceOf(AllocationOutcome.Allocated.class, out, () -> id + ": " + out);
+      assertEquals(List.of(address), got.allocations().stream().map(Allocation::address).toList(), id);
+      assertEquals(List.of(AllocationOrigin.REQUESTED), got.origins(), id + ": the call reports why it got the address");
+      assertEquals(c.getValue(), got.allocations().get(0).origin(), id + ": the allocation as recorded");
+      assertEquals(c.getValue(), storedOrigin(pool, id, address), id);
+      AllocationOutcome.Allocated again = assertInstanceOf(AllocationOutcome.Allocated.class,
+          store.allocate(pool, copy), id);
+      assertTrue(again.existing(), id + ": a second copy finds it held");
+      assertEquals(c.getValue(), storedOrigin(pool, id, address), id + ": and leaves the record alone");
+      assertEquals(java.util.Collections.singletonList(c.getValue()),
+          store.release(pool, att(id)).stream().map(Allocation::origin).toList(),
+          id + ": release returns what was stored");
+    }
   }
 
   // ---------------------------------------------------------------- a tight pool with churn

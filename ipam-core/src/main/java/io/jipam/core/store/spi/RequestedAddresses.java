@@ -41,7 +41,8 @@ public final class RequestedAddresses {
    *
    * @param held per range set, the allocation the attachment holds, or null
    * @param fresh out: per range set, the new allocation of each requested address not held yet,
-   *     with origin {@link AllocationOrigin#REQUESTED} (entries of other sets are left alone);
+   *     with the origin to record ({@link AllocationRequest#recordedOrigin}: {@link
+   *     AllocationOrigin#REQUESTED} but for a copy; entries of other sets are left alone);
    *     meaningful only when this returns null
    * @return null when every requested address is acceptable, else the refusal of the first that
    *     is not
@@ -76,7 +77,7 @@ public final class RequestedAddresses {
       if (holder != null) {
         return new AllocationOutcome.Taken(wanted, holder);
       }
-      fresh[set] = new Allocation(wanted, set, request.attachment(), request.pod(), AllocationOrigin.REQUESTED);
+      fresh[set] = new Allocation(wanted, set, request.attachment(), request.pod(), request.recordedOrigin(wanted));
     }
     return null;
   }
