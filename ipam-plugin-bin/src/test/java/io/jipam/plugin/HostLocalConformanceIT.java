@@ -28,6 +28,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class HostLocalConformanceIT {
   private static final String K8S_ARGS = "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=pod";
+  /** The network name of every config here. */
+  static final String NETWORK = "conf-net";
 
   @TempDir Path tmp;
 
@@ -43,7 +45,7 @@ class HostLocalConformanceIT {
 
   /** A network config for both plugins; {@code DATADIR} and {@code TYPE} are filled in per plugin. */
   private static String conf(String version, String ipamBody, String extraTop) {
-    return ("{'cniVersion':'" + version + "','name':'conf-net','type':'bridge'" + extraTop
+    return ("{'cniVersion':'" + version + "','name':'" + NETWORK + "','type':'bridge'" + extraTop
         + ",'ipam':{'type':'TYPE','dataDir':'DATADIR'," + ipamBody + "}}").replace('\'', '"');
   }
 
@@ -102,7 +104,7 @@ class HostLocalConformanceIT {
       }
     }
     // both stores hold the same addresses for the same containers at the end
-    assertEquals(addressFiles(reference.dataDir), addressFiles(jipam.dataDir), name);
+    assertEquals(addressFiles(reference), addressFiles(jipam), name);
   }
 
   static Stream<Arguments> badInputs() {
@@ -136,7 +138,7 @@ class HostLocalConformanceIT {
     assertEquals((long) jipamCode, error.get("code"), got.toString());
     assertTrue(((String) error.get("msg")).contains(named), got.toString());
     assertErrorCodesAgree(json(want.stdout()), error, name);
-    assertEquals(List.of(), addressFiles(jipam.dataDir), "jipam wrote an allocation for bad input");
+    assertEquals(List.of(), addressFiles(jipam), "jipam wrote an allocation for bad input");
   }
 
   @Test
@@ -152,7 +154,7 @@ class HostLocalConformanceIT {
     CniExec.Result again = jipam.call(conf, "ADD a");
     assertEquals(0, again.exit(), again.toString());
     assertEquals(json(firstJipam.stdout()), json(again.stdout()));
-    assertEquals(1, addressFiles(jipam.dataDir).size());
+    assertEquals(1, addressFiles(jipam).size());
   }
 
   @Test
@@ -170,9 +172,8 @@ class HostLocalConformanceIT {
   @Test
   void switchingPlugins_sameDataDir_neitherLosesNorDuplicates() throws Exception {
     String conf = conf("1.0.0", "'subnet':'198.18.13.0/24'", "");
-    Path shared = tmp.resolve("shared");
-    Plugin reference = new Plugin(CniExec.HOST_LOCAL, "host-local", shared);
-    Plugin jipam = jipam(shared);
+    Plugin jipam = jipam(tmp.resolve("shared"));
+    Plugin reference = jipam.sharing(CniExec.HOST_LOCAL, "host-local");
     String a = firstAddress(reference.call(conf, "ADD a"));
     String b = firstAddress(jipam.call(conf, "ADD b"));
     String c = firstAddress(reference.call(conf, "ADD c"));
@@ -181,10 +182,10 @@ class HostLocalConformanceIT {
         List.of(a, b, c, d), "round-robin continues across plugins");
     assertEquals(0, reference.call(conf, "DEL b").exit());
     assertEquals(0, jipam.call(conf, "DEL c").exit());
-    assertEquals(List.of("198.18.13.2", "198.18.13.5"), addressFiles(shared));
+    assertEquals(List.of("198.18.13.2", "198.18.13.5"), addressFiles(jipam));
     // jipam must see that host-local released b's address, and hand it out again in turn
     assertEquals(0, jipam.call(conf, "DEL a").exit());
-    assertEquals(List.of("198.18.13.5"), addressFiles(shared));
+    assertEquals(List.of("198.18.13.5"), addressFiles(jipam));
   }
 
   private static String firstAddress(CniExec.Result r) {
@@ -211,9 +212,9 @@ class HostLocalConformanceIT {
     return text.isBlank() ? Map.of() : (Map<String, Object>) JsonReader.parse(text.getBytes());
   }
 
-  /** The address files of the network (host-local's layout), sorted. */
-  static List<String> addressFiles(Path dataDir) throws Exception {
-    Path dir = dataDir.resolve("conf-net");
+  /** The address files of the plugin's network in its data dir (host-local's layout), sorted. */
+  static List<String> addressFiles(Plugin plugin) throws Exception {
+    Path dir = plugin.dataDir().resolve(plugin.network());
     if (!Files.isDirectory(dir)) {
       return List.of();
     }
@@ -231,14 +232,20 @@ class HostLocalConformanceIT {
   }
 
   /**
-   * One plugin with its own data dir. With {@code daemon} (an {@code ipam.daemon} value), the
-   * config names it; with {@code twin}, every call also runs through that executable, which must
-   * print the same bytes and exit the same (the call's repeat changes nothing: see {@link
-   * HostLocalConformanceDaemonIT}).
+   * One plugin with its data dir and the name its calls give the network ({@link #NETWORK} in
+   * every config above, unless a plugin shares a data dir with other tests' networks). With {@code
+   * daemon} (an {@code ipam.daemon} value), the config names it; with {@code twin}, every call also
+   * runs through that executable, which must print the same bytes and exit the same (the call's
+   * repeat changes nothing: see {@link HostLocalConformanceDaemonIT}).
    */
-  record Plugin(Path executable, String type, Path dataDir, String daemon, Path twin) {
+  record Plugin(Path executable, String type, Path dataDir, String daemon, Path twin, String network) {
     Plugin(Path executable, String type, Path dataDir) {
-      this(executable, type, dataDir, null, null);
+      this(executable, type, dataDir, null, null, NETWORK);
+    }
+
+    /** Another plugin on this one's data dir and network. */
+    Plugin sharing(Path otherExecutable, String otherType) {
+      return new Plugin(otherExecutable, otherType, dataDir, null, null, network);
     }
 
     CniExec.Result call(String conf, String step) {
@@ -251,7 +258,8 @@ class HostLocalConformanceIT {
       env.put("CNI_ARGS", parts.length > 2 ? K8S_ARGS + ";" + parts[2] : K8S_ARGS);
       env.putAll(envChanges);
       env.values().removeIf(String::isEmpty);
-      String stdin = conf.replace("DATADIR", dataDir.toString()).replace("\"TYPE\"",
+      String stdin = conf.replace("\"name\":\"" + NETWORK + "\"", "\"name\":\"" + network + "\"")
+          .replace("DATADIR", dataDir.toString()).replace("\"TYPE\"",
           daemon == null ? "\"" + type + "\"" : "\"" + type + "\",\"daemon\":" + daemon);
       CniExec.Result result = CniExec.run(executable, env, stdin);
       if (twin != null) {
