@@ -23,17 +23,19 @@ final class ChurnReport {
   private final String workload;
   private final PodPlan plan;
   private final int maxInFlight;
+  private final int daemonWarmup;
   private final String subnet;
   private final Map<String, String> available;
   private final Map<String, List<ChurnRun.Outcome>> outcomes;
 
-  ChurnReport(RunContext c, String scenario, String workload, PodPlan plan, int maxInFlight, String subnet,
-      Map<String, String> available, Map<String, List<ChurnRun.Outcome>> outcomes) {
+  ChurnReport(RunContext c, String scenario, String workload, PodPlan plan, int maxInFlight, int daemonWarmup,
+      String subnet, Map<String, String> available, Map<String, List<ChurnRun.Outcome>> outcomes) {
     this.c = c;
     this.scenario = scenario;
     this.workload = workload;
     this.plan = plan;
     this.maxInFlight = maxInFlight;
+    this.daemonWarmup = daemonWarmup;
     this.subnet = subnet;
     this.available = available;
     this.outcomes = outcomes;
@@ -65,12 +67,13 @@ final class ChurnReport {
     r.heading(2, "churn").paragraph(String.format(java.util.Locale.ROOT,
         "Pod churn through the plugins' real processes: %d pods arriving over %.1f s (Poisson arrivals, `%s`), "
             + "each ADD on arrival and DEL when its lifetime (exponential, capped at %.0f× the mean) has passed, "
-            + "after one untimed pod per subject; "
-            + "at most %d plugin processes at once, later calls wait. Every subject plays the same pods (from the "
-            + "seed) on %s. Time to address runs from a pod's arrival to the end of its ADD, waits included. "
+            + "after one untimed pod per subject and round, each round on a network of its own; "
+            + "at most %d plugin processes at once, later calls wait. A jipamd is started once per subject and "
+            + "serves every round, as a node's jipamd runs for days, after %d untimed pods that warm it up. "
+            + "Every subject plays the same pods (from the seed) on %s. Time to address runs from a pod's arrival to the end of its ADD, waits included. "
             + "CPU per call is user+sys of the plugin processes (and of the jipamd, for the daemon subject) over "
             + "the whole run divided by its calls. A ratio below 1 means jipam is cheaper or faster.",
-        plan.pods().size(), last / 1000.0, workload, PodPlan.LIFETIME_CAP, maxInFlight, subnet));
+        plan.pods().size(), last / 1000.0, workload, PodPlan.LIFETIME_CAP, maxInFlight, daemonWarmup, subnet));
     available.forEach((b, why) -> {
       if (why != null) {
         r.paragraph("**" + label(b) + " not run**: " + why + ".");

@@ -42,14 +42,18 @@ final class ChurnRun {
   record Outcome(List<Call> calls, List<Point> timeline, double cpuMillis, double seconds, int leftInStore) {}
 
   private final Subject subject;
+  private final String network;
   private final int maxInFlight;
 
-  ChurnRun(Subject subject, int maxInFlight) {
+  /** A run of {@code subject}'s calls on {@code network}, at most {@code maxInFlight} at once. */
+  ChurnRun(Subject subject, String network, int maxInFlight) {
     this.subject = subject;
+    this.network = network;
     this.maxInFlight = maxInFlight;
   }
 
-  Outcome play(PodPlan plan, Path storeDir, Runnable onPodDone) throws Exception {
+  Outcome play(PodPlan plan, Runnable onPodDone) throws Exception {
+    Path storeDir = subject.networkDir(network);
     List<Call> calls = Collections.synchronizedList(new ArrayList<>());
     List<Point> timeline = Collections.synchronizedList(new ArrayList<>());
     AtomicInteger inUse = new AtomicInteger();
@@ -108,7 +112,7 @@ final class ChurnRun {
     double start = millisSince(t0);
     String error;
     try {
-      error = subject.call(command, pod.id());
+      error = subject.call(command, pod.id(), network);
     } catch (IOException e) {
       error = subject.name() + " " + command + " " + pod.id() + ": " + e;
     } catch (InterruptedException e) {

@@ -23,8 +23,10 @@ import picocli.CommandLine.Option;
 /**
  * {@code churn}: pods arriving at a set rate and living random lifetimes (a {@link PodPlan} drawn
  * from the seed), each one ADD when it arrives and one DEL when it ends, through the real plugin
- * processes of each chosen {@link Subject}; every subject plays the same plan, after one untimed
- * pod (ADD and DEL) that warms it up. Measures time to
+ * processes of each chosen {@link Subject}; every subject plays the same plan, each round on a
+ * network of its own, after one untimed pod (ADD and DEL) that makes the round's pool. A subject
+ * with a jipamd keeps it for every round, as a node keeps its jipamd, and warms it up first with
+ * {@code --daemon-warmup} untimed pods (jipamd is a service, measured warm). Measures time to
  * address (arrival to the end of the ADD, waits included), wall time per call, CPU per call, and
  * pods holding an address over time. In {@code all} it runs with its defaults (its options share
  * names with other scenarios').
@@ -68,6 +70,11 @@ public final class ChurnScenario implements Scenario {
         description = "plugin processes at once; later calls wait (default: ${DEFAULT-VALUE})")
     int maxInFlight = 16;
 
+    @Option(names = "--daemon-warmup", paramLabel = "PODS",
+        description = "untimed ADD+DEL pairs through each subject with a jipamd, once before its rounds: jipamd is a"
+            + " service, measured warm (JIT, caches), as on a node where it runs for days (default: 100; --quick: 5)")
+    Integer daemonWarmup;
+
     @Option(names = "--subnet", paramLabel = "CIDR",
         description = "the pods' network, a node's pod range (default: ${DEFAULT-VALUE})")
     String subnet = "198.18.0.0/24";
@@ -103,6 +110,10 @@ public final class ChurnScenario implements Scenario {
 
   double seconds(boolean quick) {
     return options.seconds != null ? options.seconds : quick ? 0.5 : 10;
+  }
+
+  int daemonWarmup(boolean quick) {
+    return options.daemonWarmup != null ? options.daemonWarmup : quick ? 5 : 100;
   }
 
   private int rounds(RunContext c) {
@@ -142,6 +153,9 @@ public final class ChurnScenario implements Scenario {
     }
     if (!(seconds(quick) > 0 && seconds(quick) <= 3600)) {
       throw new IllegalArgumentException("--seconds must be in (0, 3600], got " + seconds(quick));
+    }
+    if (daemonWarmup(quick) < 0 || daemonWarmup(quick) > 100_000) {
+      throw new IllegalArgumentException("--daemon-warmup must be in [0, 100000], got " + daemonWarmup(quick));
     }
     if (options.maxInFlight < 1 || options.maxInFlight > 1024) {
       throw new IllegalArgumentException("--max-in-flight must be in [1, 1024], got " + options.maxInFlight);
@@ -204,42 +218,60 @@ public final class ChurnScenario implements Scenario {
     Map<String, List<ChurnRun.Outcome>> outcomes = new LinkedHashMap<>();
     Random order = new Random(c.random(name() + "order").nextLong());
     Path work = Files.createTempDirectory("jipam-bench-churn");
+    Map<String, Subject> subjects = new LinkedHashMap<>();
     try (BufferedWriter timeline = Files.newBufferedWriter(c.file("churn-timeline.csv"), StandardCharsets.UTF_8);
         BufferedWriter calls = Files.newBufferedWriter(c.file("churn-calls.csv"), StandardCharsets.UTF_8)) {
       timeline.write(TIMELINE_HEADER + "\n");
       calls.write(CALLS_HEADER + "\n");
+      for (String name : runnable) {
+        Subject subject = Subject.open(name, jipam(), options.hostLocal, jipamd(), options.subnet, work.resolve(name));
+        subjects.put(name, subject);
+        if (subject.hasJipamd()) {
+          c.progress().step(name + ": warming jipamd up, " + daemonWarmup(c.quick()) + " pods");
+          for (int i = 0; i < daemonWarmup(c.quick()); i++) {
+            untimedPod(subject, "warm" + i, NETWORK + "-warmup");
+          }
+        }
+      }
       for (int r = 0; r < rounds(c); r++) {
         List<String> roundOrder = new ArrayList<>(runnable);
         Collections.shuffle(roundOrder, order);
+        String network = NETWORK + "-" + (r + 1);
         for (String name : roundOrder) {
           c.progress().step("round " + (r + 1) + ": " + name + ", " + plan.pods().size() + " pods");
-          Path dir = work.resolve(name + "-" + r);
-          ChurnRun.Outcome outcome;
-          try (Subject subject = Subject.open(name, jipam(), options.hostLocal, jipamd(), NETWORK, options.subnet, dir)) {
-            // one untimed pod first: the caches, jipamd's JIT and the pool's creation are not churn
-            for (String command : List.of("ADD", "DEL")) {
-              String error = subject.call(command, "warmup");
-              if (error != null) {
-                throw new IllegalStateException("warm-up: " + error);
-              }
+          Subject subject = subjects.get(name);
+          untimedPod(subject, "first", network); // the round's pool is made, not churned
+          Object lock = new Object();
+          ChurnRun.Outcome outcome = new ChurnRun(subject, network, options.maxInFlight).play(plan, () -> {
+            synchronized (lock) {
+              c.progress().advance(1);
             }
-            Object lock = new Object();
-            Path store = name.equals(Subject.ETCD) ? null
-                : dir.resolve(name.equals(Subject.DAEMON) ? "jipamd-data" : "data").resolve(NETWORK);
-            outcome = new ChurnRun(subject, options.maxInFlight).play(plan, store, () -> {
-              synchronized (lock) {
-                c.progress().advance(1);
-              }
-            });
-          }
+          });
           outcomes.computeIfAbsent(name, k -> new ArrayList<>()).add(outcome);
           record(c, workload, name, r, outcome, timeline, calls);
         }
       }
     } finally {
-      Dirs.deleteTree(work);
+      try {
+        for (Subject s : subjects.values()) {
+          s.close();
+        }
+      } finally {
+        Dirs.deleteTree(work);
+      }
     }
-    new ChurnReport(c, name(), workload, plan, options.maxInFlight, options.subnet, available, outcomes).write();
+    new ChurnReport(c, name(), workload, plan, options.maxInFlight, daemonWarmup(c.quick()), options.subnet,
+        available, outcomes).write();
+  }
+
+  private static void untimedPod(Subject subject, String containerId, String network)
+      throws IOException, InterruptedException {
+    for (String command : List.of("ADD", "DEL")) {
+      String error = subject.call(command, containerId, network);
+      if (error != null) {
+        throw new IllegalStateException("untimed pod: " + error);
+      }
+    }
   }
 
   private void record(RunContext c, String workload, String subject, int round, ChurnRun.Outcome outcome,

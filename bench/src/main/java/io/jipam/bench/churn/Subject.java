@@ -12,7 +12,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Where a churn run's pods get their addresses: an IPAM plugin called as whole processes, as a
- * runtime calls it, on a network of its own.
+ * runtime calls it. Each call names its network, so one subject (and its jipamd, started once as a
+ * node starts its jipamd once) serves every round, each round on a network of its own.
  *
  * <table>
  *   <caption>subjects</caption>
@@ -33,36 +34,42 @@ final class Subject implements AutoCloseable {
 
   private final String name;
   private final Path executable;
-  private final String conf;
+  private final String type;
+  private final String daemonJson;
+  private final Path dataDir;
+  private final String subnet;
   private final JipamdProcess daemon;
   private final Etcd etcd;
 
-  private Subject(String name, Path executable, String conf, JipamdProcess daemon, Etcd etcd) {
+  private Subject(String name, Path executable, String type, String daemonJson, Path dataDir, String subnet,
+      JipamdProcess daemon, Etcd etcd) {
     this.name = name;
     this.executable = executable;
-    this.conf = conf;
+    this.type = type;
+    this.daemonJson = daemonJson;
+    this.dataDir = dataDir;
+    this.subnet = subnet;
     this.daemon = daemon;
     this.etcd = etcd;
   }
 
   /**
-   * Opens subject {@code name} on network {@code network} with subnet {@code subnet}, state under
-   * {@code dir}.
+   * Opens subject {@code name}, its networks on subnet {@code subnet}, state under {@code dir}.
    *
    * @throws IllegalStateException when what it needs is not installed or built
    */
-  static Subject open(String name, Path jipam, Path hostLocal, Path jipamd, String network, String subnet, Path dir)
+  static Subject open(String name, Path jipam, Path hostLocal, Path jipamd, String subnet, Path dir)
       throws IOException, InterruptedException {
     return switch (name) {
       case FILE -> new Subject(name, requireExecutable(jipam, "./mvnw -q -DskipTests package, or --jipam"),
-          conf(network, "jipam", "", dir.resolve("data"), subnet), null, null);
+          "jipam", "", dir.resolve("data"), subnet, null, null);
       case HOST_LOCAL -> new Subject(name, requireExecutable(hostLocal, "apt-get install containernetworking-plugins"),
-          conf(network, "host-local", "", dir.resolve("data"), subnet), null, null);
+          "host-local", "", dir.resolve("data"), subnet, null, null);
       case DAEMON -> {
         requireExecutable(jipam, "./mvnw -q -DskipTests package, or --jipam");
         JipamdProcess d = JipamdProcess.startFileStore(requireExecutable(jipamd, "./mvnw -q -DskipTests package"),
             dir.resolve("jipamd-data"), dir.resolve("jipamd"), Duration.ofSeconds(120));
-        yield new Subject(name, jipam, conf(network, "jipam", d.daemonJson() + ",", dir.resolve("unused"), subnet), d, null);
+        yield new Subject(name, jipam, "jipam", d.daemonJson() + ",", dir.resolve("jipamd-data"), subnet, d, null);
       }
       case ETCD -> {
         requireExecutable(jipam, "./mvnw -q -DskipTests package, or --jipam");
@@ -71,7 +78,7 @@ final class Subject implements AutoCloseable {
         try {
           JipamdProcess d = JipamdProcess.startEtcdStore(jipamd, e.endpoint(), "/jipam-bench", "bench-node",
               dir.resolve("jipamd"), Duration.ofSeconds(120));
-          yield new Subject(name, jipam, conf(network, "jipam", d.daemonJson() + ",", dir.resolve("unused"), subnet), d, e);
+          yield new Subject(name, jipam, "jipam", d.daemonJson() + ",", null, subnet, d, e);
         } catch (IOException | RuntimeException failed) {
           e.close();
           throw failed;
@@ -103,13 +110,27 @@ final class Subject implements AutoCloseable {
     return p;
   }
 
-  private static String conf(String network, String type, String daemonJson, Path dataDir, String subnet) {
+  private String conf(String network) {
+    Path dir = dataDir != null ? dataDir : Path.of("unused");
     return "{\"cniVersion\":\"1.0.0\",\"name\":\"" + network + "\",\"ipam\":{\"type\":\"" + type + "\"," + daemonJson
-        + "\"dataDir\":\"" + dataDir + "\",\"subnet\":\"" + subnet + "\"}}";
+        + "\"dataDir\":\"" + dir + "\",\"subnet\":\"" + subnet + "\"}}";
   }
 
   String name() {
     return name;
+  }
+
+  /**
+   * Where the subject keeps network {@code network} in host-local's layout (the plugin's data dir,
+   * or jipamd's), to count what a round left; null when it keeps it elsewhere (etcd).
+   */
+  Path networkDir(String network) {
+    return dataDir == null ? null : dataDir.resolve(network);
+  }
+
+  /** Whether a jipamd serves this subject (warmed up before the rounds, as a node's runs for days). */
+  boolean hasJipamd() {
+    return daemon != null;
   }
 
   /**
@@ -121,17 +142,18 @@ final class Subject implements AutoCloseable {
   }
 
   /**
-   * One CNI call ({@code ADD}, {@code DEL}) for {@code containerId}, run to its end.
+   * One CNI call ({@code ADD}, {@code DEL}) for {@code containerId} on {@code network}, run to
+   * its end.
    *
    * @return null on success, else the exit code and what the plugin printed
    */
-  String call(String command, String containerId) throws IOException, InterruptedException {
+  String call(String command, String containerId, String network) throws IOException, InterruptedException {
     ProcessBuilder pb = new ProcessBuilder(executable.toString());
     pb.environment().putAll(Map.of("CNI_COMMAND", command, "CNI_CONTAINERID", containerId,
         "CNI_NETNS", "/var/run/netns/" + containerId, "CNI_IFNAME", "eth0", "CNI_PATH", "/usr/lib/cni"));
     pb.redirectErrorStream(true);
     Process p = pb.start();
-    p.getOutputStream().write(conf.getBytes(StandardCharsets.UTF_8));
+    p.getOutputStream().write(conf(network).getBytes(StandardCharsets.UTF_8));
     p.getOutputStream().close();
     byte[] out = p.getInputStream().readAllBytes();
     if (!p.waitFor(60, TimeUnit.SECONDS)) {
