@@ -35,11 +35,7 @@ final class AddressCodec {
 
   /** A recorded origin label; null for one this version does not know (or {@code existing}, never stored). */
   static AllocationOrigin origin(String label) {
-    try {
-      return AllocationOrigin.ofLabel(label);
-    } catch (IllegalArgumentException e) {
-      return null;
-    }
+    return AllocationOrigin.ofRecordedLabel(label);
   }
 
   static Allocation decode(String key, IpAddress address, KeyValue kv) {

@@ -100,7 +100,8 @@ final class AttachmentRecord {
         addresses.add(IpAddress.parse(text.substring(pos, t1)));
         pods.add(new PodRef(NameEscaping.unescapeField(text.substring(t1 + 1, t2)),
             NameEscaping.unescapeField(text.substring(t2 + 1, nameEnd))));
-        origins.add(nameEnd == end ? null : AllocationOrigin.ofLabel(text.substring(nameEnd + 1, end)));
+        // a label this version does not know reads as not recorded; the address and pod still count
+        origins.add(nameEnd == end ? null : AllocationOrigin.ofRecordedLabel(text.substring(nameEnd + 1, end)));
         pos = end + 1;
       }
       return new AttachmentRecord(addresses.toArray(new IpAddress[0]), pods.toArray(new PodRef[0]),

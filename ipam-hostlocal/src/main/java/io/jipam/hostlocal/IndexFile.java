@@ -179,7 +179,7 @@ final class IndexFile {
         String origin = text.substring(t5 + 1, eol);
         live.put(address, new Allocation(address, -1, att, new PodRef(
             utf8(NameEscaping.unescapeField(text.substring(t3 + 1, t4))), utf8(NameEscaping.unescapeField(text.substring(t4 + 1, t5)))),
-            origin.equals(NO_ORIGIN) ? null : AllocationOrigin.ofLabel(origin)));
+            origin.equals(NO_ORIGIN) ? null : AllocationOrigin.ofRecordedLabel(origin)));
       } else if (kind == 'd') {
         live.remove(IpAddress.parse(text.substring(pos + 2, eol)));
       } else if (kind != 's') {

@@ -489,6 +489,32 @@ class HostLocalStoreFilesTest {
     }
   }
 
+  @Test
+  void record_originThisVersionDoesNotKnow_readsAsNotRecordedKeepingAddressesAndPod() throws Exception {
+    allocated("c1");
+    allocated("c2");
+    store.close();
+    // a later version's label (as long as "free", so the index keeps its length) in c1's record and the index
+    Path jipamDir = dataDir.resolve(".jipam/net");
+    Files.writeString(record("c1"), Files.readString(record("c1")).replace("\tfree\n", "\tpool\n"));
+    Path index = jipamDir.resolve("index");
+    Files.writeString(index, Files.readString(index).replace("\tns\tc1\tfree\n", "\tns\tc1\tpool\n"));
+    for (boolean rebuild : new boolean[] {false, true}) {
+      if (rebuild) {
+        Files.delete(jipamDir.resolve("stamp")); // the records are read again
+      }
+      try (IpamStore s = newStore()) {
+        assertEquals(List.of(new Allocation(ip("198.18.0.2"), 0, att("c1"), new PodRef("ns", "c1")),
+            new Allocation(ip("fd00:7::2"), 1, att("c1"), new PodRef("ns", "c1"))), s.find(POOL, att("c1")),
+            "rebuild " + rebuild + ": addresses and pod kept, the origin not recorded");
+        assertEquals(List.of(AllocationOrigin.FREE, AllocationOrigin.FREE),
+            s.find(POOL, att("c2")).stream().map(Allocation::origin).toList(), "rebuild " + rebuild);
+        assertEquals(4, s.list(POOL).size(), "rebuild " + rebuild);
+      }
+    }
+    store = newStore();
+  }
+
   /**
    * A data dir as jipam wrote it before origins were kept: records of three fields a line, an
    * index of format 4, a stamp of version 3. Made from one written now, since only those differ.

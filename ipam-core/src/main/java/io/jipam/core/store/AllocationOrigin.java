@@ -25,17 +25,17 @@ public enum AllocationOrigin {
   }
 
   /**
-   * The origin a store recorded as its {@link #label()}.
-   *
-   * @throws IllegalArgumentException for an unknown label, or {@code existing}: a repeated ADD
-   *     keeps the first ADD's origin, so none is stored as existing
+   * The origin a store recorded as its {@link #label()}, as every store reads it back: null for a
+   * label this version does not know (a later version's, read after a downgrade) or {@code
+   * existing}, so that the allocation, its pod and the rest of its record are still read, with
+   * the origin not recorded.
    */
-  public static AllocationOrigin ofLabel(String label) {
+  public static AllocationOrigin ofRecordedLabel(String label) {
     for (AllocationOrigin o : values()) {
       if (o != EXISTING && o.label().equals(label)) {
         return o;
       }
     }
-    throw new IllegalArgumentException("not a recorded allocation origin: \"" + label + "\"");
+    return null;
   }
 }
