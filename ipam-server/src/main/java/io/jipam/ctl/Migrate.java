@@ -42,10 +42,11 @@ import picocli.CommandLine.Option;
  * attachment has no address in, an attachment without interface name). Then each attachment is
  * one {@code allocate} of exactly its addresses (requested addresses: all or nothing per
  * attachment) with its pod, recording for each address the origin the source recorded (free,
- * sticky, ...; none where the source has none, as host-local's files), not {@code requested}. An attachment already in the target with the same addresses is left
- * as it is, so a second run writes nothing. Should the target change between plan and write (an
- * address taken meanwhile), what this run wrote is released again and the run fails naming the
- * address. A real run ends with {@code check}'s audit of the target.
+ * sticky, ...; none where the source has none, as host-local's files), not {@code requested}. An
+ * attachment already in the target with the same addresses is left as it is, so a second run
+ * writes nothing. Should the target change between plan and write (an address taken
+ * meanwhile), what this run wrote is released again and the run fails naming the address. A real
+ * run ends with {@code check}'s audit of the target.
  *
  * <p>Stop allocating on the node for the duration (drain it, or stop its runtime's ADDs): the
  * source is read once, at the start.

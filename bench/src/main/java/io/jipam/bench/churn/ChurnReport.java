@@ -70,7 +70,8 @@ final class ChurnReport {
             + "after one untimed pod per subject and round, each round on a network of its own; "
             + "at most %d plugin processes at once, later calls wait. A jipamd is started once per subject and "
             + "serves every round, as a node's jipamd runs for days, after %d untimed pods that warm it up. "
-            + "Every subject plays the same pods (from the seed) on %s. Time to address runs from a pod's arrival to the end of its ADD, waits included. "
+            + "Every subject plays the same pods (from the seed) on %s. "
+            + "Time to address runs from a pod's arrival to the end of its ADD, waits included. "
             + "CPU per call is user+sys of the plugin processes (and of the jipamd, for the daemon subject) over "
             + "the whole run divided by its calls. A ratio below 1 means jipam is cheaper or faster.",
         plan.pods().size(), last / 1000.0, workload, PodPlan.LIFETIME_CAP, maxInFlight, daemonWarmup, subnet));
