@@ -66,7 +66,14 @@ import java.util.Set;
  *       and message; every {@link AllocationOutcome} comes back as itself.
  *   <li><b>Thread-safe; blocking.</b> Methods block the calling thread, which must not be a Vert.x
  *       event loop.
+ *   <li><b>No copies.</b> An {@link AllocationRequest#isCopy() AllocationRequest.copy} is refused
+ *       ({@code UNSUPPORTED_FIELD}): the API carries no copied origins.
  * </ul>
+ *
+ * <p>Longer than most classes here because it mirrors {@link IpamStore} and six capabilities
+ * method for method, each a request built from domain types and an answer mapped back; the
+ * mapping itself lives in {@link io.jipam.api.WireMapping} and the transport in {@code
+ * GrpcChannel}.
  */
 public final class RemoteStore implements IpamStore, Inspection, ListPages, NodeReclaim, Probe, RetainPreview,
     io.jipam.core.store.capability.Claims {
