@@ -29,6 +29,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -38,6 +39,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * warm-up (at least the one asked for, and until the JIT compilers of both processes have
  * settled) then a measured window; the latency of every measured pair, pairs per second, and the CPU
  * this process (and, given its pid, jipamd) spent in the measured window.
+ *
+ * <p>Every attachment is new: its container ID carries a random tag of the run, the client and a
+ * sequence number, as a runtime's container IDs are unique. A run that named them from 0 again
+ * reused the IDs of the runs before it on the same jipamd, and on the etcd store an ADD of an
+ * attachment DELeted in the last 15 to 30 s meets its DEL marker: one refused transaction and a
+ * second round trip per ADD, about a third of the pairs per second of new IDs (docs/etcd.md).
  *
  * <p>A client is not a thread: it is a chain of asynchronous calls on a Vert.x gRPC client (the
  * next allocate is sent when the release is answered), so 64 clients are 64 calls in flight on two
@@ -222,6 +229,8 @@ public final class PairLoad {
     final AtomicLong failures = new AtomicLong();
     final long[][] samples;
     final int[] counts;
+    /** Makes this run's container IDs its own (see the class comment). */
+    final String tag = Long.toHexString(ThreadLocalRandom.current().nextLong() >>> 16);
 
     Run(int clients) {
       this.done = new CountDownLatch(clients);
@@ -285,7 +294,7 @@ public final class PairLoad {
         run.done.countDown();
         return;
       }
-      Attachment att = Attachment.newBuilder().setContainerId("b" + id + "-" + seq++).setIfname("eth0").build();
+      Attachment att = Attachment.newBuilder().setContainerId("b" + run.tag + "-" + id + "-" + seq++).setIfname("eth0").build();
       call(IpamGrpcClient.Allocate, AllocateRequest.newBuilder().setPool(pool).setAttachment(att).build()).onComplete(a -> {
         if (a.failed() || a.result().getOutcomeCase() != AllocateResponse.OutcomeCase.ALLOCATED) {
           failed(a.failed() ? a.cause().toString() : a.result().getOutcomeCase().toString());
