@@ -71,7 +71,8 @@ final class ServiceReport {
     r.heading(2, "service").paragraph("jipamd as a real process per store ("
         + (launcher != null ? "`" + shown(launcher) + "`" : "jipamd's class on the harness's class path")
         + "), each on a unix socket, loaded by `PairLoad`: N asynchronous clients in the harness over at "
-        + "most " + connections + " HTTP/2 connections, each doing allocate + release of its own attachment on a /16 "
+        + "most " + connections + " HTTP/2 connections, each doing allocate + release of a new attachment "
+        + "(container IDs never reused) on a /16 "
         + "(memory: jipamd's memory; file: a data dir in host-local's layout, no fsync; etcd: a one-member etcd "
         + "on loopback). " + rounds + " rounds of " + Report.fmt(seconds) + " s per cell after a short warm-up, "
         + "cells in an order drawn from the seed; medians over rounds. Latency is of a pair (ADD then DEL, "
