@@ -86,12 +86,26 @@ class ServiceScenarioIT {
         assertTrue(c.get(0).value() >= 0 && c.get(0).value() < 1_000, subject + " " + cpu + ": " + c);
       }
     }
+    // etcd's counters over the cell: a pair writes 9 keys or so (ADD 4 puts, DEL 2 puts and 3 deletes, and
+    // the tickets) and takes about 5 compares and reads; refused transactions would add their compares and
+    // else-branch reads again (PairLoadIT checks the load's container IDs themselves)
+    double pairsPerSecond = select(central, r -> r.subject().equals("central") && r.metric().equals("throughput"))
+        .get(0).value();
+    List<Row> ranges = select(central, r -> r.subject().equals("central") && r.metric().equals("etcd ranges/s"));
+    List<Row> writes = select(central, r -> r.subject().equals("central") && r.metric().equals("etcd key writes/s"));
+    assertEquals(1, ranges.size(), central.toString());
+    assertEquals(1, writes.size(), central.toString());
+    assertTrue(writes.get(0).value() / pairsPerSecond >= 5, "etcd key writes per pair: " + writes + " at "
+        + pairsPerSecond + " pairs/s");
+    assertTrue(ranges.get(0).value() / pairsPerSecond < 10, "etcd ranges per pair: " + ranges + " at "
+        + pairsPerSecond + " pairs/s");
     assertEquals(List.of(0.0), select(central, r -> r.subject().equals("daemon ADD") && r.metric().equals("failures"))
         .stream().map(Row::value).toList(), "every daemon-mode ADD through the node jipamd succeeded");
     assertEquals(1, select(central, r -> r.subject().equals("daemon ADD") && r.metric().equals("p99")).size());
     String summary = Files.readString(out.resolve("summary.md"));
     assertTrue(summary.contains("### Central jipamd: 4 nodes x 2 clients on a one-member etcd"), summary);
     assertTrue(summary.contains("| central: etcd + clients + jipamd ms/pair |"), summary);
+    assertTrue(summary.contains("| etcd key writes per pair | etcd ranges per pair |"), summary);
     assertMarkdownTable(summary, "| median |");
   }
 

@@ -105,12 +105,15 @@ public final class CentralCell {
             addCpu(c, scenario, "direct", r, directCpu, direct[1] / 2 * directSeconds);
             long[][] addMillis = new long[1][];
             Thread daemonAdds = new Thread(() -> addMillis[0] = daemonAdds(plugin, node.endpoint(), adds, dir));
-            double proposals0 = etcdMetric(endpoints.get(0), PROPOSALS);
+            double[] etcd0 = etcdMetrics(endpoints.get(0), ETCD_COUNTERS);
             long t0 = System.nanoTime();
             PairLoad.Result got = measureWhile(target, clients, nodes, window, central.pid(), etcdPid, daemonAdds);
-            double proposalsPerSecond = (etcdMetric(endpoints.get(0), PROPOSALS) - proposals0)
-                / ((System.nanoTime() - t0) / 1e9);
-            add(c, scenario, "central", r, "etcd proposals/s", "1/s", 1, proposalsPerSecond);
+            double[] etcd1 = etcdMetrics(endpoints.get(0), ETCD_COUNTERS);
+            double elapsed = (System.nanoTime() - t0) / 1e9;
+            add(c, scenario, "central", r, "etcd proposals/s", "1/s", 1, (etcd1[0] - etcd0[0]) / elapsed);
+            add(c, scenario, "central", r, "etcd key writes/s", "1/s", 1,
+                (etcd1[1] - etcd0[1] + etcd1[2] - etcd0[2]) / elapsed);
+            add(c, scenario, "central", r, "etcd ranges/s", "1/s", 1, (etcd1[3] - etcd0[3]) / elapsed);
             int pairs = (int) Math.max(1, Math.min(Integer.MAX_VALUE, got.pairs()));
             add(c, scenario, "central", r, "throughput", "pairs/s", pairs, got.pairsPerSecond());
             add(c, scenario, "central", r, "p50", "ms", pairs, got.latencyMillis(0.5));
@@ -151,7 +154,9 @@ public final class CentralCell {
             + "-> central jipamd -> etcd) run one after the other, each timed from exec to exit (with fewer than "
             + "100, p99 is the slowest). etcd proposals/s: etcd's `etcd_server_proposals_committed_total` over the "
             + "central cell (warm-up included: one per write transaction, lease grants and revokes); changes per "
-            + "proposal: 2 x central pairs/s over it, about the changes one etcd transaction carried. Ratios are of "
+            + "proposal: 2 x central pairs/s over it, about the changes one etcd transaction carried; etcd key writes "
+            + "and ranges per pair: `etcd_mvcc_put_total` + `etcd_mvcc_delete_total` and `etcd_mvcc_range_total` (a "
+            + "transaction's compares and reads) over the same span, per central pair. Ratios are of "
             + "the same round; the last row is the median of rounds. Before round 1 the central jipamd is warmed up "
             + "under the same load for at least " + WARMUP.toSeconds() + " s (longer until the JIT compilers settle) "
             + "and the node jipamd by " + WARMUP_DAEMON_ADDS + " untimed daemon-mode ADDs. The second table is the CPU each cell's "
@@ -188,16 +193,19 @@ public final class CentralCell {
           Report.fmt(value(c, scenario, "central", i, "p99")), Report.fmt(value(c, scenario, "central", i, "cpu jipamd")),
           Report.fmt(value(c, scenario, "central", i, "etcd proposals/s")),
           Report.fmt(2 * central / value(c, scenario, "central", i, "etcd proposals/s")),
+          Report.fmt(value(c, scenario, "central", i, "etcd key writes/s") / central),
+          Report.fmt(value(c, scenario, "central", i, "etcd ranges/s") / central),
           Report.fmt(value(c, scenario, "daemon ADD", i, "p50")), Report.fmt(value(c, scenario, "daemon ADD", i, "p99")),
           String.format(Locale.ROOT, "%.0f", value(c, scenario, "central", i, "failures")
               + value(c, scenario, "daemon ADD", i, "failures"))));
     }
     rows.add(List.of("median", "", "", "", "", "", Report.ratio(Stats.median(toRaw)), Report.ratio(Stats.median(toRawAll)),
-        Report.ratio(Stats.median(toDirect)), "", "", "", "", "", "", ""));
+        Report.ratio(Stats.median(toDirect)), "", "", "", "", "", "", "", "", ""));
     r.table(List.of("round", "load avg start / end", "raw CAS tx/s", "raw CAS tx/s, " + nodes * callers + " clients",
         "direct pairs/s", "central pairs/s", "central / raw CAS", "central / raw CAS, " + nodes * callers + " clients",
         "central / direct", "central pair p99 ms", "jipamd CPU/pair ms", "etcd proposals/s",
-        "changes per proposal", "daemon ADD p50 ms", "daemon ADD p99 ms", "failed calls"), "rrrrrrrrrrrrrrrr", rows);
+        "changes per proposal", "etcd key writes per pair", "etcd ranges per pair", "daemon ADD p50 ms",
+        "daemon ADD p99 ms", "failed calls"), "rrrrrrrrrrrrrrrrrr", rows);
     r.table(List.of("round", "raw CAS: etcd + clients ms/tx", "raw CAS, " + nodes * callers + " clients: etcd + clients ms/tx",
         "direct: etcd + nodes ms/pair", "central: etcd + clients + jipamd ms/pair"), "rrrrr", cpuRows);
   }
@@ -281,26 +289,36 @@ public final class CentralCell {
     return Arrays.copyOf(out, done);
   }
 
-  /** etcd's count of committed raft proposals: one per write transaction (and lease grant or revoke). */
-  private static final String PROPOSALS = "etcd_server_proposals_committed_total";
+  /**
+   * etcd's counters read around the central cell: committed raft proposals (one per write
+   * transaction, lease grant or revoke); keys put and deleted; ranges, which in etcd 3.4 count a
+   * transaction's compares as well as its reads (a raw CAS transaction, one compare and one put,
+   * counts one of each).
+   */
+  private static final List<String> ETCD_COUNTERS = List.of("etcd_server_proposals_committed_total",
+      "etcd_mvcc_put_total", "etcd_mvcc_delete_total", "etcd_mvcc_range_total");
 
-  /** A counter or gauge of etcd's /metrics on its client URL; NaN when it cannot be read. */
-  static double etcdMetric(String endpoint, String name) {
+  /** Counters or gauges of etcd's /metrics on its client URL, in the order named; NaN for one not read. */
+  static double[] etcdMetrics(String endpoint, List<String> names) {
+    double[] out = new double[names.size()];
+    Arrays.fill(out, Double.NaN);
     try {
       java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(
           java.net.http.HttpRequest.newBuilder(java.net.URI.create(endpoint + "/metrics"))
               .timeout(Duration.ofSeconds(5)).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
       for (String line : r.body().split("\n")) {
-        if (line.startsWith(name + " ")) {
-          return Double.parseDouble(line.substring(name.length() + 1).trim());
+        int space = line.indexOf(' ');
+        int at = space < 0 ? -1 : names.indexOf(line.substring(0, space));
+        if (at >= 0) {
+          out[at] = Double.parseDouble(line.substring(space + 1).trim());
         }
       }
     } catch (IOException | RuntimeException e) {
-      return Double.NaN;
+      return out;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    return Double.NaN;
+    return out;
   }
 
   static double loadAverage() {
