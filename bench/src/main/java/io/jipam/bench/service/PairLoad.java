@@ -42,9 +42,10 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Every attachment is new: its container ID carries a random tag of the run, the client and a
  * sequence number, as a runtime's container IDs are unique. A run that named them from 0 again
- * reused the IDs of the runs before it on the same jipamd, and on the etcd store an ADD of an
- * attachment DELeted in the last 15 to 30 s meets its DEL marker: one refused transaction and a
- * second round trip per ADD, about a third of the pairs per second of new IDs (docs/etcd.md).
+ * reused the IDs of the runs before it on the same jipamd, and the etcd store answers an ADD of an
+ * attachment DELeted before with a refused transaction and a second round trip whenever its copy
+ * of the DEL marker is stale (docs/etcd.md, "Limits"): the central cell measured a half to a
+ * quarter of the pairs per second of new IDs.
  *
  * <p>A client is not a thread: it is a chain of asynchronous calls on a Vert.x gRPC client (the
  * next allocate is sent when the release is answered), so 64 clients are 64 calls in flight on two
@@ -294,7 +295,8 @@ public final class PairLoad {
         run.done.countDown();
         return;
       }
-      Attachment att = Attachment.newBuilder().setContainerId("b" + run.tag + "-" + id + "-" + seq++).setIfname("eth0").build();
+      Attachment att = Attachment.newBuilder().setContainerId("b" + run.tag + "-" + id + "-" + seq++)
+          .setIfname("eth0").build();
       call(IpamGrpcClient.Allocate, AllocateRequest.newBuilder().setPool(pool).setAttachment(att).build()).onComplete(a -> {
         if (a.failed() || a.result().getOutcomeCase() != AllocateResponse.OutcomeCase.ALLOCATED) {
           failed(a.failed() ? a.cause().toString() : a.result().getOutcomeCase().toString());
