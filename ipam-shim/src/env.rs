@@ -112,7 +112,9 @@ fn ifname_ok(name: &str) -> bool {
         && b.iter().all(|&c| (0x21..0x7f).contains(&c) && c != b'/' && c != b':')
 }
 
-/// `CNI_ARGS` that `CniArgs.parse` accepts and that requests no address.
+/// `CNI_ARGS` that `CniArgs.parse` accepts and that requests no address. A pod namespace or name
+/// that `PodRef.validated` would refuse makes it unsure: the JVM plugin refuses it before it sends
+/// anything, so forwarding it would answer "jipamd unreachable" where the JVM plugin answers code 4.
 fn args_ok(text: &str) -> bool {
     let mut unknown = false;
     let mut ignore_unknown = false;
@@ -122,15 +124,45 @@ fn args_ok(text: &str) -> bool {
             _ => return false,
         };
         let (key, value) = (&pair[..eq], &pair[eq + 1..]);
-        if key == "IgnoreUnknown" {
-            ignore_unknown = value == "1" || value.eq_ignore_ascii_case("true");
-        } else if key == "IP" {
-            return false;
-        } else if !KNOWN_ARGS.contains(&key) {
-            unknown = true;
+        match key {
+            "IgnoreUnknown" => ignore_unknown = value == "1" || value.eq_ignore_ascii_case("true"),
+            "IP" => return false,
+            "K8S_POD_NAMESPACE" if !dns_name_ok(value, 63, false) => return false,
+            "K8S_POD_NAME" if !dns_name_ok(value, 253, true) => return false,
+            _ if !KNOWN_ARGS.contains(&key) => unknown = true,
+            _ => {}
         }
     }
     !unknown || ignore_unknown
+}
+
+/// `PodRef.dnsProblem` finds nothing: empty, or an RFC 1123 DNS label (`dots` false: a namespace)
+/// or subdomain (`dots` true: a pod name) of at most `max` characters. A name with any other byte
+/// is refused there too, so counting bytes instead of UTF-16 units changes no answer.
+fn dns_name_ok(text: &str, max: usize, dots: bool) -> bool {
+    let b = text.as_bytes();
+    if b.is_empty() {
+        return true;
+    }
+    if b.len() > max {
+        return false;
+    }
+    let mut previous = b'.';
+    for (i, &c) in b.iter().enumerate() {
+        let alnum = c.is_ascii_lowercase() || c.is_ascii_digit();
+        let edge = i == b.len() - 1 || dots && b[i + 1] == b'.';
+        if c == b'.' && dots {
+            if previous == b'.' || previous == b'-' {
+                return false;
+            }
+        } else if c == b'-' && previous != b'.' && !edge {
+            // inside a label
+        } else if !alnum {
+            return false;
+        }
+        previous = c;
+    }
+    previous != b'.'
 }
 
 #[cfg(test)]
@@ -160,11 +192,13 @@ mod tests {
 
     #[test]
     fn check_validAdd_forwardsOnlyCniLinesEscaped() {
-        match check(add(&[("CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAME=a\\b\nc;X=1")])) {
+        let args = "IgnoreUnknown=1;K8S_POD_NAMESPACE=kube-system;K8S_POD_NAME=coredns-5d78c-x7k2p.a;X=a\\b\nc";
+        match check(add(&[("CNI_ARGS", args)])) {
             Check::Forward(call) => {
                 assert_eq!(call.command, "ADD");
                 let text = String::from_utf8(call.lines).unwrap();
-                assert!(text.contains("CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAME=a\\\\b\\nc;X=1\n"), "{}", text);
+                let line = "CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAMESPACE=kube-system;K8S_POD_NAME=coredns-5d78c-x7k2p.a;X=a\\\\b\\nc\n";
+                assert!(text.contains(line), "{}", text);
                 assert!(!text.contains("HOME"));
             }
             _ => panic!("not forwarded"),
@@ -189,6 +223,16 @@ mod tests {
             add(&[("CNI_ARGS", "FOO=1")]),
             add(&[("CNI_ARGS", "=1")]),
             add(&[("CNI_ARGS", "FOO")]),
+            add(&[("CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p\\q")]),
+            add(&[("CNI_ARGS", "K8S_POD_NAME=Web-0")]),
+            add(&[("CNI_ARGS", "K8S_POD_NAME=web-")]),
+            add(&[("CNI_ARGS", "K8S_POD_NAME=a..b")]),
+            add(&[("CNI_ARGS", "K8S_POD_NAME=a.-b")]),
+            add(&[("CNI_ARGS", &format!("K8S_POD_NAME={}", "a".repeat(254)))]),
+            add(&[("CNI_ARGS", "K8S_POD_NAMESPACE=a.b")]),
+            add(&[("CNI_ARGS", &format!("K8S_POD_NAMESPACE={}", "a".repeat(64)))]),
+            add(&[("CNI_ARGS", "K8S_POD_NAMESPACE=-ns")]),
+            add(&[("CNI_ARGS", "K8S_POD_NAMESPACE=n\u{e9}")]),
             vars(&[("CNI_COMMAND", "GC")]),
         ];
         for (i, c) in cases.into_iter().enumerate() {

@@ -10,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -39,7 +40,11 @@ class ShimFaultIT {
 
   /** Runs ADD through both clients; asserts they agree and returns the shim's answer and its time. */
   static Timed both(String config) {
-    Map<String, String> env = CniExec.env("ADD", "c1", "eth0", "/run/netns/c1");
+    return both(config, CniExec.env("ADD", "c1", "eth0", "/run/netns/c1"));
+  }
+
+  /** {@link #both(String)} with {@code env}. */
+  static Timed both(String config, Map<String, String> env) {
     long start = System.nanoTime();
     CniExec.Result shim = CniExec.run(CniExec.JIPAM, env, config);
     long shimNanos = System.nanoTime() - start;
@@ -128,6 +133,25 @@ class ShimFaultIT {
     assertTryAgainNamingSocket(both(config(stale, 30)).result(), stale, "Connection refused");
     Path notSocket = Files.writeString(dir.resolve("file.sock"), "x");
     assertTryAgainNamingSocket(both(config(notSocket, 30)).result(), notSocket, "Connection refused");
+  }
+
+  /**
+   * An environment the JVM plugin refuses before it sends anything (code 4) is refused the same
+   * with no jipamd to ask: the shim hands it to the JVM plugin instead of forwarding it.
+   */
+  @Test
+  void noJipamd_podNamesTheJvmPluginRefuses_bothClients_sameRefusal() throws Exception {
+    Path missing = dir.resolve("missing.sock");
+    for (String args : List.of("K8S_POD_NAMESPACE=ns;K8S_POD_NAME=p\\q", "K8S_POD_NAME=Web-0",
+        "K8S_POD_NAMESPACE=a.b;K8S_POD_NAME=web-0", "K8S_POD_NAME=" + "a".repeat(254))) {
+      Map<String, String> env = new HashMap<>(CniExec.env("ADD", "c1", "eth0", "/run/netns/c1"));
+      env.put("CNI_ARGS", "IgnoreUnknown=1;" + args);
+      CniExec.Result r = both(config(missing, 30), env).result();
+      assertEquals(1, r.exit(), r::toString);
+      Map<String, Object> error = JsonFields.asObject(JsonReader.parse(r.stdout().getBytes(StandardCharsets.UTF_8)),
+          "stdout");
+      assertEquals(4L, error.get("code"), r::toString);
+    }
   }
 
   @Test

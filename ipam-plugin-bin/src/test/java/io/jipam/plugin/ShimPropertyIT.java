@@ -249,7 +249,7 @@ class ShimPropertyIT {
     byte[] answer = FakeJipamd.bytes("HTTP/1.1 200 OK\r\nJipam-Exit: 0\r\nContent-Length: 0\r\n\r\n");
     try (FakeJipamd fake = new FakeJipamd(dir.resolve("fake.sock"), answer)) {
       Map<String, byte[]> env = new LinkedHashMap<>(HostileInputIT.vars("ADD", "c1", "eth0"));
-      env.put("CNI_ARGS", HostileInputIT.b("IgnoreUnknown=1;K8S_POD_NAME=a\\b"));
+      env.put("CNI_ARGS", HostileInputIT.b("IgnoreUnknown=1;K8S_POD_NAME=web-0;X=a\\b"));
       env.put("CNI_EXTRA", HostileInputIT.b("line1\nline2"));
       String conf = " {\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"ipam\":{\"daemon\":{\"socket\":\"" + fake.socket
           + "\"},\"x\":\"\u00e9\"}}\n";
@@ -262,7 +262,7 @@ class ShimPropertyIT {
       int split = text.indexOf("\n\n");
       List<String> lines = List.of(text.substring(0, split).split("\n"));
       assertEquals(java.util.Set.of("CNI_COMMAND=ADD", "CNI_CONTAINERID=c1", "CNI_IFNAME=eth0",
-          "CNI_NETNS=/var/run/netns/x", "CNI_PATH=/opt/cni/bin", "CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAME=a\\\\b",
+          "CNI_NETNS=/var/run/netns/x", "CNI_PATH=/opt/cni/bin", "CNI_ARGS=IgnoreUnknown=1;K8S_POD_NAME=web-0;X=a\\\\b",
           "CNI_EXTRA=line1\\nline2"), java.util.Set.copyOf(lines));
       assertArrayEquals(stdin, java.util.Arrays.copyOfRange(body, text.substring(0, split + 2)
           .getBytes(StandardCharsets.UTF_8).length, body.length));

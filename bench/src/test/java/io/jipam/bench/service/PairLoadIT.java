@@ -31,8 +31,8 @@ class PairLoadIT {
 
   /**
    * Runs after the first on one jipamd name new attachments: the etcd store answers an ADD of an
-   * attachment DELeted within the last 30 s with a refused transaction and a retry, which a load
-   * that reused its container IDs paid on almost every ADD.
+   * attachment DELeted before with a refused transaction and a retry whenever its copy of the DEL
+   * marker is stale, which a load that reused its container IDs paid on almost every ADD.
    */
   @Test
   @Timeout(value = 120, unit = TimeUnit.SECONDS)
