@@ -42,9 +42,9 @@ final class EtcdConnections implements AutoCloseable {
   static final long CLOSE_WAIT_MILLIS = 2_000;
   /**
    * gRPC's channel logger, kept (a JUL logger nobody references can be collected with its filter),
-   * with a filter that drops one record: the "Panic!" a channel logs when, shut down after its
-   * Vert.x (see {@link Connection#close}: the event loops are closed first so that the close can
-   * wait for them), it finds the event loop it would flush its goodbye on already terminated.
+   * with a filter that drops one record: the "Panic!" a channel logs when its shutdown, still going
+   * on as jetcd closes the Vert.x right after it (see {@link Connection#close}), finds the event
+   * loop it would flush its goodbye on already terminated.
    * Nothing is lost then (the connection is being closed), and the plugin's stderr must stay empty.
    * Every other record passes.
    */
@@ -137,14 +137,16 @@ final class EtcdConnections implements AutoCloseable {
   /**
    * One jetcd client and the Vert.x it runs on, made here so that {@link #close} can wait for its
    * event loops to end (jetcd closes the Vert.x it is given with the client, so each connection has
-   * its own).
+   * its own). The Vert.x is taken as {@code VertxInternal} (Vert.x's integration interface, which
+   * every Vert.x it makes implements) for its event-loop groups.
    */
-  record Connection(Client client, io.vertx.core.Vertx vertx, KV kv, io.etcd.jetcd.Lease leases) {
+  record Connection(Client client, io.vertx.core.internal.VertxInternal vertx, KV kv, io.etcd.jetcd.Lease leases) {
     static Connection open(ClientBuilder builder) {
       // no class-path file cache: jipam serves no files, and Vert.x would otherwise make a
       // vertx-cache-* dir in java.io.tmpdir that a killed process leaves behind
-      io.vertx.core.Vertx vertx = io.vertx.core.Vertx.vertx(new io.vertx.core.VertxOptions().setFileSystemOptions(
-          new io.vertx.core.file.FileSystemOptions().setClassPathResolvingEnabled(false).setFileCachingEnabled(false)));
+      io.vertx.core.internal.VertxInternal vertx = (io.vertx.core.internal.VertxInternal) io.vertx.core.Vertx.vertx(
+          new io.vertx.core.VertxOptions().setFileSystemOptions(new io.vertx.core.file.FileSystemOptions()
+              .setClassPathResolvingEnabled(false).setFileCachingEnabled(false)));
       try {
         Client client = builder.vertx(vertx).build();
         return new Connection(client, vertx, client.getKVClient(), client.getLeaseClient());
@@ -155,12 +157,22 @@ final class EtcdConnections implements AutoCloseable {
     }
 
     /**
-     * Closes it; returns the future of its event loops' end. Vert.x is closed first: its close
-     * answers the first caller with the future of its end and any later one (jetcd's) at once.
+     * Closes it; returns the future of its event loops' end. The client goes first, while the
+     * loops still run: its channel's shutdown may start a transport a call had asked for (a
+     * subchannel that was idle), and on ended loops Netty refuses that registration and logs a
+     * warning with a stack trace. jetcd's close then closes the Vert.x, whose loops end once they
+     * have run what is queued on them.
      */
-    io.vertx.core.Future<Void> close() {
-      io.vertx.core.Future<Void> ended = vertx.close();
-      client.close(); // closes the channel
+    java.util.concurrent.CompletableFuture<Void> close() {
+      client.close(); // shuts the channel down, then closes the Vert.x
+      vertx.close(); // at once when jetcd closed it already
+      return java.util.concurrent.CompletableFuture.allOf(
+          ended(vertx.eventLoopGroup()), ended(vertx.acceptorEventLoopGroup()));
+    }
+
+    private static java.util.concurrent.CompletableFuture<Void> ended(io.netty.channel.EventLoopGroup loops) {
+      java.util.concurrent.CompletableFuture<Void> ended = new java.util.concurrent.CompletableFuture<>();
+      loops.terminationFuture().addListener(f -> ended.complete(null));
       return ended;
     }
   }
@@ -213,7 +225,7 @@ final class EtcdConnections implements AutoCloseable {
       closed = true;
       last = conn;
     }
-    List<io.vertx.core.Future<Void>> ends = new ArrayList<>();
+    List<java.util.concurrent.CompletableFuture<Void>> ends = new ArrayList<>();
     ends.add(last.close());
     for (Connection old : List.copyOf(replaced)) {
       if (replaced.remove(old)) {
@@ -221,7 +233,7 @@ final class EtcdConnections implements AutoCloseable {
       }
     }
     try {
-      io.vertx.core.Future.all(ends).toCompletionStage().toCompletableFuture()
+      java.util.concurrent.CompletableFuture.allOf(ends.toArray(new java.util.concurrent.CompletableFuture<?>[0]))
           .get(CLOSE_WAIT_MILLIS, TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();

@@ -286,15 +286,20 @@ final class IpamServer implements AutoCloseable {
     io.vertx.core.Context context = Vertx.currentContext();
     try {
       workers.execute(() -> {
+        io.vertx.core.Handler<Void> reply;
         if (health) {
           boolean ok = Health.answers(store);
-          context.runOnContext(v -> req.response().setStatusCode(ok ? 200 : 503)
-              .end(ok ? "SERVING\n" : "NOT_SERVING: the store does not answer\n"));
-          return;
+          reply = v -> req.response().setStatusCode(ok ? 200 : 503)
+              .end(ok ? "SERVING\n" : "NOT_SERVING: the store does not answer\n");
+        } else {
+          String text = metrics.scrape(pools.all(), pools::subPool, store);
+          reply = v -> req.response().putHeader("content-type", "text/plain; version=0.0.4; charset=utf-8").end(text);
         }
-        String text = metrics.scrape(pools.all(), pools::subPool, store);
-        context.runOnContext(v -> req.response()
-            .putHeader("content-type", "text/plain; version=0.0.4; charset=utf-8").end(text));
+        try {
+          context.runOnContext(reply);
+        } catch (RejectedExecutionException stopped) {
+          // jipamd stopped while this was read: the caller is gone, nothing to answer
+        }
       });
     } catch (RejectedExecutionException busy) {
       req.response().setStatusCode(503).end("jipamd is busy: every worker is taken and the queue is full\n");

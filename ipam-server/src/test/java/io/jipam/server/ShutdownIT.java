@@ -103,7 +103,8 @@ class ShutdownIT {
 
   /**
    * A store call still running when the shutdown bound (1 s) passes: the stop reports it (jipamd
-   * then exits 1, not 0), and a call that finishes within the bound does not.
+   * then exits 1, not 0), and a call that finishes within the bound does not. The abandoned call,
+   * ending after the stop, is logged as not answered and throws nothing on its worker thread.
    */
   @Test
   void stop_callRunningPastTheBound_reportedNotClean() throws Exception {
@@ -125,16 +126,27 @@ class ShutdownIT {
     Path socket = dir.resolve("bound.sock");
     IpamServer.Settings settings = new IpamServer.Settings(socket, null, 0, false, null, null, null, 2, 16, 4L << 20,
         java.time.Duration.ofSeconds(1), java.time.Duration.ofSeconds(30));
-    IpamServer server = IpamServer.start(slow, settings, CallLog.quiet());
+    java.io.ByteArrayOutputStream calls = new java.io.ByteArrayOutputStream();
+    IpamServer server = IpamServer.start(slow, settings,
+        new CallLog(new java.io.PrintStream(calls, true, java.nio.charset.StandardCharsets.UTF_8), true));
+    java.util.List<Throwable> uncaught = new java.util.concurrent.CopyOnWriteArrayList<>();
+    Thread.UncaughtExceptionHandler previous = Thread.getDefaultUncaughtExceptionHandler();
+    Thread.setDefaultUncaughtExceptionHandler((t, e) -> uncaught.add(e));
     ExecutorService client = Executors.newSingleThreadExecutor();
     try (RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket))) {
       client.submit(() -> remote.allocate(IpamServerTest.pool("slow", "198.18.10.0/24"),
           AllocationRequest.of(new Attachment("c1", "eth0"))));
       assertTrue(entered.await(30, TimeUnit.SECONDS), "the call reached the store");
       assertEquals(false, server.stop(), "a call ran past the bound");
+      release.countDown();
+      io.jipam.testkit.Await.until(() -> calls.toString(java.nio.charset.StandardCharsets.UTF_8).contains(
+          "method=Allocate pool=slow attachment=c1/eth0 outcome=not answered: jipamd stopped before the call ended"),
+          java.time.Duration.ofSeconds(30), () -> "the abandoned call's log line; log: " + calls);
+      assertEquals(java.util.List.of(), uncaught, "thrown on a worker after the stop");
     } finally {
       release.countDown();
       client.shutdownNow();
+      Thread.setDefaultUncaughtExceptionHandler(previous);
     }
     IpamServer quick = IpamServer.start(MemoryStores.open(), settings, CallLog.quiet());
     try (RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket))) {

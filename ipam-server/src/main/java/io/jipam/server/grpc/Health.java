@@ -77,7 +77,11 @@ public final class Health {
     try {
       blocking.execute(() -> {
         ServingStatus status = answers(store) ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
-        context.runOnContext(v -> request.response().end(HealthCheckResponse.newBuilder().setStatus(status).build()));
+        try {
+          context.runOnContext(v -> request.response().end(HealthCheckResponse.newBuilder().setStatus(status).build()));
+        } catch (RejectedExecutionException stopped) {
+          // jipamd stopped while the store was asked: the caller is gone, nothing to answer
+        }
       });
     } catch (RejectedExecutionException busy) {
       request.response().end(HealthCheckResponse.newBuilder().setStatus(ServingStatus.NOT_SERVING).build());

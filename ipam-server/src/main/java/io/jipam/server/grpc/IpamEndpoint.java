@@ -184,22 +184,34 @@ public final class IpamEndpoint {
           }
           if (started(async, scope, message, result -> {
             pending.decrementAndGet();
-            context.runOnContext(v -> respond(request, message, result, start));
+            answerOn(context, request, message, result, start);
           })) {
             return;
           }
           pending.decrementAndGet();
         }
         try {
-          blocking.execute(() -> {
-            Object result = answer(call, scope, message);
-            context.runOnContext(v -> respond(request, message, result, start));
-          });
+          blocking.execute(() -> answerOn(context, request, message, answer(call, scope, message), start));
         } catch (RejectedExecutionException full) {
           busy(request, message, start);
         }
       });
     });
+  }
+
+  /**
+   * Answers a call that ran off its event loop: on the loop, unless jipamd has stopped and its loops
+   * have ended (a call abandoned at the shutdown bound, finishing later). Its caller is gone then; the
+   * store call itself is complete, so only the answer is dropped, and the call log says so.
+   */
+  private <Req, Resp> void answerOn(Context context, GrpcServerRequest<Req, Resp> request, Req message, Object result,
+      long start) {
+    try {
+      context.runOnContext(v -> respond(request, message, result, start));
+    } catch (RejectedExecutionException stopped) {
+      log.call(request.methodName(), message, "not answered: jipamd stopped before the call ended ("
+          + (result instanceof IpamException e ? "error " + e.code() : CallLog.outcome(result)) + ")", start);
+    }
   }
 
   private void busy(GrpcServerRequest<?, ?> request, Object message, long start) {
