@@ -20,6 +20,7 @@ import io.jipam.core.store.capability.PoolStatus;
 import io.jipam.core.store.capability.ReclaimPolicy;
 import io.jipam.core.store.capability.ReclaimPreview;
 import io.jipam.core.store.capability.ReclaimReport;
+import io.jipam.api.v1.AllocateRequest;
 import io.jipam.api.v1.AllocateResponse;
 import io.jipam.api.v1.Blocks;
 import io.jipam.api.v1.ListRequest;
@@ -299,19 +300,47 @@ public final class WireMapping {
     if (!info.hasSubPool()) {
       return null;
     }
-    io.jipam.api.v1.SubPool m = info.getSubPool();
     Pool pool = pool(info.getPool());
     try {
-      List<io.jipam.core.store.PodPattern> pods = new ArrayList<>();
-      for (String p : m.getPodsList()) {
-        pods.add(io.jipam.core.store.PodPattern.parse(p));
-      }
-      return new io.jipam.core.cni.SubPool(m.getName(), pool, m.getNamespacesList(), pods, m.getNodesList(),
-          m.getIndex(), m.getDefaultPool().isEmpty() ? null : m.getDefaultPool());
+      return subPool(pool, info.getSubPool());
     } catch (IllegalArgumentException | IpamException e) {
       throw new IpamException(ErrorCode.DECODE_FAILURE, "jipamd answered a bad sub-pool of pool "
           + io.jipam.core.store.Printable.quote(pool.name()) + ": " + e.getMessage(), e);
     }
+  }
+
+  /**
+   * The sub-pool an Allocate request says its pool ({@code pool}, decoded) is; null when it says
+   * none. {@code INVALID_CONFIG} naming the values when the message does not describe a sub-pool of
+   * that pool (its network and name must make the pool's name).
+   */
+  public static io.jipam.core.cni.SubPool requestedSubPool(Pool pool, AllocateRequest request) {
+    if (!request.hasSubPool()) {
+      return null;
+    }
+    io.jipam.api.v1.SubPool m = request.getSubPool();
+    String expected = io.jipam.core.cni.SubPool.poolName(m.getNetwork(), m.getName());
+    if (!expected.equals(pool.name())) {
+      throw IpamException.invalidConfig("sub_pool names network %s and sub-pool %s, which make pool %s; the request's"
+          + " pool is %s", io.jipam.core.store.Printable.quote(m.getNetwork()),
+          io.jipam.core.store.Printable.quote(m.getName()), io.jipam.core.store.Printable.quote(expected),
+          io.jipam.core.store.Printable.quote(pool.name()));
+    }
+    try {
+      return subPool(pool, m);
+    } catch (IllegalArgumentException | IpamException e) {
+      throw IpamException.invalidConfig("sub_pool of pool %s: %s", io.jipam.core.store.Printable.quote(pool.name()),
+          e.getMessage());
+    }
+  }
+
+  private static io.jipam.core.cni.SubPool subPool(Pool pool, io.jipam.api.v1.SubPool m) {
+    List<io.jipam.core.store.PodPattern> pods = new ArrayList<>();
+    for (String p : m.getPodsList()) {
+      pods.add(io.jipam.core.store.PodPattern.parse(p));
+    }
+    return new io.jipam.core.cni.SubPool(m.getName(), pool, m.getNamespacesList(), pods, m.getNodesList(),
+        m.getIndex(), m.getDefaultPool().isEmpty() ? null : m.getDefaultPool());
   }
 
   private static PoolStatus status(Pool pool, List<RangeSetUsage> usage, Blocks blocks) {

@@ -76,8 +76,10 @@ import java.util.Set;
  * GrpcChannel}.
  */
 public final class RemoteStore implements IpamStore, Inspection, ListPages, NodeReclaim, Probe, RetainPreview,
-    io.jipam.core.store.capability.Claims {
+    io.jipam.core.store.capability.Claims, io.jipam.core.cni.SubPoolForwarding {
   private final GrpcChannel channel;
+  /** The sub-pools of the networks its callers named: each Allocate from one says so. */
+  private final io.jipam.core.cni.SubPoolIndex subPools = new io.jipam.core.cni.SubPoolIndex();
 
   private RemoteStore(GrpcChannel channel) {
     this.channel = channel;
@@ -121,7 +123,16 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
         .setAttachment(WireMapping.attachment(request.attachment()))
         .setPod(WireMapping.pod(request.pod()));
     request.requested().forEach(a -> r.addRequested(a.toString()));
+    io.jipam.core.cni.SubPool sub = subPools.get(pool.name());
+    if (sub != null) {
+      r.setSubPool(WireMapping.subPool(sub));
+    }
     return WireMapping.outcome(channel.call(IpamGrpcClient.Allocate, r.build(), Retry.NEVER));
+  }
+
+  @Override
+  public void defined(io.jipam.core.cni.NetworkPools network) {
+    subPools.defined(network);
   }
 
   @Override
@@ -263,8 +274,8 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
 
   /**
    * The sub-pools among the pools jipamd serves, with their networks and selectors (those it learnt
-   * from CNI calls on its socket, and on the file store those kept with its pool definitions), by
-   * pool name: one ListPools that reads no usage.
+   * from CNI calls on its socket or from Allocate requests that name them, and on the file store
+   * those kept with its pool definitions), by pool name: one ListPools that reads no usage.
    */
   public List<io.jipam.core.cni.SubPool> subPools() {
     ListPoolsResponse r = channel.call(IpamGrpcClient.ListPools,

@@ -8,6 +8,7 @@ import io.jipam.core.cni.CniHandler;
 import io.jipam.core.cni.CniJson;
 import io.jipam.core.cni.JsonReader;
 import io.jipam.core.cni.NetworkConfig;
+import io.jipam.core.cni.SubPoolForwarding;
 import io.jipam.core.store.InterfaceName;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.NodeName;
@@ -79,6 +80,8 @@ public final class CniEndpoint {
   private final Metrics metrics;
   private final Duration requestTimeout;
   private final Supplier<String> node;
+  /** The store's way of passing sub-pools on (a remote store's), or null. */
+  private final SubPoolForwarding forwarding;
 
   /** With the default request bound, 30 s, serving the node {@link NodeName#local} names. */
   CniEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics) {
@@ -95,6 +98,7 @@ public final class CniEndpoint {
     this.metrics = metrics;
     this.requestTimeout = requestTimeout;
     this.store = store;
+    this.forwarding = store.capability(SubPoolForwarding.class).orElse(null);
     this.pools = pools;
     this.blocking = blocking;
     this.log = log;
@@ -230,6 +234,9 @@ public final class CniEndpoint {
         pools.check(pool); // a network's sub-pools are pools of their own, each defined once
       }
       pools.defined(config.ipam().pools()); // the selectors, for ListPools and the metrics
+      if (forwarding != null) {
+        forwarding.defined(config.ipam().pools()); // and the central jipamd's, when this one calls one
+      }
       CniHandler.Done done = CniHandler.run(cni, config, store, node);
       if (command == CniCommand.ADD) {
         pools.allocatedFrom(done.pool());

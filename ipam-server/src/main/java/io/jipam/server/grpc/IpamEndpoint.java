@@ -288,8 +288,18 @@ public final class IpamEndpoint {
   }
 
   private AllocateResponse allocate(Access.Scope s, AllocateRequest r) {
-    Pool pool = pool(r.getPool());
+    Pool pool = allocationPool(r);
     return allocated(pool, s.store().allocate(pool, allocationRequest(r)));
+  }
+
+  /** The request's pool, checked; and the sub-pool the request says it is, noted for ListPools and the metrics. */
+  private Pool allocationPool(AllocateRequest r) {
+    Pool pool = pool(r.getPool());
+    io.jipam.core.cni.SubPool sub = WireMapping.requestedSubPool(pool, r);
+    if (sub != null) {
+      pools.namedBy(sub);
+    }
+    return pool;
   }
 
   private static AllocationRequest allocationRequest(AllocateRequest r) {
@@ -314,7 +324,7 @@ public final class IpamEndpoint {
     if (store == null) {
       return null;
     }
-    Pool pool = pool(r.getPool());
+    Pool pool = allocationPool(r);
     return store.allocateAsync(pool, allocationRequest(r)).thenApply(outcome -> allocated(pool, outcome));
   }
 

@@ -5,6 +5,7 @@ import io.jipam.core.IoMessages;
 import io.jipam.core.IpamException;
 import io.jipam.core.cni.NetworkPools;
 import io.jipam.core.cni.SubPool;
+import io.jipam.core.cni.SubPoolIndex;
 import io.jipam.core.store.AddressPolicy;
 import io.jipam.core.store.Pool;
 import io.jipam.api.v1.ListPoolsResponse;
@@ -38,9 +39,10 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p>It also knows the sub-pools ({@code ipam.subPools}) of the networks CNI calls on jipamd's
  * socket named, with their selectors ({@link #defined}, {@link #subPool}), for ListPools and the
- * metrics; gRPC requests carry store pools only, so a sub-pool only ever named by gRPC (a node
- * jipamd's remote store, the plugin's direct etcd) is shown as a plain pool. A file registry keeps a
- * sub-pool's selectors beside its pool's definition.
+ * metrics, and those Allocate requests say their pools are ({@link #namedBy}: a node jipamd's
+ * remote store passes its CNI configs' on). Other gRPC callers send store pools only, so a sub-pool
+ * only they name is shown as a plain pool. A file registry keeps a sub-pool's selectors beside its
+ * pool's definition.
  *
  * <p>Thread-safe. Bounded by the number of networks, which operators define.
  */
@@ -57,11 +59,12 @@ public final class PoolRegistry {
   /** Definitions read from {@link #file} at start and not yet named by a request. */
   private final ConcurrentHashMap<String, Pool> provisional = new ConcurrentHashMap<>();
   /**
-   * The sub-pools of the networks CNI calls named ({@link #defined}), by store pool name: the
-   * selectors of the last call's config (they may change without the pool's definition changing);
-   * kept in {@link #file} beside their pools' definitions.
+   * The sub-pools of the networks CNI calls named ({@link #defined}), and those Allocate requests
+   * said their pools are ({@link #namedBy}), by store pool name: the selectors of the last config
+   * (they may change without the pool's definition changing); kept in {@link #file} beside their
+   * pools' definitions.
    */
-  private final ConcurrentHashMap<String, SubPool> subPools = new ConcurrentHashMap<>();
+  private final SubPoolIndex subPools = new SubPoolIndex();
   /** Where definitions are kept, or null. */
   private final Path file;
   /** What {@link #file} holds: the pools allocated from, with the definition of the last allocation. */
@@ -89,7 +92,7 @@ public final class PoolRegistry {
           r.persisted.put(pool.name(), pool);
           SubPool sub = WireMapping.subPool(info);
           if (sub != null) {
-            r.subPools.put(pool.name(), sub);
+            r.subPools.put(sub);
             r.persistedSubPools.put(pool.name(), sub);
           }
         }
@@ -142,16 +145,15 @@ public final class PoolRegistry {
    * pool's definition at the next allocation from it ({@link #allocatedFrom}).
    */
   public void defined(NetworkPools network) {
-    if (network.subPools().isEmpty() && subPools.isEmpty()) {
-      return; // the common case: no sub-pools anywhere, nothing to do on the call's path
-    }
-    java.util.Set<String> now = new java.util.HashSet<>();
-    for (SubPool sub : network.subPools()) {
-      now.add(sub.pool().name());
-      subPools.put(sub.pool().name(), sub);
-    }
-    String name = network.network();
-    subPools.values().removeIf(s -> s.network().equals(name) && !now.contains(s.pool().name()));
+    subPools.defined(network);
+  }
+
+  /**
+   * Records the sub-pool an Allocate request said its pool is (a node jipamd passing on its CNI
+   * config's), as {@link #defined} does for a CNI call's; written to the file likewise.
+   */
+  public void namedBy(SubPool sub) {
+    subPools.put(sub);
   }
 
   /** The sub-pool whose store pool is {@code poolName}, as the last CNI call naming its network defined it; or null. */
