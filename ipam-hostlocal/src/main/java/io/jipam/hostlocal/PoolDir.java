@@ -50,6 +50,11 @@ import java.util.Set;
  *
  * ADDRESS is the canonical text of the address (dotted quad, RFC 5952 for IPv6), which is what
  * Go's {@code net.IP.String()} prints and so what host-local names its files.
+ *
+ * <p>Length: about 540 lines, as one class on purpose: it is the only code that touches these
+ * paths, so the rules they share (no symlink followed, a regular file or nothing, in-place writes
+ * with their length known, temp files renamed over, the optional force to disk) are written once,
+ * beside the table above.
  */
 final class PoolDir {
   static final String LOCK = "lock";
