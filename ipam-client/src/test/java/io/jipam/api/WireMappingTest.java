@@ -158,4 +158,38 @@ class WireMappingTest {
     assertEquals("next_page_token \"x\" is not an IP address", e.getMessage());
     assertFalse(e.code() == ErrorCode.INTERNAL);
   }
+
+  /** An Allocate's sub_pool: decoded when it describes the request's pool, else INVALID_CONFIG naming the values. */
+  @Test
+  void requestedSubPool_table_subPoolOrInvalidConfigNamingTheValue() {
+    Pool pool = TestPools.pool("edge+web", AllocationOrder.ROUND_ROBIN, "198.18.1.0/29");
+    record Case(io.jipam.api.v1.SubPool.Builder sub, String error) {}
+    io.jipam.api.v1.SubPool.Builder good = io.jipam.api.v1.SubPool.newBuilder().setNetwork("edge").setName("web")
+        .setIndex(2).addNamespaces("web").addPods("web/api-*").addNodes("edge-*").setDefaultPool("edge");
+    List<Case> cases = List.of(
+        new Case(good, null),
+        new Case(good.clone().setNetwork("other"),
+            "sub_pool names network \"other\" and sub-pool \"web\", which make pool \"other+web\"; the request's pool is \"edge+web\""),
+        new Case(good.clone().setName(""), "which make pool \"edge+\""),
+        new Case(good.clone().setNetwork("edge\n"), "sub_pool names network \"edge\\x0a\""),
+        new Case(good.clone().setIndex(-1), "sub_pool of pool \"edge+web\": sub-pool web at -1"),
+        new Case(good.clone().clearPods().addPods("api"), "sub_pool of pool \"edge+web\": pod pattern \"api\""));
+    for (Case c : cases) {
+      io.jipam.api.v1.AllocateRequest request = io.jipam.api.v1.AllocateRequest.newBuilder().setSubPool(c.sub()).build();
+      if (c.error() == null) {
+        io.jipam.core.cni.SubPool sub = WireMapping.requestedSubPool(pool, request);
+        assertEquals("edge", sub.network());
+        assertEquals(2, sub.index());
+        assertEquals(List.of("web"), sub.namespaces());
+        assertEquals(List.of("edge-*"), sub.nodes());
+        assertEquals("[web/api-*]", sub.pods().toString());
+        assertEquals("edge", sub.defaultPool());
+        continue;
+      }
+      IpamException e = assertThrows(IpamException.class, () -> WireMapping.requestedSubPool(pool, request), c.error());
+      assertEquals(ErrorCode.INVALID_CONFIG, e.code(), e.getMessage());
+      assertTrue(e.getMessage().contains(c.error()), e.getMessage());
+    }
+    assertEquals(null, WireMapping.requestedSubPool(pool, io.jipam.api.v1.AllocateRequest.getDefaultInstance()));
+  }
 }
