@@ -64,15 +64,15 @@ class JipamctlTest {
   Run ctl(String... args) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
-    CommandLine cl = Jipamctl.commandLine();
-    cl.setOut(new PrintWriter(out, true));
-    cl.setErr(new PrintWriter(err, true));
     // the connection options before the command, as an operator types them; the other test
     // gives them after the command
     String[] all = new String[args.length + 2];
     all[0] = "--server";
     all[1] = address;
     System.arraycopy(args, 0, all, 2, args.length);
+    CommandLine cl = Jipamctl.commandLine(all);
+    cl.setOut(new PrintWriter(out, true));
+    cl.setErr(new PrintWriter(err, true));
     int exit = cl.execute(all);
     return new Run(exit, out.toString(), err.toString());
   }
@@ -194,5 +194,38 @@ class JipamctlTest {
     assertTrue(new java.math.BigInteger(free).compareTo(java.math.BigInteger.ONE.shiftLeft(63)) > 0, free);
     assertTrue(text.out.contains(" 2^64-" + java.math.BigInteger.ONE.shiftLeft(64).subtract(new java.math.BigInteger(free))),
         text.out + " vs " + free);
+  }
+
+  /**
+   * main's command line, built with only the commands the arguments name, answers every kind of
+   * argument list exactly as the one with every command: help, version, a command, options before
+   * and after it, an option whose value is a command's name, a mistyped command, no command.
+   */
+  @Test
+  void commandLineForArgs_table_sameOutputAndExitAsWithEveryCommand() {
+    String server = "unix:" + dir.resolve("none.sock");
+    List<String[]> table = List.of(
+        new String[] {"--help"}, new String[] {"--version"}, new String[] {}, new String[] {"pool"},
+        new String[] {"pools", "--help"}, new String[] {"--server", server, "pools", "--timeout", "1"},
+        new String[] {"pools", "--server", server, "--timeout", "1"},
+        new String[] {"--as-node", "check", "--server", server, "--timeout", "1", "pools"},
+        new String[] {"-o", "yaml", "usage"}, new String[] {"gc", "--bogus"}, new String[] {"show", "show"},
+        new String[] {"reserve", "--help"}, new String[] {"migrate"});
+    for (String[] args : table) {
+      StringWriter[] outs = new StringWriter[4];
+      int[] exits = new int[2];
+      for (int i = 0; i < 2; i++) {
+        CommandLine cl = i == 0 ? Jipamctl.commandLine() : Jipamctl.commandLine(args);
+        outs[2 * i] = new StringWriter();
+        outs[2 * i + 1] = new StringWriter();
+        cl.setOut(new PrintWriter(outs[2 * i], true));
+        cl.setErr(new PrintWriter(outs[2 * i + 1], true));
+        exits[i] = cl.execute(args);
+      }
+      String what = String.join(" ", args);
+      assertEquals(exits[0], exits[1], what);
+      assertEquals(outs[0].toString(), outs[2].toString(), what);
+      assertEquals(outs[1].toString(), outs[3].toString(), what);
+    }
   }
 }
