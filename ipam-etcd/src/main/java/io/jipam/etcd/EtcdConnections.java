@@ -164,8 +164,11 @@ final class EtcdConnections implements AutoCloseable {
      * have run what is queued on them.
      */
     java.util.concurrent.CompletableFuture<Void> close() {
-      client.close(); // shuts the channel down, then closes the Vert.x
-      vertx.close(); // at once when jetcd closed it already
+      try {
+        client.close(); // shuts the channel down, then closes the Vert.x
+      } finally {
+        vertx.close(); // at once when jetcd closed it already
+      }
       return java.util.concurrent.CompletableFuture.allOf(
           ended(vertx.eventLoopGroup()), ended(vertx.acceptorEventLoopGroup()));
     }
