@@ -131,7 +131,17 @@ class ShutdownIT {
         new CallLog(new java.io.PrintStream(calls, true, java.nio.charset.StandardCharsets.UTF_8), true));
     java.util.List<Throwable> uncaught = new java.util.concurrent.CopyOnWriteArrayList<>();
     Thread.UncaughtExceptionHandler previous = Thread.getDefaultUncaughtExceptionHandler();
-    Thread.setDefaultUncaughtExceptionHandler((t, e) -> uncaught.add(e));
+    // jipamd's workers only: the handler is the JVM's, and other classes' tests run beside this one
+    Thread.setDefaultUncaughtExceptionHandler((t, e) -> {
+      if (t.getName().equals("jipamd-store")) {
+        uncaught.add(e);
+      } else if (previous != null) {
+        previous.uncaughtException(t, e);
+      } else { // as the JVM prints it without a handler
+        System.err.print("Exception in thread \"" + t.getName() + "\" ");
+        e.printStackTrace();
+      }
+    });
     ExecutorService client = Executors.newSingleThreadExecutor();
     try (RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket))) {
       client.submit(() -> remote.allocate(IpamServerTest.pool("slow", "198.18.10.0/24"),
