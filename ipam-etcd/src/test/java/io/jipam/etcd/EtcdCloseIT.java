@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Handler;
 import java.util.logging.Level;
@@ -30,8 +31,11 @@ import org.junit.jupiter.api.extension.ExtendWith;
 
 /**
  * Closing a store while its callers are busy: the close ends the calls (each with an
- * {@link IpamException}) and nothing logs at warning level or above. The etcd module's tests have no
- * SLF4J binding, so Netty and gRPC log through java.util.logging, where a handler here sees them.
+ * {@link IpamException}), and no task of the client's shutdown meets event loops that have ended
+ * (Netty's "Force-closing a channel whose registration task was not accepted", gRPC's records with
+ * a {@link RejectedExecutionException}). The etcd module's tests have no SLF4J binding, so Netty and
+ * gRPC log through java.util.logging, where a handler here sees them. Only those records count:
+ * the handler is the JVM's, and other classes' fault tests beside this one make gRPC warn.
  */
 @ExtendWith(EtcdExtension.class)
 class EtcdCloseIT {
@@ -43,7 +47,9 @@ class EtcdCloseIT {
   private final Handler capture = new Handler() {
     @Override
     public void publish(LogRecord r) {
-      if (r.getLevel().intValue() >= Level.WARNING.intValue()) {
+      boolean endedLoops = r.getThrown() instanceof RejectedExecutionException
+          || String.valueOf(r.getMessage()).startsWith("Force-closing a channel");
+      if (r.getLevel().intValue() >= Level.WARNING.intValue() && endedLoops) {
         warnings.add(r);
       }
     }
@@ -73,7 +79,7 @@ class EtcdCloseIT {
 
   @Test
   @Timeout(120)
-  void close_callersBusy_endsTheirCallsAndLogsNoWarning() throws Exception {
+  void close_callersBusy_endsTheirCallsNoTaskMeetsEndedLoops() throws Exception {
     String prefix = "/jipam-close-" + UUID.randomUUID();
     Pool pool = TestPools.pool("close", AllocationOrder.ROUND_ROBIN, "198.18.0.0/22");
     for (int round = 0; round < 12; round++) {
