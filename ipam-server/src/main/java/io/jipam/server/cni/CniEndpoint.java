@@ -163,13 +163,20 @@ public final class CniEndpoint {
    * Runs the CNI call {@code body} holds where this endpoint runs its calls (the executor it was
    * given), hands the reply to {@code answer} on that thread, then logs and counts the call (its
    * duration from {@code start} to the answer handed over). When every worker is taken and the
-   * queue is full, {@code answer} gets CNI error 11 at once, on the calling thread.
+   * queue is full, {@code answer} gets CNI error 11 at once, on the calling thread. A call that
+   * ends after jipamd stopped (abandoned at the shutdown bound), when {@code answer} finds the
+   * connection's event loop ended, is logged as not answered; nothing is thrown on the worker.
    */
   void serve(byte[] body, long start, Consumer<Reply> answer) {
     try {
       blocking.execute(() -> {
         Reply reply = run(body);
-        answer.accept(reply);
+        try {
+          answer.accept(reply);
+        } catch (RejectedExecutionException stopped) {
+          log.call("CNI", null, reply.summary + " not answered: jipamd stopped before the call ended", start);
+          return;
+        }
         log.call("CNI", null, reply.summary, start);
         metrics.call("cni", reply.code == null ? "ok" : "error", reply.code, start);
       });
