@@ -138,7 +138,7 @@ final class BatchCommitter {
           bytesWritten.addAndGet(plan.writtenBytes());
           committedRequests.addAndGet(included.size());
           try {
-            listener.committed(cache.pool.name(), included.size());
+            listener.committed(cache.pool.name(), included.size(), plan.writtenBytes());
           } catch (RuntimeException ignored) {
             // a listener's failure is not the store's: the changes are committed
           }

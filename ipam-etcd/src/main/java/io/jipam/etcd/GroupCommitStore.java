@@ -274,11 +274,20 @@ final class GroupCommitStore implements EtcdStore, CommitCounters, AsyncChanges 
     listeners.add(java.util.Objects.requireNonNull(listener, "listener"));
   }
 
-  private void notifyCommit(String pool, int changes) {
-    for (CommitListener l : listeners) {
-      l.committed(pool, changes);
+  /** Tells the listeners of one commit; a {@link CommitListener} itself, for the commit tasks. */
+  private final CommitListener notifier = new CommitListener() {
+    @Override
+    public void committed(String pool, int changes) {
+      committed(pool, changes, 0);
     }
-  }
+
+    @Override
+    public void committed(String pool, int changes, long bytes) {
+      for (CommitListener l : listeners) {
+        l.committed(pool, changes, bytes);
+      }
+    }
+  };
 
   @Override
   public PoolBlocks blockUsage(Pool pool) {
@@ -399,7 +408,7 @@ final class GroupCommitStore implements EtcdStore, CommitCounters, AsyncChanges 
     return pools.computeIfAbsent(pool.name() + "\n" + BlockLayout.rangesText(pool), k -> {
       PoolCache cache = new PoolCache(ctx, views, pool);
       BatchCommitter committer = new BatchCommitter(ctx, cache, tickets, commits, committedRequests, refusedCommits, bytesWritten,
-          this::notifyCommit, sender);
+          notifier, sender);
       return new PoolSlot(cache, new CommitQueue(committers, ctx.clock(), ctx.timeoutNanos(), committer));
     });
   }

@@ -9,6 +9,7 @@ import io.jipam.core.store.PoolUsage;
 import io.jipam.core.store.capability.Claims;
 import io.jipam.core.store.spi.ClaimEvents;
 import io.jipam.core.store.capability.CommitCounters;
+import io.jipam.core.store.capability.CommitListener;
 import io.jipam.core.store.capability.NodeView;
 import io.jipam.core.store.capability.PoolBlocks;
 import io.micrometer.core.instrument.FunctionCounter;
@@ -119,26 +120,58 @@ public final class Metrics {
   private final MultiGauge claims = MultiGauge.builder("jipamd.pool.claims")
       .description("claimed addresses per pool, by kind (hold, reservation, cooling)").register(registry);
   private final RuleGauges rules = new RuleGauges(registry);
+  /** The pools whose hold-refusal counter is registered. */
+  private final java.util.Set<String> refusalPools = ConcurrentHashMap.newKeySet();
 
   /**
-   * With a store that group-commits (the etcd store, {@link CommitCounters}), records the size of
-   * each of its transactions from now on; any other store has no such meter.
+   * What the watched stores committed, summed: counted from each store's commits (its listener),
+   * not read from one store's counters, because a central jipamd has a store per node, opened and
+   * evicted as nodes come and go, and a counter must never go down. Registered with the first
+   * store that group-commits.
+   */
+  private volatile Counter writtenBytes;
+  private volatile Counter committedChanges;
+
+  /**
+   * With a store that group-commits (the etcd store, {@link CommitCounters}), counts its
+   * transactions from now on: their sizes per pool, and into the sums of every watched store, the
+   * changes they carried and the bytes they wrote; the first such store also gives etcd's database
+   * size. Any other store has no such meters. Thread-safe.
    */
   public void watchCommits(IpamStore store) {
     store.capability(CommitCounters.class).ifPresent(counters -> {
-      counters.addCommitListener((pool, changes) -> DistributionSummary.builder("jipamd.etcd.commit.batch")
-          .description("ADDs and DELs carried by one etcd transaction of the group commit")
-          .baseUnit("changes").tags("pool", pool).serviceLevelObjectives(1, 2, 4, 8, 16, 32)
-          .register(registry).record(changes));
-      FunctionCounter.builder("jipamd.etcd.written.bytes", counters, CommitCounters::bytesWritten)
-          .description("bytes of keys and values the etcd store's transactions wrote").baseUnit("bytes")
-          .register(registry);
-      FunctionCounter.builder("jipamd.etcd.committed.changes", counters, CommitCounters::committedRequests)
-          .description("ADDs and DELs the etcd store's transactions carried").register(registry);
-      Gauge.builder("jipamd.etcd.db.size", counters, CommitCounters::etcdDbSize)
-          .description("etcd's database size as its first endpoint reports it; -1 when unknown").baseUnit("bytes")
-          .register(registry);
+      registerSums(counters);
+      counters.addCommitListener(new CommitListener() {
+        @Override
+        public void committed(String pool, int changes) {
+          committed(pool, changes, 0);
+        }
+
+        @Override
+        public void committed(String pool, int changes, long bytes) {
+          DistributionSummary.builder("jipamd.etcd.commit.batch")
+              .description("ADDs and DELs carried by one etcd transaction of the group commit")
+              .baseUnit("changes").tags("pool", pool).serviceLevelObjectives(1, 2, 4, 8, 16, 32)
+              .register(registry).record(changes);
+          committedChanges.increment(changes);
+          writtenBytes.increment(bytes);
+        }
+      });
     });
+  }
+
+  private synchronized void registerSums(CommitCounters first) {
+    if (writtenBytes != null) {
+      return;
+    }
+    committedChanges = Counter.builder("jipamd.etcd.committed.changes")
+        .description("ADDs and DELs the etcd store's transactions carried").register(registry);
+    writtenBytes = Counter.builder("jipamd.etcd.written.bytes")
+        .description("bytes of keys and values the etcd store's transactions wrote").baseUnit("bytes")
+        .register(registry);
+    Gauge.builder("jipamd.etcd.db.size", first, CommitCounters::etcdDbSize)
+        .description("etcd's database size as its first endpoint reports it; -1 when unknown").baseUnit("bytes")
+        .register(registry);
   }
 
   /** Records one answered call. {@code code} is the error's code when the call failed, else null. */
@@ -215,10 +248,13 @@ public final class Metrics {
     nodeAddresses.register(nodeRows, true);
     nodeBlocks.register(blockRows, true);
     claims.register(claimRows, true);
-    ClaimEvents.holdRefusals().keySet().forEach(pool -> FunctionCounter.builder("jipamd.hold.refusals", pool,
-        p -> ClaimEvents.holdRefusals().getOrDefault(p, 0L))
-        .description("holds refused because the range set's bound (sticky.maxHeldPercent) was reached")
-        .tags("pool", pool).register(registry));
+    for (String pool : ClaimEvents.holdRefusals().keySet()) {
+      if (refusalPools.add(pool)) { // once per pool: Micrometer warns of a function meter registered again
+        FunctionCounter.builder("jipamd.hold.refusals", pool, p -> ClaimEvents.holdRefusals().getOrDefault(p, 0L))
+            .description("holds refused because the range set's bound (sticky.maxHeldPercent) was reached")
+            .tags("pool", pool).register(registry);
+      }
+    }
     return registry.scrape();
   }
 
