@@ -326,7 +326,13 @@ public final class WireMapping {
           io.jipam.core.store.Printable.quote(m.getName()), io.jipam.core.store.Printable.quote(expected),
           io.jipam.core.store.Printable.quote(pool.name()));
     }
+    if (!m.getDefaultPool().isEmpty() && !m.getDefaultPool().equals(m.getNetwork())) {
+      throw IpamException.invalidConfig("sub_pool of pool %s names default pool %s; a network's default pool is"
+          + " the network itself (%s) or none", io.jipam.core.store.Printable.quote(pool.name()),
+          io.jipam.core.store.Printable.quote(m.getDefaultPool()), io.jipam.core.store.Printable.quote(m.getNetwork()));
+    }
     try {
+      io.jipam.core.cni.SubPools.checkSelectors("sub_pool", m.getNamespacesList(), m.getPodsCount(), m.getNodesList());
       return subPool(pool, m);
     } catch (IllegalArgumentException | IpamException e) {
       throw IpamException.invalidConfig("sub_pool of pool %s: %s", io.jipam.core.store.Printable.quote(pool.name()),

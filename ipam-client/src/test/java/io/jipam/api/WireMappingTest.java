@@ -159,7 +159,10 @@ class WireMappingTest {
     assertFalse(e.code() == ErrorCode.INTERNAL);
   }
 
-  /** An Allocate's sub_pool: decoded when it describes the request's pool, else INVALID_CONFIG naming the values. */
+  /**
+   * An Allocate's sub_pool: decoded when it describes the request's pool, else INVALID_CONFIG naming
+   * the values, its selectors held to a config's rules.
+   */
   @Test
   void requestedSubPool_table_subPoolOrInvalidConfigNamingTheValue() {
     Pool pool = TestPools.pool("edge+web", AllocationOrder.ROUND_ROBIN, "198.18.1.0/29");
@@ -173,7 +176,15 @@ class WireMappingTest {
         new Case(good.clone().setName(""), "which make pool \"edge+\""),
         new Case(good.clone().setNetwork("edge\n"), "sub_pool names network \"edge\\x0a\""),
         new Case(good.clone().setIndex(-1), "sub_pool of pool \"edge+web\": sub-pool web at -1"),
-        new Case(good.clone().clearPods().addPods("api"), "sub_pool of pool \"edge+web\": pod pattern \"api\""));
+        new Case(good.clone().clearPods().addPods("api"), "sub_pool of pool \"edge+web\": pod pattern \"api\""),
+        new Case(good.clone().clearNamespaces().addNamespaces("we\u0001b"),
+            "sub_pool of pool \"edge+web\": sub_pool.namespaces"),
+        new Case(good.clone().clearNodes().addNodes("edge/1"),
+            "sub_pool of pool \"edge+web\": sub_pool.nodes: node pattern \"edge/1\" may hold only letters"),
+        new Case(good.clone().addAllNodes(java.util.Collections.nCopies(300, "n")),
+            "sub_pool of pool \"edge+web\": sub_pool.nodes"),
+        new Case(good.clone().setDefaultPool("other"),
+            "sub_pool of pool \"edge+web\" names default pool \"other\"; a network's default pool is the network"));
     for (Case c : cases) {
       io.jipam.api.v1.AllocateRequest request = io.jipam.api.v1.AllocateRequest.newBuilder().setSubPool(c.sub()).build();
       if (c.error() == null) {

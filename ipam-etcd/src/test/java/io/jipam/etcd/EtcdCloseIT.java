@@ -100,12 +100,16 @@ class EtcdCloseIT {
             // the close ended this caller's call
           }
         }, name);
+        caller.setDaemon(true); // a failed assertion below must not leave the test JVM running
         caller.start();
         callers.add(caller);
       }
       long target = 5 + round;
-      Await.until(() -> done.get() >= target, Duration.ofSeconds(30), () -> "pairs done: " + done.get());
-      store.close();
+      try {
+        Await.until(() -> done.get() >= target, Duration.ofSeconds(30), () -> "pairs done: " + done.get());
+      } finally {
+        store.close();
+      }
       for (Thread t : callers) {
         t.join(10_000);
         assertTrue(!t.isAlive(), "a caller is still in a call 10 s after the close");

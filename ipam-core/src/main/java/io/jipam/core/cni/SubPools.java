@@ -140,8 +140,26 @@ public final class SubPools {
    */
   private static List<String> globs(Map<String, Object> entry, String key, String at, String what) {
     List<String> out = strings(entry, key, at);
-    for (String g : out) {
-      String whole = at + "." + key;
+    checkGlobs(out, at + "." + key, what);
+    return out;
+  }
+
+  /**
+   * Holds selectors that come from elsewhere than a config (a node jipamd's Allocate naming its
+   * sub-pool) to a config's rules: at most {@value #MAX_SELECTORS} of each kind, namespace and node
+   * globs of the names' characters. {@code INVALID_CONFIG} naming the value otherwise. The pod
+   * patterns are checked where they are parsed ({@link PodPattern#parse}).
+   */
+  public static void checkSelectors(String at, List<String> namespaces, int pods, List<String> nodes) {
+    Limits.check(at + ".namespaces", "entries", namespaces.size(), MAX_SELECTORS);
+    Limits.check(at + ".pods", "entries", pods, MAX_SELECTORS);
+    Limits.check(at + ".nodes", "entries", nodes.size(), MAX_SELECTORS);
+    checkGlobs(namespaces, at + ".namespaces", "namespace");
+    checkGlobs(nodes, at + ".nodes", "node");
+  }
+
+  private static void checkGlobs(List<String> globs, String whole, String what) {
+    for (String g : globs) {
       if (what.equals("namespace")) {
         try {
           PodPattern.check(g, what, g);
@@ -164,7 +182,6 @@ public final class SubPools {
         }
       }
     }
-    return out;
   }
 
   /** Refuses ranges of two sub-pools, or of a sub-pool and the default pool, that overlap. */
