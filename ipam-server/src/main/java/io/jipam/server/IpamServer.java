@@ -12,6 +12,7 @@ import io.jipam.server.cni.UnixSocketTransport;
 import io.jipam.server.cni.UnixSocketFile;
 import io.jipam.server.grpc.Access;
 import io.jipam.server.grpc.CallerIdentity;
+import io.jipam.server.grpc.GrpcIntake;
 import io.jipam.server.grpc.Health;
 import io.jipam.server.grpc.IpamEndpoint;
 import io.jipam.server.metrics.CallLog;
@@ -19,6 +20,7 @@ import io.jipam.server.metrics.Metrics;
 import io.jipam.server.pools.NodeStores;
 import io.jipam.server.pools.PoolRegistry;
 import io.vertx.core.Future;
+import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.file.FileSystemOptions;
@@ -201,12 +203,13 @@ final class IpamServer implements AutoCloseable {
       }
       if (settings.socket() != null) {
         socketFile = UnixSocketFile.claim(settings.socket());
+        Handler<HttpServerRequest> grpcCalls = GrpcIntake.uncompressedOnly(grpc);
         HttpServer unix = vertx.createHttpServer(base(settings))
             .requestHandler(req -> {
               if (CniEndpoint.PATH.equals(req.path())) {
                 cni.handle(req);
               } else {
-                grpc.handle(req);
+                grpcCalls.handle(req);
               }
             });
         servers.add(socketFile.bind(path -> await(unix.listen(SocketAddress.domainSocketAddress(path.toString())),
@@ -228,7 +231,7 @@ final class IpamServer implements AutoCloseable {
             options.setTrustOptions(clients).setClientAuth(ClientAuth.REQUIRED);
           }
         }
-        HttpServer tcp = vertx.createHttpServer(options).requestHandler(grpc)
+        HttpServer tcp = vertx.createHttpServer(options).requestHandler(GrpcIntake.uncompressedOnly(grpc))
             .connectionHandler(CoalescedFlushes::install);
         tcp = await(tcp.listen(settings.tcpPort(), settings.tcpHost()), "listening on " + settings.tcpHost()
             + ":" + settings.tcpPort());

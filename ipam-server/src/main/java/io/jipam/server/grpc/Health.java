@@ -61,7 +61,10 @@ public final class Health {
 
       @Override
       public void bind(GrpcServer server) {
-        server.callHandler(CHECK, request -> request.handler(message -> check(request, message, store, blocking)));
+        server.callHandler(CHECK, request -> GrpcIntake.onMessage(request, CHECK,
+            message -> check(request, message, store, blocking),
+            undecodable -> request.response().status(GrpcStatus.INVALID_ARGUMENT)
+                .statusMessage(undecodable.getMessage()).end()));
       }
     };
   }

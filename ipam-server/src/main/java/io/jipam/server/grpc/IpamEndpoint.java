@@ -160,7 +160,7 @@ public final class IpamEndpoint {
       AsyncCall<Req, Resp> async) {
     server.callHandler(method, request -> {
       Context context = Vertx.currentContext();
-      request.handler(message -> {
+      GrpcIntake.onMessage(request, method, message -> {
         long start = System.nanoTime();
         Access.Scope scope;
         try {
@@ -195,7 +195,7 @@ public final class IpamEndpoint {
         } catch (RejectedExecutionException full) {
           busy(request, message, start);
         }
-      });
+      }, undecodable -> respond(request, null, undecodable, System.nanoTime()));
     });
   }
 
