@@ -53,6 +53,7 @@ class GrpcIntakeTest {
   IpamServer server;
   Vertx vertx;
   HttpClient h2c;
+  HttpClient http1;
 
   @BeforeEach
   void start() {
@@ -61,6 +62,7 @@ class GrpcIntakeTest {
     vertx = Vertx.vertx();
     h2c = vertx.createHttpClient(new HttpClientOptions().setProtocolVersion(HttpVersion.HTTP_2)
         .setHttp2ClearTextUpgrade(false));
+    http1 = vertx.createHttpClient(new HttpClientOptions().setProtocolVersion(HttpVersion.HTTP_1_1));
   }
 
   @AfterEach
@@ -69,8 +71,15 @@ class GrpcIntakeTest {
     server.close();
   }
 
-  /** One request: its {@code grpc-encoding} (null: none), and one message with its compressed flag. */
-  record Request(String name, String path, String encoding, int flag, byte[] message) {}
+  /**
+   * One request: its {@code grpc-encoding} (null: none), one message with its compressed flag, and
+   * whether it is gRPC-Web on HTTP/1.1 (else gRPC on h2c).
+   */
+  record Request(String name, String path, String encoding, int flag, byte[] message, boolean web) {
+    Request(String name, String path, String encoding, int flag, byte[] message) {
+      this(name, path, encoding, flag, message, false);
+    }
+  }
 
   /** The status, jipam code and a part of the message the request must get. */
   record Expected(GrpcStatus status, ErrorCode code, String says) {}
@@ -109,11 +118,11 @@ class GrpcIntakeTest {
   Answer send(SocketAddress where, Request r) throws Exception {
     Buffer frame = Buffer.buffer().appendByte((byte) r.flag()).appendInt(r.message().length).appendBytes(r.message());
     RequestOptions options = new RequestOptions().setServer(where).setMethod(HttpMethod.POST).setURI(r.path())
-        .putHeader("content-type", "application/grpc").putHeader("te", "trailers");
+        .putHeader("content-type", r.web() ? "application/grpc-web" : "application/grpc").putHeader("te", "trailers");
     if (r.encoding() != null) {
       options.putHeader("grpc-encoding", r.encoding());
     }
-    return h2c.request(options)
+    return (r.web() ? http1 : h2c).request(options)
         .compose(req -> req.send(frame))
         .compose(resp -> resp.body().map(body -> {
           MultiMap all = MultiMap.caseInsensitiveMultiMap().addAll(resp.headers()).addAll(resp.trailers());
@@ -127,6 +136,9 @@ class GrpcIntakeTest {
     byte[] garbage = {(byte) 0xff, (byte) 0xff, (byte) 0xff, 0x07, 0x01};
     List<Object[]> table = List.of(
         new Object[] {new Request("gzip, a bomb", ALLOCATE, "gzip", 1, gzip(allocate("c1"), 64 << 20)),
+            new Expected(GrpcStatus.UNIMPLEMENTED, ErrorCode.DECODE_FAILURE, "grpc-encoding \"gzip\" is not taken")},
+        new Object[] {new Request("gRPC-Web on HTTP/1.1, gzip, a bomb", ALLOCATE, "gzip", 1,
+            gzip(allocate("c1"), 64 << 20), true),
             new Expected(GrpcStatus.UNIMPLEMENTED, ErrorCode.DECODE_FAILURE, "grpc-encoding \"gzip\" is not taken")},
         new Object[] {new Request("deflate", ALLOCATE, "deflate", 1, allocate("c2")),
             new Expected(GrpcStatus.UNIMPLEMENTED, ErrorCode.DECODE_FAILURE, "grpc-encoding \"deflate\" is not taken")},

@@ -7,7 +7,6 @@ import io.jipam.core.store.Printable;
 import io.vertx.core.Handler;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.http.HttpServerResponse;
-import io.vertx.core.http.HttpVersion;
 import io.vertx.grpc.common.GrpcMessage;
 import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.common.ServiceMethod;
@@ -56,7 +55,7 @@ public final class GrpcIntake {
   public static Handler<HttpServerRequest> uncompressedOnly(Handler<HttpServerRequest> grpc) {
     return req -> {
       String encoding = req.getHeader(ENCODING);
-      if (encoding != null && !encoding.equals(IDENTITY) && req.version() == HttpVersion.HTTP_2) {
+      if (encoding != null && !encoding.equals(IDENTITY)) { // gRPC on HTTP/2, or gRPC-Web on HTTP/1.1 too
         refuse(req.response(), encoding);
         return;
       }
