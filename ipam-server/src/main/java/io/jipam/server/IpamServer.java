@@ -17,6 +17,7 @@ import io.jipam.server.grpc.Health;
 import io.jipam.server.grpc.IpamEndpoint;
 import io.jipam.server.metrics.CallLog;
 import io.jipam.server.metrics.Metrics;
+import io.jipam.server.metrics.MetricsEndpoint;
 import io.jipam.server.pools.NodeStores;
 import io.jipam.server.pools.PoolRegistry;
 import io.vertx.core.Future;
@@ -26,7 +27,6 @@ import io.vertx.core.VertxOptions;
 import io.vertx.core.file.FileSystemOptions;
 import io.vertx.core.http.ClientAuth;
 import io.vertx.core.http.HttpServer;
-import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.net.PemKeyCertOptions;
@@ -43,7 +43,6 @@ import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -77,11 +76,13 @@ final class IpamServer implements AutoCloseable {
   private final int tcpPort;
   private final int metricsPort;
   private final UnixSocketFile socketFile;
+  private final MetricsEndpoint metricsEndpoint;
   private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
   private IpamServer(Vertx vertx, List<HttpServer> servers, ThreadPoolExecutor workers, NodeStores store,
-      Settings settings, int tcpPort, int metricsPort, UnixSocketFile socketFile) {
+      Settings settings, int tcpPort, int metricsPort, MetricsEndpoint metricsEndpoint, UnixSocketFile socketFile) {
     this.metricsPort = metricsPort;
+    this.metricsEndpoint = metricsEndpoint;
     this.socketFile = socketFile;
     this.vertx = vertx;
     this.servers = servers;
@@ -192,10 +193,12 @@ final class IpamServer implements AutoCloseable {
     UnixSocketFile socketFile = null;
     int tcpPort = 0;
     int metricsActualPort = 0;
+    MetricsEndpoint scrapes = metricsHost == null ? null
+        : new MetricsEndpoint(() -> metrics.scrape(pools.all(), pools::subPool, store), () -> Health.answers(store));
     try {
-      if (metricsHost != null) {
+      if (scrapes != null) {
         HttpServer http = vertx.createHttpServer(new HttpServerOptions().setIdleTimeout(30))
-            .requestHandler(req -> serveMetrics(req, metrics, pools, store, workers));
+            .requestHandler(scrapes::handle);
         http = await(http.listen(metricsPort, metricsHost), "listening for /metrics on " + metricsHost + ":"
             + metricsPort);
         metricsActualPort = http.actualPort();
@@ -241,6 +244,9 @@ final class IpamServer implements AutoCloseable {
     } catch (IOException | RuntimeException e) {
       vertx.close();
       workers.shutdownNow();
+      if (scrapes != null) {
+        scrapes.close();
+      }
       if (socketFile != null) {
         socketFile.close();
       }
@@ -249,7 +255,7 @@ final class IpamServer implements AutoCloseable {
       }
       throw new IpamException(ErrorCode.IO_FAILURE, "cannot listen: " + IoMessages.describe(e), e);
     }
-    return new IpamServer(vertx, servers, workers, stores, settings, tcpPort, metricsActualPort, socketFile);
+    return new IpamServer(vertx, servers, workers, stores, settings, tcpPort, metricsActualPort, scrapes, socketFile);
   }
 
   /** Whether the store's calls never block ({@link NeverBlocks}: the memory store), so they may run on an event loop. */
@@ -268,45 +274,6 @@ final class IpamServer implements AutoCloseable {
    */
   static Executor cniCalls(IpamStore store, Executor workers) {
     return store.capability(LocalCalls.class).isPresent() ? Runnable::run : workers;
-  }
-
-  /**
-   * GET /metrics: the scrape runs on a worker (it reads the pools' usage from the store). GET
-   * /healthz: the health check's probe ({@link Health#answers}: on etcd one key read), 200 or 503,
-   * for a readiness probe that must not cost a scrape.
-   */
-  private static void serveMetrics(HttpServerRequest req, Metrics metrics, PoolRegistry pools, IpamStore store,
-      ThreadPoolExecutor workers) {
-    boolean health = "/healthz".equals(req.path());
-    if (!health && !"/metrics".equals(req.path())) {
-      req.response().setStatusCode(404).end("not found: jipamd serves /metrics and /healthz here\n");
-      return;
-    }
-    if (req.method() != HttpMethod.GET) {
-      req.response().setStatusCode(405).end();
-      return;
-    }
-    io.vertx.core.Context context = Vertx.currentContext();
-    try {
-      workers.execute(() -> {
-        io.vertx.core.Handler<Void> reply;
-        if (health) {
-          boolean ok = Health.answers(store);
-          reply = v -> req.response().setStatusCode(ok ? 200 : 503)
-              .end(ok ? "SERVING\n" : "NOT_SERVING: the store does not answer\n");
-        } else {
-          String text = metrics.scrape(pools.all(), pools::subPool, store);
-          reply = v -> req.response().putHeader("content-type", "text/plain; version=0.0.4; charset=utf-8").end(text);
-        }
-        try {
-          context.runOnContext(reply);
-        } catch (RejectedExecutionException stopped) {
-          // jipamd stopped while this was read: the caller is gone, nothing to answer
-        }
-      });
-    } catch (RejectedExecutionException busy) {
-      req.response().setStatusCode(503).end("jipamd is busy: every worker is taken and the queue is full\n");
-    }
   }
 
   private static HttpServerOptions base(Settings settings) {
@@ -377,6 +344,9 @@ final class IpamServer implements AutoCloseable {
       }
     }
     workers.shutdown();
+    if (metricsEndpoint != null) {
+      metricsEndpoint.close();
+    }
     try {
       clean &= workers.awaitTermination(bound, TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {

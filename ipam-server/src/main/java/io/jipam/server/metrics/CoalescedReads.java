@@ -1,0 +1,104 @@
+package io.jipam.server.metrics;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import java.util.function.Supplier;
+
+/**
+ * One read of one kind at a time, on a thread of its own, shared by every request that asks while
+ * it waits: a request is answered by the first read that starts after it arrived, so it never gets
+ * a value older than itself; requests arriving while a read runs are answered together by the next
+ * one. However many ask, the reader runs at most once at a time and at most one read waits.
+ *
+ * <p>Why: {@code /metrics} and {@code /healthz} are served unauthenticated on a TCP port, and
+ * each scrape reads the store (every pool's usage; on etcd, key reads). Run on jipamd's workers,
+ * a flood of scrapes from anything that reaches the port filled their queue, and the CNI and gRPC
+ * calls of a store whose calls take a worker (etcd, remote) were answered busy.
+ *
+ * <p>Thread-safe. Answers run on the reader's thread.
+ */
+final class CoalescedReads<T> implements AutoCloseable {
+  /** What a read gave: its value, or the exception it threw. */
+  record Outcome<T>(T value, RuntimeException failure) {}
+
+  private final Supplier<T> reader;
+  private final int maxWaiting;
+  private final ExecutorService thread;
+  /** Guarded by this: whether a read runs, and who waits for the next one. */
+  private boolean reading;
+  private List<Consumer<Outcome<T>>> waiting = new ArrayList<>();
+
+  /**
+   * @param name the reader thread's name
+   * @param maxWaiting how many requests may wait for the next read; more are refused
+   */
+  CoalescedReads(String name, Supplier<T> reader, int maxWaiting) {
+    this.reader = reader;
+    this.maxWaiting = maxWaiting;
+    this.thread = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+      Thread t = new Thread(r, name);
+      t.setDaemon(true);
+      return t;
+    });
+  }
+
+  /**
+   * Asks for a read: {@code answer} gets the outcome of the first read that starts after this
+   * call. False, and {@code answer} is never called, when {@code maxWaiting} requests already wait
+   * or this is closed.
+   */
+  synchronized boolean ask(Consumer<Outcome<T>> answer) {
+    if (waiting.size() >= maxWaiting || thread.isShutdown()) {
+      return false;
+    }
+    waiting.add(answer);
+    if (!reading) {
+      reading = startNext();
+    }
+    return true;
+  }
+
+  /** Starts a read for everyone waiting; false when closed (the waiting are dropped). Holds the lock. */
+  private boolean startNext() {
+    List<Consumer<Outcome<T>>> batch = waiting;
+    waiting = new ArrayList<>();
+    try {
+      thread.execute(() -> read(batch));
+      return true;
+    } catch (RejectedExecutionException closed) {
+      return false;
+    }
+  }
+
+  private void read(List<Consumer<Outcome<T>>> batch) {
+    Outcome<T> outcome;
+    try {
+      outcome = new Outcome<>(reader.get(), null);
+    } catch (RuntimeException e) {
+      outcome = new Outcome<>(null, e);
+    }
+    for (Consumer<Outcome<T>> answer : batch) {
+      answer.accept(outcome);
+    }
+    synchronized (this) {
+      reading = !waiting.isEmpty() && startNext();
+    }
+  }
+
+  /** How many requests wait for the next read (tests). */
+  synchronized int waiting() {
+    return waiting.size();
+  }
+
+  /** Refuses new requests; a read running ends on its own (its thread is a daemon). */
+  @Override
+  public void close() {
+    thread.shutdown();
+  }
+}
