@@ -212,6 +212,8 @@ class DeployManifestsTest {
       for (int i = 0; i + 1 < command.size(); i++) {
         if (command.get(i).asText().equals("--config")) {
           checkJipamdConfig(c, command.get(i + 1).asText(), mounts, volumes, configMaps);
+          checkProbes(c, container, YAML.readTree(mountedConfigMapFile(c, command.get(i + 1).asText(), mounts,
+              volumes, configMaps)));
         }
       }
       if (container.path("name").asText().equals("install")) {
@@ -240,6 +242,41 @@ class DeployManifestsTest {
         }
       }
     }
+  }
+
+  /**
+   * A jipamd container's probes reach what its config serves: an {@code httpGet} probe asks
+   * {@code /healthz} on the metrics port; a {@code grpc} probe asks a listener without TLS (kubelet's
+   * gRPC probe speaks plaintext and presents no client certificate, so a pod probed that way on a
+   * TLS listener never becomes ready).
+   */
+  private static void checkProbes(String where, JsonNode container, JsonNode config) {
+    for (String kind : List.of("readinessProbe", "livenessProbe", "startupProbe")) {
+      JsonNode probe = container.path(kind);
+      String p = where + ": " + kind + " " + probe;
+      if (probe.has("grpc")) {
+        assertFalse(config.has("tls-cert"), p + " is a gRPC probe of a listener with TLS (" + config.path("tls-cert")
+            + "): kubelet's gRPC probe speaks plaintext; probe httpGet /healthz on the metrics port");
+        assertEquals(portOf(config.path("listen").asText()), probe.path("grpc").path("port").asInt(), p);
+      } else if (probe.has("httpGet")) {
+        assertEquals("/healthz", probe.path("httpGet").path("path").asText(), p);
+        JsonNode port = probe.path("httpGet").path("port");
+        int number = port.isInt() ? port.asInt() : -1;
+        for (JsonNode declared : container.path("ports")) {
+          if (declared.path("name").asText().equals(port.asText())) {
+            number = declared.path("containerPort").asInt();
+          }
+        }
+        assertTrue(config.has("metrics"), p + ": the config serves no metrics port");
+        assertEquals(portOf(config.path("metrics").asText()), number, p + ": not the config's metrics port");
+      } else {
+        assertTrue(probe.isMissingNode(), p + ": neither httpGet nor grpc");
+      }
+    }
+  }
+
+  private static int portOf(String hostPort) {
+    return Integer.parseInt(hostPort.substring(hostPort.lastIndexOf(':') + 1));
   }
 
   /**
