@@ -8,6 +8,8 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.file.FileSystemOptions;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.dns.AddressResolverOptions;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpVersion;
 import io.vertx.core.net.PemKeyCertOptions;
@@ -60,9 +62,15 @@ final class GrpcChannel {
   static GrpcChannel open(RemoteStore.Target target, String node) {
     // no class-path file cache: jipam serves no files, and Vert.x would otherwise make a
     // vertx-cache-* dir in java.io.tmpdir that a killed process leaves behind
-    Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(1).setWorkerPoolSize(1)
+    VertxOptions options = new VertxOptions().setEventLoopPoolSize(1).setWorkerPoolSize(1)
         .setInternalBlockingPoolSize(1)
-        .setFileSystemOptions(new FileSystemOptions().setClassPathResolvingEnabled(false).setFileCachingEnabled(false)));
+        .setFileSystemOptions(new FileSystemOptions().setClassPathResolvingEnabled(false).setFileCachingEnabled(false));
+    if (target.connectTo() != null) {
+      // the host's name resolves to the given address, in this client only; TLS still verifies the name
+      options.setAddressResolverOptions(new AddressResolverOptions()
+          .setHostsValue(Buffer.buffer(target.connectTo() + " " + target.address().host() + "\n")));
+    }
+    Vertx vertx = Vertx.vertx(options);
     HttpClientOptions http = new HttpClientOptions()
         .setProtocolVersion(HttpVersion.HTTP_2)
         .setHttp2ClearTextUpgrade(false)

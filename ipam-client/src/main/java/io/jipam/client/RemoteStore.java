@@ -365,13 +365,21 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
   /**
    * Where jipamd listens: {@code unix:/path/to.sock} or {@code host:port} ({@code [v6]:port}); TLS
    * settings for TCP (null: plain, which {@link #parse} callers allow only when asked to).
+   *
+   * @param connectTo for a host name: the IP address to connect to instead of looking the name up
+   *     (the name still names the server, for TLS: its certificate must carry the name); null to
+   *     look it up
    */
-  public record Target(SocketAddress address, String text, Tls tls, Duration timeout) {
+  public record Target(SocketAddress address, String text, Tls tls, Duration timeout, String connectTo) {
     public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(5);
 
     public Target {
       Objects.requireNonNull(address, "address");
       timeout = timeout == null ? DEFAULT_TIMEOUT : timeout;
+    }
+
+    Target(SocketAddress address, String text, Tls tls, Duration timeout) {
+      this(address, text, tls, timeout, null);
     }
 
     public static Target parse(String text) {
@@ -413,11 +421,31 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
     }
 
     public Target withTls(Tls tls) {
-      return new Target(address, text, tls, timeout);
+      return new Target(address, text, tls, timeout, connectTo);
     }
 
     public Target withTimeout(Duration timeout) {
-      return new Target(address, text, tls, timeout);
+      return new Target(address, text, tls, timeout, connectTo);
+    }
+
+    /**
+     * This target reached at {@code ip} instead of the address its host name resolves to, as curl's
+     * {@code --resolve} does; the name still names the server (TLS verifies it). For a jipamd found
+     * by a Service's IP before the cluster's DNS runs.
+     *
+     * @throws IpamException {@code INVALID_CONFIG} when {@code ip} is not an IP address, or the
+     *     target is a unix socket or already an IP address
+     */
+    public Target withConnectTo(String ip) {
+      if (isUnix() || io.jipam.core.net.IpAddress.tryParse(address.host()) != null) {
+        throw IpamException.invalidConfig("connect address %s given for %s, which names no host to look up",
+            io.jipam.core.store.Printable.quote(ip), io.jipam.core.store.Printable.quote(text));
+      }
+      if (io.jipam.core.net.IpAddress.tryParse(ip) == null) {
+        throw IpamException.invalidConfig("connect address %s for %s is not an IP address",
+            io.jipam.core.store.Printable.quote(ip), io.jipam.core.store.Printable.quote(text));
+      }
+      return new Target(address, text, tls, timeout, ip);
     }
   }
 }

@@ -70,6 +70,11 @@ public final class Jipamd implements Callable<Integer> {
   @Option(names = "--remote", paramLabel = "ADDRESS", description = "remote store: unix:/path or host:port of the central jipamd")
   String remote;
 
+  @Option(names = "--remote-address", paramLabel = "IP",
+      description = "remote store: connect to this IP instead of looking up --remote's host; the central"
+          + " jipamd's certificate must still name the host (a Service's IP before the cluster's DNS runs)")
+  String remoteAddress;
+
   @Option(names = "--remote-ca", paramLabel = "FILE", description = "remote store: CA (PEM) of the central jipamd")
   Path remoteCa;
 
@@ -223,7 +228,7 @@ public final class Jipamd implements Callable<Integer> {
     CallerIdentity identity = CallerIdentity.withOperatorCa(operatorCa);
     String actsFor = "remote".equals(store) ? node() : null;
     StoreFactory.StoreSettings storeSettings = new StoreFactory.StoreSettings(store, dataDir, fsync, etcdConfig,
-        remote, remoteTls, actsFor);
+        remote, remoteAddress, remoteTls, actsFor);
     if (warmUpPairs > 0) {
       WarmUp.Done warm = WarmUp.run(warmUpPairs, Duration.ofSeconds(20), log);
       log.info("warmed up: " + warm.pairs() + " ADD+DEL pairs in " + warm.took().toMillis() + " ms");
@@ -299,8 +304,15 @@ public final class Jipamd implements Callable<Integer> {
     if ("remote".equals(store) && remote == null) {
       throw IpamException.invalidConfig("--store remote needs --remote ADDRESS");
     }
+    if (remoteAddress != null && !"remote".equals(store)) {
+      throw IpamException.invalidConfig("--remote-address %s is for --store remote, not %s",
+          io.jipam.core.store.Printable.quote(remoteAddress), store);
+    }
     if ("remote".equals(store)) {
-      RemoteStore.Target.parse(remote);
+      RemoteStore.Target target = RemoteStore.Target.parse(remote);
+      if (remoteAddress != null) {
+        target.withConnectTo(remoteAddress);
+      }
       if (!remote.startsWith("unix:") && !remote.startsWith("/") && remoteCa == null && remoteCert == null
           && !remoteInsecure) {
         throw IpamException.invalidConfig("--remote %s is TCP: give --remote-ca (and --remote-cert/--remote-key),"

@@ -52,7 +52,7 @@ final class StoreFactory {
           s.fsync() ? FileSync.FSYNC : FileSync.NONE);
       case "memory" -> MemoryStores.open();
       case "etcd" -> EtcdStores.open(EtcdStoreConfig.fromJson(etcdJson(s.etcdConfig())));
-      case "remote" -> RemoteStore.connect(RemoteStore.Target.parse(s.remote()).withTls(s.remoteTls()), s.node());
+      case "remote" -> RemoteStore.connect(remoteTarget(s), s.node());
       default -> throw new IpamException(ErrorCode.INVALID_CONFIG, "store type \"" + s.type()
           + "\" is not one of file, etcd, remote, memory");
     };
@@ -95,9 +95,16 @@ final class StoreFactory {
   /**
    * What {@link #open} needs.
    *
+   * @param remoteAddress remote store: the IP to connect to instead of looking up its host (null: look it up)
    * @param node remote store: the node this jipamd acts for, sent with every call to the central
    *     jipamd (null: none named)
    */
   record StoreSettings(String type, Path dataDir, boolean fsync, Path etcdConfig, String remote,
-      RemoteStore.Tls remoteTls, String node) {}
+      String remoteAddress, RemoteStore.Tls remoteTls, String node) {}
+
+  /** The remote store's target: its address, TLS, and the IP to connect to when one is given. */
+  static RemoteStore.Target remoteTarget(StoreSettings s) {
+    RemoteStore.Target target = RemoteStore.Target.parse(s.remote()).withTls(s.remoteTls());
+    return s.remoteAddress() == null ? target : target.withConnectTo(s.remoteAddress());
+  }
 }

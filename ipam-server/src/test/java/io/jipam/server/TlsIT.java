@@ -88,6 +88,43 @@ class TlsIT {
     }
   }
 
+  /**
+   * A central jipamd found by its Service's IP while its certificate names the Service: the client
+   * connects to the given IP and verifies the name. The IP alone (the certificate has no IP), or
+   * another name at that IP, fails the handshake.
+   */
+  @Test
+  void connectTo_nameAtAGivenAddress_servedAndTheNameStillVerified() throws Exception {
+    certs.server("named", "jipamd.jipam.test", "ca");
+    IpamServer named = IpamServer.start(MemoryStores.open(), IpamServer.Settings.unix(dir.resolve("named.sock"))
+        .withTcp("127.0.0.1", 0, false, certs.pem("named"), certs.key("named"), certs.pem("ca")), CallLog.quiet());
+    RemoteStore.Tls tls = new RemoteStore.Tls(certs.pem("ca"), certs.pem("client"), certs.key("client"));
+    try {
+      int port = named.tcpPort();
+      try (RemoteStore store = RemoteStore.connect(RemoteStore.Target.parse("jipamd.jipam.test:" + port)
+          .withTls(tls).withConnectTo("127.0.0.1").withTimeout(Duration.ofSeconds(3)))) {
+        assertInstanceOf(AllocationOutcome.Allocated.class,
+            store.allocate(POOL, AllocationRequest.of(new Attachment("named1", "eth0"))));
+      }
+      for (RemoteStore.Target refused : List.of(RemoteStore.Target.parse("127.0.0.1:" + port),
+          RemoteStore.Target.parse("other.jipam.test:" + port).withConnectTo("127.0.0.1"))) {
+        try (RemoteStore store = RemoteStore.connect(refused.withTls(tls).withTimeout(Duration.ofSeconds(3)))) {
+          IpamException e = assertThrows(IpamException.class, () -> store.allocate(POOL,
+              AllocationRequest.of(new Attachment("named2", "eth0"))), refused.text());
+          assertEquals(ErrorCode.TRY_AGAIN_LATER, e.code(), refused.text() + ": " + e.getMessage());
+        }
+      }
+    } finally {
+      named.close();
+    }
+    for (String[] bad : new String[][] {{"jipamd.jipam.test:1", "10.96.0.300"}, {"jipamd.jipam.test:1", "$(JIPAMD_SERVICE_HOST)"},
+        {"127.0.0.1:1", "10.0.0.1"}, {"unix:/x.sock", "10.0.0.1"}}) {
+      IpamException e = assertThrows(IpamException.class, () -> RemoteStore.Target.parse(bad[0]).withConnectTo(bad[1]));
+      assertEquals(ErrorCode.INVALID_CONFIG, e.code());
+      assertTrue(e.getMessage().contains("\"" + bad[1] + "\""), e.getMessage());
+    }
+  }
+
   @Test
   void settings_tcpWithoutTls_refusedUnlessInsecure() {
     IpamException e = assertThrows(IpamException.class,

@@ -9,8 +9,9 @@ import java.util.List;
 /**
  * Certificates for the TLS tests, made with the openssl CLI in a temp dir: a CA and another CA;
  * a server certificate for 127.0.0.1 and a client certificate from the CA; a client certificate
- * from the other CA; an expired client certificate from the CA; on request further CAs ({@link #ca})
- * and client certificates of a CN ({@link #client}). EC P-256, PEM, PKCS#8 keys. The file names
+ * from the other CA; an expired client certificate from the CA; on request further CAs ({@link #ca}),
+ * client certificates of a CN ({@link #client}) and server certificates of a DNS name ({@link
+ * #server}). EC P-256, PEM, PKCS#8 keys. The file names
  * are the ones {@link Etcd.Builder#tls} and jipamd's TLS options are given.
  */
 public final class TestCerts {
@@ -48,6 +49,17 @@ public final class TestCerts {
    */
   public TestCerts client(String cn, String ca) throws Exception {
     sign(cn, ca, "client.ext", "2");
+    return this;
+  }
+
+  /**
+   * A server certificate for the DNS name {@code dnsName} (its only subject alternative name)
+   * signed by CA {@code ca}, as {@code file.pem} and {@code file.key}.
+   */
+  public TestCerts server(String file, String dnsName, String ca) throws Exception {
+    String ext = file + ".ext";
+    Files.writeString(dir.resolve(ext), "subjectAltName=DNS:" + dnsName + "\nextendedKeyUsage=serverAuth\n");
+    sign(file, ca, ext, "2");
     return this;
   }
 

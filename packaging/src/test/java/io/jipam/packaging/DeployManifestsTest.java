@@ -157,10 +157,19 @@ class DeployManifestsTest {
     }
     assertTrue(names.getOrDefault("DaemonSet", Set.of()).contains("jipam-node"), overlay + ": " + names);
 
+    Map<String, Set<Integer>> hostPorts = new HashMap<>();
     for (JsonNode doc : docs) {
       String kind = doc.path("kind").asText();
       if (kind.equals("DaemonSet") || kind.equals("Deployment")) {
-        checkPodSpec(overlay, doc, names, configMaps);
+        Set<Integer> ports = checkPodSpec(overlay, doc, names, configMaps);
+        String workload = kind + " " + doc.path("metadata").path("name").asText();
+        hostPorts.forEach((other, taken) -> {
+          Set<Integer> shared = new HashSet<>(taken);
+          shared.retainAll(ports);
+          assertTrue(shared.isEmpty(), overlay + ": " + workload + " and " + other + " both take host ports " + shared
+              + " (both on the node's network: one of them may run on a node of the other)");
+        });
+        hostPorts.put(workload, ports);
       }
       if (kind.equals("Service")) {
         checkService(overlay, doc, docs);
@@ -174,8 +183,13 @@ class DeployManifestsTest {
     }
   }
 
-  private static void checkPodSpec(String overlay, JsonNode workload, Map<String, Set<String>> names,
+  /**
+   * Checks one workload's pod spec; returns the ports its pods take on the node's network (none
+   * when it has a network of its own).
+   */
+  private static Set<Integer> checkPodSpec(String overlay, JsonNode workload, Map<String, Set<String>> names,
       Map<String, JsonNode> configMaps) throws Exception {
+    Set<Integer> hostPorts = new HashSet<>();
     String where = overlay + ": " + workload.path("kind").asText() + " " + workload.path("metadata").path("name").asText();
     JsonNode template = workload.path("spec").path("template");
     JsonNode selector = workload.path("spec").path("selector").path("matchLabels");
@@ -212,10 +226,18 @@ class DeployManifestsTest {
       for (int i = 0; i + 1 < command.size(); i++) {
         if (command.get(i).asText().equals("--config")) {
           checkJipamdConfig(c, command.get(i + 1).asText(), mounts, volumes, configMaps);
-          checkProbes(c, container, YAML.readTree(mountedConfigMapFile(c, command.get(i + 1).asText(), mounts,
-              volumes, configMaps)));
+          JsonNode config = YAML.readTree(mountedConfigMapFile(c, command.get(i + 1).asText(), mounts, volumes,
+              configMaps));
+          checkProbes(c, container, config);
+          checkNoClusterDependency(c, spec, container, config, names);
+          for (String key : List.of("metrics", "listen")) {
+            if (config.has(key)) {
+              hostPorts.add(portOf(config.path(key).asText()));
+            }
+          }
         }
       }
+      container.path("ports").forEach(port -> hostPorts.add(port.path("containerPort").asInt()));
       if (container.path("name").asText().equals("install")) {
         Map<String, String> hostPaths = new HashMap<>();
         mounts.forEach((path, volume) -> hostPaths.put(volumes.get(volume).path("hostPath").path("path").asText(), path));
@@ -242,6 +264,39 @@ class DeployManifestsTest {
         }
       }
     }
+    return spec.path("hostNetwork").asBoolean(false) ? hostPorts : Set.of();
+  }
+
+  /**
+   * What a jipamd needs before the cluster's pods have addresses, which jipam hands out: its pod
+   * has the node's network, and a remote store whose host is a name is reached by the IP of the
+   * Service of that name ({@code JIPAMD_REMOTE_ADDRESS} from Kubernetes' {@code <NAME>_SERVICE_HOST}
+   * variable), not through the cluster's DNS.
+   */
+  private static void checkNoClusterDependency(String where, JsonNode spec, JsonNode container, JsonNode config,
+      Map<String, Set<String>> names) {
+    assertTrue(spec.path("hostNetwork").asBoolean(false), where + ": a jipamd pod without the node's network waits"
+        + " for an address from the CNI that jipam is");
+    if (!config.path("store").asText().equals("remote")) {
+      return;
+    }
+    String remote = config.path("remote").asText();
+    String host = remote.substring(0, remote.lastIndexOf(':'));
+    if (remote.startsWith("unix:") || remote.startsWith("/") || host.matches("[0-9.]+|\\[.*\\]")) {
+      return;
+    }
+    String service = host.substring(0, host.indexOf('.') < 0 ? host.length() : host.indexOf('.'));
+    assertTrue(names.getOrDefault("Service", Set.of()).contains(service), where + ": remote " + remote
+        + " names no Service of the overlay");
+    String expected = "$(" + service.toUpperCase(java.util.Locale.ROOT).replace('-', '_') + "_SERVICE_HOST)";
+    String given = null;
+    for (JsonNode env : container.path("env")) {
+      if (env.path("name").asText().equals("JIPAMD_REMOTE_ADDRESS")) {
+        given = env.path("value").asText();
+      }
+    }
+    assertEquals(expected, given, where + ": remote " + remote + " needs the cluster's DNS, which runs only once"
+        + " jipam hands out addresses: set JIPAMD_REMOTE_ADDRESS to the Service's IP");
   }
 
   /**
@@ -420,6 +475,17 @@ class DeployManifestsTest {
     assertTrue(checked >= 2, "jipamd containers checked: " + checked);
     String launcher = Files.readString(Bundle.ROOT.resolve("ipam-server/src/dist/bin/jipamd"));
     assertTrue(launcher.contains("JIPAMD_HEAP_OPTS:--Xmx192m -XX:MaxDirectMemorySize=96m"), "the launcher's default");
+  }
+
+  /**
+   * issue-node-certs.sh's Job puts a node's certificate where that node's jipamd waits for it: its
+   * pod has the node's network, since on that node no pod gets an address from jipam before it.
+   */
+  @Test
+  void nodeCertificateJob_hasTheNodesNetwork() throws Exception {
+    JsonNode job = YAML.readTree(Files.readString(DEPLOY.resolve("overlays/central/node-cert-install-job.yaml")));
+    assertEquals("Job", job.path("kind").asText());
+    assertTrue(job.path("spec").path("template").path("spec").path("hostNetwork").asBoolean(false), job.toString());
   }
 
   @Test
