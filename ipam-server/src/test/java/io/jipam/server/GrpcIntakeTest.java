@@ -167,6 +167,7 @@ class GrpcIntakeTest {
         assertEquals(e.status(), a.status(), what);
         assertTrue(a.message().contains(e.says()), what + "\nmessage: " + a.message());
         assertEquals("identity", a.metadata().get("grpc-accept-encoding"), what);
+        assertEquals(r.web() ? "application/grpc-web" : "application/grpc", a.metadata().get("content-type"), what);
         if (e.code() != null) {
           assertEquals(e.code(), a.error().code(), what);
         }

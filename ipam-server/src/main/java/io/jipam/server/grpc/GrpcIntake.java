@@ -56,7 +56,8 @@ public final class GrpcIntake {
     return req -> {
       String encoding = req.getHeader(ENCODING);
       if (encoding != null && !encoding.equals(IDENTITY)) { // gRPC on HTTP/2, or gRPC-Web on HTTP/1.1 too
-        refuse(req.response(), encoding);
+        String type = req.getHeader("content-type");
+        refuse(req.response(), type != null && type.startsWith("application/grpc") ? type : "application/grpc", encoding);
         return;
       }
       if (encoding == null) {
@@ -107,11 +108,11 @@ public final class GrpcIntake {
     }
   }
 
-  /** Answers the call at once, trailers only: UNIMPLEMENTED for the encoding. */
-  private static void refuse(HttpServerResponse response, String encoding) {
+  /** Answers the call at once, trailers only, in its own content type: UNIMPLEMENTED for the encoding. */
+  private static void refuse(HttpServerResponse response, String contentType, String encoding) {
     IpamException e = new IpamException(ErrorCode.DECODE_FAILURE, "grpc-encoding " + Printable.quote(encoding)
         + " is not taken: jipamd takes uncompressed messages only (grpc-encoding identity)");
-    response.putHeader("content-type", "application/grpc")
+    response.putHeader("content-type", contentType)
         .putHeader(ACCEPT_ENCODING, IDENTITY)
         .putHeader("grpc-status", Integer.toString(GrpcStatus.UNIMPLEMENTED.code))
         .putHeader("grpc-message", percentEncoded(e.getMessage()))
