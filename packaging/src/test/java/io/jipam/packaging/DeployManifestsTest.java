@@ -163,6 +163,11 @@ class DeployManifestsTest {
       if (kind.equals("DaemonSet") || kind.equals("Deployment")) {
         Set<Integer> ports = checkPodSpec(overlay, doc, names, configMaps);
         String workload = kind + " " + doc.path("metadata").path("name").asText();
+        if (kind.equals("Deployment") && !ports.isEmpty()) {
+          JsonNode rolling = doc.path("spec").path("strategy").path("rollingUpdate");
+          assertEquals(0, rolling.path("maxSurge").asInt(-1), overlay + ": " + workload + " takes host ports " + ports
+              + ": a surge pod can find no node with them free; roll it with maxSurge 0");
+        }
         hostPorts.forEach((other, taken) -> {
           Set<Integer> shared = new HashSet<>(taken);
           shared.retainAll(ports);
