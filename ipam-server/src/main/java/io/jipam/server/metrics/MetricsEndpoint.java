@@ -21,8 +21,12 @@ import java.util.function.Supplier;
  * <p>Handlers run on the request's event loop; answers are handed back to it.
  */
 public final class MetricsEndpoint implements AutoCloseable {
-  /** The most requests of one kind that may wait for its next read. */
-  static final int MAX_WAITING = 256;
+  /**
+   * The most requests of one kind that may wait for its next read: a bound on memory only, far above
+   * what a scraper and the probes send. A low one would let a flood of requests fill it, and then the
+   * kubelet's probe would be refused; below it, the probe joins the next read like any other.
+   */
+  static final int MAX_WAITING = 10_000;
 
   private final CoalescedReads<String> scrapes;
   private final CoalescedReads<Boolean> checks;
