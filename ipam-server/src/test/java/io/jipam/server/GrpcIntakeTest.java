@@ -84,7 +84,8 @@ class GrpcIntakeTest {
   /** The status, jipam code and a part of the message the request must get. */
   record Expected(GrpcStatus status, ErrorCode code, String says) {}
 
-  record Answer(int httpStatus, MultiMap metadata) {
+  /** What came back: HTTP status, headers and trailers, and the body (gRPC-Web carries its trailers there). */
+  record Answer(int httpStatus, MultiMap metadata, String body) {
     GrpcStatus status() {
       return GrpcStatus.valueOf(Integer.parseInt(metadata.get("grpc-status")));
     }
@@ -126,7 +127,7 @@ class GrpcIntakeTest {
         .compose(req -> req.send(frame))
         .compose(resp -> resp.body().map(body -> {
           MultiMap all = MultiMap.caseInsensitiveMultiMap().addAll(resp.headers()).addAll(resp.trailers());
-          return new Answer(resp.statusCode(), all);
+          return new Answer(resp.statusCode(), all, body.toString(StandardCharsets.ISO_8859_1));
         }))
         .toCompletionStage().toCompletableFuture().get(20, TimeUnit.SECONDS);
   }
@@ -181,7 +182,10 @@ class GrpcIntakeTest {
         assertEquals(GrpcStatus.OK, served.status(), where + ": " + served.metadata());
         assertEquals("identity", served.metadata().get("grpc-accept-encoding"), where + ": " + served.metadata());
       }
-      assertEquals(2, remote.list(POOL).size());
+      Answer web = send(listeners.get(0), new Request("well-formed gRPC-Web", ALLOCATE, null, 0, allocate("ok-web"), true));
+      assertEquals(200, web.httpStatus(), web.metadata().toString());
+      assertTrue(web.body().contains("grpc-status:0"), "gRPC-Web on HTTP/1.1, its trailers in the body: " + web.body());
+      assertEquals(3, remote.list(POOL).size());
     } finally {
       remote.close();
     }
