@@ -16,6 +16,7 @@ import io.jipam.server.grpc.GrpcIntake;
 import io.jipam.server.grpc.Health;
 import io.jipam.server.grpc.IpamEndpoint;
 import io.jipam.server.metrics.CallLog;
+import io.jipam.server.metrics.CoalescedReads;
 import io.jipam.server.metrics.Metrics;
 import io.jipam.server.metrics.MetricsEndpoint;
 import io.jipam.server.pools.NodeStores;
@@ -77,12 +78,15 @@ final class IpamServer implements AutoCloseable {
   private final int metricsPort;
   private final UnixSocketFile socketFile;
   private final MetricsEndpoint metricsEndpoint;
+  private final CoalescedReads<Boolean> healthChecks;
   private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
   private IpamServer(Vertx vertx, List<HttpServer> servers, ThreadPoolExecutor workers, NodeStores store,
-      Settings settings, int tcpPort, int metricsPort, MetricsEndpoint metricsEndpoint, UnixSocketFile socketFile) {
+      Settings settings, int tcpPort, int metricsPort, MetricsEndpoint metricsEndpoint,
+      CoalescedReads<Boolean> healthChecks, UnixSocketFile socketFile) {
     this.metricsPort = metricsPort;
     this.metricsEndpoint = metricsEndpoint;
+    this.healthChecks = healthChecks;
     this.socketFile = socketFile;
     this.vertx = vertx;
     this.servers = servers;
@@ -187,14 +191,15 @@ final class IpamServer implements AutoCloseable {
         settings.workers() + settings.queue(), log, metrics,
         neverBlocks(store) ? IpamEndpoint.Dispatch.EVENT_LOOP : IpamEndpoint.Dispatch.WORKERS);
     grpc.addService(endpoint.service());
-    grpc.addService(Health.service(store, workers));
+    CoalescedReads<Boolean> healthChecks = new CoalescedReads<>("jipamd-health", () -> Health.answers(store));
+    grpc.addService(Health.service(healthChecks));
     grpc.addService(ReflectionService.v1());
     List<HttpServer> servers = new ArrayList<>();
     UnixSocketFile socketFile = null;
     int tcpPort = 0;
     int metricsActualPort = 0;
     MetricsEndpoint scrapes = metricsHost == null ? null
-        : new MetricsEndpoint(() -> metrics.scrape(pools.all(), pools::subPool, store), () -> Health.answers(store));
+        : new MetricsEndpoint(() -> metrics.scrape(pools.all(), pools::subPool, store), healthChecks);
     try {
       if (scrapes != null) {
         HttpServer http = vertx.createHttpServer(new HttpServerOptions().setIdleTimeout(30))
@@ -247,6 +252,7 @@ final class IpamServer implements AutoCloseable {
       if (scrapes != null) {
         scrapes.close();
       }
+      healthChecks.close();
       if (socketFile != null) {
         socketFile.close();
       }
@@ -255,7 +261,8 @@ final class IpamServer implements AutoCloseable {
       }
       throw new IpamException(ErrorCode.IO_FAILURE, "cannot listen: " + IoMessages.describe(e), e);
     }
-    return new IpamServer(vertx, servers, workers, stores, settings, tcpPort, metricsActualPort, scrapes, socketFile);
+    return new IpamServer(vertx, servers, workers, stores, settings, tcpPort, metricsActualPort, scrapes, healthChecks,
+        socketFile);
   }
 
   /** Whether the store's calls never block ({@link NeverBlocks}: the memory store), so they may run on an event loop. */
@@ -347,6 +354,7 @@ final class IpamServer implements AutoCloseable {
     if (metricsEndpoint != null) {
       metricsEndpoint.close();
     }
+    healthChecks.close();
     try {
       clean &= workers.awaitTermination(bound, TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {

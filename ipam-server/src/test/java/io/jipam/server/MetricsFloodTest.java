@@ -13,6 +13,13 @@ import io.jipam.core.store.PoolUsage;
 import io.jipam.core.store.memory.MemoryStores;
 import io.jipam.core.testing.ForwardingStore;
 import io.jipam.server.metrics.CallLog;
+import io.vertx.grpc.common.GrpcMessageDecoder;
+import io.vertx.grpc.common.GrpcMessageEncoder;
+import io.vertx.grpc.common.GrpcStatus;
+import io.vertx.grpc.common.ServiceMethod;
+import io.vertx.grpc.common.ServiceName;
+import io.vertx.grpc.health.v1.HealthCheckRequest;
+import io.vertx.grpc.health.v1.HealthCheckResponse;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -23,6 +30,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
@@ -30,11 +40,14 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The metrics port is unauthenticated: a flood of {@code /metrics} and {@code /healthz} requests
- * while the store is slow to read must not take jipamd's workers from its calls. Here two workers
- * and a queue of two serve a store whose calls take a worker; 48 scrapes and health checks wait on
- * a store read that does not end until the test says so, and meanwhile an Allocate is served (it
- * was answered busy when scrapes ran on the workers). Afterwards every scrape is answered 200.
+ * Scrapes and health checks and jipamd's workers keep out of each other's way. The metrics port is
+ * unauthenticated: a flood of {@code /metrics} and {@code /healthz} requests while the store is
+ * slow to read must not take the workers from the calls. Here two workers and a queue of two serve
+ * a store whose calls take a worker; 48 scrapes and health checks wait on a store read that does not
+ * end until the test says so, and meanwhile an Allocate is served (it was answered busy when scrapes
+ * ran on the workers). Afterwards every scrape is answered 200. The other way round: with every
+ * worker and queue slot taken by calls, the gRPC health check still says SERVING (it said
+ * NOT_SERVING: a loaded jipamd looked down).
  */
 @Timeout(60)
 class MetricsFloodTest {
@@ -63,6 +76,89 @@ class MetricsFloodTest {
         throw new IllegalStateException(e);
       }
       return super.usage(pool);
+    }
+  }
+
+  /** A store whose calls take a worker, and whose Allocates wait while held. */
+  static final class SlowAllocations extends ForwardingStore {
+    final CountDownLatch release = new CountDownLatch(1);
+    final AtomicInteger waiting = new AtomicInteger();
+
+    SlowAllocations() {
+      super(MemoryStores.open());
+    }
+
+    @Override
+    public AllocationOutcome allocate(Pool pool, AllocationRequest request) {
+      waiting.incrementAndGet();
+      try {
+        if (!release.await(30, TimeUnit.SECONDS)) {
+          throw new IllegalStateException("never released");
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException(e);
+      }
+      return super.allocate(pool, request);
+    }
+  }
+
+  static final ServiceMethod<HealthCheckResponse, HealthCheckRequest> CHECK = ServiceMethod.client(
+      ServiceName.create("grpc.health.v1.Health"), "Check", GrpcMessageEncoder.encoder(),
+      GrpcMessageDecoder.decoder(HealthCheckResponse.newBuilder()));
+
+  @Test
+  void grpcHealth_everyWorkerAndQueueSlotTakenByCalls_stillServing() throws Exception {
+    SlowAllocations store = new SlowAllocations();
+    Path socket = dir.resolve("busy.sock");
+    IpamServer server = IpamServer.start(store, new IpamServer.Settings(socket, null, 0, false, null, null, null,
+        2, 2, 4L << 20, Duration.ofSeconds(5), Duration.ofSeconds(30)), CallLog.quiet());
+    ExecutorService callers = Executors.newCachedThreadPool();
+    RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket)
+        .withTimeout(Duration.ofSeconds(40)));
+    try (RawGrpc grpc = new RawGrpc(socket)) {
+      Pool pool = IpamServerTest.pool("busy", "198.18.9.0/24");
+      List<Future<AllocationOutcome>> calls = new ArrayList<>();
+      AtomicInteger n = new AtomicInteger();
+      // calls until one is refused busy: then both workers hold one and the queue is full
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+      boolean full = false;
+      while (!full) {
+        assertTrue(System.nanoTime() < deadline, "the queue never filled: " + calls.size() + " calls");
+        Future<AllocationOutcome> call = callers.submit(() -> remote.allocate(pool,
+            AllocationRequest.of(new Attachment("c" + n.incrementAndGet(), "eth0"))));
+        try {
+          call.get(300, TimeUnit.MILLISECONDS);
+          throw new AssertionError("an Allocate came back while the store holds them");
+        } catch (java.util.concurrent.TimeoutException waiting) {
+          calls.add(call); // running or queued
+        } catch (java.util.concurrent.ExecutionException refused) {
+          full = refused.getCause() instanceof io.jipam.core.IpamException e
+              && e.code() == io.jipam.core.ErrorCode.TRY_AGAIN_LATER;
+          assertTrue(full, "refused otherwise: " + refused.getCause());
+        }
+      }
+      RawGrpc.Answer<HealthCheckResponse> health = grpc.call(CHECK, HealthCheckRequest.newBuilder().build());
+      assertEquals(GrpcStatus.OK, health.status(), String.valueOf(health.error()));
+      assertEquals(HealthCheckResponse.ServingStatus.SERVING, health.response().getStatus(),
+          "every worker busy with calls is not a store that does not answer");
+      store.release.countDown();
+      int allocated = 0;
+      for (Future<AllocationOutcome> call : calls) {
+        try {
+          assertInstanceOf(AllocationOutcome.Allocated.class, call.get(30, TimeUnit.SECONDS));
+          allocated++;
+        } catch (java.util.concurrent.ExecutionException slowRefusal) { // refused busy after the 300 ms look
+          assertEquals(io.jipam.core.ErrorCode.TRY_AGAIN_LATER,
+              ((io.jipam.core.IpamException) slowRefusal.getCause()).code());
+        }
+      }
+      assertTrue(allocated >= 4, allocated + " calls held: two workers and a queue of two");
+    } finally {
+      store.release.countDown();
+      callers.shutdownNow();
+      remote.close();
+      server.close();
     }
   }
 

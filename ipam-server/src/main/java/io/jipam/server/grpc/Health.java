@@ -3,6 +3,7 @@ package io.jipam.server.grpc;
 import com.google.protobuf.Descriptors;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.capability.Probe;
+import io.jipam.server.metrics.CoalescedReads;
 import io.jipam.api.v1.IpamGrpcService;
 import io.vertx.core.Context;
 import io.vertx.core.Vertx;
@@ -18,14 +19,15 @@ import io.vertx.grpc.health.v1.HealthProto;
 import io.vertx.grpc.server.GrpcServer;
 import io.vertx.grpc.server.GrpcServerRequest;
 import io.vertx.grpc.server.Service;
-import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 
 /**
  * {@code grpc.health.v1.Health/Check}: the server ({@code ""}) and {@code jipam.v1.Ipam} are
  * SERVING when the store answers a read now, NOT_SERVING when it does not (etcd unreachable, the
- * central jipamd down, every worker busy); any other name is NOT_FOUND. Each check runs one probe
- * on the store's worker pool, bounded by the store's own timeout.
+ * central jipamd down); any other name is NOT_FOUND. Each check joins the next of jipamd's health
+ * reads ({@link CoalescedReads}, shared with {@code /healthz}): one probe at a time on a thread of
+ * its own, bounded by the store's own timeout, never one of the calls' workers, so a jipamd whose
+ * calls keep every worker busy is still SERVING.
  *
  * <p>Why not Vert.x's {@code HealthService}: in 5.0.7 it answers SERVING for {@code ""} whatever
  * is registered, and a probe of the whole server is what Kubernetes and grpc_health_probe ask.
@@ -46,8 +48,12 @@ public final class Health {
 
   private Health() {}
 
-  /** The service, for {@link GrpcServer#addService} (its descriptor serves reflection). */
-  public static Service service(IpamStore store, Executor blocking) {
+  /**
+   * The service, for {@link GrpcServer#addService} (its descriptor serves reflection).
+   *
+   * @param checks jipamd's health reads ({@link #answers} of its store)
+   */
+  public static Service service(CoalescedReads<Boolean> checks) {
     return new Service() {
       @Override
       public ServiceName name() {
@@ -62,7 +68,7 @@ public final class Health {
       @Override
       public void bind(GrpcServer server) {
         server.callHandler(CHECK, request -> GrpcIntake.onMessage(request, CHECK,
-            message -> check(request, message, store, blocking),
+            message -> check(request, message, checks),
             undecodable -> request.response().status(GrpcStatus.INVALID_ARGUMENT)
                 .statusMessage(undecodable.getMessage()).end()));
       }
@@ -70,23 +76,23 @@ public final class Health {
   }
 
   private static void check(GrpcServerRequest<HealthCheckRequest, HealthCheckResponse> request,
-      HealthCheckRequest message, IpamStore store, Executor blocking) {
+      HealthCheckRequest message, CoalescedReads<Boolean> checks) {
     String service = message.getService();
     if (!service.isEmpty() && !service.equals(IpamGrpcService.SERVICE_NAME.fullyQualifiedName())) {
       request.response().status(GrpcStatus.NOT_FOUND).statusMessage("unknown service " + service).end();
       return;
     }
     Context context = Vertx.currentContext();
-    try {
-      blocking.execute(() -> {
-        ServingStatus status = answers(store) ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
-        try {
-          context.runOnContext(v -> request.response().end(HealthCheckResponse.newBuilder().setStatus(status).build()));
-        } catch (RejectedExecutionException stopped) {
-          // jipamd stopped while the store was asked: the caller is gone, nothing to answer
-        }
-      });
-    } catch (RejectedExecutionException busy) {
+    boolean asked = checks.ask(outcome -> {
+      ServingStatus status = outcome.failure() == null && outcome.value() ? ServingStatus.SERVING
+          : ServingStatus.NOT_SERVING;
+      try {
+        context.runOnContext(v -> request.response().end(HealthCheckResponse.newBuilder().setStatus(status).build()));
+      } catch (RejectedExecutionException stopped) {
+        // jipamd stopped while the store was asked: the caller is gone, nothing to answer
+      }
+    });
+    if (!asked) {
       request.response().end(HealthCheckResponse.newBuilder().setStatus(ServingStatus.NOT_SERVING).build());
     }
   }

@@ -19,13 +19,22 @@ import java.util.function.Supplier;
  * <p>Why: {@code /metrics} and {@code /healthz} are served unauthenticated on a TCP port, and
  * each scrape reads the store (every pool's usage; on etcd, key reads). Run on jipamd's workers,
  * a flood of scrapes from anything that reaches the port filled their queue, and the CNI and gRPC
- * calls of a store whose calls take a worker (etcd, remote) were answered busy.
+ * calls of a store whose calls take a worker (etcd, remote) were answered busy. And a health check
+ * run on the workers said NOT_SERVING whenever the calls kept them busy: a loaded jipamd looked
+ * down to its probes.
  *
  * <p>Thread-safe. Answers run on the reader's thread.
  */
-final class CoalescedReads<T> implements AutoCloseable {
+public final class CoalescedReads<T> implements AutoCloseable {
+  /**
+   * The most requests that may wait for the next read by default: a bound on memory only, far above
+   * what a scraper and the probes send. A low one would let a flood of requests fill it, and then the
+   * kubelet's probe would be refused; below it, the probe joins the next read like any other.
+   */
+  public static final int MAX_WAITING = 10_000;
+
   /** What a read gave: its value, or the exception it threw. */
-  record Outcome<T>(T value, RuntimeException failure) {}
+  public record Outcome<T>(T value, RuntimeException failure) {}
 
   private final Supplier<T> reader;
   private final int maxWaiting;
@@ -33,6 +42,11 @@ final class CoalescedReads<T> implements AutoCloseable {
   /** Guarded by this: whether a read runs, and who waits for the next one. */
   private boolean reading;
   private List<Consumer<Outcome<T>>> waiting = new ArrayList<>();
+
+  /** With at most {@link #MAX_WAITING} requests waiting. */
+  public CoalescedReads(String name, Supplier<T> reader) {
+    this(name, reader, MAX_WAITING);
+  }
 
   /**
    * @param name the reader thread's name
@@ -53,7 +67,7 @@ final class CoalescedReads<T> implements AutoCloseable {
    * call. False, and {@code answer} is never called, when {@code maxWaiting} requests already wait
    * or this is closed.
    */
-  synchronized boolean ask(Consumer<Outcome<T>> answer) {
+  public synchronized boolean ask(Consumer<Outcome<T>> answer) {
     if (waiting.size() >= maxWaiting || thread.isShutdown()) {
       return false;
     }

@@ -6,38 +6,31 @@ import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 
 /**
  * {@code GET /metrics} (the Prometheus text) and {@code GET /healthz} (200 {@code SERVING} when
  * the store answers a read now, else 503) on jipamd's metrics port; anything else is 404 or 405.
  *
- * <p>Each kind is read by a {@link CoalescedReads} of its own: one store read at a time on its own
- * thread, shared by the requests that wait for it, at most {@link #MAX_WAITING} of them (more are
- * answered 503 at once). So no scrape takes one of jipamd's workers, a flood of scrapes costs one
- * read at a time, and a slow metrics read does not hold up the health check.
+ * <p>Each kind is read by a {@link CoalescedReads} of its own (the health check's is jipamd's one,
+ * which the gRPC health service shares): one store read at a time on its own thread, shared by the
+ * requests that wait for it, at most {@link CoalescedReads#MAX_WAITING} of them (more are answered
+ * 503 at once). So no scrape takes one of jipamd's workers, a flood of scrapes costs one read at a
+ * time, and a slow metrics read does not hold up the health check.
  *
  * <p>Handlers run on the request's event loop; answers are handed back to it.
  */
 public final class MetricsEndpoint implements AutoCloseable {
-  /**
-   * The most requests of one kind that may wait for its next read: a bound on memory only, far above
-   * what a scraper and the probes send. A low one would let a flood of requests fill it, and then the
-   * kubelet's probe would be refused; below it, the probe joins the next read like any other.
-   */
-  static final int MAX_WAITING = 10_000;
-
   private final CoalescedReads<String> scrapes;
   private final CoalescedReads<Boolean> checks;
 
   /**
    * @param scrape reads the exposition text (store I/O)
-   * @param healthy whether the store answers a read now (store I/O, bounded by the store's timeout)
+   * @param checks whether the store answers a read now: jipamd's health reads, which the caller owns
    */
-  public MetricsEndpoint(Supplier<String> scrape, BooleanSupplier healthy) {
-    this.scrapes = new CoalescedReads<>("jipamd-metrics", scrape, MAX_WAITING);
-    this.checks = new CoalescedReads<>("jipamd-health", healthy::getAsBoolean, MAX_WAITING);
+  public MetricsEndpoint(Supplier<String> scrape, CoalescedReads<Boolean> checks) {
+    this.scrapes = new CoalescedReads<>("jipamd-metrics", scrape);
+    this.checks = checks;
   }
 
   public void handle(HttpServerRequest req) {
@@ -64,7 +57,7 @@ public final class MetricsEndpoint implements AutoCloseable {
             }
           }));
     if (!asked) {
-      req.response().setStatusCode(503).end("jipamd is busy: " + MAX_WAITING + " requests already wait for "
+      req.response().setStatusCode(503).end("jipamd is busy: " + CoalescedReads.MAX_WAITING + " requests already wait for "
           + (health ? "the health check" : "the metrics") + "\n");
     }
   }
@@ -77,9 +70,9 @@ public final class MetricsEndpoint implements AutoCloseable {
     }
   }
 
+  /** Stops the metrics reads (the health reads are the caller's). */
   @Override
   public void close() {
     scrapes.close();
-    checks.close();
   }
 }
