@@ -67,14 +67,7 @@ class MetricsFloodTest {
     public PoolUsage usage(Pool pool) {
       reads.incrementAndGet();
       readStarted.countDown();
-      try {
-        if (!release.await(30, TimeUnit.SECONDS)) {
-          throw new IllegalStateException("never released");
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IllegalStateException(e);
-      }
+      held(release);
       return super.usage(pool);
     }
   }
@@ -82,7 +75,6 @@ class MetricsFloodTest {
   /** A store whose calls take a worker, and whose Allocates wait while held. */
   static final class SlowAllocations extends ForwardingStore {
     final CountDownLatch release = new CountDownLatch(1);
-    final AtomicInteger waiting = new AtomicInteger();
 
     SlowAllocations() {
       super(MemoryStores.open());
@@ -90,16 +82,20 @@ class MetricsFloodTest {
 
     @Override
     public AllocationOutcome allocate(Pool pool, AllocationRequest request) {
-      waiting.incrementAndGet();
-      try {
-        if (!release.await(30, TimeUnit.SECONDS)) {
-          throw new IllegalStateException("never released");
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IllegalStateException(e);
-      }
+      held(release);
       return super.allocate(pool, request);
+    }
+  }
+
+  /** Waits until the test releases the store (at most 30 s). */
+  static void held(CountDownLatch release) {
+    try {
+      if (!release.await(30, TimeUnit.SECONDS)) {
+        throw new IllegalStateException("never released");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException(e);
     }
   }
 
