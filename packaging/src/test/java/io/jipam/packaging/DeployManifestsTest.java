@@ -175,6 +175,7 @@ class DeployManifestsTest {
               + " (both on the node's network: one of them may run on a node of the other)");
         });
         hostPorts.put(workload, ports);
+        checkServiceVariablesPrecede(overlay, doc, docs);
       }
       if (kind.equals("Service")) {
         checkService(overlay, doc, docs);
@@ -270,6 +271,27 @@ class DeployManifestsTest {
       }
     }
     return spec.path("hostNetwork").asBoolean(false) ? hostPorts : Set.of();
+  }
+
+  /**
+   * A container variable made of a Service's variable ({@code $(NAME_SERVICE_HOST)}) is set only in
+   * pods created after that Service: kustomize's output, which {@code kubectl apply} creates in its
+   * order, puts the Service before the workload.
+   */
+  private static void checkServiceVariablesPrecede(String overlay, JsonNode workload, List<JsonNode> docs) {
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\$\\(([A-Z0-9_]+)_SERVICE_HOST\\)")
+        .matcher(workload.toString());
+    while (m.find()) {
+      String service = m.group(1).toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+      int at = docs.indexOf(workload);
+      boolean before = false;
+      for (int i = 0; i < at; i++) {
+        before |= docs.get(i).path("kind").asText().equals("Service")
+            && docs.get(i).path("metadata").path("name").asText().equals(service);
+      }
+      assertTrue(before, overlay + ": " + workload.path("metadata").path("name").asText() + " uses " + m.group()
+          + ", but the Service " + service + " does not come before it");
+    }
   }
 
   /**
