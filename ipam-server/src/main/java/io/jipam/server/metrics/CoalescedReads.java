@@ -96,9 +96,15 @@ public final class CoalescedReads<T> implements AutoCloseable {
       outcome = new Outcome<>(reader.get(), null);
     } catch (RuntimeException e) {
       outcome = new Outcome<>(null, e);
+    } catch (Error e) { // answered as a failed read: this thread must go on serving the next ones
+      outcome = new Outcome<>(null, new IllegalStateException("the read failed: " + e, e));
     }
     for (Consumer<Outcome<T>> answer : batch) {
-      answer.accept(outcome);
+      try {
+        answer.accept(outcome);
+      } catch (RuntimeException e) {
+        // one answer that cannot be delivered does not keep the others from theirs
+      }
     }
     synchronized (this) {
       reading = !waiting.isEmpty() && startNext();

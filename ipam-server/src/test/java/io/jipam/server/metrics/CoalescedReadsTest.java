@@ -115,6 +115,43 @@ class CoalescedReadsTest {
   }
 
   @Test
+  void ask_readerThrowsAnErrorAndAnAnswerThrows_othersAnsweredAndTheNextAskReadsAgain() throws Exception {
+    AtomicInteger calls = new AtomicInteger();
+    CountDownLatch firstStarted = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    try (CoalescedReads<String> reads = new CoalescedReads<>("test-reads", () -> {
+      int n = calls.incrementAndGet();
+      if (n == 1) {
+        firstStarted.countDown();
+        try {
+          assertTrue(release.await(20, TimeUnit.SECONDS));
+        } catch (InterruptedException e) {
+          throw new IllegalStateException(e);
+        }
+      } else if (n == 2) {
+        throw new StackOverflowError("deep");
+      }
+      return "text " + n;
+    }, 10)) {
+      ConcurrentHashMap<String, CoalescedReads.Outcome<String>> answers = new ConcurrentHashMap<>();
+      assertTrue(reads.ask(o -> answers.put("first", o)));
+      assertTrue(firstStarted.await(20, TimeUnit.SECONDS));
+      assertTrue(reads.ask(o -> {
+        throw new IllegalStateException("this answer cannot be delivered");
+      }));
+      assertTrue(reads.ask(o -> answers.put("beside it", o)));
+      release.countDown();
+      waitFor(() -> answers.containsKey("beside it"));
+      assertEquals("text 1", answers.get("first").value());
+      assertTrue(answers.get("beside it").failure().getMessage().contains("StackOverflowError: deep"),
+          String.valueOf(answers.get("beside it")));
+      assertTrue(reads.ask(o -> answers.put("after", o)));
+      waitFor(() -> answers.containsKey("after"));
+      assertEquals("text 3", answers.get("after").value(), "the reader's thread goes on");
+    }
+  }
+
+  @Test
   void ask_afterClose_refused() {
     CoalescedReads<String> reads = new CoalescedReads<>("test-reads", () -> "text", 10);
     reads.close();
