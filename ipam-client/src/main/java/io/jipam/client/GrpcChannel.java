@@ -4,6 +4,7 @@ import io.jipam.api.GrpcErrors;
 import io.jipam.api.Headers;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
+import io.jipam.core.store.Printable;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
@@ -29,7 +30,9 @@ import java.util.concurrent.atomic.AtomicReference;
  * {@link RemoteStore}'s transport: one long-lived HTTP/2 connection to a jipamd and unary calls on
  * it, each bounded by the target's timeout in every phase, errors jipamd answered rebuilt as the
  * same {@link IpamException}, transport failures retried only for calls marked
- * {@link Retry#IDEMPOTENT}. Thread-safe; blocking (never call it on a Vert.x event loop).
+ * {@link Retry#IDEMPOTENT}. An answer compressed in any {@code grpc-encoding} but identity is
+ * refused unread (TRY_AGAIN_LATER, final: jipamd never compresses, and Vert.x would inflate it
+ * with no bound). Thread-safe; blocking (never call it on a Vert.x event loop).
  */
 final class GrpcChannel {
   private static final int ATTEMPTS = 3;
@@ -146,20 +149,30 @@ final class GrpcChannel {
       }
       sent.set(req);
       return req.send(request);
-    }).compose(resp -> resp.last().transform(last -> {
-      if (resp.status() == GrpcStatus.OK && last.succeeded()) {
-        return Future.succeededFuture(last.result());
+    }).compose(resp -> {
+      String encoding = resp.encoding();
+      if (encoding != null && !encoding.equalsIgnoreCase("identity")) {
+        // refused before its message is read: Vert.x would inflate a gzip one with no bound
+        sent.get().cancel();
+        return Future.failedFuture(new Answered(new IpamException(ErrorCode.TRY_AGAIN_LATER, "jipamd " + name
+            + " at " + target.text() + " answered with grpc-encoding " + Printable.quote(encoding)
+            + "; jipam reads only identity (uncompressed) answers")));
       }
-      if (resp.status() == null || resp.status() == GrpcStatus.OK) {
-        return Future.failedFuture(new IpamException(ErrorCode.TRY_AGAIN_LATER, "jipamd " + name
-            + " at " + target.text() + ": no answer: " + last.cause()));
-      }
-      // an error without messages is sent "trailers-only": its metadata arrives as headers
-      io.vertx.core.MultiMap metadata = resp.trailers() != null && resp.trailers().contains(GrpcErrors.DETAILS_TRAILER)
-          ? resp.trailers() : resp.headers();
-      return Future.failedFuture(new Answered(GrpcErrors.exception(resp.status(), resp.statusMessage(),
-          metadata, name)));
-    }));
+      return resp.last().transform(last -> {
+        if (resp.status() == GrpcStatus.OK && last.succeeded()) {
+          return Future.succeededFuture(last.result());
+        }
+        if (resp.status() == null || resp.status() == GrpcStatus.OK) {
+          return Future.failedFuture(new IpamException(ErrorCode.TRY_AGAIN_LATER, "jipamd " + name
+              + " at " + target.text() + ": no answer: " + last.cause()));
+        }
+        // an error without messages is sent "trailers-only": its metadata arrives as headers
+        io.vertx.core.MultiMap metadata = resp.trailers() != null && resp.trailers().contains(GrpcErrors.DETAILS_TRAILER)
+            ? resp.trailers() : resp.headers();
+        return Future.failedFuture(new Answered(GrpcErrors.exception(resp.status(), resp.statusMessage(),
+            metadata, name)));
+      });
+    });
     try {
       return answer.toCompletionStage().toCompletableFuture()
           .get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
