@@ -6,6 +6,7 @@ import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.Printable;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.buffer.Buffer;
@@ -20,10 +21,13 @@ import io.vertx.grpc.client.GrpcClientOptions;
 import io.vertx.grpc.client.GrpcClientRequest;
 import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.common.ServiceMethod;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
 /**
@@ -53,6 +57,11 @@ final class GrpcChannel {
   private final RemoteStore.Target target;
   /** The node every call acts for (sent as {@value Headers#NODE}), or null. */
   private final String node;
+  /** Calls waiting for their answer: how each ends early ({@link #unreadableAnswer}). */
+  private final Map<Promise<?>, Runnable> waiting = new ConcurrentHashMap<>();
+  /** How many answers could not be read so far, and the last reason. */
+  private final AtomicLong unreadableCount = new AtomicLong();
+  private volatile String unreadableReason;
 
   private GrpcChannel(Vertx vertx, GrpcClient client, RemoteStore.Target target, String node) {
     this.vertx = vertx;
@@ -94,7 +103,24 @@ final class GrpcChannel {
     GrpcClient client = GrpcClient.client(vertx, new GrpcClientOptions()
         .setScheduleDeadlineAutomatically(true)
         .setMaxMessageSize(16L << 20), http);
-    return new GrpcChannel(vertx, client, target, node);
+    GrpcChannel channel = new GrpcChannel(vertx, client, target, node);
+    vertx.exceptionHandler(channel::unreadableAnswer);
+    return channel;
+  }
+
+  /**
+   * What Vert.x throws on this channel's event loop with no call to hand it to: an answer it could
+   * not read (its gRPC deframer throws on a message flagged compressed under no {@code
+   * grpc-encoding}), or a fault of its own. Such an exception names no stream, so it ends the call
+   * waiting at once only when a single call waits; otherwise each waiting call ends at its deadline
+   * and says why. Never logged with a stack trace (jipamctl prints one line).
+   */
+  private void unreadableAnswer(Throwable t) {
+    unreadableReason = "an answer could not be read: " + Printable.quote(String.valueOf(t));
+    unreadableCount.incrementAndGet();
+    if (waiting.size() == 1) {
+      waiting.values().forEach(Runnable::run);
+    }
   }
 
   <Req, Resp> Resp call(ServiceMethod<Resp, Req> method, Req request, Retry retry) {
@@ -136,12 +162,22 @@ final class GrpcChannel {
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
     AtomicBoolean abandoned = new AtomicBoolean();
     AtomicReference<GrpcClientRequest<Req, Resp>> sent = new AtomicReference<>();
+    long unreadableBefore = unreadableCount.get();
+    Promise<Resp> result = Promise.promise();
+    waiting.put(result, () -> {
+      GrpcClientRequest<Req, Resp> req = sent.get();
+      if (req != null) {
+        req.cancel();
+      }
+      result.tryFail(new IpamException(ErrorCode.TRY_AGAIN_LATER, "jipamd " + name + " at " + target.text() + ": "
+          + unreadableReason));
+    });
     Future<Resp> answer = client.request(target.address(), method).compose(req -> {
       long left = TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime());
       if (abandoned.get() || left <= 0) {
         req.cancel();
         return Future.failedFuture(new IpamException(ErrorCode.TRY_AGAIN_LATER, "jipamd " + name + " at "
-            + target.text() + " did not answer within " + timeoutMillis + " ms"));
+            + target.text() + " did not answer within " + timeoutMillis + " ms", new NoAnswer(null)));
       }
       req.timeout(left, TimeUnit.MILLISECONDS);
       if (node != null) {
@@ -164,7 +200,7 @@ final class GrpcChannel {
         }
         if (resp.status() == null || resp.status() == GrpcStatus.OK) {
           return Future.failedFuture(new IpamException(ErrorCode.TRY_AGAIN_LATER, "jipamd " + name
-              + " at " + target.text() + ": no answer: " + last.cause()));
+              + " at " + target.text() + ": no answer: " + last.cause(), new NoAnswer(last.cause())));
         }
         // an error without messages is sent "trailers-only": its metadata arrives as headers
         io.vertx.core.MultiMap metadata = resp.trailers() != null && resp.trailers().contains(GrpcErrors.DETAILS_TRAILER)
@@ -173,8 +209,9 @@ final class GrpcChannel {
             metadata, name)));
       });
     });
+    answer.onComplete(result::tryComplete, result::tryFail);
     try {
-      return answer.toCompletionStage().toCompletableFuture()
+      return result.future().toCompletionStage().toCompletableFuture()
           .get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
     } catch (ExecutionException e) {
       Throwable cause = e.getCause();
@@ -185,7 +222,7 @@ final class GrpcChannel {
         throw new Transient(ipam);
       }
       throw new Transient(new IpamException(ErrorCode.TRY_AGAIN_LATER, "jipamd " + name + " at "
-          + target.text() + " failed: " + cause, cause));
+          + target.text() + " failed: " + cause, new NoAnswer(cause)));
     } catch (TimeoutException e) {
       abandoned.set(true);
       GrpcClientRequest<Req, Resp> req = sent.get();
@@ -193,10 +230,25 @@ final class GrpcChannel {
         req.cancel(); // resets the stream: jipamd may still have applied the call (see the class doc)
       }
       throw new Transient(new IpamException(ErrorCode.TRY_AGAIN_LATER, "jipamd " + name + " at "
-          + target.text() + " did not answer within " + timeoutMillis + " ms"));
+          + target.text() + " did not answer within " + timeoutMillis + " ms"
+          + (unreadableCount.get() != unreadableBefore ? " (meanwhile " + unreadableReason + ")" : ""),
+          new NoAnswer(null)));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IpamException(ErrorCode.TRY_AGAIN_LATER, "interrupted waiting for jipamd " + name);
+    } finally {
+      waiting.remove(result);
+    }
+  }
+
+  /**
+   * The cause of a failure in which no answer came at all (no connection, none within the deadline,
+   * a stream closed without a status), as against an answer that was an error or could not be read:
+   * {@link RemoteStore#unanswered}. Its cause is the transport's exception, if there was one.
+   */
+  static final class NoAnswer extends Exception {
+    NoAnswer(Throwable cause) {
+      super(cause == null ? "no answer" : String.valueOf(cause), cause, false, false);
     }
   }
 

@@ -85,6 +85,16 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
     this.channel = channel;
   }
 
+  /**
+   * Whether {@code e}, thrown by a call of a RemoteStore, means that no answer came at all: no
+   * connection, none within the deadline, or a stream closed without a status. False for every
+   * answer, including an error jipamd answered (it may be TRY_AGAIN_LATER too: busy) and an answer
+   * that could not be read.
+   */
+  public static boolean unanswered(IpamException e) {
+    return e.code() == ErrorCode.TRY_AGAIN_LATER && e.getCause() instanceof GrpcChannel.NoAnswer;
+  }
+
   /** Connects lazily: an unreachable jipamd surfaces as TRY_AGAIN_LATER from the first call. */
   public static RemoteStore connect(Target target) {
     return connect(target, null);

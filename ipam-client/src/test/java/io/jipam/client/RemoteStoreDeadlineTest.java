@@ -67,6 +67,7 @@ class RemoteStoreDeadlineTest {
           });
           long millis = (System.nanoTime() - start) / 1_000_000;
           assertEquals(ErrorCode.TRY_AGAIN_LATER, e.code(), e.getMessage());
+          assertTrue(RemoteStore.unanswered(e), e.getMessage());
           assertTrue(millis <= DEADLINE.toMillis() + SLACK_MILLIS, method + " took " + millis + " ms against a deadline of "
               + DEADLINE.toMillis() + " ms: " + e.getMessage());
         }

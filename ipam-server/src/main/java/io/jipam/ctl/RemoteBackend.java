@@ -81,7 +81,7 @@ final class RemoteBackend implements Backend {
     try {
       return call.get();
     } catch (IpamException e) {
-      if (e.code() == ErrorCode.TRY_AGAIN_LATER && e.getMessage().startsWith("jipamd ")) {
+      if (RemoteStore.unanswered(e)) {
         String tls = cause(e, javax.net.ssl.SSLException.class);
         if (tls == null) {
           tls = TlsProbe.refusal(target);
