@@ -165,6 +165,7 @@ final class GrpcChannel {
     long unreadableBefore = unreadableCount.get();
     Promise<Resp> result = Promise.promise();
     waiting.put(result, () -> {
+      abandoned.set(true); // not sent, if it was not yet
       GrpcClientRequest<Req, Resp> req = sent.get();
       if (req != null) {
         req.cancel();
