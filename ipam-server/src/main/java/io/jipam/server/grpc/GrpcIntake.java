@@ -26,6 +26,8 @@ import java.nio.charset.StandardCharsets;
  *   <tr><td>a message that does not decode as the method's request (including one flagged
  *       compressed with no {@code grpc-encoding}: its bytes are read as they are)</td>
  *       <td>INVALID_ARGUMENT, DECODE_FAILURE, naming the method and the decoder's reason</td></tr>
+ *   <tr><td>a unary call of no message, or of more than one</td>
+ *       <td>the same, at the request's end, naming how many; the call does not run</td></tr>
  * </table>
  *
  * <h2>Design</h2>
@@ -64,32 +66,67 @@ public final class GrpcIntake {
         req.headers().set(ENCODING, IDENTITY);
       }
       HttpServerResponse response = req.response();
-      response.headersEndHandler(v -> {
-        if (response.headers().contains(ACCEPT_ENCODING)) {
-          response.headers().set(ACCEPT_ENCODING, IDENTITY);
-        }
-      });
+      // Vert.x says gzip on HTTP/2 and nothing on gRPC-Web
+      response.headersEndHandler(v -> response.headers().set(ACCEPT_ENCODING, IDENTITY));
       grpc.handle(req);
     };
   }
 
   /**
-   * Hands each message of {@code request} to {@code handler} decoded as {@code method}'s request,
-   * or, when it does not decode, a {@code DECODE_FAILURE} naming the method to {@code refused}
-   * (which answers it). Sets the request's message handler.
+   * Hands the one message of the unary call {@code request} to {@code handler}, decoded as {@code
+   * method}'s request, once the client has sent the whole request (half-closed), so each call runs
+   * once. A message that does not decode is refused at once; no message, or more than one, is
+   * refused at the request's end: {@code refused} gets a {@code DECODE_FAILURE} naming the method
+   * (and answers it), and {@code handler} is not called. Messages after the first are counted, not
+   * decoded. Sets the request's message and end handlers; both run on its event loop.
    */
   public static <Req, Resp> void onMessage(GrpcServerRequest<Req, Resp> request, ServiceMethod<Req, Resp> method,
       Handler<Req> handler, Handler<IpamException> refused) {
+    Unary<Req> call = new Unary<>();
     request.messageHandler(raw -> {
-      Req message;
-      try {
-        message = decode(method, raw);
-      } catch (IpamException e) {
-        refused.handle(e);
+      if (call.refused || ++call.messages > 1) {
         return;
       }
-      handler.handle(message);
+      try {
+        call.message = decode(method, raw);
+      } catch (IpamException e) {
+        call.refused = true;
+        refused.handle(e);
+      }
     });
+    request.endHandler(v -> {
+      if (call.refused) {
+        return;
+      }
+      if (call.messages == 1) {
+        handler.handle(call.message);
+      } else {
+        refused.handle(new IpamException(ErrorCode.DECODE_FAILURE, method.fullMethodName() + " request has "
+            + (call.messages == 0 ? "no message" : call.messages + " messages") + ": a unary call takes exactly one"));
+      }
+    });
+  }
+
+  /** What a unary call has sent so far; used on its event loop only. */
+  private static final class Unary<Req> {
+    Req message;
+    long messages;
+    boolean refused;
+  }
+
+  /**
+   * Runs {@code answer}, which ends a call's response, unless the call has ended already: its
+   * deadline passed (Vert.x answered DEADLINE_EXCEEDED) or the client cancelled or reset it.
+   * Then the answer is dropped, with no exception for Vert.x to log, and this returns false.
+   * Called on the call's event loop.
+   */
+  public static boolean end(Runnable answer) {
+    try {
+      answer.run();
+      return true;
+    } catch (IllegalStateException ended) { // "The stream has been closed", "Trailers already sent"
+      return false;
+    }
   }
 
   /** The message decoded as {@code method}'s request; DECODE_FAILURE when it is compressed or does not decode. */

@@ -69,8 +69,8 @@ public final class Health {
       public void bind(GrpcServer server) {
         server.callHandler(CHECK, request -> GrpcIntake.onMessage(request, CHECK,
             message -> check(request, message, checks),
-            undecodable -> request.response().status(GrpcStatus.INVALID_ARGUMENT)
-                .statusMessage(undecodable.getMessage()).end()));
+            undecodable -> GrpcIntake.end(() -> request.response().status(GrpcStatus.INVALID_ARGUMENT)
+                .statusMessage(undecodable.getMessage()).end())));
       }
     };
   }
@@ -79,7 +79,8 @@ public final class Health {
       HealthCheckRequest message, CoalescedReads<Boolean> checks) {
     String service = message.getService();
     if (!service.isEmpty() && !service.equals(IpamGrpcService.SERVICE_NAME.fullyQualifiedName())) {
-      request.response().status(GrpcStatus.NOT_FOUND).statusMessage("unknown service " + service).end();
+      GrpcIntake.end(() -> request.response().status(GrpcStatus.NOT_FOUND).statusMessage("unknown service " + service)
+          .end());
       return;
     }
     Context context = Vertx.currentContext();
@@ -87,13 +88,16 @@ public final class Health {
       ServingStatus status = outcome.failure() == null && outcome.value() ? ServingStatus.SERVING
           : ServingStatus.NOT_SERVING;
       try {
-        context.runOnContext(v -> request.response().end(HealthCheckResponse.newBuilder().setStatus(status).build()));
+        // the check's deadline may have passed while the store was read: then Vert.x answered it
+        context.runOnContext(v -> GrpcIntake.end(() -> request.response()
+            .end(HealthCheckResponse.newBuilder().setStatus(status).build())));
       } catch (RejectedExecutionException stopped) {
         // jipamd stopped while the store was asked: the caller is gone, nothing to answer
       }
     });
     if (!asked) {
-      request.response().end(HealthCheckResponse.newBuilder().setStatus(ServingStatus.NOT_SERVING).build());
+      GrpcIntake.end(() -> request.response().end(HealthCheckResponse.newBuilder()
+          .setStatus(ServingStatus.NOT_SERVING).build()));
     }
   }
 

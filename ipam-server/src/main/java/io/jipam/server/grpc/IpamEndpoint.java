@@ -257,23 +257,37 @@ public final class IpamEndpoint {
     }
   }
 
+  /**
+   * Answers the call with its result and logs and counts it; a call that ended before its result
+   * (its deadline passed, or the client cancelled it) is logged as not answered, with the outcome
+   * the store gave it.
+   */
   @SuppressWarnings("unchecked")
   private <Req, Resp> void respond(GrpcServerRequest<Req, Resp> request, Req message, Object result, long start) {
     if (result instanceof IpamException e) {
-      fail(request, GrpcErrors.status(e.code()), e);
-      log.call(request.methodName(), message, "error " + e.code() + ": " + e.getMessage(), start);
+      String outcome = "error " + e.code() + ": " + e.getMessage();
+      log.call(request.methodName(), message, fail(request, GrpcErrors.status(e.code()), e) ? outcome
+          : notAnswered(outcome), start);
       metrics.call(request.methodName(), "error", e.code(), start);
     } else {
-      request.response().end((Resp) result);
-      log.call(request.methodName(), message, CallLog.outcome(result), start);
+      String outcome = CallLog.outcome(result);
+      log.call(request.methodName(), message, GrpcIntake.end(() -> request.response().end((Resp) result)) ? outcome
+          : notAnswered(outcome), start);
       metrics.call(request.methodName(), result instanceof AllocateResponse r
           ? r.getOutcomeCase().name().toLowerCase(java.util.Locale.ROOT) : "ok", null, start);
     }
   }
 
-  private static void fail(GrpcServerRequest<?, ?> request, GrpcStatus status, IpamException e) {
-    request.response().trailers().set(GrpcErrors.DETAILS_TRAILER, GrpcErrors.details(status, e));
-    request.response().status(status).statusMessage(e.getMessage()).end();
+  private static String notAnswered(String outcome) {
+    return "not answered: the call had ended (deadline passed or cancelled) (" + outcome + ")";
+  }
+
+  /** Answers the call with the error; false when the call had ended already ({@link GrpcIntake#end}). */
+  private static boolean fail(GrpcServerRequest<?, ?> request, GrpcStatus status, IpamException e) {
+    return GrpcIntake.end(() -> {
+      request.response().trailers().set(GrpcErrors.DETAILS_TRAILER, GrpcErrors.details(status, e));
+      request.response().status(status).statusMessage(e.getMessage()).end();
+    });
   }
 
   private Pool pool(io.jipam.api.v1.Pool message) {

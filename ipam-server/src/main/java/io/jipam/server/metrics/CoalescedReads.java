@@ -102,8 +102,9 @@ public final class CoalescedReads<T> implements AutoCloseable {
     for (Consumer<Outcome<T>> answer : batch) {
       try {
         answer.accept(outcome);
-      } catch (RuntimeException e) {
-        // one answer that cannot be delivered does not keep the others from theirs
+      } catch (RuntimeException | Error e) {
+        // one answer that cannot be delivered does not keep the others from theirs, nor this
+        // thread from the next reads (an Error here left `reading` set: no read ever again)
       }
     }
     synchronized (this) {
@@ -116,9 +117,26 @@ public final class CoalescedReads<T> implements AutoCloseable {
     return waiting.size();
   }
 
-  /** Refuses new requests; a read running ends on its own (its thread is a daemon). */
+  /**
+   * Refuses new requests, and answers those waiting for the next read with a failure (jipamd is
+   * stopping) on the calling thread; a read running ends on its own (its thread is a daemon) and
+   * answers its batch.
+   */
   @Override
   public void close() {
-    thread.shutdown();
+    List<Consumer<Outcome<T>>> dropped;
+    synchronized (this) {
+      thread.shutdown();
+      dropped = waiting;
+      waiting = new ArrayList<>();
+    }
+    Outcome<T> stopping = new Outcome<>(null, new IllegalStateException("jipamd is stopping"));
+    for (Consumer<Outcome<T>> answer : dropped) {
+      try {
+        answer.accept(stopping);
+      } catch (RuntimeException | Error e) {
+        // as in read: the others still get theirs
+      }
+    }
   }
 }

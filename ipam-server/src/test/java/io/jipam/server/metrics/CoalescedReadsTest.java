@@ -139,6 +139,9 @@ class CoalescedReadsTest {
       assertTrue(reads.ask(o -> {
         throw new IllegalStateException("this answer cannot be delivered");
       }));
+      assertTrue(reads.ask(o -> {
+        throw new OutOfMemoryError("nor this one"); // it stopped every later read
+      }));
       assertTrue(reads.ask(o -> answers.put("beside it", o)));
       release.countDown();
       waitFor(() -> answers.containsKey("beside it"));
@@ -149,6 +152,22 @@ class CoalescedReadsTest {
       waitFor(() -> answers.containsKey("after"));
       assertEquals("text 3", answers.get("after").value(), "the reader's thread goes on");
     }
+  }
+
+  @Test
+  void close_requestsWaitingForTheNextRead_answeredStoppingAndTheReadRunningAnswersItsOwn() throws Exception {
+    GatedReader reader = new GatedReader();
+    CoalescedReads<Integer> reads = new CoalescedReads<>("test-reads", reader::read, 10);
+    ConcurrentHashMap<String, CoalescedReads.Outcome<Integer>> answers = new ConcurrentHashMap<>();
+    assertTrue(reads.ask(o -> answers.put("running", o)));
+    assertTrue(reader.firstStarted.await(20, TimeUnit.SECONDS));
+    assertTrue(reads.ask(o -> answers.put("waiting", o)));
+    reads.close();
+    assertEquals("jipamd is stopping", answers.get("waiting").failure().getMessage(), "answered at close");
+    reader.release.countDown();
+    waitFor(() -> answers.containsKey("running"));
+    assertEquals(1, answers.get("running").value());
+    assertEquals(1, reader.started.get(), "no read after close");
   }
 
   @Test
