@@ -101,6 +101,12 @@ fn staged(bytes: &[u8]) -> std::io::Result<File> {
 /// Whether stdout was closed when the process started. Rust's runtime then opens /dev/null
 /// read-write in its place; a runtime's or a shell's redirection to /dev/null is write-only. The
 /// JVM plugin fails a call whose answer cannot be written; so does the shim.
+///
+/// Known limit: a stdout the caller opened on /dev/null read-write (`jipam 1<>/dev/null`) is
+/// taken for a closed one (exit 1 where the JVM plugin exits 0). The two cannot be told apart
+/// without `unsafe`: the runtime's /dev/null is opened as `<>` opens it (O_RDWR, O_CREAT is not
+/// kept), and /proc shows the same path, flags, position and mount for both; the open happens
+/// before `main`, so there is nothing to compare it with.
 pub fn stdout_was_closed() -> bool {
     let target = std::fs::read_link("/proc/self/fd/1").ok();
     if target.as_deref() != Some(Path::new("/dev/null")) {

@@ -21,7 +21,7 @@ impl Log {
                 _ => false,
             };
             if same {
-                eprintln!("jipam: log file {} is stdout, which carries the result only: not logging to it", f);
+                to_stderr(&format!("log file {} is stdout, which carries the result only: not logging to it", f));
             }
             !same
         });
@@ -33,7 +33,7 @@ impl Log {
     }
 
     pub fn error(&self, message: &str) {
-        eprintln!("jipam: {}", message);
+        to_stderr(message);
         self.append(&format!("ERROR {}", message));
     }
 
@@ -47,6 +47,13 @@ impl Log {
             let _ = out.write_all(stamped.as_bytes());
         }
     }
+}
+
+/// Says `message` on stderr as `jipam: <message>`, in one write. Never fails: a stderr that is
+/// closed, full or a pipe without a reader must not cost the answer on stdout or the exit (as
+/// `eprintln!` would, by panicking; in the watchdog's thread that left the process running).
+pub fn to_stderr(message: &str) {
+    let _ = std::io::stderr().write_all(format!("jipam: {}\n", message).as_bytes());
 }
 
 /// `Instant.toString`: ISO-8601 in UTC, the fraction in groups of three digits, none when zero.

@@ -157,9 +157,12 @@ fn watchdog(call: &env::Call, log: &log::Log, version: Option<&str>, target: &Ta
     std::thread::spawn(move || {
         std::thread::sleep(bound);
         if !claimed.swap(true, Ordering::SeqCst) {
-            log.error(&format!("{} failed: code 11: {}", command, msg));
+            // the answer first: the main thread is parked for good once this thread has claimed
+            // the call, so nothing after the claim may keep the answer back (a stderr pipe that
+            // nobody drains blocks the log line)
             let out = json::error_object(&version, 11, &msg, None);
             let _ = write_out(&out);
+            log.error(&format!("{} failed: code 11: {}", command, msg));
             std::process::exit(1);
         }
     });
@@ -187,7 +190,7 @@ fn deliver(call: &env::Call, log: &log::Log, answer: &[u8], exit: i32) -> i32 {
 /// Writes VERSION's answer: 0, or 1 when stdout did not take it (said on stderr, naming `what`).
 fn deliver_quietly(answer: &[u8], what: &str) -> i32 {
     if write_out(answer).is_err() {
-        eprintln!("jipam: {}: the answer could not be written to stdout (closed or full): exit 1", what);
+        log::to_stderr(&format!("{}: the answer could not be written to stdout (closed or full): exit 1", what));
         return 1;
     }
     0

@@ -36,7 +36,7 @@ pub fn exchange(socket: &str, request: &[u8]) -> Result<Vec<u8>, String> {
             Ok(0) => return Ok(answer),
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(reason(&e)),
+            Err(e) => return Err(read_reason(&e)),
         };
         answer.extend_from_slice(&buf[..n]);
         if answer.len() > MAX_ANSWER {
@@ -54,6 +54,16 @@ pub fn reason(e: &std::io::Error) -> String {
             text.strip_suffix(suffix.as_str()).unwrap_or(&text).to_string()
         }
         None => e.to_string(),
+    }
+}
+
+/// The reason for a failed read of the answer. `SocketChannel.read` words ECONNRESET and EPIPE as
+/// "Connection reset" (the JDK's `ConnectionResetException`), not with the system's text; its
+/// connect and write keep the system's text ([`reason`]).
+fn read_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe => "Connection reset".to_string(),
+        _ => reason(e),
     }
 }
 
@@ -217,6 +227,50 @@ mod tests {
         for (answer, why) in cases {
             assert_eq!(parse(answer), Err(why.to_string()), "{:?}", String::from_utf8_lossy(answer));
         }
+    }
+
+    /// A daemon at a fresh socket path that runs `serve` on its first connection.
+    fn fake_daemon(name: &str, serve: fn(UnixStream)) -> String {
+        let path = std::env::temp_dir().join(format!("jipam-shim-wire-{}-{}.sock", name, std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
+        std::thread::spawn(move || {
+            if let Ok((stream, _)) = listener.accept() {
+                serve(stream);
+            }
+        });
+        path.to_str().expect("path").to_string()
+    }
+
+    #[test]
+    fn exchange_closedWithTheRequestUnread_wordedAsSocketChannel() {
+        let socket = fake_daemon("unread", |stream| {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            drop(stream);
+        });
+        assert_eq!(exchange(&socket, &request(b"CNI_COMMAND=ADD\n", b"{}")), Err("Connection reset".to_string()));
+        let _ = std::fs::remove_file(&socket);
+    }
+
+    #[test]
+    fn exchange_answeredWithTheRequestUnread_wordedAsSocketChannel() {
+        let socket = fake_daemon("answered", |mut stream| {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nJipam-Exit: 0\r\nContent-Length: 3\r\n\r\n{}\n");
+        });
+        assert_eq!(exchange(&socket, &request(b"CNI_COMMAND=ADD\n", b"{}")), Err("Connection reset".to_string()));
+        let _ = std::fs::remove_file(&socket);
+    }
+
+    #[test]
+    fn reason_systemTextButResetAsTheJdk() {
+        let refused = std::io::Error::from_raw_os_error(111); // ECONNREFUSED
+        assert_eq!(reason(&refused), "Connection refused");
+        assert_eq!(read_reason(&refused), "Connection refused");
+        let reset = std::io::Error::from_raw_os_error(104); // ECONNRESET
+        assert_eq!(reason(&reset), "Connection reset by peer"); // a write's, as the JDK's write
+        assert_eq!(read_reason(&reset), "Connection reset");
+        assert_eq!(read_reason(&std::io::Error::from_raw_os_error(32)), "Connection reset"); // EPIPE
     }
 
     #[test]

@@ -18,7 +18,9 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * (garbage, an oversized answer, nothing at all), for the daemon clients' fault tests. It reads
  * each request whole (by its Content-Length) before answering, keeps what it received, and closes
  * the connection after the answer; with a null answer it never answers and keeps the connection
- * open (a hung jipamd). Closing it closes every connection.
+ * open (a hung jipamd). {@link #unread} makes one that never reads the request: it waits a moment,
+ * writes its answer (if any) and closes, so the kernel resets the connection under the client.
+ * Closing it closes every connection.
  */
 final class FakeJipamd implements AutoCloseable {
   final Path socket;
@@ -27,9 +29,21 @@ final class FakeJipamd implements AutoCloseable {
   /** The bodies of the requests received whole, in order. */
   final List<byte[]> requests = new CopyOnWriteArrayList<>();
   private final Thread acceptor;
+  /** Whether it reads each request before answering. */
+  private final boolean reads;
 
   FakeJipamd(Path socket, byte[] answer) throws IOException {
+    this(socket, answer, true);
+  }
+
+  /** One that answers {@code answer} (null: nothing) without reading the request, then closes. */
+  static FakeJipamd unread(Path socket, byte[] answer) throws IOException {
+    return new FakeJipamd(socket, answer, false);
+  }
+
+  private FakeJipamd(Path socket, byte[] answer, boolean reads) throws IOException {
     this.socket = socket;
+    this.reads = reads;
     Files.deleteIfExists(socket);
     server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
     server.bind(UnixDomainSocketAddress.of(socket));
@@ -59,6 +73,14 @@ final class FakeJipamd implements AutoCloseable {
 
   private void answer(SocketChannel c, byte[] answer) {
     try {
+      if (!reads) {
+        Thread.sleep(200); // the request arrives, unread: closing then resets the connection
+        if (answer != null) {
+          c.write(ByteBuffer.wrap(answer));
+        }
+        c.close();
+        return;
+      }
       byte[] body = readRequest(c);
       if (body != null) {
         requests.add(body);
@@ -73,6 +95,8 @@ final class FakeJipamd implements AutoCloseable {
       c.close();
     } catch (IOException e) {
       // the client went away: nothing to answer
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 

@@ -114,6 +114,21 @@ class ShimFaultIT {
     }
   }
 
+  /**
+   * A daemon that closes without reading the request, with or without an answer: the client's read
+   * fails with ECONNRESET. The shim printed the system's "Connection reset by peer" where the JVM's
+   * SocketChannel says "Connection reset".
+   */
+  @Test
+  void requestUnread_closedOrAnsweredThenClosed_bothClients_sameConnectionReset() throws Exception {
+    Path socket = dir.resolve("fake.sock");
+    for (String answer : new String[] {null, "HTTP/1.1 200 OK\r\nJipam-Exit: 0\r\nContent-Length: 2\r\n\r\n{}"}) {
+      try (FakeJipamd fake = FakeJipamd.unread(socket, answer == null ? null : FakeJipamd.bytes(answer))) {
+        assertTryAgainNamingSocket(both(config(socket, 30)).result(), socket, ": Connection reset; try again later");
+      }
+    }
+  }
+
   @Test
   void oversizedAnswer_bothClients_tryAgainNamingTheLimit() throws Exception {
     Path socket = dir.resolve("fake.sock");
