@@ -4,6 +4,7 @@ import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.api.Headers;
 import io.jipam.core.store.NodeName;
+import io.jipam.core.store.Printable;
 import io.vertx.core.MultiMap;
 import io.vertx.core.http.HttpConnection;
 import java.io.IOException;
@@ -16,6 +17,10 @@ import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.List;
+import javax.naming.NamingException;
+import javax.naming.directory.Attribute;
+import javax.naming.ldap.LdapName;
+import javax.naming.ldap.Rdn;
 import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.security.auth.x500.X500Principal;
 
@@ -112,8 +117,9 @@ public final class CallerIdentity {
       return new Caller(Caller.Role.OPERATOR, named, "operator certificate CN=" + cn);
     }
     if (cn == null) {
-      throw new IpamException(ErrorCode.PERMISSION_DENIED, "client certificate " + cert.getSubjectX500Principal()
-          + " has no subject CN naming a node");
+      throw new IpamException(ErrorCode.PERMISSION_DENIED, "client certificate "
+          + Printable.quote(cert.getSubjectX500Principal().getName(X500Principal.RFC2253))
+          + " has no single subject CN naming a node");
     }
     NodeName.require(cn, "client certificate CN", ErrorCode.PERMISSION_DENIED);
     if (named != null && !named.equals(cn)) {
@@ -150,13 +156,28 @@ public final class CallerIdentity {
     }
   }
 
-  /** The subject's most specific CN (the first in RFC 2253 order), or null. */
+  /**
+   * The subject's CN when it has exactly one, as text; null when it has none, several (in one
+   * attribute or in several: which would be the node is a matter of reading order), or one that
+   * is not text. The subject is parsed by its RFC 2253 grammar: splitting its text on commas read
+   * {@code CN=node-a, CN=node-b, OU=x\} as naming node-a (an escaped backslash before a comma).
+   */
   static String commonName(X500Principal subject) {
-    for (String part : subject.getName(X500Principal.RFC2253).split("(?<!\\\\),")) {
-      if (part.regionMatches(true, 0, "CN=", 0, 3)) {
-        return part.substring(3);
+    String cn = null;
+    int found = 0;
+    try {
+      for (Rdn rdn : new LdapName(subject.getName(X500Principal.RFC2253)).getRdns()) {
+        Attribute values = rdn.toAttributes().get("CN");
+        if (values == null) {
+          continue;
+        }
+        found += values.size();
+        Object value = values.get();
+        cn = value instanceof String text ? text : null;
       }
+    } catch (NamingException e) { // InvalidNameException: not RFC 2253 (it always is)
+      return null;
     }
-    return null;
+    return found == 1 ? cn : null;
   }
 }
