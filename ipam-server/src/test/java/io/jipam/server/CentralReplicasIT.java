@@ -137,8 +137,9 @@ class CentralReplicasIT {
       assertEquals(new TreeSet<>(nodes), handleNodes, "every handle under a real node");
       assertEquals(holders.keySet(), listed);
       assertEquals(List.of(), keysNaming(etcd, prefix, "central-"), "nothing under a replica's name");
+      // the check's calls read every pool: a slower bound than the default 5 s on a loaded machine
       CtlRun check = CtlRun.of("--server", "127.0.0.1:" + ports[1], "--ca", certs.pem("ca").toString(),
-          "--cert", certs.pem("admin").toString(), "--key", certs.key("admin").toString(), "check");
+          "--cert", certs.pem("admin").toString(), "--key", certs.key("admin").toString(), "--timeout", "30", "check");
       assertEquals(0, check.exit(), check.toString());
     } finally {
       callers.shutdownNow();
