@@ -179,6 +179,40 @@ class InstallBundleIT {
     assertEquals(0, etcdVersion.exit(), "the new etcd cache is not used: " + etcdVersion);
   }
 
+  /**
+   * A bundle unpacked by another user, its files group- and world-writable: installed as root, the
+   * version's files are root's and writable by root only (the runtime runs them as root; {@code cp
+   * -a} kept the unpacking user's ownership). And an install stopped while it copies leaves no
+   * partial copy behind (it stayed until an install 10 minutes later swept it).
+   */
+  @Test
+  void install_bundleOfAnotherUserAndStoppedMidCopy_rootOwnedNothingLeft() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue(Exec.isRoot(), "needs root: it installs as root what another user unpacked");
+    Path versionE = otherVersion("e");
+    Exec.sh("chown", "-R", "1000:1000", versionE.toString());
+    Exec.sh("chmod", "-R", "go+w", versionE.toString());
+    Path bin = tmp.resolve("bin");
+    install(versionE, bin.toString()).ok();
+    Path installed = bin.resolve("jipam.d").resolve(versionE.getFileName());
+    String foreign = Exec.sh("find", installed.toString(), "(", "!", "-uid", "0", "-o", "-perm", "/022", ")",
+        "!", "-type", "l");
+    assertEquals("", foreign, "files not root's, or writable by others");
+
+    Path versionF = otherVersion("f");
+    Path bin2 = tmp.resolve("bin2");
+    Process p = new ProcessBuilder(versionF.resolve("bin/jipam-install").toString(), bin2.toString())
+        .redirectErrorStream(true).redirectOutput(tmp.resolve("stopped.out").toFile()).start();
+    Path store = bin2.resolve("jipam.d");
+    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+    while (!(Files.isDirectory(store) && !leftovers(store).isEmpty())) {
+      assertTrue(p.isAlive() && System.nanoTime() < deadline, "the install never started its copy");
+      Thread.sleep(5);
+    }
+    p.destroy(); // SIGTERM, during the copy or its checks
+    assertTrue(p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS));
+    assertEquals(List.of(), leftovers(store), "a stopped install's copy");
+  }
+
   @Test
   void install_missingConflist_failsBeforeWritingAnything() throws Exception {
     Path bin = tmp.resolve("bin");
