@@ -9,13 +9,20 @@
 #   deploy/overlays/central/issue-node-certs.sh NODES_CA.pem NODES_CA.key SERVER_CA.pem [NODE...]
 #
 # Run it again for a node that joins, and before a certificate expires (DAYS, default 365). Keys
-# never leave this machine except inside their node's Secret.
+# never leave this machine except inside their node's Secret. The Job runs the image the overlay's
+# kustomization.yaml names (images: newName:newTag), or IMAGE when set: kustomize does not see the
+# Job, which this script applies itself.
 set -eu
 [ $# -ge 3 ] || { echo "usage: $0 NODES_CA.pem NODES_CA.key SERVER_CA.pem [NODE...]" >&2; exit 2; }
 ca=$1 cakey=$2 serverca=$3
 shift 3
 here=$(cd "$(dirname "$0")" && pwd)
 days=${DAYS:-365}
+kustomized() { sed -n "s/^ *$1: *//p" "$here/kustomization.yaml" | head -n 1 | tr -d "\"'"; }
+image=${IMAGE:-$(kustomized newName):$(kustomized newTag)}
+case $image in
+  :*|*: | *[!A-Za-z0-9./:@_-]*) echo "$0: image \"$image\" is not an image reference: set IMAGE" >&2; exit 2 ;;
+esac
 nodes=${*:-$(kubectl get nodes -o jsonpath='{.items[*].metadata.name}')}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -29,6 +36,6 @@ for node in $nodes; do
       --from-file=tls.crt="$work/$node.crt" --from-file=tls.key="$work/$node.key" \
       --dry-run=client -o yaml | kubectl apply -f -
   kubectl -n jipam delete job "jipam-node-tls-$node" --ignore-not-found
-  sed "s/__NODE__/$node/g" "$here/node-cert-install-job.yaml" | kubectl apply -f -
+  sed -e "s/__NODE__/$node/g" -e "s|__IMAGE__|$image|g" "$here/node-cert-install-job.yaml" | kubectl apply -f -
   echo "node $node: certificate CN=$node, Secret jipam-node-tls-$node, installed by Job jipam-node-tls-$node"
 done

@@ -515,6 +515,46 @@ class DeployManifestsTest {
     assertTrue(job.path("spec").path("template").path("spec").path("hostNetwork").asBoolean(false), job.toString());
   }
 
+  /**
+   * issue-node-certs.sh applies the Job itself, out of kustomize's reach: it must put the overlay's
+   * image in (kustomization.yaml's images), or IMAGE when set. The template said {@code image:
+   * jipam}, so the pod pulled {@code jipam:latest}, which no registry has, and no node's jipamd
+   * ever got its certificate. Run with stand-ins for kubectl and openssl that keep what is applied.
+   */
+  @Test
+  void issueNodeCerts_jobRunsTheOverlaysImageOrIMAGE(@TempDir Path dir) throws Exception {
+    Path bin = Files.createDirectories(dir.resolve("bin"));
+    Files.writeString(bin.resolve("kubectl"), "#!/bin/sh\ncase \"$*\" in *'apply -f -'*) cat >> \"$APPLIED\";"
+        + " echo --- >> \"$APPLIED\" ;; *'create secret'*) echo 'kind: Secret' ;; esac\n");
+    Files.writeString(bin.resolve("openssl"), "#!/bin/sh\nwhile [ $# -gt 0 ]; do case $1 in -keyout|-out) : > \"$2\";"
+        + " shift ;; esac; shift; done\n");
+    for (Path stub : List.of(bin.resolve("kubectl"), bin.resolve("openssl"))) {
+      stub.toFile().setExecutable(true);
+    }
+    JsonNode kustomization = YAML.readTree(DEPLOY.resolve("overlays/central/kustomization.yaml").toFile());
+    JsonNode jipam = kustomization.path("images").get(0);
+    String overlays = jipam.path("newName").asText() + ":" + jipam.path("newTag").asText();
+    for (String image : new String[] {null, "registry.example:5000/jipam/jipam@sha256:" + "0".repeat(64)}) {
+      Path applied = dir.resolve("applied-" + (image == null ? "default" : "set") + ".yaml");
+      Map<String, String> env = new HashMap<>(Map.of("PATH", bin + ":/usr/bin:/bin", "APPLIED", applied.toString()));
+      if (image != null) {
+        env.put("IMAGE", image);
+      }
+      Exec.run(List.of(DEPLOY.resolve("overlays/central/issue-node-certs.sh").toString(), "ca.pem", "ca.key",
+          "server-ca.pem", "node-a"), env, "", Duration.ofSeconds(30)).ok();
+      JsonNode job = documents(Files.readString(applied)).stream().filter(d -> d.path("kind").asText().equals("Job"))
+          .findFirst().orElseThrow(() -> new AssertionError("no Job applied"));
+      JsonNode pod = job.path("spec").path("template").path("spec");
+      assertEquals("node-a", pod.path("nodeName").asText(), job.toString());
+      assertEquals(image == null ? overlays : image, pod.path("containers").get(0).path("image").asText(), job.toString());
+    }
+    if (kustomizeAvailable()) {
+      String built = Exec.run(List.of("kubectl", "kustomize", DEPLOY.resolve("overlays/central").toString()),
+          null, "", Duration.ofSeconds(60)).ok().stdout();
+      assertTrue(built.contains("image: " + overlays + "\n"), "the DaemonSet runs " + overlays + ":\n" + built);
+    }
+  }
+
   @Test
   void operatorSecrets_documented() throws Exception {
     Path operations = Bundle.ROOT.resolve("docs/operations.md");
