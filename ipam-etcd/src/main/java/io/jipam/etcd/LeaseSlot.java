@@ -115,10 +115,23 @@ final class LeaseSlot implements AutoCloseable {
     });
   }
 
+  /**
+   * The keep-alive stream ended or failed for {@code leaseId}, or etcd no longer has it: the lease
+   * is given up, and no longer renewed. jetcd would go on renewing it (it restarts a failed stream
+   * after 500 ms and keeps every lease it was asked to) until the next use closed the keeper, and
+   * {@link #retire} of a lease given up did nothing: a ticket retired after a stream blip was kept
+   * alive for up to {@link #IDLE_NANOS}.
+   */
   private synchronized void lost(long leaseId) {
     if (id == leaseId) {
       valid = false;
+      stopKeeping();
     }
+  }
+
+  /** Whether the slot holds a lease it still uses (tests). */
+  synchronized boolean holdsLease() {
+    return valid;
   }
 
   /** The TTL of the last lease granted, or what would be asked for when there is none yet. */
@@ -137,11 +150,12 @@ final class LeaseSlot implements AutoCloseable {
   }
 
   /**
-   * Stops renewing {@code leaseId} if it is still this slot's lease, and revokes it (best effort):
-   * what was sent on it can apply at most until etcd ends it, its TTL after the last renewal.
+   * Stops renewing {@code leaseId} if it is this slot's last lease, and revokes it (best effort),
+   * whether or not it was given up already: what was sent on it can apply at most until etcd ends
+   * it, its TTL after the last renewal.
    */
   synchronized void retire(long leaseId) {
-    if (valid && id == leaseId) {
+    if (id == leaseId && grants > 0) {
       stopKeeping();
       valid = false;
       etcd.revokeLater(leaseId);

@@ -41,6 +41,14 @@ final class TcpProxy implements AutoCloseable {
     return Integer.parseInt(endpoint.substring(endpoint.lastIndexOf(':') + 1));
   }
 
+  /** Closes every proxied connection and goes on accepting: a connection blip. */
+  void dropConnections() {
+    for (Socket s : sockets) {
+      closeQuietly(s);
+    }
+    sockets.clear();
+  }
+
   void pause() {
     synchronized (gate) {
       paused = true;
