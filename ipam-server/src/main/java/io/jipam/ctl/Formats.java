@@ -234,8 +234,24 @@ final class Formats {
     }
   }
 
-  /** The allocations an argument names: an address, or containerID[/ifname]. */
+  /**
+   * A usage error (exit 2) when {@code what}, an ADDRESS|CONTAINERID[/IFNAME] argument, names no
+   * container: an empty argument, or an empty container ID before the slash, is an empty filter,
+   * which matches every allocation (a script's {@code release "$CID" --yes} with CID unset released
+   * every address of every pool).
+   */
+  static void requireTarget(picocli.CommandLine line, String what) {
+    if (what.isEmpty() || what.startsWith("/")) {
+      throw new picocli.CommandLine.ParameterException(line, "ADDRESS|CONTAINERID[/IFNAME] " + e(what)
+          + " names no address and no container");
+    }
+  }
+
+  /** The allocations an argument names: an address, or containerID[/ifname] ({@link #requireTarget}). */
   static Map<Pool, List<ListPages.Listed>> matching(Backend store, String what) {
+    if (what.isEmpty()) {
+      throw new IllegalArgumentException("an empty argument would match every allocation");
+    }
     IpAddress address = IpAddress.tryParse(what);
     String containerId = what;
     String ifname = null;

@@ -138,12 +138,27 @@ final class Migrate extends Jipamctl.Base {
     try (DirectBackend source = fromEtcd ? DirectBackend.etcd(from, null, ConfPools.Definitions.NONE) : DirectBackend.dataDir(from, confs, err());
          DirectBackend target = toEtcd ? DirectBackend.etcd(to, node, confs)
              : newDataDir && dryRun ? null : DirectBackend.dataDir(to, confs, err())) {
-      int failed = 0;
+      // every pool is planned (reading only) before any is written: a run writes all its pools or
+      // none (it wrote the pools before the one refused, and left them)
       JsonArray report = new JsonArray();
+      List<Plan> plans = new ArrayList<>();
       for (Pool p : pools) {
         JsonObject poolReport = new JsonObject().put("pool", p.name());
         report.add(poolReport);
-        failed += migrate(p, fromEtcd ? stored(source, p) : p, fromEtcd, toEtcd, source, target, poolReport) ? 0 : 1;
+        plans.add(plan(p, fromEtcd ? stored(source, p) : p, fromEtcd, toEtcd, source, target, poolReport));
+      }
+      int failed = (int) plans.stream().filter(Plan::refused).count();
+      if (failed > 0) {
+        for (Plan plan : plans) {
+          if (!plan.refused() && !plan.write().isEmpty()) {
+            err().println("jipamctl: " + Formats.e(plan.pool().name()) + ": nothing written either: another pool"
+                + " was refused, and a run writes all its pools or none");
+          }
+        }
+      } else if (dryRun) {
+        plans.forEach(this::printDryRun);
+      } else {
+        failed = write(plans, target) ? 0 : 1;
       }
       JsonObject doc = new JsonObject().put("dryRun", dryRun)
           .put("wrote", report.stream().anyMatch(r -> !((JsonObject) r).getJsonArray("written", new JsonArray()).isEmpty()))
@@ -192,8 +207,19 @@ final class Migrate extends Jipamctl.Base {
     return null;
   }
 
-  /** Copies one pool; {@code target} is null on a dry run into a data dir that does not exist yet (empty). */
-  private boolean migrate(Pool p, Pool sourcePool, boolean fromEtcd, boolean toEtcd, DirectBackend source,
+  /**
+   * What a run does to one pool: the attachments to write, those there already, and the refusals
+   * (any refusal: nothing of the run is written). Reads only.
+   */
+  private record Plan(Pool pool, JsonObject report, String targetName, List<Item> write, List<Item> present,
+      List<Refusal> refusals) {
+    boolean refused() {
+      return !refusals.isEmpty();
+    }
+  }
+
+  /** Plans one pool; {@code target} is null on a dry run into a data dir that does not exist yet (empty). */
+  private Plan plan(Pool p, Pool sourcePool, boolean fromEtcd, boolean toEtcd, DirectBackend source,
       DirectBackend target, JsonObject report) {
     String targetName = target == null ? "data dir " + to + " (to be created)" : target.describe();
     PrintWriter out = text;
@@ -203,7 +229,7 @@ final class Migrate extends Jipamctl.Base {
       String why = "not defined in " + source.describe() + ": nothing to copy";
       report.put("notInSource", why);
       out.println(p.name() + ": " + why);
-      return true;
+      return new Plan(p, report, targetName, List.of(), List.of(), List.of());
     }
     // what the source holds, by attachment
     Map<Attachment, List<Allocation>> held = new TreeMap<>((a, b) -> a.toString().compareTo(b.toString()));
@@ -307,42 +333,68 @@ final class Migrate extends Jipamctl.Base {
       }
       err().println("jipamctl: " + p.name() + ": nothing written (" + refusals.size() + " refused of " + held.size()
           + " attachments)");
-      return false;
     }
-    if (dryRun) {
-      write.forEach(i -> report.getJsonArray("wouldWrite").add(json(i)));
-      write.forEach(i -> out.println(p.name() + ": would write " + describe(i)));
-      out.println(p.name() + ": dry run: " + write.size() + " attachments would be written to " + targetName
-          + ", " + present.size() + " are there already; nothing written");
-      return true;
+    return new Plan(p, report, targetName, write, present, refusals);
+  }
+
+  private void printDryRun(Plan plan) {
+    String name = plan.pool().name();
+    plan.write().forEach(i -> plan.report().getJsonArray("wouldWrite").add(json(i)));
+    plan.write().forEach(i -> text.println(name + ": would write " + describe(i)));
+    if (plan.report().containsKey("notInSource")) {
+      return;
     }
-    List<Item> written = new ArrayList<>();
-    for (Item i : write) {
-      AllocationOutcome o = target.allocate(p, AllocationRequest.copy(i.attachment(), i.origins(), i.pod()));
-      if (o instanceof AllocationOutcome.Allocated got && Set.copyOf(addresses(got)).equals(Set.copyOf(i.addresses()))) {
-        if (!got.existing()) {
-          written.add(i);
-          report.getJsonArray("written").add(json(i));
-        } else {
-          report.getJsonArray("present").add(json(i)); // came in since the plan, as planned
+    text.println(name + ": dry run: " + plan.write().size() + " attachments would be written to " + plan.targetName()
+        + ", " + plan.present().size() + " are there already; nothing written");
+  }
+
+  /**
+   * Writes every plan's attachments; true when all were written as planned. When the target
+   * answers one otherwise (it changed since the plan), releases again everything this run wrote,
+   * in every pool, and returns false.
+   */
+  private boolean write(List<Plan> plans, DirectBackend target) {
+    List<List<Item>> written = new ArrayList<>(); // what this run wrote, by plan (in order)
+    for (Plan plan : plans) {
+      Pool p = plan.pool();
+      List<Item> ofPool = new ArrayList<>();
+      written.add(ofPool);
+      for (Item i : plan.write()) {
+        AllocationOutcome o = target.allocate(p, AllocationRequest.copy(i.attachment(), i.origins(), i.pod()));
+        if (o instanceof AllocationOutcome.Allocated got && Set.copyOf(addresses(got)).equals(Set.copyOf(i.addresses()))) {
+          if (!got.existing()) {
+            ofPool.add(i);
+            plan.report().getJsonArray("written").add(json(i));
+          } else {
+            plan.report().getJsonArray("present").add(json(i)); // came in since the plan, as planned
+          }
+          text.println(p.name() + ": wrote " + describe(i));
+          continue;
         }
-        out.println(p.name() + ": wrote " + describe(i));
-        continue;
+        Refusal r = new Refusal(i.addresses().get(0), i.attachment(), describe(i) + ": the target answered " + o
+            + " (it changed since the plan)");
+        plan.report().getJsonArray("refused").add(json(r));
+        err().println("jipamctl: refused: " + Formats.e(p.name() + ": " + r.reason()));
+        int undone = 0;
+        for (int k = 0; k < written.size(); k++) {
+          for (Item undo : written.get(k)) {
+            target.release(plans.get(k).pool(), undo.attachment());
+          }
+          plans.get(k).report().put("written", new JsonArray()).put("releasedAgain", written.get(k).size());
+          undone += written.get(k).size();
+        }
+        err().println("jipamctl: " + p.name() + ": released again the " + undone
+            + " attachments this run wrote, in every pool; nothing is left of it");
+        return false;
       }
-      Refusal r = new Refusal(i.addresses().get(0), i.attachment(), describe(i) + ": the target answered " + o
-          + " (it changed since the plan)");
-      report.getJsonArray("refused").add(json(r));
-      err().println("jipamctl: refused: " + Formats.e(p.name() + ": " + r.reason()));
-      for (Item undo : written) {
-        target.release(p, undo.attachment());
-      }
-      report.put("written", new JsonArray()).put("releasedAgain", written.size());
-      err().println("jipamctl: " + p.name() + ": released again the " + written.size()
-          + " attachments this run wrote; nothing is left of it");
-      return false;
     }
-    out.println(p.name() + ": " + written.size() + " attachments written to " + target.describe() + ", "
-        + present.size() + " were there already");
+    for (int k = 0; k < plans.size(); k++) {
+      Plan plan = plans.get(k);
+      if (!plan.report().containsKey("notInSource")) {
+        text.println(plan.pool().name() + ": " + written.get(k).size() + " attachments written to "
+            + target.describe() + ", " + plan.present().size() + " were there already");
+      }
+    }
     return true;
   }
 

@@ -27,6 +27,11 @@ final class Release extends Jipamctl.Base {
   @Option(names = "--dry-run", description = "print what would be released; change nothing") boolean dryRun;
 
   @Override
+  void checkUsage() {
+    Formats.requireTarget(spec.commandLine(), what);
+  }
+
+  @Override
   int run(Backend store, boolean json) throws IOException {
     Map<Pool, List<ListPages.Listed>> found = Formats.matching(store, what);
     if (found.isEmpty() && IpAddress.tryParse(what) != null) {

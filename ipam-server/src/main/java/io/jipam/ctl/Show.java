@@ -16,6 +16,11 @@ final class Show extends Jipamctl.Base {
   @Parameters(paramLabel = "ADDRESS|CONTAINERID[/IFNAME]") String what;
 
   @Override
+  void checkUsage() {
+    Formats.requireTarget(spec.commandLine(), what);
+  }
+
+  @Override
   int run(Backend store, boolean json) {
     Map<Pool, List<ListPages.Listed>> found = matching(store, what);
     JsonArray all = new JsonArray();

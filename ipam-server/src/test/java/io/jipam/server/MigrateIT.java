@@ -199,6 +199,29 @@ class MigrateIT {
   }
 
   /**
+   * A run over two pools, the second refused (an address file outside its ranges): nothing of the
+   * first is written either. It was: the first pool was written before the second was planned.
+   */
+  @Test
+  void migrate_secondPoolRefused_firstPoolNotWrittenEither() throws Exception {
+    Path hm = dir.resolve("hm.conflist");
+    Files.writeString(hm, netconf(data).replace("\"name\":\"hl\"", "\"name\":\"hm\"")
+        .replace("198.18.60.0/24", "198.18.61.0/24"));
+    Files.createDirectories(data.resolve("hm"));
+    Files.writeString(data.resolve("hm/198.18.99.5"), "x9\r\neth0");
+    for (String[] extra : new String[][] {{"--dry-run"}, {}}) {
+      List<String> args = new ArrayList<>(List.of("--conf", hm.toString()));
+      args.addAll(List.of(extra));
+      CtlRun r = migrate(data, etcdConfig, args.toArray(String[]::new));
+      assertEquals(1, r.exit(), r.toString());
+      assertTrue(r.err().contains("hm: 198.18.99.5 of x9/eth0 is in no range set"), r.err());
+      assertTrue(r.err().contains("hl: nothing written either"), r.err());
+      assertFalse(r.out().contains("hl: wrote") || r.out().contains("hl: would write"), r.out());
+      assertEquals(List.of(), etcdStore("node-z").definedPools(), "the run defined a pool: " + r);
+    }
+  }
+
+  /**
    * One {@code migrate -o json} run into etcd after {@code setup}: the exit and what the document
    * says, as address lists ("198.18.60.3=c1/eth0") per key of the pool "hl".
    */
