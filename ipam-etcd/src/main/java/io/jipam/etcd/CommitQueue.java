@@ -139,8 +139,9 @@ final class CommitQueue {
         + " changed and nothing will");
   }
 
+  /** An outcome nobody can tell: TRY_AGAIN_LATER, as every unknown outcome (the runtime retries, or DELs). */
   private static IpamException unanswered(Change<?> change) {
-    return new IpamException(ErrorCode.INTERNAL, "etcd store: the commit task did not answer the request for "
+    return new IpamException(ErrorCode.TRY_AGAIN_LATER, "etcd store: the commit task did not answer the request for "
         + change.attachment + " long after its deadline; its outcome is unknown");
   }
 

@@ -139,7 +139,9 @@ final class TxnCombiner implements TxnSender {
       List<Entry> batch;
       lock.lock();
       try {
-        while (!allDone(mine) && (inFlight >= maxInFlight || queue.isEmpty())) {
+        // a caller sends only while a part of its own is queued: one whose parts all ride in another
+        // caller's transaction leaves the queue to their callers (it would wait on their etcd call)
+        while (!allDone(mine) && (inFlight >= maxInFlight || queue.isEmpty() || !anyQueued(mine))) {
           long left = deadline - clock.getAsLong();
           if (left <= 0) {
             for (Entry e : mine) {
@@ -180,7 +182,7 @@ final class TxnCombiner implements TxnSender {
       }
       List<Entry> again = List.of();
       try {
-        again = run(batch);
+        again = run(batch, deadline);
       } finally {
         lock.lock();
         try {
@@ -216,6 +218,15 @@ final class TxnCombiner implements TxnSender {
         return;
       }
     }
+  }
+
+  private static boolean anyQueued(List<Entry> entries) {
+    for (Entry e : entries) {
+      if (e.queued) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static boolean allDone(List<Entry> entries) {
@@ -285,9 +296,11 @@ final class TxnCombiner implements TxnSender {
 
   /**
    * Sends a batch as one transaction and answers its parts; returns the parts to send again (their
-   * guard held, another's failed), in order.
+   * guard held, another's failed), in order. The etcd call ends by the earliest deadline of its
+   * parts and by the sender's own ({@code senderDeadline}): a caller is never held past its
+   * deadline by other callers' parts (the batch need not hold one of its own).
    */
-  private List<Entry> run(List<Entry> batch) {
+  private List<Entry> run(List<Entry> batch, long senderDeadline) {
     long now = clock.getAsLong();
     List<Entry> live = new ArrayList<>(batch.size());
     for (Entry e : batch) {
@@ -304,7 +317,7 @@ final class TxnCombiner implements TxnSender {
     List<Cmp> cmps = new ArrayList<>();
     List<Op> then = new ArrayList<>();
     List<Op> reads = new ArrayList<>();
-    long deadline = Long.MAX_VALUE;
+    long deadline = senderDeadline;
     for (Entry e : live) {
       cmps.addAll(e.part.compares());
       then.addAll(e.part.then());
@@ -321,7 +334,7 @@ final class TxnCombiner implements TxnSender {
         // refused as a whole before applying anything: find the part on the ended lease
         List<Entry> again = new ArrayList<>();
         for (Entry e : live) {
-          again.addAll(run(List.of(e)));
+          again.addAll(run(List.of(e), senderDeadline));
         }
         return again;
       }
