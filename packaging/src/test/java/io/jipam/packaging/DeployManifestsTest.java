@@ -163,6 +163,10 @@ class DeployManifestsTest {
       if (kind.equals("DaemonSet") || kind.equals("Deployment")) {
         Set<Integer> ports = checkPodSpec(overlay, doc, names, configMaps);
         String workload = kind + " " + doc.path("metadata").path("name").asText();
+        // the bundle is linux-amd64: a pod on another architecture would fail and install nothing
+        JsonNode selector = doc.path("spec").path("template").path("spec").path("nodeSelector");
+        assertEquals("amd64", selector.path("kubernetes.io/arch").asText(), overlay + ": " + workload + " " + selector);
+        assertEquals("linux", selector.path("kubernetes.io/os").asText(), overlay + ": " + workload + " " + selector);
         if (kind.equals("Deployment") && !ports.isEmpty()) {
           JsonNode rolling = doc.path("spec").path("strategy").path("rollingUpdate");
           assertEquals(0, rolling.path("maxSurge").asInt(-1), overlay + ": " + workload + " takes host ports " + ports
