@@ -81,16 +81,18 @@ final class Check extends Jipamctl.Base {
         allocations++;
         Attachment before = byAddress.putIfAbsent(a.address(), a.attachment());
         if (before != null) {
-          findings.add(p.name() + ": " + a.address() + " is held by " + before + " and " + a.attachment());
+          findings.add(p.name() + ": " + a.address() + " is held by " + Formats.plain(before) + " and "
+              + Formats.plain(a.attachment()));
         }
         int set = p.rangeSetIndexOf(a.address());
         if (set < 0) {
-          findings.add(p.name() + ": " + a.address() + " held by " + a.attachment() + " is in no range set");
+          findings.add(p.name() + ": " + a.address() + " held by " + Formats.plain(a.attachment())
+              + " is in no range set");
           continue;
         }
         IpAddress other = bySet.putIfAbsent(a.attachment() + "#" + set, a.address());
         if (other != null) {
-          findings.add(p.name() + ": " + a.attachment() + " holds " + other + " and " + a.address()
+          findings.add(p.name() + ": " + Formats.plain(a.attachment()) + " holds " + other + " and " + a.address()
               + " in range set " + set);
         }
       }

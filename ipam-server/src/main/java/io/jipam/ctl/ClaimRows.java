@@ -75,7 +75,7 @@ final class ClaimRows {
     }
     if (holding.isEmpty()) {
       throw IpamException.invalidConfig("no pool of %s has %s in its ranges%s", store.describe(), address,
-          only == null ? " (a data dir's pools come from --conf)" : " (pool \"" + only + "\")");
+          only == null ? " (a data dir's pools come from --conf)" : " (pool " + io.jipam.core.store.Printable.quote(only) + ")");
     }
     if (holding.size() > 1) {
       throw IpamException.invalidConfig("%s is in the ranges of pools %s: name one with --pool", address,

@@ -7,6 +7,7 @@ import io.jipam.core.cni.NetworkConfig;
 import io.jipam.core.cni.NetworkPools;
 import io.jipam.core.cni.SubPool;
 import io.jipam.core.store.Pool;
+import io.jipam.core.store.Printable;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -50,23 +51,26 @@ final class ConfPools {
             String n = p.getFileName().toString();
             return n.endsWith(".conflist") || n.endsWith(".conf") || n.endsWith(".json");
           }).sorted().toList();
-        } catch (IOException e) {
-          throw new IpamException(ErrorCode.IO_FAILURE, "cannot list config dir " + path + ": " + e.getMessage(), e);
+        } catch (IOException | java.io.UncheckedIOException e) {
+          throw new IpamException(ErrorCode.IO_FAILURE, "cannot list config dir " + Printable.quote(path.toString())
+              + ": " + FileInput.reason(e instanceof java.io.UncheckedIOException u ? u.getCause() : e), e);
         }
         for (Path f : files) {
+          // a FIFO, a device or a directory among the configs is named and skipped, never read
           try {
-            NetworkPools n = network(f);
+            NetworkPools n = parse(f);
             if (n != null) {
               networks.put(n.network(), n);
             }
           } catch (IpamException e) {
-            err.println("jipamctl: skipping " + f + ": " + e.getMessage());
+            err.println("jipamctl: skipping " + Printable.quote(f.toString()) + ": " + Printable.line(e.getMessage()));
           }
         }
       } else {
         NetworkPools n = network(path);
         if (n == null) {
-          throw IpamException.invalidConfig("%s has no plugin whose ipam.type is jipam or host-local", path);
+          throw IpamException.invalidConfig("%s has no plugin whose ipam.type is jipam or host-local",
+              Printable.quote(path.toString()));
         }
         networks.put(n.network(), n);
       }
@@ -84,22 +88,29 @@ final class ConfPools {
    * The pools one file defines: its network's default pool and sub-pools ({@code <network>+<sub>},
    * each a pool of the store); null when it has no jipam or host-local IPAM.
    */
-  @SuppressWarnings("unchecked")
   static NetworkPools network(Path file) {
+    try {
+      return parse(file);
+    } catch (IpamException e) {
+      throw new IpamException(e.code(), "network config " + Printable.quote(file.toString()) + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * {@link #network}, its failures without the file's name: a file that is not a regular file or
+   * is larger than {@link NetworkConfig#MAX_BYTES} (the plugin's own limit) is not read.
+   */
+  @SuppressWarnings("unchecked")
+  private static NetworkPools parse(Path file) {
     byte[] bytes;
     try {
-      bytes = Files.readAllBytes(file);
-    } catch (IOException e) {
-      throw new IpamException(ErrorCode.IO_FAILURE, "cannot read network config " + file + ": " + e.getMessage(), e);
+      bytes = FileInput.read(file, NetworkConfig.MAX_BYTES);
+    } catch (FileInput.Refused e) {
+      throw new IpamException(ErrorCode.IO_FAILURE, "cannot read: " + e.getMessage(), e);
     }
-    Object parsed;
-    try {
-      parsed = JsonReader.parse(bytes);
-    } catch (IpamException e) {
-      throw new IpamException(e.code(), file + ": " + e.getMessage(), e);
-    }
+    Object parsed = JsonReader.parse(bytes);
     if (!(parsed instanceof Map<?, ?> conf)) {
-      throw new IpamException(ErrorCode.DECODE_FAILURE, file + " is not a JSON object");
+      throw new IpamException(ErrorCode.DECODE_FAILURE, "not a JSON object");
     }
     List<Map<String, Object>> candidates = new ArrayList<>();
     if (conf.get("plugins") instanceof List<?> plugins) {
@@ -117,11 +128,7 @@ final class ConfPools {
     for (Map<String, Object> net : candidates) {
       if (net.get("ipam") instanceof Map<?, ?> ipam
           && ("jipam".equals(ipam.get("type")) || "host-local".equals(ipam.get("type")))) {
-        try {
-          return NetworkConfig.from(net).ipam().pools();
-        } catch (IpamException e) {
-          throw new IpamException(e.code(), file + ": " + e.getMessage(), e);
-        }
+        return NetworkConfig.from(net).ipam().pools();
       }
     }
     return null;

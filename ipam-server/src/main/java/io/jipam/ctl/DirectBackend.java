@@ -18,6 +18,7 @@ import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
+import io.jipam.core.store.Printable;
 import io.jipam.etcd.EtcdStoreConfig;
 import io.jipam.etcd.EtcdStores;
 import io.jipam.hostlocal.FileSync;
@@ -65,18 +66,21 @@ final class DirectBackend implements Backend {
   /** A data dir: must exist (jipamctl does not create one by reading). */
   static DirectBackend dataDir(Path dir, ConfPools.Definitions conf, PrintWriter err) {
     Map<String, Pool> confPools = conf.pools();
+    String shown = Printable.quote(dir.toString());
     if (!Files.isDirectory(dir)) {
-      throw IpamException.invalidConfig("data dir %s does not exist or is not a directory", dir);
+      throw IpamException.invalidConfig("data dir %s does not exist or is not a directory", shown);
     }
     try (var entries = Files.list(dir)) {
+      // a directory's name is anyone's bytes: escaped and shortened, as every value jipamctl echoes
       entries.filter(Files::isDirectory).map(p -> p.getFileName().toString())
           .filter(n -> !n.startsWith(".") && !confPools.containsKey(n)).sorted()
-          .forEach(n -> err.println("jipamctl: network " + n + " in " + dir + " has no definition: give its"
-              + " config with --conf to include it"));
-    } catch (IOException e) {
-      throw new IpamException(ErrorCode.IO_FAILURE, "cannot list data dir " + dir + ": " + e.getMessage(), e);
+          .forEach(n -> err.println("jipamctl: network " + Printable.quote(n) + " in " + shown + " has no definition:"
+              + " give its config with --conf to include it"));
+    } catch (IOException | java.io.UncheckedIOException e) {
+      throw new IpamException(ErrorCode.IO_FAILURE, "cannot list data dir " + shown + ": "
+          + FileInput.reason(e instanceof java.io.UncheckedIOException u ? u.getCause() : e), e);
     }
-    return new DirectBackend(HostLocalStores.open(dir, FileSync.FSYNC), "data dir " + dir, conf);
+    return new DirectBackend(HostLocalStores.open(dir, FileSync.FSYNC), "data dir " + shown, conf);
   }
 
   /** An etcd store from a JSON file of the etcd store's keys (as jipamd's --etcd-config); node overrides its node. */
@@ -89,14 +93,27 @@ final class DirectBackend implements Backend {
         + " (prefix " + config.prefix() + ", node " + config.node() + ")", conf);
   }
 
+  /**
+   * The most an etcd config file may hold: its keys are names, endpoints and file paths, a few
+   * hundred bytes; the bound of a network config ({@link io.jipam.core.cni.NetworkConfig#MAX_BYTES},
+   * 4 MiB) leaves room for anything.
+   */
+  static final int ETCD_CONFIG_MAX_BYTES = io.jipam.core.cni.NetworkConfig.MAX_BYTES;
+
+  /** The etcd config file's keys; a file that is not a regular file or is larger than {@link #ETCD_CONFIG_MAX_BYTES} is not read. */
   static Map<String, Object> etcdJson(Path file) {
+    String shown = Printable.quote(file.toString());
+    byte[] bytes;
     try {
-      return new JsonObject(Files.readString(file)).getMap();
-    } catch (IOException e) {
-      throw new IpamException(ErrorCode.INVALID_CONFIG, "cannot read etcd config " + file + ": " + e.getMessage(), e);
+      bytes = FileInput.read(file, ETCD_CONFIG_MAX_BYTES);
+    } catch (FileInput.Refused e) {
+      throw new IpamException(ErrorCode.INVALID_CONFIG, "cannot read etcd config " + shown + ": " + e.getMessage(), e);
+    }
+    try {
+      return new JsonObject(new String(bytes, java.nio.charset.StandardCharsets.UTF_8)).getMap();
     } catch (RuntimeException e) {
-      throw new IpamException(ErrorCode.INVALID_CONFIG, "etcd config " + file + " is not a JSON object: "
-          + e.getMessage(), e);
+      throw new IpamException(ErrorCode.INVALID_CONFIG, "etcd config " + shown + " is not a JSON object: "
+          + Printable.line(String.valueOf(e.getMessage())), e);
     }
   }
 

@@ -8,6 +8,7 @@ import io.jipam.core.net.IpAddress;
 import io.jipam.core.net.IpRange;
 import io.jipam.core.net.RangeSet;
 import io.jipam.core.store.AddressPolicy;
+import io.jipam.core.store.InterfaceName;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
@@ -115,6 +116,42 @@ final class Formats {
 
   static String text(Allocation a, String pool) {
     return String.format("%-16s %-39s %-40s %s", e(pool), a.address(), e(a.attachment()), e(a.pod()));
+  }
+
+  /**
+   * An attachment as text output prints it, escaped once as {@link #e} escapes: the container ID,
+   * {@code /}, the interface name, whose bytes that are not UTF-8 (held as lone surrogates, see
+   * {@link InterfaceName}) show as {@code \xNN}; a store's mark as {@code <mark NN>}. Not {@link
+   * Attachment#toString}, which escapes the name already (and {@link #e} would escape it again).
+   */
+  static String e(Attachment a) {
+    return e(a.containerId()) + "/" + ifname(a.ifname());
+  }
+
+  /** An interface name as text output prints it ({@link #e(Attachment)}). */
+  static String ifname(String name) {
+    if (name == null || InterfaceName.isMark(name)) {
+      return InterfaceName.quote(name);
+    }
+    StringBuilder out = new StringBuilder(name.length() + 8);
+    int from = 0;
+    for (int i = 0; i < name.length(); i++) {
+      char c = name.charAt(i);
+      // a byte that was not UTF-8: U+DC80 + (byte - 0x80), never after a high surrogate
+      if (c >= 0xDC80 && c <= 0xDCFF && (i == 0 || !Character.isHighSurrogate(name.charAt(i - 1)))) {
+        out.append(Printable.escape(name.substring(from, i))).append(String.format("\\x%02x", c - 0xDC00));
+        from = i + 1;
+      }
+    }
+    return out.append(Printable.escape(name.substring(from))).toString();
+  }
+
+  /**
+   * An attachment as plain text, for a message that is escaped as a whole later ({@link #e}) or a
+   * JSON string: {@code containerId/ifname} as they are, a store's mark as {@code <mark NN>}.
+   */
+  static String plain(Attachment a) {
+    return a.containerId() + "/" + (InterfaceName.isMark(a.ifname()) ? InterfaceName.quote(a.ifname()) : a.ifname());
   }
 
   /**

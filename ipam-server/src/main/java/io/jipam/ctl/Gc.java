@@ -7,9 +7,9 @@ import io.jipam.core.IpamException;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
+import io.jipam.core.store.Printable;
 import io.vertx.core.json.JsonArray;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.List;
@@ -24,20 +24,31 @@ import picocli.CommandLine;
 final class Gc extends Jipamctl.Base {
   @Option(names = "--pool", required = true) String pool;
   @Option(names = "--valid", required = true, paramLabel = "FILE",
-      description = "valid attachments, one containerID/ifname per line ('#' starts a comment)") Path valid;
+      description = "valid attachments, one containerID/ifname per line ('#' starts a comment); a regular file of"
+          + " at most " + MAX_VALID_MIB + " MiB") Path valid;
   @Option(names = "--dry-run", description = "print what would be released; change nothing") boolean dryRun;
   @Option(names = "--yes", description = "do not ask") boolean yes;
   @Option(names = "--allow-empty", description = "accept a valid list naming no attachment: release every"
       + " allocation of the pool") boolean allowEmpty;
 
+  /** The largest --valid file, in MiB: some 200,000 attachments of a usual length. */
+  static final int MAX_VALID_MIB = 16;
+
+  private Set<Attachment> keep;
+
+  /** The valid list is read and checked before the store is opened: a bad one is a usage error. */
   @Override
-  int run(Backend store, boolean json) throws IOException {
-    Set<Attachment> keep = readValid();
+  void checkUsage() {
+    keep = readValid();
     if (keep.isEmpty() && !allowEmpty) {
-      throw new CommandLine.ParameterException(spec.commandLine(), "--valid " + Formats.e(valid) + " names no"
-          + " attachment: gc would release every allocation of pool " + Formats.e(pool)
+      throw new CommandLine.ParameterException(spec.commandLine(), "--valid " + Printable.quote(valid.toString())
+          + " names no attachment: gc would release every allocation of pool " + Printable.quote(pool)
           + "; give --allow-empty if that is meant");
     }
+  }
+
+  @Override
+  int run(Backend store, boolean json) throws IOException {
     Pool p = pools(store, pool).get(0);
     List<Allocation> gone = store.retainOnlyPreview(p, keep);
     if (!dryRun && !gone.isEmpty() && !yes) {
@@ -71,11 +82,15 @@ final class Gc extends Jipamctl.Base {
   private Set<Attachment> readValid() {
     List<String> lines;
     try {
-      lines = Files.readAllLines(valid);
-    } catch (IOException | java.io.UncheckedIOException e) {
-      throw new CommandLine.ParameterException(spec.commandLine(), "--valid " + Formats.e(valid) + ": cannot read: "
-          + (e instanceof java.nio.file.NoSuchFileException ? "no such file"
-          : e instanceof java.nio.charset.CharacterCodingException ? "not UTF-8 text" : Formats.e(e)));
+      byte[] bytes = FileInput.read(valid, MAX_VALID_MIB << 20);
+      lines = java.nio.charset.StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(bytes))
+          .toString().lines().toList();
+    } catch (FileInput.Refused e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "--valid " + Printable.quote(valid.toString())
+          + ": cannot read: " + e.getMessage());
+    } catch (java.nio.charset.CharacterCodingException e) {
+      throw new CommandLine.ParameterException(spec.commandLine(), "--valid " + Printable.quote(valid.toString())
+          + ": cannot read: not UTF-8 text");
     }
     Set<Attachment> keep = new HashSet<>();
     int n = 0;
@@ -87,9 +102,16 @@ final class Gc extends Jipamctl.Base {
       }
       int slash = t.indexOf('/');
       if (slash <= 0) {
-        throw IpamException.invalidConfig("%s line %d \"%s\" is not containerID/ifname", valid, n, Formats.e(t));
+        throw new CommandLine.ParameterException(spec.commandLine(), "--valid " + Printable.quote(valid.toString())
+            + " line " + n + " " + Printable.quote(t) + " is not containerID/ifname");
       }
-      keep.add(new Attachment(t.substring(0, slash), t.substring(slash + 1)));
+      try {
+        keep.add(new Attachment(t.substring(0, slash), t.substring(slash + 1)));
+      } catch (IpamException e) {
+        throw new CommandLine.ParameterException(spec.commandLine(), "--valid " + Printable.quote(valid.toString())
+            + " line " + n + " " + Printable.quote(t) + " is not containerID/ifname: "
+            + (e.getMessage().startsWith("invalid container ID") ? "invalid container ID" : "invalid interface name"));
+      }
     }
     return keep;
   }

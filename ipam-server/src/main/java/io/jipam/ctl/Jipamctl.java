@@ -42,7 +42,48 @@ public final class Jipamctl {
   @Mixin Connection connection;
 
   public static void main(String[] args) {
-    System.exit(commandLine(args).execute(args));
+    System.exit(execute(commandLine(args), args));
+  }
+
+  /**
+   * {@code line.execute(args)}, and anything it throws (an Error, such as OutOfMemoryError, which
+   * picocli's handlers do not see) as one line on its stderr, exit 1; never a stack trace
+   * ({@code JIPAMCTL_DEBUG=1} prints it).
+   */
+  static int execute(CommandLine line, String[] args) {
+    try {
+      return line.execute(args);
+    } catch (Throwable t) {
+      try {
+        line.getErr().println("jipamctl: failed: " + message(String.valueOf(t)));
+        if (System.getenv("JIPAMCTL_DEBUG") != null) {
+          t.printStackTrace(line.getErr());
+        }
+        line.getErr().flush();
+      } catch (Throwable ignored) {
+        // out of memory again: the exit code still says it failed
+      }
+      return 1;
+    }
+  }
+
+  /** The most characters of a one-line message jipamctl prints: a value in it may be megabytes long. */
+  static final int MESSAGE_LIMIT = 400;
+
+  /**
+   * A message as one line of a terminal ({@link Printable#line}), at most {@link #MESSAGE_LIMIT}
+   * characters and then its length: picocli's messages echo the argument whole.
+   */
+  static String message(String text) {
+    String line = Printable.line(text);
+    if (line.length() <= MESSAGE_LIMIT) {
+      return line;
+    }
+    int end = MESSAGE_LIMIT;
+    if (Character.isHighSurrogate(line.charAt(end - 1))) {
+      end--;
+    }
+    return line.substring(0, end) + "... (" + line.length() + " characters)";
   }
 
   /** The command line with every command. */
@@ -78,23 +119,23 @@ public final class Jipamctl {
     }
     // a usage error is one line (the command's --help has the rest), exit 2
     cl.setParameterExceptionHandler((bad, args) -> {
-      bad.getCommandLine().getErr().println("jipamctl: " + Printable.line(bad.getMessage()) + " (see "
+      bad.getCommandLine().getErr().println("jipamctl: " + message(bad.getMessage()) + " (see "
           + bad.getCommandLine().getCommandSpec().qualifiedName() + " --help)");
       return 2;
     });
     cl.setExecutionExceptionHandler((e, line, parsed) -> {
       if (e instanceof IpamException ipam) {
         line.getErr().println("jipamctl: " + ipam.code() + " (CNI " + ipam.code().cniCode() + "): "
-            + Printable.line(ipam.getMessage()));
+            + message(ipam.getMessage()));
         return 1;
       }
       if (e instanceof CommandLine.ParameterException bad) {
-        line.getErr().println("jipamctl: " + Printable.line(bad.getMessage()));
+        line.getErr().println("jipamctl: " + message(bad.getMessage()));
         return 2;
       }
       // anything else is a bug or an I/O failure the commands did not expect: one line, never a
       // stack trace (JIPAMCTL_DEBUG=1 prints it)
-      line.getErr().println("jipamctl: failed: " + Printable.line(String.valueOf(e)));
+      line.getErr().println("jipamctl: failed: " + message(String.valueOf(e)));
       if (System.getenv("JIPAMCTL_DEBUG") != null) {
         e.printStackTrace(line.getErr());
       }
@@ -146,9 +187,6 @@ public final class Jipamctl {
     List<Path> confs = new ArrayList<>();
 
     Backend open(PrintWriter err) {
-      if (dataDir != null && etcdConfig != null) {
-        throw IpamException.invalidConfig("give --data-dir or --etcd-config, not both");
-      }
       if (dataDir != null) {
         return DirectBackend.dataDir(dataDir, ConfPools.load(confs, err), err);
       }
@@ -166,11 +204,32 @@ public final class Jipamctl {
       return output == Format.json;
     }
 
-    /** A usage error when an option is out of its range; before anything is opened. */
+    /**
+     * A usage error when an option is out of its range or options conflict; before anything is
+     * opened: --timeout, --data-dir with --etcd-config, --server (when jipamctl is to ask jipamd),
+     * --as-node (a node name).
+     */
     void check(CommandLine line) {
       if (timeoutSeconds < MIN_TIMEOUT || timeoutSeconds > MAX_TIMEOUT) {
         throw new CommandLine.ParameterException(line, "--timeout " + timeoutSeconds + ": give " + MIN_TIMEOUT
             + " to " + MAX_TIMEOUT + " seconds");
+      }
+      if (dataDir != null && etcdConfig != null) {
+        throw new CommandLine.ParameterException(line, "--data-dir " + Printable.quote(dataDir.toString())
+            + " and --etcd-config " + Printable.quote(etcdConfig.toString()) + ": give one, not both");
+      }
+      if (dataDir == null && etcdConfig == null) {
+        try {
+          RemoteStore.Target.parse(server);
+        } catch (IpamException e) {
+          throw new CommandLine.ParameterException(line, "--server " + Printable.quote(server)
+              + " is not unix:/path or host:port (port 1 to 65535)");
+        }
+      }
+      String problem = asNode == null ? null : NodeName.problem(asNode);
+      if (problem != null) {
+        throw new CommandLine.ParameterException(line, "--as-node: invalid node name " + Printable.quote(asNode)
+            + ": " + problem);
       }
     }
   }
@@ -232,8 +291,8 @@ public final class Jipamctl {
         }
       }
       if (only != null && out.isEmpty()) {
-        throw IpamException.invalidConfig("%s has no pool named \"%s\" (jipamd knows a pool once a call named it;"
-            + " a data dir's pools come from --conf)", store.describe(), only);
+        throw IpamException.invalidConfig("%s has no pool named %s (jipamd knows a pool once a call named it;"
+            + " a data dir's pools come from --conf)", store.describe(), Printable.quote(only));
       }
       return out;
     }

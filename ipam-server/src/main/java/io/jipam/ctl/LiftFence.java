@@ -12,8 +12,13 @@ final class LiftFence extends Jipamctl.Base {
   @Parameters(paramLabel = "NODE") String node;
 
   @Override
+  void checkUsage() {
+    nodeName(node, "NODE");
+  }
+
+  @Override
   int run(Backend store, boolean json) {
-    boolean lifted = store.liftFence(nodeName(node, "NODE"));
+    boolean lifted = store.liftFence(node);
     if (json) {
       out().println(new JsonObject().put("node", node).put("lifted", lifted).encode());
     } else {

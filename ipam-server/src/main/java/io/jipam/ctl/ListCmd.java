@@ -20,9 +20,14 @@ final class ListCmd extends Jipamctl.Base {
   @Option(names = "--node", description = "only allocations this node made (etcd store)") String node;
 
   @Override
+  void checkUsage() {
+    nodeName(node, "--node");
+  }
+
+  @Override
   int run(Backend store, boolean json) {
     ListPages.Filter filter = new ListPages.Filter(orEmpty(containerId), orEmpty(ifname), orEmpty(podNamespace),
-        orEmpty(podName), node == null ? "" : nodeName(node, "--node"));
+        orEmpty(podName), orEmpty(node));
     JsonArray all = new JsonArray();
     if (!json) {
       out().println(LIST_HEADER);

@@ -102,6 +102,7 @@ final class Migrate extends Jipamctl.Base {
 
   @Override
   public Integer call() {
+    parent.connection.check(spec.commandLine()); // --timeout's range, as every other command
     boolean json = parent.connection.json();
     if (parent.connection.confs.isEmpty()) {
       throw usage("migrate needs --conf FILE: the network config defining the pool(s) (a data dir holds no ranges)");

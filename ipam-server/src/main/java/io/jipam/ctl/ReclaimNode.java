@@ -26,16 +26,22 @@ final class ReclaimNode extends Jipamctl.Base {
   @Option(names = "--force", description = "reclaim even a node that looks alive (you know it is gone)") boolean force;
   @Option(names = "--dry-run", description = "print what the node holds and whether the reclaim would be refused; "
       + "change nothing (exit 1 when it would be refused)") boolean dryRun;
-  @Option(names = "--quiet-period", paramLabel = "SECONDS", defaultValue = "0",
-      description = "a node seen within this many seconds looks alive (default: the store's, 600)") int quietSeconds;
+  /** Not given: null, the default 600 s (docs/service.md); given, at least 1 (the store's own bound). */
+  @Option(names = "--quiet-period", paramLabel = "SECONDS",
+      description = "a node seen within this many seconds looks alive: 1 or more (default: 600)") Integer quietSeconds;
+
+  @Override
+  void checkUsage() {
+    nodeName(node, "NODE");
+    if (quietSeconds != null && quietSeconds < 1) {
+      throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--quiet-period " + quietSeconds
+          + ": give 1 or more seconds (without it: 600)");
+    }
+  }
 
   @Override
   int run(Backend store, boolean json) {
-    nodeName(node, "NODE");
-    if (quietSeconds < 0) {
-      throw IpamException.invalidConfig("--quiet-period %d is negative", quietSeconds);
-    }
-    ReclaimPolicy policy = new ReclaimPolicy(quietSeconds == 0 ? ReclaimPolicy.DEFAULT_QUIET_PERIOD
+    ReclaimPolicy policy = new ReclaimPolicy(quietSeconds == null ? ReclaimPolicy.DEFAULT_QUIET_PERIOD
         : Duration.ofSeconds(quietSeconds), force);
     Result r;
     try {

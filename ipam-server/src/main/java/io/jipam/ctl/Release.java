@@ -44,34 +44,43 @@ final class Release extends Jipamctl.Base {
       if (json) {
         out().println(released(dryRun, new JsonArray()).encodePrettily());
       }
-      err().println("jipamctl: nothing allocated matches " + Formats.e(what));
+      err().println("jipamctl: nothing allocated matches " + io.jipam.core.store.Printable.quote(what));
       return 1;
     }
     Map<Pool, Set<Attachment>> attachments = new java.util.LinkedHashMap<>();
     found.forEach((p, list) -> list.forEach(a -> attachments.computeIfAbsent(p, k -> new java.util.LinkedHashSet<>())
         .add(a.allocation().attachment())));
+    // what would go: on stdout for a dry run; before the question on stderr (as gc), so that stdout
+    // says "releasing" only once it is so
     JsonArray held = new JsonArray();
+    List<String> lines = new java.util.ArrayList<>();
     for (Map.Entry<Pool, Set<Attachment>> e : attachments.entrySet()) {
       for (Attachment a : e.getValue()) {
         for (Allocation h : store.find(e.getKey(), a)) {
           held.add(Formats.json(h, e.getKey().name()));
-          if (!json) {
-            out().println((dryRun ? "would release " : "releasing ") + Formats.text(h, e.getKey().name()));
-          }
+          lines.add(Formats.text(h, e.getKey().name()));
         }
       }
     }
     if (dryRun) {
       if (json) {
         out().println(wouldRelease(held).encodePrettily());
+      } else {
+        lines.forEach(l -> out().println("would release " + l));
       }
       return 0;
     }
-    if (!yes && !confirm(this, "release " + held.size() + " address(es)?")) {
-      if (json) {
-        out().println(released(new JsonArray()).encodePrettily());
+    if (!yes) {
+      lines.forEach(l -> err().println("would release " + l));
+      if (!confirm(this, "release " + held.size() + " address(es)?")) {
+        if (json) {
+          out().println(released(new JsonArray()).encodePrettily());
+        }
+        return 1;
       }
-      return 1;
+    }
+    if (!json) {
+      lines.forEach(l -> out().println("releasing " + l));
     }
     JsonArray done = new JsonArray();
     for (Map.Entry<Pool, Set<Attachment>> e : attachments.entrySet()) {
@@ -92,18 +101,28 @@ final class Release extends Jipamctl.Base {
   private Integer endHold(Backend store, IpAddress address, boolean json) throws IOException {
     for (Pool p : Jipamctl.Base.pools(store, null)) {
       for (Claim hold : ClaimRows.on(store, p, address, Claim.Kind.HOLD)) {
-        if (!json) {
-          out().println((dryRun ? "would end " : "ending ") + ClaimRows.text(hold, p.name()));
-        }
         if (dryRun) {
           if (json) {
             out().println(new io.vertx.core.json.JsonObject().put("dryRun", true).put("endedHolds",
                 new JsonArray().add(ClaimRows.json(hold, p.name()))).encodePrettily());
+          } else {
+            out().println("would end " + ClaimRows.text(hold, p.name()));
           }
           return 0;
         }
-        if (!yes && !confirm(this, "end the hold on " + address + " for " + Formats.e(hold.pod()) + "?")) {
-          return 1;
+        if (!yes) {
+          err().println("would end " + ClaimRows.text(hold, p.name()));
+          if (!confirm(this, "end the hold on " + address + " for " + Formats.e(hold.pod()) + "?")) {
+            // declined: the answer a run that ended nothing gives, as for a release declined
+            if (json) {
+              out().println(new io.vertx.core.json.JsonObject().put("dryRun", false).put("endedHolds",
+                  new JsonArray()).encodePrettily());
+            }
+            return 1;
+          }
+        }
+        if (!json) {
+          out().println("ending " + ClaimRows.text(hold, p.name()));
         }
         JsonArray ended = new JsonArray();
         ClaimRows.claims(store).endHold(p, address).ifPresent(c -> ended.add(ClaimRows.json(c, p.name())));

@@ -80,6 +80,11 @@ final class ReserveCmd extends Jipamctl.Base {
       name = forWhom.pod.substring(slash + 1);
       field = "--pod";
     }
+    if (namespace.isEmpty()) {
+      // an empty namespace is the unknown pod, which no reservation can be for
+      throw new CommandLine.ParameterException(spec.commandLine(), "--namespace \"\" is empty: give a Kubernetes"
+          + " namespace");
+    }
     try {
       return PodRef.validated(namespace, name, field + " namespace", field + " name", ErrorCode.INVALID_CONFIG);
     } catch (IpamException e) {

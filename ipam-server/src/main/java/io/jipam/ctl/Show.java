@@ -44,7 +44,8 @@ final class Show extends Jipamctl.Base {
       out().println(all.encodePrettily());
     }
     if (found.isEmpty() && claims == 0) {
-      spec.commandLine().getErr().println("jipamctl: nothing allocated or claimed matches " + e(what));
+      spec.commandLine().getErr().println("jipamctl: nothing allocated or claimed matches "
+          + io.jipam.core.store.Printable.quote(what));
       return 1;
     }
     return 0;

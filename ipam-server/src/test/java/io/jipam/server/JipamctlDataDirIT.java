@@ -153,7 +153,40 @@ class JipamctlDataDirIT {
     Files.createDirectories(data.resolve("other"));
     CtlRun r = ctl(data, "pools");
     assertEquals(0, r.exit(), r.toString());
-    assertTrue(r.err().contains("network other") && r.err().contains("--conf"), r.err());
+    assertTrue(r.err().contains("network \"other\"") && r.err().contains("--conf"), r.err());
+  }
+
+  /**
+   * A FIFO given as a file jipamctl reads whole (or among a --conf directory's configs) is refused
+   * with one line, never read: reading one blocked for ever.
+   */
+  @Test
+  void filesToRead_fifo_refusedWithOneLineNotRead() throws Exception {
+    Path data = written("jipam");
+    Path fifo = dir.resolve("fifo.conf");
+    Path confs = Files.createDirectories(dir.resolve("net.d"));
+    Files.copy(dir.resolve("hl.conflist"), confs.resolve("hl.conflist"));
+    for (Path p : List.of(fifo, confs.resolve("other.conf"))) {
+      Process mkfifo = new ProcessBuilder("mkfifo", p.toString()).inheritIO().start();
+      assertEquals(0, mkfifo.waitFor());
+    }
+    // args -> exit, the line
+    Object[][] table = {
+        {new String[] {"pools", "--data-dir", data.toString(), "--conf", fifo.toString()}, 1,
+            "network config \"" + fifo + "\": cannot read: is not a regular file"},
+        {new String[] {"pools", "--etcd-config", fifo.toString()}, 1,
+            "cannot read etcd config \"" + fifo + "\": is not a regular file"},
+        {new String[] {"gc", "--pool", "hl", "--valid", fifo.toString(), "--data-dir", data.toString(), "--conf",
+            dir.resolve("hl.conflist").toString()}, 2, "--valid \"" + fifo + "\": cannot read: is not a regular file"},
+        {new String[] {"pools", "--data-dir", data.toString(), "--conf", confs.toString()}, 0,
+            "skipping \"" + confs.resolve("other.conf") + "\": cannot read: is not a regular file"},
+    };
+    for (Object[] c : table) {
+      CtlRun r = CtlRun.of((String[]) c[0]);
+      assertEquals(c[1], r.exit(), r.toString());
+      assertEquals(1, r.err().strip().lines().count(), r.toString());
+      assertTrue(r.err().contains((String) c[2]), r.toString());
+    }
   }
 
   @Test

@@ -274,7 +274,7 @@ class JipamctlProcessIT {
     cases.put(new String[] {"-o", "yaml", "pools"}, "'yaml'");
     cases.put(new String[] {"--timeout", "-1", "pools"}, "--timeout -1");
     cases.put(new String[] {"--timeout", "0", "pools"}, "--timeout 0");
-    cases.put(new String[] {"gc", "--pool", "pods", "--valid", "/nonexistent"}, "--valid /nonexistent: cannot read: no such file");
+    cases.put(new String[] {"gc", "--pool", "pods", "--valid", "/nonexistent"}, "--valid \"/nonexistent\": cannot read: no such file");
     cases.put(new String[] {"--timeout", "abc", "pools"}, "'abc'");
     cases.put(new String[] {"reclaim-node", "../../x"}, "invalid node name \"../../x\"");
     for (Map.Entry<String[], String> c : cases.entrySet()) {
@@ -284,6 +284,28 @@ class JipamctlProcessIT {
       assertTrue(r.err().contains(c.getValue()) && !r.err().contains("no jipamd answers"), r::toString);
       noStackTrace(r);
     }
+  }
+
+  /**
+   * The launcher forces a UTF-8 locale, as the plugin's does: under LC_ALL=C (cron, systemd, a bare
+   * container) the JVM decoded arguments and file names as ASCII, so a non-ASCII interface name
+   * matched nothing and a non-ASCII --data-dir was "Malformed input".
+   */
+  @Test
+  void launcher_lcAllC_nonAsciiArgumentsAndPathsStillWork() throws Exception {
+    org.junit.jupiter.api.Assumptions.assumeTrue("UTF-8".equals(System.getProperty("sun.jnu.encoding")),
+        "this JVM cannot pass a non-ASCII argument to a process");
+    Path accented = dir.resolve("d\u00e9/data");
+    try (IpamStore store = HostLocalStores.open(accented)) {
+      store.allocate(POOL, new AllocationRequest(new Attachment("u1", "eth\u00e9"), List.of(), new PodRef("ns", "p1")));
+    }
+    Path conf = Files.writeString(dir.resolve("pods.conflist"), ("{'cniVersion':'1.0.0','name':'pods','plugins':[{'type':"
+        + "'bridge','ipam':{'type':'host-local','ranges':[[{'subnet':'198.18.60.0/24'}]]}}]}").replace('\'', '"'));
+    Ctl r = ctlAs(List.of("env", "LC_ALL=C", "LANG=C"), "show", "u1/eth\u00e9", "--data-dir", accented.toString(),
+        "--conf", conf.toString());
+    assertEquals(0, r.exit(), r::toString);
+    assertTrue(r.out().contains("u1/eth\u00e9 "), r::toString);
+    noStackTrace(r);
   }
 
   // ------------------------------------------------------------------ item 17: access failures

@@ -161,9 +161,9 @@ class ReclaimNodeIT {
   }
 
   @Test
-  void reclaimNode_negativeQuietPeriod_failsNamingIt() {
+  void reclaimNode_negativeQuietPeriod_usageErrorNamingIt() {
     Run r = ctl("reclaim-node", "node-x", "--quiet-period", "-3");
-    assertEquals(1, r.exit(), r.out() + r.err());
+    assertEquals(2, r.exit(), r.out() + r.err());
     assertTrue(r.err().contains("--quiet-period -3"), r.err());
   }
 
