@@ -58,10 +58,10 @@ class HostileInputDaemonIT extends HostileInputIT {
   }
 
   /**
-   * The catalogue's rows, but two whose expectation differs in daemon mode by jipamd's design:
-   * {@code ipam.store} is not used (jipamd's store is), so "unknown store type" is no error; and a
-   * request over jipamd's request limit is refused as such (code 6), so the range-set cap is
-   * checked with 100 range sets instead of 50,000.
+   * The catalogue's rows, but one whose expectation differs in daemon mode by jipamd's design:
+   * {@code ipam.store} is not used (jipamd's store is), so "unknown store type" is no error. The
+   * range-set cap is checked with 100 range sets instead of 50,000 (the same code 7, at a fraction
+   * of the cost through two clients and jipamd).
    */
   @Override
   Stream<Arguments> failures() throws IOException {
