@@ -139,9 +139,9 @@ final class TxnCombiner implements TxnSender {
       List<Entry> batch;
       lock.lock();
       try {
-        // a caller sends only while a part of its own is queued: one whose parts all ride in another
-        // caller's transaction leaves the queue to their callers (it would wait on their etcd call)
-        while (!allDone(mine) && (inFlight >= maxInFlight || queue.isEmpty() || !anyQueued(mine))) {
+        // a caller whose parts all ride in another caller's transaction may still send queued parts
+        // of others (its etcd call is then bounded by its own deadline too: run)
+        while (!allDone(mine) && (inFlight >= maxInFlight || queue.isEmpty())) {
           long left = deadline - clock.getAsLong();
           if (left <= 0) {
             for (Entry e : mine) {
@@ -218,15 +218,6 @@ final class TxnCombiner implements TxnSender {
         return;
       }
     }
-  }
-
-  private static boolean anyQueued(List<Entry> entries) {
-    for (Entry e : entries) {
-      if (e.queued) {
-        return true;
-      }
-    }
-    return false;
   }
 
   private static boolean allDone(List<Entry> entries) {
