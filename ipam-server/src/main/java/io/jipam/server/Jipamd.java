@@ -209,6 +209,9 @@ public final class Jipamd implements Callable<Integer> {
 
   @Override
   public Integer call() throws InterruptedException {
+    if (spec.defaultValueProvider() instanceof ConfigFile config) {
+      config.applyFlags(spec); // flags the config file or the environment sets
+    }
     IpamServer.Settings settings = settings();
     if (checkConfig != null) {
       checkStoreSettings();
@@ -340,6 +343,9 @@ public final class Jipamd implements Callable<Integer> {
     return port;
   }
 
+  /** The longest path a client can connect to: sockaddr_un's 108 bytes, less the terminating NUL. */
+  static final int MAX_SOCKET_PATH_BYTES = 107;
+
   IpamServer.Settings settings() {
     if (metrics != null) {
       metricsPort(); // checked with the other settings, so that --check-config sees a bad value
@@ -366,6 +372,18 @@ public final class Jipamd implements Callable<Integer> {
     }
     if (!noSocket && socket.toString().isEmpty()) {
       throw IpamException.invalidConfig("--socket is empty: give a path, or --no-socket");
+    }
+    if (!noSocket && socket.getFileName() == null) {
+      throw IpamException.invalidConfig("--socket %s names no file", io.jipam.core.store.Printable.quote(socket.toString()));
+    }
+    int socketBytes = noSocket ? 0 : socket.toAbsolutePath().toString().getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+    if (socketBytes > MAX_SOCKET_PATH_BYTES) {
+      // bound in a short directory and renamed, it would listen, and no client could reach it
+      throw IpamException.invalidConfig("--socket %s is %d bytes long: a unix socket's path takes at most %d",
+          io.jipam.core.store.Printable.quote(socket.toString()), socketBytes, MAX_SOCKET_PATH_BYTES);
+    }
+    if (dataDir != null && dataDir.toString().isEmpty()) {
+      throw IpamException.invalidConfig("--data-dir is empty: give a path (an empty one is the working directory)");
     }
     if (idleSeconds < 1 || idleSeconds > 3600) {
       throw IpamException.invalidConfig("--idle-timeout %d is not 1 to 3600 seconds", idleSeconds);
