@@ -339,10 +339,16 @@ final class IpamServer implements AutoCloseable {
     }
     boolean clean = true;
     long bound = settings.shutdownBound().toMillis();
+    // one bound for everything: every listener stops accepting at once and drains within it (one
+    // after the other, each had the whole bound, and a later one went on taking new calls)
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(bound);
+    List<java.util.concurrent.CompletableFuture<Void>> draining = new ArrayList<>();
     for (HttpServer s : servers) {
+      draining.add(s.shutdown(bound, TimeUnit.MILLISECONDS).toCompletionStage().toCompletableFuture());
+    }
+    for (java.util.concurrent.CompletableFuture<Void> d : draining) {
       try {
-        s.shutdown(bound, TimeUnit.MILLISECONDS).toCompletionStage().toCompletableFuture()
-            .get(bound + 1000, TimeUnit.MILLISECONDS);
+        d.get(left(deadline) + 1000, TimeUnit.MILLISECONDS);
       } catch (ExecutionException | TimeoutException e) {
         clean = false; // the bound passed: go on closing
       } catch (InterruptedException e) {
@@ -356,13 +362,13 @@ final class IpamServer implements AutoCloseable {
     }
     healthChecks.close();
     try {
-      clean &= workers.awaitTermination(bound, TimeUnit.MILLISECONDS);
+      clean &= workers.awaitTermination(left(deadline), TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
       clean = false;
       Thread.currentThread().interrupt();
     }
     try {
-      vertx.close().toCompletionStage().toCompletableFuture().get(bound + 1000, TimeUnit.MILLISECONDS);
+      vertx.close().toCompletionStage().toCompletableFuture().get(left(deadline) + 1000, TimeUnit.MILLISECONDS);
     } catch (ExecutionException | TimeoutException e) {
       // closing anyway
     } catch (InterruptedException e) {
@@ -373,5 +379,10 @@ final class IpamServer implements AutoCloseable {
       socketFile.close();
     }
     return clean;
+  }
+
+  /** Milliseconds until {@code deadline} (nanoTime), at least 0. */
+  private static long left(long deadline) {
+    return Math.max(0, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
   }
 }
