@@ -232,9 +232,19 @@ public final class Jipamd implements Callable<Integer> {
     String actsFor = "remote".equals(store) ? node() : null;
     StoreFactory.StoreSettings storeSettings = new StoreFactory.StoreSettings(store, dataDir, fsync, etcdConfig,
         remote, remoteAddress, remoteTls, actsFor);
+    // SIGTERM and SIGINT stop jipamd through the latch, so that it exits 0 after a clean stop
+    // (the JVM's own handler exits 143, leaving the socket, its pid file or the warm-up's scratch
+    // dir); from here on, so that a signal during the start-up is a clean stop too
+    for (String signal : List.of("TERM", "INT")) {
+      sun.misc.Signal.handle(new sun.misc.Signal(signal), s -> stop.countDown());
+    }
     if (warmUpPairs > 0) {
-      WarmUp.Done warm = WarmUp.run(warmUpPairs, Duration.ofSeconds(20), log);
+      WarmUp.Done warm = WarmUp.run(warmUpPairs, Duration.ofSeconds(20), log, () -> stop.getCount() == 0);
       log.info("warmed up: " + warm.pairs() + " ADD+DEL pairs in " + warm.took().toMillis() + " ms");
+    }
+    if (stop.getCount() == 0) {
+      log.info("stopped before serving");
+      return 0;
     }
     NodeStores backing = StoreFactory.openNodeStores(storeSettings);
     IpamServer server;
@@ -245,17 +255,13 @@ public final class Jipamd implements Callable<Integer> {
       backing.close();
       throw e;
     }
-    // SIGTERM and SIGINT stop jipamd through the latch, so that it exits 0 after a clean stop
-    // (the JVM's own handler exits 143); the hook covers any other way the JVM ends
+    // the hook covers any other way the JVM ends; a signal since the start ends the await at once
     Thread hook = new Thread(() -> {
       log.info("stopping: finishing in-flight calls (at most " + shutdownSeconds + " s)");
       server.close();
       log.info("stopped");
     }, "jipamd-shutdown");
     Runtime.getRuntime().addShutdownHook(hook);
-    for (String signal : List.of("TERM", "INT")) {
-      sun.misc.Signal.handle(new sun.misc.Signal(signal), s -> stop.countDown());
-    }
     log.info("serving store " + store + (actsFor != null ? " (" + remote + ", as node " + actsFor + ")" : "")
         + (settings.socket() != null ? " on unix:" + settings.socket() : "")
         + (settings.tcpHost() != null ? " on " + settings.tcpHost() + ":" + server.tcpPort()

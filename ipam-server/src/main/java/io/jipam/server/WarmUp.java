@@ -41,6 +41,11 @@ final class WarmUp {
 
   /** Runs up to {@code pairs} ADD+DEL pairs within {@code bound}; never throws. */
   static Done run(int pairs, Duration bound, CallLog log) {
+    return run(pairs, bound, log, () -> false);
+  }
+
+  /** {@link #run(int, Duration, CallLog)}, ending early (its scratch dir deleted) once {@code stopped}. */
+  static Done run(int pairs, Duration bound, CallLog log, java.util.function.BooleanSupplier stopped) {
     long start = System.nanoTime();
     if (pairs <= 0) {
       return new Done(0, Duration.ZERO);
@@ -57,7 +62,7 @@ final class WarmUp {
             + "\"daemon\":{\"socket\":\"" + socket + "\"},\"subnet\":\"198.18.0.0/24\","
             + "\"routes\":[{\"dst\":\"0.0.0.0/0\"}]}}";
         long deadline = start + bound.toNanos();
-        for (; done < pairs && System.nanoTime() < deadline; done++) {
+        for (; done < pairs && System.nanoTime() < deadline && !stopped.getAsBoolean(); done++) {
           call(socket, "ADD", "w" + done, conf);
           call(socket, "DEL", "w" + done, conf);
         }

@@ -1,6 +1,7 @@
 package io.jipam.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jipam.client.RemoteStore;
@@ -106,6 +107,33 @@ class ShutdownIT {
    * then exits 1, not 0), and a call that finishes within the bound does not. The abandoned call,
    * ending after the stop, is logged as not answered and throws nothing on its worker thread.
    */
+  /**
+   * SIGTERM while jipamd starts (here during a long warm-up): a clean stop, exit 0, and nothing
+   * left, neither the socket nor its pid file nor the warm-up's scratch dir. The signal handlers
+   * were installed only once it served: the JVM's own handler ended it with 143 and left them.
+   */
+  @Test
+  void sigterm_duringStartUp_exitZeroNothingLeft() throws Exception {
+    Path socket = dir.resolve("starting.sock");
+    Path tmp = java.nio.file.Files.createDirectories(dir.resolve("tmp"));
+    List<String> jvm = new ArrayList<>(JipamdProcess.LEAN_JVM);
+    jvm.add("-Djava.io.tmpdir=" + tmp);
+    JipamdProcess jipamd = JipamdProcess.launch(dir, JipamdProcess.archivedJvm(jvm, Jipamd.class.getName(),
+        List.of("--socket", socket.toString(), "--store", "memory", "--warm-up", "100000")), Map.of());
+    Await.until(() -> {
+      try (java.util.stream.Stream<Path> in = java.nio.file.Files.list(tmp)) {
+        return in.anyMatch(p -> p.getFileName().toString().startsWith("jipamd-warm-up"));
+      }
+    }, Duration.ofSeconds(60), () -> "the warm-up never started:\n" + jipamd.output());
+    assertEquals(0, jipamd.stop(), jipamd.output());
+    assertTrue(jipamd.output().contains("stopped before serving"), jipamd.output());
+    try (java.util.stream.Stream<Path> left = java.nio.file.Files.list(tmp)) {
+      assertEquals(List.of(), left.toList(), "the warm-up's scratch dir");
+    }
+    assertFalse(java.nio.file.Files.exists(socket), "the socket");
+    assertFalse(java.nio.file.Files.exists(Path.of(socket + ".pid")), "the socket's pid file");
+  }
+
   @Test
   void stop_callRunningPastTheBound_reportedNotClean() throws Exception {
     java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
