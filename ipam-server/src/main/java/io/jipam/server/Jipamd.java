@@ -213,6 +213,13 @@ public final class Jipamd implements Callable<Integer> {
       config.applyFlags(spec); // flags the config file or the environment sets
     }
     IpamServer.Settings settings = settings();
+    if ((tlsCert == null) != (tlsKey == null)) {
+      throw IpamException.invalidConfig("give --tls-cert and --tls-key together (%s is missing)",
+          tlsCert == null ? "--tls-cert" : "--tls-key");
+    }
+    if (settings.tcpHost() != null && settings.tlsCert() != null) {
+      TlsFiles.check(settings.tlsCert(), settings.tlsKey(), settings.clientCa(), operatorCa, java.time.Clock.systemUTC());
+    }
     if (checkConfig != null) {
       checkStoreSettings();
       spec.commandLine().getOut().println("jipamd: config " + checkConfig + " is good: store " + store

@@ -153,4 +153,35 @@ class TlsIT {
           && r.err().lines().count() == 1, r::toString);
     }
   }
+
+  /**
+   * The listener's TLS files are checked before anything is bound, naming the file: a key that is
+   * not the certificate's, an expired certificate, a certificate file that is not one, and a CA
+   * file that holds none. Each started a jipamd that said ready and failed every handshake, or
+   * failed after binding the socket, in a message naming no file.
+   */
+  @Test
+  void checkConfig_tlsFilesThatCannotServe_exitTwoNamingTheFile() throws Exception {
+    Path garbage = java.nio.file.Files.writeString(certs.dir.resolve("garbage.pem"), "not a certificate\n");
+    record Case(Path cert, Path key, Path ca, String says) {}
+    for (Case c : List.of(
+        new Case(certs.pem("server"), certs.key("client"), null, "is not the key of --tls-cert"),
+        new Case(certs.pem("expired"), certs.key("expired"), null, "is not valid now"),
+        new Case(garbage, certs.key("server"), null, "cannot be read"),
+        new Case(certs.pem("server"), certs.key("server"), garbage, "--client-ca \"" + garbage))) {
+      List<String> args = new java.util.ArrayList<>(List.of("--store", "memory", "--no-socket", "--listen",
+          "127.0.0.1:0", "--tls-cert", c.cert().toString(), "--tls-key", c.key().toString()));
+      if (c.ca() != null) {
+        args.addAll(List.of("--client-ca", c.ca().toString()));
+      }
+      java.io.StringWriter out = new java.io.StringWriter();
+      java.io.StringWriter err = new java.io.StringWriter();
+      Path config = java.nio.file.Files.writeString(certs.dir.resolve("empty.yaml"), "");
+      args.addAll(List.of("--check-config", config.toString()));
+      int exit = Jipamd.run(args.toArray(String[]::new), java.util.Map.of(), new java.io.PrintWriter(out, true),
+          new java.io.PrintWriter(err, true));
+      assertEquals(2, exit, c + ": " + out + err);
+      assertTrue(err.toString().contains(c.says()) && err.toString().strip().lines().count() == 1, c + ": " + err);
+    }
+  }
 }
