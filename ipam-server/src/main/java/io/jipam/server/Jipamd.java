@@ -164,7 +164,7 @@ public final class Jipamd implements Callable<Integer> {
     try {
       cl.setDefaultValueProvider(ConfigFile.load(check != null ? check : file, cl.getCommandSpec(), env));
     } catch (IpamException e) {
-      cl.getErr().println("jipamd: " + e.getMessage());
+      cl.getErr().println("jipamd: " + oneLine(e.getMessage()));
       return 2;
     }
     return cl.execute(args);
@@ -183,11 +183,28 @@ public final class Jipamd implements Callable<Integer> {
     return fallback == null || fallback.isEmpty() ? null : Path.of(fallback);
   }
 
+  /** The most characters of a message jipamd prints about a setting: a value may be megabytes long. */
+  static final int MESSAGE_LIMIT = 400;
+
+  /**
+   * A message for one line: control characters escaped (a value holding an escape sequence or a
+   * line break cannot repaint the terminal or forge a log line), at most {@link #MESSAGE_LIMIT}
+   * characters and then its length.
+   */
+  static String oneLine(String message) {
+    String line = io.jipam.core.store.Printable.line(String.valueOf(message));
+    if (line.length() <= MESSAGE_LIMIT) {
+      return line;
+    }
+    int end = Character.isHighSurrogate(line.charAt(MESSAGE_LIMIT - 1)) ? MESSAGE_LIMIT - 1 : MESSAGE_LIMIT;
+    return line.substring(0, end) + "... (" + line.length() + " characters)";
+  }
+
   static CommandLine commandLine() {
     CommandLine cl = new CommandLine(new Jipamd());
     cl.setExecutionExceptionHandler((e, line, parsed) -> {
       if (e instanceof IpamException ipam) {
-        line.getErr().println("jipamd: " + ipam.getMessage());
+        line.getErr().println("jipamd: " + oneLine(ipam.getMessage()));
         return ipam.code() == ErrorCode.INVALID_CONFIG || ipam.code() == ErrorCode.UNSUPPORTED_FIELD ? 2 : 1;
       }
       throw e;
@@ -200,7 +217,7 @@ public final class Jipamd implements Callable<Integer> {
           && file.source(option) != null) {
         from = " (from " + file.source(option) + ")";
       }
-      line.getErr().println("jipamd: " + e.getMessage() + from);
+      line.getErr().println("jipamd: " + oneLine(e.getMessage() + from));
       line.getErr().println("Try 'jipamd --help'.");
       return 2;
     });

@@ -74,6 +74,12 @@ class JipamdSettingsTest {
       assertEquals(2, r.exit(), c + ": " + r);
       assertTrue(r.err().contains(c.says()) && r.err().strip().lines().count() == 1, c + ": " + r);
     }
+    Run raw = run(Map.of(), java.nio.file.Files.writeString(dir.resolve("raw.yaml"), ""), "--store",
+        "red\u001b[31m\nforged line " + "x".repeat(100_000));
+    assertEquals(2, raw.exit(), raw.toString().substring(0, 200));
+    String first = raw.err().lines().findFirst().orElse("");
+    assertTrue(first.contains("\\x1b[31m\\x0aforged line") && first.length() < 600
+        && !raw.err().contains("\u001b"), "escaped and cut: " + first.substring(0, Math.min(200, first.length())));
     Path huge = dir.resolve("huge.yaml");
     Files.writeString(huge, "# " + "x".repeat(2 << 20) + "\n");
     Run big = run(Map.of(), huge);

@@ -72,8 +72,10 @@ public final class UnixSocketFile implements AutoCloseable {
     try {
       prepareDirectory(dir);
       Path pid = dir.resolve(socket.getFileName() + ".pid");
+      // not through a symbolic link: a link planted there would have had its target emptied
       FileChannel channel = FileChannel.open(pid, java.util.Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-          StandardOpenOption.READ), PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+          StandardOpenOption.READ, java.nio.file.LinkOption.NOFOLLOW_LINKS),
+          PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
       FileLock lock;
       try {
         lock = channel.tryLock();
