@@ -28,7 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(60)
 class ShutdownBoundTest {
-  static final Duration BOUND = Duration.ofSeconds(2);
+  static final Duration BOUND = Duration.ofSeconds(3);
 
   @TempDir Path dir;
 
@@ -55,7 +55,8 @@ class ShutdownBoundTest {
       long start = System.nanoTime();
       server.stop();
       long millis = (System.nanoTime() - start) / 1_000_000;
-      assertTrue(millis < BOUND.toMillis() + 1500, "the stop took " + millis + " ms with a bound of "
+      // one bound and slack for a loaded machine; the listeners one after the other took two bounds
+      assertTrue(millis < BOUND.toMillis() + 2000, "the stop took " + millis + " ms with a bound of "
           + BOUND.toMillis() + " ms");
     } finally {
       vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
