@@ -234,9 +234,6 @@ public final class Jipamd implements Callable<Integer> {
       throw IpamException.invalidConfig("give --tls-cert and --tls-key together (%s is missing)",
           tlsCert == null ? "--tls-cert" : "--tls-key");
     }
-    if (settings.tcpHost() != null && settings.tlsCert() != null) {
-      TlsFiles.check(settings.tlsCert(), settings.tlsKey(), settings.clientCa(), operatorCa, java.time.Clock.systemUTC());
-    }
     if (checkConfig != null) {
       checkStoreSettings();
       spec.commandLine().getOut().println("jipamd: config " + checkConfig + " is good: store " + store
@@ -245,6 +242,10 @@ public final class Jipamd implements Callable<Integer> {
       return 0;
     }
     checkStoreSettings();
+    // read only to start: --check-config checks a config where its files may not be (a pod's secrets)
+    if (settings.tcpHost() != null && settings.tlsCert() != null) {
+      TlsFiles.check(settings.tlsCert(), settings.tlsKey(), settings.clientCa(), operatorCa, java.time.Clock.systemUTC());
+    }
     RemoteStore.Tls remoteTls = remoteCa != null || remoteCert != null ? new RemoteStore.Tls(remoteCa, remoteCert,
         remoteKey) : null;
     if (remoteTls == null && remote != null && !remote.startsWith("unix:") && !remote.startsWith("/")
