@@ -149,7 +149,8 @@ plugin_pid=$!
   io.jipam.plugin.TrainingRun etcd >/dev/null 2>"$work/etcd.log" &
 etcd_pid=$!
 "$JIPAM_JAVA_BIN" -Xlog:disable -Xlog:all=warning:stderr -Xmx192m -XX:MaxDirectMemorySize=96m \
-  --sun-misc-unsafe-memory-access=allow "-XX:AOTCacheOutput=$lib/server/server.aot" -cp "$scp" \
+  --sun-misc-unsafe-memory-access=allow --enable-native-access=ALL-UNNAMED \
+  "-XX:AOTCacheOutput=$lib/server/server.aot" -cp "$scp" \
   io.jipam.server.TrainingRun >/dev/null 2>"$work/server.log" &
 server_pid=$!
 failed=

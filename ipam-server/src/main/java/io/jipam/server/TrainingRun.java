@@ -47,16 +47,22 @@ public final class TrainingRun {
       int[] exit = {-1};
       Thread jipamd = new Thread(() -> exit[0] = Jipamd.run(new String[] {"--config", config.toString()},
           System.getenv(), null, null), "jipamd-training");
+      jipamd.setDaemon(true); // a failed run must end with its exit code, not wait on jipamd forever
       jipamd.start();
       if (log.ready.await(120, TimeUnit.SECONDS)) {
         String conf = "{\"cniVersion\":\"1.0.0\",\"name\":\"training\",\"ipam\":{\"type\":\"jipam\","
             + "\"daemon\":{\"socket\":\"" + socket + "\"},\"subnet\":\"198.18.0.0/24\","
             + "\"routes\":[{\"dst\":\"0.0.0.0/0\"}]}}";
-        for (int i = 0; i < pairs; i++) {
-          WarmUp.call(socket, "ADD", "t" + i, conf);
-          WarmUp.call(socket, "DEL", "t" + i, conf);
+        int bad = -1;
+        try {
+          for (int i = 0; i < pairs; i++) {
+            WarmUp.call(socket, "ADD", "t" + i, conf);
+            WarmUp.call(socket, "DEL", "t" + i, conf);
+          }
+          bad = WarmUp.exit(socket, "ADD", "bad", conf.replace("198.18.0.0/24", "198.18.0.0/99"));
+        } catch (IOException | RuntimeException e) {
+          realErr.println("jipamd training: a call failed: " + e);
         }
-        int bad = WarmUp.exit(socket, "ADD", "bad", conf.replace("198.18.0.0/24", "198.18.0.0/99"));
         sun.misc.Signal.raise(new sun.misc.Signal("TERM"));
         jipamd.join(TimeUnit.SECONDS.toMillis(60));
         code = bad == 1 && exit[0] == 0 ? 0 : 1;

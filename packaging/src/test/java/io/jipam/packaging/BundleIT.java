@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.jipam.testkit.Etcd;
 import io.jipam.testkit.Exec;
+import io.jipam.testkit.JipamdProcess;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -68,6 +69,35 @@ class BundleIT {
     assertEquals(0, version.exit(), version.toString());
     String built = v.getFileName().toString().substring(0, v.getFileName().toString().lastIndexOf('-'));
     assertEquals("jipamd " + built, version.stdout().strip(), version.toString());
+  }
+
+  /**
+   * The bundle's jipamd serves on Netty's native epoll transport, which lib/server ships, and on the
+   * JDK's NIO where that library cannot be unpacked (here: Netty's work dir is not a directory);
+   * either way it answers a CNI call through the shim, and prints nothing but its own lines (JDK
+   * 24+ warns when a library is loaded without native access allowed).
+   */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource({"epoll, ''", "nio, -Dio.netty.native.workdir=/dev/null/none"})
+  void jipamd_bundle_servesOnTheNativeTransportOrNio(String transport, String jvmOptions) throws Exception {
+    Path v = Bundle.current(bin());
+    Path data = Files.createDirectory(tmp.resolve("data"));
+    Path socket = tmp.resolve("jipamd.sock");
+    try (JipamdProcess jipamd = JipamdProcess.launchOnSocket(v.resolve("bin/jipamd"), socket,
+        List.of("--store", "file", "--data-dir", data.toString()), jvmOptions.isEmpty() ? List.of() : List.of(jvmOptions))) {
+      jipamd.awaitReady(Duration.ofSeconds(60));
+      String maps = Files.readString(Path.of("/proc", Long.toString(jipamd.pid()), "maps"));
+      assertEquals(transport.equals("epoll"), maps.contains("netty_transport_native_epoll"),
+          "Netty's native transport loaded: " + maps.contains("netty_transport_native_epoll"));
+      Exec.Result add = Bundle.call(bin().resolve("jipam"), Bundle.env("ADD", "c1", emptyPath),
+          "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"ipam\":{\"type\":\"jipam\",\"daemon\":{\"socket\":\""
+              + socket + "\"},\"subnet\":\"198.18.0.0/24\"}}");
+      assertEquals(0, add.exit(), add.toString());
+      assertTrue(Files.exists(data.resolve("n/198.18.0.2")), "allocated by jipamd's file store");
+      assertEquals(0, jipamd.stop(), jipamd.output());
+      assertEquals(List.of(), jipamd.output().lines().filter(l -> !l.contains(" jipamd ")).toList(),
+          "lines jipamd did not write");
+    }
   }
 
   /**

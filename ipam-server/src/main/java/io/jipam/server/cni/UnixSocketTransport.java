@@ -21,7 +21,10 @@ import java.util.concurrent.ThreadFactory;
 
 /**
  * The transport Vert.x would pick (native when present, else NIO), with two changes to the
- * connections of jipamd's unix socket; everything else is the wrapped transport's.
+ * connections of jipamd's unix socket; everything else is the wrapped transport's. jipamd ships
+ * Netty's native epoll transport (lib/server); it falls back to NIO where that library cannot load
+ * (a {@code noexec} temp dir, another architecture). The native transport took about a tenth less
+ * of a central jipamd's CPU per call than NIO (docs/benchmarks-jipamd.md, session 20).
  *
  * <ul>
  *   <li><b>The CNI call first.</b> Each connection's pipeline starts with a {@link CniFastPath},
@@ -49,8 +52,13 @@ public final class UnixSocketTransport implements io.vertx.core.transport.Transp
   /** The wrapped default transport, its unix-socket connections serving CNI calls on {@code cni} first. */
   public static UnixSocketTransport wrapDefault(CniEndpoint cni) {
     io.vertx.core.transport.Transport nativeOne = io.vertx.core.transport.Transport.nativeTransport();
-    return new UnixSocketTransport(nativeOne != null && nativeOne.available() ? nativeOne
-        : io.vertx.core.transport.Transport.NIO, java.util.Objects.requireNonNull(cni, "cni"));
+    return wrap(nativeOne != null && nativeOne.available() ? nativeOne : io.vertx.core.transport.Transport.NIO,
+        cni);
+  }
+
+  /** {@code base}, its unix-socket connections serving CNI calls on {@code cni} first. */
+  static UnixSocketTransport wrap(io.vertx.core.transport.Transport base, CniEndpoint cni) {
+    return new UnixSocketTransport(base, java.util.Objects.requireNonNull(cni, "cni"));
   }
 
   @Override
@@ -77,9 +85,12 @@ public final class UnixSocketTransport implements io.vertx.core.transport.Transp
    * Reports the end of input (a read of -1) as a read of nothing, after turning the connection's
    * auto-read off: the channel then stops reading instead of closing, and stays open for the
    * answer. A connection is closed later by the server as usual (after a {@code Connection:
-   * close} answer, or by the idle timeout).
+   * close} answer, or by the idle timeout). An {@link RecvByteBufAllocator.ExtendedHandle}, as the
+   * epoll transport requires of every handle (its config throws on any other; with a plain
+   * delegating handle the shim's calls on epoll were reset unanswered).
    */
-  static final class EndOfInputHandle extends RecvByteBufAllocator.DelegatingHandle {
+  static final class EndOfInputHandle extends RecvByteBufAllocator.DelegatingHandle
+      implements RecvByteBufAllocator.ExtendedHandle {
     private ChannelConfig config;
 
     EndOfInputHandle(RecvByteBufAllocator.Handle delegate) {
@@ -100,6 +111,12 @@ public final class UnixSocketTransport implements io.vertx.core.transport.Transp
       } else {
         super.lastBytesRead(bytes);
       }
+    }
+
+    @Override
+    public boolean continueReading(io.netty.util.UncheckedBooleanSupplier maybeMoreDataSupplier) {
+      return delegate() instanceof RecvByteBufAllocator.ExtendedHandle extended
+          ? extended.continueReading(maybeMoreDataSupplier) : delegate().continueReading();
     }
   }
 

@@ -18,23 +18,36 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A Vert.x HTTP server on a unix socket with {@link UnixSocketTransport}: the clients' CNI request
  * is answered by the {@link CniFastPath} put first in the connection's pipeline, without reaching
  * the server's request handler; any other request reaches it; a request whose client shuts down its
- * sending half still gets its answer.
+ * sending half still gets its answer. On both transports jipamd may run on: Netty's native epoll
+ * (what it ships and picks) and the JDK's NIO (where the native library cannot load).
  */
 @Timeout(30)
 class UnixSocketTransportTest {
   @TempDir Path dir;
 
   @Test
-  void unixSocketServer_clientsRequestFirstOtherRequestsToTheServer() throws Exception {
-    CniEndpoint cni = new CniEndpoint(MemoryStores.open(), new PoolRegistry(), Runnable::run, CallLog.quiet(),
-        new Metrics(), Duration.ofSeconds(30), null);
-    Vertx vertx = Vertx.builder().withTransport(UnixSocketTransport.wrapDefault(cni)).build();
+  void wrapDefault_nativeTransportShipped_picksEpoll() {
+    CniEndpoint cni = cni();
+    assertEquals("epoll", UnixSocketTransport.wrapDefault(cni).name(),
+        "the native transport is on jipamd's class path and loads here");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"epoll", "nio"})
+  void unixSocketServer_clientsRequestFirstOtherRequestsToTheServer(String transport) throws Exception {
+    CniEndpoint cni = cni();
+    io.vertx.core.transport.Transport base = transport.equals("nio") ? io.vertx.core.transport.Transport.NIO
+        : io.vertx.core.transport.Transport.nativeTransport();
+    assertTrue(base.available(), () -> transport + " unavailable: " + base.unavailabilityCause());
+    Vertx vertx = Vertx.builder().withTransport(UnixSocketTransport.wrap(base, cni)).build();
     AtomicInteger reachedServer = new AtomicInteger();
     try {
       Path socket = dir.resolve("s");
@@ -61,6 +74,11 @@ class UnixSocketTransportTest {
     } finally {
       vertx.close().await(10, TimeUnit.SECONDS);
     }
+  }
+
+  private static CniEndpoint cni() {
+    return new CniEndpoint(MemoryStores.open(), new PoolRegistry(), Runnable::run, CallLog.quiet(), new Metrics(),
+        Duration.ofSeconds(30), null);
   }
 
   static String exchange(Path socket, String request, boolean halfClose) throws IOException {
