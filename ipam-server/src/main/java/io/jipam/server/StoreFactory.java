@@ -2,6 +2,7 @@ package io.jipam.server;
 
 import io.jipam.client.RemoteStore;
 import io.jipam.core.ErrorCode;
+import io.jipam.core.IoMessages;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.memory.MemoryStores;
@@ -16,7 +17,11 @@ import io.vertx.core.json.JsonObject;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Opens the store jipamd serves, by type; the one place that knows the store modules' entry
@@ -70,13 +75,28 @@ final class StoreFactory {
     };
   }
 
-  /** The data dir, which must be a directory when it exists (created at the first write when not). */
-  private static Path dataDir(Path dir) {
+  /**
+   * The data dir, checked before jipamd says it is ready: a directory (created, owner-only as the
+   * store makes its folders, when absent) in which jipamd can create and remove a file. A data dir
+   * on a read-only mount, or one jipamd may not write, stops jipamd at start, not at its first call.
+   */
+  static Path dataDir(Path dir) {
     if (Files.exists(dir) && !Files.isDirectory(dir)) {
       throw new IpamException(ErrorCode.IO_FAILURE, "--data-dir " + dir + " is not a directory");
     }
+    try {
+      Files.createDirectories(dir, OWNER_ONLY);
+      Files.delete(Files.createTempFile(dir, ".jipamd-write-check-", ""));
+    } catch (IOException | UnsupportedOperationException e) {
+      String why = e instanceof java.nio.file.FileSystemException fs && fs.getReason() != null ? fs.getReason()
+          : IoMessages.describe(e);
+      throw new IpamException(ErrorCode.IO_FAILURE, "--data-dir " + dir + " cannot be written: " + why, e);
+    }
     return dir;
   }
+
+  private static final FileAttribute<Set<PosixFilePermission>> OWNER_ONLY =
+      PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"));
 
   private static Map<String, Object> etcdJson(Path file) {
     if (file == null) {

@@ -1,16 +1,20 @@
 package io.jipam.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jipam.client.RemoteStore;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
+import io.jipam.testkit.Exec;
 import io.jipam.testkit.JipamdProcess;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -134,6 +138,37 @@ class JipamdConfigIT {
         "--socket", dir.resolve("d.sock").toString());
     assertEquals(1, run.exit(), run.output());
     assertEquals("jipamd: --data-dir " + file + " is not a directory", run.output().strip());
+  }
+
+  /**
+   * A data dir jipamd cannot write stops it at start (exit 1, naming the dir and why), not at its
+   * first call: under a regular file; on a read-only mount (as root, which the permission bits do
+   * not stop).
+   */
+  @Test
+  void start_dataDirNotWritable_exit1AtStartNamingIt() throws Exception {
+    Files.writeString(dir.resolve("file"), "x");
+    Path underFile = dir.resolve("file/data");
+    JipamdProcess.Finished run = ServerJipamd.runToExit(dir, "--store", "file", "--data-dir", underFile.toString(),
+        "--socket", dir.resolve("f.sock").toString());
+    assertEquals(1, run.exit(), run.output());
+    assertEquals("jipamd: --data-dir " + underFile + " cannot be written: Not a directory", run.output().strip());
+    assertFalse(run.output().contains("ready"), run.output());
+    if (!Exec.isRoot()) {
+      return;
+    }
+    Path readOnly = Files.createDirectory(dir.resolve("ro"));
+    Exec.Result mount = Exec.run(List.of("mount", "-t", "tmpfs", "-o", "ro,size=1m", "jipam-test-ro", readOnly.toString()),
+        Map.of(), "", Duration.ofSeconds(10));
+    assertEquals(0, mount.exit(), mount.toString());
+    try {
+      run = ServerJipamd.runToExit(dir, "--store", "file", "--data-dir", readOnly.toString(),
+          "--socket", dir.resolve("r.sock").toString());
+      assertEquals(1, run.exit(), run.output());
+      assertEquals("jipamd: --data-dir " + readOnly + " cannot be written: Read-only file system", run.output().strip());
+    } finally {
+      Exec.run(List.of("umount", readOnly.toString()), Map.of(), "", Duration.ofSeconds(10));
+    }
   }
 
   /** A listener that cannot start: one "jipamd:" prefix, and the reason. */
