@@ -144,6 +144,7 @@ class DeployManifestsTest {
     List<JsonNode> docs = documents(built);
     Map<String, Set<String>> names = new HashMap<>();
     Map<String, JsonNode> configMaps = new HashMap<>();
+    Map<String, JsonNode> serviceAccounts = new HashMap<>();
     for (JsonNode doc : docs) {
       String kind = doc.path("kind").asText();
       String name = doc.path("metadata").path("name").asText();
@@ -154,6 +155,9 @@ class DeployManifestsTest {
       if (kind.equals("ConfigMap")) {
         configMaps.put(name, doc);
       }
+      if (kind.equals("ServiceAccount")) {
+        serviceAccounts.put(name, doc);
+      }
     }
     assertTrue(names.getOrDefault("DaemonSet", Set.of()).contains("jipam-node"), overlay + ": " + names);
 
@@ -162,6 +166,7 @@ class DeployManifestsTest {
       String kind = doc.path("kind").asText();
       if (kind.equals("DaemonSet") || kind.equals("Deployment")) {
         Set<Integer> ports = checkPodSpec(overlay, doc, names, configMaps);
+        checkApiToken(overlay, doc, serviceAccounts);
         String workload = kind + " " + doc.path("metadata").path("name").asText();
         // the bundle is linux-amd64: a pod on another architecture would fail and install nothing
         JsonNode selector = doc.path("spec").path("template").path("spec").path("nodeSelector");
@@ -188,6 +193,34 @@ class DeployManifestsTest {
         assertTrue(names.get("ClusterRole").contains(doc.path("roleRef").path("name").asText()), doc.toString());
         for (JsonNode subject : doc.path("subjects")) {
           assertTrue(names.get("ServiceAccount").contains(subject.path("name").asText()), doc.toString());
+        }
+      }
+    }
+  }
+
+  /** Where a pod's containers find the service account's token. */
+  static final String API_TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+  /**
+   * No pod has the API token mounted into every container (the pod's setting, or else its service
+   * account's, whose default is to mount it): jipamd reads no Kubernetes API. A token mounted
+   * explicitly reaches only the install step, which reads its Node.
+   */
+  private static void checkApiToken(String overlay, JsonNode workload, Map<String, JsonNode> serviceAccounts) {
+    String where = overlay + ": " + workload.path("kind").asText() + " " + workload.path("metadata").path("name").asText();
+    JsonNode spec = workload.path("spec").path("template").path("spec");
+    JsonNode account = serviceAccounts.get(spec.path("serviceAccountName").asText());
+    boolean automount = spec.has("automountServiceAccountToken") ? spec.path("automountServiceAccountToken").asBoolean()
+        : account == null || account.path("automountServiceAccountToken").asBoolean(true);
+    assertFalse(automount, where + ": the API token is mounted into every container of the pod");
+    List<JsonNode> containers = new ArrayList<>();
+    spec.path("initContainers").forEach(containers::add);
+    spec.path("containers").forEach(containers::add);
+    for (JsonNode container : containers) {
+      for (JsonNode mount : container.path("volumeMounts")) {
+        if (mount.path("mountPath").asText().equals(API_TOKEN_PATH)) {
+          assertEquals("install", container.path("name").asText(), where + ": container "
+              + container.path("name").asText() + " has the API token");
         }
       }
     }
