@@ -26,7 +26,15 @@ esac
 nodes=${*:-$(kubectl get nodes -o jsonpath='{.items[*].metadata.name}')}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# The Job's name is also the value of a label on its pods, at most 63 characters: for a longer node
+# name it is the first part of jipam-node-tls-<node> and a hash of the whole node name.
+job_name() {
+  name=jipam-node-tls-$1
+  if [ ${#name} -le 63 ]; then echo "$name"; return; fi
+  echo "$(printf '%s' "$name" | cut -c1-52 | sed 's/[.-]*$//')-$(printf '%s' "$1" | sha256sum | cut -c1-10)"
+}
 for node in $nodes; do
+  job=$(job_name "$node")
   openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$node" \
       -keyout "$work/$node.key" -out "$work/$node.csr" 2>/dev/null
   printf 'extendedKeyUsage=clientAuth\n' > "$work/ext"
@@ -35,7 +43,8 @@ for node in $nodes; do
   kubectl -n jipam create secret generic "jipam-node-tls-$node" --from-file=ca.crt="$serverca" \
       --from-file=tls.crt="$work/$node.crt" --from-file=tls.key="$work/$node.key" \
       --dry-run=client -o yaml | kubectl apply -f -
-  kubectl -n jipam delete job "jipam-node-tls-$node" --ignore-not-found
-  sed -e "s/__NODE__/$node/g" -e "s|__IMAGE__|$image|g" "$here/node-cert-install-job.yaml" | kubectl apply -f -
-  echo "node $node: certificate CN=$node, Secret jipam-node-tls-$node, installed by Job jipam-node-tls-$node"
+  kubectl -n jipam delete job "$job" --ignore-not-found
+  sed -e "s/__JOB__/$job/g" -e "s/__NODE__/$node/g" -e "s|__IMAGE__|$image|g" "$here/node-cert-install-job.yaml" \
+    | kubectl apply -f -
+  echo "node $node: certificate CN=$node, Secret jipam-node-tls-$node, installed by Job $job"
 done

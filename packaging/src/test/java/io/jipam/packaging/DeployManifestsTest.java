@@ -2,6 +2,7 @@ package io.jipam.packaging;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -583,7 +584,29 @@ class DeployManifestsTest {
           .findFirst().orElseThrow(() -> new AssertionError("no Job applied"));
       JsonNode pod = job.path("spec").path("template").path("spec");
       assertEquals("node-a", pod.path("nodeName").asText(), job.toString());
+      assertEquals("jipam-node-tls-node-a", job.path("metadata").path("name").asText(), job.toString());
       assertEquals(image == null ? overlays : image, pod.path("containers").get(0).path("image").asText(), job.toString());
+    }
+    // a Job's name is a label value of its pods: 63 characters at most, a DNS label's characters at
+    // its ends and around dots; node names are DNS subdomains of up to 253
+    Map<String, String> env = Map.of("PATH", bin + ":/usr/bin:/bin", "APPLIED", dir.resolve("applied-long.yaml").toString());
+    String longA = "ip-10-0-0-1.eu-west-1.compute.internal.example-" + "a".repeat(20) + ".cluster.local";
+    String longB = longA + "2"; // the same first 52 characters: told apart by the hash
+    String shortest = "node-" + "b".repeat(43); // exactly 63 with the prefix
+    Exec.run(List.of(DEPLOY.resolve("overlays/central/issue-node-certs.sh").toString(), "ca.pem", "ca.key",
+        "server-ca.pem", longA, longB, shortest), env, "", Duration.ofSeconds(30)).ok();
+    Map<String, String> jobs = new HashMap<>();
+    for (JsonNode job : documents(Files.readString(dir.resolve("applied-long.yaml")))) {
+      if (job.path("kind").asText().equals("Job")) {
+        jobs.put(job.path("spec").path("template").path("spec").path("nodeName").asText(),
+            job.path("metadata").path("name").asText());
+      }
+    }
+    assertEquals("jipam-node-tls-" + shortest, jobs.get(shortest));
+    assertNotEquals(jobs.get(longA), jobs.get(longB), jobs.toString());
+    for (String name : jobs.values()) {
+      assertTrue(name.length() <= 63 && name.matches("[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"),
+          "Job name " + name);
     }
     if (kustomizeAvailable()) {
       String built = Exec.run(List.of("kubectl", "kustomize", DEPLOY.resolve("overlays/central").toString()),
