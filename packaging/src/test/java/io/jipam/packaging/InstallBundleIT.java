@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.jipam.testkit.Exec;
 import java.nio.file.Files;
@@ -11,11 +12,16 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -91,6 +97,70 @@ class InstallBundleIT {
     Exec.Result again = install(versionA, bin.toString()).ok();
     assertFalse(again.stdout().contains("(was"), again.toString());
     assertFalse(Files.exists(bin.resolve("jipam.d/previous")), "a reinstall of the current version is no upgrade");
+  }
+
+  /**
+   * What each rename publishes is on disk before the rename (fsync of the file, or of every file of
+   * the version folder), and the folder it lands in after it, replayed from an strace of a fresh
+   * install: a node that loses power mid-install boots with one version or the other, never with an
+   * empty shim or conflist in place.
+   */
+  @Test
+  void install_eachRenamePublishesWhatIsOnDisk_folderSyncedAfter() throws Exception {
+    assumeTrue(Files.isExecutable(Path.of("/usr/bin/strace")), "strace is not installed");
+    Path bin = tmp.resolve("opt/cni/bin");
+    Path conf = tmp.resolve("etc/cni/net.d");
+    Path conflist = tmp.resolve("10-jipam.conflist");
+    Files.writeString(conflist, Bundle.conf("durable", tmp.resolve("data"), "198.18.41.0/24"));
+    Path trace = tmp.resolve("install.strace");
+    Exec.run(List.of("/usr/bin/strace", "-f", "-qq", "-o", trace.toString(), "-e",
+        "trace=open,openat,fsync,fdatasync,sync,syncfs,rename,renameat,renameat2",
+        versionA.resolve("bin/jipam-install").toString(), "--conflist", conflist.toString(), "--conf-dir",
+        conf.toString(), bin.toString()), Map.of("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "", Duration.ofMinutes(2)).ok();
+
+    Pattern open = Pattern.compile("^(\\d+) +open(?:at)?\\((?:AT_FDCWD, )?\"([^\"]+)\".*\\) = (\\d+)$");
+    Pattern sync = Pattern.compile("^(\\d+) +f(?:data)?sync\\((\\d+)\\) += 0$");
+    Pattern rename = Pattern.compile(
+        "^(\\d+) +rename(?:at2?)?\\((?:AT_FDCWD, )?\"([^\"]+)\", (?:AT_FDCWD, )?\"([^\"]+)\".*\\) = 0$");
+    Map<String, String> fds = new HashMap<>();
+    Set<String> onDisk = new HashSet<>();
+    Set<String> foldersToSync = new TreeSet<>();
+    List<String> published = new ArrayList<>();
+    for (String line : Files.readAllLines(trace)) {
+      Matcher m;
+      if ((m = open.matcher(line)).matches()) {
+        fds.put(m.group(1) + " " + m.group(3), m.group(2));
+      } else if ((m = sync.matcher(line)).matches()) {
+        String path = fds.get(m.group(1) + " " + m.group(2));
+        onDisk.add(path);
+        foldersToSync.remove(path);
+      } else if (line.matches("^\\d+ +(sync|syncfs)\\(.*\\) += 0$")) {
+        onDisk.add("everything");
+        foldersToSync.clear();
+      } else if ((m = rename.matcher(line)).matches()) {
+        String from = m.group(2);
+        String to = m.group(3);
+        if (!to.startsWith(bin.toString()) && !to.startsWith(conf.toString())) {
+          continue;
+        }
+        published.add(to);
+        String name = from.substring(from.lastIndexOf('/') + 1);
+        boolean symlink = name.startsWith(".current.tmp.") || name.startsWith(".previous.tmp.");
+        if (!symlink && !onDisk.contains("everything")) {
+          List<String> mustBeOnDisk = to.endsWith("/" + versionA.getFileName())
+              ? List.of(from + "/bin/jipam", from + "/bin/jipam-jvm", from + "/lib/ipam-plugin-bin.jar", from + "/lib/jipam.aot")
+              : List.of(from);
+          for (String file : mustBeOnDisk) {
+            assertTrue(onDisk.contains(file), file + " was not on disk when renamed to " + to);
+          }
+        }
+        foldersToSync.add(to.substring(0, to.lastIndexOf('/')));
+      }
+    }
+    assertTrue(published.containsAll(List.of(bin.resolve("jipam.d").resolve(versionA.getFileName()).toString(),
+        bin.resolve("jipam.d/current").toString(), bin.resolve("jipam").toString(),
+        conf.resolve("10-jipam.conflist").toString())), "renames seen: " + published);
+    assertEquals(Set.of(), foldersToSync, "folders not synced after a rename into them");
   }
 
   @Test
