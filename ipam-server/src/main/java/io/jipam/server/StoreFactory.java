@@ -15,6 +15,7 @@ import io.jipam.server.pools.NodeStores;
 import io.jipam.server.pools.PoolRegistry;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileAttribute;
@@ -38,6 +39,10 @@ import java.util.Set;
  * </table>
  */
 final class StoreFactory {
+  /** The data dir's mode when jipamd creates it: the store's own folders' mode. */
+  private static final FileAttribute<Set<PosixFilePermission>> OWNER_ONLY =
+      PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"));
+
   private StoreFactory() {}
 
   /**
@@ -80,7 +85,7 @@ final class StoreFactory {
    * store makes its folders, when absent) in which jipamd can create and remove a file. A data dir
    * on a read-only mount, or one jipamd may not write, stops jipamd at start, not at its first call.
    */
-  static Path dataDir(Path dir) {
+  private static Path dataDir(Path dir) {
     if (Files.exists(dir) && !Files.isDirectory(dir)) {
       throw new IpamException(ErrorCode.IO_FAILURE, "--data-dir " + dir + " is not a directory");
     }
@@ -88,15 +93,12 @@ final class StoreFactory {
       Files.createDirectories(dir, OWNER_ONLY);
       Files.delete(Files.createTempFile(dir, ".jipamd-write-check-", ""));
     } catch (IOException | UnsupportedOperationException e) {
-      String why = e instanceof java.nio.file.FileSystemException fs && fs.getReason() != null ? fs.getReason()
+      String why = e instanceof FileSystemException fs && fs.getReason() != null ? fs.getReason()
           : IoMessages.describe(e);
       throw new IpamException(ErrorCode.IO_FAILURE, "--data-dir " + dir + " cannot be written: " + why, e);
     }
     return dir;
   }
-
-  private static final FileAttribute<Set<PosixFilePermission>> OWNER_ONLY =
-      PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"));
 
   private static Map<String, Object> etcdJson(Path file) {
     if (file == null) {

@@ -283,6 +283,29 @@ class InstallBundleIT {
     assertEquals(List.of(), leftovers(store), "a stopped install's copy");
   }
 
+  /**
+   * A bin dir whose path has white space (named so, or reached through a symlink) is refused before
+   * anything is written into it: the launchers would pass it among the JVM's flags, split.
+   */
+  @Test
+  void install_binDirWithWhiteSpace_refusedNothingWritten() throws Exception {
+    Path spaced = tmp.resolve("opt/cni bin");
+    Exec.Result named = install(versionA, spaced.toString());
+    assertEquals(1, named.exit(), named.toString());
+    assertEquals("jipam-install: the CNI bin dir \"" + spaced + "\" has white space in its path, which jipam's"
+        + " launchers do not support", named.stderr().strip());
+    assertFalse(Files.exists(spaced), "created " + spaced);
+
+    Path target = Files.createDirectories(tmp.resolve("a b/bin"));
+    Path link = Files.createSymbolicLink(tmp.resolve("bin-link"), target);
+    Exec.Result linked = install(versionA, link.toString());
+    assertEquals(1, linked.exit(), linked.toString());
+    assertTrue(linked.stderr().contains("the CNI bin dir \"" + target + "\" has white space"), linked.toString());
+    try (Stream<Path> files = Files.list(target)) {
+      assertEquals(List.of(), files.toList());
+    }
+  }
+
   @Test
   void install_missingConflist_failsBeforeWritingAnything() throws Exception {
     Path bin = tmp.resolve("bin");
