@@ -66,6 +66,15 @@ public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Pa
     subPools = subPools == null ? List.of() : List.copyOf(subPools);
   }
 
+  /**
+   * Whether reading this config read a file as well ({@code resolvConf}, into {@link #dns}): the same
+   * config bytes may then read differently later, so a reader that keeps parsed configs must not keep
+   * this one. ({@link #parse} uses {@link Dns#EMPTY} itself exactly when no {@code resolvConf} is named.)
+   */
+  public boolean readsFiles() {
+    return dns != Dns.EMPTY;
+  }
+
   /** The store type named by {@code store.type}: {@code host-local} when absent. */
   public String storeType() {
     Object type = store == null ? null : store.get("type");

@@ -6,7 +6,6 @@ import io.jipam.core.cni.CniCommand;
 import io.jipam.core.cni.CniEnvironment;
 import io.jipam.core.cni.CniHandler;
 import io.jipam.core.cni.CniJson;
-import io.jipam.core.cni.JsonReader;
 import io.jipam.core.cni.NetworkConfig;
 import io.jipam.core.cni.SubPoolForwarding;
 import io.jipam.core.store.InterfaceName;
@@ -46,7 +45,9 @@ import java.util.function.Supplier;
  *       object)</td></tr>
  * </table>
  *
- * <p>The config's {@code ipam.store} is not used: jipamd's store is. The config is held to the
+ * <p>The config's {@code ipam.store} is not used: jipamd's store is. Configs are kept parsed
+ * between calls ({@link ParsedConfigs}: the same bytes read the same, unless they name a file to
+ * read). The config is held to the
  * plugin's own limit ({@link NetworkConfig#MAX_BYTES}, CNI error 7 as the plugin gives), the
  * environment lines to {@link #MAX_ENVIRONMENT}; bodies over {@link #MAX_BODY} bytes are refused
  * unread (CNI error 6). The environment's bytes are decoded as the plugin decodes the naming
@@ -82,6 +83,7 @@ public final class CniEndpoint {
   private final Supplier<String> node;
   /** The store's way of passing sub-pools on (a remote store's), or null. */
   private final SubPoolForwarding forwarding;
+  private final ParsedConfigs configs = new ParsedConfigs();
 
   /** With the default request bound, 30 s, serving the node {@link NodeName#local} names. */
   CniEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics) {
@@ -232,9 +234,9 @@ public final class CniEndpoint {
       if (command == CniCommand.VERSION) {
         return new Reply(CniJson.versionInfo(), 0, "VERSION outcome=ok");
       }
-      Object parsed = JsonReader.parse(stdin);
-      versionText = NetworkConfig.versionText(parsed);
-      NetworkConfig config = NetworkConfig.from(parsed);
+      ParsedConfigs.Parsed parsed = configs.read(stdin);
+      versionText = parsed.versionText();
+      NetworkConfig config = parsed.configOrThrow();
       CniHandler.checkVersion(command, config.cniVersion());
       List<Pool> networkPools = config.ipam().pools().all();
       for (Pool pool : networkPools) {
