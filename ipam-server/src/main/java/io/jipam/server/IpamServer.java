@@ -79,11 +79,13 @@ final class IpamServer implements AutoCloseable {
   private final UnixSocketFile socketFile;
   private final MetricsEndpoint metricsEndpoint;
   private final CoalescedReads<Boolean> healthChecks;
+  private final UnixSocketTransport transport;
   private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
   private IpamServer(Vertx vertx, List<HttpServer> servers, ThreadPoolExecutor workers, NodeStores store,
       Settings settings, int tcpPort, int metricsPort, MetricsEndpoint metricsEndpoint,
-      CoalescedReads<Boolean> healthChecks, UnixSocketFile socketFile) {
+      CoalescedReads<Boolean> healthChecks, UnixSocketFile socketFile, UnixSocketTransport transport) {
+    this.transport = transport;
     this.metricsPort = metricsPort;
     this.metricsEndpoint = metricsEndpoint;
     this.healthChecks = healthChecks;
@@ -181,9 +183,10 @@ final class IpamServer implements AutoCloseable {
         settings.node());
     // no class-path file cache: jipam serves no files, and Vert.x would otherwise make a
     // vertx-cache-* dir in java.io.tmpdir that a killed process leaves behind
+    UnixSocketTransport transport = UnixSocketTransport.wrapDefault(cni);
     Vertx vertx = Vertx.builder().with(new VertxOptions().setEventLoopPoolSize(2).setWorkerPoolSize(1)
         .setFileSystemOptions(new FileSystemOptions().setClassPathResolvingEnabled(false).setFileCachingEnabled(false)))
-        .withTransport(UnixSocketTransport.wrapDefault(cni)).build();
+        .withTransport(transport).build();
     GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions()
         .setMaxMessageSize(settings.maxMessageBytes())
         .setScheduleDeadlineAutomatically(true));
@@ -262,7 +265,7 @@ final class IpamServer implements AutoCloseable {
       throw new IpamException(ErrorCode.IO_FAILURE, "cannot listen: " + IoMessages.describe(e), e);
     }
     return new IpamServer(vertx, servers, workers, stores, settings, tcpPort, metricsActualPort, scrapes, healthChecks,
-        socketFile);
+        socketFile, transport);
   }
 
   /** Whether the store's calls never block ({@link NeverBlocks}: the memory store), so they may run on an event loop. */
@@ -343,6 +346,7 @@ final class IpamServer implements AutoCloseable {
     // after the other, each had the whole bound, and a later one went on taking new calls)
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(bound);
     List<java.util.concurrent.CompletableFuture<Void>> draining = new ArrayList<>();
+    transport.stopAccepting(); // before Vert.x takes the servers' event loops away
     for (HttpServer s : servers) {
       draining.add(s.shutdown(bound, TimeUnit.MILLISECONDS).toCompletionStage().toCompletableFuture());
     }

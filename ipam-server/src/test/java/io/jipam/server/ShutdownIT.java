@@ -18,6 +18,7 @@ import io.jipam.hostlocal.HostLocalStores;
 import io.jipam.server.metrics.CallLog;
 import io.jipam.testkit.Await;
 import io.jipam.testkit.JipamdProcess;
+import io.jipam.testkit.Ports;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -99,6 +100,50 @@ class ShutdownIT {
         assertEquals(2, n, a + " is half-applied");
         assertTrue(acknowledged.contains(a) || failed.contains(a), a + " is held but its client saw neither");
       });
+    }
+  }
+
+  /**
+   * SIGTERM while clients keep opening connections, on the unix socket and on TCP: a clean stop
+   * (exit 0) whose output is jipamd's own lines only. Vert.x took a stopping server's event loops
+   * away before its listener closed, and Netty logged each connection accepted in between, "Failed
+   * to register an accepted channel", with a stack trace.
+   */
+  @Test
+  void sigterm_connectionsArrivingThroughTheStop_closedWithoutAStackTrace() throws Exception {
+    Path socket = dir.resolve("conn.sock");
+    int port = Ports.free();
+    try (JipamdProcess jipamd = ServerJipamd.start(dir, "--socket", socket.toString(), "--store", "memory",
+        "--listen", "127.0.0.1:" + port, "--insecure")) {
+      AtomicBoolean stop = new AtomicBoolean();
+      java.util.concurrent.atomic.AtomicInteger connected = new java.util.concurrent.atomic.AtomicInteger();
+      ExecutorService clients = Executors.newFixedThreadPool(4);
+      List<Future<?>> futures = new ArrayList<>();
+      for (int t = 0; t < 4; t++) {
+        java.net.SocketAddress target = t % 2 == 0 ? java.net.UnixDomainSocketAddress.of(socket)
+            : new java.net.InetSocketAddress("127.0.0.1", port);
+        futures.add(clients.submit(() -> {
+          while (!stop.get()) {
+            try (java.nio.channels.SocketChannel c = java.nio.channels.SocketChannel.open(target)) {
+              connected.incrementAndGet();
+            } catch (java.io.IOException refused) {
+              // the listener is closing or gone: go on until told to stop
+            }
+          }
+          return null;
+        }));
+      }
+      Await.until(() -> connected.get() >= 200, Duration.ofMinutes(1), () -> "200 connections (" + connected + ")");
+      int exit = jipamd.stop();
+      stop.set(true);
+      for (Future<?> f : futures) {
+        f.get(30, TimeUnit.SECONDS);
+      }
+      clients.shutdown();
+      assertEquals(0, exit, "a clean stop exits 0\n" + jipamd.output());
+      for (String line : jipamd.output().split("\n")) {
+        assertTrue(line.contains(" jipamd "), "a line that is not jipamd's own:\n" + jipamd.output());
+      }
     }
   }
 

@@ -4,6 +4,8 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelConfig;
 import io.netty.channel.ChannelFactory;
@@ -38,15 +40,31 @@ import java.util.concurrent.ThreadFactory;
  *       connection stops reading from it instead ({@link EndOfInputHandle}): what arrived is
  *       served, the answer is written, and the connection closes as it would have (after the
  *       answer, or by the idle timeout).
+ *   <li><b>Quiet refusal at stop.</b> After {@link #stopAccepting}, every server (unix socket and
+ *       TCP) closes a connection it accepts before handing it to Vert.x. Vert.x removes a stopping
+ *       server's event loops before its listener closes; a connection accepted in between could not
+ *       be registered, and Netty logged that with a stack trace on every busy stop. The client sees
+ *       the connection closed unanswered, as it would have then (the shim: CNI error 11, try again).
  * </ul>
  */
 public final class UnixSocketTransport implements io.vertx.core.transport.Transport {
   private final io.vertx.core.transport.Transport base;
   private final Spi spi;
+  /** Set by {@link #stopAccepting}: connections accepted from then on are closed at once. */
+  private final java.util.concurrent.atomic.AtomicBoolean stopping = new java.util.concurrent.atomic.AtomicBoolean();
 
   private UnixSocketTransport(io.vertx.core.transport.Transport base, CniEndpoint cni) {
     this.base = base;
-    this.spi = new Spi(base.implementation(), cni);
+    this.spi = new Spi(base.implementation(), cni, stopping);
+  }
+
+  /**
+   * From now on, every server on this transport closes the connections it accepts, unanswered,
+   * before Vert.x sees them; connections accepted earlier are served as before. For a stop: call it
+   * before the servers' shutdown. Thread-safe; idempotent.
+   */
+  public void stopAccepting() {
+    stopping.set(true);
   }
 
   /** The wrapped default transport, its unix-socket connections serving CNI calls on {@code cni} first. */
@@ -121,22 +139,58 @@ public final class UnixSocketTransport implements io.vertx.core.transport.Transp
   }
 
   /**
-   * Delegates every call; on a domain-socket server, keeps half-closed connections open and puts a
+   * On the listening channel, before Netty's acceptor: closes each accepted connection once the
+   * transport is stopping, without handing it on (Netty's acceptor would log the failed
+   * registration with a stack trace). Shared by the listeners of one transport.
+   */
+  @ChannelHandler.Sharable
+  static final class RefuseWhenStopping extends ChannelInboundHandlerAdapter {
+    private final java.util.concurrent.atomic.AtomicBoolean stopping;
+
+    RefuseWhenStopping(java.util.concurrent.atomic.AtomicBoolean stopping) {
+      this.stopping = stopping;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+      if (stopping.get() && msg instanceof Channel accepted) {
+        accepted.unsafe().closeForcibly(); // not registered yet: closing is all there is to do
+        return;
+      }
+      ctx.fireChannelRead(msg);
+    }
+  }
+
+  /**
+   * Delegates every call; on every server, refuses connections once stopping ({@link
+   * RefuseWhenStopping}); on a domain-socket server, keeps half-closed connections open and puts a
    * {@link CniFastPath} before the handlers Vert.x sets up (its child handler is set before this
    * is asked to configure the bootstrap).
    */
   private static final class Spi implements io.vertx.core.spi.transport.Transport {
     private final io.vertx.core.spi.transport.Transport d;
     private final CniEndpoint cni;
+    private final RefuseWhenStopping refuse;
 
-    Spi(io.vertx.core.spi.transport.Transport d, CniEndpoint cni) {
+    Spi(io.vertx.core.spi.transport.Transport d, CniEndpoint cni, java.util.concurrent.atomic.AtomicBoolean stopping) {
       this.d = d;
       this.cni = cni;
+      this.refuse = new RefuseWhenStopping(stopping);
     }
 
     @Override
     public void configure(NetServerOptions options, boolean domainSocket, ServerBootstrap bootstrap) {
       d.configure(options, domainSocket, bootstrap);
+      ChannelHandler listening = bootstrap.config().handler(); // Vert.x's own, if it sets one
+      bootstrap.handler(new ChannelInitializer<Channel>() {
+        @Override
+        protected void initChannel(Channel ch) {
+          if (listening != null) {
+            ch.pipeline().addLast(listening);
+          }
+          ch.pipeline().addLast("jipam-refuse-when-stopping", refuse);
+        }
+      });
       if (domainSocket) {
         Object configured = bootstrap.config().childOptions().get(ChannelOption.RCVBUF_ALLOCATOR);
         RecvByteBufAllocator base = configured instanceof RecvByteBufAllocator r ? r : new AdaptiveRecvByteBufAllocator();
