@@ -329,6 +329,7 @@ public final class Jipamd implements Callable<Integer> {
     if (!List.of("file", "host-local", "etcd", "remote", "memory").contains(store)) {
       throw IpamException.invalidConfig("store \"%s\" is not one of file, etcd, remote, memory", store);
     }
+    OptionScopes.check(this, spec);
     if ("etcd".equals(store) && etcdConfig == null) {
       throw IpamException.invalidConfig("--store etcd needs --etcd-config FILE");
     }

@@ -61,6 +61,48 @@ class JipamdSettingsTest {
   }
 
   @Test
+  void checkConfig_optionWhereItDoesNothing_refusedNamingItAndWhereItWasGiven() throws Exception {
+    Path file = Files.writeString(dir.resolve("some.pem"), "");
+    Path etcd = Files.writeString(dir.resolve("etcd.json"), "{}");
+    String f = file.toString();
+    String tcp = "listen: 127.0.0.1:0\ninsecure: true\n";
+    record Case(Map<String, String> env, String yaml, List<String> flags, String says) {}
+    for (Case c : List.of(
+        new Case(Map.of(), "store: etcd\netcd-config: " + etcd + "\n", List.of("--fsync"),
+            "--fsync applies only with --store file; this jipamd's store is etcd"),
+        new Case(Map.of(), "store: memory\nfsync: true\n", List.of(),
+            "--fsync (from config CONFIG key fsync) applies only with --store file; this jipamd's store is memory"),
+        new Case(Map.of("JIPAMD_DATA_DIR", "/var/lib/x"), "store: remote\nremote: unix:/run/j.sock\n", List.of(),
+            "--data-dir (from environment JIPAMD_DATA_DIR) applies only with --store file"),
+        new Case(Map.of(), "store: file\n", List.of("--etcd-config", etcd.toString()),
+            "--etcd-config applies only with --store etcd; this jipamd's store is file"),
+        new Case(Map.of(), "store: etcd\netcd-config: " + etcd + "\n", List.of("--remote-ca", f),
+            "--remote-ca applies only with --store remote; this jipamd's store is etcd"),
+        new Case(Map.of(), "store: memory\n", List.of("--remote-insecure"), "--remote-insecure applies only with --store remote"),
+        new Case(Map.of(), "store: memory\n", List.of("--tls-cert", f, "--tls-key", f),
+            "--tls-cert applies only with --listen"),
+        new Case(Map.of(), "store: memory\ninsecure: true\n", List.of(),
+            "--insecure (from config CONFIG key insecure) applies only with --listen"),
+        new Case(Map.of(), "store: memory\n" + tcp + "no-socket: true\n", List.of("--socket", "/run/j.sock"),
+            "--socket applies only with a unix socket (it is off: --no-socket)"))) {
+      Path yaml = Files.writeString(dir.resolve("jipamd-" + System.nanoTime() + ".yaml"), c.yaml());
+      Run r = run(c.env(), yaml, c.flags().toArray(String[]::new));
+      String says = c.says().replace("CONFIG", yaml.toString());
+      assertEquals(2, r.exit(), c + ": " + r);
+      assertTrue(r.err().startsWith("jipamd: " + says) && r.err().strip().lines().count() == 1, c + ": " + r);
+    }
+    record Applies(String yaml, List<String> flags) {}
+    for (Applies c : List.of(
+        new Applies("store: etcd\netcd-config: " + etcd + "\nfsync: false\n", List.of()),
+        new Applies("store: file\n", List.of("--fsync", "--data-dir", dir.resolve("d").toString())),
+        new Applies("store: memory\nlisten: 127.0.0.1:0\n", List.of("--tls-cert", f, "--tls-key", f)),
+        new Applies("store: remote\nremote: 127.0.0.1:1\n", List.of("--remote-insecure")))) {
+      Run r = check(Map.of(), c.yaml(), c.flags().toArray(String[]::new));
+      assertEquals(0, r.exit(), c + ": " + r);
+    }
+  }
+
+  @Test
   void checkConfig_unsafeOrUnreachableValues_refusedExitTwoInOneLine() throws Exception {
     String longSocket = dir.resolve("s".repeat(120) + ".sock").toString();
     record Case(String yaml, String says) {}
