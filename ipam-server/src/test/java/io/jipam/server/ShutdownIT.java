@@ -78,13 +78,7 @@ class ShutdownIT {
       // SIGTERM while the clients are busy: once they have 80 acknowledged allocations
       Await.until(() -> acknowledged.size() >= 80 || !failed.isEmpty(), Duration.ofMinutes(1),
           () -> "80 acknowledged allocations (" + acknowledged.size() + ")");
-      int exit = jipamd.stop();
-      stop.set(true);
-      for (Future<?> f : futures) {
-        f.get(30, TimeUnit.SECONDS);
-      }
-      clients.shutdown();
-      assertEquals(0, exit, "a clean stop exits 0\n" + jipamd.output());
+      stopUnderLoad(jipamd, stop, clients, futures);
       assertTrue(jipamd.output().contains("stopped"), jipamd.output());
     }
     assertTrue(acknowledged.size() > 0, "some calls completed before SIGTERM");
@@ -101,6 +95,21 @@ class ShutdownIT {
         assertTrue(acknowledged.contains(a) || failed.contains(a), a + " is held but its client saw neither");
       });
     }
+  }
+
+  /**
+   * SIGTERM to jipamd, then tells the clients to stop and waits for them; jipamd's stop must be
+   * clean (exit 0).
+   */
+  private static void stopUnderLoad(JipamdProcess jipamd, AtomicBoolean stop, ExecutorService clients,
+      List<Future<?>> futures) throws Exception {
+    int exit = jipamd.stop();
+    stop.set(true);
+    for (Future<?> f : futures) {
+      f.get(30, TimeUnit.SECONDS);
+    }
+    clients.shutdown();
+    assertEquals(0, exit, "a clean stop exits 0\n" + jipamd.output());
   }
 
   /**
@@ -134,13 +143,7 @@ class ShutdownIT {
         }));
       }
       Await.until(() -> connected.get() >= 200, Duration.ofMinutes(1), () -> "200 connections (" + connected + ")");
-      int exit = jipamd.stop();
-      stop.set(true);
-      for (Future<?> f : futures) {
-        f.get(30, TimeUnit.SECONDS);
-      }
-      clients.shutdown();
-      assertEquals(0, exit, "a clean stop exits 0\n" + jipamd.output());
+      stopUnderLoad(jipamd, stop, clients, futures);
       for (String line : jipamd.output().split("\n")) {
         assertTrue(line.contains(" jipamd "), "a line that is not jipamd's own:\n" + jipamd.output());
       }
