@@ -23,7 +23,8 @@ import java.util.concurrent.ThreadFactory;
 
 /**
  * The transport Vert.x would pick (native when present, else NIO), with two changes to the
- * connections of jipamd's unix socket; everything else is the wrapped transport's. jipamd ships
+ * connections of jipamd's unix socket and one to every listener's stop; everything else is the
+ * wrapped transport's. jipamd ships
  * Netty's native epoll transport (lib/server); it falls back to NIO where that library cannot load
  * (a {@code noexec} temp dir, another architecture). The native transport took about a tenth less
  * of a central jipamd's CPU per call than NIO (docs/benchmarks-jipamd.md, session 20).
