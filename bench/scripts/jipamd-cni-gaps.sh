@@ -22,7 +22,7 @@ warm_up "$warm"
 loop() { "$JIPAM_JAVA_BIN" -cp "dist/lib/bench/*" io.jipam.bench.tools.CniCallLoop "$work/j.sock" "$@"; }
 loop 300 0 w-loop- # the client's own warm-up
 for gap in 0 "${gaps[@]}"; do
-  before=$(grep -c "call method=CNI" "$work/jipamd.log")
+  before=$(grep -c "call method=CNI" "$work/jipamd.log" || true)
   loop "$pairs" "$gap" "g$gap-"
   grep "call method=CNI" "$work/jipamd.log" | tail -n +$((before + 1)) \
     | sed -n 's/.* duration_us=\([0-9]*\).*/\1/p' | sort -n > "$work/us"

@@ -67,11 +67,14 @@ final class OptionScopes {
 
   /**
    * Where an option was given: "" on the command line, " (from ...)" otherwise, null when not
-   * given (a flag: not set to true).
+   * given (a flag: not set to true; a value: empty).
    */
   private static String source(CommandSpec spec, OptionSpec option) {
     if (option.type() == boolean.class && !Boolean.TRUE.equals(option.getValue())) {
       return null; // a flag set to false asks for nothing
+    }
+    if (option.getValue() == null || option.getValue().toString().isEmpty()) {
+      return null; // an empty value (a YAML key without one, JIPAMD_X=) sets nothing
     }
     if (spec.commandLine().getParseResult() != null && spec.commandLine().getParseResult().hasMatchedOption(option)) {
       return "";

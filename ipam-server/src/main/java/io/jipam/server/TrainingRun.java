@@ -57,7 +57,7 @@ public final class TrainingRun {
         try {
           for (int i = 0; i < pairs; i++) {
             WarmUp.call(socket, "ADD", "t" + i, conf);
-            WarmUp.call(socket, "DEL", "t" + i, conf);
+            WarmUp.call(socket, "DEL", "t" + i, WarmUp.withPrevResult(conf, i));
           }
           bad = WarmUp.exit(socket, "ADD", "bad", conf.replace("198.18.0.0/24", "198.18.0.0/99"));
         } catch (IOException | RuntimeException e) {

@@ -64,7 +64,7 @@ final class WarmUp {
         long deadline = start + bound.toNanos();
         for (; done < pairs && System.nanoTime() < deadline && !stopped.getAsBoolean(); done++) {
           call(socket, "ADD", "w" + done, conf);
-          call(socket, "DEL", "w" + done, conf);
+          call(socket, "DEL", "w" + done, withPrevResult(conf, done));
         }
       }
     } catch (IOException | RuntimeException e) {
@@ -75,6 +75,16 @@ final class WarmUp {
       }
     }
     return new Done(done, Duration.ofNanos(System.nanoTime() - start));
+  }
+
+  /**
+   * {@code conf} (a JSON object) with a {@code prevResult} as a runtime adds it to a DEL: an address
+   * of the /24 that differs with {@code n}. Such a config is sent once, so jipamd reads it afresh
+   * (its config reading gets warm) where it keeps the ADD's config read ({@code ParsedConfigs}).
+   */
+  static String withPrevResult(String conf, int n) {
+    return conf.substring(0, conf.lastIndexOf('}')) + ",\"prevResult\":{\"cniVersion\":\"1.0.0\",\"ips\":[{"
+        + "\"address\":\"198.18.0." + (2 + Math.floorMod(n, 250)) + "/24\"}]}}";
   }
 
   /** One call as the shim makes it; throws unless jipamd answers exit 0. */

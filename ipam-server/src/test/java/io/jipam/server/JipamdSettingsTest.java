@@ -94,6 +94,7 @@ class JipamdSettingsTest {
     record Applies(String yaml, List<String> flags) {}
     for (Applies c : List.of(
         new Applies("store: etcd\netcd-config: " + etcd + "\nfsync: false\n", List.of()),
+        new Applies("store: memory\netcd-config:\nremote: ''\n", List.of()),
         new Applies("store: file\n", List.of("--fsync", "--data-dir", dir.resolve("d").toString())),
         new Applies("store: memory\nlisten: 127.0.0.1:0\n", List.of("--tls-cert", f, "--tls-key", f)),
         new Applies("store: remote\nremote: 127.0.0.1:1\n", List.of("--remote-insecure")))) {

@@ -142,8 +142,13 @@ class ShutdownIT {
           return null;
         }));
       }
-      Await.until(() -> connected.get() >= 200, Duration.ofMinutes(1), () -> "200 connections (" + connected + ")");
-      stopUnderLoad(jipamd, stop, clients, futures);
+      try {
+        Await.until(() -> connected.get() >= 200, Duration.ofMinutes(1), () -> "200 connections (" + connected + ")");
+        stopUnderLoad(jipamd, stop, clients, futures);
+      } finally {
+        stop.set(true); // the clients end however the test does
+        clients.shutdownNow();
+      }
       for (String line : jipamd.output().split("\n")) {
         assertTrue(line.contains(" jipamd "), "a line that is not jipamd's own:\n" + jipamd.output());
       }

@@ -47,4 +47,19 @@ class WarmUpTest {
     assertEquals(new WarmUp.Done(0, Duration.ZERO), done);
     assertEquals(before, scratchDirs());
   }
+
+  @Test
+  void withPrevResult_eachPair_aDelConfigOfItsOwnWithARuntimesPrevResult() {
+    String conf = "{\"cniVersion\":\"1.0.0\",\"name\":\"warm-up\",\"ipam\":{\"type\":\"jipam\","
+        + "\"subnet\":\"198.18.0.0/24\"}}";
+    io.jipam.core.cni.NetworkConfig first = io.jipam.core.cni.NetworkConfig.from(
+        io.jipam.core.cni.JsonReader.parse(WarmUp.withPrevResult(conf, 0).getBytes(StandardCharsets.UTF_8)));
+    io.jipam.core.cni.NetworkConfig second = io.jipam.core.cni.NetworkConfig.from(
+        io.jipam.core.cni.JsonReader.parse(WarmUp.withPrevResult(conf, 1).getBytes(StandardCharsets.UTF_8)));
+
+    assertEquals("warm-up", first.name());
+    assertEquals("198.18.0.2/24", ((java.util.Map<?, ?>) ((List<?>) first.prevResult().get("ips")).get(0)).get("address"));
+    assertTrue(!WarmUp.withPrevResult(conf, 0).equals(WarmUp.withPrevResult(conf, 1)) && second.prevResult() != null,
+        "each DEL's config is its own");
+  }
 }

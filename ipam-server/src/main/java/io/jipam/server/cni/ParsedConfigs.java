@@ -9,20 +9,24 @@ import java.util.Map;
 
 /**
  * The network configs of recent CNI calls, kept parsed: a node's runtime sends the same config
- * bytes on every call of a network, and reading them (JSON, then the ranges, sub-pools and policy)
- * was about a third of a warm CNI call's own work in jipamd on the file store (a profile of {@code
- * bench/scripts/jipamd-cni-calls.sh}, docs/benchmarks-shim.md, session 21).
+ * bytes for every ADD of a network, and reading them (JSON, then the ranges, sub-pools and policy)
+ * was 134 of 976 event-loop samples of a warm jipamd's CNI calls on the file store (a JFR profile
+ * of {@code bench/scripts/jipamd-cni-calls.sh}, docs/benchmarks-shim.md, session 21).
  *
  * <p>A config is kept only when reading it succeeded, read no file ({@link
  * io.jipam.core.cni.IpamConfig#readsFiles}: a {@code resolvConf} is read on every call, as the
- * plugin reads it) and is at most {@link #MAX_CONFIG_BYTES} (GC's long attachment lists are one-off).
- * A hit needs the very same bytes, so a hit reads exactly what a parse would have read; what a call
- * does with the config (the pool checks, the store) is not kept. At most {@link #MAX_ENTRIES}
- * configs, the least recently used leaving first. Thread-safe.
+ * plugin reads it), carries nothing of one container (no {@code prevResult}, which runtimes add to
+ * DEL and CHECK, no GC attachment list, no requested addresses) and is at most {@link
+ * #MAX_CONFIG_BYTES}: those are sent once, and keeping them would only push out the configs that
+ * come again. A hit needs the very same bytes, so a hit reads exactly what a parse would have read;
+ * what a call does with the config (the pool checks, the store) is not kept. At most {@link
+ * #MAX_ENTRIES} configs, the least recently used leaving first: a few MiB of heap at worst (a parsed
+ * config, its raw {@code ipam.store} object included, holds some twenty times its bytes at most).
+ * Thread-safe.
  */
 final class ParsedConfigs {
-  static final int MAX_ENTRIES = 64;
-  static final int MAX_CONFIG_BYTES = 16 * 1024;
+  static final int MAX_ENTRIES = 32;
+  static final int MAX_CONFIG_BYTES = 8 * 1024;
 
   /**
    * A config as read: its raw {@code cniVersion} text (for error output; null when unreadable), and
@@ -72,12 +76,18 @@ final class ParsedConfigs {
       return new Parsed(versionText, null, e);
     }
     Parsed parsed = new Parsed(versionText, config, null);
-    if (key != null && !config.ipam().readsFiles()) {
+    if (key != null && reusable(config)) {
       synchronized (recent) {
         recent.put(key, parsed);
       }
     }
     return parsed;
+  }
+
+  /** Whether a config may come again as it is: it read no file and names no one container's state. */
+  private static boolean reusable(NetworkConfig config) {
+    return !config.ipam().readsFiles() && config.prevResult() == null && config.validAttachments() == null
+        && config.requestedIps().isEmpty();
   }
 
   /** How many configs are kept (for tests). */

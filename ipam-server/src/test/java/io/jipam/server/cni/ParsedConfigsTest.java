@@ -63,6 +63,24 @@ class ParsedConfigsTest {
   }
 
   @Test
+  void read_configOfOneContainer_readsItButKeepsNothing() {
+    for (String extra : java.util.List.of(
+        "\"prevResult\":{\"cniVersion\":\"1.0.0\",\"ips\":[{\"address\":\"198.18.0.2/24\"}]}",
+        "\"cni.dev/valid-attachments\":[{\"containerID\":\"c1\",\"ifname\":\"eth0\"}]",
+        "\"runtimeConfig\":{\"ips\":[\"198.18.0.9/24\"]}",
+        "\"args\":{\"cni\":{\"ips\":[\"198.18.0.9\"]}}")) {
+      byte[] bytes = ("{\"cniVersion\":\"1.0.0\",\"name\":\"net\"," + extra + ",\"ipam\":{\"type\":\"jipam\","
+          + "\"subnet\":\"198.18.0.0/24\"}}").getBytes(StandardCharsets.UTF_8);
+
+      ParsedConfigs.Parsed first = configs.read(bytes);
+
+      assertEquals("net", first.configOrThrow().name(), extra);
+      assertNotSame(first, configs.read(bytes), extra);
+      assertEquals(0, configs.size(), extra);
+    }
+  }
+
+  @Test
   void read_invalidConfig_givesTheErrorAndItsVersion_keepsNothing() {
     byte[] bytes = "{\"cniVersion\":\"0.4.0\",\"name\":\"net\"}".getBytes(StandardCharsets.UTF_8);
 
