@@ -324,8 +324,9 @@ final class IpamServer implements AutoCloseable {
 
   /**
    * Stops accepting, waits up to the shutdown bound for in-flight calls (their answers are sent),
-   * then closes the store. Calls still running at the bound are abandoned: each store call is
-   * atomic, so none is half-applied. Idempotent.
+   * then closes the store, waiting for that until the same bound (at least a second). Calls still
+   * running at the bound are abandoned, and so is a store's close: each store call is atomic, so
+   * none is half-applied. Idempotent.
    */
   @Override
   public void close() {
@@ -333,8 +334,8 @@ final class IpamServer implements AutoCloseable {
   }
 
   /**
-   * {@link #close}, telling whether everything in flight finished within the shutdown bound
-   * (false also when already closed).
+   * {@link #close}, telling whether everything in flight finished, and the store closed, within
+   * the shutdown bound (false also when already closed).
    */
   boolean stop() {
     if (!closed.compareAndSet(false, true)) {
@@ -378,11 +379,46 @@ final class IpamServer implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    store.close();
+    clean &= closeWithin(store, deadline);
     if (socketFile != null) {
       socketFile.close();
     }
     return clean;
+  }
+
+  /**
+   * Closes the store on a thread of its own and waits for it until the deadline, and at least a
+   * second: a close that outlasts it (an etcd store waiting for commits abandoned at the shutdown
+   * bound) is left to end with the JVM, which is safe since each commit is atomic. False when the
+   * store did not close in time; a close that failed in time throws as it did.
+   */
+  private static boolean closeWithin(NodeStores store, long deadline) {
+    Throwable[] failed = {null};
+    Thread closer = new Thread(() -> {
+      try {
+        store.close();
+      } catch (RuntimeException | Error e) {
+        failed[0] = e;
+      }
+    }, "jipamd-store-close");
+    closer.setDaemon(true);
+    closer.start();
+    try {
+      closer.join(Math.max(1000, left(deadline)));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+    if (closer.isAlive()) {
+      return false;
+    }
+    if (failed[0] instanceof RuntimeException e) {
+      throw e;
+    }
+    if (failed[0] instanceof Error e) {
+      throw e;
+    }
+    return true;
   }
 
   /** Milliseconds until {@code deadline} (nanoTime), at least 0. */

@@ -307,7 +307,8 @@ public final class Jipamd implements Callable<Integer> {
       log.info("stopped");
       return 0;
     }
-    log.info("stopped: in-flight calls did not finish within --shutdown-timeout " + shutdownSeconds + " s");
+    log.info("stopped: in-flight calls or the store's close did not finish within --shutdown-timeout "
+        + shutdownSeconds + " s");
     return 1;
   }
 

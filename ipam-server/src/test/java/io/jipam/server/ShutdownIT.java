@@ -187,6 +187,42 @@ class ShutdownIT {
     assertFalse(java.nio.file.Files.exists(Path.of(socket + ".pid")), "the socket's pid file");
   }
 
+  /**
+   * A store whose close outlasts the shutdown bound (1 s; an etcd store finishing commits abandoned
+   * at the bound): the stop returns by the bound plus its second of grace, reported not clean, and
+   * leaves the close to end with the JVM. It waited for the close however long it took.
+   */
+  @Test
+  void stop_storeCloseOutlastingTheBound_returnsByTheBoundNotClean() throws Exception {
+    java.util.concurrent.CountDownLatch closing = new java.util.concurrent.CountDownLatch(1);
+    java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+    IpamStore memory = MemoryStores.open();
+    IpamStore slowClose = new ForwardingStore(memory) {
+      @Override
+      public void close() {
+        closing.countDown();
+        try {
+          release.await(60, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        memory.close();
+      }
+    };
+    IpamServer.Settings settings = new IpamServer.Settings(dir.resolve("close.sock"), null, 0, false, null, null,
+        null, 2, 16, 4L << 20, java.time.Duration.ofSeconds(1), java.time.Duration.ofSeconds(30));
+    IpamServer server = IpamServer.start(slowClose, settings, CallLog.quiet());
+    try {
+      long start = System.nanoTime();
+      assertFalse(server.stop(), "the store did not close within the bound");
+      long took = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+      assertEquals(0, closing.getCount(), "the close was started");
+      assertTrue(took < 30_000, "the stop waited for the close: " + took + " ms");
+    } finally {
+      release.countDown();
+    }
+  }
+
   @Test
   void stop_callRunningPastTheBound_reportedNotClean() throws Exception {
     java.util.concurrent.CountDownLatch entered = new java.util.concurrent.CountDownLatch(1);
