@@ -187,6 +187,17 @@ class ShutdownIT {
     assertFalse(java.nio.file.Files.exists(Path.of(socket + ".pid")), "the socket's pid file");
   }
 
+  /** A store method held by the test: says it was entered, then waits (at most 60 s) to be released. */
+  private static void enterAndWait(java.util.concurrent.CountDownLatch entered,
+      java.util.concurrent.CountDownLatch release) {
+    entered.countDown();
+    try {
+      release.await(60, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
   /**
    * A store whose close outlasts the shutdown bound (1 s; an etcd store finishing commits abandoned
    * at the bound): the stop returns by the bound plus its second of grace, reported not clean, and
@@ -200,12 +211,7 @@ class ShutdownIT {
     IpamStore slowClose = new ForwardingStore(memory) {
       @Override
       public void close() {
-        closing.countDown();
-        try {
-          release.await(60, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
+        enterAndWait(closing, release);
         memory.close();
       }
     };
@@ -231,12 +237,7 @@ class ShutdownIT {
     IpamStore slow = new ForwardingStore(memory) {
       @Override
       public AllocationOutcome allocate(Pool pool, AllocationRequest request) {
-        entered.countDown();
-        try {
-          release.await(60, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
+        enterAndWait(entered, release);
         return memory.allocate(pool, request);
       }
     };
