@@ -53,7 +53,8 @@ final class GrpcChannel {
   }
 
   private final Vertx vertx;
-  private final GrpcClient client;
+  /** Replaced by {@link #reloadTls}. */
+  private volatile GrpcClient client;
   private final RemoteStore.Target target;
   /** The node every call acts for (sent as {@value Headers#NODE}), or null. */
   private final String node;
@@ -83,6 +84,13 @@ final class GrpcChannel {
           .setHostsValue(Buffer.buffer(target.connectTo() + " " + target.address().host() + "\n")));
     }
     Vertx vertx = Vertx.vertx(options);
+    GrpcChannel channel = new GrpcChannel(vertx, client(vertx, target), target, node);
+    vertx.exceptionHandler(channel::unreadableAnswer);
+    return channel;
+  }
+
+  /** A client of the target; Vert.x reads its TLS files when it makes its first connection. */
+  private static GrpcClient client(Vertx vertx, RemoteStore.Target target) {
     HttpClientOptions http = new HttpClientOptions()
         .setProtocolVersion(HttpVersion.HTTP_2)
         .setHttp2ClearTextUpgrade(false)
@@ -100,12 +108,25 @@ final class GrpcChannel {
             .setKeyPath(target.tls().keyFile().toString()));
       }
     }
-    GrpcClient client = GrpcClient.client(vertx, new GrpcClientOptions()
+    return GrpcClient.client(vertx, new GrpcClientOptions()
         .setScheduleDeadlineAutomatically(true)
         .setMaxMessageSize(16L << 20), http);
-    GrpcChannel channel = new GrpcChannel(vertx, client, target, node);
-    vertx.exceptionHandler(channel::unreadableAnswer);
-    return channel;
+  }
+
+  /**
+   * Reads the target's TLS files again: calls from now on go on a new connection made with them,
+   * while calls already sent finish on the old one, which is closed once the longest of them could
+   * have ended (the target's timeout, and a second). Nothing to do without TLS. Files that cannot
+   * be read fail that new connection as they would at start (the caller checks them first).
+   * Thread-safe.
+   */
+  synchronized void reloadTls() {
+    if (target.tls() == null) {
+      return;
+    }
+    GrpcClient old = client;
+    client = client(vertx, target);
+    vertx.setTimer(target.timeout().toMillis() + 1000, id -> old.close());
   }
 
   /**

@@ -76,7 +76,8 @@ import java.util.Set;
  * GrpcChannel}.
  */
 public final class RemoteStore implements IpamStore, Inspection, ListPages, NodeReclaim, Probe, RetainPreview,
-    io.jipam.core.store.capability.Claims, io.jipam.core.cni.SubPoolForwarding {
+    io.jipam.core.store.capability.Claims, io.jipam.core.store.capability.ReloadsTls,
+    io.jipam.core.cni.SubPoolForwarding {
   private final GrpcChannel channel;
   /** The sub-pools of the networks its callers named: each Allocate from one says so. */
   private final io.jipam.core.cni.SubPoolIndex subPools = new io.jipam.core.cni.SubPoolIndex();
@@ -353,6 +354,12 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
   @Override
   public void close() {
     channel.close();
+  }
+
+  /** {@inheritDoc} Nothing to do on a connection without TLS. */
+  @Override
+  public void reloadTls() {
+    channel.reloadTls();
   }
 
   private static List<Allocation> allocations(AllocationsResponse r) {

@@ -74,6 +74,7 @@ final class IpamServer implements AutoCloseable {
   private final ThreadPoolExecutor workers;
   private final NodeStores store;
   private final Settings settings;
+  private final HttpServer tcpServer;
   private final int tcpPort;
   private final int metricsPort;
   private final UnixSocketFile socketFile;
@@ -83,9 +84,10 @@ final class IpamServer implements AutoCloseable {
   private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
   private IpamServer(Vertx vertx, List<HttpServer> servers, ThreadPoolExecutor workers, NodeStores store,
-      Settings settings, int tcpPort, int metricsPort, MetricsEndpoint metricsEndpoint,
+      Settings settings, HttpServer tcpServer, int tcpPort, int metricsPort, MetricsEndpoint metricsEndpoint,
       CoalescedReads<Boolean> healthChecks, UnixSocketFile socketFile, UnixSocketTransport transport) {
     this.transport = transport;
+    this.tcpServer = tcpServer;
     this.metricsPort = metricsPort;
     this.metricsEndpoint = metricsEndpoint;
     this.healthChecks = healthChecks;
@@ -200,6 +202,7 @@ final class IpamServer implements AutoCloseable {
     List<HttpServer> servers = new ArrayList<>();
     UnixSocketFile socketFile = null;
     int tcpPort = 0;
+    HttpServer tcpServer = null;
     int metricsActualPort = 0;
     MetricsEndpoint scrapes = metricsHost == null ? null
         : new MetricsEndpoint(() -> metrics.scrape(pools.all(), pools::subPool, store), healthChecks);
@@ -227,26 +230,13 @@ final class IpamServer implements AutoCloseable {
             "listening on " + settings.socket())));
       }
       if (settings.tcpHost() != null) {
-        HttpServerOptions options = base(settings);
-        if (settings.tlsCert() != null) {
-          options.setSsl(true).setUseAlpn(true)
-              .setKeyCertOptions(new PemKeyCertOptions().setCertPath(settings.tlsCert().toString())
-                  .setKeyPath(settings.tlsKey().toString()));
-          PemTrustOptions clients = new PemTrustOptions();
-          for (Path ca : new Path[] {settings.clientCa(), identity.operatorCaFile()}) {
-            if (ca != null) {
-              clients.addCertPath(ca.toString());
-            }
-          }
-          if (!clients.getCertPaths().isEmpty()) {
-            options.setTrustOptions(clients).setClientAuth(ClientAuth.REQUIRED);
-          }
-        }
+        HttpServerOptions options = withTls(base(settings), settings, identity.operatorCaFile());
         HttpServer tcp = vertx.createHttpServer(options).requestHandler(GrpcIntake.uncompressedOnly(grpc))
             .connectionHandler(CoalescedFlushes::install);
         tcp = await(tcp.listen(settings.tcpPort(), settings.tcpHost()), "listening on " + settings.tcpHost()
             + ":" + settings.tcpPort());
         tcpPort = tcp.actualPort();
+        tcpServer = tcp;
         servers.add(tcp);
       }
     } catch (IOException | RuntimeException e) {
@@ -264,8 +254,37 @@ final class IpamServer implements AutoCloseable {
       }
       throw new IpamException(ErrorCode.IO_FAILURE, "cannot listen: " + IoMessages.describe(e), e);
     }
-    return new IpamServer(vertx, servers, workers, stores, settings, tcpPort, metricsActualPort, scrapes, healthChecks,
-        socketFile, transport);
+    return new IpamServer(vertx, servers, workers, stores, settings, tcpServer, tcpPort, metricsActualPort, scrapes,
+        healthChecks, socketFile, transport);
+  }
+
+  /**
+   * {@code options} with the TCP listener's TLS when {@code settings} give a certificate: its
+   * certificate and key, and client certificates required when a client or operator CA is set
+   * (both are trusted).
+   */
+  static HttpServerOptions withTls(HttpServerOptions options, Settings settings, Path operatorCa) {
+    if (settings.tlsCert() == null) {
+      return options;
+    }
+    options.setSsl(true).setUseAlpn(true)
+        .setKeyCertOptions(new PemKeyCertOptions().setCertPath(settings.tlsCert().toString())
+            .setKeyPath(settings.tlsKey().toString()));
+    PemTrustOptions clients = new PemTrustOptions();
+    for (Path ca : new Path[] {settings.clientCa(), operatorCa}) {
+      if (ca != null) {
+        clients.addCertPath(ca.toString());
+      }
+    }
+    if (!clients.getCertPaths().isEmpty()) {
+      options.setTrustOptions(clients).setClientAuth(ClientAuth.REQUIRED);
+    }
+    return options;
+  }
+
+  /** The TCP listener, or null when jipamd has none. */
+  HttpServer tcpServer() {
+    return tcpServer;
   }
 
   /** Whether the store's calls never block ({@link NeverBlocks}: the memory store), so they may run on an event loop. */

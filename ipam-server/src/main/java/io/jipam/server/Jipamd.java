@@ -5,6 +5,7 @@ import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.NodeName;
 import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.capability.ReloadsTls;
 import io.jipam.server.grpc.CallerIdentity;
 import io.jipam.server.metrics.CallLog;
 import io.jipam.server.pools.NodeStores;
@@ -263,6 +264,17 @@ public final class Jipamd implements Callable<Integer> {
     for (String signal : List.of("TERM", "INT")) {
       sun.misc.Signal.handle(new sun.misc.Signal(signal), s -> stop.countDown());
     }
+    // SIGHUP reads the TLS files again (TlsReload) once serving; before that there is nothing to
+    // read again (the JVM's own handler would exit 129)
+    java.util.concurrent.atomic.AtomicReference<TlsReload> tlsReload = new java.util.concurrent.atomic.AtomicReference<>();
+    sun.misc.Signal.handle(new sun.misc.Signal("HUP"), s -> {
+      TlsReload reload = tlsReload.get();
+      if (reload == null) {
+        log.info("SIGHUP before serving: nothing to read again");
+      } else {
+        reload.requestReload("SIGHUP");
+      }
+    });
     if (warmUpPairs > 0) {
       WarmUp.Done warm = WarmUp.run(warmUpPairs, Duration.ofSeconds(20), log, () -> stop.getCount() == 0);
       log.info("warmed up: " + warm.pairs() + " ADD+DEL pairs in " + warm.took().toMillis() + " ms");
@@ -280,6 +292,10 @@ public final class Jipamd implements Callable<Integer> {
       backing.close();
       throw e;
     }
+    TlsReload reload = TlsReload.of(server, settings, identity,
+        backing.base().capability(ReloadsTls.class).orElse(null), remoteTls, log, java.time.Clock.systemUTC());
+    reload.start();
+    tlsReload.set(reload);
     // the hook covers any other way the JVM ends; a signal since the start ends the await at once
     Thread hook = new Thread(() -> {
       log.info("stopping: finishing in-flight calls (at most " + shutdownSeconds + " s)");
@@ -303,6 +319,7 @@ public final class Jipamd implements Callable<Integer> {
       return 1; // the JVM is exiting another way; the hook stops the server
     }
     log.info("stopping: finishing in-flight calls (at most " + shutdownSeconds + " s)");
+    reload.close();
     if (server.stop()) {
       log.info("stopped");
       return 0;

@@ -31,59 +31,90 @@ final class TlsFiles {
   private TlsFiles() {}
 
   /**
+   * The TCP listener's files: {@code --tls-cert}, {@code --tls-key}, and the CA files when given.
+   *
    * @throws IpamException INVALID_CONFIG naming the file and what is wrong with it
    */
   static void check(Path cert, Path key, Path clientCa, Path operatorCa, Clock clock) {
     Vertx vertx = Vertx.vertx();
     try {
-      KeyManagerFactory factory;
-      try {
-        factory = new PemKeyCertOptions().setCertPath(cert.toString()).setKeyPath(key.toString())
-            .getKeyManagerFactory(vertx);
-      } catch (Exception e) {
-        throw IpamException.invalidConfig("--tls-cert %s and --tls-key %s cannot be read: %s", quote(cert), quote(key),
-            reason(e));
-      }
-      X509KeyManager keys = null;
-      for (KeyManager m : factory.getKeyManagers()) {
-        if (m instanceof X509KeyManager x) {
-          keys = x;
-        }
-      }
-      String alias = keys == null ? null : firstAlias(keys);
-      if (alias == null) {
-        throw IpamException.invalidConfig("--tls-cert %s and --tls-key %s hold no key and certificate", quote(cert),
-            quote(key));
-      }
-      X509Certificate[] chain = keys.getCertificateChain(alias);
-      PrivateKey privateKey = keys.getPrivateKey(alias);
-      if (chain == null || chain.length == 0 || privateKey == null) {
-        throw IpamException.invalidConfig("--tls-cert %s and --tls-key %s hold no key and certificate", quote(cert),
-            quote(key));
-      }
-      if (!matches(privateKey, chain[0])) {
-        throw IpamException.invalidConfig("--tls-key %s is not the key of --tls-cert %s (%s)", quote(key), quote(cert),
-            Printable.quote(chain[0].getSubjectX500Principal().getName()));
-      }
-      try {
-        chain[0].checkValidity(Date.from(clock.instant()));
-      } catch (CertificateExpiredException | CertificateNotYetValidException e) {
-        throw IpamException.invalidConfig("--tls-cert %s is not valid now: valid from %s to %s", quote(cert),
-            chain[0].getNotBefore().toInstant(), chain[0].getNotAfter().toInstant());
-      }
-      for (Path ca : new Path[] {clientCa, operatorCa}) {
-        if (ca == null) {
-          continue;
-        }
-        try {
-          new PemTrustOptions().addCertPath(ca.toString()).getTrustManagerFactory(vertx);
-        } catch (Exception e) {
-          throw IpamException.invalidConfig("%s %s cannot be read as certificates: %s",
-              ca.equals(clientCa) ? "--client-ca" : "--operator-ca", quote(ca), reason(e));
-        }
-      }
+      check(vertx, "--tls-cert", cert, "--tls-key", key, clock);
+      checkCa(vertx, "--client-ca", clientCa);
+      checkCa(vertx, "--operator-ca", operatorCa);
     } finally {
       vertx.close();
+    }
+  }
+
+  /**
+   * A remote store's files: {@code --remote-cert} and {@code --remote-key} when given, and {@code
+   * --remote-ca} when given.
+   *
+   * @throws IpamException INVALID_CONFIG naming the file and what is wrong with it
+   */
+  static void checkRemote(Path ca, Path cert, Path key, Clock clock) {
+    Vertx vertx = Vertx.vertx();
+    try {
+      if (cert != null) {
+        check(vertx, "--remote-cert", cert, "--remote-key", key, clock);
+      }
+      checkCa(vertx, "--remote-ca", ca);
+    } finally {
+      vertx.close();
+    }
+  }
+
+  /**
+   * A certificate and its key, each named by the option that gives it: readable, the key the
+   * certificate's, the certificate valid now.
+   */
+  private static void check(Vertx vertx, String certOption, Path cert, String keyOption, Path key, Clock clock) {
+    KeyManagerFactory factory;
+    try {
+      factory = new PemKeyCertOptions().setCertPath(cert.toString()).setKeyPath(key.toString())
+          .getKeyManagerFactory(vertx);
+    } catch (Exception e) {
+      throw IpamException.invalidConfig("%s %s and %s %s cannot be read: %s", certOption, quote(cert), keyOption,
+          quote(key), reason(e));
+    }
+    X509KeyManager keys = null;
+    for (KeyManager m : factory.getKeyManagers()) {
+      if (m instanceof X509KeyManager x) {
+        keys = x;
+      }
+    }
+    String alias = keys == null ? null : firstAlias(keys);
+    if (alias == null) {
+      throw IpamException.invalidConfig("%s %s and %s %s hold no key and certificate", certOption, quote(cert),
+          keyOption, quote(key));
+    }
+    X509Certificate[] chain = keys.getCertificateChain(alias);
+    PrivateKey privateKey = keys.getPrivateKey(alias);
+    if (chain == null || chain.length == 0 || privateKey == null) {
+      throw IpamException.invalidConfig("%s %s and %s %s hold no key and certificate", certOption, quote(cert),
+          keyOption, quote(key));
+    }
+    if (!matches(privateKey, chain[0])) {
+      throw IpamException.invalidConfig("%s %s is not the key of %s %s (%s)", keyOption, quote(key), certOption,
+          quote(cert), Printable.quote(chain[0].getSubjectX500Principal().getName()));
+    }
+    try {
+      chain[0].checkValidity(Date.from(clock.instant()));
+    } catch (CertificateExpiredException | CertificateNotYetValidException e) {
+      throw IpamException.invalidConfig("%s %s is not valid now: valid from %s to %s", certOption, quote(cert),
+          chain[0].getNotBefore().toInstant(), chain[0].getNotAfter().toInstant());
+    }
+  }
+
+  /** A CA file, named by the option that gives it, readable as certificates; nothing to check when null. */
+  private static void checkCa(Vertx vertx, String option, Path ca) {
+    if (ca == null) {
+      return;
+    }
+    try {
+      new PemTrustOptions().addCertPath(ca.toString()).getTrustManagerFactory(vertx);
+    } catch (Exception e) {
+      throw IpamException.invalidConfig("%s %s cannot be read as certificates: %s", option, quote(ca), reason(e));
     }
   }
 

@@ -63,6 +63,15 @@ public final class TestCerts {
     return this;
   }
 
+  /**
+   * A server certificate for 127.0.0.1 signed by CA {@code ca}, as {@code file.pem} and {@code
+   * file.key}: another like {@code server} (a renewal).
+   */
+  public TestCerts loopbackServer(String file, String ca) throws Exception {
+    sign(file, ca, "server.ext", "2");
+    return this;
+  }
+
   public Path pem(String name) {
     return dir.resolve(name + ".pem");
   }

@@ -42,13 +42,13 @@ import javax.security.auth.x500.X500Principal;
  *       {@code --client-ca})</td><td>the header's node, taken as given; without a header an
  *       operator. Nothing is authenticated: whoever reaches the port is trusted</td></tr>
  * </table>
- * Thread-safe (immutable).
+ * Thread-safe: the operator CAs are replaced whole ({@link #reloadOperatorCa}).
  */
 public final class CallerIdentity {
   /** The gRPC metadata key naming the node a call acts for. */
   static final String NODE_HEADER = Headers.NODE;
 
-  private final List<X509Certificate> operatorCas;
+  private volatile List<X509Certificate> operatorCas;
   private final Path operatorCaFile;
 
   private CallerIdentity(List<X509Certificate> operatorCas, Path operatorCaFile) {
@@ -73,9 +73,22 @@ public final class CallerIdentity {
    * @throws IpamException INVALID_CONFIG naming the file when it cannot be read as certificates
    */
   public static CallerIdentity withOperatorCa(Path operatorCa) {
-    if (operatorCa == null) {
-      return noOperatorCa();
+    return operatorCa == null ? noOperatorCa() : new CallerIdentity(readCas(operatorCa), operatorCa);
+  }
+
+  /**
+   * Reads the operator CA file again (a renewed CA): callers are judged by its certificates from
+   * now on. Nothing changes when there is no such file or it cannot be read.
+   *
+   * @throws IpamException INVALID_CONFIG naming the file when it cannot be read as certificates
+   */
+  public void reloadOperatorCa() {
+    if (operatorCaFile != null) {
+      operatorCas = List.copyOf(readCas(operatorCaFile));
     }
+  }
+
+  private static List<X509Certificate> readCas(Path operatorCa) {
     List<X509Certificate> cas = new ArrayList<>();
     try (InputStream in = Files.newInputStream(operatorCa)) {
       for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
@@ -87,7 +100,7 @@ public final class CallerIdentity {
     if (cas.isEmpty()) {
       throw IpamException.invalidConfig("operator-ca %s holds no certificate", operatorCa);
     }
-    return new CallerIdentity(cas, operatorCa);
+    return cas;
   }
 
   /**
