@@ -164,7 +164,11 @@ final class TlsReload implements AutoCloseable {
     return true;
   }
 
+  /** SHA-256 over every file's path and bytes; nothing (and no security provider loaded) without files. */
   private byte[] digest() {
+    if (parts.isEmpty()) {
+      return new byte[0];
+    }
     MessageDigest sha;
     try {
       sha = MessageDigest.getInstance("SHA-256");
