@@ -84,13 +84,16 @@ final class GrpcChannel {
           .setHostsValue(Buffer.buffer(target.connectTo() + " " + target.address().host() + "\n")));
     }
     Vertx vertx = Vertx.vertx(options);
-    GrpcChannel channel = new GrpcChannel(vertx, client(vertx, target), target, node);
+    GrpcChannel channel = new GrpcChannel(vertx, client(vertx, target, null, null, null), target, node);
     vertx.exceptionHandler(channel::unreadableAnswer);
     return channel;
   }
 
-  /** A client of the target; Vert.x reads its TLS files when it makes its first connection. */
-  private static GrpcClient client(Vertx vertx, RemoteStore.Target target) {
+  /**
+   * A client of the target: with the given bytes of its TLS files where not null, else the files
+   * themselves, which Vert.x reads when it makes its first connection.
+   */
+  private static GrpcClient client(Vertx vertx, RemoteStore.Target target, byte[] ca, byte[] cert, byte[] key) {
     HttpClientOptions http = new HttpClientOptions()
         .setProtocolVersion(HttpVersion.HTTP_2)
         .setHttp2ClearTextUpgrade(false)
@@ -98,14 +101,19 @@ final class GrpcChannel {
         // a call: an Allocate is not retried, so a call sent as the server closes would fail
         .setHttp2KeepAliveTimeout(CLIENT_IDLE_SECONDS)
         .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, target.timeout().toMillis()));
-    if (target.tls() != null) {
+    RemoteStore.Tls tls = target.tls();
+    if (tls != null) {
       http.setSsl(true).setUseAlpn(true);
-      if (target.tls().caFile() != null) {
-        http.setTrustOptions(new PemTrustOptions().addCertPath(target.tls().caFile().toString()));
+      if (ca != null) {
+        http.setTrustOptions(new PemTrustOptions().addCertValue(Buffer.buffer(ca)));
+      } else if (tls.caFile() != null) {
+        http.setTrustOptions(new PemTrustOptions().addCertPath(tls.caFile().toString()));
       }
-      if (target.tls().certFile() != null) {
-        http.setKeyCertOptions(new PemKeyCertOptions().setCertPath(target.tls().certFile().toString())
-            .setKeyPath(target.tls().keyFile().toString()));
+      if (cert != null && key != null) {
+        http.setKeyCertOptions(new PemKeyCertOptions().setCertValue(Buffer.buffer(cert)).setKeyValue(Buffer.buffer(key)));
+      } else if (tls.certFile() != null) {
+        http.setKeyCertOptions(new PemKeyCertOptions().setCertPath(tls.certFile().toString())
+            .setKeyPath(tls.keyFile().toString()));
       }
     }
     return GrpcClient.client(vertx, new GrpcClientOptions()
@@ -114,18 +122,17 @@ final class GrpcChannel {
   }
 
   /**
-   * Reads the target's TLS files again: calls from now on go on a new connection made with them,
-   * while calls already sent finish on the old one, which is closed once the longest of them could
-   * have ended (the target's timeout, and a second). Nothing to do without TLS. Files that cannot
-   * be read fail that new connection as they would at start (the caller checks them first).
-   * Thread-safe.
+   * Takes renewed TLS files, as their bytes (null: that file as given at start): calls from now on
+   * go on a new connection made with them, from the next call on, while calls already sent finish
+   * on the old one, which is closed once the longest of them could have ended (the target's
+   * timeout, and a second). Nothing to do without TLS. Thread-safe.
    */
-  synchronized void reloadTls() {
+  synchronized void reloadTls(byte[] ca, byte[] cert, byte[] key) {
     if (target.tls() == null) {
       return;
     }
     GrpcClient old = client;
-    client = client(vertx, target);
+    client = client(vertx, target, ca, cert, key);
     vertx.setTimer(target.timeout().toMillis() + 1000, id -> old.close());
   }
 

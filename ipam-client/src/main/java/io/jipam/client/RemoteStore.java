@@ -358,8 +358,8 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
 
   /** {@inheritDoc} Nothing to do on a connection without TLS. */
   @Override
-  public void reloadTls() {
-    channel.reloadTls();
+  public void reloadTls(byte[] ca, byte[] cert, byte[] key) {
+    channel.reloadTls(ca, cert, key);
   }
 
   private static List<Allocation> allocations(AllocationsResponse r) {

@@ -249,6 +249,9 @@ public final class Jipamd implements Callable<Integer> {
     }
     RemoteStore.Tls remoteTls = remoteCa != null || remoteCert != null ? new RemoteStore.Tls(remoteCa, remoteCert,
         remoteKey) : null;
+    if (remoteTls != null) { // checked as the listener's are, and as TlsReload checks renewed ones
+      TlsFiles.checkRemote(remoteCa, remoteCert, remoteKey, java.time.Clock.systemUTC());
+    }
     if (remoteTls == null && remote != null && !remote.startsWith("unix:") && !remote.startsWith("/")
         && !remoteInsecure) {
       remoteTls = new RemoteStore.Tls(null, null, null);

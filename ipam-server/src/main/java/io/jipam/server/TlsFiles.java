@@ -1,11 +1,17 @@
 package io.jipam.server;
 
+import io.jipam.core.IoMessages;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.Printable;
 import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.file.FileSystemOptions;
 import io.vertx.core.net.PemKeyCertOptions;
 import io.vertx.core.net.PemTrustOptions;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.PrivateKey;
@@ -25,57 +31,101 @@ import javax.net.ssl.X509KeyManager;
  * certificate's public key), the certificate valid now, and each CA file a certificate. Without
  * this, a mismatched key or an expired certificate started a jipamd that logged ready and failed
  * every handshake, and an unreadable file was found only after the socket and the metrics port
- * were bound, in a message that named no file. Stateless.
+ * were bound, in a message that named no file. The same checks run on files read again while
+ * jipamd runs ({@link TlsReload}), and on a remote store's files. Stateless.
  */
 final class TlsFiles {
   private TlsFiles() {}
 
   /**
-   * The TCP listener's files: {@code --tls-cert}, {@code --tls-key}, and the CA files when given.
+   * A TLS file's bytes, read once, and the option that names it: what is checked is what is then
+   * used ({@link TlsReload}), so a file replaced between the two cannot slip past the check.
+   */
+  record Read(String option, Path path, byte[] bytes) {
+    /**
+     * @throws IpamException INVALID_CONFIG naming the option and the file when it cannot be read
+     */
+    static Read of(String option, Path path) {
+      try {
+        return new Read(option, path, Files.readAllBytes(path));
+      } catch (IOException e) {
+        throw IpamException.invalidConfig("%s %s cannot be read: %s", option, quote(path), IoMessages.describe(e));
+      }
+    }
+
+    Buffer buffer() {
+      return Buffer.buffer(bytes);
+    }
+
+    String named() {
+      return option + " " + quote(path);
+    }
+  }
+
+  /**
+   * The TCP listener's files at start: {@code --tls-cert}, {@code --tls-key}, and the CA files when
+   * given.
    *
    * @throws IpamException INVALID_CONFIG naming the file and what is wrong with it
    */
   static void check(Path cert, Path key, Path clientCa, Path operatorCa, Clock clock) {
-    Vertx vertx = Vertx.vertx();
+    Vertx vertx = quietVertx();
     try {
-      check(vertx, "--tls-cert", cert, "--tls-key", key, clock);
-      checkCa(vertx, "--client-ca", clientCa);
-      checkCa(vertx, "--operator-ca", operatorCa);
+      checkPair(vertx, Read.of("--tls-cert", cert), Read.of("--tls-key", key), clock);
+      if (clientCa != null) {
+        checkCa(vertx, Read.of("--client-ca", clientCa));
+      }
+      if (operatorCa != null) {
+        checkCa(vertx, Read.of("--operator-ca", operatorCa));
+      }
     } finally {
       vertx.close();
     }
   }
 
   /**
-   * A remote store's files: {@code --remote-cert} and {@code --remote-key} when given, and {@code
-   * --remote-ca} when given.
+   * A remote store's files at start: {@code --remote-cert} and {@code --remote-key} when given, and
+   * {@code --remote-ca} when given.
    *
    * @throws IpamException INVALID_CONFIG naming the file and what is wrong with it
    */
   static void checkRemote(Path ca, Path cert, Path key, Clock clock) {
-    Vertx vertx = Vertx.vertx();
+    Vertx vertx = quietVertx();
     try {
       if (cert != null) {
-        check(vertx, "--remote-cert", cert, "--remote-key", key, clock);
+        checkPair(vertx, Read.of("--remote-cert", cert), Read.of("--remote-key", key), clock);
       }
-      checkCa(vertx, "--remote-ca", ca);
+      if (ca != null) {
+        checkCa(vertx, Read.of("--remote-ca", ca));
+      }
     } finally {
       vertx.close();
     }
   }
 
   /**
-   * A certificate and its key, each named by the option that gives it: readable, the key the
-   * certificate's, the certificate valid now.
+   * A Vert.x for reading key and trust material only: no class-path file cache (Vert.x would
+   * otherwise make a vertx-cache-* dir in java.io.tmpdir, and fail where that is not writable).
+   * Close it after use.
    */
-  private static void check(Vertx vertx, String certOption, Path cert, String keyOption, Path key, Clock clock) {
+  static Vertx quietVertx() {
+    return Vertx.vertx(new VertxOptions().setEventLoopPoolSize(1).setWorkerPoolSize(1).setInternalBlockingPoolSize(1)
+        .setFileSystemOptions(new FileSystemOptions().setClassPathResolvingEnabled(false).setFileCachingEnabled(false)));
+  }
+
+  /**
+   * A certificate and its key as read: readable as PEM, the key the certificate's, the certificate
+   * valid now.
+   *
+   * @throws IpamException INVALID_CONFIG naming the options, the files and what is wrong
+   */
+  static void checkPair(Vertx vertx, Read cert, Read key, Clock clock) {
     KeyManagerFactory factory;
     try {
-      factory = new PemKeyCertOptions().setCertPath(cert.toString()).setKeyPath(key.toString())
+      factory = new PemKeyCertOptions().setCertValue(cert.buffer()).setKeyValue(key.buffer())
           .getKeyManagerFactory(vertx);
     } catch (Exception e) {
-      throw IpamException.invalidConfig("%s %s and %s %s cannot be read: %s", certOption, quote(cert), keyOption,
-          quote(key), reason(e));
+      throw IpamException.invalidConfig("%s and %s cannot be read: %s", cert.named(), key.named(), reason(e));
     }
     X509KeyManager keys = null;
     for (KeyManager m : factory.getKeyManagers()) {
@@ -84,37 +134,33 @@ final class TlsFiles {
       }
     }
     String alias = keys == null ? null : firstAlias(keys);
-    if (alias == null) {
-      throw IpamException.invalidConfig("%s %s and %s %s hold no key and certificate", certOption, quote(cert),
-          keyOption, quote(key));
-    }
-    X509Certificate[] chain = keys.getCertificateChain(alias);
-    PrivateKey privateKey = keys.getPrivateKey(alias);
+    X509Certificate[] chain = alias == null ? null : keys.getCertificateChain(alias);
+    PrivateKey privateKey = alias == null ? null : keys.getPrivateKey(alias);
     if (chain == null || chain.length == 0 || privateKey == null) {
-      throw IpamException.invalidConfig("%s %s and %s %s hold no key and certificate", certOption, quote(cert),
-          keyOption, quote(key));
+      throw IpamException.invalidConfig("%s and %s hold no key and certificate", cert.named(), key.named());
     }
     if (!matches(privateKey, chain[0])) {
-      throw IpamException.invalidConfig("%s %s is not the key of %s %s (%s)", keyOption, quote(key), certOption,
-          quote(cert), Printable.quote(chain[0].getSubjectX500Principal().getName()));
+      throw IpamException.invalidConfig("%s is not the key of %s (%s)", key.named(), cert.named(),
+          Printable.quote(chain[0].getSubjectX500Principal().getName()));
     }
     try {
       chain[0].checkValidity(Date.from(clock.instant()));
     } catch (CertificateExpiredException | CertificateNotYetValidException e) {
-      throw IpamException.invalidConfig("%s %s is not valid now: valid from %s to %s", certOption, quote(cert),
+      throw IpamException.invalidConfig("%s is not valid now: valid from %s to %s", cert.named(),
           chain[0].getNotBefore().toInstant(), chain[0].getNotAfter().toInstant());
     }
   }
 
-  /** A CA file, named by the option that gives it, readable as certificates; nothing to check when null. */
-  private static void checkCa(Vertx vertx, String option, Path ca) {
-    if (ca == null) {
-      return;
-    }
+  /**
+   * A CA file as read: readable as certificates.
+   *
+   * @throws IpamException INVALID_CONFIG naming the option, the file and what is wrong with it
+   */
+  static void checkCa(Vertx vertx, Read ca) {
     try {
-      new PemTrustOptions().addCertPath(ca.toString()).getTrustManagerFactory(vertx);
+      new PemTrustOptions().addCertValue(ca.buffer()).getTrustManagerFactory(vertx);
     } catch (Exception e) {
-      throw IpamException.invalidConfig("%s %s cannot be read as certificates: %s", option, quote(ca), reason(e));
+      throw IpamException.invalidConfig("%s cannot be read as certificates: %s", ca.named(), reason(e));
     }
   }
 

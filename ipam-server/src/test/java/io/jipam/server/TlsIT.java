@@ -184,4 +184,29 @@ class TlsIT {
       assertTrue(err.toString().contains(c.says()) && err.toString().strip().lines().count() == 1, c + ": " + err);
     }
   }
+
+  /**
+   * A node jipamd's files for the central one are checked at start as the listener's are (and as a
+   * reload checks renewed ones): a key that is not the certificate's, or a CA file that holds no
+   * certificate, refuses the start naming the file, instead of failing every call later.
+   */
+  @Test
+  void start_remoteTlsFilesThatCannotServe_exitTwoNamingTheFile() throws Exception {
+    Path garbage = java.nio.file.Files.writeString(certs.dir.resolve("garbage-ca.pem"), "not a certificate\n");
+    record Case(Path ca, Path cert, Path key, String says) {}
+    for (Case c : List.of(
+        new Case(certs.pem("ca"), certs.pem("client"), certs.key("server"), "--remote-key \"" + certs.key("server")
+            + "\" is not the key of --remote-cert"),
+        new Case(garbage, certs.pem("client"), certs.key("client"), "--remote-ca \"" + garbage))) {
+      String[] args = {"--store", "remote", "--remote", "127.0.0.1:1", "--node-name", "node-a", "--socket",
+          dir.resolve("remote-check.sock").toString(), "--remote-ca", c.ca().toString(), "--remote-cert",
+          c.cert().toString(), "--remote-key", c.key().toString()};
+      java.io.StringWriter out = new java.io.StringWriter();
+      java.io.StringWriter err = new java.io.StringWriter();
+      int exit = Jipamd.run(args, java.util.Map.of(), new java.io.PrintWriter(out, true), new java.io.PrintWriter(err, true));
+      assertEquals(2, exit, c + ": " + out + err);
+      assertTrue(err.toString().contains(c.says()) && err.toString().strip().lines().count() == 1, c + ": " + err);
+      assertTrue(!java.nio.file.Files.exists(dir.resolve("remote-check.sock")), "nothing bound");
+    }
+  }
 }

@@ -42,7 +42,7 @@ import javax.security.auth.x500.X500Principal;
  *       {@code --client-ca})</td><td>the header's node, taken as given; without a header an
  *       operator. Nothing is authenticated: whoever reaches the port is trusted</td></tr>
  * </table>
- * Thread-safe: the operator CAs are replaced whole ({@link #reloadOperatorCa}).
+ * Thread-safe: the operator CAs are replaced whole ({@link #useOperatorCas}).
  */
 public final class CallerIdentity {
   /** The gRPC metadata key naming the node a call acts for. */
@@ -77,24 +77,35 @@ public final class CallerIdentity {
   }
 
   /**
-   * Reads the operator CA file again (a renewed CA): callers are judged by its certificates from
-   * now on. Nothing changes when there is no such file or it cannot be read.
+   * The operator CA file's certificates in {@code pem}, its bytes as read again (a renewed CA), to
+   * hand to {@link #useOperatorCas} once everything else of the reload has succeeded.
    *
-   * @throws IpamException INVALID_CONFIG naming the file when it cannot be read as certificates
+   * @throws IpamException INVALID_CONFIG naming the file when the bytes are not certificates
    */
-  public void reloadOperatorCa() {
-    if (operatorCaFile != null) {
-      operatorCas = List.copyOf(readCas(operatorCaFile));
-    }
+  public List<X509Certificate> parseOperatorCa(byte[] pem) {
+    return parseCas(operatorCaFile, new java.io.ByteArrayInputStream(pem));
+  }
+
+  /** Callers are judged by these operator CAs from now on ({@link #parseOperatorCa}). */
+  public void useOperatorCas(List<X509Certificate> cas) {
+    operatorCas = List.copyOf(cas);
   }
 
   private static List<X509Certificate> readCas(Path operatorCa) {
-    List<X509Certificate> cas = new ArrayList<>();
     try (InputStream in = Files.newInputStream(operatorCa)) {
+      return parseCas(operatorCa, in);
+    } catch (IOException e) {
+      throw IpamException.invalidConfig("operator-ca %s: cannot read certificates: %s", operatorCa, e.getMessage());
+    }
+  }
+
+  private static List<X509Certificate> parseCas(Path operatorCa, InputStream in) {
+    List<X509Certificate> cas = new ArrayList<>();
+    try {
       for (Certificate c : CertificateFactory.getInstance("X.509").generateCertificates(in)) {
         cas.add((X509Certificate) c);
       }
-    } catch (IOException | GeneralSecurityException | ClassCastException e) {
+    } catch (GeneralSecurityException | ClassCastException e) {
       throw IpamException.invalidConfig("operator-ca %s: cannot read certificates: %s", operatorCa, e.getMessage());
     }
     if (cas.isEmpty()) {
