@@ -208,8 +208,9 @@ final class IpamServer implements AutoCloseable {
         : new MetricsEndpoint(() -> metrics.scrape(pools.all(), pools::subPool, store), healthChecks);
     try {
       if (scrapes != null) {
-        HttpServer http = vertx.createHttpServer(new HttpServerOptions().setIdleTimeout(30))
-            .requestHandler(scrapes::handle);
+        HttpServer http = vertx.createHttpServer(new HttpServerOptions().setIdleTimeout(30)
+                .setPerMessageWebSocketCompressionSupported(false).setPerFrameWebSocketCompressionSupported(false))
+            .requestHandler(closingWhenAnsweredEarly(scrapes::handle));
         http = await(http.listen(metricsPort, metricsHost), "listening for /metrics on " + metricsHost + ":"
             + metricsPort);
         metricsActualPort = http.actualPort();
@@ -219,19 +220,20 @@ final class IpamServer implements AutoCloseable {
         socketFile = UnixSocketFile.claim(settings.socket());
         Handler<HttpServerRequest> grpcCalls = GrpcIntake.uncompressedOnly(grpc);
         HttpServer unix = vertx.createHttpServer(base(settings))
-            .requestHandler(req -> {
+            .requestHandler(closingWhenAnsweredEarly(req -> {
               if (CniEndpoint.PATH.equals(req.path())) {
                 cni.handle(req);
               } else {
                 grpcCalls.handle(req);
               }
-            });
+            }));
         servers.add(socketFile.bind(path -> await(unix.listen(SocketAddress.domainSocketAddress(path.toString())),
             "listening on " + settings.socket())));
       }
       if (settings.tcpHost() != null) {
         HttpServerOptions options = withTls(base(settings), settings, identity.operatorCaFile());
-        HttpServer tcp = vertx.createHttpServer(options).requestHandler(GrpcIntake.uncompressedOnly(grpc))
+        HttpServer tcp = vertx.createHttpServer(options)
+            .requestHandler(closingWhenAnsweredEarly(GrpcIntake.uncompressedOnly(grpc)))
             .connectionHandler(CoalescedFlushes::install);
         tcp = await(tcp.listen(settings.tcpPort(), settings.tcpHost()), "listening on " + settings.tcpHost()
             + ":" + settings.tcpPort());
@@ -305,12 +307,38 @@ final class IpamServer implements AutoCloseable {
     return store.capability(LocalCalls.class).isPresent() ? Runnable::run : workers;
   }
 
+  /**
+   * The listeners' options: their idle bound, and no WebSocket compression: jipamd serves no
+   * WebSocket, and the handler that negotiates it threw on the 129th pipelined HTTP/1 request of
+   * one connection, logging a stack trace per connection that did so.
+   */
   private static HttpServerOptions base(Settings settings) {
     return new HttpServerOptions()
         .setIdleTimeout((int) settings.idleTimeout().toSeconds())
         .setIdleTimeoutUnit(TimeUnit.SECONDS)
         .setMaxFormAttributeSize(1024)
+        .setPerMessageWebSocketCompressionSupported(false)
+        .setPerFrameWebSocketCompressionSupported(false)
         .setHttp2ClearTextEnabled(true);
+  }
+
+  /**
+   * {@code handler}, and an HTTP/1 connection closed once a request on it is answered before its
+   * body has all arrived (a refusal: 405, a body over the limit, gRPC over HTTP/1). Nothing more of
+   * that request is read; left open, its client could go on sending a body no one reads, each
+   * byte counting as activity against the idle bound. HTTP/2 streams are left to the protocol.
+   */
+  static Handler<HttpServerRequest> closingWhenAnsweredEarly(Handler<HttpServerRequest> handler) {
+    return req -> {
+      if (req.version() != io.vertx.core.http.HttpVersion.HTTP_2) {
+        req.response().endHandler(v -> {
+          if (!req.isEnded()) {
+            req.connection().close();
+          }
+        });
+      }
+      handler.handle(req);
+    };
   }
 
   private static <T> T await(Future<T> future, String what) {

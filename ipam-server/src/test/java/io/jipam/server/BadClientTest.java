@@ -299,4 +299,67 @@ class BadClientTest {
       assertEquals(Duration.ofSeconds(7), jipamd.settings().idleTimeout());
     }
   }
+
+  /**
+   * An HTTP/1 request answered before its body (405, a body over the limit, gRPC over HTTP/1) on a
+   * keep-alive connection, its client then trickling the body: the connection is closed after the
+   * answer. Before, it stayed open as long as bytes came, each one activity against the idle bound.
+   */
+  @Test
+  void http1_answeredBeforeItsBodyThenTrickled_closedAfterTheAnswer() throws Exception {
+    String[][] table = {
+        {"GET /cni/v1 HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n", "HTTP/1.1 405"},
+        {"POST /cni/v1 HTTP/1.1\r\nHost: x\r\nContent-Length: " + (CniEndpoint.MAX_BODY + 1) + "\r\n\r\n",
+            "\"code\": 6"},
+        {"POST /jipam.v1.Ipam/Allocate HTTP/1.1\r\nHost: x\r\nContent-Type: application/grpc\r\n"
+            + "Content-Length: 1000000\r\n\r\n", "HTTP/1.1 415"}};
+    for (String[] row : table) {
+      try (SocketChannel ch = connect()) {
+        write(ch, row[0]);
+        boolean closed = false;
+        // the adversary's pace: a byte every 200 ms for 6 s, well inside the idle bound (1 s) each time
+        for (int i = 0; i < 30 && !closed; i++) {
+          try {
+            write(ch, "x");
+          } catch (IOException e) {
+            closed = true;
+          }
+          Thread.sleep(200);
+        }
+        Ending end = readToClose(ch);
+        assertTrue(closed, row[0] + ": still open after 6 s of trickling; got " + end.received);
+        assertTrue(end.received.contains(row[1]), end.received);
+      }
+    }
+    wellBehavedClientsServed();
+  }
+
+  /**
+   * A thousand CNI requests pipelined on one HTTP/1 connection: all answered, in order. Before,
+   * the WebSocket handshake handler in every HTTP/1 pipeline threw at the 129th, and each such
+   * connection logged stack traces and went unanswered.
+   */
+  @Test
+  void cni_thousandPipelinedRequests_allAnswered() throws Exception {
+    String body = "CNI_COMMAND=VERSION\n\n";
+    String one = "POST /cni/v1 HTTP/1.1\r\nHost: x\r\nContent-Length: " + body.length() + "\r\n\r\n" + body;
+    String last = one.replace("Host: x\r\n", "Host: x\r\nConnection: close\r\n");
+    try (SocketChannel ch = connect()) {
+      Thread writer = new Thread(() -> {
+        try {
+          ByteBuffer all = ByteBuffer.wrap((one.repeat(999) + last).getBytes(StandardCharsets.ISO_8859_1));
+          while (all.hasRemaining()) {
+            ch.write(all);
+          }
+        } catch (IOException e) {
+          // the read below tells
+        }
+      });
+      writer.start();
+      Ending end = readToClose(ch);
+      writer.join();
+      assertEquals(1000, end.received.split("HTTP/1.1 200 OK", -1).length - 1, end.received.length() + " bytes");
+    }
+    wellBehavedClientsServed();
+  }
 }

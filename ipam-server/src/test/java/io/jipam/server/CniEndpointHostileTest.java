@@ -151,4 +151,60 @@ class CniEndpointHostileTest {
     assertTrue(reply.body().replace(" ", "").contains("\"code\":7"), reply.body());
     assertTrue(reply.body().contains("larger than " + NetworkConfig.MAX_BYTES + " bytes"), reply.body());
   }
+
+  /**
+   * Environments that could decode two ways, refused and nothing allocated: an escape other than
+   * the clients' two ({@code \\\\}, {@code \\n}), a lone backslash at a line's end, a variable
+   * given twice, and a NUL in an interface name (which the kernel would read as a shorter name).
+   * Before, {@code \\eth0} allocated for {@code eth0}, the last of two CNI_IFNAME lines won, and
+   * {@code eth0\\0a} and {@code eth0} were two attachments.
+   */
+  @Test
+  void cni_environmentThatCouldDecodeTwoWays_refusedNothingAllocated() throws Exception {
+    String config = IpamServerTest.CONFIG;
+    String[][] table = {
+        {"CNI_COMMAND=ADD\nCNI_CONTAINERID=c1\nCNI_NETNS=/n\nCNI_IFNAME=\\eth0\nCNI_PATH=/p", "6",
+            "has an escape other than"},
+        {"CNI_COMMAND=ADD\nCNI_CONTAINERID=c1\nCNI_NETNS=/n\nCNI_IFNAME=eth0\\\nCNI_PATH=/p", "6",
+            "has an escape other than"},
+        {"CNI_COMMAND=ADD\nCNI_CONTAINERID=c1\nCNI_NETNS=/n\nCNI_IFNAME=eth0\nCNI_IFNAME=eth1\nCNI_PATH=/p", "4",
+            "sets \\\"CNI_IFNAME\\\" twice"},
+        {"CNI_COMMAND=ADD\nCNI_CONTAINERID=c1\nCNI_NETNS=/n\nCNI_IFNAME=eth0\u0000a\nCNI_PATH=/p", "4",
+            "byte 0x00"}};
+    for (String[] row : table) {
+      IpamServerTest.Reply add = IpamServerTest.cni(socket, row[0] + "\n\n" + config);
+      assertEquals(1, add.exit(), row[0] + ": " + add.body());
+      assertTrue(add.body().replace(" ", "").contains("\"code\":" + row[1]), row[0] + ": " + add.body());
+      assertTrue(add.body().contains(row[2]), row[0] + ": " + add.body());
+    }
+    assertEquals(0, store.list(new Pool("pods", pool().rangeSets(), AllocationOrder.ROUND_ROBIN)).size(),
+        "nothing allocated");
+  }
+
+  /**
+   * Config errors quoting huge values stay those errors, within what the clients read (1 MiB): a
+   * cniVersion of 600,000 characters (not echoed as the error's version), an ipam.gw of as many;
+   * and an empty subPools list is a config error naming it, not an internal error (999).
+   */
+  @Test
+  void cni_configErrorsQuotingHugeValuesOrEmptySubPools_theirCodeWithinTheAnswerBound() throws Exception {
+    String huge = "x".repeat(600_000);
+    String env = "CNI_COMMAND=ADD\nCNI_CONTAINERID=c1\nCNI_NETNS=/n\nCNI_IFNAME=eth0\nCNI_PATH=/p\n\n";
+    String[][] table = {
+        {"{\"cniVersion\":\"" + huge + "\",\"name\":\"pods\",\"ipam\":{\"type\":\"jipam\",\"subnet\":\"198.18.4.0/24\"}}",
+            "1", "is not supported"},
+        {"{\"cniVersion\":\"1.0.0\",\"name\":\"pods\",\"ipam\":{\"type\":\"jipam\",\"subnet\":\"198.18.4.0/24\","
+            + "\"gateway\":\"" + huge + "\"}}", "7", "(600000 characters)"},
+        {"{\"cniVersion\":\"1.0.0\",\"name\":\"pods\",\"ipam\":{\"type\":\"jipam\",\"subPools\":[]}}", "7",
+            "ipam.subPools is empty"}};
+    for (String[] row : table) {
+      IpamServerTest.Reply add = IpamServerTest.cni(socket, env + row[0]);
+      String shown = add.body().length() > 300 ? add.body().substring(0, 300) : add.body();
+      assertEquals(1, add.exit(), shown);
+      assertTrue(add.body().length() < 64 * 1024, add.body().length() + " bytes: " + shown);
+      assertTrue(add.body().replace(" ", "").contains("\"code\":" + row[1]), shown);
+      assertTrue(add.body().contains(row[2]), shown);
+      assertTrue(!add.body().contains("\"cniVersion\": \"x"), "an unsupported version is not echoed: " + shown);
+    }
+  }
 }

@@ -66,18 +66,38 @@ public final class CniJson {
     return g.endObject().toBytes();
   }
 
-  /** The spec's error object; {@code version} is the config's cniVersion text when known. */
+  /**
+   * The spec's error object; {@code version} is the config's cniVersion text when known (a version
+   * jipam does not support is not echoed: the error is written in its latest). Message and details
+   * are cut at {@link #MAX_MESSAGE} characters.
+   */
   public static byte[] error(String version, IpamException e) {
     JsonWriter g = new JsonWriter();
     g.startObject();
-    g.field("cniVersion", version != null ? version : CniVersion.latest().text());
+    g.field("cniVersion", version != null && CniVersion.SUPPORTED.contains(version) ? version
+        : CniVersion.latest().text());
     g.field("code", e.code().cniCode());
-    g.field("msg", e.getMessage());
+    g.field("msg", bounded(e.getMessage()));
     if (e.getCause() != null && e.getCause().getMessage() != null
         && !e.getMessage().contains(e.getCause().getMessage())) {
-      g.field("details", e.getCause().getMessage());
+      g.field("details", bounded(e.getCause().getMessage()));
     }
     return g.endObject().toBytes();
+  }
+
+  /**
+   * The most characters of a message or details an error prints: escaped, an error stays far
+   * under the 1 MiB a daemon client reads, so a config error quoting a huge value is still that
+   * error, not "answer too large, try again" (code 11, which runtimes retry).
+   */
+  static final int MAX_MESSAGE = 16 * 1024;
+
+  private static String bounded(String text) {
+    if (text == null || text.length() <= MAX_MESSAGE) {
+      return text;
+    }
+    int cut = Character.isHighSurrogate(text.charAt(MAX_MESSAGE - 1)) ? MAX_MESSAGE - 1 : MAX_MESSAGE;
+    return text.substring(0, cut) + "... (" + text.length() + " characters)";
   }
 
   /** VERSION's answer. */

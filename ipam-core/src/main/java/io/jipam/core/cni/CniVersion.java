@@ -2,6 +2,7 @@ package io.jipam.core.cni;
 
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
+import io.jipam.core.store.Printable;
 import java.util.List;
 
 /** The CNI spec versions jipam speaks, oldest first, and what each allows. */
@@ -28,8 +29,8 @@ public enum CniVersion {
         return v;
       }
     }
-    throw new IpamException(ErrorCode.INCOMPATIBLE_VERSION, "cniVersion \"" + text
-        + "\" is not supported; jipam supports " + String.join(", ", SUPPORTED));
+    throw new IpamException(ErrorCode.INCOMPATIBLE_VERSION, "cniVersion " + Printable.quote(text)
+        + " is not supported; jipam supports " + String.join(", ", SUPPORTED));
   }
 
   public static CniVersion latest() {

@@ -94,8 +94,9 @@ public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Pa
     }
     sets.addAll(rangeSets(list(ipam, "ranges", where), where + ".ranges", commonExclude));
     List<Object> subPoolList = list(ipam, SubPools.KEY, where);
-    if (sets.isEmpty() && subPoolList == null) {
-      throw IpamException.invalidConfig("ipam has no ranges: set \"ranges\" or \"subnet\"");
+    if (sets.isEmpty() && (subPoolList == null || subPoolList.isEmpty())) {
+      throw IpamException.invalidConfig(subPoolList == null ? "ipam has no ranges: set \"ranges\" or \"subnet\""
+          : "ipam.subPools is empty and ipam has no ranges: list sub-pools, or set \"ranges\" or \"subnet\"");
     }
     AllocationOrder order = AllocationOrder.ROUND_ROBIN;
     String orderText = string(ipam, "order", where);
@@ -103,7 +104,7 @@ public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Pa
       order = AllocationOrder.fromConfig(orderText);
       if (order == null) {
         throw IpamException.invalidConfig(
-            "ipam.order \"%s\" is not \"round-robin\" or \"lowest-free\"", orderText);
+            "ipam.order %s is not \"round-robin\" or \"lowest-free\"", Printable.quote(orderText));
       }
     }
     // sub-pools keep addresses as the default pool does (the network's policy: sticky, reuse delay)
@@ -242,13 +243,13 @@ public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Pa
    */
   private static Path path(String key, String text) {
     if (text.indexOf('\0') >= 0) {
-      throw IpamException.invalidConfig("ipam.%s \"%s\" contains a NUL character", key, text);
+      throw IpamException.invalidConfig("ipam.%s %s contains a NUL character", key, Printable.quote(text));
     }
     try {
       return Path.of(text);
     } catch (InvalidPathException e) {
-      throw IpamException.invalidConfig("ipam.%s \"%s\" cannot be a file name in charset %s: %s",
-          key, text, System.getProperty("sun.jnu.encoding"), e.getReason());
+      throw IpamException.invalidConfig("ipam.%s %s cannot be a file name in charset %s: %s",
+          key, Printable.quote(text), System.getProperty("sun.jnu.encoding"), e.getReason());
     }
   }
 
@@ -294,7 +295,7 @@ public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Pa
     }
     IpAddress a = IpAddress.tryParse(text);
     if (a == null) {
-      throw IpamException.invalidConfig("%s \"%s\" is not an IP address", key, text);
+      throw IpamException.invalidConfig("%s %s is not an IP address", key, Printable.quote(text));
     }
     return a;
   }
@@ -311,14 +312,14 @@ public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Pa
       throw inContext(where + ".dst", e);
     }
     if (parsedDst.isHostOnly() && dst.indexOf('/') < 0) {
-      throw IpamException.invalidConfig("%s.dst \"%s\" is not a prefix (address/length)", where, dst);
+      throw IpamException.invalidConfig("%s.dst %s is not a prefix (address/length)", where, Printable.quote(dst));
     }
     String gw = string(r, "gw", where);
     IpAddress gateway = null;
     if (gw != null && !gw.isEmpty()) {
       gateway = IpAddress.tryParse(gw);
       if (gateway == null) {
-        throw IpamException.invalidConfig("%s.gw \"%s\" is not an IP address", where, gw);
+        throw IpamException.invalidConfig("%s.gw %s is not an IP address", where, Printable.quote(gw));
       }
     }
     return new Route(parsedDst, gateway, integer(r, "mtu", where), integer(r, "advmss", where),

@@ -144,7 +144,7 @@ public final class InterfaceName {
       return "the kernel does not allow \".\" or \"..\"";
     }
     for (byte b : bytes) {
-      if (b == '/' || b == ':' || isKernelSpace(b)) {
+      if (b == 0 || b == '/' || b == ':' || isKernelSpace(b)) { // the kernel reads up to a NUL: another name
         return "the kernel does not allow byte 0x" + hex(b) + " in an interface name";
       }
     }

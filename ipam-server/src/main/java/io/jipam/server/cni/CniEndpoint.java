@@ -12,6 +12,7 @@ import io.jipam.core.store.InterfaceName;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.NodeName;
 import io.jipam.core.store.Pool;
+import io.jipam.core.store.Printable;
 import io.jipam.server.metrics.CallLog;
 import io.jipam.server.metrics.Metrics;
 import io.jipam.server.pools.PoolRegistry;
@@ -275,6 +276,14 @@ public final class CniEndpoint {
     throw new IpamException(ErrorCode.DECODE_FAILURE, "CNI request has no empty line after its environment");
   }
 
+  /**
+   * The CNI_* variables of the request's lines. Each line is one variable, given once; in a value
+   * only {@code \\} and {@code \n} are escapes (as both clients write them), so two different
+   * requests never decode to the same variables.
+   *
+   * @throws IpamException DECODE_FAILURE for a line that is not {@code CNI_NAME=value} or holds
+   *     another escape; INVALID_ENVIRONMENT for a variable given twice
+   */
   static Map<String, String> environment(String text) {
     Map<String, String> env = new HashMap<>();
     if (text.isEmpty()) {
@@ -283,32 +292,39 @@ public final class CniEndpoint {
     for (String line : text.split("\n", -1)) {
       int eq = line.indexOf('=');
       if (eq <= 0 || !line.startsWith("CNI_")) {
-        throw new IpamException(ErrorCode.DECODE_FAILURE, "CNI request line \"" + abbreviate(line)
-            + "\" is not CNI_NAME=value");
+        throw new IpamException(ErrorCode.DECODE_FAILURE, "CNI request line " + Printable.quote(line)
+            + " is not CNI_NAME=value");
       }
-      env.put(line.substring(0, eq), unescape(line.substring(eq + 1)));
+      String name = line.substring(0, eq);
+      if (env.put(name, unescape(line, eq + 1)) != null) {
+        throw new IpamException(ErrorCode.INVALID_ENVIRONMENT, "CNI request sets " + Printable.quote(name)
+            + " twice; a variable is given once");
+      }
     }
     return env;
   }
 
-  private static String unescape(String value) {
-    if (value.indexOf('\\') < 0) {
-      return value;
+  private static String unescape(String line, int from) {
+    if (line.indexOf('\\', from) < 0) {
+      return line.substring(from);
     }
-    StringBuilder out = new StringBuilder(value.length());
-    for (int i = 0; i < value.length(); i++) {
-      char c = value.charAt(i);
-      if (c == '\\' && i + 1 < value.length()) {
-        char next = value.charAt(++i);
-        out.append(next == 'n' ? '\n' : next);
-      } else {
+    StringBuilder out = new StringBuilder(line.length() - from);
+    for (int i = from; i < line.length(); i++) {
+      char c = line.charAt(i);
+      if (c != '\\') {
         out.append(c);
+        continue;
+      }
+      char next = i + 1 < line.length() ? line.charAt(++i) : 0;
+      if (next == '\\') {
+        out.append('\\');
+      } else if (next == 'n') {
+        out.append('\n');
+      } else {
+        throw new IpamException(ErrorCode.DECODE_FAILURE, "CNI request line " + Printable.quote(line)
+            + " has an escape other than \\\\ and \\n");
       }
     }
     return out.toString();
-  }
-
-  private static String abbreviate(String s) {
-    return s.length() > 80 ? s.substring(0, 80) + "..." : s;
   }
 }
