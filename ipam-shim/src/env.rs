@@ -42,6 +42,9 @@ pub fn check(vars: Vec<(OsString, OsString)>) -> Check {
             (Ok(n), Ok(v)) => (n, v),
             _ => return Check::Unsure,
         };
+        if is_cni && !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Check::Unsure; // a name the request's lines cannot carry (a newline would start another)
+        }
         if is_log {
             if log_file.is_some() {
                 return Check::Unsure;
@@ -249,6 +252,11 @@ mod tests {
         let mut bytes = add(&[]);
         bytes.push((OsString::from("CNI_X"), OsString::from_vec(vec![b'a', 0xff])));
         assert!(matches!(check(bytes), Check::Unsure));
+        for odd in ["CNI_Z\nCNI_COMMAND", "CNI_A B", "CNI_A-B"] {
+            let mut named = add(&[]);
+            named.push((OsString::from(odd), OsString::from("DEL")));
+            assert!(matches!(check(named), Check::Unsure), "{}", odd);
+        }
     }
 
     #[test]

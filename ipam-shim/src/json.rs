@@ -276,18 +276,40 @@ pub fn quote(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// The most UTF-16 units of a message or details `CniJson.error` prints (`CniJson.MAX_MESSAGE`).
+const MAX_MESSAGE: usize = 16 * 1024;
+
+/// `text` cut as `CniJson.bounded` cuts it: at most `MAX_MESSAGE` UTF-16 units, never half a
+/// surrogate pair, then `... (N characters)` with N its length in UTF-16 units.
+fn bounded(text: &str) -> std::borrow::Cow<'_, str> {
+    let total = text.encode_utf16().count();
+    if total <= MAX_MESSAGE {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut units = 0;
+    let mut end = 0;
+    for (at, c) in text.char_indices() {
+        if units + c.len_utf16() > MAX_MESSAGE {
+            break;
+        }
+        units += c.len_utf16();
+        end = at + c.len_utf8();
+    }
+    std::borrow::Cow::Owned(format!("{}... ({} characters)", &text[..end], total))
+}
+
 /// The CNI error object as `CniJson.error` prints it.
 pub fn error_object(version: &str, code: u32, msg: &str, details: Option<&str>) -> Vec<u8> {
-    let mut out = String::with_capacity(64 + msg.len());
+    let mut out = String::with_capacity(64 + msg.len().min(4 * MAX_MESSAGE));
     out.push_str("{\n  \"cniVersion\": ");
     quote(&mut out, version);
     out.push_str(",\n  \"code\": ");
     out.push_str(&code.to_string());
     out.push_str(",\n  \"msg\": ");
-    quote(&mut out, msg);
+    quote(&mut out, &bounded(msg));
     if let Some(d) = details {
         out.push_str(",\n  \"details\": ");
-        quote(&mut out, d);
+        quote(&mut out, &bounded(d));
     }
     out.push_str("\n}\n");
     out.into_bytes()
@@ -300,6 +322,19 @@ mod tests {
 
     fn s(text: &str) -> Value {
         Value::Str { text: text.to_string(), exact: true }
+    }
+
+    #[test]
+    fn bounded_overTheLimit_cutAsCniJsonCutsIt() {
+        let short = "x".repeat(MAX_MESSAGE);
+        assert_eq!(bounded(&short), short.as_str());
+        let long = "x".repeat(MAX_MESSAGE + 5);
+        assert_eq!(bounded(&long), format!("{}... ({} characters)", "x".repeat(MAX_MESSAGE), MAX_MESSAGE + 5));
+        // a pair of surrogates across the limit is left out whole, and counts two units
+        let straddling = format!("{}\u{1F600}yy", "x".repeat(MAX_MESSAGE - 1));
+        assert_eq!(bounded(&straddling), format!("{}... ({} characters)", "x".repeat(MAX_MESSAGE - 1), MAX_MESSAGE + 3));
+        let inside = format!("{}\u{1F600}yy", "x".repeat(MAX_MESSAGE - 2));
+        assert_eq!(bounded(&inside), format!("{}\u{1F600}... ({} characters)", "x".repeat(MAX_MESSAGE - 2), MAX_MESSAGE + 2));
     }
 
     #[test]

@@ -86,12 +86,17 @@ fn staged(bytes: &[u8]) -> std::io::Result<File> {
     let mut last = None;
     let tmp = std::env::temp_dir();
     for dir in [Path::new("/dev/shm"), tmp.as_path(), Path::new("/tmp"), Path::new("/run")] {
-        match OpenOptions::new().read(true).write(true).mode(0o600).custom_flags(O_TMPFILE).open(dir) {
-            Ok(mut f) => {
-                f.write_all(bytes)?;
-                f.seek(SeekFrom::Start(0))?;
-                return Ok(f);
-            }
+        // a folder that is full (a container's small /dev/shm) is passed over like one that
+        // cannot be opened: the next may take the config
+        let written = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .mode(0o600)
+            .custom_flags(O_TMPFILE)
+            .open(dir)
+            .and_then(|mut f| f.write_all(bytes).and_then(|_| f.seek(SeekFrom::Start(0))).map(|_| f));
+        match written {
+            Ok(f) => return Ok(f),
             Err(e) => last = Some(e),
         }
     }

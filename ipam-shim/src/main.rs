@@ -25,6 +25,8 @@ const VERSION_INFO: &[u8] = b"{\n  \"cniVersion\": \"1.1.0\",\n  \"supportedVers
 \"0.3.1\",\n    \"0.4.0\",\n    \"1.0.0\",\n    \"1.1.0\"\n  ]\n}\n";
 /// `CniVersion.latest()`, the error object's version when the config names none.
 const LATEST: &str = "1.1.0";
+/// The versions jipam supports (`CniVersion.SUPPORTED`).
+const SUPPORTED: [&str; 5] = ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"];
 /// The most stdin may hold (`JipamPlugin.MAX_CONFIG_BYTES`).
 const MAX_CONFIG_BYTES: usize = 4 << 20;
 const DEFAULT_SOCKET: &str = "/run/jipam/jipam.sock";
@@ -65,7 +67,9 @@ fn forward(call: env::Call, args: &[OsString]) {
         None => jvm::exec(args, Some(&input)),
     };
     let version = match doc.get("cniVersion") {
-        Some(json::Value::Str { text, exact: true }) => Some(text.as_str()),
+        // as `CniJson.error`: a version jipam does not support is not echoed (the error is the latest's)
+        Some(json::Value::Str { text, exact: true }) if SUPPORTED.contains(&text.as_str()) => Some(text.as_str()),
+        Some(json::Value::Str { exact: true, .. }) => None,
         Some(json::Value::Str { exact: false, .. }) => jvm::exec(args, Some(&input)),
         _ => None,
     };
@@ -152,20 +156,26 @@ fn watchdog(call: &env::Call, log: &log::Log, version: Option<&str>, target: &Ta
     );
     let bound = Duration::from_secs(target.timeout_seconds);
     let command = call.command.clone();
-    let log = log.clone();
-    let version = version.unwrap_or(LATEST).to_string();
-    std::thread::spawn(move || {
+    let thread_log = log.clone();
+    let thread_version = version.unwrap_or(LATEST).to_string();
+    let started = std::thread::Builder::new().spawn(move || {
         std::thread::sleep(bound);
         if !claimed.swap(true, Ordering::SeqCst) {
             // the answer first: the main thread is parked for good once this thread has claimed
             // the call, so nothing after the claim may keep the answer back (a stderr pipe that
             // nobody drains blocks the log line)
-            let out = json::error_object(&version, 11, &msg, None);
+            let out = json::error_object(&thread_version, 11, &msg, None);
             let _ = write_out(&out);
-            log.error(&format!("{} failed: code 11: {}", command, msg));
+            thread_log.error(&format!("{} failed: code 11: {}", command, msg));
             std::process::exit(1);
         }
     });
+    if let Err(e) = started {
+        // no thread to bound the exchange (a limit on processes): nothing was sent, so the call
+        // can be tried again
+        let msg = format!("cannot bound the call to jipamd at {}: {}; try again later", target.socket, wire::reason(&e));
+        fail(call, log, version, 11, &msg);
+    }
 }
 
 /// Answers the CNI error object, as the JVM plugin does for an `IpamException`, and exits.

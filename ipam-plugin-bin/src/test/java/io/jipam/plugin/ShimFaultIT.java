@@ -84,6 +84,9 @@ class ShimFaultIT {
     rows.add(Arguments.of("negative chunk size", ok + "Transfer-Encoding: chunked\r\n\r\n-2\r\n{}\r\n0\r\n\r\n", "bad chunk size"));
     rows.add(Arguments.of("huge chunk size", ok + "Transfer-Encoding: chunked\r\n\r\n7fffffff\r\n{}\r\n", "truncated chunk"));
     rows.add(Arguments.of("chunks never end", ok + "Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n", "truncated chunked"));
+    // a reason of 20,000 characters: both cut the message at 16,384 as CniJson.error does
+    rows.add(Arguments.of("status line of 20,000 characters", "HTTP/1.1 500 " + "x".repeat(20_000) + "\r\n\r\n",
+        "... (20"));
     return rows.stream();
   }
 
@@ -136,6 +139,22 @@ class ShimFaultIT {
     byte[] answer = java.util.Arrays.copyOf(head, head.length + 2_000_000);
     try (FakeJipamd fake = new FakeJipamd(socket, answer)) {
       assertTryAgainNamingSocket(both(config(socket, 30)).result(), socket, "answer over 1048576 bytes");
+    }
+  }
+
+  /**
+   * With no jipamd, the error each client writes itself carries the config's cniVersion only when
+   * jipam supports it, else the latest: the shim echoed any version ("banana", "").
+   */
+  @Test
+  void noJipamd_unsupportedOrEmptyCniVersion_bothClients_sameErrorVersion() throws Exception {
+    Path missing = dir.resolve("missing.sock");
+    for (String version : List.of("banana", "", "9.9.9", "0.4.0")) {
+      CniExec.Result r = both(config(missing, 30).replace("\"cniVersion\":\"1.0.0\"", "\"cniVersion\":\"" + version
+          + "\"")).result();
+      assertEquals(1, r.exit(), r::toString);
+      assertTrue(r.stdout().contains("\"cniVersion\": \"" + (version.equals("0.4.0") ? "0.4.0" : "1.1.0") + "\""),
+          version + ": " + r);
     }
   }
 

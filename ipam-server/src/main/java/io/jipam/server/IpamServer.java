@@ -210,7 +210,7 @@ final class IpamServer implements AutoCloseable {
       if (scrapes != null) {
         HttpServer http = vertx.createHttpServer(new HttpServerOptions().setIdleTimeout(30)
                 .setPerMessageWebSocketCompressionSupported(false).setPerFrameWebSocketCompressionSupported(false))
-            .requestHandler(closingWhenAnsweredEarly(scrapes::handle));
+            .requestHandler(closingWhenAnsweredEarly(scrapes::handle, Duration.ofSeconds(30)));
         http = await(http.listen(metricsPort, metricsHost), "listening for /metrics on " + metricsHost + ":"
             + metricsPort);
         metricsActualPort = http.actualPort();
@@ -226,14 +226,14 @@ final class IpamServer implements AutoCloseable {
               } else {
                 grpcCalls.handle(req);
               }
-            }));
+            }, settings.idleTimeout()));
         servers.add(socketFile.bind(path -> await(unix.listen(SocketAddress.domainSocketAddress(path.toString())),
             "listening on " + settings.socket())));
       }
       if (settings.tcpHost() != null) {
         HttpServerOptions options = withTls(base(settings), settings, identity.operatorCaFile());
         HttpServer tcp = vertx.createHttpServer(options)
-            .requestHandler(closingWhenAnsweredEarly(GrpcIntake.uncompressedOnly(grpc)))
+            .requestHandler(closingWhenAnsweredEarly(GrpcIntake.uncompressedOnly(grpc), settings.idleTimeout()))
             .connectionHandler(CoalescedFlushes::install);
         tcp = await(tcp.listen(settings.tcpPort(), settings.tcpHost()), "listening on " + settings.tcpHost()
             + ":" + settings.tcpPort());
@@ -323,17 +323,25 @@ final class IpamServer implements AutoCloseable {
   }
 
   /**
-   * {@code handler}, and an HTTP/1 connection closed once a request on it is answered before its
-   * body has all arrived (a refusal: 405, a body over the limit, gRPC over HTTP/1). Nothing more of
-   * that request is read; left open, its client could go on sending a body no one reads, each
-   * byte counting as activity against the idle bound. HTTP/2 streams are left to the protocol.
+   * {@code handler}, and an HTTP/1 connection closed {@code grace} after a request on it was
+   * answered before its body had all arrived (a refusal: 405, a body over the limit, gRPC over
+   * HTTP/1), unless the body has arrived by then. Nothing more of that request is read; left open,
+   * its client could go on sending a body no one reads, each byte counting as activity against
+   * the idle bound. The grace lets a client that sends its whole body at once read the answer (a
+   * connection closed with bytes unread is reset, and the answer lost with it). HTTP/2 streams are
+   * left to the protocol.
    */
-  static Handler<HttpServerRequest> closingWhenAnsweredEarly(Handler<HttpServerRequest> handler) {
+  static Handler<HttpServerRequest> closingWhenAnsweredEarly(Handler<HttpServerRequest> handler, Duration grace) {
     return req -> {
       if (req.version() != io.vertx.core.http.HttpVersion.HTTP_2) {
+        Vertx owner = io.vertx.core.Vertx.currentContext().owner();
         req.response().endHandler(v -> {
           if (!req.isEnded()) {
-            req.connection().close();
+            owner.setTimer(Math.max(1, grace.toMillis()), id -> {
+              if (!req.isEnded()) {
+                req.connection().close();
+              }
+            });
           }
         });
       }

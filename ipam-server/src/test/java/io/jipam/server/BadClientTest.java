@@ -302,8 +302,10 @@ class BadClientTest {
 
   /**
    * An HTTP/1 request answered before its body (405, a body over the limit, gRPC over HTTP/1) on a
-   * keep-alive connection, its client then trickling the body: the connection is closed after the
-   * answer. Before, it stayed open as long as bytes came, each one activity against the idle bound.
+   * keep-alive connection, its client then trickling the body: the connection is closed within the
+   * bound after the answer. Before, it stayed open as long as bytes came, each one activity against
+   * the idle bound. (A client that sends its whole body at once still reads its answer:
+   * JipamdFloodIT.)
    */
   @Test
   void http1_answeredBeforeItsBodyThenTrickled_closedAfterTheAnswer() throws Exception {
