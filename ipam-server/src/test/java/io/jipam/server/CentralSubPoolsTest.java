@@ -57,6 +57,11 @@ class CentralSubPoolsTest {
     return r;
   }
 
+  /** A round-robin pool of one /29 named {@code name}. */
+  static io.jipam.core.store.Pool smallPool(String name) {
+    return io.jipam.core.testing.TestPools.pool(name, io.jipam.core.alloc.AllocationOrder.ROUND_ROBIN, "198.18.1.0/29");
+  }
+
   static String add(String id, String namespace, String pod) {
     return "CNI_COMMAND=ADD\nCNI_CONTAINERID=" + id + "\nCNI_NETNS=/var/run/netns/x\nCNI_IFNAME=eth0\nCNI_PATH=/p\n"
         + "CNI_ARGS=K8S_POD_NAMESPACE=" + namespace + ";K8S_POD_NAME=" + pod + "\n\n" + CONF;
@@ -91,8 +96,7 @@ class CentralSubPoolsTest {
   void allocate_subPoolOfAnotherPool_invalidConfigNamingBothNothingAllocated() throws Exception {
     IpamStore store = MemoryStores.open();
     Path central = central(store);
-    io.jipam.core.store.Pool pool = io.jipam.core.testing.TestPools.pool("edge+web",
-        io.jipam.core.alloc.AllocationOrder.ROUND_ROBIN, "198.18.1.0/29");
+    io.jipam.core.store.Pool pool = smallPool("edge+web");
     io.jipam.api.v1.SubPool wrong = io.jipam.api.v1.SubPool.newBuilder().setNetwork("other").setName("web").build();
     io.jipam.api.v1.SubPool badPattern = io.jipam.api.v1.SubPool.newBuilder().setNetwork("edge").setName("web")
         .addPods("no slash").build();
@@ -111,5 +115,48 @@ class CentralSubPoolsTest {
     }
     assertEquals(List.of(), store.list(pool), "a refused Allocate allocated nothing");
     assertEquals(List.of(), client(central).subPools());
+  }
+
+  /**
+   * An Allocate with a valid sub_pool but an attachment, or a requested address, that is refused:
+   * the sub-pool is not noted (ListPools shows none). Before, the sub-pool and its selectors were
+   * recorded before the request was checked, and a file registry saved them.
+   */
+  @Test
+  void allocate_refusedWithAValidSubPool_subPoolNotNoted() throws Exception {
+    IpamStore store = MemoryStores.open();
+    Path central = central(store);
+    io.jipam.core.store.Pool pool = smallPool("net+b");
+    io.jipam.api.v1.SubPool sub = io.jipam.api.v1.SubPool.newBuilder().setNetwork("net").setName("b")
+        .addNamespaces("evil").build();
+    try (RawGrpc grpc = new RawGrpc(central)) {
+      for (AllocateRequest.Builder bad : List.of(
+          AllocateRequest.newBuilder().setAttachment(Attachment.newBuilder().setContainerId("-bad").setIfname("eth0")),
+          AllocateRequest.newBuilder().setAttachment(Attachment.newBuilder().setContainerId("c1").setIfname("eth0"))
+              .addRequested("not an address"))) {
+        RawGrpc.Answer<?> answer = grpc.call(IpamGrpcClient.Allocate,
+            bad.setPool(WireMapping.pool(pool)).setSubPool(sub).build());
+        assertEquals(ErrorCode.INVALID_CONFIG, answer.error().code(), String.valueOf(answer.error()));
+      }
+    }
+    assertEquals(List.of(), client(central).subPools(), "nothing noted");
+  }
+
+  /**
+   * An error quoting a value of 5,000 characters reaches the client as its code, its message cut:
+   * whole, it travelled three times in the answer's headers, past what a client takes (8 to
+   * 10 KiB), and the client saw a broken connection (TRY_AGAIN_LATER) instead.
+   */
+  @Test
+  void allocate_errorQuotingAHugeValue_theCodeArrivesTheMessageCut() throws Exception {
+    Path central = central(MemoryStores.open());
+    io.jipam.core.store.Pool pool = smallPool("net");
+    try (RawGrpc grpc = new RawGrpc(central)) {
+      RawGrpc.Answer<?> answer = grpc.call(IpamGrpcClient.Allocate, AllocateRequest.newBuilder()
+          .setPool(WireMapping.pool(pool)).addRequested("x".repeat(5000))
+          .setAttachment(Attachment.newBuilder().setContainerId("c1").setIfname("eth0")).build());
+      assertEquals(ErrorCode.INVALID_CONFIG, answer.error().code(), String.valueOf(answer.error()));
+      assertTrue(answer.error().getMessage().length() < 1200, answer.error().getMessage());
+    }
   }
 }

@@ -282,13 +282,25 @@ public final class IpamEndpoint {
     return "not answered: the call had ended (deadline passed or cancelled) (" + outcome + ")";
   }
 
-  /** Answers the call with the error; false when the call had ended already ({@link GrpcIntake#end}). */
+  /**
+   * Answers the call with the error; false when the call had ended already ({@link GrpcIntake#end}).
+   * The message travels three times (the status message, and encoded in the details trailer), so it
+   * is cut at {@link #MAX_MESSAGE} characters: a client takes 8 to 10 KiB of headers, and an error
+   * past that reached it as a broken connection (TRY_AGAIN_LATER) instead of its code.
+   */
   private static boolean fail(GrpcServerRequest<?, ?> request, GrpcStatus status, IpamException e) {
+    IpamException sent = e.getMessage() != null && e.getMessage().length() > MAX_MESSAGE
+        ? new IpamException(e.code(), e.getMessage().substring(0, MAX_MESSAGE) + "... (" + e.getMessage().length()
+            + " characters)")
+        : e;
     return GrpcIntake.end(() -> {
-      request.response().trailers().set(GrpcErrors.DETAILS_TRAILER, GrpcErrors.details(status, e));
-      request.response().status(status).statusMessage(e.getMessage()).end();
+      request.response().trailers().set(GrpcErrors.DETAILS_TRAILER, GrpcErrors.details(status, sent));
+      request.response().status(status).statusMessage(sent.getMessage()).end();
     });
   }
+
+  /** The most characters of an error message answered. */
+  static final int MAX_MESSAGE = 1024;
 
   private Pool pool(io.jipam.api.v1.Pool message) {
     return pools.check(message);
@@ -302,18 +314,10 @@ public final class IpamEndpoint {
   }
 
   private AllocateResponse allocate(Access.Scope s, AllocateRequest r) {
-    Pool pool = allocationPool(r);
-    return allocated(pool, s.store().allocate(pool, allocationRequest(r)));
-  }
-
-  /** The request's pool, checked; and the sub-pool the request says it is, noted for ListPools and the metrics. */
-  private Pool allocationPool(AllocateRequest r) {
+    AllocationRequest request = allocationRequest(r);
     Pool pool = pool(r.getPool());
     io.jipam.core.cni.SubPool sub = WireMapping.requestedSubPool(pool, r);
-    if (sub != null) {
-      pools.namedBy(sub);
-    }
-    return pool;
+    return allocated(pool, sub, s.store().allocate(pool, request));
   }
 
   private static AllocationRequest allocationRequest(AllocateRequest r) {
@@ -324,8 +328,15 @@ public final class IpamEndpoint {
     return new AllocationRequest(attachment(r.getAttachment()), requested, WireMapping.requestedPod(r.getPod()));
   }
 
-  /** The answer to an allocation from {@code pool}, noted in the pools served and the metrics. */
-  private AllocateResponse allocated(Pool pool, AllocationOutcome outcome) {
+  /**
+   * The answer to an allocation from {@code pool}, noted in the pools served and the metrics, with
+   * the sub-pool the request said it is (null: none), noted for ListPools only now that the store
+   * took the call: a refused request changes nothing.
+   */
+  private AllocateResponse allocated(Pool pool, io.jipam.core.cni.SubPool sub, AllocationOutcome outcome) {
+    if (sub != null) {
+      pools.namedBy(sub);
+    }
     pools.allocatedFrom(pool);
     if (outcome instanceof AllocationOutcome.Allocated allocated) {
       metrics.allocated(pool.name(), allocated.origins());
@@ -338,8 +349,10 @@ public final class IpamEndpoint {
     if (store == null) {
       return null;
     }
-    Pool pool = allocationPool(r);
-    return store.allocateAsync(pool, allocationRequest(r)).thenApply(outcome -> allocated(pool, outcome));
+    AllocationRequest request = allocationRequest(r);
+    Pool pool = pool(r.getPool());
+    io.jipam.core.cni.SubPool sub = WireMapping.requestedSubPool(pool, r);
+    return store.allocateAsync(pool, request).thenApply(outcome -> allocated(pool, sub, outcome));
   }
 
   private AllocationsResponse release(Access.Scope s, ReleaseRequest r) {

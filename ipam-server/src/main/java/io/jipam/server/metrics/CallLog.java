@@ -1,5 +1,6 @@
 package io.jipam.server.metrics;
 
+import io.jipam.core.store.Printable;
 import io.jipam.api.v1.AllocateRequest;
 import io.jipam.api.v1.AllocateResponse;
 import io.jipam.api.v1.AllocationsResponse;
@@ -13,7 +14,8 @@ import java.time.Instant;
 
 /**
  * One line per call on stderr: time, method, pool, attachment, outcome, duration. {@code quiet}
- * logs nothing but start-up and failures of jipamd itself. Thread-safe (PrintStream locks).
+ * logs nothing but start-up and failures of jipamd itself. Every line is kept on its line and
+ * bounded ({@link #printable}): requests carry clients' values. Thread-safe (PrintStream locks).
  */
 public final class CallLog {
   private final PrintStream out;
@@ -28,8 +30,21 @@ public final class CallLog {
     return new CallLog(System.err, false);
   }
 
+  /** The most characters of one log line; a longer one is cut, its length said. */
+  static final int MAX_LINE = 4096;
+
   public void info(String message) {
-    out.println(Instant.now() + " jipamd " + message);
+    out.println(printable(Instant.now() + " jipamd " + message));
+  }
+
+  /**
+   * {@code line} kept on one line (control characters escaped: no forged lines, no terminal
+   * escapes from a client's values) and at most {@link #MAX_LINE} characters.
+   */
+  static String printable(String line) {
+    String shown = line.length() > MAX_LINE ? line.substring(0, MAX_LINE) + "... (" + line.length() + " characters)"
+        : line;
+    return Printable.line(shown);
   }
 
   public void call(String method, Object request, String outcome, long startNanos) {
@@ -39,7 +54,7 @@ public final class CallLog {
     long micros = (System.nanoTime() - startNanos) / 1000;
     // the CNI endpoint passes its own "COMMAND pool=... attachment=... outcome=..." as the outcome
     String rest = request == null && method.equals("CNI") ? "/" + outcome : target(request) + " outcome=" + outcome;
-    out.println(Instant.now() + " call method=" + method + rest + " duration_us=" + micros);
+    out.println(printable(Instant.now() + " call method=" + method + rest + " duration_us=" + micros));
   }
 
   /**

@@ -3,6 +3,7 @@ package io.jipam.server.pools;
 import io.jipam.api.WireMapping;
 import io.jipam.core.IoMessages;
 import io.jipam.core.IpamException;
+import io.jipam.core.store.Printable;
 import io.jipam.core.cni.NetworkPools;
 import io.jipam.core.cni.SubPool;
 import io.jipam.core.cni.SubPoolIndex;
@@ -44,11 +45,14 @@ import java.util.concurrent.ConcurrentHashMap;
  * only they name is shown as a plain pool. A file registry keeps a sub-pool's selectors beside its
  * pool's definition.
  *
- * <p>Thread-safe. Bounded by the number of networks, which operators define.
+ * <p>Thread-safe. Bounded ({@link #MAX_POOLS}, {@link #MAX_WEIGHT}): any caller defines the pools
+ * it names, reads included.
  */
 public final class PoolRegistry {
-  /** Bound of {@link #decoded}: definitions are few; past it the cache starts over. */
+  /** Bounds of {@link #decoded}: definitions are few; past either the cache starts over. */
   private static final int DECODED_MAX = 1024;
+  private static final long DECODED_MAX_BYTES = 4L << 20;
+  private final java.util.concurrent.atomic.AtomicLong decodedBytes = new java.util.concurrent.atomic.AtomicLong();
 
   private final ConcurrentHashMap<String, Pool> pools = new ConcurrentHashMap<>();
   /**
@@ -115,18 +119,68 @@ public final class PoolRegistry {
       return known; // checked when first decoded; a name's definition never changes
     }
     Pool pool = check(WireMapping.pool(message));
-    if (decoded.size() >= DECODED_MAX) {
-      decoded.clear();
+    int size = message.getSerializedSize();
+    if (size <= DECODED_MAX_BYTES / 16) { // a huge definition is decoded each time rather than held
+      if (decoded.size() >= DECODED_MAX || decodedBytes.addAndGet(size) > DECODED_MAX_BYTES) {
+        decoded.clear();
+        decodedBytes.set(size);
+      }
+      decoded.put(message, pool);
     }
-    decoded.put(message, pool);
     return pool;
   }
 
-  /** Registers the pool or checks it against the registered definition; returns it. */
+  /**
+   * The most pools one jipamd serves, and the most ranges and exclude entries all their definitions
+   * hold ({@link #weight}): every caller (a node too) defines the pools it names, and a definition
+   * can be megabytes, so an unbounded registry let callers fill the heap. Real networks are a few
+   * ranges each: these are far above any conflist set, and far below the heap.
+   */
+  static final int MAX_POOLS = 10_000;
+  static final long MAX_WEIGHT = 200_000;
+
+  /** Under its own lock: the registered pools' total {@link #weight}. */
+  private long weight;
+
+  /** Registers a new pool within the bounds; the definition registered meanwhile, if another call was first. */
+  private synchronized Pool admit(Pool pool) {
+    Pool known = pools.get(pool.name());
+    if (known != null) {
+      return known;
+    }
+    long w = weight(pool);
+    if (pools.size() >= MAX_POOLS || weight + w > MAX_WEIGHT) {
+      throw IpamException.invalidConfig("jipamd serves %d pools already, with %d ranges and exclude entries in all;"
+          + " pool %s (%d more) would pass its bound of %d pools, %d ranges and exclude entries",
+          pools.size(), weight, Printable.quote(pool.name()), w, MAX_POOLS, MAX_WEIGHT);
+    }
+    weight += w;
+    pools.put(pool.name(), pool);
+    provisional.remove(pool.name()); // the request's definition holds from now on
+    return null;
+  }
+
+  /** A definition's size as held: its ranges and their exclude entries. */
+  static long weight(Pool pool) {
+    long w = 0;
+    for (io.jipam.core.net.RangeSet set : pool.rangeSets()) {
+      for (io.jipam.core.net.IpRange range : set.ranges()) {
+        w += 1 + range.exclude().size();
+      }
+    }
+    return w;
+  }
+
+  /**
+   * Registers the pool or checks it against the registered definition; returns it.
+   *
+   * @throws IpamException INVALID_CONFIG when another definition of its name is registered, or
+   *     when it is new and the registry is full ({@link #MAX_POOLS}, {@link #MAX_WEIGHT})
+   */
   public Pool check(Pool pool) {
-    Pool known = pools.putIfAbsent(pool.name(), pool);
+    Pool known = pools.get(pool.name());
     if (known == null) {
-      provisional.remove(pool.name()); // the request's definition holds from now on
+      known = admit(pool);
     }
     if (known != null && !known.equals(pool)) {
       throw IpamException.invalidConfig("network \"%s\" is served with ranges %s (order %s%s); this request"
