@@ -418,15 +418,20 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
         throw IpamException.invalidConfig("jipamd address \"%s\" is not unix:/path or host:port", text);
       }
       String host = text.substring(0, colon);
-      if (host.startsWith("[") && host.endsWith("]")) {
+      boolean bracketed = host.startsWith("[") && host.endsWith("]");
+      if (bracketed) {
         host = host.substring(1, host.length() - 1);
       }
-      int port;
-      try {
-        port = Integer.parseInt(text.substring(colon + 1));
-      } catch (NumberFormatException e) {
-        port = -1;
+      // a DNS name or an IPv4 address; in brackets an IPv6 address (with a zone): nothing a
+      // lookup would take for something else (a scheme, white space, a newline)
+      if (host.isEmpty() || !host.chars().allMatch(c -> c < 128 && (Character.isLetterOrDigit(c) || c == '.'
+          || c == '-' || c == '_' || bracketed && (c == ':' || c == '%')))) {
+        throw IpamException.invalidConfig("jipamd address %s: the host is not a DNS name or an IP address",
+            io.jipam.core.store.Printable.quote(text));
       }
+      String portText = text.substring(colon + 1);
+      int port = portText.length() <= 5 && portText.chars().allMatch(c -> c >= '0' && c <= '9')
+          ? Integer.parseInt(portText) : -1;
       if (port < 1 || port > 65535) {
         throw IpamException.invalidConfig("jipamd address \"%s\": port is not 1 to 65535", text);
       }

@@ -210,6 +210,27 @@ public final class Jipamctl {
      * --as-node (a node name).
      */
     void check(CommandLine line) {
+      // an empty path is the working directory: a script's unset $DATADIR must not open (and write) it
+      for (Object[] given : new Object[][] {{"--data-dir", dataDir}, {"--etcd-config", etcdConfig}, {"--ca", ca},
+          {"--cert", cert}, {"--key", key}}) {
+        if (given[1] != null && given[1].toString().isEmpty()) {
+          throw new CommandLine.ParameterException(line, given[0] + " is empty: give a path");
+        }
+      }
+      if (confs.stream().anyMatch(c -> c.toString().isEmpty())) {
+        throw new CommandLine.ParameterException(line, "--conf is empty: give a path");
+      }
+      if ((cert == null) != (key == null)) {
+        throw new CommandLine.ParameterException(line, cert != null
+            ? "--cert " + Printable.quote(cert.toString()) + " needs --key"
+            : "--key " + Printable.quote(key.toString()) + " needs --cert");
+      }
+      if (asNode != null && (dataDir != null || etcdConfig != null)) {
+        // a store opened directly acts as its own node (the etcd config's), never as another
+        throw new CommandLine.ParameterException(line, "--as-node " + Printable.quote(asNode) + " acts through"
+            + " jipamd; with " + (dataDir != null ? "--data-dir" : "--etcd-config") + " the store is opened"
+            + " directly and acts as its own node (the etcd config's \"node\")");
+      }
       if (timeoutSeconds < MIN_TIMEOUT || timeoutSeconds > MAX_TIMEOUT) {
         throw new CommandLine.ParameterException(line, "--timeout " + timeoutSeconds + ": give " + MIN_TIMEOUT
             + " to " + MAX_TIMEOUT + " seconds");
@@ -219,11 +240,22 @@ public final class Jipamctl {
             + " and --etcd-config " + Printable.quote(etcdConfig.toString()) + ": give one, not both");
       }
       if (dataDir == null && etcdConfig == null) {
+        RemoteStore.Target target;
         try {
-          RemoteStore.Target.parse(server);
-        } catch (IpamException e) {
+          target = RemoteStore.Target.parse(server);
+        } catch (IpamException | IllegalArgumentException e) {
           throw new CommandLine.ParameterException(line, "--server " + Printable.quote(server)
               + " is not unix:/path or host:port (port 1 to 65535)");
+        }
+        if (!target.isUnix() && !insecure) {
+          for (Object[] file : new Object[][] {{"--ca", ca}, {"--cert", cert}, {"--key", key}}) {
+            Path path = (Path) file[1];
+            if (path != null && !java.nio.file.Files.isReadable(path) || path != null && java.nio.file.Files.isDirectory(path)) {
+              throw new CommandLine.ParameterException(line, file[0] + " " + Printable.quote(path.toString())
+                  + " cannot be read: " + (java.nio.file.Files.isDirectory(path) ? "a directory"
+                      : java.nio.file.Files.exists(path) ? "permission denied" : "no such file"));
+            }
+          }
         }
       }
       String problem = asNode == null ? null : NodeName.problem(asNode);

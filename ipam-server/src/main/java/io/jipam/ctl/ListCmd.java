@@ -22,6 +22,13 @@ final class ListCmd extends Jipamctl.Base {
   @Override
   void checkUsage() {
     nodeName(node, "--node");
+    for (String[] given : new String[][] {{"--container-id", containerId}, {"--ifname", ifname},
+        {"--pod-namespace", podNamespace}, {"--pod", podName}, {"--pool", pool}}) {
+      if (given[1] != null && given[1].isEmpty()) {
+        throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+            given[0] + " is empty: give a value, or leave the option out to list every one");
+      }
+    }
   }
 
   @Override
@@ -29,10 +36,10 @@ final class ListCmd extends Jipamctl.Base {
     ListPages.Filter filter = new ListPages.Filter(orEmpty(containerId), orEmpty(ifname), orEmpty(podNamespace),
         orEmpty(podName), orEmpty(node));
     JsonArray all = new JsonArray();
+    List<Pool> listed = pools(store, pool); // an unknown --pool fails before the header is printed
     if (!json) {
       out().println(LIST_HEADER);
     }
-    List<Pool> listed = pools(store, pool);
     for (Pool p : listed) {
       for (ListPages.Listed a : store.list(p, filter)) {
         if (json) {

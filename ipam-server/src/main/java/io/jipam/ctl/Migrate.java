@@ -3,6 +3,7 @@ package io.jipam.ctl;
 import io.jipam.client.RemoteStore;
 import io.jipam.core.store.capability.ListPages;
 import io.jipam.core.IpamException;
+import io.jipam.core.store.Printable;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.AllocationOrigin;
@@ -129,16 +130,10 @@ final class Migrate extends Jipamctl.Base {
       throw IpamException.invalidConfig("--conf defines no pool%s", pool == null ? "" : " named " + pool);
     }
     boolean newDataDir = !toEtcd && !Files.exists(to);
-    if (newDataDir && !dryRun) {
-      try {
-        Files.createDirectories(to);
-      } catch (java.io.IOException e) {
-        throw IpamException.invalidConfig("cannot create data dir %s: %s", to, e.getMessage());
-      }
-    }
+    // a new data dir is made only once the source opened: a refused migrate leaves nothing behind
     try (DirectBackend source = fromEtcd ? DirectBackend.etcd(from, null, ConfPools.Definitions.NONE) : DirectBackend.dataDir(from, confs, err());
          DirectBackend target = toEtcd ? DirectBackend.etcd(to, node, confs)
-             : newDataDir && dryRun ? null : DirectBackend.dataDir(to, confs, err())) {
+             : newDataDir && dryRun ? null : DirectBackend.dataDir(created(to, newDataDir), confs, err())) {
       // every pool is planned (reading only) before any is written: a run writes all its pools or
       // none (it wrote the pools before the one refused, and left them)
       JsonArray report = new JsonArray();
@@ -219,10 +214,24 @@ final class Migrate extends Jipamctl.Base {
     }
   }
 
+  /** {@code dir}, made first when {@code make}. */
+  private static Path created(Path dir, boolean make) {
+    if (make) {
+      try {
+        Files.createDirectories(dir);
+      } catch (java.io.IOException e) {
+        throw IpamException.invalidConfig("cannot create data dir %s: %s", Printable.quote(dir.toString()),
+            e.getMessage());
+      }
+    }
+    return dir;
+  }
+
   /** Plans one pool; {@code target} is null on a dry run into a data dir that does not exist yet (empty). */
   private Plan plan(Pool p, Pool sourcePool, boolean fromEtcd, boolean toEtcd, DirectBackend source,
       DirectBackend target, JsonObject report) {
-    String targetName = target == null ? "data dir " + to + " (to be created)" : target.describe();
+    String targetName = target == null ? "data dir " + Printable.quote(to.toString()) + " (to be created)"
+        : target.describe();
     PrintWriter out = text;
     report.put("target", targetName).put(dryRun ? "wouldWrite" : "written", new JsonArray()).put("present", new JsonArray())
         .put("refused", new JsonArray());

@@ -15,10 +15,11 @@ final class Reservations extends Jipamctl.Base {
   int run(Backend store, boolean json) {
     ClaimRows.claims(store); // a store without claims is an error here, not an empty list
     JsonArray all = new JsonArray();
+    java.util.List<Pool> pools = pools(store, pool); // an unknown --pool fails before the header is printed
     if (!json) {
       out().println(ClaimRows.HEADER);
     }
-    for (Pool p : pools(store, pool)) {
+    for (Pool p : pools) {
       for (Claim c : ClaimRows.on(store, p, null, Claim.Kind.RESERVATION)) {
         ClaimRows.emit(out(), all, json, c, p.name());
       }

@@ -5,6 +5,7 @@ import static io.jipam.ctl.Formats.*;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.capability.PoolStatus;
 import io.vertx.core.json.JsonArray;
+import java.util.List;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -16,10 +17,11 @@ final class Usage extends Jipamctl.Base {
   @Override
   int run(Backend store, boolean json) {
     JsonArray all = new JsonArray();
+    List<Pool> pools = pools(store, pool); // an unknown --pool fails before the header is printed
     if (!json) {
       out().println(USAGE_HEADER);
     }
-    for (Pool p : pools(store, pool)) {
+    for (Pool p : pools) {
       PoolStatus status = store.status(p);
       if (json) {
         all.add(usageJson(status));

@@ -134,6 +134,23 @@ class JipamctlHostileInputTest {
         {new String[] {"pools", LONG}, "Unmatched argument"},
         {new String[] {"--timeout", "0", "migrate", "--from", "d", "--to", "e.json", "--conf", "c.json"},
             "--timeout 0: give 1 to"},
+        // an empty path is the working directory, which a script's unset variable must not open
+        {new String[] {"--data-dir", "", "pools"}, "--data-dir is empty: give a path"},
+        {new String[] {"--etcd-config", "", "pools"}, "--etcd-config is empty: give a path"},
+        {new String[] {"--data-dir", "d", "--conf", "", "pools"}, "--conf is empty: give a path"},
+        {new String[] {"--server", "127.0.0.1:1", "--cert", "/x", "pools"}, "--cert \"/x\" needs --key"},
+        {new String[] {"--server", "127.0.0.1:1", "--ca", "/nonexistent/ca.pem", "pools"},
+            "--ca \"/nonexistent/ca.pem\" cannot be read: no such file"},
+        {new String[] {"--server", "127.0.0.1:1", "--ca", "/tmp", "pools"}, "--ca \"/tmp\" cannot be read: a directory"},
+        {new String[] {"--server", "tcp://198.18.0.1:80", "pools"}, "is not unix:/path or host:port"},
+        {new String[] {"--server", "[]:80", "pools"}, "is not unix:/path or host:port"},
+        {new String[] {"--server", "a b:80", "pools"}, "is not unix:/path or host:port"},
+        {new String[] {"--server", "host:+80", "pools"}, "is not unix:/path or host:port"},
+        // a store opened directly acts as its own node: --as-node would be ignored (a gc for another node)
+        {new String[] {"--data-dir", "d", "--as-node", "n2", "pools"}, "--as-node \"n2\" acts through jipamd"},
+        {new String[] {"--etcd-config", "e.json", "--as-node", "n2", "gc", "--pool", "net", "--valid", "/x"},
+            "--as-node \"n2\" acts through jipamd"},
+        {new String[] {"list", "--container-id", ""}, "--container-id is empty"},
     };
     for (Object[] c : table) {
       List<String> args = new ArrayList<>(List.of((String[]) c[0]));
@@ -148,6 +165,25 @@ class JipamctlHostileInputTest {
       assertFalse(r.err().contains("no jipamd answers"), what + ": " + r);
       oneLine(r);
     }
+  }
+
+  /**
+   * A refused command writes nothing on stdout and leaves nothing behind: an unknown --pool fails
+   * before the table's header; a migrate whose source cannot be opened leaves no new data dir.
+   */
+  @Test
+  void refused_unknownPoolOrUnopenableSource_nothingPrintedNothingMade() throws Exception {
+    for (String command : List.of("usage", "list", "reservations")) {
+      Run r = direct(command, "--pool", "nope");
+      assertEquals(1, r.exit(), command + ": " + r);
+      assertEquals("", r.out(), command + ": " + r);
+    }
+    Path notJson = Files.writeString(dir.resolve("bad.json"), "not json");
+    Path to = dir.resolve("new-data-dir");
+    Run r = run("--server", NO_JIPAMD, "migrate", "--from", notJson.toString(), "--to", to.toString(), "--conf",
+        conf.toString(), "--node", "n1");
+    assertEquals(1, r.exit(), r::toString);
+    assertFalse(Files.exists(to), "a refused migrate made " + to);
   }
 
   @Test
