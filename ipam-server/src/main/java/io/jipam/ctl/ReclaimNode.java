@@ -48,9 +48,13 @@ final class ReclaimNode extends Jipamctl.Base {
       r = dryRun ? Result.of(store.previewReclaim(node, policy), policy) : Result.of(store.reclaimNode(node, policy));
     } catch (IpamException e) {
       if (e.code() == ErrorCode.NOT_AVAILABLE) {
-        spec.commandLine().getErr().println("jipamctl: " + e.getMessage());
-        spec.commandLine().getErr().println("jipamctl: node " + node + " not reclaimed; if you know it is gone: "
-            + "jipamctl reclaim-node --force " + node);
+        // one line, as every refusal; under -o json a document too, as every command
+        spec.commandLine().getErr().println("jipamctl: " + Jipamctl.message(e.getMessage() + "; node " + node
+            + " not reclaimed: if you know it is gone, run the same command with --force"));
+        if (json) {
+          out().println(new io.vertx.core.json.JsonObject().put("node", node).put("reclaimed", false)
+              .put("refused", e.getMessage()).encodePrettily());
+        }
         return 1;
       }
       throw e;

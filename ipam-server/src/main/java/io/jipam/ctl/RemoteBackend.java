@@ -49,18 +49,33 @@ final class RemoteBackend implements Backend {
   static RemoteBackend connect(RemoteStore.Target target, String node) {
     if (target.isUnix()) {
       Path socket = Path.of(target.text().substring("unix:".length()));
+      java.nio.file.attribute.BasicFileAttributes attributes;
       try {
-        Files.readAttributes(socket, java.nio.file.attribute.BasicFileAttributes.class);
+        attributes = Files.readAttributes(socket, java.nio.file.attribute.BasicFileAttributes.class);
       } catch (java.nio.file.AccessDeniedException e) {
         throw denied(socket.getParent() == null ? socket : socket.getParent());
       } catch (java.io.IOException e) {
         throw new IpamException(ErrorCode.TRY_AGAIN_LATER, String.format(HINT, target.text()) + " (no such socket)");
+      }
+      if (!isSocket(socket)) { // a directory, a file or a FIFO is no jipamd, however long one waits
+        throw new IpamException(ErrorCode.INVALID_CONFIG, io.jipam.core.store.Printable.quote(socket.toString())
+            + (attributes.isDirectory() ? " is a directory, not a socket" : attributes.isRegularFile()
+                ? " is a regular file, not a socket" : " is not a socket") + ": --server names jipamd's unix socket");
       }
       if (!Files.isWritable(socket)) { // connect(2) needs write permission on the socket
         throw denied(socket);
       }
     }
     return new RemoteBackend(RemoteStore.connect(target, node), target);
+  }
+
+  /** Whether {@code path} is a unix socket (its mode's file type); true where the mode cannot be read. */
+  private static boolean isSocket(Path path) {
+    try {
+      return ((Integer) Files.getAttribute(path, "unix:mode") & 0170000) == 0140000;
+    } catch (java.io.IOException | UnsupportedOperationException | IllegalArgumentException e) {
+      return true; // the connection will tell
+    }
   }
 
   private static IpamException denied(Path path) {

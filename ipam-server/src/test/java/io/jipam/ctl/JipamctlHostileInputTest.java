@@ -169,7 +169,8 @@ class JipamctlHostileInputTest {
 
   /**
    * A refused command writes nothing on stdout and leaves nothing behind: an unknown --pool fails
-   * before the table's header; a migrate whose source cannot be opened leaves no new data dir.
+   * before the table's header; a migrate whose source cannot be opened leaves no new data dir. A
+   * --server naming a directory or a file says so, not that no jipamd answers.
    */
   @Test
   void refused_unknownPoolOrUnopenableSource_nothingPrintedNothingMade() throws Exception {
@@ -177,6 +178,13 @@ class JipamctlHostileInputTest {
       Run r = direct(command, "--pool", "nope");
       assertEquals(1, r.exit(), command + ": " + r);
       assertEquals("", r.out(), command + ": " + r);
+    }
+    Path file = Files.writeString(dir.resolve("file.sock"), "x");
+    for (Path notSocket : List.of(dir, file)) {
+      Run r = run("--server", notSocket.toString(), "pools");
+      assertEquals(1, r.exit(), r::toString);
+      assertTrue(r.err().contains(", not a socket: --server names jipamd's unix socket")
+          && !r.err().contains("no jipamd answers"), r::toString);
     }
     Path notJson = Files.writeString(dir.resolve("bad.json"), "not json");
     Path to = dir.resolve("new-data-dir");
