@@ -239,6 +239,27 @@ public final class Jipamctl {
         throw new CommandLine.ParameterException(line, "--data-dir " + Printable.quote(dataDir.toString())
             + " and --etcd-config " + Printable.quote(etcdConfig.toString()) + ": give one, not both");
       }
+      // options that would do nothing here are refused, as jipamd refuses them: a script that
+      // gives them means something jipamctl would not do
+      String direct = dataDir != null ? "--data-dir" : etcdConfig != null ? "--etcd-config" : null;
+      for (String tls : new String[] {"--server", "--ca", "--cert", "--key", "--insecure"}) {
+        if (direct != null && given(line, tls)) {
+          throw new CommandLine.ParameterException(line, tls + " applies to jipamd; with " + direct
+              + " the store is opened directly");
+        }
+      }
+      if (direct == null && (server.startsWith("unix:") || server.startsWith("/"))) {
+        for (String tls : new String[] {"--ca", "--cert", "--key", "--insecure"}) {
+          if (given(line, tls)) {
+            throw new CommandLine.ParameterException(line, tls + " applies to jipamd on TCP; --server "
+                + Printable.quote(server) + " is a unix socket");
+          }
+        }
+      }
+      if (insecure && (ca != null || cert != null)) {
+        throw new CommandLine.ParameterException(line, "--insecure is plain TCP, without TLS; --ca, --cert and --key"
+            + " are TLS: give one or the other");
+      }
       if (dataDir == null && etcdConfig == null) {
         RemoteStore.Target target;
         try {
@@ -264,6 +285,17 @@ public final class Jipamctl {
             + ": " + problem);
       }
     }
+  }
+
+  /** Whether {@code option} was given on the command line, before or after the subcommand. */
+  static boolean given(CommandLine line, String option) {
+    for (CommandLine c = line; c != null; c = c.getParent()) {
+      CommandLine.ParseResult parsed = c.getParseResult();
+      if (parsed != null && parsed.hasMatchedOption(option)) {
+        return true;
+      }
+    }
+    return false;
   }
 
   static final int MIN_TIMEOUT = 1;

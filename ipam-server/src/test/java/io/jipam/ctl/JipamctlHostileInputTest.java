@@ -151,10 +151,16 @@ class JipamctlHostileInputTest {
         {new String[] {"--etcd-config", "e.json", "--as-node", "n2", "gc", "--pool", "net", "--valid", "/x"},
             "--as-node \"n2\" acts through jipamd"},
         {new String[] {"list", "--container-id", ""}, "--container-id is empty"},
+        // options that would do nothing there
+        {new String[] {"--data-dir", "d", "--server", "127.0.0.1:1", "pools"}, "--server applies to jipamd; with --data-dir"},
+        {new String[] {"--etcd-config", "e.json", "--ca", "/x", "pools"}, "--ca applies to jipamd; with --etcd-config"},
+        {new String[] {"--server", "unix:/run/j.sock", "--insecure", "pools"}, "--insecure applies to jipamd on TCP"},
+        {new String[] {"--server", "unix:/run/j.sock", "pools", "--ca", "/x"}, "--ca applies to jipamd on TCP"},
+        {new String[] {"--server", "127.0.0.1:1", "--insecure", "--ca", "/x", "pools"}, "give one or the other"},
     };
     for (Object[] c : table) {
       List<String> args = new ArrayList<>(List.of((String[]) c[0]));
-      if (!args.contains("--server")) {
+      if (!args.contains("--server") && !args.contains("--data-dir") && !args.contains("--etcd-config")) {
         args.addAll(0, List.of("--server", NO_JIPAMD));
       }
       Run r = run(args.toArray(String[]::new));
