@@ -205,9 +205,11 @@ public final class Jipamctl {
     }
 
     /**
-     * A usage error when an option is out of its range or options conflict; before anything is
-     * opened: --timeout, --data-dir with --etcd-config, --server (when jipamctl is to ask jipamd),
-     * --as-node (a node name).
+     * A usage error when an option is out of its range, empty, conflicts with another, or would do
+     * nothing where it is given; before anything is opened: empty paths, --cert without --key,
+     * --as-node with a store opened directly, --timeout, --data-dir with --etcd-config, jipamd's
+     * options with a store opened directly and TLS options with a unix socket or with --insecure,
+     * --server (when jipamctl is to ask jipamd) and its TLS files, --as-node (a node name).
      */
     void check(CommandLine line) {
       // an empty path is the working directory: a script's unset $DATADIR must not open (and write) it
@@ -228,8 +230,8 @@ public final class Jipamctl {
       if (asNode != null && (dataDir != null || etcdConfig != null)) {
         // a store opened directly acts as its own node (the etcd config's), never as another
         throw new CommandLine.ParameterException(line, "--as-node " + Printable.quote(asNode) + " acts through"
-            + " jipamd; with " + (dataDir != null ? "--data-dir" : "--etcd-config") + " the store is opened"
-            + " directly and acts as its own node (the etcd config's \"node\")");
+            + " jipamd; with " + (dataDir != null ? "--data-dir the store is opened directly (one node's data dir)"
+                : "--etcd-config the store is opened directly and acts as the etcd config's \"node\""));
       }
       if (timeoutSeconds < MIN_TIMEOUT || timeoutSeconds > MAX_TIMEOUT) {
         throw new CommandLine.ParameterException(line, "--timeout " + timeoutSeconds + ": give " + MIN_TIMEOUT

@@ -38,9 +38,10 @@ import java.util.function.Supplier;
  *   <caption>Protocol: HTTP/1.1 on the unix socket</caption>
  *   <tr><th>part</th><th>content</th></tr>
  *   <tr><td>request line</td><td>{@code POST /cni/v1}</td></tr>
- *   <tr><td>request body</td><td>{@code CNI_NAME=value} lines (only the CNI_* variables; {@code \}
- *       and newline in a value escaped as {@code \\} and {@code \n}), an empty line, then the
- *       network config exactly as the plugin read it from stdin</td></tr>
+ *   <tr><td>request body</td><td>{@code CNI_NAME=value} lines (only the CNI_* variables, each
+ *       once; {@code \} and newline in a value escaped as {@code \\} and {@code \n}, the only
+ *       escapes taken), an empty line, then the network config exactly as the plugin read it from
+ *       stdin</td></tr>
  *   <tr><td>response</td><td>200; header {@code Jipam-Exit} is the plugin's exit code (0 or 1);
  *       the body is exactly what the plugin prints on stdout (a result, nothing, or a CNI error
  *       object)</td></tr>
