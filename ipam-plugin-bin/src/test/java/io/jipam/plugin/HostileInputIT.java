@@ -427,6 +427,22 @@ class HostileInputIT {
     assertNotEquals(0, version.exit, version::toString);
   }
 
+  /**
+   * stdin closed: the shim and the JVM launcher both answer code 6 "empty input" (the JVM alone
+   * would read a file it opened itself on fd 0 as the network config), and nothing is written.
+   */
+  @Test
+  void stdinClosed_shimAndJvmLauncher_code6EmptyInput() {
+    Map<String, String> before = snapshot(dataDir);
+    for (Path launcher : List.of(CniExec.JIPAM, CniExec.DIST.resolve("bin/jipam-jvm"))) {
+      Out out = call(vars("ADD", "nostdin", "eth0"), new byte[0], "<&-", launcher.toString());
+      assertEquals(1, out.exit, () -> launcher + ": " + out);
+      assertEquals(6L, out.json().get("code"), () -> launcher + ": " + out);
+      assertTrue(((String) out.json().get("msg")).contains("empty input"), () -> launcher + ": " + out);
+    }
+    assertEquals(before, snapshot(dataDir), "the data dir changed");
+  }
+
   /** Defect 5: a resolv.conf with a Latin-1 comment is read. */
   @Test
   void resolvConfWithLatin1Comment_read() throws Exception {
