@@ -26,12 +26,9 @@ import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.file.FileSystemOptions;
-import io.vertx.core.http.ClientAuth;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
-import io.vertx.core.net.PemKeyCertOptions;
-import io.vertx.core.net.PemTrustOptions;
 import io.vertx.core.net.SocketAddress;
 import io.vertx.grpc.server.GrpcServer;
 import io.vertx.grpc.server.GrpcServerOptions;
@@ -261,27 +258,14 @@ final class IpamServer implements AutoCloseable {
   }
 
   /**
-   * {@code options} with the TCP listener's TLS when {@code settings} give a certificate: its
-   * certificate and key, and client certificates required when a client or operator CA is set
-   * (both are trusted).
+   * {@code options} with the TCP listener's TLS when {@code settings} give a certificate
+   * ({@link ListenerTls}: its files read once here).
    */
   static HttpServerOptions withTls(HttpServerOptions options, Settings settings, Path operatorCa) {
     if (settings.tlsCert() == null) {
       return options;
     }
-    options.setSsl(true).setUseAlpn(true)
-        .setKeyCertOptions(new PemKeyCertOptions().setCertPath(settings.tlsCert().toString())
-            .setKeyPath(settings.tlsKey().toString()));
-    PemTrustOptions clients = new PemTrustOptions();
-    for (Path ca : new Path[] {settings.clientCa(), operatorCa}) {
-      if (ca != null) {
-        clients.addCertPath(ca.toString());
-      }
-    }
-    if (!clients.getCertPaths().isEmpty()) {
-      options.setTrustOptions(clients).setClientAuth(ClientAuth.REQUIRED);
-    }
-    return options;
+    return ListenerTls.read(settings.tlsCert(), settings.tlsKey(), settings.clientCa(), operatorCa).applyTo(options);
   }
 
   /** The TCP listener, or null when jipamd has none. */

@@ -69,15 +69,10 @@ final class TlsFiles {
    * @throws IpamException INVALID_CONFIG naming the file and what is wrong with it
    */
   static void check(Path cert, Path key, Path clientCa, Path operatorCa, Clock clock) {
+    ListenerTls tls = ListenerTls.read(cert, key, clientCa, operatorCa);
     Vertx vertx = quietVertx();
     try {
-      checkPair(vertx, Read.of("--tls-cert", cert), Read.of("--tls-key", key), clock);
-      if (clientCa != null) {
-        checkCa(vertx, Read.of("--client-ca", clientCa));
-      }
-      if (operatorCa != null) {
-        checkCa(vertx, Read.of("--operator-ca", operatorCa));
-      }
+      tls.check(vertx, clock);
     } finally {
       vertx.close();
     }

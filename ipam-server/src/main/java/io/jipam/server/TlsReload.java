@@ -7,11 +7,7 @@ import io.jipam.core.store.capability.ReloadsTls;
 import io.jipam.server.grpc.CallerIdentity;
 import io.jipam.server.metrics.CallLog;
 import io.vertx.core.Vertx;
-import io.vertx.core.http.ClientAuth;
 import io.vertx.core.http.HttpServer;
-import io.vertx.core.net.PemKeyCertOptions;
-import io.vertx.core.net.PemTrustOptions;
-import io.vertx.core.net.ServerSSLOptions;
 import java.security.cert.X509Certificate;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -126,27 +122,14 @@ final class TlsReload implements AutoCloseable {
   }
 
   private static void takeListener(HttpServer tcp, CallerIdentity identity, List<TlsFiles.Read> read, Clock clock) {
-    TlsFiles.Read cert = named(read, "--tls-cert");
-    TlsFiles.Read key = named(read, "--tls-key");
-    TlsFiles.Read clientCa = named(read, "--client-ca");
-    TlsFiles.Read operatorCa = named(read, "--operator-ca");
+    ListenerTls tls = new ListenerTls(named(read, "--tls-cert"), named(read, "--tls-key"),
+        named(read, "--client-ca"), named(read, "--operator-ca"));
     Vertx vertx = TlsFiles.quietVertx();
     try {
-      TlsFiles.checkPair(vertx, cert, key, clock);
-      PemTrustOptions clients = new PemTrustOptions();
-      for (TlsFiles.Read ca : new TlsFiles.Read[] {clientCa, operatorCa}) {
-        if (ca != null) {
-          TlsFiles.checkCa(vertx, ca);
-          clients.addCertValue(ca.buffer());
-        }
-      }
-      List<X509Certificate> operators = operatorCa == null ? null : identity.parseOperatorCa(operatorCa.bytes());
-      ServerSSLOptions ssl = new ServerSSLOptions().setUseAlpn(true)
-          .setKeyCertOptions(new PemKeyCertOptions().setCertValue(cert.buffer()).setKeyValue(key.buffer()));
-      if (!clients.getCertValues().isEmpty()) {
-        ssl.setTrustOptions(clients).setClientAuth(ClientAuth.REQUIRED);
-      }
-      await(tcp.updateSSLOptions(ssl, true));
+      tls.check(vertx, clock);
+      List<X509Certificate> operators = tls.operatorCa() == null ? null
+          : identity.parseOperatorCa(tls.operatorCa().bytes());
+      await(tcp.updateSSLOptions(tls.sslOptions(), true));
       if (operators != null) {
         identity.useOperatorCas(operators); // only once the listener trusts them
       }
