@@ -263,16 +263,35 @@ final class BlockLayout {
    * IPv6 /64 has 2^58 blocks of /122, and callers stop at the first free one.
    */
   Iterable<IpAddress> candidates(int set) {
+    return candidatesAfter(set, null);
+  }
+
+  /**
+   * {@link #candidates} without the networks at or before {@code after}, a block network of the set
+   * (null: none left out). The walk starts past {@code after} in each range rather than stepping
+   * over the blocks before it, which in an IPv6 range can be 2^58.
+   */
+  Iterable<IpAddress> candidatesAfter(int set, IpAddress after) {
     List<IpRange> ranges = pool.rangeSets().get(set).ranges();
     int len = blockLength[set];
     return () -> new Iterator<>() {
-      int r = 0;
-      IpAddress next = ranges.get(0).rangeStart().masked(len);
+      int r = -1;
+      IpAddress next;
+
+      /** The range's first block network past {@code after}; null when it has none. */
+      private IpAddress first(IpRange range) {
+        IpAddress start = range.rangeStart().masked(len);
+        if (after == null || start.compareTo(after) > 0) {
+          return start;
+        }
+        IpAddress afterLast = after.lastInPrefix(len);
+        return afterLast.compareTo(range.rangeEnd()) >= 0 ? null : afterLast.plus(1);
+      }
 
       @Override
       public boolean hasNext() {
         while (next == null && ++r < ranges.size()) {
-          next = ranges.get(r).rangeStart().masked(len);
+          next = first(ranges.get(r));
         }
         return next != null;
       }

@@ -119,9 +119,10 @@ final class Placement {
     }
     List<IpAddress> chunk = new ArrayList<>(HINT_CHUNK);
     int chunks = 0;
-    for (IpAddress net : layout.candidates(set)) {
-      if (net.compareTo(from) <= 0) {
-        continue;
+    int seen = 0;
+    for (IpAddress net : layout.candidatesAfter(set, from)) {
+      if (++seen > MAX_CANDIDATES) {
+        break; // blocks cached as existing or fully excluded all the way: list the set instead
       }
       Block known = plan.peek(ctx.keys().block(pool, set, layout.blockId(set, net)));
       if (known == null && !BlockLayout.isEmpty(layout.allowed(set, net))) {
@@ -222,7 +223,7 @@ final class Placement {
       int pick = Math.floorMod(ctx.node().hashCode() * 31 + plan.conflicts * 7919, unclaimed.size());
       IpAddress net = unclaimed.get(pick);
       Block b = plan.mutable(ctx.keys().block(name, set, layout.blockId(set, net)), set, net);
-      plan.claim(b, set);
+      plan.claim(b, set, true);
       return plan.take(add, b, set, b.nextFree(layout.allowed(set, net), order, plan.now));
     }
     // a block without owner, then (unless strict) another node's block

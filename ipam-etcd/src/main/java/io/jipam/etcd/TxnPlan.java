@@ -327,16 +327,23 @@ final class TxnPlan {
     }
   }
 
-  /** Claims a block for this node: empty, owned, indexed; the set's claim hint names it. */
-  void claim(Block b, int set) {
-    String before = claimHints.put(set, layout.blockId(set, b.net));
-    undo.push(() -> {
-      if (before == null) {
-        claimHints.remove(set);
-      } else {
-        claimHints.put(set, before);
-      }
-    });
+  /**
+   * Claims a block for this node: empty, owned, indexed. A block claimed because it was the next
+   * free one ({@code hinted}) becomes the set's claim hint; one claimed for a requested address
+   * does not, since it can lie anywhere in the range (in an IPv6 range, 2^58 blocks past the
+   * others) and the next claims would then start there.
+   */
+  void claim(Block b, int set, boolean hinted) {
+    if (hinted) {
+      String before = claimHints.put(set, layout.blockId(set, b.net));
+      undo.push(() -> {
+        if (before == null) {
+          claimHints.remove(set);
+        } else {
+          claimHints.put(set, before);
+        }
+      });
+    }
     b.deleted = false;
     b.owner = ctx.node();
     b.cursor = -1;
@@ -399,7 +406,7 @@ final class TxnPlan {
         IpAddress net = layout.blockNet(set, wanted);
         Block b = mutable(blockKey(set, net), set, net);
         if (!b.exists()) {
-          claim(b, set);
+          claim(b, set, false);
         }
         int offset = layout.offsetIn(set, net, wanted);
         Claim c = b.liveClaim(offset, now);
