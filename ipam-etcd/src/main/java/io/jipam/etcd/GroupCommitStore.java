@@ -8,6 +8,8 @@ import io.jipam.core.store.Allocation;
 import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
+import io.jipam.core.store.InterfaceName;
+import io.jipam.core.store.Printable;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
 import io.jipam.core.store.capability.AsyncChanges;
@@ -150,28 +152,57 @@ final class GroupCommitStore implements EtcdStore, CommitCounters, AsyncChanges 
 
   // ---------------------------------------------------------------- the store contract
 
+  /**
+   * {@code attachment}, refused when its interface name is not text: keys and values hold names as
+   * UTF-8, where a name whose bytes were not UTF-8 (or a mark, see {@link InterfaceName}) would
+   * become {@code ?} and merge with another attachment's. The CNI endpoint refuses such names
+   * first; this keeps every other caller of the store from writing them.
+   *
+   * @throws IpamException INVALID_ENVIRONMENT naming the interface name, escaped
+   */
+  static Attachment storable(Attachment attachment) {
+    if (!InterfaceName.isUnicode(attachment.ifname())) {
+      throw new IpamException(ErrorCode.INVALID_ENVIRONMENT, "interface name \"" + InterfaceName.quote(attachment.ifname())
+          + "\" of container " + Printable.quote(attachment.containerId()) + " is not valid UTF-8: the etcd store"
+          + " keeps interface names exactly or not at all");
+    }
+    return attachment;
+  }
+
   @Override
   public AllocationOutcome allocate(Pool pool, AllocationRequest request) {
+    storable(request.attachment());
     return slot(pool).queue().submit(new Change.Add(pool, request, deadline()));
   }
 
   @Override
   public List<Allocation> release(Pool pool, Attachment attachment) {
-    return slot(pool).queue().submit(new Change.Del(pool, attachment, deadline()));
+    return slot(pool).queue().submit(new Change.Del(pool, storable(attachment), deadline()));
   }
 
   @Override
   public CompletableFuture<AllocationOutcome> allocateAsync(Pool pool, AllocationRequest request) {
+    try {
+      storable(request.attachment());
+    } catch (IpamException e) {
+      return CompletableFuture.failedFuture(e);
+    }
     return slot(pool).queue().submitAsync(new Change.Add(pool, request, deadline()));
   }
 
   @Override
   public CompletableFuture<List<Allocation>> releaseAsync(Pool pool, Attachment attachment) {
+    try {
+      storable(attachment);
+    } catch (IpamException e) {
+      return CompletableFuture.failedFuture(e);
+    }
     return slot(pool).queue().submitAsync(new Change.Del(pool, attachment, deadline()));
   }
 
   @Override
   public List<Allocation> find(Pool pool, Attachment attachment) {
+    storable(attachment);
     PoolCache cache = slot(pool).cache();
     long deadline = deadline();
     return retrying(deadline, () -> {

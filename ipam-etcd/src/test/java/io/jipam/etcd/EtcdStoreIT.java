@@ -19,6 +19,7 @@ import io.jipam.core.store.Allocation;
 import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
+import io.jipam.core.store.InterfaceName;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.capability.ReclaimPolicy;
 import io.jipam.core.testing.Concurrently;
@@ -93,6 +94,34 @@ class EtcdStoreIT {
     assertEquals(ErrorCode.INVALID_CONFIG, e.code());
     assertTrue(e.getMessage().contains("198.18.0.0/24") && e.getMessage().contains("198.19.0.0/24"), e.getMessage());
     assertEquals(1, a.list(pool("net", "198.18.0.0/24")).size());
+  }
+
+  /**
+   * Interface names whose bytes are not UTF-8 ({@code eth\xe9}, {@code eth\xe8}) would both be
+   * written as {@code eth?}: one address for two attachments, and a GC keeping one released the
+   * other's. Refused on every call that names an attachment, nothing written.
+   */
+  @Test
+  void calls_interfaceNameNotUtf8_refusedNamingItNothingWritten() {
+    Pool pool = pool("bytes", "198.18.0.0/24");
+    GroupCommitStore a = store("a");
+    a.allocate(pool, AllocationRequest.of(att("kept")));
+    Attachment e9 = new Attachment("c1", InterfaceName.decode(new byte[] {'e', 't', 'h', (byte) 0xe9}));
+    List<org.junit.jupiter.api.function.Executable> calls = List.of(
+        () -> a.allocate(pool, AllocationRequest.of(e9)),
+        () -> a.release(pool, e9),
+        () -> a.find(pool, e9),
+        () -> a.allocateAsync(pool, AllocationRequest.of(e9)).join(),
+        () -> a.releaseAsync(pool, e9).join());
+    for (org.junit.jupiter.api.function.Executable call : calls) {
+      Throwable t = assertThrows(Throwable.class, call);
+      IpamException e = assertInstanceOf(IpamException.class, t instanceof java.util.concurrent.CompletionException
+          ? t.getCause() : t);
+      assertEquals(ErrorCode.INVALID_ENVIRONMENT, e.code());
+      assertTrue(e.getMessage().contains("eth\\xe9"), e.getMessage());
+    }
+    assertEquals(List.of(att("kept")), a.list(pool).stream().map(Allocation::attachment).toList());
+    EtcdInvariants.check(etcd.endpoints(), prefix);
   }
 
   @Test
