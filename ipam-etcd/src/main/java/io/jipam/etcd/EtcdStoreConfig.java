@@ -291,7 +291,7 @@ public record EtcdStoreConfig(List<String> endpoints, String node, Duration time
         .tls(tls)
         .credentials(string(json, "user"), string(json, "password"))
         .prefix(string(json, "prefix"));
-    b.blockSizes(v4 == null ? DEFAULT_BLOCK_V4 : v4.intValue(), v6 == null ? DEFAULT_BLOCK_V6 : v6.intValue());
+    b.blockSizes(prefixLength(v4, "blockSizeV4", DEFAULT_BLOCK_V4), prefixLength(v6, "blockSizeV6", DEFAULT_BLOCK_V6));
     return b.build();
   }
 
@@ -314,6 +314,17 @@ public record EtcdStoreConfig(List<String> endpoints, String node, Duration time
       throw IpamException.invalidConfig("etcd store: \"%s\" must be a string, found %s", key, o);
     }
     return s;
+  }
+
+  /** A block size as given, checked to be a prefix length before it is narrowed (4294967322 is not 26). */
+  private static int prefixLength(Long value, String key, int absent) {
+    if (value == null) {
+      return absent;
+    }
+    if (value < 0 || value > 128) {
+      throw IpamException.invalidConfig("etcd store: \"%s\" %d is not a prefix length", key, value);
+    }
+    return value.intValue();
   }
 
   private static Long number(Map<String, ?> json, String key) {

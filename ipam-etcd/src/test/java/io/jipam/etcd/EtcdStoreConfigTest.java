@@ -51,4 +51,16 @@ class EtcdStoreConfigTest {
       assertTrue(e.getMessage().contains(named), e.getMessage());
     });
   }
+
+  @Test
+  void fromJson_blockSizePastAnInt_refusedNotWrappedAround() {
+    for (long size : new long[] {4294967322L, -4294967270L, 129, -1}) {
+      IpamException e = assertThrows(IpamException.class, () -> EtcdStoreConfig.fromJson(
+          Map.of("type", "etcd", "endpoints", ENDPOINTS, "node", "n", "blockSizeV4", size)), Long.toString(size));
+      assertEquals(ErrorCode.INVALID_CONFIG, e.code());
+      assertTrue(e.getMessage().contains("blockSizeV4") && e.getMessage().contains(Long.toString(size)), e.getMessage());
+    }
+    assertEquals(28, EtcdStoreConfig.fromJson(Map.of("type", "etcd", "endpoints", ENDPOINTS, "node", "n",
+        "blockSizeV4", 28L)).blockSizeV4());
+  }
 }
