@@ -285,7 +285,7 @@ final class EtcdClient implements AutoCloseable {
           case PERMISSION_DENIED, UNAUTHENTICATED, INVALID_ARGUMENT, RESOURCE_EXHAUSTED, OUT_OF_RANGE,
               UNIMPLEMENTED, DATA_LOSS, FAILED_PRECONDITION ->
               new IpamException(ErrorCode.IO_FAILURE, "etcd at " + endpoints + " refused " + what + ": "
-                  + ee.getMessage(), cause);
+                  + ee.getMessage() + limitHint(ee.getMessage()), cause);
           default -> transientFailure(what, cause);
         };
       }
@@ -294,13 +294,31 @@ final class EtcdClient implements AutoCloseable {
           case PERMISSION_DENIED, UNAUTHENTICATED, INVALID_ARGUMENT, RESOURCE_EXHAUSTED, OUT_OF_RANGE,
               UNIMPLEMENTED, DATA_LOSS, FAILED_PRECONDITION ->
               new IpamException(ErrorCode.IO_FAILURE, "etcd at " + endpoints + " refused " + what + ": "
-                  + se.getMessage(), cause);
+                  + se.getMessage() + limitHint(se.getMessage()), cause);
           default -> transientFailure(what, cause);
         };
       }
       t = t.getCause();
     }
     return transientFailure(what, cause);
+  }
+
+  /**
+   * What to change when etcd refused a request for one of its limits, which jipam's requests stay
+   * within at etcd's defaults (docs/etcd.md, "Operating etcd"); empty for any other refusal.
+   */
+  static String limitHint(String etcdMessage) {
+    if (etcdMessage == null) {
+      return "";
+    }
+    if (etcdMessage.contains("too many operations in txn request")) {
+      return " (etcd's --max-txn-ops is below the " + TxnCombiner.MAX_OPS + " operations jipam puts in one"
+          + " transaction: set it to " + TxnCombiner.MAX_OPS + ", its default, or more)";
+    }
+    if (etcdMessage.contains("request is too large")) {
+      return " (etcd's --max-request-bytes is below what jipam sends: set it to 1.5 MiB, its default, or more)";
+    }
+    return "";
   }
 
   private IpamException transientFailure(String what, Throwable cause) {

@@ -37,4 +37,27 @@ class EtcdClientTest {
     long delay = EtcdConnections.retryDelayMillis(Duration.ofMillis(millis));
     assertTrue(delay >= 1 && 2 * delay < millis, "delay " + delay + " for timeout " + millis);
   }
+
+  /** etcd's refusals for its limits name the setting to raise; other refusals get nothing added. */
+  @ParameterizedTest
+  @org.junit.jupiter.params.provider.CsvSource(delimiter = '|', value = {
+      "etcdserver: too many operations in txn request|--max-txn-ops",
+      "etcdserver: request is too large|--max-request-bytes",
+      "etcdserver: permission denied|",
+      "|"})
+  void classify_refusedForALimit_namesTheSetting(String etcdMessage, String setting) {
+    String hint = EtcdClient.limitHint(etcdMessage);
+    if (setting == null) {
+      assertEquals("", hint);
+    } else {
+      assertTrue(hint.contains(setting), hint);
+    }
+    EtcdStoreConfig config = EtcdStoreConfig.of(List.of("http://127.0.0.1:1"), "node-a");
+    try (EtcdClient client = new EtcdClient(config, System::nanoTime)) {
+      IpamException e = client.classify(new io.grpc.StatusRuntimeException(io.grpc.Status.INVALID_ARGUMENT
+          .withDescription(etcdMessage)), "committing p");
+      assertEquals(ErrorCode.IO_FAILURE, e.code());
+      assertTrue(e.getMessage().endsWith(hint), e.getMessage());
+    }
+  }
 }
