@@ -138,7 +138,14 @@ final class BlockLayout {
           ranges.add(new IpRange(Cidr.parse(f[0]), IpAddress.parse(f[1]), IpAddress.parse(f[2]),
               IpAddress.parse(f[3]), ex));
         }
-        sets.add(new RangeSet(ranges));
+        RangeSet set = new RangeSet(ranges);
+        int len = lengths[i - 1];
+        boolean v4 = set.family() == IpFamily.V4;
+        if (v4 ? len < 16 || len > 30 : len < 112 || len > 126) {
+          throw new IllegalArgumentException("range set " + (i - 1) + " has block length " + len + ", out of "
+              + (v4 ? "16..30" : "112..126"));
+        }
+        sets.add(set);
       }
       return new BlockLayout(new Pool(name, sets, order), lengths);
     } catch (RuntimeException e) {

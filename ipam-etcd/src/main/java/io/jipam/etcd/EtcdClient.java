@@ -132,6 +132,11 @@ final class EtcdClient implements AutoCloseable {
     return Op.get(bytes(prefix), GetOption.builder().isPrefix(true).build());
   }
 
+  /** The first key under the prefix, key only, as a transaction's read: whether any exists. */
+  static Op firstUnder(String prefix) {
+    return Op.get(bytes(prefix), GetOption.builder().isPrefix(true).withLimit(1).withKeysOnly(true).build());
+  }
+
   TxnResponse txn(List<Cmp> cmps, List<Op> then, List<Op> otherwise, long deadline, String what) {
     CompletableFuture<TxnResponse> f = connections.current().kv().txn()
         .If(cmps.toArray(Cmp[]::new))

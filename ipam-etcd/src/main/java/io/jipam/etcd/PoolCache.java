@@ -1,7 +1,9 @@
 package io.jipam.etcd;
 
 import io.etcd.jetcd.KeyValue;
+import io.etcd.jetcd.op.Cmp;
 import io.etcd.jetcd.kv.TxnResponse;
+import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
@@ -102,12 +104,26 @@ final class PoolCache {
       // put at the previous layout's key makes a store of that layout refuse the pool
       String stored = null;
       long previousRev = 0;
+      boolean noBlocks = false; // seen while the pool was undefined: it may be defined
       while (stored == null) {
-        TxnResponse r = ctx.etcd().txn(List.of(EtcdClient.absent(key), EtcdClient.modRev(previous, previousRev)),
-            List.of(EtcdClient.put(key, mine), EtcdClient.put(previous, LayoutVersion.standIn(ctx.keys())),
-                EtcdClient.put(ctx.keys().layoutVersion(), LayoutVersion.record())),
+        List<Cmp> undefined = List.of(EtcdClient.absent(key), EtcdClient.modRev(previous, previousRev));
+        // the first look writes nothing: a pool whose definition was deleted without its blocks
+        // (by hand) must not be defined again over them, perhaps cut otherwise
+        TxnResponse r = ctx.etcd().txn(undefined, noBlocks
+            ? List.of(EtcdClient.put(key, mine), EtcdClient.put(previous, LayoutVersion.standIn(ctx.keys())),
+                EtcdClient.put(ctx.keys().layoutVersion(), LayoutVersion.record()))
+            : List.of(EtcdClient.firstUnder(ctx.keys().blocksPrefix(pool.name()))),
             List.of(EtcdClient.get(key), EtcdClient.get(previous)), deadline, "defining pool " + pool.name());
-        if (r.isSucceeded()) {
+        if (r.isSucceeded() && !noBlocks) {
+          List<KeyValue> block = r.getGetResponses().get(0).getKvs();
+          if (!block.isEmpty()) {
+            throw new IpamException(ErrorCode.DECODE_FAILURE, "etcd: pool \"" + pool.name() + "\" has blocks ("
+                + EtcdClient.text(block.get(0).getKey()) + ") but no definition (" + key + "): its definition was"
+                + " deleted without its other keys. Delete every key of the pool (docs/etcd.md, \"Key layout\"),"
+                + " or put its definition back");
+          }
+          noBlocks = true;
+        } else if (r.isSucceeded()) {
           stored = mine;
         } else if (!r.getGetResponses().get(0).getKvs().isEmpty()) {
           stored = EtcdClient.text(r.getGetResponses().get(0).getKvs().get(0).getValue());

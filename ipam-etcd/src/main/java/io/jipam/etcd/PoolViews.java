@@ -2,12 +2,15 @@ package io.jipam.etcd;
 
 import io.etcd.jetcd.KeyValue;
 import io.etcd.jetcd.kv.GetResponse;
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
 import io.jipam.core.net.Cidr;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.net.IpRange;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.PoolUsage;
+import io.jipam.core.store.Printable;
 import io.jipam.core.store.capability.BlockUsage;
 import io.jipam.core.store.capability.PoolBlocks;
 import java.util.ArrayList;
@@ -244,17 +247,18 @@ final class PoolViews {
   List<String> audit(BlockLayout layout, long deadline) {
     String pool = layout.pool().name();
     Map<IpAddress, Allocation> records = new HashMap<>();
+    List<String> unreadable = new ArrayList<>();
     long rev = ctx.etcd().walk(ctx.keys().addressesPrefix(pool), WALK_PAGE, Fetch.VALUES, deadline, "auditing " + pool,
-        kv -> {
+        each(unreadable, pool, kv -> {
           Allocation a = address(pool, kv);
           records.put(a.address(), a);
-        });
+        }));
     Map<IpAddress, String> blockOf = new HashMap<>();
     List<String> blockFindings = new ArrayList<>();
     Map<IpAddress, io.jipam.core.store.PodRef> reserved = new HashMap<>();
     java.time.Instant now = ctx.wallNow();
     ctx.etcd().walkFrom(ctx.keys().blocksPrefix(pool), ctx.keys().blocksPrefix(pool), rev, blockPage(layout), Fetch.VALUES,
-        deadline, "auditing " + pool, kv -> {
+        deadline, "auditing " + pool, each(unreadable, pool, kv -> {
           Block b = ctx.blocks().decode(layout, kv);
           for (Map.Entry<Integer, io.jipam.core.store.Claim> e : b.claims.entrySet()) {
             io.jipam.core.store.Claim c = e.getValue();
@@ -276,12 +280,12 @@ final class PoolViews {
                   + ", block " + b.key + " is of set " + b.set);
             }
           }
-        });
+        }));
     List<String> out = new ArrayList<>();
     Set<String> listed = new HashSet<>(); // address and holder
     Map<Attachment, String> handles = new HashMap<>();
     ctx.etcd().walkFrom(ctx.keys().handlesPrefix(pool), ctx.keys().handlesPrefix(pool), rev, WALK_PAGE, Fetch.VALUES, deadline,
-        "auditing " + pool, kv -> {
+        "auditing " + pool, each(unreadable, pool, kv -> {
           String key = EtcdClient.text(kv.getKey());
           Handle h = HandleCodec.decode(kv);
           handles.put(Keys.parseHandle(key), h.node() + "\n" + HandleCodec.encode(h));
@@ -302,7 +306,7 @@ final class PoolViews {
                   + ", its address record as " + r.origin().label());
             }
           }
-        });
+        }));
     records.values().stream().sorted(Comparator.comparing(Allocation::address)).forEach(r -> {
       if (!listed.contains(r.address() + " " + r.attachment())) {
         String block = blockOf.get(r.address());
@@ -312,9 +316,29 @@ final class PoolViews {
       }
     });
     out.addAll(blockFindings);
+    out.addAll(unreadable);
     out.addAll(reservationFindings(pool, rev, reserved, deadline));
     out.addAll(nodeIndexFindings(pool, rev, handles, deadline));
     return out;
+  }
+
+  /**
+   * {@code check} for each record walked, where a record that does not decode is noted in {@code
+   * unreadable} (naming its key and why) and the audit goes on, rather than ending on it.
+   */
+  private static java.util.function.Consumer<KeyValue> each(List<String> unreadable, String pool,
+      java.util.function.Consumer<KeyValue> check) {
+    return kv -> {
+      try {
+        check.accept(kv);
+      } catch (IpamException e) {
+        if (e.code() != ErrorCode.DECODE_FAILURE) {
+          throw e;
+        }
+        unreadable.add(pool + ": " + Printable.quote(EtcdClient.text(kv.getKey())) + " cannot be read: "
+            + e.getMessage());
+      }
+    };
   }
 
   /** The pool's reservations record at {@code rev} against the reservations its blocks hold. */
