@@ -85,6 +85,8 @@ class InstallBundleIT {
     assertTrue(first.stdout().contains("installed " + bin + "/jipam: " + versionA.getFileName()), first.toString());
     assertArrayEquals(Files.readAllBytes(versionA.resolve("bin/jipam")), Files.readAllBytes(bin.resolve("jipam")),
         "the CNI bin dir's jipam is the version's shim");
+    assertEquals(Path.of("jipam.d/current/bin/jipam"), Files.readSymbolicLink(bin.resolve("jipam")),
+        "one rename (current's) switches the shim and the JVM plugin together");
     assertTrue(Files.isExecutable(bin.resolve("jipam")));
     assertEquals(versionA.getFileName().toString(), currentName(bin));
     assertEquals(Files.readString(conflist), Files.readString(conf.resolve("10-jipam.conflist")));
@@ -145,7 +147,8 @@ class InstallBundleIT {
         }
         published.add(to);
         String name = from.substring(from.lastIndexOf('/') + 1);
-        boolean symlink = name.startsWith(".current.tmp.") || name.startsWith(".previous.tmp.");
+        boolean symlink = name.startsWith(".current.tmp.") || name.startsWith(".previous.tmp.")
+            || name.startsWith(".jipam.tmp.");
         if (!symlink && !onDisk.contains("everything")) {
           List<String> mustBeOnDisk = to.endsWith("/" + versionA.getFileName())
               ? List.of(from + "/bin/jipam", from + "/bin/jipam-jvm", from + "/lib/ipam-plugin-bin.jar", from + "/lib/jipam.aot")
@@ -161,6 +164,35 @@ class InstallBundleIT {
         bin.resolve("jipam.d/current").toString(), bin.resolve("jipam").toString(),
         conf.resolve("10-jipam.conflist").toString())), "renames seen: " + published);
     assertEquals(Set.of(), foldersToSync, "folders not synced after a rename into them");
+  }
+
+  /**
+   * Over a build tree's install (a plain shim and its {@code jipam-jvm} launcher in the bin dir),
+   * under a caller's umask 000: the shim becomes the symlink into {@code jipam.d/current}, the
+   * stale launcher (which the shim found first) is gone, calls run the bundle's JVM plugin, and
+   * nothing the runtime runs as root is writable by group or others.
+   */
+  @Test
+  void install_overABuildTreesLauncherUnderUmask000_launcherGoneNothingWritableByOthers() throws Exception {
+    Path bin = Files.createDirectories(tmp.resolve("bin"));
+    Files.copy(versionA.resolve("bin/jipam"), bin.resolve("jipam"));
+    Path stale = bin.resolve("jipam-jvm");
+    Files.writeString(stale, "#!/bin/sh\necho stale launcher >&2; exit 3\n");
+    Files.setPosixFilePermissions(stale, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+    Exec.run(List.of("/bin/sh", "-c", "umask 000; exec \"$0\" \"$1\"", versionA.resolve("bin/jipam-install").toString(),
+        bin.toString()), Map.of("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "", Duration.ofMinutes(2)).ok();
+    assertFalse(Files.exists(stale, java.nio.file.LinkOption.NOFOLLOW_LINKS), "the build tree's launcher is left");
+    assertEquals(Path.of("jipam.d/current/bin/jipam"), Files.readSymbolicLink(bin.resolve("jipam")));
+    String conf = Bundle.conf("over", tmp.resolve("data"), "198.18.43.0/24");
+    Exec.Result add = Bundle.call(bin.resolve("jipam"), Bundle.env("ADD", "c1", emptyPath), conf);
+    assertEquals(0, add.exit(), add.toString());
+    try (Stream<Path> all = Files.walk(bin.resolve("jipam.d"))) {
+      for (Path p : all.filter(p -> !Files.isSymbolicLink(p)).toList()) {
+        String mode = java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(p));
+        assertTrue(mode.charAt(4) == '-' && mode.charAt(7) == '-', p + " is " + mode);
+      }
+    }
+    assertEquals(List.of(), leftovers(bin, bin.resolve("jipam.d")));
   }
 
   @Test
