@@ -12,12 +12,13 @@ n=${1:-15}
 dist=$PWD/dist
 work=$(mktemp -d /tmp/etcd-plugin-calls.XXXXXX)
 port=$((30000 + RANDOM % 2000))
+command -v etcd >/dev/null || { echo "etcd-plugin-calls.sh: needs etcd on PATH (apt-get install etcd-server)" >&2; exit 1; }
 etcd --data-dir "$work/etcd" --listen-client-urls "http://127.0.0.1:$port" \
   --advertise-client-urls "http://127.0.0.1:$port" --listen-peer-urls "http://127.0.0.1:$((port + 1))" \
   --initial-advertise-peer-urls "http://127.0.0.1:$((port + 1))" \
   --initial-cluster "default=http://127.0.0.1:$((port + 1))" > "$work/etcd.log" 2>&1 &
 etcd_pid=$!
-trap 'kill "$etcd_pid" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill "$etcd_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break; sleep 0.1; done
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
 etcd_conf='{"cniVersion":"1.0.0","name":"cost","ipam":{"type":"jipam","store":{"type":"etcd","endpoints":["http://127.0.0.1:'$port'"],"node":"n1","prefix":"/cost"},"ranges":[[{"subnet":"198.18.6.0/24"}]]}}'

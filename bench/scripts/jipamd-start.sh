@@ -10,13 +10,16 @@ cd "$(dirname "$0")/../.."
 dist=$(readlink -f dist); runs=${1:-5}
 J=$(sed -n 's/^JIPAM_JAVA_BIN=//p' $dist/lib/jvm.env)
 hz=$(getconf CLK_TCK)
+# the jipamd and folder of the run in progress, for the EXIT trap (a failed step, or Ctrl-C)
+cur_pid=; cur_work=
+trap '[ -z "$cur_pid" ] || kill "$cur_pid" 2>/dev/null || true; [ -z "$cur_work" ] || rm -rf "$cur_work"' EXIT
 one() {
-  local mode=$1 work; work=$(mktemp -d /tmp/jipamd-start.XXXXXX)
+  local mode=$1 work; work=$(mktemp -d /tmp/jipamd-start.XXXXXX); cur_work=$work
   local t0 t1 t2 pid
   t0=$(date +%s%N)
   if [ $mode = cache ]; then $dist/bin/jipamd --socket $work/j.sock --store file --data-dir $work/d --log-calls 2> $work/log & 
   else JIPAM_JAVA=$J $dist/bin/jipamd --socket $work/j.sock --store file --data-dir $work/d --log-calls 2> $work/log & fi
-  pid=$!
+  pid=$!; cur_pid=$pid
   for _ in $(seq 12000); do grep -q " jipamd ready" $work/log 2>/dev/null && break; sleep 0.005; done
   grep -q " jipamd ready" $work/log || { echo "jipamd not ready within 60 s:"; cat $work/log; kill $pid; exit 1; }
   t1=$(date +%s%N); cpu_ready=$(awk '{print $14+$15}' /proc/$pid/stat)
@@ -30,6 +33,7 @@ one() {
   kill $pid; wait $pid 2>/dev/null || true
   echo "$mode ready_ms=$(( (t1-t0)/1000000 )) cpu_at_ready_ms=$(( cpu_ready*1000/hz )) first_add_wall_ms=$(( (t2-t1)/1000000 )) first_call_us=$first_us next100_p50_us=$next_p50 cpu_after_101_calls_ms=$(( cpu_end*1000/hz ))"
   rm -rf $work
+  cur_pid=; cur_work=
 }
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 for r in $(seq $runs); do one nocache; one cache; done

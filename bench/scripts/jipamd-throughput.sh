@@ -19,8 +19,8 @@ work=$(mktemp -d /tmp/jipam-throughput.XXXXXX)
 pid=
 etcd_pid=
 cleanup() {
-  [ -n "$pid" ] && kill "$pid" 2>/dev/null
-  [ -n "$etcd_pid" ] && kill "$etcd_pid" 2>/dev/null
+  [ -z "$pid" ] || kill "$pid" 2>/dev/null || true
+  [ -z "$etcd_pid" ] || kill "$etcd_pid" 2>/dev/null || true
   wait 2>/dev/null || true
   rm -rf "$work"
 }

@@ -25,7 +25,8 @@ public final class Stats {
       throw new IllegalArgumentException("percentile must be in (0, 100], got " + p);
     }
     double[] sorted = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-    int index = (int) Math.ceil(p / 100.0 * sorted.length) - 1;
+    // nearest rank; the tolerance keeps 99.9 % of 1,000 at rank 999, not 1,000 (0.999 * 1000 > 999 in doubles)
+    int index = (int) Math.ceil(p / 100.0 * sorted.length - 1e-9) - 1;
     return sorted[Math.max(0, Math.min(sorted.length - 1, index))];
   }
 

@@ -74,12 +74,16 @@ public final class PairLoad {
       return pairs / (window.toNanos() / 1e9);
     }
 
-    /** The latency at quantile {@code q} (0..1) in milliseconds; NaN without samples. */
+    /**
+     * The latency at quantile {@code q} (0..1) in milliseconds, by nearest rank as {@code
+     * Stats.percentile} (of 100 samples, p99 is the 99th, not the largest); NaN without samples.
+     */
     public double latencyMillis(double q) {
       if (latencyNanos.length == 0) {
         return Double.NaN;
       }
-      return latencyNanos[Math.min(latencyNanos.length - 1, (int) (q * latencyNanos.length))] / 1e6;
+      int rank = (int) Math.ceil(q * latencyNanos.length - 1e-9); // as Stats.percentile
+      return latencyNanos[Math.max(0, Math.min(latencyNanos.length, rank) - 1)] / 1e6;
     }
 
     /** This process's CPU per measured pair, ms. */
