@@ -1,5 +1,6 @@
 package io.jipam.hostlocal;
 
+import io.jipam.core.store.capability.LocalCalls;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.locks.Condition;
@@ -40,11 +41,18 @@ final class GroupCommit<T extends GroupCommit.Pending> {
     this.runner = runner;
   }
 
-  /** Queues {@code op}, waits until a batch containing it has run (leading it when its turn comes). */
+  /**
+   * Queues {@code op}, waits until a batch containing it has run (leading it when its turn comes).
+   * Run {@link LocalCalls#withoutWaiting}, it does not wait: it runs {@code op} alone when no batch
+   * runs or waits, and otherwise throws {@link LocalCalls.WouldWait} without queueing it.
+   */
   void submit(T op) {
     List<T> batch;
     lock.lock();
     try {
+      if (LocalCalls.waitingRefused() && (running || !queue.isEmpty())) {
+        throw new LocalCalls.WouldWait("another call's batch runs on the pool");
+      }
       op.wake = lock.newCondition();
       queue.add(op);
       while (running && !op.done) {

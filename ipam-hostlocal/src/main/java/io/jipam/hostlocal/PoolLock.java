@@ -3,6 +3,7 @@ package io.jipam.hostlocal;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.Pool;
+import io.jipam.core.store.capability.LocalCalls;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.OverlappingFileLockException;
@@ -16,7 +17,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * because {@link FileChannel#lock} is per process and throws {@link OverlappingFileLockException}
  * when two threads of one JVM ask for it; then an exclusive {@link FileChannel#lock} on {@code
  * <dataDir>/<network>/lock}, which serialises jipam processes (see {@link HostLocalStore} for how
- * that relates to host-local's {@code flock}). Not thread-safe: one call's, closed by it.
+ * that relates to host-local's {@code flock}). A call run {@link LocalCalls#withoutWaiting} takes
+ * neither lock when it is held, and throws {@link LocalCalls.WouldWait} instead. Not thread-safe:
+ * one call's, closed by it.
  */
 final class PoolLock implements AutoCloseable {
   /** JVM-wide in-process locks, one per network directory. */
@@ -48,15 +51,27 @@ final class PoolLock implements AutoCloseable {
       }
     }
     PoolLock h = new PoolLock(jvm);
-    jvm.lock();
+    boolean noWait = LocalCalls.waitingRefused();
+    if (!noWait) {
+      jvm.lock();
+    } else if (!jvm.tryLock()) {
+      throw new LocalCalls.WouldWait("another call of this process holds " + d.dir);
+    }
     try {
       h.channel = d.openLock();
       for (int tries = 0; ; tries++) {
         try {
-          h.channel.lock();
+          if (!noWait) {
+            h.channel.lock();
+          } else if (h.channel.tryLock() == null) {
+            throw new LocalCalls.WouldWait("another process holds the lock of " + d.dir);
+          }
           break;
         } catch (OverlappingFileLockException e) {
           // the same directory reached through another path (a symlink) in this JVM
+          if (noWait) {
+            throw new LocalCalls.WouldWait("this process holds the lock of " + d.dir + " through another path");
+          }
           if (tries > 30_000) {
             throw PoolSession.contended(pool);
           }

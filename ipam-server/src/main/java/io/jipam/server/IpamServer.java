@@ -59,7 +59,8 @@ import java.util.concurrent.TimeoutException;
  *
  * <p>Store calls run on a bounded worker pool, with these exceptions: every call on a store of
  * {@link NeverBlocks} (the memory store) and the CNI calls of the unix socket on a store of {@link
- * LocalCalls} ({@link #cniCalls}) run on the event loop that decoded them, and gRPC
+ * LocalCalls} run on the event loop that decoded them (the latter without waiting for a pool's lock:
+ * a call that would wait goes to the workers, {@link CniEndpoint}), and gRPC
  * Allocate and Release on a store of {@code AsyncChanges} (etcd) are queued from the event loop, with
  * no worker waiting for their commit (as many at once as the workers and their queue hold). {@link #close} stops
  * accepting, lets in-flight calls finish within the shutdown bound, then closes the store: the
@@ -178,7 +179,7 @@ final class IpamServer implements AutoCloseable {
     Metrics metrics = new Metrics();
     metrics.watchCommits(store);
     stores.onEachNodeStore(metrics::watchCommits);
-    CniEndpoint cni = new CniEndpoint(store, pools, cniCalls(store, workers), log, metrics, settings.idleTimeout(),
+    CniEndpoint cni = new CniEndpoint(store, pools, workers, log, metrics, settings.idleTimeout(),
         settings.node());
     // no class-path file cache: jipam serves no files, and Vert.x would otherwise make a
     // vertx-cache-* dir in java.io.tmpdir that a killed process leaves behind
@@ -278,18 +279,6 @@ final class IpamServer implements AutoCloseable {
     return store.capability(NeverBlocks.class).isPresent();
   }
 
-  /**
-   * Where the CNI calls of the unix socket run: on the event loop that decoded them when the
-   * store's calls are {@link LocalCalls} (the file store without fsync, the memory store), so a call
-   * costs no hand-off to a worker and back (two waits for a core, which made most of its time on a
-   * loaded node, docs/benchmarks-shim.md); otherwise (etcd, a remote jipamd, fsync) on the workers.
-   * Such a call is short: it blocks its event loop (one of two; the other serves its own
-   * connections meanwhile) for its file system calls, for a reload of a pool another process
-   * changed, or for as long as another call on its pool holds the pool's lock.
-   */
-  static Executor cniCalls(IpamStore store, Executor workers) {
-    return store.capability(LocalCalls.class).isPresent() ? Runnable::run : workers;
-  }
 
   /**
    * The listeners' options: their idle bound, and no WebSocket compression: jipamd serves no

@@ -13,6 +13,7 @@ import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.NodeName;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.Printable;
+import io.jipam.core.store.capability.LocalCalls;
 import io.jipam.server.metrics.CallLog;
 import io.jipam.server.metrics.Metrics;
 import io.jipam.server.pools.PoolRegistry;
@@ -55,10 +56,11 @@ import java.util.function.Supplier;
  * unread (CNI error 6). The environment's bytes are decoded as the plugin decodes the naming
  * variables ({@link InterfaceName#decode}, lossless): an interface name that is not UTF-8 is
  * refused with code 4 as the plugin refuses it, and two byte strings never become one name. The
- * call runs on the executor given: jipamd's bounded worker pool (when that is full the answer is
- * CNI error 11, try again later), or, for a store of {@link
- * io.jipam.core.store.capability.LocalCalls}, the event loop that decoded the request, which then
- * also writes the answer without a hand-off.
+ * call runs on the workers given (a bounded pool: when it is full the answer is CNI error 11, try
+ * again later), or, for a store of {@link LocalCalls}, first on the event loop that decoded the
+ * request ({@link LocalCalls#withoutWaiting}), which then also writes the answer without a
+ * hand-off; a call that would wait there for its pool's lock (a plugin in direct mode holds it,
+ * or another thread's batch) goes to the workers instead, so the event loop never waits for one.
  *
  * <p>Time bounds: a request whose body has not arrived whole within {@code requestTimeout} of its
  * headers (a client that hangs or trickles mid-body) is answered CNI error 11 and its connection
@@ -78,7 +80,10 @@ public final class CniEndpoint {
 
   private final IpamStore store;
   private final PoolRegistry pools;
-  private final Executor blocking;
+  /** Where calls that may wait run. */
+  private final Executor workers;
+  /** The store's promise that its calls are local (they run on the decoding thread first), or null. */
+  private final LocalCalls local;
   private final CallLog log;
   private final Metrics metrics;
   private final Duration requestTimeout;
@@ -88,15 +93,15 @@ public final class CniEndpoint {
   private final ParsedConfigs configs = new ParsedConfigs();
 
   /** With the default request bound, 30 s, serving the node {@link NodeName#local} names. */
-  CniEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics) {
-    this(store, pools, blocking, log, metrics, Duration.ofSeconds(30), NodeName.local(System.getenv()));
+  CniEndpoint(IpamStore store, PoolRegistry pools, Executor workers, CallLog log, Metrics metrics) {
+    this(store, pools, workers, log, metrics, Duration.ofSeconds(30), NodeName.local(System.getenv()));
   }
 
   /**
    * @param nodeName the node this jipamd serves: what sub-pool node selectors ({@code
    *     ipam.subPools[].nodes}) of the calls match; null when unknown (no node selector matches)
    */
-  public CniEndpoint(IpamStore store, PoolRegistry pools, Executor blocking, CallLog log, Metrics metrics,
+  public CniEndpoint(IpamStore store, PoolRegistry pools, Executor workers, CallLog log, Metrics metrics,
       Duration requestTimeout, String nodeName) {
     this.node = () -> nodeName;
     this.metrics = metrics;
@@ -104,7 +109,8 @@ public final class CniEndpoint {
     this.store = store;
     this.forwarding = store.capability(SubPoolForwarding.class).orElse(null);
     this.pools = pools;
-    this.blocking = blocking;
+    this.workers = workers;
+    this.local = store.capability(LocalCalls.class).orElse(null);
     this.log = log;
   }
 
@@ -164,26 +170,33 @@ public final class CniEndpoint {
   }
 
   /**
-   * Runs the CNI call {@code body} holds where this endpoint runs its calls (the executor it was
-   * given), hands the reply to {@code answer} on that thread, then logs and counts the call (its
+   * Runs the CNI call {@code body} holds (on this thread without waiting when the store's calls are
+   * local, else or when it would wait on a worker), hands the reply to {@code answer} on that
+   * thread, then logs and counts the call (its
    * duration from {@code start} to the answer handed over). When every worker is taken and the
    * queue is full, {@code answer} gets CNI error 11 at once, on the calling thread. A call that
    * ends after jipamd stopped (abandoned at the shutdown bound), when {@code answer} finds the
    * connection's event loop ended, is logged as not answered; nothing is thrown on the worker.
    */
   void serve(byte[] body, long start, Consumer<Reply> answer) {
+    if (local == null) {
+      onWorker(body, start, answer);
+      return;
+    }
+    Reply reply;
     try {
-      blocking.execute(() -> {
-        Reply reply = run(body);
-        try {
-          answer.accept(reply);
-        } catch (RejectedExecutionException stopped) {
-          log.call("CNI", null, reply.summary + " not answered: jipamd stopped before the call ended", start);
-          return;
-        }
-        log.call("CNI", null, reply.summary, start);
-        metrics.call("cni", reply.code == null ? "ok" : "error", reply.code, start);
-      });
+      reply = LocalCalls.withoutWaiting(() -> run(body));
+    } catch (LocalCalls.WouldWait e) {
+      onWorker(body, start, answer); // its pool's lock is held (a plugin, another batch): wait there
+      return;
+    }
+    finish(reply, start, answer);
+  }
+
+  /** Runs the call on a worker; when every worker is taken and the queue is full, CNI error 11 at once. */
+  private void onWorker(byte[] body, long start, Consumer<Reply> answer) {
+    try {
+      workers.execute(() -> finish(run(body), start, answer));
     } catch (RejectedExecutionException e) {
       Reply busy = failure(null, new IpamException(ErrorCode.TRY_AGAIN_LATER,
           "jipamd is busy: every worker is taken and the queue is full; try again later"));
@@ -191,6 +204,17 @@ public final class CniEndpoint {
       log.call("CNI", null, "outcome=busy", start);
       answer.accept(busy);
     }
+  }
+
+  private void finish(Reply reply, long start, Consumer<Reply> answer) {
+    try {
+      answer.accept(reply);
+    } catch (RejectedExecutionException stopped) {
+      log.call("CNI", null, reply.summary + " not answered: jipamd stopped before the call ended", start);
+      return;
+    }
+    log.call("CNI", null, reply.summary, start);
+    metrics.call("cni", reply.code == null ? "ok" : "error", reply.code, start);
   }
 
   private static long parseLength(String text) {
@@ -258,6 +282,8 @@ public final class CniEndpoint {
           + CallLog.origins(done.origins()) + " outcome=ok");
     } catch (IpamException e) {
       return failure(versionText, e).withSummary(command + " outcome=error " + e.code() + ": " + e.getMessage());
+    } catch (LocalCalls.WouldWait e) {
+      throw e; // not an outcome: serve() runs the call again on a worker
     } catch (RuntimeException e) {
       return failure(versionText, new IpamException(ErrorCode.INTERNAL, "internal error: " + e, e));
     }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jipam.core.store.memory.MemoryStores;
+import io.jipam.core.testing.ForwardingStore;
 import io.jipam.server.metrics.CallLog;
 import io.jipam.server.metrics.Metrics;
 import io.jipam.server.pools.PoolRegistry;
@@ -41,8 +42,9 @@ class CniFastPathTest {
 
   final ByteArrayOutputStream logged = new ByteArrayOutputStream();
 
+  /** The endpoint on a store without {@code LocalCalls} (a ForwardingStore hides it): every call runs on {@code calls}. */
   EmbeddedChannel channel(Executor calls) {
-    CniEndpoint cni = new CniEndpoint(MemoryStores.open(), new PoolRegistry(), calls,
+    CniEndpoint cni = new CniEndpoint(new ForwardingStore(MemoryStores.open()), new PoolRegistry(), calls,
         new CallLog(new PrintStream(logged, true), true), new Metrics(), Duration.ofSeconds(30), null);
     return new EmbeddedChannel(new CniFastPath(cni));
   }
