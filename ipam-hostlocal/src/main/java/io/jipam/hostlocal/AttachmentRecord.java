@@ -145,6 +145,8 @@ final class AttachmentRecord {
       bytes = PoolDir.readSmall(file(d, att));
     } catch (NoSuchFileException e) {
       return EMPTY;
+    } catch (PoolDir.NotSmallFile e) {
+      return null; // unreadable: the rebuild decides
     }
     return parse(new String(bytes, StandardCharsets.UTF_8), att);
   }

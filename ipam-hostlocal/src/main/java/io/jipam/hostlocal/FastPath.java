@@ -12,6 +12,7 @@ import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.spi.PoolState;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -107,7 +108,7 @@ final class FastPath {
 
   static IpAddress firstExisting(PoolSession h, List<Allocation> allocations) {
     for (Allocation a : allocations) {
-      if (h.dir.addressFile(a.address()).toFile().exists()) {
+      if (Files.exists(h.dir.addressFile(a.address()), java.nio.file.LinkOption.NOFOLLOW_LINKS)) { // a dangling link too
         return a.address();
       }
     }

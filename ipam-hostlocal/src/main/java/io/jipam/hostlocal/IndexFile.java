@@ -101,6 +101,9 @@ final class IndexFile {
   static Raw read(PoolDir d) {
     byte[] bytes;
     try {
+      if (!PoolDir.isRegularFile(d.index)) {
+        return null; // missing, or a FIFO (whose open would block) or a link: rebuild
+      }
       bytes = Files.readAllBytes(d.index);
     } catch (NoSuchFileException e) {
       return null;
@@ -126,7 +129,10 @@ final class IndexFile {
 
   /** The index's last line, reading only the end of the file; null when missing or torn. */
   static Tail tail(PoolDir d) {
-    try (FileChannel ch = FileChannel.open(d.index, StandardOpenOption.READ)) {
+    if (!PoolDir.isRegularFile(d.index)) {
+      return null;
+    }
+    try (FileChannel ch = FileChannel.open(d.index, StandardOpenOption.READ, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
       long size = ch.size();
       int len = (int) Math.min(size, 8192);
       ByteBuffer buf = ByteBuffer.allocate(len);

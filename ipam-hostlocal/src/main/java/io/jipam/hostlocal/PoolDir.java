@@ -101,6 +101,8 @@ final class PoolDir {
       StandardOpenOption.WRITE);
   private static final Set<StandardOpenOption> WRITE_CREATE = Set.of(StandardOpenOption.WRITE,
       StandardOpenOption.CREATE);
+  private static final Set<OpenOption> LOCK_OPEN = Set.of(StandardOpenOption.WRITE, StandardOpenOption.CREATE,
+      LinkOption.NOFOLLOW_LINKS);
   private static final Set<OpenOption> OVERWRITE = Set.of(StandardOpenOption.WRITE, StandardOpenOption.CREATE,
       LinkOption.NOFOLLOW_LINKS);
   private static final Set<OpenOption> OVERWRITE_EXISTING = Set.of(StandardOpenOption.WRITE,
@@ -191,13 +193,27 @@ final class PoolDir {
   /** Opens (creating it empty when missing) the lock file; the caller locks and closes it. */
   FileChannel openLock() throws IOException {
     Path lock = dir.resolve(LOCK);
+    // the network's folders are the data dir's own: a link in their place (planted through a
+    // hostPath, say) would have root write the pool's files wherever it points
+    for (Path folder : new Path[] {dir, jipamDir.getParent(), jipamDir, attDir}) {
+      if (Files.isSymbolicLink(folder)) {
+        throw new IOException(folder + " is a symbolic link; jipam keeps a network's files in folders of the data"
+            + " dir and does not follow links out of it");
+      }
+    }
+    // not through a link (it could create a file anywhere as root), not a FIFO (the open blocks)
     try {
-      return FileChannel.open(lock, WRITE_CREATE,
-          FILE_MODE);
+      if (!Files.readAttributes(lock, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).isRegularFile()) {
+        throw new IOException(lock + " is not a regular file");
+      }
+    } catch (NoSuchFileException absent) {
+      // created by the open below
+    }
+    try {
+      return FileChannel.open(lock, LOCK_OPEN, FILE_MODE);
     } catch (NoSuchFileException e) {
       createDirectories();
-      return FileChannel.open(lock, WRITE_CREATE,
-          FILE_MODE);
+      return FileChannel.open(lock, LOCK_OPEN, FILE_MODE);
     }
   }
 
@@ -249,22 +265,19 @@ final class PoolDir {
     return holderAt(addressFile(address));
   }
 
-  /** {@link #readHolder} of a path; never opens anything but a regular file (a FIFO would block). */
+  /**
+   * {@link #readHolder} of a path; never opens anything but a regular file (a FIFO would block),
+   * never follows a symbolic link (a dangling one, which host-local skips, or one pointing out of
+   * the folder), never reads more than {@link #MAX_READ} bytes.
+   */
   static Attachment holderAt(Path file) throws IOException {
-    BasicFileAttributes a;
-    try {
-      a = Files.readAttributes(file, BasicFileAttributes.class);
-    } catch (NoSuchFileException e) {
-      return null;
-    }
-    if (!a.isRegularFile()) {
-      System.err.println("jipam: " + file + " is not a regular file: its address is treated as taken");
-      return NOT_A_FILE;
-    }
     try {
       return parseHolder(readSmall(file));
     } catch (NoSuchFileException e) {
       return null;
+    } catch (NotSmallFile e) {
+      System.err.println("jipam: " + e.getMessage() + ": its address is treated as taken");
+      return e.regular ? UNREADABLE : NOT_A_FILE;
     }
   }
 
@@ -349,6 +362,10 @@ final class PoolDir {
       return readSmall(dir.resolve(CURSOR_PREFIX + set));
     } catch (NoSuchFileException e) {
       return new byte[0];
+    } catch (NotSmallFile e) {
+      // a hint: one that cannot be read is none (its next write replaces the name)
+      System.err.println("jipam: " + e.getMessage() + ": read as no cursor");
+      return new byte[0];
     }
   }
 
@@ -430,6 +447,7 @@ final class PoolDir {
   }
 
   private static FileChannel openRegular(Path path) throws IOException {
+    removeIfNotRegular(path); // a FIFO's open for writing would block until a reader came
     try {
       return FileChannel.open(path, OVERWRITE, FILE_MODE);
     } catch (NoSuchFileException missingDirectory) {
@@ -445,12 +463,24 @@ final class PoolDir {
    * Nothing when it is missing; a symbolic link or anything not a regular file is removed.
    */
   void invalidate(Path path, byte mark) throws IOException {
+    removeIfNotRegular(path);
     try (FileChannel ch = FileChannel.open(path, OVERWRITE_EXISTING)) {
       writeAt(ch, ByteBuffer.wrap(new byte[] {mark}), 0);
     } catch (NoSuchFileException gone) {
       // nothing to invalidate
     } catch (IOException notARegularFile) { // a symlink, a directory: no stamp of ours
       delete(path);
+    }
+  }
+
+  /** Removes {@code path} when it is there and not a regular file (a FIFO, a link, a directory). */
+  private static void removeIfNotRegular(Path path) throws IOException {
+    try {
+      if (!Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).isRegularFile()) {
+        delete(path);
+      }
+    } catch (NoSuchFileException absent) {
+      // written new
     }
   }
 
@@ -499,17 +529,26 @@ final class PoolDir {
   }
 
   /**
-   * A file's whole content, as {@link Files#readAllBytes} reads it but without asking its size
-   * first: open, read until the end, close. Meant for the small files a call reads (cursor, stamp,
-   * address file, record); a regular file is assumed (a FIFO would block, as with readAllBytes).
+   * A small file's whole content: the cursor, stamp, address files and records a call reads. Looks
+   * at the name first ({@code lstat}: a FIFO would block the open, and with it the pool's lock; a
+   * symbolic link could point anywhere), then opens it without following a link and reads until
+   * the end.
+   *
+   * @throws NoSuchFileException when there is no such name
+   * @throws NotSmallFile when the name is not a regular file or holds more than {@link #MAX_READ}
+   *     bytes (named in its message)
    */
   static byte[] readSmall(Path file) throws IOException {
-    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+    BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+    if (!a.isRegularFile()) {
+      throw new NotSmallFile(file + " is not a regular file", false);
+    }
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS)) {
       ByteBuffer buf = ByteBuffer.allocate(256);
       while (ch.read(buf) >= 0) {
         if (!buf.hasRemaining()) {
-          if (buf.capacity() > MAX_READ / 2) {
-            throw new IOException(file + " is larger than " + MAX_READ + " bytes");
+          if (buf.capacity() > MAX_READ) {
+            throw new NotSmallFile(file + " is larger than " + MAX_READ + " bytes", true);
           }
           buf = ByteBuffer.allocate(buf.capacity() * 2).put(buf.flip());
         }
@@ -518,7 +557,24 @@ final class PoolDir {
     }
   }
 
-  private static final int MAX_READ = 1 << 30;
+  /** The most {@link #readSmall} reads: far above any file a call reads (a record of 64 addresses is 4 KB). */
+  static final int MAX_READ = 64 * 1024;
+
+  /** A name {@link #readSmall} does not read: not a regular file, or over its bound ({@code regular}). */
+  static final class NotSmallFile extends IOException {
+    private static final long serialVersionUID = 1L;
+    final boolean regular;
+
+    NotSmallFile(String message, boolean regular) {
+      super(message);
+      this.regular = regular;
+    }
+  }
+
+  /** Whether {@code file} is a regular file, not following a link; false when missing. */
+  static boolean isRegularFile(Path file) {
+    return Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS);
+  }
 
   /**
    * Removes a name with one system call ({@code unlink(2)}, or {@code rmdir(2)} for an empty

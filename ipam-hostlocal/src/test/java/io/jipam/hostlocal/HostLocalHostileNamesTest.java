@@ -192,6 +192,89 @@ class HostLocalHostileNamesTest {
     }
   }
 
+  /** What a row plants in the data dir after a first ADD; its outcome is checked by the row. */
+  interface Plant {
+    void in(Path dataDir, Path outside) throws Exception;
+  }
+
+  static void fifo(Path at) throws Exception {
+    Files.deleteIfExists(at);
+    assertEquals(0, new ProcessBuilder("mkfifo", at.toString()).start().waitFor());
+  }
+
+  static Stream<org.junit.jupiter.params.provider.Arguments> strayEntries() {
+    return Stream.of(
+        row("a FIFO at the cursor", true, (d, o) -> fifo(d.resolve("net/last_reserved_ip.0"))),
+        row("a FIFO at jipam's stamp", true, (d, o) -> fifo(d.resolve(".jipam/net/stamp"))),
+        row("a FIFO at jipam's index", true, (d, o) -> fifo(d.resolve(".jipam/net/index"))),
+        row("a cursor of 2 GB", true, (d, o) -> {
+          try (var f = new java.io.RandomAccessFile(d.resolve("net/last_reserved_ip.0").toFile(), "rw")) {
+            f.setLength(2L << 30); // sparse
+          }
+        }),
+        row("a dangling link named like the next address", true,
+            (d, o) -> Files.createSymbolicLink(d.resolve("net/198.18.0.3"), o.resolve("nowhere"))),
+        row("a FIFO at the lock", false, (d, o) -> fifo(d.resolve("net/lock"))),
+        row("a link at the lock", false, (d, o) -> {
+          Files.delete(d.resolve("net/lock"));
+          Files.createSymbolicLink(d.resolve("net/lock"), o.resolve("created-by-jipam"));
+        }),
+        row("a link at the network's folder", false, (d, o) -> {
+          Files.move(d.resolve("net"), o.resolve("net"));
+          Files.createSymbolicLink(d.resolve("net"), o.resolve("net"));
+        }),
+        row("a link at jipam's folder of the network", false, (d, o) -> {
+          Files.move(d.resolve(".jipam/net"), o.resolve("jipam-net"));
+          Files.createSymbolicLink(d.resolve(".jipam/net"), o.resolve("jipam-net"));
+        }));
+  }
+
+  static org.junit.jupiter.params.provider.Arguments row(String name, boolean served, Plant plant) {
+    return org.junit.jupiter.params.provider.Arguments.of(name, served, plant);
+  }
+
+  /**
+   * Entries at the names the store reads or locks: a FIFO (whose open blocks, holding the pool's
+   * lock), a huge file, links. A call answers within its bound: served when the entry is a hint or
+   * a cache (read as none), refused with IO_FAILURE naming it when it is the lock or a folder (not
+   * followed out of the data dir); nothing outside the data dir is written or read.
+   */
+  @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+  @org.junit.jupiter.params.provider.MethodSource("strayEntries")
+  void allocate_strayEntryAtANameTheStoreReads_answersInTimeNothingFollowedOut(String name, boolean served,
+      Plant plant) throws Exception {
+    Path outside = Files.createDirectories(root.resolve("outside"));
+    add(new Attachment("c0", "eth0"));
+    store.close();
+    plant.in(dataDir, outside);
+    Map<String, String> outsideBefore = snapshot(outside);
+    store = newStore();
+    java.util.concurrent.ExecutorService thread = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "stray-entry-call");
+      t.setDaemon(true); // a call stuck on a FIFO must not keep the test JVM
+      return t;
+    });
+    try {
+      java.util.concurrent.Future<AllocationOutcome> call = thread.submit(
+          () -> store.allocate(SMALL, AllocationRequest.of(new Attachment("c1", "eth0"))));
+      if (served) {
+        AllocationOutcome o = call.get(20, java.util.concurrent.TimeUnit.SECONDS);
+        List<Allocation> got = assertInstanceOf(AllocationOutcome.Allocated.class, o, o::toString).allocations();
+        assertNotEquals(IpAddress.parse("198.18.0.2"), got.get(0).address(), "c0's address");
+      } else {
+        java.util.concurrent.ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(
+            java.util.concurrent.ExecutionException.class, () -> call.get(20, java.util.concurrent.TimeUnit.SECONDS));
+        io.jipam.core.IpamException refused = assertInstanceOf(io.jipam.core.IpamException.class, e.getCause());
+        assertEquals(io.jipam.core.ErrorCode.IO_FAILURE, refused.code(), refused.getMessage());
+        assertTrue(refused.getMessage().contains(dataDir.toString()), refused.getMessage());
+      }
+    } finally {
+      thread.shutdownNow();
+    }
+    assertEquals(outsideBefore, snapshot(outside), "written outside the data dir");
+    assertFalse(Files.exists(outside.resolve("created-by-jipam"), java.nio.file.LinkOption.NOFOLLOW_LINKS));
+  }
+
   /**
    * A store left by a jipam before record names were escaped (raw {@code c1@é} record, stamp
    * without its format field): the stamp is not trusted, the store is rebuilt once, and a
