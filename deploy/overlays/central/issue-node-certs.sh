@@ -33,13 +33,24 @@ job_name() {
   if [ ${#name} -le 63 ]; then echo "$name"; return; fi
   echo "$(printf '%s' "$name" | cut -c1-52 | sed 's/[.-]*$//')-$(printf '%s' "$1" | sha256sum | cut -c1-10)"
 }
+skipped=
 for node in $nodes; do
+  # the central jipamd takes a node's name from its certificate's CN, which X.509 bounds at 64
+  # characters: such a node cannot get a certificate here (the others still do)
+  if [ ${#node} -gt 64 ]; then
+    echo "node $node: not issued: its name has ${#node} characters, a certificate's CN at most 64" >&2
+    skipped="$skipped $node"
+    continue
+  fi
   job=$(job_name "$node")
   openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$node" \
-      -keyout "$work/$node.key" -out "$work/$node.csr" 2>/dev/null
+      -keyout "$work/$node.key" -out "$work/$node.csr" 2>"$work/openssl.err" \
+      || { cat "$work/openssl.err" >&2; echo "node $node: openssl could not make its key and request" >&2; exit 1; }
   printf 'extendedKeyUsage=clientAuth\n' > "$work/ext"
-  openssl x509 -req -in "$work/$node.csr" -CA "$ca" -CAkey "$cakey" -CAcreateserial -days "$days" \
-      -extfile "$work/ext" -out "$work/$node.crt" 2>/dev/null
+  # the serial file in the work folder, not beside the CA (which may be read-only, or a Secret's)
+  openssl x509 -req -in "$work/$node.csr" -CA "$ca" -CAkey "$cakey" -CAserial "$work/ca.srl" -CAcreateserial \
+      -days "$days" -extfile "$work/ext" -out "$work/$node.crt" 2>"$work/openssl.err" \
+      || { cat "$work/openssl.err" >&2; echo "node $node: openssl could not sign its certificate" >&2; exit 1; }
   kubectl -n jipam create secret generic "jipam-node-tls-$node" --from-file=ca.crt="$serverca" \
       --from-file=tls.crt="$work/$node.crt" --from-file=tls.key="$work/$node.key" \
       --dry-run=client -o yaml | kubectl apply -f -
@@ -48,3 +59,7 @@ for node in $nodes; do
     | kubectl apply -f -
   echo "node $node: certificate CN=$node, Secret jipam-node-tls-$node, installed by Job $job"
 done
+if [ -n "$skipped" ]; then
+  echo "not issued (names over 64 characters):$skipped" >&2
+  exit 1
+fi

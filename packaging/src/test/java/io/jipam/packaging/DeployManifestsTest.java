@@ -590,11 +590,16 @@ class DeployManifestsTest {
     // a Job's name is a label value of its pods: 63 characters at most, a DNS label's characters at
     // its ends and around dots; node names are DNS subdomains of up to 253
     Map<String, String> env = Map.of("PATH", bin + ":/usr/bin:/bin", "APPLIED", dir.resolve("applied-long.yaml").toString());
-    String longA = "ip-10-0-0-1.eu-west-1.compute.internal.example-" + "a".repeat(20) + ".cluster.local";
+    String longA = "ip-10-0-0-1.eu-west-1.compute.internal.example-" + "a".repeat(12); // 60 characters
     String longB = longA + "2"; // the same first 52 characters: told apart by the hash
     String shortest = "node-" + "b".repeat(43); // exactly 63 with the prefix
-    Exec.run(List.of(DEPLOY.resolve("overlays/central/issue-node-certs.sh").toString(), "ca.pem", "ca.key",
-        "server-ca.pem", longA, longB, shortest), env, "", Duration.ofSeconds(30)).ok();
+    // a certificate's CN holds at most 64 characters, and the central jipamd reads the node from it:
+    // a longer name is not issued, said so, and the run fails after issuing the others
+    String tooLong = "n".repeat(65);
+    Exec.Result run = Exec.run(List.of(DEPLOY.resolve("overlays/central/issue-node-certs.sh").toString(), "ca.pem",
+        "ca.key", "server-ca.pem", longA, tooLong, longB, shortest), env, "", Duration.ofSeconds(30));
+    assertEquals(1, run.exit(), run.toString());
+    assertTrue(run.stderr().contains("node " + tooLong + ": not issued: its name has 65 characters"), run.toString());
     Map<String, String> jobs = new HashMap<>();
     for (JsonNode job : documents(Files.readString(dir.resolve("applied-long.yaml")))) {
       if (job.path("kind").asText().equals("Job")) {
@@ -602,6 +607,7 @@ class DeployManifestsTest {
             job.path("metadata").path("name").asText());
       }
     }
+    assertEquals(Set.of(longA, longB, shortest), jobs.keySet());
     assertEquals("jipam-node-tls-" + shortest, jobs.get(shortest));
     assertNotEquals(jobs.get(longA), jobs.get(longB), jobs.toString());
     for (String name : jobs.values()) {
