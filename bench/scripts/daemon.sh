@@ -83,7 +83,7 @@ python3 - "$work/runs.json" <<'PY'
 import json, sys
 rs = json.load(open(sys.argv[1]))["results"]
 base = {r["command"]: r for r in rs}
-print("| command | median ms | min ms | user+sys CPU ms | CPU / direct ADD |")
+print("| command | median ms | min ms | plugin process's user+sys CPU ms (jipamd's not counted) | CPU / direct ADD |")
 print("|---|---:|---:|---:|---:|")
 ref = rs[0]["user"] + rs[0]["system"]
 for r in rs:
