@@ -180,6 +180,14 @@ final class AttachmentRecord {
       d.createDirectories();
       d.writeTemp(d.recordTemp, bytes);
     }
-    Files.move(d.recordTemp, file(d, att), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    try {
+      Files.move(d.recordTemp, file(d, att), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    } catch (IOException inTheWay) { // a directory at the record's name: rename(2) cannot replace it
+      if (PoolDir.isRegularFile(file(d, att))) {
+        throw inTheWay;
+      }
+      PoolDir.clear(file(d, att));
+      Files.move(d.recordTemp, file(d, att), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
   }
 }

@@ -453,7 +453,7 @@ final class PoolDir {
     } catch (NoSuchFileException missingDirectory) {
       throw missingDirectory; // not ours to create here
     } catch (IOException notARegularFile) { // ELOOP (a symlink: a plain IOException), EISDIR, ...
-      delete(path);
+      clear(path);
       return FileChannel.open(path, OVERWRITE, FILE_MODE);
     }
   }
@@ -469,7 +469,7 @@ final class PoolDir {
     } catch (NoSuchFileException gone) {
       // nothing to invalidate
     } catch (IOException notARegularFile) { // a symlink, a directory: no stamp of ours
-      delete(path);
+      clear(path);
     }
   }
 
@@ -477,7 +477,7 @@ final class PoolDir {
   private static void removeIfNotRegular(Path path) throws IOException {
     try {
       if (!Files.readAttributes(path, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).isRegularFile()) {
-        delete(path);
+        clear(path);
       }
     } catch (NoSuchFileException absent) {
       // written new
@@ -523,7 +523,7 @@ final class PoolDir {
     try {
       writeNew(temp, bytes);
     } catch (FileAlreadyExistsException leftover) {
-      Files.delete(temp);
+      clear(temp);
       writeNew(temp, bytes);
     }
   }
@@ -591,6 +591,40 @@ final class PoolDir {
       throw new IOException("cannot delete " + path);
     }
     return false;
+  }
+
+  /**
+   * Makes {@code path} free for a file of jipam's: removes what is there (a file, a link, a FIFO, an
+   * empty directory; never followed), or, for a directory that is not empty, renames it aside to
+   * {@code .<name>.stray-<n>} in the same folder (a name neither jipam nor host-local reads) and
+   * says so on stderr, rather than failing every call of the pool on it.
+   */
+  static void clear(Path path) throws IOException {
+    if (path.toFile().delete() || !Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
+      return;
+    }
+    Path aside = path.resolveSibling("." + path.getFileName() + ".stray-" + System.nanoTime());
+    Files.move(path, aside, StandardCopyOption.ATOMIC_MOVE);
+    System.err.println("jipam: " + path + " was in the way (not a file jipam can remove): moved to " + aside);
+  }
+
+  /** Whether {@code path} is a name {@link #clear} moved something aside to. */
+  static boolean isMovedAside(Path path) {
+    String name = path.getFileName().toString();
+    return name.startsWith(".") && name.contains(".stray-");
+  }
+
+  /**
+   * Removes a stray entry a rebuild finds (a temp file left by a crash, a record nobody holds);
+   * one that cannot be removed (a directory that is not empty) is left where it is, said on
+   * stderr: its name is not one a call writes, so it stands in no call's way.
+   */
+  static void removeStray(Path path) throws IOException {
+    try {
+      Files.deleteIfExists(path);
+    } catch (java.nio.file.DirectoryNotEmptyException e) {
+      System.err.println("jipam: " + path + " is a directory that is not empty: left where it is");
+    }
   }
 
   static IpamException ioFailure(String what, Path path, Exception e) {

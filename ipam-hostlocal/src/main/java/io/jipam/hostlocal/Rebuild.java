@@ -39,7 +39,7 @@ final class Rebuild {
       for (Path p : entries) {
         String name = p.getFileName().toString();
         if (name.startsWith(PoolDir.TEMP_PREFIX)) {
-          Files.deleteIfExists(p); // only jipam, under the lock, creates these: left by a crash
+          PoolDir.removeStray(p); // only jipam, under the lock, creates these: left by a crash
           continue;
         }
         IpAddress address = IpAddress.tryParse(name);
@@ -88,8 +88,8 @@ final class Rebuild {
     ClaimFiles.reconcile(h, st, markers);
     try (DirectoryStream<Path> entries = Files.newDirectoryStream(d.attDir)) {
       for (Path p : entries) {
-        if (!recordFiles.contains(p)) {
-          Files.deleteIfExists(p); // holds nothing (or a temp file left by a crash)
+        if (!recordFiles.contains(p) && !PoolDir.isMovedAside(p)) {
+          PoolDir.clear(p); // holds nothing (or a temp file left by a crash); a directory: moved aside
         }
       }
     }

@@ -197,6 +197,11 @@ class HostLocalHostileNamesTest {
     void in(Path dataDir, Path outside) throws Exception;
   }
 
+  static void dirAt(Path at) throws Exception {
+    Files.deleteIfExists(at);
+    Files.createDirectories(at.resolve("inside"));
+  }
+
   static void fifo(Path at) throws Exception {
     Files.deleteIfExists(at);
     assertEquals(0, new ProcessBuilder("mkfifo", at.toString()).start().waitFor());
@@ -214,6 +219,13 @@ class HostLocalHostileNamesTest {
         }),
         row("a dangling link named like the next address", true,
             (d, o) -> Files.createSymbolicLink(d.resolve("net/198.18.0.3"), o.resolve("nowhere"))),
+        // a directory that is not empty where jipam writes a file: moved aside, not a pool that
+        // fails every ADD and DEL (a DEL that fails forever leaves a pod terminating)
+        row("a directory at the cursor", true, (d, o) -> dirAt(d.resolve("net/last_reserved_ip.0"))),
+        row("a directory at jipam's stamp", true, (d, o) -> dirAt(d.resolve(".jipam/net/stamp"))),
+        row("a directory at jipam's address temp", true, (d, o) -> dirAt(d.resolve("net/.jipam-addr"))),
+        row("a directory at the record of the next ADD", true, (d, o) -> dirAt(d.resolve(".jipam/net/att/c1@eth0"))),
+        row("a directory at the record temp", true, (d, o) -> dirAt(d.resolve(".jipam/net/att/.tmp"))),
         row("a FIFO at the lock", false, (d, o) -> fifo(d.resolve("net/lock"))),
         row("a link at the lock", false, (d, o) -> {
           Files.delete(d.resolve("net/lock"));
@@ -261,6 +273,8 @@ class HostLocalHostileNamesTest {
         AllocationOutcome o = call.get(20, java.util.concurrent.TimeUnit.SECONDS);
         List<Allocation> got = assertInstanceOf(AllocationOutcome.Allocated.class, o, o::toString).allocations();
         assertNotEquals(IpAddress.parse("198.18.0.2"), got.get(0).address(), "c0's address");
+        assertEquals(2, thread.submit(() -> store.release(SMALL, new Attachment("c0", "eth0")))
+            .get(20, java.util.concurrent.TimeUnit.SECONDS).size(), "c0's DEL");
       } else {
         java.util.concurrent.ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(
             java.util.concurrent.ExecutionException.class, () -> call.get(20, java.util.concurrent.TimeUnit.SECONDS));
