@@ -168,6 +168,7 @@ class DeployManifestsTest {
       if (kind.equals("DaemonSet") || kind.equals("Deployment")) {
         Set<Integer> ports = checkPodSpec(overlay, doc, names, configMaps);
         checkApiToken(overlay, doc, serviceAccounts);
+        checkLeastPrivilege(overlay, doc);
         String workload = kind + " " + doc.path("metadata").path("name").asText();
         // the bundle is linux-amd64: a pod on another architecture would fail and install nothing
         JsonNode selector = doc.path("spec").path("template").path("spec").path("nodeSelector");
@@ -338,6 +339,26 @@ class DeployManifestsTest {
    * Service of that name ({@code JIPAMD_REMOTE_ADDRESS} from Kubernetes' {@code <NAME>_SERVICE_HOST}
    * variable), not through the cluster's DNS.
    */
+  /**
+   * Every long-running container (the installer, an init container, is the one that needs root's
+   * capabilities: it writes the host's CNI folders) can gain no privilege and drops every
+   * capability: jipamd serves as root with none (the socket and files it owns), and the idle one
+   * needs none at all and runs as a user.
+   */
+  private static void checkLeastPrivilege(String overlay, JsonNode workload) {
+    for (JsonNode c : workload.path("spec").path("template").path("spec").path("containers")) {
+      String where = overlay + ": " + workload.path("metadata").path("name").asText() + "/" + c.path("name").asText();
+      JsonNode sc = c.path("securityContext");
+      assertFalse(sc.path("allowPrivilegeEscalation").asBoolean(true), where + " may gain privileges: " + sc);
+      List<String> dropped = new ArrayList<>();
+      sc.path("capabilities").path("drop").forEach(d -> dropped.add(d.asText()));
+      assertTrue(dropped.contains("ALL"), where + " keeps the runtime's default capabilities: " + sc);
+      if (c.path("name").asText().equals("idle")) {
+        assertTrue(sc.path("runAsNonRoot").asBoolean(false), where + " runs as root: " + sc);
+      }
+    }
+  }
+
   private static void checkNoClusterDependency(String where, JsonNode spec, JsonNode container, JsonNode config,
       Map<String, Set<String>> names) {
     assertTrue(spec.path("hostNetwork").asBoolean(false), where + ": a jipamd pod without the node's network waits"
