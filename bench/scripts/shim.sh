@@ -49,10 +49,10 @@ for block in 1 2 3 4; do
   shim_ms=$(( shim_ms + c1 - c0 )); hl_ms=$(( hl_ms + c2 - c1 ))
 done
 jipamd_ticks=$(( $(ticks "$jipamd_pid") - jipamd0 )); threads > "$work/threads1"
-awk -v s="$shim_ms" -v j="$(( jipamd_ticks * 1000 / hz ))" -v h="$hl_ms" -v n="$(( 2 * (pairs / 4) * 4 ))" 'BEGIN {
+awk -v s="$shim_ms" -v j="$(( jipamd_ticks * 1000 / hz ))" -v h="$hl_ms" -v n="$(( 2 * pairs ))" 'BEGIN {
   printf "CPU per call over %d calls each: shim %.2f ms + jipamd %.2f ms = %.2f ms; host-local %.2f ms; ratio %.2fx\n",
     n, s / n, j / n, (s + j) / n, h / n, (s + j) / h }'
-join -a 2 -e 0 -o 0,1.2,2.2 "$work/threads0" "$work/threads1" | awk -v n="$(( 2 * (pairs / 4) * 4 ))" -v hz="$hz" '
+join -a 2 -e 0 -o 0,1.2,2.2 "$work/threads0" "$work/threads1" | awk -v n="$(( 2 * pairs ))" -v hz="$hz" '
   $3 > $2 {printf "%s%s %.2f", sep, $1, ($3 - $2) * 1000 / hz / n; sep = ", "} END {print " ms per call"}' \
   | sed 's/^/jipamd CPU by thread: /'
 tail -n +1 "$work/jipamd.log" | grep "call method=CNI" | tail -n +"$((skip + 1))" \

@@ -14,6 +14,7 @@ node_jipamd_start() {
   dist/bin/jipamd --socket "$1/j.sock" --store file --data-dir "$1/jd" --log-calls 2> "$1/jipamd.log" &
   jipamd_pid=$!
   for _ in $(seq 600); do grep -q " jipamd ready" "$1/jipamd.log" && break; sleep 0.1; done
+  grep -q " jipamd ready" "$1/jipamd.log" || { echo "jipamd not ready within 60 s:" >&2; cat "$1/jipamd.log" >&2; exit 1; }
   conf='{"cniVersion":"1.0.0","name":"'$2'","ipam":{"type":"jipam","daemon":{"socket":"'$1/j.sock'"},"subnet":"198.18.0.0/24"}}'
   export CNI_IFNAME=eth0 CNI_NETNS=/var/run/netns/x CNI_PATH=/usr/lib/cni
 }

@@ -217,7 +217,7 @@ public final class ChurnScenario implements Scenario {
     String workload = workload(c.quick());
     Map<String, List<ChurnRun.Outcome>> outcomes = new LinkedHashMap<>();
     Random order = new Random(c.random(name() + "order").nextLong());
-    Path work = Files.createTempDirectory("jipam-bench-churn");
+    Path work = Dirs.temporary("jipam-bench-churn");
     Map<String, Subject> subjects = new LinkedHashMap<>();
     try (BufferedWriter timeline = Files.newBufferedWriter(c.file("churn-timeline.csv"), StandardCharsets.UTF_8);
         BufferedWriter calls = Files.newBufferedWriter(c.file("churn-calls.csv"), StandardCharsets.UTF_8)) {

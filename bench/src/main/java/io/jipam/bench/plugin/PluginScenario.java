@@ -221,7 +221,7 @@ public final class PluginScenario implements Scenario {
     if (!ChildCpu.available()) {
       throw new IllegalStateException("/proc/self/stat is not readable: CPU per call needs Linux /proc");
     }
-    Path work = Files.createTempDirectory(workRoot(), "jipam-bench-plugin");
+    Path work = Dirs.temporary(workRoot(), "jipam-bench-plugin");
     try {
       Subject floor = floor(work);
       for (int n : allocations(c.quick())) {

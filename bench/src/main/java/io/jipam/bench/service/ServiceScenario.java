@@ -213,7 +213,7 @@ public final class ServiceScenario implements Scenario {
     Path launcher = launcher();
     // --quick: a cheaper start (C1 only, serial GC); the figures mean nothing there anyway
     List<String> jvm = c.quick() ? List.of("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC") : List.of();
-    Path work = Files.createTempDirectory("jipam-bench-service");
+    Path work = Dirs.temporary("jipam-bench-service");
     Map<String, JipamdProcess> jipamds = new LinkedHashMap<>();
     Etcd etcd = null;
     try {

@@ -2,6 +2,7 @@ package io.jipam.bench.tools;
 
 import io.jipam.bench.etcd.EtcdLoads;
 import io.jipam.bench.service.PairLoad;
+import io.jipam.bench.support.Dirs;
 import io.jipam.testkit.Etcd;
 import io.jipam.testkit.JipamdProcess;
 import io.jipam.testkit.Ports;
@@ -34,7 +35,7 @@ public final class CentralAB {
     int nodes = args.length > 4 ? Integer.parseInt(args[4]) : 16;
     int callers = args.length > 5 ? Integer.parseInt(args[5]) : 4;
     int clients = nodes * callers;
-    Path dir = Files.createTempDirectory("jipam-central-ab");
+    Path dir = Dirs.temporary("jipam-central-ab");
     System.out.printf("load average at start: %s%n", Files.readString(Path.of("/proc/loadavg")).trim());
     try (Etcd etcd = Etcd.builder().timing(Etcd.Timing.ETCD_DEFAULT).start()) {
       List<String> endpoints = etcd.endpoints();

@@ -3,6 +3,7 @@ package io.jipam.bench.tools;
 import io.jipam.bench.etcd.EtcdLoads;
 import io.jipam.bench.service.CentralCell;
 import io.jipam.bench.service.PairLoad;
+import io.jipam.bench.support.Dirs;
 import io.jipam.testkit.Etcd;
 import io.jipam.testkit.JipamdProcess;
 import io.jipam.testkit.Ports;
@@ -51,7 +52,7 @@ public final class CentralBench {
     Path dist = Path.of(System.getProperty("jipam.dist", "dist")).toAbsolutePath();
     Path launcher = dist.resolve("bin/jipamd");
     Path plugin = dist.resolve("bin/jipam");
-    Path dir = Files.createTempDirectory("jipam-central-bench");
+    Path dir = Dirs.temporary("jipam-central-bench");
     System.out.printf("load average at start: %s%n", loadAverage());
     try (Etcd etcd = Etcd.builder().timing(Etcd.Timing.ETCD_DEFAULT).start()) {
       List<String> endpoints = etcd.endpoints();

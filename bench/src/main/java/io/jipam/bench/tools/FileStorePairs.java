@@ -41,7 +41,7 @@ public final class FileStorePairs {
     Pool pool = new Pool("bench", List.of(new RangeSet(List.of(
         IpRange.withDefaults(Cidr.parse("198.18.0.0/16"), null, null, null, null)))), AllocationOrder.ROUND_ROBIN);
     for (String name : stores) {
-      Path dir = Files.createTempDirectory("jipam-file-pairs");
+      Path dir = Dirs.temporary("jipam-file-pairs");
       FileSync sync = name.endsWith("-fsync") ? FileSync.FSYNC : FileSync.NONE;
       IpamStore store = name.startsWith("write-through") ? HostLocalStores.openWriteThrough(dir, sync)
           : HostLocalStores.open(dir, sync);
