@@ -72,12 +72,17 @@ final class FastPath {
         h.dropStamp();
         AttachmentRecord.write(h.dir, att, got.allocations()); // before the address files: a superset
         wroteRecord = true;
-        for (Allocation a : got.allocations()) {
-          if (!h.dir.createAddressFile(a.address(), a.attachment())) {
-            clash = a.address();
-            break;
+        try {
+          for (Allocation a : got.allocations()) {
+            if (!h.dir.createAddressFile(a.address(), a.attachment())) {
+              clash = a.address();
+              break;
+            }
+            created.add(a);
           }
-          created.add(a);
+        } catch (IOException | RuntimeException e) {
+          h.undoAdd(e, created, att, NONE); // it held nothing before this call
+          throw e;
         }
         if (clash == null) {
           h.writeCursors(got.allocations());

@@ -194,14 +194,19 @@ final class HostLocalStore implements IpamStore, FileClaims {
     }
     h.dropStamp();
     AttachmentRecord.write(h.dir, att, got.allocations()); // before the address files: a superset
-    for (Allocation a : fresh) {
-      if (marked.contains(a.address())) {
-        h.dir.replaceAddressFile(a.address(), PoolDir.content(a.attachment())); // its claim's marker
-      } else if (!h.dir.createAddressFile(a.address(), a.attachment())) {
-        h.rollback(created);
-        return null; // a file the state did not know about
+    try {
+      for (Allocation a : fresh) {
+        if (marked.contains(a.address())) {
+          h.dir.replaceAddressFile(a.address(), PoolDir.content(a.attachment())); // its claim's marker
+        } else if (!h.dir.createAddressFile(a.address(), a.attachment())) {
+          h.rollback(created);
+          return null; // a file the state did not know about
+        }
+        created.add(a);
       }
-      created.add(a);
+    } catch (IOException | RuntimeException e) {
+      h.undoAdd(e, created, att, before);
+      throw e;
     }
     if (!ClaimFiles.persist(h, st, marked, Set.of())) {
       return null;

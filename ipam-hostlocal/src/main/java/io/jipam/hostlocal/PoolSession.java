@@ -301,6 +301,20 @@ final class PoolSession implements AutoCloseable {
     created.clear();
   }
 
+  /**
+   * After an ADD that failed part way ({@code e}: a file could not be created): removes the address
+   * files it created and puts the attachment's record back to what it held before, so that the
+   * failed call leaves nothing; a failure of this undo is added to {@code e}, which the caller throws.
+   */
+  void undoAdd(Exception e, List<Allocation> created, Attachment att, List<Allocation> before) {
+    rollback(created);
+    try {
+      AttachmentRecord.write(dir, att, before);
+    } catch (IOException | RuntimeException undo) {
+      e.addSuppressed(undo); // a record that says more than the files is a superset: the next call checks it
+    }
+  }
+
   static void setCursors(PoolState st, String[] cursors) {
     for (int i = 0; i < cursors.length; i++) {
       st.setCursor(i, cursors[i].isEmpty() ? null : IpAddress.tryParse(cursors[i]));

@@ -433,7 +433,7 @@ final class WriteThroughStore implements IpamStore, FileClaims {
         }
         clash = clash || !ClaimFiles.persist(h, st, marked, Set.of());
       } catch (IOException | RuntimeException e) {
-        h.rollback(created);
+        h.undoAdd(e, created, att, before);
         throw e;
       }
       if (clash) {

@@ -290,6 +290,28 @@ class HostLocalHostileNamesTest {
   }
 
   /**
+   * An ADD whose address file cannot be created (the network's folder made immutable, as a full
+   * disk or a read-only mount would refuse it) fails with code 5 and leaves nothing: before, the
+   * one-shot path left the attachment's record it had written first. Needs root and a file
+   * system with the immutable flag (chattr).
+   */
+  @Test
+  void allocate_addressFileCannotBeCreated_failsLeavingNoRecord() throws Exception {
+    add(new Attachment("c0", "eth0"));
+    Map<String, String> before = snapshot(dataDir);
+    boolean immutable = new ProcessBuilder("chattr", "+i", netDir.toString()).start().waitFor() == 0;
+    org.junit.jupiter.api.Assumptions.assumeTrue(immutable, "chattr +i is not available here (not root, or no ext4)");
+    try {
+      io.jipam.core.IpamException e = org.junit.jupiter.api.Assertions.assertThrows(io.jipam.core.IpamException.class,
+          () -> store.allocate(SMALL, AllocationRequest.of(new Attachment("c1", "eth0"))));
+      assertEquals(io.jipam.core.ErrorCode.IO_FAILURE, e.code(), e.getMessage());
+    } finally {
+      assertEquals(0, new ProcessBuilder("chattr", "-i", netDir.toString()).start().waitFor());
+    }
+    assertEquals(before, snapshot(dataDir), "a failed ADD changed the data dir");
+  }
+
+  /**
    * A store left by a jipam before record names were escaped (raw {@code c1@é} record, stamp
    * without its format field): the stamp is not trusted, the store is rebuilt once, and a
    * repeated ADD returns the held address instead of handing out a second one.
