@@ -131,7 +131,7 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
     }
     AllocateRequest.Builder r = AllocateRequest.newBuilder()
         .setPool(WireMapping.pool(pool))
-        .setAttachment(WireMapping.attachment(request.attachment()))
+        .setAttachment(WireMapping.attachment(sendable(request.attachment())))
         .setPod(WireMapping.pod(request.pod()));
     request.requested().forEach(a -> r.addRequested(a.toString()));
     io.jipam.core.cni.SubPool sub = subPools.get(pool.name());
@@ -139,6 +139,14 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
       r.setSubPool(WireMapping.subPool(sub));
     }
     return WireMapping.outcome(channel.call(IpamGrpcClient.Allocate, r.build(), Retry.NEVER));
+  }
+
+  /**
+   * {@code attachment}, refused before anything is sent when its interface name is not text: the
+   * API's strings are UTF-8, where such a name would arrive as {@code ?}, another attachment's name.
+   */
+  private static Attachment sendable(Attachment attachment) {
+    return io.jipam.core.store.InterfaceName.requireUnicode(attachment, "jipamd's API");
   }
 
   @Override
@@ -149,14 +157,14 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
   @Override
   public List<Allocation> release(Pool pool, Attachment attachment) {
     ReleaseRequest r = ReleaseRequest.newBuilder().setPool(WireMapping.pool(pool))
-        .setAttachment(WireMapping.attachment(attachment)).build();
+        .setAttachment(WireMapping.attachment(sendable(attachment))).build();
     return allocations(channel.call(IpamGrpcClient.Release, r, Retry.IDEMPOTENT));
   }
 
   @Override
   public List<Allocation> find(Pool pool, Attachment attachment) {
     FindRequest r = FindRequest.newBuilder().setPool(WireMapping.pool(pool))
-        .setAttachment(WireMapping.attachment(attachment)).build();
+        .setAttachment(WireMapping.attachment(sendable(attachment))).build();
     return allocations(channel.call(IpamGrpcClient.Find, r, Retry.IDEMPOTENT));
   }
 

@@ -9,7 +9,6 @@ import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.InterfaceName;
-import io.jipam.core.store.Printable;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
 import io.jipam.core.store.capability.AsyncChanges;
@@ -152,21 +151,9 @@ final class GroupCommitStore implements EtcdStore, CommitCounters, AsyncChanges 
 
   // ---------------------------------------------------------------- the store contract
 
-  /**
-   * {@code attachment}, refused when its interface name is not text: keys and values hold names as
-   * UTF-8, where a name whose bytes were not UTF-8 (or a mark, see {@link InterfaceName}) would
-   * become {@code ?} and merge with another attachment's. The CNI endpoint refuses such names
-   * first; this keeps every other caller of the store from writing them.
-   *
-   * @throws IpamException INVALID_ENVIRONMENT naming the interface name, escaped
-   */
+  /** {@code attachment}, refused when its interface name is not text ({@link InterfaceName#requireUnicode}). */
   static Attachment storable(Attachment attachment) {
-    if (!InterfaceName.isUnicode(attachment.ifname())) {
-      throw new IpamException(ErrorCode.INVALID_ENVIRONMENT, "interface name \"" + InterfaceName.quote(attachment.ifname())
-          + "\" of container " + Printable.quote(attachment.containerId()) + " is not valid UTF-8: the etcd store"
-          + " keeps interface names exactly or not at all");
-    }
-    return attachment;
+    return InterfaceName.requireUnicode(attachment, "the etcd store");
   }
 
   @Override

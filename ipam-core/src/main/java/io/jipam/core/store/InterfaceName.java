@@ -115,6 +115,24 @@ public final class InterfaceName {
     return true;
   }
 
+  /**
+   * {@code attachment}, refused when its interface name is not text (its bytes were not UTF-8, or it
+   * is a mark): for a store that keeps names as UTF-8 (etcd's keys and values, jipamd's API), where
+   * such a name would become {@code ?} and merge with another attachment's. The CNI endpoints refuse
+   * such names first; this keeps every other caller from writing them.
+   *
+   * @param keeper what keeps the names, for the message (e.g. "the etcd store")
+   * @throws io.jipam.core.IpamException INVALID_ENVIRONMENT naming the name, escaped
+   */
+  public static Attachment requireUnicode(Attachment attachment, String keeper) {
+    if (!isUnicode(attachment.ifname())) {
+      throw new io.jipam.core.IpamException(io.jipam.core.ErrorCode.INVALID_ENVIRONMENT, "interface name \""
+          + quote(attachment.ifname()) + "\" of container " + Printable.quote(attachment.containerId())
+          + " is not valid UTF-8: " + keeper + " keeps interface names exactly or not at all");
+    }
+    return attachment;
+  }
+
   /** Whether the string is a mark (see the class comment), not a name. */
   public static boolean isMark(String name) {
     return name != null && name.length() == 1 && name.charAt(0) >= 0xDC00 && name.charAt(0) < 0xDC80;

@@ -1,0 +1,58 @@
+package io.jipam.client;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.jipam.core.alloc.AllocationOrder;
+import io.jipam.core.store.AllocationRequest;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.InterfaceName;
+import io.jipam.core.store.Pool;
+import io.jipam.core.testing.TestPools;
+import io.vertx.core.Vertx;
+import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.HttpServerOptions;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+
+/**
+ * What RemoteStore refuses before it sends anything: an interface name that is not text (its bytes
+ * were not UTF-8), which the API's UTF-8 strings would carry as {@code ?}, another attachment's
+ * name. The server counts the requests it gets.
+ */
+class RemoteStoreRequestTest {
+  @Test
+  void calls_interfaceNameNotUtf8_refusedNamingItNothingSent() throws Exception {
+    Vertx vertx = Vertx.vertx();
+    AtomicInteger requests = new AtomicInteger();
+    try {
+      HttpServer server = vertx.createHttpServer(new HttpServerOptions().setHost("127.0.0.1").setPort(0))
+          .requestHandler(req -> {
+            requests.incrementAndGet();
+            req.response().setStatusCode(500).end();
+          });
+      server.listen().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+      Pool pool = TestPools.pool("bytes", AllocationOrder.ROUND_ROBIN, "198.18.92.0/24");
+      Attachment e9 = new Attachment("c1", InterfaceName.decode(new byte[] {'e', 't', 'h', (byte) 0xe9}));
+      try (RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("127.0.0.1:" + server.actualPort())
+          .withTimeout(Duration.ofSeconds(5)))) {
+        for (Executable call : List.<Executable>of(() -> remote.allocate(pool, AllocationRequest.of(e9)),
+            () -> remote.release(pool, e9), () -> remote.find(pool, e9))) {
+          IpamException e = assertThrows(IpamException.class, call);
+          assertEquals(ErrorCode.INVALID_ENVIRONMENT, e.code(), e.getMessage());
+          assertTrue(e.getMessage().contains("eth\\xe9") && e.getMessage().contains("jipamd's API"), e.getMessage());
+        }
+      }
+      assertEquals(0, requests.get(), "sent");
+    } finally {
+      vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
+    }
+  }
+}
