@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 dist=$(readlink -f dist); runs=${1:-5}
-J=$(sed -n 's/^JIPAM_JAVA_BIN=//p' $dist/lib/jvm.env)
+J=$(lib=$dist/lib; . "$dist/lib/jvm.env"; printf '%s' "$JIPAM_JAVA_BIN")
 hz=$(getconf CLK_TCK)
 # the jipamd and folder of the run in progress, for the EXIT trap (a failed step, or Ctrl-C)
 cur_pid=; cur_work=

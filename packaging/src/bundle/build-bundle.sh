@@ -49,7 +49,7 @@ unfit() {
 }
 if [ -z "$jdk" ]; then
   [ -r "$dist/lib/jvm.env" ] || fail "$dist/lib/jvm.env is missing (jipam-train-cache writes it)"
-  java_bin=$(sed -n 's/^JIPAM_JAVA_BIN=//p' "$dist/lib/jvm.env")
+  java_bin=$(lib=$dist/lib; . "$dist/lib/jvm.env"; printf '%s' "$JIPAM_JAVA_BIN")
   jdk=$(dirname "$(dirname "$(readlink -f "$(command -v "$java_bin")")")")
 fi
 for tool in jlink jdeps java; do

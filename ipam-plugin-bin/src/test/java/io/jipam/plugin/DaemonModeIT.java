@@ -99,7 +99,7 @@ class DaemonModeIT {
    */
   @Test
   void add_viaDaemon_loadsEveryClassFromTheStartUpCache() throws Exception {
-    String jvmEnv = Files.readString(CniExec.DIST.resolve("lib/jvm.env"));
+    String jvmEnv = Files.readString(CniExec.DIST.resolve("lib/jvm.env")).replace("'", ""); // values quoted
     assumeTrue(jvmEnv.contains("-XX:AOTCache="), () -> "the build has no AOT cache: " + jvmEnv);
     Path log = dir.resolve("classes.txt");
     Map<String, String> env = CniExec.env("ADD", "c1", "eth0", "/run/netns/c1");
@@ -121,7 +121,7 @@ class DaemonModeIT {
    */
   @Test
   void jipamctl_built_startsFromItsAotCache() throws Exception {
-    String jvmEnv = Files.readString(CniExec.DIST.resolve("lib/jvm.env"));
+    String jvmEnv = Files.readString(CniExec.DIST.resolve("lib/jvm.env")).replace("'", ""); // values quoted
     assumeTrue(jvmEnv.contains("JIPAMCTL_AOT_CACHE=/"), () -> "the build has no jipamctl AOT cache: " + jvmEnv);
     Path log = dir.resolve("jipamctl-classes.txt");
     Map<String, String> env = new java.util.HashMap<>(System.getenv());
@@ -149,7 +149,7 @@ class DaemonModeIT {
    */
   @Test
   void jipamd_built_startsFromItsAotCache() throws Exception {
-    String jvmEnv = Files.readString(CniExec.DIST.resolve("lib/jvm.env"));
+    String jvmEnv = Files.readString(CniExec.DIST.resolve("lib/jvm.env")).replace("'", ""); // values quoted
     assumeTrue(jvmEnv.contains("JIPAMD_AOT_CACHE=/"), () -> "the build has no jipamd AOT cache: " + jvmEnv);
     stopJipamd();
     Path log = dir.resolve("jipamd-classes.txt");

@@ -93,7 +93,7 @@ class EtcdPluginIT {
    */
   @Test
   void add_throughTheShim_etcdClientFromTheEtcdCacheNotWithoutTheHint() throws Exception {
-    String env = Files.readString(CniExec.DIST.resolve("lib/jvm.env"));
+    String env = Files.readString(CniExec.DIST.resolve("lib/jvm.env")).replace("'", ""); // values quoted
     assumeTrue(env.contains("JIPAM_ETCD_CACHE_FLAGS=-XX:AOTCache="),
         "no etcd cache in dist/lib/jvm.env (JDK before 25): " + env);
     for (Path launcher : List.of(CniExec.JIPAM, CniExec.JIPAM_JVM)) {
