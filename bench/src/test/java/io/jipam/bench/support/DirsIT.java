@@ -31,6 +31,8 @@ class DirsIT {
       assertTrue(Files.exists(made.resolve("sub/file")), made + " was not made");
       child.destroy(); // SIGTERM
       assertTrue(child.waitFor(30, TimeUnit.SECONDS));
+    } finally {
+      child.destroyForcibly(); // a failed assertion above leaves no child behind
     }
     assertEquals(143, child.exitValue());
     assertFalse(Files.exists(made), made + " is left");
