@@ -29,12 +29,12 @@ impl Log {
     }
 
     pub fn info(&self, message: &str) {
-        self.append(&format!("INFO {}", message));
+        self.append(&format!("INFO {}", one_line(message)));
     }
 
     pub fn error(&self, message: &str) {
         to_stderr(message);
-        self.append(&format!("ERROR {}", message));
+        self.append(&format!("ERROR {}", one_line(message)));
     }
 
     fn append(&self, line: &str) {
@@ -47,6 +47,12 @@ impl Log {
             let _ = out.write_all(stamped.as_bytes());
         }
     }
+}
+
+/// `PluginLog.oneLine`: a line break in a value the message quotes (a socket path) written as
+/// `\n` or `\r`, so it cannot start a line of its own in the log.
+fn one_line(message: &str) -> String {
+    message.replace('\n', "\\n").replace('\r', "\\r")
 }
 
 /// Says `message` on stderr as `jipam: <message>`, in one write. Never fails: a stderr that is
@@ -104,6 +110,12 @@ mod tests {
     use std::time::Duration;
 
     #[test]
+    fn one_line_lineBreaksEscaped() {
+        assert_eq!(one_line("at /tmp/a\nforged\r line"), "at /tmp/a\\nforged\\r line");
+    }
+
+    #[test]
+    #[allow(non_snake_case)]
     fn instant_asJavaPrintsIt() {
         let at = |s: u64, n: u32| instant(UNIX_EPOCH + Duration::new(s, n));
         assert_eq!(at(0, 0), "1970-01-01T00:00:00Z");

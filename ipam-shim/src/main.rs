@@ -142,10 +142,12 @@ fn target(doc: &json::Value) -> Option<Target> {
     Some(Target { socket, timeout_seconds })
 }
 
-/// A socket path the JDK connects to as written: no NUL, within `sun_path`, and in the form
-/// `Path.of` keeps (no repeated or trailing `/`).
+/// A socket path the JDK connects to as written: no NUL, at most 106 bytes (the JDK's bound:
+/// `sun_path`'s 108 less two, where the kernel takes 107), and in the form `Path.of` keeps (no
+/// repeated or trailing `/`), absolute. Anything else goes to the JVM plugin, which refuses a
+/// relative, over-long or NUL-holding path as a config error and connects to the rest.
 fn socket_path_ok(path: &str) -> bool {
-    path.len() < 108 && !path.contains('\0') && !path.contains("//") && !path.ends_with('/')
+    path.starts_with('/') && path.len() <= 106 && !path.contains('\0') && !path.contains("//") && !path.ends_with('/')
 }
 
 /// Starts the thread that answers CNI error 11 when the exchange outlasts the bound.

@@ -69,8 +69,33 @@ final class DaemonClient {
     if (timeout != null && (timeout < 1 || timeout > 300)) {
       throw IpamException.invalidConfig("ipam.daemon.timeoutSeconds %d is not 1 to 300", timeout);
     }
-    return new Target(socket == null || socket.isEmpty() ? DEFAULT_SOCKET : socket,
-        timeout == null ? DEFAULT_TIMEOUT_SECONDS : timeout);
+    String path = socket == null || socket.isEmpty() ? DEFAULT_SOCKET : socket;
+    checkSocketPath(path);
+    return new Target(path, timeout == null ? DEFAULT_TIMEOUT_SECONDS : timeout);
+  }
+
+  /** The longest socket path the JDK connects to: sockaddr_un's 108 bytes less two (jipamd's bound too). */
+  static final int MAX_SOCKET_PATH_BYTES = 106;
+
+  /**
+   * Refuses a socket no call could ever reach, as the config error it is (code 7), rather than
+   * "try again later": a relative path (it would depend on the runtime's working directory), a NUL,
+   * or a path longer than the JDK takes. The shim hands such configs to this plugin.
+   */
+  private static void checkSocketPath(String path) {
+    if (path.indexOf('\0') >= 0) {
+      throw IpamException.invalidConfig("ipam.daemon.socket %s holds a NUL character",
+          io.jipam.core.store.Printable.quote(path));
+    }
+    if (!path.startsWith("/")) {
+      throw IpamException.invalidConfig("ipam.daemon.socket %s is not an absolute path",
+          io.jipam.core.store.Printable.quote(path));
+    }
+    int bytes = path.getBytes(StandardCharsets.UTF_8).length;
+    if (bytes > MAX_SOCKET_PATH_BYTES) {
+      throw IpamException.invalidConfig("ipam.daemon.socket %s is %d bytes long: a unix socket's path takes at most %d",
+          io.jipam.core.store.Printable.quote(path), bytes, MAX_SOCKET_PATH_BYTES);
+    }
   }
 
   record Target(String socket, long timeoutSeconds) {}

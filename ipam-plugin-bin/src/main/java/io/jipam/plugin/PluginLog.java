@@ -53,11 +53,11 @@ final class PluginLog {
   private static final Path STDOUT = Path.of("/proc/self/fd/1");
 
   void info(String message) {
-    append("INFO " + message);
+    append("INFO " + oneLine(message));
   }
 
   void error(String message, Throwable t) {
-    String line = "ERROR " + message;
+    String line = "ERROR " + oneLine(message);
     System.err.println("jipam: " + message);
     if (t != null && !(t instanceof io.jipam.core.IpamException)) {
       StringWriter trace = new StringWriter();
@@ -65,6 +65,14 @@ final class PluginLog {
       line += "\n" + trace;
     }
     append(line);
+  }
+
+  /**
+   * A message as one line of the log: a line break in a value it quotes (a socket path, a
+   * config's text) written as {@code \n} or {@code \r}, so it cannot start a line of its own.
+   */
+  static String oneLine(String message) {
+    return message.replace("\n", "\\n").replace("\r", "\\r");
   }
 
   private void append(String line) {

@@ -170,6 +170,47 @@ class ShimFaultIT {
   }
 
   /**
+   * A socket no client can ever reach is a config error (code 7 naming it), not "try again later"
+   * forever: relative, holding a NUL, or over the JDK's 106 bytes. A path of exactly 106 bytes is
+   * reached by both (here: nothing listens, so code 11). The shim used to forward 107 bytes, which
+   * jipamd could bind but the JVM plugin could not reach (calls the shim hands over failed).
+   */
+  @Test
+  void socketNoClientCanReach_bothClients_code7NamingIt() throws Exception {
+    String prefix = dir.toString() + "/";
+    String max = prefix + "s".repeat(106 - prefix.length());
+    record Row(String socketJson, String says) {}
+    for (Row row : List.of(
+        new Row("relative.sock", "\\\"relative.sock\\\" is not an absolute path"),
+        new Row(prefix + "nul\\u0000.sock", "holds a NUL character"),
+        new Row(max + "s", "is 107 bytes long: a unix socket's path takes at most 106"))) {
+      String conf = "{\"cniVersion\":\"1.0.0\",\"name\":\"faults\",\"ipam\":{\"type\":\"jipam\",\"daemon\":{\"socket\":\""
+          + row.socketJson() + "\"},\"ranges\":[[{\"subnet\":\"198.18.70.0/24\"}]]}}";
+      CniExec.Result r = both(conf).result();
+      assertEquals(1, r.exit(), r::toString);
+      assertTrue(r.stdout().contains("\"code\": 7") && r.stdout().contains(row.says()), () -> row + ": " + r);
+    }
+    assertTryAgainNamingSocket(both(config(Path.of(max), 30)).result(), Path.of(max), "No such file or directory");
+  }
+
+  /** A line break in the socket's path (a path may hold one) does not start a line of the call log of either client. */
+  @Test
+  void socketPathWithLineBreak_bothClients_logLinesStayWhole() throws Exception {
+    Path log = dir.resolve("calls.log");
+    Map<String, String> env = new HashMap<>(CniExec.env("ADD", "c1", "eth0", "/run/netns/c1"));
+    env.put("JIPAM_LOG_FILE", log.toString());
+    String conf = "{\"cniVersion\":\"1.0.0\",\"name\":\"faults\",\"ipam\":{\"type\":\"jipam\",\"daemon\":{\"socket\":\""
+        + dir + "/a\\nFORGED LINE\\r.sock\"},\"ranges\":[[{\"subnet\":\"198.18.70.0/24\"}]]}}";
+    assertEquals(1, both(conf, env).result().exit());
+    List<String> lines = Files.readAllLines(log);
+    assertEquals(2, lines.size(), () -> "one line per call: " + lines);
+    for (String line : lines) {
+      assertTrue(line.matches("^\\d{4}-\\d\\d-\\d\\dT\\S+ pid=\\d+ ERROR ADD failed: code 11: .*a\\\\nFORGED LINE\\\\r\\.sock.*"),
+          line);
+    }
+  }
+
+  /**
    * An environment the JVM plugin refuses before it sends anything (code 4) is refused the same
    * with no jipamd to ask: the shim hands it to the JVM plugin instead of forwarding it.
    */

@@ -64,7 +64,9 @@ class ShimPropertyIT {
       case 6 -> "{\"socket\":" + s + ",\"timeoutSeconds\":" + pick(r, "0", "301", "-1", "1.0", "1e1", "\"5\"",
           "true", "9223372036854775808", "null", "300", "1") + "}";
       case 7 -> "{\"socket\":" + pick(r, "5", "null", "\"\"", "{}", s.replace("/", "//"), s.replace("\"", "/\""),
-          "\"/tmp/\\u0000x\"", "\"/tmp/" + "x".repeat(120) + "\"", "\"relative.sock\"") + "}";
+          "\"/tmp/\\u0000x\"", "\"/tmp/" + "x".repeat(120) + "\"", "\"relative.sock\"",
+          // 106 bytes (the JDK's bound) and 107 (the kernel's, over the JDK's)
+          "\"/tmp/" + "x".repeat(101) + "\"", "\"/tmp/" + "x".repeat(102) + "\"") + "}";
       case 8 -> "{\"socket\":" + s + ",\"socket\":" + s + "}";
       case 9 -> "{\"s\\u006fcket\":" + s + "}";
       default -> "{\"socket\":" + s + (r.nextBoolean() ? ",\"timeoutSeconds\":30" : "") + "}";

@@ -396,8 +396,12 @@ public final class Jipamd implements Callable<Integer> {
     return port;
   }
 
-  /** The longest path a client can connect to: sockaddr_un's 108 bytes, less the terminating NUL. */
-  static final int MAX_SOCKET_PATH_BYTES = 107;
+  /**
+   * The longest path every client can connect to: the JDK's unix sockets (the JVM plugin's daemon
+   * client, jipamctl, this process's own warm-up) take at most sockaddr_un's 108 bytes less two,
+   * where the kernel and Netty's epoll transport take 107; the shim refuses what the JDK would.
+   */
+  static final int MAX_SOCKET_PATH_BYTES = 106;
 
   IpamServer.Settings settings() {
     if (metrics != null) {

@@ -110,7 +110,7 @@ class JipamdSettingsTest {
     for (Case c : List.of(
         new Case("store: &st memory\nsocket: *st\n", "YAML anchors and aliases are not taken"),
         new Case("workers: &n 16\nqueue: *n\n", "YAML anchors and aliases are not taken"),
-        new Case("store: memory\nsocket: " + longSocket + "\n", "a unix socket's path takes at most 107"),
+        new Case("store: memory\nsocket: " + longSocket + "\n", "a unix socket's path takes at most 106"),
         new Case("store: memory\nsocket: /\n", "--socket \"/\" names no file"),
         new Case("store: file\ndata-dir: ''\n", "--data-dir is empty"))) {
       Run r = check(Map.of(), c.yaml());
