@@ -12,7 +12,13 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// `__O_TMPFILE | O_DIRECTORY`, whose value differs by architecture: only the one jipam is built
+/// and tested for is given; elsewhere the build stops here rather than fail every call at run time.
+#[cfg(target_arch = "x86_64")]
 const O_TMPFILE: i32 = 0o20200000;
+#[cfg(not(target_arch = "x86_64"))]
+compile_error!("ipam-shim: O_TMPFILE is defined for x86_64 only; add this architecture's value (__O_TMPFILE | O_DIRECTORY)");
+
 /// The launcher's hint of which store a direct-mode call is for (`lib/jvm.sh`).
 const STORE_HINT: &str = "JIPAM_STORE_HINT";
 
