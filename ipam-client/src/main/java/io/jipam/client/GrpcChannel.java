@@ -72,6 +72,11 @@ final class GrpcChannel {
   }
 
   /** Connects lazily: an unreachable jipamd surfaces as TRY_AGAIN_LATER from the first call. */
+  /** What this channel calls. */
+  RemoteStore.Target target() {
+    return target;
+  }
+
   static GrpcChannel open(RemoteStore.Target target, String node) {
     // no class-path file cache: jipam serves no files, and Vert.x would otherwise make a
     // vertx-cache-* dir in java.io.tmpdir that a killed process leaves behind

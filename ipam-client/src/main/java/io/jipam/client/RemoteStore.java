@@ -263,11 +263,26 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
     return out;
   }
 
-  /** ListPools, answered: jipamd and its store are reachable. */
+  /**
+   * {@code grpc.health.v1.Health/Check} of {@code jipam.v1.Ipam}, answered SERVING: jipamd and its
+   * own store answer. Not ListPools, whose answer grows with every pool and reads each one's usage
+   * (a node jipamd's health check asks this every few seconds).
+   */
   @Override
   public void ping() {
-    pools();
+    io.vertx.grpc.health.v1.HealthCheckResponse r = channel.call(HEALTH_CHECK,
+        io.vertx.grpc.health.v1.HealthCheckRequest.newBuilder().setService("jipam.v1.Ipam").build(), Retry.IDEMPOTENT);
+    if (r.getStatus() != io.vertx.grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING) {
+      throw new IpamException(ErrorCode.TRY_AGAIN_LATER, "jipamd at " + channel.target() + " answers its health check "
+          + r.getStatus() + ": its store does not answer");
+    }
   }
+
+  private static final io.vertx.grpc.common.ServiceMethod<io.vertx.grpc.health.v1.HealthCheckResponse,
+      io.vertx.grpc.health.v1.HealthCheckRequest> HEALTH_CHECK = io.vertx.grpc.common.ServiceMethod.client(
+          io.vertx.grpc.common.ServiceName.create("grpc.health.v1.Health"), "Check",
+          io.vertx.grpc.common.GrpcMessageEncoder.encoder(),
+          io.vertx.grpc.common.GrpcMessageDecoder.decoder(io.vertx.grpc.health.v1.HealthCheckResponse.newBuilder()));
 
   /** ReclaimNode; repeated after a transport failure (reclaiming a fenced node again finishes it). */
   @Override

@@ -48,8 +48,10 @@ final class ClaimDesk {
   /** The address's place in the pool, or why it has none (the same words as every store's). */
   private record Spot(BlockLayout layout, int set, IpAddress net, int offset, String blockKey, String why) {}
 
-  private Spot spot(Pool pool, IpAddress address, long deadline) {
-    BlockLayout layout = caches.apply(pool).definition(deadline);
+  /** {@code defining}: define the pool in etcd when it is not (a reservation); else only read its definition. */
+  private Spot spot(Pool pool, IpAddress address, boolean defining, long deadline) {
+    PoolCache cache = caches.apply(pool);
+    BlockLayout layout = defining ? cache.definition(deadline) : cache.layoutForReading(deadline);
     int set = pool.rangeSetIndexOf(address);
     if (set < 0) {
       return new Spot(layout, -1, null, -1, null, address + " is in no range of network " + pool.name());
@@ -65,7 +67,7 @@ final class ClaimDesk {
 
   ReserveOutcome reserve(Pool pool, IpAddress address, PodRef podOrNamespace, boolean whenFree, long deadline) {
     Claim wanted = Claim.reservation(address, podOrNamespace);
-    Spot s = spot(pool, address, deadline);
+    Spot s = spot(pool, address, true, deadline);
     if (s.why() != null) {
       return new ReserveOutcome.Unavailable(address, s.why());
     }
@@ -116,7 +118,7 @@ final class ClaimDesk {
   }
 
   Optional<Claim> unreserve(Pool pool, IpAddress address, long deadline) {
-    Spot s = spot(pool, address, deadline);
+    Spot s = spot(pool, address, false, deadline);
     if (s.why() != null) {
       return Optional.empty();
     }
@@ -151,7 +153,7 @@ final class ClaimDesk {
   }
 
   Optional<Claim> endHold(Pool pool, IpAddress address, long deadline) {
-    Spot s = spot(pool, address, deadline);
+    Spot s = spot(pool, address, false, deadline);
     if (s.why() != null) {
       return Optional.empty();
     }
@@ -188,7 +190,7 @@ final class ClaimDesk {
 
   /** Every live claim of the pool, by address: every block read at one revision (in pages). */
   List<Claim> claims(Pool pool, long deadline) {
-    BlockLayout layout = caches.apply(pool).definition(deadline);
+    BlockLayout layout = caches.apply(pool).layoutForReading(deadline);
     Instant now = ctx.wallNow();
     List<Claim> out = new ArrayList<>();
     for (Block b : views.blocks(layout, -1, deadline)) {

@@ -193,7 +193,7 @@ final class GroupCommitStore implements EtcdStore, CommitCounters, AsyncChanges 
     PoolCache cache = slot(pool).cache();
     long deadline = deadline();
     return retrying(deadline, () -> {
-      cache.definition(deadline);
+      cache.layoutForReading(deadline);
       String key = ctx.keys().handle(pool.name(), attachment);
       KeyValue kv = ctx.etcd().getAll(List.of(key), deadline, "reading handle " + key).get(0);
       if (kv == null) {
@@ -232,7 +232,7 @@ final class GroupCommitStore implements EtcdStore, CommitCounters, AsyncChanges 
     PoolCache cache = slot(pool).cache();
     long deadline = deadline();
     List<Attachment> stale = retrying(deadline, () -> {
-      cache.definition(deadline);
+      cache.layoutForReading(deadline); // a pool no one allocated from holds nothing to release
       // this node's own keys: the copies of its handles under node-handles/<node>/<pool>/
       List<Attachment> out = new ArrayList<>();
       ctx.etcd().walk(ctx.keys().nodeHandlesPrefix(ctx.node(), pool.name()), PoolViews.PAGE, Fetch.KEYS, deadline,
@@ -352,11 +352,11 @@ final class GroupCommitStore implements EtcdStore, CommitCounters, AsyncChanges 
     return view(pool, views::audit);
   }
 
-  /** A read-only view of the pool, read with retries until the deadline. */
+  /** A read-only view of the pool, read with retries until the deadline; defines no pool. */
   private <T> T view(Pool pool, java.util.function.BiFunction<BlockLayout, Long, T> read) {
     PoolCache cache = slot(pool).cache();
     long deadline = deadline();
-    return retrying(deadline, () -> read.apply(cache.definition(deadline), deadline));
+    return retrying(deadline, () -> read.apply(cache.layoutForReading(deadline), deadline));
   }
 
   @Override

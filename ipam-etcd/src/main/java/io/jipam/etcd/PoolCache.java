@@ -83,6 +83,19 @@ final class PoolCache {
     own.forEach(TreeMap::clear);
   }
 
+  /** The longest definition stored: a third of etcd's default request bound, so a transaction still fits. */
+  static final int MAX_DEFINITION_CHARS = 512 * 1024;
+
+  private static long rangeCount(Pool pool) {
+    long n = 0;
+    for (io.jipam.core.net.RangeSet set : pool.rangeSets()) {
+      for (io.jipam.core.net.IpRange range : set.ranges()) {
+        n += 1 + range.exclude().size();
+      }
+    }
+    return n;
+  }
+
   /**
    * Makes sure the pool is defined in etcd, defining it from this config when it is not, and
    * refusing a config whose ranges differ from the stored ones. The stored block lengths win: every
@@ -100,6 +113,13 @@ final class PoolCache {
       String key = ctx.keys().pool(pool.name());
       String previous = ctx.keys().previousPool(pool.name());
       String mine = BlockLayout.fresh(pool, ctx.config().blockSizeV4(), ctx.config().blockSizeV6()).definition();
+      if (mine.length() > MAX_DEFINITION_CHARS) {
+        // etcd would refuse the request (its --max-request-bytes, 1.5 MiB by default) as a transport
+        // error: this is the config's doing, said as such
+        throw IpamException.invalidConfig("network \"%s\" has a definition of %d characters as etcd would store it"
+            + " (%d ranges and exclude entries): at most %d are stored; use fewer ranges or excludes", pool.name(),
+            mine.length(), rangeCount(pool), MAX_DEFINITION_CHARS);
+      }
       // defined in this layout only when the previous layout does not hold the pool; the stand-in
       // put at the previous layout's key makes a store of that layout refuse the pool
       String stored = null;
@@ -136,20 +156,51 @@ final class PoolCache {
           previousRev = old.isEmpty() ? 0 : old.get(0).getModRevision();
         }
       }
-      BlockLayout defined = BlockLayout.parse(pool.name(), stored, pool.order());
-      if (!BlockLayout.rangesText(defined.pool()).equals(rangesText)) {
-        throw IpamException.invalidConfig("network \"%s\" is already defined in etcd (%s) with ranges %s;"
-            + " this config names ranges %s. A pool's ranges are fixed by the first config that names it:"
-            + " use another network name, or delete the pool's keys when it is no longer used",
-            pool.name(), key, BlockLayout.describe(defined.pool()), BlockLayout.describe(pool));
-      }
-      int[] lengths = new int[defined.sets()];
-      for (int s = 0; s < lengths.length; s++) {
-        lengths[s] = defined.blockLength(s);
-      }
-      layout = new BlockLayout(pool, lengths);
-      return layout;
+      return accept(key, stored);
     }
+  }
+
+  /**
+   * The layout to read the pool with, writing nothing: the stored definition's when the pool is
+   * defined (this config's ranges checked against it, as {@link #definition} does), else this
+   * config's own cut, used for this read only. Reads, GC and claim changes of a pool no one
+   * allocated from so answer "nothing" without defining it: a caller that only reads (a node's
+   * Find, Usage or List through a central jipamd) cannot put definitions into etcd.
+   */
+  BlockLayout layoutForReading(long deadline) {
+    BlockLayout known = layout;
+    if (known != null) {
+      return known;
+    }
+    String key = ctx.keys().pool(pool.name());
+    String previous = ctx.keys().previousPool(pool.name());
+    List<KeyValue> got = ctx.etcd().getAll(List.of(key, previous), deadline, "reading the definition of pool " + pool.name());
+    if (got.get(0) != null) {
+      synchronized (definitionLock) {
+        return layout != null ? layout : accept(key, EtcdClient.text(got.get(0).getValue()));
+      }
+    }
+    if (got.get(1) != null && LayoutVersion.isPreviousDefinition(EtcdClient.text(got.get(1).getValue()))) {
+      throw LayoutVersion.previousLayout(ctx.keys(), pool.name());
+    }
+    return BlockLayout.fresh(pool, ctx.config().blockSizeV4(), ctx.config().blockSizeV6());
+  }
+
+  /** Checks this config against the stored definition and keeps the layout; under {@link #definitionLock}. */
+  private BlockLayout accept(String key, String stored) {
+    BlockLayout defined = BlockLayout.parse(pool.name(), stored, pool.order());
+    if (!BlockLayout.rangesText(defined.pool()).equals(rangesText)) {
+      throw IpamException.invalidConfig("network \"%s\" is already defined in etcd (%s) with ranges %s;"
+          + " this config names ranges %s. A pool's ranges are fixed by the first config that names it:"
+          + " use another network name, or delete the pool's keys when it is no longer used",
+          pool.name(), key, BlockLayout.describe(defined.pool()), BlockLayout.describe(pool));
+    }
+    int[] lengths = new int[defined.sets()];
+    for (int s = 0; s < lengths.length; s++) {
+      lengths[s] = defined.blockLength(s);
+    }
+    layout = new BlockLayout(pool, lengths);
+    return layout;
   }
 
   /** Reads the pool's blocks (of one set, or all when set is -1) at one revision, in pages. */

@@ -149,12 +149,13 @@ class EtcdStoreViewsIT {
   }
 
   @Test
-  void definedPools_twoPoolsUsed_bothWithStoredRanges() {
+  void definedPools_twoPoolsAllocatedFromOneOnlyRead_theTwoWithStoredRanges() {
     Pool one = TestPools.pool("one", AllocationOrder.LOWEST_FREE, "198.18.52.0/24", "fd00:52::/120");
     Pool two = TestPools.pool("two", AllocationOrder.ROUND_ROBIN, "198.18.53.0/24");
     EtcdStore s = store("node-a");
-    s.usage(one);
-    s.usage(two);
+    s.allocate(one, AllocationRequest.of(new Attachment("d1", "eth0")));
+    s.allocate(two, AllocationRequest.of(new Attachment("d2", "eth0")));
+    s.usage(TestPools.pool("read", AllocationOrder.ROUND_ROBIN, "198.18.54.0/24"));
     List<Pool> defined = store("node-z").definedPools();
     assertEquals(List.of("one", "two"), defined.stream().map(Pool::name).toList());
     assertEquals(one.rangeSets(), defined.get(0).rangeSets());

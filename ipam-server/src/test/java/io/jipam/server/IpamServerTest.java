@@ -88,6 +88,17 @@ class IpamServerTest {
     assertEquals(1, remote.list(pool("net", "198.18.0.0/24")).size());
   }
 
+  /** A read naming another definition before any allocation pins nothing: the allocation's definition is served. */
+  @Test
+  void allocate_afterReadsWithAnotherDefinition_servedAndThenFixed() {
+    remote.find(pool("net", "10.99.0.0/30"), new Attachment("x", "eth0"));
+    remote.usage(pool("net", "10.98.0.0/30"));
+    remote.allocate(pool("net", "198.18.0.0/24"), AllocationRequest.of(new Attachment("c1", "eth0")));
+    IpamException e = assertThrows(IpamException.class, () -> remote.find(pool("net", "10.99.0.0/30"),
+        new Attachment("x", "eth0")));
+    assertEquals(ErrorCode.INVALID_CONFIG, e.code(), "once allocated from, the definition holds for reads too");
+  }
+
   @Test
   void list_moreThanOnePage_allInAddressOrderAndFiltersApply() {
     Pool pool = pool("big", "198.18.0.0/20");
@@ -107,13 +118,15 @@ class IpamServerTest {
     assertEquals(List.of(new Attachment("c7", "eth0")), one.stream().map(l -> l.allocation().attachment()).toList());
   }
 
+  /** Pools allocated from are listed with their usage; a pool only read is not (a read defines nothing). */
   @Test
-  void pools_afterCalls_listsDefinitionsWithUsage() {
+  void pools_afterCalls_listsPoolsAllocatedFromWithUsage() {
     Pool a = pool("a", "198.18.0.0/24", "fd00:a::/64");
     remote.allocate(a, AllocationRequest.of(new Attachment("c1", "eth0")));
     remote.usage(pool("b", "198.18.1.0/24"));
+    remote.find(pool("c", "198.18.2.0/24"), new Attachment("c1", "eth0"));
     List<PoolStatus> pools = remote.pools();
-    assertEquals(List.of("a", "b"), pools.stream().map(p -> p.pool().name()).toList());
+    assertEquals(List.of("a"), pools.stream().map(p -> p.pool().name()).toList());
     assertEquals(a, pools.get(0).pool());
     assertEquals(List.of(1L, 1L), pools.get(0).usage().allocated());
   }

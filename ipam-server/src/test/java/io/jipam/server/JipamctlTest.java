@@ -150,15 +150,8 @@ class JipamctlTest {
     }
     server.close();
     Path socket = dir.resolve("jipam2.sock");
-    server = IpamServer.start(io.jipam.hostlocal.HostLocalStores.open(dir.resolve("data")),
-        IpamServer.Settings.unix(socket), CallLog.quiet());
+    server = JipamdOverDataDir.serve(dir.resolve("data"), socket, pool);
     address = "unix:" + socket;
-    RemoteStore again = RemoteStore.connect(RemoteStore.Target.parse(address));
-    try {
-      again.usage(pool);
-    } finally {
-      again.close();
-    }
     Run r = ctl("check");
     assertEquals(1, r.exit, r.out + r.err);
     assertTrue(r.out.contains("198.18.9.9") && r.out.contains("in no range set"), r.out);

@@ -3,7 +3,10 @@ package io.jipam.server;
 import io.jipam.client.RemoteStore;
 import io.jipam.core.store.Pool;
 import io.jipam.hostlocal.HostLocalStores;
+import io.jipam.server.grpc.CallerIdentity;
 import io.jipam.server.metrics.CallLog;
+import io.jipam.server.pools.NodeStores;
+import io.jipam.server.pools.PoolRegistry;
 import java.nio.file.Path;
 
 /**
@@ -16,26 +19,35 @@ final class JipamdOverDataDir implements AutoCloseable {
   final Path socket;
 
   /**
-   * Starts it on {@code dir/jipam.sock} over {@code dataDir}, and names each pool once (jipamd knows
-   * a pool once a call named it).
+   * Starts it on {@code dir/jipam.sock} over {@code dataDir}, knowing {@code pools} as a jipamd on
+   * a file store knows the pools allocated from before it started (jipamd defines a pool by an
+   * allocation, and keeps the file store's definitions in the data dir).
    */
   JipamdOverDataDir(Path dir, Path dataDir, Pool... pools) {
     this.socket = dir.resolve("jipam.sock");
-    this.server = IpamServer.start(HostLocalStores.open(dataDir), IpamServer.Settings.unix(socket), CallLog.quiet());
+    this.server = serve(dataDir, socket, pools);
     RemoteStore r = null;
     try {
       r = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket));
-      for (Pool p : pools) {
-        r.usage(p);
-      }
     } catch (RuntimeException e) {
-      if (r != null) {
-        r.close();
-      }
       server.close();
       throw e;
     }
     this.remote = r;
+  }
+
+  /** A jipamd in this JVM over {@code dataDir} on {@code socket}, knowing {@code pools} (see above). */
+  static IpamServer serve(Path dataDir, Path socket, Pool... pools) {
+    Path file = dataDir.resolve(".jipam").resolve(".jipamd-pools");
+    PoolRegistry known = PoolRegistry.persistent(file, CallLog.quiet());
+    for (Pool p : pools) {
+      try (PoolRegistry.Admission admission = known.admit(p)) {
+        admission.confirm();
+      }
+      known.allocatedFrom(p);
+    }
+    return IpamServer.start(NodeStores.single(HostLocalStores.open(dataDir)), CallerIdentity.noOperatorCa(),
+        IpamServer.Settings.unix(socket), CallLog.quiet(), null, 0, PoolRegistry.persistent(file, CallLog.quiet()));
   }
 
   /** jipamctl's arguments to reach it. */

@@ -163,8 +163,11 @@ class MetricsIT {
       long[] now = {0};
       Metrics metrics = new Metrics(() -> now[0]);
       PoolRegistry pools = new PoolRegistry();
-      Pool pool = pools.check(IpamServerTest.pool("cached", "198.18.43.0/24"));
-      a.allocate(pool, AllocationRequest.of(new Attachment("a0", "eth0")));
+      Pool pool = IpamServerTest.pool("cached", "198.18.43.0/24");
+      try (PoolRegistry.Admission admission = pools.admit(pool)) {
+        a.allocate(pool, AllocationRequest.of(new Attachment("a0", "eth0")));
+        admission.confirm();
+      }
       String used = "{pool=\"cached\",range_set=\"0\",state=\"used\"}";
       Map<String, Double> first = samples(metrics.scrape(pools.all(), a));
       assertEquals(1.0, first.get("jipamd_pool_addresses" + used));

@@ -156,10 +156,24 @@ public final class Etcd implements AutoCloseable {
 
     /**
      * Starts the members and waits until every one is healthy; kills what it started on failure.
+     * A member that could not bind a port it was given (another process took it after {@link
+     * Ports#free} chose it) is started again on new ports, up to three times in all.
      *
      * @throws IllegalStateException when there is no etcd binary or a member does not come up (with its log)
      */
     public Etcd start() throws IOException {
+      for (int attempt = 1; ; attempt++) {
+        try {
+          return startOnce();
+        } catch (IllegalStateException e) {
+          if (attempt == 3 || e.getMessage() == null || !e.getMessage().contains("address already in use")) {
+            throw e;
+          }
+        }
+      }
+    }
+
+    private Etcd startOnce() throws IOException {
       Path binary = binary();
       if (binary == null) {
         throw new IllegalStateException("no etcd for the tests: install an etcd server binary on PATH"

@@ -264,15 +264,29 @@ public final class CniEndpoint {
       versionText = parsed.versionText();
       NetworkConfig config = parsed.configOrThrow();
       CniHandler.checkVersion(command, config.cniVersion());
+      // a network's sub-pools are pools of their own, each defined once: by the ADD the store takes
+      // (all of the network's pools, as its config names them: this socket's caller is the node's
+      // runtime, whose network configs define its networks)
       List<Pool> networkPools = config.ipam().pools().all();
-      for (Pool pool : networkPools) {
-        pools.check(pool); // a network's sub-pools are pools of their own, each defined once
+      List<PoolRegistry.Admission> admissions = new java.util.ArrayList<>(networkPools.size());
+      CniHandler.Done done;
+      try {
+        for (Pool pool : networkPools) {
+          if (command == CniCommand.ADD) {
+            admissions.add(pools.admit(pool));
+          } else {
+            pools.check(pool);
+          }
+        }
+        pools.defined(config.ipam().pools()); // the selectors, for ListPools and the metrics
+        if (forwarding != null) {
+          forwarding.defined(config.ipam().pools()); // and the central jipamd's, when this one calls one
+        }
+        done = CniHandler.run(cni, config, store, node);
+        admissions.forEach(PoolRegistry.Admission::confirm);
+      } finally {
+        admissions.forEach(PoolRegistry.Admission::close);
       }
-      pools.defined(config.ipam().pools()); // the selectors, for ListPools and the metrics
-      if (forwarding != null) {
-        forwarding.defined(config.ipam().pools()); // and the central jipamd's, when this one calls one
-      }
-      CniHandler.Done done = CniHandler.run(cni, config, store, node);
       if (command == CniCommand.ADD) {
         pools.allocatedFrom(done.pool());
         metrics.allocated(done.pool().name(), done.origins());

@@ -37,7 +37,7 @@ import java.util.concurrent.RejectedExecutionException;
  *   <caption>What "the store answers" means</caption>
  *   <tr><th>store</th><th>probe</th></tr>
  *   <tr><td>etcd ({@link Probe})</td><td>{@code ping}: one key read</td></tr>
- *   <tr><td>remote ({@link Probe})</td><td>{@code ListPools} on the other jipamd</td></tr>
+ *   <tr><td>remote ({@link Probe})</td><td>{@code grpc.health.v1.Health/Check} of the other jipamd</td></tr>
  *   <tr><td>file, memory</td><td>none: opening the store at start was the check</td></tr>
  * </table>
  */

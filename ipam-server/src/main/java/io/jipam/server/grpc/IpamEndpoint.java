@@ -313,11 +313,16 @@ public final class IpamEndpoint {
     return WireMapping.attachment(message);
   }
 
+  /** An allocation defines its pool here once the store took it ({@link PoolRegistry#admit}). */
   private AllocateResponse allocate(Access.Scope s, AllocateRequest r) {
     AllocationRequest request = allocationRequest(r);
-    Pool pool = pool(r.getPool());
-    io.jipam.core.cni.SubPool sub = WireMapping.requestedSubPool(pool, r);
-    return allocated(pool, sub, s.store().allocate(pool, request));
+    try (PoolRegistry.Admission admission = pools.admit(r.getPool())) {
+      Pool pool = admission.pool();
+      io.jipam.core.cni.SubPool sub = WireMapping.requestedSubPool(pool, r);
+      AllocationOutcome outcome = s.store().allocate(pool, request);
+      admission.confirm();
+      return allocated(pool, sub, outcome);
+    }
   }
 
   private static AllocationRequest allocationRequest(AllocateRequest r) {
@@ -350,9 +355,20 @@ public final class IpamEndpoint {
       return null;
     }
     AllocationRequest request = allocationRequest(r);
-    Pool pool = pool(r.getPool());
-    io.jipam.core.cni.SubPool sub = WireMapping.requestedSubPool(pool, r);
-    return store.allocateAsync(pool, request).thenApply(outcome -> allocated(pool, sub, outcome));
+    PoolRegistry.Admission admission = pools.admit(r.getPool());
+    try {
+      Pool pool = admission.pool();
+      io.jipam.core.cni.SubPool sub = WireMapping.requestedSubPool(pool, r);
+      CompletableFuture<AllocateResponse> answer = store.allocateAsync(pool, request).thenApply(outcome -> {
+        admission.confirm();
+        return allocated(pool, sub, outcome);
+      });
+      answer.whenComplete((done, failed) -> admission.close());
+      return answer;
+    } catch (RuntimeException e) {
+      admission.close();
+      throw e;
+    }
   }
 
   private AllocationsResponse release(Access.Scope s, ReleaseRequest r) {

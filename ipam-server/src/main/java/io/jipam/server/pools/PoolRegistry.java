@@ -24,11 +24,18 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The pool definitions this jipamd serves: the first request that names a pool defines it; a
- * later request that names it with other ranges or another order is refused ({@code
+ * The pool definitions this jipamd serves: the first allocation the store takes defines a pool
+ * here; a later request that names it with other ranges or another order is refused ({@code
  * INVALID_CONFIG}), so two nodes with different conflists for one network cannot both allocate
  * from it. The etcd store also checks against the definition stored in etcd, which outlives
  * jipamd; for the file and memory stores the definition lives as long as this process.
+ *
+ * <p>Only a change defines ({@link #admit}): the definition is held while the change runs, so a
+ * concurrent one with another definition is refused, and kept only when the store took the
+ * change ({@link Admission#confirm}); a change the store refused (etcd holding another
+ * definition, or refusing one too large) leaves nothing. Reads, releases and GC are only
+ * {@linkplain #check checked} against the definitions kept: a caller that only reads cannot pin a
+ * network's definition, nor fill the registry's bounds.
  *
  * <p>A registry {@linkplain #persistent kept in a file} (the file store's: the data dir holds
  * addresses, not ranges) writes a pool's definition there when it first allocates from it ({@link
@@ -45,8 +52,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * only they name is shown as a plain pool. A file registry keeps a sub-pool's selectors beside its
  * pool's definition.
  *
- * <p>Thread-safe. Bounded ({@link #MAX_POOLS}, {@link #MAX_WEIGHT}): any caller defines the pools
- * it names, reads included.
+ * <p>Thread-safe. Bounded ({@link #MAX_POOLS}, {@link #MAX_WEIGHT}): any caller that allocates
+ * defines the pools it names.
  */
 public final class PoolRegistry {
   /** Bounds of {@link #decoded}: definitions are few; past either the cache starts over. */
@@ -54,7 +61,22 @@ public final class PoolRegistry {
   private static final long DECODED_MAX_BYTES = 4L << 20;
   private final java.util.concurrent.atomic.AtomicLong decodedBytes = new java.util.concurrent.atomic.AtomicLong();
 
-  private final ConcurrentHashMap<String, Pool> pools = new ConcurrentHashMap<>();
+  /** Definitions held by changes in flight, and those a change confirmed, by name. */
+  private final ConcurrentHashMap<String, Entry> pools = new ConcurrentHashMap<>();
+
+  /** A definition as registered: held while {@link #pending} admissions run, kept once one confirmed it. */
+  private static final class Entry {
+    final Pool pool;
+    final long weight;
+    /** Admissions not ended yet; under the registry's lock. */
+    int pending;
+    volatile boolean confirmed;
+
+    Entry(Pool pool, long weight) {
+      this.pool = pool;
+      this.weight = weight;
+    }
+  }
   /**
    * Pool messages already decoded and checked: every request carries its pool's definition, and
    * decoding it (CIDRs, ranges) costs more than hashing the message.
@@ -112,13 +134,22 @@ public final class PoolRegistry {
     return r;
   }
 
-  /** Decodes the request's pool message ({@link WireMapping#pool}) and {@link #check}s it; cached. */
+  /** Decodes the request's pool message ({@link WireMapping#pool}) and {@link #check}s it; the decoding cached. */
   public Pool check(io.jipam.api.v1.Pool message) {
+    return check(decode(message));
+  }
+
+  /** Decodes the request's pool message and {@link #admit}s it. */
+  public Admission admit(io.jipam.api.v1.Pool message) {
+    return admit(decode(message));
+  }
+
+  private Pool decode(io.jipam.api.v1.Pool message) {
     Pool known = decoded.get(message);
     if (known != null) {
-      return known; // checked when first decoded; a name's definition never changes
+      return known;
     }
-    Pool pool = check(WireMapping.pool(message));
+    Pool pool = WireMapping.pool(message);
     int size = message.getSerializedSize();
     if (size <= DECODED_MAX_BYTES / 16) { // a huge definition is decoded each time rather than held
       if (decoded.size() >= DECODED_MAX || decodedBytes.addAndGet(size) > DECODED_MAX_BYTES) {
@@ -132,32 +163,88 @@ public final class PoolRegistry {
 
   /**
    * The most pools one jipamd serves, and the most ranges and exclude entries all their definitions
-   * hold ({@link #weight}): every caller (a node too) defines the pools it names, and a definition
+   * hold ({@link #weight}): every caller that allocates (a node too) defines the pools it names, and a definition
    * can be megabytes, so an unbounded registry let callers fill the heap. Real networks are a few
    * ranges each: these are far above any conflist set, and far below the heap.
    */
   static final int MAX_POOLS = 10_000;
   static final long MAX_WEIGHT = 200_000;
 
-  /** Under its own lock: the registered pools' total {@link #weight}. */
+  /** Under the registry's lock: the registered definitions' total {@link #weight}, held ones included. */
   private long weight;
 
-  /** Registers a new pool within the bounds; the definition registered meanwhile, if another call was first. */
-  private synchronized Pool admit(Pool pool) {
-    Pool known = pools.get(pool.name());
-    if (known != null) {
-      return known;
+  /**
+   * Holds the pool's definition for a change about to run: registers it when new (within the
+   * bounds), or checks it against the one registered. End the admission after the change:
+   * {@link Admission#confirm} when the store took it, then {@link Admission#close} in every case.
+   *
+   * @throws IpamException INVALID_CONFIG when another definition of its name is registered or
+   *     held, or when it is new and the registry is full ({@link #MAX_POOLS}, {@link #MAX_WEIGHT})
+   */
+  public synchronized Admission admit(Pool pool) {
+    Entry e = pools.get(pool.name());
+    if (e == null) {
+      long w = weight(pool);
+      if (pools.size() >= MAX_POOLS || weight + w > MAX_WEIGHT) {
+        throw IpamException.invalidConfig("jipamd serves %d pools already, with %d ranges and exclude entries in all;"
+            + " pool %s (%d more) would pass its bound of %d pools, %d ranges and exclude entries",
+            pools.size(), weight, Printable.quote(pool.name()), w, MAX_POOLS, MAX_WEIGHT);
+      }
+      weight += w;
+      e = new Entry(pool, w);
+      pools.put(pool.name(), e);
+    } else if (e.pool != pool && !e.pool.equals(pool)) {
+      throw conflict(e.pool, pool);
     }
-    long w = weight(pool);
-    if (pools.size() >= MAX_POOLS || weight + w > MAX_WEIGHT) {
-      throw IpamException.invalidConfig("jipamd serves %d pools already, with %d ranges and exclude entries in all;"
-          + " pool %s (%d more) would pass its bound of %d pools, %d ranges and exclude entries",
-          pools.size(), weight, Printable.quote(pool.name()), w, MAX_POOLS, MAX_WEIGHT);
+    e.pending++;
+    return new Admission(e);
+  }
+
+  /**
+   * A change's hold on its pool's definition ({@link #admit}); thread-safe (an asynchronous change
+   * confirms on one thread and closes on another), each ends once.
+   */
+  public final class Admission implements AutoCloseable {
+    private final Entry entry;
+    private boolean ended;
+
+    private Admission(Entry entry) {
+      this.entry = entry;
     }
-    weight += w;
-    pools.put(pool.name(), pool);
-    provisional.remove(pool.name()); // the request's definition holds from now on
-    return null;
+
+    /** The definition admitted. */
+    public Pool pool() {
+      return entry.pool;
+    }
+
+    /** The store took the change: the definition is kept from now on. */
+    public void confirm() {
+      synchronized (PoolRegistry.this) {
+        if (ended) {
+          return;
+        }
+        ended = true;
+        entry.confirmed = true;
+        entry.pending--;
+        provisional.remove(entry.pool.name()); // the request's definition holds from now on
+      }
+    }
+
+    /** Ends the admission; unless confirmed, a definition no other change holds or confirmed is dropped. */
+    @Override
+    public void close() {
+      synchronized (PoolRegistry.this) {
+        if (ended) {
+          return;
+        }
+        ended = true;
+        entry.pending--;
+        if (!entry.confirmed && entry.pending == 0 && pools.get(entry.pool.name()) == entry) {
+          pools.remove(entry.pool.name());
+          weight -= entry.weight;
+        }
+      }
+    }
   }
 
   /** A definition's size as held: its ranges and their exclude entries. */
@@ -172,24 +259,24 @@ public final class PoolRegistry {
   }
 
   /**
-   * Registers the pool or checks it against the registered definition; returns it.
+   * Checks the pool against the definition kept for its name, registering nothing; returns it.
    *
-   * @throws IpamException INVALID_CONFIG when another definition of its name is registered, or
-   *     when it is new and the registry is full ({@link #MAX_POOLS}, {@link #MAX_WEIGHT})
+   * @throws IpamException INVALID_CONFIG when a change confirmed another definition of its name
    */
   public Pool check(Pool pool) {
-    Pool known = pools.get(pool.name());
-    if (known == null) {
-      known = admit(pool);
-    }
-    if (known != null && !known.equals(pool)) {
-      throw IpamException.invalidConfig("network \"%s\" is served with ranges %s (order %s%s); this request"
-          + " names ranges %s (order %s%s). A pool's definition is fixed while jipamd runs: use another"
-          + " network name, or restart jipamd once the pool is no longer used",
-          pool.name(), known.rangeSets(), known.order().configName(), policy(known), pool.rangeSets(),
-          pool.order().configName(), policy(pool));
+    Entry e = pools.get(pool.name());
+    if (e != null && e.confirmed && e.pool != pool && !e.pool.equals(pool)) {
+      throw conflict(e.pool, pool);
     }
     return pool;
+  }
+
+  private static IpamException conflict(Pool known, Pool pool) {
+    return IpamException.invalidConfig("network \"%s\" is served with ranges %s (order %s%s); this request"
+        + " names ranges %s (order %s%s). A pool's definition is fixed while jipamd runs: use another"
+        + " network name, or restart jipamd once the pool is no longer used",
+        pool.name(), known.rangeSets(), known.order().configName(), policy(known), pool.rangeSets(),
+        pool.order().configName(), policy(pool));
   }
 
   /**
@@ -226,10 +313,14 @@ public final class PoolRegistry {
         + p.reuseDelay().toSeconds() + " s");
   }
 
-  /** The pools served since start, and those read from the file that no call has named yet. */
+  /** The pools allocated from since start, and those read from the file that no allocation has named yet. */
   public List<Pool> all() {
     Map<String, Pool> all = new TreeMap<>(provisional);
-    all.putAll(pools);
+    for (Entry e : pools.values()) {
+      if (e.confirmed) {
+        all.put(e.pool.name(), e.pool);
+      }
+    }
     return new ArrayList<>(all.values());
   }
 
