@@ -83,6 +83,12 @@ final class DirectBackend implements Backend {
     return new DirectBackend(HostLocalStores.open(dir, FileSync.FSYNC), "data dir " + shown, conf);
   }
 
+  /** The node this store acts for (the etcd store's); null for a store that records no nodes. */
+  String node() {
+    return store.capability(io.jipam.core.store.capability.NodeView.class)
+        .map(io.jipam.core.store.capability.NodeView::node).orElse(null);
+  }
+
   /** An etcd store from a JSON file of the etcd store's keys (as jipamd's --etcd-config); node overrides its node. */
   static DirectBackend etcd(Path configFile, String node, ConfPools.Definitions conf) {
     EtcdStoreConfig config = EtcdStoreConfig.fromJson(etcdJson(configFile));

@@ -63,7 +63,9 @@ final class Gc extends Jipamctl.Base {
       }
     }
     if (!dryRun && !gone.isEmpty()) {
-      gone = store.retainOnly(p, keep);
+      // asked: release what the operator saw and said yes to, one attachment after the other (a
+      // GC now would also take attachments made while the question was open); not asked: one GC
+      gone = yes ? store.retainOnly(p, keep) : releaseEach(store, p, gone);
     }
     JsonArray list = new JsonArray();
     for (Allocation a : gone) {
@@ -77,6 +79,18 @@ final class Gc extends Jipamctl.Base {
       out().println(released(dryRun, list).encodePrettily());
     }
     return 0;
+  }
+
+  /** Releases the attachments of {@code confirmed}, each once; what was released, in address order. */
+  private static List<Allocation> releaseEach(Backend store, Pool pool, List<Allocation> confirmed) {
+    Set<Attachment> attachments = new java.util.LinkedHashSet<>();
+    confirmed.forEach(a -> attachments.add(a.attachment()));
+    List<Allocation> released = new java.util.ArrayList<>();
+    for (Attachment a : attachments) {
+      released.addAll(store.release(pool, a));
+    }
+    released.sort(java.util.Comparator.comparing(Allocation::address));
+    return released;
   }
 
   private Set<Attachment> readValid() {

@@ -42,6 +42,11 @@ public final class Jipamctl {
   @Mixin Connection connection;
 
   public static void main(String[] args) {
+    // the libraries' own log lines (Vert.x's "Connection evicted" when jipamd does not answer) would
+    // be a second line beside jipamctl's one-line error, which already says what failed
+    if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
+      System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "error");
+    }
     System.exit(execute(commandLine(args), args));
   }
 
@@ -117,6 +122,9 @@ public final class Jipamctl {
     for (Class<?> command : commands) {
       cl.addSubcommand(command);
     }
+    // no @FILE arguments: picocli would read any file named (a FIFO forever, /etc/shadow under a
+    // sudo rule into its error message), past FileInput's bounds; a value starting with @ is a value
+    cl.setExpandAtFiles(false);
     // a usage error is one line (the command's --help has the rest), exit 2
     cl.setParameterExceptionHandler((bad, args) -> {
       bad.getCommandLine().getErr().println("jipamctl: " + message(bad.getMessage()) + " (see "
@@ -212,6 +220,20 @@ public final class Jipamctl {
      * --server (when jipamctl is to ask jipamd) and its TLS files, --as-node (a node name).
      */
     void check(CommandLine line) {
+      // inherited options are parsed at both levels, and the later level's value replaced the
+      // earlier's without a word (--conf A migrate --conf B migrated B only)
+      for (String option : new String[] {"--server", "--ca", "--cert", "--key", "--as-node", "--insecure", "--timeout",
+          "--output", "--data-dir", "--etcd-config", "--conf"}) {
+        int levels = 0;
+        for (CommandLine c = line; c != null; c = c.getParent()) {
+          CommandLine.ParseResult parsed = c.getParseResult();
+          levels += parsed != null && parsed.hasMatchedOption(option) ? 1 : 0;
+        }
+        if (levels > 1) {
+          throw new CommandLine.ParameterException(line, option + " is given both before and after the command:"
+              + " give it at one place (several --conf at one place add up)");
+        }
+      }
       // an empty path is the working directory: a script's unset $DATADIR must not open (and write) it
       for (Object[] given : new Object[][] {{"--data-dir", dataDir}, {"--etcd-config", etcdConfig}, {"--ca", ca},
           {"--cert", cert}, {"--key", key}}) {
@@ -271,12 +293,25 @@ public final class Jipamctl {
               + " is not unix:/path or host:port (port 1 to 65535)");
         }
         if (!target.isUnix() && !insecure) {
+          // read now as every file jipamctl reads (a FIFO or /dev/zero would hang the TLS set-up
+          // past --timeout), and checked as PEM (else the handshake's failure reads "no jipamd answers")
           for (Object[] file : new Object[][] {{"--ca", ca}, {"--cert", cert}, {"--key", key}}) {
             Path path = (Path) file[1];
-            if (path != null && !java.nio.file.Files.isReadable(path) || path != null && java.nio.file.Files.isDirectory(path)) {
+            if (path == null) {
+              continue;
+            }
+            byte[] bytes;
+            try {
+              bytes = FileInput.read(path, MAX_TLS_FILE_BYTES);
+            } catch (FileInput.Refused e) {
               throw new CommandLine.ParameterException(line, file[0] + " " + Printable.quote(path.toString())
-                  + " cannot be read: " + (java.nio.file.Files.isDirectory(path) ? "a directory"
-                      : java.nio.file.Files.exists(path) ? "permission denied" : "no such file"));
+                  + " cannot be read: " + e.getMessage());
+            }
+            String text = new String(bytes, java.nio.charset.StandardCharsets.US_ASCII);
+            String wanted = file[0].equals("--key") ? "PRIVATE KEY-----" : "-----BEGIN CERTIFICATE-----";
+            if (!text.contains(wanted)) {
+              throw new CommandLine.ParameterException(line, file[0] + " " + Printable.quote(path.toString())
+                  + " is not PEM: no " + (file[0].equals("--key") ? "private key" : "certificate") + " in it");
             }
           }
         }
@@ -288,6 +323,9 @@ public final class Jipamctl {
       }
     }
   }
+
+  /** The largest --ca, --cert or --key file read: a chain of certificates is a few KB. */
+  static final int MAX_TLS_FILE_BYTES = 1 << 20;
 
   /** Whether {@code option} was given on the command line, before or after the subcommand. */
   static boolean given(CommandLine line, String option) {

@@ -265,10 +265,14 @@ final class Migrate extends Jipamctl.Base {
     }
     Map<IpAddress, Attachment> holderOf = new HashMap<>();
     Map<Attachment, List<IpAddress>> targetHolds = new HashMap<>();
+    Map<Attachment, String> targetNode = new HashMap<>();
     for (ListPages.Listed l : !targetHasPool ? List.<ListPages.Listed>of()
         : target.list(p, ListPages.Filter.ALL)) {
       holderOf.put(l.allocation().address(), l.allocation().attachment());
       targetHolds.computeIfAbsent(l.allocation().attachment(), k -> new ArrayList<>()).add(l.allocation().address());
+      if (l.node() != null) {
+        targetNode.put(l.allocation().attachment(), l.node());
+      }
     }
     List<Item> write = new ArrayList<>();
     List<Item> present = new ArrayList<>();
@@ -323,8 +327,13 @@ final class Migrate extends Jipamctl.Base {
       }
       Item item = new Item(a, origins, pod);
       List<IpAddress> there = targetHolds.get(a);
+      String holderNode = targetNode.get(a);
       if (there == null) {
         write.add(item);
+      } else if (toEtcd && holderNode != null && !holderNode.equals(target.node())) {
+        // the same addresses under another node: its GC or reclaim would release this node's pod
+        refusals.add(new Refusal(item.addresses().get(0), a, a + " holds " + there + " in " + targetName
+            + " for node " + Printable.quote(holderNode) + ", not for node " + Printable.quote(target.node())));
       } else if (Set.copyOf(there).equals(Set.copyOf(item.addresses()))) {
         present.add(item);
       } else {
@@ -370,7 +379,23 @@ final class Migrate extends Jipamctl.Base {
       List<Item> ofPool = new ArrayList<>();
       written.add(ofPool);
       for (Item i : plan.write()) {
-        AllocationOutcome o = target.allocate(p, AllocationRequest.copy(i.attachment(), i.origins(), i.pod()));
+        AllocationOutcome o;
+        try {
+          o = target.allocate(p, AllocationRequest.copy(i.attachment(), i.origins(), i.pod()));
+        } catch (RuntimeException e) {
+          // failed or unknown (a full disk, etcd's timeout): this one may be written too
+          ofPool.add(i);
+          err().println("jipamctl: " + p.name() + ": writing " + Formats.e(describe(i)) + " failed: "
+              + Formats.e(e.getMessage() == null ? e.toString() : e.getMessage()));
+          try {
+            undo(plans, written, target, p);
+          } catch (RuntimeException notUndone) {
+            e.addSuppressed(notUndone);
+            err().println("jipamctl: " + p.name() + ": could not release again what this run wrote: "
+                + Formats.e(String.valueOf(notUndone.getMessage())) + "; run the same migrate again, or release them");
+          }
+          throw e;
+        }
         if (o instanceof AllocationOutcome.Allocated got && Set.copyOf(addresses(got)).equals(Set.copyOf(i.addresses()))) {
           if (!got.existing()) {
             ofPool.add(i);
@@ -385,16 +410,7 @@ final class Migrate extends Jipamctl.Base {
             + " (it changed since the plan)");
         plan.report().getJsonArray("refused").add(json(r));
         err().println("jipamctl: refused: " + Formats.e(p.name() + ": " + r.reason()));
-        int undone = 0;
-        for (int k = 0; k < written.size(); k++) {
-          for (Item undo : written.get(k)) {
-            target.release(plans.get(k).pool(), undo.attachment());
-          }
-          plans.get(k).report().put("written", new JsonArray()).put("releasedAgain", written.get(k).size());
-          undone += written.get(k).size();
-        }
-        err().println("jipamctl: " + p.name() + ": released again the " + undone
-            + " attachments this run wrote, in every pool; nothing is left of it");
+        undo(plans, written, target, p);
         return false;
       }
     }
@@ -406,6 +422,20 @@ final class Migrate extends Jipamctl.Base {
       }
     }
     return true;
+  }
+
+  /** Releases again everything this run wrote ({@code written}, by plan), in every pool, and says so. */
+  private void undo(List<Plan> plans, List<List<Item>> written, DirectBackend target, Pool at) {
+    int undone = 0;
+    for (int k = 0; k < written.size(); k++) {
+      for (Item undo : written.get(k)) {
+        target.release(plans.get(k).pool(), undo.attachment());
+      }
+      plans.get(k).report().put("written", new JsonArray()).put("releasedAgain", written.get(k).size());
+      undone += written.get(k).size();
+    }
+    err().println("jipamctl: " + at.name() + ": released again the " + undone
+        + " attachments this run wrote, in every pool; nothing is left of it");
   }
 
   private static List<IpAddress> addresses(AllocationOutcome.Allocated a) {

@@ -46,6 +46,27 @@ record ListenerTls(TlsFiles.Read cert, TlsFiles.Read key, TlsFiles.Read clientCa
         TlsFiles.checkCa(vertx, ca);
       }
     }
+    if (clientCa != null && operatorCa != null) {
+      // a CA in both would make every node certificate it signed an operator's
+      java.util.Collection<? extends java.security.cert.Certificate> nodes = certificates(clientCa);
+      for (java.security.cert.Certificate ca : certificates(operatorCa)) {
+        if (nodes.contains(ca)) {
+          throw io.jipam.core.IpamException.invalidConfig("%s and %s both hold the CA %s: every node certificate it"
+              + " signed would be an operator's; give operators a CA of their own", operatorCa.named(),
+              clientCa.named(), io.jipam.core.store.Printable.quote(((java.security.cert.X509Certificate) ca)
+                  .getSubjectX500Principal().getName()));
+        }
+      }
+    }
+  }
+
+  private static java.util.Collection<? extends java.security.cert.Certificate> certificates(TlsFiles.Read ca) {
+    try {
+      return java.security.cert.CertificateFactory.getInstance("X.509")
+          .generateCertificates(new java.io.ByteArrayInputStream(ca.buffer().getBytes()));
+    } catch (java.security.cert.CertificateException e) {
+      throw io.jipam.core.IpamException.invalidConfig("%s cannot be read: %s", ca.named(), e.getMessage());
+    }
   }
 
   /** {@code options} serving TLS with this material: what a listener starts with. */

@@ -141,7 +141,13 @@ class JipamctlHostileInputTest {
         {new String[] {"--server", "127.0.0.1:1", "--cert", "/x", "pools"}, "--cert \"/x\" needs --key"},
         {new String[] {"--server", "127.0.0.1:1", "--ca", "/nonexistent/ca.pem", "pools"},
             "--ca \"/nonexistent/ca.pem\" cannot be read: no such file"},
-        {new String[] {"--server", "127.0.0.1:1", "--ca", "/tmp", "pools"}, "--ca \"/tmp\" cannot be read: a directory"},
+        {new String[] {"--server", "127.0.0.1:1", "--ca", "/tmp", "pools"}, "--ca \"/tmp\" cannot be read: is a directory"},
+        // read before any connection, as every file jipamctl reads: a device or FIFO hung the TLS set-up
+        {new String[] {"--server", "127.0.0.1:1", "--ca", "/dev/zero", "pools"},
+            "--ca \"/dev/zero\" cannot be read: is not a regular file"},
+        {new String[] {"--server", "127.0.0.1:1", "--ca", empty.toString(), "pools"}, "is not PEM: no certificate in it"},
+        {new String[] {"--server", "127.0.0.1:1", "--cert", empty.toString(), "--key", empty.toString(), "pools"},
+            "--cert \"" + empty + "\" is not PEM"},
         {new String[] {"--server", "tcp://198.18.0.1:80", "pools"}, "is not unix:/path or host:port"},
         {new String[] {"--server", "[]:80", "pools"}, "is not unix:/path or host:port"},
         {new String[] {"--server", "a b:80", "pools"}, "is not unix:/path or host:port"},
@@ -157,6 +163,11 @@ class JipamctlHostileInputTest {
         {new String[] {"--server", "unix:/run/j.sock", "--insecure", "pools"}, "--insecure applies to jipamd on TCP"},
         {new String[] {"--server", "unix:/run/j.sock", "pools", "--ca", "/x"}, "--ca applies to jipamd on TCP"},
         {new String[] {"--server", "127.0.0.1:1", "--insecure", "--ca", "/x", "pools"}, "give one or the other"},
+        // an inherited option at both levels: the later one replaced the earlier without a word
+        {new String[] {"--data-dir", "a", "list", "--data-dir", "b"}, "--data-dir is given both before and after"},
+        {new String[] {"--data-dir", "d", "--conf", "a.conf", "list", "--conf", "b.conf"}, "--conf is given both"},
+        {new String[] {"-o", "json", "list", "-o", "text"}, "--output is given both"},
+        {new String[] {"--server", "127.0.0.1:1", "--insecure", "pools", "--insecure"}, "--insecure is given both"},
     };
     for (Object[] c : table) {
       List<String> args = new ArrayList<>(List.of((String[]) c[0]));
@@ -327,6 +338,63 @@ class JipamctlHostileInputTest {
     assertEquals(1, exit, r::toString);
     assertEquals("jipamctl: failed: java.lang.OutOfMemoryError: Java heap space", err.toString().strip());
     oneLine(r);
+  }
+
+  /**
+   * gc releases what the operator saw and said yes to: a pod made while the question was open is
+   * kept (gc ran the GC again after the answer, and released it too).
+   */
+  @Test
+  void gc_podMadeWhileAsking_onlyWhatWasShownReleased() throws Exception {
+    Pool pool = pool();
+    try (IpamStore store = HostLocalStores.open(data)) {
+      store.allocate(pool, new AllocationRequest(new Attachment("c1", "eth0"), List.of(), new PodRef("ns", "p1")));
+      store.allocate(pool, new AllocationRequest(new Attachment("c2", "eth0"), List.of(), new PodRef("ns", "p2")));
+    }
+    Path valid = Files.writeString(dir.resolve("valid.txt"), "c1/eth0\n");
+    java.io.InputStream answerAfterAnAdd = new java.io.InputStream() {
+      private final ByteArrayInputStream yes = new ByteArrayInputStream("y\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+      private boolean added;
+
+      @Override
+      public int read() {
+        return read(new byte[1], 0, 1);
+      }
+
+      @Override
+      public int read(byte[] b, int off, int len) {
+        if (!added) {
+          added = true;
+          try (IpamStore store = HostLocalStores.open(data)) {
+            store.allocate(pool, new AllocationRequest(new Attachment("c8", "eth0"), List.of(), new PodRef("ns", "p8")));
+          }
+        }
+        return yes.read(b, off, len);
+      }
+    };
+    Prompts.IN.set(answerAfterAnAdd);
+    Run r;
+    try {
+      r = direct("gc", "--pool", "net", "--valid", valid.toString());
+    } finally {
+      Prompts.IN.remove();
+    }
+    assertEquals(0, r.exit(), r::toString);
+    assertEquals(List.of("released net 198.18.1.3 c2/eth0 ns/p2"),
+        r.out().lines().map(l -> l.replaceAll(" +", " ").strip()).toList(), r::toString);
+    try (IpamStore store = HostLocalStores.open(data)) {
+      assertEquals(1, store.find(pool, new Attachment("c8", "eth0")).size(), "the pod made meanwhile keeps its address");
+      assertEquals(1, store.find(pool, new Attachment("c1", "eth0")).size());
+    }
+  }
+
+  /** An argument starting with @ is a value: picocli read the file it names into arguments (or an error message). */
+  @Test
+  void args_atFileNames_takenAsValuesNoFileRead() throws Exception {
+    Path secret = Files.writeString(dir.resolve("secret"), "TOP-SECRET-LINE\n");
+    Run r = direct("show", "@" + secret);
+    assertFalse(r.err().contains("TOP-SECRET-LINE") || r.out().contains("TOP-SECRET-LINE"), r::toString);
+    assertTrue(r.err().contains("@" + secret), r::toString);
   }
 
   @Test

@@ -215,7 +215,10 @@ class JipamctlEtcdIT {
       forced = ctl(mode, "reclaim-node", "node-b", "--force", "--conf", conf.toString());
     } else {
       try (RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + dir.resolve("j.sock")))) {
-        remote.usage(sticky); // jipamd serves the pool, with its rules, once a call named it
+        // jipamd serves the pool, with its rules, once it allocated from it (a read defines nothing)
+        Attachment probe = new Attachment("probe", "eth0");
+        remote.allocate(sticky, new AllocationRequest(probe, List.of(), new PodRef("web", "probe")));
+        remote.release(sticky, probe);
       }
       forced = ctl(mode, "reclaim-node", "node-b", "--force");
     }

@@ -73,10 +73,11 @@ class JipamctlProcessIT {
   }
 
   /** jipamd on the data dir, and a gRPC client that has named the pool (so jipamd knows it). */
+  /** jipamd on the data dir, knowing POOL as after serving it before (a read no longer defines a pool). */
   void startJipamd() throws Exception {
+    JipamdOverDataDir.knowPools(data, POOL);
     jipamd = ServerJipamd.start(dir, "--store", "file", "--data-dir", data.toString(), "--socket", socket.toString());
     grpc = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket));
-    grpc.usage(POOL);
   }
 
   @AfterEach

@@ -38,6 +38,17 @@ final class JipamdOverDataDir implements AutoCloseable {
 
   /** A jipamd in this JVM over {@code dataDir} on {@code socket}, knowing {@code pools} (see above). */
   static IpamServer serve(Path dataDir, Path socket, Pool... pools) {
+    Path file = knowPools(dataDir, pools);
+    return IpamServer.start(NodeStores.single(HostLocalStores.open(dataDir)), CallerIdentity.noOperatorCa(),
+        IpamServer.Settings.unix(socket), CallLog.quiet(), null, 0, PoolRegistry.persistent(file, CallLog.quiet()));
+  }
+
+  /**
+   * Writes {@code pools} into the pool definitions a jipamd on the file store keeps in {@code
+   * dataDir} (as after it allocated from them), so that a jipamd started on it knows them; returns
+   * that file.
+   */
+  static Path knowPools(Path dataDir, Pool... pools) {
     Path file = dataDir.resolve(".jipam").resolve(".jipamd-pools");
     PoolRegistry known = PoolRegistry.persistent(file, CallLog.quiet());
     for (Pool p : pools) {
@@ -46,8 +57,7 @@ final class JipamdOverDataDir implements AutoCloseable {
       }
       known.allocatedFrom(p);
     }
-    return IpamServer.start(NodeStores.single(HostLocalStores.open(dataDir)), CallerIdentity.noOperatorCa(),
-        IpamServer.Settings.unix(socket), CallLog.quiet(), null, 0, PoolRegistry.persistent(file, CallLog.quiet()));
+    return file;
   }
 
   /** jipamctl's arguments to reach it. */

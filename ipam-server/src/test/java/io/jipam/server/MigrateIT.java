@@ -222,6 +222,44 @@ class MigrateIT {
   }
 
   /**
+   * A write that fails in the middle of a run (here the second pool's folder is a file) releases
+   * again what the run wrote before it, as a refused one does: it used to leave the first pool
+   * written.
+   */
+  @Test
+  void migrate_writeFailsMidRun_whatTheRunWroteReleasedAgain() throws Exception {
+    Path hm = dir.resolve("hm.conflist");
+    Files.writeString(hm, netconf(data).replace("\"name\":\"hl\"", "\"name\":\"hm\"")
+        .replace("198.18.60.0/24", "198.18.61.0/24"));
+    Files.createDirectories(data.resolve("hm"));
+    Files.writeString(data.resolve("hm/198.18.61.5"), "x9\r\neth0");
+    CtlRun in = migrate(data, etcdConfig, "--conf", hm.toString());
+    assertEquals(0, in.exit(), in.toString());
+    Path target = dir.resolve("target");
+    Files.createDirectories(target);
+    Files.writeString(target.resolve("hm"), "not a folder");
+    CtlRun out = migrate(etcdConfig, target, "--conf", hm.toString(), "--node", "node-a");
+    assertEquals(1, out.exit(), out.toString());
+    // the three of hl, and the one whose write failed (its outcome may be unknown)
+    assertTrue(out.err().contains("released again the 4 attachments this run wrote"), out.toString());
+    try (var left = Files.list(target.resolve("hl"))) {
+      assertEquals(List.of(), left.map(f -> f.getFileName().toString()).filter(n -> n.startsWith("198.")).toList());
+    }
+  }
+
+  /**
+   * An attachment the target holds under another node is not "already there": that node's GC or
+   * reclaim would release this node's pod.
+   */
+  @Test
+  void migrate_attachmentInTargetUnderAnotherNode_refusedNamingBoth() {
+    assertEquals(0, migrate(data, etcdConfig).exit());
+    CtlRun again = migrate(data, etcdConfig, "--node", "node-b");
+    assertEquals(1, again.exit(), again.toString());
+    assertTrue(again.err().contains("for node \"node-a\", not for node \"node-b\""), again.toString());
+  }
+
+  /**
    * One {@code migrate -o json} run into etcd after {@code setup}: the exit and what the document
    * says, as address lists ("198.18.60.3=c1/eth0") per key of the pool "hl".
    */

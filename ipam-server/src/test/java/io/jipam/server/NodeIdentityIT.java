@@ -73,7 +73,8 @@ class NodeIdentityIT {
   static void start() throws Exception {
     etcd = Etcd.single();
     certs = TestCerts.make(shared).ca("operator-ca").client("node-a", "ca").client("node-b", "ca")
-        .client("admin", "operator-ca").client("a b", "ca");
+        .client("admin", "operator-ca").client("a b", "ca").intermediate("ops-int", "operator-ca")
+        .client("alice", "ops-int");
     raw = Client.builder().endpoints(etcd.endpoint()).build();
   }
 
@@ -192,6 +193,29 @@ class NodeIdentityIT {
     }
     assertEquals(before, keys(), "a refused call writes nothing");
     assertEquals(1, b.find(pool, att("b1")).size());
+  }
+
+  /**
+   * The role follows signatures from the client's certificate up: an operator's certificate from
+   * an intermediate of the operator CA is an operator's (it was read as a node named by its CN),
+   * and a node that appends an operator's (public) certificate to its chain stays a node.
+   */
+  @Test
+  void certificateChains_intermediateOrAppendedCertificate_roleBySignatureFromTheLeaf() throws Exception {
+    central = central(true);
+    RemoteStore a = client(central, "node-a", null);
+    allocated(a.allocate(pool, AllocationRequest.of(att("a1"))));
+    RemoteStore.Target base = RemoteStore.Target.parse("127.0.0.1:" + central.tcpPort()).withTimeout(Duration.ofSeconds(10));
+    RemoteStore alice = RemoteStore.connect(base.withTls(new RemoteStore.Tls(certs.pem("ca"),
+        certs.chain("alice", "ops-int"), certs.key("alice"))));
+    open.add(alice);
+    assertEquals(List.of(), alice.audit(pool), "an operator through an intermediate");
+    assertEquals(Map.of("a1", "node-a"), nodes(alice, null));
+    RemoteStore dressedUp = RemoteStore.connect(base.withTls(new RemoteStore.Tls(certs.pem("ca"),
+        certs.chain("node-a", "admin"), certs.key("node-a"))));
+    open.add(dressedUp);
+    IpamException e = assertThrows(IpamException.class, () -> dressedUp.audit(pool));
+    assertTrue(e.code() == ErrorCode.PERMISSION_DENIED || e.code() == ErrorCode.TRY_AGAIN_LATER, e.getMessage());
   }
 
   @Test

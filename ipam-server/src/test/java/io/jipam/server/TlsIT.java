@@ -163,16 +163,24 @@ class TlsIT {
   @Test
   void start_tlsFilesThatCannotServe_exitTwoNamingTheFileNothingBound() throws Exception {
     Path garbage = java.nio.file.Files.writeString(certs.dir.resolve("garbage.pem"), "not a certificate\n");
-    record Case(Path cert, Path key, Path ca, String says) {}
+    // the client CA again in the operator CA file: every node certificate would be an operator's
+    Path both = java.nio.file.Files.writeString(certs.dir.resolve("both-cas.pem"),
+        java.nio.file.Files.readString(certs.pem("other-ca")) + java.nio.file.Files.readString(certs.pem("ca")));
+    record Case(Path cert, Path key, Path ca, Path operatorCa, String says) {}
     for (Case c : List.of(
-        new Case(certs.pem("server"), certs.key("client"), null, "is not the key of --tls-cert"),
-        new Case(certs.pem("expired"), certs.key("expired"), null, "is not valid now"),
-        new Case(garbage, certs.key("server"), null, "cannot be read"),
-        new Case(certs.pem("server"), certs.key("server"), garbage, "--client-ca \"" + garbage))) {
+        new Case(certs.pem("server"), certs.key("client"), null, null, "is not the key of --tls-cert"),
+        new Case(certs.pem("expired"), certs.key("expired"), null, null, "is not valid now"),
+        new Case(garbage, certs.key("server"), null, null, "cannot be read"),
+        new Case(certs.pem("server"), certs.key("server"), garbage, null, "--client-ca \"" + garbage),
+        new Case(certs.pem("server"), certs.key("server"), certs.pem("ca"), both,
+            "--operator-ca \"" + both + "\" and --client-ca \"" + certs.pem("ca") + "\" both hold the CA"))) {
       List<String> args = new java.util.ArrayList<>(List.of("--store", "memory", "--no-socket", "--listen",
           "127.0.0.1:0", "--tls-cert", c.cert().toString(), "--tls-key", c.key().toString()));
       if (c.ca() != null) {
         args.addAll(List.of("--client-ca", c.ca().toString()));
+      }
+      if (c.operatorCa() != null) {
+        args.addAll(List.of("--operator-ca", c.operatorCa().toString()));
       }
       java.io.StringWriter out = new java.io.StringWriter();
       java.io.StringWriter err = new java.io.StringWriter();

@@ -44,6 +44,29 @@ public final class TestCerts {
   }
 
   /**
+   * An intermediate CA named {@code name} ({@code name.pem}, {@code name.key}) signed by CA {@code
+   * ca}: certificates {@link #client} signs with it chain to {@code ca} through it.
+   */
+  public TestCerts intermediate(String name, String ca) throws Exception {
+    String ext = name + ".ext";
+    Files.writeString(dir.resolve(ext), "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n");
+    sign(name, ca, ext, "2");
+    return this;
+  }
+
+  /**
+   * {@code cn.pem} followed by the certificates of {@code then}, as {@code cn-chain.pem}: what a
+   * client sends as its chain; returns that file.
+   */
+  public Path chain(String cn, String... then) throws Exception {
+    StringBuilder pem = new StringBuilder(Files.readString(pem(cn)));
+    for (String next : then) {
+      pem.append(Files.readString(pem(next)));
+    }
+    return Files.writeString(dir.resolve(cn + "-chain.pem"), pem);
+  }
+
+  /**
    * A client certificate with subject {@code CN=cn} signed by CA {@code ca}, as {@code cn.pem} and
    * {@code cn.key} (a node's certificate names its node in the CN).
    */

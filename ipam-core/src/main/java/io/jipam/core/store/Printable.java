@@ -88,9 +88,14 @@ public final class Printable {
         : "\"" + body + "\"";
   }
 
-  /** A character printed escaped, unless it is half of a surrogate pair. */
+  /**
+   * A character printed escaped, unless it is half of a surrogate pair: controls, line and
+   * paragraph separators, and the bidirectional formatting characters (a right-to-left override
+   * in a pod name would show the rest of the line reversed).
+   */
   private static boolean unsafe(char c) {
     return c < 0x20 || c >= 0x7F && c < 0xA0 || c == '\\' || c == '\u2028' || c == '\u2029'
-        || Character.isSurrogate(c);
+        || c == '\u061c' || c == '\u200e' || c == '\u200f' || c >= '\u202a' && c <= '\u202e'
+        || c >= '\u2066' && c <= '\u2069' || Character.isSurrogate(c);
   }
 }

@@ -41,6 +41,12 @@ class PrintableTest {
   }
 
   @Test
+  void escape_bidirectionalFormatting_escapedSoTheLineShowsAsWritten() {
+    assertEquals("web-\\u202eevil\\u2066x\\u200f", Printable.escape("web-\u202eevil\u2066x\u200f"));
+    assertEquals("\\u061c\\u200e\\u202a\\u2069", Printable.escape("\u061c\u200e\u202a\u2069"));
+  }
+
+  @Test
   void line_quotedMessage_keepsBackslashesEscapesControls() {
     assertEquals("node \"x\\x1b\" bad\\x0aline", Printable.line("node " + Printable.quote("x\u001b") + " bad\nline"));
   }

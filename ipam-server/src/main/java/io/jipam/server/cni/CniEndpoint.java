@@ -264,19 +264,15 @@ public final class CniEndpoint {
       versionText = parsed.versionText();
       NetworkConfig config = parsed.configOrThrow();
       CniHandler.checkVersion(command, config.cniVersion());
-      // a network's sub-pools are pools of their own, each defined once: by the ADD the store takes
-      // (all of the network's pools, as its config names them: this socket's caller is the node's
-      // runtime, whose network configs define its networks)
+      // a network's sub-pools are pools of their own, each defined once: by a call the store took
+      // (any command: this socket's caller is the node's runtime, whose network configs define
+      // its networks; a gRPC caller defines a pool only by an allocation)
       List<Pool> networkPools = config.ipam().pools().all();
       List<PoolRegistry.Admission> admissions = new java.util.ArrayList<>(networkPools.size());
       CniHandler.Done done;
       try {
         for (Pool pool : networkPools) {
-          if (command == CniCommand.ADD) {
-            admissions.add(pools.admit(pool));
-          } else {
-            pools.check(pool);
-          }
+          admissions.add(pools.admit(pool));
         }
         pools.defined(config.ipam().pools()); // the selectors, for ListPools and the metrics
         if (forwarding != null) {

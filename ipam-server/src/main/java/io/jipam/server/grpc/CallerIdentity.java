@@ -131,13 +131,14 @@ public final class CallerIdentity {
     if (connection.localAddress() != null && connection.localAddress().isDomainSocket()) {
       return new Caller(Caller.Role.OPERATOR, named, "the unix socket");
     }
-    X509Certificate cert = peer(connection);
+    List<X509Certificate> chain = peerChain(connection);
+    X509Certificate cert = chain.isEmpty() ? null : chain.get(0);
     if (cert == null) {
       return named == null ? new Caller(Caller.Role.OPERATOR, null, "an unauthenticated client")
           : new Caller(Caller.Role.NODE, named, "node " + named + " as an unauthenticated client names itself");
     }
     String cn = commonName(cert.getSubjectX500Principal());
-    if (isOperator(cert)) {
+    if (isOperator(chain)) {
       return new Caller(Caller.Role.OPERATOR, named, "operator certificate CN=" + cn);
     }
     if (cn == null) {
@@ -153,30 +154,64 @@ public final class CallerIdentity {
     return new Caller(Caller.Role.NODE, cn, "node certificate CN=" + cn);
   }
 
-  private boolean isOperator(X509Certificate cert) {
-    for (X509Certificate ca : operatorCas) {
-      if (ca.getSubjectX500Principal().equals(cert.getIssuerX500Principal())) {
-        try {
-          cert.verify(ca.getPublicKey());
+  /**
+   * Whether the client's certificate was issued by an operator CA: directly, or through
+   * intermediates the client sent, followed by signature from the leaf up (never "some certificate
+   * the client sent was", which a node could meet by appending an operator's public certificate).
+   * A leaf under an operator CA's intermediate used to be read as a node named by its CN.
+   */
+  private boolean isOperator(List<X509Certificate> chain) {
+    X509Certificate at = chain.get(0);
+    for (int depth = 0; depth < chain.size(); depth++) {
+      for (X509Certificate ca : operatorCas) {
+        if (signedBy(at, ca)) {
           return true;
-        } catch (GeneralSecurityException e) {
-          // same issuer name, another key: not this CA's
         }
       }
+      X509Certificate issuer = null;
+      for (X509Certificate c : chain) {
+        if (c != at && c.getBasicConstraints() >= 0 && signedBy(at, c)) {
+          issuer = c;
+          break;
+        }
+      }
+      if (issuer == null) {
+        return false;
+      }
+      at = issuer;
     }
     return false;
   }
 
-  /** The client's certificate (the TLS handshake verified its chain), or null without one. */
-  private static X509Certificate peer(HttpConnection connection) {
+  private static boolean signedBy(X509Certificate cert, X509Certificate issuer) {
+    if (!issuer.getSubjectX500Principal().equals(cert.getIssuerX500Principal())) {
+      return false;
+    }
+    try {
+      cert.verify(issuer.getPublicKey());
+      return true;
+    } catch (GeneralSecurityException e) {
+      return false; // same issuer name, another key: not this one's
+    }
+  }
+
+  /** The client's certificate chain, leaf first (the TLS handshake verified it); empty without one. */
+  private static List<X509Certificate> peerChain(HttpConnection connection) {
     if (!connection.isSsl()) {
-      return null;
+      return List.of();
     }
     try {
       List<Certificate> chain = connection.peerCertificates();
-      return chain == null || chain.isEmpty() || !(chain.get(0) instanceof X509Certificate x) ? null : x;
+      List<X509Certificate> out = new java.util.ArrayList<>();
+      for (Certificate c : chain == null ? List.<Certificate>of() : chain) {
+        if (!(c instanceof X509Certificate x)) {
+          break;
+        }
+        out.add(x);
+      }
+      return out;
     } catch (SSLPeerUnverifiedException e) {
-      return null;
+      return List.of();
     }
   }
 
