@@ -199,16 +199,25 @@ class MigrateIT {
   }
 
   /**
+   * A second network "hm" (198.18.61.0/24) in the data dir, its one address file {@code address}
+   * held by x9/eth0; returns its conflist.
+   */
+  Path secondPool(String address) throws Exception {
+    Path hm = dir.resolve("hm.conflist");
+    Files.writeString(hm, netconf(data).replace("\"name\":\"hl\"", "\"name\":\"hm\"")
+        .replace("198.18.60.0/24", "198.18.61.0/24"));
+    Files.createDirectories(data.resolve("hm"));
+    Files.writeString(data.resolve("hm/" + address), "x9\r\neth0");
+    return hm;
+  }
+
+  /**
    * A run over two pools, the second refused (an address file outside its ranges): nothing of the
    * first is written either. It was: the first pool was written before the second was planned.
    */
   @Test
   void migrate_secondPoolRefused_firstPoolNotWrittenEither() throws Exception {
-    Path hm = dir.resolve("hm.conflist");
-    Files.writeString(hm, netconf(data).replace("\"name\":\"hl\"", "\"name\":\"hm\"")
-        .replace("198.18.60.0/24", "198.18.61.0/24"));
-    Files.createDirectories(data.resolve("hm"));
-    Files.writeString(data.resolve("hm/198.18.99.5"), "x9\r\neth0");
+    Path hm = secondPool("198.18.99.5");
     for (String[] extra : new String[][] {{"--dry-run"}, {}}) {
       List<String> args = new ArrayList<>(List.of("--conf", hm.toString()));
       args.addAll(List.of(extra));
@@ -228,11 +237,7 @@ class MigrateIT {
    */
   @Test
   void migrate_writeFailsMidRun_whatTheRunWroteReleasedAgain() throws Exception {
-    Path hm = dir.resolve("hm.conflist");
-    Files.writeString(hm, netconf(data).replace("\"name\":\"hl\"", "\"name\":\"hm\"")
-        .replace("198.18.60.0/24", "198.18.61.0/24"));
-    Files.createDirectories(data.resolve("hm"));
-    Files.writeString(data.resolve("hm/198.18.61.5"), "x9\r\neth0");
+    Path hm = secondPool("198.18.61.5");
     CtlRun in = migrate(data, etcdConfig, "--conf", hm.toString());
     assertEquals(0, in.exit(), in.toString());
     Path target = dir.resolve("target");
