@@ -83,6 +83,11 @@ final class DirectBackend implements Backend {
     return new DirectBackend(HostLocalStores.open(dir, FileSync.FSYNC), "data dir " + shown, conf);
   }
 
+  /** The pool's live claims (holds, reservations, cool-downs); none on a store without them. */
+  List<io.jipam.core.store.Claim> claims(Pool pool) {
+    return store.capability(io.jipam.core.store.capability.Claims.class).map(c -> c.claims(pool)).orElse(List.of());
+  }
+
   /** The node this store acts for (the etcd store's); null for a store that records no nodes. */
   String node() {
     return store.capability(io.jipam.core.store.capability.NodeView.class)

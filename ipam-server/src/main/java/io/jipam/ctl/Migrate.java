@@ -274,6 +274,13 @@ final class Migrate extends Jipamctl.Base {
         targetNode.put(l.allocation().attachment(), l.node());
       }
     }
+    // held or reserved in the target for a pod: the copy of another pod's attachment there is refused
+    Map<IpAddress, io.jipam.core.store.Claim> claimed = new HashMap<>();
+    for (io.jipam.core.store.Claim c : !targetHasPool ? List.<io.jipam.core.store.Claim>of() : target.claims(p)) {
+      if (c.kind() != io.jipam.core.store.Claim.Kind.COOLING) {
+        claimed.put(c.address(), c);
+      }
+    }
     List<Item> write = new ArrayList<>();
     List<Item> present = new ArrayList<>();
     for (Map.Entry<Attachment, List<Allocation>> e : held.entrySet()) {
@@ -303,6 +310,16 @@ final class Migrate extends Jipamctl.Base {
         } else {
           bySet[set] = x.address();
           originBySet[set] = x.origin();
+        }
+        io.jipam.core.store.Claim claim = claimed.get(x.address());
+        PodRef holder = claim == null ? null : claim.pod();
+        boolean forThisPod = holder != null && x.pod().isKnown() && holder.namespace().equals(x.pod().namespace())
+            && (holder.name().isEmpty() || holder.name().equals(x.pod().name()));
+        if (claim != null && holderOf.get(x.address()) == null && !forThisPod) {
+          refusals.add(new Refusal(x.address(), a, x.address() + " of " + a + " is "
+              + (claim.kind() == io.jipam.core.store.Claim.Kind.HOLD ? "held" : "reserved") + " for "
+              + Printable.quote(holder.toString()) + " in " + targetName));
+          ok = false;
         }
         Attachment other = holderOf.get(x.address());
         if (other != null && !other.equals(a)) {
@@ -428,8 +445,10 @@ final class Migrate extends Jipamctl.Base {
   private void undo(List<Plan> plans, List<List<Item>> written, DirectBackend target, Pool at) {
     int undone = 0;
     for (int k = 0; k < written.size(); k++) {
+      // released under no rules: an undone copy leaves no hold or cool-down behind
+      Pool bare = plans.get(k).pool().withPolicy(io.jipam.core.store.AddressPolicy.NONE);
       for (Item undo : written.get(k)) {
-        target.release(plans.get(k).pool(), undo.attachment());
+        target.release(bare, undo.attachment());
       }
       plans.get(k).report().put("written", new JsonArray()).put("releasedAgain", written.get(k).size());
       undone += written.get(k).size();

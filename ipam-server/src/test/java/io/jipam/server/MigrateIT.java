@@ -240,6 +240,8 @@ class MigrateIT {
     Path hm = secondPool("198.18.61.5");
     CtlRun in = migrate(data, etcdConfig, "--conf", hm.toString());
     assertEquals(0, in.exit(), in.toString());
+    // a pool with a cool-down: the undo's releases leave none (they left each address cooling)
+    Files.writeString(conf, Files.readString(conf).replace("\"ranges\"", "\"reuseDelaySeconds\":600,\"ranges\""));
     Path target = dir.resolve("target");
     Files.createDirectories(target);
     Files.writeString(target.resolve("hm"), "not a folder");
@@ -250,6 +252,24 @@ class MigrateIT {
     try (var left = Files.list(target.resolve("hl"))) {
       assertEquals(List.of(), left.map(f -> f.getFileName().toString()).filter(n -> n.startsWith("198.")).toList());
     }
+  }
+
+  /**
+   * An address reserved or held in the target for another pod is refused in the plan, the dry run
+   * included (it was planned as written, and the real run failed as "changed since the plan").
+   */
+  @Test
+  void migrate_addressReservedInTheTargetForAnotherPod_refusedNamingTheClaim() {
+    io.jipam.core.store.capability.Claims claims = etcdStore("node-b").capability(
+        io.jipam.core.store.capability.Claims.class).orElseThrow();
+    assertInstanceOf(io.jipam.core.store.capability.ReserveOutcome.Reserved.class,
+        claims.reserve(POOL, IpAddress.parse("198.18.60.3"), new PodRef("other", "x"), false));
+    for (String[] extra : new String[][] {{"--dry-run"}, {}}) {
+      CtlRun r = migrate(data, etcdConfig, extra);
+      assertEquals(1, r.exit(), r.toString());
+      assertTrue(r.err().contains("198.18.60.3 of c1/eth0 is reserved for \"other/x\""), r.toString());
+    }
+    assertEquals(List.of(), etcdStore("node-z").list(POOL), "nothing written");
   }
 
   /**
