@@ -127,7 +127,7 @@ final class Migrate extends Jipamctl.Base {
       }
     }
     if (pools.isEmpty()) {
-      throw IpamException.invalidConfig("--conf defines no pool%s", pool == null ? "" : " named " + pool);
+      throw IpamException.invalidConfig("--conf defines no pool%s", pool == null ? "" : " named " + Printable.quote(pool));
     }
     boolean newDataDir = !toEtcd && !Files.exists(to);
     // a new data dir is made only once the source opened: a refused migrate leaves nothing behind
@@ -185,7 +185,8 @@ final class Migrate extends Jipamctl.Base {
     if (option.equals("--to")) {
       return false; // a data dir to be made
     }
-    throw IpamException.invalidConfig("%s %s is neither a data dir nor an etcd config file", option, p);
+    throw IpamException.invalidConfig("%s %s is neither a data dir nor an etcd config file", option,
+        Printable.quote(p.toString()));
   }
 
   /** Bad usage: exit 2, as picocli's own checks. */
@@ -218,7 +219,9 @@ final class Migrate extends Jipamctl.Base {
   private static Path created(Path dir, boolean make) {
     if (make) {
       try {
-        Files.createDirectories(dir);
+        // as the plugin makes a data dir: its records name pods, for root's eyes only
+        Files.createDirectories(dir, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+            java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
       } catch (java.io.IOException e) {
         throw IpamException.invalidConfig("cannot create data dir %s: %s", Printable.quote(dir.toString()),
             e.getMessage());

@@ -55,7 +55,7 @@ final class ReserveCmd extends Jipamctl.Base {
       return 0;
     }
     if (outcome instanceof ReserveOutcome.InUse u) {
-      err().println("jipamctl: " + a + " is in use by " + Formats.e(u.holder()) + "; nothing was written"
+      err().println("jipamctl: " + a + " is in use (" + Formats.e(u.holder()) + "); nothing was written"
           + (whenFree ? "" : " (--when-free reserves it from its release on)"));
       return 1;
     }

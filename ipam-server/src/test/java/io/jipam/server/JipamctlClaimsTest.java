@@ -208,7 +208,8 @@ class JipamctlClaimsTest {
       assertTrue(show.out().contains("reservation"), show.toString());
       CtlRun again = ctl("reserve", "198.18.1.5", "--pod", "db/db-1");
       assertEquals(1, again.exit(), again.toString());
-      assertTrue(again.err().contains("in use by"), again.toString());
+      assertTrue(again.err().contains("198.18.1.5 is in use (reserved for pod db/db-0); nothing was written"),
+          again.toString());
       assertEquals(0, ctl("unreserve", "198.18.1.5").exit());
       assertEquals(1, ctl("unreserve", "198.18.1.5").exit());
       assertEquals(1, ctl("reservations").out().lines().count());
