@@ -188,7 +188,13 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
     do {
       Page page = page(pool, filter, after, 0);
       out.addAll(page.allocations());
-      after = page.next();
+      IpAddress next = page.next();
+      if (next != null && after != null && next.compareTo(after) <= 0) {
+        // pages go up in address order: a jipamd answering otherwise would have this loop forever
+        throw new IpamException(ErrorCode.DECODE_FAILURE, "jipamd at " + channel.target() + " answered a List page"
+            + " to continue after " + next + ", not after the page before's " + after);
+      }
+      after = next;
     } while (after != null);
     return out;
   }

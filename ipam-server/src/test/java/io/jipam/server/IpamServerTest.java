@@ -99,6 +99,33 @@ class IpamServerTest {
     assertEquals(ErrorCode.INVALID_CONFIG, e.code(), "once allocated from, the definition holds for reads too");
   }
 
+  /** A server whose pages do not go up in address order ends the client's listing, not loops it. */
+  @Test
+  void list_serverPagesNotGoingUp_decodeFailureNotAnEndlessLoop() {
+    final class SamePageForever extends ForwardingStore implements ListPages {
+      SamePageForever(IpamStore store) {
+        super(store);
+      }
+
+      @Override
+      public Page page(Pool pool, Filter filter, io.jipam.core.net.IpAddress after, int size) {
+        List<Allocation> all = store.list(pool);
+        return new Page(List.of(new Listed(all.get(0), "")), all.get(0).address());
+      }
+    }
+    Path loopSocket = dir.resolve("loop.sock");
+    IpamStore inner = MemoryStores.open();
+    Pool pool = pool("loop", "198.18.5.0/24");
+    inner.allocate(pool, AllocationRequest.of(new Attachment("c1", "eth0")));
+    try (IpamServer loop = IpamServer.start(new SamePageForever(inner), IpamServer.Settings.unix(loopSocket), CallLog.quiet());
+        RemoteStore client = RemoteStore.connect(RemoteStore.Target.parse("unix:" + loopSocket))) {
+      IpamException e = assertThrows(IpamException.class, () -> client.list(pool));
+      assertEquals(ErrorCode.DECODE_FAILURE, e.code(), e.getMessage());
+      assertTrue(e.getMessage().contains("to continue after 198.18.5.2, not after the page before's 198.18.5.2"),
+          e.getMessage());
+    }
+  }
+
   @Test
   void list_moreThanOnePage_allInAddressOrderAndFiltersApply() {
     Pool pool = pool("big", "198.18.0.0/20");
