@@ -66,6 +66,7 @@ public final class UnixSocketTransport implements io.vertx.core.transport.Transp
    */
   public void stopAccepting() {
     stopping.set(true);
+    spi.refuse.drain();
   }
 
   /** The wrapped default transport, its unix-socket connections serving CNI calls on {@code cni} first. */
@@ -147,9 +148,31 @@ public final class UnixSocketTransport implements io.vertx.core.transport.Transp
   @ChannelHandler.Sharable
   static final class RefuseWhenStopping extends ChannelInboundHandlerAdapter {
     private final java.util.concurrent.atomic.AtomicBoolean stopping;
+    /** The event loops of the listening channels this handler is on: their acceptors. */
+    private final java.util.Set<io.netty.channel.EventLoop> acceptors =
+        java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     RefuseWhenStopping(java.util.concurrent.atomic.AtomicBoolean stopping) {
       this.stopping = stopping;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+      acceptors.add(ctx.channel().eventLoop());
+    }
+
+    /**
+     * Once {@code stopping} is set: waits (at most a second each) until every acceptor has finished
+     * the connection it may have been handing on when the flag was set, so that the servers'
+     * shutdown cannot take the event loops away from a registration already under way (Netty
+     * logged that with a stack trace: a race this closes). Not from an acceptor's own thread.
+     */
+    void drain() {
+      for (io.netty.channel.EventLoop loop : acceptors) {
+        if (!loop.inEventLoop() && !loop.isShuttingDown()) {
+          loop.submit(() -> { }).awaitUninterruptibly(1000);
+        }
+      }
     }
 
     @Override
@@ -171,7 +194,7 @@ public final class UnixSocketTransport implements io.vertx.core.transport.Transp
   private static final class Spi implements io.vertx.core.spi.transport.Transport {
     private final io.vertx.core.spi.transport.Transport d;
     private final CniEndpoint cni;
-    private final RefuseWhenStopping refuse;
+    final RefuseWhenStopping refuse;
 
     Spi(io.vertx.core.spi.transport.Transport d, CniEndpoint cni, java.util.concurrent.atomic.AtomicBoolean stopping) {
       this.d = d;
