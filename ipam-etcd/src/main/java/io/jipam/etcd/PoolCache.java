@@ -113,13 +113,6 @@ final class PoolCache {
       String key = ctx.keys().pool(pool.name());
       String previous = ctx.keys().previousPool(pool.name());
       String mine = BlockLayout.fresh(pool, ctx.config().blockSizeV4(), ctx.config().blockSizeV6()).definition();
-      if (mine.length() > MAX_DEFINITION_CHARS) {
-        // etcd would refuse the request (its --max-request-bytes, 1.5 MiB by default) as a transport
-        // error: this is the config's doing, said as such
-        throw IpamException.invalidConfig("network \"%s\" has a definition of %d characters as etcd would store it"
-            + " (%d ranges and exclude entries): at most %d are stored; use fewer ranges or excludes", pool.name(),
-            mine.length(), rangeCount(pool), MAX_DEFINITION_CHARS);
-      }
       // defined in this layout only when the previous layout does not hold the pool; the stand-in
       // put at the previous layout's key makes a store of that layout refuse the pool
       String stored = null;
@@ -141,6 +134,14 @@ final class PoolCache {
                 + EtcdClient.text(block.get(0).getKey()) + ") but no definition (" + key + "): its definition was"
                 + " deleted without its other keys. Delete every key of the pool (docs/etcd.md, \"Key layout\"),"
                 + " or put its definition back");
+          }
+          if (mine.length() > MAX_DEFINITION_CHARS) {
+            // about to be written, and etcd would refuse the request (its --max-request-bytes, 1.5 MiB
+            // by default) as a transport error: this is the config's doing, said as such (a pool
+            // defined already, by an earlier jipam, is read whatever its size)
+            throw IpamException.invalidConfig("network \"%s\" has a definition of %d characters as etcd would store"
+                + " it (%d ranges and exclude entries): at most %d are stored; use fewer ranges or excludes",
+                pool.name(), mine.length(), rangeCount(pool), MAX_DEFINITION_CHARS);
           }
           noBlocks = true;
         } else if (r.isSucceeded()) {
