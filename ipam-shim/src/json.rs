@@ -4,9 +4,11 @@
 //!
 //! The reader's contract: when it returns a document, `JsonReader.parse` on the same bytes returns
 //! the same document (objects keep the last of repeated keys, integers that fit 64 bits are
-//! integers, nesting deeper than 64 is refused). It refuses more than `JsonReader` does: bytes that
-//! are not UTF-8 (which `JsonReader` reads as U+FFFD). A refusal is not an answer: the caller then
-//! runs the JVM plugin, which answers exactly as it always has.
+//! integers, nesting deeper than 64 is refused), less what the shim never reads: the members of
+//! an object whose key is none of [`READ_KEYS`], and the items of arrays, are checked as every
+//! value is and then left out (a 4 MiB config held whole took some 70 MB). It refuses more than
+//! `JsonReader` does: bytes that are not UTF-8 (which `JsonReader` reads as U+FFFD). A refusal is
+//! not an answer: the caller then runs the JVM plugin, which answers exactly as it always has.
 
 /// A parsed JSON value. Strings holding an unpaired surrogate (`"\ud800"`) keep the text with
 /// U+FFFD in its place and `exact = false`: such a string is never used as a value.
@@ -34,12 +36,16 @@ impl Value {
 
 const MAX_DEPTH: usize = 64;
 
+/// The only keys [`Value::get`] is asked for (`cniVersion`, `ipam.daemon.{socket,timeoutSeconds}`,
+/// `ipam.store.type`): an object keeps the members of these keys only.
+pub const READ_KEYS: [&str; 7] = ["cniVersion", "ipam", "daemon", "socket", "timeoutSeconds", "store", "type"];
+
 /// Parses one document; `None` when `JsonReader` would refuse it or might read it differently.
 pub fn parse(bytes: &[u8]) -> Option<Value> {
     let text = std::str::from_utf8(bytes).ok()?;
     let mut p = Parser { s: text.as_bytes(), pos: 0 };
     p.skip_ws();
-    let v = p.value(0)?;
+    let v = p.value(0, true)?;
     p.skip_ws();
     if p.pos != p.s.len() {
         return None;
@@ -67,12 +73,13 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn value(&mut self, depth: usize) -> Option<Value> {
+    /// One value; `keep` false: checked as any, and given as `Null` (nothing of it is held).
+    fn value(&mut self, depth: usize, keep: bool) -> Option<Value> {
         if depth > MAX_DEPTH || self.pos >= self.s.len() {
             return None;
         }
-        match self.s[self.pos] {
-            b'{' => self.object(depth),
+        let v = match self.s[self.pos] {
+            b'{' => self.object(depth, keep),
             b'[' => self.array(depth),
             b'"' => self.string().map(|(text, exact)| Value::Str { text, exact }),
             b't' => self.literal(b"true", Value::Bool),
@@ -80,7 +87,8 @@ impl<'a> Parser<'a> {
             b'n' => self.literal(b"null", Value::Null),
             b'-' | b'0'..=b'9' => self.number(),
             _ => None,
-        }
+        }?;
+        Some(if keep { v } else { Value::Null })
     }
 
     fn literal(&mut self, word: &[u8], v: Value) -> Option<Value> {
@@ -92,7 +100,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn object(&mut self, depth: usize) -> Option<Value> {
+    fn object(&mut self, depth: usize, keep: bool) -> Option<Value> {
         self.pos += 1;
         let mut fields = Vec::new();
         self.skip_ws();
@@ -112,8 +120,11 @@ impl<'a> Parser<'a> {
             }
             self.pos += 1;
             self.skip_ws();
-            let v = self.value(depth + 1)?;
-            fields.push((key, v));
+            let read = keep && READ_KEYS.contains(&key.as_str());
+            let v = self.value(depth + 1, read)?;
+            if read {
+                fields.push((key, v));
+            }
             self.skip_ws();
             match self.peek() {
                 b'}' => {
@@ -126,22 +137,22 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// An array, its items checked and left out (the shim reads none): always `Array(vec![])`.
     fn array(&mut self, depth: usize) -> Option<Value> {
         self.pos += 1;
-        let mut items = Vec::new();
         self.skip_ws();
         if self.peek() == b']' {
             self.pos += 1;
-            return Some(Value::Array(items));
+            return Some(Value::Array(Vec::new()));
         }
         loop {
             self.skip_ws();
-            items.push(self.value(depth + 1)?);
+            self.value(depth + 1, false)?;
             self.skip_ws();
             match self.peek() {
                 b']' => {
                     self.pos += 1;
-                    return Some(Value::Array(items));
+                    return Some(Value::Array(Vec::new()));
                 }
                 b',' => self.pos += 1,
                 _ => return None,
@@ -339,8 +350,21 @@ mod tests {
 
     #[test]
     fn parse_repeatedKey_lastWins() {
-        let v = parse(br#"{"a":1,"a":"x"}"#).unwrap();
-        assert_eq!(v.get("a"), Some(&s("x")));
+        let v = parse(br#"{"type":1,"type":"x"}"#).unwrap();
+        assert_eq!(v.get("type"), Some(&s("x")));
+    }
+
+    #[test]
+    fn parse_membersTheShimDoesNotRead_checkedAndLeftOut() {
+        let v = parse(br#"{"name":"n","x":[1,{"ipam":2}],"ipam":{"daemon":{"socket":"/s","big":[[0,0]]},"ranges":[[{}]]}}"#)
+            .unwrap();
+        let daemon = Value::Object(vec![("socket".to_string(), s("/s"))]);
+        assert_eq!(v, Value::Object(vec![("ipam".to_string(), Value::Object(vec![("daemon".to_string(), daemon)]))]));
+        // checked all the same: a bad value anywhere refuses the document
+        assert_eq!(parse(br#"{"x":[1,{"a":tru}],"ipam":{}}"#), None);
+        assert_eq!(parse(br#"{"ipam":{"x":"\q"}}"#), None);
+        let deep = format!("{{\"x\":{}{}}}", "[".repeat(65), "]".repeat(65));
+        assert_eq!(parse(deep.as_bytes()), None);
     }
 
     #[test]
