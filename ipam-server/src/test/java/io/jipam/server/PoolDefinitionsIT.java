@@ -37,10 +37,23 @@ import org.junit.jupiter.api.io.TempDir;
 @Timeout(120)
 class PoolDefinitionsIT {
   @TempDir Path dir;
+  /** One member for the class; each test under a prefix of its own. */
+  private static Etcd etcd;
+
+  @org.junit.jupiter.api.BeforeAll
+  static void startEtcd() throws Exception {
+    etcd = Etcd.single();
+  }
+
+  @org.junit.jupiter.api.AfterAll
+  static void stopEtcd() {
+    if (etcd != null) {
+      etcd.close();
+    }
+  }
 
   @Test
   void replica_readOrRefusedChangeWithAnotherDefinition_pinsNothingNetworkStillServed() throws Exception {
-    Etcd etcd = Etcd.single();
     String prefix = "/defs-" + UUID.randomUUID();
     Pool net = IpamServerTest.pool("net1", "198.18.60.0/24");
     Pool stale = IpamServerTest.pool("net1", "198.18.99.0/30");
@@ -85,7 +98,6 @@ class PoolDefinitionsIT {
    */
   @Test
   void ping_centralWithAPoolItCannotRead_stillServing() throws Exception {
-    Etcd etcd = Etcd.single();
     String prefix = "/ping-" + UUID.randomUUID();
     Pool net = IpamServerTest.pool("net1", "198.18.61.0/24");
     Path socket = dir.resolve("c.sock");
