@@ -5,6 +5,9 @@ import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.IpamStoreContractTest;
 import io.jipam.testkit.JipamdProcess;
 import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
@@ -13,23 +16,53 @@ import org.junit.jupiter.api.parallel.ExecutionMode;
 
 /**
  * The store contract on a RemoteStore against jipamd running as a child process (the real main,
- * options and SIGTERM shutdown) over the file store; reopening starts a second jipamd process on
- * the same data dir.
+ * options and SIGTERM shutdown) over the file store. Two jipamd processes serve the class, on one
+ * data dir: each test opens a connection to the first and reopens through the second (another
+ * process's view of the same files), and names pools of its own ({@link #poolName}), so the tests
+ * run side by side without meeting. Both must stop cleanly on SIGTERM after the class.
  */
 @Order(1) // among the module's longest: started first, not last
-@Execution(ExecutionMode.CONCURRENT) // its tests run side by side: each has its own temp dir, data dir and jipamd processes
+@Execution(ExecutionMode.CONCURRENT) // its tests run side by side: each has pools of its own
 @Timeout(120)
 class RemoteStoreProcessContractIT extends IpamStoreContractTest {
-  @TempDir Path dir;
+  private static final AtomicInteger TESTS = new AtomicInteger();
+  @TempDir static Path dir;
+  private static JipamdProcess first;
+  private static JipamdProcess second;
 
-  @Override
-  protected IpamStore openStore() throws Exception {
-    return serve("first.sock");
+  private final String tag = "t" + TESTS.incrementAndGet();
+
+  @BeforeAll
+  static void startJipamds() throws Exception {
+    first = start("first.sock");
+    second = start("second.sock");
+  }
+
+  @AfterAll
+  static void stopJipamds() throws Exception {
+    for (JipamdProcess jipamd : new JipamdProcess[] {first, second}) {
+      if (jipamd != null) {
+        int exit = jipamd.stop();
+        if (exit != 0 && exit != 143) {
+          throw new IllegalStateException("jipamd exited with " + exit + " after SIGTERM:\n" + jipamd.output());
+        }
+      }
+    }
   }
 
   @Override
-  protected IpamStore reopenStore() throws Exception {
-    return serve("second.sock");
+  protected String poolName(String name) {
+    return name + "-" + tag;
+  }
+
+  @Override
+  protected IpamStore openStore() {
+    return connect("first.sock");
+  }
+
+  @Override
+  protected IpamStore reopenStore() {
+    return connect("second.sock");
   }
 
   @Override
@@ -37,15 +70,14 @@ class RemoteStoreProcessContractIT extends IpamStoreContractTest {
     return 100;
   }
 
-  private IpamStore serve(String socketName) throws Exception {
-    Path socket = dir.resolve(socketName);
-    JipamdProcess jipamd = ServerJipamd.start(dir, "--socket", socket.toString(), "--store", "file",
+  private static JipamdProcess start(String socketName) throws Exception {
+    return ServerJipamd.start(dir, "--socket", dir.resolve(socketName).toString(), "--store", "file",
         "--data-dir", dir.resolve("data").toString());
-    return new ServedStore(RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket).withTimeout(ServedStore.TIMEOUT)), () -> {
-      int exit = jipamd.stop();
-      if (exit != 0 && exit != 143) {
-        throw new IllegalStateException("jipamd exited with " + exit + " after SIGTERM:\n" + jipamd.output());
-      }
-    });
+  }
+
+  private static IpamStore connect(String socketName) {
+    RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + dir.resolve(socketName))
+        .withTimeout(ServedStore.TIMEOUT));
+    return new ServedStore(remote, () -> { });
   }
 }

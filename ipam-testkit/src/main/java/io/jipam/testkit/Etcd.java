@@ -27,8 +27,8 @@ import java.util.stream.Stream;
  *
  * <p>Fault controls on started members: {@link #kill} (SIGKILL), {@link #pause}/{@link #resume}
  * (SIGSTOP/SIGCONT), {@link #restart} on the same data and ports, {@link #leader}. {@link #close}
- * kills every member and deletes the data; a JVM shutdown hook kills what a crashed test run
- * left. Not thread-safe: one test drives one cluster.
+ * kills every member and deletes the data; a JVM shutdown hook does the same for every cluster
+ * still open (a test run that crashed, or a benchmark that exited without closing one). Not thread-safe: one test drives one cluster.
  *
  * <p>Members time raft for fast fault tests by default ({@link Timing#FAST}); the benchmark harness
  * starts them with etcd's own timing ({@link Timing#ETCD_DEFAULT}) and reads their {@link #pids}
@@ -40,6 +40,8 @@ import java.util.stream.Stream;
  */
 public final class Etcd implements AutoCloseable {
   private static final Set<Process> ALL = ConcurrentHashMap.newKeySet();
+  /** Clusters started and not yet closed: the exit hook closes them, data included. */
+  private static final Set<Etcd> OPEN = ConcurrentHashMap.newKeySet();
   /** Raft heartbeat of members started with {@link Timing#FAST} (etcd's default: 100 ms). */
   public static final long HEARTBEAT_MS = 50;
   /** Raft election timeout of members started with {@link Timing#FAST} (etcd's default: 1000 ms): short, so tests are fast. */
@@ -54,7 +56,10 @@ public final class Etcd implements AutoCloseable {
   }
 
   static {
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> ALL.forEach(Process::destroyForcibly)));
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      ALL.forEach(Process::destroyForcibly);
+      OPEN.forEach(Etcd::close);
+    }));
   }
 
   private final List<String> external;
@@ -180,6 +185,7 @@ public final class Etcd implements AutoCloseable {
             + " (Debian/Ubuntu: apt-get install etcd-server)");
       }
       Etcd c = new Etcd(this, Files.createTempDirectory("jipam-etcd-"));
+      OPEN.add(c);
       try {
         for (int i = 0; i < members; i++) {
           c.launch(i, binary);
@@ -444,6 +450,7 @@ public final class Etcd implements AutoCloseable {
 
   @Override
   public void close() {
+    OPEN.remove(this);
     if (owner != null) {
       try {
         owner.close();

@@ -51,8 +51,18 @@ public abstract class IpamStoreContractTest {
     }
   }
 
-  protected static Pool pool(String name, AllocationOrder order, String... subnets) {
-    return TestPools.pool(name, order, subnets);
+  /** The pool a test names, under {@link #poolName}. */
+  protected final Pool pool(String name, AllocationOrder order, String... subnets) {
+    return TestPools.pool(poolName(name), order, subnets);
+  }
+
+  /**
+   * The name a test's pool {@code name} has in the store: {@code name} itself, as each test gets a
+   * fresh store. A suite whose tests share one store (one jipamd process for the class) returns a
+   * name of the test's own, so the tests' pools never meet.
+   */
+  protected String poolName(String name) {
+    return name;
   }
 
   protected static Attachment attachment(int i) {
