@@ -14,7 +14,6 @@ import io.vertx.core.dns.AddressResolverOptions;
 import io.vertx.core.file.FileSystemOptions;
 import io.vertx.core.http.HttpClientOptions;
 import io.vertx.core.http.HttpVersion;
-import io.vertx.core.net.PemKeyCertOptions;
 import io.vertx.core.net.PemTrustOptions;
 import io.vertx.grpc.client.GrpcClient;
 import io.vertx.grpc.client.GrpcClientOptions;
@@ -115,10 +114,9 @@ final class GrpcChannel {
         http.setTrustOptions(new PemTrustOptions().addCertPath(tls.caFile().toString()));
       }
       if (cert != null && key != null) {
-        http.setKeyCertOptions(new PemKeyCertOptions().setCertValue(Buffer.buffer(cert)).setKeyValue(Buffer.buffer(key)));
+        http.setKeyCertOptions(PemKeyOptions.of(cert, key));
       } else if (tls.certFile() != null) {
-        http.setKeyCertOptions(new PemKeyCertOptions().setCertPath(tls.certFile().toString())
-            .setKeyPath(tls.keyFile().toString()));
+        http.setKeyCertOptions(PemKeyOptions.ofFiles(tls.certFile().toString(), tls.keyFile().toString()));
       }
     }
     return GrpcClient.client(vertx, new GrpcClientOptions()

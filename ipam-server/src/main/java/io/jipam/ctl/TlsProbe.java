@@ -4,7 +4,7 @@ import io.jipam.client.RemoteStore;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.file.FileSystemOptions;
-import io.vertx.core.net.PemKeyCertOptions;
+import io.jipam.client.PemKeyOptions;
 import io.vertx.core.net.PemTrustOptions;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -37,8 +37,8 @@ final class TlsProbe {
         .setClassPathResolvingEnabled(false).setFileCachingEnabled(false)));
     try {
       RemoteStore.Tls tls = target.tls();
-      KeyManager[] keys = tls.certFile() == null ? null : new PemKeyCertOptions().setCertPath(tls.certFile().toString())
-          .setKeyPath(tls.keyFile().toString()).getKeyManagerFactory(vertx).getKeyManagers();
+      KeyManager[] keys = tls.certFile() == null ? null : new KeyManager[] {
+          PemKeyOptions.ofFiles(tls.certFile().toString(), tls.keyFile().toString()).keyManager(vertx)};
       TrustManager[] trust = tls.caFile() == null ? null : new PemTrustOptions().addCertPath(tls.caFile().toString())
           .getTrustManagerFactory(vertx).getTrustManagers();
       SSLContext context = SSLContext.getInstance("TLS");

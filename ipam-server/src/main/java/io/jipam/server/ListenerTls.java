@@ -1,9 +1,9 @@
 package io.jipam.server;
 
+import io.jipam.client.PemKeyOptions;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.ClientAuth;
 import io.vertx.core.http.HttpServerOptions;
-import io.vertx.core.net.PemKeyCertOptions;
 import io.vertx.core.net.PemTrustOptions;
 import io.vertx.core.net.ServerSSLOptions;
 import java.nio.file.Path;
@@ -82,7 +82,7 @@ record ListenerTls(TlsFiles.Read cert, TlsFiles.Read key, TlsFiles.Read clientCa
   }
 
   private ServerSSLOptions configure(ServerSSLOptions ssl) {
-    ssl.setKeyCertOptions(new PemKeyCertOptions().setCertValue(cert.buffer()).setKeyValue(key.buffer()));
+    ssl.setKeyCertOptions(PemKeyOptions.of(cert.bytes(), key.bytes()));
     PemTrustOptions clients = new PemTrustOptions();
     for (TlsFiles.Read ca : new TlsFiles.Read[] {clientCa, operatorCa}) {
       if (ca != null) {

@@ -1,5 +1,6 @@
 package io.jipam.server;
 
+import io.jipam.client.PemKeyOptions;
 import io.jipam.core.IoMessages;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.Printable;
@@ -7,7 +8,6 @@ import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.file.FileSystemOptions;
-import io.vertx.core.net.PemKeyCertOptions;
 import io.vertx.core.net.PemTrustOptions;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -21,8 +21,6 @@ import java.security.cert.CertificateNotYetValidException;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.util.Date;
-import javax.net.ssl.KeyManager;
-import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.X509KeyManager;
 
 /**
@@ -115,18 +113,11 @@ final class TlsFiles {
    * @throws IpamException INVALID_CONFIG naming the options, the files and what is wrong
    */
   static void checkPair(Vertx vertx, Read cert, Read key, Clock clock) {
-    KeyManagerFactory factory;
+    X509KeyManager keys;
     try {
-      factory = new PemKeyCertOptions().setCertValue(cert.buffer()).setKeyValue(key.buffer())
-          .getKeyManagerFactory(vertx);
+      keys = PemKeyOptions.of(cert.bytes(), key.bytes()).keyManager(vertx);
     } catch (Exception e) {
       throw IpamException.invalidConfig("%s and %s cannot be read: %s", cert.named(), key.named(), reason(e));
-    }
-    X509KeyManager keys = null;
-    for (KeyManager m : factory.getKeyManagers()) {
-      if (m instanceof X509KeyManager x) {
-        keys = x;
-      }
     }
     String alias = keys == null ? null : firstAlias(keys);
     X509Certificate[] chain = alias == null ? null : keys.getCertificateChain(alias);
