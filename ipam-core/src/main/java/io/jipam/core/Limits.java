@@ -16,6 +16,11 @@ public final class Limits {
   public static final int MAX_EXCLUDES = 1024;
   /** Routes in a network config. */
   public static final int MAX_ROUTES = 1024;
+  /**
+   * Addresses one call may request in each of its lists ({@code runtimeConfig.ips}, {@code
+   * args.cni.ips}, {@code CNI_ARGS} {@code IP=}): a call gets one address per range set at most.
+   */
+  public static final int MAX_REQUESTED_IPS = MAX_RANGE_SETS;
 
   private Limits() {}
 

@@ -2,6 +2,7 @@ package io.jipam.core.cni;
 
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
+import io.jipam.core.Limits;
 import io.jipam.core.net.AddressWithPrefix;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.PodRef;
@@ -77,6 +78,13 @@ record CniArgs(List<IpAddress> requestedIps, PodRef pod) {
    * in host-local: it must not turn into "any address".
    */
   private static void requested(String value, List<IpAddress> out) {
+    long entries = value.chars().filter(c -> c == ',').count() + 1;
+    if (entries > Limits.MAX_REQUESTED_IPS) {
+      // before parsing any: each entry is checked against the others, and a call gets one
+      // address per range set at most
+      throw new IpamException(ErrorCode.INVALID_ENVIRONMENT, "CNI_ARGS: IP= lists " + entries
+          + " addresses; jipam allows at most " + Limits.MAX_REQUESTED_IPS);
+    }
     int pos = 0;
     while (true) {
       int comma = value.indexOf(',', pos);

@@ -6,6 +6,7 @@ import static io.jipam.core.cni.JsonFields.string;
 
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
+import io.jipam.core.Limits;
 import io.jipam.core.net.AddressWithPrefix;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Attachment;
@@ -132,6 +133,9 @@ public record NetworkConfig(CniVersion cniVersion, String name, IpamConfig ipam,
     if (ips == null) {
       return;
     }
+    // before parsing any: each entry is checked against the others, and a call gets one address
+    // per range set at most
+    Limits.check(where, "entries", ips.size(), Limits.MAX_REQUESTED_IPS);
     for (Object ip : ips) {
       if (!(ip instanceof String s)) {
         throw IpamException.invalidConfig("%s entries must be strings, not %s", where, JsonFields.describe(ip));

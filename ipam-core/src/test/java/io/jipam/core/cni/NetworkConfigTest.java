@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
+import io.jipam.core.Limits;
 import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Attachment;
@@ -32,6 +33,15 @@ class NetworkConfigTest {
     StringBuilder b = new StringBuilder();
     for (int i = 0; i < times; i++) {
       b.append(i == 0 ? "" : ",").append(item);
+    }
+    return b.toString();
+  }
+
+  /** {@code n} distinct quoted addresses of 198.18.0.0/16, comma-separated. */
+  static String ips(int n) {
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < n; i++) {
+      b.append(i == 0 ? "" : ",").append("'198.18.").append(i / 250).append('.').append(i % 250 + 2).append('\'');
     }
     return b.toString();
   }
@@ -159,6 +169,13 @@ class NetworkConfigTest {
             ErrorCode.INVALID_CONFIG, "ipam.exclude has 1025 entries"),
         Arguments.of(conf("'subnet':'198.18.0.0/24','routes':[" + repeat("{'dst':'0.0.0.0/0'}", IpamConfig.MAX_ROUTES + 1) + "]"),
             ErrorCode.INVALID_CONFIG, "ipam.routes has 1025 routes"),
+        // requested addresses: jipamd de-duplicated tens of thousands in quadratic time on its event loop
+        Arguments.of("{'cniVersion':'1.0.0','name':'n','ipam':{'type':'jipam','subnet':'198.18.0.0/16'},"
+            + "'runtimeConfig':{'ips':[" + ips(Limits.MAX_REQUESTED_IPS + 1) + "]}}", ErrorCode.INVALID_CONFIG,
+            "runtimeConfig.ips has 65 entries; jipam allows at most 64"),
+        Arguments.of("{'cniVersion':'1.0.0','name':'n','ipam':{'type':'jipam','subnet':'198.18.0.0/16'},"
+            + "'args':{'cni':{'ips':[" + ips(40_000) + "]}}}", ErrorCode.INVALID_CONFIG,
+            "args.cni.ips has 40000 entries; jipam allows at most 64"),
         // issue 7, defect 5: resolvConf must be a regular file
         Arguments.of(conf("'subnet':'198.18.0.0/24','resolvConf':'/dev/zero'"), ErrorCode.INVALID_CONFIG, "/dev/zero is not a regular file"),
         Arguments.of(conf("'subnet':'198.18.0.0/24','resolvConf':'/tmp'"), ErrorCode.INVALID_CONFIG, "/tmp is not a regular file"),

@@ -77,6 +77,14 @@ public final class CniEndpoint {
    * on its own, as the plugin checks stdin) plus the environment's.
    */
   public static final int MAX_BODY = NetworkConfig.MAX_BYTES + MAX_ENVIRONMENT;
+  /**
+   * Bytes of request bodies all the socket's requests may hold at once while they arrive: three
+   * of the largest. Past it a request gets CNI error 11 (try again) instead of its bytes being
+   * kept: each arriving body took up to twice its size in jipamd's heap, and about 25 requests of
+   * legal size at once (connections or HTTP/2 streams that send all but their last byte) ran a
+   * 192 MB heap out of memory.
+   */
+  static final long MAX_BUFFERED = 3L * MAX_BODY;
 
   private final IpamStore store;
   private final PoolRegistry pools;
@@ -91,6 +99,8 @@ public final class CniEndpoint {
   /** The store's way of passing sub-pools on (a remote store's), or null. */
   private final SubPoolForwarding forwarding;
   private final ParsedConfigs configs = new ParsedConfigs();
+  /** Bytes the requests arriving now hold, at most {@link #MAX_BUFFERED}. */
+  private final java.util.concurrent.atomic.AtomicLong buffered = new java.util.concurrent.atomic.AtomicLong();
 
   /** With the default request bound, 30 s, serving the node {@link NodeName#local} names. */
   CniEndpoint(IpamStore store, PoolRegistry pools, Executor workers, CallLog log, Metrics metrics) {
@@ -129,9 +139,16 @@ public final class CniEndpoint {
     Vertx vertx = Vertx.currentContext().owner(); // handle runs on the request's event loop
     Buffer body = Buffer.buffer();
     boolean[] tooBig = {false};
+    boolean[] busy = {false}; // other requests hold MAX_BUFFERED: this one's bytes are not kept
     boolean[] over = {false}; // answered by the time bound: nothing more happens for this request
+    long[] held = {0}; // this request's share of buffered, given back once it ends, fails or is cut
+    Runnable giveBack = () -> {
+      buffered.addAndGet(-held[0]);
+      held[0] = 0;
+    };
     long timer = vertx.setTimer(requestTimeout.toMillis(), id -> {
       over[0] = true;
+      giveBack.run();
       log.call("CNI", null, "outcome=error request not complete within " + requestTimeout.toSeconds() + " s",
           start);
       Reply late = failure(null, new IpamException(ErrorCode.TRY_AGAIN_LATER, "CNI request not received whole"
@@ -141,16 +158,21 @@ public final class CniEndpoint {
           .end(Buffer.buffer(late.output)).onComplete(ar -> req.connection().close());
     });
     req.handler(chunk -> {
-      if (tooBig[0] || over[0]) {
+      if (tooBig[0] || busy[0] || over[0]) {
         return;
       }
       if (body.length() + chunk.length() > MAX_BODY) {
         tooBig[0] = true; // stop buffering; answer once the request ends (or a time bound cuts it)
+      } else if (buffered.addAndGet(chunk.length()) > MAX_BUFFERED) {
+        buffered.addAndGet(-chunk.length());
+        busy[0] = true; // likewise
       } else {
+        held[0] += chunk.length();
         body.appendBuffer(chunk);
       }
     });
     req.exceptionHandler(e -> {
+      giveBack.run();
       vertx.cancelTimer(timer);
       log.call("CNI", null, "request failed: " + e, start);
     });
@@ -159,9 +181,15 @@ public final class CniEndpoint {
         return;
       }
       vertx.cancelTimer(timer);
+      giveBack.run();
       if (tooBig[0]) {
         answer(req, start, failure(null, new IpamException(ErrorCode.DECODE_FAILURE,
             "CNI request is over the limit of " + MAX_BODY + " bytes")));
+        return;
+      }
+      if (busy[0]) {
+        answer(req, start, failure(null, new IpamException(ErrorCode.TRY_AGAIN_LATER,
+            "jipamd is receiving other CNI requests of " + MAX_BUFFERED + " bytes in all, its bound; try again")));
         return;
       }
       serve(body.getBytes(), start, reply -> req.response().putHeader("Jipam-Exit", Integer.toString(reply.exit))
@@ -264,9 +292,11 @@ public final class CniEndpoint {
       versionText = parsed.versionText();
       NetworkConfig config = parsed.configOrThrow();
       CniHandler.checkVersion(command, config.cniVersion());
-      // a network's sub-pools are pools of their own, each defined once: by a call the store took
-      // (any command: this socket's caller is the node's runtime, whose network configs define
-      // its networks; a gRPC caller defines a pool only by an allocation)
+      // a network's sub-pools are pools of their own, each defined once: by an ADD the store took,
+      // as on gRPC. Other commands are checked against what is defined and define nothing: a DEL
+      // or GC the runtime sends with the config it cached at ADD, after the network's config
+      // changed and jipamd restarted, fixed the old ranges until the next restart.
+      boolean defines = command == CniCommand.ADD;
       List<Pool> networkPools = config.ipam().pools().all();
       List<PoolRegistry.Admission> admissions = new java.util.ArrayList<>(networkPools.size());
       CniHandler.Done done;
@@ -274,12 +304,16 @@ public final class CniEndpoint {
         for (Pool pool : networkPools) {
           admissions.add(pools.admit(pool));
         }
-        pools.defined(config.ipam().pools()); // the selectors, for ListPools and the metrics
-        if (forwarding != null) {
-          forwarding.defined(config.ipam().pools()); // and the central jipamd's, when this one calls one
+        if (defines) {
+          pools.defined(config.ipam().pools()); // the selectors, for ListPools and the metrics
+          if (forwarding != null) {
+            forwarding.defined(config.ipam().pools()); // and the central jipamd's, when this one calls one
+          }
         }
         done = CniHandler.run(cni, config, store, node);
-        admissions.forEach(PoolRegistry.Admission::confirm);
+        if (defines) {
+          admissions.forEach(PoolRegistry.Admission::confirm);
+        }
       } finally {
         admissions.forEach(PoolRegistry.Admission::close);
       }

@@ -105,13 +105,17 @@ public final class UnixSocketTransport implements io.vertx.core.transport.Transp
    * Reports the end of input (a read of -1) as a read of nothing, after turning the connection's
    * auto-read off: the channel then stops reading instead of closing, and stays open for the
    * answer. A connection is closed later by the server as usual (after a {@code Connection:
-   * close} answer, or by the idle timeout). An {@link RecvByteBufAllocator.ExtendedHandle}, as the
+   * close} answer, or by the idle timeout). A connection that ends before it sent a byte has
+   * nothing to answer and closes at once, as Netty closes it (before, each one of a probe or a
+   * client that gave up held its descriptor until the idle timeout, and a few thousand of them
+   * ran jipamd out of descriptors). An {@link RecvByteBufAllocator.ExtendedHandle}, as the
    * epoll transport requires of every handle (its config throws on any other; with a plain
    * delegating handle the shim's calls on epoll were reset unanswered).
    */
   static final class EndOfInputHandle extends RecvByteBufAllocator.DelegatingHandle
       implements RecvByteBufAllocator.ExtendedHandle {
     private ChannelConfig config;
+    private boolean received;
 
     EndOfInputHandle(RecvByteBufAllocator.Handle delegate) {
       super(delegate);
@@ -125,10 +129,11 @@ public final class UnixSocketTransport implements io.vertx.core.transport.Transp
 
     @Override
     public void lastBytesRead(int bytes) {
-      if (bytes < 0 && config != null) {
+      if (bytes < 0 && config != null && received) {
         config.setAutoRead(false);
         super.lastBytesRead(0);
       } else {
+        received |= bytes > 0;
         super.lastBytesRead(bytes);
       }
     }

@@ -43,11 +43,7 @@ class UnixSocketTransportTest {
   @ParameterizedTest
   @ValueSource(strings = {"epoll", "nio"})
   void unixSocketServer_clientsRequestFirstOtherRequestsToTheServer(String transport) throws Exception {
-    CniEndpoint cni = cni();
-    io.vertx.core.transport.Transport base = transport.equals("nio") ? io.vertx.core.transport.Transport.NIO
-        : io.vertx.core.transport.Transport.nativeTransport();
-    assertTrue(base.available(), () -> transport + " unavailable: " + base.unavailabilityCause());
-    Vertx vertx = Vertx.builder().withTransport(UnixSocketTransport.wrap(base, cni)).build();
+    Vertx vertx = vertx(transport, cni());
     AtomicInteger reachedServer = new AtomicInteger();
     try {
       Path socket = dir.resolve("s");
@@ -74,6 +70,102 @@ class UnixSocketTransportTest {
     } finally {
       vertx.close().await(10, TimeUnit.SECONDS);
     }
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"epoll", "nio"})
+  void connections_closedBeforeSendingAByte_closedAtOnceNotAtTheIdleTimeout(String transport) throws Exception {
+    Vertx vertx = vertx(transport, cni());
+    try {
+      Path socket = dir.resolve("s");
+      HttpServer server = vertx.createHttpServer().requestHandler(req -> req.response().end("server"));
+      server.listen(SocketAddress.domainSocketAddress(socket.toString())).await(10, TimeUnit.SECONDS);
+      long before = openDescriptors();
+      for (int i = 0; i < 50; i++) {
+        try (java.nio.channels.SocketChannel c = java.nio.channels.SocketChannel.open(
+            java.net.UnixDomainSocketAddress.of(socket))) {
+          // connected, closed without a byte: a liveness probe, or a client that gave up
+        }
+      }
+      // the server's ends of the 50 connections, which this process holds too
+      io.jipam.testkit.Await.until(() -> openDescriptors() <= before + 5, Duration.ofSeconds(10),
+          "the server's ends closed: descriptors back to about " + before + ", as before the 50 connections");
+      // a connection that sent a request and shut its sending half still gets its answer
+      String body = "CNI_COMMAND=VERSION\n\n";
+      assertTrue(exchange(socket, "POST /cni/v1 HTTP/1.1\r\nHost: jipamd\r\nConnection: close\r\nContent-Length: "
+          + body.length() + "\r\n\r\n" + body, true).contains("supportedVersions"));
+    } finally {
+      vertx.close().await(10, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void requests_arrivingBodiesOverTheirBound_codeElevenUntilOthersEnd() throws Exception {
+    // a request cut before its end gives its share back at its time bound (a connection whose
+    // input ended stays open for an answer: a full close looks like the shim's half-close)
+    CniEndpoint cni = new CniEndpoint(MemoryStores.open(), new PoolRegistry(), Runnable::run, CallLog.quiet(),
+        new Metrics(), Duration.ofSeconds(5), null);
+    Vertx vertx = Vertx.builder().withTransport(UnixSocketTransport.wrap(io.vertx.core.transport.Transport.NIO, cni))
+        .build();
+    java.util.List<java.nio.channels.SocketChannel> big = new java.util.ArrayList<>();
+    try {
+      Path socket = dir.resolve("s");
+      vertx.createHttpServer().requestHandler(cni::handle).listen(SocketAddress.domainSocketAddress(socket.toString()))
+          .await(10, TimeUnit.SECONDS);
+      // three of the largest requests, each all but its last byte: what the bound allows
+      int length = CniEndpoint.MAX_BODY;
+      byte[] head = ("POST /cni/v1 HTTP/1.1\r\nHost: jipamd\r\nContent-Length: " + length + "\r\n\r\n")
+          .getBytes(StandardCharsets.ISO_8859_1);
+      for (int i = 0; i < CniEndpoint.MAX_BUFFERED / length; i++) {
+        java.nio.channels.SocketChannel c = java.nio.channels.SocketChannel.open(java.net.UnixDomainSocketAddress.of(socket));
+        big.add(c);
+        writeAll(c, head);
+        writeAll(c, new byte[length - 1]);
+      }
+      // arriving in chunks, so the HTTP server (not the one-read fast path) buffers it
+      String body = "CNI_COMMAND=VERSION\n\n";
+      String chunked = "POST /cni/v1 HTTP/1.1\r\nHost: jipamd\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+          + Integer.toHexString(body.length()) + "\r\n" + body + "\r\n0\r\n\r\n";
+      io.jipam.testkit.Await.until(() -> exchange(socket, chunked, false).contains("\"code\": 11"), Duration.ofSeconds(20),
+          "a request past the bound answered with code 11");
+      String refused = exchange(socket, chunked, false);
+      assertTrue(refused.contains("Jipam-Exit: 1") && refused.contains("its bound; try again"), refused);
+      // the canonical request in one read is taken whole by the fast path, bound or not
+      assertTrue(exchange(socket, "POST /cni/v1 HTTP/1.1\r\nHost: jipamd\r\nConnection: close\r\nContent-Length: "
+          + body.length() + "\r\n\r\n" + body, false).contains("supportedVersions"));
+      for (java.nio.channels.SocketChannel c : big) {
+        c.close(); // cut before their last byte
+      }
+      big.clear();
+      io.jipam.testkit.Await.until(() -> exchange(socket, chunked, false).contains("supportedVersions"),
+          Duration.ofSeconds(30), "served again once the cut requests' time bound gave their share back");
+    } finally {
+      for (java.nio.channels.SocketChannel c : big) {
+        c.close();
+      }
+      vertx.close().await(10, TimeUnit.SECONDS);
+    }
+  }
+
+  private static void writeAll(java.nio.channels.SocketChannel c, byte[] bytes) throws IOException {
+    java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(bytes);
+    while (b.hasRemaining()) {
+      c.write(b);
+    }
+  }
+
+  private static long openDescriptors() throws IOException {
+    try (java.util.stream.Stream<Path> fds = java.nio.file.Files.list(Path.of("/proc/self/fd"))) {
+      return fds.count();
+    }
+  }
+
+  /** A Vert.x on {@code transport} ("epoll" or "nio") with the socket's transport wrapped around it. */
+  private static Vertx vertx(String transport, CniEndpoint cni) {
+    io.vertx.core.transport.Transport base = transport.equals("nio") ? io.vertx.core.transport.Transport.NIO
+        : io.vertx.core.transport.Transport.nativeTransport();
+    assertTrue(base.available(), () -> transport + " unavailable: " + base.unavailabilityCause());
+    return Vertx.builder().withTransport(UnixSocketTransport.wrap(base, cni)).build();
   }
 
   private static CniEndpoint cni() {

@@ -1,0 +1,57 @@
+package io.jipam.server.cni;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jipam.core.store.memory.MemoryStores;
+import io.jipam.server.metrics.CallLog;
+import io.jipam.server.metrics.Metrics;
+import io.jipam.server.pools.PoolRegistry;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Which CNI calls on jipamd's socket define a network's pool: an ADD the store took, as on gRPC.
+ * A DEL, GC, CHECK or STATUS with other ranges (the runtime's cached config of a pod from before
+ * the network's config changed and jipamd restarted) is served with its own ranges and fixes none;
+ * the ADD with the new ranges then defines the pool, and a later call naming other ranges again is
+ * refused with code 7.
+ */
+class CniEndpointDefinitionsTest {
+  static final String OLD = "{'cniVersion':'1.1.0','name':'pin','ipam':{'type':'jipam','subnet':'198.19.100.0/24'}}";
+  static final String NEW = OLD.replace("198.19.100.0/24", "198.19.101.0/24");
+
+  static byte[] body(String command, String id, String conf) {
+    String env = "CNI_COMMAND=" + command + (id == null ? "" : "\nCNI_CONTAINERID=" + id
+        + "\nCNI_NETNS=/var/run/netns/x\nCNI_IFNAME=eth0") + "\nCNI_PATH=/opt/cni/bin";
+    return (env + "\n\n" + conf.replace('\'', '"')).getBytes(StandardCharsets.UTF_8);
+  }
+
+  static String text(CniEndpoint.Reply r) {
+    return r.summary() + " " + new String(r.output(), StandardCharsets.UTF_8);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"DEL", "GC", "STATUS", "CHECK"})
+  void run_otherCommandWithOldRanges_definesNothingAddWithNewRangesDefines(String command) {
+    CniEndpoint cni = new CniEndpoint(MemoryStores.open(), new PoolRegistry(), Runnable::run, CallLog.quiet(),
+        new Metrics(), Duration.ofSeconds(30), "node-1");
+    String id = List.of("GC", "STATUS").contains(command) ? null : "old-pod";
+    String conf = command.equals("GC") ? OLD.replace("}}", "},'cni.dev/valid-attachments':[]}") : OLD;
+    CniEndpoint.Reply old = cni.run(body(command, id, conf));
+    // CHECK of an attachment the store does not hold fails; it still must define nothing
+    assertTrue(command.equals("CHECK") || old.exit() == 0, text(old));
+
+    CniEndpoint.Reply add = cni.run(body("ADD", "new-pod", NEW));
+    assertEquals(0, add.exit(), text(add));
+    assertTrue(text(add).contains("198.19.101.2"), text(add));
+
+    CniEndpoint.Reply again = cni.run(body("ADD", "other-pod", OLD));
+    assertEquals(1, again.exit(), text(again));
+    assertTrue(text(again).contains("\"code\": 7") && text(again).contains("A pool's definition is fixed while jipamd runs"),
+        text(again));
+  }
+}
