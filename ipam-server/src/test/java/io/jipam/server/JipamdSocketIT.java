@@ -120,6 +120,13 @@ class JipamdSocketIT {
     assertEquals(2, run.exit(), run.output());
     assertTrue(run.output().contains("directory " + open + " is mode 777, writable by group and others"), run.output());
     assertFalse(Files.exists(open.resolve("jipam.sock")));
+    // above the socket's directory too, which jipamd would have made 0755: anyone could rename it
+    JipamdProcess.Finished below = ServerJipamd.runToExit(dir, "--store", "memory", "--socket",
+        open.resolve("run/jipam.sock").toString());
+    assertEquals(2, below.exit(), below.output());
+    assertTrue(below.output().contains("directory " + open + " is mode 777, writable by group and others: anyone"
+        + " could replace what is below it"), below.output());
+    assertFalse(Files.exists(open.resolve("run")));
   }
 
   /**

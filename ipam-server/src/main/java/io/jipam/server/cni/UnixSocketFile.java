@@ -126,7 +126,15 @@ public final class UnixSocketFile implements AutoCloseable {
     }
   }
 
+  /**
+   * The socket's directory, made 0755 where missing; it and every directory above it may be
+   * written only by their owner, or carry the sticky bit (as /tmp): whoever can write a directory
+   * on the path can rename what is below it and put a socket of theirs at the path (the
+   * directory's own mode alone was checked before, and a user could move a 0755 directory jipamd
+   * made inside a 0777 one away and bind their own socket in its place).
+   */
   private static void prepareDirectory(Path dir) throws IOException {
+    checkAncestors(dir.toAbsolutePath().getParent());
     if (!Files.exists(dir)) {
       java.util.ArrayDeque<Path> missing = new java.util.ArrayDeque<>();
       for (Path d = dir; d != null && !Files.exists(d); d = d.getParent()) {
@@ -142,12 +150,25 @@ public final class UnixSocketFile implements AutoCloseable {
     if (!Files.isDirectory(dir)) {
       throw IpamException.invalidConfig("--socket: %s is not a directory", dir);
     }
+    checkNotShared(dir, "the socket there");
+  }
+
+  /** Every existing directory from {@code dir} up, {@link #checkNotShared}. */
+  private static void checkAncestors(Path dir) throws IOException {
+    for (Path d = dir; d != null; d = d.getParent()) {
+      if (Files.isDirectory(d)) {
+        checkNotShared(d, "what is below it, and so the socket");
+      }
+    }
+  }
+
+  private static void checkNotShared(Path dir, String replaceable) throws IOException {
     int mode = (Integer) Files.getAttribute(dir, "unix:mode");
     boolean sticky = (mode & 01000) != 0;
     if ((mode & 022) != 0 && !sticky) {
       throw IpamException.invalidConfig("--socket: directory %s is mode %o, writable by %s: anyone could replace"
-          + " the socket there; use a directory only root may write (chmod go-w %s)", dir, mode & 07777,
-          (mode & 022) == 022 ? "group and others" : (mode & 020) != 0 ? "its group" : "others", dir);
+          + " %s; use a directory only root may write (chmod go-w %s)", dir, mode & 07777,
+          (mode & 022) == 022 ? "group and others" : (mode & 020) != 0 ? "its group" : "others", replaceable, dir);
     }
   }
 
