@@ -156,8 +156,9 @@ class ResourceBoundsIT {
     for (int i = 0; ips.length() < 120_000; i++) {
       ips.append(i == 0 ? "" : ",").append("fd00::").append(Integer.toHexString(i + 2));
     }
+    // counted before any is parsed: at most one per range set (their de-duplication was quadratic)
     rows.add(row("CNI_ARGS IP= of 12,000 addresses (120 kB)", with(add, "CNI_ARGS", ips.toString()), bytes(small()),
-        101, "fd00::2", 96, 4));
+        4, "jipam allows at most 64", 96, 2));
     // the largest inputs within the limits: served
     rows.add(row("config of 4 MiB (the limit)", vars("ADD", "c2"), padded(4 * MIB), 0, "198.18.44.", 192, 4));
     StringBuilder keys = new StringBuilder();

@@ -324,8 +324,12 @@ class SustainedChurnIT {
    * {@code jipamctl list} (exactly {@code expected}, "address containerId" each).
    */
   private void audit(Path socket, String daemonConf, String network, Set<String> expected) {
-    CniExec.Result probe = CniExec.run(CniExec.JIPAM, CniExec.env("DEL", "audit-probe", "eth0", null), daemonConf);
-    assertEquals(0, probe.exit(), probe::toString);
+    // jipamd knows a pool from an ADD it served (a DEL or GC defines nothing): one through it, undone
+    for (String command : List.of("ADD", "DEL")) {
+      CniExec.Result probe = CniExec.run(CniExec.JIPAM, CniExec.env(command, "audit-probe", "eth0",
+          command.equals("ADD") ? "/run/netns/audit-probe" : null), daemonConf);
+      assertEquals(0, probe.exit(), probe::toString);
+    }
     CniExec.Result check = jipamctl(socket, "--timeout", "30", "-o", "json", "check");
     assertEquals(0, check.exit(), check::toString);
     Map<?, ?> report = (Map<?, ?>) JsonReader.parse(check.stdout().getBytes());
