@@ -7,7 +7,10 @@ import io.grpc.netty.GrpcSslContexts;
 import io.jipam.core.IpamException;
 import io.jipam.core.tls.PemKeys;
 import io.netty.handler.ssl.SslContextBuilder;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -18,6 +21,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.LongSupplier;
+import javax.net.ssl.X509KeyManager;
 
 /**
  * The connection an {@link EtcdClient}'s calls go out on, replaced by a new one after a call got no
@@ -115,7 +119,7 @@ final class EtcdConnections implements AutoCloseable {
           ssl.trustManager(config.tls().ca().toFile());
         }
         if (config.tls().cert() != null) {
-          javax.net.ssl.X509KeyManager pem = pemKeys(config.tls().cert(), config.tls().key());
+          X509KeyManager pem = pemKeys(config.tls().cert(), config.tls().key());
           if (pem != null) {
             ssl.keyManager(PemKeys.factory(pem));
           } else { // Netty reads them, or names what is wrong
@@ -256,10 +260,10 @@ final class EtcdConnections implements AutoCloseable {
    * own reader's PKCS#12 round trip cost 61 ms of CPU per TLS context on C1, and 170 ms more for a
    * process's first (the JVM plugin's one call on etcd): an EC pair, measured against this.
    */
-  private static javax.net.ssl.X509KeyManager pemKeys(java.nio.file.Path cert, java.nio.file.Path key) {
+  private static X509KeyManager pemKeys(Path cert, Path key) {
     try {
-      return PemKeys.keyManager(java.nio.file.Files.readAllBytes(cert), java.nio.file.Files.readAllBytes(key));
-    } catch (java.io.IOException e) {
+      return PemKeys.keyManager(Files.readAllBytes(cert), Files.readAllBytes(key));
+    } catch (IOException e) {
       return null;
     }
   }

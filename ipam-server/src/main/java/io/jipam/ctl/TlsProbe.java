@@ -1,10 +1,10 @@
 package io.jipam.ctl;
 
+import io.jipam.client.PemKeyOptions;
 import io.jipam.client.RemoteStore;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.file.FileSystemOptions;
-import io.jipam.client.PemKeyOptions;
 import io.vertx.core.net.PemTrustOptions;
 import java.io.IOException;
 import java.net.InetSocketAddress;
