@@ -325,7 +325,9 @@ public final class CniEndpoint {
           + (cni.containerId() == null ? "" : " attachment=" + cni.containerId() + "/" + cni.ifname())
           + CallLog.origins(done.origins()) + " outcome=ok");
     } catch (IpamException e) {
-      return failure(versionText, e).withSummary(command + " outcome=error " + e.code() + ": " + e.getMessage());
+      // no command when the environment itself is refused: "-" in its place, not "null"
+      return failure(versionText, e).withSummary((command == null ? "-" : command) + " outcome=error " + e.code()
+          + ": " + e.getMessage());
     } catch (LocalCalls.WouldWait e) {
       throw e; // not an outcome: serve() runs the call again on a worker
     } catch (RuntimeException e) {

@@ -34,6 +34,15 @@ class CniEndpointDefinitionsTest {
     return r.summary() + " " + new String(r.output(), StandardCharsets.UTF_8);
   }
 
+  @org.junit.jupiter.api.Test
+  void run_environmentRefused_summaryNamesNoCommand() {
+    CniEndpoint cni = new CniEndpoint(MemoryStores.open(), new PoolRegistry(), Runnable::run, CallLog.quiet(),
+        new Metrics(), Duration.ofSeconds(30), "node-1");
+    CniEndpoint.Reply r = cni.run(("CNI_PATH=/opt/cni/bin\n\n" + NEW.replace('\'', '"')).getBytes(StandardCharsets.UTF_8));
+    assertEquals(1, r.exit(), text(r));
+    assertTrue(r.summary().startsWith("- outcome=error INVALID_ENVIRONMENT: "), r.summary()); // was "null outcome=..."
+  }
+
   @ParameterizedTest
   @ValueSource(strings = {"DEL", "GC", "STATUS", "CHECK"})
   void run_otherCommandWithOldRanges_definesNothingAddWithNewRangesDefines(String command) {
