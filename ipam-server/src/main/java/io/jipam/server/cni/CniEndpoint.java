@@ -235,13 +235,14 @@ public final class CniEndpoint {
   }
 
   private void finish(Reply reply, long start, Consumer<Reply> answer) {
+    long answered = System.nanoTime();
     try {
       answer.accept(reply);
     } catch (RejectedExecutionException stopped) {
       log.call("CNI", null, reply.summary + " not answered: jipamd stopped before the call ended", start);
       return;
     }
-    log.call("CNI", null, reply.summary, start);
+    log.call("CNI", null, reply.summary, start, answered);
     metrics.call("cni", reply.code == null ? "ok" : "error", reply.code, start);
   }
 

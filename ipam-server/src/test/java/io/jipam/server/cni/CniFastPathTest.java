@@ -72,7 +72,8 @@ class CniFastPathTest {
     assertTrue(body.contains("\"address\": \"198.18.9.2/24\""), body);
     assertNull(ch.readInbound(), "nothing passed on");
     assertFalse(ch.isOpen(), "closed after the answer");
-    assertTrue(logged.toString().contains("call method=CNI/ADD pool=fast attachment=c1/eth0"), logged.toString());
+    assertTrue(logged.toString().contains("call method=CNI/ADD pool=fast attachment=c1/eth0")
+        && logged.toString().matches("(?s).* outcome=ok answer_us=\\d+ duration_us=\\d+\\n"), logged.toString());
   }
 
   @Test

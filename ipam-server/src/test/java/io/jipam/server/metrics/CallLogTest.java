@@ -28,4 +28,19 @@ class CallLogTest {
     assertTrue(lines[1].length() < CallLog.MAX_LINE + 100 && lines[1].contains("characters)"), lines[1].length() + "");
     assertTrue(lines[2].contains("\\x0d") && !lines[2].contains("\r"), lines[2]);
   }
+
+  @Test
+  void call_answeredGiven_answerTimeBesideTheDuration() {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    CallLog log = new CallLog(new PrintStream(bytes, true, StandardCharsets.UTF_8), true);
+    long start = System.nanoTime() - 5_000_000;
+    log.call("CNI", null, "ADD pool=p outcome=ok", start, start + 2_000_000);
+    log.call("CNI", null, "DEL pool=p outcome=ok", start);
+    String[] lines = bytes.toString(StandardCharsets.UTF_8).split("\n");
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile(" answer_us=(\\d+) duration_us=(\\d+)$").matcher(lines[0]);
+    assertTrue(m.find(), lines[0]);
+    assertEquals(2000, Long.parseLong(m.group(1)), lines[0]);
+    assertTrue(Long.parseLong(m.group(2)) >= 5000, lines[0]);
+    assertTrue(!lines[1].contains("answer_us") && lines[1].contains(" outcome=ok duration_us="), lines[1]);
+  }
 }
