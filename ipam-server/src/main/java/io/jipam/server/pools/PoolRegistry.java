@@ -7,7 +7,6 @@ import io.jipam.core.store.Printable;
 import io.jipam.core.cni.NetworkPools;
 import io.jipam.core.cni.SubPool;
 import io.jipam.core.cni.SubPoolIndex;
-import io.jipam.core.store.AddressPolicy;
 import io.jipam.core.store.Pool;
 import io.jipam.api.v1.ListPoolsResponse;
 import io.jipam.api.v1.PoolInfo;
@@ -26,7 +25,7 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * The pool definitions this jipamd serves: the first allocation the store takes defines a pool
  * here; a later request that names it with other ranges or another order is refused ({@code
- * INVALID_CONFIG}), so two nodes with different conflists for one network cannot both allocate
+ * INVALID_CONFIG}; its address policy is not part of the definition: each call applies its own), so two nodes with different conflists for one network cannot both allocate
  * from it. The etcd store also checks against the definition stored in etcd, which outlives
  * jipamd; for the file and memory stores the definition lives as long as this process.
  *
@@ -66,7 +65,8 @@ public final class PoolRegistry {
 
   /** A definition as registered: held while {@link #pending} admissions run, kept once one confirmed it. */
   private static final class Entry {
-    final Pool pool;
+    /** The definition; its policy is the last admitted change's (a policy is not part of it). */
+    volatile Pool pool;
     final long weight;
     /** Admissions not ended yet; under the registry's lock. */
     int pending;
@@ -194,10 +194,23 @@ public final class PoolRegistry {
       e = new Entry(pool, w);
       pools.put(pool.name(), e);
     } else if (e.pool != pool && !e.pool.equals(pool)) {
-      throw conflict(e.pool, pool);
+      if (!sameDefinition(e.pool, pool)) {
+        throw conflict(e.pool, pool);
+      }
+      e.pool = pool; // the policy changed with the network's config: the last change's is shown
     }
     e.pending++;
-    return new Admission(e);
+    return new Admission(e, pool);
+  }
+
+  /**
+   * Whether two pools of one name are one definition: the same range sets and order. The address
+   * policy (sticky, reuse delay) is not part of it: each call applies the one its config names, as
+   * the plugin does on its own, so an operator may change it in the conflist while pods run (a DEL
+   * with the config the runtime cached at ADD then still finds and releases its attachment).
+   */
+  static boolean sameDefinition(Pool a, Pool b) {
+    return a.name().equals(b.name()) && a.rangeSets().equals(b.rangeSets()) && a.order() == b.order();
   }
 
   /**
@@ -206,15 +219,17 @@ public final class PoolRegistry {
    */
   public final class Admission implements AutoCloseable {
     private final Entry entry;
+    private final Pool pool;
     private boolean ended;
 
-    private Admission(Entry entry) {
+    private Admission(Entry entry, Pool pool) {
       this.entry = entry;
+      this.pool = pool;
     }
 
-    /** The definition admitted. */
+    /** The definition admitted, with the policy of the request admitted. */
     public Pool pool() {
-      return entry.pool;
+      return pool;
     }
 
     /** The store took the change: the definition is kept from now on. */
@@ -265,18 +280,18 @@ public final class PoolRegistry {
    */
   public Pool check(Pool pool) {
     Entry e = pools.get(pool.name());
-    if (e != null && e.confirmed && e.pool != pool && !e.pool.equals(pool)) {
+    if (e != null && e.confirmed && e.pool != pool && !sameDefinition(e.pool, pool)) {
       throw conflict(e.pool, pool);
     }
     return pool;
   }
 
   private static IpamException conflict(Pool known, Pool pool) {
-    return IpamException.invalidConfig("network \"%s\" is served with ranges %s (order %s%s); this request"
-        + " names ranges %s (order %s%s). A pool's definition is fixed while jipamd runs: use another"
+    return IpamException.invalidConfig("network \"%s\" is served with ranges %s (order %s); this request"
+        + " names ranges %s (order %s). A pool's ranges and order are fixed while jipamd runs: use another"
         + " network name, or restart jipamd once the pool is no longer used",
-        pool.name(), known.rangeSets(), known.order().configName(), policy(known), pool.rangeSets(),
-        pool.order().configName(), policy(pool));
+        pool.name(), known.rangeSets(), known.order().configName(), pool.rangeSets(),
+        pool.order().configName());
   }
 
   /**
@@ -300,17 +315,6 @@ public final class PoolRegistry {
   /** The sub-pool whose store pool is {@code poolName}, as the last CNI call naming its network defined it; or null. */
   public SubPool subPool(String poolName) {
     return subPools.get(poolName);
-  }
-
-  /** A pool's address policy for messages: empty for none. */
-  private static String policy(Pool pool) {
-    AddressPolicy p = pool.policy();
-    if (p.isNone()) {
-      return "";
-    }
-    return (p.sticky() == null ? "" : ", sticky " + p.sticky().pods() + " for " + p.sticky().hold().toSeconds() + " s, at most "
-        + p.sticky().maxHeldPercent() + "%") + (p.reuseDelay().isZero() ? "" : ", reuse delay "
-        + p.reuseDelay().toSeconds() + " s");
   }
 
   /** The pools allocated from since start, and those read from the file that no allocation has named yet. */

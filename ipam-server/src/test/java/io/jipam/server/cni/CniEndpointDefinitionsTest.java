@@ -60,7 +60,33 @@ class CniEndpointDefinitionsTest {
 
     CniEndpoint.Reply again = cni.run(body("ADD", "other-pod", OLD));
     assertEquals(1, again.exit(), text(again));
-    assertTrue(text(again).contains("\"code\": 7") && text(again).contains("A pool's definition is fixed while jipamd runs"),
+    assertTrue(text(again).contains("\"code\": 7") && text(again).contains("A pool's ranges and order are fixed while jipamd runs"),
         text(again));
+  }
+
+  /**
+   * The address policy is not part of a pool's definition: an operator who edits the network's
+   * sticky rule or reuse delay while pods run gets the new policy on each call, and the runtime's
+   * DEL with the config it cached at ADD still releases (both were refused with code 7).
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {",'sticky':{'pods':['db/*'],'holdSeconds':600}", ",'reuseDelaySeconds':60"})
+  void run_policyChangedWhilePodsRun_eachCallServedWithItsOwnPolicy(String policy) {
+    CniEndpoint cni = new CniEndpoint(MemoryStores.open(), new PoolRegistry(), Runnable::run, CallLog.quiet(),
+        new Metrics(), Duration.ofSeconds(30), "node-1");
+    String with = NEW.replace("'}}", "'" + policy + "}}");
+    CniEndpoint.Reply first = cni.run(body("ADD", "pod-1", with));
+    assertEquals(0, first.exit(), text(first));
+    CniEndpoint.Reply second = cni.run(body("ADD", "pod-2", with));
+    assertEquals(0, second.exit(), text(second));
+
+    CniEndpoint.Reply delNew = cni.run(body("DEL", "pod-1", NEW));
+    assertEquals(0, delNew.exit(), text(delNew));
+    CniEndpoint.Reply addNew = cni.run(body("ADD", "pod-3", NEW));
+    assertEquals(0, addNew.exit(), text(addNew));
+    CniEndpoint.Reply delCached = cni.run(body("DEL", "pod-2", with));
+    assertEquals(0, delCached.exit(), text(delCached));
+    CniEndpoint.Reply addWith = cni.run(body("ADD", "pod-4", with));
+    assertEquals(0, addWith.exit(), text(addWith));
   }
 }

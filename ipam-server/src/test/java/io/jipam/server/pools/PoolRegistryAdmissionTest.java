@@ -68,4 +68,22 @@ class PoolRegistryAdmissionTest {
     assertEquals(List.of(), kept(r));
     PoolRegistryBoundsTest.define(r, A); // the bound is untouched
   }
+
+  @Test
+  void admit_samePoolOtherPolicy_admittedWithItsOwnPolicyAndShownLast() {
+    PoolRegistry r = new PoolRegistry();
+    PoolRegistryBoundsTest.define(r, A);
+    Pool sticky = A.withPolicy(new io.jipam.core.store.AddressPolicy(null, java.time.Duration.ofSeconds(60)));
+    try (PoolRegistry.Admission a = r.admit(sticky)) {
+      assertEquals(sticky.policy(), a.pool().policy(), "the call runs with its own policy");
+      a.confirm();
+    }
+    assertEquals(sticky, r.check(sticky));
+    assertEquals(A, r.check(A), "a read with the earlier policy is served too");
+    assertEquals(List.of(sticky), kept(r), "the last change's policy is shown");
+    try (PoolRegistry.Admission a = r.admit(A)) {
+      assertEquals(A.policy(), a.pool().policy());
+    }
+    assertThrows(IpamException.class, () -> r.admit(B.withPolicy(sticky.policy())), "other ranges still refused");
+  }
 }
