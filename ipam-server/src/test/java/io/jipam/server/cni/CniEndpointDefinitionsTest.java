@@ -75,18 +75,11 @@ class CniEndpointDefinitionsTest {
     CniEndpoint cni = new CniEndpoint(MemoryStores.open(), new PoolRegistry(), Runnable::run, CallLog.quiet(),
         new Metrics(), Duration.ofSeconds(30), "node-1");
     String with = NEW.replace("'}}", "'" + policy + "}}");
-    CniEndpoint.Reply first = cni.run(body("ADD", "pod-1", with));
-    assertEquals(0, first.exit(), text(first));
-    CniEndpoint.Reply second = cni.run(body("ADD", "pod-2", with));
-    assertEquals(0, second.exit(), text(second));
-
-    CniEndpoint.Reply delNew = cni.run(body("DEL", "pod-1", NEW));
-    assertEquals(0, delNew.exit(), text(delNew));
-    CniEndpoint.Reply addNew = cni.run(body("ADD", "pod-3", NEW));
-    assertEquals(0, addNew.exit(), text(addNew));
-    CniEndpoint.Reply delCached = cni.run(body("DEL", "pod-2", with));
-    assertEquals(0, delCached.exit(), text(delCached));
-    CniEndpoint.Reply addWith = cni.run(body("ADD", "pod-4", with));
-    assertEquals(0, addWith.exit(), text(addWith));
+    String[][] calls = {{"ADD", "pod-1", with}, {"ADD", "pod-2", with}, {"DEL", "pod-1", NEW}, {"ADD", "pod-3", NEW},
+        {"DEL", "pod-2", with}, {"ADD", "pod-4", with}};
+    for (String[] call : calls) {
+      CniEndpoint.Reply r = cni.run(body(call[0], call[1], call[2]));
+      assertEquals(0, r.exit(), String.join(" ", call[0], call[1]) + ": " + text(r));
+    }
   }
 }
