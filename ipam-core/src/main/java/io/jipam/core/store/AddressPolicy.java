@@ -16,7 +16,7 @@ import java.time.Duration;
  *   <tr><th>claim</th><th>made by</th><th>ends</th><th>who may get the address</th></tr>
  *   <tr><td>hold</td><td>DEL (or GC) of a sticky pod's attachment</td><td>at its expiry, by an ADD of that pod, or by {@code jipamctl release}</td><td>that pod only</td></tr>
  *   <tr><td>reservation</td><td>an operator ({@code jipamctl reserve})</td><td>only by {@code jipamctl unreserve}</td><td>that pod, or any pod of that namespace; it stays while the pod holds the address</td></tr>
- *   <tr><td>cooling</td><td>DEL (or GC) in a pool with a reuse delay</td><td>at its expiry</td><td>nobody, unless nothing else is free (below)</td></tr>
+ *   <tr><td>cooling</td><td>DEL (or GC) in a pool with a reuse delay</td><td>at its expiry</td><td>the pod that released it, when it names the address ({@code ips}); anyone else only when nothing else is free (below)</td></tr>
  * </table>
  *
  * <p><b>ADD</b> of a pod P, for each range set where the attachment holds nothing yet, takes the

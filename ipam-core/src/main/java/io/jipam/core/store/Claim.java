@@ -63,15 +63,17 @@ public record Claim(IpAddress address, Kind kind, PodRef pod, Instant until, Att
   }
 
   /**
-   * Whether the claim lets this pod have the address: a hold for the pod itself, a reservation for
-   * the pod or its namespace. Cooling lets nobody (but see {@link AddressPolicy}'s last resort).
+   * Whether the claim lets this pod have the address it asks for: a hold for the pod itself, a
+   * reservation for the pod or its namespace, a cool-down the pod itself started (a cool-down keeps
+   * the address from other attachments; the pod that released it may ask for it again, as a pod
+   * with a static address does on its restart). Free allocation skips every cooling address
+   * (see {@link AddressPolicy}'s last resort).
    */
   public boolean admits(PodRef requester) {
     return switch (kind) {
-      case HOLD -> requester.isKnown() && pod.equals(requester);
+      case HOLD, COOLING -> requester.isKnown() && pod.equals(requester);
       case RESERVATION -> requester.isKnown() && pod.namespace().equals(requester.namespace())
           && (pod.name().isEmpty() || pod.name().equals(requester.name()));
-      case COOLING -> false;
     };
   }
 

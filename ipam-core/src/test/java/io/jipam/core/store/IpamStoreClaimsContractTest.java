@@ -2,6 +2,7 @@ package io.jipam.core.store;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -351,6 +352,29 @@ public abstract class IpamStoreClaimsContractTest {
     assertEquals(only, got.allocations().get(0).address());
     assertEquals(List.of(AllocationOrigin.COOLED), got.origins());
     assertInstanceOf(AllocationOutcome.Exhausted.class, store.allocate(pool, AllocationRequest.of(att("c3"))));
+  }
+
+  /**
+   * A cooling address is kept from other attachments, not from the pod that released it: a pod
+   * restarted with its static address ({@code ips}) gets it back (it was refused until the
+   * cool-down ended, up to a day); another pod, or one the runtime did not name, is refused.
+   */
+  @Test
+  void allocate_podRequestsTheAddressItReleasedWhileCooling_getsItOthersRefused() {
+    Pool pool = pool("coolback", AllocationOrder.ROUND_ROBIN, delay(3600));
+    IpAddress mine = add(pool, "c1", DB0).allocations().get(0).address();
+    del(pool, "c1");
+    assertEquals(Claim.Kind.COOLING, claimOf(pool, mine).kind());
+    for (PodRef other : List.of(DB1, OTHER, PodRef.UNKNOWN)) {
+      AllocationOutcome refused = store.allocate(pool, new AllocationRequest(att("x"), List.of(mine), other));
+      assertInstanceOf(AllocationOutcome.Unavailable.class, refused, other + ": " + refused);
+    }
+    AllocationOutcome.Allocated back = add(pool, "c2", DB0, mine);
+    assertEquals(mine, back.allocations().get(0).address());
+    assertEquals(List.of(AllocationOrigin.REQUESTED), back.origins());
+    assertNull(claimOf(pool, mine), "the cool-down ended with the allocation");
+    del(pool, "c2");
+    assertEquals(Claim.Kind.COOLING, claimOf(pool, mine).kind(), "released again: cooling again");
   }
 
   @Test
