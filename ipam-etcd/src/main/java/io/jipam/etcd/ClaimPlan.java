@@ -84,26 +84,40 @@ final class ClaimPlan {
     return null;
   }
 
-  /** An address of the set held for the pod (its hold ends), from the pod's hold index. */
+  /**
+   * An address of the set held for the pod (its hold ends), from the pod's hold index: first one
+   * the requesting interface released (a pod with two interfaces on the network gets each one's
+   * address back on it), else any.
+   */
   Allocation heldFor(Change.Add add, int set) {
     PodRef pod = add.request.pod();
     if (!PoolCache.sticky(add.pool, pod)) {
       return null;
     }
-    for (ClaimIndex.Entry e : holds(pod)) {
-      if (e.set() == set && e.until().isAfter(plan.now) && cache.fits(e)) {
-        Allocation got = takeClaimed(add, set, e.address(), Claim.Kind.HOLD, pod);
-        if (got != null) {
-          dropHold(add.pool, pod, e.address());
-          return got;
+    for (String ifname : new String[] {add.attachment.ifname(), null}) {
+      for (ClaimIndex.Entry e : holds(pod)) {
+        if (e.set() == set && e.until().isAfter(plan.now) && cache.fits(e)) {
+          Allocation got = takeClaimed(add, set, e.address(), Claim.Kind.HOLD, pod, ifname);
+          if (got != null) {
+            dropHold(add.pool, pod, e.address());
+            return got;
+          }
         }
       }
     }
     return null;
   }
 
-  /** Takes the address when its block has it unallocated under a live claim of that kind admitting the pod. */
   private Allocation takeClaimed(Change.Add add, int set, IpAddress address, Claim.Kind kind, PodRef pod) {
+    return takeClaimed(add, set, address, kind, pod, null);
+  }
+
+  /**
+   * Takes the address when its block has it unallocated under a live claim of that kind admitting
+   * the pod (and, with {@code ifname}, made by that interface's release).
+   */
+  private Allocation takeClaimed(Change.Add add, int set, IpAddress address, Claim.Kind kind, PodRef pod,
+      String ifname) {
     IpAddress net = layout.blockNet(set, address);
     String key = plan.blockKey(set, net);
     Block b = plan.read(key);
@@ -112,7 +126,8 @@ final class ClaimPlan {
       return null;
     }
     Claim c = b.liveClaim(offset, plan.now);
-    if (c == null || c.kind() != kind || !c.admits(pod)) {
+    if (c == null || c.kind() != kind || !c.admits(pod)
+        || ifname != null && (c.releasedBy() == null || !ifname.equals(c.releasedBy().ifname()))) {
       return null;
     }
     return plan.take(add, plan.mutable(key, set, net), set, offset);

@@ -148,6 +148,26 @@ public abstract class IpamStoreClaimsContractTest {
     assertEquals(List.of(AllocationOrigin.EXISTING), add(pool, "c1-new", DB0).origins());
   }
 
+  /** A sticky pod with two interfaces on the network gets each one's address back on it, whichever ADD comes first. */
+  @Test
+  void allocate_stickyPodWithTwoInterfaces_eachInterfaceGetsItsOwnAddressBack() {
+    Pool pool = pool("twoif", AllocationOrder.ROUND_ROBIN, sticky(100, 0));
+    Map<String, IpAddress> first = new HashMap<>();
+    for (String ifname : List.of("eth0", "net1")) {
+      AllocationOutcome out = store.allocate(pool, new AllocationRequest(new Attachment("p1", ifname), List.of(), DB0));
+      first.put(ifname, assertInstanceOf(AllocationOutcome.Allocated.class, out, out::toString).allocations().get(0).address());
+    }
+    assertNotEquals(first.get("eth0"), first.get("net1"));
+    store.release(pool, new Attachment("p1", "eth0"));
+    store.release(pool, new Attachment("p1", "net1"));
+    for (String ifname : List.of("net1", "eth0")) { // the other order
+      AllocationOutcome out = store.allocate(pool, new AllocationRequest(new Attachment("p2", ifname), List.of(), DB0));
+      AllocationOutcome.Allocated back = assertInstanceOf(AllocationOutcome.Allocated.class, out, out::toString);
+      assertEquals(first.get(ifname), back.allocations().get(0).address(), ifname);
+      assertEquals(List.of(AllocationOrigin.STICKY), back.origins(), ifname);
+    }
+  }
+
   @Test
   void allocate_otherPods_neverGetAHeldAddress() {
     Pool pool = pool("held", AllocationOrder.LOWEST_FREE, sticky(100, 0));

@@ -185,7 +185,7 @@ public final class PoolState {
         }
         origins[set] = AllocationOrigin.REQUESTED;
       } else {
-        IpAddress next = claimed ? claimedFor(request.pod(), set) : null;
+        IpAddress next = claimed ? claimedFor(request.pod(), request.attachment().ifname(), set) : null;
         AllocationOrigin origin = next == null ? AllocationOrigin.FREE
             : claims.get(next).kind() == Claim.Kind.RESERVATION ? AllocationOrigin.RESERVED : AllocationOrigin.STICKY;
         if (next == null) {
@@ -485,22 +485,29 @@ public final class PoolState {
 
   /**
    * An unallocated address of the set reserved for the pod by name, else for its namespace, else
-   * held for the pod; null when none.
+   * held for the pod (first one its interface {@code ifname} released: a pod with two interfaces on
+   * the network gets each one's address back on it); null when none.
    */
-  private IpAddress claimedFor(PodRef pod, int set) {
+  private IpAddress claimedFor(PodRef pod, String ifname, int set) {
     if (pod.namespace().isEmpty()) {
       return null;
     }
-    IpAddress found = claimed(pod, set, Claim.Kind.RESERVATION);
+    IpAddress found = claimed(pod, set, Claim.Kind.RESERVATION, null);
     if (found == null) {
-      found = claimed(new PodRef(pod.namespace(), ""), set, Claim.Kind.RESERVATION);
+      found = claimed(new PodRef(pod.namespace(), ""), set, Claim.Kind.RESERVATION, null);
     }
-    return found != null ? found : claimed(pod, set, Claim.Kind.HOLD);
+    if (found == null) {
+      found = claimed(pod, set, Claim.Kind.HOLD, ifname);
+    }
+    return found != null ? found : claimed(pod, set, Claim.Kind.HOLD, null);
   }
 
-  private IpAddress claimed(PodRef key, int set, Claim.Kind kind) {
+  /** The first unallocated address of the set with a claim of that kind for the key; with {@code ifname}, one that interface released. */
+  private IpAddress claimed(PodRef key, int set, Claim.Kind kind, String ifname) {
     for (IpAddress a : claims.forPod(key)) {
-      if (claims.get(a).kind() == kind && claims.rangeSetOf(a) == set && !byAddress.containsKey(a)) {
+      Claim c = claims.get(a);
+      if (c.kind() == kind && claims.rangeSetOf(a) == set && !byAddress.containsKey(a)
+          && (ifname == null || c.releasedBy() != null && ifname.equals(c.releasedBy().ifname()))) {
         return a;
       }
     }
