@@ -294,11 +294,13 @@ public final class CniEndpoint {
       NetworkConfig config = parsed.configOrThrow();
       CniHandler.checkVersion(command, config.cniVersion());
       // a network's sub-pools are pools of their own, each defined once: by an ADD the store took,
-      // as on gRPC. Other commands are checked against what is defined and define nothing: a DEL
-      // or GC the runtime sends with the config it cached at ADD, after the network's config
-      // changed and jipamd restarted, fixed the old ranges until the next restart.
+      // as on gRPC. Other commands neither define nor check a definition: they run with their own
+      // config, as the plugin does on its own. A DEL or GC the runtime sends with the config it
+      // cached at ADD, after the network's ranges changed, releases as it would in direct mode
+      // (checked against the definition, it was refused with code 7 until jipamd restarted, and
+      // the pods' addresses stayed allocated; defining, it fixed the old ranges).
       boolean defines = command == CniCommand.ADD;
-      List<Pool> networkPools = config.ipam().pools().all();
+      List<Pool> networkPools = defines ? config.ipam().pools().all() : List.of();
       List<PoolRegistry.Admission> admissions = new java.util.ArrayList<>(networkPools.size());
       CniHandler.Done done;
       try {

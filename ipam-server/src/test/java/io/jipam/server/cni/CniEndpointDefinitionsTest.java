@@ -65,6 +65,30 @@ class CniEndpointDefinitionsTest {
   }
 
   /**
+   * After the network's ranges changed in its config (a new rangeEnd), the runtime's DEL, GC, CHECK
+   * or STATUS naming the new ranges, or the old ones it cached, runs with its own config as in
+   * direct mode: DEL and GC release (they were refused with code 7 until jipamd restarted, the
+   * addresses staying allocated).
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"DEL", "GC", "STATUS"})
+  void run_otherCommandAfterTheRangesChanged_servedWithItsOwnConfig(String command) {
+    CniEndpoint cni = new CniEndpoint(MemoryStores.open(), new PoolRegistry(), Runnable::run, CallLog.quiet(),
+        new Metrics(), Duration.ofSeconds(30), "node-1");
+    String changed = OLD.replace("'}}", "','rangeEnd':'198.19.100.200'}}");
+    CniEndpoint.Reply add = cni.run(body("ADD", "pod-1", OLD));
+    assertEquals(0, add.exit(), text(add));
+    String id = List.of("GC", "STATUS").contains(command) ? null : "pod-1";
+    String conf = command.equals("GC") ? changed.replace("}}", "},'cni.dev/valid-attachments':[]}") : changed;
+    CniEndpoint.Reply other = cni.run(body(command, id, conf));
+    assertEquals(0, other.exit(), text(other));
+    if (!command.equals("STATUS")) {
+      CniEndpoint.Reply again = cni.run(body("ADD", "pod-2", OLD));
+      assertTrue(text(again).contains("198.19.100.2/"), "released, so handed out again: " + text(again));
+    }
+  }
+
+  /**
    * The address policy is not part of a pool's definition: an operator who edits the network's
    * sticky rule or reuse delay while pods run gets the new policy on each call, and the runtime's
    * DEL with the config it cached at ADD still releases (both were refused with code 7).
