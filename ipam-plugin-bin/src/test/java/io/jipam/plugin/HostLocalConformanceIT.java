@@ -76,6 +76,10 @@ class HostLocalConformanceIT {
     all.add(Arguments.of("requested address through args.cni.ips",
         conf("1.0.0", "'subnet':'198.18.9.0/24'", ",'args':{'cni':{'ips':['198.18.9.41']}}"),
         List.of("ADD a", "ADD b")));
+    all.add(Arguments.of("gateways outside their subnets: a routed IPv4 one and an IPv6 link-local one",
+        conf("1.0.0", "'ranges':[[{'subnet':'198.18.11.0/29','gateway':'169.254.1.1'}],"
+            + "[{'subnet':'fd00:18:b::/120','gateway':'fe80::1'}]]", ""),
+        List.of("ADD a", "ADD b", "DEL a", "ADD c")));
     all.add(Arguments.of("IPv6 only, /120",
         conf("1.0.0", "'ranges':[[{'subnet':'fd00:18:a::/120','rangeStart':'fd00:18:a::fd'}]]", ""),
         List.of("ADD a", "ADD b", "ADD c", "ADD d", "DEL b", "ADD e")));

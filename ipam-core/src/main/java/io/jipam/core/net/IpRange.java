@@ -42,7 +42,13 @@ public record IpRange(Cidr subnet, IpAddress rangeStart, IpAddress rangeEnd, IpA
       if (a == null) {
         throw IpamException.invalidConfig("range %s has no %s", subnet, named[0]);
       }
-      if (!subnet.contains(a)) {
+      if ("gateway".equals(named[0])) {
+        // host-local takes a gateway outside the subnet (an IPv6 link-local fe80::1, a routed
+        // 169.254.1.1): it is returned in the result and never handed out; only its family must fit
+        if (a.family() != subnet.family()) {
+          throw IpamException.invalidConfig("gateway %s is not of the family of subnet %s", a, subnet);
+        }
+      } else if (!subnet.contains(a)) {
         throw IpamException.invalidConfig("%s %s is not in subnet %s", named[0], a, subnet);
       }
     }

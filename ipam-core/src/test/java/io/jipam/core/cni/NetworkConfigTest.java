@@ -131,7 +131,7 @@ class NetworkConfigTest {
         Arguments.of(conf("'subnet':'198.18.0.0/24','rangeStart':'198.18.1.5'"), ErrorCode.INVALID_CONFIG, "198.18.1.5"),
         Arguments.of(conf("'subnet':'198.18.0.0/24','rangeStart':'198.18.0.50','rangeEnd':'198.18.0.40'"),
             ErrorCode.INVALID_CONFIG, "198.18.0.50"),
-        Arguments.of(conf("'subnet':'198.18.0.0/24','gateway':'198.19.0.1'"), ErrorCode.INVALID_CONFIG, "198.19.0.1"),
+        Arguments.of(conf("'subnet':'198.18.0.0/24','gateway':'fd00::1'"), ErrorCode.INVALID_CONFIG, "fd00::1"), // a gateway outside the subnet is taken (host-local), not one of another family
         Arguments.of(conf("'subnet':'198.18.0.0/24','rangeEnd':'x.y'"), ErrorCode.INVALID_CONFIG, "x.y"),
         Arguments.of(conf("'ranges':[[{'subnet':'198.18.0.0/24'},{'subnet':'fd00::/64'}]]"),
             ErrorCode.INVALID_CONFIG, "fd00::/64"),

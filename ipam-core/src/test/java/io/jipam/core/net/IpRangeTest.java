@@ -76,7 +76,9 @@ class IpRangeTest {
         Arguments.of("10.0.0.0/24", null, "10.0.1.0", null, null, List.of("rangeEnd", "10.0.1.0", "10.0.0.0/24")),
         Arguments.of("10.0.0.0/24", "10.0.0.50", "10.0.0.40", null, null, List.of("10.0.0.50", "10.0.0.40")),
         Arguments.of("10.0.0.0/24", "10.0.0.250", null, null, null, List.of()), // ok: .250-.254
-        Arguments.of("10.0.0.0/24", null, null, "10.0.1.1", null, List.of("gateway", "10.0.1.1", "10.0.0.0/24")),
+        Arguments.of("10.0.0.0/24", null, null, "10.0.1.1", null, List.of()), // ok, as host-local: outside the subnet
+        Arguments.of("10.0.0.0/24", null, null, "169.254.1.1", null, List.of()), // ok: a routed gateway
+        Arguments.of("fd00::/64", null, null, "fe80::1", null, List.of()), // ok: IPv6 link-local
         Arguments.of("10.0.0.0/24", null, null, "fd00::1", null, List.of("gateway", "fd00::1")),
         Arguments.of("10.0.0.0/31", null, null, null, null, List.of("10.0.0.0/31")),
         Arguments.of("10.0.0.0/32", null, null, null, null, List.of("10.0.0.0/32")),
