@@ -311,9 +311,16 @@ public record EtcdStoreConfig(List<String> endpoints, String node, Duration time
       return null;
     }
     if (!(o instanceof String s)) {
-      throw IpamException.invalidConfig("etcd store: \"%s\" must be a string, found %s", key, o);
+      // a password given as a number or a list is still a secret: named by its JSON type only
+      Object shown = key.equals("password") ? "a " + jsonType(o) : o;
+      throw IpamException.invalidConfig("etcd store: \"%s\" must be a string, found %s", key, shown);
     }
     return s;
+  }
+
+  private static String jsonType(Object o) {
+    return o instanceof Number ? "number" : o instanceof Boolean ? "boolean" : o instanceof Map ? "object"
+        : o instanceof java.util.List ? "list" : "value";
   }
 
   /** A block size as given, checked to be a prefix length before it is narrowed (4294967322 is not 26). */

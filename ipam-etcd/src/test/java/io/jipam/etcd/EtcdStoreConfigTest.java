@@ -63,4 +63,15 @@ class EtcdStoreConfigTest {
     assertEquals(28, EtcdStoreConfig.fromJson(Map.of("type", "etcd", "endpoints", ENDPOINTS, "node", "n",
         "blockSizeV4", 28L)).blockSizeV4());
   }
+
+  @Test
+  void fromJson_passwordNotAString_refusedWithoutShowingIt() {
+    for (Object secret : List.of(987654321L, List.of("s3cretPW"), Map.of("pw", "s3cretPW"), true)) {
+      IpamException e = assertThrows(IpamException.class, () -> EtcdStoreConfig.fromJson(Map.of("type", "etcd",
+          "endpoints", ENDPOINTS, "node", "n", "user", "u", "password", secret)), secret.toString());
+      assertEquals(ErrorCode.INVALID_CONFIG, e.code());
+      assertTrue(e.getMessage().contains("\"password\" must be a string") && !e.getMessage().contains("987654321")
+          && !e.getMessage().contains("s3cretPW") && !e.getMessage().contains("true"), e.getMessage());
+    }
+  }
 }
