@@ -164,8 +164,11 @@ class HostLocalConformanceIT {
   @Test
   void add_resolvConf_dnsSectionMatches() throws Exception {
     Path resolv = tmp.resolve("resolv.conf");
-    Files.writeString(resolv, "nameserver 198.18.0.53\nnameserver fd00::53\ndomain conf.test\n"
-        + "search a.conf.test b.conf.test\noptions ndots:3 timeout:1\n");
+    // hand-edited lines as host-local reads them: a trailing comment or token, a bare domain line,
+    // a no-break space (Go's white space), a carriage return
+    Files.writeString(resolv, "nameserver 198.18.0.53\nnameserver  fd00::53  # c\nnameserver 198.18.0.54 extra\r\n"
+        + "domain conf.test\ndomain\nsearch a.conf.test b.conf.test\noptions ndots:3 timeout:1\n"
+        + "nameserver 198.18.0.55\u00a0# nbsp\n");
     String conf = conf("1.0.0", "'subnet':'198.18.12.0/24','resolvConf':'" + resolv + "'", "");
     CniExec.Result want = new Plugin(CniExec.HOST_LOCAL, "host-local", tmp.resolve("r")).call(conf, "ADD a");
     CniExec.Result got = jipam(tmp.resolve("j")).call(conf, "ADD a");

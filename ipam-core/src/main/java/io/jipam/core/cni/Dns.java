@@ -67,13 +67,15 @@ record Dns(List<String> nameservers, String domain, List<String> search, List<St
       }
       List<String> fields = fields(text, pos, eol);
       pos = eol + 1;
-      if (fields.isEmpty() || fields.get(0).startsWith("#") || fields.get(0).startsWith(";")) {
+      // as host-local reads it: a line of fewer than two fields is skipped, a nameserver or domain
+      // line gives its first value only (a trailing "# comment" or extra token is not a server)
+      if (fields.size() < 2 || fields.get(0).startsWith("#") || fields.get(0).startsWith(";")) {
         continue;
       }
       List<String> rest = fields.subList(1, fields.size());
       switch (fields.get(0)) {
-        case "nameserver" -> nameservers.addAll(rest);
-        case "domain" -> domain = rest.isEmpty() ? null : rest.get(0);
+        case "nameserver" -> nameservers.add(rest.get(0));
+        case "domain" -> domain = rest.get(0);
         case "search" -> search.addAll(rest);
         case "options" -> options.addAll(rest);
         default -> { }
@@ -82,16 +84,28 @@ record Dns(List<String> nameservers, String domain, List<String> search, List<St
     return new Dns(nameservers, domain, search, options);
   }
 
+  /**
+   * White space as host-local splits fields (Go's {@code unicode.IsSpace}): tab, newline, vertical
+   * tab, form feed, carriage return, space, U+0085 and U+00A0, and above Latin-1 the space
+   * separators (Java's {@code isWhitespace} takes U+001C to U+001F and leaves out U+00A0).
+   */
+  static boolean isSpace(char c) {
+    if (c < 0x100) {
+      return c == ' ' || c >= '\t' && c <= '\r' || c == 0x85 || c == 0xA0;
+    }
+    return Character.isSpaceChar(c);
+  }
+
   /** The white-space separated fields of {@code text[from, to)} (a loop: no regex on this path). */
   private static List<String> fields(String text, int from, int to) {
     List<String> out = new ArrayList<>(4);
     int i = from;
     while (i < to) {
-      while (i < to && Character.isWhitespace(text.charAt(i))) {
+      while (i < to && isSpace(text.charAt(i))) {
         i++;
       }
       int start = i;
-      while (i < to && !Character.isWhitespace(text.charAt(i))) {
+      while (i < to && !isSpace(text.charAt(i))) {
         i++;
       }
       if (i > start) {
