@@ -206,8 +206,17 @@ final class IpamServer implements AutoCloseable {
         : new MetricsEndpoint(() -> metrics.scrape(pools.all(), pools::subPool, store), healthChecks);
     try {
       if (scrapes != null) {
-        HttpServer http = vertx.createHttpServer(new HttpServerOptions().setIdleTimeout(30)
+        java.util.concurrent.atomic.AtomicInteger metricsConnections = new java.util.concurrent.atomic.AtomicInteger();
+        HttpServer http = vertx.createHttpServer(new HttpServerOptions().setIdleTimeout(10).setHttp2ClearTextEnabled(false)
                 .setPerMessageWebSocketCompressionSupported(false).setPerFrameWebSocketCompressionSupported(false))
+            .connectionHandler(conn -> {
+              if (metricsConnections.incrementAndGet() > MetricsEndpoint.MAX_CONNECTIONS) {
+                metricsConnections.decrementAndGet();
+                conn.close(); // an unauthenticated port: a flood of connections takes no more than this
+                return;
+              }
+              conn.closeHandler(v -> metricsConnections.decrementAndGet());
+            })
             .requestHandler(closingWhenAnsweredEarly(scrapes::handle, Duration.ofSeconds(30)));
         http = await(http.listen(metricsPort, metricsHost), "listening for /metrics on " + metricsHost + ":"
             + metricsPort);

@@ -198,4 +198,64 @@ class MetricsFloodTest {
       server.close();
     }
   }
+
+  /**
+   * The metrics port is unauthenticated: clients that pipeline thousands of requests and never
+   * read had every answer queued on jipamd's heap, until it ran out of memory with its event loop
+   * dead (CNI calls unanswered for good). Now each connection gets one answer and is closed, and
+   * connections past {@link io.jipam.server.metrics.MetricsEndpoint#MAX_CONNECTIONS} are closed at
+   * once; calls and a fresh health check are served throughout.
+   */
+  @Test
+  void metrics_clientsPipeliningWithoutReading_oneAnswerPerConnectionCallsServed() throws Exception {
+    Path socket = dir.resolve("pipelined.sock");
+    IpamServer server = IpamServer.start(MemoryStores.open(), new IpamServer.Settings(socket, null, 0, false, null,
+        null, null, 2, 2, 4L << 20, Duration.ofSeconds(5), Duration.ofSeconds(30)), CallLog.quiet(), "127.0.0.1", 0);
+    RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("unix:" + socket));
+    List<java.net.Socket> clients = new ArrayList<>();
+    byte[] requests = "GET /metrics HTTP/1.1\r\nHost: j\r\n\r\n".repeat(2000).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    try {
+      Pool pool = IpamServerTest.pool("piped", "198.18.7.0/24");
+      assertInstanceOf(AllocationOutcome.Allocated.class, remote.allocate(pool, AllocationRequest.of(new Attachment("c0", "eth0"))));
+      for (int i = 0; i < 2 * io.jipam.server.metrics.MetricsEndpoint.MAX_CONNECTIONS; i++) {
+        java.net.Socket c = new java.net.Socket();
+        c.setReceiveBufferSize(4096);
+        c.connect(new java.net.InetSocketAddress("127.0.0.1", server.metricsPort()), 5000);
+        c.setSoTimeout(20_000);
+        clients.add(c);
+        try {
+          c.getOutputStream().write(requests);
+        } catch (java.io.IOException closedByJipamd) {
+          // closed while writing: past the bound, or answered and closed already
+        }
+      }
+      for (int i = 1; i <= 4; i++) {
+        assertInstanceOf(AllocationOutcome.Allocated.class,
+            remote.allocate(pool, AllocationRequest.of(new Attachment("c" + i, "eth0"))), "a call during the flood");
+      }
+      int answers = 0;
+      for (java.net.Socket c : clients) {
+        String got;
+        try {
+          got = new String(c.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.ISO_8859_1);
+        } catch (java.io.IOException reset) {
+          continue; // closed unanswered (past the bound), or reset with requests unread
+        }
+        int n = got.split("HTTP/1.1 200", -1).length - 1;
+        assertTrue(n <= 1, n + " answers on one connection");
+        answers += n;
+      }
+      assertTrue(answers > 0, "no client got its one answer");
+      HttpResponse<String> health = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:"
+          + server.metricsPort() + "/healthz")).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+      assertEquals(200, health.statusCode(), health.body());
+      assertEquals("close", health.headers().firstValue("connection").orElse(""), "one request per connection");
+    } finally {
+      for (java.net.Socket c : clients) {
+        c.close();
+      }
+      remote.close();
+      server.close();
+    }
+  }
 }

@@ -5,6 +5,7 @@ import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.http.HttpServerResponse;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.function.Supplier;
 
@@ -18,9 +19,13 @@ import java.util.function.Supplier;
  * 503 at once). So no scrape takes one of jipamd's workers, a flood of scrapes costs one read at a
  * time, and a slow metrics read does not hold up the health check.
  *
- * <p>Handlers run on the request's event loop; answers are handed back to it.
+ * <p>Handlers run on the request's event loop; answers are handed back to it. Each connection
+ * carries one request ({@code connection: close}); the listener holds at most {@link
+ * #MAX_CONNECTIONS} connections at once and closes any beyond at once.
  */
 public final class MetricsEndpoint implements AutoCloseable {
+  /** Connections the metrics listener holds at once: scrapers and probes need a few. */
+  public static final int MAX_CONNECTIONS = 64;
   private final CoalescedReads<String> scrapes;
   private final CoalescedReads<Boolean> checks;
 
@@ -36,30 +41,41 @@ public final class MetricsEndpoint implements AutoCloseable {
   public void handle(HttpServerRequest req) {
     boolean health = "/healthz".equals(req.path());
     if (!health && !"/metrics".equals(req.path())) {
-      req.response().setStatusCode(404).end("not found: jipamd serves /metrics and /healthz here\n");
+      end(req, 404, "not found: jipamd serves /metrics and /healthz here\n");
       return;
     }
     if (req.method() != HttpMethod.GET) {
-      req.response().setStatusCode(405).end();
+      end(req, 405, "");
       return;
     }
     Context context = Vertx.currentContext();
     boolean asked = health
         ? checks.ask(outcome -> on(context, v -> {
             boolean ok = outcome.failure() == null && outcome.value();
-            req.response().setStatusCode(ok ? 200 : 503).end(ok ? "SERVING\n" : "NOT_SERVING: the store does not answer\n");
+            end(req, ok ? 200 : 503, ok ? "SERVING\n" : "NOT_SERVING: the store does not answer\n");
           }))
         : scrapes.ask(outcome -> on(context, v -> {
             if (outcome.failure() != null) {
-              req.response().setStatusCode(503).end("metrics not read: " + outcome.failure().getMessage() + "\n");
+              end(req, 503, "metrics not read: " + outcome.failure().getMessage() + "\n");
             } else {
-              req.response().putHeader("content-type", "text/plain; version=0.0.4; charset=utf-8").end(outcome.value());
+              req.response().putHeader("content-type", "text/plain; version=0.0.4; charset=utf-8");
+              end(req, 200, outcome.value());
             }
           }));
     if (!asked) {
-      req.response().setStatusCode(503).end("jipamd is busy: " + CoalescedReads.MAX_WAITING + " requests already wait for "
+      end(req, 503, "jipamd is busy: " + CoalescedReads.MAX_WAITING + " requests already wait for "
           + (health ? "the health check" : "the metrics") + "\n");
     }
+  }
+
+  /**
+   * Answers and closes the connection: one request per connection. A client that pipelines
+   * requests and never reads the answers (the port is unauthenticated) had each answer queued on
+   * jipamd's heap, until jipamd ran out of memory with its event loop dead and every CNI call unanswered.
+   */
+  private static void end(HttpServerRequest req, int status, String body) {
+    HttpServerResponse response = req.response().setStatusCode(status).putHeader("connection", "close");
+    response.end(body).onComplete(done -> req.connection().close());
   }
 
   private static void on(Context context, Handler<Void> reply) {
