@@ -217,15 +217,36 @@ final class ClaimPlan {
     }
   }
 
-  /** Gets the lease hold indexes go on, when the plan puts any. */
+  /**
+   * Gets the lease hold indexes go on, when the plan puts any: one outliving every hold the
+   * indexes list, also those made under a longer {@code holdSeconds} than the policy's now (an
+   * index on the shorter lease vanished while its holds ran on, and the pod lost its address).
+   */
   void takeLease(CommitTickets tickets) {
     holdLeaseId = 0;
+    java.time.Duration longest = holdLength;
+    boolean any = false;
     for (PodRef pod : holdDirty) {
-      if (!holdWork.get(pod).isEmpty()) {
-        holdLeaseId = tickets.holdLease(holdLength, plan.deadline);
-        return;
+      for (ClaimIndex.Entry e : holdWork.get(pod)) {
+        any = true;
+        java.time.Duration left = java.time.Duration.between(plan.now, e.until());
+        if (left.compareTo(longest) > 0) {
+          longest = left;
+        }
       }
     }
+    if (any) {
+      holdLeaseId = tickets.holdLease(longest == holdLength ? holdLength : leaseLength(longest), plan.deadline);
+    }
+  }
+
+  /** A hold length rounded up to a power of two seconds (at least a minute): a few leases, not one per hold. */
+  static java.time.Duration leaseLength(java.time.Duration left) {
+    long seconds = 60;
+    while (seconds < left.toSeconds() + 1 && seconds < Long.MAX_VALUE / 2) {
+      seconds *= 2;
+    }
+    return java.time.Duration.ofSeconds(seconds);
   }
 
   /** The guards, in the order {@link #refresh} reads them back. */

@@ -356,4 +356,35 @@ class EtcdClaimsIT {
     }
     return b.toString();
   }
+
+  /**
+   * A pod's hold index outlives every hold it lists: after a hold made under 600 s and another
+   * under a policy lowered to 1 s, the index's lease runs past the first hold (it ran on a 61 s
+   * lease, and once it vanished the pod's ADD no longer found the first hold, which stayed
+   * blocked for the hour).
+   */
+  @Test
+  void release_holdSecondsLoweredWhileAHoldRuns_indexLeaseOutlivesTheLongerHold() throws Exception {
+    AddressPolicy hour = sticky("db/*", 100);
+    AddressPolicy second = new AddressPolicy(new StickyRule(List.of(PodPattern.parse("db/*")), Duration.ofSeconds(1), 100),
+        Duration.ZERO);
+    GroupCommitStore a = store("node-a");
+    PodRef pod = new PodRef("db", "web-2");
+    for (String ifname : List.of("eth0", "net1")) {
+      allocated(a.allocate(pool("198.18.12.0/24", hour), new AllocationRequest(new Attachment("z1", ifname), List.of(), pod)));
+    }
+    a.release(pool("198.18.12.0/24", hour), new Attachment("z1", "eth0"));
+    a.release(pool("198.18.12.0/24", second), new Attachment("z1", "net1"));
+    EtcdClient client = new EtcdClient(EtcdStoreConfig.of(etcd.endpoints(), "probe").withPrefix(prefix), System::nanoTime);
+    try {
+      String key = new Keys(prefix).holds("claims", pod);
+      io.etcd.jetcd.KeyValue kv = client.getAll(List.of(key), System.nanoTime() + 5_000_000_000L, "the index").get(0);
+      assertTrue(kv != null && kv.getLease() != 0, "the index, on a lease: " + kv);
+      long ttl = client.raw().getLeaseClient().timeToLive(kv.getLease(), io.etcd.jetcd.options.LeaseOption.DEFAULT)
+          .get().getGrantedTTL();
+      assertTrue(ttl >= HOLD.toSeconds(), "the index's lease of " + ttl + " s ends before the hold of " + HOLD);
+    } finally {
+      client.close();
+    }
+  }
 }
