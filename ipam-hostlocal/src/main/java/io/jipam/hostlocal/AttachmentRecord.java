@@ -167,6 +167,28 @@ final class AttachmentRecord {
     }
   }
 
+  /**
+   * What an ADD's record lists: its allocations, and those the attachment held before that are not
+   * among them (an address outside the pool's ranges since they changed: its file is still the
+   * attachment's, and a DEL releases what the record lists, so dropping it leaked the address).
+   */
+  static List<Allocation> afterAdd(List<Allocation> allocated, List<Allocation> before) {
+    if (before.isEmpty()) {
+      return allocated;
+    }
+    List<Allocation> out = new java.util.ArrayList<>(allocated);
+    for (Allocation b : before) {
+      boolean listed = false;
+      for (Allocation a : allocated) {
+        listed |= a.address().equals(b.address());
+      }
+      if (!listed) {
+        out.add(b);
+      }
+    }
+    return out;
+  }
+
   /** Replaces the attachment's record (temp + rename); deletes it when there is nothing to record. */
   static void write(PoolDir d, Attachment att, List<Allocation> held) throws IOException {
     if (held.isEmpty()) {

@@ -135,6 +135,24 @@ final class FastPath {
     return perRecord(h, pool, new Attachment(att.containerId(), PoolDir.LEGACY_IFNAME));
   }
 
+  /**
+   * What the attachment's record says it holds outside the pool's ranges (they changed since its
+   * ADD) and its files confirm; the state knows only addresses in range. Empty when none.
+   */
+  static List<Allocation> outOfRange(PoolSession h, Pool pool, Attachment att) throws IOException {
+    List<Allocation> recorded = perRecord(h, pool, att);
+    if (recorded == null || recorded.isEmpty()) {
+      return List.of();
+    }
+    List<Allocation> out = new ArrayList<>(1);
+    for (Allocation a : recorded) {
+      if (a.rangeSetIndex() < 0) {
+        out.add(a);
+      }
+    }
+    return out;
+  }
+
   static List<Allocation> perRecord(PoolSession h, Pool pool, Attachment att) throws IOException {
     AttachmentRecord r = AttachmentRecord.read(h.dir, att);
     if (r == null) {

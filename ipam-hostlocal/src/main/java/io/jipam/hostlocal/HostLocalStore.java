@@ -193,7 +193,8 @@ final class HostLocalStore implements IpamStore, FileClaims {
       }
     }
     h.dropStamp();
-    AttachmentRecord.write(h.dir, att, got.allocations()); // before the address files: a superset
+    // before the address files: a superset, keeping what the record lists outside the ranges now
+    AttachmentRecord.write(h.dir, att, AttachmentRecord.afterAdd(got.allocations(), FastPath.outOfRange(h, pool, att)));
     try {
       for (Allocation a : fresh) {
         if (marked.contains(a.address())) {

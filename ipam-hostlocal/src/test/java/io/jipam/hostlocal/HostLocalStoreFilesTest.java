@@ -612,4 +612,36 @@ class HostLocalStoreFilesTest {
     assertFalse(Files.exists(record("hl")));
     assertFalse(Files.exists(netDir.resolve("198.18.0.40")));
   }
+
+  /**
+   * A repeated ADD of one attachment after the network's ranges changed (a runtime's retry across a
+   * config change) gets an address in the new ranges, and the record keeps the old one, still the
+   * attachment's on disk: a DEL then releases both (the record listed only the new one, and the old
+   * address file stayed for good).
+   */
+  @Test
+  void allocate_sameAttachmentAfterTheRangesChanged_recordKeepsTheOldAddressDelReleasesBoth() throws Exception {
+    rangesChanged(store, dataDir);
+  }
+
+  /** {@link #allocate_sameAttachmentAfterTheRangesChanged_recordKeepsTheOldAddressDelReleasesBoth} on a store of {@code dataDir}. */
+  static void rangesChanged(IpamStore store, Path dataDir) throws Exception {
+    java.util.function.Function<String, Pool> from = start -> new Pool("moved", List.of(new io.jipam.core.net.RangeSet(
+        List.of(io.jipam.core.net.IpRange.withDefaults(io.jipam.core.net.Cidr.parse("198.18.0.0/24"), ip(start), null, null,
+            null)))), AllocationOrder.ROUND_ROBIN);
+    Pool before = from.apply("198.18.0.50");
+    Pool after = from.apply("198.18.0.100");
+    AllocationOutcome first = store.allocate(before, AllocationRequest.of(att("c1")));
+    assertEquals(ip("198.18.0.50"), ((AllocationOutcome.Allocated) first).allocations().get(0).address(), first.toString());
+    AllocationOutcome second = store.allocate(after, AllocationRequest.of(att("c1")));
+    assertTrue(second instanceof AllocationOutcome.Allocated, second.toString());
+    Path dir = dataDir.resolve("moved");
+    assertTrue(Files.exists(dir.resolve("198.18.0.50")), "the old address is still the attachment's");
+    store.release(after, att("c1"));
+    List<String> left = new ArrayList<>();
+    try (var files = Files.list(dir)) {
+      files.map(f -> f.getFileName().toString()).filter(n -> n.startsWith("198.")).forEach(left::add);
+    }
+    assertEquals(List.of(), left, "every address of the attachment released");
+  }
 }
