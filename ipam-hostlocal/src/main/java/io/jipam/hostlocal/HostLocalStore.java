@@ -132,6 +132,15 @@ final class HostLocalStore implements IpamStore, FileClaims {
 
   // ---------------------------------------------------------------- IpamStore
 
+  /** Besides what it implements: a {@link io.jipam.core.store.capability.Probe} of its data dir. */
+  @Override
+  public <T> java.util.Optional<T> capability(Class<T> ability) {
+    if (ability == io.jipam.core.store.capability.Probe.class) {
+      return java.util.Optional.of(ability.cast(new DataDirProbe(dataDir)));
+    }
+    return IpamStore.super.capability(ability);
+  }
+
   @Override
   public AllocationOutcome allocate(Pool pool, AllocationRequest request) {
     PoolSession h = PoolSession.open(dir(pool), cache, pool);

@@ -156,6 +156,9 @@ final class WriteThroughStore implements IpamStore, FileClaims {
     if (ability == LocalCalls.class) {
       return fsync ? Optional.empty() : Optional.of(ability.cast(LOCAL));
     }
+    if (ability == io.jipam.core.store.capability.Probe.class) {
+      return Optional.of(ability.cast(new DataDirProbe(dataDir)));
+    }
     return IpamStore.super.capability(ability);
   }
 

@@ -235,6 +235,11 @@ public final class CniHandler {
   }
 
   private static byte[] status(IpamStore store, NetworkPools pools) {
+    try {
+      store.capability(io.jipam.core.store.capability.Probe.class).ifPresent(io.jipam.core.store.capability.Probe::ping);
+    } catch (IpamException e) {
+      throw new IpamException(ErrorCode.NOT_AVAILABLE, "store not available: " + e.getMessage(), e);
+    }
     List<Pool> checked = pools.defaultPool() != null ? List.of(pools.defaultPool()) : pools.all();
     IpamException last = null;
     for (Pool pool : checked) {

@@ -186,6 +186,28 @@ class CniHandlerTest {
     assertEquals(50, e.code().cniCode());
   }
 
+  /** A store whose probe fails (a file store's data dir that is a file): STATUS is 50 naming why, not a success. */
+  @Test
+  void status_storeProbeFails_fails50NamingWhy() {
+    IpamStore unusable = new io.jipam.core.testing.ForwardingStore(MemoryStores.open()) {
+      @Override
+      public <T> java.util.Optional<T> capability(Class<T> ability) {
+        if (ability == io.jipam.core.store.capability.Probe.class) {
+          io.jipam.core.store.capability.Probe p = () -> {
+            throw new IpamException(ErrorCode.TRY_AGAIN_LATER, "data dir \"/etc/hostname\" cannot be used");
+          };
+          return java.util.Optional.of(ability.cast(p));
+        }
+        return super.capability(ability);
+      }
+    };
+    NetworkConfig config = NetworkConfig.from(JsonReader.parse(conf("1.1.0", "").getBytes(StandardCharsets.UTF_8)));
+    IpamException e = assertThrows(IpamException.class, () -> CniHandler.handle(
+        CniEnvironment.from(Map.of("CNI_COMMAND", "STATUS", "CNI_PATH", "/opt/cni/bin")), config, unusable));
+    assertEquals(50, e.code().cniCode());
+    assertTrue(e.getMessage().contains("/etc/hostname"), e.getMessage());
+  }
+
   @ParameterizedTest
   @CsvSource(delimiter = '|', value = {
       "CNI_COMMAND|", "CNI_COMMAND|FROB", "CNI_CONTAINERID|", "CNI_IFNAME|", "CNI_NETNS|", "CNI_PATH|"})
