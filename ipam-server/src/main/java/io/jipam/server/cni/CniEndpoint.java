@@ -274,6 +274,7 @@ public final class CniEndpoint {
   Reply run(byte[] body) {
     String versionText = null;
     CniCommand command = null;
+    String where = ""; // " pool=... attachment=..." once known, for the log line of a failure too
     try {
       int split = headerEnd(body);
       if (split > MAX_ENVIRONMENT) {
@@ -286,12 +287,14 @@ public final class CniEndpoint {
       byte[] stdin = java.util.Arrays.copyOfRange(body, from, body.length);
       CniEnvironment cni = CniEnvironment.from(env);
       command = cni.command();
+      where = cni.containerId() == null ? "" : " attachment=" + cni.containerId() + "/" + cni.ifname();
       if (command == CniCommand.VERSION) {
         return new Reply(CniJson.versionInfo(), 0, "VERSION outcome=ok");
       }
       ParsedConfigs.Parsed parsed = configs.read(stdin);
       versionText = parsed.versionText();
       NetworkConfig config = parsed.configOrThrow();
+      where = " pool=" + config.name() + where;
       CniHandler.checkVersion(command, config.cniVersion());
       // a network's sub-pools are pools of their own, each defined once: by an ADD the store took,
       // as on gRPC. Other commands neither define nor check a definition: they run with their own
@@ -329,8 +332,8 @@ public final class CniEndpoint {
           + CallLog.origins(done.origins()) + " outcome=ok");
     } catch (IpamException e) {
       // no command when the environment itself is refused: "-" in its place, not "null"
-      return failure(versionText, e).withSummary((command == null ? "-" : command) + " outcome=error " + e.code()
-          + ": " + e.getMessage());
+      return failure(versionText, e).withSummary((command == null ? "-" : command) + where + " outcome=error "
+          + e.code() + ": " + e.getMessage());
     } catch (LocalCalls.WouldWait e) {
       throw e; // not an outcome: serve() runs the call again on a worker
     } catch (RuntimeException e) {

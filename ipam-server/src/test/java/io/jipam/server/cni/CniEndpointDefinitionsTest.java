@@ -43,6 +43,18 @@ class CniEndpointDefinitionsTest {
     assertTrue(r.summary().startsWith("- outcome=error INVALID_ENVIRONMENT: "), r.summary()); // was "null outcome=..."
   }
 
+  /** A failed call's log line names its network and attachment, as a successful one's does. */
+  @org.junit.jupiter.api.Test
+  void run_addFails_summaryNamesPoolAndAttachment() {
+    CniEndpoint cni = new CniEndpoint(MemoryStores.open(), new PoolRegistry(), Runnable::run, CallLog.quiet(),
+        new Metrics(), Duration.ofSeconds(30), "node-1");
+    String tiny = NEW.replace("198.19.101.0/24", "192.0.2.0/30");
+    assertEquals(0, cni.run(body("ADD", "first", tiny)).exit());
+    CniEndpoint.Reply r = cni.run(body("ADD", "second", tiny));
+    assertEquals(1, r.exit(), text(r));
+    assertTrue(r.summary().startsWith("ADD pool=pin attachment=second/eth0 outcome=error POOL_EXHAUSTED: "), r.summary());
+  }
+
   @ParameterizedTest
   @ValueSource(strings = {"DEL", "GC", "STATUS", "CHECK"})
   void run_otherCommandWithOldRanges_definesNothingAddWithNewRangesDefines(String command) {
