@@ -216,6 +216,9 @@ public final class Metrics {
   }
 
   /** As {@link #scrape(Collection, IpamStore)}, {@code subPool} naming each pool's sub-pool (null: none) for {@code jipamd_subpool_info}. */
+  /** Set once the store refused to list claims to this jipamd (PERMISSION_DENIED): not asked again. */
+  private volatile boolean claimsRefused;
+
   public String scrape(Collection<Pool> pools, java.util.function.Function<String, io.jipam.core.cni.SubPool> subPool,
       IpamStore store) {
     rules.set(pools, subPool);
@@ -228,8 +231,17 @@ public final class Metrics {
     for (Pool pool : pools) {
       try {
         addRows(rows, pool, usage(pool, store));
-        if (claimsOf.isPresent()) {
-          addClaimRows(claimRows, pool, claims(pool, store, claimsOf.get()));
+        if (claimsOf.isPresent() && !claimsRefused) {
+          try {
+            addClaimRows(claimRows, pool, claims(pool, store, claimsOf.get()));
+          } catch (io.jipam.core.IpamException e) {
+            if (e.code() != io.jipam.core.ErrorCode.PERMISSION_DENIED) {
+              throw e;
+            }
+            // a node jipamd in front of a central one may not list claims (an operator's call): asking
+            // at every scrape put a refused call and an error on the central jipamd each time
+            claimsRefused = true;
+          }
         }
         if (view.isPresent()) {
           PoolBlocks mine = view.get().nodeBlockUsage(pool);
