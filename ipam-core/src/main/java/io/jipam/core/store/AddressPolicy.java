@@ -30,7 +30,7 @@ import java.time.Duration;
  *       by nodes the hold is found whichever node's block holds it;
  *   <li>the next free address in the pool's order, skipping every claimed one ({@link
  *       AllocationOrigin#FREE});
- *   <li>when only cooling addresses are left: the one that has cooled longest (earliest release),
+ *   <li>when only cooling addresses are left: the one whose cool-down ends first (with one reuse delay, the earliest release),
  *       and the store logs it ({@link AllocationOrigin#COOLED}). Keeping tight pools working is
  *       worth more than the delay;
  *   <li>otherwise the set is exhausted.
