@@ -201,7 +201,8 @@ final class TlsReload implements AutoCloseable {
    */
   synchronized boolean reload(String why) {
     if (!any()) {
-      log.info("TLS files not reloaded (" + why + "): jipamd uses none");
+      log.info("TLS files not reloaded (" + why + "): jipamd uses none for its listener or a central jipamd"
+          + " (an etcd store's are read when it starts: restart jipamd to take new ones)");
       return true;
     }
     boolean all = true;
