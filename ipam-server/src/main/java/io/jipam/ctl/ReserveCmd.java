@@ -55,8 +55,10 @@ final class ReserveCmd extends Jipamctl.Base {
       return 0;
     }
     if (outcome instanceof ReserveOutcome.InUse u) {
+      // --when-free helps with an address allocated or held for another pod, not one reserved already
+      boolean releasable = u.holder().startsWith("allocated to") || u.holder().startsWith("held for");
       err().println("jipamctl: " + a + " is in use (" + Formats.e(u.holder()) + "); nothing was written"
-          + (whenFree ? "" : " (--when-free reserves it from its release on)"));
+          + (whenFree || !releasable ? "" : " (--when-free reserves it from its release on)"));
       return 1;
     }
     ReserveOutcome.Unavailable u = (ReserveOutcome.Unavailable) outcome;

@@ -210,6 +210,7 @@ class JipamctlClaimsTest {
       assertEquals(1, again.exit(), again.toString());
       assertTrue(again.err().contains("198.18.1.5 is in use (reserved for pod db/db-0); nothing was written"),
           again.toString());
+      assertTrue(!again.err().contains("--when-free"), "no hint that cannot help: " + again);
       assertEquals(0, ctl("unreserve", "198.18.1.5").exit());
       assertEquals(1, ctl("unreserve", "198.18.1.5").exit());
       assertEquals(1, ctl("reservations").out().lines().count());
