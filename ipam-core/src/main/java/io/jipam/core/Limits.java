@@ -22,6 +22,9 @@ public final class Limits {
    */
   public static final int MAX_REQUESTED_IPS = MAX_RANGE_SETS;
 
+  /** Reservations one pool may have ({@code jipamctl reserve}), in every store. */
+  public static final int MAX_RESERVATIONS = 10_000;
+
   private Limits() {}
 
   /**

@@ -34,7 +34,7 @@ final class ClaimIndex {
   private static final String HOLDS = "jipam-holds 1";
   private static final String RESERVATIONS = "jipam-reservations 1";
   /** The most reservations a pool may have: its record stays well under etcd's request size. */
-  static final int MAX_RESERVATIONS = 10_000;
+  static final int MAX_RESERVATIONS = io.jipam.core.Limits.MAX_RESERVATIONS;
 
   private ClaimIndex() {}
 

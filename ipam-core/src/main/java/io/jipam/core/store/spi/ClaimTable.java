@@ -27,6 +27,8 @@ final class ClaimTable {
   private final long[] holds;
   private final long[] cooling;
 
+  private long reservations;
+
   ClaimTable(int sets) {
     this.holds = new long[sets];
     this.cooling = new long[sets];
@@ -127,6 +129,11 @@ final class ClaimTable {
     return holds[set];
   }
 
+  /** Reservations in the table. */
+  long reservations() {
+    return reservations;
+  }
+
   long cooling(int set) {
     return cooling[set];
   }
@@ -140,7 +147,9 @@ final class ClaimTable {
     if (set < 0) {
       return;
     }
-    if (claim.kind() == Claim.Kind.HOLD) {
+    if (claim.kind() == Claim.Kind.RESERVATION) {
+      reservations += delta;
+    } else if (claim.kind() == Claim.Kind.HOLD) {
       holds[set] += delta;
     } else if (claim.kind() == Claim.Kind.COOLING) {
       cooling[set] += delta;

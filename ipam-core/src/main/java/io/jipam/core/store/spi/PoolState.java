@@ -403,6 +403,10 @@ public final class PoolState {
     if (!whenFree && c != null && c.kind() == Claim.Kind.HOLD && !wanted.admits(c.pod())) {
       return new ReserveOutcome.InUse(address, ClaimText.describe(c));
     }
+    if (table().reservations() >= io.jipam.core.Limits.MAX_RESERVATIONS) {
+      return new ReserveOutcome.Unavailable(address, "network " + pool.name() + " has "
+          + io.jipam.core.Limits.MAX_RESERVATIONS + " reservations, the most it may have");
+    }
     claims.put(wanted, set); // replaces a hold or cool-down
     if (holder != null && !wanted.admits(holder.pod())) {
       waitingFor(address);
