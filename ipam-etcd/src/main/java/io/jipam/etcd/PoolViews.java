@@ -189,14 +189,18 @@ final class PoolViews {
       }
       ofBlocks[b.set] += BlockLayout.count(layout.allowed(b.set, b.net));
       allocated[b.set] += b.usedCount();
+      long claimedHere = 0;
       for (java.util.Map.Entry<Integer, io.jipam.core.store.Claim> e : b.claims.entrySet()) {
         io.jipam.core.store.Claim c = e.getValue();
         if (c.kind() != io.jipam.core.store.Claim.Kind.COOLING && !c.expiredAt(now) && !b.isUsed(e.getKey())) {
-          claimed[b.set]++;
+          claimedHere++;
         }
       }
+      claimed[b.set] += claimedHere;
+      // held and reserved addresses are not free here either, as in the pool's figures
+      long allowed = BlockLayout.count(layout.allowed(b.set, b.net));
       blocks.add(new BlockUsage(b.set, new Cidr(b.net, layout.blockLength(b.set)), b.owner, b.usedCount(),
-          BlockLayout.count(layout.allowed(b.set, b.net))));
+          Math.max(0, allowed - claimedHere)));
     }
     blocks.sort(Comparator.comparingInt(BlockUsage::rangeSet).thenComparing(u -> u.block().network()));
     long[] capacity = node != null ? ofBlocks : new long[layout.sets()];

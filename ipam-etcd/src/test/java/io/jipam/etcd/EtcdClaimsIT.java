@@ -387,4 +387,20 @@ class EtcdClaimsIT {
       client.close();
     }
   }
+
+  /** The block views count held and reserved addresses as not free, as the pool's usage does (they counted them free). */
+  @Test
+  void blockUsage_reservedAndHeldAddresses_notFreeAsInThePoolsUsage() {
+    Pool pool = pool("198.18.13.0/28", sticky("db/*", 100));
+    GroupCommitStore a = store("node-a");
+    allocated(a.allocate(pool, add("h1", "db", "web-0")));
+    a.release(pool, new Attachment("h1", "eth0")); // a hold
+    allocated(a.allocate(pool, add("u1", "other", "x")));
+    assertInstanceOf(ReserveOutcome.Reserved.class, a.reserve(pool, IpAddress.parse("198.18.13.9"), new PodRef("ns", "p"), false));
+    long poolFree = a.usage(pool).free().get(0);
+    io.jipam.core.store.capability.PoolBlocks mine = a.nodeBlockUsage(pool);
+    long blocksFree = mine.blocks().stream().mapToLong(io.jipam.core.store.capability.BlockUsage::free).sum();
+    assertEquals(poolFree, blocksFree, mine.blocks().toString());
+    assertEquals(poolFree, a.blockUsage(pool).blocks().stream().mapToLong(io.jipam.core.store.capability.BlockUsage::free).sum());
+  }
 }
