@@ -71,9 +71,16 @@ final class Check extends Jipamctl.Base {
     List<String> findings = new ArrayList<>();
     int pools = 0;
     long allocations = 0;
+    // a network's pools (its own and its sub-pools, "<network>+<name>") are separate in the stores:
+    // an address held in two of them (a sub-pool renamed or removed while it held addresses) is
+    // two pods on one address
+    Map<String, Map<IpAddress, String>> byNetwork = new HashMap<>();
     for (Pool p : Jipamctl.Base.pools(store, null)) {
       pools++;
       findings.addAll(store.audit(p));
+      int plus = p.name().indexOf(Pool.SUB_POOL_SEPARATOR);
+      Map<IpAddress, String> inNetwork = byNetwork.computeIfAbsent(plus < 0 ? p.name() : p.name().substring(0, plus),
+          k -> new HashMap<>());
       Map<IpAddress, Attachment> byAddress = new HashMap<>();
       Map<String, IpAddress> bySet = new HashMap<>();
       for (ListPages.Listed l : store.list(p, ListPages.Filter.ALL)) {
@@ -83,6 +90,12 @@ final class Check extends Jipamctl.Base {
         if (before != null) {
           findings.add(p.name() + ": " + a.address() + " is held by " + Formats.plain(before) + " and "
               + Formats.plain(a.attachment()));
+        } else {
+          String here = "pool " + p.name() + " by " + Formats.plain(a.attachment());
+          String elsewhere = inNetwork.putIfAbsent(a.address(), here);
+          if (elsewhere != null) {
+            findings.add(a.address() + " is held in " + elsewhere + " and in " + here + ": pools of one network");
+          }
         }
         int set = p.rangeSetIndexOf(a.address());
         if (set < 0) {
