@@ -79,10 +79,18 @@ class ClaimCallsTest {
     assertEquals(first.existing() ? AllocationOrigin.EXISTING : first.origins().get(0), first.origins().get(0));
     var again = assertInstanceOf(AllocationOutcome.Allocated.class, remote.allocate(pool, add));
     assertEquals(List.of(AllocationOrigin.EXISTING), again.origins());
-    // jipamd holds the definition with its policy: the same pool without it is another definition
     assertEquals(pool, remote.pools().get(0).pool());
-    IpamException e = assertThrows(IpamException.class, () -> remote.allocate(pool.withPolicy(AddressPolicy.NONE),
-        AllocationRequest.of(new Attachment("c2", "eth0"))));
+    // the policy is not part of the definition: the same pool without it is served with its own
+    // (no hold at its release), and shown as the last allocation named it
+    Pool plain = pool.withPolicy(AddressPolicy.NONE);
+    assertInstanceOf(AllocationOutcome.Allocated.class, remote.allocate(plain, new AllocationRequest(
+        new Attachment("c2", "eth0"), List.of(), new PodRef("db", "db-1"))));
+    assertEquals(plain, remote.pools().get(0).pool());
+    remote.release(plain, new Attachment("c2", "eth0"));
+    assertEquals(List.of(), remote.claims(plain), "released under no policy: no hold, no cool-down");
+    // other ranges are another definition
+    IpamException e = assertThrows(IpamException.class, () -> remote.allocate(TestPools.pool("net",
+        AllocationOrder.LOWEST_FREE, "198.18.0.0/27"), AllocationRequest.of(new Attachment("c3", "eth0"))));
     assertEquals(ErrorCode.INVALID_CONFIG, e.code(), e.getMessage());
   }
 
