@@ -183,8 +183,12 @@ final class IpamServer implements AutoCloseable {
         settings.node());
     // no class-path file cache: jipam serves no files, and Vert.x would otherwise make a
     // vertx-cache-* dir in java.io.tmpdir that a killed process leaves behind
-    UnixSocketTransport transport = UnixSocketTransport.wrapDefault(cni);
-    Vertx vertx = Vertx.builder().with(new VertxOptions().setEventLoopPoolSize(2).setWorkerPoolSize(1)
+    // a node's jipamd (a unix socket and no TCP listener: the runtime's CNI calls and jipamctl)
+    // runs one event loop that also accepts; one with a TCP listener (a central jipamd) two, and
+    // Vert.x's own acceptor thread
+    boolean node = settings.socket() != null && settings.tcpHost() == null;
+    UnixSocketTransport transport = UnixSocketTransport.wrapDefault(cni, node);
+    Vertx vertx = Vertx.builder().with(new VertxOptions().setEventLoopPoolSize(node ? 1 : 2).setWorkerPoolSize(1)
         .setFileSystemOptions(new FileSystemOptions().setClassPathResolvingEnabled(false).setFileCachingEnabled(false)))
         .withTransport(transport).build();
     GrpcServer grpc = GrpcServer.server(vertx, new GrpcServerOptions()

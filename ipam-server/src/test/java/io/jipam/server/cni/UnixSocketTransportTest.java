@@ -36,12 +36,12 @@ class UnixSocketTransportTest {
   @Test
   void wrapDefault_nativeTransportShipped_picksEpoll() {
     CniEndpoint cni = cni();
-    assertEquals("epoll", UnixSocketTransport.wrapDefault(cni).name(),
+    assertEquals("epoll", UnixSocketTransport.wrapDefault(cni, false).name(),
         "the native transport is on jipamd's class path and loads here");
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"epoll", "nio"})
+  @ValueSource(strings = {"epoll", "nio", "epoll+loop", "nio+loop"})
   void unixSocketServer_clientsRequestFirstOtherRequestsToTheServer(String transport) throws Exception {
     Vertx vertx = vertx(transport, cni());
     AtomicInteger reachedServer = new AtomicInteger();
@@ -73,7 +73,7 @@ class UnixSocketTransportTest {
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"epoll", "nio"})
+  @ValueSource(strings = {"epoll", "nio", "epoll+loop", "nio+loop"})
   void connections_closedBeforeSendingAByte_closedAtOnceNotAtTheIdleTimeout(String transport) throws Exception {
     Vertx vertx = vertx(transport, cni());
     try {
@@ -105,7 +105,7 @@ class UnixSocketTransportTest {
     // input ended stays open for an answer: a full close looks like the shim's half-close)
     CniEndpoint cni = new CniEndpoint(MemoryStores.open(), new PoolRegistry(), Runnable::run, CallLog.quiet(),
         new Metrics(), Duration.ofSeconds(5), null);
-    Vertx vertx = Vertx.builder().withTransport(UnixSocketTransport.wrap(io.vertx.core.transport.Transport.NIO, cni))
+    Vertx vertx = Vertx.builder().withTransport(UnixSocketTransport.wrap(io.vertx.core.transport.Transport.NIO, cni, false))
         .build();
     java.util.List<java.nio.channels.SocketChannel> big = new java.util.ArrayList<>();
     try {
@@ -160,12 +160,34 @@ class UnixSocketTransportTest {
     }
   }
 
-  /** A Vert.x on {@code transport} ("epoll" or "nio") with the socket's transport wrapped around it. */
+  /**
+   * A Vert.x on {@code transport} ("epoll" or "nio") with the socket's transport wrapped around it;
+   * with "+loop", as a node's jipamd runs it: one event loop, which also accepts.
+   */
   private static Vertx vertx(String transport, CniEndpoint cni) {
-    io.vertx.core.transport.Transport base = transport.equals("nio") ? io.vertx.core.transport.Transport.NIO
+    boolean onLoop = transport.endsWith("+loop");
+    io.vertx.core.transport.Transport base = transport.startsWith("nio") ? io.vertx.core.transport.Transport.NIO
         : io.vertx.core.transport.Transport.nativeTransport();
     assertTrue(base.available(), () -> transport + " unavailable: " + base.unavailabilityCause());
-    return Vertx.builder().withTransport(UnixSocketTransport.wrap(base, cni)).build();
+    return Vertx.builder().with(new io.vertx.core.VertxOptions().setEventLoopPoolSize(onLoop ? 1 : 2))
+        .withTransport(UnixSocketTransport.wrap(base, cni, onLoop)).build();
+  }
+
+  @org.junit.jupiter.params.ParameterizedTest
+  @org.junit.jupiter.params.provider.ValueSource(booleans = {true, false})
+  void eventLoopGroup_acceptOnEventLoop_acceptorIsTheEventLoopGroupOnlyThen(boolean onLoop) {
+    io.vertx.core.spi.transport.Transport spi = UnixSocketTransport.wrap(io.vertx.core.transport.Transport.NIO, cni(), onLoop)
+        .implementation();
+    io.netty.channel.EventLoopGroup loops = spi.eventLoopGroup(io.vertx.core.spi.transport.Transport.IO_EVENT_LOOP_GROUP, 1,
+        Thread::new, 50);
+    io.netty.channel.EventLoopGroup acceptor = spi.eventLoopGroup(
+        io.vertx.core.spi.transport.Transport.ACCEPTOR_EVENT_LOOP_GROUP, 1, Thread::new, 100);
+    try {
+      assertEquals(onLoop, loops == acceptor);
+    } finally {
+      loops.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS);
+      acceptor.shutdownGracefully(0, 1, java.util.concurrent.TimeUnit.SECONDS);
+    }
   }
 
   private static CniEndpoint cni() {
