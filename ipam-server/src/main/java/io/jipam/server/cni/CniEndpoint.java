@@ -274,7 +274,8 @@ public final class CniEndpoint {
   Reply run(byte[] body) {
     String versionText = null;
     CniCommand command = null;
-    String where = ""; // " pool=... attachment=..." once known, for the log line of a failure too
+    CniEnvironment known = null; // for a failure's log line: its attachment, once read
+    String network = null; // and its network
     try {
       int split = headerEnd(body);
       if (split > MAX_ENVIRONMENT) {
@@ -287,14 +288,14 @@ public final class CniEndpoint {
       byte[] stdin = java.util.Arrays.copyOfRange(body, from, body.length);
       CniEnvironment cni = CniEnvironment.from(env);
       command = cni.command();
-      where = cni.containerId() == null ? "" : " attachment=" + cni.containerId() + "/" + cni.ifname();
+      known = cni;
       if (command == CniCommand.VERSION) {
         return new Reply(CniJson.versionInfo(), 0, "VERSION outcome=ok");
       }
       ParsedConfigs.Parsed parsed = configs.read(stdin);
       versionText = parsed.versionText();
       NetworkConfig config = parsed.configOrThrow();
-      where = " pool=" + config.name() + where;
+      network = config.name();
       CniHandler.checkVersion(command, config.cniVersion());
       // a network's sub-pools are pools of their own, each defined once: by an ADD the store took,
       // as on gRPC. Other commands neither define nor check a definition: they run with their own
@@ -332,6 +333,9 @@ public final class CniEndpoint {
           + CallLog.origins(done.origins()) + " outcome=ok");
     } catch (IpamException e) {
       // no command when the environment itself is refused: "-" in its place, not "null"
+      // named as a successful call's line names them (built only here: not on every call's path)
+      String where = (network == null ? "" : " pool=" + network) + (known == null || known.containerId() == null ? ""
+          : " attachment=" + known.containerId() + "/" + known.ifname());
       return failure(versionText, e).withSummary((command == null ? "-" : command) + where + " outcome=error "
           + e.code() + ": " + e.getMessage());
     } catch (LocalCalls.WouldWait e) {

@@ -6,12 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.alloc.AllocationOrder;
-import io.jipam.core.net.IpAddress;
-import io.jipam.core.store.Claim;
-import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.capability.Claims;
-import io.jipam.core.store.capability.ReserveOutcome;
 import io.jipam.core.store.memory.MemoryStores;
 import io.jipam.core.testing.ForwardingStore;
 import io.jipam.core.testing.TestPools;
@@ -27,32 +23,25 @@ import org.junit.jupiter.api.Test;
  * and the scrape still has the pools' usage.
  */
 class MetricsClaimsRefusedTest {
-  static final class RefusingClaims extends ForwardingStore implements Claims {
+  /** A store whose Claims ability refuses every listing (PERMISSION_DENIED), counting the asks. */
+  static final class RefusingClaims extends ForwardingStore {
     final AtomicInteger asked = new AtomicInteger();
+    private final Claims refusing = (Claims) java.lang.reflect.Proxy.newProxyInstance(Claims.class.getClassLoader(),
+        new Class<?>[] {Claims.class}, (proxy, method, args) -> {
+          if (method.getName().equals("claims")) {
+            asked.incrementAndGet();
+            throw new IpamException(ErrorCode.PERMISSION_DENIED, "ListClaims is an operator's call");
+          }
+          throw new UnsupportedOperationException(method.getName());
+        });
 
     RefusingClaims() {
       super(MemoryStores.open());
     }
 
     @Override
-    public List<Claim> claims(Pool pool) {
-      asked.incrementAndGet();
-      throw new IpamException(ErrorCode.PERMISSION_DENIED, "ListClaims is an operator's call");
-    }
-
-    @Override
-    public ReserveOutcome reserve(Pool pool, IpAddress address, PodRef podOrNamespace, boolean whenFree) {
-      throw new UnsupportedOperationException();
-    }
-
-    @Override
-    public Optional<Claim> unreserve(Pool pool, IpAddress address) {
-      throw new UnsupportedOperationException();
-    }
-
-    @Override
-    public Optional<Claim> endHold(Pool pool, IpAddress address) {
-      throw new UnsupportedOperationException();
+    public <T> Optional<T> capability(Class<T> ability) {
+      return ability == Claims.class ? Optional.of(ability.cast(refusing)) : super.capability(ability);
     }
   }
 
