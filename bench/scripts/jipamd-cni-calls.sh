@@ -34,6 +34,7 @@ awk -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v n="$n" -v w=$((2 * warm)) -v hz="$hz"
   printf "jipamd CPU per call over %d calls after %d warm-up: user %.0f us + system %.0f us = %.0f us\n",
     n, w, u * 1e6 / hz / n, s * 1e6 / hz / n, (u + s) * 1e6 / hz / n }'
 grep "call method=CNI" "$work/jipamd.log" | tail -n "$n" > "$work/calls"
+[ -z "${KEEP_CALLS:-}" ] || cp "$work/calls" "$KEEP_CALLS"
 sed -n 's/.* duration_us=\([0-9]*\).*/\1/p' "$work/calls" | sort -n > "$work/us"
 sed -n 's/.* answer_us=\([0-9]*\).*/\1/p' "$work/calls" | sort -n > "$work/answer"
 at() { sed -n "$(( ($1 * n + 99) / 100 ))p" "$work/${2:-us}"; }

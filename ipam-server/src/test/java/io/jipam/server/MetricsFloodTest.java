@@ -199,6 +199,53 @@ class MetricsFloodTest {
     }
   }
 
+  /** A store that does not answer: its probe fails, as etcd's does while etcd is down. */
+  static final class Unreachable extends ForwardingStore {
+    Unreachable() {
+      super(MemoryStores.open());
+    }
+
+    @Override
+    public <T> java.util.Optional<T> capability(Class<T> ability) {
+      if (ability == io.jipam.core.store.capability.Probe.class) {
+        return java.util.Optional.of(ability.cast((io.jipam.core.store.capability.Probe) () -> {
+          throw new io.jipam.core.IpamException(io.jipam.core.ErrorCode.TRY_AGAIN_LATER, "etcd does not answer");
+        }));
+      }
+      return super.capability(ability);
+    }
+  }
+
+  /**
+   * {@code /livez} is what a liveness probe asks: it answers from the event loop without asking the
+   * store, so a store that does not answer fails readiness ({@code /healthz} 503) and not liveness
+   * (a restart would not bring etcd back); any other method is 405, as on the other paths.
+   */
+  @Test
+  void livez_storeDoesNotAnswer_aliveWhileHealthzNotServing() throws Exception {
+    Path socket = dir.resolve("live.sock");
+    IpamServer server = IpamServer.start(new Unreachable(), new IpamServer.Settings(socket, null, 0, false, null,
+        null, null, 2, 2, 4L << 20, Duration.ofSeconds(5), Duration.ofSeconds(30)), CallLog.quiet(), "127.0.0.1", 0);
+    HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+    try {
+      String base = "http://127.0.0.1:" + server.metricsPort();
+      record Row(String method, String path, int status, String body) {}
+      for (Row row : List.of(new Row("GET", "/livez", 200, "ALIVE\n"),
+          new Row("GET", "/healthz", 503, "NOT_SERVING: the store does not answer\n"),
+          new Row("POST", "/livez", 405, ""),
+          new Row("GET", "/livez/x", 404, "not found: jipamd serves /metrics, /healthz and /livez here\n"))) {
+        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(base + row.path()))
+            .method(row.method(), HttpRequest.BodyPublishers.noBody()).timeout(Duration.ofSeconds(10)).build(),
+            HttpResponse.BodyHandlers.ofString());
+        assertEquals(row.status(), r.statusCode(), row + ": " + r.body());
+        assertEquals(row.body(), r.body(), row.toString());
+        assertEquals("close", r.headers().firstValue("connection").orElse(""), row + ": one request per connection");
+      }
+    } finally {
+      server.close();
+    }
+  }
+
   /**
    * The metrics port is unauthenticated: clients that pipeline thousands of requests and never
    * read had every answer queued on jipamd's heap, until it ran out of memory with its event loop

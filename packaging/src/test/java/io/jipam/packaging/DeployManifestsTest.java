@@ -386,12 +386,17 @@ class DeployManifestsTest {
   }
 
   /**
-   * A jipamd container's probes reach what its config serves: an {@code httpGet} probe asks
-   * {@code /healthz} on the metrics port; a {@code grpc} probe asks a listener without TLS (kubelet's
-   * gRPC probe speaks plaintext and presents no client certificate, so a pod probed that way on a
-   * TLS listener never becomes ready).
+   * A jipamd container's probes reach what its config serves: an {@code httpGet} probe asks the
+   * metrics port, {@code /healthz} (the store answers) for readiness and start-up, {@code /livez}
+   * (the event loop turns, no store read) for liveness, which every jipamd has: a liveness probe on
+   * the store would restart every jipamd of the cluster while etcd is down, and without one a
+   * jipamd whose event loop stopped would leave its node's pods without addresses until restarted by
+   * hand. A {@code grpc} probe asks a listener without TLS (kubelet's gRPC probe speaks plaintext and
+   * presents no client certificate, so a pod probed that way on a TLS listener never becomes ready).
    */
   private static void checkProbes(String where, JsonNode container, JsonNode config) {
+    assertEquals("/livez", container.path("livenessProbe").path("httpGet").path("path").asText(),
+        where + ": a jipamd needs a liveness probe of /livez on its metrics port: " + container.path("livenessProbe"));
     for (String kind : List.of("readinessProbe", "livenessProbe", "startupProbe")) {
       JsonNode probe = container.path(kind);
       String p = where + ": " + kind + " " + probe;
@@ -400,7 +405,7 @@ class DeployManifestsTest {
             + "): kubelet's gRPC probe speaks plaintext; probe httpGet /healthz on the metrics port");
         assertEquals(portOf(config.path("listen").asText()), probe.path("grpc").path("port").asInt(), p);
       } else if (probe.has("httpGet")) {
-        assertEquals("/healthz", probe.path("httpGet").path("path").asText(), p);
+        assertEquals(kind.equals("livenessProbe") ? "/livez" : "/healthz", probe.path("httpGet").path("path").asText(), p);
         JsonNode port = probe.path("httpGet").path("port");
         int number = port.isInt() ? port.asInt() : -1;
         for (JsonNode declared : container.path("ports")) {

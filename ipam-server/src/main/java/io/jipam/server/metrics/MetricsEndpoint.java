@@ -10,8 +10,14 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.function.Supplier;
 
 /**
- * {@code GET /metrics} (the Prometheus text) and {@code GET /healthz} (200 {@code SERVING} when
- * the store answers a read now, else 503) on jipamd's metrics port; anything else is 404 or 405.
+ * {@code GET /metrics} (the Prometheus text), {@code GET /healthz} (200 {@code SERVING} when
+ * the store answers a read now, else 503) and {@code GET /livez} (200 {@code ALIVE}, answered on the
+ * event loop without a store read) on jipamd's metrics port; anything else is 404 or 405.
+ *
+ * <p>{@code /livez} is for a liveness probe, {@code /healthz} for a readiness probe: a store that
+ * does not answer (etcd down) is not mended by restarting jipamd, so it must not fail liveness,
+ * while an event loop that no longer turns (it serves the CNI socket too on a node's jipamd, which
+ * runs one) is, and the kubelet can only see it through a probe answered by that loop.
  *
  * <p>Each kind is read by a {@link CoalescedReads} of its own (the health check's is jipamd's one,
  * which the gRPC health service shares): one store read at a time on its own thread, shared by the
@@ -40,12 +46,17 @@ public final class MetricsEndpoint implements AutoCloseable {
 
   public void handle(HttpServerRequest req) {
     boolean health = "/healthz".equals(req.path());
-    if (!health && !"/metrics".equals(req.path())) {
-      end(req, 404, "not found: jipamd serves /metrics and /healthz here\n");
+    boolean live = "/livez".equals(req.path());
+    if (!health && !live && !"/metrics".equals(req.path())) {
+      end(req, 404, "not found: jipamd serves /metrics, /healthz and /livez here\n");
       return;
     }
     if (req.method() != HttpMethod.GET) {
       end(req, 405, "");
+      return;
+    }
+    if (live) {
+      end(req, 200, "ALIVE\n"); // this event loop turns: nothing else is asked
       return;
     }
     Context context = Vertx.currentContext();
