@@ -204,7 +204,7 @@ public final class WireMapping {
     } else if (outcome instanceof AllocationOutcome.Unavailable u) {
       b.setUnavailable(Unavailable.newBuilder().setAddress(u.address().toString()).setReason(u.reason()));
     } else if (outcome instanceof AllocationOutcome.Exhausted e) {
-      b.setExhausted(Exhausted.newBuilder().setRangeSetIndex(e.rangeSetIndex()));
+      b.setExhausted(Exhausted.newBuilder().setRangeSetIndex(e.rangeSetIndex()).setClaimed(e.claimed()));
     } else {
       throw new IpamException(ErrorCode.INTERNAL, "unknown allocation outcome " + outcome);
     }
@@ -219,7 +219,8 @@ public final class WireMapping {
           attachment(r.getTaken().getHolder()));
       case UNAVAILABLE -> new AllocationOutcome.Unavailable(
           address(r.getUnavailable().getAddress(), "unavailable address"), r.getUnavailable().getReason());
-      case EXHAUSTED -> new AllocationOutcome.Exhausted(r.getExhausted().getRangeSetIndex());
+      case EXHAUSTED -> new AllocationOutcome.Exhausted(r.getExhausted().getRangeSetIndex(),
+          Math.max(0, r.getExhausted().getClaimed())); // a count, never below 0 whatever the other side sends
       case OUTCOME_NOT_SET -> throw new IpamException(ErrorCode.DECODE_FAILURE,
           "jipamd answered Allocate without an outcome");
     };

@@ -293,6 +293,31 @@ final class Placement {
     return plan.take(add, plan.mutable(best.key, set, best.net), set, bestOffset);
   }
 
+  /**
+   * Addresses of range set {@code set}, in the blocks read, that no attachment holds and an
+   * unexpired hold or reservation keeps: for an exhausted ADD's message only.
+   */
+  long claimedAway(int set) {
+    long n = 0;
+    for (Block cached : cache.blocks.values()) {
+      Block p = plan.peek(cached.key);
+      if (p == null || p.set != set || !p.exists() || p.claims.isEmpty()
+          || ctx.config().strictAffinity() && !p.owner.isEmpty() && !p.owner.equals(ctx.node())) {
+        continue; // another node's block under strict affinity: its claims are not why this ADD failed
+      }
+      long[] allowed = layout.allowed(set, p.net);
+      for (Map.Entry<Integer, io.jipam.core.store.Claim> e : p.claims.entrySet()) {
+        io.jipam.core.store.Claim c = e.getValue();
+        int offset = e.getKey();
+        if (c.kind() != io.jipam.core.store.Claim.Kind.COOLING && !c.expiredAt(plan.now) && !p.isUsed(offset)
+            && BlockLayout.isSet(allowed, offset)) {
+          n++;
+        }
+      }
+    }
+    return n;
+  }
+
   private Set<String> existingIds(int set) {
     Set<String> ids = existingIds.get(set);
     if (ids == null) {

@@ -440,7 +440,7 @@ final class TxnPlan {
         ClaimDesk.log("network " + pool.name() + ": nothing but cooling addresses left in range set " + set + ": "
             + chosen[set].address() + " goes to " + att + " (pod " + request.pod() + ") before its cool-down ends");
       } else {
-        return new AllocationOutcome.Exhausted(set);
+        return new AllocationOutcome.Exhausted(set, placement.claimedAway(set));
       }
     }
     for (int set = 0; set < sets; set++) {

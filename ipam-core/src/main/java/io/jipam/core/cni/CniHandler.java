@@ -178,9 +178,11 @@ public final class CniHandler {
       return new IpamException(ErrorCode.ADDRESS_UNAVAILABLE, unavailable.reason());
     }
     if (outcome instanceof AllocationOutcome.Exhausted exhausted) {
+      long claimed = exhausted.claimed();
       return new IpamException(ErrorCode.POOL_EXHAUSTED, "no IP addresses available in range set "
           + exhausted.rangeSetIndex() + " " + pool.rangeSets().get(exhausted.rangeSetIndex())
-          + " of network " + pool.name());
+          + " of network " + pool.name() + (claimed == 0 ? "" : "; " + claimed + (claimed == 1 ? " of them is" : " of them are")
+          + " held for sticky pods or reserved for others, not allocated (jipamctl list, jipamctl reservations)"));
     }
     return new IpamException(ErrorCode.INTERNAL, "unexpected allocation outcome " + outcome);
   }

@@ -51,6 +51,24 @@ public sealed interface AllocationOutcome {
   /** A requested address is outside every range set, or is reserved (network, gateway, excluded). */
   record Unavailable(IpAddress address, String reason) implements AllocationOutcome {}
 
-  /** The range set has no free address. */
-  record Exhausted(int rangeSetIndex) implements AllocationOutcome {}
+  /**
+   * The range set has no free address.
+   *
+   * @param claimed how many of its addresses no attachment holds but a claim keeps from this ADD
+   *     (held for another sticky pod, or reserved for another pod or namespace), as far as the store
+   *     knows them at the refusal: what an operator looks at first when a pool that is not full of
+   *     allocations refuses ADDs; 0 when none (or not known)
+   */
+  record Exhausted(int rangeSetIndex, long claimed) implements AllocationOutcome {
+    public Exhausted {
+      if (claimed < 0) {
+        throw new IllegalArgumentException("claimed " + claimed + " < 0");
+      }
+    }
+
+    /** Exhausted with no claimed address. */
+    public Exhausted(int rangeSetIndex) {
+      this(rangeSetIndex, 0);
+    }
+  }
 }

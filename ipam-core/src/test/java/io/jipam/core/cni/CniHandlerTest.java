@@ -113,6 +113,23 @@ class CniHandlerTest {
     assertEquals(List.of(), store.find(pool, new Attachment("last", "eth0")));
   }
 
+  /** An exhausted range set with an address held for a sticky pod says so: not every address is allocated. */
+  @Test
+  void add_poolExhaustedWithAHeldAddress_messageCountsTheClaim() {
+    String sticky = ("{'cniVersion':'1.0.0','name':'net','ipam':{'type':'jipam','subnet':'198.18.0.0/29',"
+        + "'sticky':{'pods':['db/*']}}}").replace('\'', '"');
+    String db0 = "K8S_POD_NAMESPACE=db;K8S_POD_NAME=web-0";
+    run(env("ADD", "db0", db0), sticky);
+    run(env("DEL", "db0", db0), sticky);
+    for (int i = 0; i < 4; i++) {
+      run(env("ADD", "c" + i, null), sticky);
+    }
+    IpamException e = fails(env("ADD", "last", null), sticky);
+    assertEquals(ErrorCode.POOL_EXHAUSTED, e.code());
+    assertEquals("no IP addresses available in range set 0 [198.18.0.1-198.18.0.6] of network net; 1 of them is held"
+        + " for sticky pods or reserved for others, not allocated (jipamctl list, jipamctl reservations)", e.getMessage());
+  }
+
   @Test
   void del_unknownAttachmentWithoutNetns_succeeds() {
     Map<String, String> env = env("DEL", "nobody", null);

@@ -253,6 +253,31 @@ public abstract class IpamStoreClaimsContractTest {
     }
   }
 
+  /**
+   * A range set exhausted while some of its addresses are held or reserved for others says how
+   * many: a hold and an unallocated reservation count; a reservation its pod took (allocated) does
+   * not, nor does anything once every claim has expired.
+   */
+  @Test
+  void allocate_exhaustedWithHeldAndReservedAddresses_countsThemClaimed() {
+    Pool pool = pool("claimed", AllocationOrder.LOWEST_FREE, sticky(100, 0));
+    IpAddress held = addOne(pool, "c1", DB0);
+    del(pool, "c1");
+    PodRef db2 = new PodRef("db", "web-2");
+    assertInstanceOf(ReserveOutcome.Reserved.class, claims.reserve(pool, ip("198.18.0.5"), DB1, false));
+    assertInstanceOf(ReserveOutcome.Reserved.class, claims.reserve(pool, ip("198.18.0.6"), db2, false));
+    assertEquals(ip("198.18.0.6"), addOne(pool, "c2", db2));
+    List<IpAddress> others = fill(pool, "o");
+    assertEquals(2, others.size(), "five addresses: one held, two reserved: " + others);
+    assertTrue(!others.contains(held));
+    AllocationOutcome refused = store.allocate(pool, new AllocationRequest(att("x"), List.of(), OTHER));
+    assertEquals(new AllocationOutcome.Exhausted(0, 2), refused, "the hold and the reservation its pod has not taken");
+    clock.advanceSeconds(900); // the hold expires: its address goes to the next ADD
+    assertEquals(held, addOne(pool, "x", OTHER));
+    assertEquals(new AllocationOutcome.Exhausted(0, 1),
+        store.allocate(pool, new AllocationRequest(att("y"), List.of(), OTHER)), "the reservation is left");
+  }
+
   @Test
   void reserve_addressInUse_isRefusedNamingTheHolderAndWritesNothing() {
     Pool pool = pool("inuse", AllocationOrder.LOWEST_FREE, AddressPolicy.NONE);

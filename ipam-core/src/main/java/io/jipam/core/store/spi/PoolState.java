@@ -199,7 +199,7 @@ public final class PoolState {
           }
         }
         if (next == null) {
-          return new AllocationOutcome.Exhausted(set);
+          return new AllocationOutcome.Exhausted(set, claimed ? claimedAway(set) : 0);
         }
         chosen[set] = new Allocation(next, set, request.attachment(), request.pod(), origin);
         origins[set] = origin;
@@ -318,6 +318,23 @@ public final class PoolState {
   }
 
   // ---------------------------------------------------------------- claims
+
+  /**
+   * Addresses of range set {@code set} that no attachment holds and an unexpired hold or
+   * reservation keeps (an ADD that found the set exhausted could take none of them); for the
+   * refusal's message only, so it walks the claims.
+   */
+  private long claimedAway(int set) {
+    Instant now = now();
+    long n = 0;
+    for (Claim c : claims.all()) {
+      if (c.kind() != Claim.Kind.COOLING && !c.expiredAt(now) && claims.rangeSetOf(c.address()) == set
+          && !byAddress.containsKey(c.address())) {
+        n++;
+      }
+    }
+    return n;
+  }
 
   /**
    * Adds a claim read back from storage (after the allocations). A hold or cool-down of an address
