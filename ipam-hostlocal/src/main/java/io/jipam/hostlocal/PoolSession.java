@@ -18,6 +18,22 @@ import java.util.List;
  * rebuild when the stamp does not hold), {@link #full} (the whole state: cached, parsed index or
  * rebuilt), changes to the files, then {@link #finishUnchanged}, {@link #finishChanged} or {@link #commit} (new stamp, index
  * append or snapshot, cached state). Not thread-safe: one call's.
+ *
+ * <h2>A held stamp</h2>
+ * A long-lived store ({@link WriteThroughStore}, jipamd) opens its sessions {@link #openHolding
+ * holding} the stamp: its first call that changes files removes the stamp file, and from then on
+ * its calls neither read, invalidate nor rewrite it, nor append to the index; they keep in memory
+ * the stamp they would have written ({@link StateCache.Entry#held}) and trust their cached state
+ * while the stamp file is still absent and the two directories' identity and mtime are as they
+ * left them. Any other jipam process on the data dir finds no stamp and rebuilds from the address
+ * files (the truth), as after a crash, and writes a stamp; the holder then finds a stamp file it did
+ * not leave and reads it as any session does. A change the directories' mtime does not show (two
+ * within one tick of the file system's clock) is caught where it matters, as without a held stamp:
+ * an address file the state does not know makes its {@code link(2)} fail, and one whose holder
+ * differs fails {@link #verified}, and the call rebuilds. {@link #releaseHold} (the store's close)
+ * writes the snapshot and stamp, so the next process starts from the index. The cursor files are
+ * not read while the stamp is held: they are the holder's (a cursor is where a search starts,
+ * never what is taken).
  */
 final class PoolSession implements AutoCloseable {
   private static final List<Allocation> NONE = List.of();
@@ -55,6 +71,12 @@ final class PoolSession implements AutoCloseable {
   private boolean dropped;
   private final StateCache cache;
   private final PoolLock lock;
+  /** Whether this session holds the stamp between calls (see the class comment). */
+  private final boolean holding;
+  /** Held: the stamp file is absent by the holder's doing (as of {@link #begin}, or removed since). */
+  private boolean stampAbsent;
+  /** {@link #releaseHold} is writing the stamp back: commit as a session that does not hold it. */
+  private boolean releasing;
 
   /** The cursor files' content as this call has left them (read by the one-shot path). */
   String[] cursors() {
@@ -66,15 +88,21 @@ final class PoolSession implements AutoCloseable {
     return dropped;
   }
 
-  private PoolSession(PoolDir dir, StateCache cache, PoolLock lock) {
+  private PoolSession(PoolDir dir, StateCache cache, PoolLock lock, boolean holding) {
     this.dir = dir;
     this.cache = cache;
     this.lock = lock;
+    this.holding = holding;
   }
 
   /** Locks the pool's directory (see {@link PoolLock#acquire}) for one call. */
   static PoolSession open(PoolDir dir, StateCache cache, Pool pool) {
-    return new PoolSession(dir, cache, PoolLock.acquire(dir, pool));
+    return new PoolSession(dir, cache, PoolLock.acquire(dir, pool), false);
+  }
+
+  /** {@link #open}, for a long-lived store that holds the stamp between calls (class comment). */
+  static PoolSession openHolding(PoolDir dir, StateCache cache, Pool pool) {
+    return new PoolSession(dir, cache, PoolLock.acquire(dir, pool), true);
   }
 
   /** Releases the locks; the network counts as served. */
@@ -97,6 +125,10 @@ final class PoolSession implements AutoCloseable {
   boolean begin(Pool pool, Read read) throws IOException {
     boolean rebuild = read == Read.REBUILD;
     PoolDir d = this.dir;
+    this.stampAbsent = false;
+    if (this.holding && !rebuild && beginHeld(pool)) {
+      return false;
+    }
     int sets = pool.rangeSets().size();
     String[] texts = new String[sets];
     this.cursorLengths = new long[sets];
@@ -134,6 +166,36 @@ final class PoolSession implements AutoCloseable {
       this.base = tail.base;
     }
     return claimFree(pool);
+  }
+
+  /**
+   * {@link #begin} of a session holding the stamp: true, with the cached state taken, when the
+   * stamp file is still absent and the directories are as the holder's last call left them (two
+   * {@code stat}s and a look for the stamp, no file opened); false, changing nothing, otherwise.
+   */
+  private boolean beginHeld(Pool pool) throws IOException {
+    StateCache.Entry c = cache.peek(this.dir.network);
+    if (c == null || c.held == null || c.held.cursors.length != pool.rangeSets().size()
+        || !cache.longLived(this.dir.network) || this.dir.stampFile.toFile().exists()) {
+      return false;
+    }
+    Stamp now = Stamp.observe(this.dir, 0, c.held.cursors);
+    if (!c.held.sameFiles(now)) {
+      return false;
+    }
+    cache.take(this.dir.network);
+    this.cursors = c.held.cursors.clone();
+    this.cursorLengths = c.cursorLengths.clone();
+    this.recorded = c.held;
+    this.stampLength = -1;
+    this.fresh = true;
+    this.cached = c;
+    this.snapshotNeeded = false;
+    this.indexValid = false;
+    this.appendable = false;
+    this.base = 0;
+    this.stampAbsent = true;
+    return true;
   }
 
   /**
@@ -187,7 +249,9 @@ final class PoolSession implements AutoCloseable {
    * index must be rewritten; else caches the whole state (if any) as of the stamp.
    */
   void finishUnchanged(PoolState st) throws IOException {
-    if (this.snapshotNeeded || this.dropped) {
+    if (this.holding && this.stampAbsent && !this.dropped && st != null) {
+      cache.keepHeld(this.dir.network, st, this.recorded, this.cursorLengths);
+    } else if (this.snapshotNeeded || this.dropped) {
       commit(st, NONE, NONE);
     } else if (st != null && this.recorded != null) {
       cache.keep(this.dir.network, st, this.recorded.text(), this.base);
@@ -208,6 +272,10 @@ final class PoolSession implements AutoCloseable {
    */
   void commit(PoolState st, List<Allocation> added, List<Allocation> removed)
       throws IOException {
+    if (this.holding && !this.releasing && st != null) {
+      commitHeld(st);
+      return;
+    }
     PoolDir d = this.dir;
     d.syncDir();
     long gen = this.recorded == null ? 1 : this.recorded.gen + 1;
@@ -241,6 +309,41 @@ final class PoolSession implements AutoCloseable {
   }
 
   /**
+   * {@link #commit} of a session holding the stamp: the network directory forced (with fsync), the
+   * stamp file removed (once), and the stamp it would have written kept with the state in memory;
+   * no stamp or index written.
+   */
+  private void commitHeld(PoolState st) throws IOException {
+    PoolDir d = this.dir;
+    d.syncDir();
+    dropStamp();
+    long gen = this.recorded == null ? 1 : this.recorded.gen + 1;
+    Stamp stamp = Stamp.observe(d, gen, this.cursors).withClaims(st.claimCount());
+    this.recorded = stamp;
+    this.fresh = true;
+    this.dropped = false;
+    this.snapshotNeeded = false;
+    this.indexValid = false;
+    cache.keepHeld(d.network, st, stamp, this.cursorLengths);
+  }
+
+  /**
+   * Ends the hold of the stamp after a {@link #begin} that trusted the held state ({@code st}, from
+   * {@link #full}): writes the index snapshot and the stamp, as a session that does not hold it
+   * would, so that the next process (the plugin in direct mode, jipamd started again) reads the
+   * index instead of rebuilding. Returns false, writing nothing, when the begin did not trust it.
+   */
+  boolean releaseHold(PoolState st) throws IOException {
+    if (!this.holding || !this.stampAbsent || this.dropped) {
+      return false;
+    }
+    this.releasing = true;
+    this.snapshotNeeded = true;
+    commit(st, NONE, NONE);
+    return true;
+  }
+
+  /**
    * Makes the next {@link #commit} with a whole state write a snapshot when appends have grown
    * the index past twice its snapshot (plus slack): a long-lived writer's compaction, which the
    * cached state would otherwise never trigger.
@@ -258,7 +361,14 @@ final class PoolSession implements AutoCloseable {
   /** Invalidates the stamp file once, before the call's first change (see {@link Stamp#drop}). */
   void dropStamp() throws IOException {
     if (!this.dropped) {
-      Stamp.drop(this.dir);
+      if (this.holding && !this.releasing) {
+        if (!this.stampAbsent) {
+          PoolDir.clear(this.dir.stampFile); // once: held from now on
+          this.stampAbsent = true;
+        }
+      } else {
+        Stamp.drop(this.dir);
+      }
       this.dropped = true;
     }
   }

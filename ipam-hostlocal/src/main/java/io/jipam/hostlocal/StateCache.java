@@ -17,11 +17,25 @@ final class StateCache {
     final PoolState state;
     final String stamp;
     final long base;
+    /**
+     * Non-null when the store holds the pool's stamp ({@link PoolSession#openHolding}): the stamp
+     * file is absent by its doing, and this is what the directories and cursors looked like when
+     * its last call ended.
+     */
+    final Stamp held;
+    /** With {@link #held}: the cursor files' lengths as the store left them. */
+    final long[] cursorLengths;
 
     Entry(PoolState state, String stamp, long base) {
+      this(state, stamp, base, null, null);
+    }
+
+    private Entry(PoolState state, String stamp, long base, Stamp held, long[] cursorLengths) {
       this.state = state;
       this.stamp = stamp;
       this.base = base;
+      this.held = held;
+      this.cursorLengths = cursorLengths;
     }
   }
 
@@ -36,6 +50,29 @@ final class StateCache {
   /** Removes and returns the network's entry (a call may change the state); null when none. */
   Entry take(String network) {
     return entries.remove(network);
+  }
+
+  /** The network's entry, left in place; null when none. */
+  Entry peek(String network) {
+    return entries.get(network);
+  }
+
+  /** Keeps the whole state of a pool whose stamp the store holds ({@link Entry#held}). */
+  void keepHeld(String network, PoolState state, Stamp held, long[] cursorLengths) {
+    if (mode != HostLocalStore.Mode.FAST) {
+      entries.put(network, new Entry(state, held.text(), 0, held, cursorLengths.clone()));
+    }
+  }
+
+  /** The networks with an entry whose stamp the store holds. */
+  java.util.List<String> heldNetworks() {
+    java.util.List<String> out = new java.util.ArrayList<>();
+    entries.forEach((network, e) -> {
+      if (e.held != null) {
+        out.add(network);
+      }
+    });
+    return out;
   }
 
   /** Keeps the whole state as of {@code stamp} (nothing in FAST mode). */

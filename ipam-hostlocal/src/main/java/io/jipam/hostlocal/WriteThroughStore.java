@@ -39,9 +39,12 @@ import java.util.concurrent.ConcurrentHashMap;
  * <ul>
  *   <li><b>State in memory, files the truth.</b> A call works on the pool's {@link PoolState}
  *       in memory and writes its change through to the files (address files, attachment record,
- *       cursor, index, stamp; layout in {@link PoolDir}) before it returns. It reads no directory:
- *       it checks the stamp (two stats, the cursor files and the stamp file) and, while the stamp
- *       is the one this store last wrote, trusts its state.
+ *       cursor; layout in {@link PoolDir}) before it returns. It reads no directory and holds the
+ *       pool's stamp ({@link PoolSession}, "A held stamp"): its first change removes the stamp
+ *       file, and while that is still absent and the two directories' stat is as its last call
+ *       left it (two stats and a look for the stamp), it trusts its state; the stamp and the index
+ *       are written back at {@link #close}. A CNI call so costs about 21 system calls fewer than
+ *       reading, invalidating and rewriting the stamp and appending to the index every time.
  *   <li><b>Group commit.</b> Calls on one pool queue ({@link GroupCommit}); one caller runs
  *       everything queued as a batch under one hold of the pool's locks ({@link PoolLock}: the
  *       JVM-wide lock and the {@code lock} file's fcntl lock the plugin takes), applies the calls
@@ -49,9 +52,10 @@ import java.util.concurrent.ConcurrentHashMap;
  *       (with fsync: each new address and record file, then the network directory) and writes
  *       one stamp and one index append. Only then does any call of the batch return.
  *   <li><b>Sharing the data dir.</b> A plugin in direct mode (or another jipamd) on the same data
- *       dir takes the same file lock and leaves a new stamp; the next batch here sees a stamp it
- *       did not write and reloads the state from the index (or rebuilds it from the address
- *       files), exactly as {@link HostLocalStore} does; only then does a call cost O(allocations).
+ *       dir takes the same file lock, finds no stamp while this store holds it, rebuilds from the
+ *       address files and leaves a new stamp; the next batch here sees a stamp it did not write and
+ *       reloads the state from the index, exactly as {@link HostLocalStore} does; only then does a
+ *       call here cost O(allocations), and each such call there does.
  *       Before releasing or re-reporting an allocation, its address file is re-read, so a change
  *       the stamp missed is caught and the state rebuilt.
  * </ul>
@@ -141,8 +145,29 @@ final class WriteThroughStore implements IpamStore, FileClaims {
     return run(new Op(Kind.USAGE, pool, null, null, null)).usage;
   }
 
+  /**
+   * Writes back the stamp and index snapshot of every pool whose stamp this store holds (see
+   * {@link PoolSession}), so the next process on the data dir (jipamd started again, the plugin in
+   * direct mode) reads the index rather than every address file; a pool whose files changed behind
+   * this store's back, or that cannot be written, is left without a stamp (the next process rebuilds,
+   * as after a crash). Then forgets every cached state.
+   */
   @Override
   public void close() {
+    for (String network : cache.heldNetworks()) {
+      StateCache.Entry c = cache.peek(network);
+      if (c == null) {
+        continue;
+      }
+      Pool pool = c.state.pool();
+      try (PoolSession h = PoolSession.openHolding(new PoolDir(dataDir, network, forcer, clock), cache, pool)) {
+        h.begin(pool, AS_STAMPED);
+        h.releaseHold(h.full(pool, AS_STAMPED));
+      } catch (IOException | RuntimeException e) {
+        System.err.println("jipam: the stamp of network " + network + " is left absent (the next process rebuilds"
+            + " from the address files): " + e.getMessage());
+      }
+    }
     cache.clear();
   }
 
@@ -291,7 +316,7 @@ final class WriteThroughStore implements IpamStore, FileClaims {
     Pool first = ops.get(0).pool;
     PoolSession h;
     try {
-      h = PoolSession.open(new PoolDir(dataDir, network, forcer, clock), cache, first);
+      h = PoolSession.openHolding(new PoolDir(dataDir, network, forcer, clock), cache, first);
     } catch (RuntimeException e) {
       failAll(ops, e);
       return;

@@ -1,7 +1,20 @@
 package io.jipam.hostlocal;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOutcome;
+import io.jipam.core.store.AllocationRequest;
+import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -13,6 +26,76 @@ class WriteThroughStoreFilesTest {
   void allocate_sameAttachmentAfterTheRangesChanged_recordKeepsTheOldAddressDelReleasesBoth() throws Exception {
     try (IpamStore store = HostLocalStores.openWriteThrough(dataDir, FileSync.NONE)) {
       HostLocalStoreFilesTest.rangesChanged(store, dataDir);
+    }
+  }
+
+  private static Attachment att(String id) {
+    return new Attachment(id, "eth0");
+  }
+
+  private static List<Allocation> add(IpamStore store, String id) {
+    AllocationOutcome out = store.allocate(HostLocalStoreFilesTest.POOL, AllocationRequest.of(att(id)));
+    return assertInstanceOf(AllocationOutcome.Allocated.class, out, out::toString).allocations();
+  }
+
+  /**
+   * While jipamd's store is open it holds the pool's stamp: its first change removes the stamp
+   * file, and later calls neither write a stamp nor append to the index (the system calls a CNI
+   * call saves). Another store on the data dir (the plugin in direct mode) finds no stamp, rebuilds
+   * from the address files and sees every allocation; the holder then sees that one's change. At
+   * close the stamp and an index snapshot are written back, and the next store reads the index.
+   */
+  @Test
+  void calls_whileTheStoreHoldsTheStamp_noStampOrIndexWrittenOthersRebuildCloseWritesThemBack() throws Exception {
+    PoolDir d = new PoolDir(dataDir, "net", false);
+    IpamStore jipamd = HostLocalStores.openWriteThrough(dataDir, FileSync.NONE);
+    try {
+      add(jipamd, "c0");
+      assertFalse(Files.exists(d.stampFile, LinkOption.NOFOLLOW_LINKS), "held from the first change on");
+      long index = Files.exists(d.index) ? Files.size(d.index) : -1;
+      for (int i = 1; i <= 8; i++) {
+        add(jipamd, "c" + i);
+        assertEquals(2, jipamd.release(HostLocalStoreFilesTest.POOL, att("c" + i)).size());
+      }
+      add(jipamd, "c9");
+      assertFalse(Files.exists(d.stampFile, LinkOption.NOFOLLOW_LINKS), "no stamp written while held");
+      assertEquals(index, Files.exists(d.index) ? Files.size(d.index) : -1, "nothing appended to the index while held");
+      try (IpamStore plugin = HostLocalStores.open(dataDir)) {
+        assertEquals(List.of("c0", "c0", "c9", "c9"), plugin.list(HostLocalStoreFilesTest.POOL).stream()
+            .map(a -> a.attachment().containerId()).sorted().toList(), "rebuilt from the address files");
+        add(plugin, "p1");
+        assertEquals(2, plugin.release(HostLocalStoreFilesTest.POOL, att("c0")).size());
+      }
+      assertTrue(Stamp.read(d) != null, "the plugin left a stamp");
+      assertEquals(List.of("c9", "c9", "p1", "p1"), jipamd.list(HostLocalStoreFilesTest.POOL).stream()
+          .map(a -> a.attachment().containerId()).sorted().toList(), "the holder sees the plugin's changes");
+      add(jipamd, "c10");
+      assertFalse(Files.exists(d.stampFile, LinkOption.NOFOLLOW_LINKS), "held again after its next change");
+    } finally {
+      jipamd.close();
+    }
+    Stamp back = Stamp.read(d);
+    assertNotNull(back, "close writes the stamp back");
+    IndexFile.Tail tail = IndexFile.tail(d);
+    assertNotNull(tail, "and an index snapshot");
+    assertEquals(back.text(), tail.stamp, "the index belongs to that stamp: the next process reads it");
+    try (IpamStore again = HostLocalStores.openWriteThrough(dataDir, FileSync.NONE)) {
+      assertEquals(List.of("c10", "c10", "c9", "c9", "p1", "p1"), again.list(HostLocalStoreFilesTest.POOL).stream()
+          .map(a -> a.attachment().containerId()).sorted().toList());
+    }
+  }
+
+  /** A store dropped without its close (jipamd killed) leaves no stamp: the next one rebuilds and loses nothing. */
+  @Test
+  void open_afterAHolderThatNeverClosed_rebuildsFromTheAddressFiles() throws Exception {
+    IpamStore killed = HostLocalStores.openWriteThrough(dataDir, FileSync.NONE);
+    List<Allocation> held = add(killed, "k1");
+    add(killed, "k2");
+    killed.release(HostLocalStoreFilesTest.POOL, att("k2"));
+    try (IpamStore next = HostLocalStores.openWriteThrough(dataDir, FileSync.NONE)) {
+      assertEquals(held, next.find(HostLocalStoreFilesTest.POOL, att("k1")));
+      assertEquals(List.of(), next.find(HostLocalStoreFilesTest.POOL, att("k2")));
+      assertEquals(2, next.list(HostLocalStoreFilesTest.POOL).size());
     }
   }
 }
