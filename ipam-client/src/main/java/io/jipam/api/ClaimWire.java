@@ -56,6 +56,8 @@ public final class ClaimWire {
     StickyRule sticky = null;
     try {
       if (p.hasSticky()) {
+        // counted before any is parsed: a request may carry hundreds of thousands
+        io.jipam.core.Limits.check("sticky.pods", "patterns", p.getSticky().getPodsCount(), StickyRule.MAX_PODS);
         List<PodPattern> pods = new ArrayList<>();
         for (String text : p.getSticky().getPodsList()) {
           pods.add(PodPattern.parse(text));

@@ -3,6 +3,7 @@ package io.jipam.api;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
@@ -69,6 +70,37 @@ class ClaimWireTest {
     assertEquals(ErrorCode.INVALID_CONFIG, e.code());
     assertEquals("pool net policy: pattern \"DB/*\": namespace \"DB\" may hold only lowercase letters, digits, '-',"
         + " '.', '*' and '?'", e.getMessage());
+  }
+
+  /**
+   * A policy's pod patterns are bounded on the wire as in a network config: 500,000 of them in
+   * one Allocate (3.5 MB, under the 4 MiB message bound), kept with the pool's definition, ran a
+   * central jipamd out of memory in three calls. 256 are taken; 257 are refused before any is parsed.
+   */
+  @Test
+  void pool_policyWithMorePodPatternsThanTheBound_invalidConfigCountingThem() {
+    for (int n : new int[] {StickyRule.MAX_PODS, StickyRule.MAX_PODS + 1, 500_000}) {
+      io.jipam.api.v1.StickyRule.Builder sticky = io.jipam.api.v1.StickyRule.newBuilder().setHoldSeconds(10)
+          .setMaxHeldPercent(10);
+      for (int i = 0; i < n; i++) {
+        sticky.addPods(i < 2 ? "a/b" : "x");
+      }
+      io.jipam.api.v1.Pool message = WireMapping.pool(pool(AddressPolicy.NONE)).toBuilder()
+          .setPolicy(io.jipam.api.v1.AddressPolicy.newBuilder().setSticky(sticky)).build();
+      if (n == StickyRule.MAX_PODS) {
+        String parsed = assertThrows(IpamException.class, () -> WireMapping.pool(message)).getMessage();
+        assertTrue(parsed.startsWith("pool net policy: pod pattern \"x\""), "within the bound, the patterns are parsed: " + parsed);
+        continue;
+      }
+      IpamException e = assertThrows(IpamException.class, () -> WireMapping.pool(message));
+      assertEquals(ErrorCode.INVALID_CONFIG, e.code());
+      assertEquals("pool net policy: sticky.pods has " + n + " patterns; jipam allows at most 256", e.getMessage());
+    }
+    List<PodPattern> many = java.util.Collections.nCopies(StickyRule.MAX_PODS + 1, PodPattern.parse("db/*"));
+    assertEquals("sticky.pods has 257 patterns; jipam allows at most 256", assertThrows(IpamException.class,
+        () -> new StickyRule(many, Duration.ofSeconds(10), 10)).getMessage(), "every other way in: the rule's own bound");
+    assertEquals(StickyRule.MAX_PODS, new StickyRule(many.subList(0, StickyRule.MAX_PODS), Duration.ofSeconds(10), 10)
+        .pods().size());
   }
 
   static Stream<Claim> claims() {

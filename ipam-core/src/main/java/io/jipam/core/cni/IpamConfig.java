@@ -177,7 +177,7 @@ public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Pa
   }
 
   /** The most pod patterns {@code sticky.pods} may list. */
-  public static final int MAX_STICKY_PATTERNS = 256;
+  public static final int MAX_STICKY_PATTERNS = io.jipam.core.store.StickyRule.MAX_PODS;
   public static final long DEFAULT_HOLD_SECONDS = 900;
 
   /** {@code sticky} and {@code reuseDelaySeconds}: the pool's {@link AddressPolicy}. */

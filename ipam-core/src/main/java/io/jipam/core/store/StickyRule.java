@@ -21,12 +21,19 @@ import java.util.List;
 public record StickyRule(List<PodPattern> pods, Duration hold, int maxHeldPercent) {
   public static final Duration MAX_HOLD = Duration.ofDays(30);
   public static final int DEFAULT_MAX_HELD_PERCENT = 25;
+  /**
+   * The most pod patterns a rule may list, whichever way it comes (a network config, an Allocate on
+   * gRPC, jipamd's saved definitions): a pool's policy is kept with its definition, answered by
+   * ListPools and put in a metric's label, so the bound is on memory as much as on matching time.
+   */
+  public static final int MAX_PODS = 256;
 
   public StickyRule {
     pods = List.copyOf(pods);
     if (pods.isEmpty()) {
       throw IpamException.invalidConfig("sticky.pods is empty: name at least one pod pattern, e.g. \"db/*\"");
     }
+    io.jipam.core.Limits.check("sticky.pods", "patterns", pods.size(), MAX_PODS);
     if (hold == null || hold.compareTo(Duration.ofSeconds(1)) < 0 || hold.compareTo(MAX_HOLD) > 0) {
       throw IpamException.invalidConfig("sticky.holdSeconds %s is out of range: 1 to %d",
           hold == null ? "null" : String.valueOf(hold.toSeconds()), MAX_HOLD.toSeconds());
