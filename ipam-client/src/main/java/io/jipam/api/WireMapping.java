@@ -87,6 +87,10 @@ public final class WireMapping {
     if (message == null || message.getName().isEmpty()) {
       throw IpamException.invalidConfig("request has no pool name");
     }
+    if (!Pool.isName(message.getName())) { // first: the name is in every message below
+      throw IpamException.invalidConfig("invalid network name \"%s\": it must start with a letter or digit followed"
+          + " by letters, digits, '_', '.' or '-'", io.jipam.core.store.Printable.escape(message.getName()));
+    }
     // the limits are the value types' (Limits); counted here first, before anything is built
     Limits.check("pool " + message.getName(), "range sets", message.getRangeSetsCount(), Limits.MAX_RANGE_SETS);
     List<io.jipam.core.net.RangeSet> sets = new ArrayList<>();
@@ -129,7 +133,7 @@ public final class WireMapping {
   public static IpAddress address(String text, String field) {
     IpAddress a = IpAddress.tryParse(text);
     if (a == null) {
-      throw IpamException.invalidConfig("%s \"%s\" is not an IP address", field, text);
+      throw IpamException.invalidConfig("%s \"%s\" is not an IP address", field, io.jipam.core.store.Printable.escape(text));
     }
     return a;
   }

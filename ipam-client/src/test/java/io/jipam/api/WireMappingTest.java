@@ -46,6 +46,33 @@ class WireMappingTest {
   static final List<PoolStatus> STATUSES = List.of(new PoolStatus(POOL, USAGE, null),
       new PoolStatus(POOL, USAGE, List.of()), new PoolStatus(POOL, USAGE, BLOCKS));
 
+  /**
+   * A value the caller sent comes back in a refusal escaped, never as the raw bytes (an escape
+   * sequence, a forged line in the client's terminal or log): a pool name (also with more range
+   * sets than allowed, whose message names the pool), a container ID, a requested address or a
+   * page token.
+   */
+  @Test
+  void refusals_valuesWithControlCharacters_escapedInTheMessage() {
+    String forged = "x\u001b[31m\nFORGED";
+    io.jipam.api.v1.Pool good = WireMapping.pool(POOL);
+    io.jipam.api.v1.Pool.Builder many = good.toBuilder().setName(forged);
+    for (int i = 0; i < 64; i++) {
+      many.addRangeSets(good.getRangeSets(0));
+    }
+    List<Runnable> calls = List.of(
+        () -> WireMapping.pool(good.toBuilder().setName(forged).build()),
+        () -> WireMapping.pool(many.build()),
+        () -> new Attachment(forged, "eth0"),
+        () -> WireMapping.address(forged, "page_token"));
+    for (Runnable call : calls) {
+      IpamException e = assertThrows(IpamException.class, call::run);
+      assertEquals(ErrorCode.INVALID_CONFIG, e.code());
+      assertTrue(e.getMessage().contains("x\\x1b[31m\\x0aFORGED"), e.getMessage());
+      assertFalse(e.getMessage().chars().anyMatch(c -> c < 0x20), e.getMessage());
+    }
+  }
+
   @Test
   void usageResponse_poolStatuses_sameStatusBackThroughTheBytes() throws Exception {
     for (PoolStatus s : STATUSES) {

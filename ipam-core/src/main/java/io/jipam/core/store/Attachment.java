@@ -17,7 +17,7 @@ public record Attachment(String containerId, String ifname) {
     if (containerId == null || containerId.isEmpty() || containerId.length() > 1024
         || !isSafeName(containerId)) {
       throw IpamException.invalidConfig("invalid container ID \"%s\": it must start with a letter or"
-          + " digit followed by letters, digits, '_', '.' or '-'", containerId);
+          + " digit followed by letters, digits, '_', '.' or '-'", Printable.escape(containerId));
     }
     if (!InterfaceName.isMark(ifname)) {
       String problem = InterfaceName.problem(ifname);

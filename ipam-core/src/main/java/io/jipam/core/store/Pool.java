@@ -27,7 +27,7 @@ public record Pool(String name, List<RangeSet> rangeSets, AllocationOrder order,
   public Pool {
     if (!isName(name)) {
       throw IpamException.invalidConfig("invalid network name \"%s\": it must start with a letter or"
-          + " digit followed by letters, digits, '_', '.' or '-'", name);
+          + " digit followed by letters, digits, '_', '.' or '-'", Printable.escape(name));
     }
     if (rangeSets == null || rangeSets.isEmpty()) {
       throw IpamException.invalidConfig("network \"%s\" has no ranges", name);

@@ -77,7 +77,7 @@ public final class Access {
     }
     if (!request.getNode().isEmpty() && !request.getNode().equals(caller.node())) {
       throw new IpamException(ErrorCode.PERMISSION_DENIED, caller.who() + " may list node " + caller.node()
-          + "'s allocations only, not node " + request.getNode() + "'s");
+          + "'s allocations only, not node " + io.jipam.core.store.Printable.quote(request.getNode()) + "'s");
     }
     return request.toBuilder().setNode(caller.node()).build();
   }
