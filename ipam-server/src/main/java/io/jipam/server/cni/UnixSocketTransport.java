@@ -32,7 +32,7 @@ import java.util.concurrent.ThreadFactory;
  * <ul>
  *   <li><b>The CNI call first.</b> Each connection's pipeline starts with a {@link CniFastPath},
  *       which serves the plugin's canonical CNI request without Vert.x's HTTP server and hands
- *       anything else on to it.
+ *       anything else on to it, whose handlers join the connection only then.
  *   <li><b>Half-closed connections kept open.</b> A client that sends its whole request and then
  *       shuts down its sending half ({@code shutdown(SHUT_WR)}) still gets its answer. Netty closes
  *       a connection at the end of its input unless half-closure is allowed, and its NIO
@@ -198,9 +198,9 @@ public final class UnixSocketTransport implements io.vertx.core.transport.Transp
 
   /**
    * Delegates every call; on every server, refuses connections once stopping ({@link
-   * RefuseWhenStopping}); on a domain-socket server, keeps half-closed connections open and puts a
-   * {@link CniFastPath} before the handlers Vert.x sets up (its child handler is set before this
-   * is asked to configure the bootstrap).
+   * RefuseWhenStopping}); on a domain-socket server, keeps half-closed connections open and serves
+   * each connection with a {@link CniFastPath}, which adds the handlers Vert.x sets up (its child
+   * handler, set before this is asked to configure the bootstrap) only when it hands a connection on.
    */
   private static final class Spi implements io.vertx.core.spi.transport.Transport {
     private final io.vertx.core.spi.transport.Transport d;
@@ -237,10 +237,11 @@ public final class UnixSocketTransport implements io.vertx.core.transport.Transp
         if (vertx == null) {
           throw new IllegalStateException("Vert.x set no child handler before configuring the unix socket's server");
         }
+        java.time.Duration idle = java.time.Duration.ofMillis(options.getIdleTimeoutUnit().toMillis(options.getIdleTimeout()));
         bootstrap.childHandler(new ChannelInitializer<Channel>() {
           @Override
           protected void initChannel(Channel ch) {
-            ch.pipeline().addLast("jipam-cni", new CniFastPath(cni)).addLast(vertx);
+            ch.pipeline().addLast("jipam-cni", new CniFastPath(cni, vertx, idle)); // Vert.x's only when handed on
           }
         });
       }

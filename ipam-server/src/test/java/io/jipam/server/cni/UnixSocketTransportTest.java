@@ -99,6 +99,38 @@ class UnixSocketTransportTest {
     }
   }
 
+  /**
+   * Vert.x's handlers join a connection only when it is handed on: until then the fast path bounds
+   * it, so a connection that sends nothing is closed at the server's idle timeout (not at once, not
+   * never), and one that sends another request is served by the HTTP server as before.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"epoll", "nio+loop"})
+  @Timeout(60)
+  void connections_sendingNothing_closedAtTheServersIdleTimeoutOthersHandedOn(String transport) throws Exception {
+    Vertx vertx = vertx(transport, cni());
+    try {
+      Path socket = dir.resolve("s");
+      vertx.createHttpServer(new io.vertx.core.http.HttpServerOptions().setIdleTimeout(1))
+          .requestHandler(req -> req.response().end("server"))
+          .listen(SocketAddress.domainSocketAddress(socket.toString())).await(10, TimeUnit.SECONDS);
+      try (java.nio.channels.SocketChannel silent = java.nio.channels.SocketChannel.open(
+          java.net.UnixDomainSocketAddress.of(socket))) {
+        long start = System.nanoTime();
+        assertEquals(-1, silent.read(java.nio.ByteBuffer.allocate(16)), "closed by jipamd, nothing answered");
+        long waited = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        assertTrue(waited >= 500, "closed at the idle timeout (1 s), not at once: after " + waited + " ms");
+      }
+      String other = exchange(socket, "GET /healthz HTTP/1.1\r\nHost: jipamd\r\nConnection: close\r\n\r\n", false);
+      assertTrue(other.startsWith("HTTP/1.1 200") && other.endsWith("server"), other);
+      String body = "CNI_COMMAND=VERSION\n\n";
+      assertTrue(exchange(socket, "POST /cni/v1 HTTP/1.1\r\nHost: jipamd\r\nConnection: close\r\nContent-Length: "
+          + body.length() + "\r\n\r\n" + body, false).contains("supportedVersions"));
+    } finally {
+      vertx.close().await(10, TimeUnit.SECONDS);
+    }
+  }
+
   @Test
   void requests_arrivingBodiesOverTheirBound_codeElevenUntilOthersEnd() throws Exception {
     // a request cut before its end gives its share back at its time bound (a connection whose
