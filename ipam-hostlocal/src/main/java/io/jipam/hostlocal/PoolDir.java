@@ -192,6 +192,14 @@ final class PoolDir {
 
   /** Opens (creating it empty when missing) the lock file; the caller locks and closes it. */
   FileChannel openLock() throws IOException {
+    return openLock(true);
+  }
+
+  /**
+   * {@link #openLock()}; without {@code create}, a missing network directory is not created
+   * ({@link NoSuchFileException}): for a writer that must not bring back a pool someone removed.
+   */
+  FileChannel openLock(boolean create) throws IOException {
     Path lock = dir.resolve(LOCK);
     // the network's folders are the data dir's own: a link in their place (planted through a
     // hostPath, say) would have root write the pool's files wherever it points
@@ -212,6 +220,9 @@ final class PoolDir {
     try {
       return FileChannel.open(lock, LOCK_OPEN, FILE_MODE);
     } catch (NoSuchFileException e) {
+      if (!create) {
+        throw e;
+      }
       createDirectories();
       return FileChannel.open(lock, LOCK_OPEN, FILE_MODE);
     }

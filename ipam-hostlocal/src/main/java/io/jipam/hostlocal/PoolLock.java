@@ -42,6 +42,14 @@ final class PoolLock implements AutoCloseable {
    *     {@code TRY_AGAIN_LATER} when interrupted
    */
   static PoolLock acquire(PoolDir d, Pool pool) {
+    return acquire(d, pool, true);
+  }
+
+  /**
+   * {@link #acquire(PoolDir, Pool)}; without {@code create}, a pool whose directory is missing is
+   * not brought back: {@code IO_FAILURE} naming the lock file instead.
+   */
+  static PoolLock acquire(PoolDir d, Pool pool, boolean create) {
     ReentrantLock jvm = JVM_LOCKS.get(d.dir);
     if (jvm == null) {
       ReentrantLock fresh = new ReentrantLock();
@@ -58,7 +66,7 @@ final class PoolLock implements AutoCloseable {
       throw new LocalCalls.WouldWait("another call of this process holds " + d.dir);
     }
     try {
-      h.channel = d.openLock();
+      h.channel = d.openLock(create);
       for (int tries = 0; ; tries++) {
         try {
           if (!noWait) {

@@ -105,6 +105,14 @@ final class PoolSession implements AutoCloseable {
     return new PoolSession(dir, cache, PoolLock.acquire(dir, pool), true);
   }
 
+  /**
+   * {@link #openHolding} of a pool whose directory exists, to end the hold ({@link #releaseHold}):
+   * a pool removed since (its data dir deleted while the store closes) is not brought back.
+   */
+  static PoolSession openToRelease(PoolDir dir, StateCache cache, Pool pool) {
+    return new PoolSession(dir, cache, PoolLock.acquire(dir, pool, false), true);
+  }
+
   /** Releases the locks; the network counts as served. */
   @Override
   public void close() {

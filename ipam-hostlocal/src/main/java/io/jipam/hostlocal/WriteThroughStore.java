@@ -150,7 +150,7 @@ final class WriteThroughStore implements IpamStore, FileClaims {
    * {@link PoolSession}), so the next process on the data dir (jipamd started again, the plugin in
    * direct mode) reads the index rather than every address file; a pool whose files changed behind
    * this store's back, or that cannot be written, is left without a stamp (the next process rebuilds,
-   * as after a crash). Then forgets every cached state.
+   * as after a crash); one whose directory is gone is not brought back. Then forgets every cached state.
    */
   @Override
   public void close() {
@@ -160,7 +160,11 @@ final class WriteThroughStore implements IpamStore, FileClaims {
         continue;
       }
       Pool pool = c.state.pool();
-      try (PoolSession h = PoolSession.openHolding(new PoolDir(dataDir, network, forcer, clock), cache, pool)) {
+      PoolDir d = new PoolDir(dataDir, network, forcer, clock);
+      if (!d.exists()) {
+        continue; // removed (the data dir deleted under a stopping jipamd): nothing to write back
+      }
+      try (PoolSession h = PoolSession.openToRelease(d, cache, pool)) {
         h.begin(pool, AS_STAMPED);
         h.releaseHold(h.full(pool, AS_STAMPED));
       } catch (IOException | RuntimeException e) {

@@ -85,6 +85,24 @@ class WriteThroughStoreFilesTest {
     }
   }
 
+  /**
+   * A data dir removed while the store holds its pools' stamps (a benchmark's or a test's temp dir
+   * deleted before the jipamd on it stopped): the close writes nothing back and creates nothing.
+   */
+  @Test
+  void close_dataDirRemovedWhileHeld_bringsNothingBack() throws Exception {
+    Path data = dataDir.resolve("removed");
+    IpamStore store = HostLocalStores.openWriteThrough(data, FileSync.NONE);
+    add(store, "r1");
+    try (var files = Files.walk(data)) {
+      for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+        Files.delete(p);
+      }
+    }
+    store.close();
+    assertFalse(Files.exists(data), "the close created " + data + " again");
+  }
+
   /** A store dropped without its close (jipamd killed) leaves no stamp: the next one rebuilds and loses nothing. */
   @Test
   void open_afterAHolderThatNeverClosed_rebuildsFromTheAddressFiles() throws Exception {

@@ -109,6 +109,13 @@ final class RemoteBackend implements Backend {
             && String.valueOf(cause(e, java.net.SocketException.class)).contains("Permission denied")) {
           throw denied(Path.of(target.text().substring(target.isUnix() ? "unix:".length() : 0)));
         }
+        if (cause(e, java.net.ConnectException.class) != null) {
+          // refused: say so in a few words (the transport's exception text cut the hint off at the
+          // message bound); on a unix socket the file is there and no one listens on it
+          throw new IpamException(e.code(), "jipamd at " + target.text() + " refused the connection"
+              + (target.isUnix() ? " (a socket file no jipamd listens on: one that stopped without removing it,"
+              + " or was killed)" : "") + "; " + String.format(HINT, target.text()), e);
+        }
         throw new IpamException(e.code(), e.getMessage() + "; " + String.format(HINT, target.text()), e);
       }
       throw e;
