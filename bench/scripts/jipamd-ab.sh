@@ -12,7 +12,8 @@ pairs=${3:-800}; warm=${4:-300}
 cd "$(dirname "$0")/../.."
 work=$(mktemp -d /tmp/jipamd-ab.XXXXXX)
 pids=()
-trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
+# jipamd writes its file store's stamps back as it stops: the folder goes once both have exited
+trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores"
 start() { # NAME ROOT
   "$2/dist/bin/jipamd" --socket "$work/$1.sock" --store file --data-dir "$work/$1" --log-calls 2> "$work/$1.log" &

@@ -7,7 +7,8 @@
 # answer written and the connection closed): p50, p99, max; and of it the time to the answer ready
 # (answer_us, before writing). PIN=1 runs jipamd on core 0 and the shim on core 1 (taskset): the
 # shim, woken by jipamd's write and close, then cannot run on jipamd's core inside those calls.
-# JIPAMD_JAVA_OPTS reaches jipamd's JVM (a JFR recording, say).
+# JIPAMD_JAVA_OPTS reaches jipamd's JVM (a JFR recording, say); KEEP_CALLS=FILE keeps the measured
+# calls' log lines there.
 # Needs a build (./mvnw -q -DskipTests package).
 #   bench/scripts/jipamd-cni-calls.sh [PAIRS] [WARM]
 set -euo pipefail

@@ -12,7 +12,7 @@ J=$(lib=$dist/lib; . "$dist/lib/jvm.env"; printf '%s' "$JIPAM_JAVA_BIN")
 hz=$(getconf CLK_TCK)
 # the jipamd and folder of the run in progress, for the EXIT trap (a failed step, or Ctrl-C)
 cur_pid=; cur_work=
-trap '[ -z "$cur_pid" ] || kill "$cur_pid" 2>/dev/null || true; [ -z "$cur_work" ] || rm -rf "$cur_work"' EXIT
+trap '[ -z "$cur_pid" ] || { kill "$cur_pid" 2>/dev/null; wait "$cur_pid" 2>/dev/null; } || true; [ -z "$cur_work" ] || rm -rf "$cur_work"' EXIT
 one() {
   local mode=$1 work; work=$(mktemp -d /tmp/jipamd-start.XXXXXX); cur_work=$work
   local t0 t1 t2 pid

@@ -7,8 +7,9 @@
 jipamd_pid=
 node_jipamd_work() {
   work=$(mktemp -d "/tmp/$1.XXXXXX")
-  # each step may fail (jipamd gone already) without ending the trap before the folder goes
-  trap '[ -z "$jipamd_pid" ] || kill "$jipamd_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+  # each step may fail (jipamd gone already) without ending the trap before the folder goes; jipamd
+  # writes its file store's stamps back as it stops, so the folder goes once it has exited
+  trap '[ -z "$jipamd_pid" ] || { kill "$jipamd_pid" 2>/dev/null; wait "$jipamd_pid" 2>/dev/null; } || true; rm -rf "$work"' EXIT
 }
 node_jipamd_start() {
   dist/bin/jipamd --socket "$1/j.sock" --store file --data-dir "$1/jd" --log-calls 2> "$1/jipamd.log" &
