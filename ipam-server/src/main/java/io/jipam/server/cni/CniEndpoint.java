@@ -246,6 +246,15 @@ public final class CniEndpoint {
     metrics.call("cni", reply.code == null ? "ok" : "error", reply.code, start);
   }
 
+  /**
+   * Logs (with the call log on) that a call ran but its answer could not be written: its client had
+   * gone, having given up at its time bound or been killed. What the call did stays, as for any
+   * call whose answer was lost: the runtime retries the ADD (the same addresses come back) or DELs.
+   */
+  void unanswered(Reply reply, long start) {
+    log.call("CNI", null, reply.summary + " not answered: the client had gone", start);
+  }
+
   private static long parseLength(String text) {
     try {
       return Long.parseLong(text.trim());

@@ -144,8 +144,14 @@ final class CniFastPath extends ChannelInboundHandlerAdapter {
     burst.getBytes(request.bodyStart(), body);
     burst.release();
     burst = null;
-    cni.serve(body, start, reply -> ctx.writeAndFlush(answer(ctx, reply.output(), reply.exit()))
-        .addListener(ChannelFutureListener.CLOSE));
+    long started = start;
+    cni.serve(body, started, reply -> ctx.writeAndFlush(answer(ctx, reply.output(), reply.exit()))
+        .addListener((ChannelFutureListener) written -> {
+          if (!written.isSuccess()) {
+            cni.unanswered(reply, started); // the client gave up (its time bound) or was killed
+          }
+          written.channel().close();
+        }));
   }
 
   @Override

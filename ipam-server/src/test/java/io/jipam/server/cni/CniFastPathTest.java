@@ -76,6 +76,23 @@ class CniFastPathTest {
         && logged.toString().matches("(?s).* outcome=ok answer_us=\\d+ duration_us=\\d+\\n"), logged.toString());
   }
 
+  /**
+   * A client that gave up before its call ran (the shim's time bound) gets nothing, and the call
+   * log says so beside the call's own line: it said outcome=ok, as if the runtime had been told.
+   */
+  @Test
+  void channelRead_clientGoneBeforeTheAnswer_logSaysNotAnswered() {
+    java.util.List<Runnable> queued = new java.util.ArrayList<>();
+    EmbeddedChannel ch = channel(queued::add);
+    ch.writeInbound(bytes(HEAD + BODY));
+    ch.close(); // the client's end: gone before a worker ran the call
+    queued.forEach(Runnable::run);
+    ch.runPendingTasks();
+    assertNull(ch.readOutbound(), "nothing written");
+    assertTrue(logged.toString().contains("call method=CNI/ADD pool=fast attachment=c1/eth0")
+        && logged.toString().contains(" outcome=ok not answered: the client had gone duration_us="), logged.toString());
+  }
+
   @Test
   void channelRead_requestInTwoReadsOfOneBurst_answeredHere() {
     EmbeddedChannel ch = channel(Runnable::run);
