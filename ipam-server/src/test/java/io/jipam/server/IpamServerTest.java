@@ -314,6 +314,74 @@ class IpamServerTest {
     }
   }
 
+  /**
+   * A definition too large to keep decoded (over 256 KiB: here 128 ranges of 200 excludes each) is
+   * decoded at every call, up to a second for megabytes; its Allocate and Release run on a worker,
+   * not on the event loop, where they stalled every other caller's calls. A small one is still
+   * started on the event loop.
+   */
+  @Test
+  void allocate_hugeDefinitionOnAStoreOfAsyncChanges_servedOnAWorker() throws Exception {
+    class Recording extends ForwardingStore implements AsyncChanges {
+      final List<String> async = new java.util.concurrent.CopyOnWriteArrayList<>();
+      final List<String> sync = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+      Recording() {
+        super(MemoryStores.open());
+      }
+
+      @Override
+      public CompletableFuture<AllocationOutcome> allocateAsync(Pool pool, AllocationRequest request) {
+        async.add(Thread.currentThread().getName());
+        return CompletableFuture.completedFuture(store.allocate(pool, request));
+      }
+
+      @Override
+      public CompletableFuture<List<Allocation>> releaseAsync(Pool pool, Attachment attachment) {
+        async.add(Thread.currentThread().getName());
+        return CompletableFuture.completedFuture(store.release(pool, attachment));
+      }
+
+      @Override
+      public AllocationOutcome allocate(Pool pool, AllocationRequest request) {
+        sync.add(Thread.currentThread().getName());
+        return super.allocate(pool, request);
+      }
+
+      @Override
+      public List<Allocation> release(Pool pool, Attachment attachment) {
+        sync.add(Thread.currentThread().getName());
+        return super.release(pool, attachment);
+      }
+    }
+    List<io.jipam.core.net.IpRange> ranges = new java.util.ArrayList<>();
+    for (int i = 0; i < 128; i++) {
+      List<io.jipam.core.net.Cidr> excludes = new java.util.ArrayList<>();
+      for (int j = 0; j < 200; j++) {
+        excludes.add(io.jipam.core.net.Cidr.parse("10." + i + "." + (1 + j / 256) + "." + (j % 256) + "/32"));
+      }
+      ranges.add(io.jipam.core.net.IpRange.withDefaults(io.jipam.core.net.Cidr.parse("10." + i + ".0.0/16"), null, null,
+          null, excludes));
+    }
+    Pool huge = new Pool("huge", List.of(new io.jipam.core.net.RangeSet(ranges)),
+        io.jipam.core.alloc.AllocationOrder.LOWEST_FREE);
+    assertTrue(io.jipam.api.WireMapping.pool(huge).getSerializedSize() > 256 << 10);
+    Recording store = new Recording();
+    Path at = dir.resolve("huge.sock");
+    try (IpamServer served = IpamServer.start(store, IpamServer.Settings.unix(at), CallLog.quiet());
+        RemoteStore client = RemoteStore.connect(RemoteStore.Target.parse("unix:" + at))) {
+      Attachment a = new Attachment("h1", "eth0");
+      assertInstanceOf(AllocationOutcome.Allocated.class, client.allocate(huge, AllocationRequest.of(a)));
+      assertEquals(1, client.release(huge, a).size());
+      assertEquals(List.of(), store.async, "nothing of the huge definition's started on the event loop");
+      assertEquals(2, store.sync.size(), store.sync::toString);
+      assertTrue(store.sync.stream().noneMatch(t -> t.startsWith("vert.x-eventloop-thread-")), store.sync::toString);
+      assertInstanceOf(AllocationOutcome.Allocated.class, client.allocate(pool("small", "198.18.0.0/24"),
+          AllocationRequest.of(a)));
+      assertEquals(1, store.async.size(), "a small definition's Allocate is still started on the event loop");
+    }
+  }
+
   @Test
   void cniCall_badInputs_cniErrorEachAndServingGoesOn() throws Exception {
     Reply noEnv = cni("garbage\n\n" + CONFIG);

@@ -351,8 +351,8 @@ public final class IpamEndpoint {
 
   private CompletableFuture<AllocateResponse> allocateAsync(Access.Scope s, AllocateRequest r) {
     AsyncChanges store = s.store().capability(AsyncChanges.class).orElse(null);
-    if (store == null) {
-      return null;
+    if (store == null || !PoolRegistry.decodesQuickly(r.getPool())) {
+      return null; // a huge definition is decoded on a worker, not on the event loop
     }
     AllocationRequest request = allocationRequest(r);
     PoolRegistry.Admission admission = pools.admit(r.getPool());
@@ -378,8 +378,8 @@ public final class IpamEndpoint {
 
   private CompletableFuture<AllocationsResponse> releaseAsync(Access.Scope s, ReleaseRequest r) {
     AsyncChanges store = s.store().capability(AsyncChanges.class).orElse(null);
-    if (store == null) {
-      return null;
+    if (store == null || !PoolRegistry.decodesQuickly(r.getPool())) {
+      return null; // as allocateAsync
     }
     Pool pool = pool(r.getPool());
     return store.releaseAsync(pool, attachment(r.getAttachment())).thenApply(IpamEndpoint::allocations);
