@@ -132,11 +132,17 @@ final class HostLocalStore implements IpamStore, FileClaims {
 
   // ---------------------------------------------------------------- IpamStore
 
-  /** Besides what it implements: a {@link io.jipam.core.store.capability.Probe} of its data dir. */
+  /**
+   * Besides what it implements: a {@link io.jipam.core.store.capability.Probe} of its data dir, and
+   * the {@link io.jipam.core.store.capability.DataDirectory} that is.
+   */
   @Override
   public <T> java.util.Optional<T> capability(Class<T> ability) {
     if (ability == io.jipam.core.store.capability.Probe.class) {
       return java.util.Optional.of(ability.cast(new DataDirProbe(dataDir)));
+    }
+    if (ability == io.jipam.core.store.capability.DataDirectory.class) {
+      return java.util.Optional.of(ability.cast((io.jipam.core.store.capability.DataDirectory) () -> dataDir));
     }
     return IpamStore.super.capability(ability);
   }

@@ -188,6 +188,9 @@ final class WriteThroughStore implements IpamStore, FileClaims {
     if (ability == io.jipam.core.store.capability.Probe.class) {
       return Optional.of(ability.cast(new DataDirProbe(dataDir)));
     }
+    if (ability == io.jipam.core.store.capability.DataDirectory.class) {
+      return Optional.of(ability.cast((io.jipam.core.store.capability.DataDirectory) () -> dataDir));
+    }
     return IpamStore.super.capability(ability);
   }
 

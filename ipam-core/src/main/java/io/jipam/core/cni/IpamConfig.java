@@ -50,9 +50,12 @@ import java.util.Map;
  *     network has {@code subPools} only
  * @param store the raw {@code store} object; null means the host-local file store
  * @param subPools the network's sub-pools ({@link SubPools}), in config order; empty for none
+ * @param daemonAuto whether {@code daemon} is {@code "auto"}: the plugin then runs on this config's
+ *     own store and data dir whenever jipamd's default socket is missing, so a jipamd serving the
+ *     config checks that they are its own
  */
 public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Path dataDir,
-    Map<String, Object> store, String logFile, List<SubPool> subPools) {
+    Map<String, Object> store, String logFile, List<SubPool> subPools, boolean daemonAuto) {
 
   public static final Path DEFAULT_DATA_DIR = Path.of("/var/lib/cni/networks");
   /** Limits that keep one call's work bounded; a config beyond one fails at once (code 7). See {@link Limits}. */
@@ -135,7 +138,10 @@ public record IpamConfig(String type, Pool pool, List<Route> routes, Dns dns, Pa
     if (store != null) {
       string(store, "type", where + ".store");
     }
-    return new IpamConfig(type, pool, routes, dns, dataPath, store, logFile, subPools);
+    // "auto": the plugin forwards while the default socket exists and runs on this config's own
+    // store while it does not (the rest of the daemon section is the plugin's to read)
+    boolean daemonAuto = "auto".equals(ipam.get("daemon"));
+    return new IpamConfig(type, pool, routes, dns, dataPath, store, logFile, subPools, daemonAuto);
   }
 
   /**

@@ -99,6 +99,8 @@ public final class CniEndpoint {
   /** The store's way of passing sub-pools on (a remote store's), or null. */
   private final SubPoolForwarding forwarding;
   private final ParsedConfigs configs = new ParsedConfigs();
+  /** An {@code "auto"} config's own store against jipamd's. */
+  private final AutoFallbackCheck autoFallback;
   /** Bytes the requests arriving now hold, at most {@link #MAX_BUFFERED}. */
   private final java.util.concurrent.atomic.AtomicLong buffered = new java.util.concurrent.atomic.AtomicLong();
 
@@ -121,6 +123,7 @@ public final class CniEndpoint {
     this.pools = pools;
     this.workers = workers;
     this.local = store.capability(LocalCalls.class).orElse(null);
+    this.autoFallback = new AutoFallbackCheck(store);
     this.log = log;
   }
 
@@ -313,6 +316,9 @@ public final class CniEndpoint {
       // (checked against the definition, it was refused with code 7 until jipamd restarted, and
       // the pods' addresses stayed allocated; defining, it fixed the old ranges).
       boolean defines = command == CniCommand.ADD;
+      if (defines) {
+        autoFallback.admit(config.ipam()); // a DEL is served whatever it names: refusing it would strand the pod
+      }
       List<Pool> networkPools = defines ? config.ipam().pools().all() : List.of();
       List<PoolRegistry.Admission> admissions = new java.util.ArrayList<>(networkPools.size());
       CniHandler.Done done;
