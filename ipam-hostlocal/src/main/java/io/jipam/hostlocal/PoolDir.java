@@ -200,6 +200,18 @@ final class PoolDir {
    * ({@link NoSuchFileException}): for a writer that must not bring back a pool someone removed.
    */
   FileChannel openLock(boolean create) throws IOException {
+    checkLockPath();
+    return openCheckedLock(create);
+  }
+
+  /**
+   * Checks the way to the lock file: the network's folders are not links, and the lock file is a
+   * regular file or absent.
+   *
+   * @return the lock file's identity ({@link BasicFileAttributes#fileKey}), null when it is absent
+   * @throws IOException naming the link or the entry that is not a regular file
+   */
+  Object checkLockPath() throws IOException {
     Path lock = dir.resolve(LOCK);
     // the network's folders are the data dir's own: a link in their place (planted through a
     // hostPath, say) would have root write the pool's files wherever it points
@@ -211,12 +223,19 @@ final class PoolDir {
     }
     // not through a link (it could create a file anywhere as root), not a FIFO (the open blocks)
     try {
-      if (!Files.readAttributes(lock, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).isRegularFile()) {
+      BasicFileAttributes a = Files.readAttributes(lock, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+      if (!a.isRegularFile()) {
         throw new IOException(lock + " is not a regular file");
       }
+      return a.fileKey();
     } catch (NoSuchFileException absent) {
-      // created by the open below
+      return null; // created by the open
     }
+  }
+
+  /** Opens the lock file {@link #checkLockPath} checked (creating it, and the folders, when missing). */
+  FileChannel openCheckedLock(boolean create) throws IOException {
+    Path lock = dir.resolve(LOCK);
     try {
       return FileChannel.open(lock, LOCK_OPEN, FILE_MODE);
     } catch (NoSuchFileException e) {

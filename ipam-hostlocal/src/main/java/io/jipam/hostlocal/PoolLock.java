@@ -6,6 +6,7 @@ import io.jipam.core.store.Pool;
 import io.jipam.core.store.capability.LocalCalls;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Path;
 import java.util.concurrent.ConcurrentHashMap;
@@ -27,6 +28,10 @@ final class PoolLock implements AutoCloseable {
 
   private final ReentrantLock jvmLock;
   private FileChannel channel;
+  private FileLock fileLock;
+  /** Where {@link #channel} is kept open between calls (it is unlocked, not closed), or null. */
+  private HeldLockFiles held;
+  private PoolDir dir;
 
   private PoolLock(ReentrantLock jvmLock) {
     this.jvmLock = jvmLock;
@@ -50,6 +55,14 @@ final class PoolLock implements AutoCloseable {
    * not brought back: {@code IO_FAILURE} naming the lock file instead.
    */
   static PoolLock acquire(PoolDir d, Pool pool, boolean create) {
+    return acquire(d, pool, create, null);
+  }
+
+  /**
+   * {@link #acquire(PoolDir, Pool, boolean)}, through the lock file {@code held} keeps open when it
+   * is still the file at its path (null: opened and closed by this call).
+   */
+  static PoolLock acquire(PoolDir d, Pool pool, boolean create, HeldLockFiles held) {
     ReentrantLock jvm = JVM_LOCKS.get(d.dir);
     if (jvm == null) {
       ReentrantLock fresh = new ReentrantLock();
@@ -66,12 +79,20 @@ final class PoolLock implements AutoCloseable {
       throw new LocalCalls.WouldWait("another call of this process holds " + d.dir);
     }
     try {
-      h.channel = d.openLock(create);
+      if (held == null) {
+        h.channel = d.openLock(create);
+      } else {
+        h.channel = held.open(d, create);
+        if (held.keeps(d, h.channel)) {
+          h.held = held;
+          h.dir = d;
+        }
+      }
       for (int tries = 0; ; tries++) {
         try {
           if (!noWait) {
-            h.channel.lock();
-          } else if (h.channel.tryLock() == null) {
+            h.fileLock = h.channel.lock();
+          } else if ((h.fileLock = h.channel.tryLock()) == null) {
             throw new LocalCalls.WouldWait("another process holds the lock of " + d.dir);
           }
           break;
@@ -88,7 +109,7 @@ final class PoolLock implements AutoCloseable {
       }
       return h;
     } catch (IOException e) {
-      h.close();
+      h.drop();
       throw PoolDir.ioFailure("locking", d.dir.resolve(PoolDir.LOCK), e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -100,17 +121,36 @@ final class PoolLock implements AutoCloseable {
     }
   }
 
-  /** Releases both locks (the file lock goes with its descriptor). */
+  /**
+   * Releases both locks: the file lock goes with its descriptor, or, when the file is kept open
+   * between calls, is released (and the file closed and forgotten if that fails).
+   */
   @Override
   public void close() {
     try {
-      if (channel != null) {
-        channel.close();
+      if (held != null) {
+        try {
+          if (fileLock != null) {
+            fileLock.release();
+          }
+        } catch (IOException | RuntimeException e) {
+          held.forget(dir.dir); // closing drops the lock whatever state it is in
+        }
+      } else if (channel != null) {
+        HeldLockFiles.closeQuietly(channel);
       }
-    } catch (IOException e) {
-      // closing a lock file cannot lose data; the lock goes with the descriptor
     } finally {
       jvmLock.unlock();
     }
+  }
+
+  /** {@link #close} after the file lock failed: a kept file is closed and opened again next call. */
+  private void drop() {
+    if (held != null) {
+      held.forget(dir.dir);
+      held = null;
+      channel = null;
+    }
+    close();
   }
 }

@@ -100,17 +100,20 @@ final class PoolSession implements AutoCloseable {
     return new PoolSession(dir, cache, PoolLock.acquire(dir, pool), false);
   }
 
-  /** {@link #open}, for a long-lived store that holds the stamp between calls (class comment). */
-  static PoolSession openHolding(PoolDir dir, StateCache cache, Pool pool) {
-    return new PoolSession(dir, cache, PoolLock.acquire(dir, pool), true);
+  /**
+   * {@link #open}, for a long-lived store that holds the stamp between calls (class comment), and
+   * keeps the lock file open between them in {@code lockFiles}.
+   */
+  static PoolSession openHolding(PoolDir dir, StateCache cache, Pool pool, HeldLockFiles lockFiles) {
+    return new PoolSession(dir, cache, PoolLock.acquire(dir, pool, true, lockFiles), true);
   }
 
   /**
    * {@link #openHolding} of a pool whose directory exists, to end the hold ({@link #releaseHold}):
    * a pool removed since (its data dir deleted while the store closes) is not brought back.
    */
-  static PoolSession openToRelease(PoolDir dir, StateCache cache, Pool pool) {
-    return new PoolSession(dir, cache, PoolLock.acquire(dir, pool, false), true);
+  static PoolSession openToRelease(PoolDir dir, StateCache cache, Pool pool, HeldLockFiles lockFiles) {
+    return new PoolSession(dir, cache, PoolLock.acquire(dir, pool, false, lockFiles), true);
   }
 
   /** Releases the locks; the network counts as served. */

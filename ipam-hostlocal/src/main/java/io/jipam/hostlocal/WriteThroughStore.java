@@ -84,6 +84,11 @@ final class WriteThroughStore implements IpamStore, FileClaims {
   private final StateCache cache = new StateCache(HostLocalStore.Mode.AUTO);
   private final ConcurrentHashMap<String, GroupCommit<Op>> pools = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, long[]> changingBatches = new ConcurrentHashMap<>();
+  /** The pools' directories by network name, made once (at most {@link #MAX_DIRS} kept). */
+  private final ConcurrentHashMap<String, PoolDir> dirs = new ConcurrentHashMap<>();
+  private static final int MAX_DIRS = 1024;
+  /** The pools' lock files, kept open between calls. */
+  private final HeldLockFiles lockFiles = new HeldLockFiles();
 
   private final java.time.Clock clock;
 
@@ -160,11 +165,11 @@ final class WriteThroughStore implements IpamStore, FileClaims {
         continue;
       }
       Pool pool = c.state.pool();
-      PoolDir d = new PoolDir(dataDir, network, forcer, clock);
+      PoolDir d = dir(network);
       if (!d.exists()) {
         continue; // removed (the data dir deleted under a stopping jipamd): nothing to write back
       }
-      try (PoolSession h = PoolSession.openToRelease(d, cache, pool)) {
+      try (PoolSession h = PoolSession.openToRelease(d, cache, pool, lockFiles)) {
         h.begin(pool, AS_STAMPED);
         h.releaseHold(h.full(pool, AS_STAMPED));
       } catch (IOException | RuntimeException e) {
@@ -173,6 +178,19 @@ final class WriteThroughStore implements IpamStore, FileClaims {
       }
     }
     cache.clear();
+    lockFiles.close();
+  }
+
+  /** The directory of {@code network}, made once; throws as {@link PoolDir}'s constructor on a bad name. */
+  private PoolDir dir(String network) {
+    PoolDir d = dirs.get(network);
+    if (d == null) {
+      d = new PoolDir(dataDir, network, forcer, clock);
+      if (dirs.size() < MAX_DIRS) {
+        dirs.putIfAbsent(network, d);
+      }
+    }
+    return d;
   }
 
   /**
@@ -200,7 +218,7 @@ final class WriteThroughStore implements IpamStore, FileClaims {
 
   @Override
   public boolean poolExists(Pool pool) {
-    return new PoolDir(dataDir, pool.name(), forcer, clock).exists();
+    return dir(pool.name()).exists();
   }
 
   @SuppressWarnings("unchecked")
@@ -218,7 +236,7 @@ final class WriteThroughStore implements IpamStore, FileClaims {
   }
 
   private Op run(Op op) {
-    PoolDir d = new PoolDir(dataDir, op.pool.name(), forcer, clock); // a bad network name fails here, before queueing
+    PoolDir d = dir(op.pool.name()); // a bad network name fails here, before queueing
     if (op.kind != Kind.ALLOCATE && op.kind != Kind.CLAIM && !d.exists()) {
       // nothing is held in a pool without a directory: answer without creating one
       op.allocations = NONE;
@@ -323,7 +341,7 @@ final class WriteThroughStore implements IpamStore, FileClaims {
     Pool first = ops.get(0).pool;
     PoolSession h;
     try {
-      h = PoolSession.openHolding(new PoolDir(dataDir, network, forcer, clock), cache, first);
+      h = PoolSession.openHolding(dir(network), cache, first, lockFiles);
     } catch (RuntimeException e) {
       failAll(ops, e);
       return;
