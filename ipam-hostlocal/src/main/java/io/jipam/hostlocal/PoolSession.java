@@ -159,7 +159,11 @@ final class PoolSession implements AutoCloseable {
     this.appendable = false;
     this.base = 0;
     StateCache.Entry c = cache.take(d.network);
-    this.cached = c != null && !rebuild && this.fresh && c.stamp.equals(this.recorded.text()) ? c : null;
+    // a held entry is never matched against a stamp file: its holder writes none while it holds, so
+    // one there is another process's, whose generations restarted when it found none (its text can
+    // equal the held one after claims-only changes, which leave the watched directories alone)
+    this.cached = c != null && c.held == null && !rebuild && this.fresh && c.stamp.equals(this.recorded.text()) ? c
+        : null;
     boolean longLived = cache.longLived(d.network);
     if (longLived) {
       return false;

@@ -10,7 +10,13 @@ import io.jipam.core.store.Allocation;
 import io.jipam.core.store.AllocationOutcome;
 import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
+import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.PodRef;
+import io.jipam.core.store.Pool;
+import io.jipam.core.store.Claim;
+import io.jipam.core.store.capability.Claims;
+import io.jipam.core.store.capability.ReserveOutcome;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -83,6 +89,41 @@ class WriteThroughStoreFilesTest {
       assertEquals(List.of("c10", "c10", "c9", "c9", "p1", "p1"), again.list(HostLocalStoreFilesTest.POOL).stream()
           .map(a -> a.attachment().containerId()).sorted().toList());
     }
+  }
+
+  /**
+   * A stamp another process wrote while the store held the pool's is never taken for the store's
+   * own, even when its text is the same: the other process's generations restart at 1 (it found no
+   * stamp), so after a few claims-only changes (which leave both watched directories as they were)
+   * its stamp matched the held one word for word, and the store served its stale claims: a
+   * reservation moved to another pod was still the old pod's (helper review, session 28).
+   */
+  @Test
+  void begin_foreignStampEqualToTheHeldOne_readAsAForeignChange() throws Exception {
+    Pool pool = HostLocalStoreFilesTest.POOL;
+    try (IpamStore jipamd = HostLocalStores.openWriteThrough(dataDir, FileSync.NONE)) {
+      add(jipamd, "a1");
+      IpAddress reserved = add(jipamd, "a2").get(0).address();
+      try (IpamStore ctl = HostLocalStores.open(dataDir)) {
+        assertInstanceOf(ReserveOutcome.Reserved.class,
+            claims(ctl).reserve(pool, reserved, new PodRef("ns", "y"), true));
+      }
+      add(jipamd, "a3"); // reads the other's stamp; its held stamp is the next generation
+      try (IpamStore ctl = HostLocalStores.open(dataDir)) { // no stamp: rebuilt, generations from 1 again
+        assertTrue(claims(ctl).unreserve(pool, reserved).isPresent());
+      }
+      try (IpamStore ctl = HostLocalStores.open(dataDir)) {
+        assertInstanceOf(ReserveOutcome.Reserved.class,
+            claims(ctl).reserve(pool, reserved, new PodRef("ns", "z"), true));
+      }
+      List<Claim> seen = claims(jipamd).claims(pool);
+      assertEquals(1, seen.size(), seen::toString);
+      assertEquals(new PodRef("ns", "z"), seen.get(0).pod(), "the store must see the other process's reservation");
+    }
+  }
+
+  private static Claims claims(IpamStore store) {
+    return store.capability(Claims.class).orElseThrow();
   }
 
   /**
