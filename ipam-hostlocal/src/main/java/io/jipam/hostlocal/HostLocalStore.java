@@ -212,11 +212,10 @@ final class HostLocalStore implements IpamStore, FileClaims {
     AttachmentRecord.write(h.dir, att, AttachmentRecord.afterAdd(got.allocations(), FastPath.outOfRange(h, pool, att)));
     try {
       for (Allocation a : fresh) {
-        if (marked.contains(a.address())) {
-          h.dir.replaceAddressFile(a.address(), PoolDir.content(a.attachment())); // its claim's marker
-        } else if (!h.dir.createAddressFile(a.address(), a.attachment())) {
+        if (marked.contains(a.address()) ? !h.dir.replaceMarker(a.address(), PoolDir.content(a.attachment()))
+            : !h.dir.createAddressFile(a.address(), a.attachment())) {
           h.rollback(created);
-          return null; // a file the state did not know about
+          return null; // a file the state did not know about, or a marker someone replaced
         }
         created.add(a);
       }

@@ -361,6 +361,20 @@ final class PoolDir {
         StandardCopyOption.ATOMIC_MOVE);
   }
 
+  /**
+   * Gives a claimed address to its holder: the claim marker replaced by {@code content}. False,
+   * changing nothing, when the file is not the marker (another process changed it since the caller's
+   * state was read: the caller rebuilds), as {@link #createAddressFile} is false for a file that
+   * exists: a holder's file is never written over.
+   */
+  boolean replaceMarker(IpAddress address, byte[] content) throws IOException {
+    if (!CLAIMED.equals(readHolder(address))) {
+      return false;
+    }
+    replaceAddressFile(address, content);
+    return true;
+  }
+
   /** Creates a claim marker for a free address, exclusively; false when a file exists. */
   boolean createMarker(IpAddress address) throws IOException {
     if (addressFile(address).toFile().exists()) {

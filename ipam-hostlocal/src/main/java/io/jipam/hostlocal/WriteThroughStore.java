@@ -476,10 +476,9 @@ final class WriteThroughStore implements IpamStore, FileClaims {
       boolean clash = false;
       try {
         for (Allocation a : fresh) {
-          if (marked.contains(a.address())) {
-            h.dir.replaceAddressFile(a.address(), PoolDir.content(a.attachment())); // its claim's marker
-          } else if (!h.dir.createAddressFile(a.address(), a.attachment())) {
-            clash = true; // a file the state did not know about
+          if (marked.contains(a.address()) ? !h.dir.replaceMarker(a.address(), PoolDir.content(a.attachment()))
+              : !h.dir.createAddressFile(a.address(), a.attachment())) {
+            clash = true; // a file the state did not know about, or a marker someone replaced
             break;
           }
           created.add(a);

@@ -122,6 +122,40 @@ class WriteThroughStoreFilesTest {
     }
   }
 
+  /**
+   * A reserved address's marker replaced by a holder's file in a way the directories' mtime does not
+   * show (a change within one tick of a coarse file system clock; emulated by setting the mtime
+   * back): the reserved pod's ADD must not write over that holder's file, on jipamd's store and the
+   * plugin's. It renamed over it without looking, and two attachments had the address.
+   */
+  @Test
+  void allocate_markerReplacedUnseen_holdersFileKeptNotWrittenOver() throws Exception {
+    Pool pool = HostLocalStoreFilesTest.POOL;
+    record Row(String name, boolean writeThrough) {}
+    for (Row row : List.of(new Row("jipamd's store", true), new Row("the plugin's store", false))) {
+      Path data = dataDir.resolve(row.writeThrough ? "wt" : "plugin");
+      try (IpamStore store = row.writeThrough ? HostLocalStores.openWriteThrough(data, FileSync.NONE)
+          : HostLocalStores.open(data)) {
+        IpAddress reserved = add(store, "a1").get(0).address();
+        store.release(pool, att("a1"));
+        assertInstanceOf(ReserveOutcome.Reserved.class, claims(store).reserve(pool, reserved, new PodRef("ns", "y"), false));
+        PoolDir d = new PoolDir(data, pool.name(), false);
+        Path file = d.addressFile(reserved);
+        assertEquals(PoolDir.CLAIMED, PoolDir.holderAt(file), row.name);
+        java.nio.file.attribute.FileTime mtime = Files.getLastModifiedTime(d.dir);
+        Path foreign = d.dir.resolve("foreign.tmp");
+        Files.write(foreign, "intruder\r\neth0".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        Files.move(foreign, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.setLastModifiedTime(d.dir, mtime); // the change the clock did not show
+        AllocationOutcome out = store.allocate(pool, new AllocationRequest(att("y1"), List.of(), new PodRef("ns", "y")));
+        assertEquals(new Attachment("intruder", "eth0"), PoolDir.holderAt(file), row.name + ": written over by " + out);
+        if (out instanceof AllocationOutcome.Allocated got) {
+          assertTrue(got.allocations().stream().noneMatch(a -> a.address().equals(reserved)), row.name + ": " + out);
+        }
+      }
+    }
+  }
+
   private static Claims claims(IpamStore store) {
     return store.capability(Claims.class).orElseThrow();
   }
