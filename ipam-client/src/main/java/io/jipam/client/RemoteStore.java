@@ -82,8 +82,12 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
   /** The sub-pools of the networks its callers named: each Allocate from one says so. */
   private final io.jipam.core.cni.SubPoolIndex subPools = new io.jipam.core.cni.SubPoolIndex();
 
-  private RemoteStore(GrpcChannel channel) {
+  /** The clock a change's apply-by time is taken on ({@link #applyBy}). */
+  private final java.time.Clock wallClock;
+
+  private RemoteStore(GrpcChannel channel, java.time.Clock wallClock) {
     this.channel = channel;
+    this.wallClock = wallClock;
   }
 
   /**
@@ -112,7 +116,15 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
     if (node != null) {
       NodeName.require(node, "remote store: node", ErrorCode.INVALID_CONFIG);
     }
-    return new RemoteStore(GrpcChannel.open(target, node));
+    return connect(target, node, java.time.Clock.systemUTC());
+  }
+
+  /** As {@link #connect(Target, String)}, apply-by times taken on {@code wallClock} (tests). */
+  static RemoteStore connect(Target target, String node, java.time.Clock wallClock) {
+    if (node != null) {
+      NodeName.require(node, "remote store: node", ErrorCode.INVALID_CONFIG);
+    }
+    return new RemoteStore(GrpcChannel.open(target, node), wallClock);
   }
 
   /**
@@ -130,6 +142,7 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
           + " themselves (jipamctl migrate)");
     }
     AllocateRequest.Builder r = AllocateRequest.newBuilder()
+        .setApplyByUnixMillis(applyBy())
         .setPool(WireMapping.pool(pool))
         .setAttachment(WireMapping.attachment(sendable(request.attachment())))
         .setPod(WireMapping.pod(request.pod()));
@@ -156,7 +169,7 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
 
   @Override
   public List<Allocation> release(Pool pool, Attachment attachment) {
-    ReleaseRequest r = ReleaseRequest.newBuilder().setPool(WireMapping.pool(pool))
+    ReleaseRequest r = ReleaseRequest.newBuilder().setPool(WireMapping.pool(pool)).setApplyByUnixMillis(applyBy())
         .setAttachment(WireMapping.attachment(sendable(attachment))).build();
     return allocations(channel.call(IpamGrpcClient.Release, r, Retry.IDEMPOTENT));
   }
@@ -201,9 +214,25 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
 
   @Override
   public List<Allocation> retainOnly(Pool pool, Set<Attachment> valid) {
-    RetainOnlyRequest.Builder r = RetainOnlyRequest.newBuilder().setPool(WireMapping.pool(pool));
+    RetainOnlyRequest.Builder r = RetainOnlyRequest.newBuilder().setPool(WireMapping.pool(pool))
+        .setApplyByUnixMillis(applyBy());
     valid.forEach(a -> r.addValid(WireMapping.attachment(a)));
     return allocations(channel.call(IpamGrpcClient.RetainOnly, r.build(), Retry.IDEMPOTENT));
+  }
+
+  /**
+   * The time a change sent now must apply by, if at all (milliseconds since the epoch, this host's
+   * clock): when this store gives up on it (its timeout), less a quarter of the timeout for the
+   * difference between this host's clock and jipamd's. jipamd neither starts nor retries the change
+   * after that, so a change held up on the way cannot apply after this store answered that it
+   * failed and its caller went on (a DEL after a failed ADD, an ADD after a failed DEL; see {@code
+   * ApplyBy}). The guarantee holds while the clocks differ by less than the margin (1.25 s at the
+   * default 5 s timeout); a jipamd whose clock is ahead by more than three quarters of the timeout
+   * refuses every change, saying so.
+   */
+  long applyBy() {
+    long timeout = channel.target().timeout().toMillis();
+    return wallClock.millis() + timeout - timeout / 4;
   }
 
   /** Audit: the consistency findings of jipamd's store for the pool. */

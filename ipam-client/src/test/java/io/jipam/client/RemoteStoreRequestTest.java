@@ -55,4 +55,22 @@ class RemoteStoreRequestTest {
       vertx.close().toCompletionStage().toCompletableFuture().get(10, TimeUnit.SECONDS);
     }
   }
+
+  /**
+   * Every change carries the time it must apply by, if at all: this store's timeout from now less a
+   * quarter of it, the margin for the two hosts' clocks (jipamd refuses a change that comes later).
+   */
+  @Test
+  void applyBy_timeouts_threeQuartersOfTheTimeoutFromNow() {
+    java.time.Clock clock = java.time.Clock.fixed(java.time.Instant.ofEpochMilli(1_800_000_000_000L),
+        java.time.ZoneOffset.UTC);
+    record Row(Duration timeout, long applyBy) {}
+    for (Row row : List.of(new Row(Duration.ofSeconds(5), 1_800_000_003_750L),
+        new Row(Duration.ofSeconds(2), 1_800_000_001_500L), new Row(Duration.ofMillis(100), 1_800_000_000_075L))) {
+      try (RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("127.0.0.1:1").withTimeout(row.timeout),
+          null, clock)) {
+        assertEquals(row.applyBy, remote.applyBy(), row.toString());
+      }
+    }
+  }
 }

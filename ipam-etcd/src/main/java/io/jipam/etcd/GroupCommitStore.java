@@ -11,6 +11,7 @@ import io.jipam.core.store.Attachment;
 import io.jipam.core.store.InterfaceName;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
+import io.jipam.core.store.capability.ApplyBy;
 import io.jipam.core.store.capability.AsyncChanges;
 import io.jipam.core.store.capability.CommitCounters;
 import io.jipam.core.store.capability.CommitListener;
@@ -48,7 +49,8 @@ import java.util.function.Supplier;
  * queued. CHECK ({@link #find}), {@link #list} and {@link #usage} read etcd directly.
  *
  * <h2>Failures</h2>
- * Every etcd call is bounded by the caller's deadline; transient failures are retried until it,
+ * Every etcd call is bounded by the caller's deadline (the store's timeout, or sooner the time the
+ * caller's caller gave it to apply by, {@link ApplyBy}); transient failures are retried until it,
  * then the caller gets {@code TRY_AGAIN_LATER}. What a failed call may still do, and why a DEL wins
  * over a racing ADD: {@link CommitQueue}, {@link CommitTickets}, {@link TxnPlan}.
  *
@@ -411,9 +413,13 @@ final class GroupCommitStore implements EtcdStore, CommitCounters, AsyncChanges 
 
   // ---------------------------------------------------------------- plumbing
 
+  /**
+   * A call's deadline: the store's timeout from now, or the caller's apply-by time when sooner
+   * ({@link ApplyBy}: a call its caller has given up on neither starts nor retries).
+   */
   private long deadline() {
     checkOpen();
-    return ctx.now() + ctx.timeoutNanos();
+    return ApplyBy.bound(ctx.now(), ctx.timeoutNanos(), ctx.wallNow().toEpochMilli());
   }
 
   private void checkOpen() {
@@ -452,7 +458,8 @@ final class GroupCommitStore implements EtcdStore, CommitCounters, AsyncChanges 
 
   /** DELs of many attachments, queued at once so they share transactions. */
   private List<Allocation> releaseAll(Pool pool, List<Attachment> attachments) {
-    long deadline = ctx.now() + ctx.timeoutNanos() * (1 + attachments.size() / 256);
+    long deadline = ApplyBy.bound(ctx.now(), ctx.timeoutNanos() * (1 + attachments.size() / 256),
+        ctx.wallNow().toEpochMilli());
     List<Change.Del> dels = new ArrayList<>();
     for (Attachment a : attachments) {
       dels.add(new Change.Del(pool, a, deadline));

@@ -11,6 +11,7 @@ import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
+import io.jipam.core.store.capability.ApplyBy;
 import io.jipam.core.store.capability.AsyncChanges;
 import io.jipam.core.store.capability.PoolStatus;
 import io.jipam.api.v1.AllocateRequest;
@@ -66,6 +67,8 @@ public final class IpamEndpoint {
   private final Metrics metrics;
   private final Dispatch dispatch;
   private final int maxPending;
+  /** The clock a change's apply-by time is compared with ({@link ApplyBy}). */
+  private final java.time.Clock wallClock;
   /** Calls of {@link AsyncChanges} started and not yet answered by their store. */
   private final AtomicInteger pending = new AtomicInteger();
 
@@ -91,6 +94,13 @@ public final class IpamEndpoint {
    */
   public IpamEndpoint(Access access, PoolRegistry pools, Executor blocking, int maxPending, CallLog log,
       Metrics metrics, Dispatch dispatch) {
+    this(access, pools, blocking, maxPending, log, metrics, dispatch, java.time.Clock.systemUTC());
+  }
+
+  /** As above, comparing apply-by times ({@link ApplyBy}) with {@code wallClock}. */
+  IpamEndpoint(Access access, PoolRegistry pools, Executor blocking, int maxPending, CallLog log,
+      Metrics metrics, Dispatch dispatch, java.time.Clock wallClock) {
+    this.wallClock = wallClock;
     this.maxPending = maxPending;
     this.dispatch = dispatch;
     this.access = access;
@@ -169,6 +179,12 @@ public final class IpamEndpoint {
           context.runOnContext(v -> respond(request, message, denied, start));
           return;
         }
+        long applyBy = applyBy(message);
+        IpamException late = late(applyBy);
+        if (late != null) {
+          context.runOnContext(v -> respond(request, message, late, start));
+          return;
+        }
         if (dispatch == Dispatch.EVENT_LOOP) {
           // answered from a task on this event loop, not from within the message handler: an
           // answer written there is not flushed until the connection reads again
@@ -182,16 +198,20 @@ public final class IpamEndpoint {
             busy(request, message, start);
             return;
           }
-          if (started(async, scope, message, result -> {
+          if (ApplyBy.within(applyBy, () -> started(async, scope, message, result -> {
             pending.decrementAndGet();
             answerOn(context, request, message, result, start);
-          })) {
+          }))) {
             return;
           }
           pending.decrementAndGet();
         }
         try {
-          blocking.execute(() -> answerOn(context, request, message, answer(call, scope, message), start));
+          blocking.execute(() -> {
+            IpamException queuedTooLong = late(applyBy); // waited for a worker past it
+            answerOn(context, request, message, queuedTooLong != null ? queuedTooLong
+                : ApplyBy.within(applyBy, () -> answer(call, scope, message)), start);
+          });
         } catch (RejectedExecutionException full) {
           busy(request, message, start);
         }
@@ -212,6 +232,40 @@ public final class IpamEndpoint {
       log.call(request.methodName(), message, "not answered: jipamd stopped before the call ended ("
           + (result instanceof IpamException e ? "error " + e.code() : CallLog.outcome(result)) + ")", start);
     }
+  }
+
+  /**
+   * The time the request's sender gave a change to apply by ({@code apply_by_unix_millis} of
+   * Allocate, Release and RetainOnly; 0 for every other request and for a sender that gives none).
+   */
+  private static long applyBy(Object message) {
+    if (message instanceof AllocateRequest r) {
+      return r.getApplyByUnixMillis();
+    }
+    if (message instanceof ReleaseRequest r) {
+      return r.getApplyByUnixMillis();
+    }
+    if (message instanceof RetainOnlyRequest r && !r.getDryRun()) {
+      return r.getApplyByUnixMillis();
+    }
+    return 0;
+  }
+
+  /**
+   * The refusal of a change that came after its apply-by time, or null: its sender has given up on
+   * it and answered its caller, who has gone on (see {@link ApplyBy}); applied now it could leak an
+   * address or free one that another pod holds by then. Nothing is changed.
+   */
+  private IpamException late(long applyBy) {
+    long now = wallClock.millis();
+    long lateBy = ApplyBy.lateBy(applyBy, now);
+    if (lateBy <= 0) {
+      return null;
+    }
+    return new IpamException(ErrorCode.TRY_AGAIN_LATER, "not applied: the change reached jipamd " + lateBy
+        + " ms after the time its sender gave it to apply by (" + java.time.Instant.ofEpochMilli(applyBy)
+        + ", by the sender's clock; jipamd's reads " + java.time.Instant.ofEpochMilli(now) + "): the sender has given"
+        + " up on it. Held up on the way (a paused jipamd, a partition), or the two clocks are apart; nothing changed");
   }
 
   private void busy(GrpcServerRequest<?, ?> request, Object message, long start) {
