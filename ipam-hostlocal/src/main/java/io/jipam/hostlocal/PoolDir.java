@@ -41,6 +41,7 @@ import java.util.Set;
  * | dataDir/NET/lock                        | both, empty         | host-local flock()s it, jipam fcntl-locks |
  * | dataDir/NET/.jipam-addr                 | jipam, transient    | temp file; left only by a crash, removed  |
  * | dataDir/.jipam/NET/stamp                | jipam, in place     | generation + what the dirs looked like    |
+ * | dataDir/.jipam/holder                   | jipamd, empty       | locked by the store holding the stamps    |
  * | dataDir/.jipam/NET/att/CID@IFNAME       | jipam               | the attachment's addresses and pods       |
  * | dataDir/.jipam/NET/index                | jipam               | snapshot + appended changes, then a stamp |
  * | dataDir/.jipam/NET/claims               | jipam               | holds, reservations, cool-downs           |

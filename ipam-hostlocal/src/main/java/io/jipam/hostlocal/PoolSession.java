@@ -32,8 +32,9 @@ import java.util.List;
  * an address file the state does not know makes its {@code link(2)} fail, and one whose holder
  * differs fails {@link #verified}, and the call rebuilds. {@link #releaseHold} (the store's close)
  * writes the snapshot and stamp, so the next process starts from the index. The cursor files are
- * not read while the stamp is held: they are the holder's (a cursor is where a search starts,
- * never what is taken).
+ * written but not read while the stamp is held: they are the holder's (a cursor is where a search
+ * starts, never what is taken). One store per data dir holds ({@link StampHolder}); a stamp file
+ * present is never matched with the held one (the holder writes none while it holds).
  */
 final class PoolSession implements AutoCloseable {
   private static final List<Allocation> NONE = List.of();
@@ -72,7 +73,9 @@ final class PoolSession implements AutoCloseable {
   private final StateCache cache;
   private final PoolLock lock;
   /** Whether this session holds the stamp between calls (see the class comment). */
-  private final boolean holding;
+  private boolean holding;
+  /** Whether this store may hold the stamps (one store per data dir does); null: it never holds. */
+  private final StampHolder holder;
   /** Held: the stamp file is absent by the holder's doing (as of {@link #begin}, or removed since). */
   private boolean stampAbsent;
   /** {@link #releaseHold} is writing the stamp back: commit as a session that does not hold it. */
@@ -88,32 +91,35 @@ final class PoolSession implements AutoCloseable {
     return dropped;
   }
 
-  private PoolSession(PoolDir dir, StateCache cache, PoolLock lock, boolean holding) {
+  private PoolSession(PoolDir dir, StateCache cache, PoolLock lock, StampHolder holder) {
     this.dir = dir;
     this.cache = cache;
     this.lock = lock;
-    this.holding = holding;
+    this.holder = holder;
+    this.holding = holder != null;
   }
 
   /** Locks the pool's directory (see {@link PoolLock#acquire}) for one call. */
   static PoolSession open(PoolDir dir, StateCache cache, Pool pool) {
-    return new PoolSession(dir, cache, PoolLock.acquire(dir, pool), false);
+    return new PoolSession(dir, cache, PoolLock.acquire(dir, pool), null);
   }
 
   /**
    * {@link #open}, for a long-lived store that holds the stamp between calls (class comment), and
    * keeps the lock file open between them in {@code lockFiles}.
    */
-  static PoolSession openHolding(PoolDir dir, StateCache cache, Pool pool, HeldLockFiles lockFiles) {
-    return new PoolSession(dir, cache, PoolLock.acquire(dir, pool, true, lockFiles), true);
+  static PoolSession openHolding(PoolDir dir, StateCache cache, Pool pool, HeldLockFiles lockFiles,
+      StampHolder holder) {
+    return new PoolSession(dir, cache, PoolLock.acquire(dir, pool, true, lockFiles), holder);
   }
 
   /**
    * {@link #openHolding} of a pool whose directory exists, to end the hold ({@link #releaseHold}):
    * a pool removed since (its data dir deleted while the store closes) is not brought back.
    */
-  static PoolSession openToRelease(PoolDir dir, StateCache cache, Pool pool, HeldLockFiles lockFiles) {
-    return new PoolSession(dir, cache, PoolLock.acquire(dir, pool, false, lockFiles), true);
+  static PoolSession openToRelease(PoolDir dir, StateCache cache, Pool pool, HeldLockFiles lockFiles,
+      StampHolder holder) {
+    return new PoolSession(dir, cache, PoolLock.acquire(dir, pool, false, lockFiles), holder);
   }
 
   /** Releases the locks; the network counts as served. */
@@ -139,6 +145,9 @@ final class PoolSession implements AutoCloseable {
     this.stampAbsent = false;
     if (this.holding && !rebuild && beginHeld(pool)) {
       return false;
+    }
+    if (this.holding && this.holder.lost()) {
+      this.holding = false; // its lock's file is gone (the data dir made again): another may hold now
     }
     int sets = pool.rangeSets().size();
     String[] texts = new String[sets];
@@ -376,6 +385,9 @@ final class PoolSession implements AutoCloseable {
   /** Invalidates the stamp file once, before the call's first change (see {@link Stamp#drop}). */
   void dropStamp() throws IOException {
     if (!this.dropped) {
+      if (this.holding && !this.releasing && !this.stampAbsent && !this.holder.holds()) {
+        this.holding = false; // another store holds this data dir's stamps: written as any process writes them
+      }
       if (this.holding && !this.releasing) {
         if (!this.stampAbsent) {
           PoolDir.clear(this.dir.stampFile); // once: held from now on

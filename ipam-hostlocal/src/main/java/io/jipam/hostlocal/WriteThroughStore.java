@@ -51,9 +51,10 @@ import java.util.concurrent.ConcurrentHashMap;
  *       in arrival order, writes each cursor once, then forces the batch to disk in one round
  *       (with fsync: each new address and record file, then the network directory) and writes
  *       one stamp and one index append. Only then does any call of the batch return.
- *   <li><b>Sharing the data dir.</b> A plugin in direct mode (or another jipamd) on the same data
- *       dir takes the same file lock, finds no stamp while this store holds it, rebuilds from the
- *       address files and leaves a new stamp; the next batch here sees a stamp it did not write and
+ *   <li><b>Sharing the data dir.</b> A plugin in direct mode (or another jipamd, which does not
+ *       hold the stamps while this store does: {@link StampHolder}) on the same data dir takes the
+ *       same file lock, finds no stamp while this store holds it, rebuilds from the address files
+ *       and leaves a new stamp; the next batch here sees a stamp it did not write and
  *       reloads the state from the index, exactly as {@link HostLocalStore} does; only then does a
  *       call here cost O(allocations), and each such call there does.
  *       Before releasing or re-reporting an allocation, its address file is re-read, so a change
@@ -89,6 +90,8 @@ final class WriteThroughStore implements IpamStore, FileClaims {
   private static final int MAX_DIRS = 1024;
   /** The pools' lock files, kept open between calls. */
   private final HeldLockFiles lockFiles = new HeldLockFiles();
+  /** Whether this store holds the data dir's stamps (one store per data dir does; see PoolSession). */
+  private final StampHolder holder;
 
   private final java.time.Clock clock;
 
@@ -100,6 +103,7 @@ final class WriteThroughStore implements IpamStore, FileClaims {
   WriteThroughStore(Path dataDir, FileSync sync, java.time.Clock clock) {
     this.clock = clock;
     this.dataDir = dataDir.toAbsolutePath().normalize();
+    this.holder = new StampHolder(this.dataDir);
     this.fsync = sync == FileSync.FSYNC;
     this.forcer = fsync ? new BatchForcer() : null;
   }
@@ -169,7 +173,7 @@ final class WriteThroughStore implements IpamStore, FileClaims {
       if (!d.exists()) {
         continue; // removed (the data dir deleted under a stopping jipamd): nothing to write back
       }
-      try (PoolSession h = PoolSession.openToRelease(d, cache, pool, lockFiles)) {
+      try (PoolSession h = PoolSession.openToRelease(d, cache, pool, lockFiles, holder)) {
         h.begin(pool, AS_STAMPED);
         h.releaseHold(h.full(pool, AS_STAMPED));
       } catch (IOException | RuntimeException e) {
@@ -179,6 +183,7 @@ final class WriteThroughStore implements IpamStore, FileClaims {
     }
     cache.clear();
     lockFiles.close();
+    holder.close();
   }
 
   /** The directory of {@code network}, made once; throws as {@link PoolDir}'s constructor on a bad name. */
@@ -341,7 +346,7 @@ final class WriteThroughStore implements IpamStore, FileClaims {
     Pool first = ops.get(0).pool;
     PoolSession h;
     try {
-      h = PoolSession.openHolding(dir(network), cache, first, lockFiles);
+      h = PoolSession.openHolding(dir(network), cache, first, lockFiles, holder);
     } catch (RuntimeException e) {
       failAll(ops, e);
       return;

@@ -156,6 +156,64 @@ class WriteThroughStoreFilesTest {
     }
   }
 
+  /**
+   * Two long-lived stores on one data dir (two jipamds): one holds the stamps, the other writes them
+   * as every process does, so each sees the other's changes, claims-only ones included. Both held,
+   * and a reservation made through one was never seen by the other, which also wrote its stale
+   * claim count back at close (helper review, session 28).
+   */
+  @Test
+  void calls_twoStoresOnOneDataDir_onlyOneHoldsEachSeesTheOthersClaims() throws Exception {
+    Pool pool = HostLocalStoreFilesTest.POOL;
+    PoolDir d = new PoolDir(dataDir, pool.name(), false);
+    try (IpamStore a = HostLocalStores.openWriteThrough(dataDir, FileSync.NONE);
+        IpamStore b = HostLocalStores.openWriteThrough(dataDir, FileSync.NONE)) {
+      IpAddress used = add(a, "a1").get(0).address();
+      assertFalse(Files.exists(d.stampFile, LinkOption.NOFOLLOW_LINKS), "the first store holds");
+      add(b, "b1");
+      assertTrue(Files.exists(d.stampFile, LinkOption.NOFOLLOW_LINKS), "the second writes its stamp");
+      add(a, "a2");
+      assertInstanceOf(ReserveOutcome.Reserved.class, claims(b).reserve(pool, used, new PodRef("ns", "z"), true));
+      List<Claim> seen = claims(a).claims(pool);
+      assertEquals(1, seen.size(), "the holder sees the other's reservation: " + seen);
+      assertEquals(new PodRef("ns", "z"), seen.get(0).pod());
+      assertEquals(2, a.release(pool, att("a1")).size());
+      assertEquals(PoolDir.CLAIMED, PoolDir.holderAt(d.addressFile(used)), "the reservation's marker left at the DEL");
+    }
+    try (IpamStore plugin = HostLocalStores.open(dataDir)) {
+      List<Claim> after = claims(plugin).claims(pool);
+      assertEquals(1, after.size(), "closing wrote no stale claims back: " + after);
+    }
+  }
+
+  /**
+   * The data dir deleted and made again under a store that held its stamps: the store's lock is on
+   * a removed file, so it stops holding (it writes its stamps), and a store opened on the new data
+   * dir holds alone.
+   */
+  @Test
+  void calls_dataDirMadeAgainUnderTheHolder_itStopsHoldingANewStoreHolds() throws Exception {
+    Pool pool = HostLocalStoreFilesTest.POOL;
+    PoolDir d = new PoolDir(dataDir, pool.name(), false);
+    try (IpamStore first = HostLocalStores.openWriteThrough(dataDir, FileSync.NONE)) {
+      add(first, "f1");
+      try (var files = Files.walk(dataDir)) {
+        for (Path p : files.sorted(java.util.Comparator.reverseOrder()).filter(p -> !p.equals(dataDir)).toList()) {
+          Files.delete(p);
+        }
+      }
+      add(first, "f2");
+      assertTrue(Files.exists(d.stampFile, LinkOption.NOFOLLOW_LINKS), "no longer the holder: it writes its stamp");
+      try (IpamStore second = HostLocalStores.openWriteThrough(dataDir, FileSync.NONE)) {
+        add(second, "s1");
+        assertFalse(Files.exists(d.stampFile, LinkOption.NOFOLLOW_LINKS), "the new store holds");
+        add(first, "f3");
+        assertEquals(List.of("f2", "f3", "s1"), second.list(pool).stream().map(a -> a.attachment().containerId())
+            .distinct().sorted().toList(), "the holder sees the other's change");
+      }
+    }
+  }
+
   private static Claims claims(IpamStore store) {
     return store.capability(Claims.class).orElseThrow();
   }
