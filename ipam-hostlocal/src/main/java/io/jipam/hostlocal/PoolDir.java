@@ -223,14 +223,24 @@ final class PoolDir {
       }
     }
     // not through a link (it could create a file anywhere as root), not a FIFO (the open blocks)
+    return regularFileKey(lock);
+  }
+
+  /**
+   * The identity ({@link BasicFileAttributes#fileKey}) of the regular file at {@code file}, not
+   * following a link; null when nothing is there.
+   *
+   * @throws IOException when something else is there (a link, a FIFO, a folder)
+   */
+  static Object regularFileKey(Path file) throws IOException {
     try {
-      BasicFileAttributes a = Files.readAttributes(lock, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+      BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
       if (!a.isRegularFile()) {
-        throw new IOException(lock + " is not a regular file");
+        throw new IOException(file + " is not a regular file");
       }
       return a.fileKey();
     } catch (NoSuchFileException absent) {
-      return null; // created by the open
+      return null;
     }
   }
 

@@ -6,7 +6,6 @@ import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.OpenOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -103,15 +102,7 @@ final class StampHolder implements AutoCloseable {
   }
 
   private Object keyAtPath() throws IOException {
-    try {
-      BasicFileAttributes a = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-      if (!a.isRegularFile()) {
-        throw new IOException(file + " is not a regular file");
-      }
-      return a.fileKey();
-    } catch (NoSuchFileException absent) {
-      return null;
-    }
+    return PoolDir.regularFileKey(file);
   }
 
   private void letGo() {
