@@ -35,8 +35,9 @@ final class HeldLockFiles implements AutoCloseable {
   private final Map<Path, Kept> kept = new ConcurrentHashMap<>();
 
   /**
-   * The lock file of {@code d} opened, the kept one when it is still the file at the path; the
-   * caller locks it and hands it back to {@link #unlocked} or {@link #failed}, never closing it.
+   * The lock file of {@code d} opened, the kept one when it is still the file at the path. The
+   * caller locks and unlocks a kept one ({@link #keeps}) without closing it, and {@link #forget}s it
+   * when a lock or unlock fails; it closes one not kept.
    *
    * @throws IOException as {@link PoolDir#openLock}
    */
