@@ -220,8 +220,8 @@ final class BatchCommitter {
     }
     String outcome = c.uncertain == null ? "; nothing changed"
         : "; its last transaction was sent and its outcome is unknown: it can still apply only until its"
-            + " ticket lease ends (at most about " + (ctx.config().timeout().toSeconds() + tickets.ticketTtlSeconds() + 1)
-            + " s after it was sent), and"
+            + " ticket lease ends (about " + (ctx.config().timeout().toSeconds() + tickets.ticketTtlSeconds() + 1)
+            + " s after it was sent by etcd's clock; later when etcd itself stalled meanwhile), and"
             + " never after a DEL of " + c.attachment + " returned";
     return new IpamException(ErrorCode.TRY_AGAIN_LATER, "etcd store: no result for " + c.attachment + " within "
         + ctx.config().timeout().toMillis() + " ms: " + why + outcome, lastTransient);
