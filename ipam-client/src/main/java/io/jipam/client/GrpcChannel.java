@@ -254,7 +254,7 @@ final class GrpcChannel {
         throw new Transient(ipam);
       }
       throw new Transient(new IpamException(ErrorCode.TRY_AGAIN_LATER, "jipamd " + name + " at "
-          + target.text() + " failed: " + cause, new NoAnswer(cause)));
+          + target.text() + " failed: " + cause + tlsHint(cause), new NoAnswer(cause)));
     } catch (TimeoutException e) {
       abandoned.set(true);
       GrpcClientRequest<Req, Resp> req = sent.get();
@@ -271,6 +271,36 @@ final class GrpcChannel {
     } finally {
       waiting.remove(result);
     }
+  }
+
+  /**
+   * What a failure with no answer says about TLS, for the error's reader (an operator reading a
+   * node's log or the runtime's event): a handshake this side refused, with the JDK's reason, or a
+   * connection closed with no answer over mutual TLS, which is how jipamd refuses a client
+   * certificate it does not trust. Empty otherwise. Such a failure is permanent until the files
+   * change, though it is answered as every unanswered call is (TRY_AGAIN_LATER).
+   */
+  private String tlsHint(Throwable cause) {
+    if (target.tls() == null) {
+      return "";
+    }
+    for (Throwable t = cause; t != null && t.getCause() != t; t = t.getCause()) {
+      if (t instanceof javax.net.ssl.SSLException) {
+        Throwable root = t;
+        while (root.getCause() != null && root.getCause() != root) {
+          root = root.getCause();
+        }
+        return " (the TLS handshake failed: " + root.getMessage() + "; is jipamd's certificate signed by the CA this"
+            + " client trusts" + (target.tls().caFile() == null ? "" : ", " + target.tls().caFile())
+            + ", and valid for " + target.address().host() + "?)";
+      }
+    }
+    if (String.valueOf(cause.getMessage()).contains("Connection was closed")) {
+      return " (over mutual TLS, jipamd closes the connection of a client certificate it does not trust: signed by"
+          + " another CA than its client CA, expired, or none" + (target.tls().certFile() == null ? " was given" : "")
+          + ")";
+    }
+    return "";
   }
 
   /**

@@ -77,7 +77,16 @@ class TlsIT {
             () -> store.allocate(IpamServerTest.pool("refused", "198.18.4.0/24"),
                 AllocationRequest.of(new Attachment("x", "eth0"))), String.valueOf(tls.certFile()));
         assertEquals(ErrorCode.TRY_AGAIN_LATER, e.code(), e.getMessage());
+        assertTrue(e.getMessage().contains("over mutual TLS, jipamd closes the connection of a client certificate it"
+            + " does not trust") || e.getMessage().contains("the TLS handshake failed: "), e.getMessage());
       }
+    }
+    try (RemoteStore wrongCa = client(new RemoteStore.Tls(certs.pem("other-ca"), certs.pem("client"),
+        certs.key("client")))) {
+      IpamException e = assertThrows(IpamException.class, () -> wrongCa.list(IpamServerTest.pool("refused",
+          "198.18.4.0/24")));
+      assertTrue(e.getMessage().contains("the TLS handshake failed: ")
+          && e.getMessage().contains("signed by the CA this client trusts"), e.getMessage());
     }
     try (RemoteStore plain = RemoteStore.connect(RemoteStore.Target.parse(address).withTimeout(Duration.ofSeconds(3)))) {
       assertThrows(IpamException.class, () -> plain.list(IpamServerTest.pool("refused", "198.18.4.0/24")));
