@@ -59,6 +59,19 @@ class InstallIT {
     assertEquals("c2\r\n\u00e9th0", Files.readString(nonAscii.resolve("inst/198.18.30.2")));
   }
 
+  /** Asked for help, jipam-install answers its usage and exits 0; an unknown option is a usage error (2). */
+  @Test
+  void jipamInstall_helpAndUnknownOption_usageExitZeroAndTwo() {
+    String script = CniExec.DIST.resolve("bin/jipam-install").toString();
+    record Row(String arg, int exit) {}
+    for (Row row : List.of(new Row("--help", 0), new Row("-h", 0), new Row("--bogus", 2))) {
+      io.jipam.testkit.Exec.Result r = io.jipam.testkit.Exec.run(List.of(script, row.arg), null, "",
+          java.time.Duration.ofSeconds(30));
+      assertEquals(row.exit, r.exit(), row + ": " + r);
+      assertTrue((row.exit == 0 ? r.stdout() : r.stderr()).contains("usage: jipam-install [--conflist FILE]"), r::toString);
+    }
+  }
+
   /** A copy of a dist/ folder, modes kept, without the benchmark harness (lib/bench). */
   private static void copy(Path from, Path to) throws IOException {
     try (Stream<Path> all = Files.walk(from)) {
