@@ -77,7 +77,12 @@ fn forward(call: env::Call, args: &[OsString]) {
         Some(t) => t,
         None => jvm::exec_with_hint(args, Some(&input), store_hint(&doc)),
     };
-    let request = wire::request(&call.lines, &input);
+    // the time the watchdog below gives up, which jipamd is told: it applies nothing after it
+    let deadline = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|now| now.as_millis() + u128::from(target.timeout_seconds) * 1000)
+        .unwrap_or(0);
+    let request = wire::request(&call.lines, &input, deadline);
     let claimed = Arc::new(AtomicBool::new(false));
     watchdog(&call, &log, version, &target, claimed.clone());
     let outcome = wire::exchange(&target.socket, &request).and_then(|answer| wire::parse(&answer));

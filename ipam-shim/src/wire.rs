@@ -8,13 +8,15 @@ use std::os::unix::net::UnixStream;
 /// The most an answer may hold (`DaemonClient.MAX_ANSWER`).
 pub const MAX_ANSWER: usize = 1 << 20;
 
-/// The HTTP request carrying `lines` (the CNI_* lines), an empty line and `stdin`.
-pub fn request(lines: &[u8], stdin: &[u8]) -> Vec<u8> {
+/// The HTTP request carrying `lines` (the CNI_* lines), an empty line and `stdin`, and the time
+/// the caller gives up on it (`Jipam-Deadline`, milliseconds since the epoch: jipamd applies
+/// nothing of a call after it), as `DaemonClient.request` builds it.
+pub fn request(lines: &[u8], stdin: &[u8], deadline_millis: u128) -> Vec<u8> {
     let length = lines.len() + 1 + stdin.len();
     let head = format!(
         "POST /cni/v1 HTTP/1.1\r\nHost: jipamd\r\nContent-Type: application/octet-stream\r\n\
-         Connection: close\r\nContent-Length: {}\r\n\r\n",
-        length
+         Jipam-Deadline: {}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        deadline_millis, length
     );
     let mut all = Vec::with_capacity(head.len() + length);
     all.extend_from_slice(head.as_bytes());
@@ -199,6 +201,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn request_deadline_inTheHeadBeforeTheBody() {
+        let r = request(b"CNI_COMMAND=ADD\n", b"{}", 1_800_000_012_345);
+        let text = String::from_utf8(r).unwrap();
+        assert!(text.starts_with("POST /cni/v1 HTTP/1.1\r\n"), "{}", text);
+        let head_end = text.find("\r\n\r\n").unwrap();
+        assert!(text[..head_end].contains("\r\nJipam-Deadline: 1800000012345\r\n"), "{}", text);
+        assert_eq!(&text[head_end + 4..], "CNI_COMMAND=ADD\n\n{}");
+    }
+
+    #[test]
     fn parse_contentLength_bodyAndExit() {
         let a = b"HTTP/1.1 200 OK\r\njipam-exit: 1\r\ncontent-length: 3\r\n\r\nabcdef";
         assert_eq!(parse(a), Ok((b"abc".to_vec(), 1)));
@@ -248,7 +260,7 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(200));
             drop(stream);
         });
-        assert_eq!(exchange(&socket, &request(b"CNI_COMMAND=ADD\n", b"{}")), Err("Connection reset".to_string()));
+        assert_eq!(exchange(&socket, &request(b"CNI_COMMAND=ADD\n", b"{}", 0)), Err("Connection reset".to_string()));
         let _ = std::fs::remove_file(&socket);
     }
 
@@ -258,7 +270,7 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(200));
             let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nJipam-Exit: 0\r\nContent-Length: 3\r\n\r\n{}\n");
         });
-        assert_eq!(exchange(&socket, &request(b"CNI_COMMAND=ADD\n", b"{}")), Err("Connection reset".to_string()));
+        assert_eq!(exchange(&socket, &request(b"CNI_COMMAND=ADD\n", b"{}", 0)), Err("Connection reset".to_string()));
         let _ = std::fs::remove_file(&socket);
     }
 

@@ -108,7 +108,8 @@ final class DaemonClient {
    * @throws IpamException TRY_AGAIN_LATER when jipamd cannot be reached or does not answer in time
    */
   static Reply call(Target target, Map<String, String> env, byte[] stdin) {
-    byte[] request = request(env, stdin);
+    // the time the watchdog below gives up, which jipamd is told: it applies nothing after it
+    byte[] request = request(env, stdin, System.currentTimeMillis() + target.timeoutSeconds() * 1000);
     SocketChannel channel;
     try {
       channel = SocketChannel.open(StandardProtocolFamily.UNIX);
@@ -171,7 +172,13 @@ final class DaemonClient {
         + why + "; try again later");
   }
 
-  static byte[] request(Map<String, String> env, byte[] stdin) {
+  /**
+   * The HTTP request: the CNI_* variables as lines, an empty line and {@code stdin}, and the time
+   * the caller gives up on the call ({@code Jipam-Deadline}, milliseconds since the epoch; jipamd
+   * applies nothing of a call after it, since the runtime goes on, a DEL after a failed ADD, once
+   * told it failed), as the shim builds it.
+   */
+  static byte[] request(Map<String, String> env, byte[] stdin, long deadlineMillis) {
     StringBuilder body = new StringBuilder(256);
     for (Map.Entry<String, String> e : env.entrySet()) {
       if (e.getKey().startsWith("CNI_") && e.getValue() != null) {
@@ -194,7 +201,8 @@ final class DaemonClient {
     byte[] head = body.toString().getBytes(StandardCharsets.UTF_8);
     int length = head.length + stdin.length;
     byte[] line = ("POST /cni/v1 HTTP/1.1\r\nHost: jipamd\r\nContent-Type: application/octet-stream\r\n"
-        + "Connection: close\r\nContent-Length: " + length + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1);
+        + "Jipam-Deadline: " + deadlineMillis + "\r\nConnection: close\r\nContent-Length: " + length + "\r\n\r\n")
+        .getBytes(StandardCharsets.ISO_8859_1);
     byte[] all = new byte[line.length + length];
     System.arraycopy(line, 0, all, 0, line.length);
     System.arraycopy(head, 0, all, line.length, head.length);

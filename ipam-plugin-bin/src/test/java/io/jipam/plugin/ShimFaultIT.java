@@ -279,6 +279,41 @@ class ShimFaultIT {
     }
   }
 
+  /**
+   * jipamd paused with an ADD in its queue past the shim's bound (the shim answered code 11, so the
+   * runtime goes on: a DEL, or nothing): when jipamd resumes, it refuses the ADD, past its client's
+   * deadline, and allocates nothing. It ran the ADD then, after its client had failed it: an
+   * address held for a container the runtime had given up on, leaked (a late ADD after the DEL
+   * through a node jipamd's workers; helper reviews).
+   */
+  @Test
+  void jipamdPausedPastTheShimsBound_lateAddRefusedNothingAllocated() throws Exception {
+    Path socket = dir.resolve("jipam.sock");
+    Path data = dir.resolve("data");
+    try (JipamdProcess jipamd = CniExec.fileJipamd(socket, data, "--log-calls")) {
+      CniExec.sh("kill", "-STOP", Long.toString(jipamd.pid()));
+      CniExec.Result add;
+      try {
+        add = CniExec.run(CniExec.JIPAM, CniExec.env("ADD", "late", "eth0", "/run/netns/late"), config(socket, 1));
+      } finally {
+        CniExec.sh("kill", "-CONT", Long.toString(jipamd.pid()));
+      }
+      assertTryAgainNamingSocket(add, socket, "did not answer within 1 s");
+      long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+      while (!jipamd.output().contains("attachment=late/eth0")) {
+        assertTrue(System.nanoTime() < until, "jipamd never logged the queued ADD:\n" + jipamd.output());
+        Thread.sleep(20);
+      }
+      String line = jipamd.output().lines().filter(l -> l.contains("attachment=late/eth0")).findFirst().orElseThrow();
+      assertTrue(line.contains("not applied: the call reached jipamd's store "), line);
+      assertEquals(List.of(), addressFiles(data.resolve("faults")), "the late ADD allocated");
+      CniExec.Result next = CniExec.run(CniExec.JIPAM, CniExec.env("ADD", "next", "eth0", "/run/netns/next"),
+          config(socket, 60));
+      assertEquals(0, next.exit(), next::toString);
+      assertTrue(next.stdout().contains("198.18.70.2/24"), "the first address is free: " + next.stdout());
+    }
+  }
+
   /** The address files of a network directory (host-local's layout). */
   static List<String> addressFiles(Path network) throws java.io.IOException {
     if (!Files.isDirectory(network)) {

@@ -13,6 +13,7 @@ import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.NodeName;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.Printable;
+import io.jipam.core.store.capability.ApplyBy;
 import io.jipam.core.store.capability.LocalCalls;
 import io.jipam.server.metrics.CallLog;
 import io.jipam.server.metrics.Metrics;
@@ -195,8 +196,8 @@ public final class CniEndpoint {
             "jipamd is receiving other CNI requests of " + MAX_BUFFERED + " bytes in all, its bound; try again")));
         return;
       }
-      serve(body.getBytes(), start, reply -> req.response().putHeader("Jipam-Exit", Integer.toString(reply.exit))
-          .end(Buffer.buffer(reply.output)));
+      serve(body.getBytes(), start, deadline(req.getHeader("Jipam-Deadline")),
+          reply -> req.response().putHeader("Jipam-Exit", Integer.toString(reply.exit)).end(Buffer.buffer(reply.output)));
     });
   }
 
@@ -209,25 +210,25 @@ public final class CniEndpoint {
    * ends after jipamd stopped (abandoned at the shutdown bound), when {@code answer} finds the
    * connection's event loop ended, is logged as not answered; nothing is thrown on the worker.
    */
-  void serve(byte[] body, long start, Consumer<Reply> answer) {
+  void serve(byte[] body, long start, long deadline, Consumer<Reply> answer) {
     if (local == null) {
-      onWorker(body, start, answer);
+      onWorker(body, start, deadline, answer);
       return;
     }
     Reply reply;
     try {
-      reply = LocalCalls.withoutWaiting(() -> run(body));
+      reply = LocalCalls.withoutWaiting(() -> run(body, deadline));
     } catch (LocalCalls.WouldWait e) {
-      onWorker(body, start, answer); // its pool's lock is held (a plugin, another batch): wait there
+      onWorker(body, start, deadline, answer); // its pool's lock is held (a plugin, another batch): wait there
       return;
     }
     finish(reply, start, answer);
   }
 
   /** Runs the call on a worker; when every worker is taken and the queue is full, CNI error 11 at once. */
-  private void onWorker(byte[] body, long start, Consumer<Reply> answer) {
+  private void onWorker(byte[] body, long start, long deadline, Consumer<Reply> answer) {
     try {
-      workers.execute(() -> finish(run(body), start, answer));
+      workers.execute(() -> finish(run(body, deadline), start, answer));
     } catch (RejectedExecutionException e) {
       Reply busy = failure(null, new IpamException(ErrorCode.TRY_AGAIN_LATER,
           "jipamd is busy: every worker is taken and the queue is full; try again later"));
@@ -283,7 +284,42 @@ public final class CniEndpoint {
   }
 
   /** Runs one CNI call as the plugin would; never throws. */
+  /**
+   * A request's {@code Jipam-Deadline}: the time its client gives up, in milliseconds since the
+   * epoch; 0 (none) when absent or not a number of at most 18 digits (the clients send one always;
+   * a call without one runs as before they did).
+   */
+  static long deadline(String text) {
+    if (text == null || text.isEmpty() || text.length() > 18 || !text.chars().allMatch(c -> c >= '0' && c <= '9')) {
+      return 0;
+    }
+    return Long.parseLong(text);
+  }
+
+  /**
+   * How long before its client's deadline a call must reach its store: the time the call takes
+   * there and the runtime's next call for the attachment (a DEL after the failed ADD) takes to
+   * come. A call later than that is refused, and its store stops trying then ({@link ApplyBy}).
+   */
+  static final long DEADLINE_MARGIN_MILLIS = 250;
+
   Reply run(byte[] body) {
+    return run(body, 0);
+  }
+
+  /**
+   * Runs the call, refused (changing nothing) when it reaches this point past its client's
+   * deadline less {@link #DEADLINE_MARGIN_MILLIS}: held up in jipamd (a pause, a full worker queue)
+   * after its client gave up and the runtime went on, it would apply out of order with the
+   * runtime's next call, a late ADD after the DEL leaking its address. The store runs it within
+   * that time ({@link ApplyBy}), which a remote store passes on.
+   */
+  Reply run(byte[] body, long deadline) {
+    long applyBy = deadline == 0 ? 0 : deadline - DEADLINE_MARGIN_MILLIS;
+    return ApplyBy.within(applyBy, () -> runWithin(body, applyBy));
+  }
+
+  private Reply runWithin(byte[] body, long applyBy) {
     String versionText = null;
     CniCommand command = null;
     CniEnvironment known = null; // for a failure's log line: its attachment, once read
@@ -309,6 +345,13 @@ public final class CniEndpoint {
       NetworkConfig config = parsed.configOrThrow();
       network = config.name();
       CniHandler.checkVersion(command, config.cniVersion());
+      long lateBy = ApplyBy.lateBy(applyBy, System.currentTimeMillis());
+      if (lateBy > 0) {
+        throw new IpamException(ErrorCode.TRY_AGAIN_LATER, "not applied: the call reached jipamd's store " + lateBy
+            + " ms after the time it had to (" + DEADLINE_MARGIN_MILLIS + " ms before its client gave up at "
+            + java.time.Instant.ofEpochMilli(applyBy + DEADLINE_MARGIN_MILLIS) + "): held up in jipamd (paused, or"
+            + " its workers busy); nothing changed");
+      }
       // a network's sub-pools are pools of their own, each defined once: by an ADD the store took,
       // as on gRPC. Other commands neither define nor check a definition: they run with their own
       // config, as the plugin does on its own. A DEL or GC the runtime sends with the config it

@@ -145,7 +145,7 @@ final class CniFastPath extends ChannelInboundHandlerAdapter {
     burst.release();
     burst = null;
     long started = start;
-    cni.serve(body, started, reply -> ctx.writeAndFlush(answer(ctx, reply.output(), reply.exit()))
+    cni.serve(body, started, request.deadline(), reply -> ctx.writeAndFlush(answer(ctx, reply.output(), reply.exit()))
         .addListener((ChannelFutureListener) written -> {
           if (!written.isSuccess()) {
             cni.unanswered(reply, started); // the client gave up (its time bound) or was killed
@@ -213,8 +213,10 @@ final class CniFastPath extends ChannelInboundHandlerAdapter {
    * A whole canonical request: where its body starts in the buffer and how long it is.
    *
    * @param bodyStart absolute index of the body's first byte
+   * @param deadline its {@code Jipam-Deadline} (milliseconds since the epoch), 0 when it has none or
+   *     one that is not a number ({@link CniEndpoint#deadline})
    */
-  record Request(int bodyStart, int length) {
+  record Request(int bodyStart, int length, long deadline) {
     /**
      * The request the buffer holds, or null when it holds anything else: another method, path or
      * version; no end of headers within {@link #MAX_HEAD}; a header line without a colon or folded;
@@ -230,6 +232,7 @@ final class CniFastPath extends ChannelInboundHandlerAdapter {
       }
       int line = from + REQUEST_LINE.length;
       long length = -1;
+      long deadline = 0;
       boolean close = false;
       while (true) {
         int eol = lineEnd(buf, line, Math.min(end, from + MAX_HEAD));
@@ -241,7 +244,7 @@ final class CniFastPath extends ChannelInboundHandlerAdapter {
           if (length < 0 || !close || end - bodyStart != length) {
             return null;
           }
-          return new Request(bodyStart, (int) length);
+          return new Request(bodyStart, (int) length, deadline);
         }
         String text = buf.toString(line, eol - line, StandardCharsets.ISO_8859_1);
         int colon = text.indexOf(':');
@@ -261,6 +264,7 @@ final class CniFastPath extends ChannelInboundHandlerAdapter {
             }
           }
           case "connection" -> close = value.equalsIgnoreCase("close");
+          case "jipam-deadline" -> deadline = CniEndpoint.deadline(value);
           case "transfer-encoding", "expect", "upgrade" -> {
             return null;
           }

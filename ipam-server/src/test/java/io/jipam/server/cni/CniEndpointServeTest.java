@@ -34,7 +34,7 @@ class CniEndpointServeTest {
         "node-1");
     byte[] body = ("CNI_COMMAND=ADD\nCNI_CONTAINERID=c1\nCNI_NETNS=/var/run/netns/x\nCNI_IFNAME=eth0\nCNI_PATH=/p\n\n"
         + CONF).getBytes(StandardCharsets.UTF_8);
-    cni.serve(body, System.nanoTime(), reply -> {
+    cni.serve(body, System.nanoTime(), 0, reply -> {
       throw new RejectedExecutionException("event executor terminated");
     });
     String log = logged.toString(StandardCharsets.UTF_8);
@@ -71,17 +71,17 @@ class CniEndpointServeTest {
         new CallLog(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8), true), new Metrics(),
         Duration.ofSeconds(30), "node-1");
     try (store) {
-      cni.serve(add("warm", "locked"), System.nanoTime(), reply -> { }); // makes the network's folder
+      cni.serve(add("warm", "locked"), System.nanoTime(), 0, reply -> { }); // makes the network's folder
       java.util.concurrent.CompletableFuture<CniEndpoint.Reply> late = new java.util.concurrent.CompletableFuture<>();
       try (io.jipam.testkit.FileLockHolder held = io.jipam.testkit.FileLockHolder.hold(dataDir.resolve("locked/lock"))) {
         CniEndpoint.Reply[] here = new CniEndpoint.Reply[1];
-        cni.serve(add("c1", "free"), System.nanoTime(), reply -> here[0] = reply);
+        cni.serve(add("c1", "free"), System.nanoTime(), 0, reply -> here[0] = reply);
         assertEquals(0, here[0].exit(), new String(here[0].output(), StandardCharsets.UTF_8));
         assertEquals(0, handedOff.get(), "a call on a network whose lock is free ran here");
 
         // from a thread of its own, so that a serve() that waits for the lock fails this test rather than hangs it
         java.util.concurrent.CompletableFuture.runAsync(() -> cni.serve(add("c2", "locked"), System.nanoTime(),
-            late::complete)).get(10, java.util.concurrent.TimeUnit.SECONDS);
+            0, late::complete)).get(10, java.util.concurrent.TimeUnit.SECONDS);
         assertEquals(1, handedOff.get(), "the call on the locked network went to a worker");
         assertTrue(!late.isDone(), "answered while another process held the lock");
       }

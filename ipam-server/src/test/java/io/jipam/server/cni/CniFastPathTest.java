@@ -93,6 +93,25 @@ class CniFastPathTest {
         && logged.toString().contains(" outcome=ok not answered: the client had gone duration_us="), logged.toString());
   }
 
+  /**
+   * The clients' {@code Jipam-Deadline} is read here as on Vert.x's path: a call whose deadline has
+   * passed is answered code 11 and allocates nothing; a malformed value counts as none.
+   */
+  @Test
+  void channelRead_jipamDeadline_passedRefusedMalformedIgnored() {
+    record Row(String value, boolean refused) {}
+    for (Row row : java.util.List.of(new Row("1", true), new Row(Long.toString(System.currentTimeMillis() + 60_000),
+        false), new Row("soon", false))) {
+      EmbeddedChannel ch = channel(Runnable::run);
+      ch.writeInbound(bytes(HEAD.replace("Connection: close\r\n", "Jipam-Deadline: " + row.value + "\r\nConnection: close\r\n")
+          + BODY));
+      String answer = text(ch.readOutbound());
+      assertNull(ch.readInbound(), "taken here, not passed on: " + row);
+      assertEquals(row.refused, answer.contains("\"code\": 11") && answer.contains("not applied"), row + ": " + answer);
+      assertEquals(!row.refused, answer.contains("198.18.9.2/24"), row + ": " + answer);
+    }
+  }
+
   @Test
   void channelRead_requestInTwoReadsOfOneBurst_answeredHere() {
     EmbeddedChannel ch = channel(Runnable::run);

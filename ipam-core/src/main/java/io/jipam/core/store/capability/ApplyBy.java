@@ -63,6 +63,12 @@ public final class ApplyBy {
         : leftMillis * 1_000_000);
   }
 
+  /** The calling thread's apply-by time (milliseconds since the epoch), 0 when none: to pass it on. */
+  public static long current() {
+    Long by = BY.get();
+    return by == null ? 0 : by;
+  }
+
   /**
    * How many milliseconds past {@code unixMillis} the wall clock {@code wallMillis} is; 0 or less when
    * not past it or when none was given (0).
