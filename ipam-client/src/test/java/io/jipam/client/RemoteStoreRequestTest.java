@@ -72,5 +72,14 @@ class RemoteStoreRequestTest {
         assertEquals(row.applyBy, remote.applyBy(), row.toString());
       }
     }
+    // within a sooner deadline of this call's own caller (a node jipamd's CNI client): that one, less
+    // the margin; a later one changes nothing
+    try (RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("127.0.0.1:1")
+        .withTimeout(Duration.ofSeconds(5)), null, clock)) {
+      assertEquals(1_800_000_000_750L, (long) io.jipam.core.store.capability.ApplyBy.within(1_800_000_002_000L,
+          remote::applyBy));
+      assertEquals(1_800_000_003_750L, (long) io.jipam.core.store.capability.ApplyBy.within(1_800_000_060_000L,
+          remote::applyBy));
+    }
   }
 }

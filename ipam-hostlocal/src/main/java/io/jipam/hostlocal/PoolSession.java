@@ -147,7 +147,7 @@ final class PoolSession implements AutoCloseable {
       return false;
     }
     if (this.holding && this.holder.lost()) {
-      this.holding = false; // its lock's file is gone (the data dir made again): another may hold now
+      this.holding = false; // its lock's file is gone or replaced: another may hold now
     }
     int sets = pool.rangeSets().size();
     String[] texts = new String[sets];
@@ -194,13 +194,14 @@ final class PoolSession implements AutoCloseable {
 
   /**
    * {@link #begin} of a session holding the stamp: true, with the cached state taken, when the
-   * stamp file is still absent and the directories are as the holder's last call left them (two
-   * {@code stat}s and a look for the stamp, no file opened); false, changing nothing, otherwise.
+   * stamp file is still absent, the directories are as the holder's last call left them and the
+   * store still holds the data dir's stamps (three {@code stat}s and a look for the stamp, no file
+   * opened); false, changing nothing, otherwise.
    */
   private boolean beginHeld(Pool pool) throws IOException {
     StateCache.Entry c = cache.peek(this.dir.network);
     if (c == null || c.held == null || c.held.cursors.length != pool.rangeSets().size()
-        || !cache.longLived(this.dir.network) || this.dir.stampFile.toFile().exists()) {
+        || !cache.longLived(this.dir.network) || this.dir.stampFile.toFile().exists() || this.holder.lost()) {
       return false;
     }
     Stamp now = Stamp.observe(this.dir, 0, c.held.cursors);

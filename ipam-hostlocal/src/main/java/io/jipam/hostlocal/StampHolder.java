@@ -25,10 +25,10 @@ import java.util.Set;
  * changed, and wrote its stale claim count back at close. With one holder, every other writer leaves
  * a stamp the holder reads as a foreign change.
  *
- * <p>The lock's file is checked again ({@link #lost}, its identity at the path) whenever a
- * call cannot take the held path (not per call): a data dir deleted and made again under a running
- * jipamd (its lock then on a removed file) stops it holding, so a jipamd started on the new one
- * holds alone. Thread-safe.
+ * <p>The lock's file is checked again at every call ({@link #lost}: its identity at the path, one
+ * {@code lstat}): the file removed (by hand, or with the data dir) or replaced under a running
+ * jipamd stops it holding for good, so a jipamd started meanwhile, which locks the new file, holds
+ * alone. Thread-safe.
  */
 final class StampHolder implements AutoCloseable {
   static final String FILE = "holder";
@@ -38,6 +38,8 @@ final class StampHolder implements AutoCloseable {
   private final Path file;
   private boolean tried;
   private boolean holds;
+  /** It held, and its lock's file is no longer the path's: it never holds again. */
+  private boolean lost;
   private FileChannel channel;
   private FileLock lock;
   private Object key;
@@ -60,10 +62,13 @@ final class StampHolder implements AutoCloseable {
 
   /**
    * Whether this store held the stamps and no longer may: its lock is not on the file at the path
-   * (removed with the data dir, or replaced). It then stops holding for good (the lock is let go).
-   * False when it holds still, and when it never held.
+   * (removed, or replaced). It then stops holding for good (the lock is let go), and this stays
+   * true. False when it holds still, and when it never held.
    */
   synchronized boolean lost() {
+    if (lost) {
+      return true;
+    }
     if (!holds) {
       return false;
     }
@@ -75,6 +80,7 @@ final class StampHolder implements AutoCloseable {
       // removed (the data dir deleted): no longer the holder
     }
     letGo();
+    lost = true;
     return true;
   }
 

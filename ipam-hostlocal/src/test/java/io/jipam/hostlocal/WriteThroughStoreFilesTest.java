@@ -214,6 +214,32 @@ class WriteThroughStoreFilesTest {
     }
   }
 
+  /**
+   * The holder's lock file removed by hand under the holder (a cleanup): the holder stops holding
+   * at its next call, so a store started since, which locks the new file, holds alone and each sees
+   * the other's claims. The holder only looked again when a call could not take the held path, and
+   * two held: a reservation through one unknown to the other (helper review).
+   */
+  @Test
+  void calls_holderFileRemovedUnderTheHolder_itStopsHoldingTheNewStoreHoldsAlone() throws Exception {
+    Pool pool = HostLocalStoreFilesTest.POOL;
+    PoolDir d = new PoolDir(dataDir, pool.name(), false);
+    try (IpamStore first = HostLocalStores.openWriteThrough(dataDir, FileSync.NONE)) {
+      IpAddress used = add(first, "f1").get(0).address();
+      assertFalse(Files.exists(d.stampFile, LinkOption.NOFOLLOW_LINKS), "held");
+      Files.delete(dataDir.resolve(PoolDir.JIPAM_DIR).resolve(StampHolder.FILE));
+      add(first, "f2");
+      assertTrue(Files.exists(d.stampFile, LinkOption.NOFOLLOW_LINKS), "no longer the holder: it writes its stamp");
+      try (IpamStore second = HostLocalStores.openWriteThrough(dataDir, FileSync.NONE)) {
+        add(second, "s1");
+        assertFalse(Files.exists(d.stampFile, LinkOption.NOFOLLOW_LINKS), "the new store holds");
+        assertInstanceOf(ReserveOutcome.Reserved.class, claims(first).reserve(pool, used, new PodRef("ns", "v"), true));
+        List<Claim> seen = claims(second).claims(pool);
+        assertEquals(1, seen.size(), "the holder sees the other's reservation: " + seen);
+      }
+    }
+  }
+
   private static Claims claims(IpamStore store) {
     return store.capability(Claims.class).orElseThrow();
   }
