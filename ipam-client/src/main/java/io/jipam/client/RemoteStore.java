@@ -222,20 +222,23 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
 
   /**
    * The time a change sent now must apply by, if at all (milliseconds since the epoch, this host's
-   * clock): when this store gives up on it (its timeout), or sooner when the calling thread runs
-   * within an earlier one ({@code ApplyBy}: a node jipamd's CNI call, whose client gives up sooner),
-   * less a quarter of the timeout for the difference between this host's clock and jipamd's. jipamd neither starts nor retries the change
-   * after that, so a change held up on the way cannot apply after this store answered that it
-   * failed and its caller went on (a DEL after a failed ADD, an ADD after a failed DEL; see {@code
-   * ApplyBy}). The guarantee holds while the clocks differ by less than the margin (1.25 s at the
-   * default 5 s timeout); a jipamd whose clock is ahead by more than three quarters of the timeout
-   * refuses every change, saying so.
+   * clock): three quarters of the time left to it from now, which is this store's timeout, or less
+   * when the calling thread runs within an earlier deadline ({@code ApplyBy}: a node jipamd's CNI
+   * call, whose client gives up sooner); the last quarter is the margin for the difference between
+   * this host's clock and jipamd's. jipamd neither starts nor retries the change after that, so a
+   * change held up on the way cannot apply after this store answered that it failed and its caller
+   * went on (a DEL after a failed ADD, an ADD after a failed DEL; see {@code ApplyBy}). The guarantee
+   * holds while the clocks differ by less than the margin (1.25 s at the default 5 s timeout); a
+   * jipamd whose clock is ahead by more than the rest refuses every change, saying so.
    */
   long applyBy() {
-    long timeout = channel.target().timeout().toMillis();
+    long now = wallClock.millis();
     long upstream = io.jipam.core.store.capability.ApplyBy.current(); // this call's own caller's, on this host
-    long mine = wallClock.millis() + timeout;
-    return (upstream == 0 ? mine : Math.min(mine, upstream)) - timeout / 4;
+    long left = channel.target().timeout().toMillis();
+    if (upstream != 0) {
+      left = Math.min(left, upstream - now); // none left: jipamd refuses it, as it should
+    }
+    return left <= 0 ? now + left : now + left - left / 4;
   }
 
   /** Audit: the consistency findings of jipamd's store for the pool. */

@@ -72,12 +72,14 @@ class RemoteStoreRequestTest {
         assertEquals(row.applyBy, remote.applyBy(), row.toString());
       }
     }
-    // within a sooner deadline of this call's own caller (a node jipamd's CNI client): that one, less
-    // the margin; a later one changes nothing
+    // within a sooner deadline of this call's own caller (a node jipamd's CNI client): three quarters
+    // of the time left to that one; a later one changes nothing
     try (RemoteStore remote = RemoteStore.connect(RemoteStore.Target.parse("127.0.0.1:1")
         .withTimeout(Duration.ofSeconds(5)), null, clock)) {
-      assertEquals(1_800_000_000_750L, (long) io.jipam.core.store.capability.ApplyBy.within(1_800_000_002_000L,
+      assertEquals(1_800_000_001_500L, (long) io.jipam.core.store.capability.ApplyBy.within(1_800_000_002_000L,
           remote::applyBy));
+      assertEquals(1_799_999_999_000L, (long) io.jipam.core.store.capability.ApplyBy.within(1_799_999_999_000L,
+          remote::applyBy), "passed already: passed (jipamd refuses it)");
       assertEquals(1_800_000_003_750L, (long) io.jipam.core.store.capability.ApplyBy.within(1_800_000_060_000L,
           remote::applyBy));
     }

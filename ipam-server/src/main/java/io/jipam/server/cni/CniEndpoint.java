@@ -283,7 +283,6 @@ public final class CniEndpoint {
     }
   }
 
-  /** Runs one CNI call as the plugin would; never throws. */
   /**
    * A request's {@code Jipam-Deadline}: the time its client gives up, in milliseconds since the
    * epoch; 0 (none) when absent or not a number of at most 18 digits (the clients send one always;
@@ -303,6 +302,7 @@ public final class CniEndpoint {
    */
   static final long DEADLINE_MARGIN_MILLIS = 250;
 
+  /** Runs one CNI call as the plugin would, with no deadline; never throws. */
   Reply run(byte[] body) {
     return run(body, 0);
   }

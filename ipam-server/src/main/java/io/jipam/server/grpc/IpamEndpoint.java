@@ -94,13 +94,7 @@ public final class IpamEndpoint {
    */
   public IpamEndpoint(Access access, PoolRegistry pools, Executor blocking, int maxPending, CallLog log,
       Metrics metrics, Dispatch dispatch) {
-    this(access, pools, blocking, maxPending, log, metrics, dispatch, java.time.Clock.systemUTC());
-  }
-
-  /** As above, comparing apply-by times ({@link ApplyBy}) with {@code wallClock}. */
-  IpamEndpoint(Access access, PoolRegistry pools, Executor blocking, int maxPending, CallLog log,
-      Metrics metrics, Dispatch dispatch, java.time.Clock wallClock) {
-    this.wallClock = wallClock;
+    this.wallClock = java.time.Clock.systemUTC();
     this.maxPending = maxPending;
     this.dispatch = dispatch;
     this.access = access;
