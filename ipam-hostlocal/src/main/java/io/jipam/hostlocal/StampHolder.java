@@ -34,6 +34,9 @@ final class StampHolder implements AutoCloseable {
   static final String FILE = "holder";
   private static final Set<OpenOption> OPEN = Set.of(StandardOpenOption.WRITE, StandardOpenOption.CREATE,
       LinkOption.NOFOLLOW_LINKS);
+  private static final java.nio.file.attribute.FileAttribute<Set<java.nio.file.attribute.PosixFilePermission>> MODE =
+      java.nio.file.attribute.PosixFilePermissions.asFileAttribute(Set.of(
+          java.nio.file.attribute.PosixFilePermission.OWNER_READ, java.nio.file.attribute.PosixFilePermission.OWNER_WRITE));
 
   private final Path file;
   private boolean tried;
@@ -87,7 +90,7 @@ final class StampHolder implements AutoCloseable {
   private boolean acquire() {
     try {
       Object before = keyAtPath();
-      channel = FileChannel.open(file, OPEN);
+      channel = FileChannel.open(file, OPEN, MODE); // 0600 from its creation, as every file of the data dir
       try {
         lock = channel.tryLock();
       } catch (OverlappingFileLockException e) {

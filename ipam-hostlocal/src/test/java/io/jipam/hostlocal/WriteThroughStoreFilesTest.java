@@ -172,6 +172,8 @@ class WriteThroughStoreFilesTest {
       assertFalse(Files.exists(d.stampFile, LinkOption.NOFOLLOW_LINKS), "the first store holds");
       add(b, "b1");
       assertTrue(Files.exists(d.stampFile, LinkOption.NOFOLLOW_LINKS), "the second writes its stamp");
+      assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(
+          dataDir.resolve(PoolDir.JIPAM_DIR).resolve(StampHolder.FILE), LinkOption.NOFOLLOW_LINKS)), "the holder file's mode");
       add(a, "a2");
       assertInstanceOf(ReserveOutcome.Reserved.class, claims(b).reserve(pool, used, new PodRef("ns", "z"), true));
       List<Claim> seen = claims(a).claims(pool);

@@ -58,10 +58,14 @@ class StaleChangeIT {
       // an ADD whose Allocate is held up; the runtime's DEL then succeeds through the other replica
       Attachment added = new Attachment("stale-add", "eth0");
       pause(paused);
-      IpamException gaveUp = assertThrows(IpamException.class, () -> viaPaused.allocate(pool, AllocationRequest.of(added)));
-      assertEquals(ErrorCode.TRY_AGAIN_LATER, gaveUp.code(), gaveUp::getMessage);
-      assertEquals(List.of(), viaLive.release(pool, added));
-      resume(paused);
+      try {
+        IpamException gaveUp = assertThrows(IpamException.class,
+            () -> viaPaused.allocate(pool, AllocationRequest.of(added)));
+        assertEquals(ErrorCode.TRY_AGAIN_LATER, gaveUp.code(), gaveUp::getMessage);
+        assertEquals(List.of(), viaLive.release(pool, added));
+      } finally {
+        resume(paused); // a stopped jipamd would not stop on SIGTERM at the end
+      }
       awaitRefused(paused, "Allocate", added);
       assertEquals(List.of(), viaLive.find(pool, added), "a stale Allocate after the DEL leaks the address");
 
@@ -69,11 +73,15 @@ class StaleChangeIT {
       Attachment readded = new Attachment("stale-del", "eth0");
       allocated(viaLive.allocate(pool, AllocationRequest.of(readded)));
       pause(paused);
-      gaveUp = assertThrows(IpamException.class, () -> viaPaused.release(pool, readded));
-      assertEquals(ErrorCode.TRY_AGAIN_LATER, gaveUp.code(), gaveUp::getMessage);
-      assertEquals(1, viaLive.release(pool, readded).size());
-      IpAddress now = allocated(viaLive.allocate(pool, AllocationRequest.of(readded)));
-      resume(paused);
+      IpAddress now;
+      try {
+        IpamException gaveUp = assertThrows(IpamException.class, () -> viaPaused.release(pool, readded));
+        assertEquals(ErrorCode.TRY_AGAIN_LATER, gaveUp.code(), gaveUp::getMessage);
+        assertEquals(1, viaLive.release(pool, readded).size());
+        now = allocated(viaLive.allocate(pool, AllocationRequest.of(readded)));
+      } finally {
+        resume(paused);
+      }
       awaitRefused(paused, "Release", readded);
       List<Allocation> held = viaLive.find(pool, readded);
       assertEquals(1, held.size(), "a stale Release frees the address of the attachment ADDed since: " + held);
