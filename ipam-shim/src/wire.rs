@@ -35,7 +35,13 @@ pub fn exchange(socket: &str, request: &[u8]) -> Result<Vec<u8>, String> {
     let mut buf = [0u8; 8192];
     loop {
         let n = match stream.read(&mut buf) {
-            Ok(0) => return Ok(answer),
+            Ok(0) => {
+                // jipamd's close woke us, often on its core and ahead of it (a unix socket's
+                // wake-up): give the core back before printing and exiting, so jipamd ends its call
+                // (its log line, its next call) now rather than after our exit
+                std::thread::yield_now();
+                return Ok(answer);
+            }
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(read_reason(&e)),
