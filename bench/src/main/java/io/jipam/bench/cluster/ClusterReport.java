@@ -64,8 +64,9 @@ final class ClusterReport {
     Report r = c.report();
     r.heading(2, "cluster").paragraph("Simulated nodes against real etcd clusters started by the harness on "
         + "loopback (" + String.join(" and ", members.stream().map(m -> m + "-member").toList()) + ", fsync on). "
-        + "Per number of nodes N: raw CAS, N clients each compare-and-swapping its own key (the ceiling of one "
-        + "transaction per allocation); global lock, N clients taking one etcd lock around every allocation "
+        + "Per number of nodes N: raw CAS, N clients with " + callers + " compare-and-swap loops each on keys of "
+        + "their own (one per ADD thread of the store: the ceiling of one transaction per allocation at the store's "
+        + "concurrency); global lock, N clients taking one etcd lock around every allocation "
         + "(whereabouts' design); jipam's etcd store, N store instances with their own node names and " + callers
         + " ADD threads each, in a fresh pool. " + rounds + " rounds; each phase has a " + Report.fmt(warmup)
         + " s warm-up and a " + Report.fmt(seconds) + " s window; the three designs of one (cluster, N) run "

@@ -20,7 +20,7 @@ import picocli.CommandLine.Option;
  * with 1 to 16 nodes. Per (cluster, nodes) group, three designs measured back to back with {@link
  * EtcdBench}'s phases: jipam's etcd store ({@code nodes} store instances, {@code callers} ADD
  * threads each), the raw ceiling of one compare-and-swap transaction per allocation ({@code nodes}
- * clients on their own keys), and one global etcd lock around every allocation (whereabouts'
+ * clients with {@code callers} loops each on keys of their own: one per ADD thread of the store), and one global etcd lock around every allocation (whereabouts'
  * design, {@code nodes} clients); then a {@link TightPool} fill.
  *
  * <h2>Method</h2>
@@ -181,7 +181,7 @@ public final class ClusterScenario implements Scenario {
             c.progress().step("round " + (r + 1) + ": " + g[0] + "-member etcd, " + nodes + " nodes, " + design);
             switch (design) {
               case RAW -> add(c, w, RAW, "transaction", r, "throughput", "ops/s", 1,
-                  EtcdLoads.rawCas(endpoints, nodes, warm, measured));
+                  EtcdLoads.rawCas(endpoints, nodes, callers, warm, measured, null));
               case LOCK -> add(c, w, LOCK, "ADD", r, "throughput", "ops/s", 1,
                   EtcdLoads.globalLock(endpoints, nodes, warm, measured));
               default -> {

@@ -25,6 +25,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -38,8 +39,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * second after a warm-up:
  *
  * <ol>
- *   <li>{@link #rawCas}: N clients, each compare-and-swapping its own key in a loop: the ceiling of
- *       a design that spends one transaction per allocation;
+ *   <li>{@link #rawCas}: compare-and-swap loops on keys of their own, one transaction per loop in
+ *       flight: the ceiling of a design that spends one transaction per allocation when there are as
+ *       many loops as that design's callers (with fewer it is not a ceiling: etcd batches more
+ *       transactions the more are in flight);
  *   <li>{@link #globalLock}: N clients, every allocation under one cluster-wide etcd lock (lease +
  *       lock, read the pool object, write it back, unlock): the whereabouts design;
  *   <li>{@link #store} and {@link #storeAdd}: N simulated nodes (N store instances, own node names)
@@ -132,43 +135,85 @@ public final class EtcdLoads {
     return now >= window[0] && now < window[1];
   }
 
-  /** Raw CAS transactions per second from {@code clients} clients on their own keys. */
+  /** Raw CAS transactions per second from {@code clients} clients on their own keys, one in flight each. */
   public static double rawCas(List<String> endpoints, int clients, int seconds) throws Exception {
-    return rawCas(endpoints, clients, Duration.ofSeconds(1), Duration.ofSeconds(seconds));
+    return rawCas(endpoints, clients, 1, Duration.ofSeconds(1), Duration.ofSeconds(seconds), null);
   }
 
-  /** Raw CAS transactions per second, after {@code warmup}, over {@code measured}. */
+  /** {@link #rawCas(List, int, int)} after {@code warmup}, over {@code measured}. */
   public static double rawCas(List<String> endpoints, int clients, Duration warmup, Duration measured)
       throws Exception {
-    return rawCas(endpoints, clients, warmup, measured, null);
+    return rawCas(endpoints, clients, 1, warmup, measured, null);
   }
 
   /** {@link #rawCas(List, int, Duration, Duration)}, {@code probe} called at the window's bounds. */
   public static double rawCas(List<String> endpoints, int clients, Duration warmup, Duration measured,
       WindowProbe probe) throws Exception {
+    return rawCas(endpoints, clients, 1, warmup, measured, probe);
+  }
+
+  /**
+   * Raw CAS transactions per second from {@code clients} jetcd clients (connections), each with
+   * {@code inFlight} compare-and-swap loops on keys of their own running at once (asynchronously, on
+   * the client's own threads): {@code clients × inFlight} transactions in flight, as many as the
+   * store's callers when the two are its nodes and callers per node, over as many connections as it
+   * has nodes. That is the ceiling of a design that spends one transaction per allocation at the
+   * store's concurrency; one client per caller would measure the harness's connections as much as
+   * etcd (on two cores, 256 jetcd clients ran fewer transactions than 64).
+   */
+  public static double rawCas(List<String> endpoints, int clients, int inFlight, Duration warmup, Duration measured,
+      WindowProbe probe) throws Exception {
+    if (inFlight < 1) {
+      throw new IllegalArgumentException("inFlight must be >= 1, got " + inFlight);
+    }
     String run = UUID.randomUUID().toString();
     return measure(clients, warmup, measured, (id, counter, window, ready) -> {
       try (Client client = Client.builder().endpoints(endpoints.toArray(String[]::new)).build()) {
         KV kv = client.getKVClient();
-        ByteSequence key = bs("/bench/" + run + "/raw/" + id);
-        long rev = kv.put(key, bs("0")).get().getHeader().getRevision();
+        ByteSequence[] keys = new ByteSequence[inFlight];
+        long[] revisions = new long[inFlight];
+        for (int k = 0; k < inFlight; k++) {
+          keys[k] = bs("/bench/" + run + "/raw/" + id + "/" + k);
+          revisions[k] = kv.put(keys[k], bs("0")).get().getHeader().getRevision();
+        }
         ready.await();
-        long n = 0;
-        while (System.nanoTime() < window[1]) {
-          TxnResponse r = kv.txn().If(new Cmp(key, Cmp.Op.EQUAL, CmpTarget.modRevision(rev)))
-              .Then(Op.put(key, bs(Long.toString(++n)), PutOption.DEFAULT)).Else(Op.get(key,
-                  io.etcd.jetcd.options.GetOption.DEFAULT)).commit().get();
+        List<CompletableFuture<Void>> loops = new ArrayList<>();
+        for (int k = 0; k < inFlight; k++) {
+          CompletableFuture<Void> loop = new CompletableFuture<>();
+          loops.add(loop);
+          casLoop(kv, keys[k], revisions[k], 1, window, counter, loop);
+        }
+        CompletableFuture.allOf(loops.toArray(CompletableFuture[]::new)).get(); // a failed transaction fails the phase, as a blocking loop's would
+      }
+    }, probe);
+  }
+
+  /** One compare-and-swap after another on {@code key} until the window ends; then completes {@code done}. */
+  private static void casLoop(KV kv, ByteSequence key, long revision, long n, long[] window, AtomicLong counter,
+      CompletableFuture<Void> done) {
+    if (System.nanoTime() >= window[1]) {
+      done.complete(null);
+      return;
+    }
+    kv.txn().If(new Cmp(key, Cmp.Op.EQUAL, CmpTarget.modRevision(revision)))
+        .Then(Op.put(key, bs(Long.toString(n)), PutOption.DEFAULT))
+        .Else(Op.get(key, io.etcd.jetcd.options.GetOption.DEFAULT)).commit()
+        .whenComplete((r, failure) -> {
+          if (failure != null) {
+            done.completeExceptionally(failure);
+            return;
+          }
+          long next;
           if (r.isSucceeded()) {
-            rev = r.getHeader().getRevision();
+            next = r.getHeader().getRevision();
             if (counting(window)) {
               counter.incrementAndGet();
             }
           } else {
-            rev = r.getGetResponses().get(0).getKvs().get(0).getModRevision();
+            next = r.getGetResponses().get(0).getKvs().get(0).getModRevision();
           }
-        }
-      }
-    }, probe);
+          casLoop(kv, key, next, n + 1, window, counter, done);
+        });
   }
 
   /** Allocations per second from {@code clients} clients behind one global etcd lock. */

@@ -7,6 +7,7 @@ import io.jipam.bench.harness.Sample;
 import io.jipam.bench.harness.Scenario;
 import io.jipam.bench.harness.Stats;
 import io.jipam.testkit.Etcd;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import picocli.CommandLine.Option;
@@ -14,8 +15,9 @@ import picocli.CommandLine.Option;
 /**
  * {@code etcd}: the etcd store next to its two reference points on one real etcd (started here
  * from the {@code etcd} binary on loopback with a temporary data dir, or {@code --endpoints}):
- * raw compare-and-swap, one transaction per allocation from {@code nodes} clients on their own
- * keys (the ceiling of that design), and every allocation under one global etcd lock (whereabouts'
+ * raw compare-and-swap, one transaction per allocation, {@code nodes × callers} in flight on keys of
+ * their own over {@code nodes} clients (one per caller of the store: the ceiling of that design
+ * at the store's concurrency), and every allocation under one global etcd lock (whereabouts'
  * design). Each round runs the four phases in turn (raw, lock, store ADD, store ADD+DEL), each with
  * a one-second warm-up; the summary gives medians over rounds and the store's ratios to both.
  */
@@ -100,7 +102,7 @@ public final class EtcdScenario implements Scenario {
       }
       for (int r = 0; r < rounds(c); r++) {
         c.progress().step("round " + (r + 1) + ": " + RAW);
-        add(c, workload, RAW, "transaction", r, EtcdLoads.rawCas(endpoints, nodes, seconds));
+        add(c, workload, RAW, "transaction", r, EtcdLoads.rawCas(endpoints, nodes, callers, Duration.ofSeconds(1), Duration.ofSeconds(seconds), null));
         c.progress().advance(1);
         c.progress().step("round " + (r + 1) + ": " + LOCK);
         add(c, workload, LOCK, "ADD", r, EtcdLoads.globalLock(endpoints, nodes, seconds));
@@ -138,8 +140,9 @@ public final class EtcdScenario implements Scenario {
     double batching = median(c, STORE, "ADD", "requests per transaction");
     Report r = c.report();
     r.heading(2, "etcd").paragraph("One etcd on loopback, " + rounds(c) + " rounds of " + seconds + " s per phase after "
-        + "a 1 s warm-up. Raw CAS: " + nodes + " clients each compare-and-swapping its own key, the ceiling of "
-        + "one transaction per allocation. Global lock: " + nodes + " clients, every allocation under one etcd "
+        + "a 1 s warm-up. Raw CAS: " + nodes + " clients with " + callers + " compare-and-swap loops each on "
+        + "keys of their own (" + nodes * callers + " transactions in flight, one per caller of the store): the "
+        + "ceiling of one transaction per allocation at the store's concurrency. Global lock: " + nodes + " clients, every allocation under one etcd "
         + "lock (read the pool object, write it back), whereabouts' design. Store: " + nodes + " simulated "
         + "nodes (" + nodes + " store instances) with " + callers + " callers each. Medians over rounds; a "
         + "ratio above 1 means the store does more per second.");

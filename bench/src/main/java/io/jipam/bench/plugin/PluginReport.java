@@ -82,7 +82,8 @@ final class PluginReport {
         + "every call of the subject (the rounds, then blocks of 10 pairs per subject in turn until each has "
         + "used --cpu-seconds of CPU) and divided by their count. host-local runs up to " + String.format("%,d", hostLocalMax) + " allocations. Data dirs under `"
         + workRoot + "`. "
-        + "A ratio below 1 means jipam is cheaper.");
+        + "A ratio of times or CPU below 1 means jipam is faster or cheaper; a ratio of pairs/s below 1 means "
+        + "jipam does fewer per second.");
     if (!Files.isExecutable(hostLocal)) {
       r.paragraph("**host-local not run**: " + hostLocal + " is not an executable file (Debian: apt-get install "
           + "containernetworking-plugins, or name it with --host-local).");
@@ -127,6 +128,8 @@ final class PluginReport {
       }
     }
     r.heading(3, "Sequential: one call at a time (ms)");
+    r.paragraph("jipam ADD p99: the nearest-rank 99th percentile of the rounds' ADDs; with fewer than 100 rounds "
+        + "it is the slowest of them.");
     r.table(List.of("allocations", "jipam ADD", "jipam ADD p99", "jipam DEL", "via jipamd ADD", "via jipamd DEL",
         "host-local ADD", "host-local DEL", "JVM floor", "jipam CPU/call", "via jipamd CPU/call", "host-local CPU/call",
         "floor CPU/call", "jipam / host-local (ADD+DEL wall)", "jipam / host-local (CPU)", "jipam ADD / floor"),

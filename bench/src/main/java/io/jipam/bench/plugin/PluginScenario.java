@@ -308,8 +308,11 @@ public final class PluginScenario implements Scenario {
     String concurrent = workload(n, workers);
     ExecutorService pool = Executors.newFixedThreadPool(workers);
     try {
+      java.util.Random concurrentOrder = new java.util.Random(random.nextLong());
       for (int r = 0; r < concurrentRounds(c); r++) {
-        for (Subject s : subjects) {
+        List<Subject> roundOrder = new ArrayList<>(subjects);
+        Collections.shuffle(roundOrder, concurrentOrder); // as the sequential rounds: no subject always first
+        for (Subject s : roundOrder) {
           c.progress().step(n + " allocations, " + workers + " at once, round " + (r + 1) + ": " + s.name());
           batch(c, pool, s, concurrent, r, workers);
           c.progress().advance(1);

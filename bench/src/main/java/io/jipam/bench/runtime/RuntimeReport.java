@@ -87,7 +87,8 @@ final class RuntimeReport {
         + "an order drawn from the seed. Time to address: ctr started to the address printed; lifecycle: ctr "
         + "started to ctr ended (DEL and removal included); containers/s: N over the batch's wall time. CPU per "
         + "container is the ctr processes' and the CNI plugins' they ran (plus the jipamd's for daemon mode); "
-        + "containerd, its shims and runc are not counted. A ratio below 1 means jipam is cheaper or faster.");
+        + "containerd, its shims and runc are not counted. A ratio of times or CPU below 1 means jipam is faster "
+        + "or cheaper; a ratio of containers/s below 1 means jipam starts fewer per second.");
     if (daemonNote != null) {
       r.paragraph("**daemon mode not run**: " + daemonNote + ".");
     }

@@ -23,8 +23,9 @@ import java.util.concurrent.TimeUnit;
 /**
  * The central-jipamd cell of {@code service} ({@code --central}): the "nodes through a central
  * jipamd" topology against its baselines, in one run on one one-member etcd started here. Per
- * round, one after the other: the raw one-CAS-per-allocation ceiling with {@code nodes} clients
- * and with {@code nodes × callers} ({@link EtcdLoads#rawCas}); {@code nodes} etcd store instances with {@code callers} callers each,
+ * round, one after the other: raw one-CAS-per-allocation transactions with {@code nodes} clients
+ * (one per node) and with {@code nodes × callers} (one per caller: the ceiling at the load's
+ * concurrency, issue 18's baseline) ({@link EtcdLoads#rawCas}); {@code nodes} etcd store instances with {@code callers} callers each,
  * ADD+DEL pairs, as if every node ran its own jipamd on etcd ({@link EtcdLoads#store}); then one
  * central {@code jipamd --store etcd} (plain TCP on loopback) under {@link PairLoad} with
  * {@code nodes × callers} asynchronous clients, client {@code c} naming node {@code c % nodes}, while
@@ -95,7 +96,7 @@ public final class CentralCell {
             add(c, scenario, "raw CAS", r, "throughput", "transactions/s", 1, raw);
             addCpu(c, scenario, "raw CAS", r, rawCpu, raw * window.toNanos() / 1e9);
             CpuWindow rawAllCpu = new CpuWindow(etcdPid);
-            double rawAll = EtcdLoads.rawCas(endpoints, clients, Duration.ofSeconds(1), window, rawAllCpu);
+            double rawAll = EtcdLoads.rawCas(endpoints, nodes, callers, Duration.ofSeconds(1), window, rawAllCpu);
             add(c, scenario, "raw CAS per caller", r, "throughput", "transactions/s", 1, rawAll);
             addCpu(c, scenario, "raw CAS per caller", r, rawAllCpu, rawAll * window.toNanos() / 1e9);
             CpuWindow directCpu = new CpuWindow(etcdPid);
@@ -144,10 +145,11 @@ public final class CentralCell {
   void report(RunContext c, String scenario, int rounds) {
     Report r = c.report();
     r.heading(3, "Central jipamd: " + nodes + " nodes x " + callers + " clients on a one-member etcd").paragraph(
-        "Per round, one after the other on one one-member etcd: the raw one-CAS-per-allocation ceiling ("
-            + nodes + " clients, each a compare-and-put on its own key, transactions/s: one CAS in flight per node), "
-            + "the same with " + nodes * callers + " clients (one per caller: the ceiling of a design whose every "
-            + "caller sends its own CAS); " + nodes + " etcd store "
+        "Per round, one after the other on one one-member etcd: raw one-CAS-per-allocation transactions ("
+            + nodes + " clients, each a compare-and-put on its own key, transactions/s: one CAS in flight per node; "
+            + "fewer in flight than the load has callers, so not a ceiling), the same with " + nodes * callers
+            + " in flight (" + callers + " loops on each of the " + nodes + " clients, one per caller: the ceiling of a design whose every caller sends its own CAS, the baseline "
+            + "of issue 18's goal); " + nodes + " etcd store "
             + "instances with " + callers + " callers each (\"direct\": every node on etcd itself, ADD+DEL pairs/s); "
             + "a central `jipamd --store etcd` under " + nodes * callers + " asynchronous clients, client c naming "
             + "node c % " + nodes + " (pairs/s), while " + adds + " daemon-mode ADDs (`dist/bin/jipam` -> node jipamd "
@@ -201,12 +203,13 @@ public final class CentralCell {
     }
     rows.add(List.of("median", "", "", "", "", "", Report.ratio(Stats.median(toRaw)), Report.ratio(Stats.median(toRawAll)),
         Report.ratio(Stats.median(toDirect)), "", "", "", "", "", "", "", "", ""));
-    r.table(List.of("round", "load avg start / end", "raw CAS tx/s", "raw CAS tx/s, " + nodes * callers + " clients",
-        "direct pairs/s", "central pairs/s", "central / raw CAS", "central / raw CAS, " + nodes * callers + " clients",
+    r.table(List.of("round", "load avg start / end", "raw CAS tx/s, " + nodes + " clients",
+        "raw CAS tx/s, " + nodes * callers + " clients (ceiling)", "direct pairs/s", "central pairs/s",
+        "central / raw CAS, " + nodes + " clients", "central / ceiling (" + nodes * callers + " clients)",
         "central / direct", "central pair p99 ms", "jipamd CPU/pair ms", "etcd proposals/s",
         "changes per proposal", "etcd key writes per pair", "etcd ranges per pair", "daemon ADD p50 ms",
         "daemon ADD p99 ms", "failed calls"), "rrrrrrrrrrrrrrrrrr", rows);
-    r.table(List.of("round", "raw CAS: etcd + clients ms/tx", "raw CAS, " + nodes * callers + " clients: etcd + clients ms/tx",
+    r.table(List.of("round", "raw CAS, " + nodes + " clients: etcd + clients ms/tx", "raw CAS, " + nodes * callers + " clients: etcd + clients ms/tx",
         "direct: etcd + nodes ms/pair", "central: etcd + clients + jipamd ms/pair"), "rrrrr", cpuRows);
   }
 

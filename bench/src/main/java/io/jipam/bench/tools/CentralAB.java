@@ -16,7 +16,8 @@ import java.util.UUID;
 /**
  * Two builds of jipamd as the central jipamd of the same load, side by side in one run: one
  * one-member etcd, a central {@code jipamd --store etcd} of each build (own key prefix, plain TCP
- * on loopback), each warmed up until its JIT settled; then per round the raw one-CAS ceiling and
+ * on loopback), each warmed up until its JIT settled; then per round the raw one-CAS ceiling (one
+ * client per caller) and
  * a window of {@code nodes} x {@code callers} clients (client c naming node c % nodes) on each
  * build, the order swapped every round so that a drift of the machine's load weighs on both alike.
  * For changes to the central path, where the machine is shared and figures of separate runs are not
@@ -62,7 +63,7 @@ public final class CentralAB {
         double[][] cpuWithoutJit = new double[2][rounds];
         double[][] toRaw = new double[2][rounds];
         for (int r = 0; r < rounds; r++) {
-          double raw = EtcdLoads.rawCas(endpoints, nodes, Duration.ofSeconds(1), Duration.ofSeconds(seconds));
+          double raw = EtcdLoads.rawCas(endpoints, nodes, callers, Duration.ofSeconds(1), Duration.ofSeconds(seconds), null);
           for (int k = 0; k < 2; k++) {
             int i = (r + k) % 2;
             PairLoad.Result got = PairLoad.run(targets[i], clients, 4, nodes, Duration.ofSeconds(2),

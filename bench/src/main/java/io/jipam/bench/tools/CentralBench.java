@@ -21,8 +21,8 @@ import java.util.UUID;
  * etcd on loopback:
  *
  * <ol>
- *   <li>raw: {@code nodes} clients compare-and-swapping their own keys, the ceiling of one etcd
- *       transaction per allocation ({@link EtcdLoads#rawCas});
+ *   <li>raw: {@code nodes × callers} compare-and-swap loops (one per caller) on {@code nodes} clients,
+ *       the ceiling of one etcd transaction per allocation ({@link EtcdLoads#rawCas});
  *   <li>direct: {@code nodes} etcd store instances (as if every node ran its own jipamd on etcd),
  *       {@code callers} threads each, ADD+DEL pairs ({@link EtcdLoads#store}'s churn);
  *   <li>central, per node: one central jipamd process ({@code --store etcd}, plain TCP on
@@ -56,8 +56,8 @@ public final class CentralBench {
     System.out.printf("load average at start: %s%n", loadAverage());
     try (Etcd etcd = Etcd.builder().timing(Etcd.Timing.ETCD_DEFAULT).start()) {
       List<String> endpoints = etcd.endpoints();
-      double raw = EtcdLoads.rawCas(endpoints, nodes, Duration.ofSeconds(2), Duration.ofSeconds(seconds));
-      System.out.printf("raw CAS, %d clients: %.0f transactions/s%n", nodes, raw);
+      double raw = EtcdLoads.rawCas(endpoints, nodes, callers, Duration.ofSeconds(2), Duration.ofSeconds(seconds), null);
+      System.out.printf("raw CAS, %d in flight on %d clients: %.0f transactions/s%n", nodes * callers, nodes, raw);
       double[] direct = EtcdLoads.store(endpoints, nodes, seconds, callers);
       System.out.printf("direct, %d nodes x %d callers on etcd: %.0f pairs/s (ADD only: %.0f/s)%n", nodes, callers,
           direct[1] / 2, direct[0]);

@@ -2,6 +2,7 @@ package io.jipam.bench.tools;
 
 import io.jipam.bench.etcd.EtcdLoads;
 import io.jipam.testkit.Etcd;
+import java.time.Duration;
 import java.util.List;
 
 /**
@@ -28,8 +29,9 @@ public final class EtcdBench {
     try {
       System.out.printf("etcd %s, %d s per phase, %d clients/nodes, %d callers per node, %d cores%n",
           endpoints, seconds, CLIENTS, threads, Runtime.getRuntime().availableProcessors());
-      double raw = EtcdLoads.rawCas(endpoints, CLIENTS, seconds);
-      System.out.printf("raw CAS, 8 clients on 8 keys:          %8.0f transactions/s%n", raw);
+      // one raw client per caller of the store: the ceiling of one transaction per allocation at its concurrency
+      double raw = EtcdLoads.rawCas(endpoints, CLIENTS, threads, Duration.ofSeconds(1), Duration.ofSeconds(seconds), null);
+      System.out.printf("raw CAS, %4d in flight on %d clients: %8.0f transactions/s%n", CLIENTS * threads, CLIENTS, raw);
       double lock = EtcdLoads.globalLock(endpoints, CLIENTS, seconds);
       System.out.printf("global lock (whereabouts design):      %8.0f allocations/s%n", lock);
       double[] store = EtcdLoads.store(endpoints, CLIENTS, seconds, threads);
