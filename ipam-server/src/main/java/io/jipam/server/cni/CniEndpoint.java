@@ -12,7 +12,6 @@ import io.jipam.core.store.InterfaceName;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.NodeName;
 import io.jipam.core.store.Pool;
-import io.jipam.core.store.Printable;
 import io.jipam.core.store.capability.ApplyBy;
 import io.jipam.core.store.capability.LocalCalls;
 import io.jipam.server.metrics.CallLog;
@@ -23,9 +22,7 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServerRequest;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.function.Consumer;
@@ -51,9 +48,9 @@ import java.util.function.Supplier;
  *
  * <p>The config's {@code ipam.store} is not used: jipamd's store is. Configs are kept parsed
  * between calls ({@link ParsedConfigs}: the same bytes read the same, unless they name a file to
- * read). The config is held to the
- * plugin's own limit ({@link NetworkConfig#MAX_BYTES}, CNI error 7 as the plugin gives), the
- * environment lines to {@link #MAX_ENVIRONMENT}; bodies over {@link #MAX_BODY} bytes are refused
+ * read). The body is read by {@link CniRequestBody}: the config is held to the plugin's own limit
+ * ({@link NetworkConfig#MAX_BYTES}, CNI error 7 as the plugin gives), the environment lines to
+ * {@link #MAX_ENVIRONMENT}; bodies over {@link #MAX_BODY} bytes are refused
  * unread (CNI error 6). The environment's bytes are decoded as the plugin decodes the naming
  * variables ({@link InterfaceName#decode}, lossless): an interface name that is not UTF-8 is
  * refused with code 4 as the plugin refuses it, and two byte strings never become one name. The
@@ -325,16 +322,9 @@ public final class CniEndpoint {
     CniEnvironment known = null; // for a failure's log line: its attachment, once read
     String network = null; // and its network
     try {
-      int split = headerEnd(body);
-      if (split > MAX_ENVIRONMENT) {
-        throw new IpamException(ErrorCode.DECODE_FAILURE, "CNI request's environment of " + split
-            + " bytes is over the limit of " + MAX_ENVIRONMENT);
-      }
-      Map<String, String> env = environment(InterfaceName.decode(body, 0, split));
-      int from = split + 2 > body.length ? body.length : split + 2;
-      NetworkConfig.checkSize(body.length - from);
-      byte[] stdin = java.util.Arrays.copyOfRange(body, from, body.length);
-      CniEnvironment cni = CniEnvironment.from(env);
+      CniRequestBody request = CniRequestBody.decode(body);
+      byte[] stdin = request.stdin();
+      CniEnvironment cni = CniEnvironment.from(request.environment());
       command = cni.command();
       known = cni;
       if (command == CniCommand.VERSION) {
@@ -407,65 +397,4 @@ public final class CniEndpoint {
     return new Reply(CniJson.error(versionText, e), 1, "outcome=error " + e.code(), e.code());
   }
 
-  /** Index of the empty line ending the environment: the first "\n\n", or an error. */
-  private static int headerEnd(byte[] body) {
-    for (int i = 0; i + 1 < body.length; i++) {
-      if (body[i] == '\n' && body[i + 1] == '\n') {
-        return i;
-      }
-    }
-    throw new IpamException(ErrorCode.DECODE_FAILURE, "CNI request has no empty line after its environment");
-  }
-
-  /**
-   * The CNI_* variables of the request's lines. Each line is one variable, given once; in a value
-   * only {@code \\} and {@code \n} are escapes (as both clients write them), so two different
-   * requests never decode to the same variables.
-   *
-   * @throws IpamException DECODE_FAILURE for a line that is not {@code CNI_NAME=value} or holds
-   *     another escape; INVALID_ENVIRONMENT for a variable given twice
-   */
-  static Map<String, String> environment(String text) {
-    Map<String, String> env = new HashMap<>();
-    if (text.isEmpty()) {
-      return env;
-    }
-    for (String line : text.split("\n", -1)) {
-      int eq = line.indexOf('=');
-      if (eq <= 0 || !line.startsWith("CNI_")) {
-        throw new IpamException(ErrorCode.DECODE_FAILURE, "CNI request line " + Printable.quote(line)
-            + " is not CNI_NAME=value");
-      }
-      String name = line.substring(0, eq);
-      if (env.put(name, unescape(line, eq + 1)) != null) {
-        throw new IpamException(ErrorCode.INVALID_ENVIRONMENT, "CNI request sets " + Printable.quote(name)
-            + " twice; a variable is given once");
-      }
-    }
-    return env;
-  }
-
-  private static String unescape(String line, int from) {
-    if (line.indexOf('\\', from) < 0) {
-      return line.substring(from);
-    }
-    StringBuilder out = new StringBuilder(line.length() - from);
-    for (int i = from; i < line.length(); i++) {
-      char c = line.charAt(i);
-      if (c != '\\') {
-        out.append(c);
-        continue;
-      }
-      char next = i + 1 < line.length() ? line.charAt(++i) : 0;
-      if (next == '\\') {
-        out.append('\\');
-      } else if (next == 'n') {
-        out.append('\n');
-      } else {
-        throw new IpamException(ErrorCode.DECODE_FAILURE, "CNI request line " + Printable.quote(line)
-            + " has an escape other than \\\\ and \\n");
-      }
-    }
-    return out.toString();
-  }
 }
