@@ -12,7 +12,6 @@ import io.jipam.server.cni.UnixSocketTransport;
 import io.jipam.server.cni.UnixSocketFile;
 import io.jipam.server.grpc.Access;
 import io.jipam.server.grpc.CallerIdentity;
-import io.jipam.server.grpc.GrpcIntake;
 import io.jipam.server.grpc.Health;
 import io.jipam.server.grpc.IpamEndpoint;
 import io.jipam.server.metrics.CallLog;
@@ -21,15 +20,10 @@ import io.jipam.server.metrics.Metrics;
 import io.jipam.server.metrics.MetricsEndpoint;
 import io.jipam.server.pools.NodeStores;
 import io.jipam.server.pools.PoolRegistry;
-import io.vertx.core.Future;
-import io.vertx.core.Handler;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.file.FileSystemOptions;
 import io.vertx.core.http.HttpServer;
-import io.vertx.core.http.HttpServerOptions;
-import io.vertx.core.http.HttpServerRequest;
-import io.vertx.core.net.SocketAddress;
 import io.vertx.grpc.server.GrpcServer;
 import io.vertx.grpc.server.GrpcServerOptions;
 import io.vertx.grpc.reflection.ReflectionService;
@@ -65,6 +59,9 @@ import java.util.concurrent.TimeoutException;
  * no worker waiting for their commit (as many at once as the workers and their queue hold). {@link #close} stops
  * accepting, lets in-flight calls finish within the shutdown bound, then closes the store: the
  * server owns the store it is given.
+ *
+ * <p>Design: this class wires the parts and owns their lifetime (start, then the one shutdown
+ * bound of {@link #stop}); how each listener is made and bound is {@link Listeners}'.
  */
 final class IpamServer implements AutoCloseable {
   private final Vertx vertx;
@@ -210,44 +207,16 @@ final class IpamServer implements AutoCloseable {
         : new MetricsEndpoint(() -> metrics.scrape(pools.all(), pools::subPool, store), healthChecks);
     try {
       if (scrapes != null) {
-        java.util.concurrent.atomic.AtomicInteger metricsConnections = new java.util.concurrent.atomic.AtomicInteger();
-        HttpServer http = vertx.createHttpServer(new HttpServerOptions().setIdleTimeout(10).setHttp2ClearTextEnabled(false)
-                .setPerMessageWebSocketCompressionSupported(false).setPerFrameWebSocketCompressionSupported(false))
-            .connectionHandler(conn -> {
-              if (metricsConnections.incrementAndGet() > MetricsEndpoint.MAX_CONNECTIONS) {
-                metricsConnections.decrementAndGet();
-                conn.close(); // an unauthenticated port: a flood of connections takes no more than this
-                return;
-              }
-              conn.closeHandler(v -> metricsConnections.decrementAndGet());
-            })
-            .requestHandler(closingWhenAnsweredEarly(scrapes::handle, Duration.ofSeconds(30)));
-        http = await(http.listen(metricsPort, metricsHost), "listening for /metrics on " + metricsHost + ":"
-            + metricsPort);
+        HttpServer http = Listeners.metrics(vertx, scrapes, metricsHost, metricsPort);
         metricsActualPort = http.actualPort();
         servers.add(http);
       }
       if (settings.socket() != null) {
         socketFile = UnixSocketFile.claim(settings.socket());
-        Handler<HttpServerRequest> grpcCalls = GrpcIntake.uncompressedOnly(grpc);
-        HttpServer unix = vertx.createHttpServer(base(settings))
-            .requestHandler(closingWhenAnsweredEarly(req -> {
-              if (CniEndpoint.PATH.equals(req.path())) {
-                cni.handle(req);
-              } else {
-                grpcCalls.handle(req);
-              }
-            }, settings.idleTimeout()));
-        servers.add(socketFile.bind(path -> await(unix.listen(SocketAddress.domainSocketAddress(path.toString())),
-            "listening on " + settings.socket())));
+        servers.add(Listeners.unix(vertx, settings, socketFile, cni, grpc));
       }
       if (settings.tcpHost() != null) {
-        HttpServerOptions options = withTls(base(settings), settings, identity.operatorCaFile());
-        HttpServer tcp = vertx.createHttpServer(options)
-            .requestHandler(closingWhenAnsweredEarly(GrpcIntake.uncompressedOnly(grpc), settings.idleTimeout()))
-            .connectionHandler(CoalescedFlushes::install);
-        tcp = await(tcp.listen(settings.tcpPort(), settings.tcpHost()), "listening on " + settings.tcpHost()
-            + ":" + settings.tcpPort());
+        HttpServer tcp = Listeners.tcp(vertx, settings, identity.operatorCaFile(), grpc);
         tcpPort = tcp.actualPort();
         tcpServer = tcp;
         servers.add(tcp);
@@ -271,17 +240,6 @@ final class IpamServer implements AutoCloseable {
         healthChecks, socketFile, transport);
   }
 
-  /**
-   * {@code options} with the TCP listener's TLS when {@code settings} give a certificate
-   * ({@link ListenerTls}: its files read once here).
-   */
-  static HttpServerOptions withTls(HttpServerOptions options, Settings settings, Path operatorCa) {
-    if (settings.tlsCert() == null) {
-      return options;
-    }
-    return ListenerTls.read(settings.tlsCert(), settings.tlsKey(), settings.clientCa(), operatorCa).applyTo(options);
-  }
-
   /** The TCP listener, or null when jipamd has none. */
   HttpServer tcpServer() {
     return tcpServer;
@@ -290,63 +248,6 @@ final class IpamServer implements AutoCloseable {
   /** Whether the store's calls never block ({@link NeverBlocks}: the memory store), so they may run on an event loop. */
   static boolean neverBlocks(IpamStore store) {
     return store.capability(NeverBlocks.class).isPresent();
-  }
-
-
-  /**
-   * The listeners' options: their idle bound, and no WebSocket compression: jipamd serves no
-   * WebSocket, and the handler that negotiates it threw on the 129th pipelined HTTP/1 request of
-   * one connection, logging a stack trace per connection that did so.
-   */
-  private static HttpServerOptions base(Settings settings) {
-    return new HttpServerOptions()
-        .setIdleTimeout((int) settings.idleTimeout().toSeconds())
-        .setIdleTimeoutUnit(TimeUnit.SECONDS)
-        .setMaxFormAttributeSize(1024)
-        .setPerMessageWebSocketCompressionSupported(false)
-        .setPerFrameWebSocketCompressionSupported(false)
-        .setHttp2ClearTextEnabled(true);
-  }
-
-  /**
-   * {@code handler}, and an HTTP/1 connection closed {@code grace} after a request on it was
-   * answered before its body had all arrived (a refusal: 405, a body over the limit, gRPC over
-   * HTTP/1), unless the body has arrived by then. Nothing more of that request is read; left open,
-   * its client could go on sending a body no one reads, each byte counting as activity against
-   * the idle bound. The grace lets a client that sends its whole body at once read the answer (a
-   * connection closed with bytes unread is reset, and the answer lost with it). HTTP/2 streams are
-   * left to the protocol.
-   */
-  static Handler<HttpServerRequest> closingWhenAnsweredEarly(Handler<HttpServerRequest> handler, Duration grace) {
-    return req -> {
-      if (req.version() != io.vertx.core.http.HttpVersion.HTTP_2) {
-        Vertx owner = io.vertx.core.Vertx.currentContext().owner();
-        req.response().endHandler(v -> {
-          if (!req.isEnded()) {
-            owner.setTimer(Math.max(1, grace.toMillis()), id -> {
-              if (!req.isEnded()) {
-                req.connection().close();
-              }
-            });
-          }
-        });
-      }
-      handler.handle(req);
-    };
-  }
-
-  private static <T> T await(Future<T> future, String what) {
-    try {
-      return future.toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
-    } catch (ExecutionException e) {
-      throw new IpamException(ErrorCode.IO_FAILURE, what + " failed: " + IoMessages.describe(e.getCause()),
-          e.getCause());
-    } catch (TimeoutException e) {
-      throw new IpamException(ErrorCode.IO_FAILURE, what + " timed out");
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IpamException(ErrorCode.INTERNAL, "interrupted " + what);
-    }
   }
 
   /** The TCP port listened on (the real one when 0 was asked for); 0 without TCP. */
