@@ -5,16 +5,13 @@ import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.NodeName;
 import io.jipam.core.store.IpamStore;
-import io.jipam.core.store.capability.ReloadsTls;
 import io.jipam.server.grpc.CallerIdentity;
 import io.jipam.server.metrics.CallLog;
-import io.jipam.server.pools.NodeStores;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -22,7 +19,7 @@ import picocli.CommandLine.Option;
 /**
  * {@code jipamd}: serves one IPAM store over gRPC (and the plugin's CNI call on its unix socket)
  * until SIGTERM. Glue only: options to {@link IpamServer.Settings} and {@link
- * StoreFactory.StoreSettings}. Exit codes: 0 after a clean shutdown, 2 for a bad option or
+ * StoreFactory.StoreSettings}, checked, then {@link JipamdStart} starts and serves. Exit codes: 0 after a clean shutdown, 2 for a bad option or
  * setting (the message names it), 1 when the store or a listener cannot start.
  */
 @Command(name = "jipamd", mixinStandardHelpOptions = true, versionProvider = Jipamd.Version.class,
@@ -129,9 +126,6 @@ public final class Jipamd implements Callable<Integer> {
   /** Bounds of --workers and --queue: threads are memory, and every queued call holds its request. */
   static final int MAX_WORKERS = 256;
   static final int MAX_QUEUE = 65536;
-
-  /** Signalled when jipamd should stop; tests and the shutdown hook count it down. */
-  private final CountDownLatch stop = new CountDownLatch(1);
 
   @Option(names = "--config", paramLabel = "FILE",
       description = "YAML file of settings: keys are these options' long names without dashes; flags and"
@@ -261,75 +255,8 @@ public final class Jipamd implements Callable<Integer> {
     String actsFor = "remote".equals(store) ? node() : null;
     StoreFactory.StoreSettings storeSettings = new StoreFactory.StoreSettings(store, dataDir, fsync, etcdConfig,
         remote, remoteAddress, remoteTls, actsFor);
-    // SIGTERM and SIGINT stop jipamd through the latch, so that it exits 0 after a clean stop
-    // (the JVM's own handler exits 143, leaving the socket, its pid file or the warm-up's scratch
-    // dir); from here on, so that a signal during the start-up is a clean stop too
-    for (String signal : List.of("TERM", "INT")) {
-      sun.misc.Signal.handle(new sun.misc.Signal(signal), s -> stop.countDown());
-    }
-    // SIGHUP reads the TLS files again (TlsReload) once serving; before that there is nothing to
-    // read again (the JVM's own handler would exit 129)
-    java.util.concurrent.atomic.AtomicReference<TlsReload> tlsReload = new java.util.concurrent.atomic.AtomicReference<>();
-    sun.misc.Signal.handle(new sun.misc.Signal("HUP"), s -> {
-      TlsReload reload = tlsReload.get();
-      if (reload == null) {
-        log.info("SIGHUP before serving: nothing to read again");
-      } else {
-        reload.requestReload("SIGHUP");
-      }
-    });
-    if (warmUpPairs > 0) {
-      WarmUp.Done warm = WarmUp.run(warmUpPairs, Duration.ofSeconds(20), log, () -> stop.getCount() == 0);
-      log.info("warmed up: " + warm.pairs() + " ADD+DEL pairs in " + warm.took().toMillis() + " ms");
-    }
-    if (stop.getCount() == 0) {
-      log.info("stopped before serving");
-      return 0;
-    }
-    NodeStores backing = StoreFactory.openNodeStores(storeSettings);
-    IpamServer server;
-    try {
-      server = IpamServer.start(backing, identity, settings, log, metrics == null ? null : metricsHost(),
-          metrics == null ? 0 : metricsPort(), StoreFactory.pools(storeSettings, log));
-    } catch (RuntimeException e) {
-      backing.close();
-      throw e;
-    }
-    TlsReload reload = TlsReload.of(server, settings, identity,
-        backing.base().capability(ReloadsTls.class).orElse(null), remoteTls, log, java.time.Clock.systemUTC());
-    reload.start();
-    tlsReload.set(reload);
-    // the hook covers any other way the JVM ends; a signal since the start ends the await at once
-    Thread hook = new Thread(() -> {
-      log.info("stopping: finishing in-flight calls (at most " + shutdownSeconds + " s)");
-      server.close();
-      log.info("stopped");
-    }, "jipamd-shutdown");
-    Runtime.getRuntime().addShutdownHook(hook);
-    log.info("serving store " + store + (actsFor != null ? " (" + remote + ", as node " + actsFor + ")" : "")
-        + (settings.socket() != null ? " on unix:" + settings.socket() : "")
-        + (settings.tcpHost() != null ? " on " + settings.tcpHost() + ":" + server.tcpPort()
-            + (settings.tlsCert() == null ? " (plain TCP)" : settings.clientCa() == null ? " (TLS)" : " (mutual TLS)")
-            : ""));
-    if (metrics != null) {
-      log.info("metrics on http://" + metricsHost() + ":" + server.metricsPort() + "/metrics");
-    }
-    log.info("ready");
-    stop.await();
-    try {
-      Runtime.getRuntime().removeShutdownHook(hook);
-    } catch (IllegalStateException exiting) {
-      return 1; // the JVM is exiting another way; the hook stops the server
-    }
-    log.info("stopping: finishing in-flight calls (at most " + shutdownSeconds + " s)");
-    reload.close();
-    if (server.stop()) {
-      log.info("stopped");
-      return 0;
-    }
-    log.info("stopped: in-flight calls or the store's close did not finish within --shutdown-timeout "
-        + shutdownSeconds + " s");
-    return 1;
+    return new JipamdStart(settings, storeSettings, identity, remoteTls, log, metrics == null ? null : metricsHost(),
+        metrics == null ? 0 : metricsPort(), warmUpPairs, shutdownSeconds).run();
   }
 
   /** The node a remote store acts for: --node-name, else the etcd store's default chain. */
