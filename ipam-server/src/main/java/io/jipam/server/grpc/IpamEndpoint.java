@@ -1,8 +1,6 @@
 package io.jipam.server.grpc;
 
-import io.jipam.api.GrpcErrors;
 import io.jipam.api.WireMapping;
-import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
@@ -11,7 +9,6 @@ import io.jipam.core.store.AllocationRequest;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
-import io.jipam.core.store.capability.ApplyBy;
 import io.jipam.core.store.capability.AsyncChanges;
 import io.jipam.core.store.capability.PoolStatus;
 import io.jipam.api.v1.AllocateRequest;
@@ -30,24 +27,16 @@ import io.jipam.server.metrics.CallLog;
 import io.jipam.server.metrics.Metrics;
 import io.jipam.server.pools.NodeStores;
 import io.jipam.server.pools.PoolRegistry;
-import io.vertx.core.Context;
-import io.vertx.core.Vertx;
-import io.vertx.grpc.common.GrpcStatus;
-import io.vertx.grpc.common.ServiceMethod;
 import com.google.protobuf.Descriptors;
 import io.vertx.grpc.common.ServiceName;
 import io.vertx.grpc.server.GrpcServer;
 import io.vertx.grpc.server.Service;
-import io.vertx.grpc.server.GrpcServerRequest;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The {@code jipam.v1.Ipam} methods over jipamd's stores. Each call's caller is established and
@@ -58,19 +47,17 @@ import java.util.concurrent.atomic.AtomicInteger;
  * answer is written back on the request's context. Allocate and Release on a store of {@link
  * AsyncChanges} (etcd) are queued from the event loop with no worker waiting for them (bounded by
  * {@code maxPending} the same way), and answered when the store's commit task completes them.
+ *
+ * <p>Design: this class says what each method does with its request; how every call is checked,
+ * dispatched, answered, logged and counted is {@link UnaryCalls}', the read side {@link
+ * ReadCalls}', the claims {@link ClaimCalls}', the reclaims {@link ReclaimCalls}'.
  */
 public final class IpamEndpoint {
   private final Access access;
   private final PoolRegistry pools;
-  private final Executor blocking;
-  private final CallLog log;
   private final Metrics metrics;
-  private final Dispatch dispatch;
-  private final int maxPending;
-  /** The clock a change's apply-by time is compared with ({@link ApplyBy}). */
-  private final java.time.Clock wallClock;
-  /** Calls of {@link AsyncChanges} started and not yet answered by their store. */
-  private final AtomicInteger pending = new AtomicInteger();
+  /** How each call is checked, dispatched, answered, logged and counted. */
+  private final UnaryCalls calls;
 
   /** Where the store's calls run. */
   public enum Dispatch {
@@ -94,14 +81,10 @@ public final class IpamEndpoint {
    */
   public IpamEndpoint(Access access, PoolRegistry pools, Executor blocking, int maxPending, CallLog log,
       Metrics metrics, Dispatch dispatch) {
-    this.wallClock = java.time.Clock.systemUTC();
-    this.maxPending = maxPending;
-    this.dispatch = dispatch;
     this.access = access;
     this.pools = pools;
-    this.blocking = blocking;
-    this.log = log;
     this.metrics = metrics;
+    this.calls = new UnaryCalls(access, blocking, maxPending, log, metrics, dispatch);
   }
 
   /** The service, for {@link GrpcServer#addService}: binds the methods and names the descriptor (reflection). */
@@ -125,230 +108,23 @@ public final class IpamEndpoint {
   }
 
   void bind(GrpcServer server) {
-    unary(server, IpamGrpcService.Allocate, this::allocate, this::allocateAsync);
-    unary(server, IpamGrpcService.Release, this::release, this::releaseAsync);
-    unary(server, IpamGrpcService.Find, this::find);
-    unary(server, IpamGrpcService.List, this::list);
-    unary(server, IpamGrpcService.RetainOnly, this::retainOnly);
-    unary(server, IpamGrpcService.Usage, this::usage);
-    unary(server, IpamGrpcService.ListPools, (s, r) -> listPools(s.store(), r.getDefinitionsOnly()));
-    unary(server, IpamGrpcService.Audit, (s, r) -> io.jipam.api.v1.AuditResponse.newBuilder()
+    calls.unary(server, IpamGrpcService.Allocate, this::allocate, this::allocateAsync);
+    calls.unary(server, IpamGrpcService.Release, this::release, this::releaseAsync);
+    calls.unary(server, IpamGrpcService.Find, this::find);
+    calls.unary(server, IpamGrpcService.List, this::list);
+    calls.unary(server, IpamGrpcService.RetainOnly, this::retainOnly);
+    calls.unary(server, IpamGrpcService.Usage, this::usage);
+    calls.unary(server, IpamGrpcService.ListPools, (s, r) -> listPools(s.store(), r.getDefinitionsOnly()));
+    calls.unary(server, IpamGrpcService.Audit, (s, r) -> io.jipam.api.v1.AuditResponse.newBuilder()
         .addAllFindings(ReadCalls.audit(s.store(), pool(r.getPool()))).build());
-    unary(server, IpamGrpcService.ReclaimNode, (s, r) -> ReclaimCalls.reclaimNode(s.store(), r, pools.all()));
-    unary(server, IpamGrpcService.LiftFence, (s, r) -> ReclaimCalls.liftFence(s.store(), r.getNode()));
-    unary(server, IpamGrpcService.Reserve, (s, r) -> ClaimCalls.reserve(s.store(), pool(r.getPool()), r));
-    unary(server, IpamGrpcService.Unreserve, (s, r) -> ClaimCalls.unreserve(s.store(), pool(r.getPool()), r));
-    unary(server, IpamGrpcService.EndHold, (s, r) -> ClaimCalls.endHold(s.store(), pool(r.getPool()), r));
-    unary(server, IpamGrpcService.ListClaims, (s, r) -> ClaimCalls.list(s.store(), pool(r.getPool())));
+    calls.unary(server, IpamGrpcService.ReclaimNode, (s, r) -> ReclaimCalls.reclaimNode(s.store(), r, pools.all()));
+    calls.unary(server, IpamGrpcService.LiftFence, (s, r) -> ReclaimCalls.liftFence(s.store(), r.getNode()));
+    calls.unary(server, IpamGrpcService.Reserve, (s, r) -> ClaimCalls.reserve(s.store(), pool(r.getPool()), r));
+    calls.unary(server, IpamGrpcService.Unreserve, (s, r) -> ClaimCalls.unreserve(s.store(), pool(r.getPool()), r));
+    calls.unary(server, IpamGrpcService.EndHold, (s, r) -> ClaimCalls.endHold(s.store(), pool(r.getPool()), r));
+    calls.unary(server, IpamGrpcService.ListClaims, (s, r) -> ClaimCalls.list(s.store(), pool(r.getPool())));
   }
 
-  /** What one call does with its decoded request, in the caller's scope; runs on the blocking pool. */
-  interface Call<Req, Resp> {
-    Resp run(Access.Scope scope, Req request) throws Exception;
-  }
-
-  /**
-   * What one call does when its store offers {@link AsyncChanges}: starts it on the event loop and
-   * returns the answer to come; null when the store does not offer it (the call then runs as a
-   * {@link Call}). Must not block.
-   */
-  interface AsyncCall<Req, Resp> {
-    CompletableFuture<Resp> start(Access.Scope scope, Req request);
-  }
-
-  private <Req, Resp> void unary(GrpcServer server, ServiceMethod<Req, Resp> method, Call<Req, Resp> call) {
-    unary(server, method, call, null);
-  }
-
-  private <Req, Resp> void unary(GrpcServer server, ServiceMethod<Req, Resp> method, Call<Req, Resp> call,
-      AsyncCall<Req, Resp> async) {
-    server.callHandler(method, request -> {
-      Context context = Vertx.currentContext();
-      GrpcIntake.onMessage(request, method, message -> {
-        long start = System.nanoTime();
-        Access.Scope scope;
-        try {
-          scope = access.scope(request.methodName(), request.connection(), request.headers());
-        } catch (IpamException denied) {
-          context.runOnContext(v -> respond(request, message, denied, start));
-          return;
-        }
-        long applyBy = applyBy(message);
-        IpamException late = late(applyBy);
-        if (late != null) {
-          context.runOnContext(v -> respond(request, message, late, start));
-          return;
-        }
-        if (dispatch == Dispatch.EVENT_LOOP) {
-          // answered from a task on this event loop, not from within the message handler: an
-          // answer written there is not flushed until the connection reads again
-          Object result = answer(call, scope, message);
-          context.runOnContext(v -> respond(request, message, result, start));
-          return;
-        }
-        if (async != null) {
-          if (pending.incrementAndGet() > maxPending) {
-            pending.decrementAndGet();
-            busy(request, message, start);
-            return;
-          }
-          if (ApplyBy.within(applyBy, () -> started(async, scope, message, result -> {
-            pending.decrementAndGet();
-            answerOn(context, request, message, result, start);
-          }))) {
-            return;
-          }
-          pending.decrementAndGet();
-        }
-        try {
-          blocking.execute(() -> {
-            IpamException queuedTooLong = late(applyBy); // waited for a worker past it
-            answerOn(context, request, message, queuedTooLong != null ? queuedTooLong
-                : ApplyBy.within(applyBy, () -> answer(call, scope, message)), start);
-          });
-        } catch (RejectedExecutionException full) {
-          busy(request, message, start);
-        }
-      }, undecodable -> respond(request, null, undecodable, System.nanoTime()));
-    });
-  }
-
-  /**
-   * Answers a call that ran off its event loop: on the loop, unless jipamd has stopped and its loops
-   * have ended (a call abandoned at the shutdown bound, finishing later). Its caller is gone then; the
-   * store call itself is complete, so only the answer is dropped, and the call log says so.
-   */
-  private <Req, Resp> void answerOn(Context context, GrpcServerRequest<Req, Resp> request, Req message, Object result,
-      long start) {
-    try {
-      context.runOnContext(v -> respond(request, message, result, start));
-    } catch (RejectedExecutionException stopped) {
-      log.call(request.methodName(), message, "not answered: jipamd stopped before the call ended ("
-          + (result instanceof IpamException e ? "error " + e.code() : CallLog.outcome(result)) + ")", start);
-    }
-  }
-
-  /**
-   * The time the request's sender gave a change to apply by ({@code apply_by_unix_millis} of
-   * Allocate, Release and RetainOnly; 0 for every other request and for a sender that gives none).
-   */
-  private static long applyBy(Object message) {
-    if (message instanceof AllocateRequest r) {
-      return r.getApplyByUnixMillis();
-    }
-    if (message instanceof ReleaseRequest r) {
-      return r.getApplyByUnixMillis();
-    }
-    if (message instanceof RetainOnlyRequest r && !r.getDryRun()) {
-      return r.getApplyByUnixMillis();
-    }
-    return 0;
-  }
-
-  /**
-   * The refusal of a change that came after its apply-by time, or null: its sender has given up on
-   * it and answered its caller, who has gone on (see {@link ApplyBy}); applied now it could leak an
-   * address or free one that another pod holds by then. Nothing is changed.
-   */
-  private IpamException late(long applyBy) {
-    long now = wallClock.millis();
-    long lateBy = ApplyBy.lateBy(applyBy, now);
-    if (lateBy <= 0) {
-      return null;
-    }
-    return new IpamException(ErrorCode.TRY_AGAIN_LATER, "not applied: the change reached jipamd " + lateBy
-        + " ms after the time its sender gave it to apply by (" + java.time.Instant.ofEpochMilli(applyBy)
-        + ", by the sender's clock; jipamd's reads " + java.time.Instant.ofEpochMilli(now) + "): the sender has given"
-        + " up on it. Held up on the way (a paused jipamd, a partition), or the two clocks are apart; nothing changed");
-  }
-
-  private void busy(GrpcServerRequest<?, ?> request, Object message, long start) {
-    fail(request, GrpcStatus.RESOURCE_EXHAUSTED, new IpamException(ErrorCode.TRY_AGAIN_LATER,
-        "jipamd is busy: every worker is taken and the queue is full; try again later"));
-    log.call(request.methodName(), message, "busy", start);
-    metrics.call(request.methodName(), "busy", ErrorCode.TRY_AGAIN_LATER, start);
-  }
-
-  /**
-   * Starts an {@link AsyncCall}; when its store offers it, {@code answer} gets the response or the
-   * {@link IpamException} to answer with (on the thread that completed it) and this returns true.
-   */
-  private static <Req, Resp> boolean started(AsyncCall<Req, Resp> async, Access.Scope scope, Req message,
-      java.util.function.Consumer<Object> answer) {
-    CompletableFuture<Resp> pending;
-    try {
-      pending = async.start(scope, message);
-    } catch (Throwable t) {
-      answer.accept(failure(t));
-      return true;
-    }
-    if (pending == null) {
-      return false;
-    }
-    pending.whenComplete((r, t) -> answer.accept(t == null ? r : failure(t)));
-    return true;
-  }
-
-  private static IpamException failure(Throwable t) {
-    Throwable cause = t instanceof CompletionException && t.getCause() != null ? t.getCause() : t;
-    return cause instanceof IpamException e ? e : new IpamException(ErrorCode.INTERNAL, "internal error: " + cause, cause);
-  }
-
-  /** Runs the call: its response, or the {@link IpamException} to answer with. */
-  private static <Req, Resp> Object answer(Call<Req, Resp> call, Access.Scope scope, Req message) {
-    try {
-      return call.run(scope, message);
-    } catch (IpamException e) {
-      return e;
-    } catch (Throwable t) {
-      return new IpamException(ErrorCode.INTERNAL, "internal error: " + t, t);
-    }
-  }
-
-  /**
-   * Answers the call with its result and logs and counts it; a call that ended before its result
-   * (its deadline passed, or the client cancelled it) is logged as not answered, with the outcome
-   * the store gave it.
-   */
-  @SuppressWarnings("unchecked")
-  private <Req, Resp> void respond(GrpcServerRequest<Req, Resp> request, Req message, Object result, long start) {
-    if (result instanceof IpamException e) {
-      String outcome = "error " + e.code() + ": " + e.getMessage();
-      log.call(request.methodName(), message, fail(request, GrpcErrors.status(e.code()), e) ? outcome
-          : notAnswered(outcome), start);
-      metrics.call(request.methodName(), "error", e.code(), start);
-    } else {
-      String outcome = CallLog.outcome(result);
-      log.call(request.methodName(), message, GrpcIntake.end(() -> request.response().end((Resp) result)) ? outcome
-          : notAnswered(outcome), start);
-      metrics.call(request.methodName(), result instanceof AllocateResponse r
-          ? r.getOutcomeCase().name().toLowerCase(java.util.Locale.ROOT) : "ok", null, start);
-    }
-  }
-
-  private static String notAnswered(String outcome) {
-    return "not answered: the call had ended (deadline passed or cancelled) (" + outcome + ")";
-  }
-
-  /**
-   * Answers the call with the error; false when the call had ended already ({@link GrpcIntake#end}).
-   * The message travels three times (the status message, and encoded in the details trailer), so it
-   * is cut at {@link #MAX_MESSAGE} characters: a client takes 8 to 10 KiB of headers, and an error
-   * past that reached it as a broken connection (TRY_AGAIN_LATER) instead of its code.
-   */
-  private static boolean fail(GrpcServerRequest<?, ?> request, GrpcStatus status, IpamException e) {
-    IpamException sent = e.getMessage() != null && e.getMessage().length() > MAX_MESSAGE
-        ? new IpamException(e.code(), e.getMessage().substring(0, MAX_MESSAGE) + "... (" + e.getMessage().length()
-            + " characters)")
-        : e;
-    return GrpcIntake.end(() -> {
-      request.response().trailers().set(GrpcErrors.DETAILS_TRAILER, GrpcErrors.details(status, sent));
-      request.response().status(status).statusMessage(sent.getMessage()).end();
-    });
-  }
-
-  /** The most characters of an error message answered. */
-  static final int MAX_MESSAGE = 1024;
 
   private Pool pool(io.jipam.api.v1.Pool message) {
     return pools.check(message);
