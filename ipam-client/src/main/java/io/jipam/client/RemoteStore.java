@@ -70,10 +70,13 @@ import java.util.Set;
  *       ({@code UNSUPPORTED_FIELD}): the API carries no copied origins.
  * </ul>
  *
- * <p>Longer than most classes here because it mirrors {@link IpamStore} and six capabilities
- * method for method, each a request built from domain types and an answer mapped back; the
- * mapping itself lives in {@link io.jipam.api.WireMapping} and the transport in {@code
- * GrpcChannel}.
+ * <p>Length: about 500 lines, as one class on purpose: it mirrors {@link IpamStore} and eight
+ * capabilities method for method, each a request built from domain types and an answer mapped
+ * back, and split by capability each part would be the same few lines of delegation again; the
+ * mapping itself lives in {@link io.jipam.api.WireMapping}, the transport in {@code GrpcChannel},
+ * the reading of an address in {@code TargetText}. The {@link Target} and {@link Tls} records stay
+ * nested here because other modules name them {@code RemoteStore.Target} and {@code
+ * RemoteStore.Tls}.
  */
 public final class RemoteStore implements IpamStore, Inspection, ListPages, NodeReclaim, Probe, RetainPreview,
     io.jipam.core.store.capability.Claims, io.jipam.core.store.capability.ReloadsTls,
@@ -463,43 +466,14 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
       this(address, text, tls, timeout, null);
     }
 
+    /**
+     * The target {@code text} names: {@code unix:/path}, an absolute path, or {@code host:port}
+     * ({@code [v6]:port}), with no TLS and the default timeout.
+     *
+     * @throws IpamException {@code INVALID_CONFIG} naming what is wrong with {@code text}
+     */
     public static Target parse(String text) {
-      if (text == null || text.isEmpty()) {
-        throw IpamException.invalidConfig("jipamd address is empty: use unix:/path or host:port");
-      }
-      if (text.startsWith("unix:")) {
-        String path = text.substring("unix:".length());
-        if (path.isEmpty()) {
-          throw IpamException.invalidConfig("jipamd address \"%s\" names no socket path", text);
-        }
-        return new Target(SocketAddress.domainSocketAddress(path), text, null, null);
-      }
-      if (text.startsWith("/")) {
-        return new Target(SocketAddress.domainSocketAddress(text), "unix:" + text, null, null);
-      }
-      int colon = text.lastIndexOf(':');
-      if (colon <= 0 || colon == text.length() - 1) {
-        throw IpamException.invalidConfig("jipamd address \"%s\" is not unix:/path or host:port", text);
-      }
-      String host = text.substring(0, colon);
-      boolean bracketed = host.startsWith("[") && host.endsWith("]");
-      if (bracketed) {
-        host = host.substring(1, host.length() - 1);
-      }
-      // a DNS name or an IPv4 address; in brackets an IPv6 address (with a zone): nothing a
-      // lookup would take for something else (a scheme, white space, a newline)
-      if (host.isEmpty() || !host.chars().allMatch(c -> c < 128 && (Character.isLetterOrDigit(c) || c == '.'
-          || c == '-' || c == '_' || bracketed && (c == ':' || c == '%')))) {
-        throw IpamException.invalidConfig("jipamd address %s: the host is not a DNS name or an IP address",
-            io.jipam.core.store.Printable.quote(text));
-      }
-      String portText = text.substring(colon + 1);
-      int port = portText.length() <= 5 && portText.chars().allMatch(c -> c >= '0' && c <= '9')
-          ? Integer.parseInt(portText) : -1;
-      if (port < 1 || port > 65535) {
-        throw IpamException.invalidConfig("jipamd address \"%s\": port is not 1 to 65535", text);
-      }
-      return new Target(SocketAddress.inetSocketAddress(port, host), text, null, null);
+      return TargetText.parse(text);
     }
 
     public boolean isUnix() {
@@ -523,14 +497,7 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
      *     target is a unix socket or already an IP address
      */
     public Target withConnectTo(String ip) {
-      if (isUnix() || io.jipam.core.net.IpAddress.tryParse(address.host()) != null) {
-        throw IpamException.invalidConfig("connect address %s given for %s, which names no host to look up",
-            io.jipam.core.store.Printable.quote(ip), io.jipam.core.store.Printable.quote(text));
-      }
-      if (io.jipam.core.net.IpAddress.tryParse(ip) == null) {
-        throw IpamException.invalidConfig("connect address %s for %s is not an IP address",
-            io.jipam.core.store.Printable.quote(ip), io.jipam.core.store.Printable.quote(text));
-      }
+      TargetText.checkConnectTo(this, ip);
       return new Target(address, text, tls, timeout, ip);
     }
   }
