@@ -21,7 +21,7 @@ import java.util.Set;
  * A pool's claims on disk (holds, reservations, cool-downs; see {@link
  * io.jipam.core.store.AddressPolicy}): the claims file {@code .jipam/NET/claims} lists them, and
  * each claimed address that no attachment holds has a <em>marker</em> as its address file ({@link
- * PoolDir#CLAIM_MARK}), so that host-local on the same data dir never hands it out.
+ * AddressFileText#CLAIM_MARK}), so that host-local on the same data dir never hands it out.
  *
  * <h2>Format</h2>
  * <pre>
@@ -149,7 +149,7 @@ final class ClaimFiles {
         continue;
       }
       if (released.contains(a)) {
-        h.dir.replaceAddressFile(a, PoolDir.CLAIM_MARK);
+        h.dir.replaceAddressFile(a, AddressFileText.CLAIM_MARK);
       } else if (!h.dir.createMarker(a)) {
         return false;
       }
@@ -177,7 +177,7 @@ final class ClaimFiles {
     for (IpAddress a : wanted) {
       if (!markers.contains(a) && !h.dir.createMarker(a)) {
         Attachment holder = h.dir.readHolder(a);
-        if (!PoolDir.CLAIMED.equals(holder)) {
+        if (!AddressFileText.CLAIMED.equals(holder)) {
           System.err.println("jipam: " + h.dir.addressFile(a) + " appeared while its claim was restored: "
               + holder + " holds it");
         }

@@ -129,10 +129,10 @@ final class FastPath {
    */
   static List<Allocation> heldPerRecords(PoolSession h, Pool pool, Attachment att) throws IOException {
     List<Allocation> exact = perRecord(h, pool, att);
-    if (exact == null || !exact.isEmpty() || PoolDir.LEGACY_IFNAME.equals(att.ifname())) {
+    if (exact == null || !exact.isEmpty() || AddressFileText.LEGACY_IFNAME.equals(att.ifname())) {
       return exact;
     }
-    return perRecord(h, pool, new Attachment(att.containerId(), PoolDir.LEGACY_IFNAME));
+    return perRecord(h, pool, new Attachment(att.containerId(), AddressFileText.LEGACY_IFNAME));
   }
 
   /**
@@ -162,7 +162,7 @@ final class FastPath {
     for (int k = 0; k < r.addresses.length; k++) {
       IpAddress ip = r.addresses[k];
       Attachment onDisk = h.dir.readHolder(ip);
-      if (onDisk == null || PoolDir.CLAIMED.equals(onDisk)) {
+      if (onDisk == null || AddressFileText.CLAIMED.equals(onDisk)) {
         continue; // released (now free or claimed), or a crash before its file was created: a superset
       }
       if (!onDisk.equals(att)) {

@@ -212,7 +212,7 @@ final class HostLocalStore implements IpamStore, FileClaims {
     AttachmentRecord.write(h.dir, att, AttachmentRecord.afterAdd(got.allocations(), FastPath.outOfRange(h, pool, att)));
     try {
       for (Allocation a : fresh) {
-        if (marked.contains(a.address()) ? !h.dir.replaceMarker(a.address(), PoolDir.content(a.attachment()))
+        if (marked.contains(a.address()) ? !h.dir.replaceMarker(a.address(), AddressFileText.content(a.attachment()))
             : !h.dir.createAddressFile(a.address(), a.attachment())) {
           h.rollback(created);
           return null; // a file the state did not know about, or a marker someone replaced
@@ -360,10 +360,10 @@ final class HostLocalStore implements IpamStore, FileClaims {
   @Override
   public List<Allocation> retainOnly(Pool pool, Set<Attachment> valid) {
     Set<Attachment> keep = new HashSet<>(valid);
-    keep.add(PoolDir.NOT_A_FILE); // a directory or FIFO named like an address: never deleted
+    keep.add(AddressFileText.NOT_A_FILE); // a directory or FIFO named like an address: never deleted
     for (Attachment v : valid) {
-      if (!PoolDir.LEGACY_IFNAME.equals(v.ifname())) {
-        keep.add(new Attachment(v.containerId(), PoolDir.LEGACY_IFNAME)); // old files: any ifname
+      if (!AddressFileText.LEGACY_IFNAME.equals(v.ifname())) {
+        keep.add(new Attachment(v.containerId(), AddressFileText.LEGACY_IFNAME)); // old files: any ifname
       }
     }
     PoolDir d = dir(pool);
@@ -458,9 +458,9 @@ final class HostLocalStore implements IpamStore, FileClaims {
 
   /** What an old-format file (container ID only) gives the attachment's container, or nothing. */
   private static List<Allocation> legacyHeld(PoolState st, Attachment att) {
-    if (PoolDir.LEGACY_IFNAME.equals(att.ifname())) {
+    if (AddressFileText.LEGACY_IFNAME.equals(att.ifname())) {
       return NONE;
     }
-    return st.find(new Attachment(att.containerId(), PoolDir.LEGACY_IFNAME));
+    return st.find(new Attachment(att.containerId(), AddressFileText.LEGACY_IFNAME));
   }
 }

@@ -52,10 +52,10 @@ import java.util.Set;
  * ADDRESS is the canonical text of the address (dotted quad, RFC 5952 for IPv6), which is what
  * Go's {@code net.IP.String()} prints and so what host-local names its files.
  *
- * <p>Length: about 540 lines, as one class on purpose: it is the only code that touches these
+ * <p>Length: about 620 lines, as one class on purpose: it is the only code that touches these
  * paths, so the rules they share (no symlink followed, a regular file or nothing, in-place writes
  * with their length known, temp files renamed over, the optional force to disk) are written once,
- * beside the table above.
+ * beside the table above. What an address file's bytes say is {@link AddressFileText}'s.
  */
 final class PoolDir {
   static final String LOCK = "lock";
@@ -68,28 +68,6 @@ final class PoolDir {
    * such a jipam could leave it; a rebuild removes it.
    */
   static final String OLD_STAMP_TEMP = "stamp.tmp";
-  /**
-   * ifname of an allocation read from an old-format file holding only the container ID: a mark
-   * (see {@link InterfaceName}), so no interface (not even one named {@code *}) is taken for it.
-   */
-  static final String LEGACY_IFNAME = "\uDC2A";
-  /** Holder of an address file whose content is not a valid container ID and ifname (a mark). */
-  static final Attachment UNREADABLE = new Attachment("0-unreadable-address-file", "\uDC3F");
-  /**
-   * Holder of an entry named like an address that is not a regular file (a directory, a FIFO):
-   * the address is not free, and nothing of jipam's ever deletes the entry.
-   */
-  static final Attachment NOT_A_FILE = new Attachment("0-not-a-regular-file", "\uDC21");
-  /**
-   * Holder of a claim marker: the address file of a held, reserved or cooling address that no
-   * attachment holds. Its content ({@link #CLAIM_MARK}) is no container's {@code ID\r\nIFNAME}
-   * (an interface name cannot hold '/'), so host-local neither hands the address out (the file
-   * exists) nor deletes it (its DEL by container ID never matches).
-   */
-  static final Attachment CLAIMED = new Attachment("0-jipam-claim", "\uDC23");
-  static final byte[] CLAIM_MARK = "jipam-claim\r\n/".getBytes(StandardCharsets.US_ASCII);
-
-  private static final byte[] LINE_BREAK = {'\r', '\n'};
   // Sets built with Set.of, not EnumSet (nor PosixFilePermissions.fromString, which makes one):
   // the first EnumSet of an enum type reads its constants reflectively, which spins method handles
   // that cost a one-shot plugin process several milliseconds.
@@ -271,7 +249,8 @@ final class PoolDir {
    * @return false, creating nothing, when the address file already exists
    */
   boolean createAddressFile(IpAddress address, Attachment holder) throws IOException {
-    return createExclusive(address, content(holder)); // its callers chose a free address: no probe first
+    // its callers chose a free address: no probe first
+    return createExclusive(address, AddressFileText.content(holder));
   }
 
   private boolean createExclusive(IpAddress address, byte[] content) throws IOException {
@@ -286,21 +265,12 @@ final class PoolDir {
     }
   }
 
-  static byte[] content(Attachment holder) {
-    byte[] id = holder.containerId().getBytes(StandardCharsets.UTF_8);
-    byte[] ifname = InterfaceName.encode(holder.ifname());
-    byte[] out = new byte[id.length + 2 + ifname.length];
-    System.arraycopy(id, 0, out, 0, id.length);
-    System.arraycopy(LINE_BREAK, 0, out, id.length, 2);
-    System.arraycopy(ifname, 0, out, id.length + 2, ifname.length);
-    return out;
-  }
-
   /**
    * Who holds the address according to its file: null when there is no file. Reads both
-   * host-local formats; an old file holding only the container ID yields ifname {@link
-   * #LEGACY_IFNAME}, unreadable content {@link #UNREADABLE}, an entry that is not a regular file
-   * {@link #NOT_A_FILE}.
+   * host-local formats ({@link AddressFileText#parseHolder}); an old file holding only the
+   * container ID yields ifname {@link AddressFileText#LEGACY_IFNAME}, unreadable content {@link
+   * AddressFileText#UNREADABLE}, an entry that is not a regular file {@link
+   * AddressFileText#NOT_A_FILE}.
    */
   Attachment readHolder(IpAddress address) throws IOException {
     return holderAt(addressFile(address));
@@ -313,52 +283,12 @@ final class PoolDir {
    */
   static Attachment holderAt(Path file) throws IOException {
     try {
-      return parseHolder(readSmall(file));
+      return AddressFileText.parseHolder(readSmall(file));
     } catch (NoSuchFileException e) {
       return null;
     } catch (NotSmallFile e) {
       System.err.println("jipam: " + e.getMessage() + ": its address is treated as taken");
-      return e.regular ? UNREADABLE : NOT_A_FILE;
-    }
-  }
-
-  /**
-   * The holder an address file's bytes name, exactly: white space bytes trimmed at both ends (as
-   * host-local's TrimSpace; no valid name starts or ends with one), the container ID before
-   * {@code \r\n}, the interface name after it decoded byte for byte (see {@link InterfaceName}),
-   * so that names that differ in any byte are different holders.
-   */
-  static Attachment parseHolder(byte[] bytes) {
-    if (java.util.Arrays.equals(bytes, CLAIM_MARK)) {
-      return CLAIMED;
-    }
-    int from = 0;
-    int to = bytes.length;
-    while (from < to && InterfaceName.isKernelSpace(bytes[from]) && bytes[from] != (byte) 0xA0) {
-      from++;
-    }
-    while (to > from && InterfaceName.isKernelSpace(bytes[to - 1]) && bytes[to - 1] != (byte) 0xA0) {
-      to--;
-    }
-    int br = -1;
-    for (int i = from; i + 1 < to; i++) {
-      if (bytes[i] == '\r' && bytes[i + 1] == '\n') {
-        br = i;
-        break;
-      }
-    }
-    int idEnd = br < 0 ? to : br;
-    for (int i = from; i < idEnd; i++) {
-      if (bytes[i] < 0x21) { // negative: not ASCII; a container ID is ASCII
-        return UNREADABLE;
-      }
-    }
-    String id = new String(bytes, from, idEnd - from, StandardCharsets.ISO_8859_1);
-    String ifname = br < 0 ? LEGACY_IFNAME : InterfaceName.decode(bytes, br + 2, to);
-    try {
-      return new Attachment(id, ifname);
-    } catch (IpamException e) {
-      return UNREADABLE;
+      return e.regular ? AddressFileText.UNREADABLE : AddressFileText.NOT_A_FILE;
     }
   }
 
@@ -379,7 +309,7 @@ final class PoolDir {
    * exists: a holder's file is never written over.
    */
   boolean replaceMarker(IpAddress address, byte[] content) throws IOException {
-    if (!CLAIMED.equals(readHolder(address))) {
+    if (!AddressFileText.CLAIMED.equals(readHolder(address))) {
       return false;
     }
     replaceAddressFile(address, content);
@@ -391,12 +321,12 @@ final class PoolDir {
     if (addressFile(address).toFile().exists()) {
       return false; // cheap answer for a taken address; link(2) is the one that counts
     }
-    return createExclusive(address, CLAIM_MARK);
+    return createExclusive(address, AddressFileText.CLAIM_MARK);
   }
 
   /** Deletes the address's claim marker; leaves any other file (a holder's) alone. */
   void deleteMarker(IpAddress address) throws IOException {
-    if (CLAIMED.equals(readHolder(address))) {
+    if (AddressFileText.CLAIMED.equals(readHolder(address))) {
       Files.deleteIfExists(addressFile(address));
     }
   }

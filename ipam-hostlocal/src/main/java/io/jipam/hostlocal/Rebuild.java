@@ -53,9 +53,9 @@ final class Rebuild {
             continue;
           }
         } catch (IOException e) {
-          holder = PoolDir.UNREADABLE; // the name exists, so the address is not free
+          holder = AddressFileText.UNREADABLE; // the name exists, so the address is not free
         }
-        if (PoolDir.CLAIMED.equals(holder)) {
+        if (AddressFileText.CLAIMED.equals(holder)) {
           markers.add(address); // a claim's marker, not an allocation: reconciled below
           continue;
         }

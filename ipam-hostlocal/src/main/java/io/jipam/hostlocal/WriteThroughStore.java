@@ -481,7 +481,7 @@ final class WriteThroughStore implements IpamStore, FileClaims {
       boolean clash = false;
       try {
         for (Allocation a : fresh) {
-          if (marked.contains(a.address()) ? !h.dir.replaceMarker(a.address(), PoolDir.content(a.attachment()))
+          if (marked.contains(a.address()) ? !h.dir.replaceMarker(a.address(), AddressFileText.content(a.attachment()))
               : !h.dir.createAddressFile(a.address(), a.attachment())) {
             clash = true; // a file the state did not know about, or a marker someone replaced
             break;
@@ -542,10 +542,10 @@ final class WriteThroughStore implements IpamStore, FileClaims {
 
   private List<Allocation> retainOnly(Batch b, Pool pool, Set<Attachment> valid) throws IOException {
     Set<Attachment> keep = new HashSet<>(valid);
-    keep.add(PoolDir.NOT_A_FILE); // a directory or FIFO named like an address: never deleted
+    keep.add(AddressFileText.NOT_A_FILE); // a directory or FIFO named like an address: never deleted
     for (Attachment v : valid) {
-      if (!PoolDir.LEGACY_IFNAME.equals(v.ifname())) {
-        keep.add(new Attachment(v.containerId(), PoolDir.LEGACY_IFNAME)); // old files: any ifname
+      if (!AddressFileText.LEGACY_IFNAME.equals(v.ifname())) {
+        keep.add(new Attachment(v.containerId(), AddressFileText.LEGACY_IFNAME)); // old files: any ifname
       }
     }
     PoolSession h = b.h;
@@ -582,9 +582,9 @@ final class WriteThroughStore implements IpamStore, FileClaims {
 
   /** What an old-format file (container ID only) gives the attachment's container, or nothing. */
   private static List<Allocation> legacyHeld(PoolState st, Attachment att) {
-    if (PoolDir.LEGACY_IFNAME.equals(att.ifname())) {
+    if (AddressFileText.LEGACY_IFNAME.equals(att.ifname())) {
       return NONE;
     }
-    return st.find(new Attachment(att.containerId(), PoolDir.LEGACY_IFNAME));
+    return st.find(new Attachment(att.containerId(), AddressFileText.LEGACY_IFNAME));
   }
 }

@@ -66,7 +66,7 @@ class HostLocalClaimFilesTest {
     try (IpamStore s = open()) {
       assertInstanceOf(ReserveOutcome.Reserved.class, claims(s).reserve(POOL, A, new PodRef("db", "x"), false));
     }
-    assertArrayEquals(PoolDir.CLAIM_MARK, Files.readAllBytes(dir().addressFile(A)));
+    assertArrayEquals(AddressFileText.CLAIM_MARK, Files.readAllBytes(dir().addressFile(A)));
     assertEquals(List.of(Claim.reservation(A, new PodRef("db", "x"))), ClaimFiles.read(dir()));
     assertEquals(1, Stamp.read(dir()).claims);
     try (IpamStore s = open()) {
@@ -93,7 +93,7 @@ class HostLocalClaimFilesTest {
             .equals(A), "the reserved address handed to another pod");
       }
     }
-    assertArrayEquals(PoolDir.CLAIM_MARK, Files.readAllBytes(dir().addressFile(A)));
+    assertArrayEquals(AddressFileText.CLAIM_MARK, Files.readAllBytes(dir().addressFile(A)));
   }
 
   @Test
@@ -127,8 +127,8 @@ class HostLocalClaimFilesTest {
 
   @Test
   void parseHolder_marker_isNoContainersAttachment() {
-    assertEquals(PoolDir.CLAIMED, PoolDir.parseHolder(PoolDir.CLAIM_MARK));
-    String text = new String(PoolDir.CLAIM_MARK, java.nio.charset.StandardCharsets.US_ASCII);
+    assertEquals(AddressFileText.CLAIMED, AddressFileText.parseHolder(AddressFileText.CLAIM_MARK));
+    String text = new String(AddressFileText.CLAIM_MARK, java.nio.charset.StandardCharsets.US_ASCII);
     assertTrue(text.substring(text.indexOf("\r\n") + 2).contains("/"), "an ifname cannot hold '/': " + text);
   }
 

@@ -31,15 +31,15 @@ class HostLocalFuzzTest {
 
   @FuzzTest(maxDuration = "30s")
   void parseHolder_anyBytes_holderNeverException(byte[] data) {
-    Attachment holder = PoolDir.parseHolder(data);
+    Attachment holder = AddressFileText.parseHolder(data);
     assertNotNull(holder);
     // a claim's marker reads as the CLAIMED sentinel, which no file names otherwise (its interface
     // name is no decoded one); it is written as the marker, never through content()
-    assertEquals(java.util.Arrays.equals(data, PoolDir.CLAIM_MARK), PoolDir.CLAIMED.equals(holder),
+    assertEquals(java.util.Arrays.equals(data, AddressFileText.CLAIM_MARK), AddressFileText.CLAIMED.equals(holder),
         "CLAIMED exactly for the claim marker");
-    if (holder != PoolDir.UNREADABLE && holder != PoolDir.CLAIMED
-        && !PoolDir.LEGACY_IFNAME.equals(holder.ifname())) {
-      assertEquals(holder, PoolDir.parseHolder(PoolDir.content(holder)), "the holder written back reads the same");
+    if (holder != AddressFileText.UNREADABLE && holder != AddressFileText.CLAIMED
+        && !AddressFileText.LEGACY_IFNAME.equals(holder.ifname())) {
+      assertEquals(holder, AddressFileText.parseHolder(AddressFileText.content(holder)), "the holder written back reads the same");
     }
   }
 

@@ -54,8 +54,8 @@ final class HostLocalInvariants {
         if (a == null || !a.toString().equals(name) || !Files.isRegularFile(p)) {
           continue;
         }
-        Attachment holder = PoolDir.parseHolder(Files.readAllBytes(p));
-        if (PoolDir.CLAIMED.equals(holder)) {
+        Attachment holder = AddressFileText.parseHolder(Files.readAllBytes(p));
+        if (AddressFileText.CLAIMED.equals(holder)) {
           markers.add(a);
           continue;
         }

@@ -303,10 +303,10 @@ class HostLocalStoreFilesTest {
 
   @Test
   void parseHolder_bothHostLocalFormats_parsed() {
-    assertEquals(att("abc"), PoolDir.parseHolder("abc\r\neth0".getBytes(StandardCharsets.UTF_8)));
-    assertEquals(att("abc"), PoolDir.parseHolder("abc\r\neth0\n".getBytes(StandardCharsets.UTF_8)));
-    assertEquals(new Attachment("abc", PoolDir.LEGACY_IFNAME), PoolDir.parseHolder("abc".getBytes(StandardCharsets.UTF_8)));
-    assertEquals(PoolDir.UNREADABLE, PoolDir.parseHolder(new byte[0]));
+    assertEquals(att("abc"), AddressFileText.parseHolder("abc\r\neth0".getBytes(StandardCharsets.UTF_8)));
+    assertEquals(att("abc"), AddressFileText.parseHolder("abc\r\neth0\n".getBytes(StandardCharsets.UTF_8)));
+    assertEquals(new Attachment("abc", AddressFileText.LEGACY_IFNAME), AddressFileText.parseHolder("abc".getBytes(StandardCharsets.UTF_8)));
+    assertEquals(AddressFileText.UNREADABLE, AddressFileText.parseHolder(new byte[0]));
   }
 
   @Test

@@ -141,7 +141,7 @@ class WriteThroughStoreFilesTest {
         assertInstanceOf(ReserveOutcome.Reserved.class, claims(store).reserve(pool, reserved, new PodRef("ns", "y"), false));
         PoolDir d = new PoolDir(data, pool.name(), false);
         Path file = d.addressFile(reserved);
-        assertEquals(PoolDir.CLAIMED, PoolDir.holderAt(file), row.name);
+        assertEquals(AddressFileText.CLAIMED, PoolDir.holderAt(file), row.name);
         java.nio.file.attribute.FileTime mtime = Files.getLastModifiedTime(d.dir);
         Path foreign = d.dir.resolve("foreign.tmp");
         Files.write(foreign, "intruder\r\neth0".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
@@ -180,7 +180,7 @@ class WriteThroughStoreFilesTest {
       assertEquals(1, seen.size(), "the holder sees the other's reservation: " + seen);
       assertEquals(new PodRef("ns", "z"), seen.get(0).pod());
       assertEquals(2, a.release(pool, att("a1")).size());
-      assertEquals(PoolDir.CLAIMED, PoolDir.holderAt(d.addressFile(used)), "the reservation's marker left at the DEL");
+      assertEquals(AddressFileText.CLAIMED, PoolDir.holderAt(d.addressFile(used)), "the reservation's marker left at the DEL");
     }
     try (IpamStore plugin = HostLocalStores.open(dataDir)) {
       List<Claim> after = claims(plugin).claims(pool);
