@@ -68,13 +68,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * fails on I/O fails every call in it with {@code IO_FAILURE}; what it wrote is in the files, and
  * the next batch rebuilds its state from them.
  *
- * <p>Length: about 450 lines, as one class on purpose: the calls, the batch that applies them and
- * the stamp check that decides whether the state can be trusted all read and write one pool state
- * under one hold of the pool's locks; the file layout, the lock and the queue are classes of their
- * own.
+ * <p>This class queues the calls and runs each batch under one hold of the pool's locks, then
+ * commits it; what each call does to the pool state and its files within the batch is {@link
+ * WriteBatch}'s. The file layout, the lock and the queue are classes of their own.
  */
 final class WriteThroughStore implements IpamStore, FileClaims {
-  private static final int ATTEMPTS = 4;
   private static final List<Allocation> NONE = List.of();
   /** Every this many changing batches, check whether the index wants compacting. */
   private static final int COMPACT_CHECK = 64;
@@ -281,66 +279,6 @@ final class WriteThroughStore implements IpamStore, FileClaims {
     }
   }
 
-  /** What one batch has changed so far, under one {@link PoolSession}. */
-  private static final class Batch {
-    final PoolSession h;
-    PoolState st;
-    /** Net index changes, in the order {@link IndexFile#append} writes them (removals first). */
-    final Map<IpAddress, Allocation> added = new LinkedHashMap<>();
-    final Map<IpAddress, Allocation> removed = new LinkedHashMap<>();
-    /** Per range set, the last address handed out by this batch (its cursor), or null. */
-    final Allocation[] cursors;
-    /** New files to force at the end (fsync only). */
-    final List<Path> toForce = new ArrayList<>();
-    boolean changed;
-
-    Batch(PoolSession h, PoolState st) {
-      this.h = h;
-      this.st = st;
-      this.cursors = new Allocation[st.pool().rangeSets().size()];
-    }
-
-    /** The state, as {@code pool} defines the pool (a call may name it with another definition). */
-    PoolState state(Pool pool) {
-      if (!st.pool().equals(pool)) {
-        st = PoolSession.reloadWithClaims(pool, st);
-        applyCursors();
-      }
-      return st;
-    }
-
-    /** The files disagree with the state (a change the stamp missed): rebuild from the address files. */
-    void rebuild(Pool pool) throws IOException {
-      st = h.full(pool, REBUILD);
-      applyCursors();
-    }
-
-    private void applyCursors() {
-      for (Allocation a : cursors) {
-        if (a != null && a.rangeSetIndex() < st.pool().rangeSets().size()) {
-          st.setCursor(a.rangeSetIndex(), a.address());
-        }
-      }
-    }
-
-    void added(Allocation a, boolean force) {
-      added.put(a.address(), a);
-      if (a.rangeSetIndex() < cursors.length) {
-        cursors[a.rangeSetIndex()] = a;
-      }
-      if (force) {
-        toForce.add(h.dir.addressFile(a.address()));
-      }
-      changed = true;
-    }
-
-    void removed(Allocation a) {
-      added.remove(a.address());
-      removed.put(a.address(), a);
-      changed = true;
-    }
-  }
-
   /** Runs one batch of calls on {@code network}: one lock hold, one commit. */
   private void runBatch(String network, List<Op> ops) {
     Pool first = ops.get(0).pool;
@@ -354,7 +292,7 @@ final class WriteThroughStore implements IpamStore, FileClaims {
     try {
       cache.served(network); // every call on the whole state, never the one-shot path
       h.begin(first, AS_STAMPED);
-      Batch b = new Batch(h, h.full(first, AS_STAMPED));
+      WriteBatch b = new WriteBatch(h, h.full(first, AS_STAMPED), fsync);
       for (Op op : ops) {
         try {
           apply(b, op);
@@ -383,7 +321,7 @@ final class WriteThroughStore implements IpamStore, FileClaims {
   }
 
   /** Ends a batch: cursors, the fsync round, then stamp and index (or only the cached state). */
-  private void commit(String network, Batch b) throws IOException {
+  private void commit(String network, WriteBatch b) throws IOException {
     PoolSession h = b.h;
     if (!b.changed && !h.changedFiles()) {
       h.finishUnchanged(b.st);
@@ -410,181 +348,15 @@ final class WriteThroughStore implements IpamStore, FileClaims {
     h.finishChanged(b.st, new ArrayList<>(b.added.values()), new ArrayList<>(b.removed.values()));
   }
 
-  private void apply(Batch b, Op op) throws IOException {
+  private void apply(WriteBatch b, Op op) throws IOException {
     switch (op.kind) {
-      case ALLOCATE -> op.outcome = allocate(b, op.pool, op.request);
-      case RELEASE -> op.allocations = release(b, op.pool, op.attachment);
-      case FIND -> op.allocations = lookup(b, op.pool, op.attachment);
+      case ALLOCATE -> op.outcome = b.allocate(op.pool, op.request);
+      case RELEASE -> op.allocations = b.release(op.pool, op.attachment);
+      case FIND -> op.allocations = b.lookup(op.pool, op.attachment);
       case LIST -> op.allocations = b.state(op.pool).list();
       case USAGE -> op.usage = b.state(op.pool).usage();
-      case RETAIN -> op.allocations = retainOnly(b, op.pool, op.valid);
-      case CLAIM -> op.claimResult = claim(b, op.pool, op.claimOp);
+      case RETAIN -> op.allocations = b.retainOnly(op.pool, op.valid);
+      case CLAIM -> op.claimResult = b.claim(op.pool, op.claimOp);
     }
-  }
-
-  private Object claim(Batch b, Pool pool, ClaimOp<?> claimOp) throws IOException {
-    for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
-      Object result = claimOp.run(b.h, b.state(pool));
-      if (result != null) {
-        b.changed |= b.h.changedFiles();
-        return result;
-      }
-      b.rebuild(pool);
-    }
-    throw PoolSession.contended(pool);
-  }
-
-  /** ADD on the state, written through: record, then address files (as {@link HostLocalStore}). */
-  private AllocationOutcome allocate(Batch b, Pool pool, AllocationRequest request) throws IOException {
-    PoolSession h = b.h;
-    Attachment att = request.attachment();
-    for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
-      PoolState st = b.state(pool);
-      List<Allocation> before = st.find(att);
-      if (before.isEmpty()) {
-        List<Allocation> legacy = legacyHeld(st, att);
-        if (!legacy.isEmpty()) {
-          if (!h.verified(legacy)) {
-            b.rebuild(pool);
-            continue;
-          }
-          return AllocationOutcome.Allocated.held(legacy);
-        }
-      } else if (!h.verified(before)) {
-        b.rebuild(pool);
-        continue;
-      }
-      Set<IpAddress> marked = ClaimFiles.marked(st);
-      AllocationOutcome outcome = st.allocate(request);
-      if (!(outcome instanceof AllocationOutcome.Allocated got) || got.existing()) {
-        if (!ClaimFiles.persist(h, st, marked, Set.of())) { // expired claims dropped
-          b.rebuild(pool);
-          continue;
-        }
-        return outcome;
-      }
-      List<Allocation> fresh = new ArrayList<>(2);
-      for (Allocation a : got.allocations()) {
-        if (!before.contains(a)) {
-          fresh.add(a);
-        }
-      }
-      h.dropStamp();
-      // before the address files: a superset; created in place when the attachment had none
-      if (!before.isEmpty() || !AttachmentRecord.create(h.dir, att, got.allocations())) {
-        AttachmentRecord.write(h.dir, att, got.allocations());
-      }
-      if (fsync) {
-        b.toForce.add(AttachmentRecord.file(h.dir, att));
-      }
-      List<Allocation> created = new ArrayList<>(2);
-      boolean clash = false;
-      try {
-        for (Allocation a : fresh) {
-          if (marked.contains(a.address()) ? !h.dir.replaceMarker(a.address(), AddressFileText.content(a.attachment()))
-              : !h.dir.createAddressFile(a.address(), a.attachment())) {
-            clash = true; // a file the state did not know about, or a marker someone replaced
-            break;
-          }
-          created.add(a);
-        }
-        clash = clash || !ClaimFiles.persist(h, st, marked, Set.of());
-      } catch (IOException | RuntimeException e) {
-        h.undoAdd(e, created, att, before);
-        throw e;
-      }
-      if (clash) {
-        h.rollback(created);
-        b.rebuild(pool);
-        continue;
-      }
-      for (Allocation a : fresh) {
-        b.added(a, fsync);
-      }
-      return outcome;
-    }
-    throw PoolSession.contended(pool);
-  }
-
-  /** What the attachment holds (old-format files included), verified against the address files. */
-  private List<Allocation> lookup(Batch b, Pool pool, Attachment attachment) throws IOException {
-    for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
-      PoolState st = b.state(pool);
-      List<Allocation> held = st.find(attachment);
-      if (held.isEmpty()) {
-        held = legacyHeld(st, attachment);
-      }
-      if (b.h.verified(held)) {
-        return held;
-      }
-      b.rebuild(pool);
-    }
-    throw PoolSession.contended(pool);
-  }
-
-  private List<Allocation> release(Batch b, Pool pool, Attachment attachment) throws IOException {
-    List<Allocation> held = lookup(b, pool, attachment);
-    if (held.isEmpty()) {
-      return NONE;
-    }
-    PoolSession h = b.h;
-    Attachment holder = held.get(0).attachment();
-    Set<IpAddress> marked = ClaimFiles.marked(b.st);
-    b.st.release(holder);
-    h.dropStamp();
-    ClaimFiles.releaseFiles(h, b.st, marked, held);
-    for (Allocation a : held) {
-      b.removed(a);
-    }
-    AttachmentRecord.write(h.dir, holder, NONE); // after the address files: a crash leaves a superset
-    return held;
-  }
-
-  private List<Allocation> retainOnly(Batch b, Pool pool, Set<Attachment> valid) throws IOException {
-    Set<Attachment> keep = new HashSet<>(valid);
-    keep.add(AddressFileText.NOT_A_FILE); // a directory or FIFO named like an address: never deleted
-    for (Attachment v : valid) {
-      if (!AddressFileText.LEGACY_IFNAME.equals(v.ifname())) {
-        keep.add(new Attachment(v.containerId(), AddressFileText.LEGACY_IFNAME)); // old files: any ifname
-      }
-    }
-    PoolSession h = b.h;
-    for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
-      PoolState st = b.state(pool);
-      List<Allocation> doomed = new ArrayList<>();
-      for (Allocation a : st.allocations()) {
-        if (!keep.contains(a.attachment())) {
-          doomed.add(a);
-        }
-      }
-      if (!h.verified(doomed)) {
-        b.rebuild(pool);
-        continue;
-      }
-      Set<IpAddress> marked = ClaimFiles.marked(st);
-      List<Allocation> released = st.retainOnly(keep);
-      if (!released.isEmpty()) {
-        h.dropStamp();
-      }
-      ClaimFiles.releaseFiles(h, st, marked, released);
-      Set<Attachment> gone = new HashSet<>();
-      for (Allocation a : released) {
-        b.removed(a);
-        gone.add(a.attachment());
-      }
-      for (Attachment a : gone) {
-        AttachmentRecord.write(h.dir, a, NONE);
-      }
-      return released;
-    }
-    throw PoolSession.contended(pool);
-  }
-
-  /** What an old-format file (container ID only) gives the attachment's container, or nothing. */
-  private static List<Allocation> legacyHeld(PoolState st, Attachment att) {
-    if (AddressFileText.LEGACY_IFNAME.equals(att.ifname())) {
-      return NONE;
-    }
-    return st.find(new Attachment(att.containerId(), AddressFileText.LEGACY_IFNAME));
   }
 }
