@@ -35,6 +35,12 @@ import java.util.List;
  * written but not read while the stamp is held: they are the holder's (a cursor is where a search
  * starts, never what is taken). One store per data dir holds ({@link StampHolder}); a stamp file
  * present is never matched with the held one (the holder writes none while it holds).
+ *
+ * <p>Length: about 490 lines, as one class on purpose: every step reads and updates the same
+ * session state (the stamp as read and whether it still holds, the cursors and their lengths, the
+ * index's position, whether the stamp is held, absent or dropped), and the held-stamp steps are
+ * variants of the same steps over it; split, that state would be handed between classes that each
+ * hold half of one protocol.
  */
 final class PoolSession implements AutoCloseable {
   private static final List<Allocation> NONE = List.of();
