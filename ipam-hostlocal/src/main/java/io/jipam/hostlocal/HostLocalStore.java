@@ -82,8 +82,10 @@ import java.util.Set;
  * Holds, reservations and cool-downs ({@link Claims}, the rules in {@link
  * io.jipam.core.store.AddressPolicy}) are kept by {@link ClaimFiles}: a claims file and a marker
  * address file per claimed, unallocated address, so host-local never hands one out. A pool with
- * a policy or claims always takes the whole-state path. About 450 lines: the claims calls are
- * a few lines each on top of the whole-state path this class already is.
+ * a policy or claims always takes the whole-state path.
+ *
+ * <p>Length: about 470 lines, as one class on purpose: the claims calls are a few lines each on
+ * top of the whole-state path this class already is.
  *
  * <p>Thread-safe: all methods may be called from any thread.
  */
