@@ -15,7 +15,7 @@ package io.jipam.core.alloc;
  * follows the number of set offsets, not the size of the space. A subtree that
  * {@link #setRange} covers whole (an excluded prefix) is one shared marker object.
  *
- * <p>Length: about 400 lines, as one class on purpose: every operation (set, clear, next clear,
+ * <p>Length: about 410 lines, as one class on purpose: every operation (set, clear, next clear,
  * ranges, the shared full marker) walks and repairs the same two masks per node, and splitting
  * the levels or the operations apart would expose those masks to more than one class.
  *
