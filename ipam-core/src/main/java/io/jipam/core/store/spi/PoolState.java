@@ -42,7 +42,7 @@ import java.util.TreeMap;
  * nothing for them (the plugin's exec path). {@link #claimsChanged()} tells a store whether it must
  * persist the claims.
  *
- * <p>Length: about 550 lines, as one class on purpose: the claims change what the allocator marks
+ * <p>Length: about 600 lines, as one class on purpose: the claims change what the allocator marks
  * and what an ADD or a DEL does to the address and attachment indexes, in the same step; the
  * claims' bookkeeping (by address, by pod, counts per set) is {@link ClaimTable}, their messages
  * {@link ClaimText}.
