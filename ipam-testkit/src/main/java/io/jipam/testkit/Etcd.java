@@ -34,7 +34,7 @@ import java.util.stream.Stream;
  * starts them with etcd's own timing ({@link Timing#ETCD_DEFAULT}) and reads their {@link #pids}
  * for CPU accounting.
  *
- * <p>Length: about 450 lines, as one class on purpose: starting, faulting, restarting and removing
+ * <p>Length: about 480 lines, as one class on purpose: starting, faulting, restarting and removing
  * members all work on the one member table (ports, data dirs, processes), and a test or a benchmark
  * holds one object for the cluster's whole life.
  */
