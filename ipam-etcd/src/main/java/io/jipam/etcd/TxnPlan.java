@@ -36,7 +36,7 @@ import java.util.TreeMap;
  * choice is {@link Placement}'s, what claims give and take (and their indexes) {@link ClaimPlan}'s.
  * Confined to the pool's commit task.
  *
- * <p>Length: about 700 lines, over the usual size: each kind of change (allocate, release, release
+ * <p>Length: about 740 lines, over the usual size: each kind of change (allocate, release, release
  * by address, retain, the claims' holds and reservations) is a short method over the same working
  * copies, guard and undo log, and moving them out would hand those maps to another class for every
  * call. What is not about the working copies has moved out already (address choice, claims,
