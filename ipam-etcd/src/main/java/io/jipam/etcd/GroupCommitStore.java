@@ -57,7 +57,7 @@ import java.util.function.Supplier;
  * <h2>Threads</h2>
  * Public methods are thread-safe. A pool's cached state is confined to its one commit task.
  *
- * <p>Length: about 450 lines, because it is the one object behind {@link EtcdStore}'s contract and
+ * <p>Length: about 470 lines, because it is the one object behind {@link EtcdStore}'s contract and
  * nine abilities (33 methods); each method is a few lines handing the call to the class that
  * does the work ({@link BatchCommitter}, {@link PoolViews}, {@link NodeReclaimer}, {@link
  * ListPaging}, {@link ClaimDesk}).
