@@ -51,7 +51,7 @@ import java.util.Map;
  * core constructors do, so a malformed field becomes an {@link IpamException} naming it
  * ({@code INVALID_CONFIG}), never a half-built value.
  *
- * <p>Length: about 470 lines, as one class on purpose: one short method each way per message (17
+ * <p>Length: about 480 lines, as one class on purpose: one short method each way per message (17
  * pairs), and the two directions of a message are read and changed together when a field is
  * added; both ends of the wire (the client's {@code RemoteStore} and jipamd's endpoint) use the
  * same methods, so no field can be mapped on one side only.
