@@ -114,7 +114,11 @@ public record NetworkConfig(CniVersion cniVersion, String name, IpamConfig ipam,
         Map<String, Object> entry = JsonFields.asObject(entries.get(i), entryWhere);
         String id = string(entry, "containerID", entryWhere);
         String ifname = string(entry, "ifname", entryWhere);
-        if (ifname != null && (!InterfaceName.isUnicode(ifname) || InterfaceName.isMark(ifname))) {
+        if (id == null || ifname == null) { // else the attachment's own check would name the value "null"
+          throw IpamException.invalidConfig("%s has no \"%s\": each entry names a containerID and an ifname",
+              entryWhere, id == null ? "containerID" : "ifname");
+        }
+        if (!InterfaceName.isUnicode(ifname) || InterfaceName.isMark(ifname)) {
           throw IpamException.invalidConfig("%s.ifname \"%s\" is not Unicode text (a lone surrogate escape)",
               entryWhere, InterfaceName.quote(ifname));
         }

@@ -181,6 +181,13 @@ class NetworkConfigTest {
         Arguments.of(conf("'subnet':'198.18.0.0/24','resolvConf':'/tmp'"), ErrorCode.INVALID_CONFIG, "/tmp is not a regular file"),
         Arguments.of("{'cniVersion':'1.1.0','name':'n','ipam':{'type':'jipam','subnet':'198.18.0.0/24'},"
             + "'cni.dev/valid-attachments':[{'containerID':'a','ifname':'a\\udcff'}]}", ErrorCode.INVALID_CONFIG, "a\\xff"),
+        // a GC entry without a key named the missing value "null"
+        Arguments.of("{'cniVersion':'1.1.0','name':'n','ipam':{'type':'jipam','subnet':'198.18.0.0/24'},"
+            + "'cni.dev/valid-attachments':[{'containerID':'a'}]}", ErrorCode.INVALID_CONFIG,
+            "cni.dev/valid-attachments[0] has no \"ifname\": each entry names a containerID and an ifname"),
+        Arguments.of("{'cniVersion':'1.1.0','name':'n','ipam':{'type':'jipam','subnet':'198.18.0.0/24'},"
+            + "'cni.dev/attachments':[{'containerID':'a','ifname':'eth0'},{'ifname':'eth0'}]}", ErrorCode.INVALID_CONFIG,
+            "cni.dev/attachments[1] has no \"containerID\""),
         // issue 22: sticky and reuseDelaySeconds
         Arguments.of(conf("'subnet':'198.18.0.0/24','sticky':{}"), ErrorCode.INVALID_CONFIG,
             "ipam.sticky.pods is missing or empty"),
