@@ -18,8 +18,8 @@ import java.util.stream.Collectors;
 
 /**
  * How a pool is cut into blocks: per range set, the block prefix length, and for every block the
- * offsets that may be handed out (in a range of the set, not network, broadcast, gateway or
- * excluded). Immutable apart from a cache of those masks; thread-safe.
+ * offsets that may be handed out (in a range of the set, not its gateway or
+ * excluded: {@link IpRange#reservedOffsets}). Immutable apart from a cache of those masks; thread-safe.
  *
  * <p>A block is the aligned prefix of the set's block length; it holds the addresses of the set's
  * ranges that fall inside it (a range smaller than a block makes one partial block).

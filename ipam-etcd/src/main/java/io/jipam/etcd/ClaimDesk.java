@@ -59,7 +59,7 @@ final class ClaimDesk {
     IpAddress net = layout.blockNet(set, address);
     int offset = layout.offsetIn(set, net, address);
     if (!BlockLayout.isSet(layout.allowed(set, net), offset)) {
-      return new Spot(layout, set, net, offset, null, address + " is the network, broadcast or gateway address, or excluded, in network "
+      return new Spot(layout, set, net, offset, null, address + " is the gateway or excluded in network "
           + pool.name());
     }
     return new Spot(layout, set, net, offset, ctx.keys().block(pool.name(), set, layout.blockId(set, net)), null);

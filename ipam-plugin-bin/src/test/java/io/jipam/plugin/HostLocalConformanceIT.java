@@ -83,6 +83,32 @@ class HostLocalConformanceIT {
     all.add(Arguments.of("IPv6 only, /120",
         conf("1.0.0", "'ranges':[[{'subnet':'fd00:18:a::/120','rangeStart':'fd00:18:a::fd'}]]", ""),
         List.of("ADD a", "ADD b", "ADD c", "ADD d", "DEL b", "ADD e")));
+    // explicit bounds at the network address or the IPv4 broadcast: host-local hands them out
+    // (only the gateway is skipped) and accepts them when asked for
+    all.add(Arguments.of("explicit bounds at network and broadcast, /29",
+        conf("1.0.0", "'ranges':[[{'subnet':'198.18.14.0/29','rangeStart':'198.18.14.0','rangeEnd':'198.18.14.7'}]]", ""),
+        List.of("ADD a", "ADD b", "ADD c", "ADD d", "ADD e", "ADD f", "ADD g", "ADD h", "DEL a", "ADD i")));
+    all.add(Arguments.of("explicit rangeEnd at the broadcast of a /8",
+        conf("1.0.0", "'ranges':[[{'subnet':'198.0.0.0/8','rangeStart':'198.255.255.254','rangeEnd':'198.255.255.255'}]]", ""),
+        List.of("ADD a", "ADD b", "ADD c")));
+    all.add(Arguments.of("IPv6 rangeStart at the subnet-router address, /126",
+        conf("1.0.0", "'ranges':[[{'subnet':'fd00:18:c::/126','rangeStart':'fd00:18:c::'}]]", ""),
+        List.of("ADD a", "ADD b", "ADD c", "ADD d")));
+    all.add(Arguments.of("/30 with a gateway outside it and rangeStart at the network address",
+        conf("1.0.0", "'ranges':[[{'subnet':'198.18.15.0/30','rangeStart':'198.18.15.0','gateway':'169.254.1.1'}]]", ""),
+        List.of("ADD a", "ADD b", "ADD c", "ADD d")));
+    all.add(Arguments.of("network and broadcast asked for inside explicit bounds, and the gateway",
+        conf("1.0.0", "'subnet':'198.18.16.0/29','rangeStart':'198.18.16.0','rangeEnd':'198.18.16.7'", ""),
+        List.of("ADD a IP=198.18.16.0", "ADD b IP=198.18.16.7", "ADD c IP=198.18.16.1", "DEL a", "ADD d IP=198.18.16.0")));
+    all.add(Arguments.of("network asked for through runtimeConfig.ips inside explicit bounds",
+        conf("1.0.0", "'ranges':[[{'subnet':'fd00:18:d::/120','rangeStart':'fd00:18:d::'}]]",
+            ",'runtimeConfig':{'ips':['fd00:18:d::/120']}"),
+        List.of("ADD a", "ADD b", "DEL a", "ADD c")));
+    // (no ADD after these refusals: host-local moves its cursor over the address it allocated and
+    // released for the refused call, which jipam does not)
+    all.add(Arguments.of("network and broadcast asked for outside the default bounds",
+        conf("1.0.0", "'subnet':'198.18.17.0/29'", ""),
+        List.of("ADD a IP=198.18.17.0", "ADD b IP=198.18.17.7")));
     return all.stream();
   }
 

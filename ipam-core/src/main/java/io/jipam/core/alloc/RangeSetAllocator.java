@@ -8,8 +8,10 @@ import io.jipam.core.net.RangeSet;
 /**
  * Which addresses of one range set are in use, and which one to hand out next.
  *
- * <p>One {@link AddressBitmap} per range; reserved addresses (network, IPv4 broadcast, gateway,
- * excluded prefixes) are set in it at construction, so a search never returns them. Choosing the
+ * <p>One {@link AddressBitmap} per range, over its {@code [rangeStart, rangeEnd]}; reserved
+ * addresses ({@link IpRange#reservedOffsets}: the gateway, excluded prefixes) are set in it at
+ * construction, so a search never returns them. The network address and the IPv4 broadcast are
+ * handed out when explicit bounds include them, as host-local does. Choosing the
  * next address reads a handful of words per range visited, whatever the size and fill.
  *
  * <p>Only marks and searches: reserving an address durably is the store's job. Not thread-safe;

@@ -10,9 +10,13 @@ import java.util.List;
  * One range of a range set: a subnet and the inclusive bounds {@code [rangeStart, rangeEnd]} that
  * may be handed out, a gateway that never is, and excluded prefixes that never are either.
  *
- * <p>Defaults follow the reference host-local: {@code rangeStart} = network + 1, {@code rangeEnd}
- * = the last address of the subnet (before the broadcast for IPv4), {@code gateway} = network + 1.
- * The network address and the IPv4 broadcast are never handed out, whatever the bounds say.
+ * <p>As in the reference host-local, the addresses handed out are exactly those of {@code
+ * [rangeStart, rangeEnd]} but the gateway and the excluded prefixes. The defaults keep the network
+ * address and the IPv4 broadcast out: {@code rangeStart} = network + 1, {@code rangeEnd} = the last
+ * address of the subnet (before the broadcast for IPv4), {@code gateway} = network + 1; bounds
+ * given explicitly are honoured as given, so {@code rangeStart} = the network address or {@code
+ * rangeEnd} = the broadcast hands those out. A subnet of fewer than two host bits (IPv4 /31 and
+ * /32, IPv6 /127 and /128) is refused, as host-local refuses it.
  *
  * <p>A range may hold at most 2^64 - 1 addresses (all of an IPv6 /64 but its network address);
  * offsets into it are unsigned longs, so {@code -1L} is never a valid offset.
@@ -116,12 +120,13 @@ public record IpRange(Cidr subnet, IpAddress rangeStart, IpAddress rangeEnd, IpA
     return address.offsetFrom(rangeStart);
   }
 
-  /** Whether the address is one that is never handed out: network, broadcast, gateway, excluded. */
+  /**
+   * Whether this range never hands the address out: it lies outside {@code [rangeStart, rangeEnd]},
+   * is the gateway, or is in an excluded prefix. The network address and the IPv4 broadcast are
+   * not reserved as such: the default bounds leave them out, explicit bounds may include them.
+   */
   public boolean isReserved(IpAddress address) {
-    if (address.equals(subnet.network()) || address.equals(gateway)) {
-      return true;
-    }
-    if (family() == IpFamily.V4 && address.equals(subnet.last())) {
+    if (!contains(address) || address.equals(gateway)) {
       return true;
     }
     for (Cidr x : exclude) {
@@ -133,16 +138,12 @@ public record IpRange(Cidr subnet, IpAddress rangeStart, IpAddress rangeEnd, IpA
   }
 
   /**
-   * The never-handed-out parts of this range as sorted, disjoint, inclusive offset intervals
-   * {@code [from, to]} (unsigned).
+   * The never-handed-out parts of this range (the gateway and the excluded prefixes, clipped to the
+   * bounds) as sorted, disjoint, inclusive offset intervals {@code [from, to]} (unsigned).
    */
   public List<long[]> reservedOffsets() {
     List<long[]> intervals = new ArrayList<>();
-    addClipped(intervals, subnet.network(), subnet.network());
     addClipped(intervals, gateway, gateway);
-    if (family() == IpFamily.V4) {
-      addClipped(intervals, subnet.last(), subnet.last());
-    }
     for (Cidr x : exclude) {
       addClipped(intervals, x.network(), x.last());
     }

@@ -48,7 +48,7 @@ public sealed interface AllocationOutcome {
   /** A requested address is held by another attachment. */
   record Taken(IpAddress address, Attachment holder) implements AllocationOutcome {}
 
-  /** A requested address is outside every range set, or is reserved (network, gateway, excluded). */
+  /** A requested address is outside every range set, or is reserved (gateway, excluded). */
   record Unavailable(IpAddress address, String reason) implements AllocationOutcome {}
 
   /**

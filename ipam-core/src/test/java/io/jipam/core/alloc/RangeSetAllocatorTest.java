@@ -243,7 +243,7 @@ class RangeSetAllocatorTest {
 
   @Test
   void mark_reservedOrOutside_refused() {
-    RangeSet s = set(range("10.0.0.0/24", "10.0.0.0", "10.0.0.255", "10.0.0.7", "10.0.0.64/27"));
+    RangeSet s = set(range("10.0.0.0/24", "10.0.0.1", "10.0.0.254", "10.0.0.7", "10.0.0.64/27"));
     RangeSetAllocator allocator = new RangeSetAllocator(s);
     for (String a : List.of("10.0.0.0", "10.0.0.255", "10.0.0.7", "10.0.0.64", "10.0.0.80", "10.0.0.95",
         "10.0.1.1", "fd00::1")) {
@@ -252,7 +252,43 @@ class RangeSetAllocatorTest {
       assertFalse(allocator.unmark(ip(a)), a);
     }
     assertEquals(0, allocator.allocated());
-    assertEquals(256 - 3 - 32, allocator.capacity());
+    assertEquals(254 - 1 - 32, allocator.capacity());
+  }
+
+  /**
+   * Explicit bounds at the network address or the IPv4 broadcast hand them out, as the reference
+   * host-local does (its sequences, run against {@code /usr/lib/cni/host-local} 1.1.1, are the
+   * expected column): only the gateway and excluded prefixes are skipped. Columns: subnet,
+   * rangeStart, rangeEnd, gateway (empty: defaults), the round-robin sequence from an empty set
+   * until it is exhausted.
+   */
+  @ParameterizedTest(name = "{0} {1}-{2} gw {3}")
+  @CsvSource(delimiter = '|', textBlock = """
+      10.0.0.0/29 | 10.0.0.0       | 10.0.0.7       |             | 10.0.0.0 10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.5 10.0.0.6 10.0.0.7
+      10.0.0.0/29 |                |                |             | 10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.5 10.0.0.6
+      10.0.0.0/29 | 10.0.0.0       |                | 10.0.0.7    | 10.0.0.0 10.0.0.1 10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.5 10.0.0.6
+      10.0.0.0/30 | 10.0.0.0       |                | 192.168.1.1 | 10.0.0.0 10.0.0.1 10.0.0.2
+      10.0.0.0/30 | 10.0.0.0       | 10.0.0.3       | 192.168.1.1 | 10.0.0.0 10.0.0.1 10.0.0.2 10.0.0.3
+      10.0.0.0/8  | 10.255.255.254 | 10.255.255.255 |             | 10.255.255.254 10.255.255.255
+      fd00::/126  | fd00::         |                |             | fd00:: fd00::2 fd00::3
+      fd00::/126  | fd00::         |                | fe80::1     | fd00:: fd00::1 fd00::2 fd00::3
+      """)
+  void next_explicitBoundsAtNetworkOrBroadcast_handedOutAsHostLocal(String subnet, String start,
+      String end, String gateway, String sequence) {
+    RangeSet s = set(range(subnet, start, end, gateway));
+    List<IpAddress> want = Arrays.stream(sequence.split(" ")).map(RangeSetAllocatorTest::ip).toList();
+    for (AllocationOrder order : AllocationOrder.values()) {
+      RangeSetAllocator allocator = new RangeSetAllocator(s);
+      assertEquals(want.size(), allocator.capacity(), order.toString());
+      IpAddress[] cursor = {null};
+      assertEquals(want, allocate(allocator, order, 100, cursor), order.toString());
+      assertNull(allocator.next(order, cursor[0]), order + ": exhausted");
+      assertEquals(hostLocalNext(s, null, Set.of()), want.get(0), "the reference model agrees");
+      IpAddress edge = want.get(0);
+      assertTrue(allocator.unmark(edge), edge + " released");
+      assertTrue(allocator.isFree(edge), edge + " free again");
+      assertEquals(edge, allocator.next(order, cursor[0]), edge + " handed out again");
+    }
   }
 
   @Test

@@ -138,19 +138,52 @@ class IpRangeTest {
   }
 
   @Test
-  void reservedOffsets_wholeSubnetRange_networkGatewayBroadcast() {
+  void reservedOffsets_wholeSubnetRange_onlyGateway() {
     IpRange r = range("10.0.0.0/24", "10.0.0.0", "10.0.0.255", "10.0.0.254");
-    // network (0), gateway (254) and broadcast (255) merge into [254, 255]
-    assertIntervals(r.reservedOffsets(), 0, 0, 254, 255);
+    // explicit bounds are honoured as host-local honours them: network (0) and broadcast (255) are
+    // handed out, the gateway (254) is not
+    assertIntervals(r.reservedOffsets(), 254, 254);
   }
 
-  @Test
-  void reservedOffsets_v6_lastAddressNotReserved() {
-    IpRange r = range("fd00::/120", "fd00::", "fd00::ff", "fd00::ff");
-    assertIntervals(r.reservedOffsets(), 0, 0, 255, 255);
-    IpRange noGw = range("fd00::/120", "fd00::", "fd00::ff", "fd00::5");
-    assertIntervals(noGw.reservedOffsets(), 0, 0, 5, 5);
-    assertFalse(noGw.isReserved(IpAddress.parse("fd00::ff")));
+  /**
+   * Which addresses of a range are handed out, as the reference host-local hands them out (checked
+   * against {@code /usr/lib/cni/host-local} 1.1.1): all of {@code [rangeStart, rangeEnd]} but the
+   * gateway and the excluded prefixes. Columns: subnet, rangeStart, rangeEnd, gateway (empty:
+   * default), then every address of the bounds that is handed out.
+   */
+  @ParameterizedTest(name = "{0} {1}-{2} gw {3}")
+  @CsvSource(delimiter = '|', textBlock = """
+      10.0.0.0/29  | 10.0.0.0         | 10.0.0.7        |             | 10.0.0.0 10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.5 10.0.0.6 10.0.0.7
+      10.0.0.0/29  | 10.0.0.0         |                 |             | 10.0.0.0 10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.5 10.0.0.6
+      10.0.0.0/29  |                  | 10.0.0.7        |             | 10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.5 10.0.0.6 10.0.0.7
+      10.0.0.0/29  |                  |                 |             | 10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.5 10.0.0.6
+      10.0.0.0/29  | 10.0.0.0         |                 | 10.0.0.7    | 10.0.0.0 10.0.0.1 10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.5 10.0.0.6
+      10.0.0.0/30  | 10.0.0.0         |                 | 192.168.1.1 | 10.0.0.0 10.0.0.1 10.0.0.2
+      10.0.0.0/30  | 10.0.0.0         | 10.0.0.3        | 192.168.1.1 | 10.0.0.0 10.0.0.1 10.0.0.2 10.0.0.3
+      10.0.0.0/8   | 10.255.255.254   | 10.255.255.255  |             | 10.255.255.254 10.255.255.255
+      fd00::/126   | fd00::           |                 |             | fd00:: fd00::2 fd00::3
+      fd00::/126   | fd00::           |                 | fe80::1     | fd00:: fd00::1 fd00::2 fd00::3
+      fd00::/126   |                  |                 |             | fd00::2 fd00::3
+      """)
+  void isReserved_explicitBoundsAtNetworkOrBroadcast_onlyGatewayReservedAsHostLocal(String subnet,
+      String start, String end, String gateway, String handedOut) {
+    IpRange r = range(subnet, start, end, gateway);
+    List<IpAddress> want = Arrays.stream(handedOut.split(" ")).map(IpAddress::parse).toList();
+    List<IpAddress> got = new ArrayList<>();
+    for (long o = 0; Long.compareUnsigned(o, r.lastOffset()) <= 0; o++) {
+      if (!r.isReserved(r.addressAt(o))) {
+        got.add(r.addressAt(o));
+      }
+    }
+    assertEquals(want, got, r + " gateway " + r.gateway());
+    long reserved = r.reservedOffsets().stream().mapToLong(i -> i[1] - i[0] + 1).sum();
+    assertEquals(r.lastOffset() + 1 - reserved, want.size(), "reservedOffsets agrees with isReserved");
+    // outside the bounds nothing is handed out: the network address and the IPv4 broadcast of the
+    // default bounds among them
+    IpAddress network = r.subnet().network();
+    IpAddress last = r.subnet().last();
+    assertEquals(!network.equals(r.rangeStart()) || network.equals(r.gateway()), r.isReserved(network), network::toString);
+    assertEquals(!last.equals(r.rangeEnd()) || last.equals(r.gateway()), r.isReserved(last), last::toString);
   }
 
   @Test

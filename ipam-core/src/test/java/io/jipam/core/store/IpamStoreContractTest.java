@@ -7,7 +7,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.jipam.core.alloc.AllocationOrder;
+import io.jipam.core.net.Cidr;
 import io.jipam.core.net.IpAddress;
+import io.jipam.core.net.IpRange;
+import io.jipam.core.net.RangeSet;
 import io.jipam.core.testing.Concurrently;
 import io.jipam.core.testing.TestPools;
 import java.time.Duration;
@@ -179,6 +182,43 @@ public abstract class IpamStoreContractTest {
     assertEquals(10, store.list(pool).size());
     assertEquals(List.of(5L, 5L), store.usage(pool).allocated());
     assertTrue(store.usage(pool).anyExhausted());
+  }
+
+  @Test
+  void allocate_explicitBoundsAtNetworkAndBroadcast_handsThemOutAsHostLocal() {
+    // host-local hands out all of [rangeStart, rangeEnd] but the gateway: explicit bounds at the
+    // network address or the IPv4 broadcast hand those out, and a request for them is accepted
+    record Row(String name, String subnet, String start, String end, String gateway, List<String> handedOut) {}
+    List<Row> rows = List.of(
+        new Row("v4", "198.18.0.0/29", "198.18.0.0", "198.18.0.7", "198.18.0.1",
+            List.of("198.18.0.0", "198.18.0.2", "198.18.0.3", "198.18.0.4", "198.18.0.5", "198.18.0.6", "198.18.0.7")),
+        new Row("v4gwout", "198.18.1.0/30", "198.18.1.0", "198.18.1.3", "169.254.1.1",
+            List.of("198.18.1.0", "198.18.1.1", "198.18.1.2", "198.18.1.3")),
+        new Row("v6", "fd00:9::/126", "fd00:9::", "fd00:9::3", "fd00:9::1", List.of("fd00:9::", "fd00:9::2", "fd00:9::3")));
+    for (Row row : rows) {
+      Pool pool = new Pool(poolName("edges-" + row.name()), List.of(new RangeSet(List.of(
+          new IpRange(Cidr.parse(row.subnet()), ip(row.start()), ip(row.end()),
+              ip(row.gateway()), List.of())))), AllocationOrder.ROUND_ROBIN);
+      List<String> got = new ArrayList<>();
+      for (int i = 0; i < row.handedOut().size(); i++) {
+        got.add(allocated(pool, AllocationRequest.of(attachment(i))).get(0).address().toString());
+      }
+      assertEquals(row.handedOut(), got, row.toString());
+      assertInstanceOf(AllocationOutcome.Exhausted.class, store.allocate(pool, AllocationRequest.of(attachment(99))),
+          row.toString());
+      IpAddress first = ip(row.handedOut().get(0));
+      IpAddress last = ip(row.handedOut().get(row.handedOut().size() - 1));
+      store.release(pool, attachment(0));
+      store.release(pool, attachment(row.handedOut().size() - 1));
+      for (IpAddress wanted : List.of(first, last)) {
+        List<Allocation> requested = allocated(pool, new AllocationRequest(attachment(100), List.of(wanted), null));
+        assertEquals(wanted, requested.get(0).address(), row.toString());
+        store.release(pool, attachment(100));
+      }
+      assertInstanceOf(AllocationOutcome.Unavailable.class, store.allocate(pool,
+          new AllocationRequest(attachment(101), List.of(ip(row.gateway())), null)), row + ": the gateway");
+      assertEquals(row.handedOut().size() - 2, store.list(pool).size(), row.toString());
+    }
   }
 
   @Test

@@ -11,8 +11,8 @@ import java.util.List;
 
 /**
  * Pools and attachments for tests of every module (shipped in ipam-core's test-jar): one range
- * set per subnet, each range with host-local's defaults (network, gateway {@code .1} and IPv4
- * broadcast reserved).
+ * set per subnet, each range with host-local's defaults (from network + 1 to the last address,
+ * before the broadcast for IPv4; gateway {@code .1}).
  */
 public final class TestPools {
   private TestPools() {}

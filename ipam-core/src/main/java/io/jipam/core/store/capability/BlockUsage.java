@@ -13,7 +13,7 @@ import java.util.Objects;
  * @param used addresses held in the block, by any node (a borrowed address counts in the block it
  *     lies in)
  * @param capacity addresses of the block that may be handed out (inside the set's ranges, not
- *     network, broadcast, gateway or excluded, and not held or reserved for a pod while unallocated)
+ *     a gateway or excluded, and not held or reserved for a pod while unallocated)
  */
 public record BlockUsage(int rangeSet, Cidr block, String owner, long used, long capacity) {
   public BlockUsage {

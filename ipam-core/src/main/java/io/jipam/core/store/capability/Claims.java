@@ -20,7 +20,7 @@ public interface Claims {
    * nothing unless the outcome is {@link ReserveOutcome.Reserved}.
    *
    * <ul>
-   *   <li>outside every range set of the pool, or excluded, gateway, network or broadcast:
+   *   <li>outside every range of the pool, or a gateway or excluded:
    *       {@link ReserveOutcome.Unavailable};
    *   <li>allocated to an attachment of another pod, or held for another pod: {@link
    *       ReserveOutcome.InUse} naming the holder, unless {@code whenFree}, in which case the

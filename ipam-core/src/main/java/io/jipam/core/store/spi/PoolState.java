@@ -404,8 +404,8 @@ public final class PoolState {
     }
     RangeSet rangeSet = pool.rangeSets().get(set);
     if (rangeSet.ranges().get(rangeSet.indexOf(address)).isReserved(address)) {
-      return new ReserveOutcome.Unavailable(address, address + " is the network, broadcast or gateway address, or"
-          + " excluded, in network " + pool.name());
+      return new ReserveOutcome.Unavailable(address, address + " is the gateway or excluded in network "
+          + pool.name());
     }
     Claim wanted = Claim.reservation(address, podOrNamespace);
     Claim c = table().get(address);

@@ -19,7 +19,8 @@ import io.jipam.core.store.Pool;
  *   <li>falls in a range set where the attachment already holds another address, or where another
  *       requested address falls ({@link AllocationOutcome.Unavailable}); the same address asked
  *       for twice is asked for once;
- *   <li>is reserved in its range: network, broadcast, gateway or excluded
+ *   <li>is reserved in its range: the gateway or excluded (the network address and the IPv4
+ *       broadcast are in a range only when its explicit bounds include them, and then are free)
  *       ({@link AllocationOutcome.Unavailable});
  *   <li>is held by another attachment ({@link AllocationOutcome.Taken}).
  * </ol>
@@ -71,7 +72,8 @@ public final class RequestedAddresses {
       IpRange range = rangeSet.ranges().get(rangeSet.indexOf(wanted));
       if (range.isReserved(wanted)) {
         return new AllocationOutcome.Unavailable(wanted, "requested address " + wanted
-            + " is reserved in range " + range + " (network, broadcast, gateway or excluded)");
+            + " is reserved in range " + range + (wanted.equals(range.gateway()) ? ": it is the gateway"
+            : ": it is excluded"));
       }
       Attachment holder = holders.holderOf(set, wanted);
       if (holder != null) {
