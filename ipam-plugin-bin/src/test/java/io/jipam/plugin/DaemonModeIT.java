@@ -209,6 +209,38 @@ class DaemonModeIT {
     assertEquals(6, seen.stream().distinct().count(), seen::toString);
   }
 
+  /**
+   * docs/plugin.md: a repeated ADD returns the addresses the attachment holds, also when a sub-pool
+   * that selects its pod was added to the config in between (the runtime's retry after a timeout);
+   * both through jipamd and with the plugin on its own. Only a DEL moves it to the sub-pool.
+   */
+  @Test
+  void add_repeatedAfterSubPoolAdded_daemonAndDirect_returnHeldAddressesAndAllocateNothing() throws Exception {
+    String subPool = ",\"subPools\":[{\"name\":\"db\",\"ranges\":[[{\"subnet\":\"198.18.7.0/24\"}]],"
+        + "\"namespaces\":[\"db\"]}]}}";
+    String before = config(daemon());
+    String after = before.substring(0, before.length() - 2) + subPool;
+    String afterDirect = config(null).substring(0, config(null).length() - 2) + subPool;
+    Map<String, String> env = CniExec.env("ADD", "c1", "eth0", "/run/netns/c1");
+    env.put("CNI_ARGS", "IgnoreUnknown=1;K8S_POD_NAMESPACE=db;K8S_POD_NAME=db-0");
+    CniExec.Result first = CniExec.run(CniExec.JIPAM, env, before);
+    assertEquals(0, first.exit(), first::toString);
+    assertTrue(first.stdout().contains("\"198.18.6.2/24\""), first::toString);
+    for (String config : List.of(after, afterDirect)) {
+      CniExec.Result again = CniExec.run(CniExec.JIPAM, env, config);
+      assertEquals(0, again.exit(), again::toString);
+      assertEquals(first.stdout(), again.stdout(), "the repeated ADD returns what the attachment holds");
+    }
+    assertTrue(Files.exists(data.resolve("pods/198.18.6.2")));
+    assertFalse(Files.exists(data.resolve("pods+db/198.18.7.2")), "nothing allocated in the sub-pool");
+    Map<String, String> del = new java.util.HashMap<>(env);
+    del.put("CNI_COMMAND", "DEL");
+    assertEquals(0, CniExec.run(CniExec.JIPAM, del, after).exit());
+    CniExec.Result moved = CniExec.run(CniExec.JIPAM, env, after);
+    assertTrue(moved.stdout().contains("\"198.18.7.2/24\""), moved::toString);
+    assertFalse(Files.exists(data.resolve("pods/198.18.6.2")));
+  }
+
   @Test
   void jipamdRestartedBetweenAddAndDel_delReleasesAndNothingIsLost() throws Exception {
     CniExec.Result add = call("ADD", "c1", config(daemon()));

@@ -13,6 +13,7 @@ import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.NodeName;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
+import io.jipam.core.store.spi.RequestedAddresses;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -33,7 +34,9 @@ import java.util.function.Supplier;
  * </table>
  *
  * <p>A network with sub-pools ({@link NetworkPools}) has several store pools: ADD picks one by
- * the pod and node, the other commands cover them all.
+ * the pod and node, unless the attachment already holds addresses in another pool of the network
+ * (its first ADD chose that one): then it returns those, as a repeated ADD; the other commands
+ * cover them all.
  */
 public final class CniHandler {
   private static final byte[] NO_OUTPUT = new byte[0];
@@ -96,7 +99,7 @@ public final class CniHandler {
   /**
    * Runs the command; {@code node} names the node for sub-pool node selectors (asked only when a
    * sub-pool has some; null when unknown). ADD allocates from the pool {@link NetworkPools#select}
-   * picks; DEL, CHECK and GC cover every pool of the network; STATUS fails when the default pool
+   * picks, or returns what the attachment holds in another pool of the network; DEL, CHECK and GC cover every pool of the network; STATUS fails when the default pool
    * (without one: every sub-pool) has a range set with no free address.
    *
    * @throws IpamException whatever went wrong, with the code the plugin exits with
@@ -124,7 +127,7 @@ public final class CniHandler {
     checkVersion(env.command(), config.cniVersion());
     NetworkPools pools = config.ipam().pools();
     return switch (env.command()) {
-      case ADD -> add(env, config, store, pools.select(env.args().pod(), node));
+      case ADD -> add(env, config, store, pools, pools.select(env.args().pod(), node));
       case DEL -> {
         for (Pool pool : pools.all()) {
           store.release(pool, env.attachment());
@@ -151,7 +154,8 @@ public final class CniHandler {
     return new Done(output, null, List.of());
   }
 
-  private static Done add(CniEnvironment env, NetworkConfig config, IpamStore store, Pool pool) {
+  private static Done add(CniEnvironment env, NetworkConfig config, IpamStore store, NetworkPools pools,
+      Pool pool) {
     List<IpAddress> requested = new ArrayList<>(config.requestedIps());
     for (IpAddress ip : env.args().requestedIps()) {
       if (!requested.contains(ip)) {
@@ -159,13 +163,68 @@ public final class CniHandler {
       }
     }
     Attachment attachment = env.attachment();
-    AllocationOutcome outcome =
-        store.allocate(pool, new AllocationRequest(attachment, requested, env.args().pod()));
+    AllocationRequest request = new AllocationRequest(attachment, requested, env.args().pod());
+    if (!pools.subPools().isEmpty()) {
+      Done again = heldInAnotherPool(config, store, pools, pool, request);
+      if (again != null) {
+        return again;
+      }
+    }
+    AllocationOutcome outcome = store.allocate(pool, request);
     if (outcome instanceof AllocationOutcome.Allocated allocated) {
       return new Done(CniJson.result(config.cniVersion(), CniResult.of(allocated.allocations(), pool, config.ipam())),
           pool, allocated.origins());
     }
     throw failure(outcome, pool);
+  }
+
+  /**
+   * A network with sub-pools: the ADD of an attachment that already holds addresses in a pool of the
+   * network other than {@code selected} (the pool its first ADD chose, before the sub-pools, the
+   * selectors or the pod's namespace changed). It answers as a repeated ADD does: the addresses held
+   * there, from that pool's ranges, writing nothing; so one attachment never holds addresses in two
+   * pools of one network. The held addresses are returned as they are, even when they do not cover
+   * every range set of {@code selected} (or of their own pool): the attachment moves to the newly
+   * selected pool only through a DEL and a new ADD. A requested address must be one it holds (or
+   * lie in a range set of its pool where it holds none), else the ADD is refused ({@code
+   * ADDRESS_UNAVAILABLE}) naming what it holds and where. Null when it holds nothing elsewhere.
+   *
+   * <p>Costs one {@link IpamStore#find} per other pool of the network; a network without sub-pools
+   * never comes here.
+   */
+  private static Done heldInAnotherPool(NetworkConfig config, IpamStore store, NetworkPools pools,
+      Pool selected, AllocationRequest request) {
+    for (Pool other : pools.all()) {
+      if (other.name().equals(selected.name())) {
+        continue;
+      }
+      List<Allocation> held = store.find(other, request.attachment());
+      if (held.isEmpty()) {
+        continue;
+      }
+      Allocation[] bySet = new Allocation[other.rangeSets().size()];
+      for (Allocation a : held) {
+        int set = a.rangeSetIndex();
+        if (set >= 0 && set < bySet.length && bySet[set] == null) {
+          bySet[set] = a;
+        }
+      }
+      AllocationOutcome refused = RequestedAddresses.checkHeld(other, request, bySet);
+      if (refused != null) {
+        List<IpAddress> addresses = new ArrayList<>(held.size());
+        for (Allocation a : held) {
+          addresses.add(a.address());
+        }
+        throw new IpamException(ErrorCode.ADDRESS_UNAVAILABLE, failure(refused, other).getMessage() + "; "
+            + request.attachment() + " holds " + addresses + " in pool " + other.name() + " of network "
+            + pools.network() + ", which its first ADD chose: a DEL releases them, an ADD after it allocates"
+            + " from pool " + selected.name());
+      }
+      AllocationOutcome.Allocated again = AllocationOutcome.Allocated.held(held);
+      return new Done(CniJson.result(config.cniVersion(), CniResult.of(held, other, config.ipam())), other,
+          again.origins());
+    }
+    return null;
   }
 
   /** The error for an allocation outcome that allocated nothing. */
