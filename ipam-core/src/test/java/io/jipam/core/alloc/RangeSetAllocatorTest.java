@@ -25,6 +25,7 @@ import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvFileSource;
 import org.junit.jupiter.params.provider.CsvSource;
 
 class RangeSetAllocatorTest {
@@ -263,16 +264,7 @@ class RangeSetAllocatorTest {
    * until it is exhausted.
    */
   @ParameterizedTest(name = "{0} {1}-{2} gw {3}")
-  @CsvSource(delimiter = '|', textBlock = """
-      10.0.0.0/29 | 10.0.0.0       | 10.0.0.7       |             | 10.0.0.0 10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.5 10.0.0.6 10.0.0.7
-      10.0.0.0/29 |                |                |             | 10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.5 10.0.0.6
-      10.0.0.0/29 | 10.0.0.0       |                | 10.0.0.7    | 10.0.0.0 10.0.0.1 10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.5 10.0.0.6
-      10.0.0.0/30 | 10.0.0.0       |                | 192.168.1.1 | 10.0.0.0 10.0.0.1 10.0.0.2
-      10.0.0.0/30 | 10.0.0.0       | 10.0.0.3       | 192.168.1.1 | 10.0.0.0 10.0.0.1 10.0.0.2 10.0.0.3
-      10.0.0.0/8  | 10.255.255.254 | 10.255.255.255 |             | 10.255.255.254 10.255.255.255
-      fd00::/126  | fd00::         |                |             | fd00:: fd00::2 fd00::3
-      fd00::/126  | fd00::         |                | fe80::1     | fd00:: fd00::1 fd00::2 fd00::3
-      """)
+  @CsvFileSource(resources = "/io/jipam/core/host-local-explicit-bounds.csv", delimiter = '|')
   void next_explicitBoundsAtNetworkOrBroadcast_handedOutAsHostLocal(String subnet, String start,
       String end, String gateway, String sequence) {
     RangeSet s = set(range(subnet, start, end, gateway));

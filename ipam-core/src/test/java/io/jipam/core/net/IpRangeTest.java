@@ -15,6 +15,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.CsvFileSource;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -152,19 +153,7 @@ class IpRangeTest {
    * default), then every address of the bounds that is handed out.
    */
   @ParameterizedTest(name = "{0} {1}-{2} gw {3}")
-  @CsvSource(delimiter = '|', textBlock = """
-      10.0.0.0/29  | 10.0.0.0         | 10.0.0.7        |             | 10.0.0.0 10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.5 10.0.0.6 10.0.0.7
-      10.0.0.0/29  | 10.0.0.0         |                 |             | 10.0.0.0 10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.5 10.0.0.6
-      10.0.0.0/29  |                  | 10.0.0.7        |             | 10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.5 10.0.0.6 10.0.0.7
-      10.0.0.0/29  |                  |                 |             | 10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.5 10.0.0.6
-      10.0.0.0/29  | 10.0.0.0         |                 | 10.0.0.7    | 10.0.0.0 10.0.0.1 10.0.0.2 10.0.0.3 10.0.0.4 10.0.0.5 10.0.0.6
-      10.0.0.0/30  | 10.0.0.0         |                 | 192.168.1.1 | 10.0.0.0 10.0.0.1 10.0.0.2
-      10.0.0.0/30  | 10.0.0.0         | 10.0.0.3        | 192.168.1.1 | 10.0.0.0 10.0.0.1 10.0.0.2 10.0.0.3
-      10.0.0.0/8   | 10.255.255.254   | 10.255.255.255  |             | 10.255.255.254 10.255.255.255
-      fd00::/126   | fd00::           |                 |             | fd00:: fd00::2 fd00::3
-      fd00::/126   | fd00::           |                 | fe80::1     | fd00:: fd00::1 fd00::2 fd00::3
-      fd00::/126   |                  |                 |             | fd00::2 fd00::3
-      """)
+  @CsvFileSource(resources = "/io/jipam/core/host-local-explicit-bounds.csv", delimiter = '|')
   void isReserved_explicitBoundsAtNetworkOrBroadcast_onlyGatewayReservedAsHostLocal(String subnet,
       String start, String end, String gateway, String handedOut) {
     IpRange r = range(subnet, start, end, gateway);
