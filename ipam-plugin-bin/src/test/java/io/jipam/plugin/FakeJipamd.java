@@ -129,7 +129,7 @@ final class FakeJipamd implements AutoCloseable {
 
   /** Stops listening but leaves the socket file: what a jipamd killed with SIGKILL leaves. */
   void closeKeepingFile() throws IOException {
-    server.close();
+    stopListening();
     for (SocketChannel c : open) {
       c.close();
     }
@@ -137,10 +137,25 @@ final class FakeJipamd implements AutoCloseable {
 
   @Override
   public void close() throws IOException {
-    server.close();
-    for (SocketChannel c : open) {
-      c.close();
-    }
+    closeKeepingFile();
     Files.deleteIfExists(socket);
+  }
+
+  /**
+   * Closes the listener and waits for the acceptor to leave {@code accept}: until it has, the
+   * kernel keeps the listening socket alive, and a client's connect in that window succeeds and is
+   * then reset ("Connection reset" where a stale socket must give "Connection refused").
+   */
+  private void stopListening() throws IOException {
+    server.close();
+    try {
+      acceptor.join(10_000);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted waiting for the fake jipamd's acceptor to stop", e);
+    }
+    if (acceptor.isAlive()) {
+      throw new IOException("the fake jipamd's acceptor did not leave accept within 10 s");
+    }
   }
 }
