@@ -41,6 +41,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Execution;
+import org.junit.jupiter.api.parallel.ExecutionMode;
 
 /**
  * Clients that misbehave at jipamd's unix socket, on the plugin's CNI endpoint (HTTP/1.1) and on
@@ -50,6 +52,7 @@ import org.junit.jupiter.api.io.TempDir;
  * after it is gone.
  */
 @Timeout(60)
+@Execution(ExecutionMode.CONCURRENT) // each method has its own jipamd and socket, and mostly waits on the bound
 class BadClientTest {
   static final Duration BOUND = Duration.ofSeconds(1);
   /** How long a cut may take at most: the bound, plus slack for a loaded 2-core machine. */

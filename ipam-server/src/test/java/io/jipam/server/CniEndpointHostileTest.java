@@ -17,6 +17,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * jipamd's CNI endpoint under the exact requests of issue 17's hostile cases, sent as raw bytes
@@ -24,6 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * request, and a GC as large as the plugin takes in direct mode.
  */
 @Timeout(120)
+@Isolated // sums the CPU of every Vert.x event loop in the JVM
 class CniEndpointHostileTest {
   @TempDir Path dir;
   Path socket;

@@ -32,6 +32,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * A call whose result comes after the call ended (its {@code grpc-timeout} passed while the store
@@ -40,6 +41,7 @@ import org.junit.jupiter.api.io.TempDir;
  * a stack trace: for every probe that timed out while etcd or a central jipamd was down.
  */
 @Timeout(60)
+@Isolated // replaces System.err for the whole JVM while it runs
 class LateAnswerTest {
   @TempDir Path dir;
 

@@ -17,11 +17,13 @@ import java.util.List;
 import javax.imageio.ImageIO;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Isolated;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.EnumSource;
 
 /** The harness's small parts: order statistics, CSV rows, the progress bar, child CPU, charts. */
+@Isolated // reads the CPU of every child the JVM has reaped
 class HarnessPartsTest {
   @ParameterizedTest
   @CsvSource(delimiter = ';', value = {

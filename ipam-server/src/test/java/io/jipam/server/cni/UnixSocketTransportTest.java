@@ -21,6 +21,7 @@ import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.api.parallel.Isolated;
 
 /**
  * A Vert.x HTTP server on a unix socket with {@link UnixSocketTransport}: the clients' CNI request
@@ -30,6 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  * (what it ships and picks) and the JDK's NIO (where the native library cannot load).
  */
 @Timeout(30)
+@Isolated // counts the JVM's open descriptors
 class UnixSocketTransportTest {
   @TempDir Path dir;
 
