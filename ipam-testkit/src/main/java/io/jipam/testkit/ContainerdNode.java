@@ -124,6 +124,7 @@ public final class ContainerdNode implements AutoCloseable {
     script = dir.resolve("node-ctr.sh");
     try {
       Files.createDirectories(dir.resolve("ctl"));
+      Files.createDirectories(dir.resolve("out"));
       for (String plugin : REFERENCE_PLUGINS) {
         Files.copy(Path.of("/usr/lib/cni", plugin), bin.resolve(plugin));
       }
@@ -177,6 +178,15 @@ public final class ContainerdNode implements AutoCloseable {
   }
 
   /**
+   * The dir mounted read-write at /out in every container. What a container writes to a file there
+   * is read whole once the container ends; ctr's copy of a task's output can lose what the task
+   * wrote just before it exited (seen: all but the first line of a three-command script).
+   */
+  public Path out() {
+    return dir.resolve("out");
+  }
+
+  /**
    * Makes {@code conflist} the only file ({@code 10-<network>.conflist}) of network {@code
    * network}'s conf dir, atomically; returns the conf dir.
    */
@@ -195,13 +205,14 @@ public final class ContainerdNode implements AutoCloseable {
 
   /**
    * Starts {@code ctr run --cni --rm} of {@code command} (argv in the image) in container {@code id}
-   * on the network whose conf dir is {@code conf}, with /ctl mounted; stdout and stderr together to
+   * on the network whose conf dir is {@code conf}, with /ctl and /out mounted; stdout and stderr together to
    * {@code out}, or on the process's stdout when {@code out} is null. {@link #close} waits for it.
    */
   public Process run(Path conf, String id, List<String> command, Path out) throws IOException {
     List<String> argv = new ArrayList<>(List.of("ip", "netns", "exec", netns, "unshare", "--mount", "--propagation",
         "private", "sh", script.toString(), dir.toString(), conf.toString(), "run", "--cni", "--rm",
-        "--mount", "type=bind,src=" + ctl() + ",dst=/ctl,options=rbind:ro", image, id));
+        "--mount", "type=bind,src=" + ctl() + ",dst=/ctl,options=rbind:ro",
+        "--mount", "type=bind,src=" + out() + ",dst=/out,options=rbind:rw", image, id));
     argv.addAll(command);
     ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true);
     if (out != null) {

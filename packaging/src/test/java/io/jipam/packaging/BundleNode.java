@@ -64,6 +64,11 @@ final class BundleNode implements AutoCloseable {
     return node.run(conf, id, List.of("/bin/sh", "-c", script), out);
   }
 
+  /** The dir mounted read-write at /out in every container ({@link ContainerdNode#out}). */
+  Path out() {
+    return node.out();
+  }
+
   /** Lets every container that waits for /ctl/stop end. */
   void stopAll() throws IOException {
     Files.writeString(node.ctl().resolve("stop"), "", StandardCharsets.UTF_8);
