@@ -60,6 +60,34 @@ class BundleIT {
     assertTrue(v.getFileName().toString().startsWith("0.") && build.contains("build="), build);
   }
 
+  /**
+   * jipamd and jipamctl started through {@code jipam.d/current}, as a host's systemd unit or a
+   * DaemonSet starts them, run from the version folder itself: no path of the process names
+   * {@code current}, so a jipam-install that switches it while they run changes nothing they open
+   * later.
+   */
+  @Test
+  void launchers_startedThroughCurrent_runFromTheVersionFolder() throws Exception {
+    Path viaCurrent = bin().resolve("jipam.d/current/bin");
+    String version = Bundle.current(bin()).toString();
+    try (JipamdProcess jipamd = JipamdProcess.start(tmp, JipamdProcess.launcher(viaCurrent.resolve("jipamd"),
+        "--socket", tmp.resolve("j.sock").toString(), "--store", "memory"))) {
+      List<String> argv = List.of(Files.readString(Path.of("/proc", Long.toString(jipamd.pid()), "cmdline")).split("\0"));
+      assertFalse(String.join(" ", argv).contains("/current/"), "jipamd runs through current: " + argv);
+      Path firstJar = Path.of(argv.get(argv.indexOf("-cp") + 1).split(":")[0]).normalize();
+      assertEquals(Path.of(version, "lib/server"), firstJar.getParent(), "jipamd's class path: " + argv);
+    }
+    // jipamctl: the JVM prints its settings, class path included, and exits
+    Exec.Result settings = Exec.run(List.of(viaCurrent.resolve("jipamctl").toString(), "--version"),
+        Map.of("JIPAMCTL_JAVA_OPTS", "-XshowSettings:properties"), "", Duration.ofSeconds(60));
+    assertEquals(0, settings.exit(), settings.toString());
+    String classPath = settings.stderr().lines().filter(l -> l.strip().startsWith("java.class.path"))
+        .findFirst().orElse("");
+    assertFalse(classPath.contains("/current/"), "jipamctl's class path: " + classPath);
+    Path firstJar = Path.of(classPath.substring(classPath.indexOf('=') + 1).strip()).normalize();
+    assertEquals(Path.of(version, "lib/server"), firstJar.getParent(), "jipamctl's class path: " + classPath);
+  }
+
   /** The bundle's jipamd names the version it was built as, not "dev". */
   @Test
   void jipamdVersion_bundle_printsTheBuiltVersion() {
