@@ -24,14 +24,15 @@ const STORE_HINT: &str = "JIPAM_STORE_HINT";
 
 /// Replaces this process by the JVM plugin with `args`; `read` is what was read from stdin (the
 /// JVM then reads exactly that), `None` when stdin is untouched. Returns only on failure, after
-/// printing the CNI error object (code 999: jipam is not installed completely).
-pub fn exec(args: &[OsString], read: Option<&[u8]>) -> ! {
-    exec_with_hint(args, read, None)
+/// printing the CNI error object (code 999: jipam is not installed completely) in `version`, the
+/// config's `cniVersion` when it is one jipam supports (else the latest, as the JVM plugin answers).
+pub fn exec(args: &[OsString], read: Option<&[u8]>, version: &str) -> ! {
+    exec_with_hint(args, read, None, version)
 }
 
 /// As [`exec`], telling the launcher which store the config names (`JIPAM_STORE_HINT`, e.g.
 /// `etcd`), so that it starts the JVM with that store's class path and start-up cache.
-pub fn exec_with_hint(args: &[OsString], read: Option<&[u8]>, store: Option<&str>) -> ! {
+pub fn exec_with_hint(args: &[OsString], read: Option<&[u8]>, store: Option<&str>, version: &str) -> ! {
     let (launcher, dir) = match launcher() {
         Ok(l) => (l, PathBuf::new()),
         Err(dir) => (PathBuf::new(), dir),
@@ -57,17 +58,17 @@ pub fn exec_with_hint(args: &[OsString], read: Option<&[u8]>, store: Option<&str
                 Ok(file) => {
                     command.stdin(file);
                 }
-                Err(e) => not_run(&format!("cannot hand stdin to {}: {}", launcher.display(), e)),
+                Err(e) => not_run(&format!("cannot hand stdin to {}: {}", launcher.display(), e), version),
             }
         }
         let e = command.exec();
         format!("cannot run {}: {}", launcher.display(), e)
     };
-    not_run(&details)
+    not_run(&details, version)
 }
 
-fn not_run(details: &str) -> ! {
-    let out = crate::json::error_object("1.0.0", 999, "jipam is not installed completely", Some(details));
+fn not_run(details: &str, version: &str) -> ! {
+    let out = crate::json::error_object(version, 999, "jipam is not installed completely", Some(details));
     let _ = std::io::stdout().write_all(&out);
     let _ = std::io::stdout().flush();
     std::process::exit(1)

@@ -39,7 +39,7 @@ fn main() {
     }
     match env::check(std::env::vars_os().collect()) {
         env::Check::Version => std::process::exit(deliver_quietly(VERSION_INFO, "VERSION")),
-        env::Check::Unsure => jvm::exec(&args, None),
+        env::Check::Unsure => jvm::exec(&args, None, LATEST),
         env::Check::Forward(call) => forward(call, &args),
     }
 }
@@ -64,18 +64,18 @@ fn forward(call: env::Call, args: &[OsString]) {
     }
     let doc = match json::parse(&input) {
         Some(d) => d,
-        None => jvm::exec(args, Some(&input)),
+        None => jvm::exec(args, Some(&input), LATEST),
     };
     let version = match doc.get("cniVersion") {
         // as `CniJson.error`: a version jipam does not support is not echoed (the error is the latest's)
         Some(json::Value::Str { text, exact: true }) if SUPPORTED.contains(&text.as_str()) => Some(text.as_str()),
         Some(json::Value::Str { exact: true, .. }) => None,
-        Some(json::Value::Str { exact: false, .. }) => jvm::exec(args, Some(&input)),
+        Some(json::Value::Str { exact: false, .. }) => jvm::exec(args, Some(&input), LATEST),
         _ => None,
     };
     let target = match target(&doc) {
         Some(t) => t,
-        None => jvm::exec_with_hint(args, Some(&input), store_hint(&doc)),
+        None => jvm::exec_with_hint(args, Some(&input), store_hint(&doc), version.unwrap_or(LATEST)),
     };
     // the time the watchdog below gives up, which jipamd is told: it applies nothing after it
     let deadline = std::time::SystemTime::now()
