@@ -3,6 +3,8 @@
 
 #![allow(non_snake_case)]
 
+mod common;
+
 use std::fs::OpenOptions;
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -34,18 +36,7 @@ fn start(socket: &Path, timeout_seconds: u32, stderr: Stdio) -> Child {
         socket.display(),
         timeout_seconds
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_jipam"))
-        .env_clear()
-        .env("CNI_COMMAND", "ADD")
-        .env("CNI_CONTAINERID", "abc")
-        .env("CNI_NETNS", "/var/run/netns/x")
-        .env("CNI_IFNAME", "eth0")
-        .env("CNI_PATH", "/opt/cni/bin")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .expect("spawn jipam");
+    let mut child = common::cni_add().stderr(stderr).spawn().expect("spawn jipam");
     child.stdin.take().expect("stdin").write_all(config.as_bytes()).expect("config");
     child
 }

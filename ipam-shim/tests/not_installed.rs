@@ -4,23 +4,14 @@
 
 #![allow(non_snake_case)]
 
+mod common;
+
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 /// Runs a direct-mode ADD with `config` on stdin; its exit code and stdout.
 fn add(config: &str) -> (i32, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_jipam"))
-        .env_clear()
-        .env("CNI_COMMAND", "ADD")
-        .env("CNI_CONTAINERID", "abc")
-        .env("CNI_NETNS", "/var/run/netns/x")
-        .env("CNI_IFNAME", "eth0")
-        .env("CNI_PATH", "/opt/cni/bin")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn jipam");
+    let mut child = common::cni_add().stderr(Stdio::null()).spawn().expect("spawn jipam");
     child.stdin.take().expect("stdin").write_all(config.as_bytes()).expect("config");
     let out = child.wait_with_output().expect("wait");
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
