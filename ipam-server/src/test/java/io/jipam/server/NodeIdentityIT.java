@@ -237,6 +237,20 @@ class NodeIdentityIT {
     assertEquals(Map.of(), nodes(operator, null));
   }
 
+  /** A List filter that is no node name is bad input, for a node as for an operator: not a refusal of another node. */
+  @Test
+  void list_nodeFilterNotANodeName_invalidForNodeAndOperatorAlike() {
+    central = central(false);
+    RemoteStore node = client(central, null, "node-a");
+    RemoteStore operator = client(central, null, null);
+    for (RemoteStore caller : List.of(node, operator)) {
+      IpamException x = assertThrows(IpamException.class,
+          () -> caller.list(pool, new ListPages.Filter("", "", "", "", "node/b")));
+      assertEquals(ErrorCode.INVALID_CONFIG, x.code(), x.getMessage());
+      assertTrue(x.getMessage().contains("List node filter") && x.getMessage().contains("node/b"), x.getMessage());
+    }
+  }
+
   @Test
   void insecure_nodeNamedByTheClient_takenAsGiven() {
     central = central(false);

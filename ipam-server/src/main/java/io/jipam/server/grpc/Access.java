@@ -3,6 +3,7 @@ package io.jipam.server.grpc;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.NodeName;
 import io.jipam.api.v1.ListRequest;
 import io.jipam.server.pools.NodeStores;
 import io.vertx.core.MultiMap;
@@ -68,9 +69,13 @@ public final class Access {
    * A List request as the caller may make it: a node's is limited to its own node's allocations
    * where the store records nodes.
    *
-   * @throws IpamException PERMISSION_DENIED when a node's filter names another node
+   * @throws IpamException INVALID_CONFIG when the filter is not a node name, whoever calls;
+   *     PERMISSION_DENIED when a node's filter names another node
    */
   ListRequest list(Scope scope, ListRequest request) {
+    if (!request.getNode().isEmpty()) {
+      NodeName.require(request.getNode(), "List node filter", ErrorCode.INVALID_CONFIG);
+    }
     Caller caller = scope.caller();
     if (caller.isOperator() || !stores.scopesNodes()) {
       return request;

@@ -1,13 +1,11 @@
 package io.jipam.server.grpc;
 
 import io.jipam.api.WireMapping;
-import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
-import io.jipam.core.store.NodeName;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.capability.Inspection;
 import io.jipam.core.store.capability.ListPages;
@@ -60,6 +58,8 @@ final class ReadCalls {
    * One page of the pool's allocations matching the request's filters, ordered by address, and the
    * token of the next page (empty on the last): {@link ListPages#of} the store.
    *
+   * {@code r}'s node filter is a node name or empty ({@link Access#list} checked it first).
+   *
    * @throws IpamException INVALID_CONFIG for a negative page size or a bad token;
    *     UNSUPPORTED_FIELD for a node filter on a store that records no node
    */
@@ -69,9 +69,6 @@ final class ReadCalls {
     }
     int size = r.getPageSize() == 0 ? DEFAULT_PAGE_SIZE : Math.min(r.getPageSize(), MAX_PAGE_SIZE);
     IpAddress after = r.getPageToken().isEmpty() ? null : WireMapping.address(r.getPageToken(), "page_token");
-    if (!r.getNode().isEmpty()) {
-      NodeName.require(r.getNode(), "List node filter", ErrorCode.INVALID_CONFIG);
-    }
     return WireMapping.listResponse(ListPages.of(store).page(pool, WireMapping.filter(r), after, size));
   }
 
