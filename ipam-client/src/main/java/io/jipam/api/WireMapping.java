@@ -346,6 +346,11 @@ public final class WireMapping {
   }
 
   private static io.jipam.core.cni.SubPool subPool(Pool pool, io.jipam.api.v1.SubPool m) {
+    if (Integer.compareUnsigned(m.getIndex(), io.jipam.core.cni.SubPools.MAX_SUB_POOLS) >= 0) {
+      // uint32 on the wire: shown as sent, not as Java's negative int
+      throw new IllegalArgumentException("sub_pool.index " + Integer.toUnsignedString(m.getIndex())
+          + " is not below " + io.jipam.core.cni.SubPools.MAX_SUB_POOLS + ", a network's most sub-pools");
+    }
     List<io.jipam.core.store.PodPattern> pods = new ArrayList<>();
     for (String p : m.getPodsList()) {
       pods.add(io.jipam.core.store.PodPattern.parse(p));

@@ -202,7 +202,9 @@ class WireMappingTest {
             "sub_pool names network \"other\" and sub-pool \"web\", which make pool \"other+web\"; the request's pool is \"edge+web\""),
         new Case(good.clone().setName(""), "which make pool \"edge+\""),
         new Case(good.clone().setNetwork("edge\n"), "sub_pool names network \"edge\\x0a\""),
-        new Case(good.clone().setIndex(-1), "sub_pool of pool \"edge+web\": sub-pool web at -1"),
+        new Case(good.clone().setIndex(-1), "sub_pool of pool \"edge+web\": sub_pool.index 4294967295 is not below 64"),
+        new Case(good.clone().setIndex(64), "sub_pool of pool \"edge+web\": sub_pool.index 64 is not below 64"),
+        new Case(good.clone().setIndex(63), null),
         new Case(good.clone().clearPods().addPods("api"), "sub_pool of pool \"edge+web\": pod pattern \"api\""),
         new Case(good.clone().clearNamespaces().addNamespaces("we\u0001b"),
             "sub_pool of pool \"edge+web\": sub_pool.namespaces"),
@@ -217,7 +219,7 @@ class WireMappingTest {
       if (c.error() == null) {
         io.jipam.core.cni.SubPool sub = WireMapping.requestedSubPool(pool, request);
         assertEquals("edge", sub.network());
-        assertEquals(2, sub.index());
+        assertEquals(c.sub().getIndex(), sub.index());
         assertEquals(List.of("web"), sub.namespaces());
         assertEquals(List.of("edge-*"), sub.nodes());
         assertEquals("[web/api-*]", sub.pods().toString());
