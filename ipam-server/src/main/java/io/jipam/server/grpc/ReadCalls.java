@@ -58,7 +58,7 @@ final class ReadCalls {
    * One page of the pool's allocations matching the request's filters, ordered by address, and the
    * token of the next page (empty on the last): {@link ListPages#of} the store.
    *
-   * {@code r}'s node filter is a node name or empty ({@link Access#list} checked it first).
+   * <p>{@code r}'s node filter is a node name or empty ({@link Access#list} checked it first).
    *
    * @throws IpamException INVALID_CONFIG for a negative page size or a bad token;
    *     UNSUPPORTED_FIELD for a node filter on a store that records no node
