@@ -138,6 +138,18 @@ public final class WireMapping {
     return a;
   }
 
+  /** A Taken answer's other pool: null when empty (the pool asked for), else a pool name. */
+  private static String takenInPool(String pool) {
+    if (pool.isEmpty()) {
+      return null;
+    }
+    if (!io.jipam.core.store.Pool.isName(pool)) {
+      throw IpamException.invalidConfig("taken address's pool \"%s\" is not a pool name",
+          io.jipam.core.store.Printable.escape(pool));
+    }
+    return pool;
+  }
+
   public static io.jipam.api.v1.Attachment attachment(Attachment a) {
     return io.jipam.api.v1.Attachment.newBuilder().setContainerId(a.containerId()).setIfname(a.ifname()).build();
   }
@@ -204,7 +216,11 @@ public final class WireMapping {
       a.origins().forEach(o -> ab.addOrigins(ClaimWire.origin(o)));
       b.setAllocated(ab);
     } else if (outcome instanceof AllocationOutcome.Taken t) {
-      b.setTaken(Taken.newBuilder().setAddress(t.address().toString()).setHolder(attachment(t.holder())));
+      Taken.Builder tb = Taken.newBuilder().setAddress(t.address().toString()).setHolder(attachment(t.holder()));
+      if (t.pool() != null) {
+        tb.setPool(t.pool());
+      }
+      b.setTaken(tb);
     } else if (outcome instanceof AllocationOutcome.Unavailable u) {
       b.setUnavailable(Unavailable.newBuilder().setAddress(u.address().toString()).setReason(u.reason()));
     } else if (outcome instanceof AllocationOutcome.Exhausted e) {
@@ -220,7 +236,7 @@ public final class WireMapping {
       case ALLOCATED -> new AllocationOutcome.Allocated(fromAllocations(r.getAllocated().getAllocationsList()),
           r.getAllocated().getExisting(), ClaimWire.origins(r.getAllocated()));
       case TAKEN -> new AllocationOutcome.Taken(address(r.getTaken().getAddress(), "taken address"),
-          attachment(r.getTaken().getHolder()));
+          attachment(r.getTaken().getHolder()), takenInPool(r.getTaken().getPool()));
       case UNAVAILABLE -> new AllocationOutcome.Unavailable(
           address(r.getUnavailable().getAddress(), "unavailable address"), r.getUnavailable().getReason());
       case EXHAUSTED -> new AllocationOutcome.Exhausted(r.getExhausted().getRangeSetIndex(),

@@ -53,7 +53,7 @@ final class FastPath {
       for (int i = 0; i < sets; i++) {
         saved[i] = st.cursor(i);
       }
-      AllocationOutcome outcome = st.allocate(request);
+      AllocationOutcome outcome = st.allocate(request, h.others());
       if (!(outcome instanceof AllocationOutcome.Allocated got)) {
         if (wroteRecord) {
           AttachmentRecord.write(h.dir, att, NONE); // it held nothing before this call: a failed ADD leaves nothing

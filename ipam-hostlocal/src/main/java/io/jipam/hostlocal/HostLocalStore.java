@@ -106,6 +106,8 @@ final class HostLocalStore implements IpamStore, FileClaims {
   private final java.time.Clock clock;
   /** The whole states this store keeps between calls, and which networks it has served. */
   private final StateCache cache;
+  /** The pools of each network, so no two of them hand out one address. */
+  private final NetworkPoolDirs networkPools;
 
   HostLocalStore(Path dataDir, FileSync sync) {
     this(dataDir, sync, Mode.AUTO);
@@ -126,6 +128,7 @@ final class HostLocalStore implements IpamStore, FileClaims {
     this.dataDir = dataDir.toAbsolutePath().normalize();
     this.forcer = forcer;
     this.cache = new StateCache(mode);
+    this.networkPools = new NetworkPoolDirs(this.dataDir);
   }
 
   private PoolDir dir(Pool pool) {
@@ -154,6 +157,8 @@ final class HostLocalStore implements IpamStore, FileClaims {
     PoolSession h = PoolSession.open(dir(pool), cache, pool);
     List<Allocation> created = new ArrayList<>(2);
     try {
+      String network = NetworkPoolDirs.networkLockOwner(pool);
+      h.lockNetwork(pool, network == null ? null : new PoolDir(dataDir, network, forcer, clock), networkPools, null);
       PoolSession.Read read = AS_STAMPED;
       for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
         boolean fast = h.begin(pool, read);
@@ -195,7 +200,7 @@ final class HostLocalStore implements IpamStore, FileClaims {
       return null;
     }
     Set<IpAddress> marked = ClaimFiles.marked(st);
-    AllocationOutcome outcome = st.allocate(request);
+    AllocationOutcome outcome = st.allocate(request, h.others());
     if (!(outcome instanceof AllocationOutcome.Allocated got) || got.existing()) {
       if (!ClaimFiles.persist(h, st, marked, Set.of())) { // expired claims dropped
         return null;

@@ -6,6 +6,7 @@ import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.Attachment;
 import io.jipam.core.store.Pool;
+import io.jipam.core.store.spi.OtherPools;
 import io.jipam.core.store.spi.PoolState;
 import java.io.IOException;
 import java.util.Collection;
@@ -87,6 +88,29 @@ final class PoolSession implements AutoCloseable {
   /** {@link #releaseHold} is writing the stamp back: commit as a session that does not hold it. */
   private boolean releasing;
 
+  /**
+   * What the other pools of the network hold, for this call's ADDs ({@link NetworkPoolDirs});
+   * {@link OtherPools#NONE} unless the store set it holding the network's lock.
+   */
+  private OtherPools others = OtherPools.NONE;
+  /** The network's lock this call holds besides the pool's ({@link NetworkPoolDirs}), or null. */
+  private PoolLock networkLock;
+
+  OtherPools others() {
+    return others;
+  }
+
+  /**
+   * For an ADD: takes the network's lock when the pool is a sub-pool (after the pool's own,
+   * which this session holds), then reads which other pools the network has.
+   */
+  void lockNetwork(Pool pool, PoolDir networkDir, NetworkPoolDirs pools, HeldLockFiles lockFiles) throws IOException {
+    if (networkDir != null && networkLock == null) {
+      networkLock = PoolLock.acquire(networkDir, pool, true, lockFiles);
+    }
+    others = pools.others(pool);
+  }
+
   /** The cursor files' content as this call has left them (read by the one-shot path). */
   String[] cursors() {
     return cursors;
@@ -132,9 +156,15 @@ final class PoolSession implements AutoCloseable {
   @Override
   public void close() {
     try {
-      lock.close();
+      if (networkLock != null) {
+        networkLock.close();
+      }
     } finally {
-      cache.served(dir.network);
+      try {
+        lock.close();
+      } finally {
+        cache.served(dir.network);
+      }
     }
   }
 

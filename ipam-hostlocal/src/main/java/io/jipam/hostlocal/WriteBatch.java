@@ -129,7 +129,7 @@ final class WriteBatch {
         continue;
       }
       Set<IpAddress> marked = ClaimFiles.marked(st);
-      AllocationOutcome outcome = st.allocate(request);
+      AllocationOutcome outcome = st.allocate(request, h.others());
       if (!(outcome instanceof AllocationOutcome.Allocated got) || got.existing()) {
         if (!ClaimFiles.persist(h, st, marked, Set.of())) { // expired claims dropped
           rebuild(pool);

@@ -88,6 +88,8 @@ final class WriteThroughStore implements IpamStore, FileClaims {
   private static final int MAX_DIRS = 1024;
   /** The pools' lock files, kept open between calls. */
   private final HeldLockFiles lockFiles = new HeldLockFiles();
+  /** The pools of each network, so no two of them hand out one address. */
+  private final NetworkPoolDirs networkPools;
   /** Whether this store holds the data dir's stamps (one store per data dir does; see PoolSession). */
   private final StampHolder holder;
 
@@ -102,6 +104,7 @@ final class WriteThroughStore implements IpamStore, FileClaims {
     this.clock = clock;
     this.dataDir = dataDir.toAbsolutePath().normalize();
     this.holder = new StampHolder(this.dataDir);
+    this.networkPools = new NetworkPoolDirs(this.dataDir);
     this.fsync = sync == FileSync.FSYNC;
     this.forcer = fsync ? new BatchForcer() : null;
   }
@@ -291,6 +294,10 @@ final class WriteThroughStore implements IpamStore, FileClaims {
     }
     try {
       cache.served(network); // every call on the whole state, never the one-shot path
+      if (hasAdd(ops)) {
+        String owner = NetworkPoolDirs.networkLockOwner(first);
+        h.lockNetwork(first, owner == null ? null : dir(owner), networkPools, lockFiles);
+      }
       h.begin(first, AS_STAMPED);
       WriteBatch b = new WriteBatch(h, h.full(first, AS_STAMPED), fsync);
       for (Op op : ops) {
@@ -312,6 +319,15 @@ final class WriteThroughStore implements IpamStore, FileClaims {
     } finally {
       h.close();
     }
+  }
+
+  private static boolean hasAdd(List<Op> ops) {
+    for (Op op : ops) {
+      if (op.kind == Kind.ALLOCATE) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static void failAll(List<Op> ops, RuntimeException e) {

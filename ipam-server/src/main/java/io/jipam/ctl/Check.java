@@ -71,16 +71,14 @@ final class Check extends Jipamctl.Base {
     List<String> findings = new ArrayList<>();
     int pools = 0;
     long allocations = 0;
-    // a network's pools (its own and its sub-pools, "<network>+<name>") are separate in the stores:
-    // an address held in two of them (a sub-pool renamed or removed while it held addresses) is
-    // two pods on one address
+    // a network's pools (its own and its sub-pools, "<network>+<name>") share its address space:
+    // an address held in two of them is two pods on one address (the stores refuse to make one;
+    // data written before they did, or by a store in another process racing on another config)
     Map<String, Map<IpAddress, String>> byNetwork = new HashMap<>();
     for (Pool p : Jipamctl.Base.pools(store, null)) {
       pools++;
       findings.addAll(store.audit(p));
-      int plus = p.name().indexOf(Pool.SUB_POOL_SEPARATOR);
-      Map<IpAddress, String> inNetwork = byNetwork.computeIfAbsent(plus < 0 ? p.name() : p.name().substring(0, plus),
-          k -> new HashMap<>());
+      Map<IpAddress, String> inNetwork = byNetwork.computeIfAbsent(Pool.networkOf(p.name()), k -> new HashMap<>());
       Map<IpAddress, Attachment> byAddress = new HashMap<>();
       Map<String, IpAddress> bySet = new HashMap<>();
       for (ListPages.Listed l : store.list(p, ListPages.Filter.ALL)) {

@@ -231,7 +231,8 @@ public final class CniHandler {
   static IpamException failure(AllocationOutcome outcome, Pool pool) {
     if (outcome instanceof AllocationOutcome.Taken taken) {
       return new IpamException(ErrorCode.ADDRESS_UNAVAILABLE, "requested address " + taken.address()
-          + " is already allocated to " + taken.holder() + " in network " + pool.name());
+          + " is already allocated to " + taken.holder() + (taken.pool() == null ? " in network " + pool.name()
+          : " in pool " + taken.pool() + " of network " + Pool.networkOf(pool.name()) + ", whose pools share its addresses"));
     }
     if (outcome instanceof AllocationOutcome.Unavailable unavailable) {
       return new IpamException(ErrorCode.ADDRESS_UNAVAILABLE, unavailable.reason());

@@ -45,8 +45,18 @@ public sealed interface AllocationOutcome {
     }
   }
 
-  /** A requested address is held by another attachment. */
-  record Taken(IpAddress address, Attachment holder) implements AllocationOutcome {}
+  /**
+   * A requested address is held by another attachment.
+   *
+   * @param pool null when it holds the address in the pool allocated in; else the other pool of
+   *     the network that holds it (a network's pools share its addresses: {@link IpamStore})
+   */
+  record Taken(IpAddress address, Attachment holder, String pool) implements AllocationOutcome {
+    /** Held in the pool allocated in. */
+    public Taken(IpAddress address, Attachment holder) {
+      this(address, holder, null);
+    }
+  }
 
   /** A requested address is outside every range set, or is reserved (gateway, excluded). */
   record Unavailable(IpAddress address, String reason) implements AllocationOutcome {}

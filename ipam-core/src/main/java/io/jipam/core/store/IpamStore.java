@@ -13,6 +13,13 @@ import java.util.Set;
  *   <li><b>Atomic.</b> Each method is one atomic step against every other caller of the same
  *       store, in this process or (for durable stores) in any other: {@link #allocate} reserves an
  *       address in every range set or none, and no two attachments ever hold one address.
+ *   <li><b>A network's pools share its addresses.</b> {@link #allocate} in pool {@code N} or in a
+ *       sub-pool's {@code N+x} never hands out an address another pool of network {@code N} holds
+ *       ({@link Pool#networkOf}), whatever ranges each pool was named with: a search passes over
+ *       it, a request for it is {@link AllocationOutcome.Taken} naming that pool (or {@link
+ *       AllocationOutcome.Unavailable} when that pool only keeps it for a claim). So renaming or
+ *       removing a sub-pool, or moving ranges between a network's pools, never puts two
+ *       attachments on one address. Pools of different networks are separate address spaces.
  *   <li><b>Idempotent.</b> Allocating for an attachment that already holds addresses returns
  *       them ({@link AllocationOutcome.Allocated#existing()}); releasing what is not held succeeds.
  *   <li><b>Outcomes, not exceptions.</b> A taken, reserved or exhausted address is an {@link

@@ -74,6 +74,21 @@ public record Pool(String name, List<RangeSet> rangeSets, AllocationOrder order,
         : Attachment.isSafeName(name.substring(0, plus)) && Attachment.isSafeName(name.substring(plus + 1));
   }
 
+  /**
+   * The network a pool belongs to: the pool's name up to {@link #SUB_POOL_SEPARATOR}, or the whole
+   * name for a network's own pool. A network's pools share its address space (no two of them hand
+   * out one address: {@link io.jipam.core.store.IpamStore}'s contract).
+   */
+  public static String networkOf(String poolName) {
+    int plus = poolName.indexOf(SUB_POOL_SEPARATOR);
+    return plus < 0 ? poolName : poolName.substring(0, plus);
+  }
+
+  /** Whether {@code other} names another pool of this pool's network ({@link #networkOf}). */
+  public boolean sharesNetworkWith(String other) {
+    return !other.equals(name) && networkOf(other).equals(networkOf(name));
+  }
+
   /** This pool with another address policy. */
   public Pool withPolicy(AddressPolicy newPolicy) {
     return new Pool(name, rangeSets, order, newPolicy);

@@ -288,6 +288,95 @@ public abstract class IpamStoreContractTest {
     assertEquals(List.of(), store.list(b));
   }
 
+  /** Pool {@code sub} of the test's network {@code network} ({@link #poolName} of it, then {@code +sub}). */
+  protected final Pool subPool(String network, String sub, AllocationOrder order, String... subnets) {
+    return TestPools.pool(poolName(network) + Pool.SUB_POOL_SEPARATOR + sub, order, subnets);
+  }
+
+  /** Allocates in {@code pool} until it is exhausted; the addresses, in order. */
+  private List<IpAddress> fill(Pool pool, String prefix) {
+    List<IpAddress> got = new ArrayList<>();
+    for (int i = 0; i < 300; i++) {
+      AllocationOutcome outcome = store.allocate(pool, AllocationRequest.of(new Attachment(prefix + i, "eth0")));
+      if (outcome instanceof AllocationOutcome.Exhausted) {
+        return got;
+      }
+      got.add(assertInstanceOf(AllocationOutcome.Allocated.class, outcome, outcome::toString)
+          .allocations().get(0).address());
+    }
+    throw new AssertionError(pool.name() + " not exhausted after 300 allocations: " + got);
+  }
+
+  @Test
+  void allocate_otherPoolOfNetworkHoldsAddresses_searchPassesOverThemOtherNetworksDoNot() {
+    // a sub-pool renamed ("old" to "new") while it held addresses, and the network's own pool
+    // named with overlapping ranges: the network's pools share its addresses; another network's
+    // pool with the same ranges does not
+    Pool old = subPool("net", "old", AllocationOrder.ROUND_ROBIN, "198.18.0.0/28");
+    Pool renamed = subPool("net", "new", AllocationOrder.ROUND_ROBIN, "198.18.0.0/28");
+    Pool own = pool("net", AllocationOrder.LOWEST_FREE, "198.18.0.0/28");
+    Pool otherNetwork = pool("other", AllocationOrder.ROUND_ROBIN, "198.18.0.0/28");
+    List<IpAddress> heldOld = List.of(allocated(old, AllocationRequest.of(attachment(1))).get(0).address(),
+        allocated(old, AllocationRequest.of(attachment(2))).get(0).address());
+    List<IpAddress> all = fill(otherNetwork, "o");
+    assertTrue(all.containsAll(heldOld), "another network is its own address space: " + all);
+
+    List<IpAddress> gotRenamed = fill(renamed, "n");
+    assertEquals(all.size() - 2, gotRenamed.size(), "every address but the two the old pool holds: " + gotRenamed);
+    assertTrue(Collections.disjoint(heldOld, gotRenamed), heldOld + " handed out again: " + gotRenamed);
+    AllocationOutcome inOwn = store.allocate(own, AllocationRequest.of(attachment(3)));
+    assertInstanceOf(AllocationOutcome.Exhausted.class, inOwn, "the network's every address is held: " + inOwn);
+
+    store.release(old, attachment(1));
+    List<Allocation> freed = allocated(own, AllocationRequest.of(attachment(3)));
+    assertEquals(heldOld.get(0), freed.get(0).address(), "released in the old pool, free for the network again");
+  }
+
+  @Test
+  void allocate_requestedAddressHeldInOtherPoolOfNetwork_returnsTakenNamingThatPool() {
+    Pool old = subPool("net", "old", AllocationOrder.ROUND_ROBIN, "198.18.0.0/24");
+    Pool own = pool("net", AllocationOrder.ROUND_ROBIN, "198.18.0.0/24");
+    store.allocate(old, new AllocationRequest(attachment(1), List.of(ip("198.18.0.50")), null));
+    AllocationOutcome outcome =
+        store.allocate(own, new AllocationRequest(attachment(2), List.of(ip("198.18.0.50")), null));
+    AllocationOutcome.Taken taken = assertInstanceOf(AllocationOutcome.Taken.class, outcome, outcome::toString);
+    assertEquals(attachment(1), taken.holder());
+    assertEquals(old.name(), taken.pool());
+    assertEquals(List.of(), store.find(own, attachment(2)));
+    assertEquals(List.of(), store.list(own));
+    AllocationOutcome inOld = store.allocate(old, new AllocationRequest(attachment(2), List.of(ip("198.18.0.50")), null));
+    assertEquals(null, assertInstanceOf(AllocationOutcome.Taken.class, inOld).pool(), "held in the pool asked");
+  }
+
+  @Test
+  void allocate_twoPoolsOfNetworkFillingOneRangeAtOnce_neverHandOneAddressToTwo() throws Exception {
+    // two sub-pools named with the same range, each filled by two threads at once until exhausted:
+    // together they hold every address of the range once
+    Pool[] pools = {subPool("net", "a", AllocationOrder.ROUND_ROBIN, "198.18.0.0/25"),
+        subPool("net", "b", AllocationOrder.ROUND_ROBIN, "198.18.0.0/25")};
+    Concurrently.run(4, Duration.ofMinutes(5), id -> {
+      Pool pool = pools[id % 2];
+      for (int r = 0; r < 200; r++) {
+        Attachment mine = new Attachment("c" + id + "-" + r, "eth0");
+        if (store.allocate(pool, AllocationRequest.of(mine)) instanceof AllocationOutcome.Exhausted) {
+          return;
+        }
+      }
+    });
+    List<Allocation> a = store.list(pools[0]);
+    List<Allocation> b = store.list(pools[1]);
+    Set<IpAddress> inA = new HashSet<>();
+    a.forEach(x -> inA.add(x.address()));
+    List<String> twice = new ArrayList<>();
+    for (Allocation x : b) {
+      if (inA.contains(x.address())) {
+        twice.add(x.address() + " in both pools");
+      }
+    }
+    assertEquals(List.of(), twice);
+    assertEquals(125, a.size() + b.size(), "the /25's every address once: " + a.size() + " + " + b.size());
+  }
+
   @Test
   void allocate_manyThreadsChurning_neverHandsOneAddressToTwo() throws Exception {
     Pool pool = pool("churn", AllocationOrder.ROUND_ROBIN, "198.18.0.0/26");

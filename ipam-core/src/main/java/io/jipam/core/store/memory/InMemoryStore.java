@@ -14,8 +14,10 @@ import io.jipam.core.store.capability.Claims;
 import io.jipam.core.store.capability.LocalCalls;
 import io.jipam.core.store.capability.NeverBlocks;
 import io.jipam.core.store.capability.ReserveOutcome;
+import io.jipam.core.store.spi.OtherPools;
 import io.jipam.core.store.spi.PoolState;
 import java.time.Clock;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -26,7 +28,8 @@ import java.util.Set;
  * {@link IpamStore} in this process's memory. One lock (this object's monitor) guards every pool;
  * nothing is durable. When a pool is named with a changed config its allocations are carried over
  * into a fresh state for the new ranges, with its claims. Holds and cool-downs run on the clock
- * given at construction.
+ * given at construction. An ADD asks the other pools of the network, under the same lock, for the
+ * addresses they hold ({@link OtherPools}).
  */
 final class InMemoryStore implements IpamStore, Claims, LocalCalls, NeverBlocks {
   private final Clock clock;
@@ -53,7 +56,32 @@ final class InMemoryStore implements IpamStore, Claims, LocalCalls, NeverBlocks 
 
   @Override
   public synchronized AllocationOutcome allocate(Pool pool, AllocationRequest request) {
-    return state(pool).allocate(request);
+    return state(pool).allocate(request, otherPools(pool));
+  }
+
+  /** What the other pools of the pool's network hold, read live from their states. */
+  private OtherPools otherPools(Pool pool) {
+    List<PoolState> others = new ArrayList<>();
+    for (PoolState s : pools.values()) {
+      if (pool.sharesNetworkWith(s.pool().name())) {
+        others.add(s);
+      }
+    }
+    if (others.isEmpty()) {
+      return OtherPools.NONE;
+    }
+    return address -> {
+      for (PoolState s : others) {
+        Allocation a = s.holderOf(address);
+        if (a != null) {
+          return new OtherPools.Held(s.pool().name(), a.attachment());
+        }
+        if (s.claimOf(address) != null) {
+          return new OtherPools.Held(s.pool().name(), null);
+        }
+      }
+      return null;
+    };
   }
 
   @Override

@@ -42,7 +42,7 @@ import java.util.TreeMap;
  * nothing for them (the plugin's exec path). {@link #claimsChanged()} tells a store whether it must
  * persist the claims.
  *
- * <p>Length: about 600 lines, as one class on purpose: the claims change what the allocator marks
+ * <p>Length: about 650 lines, as one class on purpose: the claims change what the allocator marks
  * and what an ADD or a DEL does to the address and attachment indexes, in the same step; the
  * claims' bookkeeping (by address, by pod, counts per set) is {@link ClaimTable}, their messages
  * {@link ClaimText}.
@@ -78,6 +78,10 @@ public final class PoolState {
   private final IpAddress[] cursors;
   private final TreeMap<IpAddress, Allocation> byAddress = new TreeMap<>();
   private final Map<Attachment, List<Allocation>> byAttachment = new HashMap<>();
+  /** The other pools of the network during an ADD ({@link #allocate(AllocationRequest, OtherPools)}). */
+  private OtherPools others = OtherPools.NONE;
+  /** Addresses other pools hold, marked in their set's allocator for the rest of one ADD; null when none. */
+  private List<IpAddress> markedForOthers;
   private final RequestedAddresses.Holders holders = new RequestedAddresses.Holders() {
     @Override
     public Attachment holderOf(int rangeSet, IpAddress address) {
@@ -154,6 +158,32 @@ public final class PoolState {
    * set it allocated in. Expired claims are dropped first (which {@link #claimsChanged()} reports).
    */
   public AllocationOutcome allocate(AllocationRequest request) {
+    return allocate(request, OtherPools.NONE);
+  }
+
+  /**
+   * {@link #allocate(AllocationRequest)} in a pool whose network has other pools: an address one of
+   * them holds ({@link OtherPools#holderOf}) is never handed out. The search for a free address (or
+   * a claimed one for the pod) passes over it, and a request for it is {@link
+   * AllocationOutcome.Taken} by its holder there. Each address the search meets is asked about once
+   * per call, and nothing of the answers is kept after the call: a later call asks again.
+   */
+  public AllocationOutcome allocate(AllocationRequest request, OtherPools otherPools) {
+    others = otherPools;
+    try {
+      return allocateAvoidingOthers(request);
+    } finally {
+      others = OtherPools.NONE;
+      if (markedForOthers != null) {
+        for (IpAddress a : markedForOthers) {
+          allocators[pool.rangeSetIndexOf(a)].unmark(a);
+        }
+        markedForOthers = null;
+      }
+    }
+  }
+
+  private AllocationOutcome allocateAvoidingOthers(AllocationRequest request) {
     if (claimsActive()) {
       expire(now());
     }
@@ -178,6 +208,14 @@ public final class PoolState {
         chosen[set] = held[set];
         origins[set] = AllocationOrigin.EXISTING;
       } else if (chosen[set] != null) {
+        OtherPools.Held elsewhere = others.holderOf(chosen[set].address());
+        if (elsewhere != null) {
+          return elsewhere.attachment() != null
+              ? new AllocationOutcome.Taken(chosen[set].address(), elsewhere.attachment(), elsewhere.pool())
+              : new AllocationOutcome.Unavailable(chosen[set].address(), "requested address " + chosen[set].address()
+                  + " is claimed (held, reserved or cooling) in pool " + elsewhere.pool() + " of network "
+                  + Pool.networkOf(pool.name()) + ", whose pools share its addresses");
+        }
         Claim c = claimed ? claims.get(chosen[set].address()) : null;
         if (c != null && !c.admits(request.pod())) {
           return new AllocationOutcome.Unavailable(c.address(), "requested address " + c.address() + " is "
@@ -189,11 +227,11 @@ public final class PoolState {
         AllocationOrigin origin = next == null ? AllocationOrigin.FREE
             : claims.get(next).kind() == Claim.Kind.RESERVATION ? AllocationOrigin.RESERVED : AllocationOrigin.STICKY;
         if (next == null) {
-          next = allocators[set].next(pool.order(), cursors[set]);
+          next = nextFree(set);
         }
         if (next == null && claimed) {
           Claim cooled = claims.longestCooling(set);
-          if (cooled != null) {
+          if (cooled != null && others.holderOf(cooled.address()) == null) {
             next = cooled.address();
             origin = AllocationOrigin.COOLED;
           }
@@ -227,6 +265,23 @@ public final class PoolState {
       }
     }
     return new AllocationOutcome.Allocated(List.of(chosen), !anyNew, Arrays.asList(origins));
+  }
+
+  /**
+   * The next free address of the set after its cursor that no other pool of the network holds;
+   * each one another pool holds stays marked until the end of this ADD, so the search goes past it.
+   */
+  private IpAddress nextFree(int set) {
+    IpAddress next = allocators[set].next(pool.order(), cursors[set]);
+    while (next != null && others != OtherPools.NONE && others.holderOf(next) != null) {
+      allocators[set].mark(next);
+      if (markedForOthers == null) {
+        markedForOthers = new ArrayList<>();
+      }
+      markedForOthers.add(next);
+      next = allocators[set].next(pool.order(), cursors[set]);
+    }
+    return next;
   }
 
   /**
@@ -528,7 +583,8 @@ public final class PoolState {
     for (IpAddress a : claims.forPod(key)) {
       Claim c = claims.get(a);
       if (c.kind() == kind && claims.rangeSetOf(a) == set && !byAddress.containsKey(a)
-          && (ifname == null || c.releasedBy() != null && ifname.equals(c.releasedBy().ifname()))) {
+          && (ifname == null || c.releasedBy() != null && ifname.equals(c.releasedBy().ifname()))
+          && others.holderOf(a) == null) {
         return a;
       }
     }

@@ -1,0 +1,128 @@
+package io.jipam.hostlocal;
+
+import io.jipam.core.net.IpAddress;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.Pool;
+import io.jipam.core.store.spi.OtherPools;
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The pools of one data dir that share a network ({@code N} and its sub-pools' {@code N+x}, {@link
+ * Pool#networkOf}), for an ADD that must not hand out what another of them holds ({@link
+ * OtherPools}), and the network's lock that such ADDs hold.
+ *
+ * <h2>Design</h2>
+ * <ul>
+ *   <li><b>The network's lock.</b> An ADD in a sub-pool holds, after its own pool's locks, those of
+ *       the network's own pool ({@code <dataDir>/N/lock}, made when missing); an ADD in {@code N}
+ *       holds them as its own. So every ADD of one network that could race for an address runs
+ *       alone, and what it reads of the other pools' files stays true until it has created its
+ *       own. Locks are taken sub-pool first, network second, never the other way: no cycle. DELs
+ *       and reads take no extra lock: a release racing an ADD elsewhere only makes that ADD pass
+ *       over an address it could have had.
+ *   <li><b>Which pools.</b> The data dir's entries, read again when its stat changes (modification
+ *       time, link count: a directory's link count moves with every directory made or removed in
+ *       it, which a coarse modification time can miss within one clock tick). A network's first
+ *       sub-pool ADD may make its directory after another ADD read the list; that ADD held the
+ *       network's lock, which the new pool's ADD waits for before it chooses: nothing is missed.
+ *   <li><b>Cost.</b> A network with one pool (no {@code N+x} directory): one stat of the data dir
+ *       per ADD in a long-lived store, one listing in a one-shot process. Otherwise one file look-up
+ *       per other pool for each address an ADD considers.
+ * </ul>
+ *
+ * <p>Thread-safe: the cached listing is replaced whole.
+ */
+final class NetworkPoolDirs {
+  private final Path dataDir;
+  private volatile Listing last;
+
+  private record Listing(Object modified, Object links, Object inode, List<String> names) {}
+
+  NetworkPoolDirs(Path dataDir) {
+    this.dataDir = dataDir;
+  }
+
+  /**
+   * What the other pools of {@code pool}'s network hold, read from their address files at each
+   * question. Call it holding the network's lock.
+   */
+  OtherPools others(Pool pool) throws IOException {
+    List<PoolDir> others = null;
+    for (String name : names()) {
+      if (pool.sharesNetworkWith(name) && Pool.isName(name)
+          && Files.isDirectory(dataDir.resolve(name), LinkOption.NOFOLLOW_LINKS)) {
+        if (others == null) {
+          others = new ArrayList<>(2);
+        }
+        others.add(new PoolDir(dataDir, name, (PoolDir.Forcer) null));
+      }
+    }
+    return others == null ? OtherPools.NONE : new AddressFiles(others);
+  }
+
+  /** The directory whose lock is the network's lock for an ADD in {@code pool}; null when {@code pool} is the network's own. */
+  static String networkLockOwner(Pool pool) {
+    String network = Pool.networkOf(pool.name());
+    return network.equals(pool.name()) ? null : network;
+  }
+
+  private List<String> names() throws IOException {
+    Map<String, Object> stat = Files.readAttributes(dataDir, "unix:lastModifiedTime,nlink,ino");
+    Listing l = last;
+    if (l != null && l.modified.equals(stat.get("lastModifiedTime")) && l.links.equals(stat.get("nlink"))
+        && l.inode.equals(stat.get("ino"))) {
+      return l.names;
+    }
+    List<String> names = new ArrayList<>();
+    try (DirectoryStream<Path> entries = Files.newDirectoryStream(dataDir)) {
+      for (Path p : entries) {
+        String n = p.getFileName().toString();
+        if (n.charAt(0) != '.') {
+          names.add(n);
+        }
+      }
+    }
+    // the stat read before the listing: a change during it makes the next call list again
+    last = new Listing(stat.get("lastModifiedTime"), stat.get("nlink"), stat.get("ino"), List.copyOf(names));
+    return names;
+  }
+
+  /** The other pools' address files: who holds an address there, asked per address. */
+  private static final class AddressFiles implements OtherPools {
+    private final List<PoolDir> others;
+
+    AddressFiles(List<PoolDir> others) {
+      this.others = others;
+    }
+
+    @Override
+    public Held holderOf(IpAddress address) {
+      for (PoolDir d : others) {
+        Attachment holder;
+        try {
+          holder = d.readHolder(address);
+        } catch (IOException e) {
+          throw PoolDir.ioFailure("reading an address file of", d.dir, e);
+        }
+        if (holder != null) {
+          boolean attachment = holder != AddressFileText.CLAIMED && holder != AddressFileText.UNREADABLE
+              && holder != AddressFileText.NOT_A_FILE;
+          return new Held(d.network, attachment ? holder : null);
+        }
+      }
+      return null;
+    }
+
+    @Override
+    public String toString() {
+      return "address files of " + others.size() + " other pools";
+    }
+  }
+}
