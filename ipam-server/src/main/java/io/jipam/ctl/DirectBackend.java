@@ -73,7 +73,7 @@ final class DirectBackend implements Backend {
     try (var entries = Files.list(dir)) {
       // a directory's name is anyone's bytes: escaped and shortened, as every value jipamctl echoes
       entries.filter(Files::isDirectory).map(p -> p.getFileName().toString())
-          .filter(n -> !n.startsWith(".") && !confPools.containsKey(n)).sorted()
+          .filter(n -> !n.startsWith(".") && !confPools.containsKey(n) && !onlyNetworkLock(dir.resolve(n))).sorted()
           .forEach(n -> err.println("jipamctl: network " + Printable.quote(n) + " in " + shown + " has no definition:"
               + " give its config with --conf to include it"));
     } catch (IOException | java.io.UncheckedIOException e) {
@@ -81,6 +81,18 @@ final class DirectBackend implements Backend {
           + FileInput.reason(e instanceof java.io.UncheckedIOException u ? u.getCause() : e), e);
     }
     return new DirectBackend(HostLocalStores.open(dir, FileSync.FSYNC), "data dir " + shown, conf);
+  }
+
+  /**
+   * Whether a network's directory holds nothing but its lock file: the directory an ADD in one of
+   * its sub-pools makes for the network's lock when the network has no ranges of its own.
+   */
+  private static boolean onlyNetworkLock(Path network) {
+    try (var entries = Files.list(network)) {
+      return entries.allMatch(p -> p.getFileName().toString().equals("lock"));
+    } catch (IOException | java.io.UncheckedIOException e) {
+      return false;
+    }
   }
 
   /** The pool's live claims (holds, reservations, cool-downs); none on a store without them. */
