@@ -48,6 +48,8 @@ final class TxnPlan {
   private final CommitTickets tickets;
   private final BlockLayout layout;
   private final Placement placement;
+  /** Keeps the plan's ADDs off addresses the network's other pools hold. */
+  private final PeerCheck peers;
   /** The batch's deadline: every etcd call of the plan ends by it. */
   final long deadline;
   /** Transactions of this batch refused by their guard so far; claims spread out after one. */
@@ -100,6 +102,7 @@ final class TxnPlan {
       own.add(new TreeMap<>(m));
     }
     this.placement = new Placement(ctx, cache, this);
+    this.peers = new PeerCheck(ctx, cache.peers, layout, this);
     this.claims = new ClaimPlan(ctx, cache, this);
   }
 
@@ -107,7 +110,7 @@ final class TxnPlan {
 
   /** Operations of the transaction (the larger of its guard and its writes). */
   int size() {
-    return Math.max(blockGuard.size() + handleGuard.size() + markerGuard.size() + claims.guards() + 1,
+    return Math.max(blockGuard.size() + handleGuard.size() + markerGuard.size() + claims.guards() + peers.guards() + 1,
         blockDirty.size() + handleDirty.size() + recordWrites().size() + affinity.size() + claimHints.size()
             + markerPuts.size() + claims.writes() + 2);
   }
@@ -187,6 +190,7 @@ final class TxnPlan {
       own.get(s).putAll(cache.own.get(s));
     }
     placement.adoptSnapshot(ids);
+    peers.afterSnapshot();
     snapshot = true;
   }
 
@@ -351,8 +355,25 @@ final class TxnPlan {
     takeAffinity(set, b.net, b.key);
   }
 
-  /** Gives one offset of a block to the change. */
+  /**
+   * The offsets of the block at {@code net} an ADD may take: in the set's ranges, not reserved
+   * there, and not held by another pool of the network ({@link PeerCheck#allowed}). Shared.
+   */
+  long[] allowed(int set, IpAddress net) {
+    return peers.allowed(set, net);
+  }
+
+  /** Whether another pool of the network holds the address (allocated or claimed there). */
+  boolean heldElsewhere(IpAddress address) {
+    return peers.heldElsewhere(address);
+  }
+
+  /**
+   * Gives one offset of a block to the change, guarding the transaction on the other pools of the
+   * network that could hand it out too (the caller checked that none holds it).
+   */
   Allocation take(Change.Add add, Block b, int set, int offset) {
+    peers.guard(b.addressAt(offset));
     b.used.set(offset);
     b.cursor = offset;
     Claim c = b.claims.get(offset);
@@ -414,6 +435,11 @@ final class TxnPlan {
           add.claimRefusal = true;
           return new AllocationOutcome.Unavailable(wanted, "requested address " + wanted + " is "
               + io.jipam.core.store.spi.ClaimText.describe(c));
+        }
+        AllocationOutcome elsewhere = peers.refusal(wanted);
+        if (elsewhere != null) {
+          add.claimRefusal = elsewhere instanceof AllocationOutcome.Unavailable;
+          return elsewhere;
         }
         if (c != null && c.kind() == Claim.Kind.HOLD) {
           claims.dropHold(pool, pod, wanted);
@@ -490,6 +516,7 @@ final class TxnPlan {
   private void guardCreation(Attachment att) {
     boolean had = markerGuard.containsKey(att);
     markerGuard.put(att, cache.markers.getOrDefault(att, 0L));
+    peers.guardNetwork();
     creations++;
     undo.push(() -> {
       if (!had) {
@@ -599,6 +626,7 @@ final class TxnPlan {
     if (creations > 0) {
       guards.add(new TxnPart.Guard(ctx.keys().fence(ctx.node()), 0L));
     }
+    peers.addGuards(guards);
     for (String key : blockDirty) {
       Block b = work.get(key);
       b.pruneClaims(now);
@@ -731,13 +759,15 @@ final class TxnPlan {
       }
     }
     i = claims.refresh(reads, i);
+    String fence = null;
     if (creations > 0) {
-      GetResponse g = reads.get(i);
+      GetResponse g = reads.get(i++);
       if (!g.getKvs().isEmpty()) {
         KeyValue kv = g.getKvs().get(0);
-        return NodeRecords.describeFence(ctx.keys().fence(ctx.node()), EtcdClient.text(kv.getValue()));
+        fence = NodeRecords.describeFence(ctx.keys().fence(ctx.node()), EtcdClient.text(kv.getValue()));
       }
     }
-    return null;
+    peers.refresh(reads, i);
+    return fence;
   }
 }
