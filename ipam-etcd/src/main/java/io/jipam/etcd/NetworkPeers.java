@@ -2,7 +2,7 @@ package io.jipam.etcd;
 
 import io.etcd.jetcd.KeyValue;
 import io.etcd.jetcd.kv.GetResponse;
-import io.etcd.jetcd.kv.TxnResponse;
+import io.etcd.jetcd.op.Op;
 import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.net.IpRange;
@@ -26,9 +26,11 @@ import java.util.Map;
  * Keys#network}), and kept: every transaction that creates a handle is guarded on that key's
  * revision as read, and every definition of a pool of the network puts the key, so a transaction
  * planned without a pool defined since fails its guard and the list is read again ({@link
- * #stale}). The key is read BEFORE the definitions (in one transaction, so at one revision): a
+ * #stale}). The key is read with the definitions, in one transaction (so at one revision): a
  * definition it missed always changes the revision it guards on. A network with one pool so pays
- * one compare per transaction, and one read each time the store loads the pool.
+ * one compare per transaction, and no round trip of its own when the store loads the pool: the
+ * reads ride on the transaction that checks the pool's definition ({@link #withReads}); only a
+ * reload (after the key moved, or a dropped cache) reads on its own.
  *
  * <p>Confined to the pool's commit task, as the rest of {@link PoolCache}.
  */
@@ -40,6 +42,8 @@ final class NetworkPeers {
   /** The network's guard key. */
   final String guardKey;
   private boolean loaded;
+  /** What a definition's transaction read for {@link #load}, until it takes it. */
+  private volatile List<GetResponse> handed;
   /** Mod revision of the guard key when the definitions were read (0: absent). */
   private long guardRev;
   /** The network's other pools, by name. */
@@ -57,15 +61,41 @@ final class NetworkPeers {
     this.guardKey = ctx.keys().network(network);
   }
 
-  /** Reads the network's guard key and its pools' definitions, unless known. */
+  /**
+   * {@code reads} followed by this class's reads of the network's guard key and its pools'
+   * definitions, for a transaction that reads the pool's definition anyway ({@link
+   * PoolCache#definition}); its answers to those go to {@link #hand}.
+   */
+  List<Op> withReads(List<Op> reads) {
+    List<Op> out = new ArrayList<>(reads);
+    out.addAll(reads());
+    return out;
+  }
+
+  private List<Op> reads() {
+    return List.of(EtcdClient.get(guardKey), EtcdClient.getPrefix(ctx.keys().subPoolsPrefix(network)),
+        EtcdClient.get(ctx.keys().pool(network)));
+  }
+
+  /**
+   * Hands over what a transaction of another thread read for {@link #withReads} (all at one
+   * revision), for the next {@link #load} to take instead of reading. Any thread.
+   */
+  void hand(List<GetResponse> got) {
+    handed = List.copyOf(got);
+  }
+
+  /** Reads the network's guard key and its pools' definitions (at one revision), unless known. */
   void load(long deadline) {
     if (loaded) {
       return;
     }
-    TxnResponse r = ctx.etcd().txn(List.of(), List.of(EtcdClient.get(guardKey),
-        EtcdClient.getPrefix(ctx.keys().subPoolsPrefix(network)), EtcdClient.get(ctx.keys().pool(network))),
-        List.of(), deadline, "reading the pools of network " + network);
-    List<GetResponse> got = r.getGetResponses();
+    List<GetResponse> got = handed;
+    handed = null;
+    if (got == null) {
+      got = ctx.etcd().txn(List.of(), reads(), List.of(), deadline, "reading the pools of network " + network)
+          .getGetResponses();
+    }
     others.clear();
     blocks.clear();
     guardRev = got.get(0).getKvs().isEmpty() ? 0L : got.get(0).getKvs().get(0).getModRevision();

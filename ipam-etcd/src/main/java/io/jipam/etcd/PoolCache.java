@@ -132,7 +132,8 @@ final class PoolCache {
                 // the network's pools changed: a transaction planned without this one fails its guard
                 EtcdClient.put(peers.guardKey, pool.name()))
             : List.of(EtcdClient.firstUnder(ctx.keys().blocksPrefix(pool.name()))),
-            List.of(EtcdClient.get(key), EtcdClient.get(previous)), deadline, "defining pool " + pool.name());
+            peers.withReads(List.of(EtcdClient.get(key), EtcdClient.get(previous))), deadline,
+            "defining pool " + pool.name());
         if (r.isSucceeded() && !noBlocks) {
           List<KeyValue> block = r.getGetResponses().get(0).getKvs();
           if (!block.isEmpty()) {
@@ -154,6 +155,8 @@ final class PoolCache {
           stored = mine;
         } else if (!r.getGetResponses().get(0).getKvs().isEmpty()) {
           stored = EtcdClient.text(r.getGetResponses().get(0).getKvs().get(0).getValue());
+          // the network's pools came in the same round trip: a one-shot process reads them for free
+          peers.hand(r.getGetResponses().subList(2, r.getGetResponses().size()));
         } else {
           List<KeyValue> old = r.getGetResponses().get(1).getKvs();
           if (!old.isEmpty() && LayoutVersion.isPreviousDefinition(EtcdClient.text(old.get(0).getValue()))) {

@@ -246,4 +246,34 @@ class EtcdNetworkPoolsIT {
     assertEquals(Set.of(), both, "held in net+a " + inA + " and in net+b " + inB);
     assertEquals(CAPACITY, inA.size() + inB.size(), "net+a " + inA + ", net+b " + inB);
   }
+
+  /**
+   * A network with one pool pays no round trip for the check: ten ADDs of a warm store are ten
+   * transactions, and the first ADD of a fresh store (the pool defined, the node owning a block)
+   * sends {@value #FIRST_ADD_REQUESTS} requests, as before the check (the network's pools are read
+   * in the transaction that checks the pool's definition).
+   */
+  @Test
+  void allocate_networkWithOnePool_noRequestOfItsOwn() {
+    EtcdStore warm = store("node-1", 26);
+    assertInstanceOf(AllocationOutcome.Allocated.class, warm.allocate(pool("solo"), add("warm-0")));
+    long before = requests(warm);
+    for (int i = 1; i <= 10; i++) {
+      assertInstanceOf(AllocationOutcome.Allocated.class, warm.allocate(pool("solo"), add("warm-" + i)));
+    }
+    assertEquals(10, requests(warm) - before, "one transaction per ADD");
+
+    EtcdStore fresh = store("node-1", 26);
+    long start = requests(fresh);
+    assertInstanceOf(AllocationOutcome.Allocated.class, fresh.allocate(pool("solo"), add("fresh-0")));
+    assertEquals(FIRST_ADD_REQUESTS, requests(fresh) - start, "requests of a fresh store's first ADD");
+  }
+
+  /** Range reads and transactions the store has sent. */
+  static long requests(EtcdStore store) {
+    return ((GroupCommitStore) store).etcd().tally().requests();
+  }
+
+  /** A fresh store's first ADD: the definition's check, the node's affinities, its blocks, the transaction. */
+  static final int FIRST_ADD_REQUESTS = 4;
 }
