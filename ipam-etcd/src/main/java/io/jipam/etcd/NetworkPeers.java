@@ -48,16 +48,21 @@ final class NetworkPeers {
   private long guardRev;
   /** The network's other pools, by name. */
   private final Map<String, BlockLayout> others = new LinkedHashMap<>();
+  /** Whether some pool of {@link #others} overlaps this pool's ranges. */
+  private boolean overlapping;
+  /** This pool's ranges. */
+  private final List<IpRange> ranges = new ArrayList<>();
   /** Copies of the other pools' blocks, by key. */
   private final Map<String, Block> blocks = new HashMap<>();
 
   /** Where an address lies in another pool of the network: that pool's block and offset. */
   record Spot(String pool, BlockLayout layout, int set, IpAddress net, String key, int offset) {}
 
-  NetworkPeers(StoreContext ctx, String pool) {
+  NetworkPeers(StoreContext ctx, io.jipam.core.store.Pool own) {
     this.ctx = ctx;
-    this.pool = pool;
-    this.network = Keys.networkOf(pool);
+    this.pool = own.name();
+    own.rangeSets().forEach(set -> ranges.addAll(set.ranges()));
+    this.network = Keys.networkOf(this.pool);
     this.guardKey = ctx.keys().network(network);
   }
 
@@ -107,19 +112,28 @@ final class NetworkPeers {
         }
       }
     }
+    overlapping = false;
+    for (IpRange r : ranges) {
+      overlapping |= overlap(r.rangeStart(), r.rangeEnd());
+    }
     loaded = true;
   }
 
   /** Drops everything: the next batch reads the network's pools again. */
   void forget() {
     loaded = false;
+    overlapping = false;
     others.clear();
     blocks.clear();
   }
 
-  /** Whether the network has other pools (as last read). */
-  boolean any() {
-    return !others.isEmpty();
+  /**
+   * Whether another pool of the network (as last read) has a range overlapping one of this pool's:
+   * only then can it hold an address this pool hands out. Sub-pools as a config defines them do
+   * not overlap; they do after a config moved ranges between pools of the network.
+   */
+  boolean overlaps() {
+    return overlapping;
   }
 
   /** The revision a transaction creating a handle requires the guard key at (0: absent). */

@@ -27,7 +27,7 @@ import java.util.Map;
  * from the else branch. A pool the plan did not know of was defined after the network's guard key
  * was read, so the key's revision moved on and the transaction fails the same way.
  *
- * <p>With no other pool in the network, {@link #allowed} is the layout's mask itself and nothing
+ * <p>With no other pool of the network overlapping this one, {@link #allowed} is the layout's mask itself and nothing
  * is read or guarded here but the network key. Confined to the pool's commit task.
  */
 final class PeerCheck {
@@ -56,7 +56,7 @@ final class PeerCheck {
    */
   long[] allowed(int set, IpAddress net) {
     long[] base = layout.allowed(set, net);
-    if (!peers.any()) {
+    if (!peers.overlaps()) {
       return base;
     }
     String key = plan.blockKey(set, net);
@@ -93,7 +93,7 @@ final class PeerCheck {
    * claim when it is claimed there; null when no other pool holds it. Reads what it lacks.
    */
   AllocationOutcome refusal(IpAddress address) {
-    if (!peers.any()) {
+    if (!peers.overlaps()) {
       return null;
     }
     List<NetworkPeers.Spot> spots = peers.spots(address);
@@ -121,7 +121,7 @@ final class PeerCheck {
 
   /** Whether another pool of the network holds the address (reads what it lacks). */
   boolean heldElsewhere(IpAddress address) {
-    if (!peers.any()) {
+    if (!peers.overlaps()) {
       return false;
     }
     List<NetworkPeers.Spot> spots = peers.spots(address);
@@ -140,7 +140,7 @@ final class PeerCheck {
    * caller: an address handed out while the copy says held would pass the guard).
    */
   void guard(IpAddress address) {
-    if (!peers.any()) {
+    if (!peers.overlaps()) {
       return;
     }
     List<NetworkPeers.Spot> spots = peers.spots(address);
@@ -215,7 +215,7 @@ final class PeerCheck {
     }
     for (NetworkPeers.Spot s : guarded.values()) {
       GetResponse g = reads.get(i++);
-      if (peers.any()) {
+      if (peers.overlaps()) {
         peers.cache(s.layout(), s.key(), g.getKvs().isEmpty() ? null : g.getKvs().get(0));
       }
     }

@@ -71,8 +71,8 @@ final class Placement {
     }
     // find unclaimed blocks BEFORE re-reading the affinities: a block another store of this node
     // claims after that is taken for unclaimed, so claiming it fails its guard and is read
-    // with other pools in the network a block may be all theirs: look at more than the first
-    List<IpAddress> unclaimed = unclaimed(set, plan.conflicts == 0 && !cache.peers.any() ? 1 : CLAIM_SPREAD);
+    // with other pools of the network over this one a block may be all theirs: look at more than the first
+    List<IpAddress> unclaimed = unclaimed(set, plan.conflicts == 0 && !cache.peers.overlaps() ? 1 : CLAIM_SPREAD);
     if (!affinityRefreshed && refreshAffinities()) {
       // another store of this node (another plugin process) claimed a block since we loaded
       got = fromOwnBlocks(add, set);

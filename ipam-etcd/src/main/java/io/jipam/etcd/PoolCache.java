@@ -62,7 +62,7 @@ final class PoolCache {
     this.views = views;
     this.pool = pool;
     this.rangesText = BlockLayout.rangesText(pool);
-    this.peers = new NetworkPeers(ctx, pool.name());
+    this.peers = new NetworkPeers(ctx, pool);
   }
 
   /** The layout, once {@link #definition} has checked it. */

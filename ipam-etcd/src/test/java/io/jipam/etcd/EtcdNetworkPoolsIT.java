@@ -248,25 +248,33 @@ class EtcdNetworkPoolsIT {
   }
 
   /**
-   * A network with one pool pays no round trip for the check: ten ADDs of a warm store are ten
-   * transactions, and the first ADD of a fresh store (the pool defined, the node owning a block)
-   * sends {@value #FIRST_ADD_REQUESTS} requests, as before the check (the network's pools are read
-   * in the transaction that checks the pool's definition).
+   * A network with one pool, or with sub-pools whose ranges do not overlap (as a config defines
+   * them), pays no round trip for the check: ten ADDs of a warm store are ten transactions, and
+   * the first ADD of a fresh store (the pool defined, the node owning a block) sends {@value
+   * #FIRST_ADD_REQUESTS} requests, as before the check (the network's pools are read in the
+   * transaction that checks the pool's definition); each pool gets all of its own range.
    */
-  @Test
-  void allocate_networkWithOnePool_noRequestOfItsOwn() {
+  @ParameterizedTest(name = "{0} beside {1}")
+  @CsvSource({"solo, ''", "net+a, net+b", "net, net+b"})
+  void allocate_noOverlappingPoolInTheNetwork_noRequestOfItsOwn(String name, String beside) {
+    if (!beside.isEmpty()) {
+      EtcdStore other = store("node-2", 26);
+      assertInstanceOf(AllocationOutcome.Allocated.class, other.allocate(
+          TestPools.pool(beside, AllocationOrder.ROUND_ROBIN, "198.18.0.16/28"), add("other-0")));
+    }
     EtcdStore warm = store("node-1", 26);
-    assertInstanceOf(AllocationOutcome.Allocated.class, warm.allocate(pool("solo"), add("warm-0")));
+    assertInstanceOf(AllocationOutcome.Allocated.class, warm.allocate(pool(name), add("warm-0")));
     long before = requests(warm);
     for (int i = 1; i <= 10; i++) {
-      assertInstanceOf(AllocationOutcome.Allocated.class, warm.allocate(pool("solo"), add("warm-" + i)));
+      assertInstanceOf(AllocationOutcome.Allocated.class, warm.allocate(pool(name), add("warm-" + i)));
     }
     assertEquals(10, requests(warm) - before, "one transaction per ADD");
 
     EtcdStore fresh = store("node-1", 26);
     long start = requests(fresh);
-    assertInstanceOf(AllocationOutcome.Allocated.class, fresh.allocate(pool("solo"), add("fresh-0")));
+    assertInstanceOf(AllocationOutcome.Allocated.class, fresh.allocate(pool(name), add("fresh-0")));
     assertEquals(FIRST_ADD_REQUESTS, requests(fresh) - start, "requests of a fresh store's first ADD");
+    assertEquals(CAPACITY - 12, fill(fresh, pool(name), "fill").size());
   }
 
   /** Range reads and transactions the store has sent. */
