@@ -33,14 +33,15 @@ import java.util.TreeMap;
  *
  * <p>Design: planning, committing and refreshing stay in one class because they share the working
  * copies and the order of the guard (the else branch's reads come back in that order); address
- * choice is {@link Placement}'s, what claims give and take (and their indexes) {@link ClaimPlan}'s.
+ * choice is {@link Placement}'s, what claims give and take (and their indexes) {@link ClaimPlan}'s,
+ * keeping off the addresses of the network's other pools {@link PeerCheck}'s.
  * Confined to the pool's commit task.
  *
- * <p>Length: about 740 lines, over the usual size: each kind of change (allocate, release, release
+ * <p>Length: about 770 lines, over the usual size: each kind of change (allocate, release, release
  * by address, retain, the claims' holds and reservations) is a short method over the same working
  * copies, guard and undo log, and moving them out would hand those maps to another class for every
- * call. What is not about the working copies has moved out already (address choice, claims,
- * encoding, sending).
+ * call. What is not about the working copies has moved out already (address choice, claims, the
+ * other pools of the network ({@link PeerCheck}), encoding, sending).
  */
 final class TxnPlan {
   private final StoreContext ctx;
