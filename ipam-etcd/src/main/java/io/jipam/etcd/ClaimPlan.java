@@ -127,8 +127,9 @@ final class ClaimPlan {
     }
     Claim c = b.liveClaim(offset, plan.now);
     if (c == null || c.kind() != kind || !c.admits(pod)
-        || ifname != null && (c.releasedBy() == null || !ifname.equals(c.releasedBy().ifname()))) {
-      return null;
+        || ifname != null && (c.releasedBy() == null || !ifname.equals(c.releasedBy().ifname()))
+        || plan.heldElsewhere(address)) {
+      return null; // (held in another pool of the network: a claim made before that pool took it)
     }
     return plan.take(add, plan.mutable(key, set, net), set, offset);
   }

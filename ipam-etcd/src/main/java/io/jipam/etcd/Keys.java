@@ -72,6 +72,26 @@ final class Keys {
     return poolsPrefix() + pool;
   }
 
+  /**
+   * {@code <p>/v2/networks/<network>}: put by every definition of a pool of the network (its own
+   * or a sub-pool's, {@code <network>+<name>}), so that a transaction guarded on its revision fails
+   * once the network has a pool its store did not know of ({@link NetworkPeers}).
+   */
+  String network(String network) {
+    return root + "networks/" + network;
+  }
+
+  /** The network a pool belongs to: its name up to {@link io.jipam.core.store.Pool#SUB_POOL_SEPARATOR}. */
+  static String networkOf(String pool) {
+    int plus = pool.indexOf(io.jipam.core.store.Pool.SUB_POOL_SEPARATOR);
+    return plus < 0 ? pool : pool.substring(0, plus);
+  }
+
+  /** {@code <p>/v2/pools/<network>+}: the definitions of the network's sub-pools, as a key prefix. */
+  String subPoolsPrefix(String network) {
+    return poolsPrefix() + network + io.jipam.core.store.Pool.SUB_POOL_SEPARATOR;
+  }
+
   String blocksPrefix(String pool) {
     return root + "blocks/" + pool + "/";
   }

@@ -71,7 +71,8 @@ final class Placement {
     }
     // find unclaimed blocks BEFORE re-reading the affinities: a block another store of this node
     // claims after that is taken for unclaimed, so claiming it fails its guard and is read
-    List<IpAddress> unclaimed = unclaimed(set, plan.conflicts == 0 ? 1 : CLAIM_SPREAD);
+    // with other pools of the network over this one a block may be all theirs: look at more than the first
+    List<IpAddress> unclaimed = unclaimed(set, plan.conflicts == 0 && !cache.peers.overlaps() ? 1 : CLAIM_SPREAD);
     if (!affinityRefreshed && refreshAffinities()) {
       // another store of this node (another plugin process) claimed a block since we loaded
       got = fromOwnBlocks(add, set);
@@ -196,7 +197,7 @@ final class Placement {
       if (b == null || !b.exists()) {
         continue;
       }
-      long[] allowed = layout.allowed(set, b.net);
+      long[] allowed = plan.allowed(set, b.net);
       if (b.nextFree(allowed, order, plan.now) >= 0) {
         b = plan.mutable(e.getValue(), set, b.net);
         int offset = b.nextFree(allowed, order, plan.now);
@@ -219,12 +220,19 @@ final class Placement {
         unclaimed.add(net);
       }
     }
-    if (!unclaimed.isEmpty()) {
-      int pick = Math.floorMod(ctx.node().hashCode() * 31 + plan.conflicts * 7919, unclaimed.size());
-      IpAddress net = unclaimed.get(pick);
+    int start = plan.conflicts == 0 ? 0 : Math.floorMod(ctx.node().hashCode() * 31 + plan.conflicts * 7919,
+        Math.max(1, unclaimed.size()));
+    for (int k = 0; k < unclaimed.size(); k++) {
+      IpAddress net = unclaimed.get((start + k) % unclaimed.size());
+      // the block's fresh copy: nothing allocated, no claims; only other pools may hold all of it
+      long[] allowed = plan.allowed(set, net);
+      int offset = Block.absent("", set, net, layout.hostBits(set)).nextFree(allowed, order, plan.now);
+      if (offset < 0) {
+        continue;
+      }
       Block b = plan.mutable(ctx.keys().block(name, set, layout.blockId(set, net)), set, net);
       plan.claim(b, set, true);
-      return plan.take(add, b, set, b.nextFree(layout.allowed(set, net), order, plan.now));
+      return plan.take(add, b, set, b.nextFree(allowed, order, plan.now));
     }
     // a block without owner, then (unless strict) another node's block
     readAll(set);
@@ -244,8 +252,11 @@ final class Placement {
       }
       for (Block p : all) {
         boolean eligible = pass == 0 ? p.owner.isEmpty() : !p.owner.equals(ctx.node()) && !p.owner.isEmpty();
-        long[] allowed = layout.allowed(set, p.net);
-        if (!eligible || p.nextFree(allowed, order, plan.now) < 0) {
+        if (!eligible) {
+          continue;
+        }
+        long[] allowed = plan.allowed(set, p.net);
+        if (p.nextFree(allowed, order, plan.now) < 0) {
           continue;
         }
         Block b = plan.mutable(p.key, set, p.net);
@@ -275,7 +286,7 @@ final class Placement {
           || ctx.config().strictAffinity() && !p.owner.isEmpty() && !p.owner.equals(ctx.node())) {
         continue;
       }
-      long[] allowed = layout.allowed(set, p.net);
+      long[] allowed = plan.allowed(set, p.net);
       for (Map.Entry<Integer, io.jipam.core.store.Claim> e : p.claims.entrySet()) {
         io.jipam.core.store.Claim c = e.getValue();
         int offset = e.getKey();

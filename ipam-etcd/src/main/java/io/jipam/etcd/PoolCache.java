@@ -54,12 +54,15 @@ final class PoolCache {
   ClaimIndex.Read reservations = ClaimIndex.Read.ABSENT;
   /** Hold indexes of pods read for the current batch (dropped at each batch). */
   final Map<io.jipam.core.store.PodRef, ClaimIndex.Read> holds = new HashMap<>();
+  /** The other pools of the pool's network, whose addresses its ADDs must not take. */
+  final NetworkPeers peers;
 
   PoolCache(StoreContext ctx, PoolViews views, Pool pool) {
     this.ctx = ctx;
     this.views = views;
     this.pool = pool;
     this.rangesText = BlockLayout.rangesText(pool);
+    this.peers = new NetworkPeers(ctx, pool);
   }
 
   /** The layout, once {@link #definition} has checked it. */
@@ -81,6 +84,7 @@ final class PoolCache {
     holds.clear();
     reservations = ClaimIndex.Read.ABSENT;
     own.forEach(TreeMap::clear);
+    peers.forget();
   }
 
   /** The longest definition stored: a third of etcd's default request bound, so a transaction still fits. */
@@ -124,9 +128,12 @@ final class PoolCache {
         // (by hand) must not be defined again over them, perhaps cut otherwise
         TxnResponse r = ctx.etcd().txn(undefined, noBlocks
             ? List.of(EtcdClient.put(key, mine), EtcdClient.put(previous, LayoutVersion.standIn(ctx.keys())),
-                EtcdClient.put(ctx.keys().layoutVersion(), LayoutVersion.record()))
+                EtcdClient.put(ctx.keys().layoutVersion(), LayoutVersion.record()),
+                // the network's pools changed: a transaction planned without this one fails its guard
+                EtcdClient.put(peers.guardKey, pool.name()))
             : List.of(EtcdClient.firstUnder(ctx.keys().blocksPrefix(pool.name()))),
-            List.of(EtcdClient.get(key), EtcdClient.get(previous)), deadline, "defining pool " + pool.name());
+            peers.withReads(List.of(EtcdClient.get(key), EtcdClient.get(previous))), deadline,
+            "defining pool " + pool.name());
         if (r.isSucceeded() && !noBlocks) {
           List<KeyValue> block = r.getGetResponses().get(0).getKvs();
           if (!block.isEmpty()) {
@@ -148,6 +155,8 @@ final class PoolCache {
           stored = mine;
         } else if (!r.getGetResponses().get(0).getKvs().isEmpty()) {
           stored = EtcdClient.text(r.getGetResponses().get(0).getKvs().get(0).getValue());
+          // the network's pools came in the same round trip: a one-shot process reads them for free
+          peers.hand(r.getGetResponses().subList(2, r.getGetResponses().size()));
         } else {
           List<KeyValue> old = r.getGetResponses().get(1).getKvs();
           if (!old.isEmpty() && LayoutVersion.isPreviousDefinition(EtcdClient.text(old.get(0).getValue()))) {
@@ -225,12 +234,16 @@ final class PoolCache {
     }
   }
 
-  /** Before a batch: drops stale copies, then loads the definition and this node's blocks once. */
+  /**
+   * Before a batch: drops stale copies, then loads the definition and this node's blocks once, and
+   * the network's other pools when not known ({@link NetworkPeers#load}).
+   */
   void load(long deadline) {
     if (invalid.getAndSet(false)) {
       forget();
     }
     if (loaded) {
+      peers.load(deadline);
       return;
     }
     BlockLayout l = definition(deadline);
@@ -250,6 +263,7 @@ final class PoolCache {
     }
     reservations = ClaimIndex.reservations(reservationsKey, got.get(got.size() - 1));
     loaded = true;
+    peers.load(deadline);
   }
 
   /** This node's affinity keys for the pool: the blocks it owns, as far as the index says. */

@@ -33,14 +33,15 @@ import java.util.TreeMap;
  *
  * <p>Design: planning, committing and refreshing stay in one class because they share the working
  * copies and the order of the guard (the else branch's reads come back in that order); address
- * choice is {@link Placement}'s, what claims give and take (and their indexes) {@link ClaimPlan}'s.
+ * choice is {@link Placement}'s, what claims give and take (and their indexes) {@link ClaimPlan}'s,
+ * keeping off the addresses of the network's other pools {@link PeerCheck}'s.
  * Confined to the pool's commit task.
  *
- * <p>Length: about 740 lines, over the usual size: each kind of change (allocate, release, release
+ * <p>Length: about 770 lines, over the usual size: each kind of change (allocate, release, release
  * by address, retain, the claims' holds and reservations) is a short method over the same working
  * copies, guard and undo log, and moving them out would hand those maps to another class for every
- * call. What is not about the working copies has moved out already (address choice, claims,
- * encoding, sending).
+ * call. What is not about the working copies has moved out already (address choice, claims, the
+ * other pools of the network ({@link PeerCheck}), encoding, sending).
  */
 final class TxnPlan {
   private final StoreContext ctx;
@@ -48,6 +49,8 @@ final class TxnPlan {
   private final CommitTickets tickets;
   private final BlockLayout layout;
   private final Placement placement;
+  /** Keeps the plan's ADDs off addresses the network's other pools hold. */
+  private final PeerCheck peers;
   /** The batch's deadline: every etcd call of the plan ends by it. */
   final long deadline;
   /** Transactions of this batch refused by their guard so far; claims spread out after one. */
@@ -100,6 +103,7 @@ final class TxnPlan {
       own.add(new TreeMap<>(m));
     }
     this.placement = new Placement(ctx, cache, this);
+    this.peers = new PeerCheck(ctx, cache.peers, layout, this);
     this.claims = new ClaimPlan(ctx, cache, this);
   }
 
@@ -107,7 +111,7 @@ final class TxnPlan {
 
   /** Operations of the transaction (the larger of its guard and its writes). */
   int size() {
-    return Math.max(blockGuard.size() + handleGuard.size() + markerGuard.size() + claims.guards() + 1,
+    return Math.max(blockGuard.size() + handleGuard.size() + markerGuard.size() + claims.guards() + peers.guards() + 1,
         blockDirty.size() + handleDirty.size() + recordWrites().size() + affinity.size() + claimHints.size()
             + markerPuts.size() + claims.writes() + 2);
   }
@@ -187,6 +191,7 @@ final class TxnPlan {
       own.get(s).putAll(cache.own.get(s));
     }
     placement.adoptSnapshot(ids);
+    peers.afterSnapshot();
     snapshot = true;
   }
 
@@ -351,8 +356,25 @@ final class TxnPlan {
     takeAffinity(set, b.net, b.key);
   }
 
-  /** Gives one offset of a block to the change. */
+  /**
+   * The offsets of the block at {@code net} an ADD may take: in the set's ranges, not reserved
+   * there, and not held by another pool of the network ({@link PeerCheck#allowed}). Shared.
+   */
+  long[] allowed(int set, IpAddress net) {
+    return peers.allowed(set, net);
+  }
+
+  /** Whether another pool of the network holds the address (allocated or claimed there). */
+  boolean heldElsewhere(IpAddress address) {
+    return peers.heldElsewhere(address);
+  }
+
+  /**
+   * Gives one offset of a block to the change, guarding the transaction on the other pools of the
+   * network that could hand it out too (the caller checked that none holds it).
+   */
   Allocation take(Change.Add add, Block b, int set, int offset) {
+    peers.guard(b.addressAt(offset));
     b.used.set(offset);
     b.cursor = offset;
     Claim c = b.claims.get(offset);
@@ -414,6 +436,11 @@ final class TxnPlan {
           add.claimRefusal = true;
           return new AllocationOutcome.Unavailable(wanted, "requested address " + wanted + " is "
               + io.jipam.core.store.spi.ClaimText.describe(c));
+        }
+        AllocationOutcome elsewhere = peers.refusal(wanted);
+        if (elsewhere != null) {
+          add.claimRefusal = elsewhere instanceof AllocationOutcome.Unavailable;
+          return elsewhere;
         }
         if (c != null && c.kind() == Claim.Kind.HOLD) {
           claims.dropHold(pool, pod, wanted);
@@ -490,6 +517,7 @@ final class TxnPlan {
   private void guardCreation(Attachment att) {
     boolean had = markerGuard.containsKey(att);
     markerGuard.put(att, cache.markers.getOrDefault(att, 0L));
+    peers.guardNetwork();
     creations++;
     undo.push(() -> {
       if (!had) {
@@ -599,6 +627,7 @@ final class TxnPlan {
     if (creations > 0) {
       guards.add(new TxnPart.Guard(ctx.keys().fence(ctx.node()), 0L));
     }
+    peers.addGuards(guards);
     for (String key : blockDirty) {
       Block b = work.get(key);
       b.pruneClaims(now);
@@ -731,13 +760,15 @@ final class TxnPlan {
       }
     }
     i = claims.refresh(reads, i);
+    String fence = null;
     if (creations > 0) {
-      GetResponse g = reads.get(i);
+      GetResponse g = reads.get(i++);
       if (!g.getKvs().isEmpty()) {
         KeyValue kv = g.getKvs().get(0);
-        return NodeRecords.describeFence(ctx.keys().fence(ctx.node()), EtcdClient.text(kv.getValue()));
+        fence = NodeRecords.describeFence(ctx.keys().fence(ctx.node()), EtcdClient.text(kv.getValue()));
       }
     }
-    return null;
+    peers.refresh(reads, i);
+    return fence;
   }
 }
