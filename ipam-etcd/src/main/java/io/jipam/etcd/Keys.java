@@ -81,12 +81,6 @@ final class Keys {
     return root + "networks/" + network;
   }
 
-  /** The network a pool belongs to: its name up to {@link io.jipam.core.store.Pool#SUB_POOL_SEPARATOR}. */
-  static String networkOf(String pool) {
-    int plus = pool.indexOf(io.jipam.core.store.Pool.SUB_POOL_SEPARATOR);
-    return plus < 0 ? pool : pool.substring(0, plus);
-  }
-
   /** {@code <p>/v2/pools/<network>+}: the definitions of the network's sub-pools, as a key prefix. */
   String subPoolsPrefix(String network) {
     return poolsPrefix() + network + io.jipam.core.store.Pool.SUB_POOL_SEPARATOR;

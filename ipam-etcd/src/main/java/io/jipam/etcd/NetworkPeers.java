@@ -16,7 +16,7 @@ import java.util.Map;
 
 /**
  * What one pool's store knows of the other pools of its network (the network's own pool {@code N}
- * and its sub-pools {@code N+x}, {@link Keys#networkOf}): their definitions, and copies of those
+ * and its sub-pools {@code N+x}, {@link io.jipam.core.store.Pool#networkOf}): their definitions, and copies of those
  * of their blocks that cover addresses of this pool. The pools of one network share its address
  * space: an ADD in this pool never hands out an address another pool of the network holds
  * (allocated, or claimed), which {@link PeerCheck} decides from these copies and guards on their
@@ -62,7 +62,7 @@ final class NetworkPeers {
     this.ctx = ctx;
     this.pool = own.name();
     own.rangeSets().forEach(set -> ranges.addAll(set.ranges()));
-    this.network = Keys.networkOf(this.pool);
+    this.network = io.jipam.core.store.Pool.networkOf(this.pool);
     this.guardKey = ctx.keys().network(network);
   }
 

@@ -111,7 +111,7 @@ final class PeerCheck {
           throw new IpamException(ErrorCode.TRY_AGAIN_LATER, "etcd: " + address + " is allocated in block " + b.key
               + " of pool " + s.pool() + " at revision " + b.modRev + " but " + key + " names no holder");
         }
-        return new AllocationOutcome.Taken(address, AddressCodec.decode(key, address, kv).attachment());
+        return new AllocationOutcome.Taken(address, AddressCodec.decode(key, address, kv).attachment(), s.pool());
       }
       return new AllocationOutcome.Unavailable(address, "requested address " + address + " is " + why
           + " in pool " + s.pool() + " of network " + peers.network);

@@ -127,7 +127,7 @@ class EtcdNetworkPoolsIT {
     IpAddress first = held.iterator().next();
     AllocationOutcome taken = fresh.allocate(pool(target), new AllocationRequest(new Attachment("asks", "eth0"),
         List.of(first), new PodRef("ns", "asks")));
-    assertEquals(new AllocationOutcome.Taken(first, holderOf(old, first)), taken);
+    assertEquals(new AllocationOutcome.Taken(first, holderOf(old, first), "net+old"), taken);
     assertEquals(held, addresses(old.list(pool("net+old"))), "net+old unchanged");
   }
 
