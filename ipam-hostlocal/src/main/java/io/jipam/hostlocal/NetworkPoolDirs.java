@@ -9,9 +9,10 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 /**
  * The pools of one data dir that share a network ({@code N} and its sub-pools' {@code N+x}, {@link
@@ -27,9 +28,10 @@ import java.util.Map;
  *       own. Locks are taken sub-pool first, network second, never the other way: no cycle. DELs
  *       and reads take no extra lock: a release racing an ADD elsewhere only makes that ADD pass
  *       over an address it could have had.
- *   <li><b>Which pools.</b> The data dir's entries, read again when its stat changes (modification
- *       time, link count: a directory's link count moves with every directory made or removed in
- *       it, which a coarse modification time can miss within one clock tick). A network's first
+ *   <li><b>Which pools.</b> The data dir's entries, read again when its modification time or
+ *       identity changes, or when the last listing was read within {@link #SETTLED_MILLIS} of that
+ *       time (file times come from a coarse clock: a directory made in the same tick as the
+ *       listing would leave the time as it was). A network's first
  *       sub-pool ADD may make its directory after another ADD read the list; that ADD held the
  *       network's lock, which the new pool's ADD waits for before it chooses: nothing is missed.
  *   <li><b>Cost.</b> A network with one pool (no {@code N+x} directory): one stat of the data dir
@@ -43,7 +45,18 @@ final class NetworkPoolDirs {
   private final Path dataDir;
   private volatile Listing last;
 
-  private record Listing(Object modified, Object links, Object inode, List<String> names) {}
+  /**
+   * A listing of the data dir and its stat when read; {@code trusted}: read at least {@link
+   * #SETTLED_MILLIS} after the directory's modification time, so a change after it moves that time.
+   */
+  private record Listing(FileTime modified, Object identity, boolean trusted, List<String> names) {}
+
+  /**
+   * How long after a directory's modification time a listing of it is trusted while its stat does
+   * not change: more than a tick of the coarse clock that file times come from (1 to 10 ms), so a
+   * directory made after the listing gives the data dir a later time.
+   */
+  static final long SETTLED_MILLIS = 50;
 
   NetworkPoolDirs(Path dataDir) {
     this.dataDir = dataDir;
@@ -74,12 +87,13 @@ final class NetworkPoolDirs {
   }
 
   private List<String> names() throws IOException {
-    Map<String, Object> stat = Files.readAttributes(dataDir, "unix:lastModifiedTime,nlink,ino");
+    BasicFileAttributes stat = Files.readAttributes(dataDir, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
     Listing l = last;
-    if (l != null && l.modified.equals(stat.get("lastModifiedTime")) && l.links.equals(stat.get("nlink"))
-        && l.inode.equals(stat.get("ino"))) {
+    if (l != null && l.trusted && l.modified.equals(stat.lastModifiedTime())
+        && java.util.Objects.equals(l.identity, stat.fileKey())) {
       return l.names;
     }
+    boolean trusted = System.currentTimeMillis() - stat.lastModifiedTime().toMillis() >= SETTLED_MILLIS;
     List<String> names = new ArrayList<>();
     try (DirectoryStream<Path> entries = Files.newDirectoryStream(dataDir)) {
       for (Path p : entries) {
@@ -90,7 +104,7 @@ final class NetworkPoolDirs {
       }
     }
     // the stat read before the listing: a change during it makes the next call list again
-    last = new Listing(stat.get("lastModifiedTime"), stat.get("nlink"), stat.get("ino"), List.copyOf(names));
+    last = new Listing(stat.lastModifiedTime(), stat.fileKey(), trusted, List.copyOf(names));
     return names;
   }
 
