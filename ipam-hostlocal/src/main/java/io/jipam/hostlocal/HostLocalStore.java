@@ -89,7 +89,7 @@ import java.util.Set;
  *
  * <p>Thread-safe: all methods may be called from any thread.
  */
-final class HostLocalStore implements IpamStore, FileClaims {
+final class HostLocalStore implements IpamStore, FileClaims, io.jipam.core.store.capability.KeptPools {
   /** How a store chooses between the one-shot path and the whole parsed state. */
   enum Mode {
     /** One-shot path on the first call for a pool, cached whole state afterwards (the default). */
@@ -150,6 +150,16 @@ final class HostLocalStore implements IpamStore, FileClaims {
       return java.util.Optional.of(ability.cast((io.jipam.core.store.capability.DataDirectory) () -> dataDir));
     }
     return IpamStore.super.capability(ability);
+  }
+
+  /** The network's other pool directories ({@link NetworkPoolDirs#kept}). */
+  @Override
+  public List<Pool> keptPools(String network, Set<String> named, Pool like) {
+    try {
+      return networkPools.kept(network, named, like);
+    } catch (IOException | DirectoryIteratorException e) {
+      throw PoolDir.ioFailure("listing the pools of network " + network + " in", dataDir, e);
+    }
   }
 
   @Override

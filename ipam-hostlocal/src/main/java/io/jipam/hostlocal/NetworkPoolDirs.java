@@ -80,6 +80,36 @@ final class NetworkPoolDirs {
     return others == null ? OtherPools.NONE : new AddressFiles(others);
   }
 
+  /**
+   * The pools of {@code network} with a directory here that {@code named} does not name, each with
+   * {@code like}'s ranges and order ({@link io.jipam.core.store.capability.KeptPools}); a network's
+   * own directory that holds nothing but the lock its sub-pools' ADDs take is left out.
+   */
+  List<Pool> kept(String network, java.util.Set<String> named, Pool like) throws IOException {
+    List<Pool> out = null;
+    for (String name : names()) {
+      if (!named.contains(name) && Pool.isName(name) && Pool.networkOf(name).equals(network)
+          && Files.isDirectory(dataDir.resolve(name), LinkOption.NOFOLLOW_LINKS) && !onlyLock(dataDir.resolve(name))) {
+        if (out == null) {
+          out = new ArrayList<>(2);
+        }
+        out.add(new Pool(name, like.rangeSets(), like.order()));
+      }
+    }
+    return out == null ? List.of() : out;
+  }
+
+  private static boolean onlyLock(Path dir) throws IOException {
+    try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
+      for (Path p : entries) {
+        if (!p.getFileName().toString().equals(PoolDir.LOCK)) {
+          return false;
+        }
+      }
+      return true;
+    }
+  }
+
   /** The directory whose lock is the network's lock for an ADD in {@code pool}; null when {@code pool} is the network's own. */
   static String networkLockOwner(Pool pool) {
     String network = Pool.networkOf(pool.name());

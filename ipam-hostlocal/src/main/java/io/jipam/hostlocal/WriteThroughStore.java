@@ -72,7 +72,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * commits it; what each call does to the pool state and its files within the batch is {@link
  * WriteBatch}'s. The file layout, the lock and the queue are classes of their own.
  */
-final class WriteThroughStore implements IpamStore, FileClaims {
+final class WriteThroughStore implements IpamStore, FileClaims, io.jipam.core.store.capability.KeptPools {
   private static final List<Allocation> NONE = List.of();
   /** Every this many changing batches, check whether the index wants compacting. */
   private static final int COMPACT_CHECK = 64;
@@ -124,6 +124,16 @@ final class WriteThroughStore implements IpamStore, FileClaims {
   }
 
   // ---------------------------------------------------------------- IpamStore
+
+  /** The network's other pool directories ({@link NetworkPoolDirs#kept}). */
+  @Override
+  public List<Pool> keptPools(String network, Set<String> named, Pool like) {
+    try {
+      return networkPools.kept(network, named, like);
+    } catch (IOException | DirectoryIteratorException e) {
+      throw PoolDir.ioFailure("listing the pools of network " + network + " in", dataDir, e);
+    }
+  }
 
   @Override
   public AllocationOutcome allocate(Pool pool, AllocationRequest request) {

@@ -13,6 +13,7 @@ import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.NodeName;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
+import io.jipam.core.store.capability.KeptPools;
 import io.jipam.core.store.spi.RequestedAddresses;
 import java.util.ArrayList;
 import java.util.List;
@@ -129,7 +130,7 @@ public final class CniHandler {
     return switch (env.command()) {
       case ADD -> add(env, config, store, pools, pools.select(env.args().pod(), node));
       case DEL -> {
-        for (Pool pool : pools.all()) {
+        for (Pool pool : everyPool(store, pools)) {
           store.release(pool, env.attachment());
         }
         yield done(NO_OUTPUT);
@@ -140,7 +141,7 @@ public final class CniHandler {
           throw IpamException.invalidConfig(
               "GC needs the list of valid attachments in \"cni.dev/valid-attachments\"");
         }
-        for (Pool pool : pools.all()) {
+        for (Pool pool : everyPool(store, pools)) {
           store.retainOnly(pool, config.validAttachments());
         }
         yield done(NO_OUTPUT);
@@ -148,6 +149,32 @@ public final class CniHandler {
       case STATUS -> done(status(store, pools));
       case VERSION -> done(CniJson.versionInfo());
     };
+  }
+
+  /**
+   * The pools of the network a DEL, GC, CHECK or repeated ADD looks in: the config's ({@link
+   * NetworkPools#all}), then those the store keeps for the network that the config no longer names
+   * ({@link KeptPools}: a sub-pool renamed or removed while it held addresses), so an attachment
+   * the old config placed there is still found and released. The config's alone when the store
+   * cannot say.
+   */
+  static List<Pool> everyPool(IpamStore store, NetworkPools pools) {
+    List<Pool> all = pools.all();
+    java.util.Optional<KeptPools> kept = store.capability(KeptPools.class);
+    if (kept.isEmpty()) {
+      return all;
+    }
+    java.util.Set<String> named = new java.util.HashSet<>();
+    for (Pool p : all) {
+      named.add(p.name());
+    }
+    List<Pool> more = kept.get().keptPools(pools.network(), named, all.get(0));
+    if (more.isEmpty()) {
+      return all;
+    }
+    List<Pool> out = new ArrayList<>(all);
+    out.addAll(more);
+    return out;
   }
 
   private static Done done(byte[] output) {
@@ -164,8 +191,9 @@ public final class CniHandler {
     }
     Attachment attachment = env.attachment();
     AllocationRequest request = new AllocationRequest(attachment, requested, env.args().pod());
-    if (!pools.subPools().isEmpty()) {
-      Done again = heldInAnotherPool(config, store, pools, pool, request);
+    List<Pool> every = everyPool(store, pools);
+    if (every.size() > 1) {
+      Done again = heldInAnotherPool(config, store, every, pools.network(), pool, request);
       if (again != null) {
         return again;
       }
@@ -192,9 +220,9 @@ public final class CniHandler {
    * <p>Costs one {@link IpamStore#find} per other pool of the network; a network without sub-pools
    * never comes here.
    */
-  private static Done heldInAnotherPool(NetworkConfig config, IpamStore store, NetworkPools pools,
+  private static Done heldInAnotherPool(NetworkConfig config, IpamStore store, List<Pool> every, String network,
       Pool selected, AllocationRequest request) {
-    for (Pool other : pools.all()) {
+    for (Pool other : every) {
       if (other.name().equals(selected.name())) {
         continue;
       }
@@ -217,7 +245,7 @@ public final class CniHandler {
         }
         throw new IpamException(ErrorCode.ADDRESS_UNAVAILABLE, failure(refused, other).getMessage() + "; "
             + request.attachment() + " holds " + addresses + " in pool " + other.name() + " of network "
-            + pools.network() + ", which its first ADD chose: a DEL releases them, an ADD after it allocates"
+            + network + ", which its first ADD chose: a DEL releases them, an ADD after it allocates"
             + " from pool " + selected.name());
       }
       AllocationOutcome.Allocated again = AllocationOutcome.Allocated.held(held);
@@ -251,7 +279,7 @@ public final class CniHandler {
     // the attachment's addresses are in the one pool its ADD chose; look in each
     Pool pool = null;
     List<Allocation> held = List.of();
-    for (Pool candidate : pools.all()) {
+    for (Pool candidate : everyPool(store, pools)) {
       held = store.find(candidate, env.attachment());
       if (!held.isEmpty()) {
         pool = candidate;

@@ -11,6 +11,7 @@ import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.PoolUsage;
 import io.jipam.core.store.capability.Claims;
+import io.jipam.core.store.capability.KeptPools;
 import io.jipam.core.store.capability.LocalCalls;
 import io.jipam.core.store.capability.NeverBlocks;
 import io.jipam.core.store.capability.ReserveOutcome;
@@ -31,7 +32,7 @@ import java.util.Set;
  * given at construction. An ADD asks the other pools of the network, under the same lock, for the
  * addresses they hold ({@link OtherPools}).
  */
-final class InMemoryStore implements IpamStore, Claims, LocalCalls, NeverBlocks {
+final class InMemoryStore implements IpamStore, Claims, LocalCalls, NeverBlocks, KeptPools {
   private final Clock clock;
   /** @GuardedBy("this") */
   private final Map<String, PoolState> pools = new HashMap<>();
@@ -57,6 +58,18 @@ final class InMemoryStore implements IpamStore, Claims, LocalCalls, NeverBlocks 
   @Override
   public synchronized AllocationOutcome allocate(Pool pool, AllocationRequest request) {
     return state(pool).allocate(request, otherPools(pool));
+  }
+
+  @Override
+  public synchronized List<Pool> keptPools(String network, Set<String> named, Pool like) {
+    List<Pool> out = new ArrayList<>();
+    for (PoolState s : pools.values()) {
+      String name = s.pool().name();
+      if (!named.contains(name) && Pool.networkOf(name).equals(network)) {
+        out.add(s.pool());
+      }
+    }
+    return out;
   }
 
   /** What the other pools of the pool's network hold, read live from their states. */
