@@ -85,7 +85,15 @@ final class NetworkPoolDirs {
    * {@code like}'s ranges and order ({@link io.jipam.core.store.capability.KeptPools}); a network's
    * own directory that holds nothing but the lock its sub-pools' ADDs take is left out.
    */
-  List<Pool> kept(String network, java.util.Set<String> named, Pool like) throws IOException {
+  List<Pool> kept(String network, java.util.Set<String> named, Pool like) {
+    try {
+      return keptDirs(network, named, like);
+    } catch (IOException | java.nio.file.DirectoryIteratorException e) {
+      throw PoolDir.ioFailure("listing the pools of network " + network + " in", dataDir, e);
+    }
+  }
+
+  private List<Pool> keptDirs(String network, java.util.Set<String> named, Pool like) throws IOException {
     List<Pool> out = null;
     for (String name : names()) {
       if (!named.contains(name) && Pool.isName(name) && Pool.networkOf(name).equals(network)

@@ -128,11 +128,7 @@ final class WriteThroughStore implements IpamStore, FileClaims, io.jipam.core.st
   /** The network's other pool directories ({@link NetworkPoolDirs#kept}). */
   @Override
   public List<Pool> keptPools(String network, Set<String> named, Pool like) {
-    try {
-      return networkPools.kept(network, named, like);
-    } catch (IOException | DirectoryIteratorException e) {
-      throw PoolDir.ioFailure("listing the pools of network " + network + " in", dataDir, e);
-    }
+    return networkPools.kept(network, named, like);
   }
 
   @Override
