@@ -124,8 +124,14 @@ final class NetworkPoolDirs {
     return network.equals(pool.name()) ? null : network;
   }
 
+  /** The data dir's entries but jipam's own; none while the data dir does not exist yet (a first call). */
   private List<String> names() throws IOException {
-    BasicFileAttributes stat = Files.readAttributes(dataDir, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+    BasicFileAttributes stat;
+    try {
+      stat = Files.readAttributes(dataDir, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+    } catch (java.nio.file.NoSuchFileException e) {
+      return List.of();
+    }
     Listing l = last;
     if (l != null && l.trusted && l.modified.equals(stat.lastModifiedTime())
         && java.util.Objects.equals(l.identity, stat.fileKey())) {
@@ -140,6 +146,8 @@ final class NetworkPoolDirs {
           names.add(n);
         }
       }
+    } catch (java.nio.file.NoSuchFileException e) {
+      return List.of(); // removed since the stat
     }
     // the stat read before the listing: a change during it makes the next call list again
     last = new Listing(stat.lastModifiedTime(), stat.fileKey(), trusted, List.copyOf(names));

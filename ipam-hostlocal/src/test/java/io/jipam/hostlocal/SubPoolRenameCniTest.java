@@ -82,6 +82,22 @@ class SubPoolRenameCniTest {
     return out;
   }
 
+  static Stream<Arguments> fileStores() {
+    return Stream.of(Arguments.of("file", (Function<Path, IpamStore>) HostLocalStores::open),
+        Arguments.of("file written through", (Function<Path, IpamStore>) d -> HostLocalStores.openWriteThrough(d, FileSync.NONE)));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("fileStores")
+  void everyCommand_dataDirNotMadeYet_askingForKeptPoolsFindsNone(String name, Function<Path, IpamStore> open) {
+    try (IpamStore store = open.apply(dataDir.resolve("not-yet"))) {
+      assertEquals("", run(store, "DEL", "a", conf(DB, "")));
+    }
+    try (IpamStore store = open.apply(dataDir.resolve("not-yet-either"))) {
+      assertTrue(run(store, "ADD", "a", conf(DB, "")).contains("10.0.2.2/29"));
+    }
+  }
+
   @ParameterizedTest(name = "{0}")
   @MethodSource("cases")
   void configChanged_oldPodsFoundAndReleasedNewOnesNeverOnTheirAddresses(String name, Function<Path, IpamStore> open,

@@ -25,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * runtime of some pods still uses the old config (direct mode, one process per call) while new
  * calls with the new config go through the shim to a jipamd on the same data dir. The two pools
  * of the network never hold one address, a request for an old pod's address is refused naming
- * the pool that holds it, and the old config's DEL still releases.
+ * the pool that holds it, and a DEL with either config still releases in the old pool.
  */
 class SubPoolRenameIT {
   private static final String SUBNET = "198.18.62.0/28"; // .2 to .14 handed out: 13 addresses
@@ -131,6 +131,14 @@ class SubPoolRenameIT {
       CniExec.Result now = call(CniExec.JIPAM, "ADD", "asks", after, "IgnoreUnknown=1;IP=" + taken);
       assertEquals(0, now.exit(), now::toString);
       assertTrue(held("ren+database").contains(taken), held("ren+database")::toString);
+
+      // the runtime's DEL of an old pod with the new config (a runtime that does not keep the
+      // config of the ADD) still releases in the old pool
+      String other = "old0".equals(owner) ? "old1" : "old0";
+      Set<String> oldBefore = held("ren+db");
+      CniExec.Result delNew = call(CniExec.JIPAM, "DEL", other, after, null);
+      assertEquals(0, delNew.exit(), delNew::toString);
+      assertEquals(oldBefore.size() - 1, held("ren+db").size(), "released in ren+db: " + held("ren+db"));
     } finally {
       jipamd.stop();
     }
