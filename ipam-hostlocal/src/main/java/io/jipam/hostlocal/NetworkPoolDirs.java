@@ -34,9 +34,13 @@ import java.util.List;
  *       listing would leave the time as it was). A network's first
  *       sub-pool ADD may make its directory after another ADD read the list; that ADD held the
  *       network's lock, which the new pool's ADD waits for before it chooses: nothing is missed.
+ *   <li><b>Kept pools.</b> The same listing answers which pools of a network the data dir keeps
+ *       that a config no longer names ({@link #kept}), for DEL, GC, CHECK and a repeated ADD.
  *   <li><b>Cost.</b> A network with one pool (no {@code N+x} directory): one stat of the data dir
- *       per ADD in a long-lived store, one listing in a one-shot process. Otherwise one file look-up
- *       per other pool for each address an ADD considers.
+ *       per CNI call in a long-lived store (two per ADD: its kept pools, then its other pools under
+ *       the lock), a listing or two in a one-shot process. Otherwise one file look-up per other
+ *       pool for each address an ADD considers, and for a network with sub-pools only, a look into
+ *       its own directory (the lock alone, or more) per call.
  * </ul>
  *
  * <p>Thread-safe: the cached listing is replaced whole.

@@ -207,7 +207,7 @@ public final class CniHandler {
   }
 
   /**
-   * A network with sub-pools: the ADD of an attachment that already holds addresses in a pool of the
+   * A network with other pools: the ADD of an attachment that already holds addresses in a pool of the
    * network other than {@code selected} (the pool its first ADD chose, before the sub-pools, the
    * selectors or the pod's namespace changed). It answers as a repeated ADD does: the addresses held
    * there, from that pool's ranges, writing nothing; so one attachment never holds addresses in two
@@ -217,8 +217,8 @@ public final class CniHandler {
    * lie in a range set of its pool where it holds none), else the ADD is refused ({@code
    * ADDRESS_UNAVAILABLE}) naming what it holds and where. Null when it holds nothing elsewhere.
    *
-   * <p>Costs one {@link IpamStore#find} per other pool of the network; a network without sub-pools
-   * never comes here.
+   * <p>Costs one {@link IpamStore#find} per other pool of the network (those of the config and
+   * those the store keeps, {@link #everyPool}); a network with one pool never comes here.
    */
   private static Done heldInAnotherPool(NetworkConfig config, IpamStore store, List<Pool> every, String network,
       Pool selected, AllocationRequest request) {

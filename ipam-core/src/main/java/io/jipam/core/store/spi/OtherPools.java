@@ -10,7 +10,7 @@ import io.jipam.core.store.Pool;
  * OtherPools)}).
  *
  * <h2>Why</h2>
- * A network's pools ({@code N} and its sub-pools {@code N+x}, {@link Pool#network}) share one
+ * A network's pools ({@code N} and its sub-pools {@code N+x}, {@link Pool#networkOf}) share one
  * address space: one config keeps their ranges apart, but after a sub-pool is renamed or removed,
  * or ranges move from one pool to another, a pool the config no longer names (or names with other
  * ranges) still holds addresses that now lie in another pool's ranges. A store that asks this
