@@ -89,7 +89,7 @@ final class DirectBackend implements Backend {
    */
   private static boolean onlyNetworkLock(Path network) {
     try (var entries = Files.list(network)) {
-      return entries.allMatch(p -> p.getFileName().toString().equals("lock"));
+      return entries.map(p -> p.getFileName().toString()).toList().equals(List.of("lock"));
     } catch (IOException | java.io.UncheckedIOException e) {
       return false;
     }

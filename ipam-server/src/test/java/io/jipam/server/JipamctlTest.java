@@ -158,15 +158,18 @@ class JipamctlTest {
   }
 
   /**
-   * A sub-pool renamed while it held addresses: the old and the new pool of one network hold one
-   * address (two pods on it). Each pool alone is consistent; check names the pair.
+   * Two pools of one network holding one address (two pods on it): data a sub-pool rename left
+   * before the stores kept a network's pools apart, made here by moving an address file. Each pool
+   * alone is consistent; check names the pair.
    */
   @Test
-  void check_addressHeldInTwoPoolsOfOneNetwork_foundAndExitOne() {
+  void check_addressHeldInTwoPoolsOfOneNetwork_foundAndExitOne() throws Exception {
     java.util.function.Function<String, Pool> sub = name -> new Pool("net+" + name, List.of(new RangeSet(List.of(
         IpRange.withDefaults(Cidr.parse("198.18.16.0/28"), null, null, null, null)))), AllocationOrder.LOWEST_FREE);
     remote.allocate(sub.apply("db"), new AllocationRequest(new Attachment("p1", "eth0"), List.of(), new PodRef("db", "db-0")));
     remote.allocate(sub.apply("data"), new AllocationRequest(new Attachment("p3", "eth0"), List.of(), new PodRef("db", "db-2")));
+    Path data = dir.resolve("data").resolve("net+data");
+    java.nio.file.Files.move(data.resolve("198.18.16.3"), data.resolve("198.18.16.2"));
     Run r = ctl("check");
     assertEquals(1, r.exit, r.out + r.err);
     assertTrue(r.out.contains("198.18.16.2 is held in pool net+d") && r.out.contains("pools of one network")
