@@ -234,6 +234,28 @@ class EtcdKeptPoolsIT {
   }
 
   /**
+   * The staleness bound: a pool of the network another store defined after this warm store read
+   * the network is not kept yet (a DEL with a config not naming it does not look there), and is
+   * from the store's next ADD in the network on (its transaction, guarded on the network key,
+   * fails and the network is read again).
+   */
+  @org.junit.jupiter.api.Test
+  void keptPools_poolDefinedByAnotherStoreAfterTheRead_keptFromTheNextAdd() {
+    EtcdStore inspector = store("inspector");
+    EtcdStore warmStore = store("node-1");
+    Calls warm = () -> warmStore;
+    run(warm, "ADD", "w-0", conf(OWN, ""));
+    EtcdStore other = store("node-1");
+    run(() -> other, "ADD", "x", conf(DB, ""));
+
+    run(warm, "DEL", "x", conf(OWN, ""));
+    assertEquals(1, held(inspector, "net+db").size(), "not kept yet: " + held(inspector, "net+db"));
+    run(warm, "ADD", "w-1", conf(OWN, ""));
+    run(warm, "DEL", "x", conf(OWN, ""));
+    assertEquals(List.of(), held(inspector, "net+db"), "kept after the ADD");
+  }
+
+  /**
    * What it costs on a network with one pool, whose config never changed: a warm store's ADD and
    * DEL through the handler are one transaction each, as the store's own allocate and release;
    * a fresh store's (the plugin's one call) send as many requests as its allocate and release do
