@@ -62,7 +62,8 @@ import java.util.function.Supplier;
  * does the work ({@link BatchCommitter}, {@link PoolViews}, {@link NodeReclaimer}, {@link
  * ListPaging}, {@link ClaimDesk}).
  */
-final class GroupCommitStore implements EtcdStore, CommitCounters, AsyncChanges {
+final class GroupCommitStore implements EtcdStore, CommitCounters, AsyncChanges,
+    io.jipam.core.store.capability.KeptPools {
   /** Whose attachments the store may change: any node's, or its own node's only. */
   enum Scope {
     CLUSTER,
@@ -87,6 +88,8 @@ final class GroupCommitStore implements EtcdStore, CommitCounters, AsyncChanges 
   /** Whether this store owns its etcd client and commit threads (closes them). */
   private final boolean owns;
   private final ConcurrentHashMap<String, PoolSlot> pools = new ConcurrentHashMap<>();
+  /** Which pools each network has, as this store last read them ({@link #keptPools}). */
+  private final KnownNetworks known = new KnownNetworks();
   private volatile boolean closed;
   /** Successful transactions and the requests they carried (see {@link CommitCounters}). */
   private final AtomicLong commits = new AtomicLong();
@@ -208,6 +211,37 @@ final class GroupCommitStore implements EtcdStore, CommitCounters, AsyncChanges 
       }
       return h.allocations();
     });
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>From what this store knows of the network ({@link KnownNetworks}): no round trip once any
+   * pool of the network was loaded here, which every ADD, DEL and GC in it does. A store that never
+   * looked at the network (a plugin process's first call) reads the network's guard key and pools'
+   * definitions in one transaction, and its caches of the network's pools start from that read
+   * ({@link PoolCache#seed}), so that their first batch or read skips the round trip it spends
+   * checking the pool's definition and reading the network: the call costs what it did before, but
+   * when the pool it goes to was not defined yet (its first ADD). Each pool with its stored ranges,
+   * so that a DEL, GC or find with it passes the definition's check.
+   */
+  @Override
+  public List<Pool> keptPools(String network, Set<String> named, Pool like) {
+    KnownNetworks.Known k = known.get(network);
+    if (k == null) {
+      long deadline = deadline();
+      List<io.etcd.jetcd.kv.GetResponse> got = retrying(deadline, () -> ctx.etcd().txn(List.of(),
+          NetworkPeers.reads(ctx.keys(), network), List.of(), deadline, "reading the pools of network " + network)
+          .getGetResponses());
+      known.read(ctx.keys(), network, got, true);
+      k = known.get(network);
+      for (PoolSlot s : pools.values()) {
+        if (Pool.networkOf(s.cache().pool.name()).equals(network)) {
+          known.seed(s.cache()); // caches made before this read (none, through the CNI handler)
+        }
+      }
+    }
+    return KnownNetworks.kept(k, named, like);
   }
 
   @Override
@@ -430,7 +464,8 @@ final class GroupCommitStore implements EtcdStore, CommitCounters, AsyncChanges 
 
   private PoolSlot slot(Pool pool) {
     return pools.computeIfAbsent(pool.name() + "\n" + BlockLayout.rangesText(pool), k -> {
-      PoolCache cache = new PoolCache(ctx, views, pool);
+      PoolCache cache = new PoolCache(ctx, views, known, pool);
+      known.seed(cache);
       BatchCommitter committer = new BatchCommitter(ctx, cache, tickets, commits, committedRequests, refusedCommits, bytesWritten,
           notifier, sender);
       return new PoolSlot(cache, new CommitQueue(committers, ctx.clock(), ctx.timeoutNanos(), committer));

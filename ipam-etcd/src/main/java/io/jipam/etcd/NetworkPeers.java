@@ -36,6 +36,8 @@ import java.util.Map;
  */
 final class NetworkPeers {
   private final StoreContext ctx;
+  /** The store's record of the networks' pools, told of every read here. */
+  private final KnownNetworks known;
   /** This pool's name. */
   private final String pool;
   final String network;
@@ -58,8 +60,9 @@ final class NetworkPeers {
   /** Where an address lies in another pool of the network: that pool's block and offset. */
   record Spot(String pool, BlockLayout layout, int set, IpAddress net, String key, int offset) {}
 
-  NetworkPeers(StoreContext ctx, io.jipam.core.store.Pool own) {
+  NetworkPeers(StoreContext ctx, KnownNetworks known, io.jipam.core.store.Pool own) {
     this.ctx = ctx;
+    this.known = known;
     this.pool = own.name();
     own.rangeSets().forEach(set -> ranges.addAll(set.ranges()));
     this.network = io.jipam.core.store.Pool.networkOf(this.pool);
@@ -78,8 +81,13 @@ final class NetworkPeers {
   }
 
   private List<Op> reads() {
-    return List.of(EtcdClient.get(guardKey), EtcdClient.getPrefix(ctx.keys().subPoolsPrefix(network)),
-        EtcdClient.get(ctx.keys().pool(network)));
+    return reads(ctx.keys(), network);
+  }
+
+  /** The reads of a network's guard key and its pools' definitions, in the order {@link #hand} and {@link KnownNetworks#read} take. */
+  static List<Op> reads(Keys keys, String network) {
+    return List.of(EtcdClient.get(keys.network(network)), EtcdClient.getPrefix(keys.subPoolsPrefix(network)),
+        EtcdClient.get(keys.pool(network)));
   }
 
   /**
@@ -101,6 +109,7 @@ final class NetworkPeers {
       got = ctx.etcd().txn(List.of(), reads(), List.of(), deadline, "reading the pools of network " + network)
           .getGetResponses();
     }
+    known.read(ctx.keys(), network, got, false);
     others.clear();
     blocks.clear();
     guardRev = got.get(0).getKvs().isEmpty() ? 0L : got.get(0).getKvs().get(0).getModRevision();

@@ -57,12 +57,16 @@ final class PoolCache {
   /** The other pools of the pool's network, whose addresses its ADDs must not take. */
   final NetworkPeers peers;
 
-  PoolCache(StoreContext ctx, PoolViews views, Pool pool) {
+  /** The store's record of the networks' pools ({@link KnownNetworks}), told of a definition made here. */
+  private final KnownNetworks networks;
+
+  PoolCache(StoreContext ctx, PoolViews views, KnownNetworks known, Pool pool) {
     this.ctx = ctx;
     this.views = views;
+    this.networks = known;
     this.pool = pool;
     this.rangesText = BlockLayout.rangesText(pool);
-    this.peers = new NetworkPeers(ctx, pool);
+    this.peers = new NetworkPeers(ctx, known, pool);
   }
 
   /** The layout, once {@link #definition} has checked it. */
@@ -153,6 +157,7 @@ final class PoolCache {
           noBlocks = true;
         } else if (r.isSucceeded()) {
           stored = mine;
+          networks.defined(pool.name(), mine, r.getHeader().getRevision());
         } else if (!r.getGetResponses().get(0).getKvs().isEmpty()) {
           stored = EtcdClient.text(r.getGetResponses().get(0).getKvs().get(0).getValue());
           // the network's pools came in the same round trip: a one-shot process reads them for free
@@ -194,6 +199,37 @@ final class PoolCache {
       throw LayoutVersion.previousLayout(ctx.keys(), pool.name());
     }
     return BlockLayout.fresh(pool, ctx.config().blockSizeV4(), ctx.config().blockSizeV6());
+  }
+
+  /**
+   * Takes the pool's stored definition and the network's pools, read at one revision by a caller
+   * that read them anyway ({@link GroupCommitStore#keptPools} in a store that had not looked at the
+   * network), so that the first batch neither checks the definition nor reads the network's pools
+   * again: the reads {@link #definition} would do in its first round trip. Nothing is taken when
+   * the definition is known already, or its ranges differ from this config's (then {@link
+   * #definition} reads and refuses as ever). Any thread.
+   */
+  void seed(String stored, List<io.etcd.jetcd.kv.GetResponse> networkReads) {
+    if (layout != null) {
+      return;
+    }
+    synchronized (definitionLock) {
+      if (layout != null) {
+        return;
+      }
+      BlockLayout defined;
+      try {
+        defined = BlockLayout.parse(pool.name(), stored, pool.order());
+      } catch (IpamException e) {
+        return; // definition() says so
+      }
+      if (!BlockLayout.rangesText(defined.pool()).equals(rangesText)) {
+        return;
+      }
+      // handed before the layout is published: a batch that sees the layout takes these reads
+      peers.hand(networkReads);
+      accept(ctx.keys().pool(pool.name()), stored);
+    }
   }
 
   /** Checks this config against the stored definition and keeps the layout; under {@link #definitionLock}. */

@@ -1,0 +1,302 @@
+package io.jipam.etcd;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.jipam.core.cni.CniEnvironment;
+import io.jipam.core.cni.CniHandler;
+import io.jipam.core.cni.JsonReader;
+import io.jipam.core.cni.NetworkConfig;
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.Pool;
+import io.jipam.core.store.capability.KeptPools;
+import io.jipam.testkit.Etcd;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.UUID;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * A network's config changed while a pool held addresses (a sub-pool renamed, a sub-pool removed
+ * with its ranges moved to the network's own, the network's own ranges moved into a sub-pool),
+ * through the CNI handler on the etcd store ({@code KeptPools}): with the new config a repeated ADD
+ * of an old pod returns what it holds, a new pod gets another address, CHECK finds an old pod, DEL
+ * and GC release old pods in the pool the old config named; on a warm store, on a store per call
+ * (as the plugin opens one), and on a node's store over a shared client (a central jipamd's). And
+ * what it costs: nothing on a network whose pools did not change. {@link EtcdInvariants} after each
+ * test.
+ */
+@ExtendWith(EtcdExtension.class)
+class EtcdKeptPoolsIT {
+  private final Etcd etcd;
+  private final String prefix = "/jipam-test-" + UUID.randomUUID();
+  private final List<AutoCloseable> opened = new ArrayList<>();
+
+  EtcdKeptPoolsIT(Etcd etcd) {
+    this.etcd = etcd;
+  }
+
+  @AfterEach
+  void closeAll() throws Exception {
+    for (AutoCloseable c : opened) {
+      c.close();
+    }
+    EtcdInvariants.check(etcd.endpoints(), prefix);
+  }
+
+  private EtcdStoreConfig config(String node) {
+    return EtcdStoreConfig.of(etcd.endpoints(), node).withPrefix(prefix).withTimeout(Duration.ofSeconds(10));
+  }
+
+  private EtcdStore store(String node) {
+    EtcdStore s = EtcdStores.open(config(node));
+    opened.add(s);
+    return s;
+  }
+
+  /** How a test's CNI calls reach etcd: the store each call runs on, closed after it when the call opened it. */
+  private interface Calls {
+    IpamStore open();
+
+    default void done(IpamStore store) {
+    }
+  }
+
+  private Calls calls(String kind) {
+    return switch (kind) {
+      case "warm store" -> {
+        EtcdStore s = store("node-1");
+        yield () -> s;
+      }
+      case "store per call" -> new Calls() {
+        @Override
+        public IpamStore open() {
+          return EtcdStores.open(config("node-1"));
+        }
+
+        @Override
+        public void done(IpamStore store) {
+          store.close();
+        }
+      };
+      case "node store of a shared client" -> {
+        EtcdNodeStores shared = EtcdStores.openShared(config("central"));
+        opened.add(shared);
+        EtcdStore s = shared.forNode("node-1");
+        yield () -> s;
+      }
+      default -> throw new IllegalArgumentException(kind);
+    };
+  }
+
+  static String conf(String ipam, String extra) {
+    return ("{'cniVersion':'1.1.0','name':'net'" + extra + ",'ipam':{'type':'jipam'," + ipam + "}}").replace('\'', '"');
+  }
+
+  static final String OWN = "'ranges':[[{'subnet':'10.0.2.0/29'}]]";
+  static final String DB = "'subPools':[{'name':'db','ranges':[[{'subnet':'10.0.2.0/29'}]]}]";
+  static final String DATABASE = "'subPools':[{'name':'database','ranges':[[{'subnet':'10.0.2.0/29'}]]}]";
+
+  static Stream<Arguments> changes() {
+    List<Arguments> out = new ArrayList<>();
+    record Change(String name, String before, String after, String oldPool) {}
+    for (Change c : List.of(new Change("sub-pool renamed", DB, DATABASE, "net+db"),
+        new Change("sub-pool removed, its ranges the network's own", DB, OWN, "net+db"),
+        new Change("the network's own ranges moved into a sub-pool", OWN, DB, "net"))) {
+      for (String kind : List.of("warm store", "store per call", "node store of a shared client")) {
+        out.add(Arguments.of(c.name() + ", " + kind, kind, c.before(), c.after(), c.oldPool()));
+      }
+    }
+    return out.stream();
+  }
+
+  private static NetworkConfig parse(String json) {
+    return NetworkConfig.from(JsonReader.parse(json.getBytes(StandardCharsets.UTF_8)));
+  }
+
+  private static CniEnvironment env(String command, String container, String args) {
+    Map<String, String> env = new TreeMap<>(Map.of("CNI_COMMAND", command, "CNI_CONTAINERID", container, "CNI_NETNS",
+        "/var/run/netns/" + container, "CNI_IFNAME", "eth0", "CNI_PATH", "/opt/cni/bin"));
+    if (args != null) {
+      env.put("CNI_ARGS", args);
+    }
+    return CniEnvironment.from(env);
+  }
+
+  private static String run(Calls calls, String command, String container, String json) {
+    return run(calls, command, container, json, null);
+  }
+
+  private static String run(Calls calls, String command, String container, String json, String args) {
+    IpamStore store = calls.open();
+    try {
+      return new String(CniHandler.run(env(command, container, args), parse(json), store, () -> "node-1").output(),
+          StandardCharsets.UTF_8);
+    } finally {
+      calls.done(store);
+    }
+  }
+
+  /** What the pool holds, "address container" in address order, read by a store of its own. */
+  private List<String> held(EtcdStore inspector, String pool) {
+    Pool like = parse(conf(OWN, "")).ipam().pool();
+    List<String> out = new ArrayList<>();
+    for (Allocation a : inspector.list(new Pool(pool, like.rangeSets(), like.order()))) {
+      out.add(a.address() + " " + a.attachment().containerId());
+    }
+    return out;
+  }
+
+  private static String address(String heldLine) {
+    return heldLine.substring(0, heldLine.indexOf(' '));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("changes")
+  void configChanged_oldPodsFoundAndReleasedInTheOldPool(String name, String kind, String before, String after,
+      String oldPool) {
+    Calls calls = calls(kind);
+    EtcdStore inspector = store("inspector");
+    String v1 = conf(before, "");
+    String v2 = conf(after, "");
+    for (String c : List.of("a", "b", "c")) {
+      run(calls, "ADD", c, v1);
+    }
+    List<String> old = held(inspector, oldPool);
+    assertEquals(List.of("a", "b", "c"), old.stream().map(l -> l.substring(l.indexOf(' ') + 1)).sorted().toList(), 
+        oldPool + " holds " + old);
+    String a = old.stream().filter(l -> l.endsWith(" a")).map(EtcdKeptPoolsIT::address).findFirst().orElseThrow();
+    String b = old.stream().filter(l -> l.endsWith(" b")).map(EtcdKeptPoolsIT::address).findFirst().orElseThrow();
+
+    String again = run(calls, "ADD", "a", v2);
+    assertTrue(again.contains("\"" + a + "/29\""), "a repeated ADD returns what a holds (" + a + "): " + again);
+    String fresh = run(calls, "ADD", "n", v2);
+    for (String line : old) {
+      assertFalse(fresh.contains("\"" + address(line) + "/29\""), "a new pod got " + line + ": " + fresh);
+    }
+    IpamException taken = assertThrows(IpamException.class,
+        () -> run(calls, "ADD", "m", v2, "IgnoreUnknown=1;IP=" + b));
+    assertEquals(ErrorCode.ADDRESS_UNAVAILABLE, taken.code());
+    assertTrue(taken.getMessage().contains("in pool " + oldPool + " of network net"), taken.getMessage());
+
+    run(calls, "CHECK", "b", v2);
+    run(calls, "DEL", "a", v2);
+    assertEquals(2, held(inspector, oldPool).size(), "DEL released a: " + held(inspector, oldPool));
+    run(calls, "GC", "x", conf(after, ",'cni.dev/valid-attachments':[{'containerID':'b','ifname':'eth0'},"
+        + "{'containerID':'n','ifname':'eth0'}]"));
+    assertEquals(List.of(b + " b"), held(inspector, oldPool), "DEL released a, GC released c");
+    IpamException gone = assertThrows(IpamException.class, () -> run(calls, "CHECK", "c", v2));
+    assertEquals(ErrorCode.UNKNOWN_CONTAINER, gone.code());
+  }
+
+  /**
+   * The store names the network's pools the config does not, with their stored ranges: pools of
+   * other networks never, and nothing for a network whose config names all of its pools.
+   */
+  @ParameterizedTest(name = "{0}")
+  @CsvSource({"warm store", "store per call", "node store of a shared client"})
+  void keptPools_poolsOfTheNetworkTheConfigDoesNotName_withTheirStoredRanges(String kind) {
+    Calls calls = calls(kind);
+    run(calls, "ADD", "a", conf(DB, ""));
+    run(calls, "ADD", "b", conf(OWN, ""));
+    run(calls, "ADD", "o", conf(OWN, "").replace("\"name\":\"net\"", "\"name\":\"netz\""));
+    Pool database = parse(conf(DATABASE, "")).ipam().pools().all().get(0);
+    IpamStore store = calls.open();
+    try {
+      KeptPools kept = store.capability(KeptPools.class).orElseThrow();
+      List<Pool> got = kept.keptPools("net", Set.of("net+database"), database);
+      assertEquals(List.of("net", "net+db"), got.stream().map(Pool::name).toList());
+      for (Pool p : got) {
+        assertEquals(BlockLayout.rangesText(database), BlockLayout.rangesText(p), p.name());
+      }
+      assertEquals(List.of(), kept.keptPools("net", Set.of("net", "net+db"), database));
+      assertEquals(List.of(), kept.keptPools("other", Set.of("other"), database));
+    } finally {
+      calls.done(store);
+    }
+  }
+
+  /**
+   * The staleness bound: a pool of the network another store defined after this warm store read
+   * the network is not kept yet (a DEL with a config not naming it does not look there), and is
+   * from the store's next ADD in the network on (its transaction, guarded on the network key,
+   * fails and the network is read again).
+   */
+  @org.junit.jupiter.api.Test
+  void keptPools_poolDefinedByAnotherStoreAfterTheRead_keptFromTheNextAdd() {
+    EtcdStore inspector = store("inspector");
+    EtcdStore warmStore = store("node-1");
+    Calls warm = () -> warmStore;
+    run(warm, "ADD", "w-0", conf(OWN, ""));
+    EtcdStore other = store("node-1");
+    run(() -> other, "ADD", "x", conf(DB, ""));
+
+    run(warm, "DEL", "x", conf(OWN, ""));
+    assertEquals(1, held(inspector, "net+db").size(), "not kept yet: " + held(inspector, "net+db"));
+    run(warm, "ADD", "w-1", conf(OWN, ""));
+    run(warm, "DEL", "x", conf(OWN, ""));
+    assertEquals(List.of(), held(inspector, "net+db"), "kept after the ADD");
+  }
+
+  /**
+   * What it costs on a network with one pool, whose config never changed: a warm store's ADD and
+   * DEL through the handler are one transaction each, as the store's own allocate and release;
+   * a fresh store's (the plugin's one call) send as many requests as its allocate and release do
+   * (the read of the network rides on the definition's check it replaces).
+   */
+  @org.junit.jupiter.api.Test
+  void cniCalls_onePoolNetwork_noRequestOfTheirOwn() {
+    String v = conf(OWN, "");
+    Pool pool = parse(v).ipam().pool();
+    EtcdStore warm = store("node-1");
+    Calls onWarm = () -> warm;
+    run(onWarm, "ADD", "warm-0", v);
+    run(onWarm, "DEL", "warm-0", v);
+    long before = EtcdNetworkPoolsIT.requests(warm);
+    for (int i = 1; i <= 5; i++) {
+      run(onWarm, "ADD", "warm-" + i, v);
+    }
+    assertEquals(5, EtcdNetworkPoolsIT.requests(warm) - before, "one transaction per ADD");
+    before = EtcdNetworkPoolsIT.requests(warm);
+    for (int i = 1; i <= 5; i++) {
+      run(onWarm, "DEL", "warm-" + i, v);
+    }
+    assertEquals(5, EtcdNetworkPoolsIT.requests(warm) - before, "one transaction per DEL");
+
+    // a fresh store per call: through the handler, and the store's own calls
+    long[] handler = new long[2];
+    long[] direct = new long[2];
+    for (int i = 0; i < 2; i++) {
+      String command = i == 0 ? "ADD" : "DEL";
+      EtcdStore fresh = store("node-1");
+      run(() -> fresh, command, "fresh-h", v);
+      handler[i] = EtcdNetworkPoolsIT.requests(fresh);
+      EtcdStore own = store("node-1");
+      if (i == 0) {
+        own.allocate(pool, EtcdNetworkPoolsIT.add("fresh-d"));
+      } else {
+        own.release(pool, new Attachment("fresh-d", "eth0"));
+      }
+      direct[i] = EtcdNetworkPoolsIT.requests(own);
+    }
+    assertEquals(direct[0], handler[0], "a fresh store's ADD through the handler");
+    assertEquals(direct[1], handler[1], "a fresh store's DEL through the handler");
+  }
+}
