@@ -130,8 +130,13 @@ public final class CniHandler {
     return switch (env.command()) {
       case ADD -> add(env, config, store, pools, pools.select(env.args().pod(), node));
       case DEL -> {
+        List<Pool> named = pools.all();
         for (Pool pool : everyPool(store, pools)) {
-          store.release(pool, env.attachment());
+          // a pool the config no longer names is looked into first: most DELs find nothing there,
+          // and a read costs a store less than a release (the etcd store's writes a DEL marker)
+          if (named.contains(pool) || !store.find(pool, env.attachment()).isEmpty()) {
+            store.release(pool, env.attachment());
+          }
         }
         yield done(NO_OUTPUT);
       }
