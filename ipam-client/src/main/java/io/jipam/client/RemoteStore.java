@@ -80,7 +80,7 @@ import java.util.Set;
  */
 public final class RemoteStore implements IpamStore, Inspection, ListPages, NodeReclaim, Probe, RetainPreview,
     io.jipam.core.store.capability.Claims, io.jipam.core.store.capability.ReloadsTls,
-    io.jipam.core.cni.SubPoolForwarding {
+    io.jipam.core.cni.SubPoolForwarding, io.jipam.core.store.capability.KeptPools {
   private final GrpcChannel channel;
   /** The sub-pools of the networks its callers named: each Allocate from one says so. */
   private final io.jipam.core.cni.SubPoolIndex subPools = new io.jipam.core.cni.SubPoolIndex();
@@ -88,9 +88,33 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
   /** The clock a change's apply-by time is taken on ({@link #applyBy}). */
   private final java.time.Clock wallClock;
 
+  /** The pools the other jipamd defines, for the CNI handler's kept pools ({@link RemoteKeptPools}). */
+  private final RemoteKeptPools kept;
+
   private RemoteStore(GrpcChannel channel, java.time.Clock wallClock) {
     this.channel = channel;
     this.wallClock = wallClock;
+    this.kept = new RemoteKeptPools(this::definedPools, wallClock);
+  }
+
+  /**
+   * The pools of the network that the other jipamd defines and the config does not name, from its
+   * ListPools read at most every half minute ({@link RemoteKeptPools}).
+   */
+  @Override
+  public List<Pool> keptPools(String network, java.util.Set<String> named, Pool like) {
+    return kept.keptPools(network, named, like);
+  }
+
+  /** The pools the other jipamd defines: one ListPools that reads no usage. */
+  private List<Pool> definedPools() {
+    ListPoolsResponse r = channel.call(IpamGrpcClient.ListPools,
+        ListPoolsRequest.newBuilder().setDefinitionsOnly(true).build(), Retry.IDEMPOTENT);
+    List<Pool> out = new ArrayList<>(r.getPoolsCount());
+    for (PoolInfo info : r.getPoolsList()) {
+      out.add(WireMapping.pool(info.getPool()));
+    }
+    return out;
   }
 
   /**
@@ -144,6 +168,7 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
           + " with its recorded origins cannot go through jipamd's API, which carries none: copy between the stores"
           + " themselves (jipamctl migrate)");
     }
+    kept.allocatingIn(pool);
     AllocateRequest.Builder r = AllocateRequest.newBuilder()
         .setApplyByUnixMillis(applyBy())
         .setPool(WireMapping.pool(pool))
