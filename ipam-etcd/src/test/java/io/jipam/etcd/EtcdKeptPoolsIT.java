@@ -264,7 +264,6 @@ class EtcdKeptPoolsIT {
   @org.junit.jupiter.api.Test
   void cniCalls_onePoolNetwork_noRequestOfTheirOwn() {
     String v = conf(OWN, "");
-    Pool pool = parse(v).ipam().pool();
     EtcdStore warm = store("node-1");
     Calls onWarm = () -> warm;
     run(onWarm, "ADD", "warm-0", v);
@@ -280,21 +279,34 @@ class EtcdKeptPoolsIT {
     }
     assertEquals(5, EtcdNetworkPoolsIT.requests(warm) - before, "one transaction per DEL");
 
-    // a fresh store per call: through the handler, and the store's own calls
-    long[] handler = new long[2];
-    long[] direct = new long[2];
-    for (int i = 0; i < 2; i++) {
-      String command = i == 0 ? "ADD" : "DEL";
-      EtcdStore fresh = store("node-1");
-      run(() -> fresh, command, "fresh-h", v);
-      handler[i] = EtcdNetworkPoolsIT.requests(fresh);
-      EtcdStore own = store("node-1");
-      if (i == 0) {
-        own.allocate(pool, EtcdNetworkPoolsIT.add("fresh-d"));
-      } else {
-        own.release(pool, new Attachment("fresh-d", "eth0"));
+    // a fresh store per call: through the handler, and the store's own calls, each on a network
+    // of its own (defined beforehand, as "net" is), so that neither meets the other's blocks
+    String viaHandler = v.replace("\"name\":\"net\"", "\"name\":\"net-h\"");
+    String viaStore = v.replace("\"name\":\"net\"", "\"name\":\"net-d\"");
+    for (String defined : List.of(viaHandler, viaStore)) {
+      run(onWarm, "ADD", "define", defined);
+      run(onWarm, "DEL", "define", defined);
+    }
+    Pool storePool = parse(viaStore).ipam().pool();
+    // the fewest of three measurements each: a transaction refused by its guard, or a request
+    // repeated after a slow answer, adds reads that are etcd's or the machine's, not the
+    // handler's (one CI run counted 9 for the store's own DEL against 5 through the handler)
+    long[] handler = {Long.MAX_VALUE, Long.MAX_VALUE};
+    long[] direct = {Long.MAX_VALUE, Long.MAX_VALUE};
+    for (int attempt = 0; attempt < 3; attempt++) {
+      for (int i = 0; i < 2; i++) {
+        String command = i == 0 ? "ADD" : "DEL";
+        EtcdStore fresh = store("node-1");
+        run(() -> fresh, command, "fresh-h", viaHandler);
+        handler[i] = Math.min(handler[i], EtcdNetworkPoolsIT.requests(fresh));
+        EtcdStore own = store("node-1");
+        if (i == 0) {
+          own.allocate(storePool, EtcdNetworkPoolsIT.add("fresh-d"));
+        } else {
+          own.release(storePool, new Attachment("fresh-d", "eth0"));
+        }
+        direct[i] = Math.min(direct[i], EtcdNetworkPoolsIT.requests(own));
       }
-      direct[i] = EtcdNetworkPoolsIT.requests(own);
     }
     assertEquals(direct[0], handler[0], "a fresh store's ADD through the handler");
     assertEquals(direct[1], handler[1], "a fresh store's DEL through the handler");
