@@ -25,7 +25,9 @@ import java.util.List;
  *       the network's own pool ({@code <dataDir>/N/lock}, made when missing); an ADD in {@code N}
  *       holds them as its own. So every ADD of one network that could race for an address runs
  *       alone, and what it reads of the other pools' files stays true until it has created its
- *       own. Locks are taken sub-pool first, network second, never the other way: no cycle. DELs
+ *       own. Locks are taken sub-pool first, network second, never the other way: no cycle of
+ *       threads (the kernel, which sees processes, may still answer EDEADLK: {@link PoolLock}
+ *       asks again). DELs
  *       and reads take no extra lock: a release racing an ADD elsewhere only makes that ADD pass
  *       over an address it could have had.
  *   <li><b>Which pools.</b> The data dir's entries, read again when its modification time or

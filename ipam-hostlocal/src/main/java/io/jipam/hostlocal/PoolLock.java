@@ -19,10 +19,20 @@ import java.util.concurrent.locks.ReentrantLock;
  * when two threads of one JVM ask for it; then an exclusive {@link FileChannel#lock} on {@code
  * <dataDir>/<network>/lock}, which serialises jipam processes (see {@link HostLocalStore} for how
  * that relates to host-local's {@code flock}). A call run {@link LocalCalls#withoutWaiting} takes
- * neither lock when it is held, and throws {@link LocalCalls.WouldWait} instead. Not thread-safe:
- * one call's, closed by it.
+ * neither lock when it is held, and throws {@link LocalCalls.WouldWait} instead. A file lock the
+ * kernel refuses as a deadlock (EDEADLK: its check sees processes, not threads, see {@link
+ * NetworkPoolDirs}) is asked for again until it is granted. Not thread-safe: one call's, closed by
+ * it.
  */
 final class PoolLock implements AutoCloseable {
+  /** Lock requests the kernel refused as a deadlock and this class asked again (tests read it). */
+  static final java.util.concurrent.atomic.AtomicLong DEADLOCKS_AVOIDED = new java.util.concurrent.atomic.AtomicLong();
+
+  /** Whether a lock request failed with EDEADLK (the JDK gives its message, not its number). */
+  static boolean deadlockAvoided(IOException e) {
+    return e.getMessage() != null && e.getMessage().contains("Resource deadlock avoided");
+  }
+
   /** JVM-wide in-process locks, one per network directory. */
   private static final ConcurrentHashMap<Path, ReentrantLock> JVM_LOCKS = new ConcurrentHashMap<>();
 
@@ -104,6 +114,19 @@ final class PoolLock implements AutoCloseable {
           if (tries > 30_000) {
             throw PoolSession.contended(pool);
           }
+          Thread.sleep(1);
+        } catch (IOException e) {
+          if (!deadlockAvoided(e)) {
+            throw e;
+          }
+          // EDEADLK: the kernel sees a cycle of processes, not of threads. One thread of this
+          // process holds a network's lock while another asks for a sub-pool's that a second
+          // process holds, waiting for that network's lock: no thread waits for itself (locks are
+          // taken sub-pool first, network second), so the holder finishes and the wait ends
+          if (tries > 30_000) {
+            throw PoolSession.contended(pool);
+          }
+          DEADLOCKS_AVOIDED.incrementAndGet();
           Thread.sleep(1);
         }
       }
