@@ -186,6 +186,26 @@ class WireMappingTest {
     assertFalse(e.code() == ErrorCode.INTERNAL);
   }
 
+  /** A Taken answer's pool: none (the pool asked), another pool of the network, or a refusal naming what is not a pool name. */
+  @Test
+  void takenOutcome_poolTable_sameTakenBackOrRefusalNamingThePool() throws Exception {
+    IpAddress a = IpAddress.parse("198.18.0.5");
+    Attachment holder = new Attachment("c1", "eth0");
+    for (io.jipam.core.store.AllocationOutcome.Taken t : List.of(new io.jipam.core.store.AllocationOutcome.Taken(a, holder),
+        new io.jipam.core.store.AllocationOutcome.Taken(a, holder, "net+old"))) {
+      io.jipam.api.v1.AllocateResponse wire = io.jipam.api.v1.AllocateResponse.parseFrom(WireMapping.outcome(t).toByteArray());
+      assertEquals(t, WireMapping.outcome(wire));
+    }
+    for (String bad : List.of("net/../x", "a\u001b[2J", "-net", "net+a+b")) {
+      io.jipam.api.v1.AllocateResponse wire = io.jipam.api.v1.AllocateResponse.newBuilder().setTaken(
+          io.jipam.api.v1.Taken.newBuilder().setAddress(a.toString()).setHolder(WireMapping.attachment(holder))
+              .setPool(bad)).build();
+      IpamException e = assertThrows(IpamException.class, () -> WireMapping.outcome(wire), bad);
+      assertEquals(ErrorCode.INVALID_CONFIG, e.code());
+      assertTrue(e.getMessage().startsWith("taken address's pool \"") && !e.getMessage().contains("\u001b"), e.getMessage());
+    }
+  }
+
   /**
    * An Allocate's sub_pool: decoded when it describes the request's pool, else INVALID_CONFIG naming
    * the values, its selectors held to a config's rules.

@@ -18,13 +18,11 @@ import io.jipam.core.store.Pool;
 import io.jipam.core.store.capability.KeptPools;
 import io.jipam.testkit.Etcd;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.UUID;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.extension.ExtendWith;
@@ -45,30 +43,23 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 @ExtendWith(EtcdExtension.class)
 class EtcdKeptPoolsIT {
-  private final Etcd etcd;
-  private final String prefix = "/jipam-test-" + UUID.randomUUID();
-  private final List<AutoCloseable> opened = new ArrayList<>();
+  private final PrefixedStores stores;
 
   EtcdKeptPoolsIT(Etcd etcd) {
-    this.etcd = etcd;
+    this.stores = new PrefixedStores(etcd);
   }
 
   @AfterEach
   void closeAll() throws Exception {
-    for (AutoCloseable c : opened) {
-      c.close();
-    }
-    EtcdInvariants.check(etcd.endpoints(), prefix);
+    stores.close();
   }
 
   private EtcdStoreConfig config(String node) {
-    return EtcdStoreConfig.of(etcd.endpoints(), node).withPrefix(prefix).withTimeout(Duration.ofSeconds(10));
+    return stores.config(node);
   }
 
   private EtcdStore store(String node) {
-    EtcdStore s = EtcdStores.open(config(node));
-    opened.add(s);
-    return s;
+    return stores.open(config(node));
   }
 
   /** How a test's CNI calls reach etcd: the store each call runs on, closed after it when the call opened it. */
@@ -97,8 +88,7 @@ class EtcdKeptPoolsIT {
         }
       };
       case "node store of a shared client" -> {
-        EtcdNodeStores shared = EtcdStores.openShared(config("central"));
-        opened.add(shared);
+        EtcdNodeStores shared = stores.keep(EtcdStores.openShared(config("central")));
         EtcdStore s = shared.forNode("node-1");
         yield () -> s;
       }

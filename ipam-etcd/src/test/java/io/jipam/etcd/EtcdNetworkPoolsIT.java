@@ -15,14 +15,12 @@ import io.jipam.core.store.Pool;
 import io.jipam.core.store.capability.ReserveOutcome;
 import io.jipam.core.testing.TestPools;
 import io.jipam.testkit.Etcd;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.UUID;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -47,28 +45,20 @@ class EtcdNetworkPoolsIT {
   /** The addresses of {@link #RANGE} a pool hands out: .2 to .14 (.1 is the gateway). */
   static final int CAPACITY = 13;
 
-  private final Etcd etcd;
-  private final String prefix = "/jipam-test-" + UUID.randomUUID();
-  private final List<AutoCloseable> opened = new ArrayList<>();
+  private final PrefixedStores stores;
 
   EtcdNetworkPoolsIT(Etcd etcd) {
-    this.etcd = etcd;
+    this.stores = new PrefixedStores(etcd);
   }
 
   @AfterEach
   void closeAll() throws Exception {
-    for (AutoCloseable c : opened) {
-      c.close();
-    }
-    EtcdInvariants.check(etcd.endpoints(), prefix);
+    stores.close();
   }
 
   /** A store of the node on this test's prefix, IPv4 blocks of {@code v4} bits; 10 s timeout (shared machines). */
   EtcdStore store(String node, int v4) {
-    EtcdStore s = EtcdStores.open(EtcdStoreConfig.of(etcd.endpoints(), node).withPrefix(prefix)
-        .withBlockSizes(v4, 122).withTimeout(Duration.ofSeconds(10)));
-    opened.add(s);
-    return s;
+    return stores.open(stores.config(node).withBlockSizes(v4, 122));
   }
 
   static Pool pool(String name) {
@@ -218,9 +208,7 @@ class EtcdNetworkPoolsIT {
       a = store("node-a", 30);
       b = store("node-b", 30);
     } else {
-      EtcdNodeStores shared = EtcdStores.openShared(EtcdStoreConfig.of(etcd.endpoints(), "central")
-          .withPrefix(prefix).withBlockSizes(30, 122).withTimeout(Duration.ofSeconds(10)));
-      opened.add(shared);
+      EtcdNodeStores shared = stores.keep(EtcdStores.openShared(stores.config("central").withBlockSizes(30, 122)));
       a = shared.forNode("node-a");
       b = shared.forNode("node-b");
     }
