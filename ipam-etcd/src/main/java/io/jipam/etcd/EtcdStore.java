@@ -137,6 +137,19 @@ public interface EtcdStore extends IpamStore, Claims, Inspection, ListPages, Nod
    */
   List<Pool> definedPools();
 
+  /**
+   * The pools of network {@code network} defined in etcd (under this store's prefix), by name, as
+   * {@link #definedPools()} gives them: one transaction reading the network's own pool's definition
+   * ({@code <prefix>/v2/pools/<network>}) and its sub-pools' ({@code <prefix>/v2/pools/<network>+}),
+   * no other network's. A pool of the network still in the previous layout is not among them (as in
+   * its kept pools: every call to it is refused). Changes nothing.
+   *
+   * @throws io.jipam.core.IpamException INVALID_CONFIG when {@code network} is no network name,
+   *     naming it; TRY_AGAIN_LATER when etcd cannot be reached
+   */
+  @Override
+  List<Pool> definedPools(String network);
+
   /** {@link #reclaimNode(String, ReclaimPolicy)} with {@link ReclaimPolicy#DEFAULT}. */
   default ReclaimReport reclaimNode(String node) {
     return reclaimNode(node, ReclaimPolicy.DEFAULT);

@@ -402,6 +402,19 @@ final class GroupCommitStore implements EtcdStore, CommitCounters, AsyncChanges,
   }
 
   @Override
+  public List<Pool> definedPools(String network) {
+    Pool.requireNetworkName(network);
+    long deadline = deadline();
+    List<io.etcd.jetcd.kv.GetResponse> got = retrying(deadline, () -> ctx.etcd().txn(List.of(),
+        NetworkPeers.definitionReads(ctx.keys(), network), List.of(), deadline,
+        "reading the pool definitions of network " + network).getGetResponses());
+    List<Pool> out = new ArrayList<>();
+    KnownNetworks.definitions(ctx.keys(), network, got).values().forEach(d -> out.add(d.pool()));
+    out.sort(Comparator.comparing(Pool::name));
+    return out;
+  }
+
+  @Override
   public ReclaimReport reclaimNode(String gone, ReclaimPolicy policy) {
     checkOpen();
     return reclaimer.reclaim(gone, policy);

@@ -56,16 +56,7 @@ final class KnownNetworks {
    */
   void read(Keys keys, String network, List<GetResponse> got, boolean keep) {
     long guardRev = got.get(0).getKvs().isEmpty() ? 0L : got.get(0).getKvs().get(0).getModRevision();
-    Map<String, Definition> pools = new LinkedHashMap<>();
-    for (int i = 1; i < got.size(); i++) {
-      for (KeyValue kv : got.get(i).getKvs()) {
-        String name = keys.parsePool(EtcdClient.text(kv.getKey()));
-        if (Pool.isName(name) && Pool.networkOf(name).equals(network)) {
-          pools.put(name, new Definition(EtcdClient.text(kv.getValue()),
-              parse(name, EtcdClient.text(kv.getValue())), kv.getCreateRevision()));
-        }
-      }
-    }
+    Map<String, Definition> pools = definitions(keys, network, got.subList(1, got.size()));
     networks.compute(network, (n, old) -> {
       if (old == null) {
         return new Known(guardRev, Map.copyOf(pools), keep ? List.copyOf(got) : null);
@@ -84,6 +75,26 @@ final class KnownNetworks {
       });
       return new Known(guardRev, Map.copyOf(pools), keep ? List.copyOf(got) : null);
     });
+  }
+
+  /**
+   * The definitions of the network's pools among the answers of {@link
+   * NetworkPeers#definitionReads}, by name in the answers' order: each pool with its stored ranges
+   * (order round-robin: the order is not stored), and the revision it was created at. A key that
+   * names no pool of the network is passed over.
+   */
+  static Map<String, Definition> definitions(Keys keys, String network, List<GetResponse> got) {
+    Map<String, Definition> pools = new LinkedHashMap<>();
+    for (GetResponse g : got) {
+      for (KeyValue kv : g.getKvs()) {
+        String name = keys.parsePool(EtcdClient.text(kv.getKey()));
+        if (Pool.isName(name) && Pool.networkOf(name).equals(network)) {
+          pools.put(name, new Definition(EtcdClient.text(kv.getValue()),
+              parse(name, EtcdClient.text(kv.getValue())), kv.getCreateRevision()));
+        }
+      }
+    }
+    return pools;
   }
 
   /**

@@ -86,8 +86,19 @@ final class NetworkPeers {
 
   /** The reads of a network's guard key and its pools' definitions, in the order {@link #hand} and {@link KnownNetworks#read} take. */
   static List<Op> reads(Keys keys, String network) {
-    return List.of(EtcdClient.get(keys.network(network)), EtcdClient.getPrefix(keys.subPoolsPrefix(network)),
-        EtcdClient.get(keys.pool(network)));
+    List<Op> out = new ArrayList<>(3);
+    out.add(EtcdClient.get(keys.network(network)));
+    out.addAll(definitionReads(keys, network));
+    return out;
+  }
+
+  /**
+   * The reads of a network's pools' definitions: its sub-pools' ({@link Keys#subPoolsPrefix}) and
+   * its own pool's ({@link Keys#pool}), no other key; their answers are what {@link
+   * KnownNetworks#definitions} takes.
+   */
+  static List<Op> definitionReads(Keys keys, String network) {
+    return List.of(EtcdClient.getPrefix(keys.subPoolsPrefix(network)), EtcdClient.get(keys.pool(network)));
   }
 
   /**

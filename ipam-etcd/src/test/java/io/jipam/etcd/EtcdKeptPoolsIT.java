@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
+import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.cni.CniEnvironment;
 import io.jipam.core.cni.CniHandler;
 import io.jipam.core.cni.JsonReader;
@@ -16,6 +17,7 @@ import io.jipam.core.store.Attachment;
 import io.jipam.core.store.IpamStore;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.capability.KeptPools;
+import io.jipam.core.testing.TestPools;
 import io.jipam.testkit.Etcd;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -221,6 +223,45 @@ class EtcdKeptPoolsIT {
     } finally {
       calls.done(store);
     }
+  }
+
+  /**
+   * A network's pool definitions, as a node jipamd's kept pools read them (the central's ListPools
+   * of one network): its own pool and its sub-pools with their stored ranges, none of a network
+   * whose name begins with its name; read in one request that returns and scans the network's
+   * definitions and no other key.
+   */
+  @org.junit.jupiter.api.Test
+  void definedPoolsOfANetwork_networksSharingAPrefix_theNetworksPoolsOnlyReadingTheirKeysOnly() {
+    EtcdStore definer = store("node-1");
+    List<String> names = List.of("net", "net+a", "net+b", "net2", "net2+a", "netz+a", "ne");
+    for (int i = 0; i < names.size(); i++) {
+      definer.allocate(TestPools.pool(names.get(i), AllocationOrder.LOWEST_FREE, "10.0." + (10 + i) + ".0/29"),
+          EtcdNetworkPoolsIT.add("c"));
+    }
+    EtcdStore reader = store("reader");
+    List<Pool> all = reader.definedPools();
+    ReadTally tally = ((GroupCommitStore) reader).etcd().tally();
+    record Row(String network, List<String> want) {}
+    for (Row row : List.of(new Row("net", List.of("net", "net+a", "net+b")),
+        new Row("net2", List.of("net2", "net2+a")), new Row("netz", List.of("netz+a")), new Row("ne", List.of("ne")),
+        new Row("absent", List.of()))) {
+      long requests = tally.requests();
+      long scanned = tally.keysScanned();
+      long read = tally.keysRead();
+      List<Pool> got = reader.definedPools(row.network());
+      assertEquals(row.want(), got.stream().map(Pool::name).toList(), row.toString());
+      assertEquals(all.stream().filter(p -> row.want().contains(p.name())).toList(), got,
+          row + ": as every definition's read has them (stored ranges, round-robin)");
+      assertEquals(1, tally.requests() - requests, row + ": one request");
+      assertEquals(row.want().size(), tally.keysScanned() - scanned, row + ": keys scanned");
+      assertEquals(row.want().size(), tally.keysRead() - read, row + ": keys read");
+    }
+    long requests = tally.requests();
+    IpamException e = assertThrows(IpamException.class, () -> reader.definedPools("net+a"));
+    assertEquals(ErrorCode.INVALID_CONFIG, e.code(), e.getMessage());
+    assertTrue(e.getMessage().contains("invalid network name \"net+a\""), e.getMessage());
+    assertEquals(requests, tally.requests(), "a sub-pool's name is no network: nothing read");
   }
 
   /**

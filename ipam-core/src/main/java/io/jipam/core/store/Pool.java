@@ -26,8 +26,7 @@ public record Pool(String name, List<RangeSet> rangeSets, AllocationOrder order,
 
   public Pool {
     if (!isName(name)) {
-      throw IpamException.invalidConfig("invalid network name \"%s\": it must start with a letter or"
-          + " digit followed by letters, digits, '_', '.' or '-'", Printable.escape(name));
+      throw invalidName(name);
     }
     if (rangeSets == null || rangeSets.isEmpty()) {
       throw IpamException.invalidConfig("network \"%s\" has no ranges", name);
@@ -72,6 +71,31 @@ public record Pool(String name, List<RangeSet> rangeSets, AllocationOrder order,
     int plus = name.indexOf(SUB_POOL_SEPARATOR);
     return plus < 0 ? Attachment.isSafeName(name)
         : Attachment.isSafeName(name.substring(0, plus)) && Attachment.isSafeName(name.substring(plus + 1));
+  }
+
+  /**
+   * Whether {@code name} may name a network: a pool name without {@link #SUB_POOL_SEPARATOR}, the
+   * name of the network's own pool ({@link #isName}).
+   */
+  public static boolean isNetworkName(String name) {
+    return isName(name) && name.indexOf(SUB_POOL_SEPARATOR) < 0;
+  }
+
+  /**
+   * {@code name}, when it may name a network ({@link #isNetworkName}).
+   *
+   * @throws IpamException INVALID_CONFIG naming {@code name} (escaped) when it may not
+   */
+  public static String requireNetworkName(String name) {
+    if (!isNetworkName(name)) {
+      throw invalidName(name);
+    }
+    return name;
+  }
+
+  private static IpamException invalidName(String name) {
+    return IpamException.invalidConfig("invalid network name \"%s\": it must start with a letter or"
+        + " digit followed by letters, digits, '_', '.' or '-'", Printable.escape(name));
   }
 
   /**
