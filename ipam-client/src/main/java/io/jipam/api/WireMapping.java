@@ -138,6 +138,15 @@ public final class WireMapping {
     return a;
   }
 
+  /**
+   * A request's network filter (ListPools' {@code network}): null when empty (every network), else
+   * a network name ({@link Pool#requireNetworkName}: INVALID_CONFIG naming it, escaped, when it is
+   * none).
+   */
+  public static String networkFilter(String network) {
+    return network.isEmpty() ? null : Pool.requireNetworkName(network);
+  }
+
   /** A Taken answer's other pool: null when empty (the pool asked for), else a pool name. */
   private static String takenInPool(String pool) {
     if (pool.isEmpty()) {

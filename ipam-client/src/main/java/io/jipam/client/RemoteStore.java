@@ -99,17 +99,20 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
 
   /**
    * The pools of the network that the other jipamd defines and the config does not name, from its
-   * ListPools read at most every half minute ({@link RemoteKeptPools}).
+   * ListPools of the network read at most every half minute ({@link RemoteKeptPools}).
    */
   @Override
   public List<Pool> keptPools(String network, java.util.Set<String> named, Pool like) {
     return kept.keptPools(network, named, like);
   }
 
-  /** The pools the other jipamd defines: one ListPools that reads no usage. */
-  private List<Pool> definedPools() {
+  /**
+   * The pools of {@code network} the other jipamd defines: one ListPools naming the network, which
+   * reads no usage. An older jipamd ignores the network and answers every pool it defines.
+   */
+  private List<Pool> definedPools(String network) {
     ListPoolsResponse r = channel.call(IpamGrpcClient.ListPools,
-        ListPoolsRequest.newBuilder().setDefinitionsOnly(true).build(), Retry.IDEMPOTENT);
+        ListPoolsRequest.newBuilder().setDefinitionsOnly(true).setNetwork(network).build(), Retry.IDEMPOTENT);
     List<Pool> out = new ArrayList<>(r.getPoolsCount());
     for (PoolInfo info : r.getPoolsList()) {
       out.add(WireMapping.pool(info.getPool()));

@@ -16,6 +16,7 @@ import io.jipam.api.v1.AllocateResponse;
 import io.jipam.api.v1.AllocationsResponse;
 import io.jipam.api.v1.FindRequest;
 import io.jipam.api.v1.IpamGrpcService;
+import io.jipam.api.v1.ListPoolsRequest;
 import io.jipam.api.v1.ListPoolsResponse;
 import io.jipam.api.v1.ListRequest;
 import io.jipam.api.v1.ListResponse;
@@ -114,7 +115,7 @@ public final class IpamEndpoint {
     calls.unary(server, IpamGrpcService.List, this::list);
     calls.unary(server, IpamGrpcService.RetainOnly, this::retainOnly);
     calls.unary(server, IpamGrpcService.Usage, this::usage);
-    calls.unary(server, IpamGrpcService.ListPools, (s, r) -> listPools(s.store(), r.getDefinitionsOnly()));
+    calls.unary(server, IpamGrpcService.ListPools, (s, r) -> listPools(s.store(), r));
     calls.unary(server, IpamGrpcService.Audit, (s, r) -> io.jipam.api.v1.AuditResponse.newBuilder()
         .addAllFindings(ReadCalls.audit(s.store(), pool(r.getPool()))).build());
     calls.unary(server, IpamGrpcService.ReclaimNode, (s, r) -> ReclaimCalls.reclaimNode(s.store(), r, pools.all()));
@@ -234,20 +235,25 @@ public final class IpamEndpoint {
 
   /**
    * The pools served since start and, for a store that defines pools (etcd), those it holds; each
-   * sub-pool with its network and selectors; {@code definitionsOnly}: without usage (no store read
-   * but the etcd store's definitions).
+   * sub-pool with its network and selectors. With {@code network}: that network's pools only, and
+   * only its definitions read from the store (a network that is no network name is refused,
+   * INVALID_CONFIG naming it). With {@code definitions_only}: without usage (no store read but the
+   * etcd store's definitions).
    */
-  private ListPoolsResponse listPools(IpamStore store, boolean definitionsOnly) {
+  private ListPoolsResponse listPools(IpamStore store, ListPoolsRequest r) {
+    String network = WireMapping.networkFilter(r.getNetwork());
     java.util.TreeMap<String, Pool> all = new java.util.TreeMap<>();
-    for (Pool pool : ReadCalls.definedPools(store)) {
+    for (Pool pool : ReadCalls.definedPools(store, network)) {
       all.put(pool.name(), pool);
     }
     for (Pool pool : pools.all()) {
-      all.put(pool.name(), pool);
+      if (network == null || Pool.networkOf(pool.name()).equals(network)) {
+        all.put(pool.name(), pool);
+      }
     }
     ListPoolsResponse.Builder out = ListPoolsResponse.newBuilder();
     for (Pool pool : all.values()) {
-      io.jipam.api.v1.PoolInfo.Builder info = definitionsOnly
+      io.jipam.api.v1.PoolInfo.Builder info = r.getDefinitionsOnly()
           ? io.jipam.api.v1.PoolInfo.newBuilder().setPool(WireMapping.pool(pool))
           : WireMapping.poolInfo(PoolStatus.read(store, pool)).toBuilder();
       io.jipam.core.cni.SubPool sub = pools.subPool(pool.name());

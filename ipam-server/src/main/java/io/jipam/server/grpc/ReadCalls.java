@@ -84,10 +84,12 @@ final class ReadCalls {
 
   /**
    * The pools the store itself defines ({@link PoolDefinitions}: the etcd store's, order
-   * round-robin); empty for stores whose pools are defined only by their callers' configs.
+   * round-robin), of network {@code network} only ({@link PoolDefinitions#definedPools(String)})
+   * unless it is null; empty for stores whose pools are defined only by their callers' configs.
    */
-  static List<Pool> definedPools(IpamStore store) {
-    return store.capability(PoolDefinitions.class).map(d -> (List<Pool>) new ArrayList<>(d.definedPools()))
+  static List<Pool> definedPools(IpamStore store, String network) {
+    return store.capability(PoolDefinitions.class)
+        .map(d -> (List<Pool>) new ArrayList<>(network == null ? d.definedPools() : d.definedPools(network)))
         .orElseGet(ArrayList::new);
   }
 }
