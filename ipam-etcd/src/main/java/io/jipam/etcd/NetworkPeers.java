@@ -225,6 +225,14 @@ final class NetworkPeers {
     }
   }
 
+  /** Reads the blocks of these spots again, their copies dropped, in one round trip. */
+  void readAgain(Collection<Spot> spots, long deadline) {
+    for (Spot s : spots) {
+      blocks.remove(s.key());
+    }
+    read(spots, deadline);
+  }
+
   /** Keeps a block of another pool as read (null: absent). */
   void cache(BlockLayout layout, String key, KeyValue kv) {
     blocks.put(key, ctx.blocks().decode(layout, key, kv));

@@ -341,23 +341,24 @@ public abstract class IpamStoreClaimsContractTest {
 
   /**
    * A network's pools share its addresses: a reservation in one of them (the network's own pool or
-   * a sub-pool, both named with the same range, as after a rename) counts what another has on the
-   * address. Refused: InUse naming the holder and that pool, nothing written in either pool. A
+   * a sub-pool) counts what another, whose ranges overlap its own (ranges moved between the
+   * network's pools), has on the address. Refused: InUse naming the holder and that pool, nothing written in either pool. A
    * reservation elsewhere is refused even with {@code whenFree} (one address, one reservation per
    * network); an allocation or a hold there is not, and the address then goes to the reserved pod
    * in this pool only once the other pool has released it.
    */
   @Test
   void reserve_addressOfAnotherPoolOfTheNetwork_tableOfWhatThatPoolHas() {
-    IpAddress a = ip("198.18.0.4");
+    IpAddress a = ip("198.18.0.12"); // in both pools' ranges: .2 to .14 here, .10 to .14 there
     int n = 0;
     for (OtherPoolCase c : OTHER_POOL_CASES) {
       for (boolean whenFree : List.of(false, true)) {
         for (boolean inSubPool : List.of(true, false)) {
           String network = "rn" + n++;
           String sub = network + Pool.SUB_POOL_SEPARATOR + "old";
-          Pool here = pool(inSubPool ? sub : network, AllocationOrder.LOWEST_FREE, AddressPolicy.NONE);
-          Pool other = pool(inSubPool ? network : sub, AllocationOrder.LOWEST_FREE, c.policy());
+          Pool here = TestPools.pool(inSubPool ? sub : network, AllocationOrder.LOWEST_FREE, "198.18.0.0/28");
+          Pool other = TestPools.pool(inSubPool ? network : sub, AllocationOrder.LOWEST_FREE, "198.18.0.8/29")
+              .withPolicy(c.policy());
           String what = c.name() + (whenFree ? ", when free" : "") + ", reserved in " + here.name();
           makeOtherPoolCase(c, other, a);
           List<Claim> otherClaims = claims.claims(other);
