@@ -123,20 +123,27 @@ final class PeerCheck {
 
   /**
    * Whether another pool of the network holds the address, for an address this pool keeps for the
-   * ADD's pod (reserved or held for it; reads what it lacks). A copy that says held there is read
-   * again first, once per plan and block: copies are otherwise renewed only by a failed guard or a
-   * refusal, and taking a free address elsewhere need not fail one, so the pod would go on missing
-   * its address after the other pool released it (a reservation made "when free" while that pool
-   * held it). One round trip more, only for such an ADD while the address is held there.
+   * ADD's pod (reserved or held for it; reads what it lacks). A copy kept from before that says
+   * held there is read again first, once per plan and block: copies are otherwise renewed only by
+   * a failed guard or a refusal, and taking a free address elsewhere need not fail one, so the pod
+   * would go on missing its address after the other pool released it (a reservation made "when
+   * free" while that pool held it). One round trip more, only for such an ADD while the address
+   * is held there.
    */
   boolean heldElsewhere(IpAddress address) {
     if (!peers.overlaps()) {
       return false;
     }
     List<NetworkPeers.Spot> spots = peers.spots(address);
+    List<NetworkPeers.Spot> copied = new ArrayList<>(1);
+    for (NetworkPeers.Spot s : spots) {
+      if (peers.block(s) != null) {
+        copied.add(s); // a copy from before this call; the others are read now
+      }
+    }
     peers.read(spots, plan.deadline);
     List<NetworkPeers.Spot> again = new ArrayList<>(1);
-    for (NetworkPeers.Spot s : spots) {
+    for (NetworkPeers.Spot s : copied) {
       if (held(s) != null && readAgain.add(s.key())) {
         again.add(s);
       }

@@ -342,10 +342,11 @@ public abstract class IpamStoreClaimsContractTest {
   /**
    * A network's pools share its addresses: a reservation in one of them (the network's own pool or
    * a sub-pool) counts what another, whose ranges overlap its own (ranges moved between the
-   * network's pools), has on the address. Refused: InUse naming the holder and that pool, nothing written in either pool. A
-   * reservation elsewhere is refused even with {@code whenFree} (one address, one reservation per
-   * network); an allocation or a hold there is not, and the address then goes to the reserved pod
-   * in this pool only once the other pool has released it.
+   * network's pools), has on the address. Refused: InUse naming the holder and that pool, nothing
+   * written in either pool. A reservation elsewhere is refused even with {@code whenFree} (one
+   * address, one reservation per network); an allocation or a hold there is not, and the address
+   * then goes to the reserved pod in this pool only once the other pool has released it (its range
+   * covers only part of this one's, so the pod's ADDs meanwhile take free addresses outside it).
    */
   @Test
   void reserve_addressOfAnotherPoolOfTheNetwork_tableOfWhatThatPoolHas() {
