@@ -165,7 +165,11 @@ public final class ClaimWire {
     if (outcome instanceof ReserveOutcome.Reserved r) {
       b.setReserved(claim(r.reservation()));
     } else if (outcome instanceof ReserveOutcome.InUse u) {
-      b.setInUse(InUse.newBuilder().setAddress(u.address().toString()).setHolder(u.holder()));
+      InUse.Builder in = InUse.newBuilder().setAddress(u.address().toString()).setHolder(u.holder());
+      if (u.pool() != null) {
+        in.setPool(u.pool());
+      }
+      b.setInUse(in);
     } else if (outcome instanceof ReserveOutcome.Unavailable u) {
       b.setUnavailable(Unavailable.newBuilder().setAddress(u.address().toString()).setReason(u.reason()));
     }
@@ -176,7 +180,7 @@ public final class ClaimWire {
     return switch (r.getOutcomeCase()) {
       case RESERVED -> new ReserveOutcome.Reserved(claim(r.getReserved()));
       case IN_USE -> new ReserveOutcome.InUse(WireMapping.address(r.getInUse().getAddress(), "in_use address"),
-          r.getInUse().getHolder());
+          r.getInUse().getHolder(), WireMapping.otherPool(r.getInUse().getPool(), "in_use address's"));
       case UNAVAILABLE -> new ReserveOutcome.Unavailable(
           WireMapping.address(r.getUnavailable().getAddress(), "unavailable address"), r.getUnavailable().getReason());
       case OUTCOME_NOT_SET -> throw new IpamException(ErrorCode.DECODE_FAILURE, "Reserve answered no outcome");

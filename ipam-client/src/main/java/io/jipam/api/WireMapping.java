@@ -147,13 +147,16 @@ public final class WireMapping {
     return network.isEmpty() ? null : Pool.requireNetworkName(network);
   }
 
-  /** A Taken answer's other pool: null when empty (the pool asked for), else a pool name. */
-  private static String takenInPool(String pool) {
+  /**
+   * The other pool of an answer (Taken's, InUse's): null when empty (the pool asked for), else a
+   * pool name; {@code whose} names the answer's address in the refusal ("taken address's").
+   */
+  static String otherPool(String pool, String whose) {
     if (pool.isEmpty()) {
       return null;
     }
     if (!io.jipam.core.store.Pool.isName(pool)) {
-      throw IpamException.invalidConfig("taken address's pool \"%s\" is not a pool name",
+      throw IpamException.invalidConfig("%s pool \"%s\" is not a pool name", whose,
           io.jipam.core.store.Printable.escape(pool));
     }
     return pool;
@@ -245,7 +248,7 @@ public final class WireMapping {
       case ALLOCATED -> new AllocationOutcome.Allocated(fromAllocations(r.getAllocated().getAllocationsList()),
           r.getAllocated().getExisting(), ClaimWire.origins(r.getAllocated()));
       case TAKEN -> new AllocationOutcome.Taken(address(r.getTaken().getAddress(), "taken address"),
-          attachment(r.getTaken().getHolder()), takenInPool(r.getTaken().getPool()));
+          attachment(r.getTaken().getHolder()), otherPool(r.getTaken().getPool(), "taken address's"));
       case UNAVAILABLE -> new AllocationOutcome.Unavailable(
           address(r.getUnavailable().getAddress(), "unavailable address"), r.getUnavailable().getReason());
       case EXHAUSTED -> new AllocationOutcome.Exhausted(r.getExhausted().getRangeSetIndex(),

@@ -130,8 +130,23 @@ class ClaimWireTest {
   @Test
   void reserveOutcome_eachKind_roundTrips() {
     for (ReserveOutcome o : List.of(new ReserveOutcome.Reserved(Claim.reservation(A, new PodRef("ns", ""))),
-        new ReserveOutcome.InUse(A, "c1/eth0 (pod db/db-0)"), new ReserveOutcome.Unavailable(A, "it is the gateway"))) {
+        new ReserveOutcome.InUse(A, "c1/eth0 (pod db/db-0)"), new ReserveOutcome.InUse(A, "reserved for pod db/db-1"
+            + " in pool net+old of network net, whose pools share its addresses", "net+old"),
+        new ReserveOutcome.Unavailable(A, "it is the gateway"))) {
       assertEquals(o, ClaimWire.outcome(ClaimWire.outcome(o)));
+    }
+  }
+
+  /** An InUse answer's other pool: a pool name, else INVALID_CONFIG with the value escaped. */
+  @Test
+  void inUseOutcome_poolNotAPoolName_refusedEscaped() {
+    for (String bad : List.of("net/../x", "a\u001b[2J", "-net", "net+a+b")) {
+      io.jipam.api.v1.ReserveResponse wire = io.jipam.api.v1.ReserveResponse.newBuilder().setInUse(
+          io.jipam.api.v1.InUse.newBuilder().setAddress(A.toString()).setHolder("allocated").setPool(bad)).build();
+      IpamException e = assertThrows(IpamException.class, () -> ClaimWire.outcome(wire), bad);
+      assertEquals(ErrorCode.INVALID_CONFIG, e.code());
+      assertTrue(e.getMessage().startsWith("in_use address's pool \"") && !e.getMessage().contains("\u001b"),
+          e.getMessage());
     }
   }
 

@@ -1,16 +1,19 @@
 package io.jipam.etcd;
 
 import io.etcd.jetcd.KeyValue;
+import io.etcd.jetcd.kv.GetResponse;
 import io.etcd.jetcd.op.Cmp;
 import io.etcd.jetcd.op.Op;
 import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
+import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
 import io.jipam.core.store.Claim;
 import io.jipam.core.store.PodRef;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.spi.ClaimText;
+import io.jipam.core.store.spi.OtherPools;
 import io.jipam.core.store.capability.ReserveOutcome;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -26,6 +29,13 @@ import java.util.function.Function;
  * (the pool's reservations record, a pod's holds), retried on a lost race until the deadline; a
  * refusal writes nothing. The commit tasks' cached copies need no telling: their next transaction
  * is guarded on the revisions these change. Thread-safe.
+ *
+ * <p>A reservation also asks the other pools of the network ({@link #elsewhere}: their blocks
+ * holding the address, read beside the pool's own, one more round trip only when some other pool's
+ * ranges hold it) and its transaction compares the network's guard key and those blocks at the
+ * revisions read, as an ADD's {@link PeerCheck} does: it never commits over an ADD or reservation
+ * of the address in another pool of the network that committed after its read, nor is such an
+ * ADD or reservation committed after it without seeing it.
  */
 final class ClaimDesk {
   /** Claim events worth an operator's attention go to stderr, as the other stores' do (the plugin's runtime and jipamd log it). */
@@ -73,10 +83,15 @@ final class ClaimDesk {
     }
     String resKey = ctx.keys().reservations(pool.name());
     String addrKey = ctx.keys().address(pool.name(), address);
+    String network = Pool.networkOf(pool.name());
     for (int attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      List<KeyValue> got = ctx.etcd().getAll(List.of(s.blockKey(), resKey, addrKey), deadline, "reading " + address);
-      Block b = ctx.blocks().decode(s.layout(), s.blockKey(), got.get(0));
-      ClaimIndex.Read res = ClaimIndex.reservations(resKey, got.get(1));
+      List<Op> reads = new ArrayList<>(List.of(EtcdClient.get(s.blockKey()), EtcdClient.get(resKey),
+          EtcdClient.get(addrKey)));
+      reads.addAll(NetworkPeers.reads(ctx.keys(), network)); // at the same revision, in the same round trip
+      List<GetResponse> got = ctx.etcd().txn(List.of(), reads, List.of(), deadline, "reading " + address)
+          .getGetResponses();
+      Block b = ctx.blocks().decode(s.layout(), s.blockKey(), only(got.get(0)));
+      ClaimIndex.Read res = ClaimIndex.reservations(resKey, only(got.get(1)));
       Instant now = ctx.wallNow();
       Claim c = b.exists() ? b.liveClaim(s.offset(), now) : null;
       if (c != null && c.kind() == Claim.Kind.RESERVATION) {
@@ -84,16 +99,24 @@ final class ClaimDesk {
             : new ReserveOutcome.InUse(address, ClaimText.describe(c));
       }
       if (b.exists() && b.isUsed(s.offset()) && !whenFree) {
-        if (got.get(2) == null) {
+        if (only(got.get(2)) == null) {
           continue; // the record comes with the bit; read again
         }
-        Allocation holder = AddressCodec.decode(addrKey, address, got.get(2));
+        Allocation holder = AddressCodec.decode(addrKey, address, only(got.get(2)));
         if (!wanted.admits(holder.pod())) {
-          return new ReserveOutcome.InUse(address, "allocated to " + holder.attachment() + " of pod " + holder.pod());
+          return new ReserveOutcome.InUse(address, ClaimText.allocatedTo(holder.attachment(), holder.pod()));
         }
       }
       if (c != null && c.kind() == Claim.Kind.HOLD && !whenFree && !wanted.admits(c.pod())) {
         return new ReserveOutcome.InUse(address, ClaimText.describe(c));
+      }
+      Elsewhere elsewhere = elsewhere(pool, address, got.subList(3, got.size()), now, deadline);
+      if (elsewhere == null) {
+        continue; // an allocation's record not read with its bit; read again
+      }
+      ReserveOutcome.InUse refused = OtherPools.refusal(wanted, whenFree, elsewhere.uses(), now);
+      if (refused != null) {
+        return refused;
       }
       if (res.entries().size() >= ClaimIndex.MAX_RESERVATIONS) {
         return new ReserveOutcome.Unavailable(address, "network " + pool.name() + " has "
@@ -108,13 +131,89 @@ final class ClaimDesk {
       entries.removeIf(e -> e.address().equals(address));
       entries.add(new ClaimIndex.Entry(s.set(), address, null, podOrNamespace));
       entries.sort(Comparator.comparing(ClaimIndex.Entry::address));
-      if (commit(List.of(EtcdClient.modRev(s.blockKey(), b.modRev), EtcdClient.modRev(resKey, res.modRev())),
-          List.of(EtcdClient.put(s.blockKey(), BlockCodec.encode(b)),
-              EtcdClient.put(resKey, ClaimIndex.encodeReservations(entries))), deadline, "reserving " + address)) {
+      List<Cmp> cmps = new ArrayList<>(List.of(EtcdClient.modRev(s.blockKey(), b.modRev),
+          EtcdClient.modRev(resKey, res.modRev())));
+      cmps.addAll(elsewhere.guards());
+      if (commit(cmps, List.of(EtcdClient.put(s.blockKey(), BlockCodec.encode(b)),
+          EtcdClient.put(resKey, ClaimIndex.encodeReservations(entries))), deadline, "reserving " + address)) {
         return new ReserveOutcome.Reserved(wanted);
       }
     }
     throw busy(address);
+  }
+
+  /**
+   * What the network's other pools have on an address, for a reservation ({@link OtherPools.Use}),
+   * and the compares that keep it true until the reservation commits.
+   */
+  private record Elsewhere(List<OtherPools.Use> uses, List<Cmp> guards) {}
+
+  /**
+   * Reads what the other pools of the network have on {@code address}: {@code network} is the
+   * answer to {@link NetworkPeers#reads} (the network's guard key, its pools' definitions); the
+   * blocks of the other pools whose ranges hold the address, and its address records there, are
+   * read in one more round trip (none when no other pool's ranges hold it). The guards: the network
+   * key at its revision read (a pool defined since moves it) and each of those blocks at its
+   * revision read (absent: absent), as an ADD's {@link PeerCheck} guards them; an ADD or a
+   * reservation of the address in another pool writes its block, so of it and this reservation,
+   * whichever commits second fails its guard and reads again. Null when a block has the address
+   * allocated but its record was not there (read again).
+   */
+  private Elsewhere elsewhere(Pool pool, IpAddress address, List<GetResponse> network, Instant now, long deadline) {
+    String networkName = Pool.networkOf(pool.name());
+    List<Cmp> guards = new ArrayList<>();
+    KeyValue guard = only(network.get(0));
+    guards.add(EtcdClient.modRev(ctx.keys().network(networkName), guard == null ? 0L : guard.getModRevision()));
+    List<NetworkPeers.Spot> spots = new ArrayList<>();
+    for (int i = 1; i < network.size(); i++) {
+      for (KeyValue kv : network.get(i).getKvs()) {
+        String name = ctx.keys().parsePool(EtcdClient.text(kv.getKey()));
+        if (Pool.isName(name) && pool.sharesNetworkWith(name)) {
+          NetworkPeers.Spot spot = NetworkPeers.spot(ctx.keys(), name,
+              BlockLayout.parse(name, EtcdClient.text(kv.getValue()), AllocationOrder.LOWEST_FREE), address);
+          if (spot != null) {
+            spots.add(spot);
+          }
+        }
+      }
+    }
+    if (spots.isEmpty()) {
+      return new Elsewhere(List.of(), guards);
+    }
+    List<String> keys = new ArrayList<>();
+    for (NetworkPeers.Spot spot : spots) {
+      keys.add(spot.key());
+      keys.add(ctx.keys().address(spot.pool(), address));
+    }
+    List<KeyValue> got = ctx.etcd().getAll(keys, deadline, "reading " + address + " in the other pools of network "
+        + networkName);
+    List<OtherPools.Use> uses = new ArrayList<>(1);
+    for (int i = 0; i < spots.size(); i++) {
+      NetworkPeers.Spot spot = spots.get(i);
+      Block other = ctx.blocks().decode(spot.layout(), spot.key(), got.get(2 * i));
+      guards.add(EtcdClient.modRev(spot.key(), other.modRev));
+      if (!other.exists()) {
+        continue;
+      }
+      Claim c = other.liveClaim(spot.offset(), now);
+      Allocation holder = null;
+      if (other.isUsed(spot.offset())) {
+        KeyValue record = got.get(2 * i + 1);
+        if (record == null) {
+          return null;
+        }
+        holder = AddressCodec.decode(keys.get(2 * i + 1), address, record);
+      }
+      if (holder != null || c != null) {
+        uses.add(new OtherPools.Use(spot.pool(), holder == null ? null : holder.attachment(),
+            holder == null ? null : holder.pod(), c));
+      }
+    }
+    return new Elsewhere(uses, guards);
+  }
+
+  private static KeyValue only(GetResponse g) {
+    return g.getKvs().isEmpty() ? null : g.getKvs().get(0);
   }
 
   Optional<Claim> unreserve(Pool pool, IpAddress address, long deadline) {

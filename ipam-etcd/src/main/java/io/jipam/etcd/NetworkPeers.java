@@ -195,15 +195,22 @@ final class NetworkPeers {
   List<Spot> spots(IpAddress address) {
     List<Spot> out = new ArrayList<>(1);
     for (Map.Entry<String, BlockLayout> e : others.entrySet()) {
-      BlockLayout l = e.getValue();
-      int set = l.pool().rangeSetIndexOf(address);
-      if (set >= 0) {
-        IpAddress net = l.blockNet(set, address);
-        out.add(new Spot(e.getKey(), l, set, net, ctx.keys().block(e.getKey(), set, l.blockId(set, net)),
-            l.offsetIn(set, net, address)));
+      Spot s = spot(ctx.keys(), e.getKey(), e.getValue(), address);
+      if (s != null) {
+        out.add(s);
       }
     }
     return out;
+  }
+
+  /** Where the address lies in pool {@code name} (laid out as {@code l}); null when in none of its ranges. */
+  static Spot spot(Keys keys, String name, BlockLayout l, IpAddress address) {
+    int set = l.pool().rangeSetIndexOf(address);
+    if (set < 0) {
+      return null;
+    }
+    IpAddress net = l.blockNet(set, address);
+    return new Spot(name, l, set, net, keys.block(name, set, l.blockId(set, net)), l.offsetIn(set, net, address));
   }
 
   /** The copy of a spot's block; null when not read yet. */
@@ -227,6 +234,14 @@ final class NetworkPeers {
     for (int i = 0; i < keys.size(); i++) {
       cache(missing.get(keys.get(i)).layout(), keys.get(i), got.get(i));
     }
+  }
+
+  /** Reads the blocks of these spots again, their copies dropped, in one round trip. */
+  void readAgain(Collection<Spot> spots, long deadline) {
+    for (Spot s : spots) {
+      blocks.remove(s.key());
+    }
+    read(spots, deadline);
   }
 
   /** Keeps a block of another pool as read (null: absent). */

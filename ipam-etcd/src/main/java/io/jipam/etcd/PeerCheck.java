@@ -40,6 +40,8 @@ final class PeerCheck {
   private final Map<String, Long> guardRevs = new HashMap<>();
   /** The masks computed for this plan, by block key. */
   private final Map<String, long[]> masks = new HashMap<>();
+  /** Other pools' blocks {@link #heldElsewhere} read again in this plan. */
+  private final java.util.Set<String> readAgain = new java.util.HashSet<>();
   /** Whether the transaction carries the network key's guard (it creates a handle). */
   private boolean networkGuarded;
 
@@ -119,13 +121,37 @@ final class PeerCheck {
     return null;
   }
 
-  /** Whether another pool of the network holds the address (reads what it lacks). */
+  /**
+   * Whether another pool of the network holds the address, for an address this pool keeps for the
+   * ADD's pod (reserved or held for it; reads what it lacks). A copy kept from before that says
+   * held there is read again first, once per plan and block: copies are otherwise renewed only by
+   * a failed guard or a refusal, and taking a free address elsewhere need not fail one, so the pod
+   * would go on missing its address after the other pool released it (a reservation made "when
+   * free" while that pool held it). One round trip more, only for such an ADD while the address
+   * is held there.
+   */
   boolean heldElsewhere(IpAddress address) {
     if (!peers.overlaps()) {
       return false;
     }
     List<NetworkPeers.Spot> spots = peers.spots(address);
+    List<NetworkPeers.Spot> copied = new ArrayList<>(1);
+    for (NetworkPeers.Spot s : spots) {
+      if (peers.block(s) != null) {
+        copied.add(s); // a copy from before this call; the others are read now
+      }
+    }
     peers.read(spots, plan.deadline);
+    List<NetworkPeers.Spot> again = new ArrayList<>(1);
+    for (NetworkPeers.Spot s : copied) {
+      if (held(s) != null && readAgain.add(s.key())) {
+        again.add(s);
+      }
+    }
+    if (!again.isEmpty()) {
+      peers.readAgain(again, plan.deadline);
+      masks.clear(); // computed from the copies read before
+    }
     for (NetworkPeers.Spot s : spots) {
       if (held(s) != null) {
         return true;

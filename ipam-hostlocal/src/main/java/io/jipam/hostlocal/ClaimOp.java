@@ -4,6 +4,7 @@ import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Claim;
 import io.jipam.core.store.PodRef;
 import io.jipam.core.store.capability.ReserveOutcome;
+import io.jipam.core.store.spi.OtherPools;
 import io.jipam.core.store.spi.PoolState;
 import java.io.IOException;
 import java.util.List;
@@ -12,8 +13,9 @@ import java.util.Set;
 
 /**
  * One {@link io.jipam.core.store.capability.Claims} call on a pool's whole state, with its files
- * written ({@link ClaimFiles#persist}); both file stores run it under the pool's locks. Not
- * thread-safe: one call's.
+ * written ({@link ClaimFiles#persist}); both file stores run it under the pool's locks, and a
+ * reservation ({@link #needsNetwork}) also under the network's lock, as an ADD ({@link
+ * NetworkPoolDirs}). Not thread-safe: one call's.
  */
 abstract class ClaimOp<T> {
   /** The address the call is about; null for a read of every claim. */
@@ -23,7 +25,17 @@ abstract class ClaimOp<T> {
     this.address = address;
   }
 
-  abstract T apply(PoolState st);
+  /** {@code others}: what the network's other pools hold; {@link OtherPools#NONE} unless {@link #needsNetwork}. */
+  abstract T apply(PoolState st, OtherPools others);
+
+  /**
+   * Whether the call asks the network's other pools (a reservation): the store runs it holding the
+   * network's lock, as an ADD, so that no ADD or reservation of the address in another pool of the
+   * network runs between its check and its write.
+   */
+  boolean needsNetwork() {
+    return false;
+  }
 
   /** Undoes {@link #apply} when its marker could not be created (a file appeared meanwhile). */
   T takenMeanwhile(PoolState st) {
@@ -40,7 +52,7 @@ abstract class ClaimOp<T> {
       return null;
     }
     Set<IpAddress> marked = ClaimFiles.marked(st);
-    T result = apply(st);
+    T result = apply(st, h.others());
     if (!ClaimFiles.persist(h, st, marked, Set.of())) {
       result = takenMeanwhile(st);
       ClaimFiles.persist(h, st, ClaimFiles.marked(st), Set.of());
@@ -51,8 +63,13 @@ abstract class ClaimOp<T> {
   static ClaimOp<ReserveOutcome> reserve(IpAddress address, PodRef podOrNamespace, boolean whenFree) {
     return new ClaimOp<>(address) {
       @Override
-      ReserveOutcome apply(PoolState st) {
-        return st.reserve(address, podOrNamespace, whenFree);
+      ReserveOutcome apply(PoolState st, OtherPools others) {
+        return st.reserve(address, podOrNamespace, whenFree, others);
+      }
+
+      @Override
+      boolean needsNetwork() {
+        return true;
       }
 
       @Override
@@ -66,7 +83,7 @@ abstract class ClaimOp<T> {
   static ClaimOp<Optional<Claim>> unreserve(IpAddress address) {
     return new ClaimOp<>(address) {
       @Override
-      Optional<Claim> apply(PoolState st) {
+      Optional<Claim> apply(PoolState st, OtherPools others) {
         return st.unreserve(address);
       }
     };
@@ -75,7 +92,7 @@ abstract class ClaimOp<T> {
   static ClaimOp<Optional<Claim>> endHold(IpAddress address) {
     return new ClaimOp<>(address) {
       @Override
-      Optional<Claim> apply(PoolState st) {
+      Optional<Claim> apply(PoolState st, OtherPools others) {
         return st.endHold(address);
       }
     };
@@ -84,7 +101,7 @@ abstract class ClaimOp<T> {
   static ClaimOp<List<Claim>> list() {
     return new ClaimOp<>(null) {
       @Override
-      List<Claim> apply(PoolState st) {
+      List<Claim> apply(PoolState st, OtherPools others) {
         return st.claims();
       }
     };

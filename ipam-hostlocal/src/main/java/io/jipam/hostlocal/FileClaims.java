@@ -12,7 +12,10 @@ import java.util.Optional;
 /**
  * {@link Claims} as both file stores offer it: each call is one {@link ClaimOp} that the store
  * runs on the pool's whole state under its locks ({@link #claimCall}); a pool with no directory has
- * no claims. Thread safety and atomicity are the store's.
+ * no claims. Thread safety and atomicity are the store's: a reservation, which asks the network's
+ * other pools, also holds the network's lock as an ADD does ({@link NetworkPoolDirs}), so no ADD
+ * or reservation of its address in another pool of the network runs between its check and its
+ * write.
  */
 interface FileClaims extends Claims {
 

@@ -163,8 +163,7 @@ final class HostLocalStore implements IpamStore, FileClaims, io.jipam.core.store
     PoolSession h = PoolSession.open(dir(pool), cache, pool);
     List<Allocation> created = new ArrayList<>(2);
     try {
-      String network = NetworkPoolDirs.networkLockOwner(pool);
-      h.lockNetwork(pool, network == null ? null : new PoolDir(dataDir, network, forcer, clock), networkPools, null);
+      lockNetwork(h, pool);
       PoolSession.Read read = AS_STAMPED;
       for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
         boolean fast = h.begin(pool, read);
@@ -447,6 +446,9 @@ final class HostLocalStore implements IpamStore, FileClaims, io.jipam.core.store
   public <T> T claimCall(Pool pool, ClaimOp<T> op) {
     PoolSession h = PoolSession.open(dir(pool), cache, pool);
     try {
+      if (op.needsNetwork()) {
+        lockNetwork(h, pool);
+      }
       PoolSession.Read read = AS_STAMPED;
       for (int attempt = 0; attempt < ATTEMPTS; attempt++, read = REBUILD) {
         h.begin(pool, read);
@@ -467,6 +469,12 @@ final class HostLocalStore implements IpamStore, FileClaims, io.jipam.core.store
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /** Takes the network's lock after the pool's (a sub-pool's ADD or reservation; {@link NetworkPoolDirs}). */
+  private void lockNetwork(PoolSession h, Pool pool) throws IOException {
+    String network = NetworkPoolDirs.networkLockOwner(pool);
+    h.lockNetwork(pool, network == null ? null : new PoolDir(dataDir, network, forcer, clock), networkPools, null);
+  }
 
 
   /** What an old-format file (container ID only) gives the attachment's container, or nothing. */

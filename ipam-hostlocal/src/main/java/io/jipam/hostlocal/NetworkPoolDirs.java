@@ -2,6 +2,7 @@ package io.jipam.hostlocal;
 
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Attachment;
+import io.jipam.core.store.Claim;
 import io.jipam.core.store.Pool;
 import io.jipam.core.store.spi.OtherPools;
 import java.io.IOException;
@@ -17,19 +18,21 @@ import java.util.List;
 /**
  * The pools of one data dir that share a network ({@code N} and its sub-pools' {@code N+x}, {@link
  * Pool#networkOf}), for an ADD that must not hand out what another of them holds ({@link
- * OtherPools}), and the network's lock that such ADDs hold.
+ * OtherPools}) and a reservation that must not be recorded over what another of them has ({@link
+ * OtherPools#usesOf}), and the network's lock that both hold.
  *
  * <h2>Design</h2>
  * <ul>
- *   <li><b>The network's lock.</b> An ADD in a sub-pool holds, after its own pool's locks, those of
- *       the network's own pool ({@code <dataDir>/N/lock}, made when missing); an ADD in {@code N}
- *       holds them as its own. So every ADD of one network that could race for an address runs
- *       alone, and what it reads of the other pools' files stays true until it has created its
- *       own. Locks are taken sub-pool first, network second, never the other way: no cycle of
- *       threads (the kernel, which sees processes, may still answer EDEADLK: {@link PoolLock}
- *       asks again). DELs
- *       and reads take no extra lock: a release racing an ADD elsewhere only makes that ADD pass
- *       over an address it could have had.
+ *   <li><b>The network's lock.</b> An ADD or a reservation in a sub-pool holds, after its own
+ *       pool's locks, those of the network's own pool ({@code <dataDir>/N/lock}, made when
+ *       missing); one in {@code N} holds them as its own. So every ADD and reservation of one
+ *       network that could race for an address runs alone, and what it reads of the other pools'
+ *       files stays true until it has written its own. Locks are taken sub-pool first, network
+ *       second, never the other way: no cycle of threads (the kernel, which sees processes, may
+ *       still answer EDEADLK: {@link PoolLock} asks again). DELs, GC, unreserving, ending a hold
+ *       and reads take no extra lock: each only frees an address or turns its allocation into a
+ *       hold or cool-down, so one racing an ADD or a reservation elsewhere only makes that ADD
+ *       pass over an address it could have had, or that reservation answer as of a moment before.
  *   <li><b>Which pools.</b> The data dir's entries, read again when its modification time or
  *       identity changes, or when the last listing was read within {@link #SETTLED_MILLIS} of that
  *       time (file times come from a coarse clock: a directory made in the same tick as the
@@ -184,6 +187,37 @@ final class NetworkPoolDirs {
         }
       }
       return null;
+    }
+
+    /**
+     * Per other pool with a file for the address: its holder (and pod, from the holder's record)
+     * unless the file is a claim marker, and its claim from the pool's claims file (a claimed
+     * address always has a file: the marker, or its holder's). Files replaced whole by rename, so
+     * each reads as before or after a change of that pool.
+     */
+    @Override
+    public List<Use> usesOf(IpAddress address) {
+      List<Use> out = new ArrayList<>(1);
+      for (PoolDir d : others) {
+        try {
+          Attachment holder = d.readHolder(address);
+          if (holder == null) {
+            continue;
+          }
+          Attachment attachment = holder == AddressFileText.CLAIMED ? null : holder;
+          AttachmentRecord record = attachment == null ? null : AttachmentRecord.read(d, attachment);
+          Claim claim = null;
+          for (Claim c : ClaimFiles.read(d)) {
+            if (c.address().equals(address)) {
+              claim = c;
+            }
+          }
+          out.add(new Use(d.network, attachment, record == null ? null : record.podOf(address), claim));
+        } catch (IOException e) {
+          throw PoolDir.ioFailure("reading the files of an address of", d.dir, e);
+        }
+      }
+      return out;
     }
 
     @Override

@@ -89,7 +89,7 @@ final class PoolSession implements AutoCloseable {
   private boolean releasing;
 
   /**
-   * What the other pools of the network hold, for this call's ADDs ({@link NetworkPoolDirs});
+   * What the other pools of the network hold, for this call's ADDs and reservations ({@link NetworkPoolDirs});
    * {@link OtherPools#NONE} unless the store set it holding the network's lock.
    */
   private OtherPools others = OtherPools.NONE;
@@ -101,8 +101,8 @@ final class PoolSession implements AutoCloseable {
   }
 
   /**
-   * For an ADD: takes the network's lock when the pool is a sub-pool (after the pool's own,
-   * which this session holds), then reads which other pools the network has.
+   * For an ADD or a reservation: takes the network's lock when the pool is a sub-pool (after the
+   * pool's own, which this session holds), then reads which other pools the network has.
    */
   void lockNetwork(Pool pool, PoolDir networkDir, NetworkPoolDirs pools, HeldLockFiles lockFiles) throws IOException {
     if (networkDir != null && networkLock == null) {

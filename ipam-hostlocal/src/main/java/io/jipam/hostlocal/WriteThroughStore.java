@@ -300,7 +300,7 @@ final class WriteThroughStore implements IpamStore, FileClaims, io.jipam.core.st
     }
     try {
       cache.served(network); // every call on the whole state, never the one-shot path
-      if (hasAdd(ops)) {
+      if (asksNetwork(ops)) {
         String owner = NetworkPoolDirs.networkLockOwner(first);
         h.lockNetwork(first, owner == null ? null : dir(owner), networkPools, lockFiles);
       }
@@ -327,9 +327,13 @@ final class WriteThroughStore implements IpamStore, FileClaims, io.jipam.core.st
     }
   }
 
-  private static boolean hasAdd(List<Op> ops) {
+  /**
+   * Whether a call of the batch asks the network's other pools (an ADD, a reservation): then the
+   * batch holds the network's lock.
+   */
+  private static boolean asksNetwork(List<Op> ops) {
     for (Op op : ops) {
-      if (op.kind == Kind.ALLOCATE) {
+      if (op.kind == Kind.ALLOCATE || op.kind == Kind.CLAIM && op.claimOp.needsNetwork()) {
         return true;
       }
     }

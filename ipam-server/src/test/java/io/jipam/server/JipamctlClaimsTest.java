@@ -217,6 +217,35 @@ class JipamctlClaimsTest {
     }
   }
 
+  /**
+   * A sub-pool renamed ("old" to "db") while it held an address: reserving that address in the new
+   * sub-pool names its holder and the old pool, writes nothing, and hints at --when-free, which
+   * records it; directly and through a jipamd.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"direct", "jipamd"})
+  void reserve_addressAnotherPoolOfTheNetworkHolds_inUseNamingThatPool(String via) {
+    Pool db = subPool();
+    Pool old = new Pool("net+old", db.rangeSets(), db.order());
+    try (IpamStore store = HostLocalStores.open(dir.resolve("data"))) {
+      store.allocate(old, new AllocationRequest(new Attachment("c1", "eth0"),
+          List.of(io.jipam.core.net.IpAddress.parse("198.18.1.5")), new PodRef("web", "w-0")));
+    }
+    try (JipamdOverDataDir jipamd = via.equals("jipamd") ? new JipamdOverDataDir(dir, dir.resolve("data"), db) : null) {
+      if (jipamd != null) {
+        ctlArgs = jipamd.ctlArgs();
+      }
+      CtlRun refused = ctl("reserve", "198.18.1.5", "--pod", "db/db-0");
+      assertEquals(1, refused.exit(), refused.toString());
+      assertTrue(refused.err().contains("198.18.1.5 is in use (allocated to c1/eth0 of pod web/w-0 in pool net+old"
+          + " of network net, whose pools share its addresses); nothing was written (--when-free"), refused.toString());
+      assertEquals(1, ctl("reservations").out().lines().count(), "nothing written");
+      CtlRun whenFree = ctl("reserve", "198.18.1.5", "--pod", "db/db-0", "--when-free");
+      assertEquals(0, whenFree.exit(), whenFree.toString());
+      assertEquals("reserved 198.18.1.5 in pool net+db for db/db-0", whenFree.out().strip());
+    }
+  }
+
   @Test
   void listAndRelease_holdOfAStickyPod_shownWithExpiryAndEnded() throws Exception {
     String stickyConf = CONF.replace("\"subPools\"",

@@ -298,6 +298,160 @@ public abstract class IpamStoreClaimsContractTest {
     assertEquals(1, claims.claims(pool).size());
   }
 
+  // ---------------------------------------------------------------- reservations in a network's pools
+
+  /**
+   * What another pool of the network has on the address a reservation for {@link #DB0} asks for,
+   * and what the reservation answers without and with {@code whenFree}: {@code inUse} is the text
+   * the holder names (null: {@link ReserveOutcome.Reserved}), {@code inUseWhenFree} whether it is
+   * refused with {@code whenFree} too.
+   */
+  record OtherPoolCase(String name, AddressPolicy policy, String inUse, boolean inUseWhenFree) {}
+
+  static final List<OtherPoolCase> OTHER_POOL_CASES = List.of(
+      new OtherPoolCase("free", AddressPolicy.NONE, null, false),
+      new OtherPoolCase("allocated", AddressPolicy.NONE, "allocated to q1/eth0 of pod other/app-0", false),
+      new OtherPoolCase("allocated to the pod", AddressPolicy.NONE, null, false),
+      new OtherPoolCase("held", sticky(100, 0), "held for pod db/web-1 until", false),
+      new OtherPoolCase("cooling", delay(600), null, false),
+      new OtherPoolCase("reserved for a pod", AddressPolicy.NONE, "reserved for pod db/web-1", true),
+      new OtherPoolCase("reserved for a namespace", AddressPolicy.NONE, "reserved for namespace other", true),
+      new OtherPoolCase("reserved for the pod", AddressPolicy.NONE, "reserved for pod db/web-0", true));
+
+  /** Gives {@code other} what the case says it has on {@code a}. */
+  private void makeOtherPoolCase(OtherPoolCase c, Pool other, IpAddress a) {
+    switch (c.name()) {
+      case "free" -> { }
+      case "allocated" -> add(other, "q1", OTHER, a);
+      case "allocated to the pod" -> add(other, "q1", DB0, a);
+      case "held" -> {
+        add(other, "q1", DB1, a);
+        del(other, "q1");
+      }
+      case "cooling" -> {
+        add(other, "q1", OTHER, a);
+        del(other, "q1");
+      }
+      case "reserved for a pod" -> claims.reserve(other, a, DB1, false);
+      case "reserved for a namespace" -> claims.reserve(other, a, new PodRef("other", ""), false);
+      case "reserved for the pod" -> claims.reserve(other, a, DB0, false);
+      default -> throw new AssertionError(c.name());
+    }
+  }
+
+  /**
+   * A network's pools share its addresses: a reservation in one of them (the network's own pool or
+   * a sub-pool) counts what another, whose ranges overlap its own (ranges moved between the
+   * network's pools), has on the address. Refused: InUse naming the holder and that pool, nothing
+   * written in either pool. A reservation elsewhere is refused even with {@code whenFree} (one
+   * address, one reservation per network); an allocation or a hold there is not, and the address
+   * then goes to the reserved pod in this pool only once the other pool has released it (its range
+   * covers only part of this one's, so the pod's ADDs meanwhile take free addresses outside it).
+   */
+  @Test
+  void reserve_addressOfAnotherPoolOfTheNetwork_tableOfWhatThatPoolHas() {
+    IpAddress a = ip("198.18.0.12"); // in both pools' ranges: .2 to .14 here, .10 to .14 there
+    int n = 0;
+    for (OtherPoolCase c : OTHER_POOL_CASES) {
+      for (boolean whenFree : List.of(false, true)) {
+        for (boolean inSubPool : List.of(true, false)) {
+          String network = "rn" + n++;
+          String sub = network + Pool.SUB_POOL_SEPARATOR + "old";
+          Pool here = TestPools.pool(inSubPool ? sub : network, AllocationOrder.LOWEST_FREE, "198.18.0.0/28");
+          Pool other = TestPools.pool(inSubPool ? network : sub, AllocationOrder.LOWEST_FREE, "198.18.0.8/29")
+              .withPolicy(c.policy());
+          String what = c.name() + (whenFree ? ", when free" : "") + ", reserved in " + here.name();
+          makeOtherPoolCase(c, other, a);
+          List<Claim> otherClaims = claims.claims(other);
+          List<Allocation> otherAllocations = store.list(other);
+
+          ReserveOutcome r = claims.reserve(here, a, DB0, whenFree);
+
+          assertEquals(otherClaims, claims.claims(other), what + ": the other pool's claims unchanged");
+          assertEquals(otherAllocations, store.list(other), what + ": the other pool's allocations unchanged");
+          if (c.inUse() != null && (!whenFree || c.inUseWhenFree())) {
+            ReserveOutcome.InUse inUse = assertInstanceOf(ReserveOutcome.InUse.class, r, () -> what + ": " + r);
+            assertEquals(a, inUse.address(), what);
+            assertEquals(other.name(), inUse.pool(), what + ": names the other pool");
+            assertTrue(inUse.holder().startsWith(c.inUse()) && inUse.holder().contains(" in pool " + other.name()
+                + " of network " + network), what + ": " + inUse.holder());
+            assertEquals(List.of(), claims.claims(here), what + ": nothing written");
+            assertEquals(List.of(), store.list(here), what);
+            continue;
+          }
+          assertEquals(Claim.reservation(a, DB0),
+              assertInstanceOf(ReserveOutcome.Reserved.class, r, () -> what + ": " + r).reservation(), what);
+          assertEquals(List.of(Claim.reservation(a, DB0)), claims.claims(here), what);
+          if (c.name().equals("allocated")) {
+            // the other pool keeps it: the reserved pod gets another address here until it is released there
+            AllocationOutcome asked = store.allocate(here, new AllocationRequest(att("d0"), List.of(a), DB0));
+            assertEquals(other.name(), assertInstanceOf(AllocationOutcome.Taken.class, asked, asked::toString).pool(),
+                what);
+            assertNotEquals(a, addOne(here, "d0", DB0), what + ": not handed out while the other pool holds it");
+            del(here, "d0");
+            del(other, "q1");
+            AllocationOutcome.Allocated got = add(here, "d1", DB0);
+            assertEquals(List.of(a), got.allocations().stream().map(Allocation::address).toList(), what);
+            assertEquals(List.of(AllocationOrigin.RESERVED), got.origins(), what);
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * A reservation and, at once, an ADD or a reservation for another pod of the same address in
+   * another pool of the network (the network's own pool or another sub-pool): exactly one of them
+   * succeeds, the other is refused.
+   */
+  @Test
+  void reserve_racingAnAddOrReservationInAnotherPoolOfTheNetwork_exactlyOneSucceeds() throws Exception {
+    IpAddress a = ip("198.18.0.4");
+    for (int round = 0; round < 16; round++) {
+      String network = "race" + round;
+      Pool here = pool(network + Pool.SUB_POOL_SEPARATOR + "new", AllocationOrder.LOWEST_FREE, AddressPolicy.NONE);
+      Pool other = pool(round % 4 < 2 ? network : network + Pool.SUB_POOL_SEPARATOR + "old",
+          AllocationOrder.LOWEST_FREE, AddressPolicy.NONE);
+      boolean add = round % 2 == 0;
+      Object[] got = new Object[2];
+      io.jipam.core.testing.Concurrently.run(2, Duration.ofMinutes(1), t -> {
+        if (t == 0) {
+          got[0] = claims.reserve(here, a, DB0, false);
+        } else {
+          got[1] = add ? store.allocate(other, new AllocationRequest(att("q1"), List.of(a), OTHER))
+              : claims.reserve(other, a, DB1, false);
+        }
+      });
+      String what = "round " + round + " (" + other.name() + (add ? " ADD" : " reserve") + "): " + got[0] + ", "
+          + got[1];
+      boolean reserved = got[0] instanceof ReserveOutcome.Reserved;
+      boolean otherWon = got[1] instanceof AllocationOutcome.Allocated || got[1] instanceof ReserveOutcome.Reserved;
+      assertTrue(reserved != otherWon, what);
+      if (!reserved) {
+        assertEquals(other.name(), assertInstanceOf(ReserveOutcome.InUse.class, got[0], what).pool(), what);
+        assertEquals(List.of(), claims.claims(here), what);
+      }
+    }
+  }
+
+  /**
+   * Another network's pool with the same range is another address space: what it has on the
+   * address counts for nothing.
+   */
+  @Test
+  void reserve_addressAnotherNetworkHas_isReserved() {
+    IpAddress a = ip("198.18.0.4");
+    Pool here = pool("resnet+a", AllocationOrder.LOWEST_FREE, AddressPolicy.NONE);
+    List<Pool> elsewhere = List.of(pool("resnetx", AllocationOrder.LOWEST_FREE, AddressPolicy.NONE),
+        pool("resnety+b", AllocationOrder.LOWEST_FREE, AddressPolicy.NONE));
+    add(elsewhere.get(0), "x1", OTHER, a);
+    assertInstanceOf(ReserveOutcome.Reserved.class, claims.reserve(elsewhere.get(1), a, DB1, false));
+    ReserveOutcome r = claims.reserve(here, a, DB0, false);
+    assertEquals(Claim.reservation(a, DB0),
+        assertInstanceOf(ReserveOutcome.Reserved.class, r, r::toString).reservation());
+    assertEquals(a, addOne(here, "d0", DB0));
+  }
+
   @Test
   void reserve_whenFree_appliesFromTheReleaseOn() {
     Pool pool = pool("whenfree", AllocationOrder.LOWEST_FREE, sticky(100, 60));

@@ -30,6 +30,26 @@ public interface Claims {
    *       existing claim (idempotent); for another, {@link ReserveOutcome.InUse} naming it;
    *   <li>cooling: the reservation replaces the cool-down.
    * </ul>
+   *
+   * <p>The other pools of the pool's network ({@code N} and its sub-pools {@code N+x}, {@link
+   * Pool#networkOf}) share its addresses, so what they have on the address counts too, after the
+   * pool's own refusals above; a refusal is {@link ReserveOutcome.InUse} whose holder text names
+   * that pool and whose {@link ReserveOutcome.InUse#pool()} is it:
+   *
+   * <ul>
+   *   <li>reserved there, for another pod or namespace or for the same one: refused, {@code
+   *       whenFree} or not (one address, one reservation per network; unreserve it there first);
+   *   <li>allocated there to an attachment of a pod the reservation does not admit, or held there
+   *       for such a pod: refused, unless {@code whenFree}, in which case the reservation is
+   *       recorded here and the other pool keeps its allocation or hold: this pool never hands the
+   *       address out while another pool of the network holds it, so the reservation applies once
+   *       that pool has released it (and any hold or cool-down its release made there has ended);
+   *   <li>allocated or held there for a pod the reservation admits, or cooling there: recorded,
+   *       applying as just said.
+   * </ul>
+   *
+   * The check and the write are one atomic step against ADDs and reservations in the other pools
+   * as far as each store guarantees it (its javadoc says how); pools of other networks never count.
    */
   ReserveOutcome reserve(Pool pool, IpAddress address, PodRef podOrNamespace, boolean whenFree);
 

@@ -30,7 +30,9 @@ import java.util.Set;
  * nothing is durable. When a pool is named with a changed config its allocations are carried over
  * into a fresh state for the new ranges, with its claims. Holds and cool-downs run on the clock
  * given at construction. An ADD asks the other pools of the network, under the same lock, for the
- * addresses they hold ({@link OtherPools}).
+ * addresses they hold ({@link OtherPools}), and so does a reservation, for what they have on its
+ * address: both are one step under the lock, so a reservation and an ADD or reservation of the
+ * same address in another pool of the network never both succeed.
  */
 final class InMemoryStore implements IpamStore, Claims, LocalCalls, NeverBlocks, KeptPools {
   private final Clock clock;
@@ -83,17 +85,33 @@ final class InMemoryStore implements IpamStore, Claims, LocalCalls, NeverBlocks,
     if (others.isEmpty()) {
       return OtherPools.NONE;
     }
-    return address -> {
-      for (PoolState s : others) {
-        Allocation a = s.holderOf(address);
-        if (a != null) {
-          return new OtherPools.Held(s.pool().name(), a.attachment());
+    return new OtherPools() {
+      @Override
+      public Held holderOf(IpAddress address) {
+        for (PoolState s : others) {
+          Allocation a = s.holderOf(address);
+          if (a != null) {
+            return new OtherPools.Held(s.pool().name(), a.attachment());
+          }
+          if (s.claimOf(address) != null) {
+            return new OtherPools.Held(s.pool().name(), null);
+          }
         }
-        if (s.claimOf(address) != null) {
-          return new OtherPools.Held(s.pool().name(), null);
-        }
+        return null;
       }
-      return null;
+
+      @Override
+      public List<Use> usesOf(IpAddress address) {
+        List<Use> out = new ArrayList<>(1);
+        for (PoolState s : others) {
+          Allocation a = s.holderOf(address);
+          Claim c = s.claimOf(address);
+          if (a != null || c != null) {
+            out.add(new Use(s.pool().name(), a == null ? null : a.attachment(), a == null ? null : a.pod(), c));
+          }
+        }
+        return out;
+      }
     };
   }
 
@@ -124,7 +142,7 @@ final class InMemoryStore implements IpamStore, Claims, LocalCalls, NeverBlocks,
 
   @Override
   public synchronized ReserveOutcome reserve(Pool pool, IpAddress address, PodRef podOrNamespace, boolean whenFree) {
-    return state(pool).reserve(address, podOrNamespace, whenFree);
+    return state(pool).reserve(address, podOrNamespace, whenFree, otherPools(pool));
   }
 
   @Override

@@ -450,9 +450,23 @@ public final class PoolState {
     return out;
   }
 
-  /** {@link io.jipam.core.store.capability.Claims#reserve}: changes nothing unless Reserved. */
+  /**
+   * {@link io.jipam.core.store.capability.Claims#reserve} in a pool whose network has no other
+   * pools: changes nothing unless Reserved.
+   */
   public ReserveOutcome reserve(IpAddress address, PodRef podOrNamespace, boolean whenFree) {
-    expire(now());
+    return reserve(address, podOrNamespace, whenFree, OtherPools.NONE);
+  }
+
+  /**
+   * {@link io.jipam.core.store.capability.Claims#reserve}: changes nothing unless Reserved. What
+   * the other pools of the network have on the address ({@link OtherPools#usesOf}) is asked once,
+   * after this pool's own refusals, and refuses by {@link OtherPools#refusal}; the store calls it
+   * holding whatever keeps those pools' ADDs and reservations from changing that meanwhile.
+   */
+  public ReserveOutcome reserve(IpAddress address, PodRef podOrNamespace, boolean whenFree, OtherPools otherPools) {
+    Instant now = now();
+    expire(now);
     int set = pool.rangeSetIndexOf(address);
     if (set < 0) {
       return new ReserveOutcome.Unavailable(address, address + " is in no range of network " + pool.name());
@@ -470,10 +484,16 @@ public final class PoolState {
     }
     Allocation holder = byAddress.get(address);
     if (!whenFree && holder != null && !wanted.admits(holder.pod())) {
-      return new ReserveOutcome.InUse(address, "allocated to " + holder.attachment() + " of pod " + holder.pod());
+      return new ReserveOutcome.InUse(address, ClaimText.allocatedTo(holder.attachment(), holder.pod()));
     }
     if (!whenFree && c != null && c.kind() == Claim.Kind.HOLD && !wanted.admits(c.pod())) {
       return new ReserveOutcome.InUse(address, ClaimText.describe(c));
+    }
+    if (otherPools != OtherPools.NONE) {
+      ReserveOutcome.InUse elsewhere = OtherPools.refusal(wanted, whenFree, otherPools.usesOf(address), now);
+      if (elsewhere != null) {
+        return elsewhere;
+      }
     }
     if (table().reservations() >= io.jipam.core.Limits.MAX_RESERVATIONS) {
       return new ReserveOutcome.Unavailable(address, "network " + pool.name() + " has "
