@@ -90,6 +90,31 @@ final class PeerCheck {
   }
 
   /**
+   * Reads at once what {@link #allowed} needs of the other pools for this pool's blocks at {@code
+   * nets} (set {@code set}): one request for a run of candidate blocks instead of one per block.
+   * Nothing when no other pool overlaps this one's ranges.
+   */
+  void prefetch(int set, List<IpAddress> nets) {
+    if (!peers.overlaps() || nets.isEmpty()) {
+      return;
+    }
+    int size = 1 << layout.hostBits(set);
+    List<NetworkPeers.Spot> spots = new ArrayList<>();
+    for (IpAddress net : nets) {
+      if (masks.containsKey(plan.blockKey(set, net)) || !peers.overlap(net, net.plus(size - 1))) {
+        continue;
+      }
+      long[] base = layout.allowed(set, net);
+      for (int i = 0; i < size; i++) {
+        if (BlockLayout.isSet(base, i)) {
+          spots.addAll(peers.spots(net.plus(i)));
+        }
+      }
+    }
+    peers.read(spots, plan.deadline);
+  }
+
+  /**
    * Why another pool of the network keeps {@code address} from a requested ADD: {@code Taken}
    * naming its holder when it is allocated there, {@code Unavailable} naming the pool and the
    * claim when it is claimed there; null when no other pool holds it. Reads what it lacks.

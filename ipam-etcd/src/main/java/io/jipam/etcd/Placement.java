@@ -71,8 +71,7 @@ final class Placement {
     }
     // find unclaimed blocks BEFORE re-reading the affinities: a block another store of this node
     // claims after that is taken for unclaimed, so claiming it fails its guard and is read
-    // with other pools of the network over this one a block may be all theirs: look at more than the first
-    List<IpAddress> unclaimed = unclaimed(set, plan.conflicts == 0 && !cache.peers.overlaps() ? 1 : CLAIM_SPREAD);
+    List<IpAddress> unclaimed = unclaimed(set, plan.conflicts == 0 ? 1 : CLAIM_SPREAD);
     if (!affinityRefreshed && refreshAffinities()) {
       // another store of this node (another plugin process) claimed a block since we loaded
       got = fromOwnBlocks(add, set);
@@ -81,10 +80,15 @@ final class Placement {
   }
 
   /**
-   * Up to {@code wanted} blocks of the set that do not exist yet, first in address order from the
-   * set's claim hint (the block claimed last), checking their keys {@value #HINT_CHUNK} at a time
-   * (a few KB whatever the pool's size); when there is no hint or nothing unclaimed near it, from
-   * the listing of every block key of the set.
+   * Up to {@code wanted} blocks of the set that do not exist yet and have an address an ADD may
+   * take, first in address order from the set's claim hint (the block claimed last), checking their
+   * keys {@value #HINT_CHUNK} at a time (a few KB whatever the pool's size); when there is no hint
+   * or nothing unclaimed near it, from the listing of every block key of the set.
+   *
+   * <p>With other pools of the network over this one's ranges, a block not claimed here may be
+   * all theirs (a sub-pool renamed while its pods run): such blocks are passed over, the other
+   * pools' blocks read {@value #HINT_CHUNK} candidates at a time, so a range is exhausted only when
+   * no block of it has a free address, however many of the first ones the other pools hold.
    */
   private List<IpAddress> unclaimed(int set, int wanted) {
     if (!existingIds.containsKey(set)) {
@@ -95,18 +99,44 @@ final class Placement {
     }
     Set<String> existing = existingIds(set);
     List<IpAddress> out = new ArrayList<>(wanted);
+    List<IpAddress> chunk = new ArrayList<>(HINT_CHUNK);
     int seen = 0;
     for (IpAddress net : layout.candidates(set)) {
-      if (++seen > MAX_CANDIDATES || out.size() == wanted) {
+      if (++seen > MAX_CANDIDATES) {
         break;
       }
       String id = layout.blockId(set, net);
       Block known = plan.peek(ctx.keys().block(cache.pool.name(), set, id));
       if (!(known != null ? known.exists() : existing.contains(id)) && !BlockLayout.isEmpty(layout.allowed(set, net))) {
+        chunk.add(net);
+        if (chunk.size() == HINT_CHUNK) {
+          keepUsable(set, chunk, out, wanted);
+          chunk.clear();
+          if (out.size() >= wanted) {
+            return out;
+          }
+        }
+      }
+    }
+    keepUsable(set, chunk, out, wanted);
+    return out;
+  }
+
+  /**
+   * Adds the blocks of {@code nets} (not claimed in this pool) that have an address an ADD may
+   * take, other pools of the network counted, up to {@code wanted} in all; the other pools' blocks
+   * they need are read in one request.
+   */
+  private void keepUsable(int set, List<IpAddress> nets, List<IpAddress> out, int wanted) {
+    plan.prefetchAllowed(set, nets);
+    for (IpAddress net : nets) {
+      if (out.size() >= wanted) {
+        return;
+      }
+      if (!BlockLayout.isEmpty(plan.allowed(set, net))) {
         out.add(net);
       }
     }
-    return out;
   }
 
   private List<IpAddress> nearHint(int set, int wanted) {
@@ -141,20 +171,25 @@ final class Placement {
     return out;
   }
 
-  /** Adds the blocks of {@code nets} whose keys do not exist, up to {@code wanted} in all. */
+  /**
+   * Adds the blocks of {@code nets} whose keys do not exist and that have an address an ADD may
+   * take ({@link #keepUsable}), up to {@code wanted} in all.
+   */
   private void absent(int set, List<IpAddress> nets, List<IpAddress> out, int wanted) {
     List<String> keys = new ArrayList<>();
     for (IpAddress net : nets) {
       keys.add(ctx.keys().block(cache.pool.name(), set, layout.blockId(set, net)));
     }
     List<KeyValue> got = ctx.etcd().getAll(keys, plan.deadline, "checking blocks to claim");
-    for (int i = 0; i < got.size() && out.size() < wanted; i++) {
+    List<IpAddress> absent = new ArrayList<>();
+    for (int i = 0; i < got.size(); i++) {
       if (got.get(i) == null) {
-        out.add(nets.get(i));
+        absent.add(nets.get(i));
       } else {
         cache.cache(ctx.blocks().decode(layout, keys.get(i), got.get(i)));
       }
     }
+    keepUsable(set, absent, out, wanted);
   }
 
   /**

@@ -364,6 +364,11 @@ final class TxnPlan {
     return peers.allowed(set, net);
   }
 
+  /** Reads at once what {@link #allowed} needs for the blocks at {@code nets} ({@link PeerCheck#prefetch}). */
+  void prefetchAllowed(int set, List<IpAddress> nets) {
+    peers.prefetch(set, nets);
+  }
+
   /** Whether another pool of the network holds the address (allocated or claimed there). */
   boolean heldElsewhere(IpAddress address) {
     return peers.heldElsewhere(address);

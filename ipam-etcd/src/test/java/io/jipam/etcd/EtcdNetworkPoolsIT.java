@@ -121,6 +121,50 @@ class EtcdNetworkPoolsIT {
     assertEquals(held, addresses(old.list(pool("net+old"))), "net+old unchanged");
   }
 
+  /**
+   * Pool {@code net+old} holds every address of the first 38 blocks (/30) of a /24, more than the
+   * {@value Placement#CLAIM_SPREAD} blocks a claim once looked at: {@code net+new} on the same range
+   * (a renamed sub-pool) claims blocks past them and gets exactly the addresses the old pool does
+   * not hold, with and without a claim hint (a second node's store after the first claimed), and is
+   * exhausted only then.
+   */
+  @Test
+  void allocate_otherPoolHoldsEveryAddressOfTheFirstBlocks_claimsPastThemNotExhausted() {
+    String range = "198.18.0.0/24";
+    Pool old = TestPools.pool("net+old", AllocationOrder.ROUND_ROBIN, range);
+    Pool renamed = TestPools.pool("net+new", AllocationOrder.ROUND_ROBIN, range);
+    EtcdStore oldStore = store("node-old", 30);
+    Set<IpAddress> held = new TreeSet<>();
+    for (int i = 0; i < 150; i++) { // .2 to .151: every address of blocks .0/30 to .148/30
+      AllocationOutcome out = oldStore.allocate(old, add("old-" + i));
+      held.add(((AllocationOutcome.Allocated) out).allocations().get(0).address());
+    }
+    assertEquals(ip("198.18.0.151"), ((TreeSet<IpAddress>) held).last(), "net+old filled in address order: " + held);
+
+    List<IpAddress> got = new ArrayList<>();
+    for (String node : List.of("node-a", "node-b")) {
+      EtcdStore fresh = store(node, 30);
+      for (int i = 0; i < 20; i++) {
+        AllocationOutcome out = fresh.allocate(renamed, add(node + "-" + i));
+        assertInstanceOf(AllocationOutcome.Allocated.class, out, node + "-" + i + " beside " + held.size() + " held");
+        got.add(((AllocationOutcome.Allocated) out).allocations().get(0).address());
+      }
+    }
+    EtcdStore rest = store("node-c", 30);
+    for (int i = 0; ; i++) {
+      AllocationOutcome out = rest.allocate(renamed, add("rest-" + i));
+      if (out instanceof AllocationOutcome.Exhausted) {
+        break;
+      }
+      assertInstanceOf(AllocationOutcome.Allocated.class, out, "rest-" + i);
+      got.add(((AllocationOutcome.Allocated) out).allocations().get(0).address());
+      assertTrue(i <= 253, "net+new handed out more than the /24 has: " + got.size());
+    }
+    assertTrue(Collections.disjoint(got, held), "net+new got addresses net+old holds: " + got);
+    assertEquals(253 - held.size(), new HashSet<>(got).size(), "net+new got every address net+old does not hold, once");
+    assertEquals(got.size(), new HashSet<>(got).size(), "no address twice: " + got);
+  }
+
   private static Attachment holderOf(EtcdStore store, IpAddress address) {
     for (Allocation a : store.list(pool("net+old"))) {
       if (a.address().equals(address)) {
