@@ -653,11 +653,12 @@ public abstract class IpamStoreClaimsContractTest {
     }
     List<Allocation> listed = store.list(old);
     List<Claim> claimed = claims.claims(old);
+    List<String> keptBefore = kept("ret");
     RetireOutcome out = retirer().retire("ret+old");
     assertEquals(new RetireOutcome.InUse("ret+old", holding.allocations, holding.claims), out, holding::toString);
     assertEquals(listed, store.list(old));
     assertEquals(claimed, claims.claims(old));
-    assertEquals(List.of("ret+old"), kept("ret"));
+    assertEquals(keptBefore, kept("ret"));
   }
 
   @Test
