@@ -244,8 +244,8 @@ final class PoolCache {
     if (!BlockLayout.rangesText(defined.pool()).equals(rangesText)) {
       throw IpamException.invalidConfig("network \"%s\" is already defined in etcd (%s) with ranges %s;"
           + " this config names ranges %s. A pool's ranges are fixed by the first config that names it:"
-          + " use another network name, or delete the pool's keys when it is no longer used",
-          pool.name(), key, BlockLayout.describe(defined.pool()), BlockLayout.describe(pool));
+          + " use another network name, or retire the pool once it holds nothing (jipamctl retire-pool %s)",
+          pool.name(), key, BlockLayout.describe(defined.pool()), BlockLayout.describe(pool), pool.name());
     }
     int[] lengths = new int[defined.sets()];
     for (int s = 0; s < lengths.length; s++) {

@@ -62,12 +62,18 @@ class PoolRetireTest {
     }
   }
 
+  /** A store of that kind whose pool OLD had an attachment, released: its files, cursor and records exist. */
+  private IpamStore emptied(String kind) {
+    IpamStore s = open(kind);
+    assertInstanceOf(AllocationOutcome.Allocated.class, add(s, "c1"));
+    s.release(OLD, new Attachment("c1", "eth0"));
+    return s;
+  }
+
   @ParameterizedTest
   @ValueSource(strings = {"one-shot", "write-through"})
   void retire_emptiedPool_leavesOnlyItsLockFileAndNoRecords(String kind) throws Exception {
-    try (IpamStore s = open(kind)) {
-      assertInstanceOf(AllocationOutcome.Allocated.class, add(s, "c1"));
-      s.release(OLD, new Attachment("c1", "eth0"));
+    try (IpamStore s = emptied(kind)) {
       assertEquals(new RetireOutcome.Retired("net+old"), retirer(s).retire("net+old"));
       assertEquals(List.of(PoolDir.LOCK), entries(dataDir.resolve("net+old")));
       assertFalse(Files.exists(dataDir.resolve(PoolDir.JIPAM_DIR).resolve("net+old")));
@@ -78,9 +84,7 @@ class PoolRetireTest {
   @ParameterizedTest
   @ValueSource(strings = {"one-shot", "write-through"})
   void retire_fileItDoesNotKnow_isRefusedNamingItAndChangesNothing(String kind) throws Exception {
-    try (IpamStore s = open(kind)) {
-      assertInstanceOf(AllocationOutcome.Allocated.class, add(s, "c1"));
-      s.release(OLD, new Attachment("c1", "eth0"));
+    try (IpamStore s = emptied(kind)) {
       Files.writeString(dataDir.resolve("net+old").resolve("notes\n.txt"), "x");
       List<String> before = entries(dataDir.resolve("net+old"));
       IpamException e = assertThrows(IpamException.class, () -> retirer(s).retire("net+old"));
