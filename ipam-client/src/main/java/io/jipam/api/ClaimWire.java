@@ -186,4 +186,27 @@ public final class ClaimWire {
       case OUTCOME_NOT_SET -> throw new IpamException(ErrorCode.DECODE_FAILURE, "Reserve answered no outcome");
     };
   }
+
+  public static io.jipam.api.v1.RetirePoolResponse outcome(io.jipam.core.store.capability.RetireOutcome outcome) {
+    io.jipam.api.v1.RetirePoolResponse.Builder b = io.jipam.api.v1.RetirePoolResponse.newBuilder();
+    if (outcome instanceof io.jipam.core.store.capability.RetireOutcome.Retired) {
+      b.setRetired(true);
+    } else if (outcome instanceof io.jipam.core.store.capability.RetireOutcome.InUse u) {
+      b.setInUse(io.jipam.api.v1.PoolInUse.newBuilder().setAllocations(u.allocations()).setClaims(u.claims()));
+    } else {
+      b.setNotFound(true);
+    }
+    return b.build();
+  }
+
+  /** The outcome of a RetirePool of {@code pool}. */
+  public static io.jipam.core.store.capability.RetireOutcome outcome(String pool, io.jipam.api.v1.RetirePoolResponse r) {
+    return switch (r.getOutcomeCase()) {
+      case RETIRED -> new io.jipam.core.store.capability.RetireOutcome.Retired(pool);
+      case IN_USE -> new io.jipam.core.store.capability.RetireOutcome.InUse(pool, r.getInUse().getAllocations(),
+          r.getInUse().getClaims());
+      case NOT_FOUND -> new io.jipam.core.store.capability.RetireOutcome.NotFound(pool);
+      case OUTCOME_NOT_SET -> throw new IpamException(ErrorCode.DECODE_FAILURE, "RetirePool answered no outcome");
+    };
+  }
 }

@@ -56,6 +56,15 @@ final class RemoteKeptPools {
   }
 
   /**
+   * Forgets a pool this store retired: it is no longer one it allocated in, and its network is read
+   * again at the next question.
+   */
+  void retired(String pool) {
+    allocatedIn.remove(pool);
+    reads.remove(Pool.networkOf(pool));
+  }
+
+  /**
    * The pools of {@code network} the other jipamd defines, or this store allocated in, that {@code
    * named} does not name, in {@code like}'s order.
    */

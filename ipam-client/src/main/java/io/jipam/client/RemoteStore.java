@@ -79,6 +79,7 @@ import java.util.Set;
  * RemoteStore.Tls}.
  */
 public final class RemoteStore implements IpamStore, Inspection, ListPages, NodeReclaim, Probe, RetainPreview,
+    io.jipam.core.store.capability.RetirePools,
     io.jipam.core.store.capability.Claims, io.jipam.core.store.capability.ReloadsTls,
     io.jipam.core.cni.SubPoolForwarding, io.jipam.core.store.capability.KeptPools {
   private final GrpcChannel channel;
@@ -408,6 +409,23 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
   @Override
   public boolean liftFence(String node) {
     return channel.call(IpamGrpcClient.LiftFence, LiftFenceRequest.newBuilder().setNode(node).build(), Retry.IDEMPOTENT).getLifted();
+  }
+
+  /**
+   * RetirePool, answered by the other jipamd's store (operators only there). Repeated after a
+   * transport failure, so a retire the lost first attempt applied reads as NotFound. A retired pool
+   * is no longer kept by this store ({@link RemoteKeptPools#retired}).
+   */
+  @Override
+  public io.jipam.core.store.capability.RetireOutcome retire(String pool) {
+    Pool.requireName(pool);
+    io.jipam.core.store.capability.RetireOutcome out = io.jipam.api.ClaimWire.outcome(pool, channel.call(
+        IpamGrpcClient.RetirePool, io.jipam.api.v1.RetirePoolRequest.newBuilder().setPool(pool).build(),
+        Retry.IDEMPOTENT));
+    if (out instanceof io.jipam.core.store.capability.RetireOutcome.Retired) {
+      kept.retired(pool);
+    }
+    return out;
   }
 
   // ---- Claims: Reserve, Unreserve, EndHold, ListClaims (operators' calls; each repeatable) ----

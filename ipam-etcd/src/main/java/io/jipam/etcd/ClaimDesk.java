@@ -131,12 +131,23 @@ final class ClaimDesk {
       entries.removeIf(e -> e.address().equals(address));
       entries.add(new ClaimIndex.Entry(s.set(), address, null, podOrNamespace));
       entries.sort(Comparator.comparing(ClaimIndex.Entry::address));
+      // guarded on the definition too: the block may be created, and never into a pool retired since
+      PoolCache cache = caches.apply(pool);
+      String defKey = ctx.keys().pool(pool.name());
       List<Cmp> cmps = new ArrayList<>(List.of(EtcdClient.modRev(s.blockKey(), b.modRev),
-          EtcdClient.modRev(resKey, res.modRev())));
+          EtcdClient.modRev(resKey, res.modRev()), cache.definitionGuard()));
       cmps.addAll(elsewhere.guards());
-      if (commit(cmps, List.of(EtcdClient.put(s.blockKey(), BlockCodec.encode(b)),
-          EtcdClient.put(resKey, ClaimIndex.encodeReservations(entries))), deadline, "reserving " + address)) {
+      io.etcd.jetcd.kv.TxnResponse r = ctx.etcd().txn(cmps,
+          List.of(EtcdClient.put(s.blockKey(), BlockCodec.encode(b)),
+              EtcdClient.put(resKey, ClaimIndex.encodeReservations(entries))),
+          List.of(EtcdClient.get(defKey)), deadline, "reserving " + address);
+      if (r.isSucceeded()) {
         return new ReserveOutcome.Reserved(wanted);
+      }
+      List<KeyValue> def = r.getGetResponses().get(0).getKvs();
+      if (def.isEmpty() || !cache.isDefinedAt(def.get(0).getCreateRevision())) {
+        cache.dropDefinition(); // retired since: define it again
+        s = spot(pool, address, true, deadline);
       }
     }
     throw busy(address);

@@ -123,6 +123,25 @@ final class EtcdClient implements AutoCloseable {
     return Op.delete(bytes(key), DeleteOption.DEFAULT);
   }
 
+  /** A delete of every key under the prefix, as a transaction's write. */
+  static Op deletePrefix(String prefix) {
+    return Op.delete(bytes(prefix), DeleteOption.builder().isPrefix(true).build());
+  }
+
+  /**
+   * A compare that holds when no key under the prefix was created or changed after revision {@code
+   * rev} (an empty prefix included): every key's mod revision at most {@code rev} ({@link
+   * io.etcd.jetcd.op.RangeCmp}).
+   */
+  static Cmp unchangedSince(String prefix, long rev) {
+    return new io.etcd.jetcd.op.RangeCmp(bytes(prefix), Cmp.Op.LESS, CmpTarget.modRevision(rev + 1));
+  }
+
+  /** The number of keys under the prefix, as a transaction's read (its answer's count). */
+  static Op countUnder(String prefix) {
+    return Op.get(bytes(prefix), GetOption.builder().isPrefix(true).withCountOnly(true).build());
+  }
+
   static Op get(String key) {
     return Op.get(bytes(key), GetOption.DEFAULT);
   }

@@ -20,7 +20,7 @@ import java.util.Map;
 /**
  * The clustered {@link IpamStore} on etcd. Beyond the store contract it has the abilities of
  * {@code io.jipam.core.store.capability} ({@link Claims}, {@link Inspection}, {@link NodeReclaim}, {@link NodeView},
- * {@link PoolDefinitions}, {@link Probe}, {@code KeptPools} and {@code CommitCounters}); callers outside this module
+ * {@link PoolDefinitions}, {@link Probe}, {@code KeptPools}, {@code RetirePools} and {@code CommitCounters}); callers outside this module
  * ask for those with {@link IpamStore#capability}, not for this type.
  *
  * <p>Contract in addition to {@link IpamStore}'s:

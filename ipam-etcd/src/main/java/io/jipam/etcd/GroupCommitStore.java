@@ -63,7 +63,7 @@ import java.util.function.Supplier;
  * ListPaging}, {@link ClaimDesk}).
  */
 final class GroupCommitStore implements EtcdStore, CommitCounters, AsyncChanges,
-    io.jipam.core.store.capability.KeptPools {
+    io.jipam.core.store.capability.KeptPools, io.jipam.core.store.capability.RetirePools {
   /** Whose attachments the store may change: any node's, or its own node's only. */
   enum Scope {
     CLUSTER,
@@ -82,6 +82,7 @@ final class GroupCommitStore implements EtcdStore, CommitCounters, AsyncChanges,
   private final CommitTickets tickets;
   private final NodeReclaimer reclaimer;
   private final ClaimDesk claimDesk;
+  private final PoolRetirer retirer;
   private final PoolViews views;
   private final ExecutorService committers;
   private final TxnSender sender;
@@ -123,6 +124,7 @@ final class GroupCommitStore implements EtcdStore, CommitCounters, AsyncChanges,
     this.committers = committers;
     this.owns = resources == Resources.OWNED;
     this.claimDesk = new ClaimDesk(ctx, views, p -> slot(p).cache());
+    this.retirer = new PoolRetirer(ctx, views, this::retired);
     this.reclaimer = new NodeReclaimer(ctx, views, this::retrying, this::releaseAll,
         () -> pools.values().forEach(p -> p.cache().invalidate()));
   }
@@ -242,6 +244,29 @@ final class GroupCommitStore implements EtcdStore, CommitCounters, AsyncChanges,
       }
     }
     return KnownNetworks.kept(k, named, like);
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>One etcd transaction ({@link PoolRetirer}); this store's caches of the pool forget its
+   * definition, and other stores' find it gone when their next ADD in the network fails its guard
+   * on the network key.
+   */
+  @Override
+  public io.jipam.core.store.capability.RetireOutcome retire(String pool) {
+    long deadline = deadline();
+    return retrying(deadline, () -> retirer.retire(pool, deadline));
+  }
+
+  /** After this store retired a pool: it is no longer known, and its caches check the definition again. */
+  private void retired(String pool, long revision) {
+    known.retired(pool, revision);
+    for (PoolSlot s : pools.values()) {
+      if (s.cache().pool.name().equals(pool)) {
+        s.cache().dropDefinition();
+      }
+    }
   }
 
   @Override

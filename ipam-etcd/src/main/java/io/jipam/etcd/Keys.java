@@ -99,6 +99,11 @@ final class Keys {
   }
 
   /** {@code <p>/v2/claim-hints/<pool>/<set>}: the id of the block of the set claimed last. */
+  /** {@code <p>/v2/claim-hints/<pool>/}: the pool's claim hints, one per range set. */
+  String claimHintsPrefix(String pool) {
+    return root + "claim-hints/" + pool + "/";
+  }
+
   String claimHint(String pool, int set) {
     return root + "claim-hints/" + pool + "/" + set;
   }
@@ -181,6 +186,11 @@ final class Keys {
    * {@code <p>/v2/holds/<pool>/<pod ns>/<pod name>} (both percent-encoded): where a pod's holds
    * are, so that its ADD finds them on any node by one key.
    */
+  /** {@code <p>/v2/holds/<pool>/}: the pool's hold indexes, one per pod. */
+  String holdsPrefix(String pool) {
+    return root + "holds/" + pool + "/";
+  }
+
   String holds(String pool, io.jipam.core.store.PodRef pod) {
     return root + "holds/" + pool + "/" + FieldEscaping.esc(pod.namespace()) + "/" + FieldEscaping.esc(pod.name());
   }

@@ -117,6 +117,19 @@ final class KnownNetworks {
   }
 
   /**
+   * A pool this store retired (its transaction, at {@code revision}, deleted the definition and put
+   * the network key): no longer known, and a read older than the retire no longer replaces what is
+   * known.
+   */
+  void retired(String name, long revision) {
+    networks.computeIfPresent(Pool.networkOf(name), (n, old) -> {
+      Map<String, Definition> left = new LinkedHashMap<>(old.pools());
+      left.remove(name);
+      return new Known(Math.max(old.guardRev(), revision), Map.copyOf(left), null);
+    });
+  }
+
+  /**
    * The network's known pools {@code named} does not name, with their stored ranges and {@code
    * like}'s allocation order (the order is not part of a definition). Empty when there are none.
    */
@@ -147,7 +160,7 @@ final class KnownNetworks {
     Known k = networks.get(Pool.networkOf(cache.pool.name()));
     Definition d = k == null || k.read() == null ? null : k.pools().get(cache.pool.name());
     if (d != null) {
-      cache.seed(d.text(), k.read());
+      cache.seed(d.text(), d.revision(), k.read());
     }
   }
 

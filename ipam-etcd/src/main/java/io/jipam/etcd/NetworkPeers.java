@@ -48,6 +48,8 @@ final class NetworkPeers {
   private volatile List<GetResponse> handed;
   /** Mod revision of the guard key when the definitions were read (0: absent). */
   private long guardRev;
+  /** Create revision of this pool's own definition as the last {@link #load} read it (0: absent). */
+  private long ownRev;
   /** The network's other pools, by name. */
   private final Map<String, BlockLayout> others = new LinkedHashMap<>();
   /** Whether some pool of {@link #others} overlaps this pool's ranges. */
@@ -124,10 +126,13 @@ final class NetworkPeers {
     others.clear();
     blocks.clear();
     guardRev = got.get(0).getKvs().isEmpty() ? 0L : got.get(0).getKvs().get(0).getModRevision();
+    ownRev = 0;
     for (int i = 1; i < got.size(); i++) {
       for (KeyValue kv : got.get(i).getKvs()) {
         String name = ctx.keys().parsePool(EtcdClient.text(kv.getKey()));
-        if (!name.equals(pool) && io.jipam.core.store.Pool.isName(name)) {
+        if (name.equals(pool)) {
+          ownRev = kv.getCreateRevision();
+        } else if (io.jipam.core.store.Pool.isName(name)) {
           others.put(name, BlockLayout.parse(name, EtcdClient.text(kv.getValue()), AllocationOrder.LOWEST_FREE));
         }
       }
@@ -137,6 +142,15 @@ final class NetworkPeers {
       overlapping |= overlap(r.rangeStart(), r.rangeEnd());
     }
     loaded = true;
+  }
+
+  /**
+   * The create revision of this pool's own definition as the network's pools were last read (0:
+   * absent): another than the one its cache checked means the pool was retired (and perhaps defined
+   * again) since.
+   */
+  long ownRevision() {
+    return ownRev;
   }
 
   /** Drops everything: the next batch reads the network's pools again. */

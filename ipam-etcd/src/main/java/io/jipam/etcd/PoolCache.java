@@ -34,8 +34,10 @@ final class PoolCache {
   private final StoreContext ctx;
   private final PoolViews views;
   private final Object definitionLock = new Object();
-  /** Set once the definition is checked against etcd. */
+  /** Set once the definition is checked against etcd; null again after the pool was retired. */
   private volatile BlockLayout layout;
+  /** The create revision of the definition {@link #layout} was checked against. */
+  private volatile long definedRev;
   private final AtomicBoolean invalid = new AtomicBoolean();
 
   private boolean loaded;
@@ -124,6 +126,7 @@ final class PoolCache {
       // defined in this layout only when the previous layout does not hold the pool; the stand-in
       // put at the previous layout's key makes a store of that layout refuse the pool
       String stored = null;
+      long storedRev = 0;
       long previousRev = 0;
       boolean noBlocks = false; // seen while the pool was undefined: it may be defined
       while (stored == null) {
@@ -157,9 +160,11 @@ final class PoolCache {
           noBlocks = true;
         } else if (r.isSucceeded()) {
           stored = mine;
-          networks.defined(pool.name(), mine, r.getHeader().getRevision());
+          storedRev = r.getHeader().getRevision();
+          networks.defined(pool.name(), mine, storedRev);
         } else if (!r.getGetResponses().get(0).getKvs().isEmpty()) {
           stored = EtcdClient.text(r.getGetResponses().get(0).getKvs().get(0).getValue());
+          storedRev = r.getGetResponses().get(0).getKvs().get(0).getCreateRevision();
           // the network's pools came in the same round trip: a one-shot process reads them for free
           peers.hand(r.getGetResponses().subList(2, r.getGetResponses().size()));
         } else {
@@ -171,7 +176,7 @@ final class PoolCache {
           previousRev = old.isEmpty() ? 0 : old.get(0).getModRevision();
         }
       }
-      return accept(key, stored);
+      return accept(key, stored, storedRev);
     }
   }
 
@@ -192,7 +197,8 @@ final class PoolCache {
     List<KeyValue> got = ctx.etcd().getAll(List.of(key, previous), deadline, "reading the definition of pool " + pool.name());
     if (got.get(0) != null) {
       synchronized (definitionLock) {
-        return layout != null ? layout : accept(key, EtcdClient.text(got.get(0).getValue()));
+        return layout != null ? layout
+            : accept(key, EtcdClient.text(got.get(0).getValue()), got.get(0).getCreateRevision());
       }
     }
     if (got.get(1) != null && LayoutVersion.isPreviousDefinition(EtcdClient.text(got.get(1).getValue()))) {
@@ -209,7 +215,7 @@ final class PoolCache {
    * the definition is known already, or its ranges differ from this config's (then {@link
    * #definition} reads and refuses as ever). Any thread.
    */
-  void seed(String stored, List<io.etcd.jetcd.kv.GetResponse> networkReads) {
+  void seed(String stored, long createRev, List<io.etcd.jetcd.kv.GetResponse> networkReads) {
     if (layout != null) {
       return;
     }
@@ -228,23 +234,24 @@ final class PoolCache {
       }
       // handed before the layout is published: a batch that sees the layout takes these reads
       peers.hand(networkReads);
-      accept(ctx.keys().pool(pool.name()), stored);
+      accept(ctx.keys().pool(pool.name()), stored, createRev);
     }
   }
 
   /** Checks this config against the stored definition and keeps the layout; under {@link #definitionLock}. */
-  private BlockLayout accept(String key, String stored) {
+  private BlockLayout accept(String key, String stored, long createRev) {
     BlockLayout defined = BlockLayout.parse(pool.name(), stored, pool.order());
     if (!BlockLayout.rangesText(defined.pool()).equals(rangesText)) {
       throw IpamException.invalidConfig("network \"%s\" is already defined in etcd (%s) with ranges %s;"
           + " this config names ranges %s. A pool's ranges are fixed by the first config that names it:"
-          + " use another network name, or delete the pool's keys when it is no longer used",
-          pool.name(), key, BlockLayout.describe(defined.pool()), BlockLayout.describe(pool));
+          + " use another network name, or retire the pool once it holds nothing (jipamctl retire-pool %s)",
+          pool.name(), key, BlockLayout.describe(defined.pool()), BlockLayout.describe(pool), pool.name());
     }
     int[] lengths = new int[defined.sets()];
     for (int s = 0; s < lengths.length; s++) {
       lengths[s] = defined.blockLength(s);
     }
+    definedRev = createRev;
     layout = new BlockLayout(pool, lengths);
     return layout;
   }
@@ -275,6 +282,50 @@ final class PoolCache {
    * the network's other pools when not known ({@link NetworkPeers#load}).
    */
   void load(long deadline) {
+    for (int attempt = 0; ; attempt++) {
+      loadOnce(deadline);
+      if (peers.ownRevision() == definedRev) {
+        return;
+      }
+      // the pool was retired (and perhaps defined again) since its definition was checked: check it
+      // again (defining it anew when absent) and drop every copy of the old pool's keys
+      if (attempt == 2) {
+        throw new IpamException(ErrorCode.TRY_AGAIN_LATER, "etcd store: the definition of pool \"" + pool.name()
+            + "\" kept changing (retired and defined again); nothing was changed, try again");
+      }
+      dropDefinition();
+    }
+  }
+
+  /**
+   * Forgets the checked definition and marks the copies stale: the pool was retired ({@link
+   * PoolRetirer}), so its next change checks the definition again, defining it anew when absent. Any
+   * thread.
+   */
+  void dropDefinition() {
+    synchronized (definitionLock) {
+      layout = null;
+      definedRev = 0;
+    }
+    invalidate();
+  }
+
+  /**
+   * A compare that holds while the pool's definition is the one this cache checked: for a
+   * transaction that may create a block without the network key's guard (a reservation), so that
+   * none is written into a pool retired since.
+   */
+  Cmp definitionGuard() {
+    return new Cmp(EtcdClient.bytes(ctx.keys().pool(pool.name())), Cmp.Op.EQUAL,
+        io.etcd.jetcd.op.CmpTarget.createRevision(definedRev));
+  }
+
+  /** Whether the definition this cache checked was created at {@code createRev}. */
+  boolean isDefinedAt(long createRev) {
+    return layout != null && definedRev == createRev;
+  }
+
+  private void loadOnce(long deadline) {
     if (invalid.getAndSet(false)) {
       forget();
     }

@@ -32,7 +32,9 @@ import java.util.concurrent.TimeUnit;
  *       affinity key names an existing block owned by that node;
  *   <li>claims (live at {@code now}): only a reservation may lie on an allocated address, and only
  *       at an offset the ranges allow; the reservations in blocks are exactly the pool's
- *       reservations record; every live hold is listed by its pod's hold index.
+ *       reservations record; every live hold is listed by its pod's hold index;
+ *   <li>no block, handle, address record or reservations record of a pool without a definition
+ *       (a retired pool leaves none).
  * </ul>
  */
 final class EtcdInvariants {
@@ -54,8 +56,10 @@ final class EtcdInvariants {
       for (KeyValue kv : etcd.range(keys.nodeHandlesRoot(), Fetch.VALUES, deadline, "listing the node index")) {
         indexed.put(EtcdClient.text(kv.getKey()), EtcdClient.text(kv.getValue()));
       }
+      Set<String> defined = new HashSet<>();
       for (KeyValue pkv : etcd.range(keys.poolsPrefix(), Fetch.VALUES, deadline, "listing pools")) {
         String pool = keys.parsePool(EtcdClient.text(pkv.getKey()));
+        defined.add(pool);
         BlockLayout layout = BlockLayout.parse(pool, EtcdClient.text(pkv.getValue()), AllocationOrder.ROUND_ROBIN);
         Map<IpAddress, Allocation> records = new HashMap<>();
         for (KeyValue kv : etcd.range(keys.addressesPrefix(pool), Fetch.VALUES, deadline, "listing addresses")) {
@@ -124,6 +128,15 @@ final class EtcdInvariants {
         assertEquals(records.keySet(), fromHandles, pool + ": address records against addresses listed by handles");
       }
       assertEquals(Map.of(), indexed, "node index entries without their handle");
+      String root = prefix + "/v" + Keys.LAYOUT + "/";
+      for (String kind : java.util.List.of("blocks/", "handles/", "addresses/", "reservations/")) {
+        for (KeyValue kv : etcd.range(root + kind, Fetch.KEYS, deadline, "listing " + kind)) {
+          String rest = EtcdClient.text(kv.getKey()).substring((root + kind).length());
+          String pool = rest.contains("/") ? rest.substring(0, rest.indexOf('/')) : rest;
+          assertTrue(defined.contains(pool), EtcdClient.text(kv.getKey()) + ": a key of pool " + pool
+              + ", which has no definition");
+        }
+      }
       Set<String> affinities = new HashSet<>();
       for (KeyValue kv : etcd.range(prefix + "/v" + Keys.LAYOUT + "/affinity/", Fetch.KEYS, deadline, "listing affinities")) {
         affinities.add(EtcdClient.text(kv.getKey()));

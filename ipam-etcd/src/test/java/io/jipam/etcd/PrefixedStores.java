@@ -20,6 +20,11 @@ final class PrefixedStores implements AutoCloseable {
     this.etcd = etcd;
   }
 
+  /** The shared etcd's endpoints. */
+  java.util.List<String> etcdEndpoints() {
+    return etcd.endpoints();
+  }
+
   /** The node's store config on this prefix, with a 10 s timeout (shared machines). */
   EtcdStoreConfig config(String node) {
     return EtcdStoreConfig.of(etcd.endpoints(), node).withPrefix(prefix).withTimeout(Duration.ofSeconds(10));

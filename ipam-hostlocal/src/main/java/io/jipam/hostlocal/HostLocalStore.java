@@ -89,7 +89,8 @@ import java.util.Set;
  *
  * <p>Thread-safe: all methods may be called from any thread.
  */
-final class HostLocalStore implements IpamStore, FileClaims, io.jipam.core.store.capability.KeptPools {
+final class HostLocalStore implements IpamStore, FileClaims, io.jipam.core.store.capability.KeptPools,
+    io.jipam.core.store.capability.RetirePools {
   /** How a store chooses between the one-shot path and the whole parsed state. */
   enum Mode {
     /** One-shot path on the first call for a pool, cached whole state afterwards (the default). */
@@ -156,6 +157,14 @@ final class HostLocalStore implements IpamStore, FileClaims, io.jipam.core.store
   @Override
   public List<Pool> keptPools(String network, Set<String> named, Pool like) {
     return networkPools.kept(network, named, like);
+  }
+
+  /** Under the pool's and the network's locks ({@link PoolRetire}); the lock file stays. */
+  @Override
+  public io.jipam.core.store.capability.RetireOutcome retire(String pool) {
+    io.jipam.core.store.capability.RetireOutcome out = PoolRetire.retire(dataDir, pool, forcer, clock, null);
+    cache.clear();
+    return out;
   }
 
   @Override

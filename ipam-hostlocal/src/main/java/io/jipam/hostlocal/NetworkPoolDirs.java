@@ -116,7 +116,8 @@ final class NetworkPoolDirs {
     return out == null ? List.of() : out;
   }
 
-  private static boolean onlyLock(Path dir) throws IOException {
+  /** Whether the directory holds nothing but the lock file. */
+  static boolean onlyLock(Path dir) throws IOException {
     try (DirectoryStream<Path> entries = Files.newDirectoryStream(dir)) {
       for (Path p : entries) {
         if (!p.getFileName().toString().equals(PoolDir.LOCK)) {

@@ -73,6 +73,11 @@ final class PoolLock implements AutoCloseable {
    * is still the file at its path (null: opened and closed by this call).
    */
   static PoolLock acquire(PoolDir d, Pool pool, boolean create, HeldLockFiles held) {
+    return acquire(d, pool.name(), create, held);
+  }
+
+  /** {@link #acquire(PoolDir, Pool, boolean, HeldLockFiles)} of the pool named {@code pool}. */
+  static PoolLock acquire(PoolDir d, String pool, boolean create, HeldLockFiles held) {
     ReentrantLock jvm = JVM_LOCKS.get(d.dir);
     if (jvm == null) {
       ReentrantLock fresh = new ReentrantLock();

@@ -514,7 +514,11 @@ final class PoolSession implements AutoCloseable {
   }
 
   static IpamException contended(Pool pool) {
-    return new IpamException(ErrorCode.TRY_AGAIN_LATER, "the files of network " + pool.name()
+    return contended(pool.name());
+  }
+
+  static IpamException contended(String pool) {
+    return new IpamException(ErrorCode.TRY_AGAIN_LATER, "the files of network " + pool
         + " keep changing behind jipam's back (is host-local running on the same directory?)");
   }
 }

@@ -72,7 +72,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * commits it; what each call does to the pool state and its files within the batch is {@link
  * WriteBatch}'s. The file layout, the lock and the queue are classes of their own.
  */
-final class WriteThroughStore implements IpamStore, FileClaims, io.jipam.core.store.capability.KeptPools {
+final class WriteThroughStore implements IpamStore, FileClaims, io.jipam.core.store.capability.KeptPools,
+    io.jipam.core.store.capability.RetirePools {
   private static final List<Allocation> NONE = List.of();
   /** Every this many changing batches, check whether the index wants compacting. */
   private static final int COMPACT_CHECK = 64;
@@ -129,6 +130,17 @@ final class WriteThroughStore implements IpamStore, FileClaims, io.jipam.core.st
   @Override
   public List<Pool> keptPools(String network, Set<String> named, Pool like) {
     return networkPools.kept(network, named, like);
+  }
+
+  /**
+   * Under the pool's and the network's locks ({@link PoolRetire}), through the lock files this store
+   * keeps open; the lock file stays. The cached states are dropped: the next call reads the files.
+   */
+  @Override
+  public io.jipam.core.store.capability.RetireOutcome retire(String pool) {
+    io.jipam.core.store.capability.RetireOutcome out = PoolRetire.retire(dataDir, pool, forcer, clock, lockFiles);
+    cache.clear();
+    return out;
   }
 
   @Override

@@ -64,6 +64,12 @@ interface Backend extends AutoCloseable {
   boolean liftFence(String node);
 
   /**
+   * Retires an emptied pool ({@link io.jipam.core.store.capability.RetirePools}); UNSUPPORTED_FIELD
+   * naming the store when it cannot.
+   */
+  io.jipam.core.store.capability.RetireOutcome retirePool(String pool);
+
+  /**
    * The store's claims (holds, reservations, cool-downs: {@code reserve}, {@code unreserve},
    * {@code reservations}, and the claims {@code list}, {@code show} and {@code release} see);
    * empty when the store keeps none (the default).

@@ -230,6 +230,14 @@ final class DirectBackend implements Backend {
     return reclaim("lift-fence").liftFence(node);
   }
 
+  @Override
+  public io.jipam.core.store.capability.RetireOutcome retirePool(String pool) {
+    return store.capability(io.jipam.core.store.capability.RetirePools.class)
+        .orElseThrow(() -> new IpamException(ErrorCode.UNSUPPORTED_FIELD, "retire-pool: this store ("
+            + store.getClass().getSimpleName() + ") cannot retire a pool"))
+        .retire(pool);
+  }
+
   /** The store's {@link NodeReclaim}; UNSUPPORTED_FIELD naming the store when it keeps no node affinity. */
   private NodeReclaim reclaim(String command) {
     return store.capability(NodeReclaim.class).orElseThrow(() -> new IpamException(ErrorCode.UNSUPPORTED_FIELD,

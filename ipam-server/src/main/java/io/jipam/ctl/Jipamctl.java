@@ -26,7 +26,7 @@ import picocli.CommandLine.Spec;
  * call failed or {@code check} found something, 2 bad usage.
  */
 @Command(name = "jipamctl", mixinStandardHelpOptions = true, version = "jipamctl 0.1.0",
-    description = {"Operator CLI for jipam: pools, usage, list, show, release, gc, reclaim-node, lift-fence, check, migrate,"
+    description = {"Operator CLI for jipam: pools, usage, list, show, release, gc, reclaim-node, lift-fence, retire-pool, check, migrate,"
         + " reserve, unreserve, reservations.",
         "Talks to jipamd (--server), or opens a store itself: --data-dir DIR (with --conf) or --etcd-config FILE."})
 public final class Jipamctl {
@@ -36,7 +36,7 @@ public final class Jipamctl {
    * when it is added, which was about a sixth of a start for a command that needed one of them.
    */
   static final List<Class<?>> COMMANDS = List.of(Pools.class, Usage.class, ListCmd.class, Show.class,
-      Release.class, Gc.class, ReclaimNode.class, LiftFence.class, Check.class,
+      Release.class, Gc.class, ReclaimNode.class, LiftFence.class, RetirePool.class, Check.class,
       Migrate.class, ReserveCmd.class, Unreserve.class, Reservations.class);
 
   @Mixin Connection connection;

@@ -201,6 +201,11 @@ final class RemoteBackend implements Backend {
     return call(() -> store.liftFence(node));
   }
 
+  @Override
+  public io.jipam.core.store.capability.RetireOutcome retirePool(String pool) {
+    return call(() -> store.retire(pool));
+  }
+
   /** jipamd's Reserve, Unreserve, EndHold and ListClaims; a store behind it without claims answers UNSUPPORTED_FIELD. */
   @Override
   public java.util.Optional<io.jipam.core.store.capability.Claims> claims() {

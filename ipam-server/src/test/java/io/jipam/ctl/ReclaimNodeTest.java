@@ -144,6 +144,11 @@ class ReclaimNodeTest {
     }
 
     @Override
+    public io.jipam.core.store.capability.RetireOutcome retirePool(String pool) {
+      throw new UnsupportedOperationException();
+    }
+
+    @Override
     public void close() {}
   }
 }

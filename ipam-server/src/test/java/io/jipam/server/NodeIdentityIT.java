@@ -185,6 +185,7 @@ class NodeIdentityIT {
     refused.put("unreserve", () -> a.unreserve(pool, some));
     refused.put("end a hold", () -> a.endHold(pool, some));
     refused.put("list claims", () -> a.claims(pool));
+    refused.put("retire a pool", () -> a.retire(pool.name()));
     refused.put("certificate CN not a node name", () -> badCn.allocate(pool, AllocationRequest.of(att("y1"))));
     for (Map.Entry<String, Executable> e : refused.entrySet()) {
       IpamException x = assertThrows(IpamException.class, e.getValue(), e.getKey());

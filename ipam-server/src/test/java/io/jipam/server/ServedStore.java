@@ -20,10 +20,15 @@ final class ServedStore extends ForwardingStore {
     this.server = server;
   }
 
-  /** The claims are the remote store's ({@link io.jipam.core.store.capability.Claims}: jipamd's calls). */
+  /**
+   * The claims, the kept pools and retiring a pool are the remote store's ({@link
+   * io.jipam.core.store.capability.Claims}, {@code KeptPools}, {@code RetirePools}: jipamd's calls).
+   */
   @Override
   public <T> java.util.Optional<T> capability(Class<T> ability) {
-    return ability == io.jipam.core.store.capability.Claims.class ? remote.capability(ability)
+    return ability == io.jipam.core.store.capability.Claims.class
+        || ability == io.jipam.core.store.capability.KeptPools.class
+        || ability == io.jipam.core.store.capability.RetirePools.class ? remote.capability(ability)
         : super.capability(ability);
   }
 

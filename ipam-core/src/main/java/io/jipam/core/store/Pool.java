@@ -93,6 +93,21 @@ public record Pool(String name, List<RangeSet> rangeSets, AllocationOrder order,
     return name;
   }
 
+  /**
+   * {@code name}, when it may name a pool ({@link #isName}): a network's own pool or a sub-pool
+   * {@code network+name}.
+   *
+   * @throws IpamException INVALID_CONFIG naming {@code name} (escaped) when it may not
+   */
+  public static String requireName(String name) {
+    if (!isName(name)) {
+      throw IpamException.invalidConfig("invalid pool name \"%s\": it must be a network name (a letter or digit"
+          + " followed by letters, digits, '_', '.' or '-'), or one followed by '%s' and a sub-pool's name of the"
+          + " same kind", Printable.escape(name), SUB_POOL_SEPARATOR);
+    }
+    return name;
+  }
+
   private static IpamException invalidName(String name) {
     return IpamException.invalidConfig("invalid network name \"%s\": it must start with a letter or"
         + " digit followed by letters, digits, '_', '.' or '-'", Printable.escape(name));

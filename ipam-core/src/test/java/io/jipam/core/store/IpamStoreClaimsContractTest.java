@@ -12,6 +12,9 @@ import io.jipam.core.IpamException;
 import io.jipam.core.alloc.AllocationOrder;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.capability.Claims;
+import io.jipam.core.store.capability.KeptPools;
+import io.jipam.core.store.capability.RetireOutcome;
+import io.jipam.core.store.capability.RetirePools;
 import io.jipam.core.store.capability.ReserveOutcome;
 import io.jipam.core.testing.TestClock;
 import io.jipam.core.testing.TestPools;
@@ -745,5 +748,107 @@ public abstract class IpamStoreClaimsContractTest {
     }
     assertTrue(sticky > 10, "only " + sticky + " sticky ADDs: the churn did not exercise holds");
     assertNotEquals(null, heldFor[0]);
+  }
+
+  // ---------------------------------------------------------------- retiring a pool
+
+  /** What still holds a pool a retire is asked for. */
+  enum Holding {
+    ALLOCATION(1, 0), HOLD(0, 1), RESERVATION(0, 1), COOL_DOWN(0, 1);
+
+    final int allocations;
+    final int claims;
+
+    Holding(int allocations, int claims) {
+      this.allocations = allocations;
+      this.claims = claims;
+    }
+  }
+
+  protected RetirePools retirer() {
+    return store.capability(RetirePools.class).orElseThrow(() -> new AssertionError(store + " offers no RetirePools"));
+  }
+
+  /** The names of the pools of {@code network} the store keeps besides its own pool. */
+  protected List<String> kept(String network) {
+    KeptPools kept = store.capability(KeptPools.class).orElseThrow(() -> new AssertionError(store + " offers no KeptPools"));
+    Pool like = pool(network, AllocationOrder.LOWEST_FREE, AddressPolicy.NONE);
+    return kept.keptPools(network, Set.of(network), like).stream().map(Pool::name).toList();
+  }
+
+  @Test
+  void retire_emptiedPool_isRetiredNoLongerKeptAndThenNotFound() {
+    Pool old = pool("ret+old", AllocationOrder.LOWEST_FREE, AddressPolicy.NONE);
+    addOne(old, "c1", OTHER);
+    del(old, "c1");
+    assertEquals(List.of("ret+old"), kept("ret"));
+    assertEquals(new RetireOutcome.Retired("ret+old"), retirer().retire("ret+old"));
+    assertEquals(List.of(), kept("ret"));
+    assertEquals(List.of(), store.list(old));
+    assertEquals(new RetireOutcome.NotFound("ret+old"), retirer().retire("ret+old"));
+  }
+
+  @ParameterizedTest
+  @EnumSource(Holding.class)
+  void retire_poolStillHolding_isInUseAndChangesNothing(Holding holding) {
+    Pool old = pool("ret+old", AllocationOrder.LOWEST_FREE, switch (holding) {
+      case HOLD -> sticky(100, 0);
+      case COOL_DOWN -> delay(60);
+      default -> AddressPolicy.NONE;
+    });
+    switch (holding) {
+      case ALLOCATION -> addOne(old, "c1", OTHER);
+      case HOLD, COOL_DOWN -> {
+        addOne(old, "c1", DB0);
+        del(old, "c1");
+      }
+      case RESERVATION -> assertInstanceOf(ReserveOutcome.Reserved.class,
+          claims.reserve(old, ip("198.18.0.4"), DB0, false));
+    }
+    List<Allocation> listed = store.list(old);
+    List<Claim> claimed = claims.claims(old);
+    List<String> keptBefore = kept("ret");
+    RetireOutcome out = retirer().retire("ret+old");
+    assertEquals(new RetireOutcome.InUse("ret+old", holding.allocations, holding.claims), out, holding::toString);
+    assertEquals(listed, store.list(old));
+    assertEquals(claimed, claims.claims(old));
+    assertEquals(keptBefore, kept("ret"));
+  }
+
+  @Test
+  void retire_claimExpired_isRetired() {
+    Pool old = pool("ret+old", AllocationOrder.LOWEST_FREE, delay(60));
+    addOne(old, "c1", DB0);
+    del(old, "c1");
+    clock.advanceSeconds(60);
+    assertEquals(new RetireOutcome.Retired("ret+old"), retirer().retire("ret+old"));
+    assertEquals(List.of(), claims.claims(old));
+    assertEquals(List.of(), kept("ret"));
+  }
+
+  @Test
+  void retire_unknownPool_isNotFound() {
+    assertEquals(new RetireOutcome.NotFound("ret+never"), retirer().retire("ret+never"));
+  }
+
+  @Test
+  void retire_invalidName_isRefusedNamingIt() {
+    String name = "ret\n+x";
+    IpamException e = org.junit.jupiter.api.Assertions.assertThrows(IpamException.class, () -> retirer().retire(name));
+    assertEquals(ErrorCode.INVALID_CONFIG, e.code());
+    assertTrue(e.getMessage().contains("\"" + Printable.escape(name) + "\""), e.getMessage());
+  }
+
+  @Test
+  void allocate_afterRetire_definesThePoolAgainAndAllocates() {
+    Pool old = pool("ret+old", AllocationOrder.LOWEST_FREE, AddressPolicy.NONE);
+    addOne(old, "c1", OTHER);
+    del(old, "c1");
+    assertEquals(new RetireOutcome.Retired("ret+old"), retirer().retire("ret+old"));
+    IpAddress got = addOne(old, "c2", OTHER);
+    assertEquals(List.of(got), store.list(old).stream().map(Allocation::address).toList());
+    assertEquals(List.of(att("c2")), store.list(old).stream().map(Allocation::attachment).toList());
+    assertEquals(List.of("ret+old"), kept("ret"));
+    assertInstanceOf(RetireOutcome.InUse.class, retirer().retire("ret+old"));
   }
 }

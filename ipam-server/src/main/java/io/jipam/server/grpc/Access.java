@@ -23,7 +23,7 @@ import java.util.Set;
  *   <tr><td>List</td><td>its own node's allocations only (a filter naming another node is
  *       refused)</td><td>every allocation</td></tr>
  *   <tr><td>Usage, ListPools</td><td>yes</td><td>yes</td></tr>
- *   <tr><td>Audit, ReclaimNode, LiftFence; Reserve, Unreserve, EndHold, ListClaims (claims)</td><td>refused
+ *   <tr><td>Audit, ReclaimNode, LiftFence, RetirePool; Reserve, Unreserve, EndHold, ListClaims (claims)</td><td>refused
  *       (PERMISSION_DENIED)</td><td>yes</td></tr>
  * </table>
  * "Its own node's store" scopes by node only where the store records nodes ({@link
@@ -31,8 +31,8 @@ import java.util.Set;
  */
 public final class Access {
   /** Methods only an operator may call. */
-  static final Set<String> OPERATOR_ONLY = Set.of("Audit", "ReclaimNode", "LiftFence", "Reserve", "Unreserve",
-      "EndHold", "ListClaims");
+  static final Set<String> OPERATOR_ONLY = Set.of("Audit", "ReclaimNode", "LiftFence", "RetirePool", "Reserve",
+      "Unreserve", "EndHold", "ListClaims");
 
   private final CallerIdentity identity;
   private final NodeStores stores;

@@ -1,6 +1,7 @@
 package io.jipam.server.grpc;
 
 import io.jipam.api.WireMapping;
+import io.jipam.core.ErrorCode;
 import io.jipam.core.IpamException;
 import io.jipam.core.net.IpAddress;
 import io.jipam.core.store.Allocation;
@@ -124,6 +125,25 @@ public final class IpamEndpoint {
     calls.unary(server, IpamGrpcService.Unreserve, (s, r) -> ClaimCalls.unreserve(s.store(), pool(r.getPool()), r));
     calls.unary(server, IpamGrpcService.EndHold, (s, r) -> ClaimCalls.endHold(s.store(), pool(r.getPool()), r));
     calls.unary(server, IpamGrpcService.ListClaims, (s, r) -> ClaimCalls.list(s.store(), pool(r.getPool())));
+    calls.unary(server, IpamGrpcService.RetirePool, (s, r) -> retirePool(s.store(), pools, r.getPool()));
+  }
+
+  /**
+   * RetirePool on a store that can retire a pool ({@link io.jipam.core.store.capability.RetirePools});
+   * any other answers UNSUPPORTED_FIELD naming it. A value that is no pool name is INVALID_CONFIG.
+   * A retired pool is no longer one this jipamd serves ({@link PoolRegistry#retired}).
+   */
+  static io.jipam.api.v1.RetirePoolResponse retirePool(io.jipam.core.store.IpamStore store, PoolRegistry pools,
+      String pool) {
+    Pool.requireName(pool);
+    io.jipam.core.store.capability.RetirePools retire = store.capability(io.jipam.core.store.capability.RetirePools.class)
+        .orElseThrow(() -> new IpamException(ErrorCode.UNSUPPORTED_FIELD, "RetirePool: this jipamd's store ("
+            + store.getClass().getSimpleName() + ") cannot retire a pool"));
+    io.jipam.core.store.capability.RetireOutcome out = retire.retire(pool);
+    if (out instanceof io.jipam.core.store.capability.RetireOutcome.Retired) {
+      pools.retired(pool);
+    }
+    return io.jipam.api.ClaimWire.outcome(out);
   }
 
 

@@ -362,6 +362,29 @@ public final class PoolRegistry {
     }
   }
 
+  /**
+   * After the store retired {@code poolName} ({@link io.jipam.core.store.capability.RetirePools}):
+   * its definition is no longer kept (nor listed by {@link #all}, nor in the file), unless a change
+   * naming it is in flight (it defines the pool again). The next request naming it defines it anew.
+   */
+  public void retired(String poolName) {
+    synchronized (this) {
+      Entry e = pools.get(poolName);
+      if (e != null && e.pending == 0) {
+        pools.remove(poolName);
+        weight -= e.weight;
+      }
+      provisional.remove(poolName);
+    }
+    if (file != null) {
+      synchronized (persisted) {
+        if (persisted.remove(poolName) != null | persistedSubPools.remove(poolName) != null) {
+          save();
+        }
+      }
+    }
+  }
+
   /** Writes {@link #persisted} to the file (temp file, then rename); under its lock. */
   private void save() {
     ListPoolsResponse.Builder out = ListPoolsResponse.newBuilder();

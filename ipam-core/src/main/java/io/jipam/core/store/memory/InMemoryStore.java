@@ -15,6 +15,8 @@ import io.jipam.core.store.capability.KeptPools;
 import io.jipam.core.store.capability.LocalCalls;
 import io.jipam.core.store.capability.NeverBlocks;
 import io.jipam.core.store.capability.ReserveOutcome;
+import io.jipam.core.store.capability.RetireOutcome;
+import io.jipam.core.store.capability.RetirePools;
 import io.jipam.core.store.spi.OtherPools;
 import io.jipam.core.store.spi.PoolState;
 import java.time.Clock;
@@ -34,7 +36,7 @@ import java.util.Set;
  * address: both are one step under the lock, so a reservation and an ADD or reservation of the
  * same address in another pool of the network never both succeed.
  */
-final class InMemoryStore implements IpamStore, Claims, LocalCalls, NeverBlocks, KeptPools {
+final class InMemoryStore implements IpamStore, Claims, LocalCalls, NeverBlocks, KeptPools, RetirePools {
   private final Clock clock;
   /** @GuardedBy("this") */
   private final Map<String, PoolState> pools = new HashMap<>();
@@ -57,6 +59,14 @@ final class InMemoryStore implements IpamStore, Claims, LocalCalls, NeverBlocks,
     return state;
   }
 
+  /**
+   * The pool's state for a call that only releases or reads: a pool this store does not keep gets an
+   * empty state that is not kept, so such calls keep nothing (as a retired pool stays retired).
+   */
+  private PoolState existing(Pool pool) {
+    return pools.containsKey(pool.name()) ? state(pool) : new PoolState(pool, clock);
+  }
+
   @Override
   public synchronized AllocationOutcome allocate(Pool pool, AllocationRequest request) {
     return state(pool).allocate(request, otherPools(pool));
@@ -72,6 +82,23 @@ final class InMemoryStore implements IpamStore, Claims, LocalCalls, NeverBlocks,
       }
     }
     return out;
+  }
+
+  /** Under this store's lock, so no change of the pool comes between the look and the removal. */
+  @Override
+  public synchronized RetireOutcome retire(String pool) {
+    Pool.requireName(pool);
+    PoolState s = pools.get(pool);
+    if (s == null) {
+      return new RetireOutcome.NotFound(pool);
+    }
+    int allocations = s.allocations().size();
+    int claims = s.claims().size();
+    if (allocations > 0 || claims > 0) {
+      return new RetireOutcome.InUse(pool, allocations, claims);
+    }
+    pools.remove(pool);
+    return new RetireOutcome.Retired(pool);
   }
 
   /** What the other pools of the pool's network hold, read live from their states. */
@@ -117,27 +144,27 @@ final class InMemoryStore implements IpamStore, Claims, LocalCalls, NeverBlocks,
 
   @Override
   public synchronized List<Allocation> release(Pool pool, Attachment attachment) {
-    return state(pool).release(attachment);
+    return existing(pool).release(attachment);
   }
 
   @Override
   public synchronized List<Allocation> find(Pool pool, Attachment attachment) {
-    return state(pool).find(attachment);
+    return existing(pool).find(attachment);
   }
 
   @Override
   public synchronized List<Allocation> list(Pool pool) {
-    return state(pool).list();
+    return existing(pool).list();
   }
 
   @Override
   public synchronized List<Allocation> retainOnly(Pool pool, Set<Attachment> valid) {
-    return state(pool).retainOnly(valid);
+    return existing(pool).retainOnly(valid);
   }
 
   @Override
   public synchronized PoolUsage usage(Pool pool) {
-    return state(pool).usage();
+    return existing(pool).usage();
   }
 
   @Override
@@ -147,17 +174,17 @@ final class InMemoryStore implements IpamStore, Claims, LocalCalls, NeverBlocks,
 
   @Override
   public synchronized Optional<Claim> unreserve(Pool pool, IpAddress address) {
-    return state(pool).unreserve(address);
+    return existing(pool).unreserve(address);
   }
 
   @Override
   public synchronized Optional<Claim> endHold(Pool pool, IpAddress address) {
-    return state(pool).endHold(address);
+    return existing(pool).endHold(address);
   }
 
   @Override
   public synchronized List<Claim> claims(Pool pool) {
-    return state(pool).claims();
+    return existing(pool).claims();
   }
 
   /** Every pool's state; for invariant checks in tests. */
