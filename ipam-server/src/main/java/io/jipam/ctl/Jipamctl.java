@@ -360,9 +360,19 @@ public final class Jipamctl {
       parent.connection.check(spec.commandLine());
       checkUsage();
       boolean json = parent.connection.json();
-      try (Backend store = parent.connection.open(spec.commandLine().getErr())) {
+      PrintWriter notes = readsPoolDefinitions() ? spec.commandLine().getErr() : new PrintWriter(java.io.Writer.nullWriter());
+      try (Backend store = parent.connection.open(notes)) {
         return run(store, json);
       }
+    }
+
+    /**
+     * Whether the command works with pool definitions (from --conf on a data dir): then opening the
+     * store notes a data dir's network without one. A command that names its pool and needs none of
+     * its ranges (retire-pool) is not told.
+     */
+    boolean readsPoolDefinitions() {
+      return true;
     }
 
     PrintWriter err() {

@@ -24,6 +24,12 @@ final class RetirePool extends Jipamctl.Base {
     }
   }
 
+  /** A pool is retired by name: a data dir's pools without a definition from --conf are not worth a note. */
+  @Override
+  boolean readsPoolDefinitions() {
+    return false;
+  }
+
   @Override
   int run(Backend store, boolean json) {
     RetireOutcome out = store.retirePool(pool);
