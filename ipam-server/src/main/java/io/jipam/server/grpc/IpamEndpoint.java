@@ -1,17 +1,8 @@
 package io.jipam.server.grpc;
 
+import com.google.protobuf.Descriptors;
+import io.jipam.api.ClaimWire;
 import io.jipam.api.WireMapping;
-import io.jipam.core.ErrorCode;
-import io.jipam.core.IpamException;
-import io.jipam.core.net.IpAddress;
-import io.jipam.core.store.Allocation;
-import io.jipam.core.store.AllocationOutcome;
-import io.jipam.core.store.AllocationRequest;
-import io.jipam.core.store.Attachment;
-import io.jipam.core.store.IpamStore;
-import io.jipam.core.store.Pool;
-import io.jipam.core.store.capability.AsyncChanges;
-import io.jipam.core.store.capability.PoolStatus;
 import io.jipam.api.v1.AllocateRequest;
 import io.jipam.api.v1.AllocateResponse;
 import io.jipam.api.v1.AllocationsResponse;
@@ -23,13 +14,26 @@ import io.jipam.api.v1.ListRequest;
 import io.jipam.api.v1.ListResponse;
 import io.jipam.api.v1.ReleaseRequest;
 import io.jipam.api.v1.RetainOnlyRequest;
+import io.jipam.api.v1.RetirePoolResponse;
 import io.jipam.api.v1.UsageRequest;
 import io.jipam.api.v1.UsageResponse;
+import io.jipam.core.ErrorCode;
+import io.jipam.core.IpamException;
+import io.jipam.core.net.IpAddress;
+import io.jipam.core.store.Allocation;
+import io.jipam.core.store.AllocationOutcome;
+import io.jipam.core.store.AllocationRequest;
+import io.jipam.core.store.Attachment;
+import io.jipam.core.store.IpamStore;
+import io.jipam.core.store.Pool;
+import io.jipam.core.store.capability.AsyncChanges;
+import io.jipam.core.store.capability.PoolStatus;
+import io.jipam.core.store.capability.RetireOutcome;
+import io.jipam.core.store.capability.RetirePools;
 import io.jipam.server.metrics.CallLog;
 import io.jipam.server.metrics.Metrics;
 import io.jipam.server.pools.NodeStores;
 import io.jipam.server.pools.PoolRegistry;
-import com.google.protobuf.Descriptors;
 import io.vertx.grpc.common.ServiceName;
 import io.vertx.grpc.server.GrpcServer;
 import io.vertx.grpc.server.Service;
@@ -133,17 +137,16 @@ public final class IpamEndpoint {
    * any other answers UNSUPPORTED_FIELD naming it. A value that is no pool name is INVALID_CONFIG.
    * A retired pool is no longer one this jipamd serves ({@link PoolRegistry#retired}).
    */
-  static io.jipam.api.v1.RetirePoolResponse retirePool(io.jipam.core.store.IpamStore store, PoolRegistry pools,
-      String pool) {
+  static RetirePoolResponse retirePool(IpamStore store, PoolRegistry pools, String pool) {
     Pool.requireName(pool);
-    io.jipam.core.store.capability.RetirePools retire = store.capability(io.jipam.core.store.capability.RetirePools.class)
+    RetirePools retire = store.capability(RetirePools.class)
         .orElseThrow(() -> new IpamException(ErrorCode.UNSUPPORTED_FIELD, "RetirePool: this jipamd's store ("
             + store.getClass().getSimpleName() + ") cannot retire a pool"));
-    io.jipam.core.store.capability.RetireOutcome out = retire.retire(pool);
-    if (out instanceof io.jipam.core.store.capability.RetireOutcome.Retired) {
+    RetireOutcome out = retire.retire(pool);
+    if (out instanceof RetireOutcome.Retired) {
       pools.retired(pool);
     }
-    return io.jipam.api.ClaimWire.outcome(out);
+    return ClaimWire.outcome(out);
   }
 
 
