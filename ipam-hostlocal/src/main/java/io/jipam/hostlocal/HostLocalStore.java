@@ -129,7 +129,7 @@ final class HostLocalStore implements IpamStore, FileClaims, io.jipam.core.store
     this.dataDir = dataDir.toAbsolutePath().normalize();
     this.forcer = forcer;
     this.cache = new StateCache(mode);
-    this.networkPools = new NetworkPoolDirs(this.dataDir);
+    this.networkPools = new NetworkPoolDirs(this.dataDir, clock);
   }
 
   private PoolDir dir(Pool pool) {

@@ -52,6 +52,8 @@ import java.util.List;
  */
 final class NetworkPoolDirs {
   private final Path dataDir;
+  /** The clock of the store the pools are read for: its claims end by it. */
+  private final java.time.Clock clock;
   private volatile Listing last;
 
   /**
@@ -67,8 +69,10 @@ final class NetworkPoolDirs {
    */
   static final long SETTLED_MILLIS = 50;
 
-  NetworkPoolDirs(Path dataDir) {
+  /** @param clock the store's, which its claims start and end by; null for the system clock */
+  NetworkPoolDirs(Path dataDir, java.time.Clock clock) {
     this.dataDir = dataDir;
+    this.clock = clock;
   }
 
   /**
@@ -83,7 +87,7 @@ final class NetworkPoolDirs {
         if (others == null) {
           others = new ArrayList<>(2);
         }
-        others.add(new PoolDir(dataDir, name, (PoolDir.Forcer) null));
+        others.add(new PoolDir(dataDir, name, null, clock));
       }
     }
     return others == null ? OtherPools.NONE : new AddressFiles(others);
@@ -181,6 +185,9 @@ final class NetworkPoolDirs {
         } catch (IOException e) {
           throw PoolDir.ioFailure("reading an address file of", d.dir, e);
         }
+        if (holder == AddressFileText.CLAIMED && expiredClaim(d, address)) {
+          continue; // its marker stays until that pool's next change; the claim ended
+        }
         if (holder != null) {
           boolean attachment = holder != AddressFileText.CLAIMED && holder != AddressFileText.UNREADABLE
               && holder != AddressFileText.NOT_A_FILE;
@@ -188,6 +195,24 @@ final class NetworkPoolDirs {
         }
       }
       return null;
+    }
+
+    /**
+     * Whether the pool's claims file has the address's claim and it has expired (a marker whose claim
+     * the file does not have is taken as live: the file is written before its markers go).
+     */
+    private static boolean expiredClaim(PoolDir d, IpAddress address) {
+      java.time.Instant now = d.clock == null ? java.time.Instant.now() : d.clock.instant();
+      try {
+        for (Claim c : ClaimFiles.read(d)) {
+          if (c.address().equals(address)) {
+            return c.expiredAt(now);
+          }
+        }
+      } catch (IOException e) {
+        throw PoolDir.ioFailure("reading the claims of", d.dir, e);
+      }
+      return false;
     }
 
     /**

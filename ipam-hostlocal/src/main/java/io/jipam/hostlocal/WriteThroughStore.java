@@ -105,7 +105,7 @@ final class WriteThroughStore implements IpamStore, FileClaims, io.jipam.core.st
     this.clock = clock;
     this.dataDir = dataDir.toAbsolutePath().normalize();
     this.holder = new StampHolder(this.dataDir);
-    this.networkPools = new NetworkPoolDirs(this.dataDir);
+    this.networkPools = new NetworkPoolDirs(this.dataDir, clock);
     this.fsync = sync == FileSync.FSYNC;
     this.forcer = fsync ? new BatchForcer() : null;
   }

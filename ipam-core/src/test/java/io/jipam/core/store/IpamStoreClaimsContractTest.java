@@ -196,6 +196,28 @@ public abstract class IpamStoreClaimsContractTest {
     assertEquals(List.of(AllocationOrigin.FREE), other.origins());
   }
 
+  /**
+   * A hold or cool-down another pool of the network keeps ends at its time for this pool too: past
+   * it, the address goes to an ADD of a renamed pool though the old pool, with no call since, still
+   * stores the claim (as the etcd store's blocks do and the memory and file stores once did not).
+   */
+  @Test
+  void allocate_claimExpiredInAnotherPoolOfTheNetwork_addressFreeWithoutACallThere() {
+    for (String kind : List.of("hold", "cool-down")) {
+      Pool old = pool("exp" + kind.length() + "+old", AllocationOrder.LOWEST_FREE,
+          kind.equals("hold") ? sticky(100, 0) : delay(600));
+      Pool renamed = pool(Pool.networkOf(old.name()) + "+new", AllocationOrder.LOWEST_FREE, AddressPolicy.NONE);
+      IpAddress held = addOne(old, "c1-" + kind, DB0);
+      del(old, "c1-" + kind);
+      AllocationOutcome before = store.allocate(renamed, new AllocationRequest(att("asks-" + kind), List.of(held), OTHER));
+      assertInstanceOf(AllocationOutcome.Unavailable.class, before, kind + ": " + before);
+      clock.advanceSeconds(900);
+      AllocationOutcome after = store.allocate(renamed, new AllocationRequest(att("asks-" + kind), List.of(held), OTHER));
+      assertEquals(held, assertInstanceOf(AllocationOutcome.Allocated.class, after, kind + ": " + after)
+          .allocations().get(0).address(), kind);
+    }
+  }
+
   @Test
   void release_holdBoundReached_laterReleasesAreRefused() {
     // five addresses, 40 %: two holds at most

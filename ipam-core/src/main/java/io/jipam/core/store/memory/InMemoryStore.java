@@ -120,7 +120,8 @@ final class InMemoryStore implements IpamStore, Claims, LocalCalls, NeverBlocks,
           if (a != null) {
             return new OtherPools.Held(s.pool().name(), a.attachment());
           }
-          if (s.claimOf(address) != null) {
+          Claim c = s.claimOf(address);
+          if (c != null && !c.expiredAt(clock.instant())) { // an expired claim there keeps nothing
             return new OtherPools.Held(s.pool().name(), null);
           }
         }
