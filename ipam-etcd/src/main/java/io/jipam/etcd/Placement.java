@@ -71,12 +71,20 @@ final class Placement {
     }
     // find unclaimed blocks BEFORE re-reading the affinities: a block another store of this node
     // claims after that is taken for unclaimed, so claiming it fails its guard and is read
-    List<IpAddress> unclaimed = unclaimed(set, plan.conflicts == 0 ? 1 : CLAIM_SPREAD);
+    Long until = cache.nothingToClaimUntil.get(set);
+    boolean believed = plan.conflicts == 0 && until != null && ctx.now() - until < 0;
+    List<IpAddress> unclaimed = believed ? List.of() : unclaimed(set, plan.conflicts == 0 ? 1 : CLAIM_SPREAD);
     if (!affinityRefreshed && refreshAffinities()) {
       // another store of this node (another plugin process) claimed a block since we loaded
       got = fromOwnBlocks(add, set);
     }
-    return got != null ? got : claimOrBorrow(add, set, unclaimed);
+    got = got != null ? got : claimOrBorrow(add, set, unclaimed);
+    if (got == null && believed) {
+      // nothing free in any block: before answering Exhausted, look for a block to claim again
+      cache.nothingToClaimUntil.remove(set);
+      got = claimOrBorrow(add, set, unclaimed(set, 1));
+    }
+    return got;
   }
 
   /**
@@ -101,8 +109,10 @@ final class Placement {
     List<IpAddress> out = new ArrayList<>(wanted);
     List<IpAddress> chunk = new ArrayList<>(HINT_CHUNK);
     int seen = 0;
+    boolean complete = true;
     for (IpAddress net : layout.candidates(set)) {
       if (++seen > MAX_CANDIDATES) {
+        complete = false;
         break;
       }
       String id = layout.blockId(set, net);
@@ -119,6 +129,9 @@ final class Placement {
       }
     }
     keepUsable(set, chunk, out, wanted);
+    if (out.isEmpty() && complete) {
+      cache.nothingToClaimUntil.put(set, ctx.now() + PoolCache.NOTHING_TO_CLAIM_NANOS);
+    }
     return out;
   }
 
@@ -269,8 +282,26 @@ final class Placement {
       plan.claim(b, set, true);
       return plan.take(add, b, set, b.nextFree(allowed, order, plan.now));
     }
-    // a block without owner, then (unless strict) another node's block
+    // a block without owner, then (unless strict) another node's block: first from the copies a
+    // warm store keeps (the transaction's guard on the block's revision refuses a stale one, and
+    // the plan that follows a refusal reads them all), then from every block read now
+    if (plan.conflicts == 0 && !allRead.contains(set)) {
+      Allocation got = fromExisting(add, set);
+      if (got != null) {
+        return got;
+      }
+    }
     readAll(set);
+    return fromExisting(add, set);
+  }
+
+  /**
+   * A free address in a block of the set that exists, as far as the copies know: one without owner
+   * (claimed for this node), then, unless strict affinity, another node's (borrowed); null when
+   * none has one.
+   */
+  private Allocation fromExisting(Change.Add add, int set) {
+    AllocationOrder order = add.pool.order();
     List<Block> all = new ArrayList<>();
     for (Block b : cache.blocks.values()) {
       if (b.set == set) {

@@ -58,6 +58,15 @@ final class PoolCache {
   final Map<io.jipam.core.store.PodRef, ClaimIndex.Read> holds = new HashMap<>();
   /** The other pools of the pool's network, whose addresses its ADDs must not take. */
   final NetworkPeers peers;
+  /**
+   * Per range set, until when (the store's monotonic clock) a listing of its blocks found none left to claim:
+   * a node that borrows (every block claimed, more nodes than blocks or a nearly full pool) does not
+   * list them again for each ADD. A block deleted meanwhile is claimed once this passes, and an ADD
+   * that would be answered Exhausted lists them again first.
+   */
+  final Map<Integer, Long> nothingToClaimUntil = new HashMap<>();
+  /** How long a listing that found no block to claim is believed. */
+  static final long NOTHING_TO_CLAIM_NANOS = 5_000_000_000L;
 
   /** The store's record of the networks' pools ({@link KnownNetworks}), told of a definition made here. */
   private final KnownNetworks networks;
@@ -90,6 +99,7 @@ final class PoolCache {
     holds.clear();
     reservations = ClaimIndex.Read.ABSENT;
     own.forEach(TreeMap::clear);
+    nothingToClaimUntil.clear();
     peers.forget();
   }
 

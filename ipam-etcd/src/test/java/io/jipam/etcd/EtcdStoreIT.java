@@ -28,6 +28,7 @@ import io.jipam.core.testing.TestPools;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -156,6 +157,57 @@ class EtcdStoreIT {
     IpAddress borrowed = address(b.allocate(pool, AllocationRequest.of(att("b-borrow"))));
     assertTrue(Cidr.parse("198.18.0.16/28").contains(borrowed), borrowed.toString());
     assertEquals(List.of(47L), a.usage(pool).allocated());
+  }
+
+  /**
+   * A node with no block of its own in a pool whose blocks other nodes hold all (more nodes than
+   * blocks) borrows: its first ADD reads every block of the set, later ones borrow from the copies it
+   * keeps (their transactions guarded on the block's revision) and read no block, however many the
+   * pool has; a copy gone stale (another node filled the block) costs one refused transaction, then
+   * a read of every block, and the ADD still gets a free address.
+   */
+  @Test
+  void allocate_borrowingFromOtherNodesBlocks_readsEveryBlockOnlyOnceWarm() throws Exception {
+    Pool pool = pool("borrow", "198.18.1.0/24"); // sixteen /28 blocks
+    Map<String, GroupCommitStore> owners = new java.util.HashMap<>();
+    for (int n = 0; n < 16; n++) {
+      GroupCommitStore owner = store(EtcdStoreConfig.of(etcd.endpoints(), "owner-" + n).withPrefix(prefix)
+          .withBlockSizes(28, 122));
+      address(owner.allocate(pool, AllocationRequest.of(att("o" + n))));
+      owners.put("owner-" + n, owner);
+    }
+    GroupCommitStore borrower = store(EtcdStoreConfig.of(etcd.endpoints(), "borrower").withPrefix(prefix)
+        .withBlockSizes(28, 122));
+    Set<IpAddress> got = new HashSet<>();
+    got.add(address(borrower.allocate(pool, AllocationRequest.of(att("b0")))));
+    long keysBefore = borrower.etcd().tally().keysRead();
+    for (int i = 1; i <= 20; i++) {
+      got.add(address(borrower.allocate(pool, AllocationRequest.of(att("b" + i)))));
+    }
+    long blocksRead = borrower.etcd().tally().keysRead() - keysBefore;
+    assertTrue(blocksRead < 16, "20 warm borrowing ADDs read " + blocksRead + " keys: every block at least once");
+    assertEquals(21, got.size(), got.toString());
+
+    // the owner fills the block the borrower's copies say has room (the first with any, in address
+    // order): the next borrow is refused once, reads every block and takes an address elsewhere
+    IpAddress last = address(borrower.allocate(pool, AllocationRequest.of(att("b-last"))));
+    String block = ownerBlockOf(last);
+    GroupCommitStore filler = owners.get(ownerOf(borrower, pool, 0, block.replace('/', '_')));
+    for (int i = 0; ; i++) {
+      AllocationOutcome out = filler.allocate(pool, AllocationRequest.of(att("fill-" + i)));
+      IpAddress a = address(out);
+      if (!Cidr.parse(block).contains(a)) {
+        break; // its own block is full: it moved on
+      }
+    }
+    IpAddress after = address(borrower.allocate(pool, AllocationRequest.of(att("b-after"))));
+    assertFalse(Cidr.parse(block).contains(after), after + " in the block " + block + " filled meanwhile");
+  }
+
+  /** The /28 holding the address, as a CIDR's text. */
+  private static String ownerBlockOf(IpAddress address) {
+    String[] octets = address.toString().split("\\.");
+    return octets[0] + "." + octets[1] + "." + octets[2] + "." + (Integer.parseInt(octets[3]) & ~15) + "/28";
   }
 
   @Test
