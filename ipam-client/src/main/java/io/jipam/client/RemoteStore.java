@@ -371,7 +371,26 @@ public final class RemoteStore implements IpamStore, Inspection, ListPages, Node
 
   /** The pools jipamd serves, by name, each with its usage (and blocks when its store has them). */
   public List<PoolStatus> pools() {
-    ListPoolsResponse r = channel.call(IpamGrpcClient.ListPools, ListPoolsRequest.getDefaultInstance(), Retry.IDEMPOTENT);
+    return pools(ListPoolsRequest.getDefaultInstance());
+  }
+
+  /**
+   * {@link #pools()} of network {@code network} only: its own pool and its sub-pools (a jipamd
+   * before ListPools' network answers every pool; those of other networks are left out here).
+   */
+  public List<PoolStatus> pools(String network) {
+    Pool.requireNetworkName(network);
+    List<PoolStatus> out = new ArrayList<>();
+    for (PoolStatus s : pools(ListPoolsRequest.newBuilder().setNetwork(network).build())) {
+      if (Pool.networkOf(s.pool().name()).equals(network)) {
+        out.add(s);
+      }
+    }
+    return out;
+  }
+
+  private List<PoolStatus> pools(ListPoolsRequest request) {
+    ListPoolsResponse r = channel.call(IpamGrpcClient.ListPools, request, Retry.IDEMPOTENT);
     List<PoolStatus> out = new ArrayList<>(r.getPoolsCount());
     for (PoolInfo info : r.getPoolsList()) {
       out.add(WireMapping.status(info));

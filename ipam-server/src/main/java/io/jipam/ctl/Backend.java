@@ -27,6 +27,15 @@ interface Backend extends AutoCloseable {
   List<Pool> pools();
 
   /**
+   * The pools of network {@code network} (its own pool and its sub-pools, {@link Pool#networkOf}),
+   * by name. This default lists them all and keeps the network's; a jipamd is asked for the
+   * network's only.
+   */
+  default List<Pool> pools(String network) {
+    return pools().stream().filter(p -> Pool.networkOf(p.name()).equals(network)).toList();
+  }
+
+  /**
    * The sub-pools among {@link #pools}, with their networks and selectors, as far as they are known
    * here: to a data dir or etcd store, from the {@code --conf} files; to jipamd, from the CNI calls
    * it served (and, on files, kept with its pool definitions). Empty by default.

@@ -142,6 +142,15 @@ final class RemoteBackend implements Backend {
   }
 
   @Override
+  public List<Pool> pools(String network) {
+    return call(() -> {
+      List<Pool> out = new ArrayList<>();
+      store.pools(network).forEach(p -> out.add(p.pool()));
+      return out;
+    });
+  }
+
+  @Override
   public List<io.jipam.core.cni.SubPool> subPools() {
     return call(store::subPools);
   }

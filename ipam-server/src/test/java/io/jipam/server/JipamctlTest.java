@@ -89,6 +89,37 @@ class JipamctlTest {
     assertTrue(!pools.getJsonObject(0).containsKey("blocks") && !r.out.contains("BLOCK"), "the file store has no blocks");
   }
 
+  /**
+   * {@code pools --network}: that network's own pool and its sub-pools through jipamd (ListPools of
+   * the network), not another network whose name it begins; a value that is no network name is a
+   * usage error (one line, exit 2).
+   */
+  @Test
+  void pools_networkFilter_theNetworksPoolsOnly() {
+    for (String name : List.of("pods+db", "pods2", "other+x")) {
+      remote.allocate(new Pool(name, pool.rangeSets(), AllocationOrder.LOWEST_FREE),
+          AllocationRequest.of(new Attachment("n-" + name.replace('+', '-'), "eth0")));
+    }
+    record Row(String network, List<String> want) {}
+    for (Row row : List.of(new Row("pods", List.of("pods", "pods+db")), new Row("pods2", List.of("pods2")),
+        new Row("other", List.of("other+x")), new Row("pod", List.of()))) {
+      Run r = ctl("pools", "--network", row.network(), "-o", "json");
+      assertEquals(0, r.exit, row + ": " + r.err);
+      JsonArray pools = new JsonArray(r.out);
+      List<String> names = new java.util.ArrayList<>();
+      for (int i = 0; i < pools.size(); i++) {
+        names.add(pools.getJsonObject(i).getString("pool"));
+      }
+      assertEquals(row.want(), names, row.toString());
+    }
+    for (String bad : List.of("pods+db", "a/b", "-x")) {
+      Run r = ctl("pools", "--network", bad);
+      assertEquals(2, r.exit, bad + ": " + r);
+      assertEquals(1, r.err.strip().lines().count(), r.err);
+      assertTrue(r.err.startsWith("jipamctl: --network: invalid network name "), r.err);
+    }
+  }
+
   @Test
   void list_filterByPod_onlyThatPodsAddresses() {
     Run r = ctl("list", "--pod", "web-1", "-o", "json");
